@@ -1,0 +1,234 @@
+"""Load and validate the shipped catalog (models, quantizations) and device profiles, plus the
+user's own additions.
+
+Where the data lives:
+* installed wheel: ``advisor/_data/catalog`` and ``advisor/_data/profiles`` (mapped at build time);
+* source checkout / editable install: ``catalog/`` and ``profiles/`` at the repository root;
+* ``ADVISOR_DATA_DIR`` overrides both (a directory holding ``catalog/`` and ``profiles/``);
+* the user's own models and devices: ``$ADVISOR_HOME/catalog/models.toml`` and
+  ``$ADVISOR_HOME/profiles/**/*.toml`` (``ADVISOR_HOME`` defaults to ``~/.edge-model-advisor``).
+  A user entry with the id of a shipped one replaces it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from advisor.errors import DataFileError, UnknownIdError
+from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def advisor_home() -> Path:
+    return Path(os.environ.get("ADVISOR_HOME") or Path.home() / ".edge-model-advisor")
+
+
+def data_root() -> Path:
+    """Directory that holds ``catalog/`` and ``profiles/``."""
+    override = os.environ.get("ADVISOR_DATA_DIR")
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    packaged = here / "_data"
+    if (packaged / "catalog").is_dir():
+        return packaged
+    return here.parent
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "(top level)"
+
+
+def _explain(exc: ValidationError, model: type[BaseModel], where: str) -> DataFileError:
+    err = exc.errors()[0]
+    path = _field_path(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        leaf = str(err["loc"][-1])
+        known = _known_fields(model, err["loc"][:-1])
+        close = difflib.get_close_matches(leaf, known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "remove it (see the SCHEMA.md beside the data)"
+        return DataFileError(f"{where}: unknown field '{path}'; {hint}")
+    if kind == "missing":
+        return DataFileError(f"{where}: missing field '{path}'; add it (see the SCHEMA.md beside the data)")
+    msg = err["msg"].removeprefix("Value error, ")
+    return DataFileError(f"{where}: field '{path}': {msg}")
+
+
+def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at ``loc`` (for the did-you-mean hint)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        info = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+        if info is None:
+            return []
+        ann = info.annotation
+        inner = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            return []
+        current = inner[0]
+    names = []
+    for name, f in getattr(current, "model_fields", {}).items():
+        names.append(f.alias or name)
+    return names
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found; check the path") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path}: is a directory, expected a .toml file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataFileError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc})") from None
+
+
+def _validate(model: type[T], raw: Any, where: str) -> T:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _explain(exc, model, where) from None
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def load_models_file(path: Path) -> list[ModelSpec]:
+    raw = _read_toml(path)
+    entries = raw.get("models")
+    if not isinstance(entries, list):
+        raise DataFileError(f"{path}: expected [[models]] tables")
+    out = []
+    for i, entry in enumerate(entries):
+        label = entry.get("id", f"entry {i + 1}") if isinstance(entry, dict) else f"entry {i + 1}"
+        out.append(_validate(ModelSpec, entry, f"{path} [{label}]"))
+    return out
+
+
+def load_quantizations_file(path: Path) -> tuple[list[GgmlType], list[FileType]]:
+    raw = _read_toml(path)
+    types = [_validate(GgmlType, e, f"{path} [ggml_types {e.get('name', i)}]") for i, e in enumerate(raw.get("ggml_types", []))]
+    ftypes = [_validate(FileType, e, f"{path} [file_types {e.get('id', i)}]") for i, e in enumerate(raw.get("file_types", []))]
+    if not types or not ftypes:
+        raise DataFileError(f"{path}: expected [[ggml_types]] and [[file_types]] tables")
+    return types, ftypes
+
+
+def load_device_file(path: str | Path) -> DeviceProfile:
+    """Load one device profile; errors name the file and the field."""
+    path = Path(path)
+    if path.suffix != ".toml":
+        raise DataFileError(f"{path}: a device file must be a .toml profile (see profiles/SCHEMA.md)")
+    return _validate(DeviceProfile, _read_toml(path), str(path))
+
+
+def _profile_files(root: Path) -> Iterable[Path]:
+    if root.is_dir():
+        yield from sorted(p for p in root.rglob("*.toml"))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: dict[str, ModelSpec]
+    ggml_types: dict[str, GgmlType]
+    file_types: dict[str, FileType]
+    devices: dict[str, DeviceProfile]
+    calibration: dict[str, PathFactors]
+    root: Path
+
+    def factors(self, path: str) -> PathFactors:
+        try:
+            return self.calibration[path]
+        except KeyError:
+            raise DataFileError(f"calibration.toml has no factors for execution path '{path}'; add a [[paths]] entry") from None
+
+    def model(self, model_id: str) -> ModelSpec:
+        key = model_id.strip().lower()
+        if key in self.models:
+            return self.models[key]
+        raise UnknownIdError(_unknown("model", model_id, self.models, "advisor models"))
+
+    def file_type(self, quant_id: str) -> FileType:
+        key = quant_id.strip().upper().replace("-", "_")
+        if key in self.file_types:
+            return self.file_types[key]
+        raise UnknownIdError(_unknown("quantization", quant_id, self.file_types, "advisor quants"))
+
+    def device(self, device_id: str) -> DeviceProfile:
+        key = device_id.strip().lower()
+        if key in self.devices:
+            return self.devices[key]
+        raise UnknownIdError(_unknown("device", device_id, self.devices, "advisor devices"))
+
+
+def _unknown(kind: str, given: str, known: dict[str, Any], command: str) -> str:
+    close = difflib.get_close_matches(given.strip().lower(), [k.lower() for k in known], n=3, cutoff=0.5)
+    if not close:
+        # substring hits help for partial names such as "pi-5" or "qwen3"
+        close = [k for k in known if given.strip().lower() in k.lower()][:3]
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return f"unknown {kind} '{given}'; {hint}list them with '{command}'"
+
+
+def _merge(base: dict[str, Any], extra: Iterable[Any], key: str = "id") -> None:
+    for item in extra:
+        base[getattr(item, key).lower() if key == "id" else getattr(item, key)] = item
+
+
+@lru_cache(maxsize=4)
+def _load(root: Path, home: Path) -> Catalog:
+    models: dict[str, ModelSpec] = {}
+    _merge(models, load_models_file(root / "catalog" / "models.toml"))
+    user_models = home / "catalog" / "models.toml"
+    if user_models.is_file():
+        _merge(models, load_models_file(user_models))
+
+    types, ftypes = load_quantizations_file(root / "catalog" / "quantizations.toml")
+    ggml_types = {t.name: t for t in types}
+    file_types = {f.id: f for f in ftypes}
+    for f in ftypes:
+        if f.base_type not in ggml_types:
+            raise DataFileError(f"quantizations.toml: file type {f.id} names unknown base_type {f.base_type}")
+
+    devices: dict[str, DeviceProfile] = {}
+    seen: dict[str, Path] = {}
+    for path in _profile_files(root / "profiles"):
+        dev = load_device_file(path)
+        if dev.id in seen:
+            raise DataFileError(f"{path}: device id '{dev.id}' already defined in {seen[dev.id]}")
+        seen[dev.id] = path
+        devices[dev.id] = dev
+    for path in _profile_files(home / "profiles"):
+        dev = load_device_file(path)
+        devices[dev.id] = dev
+    raw_cal = _read_toml(root / "catalog" / "calibration.toml")
+    calibration = {
+        f.path: f for f in (_validate(PathFactors, e, f"calibration.toml [{e.get('path', i)}]") for i, e in enumerate(raw_cal.get("paths", [])))
+    }
+    if not models or not devices:
+        raise DataFileError(f"{root}: no models or no device profiles found; is the installation complete?")
+    return Catalog(models=models, ggml_types=ggml_types, file_types=file_types, devices=devices, calibration=calibration, root=root)
+
+
+def load_catalog() -> Catalog:
+    """The shipped catalog merged with the user's additions (cached per process)."""
+    return _load(data_root(), advisor_home())

@@ -1,0 +1,143 @@
+"""Units: the one place that parses and formats sizes, bandwidths and rates.
+
+Unit policy (documented in the README):
+
+* Memory sizes follow the JEDEC convention used for RAM (JESD100B.01): ``K``/``KB``/``KiB`` =
+  2^10 bytes, ``M``/``MB``/``MiB`` = 2^20, ``G``/``GB``/``GiB`` = 2^30, ``T``/``TB``/``TiB`` =
+  2^40. RAM is sold and reported by operating systems in these binary units, so ``4GB`` and
+  ``4GiB`` mean the same 4,294,967,296 bytes. A bare number is bytes. Case and spaces do not
+  matter (``4 gb``, ``3.5g``, ``4096MB``).
+* Bandwidths are decimal GB/s (10^9 bytes per second), as every vendor publishes them.
+* Compute is FLOP/s; catalog files use GFLOPS/TFLOPS (10^9 / 10^12).
+* Inside the library sizes are integers of bytes; units appear only at the edges.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from advisor.errors import BadInputError
+
+KIB = 1024
+MIB = 1024**2
+GIB = 1024**3
+TIB = 1024**4
+GB_S = 1e9  # bytes per second in one GB/s
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": KIB, "kb": KIB, "kib": KIB,
+    "m": MIB, "mb": MIB, "mib": MIB,
+    "g": GIB, "gb": GIB, "gib": GIB,
+    "t": TIB, "tb": TIB, "tib": TIB,
+}
+_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+#: Largest memory size we accept from a user: anything above is a typo, not a device.
+MAX_SIZE_BYTES = 64 * TIB
+
+
+def parse_size(text: str | int | float, *, what: str = "size") -> int:
+    """Parse a memory size such as ``4GB``, ``4 GiB``, ``3.5g`` or ``4096MB`` into bytes.
+
+    Raises BadInputError naming the accepted forms when the text is malformed, negative, zero
+    or absurdly large.
+    """
+    if isinstance(text, bool):
+        raise BadInputError(f"{what} {text!r} is not a size; write it like 4GB, 4GiB or 4096MB")
+    if isinstance(text, (int, float)):
+        value, unit = float(text), ""
+    else:
+        match = _SIZE_RE.match(str(text))
+        if not match:
+            stripped = str(text).strip()
+            if stripped.startswith("-"):
+                raise BadInputError(f"{what} {text!r} is negative; give a positive size like 4GB")
+            raise BadInputError(
+                f"{what} {text!r} is not a size; write it like 4GB, 4 GiB, 3.5g or 4096MB"
+            )
+        value, unit = float(match.group(1)), match.group(2).lower()
+        if unit not in _SIZE_UNITS:
+            raise BadInputError(
+                f"{what} {text!r} has an unknown unit {match.group(2)!r}; use B, KB, MB, GB or TB "
+                "(binary, JEDEC: 1GB = 1GiB = 1024 MiB)"
+            )
+    if not math.isfinite(value) or value <= 0:
+        raise BadInputError(f"{what} {text!r} must be a positive size like 4GB")
+    size = int(round(value * _SIZE_UNITS[unit]))
+    if size > MAX_SIZE_BYTES:
+        raise BadInputError(f"{what} {text!r} is larger than 64 TiB; check the unit (e.g. 4GB)")
+    return size
+
+
+def format_size(n_bytes: float, *, precision: int = 2) -> str:
+    """Format bytes with binary units: ``1.50 GiB``, ``512.00 MiB``, ``12 B``."""
+    sign = "-" if n_bytes < 0 else ""
+    n = abs(float(n_bytes))
+    for unit, factor in (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if n >= factor:
+            return f"{sign}{n / factor:.{precision}f} {unit}"
+    return f"{sign}{n:.0f} B"
+
+
+def gib(n_bytes: float) -> float:
+    return n_bytes / GIB
+
+
+def parse_positive_int(text: str | int, *, what: str, maximum: int | None = None) -> int:
+    """Parse a whole positive number (token counts, thread counts) with a clear error."""
+    try:
+        value = int(str(text).replace("_", "").strip())
+    except ValueError:
+        raise BadInputError(f"{what} {text!r} is not a whole number; give e.g. 512") from None
+    if value <= 0:
+        raise BadInputError(f"{what} must be positive, got {value}")
+    if maximum is not None and value > maximum:
+        raise BadInputError(f"{what} {value} is larger than the maximum {maximum:,}")
+    return value
+
+
+def parse_positive_float(text: str | float, *, what: str, maximum: float | None = None) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise BadInputError(f"{what} {text!r} is not a number; give e.g. 10") from None
+    if not math.isfinite(value) or value <= 0:
+        raise BadInputError(f"{what} must be a positive number, got {text!r}")
+    if maximum is not None and value > maximum:
+        raise BadInputError(f"{what} {value:g} is larger than the maximum {maximum:g}")
+    return value
+
+
+def format_rate(tokens_per_s: float) -> str:
+    if tokens_per_s >= 100:
+        return f"{tokens_per_s:.0f}"
+    if tokens_per_s >= 10:
+        return f"{tokens_per_s:.1f}"
+    return f"{tokens_per_s:.2f}"
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|sec|min|m)?\s*$", re.IGNORECASE)
+
+
+def parse_duration(text: str | float, *, what: str = "duration") -> float:
+    """Seconds from ``2``, ``2s``, ``500ms`` or ``1.5min``."""
+    match = _DURATION_RE.match(str(text))
+    if not match:
+        raise BadInputError(f"{what} {text!r} is not a duration; write it like 2, 2s or 500ms")
+    value = float(match.group(1))
+    unit = (match.group(2) or "s").lower()
+    seconds = value / 1000 if unit == "ms" else value * 60 if unit in ("min", "m") else value
+    if seconds <= 0:
+        raise BadInputError(f"{what} must be positive, got {text!r}")
+    return seconds
