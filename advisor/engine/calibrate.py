@@ -1,0 +1,168 @@
+"""Fit the speed model's empirical factors to measurements (least squares in log space).
+
+The parameters of one execution path or one device — achieved-bandwidth efficiency, decode
+compute efficiency, prefill compute efficiency, fixed per-layer cost — are fitted by
+Levenberg–Marquardt on log(predicted / measured), with a weak prior pulling each parameter
+toward its default (so two measurements do not produce wild factors). Uncertainty: the
+parameters' standard errors from the Gauss–Newton covariance ``s² (JᵀJ)⁻¹`` and the residual
+spread, which becomes the prediction band.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal, Mapping, Sequence
+
+from advisor.engine.speed import estimate_speed
+from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
+
+Metric = Literal["decode", "prefill"]
+
+#: Parameters fitted per metric. Decode speed depends on bandwidth efficiency and the fixed
+#: per-layer cost (and on compute efficiency when compute bound); prefill on compute efficiency.
+DECODE_PARAMS = ("bw_efficiency", "fixed_s_per_layer", "decode_compute_efficiency")
+PREFILL_PARAMS = ("prefill_efficiency",)
+
+#: Prior strength: one prior "observation" per parameter with this log-space standard deviation
+#: (a factor of e^1 ≈ 2.7 either way).
+PRIOR_LOG_SD = 1.0
+
+#: z for a two-sided 80% band.
+Z80 = 1.2816
+
+
+@dataclass(frozen=True)
+class Observation:
+    model: ModelSpec
+    ftype: FileType
+    device: DeviceProfile
+    workload: Workload
+    metric: Metric
+    value: float  # measured tokens/s
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    factors: PathFactors
+    n: int
+    log_rmse: float  # residual spread of log(pred/measured)
+    param_se: Mapping[str, float]  # standard error of log(parameter)
+    residuals: tuple[float, ...]
+
+
+def predict(obs: Observation, factors: PathFactors, ggml_types: Mapping[str, GgmlType]) -> float:
+    s = estimate_speed(obs.model, obs.ftype, ggml_types, obs.device, obs.workload, factors)
+    return s.decode_tokens_per_s if obs.metric == "decode" else s.prefill_tokens_per_s
+
+
+def _with(factors: PathFactors, names: Sequence[str], logs: Sequence[float]) -> PathFactors:
+    return factors.model_copy(update={n: math.exp(v) for n, v in zip(names, logs)})
+
+
+def fit(
+    observations: Sequence[Observation],
+    prior: PathFactors,
+    ggml_types: Mapping[str, GgmlType],
+    *,
+    params: Sequence[str] | None = None,
+    prior_log_sd: float = PRIOR_LOG_SD,
+    iterations: int = 60,
+) -> FitResult:
+    """MAP fit of ``params`` (default: those the observed metrics inform) to ``observations``."""
+    import numpy as np
+
+    metrics = {o.metric for o in observations}
+    if params is None:
+        params = tuple(p for m, ps in (("decode", DECODE_PARAMS), ("prefill", PREFILL_PARAMS)) if m in metrics for p in ps)
+    names = list(params)
+    if not observations or not names:
+        return FitResult(prior, 0, float("nan"), {}, ())
+    floor = {"fixed_s_per_layer": 1e-7}
+    x0 = np.array([math.log(max(getattr(prior, n), floor.get(n, 1e-6))) for n in names])
+    y = np.array([math.log(o.value) for o in observations])
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        f = _with(prior, names, x)
+        r = [math.log(predict(o, f, ggml_types)) - yi for o, yi in zip(observations, y)]
+        r += list((x - x0) / prior_log_sd * 0.5)  # prior as pseudo-observations
+        return np.array(r)
+
+    def jacobian(x: np.ndarray, r0: np.ndarray) -> np.ndarray:
+        j = np.zeros((len(r0), len(x)))
+        for k in range(len(x)):
+            dx = np.zeros_like(x)
+            dx[k] = 1e-4
+            j[:, k] = (residuals(x + dx) - r0) / 1e-4
+        return j
+
+    x, lam = x0.copy(), 1e-2
+    r = residuals(x)
+    cost = float(r @ r)
+    for _ in range(iterations):
+        jac = jacobian(x, r)
+        a = jac.T @ jac
+        g = jac.T @ r
+        step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-9), -g)
+        x_new = np.clip(x + step, -12, 3)
+        r_new = residuals(x_new)
+        c_new = float(r_new @ r_new)
+        if c_new < cost:
+            x, r, cost, lam = x_new, r_new, c_new, lam / 3
+            if np.max(np.abs(step)) < 1e-5:
+                break
+        else:
+            lam *= 4
+            if lam > 1e8:
+                break
+    n = len(observations)
+    data_r = r[:n]
+    dof = max(1, n - len(names))
+    s2 = float(data_r @ data_r) / dof if n > len(names) else float("nan")
+    jac = jacobian(x, r)
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * (s2 if math.isfinite(s2) else 1.0)
+        se = {nm: float(math.sqrt(max(0.0, cov[k, k]))) for k, nm in enumerate(names)}
+    except np.linalg.LinAlgError:
+        se = {nm: float("nan") for nm in names}
+    rmse = float(math.sqrt(float(data_r @ data_r) / n))
+    fitted = _with(prior, names, x)
+    return FitResult(fitted, n, rmse, se, tuple(float(v) for v in data_r))
+
+
+def band_from_residuals(log_rmse: float, n: int, *, minimum: float = 0.08) -> float:
+    """Relative half-width of an ~80% band from the residual spread (widened for small n)."""
+    if not math.isfinite(log_rmse) or n == 0:
+        return 0.5
+    widen = math.sqrt(1 + 1 / n)
+    return max(minimum, math.exp(Z80 * log_rmse * widen) - 1)
+
+
+def calibrate_path(
+    observations: Sequence[Observation],
+    prior: PathFactors,
+    ggml_types: Mapping[str, GgmlType],
+    *,
+    basis: str,
+) -> tuple[PathFactors, FitResult, FitResult]:
+    """Fit decode and prefill parameters separately; set bands from the residuals."""
+    dec = [o for o in observations if o.metric == "decode"]
+    pre = [o for o in observations if o.metric == "prefill"]
+    fd = fit(dec, prior, ggml_types) if dec else FitResult(prior, 0, float("nan"), {}, ())
+    fp = fit(pre, fd.factors, ggml_types) if pre else FitResult(fd.factors, 0, float("nan"), {}, ())
+    factors = replace_factors(
+        fp.factors,
+        decode_band=band_from_residuals(fd.log_rmse, fd.n) if fd.n else prior.decode_band,
+        prefill_band=band_from_residuals(fp.log_rmse, fp.n) if fp.n else prior.prefill_band,
+        n_measurements=len(observations),
+        basis=basis,
+    )
+    return factors, fd, fp
+
+
+def replace_factors(f: PathFactors, **changes: object) -> PathFactors:
+    return f.model_copy(update=changes)
+
+
+__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals", "replace"]

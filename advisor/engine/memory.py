@@ -1,0 +1,130 @@
+"""Memory: weights, KV cache, compute buffers and runtime overhead of a model on llama.cpp.
+
+All functions are pure; sizes are integers of bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from advisor.engine import empirical
+from advisor.engine.quant_mix import tensor_types
+from advisor.engine.tensors import Tensor, tensor_inventory
+from advisor.records import FileType, GgmlType, MemoryEstimate, ModelSpec, Workload
+
+#: KV cache element storage as (block size, bytes per block): f16 2 B per value; q8_0 34 B per 32
+#: values; q4_0 18 B per 32 (ggml-common.h block_q8_0 / block_q4_0).
+KV_CACHE_GEOMETRY: dict[str, tuple[int, int]] = {"f16": (1, 2), "q8_0": (32, 34), "q4_0": (32, 18)}
+
+
+def tensor_bytes(t: Tensor, gtype: GgmlType) -> int:
+    """ggml_nbytes: rows × row size, row size = ne0 / block_size × type_size (ggml.c ggml_row_size)."""
+    row = t.shape[0] // gtype.block_size * gtype.type_size
+    rows = t.n_elements // t.shape[0]
+    return row * rows
+
+
+def per_tensor_bytes(
+    model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], *, has_imatrix: bool | None = None
+) -> list[tuple[Tensor, str, int]]:
+    """(tensor, ggml type, bytes) for every tensor under the file type's mix rules."""
+    imatrix = ftype.imatrix != "no" if has_imatrix is None else has_imatrix
+    types = tensor_types(model, ftype.id, ftype.base_type, imatrix)
+    return [(t, ty, tensor_bytes(t, ggml_types[ty])) for t, ty in zip(tensor_inventory(model), types)]
+
+
+_WEIGHTS_CACHE: dict[tuple[str, int, str, bool | None], int] = {}
+
+
+def weights_bytes(
+    model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], *, has_imatrix: bool | None = None
+) -> int:
+    """Σ over tensors of ggml_nbytes under the per-tensor mix (not a bytes-per-parameter constant).
+
+    Imatrix: by default assumed for file types where llama.cpp recommends or requires one (IQ*),
+    as published GGUFs of those types are made with one; not for K-quants and legacy types.
+    """
+    key = (model.id, id(model), ftype.id, has_imatrix)
+    cached = _WEIGHTS_CACHE.get(key)
+    if cached is None:
+        cached = sum(b for _, _, b in per_tensor_bytes(model, ftype, ggml_types, has_imatrix=has_imatrix))
+        _WEIGHTS_CACHE[key] = cached
+    return cached
+
+
+def embedding_lookup_bytes(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> int:
+    """Bytes of token_embd when it is only a lookup table (untied models): not read per token."""
+    if model.tied_embeddings:
+        return 0
+    for t, _, b in per_tensor_bytes(model, ftype, ggml_types):
+        if t.name == "token_embd.weight":
+            return b
+    return 0
+
+
+def kv_cells(n_ctx: int, *, pad: int = empirical.KV_CELL_PADDING) -> int:
+    """Cells llama.cpp allocates for a context of ``n_ctx`` tokens (padded up to ``pad``)."""
+    return -(-n_ctx // pad) * pad
+
+
+def swa_cells(model: ModelSpec, n_ctx: int, n_ubatch: int, *, pad: int = empirical.KV_CELL_PADDING) -> int:
+    """Cells of a sliding-window layer: llama-kv-cache-iswa.cpp
+    ``size_swa = min(size_base, GGML_PAD(n_swa + n_ubatch, n_pad))`` (one sequence)."""
+    return min(kv_cells(n_ctx, pad=pad), kv_cells(model.sliding_window + n_ubatch, pad=pad))
+
+
+def kv_cache_bytes(model: ModelSpec, n_ctx: int, cache_type: str = "f16", n_ubatch: int = 512) -> int:
+    """KV cache = Σ_layers 2 × cells_layer × n_kv_heads_layer × head_dim × bytes(cache type).
+
+    K and V each store n_kv_heads × head_dim values per cell (GQA: kv heads, not query heads);
+    sliding-window layers (Gemma 2/3) hold only the window plus one micro-batch.
+    """
+    block, size = KV_CACHE_GEOMETRY[cache_type]
+    full = kv_cells(n_ctx)
+    local = swa_cells(model, n_ctx, n_ubatch) if model.sliding_window else full
+    total = 0
+    for layer in range(model.n_layers):
+        cells = local if model.is_swa_layer(layer) else full
+        row = model.kv_heads(layer) * model.head_dim // block * size
+        total += 2 * cells * row
+    return total
+
+
+def kv_bytes_per_token(model: ModelSpec, cache_type: str = "f16") -> float:
+    """KV bytes added per token of context across the global layers (decode reads grow with this)."""
+    block, size = KV_CACHE_GEOMETRY[cache_type]
+    return sum(
+        2 * model.kv_heads(layer) * model.head_dim / block * size
+        for layer in range(model.n_layers)
+        if not model.is_swa_layer(layer)
+    )
+
+
+def kv_read_bytes(model: ModelSpec, position: int, cache_type: str = "f16") -> float:
+    """KV bytes one decode step reads at ``position`` tokens into the context."""
+    block, size = KV_CACHE_GEOMETRY[cache_type]
+    total = 0.0
+    for layer in range(model.n_layers):
+        cells = min(position, model.sliding_window) if model.is_swa_layer(layer) else position
+        total += 2 * cells * model.kv_heads(layer) * model.head_dim / block * size
+    return total
+
+
+def estimate_memory(
+    model: ModelSpec,
+    ftype: FileType,
+    ggml_types: Mapping[str, GgmlType],
+    workload: Workload,
+    *,
+    flash_attn: bool = empirical.FLASH_ATTN_DEFAULT,
+    overhead_bytes: int = empirical.RUNTIME_OVERHEAD_BYTES,
+) -> MemoryEstimate:
+    """Weights + KV cache + compute buffer + runtime overhead for one llama.cpp context."""
+    return MemoryEstimate(
+        weights_bytes=weights_bytes(model, ftype, ggml_types),
+        kv_cache_bytes=kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch),
+        compute_buffer_bytes=empirical.guess_compute_buffer_bytes(
+            model, workload.context_tokens, workload.n_ubatch, flash_attn=flash_attn
+        ),
+        overhead_bytes=overhead_bytes,
+    )

@@ -1,0 +1,143 @@
+"""A quality score comparable across models, and how quantization lowers it.
+
+See catalog/QUALITY.md for the method. In short:
+
+1. Each model's *MMLU-equivalent* is the mean of its published 5-shot MMLU figures (base or
+   instruct, any harness). Models without one get an estimate from a fit of MMLU on
+   log10(parameters) and release year over the models that have one; that estimate is marked.
+2. The ranking score is chance-corrected: ``100 × (mmlu − 25) / 75`` (0 = guessing, 100 = perfect).
+3. A quantized file loses ``score × loss``, with
+   ``loss = min(0.95, κ × Δppl/ppl_F16 × (P_ref / P)^α)``: the relative perplexity increase
+   llama.cpp measured for that file type on Llama-3-8B, scaled up for smaller models, which are
+   more sensitive to quantization.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from advisor.records import FileType, GgmlType, ModelSpec
+
+CHANCE_MMLU = 25.0
+
+#: Wikitext-2 perplexity of Llama-3-8B at F16 (llama.cpp examples/perplexity/README.md, "LLaMA 3
+#: 8b Scoreboard"; value recalled as 6.233, not re-read this session).
+PPL_F16_LLAMA3_8B = 6.233
+#: Parameter count of the model the perplexity deltas were measured on.
+PPL_REFERENCE_PARAMS = 8.03e9
+#: Relative quality loss per relative perplexity increase (assumption: 1:1).
+KAPPA = 1.0
+#: Sensitivity exponent: a model 16× smaller loses 16^0.3 ≈ 2.3× more (assumption, consistent
+#: with the common observation that sub-2B models degrade more under 4-bit quantization).
+ALPHA = 0.3
+MAX_LOSS = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class BaseQuality:
+    mmlu_equivalent: float
+    score: float
+    basis: str  # "published (n figures)" or "estimated from size and year (fit on n models, ±sd)"
+
+
+def published_mmlu(model: ModelSpec) -> list[float]:
+    return [q.value for q in model.quality if q.benchmark == "MMLU" and (q.shots in (0, 5))]
+
+
+def _year(model: ModelSpec) -> float:
+    try:
+        year, month = model.release_date[:7].split("-")
+        return int(year) + (int(month) - 1) / 12
+    except ValueError:
+        return 2024.0
+
+
+@dataclass(frozen=True, slots=True)
+class SizeFit:
+    a: float
+    b: float
+    c: float
+    n: int
+    sd: float
+
+    def predict(self, model: ModelSpec) -> float:
+        return self.a + self.b * math.log10(model.params) + self.c * (_year(model) - 2024)
+
+
+def fit_size_model(models: Iterable[ModelSpec]) -> SizeFit:
+    """Least squares MMLU ≈ a + b·log10(params) + c·(year − 2024) over models with a published MMLU."""
+    rows = []
+    for m in models:
+        values = published_mmlu(m)
+        if values:
+            rows.append((1.0, math.log10(m.params), _year(m) - 2024, sum(values) / len(values)))
+    n = len(rows)
+    if n < 4:
+        return SizeFit(a=0.0, b=0.0, c=0.0, n=n, sd=float("nan"))
+    # normal equations for 3 unknowns
+    xtx = [[sum(r[i] * r[j] for r in rows) for j in range(3)] for i in range(3)]
+    xty = [sum(r[i] * r[3] for r in rows) for i in range(3)]
+    coef = _solve3(xtx, xty)
+    resid = [r[3] - (coef[0] + coef[1] * r[1] + coef[2] * r[2]) for r in rows]
+    sd = math.sqrt(sum(e * e for e in resid) / max(1, n - 3))
+    return SizeFit(a=coef[0], b=coef[1], c=coef[2], n=n, sd=sd)
+
+
+def _solve3(a: list[list[float]], b: list[float]) -> list[float]:
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for col in range(3):
+        pivot = max(range(col, 3), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(3):
+            if r != col:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col])]
+    return [m[i][3] / m[i][i] for i in range(3)]
+
+
+def base_quality(model: ModelSpec, fit: SizeFit) -> BaseQuality:
+    values = published_mmlu(model)
+    if values:
+        mmlu = sum(values) / len(values)
+        basis = f"published 5-shot MMLU ({len(values)} figure{'s' if len(values) > 1 else ''})"
+    else:
+        mmlu = fit.predict(model)
+        basis = f"estimated from size and release year (fit on {fit.n} models, ±{fit.sd:.1f} MMLU points)"
+    mmlu = min(100.0, max(CHANCE_MMLU, mmlu))
+    return BaseQuality(mmlu_equivalent=mmlu, score=100 * (mmlu - CHANCE_MMLU) / (100 - CHANCE_MMLU), basis=basis)
+
+
+def relative_ppl_increase(ftype: FileType, ggml_types: Mapping[str, GgmlType], all_ftypes: Iterable[FileType]) -> float:
+    """Δppl / ppl_F16 on Llama-3-8B; for file types without a published delta, interpolated in
+    log space over bits per weight of the base type from the types that have one."""
+    if ftype.ppl_delta is not None:
+        return max(0.0, ftype.ppl_delta) / PPL_F16_LLAMA3_8B
+    if ftype.base_type in ("F32", "F16", "BF16"):
+        return 0.0
+    bpw = ggml_types[ftype.base_type].bits_per_weight
+    known = sorted(
+        (ggml_types[f.base_type].bits_per_weight, f.ppl_delta / PPL_F16_LLAMA3_8B)
+        for f in all_ftypes
+        if f.ppl_delta and f.ppl_delta > 0 and f.base_type in ggml_types
+    )
+    if not known:
+        return 0.0
+    if bpw <= known[0][0]:
+        return known[0][1] * (known[0][0] / bpw) ** 4
+    for (x0, y0), (x1, y1) in zip(known, known[1:]):
+        if x0 <= bpw <= x1:
+            w = (bpw - x0) / (x1 - x0) if x1 > x0 else 0
+            return math.exp(math.log(y0) * (1 - w) + math.log(y1) * w)
+    return known[-1][1]
+
+
+def quantization_loss(model: ModelSpec, rel_ppl: float) -> float:
+    """Fraction of the score lost: min(0.95, κ × rel_ppl × (P_ref / P)^α)."""
+    scale = (PPL_REFERENCE_PARAMS / model.params) ** ALPHA
+    return min(MAX_LOSS, KAPPA * rel_ppl * scale)
+
+
+def quantized_score(base: BaseQuality, model: ModelSpec, rel_ppl: float) -> float:
+    return base.score * (1 - quantization_loss(model, rel_ppl))

@@ -1,0 +1,258 @@
+"""Recommendation (which model × quant for this device) and the reverse question (which
+devices for this model), built on ``fit.evaluate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from advisor.engine.fit import Tables, evaluate, over_by, quality_table
+from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Workload
+from advisor.units import format_seconds, format_size
+
+
+@dataclass(frozen=True)
+class Constraints:
+    min_decode_tps: float | None = None
+    max_ttft_s: float | None = None
+    license_classes: frozenset[str] | None = None  # permissive / restricted / noncommercial
+    families: frozenset[str] | None = None
+    model_ids: frozenset[str] | None = None
+    quant_ids: frozenset[str] | None = None  # None: the common file types
+    quality_floor: float | None = None
+    allow_offload: bool = True
+
+
+@dataclass(frozen=True)
+class Rejection:
+    model_id: str
+    quant_id: str | None
+    reason: str  # memory | speed | ttft | license | family | quality | context
+    detail: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    device: DeviceProfile
+    workload: Workload
+    constraints: Constraints
+    ranked: tuple[Estimate, ...]  # best quant per model, best first
+    rejected: tuple[Rejection, ...]
+    explanation: str
+    alternatives: tuple[tuple[str, Estimate], ...] = field(default=())
+
+    @property
+    def pick(self) -> Estimate | None:
+        return self.ranked[0] if self.ranked else None
+
+
+def candidate_quants(tables: Tables, constraints: Constraints) -> list[FileType]:
+    if constraints.quant_ids:
+        return [tables.file_types[q] for q in sorted(constraints.quant_ids)]
+    return [f for f in tables.file_types.values() if f.common]
+
+
+def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
+    if c.model_ids is not None and model.id not in c.model_ids:
+        return Rejection(model.id, None, "family", "not among the requested models")
+    if c.families is not None and model.family not in c.families:
+        return Rejection(model.id, None, "family", f"family {model.family} not requested")
+    if c.license_classes is not None and model.license_class not in c.license_classes:
+        return Rejection(model.id, None, "license", f"license {model.license} ({model.license_class}) excluded")
+    return None
+
+
+def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints) -> Rejection | None:
+    if est.fit == "no" or (est.fit == "offload" and not c.allow_offload):
+        return Rejection(model.id, est.quant_id, "memory", f"does not fit: {over_by(est)}")
+    if workload.context_tokens > model.context_length:
+        return Rejection(
+            model.id, est.quant_id, "context",
+            f"context {workload.context_tokens:,} exceeds its native {model.context_length:,} tokens",
+        )
+    if c.quality_floor is not None and est.quality_score < c.quality_floor:
+        return Rejection(model.id, est.quant_id, "quality", f"quality {est.quality_score:.0f} below the floor {c.quality_floor:g}")
+    sp = est.speed
+    assert sp is not None
+    if c.min_decode_tps is not None and sp.decode_tokens_per_s < c.min_decode_tps:
+        return Rejection(
+            model.id, est.quant_id, "speed",
+            f"too slow: {sp.decode_tokens_per_s:.1f} tok/s < {c.min_decode_tps:g} required",
+        )
+    if c.max_ttft_s is not None and sp.ttft_s > c.max_ttft_s:
+        return Rejection(
+            model.id, est.quant_id, "ttft",
+            f"first token after {format_seconds(sp.ttft_s)} > {format_seconds(c.max_ttft_s)} allowed",
+        )
+    return None
+
+
+def _rank_key(est: Estimate) -> tuple[bool, float, float]:
+    """Comfortable fits first (a 'tight' fit leaves no room for other apps or a longer chat),
+    then quality, then decode speed."""
+    tps = est.speed.decode_tokens_per_s if est.speed else 0.0
+    return (est.fit == "fits", round(est.quality_score, 1), tps)
+
+
+def recommend(
+    device: DeviceProfile,
+    workload: Workload,
+    tables: Tables,
+    constraints: Constraints = Constraints(),
+    *,
+    overrides: Mapping[str, PathFactors] | None = None,
+) -> Recommendation:
+    """Rank every model (its best passing quantization) that fits and meets the constraints."""
+    quants = candidate_quants(tables, constraints)
+    passing: list[Estimate] = []
+    rejected: list[Rejection] = []
+    for model in tables.models.values():
+        pre = _model_filter(model, constraints)
+        if pre is not None:
+            rejected.append(pre)
+            continue
+        best: Estimate | None = None
+        failures: list[tuple[Rejection, Estimate]] = []
+        for ftype in quants:
+            est = evaluate(model, ftype, device, workload, tables, overrides=overrides)
+            why = _check(est, model, workload, constraints)
+            if why is None:
+                if best is None or _rank_key(est) > _rank_key(best):
+                    best = est
+            else:
+                failures.append((why, est))
+        if best is not None:
+            passing.append(best)
+        elif failures:
+            # report the most favourable failure: the smallest candidate that was tried
+            why, _ = min(failures, key=lambda pair: pair[1].memory.total_bytes)
+            rejected.append(why)
+    passing.sort(key=_rank_key, reverse=True)
+    ranked = tuple(passing)
+    return Recommendation(
+        device=device,
+        workload=workload,
+        constraints=constraints,
+        ranked=ranked,
+        rejected=tuple(sorted(rejected, key=_rejection_order)),
+        explanation=explain(ranked, device, workload, tables),
+        alternatives=_alternatives(ranked),
+    )
+
+
+#: Alternatives shown beside the pick must keep at least this share of its quality score.
+ALTERNATIVE_QUALITY_SHARE = 0.6
+
+
+_REASON_ORDER = {"speed": 0, "ttft": 1, "memory": 2, "quality": 3, "context": 4, "license": 5, "family": 6}
+
+
+def _rejection_order(r: Rejection) -> tuple[int, str]:
+    """Closest misses first: too slow / too late before too big, before filtered out."""
+    return (_REASON_ORDER.get(r.reason, 9), r.model_id)
+
+
+def _alternatives(ranked: Sequence[Estimate]) -> tuple[tuple[str, Estimate], ...]:
+    if len(ranked) < 2:
+        return ()
+    pick = ranked[0]
+    out: list[tuple[str, Estimate]] = []
+    useful = [e for e in ranked if e.quality_score >= ALTERNATIVE_QUALITY_SHARE * pick.quality_score]
+    fastest = max(useful, key=lambda e: e.speed.decode_tokens_per_s if e.speed else 0)
+    if fastest is not pick:
+        out.append((f"fastest with ≥{ALTERNATIVE_QUALITY_SHARE:.0%} of the pick's quality", fastest))
+    near = [e for e in ranked[1:] if e.quality_score >= 0.85 * pick.quality_score]
+    if near:
+        lightest = min(near, key=lambda e: e.memory.total_bytes)
+        if lightest is not fastest:
+            out.append(("lightest with ≥85% of the pick's quality", lightest))
+    return tuple(out)
+
+
+def explain(ranked: Sequence[Estimate], device: DeviceProfile, workload: Workload, tables: Tables) -> str:
+    if not ranked:
+        return f"Nothing satisfies the constraints on {device.name}."
+    pick = ranked[0]
+    model = tables.models[pick.model_id]
+    sp = pick.speed
+    assert sp is not None
+    base = quality_table(tables).base[model.id]
+    fit_word = {"fits": "fits", "tight": "fits, tightly,", "offload": "fits with partial GPU offload"}[pick.fit]
+    return (
+        f"{model.name} in {pick.quant_id} is the highest-quality model that {fit_word} in the "
+        f"{format_size(pick.usable_bytes)} usable on {device.name}: it needs {format_size(pick.memory.total_bytes)} "
+        f"({format_size(pick.headroom_bytes)} headroom at {workload.context_tokens:,} tokens of context), decodes at "
+        f"~{sp.decode_tokens_per_s:.1f} tok/s ({sp.decode_band.low:.1f}–{sp.decode_band.high:.1f}) and answers a "
+        f"{workload.prompt_tokens}-token prompt in ~{format_seconds(sp.ttft_s)}. Quality score {pick.quality_score:.0f}/100 "
+        f"({base.basis})."
+    )
+
+
+# --------------------------------------------------------------------------- reverse question
+
+
+@dataclass(frozen=True)
+class DeviceOption:
+    device: DeviceProfile
+    estimate: Estimate | None  # the quantization chosen on that device (None: nothing fits)
+    meets: bool
+    reason: str
+
+    @property
+    def price_usd(self) -> float | None:
+        return self.device.price.usd if self.device.price else None
+
+
+def devices_for(
+    model: ModelSpec,
+    devices: Iterable[DeviceProfile],
+    workload: Workload,
+    tables: Tables,
+    *,
+    quant: FileType | None = None,
+    min_decode_tps: float | None = None,
+    max_ttft_s: float | None = None,
+    overrides: Mapping[str, PathFactors] | None = None,
+) -> list[DeviceOption]:
+    """Which devices run ``model`` (in ``quant``, or its best common quant that meets the speed),
+    cheapest first; devices that cannot, last, with the reason."""
+    quants = [quant] if quant else [f for f in tables.file_types.values() if f.common]
+    c = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s)
+    out: list[DeviceOption] = []
+    for device in devices:
+        best: Estimate | None = None
+        fails: list[tuple[Rejection, Estimate]] = []
+        for ftype in quants:
+            est = evaluate(model, ftype, device, workload, tables, overrides=overrides)
+            why = _check(est, model, workload, c)
+            if why is None:
+                if best is None or _rank_key(est) > _rank_key(best):
+                    best = est
+            else:
+                fails.append((why, est))
+        if best is not None:
+            out.append(DeviceOption(device, best, True, "meets the requirement"))
+        else:
+            why, est = min(fails, key=lambda pair: pair[1].memory.total_bytes)
+            out.append(DeviceOption(device, est if est.fit != "no" else None, False, why.detail))
+    out.sort(key=lambda o: (not o.meets, o.price_usd is None, o.price_usd or 0.0, o.device.id))
+    return out
+
+
+def evaluate_grid(
+    tables: Tables,
+    devices: Sequence[DeviceProfile],
+    workload: Workload,
+    *,
+    models: Sequence[ModelSpec] | None = None,
+    quants: Sequence[FileType] | None = None,
+) -> list[Estimate]:
+    """Every model × quant × device (the dashboard's and the benchmarks' full table)."""
+    models = list(models or tables.models.values())
+    quants = list(quants or tables.file_types.values())
+    return [
+        evaluate(m, q, d, workload, tables)
+        for d in devices
+        for m in models
+        for q in quants
+    ]

@@ -1,0 +1,54 @@
+"""Render rows as table (rich), csv, md or json. One place for the CLI's --format option."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from typing import Any, Sequence
+
+FORMATS = ("table", "json", "csv", "md")
+
+
+def dumps_json(payload: Any) -> str:
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+
+
+def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], fmt: str, *, title: str = "") -> str:
+    """``columns`` = (key, header). Values are already formatted strings/numbers."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([key for key, _ in columns])
+        for row in rows:
+            writer.writerow(["" if row.get(k) is None else row.get(k) for k, _ in columns])
+        return buf.getvalue()
+    if fmt == "md":
+        lines = []
+        if title:
+            lines += [f"### {title}", ""]
+        lines.append("| " + " | ".join(h for _, h in columns) + " |")
+        lines.append("|" + "|".join("---" for _ in columns) + "|")
+        for row in rows:
+            cells = ["" if row.get(k) is None else str(row.get(k)).replace("|", "\\|") for k, _ in columns]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+    if fmt == "table":
+        return _rich_table(rows, columns, title)
+    raise ValueError(fmt)
+
+
+def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False, header_style="bold")
+    for _, header in columns:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if row.get(k) is None else str(row.get(k)) for k, _ in columns])
+    width = 200 if not sys.stdout.isatty() else None
+    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None if width else "auto")
+    console.print(table)
+    return console.file.getvalue()  # type: ignore[attr-defined]

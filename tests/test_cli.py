@@ -1,0 +1,169 @@
+"""CLI: every command, every format, and bad input rows with exact messages and exit codes."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from advisor.cli import cli, main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_recommend_ram_json(capsys):
+    code, out, err = run(capsys, "recommend", "--ram", "4GB", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["schema"] == "edge-model-advisor/recommendation" and data["schema_version"] == 1
+    assert data["device"]["ram_bytes"] == 4 * 1024**3
+    pick = data["pick"]
+    assert pick["fit"] in ("fits", "tight")
+    assert pick["memory"]["total_bytes"] <= data["device"]["usable_bytes"]
+    assert pick["speed"]["decode_low"] <= pick["speed"]["decode_tokens_per_s"] <= pick["speed"]["decode_high"]
+    assert data["candidates"][0]["model"] == pick["model"]
+    assert any(r["reason"] == "memory" for r in data["rejected"])
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "md"])
+def test_recommend_formats(capsys, fmt):
+    code, out, err = run(capsys, "recommend", "--device", "raspberry-pi-5-8gb", "--format", fmt, "--top", "5")
+    assert code == 0, err
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert len(rows) == 5 and rows[0]["model"]
+    elif fmt == "md":
+        assert "| model | quant |" in out
+    else:
+        assert "Raspberry Pi 5" in out and "highest-quality" in out
+
+
+def test_recommend_constraints_change_the_answer(capsys):
+    _, out_free, _ = run(capsys, "recommend", "--device", "raspberry-pi-5-8gb", "--format", "json")
+    _, out_fast, _ = run(capsys, "recommend", "--device", "raspberry-pi-5-8gb", "--min-tps", "15", "--format", "json")
+    free, fast = json.loads(out_free), json.loads(out_fast)
+    assert fast["pick"]["speed"]["decode_tokens_per_s"] >= 15
+    assert fast["pick"]["model"] != free["pick"]["model"]
+    assert any(r["reason"] == "speed" for r in fast["rejected"])
+
+
+def test_recommend_license_filter(capsys):
+    code, out, _ = run(capsys, "recommend", "--ram", "8GB", "--license", "permissive", "--format", "json")
+    assert code == 0
+    assert {c["license_class"] for c in json.loads(out)["candidates"]} == {"permissive"}
+
+
+def test_recommend_nothing_fits_exit_code(capsys):
+    code, out, err = run(capsys, "recommend", "--ram", "256MB", "--format", "json")
+    assert code == 3
+    data = json.loads(out)
+    assert data["pick"] is None and data["rejected"]
+
+
+def test_predict_breakdown(capsys):
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-0.5b-instruct", "--quant", "Q4_K_M",
+                         "--device", "raspberry-pi-5-8gb", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    m = d["memory"]
+    assert m["total_bytes"] == m["weights_bytes"] + m["kv_cache_bytes"] + m["compute_buffer_bytes"] + m["overhead_bytes"]
+    assert {w["ggml_type"] for w in d["weights_by_type"]} >= {"Q8_0", "Q5_0", "F32"}
+    assert d["speed"]["decode_bound"] in ("memory", "compute", "overhead")
+    assert d["speed"]["energy_j_per_response"] > 0
+
+
+def test_predict_table(capsys):
+    code, out, _ = run(capsys, "predict", "--model", "llama-3.2-1b-instruct", "--device", "iphone-16-pro")
+    assert code == 0
+    for item in ("weights", "KV cache", "decode", "time to first token", "energy"):
+        assert item in out
+
+
+def test_predict_device_file(capsys, tmp_path):
+    from advisor.catalog import data_root
+
+    src = (data_root() / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
+    f = tmp_path / "mine.toml"
+    f.write_text(src.replace('id = "raspberry-pi-5-8gb"', 'id = "mine"').replace("bandwidth_gbs = 17.1", "bandwidth_gbs = 34.2"))
+    _, base, _ = run(capsys, "predict", "--model", "qwen3-1.7b", "--device", "raspberry-pi-5-8gb", "--format", "json")
+    code, mine, _ = run(capsys, "predict", "--model", "qwen3-1.7b", "--device-file", str(f), "--format", "json")
+    assert code == 0
+    assert json.loads(mine)["speed"]["decode_tokens_per_s"] > 1.3 * json.loads(base)["speed"]["decode_tokens_per_s"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "md"])
+@pytest.mark.parametrize("command", [["models"], ["quants"], ["devices"], ["devices", "--class", "sbc"], ["quants", "--all"]])
+def test_listing_commands(capsys, command, fmt):
+    code, out, err = run(capsys, *command, "--format", fmt)
+    assert code == 0, err
+    assert out.strip()
+    if fmt == "json":
+        json.loads(out)
+
+
+def test_devices_for_cheapest_first(capsys):
+    code, out, err = run(capsys, "devices-for", "--model", "llama-3.2-3b-instruct", "--min-tps", "10", "--format", "json")
+    assert code == 0, err
+    devices = json.loads(out)["devices"]
+    meeting = [d for d in devices if d["meets"]]
+    assert meeting
+    prices = [d["device"]["price_usd"] for d in meeting if d["device"]["price_usd"] is not None]
+    assert prices == sorted(prices)
+    assert all(d["estimate"]["speed"]["decode_tokens_per_s"] >= 10 for d in meeting)
+    assert not any(d["meets"] for d in devices[len(meeting):])
+
+
+def test_devices_for_impossible_exit_code(capsys):
+    code, _, _ = run(capsys, "devices-for", "--model", "llama-3.1-8b-instruct", "--min-tps", "100000", "--class", "sbc")
+    assert code == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["recommend", "--ram", "4XB"],
+         "Error: --ram '4XB' has an unknown unit 'XB'; use B, KB, MB, GB or TB (binary, JEDEC: 1GB = 1GiB = 1024 MiB)"),
+        (["recommend", "--ram", "-4GB"], "Error: --ram '-4GB' is negative; give a positive size like 4GB"),
+        (["recommend", "--device", "raspbery-pi-5"], "Error: unknown device 'raspbery-pi-5'; did you mean raspberry-pi-5-16gb, raspberry-pi-5-2gb, raspberry-pi-5-4gb? list them with 'advisor devices'"),
+        (["predict", "--model", "qwen2.5-05b", "--ram", "4GB"], "Error: unknown model 'qwen2.5-05b'; did you mean qwen2.5-0.5b-instruct"),
+        (["predict", "--model", "qwen3-0.6b", "--quant", "Q4_K_X", "--ram", "4GB"], "Error: unknown quantization 'Q4_K_X'; did you mean Q4_K_M, Q4_K_S, IQ4_XS? list them with 'advisor quants'"),
+        (["recommend"], "Error: name the device with exactly one of --device ID, --device-file FILE or --ram SIZE"),
+        (["recommend", "--ram", "4GB", "--device", "raspberry-pi-5-8gb"], "Error: name the device with exactly one of"),
+        (["recommend", "--ram", "4GB", "--context", "-5"], "Error: --context must be positive, got -5"),
+        (["recommend", "--ram", "4GB", "--context", "10000000"], "Error: --context 10000000 is larger than the maximum 1,048,576"),
+        (["recommend", "--ram", "4GB", "--context", "512", "--prompt-tokens", "1000"], "Error: prompt (1000) + output (256) tokens exceed the context of 512; raise --context or shorten them"),
+        (["recommend", "--ram", "4GB", "--min-tps", "fast"], "Error: --min-tps 'fast' is not a number; give e.g. 10"),
+        (["recommend", "--ram", "4GB", "--license", "gpl"], "Error: unknown license class 'gpl'; use permissive, restricted, noncommercial, commercial or any"),
+        (["recommend", "--ram", "4GB", "--usable", "8GB"], "Error: --usable 8GB is more than --ram 4GB; usable memory is part of RAM"),
+        (["recommend", "--device-file", "/nonexistent/dev.toml"], "Error: /nonexistent/dev.toml: file not found; check the path"),
+        (["devices", "--class", "toaster"], "Error: unknown device class 'toaster'; use one of"),
+        (["recommend", "--ram", "4GB", "--bogus"], "Error: No such option '--bogus'."),
+    ],
+)
+def test_bad_input(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 1
+    assert err.startswith(message), err
+    assert "Traceback" not in err
+
+
+def test_every_command_has_help():
+    for name, command in cli.commands.items():
+        assert command.help and len(command.help) > 20, name
+
+
+def test_console_script_and_module_entry_points():
+    for argv in ([sys.executable, "-m", "advisor", "recommend", "--ram", "4XB"],):
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        assert proc.returncode == 1
+        assert proc.stderr.startswith("Error: --ram '4XB' has an unknown unit")
+        assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "advisor", "recommend", "--ram", "4GB", "--format", "json", "--top", "1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["pick"]

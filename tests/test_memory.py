@@ -1,0 +1,99 @@
+"""Memory formulas against hand-computed values."""
+
+import pytest
+
+from advisor.engine import memory as mem
+from advisor.engine.quant_mix import tensor_types
+from advisor.engine.tensors import count_params, tensor_inventory
+from advisor.records import Workload
+from advisor.units import GIB, MIB
+
+
+def test_every_catalog_model_param_count_matches_its_dims(catalog):
+    """The tensor inventory reproduces the parameter count computed from config dims."""
+    for m in catalog.models.values():
+        assert count_params(m) == m.params, m.id
+
+
+# KV cache = 2 (K and V) × cells × layers × n_kv_heads × head_dim × bytes per value.
+@pytest.mark.parametrize(
+    "model_id, n_ctx, cache, expected",
+    [
+        ("llama-3.1-8b-instruct", 4096, "f16", 2 * 4096 * 32 * 8 * 128 * 2),  # 512 MiB, as llama.cpp logs
+        ("llama-3.1-8b-instruct", 4096, "q8_0", 2 * 4096 * 32 * 8 * 128 * 34 // 32),  # 272 MiB
+        ("llama-3.1-8b-instruct", 4096, "q4_0", 2 * 4096 * 32 * 8 * 128 * 18 // 32),  # 144 MiB
+        ("qwen2.5-0.5b-instruct", 4096, "f16", 2 * 4096 * 24 * 2 * 64 * 2),  # 48 MiB: GQA 14/2
+        ("smollm2-135m-instruct", 2048, "f16", 2 * 2048 * 30 * 3 * 64 * 2),
+        ("phi-3-mini-4k-instruct", 4096, "f16", 2 * 4096 * 32 * 32 * 96 * 2),  # MHA: 1.5 GiB
+        ("tinyllama-1.1b-chat-v1.0", 2000, "f16", 2 * 2048 * 22 * 4 * 64 * 2),  # padded to 256 cells
+    ],
+)
+def test_kv_cache_bytes(catalog, model_id, n_ctx, cache, expected):
+    assert mem.kv_cache_bytes(catalog.model(model_id), n_ctx, cache) == expected
+
+
+def test_kv_cache_sliding_window_gemma3(catalog):
+    """Gemma 3 1B: 26 layers, every 6th global (layers 5, 11, 17, 23); local layers keep the
+    512-token window plus one 512-token micro-batch (1024 cells)."""
+    m = catalog.model("gemma-3-1b-it")
+    per_cell = 2 * 1 * 256 * 2  # K+V, 1 kv head, head_dim 256, f16
+    assert sum(m.is_swa_layer(i) for i in range(m.n_layers)) == 22
+    assert mem.kv_cache_bytes(m, 32768, "f16", 512) == per_cell * (4 * 32768 + 22 * 1024)
+    # an all-global estimate would be 6.5× larger
+    assert mem.kv_cache_bytes(m, 32768) < 0.2 * 2 * 26 * 32768 * 256 * 2
+
+
+def test_llama3_8b_q8_0_weights_by_hand(catalog):
+    """Q8_0: every matrix at 34 B per 32 weights, norms F32."""
+    m = catalog.model("llama-3-8b-instruct")
+    norms = 32 * 2 * 4096 + 4096
+    expected = (m.params - norms) * 34 // 32 + norms * 4
+    assert mem.weights_bytes(m, catalog.file_type("Q8_0"), catalog.ggml_types) == expected
+
+
+def test_qwen25_05b_q4_k_m_falls_back_for_896_wide_rows(catalog):
+    """hidden 896 is not a multiple of the 256-weight K-quant block: llama.cpp falls back to
+    Q5_0 (for Q4_K) and Q8_0 (for Q6_K) on tensors whose rows are 896 wide."""
+    m = catalog.model("qwen2.5-0.5b-instruct")
+    types = dict(zip((t.name for t in tensor_inventory(m)), tensor_types(m, "Q4_K_M", "Q4_K")))
+    assert types["token_embd.weight"] == "Q8_0"  # tied: output type (Q6_K) → fallback Q8_0
+    assert types["blk.0.attn_q.weight"] == "Q5_0"
+    assert types["blk.0.ffn_down.weight"] == "Q6_K"  # 4864 = 19 × 256, use_more_bits layer 0
+    assert types["blk.3.ffn_down.weight"] == "Q4_K"
+    assert types["blk.0.attn_norm.weight"] == "F32"
+
+
+def test_use_more_bits_layers_q4_k_m(catalog):
+    """Q4_K_M gives Q6_K to attn_v/ffn_down of the first and last eighth and every third layer."""
+    m = catalog.model("llama-3.1-8b-instruct")
+    types = dict(zip((t.name for t in tensor_inventory(m)), tensor_types(m, "Q4_K_M", "Q4_K")))
+    q6 = sorted(i for i in range(32) if types[f"blk.{i}.ffn_down.weight"] == "Q6_K")
+    assert q6 == [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]
+    assert types["output.weight"] == "Q6_K" and types["token_embd.weight"] == "Q4_K"
+
+
+@pytest.mark.parametrize(
+    "ftype, published_gib, tolerance",
+    [("Q8_0", 7.96, 0.01), ("Q6_K", 6.14, 0.01), ("Q5_K_M", 5.33, 0.015), ("Q4_K_M", 4.58, 0.015),
+     ("Q4_0", 4.34, 0.015), ("F16", 14.97, 0.01)],
+)
+def test_llama3_8b_sizes_match_published_files(catalog, ftype, published_gib, tolerance):
+    """quantize.cpp's published Llama-3-8B file sizes (GiB) vs our per-tensor sums."""
+    m = catalog.model("llama-3-8b-instruct")
+    ours = mem.weights_bytes(m, catalog.file_type(ftype), catalog.ggml_types) / GIB
+    assert abs(ours - published_gib) / published_gib < tolerance
+
+
+def test_one_bytes_per_param_constant_is_wrong_for_small_models(catalog):
+    """A 0.5B model with a 152k vocabulary is far from 4.5 bits/weight in Q4_K_M."""
+    m = catalog.model("qwen2.5-0.5b-instruct")
+    bpw = mem.weights_bytes(m, catalog.file_type("Q4_K_M"), catalog.ggml_types) * 8 / m.params
+    assert bpw > 5.5
+
+
+def test_estimate_memory_total_is_the_sum(catalog):
+    m = catalog.model("qwen3-0.6b")
+    est = mem.estimate_memory(m, catalog.file_type("Q4_K_M"), catalog.ggml_types, Workload(context_tokens=2048))
+    assert est.total_bytes == est.weights_bytes + est.kv_cache_bytes + est.compute_buffer_bytes + est.overhead_bytes
+    assert est.kv_cache_bytes == 2 * 2048 * 28 * 8 * 128 * 2
+    assert 100 * MIB < est.compute_buffer_bytes < 1 * GIB

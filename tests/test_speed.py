@@ -1,0 +1,131 @@
+"""Speed formulas against hand-computed values."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from advisor.engine import memory as mem
+from advisor.engine import speed as spd
+from advisor.records import PathFactors, Workload
+
+FACTORS = PathFactors(path="cpu-arm", bw_efficiency=0.5, decode_compute_efficiency=1.0, prefill_efficiency=0.5,
+                      fixed_s_per_layer=0.0, decode_band=0.3, prefill_band=0.5, n_measurements=0, basis="test")
+
+
+def _device(catalog, **memory):
+    d = catalog.device("raspberry-pi-5-8gb")
+    return d.model_copy(update={"memory": d.memory.model_copy(update={"llc": None, **memory})})
+
+
+def test_decode_memory_roofline_by_hand(catalog):
+    """tokens/s = bandwidth × efficiency / bytes read per token (no fixed cost, compute ample)."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    ftype = catalog.file_type("Q4_0")
+    device = _device(catalog)
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
+    s = spd.estimate_speed(model, ftype, catalog.ggml_types, device, w, FACTORS.model_copy(update={"decode_compute_efficiency": 8.0}))
+    weights = mem.weights_bytes(model, ftype, catalog.ggml_types)  # tied: the embedding doubles as output, streamed
+    kv = mem.kv_read_bytes(model, 1)
+    assert kv == 2 * 16 * 8 * 64 * 2 * 1
+    expected = 17.1e9 * 0.5 / (weights + kv)
+    assert s.decode_tokens_per_s == pytest.approx(expected, rel=1e-9)
+    assert s.decode_bound == "memory"
+
+
+def test_untied_embedding_is_not_streamed(catalog):
+    """An untied token_embd is a lookup (one row per token); the output matrix is streamed."""
+    model = catalog.model("tinyllama-1.1b-chat-v1.0")
+    ftype = catalog.file_type("Q8_0")
+    lookup = mem.embedding_lookup_bytes(model, ftype, catalog.ggml_types)
+    assert lookup == 2048 * 32000 * 34 // 32
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
+    s = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS)
+    assert s.bytes_per_token == int(mem.weights_bytes(model, ftype, catalog.ggml_types) - lookup + mem.kv_read_bytes(model, 1))
+
+
+def test_kv_reads_grow_with_context(catalog):
+    model = catalog.model("qwen3-1.7b")
+    ftype = catalog.file_type("Q4_K_M")
+    short = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), Workload(32768, 100, 100), FACTORS)
+    long = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), Workload(32768, 16000, 100), FACTORS)
+    assert long.decode_tokens_per_s < short.decode_tokens_per_s
+    per_token = mem.kv_bytes_per_token(model)
+    assert per_token == 2 * 28 * 8 * 128 * 2
+    assert long.bytes_per_token - short.bytes_per_token == pytest.approx(per_token * 15900, rel=1e-6)
+
+
+def test_prefill_compute_roofline_by_hand(catalog):
+    """prefill time = Σ_ubatch max(tokens × flops/token / (peak × eff), weights / bw) + logits."""
+    model = catalog.model("smollm2-135m-instruct")
+    ftype = catalog.file_type("Q8_0")
+    device = _device(catalog)
+    w = Workload(context_tokens=2048, prompt_tokens=512, output_tokens=1)
+    s = spd.estimate_speed(model, ftype, catalog.ggml_types, device, w, FACTORS)
+    mm = spd.matmul_params(model)
+    flops = 512 * (2 * mm + spd.attention_flops(model, 256)) + 2 * 49152 * 576
+    peak = spd.cpu_gflops(device, device.cpu.big_cores) * 1e9 * 0.5
+    assert s.ttft_s == pytest.approx(flops / peak, rel=1e-6)
+    assert s.prefill_bound == "compute"
+
+
+def test_fixed_cost_adds_per_layer(catalog):
+    model = catalog.model("qwen2.5-0.5b-instruct")
+    ftype = catalog.file_type("Q4_K_M")
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
+    a = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS)
+    b = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS.model_copy(update={"fixed_s_per_layer": 1e-4}))
+    assert 1 / b.decode_tokens_per_s - 1 / a.decode_tokens_per_s == pytest.approx(24 * 1e-4, rel=1e-6)
+
+
+def test_small_model_in_last_level_cache_reads_at_cache_speed(catalog):
+    model = catalog.model("smollm2-135m-instruct")
+    ftype = catalog.file_type("Q4_0")
+    w = Workload(context_tokens=512, prompt_tokens=1, output_tokens=1)
+    dram = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS.model_copy(update={"decode_compute_efficiency": 8.0}))
+    cached = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2), w,
+                                FACTORS.model_copy(update={"decode_compute_efficiency": 8.0}))
+    assert cached.decode_tokens_per_s == pytest.approx(dram.decode_tokens_per_s * spd.LLC_BANDWIDTH_MULTIPLIER, rel=1e-6)
+
+
+def test_energy_is_power_times_time(catalog):
+    model = catalog.model("qwen3-0.6b")
+    device = _device(catalog)
+    s = spd.estimate_speed(model, catalog.file_type("Q8_0"), catalog.ggml_types, device, Workload(2048, 200, 100), FACTORS)
+    assert s.energy_j_per_token == pytest.approx(device.power.typical_w / s.decode_tokens_per_s, rel=1e-9)
+    assert s.energy_j_per_response == pytest.approx(device.power.typical_w * s.response_s, rel=1e-9)
+    assert s.response_s == pytest.approx(s.ttft_s + 100 / s.decode_tokens_per_s, rel=1e-9)
+
+
+def test_big_little_threads_use_fast_cores_first(catalog):
+    phone = catalog.device("galaxy-s24-ultra")
+    fastest = max(phone.cpu.clusters, key=lambda c: c.ghz)
+    assert spd.cpu_gflops(phone, 1) == pytest.approx(
+        phone.cpu.fp32_gflops * fastest.ghz / sum(c.cores * c.ghz for c in phone.cpu.clusters))
+
+
+def test_execution_paths(catalog):
+    assert spd.execution_path(catalog.device("raspberry-pi-4-4gb")) == "cpu-arm-legacy"
+    assert spd.execution_path(catalog.device("raspberry-pi-5-8gb")) == "cpu-arm"
+    assert spd.execution_path(catalog.device("macbook-air-m2-16gb")) == "metal"
+    assert spd.execution_path(catalog.device("desktop-rtx4090-24gb")) == "cuda"
+    assert spd.execution_path(catalog.device("jetson-orin-nano-super-8gb")) == "cuda-unified"
+    assert spd.execution_path(catalog.device("jetson-nano-4gb")) == "cpu-arm-legacy"
+    assert spd.execution_path(catalog.device("mini-pc-intel-n100-8gb")) == "cpu-x86"
+
+
+FORBIDDEN = {"psutil", "llama_cpp", "click", "streamlit", "jinja2", "cpuinfo", "sqlite3", "plotly"}
+
+
+def test_engine_is_pure():
+    """The engine imports none of the I/O or UI libraries."""
+    engine = Path(__file__).resolve().parents[1] / "advisor" / "engine"
+    for path in engine.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module.split(".")[0]]
+            assert not (set(names) & FORBIDDEN), (path.name, names)
