@@ -9,7 +9,7 @@ from typing import Mapping
 
 from advisor.engine import empirical
 from advisor.engine.quant_mix import tensor_types
-from advisor.engine.tensors import Tensor, tensor_inventory
+from advisor.engine.tensors import Tensor, layer_sums, tensor_inventory
 from advisor.records import FileType, GgmlType, MemoryEstimate, ModelSpec, Workload
 
 #: KV cache element storage as (block size, bytes per block): f16 2 B per value; q8_0 34 B per 32
@@ -33,7 +33,22 @@ def per_tensor_bytes(
     return [(t, ty, tensor_bytes(t, ggml_types[ty])) for t, ty in zip(tensor_inventory(model), types)]
 
 
-_WEIGHTS_CACHE: dict[tuple[str, int, str, bool | None], int] = {}
+_WEIGHTS_CACHE: dict[tuple[int, str, bool | None], tuple[ModelSpec, int, int]] = {}
+
+
+def _weights_and_lookup(
+    model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], has_imatrix: bool | None
+) -> tuple[int, int]:
+    """(total weight bytes, bytes of an untied token_embd), cached per model object and type."""
+    key = (id(model), ftype.id, has_imatrix)
+    hit = _WEIGHTS_CACHE.get(key)
+    if hit is None or hit[0] is not model:
+        rows = per_tensor_bytes(model, ftype, ggml_types, has_imatrix=has_imatrix)
+        total = sum(b for _, _, b in rows)
+        lookup = 0 if model.tied_embeddings else sum(b for t, _, b in rows if t.name == "token_embd.weight")
+        hit = (model, total, lookup)
+        _WEIGHTS_CACHE[key] = hit
+    return hit[1], hit[2]
 
 
 def weights_bytes(
@@ -44,22 +59,12 @@ def weights_bytes(
     Imatrix: by default assumed for file types where llama.cpp recommends or requires one (IQ*),
     as published GGUFs of those types are made with one; not for K-quants and legacy types.
     """
-    key = (model.id, id(model), ftype.id, has_imatrix)
-    cached = _WEIGHTS_CACHE.get(key)
-    if cached is None:
-        cached = sum(b for _, _, b in per_tensor_bytes(model, ftype, ggml_types, has_imatrix=has_imatrix))
-        _WEIGHTS_CACHE[key] = cached
-    return cached
+    return _weights_and_lookup(model, ftype, ggml_types, has_imatrix)[0]
 
 
 def embedding_lookup_bytes(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> int:
     """Bytes of token_embd when it is only a lookup table (untied models): not read per token."""
-    if model.tied_embeddings:
-        return 0
-    for t, _, b in per_tensor_bytes(model, ftype, ggml_types):
-        if t.name == "token_embd.weight":
-            return b
-    return 0
+    return _weights_and_lookup(model, ftype, ggml_types, None)[1]
 
 
 def kv_cells(n_ctx: int, *, pad: int = empirical.KV_CELL_PADDING) -> int:
@@ -80,34 +85,26 @@ def kv_cache_bytes(model: ModelSpec, n_ctx: int, cache_type: str = "f16", n_ubat
     sliding-window layers (Gemma 2/3) hold only the window plus one micro-batch.
     """
     block, size = KV_CACHE_GEOMETRY[cache_type]
+    sums = layer_sums(model)
     full = kv_cells(n_ctx)
-    local = swa_cells(model, n_ctx, n_ubatch) if model.sliding_window else full
-    total = 0
-    for layer in range(model.n_layers):
-        cells = local if model.is_swa_layer(layer) else full
-        row = model.kv_heads(layer) * model.head_dim // block * size
-        total += 2 * cells * row
-    return total
+    local = swa_cells(model, n_ctx, n_ubatch) if sums.swa_kv_dims else 0
+    # rows are whole blocks: n_kv_heads × head_dim is a multiple of 32 for every catalog model
+    return 2 * (full * sums.global_kv_dims + local * sums.swa_kv_dims) // block * size
 
 
 def kv_bytes_per_token(model: ModelSpec, cache_type: str = "f16") -> float:
     """KV bytes added per token of context across the global layers (decode reads grow with this)."""
     block, size = KV_CACHE_GEOMETRY[cache_type]
-    return sum(
-        2 * model.kv_heads(layer) * model.head_dim / block * size
-        for layer in range(model.n_layers)
-        if not model.is_swa_layer(layer)
-    )
+    return 2 * layer_sums(model).global_kv_dims / block * size
 
 
-def kv_read_bytes(model: ModelSpec, position: int, cache_type: str = "f16") -> float:
-    """KV bytes one decode step reads at ``position`` tokens into the context."""
+def kv_read_bytes(model: ModelSpec, position: float, cache_type: str = "f16") -> float:
+    """KV bytes one decode step reads at ``position`` tokens into the context (sliding-window
+    layers read at most the window)."""
     block, size = KV_CACHE_GEOMETRY[cache_type]
-    total = 0.0
-    for layer in range(model.n_layers):
-        cells = min(position, model.sliding_window) if model.is_swa_layer(layer) else position
-        total += 2 * cells * model.kv_heads(layer) * model.head_dim / block * size
-    return total
+    sums = layer_sums(model)
+    swa_span = min(position, model.sliding_window) if sums.swa_kv_dims else 0
+    return 2 * (position * sums.global_kv_dims + swa_span * sums.swa_kv_dims) / block * size
 
 
 def estimate_memory(

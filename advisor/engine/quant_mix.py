@@ -10,7 +10,7 @@ in llama.cpp ``src/llama-quant.cpp``:
 * attn_v / ffn_down / attn_output / attn_qkv upgrades per file type, with ``use_more_bits``
   picking about half of the layers for Q4_K_M/Q5_K_M;
 * a type whose block does not divide the row length falls back (Q4_K→Q5_0, Q5_K→Q5_1,
-  Q6_K→Q8_0, Q2_K/Q3_K/IQ*→IQ4_NL, then F16).
+  Q6_K→Q8_0, Q2_K/Q3_K→Q4_0, IQ*→IQ4_NL, then F16).
 
 The mixes are checked against files that llama.cpp's own quantizer writes (tests/test_twins.py).
 """
@@ -34,8 +34,10 @@ _BLOCK = {
 _FALLBACK = {
     "TQ1_0": "Q4_0", "TQ2_0": "Q4_0",
     "IQ2_XXS": "IQ4_NL", "IQ2_XS": "IQ4_NL", "IQ2_S": "IQ4_NL", "IQ3_XXS": "IQ4_NL",
-    "IQ3_S": "IQ4_NL", "IQ1_S": "IQ4_NL", "IQ1_M": "IQ4_NL", "Q2_K": "IQ4_NL",
-    "Q3_K": "IQ4_NL", "IQ4_XS": "IQ4_NL",
+    "IQ3_S": "IQ4_NL", "IQ1_S": "IQ4_NL", "IQ1_M": "IQ4_NL", "IQ4_XS": "IQ4_NL",
+    # llama.cpp in llama-cpp-python 0.3.36 falls back to Q4_0 for the K-quants below Q4_K
+    # (older trees used IQ4_NL); observed on twins: "required for type q3_K -> falling back to q4_0"
+    "Q2_K": "Q4_0", "Q3_K": "Q4_0",
     "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
 }
 

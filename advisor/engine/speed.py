@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Mapping
 
 from advisor.engine import memory as mem
-from advisor.engine.tensors import tensor_inventory
+from advisor.engine.arrays import Num, maximum, minimum, where
+from advisor.engine.tensors import layer_sums
 from advisor.records import Band, DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, SpeedEstimate, Workload
 from advisor.units import GB_S
 
@@ -32,6 +33,11 @@ LLC_BANDWIDTH_MULTIPLIER = 3.0
 
 #: Fraction of the power envelope drawn while generating, when a profile gives no typical draw.
 POWER_FRACTION_OF_MAX = 0.6
+
+#: Partial offload mixes two paths; its band is the wider of the two, widened by this factor.
+OFFLOAD_BAND_WIDENING = 1.25
+
+GPU_PATHS = ("cuda", "cuda-unified", "metal", "vulkan", "opencl")
 
 
 def execution_path(device: DeviceProfile) -> str:
@@ -70,24 +76,78 @@ def cpu_gflops(device: DeviceProfile, threads: int) -> float:
 def matmul_params(model: ModelSpec) -> int:
     """Parameters multiplied per token: every matrix except the token-embedding lookup and the
     output projection (counted apart: prefill computes logits for the last token only)."""
-    return sum(
-        t.n_elements
-        for t in tensor_inventory(model)
-        if t.is_matrix and t.name not in ("token_embd.weight", "output.weight")
-    )
+    return layer_sums(model).matmul_params
 
 
 def attention_flops(model: ModelSpec, position: float) -> float:
-    """FLOPs of QKᵀ and AV for one token at ``position``: 4 × Σ_layers n_heads × head_dim × span."""
-    total = 0.0
-    for layer in range(model.n_layers):
-        span = min(position, model.sliding_window) if model.is_swa_layer(layer) else position
-        total += 4 * model.heads(layer) * model.head_dim * span
-    return total
+    """FLOPs of QKᵀ and AV for one token at ``position``: 4 × Σ_layers n_heads × head_dim × span
+    (sliding-window layers span at most the window)."""
+    sums = layer_sums(model)
+    return attention_flops_at(sums.global_q_dims, sums.swa_q_dims, model.sliding_window, position)
 
 
 def _band(value: float, rel: float) -> Band:
     return Band(low=value / (1 + rel), high=value * (1 + rel))
+
+
+# --------------------------------------------------------------------------- formulas
+# Each works on plain numbers (one estimate) and on numpy arrays (the grid, advisor.engine.grid).
+
+
+def effective_bandwidth(peak_gbs: Num, efficiency: Num, resident_bytes: Num, llc_bytes: Num, llc_gbs: Num, cpu_path: Num) -> Num:
+    """Achieved bytes/s: peak × efficiency; on a CPU path, data that fits in the last-level cache
+    is read at the cache bandwidth (given, or LLC_BANDWIDTH_MULTIPLIER × DRAM)."""
+    dram = peak_gbs * GB_S * efficiency
+    cache = where(llc_gbs > 0, llc_gbs * GB_S, dram * LLC_BANDWIDTH_MULTIPLIER)
+    in_cache = (llc_bytes > 0) & (resident_bytes <= llc_bytes) & cpu_path
+    return where(in_cache, cache, dram)
+
+
+def attention_flops_at(global_q_dims: Num, swa_q_dims: Num, window: Num, position: Num) -> Num:
+    """QKᵀ and AV FLOPs of one token at ``position``: 4 × (Σ_global q_dims × pos + Σ_swa q_dims × min(pos, window))."""
+    return 4 * (global_q_dims * position + swa_q_dims * minimum(position, window))
+
+
+def decode_seconds(
+    bytes_per_token: Num, bandwidth: Num, flops_per_token: Num, flops_rate: Num, n_layers: Num,
+    fixed_s_per_layer: Num, share: Num = 1.0,
+) -> tuple[Num, Num, Num, Num]:
+    """One decode step: max(memory time, compute time) + fixed per-layer cost, for ``share`` of
+    the layers. Returns (total, memory, compute, fixed) seconds."""
+    t_mem = share * bytes_per_token / bandwidth
+    t_comp = share * flops_per_token / flops_rate
+    t_fixed = share * n_layers * fixed_s_per_layer
+    return maximum(t_mem, t_comp) + t_fixed, t_mem, t_comp, t_fixed
+
+
+def prefill_seconds(
+    prompt_tokens: int, n_ubatch: int, matmul_params: Num, global_q_dims: Num, swa_q_dims: Num, window: Num,
+    weight_read_bytes: Num, bandwidth: Num, flops_rate: Num, n_layers: Num, fixed_s_per_layer: Num,
+    vocab_flops: Num, share: Num = 1.0,
+) -> tuple[Num, Num, Num]:
+    """The prompt in micro-batches: each costs max(compute, one read of the weights) plus the
+    fixed per-layer cost; then the logits of the last token. Returns (total, compute, memory)."""
+    total = compute = memory = 0.0
+    done = 0
+    while done < prompt_tokens:
+        n = min(n_ubatch, prompt_tokens - done)
+        t_c = share * n * (2 * matmul_params + attention_flops_at(global_q_dims, swa_q_dims, window, done + n / 2)) / flops_rate
+        t_m = share * weight_read_bytes / bandwidth
+        total = total + maximum(t_c, t_m) + share * n_layers * fixed_s_per_layer
+        compute = compute + t_c
+        memory = memory + t_m
+        done += n
+    total = total + share * vocab_flops / flops_rate
+    return total, compute, memory
+
+
+def decode_bound(t_mem: float, t_comp: float, t_fixed: float) -> str:
+    if t_fixed > max(t_mem, t_comp):
+        return "overhead"
+    return "memory" if t_mem >= t_comp else "compute"
+
+
+# --------------------------------------------------------------------------- one estimate
 
 
 def estimate_speed(
@@ -107,89 +167,53 @@ def estimate_speed(
     on the GPU at VRAM bandwidth, the rest on the CPU path (``cpu_factors``).
     """
     path = factors.path
-    on_gpu = path in ("cuda", "cuda-unified", "metal", "vulkan", "opencl")
+    on_gpu = path in GPU_PATHS
     threads = workload.threads or default_threads(device)
+    sums = layer_sums(model)
+    window = model.sliding_window
 
-    weights = mem.weights_bytes(model, ftype, ggml_types)
-    lookup = mem.embedding_lookup_bytes(model, ftype, ggml_types)
-    weight_read = weights - lookup  # an untied embedding is gathered (one row), not streamed
-    vocab_matmul = 2 * model.vocab_size * model.hidden_size
-    mm_params = matmul_params(model)
+    weight_read = mem.weights_bytes(model, ftype, ggml_types) - mem.embedding_lookup_bytes(model, ftype, ggml_types)
+    vocab_flops = 2 * model.vocab_size * model.hidden_size
+    position = workload.prompt_tokens + workload.output_tokens / 2  # mean position while answering
+    bytes_per_token = weight_read + mem.kv_read_bytes(model, position, workload.kv_cache_type)
+    decode_flops = 2 * sums.matmul_params + vocab_flops + attention_flops_at(sums.global_q_dims, sums.swa_q_dims, window, position)
+    discrete = bool(device.gpu and device.gpu.discrete)
+    llc = float(device.memory.llc or 0)
+    llc_gbs = float(device.memory.llc_bandwidth_gbs or 0)
 
-    # ---- bandwidth and compute of the path
-    def bandwidth(fac: PathFactors, gpu: bool, resident_bytes: float) -> float:
-        if gpu and device.gpu and device.gpu.discrete:
-            return (device.gpu.vram_bandwidth_gbs or device.memory.bandwidth_gbs) * GB_S * fac.bw_efficiency
-        bw = device.memory.bandwidth_gbs * GB_S * fac.bw_efficiency
-        llc = device.memory.llc
-        if not gpu and llc and resident_bytes <= llc:
-            cache_bw = device.memory.llc_bandwidth_gbs
-            bw = cache_bw * GB_S if cache_bw else bw * LLC_BANDWIDTH_MULTIPLIER
-        return bw
-
-    def flops(gpu: bool) -> float:
-        if gpu and device.gpu:
-            return device.gpu.fp16_tflops * 1e12
-        return cpu_gflops(device, threads) * 1e9
-
-    positions_mid = workload.prompt_tokens + workload.output_tokens / 2
-    kv_read = mem.kv_read_bytes(model, int(positions_mid), workload.kv_cache_type)
-    bytes_per_token = weight_read + kv_read
-
-    def decode_time(fac: PathFactors, gpu: bool, share: float) -> tuple[float, str]:
-        bw = bandwidth(fac, gpu, bytes_per_token)
-        t_mem = share * bytes_per_token / bw
-        t_comp = share * (2 * mm_params + vocab_matmul + attention_flops(model, positions_mid)) / (
-            flops(gpu) * fac.decode_compute_efficiency
-        )
-        t_fixed = share * model.n_layers * fac.fixed_s_per_layer
-        bound = "memory" if t_mem >= t_comp else "compute"
-        if t_fixed > max(t_mem, t_comp):
-            bound = "overhead"
-        return max(t_mem, t_comp) + t_fixed, bound
-
-    def prefill_time(fac: PathFactors, gpu: bool, share: float) -> tuple[float, str]:
-        bw = bandwidth(fac, gpu, weight_read)
-        rate = flops(gpu) * fac.prefill_efficiency
-        total, compute_total, mem_total = 0.0, 0.0, 0.0
-        done = 0
-        while done < workload.prompt_tokens:
-            n = min(workload.n_ubatch, workload.prompt_tokens - done)
-            mid = done + n / 2
-            t_c = share * n * (2 * mm_params + attention_flops(model, mid)) / rate
-            t_m = share * weight_read / bw
-            total += max(t_c, t_m) + share * model.n_layers * fac.fixed_s_per_layer
-            compute_total += t_c
-            mem_total += t_m
-            done += n
-        total += share * vocab_matmul / rate  # logits of the last prompt token
-        return total, ("compute" if compute_total >= mem_total else "memory")
+    def side(fac: PathFactors, gpu: bool, share: float) -> tuple[float, str, float, str]:
+        peak = (device.gpu.vram_bandwidth_gbs or device.memory.bandwidth_gbs) if gpu and discrete and device.gpu else device.memory.bandwidth_gbs
+        rate = device.gpu.fp16_tflops * 1e12 if gpu and device.gpu else cpu_gflops(device, threads) * 1e9
+        bw_d = effective_bandwidth(peak, fac.bw_efficiency, bytes_per_token, llc, llc_gbs, not gpu)
+        t, t_mem, t_comp, t_fixed = decode_seconds(
+            bytes_per_token, bw_d, decode_flops, rate * fac.decode_compute_efficiency, model.n_layers, fac.fixed_s_per_layer, share)
+        bw_p = effective_bandwidth(peak, fac.bw_efficiency, weight_read, llc, llc_gbs, not gpu)
+        p, p_comp, p_mem = prefill_seconds(
+            workload.prompt_tokens, workload.n_ubatch, sums.matmul_params, sums.global_q_dims, sums.swa_q_dims, window,
+            weight_read, bw_p, rate * fac.prefill_efficiency, model.n_layers, fac.fixed_s_per_layer, vocab_flops, share)
+        return t, decode_bound(t_mem, t_comp, t_fixed), p, ("compute" if p_comp >= p_mem else "memory")
 
     if on_gpu and gpu_fraction < 1.0:
         cpu_fac = cpu_factors or factors
-        t_g, bound = decode_time(factors, True, gpu_fraction)
-        t_c, bound_c = decode_time(cpu_fac, False, 1 - gpu_fraction)
-        t_token = t_g + t_c
+        t_g, bound, p_g, pbound = side(factors, True, gpu_fraction)
+        t_c, bound_c, p_c, _ = side(cpu_fac, False, 1 - gpu_fraction)
+        t_token, t_prompt = t_g + t_c, p_g + p_c
         bound = bound_c if t_c > t_g else bound
-        p_g, pbound = prefill_time(factors, True, gpu_fraction)
-        p_c, _ = prefill_time(cpu_fac, False, 1 - gpu_fraction)
-        t_prompt = p_g + p_c
-        band_d = max(factors.decode_band, cpu_fac.decode_band) * 1.25
-        band_p = max(factors.prefill_band, cpu_fac.prefill_band) * 1.25
+        band_d = max(factors.decode_band, cpu_fac.decode_band) * OFFLOAD_BAND_WIDENING
+        band_p = max(factors.prefill_band, cpu_fac.prefill_band) * OFFLOAD_BAND_WIDENING
     else:
-        t_token, bound = decode_time(factors, on_gpu, 1.0)
-        t_prompt, pbound = prefill_time(factors, on_gpu, 1.0)
+        t_token, bound, t_prompt, pbound = side(factors, on_gpu, 1.0)
         band_d, band_p = factors.decode_band, factors.prefill_band
 
     decode_tps = 1.0 / t_token
     prefill_tps = workload.prompt_tokens / t_prompt
     response_s = t_prompt + workload.output_tokens * t_token
-
-    power = device.power.typical_w or device.power.max_w * POWER_FRACTION_OF_MAX
+    power = device_power_w(device)
+    gpu_bw = on_gpu and discrete and device.gpu is not None
     basis = (
-        f"{'VRAM' if on_gpu and device.gpu and device.gpu.discrete else 'memory'} bandwidth "
-        f"{device.memory.bandwidth_gbs if not (on_gpu and device.gpu and device.gpu.discrete) else device.gpu.vram_bandwidth_gbs:g} GB/s "
-        f"({device.memory.bandwidth_basis if not (on_gpu and device.gpu and device.gpu.discrete) else device.gpu.vram_bandwidth_basis}) "
+        f"{'VRAM' if gpu_bw else 'memory'} bandwidth "
+        f"{device.gpu.vram_bandwidth_gbs if gpu_bw and device.gpu else device.memory.bandwidth_gbs:g} GB/s "
+        f"({device.gpu.vram_bandwidth_basis if gpu_bw and device.gpu else device.memory.bandwidth_basis}) "
         f"× efficiency {factors.bw_efficiency:.2f} on {path}; {factors.basis}"
     )
     return SpeedEstimate(
@@ -209,3 +233,8 @@ def estimate_speed(
         basis=basis,
         bytes_per_token=int(bytes_per_token),
     )
+
+
+def device_power_w(device: DeviceProfile) -> float:
+    """Draw while generating: the profile's typical figure, else a share of the envelope."""
+    return device.power.typical_w or device.power.max_w * POWER_FRACTION_OF_MAX

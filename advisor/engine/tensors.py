@@ -96,6 +96,38 @@ def tensor_inventory(m: ModelSpec) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class LayerSums:
+    """Per-model sums over layers, split into global and sliding-window layers, so that KV and
+    attention formulas are closed-form (no per-layer loop in hot paths)."""
+
+    global_kv_dims: int  # Σ over global layers of n_kv_heads × head_dim
+    swa_kv_dims: int  # the same over sliding-window layers
+    global_q_dims: int  # Σ over global layers of n_heads × head_dim
+    swa_q_dims: int
+    matmul_params: int  # every matrix except token_embd and output
+
+
+_SUMS: dict[int, tuple[ModelSpec, LayerSums]] = {}
+
+
+def layer_sums(m: ModelSpec) -> LayerSums:
+    hit = _SUMS.get(id(m))
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    gkv = skv = gq = sq = 0
+    for layer in range(m.n_layers):
+        kv, q = m.kv_heads(layer) * m.head_dim, m.heads(layer) * m.head_dim
+        if m.is_swa_layer(layer):
+            skv, sq = skv + kv, sq + q
+        else:
+            gkv, gq = gkv + kv, gq + q
+    mm = sum(t.n_elements for t in tensor_inventory(m) if t.is_matrix and t.name not in ("token_embd.weight", "output.weight"))
+    sums = LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm)
+    _SUMS[id(m)] = (m, sums)
+    return sums
+
+
 def count_params(m: ModelSpec) -> int:
     """Parameters from the inventory (tied embedding counted once)."""
     return sum(t.n_elements for t in tensor_inventory(m))

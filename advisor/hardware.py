@@ -1,0 +1,323 @@
+"""Probes of this machine: RAM, CPU, caches, GPUs, boards, containers; and short benchmarks of
+what datasheets cannot tell (achieved memory bandwidth and compute).
+
+Everything heavy is imported lazily. Each probe returns ``None`` (or an empty result) when the
+thing it looks for is absent, and never raises for a missing optional tool: GPUtil 1.4.0, for
+one, imports distutils, which Python 3.12 removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from advisor.catalog import advisor_home
+
+Progress = Callable[[str, float], None]  # (step description, fraction done)
+
+
+# --------------------------------------------------------------------------- readers (pure)
+
+
+def parse_cgroup_limit(v2_text: str | None, v1_text: str | None) -> int | None:
+    """Memory limit from cgroup v2 ``memory.max`` or v1 ``memory.limit_in_bytes``; None = unlimited."""
+    for text in (v2_text, v1_text):
+        if text is None:
+            continue
+        value = text.strip()
+        if not value or value == "max":
+            continue
+        try:
+            n = int(value)
+        except ValueError:
+            continue
+        if n < 1 << 60:  # v1 reports 'unlimited' as a huge number
+            return n
+    return None
+
+
+def parse_device_tree_model(text: str | None) -> str | None:
+    if not text:
+        return None
+    return text.replace("\x00", "").strip() or None
+
+
+def parse_tegra_release(text: str | None) -> str | None:
+    """'# R36 (release), REVISION: 4.0, …' → 'L4T R36.4.0'."""
+    if not text:
+        return None
+    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", text)
+    return f"L4T R{m.group(1)}.{m.group(2)}" if m else None
+
+
+def parse_nvidia_smi_csv(text: str) -> list[dict[str, Any]]:
+    """``nvidia-smi --query-gpu=name,memory.total,memory.free --format=csv,noheader,nounits``."""
+    gpus = []
+    for line in text.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 2 and parts[1].replace(".", "").isdigit():
+            gpus.append({"name": parts[0], "memory_total_bytes": int(float(parts[1]) * 1024**2),
+                         "memory_free_bytes": int(float(parts[2]) * 1024**2) if len(parts) > 2 and parts[2] else None})
+    return gpus
+
+
+def cluster_cpus(max_freqs_khz: dict[int, int]) -> list[tuple[int, float]]:
+    """Group logical CPUs by their maximum frequency: [(count, GHz)], fastest first (big.LITTLE)."""
+    groups: dict[int, int] = {}
+    for _, f in max_freqs_khz.items():
+        groups[f] = groups.get(f, 0) + 1
+    return [(n, f / 1e6) for f, n in sorted(groups.items(), reverse=True)]
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- probes
+
+
+@dataclass
+class MachineInfo:
+    hostname: str
+    system: str
+    machine: str
+    cpu_brand: str
+    physical_cores: int
+    logical_cores: int
+    clusters: list[tuple[int, float]]
+    isa: list[str]
+    l2_bytes: int | None
+    l3_bytes: int | None
+    ram_total_bytes: int
+    ram_available_bytes: int
+    swap_total_bytes: int
+    cgroup_limit_bytes: int | None
+    board: str | None = None
+    tegra_release: str | None = None
+    apple_silicon: bool = False
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def usable_bytes(self) -> int:
+        """What one process may really use: available RAM, capped by a container limit."""
+        usable = self.ram_available_bytes
+        if self.cgroup_limit_bytes:
+            usable = min(usable, self.cgroup_limit_bytes)
+        return usable
+
+    @property
+    def fingerprint(self) -> str:
+        key = f"{self.cpu_brand}|{self.logical_cores}|{self.ram_total_bytes // (1 << 28)}|{self.board}|{self.machine}"
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+ISA_FLAGS = {
+    "avx2": "avx2", "avx512f": "avx512", "avx_vnni": "avx_vnni", "avx512_vnni": "avx512_vnni", "amx_int8": "amx",
+    "asimd": "neon", "neon": "neon", "asimddp": "dotprod", "i8mm": "i8mm", "sve": "sve", "fma": "fma", "f16c": "f16c",
+}
+
+
+def cpu_info_cached() -> dict[str, Any]:
+    """py-cpuinfo's answer, cached on disk per machine (it takes about a second)."""
+    key = hashlib.sha256((_read("/proc/cpuinfo") or platform.processor() or platform.machine()).encode()).hexdigest()[:16]
+    cache = advisor_home() / "cache" / f"cpuinfo-{key}.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    try:
+        import cpuinfo
+
+        info = cpuinfo.get_cpu_info()
+    except Exception:  # py-cpuinfo can fail on exotic platforms; fall back to platform
+        info = {"brand_raw": platform.processor() or platform.machine(), "flags": []}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, default=str))
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return info
+
+
+def probe_nvidia() -> list[dict[str, Any]]:
+    """NVIDIA GPUs through NVML (nvidia-ml-py), then GPUtil, then nvidia-smi; [] when none."""
+    try:
+        import pynvml  # type: ignore[import-not-found]
+
+        pynvml.nvmlInit()
+        try:
+            out = []
+            for i in range(pynvml.nvmlDeviceGetCount()):
+                h = pynvml.nvmlDeviceGetHandleByIndex(i)
+                mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+                name = pynvml.nvmlDeviceGetName(h)
+                out.append({"name": name.decode() if isinstance(name, bytes) else name,
+                            "memory_total_bytes": int(mem.total), "memory_free_bytes": int(mem.free), "via": "nvml"})
+            return out
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        pass
+    try:
+        import GPUtil  # type: ignore[import-not-found]  # imports distutils: fails on Python ≥ 3.12
+
+        gpus = GPUtil.getGPUs()
+        if gpus:
+            return [{"name": g.name, "memory_total_bytes": int(g.memoryTotal * 1024**2),
+                     "memory_free_bytes": int(g.memoryFree * 1024**2), "via": "gputil"} for g in gpus]
+    except Exception:
+        pass
+    try:
+        proc = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=10,
+        )
+        if proc.returncode == 0:
+            return [dict(g, via="nvidia-smi") for g in parse_nvidia_smi_csv(proc.stdout)]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return []
+
+
+def _max_freqs() -> dict[int, int]:
+    out = {}
+    for p in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/cpuinfo_max_freq"):
+        try:
+            out[int(p.parent.parent.name[3:])] = int(p.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def probe_machine() -> MachineInfo:
+    import psutil
+
+    info = cpu_info_cached()
+    vm = psutil.virtual_memory()
+    swap = psutil.swap_memory()
+    logical = psutil.cpu_count(logical=True) or os.cpu_count() or 1
+    physical = psutil.cpu_count(logical=False) or logical
+    freqs = _max_freqs()
+    if freqs:
+        clusters = cluster_cpus(freqs)
+    else:
+        hz = info.get("hz_advertised") or info.get("hz_actual") or [2.0e9]
+        ghz = (hz[0] if isinstance(hz, (list, tuple)) else 2.0e9) / 1e9
+        clusters = [(physical, round(ghz, 2))]
+    flags = {str(f).lower() for f in info.get("flags", [])}
+    isa = sorted({name for flag, name in ISA_FLAGS.items() if flag in flags})
+    apple = platform.system() == "Darwin" and platform.machine() == "arm64"
+    if apple:
+        isa = sorted(set(isa) | {"neon", "dotprod"})
+    return MachineInfo(
+        hostname=platform.node(),
+        system=platform.system(),
+        machine=platform.machine(),
+        cpu_brand=str(info.get("brand_raw") or platform.processor() or "unknown CPU"),
+        physical_cores=int(physical),
+        logical_cores=int(logical),
+        clusters=clusters,
+        isa=isa,
+        l2_bytes=_cache_bytes(info.get("l2_cache_size")),
+        l3_bytes=_cache_bytes(info.get("l3_cache_size")),
+        ram_total_bytes=int(vm.total),
+        ram_available_bytes=int(vm.available),
+        swap_total_bytes=int(swap.total),
+        cgroup_limit_bytes=parse_cgroup_limit(_read("/sys/fs/cgroup/memory.max"), _read("/sys/fs/cgroup/memory/memory.limit_in_bytes")),
+        board=parse_device_tree_model(_read("/proc/device-tree/model")),
+        tegra_release=parse_tegra_release(_read("/etc/nv_tegra_release")),
+        apple_silicon=apple,
+        gpus=probe_nvidia(),
+    )
+
+
+def _cache_bytes(value: Any) -> int | None:
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, int):
+        return value
+    m = re.match(r"([\d.]+)\s*([KMG]?)i?B", str(value), re.IGNORECASE)
+    if not m:
+        return None
+    return int(float(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[m.group(2).upper()])
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+@dataclass
+class BandwidthResult:
+    single_thread_gbs: float
+    all_threads_gbs: float
+    threads: int
+    working_set_bytes: int
+
+
+def measure_bandwidth(
+    *, working_set_bytes: int, threads: int, seconds: float = 1.5, progress: Progress | None = None
+) -> BandwidthResult:
+    """Achieved read bandwidth: threads each sum their own slice of a buffer well above the
+    last-level cache (numpy releases the GIL inside the reduction). GB/s = bytes read / s."""
+    import numpy as np
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = working_set_bytes // 8
+    buf = np.ones(n, dtype=np.float64)
+
+    def read_rate(n_threads: int, budget: float) -> float:
+        slices = np.array_split(buf, n_threads)
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            list(pool.map(np.sum, slices))  # warm-up: fault pages in
+            best, start = 0.0, time.perf_counter()
+            while time.perf_counter() - start < budget:
+                t0 = time.perf_counter()
+                list(pool.map(np.sum, slices))
+                dt = time.perf_counter() - t0
+                best = max(best, buf.nbytes / dt / 1e9)
+        return best
+
+    if progress:
+        progress("memory bandwidth, 1 thread", 0.0)
+    one = read_rate(1, seconds / 2)
+    if progress:
+        progress(f"memory bandwidth, {threads} threads", 0.5)
+    many = read_rate(threads, seconds / 2) if threads > 1 else one
+    del buf
+    return BandwidthResult(single_thread_gbs=one, all_threads_gbs=max(one, many), threads=threads, working_set_bytes=working_set_bytes)
+
+
+def measure_compute(*, seconds: float = 1.0, size: int = 1024, progress: Progress | None = None) -> float:
+    """Achieved FP32 GFLOPS of a square matrix multiply (BLAS, all threads): 2n³ per product."""
+    import numpy as np
+
+    if progress:
+        progress("compute (FP32 matrix multiply)", 0.0)
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    a @ b  # warm-up
+    best, start = 0.0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * size**3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def machine_dict(info: MachineInfo) -> dict[str, Any]:
+    d = asdict(info)
+    d["usable_bytes"] = info.usable_bytes
+    d["fingerprint"] = info.fingerprint
+    return d

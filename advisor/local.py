@@ -1,0 +1,169 @@
+"""`advisor profile`: describe this machine as a device profile, with measured bandwidth and
+compute, written in the same TOML format as profiles/ (usable as ``--device local``)."""
+
+from __future__ import annotations
+
+import platform
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from advisor.catalog import advisor_home, load_device_file
+from advisor.errors import AdvisorError, DataFileError
+from advisor.hardware import MachineInfo, Progress, measure_bandwidth, measure_compute, probe_machine
+from advisor.records import DeviceProfile
+from advisor.units import GIB, MIB
+
+LOCAL_ID = "local"
+
+#: Working set of the bandwidth benchmark: this multiple of the last-level cache (so it measures
+#: DRAM, not cache), at least 512 MiB, at most a quarter of available memory.
+WORKING_SET_LLC_MULTIPLE = 4
+MIN_WORKING_SET = 512 * MIB
+
+
+def local_profile_path() -> Path:
+    return advisor_home() / "profiles" / f"{LOCAL_ID}.toml"
+
+
+def local_profile() -> DeviceProfile:
+    path = local_profile_path()
+    if not path.exists():
+        raise AdvisorError("this machine has no profile yet; run 'advisor profile' first (a few seconds)")
+    return load_device_file(path)
+
+
+def _device_class(info: MachineInfo) -> str:
+    board = (info.board or "").lower()
+    if info.tegra_release or "jetson" in board or "nvidia" in board:
+        return "jetson"
+    if board:
+        return "sbc"
+    if info.gpus:
+        return "desktop-gpu"
+    return "desktop"
+
+
+def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: float, gflops: float,
+                  working_set: int, threads: int) -> dict[str, Any]:
+    """The profile as a plain dict (TOML-ready), marked measured."""
+    today = date.today().isoformat()
+    clusters = [{"name": f"cluster {i}", "cores": n, "ghz": round(ghz, 2) or 2.0} for i, (n, ghz) in enumerate(info.clusters)]
+    cores = sum(c["cores"] for c in clusters)
+    llc = info.l3_bytes or info.l2_bytes
+    profile: dict[str, Any] = {
+        "id": LOCAL_ID,
+        "name": f"This machine ({info.cpu_brand}, {info.ram_total_bytes / GIB:.0f} GiB)",
+        "class": _device_class(info),
+        "vendor": info.board or platform.system(),
+        "soc": info.cpu_brand,
+        "release": "n/a",
+        "os": f"{info.system} {platform.release()}",
+        "source": f"advisor profile on {info.hostname} ({today}); fingerprint {info.fingerprint}",
+        "verification": "measured on this machine",
+        "notes": (f"board: {info.board}; " if info.board else "") + (f"{info.tegra_release}; " if info.tegra_release else "")
+        + (f"container memory limit {info.cgroup_limit_bytes / GIB:.1f} GiB; " if info.cgroup_limit_bytes else "")
+        + f"single-thread read bandwidth {bandwidth_1t_gbs:.1f} GB/s",
+        "measured_at": today,
+        "memory": {
+            "ram": f"{info.ram_total_bytes}B",
+            "type": "unknown",
+            "bandwidth_gbs": round(bandwidth_gbs, 2),
+            "bandwidth_basis": "measured",
+            "bandwidth_note": f"read benchmark, {threads} threads, {working_set // MIB} MiB working set",
+            "usable": f"{info.usable_bytes}B",
+            "usable_basis": "measured",
+            "usable_note": "available memory at profiling time" + (", capped by the cgroup limit" if info.cgroup_limit_bytes else ""),
+            "unified": True,
+        },
+        "cpu": {
+            "name": info.cpu_brand,
+            "arch": "arm64" if info.machine.lower() in ("arm64", "aarch64") else "x86_64",
+            "isa": info.isa,
+            "cores": cores,
+            "threads": info.logical_cores,
+            "clusters": clusters,
+            "fp32_gflops": round(gflops, 1),
+            "fp32_gflops_basis": "measured",
+            "fp32_gflops_note": "FP32 matrix multiply (numpy BLAS), all threads",
+        },
+        "power": {"max_w": 65.0, "basis": "estimated", "note": "not measurable here; a typical desktop envelope"},
+    }
+    if llc:
+        profile["memory"]["llc"] = f"{llc}B"
+    if info.gpus:
+        g = info.gpus[0]
+        profile["gpu"] = {
+            "name": g["name"], "backend": "cuda", "fp16_tflops": 10.0, "fp16_tflops_basis": "estimated",
+            "fp16_tflops_note": "detected by NVML; compute not measured, edit with the card's datasheet figure",
+            "discrete": True, "vram": f"{g['memory_total_bytes']}B",
+            "vram_usable": f"{int(g.get('memory_free_bytes') or g['memory_total_bytes'] * 0.95)}B",
+            "vram_bandwidth_gbs": 300.0, "vram_bandwidth_basis": "estimated", "usable_by_llama_cpp": True,
+        }
+    return profile
+
+
+def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write: bool = True) -> tuple[DeviceProfile, Path | None]:
+    """Probe and benchmark this machine; write ``$ADVISOR_HOME/profiles/local.toml`` atomically."""
+    if progress:
+        progress("probing RAM, CPU, caches, GPUs", 0.0)
+    info = probe_machine()
+    llc = info.l3_bytes or info.l2_bytes or 32 * MIB
+    working_set = int(min(max(WORKING_SET_LLC_MULTIPLE * llc, MIN_WORKING_SET), info.ram_available_bytes // 4))
+    threads = max(1, info.physical_cores)
+    def stage(lo: float, hi: float) -> Progress | None:
+        if progress is None:
+            return None
+        return lambda text, frac: progress(text, lo + (hi - lo) * frac)
+
+    bw = measure_bandwidth(working_set_bytes=working_set, threads=threads, seconds=seconds * 0.6, progress=stage(0.1, 0.7))
+    gflops = measure_compute(seconds=seconds * 0.4, progress=stage(0.7, 0.95))
+    raw = build_profile(info, bandwidth_gbs=bw.all_threads_gbs, bandwidth_1t_gbs=bw.single_thread_gbs, gflops=gflops,
+                        working_set=working_set, threads=threads)
+    device = DeviceProfile.model_validate(raw)
+    path = None
+    if write:
+        path = local_profile_path()
+        write_toml(raw, path)
+        load_device_file(path)  # what we wrote must load
+    if progress:
+        progress("done", 1.0)
+    return device, path
+
+
+# --------------------------------------------------------------------------- a small TOML writer
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(type(v))
+
+
+def dumps_toml(data: dict[str, Any]) -> str:
+    """Top-level scalars, then one [table] per nested dict (enough for device profiles)."""
+    lines = [f"{k} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [f"{kk} = {_value(vv)}" for kk, vv in v.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_toml(data: dict[str, Any], path: Path) -> None:
+    """Atomic write: temp file in the same directory, then rename."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(dumps_toml(data))
+        tmp.replace(path)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot write the profile ({exc})") from None
+

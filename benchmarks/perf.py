@@ -1,0 +1,95 @@
+"""Speed of the tool itself: the whole grid (all models × quantizations × devices) and the CLI's
+cold start. Medians of repeated runs; writes results/perf.md.
+
+    python benchmarks/perf.py
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+GRID_SNIPPET = """
+import time
+t0 = time.perf_counter()
+from advisor.catalog import load_catalog
+from advisor.engine.grid import evaluate_grid_arrays
+from advisor.records import Workload
+c = load_catalog()
+t1 = time.perf_counter()
+g = evaluate_grid_arrays(c, list(c.devices.values()), Workload())
+t2 = time.perf_counter()
+g = evaluate_grid_arrays(c, list(c.devices.values()), Workload(context_tokens=8192))
+t3 = time.perf_counter()
+print(len(g), t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def median_runs(argv: list[str], n: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+        times.append(time.perf_counter() - t)
+        if proc.returncode not in (0, 3):
+            raise SystemExit(f"{argv} failed: {proc.stderr}")
+    return statistics.median(times), times
+
+
+def main() -> int:
+    rows = []
+    grid = []
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", GRID_SNIPPET], capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+        grid.append(tuple(float(x) for x in out))
+    n = int(grid[0][0])
+    load = statistics.median(g[1] for g in grid)
+    cold = statistics.median(g[2] for g in grid)
+    warm = statistics.median(g[3] for g in grid)
+    rows.append(f"| whole grid, first evaluation in a process ({n:,} model × quant × device rows) | {cold * 1000:.0f} ms |")
+    rows.append(f"| whole grid, next evaluation (other workload; weight sums cached) | {warm * 1000:.0f} ms |")
+    rows.append(f"| catalog + profiles load | {load * 1000:.0f} ms |")
+    for label, argv in [
+        ("`advisor recommend --ram 4GB` (process start to answer)", [sys.executable, "-m", "advisor", "recommend", "--ram", "4GB"]),
+        ("`advisor recommend --ram 4GB --format json`", [sys.executable, "-m", "advisor", "recommend", "--ram", "4GB", "--format", "json"]),
+        ("`advisor predict --model qwen3-1.7b --device raspberry-pi-5-8gb`",
+         [sys.executable, "-m", "advisor", "predict", "--model", "qwen3-1.7b", "--device", "raspberry-pi-5-8gb"]),
+        ("`python -c pass` (interpreter alone, for reference)", [sys.executable, "-c", "pass"]),
+    ]:
+        med, _ = median_runs(argv, 9)
+        rows.append(f"| {label} | {med * 1000:.0f} ms |")
+    machine = f"{platform.processor() or platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    try:
+        import psutil
+
+        machine += f", {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
+    except ImportError:
+        pass
+    report = "\n".join([
+        "# Tool performance",
+        "",
+        f"Command: `python benchmarks/perf.py` — medians (5 grid processes, 9 CLI runs). Machine: {machine}.",
+        "Target: whole grid under 0.5 s; `advisor recommend --ram 4GB` well under a second.",
+        "",
+        "| what | median |",
+        "|---|---|",
+        *rows,
+        "",
+    ])
+    out = HERE / "results" / "perf.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
