@@ -1,0 +1,164 @@
+"""Published llama.cpp measurements (../shared/reference/measurements.csv) mapped onto the
+catalog: which model, quantization, device and workload each row is.
+
+Only llama.cpp-based runtimes (llama.cpp, llama-bench, Ollama) are used: MLX, MNN, ncnn and
+TensorRT-LLM rows measure other software and are listed as excluded with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from advisor.catalog import Catalog, _read_toml, _validate, load_device_file
+from advisor.engine.calibrate import Observation
+from advisor.records import DeviceProfile, PathFactors, Workload
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = HERE.parent.parent / "shared" / "reference" / "measurements.csv"
+
+MODEL_MAP = {
+    "LLaMA-2-7B": "llama-2-7b-chat",
+    "Llama-2-7B": "llama-2-7b-chat",
+    "LLaMA-7B (LLaMA 1)": "llama-7b",
+    "Meta-Llama-3-8B": "llama-3-8b-instruct",
+    "TinyLlama-1.1B-1T-OpenOrca": "tinyllama-1.1b-chat-v1.0",
+    "TinyLlama-1.1B": "tinyllama-1.1b-chat-v1.0",
+    "Llama-3.2-3B-Instruct": "llama-3.2-3b-instruct",
+    "llama3.2:3b -> Llama-3.2-3B-Instruct": "llama-3.2-3b-instruct",
+    "Llama-3.2-1B-Instruct": "llama-3.2-1b-instruct",
+    "qwen:1.8b -> Qwen1.5-1.8B-Chat": "qwen1.5-1.8b-chat",
+    "Qwen3-0.6B": "qwen3-0.6b",
+    "Qwen3-1.7B": "qwen3-1.7b",
+}
+
+# device column → (profile id, CPU only?). ref-* live in benchmarks/reference_devices.
+DEVICE_MAP = {
+    "MacBook Pro 16 (M1 Max 24-core GPU)": ("ref-m1-max-24c-32gb", False),
+    "Mac Studio (M2 Ultra 76-core GPU)": ("ref-m2-ultra-76c-192gb", False),
+    "RunPod RTX 4080 16GB": ("ref-rtx4080-16gb", False),
+    "MacBook Air 13 (M1 7-core GPU 8GB)": ("macbook-air-m1-8gb", False),
+    "MacBook Pro 14 (M1 Max 32-core GPU)": ("ref-m1-max-32c-64gb", False),
+    "RunPod RTX 3070 8GB": ("ref-rtx3070-8gb", False),
+    "Mac mini (M2 Pro 12C CPU/19C GPU)": ("ref-m2-pro-19c-32gb", None),  # backend column decides
+    "Mac Pro 2019 (Intel Xeon W 16-core)": ("ref-mac-pro-2019-xeon-w-16c", True),
+    "Apple M1 (7-core GPU)": ("macbook-air-m1-8gb", False),
+    "Apple M1 (8-core GPU)": ("macbook-air-m1-8gb", False),
+    "Apple M1 Max (32-core GPU, 64GB)": ("ref-m1-max-32c-64gb", False),
+    "Mac Studio M1 Ultra (64-core GPU, 128GB)": ("ref-m1-ultra-64c-128gb", False),
+    "Raspberry Pi 500+ + Intel Arc A310 ECO 4GB": ("ref-arc-a310-4gb", False),
+    "Raspberry Pi 500+ + Intel Arc Pro B50 16GB": ("ref-arc-pro-b50-16gb", False),
+    "SiFive HiFive Premier P550 + AMD RX 580": ("ref-rx580-8gb", False),
+    "Intel Ivy Bridge PC + AMD RX 470": ("ref-rx470-4gb", False),
+    "Raspberry Pi 400 4GB": ("raspberry-pi-4-4gb", True),
+    "MacBook Pro (M1 Max) 32GB": ("ref-m1-max-24c-32gb", False),
+    "Mac Studio (M1 Max, 10-core CPU) 64GB": ("ref-m1-max-24c-32gb", False),
+    "Raspberry Pi 4 2GB": ("raspberry-pi-4-2gb", True),
+    "Mac Studio (M2 Ultra) CPU": ("ref-m2-ultra-76c-192gb", True),
+    "Jetson AGX Orin (CPU only; 32/64GB not stated)": ("jetson-agx-orin-64gb", True),
+    "Microsoft Surface Book 3": ("ref-surface-book-3-i7-1065g7", True),
+    "Jetson AGX Orin (MAXN; 32/64GB not stated)": ("jetson-agx-orin-64gb", False),
+    "Jetson AGX Orin 64GB (NixOS, power mode not stated)": ("jetson-agx-orin-64gb", False),
+    "Raspberry Pi 4": ("raspberry-pi-4-4gb", True),
+    "Desktop PC (i5-6500, 16GB DDR3)": ("ref-desktop-i5-6500-ddr3", True),
+}
+
+# classes for reporting the error
+CLASS_OF = {
+    "apple_laptop_desktop": "apple",
+    "discrete_gpu": "discrete GPU",
+    "x86_cpu": "x86 CPU",
+    "jetson": "jetson",
+    "raspberry_pi": "raspberry pi",
+    "phone": "phone",
+}
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    observation: Observation | None
+    device_class: str
+    device_key: str  # for leave-one-device-out
+    raw: dict[str, str]
+    excluded: str = ""
+
+
+def _quant(text: str) -> str | None:
+    t = text.strip()
+    if t.startswith("Q4_K_M"):
+        return "Q4_K_M"
+    if t.startswith("q4 (ggml"):
+        return "Q4_0"
+    if t.startswith("Ollama default tag"):
+        return "Q4_0"
+    return t if t in {"Q4_0", "Q8_0", "F16", "Q6_K", "Q2_K", "Q4_K_M"} else None
+
+
+def _workload(row: dict[str, str], metric: str) -> Workload:
+    setting = row["prompt_context_setting"]
+    threads = int(row["threads"]) if row["threads"].strip() else None
+    if metric == "prefill":
+        prompt = 353 if "353 prompt tokens" in setting else 512
+        return Workload(context_tokens=4096, prompt_tokens=prompt, output_tokens=1, threads=threads)
+    n = 512 if "tg512" in setting else 128
+    return Workload(context_tokens=4096, prompt_tokens=1, output_tokens=n, threads=threads)
+
+
+def cpu_only(device: DeviceProfile) -> DeviceProfile:
+    return device.model_copy(update={"gpu": None, "id": device.id + "+cpu"})
+
+
+def load_rows(catalog: Catalog, path: Path = REFERENCE) -> list[PublishedRow]:
+    refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
+    out: list[PublishedRow] = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            metric = {"tg_tok_s": "decode", "pp_tok_s": "prefill"}.get(row["metric"])
+            cls = CLASS_OF.get(row["device_class"], row["device_class"])
+            backend = row["backend"]
+
+            def excluded(reason: str) -> PublishedRow:
+                return PublishedRow(None, cls, row["device"], row, reason)
+
+            if metric is None:
+                out.append(excluded(f"metric {row['metric']} (memory rows are checked elsewhere)"))
+                continue
+            if not ("llama.cpp" in backend or "Ollama" in backend):
+                out.append(excluded(f"runtime {backend} is not llama.cpp"))
+                continue
+            model_id = MODEL_MAP.get(row["model"])
+            if model_id is None:
+                out.append(excluded(f"model {row['model']} not in the catalog"))
+                continue
+            quant = _quant(row["quant"])
+            if quant is None:
+                out.append(excluded(f"quantization {row['quant']!r} unknown"))
+                continue
+            mapped = DEVICE_MAP.get(row["device"])
+            if mapped is None:
+                out.append(excluded(f"no profile for device {row['device']}"))
+                continue
+            dev_id, cpu = mapped
+            device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
+            if cpu is None:
+                cpu = "CPU" in backend
+            if cpu:
+                device = cpu_only(device)
+            obs = Observation(
+                model=catalog.model(model_id),
+                ftype=catalog.file_type(quant),
+                device=device,
+                workload=_workload(row, metric),
+                metric=metric,  # type: ignore[arg-type]
+                value=float(row["value"]),
+                label=f"{row['device']} | {row['model']} {quant} | {backend}" + (f" | {row['threads']}t" if row["threads"] else ""),
+            )
+            out.append(PublishedRow(obs, cls, device.id, row))
+    return out
+
+
+def load_priors() -> dict[str, PathFactors]:
+    """The data-independent priors (benchmarks/priors.toml), one per execution path."""
+    raw = _read_toml(HERE / "priors.toml")
+    return {e["path"]: _validate(PathFactors, e, "priors.toml") for e in raw["paths"]}

@@ -1,0 +1,110 @@
+"""Speed predictions vs published measurements: median absolute percentage error of decode and
+prefill, per device class — in-sample (defaults fitted on all rows) and leave-one-device-out
+(each device predicted by factors fitted without any of its rows: the honest figure for a
+device the tool has never seen).
+
+    python benchmarks/speed_accuracy.py            # prints the table, writes results/speed_accuracy.md
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from advisor.catalog import load_catalog  # noqa: E402
+from advisor.engine.calibrate import calibrate_path, predict  # noqa: E402
+from advisor.engine.speed import execution_path  # noqa: E402
+from published import load_priors, load_rows  # noqa: E402
+
+
+def ape(pred: float, meas: float) -> float:
+    return abs(pred - meas) / meas * 100
+
+
+def fit_paths(rows, catalog, priors, exclude_device: str | None = None):
+    by_path = defaultdict(list)
+    for r in rows:
+        if r.device_key == exclude_device:
+            continue
+        by_path[execution_path(r.observation.device)].append(r.observation)
+    fitted = {}
+    for path, obs in by_path.items():
+        prior = priors[path]
+        fitted[path], _, _ = calibrate_path(obs, prior, catalog.ggml_types, basis=f"fit on {len(obs)} published measurements")
+    return fitted
+
+
+def main() -> int:
+    catalog = load_catalog()
+    all_rows = load_rows(catalog)
+    rows = [r for r in all_rows if r.observation is not None]
+    excluded = [r for r in all_rows if r.observation is None]
+
+    priors = load_priors()
+    shipped = {p: catalog.calibration[p] for p in catalog.calibration}
+    in_sample = fit_paths(rows, catalog, priors)
+    devices = sorted({r.device_key for r in rows})
+    lodo = {d: fit_paths(rows, catalog, priors, exclude_device=d) for d in devices}
+
+    table = []
+    for r in rows:
+        o = r.observation
+        path = execution_path(o.device)
+        f_ship = shipped[path]
+        f_in = in_sample.get(path, f_ship)
+        f_out = lodo[r.device_key].get(path, priors[path])
+        table.append((r, path, predict(o, f_ship, catalog.ggml_types), predict(o, f_in, catalog.ggml_types),
+                      predict(o, f_out, catalog.ggml_types)))
+
+    lines = ["| device class | metric | n | shipped defaults MdAPE | in-sample MdAPE | leave-one-device-out MdAPE |", "|---|---|---|---|---|---|"]
+    groups = defaultdict(list)
+    for r, path, p_ship, p_in, p_out in table:
+        groups[(r.device_class, r.observation.metric)].append((r.observation.value, p_ship, p_in, p_out))
+        groups[("all", r.observation.metric)].append((r.observation.value, p_ship, p_in, p_out))
+    for key in sorted(groups, key=lambda k: (k[0] == "all", k)):
+        vals = groups[key]
+        md = lambda i: statistics.median(ape(v[i], v[0]) for v in vals)  # noqa: E731
+        lines.append(f"| {key[0]} | {key[1]} | {len(vals)} | {md(1):.0f}% | {md(2):.0f}% | {md(3):.0f}% |")
+
+    detail = ["| measurement | metric | measured | predicted (shipped) | error | leave-one-out | error |", "|---|---|---|---|---|---|---|"]
+    for r, path, p_ship, p_in, p_out in table:
+        o = r.observation
+        detail.append(
+            f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
+        )
+    excl = [f"- {r.raw['device']} / {r.raw['model']} / {r.raw['metric']}: {r.excluded}" for r in excluded]
+    report = "\n".join([
+        "# Speed predictions vs published measurements",
+        "",
+        "Command: `python benchmarks/speed_accuracy.py`. Source: `../shared/reference/measurements.csv` "
+        f"({len(rows)} llama.cpp rows used, {len(excluded)} rows excluded). MdAPE = median absolute percentage error.",
+        "'shipped defaults' = catalog/calibration.toml as committed; 'in-sample' = factors refitted on all rows; "
+        "'leave-one-device-out' = each device predicted with factors fitted without its rows.",
+        "",
+        *lines,
+        "",
+        "## Every row",
+        "",
+        *detail,
+        "",
+        "## Excluded rows",
+        "",
+        *excl,
+        "",
+    ])
+    out = HERE / "results" / "speed_accuracy.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(report)
+    print("\n".join(lines))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
