@@ -64,6 +64,9 @@ DEVICE_MAP = {
     "Desktop PC (i5-6500, 16GB DDR3)": ("ref-desktop-i5-6500-ddr3", True),
 }
 
+# the reference sheet rates each source; less trusted rows count less in the fit
+TRUST_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
+
 # classes for reporting the error
 CLASS_OF = {
     "apple_laptop_desktop": "apple",
@@ -153,6 +156,7 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE) -> list[PublishedRow]:
                 metric=metric,  # type: ignore[arg-type]
                 value=float(row["value"]),
                 label=f"{row['device']} | {row['model']} {quant} | {backend}" + (f" | {row['threads']}t" if row["threads"] else ""),
+                weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
             out.append(PublishedRow(obs, cls, device.id, row))
     return out

@@ -41,6 +41,7 @@ class Observation:
     metric: Metric
     value: float  # measured tokens/s
     label: str = ""
+    weight: float = 1.0  # trust in the measurement: residuals count with this weight
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,11 @@ def fit(
     floor = {"fixed_s_per_layer": 1e-7}
     x0 = np.array([math.log(max(getattr(prior, n), floor.get(n, 1e-6))) for n in names])
     y = np.array([math.log(o.value) for o in observations])
+    w = np.sqrt(np.array([o.weight for o in observations]))
 
     def residuals(x: np.ndarray) -> np.ndarray:
         f = _with(prior, names, x)
-        r = [math.log(predict(o, f, ggml_types)) - yi for o, yi in zip(observations, y)]
+        r = [wi * (math.log(predict(o, f, ggml_types)) - yi) for o, yi, wi in zip(observations, y, w)]
         r += list((x - x0) / prior_log_sd * 0.5)  # prior as pseudo-observations
         return np.array(r)
 
@@ -117,7 +119,7 @@ def fit(
             if lam > 1e8:
                 break
     n = len(observations)
-    data_r = r[:n]
+    data_r = r[:n] / w  # unweighted log errors for the spread
     dof = max(1, n - len(names))
     s2 = float(data_r @ data_r) / dof if n > len(names) else float("nan")
     jac = jacobian(x, r)

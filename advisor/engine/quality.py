@@ -3,8 +3,9 @@
 See catalog/QUALITY.md for the method. In short:
 
 1. Each model's *MMLU-equivalent* is the mean of its published 5-shot MMLU figures (base or
-   instruct, any harness). Models without one get an estimate from a fit of MMLU on
-   log10(parameters) and release year over the models that have one; that estimate is marked.
+   instruct, any harness). Models without one get a conservative estimate: a fit of MMLU on
+   log10(parameters) and release year over the models that have one, minus one residual standard
+   deviation (an unmeasured model should not outrank a measured one on a guess); it is marked.
 2. The ranking score is chance-corrected: ``100 × (mmlu − 25) / 75`` (0 = guessing, 100 = perfect).
 3. A quantized file loses ``score × loss``, with
    ``loss = min(0.95, κ × Δppl/ppl_F16 × (P_ref / P)^α)``: the relative perplexity increase
@@ -103,8 +104,9 @@ def base_quality(model: ModelSpec, fit: SizeFit) -> BaseQuality:
         mmlu = sum(values) / len(values)
         basis = f"published 5-shot MMLU ({len(values)} figure{'s' if len(values) > 1 else ''})"
     else:
-        mmlu = fit.predict(model)
-        basis = f"estimated from size and release year (fit on {fit.n} models, ±{fit.sd:.1f} MMLU points)"
+        mmlu = fit.predict(model) - fit.sd
+        basis = (f"no published 5-shot MMLU: conservative estimate from size and release year "
+                 f"(fit on {fit.n} models minus one s.d., ±{fit.sd:.1f} points)")
     mmlu = min(100.0, max(CHANCE_MMLU, mmlu))
     return BaseQuality(mmlu_equivalent=mmlu, score=100 * (mmlu - CHANCE_MMLU) / (100 - CHANCE_MMLU), basis=basis)
 
