@@ -52,7 +52,9 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 def _explain(exc: ValidationError, model: type[BaseModel], where: str) -> DataFileError:
-    err = exc.errors()[0]
+    # a misspelt key shows up as "missing X" and "unknown Y": the unknown one names the typo
+    errs = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errs[0]
     path = _field_path(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -181,12 +183,26 @@ class Catalog:
 
 
 def _unknown(kind: str, given: str, known: dict[str, Any], command: str) -> str:
-    close = difflib.get_close_matches(given.strip().lower(), [k.lower() for k in known], n=3, cutoff=0.5)
-    if not close:
-        # substring hits help for partial names such as "pi-5" or "qwen3"
-        close = [k for k in known if given.strip().lower() in k.lower()][:3]
-    hint = f"did you mean {', '.join(close)}? " if close else ""
+    hint = f"did you mean {', '.join(suggest(given, known))}? " if suggest(given, known) else ""
     return f"unknown {kind} '{given}'; {hint}list them with '{command}'"
+
+
+def suggest(given: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """Closest ids: edit similarity to the whole id and to its prefix, favouring the same family
+    (the part before the first '-') and substring hits ("pi-5", "qwen3")."""
+    g = given.strip().lower()
+    family = g.split("-")[0]
+    scored = []
+    for k in known:
+        kl = k.lower()
+        ratio = max(difflib.SequenceMatcher(None, g, kl).ratio(), difflib.SequenceMatcher(None, g, kl[: len(g) + 2]).ratio())
+        if kl.split("-")[0] == family:
+            ratio += 0.15
+        if g in kl:
+            ratio += 0.3
+        if ratio >= 0.6:
+            scored.append((ratio, k))
+    return [k for _, k in sorted(scored, key=lambda x: (-x[0], x[1]))[:n]]
 
 
 def _merge(base: dict[str, Any], extra: Iterable[Any], key: str = "id") -> None:
