@@ -183,7 +183,8 @@ class Catalog:
 
 
 def _unknown(kind: str, given: str, known: dict[str, Any], command: str) -> str:
-    hint = f"did you mean {', '.join(suggest(given, known))}? " if suggest(given, known) else ""
+    close = suggest(given, known)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
     return f"unknown {kind} '{given}'; {hint}list them with '{command}'"
 
 
