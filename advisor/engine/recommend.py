@@ -135,7 +135,7 @@ def recommend(
         constraints=constraints,
         ranked=ranked,
         rejected=tuple(sorted(rejected, key=_rejection_order)),
-        explanation=explain(ranked, device, workload, tables),
+        explanation=explain(ranked, device, workload, tables, constraints),
         alternatives=_alternatives(ranked),
     )
 
@@ -169,9 +169,27 @@ def _alternatives(ranked: Sequence[Estimate]) -> tuple[tuple[str, Estimate], ...
     return tuple(out)
 
 
-def explain(ranked: Sequence[Estimate], device: DeviceProfile, workload: Workload, tables: Tables) -> str:
+def _constraint_words(c: Constraints) -> str:
+    parts = []
+    if c.min_decode_tps is not None:
+        parts.append(f"≥ {c.min_decode_tps:g} tok/s")
+    if c.max_ttft_s is not None:
+        parts.append(f"first token within {format_seconds(c.max_ttft_s)}")
+    if c.license_classes is not None:
+        parts.append("a " + "/".join(sorted(c.license_classes)) + " license")
+    if c.quality_floor is not None:
+        parts.append(f"quality ≥ {c.quality_floor:g}")
+    if c.families is not None:
+        parts.append("family " + "/".join(sorted(c.families)))
+    return " and ".join(parts)
+
+
+def explain(
+    ranked: Sequence[Estimate], device: DeviceProfile, workload: Workload, tables: Tables, constraints: Constraints = Constraints()
+) -> str:
+    wanted = _constraint_words(constraints)
     if not ranked:
-        return f"Nothing satisfies the constraints on {device.name}."
+        return f"Nothing fits {device.name}" + (f" with {wanted}" if wanted else "") + "; see the rejected candidates for the closest misses."
     pick = ranked[0]
     model = tables.models[pick.model_id]
     sp = pick.speed
@@ -180,7 +198,7 @@ def explain(ranked: Sequence[Estimate], device: DeviceProfile, workload: Workloa
     fit_word = {"fits": "fits", "tight": "fits, tightly,", "offload": "fits with partial GPU offload"}[pick.fit]
     return (
         f"{model.name} in {pick.quant_id} is the highest-quality model that {fit_word} in the "
-        f"{format_size(pick.usable_bytes)} usable on {device.name}: it needs {format_size(pick.memory.total_bytes)} "
+        f"{format_size(pick.usable_bytes)} usable on {device.name}{' with ' + wanted if wanted else ''}: it needs {format_size(pick.memory.total_bytes)} "
         f"({format_size(pick.headroom_bytes)} headroom at {workload.context_tokens:,} tokens of context), decodes at "
         f"~{sp.decode_tokens_per_s:.1f} tok/s ({sp.decode_band.low:.1f}–{sp.decode_band.high:.1f}) and answers a "
         f"{workload.prompt_tokens}-token prompt in ~{format_seconds(sp.ttft_s)}. Quality score {pick.quality_score:.0f}/100 "
