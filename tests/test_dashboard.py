@@ -1,0 +1,348 @@
+"""The dashboard driven through Streamlit's AppTest: widgets by key, answers checked against the
+library (the dashboard must show what advisor.api computes, and change when the inputs do)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+pytest.importorskip("plotly")
+
+from streamlit.testing.v1 import AppTest
+
+from advisor import api, store
+from advisor.engine.recommend import Constraints
+from advisor.errors import AdvisorError
+from advisor.records import Workload
+from advisor.units import parse_size
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard.py")
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Only the open tab is drawn; a click on a tab is a rerun with its label in state 'view'."""
+    at.session_state["view"] = name
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def heading(at: AppTest) -> str:
+    return at.subheader[0].value if at.subheader else ""
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+#: AppTest does not expose the keys of display elements: tables are told apart by their columns.
+TABLE_COLUMNS = {
+    "candidates_table": {"model", "quant", "fit", "memory GiB", "decode tok/s"},
+    "compare_table": {"device", "tok/s per $"},
+    "measured_table": {"run", "metric", "error %"},
+}
+
+
+def table(at: AppTest, key: str = "candidates_table"):
+    found = [d.value for d in at.dataframe if TABLE_COLUMNS[key] <= set(d.value.columns)]
+    assert len(found) == 1, f"{len(found)} tables look like {key}"
+    return found[0]
+
+
+def library_pick(device, workload: Workload | None = None, constraints: Constraints | None = None):
+    from advisor.catalog import load_catalog
+
+    cat = load_catalog()
+    rec = api.run_recommend(device, workload or Workload(), constraints or Constraints(), cat)
+    return rec, (f"Best pick: {cat.models[rec.pick.model_id].name} · {rec.pick.quant_id}" if rec.pick else None)
+
+
+def catalog_device(device_id: str):
+    from advisor.catalog import load_catalog
+
+    return load_catalog().device(device_id)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield
+
+
+# --------------------------------------------------------------------------- first render
+
+
+def test_first_render_shows_the_library_pick_for_the_default_device():
+    at = start()
+    rec, expected = library_pick(catalog_device("raspberry-pi-5-8gb"))
+    assert heading(at) == expected
+    assert rec.explanation in [i.value for i in at.info]
+    rows = table(at)
+    assert len(rows) == len(rec.ranked)
+    assert (rows.iloc[0]["model"], rows.iloc[0]["quant"]) == (rec.pick.model_id, rec.pick.quant_id)
+    assert not at.error
+    assert [t.label for t in at.tabs] == ["Candidates", "Plots", "Compare devices", "Measured vs predicted", "Download"]
+
+
+@pytest.mark.parametrize("tab", ["Plots", "Compare devices", "Measured vs predicted", "Download"])
+def test_every_tab_renders_without_error(tab):
+    at = open_tab(start(), tab)
+    assert not at.error, [e.value for e in at.error]
+    assert heading(at).startswith("Best pick:")
+    charts = {"Plots": 4, "Compare devices": 1, "Measured vs predicted": 0, "Download": 0}[tab]
+    assert len(at.get("plotly_chart")) == charts
+
+
+def test_table_filters_survive_a_visit_to_another_tab():
+    at = start()
+    at.radio(key="table_scope").set_value("Every model × quant").run()
+    at.text_input(key="table_search").set_value("qwen3").run()
+    n = len(table(at))
+    open_tab(at, "Plots")
+    open_tab(at, "Candidates")
+    assert at.radio(key="table_scope").value == "Every model × quant"
+    assert at.text_input(key="table_search").value == "qwen3"
+    assert len(table(at)) == n
+
+
+@pytest.mark.parametrize("device_id", ["iphone-16-pro", "raspberry-pi-4-2gb", "desktop-rtx4090-24gb", "galaxy-a15-5g-4gb"])
+def test_choosing_a_device_profile_changes_pick_and_table(device_id):
+    at = start()
+    default_rows = table(at)
+    at.selectbox(key="device_id").set_value(device_id).run()
+    assert_clean(at)
+    rec, expected = library_pick(catalog_device(device_id))
+    assert heading(at) == expected
+    rows = table(at)
+    assert len(rows) == len(rec.ranked)
+    assert list(rows["model"]) == [e.model_id for e in rec.ranked]
+    assert not rows.equals(default_rows)
+
+
+def test_search_and_class_filter_narrow_the_profiles():
+    at = start()
+    at.multiselect(key="device_classes").set_value(["phone"]).run()
+    at.text_input(key="device_search").set_value("pixel").run()
+    assert_clean(at)
+    options = at.selectbox(key="device_id").options
+    assert options and all("Pixel" in o and "phone" in o for o in options)
+    assert heading(at).startswith("Best pick:")
+
+
+# --------------------------------------------------------------------------- RAM only
+
+
+@pytest.mark.parametrize("ram", ["2GB", "4GB", "16GB"])
+def test_ram_only_device_follows_the_library(ram):
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value(ram).run()
+    assert_clean(at)
+    device = api.resolve_device(api.DeviceChoice(ram=ram))
+    rec, expected = library_pick(device)
+    assert heading(at) == expected
+    assert len(table(at)) == len(rec.ranked)
+    assert "Generic CPU-only device with" in " ".join(c.value for c in at.caption)
+
+
+def test_more_ram_never_shows_fewer_candidates():
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    counts = []
+    for ram in ("1GB", "4GB", "16GB"):
+        at.text_input(key="ram").set_value(ram).run()
+        assert_clean(at)
+        counts.append(len(table(at)))
+    assert counts == sorted(counts) and counts[0] < counts[-1]
+
+
+# --------------------------------------------------------------------------- workload
+
+
+def test_longer_context_needs_more_memory_and_drops_short_context_models():
+    at = start()
+    before = table(at)
+    at.number_input(key="context").set_value(32768).run()
+    assert_clean(at)
+    rec, expected = library_pick(catalog_device("raspberry-pi-5-8gb"), Workload(context_tokens=32768))
+    assert heading(at) == expected
+    after = table(at)
+    assert list(after["model"]) == [e.model_id for e in rec.ranked]
+    assert len(after) < len(before)  # models with a native context under 32k are rejected
+    # the same model × quant needs more memory with the longer context
+    common = before.merge(after, on=["model", "quant"], suffixes=("_4k", "_32k"))
+    assert not common.empty and (common["memory GiB_32k"] > common["memory GiB_4k"]).all()
+
+
+# --------------------------------------------------------------------------- constraints
+
+
+def test_impossible_speed_shows_the_nothing_fits_explanation():
+    at = start()
+    at.number_input(key="min_tps").set_value(5000.0).run()
+    assert_clean(at)
+    rec, _ = library_pick(catalog_device("raspberry-pi-5-8gb"), constraints=Constraints(min_decode_tps=5000.0))
+    assert rec.pick is None
+    assert rec.explanation in [w.value for w in at.warning]
+    assert not at.subheader or not heading(at).startswith("Best pick")
+
+
+def test_license_filter_keeps_only_that_class():
+    at = start()
+    at.multiselect(key="licenses").set_value(["restricted"]).run()
+    assert_clean(at)
+    rows = table(at)
+    assert len(rows) and set(rows["license class"]) == {"restricted"}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def library_message(fn) -> str:
+    with pytest.raises(AdvisorError) as info:
+        fn()
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("ram", "usable", "call"),
+    [
+        ("4XB", "", lambda: parse_size("4XB", what="--ram")),
+        ("-4GB", "", lambda: parse_size("-4GB", what="--ram")),
+        ("4GB", "8GB", lambda: api.resolve_device(api.DeviceChoice(ram="4GB", usable="8GB"))),
+    ],
+)
+def test_bad_ram_input_shows_the_library_message(ram, usable, call):
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value(ram)
+    at.text_input(key="usable").set_value(usable).run()
+    assert_clean(at)
+    assert [e.value for e in at.error] == [library_message(call)]
+    assert not heading(at).startswith("Best pick")
+
+
+def test_prompt_longer_than_context_is_an_error_not_a_traceback():
+    at = start()
+    at.number_input(key="prompt_tokens").set_value(8000).run()
+    assert_clean(at)
+    expected = library_message(lambda: Workload(context_tokens=4096, prompt_tokens=8000, output_tokens=256))
+    assert [e.value for e in at.error] == [expected]
+
+
+def test_bad_uploaded_profile_shows_the_loader_message():
+    at = start()
+    at.radio(key="device_source").set_value("Upload a profile").run()
+    assert_clean(at)
+    uploader = at.file_uploader(key="device_upload") if hasattr(at, "file_uploader") else None
+    if uploader is None or not hasattr(uploader, "upload"):
+        pytest.skip("this Streamlit's AppTest cannot drive file_uploader")
+    uploader.upload("broken.toml", b"id = 'x'\nname = \n", "application/toml").run()
+    assert_clean(at)
+    assert at.error and "broken.toml" in at.error[0].value
+
+
+def test_uploaded_profile_is_used():
+    at = start()
+    at.radio(key="device_source").set_value("Upload a profile").run()
+    uploader = at.file_uploader(key="device_upload") if hasattr(at, "file_uploader") else None
+    if uploader is None or not hasattr(uploader, "upload"):
+        pytest.skip("this Streamlit's AppTest cannot drive file_uploader")
+    src = next((ROOT / "profiles").rglob("iphone-16-pro.toml"))
+    uploader.upload(src.name, src.read_bytes(), "application/toml").run()
+    assert_clean(at)
+    _, expected = library_pick(catalog_device("iphone-16-pro"))
+    assert heading(at) == expected
+
+
+def test_this_machine_without_a_profile_does_not_probe():
+    at = start()
+    at.radio(key="device_source").set_value("This machine").run()
+    assert_clean(at)
+    assert not at.error
+    assert any("Choose a device" in i.value for i in at.info)
+    assert at.button(key="profile_local").label.startswith("Measure this machine")
+
+
+# --------------------------------------------------------------------------- other tabs
+
+
+def test_every_model_quant_table_and_fit_filter():
+    from advisor.catalog import load_catalog
+
+    cat = load_catalog()
+    at = start()
+    at.radio(key="table_scope").set_value("Every model × quant").run()
+    assert_clean(at)
+    assert len(table(at)) == len(cat.models) * len(cat.file_types)
+    at.multiselect(key="fit_filter").set_value(["does not fit"]).run()
+    rows = table(at)
+    assert len(rows) and set(rows["fit"]) == {"does not fit"} and rows["decode tok/s"].isna().all()
+    at.text_input(key="table_search").set_value("qwen3-8b").run()
+    assert set(table(at)["model"]) <= {"qwen3-8b"}
+
+
+def test_compare_devices_table_has_one_row_per_device():
+    at = open_tab(start(), "Compare devices")
+    chosen = ["raspberry-pi-5-8gb", "iphone-16-pro", "mac-mini-m4-16gb"]
+    at.multiselect(key="compare_devices").set_value(chosen).run()
+    assert_clean(at)
+    rows = table(at, "compare_table")
+    from advisor.catalog import load_catalog
+
+    cat = load_catalog()
+    assert list(rows["device"]) == [cat.devices[d].name for d in chosen]
+    assert {"decode tok/s", "headroom GiB", "energy J/response", "price USD", "tok/s per $"} <= set(rows.columns)
+
+
+def test_measured_runs_appear_against_predictions(tmp_path, monkeypatch):
+    # the store is faked: this tests what the dashboard does with the runs, not SQLite
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    store.db_path().write_bytes(b"")
+    run = store.Run(
+        id=1, source="import", status="ok", device_id="raspberry-pi-5-8gb", model_id="qwen3-1.7b", quant="Q4_K_M",
+        measured={"decode_tokens_per_s": 10.0, "prefill_tokens_per_s": 50.0},
+        predicted={"decode_tokens_per_s": 12.0, "prefill_tokens_per_s": 40.0},
+    )
+    monkeypatch.setattr(store, "list_runs", lambda **kw: [run])
+    monkeypatch.setattr(store, "latest_calibrations", lambda scope, path=None: {})
+    monkeypatch.setattr(store, "load_device_calibrations", lambda path=None: {})
+    at = open_tab(start(), "Measured vs predicted")
+    rows = table(at, "measured_table")
+    assert list(rows["metric"]) == ["decode", "prefill"]
+    assert list(rows["error %"].round(6)) == [20.0, -20.0]
+
+
+def test_downloads_offer_csv_and_json():
+    at = open_tab(start(), "Download")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Candidates table (CSV)", "Recommendation (JSON)", "Every model × quant (JSON)"} <= set(labels)
+
+
+def test_html_report_is_built_on_request():
+    import importlib.util
+
+    if importlib.util.find_spec("advisor.report") is None:
+        pytest.skip("advisor.report is not in this installation")
+    at = open_tab(start(), "Download")
+    at.selectbox(key="report_format").set_value("html").run()
+    at.button(key="build_report").click().run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "Download report (HTML)" in [b.proto.label for b in at.get("download_button")]

@@ -1,0 +1,216 @@
+"""The dashboard in a real browser: `streamlit run dashboard.py` on localhost, Debian's headless
+Chromium loads it, the recommendation must be visible, and screenshots go to docs/screenshots/.
+
+Chromium is driven over the DevTools protocol (with the `websockets` package Streamlit already
+depends on) rather than with ``--screenshot``: Streamlit renders client-side after its script
+has run on the server, and ``--virtual-time-budget`` does not wait for that real time.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--remote-debugging-port=0",
+]
+WIDTH, HEIGHT = 1400, 1800
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class Page:
+    """The few DevTools calls the test needs, over one page's websocket."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.ids = itertools.count(1)
+
+    def call(self, method: str, **params):
+        msg_id = next(self.ids)
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv(timeout=60))
+            if msg.get("id") == msg_id:
+                if "error" in msg:
+                    raise AssertionError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def js(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    def settled(self, must_contain: str) -> bool:
+        """Streamlit has finished the script run and drawn the text."""
+        state = self.js(
+            "JSON.stringify({text: document.body ? document.body.innerText : '',"
+            " running: !!document.querySelector('[data-testid=\"stStatusWidget\"] button, [data-testid=\"stStatusWidget\"] img')})"
+        )
+        if not state:
+            return False
+        state = json.loads(state)
+        return must_contain in state["text"] and not state["running"] and "Please wait" not in state["text"]
+
+    def click_text(self, selector: str, text: str) -> None:
+        """A real mouse click on the element with this text (React widgets ignore element.click())."""
+        rect = self.js(
+            f"(() => {{ const el = [...document.querySelectorAll({json.dumps(selector)})]"
+            f".find(e => e.innerText.trim() === {json.dumps(text)}); if (!el) return null;"
+            " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
+            " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
+        )
+        assert rect, f"no {selector} with text {text!r} on the page"
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=rect["x"], y=rect["y"], button="left", clickCount=1)
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: proc.poll() is not None or http_ok(f"{url}/_stcore/health"), 60, "the streamlit server")
+        if proc.poll() is not None:
+            raise AssertionError(f"streamlit exited: {proc.stdout.read().decode(errors='replace')}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium; scripts/test does it when run as root)")
+    profile = tempfile.mkdtemp(prefix="advisor-chromium-")
+    proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = Path(profile) / "DevToolsActivePort"
+        wait_for(lambda: proc.poll() is not None or (port_file.exists() and port_file.read_text().strip()), 60, "chromium to start")
+        if proc.poll() is not None:
+            raise AssertionError(f"chromium exited with code {proc.returncode}")
+        port = int(port_file.read_text().split()[0])
+
+        def page_target():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2) as r:
+                    targets = json.load(r)
+            except OSError:
+                return None
+            return next((t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page"), None)
+
+        from websockets.sync.client import connect
+
+        with connect(wait_for(page_target, 30, "a chromium page"), max_size=64 * 2**20, open_timeout=20) as ws:
+            page = Page(ws)
+            page.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+            yield page
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def expected_pick_heading() -> str:
+    """What the page must say, from the library itself (default device and workload)."""
+    from advisor import api
+    from advisor.catalog import load_catalog
+    from advisor.engine.recommend import Constraints
+    from advisor.records import Workload
+
+    cat = load_catalog()
+    rec = api.run_recommend(cat.device("raspberry-pi-5-8gb"), Workload(), Constraints(), cat)
+    assert rec.pick is not None
+    return f"Best pick: {cat.models[rec.pick.model_id].name} · {rec.pick.quant_id}"
+
+
+def test_recommendation_visible_in_chromium(server, browser):
+    heading = expected_pick_heading()
+    browser.call("Page.navigate", url=server)
+    wait_for(lambda: browser.settled(heading), 90, f"'{heading}' on the page")
+    time.sleep(1.5)  # the table is drawn on a canvas after the text
+    text = browser.js("document.body.innerText")
+    assert "Traceback" not in text and "Error" not in text.split("Best pick")[0]
+    for label in ("Memory", "Decode", "Time to first token", "Candidates", "Compare devices"):
+        assert label in text
+    browser.screenshot(SHOTS / "dashboard.png")
+    assert (SHOTS / "dashboard.png").stat().st_size > 20_000
+
+    # the plots tab: every chart drawn (plotly puts an SVG per chart in the page)
+    browser.click_text("[role=tab]", "Plots")
+    visible_charts = "[...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null).length"
+    wait_for(lambda: (browser.js(visible_charts) or 0) >= 4, 60, "the four charts of the Plots tab")
+    time.sleep(1.5)
+    titles = browser.js("[...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent).join(' | ')")
+    assert "Quality vs decode speed" in titles and "Memory breakdown" in titles
+    # the whole page, not just the first screen: grow the viewport to the content (Streamlit scrolls a div)
+    full = browser.js("(document.querySelector('[data-testid=stMain]') || document.body).scrollHeight") or HEIGHT
+    browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=min(int(full), 5000), deviceScaleFactor=1, mobile=False)
+    time.sleep(1.5)
+    browser.screenshot(SHOTS / "dashboard_plots.png")
