@@ -1,0 +1,133 @@
+"""`advisor report`: requirements (a file or options) → one ReportData → each asked-for format.
+
+Registered in ``advisor.cli`` with ``cli.add_command(report)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from advisor import errors
+from advisor.errors import BadInputError
+from advisor.report.requirements import RANK_BY
+from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
+from advisor.units import parse_duration, parse_positive_float, parse_positive_int
+
+MAX_CONTEXT = 1_048_576
+
+
+def _cb(parser: Any, what: str) -> Any:
+    def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        return None if value is None else parser(value, what=what)
+
+    return cb
+
+
+def _int(what: str, maximum: int) -> Any:
+    return _cb(lambda v, what: parse_positive_int(v, what=what, maximum=maximum), what)
+
+
+def _float(what: str) -> Any:
+    return _cb(lambda v, what: parse_positive_float(v, what=what, maximum=1e12), what)
+
+
+def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str, Path | None]]:
+    """(format, path or None for stdout) for each report to write.
+
+    ``-o report.pdf`` alone infers the format; with several ``--format``s, ``-o`` is the base name and
+    each format gets its suffix (``-o out/kiosk --format html --format pdf``)."""
+    fmts = list(dict.fromkeys(f.lower() for f in formats))
+    if output is None:
+        fmts = fmts or ["md"]
+        binary = [f for f in fmts if f not in TEXT_FORMATS]
+        if binary:
+            raise BadInputError(f"--format {binary[0]} needs a file: add -o/--output PATH")
+        if len(fmts) > 1:
+            raise BadInputError("several formats need -o/--output PATH (the base name of the files)")
+        return [(fmts[0], None)]
+    path = Path(output)
+    if not fmts:
+        fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise BadInputError(
+                f"cannot tell the format of '{output}' from its suffix; add --format ({', '.join(FORMATS)}) "
+                "or end the name in .html, .pdf, .md, .csv, .json or .xlsx"
+            )
+        return [(fmt, path)]
+    if len(fmts) == 1:
+        suffix_fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+        if suffix_fmt is None:
+            return [(fmts[0], path.with_name(path.name + FORMATS[fmts[0]]))]
+        if suffix_fmt != fmts[0]:
+            raise BadInputError(f"-o {output} ends in {path.suffix} but --format is {fmts[0]}; make them agree")
+        return [(fmts[0], path)]
+    base = path.with_suffix("") if path.suffix.lower() in SUFFIX_FORMATS else path
+    return [(f, base.with_name(base.name + FORMATS[f])) for f in fmts]
+
+
+@click.command("report")
+@click.option("--requirements", "requirements_file", type=click.Path(dir_okay=False), default=None,
+              help="Requirements file (TOML, or YAML with PyYAML); options given as well override its values.")
+@click.option("--model", "models", multiple=True, metavar="ID", help="Candidate model id (repeatable).")
+@click.option("--quality-floor", default=None, metavar="SCORE", callback=_float("--quality-floor"),
+              help="Candidate models: every model with at least this quality score (0-100).")
+@click.option("--quant", "quants", multiple=True, metavar="QUANT", help="Only these quantizations (repeatable; default: the common ones).")
+@click.option("--device", "devices", multiple=True, metavar="ID", help="Candidate device id (repeatable).")
+@click.option("--class", "device_classes", multiple=True, metavar="CLASS", help="Every device of this class (repeatable).")
+@click.option("--device-file", "device_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Your own device profile, TOML (repeatable).")
+@click.option("--all-devices", is_flag=True, default=None, help="Every device profile in the catalog (also the default when none is named).")
+@click.option("--fleet", "fleet_size", default=None, metavar="N", callback=_int("--fleet", 100_000_000), help="Number of units to buy [default: 1].")
+@click.option("--budget", "budget_usd", default=None, metavar="USD", callback=_float("--budget"), help="Budget for the whole fleet, USD.")
+@click.option("--power-limit", "power_limit_w", default=None, metavar="W", callback=_float("--power-limit"), help="Maximum power per unit, W.")
+@click.option("--context", "context_tokens", default=None, metavar="TOKENS", callback=_int("--context", MAX_CONTEXT),
+              help="Context window to allocate (tokens) [default: 4096].")
+@click.option("--prompt-tokens", default=None, metavar="TOKENS", callback=_int("--prompt-tokens", MAX_CONTEXT), help="Prompt length [default: 512].")
+@click.option("--output-tokens", default=None, metavar="TOKENS", callback=_int("--output-tokens", MAX_CONTEXT), help="Response length [default: 256].")
+@click.option("--kv-cache", "kv_cache_type", type=click.Choice(["f16", "q8_0", "q4_0"]), default=None, help="KV cache type [default: f16].")
+@click.option("--min-tps", default=None, metavar="TOK/S", callback=_float("--min-tps"), help="Required decode speed (tokens/s).")
+@click.option("--max-ttft", "max_ttft_s", default=None, metavar="DURATION", callback=_cb(parse_duration, "--max-ttft"),
+              help="Maximum time to first token, e.g. 2s or 500ms.")
+@click.option("--rank-by", type=click.Choice(RANK_BY), default=None, help="Order of the devices that meet it [default: cost].")
+@click.option("--title", default=None, help="Report title.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(list(FORMATS)),
+              help="html, pdf, md, csv, json or xlsx (repeatable; default: from the -o suffix, else md).")
+@click.option("-o", "--output", default=None, metavar="PATH", help="File to write (without it md/json/csv go to stdout).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def report(requirements_file: str | None, formats: tuple[str, ...], output: str | None, force: bool, **options: Any) -> None:
+    """A procurement report: which device and model+quant meet a workload, at what price and energy.
+
+    Compares candidate devices × models (fit, headroom, decode/prefill tok/s, TTFT, energy per 1,000
+    responses, unit and fleet price, tok/s per $ and per W), ranks the devices that meet the requirement,
+    lists the ones that cannot and why, the cheapest per class, what a larger-RAM variant would allow,
+    and the basis of every figure. Exit code 3 when no device meets the requirement (the report is
+    still written).
+    """
+    from advisor.catalog import load_catalog
+    from advisor.report.model import build_report
+    from advisor.report.requirements import from_options, load_requirements, merge
+    from advisor.report.writer import render, write_atomic
+
+    plan = plan_outputs(formats, output)  # check the outputs before the work
+    for _, path in plan:
+        if path is not None and path.exists() and not force:
+            raise errors.AdvisorError(f"{path} already exists; pass --force to overwrite it")
+    options["models"] = tuple(m.lower() for m in options["models"])
+    options["all_devices"] = options["all_devices"] or None  # an absent flag keeps the file's value
+    if requirements_file:
+        req = merge(load_requirements(requirements_file), **options)
+    else:
+        req = from_options(**options)
+    data = build_report(req, load_catalog())
+    for fmt, path in plan:
+        payload = render(data, fmt)
+        if path is None:
+            click.echo(payload.decode("utf-8").rstrip("\n"))
+        else:
+            write_atomic(path, payload, force=force)
+            click.echo(f"Wrote {path} ({fmt}, {len(payload):,} bytes)", err=True)
+    if not data.any_meets:
+        raise click.exceptions.Exit(errors.EXIT_NO_CANDIDATE)

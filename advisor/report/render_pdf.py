@@ -1,0 +1,188 @@
+"""PDF: the document sections laid out with fpdf2, charts as matplotlib PNGs.
+
+Pure pip at run time: fpdf2 (with Pillow, fontTools, defusedxml) and matplotlib. The text font is the
+DejaVu Sans that ships inside matplotlib (it covers ≥, –, ×, ·), so no system fonts, Cairo, Pango or
+browser are needed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import datetime
+from typing import Any
+
+from advisor.errors import missing_extra
+from advisor.report.charts import png_charts
+from advisor.report.model import ReportData
+from advisor.report.views import CHART_CAPTIONS, Section, Table, header_line, sections
+
+FONT = "DejaVu"
+BODY_PT, SMALL_PT, TABLE_PT, WIDE_TABLE_PT = 9.5, 7.5, 7.0, 6.2
+SUMMARY_FILL = (240, 246, 240)
+HEAD_FILL = (232, 236, 240)
+PICK_FILL = (226, 242, 226)
+
+
+def _fonts_dir() -> str:
+    import matplotlib
+
+    return os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
+
+
+def render_pdf(data: ReportData) -> bytes:
+    try:
+        from fpdf import FPDF
+        from fpdf.fonts import FontFace
+    except ImportError:
+        raise missing_extra("fpdf2", "report") from None
+    try:
+        import matplotlib  # noqa: F401  (its fonts and charts)
+    except ImportError:
+        raise missing_extra("matplotlib", "report") from None
+
+    title = data.title
+
+    class Doc(FPDF):
+        def footer(self) -> None:
+            self.set_y(-10)
+            self.set_font(FONT, size=SMALL_PT)
+            self.set_text_color(110)
+            self.cell(0, 5, f"{title} — page {self.page_no()}/{{nb}}", align="C")
+            self.set_text_color(0)
+
+    pdf = Doc(orientation="landscape", unit="mm", format="A4")
+    pdf.set_margins(12, 12, 12)
+    pdf.set_auto_page_break(True, margin=14)
+    fonts = _fonts_dir()
+    pdf.add_font(FONT, "", os.path.join(fonts, "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", os.path.join(fonts, "DejaVuSans-Bold.ttf"))
+    pdf.add_font(FONT, "I", os.path.join(fonts, "DejaVuSans-Oblique.ttf"))
+    pdf.set_title(data.title)
+    pdf.set_author(data.versions["tool"])
+    pdf.set_creator(data.versions["tool"])
+    try:
+        pdf.set_creation_date(datetime.fromisoformat(data.generated_at))
+    except ValueError:
+        pass
+    pdf.add_page()
+
+    pdf.set_font(FONT, "B", 17)
+    pdf.multi_cell(0, 8, data.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "I", SMALL_PT)
+    pdf.set_text_color(90)
+    pdf.multi_cell(0, 4, header_line(data), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+
+    pngs = png_charts(data)
+    heads = FontFace(emphasis="BOLD", fill_color=HEAD_FILL)
+    for s in sections(data):
+        _section(pdf, s, data, pngs, heads)
+    out = pdf.output()
+    return bytes(out)
+
+
+def _heading(pdf: Any, text: str) -> None:
+    if pdf.get_y() > pdf.h - 40:  # keep a heading with what follows it
+        pdf.add_page()
+    pdf.ln(3)
+    pdf.set_font(FONT, "B", 12.5)
+    pdf.set_text_color(30, 60, 30)
+    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(200)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.set_text_color(0)
+    pdf.ln(1.5)
+
+
+def _section(pdf: Any, s: Section, data: ReportData, pngs: dict[str, bytes], heads: Any) -> None:
+    if s.charts and pdf.get_y() > pdf.h * 0.45:  # the charts start on a fresh page, with their heading
+        pdf.add_page()
+    _heading(pdf, s.title)
+    if s.id == "summary":
+        pdf.set_fill_color(*SUMMARY_FILL)
+        pdf.set_font(FONT, "", 10.5)
+        pdf.multi_cell(0, 5.4, data.summary, fill=True, padding=3, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1.5)
+        pdf.set_font(FONT, "", BODY_PT)
+        for p in s.paragraphs[1:]:
+            pdf.multi_cell(0, 4.6, p, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(0.8)
+    else:
+        pdf.set_font(FONT, "", BODY_PT)
+        for p in s.paragraphs:
+            pdf.multi_cell(0, 4.6, p, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1)
+    for t in s.tables:
+        _table(pdf, t, heads)
+    if s.charts:
+        _charts(pdf, s.charts, pngs)
+    if s.bullets:
+        pdf.set_font(FONT, "", BODY_PT - 0.5)
+        for b in s.bullets:
+            pdf.multi_cell(0, 4.4, f"•  {b}", new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(0.6)
+
+
+def _table(pdf: Any, t: Table, heads: Any) -> None:
+    from fpdf.fonts import FontFace
+
+    if pdf.get_y() > pdf.h - 40:  # a caption or header row alone at the foot of a page
+        pdf.add_page()
+    if t.caption:
+        pdf.set_font(FONT, "B", BODY_PT)
+        pdf.cell(0, 6, t.caption, new_x="LMARGIN", new_y="NEXT")
+    size = WIDE_TABLE_PT if len(t.headers) > 11 else TABLE_PT
+    pdf.set_font(FONT, "", size)
+    numeric = t.numeric or [False] * len(t.headers)
+    pick = FontFace(emphasis="BOLD", fill_color=PICK_FILL)
+    with pdf.table(
+        col_widths=t.widths or None, width=pdf.w - pdf.l_margin - pdf.r_margin, line_height=1.45 * size * 0.3528 + 0.6,
+        headings_style=heads, text_align="LEFT", padding=(0.6, 1.0), borders_layout="HORIZONTAL_LINES",
+        repeat_headings=1,
+    ) as table:
+        head = table.row()
+        for h, n in zip(t.headers, numeric):
+            head.cell(h, align="RIGHT" if n else "LEFT")
+        for i, cells in enumerate(t.rows):
+            row = table.row()
+            style = pick if t.highlight and t.highlight[i] else None
+            for c, n in zip(cells, numeric):
+                row.cell(c, align="RIGHT" if n else "LEFT", style=style)
+    pdf.ln(2.5)
+
+
+def _charts(pdf: Any, keys: list[str], pngs: dict[str, bytes]) -> None:
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    pair = [k for k in keys if k in ("pareto", "cost_speed")]
+    if pair:
+        half = (width - 6) / 2
+        img_h = half * 3.6 / 7.5 + 4
+        if pdf.get_y() + img_h + 16 > pdf.h - 14:
+            pdf.add_page()
+        y = pdf.get_y()
+        for i, key in enumerate(pair):
+            pdf.image(io.BytesIO(pngs[key]), x=pdf.l_margin + i * (half + 6), y=y, w=half)
+        pdf.set_y(y + img_h)
+        pdf.set_font(FONT, "I", SMALL_PT)
+        pdf.set_text_color(90)
+        for key in pair:
+            pdf.multi_cell(0, 3.8, CHART_CAPTIONS[key], new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0)
+        pdf.ln(2)
+    if "memory" in keys:
+        from PIL import Image
+
+        img = Image.open(io.BytesIO(pngs["memory"]))
+        w = min(width * 0.75, 200.0)
+        h = w * img.height / img.width
+        max_h = pdf.h - pdf.t_margin - 30
+        if h > max_h:  # many devices: shrink to one page
+            w, h = w * max_h / h, max_h
+        if pdf.get_y() + h + 10 > pdf.h - 14:
+            pdf.add_page()
+        pdf.image(io.BytesIO(pngs["memory"]), x=pdf.l_margin, w=w)
+        pdf.set_font(FONT, "I", SMALL_PT)
+        pdf.set_text_color(90)
+        pdf.multi_cell(0, 3.8, CHART_CAPTIONS["memory"], new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0)

@@ -1,0 +1,109 @@
+"""XLSX: one sheet per table, raw numbers (not formatted strings) so a spreadsheet can compute."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from advisor.errors import missing_extra
+from advisor.report.model import COMPARISON_COLUMNS, ReportData
+
+RANKING_COLUMNS = [
+    ("rank", "rank"), ("device", "device"), ("device_name", "device name"), ("device_class", "class"), ("model", "model"),
+    ("quant", "quant"), ("unit_price_usd", "unit price (USD)"), ("fleet_price_usd", "fleet price (USD)"),
+    ("decode_tokens_per_s", "decode tok/s"), ("decode_low", "decode low"), ("decode_high", "decode high"),
+    ("ttft_s", "TTFT (s)"), ("energy_wh_per_1000_responses", "Wh per 1,000 responses"),
+    ("tokens_per_s_per_dollar", "tok/s per $"), ("tokens_per_s_per_watt", "tok/s per W"), ("headroom_bytes", "headroom (bytes)"),
+]
+MONEY_KEYS = {"unit_price_usd", "fleet_price_usd", "variant_unit_price_usd", "extra_unit_price_usd", "price_usd"}
+
+
+def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str]], rows: Sequence[Mapping[str, Any]]) -> Any:
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(title)
+    ws.append([h for _, h in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="E8ECF0")
+    for row in rows:
+        ws.append([_cell(row.get(k)) for k, _ in columns])
+    for i, (key, header) in enumerate(columns, 1):
+        letter = get_column_letter(i)
+        if key in MONEY_KEYS:
+            for c in ws[letter][1:]:
+                c.number_format = '"$"#,##0.00'
+        longest = max([len(header)] + [len(str(c.value)) for c in ws[letter][1:] if c.value is not None])
+        ws.column_dimensions[letter].width = min(60, max(8, longest + 2))
+    ws.freeze_panes = "A2"
+    if rows:
+        ws.auto_filter.ref = ws.dimensions
+    return ws
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={x}" for k, x in v.items())
+    return v
+
+
+def render_xlsx(data: ReportData) -> bytes:
+    try:
+        from openpyxl import Workbook
+        from openpyxl.styles import Alignment, Font
+    except ImportError:
+        raise missing_extra("openpyxl", "report") from None
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    rows: list[tuple[str, Any]] = [
+        ("title", data.title), ("summary", data.summary), ("requirement", data.requirement_text),
+        ("recommended device", data.recommended["device"] if data.recommended else None),
+        ("recommended model", data.recommended["model"] if data.recommended else None),
+        ("recommended quant", data.recommended["quant"] if data.recommended else None),
+        ("devices meeting the requirement", data.n_meeting_devices), ("candidate devices", data.n_candidate_devices),
+        ("generated at", data.generated_at),
+    ]
+    rows += [(f"version: {k}", v) for k, v in data.versions.items()]
+    rows += [(f"requirement: {k}", _cell(v)) for k, v in data.requirements.items()]
+    for key, value in rows:
+        ws.append([key, value])
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 120
+    for row in ws.iter_rows():
+        row[0].font = Font(bold=True)
+        row[1].alignment = Alignment(wrap_text=True, vertical="top")
+
+    _sheet(wb, "Ranking", RANKING_COLUMNS, data.ranking)
+    _sheet(wb, "Comparison", COMPARISON_COLUMNS, data.comparison)
+    _sheet(wb, "Cheapest per class", [(k, k) for k in (data.cheapest_per_class[0] if data.cheapest_per_class else {"device_class": 0})],
+           data.cheapest_per_class)
+    _sheet(wb, "Rejected", [("device", "device"), ("device_name", "device name"), ("device_class", "class"),
+                            ("unit_price_usd", "unit price (USD)"), ("summary", "why not")], data.rejected_devices)
+    what_if = [{**{k: v for k, v in w.items() if k != "newly_possible"},
+                "newly_possible": ", ".join(f"{n['model']} {n['quant']}" for n in w["newly_possible"]) or "none"}
+               for w in data.what_if]
+    _sheet(wb, "What-if more RAM", [(k, k) for k in (what_if[0] if what_if else {"device": 0})], what_if)
+    ev_dev = data.evidence["devices"]
+    _sheet(wb, "Evidence devices", [(k, k) for k in (ev_dev[0] if ev_dev else {"device": 0})], ev_dev)
+    ev_mod = data.evidence["models"]
+    _sheet(wb, "Evidence models", [(k, k) for k in (ev_mod[0] if ev_mod else {"model": 0})], ev_mod)
+    _sheet(wb, "Runs", [(k, k) for k in (data.runs[0] if data.runs else {"id": 0, "device": 0, "model": 0})], data.runs)
+    _sheet(wb, "Assumptions", [("assumption", "assumption")], [{"assumption": a} for a in data.assumptions])
+
+    # reproducible bytes for the same data: fixed document timestamps
+    try:
+        stamp = datetime.fromisoformat(data.generated_at).replace(tzinfo=None)
+        wb.properties.created = wb.properties.modified = stamp
+    except ValueError:
+        pass
+    wb.properties.creator = data.versions["tool"]
+    wb.properties.title = data.title
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

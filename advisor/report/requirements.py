@@ -1,0 +1,186 @@
+"""The report's input: a workload, candidate devices and a fleet, from a TOML/YAML file or options.
+
+A requirements file is flat; every key is optional except that the models must be named (``models``
+or ``quality_floor``)::
+
+    title = "Kiosk assistant, 500 units"
+    models = ["llama-3.2-1b-instruct", "qwen3-1.7b"]
+    context_tokens = 4096
+    prompt_tokens = 512
+    output_tokens = 200
+    min_tps = 8
+    devices = ["raspberry-pi-5-8gb", "mini-pc-intel-n100-8gb"]
+    fleet_size = 500
+    rank_by = "fleet_cost"
+
+Errors name the file and the field, in the style of the catalog loader.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+
+from advisor.catalog import _read_toml, _validate
+from advisor.errors import BadInputError, DataFileError, MissingDependencyError
+from advisor.records import DeviceClass, KvCacheType, Workload
+from advisor.units import parse_duration
+
+RankBy = Literal["cost", "fleet_cost", "energy", "speed"]
+RANK_BY: tuple[str, ...] = ("cost", "fleet_cost", "energy", "speed")
+MAX_CONTEXT = 1_048_576
+
+
+def _listify(value: object) -> object:
+    """A single id is a list of one: ``models = "qwen3-1.7b"`` reads like ``["qwen3-1.7b"]``."""
+    return [value] if isinstance(value, str) else value
+
+
+def _duration(value: object) -> object:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, str)):
+        try:
+            return parse_duration(value, what="max_ttft_s")
+        except BadInputError as exc:  # pydantic wants ValueError to report the field
+            raise ValueError(str(exc)) from None
+    return value
+
+
+Ids = Annotated[tuple[str, ...], BeforeValidator(_listify)]
+Classes = Annotated[tuple[DeviceClass, ...], BeforeValidator(_listify)]
+Seconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+
+
+class Requirements(BaseModel):
+    """What the buyer needs; field names are the keys of a requirements file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str | None = None
+    # the workload
+    models: Ids = ()
+    quality_floor: float | None = Field(default=None, ge=0, le=100)
+    quants: Ids = ()
+    context_tokens: int = Field(default=4096, gt=0, le=MAX_CONTEXT)
+    prompt_tokens: int = Field(default=512, gt=0, le=MAX_CONTEXT)
+    output_tokens: int = Field(default=256, gt=0, le=MAX_CONTEXT)
+    kv_cache_type: KvCacheType = "f16"
+    min_tps: float | None = Field(default=None, gt=0)
+    max_ttft_s: Seconds | None = None
+    # the candidate devices (none named: every profile in the catalog)
+    devices: Ids = ()
+    device_classes: Classes = ()
+    device_files: Ids = ()
+    all_devices: bool = False
+    # the purchase
+    fleet_size: int = Field(default=1, gt=0, le=100_000_000)
+    budget_usd: float | None = Field(default=None, gt=0)
+    power_limit_w: float | None = Field(default=None, gt=0)
+    rank_by: RankBy = "cost"
+
+    # where the requirements came from: a file path (errors name it and the field) or None (options)
+    _origin: str | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> str | None:
+        return self._origin
+
+    def workload(self) -> Workload:
+        return Workload(
+            context_tokens=self.context_tokens, prompt_tokens=self.prompt_tokens,
+            output_tokens=self.output_tokens, kv_cache_type=self.kv_cache_type,
+        )
+
+    def public_dict(self) -> dict[str, Any]:
+        """The requirements as given (lists, not tuples), for the report's JSON."""
+        out = self.model_dump(mode="json")
+        return out
+
+
+def field_error(req: Requirements, field: str, message: str, option_message: str | None = None) -> Exception:
+    """An error about one field: names the file and field when read from a file; with options, the
+    option's own wording (``option_message``, else ``message``)."""
+    if req.origin:
+        return DataFileError(f"{req.origin}: field '{field}': {message}")
+    return BadInputError(option_message or message)
+
+
+def check(req: Requirements) -> Requirements:
+    """Cross-field rules that pydantic's per-field checks do not cover."""
+    if not req.models and req.quality_floor is None:
+        raise field_error(req, "models", "name the candidate models (models = [...]) or set a quality_floor",
+                          "name the candidate models with --model (repeatable) or give a --quality-floor")
+    if req.prompt_tokens + req.output_tokens > req.context_tokens:
+        raise field_error(
+            req, "context_tokens",
+            f"prompt_tokens ({req.prompt_tokens}) + output_tokens ({req.output_tokens}) exceed the context of "
+            f"{req.context_tokens}; raise context_tokens or shorten them",
+            f"prompt ({req.prompt_tokens}) + output ({req.output_tokens}) tokens exceed the context of "
+            f"{req.context_tokens}; raise --context or shorten them",
+        )
+    return req
+
+
+def from_options(**values: Any) -> Requirements:
+    """Requirements from CLI options (None and empty values mean: the default)."""
+    given = {k: v for k, v in values.items() if v is not None and v != () and v != []}
+    req = _validate(Requirements, given, "options")
+    return check(req)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path}: reading YAML needs PyYAML; install it with: pip install pyyaml (or write the requirements as TOML)"
+        ) from None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found; check the path") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path}: is a directory, expected a .yaml file") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise DataFileError(f"{path}: not valid YAML{line}; fix the syntax there") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc})") from None
+
+
+def load_requirements(path: str | Path) -> Requirements:
+    """Read a requirements file (.toml, or .yaml/.yml when PyYAML is installed)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        raw = _read_toml(path)
+    elif suffix in (".yaml", ".yml"):
+        raw = _read_yaml(path)
+    else:
+        raise DataFileError(f"{path}: a requirements file must be .toml, .yaml or .yml")
+    if not isinstance(raw, dict):
+        raise DataFileError(f"{path}: expected a table of requirements (key = value lines)")
+    req = _validate(Requirements, raw, str(path))
+    # device files are relative to the requirements file, so CI can run from anywhere
+    files = tuple(str((path.parent / f) if not Path(f).is_absolute() else Path(f)) for f in req.device_files)
+    if files:
+        req = req.model_copy(update={"device_files": files})
+    req._origin = str(path)
+    return check(req)
+
+
+def merge(base: Requirements, **overrides: Any) -> Requirements:
+    """A file's requirements with some options given on the command line on top."""
+    given = {k: v for k, v in overrides.items() if v is not None and v != () and v != []}
+    if not given:
+        return base
+    raw = base.model_dump()
+    raw.update(given)
+    merged = _validate(Requirements, raw, base.origin or "options")
+    merged._origin = base.origin
+    return check(merged)

@@ -1,0 +1,271 @@
+"""The report as a document: sections of paragraphs, tables of formatted strings and bullet lists.
+
+Markdown, HTML and PDF all render these same sections, so the three documents say the same thing;
+CSV, JSON and XLSX take the raw numbers from ``ReportData`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.report.model import RANK_WORDS, ReportData
+from advisor.units import format_seconds, format_size
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    numeric: list[bool] = field(default_factory=list)  # right-align these columns
+    widths: list[float] = field(default_factory=list)  # relative widths for the PDF
+    highlight: list[bool] = field(default_factory=list)  # rows to emphasise (the recommendation)
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+    charts: list[str] = field(default_factory=list)  # keys of data.charts drawn here (HTML, PDF)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def tps(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def band(v: float | None, low: float | None, high: float | None) -> str:
+    return "-" if v is None else f"{tps(v)} ({tps(low)}–{tps(high)})"
+
+
+def money(v: float | None) -> str:
+    return "-" if v is None else f"${v:,.0f}"
+
+
+def size(v: int | None) -> str:
+    return "-" if v is None else format_size(v)
+
+
+def seconds(v: float | None) -> str:
+    return "-" if v is None else format_seconds(v)
+
+
+def num(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+
+def ratio(v: float | None) -> str:
+    """Small value ratios (tok/s per $ ≈ 0.05) keep three significant figures."""
+    if v is None:
+        return "-"
+    return f"{v:.3g}"
+
+
+def model_quant(r: Mapping[str, Any]) -> str:
+    return f"{r['model']} · {r['quant']}" if r.get("quant") else r["model"]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def sections(data: ReportData) -> list[Section]:
+    out = [_summary(data), _ranking(data), _comparison(data), _rejected(data), _what_if(data), _charts(data),
+           _evidence(data), _runs(data), _assumptions(data)]
+    return [s for s in out if s is not None]
+
+
+def header_line(data: ReportData) -> str:
+    v = data.versions
+    return f"Generated {data.generated_at} by {v['tool']}; catalog: {v['catalog']} (digest {v['catalog_digest']})."
+
+
+def _summary(data: ReportData) -> Section:
+    s = Section("summary", "Summary", paragraphs=[data.summary, f"Requirement: {data.requirement_text}."])
+    if data.recommended is None:
+        s.paragraphs.append("No device meets the requirement; see the devices that cannot run it below.")
+    else:
+        s.paragraphs.append(
+            f"{data.n_meeting_devices} of {data.n_candidate_devices} candidate devices meet the requirement; "
+            f"ranked by {RANK_WORDS[data.requirements['rank_by']]}."
+        )
+    return s
+
+
+def _ranking(data: ReportData) -> Section | None:
+    s = Section("ranking", f"Devices that meet the requirement, by {RANK_WORDS[data.requirements['rank_by']]}")
+    if not data.ranking:
+        s.paragraphs.append("None.")
+        return s
+    s.tables.append(Table(
+        headers=["#", "device", "class", "model · quant", "unit price", "fleet price", "decode tok/s (80% band)", "TTFT",
+                 "Wh / 1,000 responses", "tok/s per $", "tok/s per W"],
+        rows=[[str(r["rank"]), r["device"], r["device_class"], model_quant(r), money(r["unit_price_usd"]),
+               money(r["fleet_price_usd"]), band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
+               seconds(r["ttft_s"]), num(r["energy_wh_per_1000_responses"]), ratio(r["tokens_per_s_per_dollar"]),
+               ratio(r["tokens_per_s_per_watt"])] for r in data.ranking],
+        numeric=[True, False, False, False, True, True, True, True, True, True, True],
+        widths=[3, 17, 6, 17, 7, 8, 12, 6, 9, 7, 7],
+        highlight=[i == 0 for i in range(len(data.ranking))],
+    ))
+    if data.cheapest_per_class:
+        s.tables.append(Table(
+            caption="Cheapest device that meets the requirement, per class",
+            headers=["class", "device", "unit price", "fleet price", "model · quant", "decode tok/s", "TTFT"],
+            rows=[[c["device_class"], c["device"], money(c["unit_price_usd"]), money(c["fleet_price_usd"]), model_quant(c),
+                   tps(c["decode_tokens_per_s"]), seconds(c["ttft_s"])] for c in data.cheapest_per_class],
+            numeric=[False, False, True, True, False, True, True],
+            widths=[8, 20, 8, 9, 20, 8, 7],
+        ))
+    return s
+
+
+def _comparison(data: ReportData) -> Section:
+    rows = data.comparison
+    return Section("comparison", "Comparison: devices × models", paragraphs=[
+        ("Every candidate model on every candidate device, in the quantization the library picks (the best one that "
+        "meets the requirement, else the smallest one tried). Bands are ~80% intervals.")
+    ], tables=[Table(
+        headers=["device", "model", "quant", "status", "memory / usable", "headroom", "decode tok/s", "prefill tok/s",
+                 "TTFT", "Wh / 1k resp.", "unit price", "fleet price", "tok/s per $", "tok/s per W"],
+        rows=[[r["device"], r["model"], r["quant"] or "-", r["status"] + (" (pick)" if r["pick"] else ""),
+               f"{size(r['memory_bytes'])} / {size(r['usable_bytes'])}", size(r["headroom_bytes"]),
+               band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
+               band(r["prefill_tokens_per_s"], r["prefill_low"], r["prefill_high"]), seconds(r["ttft_s"]),
+               num(r["energy_wh_per_1000_responses"]), money(r["unit_price_usd"]), money(r["fleet_price_usd"]),
+               ratio(r["tokens_per_s_per_dollar"]), ratio(r["tokens_per_s_per_watt"])] for r in rows],
+        numeric=[False, False, False, False, True, True, True, True, True, True, True, True, True, True],
+        widths=[16, 14, 6, 9, 13, 7, 10, 11, 6, 6, 6, 7, 6, 6],
+        highlight=[bool(r["pick"] and data.recommended and r["device"] == data.recommended["device"]) for r in rows],
+    )])
+
+
+def _rejected(data: ReportData) -> Section:
+    s = Section("rejected", "Devices that cannot run the workload")
+    if not data.rejected_devices:
+        s.paragraphs.append("Every candidate device meets the requirement with at least one candidate model.")
+        return s
+    s.tables.append(Table(
+        headers=["device", "class", "unit price", "why not"],
+        rows=[[r["device"], r["device_class"], money(r["unit_price_usd"]),
+               "; ".join(f"{x['model']}{' ' + x['quant'] if x['quant'] else ''}: {x['detail']}" for x in r["reasons"])
+               or r["summary"]] for r in data.rejected_devices],
+        numeric=[False, False, True, False],
+        widths=[18, 7, 7, 68],
+    ))
+    return s
+
+
+def _what_if(data: ReportData) -> Section | None:
+    s = Section("what-if", "What if: the variant with more RAM", paragraphs=[
+        ("For each candidate device with a larger-memory variant in the catalog: the models (from the whole catalog, "
+        "under the same speed, first-token and quality requirements) that meet the requirement on the variant but not "
+        "on the device.")
+    ])
+    if not data.what_if:
+        s.paragraphs.append("No candidate device has a larger-memory variant in the catalog.")
+        return s
+    fleet = data.requirements["fleet_size"]
+    rows = []
+    for w in data.what_if:
+        extra = w["extra_unit_price_usd"]
+        new = ", ".join(f"{n['model']} {n['quant']} ({tps(n['decode_tokens_per_s'])} tok/s"
+                        + (", requested" if n["requested"] else "") + ")" for n in w["newly_possible"])
+        rows.append([w["device"], f"{w['variant']} ({size(w['variant_ram_bytes'])})",
+                     "-" if extra is None else f"+{money(extra)} (+{money(extra * fleet)} fleet)",
+                     new or "none: memory is not what limits this workload"])
+    s.tables.append(Table(headers=["device", "variant", "extra cost", "models that become possible"], rows=rows,
+                          widths=[18, 22, 16, 44]))
+    return s
+
+
+def _charts(data: ReportData) -> Section:
+    return Section("charts", "Charts", charts=["pareto", "cost_speed", "memory"])
+
+
+CHART_TITLES = {
+    "pareto": "Quality vs decode speed (Pareto frontier)",
+    "cost_speed": "Unit price vs decode speed",
+    "memory": "Memory breakdown vs usable memory",
+}
+
+CHART_CAPTIONS = {
+    "pareto": "Each device × model in its chosen quantization; the frontier joins the candidates that no other beats on "
+              "both quality score and decode speed (analysis.pareto_front).",
+    "cost_speed": "Each device with its pick (or its fastest candidate when none meets the requirement); bars show the "
+                  "~80% band of decode speed; the dashed line is the required speed.",
+    "memory": "Weights, KV cache, compute buffers and runtime overhead of each device's pick; the marker is the memory "
+              "one app may use on that device.",
+}
+
+
+def _evidence(data: ReportData) -> Section:
+    ev = data.evidence
+    dev_rows = []
+    for d in ev["devices"]:
+        dev_rows += [
+            [d["device"], "unit price", money(d["price_usd"]), d["price_basis"] or "-", d["price_note"] or ""],
+            [d["device"], "usable memory", size(d["usable_bytes"]), d["usable_basis"], d["usable_note"]],
+            [d["device"], "memory bandwidth", f"{d['bandwidth_gbs']:g} GB/s", d["bandwidth_basis"], d["bandwidth_note"]],
+            [d["device"], "power (typical / max)", f"{num(d['power_typical_w'], 0)} / {d['power_max_w']:g} W", d["power_basis"],
+             d["power_note"]],
+            [d["device"], "speed model", d["execution_path"],
+             "calibrated" if d["speed_calibration"] == "calibrated" else "derived",
+             (f"{d['speed_calibration_basis']} ({d['speed_calibration_measurements']} measurements); "
+             f"{d['speed_calibration_source']}")],
+            [d["device"], "profile source", "", "", d["source"] + (f" — {d['verification']}" if d["verification"] else "")],
+        ]
+    model_rows = [[m["model"], f"{m['params'] / 1e9:.2f} B", f"{m['license']} ({m['license_class']})",
+                   f"{num(m['quality_score'])} — {m['quality_basis']}", "yes" if m["verified"] else "no", m["source"]]
+                  for m in ev["models"]]
+    return Section("evidence", "Evidence: the basis of every figure", paragraphs=[
+        ("Basis: datasheet = published by the vendor; derived = computed from published figures (formula in the note); "
+        "estimated = an assumption; measured = from a run on the device; calibrated = fitted to measured runs. "
+        "Speeds are derived from memory bandwidth and compute, scaled by efficiency factors fitted to published "
+        "llama.cpp measurements (or to your own runs after 'advisor calibrate').")
+    ], tables=[
+        Table(caption="Devices", headers=["device", "figure", "value", "basis", "note / source"], rows=dev_rows,
+              widths=[16, 12, 10, 9, 53]),
+        Table(caption="Models", headers=["model", "params", "license", "quality score", "verified", "source"], rows=model_rows,
+              widths=[16, 6, 14, 24, 6, 34]),
+    ])
+
+
+def _runs(data: ReportData) -> Section:
+    s = Section("runs", "Measured validation runs")
+    if not data.runs:
+        s.paragraphs.append("No measured runs on these devices in the local measurements database; "
+                            "'advisor validate' on a unit records them, and 'advisor calibrate' fits the speed model to them.")
+        return s
+    s.tables.append(Table(
+        headers=["run", "date", "device", "model · quant", "status", "decode measured / predicted", "prefill measured / predicted",
+                 "measured ÷ predicted"],
+        rows=[[str(r["id"]), (r["created_at"] or "")[:10], r["device"], f"{r['model']} · {r['quant']}"
+               + (" (synthetic)" if r["synthetic"] else ""), r["status"],
+               f"{tps(r['measured_decode_tokens_per_s'])} / {tps(r['predicted_decode_tokens_per_s'])}",
+               f"{tps(r['measured_prefill_tokens_per_s'])} / {tps(r['predicted_prefill_tokens_per_s'])}",
+               ratio(r["decode_measured_over_predicted"])] for r in data.runs],
+        widths=[5, 10, 18, 22, 8, 14, 14, 9],
+    ))
+    return s
+
+
+def _assumptions(data: ReportData) -> Section:
+    v = data.versions
+    return Section("assumptions", "Assumptions and versions", bullets=list(data.assumptions) + [
+        (f"Tool: {v['tool']} (Python {v['python']}); catalog: {v['catalog']}, digest {v['catalog_digest']}; "
+        f"generated {data.generated_at}."),
+    ])
+
+
+def chart_series(data: ReportData, key: str) -> Sequence[Mapping[str, Any]]:
+    c = data.charts[key]
+    return c.get("points") or c.get("bars") or []
