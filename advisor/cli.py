@@ -114,7 +114,30 @@ def _tps(v: float | None) -> str:
 # --------------------------------------------------------------------------- commands
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class LazyGroup(click.Group):
+    """Subcommands that live in other modules are imported only when called (fast start)."""
+
+    lazy = {
+        "report": "advisor.report.command:report",
+        "profile": "advisor.validate.command:profile",
+        "validate": "advisor.validate.command:validate",
+        "runs": "advisor.validate.command:runs",
+        "calibrate": "advisor.validate.command:calibrate",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="edge-model-advisor", prog_name="advisor")
 def cli() -> None:
     """Which small language model, in which quantization, runs how well on which device.
@@ -129,6 +152,8 @@ def cli() -> None:
 @device_options
 @workload_options
 @click.option("--min-tps", default=None, callback=_float_cb("--min-tps"), help="Minimum decode speed (tokens/s).")
+@click.option("--target-tps", default=5.0, show_default=True, type=click.FloatRange(0, 1e6),
+              help="Soft speed target: candidates at least this fast rank first (reading speed); 0 ranks by quality alone.")
 @click.option("--max-ttft", default=None, callback=_callback(parse_duration, "--max-ttft"),
               help="Maximum time to first token, e.g. 2s or 500ms.")
 @click.option("--license", "licenses", multiple=True,
@@ -155,7 +180,7 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
         families=frozenset(f.lower() for f in kw["families"]) or None,
         model_ids=frozenset(m.lower() for m in kw["models"]) or None,
         quant_ids=frozenset(q.upper().replace("-", "_") for q in kw["quants"]) or None,
-        quality_floor=kw["quality_floor"],
+        quality_floor=kw["quality_floor"], target_decode_tps=kw["target_tps"],
     )
     rec = run_recommend(device, workload, constraints)
     from advisor.catalog import load_catalog

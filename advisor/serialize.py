@@ -117,6 +117,7 @@ def constraints_dict(c: Constraints) -> dict[str, Any]:
         "models": sorted(c.model_ids) if c.model_ids else None,
         "quants": sorted(c.quant_ids) if c.quant_ids else None,
         "quality_floor": c.quality_floor,
+        "target_decode_tokens_per_s": c.target_decode_tps,
     }
 
 

@@ -101,18 +101,27 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"the measurements database has schema version {version}, newer than this tool ({len(MIGRATIONS)}); upgrade edge-model-advisor"
         )
     while version < len(MIGRATIONS):
+        # executescript would commit implicitly: run the statements one by one in one transaction
         conn.execute("BEGIN IMMEDIATE")
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             if current == version:  # another process may have migrated meanwhile
-                conn.executescript("SAVEPOINT m;" + MIGRATIONS[version] + "RELEASE m;")
+                for statement in _statements(MIGRATIONS[version]):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     return version
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (no semicolons inside our statements' literals)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [st.strip() for st in "\n".join(lines).split(";") if st.strip()]
 
 
 def now() -> str:
@@ -188,7 +197,8 @@ def record_run(run: Run, path: Path | None = None) -> int:
             cur = conn.execute(sql, [values[c] for c in _RUN_COLUMNS])
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return int(cur.lastrowid)
 
@@ -240,7 +250,8 @@ def save_calibration(scope: str, key: str, factors: PathFactors, n_runs: int, st
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return int(cur.lastrowid)
 
@@ -256,8 +267,11 @@ def latest_calibrations(scope: str, path: Path | None = None) -> dict[str, tuple
 
 
 def load_device_calibrations(path: Path | None = None) -> dict[str, PathFactors]:
-    """Per-device factors for the engine; empty when there is no database yet (no I/O then)."""
+    """Calibrations for the engine, keyed by device id and by ``path:<execution path>``; empty
+    when there is no database yet (no I/O then)."""
     target = path or db_path()
     if not target.exists():
         return {}
-    return {k: f for k, (f, _) in latest_calibrations("device", path).items()}
+    out = {k: f for k, (f, _) in latest_calibrations("device", path).items()}
+    out.update({f"path:{k}": f for k, (f, _) in latest_calibrations("path", path).items()})
+    return out

@@ -154,8 +154,18 @@ def test_bad_input(capsys, args, message):
 
 
 def test_every_command_has_help():
-    for name, command in cli.commands.items():
+    import click
+
+    ctx = click.Context(cli)
+    names = cli.list_commands(ctx)
+    assert {"recommend", "predict", "models", "quants", "devices", "devices-for", "report", "profile", "validate",
+            "runs", "calibrate"} <= set(names)
+    for name in names:
+        command = cli.get_command(ctx, name)
         assert command.help and len(command.help) > 20, name
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                assert sub.help and len(sub.help) > 10, (name, sub.name)
 
 
 def test_console_script_and_module_entry_points():

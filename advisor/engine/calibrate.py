@@ -24,9 +24,13 @@ Metric = Literal["decode", "prefill"]
 DECODE_PARAMS = ("bw_efficiency", "fixed_s_per_layer", "decode_compute_efficiency")
 PREFILL_PARAMS = ("prefill_efficiency",)
 
-#: Prior strength: one prior "observation" per parameter with this log-space standard deviation
-#: (a factor of e^1 ≈ 2.7 either way).
+#: MAP weighting: each measurement's log error counts with this standard deviation (run-to-run
+#: and model noise, ~10%), each parameter's prior with PRIOR_LOG_SD (a factor e² ≈ 7 either way).
+DATA_LOG_SD = 0.1
 PRIOR_LOG_SD = 1.0
+#: Per-parameter prior widths (log space): achieved-bandwidth efficiency is physically bounded
+#: (~0.2–0.9), so its prior is tighter; the fixed cost and compute efficiencies vary more.
+PRIOR_LOG_SD_BY_PARAM = {"bw_efficiency": 0.5, "fixed_s_per_layer": 1.0, "decode_compute_efficiency": 1.0, "prefill_efficiency": 1.0}
 
 #: z for a two-sided 80% band.
 Z80 = 1.2816
@@ -68,7 +72,7 @@ def fit(
     ggml_types: Mapping[str, GgmlType],
     *,
     params: Sequence[str] | None = None,
-    prior_log_sd: float = PRIOR_LOG_SD,
+    prior_log_sd: float | None = None,
     iterations: int = 60,
 ) -> FitResult:
     """MAP fit of ``params`` (default: those the observed metrics inform) to ``observations``."""
@@ -82,13 +86,14 @@ def fit(
         return FitResult(prior, 0, float("nan"), {}, ())
     floor = {"fixed_s_per_layer": 1e-7}
     x0 = np.array([math.log(max(getattr(prior, n), floor.get(n, 1e-6))) for n in names])
+    sd = np.array([prior_log_sd or PRIOR_LOG_SD_BY_PARAM.get(n, PRIOR_LOG_SD) for n in names])
     y = np.array([math.log(o.value) for o in observations])
     w = np.sqrt(np.array([o.weight for o in observations]))
 
     def residuals(x: np.ndarray) -> np.ndarray:
         f = _with(prior, names, x)
-        r = [wi * (math.log(predict(o, f, ggml_types)) - yi) for o, yi, wi in zip(observations, y, w)]
-        r += list((x - x0) / prior_log_sd * 0.5)  # prior as pseudo-observations
+        r = [wi * (math.log(predict(o, f, ggml_types)) - yi) / DATA_LOG_SD for o, yi, wi in zip(observations, y, w)]
+        r += list((x - x0) / sd)  # prior as pseudo-observations
         return np.array(r)
 
     def jacobian(x: np.ndarray, r0: np.ndarray) -> np.ndarray:
@@ -119,12 +124,13 @@ def fit(
             if lam > 1e8:
                 break
     n = len(observations)
-    data_r = r[:n] / w  # unweighted log errors for the spread
+    data_r = r[:n] * DATA_LOG_SD / w  # unweighted log errors for the spread
     dof = max(1, n - len(names))
     s2 = float(data_r @ data_r) / dof if n > len(names) else float("nan")
     jac = jacobian(x, r)
     try:
-        cov = np.linalg.inv(jac.T @ jac) * (s2 if math.isfinite(s2) else 1.0)
+        # residuals were scaled by 1/DATA_LOG_SD: rescale the covariance to the observed spread
+        cov = np.linalg.inv(jac.T @ jac) * ((s2 / DATA_LOG_SD**2) if math.isfinite(s2) else 1.0)
         se = {nm: float(math.sqrt(max(0.0, cov[k, k]))) for k, nm in enumerate(names)}
     except np.linalg.LinAlgError:
         se = {nm: float("nan") for nm in names}

@@ -62,10 +62,15 @@ def quality_table(tables: Tables) -> QualityTable:
 
 
 def factors_for(device: DeviceProfile, tables: Tables, overrides: Mapping[str, PathFactors] | None = None) -> PathFactors:
-    """The device's own calibration when it has runs, else its execution path's defaults."""
-    if overrides and device.id in overrides:
-        return overrides[device.id]
-    return tables.calibration[spd.execution_path(device)]
+    """The device's own calibration when it has runs, else its execution path's calibration from
+    recorded runs, else the shipped defaults for the path."""
+    path = spd.execution_path(device)
+    if overrides:
+        if device.id in overrides and overrides[device.id].path == path:
+            return overrides[device.id]
+        if f"path:{path}" in overrides:
+            return overrides[f"path:{path}"]
+    return tables.calibration[path]
 
 
 def cpu_path_factors(device: DeviceProfile, tables: Tables) -> PathFactors:

@@ -105,15 +105,11 @@ def _choose(ftype: str, base: str, t: Tensor, m: ModelSpec, has_output: bool, ha
             new = "Q6_K"
         elif ftype == "Q4_K_S" and i < 4:
             new = "Q5_K"
-    elif "attn_k.weight" in name:
+    elif "attn_k.weight" in name or "attn_q.weight" in name:
         if ftype == "IQ3_XS":
             new = "IQ3_XXS"
-        elif ftype == "IQ2_M":
-            new = "IQ2_S"
-    elif "attn_q.weight" in name:
-        if ftype == "IQ3_XS":
-            new = "IQ3_XXS"
-        elif ftype == "IQ2_M":
+        elif ftype in ("IQ2_M", "IQ3_XXS"):
+            # IQ3_XXS: observed on llama-cpp-python 0.3.36 twins (attn_q/attn_k -> iq2_s)
             new = "IQ2_S"
     elif "ffn_down" in name:
         if ftype == "Q2_K":

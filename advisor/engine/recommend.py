@@ -21,6 +21,9 @@ class Constraints:
     quant_ids: frozenset[str] | None = None  # None: the common file types
     quality_floor: float | None = None
     allow_offload: bool = True
+    #: Soft target: candidates decoding at least this fast rank before slower ones (a hard
+    #: minimum is min_decode_tps). 5 tok/s ≈ reading speed; 0 ranks by quality alone.
+    target_decode_tps: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,11 @@ def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints) 
     return None
 
 
-def _rank_key(est: Estimate) -> tuple[bool, float, float]:
+def _rank_key(est: Estimate, target_tps: float = 0.0) -> tuple[bool, bool, float, float]:
     """Comfortable fits first (a 'tight' fit leaves no room for other apps or a longer chat),
-    then quality, then decode speed."""
+    then those reaching the soft speed target, then quality, then decode speed."""
     tps = est.speed.decode_tokens_per_s if est.speed else 0.0
-    return (est.fit == "fits", round(est.quality_score, 1), tps)
+    return (est.fit == "fits", tps >= target_tps, round(est.quality_score, 1), tps)
 
 
 def recommend(
@@ -104,6 +107,7 @@ def recommend(
 ) -> Recommendation:
     """Rank every model (its best passing quantization) that fits and meets the constraints."""
     quants = candidate_quants(tables, constraints)
+    target = constraints.target_decode_tps
     passing: list[Estimate] = []
     rejected: list[Rejection] = []
     for model in tables.models.values():
@@ -117,7 +121,7 @@ def recommend(
             est = evaluate(model, ftype, device, workload, tables, overrides=overrides)
             why = _check(est, model, workload, constraints)
             if why is None:
-                if best is None or _rank_key(est) > _rank_key(best):
+                if best is None or _rank_key(est, target) > _rank_key(best, target):
                     best = est
             else:
                 failures.append((why, est))
@@ -127,7 +131,7 @@ def recommend(
             # report the most favourable failure: the smallest candidate that was tried
             why, _ = min(failures, key=lambda pair: pair[1].memory.total_bytes)
             rejected.append(why)
-    passing.sort(key=_rank_key, reverse=True)
+    passing.sort(key=lambda e: _rank_key(e, target), reverse=True)
     ranked = tuple(passing)
     return Recommendation(
         device=device,
@@ -196,13 +200,27 @@ def explain(
     assert sp is not None
     base = quality_table(tables).base[model.id]
     fit_word = {"fits": "fits", "tight": "fits, tightly,", "offload": "fits with partial GPU offload"}[pick.fit]
+    target = constraints.target_decode_tps
+    slower = [e for e in ranked if e.quality_score > pick.quality_score and e.speed and e.speed.decode_tokens_per_s < target]
+    passed_over = ""
+    if target and sp.decode_tokens_per_s >= target and slower:
+        best_slow = max(slower, key=lambda e: e.quality_score)
+        passed_over = (
+            f" {tables.models[best_slow.model_id].name} ({best_slow.quant_id}, quality {best_slow.quality_score:.0f}) also fits "
+            f"but decodes at ~{best_slow.speed.decode_tokens_per_s:.1f} tok/s, below the {target:g} tok/s reading-speed "
+            f"target (--target-tps 0 ranks by quality alone)."  # type: ignore[union-attr]
+        )
+    elif target and sp.decode_tokens_per_s < target:
+        passed_over = f" Nothing that fits reaches the {target:g} tok/s reading-speed target."
+    if pick.fit == "fits" and any(e.fit == "tight" and e.quality_score > pick.quality_score for e in ranked):
+        passed_over += " Higher-quality models fit only tightly (under 10% headroom) and are ranked below."
     return (
         f"{model.name} in {pick.quant_id} is the highest-quality model that {fit_word} in the "
         f"{format_size(pick.usable_bytes)} usable on {device.name}{' with ' + wanted if wanted else ''}: it needs {format_size(pick.memory.total_bytes)} "
         f"({format_size(pick.headroom_bytes)} headroom at {workload.context_tokens:,} tokens of context), decodes at "
         f"~{sp.decode_tokens_per_s:.1f} tok/s ({sp.decode_band.low:.1f}–{sp.decode_band.high:.1f}) and answers a "
         f"{workload.prompt_tokens}-token prompt in ~{format_seconds(sp.ttft_s)}. Quality score {pick.quality_score:.0f}/100 "
-        f"({base.basis})."
+        f"({base.basis})." + passed_over
     )
 
 
@@ -247,7 +265,7 @@ def devices_for(
                 if best is None or _rank_key(est) > _rank_key(best):
                     best = est
             else:
-                fails.append((why, est))
+                fails.append((why, est))  # noqa: PERF401
         if best is not None:
             out.append(DeviceOption(device, best, True, "meets the requirement"))
         else:
@@ -264,12 +282,13 @@ def evaluate_grid(
     *,
     models: Sequence[ModelSpec] | None = None,
     quants: Sequence[FileType] | None = None,
+    overrides: Mapping[str, PathFactors] | None = None,
 ) -> list[Estimate]:
     """Every model × quant × device (the dashboard's and the benchmarks' full table)."""
     models = list(models or tables.models.values())
     quants = list(quants or tables.file_types.values())
     return [
-        evaluate(m, q, d, workload, tables)
+        evaluate(m, q, d, workload, tables, overrides=overrides)
         for d in devices
         for m in models
         for q in quants

@@ -1,0 +1,266 @@
+"""CLI commands of the measure-for-real loop: profile, validate, runs, calibrate.
+
+Registered lazily in advisor.cli (nothing here is imported by `advisor recommend`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from advisor.errors import BadInputError
+from advisor.output import FORMATS, dumps_json, render_rows
+from advisor.units import format_seconds, format_size, parse_positive_int
+
+
+def _emit(text: str) -> None:
+    click.echo(text.rstrip("\n"))
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _int(what: str, maximum: int) -> Any:
+    return lambda ctx, param, v: None if v is None else parse_positive_int(v, what=what, maximum=maximum)
+
+
+def _fmt_value(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit == "bytes":
+        return format_size(v)
+    if unit == "s":
+        return format_seconds(v)
+    return f"{v:.1f} tok/s" if v < 100 else f"{v:.0f} tok/s"
+
+
+# --------------------------------------------------------------------------- profile
+
+
+@click.command()
+@click.option("--seconds", default=3.0, show_default=True, type=click.FloatRange(0.5, 60), help="Benchmark duration.")
+@click.option("--no-write", is_flag=True, help="Print the profile without saving it.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "toml"]), default="table", show_default=True)
+def profile(seconds: float, no_write: bool, fmt: str) -> None:
+    """Profile this machine: RAM, CPU, caches, GPUs, board and container limits, plus measured
+    memory bandwidth and compute. Saved as a device profile usable with --device local."""
+    from advisor.local import dumps_toml, run_profile
+
+    device, path = run_profile(seconds=seconds, write=not no_write, progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
+    raw = device.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if fmt == "json":
+        _emit(dumps_json(raw))
+    elif fmt == "toml":
+        _emit(dumps_toml(raw))
+    else:
+        rows = [
+            {"item": "CPU", "value": f"{device.cpu.name} ({device.cpu.cores} cores, {', '.join(device.cpu.isa) or 'no SIMD flags'})"},
+            {"item": "RAM", "value": f"{format_size(device.memory.ram)} ({format_size(device.memory.usable)} usable now)"},
+            {"item": "last-level cache", "value": format_size(device.memory.llc) if device.memory.llc else "unknown"},
+            {"item": "memory bandwidth", "value": f"{device.memory.bandwidth_gbs:g} GB/s measured ({device.memory.bandwidth_note})"},
+            {"item": "compute", "value": f"{device.cpu.fp32_gflops:g} GFLOPS FP32 measured"},
+            {"item": "GPU", "value": device.gpu.name if device.gpu else "none detected"},
+            {"item": "class", "value": device.device_class},
+            {"item": "notes", "value": device.notes},
+        ]
+        _emit(render_rows(rows, [("item", "item"), ("value", "value")], "table", title=device.name))
+        if path:
+            _say(f"saved {path}; use it with --device local")
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@click.command()
+@click.option("--model", "model_id", required=True, help="Catalog model id.")
+@click.option("--quant", "quant_id", default="Q4_K_M", show_default=True, help="Quantization.")
+@click.option("--gguf", type=click.Path(dir_okay=False), default=None,
+              help="A real GGUF of that model; default: build a synthetic twin (exact architecture, random weights).")
+@click.option("--context", default="2048", show_default=True, callback=_int("--context", 1_048_576))
+@click.option("--prompt-tokens", default="256", show_default=True, callback=_int("--prompt-tokens", 1_048_576))
+@click.option("--output-tokens", default="64", show_default=True, callback=_int("--output-tokens", 1_048_576))
+@click.option("--threads", default=None, callback=_int("--threads", 1024), help="Default: the machine's cores.")
+@click.option("--repeats", default="3", show_default=True, callback=_int("--repeats", 100), help="Measured repeats (median).")
+@click.option("--kv-cache", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
+@click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
+@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(1, 86400), help="Seconds before the run is stopped.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
+             threads: int | None, repeats: int, kv_cache: str, force: bool, timeout: float) -> None:
+    """Run a model for real on this machine through llama.cpp and compare with the prediction:
+    load time, model/KV/compute buffers, peak RSS, prefill, decode, time to first token.
+    Every run (and every failure) is recorded; exit code 4 when the run fails."""
+    from advisor.local import local_profile, local_profile_path, run_profile
+    from advisor.validate.validate import run_validation
+
+    if prompt_tokens + output_tokens > context:
+        raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
+    if not local_profile_path().exists():
+        _say("no profile of this machine yet: profiling it first (a few seconds)")
+        run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
+    device = local_profile()
+    result = run_validation(model_id, quant_id, device=device, gguf=gguf, context=context, prompt_tokens=prompt_tokens,
+                            output_tokens=output_tokens, threads=threads, repeats=repeats, kv_cache=kv_cache, force=force,
+                            timeout_s=timeout, progress=_say)
+    rows = [{"figure": c.name, "predicted": _fmt_value(c.predicted, c.unit), "measured": _fmt_value(c.measured, c.unit),
+             "error": "-" if c.error_pct is None else f"{c.error_pct:+.1f}%",
+             "predicted_raw": c.predicted, "measured_raw": c.measured, "error_pct": c.error_pct} for c in result.comparisons]
+    if fmt == "json":
+        _emit(dumps_json({"schema": "edge-model-advisor/validation", "schema_version": 1, "run_id": result.run_id,
+                          "model": result.model_id, "quant": result.quant, "device": result.device_id,
+                          "synthetic_weights": result.synthetic, "gguf": result.gguf, "weight_path": result.weight_path,
+                          "notes": result.notes,
+                          "comparisons": [{"figure": r["figure"], "predicted": r["predicted_raw"], "measured": r["measured_raw"],
+                                           "error_pct": r["error_pct"]} for r in rows]}))
+        return
+    title = f"{result.model_id} {result.quant} on {result.device_id} — run {result.run_id}"
+    if fmt == "table":
+        for note in result.notes:
+            _emit(f"NOTE: {note}")
+    _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt, title=title))
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@click.group()
+def runs() -> None:
+    """The measurements database: list, show, export and import runs."""
+
+
+RUN_COLUMNS = [("id", "id"), ("created_at", "when"), ("source", "source"), ("status", "status"), ("device_id", "device"),
+               ("model_id", "model"), ("quant", "quant"), ("synthetic", "synthetic"), ("decode", "decode tok/s"),
+               ("predicted_decode", "predicted"), ("prefill", "prefill tok/s"), ("predicted_prefill", "predicted")]
+
+
+def _run_row(r: Any) -> dict[str, Any]:
+    def num(v: Any) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    return {"id": r.id, "created_at": r.created_at, "source": r.source, "status": r.status, "device_id": r.device_id,
+            "model_id": r.model_id, "quant": r.quant, "synthetic": "yes" if r.synthetic else "no",
+            "decode": num(r.measured.get("decode_tokens_per_s")), "predicted_decode": num(r.predicted.get("decode_tokens_per_s")),
+            "prefill": num(r.measured.get("prefill_tokens_per_s")), "predicted_prefill": num(r.predicted.get("prefill_tokens_per_s")),
+            "error": r.error or ""}
+
+
+def _run_dict(r: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(r)
+    d.pop("device_profile", None)
+    return d
+
+
+@runs.command("list")
+@click.option("--device", default=None)
+@click.option("--model", default=None)
+@click.option("--status", default=None, type=click.Choice(["ok", "crashed", "timeout", "refused", "failed"]))
+@click.option("--limit", default=None, callback=_int("--limit", 1_000_000))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def runs_list(device: str | None, model: str | None, status: str | None, limit: int | None, fmt: str) -> None:
+    """List recorded runs."""
+    from advisor.store import list_runs
+
+    found = list_runs(device_id=device, model_id=model, status=status, limit=limit)
+    if fmt == "json":
+        _emit(dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1, "runs": [_run_dict(r) for r in found]}))
+        return
+    _emit(render_rows([_run_row(r) for r in found], RUN_COLUMNS + [("error", "error")], fmt, title=f"{len(found)} runs"))
+
+
+@runs.command("show")
+@click.argument("run_id", callback=_int("run id", 10**12))
+def runs_show(run_id: int) -> None:
+    """Show one run in full (JSON)."""
+    from dataclasses import asdict
+
+    from advisor.store import get_run
+
+    _emit(dumps_json(asdict(get_run(run_id))))
+
+
+@runs.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def runs_export(fmt: str, output: str | None, force: bool) -> None:
+    """Export every run (CSV or JSON) for spreadsheets and other tools."""
+    from advisor.store import list_runs
+
+    found = list_runs()
+    if fmt == "json":
+        text = dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1, "runs": [_run_dict(r) for r in found]})
+    else:
+        rows = []
+        for r in found:
+            row = _run_row(r)
+            row.update({f"measured_{k}": v for k, v in r.measured.items() if not isinstance(v, (dict, list))})
+            row.update({f"predicted_{k}": v for k, v in r.predicted.items() if not isinstance(v, (dict, list))})
+            row.update({f"setting_{k}": v for k, v in r.settings.items()})
+            rows.append(row)
+        keys: list[str] = []
+        for row in rows:
+            keys += [k for k in row if k not in keys]
+        text = render_rows(rows, [(k, k) for k in keys], "csv")
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    path = Path(output)
+    if path.exists() and not force:
+        raise BadInputError(f"{path} already exists; pass --force to overwrite it")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    _say(f"wrote {len(found)} runs to {path}")
+
+
+@runs.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--device", "device_id", default=None, help="Device profile id the measurements were made on.")
+@click.option("--device-file", default=None, type=click.Path(dir_okay=False), help="Or its profile file.")
+@click.option("--model", "model_id", default=None, help="Catalog model id (default: guessed from the file name).")
+@click.option("--quant", "quant_id", default=None, help="Quantization (default: from llama-bench's model type).")
+def runs_import(file: str, device_id: str | None, device_file: str | None, model_id: str | None, quant_id: str | None) -> None:
+    """Import llama.cpp's own benchmark output (`llama-bench -o json|jsonl|csv`) measured on
+    another device (a phone, a board), with our prediction beside each figure."""
+    from advisor.validate.importer import import_llama_bench
+
+    ids = import_llama_bench(file, device_id=device_id, device_file=device_file, model_id=model_id, quant_id=quant_id)
+    _emit(f"imported {len(ids)} measurements as runs {', '.join(map(str, ids))}")
+
+
+# --------------------------------------------------------------------------- calibrate
+
+
+@click.command()
+@click.option("--device", "device_id", default=None, help="Only this device (default: every device with runs, and each path).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def calibrate(device_id: str | None, fmt: str) -> None:
+    """Fit the speed model's factors (bandwidth efficiency, per-layer cost, compute efficiency) from
+    the recorded runs, per device and per execution path; predictions use them from then on."""
+    from advisor.calibration import run_calibration
+
+    out = run_calibration(device_id=device_id)
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f}%"
+
+    rows = [{"scope": s.scope, "key": s.key, "runs": s.n_runs, "bw_efficiency": round(s.factors.bw_efficiency, 3),
+             "fixed_us_per_layer": round(s.factors.fixed_s_per_layer * 1e6, 1),
+             "prefill_efficiency": round(s.factors.prefill_efficiency, 3),
+             "decode_mdape": f"{pct(s.decode_mdape_before)} → {pct(s.decode_mdape_after)}",
+             "prefill_mdape": f"{pct(s.prefill_mdape_before)} → {pct(s.prefill_mdape_after)}",
+             "basis": s.factors.basis} for s in out]
+    if fmt == "json":
+        _emit(json.dumps({"schema": "edge-model-advisor/calibration", "schema_version": 1, "calibrations": rows}, indent=2))
+        return
+    _emit(render_rows(rows, [("scope", "scope"), ("key", "device / path"), ("runs", "runs"), ("bw_efficiency", "bw eff"),
+                             ("fixed_us_per_layer", "µs/layer"), ("prefill_efficiency", "prefill eff"),
+                             ("decode_mdape", "decode error before → after"), ("prefill_mdape", "prefill error before → after"),
+                             ("basis", "basis")], fmt, title="Calibrations stored (in-sample errors)"))

@@ -1,0 +1,136 @@
+"""One measured run of a GGUF through llama-cpp-python, in its own subprocess.
+
+The child loads the model (timed), evaluates a warm-up, then for each repeat clears the context,
+processes a prompt of P tokens (timed: prefill rate and time to first token) and generates G
+tokens one at a time (timed: decode rate). It reports medians, its peak RSS, and llama.cpp's own
+log, from which the reported model/KV/compute buffer sizes are parsed.
+
+A crash (llama.cpp can segfault, e.g. in the CPU weight-repack path), an out-of-memory kill or a
+timeout never takes the caller down: it comes back as a RunOutcome with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MARKER = "@@ADVISOR_RESULT@@"
+
+CHILD = r"""
+import json, os, resource, statistics, sys, time
+args = json.loads(sys.argv[1])
+import llama_cpp
+import llama_cpp.llama_cpp as low
+
+if not args["use_extra_bufts"]:
+    # llama-cpp-python has no keyword for it: patch the default model params it starts from
+    _default = low.llama_model_default_params
+    def _no_extra_bufts():
+        p = _default()
+        p.use_extra_bufts = False
+        return p
+    low.llama_model_default_params = _no_extra_bufts
+
+kw = dict(model_path=args["gguf"], n_ctx=args["n_ctx"], n_batch=args["n_batch"], n_ubatch=args["n_ubatch"],
+          n_threads=args["threads"], n_threads_batch=args["threads"], verbose=True, n_gpu_layers=0)
+if args.get("type_k") is not None:
+    kw["type_k"] = kw["type_v"] = args["type_k"]
+t0 = time.perf_counter()
+llm = llama_cpp.Llama(**kw)
+load_s = time.perf_counter() - t0
+n_vocab = llm.n_vocab()
+lo = min(1000, n_vocab // 4)
+prompt = [lo + (i * 7919) % (n_vocab - lo) for i in range(args["prompt_tokens"])]
+gen = [lo + (i * 104729) % (n_vocab - lo) for i in range(args["output_tokens"])]
+# warm-up: a short prompt and a few generated tokens
+llm.reset(); llm.eval(prompt[: min(32, len(prompt))]); [llm.eval([t]) for t in gen[:4]]
+prefill, decode, ttft = [], [], []
+for _ in range(args["repeats"]):
+    llm.reset()
+    llm._ctx.memory_clear(True) if hasattr(llm, "_ctx") and hasattr(llm._ctx, "memory_clear") else None
+    t = time.perf_counter(); llm.eval(prompt); dt = time.perf_counter() - t
+    prefill.append(len(prompt) / dt); ttft.append(dt)
+    t = time.perf_counter()
+    for tok in gen:
+        llm.eval([tok])
+    decode.append(len(gen) / (time.perf_counter() - t))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+out = {"load_s": load_s, "prefill_tokens_per_s": statistics.median(prefill), "decode_tokens_per_s": statistics.median(decode),
+       "ttft_s": statistics.median(ttft), "prefill_samples": prefill, "decode_samples": decode, "peak_rss_bytes": peak,
+       "llama_cpp_python": llama_cpp.__version__, "n_ctx": llm.n_ctx()}
+sys.stdout.write("@@ADVISOR_RESULT@@" + json.dumps(out) + "\n"); sys.stdout.flush()
+os._exit(0)  # skip teardown: llama.cpp can crash while freeing, after the numbers are out
+"""
+
+
+@dataclass
+class RunSettings:
+    gguf: Path
+    n_ctx: int = 2048
+    prompt_tokens: int = 256
+    output_tokens: int = 64
+    threads: int = 2
+    repeats: int = 3
+    n_batch: int = 512
+    n_ubatch: int = 512
+    type_k: int | None = None  # ggml type id for the KV cache (None: f16)
+    use_extra_bufts: bool = True
+    timeout_s: float = 600.0
+
+    def child_args(self) -> dict[str, Any]:
+        return {
+            "gguf": str(self.gguf), "n_ctx": self.n_ctx, "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens, "threads": self.threads, "repeats": self.repeats,
+            "n_batch": self.n_batch, "n_ubatch": self.n_ubatch, "type_k": self.type_k,
+            "use_extra_bufts": self.use_extra_bufts,
+        }
+
+
+@dataclass
+class RunOutcome:
+    status: str  # ok | crashed | timeout | failed
+    measured: dict[str, Any] = field(default_factory=dict)
+    log: str = ""
+    error: str | None = None
+    returncode: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def describe_returncode(rc: int) -> str:
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        if -rc == signal.SIGKILL:
+            return f"killed by {name} (likely out of memory)"
+        return f"crashed with {name}"
+    return f"exit code {rc}"
+
+
+def run_child(settings: RunSettings, *, python: str | None = None, child_source: str = CHILD) -> RunOutcome:
+    """Run one measurement in a subprocess; never raises for a crash, a kill or a timeout."""
+    argv = [python or sys.executable, "-c", child_source, json.dumps(settings.child_args())]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=settings.timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        log = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return RunOutcome("timeout", log=log, error=f"timed out after {settings.timeout_s:.0f} s")
+    result = None
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARKER):
+            result = json.loads(line[len(MARKER):])
+    if result is not None:
+        return RunOutcome("ok", measured=result, log=proc.stderr, returncode=proc.returncode)
+    tail = " | ".join(line.strip() for line in proc.stderr.splitlines()[-3:] if line.strip())
+    status = "crashed" if proc.returncode < 0 else "failed"
+    return RunOutcome(status, log=proc.stderr, returncode=proc.returncode,
+                      error=f"llama.cpp {describe_returncode(proc.returncode)}" + (f": {tail}" if tail else ""))

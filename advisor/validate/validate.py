@@ -1,0 +1,225 @@
+"""`advisor validate`: predict, run for real through llama.cpp, compare, record.
+
+Every attempt is recorded in the measurements store — refused, crashed and timed-out runs too —
+so nothing is lost and the history shows which weight path (with or without llama.cpp's extra
+buffer types, i.e. CPU weight repacking) produced each figure.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from advisor.catalog import Catalog, advisor_home, load_catalog
+from advisor.engine.fit import evaluate
+from advisor.errors import DataFileError, RunError
+from advisor.records import DeviceProfile, Estimate, Workload
+from advisor.store import Run, record_run
+from advisor.units import GIB, format_size
+from advisor.validate.runner import RunOutcome, RunSettings, run_child
+
+Progress = Callable[[str], None]
+
+#: Predicted load time = weights / this rate (mmap of a page-cached file plus tensor setup) + a
+#: fixed start-up. Empirical; recorded runs show how well it holds.
+LOAD_BYTES_PER_S = 2.0e9
+LOAD_FIXED_S = 0.15
+
+#: ggml type ids llama.cpp takes for the KV cache type (type_k / type_v).
+KV_TYPE_IDS = {"f16": 1, "q8_0": 8, "q4_0": 2}
+
+CRASH_SIGNALS_RETRYABLE = (-11, -6, -7, -4)  # SIGSEGV, SIGABRT, SIGBUS, SIGILL
+
+
+def twin_cache_dir() -> Path:
+    return Path(os.environ.get("ADVISOR_TWIN_CACHE") or advisor_home() / "twins")
+
+
+def check_gguf(path: Path) -> None:
+    """A readable GGUF file (magic bytes), or one clear error."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: file not found; check the --gguf path") from None
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc})") from None
+    if magic != b"GGUF":
+        raise DataFileError(f"{path}: not a GGUF file (bad magic {magic!r}); pass a llama.cpp .gguf model")
+
+
+@dataclass
+class Comparison:
+    name: str
+    predicted: float | None
+    measured: float | None
+    unit: str  # "bytes" | "tok/s" | "s"
+
+    @property
+    def error_pct(self) -> float | None:
+        from advisor.analysis import prediction_error_pct
+
+        return prediction_error_pct(self.predicted, self.measured)
+
+
+@dataclass
+class ValidationResult:
+    run_id: int
+    status: str
+    model_id: str
+    quant: str
+    device_id: str
+    synthetic: bool
+    gguf: str | None
+    weight_path: str
+    comparisons: list[Comparison] = field(default_factory=list)
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)
+
+
+def predicted_figures(est: Estimate) -> dict[str, Any]:
+    m = est.memory
+    out: dict[str, Any] = {
+        "weights_bytes": m.weights_bytes, "kv_cache_bytes": m.kv_cache_bytes, "compute_buffer_bytes": m.compute_buffer_bytes,
+        "overhead_bytes": m.overhead_bytes, "total_bytes": m.total_bytes,
+        "load_s": m.weights_bytes / LOAD_BYTES_PER_S + LOAD_FIXED_S,
+    }
+    if est.speed:
+        out.update(decode_tokens_per_s=est.speed.decode_tokens_per_s, prefill_tokens_per_s=est.speed.prefill_tokens_per_s,
+                   ttft_s=est.speed.ttft_s, decode_bound=est.speed.decode_bound, basis=est.speed.basis)
+    return out
+
+
+def measured_figures(outcome: RunOutcome) -> dict[str, Any]:
+    from advisor.validate.llama_log import parse_llama_log
+
+    m = dict(outcome.measured)
+    buffers = parse_llama_log(outcome.log)
+    m.update(
+        model_buffer_bytes=buffers.model_buffer_bytes, mapped_model_bytes=buffers.model_buffers.get("CPU_Mapped", buffers.model_buffers.get("CPU")),
+        extra_model_buffer_bytes=buffers.extra_model_buffer_bytes, model_buffers=buffers.model_buffers,
+        kv_buffer_bytes=buffers.kv_buffer_bytes, compute_buffer_bytes=buffers.compute_buffer_bytes,
+        n_ctx_allocated=buffers.n_ctx, flash_attn=buffers.flash_attn,
+    )
+    return m
+
+
+def compare(pred: dict[str, Any], meas: dict[str, Any]) -> list[Comparison]:
+    return [
+        Comparison("load time", pred.get("load_s"), meas.get("load_s"), "s"),
+        Comparison("weights (model buffer)", pred.get("weights_bytes"), meas.get("mapped_model_bytes"), "bytes"),
+        Comparison("KV cache buffer", pred.get("kv_cache_bytes"), meas.get("kv_buffer_bytes"), "bytes"),
+        Comparison("compute buffer", pred.get("compute_buffer_bytes"), meas.get("compute_buffer_bytes"), "bytes"),
+        Comparison("peak RSS vs total", pred.get("total_bytes"), meas.get("peak_rss_bytes"), "bytes"),
+        Comparison("prefill", pred.get("prefill_tokens_per_s"), meas.get("prefill_tokens_per_s"), "tok/s"),
+        Comparison("decode", pred.get("decode_tokens_per_s"), meas.get("decode_tokens_per_s"), "tok/s"),
+        Comparison("time to first token", pred.get("ttft_s"), meas.get("ttft_s"), "s"),
+    ]
+
+
+def _available_bytes() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def run_validation(
+    model_id: str,
+    quant_id: str,
+    *,
+    device: DeviceProfile,
+    gguf: str | Path | None = None,
+    context: int = 2048,
+    prompt_tokens: int = 256,
+    output_tokens: int = 64,
+    threads: int | None = None,
+    repeats: int = 3,
+    kv_cache: str = "f16",
+    force: bool = False,
+    timeout_s: float = 600.0,
+    progress: Progress | None = None,
+    catalog: Catalog | None = None,
+    db: Path | None = None,
+    child_source: str | None = None,
+) -> ValidationResult:
+    catalog = catalog or load_catalog()
+    model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
+    say = progress or (lambda _msg: None)
+    threads = threads or device.cpu.big_cores
+    workload = Workload(context_tokens=context, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+                        kv_cache_type=kv_cache, threads=threads)  # type: ignore[arg-type]
+    est = evaluate(model, ftype, device, workload, catalog)
+    predicted = predicted_figures(est)
+    settings_doc: dict[str, Any] = {"n_ctx": context, "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
+                                    "threads": threads, "repeats": repeats, "kv_cache": kv_cache, "n_ubatch": workload.n_ubatch}
+    base_run = dict(source="validate", device_id=device.id, model_id=model.id, model_name=model.name, quant=ftype.id,
+                    device_profile=device.model_dump(mode="json", by_alias=True), backend="cpu", predicted=predicted,
+                    settings=settings_doc)
+
+    synthetic = gguf is None
+    if gguf is not None:
+        path = Path(gguf)
+        check_gguf(path)
+    else:
+        from advisor.validate.twin import build_twin
+
+        say(f"building the synthetic twin of {model.id} in {ftype.id} (exact architecture, random weights; cached)")
+        last = [-1]
+
+        def twin_progress(done: int, total: int) -> None:
+            pct = int(100 * done / max(1, total))
+            if pct >= last[0] + 10:
+                last[0] = pct
+                say(f"  writing tensors {pct}%")
+
+        try:
+            path = build_twin(model, ftype.id, twin_cache_dir(), progress=twin_progress)
+        except RunError as exc:
+            run_id = record_run(Run(status="failed", error=str(exc), synthetic=True, **base_run), db)
+            raise RunError(f"{exc} (recorded as run {run_id})") from None
+
+    available = _available_bytes()
+    if est.memory.total_bytes > available and not force:
+        msg = (f"refused: the run needs ~{format_size(est.memory.total_bytes)} but only {format_size(available)} is available; "
+               "free memory, lower --context, or pass --force")
+        run_id = record_run(Run(status="refused", error=msg, synthetic=synthetic, gguf_path=str(path), **base_run), db)
+        raise RunError(f"{msg} (recorded as run {run_id})")
+
+    settings = RunSettings(gguf=path, n_ctx=context, prompt_tokens=prompt_tokens, output_tokens=output_tokens, threads=threads,
+                           repeats=repeats, type_k=KV_TYPE_IDS[kv_cache] if kv_cache != "f16" else None, timeout_s=timeout_s)
+    say(f"running llama.cpp: {repeats} repeats of {prompt_tokens} prompt + {output_tokens} generated tokens, {threads} threads")
+    notes: list[str] = []
+    outcome = run_child(settings, **({"child_source": child_source} if child_source else {}))
+    weight_path = "default (extra buffer types: CPU weight repacking allowed)"
+    if outcome.status == "crashed" and outcome.returncode in CRASH_SIGNALS_RETRYABLE:
+        first = outcome.error
+        record_run(Run(status="crashed", error=first, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path, **base_run), db)
+        notes.append(f"first attempt {first}; retried with use_extra_bufts = False (no CPU weight repacking)")
+        say(notes[-1])
+        settings.use_extra_bufts = False
+        outcome = run_child(settings, **({"child_source": child_source} if child_source else {}))
+        weight_path = "no extra buffer types (use_extra_bufts = False, after a crash)"
+    if not outcome.ok:
+        run_id = record_run(Run(status=outcome.status, error=outcome.error, synthetic=synthetic, gguf_path=str(path),
+                                weight_path=weight_path, **base_run), db)
+        raise RunError(f"the run {outcome.status}: {outcome.error} (recorded as run {run_id})")
+
+    measured = measured_figures(outcome)
+    if measured.get("extra_model_buffer_bytes"):
+        notes.append(
+            f"llama.cpp also holds a repacked copy of the weights ({format_size(measured['extra_model_buffer_bytes'])} in "
+            f"{', '.join(k for k in measured['model_buffers'] if k not in ('CPU', 'CPU_Mapped'))} buffers)"
+        )
+    run_id = record_run(Run(status="ok", synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
+                            measured=measured, llama_cpp_version=measured.get("llama_cpp_python"), **base_run), db)
+    if synthetic:
+        notes.insert(0, "weights are SYNTHETIC (random, exact architecture): memory and speed are the real model's, its answers are not")
+    return ValidationResult(run_id=run_id, status="ok", model_id=model.id, quant=ftype.id, device_id=device.id,
+                            synthetic=synthetic, gguf=str(path), weight_path=weight_path,
+                            comparisons=compare(predicted, measured), notes=notes, measured=measured)
+
+
+__all__ = ["run_validation", "ValidationResult", "Comparison", "check_gguf", "twin_cache_dir", "GIB"]

@@ -1,0 +1,84 @@
+"""Probes of this machine (real), and of hardware this machine lacks (recorded tool outputs)."""
+
+import sys
+
+import psutil
+import pytest
+
+from advisor import hardware as hw
+from advisor.units import GIB, MIB
+
+
+def test_probe_machine_is_sane():
+    info = hw.probe_machine()
+    vm = psutil.virtual_memory()
+    assert info.ram_total_bytes == vm.total
+    assert 0 < info.usable_bytes <= vm.total
+    assert 1 <= info.physical_cores <= info.logical_cores <= 4096
+    assert info.cpu_brand and info.clusters and all(ghz > 0 for _, ghz in info.clusters)
+    assert len(info.fingerprint) == 16 and info.fingerprint == hw.probe_machine().fingerprint
+
+
+def test_bandwidth_and_compute_benchmarks_are_plausible():
+    bw = hw.measure_bandwidth(working_set_bytes=256 * MIB, threads=2, seconds=0.5)
+    assert 0.5 < bw.single_thread_gbs <= bw.all_threads_gbs < 2000
+    gflops = hw.measure_compute(seconds=0.3, size=512)
+    assert 0.5 < gflops < 100_000
+
+
+@pytest.mark.parametrize(
+    "v2, v1, expected",
+    [("max\n", None, None), ("4294967296\n", None, 4 * GIB), (None, "9223372036854771712\n", None), (None, "2147483648", 2 * GIB),
+     (None, None, None), ("garbage", "1073741824", GIB)],
+)
+def test_cgroup_limits(v2, v1, expected):
+    assert hw.parse_cgroup_limit(v2, v1) == expected
+
+
+# Recorded outputs of the real tools on the devices this machine is not.
+NVIDIA_SMI = "NVIDIA GeForce RTX 4090, 24564, 23987\nNVIDIA GeForce RTX 3060, 12288, 11811\n"
+PI5_MODEL = "Raspberry Pi 5 Model B Rev 1.0\x00"
+JETSON_MODEL = "NVIDIA Jetson Orin Nano Developer Kit\x00"
+TEGRA_RELEASE = "# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC 2024\n"
+
+
+def test_parse_nvidia_smi():
+    gpus = hw.parse_nvidia_smi_csv(NVIDIA_SMI)
+    assert gpus[0] == {"name": "NVIDIA GeForce RTX 4090", "memory_total_bytes": 24564 * MIB, "memory_free_bytes": 23987 * MIB}
+    assert gpus[1]["memory_total_bytes"] == 12 * GIB
+
+
+def test_parse_boards():
+    assert hw.parse_device_tree_model(PI5_MODEL) == "Raspberry Pi 5 Model B Rev 1.0"
+    assert hw.parse_device_tree_model(JETSON_MODEL) == "NVIDIA Jetson Orin Nano Developer Kit"
+    assert hw.parse_tegra_release(TEGRA_RELEASE) == "L4T R36.4.0"
+    assert hw.parse_tegra_release(None) is None
+
+
+def test_big_little_clusters():
+    # a Snapdragon 8 Gen 3 as /sys reports cpuinfo_max_freq (kHz)
+    freqs = {0: 2265600, 1: 2265600, 2: 3014400, 3: 3014400, 4: 3014400, 5: 3014400, 6: 3014400, 7: 3302400}
+    assert hw.cluster_cpus(freqs) == [(1, 3.3024), (5, 3.0144), (2, 2.2656)]
+
+
+def test_gputil_that_cannot_import_never_breaks_the_probe(monkeypatch):
+    """GPUtil 1.4.0 imports distutils, gone in Python 3.12: the probe must shrug it off."""
+
+    class Broken:
+        def __getattr__(self, name):
+            raise ModuleNotFoundError("No module named 'distutils'")
+
+    monkeypatch.setitem(sys.modules, "GPUtil", Broken())
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # no NVML on this machine either
+    assert isinstance(hw.probe_nvidia(), list)
+
+
+def test_profile_command_writes_a_loadable_profile(tmp_path, monkeypatch):
+    from advisor.catalog import load_device_file
+    from advisor.local import run_profile
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    device, path = run_profile(seconds=0.6)
+    again = load_device_file(path)
+    assert again.id == "local" and again.memory.bandwidth_basis == "measured" and again.measured_at
+    assert again.memory.bandwidth_gbs == device.memory.bandwidth_gbs > 0.5

@@ -1,0 +1,88 @@
+"""Measurements database: migrations, concurrent writers, failures recorded, clear errors."""
+
+import multiprocessing as mp
+import sqlite3
+
+import pytest
+
+from advisor import store
+from advisor.errors import DataFileError
+from advisor.store import MIGRATIONS, Run, connect, list_runs, record_run
+
+
+def test_fresh_database_is_at_the_latest_version(tmp_path):
+    db = tmp_path / "a.db"
+    with connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migrates_an_old_database_keeping_its_rows(tmp_path):
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for statement in store._statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO runs (created_at, source, status, device_id) VALUES ('2026-01-01', 'validate', 'ok', 'old-device')")
+    conn.commit()
+    conn.close()
+    runs = list_runs(path=db)
+    assert [r.device_id for r in runs] == ["old-device"]
+    assert runs[0].weight_path is None  # column added by migration 2
+    with connect(db) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_newer_database_is_refused(tmp_path):
+    db = tmp_path / "new.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(DataFileError, match="schema version 99, newer than this tool"):
+        list_runs(path=db)
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path):
+    db = tmp_path / "bad.db"
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(DataFileError, match="unreadable"):
+        list_runs(path=db)
+
+
+def _writer(args):
+    db, worker, n = args
+    for i in range(n):
+        record_run(Run(source="test", status="ok", device_id=f"w{worker}", measured={"decode_tokens_per_s": float(i)}), db)
+    return n
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    db = tmp_path / "c.db"
+    with connect(db):
+        pass
+    with mp.get_context("spawn").Pool(4) as pool:
+        assert sum(pool.map(_writer, [(db, w, 25) for w in range(4)])) == 100
+    runs = list_runs(path=db)
+    assert len(runs) == 100
+    assert {r.device_id for r in runs} == {"w0", "w1", "w2", "w3"}
+    assert len({r.id for r in runs}) == 100
+
+
+def test_round_trip_of_a_run(tmp_path):
+    db = tmp_path / "r.db"
+    rid = record_run(Run(source="validate", status="crashed", device_id="local", model_id="qwen3-0.6b", quant="Q4_K_M",
+                         synthetic=True, error="llama.cpp crashed with SIGSEGV", settings={"n_ctx": 2048},
+                         predicted={"decode_tokens_per_s": 12.5}, weight_path="default"), db)
+    r = store.get_run(rid, db)
+    assert (r.status, r.error, r.synthetic, r.settings, r.predicted["decode_tokens_per_s"]) == (
+        "crashed", "llama.cpp crashed with SIGSEGV", True, {"n_ctx": 2048}, 12.5)
+
+
+def test_calibrations_latest_wins(tmp_path, catalog):
+    db = tmp_path / "k.db"
+    f = catalog.calibration["cpu-x86"]
+    store.save_calibration("device", "local", f.model_copy(update={"bw_efficiency": 0.3}), 2, {}, db)
+    store.save_calibration("device", "local", f.model_copy(update={"bw_efficiency": 0.4}), 3, {}, db)
+    store.save_calibration("path", "cpu-x86", f.model_copy(update={"bw_efficiency": 0.5}), 3, {}, db)
+    got = store.load_device_calibrations(db)
+    assert got["local"].bw_efficiency == 0.4 and got["path:cpu-x86"].bw_efficiency == 0.5
