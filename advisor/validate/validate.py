@@ -93,10 +93,22 @@ def predicted_figures(est: Estimate) -> dict[str, Any]:
     return out
 
 
-def measured_figures(outcome: RunOutcome) -> dict[str, Any]:
+def gguf_tensor_bytes(path: Path) -> int | None:
+    """Bytes of tensor data in a GGUF file, as its header declares them (gguf package)."""
+    try:
+        import gguf
+
+        return int(sum(int(t.n_bytes) for t in gguf.GGUFReader(str(path)).tensors))
+    except Exception:  # an unreadable header is reported by llama.cpp's own load
+        return None
+
+
+def measured_figures(outcome: RunOutcome, gguf_path: Path | None = None) -> dict[str, Any]:
     from advisor.validate.llama_log import parse_llama_log
 
     m = dict(outcome.measured)
+    if gguf_path is not None:
+        m["gguf_tensor_bytes"] = gguf_tensor_bytes(gguf_path)
     buffers = parse_llama_log(outcome.log)
     m.update(
         model_buffer_bytes=buffers.model_buffer_bytes, mapped_model_bytes=buffers.model_buffers.get("CPU_Mapped", buffers.model_buffers.get("CPU")),
@@ -110,7 +122,8 @@ def measured_figures(outcome: RunOutcome) -> dict[str, Any]:
 def compare(pred: dict[str, Any], meas: dict[str, Any]) -> list[Comparison]:
     return [
         Comparison("load time", pred.get("load_s"), meas.get("load_s"), "s"),
-        Comparison("weights (model buffer)", pred.get("weights_bytes"), meas.get("mapped_model_bytes"), "bytes"),
+        Comparison("weights (GGUF tensor data)", pred.get("weights_bytes"), meas.get("gguf_tensor_bytes"), "bytes"),
+        Comparison("model buffers (llama.cpp)", pred.get("weights_bytes"), meas.get("model_buffer_bytes"), "bytes"),
         Comparison("KV cache buffer", pred.get("kv_cache_bytes"), meas.get("kv_buffer_bytes"), "bytes"),
         Comparison("compute buffer", pred.get("compute_buffer_bytes"), meas.get("compute_buffer_bytes"), "bytes"),
         Comparison("peak RSS vs total", pred.get("total_bytes"), meas.get("peak_rss_bytes"), "bytes"),
@@ -207,11 +220,12 @@ def run_validation(
                                 weight_path=weight_path, **base_run), db)
         raise RunError(f"the run {outcome.status}: {outcome.error} (recorded as run {run_id})")
 
-    measured = measured_figures(outcome)
+    measured = measured_figures(outcome, path)
     if measured.get("extra_model_buffer_bytes"):
         notes.append(
-            f"llama.cpp also holds a repacked copy of the weights ({format_size(measured['extra_model_buffer_bytes'])} in "
-            f"{', '.join(k for k in measured['model_buffers'] if k not in ('CPU', 'CPU_Mapped'))} buffers)"
+            f"llama.cpp repacked the matrix weights into {', '.join(k for k in measured['model_buffers'] if k not in ('CPU', 'CPU_Mapped'))} "
+            f"buffers ({format_size(measured['extra_model_buffer_bytes'])}) beside the memory-mapped file: its model buffers "
+            "count those weights twice; the mapped pages can be reclaimed, the repacked copy cannot"
         )
     run_id = record_run(Run(status="ok", synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
                             measured=measured, llama_cpp_version=measured.get("llama_cpp_python"), **base_run), db)
