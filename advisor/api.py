@@ -124,6 +124,7 @@ def run_devices_for(
     device_class: str | None = None,
     devices: Sequence[DeviceProfile] | None = None,
     catalog: Catalog | None = None,
+    rank_by: str = "price",
 ) -> list[DeviceOption]:
     catalog = catalog or load_catalog()
     model = catalog.model(model_id)
@@ -135,7 +136,7 @@ def run_devices_for(
             raise BadInputError(f"no device profiles of class '{device_class}'; see 'advisor devices'")
     return devices_for(
         model, pool, workload, catalog, quant=quant, min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s,
-        overrides=calibration_overrides(),
+        overrides=calibration_overrides(), rank_by=rank_by,
     )
 
 

@@ -429,48 +429,92 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str
 @click.option("--min-tps", default=None, callback=_float_cb("--min-tps"), help="Required decode speed (tokens/s).")
 @click.option("--max-ttft", default=None, callback=_callback(parse_duration, "--max-ttft"), help="Maximum time to first token.")
 @click.option("--class", "device_class", default=None, help="Only devices of this class.")
+@click.option("--rank-by", type=click.Choice(["price", "energy", "speed"]), default="price", show_default=True,
+              help="Order of the devices that meet the requirement: unit price, energy per response, or decode speed.")
+@click.option("--fleet", default="1", show_default=True, callback=_int_cb("--fleet", 10_000_000),
+              help="Units to buy: adds the fleet price and fleet energy per 1,000 responses each.")
+@click.option("--what-if", "what_if", is_flag=True, help="Also show which models become possible on the larger-RAM variant of each device.")
 @workload_options
 @click.option("--top", default="20", callback=_int_cb("--top", 10_000), show_default=True, help="How many devices to list.")
 @format_option
 def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | None, max_ttft: float | None,
-                device_class: str | None, top: int, **kw: Any) -> None:
-    """Which devices run a model at the required speed, cheapest first.
+                device_class: str | None, rank_by: str, fleet: int, what_if: bool, top: int, **kw: Any) -> None:
+    """Which devices run a model at the required speed: cheapest (or most frugal, or fastest)
+    first, the cheapest in each class, and why the others cannot.
 
     Exit code 3 when no device meets the requirement.
     """
     from advisor.api import run_devices_for
     from advisor.catalog import load_catalog
+    from advisor.engine.recommend import cheapest_per_class
     from advisor.serialize import device_option_dict, workload_dict
 
     workload = _workload(kw)
     options = run_devices_for(model_id, workload, quant_id=quant_id, min_decode_tps=min_tps, max_ttft_s=max_ttft,
-                              device_class=device_class)
+                              device_class=device_class, rank_by=rank_by)
     catalog = load_catalog()
     meeting = [o for o in options if o.meets]
+    per_class = cheapest_per_class(options)
+    variants: list[dict[str, Any]] = []
+    if what_if:
+        from advisor.engine.recommend import Constraints
+        from advisor.report.model import what_if_more_ram
+
+        shown = [o.device for o in options[:top]]
+        variants = what_if_more_ram(shown, workload,
+                                    Constraints(min_decode_tps=min_tps, max_ttft_s=max_ttft), catalog, requested=[model_id])
     if fmt == "json":
+        devices = []
+        for o in options:
+            d = device_option_dict(o, catalog)
+            d["fleet_price_usd"] = o.price_usd * fleet if o.price_usd is not None else None
+            devices.append(d)
         _emit(dumps_json({
             "schema": "edge-model-advisor/devices-for", "schema_version": 1, "model": model_id, "quant": quant_id,
             "min_decode_tokens_per_s": min_tps, "max_ttft_s": max_ttft, "workload": workload_dict(workload),
-            "devices": [device_option_dict(o, catalog) for o in options],
+            "rank_by": rank_by, "fleet": fleet, "devices": devices,
+            "cheapest_per_class": {k: o.device.id for k, o in per_class.items()},
+            "what_if": variants,
         }))
     else:
         rows = []
         for o in options[:top] if fmt == "table" else options:
             e = o.estimate
             sp = e.speed if e else None
+            energy = o.energy_j_per_response
             rows.append({
                 "device": o.device.id, "class": o.device.device_class,
                 "price": f"${o.price_usd:,.0f}" if o.price_usd else "-",
+                "fleet": f"${o.price_usd * fleet:,.0f}" if o.price_usd else "-",
                 "meets": "yes" if o.meets else "no", "quant": e.quant_id if e else "-",
                 "decode": _tps(sp.decode_tokens_per_s) if sp else "-",
                 "ttft": format_seconds(sp.ttft_s) if sp else "-",
+                "energy": f"{energy * 1000 / 3600:.1f} Wh" if energy is not None else "-",
                 "memory": f"{format_size(e.memory.total_bytes)} / {format_size(e.usable_bytes)}" if e else "-",
                 "reason": o.reason,
             })
         cols = [("device", "device"), ("class", "class"), ("price", "price"), ("meets", "meets"), ("quant", "quant"),
-                ("decode", "decode tok/s"), ("ttft", "TTFT"), ("memory", "memory / usable"), ("reason", "why")]
-        title = f"{len(meeting)} of {len(options)} devices run {model_id}" + (f" at ≥{min_tps:g} tok/s" if min_tps else "")
+                ("decode", "decode tok/s"), ("ttft", "TTFT"), ("energy", "energy / 1,000 responses"),
+                ("memory", "memory / usable"), ("reason", "why")]
+        if fleet > 1:
+            cols.insert(3, ("fleet", f"fleet of {fleet:,}"))
+        title = f"{len(meeting)} of {len(options)} devices run {model_id}" + (f" at ≥{min_tps:g} tok/s" if min_tps else "") + f", by {rank_by}"
         _emit(render_rows(rows, cols, fmt, title=title))
+        if fmt == "table" and per_class:
+            _emit("Cheapest that meets it, per class: " + "; ".join(
+                f"{cls}: {o.device.id} (${o.price_usd:,.0f})" for cls, o in per_class.items()))
+        if fmt == "table" and what_if:
+            useful = [v for v in variants if v["newly_possible"]]
+            for v in useful:
+                names = [f"{n['model']} {n['quant']}" for n in v["newly_possible"]]
+                more = f" and {len(names) - 6} more" if len(names) > 6 else ""
+                extra = f" (+${v['extra_unit_price_usd']:,.0f})" if v.get("extra_unit_price_usd") is not None else ""
+                _emit(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}")
+            idle = sorted({f"{v['device']} → {v['variant']}" for v in variants if not v["newly_possible"]})
+            if idle:
+                _emit(f"No more models at this speed with: {'; '.join(idle)}")
+            if not variants:
+                _emit("What if: none of the listed devices has a larger-RAM variant among the profiles")
     if not meeting:
         raise click.exceptions.Exit(errors.EXIT_NO_CANDIDATE)
 

@@ -119,6 +119,37 @@ def test_devices_for_cheapest_first(capsys):
     assert not any(d["meets"] for d in devices[len(meeting):])
 
 
+@pytest.mark.parametrize("rank_by", ["energy", "speed"])
+def test_devices_for_rank_by(capsys, rank_by):
+    code, out, _ = run(capsys, "devices-for", "--model", "qwen2.5-1.5b-instruct", "--min-tps", "8", "--rank-by", rank_by,
+                       "--fleet", "500", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    meeting = [d for d in data["devices"] if d["meets"]]
+    if rank_by == "energy":
+        values = [d["estimate"]["speed"]["energy_j_per_response"] for d in meeting]
+        assert values == sorted(values)
+    else:
+        values = [d["estimate"]["speed"]["decode_tokens_per_s"] for d in meeting]
+        assert values == sorted(values, reverse=True)
+    priced = [d for d in meeting if d["device"]["price_usd"]]
+    assert all(d["fleet_price_usd"] == d["device"]["price_usd"] * 500 for d in priced)
+    cheapest = data["cheapest_per_class"]
+    for cls, dev_id in cheapest.items():
+        prices = [d["device"]["price_usd"] for d in priced if d["device"]["class"] == cls]
+        assert next(d for d in priced if d["device"]["id"] == dev_id)["device"]["price_usd"] == min(prices)
+
+
+def test_devices_for_what_if_more_ram(capsys):
+    code, out, _ = run(capsys, "devices-for", "--model", "llama-3.2-3b-instruct", "--min-tps", "5", "--class", "sbc",
+                       "--what-if", "--format", "json")
+    assert code == 0
+    variants = json.loads(out)["what_if"]
+    assert any(v["device"] == "raspberry-pi-5-4gb" and v["variant"] == "raspberry-pi-5-8gb" for v in variants)
+    for v in variants:
+        assert v["variant_ram_bytes"] > v["ram_bytes"]
+
+
 def test_devices_for_impossible_exit_code(capsys):
     code, _, _ = run(capsys, "devices-for", "--model", "llama-3.1-8b-instruct", "--min-tps", "100000", "--class", "sbc")
     assert code == 3

@@ -238,6 +238,39 @@ class DeviceOption:
     def price_usd(self) -> float | None:
         return self.device.price.usd if self.device.price else None
 
+    @property
+    def decode_tokens_per_s(self) -> float | None:
+        return self.estimate.speed.decode_tokens_per_s if self.estimate and self.estimate.speed else None
+
+    @property
+    def energy_j_per_response(self) -> float | None:
+        return self.estimate.speed.energy_j_per_response if self.estimate and self.estimate.speed else None
+
+
+RANK_BY = ("price", "energy", "speed")
+
+
+def _option_key(o: DeviceOption, rank_by: str) -> tuple:
+    """Devices that meet the requirement first; then by price (unknown last), energy per
+    response (lowest first) or decode speed (fastest first)."""
+    if rank_by == "energy":
+        e = o.energy_j_per_response
+        return (not o.meets, e is None, e or 0.0, o.device.id)
+    if rank_by == "speed":
+        return (not o.meets, -(o.decode_tokens_per_s or 0.0), o.device.id)
+    return (not o.meets, o.price_usd is None, o.price_usd or 0.0, o.device.id)
+
+
+def cheapest_per_class(options: Sequence[DeviceOption]) -> dict[str, DeviceOption]:
+    """The lowest-priced device that meets the requirement, in each device class."""
+    best: dict[str, DeviceOption] = {}
+    for o in options:
+        if o.meets and o.price_usd is not None:
+            cur = best.get(o.device.device_class)
+            if cur is None or (o.price_usd, o.device.id) < (cur.price_usd or 0.0, cur.device.id):
+                best[o.device.device_class] = o
+    return dict(sorted(best.items()))
+
 
 def devices_for(
     model: ModelSpec,
@@ -249,9 +282,10 @@ def devices_for(
     min_decode_tps: float | None = None,
     max_ttft_s: float | None = None,
     overrides: Mapping[str, PathFactors] | None = None,
+    rank_by: str = "price",
 ) -> list[DeviceOption]:
     """Which devices run ``model`` (in ``quant``, or its best common quant that meets the speed),
-    cheapest first; devices that cannot, last, with the reason."""
+    ranked by price, energy or speed; devices that cannot, last, with the reason."""
     quants = [quant] if quant else [f for f in tables.file_types.values() if f.common]
     c = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s)
     out: list[DeviceOption] = []
@@ -271,7 +305,7 @@ def devices_for(
         else:
             why, est = min(fails, key=lambda pair: pair[1].memory.total_bytes)
             out.append(DeviceOption(device, est if est.fit != "no" else None, False, why.detail))
-    out.sort(key=lambda o: (not o.meets, o.price_usd is None, o.price_usd or 0.0, o.device.id))
+    out.sort(key=lambda o: _option_key(o, rank_by))
     return out
 
 
