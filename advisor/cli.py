@@ -201,6 +201,8 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                 _emit(f"  Alternative ({why}): {alt.model_id} {alt.quant_id} — {_tps(sp.decode_tokens_per_s if sp else None)} tok/s, "
                       f"{format_size(alt.memory.total_bytes)}, quality {alt.quality_score:.0f}")
             _emit("")
+        if fmt == "md":
+            _emit(f"**{device.name}** — {rec.explanation}\n")
         _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates"))
         if fmt == "table" and rec.rejected:
             shown = [r for r in rec.rejected if r.reason not in ("family", "license")][:8]

@@ -191,10 +191,15 @@ def record_run(run: Run, path: Path | None = None) -> int:
         "weight_path": run.weight_path,
     }
     sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
+    return _insert(sql, [values[c] for c in _RUN_COLUMNS], path)
+
+
+def _insert(sql: str, params: list[Any] | tuple[Any, ...], path: Path | None) -> int:
+    """One INSERT in its own immediate transaction (concurrent writers queue on the lock)."""
     with connect(path) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = conn.execute(sql, [values[c] for c in _RUN_COLUMNS])
+            cur = conn.execute(sql, params)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -241,19 +246,11 @@ def get_run(run_id: int, path: Path | None = None) -> Run:
 
 
 def save_calibration(scope: str, key: str, factors: PathFactors, n_runs: int, stats: Mapping[str, Any], path: Path | None = None) -> int:
-    with connect(path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            cur = conn.execute(
-                "INSERT INTO calibrations (created_at, scope, key, factors, n_runs, stats) VALUES (?, ?, ?, ?, ?, ?)",
-                (now(), scope, key, factors.model_dump_json(), n_runs, json.dumps(dict(stats), default=str)),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return int(cur.lastrowid)
+    return _insert(
+        "INSERT INTO calibrations (created_at, scope, key, factors, n_runs, stats) VALUES (?, ?, ?, ?, ?, ?)",
+        (now(), scope, key, factors.model_dump_json(), n_runs, json.dumps(dict(stats), default=str)),
+        path,
+    )
 
 
 def latest_calibrations(scope: str, path: Path | None = None) -> dict[str, tuple[PathFactors, dict[str, Any]]]:

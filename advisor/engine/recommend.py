@@ -97,6 +97,30 @@ def _rank_key(est: Estimate, target_tps: float = 0.0) -> tuple[bool, bool, float
     return (est.fit == "fits", tps >= target_tps, round(est.quality_score, 1), tps)
 
 
+def best_quant(
+    model: ModelSpec,
+    quants: Sequence[FileType],
+    device: DeviceProfile,
+    workload: Workload,
+    tables: Tables,
+    constraints: Constraints,
+    *,
+    overrides: Mapping[str, PathFactors] | None = None,
+) -> tuple[Estimate | None, list[tuple[Rejection, Estimate]]]:
+    """The best passing quantization of ``model`` on ``device`` (by the ranking key), and why
+    each other one failed."""
+    best: Estimate | None = None
+    failures: list[tuple[Rejection, Estimate]] = []
+    for ftype in quants:
+        est = evaluate(model, ftype, device, workload, tables, overrides=overrides)
+        why = _check(est, model, workload, constraints)
+        if why is not None:
+            failures.append((why, est))
+        elif best is None or _rank_key(est, constraints.target_decode_tps) > _rank_key(best, constraints.target_decode_tps):
+            best = est
+    return best, failures
+
+
 def recommend(
     device: DeviceProfile,
     workload: Workload,
@@ -115,16 +139,7 @@ def recommend(
         if pre is not None:
             rejected.append(pre)
             continue
-        best: Estimate | None = None
-        failures: list[tuple[Rejection, Estimate]] = []
-        for ftype in quants:
-            est = evaluate(model, ftype, device, workload, tables, overrides=overrides)
-            why = _check(est, model, workload, constraints)
-            if why is None:
-                if best is None or _rank_key(est, target) > _rank_key(best, target):
-                    best = est
-            else:
-                failures.append((why, est))
+        best, failures = best_quant(model, quants, device, workload, tables, constraints, overrides=overrides)
         if best is not None:
             passing.append(best)
         elif failures:
@@ -287,19 +302,10 @@ def devices_for(
     """Which devices run ``model`` (in ``quant``, or its best common quant that meets the speed),
     ranked by price, energy or speed; devices that cannot, last, with the reason."""
     quants = [quant] if quant else [f for f in tables.file_types.values() if f.common]
-    c = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s)
+    c = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s, target_decode_tps=0.0)
     out: list[DeviceOption] = []
     for device in devices:
-        best: Estimate | None = None
-        fails: list[tuple[Rejection, Estimate]] = []
-        for ftype in quants:
-            est = evaluate(model, ftype, device, workload, tables, overrides=overrides)
-            why = _check(est, model, workload, c)
-            if why is None:
-                if best is None or _rank_key(est) > _rank_key(best):
-                    best = est
-            else:
-                fails.append((why, est))  # noqa: PERF401
+        best, fails = best_quant(model, quants, device, workload, tables, c, overrides=overrides)
         if best is not None:
             out.append(DeviceOption(device, best, True, "meets the requirement"))
         else:
