@@ -95,10 +95,10 @@ def test_longer_prompt_never_reaches_first_token_sooner(catalog, data):
 
 
 def test_fallback_inverts_the_ladder_for_odd_widths(catalog):
-    """MobileLLM-1.5B (hidden 1600 = 6.25 × 256): K-quant tensors fall back to IQ4_NL/Q5_0, and
-    Q2_K's upgraded attn_v (Q4_K → Q5_0) makes its file heavier than Q3_K_S. A bytes-per-weight
-    constant cannot see this; the per-tensor mix does (confirmed against llama.cpp's quantizer
-    in tests/test_twins.py where the twin builder covers it)."""
+    """MobileLLM-1.5B (hidden 1600 = 6.25 × 256): Q2_K/Q3_K tensors with 1600-wide rows fall back
+    to Q4_0 (llama.cpp: "falling back to q4_0"), and Q2_K's upgraded attn_v (Q4_K → Q5_0) makes its
+    file heavier than Q3_K_S. A bytes-per-weight constant cannot see this; the per-tensor mix does
+    (the fallback rules are checked against llama.cpp's quantizer in tests/test_twins.py)."""
     m = catalog.model("mobilellm-1.5b")
     q2 = mem.weights_bytes(m, catalog.file_type("Q2_K"), catalog.ggml_types)
     q3s = mem.weights_bytes(m, catalog.file_type("Q3_K_S"), catalog.ggml_types)

@@ -24,13 +24,18 @@ TIGHT_FRACTION = 0.90
 
 
 def guess_compute_buffer_bytes(model: ModelSpec, n_ctx: int, n_ubatch: int, *, flash_attn: bool) -> int:
-    """Guess of llama.cpp's CPU compute (graph) buffer, fitted to the sizes llama.cpp reports.
+    """Guess of llama.cpp's CPU compute (graph) buffer.
 
-    The graph allocator's peak is dominated by the logits of one micro-batch
-    (n_vocab × n_ubatch × 4 B) and, without flash attention, the attention scores
-    (n_heads × n_ctx × n_ubatch × 4 B); the rest is activations of width hidden/ffn.
+    Fitted to the sizes llama.cpp 0.3.36 (llama-cpp-python) reports for 6 architectures × 3 file
+    types × 3 contexts (benchmarks/results/llama_buffers.csv): with flash attention (the CPU
+    default, "auto" → on) the graph allocator's peak is the logits of one micro-batch plus two
+    hidden-width activations, ``4 B × n_ubatch × (n_vocab + 2 × hidden)``, within 3% for every row.
+    Without flash attention the attention scores (``4 B × n_heads × n_ctx × n_ubatch``) compete
+    with the logits for the peak (first-principles; not measured here).
     """
     logits = model.vocab_size * n_ubatch * 4
-    activations = n_ubatch * (model.hidden_size * 4 + max(model.ffn_size, model.n_heads * model.head_dim) * 2) * 4
-    attention = 0 if flash_attn else model.n_heads * n_ctx * n_ubatch * 4
+    activations = 2 * model.hidden_size * n_ubatch * 4
+    if flash_attn:
+        return int(logits + activations)
+    attention = model.n_heads * n_ctx * n_ubatch * 4
     return int(max(logits, attention) + activations)

@@ -97,20 +97,20 @@ class LlamaBuffers:
 
 
 _NUM = r"([0-9]+(?:\.[0-9]+)?)"
-_MODEL_BUF = re.compile(rf"^\S*:\s+(\S+) model buffer size\s*=\s*{_NUM} MiB", re.M)
-_COMPUTE_BUF = re.compile(rf"^\S*:\s+(\S+) compute buffer size\s*=\s*{_NUM} MiB", re.M)
-_OUTPUT_BUF = re.compile(rf"^\S*:\s+(\S+)\s+output buffer size\s*=\s*{_NUM} MiB", re.M)
-_KV_KIND = re.compile(r"creating\s+(non-SWA|SWA) KV cache", re.I)
+_MODEL_BUF = re.compile(rf"^\S*:\s+(\S+) model buffer size\s*=\s*{_NUM} MiB", re.MULTILINE)
+_COMPUTE_BUF = re.compile(rf"^\S*:\s+(\S+) compute buffer size\s*=\s*{_NUM} MiB", re.MULTILINE)
+_OUTPUT_BUF = re.compile(rf"^\S*:\s+(\S+)\s+output buffer size\s*=\s*{_NUM} MiB", re.MULTILINE)
+_KV_KIND = re.compile(r"creating\s+(non-SWA|SWA) KV cache", re.IGNORECASE)
 _KV_SIZE = re.compile(
     rf"^llama_kv_cache\w*:\s+size\s*=\s*{_NUM} MiB \(\s*(\d+) cells,\s*(\d+) layers,[^)]*\),\s*"
     rf"K \((\w+)\):\s*{_NUM} MiB,\s*V \((\w+)\):\s*{_NUM} MiB",
 )
-_CTX_FIELD = re.compile(r"^(?:llama_context|llama_new_context_with_model|llama_init_from_model):\s+(\w+)\s*=\s*(\S+)\s*$", re.M)
-_FA_RESOLVED = re.compile(r"flash[ _]att(?:ention|n)\b[^\n]*?\b(enabled|disabled)\b", re.I)
-_FA_AUTO = re.compile(r"flash_attn\s*(?:=|is)\s*(?:auto\s*->|set to)\s*(enabled|disabled|true|false|1|0)", re.I)
-_PRINT_INFO = re.compile(r"^print_info:\s+([\w .]+?)\s*=\s*(.+?)\s*$", re.M)
-_BUILD = re.compile(r"^(?:\S+:\s+)?build(?: info)?\s*[:=]\s*(.+)$", re.M)
-_SYSTEM = re.compile(r"^(?:\S+:\s+)?(?:system_info:\s*)?(CPU : .+)$", re.M)
+_CTX_FIELD = re.compile(r"^(?:llama_context|llama_new_context_with_model|llama_init_from_model):\s+(\w+)\s*=\s*(\S+)\s*$", re.MULTILINE)
+_FA_RESOLVED = re.compile(r"flash[ _]att(?:ention|n)\b[^\n]*?\b(enabled|disabled)\b", re.IGNORECASE)
+_FA_AUTO = re.compile(r"flash_attn\s*(?:=|is)\s*(?:auto\s*->|set to)\s*(enabled|disabled|true|false|1|0)", re.IGNORECASE)
+_PRINT_INFO = re.compile(r"^print_info:\s+([\w .]+?)\s*=\s*(.+?)\s*$", re.MULTILINE)
+_BUILD = re.compile(r"^(?:\S+:\s+)?build(?: info)?\s*[:=]\s*(.+)$", re.MULTILINE)
+_SYSTEM = re.compile(r"^(?:\S+:\s+)?(?:system_info:\s*)?(CPU : .+)$", re.MULTILINE)
 _FILE_SIZE = re.compile(rf"{_NUM} (MiB|GiB)")
 
 

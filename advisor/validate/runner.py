@@ -37,7 +37,10 @@ if not args["use_extra_bufts"]:
     low.llama_model_default_params = _no_extra_bufts
 
 kw = dict(model_path=args["gguf"], n_ctx=args["n_ctx"], n_batch=args["n_batch"], n_ubatch=args["n_ubatch"],
-          n_threads=args["threads"], n_threads_batch=args["threads"], verbose=True, n_gpu_layers=0)
+          n_threads=args["threads"], n_threads_batch=args["threads"], verbose=True, n_gpu_layers=0,
+          # llama.cpp's own defaults, which the engine predicts; llama-cpp-python's differ
+          # (it turns flash attention off and allocates full-size sliding-window caches)
+          swa_full=False, flash_attn=True)
 if args.get("type_k") is not None:
     kw["type_k"] = kw["type_v"] = args["type_k"]
 t0 = time.perf_counter()
@@ -130,7 +133,19 @@ def run_child(settings: RunSettings, *, python: str | None = None, child_source:
             result = json.loads(line[len(MARKER):])
     if result is not None:
         return RunOutcome("ok", measured=result, log=proc.stderr, returncode=proc.returncode)
-    tail = " | ".join(line.strip() for line in proc.stderr.splitlines()[-3:] if line.strip())
     status = "crashed" if proc.returncode < 0 else "failed"
+    detail = "" if status == "crashed" else _last_error_line(proc.stderr)
     return RunOutcome(status, log=proc.stderr, returncode=proc.returncode,
-                      error=f"llama.cpp {describe_returncode(proc.returncode)}" + (f": {tail}" if tail else ""))
+                      error=f"llama.cpp {describe_returncode(proc.returncode)}" + (f": {detail}" if detail else ""))
+
+
+_NOISE = ("CPU :", "Model metadata", "Using fallback chat format", "llama_model_loader:", "print_info:", "load_tensors:")
+
+
+def _last_error_line(stderr: str, limit: int = 240) -> str:
+    """The most telling line of a failed run's log: the last one that says error/failed, else the last one."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.strip().startswith(_NOISE)]
+    for ln in reversed(lines):
+        if any(w in ln.lower() for w in ("error", "failed", "exception", "unable", "invalid")):
+            return ln[:limit]
+    return lines[-1][:limit] if lines else ""

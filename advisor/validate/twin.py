@@ -19,8 +19,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from advisor.engine.tensors import Tensor, tensor_inventory
 from advisor.errors import RunError, missing_extra
@@ -29,7 +30,7 @@ from advisor.records import ModelSpec
 Progress = Callable[[int, int], None]
 
 # Bump when the written file changes (metadata, tokenizer, values) so cached twins are rebuilt.
-TWIN_FORMAT_VERSION = 1
+TWIN_FORMAT_VERSION = 2
 
 # llama.cpp refuses these without an importance matrix (tools/quantize/quantize.cpp and the
 # "Missing importance matrix for tensor ... in a very low-bit quantization" check of
@@ -55,12 +56,12 @@ _ARCH_FIELDS = (
     "n_kv_heads_per_layer", "ffn_size_per_layer",
 )
 
-_CHUNK = 1 << 24  # elements generated and written at a time (32 MiB of F16)
+_CHUNK = 1 << 22  # elements written at a time; the random pool holds twice as many
 
 
 def _import_gguf() -> Any:
     try:
-        import gguf  # noqa: PLC0415
+        import gguf
     except ImportError:
         raise missing_extra("gguf", "validate") from None
     return gguf
@@ -68,7 +69,7 @@ def _import_gguf() -> Any:
 
 def _import_llama_cpp() -> Any:
     try:
-        import llama_cpp  # noqa: PLC0415
+        import llama_cpp
     except ImportError:
         raise missing_extra("llama-cpp-python", "validate") from None
     return llama_cpp
@@ -158,28 +159,31 @@ def _is_norm(t: Tensor) -> bool:
     return "norm" in t.name and t.name.endswith(".weight")
 
 
-def _write_values(fout: Any, t: Tensor, dtype: Any, rng: Any, np: Any) -> None:
+def _write_values(fout: Any, t: Tensor, dtype: Any, pool: Any, rng: Any, np: Any) -> None:
     n = t.n_elements
     if _is_norm(t):
         fout.write(np.ones(n, dtype=dtype).tobytes())
         return
+    # Windows of a fixed random pool at random offsets: the values only need to look like
+    # weights to the quantizer, and this runs at disk speed (a 1B twin in a few seconds).
+    values = pool[dtype]
     done = 0
     while done < n:
         k = min(_CHUNK, n - done)
-        chunk = rng.standard_normal(k, dtype=np.float32)
-        chunk *= 0.02
-        fout.write(chunk.astype(dtype, copy=False).tobytes())
+        start = int(rng.integers(0, _CHUNK))
+        fout.write(values[start:start + k].tobytes())
         done += k
 
 
 def write_f16_gguf(model: ModelSpec, path: Path, *, seed: int = 0, progress: Progress | None = None) -> Path:
     """Write the F16 synthetic twin of ``model`` to ``path``, streaming one tensor at a time.
 
-    Matrices are F16 with normal(0, 0.02) values, 1-D tensors F32 (norms 1.0). ``progress`` is
+    Matrices are F16 with normal(0, 0.02) values (windows of a random pool), 1-D tensors F32
+    (norms 1.0). ``progress`` is
     called with (tensors written, total tensors).
     """
     gguf = _import_gguf()
-    import numpy as np  # noqa: PLC0415  (a dependency of gguf)
+    import numpy as np
 
     path = Path(path)
     inventory = tensor_inventory(model)
@@ -193,6 +197,8 @@ def write_f16_gguf(model: ModelSpec, path: Path, *, seed: int = 0, progress: Pro
         w.add_tensor_info(t.name, np_shape, np.dtype(dtype), nbytes)
         specs.append((t, dtype, nbytes))
     rng = np.random.default_rng(seed)
+    base = rng.standard_normal(2 * _CHUNK, dtype=np.float32) * np.float32(0.02)
+    pool = {np.float32: base, np.float16: base.astype(np.float16)}
     total = len(specs)
     try:
         w.write_header_to_file()
@@ -203,7 +209,7 @@ def write_f16_gguf(model: ModelSpec, path: Path, *, seed: int = 0, progress: Pro
             # same framing as GGUFWriter.write_tensor_data: align the start, pad the end
             w.write_padding(fout, fout.tell())
             start = fout.tell()
-            _write_values(fout, t, dtype, rng, np)
+            _write_values(fout, t, dtype, pool, rng, np)
             if fout.tell() - start != nbytes:
                 raise RunError(f"twin writer: {t.name} wrote {fout.tell() - start} bytes, expected {nbytes}")
             w.write_padding(fout, nbytes)
@@ -253,7 +259,7 @@ def quantize(
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _QUANTIZE_CHILD, args],
-            capture_output=True, text=True, errors="replace", timeout=timeout,
+            capture_output=True, text=True, errors="replace", timeout=timeout, check=False,
         )
     except subprocess.TimeoutExpired:
         raise RunError(f"quantizing {src.name} to {key} timed out after {timeout:.0f} s") from None

@@ -8,9 +8,10 @@ buffer types, i.e. CPU weight repacking) produced each figure.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from advisor.catalog import Catalog, advisor_home, load_catalog
 from advisor.engine.fit import evaluate
@@ -236,4 +237,4 @@ def run_validation(
                             comparisons=compare(predicted, measured), notes=notes, measured=measured)
 
 
-__all__ = ["run_validation", "ValidationResult", "Comparison", "check_gguf", "twin_cache_dir", "GIB"]
+__all__ = ["GIB", "Comparison", "ValidationResult", "check_gguf", "run_validation", "twin_cache_dir"]
