@@ -45,7 +45,7 @@ def _device_class(info: MachineInfo) -> str:
 
 
 def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: float, gflops: float,
-                  working_set: int, threads: int) -> dict[str, Any]:
+                  working_set: int, threads: int, llc_bandwidth_gbs: float | None = None) -> dict[str, Any]:
     """The profile as a plain dict (TOML-ready), marked measured."""
     today = date.today().isoformat()
     clusters = [{"name": f"cluster {i}", "cores": n, "ghz": round(ghz, 2) or 2.0} for i, (n, ghz) in enumerate(info.clusters)]
@@ -91,6 +91,8 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
     }
     if llc:
         profile["memory"]["llc"] = f"{llc}B"
+        if llc_bandwidth_gbs:
+            profile["memory"]["llc_bandwidth_gbs"] = round(llc_bandwidth_gbs, 2)
     if info.gpus:
         g = info.gpus[0]
         profile["gpu"] = {
@@ -117,9 +119,15 @@ def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write
         return lambda text, frac: progress(text, lo + (hi - lo) * frac)
 
     bw = measure_bandwidth(working_set_bytes=working_set, threads=threads, seconds=seconds * 0.6, progress=stage(0.1, 0.7))
-    gflops = measure_compute(seconds=seconds * 0.4, progress=stage(0.7, 0.95))
+    gflops = measure_compute(seconds=seconds * 0.3, progress=stage(0.7, 0.85))
+    llc_bw = None
+    if info.l3_bytes or info.l2_bytes:
+        # the read benchmark again with a working set of half the last-level cache
+        cache_set = max(MIB, int(llc // 2))
+        llc_bw = measure_bandwidth(working_set_bytes=cache_set, threads=threads, seconds=seconds * 0.1, progress=stage(0.85, 0.95))
     raw = build_profile(info, bandwidth_gbs=bw.all_threads_gbs, bandwidth_1t_gbs=bw.single_thread_gbs, gflops=gflops,
-                        working_set=working_set, threads=threads)
+                        working_set=working_set, threads=threads,
+                        llc_bandwidth_gbs=llc_bw.all_threads_gbs if llc_bw else None)
     device = DeviceProfile.model_validate(raw)
     path = None
     if write:

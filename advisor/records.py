@@ -293,6 +293,10 @@ class PathFactors(Record):
     decode_compute_efficiency: float = Field(gt=0, le=8)
     prefill_efficiency: float = Field(gt=0, le=8)
     fixed_s_per_layer: float = Field(ge=0, le=0.1)
+    #: llama.cpp's matmul kernels differ by weight family: prefill runs at prefill_efficiency for
+    #: legacy block types (Q4_0 … Q8_0), × these factors for K/IQ-quants and for float weights.
+    prefill_kquant_factor: float = Field(default=1.0, gt=0, le=20)
+    prefill_float_factor: float = Field(default=1.0, gt=0, le=20)
     decode_band: float = Field(gt=0)  # relative half-width of the ~80% band: 0.3 = ×/÷1.3
     prefill_band: float = Field(gt=0)
     n_measurements: int = Field(ge=0)

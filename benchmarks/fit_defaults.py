@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE))
 from advisor.catalog import data_root, load_catalog  # noqa: E402
 from advisor.engine.calibrate import calibrate_path  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
-from published import load_priors, load_rows  # noqa: E402
+from published import PUBLISHED_DATA_LOG_SD, PUBLISHED_DECODE_PARAMS, load_priors, load_rows  # noqa: E402
 
 HEADER = """# Default empirical factors per execution path, used for devices without their own runs.
 # Written by `python benchmarks/fit_defaults.py` on {today}: least-squares fit (log space, with a
@@ -45,7 +45,8 @@ def main() -> int:
             obs = [r.observation for r in group]
             n_dev = len({r.device_key for r in group})
             basis = f"fit on {len(obs)} published measurements from {n_dev} devices"
-            factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis)
+            factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
+                                            data_log_sd=PUBLISHED_DATA_LOG_SD)
             source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]
             print(f"{path:15s} n={len(obs):2d} decode log-rmse={fd.log_rmse:.3f} prefill log-rmse={fp.log_rmse:.3f} -> "
                   f"bw_eff={factors.bw_efficiency:.3f} fixed/layer={factors.fixed_s_per_layer * 1e6:.1f}us "
@@ -60,6 +61,8 @@ def main() -> int:
             f"decode_compute_efficiency = {_fmt(factors.decode_compute_efficiency)}\n"
             f"prefill_efficiency = {_fmt(factors.prefill_efficiency)}\n"
             f"fixed_s_per_layer = {_fmt(factors.fixed_s_per_layer)}\n"
+            f"prefill_kquant_factor = {_fmt(factors.prefill_kquant_factor)}\n"
+            f"prefill_float_factor = {_fmt(factors.prefill_float_factor)}\n"
             f"decode_band = {_fmt(round(factors.decode_band, 3))}\n"
             f"prefill_band = {_fmt(round(factors.prefill_band, 3))}\n"
             f"n_measurements = {factors.n_measurements}\n"

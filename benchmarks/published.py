@@ -64,6 +64,11 @@ DEVICE_MAP = {
     "Desktop PC (i5-6500, 16GB DDR3)": ("ref-desktop-i5-6500-ddr3", True),
 }
 
+#: decode parameters fitted to published rows (compute efficiency stays at its prior: see calibrate_path)
+PUBLISHED_DECODE_PARAMS = ("bw_efficiency", "fixed_s_per_layer")
+#: log-space spread of one published row around the model (different builds, settings, harnesses)
+PUBLISHED_DATA_LOG_SD = 0.3
+
 # the reference sheet rates each source; less trusted rows count less in the fit
 TRUST_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
 

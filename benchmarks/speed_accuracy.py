@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE))
 from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import calibrate_path, predict  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
-from published import load_priors, load_rows  # noqa: E402
+from published import PUBLISHED_DATA_LOG_SD, PUBLISHED_DECODE_PARAMS, load_priors, load_rows  # noqa: E402
 
 
 def ape(pred: float, meas: float) -> float:
@@ -36,7 +36,9 @@ def fit_paths(rows, catalog, priors, exclude_device: str | None = None):
     fitted = {}
     for path, obs in by_path.items():
         prior = priors[path]
-        fitted[path], _, _ = calibrate_path(obs, prior, catalog.ggml_types, basis=f"fit on {len(obs)} published measurements")
+        fitted[path], _, _ = calibrate_path(obs, prior, catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
+                                            decode_params=PUBLISHED_DECODE_PARAMS,
+                                            data_log_sd=PUBLISHED_DATA_LOG_SD)
     return fitted
 
 

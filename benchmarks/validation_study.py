@@ -138,6 +138,12 @@ def report() -> str:
         f"weights vs GGUF tensor data {md('w')} · KV cache vs llama.cpp's KV buffer {md('kv')} · compute buffer vs llama.cpp's {md('cb')} · "
         f"predicted total vs peak RSS {md('rss')}",
         "",
+        "The predicted total is the full commitment at the configured context (the whole KV cache and the logits "
+        "buffer llama.cpp allocates up front), which is what must be free for the run to be safe. Peak RSS of these "
+        "short runs (256 + 64 tokens of a 2,048 context) is lower because allocated-but-untouched pages do not count: "
+        "the larger the model, the closer the two (3B: +14%). Peak RSS is the child process's own high-water mark "
+        "(reset with /proc/self/clear_refs), Python and llama-cpp-python included.",
+        "",
         *mem_lines,
         "",
         "## Speed",
@@ -145,7 +151,8 @@ def report() -> str:
         f"Calibration: `{path}` path factors fitted on the {sum(1 for s, _ in rows if s == 'train')} training runs "
         f"(bw efficiency {prior.bw_efficiency:.3f} → {fitted.bw_efficiency:.3f}, fixed {prior.fixed_s_per_layer * 1e6:.0f} → "
         f"{fitted.fixed_s_per_layer * 1e6:.0f} µs/layer, prefill efficiency {prior.prefill_efficiency:.3f} → {fitted.prefill_efficiency:.3f}, "
-        f"decode compute efficiency {prior.decode_compute_efficiency:.3f} → {fitted.decode_compute_efficiency:.3f}).",
+        f"decode compute efficiency {prior.decode_compute_efficiency:.3f} → {fitted.decode_compute_efficiency:.3f}, "
+        f"prefill factor of K-quants vs legacy types {prior.prefill_kquant_factor:.2f} → {fitted.prefill_kquant_factor:.2f}).",
         "",
         f"Held-out runs (test split), median absolute error: decode {md('d_before_test')} before → **{md('d_after_test')}** after; "
         f"prefill {md('p_before_test')} before → **{md('p_after_test')}** after. All runs before calibration (shipped defaults): "

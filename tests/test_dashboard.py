@@ -312,17 +312,13 @@ def test_compare_devices_table_has_one_row_per_device():
 
 
 def test_measured_runs_appear_against_predictions(tmp_path, monkeypatch):
-    # the store is faked: this tests what the dashboard does with the runs, not SQLite
+    """A run recorded in a real measurements database shows up against its prediction."""
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
-    store.db_path().write_bytes(b"")
-    run = store.Run(
-        id=1, source="import", status="ok", device_id="raspberry-pi-5-8gb", model_id="qwen3-1.7b", quant="Q4_K_M",
+    store.record_run(store.Run(
+        source="import", status="ok", device_id="raspberry-pi-5-8gb", model_id="qwen3-1.7b", quant="Q4_K_M",
         measured={"decode_tokens_per_s": 10.0, "prefill_tokens_per_s": 50.0},
         predicted={"decode_tokens_per_s": 12.0, "prefill_tokens_per_s": 40.0},
-    )
-    monkeypatch.setattr(store, "list_runs", lambda **kw: [run])
-    monkeypatch.setattr(store, "latest_calibrations", lambda scope, path=None: {})
-    monkeypatch.setattr(store, "load_device_calibrations", lambda path=None: {})
+    ))
     at = open_tab(start(), "Measured vs predicted")
     rows = table(at, "measured_table")
     assert list(rows["metric"]) == ["decode", "prefill"]

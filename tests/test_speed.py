@@ -79,13 +79,17 @@ def test_fixed_cost_adds_per_layer(catalog):
 
 
 def test_small_model_in_last_level_cache_reads_at_cache_speed(catalog):
+    """With a measured cache bandwidth, a model that fits in the last-level cache is read at it;
+    without one, no speed-up is assumed."""
     model = catalog.model("smollm2-135m-instruct")
     ftype = catalog.file_type("Q4_0")
     w = Workload(context_tokens=512, prompt_tokens=1, output_tokens=1)
-    dram = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS.model_copy(update={"decode_compute_efficiency": 8.0}))
-    cached = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2), w,
-                                FACTORS.model_copy(update={"decode_compute_efficiency": 8.0}))
-    assert cached.decode_tokens_per_s == pytest.approx(dram.decode_tokens_per_s * spd.LLC_BANDWIDTH_MULTIPLIER, rel=1e-6)
+    fast = FACTORS.model_copy(update={"decode_compute_efficiency": 8.0})
+    dram = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, fast)
+    unmeasured = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2), w, fast)
+    cached = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2, llc_bandwidth_gbs=100.0), w, fast)
+    assert unmeasured.decode_tokens_per_s == pytest.approx(dram.decode_tokens_per_s, rel=1e-9)
+    assert cached.decode_tokens_per_s == pytest.approx(100e9 / cached.bytes_per_token, rel=1e-9)
 
 
 def test_energy_is_power_times_time(catalog):

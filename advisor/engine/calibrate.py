@@ -30,7 +30,8 @@ DATA_LOG_SD = 0.1
 PRIOR_LOG_SD = 1.0
 #: Per-parameter prior widths (log space): achieved-bandwidth efficiency is physically bounded
 #: (~0.2–0.9), so its prior is tighter; the fixed cost and compute efficiencies vary more.
-PRIOR_LOG_SD_BY_PARAM = {"bw_efficiency": 0.5, "fixed_s_per_layer": 1.0, "decode_compute_efficiency": 1.0, "prefill_efficiency": 1.0}
+PRIOR_LOG_SD_BY_PARAM = {"bw_efficiency": 0.5, "fixed_s_per_layer": 1.0, "decode_compute_efficiency": 1.0, "prefill_efficiency": 1.0,
+                         "prefill_kquant_factor": 1.0, "prefill_float_factor": 1.0}
 
 #: z for a two-sided 80% band.
 Z80 = 1.2816
@@ -73,6 +74,7 @@ def fit(
     *,
     params: Sequence[str] | None = None,
     prior_log_sd: float | None = None,
+    data_log_sd: float = DATA_LOG_SD,
     iterations: int = 60,
 ) -> FitResult:
     """MAP fit of ``params`` (default: those the observed metrics inform) to ``observations``."""
@@ -81,6 +83,13 @@ def fit(
     metrics = {o.metric for o in observations}
     if params is None:
         params = tuple(p for m, ps in (("decode", DECODE_PARAMS), ("prefill", PREFILL_PARAMS)) if m in metrics for p in ps)
+        if "prefill" in metrics:
+            # per-family prefill factors only when the runs cover that family and another one
+            from advisor.engine.speed import weight_family
+
+            families = {weight_family(o.ftype.base_type) for o in observations if o.metric == "prefill"}
+            if len(families) > 1:
+                params += tuple(f"prefill_{f}_factor" for f in ("kquant", "float") if f in families)
     names = list(params)
     if not observations or not names:
         return FitResult(prior, 0, float("nan"), {}, ())
@@ -92,7 +101,7 @@ def fit(
 
     def residuals(x: np.ndarray) -> np.ndarray:
         f = _with(prior, names, x)
-        r = [wi * (math.log(predict(o, f, ggml_types)) - yi) / DATA_LOG_SD for o, yi, wi in zip(observations, y, w)]
+        r = [wi * (math.log(predict(o, f, ggml_types)) - yi) / data_log_sd for o, yi, wi in zip(observations, y, w)]
         r += list((x - x0) / sd)  # prior as pseudo-observations
         return np.array(r)
 
@@ -104,33 +113,41 @@ def fit(
             j[:, k] = (residuals(x + dx) - r0) / 1e-4
         return j
 
-    x, lam = x0.copy(), 1e-2
-    r = residuals(x)
-    cost = float(r @ r)
-    for _ in range(iterations):
-        jac = jacobian(x, r)
-        a = jac.T @ jac
-        g = jac.T @ r
-        step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-9), -g)
-        x_new = np.clip(x + step, -12, 3)
-        r_new = residuals(x_new)
-        c_new = float(r_new @ r_new)
-        if c_new < cost:
-            x, r, cost, lam = x_new, r_new, c_new, lam / 3
-            if np.max(np.abs(step)) < 1e-5:
-                break
-        else:
-            lam *= 4
-            if lam > 1e8:
-                break
+    def descend(start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        x, lam = start.copy(), 1e-2
+        r = residuals(x)
+        cost = float(r @ r)
+        for _ in range(iterations):
+            jac = jacobian(x, r)
+            a = jac.T @ jac
+            g = jac.T @ r
+            step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-9), -g)
+            x_new = np.clip(x + step, -12, 3)
+            r_new = residuals(x_new)
+            c_new = float(r_new @ r_new)
+            if c_new < cost:
+                x, r, cost, lam = x_new, r_new, c_new, lam / 3
+                if np.max(np.abs(step)) < 1e-5:
+                    break
+            else:
+                lam *= 4
+                if lam > 1e8:
+                    break
+        return x, r, cost
+
+    # The roofline's max(memory, compute) has flat regions where a parameter has no gradient
+    # (compute efficiency while every point is memory bound): start from the prior and from
+    # each parameter moved 5× down and up, keep the best.
+    starts = [x0] + [x0 + np.eye(len(x0))[k] * shift for k in range(len(x0)) for shift in (-math.log(5), math.log(5))]
+    x, r, cost = min((descend(s0) for s0 in starts), key=lambda t: t[2])
     n = len(observations)
-    data_r = r[:n] * DATA_LOG_SD / w  # unweighted log errors for the spread
+    data_r = r[:n] * data_log_sd / w  # unweighted log errors for the spread
     dof = max(1, n - len(names))
     s2 = float(data_r @ data_r) / dof if n > len(names) else float("nan")
     jac = jacobian(x, r)
     try:
         # residuals were scaled by 1/DATA_LOG_SD: rescale the covariance to the observed spread
-        cov = np.linalg.inv(jac.T @ jac) * ((s2 / DATA_LOG_SD**2) if math.isfinite(s2) else 1.0)
+        cov = np.linalg.inv(jac.T @ jac) * ((s2 / data_log_sd**2) if math.isfinite(s2) else 1.0)
         se = {nm: float(math.sqrt(max(0.0, cov[k, k]))) for k, nm in enumerate(names)}
     except np.linalg.LinAlgError:
         se = {nm: float("nan") for nm in names}
@@ -153,12 +170,17 @@ def calibrate_path(
     ggml_types: Mapping[str, GgmlType],
     *,
     basis: str,
+    decode_params: Sequence[str] | None = None,
+    data_log_sd: float = DATA_LOG_SD,
 ) -> tuple[PathFactors, FitResult, FitResult]:
-    """Fit decode and prefill parameters separately; set bands from the residuals."""
+    """Fit decode and prefill parameters separately; set bands from the residuals.
+
+    ``decode_params`` narrows the decode fit (the shipped defaults fit bandwidth efficiency and
+    the fixed cost only: published rows, mostly 7B models, cannot separate compute from memory)."""
     dec = [o for o in observations if o.metric == "decode"]
     pre = [o for o in observations if o.metric == "prefill"]
-    fd = fit(dec, prior, ggml_types) if dec else FitResult(prior, 0, float("nan"), {}, ())
-    fp = fit(pre, fd.factors, ggml_types) if pre else FitResult(fd.factors, 0, float("nan"), {}, ())
+    fd = fit(dec, prior, ggml_types, params=decode_params, data_log_sd=data_log_sd) if dec else FitResult(prior, 0, float("nan"), {}, ())
+    fp = fit(pre, fd.factors, ggml_types, data_log_sd=data_log_sd) if pre else FitResult(fd.factors, 0, float("nan"), {}, ())
     factors = replace_factors(
         fp.factors,
         decode_band=band_from_residuals(fd.log_rmse, fd.n) if fd.n else prior.decode_band,

@@ -15,8 +15,9 @@ KV_CELL_PADDING = 256
 FLASH_ATTN_DEFAULT = True
 
 #: Process overhead beyond llama.cpp's buffers: code, libraries, the ggml/llama contexts, the
-#: output (logits) buffer, allocator slack. Checked against peak RSS of real runs (benchmarks/).
-RUNTIME_OVERHEAD_BYTES = 160 * MIB
+#: output (logits) buffer, allocator slack. Peak RSS of real runs (benchmarks/results/validation.md,
+#: a Python process with llama-cpp-python) leaves ~100 MiB beside the weights for the smallest model.
+RUNTIME_OVERHEAD_BYTES = 100 * MIB
 
 #: Fraction of usable memory above which a fit is called "tight" (no room for other apps or
 #: a longer conversation).

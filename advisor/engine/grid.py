@@ -25,6 +25,7 @@ from advisor.engine.speed import (
     effective_bandwidth,
     attention_flops_at,
     prefill_seconds,
+    weight_family,
 )
 from advisor.engine.tensors import layer_sums
 from advisor.records import DeviceProfile, FileType, ModelSpec, PathFactors, Workload
@@ -88,6 +89,9 @@ def evaluate_grid_arrays(
     bytes_per_token = weight_read + kv_read
     decode_flops = 2 * mm + vocab_flops + attention_flops_at(gq, sq, window, position)
     ctx_ok = col([workload.context_tokens <= m.context_length for m, _ in mq]).astype(bool)
+    family = [weight_family(q.base_type) for _, q in mq]
+    is_k = col([f == "kquant" for f in family]).astype(bool)
+    is_float = col([f == "float" for f in family]).astype(bool)
 
     # ---- per device: shape (1, D)
     def row(values: list[float]) -> np.ndarray:
@@ -133,9 +137,10 @@ def evaluate_grid_arrays(
         t, t_mem, t_comp, t_fixed = decode_seconds(bytes_per_token, bw_d, decode_flops, rate * frow(fs, "decode_compute_efficiency"),
                                                    n_layers, frow(fs, "fixed_s_per_layer"), share)
         bw_p = effective_bandwidth(peak, eff, weight_read, llc, llc_gbs, ~gpu_side)
+        type_factor = np.where(is_k, frow(fs, "prefill_kquant_factor"), np.where(is_float, frow(fs, "prefill_float_factor"), 1.0))
         p, p_comp, p_mem = prefill_seconds(workload.prompt_tokens, workload.n_ubatch, mm, gq, sq, window, weight_read, bw_p,
-                                           rate * frow(fs, "prefill_efficiency"), n_layers, frow(fs, "fixed_s_per_layer"),
-                                           vocab_flops, share)
+                                           rate * frow(fs, "prefill_efficiency") * type_factor, n_layers,
+                                           frow(fs, "fixed_s_per_layer"), vocab_flops, share)
         return t, t_mem, t_comp, t_fixed, p, p_comp, p_mem
 
     with np.errstate(divide="ignore", invalid="ignore"):

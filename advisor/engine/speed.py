@@ -27,9 +27,10 @@ from advisor.engine.tensors import layer_sums
 from advisor.records import Band, DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, SpeedEstimate, Workload
 from advisor.units import GB_S
 
-#: When model + KV fit in the last-level cache, the CPU reads them at cache speed. Without a
-#: measured cache bandwidth in the profile we assume this multiple of DRAM bandwidth.
-LLC_BANDWIDTH_MULTIPLIER = 3.0
+#: When model + KV fit in the last-level cache, the CPU reads them at the cache's bandwidth if the
+#: profile gives one (`advisor profile` measures it). Without a measurement no speed-up is assumed:
+#: on the machine we validated on, a hypervisor-reported 480 MiB L3 gave none (benchmarks/results/validation.md).
+LLC_BANDWIDTH_MULTIPLIER = 1.0
 
 #: Fraction of the power envelope drawn while generating, when a profile gives no typical draw.
 POWER_FRACTION_OF_MAX = 0.6
@@ -84,6 +85,24 @@ def attention_flops(model: ModelSpec, position: float) -> float:
     (sliding-window layers span at most the window)."""
     sums = layer_sums(model)
     return attention_flops_at(sums.global_q_dims, sums.swa_q_dims, model.sliding_window, position)
+
+
+def weight_family(base_type: str) -> str:
+    """'float' (F32/F16/BF16), 'kquant' (K- and IQ-quants) or 'legacy' (Q4_0 … Q8_0)."""
+    if base_type in ("F32", "F16", "BF16"):
+        return "float"
+    if base_type.endswith("_K") or base_type.startswith("IQ") or base_type.startswith("TQ"):
+        return "kquant"
+    return "legacy"
+
+
+def prefill_type_factor(base_type: str, factors: PathFactors) -> float:
+    family = weight_family(base_type)
+    if family == "kquant":
+        return factors.prefill_kquant_factor
+    if family == "float":
+        return factors.prefill_float_factor
+    return 1.0
 
 
 def _band(value: float, rel: float) -> Band:
@@ -190,7 +209,8 @@ def estimate_speed(
         bw_p = effective_bandwidth(peak, fac.bw_efficiency, weight_read, llc, llc_gbs, not gpu)
         p, p_comp, p_mem = prefill_seconds(
             workload.prompt_tokens, workload.n_ubatch, sums.matmul_params, sums.global_q_dims, sums.swa_q_dims, window,
-            weight_read, bw_p, rate * fac.prefill_efficiency, model.n_layers, fac.fixed_s_per_layer, vocab_flops, share)
+            weight_read, bw_p, rate * fac.prefill_efficiency * prefill_type_factor(ftype.base_type, fac), model.n_layers,
+            fac.fixed_s_per_layer, vocab_flops, share)
         return t, decode_bound(t_mem, t_comp, t_fixed), p, ("compute" if p_comp >= p_mem else "memory")
 
     if on_gpu and gpu_fraction < 1.0:

@@ -24,6 +24,13 @@ MARKER = "@@ADVISOR_RESULT@@"
 CHILD = r"""
 import json, os, resource, statistics, sys, time
 args = json.loads(sys.argv[1])
+# A forked child inherits its parent's RSS high-water mark: reset it (Linux clear_refs 5) so the
+# peak below is this run's own.
+try:
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+except OSError:
+    pass
 import llama_cpp
 import llama_cpp.llama_cpp as low
 
@@ -62,7 +69,16 @@ for _ in range(args["repeats"]):
     for tok in gen:
         llm.eval([tok])
     decode.append(len(gen) / (time.perf_counter() - t))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+peak = None
+try:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) * 1024
+except OSError:
+    pass
+if peak is None:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 out = {"load_s": load_s, "prefill_tokens_per_s": statistics.median(prefill), "decode_tokens_per_s": statistics.median(decode),
        "ttft_s": statistics.median(ttft), "prefill_samples": prefill, "decode_samples": decode, "peak_rss_bytes": peak,
        "llama_cpp_python": llama_cpp.__version__, "n_ctx": llm.n_ctx()}
