@@ -120,9 +120,14 @@ def load_models_file(path: Path) -> list[ModelSpec]:
     if not isinstance(entries, list):
         raise DataFileError(f"{path}: expected [[models]] tables")
     out = []
+    seen: dict[str, int] = {}
     for i, entry in enumerate(entries):
         label = entry.get("id", f"entry {i + 1}") if isinstance(entry, dict) else f"entry {i + 1}"
-        out.append(_validate(ModelSpec, entry, f"{path} [{label}]"))
+        model = _validate(ModelSpec, entry, f"{path} [{label}]")
+        if model.id in seen:
+            raise DataFileError(f"{path}: model id '{model.id}' appears twice (entries {seen[model.id]} and {i + 1}); remove one")
+        seen[model.id] = i + 1
+        out.append(model)
     return out
 
 

@@ -6,10 +6,12 @@ cold start. Medians of repeated runs; writes results/perf.md.
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,11 +35,15 @@ print(len(g), t1 - t0, t2 - t1, t3 - t2)
 """
 
 
+# shipped data only: the user's own profiles/models under ADVISOR_HOME stay out of the figures
+ENV = {**os.environ, "ADVISOR_HOME": tempfile.mkdtemp(prefix="advisor-perf-")}
+
+
 def median_runs(argv: list[str], n: int) -> tuple[float, list[float]]:
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ENV)
         times.append(time.perf_counter() - t)
         if proc.returncode not in (0, 3):
             raise SystemExit(f"{argv} failed: {proc.stderr}")
@@ -48,7 +54,8 @@ def main() -> int:
     rows = []
     grid = []
     for _ in range(5):
-        out = subprocess.run([sys.executable, "-c", GRID_SNIPPET], capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+        out = subprocess.run([sys.executable, "-c", GRID_SNIPPET], capture_output=True, text=True, cwd=ROOT, check=True,
+                             env=ENV).stdout.split()
         grid.append(tuple(float(x) for x in out))
     n = int(grid[0][0])
     load = statistics.median(g[1] for g in grid)

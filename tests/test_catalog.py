@@ -193,6 +193,23 @@ def test_models_file_rejects_typos(tmp_path):
         load_models_file(path)
 
 
+def test_duplicate_model_ids_are_an_error(tmp_path):
+    raw = (ROOT / "catalog" / "models.toml").read_text()
+    first = raw.index("\n[[models]]\n") + 1
+    second = raw.index("\n[[models]]\n", first) + 1
+    path = tmp_path / "models.toml"
+    path.write_text(raw[:second] + raw[first:second] + raw[second:])  # the first entry twice
+    with pytest.raises(DataFileError, match=r"model id '.*' appears twice \(entries 1 and 2\); remove one"):
+        load_models_file(path)
+
+
+def test_catalog_model_count_is_the_file_entry_count(catalog):
+    import tomllib
+
+    with open(ROOT / "catalog" / "models.toml", "rb") as fh:
+        assert len(tomllib.load(fh)["models"]) == len(catalog.models)
+
+
 def test_shipped_files_parse_as_plain_toml():
     for path in list((ROOT / "catalog").glob("*.toml")) + list((ROOT / "profiles").rglob("*.toml")):
         with open(path, "rb") as fh:
