@@ -162,6 +162,10 @@ def constraint_inputs() -> Constraints:
     st.sidebar.header("Constraints")
     min_tps = st.sidebar.number_input("Minimum decode speed (tok/s, 0 = any)", 0.0, 10000.0, 0.0, step=1.0, key="min_tps")
     max_ttft = st.sidebar.number_input("Maximum time to first token (s, 0 = any)", 0.0, 3600.0, 0.0, step=0.5, key="max_ttft")
+    target = st.sidebar.number_input(
+        "Reading-speed target (tok/s, 0 = rank by quality alone)", 0.0, 1000.0, 5.0, step=1.0, key="target_tps",
+        help="Soft target: models at least this fast rank before slower, higher-quality ones.",
+    )
     licenses = st.sidebar.multiselect("Licenses", LICENSE_CLASSES, key="licenses", placeholder="any license",
                                       help="commercial use: permissive + restricted")
     floor = st.sidebar.slider("Quality floor (score out of 100, 0 = none)", 0, 100, 0, key="quality_floor")
@@ -170,6 +174,7 @@ def constraint_inputs() -> Constraints:
         max_ttft_s=max_ttft or None,
         license_classes=api.parse_licenses(licenses),
         quality_floor=floor or None,
+        target_decode_tps=target,
     )
 
 

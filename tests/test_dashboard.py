@@ -342,3 +342,27 @@ def test_html_report_is_built_on_request():
     assert_clean(at)
     assert not at.error, [e.value for e in at.error]
     assert "Download report (HTML)" in [b.proto.label for b in at.get("download_button")]
+
+
+def test_reading_speed_target_zero_ranks_by_quality_alone():
+    """The soft target changes the pick exactly as the library says (Pi 5: a 5 tok/s model vs
+    the slower highest-quality one)."""
+    from advisor.api import run_recommend
+    from advisor.catalog import load_catalog
+    from advisor.engine.recommend import Constraints
+    from advisor.records import Workload
+
+    device = load_catalog().device("raspberry-pi-5-8gb")
+    expected = {t: run_recommend(device, Workload(), Constraints(target_decode_tps=t)).pick for t in (5.0, 0.0)}
+    assert expected[5.0].model_id != expected[0.0].model_id
+
+    def page_text(at):
+        return " ".join(str(getattr(e, "value", "")) for e in list(at.markdown) + list(at.subheader) + list(at.info))
+
+    at = start()
+    name = load_catalog().model(expected[5.0].model_id).name
+    assert f"{name} · {expected[5.0].quant_id}" in page_text(at)
+    at.number_input(key="target_tps").set_value(0.0).run()
+    assert_clean(at)
+    name = load_catalog().model(expected[0.0].model_id).name
+    assert f"{name} · {expected[0.0].quant_id}" in page_text(at)

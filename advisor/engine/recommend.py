@@ -223,7 +223,7 @@ def explain(
         passed_over = (
             f" {tables.models[best_slow.model_id].name} ({best_slow.quant_id}, quality {best_slow.quality_score:.0f}) also fits "
             f"but decodes at ~{best_slow.speed.decode_tokens_per_s:.1f} tok/s, below the {target:g} tok/s reading-speed "
-            f"target (--target-tps 0 ranks by quality alone)."  # type: ignore[union-attr]
+            f"target (a target of 0 ranks by quality alone)."  # type: ignore[union-attr]
         )
     elif target and sp.decode_tokens_per_s < target:
         passed_over = f" Nothing that fits reaches the {target:g} tok/s reading-speed target."
