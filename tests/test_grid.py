@@ -30,6 +30,7 @@ def test_grid_matches_scalar_evaluate(catalog, workload):
         assert cols["prefill_tokens_per_s"][i] == pytest.approx(e.speed.prefill_tokens_per_s, rel=1e-9)
         assert cols["ttft_s"][i] == pytest.approx(e.speed.ttft_s, rel=1e-9)
         assert cols["decode_high"][i] == pytest.approx(e.speed.decode_band.high, rel=1e-9)
+        assert cols["prefill_low"][i] == pytest.approx(e.speed.prefill_band.low, rel=1e-9)
         assert cols["energy_j_per_response"][i] == pytest.approx(e.speed.energy_j_per_response, rel=1e-9)
         assert ("memory", "compute", "overhead")[cols["decode_bound_code"][i]] == e.speed.decode_bound
         assert cols["gpu_layers"][i] == e.speed.gpu_layers

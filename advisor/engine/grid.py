@@ -177,6 +177,8 @@ def evaluate_grid_arrays(
         "decode_high": np.where(has_speed, bcast(decode_tps * (1 + band_d)), np.nan),
         "decode_bound_code": bcast(decode_bound).astype(np.int8),
         "prefill_tokens_per_s": np.where(has_speed, bcast(prefill_tps), np.nan),
+        "prefill_low": np.where(has_speed, bcast(prefill_tps / (1 + band_p)), np.nan),
+        "prefill_high": np.where(has_speed, bcast(prefill_tps * (1 + band_p)), np.nan),
         "prefill_bound_code": bcast(prefill_bound).astype(np.int8),
         "ttft_s": np.where(has_speed, bcast(t_prompt), np.nan),
         "response_s": np.where(has_speed, bcast(response_s), np.nan),
