@@ -460,7 +460,7 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
     variants: list[dict[str, Any]] = []
     if what_if:
         from advisor.engine.recommend import Constraints
-        from advisor.report.model import what_if_more_ram
+        from advisor.analysis import what_if_more_ram
 
         shown = [o.device for o in options[:top]]
         variants = what_if_more_ram(shown, workload,

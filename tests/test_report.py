@@ -411,7 +411,7 @@ def test_class_and_cheapest_per_class(capsys):
     ("pixel-8", []),
 ])
 def test_sibling_variants(catalog, device, variants):
-    from advisor.report.model import sibling_variants
+    from advisor.analysis import sibling_variants
 
     assert [d.id for d in sibling_variants(catalog.device(device), catalog)] == variants
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from advisor import __version__
-from advisor.analysis import DeviceComparison, compare_devices, pareto_front
+from advisor.analysis import DeviceComparison, compare_devices, pareto_front, sibling_variants, what_if_more_ram
 from advisor.api import calibration_overrides, run_recommend
 from advisor.catalog import Catalog, load_device_file
 from advisor.engine.fit import evaluate, factors_for, quality_table
@@ -264,64 +263,6 @@ def _rank_key(rank_by: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 # --------------------------------------------------------------------------- hardware question
-
-
-def sibling_variants(device: DeviceProfile, catalog: Catalog) -> list[DeviceProfile]:
-    """Profiles of the same family with more RAM: the same id with a larger ``-NNgb`` suffix."""
-    match = re.fullmatch(r"(.+)-(\d+)gb", device.id)
-    if not match:
-        return []
-    prefix = match.group(1)
-    out = []
-    for other in catalog.devices.values():
-        om = re.fullmatch(r"(.+)-(\d+)gb", other.id)
-        if om and om.group(1) == prefix and other.memory.ram > device.memory.ram:
-            out.append(other)
-    return sorted(out, key=lambda d: (d.memory.ram, d.id))
-
-
-def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, constraints: Constraints,
-                     catalog: Catalog, requested: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """For each device with a larger-RAM sibling: the models (any in the catalog, under the same speed,
-    TTFT, quality and quant constraints) that meet the requirement there and not on the device."""
-    open_constraints = Constraints(
-        min_decode_tps=constraints.min_decode_tps, max_ttft_s=constraints.max_ttft_s,
-        quant_ids=constraints.quant_ids, quality_floor=constraints.quality_floor,
-    )
-    requested = set(requested)
-    cache: dict[str, Recommendation] = {}
-
-    def rec(d: DeviceProfile) -> Recommendation:
-        if d.id not in cache:
-            cache[d.id] = run_recommend(d, workload, open_constraints, catalog)
-        return cache[d.id]
-
-    out = []
-    for device in devices:
-        for bigger in sibling_variants(device, catalog):
-            base = {e.model_id for e in rec(device).ranked}
-            new = [e for e in rec(bigger).ranked if e.model_id not in base]
-            price, bprice = (device.price.usd if device.price else None), (bigger.price.usd if bigger.price else None)
-            out.append({
-                "device": device.id,
-                "variant": bigger.id,
-                "variant_name": bigger.name,
-                "ram_bytes": device.memory.ram,
-                "variant_ram_bytes": bigger.memory.ram,
-                "unit_price_usd": price,
-                "variant_unit_price_usd": bprice,
-                "extra_unit_price_usd": _r(bprice - price, 2) if price is not None and bprice is not None else None,
-                "newly_possible": [
-                    {
-                        "model": e.model_id, "quant": e.quant_id, "requested": e.model_id in requested,
-                        "quality_score": _r(e.quality_score, 2),
-                        "decode_tokens_per_s": _r(e.speed.decode_tokens_per_s, 3) if e.speed else None,
-                        "memory_bytes": e.memory.total_bytes,
-                    }
-                    for e in new
-                ],
-            })
-    return out
 
 
 def cheapest_per_class(ranking: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
