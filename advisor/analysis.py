@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from advisor.api import run_recommend
 from advisor.catalog import Catalog, load_catalog
@@ -27,20 +27,27 @@ def pareto_front(estimates: Iterable[Estimate]) -> list[Estimate]:
     return front
 
 
+def _sweep(
+    model_id: str, quant_id: str, device: DeviceProfile, values: Sequence[int], workload_at: Callable[[int], Workload],
+    catalog: Catalog | None, overrides: Mapping[str, PathFactors] | None,
+) -> list[tuple[int, Estimate]]:
+    catalog = catalog or load_catalog()
+    model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
+    return [(v, evaluate(model, ftype, device, workload_at(v), catalog, overrides=overrides)) for v in values]
+
+
 def sweep_context(
     model_id: str, quant_id: str, device: DeviceProfile, contexts: Sequence[int], base: Workload,
     catalog: Catalog | None = None, overrides: Mapping[str, PathFactors] | None = None,
 ) -> list[tuple[int, Estimate]]:
     """Memory and decode speed as the context grows (the prompt fills it to 90%)."""
-    catalog = catalog or load_catalog()
-    model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
-    out = []
-    for ctx in contexts:
+
+    def at(ctx: int) -> Workload:
         out_tokens = min(base.output_tokens, max(1, ctx // 10))
-        w = Workload(context_tokens=ctx, prompt_tokens=max(1, ctx - out_tokens - 1) if ctx > 2 else 1,
-                     output_tokens=out_tokens, kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch, threads=base.threads)
-        out.append((ctx, evaluate(model, ftype, device, w, catalog, overrides=overrides)))
-    return out
+        return Workload(context_tokens=ctx, prompt_tokens=max(1, ctx - out_tokens - 1) if ctx > 2 else 1,
+                        output_tokens=out_tokens, kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch, threads=base.threads)
+
+    return _sweep(model_id, quant_id, device, contexts, at, catalog, overrides)
 
 
 def sweep_prompt(
@@ -48,15 +55,13 @@ def sweep_prompt(
     catalog: Catalog | None = None, overrides: Mapping[str, PathFactors] | None = None,
 ) -> list[tuple[int, Estimate]]:
     """Time to first token as the prompt grows (context widened when needed)."""
-    catalog = catalog or load_catalog()
-    model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
-    out = []
-    for p in prompts:
-        ctx = max(base.context_tokens, p + base.output_tokens)
-        w = Workload(context_tokens=ctx, prompt_tokens=p, output_tokens=base.output_tokens,
-                     kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch, threads=base.threads)
-        out.append((p, evaluate(model, ftype, device, w, catalog, overrides=overrides)))
-    return out
+
+    def at(p: int) -> Workload:
+        return Workload(context_tokens=max(base.context_tokens, p + base.output_tokens), prompt_tokens=p,
+                        output_tokens=base.output_tokens, kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch,
+                        threads=base.threads)
+
+    return _sweep(model_id, quant_id, device, prompts, at, catalog, overrides)
 
 
 @dataclass(frozen=True)
