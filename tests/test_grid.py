@@ -5,6 +5,7 @@ import pytest
 
 from advisor.engine.fit import evaluate
 from advisor.engine.grid import FIT_CODES, evaluate_grid_arrays
+from advisor.engine.speed import DECODE_BOUNDS
 from advisor.records import Workload
 
 WORKLOADS = [Workload(), Workload(context_tokens=32768, prompt_tokens=4000, output_tokens=500, kv_cache_type="q8_0")]
@@ -32,7 +33,7 @@ def test_grid_matches_scalar_evaluate(catalog, workload):
         assert cols["decode_high"][i] == pytest.approx(e.speed.decode_band.high, rel=1e-9)
         assert cols["prefill_low"][i] == pytest.approx(e.speed.prefill_band.low, rel=1e-9)
         assert cols["energy_j_per_response"][i] == pytest.approx(e.speed.energy_j_per_response, rel=1e-9)
-        assert ("memory", "compute", "overhead")[cols["decode_bound_code"][i]] == e.speed.decode_bound
+        assert DECODE_BOUNDS[cols["decode_bound_code"][i]] == e.speed.decode_bound
         assert cols["gpu_layers"][i] == e.speed.gpu_layers
         checked += 1
     assert checked > 5000

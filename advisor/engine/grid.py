@@ -19,6 +19,7 @@ from advisor.engine.speed import (
     GPU_PATHS,
     OFFLOAD_BAND_WIDENING,
     cpu_gflops,
+    decode_bound_code,
     decode_seconds,
     default_threads,
     device_power_w,
@@ -42,9 +43,6 @@ class Grid:
 
     def __len__(self) -> int:
         return len(self.model_ids)
-
-    def fit_labels(self) -> np.ndarray:
-        return np.array(FIT_CODES)[self.columns["fit_code"]]
 
 
 def evaluate_grid_arrays(
@@ -160,7 +158,7 @@ def evaluate_grid_arrays(
     # bound of the side that takes longer
     use_cpu = offload & (t_cpu > t_main)
     b_mem, b_comp, b_fixed = (np.where(use_cpu, c, m) for c, m in ((c_mem, m_mem), (c_comp, m_comp), (c_fixed, m_fixed)))
-    decode_bound = np.where(b_fixed > np.maximum(b_mem, b_comp), 2, np.where(b_mem >= b_comp, 0, 1))
+    decode_bound = decode_bound_code(b_mem, b_comp, b_fixed)
     prefill_bound = np.where(pm_comp >= pm_mem, 1, 0)
     response_s = t_prompt + workload.output_tokens * t_token
 

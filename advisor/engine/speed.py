@@ -160,10 +160,17 @@ def prefill_seconds(
     return total, compute, memory
 
 
+DECODE_BOUNDS = ("memory", "compute", "overhead")
+
+
+def decode_bound_code(t_mem: Num, t_comp: Num, t_fixed: Num) -> Num:
+    """Index into DECODE_BOUNDS: overhead when the fixed cost exceeds both rooflines, else the
+    larger of memory and compute time."""
+    return where(t_fixed > maximum(t_mem, t_comp), 2, where(t_mem >= t_comp, 0, 1))
+
+
 def decode_bound(t_mem: float, t_comp: float, t_fixed: float) -> str:
-    if t_fixed > max(t_mem, t_comp):
-        return "overhead"
-    return "memory" if t_mem >= t_comp else "compute"
+    return DECODE_BOUNDS[decode_bound_code(t_mem, t_comp, t_fixed)]
 
 
 # --------------------------------------------------------------------------- one estimate
