@@ -11,7 +11,7 @@ spread, which becomes the prediction band.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence
 
 from advisor.engine.speed import estimate_speed
@@ -181,18 +181,13 @@ def calibrate_path(
     pre = [o for o in observations if o.metric == "prefill"]
     fd = fit(dec, prior, ggml_types, params=decode_params, data_log_sd=data_log_sd) if dec else FitResult(prior, 0, float("nan"), {}, ())
     fp = fit(pre, fd.factors, ggml_types, data_log_sd=data_log_sd) if pre else FitResult(fd.factors, 0, float("nan"), {}, ())
-    factors = replace_factors(
-        fp.factors,
-        decode_band=band_from_residuals(fd.log_rmse, fd.n) if fd.n else prior.decode_band,
-        prefill_band=band_from_residuals(fp.log_rmse, fp.n) if fp.n else prior.prefill_band,
-        n_measurements=len(observations),
-        basis=basis,
-    )
+    factors = fp.factors.model_copy(update={
+        "decode_band": band_from_residuals(fd.log_rmse, fd.n) if fd.n else prior.decode_band,
+        "prefill_band": band_from_residuals(fp.log_rmse, fp.n) if fp.n else prior.prefill_band,
+        "n_measurements": len(observations),
+        "basis": basis,
+    })
     return factors, fd, fp
 
 
-def replace_factors(f: PathFactors, **changes: object) -> PathFactors:
-    return f.model_copy(update=changes)
-
-
-__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals", "replace"]
+__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals"]

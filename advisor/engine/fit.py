@@ -19,7 +19,7 @@ from advisor.records import (
     PathFactors,
     Workload,
 )
-from advisor.units import GIB, format_size
+from advisor.units import format_size
 
 
 class Tables(Protocol):
@@ -217,17 +217,9 @@ def generic_device(
     return DeviceProfile.model_validate(raw)
 
 
-def describe_memory(est: Estimate) -> str:
-    m = est.memory
-    return (
-        f"{format_size(m.total_bytes)} (weights {format_size(m.weights_bytes)}, KV {format_size(m.kv_cache_bytes)}, "
-        f"buffers {format_size(m.compute_buffer_bytes)}, overhead {format_size(m.overhead_bytes)})"
-    )
-
-
 def over_by(est: Estimate) -> str:
     excess = est.memory.total_bytes - est.usable_bytes
     return f"needs {format_size(est.memory.total_bytes)}, {format_size(excess)} more than the {format_size(est.usable_bytes)} usable"
 
 
-__all__ = ["evaluate", "generic_device", "quality_table", "factors_for", "classify", "GIB"]
+__all__ = ["evaluate", "generic_device", "quality_table", "factors_for", "classify"]

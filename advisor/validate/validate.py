@@ -18,7 +18,7 @@ from advisor.engine.fit import evaluate
 from advisor.errors import DataFileError, RunError
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.store import Run, record_run
-from advisor.units import GIB, format_size
+from advisor.units import format_size
 from advisor.validate.runner import RunOutcome, RunSettings, run_child
 
 Progress = Callable[[str], None]
@@ -237,4 +237,4 @@ def run_validation(
                             comparisons=compare(predicted, measured), notes=notes, measured=measured)
 
 
-__all__ = ["GIB", "Comparison", "ValidationResult", "check_gguf", "run_validation", "twin_cache_dir"]
+__all__ = ["Comparison", "ValidationResult", "check_gguf", "run_validation", "twin_cache_dir"]
