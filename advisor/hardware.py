@@ -277,7 +277,7 @@ def measure_bandwidth(
     n = working_set_bytes // 8
     buf = np.ones(n, dtype=np.float64)
 
-    def read_rate(n_threads: int, budget: float) -> float:
+    def read_rate(buf: "np.ndarray", n_threads: int, budget: float) -> float:
         slices = np.array_split(buf, n_threads)
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             list(pool.map(np.sum, slices))  # warm-up: fault pages in
@@ -291,10 +291,10 @@ def measure_bandwidth(
 
     if progress:
         progress("memory bandwidth, 1 thread", 0.0)
-    one = read_rate(1, seconds / 2)
+    one = read_rate(buf, 1, seconds / 2)
     if progress:
         progress(f"memory bandwidth, {threads} threads", 0.5)
-    many = read_rate(threads, seconds / 2) if threads > 1 else one
+    many = read_rate(buf, threads, seconds / 2) if threads > 1 else one
     del buf
     return BandwidthResult(single_thread_gbs=one, all_threads_gbs=max(one, many), threads=threads, working_set_bytes=working_set_bytes)
 
