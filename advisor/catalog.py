@@ -15,13 +15,14 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from advisor.engine.derived import Derived
 from advisor.errors import DataFileError, UnknownIdError
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors
 
@@ -161,6 +162,11 @@ class Catalog:
     devices: dict[str, DeviceProfile]
     calibration: dict[str, PathFactors]
     root: Path
+    #: tables derived from this catalog's records, computed once and owned by it (engine.derived)
+    derived: Derived = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "derived", Derived(self))
 
     def factors(self, path: str) -> PathFactors:
         try:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence
 
-from advisor.engine.speed import estimate_speed
+from advisor.engine.fit import estimate_speed
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
 
 Metric = Literal["decode", "prefill"]

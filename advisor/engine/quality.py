@@ -33,7 +33,16 @@ KAPPA = 1.0
 #: Sensitivity exponent: a model 16× smaller loses 16^0.3 ≈ 2.3× more (assumption, consistent
 #: with the common observation that sub-2B models degrade more under 4-bit quantization).
 ALPHA = 0.3
+#: Cap on the share of the score quantization can take (assumption: a 1-bit file keeps a little).
 MAX_LOSS = 0.95
+#: Below the smallest bits per weight with a measured Δppl, Δppl is extrapolated as
+#: (b_min / b)^BELOW_RANGE_EXPONENT. The catalog's own figures rise about this steeply at the low
+#: end: IQ3_XXS (3.06 bpw, Δppl 1.23) → IQ2_XXS (2.06 bpw, Δppl 7.86) is a slope of −4.7 in
+#: log-log; 4 is that slope rounded down (assumption). Every shipped type is measured, so this
+#: serves only a user's file type below IQ1_S's 1.56 bpw.
+BELOW_RANGE_EXPONENT = 4
+#: Release year the size fit is centred on, and the year assumed when a release date is missing.
+YEAR_ORIGIN = 2024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +61,7 @@ def _year(model: ModelSpec) -> float:
         year, month = model.release_date[:7].split("-")
         return int(year) + (int(month) - 1) / 12
     except ValueError:
-        return 2024.0
+        return float(YEAR_ORIGIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +73,7 @@ class SizeFit:
     sd: float
 
     def predict(self, model: ModelSpec) -> float:
-        return self.a + self.b * math.log10(model.params) + self.c * (_year(model) - 2024)
+        return self.a + self.b * math.log10(model.params) + self.c * (_year(model) - YEAR_ORIGIN)
 
 
 def fit_size_model(models: Iterable[ModelSpec]) -> SizeFit:
@@ -73,7 +82,7 @@ def fit_size_model(models: Iterable[ModelSpec]) -> SizeFit:
     for m in models:
         values = published_mmlu(m)
         if values:
-            rows.append((1.0, math.log10(m.params), _year(m) - 2024, sum(values) / len(values)))
+            rows.append((1.0, math.log10(m.params), _year(m) - YEAR_ORIGIN, sum(values) / len(values)))
     n = len(rows)
     if n < 4:
         return SizeFit(a=0.0, b=0.0, c=0.0, n=n, sd=float("nan"))
@@ -127,7 +136,7 @@ def relative_ppl_increase(ftype: FileType, ggml_types: Mapping[str, GgmlType], a
     if not known:
         return 0.0
     if bpw <= known[0][0]:
-        return known[0][1] * (known[0][0] / bpw) ** 4
+        return known[0][1] * (known[0][0] / bpw) ** BELOW_RANGE_EXPONENT
     for (x0, y0), (x1, y1) in zip(known, known[1:]):
         if x0 <= bpw <= x1:
             w = (bpw - x0) / (x1 - x0) if x1 > x0 else 0

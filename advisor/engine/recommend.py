@@ -11,6 +11,12 @@ from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFa
 from advisor.units import format_seconds, format_size
 
 
+#: Soft speed target: about silent reading speed. 238 words/min for non-fiction (Brysbaert 2019,
+#: "How many words do we read per minute?", J. Memory and Language 109) × ~1.3 tokens per English
+#: word for Llama/Qwen tokenizers ≈ 5.2 tok/s, rounded to 5.
+READING_SPEED_TPS = 5.0
+
+
 @dataclass(frozen=True)
 class Constraints:
     min_decode_tps: float | None = None
@@ -23,7 +29,7 @@ class Constraints:
     allow_offload: bool = True
     #: Soft target: candidates decoding at least this fast rank before slower ones (a hard
     #: minimum is min_decode_tps). 5 tok/s ≈ reading speed; 0 ranks by quality alone.
-    target_decode_tps: float = 5.0
+    target_decode_tps: float = READING_SPEED_TPS
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,11 @@ def recommend(
     )
 
 
-#: Alternatives shown beside the pick must keep at least this share of its quality score.
+#: Alternatives shown beside the pick must keep at least this share of its quality score
+#: (a product choice: "fastest still useful"), and the lightest alternative this larger share
+#: ("nearly as good, smaller"). Not fitted to data.
 ALTERNATIVE_QUALITY_SHARE = 0.6
+LIGHTER_ALTERNATIVE_QUALITY_SHARE = 0.85
 
 
 _REASON_ORDER = {"speed": 0, "ttft": 1, "memory": 2, "quality": 3, "context": 4, "license": 5, "family": 6}
@@ -180,11 +189,11 @@ def _alternatives(ranked: Sequence[Estimate]) -> tuple[tuple[str, Estimate], ...
     fastest = max(useful, key=lambda e: e.speed.decode_tokens_per_s if e.speed else 0)
     if fastest is not pick:
         out.append((f"fastest with ≥{ALTERNATIVE_QUALITY_SHARE:.0%} of the pick's quality", fastest))
-    near = [e for e in ranked[1:] if e.quality_score >= 0.85 * pick.quality_score]
+    near = [e for e in ranked[1:] if e.quality_score >= LIGHTER_ALTERNATIVE_QUALITY_SHARE * pick.quality_score]
     if near:
         lightest = min(near, key=lambda e: e.memory.total_bytes)
         if lightest is not fastest:
-            out.append(("lightest with ≥85% of the pick's quality", lightest))
+            out.append((f"lightest with ≥{LIGHTER_ALTERNATIVE_QUALITY_SHARE:.0%} of the pick's quality", lightest))
     return tuple(out)
 
 
