@@ -390,6 +390,9 @@ class Estimate:
     speed: SpeedEstimate | None
     quality_score: float
     reasons: tuple[str, ...] = field(default=())
+    #: the runtime and its backend (llama.cpp's backend is the speed path: cpu-arm, metal, …)
+    runtime: str = "llama.cpp"
+    backend: str = ""
 
     @property
     def headroom_bytes(self) -> int:

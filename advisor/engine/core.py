@@ -136,8 +136,9 @@ class DeviceTerms:
     """What the arithmetic needs of one device: its memories, rates, power and the factors of its
     main execution path and of its CPU path (the part of a model left on the CPU)."""
 
-    on_gpu: Num  # main path is a GPU path
+    on_gpu: Num  # main path runs on an accelerator (GPU or NPU)
     discrete: Num  # a discrete GPU with its own VRAM takes part
+    can_offload: Num  # the runtime can split layers between GPU and CPU (llama.cpp -ngl)
     cpu_flops: Num
     gpu_flops: Num
     host_gbs: Num
@@ -151,15 +152,27 @@ class DeviceTerms:
     cpu: FactorTerms
 
 
-def device_row(device: DeviceProfile, workload: Workload, main: PathFactors, cpu: PathFactors) -> dict[str, Any]:
+def device_row(
+    device: DeviceProfile, workload: Workload, main: PathFactors, cpu: PathFactors, *,
+    accelerator: str | None = None, can_offload: bool = True,
+) -> dict[str, Any]:
+    """``accelerator``: "gpu" or "npu" when a runtime backend names it; None: llama.cpp's own
+    choice (its GPU paths when the profile says llama.cpp can use the GPU)."""
     gpu = device.gpu
-    discrete = bool(device.gpu_usable and gpu and gpu.discrete)
+    on_gpu = main.path in GPU_PATHS if accelerator is None else accelerator in ("gpu", "npu")
+    uses_gpu = device.gpu_usable if accelerator is None else accelerator == "gpu"
+    discrete = bool(uses_gpu and gpu and gpu.discrete)
     threads = workload.threads or default_threads(device)
+    if accelerator == "npu" and device.npu is not None and device.npu.tops:
+        accel_flops = device.npu.tops * 1e12
+    else:
+        accel_flops = gpu.fp16_tflops * 1e12 if gpu else 0.0
     return {
-        "on_gpu": main.path in GPU_PATHS,
+        "on_gpu": on_gpu,
         "discrete": discrete,
+        "can_offload": can_offload,
         "cpu_flops": cpu_gflops(device, threads) * 1e9,
-        "gpu_flops": gpu.fp16_tflops * 1e12 if gpu else 0.0,
+        "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "vram_gbs": (gpu.vram_bandwidth_gbs or device.memory.bandwidth_gbs) if gpu and gpu.discrete else device.memory.bandwidth_gbs,
         "llc_bytes": float(device.memory.llc or 0),
@@ -201,7 +214,7 @@ def placement(c: CandidateTerms, d: DeviceTerms, tight_fraction: float = empiric
     fit_code = placement_code(total, usable, tight_fraction)
     per_layer = (c.weights_bytes + c.kv_cache_bytes) / c.n_layers
     layers = clip(floor((d.vram_usable - c.compute_buffer_bytes - c.overhead_bytes) / per_layer), 0, c.n_layers)
-    partial = d.discrete & (fit_code == 3)
+    partial = d.discrete & d.can_offload & (fit_code == 3)
     fit_code = where(partial & (total - layers * per_layer <= d.host_usable), 2, fit_code)
     gpu_fraction = where(partial & d.on_gpu, layers / c.n_layers, 1.0)
     gpu_bytes = where(partial, floor(layers * per_layer), where(d.discrete, total, 0))

@@ -10,7 +10,7 @@ identity against the catalog's own records: a model that is not the catalog's (a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from advisor.engine import memory as mem
 from advisor.engine import quality
@@ -29,11 +29,18 @@ class QualityTable:
     base: Mapping[str, quality.BaseQuality]
     rel_ppl: Mapping[str, float]
     fit: quality.SizeFit
+    #: relative Δppl at a runtime format's bits per weight
+    runtime_rel_ppl: Callable[[float], float]
 
-    def score(self, model: ModelSpec, ftype: FileType) -> float:
+    def score(self, model: ModelSpec, ftype: Any) -> float:
+        """Quality of ``model`` in a GGUF file type, or in a runtime's own format (by the bits per
+        weight of its linear layers, ``quality.runtime_format_rel_ppl``)."""
         base = self.base.get(model.id) or quality.base_quality(model, self.fit)
-        rel = self.rel_ppl.get(ftype.id)
-        return quality.quantized_score(base, model, rel if rel is not None else 0.0)
+        if isinstance(ftype, FileType):
+            rel = self.rel_ppl.get(ftype.id, 0.0)
+        else:
+            rel = self.runtime_rel_ppl(ftype.linear.bits_per_weight)
+        return quality.quantized_score(base, model, rel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,7 @@ class Derived:
         self._inventory: dict[str, tuple[Tensor, ...]] = {}
         self._weights: dict[tuple[str, str], WeightTerms] = {}
         self._quality: QualityTable | None = None
+        self._runtime_weights: dict[tuple[str, str, str], WeightTerms] = {}
 
     def _owned(self, model: ModelSpec) -> bool:
         return self._tables.models.get(model.id) is model
@@ -88,6 +96,19 @@ class Derived:
                 self._weights[key] = hit
         return hit
 
+    def runtime_weights(self, model: ModelSpec, runtime: Any, fmt: Any) -> WeightTerms:
+        """Weights of ``model`` in a runtime's own format (``engine.runtime_weights``)."""
+        from advisor.engine.runtimes import weight_terms
+
+        owned = self._owned(model)
+        key = (model.id, runtime.id, fmt.id)
+        hit = self._runtime_weights.get(key) if owned else None
+        if hit is None:
+            hit = weight_terms(model, fmt, self.inventory(model))
+            if owned:
+                self._runtime_weights[key] = hit
+        return hit
+
     def quality(self) -> QualityTable:
         if self._quality is None:
             t = self._tables
@@ -96,5 +117,6 @@ class Derived:
                 base={m.id: quality.base_quality(m, fit) for m in t.models.values()},
                 rel_ppl={f.id: quality.relative_ppl_increase(f, t.ggml_types, t.file_types.values()) for f in t.file_types.values()},
                 fit=fit,
+                runtime_rel_ppl=lambda bpw: quality.runtime_format_rel_ppl(bpw, t.ggml_types, t.file_types.values()),
             )
         return self._quality

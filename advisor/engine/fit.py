@@ -8,7 +8,9 @@ from typing import Mapping, Protocol, Sequence
 from advisor.engine import core, empirical
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
+from advisor.engine import runtimes as rt
 from advisor.engine.derived import Derived, QualityTable, WeightTerms
+from advisor.engine.runtimes import Variant
 from advisor.engine.tensors import layer_sums
 from advisor.records import (
     Band,
@@ -39,16 +41,49 @@ def quality_table(tables: Tables) -> QualityTable:
     return tables.derived.quality()
 
 
-def factors_for(device: DeviceProfile, tables: Tables, overrides: Mapping[str, PathFactors] | None = None) -> PathFactors:
+def factors_for(
+    device: DeviceProfile, tables: Tables, overrides: Mapping[str, PathFactors] | None = None, *, variant: Variant | None = None,
+) -> PathFactors:
     """The device's own calibration when it has runs, else its execution path's calibration from
-    recorded runs, else the shipped defaults for the path."""
-    path = spd.execution_path(device)
+    recorded runs, else the shipped defaults for the path; a runtime × backend without shipped
+    factors gets a prior (``runtime_prior``)."""
+    if variant is None or (variant.is_gguf and variant.backend.kind == "gpu"):
+        path = spd.execution_path(device)
+    elif variant.is_gguf:
+        path = spd.cpu_path(device)  # llama.cpp asked to stay on the CPU
+    else:
+        path = variant.path
     if overrides:
         if device.id in overrides and overrides[device.id].path == path:
             return overrides[device.id]
         if f"path:{path}" in overrides:
             return overrides[f"path:{path}"]
-    return tables.calibration[path]
+    if path in tables.calibration:
+        return tables.calibration[path]
+    assert variant is not None
+    return runtime_prior(device, variant, tables)
+
+
+#: A runtime × backend without fitted factors borrows llama.cpp's factors for the same hardware,
+#: its bands widened by this factor: nothing measured says how that runtime differs (assumption).
+PRIOR_BAND_WIDENING = 2.0
+
+
+def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> PathFactors:
+    """llama.cpp's factors of the same hardware (its CPU path, or its path for the device's GPU
+    API) as the prior of a runtime × backend that has no published measurements."""
+    base = tables.calibration[spd.cpu_path(device)]
+    if variant.backend.kind != "cpu" and device.gpu is not None:
+        api = device.gpu.backend
+        key = ("cuda" if device.gpu.discrete else "cuda-unified") if api == "cuda" else api
+        base = tables.calibration.get(key, base)
+    return base.model_copy(update={
+        "path": variant.path,
+        "decode_band": base.decode_band * PRIOR_BAND_WIDENING,
+        "prefill_band": base.prefill_band * PRIOR_BAND_WIDENING,
+        "n_measurements": 0,
+        "basis": f"no published {variant.path} measurements: llama.cpp's {base.path} factors as a prior, band ×{PRIOR_BAND_WIDENING:g}",
+    })
 
 
 def cpu_path_factors(device: DeviceProfile, tables: Tables) -> PathFactors:
@@ -59,13 +94,25 @@ def classify(total: int, usable: int, tight_fraction: float = empirical.TIGHT_FR
     return core.FIT_CODES[core.placement_code(total, usable, tight_fraction)]
 
 
-def candidate(model: ModelSpec, ftype: FileType, workload: Workload, tables: Tables) -> dict:
-    """The terms of one model × format (weights and layer sums from the catalog's derived tables)."""
-    return core.candidate_row(model, ftype, workload, tables.derived.weights(model, ftype), tables.derived.sums(model))
+def candidate(model: ModelSpec, ftype: FileType, workload: Workload, tables: Tables, variant: Variant | None = None) -> dict:
+    """The terms of one model × format (weights and layer sums from the catalog's derived tables):
+    a GGUF file type through llama.cpp's path, a runtime's own format through ``engine.runtimes``."""
+    sums = tables.derived.sums(model)
+    if variant is None or variant.is_gguf:
+        return core.candidate_row(model, ftype, workload, tables.derived.weights(model, ftype), sums)
+    weights = tables.derived.runtime_weights(model, variant.runtime, variant.format)
+    return rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
 
 
-def device_row(device: DeviceProfile, workload: Workload, tables: Tables, overrides: Mapping[str, PathFactors] | None) -> dict:
-    return core.device_row(device, workload, factors_for(device, tables, overrides), cpu_path_factors(device, tables))
+def device_row(
+    device: DeviceProfile, workload: Workload, tables: Tables, overrides: Mapping[str, PathFactors] | None,
+    variant: Variant | None = None,
+) -> dict:
+    main = factors_for(device, tables, overrides, variant=variant)
+    cpu = cpu_path_factors(device, tables)
+    if variant is None or (variant.is_gguf and variant.backend.kind == "gpu"):
+        return core.device_row(device, workload, main, cpu)  # llama.cpp's own choice of backend
+    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_gguf)
 
 
 def evaluate(
@@ -77,12 +124,14 @@ def evaluate(
     *,
     overrides: Mapping[str, PathFactors] | None = None,
     with_speed: bool = True,
+    variant: Variant | None = None,
 ) -> Estimate:
     """Memory, fit, speed and quality of ``model`` in ``ftype`` on ``device`` for ``workload``:
-    the one path (``engine.core``) run on plain numbers."""
-    c = core.candidate_terms([candidate(model, ftype, workload, tables)])
-    main = factors_for(device, tables, overrides)
-    d = core.device_terms([core.device_row(device, workload, main, cpu_path_factors(device, tables))])
+    the one path (``engine.core``) run on plain numbers. ``variant`` names a runtime × backend ×
+    format other than llama.cpp's default (``ftype`` is then ``variant.format``)."""
+    c = core.candidate_terms([candidate(model, ftype, workload, tables, variant)])
+    main = factors_for(device, tables, overrides, variant=variant)
+    d = core.device_terms([device_row(device, workload, tables, overrides, variant)])
     place = core.placement(c, d)
     fit = core.FIT_CODES[place.fit_code]
     memory = MemoryEstimate(
@@ -108,6 +157,8 @@ def evaluate(
         speed=speed,
         quality_score=quality_table(tables).score(model, ftype),
         reasons=tuple(reasons),
+        runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
+        backend=variant.backend.id if variant is not None and not variant.is_gguf else main.path,
     )
 
 

@@ -133,6 +133,32 @@ def relative_ppl_increase(ftype: FileType, ggml_types: Mapping[str, GgmlType], a
         for f in all_ftypes
         if f.ppl_delta and f.ppl_delta > 0 and f.base_type in ggml_types
     )
+    return interpolate_rel_ppl(bpw, known)
+
+
+#: GGUF types whose scheme matches the plain group-wise int formats of other runtimes (one scale,
+#: optionally a zero, per block of 32): their measured Δppl stands in for a runtime format of the
+#: same bits per weight (assumption: MLC q4f16_1 is Q4_0's scheme exactly; MLX affine g64, ORT
+#: MatMulNBits, ExecuTorch 8da4w are close relatives; no runtime publishes its own Δppl table).
+GROUPWISE_GGUF_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0")
+
+
+def runtime_format_rel_ppl(bits_per_weight: float, ggml_types: Mapping[str, GgmlType], all_ftypes: Iterable[FileType]) -> float:
+    """Δppl / ppl_F16 of a runtime's own format, interpolated at its linear layers' bits per
+    weight over the group-wise GGUF types (no loss at 16 bits and above)."""
+    if bits_per_weight >= 16:
+        return 0.0
+    known = sorted(
+        (ggml_types[f.base_type].bits_per_weight, f.ppl_delta / PPL_F16_LLAMA3_8B)
+        for f in all_ftypes
+        if f.id in GROUPWISE_GGUF_TYPES and f.ppl_delta and f.ppl_delta > 0 and f.base_type in ggml_types
+    )
+    return interpolate_rel_ppl(bits_per_weight, known)
+
+
+def interpolate_rel_ppl(bpw: float, known: list[tuple[float, float]]) -> float:
+    """Log-space interpolation of (bits per weight, relative Δppl) points; below the range,
+    (b_min / b)^BELOW_RANGE_EXPONENT; above it, the last point."""
     if not known:
         return 0.0
     if bpw <= known[0][0]:

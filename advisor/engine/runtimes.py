@@ -1,0 +1,155 @@
+"""Runtimes as a dimension: which runtime × backend × format can run on a device, and the terms
+of a model in a non-GGUF runtime format (weights tensor by tensor, KV cache in the runtime's
+dtype and allocation, buffers, overhead) for the one evaluation path (``engine.core``).
+
+llama.cpp keeps its own, measured path (``core.candidate_row``: the GGUF per-tensor mix, padded
+KV cells, llama.cpp's compute buffer). Every other runtime is described by data
+(``catalog/runtimes.toml``) and goes through ``runtime_candidate_row`` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from advisor.engine import runtime_weights
+from advisor.engine.derived import WeightTerms
+from advisor.engine.tensors import LayerSums, Tensor
+from advisor.records import DeviceProfile, FileType, ModelSpec, Workload
+
+LLAMA_CPP = "llama.cpp"
+
+#: Bytes per stored value of a KV cache or activation dtype.
+DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "int16": 2, "int8": 1}
+
+#: Logits are computed in f32 by every runtime read (MLC logit processor, MLX, ORT GenAI io dtype
+#: f32 on CPU); activations in the format's activation dtype.
+LOGITS_BYTES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way to run a model: a runtime, one of its backends, one of its formats (a GGUF file
+    type for llama.cpp)."""
+
+    runtime: Any  # records.Runtime
+    backend: Any  # records.RuntimeBackend
+    format: Any  # records.FileType (llama.cpp) or records.RuntimeFormat
+
+    @property
+    def runtime_id(self) -> str:
+        return self.runtime.id
+
+    @property
+    def backend_id(self) -> str:
+        return self.backend.id
+
+    @property
+    def format_id(self) -> str:
+        return self.format.id
+
+    @property
+    def is_gguf(self) -> bool:
+        return isinstance(self.format, FileType)
+
+    @property
+    def on_accelerator(self) -> bool:
+        return self.backend.kind in ("gpu", "npu")
+
+    @property
+    def path(self) -> str:
+        """Calibration key of a non-llama.cpp variant: ``runtime:backend``."""
+        return f"{self.runtime.id}:{self.backend.id}"
+
+
+def usable_backends(runtime: Any, device: DeviceProfile, *, platform: str | None = None) -> list[Any]:
+    """Backends of ``runtime`` this device can use on ``platform`` (its main OS by default): the
+    CPU ones always; a GPU backend when the profile says the runtime can use its GPU; an NPU
+    backend likewise for its NPU."""
+    plats = (platform,) if platform else device.platforms
+    out = []
+    for b in runtime.backends:
+        if not any(p in b.platforms for p in plats):
+            continue
+        if b.kind == "cpu":
+            out.append(b)
+        elif b.kind == "gpu" and device.gpu is not None and runtime.id in device.gpu.runtimes:
+            out.append(b)
+        elif b.kind == "npu" and device.npu is not None and runtime.id in device.npu.runtimes:
+            out.append(b)
+    return out
+
+
+def best_backend(backends: Sequence[Any]) -> Any | None:
+    """The backend a runtime uses by default on a device: an accelerator over the CPU (GPU, then
+    NPU), in catalog order."""
+    order = {"gpu": 0, "npu": 1, "cpu": 2}
+    return min(backends, key=lambda b: order[b.kind]) if backends else None
+
+
+def formats_of(runtime: Any, backend: Any, gguf_types: Iterable[FileType]) -> list[Any]:
+    if runtime.formats_from == "gguf":
+        return list(gguf_types)
+    return list(runtime.formats_for(backend.id))
+
+
+# --------------------------------------------------------------------------- memory terms
+
+
+def weight_terms(model: ModelSpec, fmt: Any, inventory: Sequence[Tensor]) -> WeightTerms:
+    rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
+    total, lookup = runtime_weights.weights_and_lookup(rows, tied=model.tied_embeddings)
+    return WeightTerms(total, lookup)
+
+
+def kv_dtype_bytes(runtime: Any, fmt: Any) -> int:
+    dtype = runtime.kv.dtype
+    if dtype == "activation":
+        dtype = fmt.activation_dtype
+    return DTYPE_BYTES[dtype]
+
+
+def kv_cache_bytes(sums: LayerSums, window: int, context: int, bytes_per_value: int) -> int:
+    """K and V for ``context`` tokens: 2 × (context × Σ_global kv_dims + min(context, window) ×
+    Σ_swa kv_dims) × bytes per value. No cell padding (runtimes allocate per token or per page)."""
+    local = min(context, window) if sums.swa_kv_dims else 0
+    return int(2 * (context * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value)
+
+
+def kv_read_bytes(sums: LayerSums, window: int, position: float, bytes_per_value: int) -> float:
+    local = min(position, window) if sums.swa_kv_dims else 0
+    return 2 * (position * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value
+
+
+def buffer_bytes(model: ModelSpec, chunk: int, activation_bytes: int) -> int:
+    """Working buffers of one prefill chunk: the hidden state in and out of a layer and the widest
+    intermediate (the FFN), ``chunk × (2 × hidden + ffn) × activation bytes`` — first principles,
+    the same shape as llama.cpp's measured graph buffer without its logits (runtimes that compute
+    logits for the last token only)."""
+    ffn = max(model.ffn(i) for i in range(model.n_layers))
+    return int(chunk * (2 * model.hidden_size + ffn) * activation_bytes)
+
+
+def runtime_candidate_row(
+    model: ModelSpec, runtime: Any, fmt: Any, workload: Workload, weights: WeightTerms, sums: LayerSums,
+) -> dict[str, Any]:
+    """Terms of ``model`` in a runtime's own format (see ``core.candidate_row`` for llama.cpp)."""
+    bpv = kv_dtype_bytes(runtime, fmt)
+    position = workload.prompt_tokens + workload.output_tokens / 2
+    chunk = min(workload.prompt_tokens, runtime.prefill_chunk or workload.n_ubatch)
+    return {
+        "weights_bytes": weights.total_bytes,
+        "lookup_bytes": weights.lookup_bytes,
+        "kv_cache_bytes": kv_cache_bytes(sums, model.sliding_window, workload.context_tokens, bpv),
+        "compute_buffer_bytes": buffer_bytes(model, chunk, DTYPE_BYTES[fmt.activation_dtype]),
+        "overhead_bytes": runtime.overhead.bytes,
+        "n_layers": model.n_layers,
+        "matmul_params": sums.matmul_params,
+        "global_q_dims": sums.global_q_dims,
+        "swa_q_dims": sums.swa_q_dims,
+        "window": model.sliding_window,
+        "vocab_flops": 2 * model.vocab_size * model.hidden_size,
+        "kv_read_bytes": kv_read_bytes(sums, model.sliding_window, position, bpv),
+        "is_kquant": False,
+        "is_float": fmt.linear.scale_bits == 0,
+    }
