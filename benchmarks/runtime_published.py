@@ -288,6 +288,9 @@ DEVICE_MAP = {
     "Jetson Orin Nano Super 8GB (25 W mode)": ("jetson-orin-nano-super-8gb", ""),
     "Desktop, NVIDIA RTX 4090": ("desktop-rtx4090-24gb", ""),
     "Desktop, NVIDIA RTX 3060 12GB": ("desktop-rtx3060-12gb", ""),
+    "Intel Core i5-9500T PC (UHD 630 iGPU)": ("ref-mini-pc-i5-9500t-16gb", "RAM and chassis not stated: 16 GB dual-channel DDR4-2666 assumed"),
+    "Laptop, AMD Ryzen 7 5800U, 64 GB DDR4": ("ref-laptop-ryzen-7-5800u-64gb", ""),
+    "Desktop, AMD RX 7900 XT 20GB + DDR4-3200": ("ref-rx7900xt-20gb", "backend (Vulkan or ROCm) not confirmed by the source"),
     "AMD Radeon 680M laptop (Chrome)": ("ref-ryzen-6800u-680m-16gb", "Ryzen 6000 model, memory and RAM not stated: 6800U, LPDDR5-6400, 16 GB assumed"),
 }
 
