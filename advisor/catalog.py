@@ -47,8 +47,14 @@ def data_root() -> Path:
 # --------------------------------------------------------------------------- errors
 
 
+def _is_union_tag(part: Any) -> bool:
+    """pydantic names the branch of a union in the error location ("function-after[…]", "int",
+    "literal['linear']"); these are not field names."""
+    return isinstance(part, str) and ("[" in part or part in ("int", "str", "float", "bool"))
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "(top level)"
+    return ".".join(str(p) for p in loc if not isinstance(p, int) and not _is_union_tag(p)) or "(top level)"
 
 
 def _explain(exc: ValidationError, model: type[BaseModel], where: str) -> DataFileError:
@@ -66,6 +72,10 @@ def _explain(exc: ValidationError, model: type[BaseModel], where: str) -> DataFi
     if kind == "missing":
         return DataFileError(f"{where}: missing field '{path}'; add it (see the SCHEMA.md beside the data)")
     msg = err["msg"].removeprefix("Value error, ")
+    if any(_is_union_tag(p) for p in err["loc"]):
+        # a value that fits no branch of a union: say what each branch wanted
+        msgs = dict.fromkeys(e["msg"].removeprefix("Value error, ") for e in errs if _field_path(e["loc"]) == path)
+        msg = "; or ".join(msgs)
     return DataFileError(f"{where}: field '{path}': {msg}")
 
 

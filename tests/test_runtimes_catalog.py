@@ -234,6 +234,8 @@ verified = true
      "[x]: field '(top level)': format a names unknown backends ['gpu']; known: ['cpu']"),
     (RUNTIME_HEAD + FORMAT.format(id="a", aliases='["b"]', backends="[]") + FORMAT.format(id="b", aliases="[]", backends="[]"),
      "[x]: field '(top level)': format name 'b' is used twice (formats a and b)"),
+    (RUNTIME_HEAD + FORMAT.format(id="a", aliases="[]", backends="[]").replace('other = {', 'embedding = "linaer"\nother = {'),
+     "[x]: field 'format.embedding': Input should be a valid dictionary or instance of TensorQuant; or Input should be 'linear'"),
     (RUNTIME_HEAD, "[x]: field '(top level)': give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one"),
     (GGUF_HEAD.replace('apis = ["cpu"]', 'apis = ["cpu"]\nkinds = "cpu"'),
      "[x]: unknown field 'backend.kinds'; did you mean 'kind'?"),
