@@ -161,7 +161,7 @@ def _load_tables(path: Path, key: str, model: type[T]) -> list[T]:
     for i, entry in enumerate(entries):
         label = entry.get("id", f"entry {i + 1}") if isinstance(entry, dict) else f"entry {i + 1}"
         item = _validate(model, entry, f"{path} [{label}]")
-        item_id = getattr(item, "id")
+        item_id = item.id  # type: ignore[attr-defined]
         if item_id in seen:
             raise DataFileError(f"{path}: {key} id '{item_id}' appears twice (entries {seen[item_id]} and {i + 1}); remove one")
         seen[item_id] = i + 1

@@ -397,7 +397,7 @@ class TensorQuant(Record):
     word_bits: int = Field(default=32, gt=0, le=64)
 
     @model_validator(mode="after")
-    def _check(self) -> "TensorQuant":
+    def _check(self) -> TensorQuant:
         if isinstance(self.group, int) and self.group < 0:
             raise ValueError("group must be >= 0 (0 = per output row) or \"tensor\"")
         if self.group != 0 and not self.scale_bits:
@@ -541,7 +541,7 @@ class Runtime(Record):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _check(self) -> "Runtime":
+    def _check(self) -> Runtime:
         if bool(self.formats) == bool(self.formats_from):
             raise ValueError("give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one")
         ids = [b.id for b in self.backends]
@@ -602,12 +602,12 @@ class PublishedBudget(Record):
     note: str = ""
 
     @model_validator(mode="after")
-    def _check(self) -> "PublishedBudget":
+    def _check(self) -> PublishedBudget:
         if not self.profiles and self.ram is None:
             raise ValueError("a published budget needs profiles or ram to say which devices it applies to")
         return self
 
-    def applies_to(self, device: "DeviceProfile") -> bool:
+    def applies_to(self, device: DeviceProfile) -> bool:
         if device.id in self.profiles:
             return True
         return (self.ram is not None and device.memory.ram == self.ram
@@ -633,7 +633,7 @@ class MemoryRule(Record):
     published: tuple[PublishedBudget, ...] = ()
 
     @model_validator(mode="after")
-    def _check(self) -> "MemoryRule":
+    def _check(self) -> MemoryRule:
         if self.rule == "fraction" and self.fraction is None:
             raise ValueError("rule = \"fraction\" needs fraction")
         if self.fraction_with_entitlement is not None and not self.entitlement:
@@ -732,7 +732,7 @@ class Target(Record):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _check(self) -> "Target":
+    def _check(self) -> Target:
         for kind, items in (("download_limit", self.download_limits), ("allocation_limit", self.allocation_limits),
                             ("browser", self.browsers)):
             ids = [i.id for i in items]
@@ -746,17 +746,17 @@ class Target(Record):
         target (one with [[target.browser]] entries), else the device platforms."""
         return ("web",) if self.browsers else self.platforms
 
-    def hosts(self, device: "DeviceProfile") -> bool:
+    def hosts(self, device: DeviceProfile) -> bool:
         """Can this target run on the device (its class and one of its OS families)?"""
         return device.device_class in self.device_classes and any(p in self.platforms for p in device.platforms)
 
     def browser(self, browser_id: str) -> BrowserPlatform | None:
         return next((b for b in self.browsers if b.id == browser_id), None)
 
-    def browsers_for(self, device: "DeviceProfile") -> tuple[BrowserPlatform, ...]:
+    def browsers_for(self, device: DeviceProfile) -> tuple[BrowserPlatform, ...]:
         return tuple(b for b in self.browsers if any(p in b.host_platforms for p in device.platforms))
 
-    def memory_budget(self, device: "DeviceProfile", *, entitlement: bool = False,
+    def memory_budget(self, device: DeviceProfile, *, entitlement: bool = False,
                       browser: BrowserPlatform | None = None) -> MemoryBudget:
         """Bytes one model process may use on ``device`` under this target (see MemoryRule), capped
         by the browser's tab limit when ``browser`` is given."""
@@ -775,7 +775,7 @@ class Target(Record):
                                   browser.tab_memory_source)
         return budget
 
-    def _fraction_budget(self, device: "DeviceProfile", entitlement: bool) -> MemoryBudget:
+    def _fraction_budget(self, device: DeviceProfile, entitlement: bool) -> MemoryBudget:
         m = self.memory
         entries = sorted((p for p in m.published if p.applies_to(device)), key=lambda p: device.id not in p.profiles)
         for p in entries:

@@ -86,19 +86,19 @@ def test_bits_per_weight_match_runtime_formats_md(catalog, runtime_id, format_id
 # hand-worked tensor sizes: rows × cols matrix, groups along cols
 TENSOR_TABLE = [
     # q4f16_1 4096×4096: 4096·4096·4/8 data + 4096·128 groups × 2 B
-    (dict(bits=4, group=32, scale_bits=16, values_per_word=8), 4096, 4096, 8_388_608 + 1_048_576),
+    ({"bits": 4, "group": 32, "scale_bits": 16, "values_per_word": 8}, 4096, 4096, 8_388_608 + 1_048_576),
     # q3f16_1 2×40: 2 rows × 4 uint32 words = 32 B + 2 groups × 2 B
-    (dict(bits=3, group=40, scale_bits=16, values_per_word=10), 2, 40, 36),
+    ({"bits": 3, "group": 40, "scale_bits": 16, "values_per_word": 10}, 2, 40, 36),
     # q3f16_1 a row of 41 values needs a fifth word and a second group
-    (dict(bits=3, group=40, scale_bits=16, values_per_word=10), 1, 41, 5 * 4 + 2 * 2),
+    ({"bits": 3, "group": 40, "scale_bits": 16, "values_per_word": 10}, 1, 41, 5 * 4 + 2 * 2),
     # per-channel int8 with fp32 scale: 10×100 + 10 × 4 B
-    (dict(bits=8, group=0, scale_bits=32), 10, 100, 1040),
+    ({"bits": 8, "group": 0, "scale_bits": 32}, 10, 100, 1040),
     # MLX affine 4-bit g64, scale + bias: 64×64/2 + 64 groups × 4 B
-    (dict(bits=4, group=64, scale_bits=16, zero_bits=16), 64, 64, 2048 + 256),
+    ({"bits": 4, "group": 64, "scale_bits": 16, "zero_bits": 16}, 64, 64, 2048 + 256),
     # fp8 with one per-tensor scale
-    (dict(bits=8, group="tensor", scale_bits=16), 10, 10, 102),
+    ({"bits": 8, "group": "tensor", "scale_bits": 16}, 10, 10, 102),
     # plain fp16
-    (dict(bits=16), 3, 5, 30),
+    ({"bits": 16}, 3, 5, 30),
 ]
 
 
@@ -108,9 +108,9 @@ def test_tensor_bytes_hand_worked(geometry, rows, cols, expected):
 
 
 @pytest.mark.parametrize("geometry,message", [
-    (dict(bits=4, group=32), "a grouped or per-tensor format needs scale_bits"),
-    (dict(bits=3, values_per_word=11), "11 values of 3 bits do not fit a 32-bit word"),
-    (dict(bits=4, group=-1, scale_bits=16), "group must be >= 0"),
+    ({"bits": 4, "group": 32}, "a grouped or per-tensor format needs scale_bits"),
+    ({"bits": 3, "values_per_word": 11}, "11 values of 3 bits do not fit a 32-bit word"),
+    ({"bits": 4, "group": -1, "scale_bits": 16}, "group must be >= 0"),
 ])
 def test_bad_geometry_is_refused(geometry, message):
     with pytest.raises(ValueError, match=message):
