@@ -582,6 +582,26 @@ class Runtime(Record):
     def formats_for(self, backend_id: str) -> tuple[RuntimeFormat, ...]:
         return tuple(f for f in self.formats if not f.backends or backend_id in f.backends)
 
+    def usable_backends(self, device: DeviceProfile, browser: BrowserPlatform | None = None) -> tuple[RuntimeBackend, ...]:
+        """Backends of this runtime that can run on ``device``: in a native process, CPU backends
+        on the device's OS families, GPU/NPU backends when the profile lists this runtime for its
+        GPU/NPU (a GPU backend driving the profile's own GPU API first: CUDA before Vulkan on an
+        RTX card). In a ``browser`` page: its ``web`` backends, a WebGPU one only where that
+        browser offers WebGPU for this device's OS and GPU."""
+        if browser is not None:
+            return tuple(b for b in self.backends if "web" in b.platforms and (b.kind == "cpu" or (
+                b.kind == "gpu" and browser.webgpu_for(device))))
+        platforms = device.platforms
+        out: list[RuntimeBackend] = []
+        for b in self.backends:
+            if not any(p in b.platforms for p in platforms):
+                continue
+            if b.kind == "cpu" or (b.kind == "gpu" and device.gpu and self.id in device.gpu.runtimes) or (
+                    b.kind == "npu" and device.npu and self.id in device.npu.runtimes):
+                out.append(b)
+        native_api = device.gpu.backend if device.gpu else None
+        return tuple(sorted(out, key=lambda b: b.kind == "gpu" and native_api not in b.apis))
+
 
 # --------------------------------------------------------------------------- deployment targets
 
@@ -677,6 +697,8 @@ class BrowserPlatform(Record):
     webgpu_since: str
     #: host platforms where this browser has WebGPU (empty = all of host_platforms)
     webgpu_platforms: tuple[Platform, ...] = ()
+    #: words one of which the device's GPU name must contain for WebGPU (empty = any GPU)
+    webgpu_gpu_names: tuple[str, ...] = ()
     webgpu_note: str = ""
     webgpu_source: str
     #: what a page that requests higher limits (WebLLM asks for 1 GiB) typically gets
@@ -693,6 +715,15 @@ class BrowserPlatform(Record):
     memory64_since: str = ""
     memory64_max: ByteSize | None = None
     memory64_source: str
+    def webgpu_for(self, device: DeviceProfile) -> bool:
+        """WebGPU in this browser on this device: shipped for one of its OS families and its GPU."""
+        if not self.webgpu or device.gpu is None:
+            return False
+        hosts = self.webgpu_platforms or self.host_platforms
+        gpu = device.gpu.name.lower()
+        return any(p in hosts for p in device.platforms) and (
+            not self.webgpu_gpu_names or any(w.lower() in gpu for w in self.webgpu_gpu_names))
+
     #: the page's process limit (None: none published; the device budget applies)
     tab_memory_limit: ByteSize | None = None
     tab_memory_basis: Basis = "estimated"

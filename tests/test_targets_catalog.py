@@ -128,3 +128,31 @@ def test_browser_limits(catalog, browser_id, buffer, binding, memory64, tab):
 def test_webgpu_spec_defaults(catalog):
     limits = {a.id: a.max_bytes for a in catalog.target("browser").allocation_limits}
     assert limits == {"webgpu-max-buffer-default": 256 * MIB, "webgpu-storage-binding-default": 128 * MIB}
+
+
+# (device, runtime, browser or None, usable backend ids in order)
+BACKENDS = [
+    ("iphone-16-pro", "mlx", None, ["metal"]),
+    ("iphone-16-pro", "llama.cpp", None, ["cpu", "metal"]),
+    ("galaxy-s24-ultra", "llama.cpp", None, ["cpu"]),  # Adreno left off llama.cpp's list
+    ("galaxy-s24-ultra", "executorch", None, ["xnnpack", "qnn", "vulkan"]),
+    ("pixel-8", "mlc", None, ["opencl"]),  # MLC's Android backend, though the profile's GPU API is Vulkan
+    ("galaxy-a55", "mlc", None, []),
+    ("desktop-rtx4090-24gb", "mlc", None, ["cuda", "vulkan"]),
+    ("jetson-nano-4gb", "llama.cpp", None, ["cpu"]),
+    ("raspberry-pi-5-8gb", "mlc", None, []),
+    ("pixel-8", "mlc", "chrome-android", ["webgpu"]),
+    ("galaxy-a55", "mlc", "chrome-android", []),  # Xclipse: not a Qualcomm/ARM GPU
+    ("galaxy-a55", "wllama", "chrome-android", ["wasm"]),
+    ("laptop-ryzen-7-7840u-16gb", "mlc", "chrome-desktop", ["webgpu"]),
+    ("laptop-ryzen-7-7840u-16gb", "mlc", "firefox", ["webgpu"]),
+    ("raspberry-pi-5-8gb", "mlc", "chrome-desktop", []),  # no GPU in the profile
+    ("iphone-16-pro", "llama.cpp", "safari-ios", []),  # native llama.cpp does not run in a page
+]
+
+
+@pytest.mark.parametrize("device_id,runtime_id,browser_id,expected", BACKENDS)
+def test_usable_backends(catalog, device_id, runtime_id, browser_id, expected):
+    browser = catalog.target("browser").browser(browser_id) if browser_id else None
+    backends = catalog.runtime(runtime_id).usable_backends(catalog.device(device_id), browser)
+    assert [b.id for b in backends] == expected
