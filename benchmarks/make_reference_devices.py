@@ -84,7 +84,7 @@ backend = "metal"
 fp16_tflops = {tflops}
 fp16_tflops_basis = "datasheet"
 discrete = false
-usable_by_llama_cpp = true
+runtimes = ["llama.cpp"]
 
 [power]
 typical_w = {watts}
@@ -135,7 +135,7 @@ vram = "{vram}GiB"
 vram_usable = "{vram - 0.5}GiB"
 vram_bandwidth_gbs = {bw}
 vram_bandwidth_basis = "datasheet"
-usable_by_llama_cpp = true
+runtimes = ["llama.cpp"]
 
 [power]
 typical_w = {watts * 0.7 + 60:.0f}
