@@ -505,6 +505,9 @@ class KvSpec(Record):
 
     dtype: Literal["f32", "f16", "bf16", "int8", "int16", "activation"]
     allocation: Literal["grows", "preallocated", "fixed-at-export"]
+    #: sliding-window layers hold only the window (False: every layer holds the whole context)
+    windowed: bool = True
+    windowed_source: str = ""
     source: str
     verified: bool = True
     note: str = ""

@@ -47,9 +47,9 @@ def factors_for(
     """The device's own calibration when it has runs, else its execution path's calibration from
     recorded runs, else the shipped defaults for the path; a runtime × backend without shipped
     factors gets a prior (``runtime_prior``)."""
-    if variant is None or (variant.is_gguf and variant.backend.kind == "gpu"):
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
         path = spd.execution_path(device)
-    elif variant.is_gguf:
+    elif variant.is_llama_cpp:
         path = spd.cpu_path(device)  # llama.cpp asked to stay on the CPU
     else:
         path = variant.path
@@ -110,9 +110,9 @@ def device_row(
 ) -> dict:
     main = factors_for(device, tables, overrides, variant=variant)
     cpu = cpu_path_factors(device, tables)
-    if variant is None or (variant.is_gguf and variant.backend.kind == "gpu"):
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
         return core.device_row(device, workload, main, cpu)  # llama.cpp's own choice of backend
-    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_gguf)
+    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp)
 
 
 def evaluate(
@@ -158,7 +158,7 @@ def evaluate(
         quality_score=quality_table(tables).score(model, ftype),
         reasons=tuple(reasons),
         runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
-        backend=variant.backend.id if variant is not None and not variant.is_gguf else main.path,
+        backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
     )
 
 

@@ -82,7 +82,7 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
     for runtime in runtimes.values():
         if constraints.runtimes is not None and runtime.id not in constraints.runtimes:
             continue
-        usable = rt.usable_backends(runtime, device)
+        usable = list(runtime.usable_backends(device))
         if constraints.backend:
             usable = [b for b in usable if b.id == constraints.backend]
         backend = rt.best_backend(usable)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from advisor.engine import runtime_weights
+from advisor.engine import empirical, runtime_weights
 from advisor.engine.derived import WeightTerms
 from advisor.engine.tensors import LayerSums, Tensor
 from advisor.records import DeviceProfile, FileType, ModelSpec, Workload
@@ -53,6 +53,11 @@ class Variant:
         return isinstance(self.format, FileType)
 
     @property
+    def is_llama_cpp(self) -> bool:
+        """llama.cpp itself: its own, measured execution paths (cpu-arm, metal, cuda, …)."""
+        return self.runtime.id == LLAMA_CPP
+
+    @property
     def on_accelerator(self) -> bool:
         return self.backend.kind in ("gpu", "npu")
 
@@ -62,27 +67,9 @@ class Variant:
         return f"{self.runtime.id}:{self.backend.id}"
 
 
-def usable_backends(runtime: Any, device: DeviceProfile, *, platform: str | None = None) -> list[Any]:
-    """Backends of ``runtime`` this device can use on ``platform`` (its main OS by default): the
-    CPU ones always; a GPU backend when the profile says the runtime can use its GPU; an NPU
-    backend likewise for its NPU."""
-    plats = (platform,) if platform else device.platforms
-    out = []
-    for b in runtime.backends:
-        if not any(p in b.platforms for p in plats):
-            continue
-        if b.kind == "cpu":
-            out.append(b)
-        elif b.kind == "gpu" and device.gpu is not None and runtime.id in device.gpu.runtimes:
-            out.append(b)
-        elif b.kind == "npu" and device.npu is not None and runtime.id in device.npu.runtimes:
-            out.append(b)
-    return out
-
-
 def best_backend(backends: Sequence[Any]) -> Any | None:
-    """The backend a runtime uses by default on a device: an accelerator over the CPU (GPU, then
-    NPU), in catalog order."""
+    """The backend a runtime uses by default on a device (of ``Runtime.usable_backends``): an
+    accelerator over the CPU (GPU, then NPU), in the order given."""
     order = {"gpu": 0, "npu": 1, "cpu": 2}
     return min(backends, key=lambda b: order[b.kind]) if backends else None
 
@@ -111,23 +98,15 @@ def kv_dtype_bytes(runtime: Any, fmt: Any) -> int:
 
 def kv_cache_bytes(sums: LayerSums, window: int, context: int, bytes_per_value: int) -> int:
     """K and V for ``context`` tokens: 2 × (context × Σ_global kv_dims + min(context, window) ×
-    Σ_swa kv_dims) × bytes per value. No cell padding (runtimes allocate per token or per page)."""
-    local = min(context, window) if sums.swa_kv_dims else 0
+    Σ_swa kv_dims) × bytes per value; ``window`` 0: sliding-window layers hold the whole context
+    too. No cell padding (runtimes allocate per token or per page)."""
+    local = min(context, window) if window else context
     return int(2 * (context * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value)
 
 
 def kv_read_bytes(sums: LayerSums, window: int, position: float, bytes_per_value: int) -> float:
-    local = min(position, window) if sums.swa_kv_dims else 0
+    local = min(position, window) if window else position
     return 2 * (position * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value
-
-
-def buffer_bytes(model: ModelSpec, chunk: int, activation_bytes: int) -> int:
-    """Working buffers of one prefill chunk: the hidden state in and out of a layer and the widest
-    intermediate (the FFN), ``chunk × (2 × hidden + ffn) × activation bytes`` — first principles,
-    the same shape as llama.cpp's measured graph buffer without its logits (runtimes that compute
-    logits for the last token only)."""
-    ffn = max(model.ffn(i) for i in range(model.n_layers))
-    return int(chunk * (2 * model.hidden_size + ffn) * activation_bytes)
 
 
 def runtime_candidate_row(
@@ -136,12 +115,15 @@ def runtime_candidate_row(
     """Terms of ``model`` in a runtime's own format (see ``core.candidate_row`` for llama.cpp)."""
     bpv = kv_dtype_bytes(runtime, fmt)
     position = workload.prompt_tokens + workload.output_tokens / 2
-    chunk = min(workload.prompt_tokens, runtime.prefill_chunk or workload.n_ubatch)
+    chunk = runtime.prefill_chunk or workload.n_ubatch
+    window = model.sliding_window if runtime.kv.windowed else 0
+    full_logits = runtime.id == "mlc" and model.family in empirical.MLC_FULL_CHUNK_LOGITS_FAMILIES
     return {
         "weights_bytes": weights.total_bytes,
         "lookup_bytes": weights.lookup_bytes,
-        "kv_cache_bytes": kv_cache_bytes(sums, model.sliding_window, workload.context_tokens, bpv),
-        "compute_buffer_bytes": buffer_bytes(model, chunk, DTYPE_BYTES[fmt.activation_dtype]),
+        "kv_cache_bytes": kv_cache_bytes(sums, window, workload.context_tokens, bpv),
+        "compute_buffer_bytes": empirical.guess_runtime_buffer_bytes(
+            model, chunk, DTYPE_BYTES[fmt.activation_dtype], full_chunk_logits=full_logits),
         "overhead_bytes": runtime.overhead.bytes,
         "n_layers": model.n_layers,
         "matmul_params": sums.matmul_params,
@@ -149,7 +131,7 @@ def runtime_candidate_row(
         "swa_q_dims": sums.swa_q_dims,
         "window": model.sliding_window,
         "vocab_flops": 2 * model.vocab_size * model.hidden_size,
-        "kv_read_bytes": kv_read_bytes(sums, model.sliding_window, position, bpv),
+        "kv_read_bytes": kv_read_bytes(sums, window, position, bpv),
         "is_kquant": False,
         "is_float": fmt.linear.scale_bits == 0,
     }
