@@ -343,10 +343,15 @@ def _load(root: Path, home: Path) -> Catalog:
     for path in _profile_files(home / "profiles"):
         dev = load_device_file(path)
         devices[dev.id] = dev
-    raw_cal = _read_toml(root / "catalog" / "calibration.toml")
-    calibration = {
-        f.path: f for f in (_validate(PathFactors, e, f"calibration.toml [{e.get('path', i)}]") for i, e in enumerate(raw_cal.get("paths", [])))
-    }
+    calibration: dict[str, PathFactors] = {}
+    # llama.cpp's paths, then the other runtimes' runtime:backend paths (benchmarks/fit_runtimes.py)
+    for name in ("calibration.toml", "runtime-calibration.toml"):
+        path = root / "catalog" / name
+        if name == "calibration.toml" or path.is_file():
+            raw_cal = _read_toml(path)
+            calibration.update(
+                (f.path, f) for f in (_validate(PathFactors, e, f"{name} [{e.get('path', i)}]") for i, e in enumerate(raw_cal.get("paths", [])))
+            )
     if not models or not devices:
         raise DataFileError(f"{root}: no models or no device profiles found; is the installation complete?")
     runtimes = {rt.id: rt for rt in load_runtimes_file(root / "catalog" / "runtimes.toml")}

@@ -11,7 +11,7 @@ from advisor.engine import speed as spd
 from advisor.engine import runtimes as rt
 from advisor.engine.derived import Derived, QualityTable, WeightTerms
 from advisor.engine.runtimes import Variant
-from advisor.engine.tensors import layer_sums
+from advisor.engine.tensors import layer_sums, tensor_inventory
 from advisor.records import (
     Band,
     DeviceProfile,
@@ -172,13 +172,25 @@ def estimate_speed(
     *,
     gpu_fraction: float = 1.0,
     cpu_factors: PathFactors | None = None,
+    variant: Variant | None = None,
 ) -> SpeedEstimate:
     """All speed figures of one model × format on one device under the given factors (used to
     fit those factors). ``gpu_fraction`` < 1 models partial offload to a discrete GPU: that share
-    of the layers runs on the GPU path, the rest on the CPU path (``cpu_factors``)."""
-    weights = WeightTerms(mem.weights_bytes(model, ftype, ggml_types), mem.embedding_lookup_bytes(model, ftype, ggml_types))
-    c = core.candidate_terms([core.candidate_row(model, ftype, workload, weights, layer_sums(model))])
-    d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors)])
+    of the layers runs on the GPU path, the rest on the CPU path (``cpu_factors``). ``variant``:
+    a runtime × backend × format other than llama.cpp's (``ftype`` is then its format)."""
+    sums = layer_sums(model)
+    if variant is None or variant.is_gguf:
+        weights = WeightTerms(mem.weights_bytes(model, ftype, ggml_types), mem.embedding_lookup_bytes(model, ftype, ggml_types))
+        row = core.candidate_row(model, ftype, workload, weights, sums)
+    else:
+        weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
+        row = rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
+    c = core.candidate_terms([row])
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
+        d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors)])
+    else:
+        d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors,
+                                               accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp)])
     return _speed(model, device, workload, c, d, factors, gpu_fraction if factors.path in spd.GPU_PATHS else 1.0)
 
 

@@ -19,6 +19,10 @@ from advisor.units import format_seconds, format_size
 READING_SPEED_TPS = 5.0
 
 
+#: ``Constraints.runtimes`` value: every runtime the device can run that has evidence behind it.
+ALL_RUNTIMES = frozenset({"all"})
+
+
 @dataclass(frozen=True)
 class Constraints:
     min_decode_tps: float | None = None
@@ -32,9 +36,9 @@ class Constraints:
     #: Soft target: candidates decoding at least this fast rank before slower ones (a hard
     #: minimum is min_decode_tps). 5 tok/s ≈ reading speed; 0 ranks by quality alone.
     target_decode_tps: float = READING_SPEED_TPS
-    #: runtimes to consider (ids of catalog/runtimes.toml); None: llama.cpp and every runtime
-    #: with published measurements for the backend it would use on the device (a runtime known
-    #: only by a prior is considered when asked for by name)
+    #: runtimes to consider (ids of catalog/runtimes.toml); None: llama.cpp alone; ALL_RUNTIMES:
+    #: llama.cpp and every runtime with published measurements for the backend it would use on the
+    #: device (a runtime known only by a prior is considered when asked for by name)
     runtimes: frozenset[str] | None = None
     #: a backend id to insist on (e.g. "cpu" to keep a runtime off the GPU)
     backend: str | None = None
@@ -79,8 +83,10 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
         return list(candidate_quants(tables, constraints))  # type: ignore[arg-type]
     wanted = {n.lower() for n in constraints.quant_ids} if constraints.quant_ids else None
     out: list[Variant | None] = []
+    every = constraints.runtimes == ALL_RUNTIMES
+    named = constraints.runtimes if constraints.runtimes is not None and not every else frozenset({rt.LLAMA_CPP})
     for runtime in runtimes.values():
-        if constraints.runtimes is not None and runtime.id not in constraints.runtimes:
+        if not every and runtime.id not in named:
             continue
         usable = list(runtime.usable_backends(device))
         if constraints.backend:
@@ -92,7 +98,7 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
             formats = candidate_quants(tables, constraints) if wanted is None else [
                 f for f in tables.file_types.values() if f.id.lower() in wanted]
         else:
-            if constraints.runtimes is None and rt.Variant(runtime, backend, None).path not in tables.calibration:
+            if every and rt.Variant(runtime, backend, None).path not in tables.calibration:
                 continue  # known only by a prior: considered when named
             formats = [f for f in runtime.formats_for(backend.id) if wanted is None or wanted & {n.lower() for n in f.names}]
         out.extend(rt.Variant(runtime, backend, f) for f in formats)

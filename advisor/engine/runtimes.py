@@ -135,3 +135,56 @@ def runtime_candidate_row(
         "is_kquant": False,
         "is_float": fmt.linear.scale_bits == 0,
     }
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_name: str | None = None,
+                    backend_id: str | None = None) -> Variant:
+    """The variant a user names (``--runtime mlx --quant 4bit [--backend cpu]``) on ``device``,
+    or a ``BadInputError`` naming the problem and the valid choices: a runtime the device cannot
+    run, a backend it cannot use there, a format the runtime lacks."""
+    from advisor.errors import BadInputError
+
+    runtime = tables.runtime(runtime_id)
+    usable = list(runtime.usable_backends(device))
+    if not usable:
+        able = sorted(r.id for r in tables.runtimes.values() if r.usable_backends(device))
+        raise BadInputError(
+            f"{runtime.id} does not run on {device.name} ({'/'.join(device.platforms)}); runtimes for this device: {', '.join(able)}")
+    if backend_id is not None:
+        chosen = [b for b in usable if b.id == backend_id.strip().lower()]
+        if not chosen:
+            raise BadInputError(f"{runtime.id} cannot use backend '{backend_id}' on {device.name}; usable here: "
+                                f"{', '.join(b.id for b in usable)}")
+        backend = chosen[0]
+    else:
+        backend = best_backend(usable)
+    if runtime.formats_from == "gguf":
+        fmt = tables.file_type(format_name) if format_name else None
+    else:
+        fmt = runtime.find_format(format_name) if format_name else None
+        if format_name and fmt is None:
+            raise BadInputError(f"{runtime.id} has no format '{format_name}'; its formats: "
+                                f"{', '.join(f.id for f in runtime.formats_for(backend.id))}")
+        if fmt is not None and fmt.backends and backend.id not in fmt.backends:
+            raise BadInputError(f"{runtime.id} format {fmt.id} runs on {', '.join(fmt.backends)}, not on {backend.id}")
+    return Variant(runtime, backend, fmt)
+
+
+def variant_of(estimate: Any, tables: Any) -> Variant | None:
+    """The variant an estimate was made for (None: llama.cpp's own default path)."""
+    runtimes = getattr(tables, "runtimes", None) or {}
+    runtime = runtimes.get(estimate.runtime)
+    if runtime is None or runtime.id == LLAMA_CPP:
+        return None
+    backend = runtime.backend(estimate.backend)
+    fmt = tables.file_types.get(estimate.quant_id) if runtime.formats_from == "gguf" else runtime.find_format(estimate.quant_id)
+    return Variant(runtime, backend, fmt)
+
+
+def format_of(estimate: Any, tables: Any) -> Any:
+    """The estimate's format record: a GGUF file type, or the runtime's own format."""
+    v = variant_of(estimate, tables)
+    return v.format if v is not None else tables.file_types[estimate.quant_id]
