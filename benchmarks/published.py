@@ -68,6 +68,10 @@ DEVICE_MAP = {
 PUBLISHED_DECODE_PARAMS = ("bw_efficiency", "fixed_s_per_layer")
 #: log-space spread of one published row around the model (different builds, settings, harnesses)
 PUBLISHED_DATA_LOG_SD = 0.3
+#: loss for the published rows: plain least squares. Soft-L1 (the default for a user's own runs,
+#: which can be noisy) was measured here too: leave-one-device-out decode MdAPE 27% vs 25%,
+#: prefill 34% vs 35% (python benchmarks/speed_accuracy.py, 2026-11-29) — no gain on curated rows.
+PUBLISHED_LOSS = "linear"
 
 # the reference sheet rates each source; less trusted rows count less in the fit
 TRUST_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
@@ -165,6 +169,87 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE) -> list[PublishedRow]:
             )
             out.append(PublishedRow(obs, cls, device.id, row))
     return out
+
+
+def fit_paths(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathFactors],
+              exclude: frozenset[str] = frozenset(), only: frozenset[str] | None = None) -> dict[str, PathFactors]:
+    """Factors per execution path (of ``only``, default all) fitted to the rows of every device
+    not in ``exclude``."""
+    from collections import defaultdict
+
+    from advisor.engine.calibrate import calibrate_path
+    from advisor.engine.speed import execution_path
+
+    by_path: dict[str, list[Observation]] = defaultdict(list)
+    for r in rows:
+        if r.observation is not None and r.device_key not in exclude:
+            path = execution_path(r.observation.device)
+            if only is None or path in only:
+                by_path[path].append(r.observation)
+    return {
+        path: calibrate_path(obs, priors[path], catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
+                             decode_params=PUBLISHED_DECODE_PARAMS, data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)[0]
+        for path, obs in by_path.items()
+    }
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One published row predicted by factors fitted without its device."""
+
+    row: PublishedRow
+    path: str
+    predicted: float
+    log_residual: float  # log(predicted / measured)
+    path_fitted: bool  # False: no other device shares the path; the prior predicted it
+
+
+def held_out(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathFactors],
+             also_exclude: frozenset[str] = frozenset()) -> list[HeldOut]:
+    """Leave-one-device-out predictions of every row (of devices not in ``also_exclude``), each
+    from its path's factors fitted on the other devices (minus ``also_exclude``)."""
+    import math
+
+    from advisor.engine.calibrate import predict
+    from advisor.engine.speed import execution_path
+
+    rows = [r for r in rows if r.observation is not None]
+    out = []
+    for dev in sorted({r.device_key for r in rows} - also_exclude):
+        paths = frozenset(execution_path(r.observation.device) for r in rows if r.device_key == dev)
+        fitted = fit_paths(rows, catalog, priors, exclude=also_exclude | {dev}, only=paths)
+        for r in rows:
+            if r.device_key != dev:
+                continue
+            o = r.observation
+            path = execution_path(o.device)
+            f = fitted.get(path, priors[path])
+            p = predict(o, f, catalog.ggml_types)
+            out.append(HeldOut(r, path, p, math.log(p / o.value), path in fitted))
+    return out
+
+
+#: A path's band comes from its own held-out residuals when at least this many devices share it;
+#: otherwise from the held-out residuals of every path pooled — rows predicted by a fit on other
+#: devices of their path only (rows the bare prior predicted measure "no data at all", which
+#: describes no shipped path with measurements).
+MIN_DEVICES_FOR_PATH_BAND = 2
+
+
+def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float], float]:
+    """Per-path band (BAND_COVERAGE of held-out residuals) and the pooled band of all paths."""
+    from collections import defaultdict
+
+    from advisor.engine.calibrate import band_from_heldout
+
+    sel = [h for h in heldout if h.row.observation.metric == metric]
+    by_path: dict[str, list[HeldOut]] = defaultdict(list)
+    for h in sel:
+        by_path[h.path].append(h)
+    pooled = band_from_heldout([h.log_residual for h in sel if h.path_fitted])
+    bands = {path: band_from_heldout([h.log_residual for h in hs]) for path, hs in by_path.items()
+             if len({h.row.device_key for h in hs}) >= MIN_DEVICES_FOR_PATH_BAND}
+    return bands, pooled
 
 
 def load_priors() -> dict[str, PathFactors]:

@@ -18,9 +18,10 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from advisor.catalog import load_catalog  # noqa: E402
-from advisor.engine.calibrate import calibrate_path, predict  # noqa: E402
+from advisor.engine.calibrate import predict  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
-from published import PUBLISHED_DATA_LOG_SD, PUBLISHED_DECODE_PARAMS, load_priors, load_rows  # noqa: E402
+from published import fit_paths as fit_published_paths  # noqa: E402
+from published import load_priors, load_rows  # noqa: E402
 
 
 def ape(pred: float, meas: float) -> float:
@@ -28,18 +29,7 @@ def ape(pred: float, meas: float) -> float:
 
 
 def fit_paths(rows, catalog, priors, exclude_device: str | None = None):
-    by_path = defaultdict(list)
-    for r in rows:
-        if r.device_key == exclude_device:
-            continue
-        by_path[execution_path(r.observation.device)].append(r.observation)
-    fitted = {}
-    for path, obs in by_path.items():
-        prior = priors[path]
-        fitted[path], _, _ = calibrate_path(obs, prior, catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
-                                            decode_params=PUBLISHED_DECODE_PARAMS,
-                                            data_log_sd=PUBLISHED_DATA_LOG_SD)
-    return fitted
+    return fit_published_paths(rows, catalog, priors, exclude=frozenset({exclude_device}) if exclude_device else frozenset())
 
 
 def main() -> int:

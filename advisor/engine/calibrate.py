@@ -217,6 +217,22 @@ def band_from_residuals(log_rmse: float, n: int, *, minimum: float = 0.08) -> fl
     return max(minimum, math.exp(Z80 * log_rmse * widen) - 1)
 
 
+#: Coverage the shipped bands are set for: this share of held-out measurements falls inside.
+BAND_COVERAGE = 0.8
+
+
+def band_from_heldout(log_residuals: Sequence[float], coverage: float = BAND_COVERAGE, *, minimum: float = 0.05) -> float:
+    """Relative half-width of a band that holds ``coverage`` of held-out measurements: the
+    empirical ``coverage`` quantile of |log(predicted / measured)| over predictions made without
+    the measured device (leave-one-device-out), as a ratio − 1 (the band is value ×/÷ (1 + b)).
+    The quantile is the ⌈coverage·n⌉-th smallest (never interpolated below an observed error)."""
+    errs = sorted(abs(r) for r in log_residuals if math.isfinite(r))
+    if not errs:
+        return float("nan")
+    k = max(1, math.ceil(coverage * len(errs) - 1e-9))
+    return max(minimum, math.exp(errs[k - 1]) - 1)
+
+
 def calibrate_path(
     observations: Sequence[Observation],
     prior: PathFactors,
@@ -244,4 +260,4 @@ def calibrate_path(
     return factors, fd, fp
 
 
-__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals", "is_noisy", "sample_spread"]
+__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals", "band_from_heldout", "is_noisy", "sample_spread"]
