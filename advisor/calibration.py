@@ -34,6 +34,7 @@ from advisor.engine.calibrate import (
     NOISY_CV_LIMIT,
     NOISY_SPREAD_LIMIT,
     Observation,
+    band_from_heldout,
     calibrate_path,
     is_noisy,
     predict,
@@ -171,17 +172,21 @@ def _mdape(obs: list[Observation], factors: PathFactors, catalog: Catalog, metri
     return statistics.median(abs(predict(o, factors, catalog.ggml_types) - o.value) / o.value * 100 for o in sel)
 
 
-def _heldout(groups: Mapping[str, list[Observation]], prior: PathFactors, catalog: Catalog) -> tuple[float, float]:
+def _heldout(groups: Mapping[str, list[Observation]], prior: PathFactors,
+             catalog: Catalog) -> tuple[float, float, dict[str, list[float]]]:
     """MdAPE of the shipped factors and of fits that left each group out, on every group's
-    measurements (leave-one-group-out)."""
+    measurements (leave-one-group-out), and those fits' log errors per metric (for the band)."""
     before, after = [], []
+    log_errors: dict[str, list[float]] = defaultdict(list)
     for key, held in groups.items():
         train = [o for k, obs in groups.items() if k != key for o in obs]
         fitted, _, _ = calibrate_path(train, prior, catalog.ggml_types, basis="")
         for o in held:
+            p = predict(o, fitted, catalog.ggml_types)
             before.append(abs(predict(o, prior, catalog.ggml_types) - o.value) / o.value * 100)
-            after.append(abs(predict(o, fitted, catalog.ggml_types) - o.value) / o.value * 100)
-    return statistics.median(before), statistics.median(after)
+            after.append(abs(p - o.value) / o.value * 100)
+            log_errors[o.metric].append(math.log(p / o.value))
+    return statistics.median(before), statistics.median(after), log_errors
 
 
 def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], by_unit: Mapping[str, list[Observation]],
@@ -196,18 +201,20 @@ def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], by
         return CalibrationSummary(scope, key, len(runs), len(obs), prior, _mdape(obs, prior, catalog, "decode"), None,
                                   _mdape(obs, prior, catalog, "prefill"), None, n_devices=n_dev, applied=False, decision=decision)
     factors, fd, _ = calibrate_path(obs, prior, catalog.ggml_types, basis="")
-    band = factors.decode_band if fd.n else factors.prefill_band
-    factors = factors.model_copy(update={
-        "path": prior.path,
-        "basis": f"calibrated from {len(runs)} runs on {where}, ±{band * 100:.0f}%",
-        "source": f"advisor calibrate ({scope} {key})",
-    })
+    factors = factors.model_copy(update={"path": prior.path, "source": f"advisor calibrate ({scope} {key})"})
     if scope == "path" or len(by_unit) >= MIN_RUNS_FOR_HELD_OUT:
         kind = "leave-one-device-out" if scope == "path" else "leave-one-run-out"
-        before, after = _heldout(by_unit, prior, catalog)
+        before, after, log_errors = _heldout(by_unit, prior, catalog)
+        # bands from the held-out errors (BAND_COVERAGE of them inside), as for the shipped factors,
+        # never narrower than the fit's own residual band
+        update = {f"{m}_band": max(getattr(factors, f"{m}_band"), band_from_heldout(errs))
+                  for m, errs in log_errors.items() if len(errs) >= MIN_RUNS_FOR_HELD_OUT}
+        factors = factors.model_copy(update=update)
     else:
         kind = "in-sample"
         before, after = _mdape(obs, prior, catalog) or 0.0, _mdape(obs, factors, catalog) or 0.0
+    band = factors.decode_band if fd.n else factors.prefill_band
+    factors = factors.model_copy(update={"basis": f"calibrated from {len(runs)} runs on {where}, ±{band * 100:.0f}%"})
     # a path-wide change must strictly lower the held-out error; a device's own fit must not raise it
     applied = after < before if scope == "path" else after <= before
     decision = (f"{'applied' if applied else 'not applied'}: {kind} error {after:.0f}% vs {before:.0f}% with the shipped factors"
