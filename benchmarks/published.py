@@ -17,6 +17,7 @@ from advisor.records import DeviceProfile, PathFactors, Workload
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "measurements.csv"
+RUNTIME_REFERENCE = HERE.parent.parent / "shared" / "reference" / "runtime-measurements.csv"
 
 MODEL_MAP = {
     "LLaMA-2-7B": "llama-2-7b-chat",
@@ -121,7 +122,9 @@ def cpu_only(device: DeviceProfile) -> DeviceProfile:
     return device.model_copy(update={"gpu": None, "id": device.id + "+cpu"})
 
 
-def load_rows(catalog: Catalog, path: Path = REFERENCE) -> list[PublishedRow]:
+def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = True) -> list[PublishedRow]:
+    """Every row of measurements.csv (used or excluded with the reason), and with ``with_runtime``
+    the mapped llama.cpp rows of runtime-measurements.csv (``load_runtime_rows``)."""
     refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
     out: list[PublishedRow] = []
     with open(path, newline="") as fh:
@@ -168,7 +171,7 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE) -> list[PublishedRow]:
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
             out.append(PublishedRow(obs, cls, device.id, row))
-    return out
+    return out + (load_runtime_rows(catalog) if with_runtime else [])
 
 
 def fit_paths(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathFactors],
@@ -250,6 +253,65 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
     bands = {path: band_from_heldout([h.log_residual for h in hs]) for path, hs in by_path.items()
              if len({h.row.device_key for h in hs}) >= MIN_DEVICES_FOR_PATH_BAND}
     return bands, pooled
+
+
+# runtime-measurements.csv rows of llama.cpp (or Ollama) on a catalog model with a stated GGUF type,
+# on hardware we have a profile for: (device column prefix, backend) → (profile id, how to run it).
+# "opencl": the shipped Galaxy S24 Ultra profile (Snapdragon 8 Gen 3, Adreno 750) with llama.cpp's
+# OpenCL backend on (the profile assumes the CPU path); the row's device is a Snapdragon 8 Gen 3
+# development device with the same SoC. "Mac (M2 Max)" is left out: its GPU core count is not stated.
+RUNTIME_DEVICE_MAP = {
+    ("Snapdragon device with Adreno 750", "opencl"): ("galaxy-s24-ultra", "opencl"),
+    ("Raspberry Pi 5", "cpu"): ("raspberry-pi-5-8gb", "cpu"),
+    ("Mac (Apple M2 Pro)", "metal"): ("ref-m2-pro-19c-32gb", "gpu"),
+}
+RUNTIME_MODEL_MAP = {
+    "Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct",
+    "Qwen2.5-0.5B-Instruct": "qwen2.5-0.5b-instruct",
+    "Llama-3.1-8B-Instruct": "llama-3.1-8b-instruct",
+}
+
+
+def with_opencl(device: DeviceProfile) -> DeviceProfile:
+    assert device.gpu is not None and device.gpu.backend == "opencl"
+    return device.model_copy(update={"gpu": device.gpu.model_copy(update={"usable_by_llama_cpp": True}),
+                                     "id": device.id + "+opencl"})
+
+
+def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[PublishedRow]:
+    """The llama.cpp rows of runtime-measurements.csv that map onto the catalog (see
+    RUNTIME_DEVICE_MAP); every other row of that file measures other runtimes or unknown files."""
+    refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
+    out: list[PublishedRow] = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            metric = {"tg_tok_s": "decode", "pp_tok_s": "prefill"}.get(row["metric"])
+            if metric is None or row["runtime"] not in ("llama.cpp", "ollama"):
+                continue
+            key = next((v for (prefix, backend), v in RUNTIME_DEVICE_MAP.items()
+                        if row["device"].startswith(prefix) and row["backend"] == backend), None)
+            model_id = RUNTIME_MODEL_MAP.get(row["model"])
+            quant = _quant(row["format"].split(" ")[0]) if row["format"] else None
+            if key is None or model_id is None or quant is None:
+                continue
+            dev_id, how = key
+            device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
+            device = cpu_only(device) if how == "cpu" else with_opencl(device) if how == "opencl" else device
+            threads = int(row["threads"]) if row["threads"].strip() else None
+            if metric == "prefill":
+                w = Workload(context_tokens=4096, prompt_tokens=int(row["prompt_tokens"] or 512), output_tokens=1, threads=threads)
+            else:
+                w = Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(row["output_tokens"] or 128), threads=threads)
+            obs = Observation(
+                model=catalog.model(model_id), ftype=catalog.file_type(quant), device=device, workload=w,
+                metric=metric,  # type: ignore[arg-type]
+                value=float(row["value"]),
+                label=f"{row['device']} | {row['model']} {quant} | {row['runtime']} {row['backend']}" + (f" | {row['threads']}t" if row["threads"] else ""),
+                weight=TRUST_WEIGHT.get(row["trust"], 0.5),
+            )
+            cls = {"sbc": "raspberry pi", "phone": "phone", "laptop": "apple"}.get(row["device_class"], row["device_class"])
+            out.append(PublishedRow(obs, cls, device.id, {**row, "source": row["source"]}))
+    return out
 
 
 def load_priors() -> dict[str, PathFactors]:
