@@ -277,10 +277,11 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             by_device[r.device_id].append((r, obs))
         elif r.status in ("ok", "noisy"):  # failed attempts are not measurements: not worth a line
             excluded.append((r.id, r.device_id, reason or "no usable figure"))
+    left_out = (f" ({len(excluded)} left out, e.g. run {excluded[0][0]}: {excluded[0][2]})" if excluded else "")
     if device_id is not None and device_id not in by_device:
-        raise AdvisorError(f"no usable runs recorded for device '{device_id}'; run 'advisor validate' or 'advisor runs import' first")
+        raise AdvisorError(f"no usable runs recorded for device '{device_id}'{left_out}; run 'advisor validate' or 'advisor runs import' first")
     if not by_device:
-        raise AdvisorError("no usable runs to calibrate from; run 'advisor validate' or 'advisor runs import' first")
+        raise AdvisorError(f"no usable runs to calibrate from{left_out}; run 'advisor validate' or 'advisor runs import' first")
     groups: list[CalibrationSummary] = []
     devices: dict[str, DeviceProfile] = {}
     combos: dict[str, tuple[str, str]] = {}
