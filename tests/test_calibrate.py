@@ -221,3 +221,22 @@ def test_cli_dry_run_stores_nothing_and_reset_restores_the_shipped_factors(catal
     assert main(["calibrate", "--reset"]) == 0
     assert "removed 2 stored calibrations of every device and path" in capsys.readouterr().out
     assert _decode_now(catalog, db_path()) == shipped
+
+
+def test_an_imported_llama_bench_row_with_a_wide_stddev_is_stored_noisy_and_not_fitted(catalog, tmp_path):
+    import json
+
+    from advisor.validate.importer import import_llama_bench
+
+    def row(n_prompt, n_gen, avg, sd):
+        return {"model_filename": "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf", "model_type": "qwen2 0.5B Q4_K - Medium",
+                "n_prompt": n_prompt, "n_gen": n_gen, "avg_ts": avg, "stddev_ts": sd, "n_threads": 4}
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("\n".join(json.dumps(r) for r in (row(512, 0, 60.0, 0.6), row(0, 128, 20.0, 9.0))))
+    db = tmp_path / "runs.db"
+    ids = import_llama_bench(bench, device_id="raspberry-pi-5-8gb", catalog=catalog, db=db)
+    from advisor.store import list_runs
+
+    assert [r.status for r in list_runs(path=db)] == ["ok", "noisy"]
+    report = run_calibration(db=db, catalog=catalog, dry_run=True)
+    assert [(rid, why[:14]) for rid, _, why in report.excluded] == [(ids[1], "stored as nois")]
