@@ -186,6 +186,9 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.catalog import load_catalog
 
     data = recommendation_dict(rec, load_catalog(), top=top)
+    peers = _peers(device, rec.pick.model_id, rec.pick.quant_id) if rec.pick else None
+    if peers:
+        data["pick_decode_on_ram_peers"] = peers[1]
     if fmt == "json":
         _emit(dumps_json(data))
     else:
@@ -196,13 +199,15 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                   f"output {workload.output_tokens} tokens")
             _emit("")
             _emit(rec.explanation)
+            if peers:
+                _emit(peers[0])
             for why, alt in rec.alternatives:
                 sp = alt.speed
                 _emit(f"  Alternative ({why}): {alt.model_id} {alt.quant_id} — {_tps(sp.decode_tokens_per_s if sp else None)} tok/s, "
                       f"{format_size(alt.memory.total_bytes)}, quality {alt.quality_score:.0f}")
             _emit("")
         if fmt == "md":
-            _emit(f"**{device.name}** — {rec.explanation}\n")
+            _emit(f"**{device.name}** — {rec.explanation}" + (f" {peers[0]}" if peers else "") + "\n")
         _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates"))
         if fmt == "table" and rec.rejected:
             shown = [r for r in rec.rejected if r.reason not in ("family", "license")][:8]
@@ -215,6 +220,23 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                 _emit(f"  … and {hidden} more (see --format json)")
     if not rec.ranked:
         raise click.exceptions.Exit(errors.EXIT_NO_CANDIDATE)
+
+
+def _peers(device: Any, model_id: str, quant_id: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """For a RAM-only device: one sentence naming the catalog devices it stands for and the range
+    of decode speeds across them (the slowest's figure, the one used, first), and the rows."""
+    if not device.stands_for:
+        return None
+    from advisor.api import peer_speeds
+
+    speeds = peer_speeds(device, model_id, quant_id)
+    first, rest = speeds[0], speeds[1:]
+    text = (f"Speed figures are those of {first[0].name}, the slowest of {len(speeds)} catalog devices with "
+            f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {_tps(first[1])} tok/s there")
+    if rest:
+        text += "; on the others " + ", ".join(f"{d.name} {_tps(v)}" for d, v in rest) + " tok/s"
+    rows = [{"device": d.id, "name": d.name, "decode_tokens_per_s": v, "used": i == 0} for i, (d, v) in enumerate(speeds)]
+    return text + ".", rows
 
 
 CANDIDATE_COLUMNS = [
@@ -269,6 +291,10 @@ def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
     data["device"] = device_dict(device)
     data["workload"] = workload_dict(workload)
     data["schema"] = "edge-model-advisor/prediction"
+    peers = _peers(device, est.model_id, est.quant_id)
+    if peers:
+        data["decode_on_ram_peers"] = peers[1]
+        data.setdefault("notes", []).append(peers[0])
     if fmt == "json":
         _emit(dumps_json(data))
         return

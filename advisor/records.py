@@ -322,6 +322,9 @@ class DeviceProfile(Record):
     verification: str = ""
     notes: str = ""
     measured_at: str | None = None  # set by `advisor profile` for a measured profile
+    #: A RAM-only (generic) device: ids of the catalog devices it stands for, slowest first; its
+    #: speed figures are the first one's (engine.fit.generic_device). Empty for real devices.
+    stands_for: tuple[str, ...] = ()
     price: Price | None = None
     memory: MemorySpec
     cpu: CpuSpec

@@ -48,6 +48,7 @@ def device_dict(d: DeviceProfile) -> dict[str, Any]:
         "power_max_w": d.power.max_w,
         "measured_at": d.measured_at,
         "source": d.source,
+        "stands_for": list(d.stands_for),
     }
 
 
