@@ -4,9 +4,10 @@ devices for this model), built on ``fit.evaluate``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from advisor.engine import runtimes as rt
+from advisor.engine import targets as tg
 from advisor.engine.fit import Tables, evaluate, over_by, quality_table
 from advisor.engine.runtimes import Variant
 from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Workload
@@ -42,6 +43,10 @@ class Constraints:
     runtimes: frozenset[str] | None = None
     #: a backend id to insist on (e.g. "cpu" to keep a runtime off the GPU)
     backend: str | None = None
+    #: where the model ships (engine.targets.Deployment): budget, runtimes, per-buffer limits
+    deployment: Any = None
+    #: largest download the user accepts: model file + runtime library
+    max_download_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,13 +87,16 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
     if not runtimes:
         return list(candidate_quants(tables, constraints))  # type: ignore[arg-type]
     wanted = {n.lower() for n in constraints.quant_ids} if constraints.quant_ids else None
-    out: list[Variant | None] = []
-    every = constraints.runtimes == ALL_RUNTIMES
+    dep = constraints.deployment
+    every = constraints.runtimes == ALL_RUNTIMES or (dep is not None and constraints.runtimes is None)
+    allowed = set(dep.target.runtimes) if dep is not None else None
     named = constraints.runtimes if constraints.runtimes is not None and not every else frozenset({rt.LLAMA_CPP})
+    evidenced: list[Variant | None] = []
+    prior_only: list[Variant | None] = []
     for runtime in runtimes.values():
-        if not every and runtime.id not in named:
+        if (not every and runtime.id not in named) or (allowed is not None and runtime.id not in allowed):
             continue
-        usable = list(runtime.usable_backends(device))
+        usable = tg.runtime_backends(runtime, dep) if dep is not None else list(runtime.usable_backends(device))
         if constraints.backend:
             usable = [b for b in usable if b.id == constraints.backend]
         backend = rt.best_backend(usable)
@@ -98,11 +106,13 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
             formats = candidate_quants(tables, constraints) if wanted is None else [
                 f for f in tables.file_types.values() if f.id.lower() in wanted]
         else:
-            if every and rt.Variant(runtime, backend, None).path not in tables.calibration:
-                continue  # known only by a prior: considered when named
             formats = [f for f in runtime.formats_for(backend.id) if wanted is None or wanted & {n.lower() for n in f.names}]
-        out.extend(rt.Variant(runtime, backend, f) for f in formats)
-    return out
+        known = runtime.id == rt.LLAMA_CPP or rt.Variant(runtime, backend, None).path in tables.calibration
+        (evidenced if known else prior_only).extend(rt.Variant(runtime, backend, f) for f in formats)
+    if not every:
+        return evidenced + prior_only  # runtimes named by the user: prior-only ones too
+    # every runtime: those with measurements behind them; prior-only ones only where none has any
+    return evidenced or prior_only
 
 
 def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
@@ -115,9 +125,21 @@ def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
     return None
 
 
-def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints) -> Rejection | None:
+def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, *, tables: Tables | None = None,
+           choice: Any = None) -> Rejection | None:
     if est.fit == "no" or (est.fit == "offload" and not c.allow_offload):
         return Rejection(model.id, est.quant_id, "memory", f"does not fit: {over_by(est)}")
+    variant = choice if isinstance(choice, rt.Variant) else None
+    if c.deployment is not None and tables is not None:
+        fmt = variant.format if variant is not None else choice
+        for b in tg.limit_breaches(est, model, fmt, variant, c.deployment, tables):
+            return Rejection(model.id, est.quant_id, "limit",
+                             f"the {format_size(b.bytes)} {b.what} exceeds the {format_size(b.limit_bytes)} {b.limit} of {b.where}")
+    if c.max_download_bytes is not None and tables is not None:
+        size = tg.download_bytes(est, variant, tables)
+        if size > c.max_download_bytes:
+            return Rejection(model.id, est.quant_id, "download",
+                             f"download {format_size(size)} > {format_size(c.max_download_bytes)} allowed")
     if workload.context_tokens > model.context_length:
         return Rejection(
             model.id, est.quant_id, "context",
@@ -166,7 +188,7 @@ def best_quant(
             est = evaluate(model, choice.format, device, workload, tables, overrides=overrides, variant=choice)
         else:
             est = evaluate(model, choice, device, workload, tables, overrides=overrides)
-        why = _check(est, model, workload, constraints)
+        why = _check(est, model, workload, constraints, tables=tables, choice=choice)
         if why is not None:
             failures.append((why, est))
         elif best is None or _rank_key(est, constraints.target_decode_tps) > _rank_key(best, constraints.target_decode_tps):
@@ -182,7 +204,10 @@ def recommend(
     *,
     overrides: Mapping[str, PathFactors] | None = None,
 ) -> Recommendation:
-    """Rank every model (its best passing runtime × format) that fits and meets the constraints."""
+    """Rank every model (its best passing runtime × format) that fits and meets the constraints
+    (under ``constraints.deployment``'s target when given: its budget, runtimes and limits)."""
+    if constraints.deployment is not None:
+        device = constraints.deployment.device
     quants = candidate_variants(device, tables, constraints)
     target = constraints.target_decode_tps
     passing: list[Estimate] = []
@@ -219,7 +244,7 @@ ALTERNATIVE_QUALITY_SHARE = 0.6
 LIGHTER_ALTERNATIVE_QUALITY_SHARE = 0.85
 
 
-_REASON_ORDER = {"speed": 0, "ttft": 1, "memory": 2, "quality": 3, "context": 4, "license": 5, "family": 6}
+_REASON_ORDER = {"speed": 0, "ttft": 1, "memory": 2, "limit": 3, "download": 4, "quality": 5, "context": 6, "license": 7, "family": 8}
 
 
 def _rejection_order(r: Rejection) -> tuple[int, str]:
