@@ -17,7 +17,9 @@ import click
 from advisor import errors
 from advisor.errors import AdvisorError, BadInputError
 from advisor.output import FORMATS, dumps_json, render_rows
-from advisor.units import format_seconds, format_size, parse_duration, parse_positive_float, parse_positive_int
+from advisor.units import (
+    format_seconds, format_size, parse_duration, parse_number, parse_positive_float, parse_positive_int,
+)
 
 MAX_CONTEXT = 1_048_576
 
@@ -40,6 +42,10 @@ def _int_cb(what: str, maximum: int | None = None) -> Callable[..., Any]:
 
 def _float_cb(what: str) -> Callable[..., Any]:
     return _callback(lambda v, what: parse_positive_float(v, what=what, maximum=1e7), what)
+
+
+def _range_cb(what: str, minimum: float, maximum: float) -> Callable[..., Any]:
+    return _callback(lambda v, what: parse_number(v, what=what, minimum=minimum, maximum=maximum), what)
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,7 +158,7 @@ def cli() -> None:
 @device_options
 @workload_options
 @click.option("--min-tps", default=None, callback=_float_cb("--min-tps"), help="Minimum decode speed (tokens/s).")
-@click.option("--target-tps", default=5.0, show_default=True, type=click.FloatRange(0, 1e6),
+@click.option("--target-tps", default="5", show_default=True, callback=_range_cb("--target-tps", 0, 1e6),
               help="Soft speed target: candidates at least this fast rank first (reading speed); 0 ranks by quality alone.")
 @click.option("--max-ttft", default=None, callback=_callback(parse_duration, "--max-ttft"),
               help="Maximum time to first token, e.g. 2s or 500ms.")
@@ -161,7 +167,7 @@ def cli() -> None:
 @click.option("--family", "families", multiple=True, help="Only these model families (repeatable).")
 @click.option("--model", "models", multiple=True, help="Only these model ids (repeatable).")
 @click.option("--quant", "quants", multiple=True, help="Only these quantizations (repeatable; default: the common ones).")
-@click.option("--quality-floor", default=None, callback=_float_cb("--quality-floor"), help="Minimum quality score (0-100).")
+@click.option("--quality-floor", default=None, callback=_range_cb("--quality-floor", 0, 100), help="Minimum quality score (0-100).")
 @click.option("--top", default="10", callback=_int_cb("--top", 10_000), show_default=True, help="How many candidates to list.")
 @format_option
 def recommend(fmt: str, top: int, **kw: Any) -> None:
@@ -390,13 +396,13 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str
     from advisor.catalog import load_catalog
     from advisor.engine.speed import execution_path
     from advisor.serialize import device_dict
-    from advisor.units import parse_size
+    from advisor.units import parse_memory_size
 
     catalog = load_catalog()
     classes = sorted({d.device_class for d in catalog.devices.values()})
     if device_class and device_class not in classes:
         raise BadInputError(f"unknown device class '{device_class}'; use one of {', '.join(classes)}")
-    ram_floor = parse_size(min_ram, what="--min-ram") if min_ram else 0
+    ram_floor = parse_memory_size(min_ram, what="--min-ram") if min_ram else 0
     rows = []
     for d in sorted(catalog.devices.values(), key=lambda d: (d.device_class, d.memory.ram, d.id)):
         if device_class and d.device_class != device_class:

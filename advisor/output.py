@@ -5,14 +5,28 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from typing import Any, Sequence
 
 FORMATS = ("table", "json", "csv", "md")
 
 
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN/±inf float replaced by None: JSON has no Infinity or NaN, and a
+    figure that is not a number is unknown (``null``), not a string a parser chokes on."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
 def dumps_json(payload: Any) -> str:
-    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+    """Strict JSON (never ``Infinity``/``NaN``: those become ``null``)."""
+    return json.dumps(finite_or_null(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False)
 
 
 def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], fmt: str, *, title: str = "") -> str:

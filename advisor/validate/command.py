@@ -5,7 +5,6 @@ Registered lazily in advisor.cli (nothing here is imported by `advisor recommend
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import click
 
 from advisor.errors import BadInputError
 from advisor.output import FORMATS, dumps_json, render_rows
-from advisor.units import format_seconds, format_size, parse_positive_int
+from advisor.units import format_seconds, format_size, parse_number, parse_positive_int
 
 
 def _emit(text: str) -> None:
@@ -27,6 +26,10 @@ def _say(msg: str) -> None:
 
 def _int(what: str, maximum: int) -> Any:
     return lambda ctx, param, v: None if v is None else parse_positive_int(v, what=what, maximum=maximum)
+
+
+def _range(what: str, minimum: float, maximum: float) -> Any:
+    return lambda ctx, param, v: None if v is None else parse_number(v, what=what, minimum=minimum, maximum=maximum)
 
 
 def _fmt_value(v: float | None, unit: str) -> str:
@@ -43,7 +46,7 @@ def _fmt_value(v: float | None, unit: str) -> str:
 
 
 @click.command()
-@click.option("--seconds", default=3.0, show_default=True, type=click.FloatRange(0.5, 60), help="Benchmark duration.")
+@click.option("--seconds", default="3", show_default=True, callback=_range("--seconds", 0.5, 60), help="Benchmark duration.")
 @click.option("--no-write", is_flag=True, help="Print the profile without saving it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "toml"]), default="table", show_default=True)
 def profile(seconds: float, no_write: bool, fmt: str) -> None:
@@ -88,7 +91,7 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
 @click.option("--repeats", default="3", show_default=True, callback=_int("--repeats", 100), help="Measured repeats (median).")
 @click.option("--kv-cache", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
 @click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
-@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(1, 86400), help="Seconds before the run is stopped.")
+@click.option("--timeout", default="600", show_default=True, callback=_range("--timeout", 1, 86400), help="Seconds before the run is stopped.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
              threads: int | None, repeats: int, kv_cache: str, force: bool, timeout: float) -> None:
@@ -258,7 +261,7 @@ def calibrate(device_id: str | None, fmt: str) -> None:
              "prefill_mdape": f"{pct(s.prefill_mdape_before)} → {pct(s.prefill_mdape_after)}",
              "basis": s.factors.basis} for s in out]
     if fmt == "json":
-        _emit(json.dumps({"schema": "edge-model-advisor/calibration", "schema_version": 1, "calibrations": rows}, indent=2))
+        _emit(dumps_json({"schema": "edge-model-advisor/calibration", "schema_version": 1, "calibrations": rows}))
         return
     _emit(render_rows(rows, [("scope", "scope"), ("key", "device / path"), ("runs", "runs"), ("bw_efficiency", "bw eff"),
                              ("fixed_us_per_layer", "µs/layer"), ("prefill_efficiency", "prefill eff"),
