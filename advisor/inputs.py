@@ -78,11 +78,11 @@ def read_bounded_text(path: str | Path, *, max_bytes: int = MAX_DATA_FILE_BYTES,
 MAX_VALUES = 200_000
 
 
-def check_document(raw: Any, where: str, *, limit: int = MAX_NESTING, max_values: int = MAX_VALUES) -> None:
+def check_document(raw: Any, where: str, *, limit: int = MAX_NESTING, max_values: int = MAX_VALUES, root: str = "") -> None:
     """A parsed data file is shallow (``limit`` levels), small (``max_values`` values) and holds
-    only finite numbers; otherwise one DataFileError naming the file (and the field of a NaN/inf).
-    Walks iteratively, so no document can exhaust the stack."""
-    stack: list[tuple[Any, int, str]] = [(raw, 0, "")]
+    only finite numbers; otherwise one DataFileError naming the file (and the field of a NaN/inf;
+    ``root`` prefixes the field path). Walks iteratively, so no document can exhaust the stack."""
+    stack: list[tuple[Any, int, str]] = [(raw, 0, root)]
     seen = 0
     while stack:
         item, depth, field = stack.pop()
