@@ -125,3 +125,5 @@ MAX_TFLOPS = 1e5
 MIN_WATTS = 0.01
 MAX_WATTS = 1e5
 MAX_PRICE_USD = 1e9
+#: Largest tokens/s a measurement may claim (a datacenter GPU prefills ~10^5 tokens/s).
+MAX_TOKENS_PER_S = 1e7

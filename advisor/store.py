@@ -21,11 +21,9 @@ from pydantic import ValidationError
 
 from advisor.catalog import advisor_home
 from advisor.errors import AdvisorError, DataFileError
-from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_DATA_FILE_BYTES, check_document
+from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_DATA_FILE_BYTES, MAX_TOKENS_PER_S, check_document
 from advisor.records import PathFactors
 
-#: Largest tokens/s a stored or imported figure may claim (a datacenter GPU prefills ~10^5).
-MAX_TOKENS_PER_S = 1e7
 
 MIGRATIONS: list[str] = [
     # 1: runs and calibrations
@@ -233,9 +231,30 @@ _RUN_COLUMNS = [
 
 def record_run(run: Run, path: Path | None = None) -> int:
     """Insert one run in its own transaction; returns its id."""
+    return record_runs([run], path)[0]
+
+
+def record_runs(runs: list[Run], path: Path | None = None) -> list[int]:
+    """Insert several runs in one transaction: all of them land, or (an error, an interrupt)
+    none. Returns their ids."""
+    sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
+    rows = [_run_values(run) for run in runs]
+    with connect(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [int(conn.execute(sql, [values[c] for c in _RUN_COLUMNS]).lastrowid) for values in rows]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return ids
+
+
+def _run_values(run: Run) -> dict[str, Any]:
     from advisor import __version__
 
-    values = {
+    return {
         "created_at": run.created_at or now(),
         "source": run.source,
         "status": run.status,
@@ -260,8 +279,6 @@ def record_run(run: Run, path: Path | None = None) -> int:
         "predicted_prefill_tps": run.predicted.get("prefill_tokens_per_s"),
         "weight_path": run.weight_path,
     }
-    sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
-    return _insert(sql, [values[c] for c in _RUN_COLUMNS], path)
 
 
 def _insert(sql: str, params: list[Any] | tuple[Any, ...], path: Path | None) -> int:
