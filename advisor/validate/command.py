@@ -103,6 +103,15 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
 
     if prompt_tokens + output_tokens > context:
         raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
+    _require_validate_extra()  # before the minutes of profiling and twin building
+    from advisor.catalog import load_catalog
+    from advisor.validate.validate import check_architecture, check_gguf, read_gguf_header
+
+    catalog = load_catalog()
+    model, _ = catalog.model(model_id), catalog.file_type(quant_id)
+    if gguf is not None:  # bad input is refused before anything is measured or recorded
+        check_gguf(Path(gguf))
+        check_architecture(read_gguf_header(Path(gguf)), model, Path(gguf))
     if not local_profile_path().exists():
         _say("no profile of this machine yet: profiling it first (a few seconds)")
         run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
@@ -126,6 +135,17 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
         for note in result.notes:
             _emit(f"NOTE: {note}")
     _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt, title=title))
+
+
+def _require_validate_extra() -> None:
+    """llama-cpp-python and gguf, found without importing them (importing llama.cpp takes a while)."""
+    import importlib.util
+
+    from advisor.errors import missing_extra
+
+    for module, package in (("llama_cpp", "llama-cpp-python"), ("gguf", "gguf")):
+        if importlib.util.find_spec(module) is None:
+            raise missing_extra(package, "validate")
 
 
 # --------------------------------------------------------------------------- runs
