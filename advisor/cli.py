@@ -9,6 +9,8 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import Any, Callable
 
@@ -530,10 +532,18 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
 # --------------------------------------------------------------------------- entry point
 
 
+#: errno values that mean the output itself cannot be written (stdout or -o on a full disk).
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; AdvisorError → 'Error: …' on stderr and its exit code, never a traceback."""
+    """Run the CLI; AdvisorError → 'Error: …' on stderr and its exit code, never a traceback.
+
+    Output that cannot be written ends like other Unix tools: a closed pipe (``| head -1``) quietly
+    with 0, a full disk with one ``Error:`` line and 1."""
     try:
         rv = cli.main(args=argv, prog_name="advisor", standalone_mode=False)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
         # in non-standalone mode click returns the code of click.exceptions.Exit
         return rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
@@ -549,7 +559,30 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
     except BrokenPipeError:
+        _discard_stdout()
         return 0
+    except SystemExit as exc:
+        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):  # click's own closed-pipe exit
+            _discard_stdout()
+            return 0
+        raise exc
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        _discard_stdout()
+        click.echo(f"Error: cannot write the output ({exc.strerror}); free some space or write somewhere else", err=True)
+        return errors.EXIT_BAD_INPUT
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is still buffered
+    cannot fail again ("Exception ignored … BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())  # type: ignore[union-attr]
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def run() -> None:

@@ -6,8 +6,13 @@ import csv
 import io
 import json
 import math
+import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Sequence
+
+from advisor.errors import AdvisorError, DataFileError
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -66,3 +71,45 @@ def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None if width else "auto")
     console.print(table)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Path:
+    """Write ``payload`` to ``path`` through a temporary file in the same directory, so a reader never
+    sees half a file (a report, an export). An existing file is kept unless ``force``."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise DataFileError(f"{path}: the directory {directory} does not exist; create it first")
+    if path.is_dir():
+        raise DataFileError(f"{path}: is a directory; give a file name")
+    if path.exists() and not path.is_file():  # /dev/full, a FIFO: never replaced by a file
+        raise DataFileError(f"{path}: is not a regular file; give the name of a file to write")
+    if path.exists() and not force:
+        raise AdvisorError(f"{path} already exists; pass --force to overwrite it")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot write there ({exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic and fails if the file appeared meanwhile
+            except FileExistsError:
+                raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
+            except OSError:  # file systems without hard links
+                if path.exists():
+                    raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
+                os.replace(tmp, path)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot write it ({exc.strerror or exc}); free some space or write somewhere else") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -83,12 +83,15 @@ def parse_size(text: str | int | float, *, what: str = "size") -> int:
 def parse_memory_size(text: str | int | float, *, what: str = "memory size") -> int:
     """A device's memory (``--ram``, ``--usable``, ``--min-ram``, a profile's ``ram``): a size
     under MIN_DEVICE_MEMORY_BYTES (64 MiB) is a forgotten unit, answered with a did-you-mean."""
+    plain = str(text).strip()
+    match = None if isinstance(text, bool) else _SIZE_RE.match(plain)
+    if match and not match.group(2):  # a bare number is bytes: "4" is 4 bytes, surely meant 4GB
+        value = float(match.group(1))
+        if math.isfinite(value) and 0 < value < MIN_DEVICE_MEMORY_BYTES:
+            raise BadInputError(f"{what} {text!r} is {value:g} bytes, less than the 64 MiB of any device; "
+                                f"did you mean {plain}GB?")
     size = parse_size(text, what=what)
     if size < MIN_DEVICE_MEMORY_BYTES:
-        plain = str(text).strip()
-        if _SIZE_RE.match(plain) and not _SIZE_RE.match(plain).group(2):  # type: ignore[union-attr]
-            raise BadInputError(f"{what} {text!r} means {size:,} bytes, less than the 64 MiB of any device; "
-                                f"did you mean {plain}GB?")
         raise BadInputError(f"{what} {text!r} is {format_size(size)}, less than the 64 MiB of any device; "
                             "give a size like 4GB")
     return size

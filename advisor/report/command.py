@@ -116,6 +116,9 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
     for _, path in plan:
         if path is not None and path.exists() and not force:
             raise errors.AdvisorError(f"{path} already exists; pass --force to overwrite it")
+        parent = path.parent if path is not None else None
+        if parent is not None and str(parent) and not parent.is_dir():
+            raise errors.DataFileError(f"{path}: the directory {parent} does not exist; create it first")
     options["models"] = tuple(m.lower() for m in options["models"])
     options["all_devices"] = options["all_devices"] or None  # an absent flag keeps the file's value
     if requirements_file:

@@ -234,12 +234,9 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    path = Path(output)
-    if path.exists() and not force:
-        raise BadInputError(f"{path} already exists; pass --force to overwrite it")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    from advisor.output import write_atomic
+
+    path = write_atomic(output, text.encode("utf-8"), force=force)
     _say(f"wrote {len(found)} runs to {path}")
 
 
