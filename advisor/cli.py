@@ -211,7 +211,10 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
             _emit("")
         if fmt == "md":
             _emit(f"**{device.name}** — {rec.explanation}\n")
-        _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates"))
+        _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates",
+                          optional=CANDIDATE_OPTIONAL, heading=3))
+        if fmt == "table" and len(rec.ranked) > top:
+            _emit(f"  … and {len(rec.ranked) - top} more candidates (--top {len(rec.ranked)} lists them all)")
         if fmt == "table" and rec.rejected:
             shown = [r for r in rec.rejected if r.reason not in ("family", "license")][:8]
             if shown:
@@ -230,6 +233,8 @@ CANDIDATE_COLUMNS = [
     ("headroom", "headroom"), ("decode", "decode tok/s"), ("prefill", "prefill tok/s"), ("ttft", "TTFT"),
     ("quality", "quality"), ("license", "license"),
 ]
+#: left out, in this order, when the terminal is too narrow (the JSON and CSV keep every column)
+CANDIDATE_OPTIONAL = ("prefill", "headroom", "fit", "license", "ttft")
 
 
 def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]:
@@ -283,7 +288,7 @@ def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
     rows = _prediction_rows(data)
     if fmt == "table":
         _emit(f"{data['model_name']} {est.quant_id} on {device.name}")
-    _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt))
+    _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt, wrap=("value", "basis")))
 
 
 def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -355,7 +360,7 @@ def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: 
             ("license_class", "license"), ("quality", "quality"), ("mmlu_equivalent", "MMLU-eq")]
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} models"))
+    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} models", optional=("mmlu_equivalent", "heads", "layers", "context")))
 
 
 @cli.command()
@@ -384,7 +389,7 @@ def quants(fmt: str, show_all: bool) -> None:
             ("imatrix", "imatrix"), ("llama3_8b_gib", "Llama-3-8B GiB")]
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} file types"))
+    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} file types", optional=("llama3_8b_gib", "block", "imatrix")))
 
 
 @cli.command()
@@ -430,7 +435,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str
             ("path", "backend"), ("price", "price")]
     if fmt == "csv":
         cols = [(k, k) for k in device_dict(next(iter(catalog.devices.values())))]
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} devices"))
+    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} devices", optional=("vram", "usable", "path", "bandwidth")))
 
 
 @cli.command("devices-for")
@@ -509,10 +514,18 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
         if fleet > 1:
             cols.insert(3, ("fleet", f"fleet of {fleet:,}"))
         title = f"{len(meeting)} of {len(options)} devices run {model_id}" + (f" at ≥{min_tps:g} tok/s" if min_tps else "") + f", by {rank_by}"
-        _emit(render_rows(rows, cols, fmt, title=title))
+        _emit(render_rows(rows, cols, fmt, title=title, wrap=("reason",),
+                          optional=("class", "energy", "memory", "ttft", "fleet", "quant")))
+        if fmt == "table" and len(options) > top:
+            _emit(f"  … and {len(options) - top} more devices (--top {len(options)} lists them all)")
         if fmt == "table" and per_class:
-            _emit("Cheapest that meets it, per class: " + "; ".join(
-                f"{cls}: {o.device.id} (${o.price_usd:,.0f})" for cls, o in per_class.items()))
+            import textwrap
+
+            from advisor.output import table_width
+
+            _emit(textwrap.fill("Cheapest that meets it, per class: " + "; ".join(
+                f"{cls}: {o.device.id} (${o.price_usd:,.0f})" for cls, o in per_class.items()),
+                width=table_width(), subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
         if fmt == "table" and what_if:
             useful = [v for v in variants if v["newly_possible"]]
             for v in useful:

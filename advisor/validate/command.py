@@ -71,7 +71,7 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
             {"item": "class", "value": device.device_class},
             {"item": "notes", "value": device.notes},
         ]
-        _emit(render_rows(rows, [("item", "item"), ("value", "value")], "table", title=device.name))
+        _emit(render_rows(rows, [("item", "item"), ("value", "value")], "table", title=device.name, wrap=("value",)))
         if path:
             _say(f"saved {path}; use it with --device local")
 
@@ -134,7 +134,8 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     if fmt == "table":
         for note in result.notes:
             _emit(f"NOTE: {note}")
-    _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt, title=title))
+    _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt,
+                      title=title, wrap=("figure",)))
 
 
 def _require_validate_extra() -> None:
@@ -172,6 +173,13 @@ def _run_row(r: Any) -> dict[str, Any]:
             "error": r.error or ""}
 
 
+def _when(created_at: str | None) -> str:
+    """'2026-11-29T16:34:12+00:00' → '2026-11-29 16:34' (UTC): one line in a table."""
+    if not created_at:
+        return "-"
+    return created_at.replace("T", " ")[:16]
+
+
 def _run_dict(r: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
@@ -190,11 +198,27 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
     """List recorded runs."""
     from advisor.store import list_runs
 
-    found = list_runs(device_id=device, model_id=model, status=status, limit=limit)
+    matching = list_runs(device_id=device, model_id=model, status=status)
+    found = matching[:limit] if limit else matching
     if fmt == "json":
         _emit(dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1, "runs": [_run_dict(r) for r in found]}))
         return
-    _emit(render_rows([_run_row(r) for r in found], RUN_COLUMNS + [("error", "error")], fmt, title=f"{len(found)} runs"))
+    if not found and fmt == "table":
+        filters = " ".join(f"--{k} {v}" for k, v in (("device", device), ("model", model), ("status", status)) if v)
+        if filters:
+            _emit(f"No recorded runs match {filters}; see them all with 'advisor runs list'")
+        else:
+            _emit("No runs recorded yet; measure one with 'advisor validate' or import llama-bench output with 'advisor runs import'")
+        return
+    rows = [_run_row(r) for r in found]
+    if fmt == "table":
+        for row in rows:
+            row["created_at"] = _when(row["created_at"])
+    title = f"{len(found)} runs" if len(found) == len(matching) else f"{len(found)} of {len(matching)} runs"
+    _emit(render_rows(rows, RUN_COLUMNS + [("error", "error")], fmt, title=title, wrap=("error",),
+                      optional=("synthetic", "source", "predicted_prefill", "predicted_decode", "prefill", "status")))
+    if fmt == "table" and len(found) < len(matching):
+        _emit(f"  … and {len(matching) - len(found)} more runs (raise --limit to list them)")
 
 
 @runs.command("show")
@@ -283,4 +307,5 @@ def calibrate(device_id: str | None, fmt: str) -> None:
     _emit(render_rows(rows, [("scope", "scope"), ("key", "device / path"), ("runs", "runs"), ("bw_efficiency", "bw eff"),
                              ("fixed_us_per_layer", "µs/layer"), ("prefill_efficiency", "prefill eff"),
                              ("decode_mdape", "decode error before → after"), ("prefill_mdape", "prefill error before → after"),
-                             ("basis", "basis")], fmt, title="Calibrations stored (in-sample errors)"))
+                             ("basis", "basis")], fmt, title="Calibrations stored (in-sample errors)", wrap=("basis",),
+                      optional=("prefill_mdape", "decode_mdape", "prefill_efficiency", "fixed_us_per_layer")))
