@@ -162,7 +162,9 @@ def _blocks(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], 
         items = [f"{h}: {_cell_text(row, k)}" + ";" for k, h in columns[heading:] if _cell_text(row, k)]
         if items:
             items[-1] = items[-1].rstrip(";")
-            out.append(_pack(items, width, "    "))
+            # an item wider than a line wraps between its words; a word (an id, a figure) is never split
+            words = [w for item in items for w in (item.split(" ") if len(item) > width - 4 else [item])]
+            out.append(_pack(words, width, "    "))
     return "\n".join(out) + "\n"
 
 

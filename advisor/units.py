@@ -88,11 +88,11 @@ def parse_memory_size(text: str | int | float, *, what: str = "memory size") -> 
     if match and not match.group(2):  # a bare number is bytes: "4" is 4 bytes, surely meant 4GB
         value = float(match.group(1))
         if math.isfinite(value) and 0 < value < MIN_DEVICE_MEMORY_BYTES:
-            raise BadInputError(f"{what} {text!r} is {value:g} bytes, less than the 64 MiB of any device; "
-                                f"did you mean {plain}GB?")
+            raise BadInputError(f"{what} {text!r} has no unit, so it means {value:g} byte{'' if value == 1 else 's'}; "
+                                f"no device has less than 64 MiB: did you mean {plain}GB?")
     size = parse_size(text, what=what)
     if size < MIN_DEVICE_MEMORY_BYTES:
-        raise BadInputError(f"{what} {text!r} is {format_size(size)}, less than the 64 MiB of any device; "
+        raise BadInputError(f"{what} {text!r} is {format_size(size)}; no device has less than 64 MiB: "
                             "give a size like 4GB")
     return size
 
