@@ -78,7 +78,8 @@ def read_bounded_text(path: str | Path, *, max_bytes: int = MAX_DATA_FILE_BYTES,
 MAX_VALUES = 200_000
 
 
-def check_document(raw: Any, where: str, *, limit: int = MAX_NESTING, max_values: int = MAX_VALUES, root: str = "") -> None:
+def check_document(raw: Any, where: str, *, limit: int = MAX_NESTING, max_values: int = MAX_VALUES, root: str = "",
+                   finite: bool = True) -> None:
     """A parsed data file is shallow (``limit`` levels), small (``max_values`` values) and holds
     only finite numbers; otherwise one DataFileError naming the file (and the field of a NaN/inf;
     ``root`` prefixes the field path). Walks iteratively, so no document can exhaust the stack."""
@@ -89,7 +90,7 @@ def check_document(raw: Any, where: str, *, limit: int = MAX_NESTING, max_values
         seen += 1
         if seen > max_values:
             raise DataFileError(f"{where}: more than {max_values:,} values; a data file is a few tables and lists")
-        if isinstance(item, float) and not math.isfinite(item):
+        if finite and isinstance(item, float) and not math.isfinite(item):
             raise DataFileError(f"{where}: field '{field or '(top level)'}': {item} is not a finite number; give a real value")
         if isinstance(item, dict):
             children = [(v, f"{field}.{k}" if field else str(k)) for k, v in item.items()]
