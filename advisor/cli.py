@@ -1,8 +1,8 @@
 """The `advisor` command line: parse → one library call → format.
 
 Exit codes (documented in the README):
-  0  success
-  1  bad input (unknown id, malformed size, bad file, bad option)
+  0  success (also: the output pipe was closed by the reader, as in `advisor models | head -1`)
+  1  bad input (unknown id, malformed size, bad file, bad option, output that cannot be written)
   3  nothing satisfies the constraints (recommend / devices-for found no candidate)
   4  a measurement run failed (crash, timeout, refused)
 """

@@ -27,7 +27,9 @@ KIOSK = (ROOT / "examples" / "requirements-kiosk.toml").read_text()
 BENCH_ROWS = [json.loads(line) for line in (ROOT / "tests" / "data" / "llama-bench" / "smollm2-135m-q4_k_m.jsonl").read_text().splitlines()]
 DOCUMENTED_EXIT_CODES = {0, 1, 3, 4}
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
+#: the default run is quick and repeatable; ADVISOR_FUZZ_EXAMPLES=2000 explores (randomly) much further
+_DEEP = int(os.environ.get("ADVISOR_FUZZ_EXAMPLES") or 0)
+FUZZ = settings(max_examples=_DEEP or 40, deadline=None, derandomize=not _DEEP,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 #: values that broke (or could break) a parser: units, magnitudes, non-finite numbers, junk
@@ -125,7 +127,7 @@ def command_lines(draw):
     return args + base + ["--format", fmt]
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=_DEEP or 300)
 @given(command_lines())
 def test_fuzz_options(args):
     with isolated_home(fresh=False) as root:
@@ -223,7 +225,7 @@ STORE_COLUMNS = {"runs": ["measured", "predicted", "settings", "device_profile",
                  "calibrations": ["factors", "stats", "key", "scope", "n_runs"]}
 store_value = st.one_of(st.sampled_from(["xx", "{}", "[]", "null", '{"decode_tokens_per_s": NaN}', '{"decode_tokens_per_s": -1}',
                                          '{"n_ctx": 1e300}', '{"bw_efficiency": "x"}', "[" * 3000 + "]" * 3000, "", None, 5, 1.5]),
-                        st.text(max_size=10), st.integers(), st.binary(max_size=8))
+                        st.text(max_size=10), st.integers(-2**63, 2**63 - 1), st.binary(max_size=8))
 
 
 @FUZZ
