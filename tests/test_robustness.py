@@ -348,3 +348,34 @@ def test_runs_list_limit_says_how_many_more(capsys, home, catalog):
     code, out, err = run(capsys, "runs", "list", "--limit", "2")
     assert code == 0 and "2 of 3 runs" in out and "  … and 1 more runs (raise --limit to list them)" in out
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", out)  # the time on one line, no 'T…+00:00'
+
+
+@pytest.mark.parametrize("missing, package", [("llama_cpp", "llama-cpp-python"), ("gguf", "gguf")])
+def test_validate_without_the_extra_fails_before_profiling(capsys, home, monkeypatch, missing, package):
+    import importlib.util
+
+    from advisor.local import local_profile_path
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a))
+    code, out, err = run(capsys, "validate", "--model", "qwen3-0.6b")
+    assert (code, out, err) == (1, "", f"Error: {package} is not installed; install it with: pip install 'edge-model-advisor[validate]'\n")
+    assert not local_profile_path().exists()  # no profiling happened
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["validate", "--model", "qwen3-0.6b", "--gguf", "/dev/zero"],
+      "Error: /dev/zero: is not a regular file (a pipe, device or socket); expected a .gguf model file"),
+     (["validate", "--model", "qwen3-0.6b", "--gguf", "/nonexistent.gguf"],
+      "Error: /nonexistent.gguf: file not found; check the --gguf path"),
+     (["validate", "--model", "qwen3-06b"], "Error: unknown model 'qwen3-06b'; did you mean")],
+)
+def test_validate_refuses_bad_input_before_profiling(capsys, home, args, message):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from advisor.local import local_profile_path
+
+    code, out, err = run(capsys, *args)
+    assert code == 1 and err.startswith(message) and err.count("\n") == 1
+    assert not local_profile_path().exists() and list_runs() == []
