@@ -20,7 +20,12 @@ from advisor import errors
 from advisor.errors import AdvisorError, BadInputError
 from advisor.output import FORMATS, dumps_json, render_rows
 from advisor.units import (
-    format_seconds, format_size, parse_duration, parse_number, parse_positive_float, parse_positive_int,
+    format_seconds,
+    format_size,
+    parse_duration,
+    parse_number,
+    parse_positive_float,
+    parse_positive_int,
 )
 
 MAX_CONTEXT = 1_048_576
@@ -472,8 +477,8 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
     per_class = cheapest_per_class(options)
     variants: list[dict[str, Any]] = []
     if what_if:
-        from advisor.engine.recommend import Constraints
         from advisor.analysis import what_if_more_ram
+        from advisor.engine.recommend import Constraints
 
         shown = [o.device for o in options[:top]]
         variants = what_if_more_ram(shown, workload,
@@ -574,11 +579,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _discard_stdout()
         return 0
-    except SystemExit as exc:
+    except SystemExit:
         if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):  # click's own closed-pipe exit
             _discard_stdout()
             return 0
-        raise exc
+        raise
     except OSError as exc:
         if exc.errno not in _OUTPUT_ERRNOS:
             raise

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from advisor import inputs as lim
+from advisor.errors import BadInputError
 from advisor.units import GIB, MAX_NUMBER, parse_memory_size, parse_size
 
 
@@ -26,7 +27,7 @@ def _size(value: object) -> int:
 def _memory_size(value: object) -> int:
     try:
         return parse_memory_size(value, what="size")  # type: ignore[arg-type]
-    except Exception as exc:
+    except BadInputError as exc:
         raise ValueError(str(exc)) from None
 
 

@@ -24,7 +24,6 @@ from advisor.errors import AdvisorError, DataFileError
 from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_DATA_FILE_BYTES, MAX_TOKENS_PER_S, check_document
 from advisor.records import PathFactors
 
-
 MIGRATIONS: list[str] = [
     # 1: runs and calibrations
     """
@@ -327,7 +326,7 @@ def _json_field(d: Mapping[str, Any], name: str, *, nullable: bool = False) -> A
             return None
         text = "{}"
     if not isinstance(text, str):
-        raise ValueError(f"field '{name}' is not JSON text")
+        raise ValueError(f"field '{name}' is not JSON text")  # noqa: TRY004 — a damaged row, reported as such
     if len(text) > MAX_DATA_FILE_BYTES:
         raise ValueError(f"field '{name}' is larger than {MAX_DATA_FILE_BYTES:,} bytes")
     try:
@@ -335,7 +334,7 @@ def _json_field(d: Mapping[str, Any], name: str, *, nullable: bool = False) -> A
     except (ValueError, RecursionError):
         raise ValueError(f"field '{name}' is not valid JSON") from None
     if not isinstance(value, dict):
-        raise ValueError(f"field '{name}' is not a JSON object")
+        raise ValueError(f"field '{name}' is not a JSON object")  # noqa: TRY004 — a damaged row, reported as such
     try:
         check_document(value, "JSON", root=name)
     except DataFileError as exc:

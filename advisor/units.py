@@ -80,7 +80,7 @@ def parse_size(text: str | int | float, *, what: str = "size") -> int:
     return size
 
 
-def parse_memory_size(text: str | int | float, *, what: str = "memory size") -> int:
+def parse_memory_size(text: str | float, *, what: str = "memory size") -> int:
     """A device's memory (``--ram``, ``--usable``, ``--min-ram``, a profile's ``ram``): a size
     under MIN_DEVICE_MEMORY_BYTES (64 MiB) is a forgotten unit, answered with a did-you-mean."""
     plain = str(text).strip()

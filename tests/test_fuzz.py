@@ -9,6 +9,7 @@ fails, write nothing when it fails, and print strict JSON (no NaN/Infinity) when
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import sqlite3
@@ -217,7 +218,7 @@ def test_fuzz_llama_bench_imports(edits, fmt):
         stored = list_runs()
         assert len(stored) == (0 if code else len(stored))  # all or nothing
         for r in stored:  # what was stored reads back valid
-            assert all(v is None or v == v for v in r.measured.values() if isinstance(v, float))
+            assert all(math.isfinite(v) for v in r.measured.values() if isinstance(v, float))
 
 
 STORE_COLUMNS = {"runs": ["measured", "predicted", "settings", "device_profile", "status", "source", "device_id", "created_at",

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
-from advisor.errors import BadInputError, DataFileError
 from advisor.store import Run, list_runs, load_device_calibrations, record_run, save_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -269,8 +268,8 @@ def test_rows_of_several_models_need_separate_imports(capsys, tmp_path, home):
     path = tmp_path / "bench.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     code, out, err = run(capsys, "runs", "import", str(path), "--device", "raspberry-pi-5-8gb", "--model", "qwen3-0.6b")
-    assert (code, err) == (1, f"Error: {path}: the rows measure 2 different model files (Qwen3-0.6B-Q4_K_M.gguf, "
-                              "twin-llama-c41dadd209f3220a-Q4_K_M.gguf); --model names one: import each model's rows separately\n")
+    assert (code, err) == (1, (f"Error: {path}: the rows measure 2 different model files (Qwen3-0.6B-Q4_K_M.gguf, "
+                               "twin-llama-c41dadd209f3220a-Q4_K_M.gguf); --model names one: import each model's rows separately\n"))
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import DataFileError
-from advisor.inputs import MAX_BENCH_FILE_BYTES, MAX_TOKENS_PER_S, MAX_CORES, MAX_LAYERS, MAX_PARAMS, check_document, read_bounded_text
+from advisor.inputs import (
+    MAX_BENCH_FILE_BYTES,
+    MAX_CORES,
+    MAX_LAYERS,
+    MAX_PARAMS,
+    MAX_TOKENS_PER_S,
+    check_document,
+    read_bounded_text,
+)
 from advisor.units import MAX_SIZE_BYTES
 
 #: Longest prompt or generation of one test: the longest context any catalog model has.

@@ -81,7 +81,7 @@ def read_gguf_header(path: Path) -> GgufHeader:
         n_tensors = len(reader.tensors)
     except MemoryError:
         raise DataFileError(f"{path}: the GGUF header declares absurd sizes; the file is damaged or not a model") from None
-    except Exception as exc:  # gguf raises ValueError, IndexError, struct errors … on damaged files
+    except Exception as exc:  # noqa: BLE001 — gguf raises ValueError, IndexError, struct errors … on damaged files
         raise DataFileError(f"{path}: a damaged GGUF file ({type(exc).__name__}: {str(exc)[:120]}); "
                             "download or convert it again") from None
     if not isinstance(arch, str) or not arch:
