@@ -216,8 +216,9 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
             _emit("")
         if fmt == "md":
             _emit(f"**{device.name}** — {rec.explanation}\n")
-        _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates",
-                          optional=CANDIDATE_OPTIONAL, heading=3))
+        if rows or fmt != "table":
+            _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates",
+                              optional=CANDIDATE_OPTIONAL, heading=3))
         if fmt == "table" and len(rec.ranked) > top:
             _emit(f"  … and {len(rec.ranked) - top} more candidates (--top {len(rec.ranked)} lists them all)")
         if fmt == "table" and rec.rejected:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from advisor import inputs as lim
 from advisor.errors import BadInputError
-from advisor.units import GIB, MAX_NUMBER, parse_memory_size, parse_size
+from advisor.units import GIB, MAX_NUMBER, MIB, parse_memory_size, parse_size
 
 
 def _size(value: object) -> int:
@@ -32,7 +32,7 @@ def _memory_size(value: object) -> int:
 
 
 ByteSize = Annotated[int, BeforeValidator(_size)]
-#: A device's RAM: at least 64 MiB (``ram = 4`` is a forgotten unit, not a device).
+#: A device's RAM (and VRAM): at least 64 MiB (``ram = 4`` is a forgotten unit, not a device).
 DeviceMemorySize = Annotated[int, BeforeValidator(_memory_size)]
 Basis = Literal["datasheet", "derived", "measured", "estimated", "calibrated"]
 
@@ -200,6 +200,8 @@ class MemorySpec(Record):
     def _usable_le_ram(self) -> "MemorySpec":
         if self.usable > self.ram:
             raise ValueError("usable memory is larger than ram")
+        if self.usable < MIB:  # usable = "1": a forgotten unit
+            raise ValueError(f"usable memory of {self.usable} bytes is less than 1 MiB; give it with a unit, like 3GB")
         return self
 
 
@@ -228,7 +230,7 @@ class GpuSpec(Record):
     fp16_tflops_basis: Basis
     fp16_tflops_note: str = ""
     discrete: bool
-    vram: ByteSize | None = None
+    vram: DeviceMemorySize | None = None
     vram_usable: ByteSize | None = None
     vram_bandwidth_gbs: float | None = Field(default=None, ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
     vram_bandwidth_basis: Basis | None = None
