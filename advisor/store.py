@@ -9,6 +9,7 @@ transaction. Schema versions live in ``PRAGMA user_version`` and migrate forward
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -94,8 +95,8 @@ def connect(path: Path | None = None, *, readonly: bool = False) -> Iterator[sql
 def _database_error(path: Path, exc: sqlite3.Error) -> DataFileError:
     text = str(exc)
     if "readonly" in text or "read-only" in text:
-        return DataFileError(f"{path}: the measurements database is read-only ({text}); make it writable "
-                             "(chmod u+w on it and its directory) or set ADVISOR_HOME to a writable directory")
+        return DataFileError(f"{path}: the measurements database is read-only ({text}); make it and its directory "
+                             "writable, or set ADVISOR_HOME to a writable directory (reads and predictions still work)")
     if "locked" in text or "busy" in text:
         return DataFileError(f"{path}: the measurements database is busy ({text}); retry when the other advisor finishes")
     return DataFileError(f"{path}: the measurements database is unreadable ({text}); move it aside and retry "
@@ -116,11 +117,19 @@ def _open_writable(path: Path) -> sqlite3.Connection:
         migrate(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if not _writable(path):
+            raise DataFileError(f"{path}: the measurements database is read-only ({exc}); make it and its directory "
+                                "writable, or set ADVISOR_HOME to a writable directory (reads and predictions still work)") from None
         raise _database_error(path, exc) from None
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the store (its file and, for the journal, its directory)?"""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:

@@ -382,3 +382,41 @@ def test_validate_refuses_bad_input_before_profiling(capsys, home, args, message
     code, out, err = run(capsys, *args)
     assert code == 1 and err.startswith(message) and err.count("\n") == 1
     assert not local_profile_path().exists() and list_runs() == []
+
+
+@pytest.fixture
+def read_only_home(tmp_path, monkeypatch, catalog):
+    """A store on a read-only file system (a tmpfs remounted read-only: needs root; skipped otherwise)."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a read-only file system needs root")
+    src = tmp_path / "src"
+    src.mkdir()
+    db = src / "advisor.db"
+    record_run(Run(source="validate", status="ok", device_id="raspberry-pi-5-8gb", measured={"decode_tokens_per_s": 5.0}), db)
+    save_calibration("device", "raspberry-pi-5-8gb", catalog.calibration["cpu-arm"].model_copy(update={"bw_efficiency": 0.2}), 2, {}, db)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "none", str(ro)], capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (ro / "advisor.db").write_bytes(db.read_bytes())
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        monkeypatch.setenv("ADVISOR_HOME", str(ro))
+        yield ro
+    finally:
+        subprocess.run(["umount", str(ro)], check=False)
+
+
+def test_a_read_only_store_still_answers(capsys, read_only_home):
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb", "--format", "json")
+    assert (code, err) == (0, "") and "efficiency 0.20" in json.loads(out)["speed"]["basis"]  # its calibration is used
+    code, out, err = run(capsys, "runs", "list", "--format", "json")
+    assert (code, err) == (0, "") and len(json.loads(out)["runs"]) == 1
+    code, out, err = run(capsys, "runs", "import", str(BENCH / "smollm2-135m-q4_k_m.json"), "--device", "raspberry-pi-5-8gb",
+                         "--model", "smollm2-135m-instruct")
+    assert (code, out) == (1, "")
+    assert err == (f"Error: {read_only_home / 'advisor.db'}: the measurements database is read-only (unable to open database file); "
+                   "make it and its directory writable, or set ADVISOR_HOME to a writable directory (reads and predictions still work)\n")
