@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -276,6 +277,8 @@ def test_a_closed_pipe_ends_quietly(command):
 
 @pytest.mark.parametrize("command", [["models"], ["devices", "--format", "json"], ["recommend", "--ram", "4GB", "--format", "csv"]])
 def test_a_full_disk_is_one_error_line(command):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "advisor", *command], stdout=full, stderr=subprocess.PIPE, text=True)
     assert (proc.returncode, proc.stderr) == (
