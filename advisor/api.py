@@ -15,7 +15,7 @@ from advisor.engine.fit import evaluate, generic_device, peer_decode_tokens_per_
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, NothingFitsError
 from advisor.records import DeviceProfile, Estimate, PathFactors, Workload
-from advisor.units import parse_size
+from advisor.units import parse_memory_size
 
 LICENSE_ALIASES = {
     "permissive": {"permissive"},
@@ -67,8 +67,8 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     if choice.device_file:
         return load_device_file(choice.device_file)
     assert choice.ram is not None
-    ram = parse_size(choice.ram, what="--ram")
-    usable = parse_size(choice.usable, what="--usable") if choice.usable else None
+    ram = parse_memory_size(choice.ram, what="--ram")
+    usable = parse_memory_size(choice.usable, what="--usable") if choice.usable else None
     if usable is not None and usable > ram:
         raise BadInputError(f"--usable {choice.usable} is more than --ram {choice.ram}; usable memory is part of RAM")
     if choice.device_class and choice.device_class not in {d.device_class for d in catalog.devices.values()}:

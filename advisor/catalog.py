@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from advisor.engine.derived import Derived
 from advisor.errors import DataFileError, UnknownIdError
+from advisor.inputs import MAX_NESTING, check_document, read_bounded_text
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Runtime, RuntimeFormat, Target
 
 T = TypeVar("T", bound=BaseModel)
@@ -102,17 +103,18 @@ def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file, bounded (a regular file of at most 4 MiB, 32 levels deep, finite numbers)."""
+    text = read_bounded_text(path, expected=".toml file")
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found; check the path") from None
-    except IsADirectoryError:
-        raise DataFileError(f"{path}: is a directory, expected a .toml file") from None
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DataFileError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{path}: cannot be read ({exc})") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: nested more than {MAX_NESTING} levels deep; a data file is flat tables and lists") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise DataFileError(f"{path}: a number is too large ({str(exc).split(':')[0]})") from None
+    check_document(raw, str(path))
+    return raw
 
 
 def _validate(model: type[T], raw: Any, where: str) -> T:

@@ -1,14 +1,16 @@
 """The `advisor` command line: parse → one library call → format.
 
 Exit codes (documented in the README):
-  0  success
-  1  bad input (unknown id, malformed size, bad file, bad option)
+  0  success (also: the output pipe was closed by the reader, as in `advisor models | head -1`)
+  1  bad input (unknown id, malformed size, bad file, bad option, output that cannot be written)
   3  nothing satisfies the constraints (recommend / devices-for found no candidate)
   4  a measurement run failed (crash, timeout, refused)
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import Any, Callable
 
@@ -17,7 +19,14 @@ import click
 from advisor import errors
 from advisor.errors import AdvisorError, BadInputError
 from advisor.output import FORMATS, dumps_json, render_rows
-from advisor.units import format_seconds, format_size, parse_duration, parse_positive_float, parse_positive_int
+from advisor.units import (
+    format_seconds,
+    format_size,
+    parse_duration,
+    parse_number,
+    parse_positive_float,
+    parse_positive_int,
+)
 
 MAX_CONTEXT = 1_048_576
 
@@ -40,6 +49,10 @@ def _int_cb(what: str, maximum: int | None = None) -> Callable[..., Any]:
 
 def _float_cb(what: str) -> Callable[..., Any]:
     return _callback(lambda v, what: parse_positive_float(v, what=what, maximum=1e7), what)
+
+
+def _range_cb(what: str, minimum: float, maximum: float) -> Callable[..., Any]:
+    return _callback(lambda v, what: parse_number(v, what=what, minimum=minimum, maximum=maximum), what)
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,7 +165,7 @@ def cli() -> None:
 @device_options
 @workload_options
 @click.option("--min-tps", default=None, callback=_float_cb("--min-tps"), help="Minimum decode speed (tokens/s).")
-@click.option("--target-tps", default=5.0, show_default=True, type=click.FloatRange(0, 1e6),
+@click.option("--target-tps", default="5", show_default=True, callback=_range_cb("--target-tps", 0, 1e6),
               help="Soft speed target: candidates at least this fast rank first (reading speed); 0 ranks by quality alone.")
 @click.option("--max-ttft", default=None, callback=_callback(parse_duration, "--max-ttft"),
               help="Maximum time to first token, e.g. 2s or 500ms.")
@@ -161,7 +174,7 @@ def cli() -> None:
 @click.option("--family", "families", multiple=True, help="Only these model families (repeatable).")
 @click.option("--model", "models", multiple=True, help="Only these model ids (repeatable).")
 @click.option("--quant", "quants", multiple=True, help="Only these quantizations (repeatable; default: the common ones).")
-@click.option("--quality-floor", default=None, callback=_float_cb("--quality-floor"), help="Minimum quality score (0-100).")
+@click.option("--quality-floor", default=None, callback=_range_cb("--quality-floor", 0, 100), help="Minimum quality score (0-100).")
 @click.option("--top", default="10", callback=_int_cb("--top", 10_000), show_default=True, help="How many candidates to list.")
 @format_option
 def recommend(fmt: str, top: int, **kw: Any) -> None:
@@ -208,7 +221,11 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
             _emit("")
         if fmt == "md":
             _emit(f"**{device.name}** — {rec.explanation}" + (f" {peers[0]}" if peers else "") + "\n")
-        _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates"))
+        if rows or fmt != "table":
+            _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates",
+                              optional=CANDIDATE_OPTIONAL, heading=3))
+        if fmt == "table" and len(rec.ranked) > top:
+            _emit(f"  … and {len(rec.ranked) - top} more candidates (--top {len(rec.ranked)} lists them all)")
         if fmt == "table" and rec.rejected:
             shown = [r for r in rec.rejected if r.reason not in ("family", "license")][:8]
             if shown:
@@ -244,6 +261,8 @@ CANDIDATE_COLUMNS = [
     ("headroom", "headroom"), ("decode", "decode tok/s"), ("prefill", "prefill tok/s"), ("ttft", "TTFT"),
     ("quality", "quality"), ("license", "license"),
 ]
+#: left out, in this order, when the terminal is too narrow (the JSON and CSV keep every column)
+CANDIDATE_OPTIONAL = ("prefill", "headroom", "fit", "license", "ttft")
 
 
 def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]:
@@ -301,7 +320,7 @@ def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
     rows = _prediction_rows(data)
     if fmt == "table":
         _emit(f"{data['model_name']} {est.quant_id} on {device.name}")
-    _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt))
+    _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt, wrap=("value", "basis")))
 
 
 def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -373,7 +392,7 @@ def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: 
             ("license_class", "license"), ("quality", "quality"), ("mmlu_equivalent", "MMLU-eq")]
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} models"))
+    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} models", optional=("mmlu_equivalent", "heads", "layers", "context")))
 
 
 @cli.command()
@@ -402,7 +421,7 @@ def quants(fmt: str, show_all: bool) -> None:
             ("imatrix", "imatrix"), ("llama3_8b_gib", "Llama-3-8B GiB")]
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} file types"))
+    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} file types", optional=("llama3_8b_gib", "block", "imatrix")))
 
 
 @cli.command()
@@ -467,13 +486,13 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str
     from advisor.catalog import load_catalog
     from advisor.engine.speed import execution_path
     from advisor.serialize import device_dict
-    from advisor.units import parse_size
+    from advisor.units import parse_memory_size
 
     catalog = load_catalog()
     classes = sorted({d.device_class for d in catalog.devices.values()})
     if device_class and device_class not in classes:
         raise BadInputError(f"unknown device class '{device_class}'; use one of {', '.join(classes)}")
-    ram_floor = parse_size(min_ram, what="--min-ram") if min_ram else 0
+    ram_floor = parse_memory_size(min_ram, what="--min-ram") if min_ram else 0
     rows = []
     for d in sorted(catalog.devices.values(), key=lambda d: (d.device_class, d.memory.ram, d.id)):
         if device_class and d.device_class != device_class:
@@ -499,7 +518,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str
             ("path", "backend"), ("price", "price")]
     if fmt == "csv":
         cols = [(k, k) for k in device_dict(next(iter(catalog.devices.values())))]
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} devices"))
+    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} devices", optional=("vram", "usable", "path", "bandwidth")))
 
 
 @cli.command("devices-for")
@@ -536,8 +555,8 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
     per_class = cheapest_per_class(options)
     variants: list[dict[str, Any]] = []
     if what_if:
-        from advisor.engine.recommend import Constraints
         from advisor.analysis import what_if_more_ram
+        from advisor.engine.recommend import Constraints
 
         shown = [o.device for o in options[:top]]
         variants = what_if_more_ram(shown, workload,
@@ -578,10 +597,18 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
         if fleet > 1:
             cols.insert(3, ("fleet", f"fleet of {fleet:,}"))
         title = f"{len(meeting)} of {len(options)} devices run {model_id}" + (f" at ≥{min_tps:g} tok/s" if min_tps else "") + f", by {rank_by}"
-        _emit(render_rows(rows, cols, fmt, title=title))
+        _emit(render_rows(rows, cols, fmt, title=title, wrap=("reason",),
+                          optional=("class", "energy", "memory", "ttft", "fleet", "quant")))
+        if fmt == "table" and len(options) > top:
+            _emit(f"  … and {len(options) - top} more devices (--top {len(options)} lists them all)")
         if fmt == "table" and per_class:
-            _emit("Cheapest that meets it, per class: " + "; ".join(
-                f"{cls}: {o.device.id} (${o.price_usd:,.0f})" for cls, o in per_class.items()))
+            import textwrap
+
+            from advisor.output import table_width
+
+            _emit(textwrap.fill("Cheapest that meets it, per class: " + "; ".join(
+                f"{cls}: {o.device.id} (${o.price_usd:,.0f})" for cls, o in per_class.items()),
+                width=table_width(), subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
         if fmt == "table" and what_if:
             useful = [v for v in variants if v["newly_possible"]]
             for v in useful:
@@ -601,10 +628,18 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
 # --------------------------------------------------------------------------- entry point
 
 
+#: errno values that mean the output itself cannot be written (stdout or -o on a full disk).
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; AdvisorError → 'Error: …' on stderr and its exit code, never a traceback."""
+    """Run the CLI; AdvisorError → 'Error: …' on stderr and its exit code, never a traceback.
+
+    Output that cannot be written ends like other Unix tools: a closed pipe (``| head -1``) quietly
+    with 0, a full disk with one ``Error:`` line and 1."""
     try:
         rv = cli.main(args=argv, prog_name="advisor", standalone_mode=False)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
         # in non-standalone mode click returns the code of click.exceptions.Exit
         return rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
@@ -620,7 +655,30 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
     except BrokenPipeError:
+        _discard_stdout()
         return 0
+    except SystemExit:
+        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):  # click's own closed-pipe exit
+            _discard_stdout()
+            return 0
+        raise
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        _discard_stdout()
+        click.echo(f"Error: cannot write the output ({exc.strerror}); free some space or write somewhere else", err=True)
+        return errors.EXIT_BAD_INPUT
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is still buffered
+    cannot fail again ("Exception ignored … BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())  # type: ignore[union-attr]
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def run() -> None:

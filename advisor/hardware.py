@@ -133,8 +133,10 @@ def cpu_info_cached() -> dict[str, Any]:
     key = hashlib.sha256((_read("/proc/cpuinfo") or platform.processor() or platform.machine()).encode()).hexdigest()[:16]
     cache = advisor_home() / "cache" / f"cpuinfo-{key}.json"
     try:
-        return json.loads(cache.read_text())
-    except (OSError, ValueError):
+        cached = json.loads(cache.read_text()) if cache.is_file() else None  # a FIFO there would hang the read
+        if isinstance(cached, dict):
+            return cached
+    except (OSError, ValueError, RecursionError):
         pass
     try:
         import cpuinfo

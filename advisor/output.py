@@ -5,18 +5,45 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Sequence
+
+from advisor.errors import AdvisorError, DataFileError
 
 FORMATS = ("table", "json", "csv", "md")
 
 
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN/±inf float replaced by None: JSON has no Infinity or NaN, and a
+    figure that is not a number is unknown (``null``), not a string a parser chokes on."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
 def dumps_json(payload: Any) -> str:
-    return json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+    """Strict JSON (never ``Infinity``/``NaN``: those become ``null``)."""
+    return json.dumps(finite_or_null(payload), indent=2, ensure_ascii=False, default=str, allow_nan=False)
 
 
-def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], fmt: str, *, title: str = "") -> str:
-    """``columns`` = (key, header). Values are already formatted strings/numbers."""
+def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], fmt: str, *, title: str = "",
+                wrap: Sequence[str] = (), optional: Sequence[str] = (), heading: int = 1) -> str:
+    """``columns`` = (key, header). Values are already formatted strings/numbers.
+
+    Tables fit the terminal (``COLUMNS``, else its width; 200 when piped): ids, prices and figures
+    are never split; only the ``wrap`` columns (free text) wrap at spaces. When the table is too
+    wide the ``optional`` columns are left out, in that order, with a line saying so; when even
+    then it does not fit, each row becomes a block: its first ``heading`` cells, then
+    ``header: value`` pairs."""
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -35,20 +62,149 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
     if fmt == "table":
-        return _rich_table(rows, columns, title)
+        return _fitted_table(rows, columns, title, wrap=wrap, optional=optional, heading=heading)
     raise ValueError(fmt)
 
 
-def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str) -> str:
-    from rich.console import Console
-    from rich.table import Table
+def table_width() -> int:
+    """Columns available: ``COLUMNS`` when set, the terminal's width, or 200 when piped."""
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and int(env) >= 20:
+        return int(env)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((100, 24)).columns
+    return 200
 
-    table = Table(title=title or None, show_lines=False, header_style="bold")
-    for _, header in columns:
-        table.add_column(header, overflow="fold")
+
+def _cell_text(row: dict[str, Any], key: str) -> str:
+    v = row.get(key)
+    return "" if v is None else str(v)
+
+
+def _fitted_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, *,
+                  wrap: Sequence[str], optional: Sequence[str], heading: int) -> str:
+    from rich.console import Console
+
+    width = table_width()
+    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None, highlight=False)
+    shown = list(columns)
+    left_out: list[str] = []
+    to_drop = [k for k in optional if any(k == key for key, _ in columns)]
+    while _min_width(rows, shown, wrap) > width:
+        if not to_drop:
+            return _blocks(rows, columns, title, width, heading)
+        key = to_drop.pop(0)
+        left_out += [h for k, h in shown if k == key]
+        shown = [c for c in shown if c[0] != key]
+    console.print(_rich_table(rows, shown, title, wrap))
+    out = "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"  # type: ignore[attr-defined]
+    if left_out and rows:
+        note = f"(left out at {width} columns: {', '.join(left_out)}; --format csv has every column)"
+        out += _pack(note.split(" "), width, "") + "\n"
+    return out
+
+
+_GAP = 3  # between two columns: padding, the (blank) rule, padding
+
+
+def _column_min(rows: Sequence[dict[str, Any]], key: str, header: str, wrap: Sequence[str]) -> int:
+    cells = [_cell_text(r, key) for r in rows]
+    longest_header_word = max([len(w) for w in header.split()] + [1])
+    if key in wrap:  # free text: at least its longest word, and up to 24 columns before it wraps
+        longest_word = max([len(w) for c in cells for w in c.split()] + [1])
+        return max(longest_header_word, longest_word, min(max([len(c) for c in cells] + [8]), 24))
+    return max([len(c) for c in cells] + [longest_header_word])
+
+
+def _min_width(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], wrap: Sequence[str]) -> int:
+    """The narrowest the table can be with no id or figure split: every fixed column at its
+    widest cell, every free-text column at its longest word (at most 24)."""
+    return sum(_column_min(rows, k, h, wrap) for k, h in columns) + _GAP * max(0, len(columns) - 1)
+
+
+def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, wrap: Sequence[str]) -> Any:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title or None, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                  show_edge=False)
+    for key, header in columns:
+        if key in wrap:
+            table.add_column(Text(header, no_wrap=False, overflow="fold"), overflow="fold", min_width=_column_min(rows, key, header, wrap))
+        else:  # ids, prices and figures: never split, never cut
+            table.add_column(Text(header, no_wrap=False, overflow="fold"), no_wrap=True, width=_column_min(rows, key, header, wrap))
     for row in rows:
-        table.add_row(*["" if row.get(k) is None else str(row.get(k)) for k, _ in columns])
-    width = 200 if not sys.stdout.isatty() else None
-    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None if width else "auto")
-    console.print(table)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+        table.add_row(*[_cell_text(row, k) for k, _ in columns])
+    return table
+
+
+def _pack(items: Sequence[str], width: int, indent: str) -> str:
+    """Items joined by spaces into lines of at most ``width``, an item never split."""
+    lines: list[str] = []
+    line = indent
+    for item in items:
+        if line.strip() and len(line) + 1 + len(item) > width:
+            lines.append(line)
+            line = indent
+        line = f"{line} {item}" if line.strip() else f"{indent}{item}"
+    if line.strip():
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _blocks(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, width: int, heading: int) -> str:
+    """The compact layout for a narrow terminal: one block per row."""
+    out = [title] if title else []
+    for row in rows:
+        head = "  ".join(_cell_text(row, k) for k, _ in columns[:heading] if _cell_text(row, k))
+        out.append(head)
+        items = [f"{h}: {_cell_text(row, k)}" + ";" for k, h in columns[heading:] if _cell_text(row, k)]
+        if items:
+            items[-1] = items[-1].rstrip(";")
+            # an item wider than a line wraps between its words; a word (an id, a figure) is never split
+            words = [w for item in items for w in (item.split(" ") if len(item) > width - 4 else [item])]
+            out.append(_pack(words, width, "    "))
+    return "\n".join(out) + "\n"
+
+
+def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Path:
+    """Write ``payload`` to ``path`` through a temporary file in the same directory, so a reader never
+    sees half a file (a report, an export). An existing file is kept unless ``force``."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise DataFileError(f"{path}: the directory {directory} does not exist; create it first")
+    if path.is_dir():
+        raise DataFileError(f"{path}: is a directory; give a file name")
+    if path.exists() and not path.is_file():  # /dev/full, a FIFO: never replaced by a file
+        raise DataFileError(f"{path}: is not a regular file; give the name of a file to write")
+    if path.exists() and not force:
+        raise AdvisorError(f"{path} already exists; pass --force to overwrite it")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot write there ({exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic and fails if the file appeared meanwhile
+            except FileExistsError:
+                raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
+            except OSError:  # file systems without hard links
+                if path.exists():
+                    raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
+                os.replace(tmp, path)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot write it ({exc.strerror or exc}); free some space or write somewhere else") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from advisor.units import GIB, parse_size
+from advisor import inputs as lim
+from advisor.errors import BadInputError
+from advisor.units import GIB, MAX_NUMBER, MIB, parse_memory_size, parse_size
 
 
 def _size(value: object) -> int:
@@ -23,12 +25,22 @@ def _size(value: object) -> int:
         raise ValueError(str(exc)) from None
 
 
+def _memory_size(value: object) -> int:
+    try:
+        return parse_memory_size(value, what="size")  # type: ignore[arg-type]
+    except BadInputError as exc:
+        raise ValueError(str(exc)) from None
+
+
 ByteSize = Annotated[int, BeforeValidator(_size)]
+#: A device's RAM (and VRAM): at least 64 MiB (``ram = 4`` is a forgotten unit, not a device).
+DeviceMemorySize = Annotated[int, BeforeValidator(_memory_size)]
 Basis = Literal["datasheet", "derived", "measured", "estimated", "calibrated"]
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: "inf" or "nan" in a file is refused with the field named
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- models
@@ -56,28 +68,28 @@ class ModelSpec(Record):
     license: str
     license_class: Literal["permissive", "restricted", "noncommercial"]
     release_date: str
-    params: int = Field(gt=0)
+    params: int = Field(gt=0, le=lim.MAX_PARAMS)
     params_published: str
-    context_length: int = Field(gt=0)
-    max_position_embeddings: int = Field(gt=0)
-    n_layers: int = Field(gt=0)
-    hidden_size: int = Field(gt=0)
-    ffn_size: int = Field(gt=0)
-    n_heads: int = Field(gt=0)
-    n_kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    vocab_size: int = Field(gt=0)
+    context_length: int = Field(gt=0, le=lim.MAX_CONTEXT_TOKENS)
+    max_position_embeddings: int = Field(gt=0, le=lim.MAX_CONTEXT_TOKENS)
+    n_layers: int = Field(gt=0, le=lim.MAX_LAYERS)
+    hidden_size: int = Field(gt=0, le=lim.MAX_WIDTH)
+    ffn_size: int = Field(gt=0, le=lim.MAX_WIDTH)
+    n_heads: int = Field(gt=0, le=lim.MAX_HEADS)
+    n_kv_heads: int = Field(gt=0, le=lim.MAX_HEADS)
+    head_dim: int = Field(gt=0, le=lim.MAX_WIDTH)
+    vocab_size: int = Field(gt=0, le=lim.MAX_VOCAB)
     tied_embeddings: bool
     attn_bias: bool
     qk_norm: bool
     norm: Literal["rms", "layer"]
     ffn_gated: bool
     post_norms: bool
-    sliding_window: int = Field(ge=0)
-    swa_global_every: int = Field(ge=0)
-    n_heads_per_layer: tuple[int, ...] | None = None
-    n_kv_heads_per_layer: tuple[int, ...] | None = None
-    ffn_size_per_layer: tuple[int, ...] | None = None
+    sliding_window: int = Field(ge=0, le=lim.MAX_CONTEXT_TOKENS)
+    swa_global_every: int = Field(ge=0, le=lim.MAX_LAYERS)
+    n_heads_per_layer: tuple[Annotated[int, Field(ge=0, le=lim.MAX_HEADS)], ...] | None = None
+    n_kv_heads_per_layer: tuple[Annotated[int, Field(ge=0, le=lim.MAX_HEADS)], ...] | None = None
+    ffn_size_per_layer: tuple[Annotated[int, Field(ge=0, le=lim.MAX_WIDTH)], ...] | None = None
     verified: bool
     source: str
     notes: str = ""
@@ -195,22 +207,22 @@ def os_platforms(os: str, device_class: str, vendor: str) -> tuple[Platform, ...
 
 
 class Price(Record):
-    usd: float = Field(gt=0)
+    usd: float = Field(gt=0, le=lim.MAX_PRICE_USD)
     basis: Basis
     note: str = ""
 
 
 class Cluster(Record):
     name: str
-    cores: int = Field(gt=0)
-    ghz: float = Field(gt=0)
+    cores: int = Field(gt=0, le=lim.MAX_CORES)
+    ghz: float = Field(gt=0, le=lim.MAX_GHZ)
 
 
 class MemorySpec(Record):
-    ram: ByteSize
+    ram: DeviceMemorySize
     type: str
-    bus_width_bits: int | None = None
-    bandwidth_gbs: float = Field(gt=0)
+    bus_width_bits: int | None = Field(default=None, gt=0, le=1 << 16)
+    bandwidth_gbs: float = Field(ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
     bandwidth_basis: Basis
     bandwidth_note: str = ""
     usable: ByteSize
@@ -218,12 +230,14 @@ class MemorySpec(Record):
     usable_note: str = ""
     unified: bool
     llc: ByteSize | None = None
-    llc_bandwidth_gbs: float | None = None
+    llc_bandwidth_gbs: float | None = Field(default=None, ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
 
     @model_validator(mode="after")
     def _usable_le_ram(self) -> "MemorySpec":
         if self.usable > self.ram:
             raise ValueError("usable memory is larger than ram")
+        if self.usable < MIB:  # usable = "1": a forgotten unit
+            raise ValueError(f"usable memory of {self.usable} bytes is less than 1 MiB; give it with a unit, like 3GB")
         return self
 
 
@@ -231,10 +245,10 @@ class CpuSpec(Record):
     name: str
     arch: Literal["arm64", "x86_64"]
     isa: tuple[str, ...] = ()
-    cores: int = Field(gt=0)
-    threads: int = Field(gt=0)
-    clusters: tuple[Cluster, ...]
-    fp32_gflops: float = Field(gt=0)
+    cores: int = Field(gt=0, le=lim.MAX_CORES)
+    threads: int = Field(gt=0, le=lim.MAX_CORES * 8)
+    clusters: tuple[Cluster, ...] = Field(min_length=1, max_length=64)
+    fp32_gflops: float = Field(ge=lim.MIN_GFLOPS, le=lim.MAX_GFLOPS)
     fp32_gflops_basis: Basis
     fp32_gflops_note: str = ""
 
@@ -263,13 +277,13 @@ def _legacy_llama_cpp_flag(data: object) -> object:
 class GpuSpec(Record):
     name: str
     backend: Backend
-    fp16_tflops: float = Field(gt=0)
+    fp16_tflops: float = Field(ge=lim.MIN_TFLOPS, le=lim.MAX_TFLOPS)
     fp16_tflops_basis: Basis
     fp16_tflops_note: str = ""
     discrete: bool
-    vram: ByteSize | None = None
+    vram: DeviceMemorySize | None = None
     vram_usable: ByteSize | None = None
-    vram_bandwidth_gbs: float | None = None
+    vram_bandwidth_gbs: float | None = Field(default=None, ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
     vram_bandwidth_basis: Basis | None = None
     #: ids of the runtimes (catalog/runtimes.toml) that can run a model on this GPU from a native
     #: app or process; a browser's WebGPU access is decided by the browser target instead.
@@ -296,7 +310,7 @@ class GpuSpec(Record):
 
 class NpuSpec(Record):
     name: str
-    tops: float | None = None
+    tops: float | None = Field(default=None, ge=0, le=MAX_NUMBER)
     note: str = ""
     #: ids of the runtimes that can run a model on this NPU (ExecuTorch QNN/Core ML, LiteRT-LM NPU).
     runtimes: tuple[str, ...] = ()
@@ -304,8 +318,8 @@ class NpuSpec(Record):
 
 
 class PowerSpec(Record):
-    typical_w: float | None = Field(default=None, gt=0)
-    max_w: float = Field(gt=0)
+    typical_w: float | None = Field(default=None, ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
+    max_w: float = Field(ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
     basis: Basis
     note: str = ""
 
@@ -332,7 +346,7 @@ class DeviceProfile(Record):
     npu: NpuSpec | None = None
     power: PowerSpec
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @property
     def device_class(self) -> str:
@@ -847,9 +861,9 @@ class PathFactors(Record):
     #: legacy block types (Q4_0 … Q8_0), × these factors for K/IQ-quants and for float weights.
     prefill_kquant_factor: float = Field(default=1.0, gt=0, le=20)
     prefill_float_factor: float = Field(default=1.0, gt=0, le=20)
-    decode_band: float = Field(gt=0)  # relative half-width of the ~80% band: 0.3 = ×/÷1.3
-    prefill_band: float = Field(gt=0)
-    n_measurements: int = Field(ge=0)
+    decode_band: float = Field(gt=0, le=100)  # relative half-width of the ~80% band: 0.3 = ×/÷1.3
+    prefill_band: float = Field(gt=0, le=100)
+    n_measurements: int = Field(ge=0, le=10**9)
     basis: str
     source: str = ""
 

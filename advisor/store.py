@@ -9,15 +9,20 @@ transaction. Schema versions live in ``PRAGMA user_version`` and migrate forward
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from pydantic import ValidationError
+
 from advisor.catalog import advisor_home
 from advisor.errors import AdvisorError, DataFileError
+from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_DATA_FILE_BYTES, MAX_TOKENS_PER_S, check_document
 from advisor.records import PathFactors
 
 MIGRATIONS: list[str] = [
@@ -73,8 +78,32 @@ def db_path() -> Path:
 
 
 @contextmanager
-def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
+def connect(path: Path | None = None, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection to the store. Writers migrate it forward; ``readonly`` connections never write
+    (no migration, no journal change), so a store on a read-only disk or owned by someone else
+    still answers reads."""
     path = path or db_path()
+    conn = _open_readonly(path) if readonly else _open_writable(path)
+    try:
+        yield conn
+    except sqlite3.DatabaseError as exc:
+        raise _database_error(path, exc) from None
+    finally:
+        conn.close()
+
+
+def _database_error(path: Path, exc: sqlite3.Error) -> DataFileError:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return DataFileError(f"{path}: the measurements database is read-only ({text}); make it and its directory "
+                             "writable, or set ADVISOR_HOME to a writable directory (reads and predictions still work)")
+    if "locked" in text or "busy" in text:
+        return DataFileError(f"{path}: the measurements database is busy ({text}); retry when the other advisor finishes")
+    return DataFileError(f"{path}: the measurements database is unreadable ({text}); move it aside and retry "
+                         "(keep the file: its runs can be recovered with sqlite3 .recover)")
+
+
+def _open_writable(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -86,11 +115,58 @@ def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
-        yield conn
     except sqlite3.DatabaseError as exc:
-        raise DataFileError(f"{path}: the measurements database is unreadable ({exc}); move it aside and retry") from None
-    finally:
         conn.close()
+        if not _writable(path):
+            raise DataFileError(f"{path}: the measurements database is read-only ({exc}); make it and its directory "
+                                "writable, or set ADVISOR_HOME to a writable directory (reads and predictions still work)") from None
+        raise _database_error(path, exc) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the store (its file and, for the journal, its directory)?"""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """Read-only: ``mode=ro`` first; ``immutable=1`` when even the WAL index cannot be created (a
+    read-only directory)."""
+    if not path.is_file():
+        raise DataFileError(f"{path}: no measurements database yet; record runs with 'advisor validate' or 'advisor runs import'")
+    last: sqlite3.Error | None = None
+    for flags in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            last = exc
+            if "unable to open" in str(exc) or "readonly" in str(exc):
+                continue
+            raise _database_error(path, exc) from None
+        if version > len(MIGRATIONS):
+            conn.close()
+            raise DataFileError(
+                f"the measurements database has schema version {version}, newer than this tool ({len(MIGRATIONS)}); upgrade edge-model-advisor"
+            )
+        return conn
+    raise DataFileError(f"{path}: cannot open the measurements database ({last}); check its permissions")
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    """False for a store no writer has migrated yet (read-only connections do not migrate)."""
+    return conn.execute("PRAGMA user_version").fetchone()[0] >= 1
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -163,9 +239,30 @@ _RUN_COLUMNS = [
 
 def record_run(run: Run, path: Path | None = None) -> int:
     """Insert one run in its own transaction; returns its id."""
+    return record_runs([run], path)[0]
+
+
+def record_runs(runs: list[Run], path: Path | None = None) -> list[int]:
+    """Insert several runs in one transaction: all of them land, or (an error, an interrupt)
+    none. Returns their ids."""
+    sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
+    rows = [_run_values(run) for run in runs]
+    with connect(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [int(conn.execute(sql, [values[c] for c in _RUN_COLUMNS]).lastrowid) for values in rows]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return ids
+
+
+def _run_values(run: Run) -> dict[str, Any]:
     from advisor import __version__
 
-    values = {
+    return {
         "created_at": run.created_at or now(),
         "source": run.source,
         "status": run.status,
@@ -190,8 +287,6 @@ def record_run(run: Run, path: Path | None = None) -> int:
         "predicted_prefill_tps": run.predicted.get("prefill_tokens_per_s"),
         "weight_path": run.weight_path,
     }
-    sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
-    return _insert(sql, [values[c] for c in _RUN_COLUMNS], path)
 
 
 def _insert(sql: str, params: list[Any] | tuple[Any, ...], path: Path | None) -> int:
@@ -208,16 +303,99 @@ def _insert(sql: str, params: list[Any] | tuple[Any, ...], path: Path | None) ->
         return int(cur.lastrowid)
 
 
+# --------------------------------------------------------------------------- validated reads
+
+RUN_STATUSES = ("ok", "noisy", "crashed", "timeout", "refused", "failed")
+#: settings a reader turns into a Workload (calibration): whole numbers in range, when present
+_SETTING_INTS = ("n_ctx", "prompt_tokens", "output_tokens", "n_prompt", "n_gen", "threads", "repeats", "n_batch", "n_ubatch")
+#: figures of tokens per second: finite and not negative, when present
+_RATES = ("decode_tokens_per_s", "prefill_tokens_per_s")
+
+_reported: set[tuple[str, str, int]] = set()
+
+
+def warn(message: str) -> None:
+    """How a skipped row is reported (once per row and process); the dashboard may replace it."""
+    sys.stderr.write(f"Warning: {message}\n")
+
+
+def _report_bad_row(path: Path, table: str, row_id: int, problem: str) -> None:
+    key = (str(path), table, row_id)
+    if key in _reported:
+        return
+    _reported.add(key)
+    what = "run" if table == "runs" else "calibration"
+    warn(f"{path}: {what} {row_id} is damaged ({problem}); it is skipped (the row is kept as it is)")
+
+
+def _json_field(d: Mapping[str, Any], name: str, *, nullable: bool = False) -> Any:
+    text = d[name]
+    if text is None:
+        if nullable:
+            return None
+        text = "{}"
+    if not isinstance(text, str):
+        raise ValueError(f"field '{name}' is not JSON text")  # noqa: TRY004 — a damaged row, reported as such
+    if len(text) > MAX_DATA_FILE_BYTES:
+        raise ValueError(f"field '{name}' is larger than {MAX_DATA_FILE_BYTES:,} bytes")
+    try:
+        value = json.loads(text) if text else {}
+    except (ValueError, RecursionError):
+        raise ValueError(f"field '{name}' is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"field '{name}' is not a JSON object")  # noqa: TRY004 — a damaged row, reported as such
+    try:
+        check_document(value, "JSON", root=name)
+    except DataFileError as exc:
+        raise ValueError(str(exc).removeprefix("JSON: ")) from None
+    return value
+
+
+def _check_rates(figures: Mapping[str, Any], name: str) -> None:
+    for key in _RATES:
+        v = figures.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= MAX_TOKENS_PER_S:
+            raise ValueError(f"field '{name}.{key}' = {v!r} is not a rate in [0, {MAX_TOKENS_PER_S:g}] tokens/s")
+
+
+def _check_settings(settings: Mapping[str, Any]) -> None:
+    for key in _SETTING_INTS:
+        v = settings.get(key)
+        if v is None:
+            continue
+        low = 1 if key == "threads" else 0
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= MAX_CONTEXT_TOKENS:
+            raise ValueError(f"field 'settings.{key}' = {v!r} is not a whole number in [{low}, {MAX_CONTEXT_TOKENS:,}]")
+
+
 def _row_to_run(row: sqlite3.Row) -> Run:
+    """A stored row as a Run, checked: JSON fields parse to objects, statuses are known, rates
+    are finite and positive, workload settings are whole numbers in range. ValueError names the
+    field otherwise."""
     d = dict(row)
+    for name in ("source", "status", "device_id", "created_at"):
+        if not isinstance(d.get(name), str) or not d[name]:
+            raise ValueError(f"field '{name}' is empty or not text")
+    if d["status"] not in RUN_STATUSES:
+        raise ValueError(f"field 'status' = {d['status']!r} is not one of {', '.join(RUN_STATUSES)}")
+    settings, predicted, measured = _json_field(d, "settings"), _json_field(d, "predicted"), _json_field(d, "measured")
+    profile = _json_field(d, "device_profile", nullable=True)
+    _check_rates(measured, "measured")
+    _check_rates(predicted, "predicted")
+    _check_settings(settings)
+    for name in ("model_id", "model_name", "quant", "gguf_path", "backend", "error", "weight_path"):
+        if d.get(name) is not None and not isinstance(d[name], str):
+            raise ValueError(f"field '{name}' is not text")
     return Run(
         id=d["id"], created_at=d["created_at"], source=d["source"], status=d["status"], error=d["error"],
         device_id=d["device_id"], device_fingerprint=d["device_fingerprint"],
-        device_profile=json.loads(d["device_profile"]) if d["device_profile"] else None,
+        device_profile=profile,
         model_id=d["model_id"], model_name=d["model_name"], quant=d["quant"], synthetic=bool(d["synthetic"]),
         gguf_path=d["gguf_path"], backend=d["backend"], weight_path=d.get("weight_path"),
-        settings=json.loads(d["settings"] or "{}"), predicted=json.loads(d["predicted"] or "{}"),
-        measured=json.loads(d["measured"] or "{}"), llama_cpp_version=d["llama_cpp_version"], tool_version=d["tool_version"],
+        settings=settings, predicted=predicted,
+        measured=measured, llama_cpp_version=d["llama_cpp_version"], tool_version=d["tool_version"],
     )
 
 
@@ -231,18 +409,37 @@ def list_runs(
             where.append(f"{col} = ?")
             args.append(val)
     sql = "SELECT * FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    with connect(path) as conn:
-        return [_row_to_run(r) for r in conn.execute(sql, args)]
+    target = path or db_path()
+    if not target.exists():
+        return []
+    out: list[Run] = []
+    with connect(target, readonly=True) as conn:
+        if not _has_tables(conn):
+            return []
+        for row in conn.execute(sql, args):
+            try:
+                out.append(_row_to_run(row))
+            except ValueError as exc:
+                _report_bad_row(target, "runs", row["id"], str(exc))
+                continue
+            if limit and len(out) >= limit:
+                break
+    return out
 
 
 def get_run(run_id: int, path: Path | None = None) -> Run:
-    with connect(path) as conn:
-        row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+    target = path or db_path()
+    row = None
+    if target.exists():
+        with connect(target, readonly=True) as conn:
+            if _has_tables(conn):
+                row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
         raise AdvisorError(f"no run with id {run_id}; list them with 'advisor runs list'")
-    return _row_to_run(row)
+    try:
+        return _row_to_run(row)
+    except ValueError as exc:
+        raise DataFileError(f"{target}: run {run_id} is damaged ({exc}); it is skipped everywhere, the row is kept") from None
 
 
 def save_calibration(scope: str, key: str, factors: PathFactors, n_runs: int, stats: Mapping[str, Any], path: Path | None = None) -> int:
@@ -253,25 +450,59 @@ def save_calibration(scope: str, key: str, factors: PathFactors, n_runs: int, st
     )
 
 
+def _row_to_calibration(row: sqlite3.Row) -> tuple[PathFactors, dict[str, Any]]:
+    d = dict(row)
+    if not isinstance(d.get("key"), str) or not d["key"]:
+        raise ValueError("field 'key' is empty or not text")
+    if not isinstance(d.get("factors"), str) or len(d["factors"]) > MAX_DATA_FILE_BYTES:
+        raise ValueError("field 'factors' is not JSON text")
+    try:
+        factors = PathFactors.model_validate_json(d["factors"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"field 'factors{'.' + where if where else ''}': {err['msg']}") from None
+    return factors, _json_field(d, "stats")
+
+
 def latest_calibrations(scope: str, path: Path | None = None) -> dict[str, tuple[PathFactors, dict[str, Any]]]:
-    sql = (
-        "SELECT c.* FROM calibrations c JOIN (SELECT key, MAX(id) AS id FROM calibrations WHERE scope = ? GROUP BY key) m "
-        "ON c.id = m.id"
-    )
-    with connect(path) as conn:
-        rows = conn.execute(sql, (scope,)).fetchall()
-    return {r["key"]: (PathFactors.model_validate_json(r["factors"]), json.loads(r["stats"])) for r in rows}
+    """The newest valid calibration per key: a damaged row is reported once and skipped, so the
+    one before it answers."""
+    target = path or db_path()
+    if not target.exists():
+        return {}
+    out: dict[str, tuple[PathFactors, dict[str, Any]]] = {}
+    with connect(target, readonly=True) as conn:
+        if not _has_tables(conn):
+            return {}
+        for row in conn.execute("SELECT * FROM calibrations WHERE scope = ? ORDER BY id DESC", (scope,)):
+            if row["key"] in out:
+                continue
+            try:
+                out[row["key"]] = _row_to_calibration(row)
+            except ValueError as exc:
+                _report_bad_row(target, "calibrations", row["id"], str(exc))
+    return out
 
 
 def load_device_calibrations(path: Path | None = None) -> dict[str, PathFactors]:
     """Calibrations for the engine, keyed by device id and by ``path:<execution path>``; empty
     when there is no database yet (no I/O then). A key whose latest calibration was not applied
-    (``stats["applied"]`` false: it did not beat the shipped factors) uses the shipped factors."""
+    (``stats["applied"]`` false: it did not beat the shipped factors) uses the shipped factors. A
+    store that cannot be read at all is reported once and predictions go on with the shipped
+    factors: calibrations refine predictions, they never stop them."""
     target = path or db_path()
     if not target.exists():
         return {}
-    out = {k: f for k, (f, st) in latest_calibrations("device", path).items() if st.get("applied", True)}
-    out.update({f"path:{k}": f for k, (f, st) in latest_calibrations("path", path).items() if st.get("applied", True)})
+    try:
+        out = {k: f for k, (f, st) in latest_calibrations("device", target).items() if st.get("applied", True)}
+        out.update({f"path:{k}": f for k, (f, st) in latest_calibrations("path", target).items() if st.get("applied", True)})
+    except DataFileError as exc:
+        key = (str(target), "store", 0)
+        if key not in _reported:
+            _reported.add(key)
+            warn(f"{exc} — predicting with the shipped factors, without your calibrations")
+        return {}
     return out
 
 

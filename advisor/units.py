@@ -37,6 +37,12 @@ _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", 
 
 #: Largest memory size we accept from a user: anything above is a typo, not a device.
 MAX_SIZE_BYTES = 64 * TIB
+#: Smallest memory a device can have: below this a "RAM size" is a forgotten unit (``--ram 4``
+#: is 4 bytes), not a device — the smallest boards that run llama.cpp have 512 MiB.
+MIN_DEVICE_MEMORY_BYTES = 64 * MIB
+#: Largest number any numeric option or file field may hold (rates, prices, powers): far beyond
+#: every real device, small enough that sums and products of them stay finite.
+MAX_NUMBER = 1e12
 
 
 def parse_size(text: str | int | float, *, what: str = "size") -> int:
@@ -66,9 +72,28 @@ def parse_size(text: str | int | float, *, what: str = "size") -> int:
             )
     if not math.isfinite(value) or value <= 0:
         raise BadInputError(f"{what} {text!r} must be a positive size like 4GB")
-    size = int(round(value * _SIZE_UNITS[unit]))
-    if size > MAX_SIZE_BYTES:
+    if value * _SIZE_UNITS[unit] > MAX_SIZE_BYTES:
         raise BadInputError(f"{what} {text!r} is larger than 64 TiB; check the unit (e.g. 4GB)")
+    size = int(round(value * _SIZE_UNITS[unit]))
+    if size < 1:
+        raise BadInputError(f"{what} {text!r} is less than one byte; give a size like 4GB")
+    return size
+
+
+def parse_memory_size(text: str | float, *, what: str = "memory size") -> int:
+    """A device's memory (``--ram``, ``--usable``, ``--min-ram``, a profile's ``ram``): a size
+    under MIN_DEVICE_MEMORY_BYTES (64 MiB) is a forgotten unit, answered with a did-you-mean."""
+    plain = str(text).strip()
+    match = None if isinstance(text, bool) else _SIZE_RE.match(plain)
+    if match and not match.group(2):  # a bare number is bytes: "4" is 4 bytes, surely meant 4GB
+        value = float(match.group(1))
+        if math.isfinite(value) and 0 < value < MIN_DEVICE_MEMORY_BYTES:
+            raise BadInputError(f"{what} {text!r} has no unit, so it means {value:g} byte{'' if value == 1 else 's'}; "
+                                f"no device has less than 64 MiB: did you mean {plain}GB?")
+    size = parse_size(text, what=what)
+    if size < MIN_DEVICE_MEMORY_BYTES:
+        raise BadInputError(f"{what} {text!r} is {format_size(size)}; no device has less than 64 MiB: "
+                            "give a size like 4GB")
     return size
 
 
@@ -119,6 +144,21 @@ def parse_positive_float(text: str | float, *, what: str, maximum: float | None 
     return value
 
 
+def parse_number(text: str | float, *, what: str, minimum: float = 0.0, maximum: float = MAX_NUMBER,
+                 example: str = "10") -> float:
+    """A finite number in [minimum, maximum] (``--target-tps 0``, ``--quality-floor 60``);
+    ``nan``, ``inf`` and numbers out of range are refused with the range named."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise BadInputError(f"{what} {text!r} is not a number; give e.g. {example}") from None
+    if not math.isfinite(value):
+        raise BadInputError(f"{what} {text!r} is not a finite number; give e.g. {example}")
+    if not minimum <= value <= maximum:
+        raise BadInputError(f"{what} {value:g} is out of range; give a number from {minimum:g} to {maximum:g}")
+    return value
+
+
 def format_rate(tokens_per_s: float) -> str:
     if tokens_per_s >= 100:
         return f"{tokens_per_s:.0f}"
@@ -135,6 +175,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+#: Longest duration accepted (a time to first token, a timeout): one day.
+MAX_DURATION_S = 86_400.0
+
 _DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|sec|min|m)?\s*$", re.IGNORECASE)
 
 
@@ -148,4 +191,6 @@ def parse_duration(text: str | float, *, what: str = "duration") -> float:
     seconds = value / 1000 if unit == "ms" else value * 60 if unit in ("min", "m") else value
     if seconds <= 0:
         raise BadInputError(f"{what} must be positive, got {text!r}")
+    if seconds > MAX_DURATION_S:
+        raise BadInputError(f"{what} {text!r} is longer than a day; write it like 2s or 500ms")
     return seconds

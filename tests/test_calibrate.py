@@ -134,9 +134,17 @@ def test_a_poisoned_run_changes_no_other_devices_prediction(catalog, tmp_path):
     ]
     report = run_calibration(db=db, catalog=catalog)
     assert _decode_now(catalog, db) == before  # bit for bit, every watched device
-    assert {rid for rid, _, _ in report.excluded} == set(poisoned)
+    # each is left out: by calibration with its reason, or already when read (the store skips rows
+    # whose figures are impossible — NaN rates, a 10^12-token prompt — as damaged)
+    from advisor.store import list_runs
+
+    readable = {r.id for r in list_runs(path=db)}
+    excluded = {rid for rid, _, _ in report.excluded}
+    assert all(rid in excluded or rid not in readable for rid in poisoned)
     reasons = {rid: why for rid, _, why in report.excluded}
-    assert "21.6× apart" in reasons[poisoned[0]] and "nan" in reasons[poisoned[1]] and "prompt_tokens" in reasons[poisoned[2]]
+    assert "21.6× apart" in reasons[poisoned[0]]
+    for rid, word in ((poisoned[1], "nan"), (poisoned[2], "prompt_tokens")):
+        assert rid not in readable or word in reasons[rid]
     assert before["mini-pc-intel-n100-8gb"] != _decode_now(catalog, tmp_path / "empty.db")["mini-pc-intel-n100-8gb"]  # it did calibrate
 
 

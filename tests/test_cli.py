@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -230,3 +231,115 @@ def test_ram_only_speeds_lie_inside_the_range_of_the_catalogs_devices_with_that_
     peers = data["pick_decode_on_ram_peers"]
     assert peers[0]["used"] and peers[0]["decode_tokens_per_s"] == pytest.approx(data["pick"]["speed"]["decode_tokens_per_s"], rel=2e-3)
     assert peers[0]["decode_tokens_per_s"] <= min(p["decode_tokens_per_s"] for p in peers)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["recommend", "--ram", "1"], "Error: --ram '1' has no unit, so it means 1 byte; no device has less than 64 MiB: did you mean 1GB?"),
+        (["recommend", "--ram", "0.4"], "Error: --ram '0.4' has no unit, so it means 0.4 bytes; no device has less than 64 MiB: did you mean 0.4GB?"),
+        (["recommend", "--ram", "1e-9GB"], "Error: --ram '1e-9GB' is 1 B; no device has less than 64 MiB: give a size like 4GB"),
+        (["recommend", "--ram", "4GB", "--usable", "1"], "Error: --usable '1' has no unit, so it means 1 byte; no device has less than 64 MiB: did you mean 1GB?"),
+        (["devices", "--min-ram", "8"], "Error: --min-ram '8' has no unit, so it means 8 bytes; no device has less than 64 MiB: did you mean 8GB?"),
+        (["recommend", "--ram", "4GB", "--target-tps", "nan"], "Error: --target-tps 'nan' is not a finite number; give e.g. 10"),
+        (["recommend", "--ram", "4GB", "--target-tps", "-1"], "Error: --target-tps -1 is out of range; give a number from 0 to 1e+06"),
+        (["recommend", "--ram", "4GB", "--quality-floor", "101"], "Error: --quality-floor 101 is out of range; give a number from 0 to 100"),
+        (["recommend", "--ram", "4GB", "--quality-floor", "nan"], "Error: --quality-floor 'nan' is not a finite number; give e.g. 10"),
+        (["recommend", "--ram", "4GB", "--min-tps", "inf"], "Error: --min-tps must be a positive number, got 'inf'"),
+        (["recommend", "--ram", "4GB", "--max-ttft", "inf"], "Error: --max-ttft 'inf' is not a duration; write it like 2, 2s or 500ms"),
+        (["devices", "--max-price", "nan"], "Error: --max-price must be a positive number, got 'nan'"),
+        (["report", "--model", "qwen3-0.6b", "--quality-floor", "101"], "Error: --quality-floor 101 is out of range; give a number from 0 to 100"),
+        (["report", "--model", "qwen3-0.6b", "--budget", "inf"], "Error: --budget must be a positive number, got 'inf'"),
+        (["validate", "--model", "qwen3-0.6b", "--timeout", "nan"], "Error: --timeout 'nan' is not a finite number; give e.g. 10"),
+        (["profile", "--seconds", "nan"], "Error: --seconds 'nan' is not a finite number; give e.g. 10"),
+        (["recommend", "--ram", "4GB", "--top", "9" * 5000], "Error: --top '" + "9" * 5000 + "' is not a whole number; give e.g. 512"),
+    ],
+)
+def test_numbers_and_sizes_are_one_error_line(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert (code, err, out) == (1, message + "\n", "")
+
+
+def _strict_json(text):
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["recommend", "--ram", "4GB", "--target-tps", "0", "--format", "json"],
+     ["recommend", "--ram", "256MB", "--format", "json"],
+     ["predict", "--model", "smollm2-135m-instruct", "--ram", "64MB", "--format", "json"],
+     ["devices-for", "--model", "qwen3-8b", "--min-tps", "1e6", "--format", "json"]],
+)
+def test_json_never_carries_infinity_or_nan(capsys, args):
+    code, out, err = run(capsys, *args)
+    assert code in (0, 3), err
+    _strict_json(out)
+
+
+def test_finite_or_null():
+    from advisor.output import dumps_json
+
+    assert _strict_json(dumps_json({"a": float("inf"), "b": [float("nan"), 1.5], "c": {"d": -float("inf")}})) == {
+        "a": None, "b": [None, 1.5], "c": {"d": None}}
+
+
+@pytest.mark.parametrize("command", [["models"], ["devices"], ["recommend", "--ram", "4GB"], ["quants", "--all"]])
+def test_a_closed_pipe_ends_quietly(command):
+    """`advisor models | head -1`: exit 0, nothing on stderr (no traceback, no 'Exception ignored')."""
+    proc = subprocess.Popen([sys.executable, "-m", "advisor", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert (proc.wait(), err) == (0, "")
+
+
+@pytest.mark.parametrize("command", [["models"], ["devices", "--format", "json"], ["recommend", "--ram", "4GB", "--format", "csv"]])
+def test_a_full_disk_is_one_error_line(command):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "advisor", *command], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert (proc.returncode, proc.stderr) == (
+        1, "Error: cannot write the output (No space left on device); free some space or write somewhere else\n")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["recommend", "--ram", "4GB", "--top", "50"], ["devices"], ["models"], ["quants", "--all"],
+     ["devices-for", "--model", "qwen3-1.7b", "--min-tps", "5", "--fleet", "100", "--top", "63"],
+     ["predict", "--model", "qwen3-1.7b", "--device", "raspberry-pi-5-8gb"]],
+)
+@pytest.mark.parametrize("columns", [100, 60])
+def test_tables_fit_the_terminal_and_never_split_an_id(capsys, monkeypatch, catalog, args, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    table = out if args[0] != "recommend" else out.split("candidates\n", 1)[1].split("Rejected")[0]
+    assert max(len(line) for line in table.splitlines()) <= columns
+    tokens = set(out.split())
+    if args[0] == "devices":
+        assert set(catalog.devices) <= tokens
+    if args[0] == "models":
+        assert set(catalog.models) <= tokens
+    if args[0] in ("devices-for",):
+        assert {t for t in tokens if t.startswith("$")} and all(t.rstrip(",;)").count("$") == 1 for t in tokens if "$" in t)
+
+
+def test_a_wide_terminal_shows_every_column(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB")
+    assert code == 0 and "prefill" in out and "license" in out and "left out" not in out
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB")
+    assert "(left out at 100 columns: prefill tok/s" in out
+
+
+def test_recommend_says_how_many_more(capsys):
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--top", "3")
+    assert code == 0
+    data = json.loads(run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "100")[1])
+    assert f"  … and {len(data['candidates']) - 3} more candidates (--top {len(data['candidates'])} lists them all)" in out

@@ -1,7 +1,7 @@
 import pytest
 
 from advisor.errors import BadInputError
-from advisor.units import GIB, MIB, format_size, parse_duration, parse_size
+from advisor.units import GIB, MIB, format_size, parse_duration, parse_memory_size, parse_number, parse_size
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,64 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_error():
     with pytest.raises(BadInputError, match="not a duration"):
         parse_duration("soon")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1", "--ram '1' has no unit, so it means 1 byte; no device has less than 64 MiB: did you mean 1GB?"),
+        ("4", "--ram '4' has no unit, so it means 4 bytes; no device has less than 64 MiB: did you mean 4GB?"),
+        ("0.4", "--ram '0.4' has no unit, so it means 0.4 bytes; no device has less than 64 MiB: did you mean 0.4GB?"),
+        ("1e-9GB", "--ram '1e-9GB' is 1 B; no device has less than 64 MiB: give a size like 4GB"),
+        ("32MB", "--ram '32MB' is 32.00 MiB; no device has less than 64 MiB: give a size like 4GB"),
+        ("1e-30GB", "--ram '1e-30GB' is less than one byte; give a size like 4GB"),
+        ("nan", "--ram 'nan' is not a size; write it like 4GB, 4 GiB, 3.5g or 4096MB"),
+        ("inf GB", "--ram 'inf GB' is not a size; write it like 4GB, 4 GiB, 3.5g or 4096MB"),
+        ("1e400GB", "--ram '1e400GB' must be a positive size like 4GB"),
+        ("9" * 5000, f"--ram '{'9' * 5000}' must be a positive size like 4GB"),
+    ],
+)
+def test_device_memory_sizes_refused(text, message):
+    with pytest.raises(BadInputError) as err:
+        parse_memory_size(text, what="--ram")
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("text, expected", [("64MB", 64 * MIB), ("4GB", 4 * GIB), (str(64 * MIB), 64 * MIB), ("0.5GB", 512 * MIB)])
+def test_device_memory_sizes_accepted(text, expected):
+    assert parse_memory_size(text, what="--ram") == expected
+
+
+@pytest.mark.parametrize(
+    "text, low, high, message",
+    [
+        ("nan", 0, 100, "--quality-floor 'nan' is not a finite number; give e.g. 10"),
+        ("inf", 0, 100, "--quality-floor 'inf' is not a finite number; give e.g. 10"),
+        ("-inf", 0, 100, "--quality-floor '-inf' is not a finite number; give e.g. 10"),
+        ("101", 0, 100, "--quality-floor 101 is out of range; give a number from 0 to 100"),
+        ("-1", 0, 100, "--quality-floor -1 is out of range; give a number from 0 to 100"),
+        ("lots", 0, 100, "--quality-floor 'lots' is not a number; give e.g. 10"),
+        ("1e309", 0, 100, "--quality-floor '1e309' is not a finite number; give e.g. 10"),
+    ],
+)
+def test_numbers_refused(text, low, high, message):
+    with pytest.raises(BadInputError) as err:
+        parse_number(text, what="--quality-floor", minimum=low, maximum=high)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("text, value", [("0", 0.0), ("100", 100.0), (" 55.5 ", 55.5)])
+def test_numbers_accepted(text, value):
+    assert parse_number(text, what="--quality-floor", minimum=0, maximum=100) == value
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("2days", "--max-ttft '2days' is not a duration; write it like 2, 2s or 500ms"),
+     ("100000", "--max-ttft '100000' is longer than a day; write it like 2s or 500ms"),
+     ("0ms", "--max-ttft must be positive, got '0ms'")],
+)
+def test_durations_refused(text, message):
+    with pytest.raises(BadInputError) as err:
+        parse_duration(text, what="--max-ttft")
+    assert str(err.value) == message

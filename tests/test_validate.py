@@ -2,6 +2,7 @@
 paths: a crash (retried without extra buffer types), a timeout, a refusal for memory, a corrupt
 GGUF. Every outcome lands in the store."""
 
+import os
 import signal
 from pathlib import Path
 
@@ -93,16 +94,21 @@ def test_crash_is_recorded_and_retried_without_extra_buffer_types(tiny_catalog, 
     assert any("SIGSEGV" in n for n in r.notes)
     buf = {c.name: c for c in r.comparisons}["model buffers (llama.cpp)"]
     assert abs(buf.measured - buf.predicted) <= 64 * 1024  # no repack: llama.cpp's buffer = the file's tensors
-    statuses = [(x.status, x.weight_path) for x in list_runs(path=env)]
-    assert statuses[-2][0] == "crashed" and statuses[-1][0] == "ok"
+    # the retry is one run, not a recorded crash each time: the crash is kept in the run's settings
+    last = list_runs(path=env)[-1]
+    assert last.id == r.run_id and last.status == "ok" and "SIGSEGV" in last.settings["first_attempt"]
+    assert not [x for x in list_runs(path=env) if x.status == "crashed" and x.id > r.run_id - 1 and x.id != r.run_id]
 
 
 def test_a_crash_that_persists_is_an_error_not_a_traceback(tiny_catalog, device, env):
     always = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
-    with pytest.raises(RunError, match=r"the run crashed: llama.cpp crashed with SIGSEGV.*recorded as run"):
+    before = len(list_runs(path=env))
+    with pytest.raises(RunError, match=r"the run crashed: llama.cpp crashed with SIGSEGV \(first attempt, with repacking: "
+                                       r"llama.cpp crashed with SIGSEGV\) \(recorded as run \d+\)"):
         run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=4, repeats=1,
                        catalog=tiny_catalog, db=env, child_source=always)
-    assert [x.status for x in list_runs(path=env)][-2:] == ["crashed", "crashed"]
+    runs = list_runs(path=env)
+    assert len(runs) == before + 1 and runs[-1].status == "crashed"
 
 
 def test_timeout_stops_a_runaway_run(tiny_catalog, device, env):
@@ -119,7 +125,7 @@ def test_out_of_memory_kill_is_named():
 def test_refused_when_predicted_memory_exceeds_what_is_available(catalog, device, env):
     """Llama-3.1-8B with a 1M-token context needs ~128 GiB of KV cache: refused, recorded."""
     with pytest.raises(RunError, match=r"refused: the run needs ~.*GiB but only .* is available; free memory, lower --context, or pass --force"):
-        run_validation("llama-3.1-8b-instruct", "Q4_K_M", device=device, gguf=_fake_gguf(env.parent), context=1_048_576,
+        run_validation("llama-3.1-8b-instruct", "Q4_K_M", device=device, gguf=_header_gguf(env.parent), context=1_048_576,
                        prompt_tokens=16, output_tokens=4, catalog=catalog, db=env)
     assert list_runs(path=env)[-1].status == "refused"
 
@@ -127,6 +133,23 @@ def test_refused_when_predicted_memory_exceeds_what_is_available(catalog, device
 def _fake_gguf(tmp: Path) -> Path:
     p = tmp / "header-only.gguf"
     p.write_bytes(b"GGUF" + b"\0" * 64)
+    return p
+
+
+def _header_gguf(tmp: Path, *, arch: str = "llama", layers: int = 32, hidden: int = 4096) -> Path:
+    """A well-formed GGUF that declares an architecture and holds one small tensor."""
+    import gguf
+    import numpy as np
+
+    p = tmp / f"{arch}-{layers}x{hidden}.gguf"
+    w = gguf.GGUFWriter(str(p), arch)
+    w.add_block_count(layers)
+    w.add_embedding_length(hidden)
+    w.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
     return p
 
 
@@ -139,9 +162,11 @@ def test_corrupt_gguf_is_a_clear_error(catalog, device, env, tmp_path):
         run_validation("qwen3-0.6b", "Q4_K_M", device=device, gguf=tmp_path / "missing.gguf", catalog=catalog, db=env)
 
 
-def test_a_gguf_llama_cpp_cannot_load_fails_cleanly(catalog, device, env):
-    """A file with the GGUF magic but garbage after it: llama.cpp refuses it; we report and record."""
-    with pytest.raises(RunError, match=r"the run failed: llama.cpp exit code 1.*recorded as run"):
+def test_a_gguf_with_a_valid_magic_and_a_damaged_body_is_bad_input(catalog, device, env):
+    """The GGUF magic with garbage after it is bad input (exit 1), refused before anything runs or
+    is recorded."""
+    before = len(list_runs(path=env))
+    with pytest.raises(DataFileError, match=r"header-only.gguf: a damaged GGUF file \(.*\); download or convert it again"):
         run_validation("smollm2-135m-instruct", "Q4_K_M", device=device, gguf=_fake_gguf(env.parent), context=512,
                        prompt_tokens=16, output_tokens=4, catalog=catalog, db=env)
     assert list_runs(path=env)[-1].status == "failed"
@@ -181,3 +206,96 @@ def test_a_noisy_first_attempt_is_replaced_by_a_quiet_one(tiny_catalog, device, 
     attempts = list_runs(path=env)[-2:]
     assert [x.status for x in attempts] == ["noisy", r.status]
     assert any("measured again" in n for n in r.notes) and any(n.startswith("repeats: decode") for n in r.notes)
+
+
+    assert len(list_runs(path=env)) == before
+
+
+def test_a_truncated_gguf_is_bad_input(tiny_catalog, device, env, tmp_path):
+    from advisor.validate.twin import build_twin
+
+    twin = build_twin(tiny_catalog.model("tiny-llama"), "Q8_0", env.parent / "twins-shared")
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(twin.read_bytes()[: twin.stat().st_size // 2])
+    before = len(list_runs(path=env))
+    with pytest.raises(DataFileError, match=r"cut.gguf: a damaged GGUF file"):
+        run_validation("tiny-llama", "Q8_0", device=device, gguf=cut, catalog=tiny_catalog, db=env)
+    assert len(list_runs(path=env)) == before
+
+
+@pytest.mark.parametrize(
+    "arch, layers, hidden, message",
+    [
+        ("llama", 2, 256, "is not llama-3.1-8b-instruct: its header says layers 2, hidden size 256 (the catalog model has 32, 4096)"),
+        ("qwen2", 32, 4096, "is not llama-3.1-8b-instruct: its header says architecture qwen2 (the catalog model has llama)"),
+    ],
+)
+def test_a_gguf_of_another_model_is_bad_input(catalog, device, env, tmp_path, arch, layers, hidden, message):
+    from advisor.errors import BadInputError
+
+    path = _header_gguf(tmp_path, arch=arch, layers=layers, hidden=hidden)
+    before = len(list_runs(path=env))
+    with pytest.raises(BadInputError) as err:
+        run_validation("llama-3.1-8b-instruct", "Q4_K_M", device=device, gguf=path, catalog=catalog, db=env)
+    assert str(err.value) == f"{path} {message}; pass the --model the file is, or the file of that model"
+    assert len(list_runs(path=env)) == before
+
+
+def test_validate_progress_reports_each_repeat(tiny_catalog, device, env):
+    said: list[str] = []
+    run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=4, repeats=2,
+                   catalog=tiny_catalog, db=env, progress=said.append)
+    repeats = [line for line in said if "repeat" in line and "tok/s so far" in line]
+    assert [line.split(":")[0].strip() for line in repeats] == ["repeat 1/2 done", "repeat 2/2 done"]
+
+
+KILL_PARENT = r"""
+from pathlib import Path
+from advisor.validate.runner import RunSettings, run_child
+child = "import os, time\nopen(os.environ['CHILD_PID_FILE'], 'w').write(str(os.getpid()))\ntime.sleep(60)"
+run_child(RunSettings(gguf=Path("x.gguf"), timeout_s=60), child_source=child)
+"""
+
+
+def test_kill_9_of_the_parent_does_not_orphan_the_llama_cpp_child(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", KILL_PARENT], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "CHILD_PID_FILE": str(pid_file), "PYTHONPATH": str(Path(__file__).parents[1])})
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived its killed parent")
+
+
+def test_a_killed_twin_build_leaves_no_temporary(tmp_path):
+    import subprocess
+    import sys
+
+    from advisor.validate.twin import clean_stale_temporaries
+
+    final = tmp_path / "twin-llama-x-F16.gguf"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"{final.name}.{dead.pid}.abc123.tmp"
+    stale.write_bytes(b"\0" * 4096)
+    live = tmp_path / f"{final.name}.{os.getpid()}.def456.tmp"
+    live.write_bytes(b"\0")
+    assert clean_stale_temporaries(final) == [stale]
+    assert not stale.exists() and live.exists()

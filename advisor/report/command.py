@@ -14,7 +14,7 @@ from advisor import errors
 from advisor.errors import BadInputError
 from advisor.report.requirements import RANK_BY
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
-from advisor.units import parse_duration, parse_positive_float, parse_positive_int
+from advisor.units import parse_duration, parse_number, parse_positive_float, parse_positive_int
 
 MAX_CONTEXT = 1_048_576
 
@@ -72,7 +72,8 @@ def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str
 @click.option("--requirements", "requirements_file", type=click.Path(dir_okay=False), default=None,
               help="Requirements file (TOML, or YAML with PyYAML); options given as well override its values.")
 @click.option("--model", "models", multiple=True, metavar="ID", help="Candidate model id (repeatable).")
-@click.option("--quality-floor", default=None, metavar="SCORE", callback=_float("--quality-floor"),
+@click.option("--quality-floor", default=None, metavar="SCORE",
+              callback=_cb(lambda v, what: parse_number(v, what=what, minimum=0, maximum=100), "--quality-floor"),
               help="Candidate models: every model with at least this quality score (0-100).")
 @click.option("--quant", "quants", multiple=True, metavar="QUANT", help="Only these quantizations (repeatable; default: the common ones).")
 @click.option("--device", "devices", multiple=True, metavar="ID", help="Candidate device id (repeatable).")
@@ -115,6 +116,9 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
     for _, path in plan:
         if path is not None and path.exists() and not force:
             raise errors.AdvisorError(f"{path} already exists; pass --force to overwrite it")
+        parent = path.parent if path is not None else None
+        if parent is not None and str(parent) and not parent.is_dir():
+            raise errors.DataFileError(f"{path}: the directory {parent} does not exist; create it first")
     options["models"] = tuple(m.lower() for m in options["models"])
     options["all_devices"] = options["all_devices"] or None  # an absent flag keeps the file's value
     if requirements_file:

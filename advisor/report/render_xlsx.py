@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -46,10 +47,15 @@ def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str]], rows: Sequen
 
 def _cell(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
-        return ", ".join(str(x) for x in v)
-    if isinstance(v, dict):
-        return ", ".join(f"{k}={x}" for k, x in v.items())
+        v = ", ".join(str(x) for x in v)
+    elif isinstance(v, dict):
+        v = ", ".join(f"{k}={x}" for k, x in v.items())
+    if isinstance(v, str):  # XML 1.0 has no control characters: a name from a user's file may carry one
+        return _CONTROL.sub("", v)
     return v
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def render_xlsx(data: ReportData) -> bytes:
@@ -72,7 +78,7 @@ def render_xlsx(data: ReportData) -> bytes:
     rows += [(f"version: {k}", v) for k, v in data.versions.items()]
     rows += [(f"requirement: {k}", _cell(v)) for k, v in data.requirements.items()]
     for key, value in rows:
-        ws.append([key, value])
+        ws.append([_cell(key), _cell(value)])
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 120
     for row in ws.iter_rows():
@@ -103,7 +109,7 @@ def render_xlsx(data: ReportData) -> bytes:
     except ValueError:
         pass
     wb.properties.creator = data.versions["tool"]
-    wb.properties.title = data.title
+    wb.properties.title = _cell(data.title)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

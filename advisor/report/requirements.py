@@ -18,6 +18,7 @@ Errors name the file and the field, in the style of the catalog loader.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,8 +26,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from advisor.catalog import _read_toml, _validate
 from advisor.errors import BadInputError, DataFileError, MissingDependencyError
+from advisor.inputs import MAX_NESTING, check_document, read_bounded_text
 from advisor.records import DeviceClass, KvCacheType, Workload
-from advisor.units import parse_duration
+from advisor.units import MAX_NUMBER, parse_duration
 
 RankBy = Literal["cost", "fleet_cost", "energy", "speed"]
 RANK_BY: tuple[str, ...] = ("cost", "fleet_cost", "energy", "speed")
@@ -49,6 +51,18 @@ def _duration(value: object) -> object:
     return value
 
 
+def _title(value: object) -> object:
+    """A title is one line of printable text: control characters break XLSX cells and headings."""
+    if isinstance(value, str):
+        bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            raise ValueError(f"contains the control character {bad!r}; give one line of plain text")
+        if len(value) > 200:
+            raise ValueError(f"is {len(value)} characters long; keep it under 200")
+    return value
+
+
+Title = Annotated[str, BeforeValidator(_title)]
 Ids = Annotated[tuple[str, ...], BeforeValidator(_listify)]
 Classes = Annotated[tuple[DeviceClass, ...], BeforeValidator(_listify)]
 Seconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
@@ -57,9 +71,9 @@ Seconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 class Requirements(BaseModel):
     """What the buyer needs; field names are the keys of a requirements file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    title: str | None = None
+    title: Title | None = None
     # the workload
     models: Ids = ()
     quality_floor: float | None = Field(default=None, ge=0, le=100)
@@ -68,7 +82,7 @@ class Requirements(BaseModel):
     prompt_tokens: int = Field(default=512, gt=0, le=MAX_CONTEXT)
     output_tokens: int = Field(default=256, gt=0, le=MAX_CONTEXT)
     kv_cache_type: KvCacheType = "f16"
-    min_tps: float | None = Field(default=None, gt=0)
+    min_tps: float | None = Field(default=None, gt=0, le=MAX_NUMBER)
     max_ttft_s: Seconds | None = None
     # the candidate devices (none named: every profile in the catalog)
     devices: Ids = ()
@@ -77,8 +91,8 @@ class Requirements(BaseModel):
     all_devices: bool = False
     # the purchase
     fleet_size: int = Field(default=1, gt=0, le=100_000_000)
-    budget_usd: float | None = Field(default=None, gt=0)
-    power_limit_w: float | None = Field(default=None, gt=0)
+    budget_usd: float | None = Field(default=None, gt=0, le=MAX_NUMBER)
+    power_limit_w: float | None = Field(default=None, gt=0, le=MAX_NUMBER)
     rank_by: RankBy = "cost"
 
     # where the requirements came from: a file path (errors name it and the field) or None (options)
@@ -138,19 +152,19 @@ def _read_yaml(path: Path) -> Any:
         raise MissingDependencyError(
             f"{path}: reading YAML needs PyYAML; install it with: pip install pyyaml (or write the requirements as TOML)"
         ) from None
+    text = read_bounded_text(path, expected=".yaml file")
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found; check the path") from None
-    except IsADirectoryError:
-        raise DataFileError(f"{path}: is a directory, expected a .yaml file") from None
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         raise DataFileError(f"{path}: not valid YAML{line}; fix the syntax there") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{path}: cannot be read ({exc})") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: nested more than {MAX_NESTING} levels deep; a requirements file is flat") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise DataFileError(f"{path}: a number is too large ({str(exc).split(':')[0]})") from None
+    check_document(raw, str(path))
+    return raw
 
 
 def load_requirements(path: str | Path) -> Requirements:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
-from advisor.errors import AdvisorError, DataFileError
+from advisor.errors import AdvisorError
+from advisor.output import write_atomic
 from advisor.report.model import ReportData
+
+__all__ = ["FORMATS", "SUFFIX_FORMATS", "TEXT_FORMATS", "render", "renderer", "write_atomic"]
 
 #: format → file suffix; the text formats may also go to stdout.
 FORMATS: dict[str, str] = {"html": ".html", "pdf": ".pdf", "md": ".md", "csv": ".csv", "json": ".json", "xlsx": ".xlsx"}
@@ -39,43 +39,3 @@ def renderer(fmt: str) -> Callable[[ReportData], str | bytes]:
 def render(data: ReportData, fmt: str) -> bytes:
     out = renderer(fmt)(data)
     return out.encode("utf-8") if isinstance(out, str) else out
-
-
-def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Path:
-    """Write ``payload`` to ``path`` through a temporary file in the same directory, so a reader never
-    sees half a report. An existing file is kept unless ``force``."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise DataFileError(f"{path}: the directory {directory} does not exist; create it first")
-    if path.is_dir():
-        raise DataFileError(f"{path}: is a directory; give a file name")
-    if path.exists() and not force:
-        raise AdvisorError(f"{path} already exists; pass --force to overwrite it")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot write there ({exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # atomic and fails if the file appeared meanwhile
-            except FileExistsError:
-                raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
-            except OSError:  # file systems without hard links
-                if path.exists():
-                    raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
-                os.replace(tmp, path)
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot write the report ({exc})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path

@@ -6,12 +6,28 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from advisor.errors import DataFileError
+from advisor.inputs import (
+    MAX_BENCH_FILE_BYTES,
+    MAX_CORES,
+    MAX_LAYERS,
+    MAX_PARAMS,
+    MAX_TOKENS_PER_S,
+    check_document,
+    read_bounded_text,
+)
+from advisor.units import MAX_SIZE_BYTES
+
+#: Longest prompt or generation of one test: the longest context any catalog model has.
+MAX_BENCH_TOKENS = 1_048_576
+#: Most tests in one import.
+MAX_BENCH_ROWS = 10_000
 
 #: llama.cpp's file-type names (llama_model_ftype_name) → our file-type ids.
 FTYPE_NAMES = {
@@ -58,18 +74,43 @@ class BenchRow:
     raw: dict[str, Any]
 
 
-def _int(v: Any) -> int | None:
-    try:
-        return int(float(v)) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+class _Bad(ValueError):
+    """One field of one row is wrong: the message names the field."""
 
 
-def _float(v: Any) -> float | None:
-    try:
-        return float(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
+def _number(d: dict[str, Any], key: str) -> float | None:
+    v = d.get(key)
+    if v is None or v == "":
         return None
+    if isinstance(v, bool):
+        raise _Bad(f"{key} = {v!r} is not a number")
+    try:
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise _Bad(f"{key} = {str(v)[:40]!r} is not a number") from None
+    if not math.isfinite(x):
+        raise _Bad(f"{key} = {v!r} is not a finite number")
+    return x
+
+
+def _int(d: dict[str, Any], key: str, low: int, high: int) -> int | None:
+    x = _number(d, key)
+    if x is None:
+        return None
+    if x != int(x):
+        raise _Bad(f"{key} = {d[key]!r} is not a whole number")
+    if not low <= x <= high:
+        raise _Bad(f"{key} = {d[key]!r} is out of range [{low:,}, {high:,}]")
+    return int(x)
+
+
+def _text(d: dict[str, Any], key: str) -> str | None:
+    v = d.get(key)
+    if v is None or v == "":
+        return None
+    if isinstance(v, (dict, list)):
+        raise _Bad(f"{key} is not text")
+    return str(v)[:1000]
 
 
 def _bool(v: Any) -> bool | None:
@@ -80,23 +121,47 @@ def _bool(v: Any) -> bool | None:
     return str(v).strip().lower() in ("1", "true", "yes", "on")
 
 
-def _row(d: dict[str, Any], where: str) -> BenchRow:
-    n_prompt, n_gen = _int(d.get("n_prompt")) or 0, _int(d.get("n_gen")) or 0
-    ts = _float(d.get("avg_ts"))
-    if ts is None or ts <= 0:
-        raise DataFileError(f"{where}: a row has no avg_ts; is this llama-bench output (-o json, jsonl or csv)?")
+def _row(d: dict[str, Any], where: str, index: int) -> BenchRow:
+    """One llama-bench record, checked: a rate that is not a positive finite number, a token
+    count that is negative, fractional or beyond any context window, is refused with the row
+    and the field named (an import is all or nothing)."""
+    if d.get("avg_ts") in (None, ""):
+        raise DataFileError(f"{where}: a row has no avg_ts (row {index}); is this llama-bench output (-o json, jsonl or csv)?")
+    try:
+        ts = _number(d, "avg_ts")
+        if ts is None or not 0 < ts <= MAX_TOKENS_PER_S:
+            raise _Bad(f"avg_ts = {d['avg_ts']!r} is not a rate in (0, {MAX_TOKENS_PER_S:g}] tokens/s")
+        stddev = _number(d, "stddev_ts")
+        if stddev is not None and not 0 <= stddev <= MAX_TOKENS_PER_S:
+            raise _Bad(f"stddev_ts = {d['stddev_ts']!r} is out of range [0, {MAX_TOKENS_PER_S:g}]")
+        n_prompt = _int(d, "n_prompt", 0, MAX_BENCH_TOKENS) or 0
+        n_gen = _int(d, "n_gen", 0, MAX_BENCH_TOKENS) or 0
+        if not n_prompt and not n_gen:
+            raise _Bad("n_prompt and n_gen are both 0 or missing: neither a prompt nor a generation test")
+        n_threads = _int(d, "n_threads", 1, MAX_CORES * 8)
+        n_batch = _int(d, "n_batch", 1, MAX_BENCH_TOKENS)
+        n_ubatch = _int(d, "n_ubatch", 1, MAX_BENCH_TOKENS)
+        n_gpu_layers = _int(d, "n_gpu_layers", -1, MAX_LAYERS * 8)
+        model_size = _int(d, "model_size", 0, MAX_SIZE_BYTES)
+        n_params = _int(d, "model_n_params", 0, MAX_PARAMS)
+        model_type = _text(d, "model_type") or ""
+        model_filename = _text(d, "model_filename") or ""
+        build = _text(d, "build_commit")
+        number = _text(d, "build_number")
+        backends = _text(d, "backends") or _text(d, "backend")
+        type_k, cpu_info, gpu_info = _text(d, "type_k"), _text(d, "cpu_info"), _text(d, "gpu_info")
+    except _Bad as exc:
+        raise DataFileError(f"{where}: row {index}: {exc}; fix or remove that row (nothing was imported)") from None
     test = "pg" if n_prompt and n_gen else ("pp" if n_prompt else "tg")
-    model_type = str(d.get("model_type") or "")
-    build = d.get("build_commit")
-    if d.get("build_number") not in (None, ""):
-        build = f"{build} ({d.get('build_number')})"
+    if number is not None:
+        build = f"{build} ({number})"
     return BenchRow(
-        test=test, n_prompt=n_prompt, n_gen=n_gen, tokens_per_s=ts, stddev_tokens_per_s=_float(d.get("stddev_ts")) or 0.0,
-        n_threads=_int(d.get("n_threads")), n_batch=_int(d.get("n_batch")), n_ubatch=_int(d.get("n_ubatch")),
-        n_gpu_layers=_int(d.get("n_gpu_layers")), type_k=d.get("type_k"), flash_attn=_bool(d.get("flash_attn")),
-        model_type=model_type, model_filename=str(d.get("model_filename") or ""), model_size_bytes=_int(d.get("model_size")),
-        model_n_params=_int(d.get("model_n_params")), ftype=ftype_from_model_type(model_type),
-        backends=d.get("backends") or d.get("backend"), build=build, cpu_info=d.get("cpu_info"), gpu_info=d.get("gpu_info"),
+        test=test, n_prompt=n_prompt, n_gen=n_gen, tokens_per_s=ts, stddev_tokens_per_s=stddev or 0.0,
+        n_threads=n_threads, n_batch=n_batch, n_ubatch=n_ubatch,
+        n_gpu_layers=n_gpu_layers, type_k=type_k, flash_attn=_bool(d.get("flash_attn")),
+        model_type=model_type, model_filename=model_filename, model_size_bytes=model_size,
+        model_n_params=n_params, ftype=ftype_from_model_type(model_type),
+        backends=backends, build=build, cpu_info=cpu_info, gpu_info=gpu_info,
         raw=d,
     )
 
@@ -111,24 +176,33 @@ def parse_llama_bench(text: str, where: str = "input") -> list[BenchRow]:
         if stripped.startswith("["):
             records = json.loads(stripped)
         elif stripped.startswith("{"):
-            records = [json.loads(line) for line in stripped.splitlines() if line.strip()]
+            records = []
+            for lineno, line in enumerate(stripped.splitlines(), 1):
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise DataFileError(f"{where}: line {lineno} is not valid JSON ({exc.msg}); expected llama-bench -o jsonl output") from None
         else:
+            csv.field_size_limit(MAX_BENCH_FILE_BYTES)
             records = list(csv.DictReader(io.StringIO(stripped)))
             if not records or "avg_ts" not in records[0]:
                 raise DataFileError(f"{where}: not llama-bench output: no avg_ts column (use -o json, jsonl or csv)")
     except json.JSONDecodeError as exc:
         raise DataFileError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}); expected llama-bench -o json output") from None
+    except RecursionError:
+        raise DataFileError(f"{where}: nested too deeply; expected llama-bench output (-o json, jsonl or csv)") from None
+    except (csv.Error, ValueError) as exc:
+        raise DataFileError(f"{where}: not llama-bench output ({exc}); use -o json, jsonl or csv") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataFileError(f"{where}: expected a list of llama-bench results")
-    return [_row(r, where) for r in records]
+    if len(records) > MAX_BENCH_ROWS:
+        raise DataFileError(f"{where}: {len(records):,} rows; import at most {MAX_BENCH_ROWS:,} at a time")
+    check_document(records, where, max_values=MAX_BENCH_ROWS * 200, finite=False)  # _row names a NaN's row
+    return [_row(r, where, i) for i, r in enumerate(records, 1)]
 
 
 def read_llama_bench(path: str | Path) -> list[BenchRow]:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise DataFileError(f"{p}: file not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{p}: cannot be read ({exc})") from None
+    text = read_bounded_text(p, max_bytes=MAX_BENCH_FILE_BYTES, what="llama-bench output")
     return parse_llama_bench(text, str(p))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from advisor.errors import RunError, missing_extra
 from advisor.validate.llama_log import LlamaBuffers, parse_llama_log
+from advisor.validate.runner import DIE_WITH_PARENT, child_env
 
 # enum ggml_type values of the KV-cache types llama.cpp accepts
 CACHE_TYPES = {"f32": 0, "f16": 1, "bf16": 30, "q8_0": 8, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "iq4_nl": 20}
@@ -117,8 +118,8 @@ def measure_buffers(
     }
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, json.dumps(cfg)],
-            capture_output=True, text=True, errors="replace", timeout=timeout, check=False,
+            [sys.executable, "-c", DIE_WITH_PARENT + _CHILD, json.dumps(cfg)],
+            capture_output=True, text=True, errors="replace", timeout=timeout, check=False, env=child_env(),
         )
     except subprocess.TimeoutExpired:
         raise RunError(f"loading {path.name} with llama.cpp timed out after {timeout:.0f} s") from None

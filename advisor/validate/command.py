@@ -5,7 +5,6 @@ Registered lazily in advisor.cli (nothing here is imported by `advisor recommend
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import click
 
 from advisor.errors import BadInputError
 from advisor.output import FORMATS, dumps_json, render_rows
-from advisor.units import format_seconds, format_size, parse_positive_int
+from advisor.units import format_seconds, format_size, parse_number, parse_positive_int
 
 
 def _emit(text: str) -> None:
@@ -27,6 +26,10 @@ def _say(msg: str) -> None:
 
 def _int(what: str, maximum: int) -> Any:
     return lambda ctx, param, v: None if v is None else parse_positive_int(v, what=what, maximum=maximum)
+
+
+def _range(what: str, minimum: float, maximum: float) -> Any:
+    return lambda ctx, param, v: None if v is None else parse_number(v, what=what, minimum=minimum, maximum=maximum)
 
 
 def _fmt_value(v: float | None, unit: str) -> str:
@@ -43,7 +46,7 @@ def _fmt_value(v: float | None, unit: str) -> str:
 
 
 @click.command()
-@click.option("--seconds", default=3.0, show_default=True, type=click.FloatRange(0.5, 60), help="Benchmark duration.")
+@click.option("--seconds", default="3", show_default=True, callback=_range("--seconds", 0.5, 60), help="Benchmark duration.")
 @click.option("--no-write", is_flag=True, help="Print the profile without saving it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "toml"]), default="table", show_default=True)
 def profile(seconds: float, no_write: bool, fmt: str) -> None:
@@ -68,7 +71,7 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
             {"item": "class", "value": device.device_class},
             {"item": "notes", "value": device.notes},
         ]
-        _emit(render_rows(rows, [("item", "item"), ("value", "value")], "table", title=device.name))
+        _emit(render_rows(rows, [("item", "item"), ("value", "value")], "table", title=device.name, wrap=("value",)))
         if path:
             _say(f"saved {path}; use it with --device local")
 
@@ -88,7 +91,7 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
 @click.option("--repeats", default="3", show_default=True, callback=_int("--repeats", 100), help="Measured repeats (median).")
 @click.option("--kv-cache", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
 @click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
-@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(1, 86400), help="Seconds before the run is stopped.")
+@click.option("--timeout", default="600", show_default=True, callback=_range("--timeout", 1, 86400), help="Seconds before the run is stopped.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
              threads: int | None, repeats: int, kv_cache: str, force: bool, timeout: float) -> None:
@@ -100,6 +103,15 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
 
     if prompt_tokens + output_tokens > context:
         raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
+    _require_validate_extra()  # before the minutes of profiling and twin building
+    from advisor.catalog import load_catalog
+    from advisor.validate.validate import check_architecture, check_gguf, read_gguf_header
+
+    catalog = load_catalog()
+    model, _ = catalog.model(model_id), catalog.file_type(quant_id)
+    if gguf is not None:  # bad input is refused before anything is measured or recorded
+        check_gguf(Path(gguf))
+        check_architecture(read_gguf_header(Path(gguf)), model, Path(gguf))
     if not local_profile_path().exists():
         _say("no profile of this machine yet: profiling it first (a few seconds)")
         run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
@@ -122,7 +134,19 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     if fmt == "table":
         for note in result.notes:
             _emit(f"NOTE: {note}")
-    _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt, title=title))
+    _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt,
+                      title=title, wrap=("figure",)))
+
+
+def _require_validate_extra() -> None:
+    """llama-cpp-python and gguf, found without importing them (importing llama.cpp takes a while)."""
+    import importlib.util
+
+    from advisor.errors import missing_extra
+
+    for module, package in (("llama_cpp", "llama-cpp-python"), ("gguf", "gguf")):
+        if importlib.util.find_spec(module) is None:
+            raise missing_extra(package, "validate")
 
 
 # --------------------------------------------------------------------------- runs
@@ -149,6 +173,13 @@ def _run_row(r: Any) -> dict[str, Any]:
             "error": r.error or ""}
 
 
+def _when(created_at: str | None) -> str:
+    """'2026-11-29T16:34:12+00:00' → '2026-11-29 16:34' (UTC): one line in a table."""
+    if not created_at:
+        return "-"
+    return created_at.replace("T", " ")[:16]
+
+
 def _run_dict(r: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
@@ -167,11 +198,27 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
     """List recorded runs."""
     from advisor.store import list_runs
 
-    found = list_runs(device_id=device, model_id=model, status=status, limit=limit)
+    matching = list_runs(device_id=device, model_id=model, status=status)
+    found = matching[:limit] if limit else matching
     if fmt == "json":
         _emit(dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1, "runs": [_run_dict(r) for r in found]}))
         return
-    _emit(render_rows([_run_row(r) for r in found], RUN_COLUMNS + [("error", "error")], fmt, title=f"{len(found)} runs"))
+    if not found and fmt == "table":
+        filters = " ".join(f"--{k} {v}" for k, v in (("device", device), ("model", model), ("status", status)) if v)
+        if filters:
+            _emit(f"No recorded runs match {filters}; see them all with 'advisor runs list'")
+        else:
+            _emit("No runs recorded yet; measure one with 'advisor validate' or import llama-bench output with 'advisor runs import'")
+        return
+    rows = [_run_row(r) for r in found]
+    if fmt == "table":
+        for row in rows:
+            row["created_at"] = _when(row["created_at"])
+    title = f"{len(found)} runs" if len(found) == len(matching) else f"{len(found)} of {len(matching)} runs"
+    _emit(render_rows(rows, RUN_COLUMNS + [("error", "error")], fmt, title=title, wrap=("error",),
+                      optional=("synthetic", "source", "predicted_prefill", "predicted_decode", "prefill", "status")))
+    if fmt == "table" and len(found) < len(matching):
+        _emit(f"  … and {len(matching) - len(found)} more runs (raise --limit to list them)")
 
 
 @runs.command("show")
@@ -211,12 +258,9 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    path = Path(output)
-    if path.exists() and not force:
-        raise BadInputError(f"{path} already exists; pass --force to overwrite it")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    from advisor.output import write_atomic
+
+    path = write_atomic(output, text.encode("utf-8"), force=force)
     _say(f"wrote {len(found)} runs to {path}")
 
 
@@ -279,9 +323,9 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
                for s in report.groups for e in s.effects]
     excluded = [{"run": rid, "device": dev, "reason": why} for rid, dev, why in report.excluded]
     if fmt == "json":
-        _emit(json.dumps({"schema": "edge-model-advisor/calibration", "schema_version": 1, "dry_run": report.dry_run,
+        _emit(dumps_json({"schema": "edge-model-advisor/calibration", "schema_version": 1, "dry_run": report.dry_run,
                           "min_devices_for_path": MIN_DEVICES_FOR_PATH, "calibrations": rows, "effects": effects,
-                          "excluded_runs": excluded}, indent=2))
+                          "excluded_runs": excluded}))
         return
     title = "Calibrations (dry run: nothing stored)" if report.dry_run else "Calibrations stored"
     _emit(render_rows(rows, [("scope", "scope"), ("key", "device / path"), ("runs", "runs"), ("devices", "devices"),

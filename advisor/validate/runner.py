@@ -12,18 +12,52 @@ timeout never takes the caller down: it comes back as a RunOutcome with the reas
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 MARKER = "@@ADVISOR_RESULT@@"
+PROGRESS = "@@ADVISOR_PROGRESS@@"
+
+#: Put in front of every child's source: the child dies with the advisor. ``kill -9`` of the
+#: parent cannot be caught, so the child asks the kernel (Linux PR_SET_PDEATHSIG) for SIGKILL
+#: when its parent goes, checks the parent did not go before it asked, and elsewhere watches its
+#: parent id from a thread.
+DIE_WITH_PARENT = r"""
+import ctypes as _ctypes, os as _os, signal as _signal, threading as _threading, time as _time
+_parent = int(_os.environ.get("ADVISOR_PARENT_PID") or _os.getppid())
+try:
+    _ctypes.CDLL(None, use_errno=True).prctl(1, int(_signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+except (OSError, AttributeError):
+    pass
+if _os.getppid() != _parent:
+    _os._exit(1)
+def _watch_parent():
+    while True:
+        _time.sleep(1.0)
+        if _os.getppid() != _parent:
+            _os._exit(1)
+_threading.Thread(target=_watch_parent, daemon=True).start()
+"""
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child that runs DIE_WITH_PARENT."""
+    return {**os.environ, "ADVISOR_PARENT_PID": str(os.getpid())}
+
 
 CHILD = r"""
 import json, os, resource, statistics, sys, time
 args = json.loads(sys.argv[1])
+def progress(text):
+    sys.stdout.write("@@ADVISOR_PROGRESS@@" + text + "\n"); sys.stdout.flush()
 # A forked child inherits its parent's RSS high-water mark: reset it (Linux clear_refs 5) so the
 # peak below is this run's own.
 try:
@@ -53,6 +87,7 @@ if args.get("type_k") is not None:
 t0 = time.perf_counter()
 llm = llama_cpp.Llama(**kw)
 load_s = time.perf_counter() - t0
+progress(f"loaded in {load_s:.1f} s; warming up")
 n_vocab = llm.n_vocab()
 lo = min(1000, n_vocab // 4)
 prompt = [lo + (i * 7919) % (n_vocab - lo) for i in range(args["prompt_tokens"])]
@@ -69,6 +104,8 @@ for _ in range(args["repeats"]):
     for tok in gen:
         llm.eval([tok])
     decode.append(len(gen) / (time.perf_counter() - t))
+    progress(f"repeat {len(decode)}/{args['repeats']} done: prefill {statistics.median(prefill):.1f} tok/s, "
+             f"decode {statistics.median(decode):.1f} tok/s so far")
 peak = None
 try:
     with open("/proc/self/status") as fh:
@@ -135,24 +172,60 @@ def describe_returncode(rc: int) -> str:
     return f"exit code {rc}"
 
 
-def run_child(settings: RunSettings, *, python: str | None = None, child_source: str = CHILD) -> RunOutcome:
-    """Run one measurement in a subprocess; never raises for a crash, a kill or a timeout."""
-    argv = [python or sys.executable, "-c", child_source, json.dumps(settings.child_args())]
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=settings.timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        log = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return RunOutcome("timeout", log=log, error=f"timed out after {settings.timeout_s:.0f} s")
+def run_child(settings: RunSettings, *, python: str | None = None, child_source: str = CHILD,
+              progress: Callable[[str], None] | None = None) -> RunOutcome:
+    """Run one measurement in a subprocess; never raises for a crash, a kill or a timeout.
+
+    The child's progress lines go to ``progress`` as they come; its log (llama.cpp writes a lot)
+    goes to a temporary file, not a pipe that could fill. The child dies with this process."""
+    argv = [python or sys.executable, "-c", DIE_WITH_PARENT + child_source, json.dumps(settings.child_args())]
+    stdout_lines: list[str] = []
+    with tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_file, stdin=subprocess.DEVNULL,
+                                text=True, errors="replace", env=child_env())
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith(PROGRESS):
+                    if progress is not None:
+                        progress(line[len(PROGRESS):].strip())
+                else:
+                    stdout_lines.append(line)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        try:
+            returncode = proc.wait(timeout=settings.timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            reader.join(5)
+            return RunOutcome("timeout", log=_read_log(err_file), error=f"timed out after {settings.timeout_s:.0f} s")
+        except BaseException:  # Ctrl-C: never leave the child running
+            proc.kill()
+            proc.wait()
+            raise
+        reader.join(5)
+        log = _read_log(err_file)
     result = None
-    for line in proc.stdout.splitlines():
+    for line in stdout_lines:
         if line.startswith(MARKER):
-            result = json.loads(line[len(MARKER):])
-    if result is not None:
-        return RunOutcome("ok", measured=result, log=proc.stderr, returncode=proc.returncode)
-    status = "crashed" if proc.returncode < 0 else "failed"
-    detail = "" if status == "crashed" else _last_error_line(proc.stderr)
-    return RunOutcome(status, log=proc.stderr, returncode=proc.returncode,
-                      error=f"llama.cpp {describe_returncode(proc.returncode)}" + (f": {detail}" if detail else ""))
+            try:
+                result = json.loads(line[len(MARKER):])
+            except ValueError:
+                result = None
+    if isinstance(result, dict):
+        return RunOutcome("ok", measured=result, log=log, returncode=returncode)
+    status = "crashed" if returncode < 0 else "failed"
+    detail = "" if status == "crashed" else _last_error_line(log)
+    return RunOutcome(status, log=log, returncode=returncode,
+                      error=f"llama.cpp {describe_returncode(returncode)}" + (f": {detail}" if detail else ""))
+
+
+def _read_log(fh: Any) -> str:
+    fh.seek(0)
+    return fh.read().decode("utf-8", errors="replace")
 
 
 _NOISE = ("CPU :", "Model metadata", "Using fallback chat format", "llama_model_loader:", "print_info:", "load_tensors:")

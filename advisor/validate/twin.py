@@ -12,6 +12,7 @@ gguf-py takes numpy shapes, which are the ggml ``ne`` order reversed: a ggml ten
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 from advisor.engine.tensors import Tensor, tensor_inventory
 from advisor.errors import RunError, missing_extra
 from advisor.records import ModelSpec
+from advisor.validate.runner import DIE_WITH_PARENT, child_env
 
 Progress = Callable[[int, int], None]
 
@@ -258,8 +261,8 @@ def quantize(
     args = json.dumps([str(src), str(dst), LLAMA_FTYPE[key], threads or 0, uniform_imatrix])
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _QUANTIZE_CHILD, args],
-            capture_output=True, text=True, errors="replace", timeout=timeout, check=False,
+            [sys.executable, "-c", DIE_WITH_PARENT + _QUANTIZE_CHILD, args],
+            capture_output=True, text=True, errors="replace", timeout=timeout, check=False, env=child_env(),
         )
     except subprocess.TimeoutExpired:
         raise RunError(f"quantizing {src.name} to {key} timed out after {timeout:.0f} s") from None
@@ -304,9 +307,38 @@ def _describe_returncode(rc: int) -> str:
     return f"exit code {rc}"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_temporaries(final: Path, *, older_than_s: float = 3600.0) -> list[Path]:
+    """Remove the half-written temporaries of ``final`` left by builds that were killed (a twin
+    can be gigabytes). A temporary is named ``<final>.<pid>.<random>.tmp``: stale when that
+    process is gone; an older name without a pid is stale after ``older_than_s``."""
+    removed = []
+    for tmp in final.parent.glob(f"{glob.escape(final.name)}.*.tmp"):
+        parts = tmp.name[len(final.name) + 1:].split(".")
+        pid = int(parts[0]) if len(parts) >= 3 and parts[0].isdigit() else None
+        try:
+            stale = (not _pid_alive(pid)) if pid is not None else time.time() - tmp.stat().st_mtime > older_than_s
+            if stale and pid != os.getpid():
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
 def _atomic_build(final: Path, build: Callable[[Path], Any]) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=final.name + ".", suffix=".tmp", dir=final.parent)
+    clean_stale_temporaries(final)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{final.name}.{os.getpid()}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from advisor.catalog import Catalog, advisor_home, load_catalog
 from advisor.engine.calibrate import NOISY_SPREAD_LIMIT, is_noisy, sample_spread
 from advisor.engine.fit import evaluate
-from advisor.errors import DataFileError, RunError
-from advisor.records import DeviceProfile, Estimate, Workload
+from advisor.errors import BadInputError, DataFileError, RunError, missing_extra
+from advisor.inputs import check_regular_file
+from advisor.records import DeviceProfile, Estimate, ModelSpec, Workload
 from advisor.store import Run, record_run
 from advisor.units import format_size
 from advisor.validate.runner import RunOutcome, RunSettings, run_child
@@ -40,16 +42,68 @@ def twin_cache_dir() -> Path:
 
 
 def check_gguf(path: Path) -> None:
-    """A readable GGUF file (magic bytes), or one clear error."""
+    """A readable GGUF file (a regular file with the magic bytes), or one clear error."""
+    check_regular_file(path, hint="check the --gguf path", expected=".gguf model file")
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found; check the --gguf path") from None
     except OSError as exc:
         raise DataFileError(f"{path}: cannot be read ({exc})") from None
     if magic != b"GGUF":
         raise DataFileError(f"{path}: not a GGUF file (bad magic {magic!r}); pass a llama.cpp .gguf model")
+
+
+@dataclass(frozen=True)
+class GgufHeader:
+    architecture: str
+    n_layers: int | None
+    hidden_size: int | None
+    n_tensors: int
+
+
+def read_gguf_header(path: Path) -> GgufHeader:
+    """The architecture a GGUF declares (general.architecture, <arch>.block_count,
+    <arch>.embedding_length), read with the gguf package; a header or tensor table that does not
+    parse, or tensor data past the end of the file, is bad input (one DataFileError), not a run."""
+    try:
+        import gguf
+    except ImportError:
+        raise missing_extra("gguf", "validate") from None
+    try:
+        reader = gguf.GGUFReader(str(path))
+
+        def scalar(key: str) -> Any:
+            field_ = reader.get_field(key)
+            return None if field_ is None else field_.contents()
+
+        arch = scalar("general.architecture")
+        layers = scalar(f"{arch}.block_count") if arch else None
+        hidden = scalar(f"{arch}.embedding_length") if arch else None
+        n_tensors = len(reader.tensors)
+    except MemoryError:
+        raise DataFileError(f"{path}: the GGUF header declares absurd sizes; the file is damaged or not a model") from None
+    except Exception as exc:  # noqa: BLE001 — gguf raises ValueError, IndexError, struct errors … on damaged files
+        raise DataFileError(f"{path}: a damaged GGUF file ({type(exc).__name__}: {str(exc)[:120]}); "
+                            "download or convert it again") from None
+    if not isinstance(arch, str) or not arch:
+        raise DataFileError(f"{path}: the GGUF header names no general.architecture; the file is damaged or not a model")
+    if n_tensors == 0:
+        raise DataFileError(f"{path}: the GGUF file holds no tensors; it is a header without a model")
+    return GgufHeader(architecture=arch, n_layers=int(layers) if isinstance(layers, int) else None,
+                      hidden_size=int(hidden) if isinstance(hidden, int) else None, n_tensors=n_tensors)
+
+
+def check_architecture(header: GgufHeader, model: ModelSpec, path: Path) -> None:
+    """A --gguf of another model is bad input: its layers and hidden size must be the catalog
+    model's (a 2-layer file measured as an 8B model would poison the calibration)."""
+    found = {"architecture": header.architecture, "layers": header.n_layers, "hidden size": header.hidden_size}
+    want = {"architecture": model.gguf_arch, "layers": model.n_layers, "hidden size": model.hidden_size}
+    wrong = [k for k in found if found[k] is not None and found[k] != want[k]]
+    if wrong:
+        got = ", ".join(f"{k} {found[k]}" for k in wrong)
+        exp = ", ".join(f"{want[k]}" for k in wrong)
+        raise BadInputError(f"{path} is not {model.id}: its header says {got} (the catalog model has {exp}); "
+                            "pass the --model the file is, or the file of that model")
 
 
 @dataclass
@@ -193,6 +247,7 @@ def run_validation(
     if gguf is not None:
         path = Path(gguf)
         check_gguf(path)
+        check_architecture(read_gguf_header(path), model, path)
     else:
         from advisor.validate.twin import build_twin
 
@@ -222,20 +277,25 @@ def run_validation(
                            repeats=repeats, type_k=KV_TYPE_IDS[kv_cache] if kv_cache != "f16" else None, timeout_s=timeout_s)
     say(f"running llama.cpp: {repeats} repeats of {prompt_tokens} prompt + {output_tokens} generated tokens, {threads} threads")
     notes: list[str] = []
-    outcome = run_child(settings, **({"child_source": child_source} if child_source else {}))
+    run = run_child if child_source is None else partial(run_child, child_source=child_source)
+    outcome = run(settings, progress=lambda text: say(f"  {text}"))
     weight_path = "default (extra buffer types: CPU weight repacking allowed)"
+    first_attempt: str | None = None
     if outcome.status == "crashed" and outcome.returncode in CRASH_SIGNALS_RETRYABLE:
-        first = outcome.error
-        record_run(Run(status="crashed", error=first, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path, **base_run), db)
-        notes.append(f"first attempt {first}; retried with use_extra_bufts = False (no CPU weight repacking)")
+        # llama.cpp's CPU weight-repack path crashes on some CPUs: one retry without it, one line,
+        # one recorded run (the crash is kept in that run's settings and notes)
+        first_attempt = outcome.error
+        notes.append(f"first attempt {first_attempt}; retried with use_extra_bufts = False (no CPU weight repacking)")
         say(notes[-1])
         settings.use_extra_bufts = False
-        outcome = run_child(settings, **({"child_source": child_source} if child_source else {}))
+        outcome = run(settings, progress=lambda text: say(f"  {text}"))
         weight_path = "no extra buffer types (use_extra_bufts = False, after a crash)"
+        settings_doc["first_attempt"] = first_attempt
     if not outcome.ok:
-        run_id = record_run(Run(status=outcome.status, error=outcome.error, synthetic=synthetic, gguf_path=str(path),
+        error = outcome.error if first_attempt is None else f"{outcome.error} (first attempt, with repacking: {first_attempt})"
+        run_id = record_run(Run(status=outcome.status, error=error, synthetic=synthetic, gguf_path=str(path),
                                 weight_path=weight_path, **base_run), db)
-        raise RunError(f"the run {outcome.status}: {outcome.error} (recorded as run {run_id})")
+        raise RunError(f"the run {outcome.status}: {error} (recorded as run {run_id})")
 
     spread, noisy = repeat_spread(outcome.measured)
     if noisy:
@@ -270,4 +330,4 @@ def run_validation(
                             comparisons=compare(predicted, measured), notes=notes, measured=measured)
 
 
-__all__ = ["Comparison", "ValidationResult", "check_gguf", "run_validation", "twin_cache_dir"]
+__all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "read_gguf_header", "run_validation", "twin_cache_dir"]
