@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from advisor.units import GIB, parse_size
+from advisor.units import parse_size
 
 
 def _size(value: object) -> int:
@@ -113,10 +113,6 @@ class ModelSpec(Record):
         n = self.swa_global_every
         return layer % n < n - 1
 
-    @property
-    def params_b(self) -> float:
-        return self.params / 1e9
-
 
 # --------------------------------------------------------------------------- quantization
 
@@ -162,6 +158,13 @@ class Price(Record):
     usd: float = Field(gt=0)
     basis: Basis
     note: str = ""
+    #: What the price buys: the whole device, or only its GPU (a card for a host PC not included),
+    #: which is shown with every price and never counted as a complete device.
+    covers: Literal["device", "gpu-only"] = "device"
+
+    @property
+    def complete(self) -> bool:
+        return self.covers == "device"
 
 
 class Cluster(Record):
@@ -273,10 +276,6 @@ class DeviceProfile(Record):
     def gpu_usable(self) -> bool:
         return bool(self.gpu and self.gpu.usable_by_llama_cpp and self.gpu.backend not in ("none", "cpu"))
 
-    @property
-    def ram_gib(self) -> float:
-        return self.memory.ram / GIB
-
 
 # --------------------------------------------------------------------------- calibration
 
@@ -308,6 +307,10 @@ class PathFactors(Record):
 
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 
+#: Longest context any option or requirements file accepts (tokens): 2^20, above every model's
+#: native context in the catalog (the longest is 131,072), so only typos are refused.
+MAX_CONTEXT_TOKENS = 1_048_576
+
 
 @dataclass(frozen=True, slots=True)
 class Workload:
@@ -327,10 +330,61 @@ class Workload:
             if getattr(self, name) <= 0:
                 raise BadInputError(f"{name.replace('_', ' ')} must be positive")
         if self.prompt_tokens + self.output_tokens > self.context_tokens:
+            reason = Reason("prompt_exceeds_context", value=self.prompt_tokens, second=self.output_tokens,
+                            limit=self.context_tokens)
             raise BadInputError(
                 f"prompt ({self.prompt_tokens}) + output ({self.output_tokens}) tokens exceed the "
-                f"context of {self.context_tokens}; raise --context or shorten them"
+                f"context of {self.context_tokens}; raise the context length or shorten them",
+                reason=reason,
             )
+
+
+# --------------------------------------------------------------------------- reasons
+
+#: The kinds of reason, with the meaning of the figures (units in brackets). Front ends word them
+#: (``advisor.wording`` for the CLI and the reports, the dashboard its own way).
+REASON_KINDS: dict[str, str] = {
+    "memory": "does not fit: value = memory needed, limit = usable memory [bytes]",
+    "context": "value = context asked for, limit = the model's native context [tokens]",
+    "quality": "value = quality score, limit = the quality floor [0-100]",
+    "speed": "value = decode speed, limit = the minimum asked for [tokens/s]",
+    "ttft": "value = time to first token, limit = the maximum allowed [s]",
+    "license": "name = the license, category = its class; the class was not allowed",
+    "family": "name = the model family, which was not asked for",
+    "model": "the model was not among those asked for",
+    "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
+    "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
+}
+
+#: Reasons that mean "not asked for" rather than "cannot run".
+FILTER_KINDS = frozenset({"license", "family", "model"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a candidate was rejected (or what to know about it): a kind and the figures behind it.
+
+    The engine never words a reason; each front end does, in its own idiom (a CLI flag in the CLI,
+    a widget's name in the dashboard). See ``REASON_KINDS`` for each kind's figures."""
+
+    kind: str
+    value: float | None = None
+    limit: float | None = None
+    name: str = ""
+    category: str = ""
+    second: float | None = None
+
+    @property
+    def is_filter(self) -> bool:
+        return self.kind in FILTER_KINDS
+
+    @property
+    def shortfall(self) -> float:
+        """How far the candidate missed, relative to the bound (0.02 = 2 % short); filters and
+        figure-less reasons sort last (infinity)."""
+        if self.value is None or not self.limit or self.is_filter:
+            return float("inf")
+        return abs(self.value - self.limit) / self.limit
 
 
 # --------------------------------------------------------------------------- estimates
@@ -389,7 +443,7 @@ class Estimate:
     fit: Literal["fits", "tight", "offload", "no"]
     speed: SpeedEstimate | None
     quality_score: float
-    reasons: tuple[str, ...] = field(default=())
+    reasons: tuple[Reason, ...] = field(default=())
 
     @property
     def headroom_bytes(self) -> int:

@@ -17,6 +17,7 @@ from advisor.records import (
     MemoryEstimate,
     ModelSpec,
     PathFactors,
+    Reason,
     Workload,
 )
 from advisor.units import format_size
@@ -100,7 +101,7 @@ def evaluate(
     memory = mem.estimate_memory(model, ftype, tables.ggml_types, workload)
     factors = factors_for(device, tables, overrides)
     gpu = device.gpu if device.gpu_usable else None
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     gpu_fraction = 1.0
     if gpu is not None and gpu.discrete:
         vram = gpu.vram_usable or 0
@@ -116,7 +117,7 @@ def evaluate(
             usable = vram + device.memory.usable
             if host_part <= device.memory.usable:
                 fit = "offload"
-                reasons.append(f"{layers}/{model.n_layers} layers on the GPU, the rest on the CPU")
+                reasons.append(Reason("offload", value=layers, limit=model.n_layers))
             memory = MemoryEstimate(
                 memory.weights_bytes, memory.kv_cache_bytes, memory.compute_buffer_bytes,
                 memory.overhead_bytes, gpu_bytes=int(layers * per_layer),
@@ -130,7 +131,7 @@ def evaluate(
         usable = device.memory.usable
         fit = classify(memory.total_bytes, usable)
     if workload.context_tokens > model.context_length:
-        reasons.append(f"context {workload.context_tokens} exceeds the native {model.context_length}")
+        reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     speed = None
     if with_speed and fit != "no":
         speed = spd.estimate_speed(
@@ -178,7 +179,7 @@ def generic_device(
     label = device_class or "CPU-only device"
     note = (
         f"generic {label}: speed assumes the median of {len(pool)} shipped profiles "
-        f"({bw:g} GB/s, {gflops:g} GFLOPS); use --device or --device-file for real figures"
+        f"({bw:g} GB/s, {gflops:g} GFLOPS); name a real device profile for real figures"
     )
     raw = {
         "id": f"generic-{format_size(ram_bytes, precision=1).replace(' ', '').lower()}",
@@ -198,7 +199,7 @@ def generic_device(
             "usable": min(usable, ram_bytes),
             "usable_basis": "estimated",
             "usable_note": (
-                "given with --usable" if usable_bytes else f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)"
+                "given by the user" if usable_bytes else f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)"
             ),
             "unified": True,
         },
@@ -217,9 +218,9 @@ def generic_device(
     return DeviceProfile.model_validate(raw)
 
 
-def over_by(est: Estimate) -> str:
-    excess = est.memory.total_bytes - est.usable_bytes
-    return f"needs {format_size(est.memory.total_bytes)}, {format_size(excess)} more than the {format_size(est.usable_bytes)} usable"
+def memory_shortfall(est: Estimate) -> Reason:
+    """Why ``est`` does not fit: the memory it needs against the memory it may use."""
+    return Reason("memory", value=est.memory.total_bytes, limit=est.usable_bytes)
 
 
-__all__ = ["evaluate", "generic_device", "quality_table", "factors_for", "classify"]
+__all__ = ["evaluate", "generic_device", "quality_table", "factors_for", "classify", "memory_shortfall"]
