@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from advisor.errors import AdvisorError, DataFileError
+from advisor.errors import BadInputError, DataFileError, OutputExistsError
 from advisor.report.model import ReportData
 
 #: format → file suffix; the text formats may also go to stdout.
@@ -32,7 +32,7 @@ def renderer(fmt: str) -> Callable[[ReportData], str | bytes]:
     elif fmt == "xlsx":
         from advisor.report.render_xlsx import render_xlsx as fn
     else:
-        raise AdvisorError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
+        raise BadInputError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
     return fn
 
 
@@ -51,7 +51,7 @@ def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Pa
     if path.is_dir():
         raise DataFileError(f"{path}: is a directory; give a file name")
     if path.exists() and not force:
-        raise AdvisorError(f"{path} already exists; pass --force to overwrite it")
+        raise OutputExistsError(f"{path} already exists; pass --force to overwrite it")
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
@@ -68,10 +68,10 @@ def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Pa
             try:
                 os.link(tmp, path)  # atomic and fails if the file appeared meanwhile
             except FileExistsError:
-                raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
+                raise OutputExistsError(f"{path} already exists; pass --force to overwrite it") from None
             except OSError:  # file systems without hard links
                 if path.exists():
-                    raise AdvisorError(f"{path} already exists; pass --force to overwrite it") from None
+                    raise OutputExistsError(f"{path} already exists; pass --force to overwrite it") from None
                 os.replace(tmp, path)
     except OSError as exc:
         raise DataFileError(f"{path}: cannot write the report ({exc})") from None
