@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from advisor.catalog import Catalog, load_catalog
 from advisor.engine.calibrate import Observation, calibrate_path, predict
 from advisor.engine.speed import execution_path
-from advisor.errors import AdvisorError
+from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
 from advisor.store import Run, list_runs, save_calibration
 
@@ -105,12 +105,12 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             by_device[r.device_id].append((r, obs))
     if device_id is not None:
         if device_id not in by_device:
-            raise AdvisorError(f"no successful runs recorded for device '{device_id}'; run 'advisor validate' or 'advisor runs import' first")
+            raise BadInputError(f"no successful runs recorded for device '{device_id}'; run 'advisor validate' or 'advisor runs import' first")
         selected = {device_id: by_device[device_id]}
     else:
         selected = dict(by_device)
     if not selected:
-        raise AdvisorError("no successful runs to calibrate from; run 'advisor validate' or 'advisor runs import' first")
+        raise BadInputError("no successful runs to calibrate from; run 'advisor validate' or 'advisor runs import' first")
     out = []
     by_path: dict[str, list[tuple[Run, list[Observation]]]] = defaultdict(list)
     for dev, items in sorted(selected.items()):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from advisor.catalog import advisor_home
-from advisor.errors import AdvisorError, DataFileError
+from advisor.errors import DataFileError, UnknownIdError
 from advisor.records import PathFactors
 
 MIGRATIONS: list[str] = [
@@ -241,7 +241,7 @@ def get_run(run_id: int, path: Path | None = None) -> Run:
     with connect(path) as conn:
         row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
-        raise AdvisorError(f"no run with id {run_id}; list them with 'advisor runs list'")
+        raise UnknownIdError(f"no run with id {run_id}; list them with 'advisor runs list'")
     return _row_to_run(row)
 
 

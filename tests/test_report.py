@@ -365,7 +365,7 @@ def test_nothing_meets_exits_3_and_still_writes(capsys, tmp_path):
     assert d["recommended"] is None and d["ranking"] == []
     assert d["rejected_devices"][0]["device"] == "raspberry-pi-5-4gb"
     assert d["rejected_devices"][0]["reasons"][0]["status"] in ("does not fit", "too slow")
-    assert d["summary"].startswith("None of the 1 candidate devices meets the requirement")
+    assert d["summary"].startswith("The one candidate device does not meet the requirement")  # "1 device", not "1 devices"
 
 
 def test_budget_and_power_limit_reject_devices(capsys):
