@@ -138,6 +138,7 @@ def test_html_is_self_contained(kiosk_json):
     assert kiosk_json.summary.split(";")[0].replace("&", "&amp;") in html
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_html_renders_charts_offline(kiosk_json, tmp_path):
     from advisor.report.render_html import render_html

@@ -96,7 +96,7 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     load time, model/KV/compute buffers, peak RSS, prefill, decode, time to first token.
     Every run (and every failure) is recorded; exit code 4 when the run fails."""
     from advisor.local import local_profile, local_profile_path, run_profile
-    from advisor.validate.validate import run_validation
+    from advisor.validate.predicted_vs_measured import run_validation
 
     if prompt_tokens + output_tokens > context:
         raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
