@@ -218,6 +218,12 @@ def _merge(base: dict[str, Any], extra: Iterable[Any], key: str = "id") -> None:
 
 @lru_cache(maxsize=4)
 def _load(root: Path, home: Path) -> Catalog:
+    from advisor.catalog_cache import load_or_build
+
+    return load_or_build(root, home, lambda: _validate_all(root, home))
+
+
+def _validate_all(root: Path, home: Path) -> Catalog:
     models: dict[str, ModelSpec] = {}
     _merge(models, load_models_file(root / "catalog" / "models.toml"))
     user_models = home / "catalog" / "models.toml"

@@ -27,7 +27,7 @@ Basis = Literal["datasheet", "derived", "measured", "estimated", "calibrated"]
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- models
@@ -266,7 +266,7 @@ class DeviceProfile(Record):
     npu: NpuSpec | None = None
     power: PowerSpec
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @property
     def device_class(self) -> str:
