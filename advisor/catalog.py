@@ -15,15 +15,16 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from advisor.engine.derived import Derived
 from advisor.errors import DataFileError, UnknownIdError
-from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors
+from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Runtime, RuntimeFormat, Target
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -47,8 +48,14 @@ def data_root() -> Path:
 # --------------------------------------------------------------------------- errors
 
 
+def _is_union_tag(part: Any) -> bool:
+    """pydantic names the branch of a union in the error location ("function-after[…]", "int",
+    "literal['linear']"); these are not field names."""
+    return isinstance(part, str) and ("[" in part or part in ("int", "str", "float", "bool"))
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "(top level)"
+    return ".".join(str(p) for p in loc if not isinstance(p, int) and not _is_union_tag(p)) or "(top level)"
 
 
 def _explain(exc: ValidationError, model: type[BaseModel], where: str) -> DataFileError:
@@ -66,6 +73,10 @@ def _explain(exc: ValidationError, model: type[BaseModel], where: str) -> DataFi
     if kind == "missing":
         return DataFileError(f"{where}: missing field '{path}'; add it (see the SCHEMA.md beside the data)")
     msg = err["msg"].removeprefix("Value error, ")
+    if any(_is_union_tag(p) for p in err["loc"]):
+        # a value that fits no branch of a union: say what each branch wanted
+        msgs = dict.fromkeys(e["msg"].removeprefix("Value error, ") for e in errs if _field_path(e["loc"]) == path)
+        msg = "; or ".join(msgs)
     return DataFileError(f"{where}: field '{path}': {msg}")
 
 
@@ -140,6 +151,62 @@ def load_quantizations_file(path: Path) -> tuple[list[GgmlType], list[FileType]]
     return types, ftypes
 
 
+def _load_tables(path: Path, key: str, model: type[T]) -> list[T]:
+    """``[[key]]`` tables of one file, validated, ids unique."""
+    raw = _read_toml(path)
+    entries = raw.get(key)
+    if not isinstance(entries, list) or not entries:
+        raise DataFileError(f"{path}: expected [[{key}]] tables")
+    out: list[T] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        label = entry.get("id", f"entry {i + 1}") if isinstance(entry, dict) else f"entry {i + 1}"
+        item = _validate(model, entry, f"{path} [{label}]")
+        item_id = item.id  # type: ignore[attr-defined]
+        if item_id in seen:
+            raise DataFileError(f"{path}: {key} id '{item_id}' appears twice (entries {seen[item_id]} and {i + 1}); remove one")
+        seen[item_id] = i + 1
+        out.append(item)
+    return out
+
+
+def load_runtimes_file(path: Path) -> list[Runtime]:
+    """``catalog/runtimes.toml``: ``[[runtime]]`` with ``[[runtime.backend]]`` and ``[[runtime.format]]``."""
+    runtimes = _load_tables(path, "runtime", Runtime)
+    owner: dict[str, str] = {}
+    for rt in runtimes:
+        for name in rt.names:
+            key = name.lower()
+            if key in owner:
+                raise DataFileError(f"{path}: runtime name '{name}' is used by both {owner[key]} and {rt.id}; rename one")
+            owner[key] = rt.id
+    return runtimes
+
+
+def load_targets_file(path: Path) -> list[Target]:
+    """``catalog/targets.toml``: ``[[target]]`` with memory rules, download/allocation limits, browsers."""
+    return _load_tables(path, "target", Target)
+
+
+def check_runtime_references(runtimes: dict[str, Runtime], targets: dict[str, Target], devices: dict[str, DeviceProfile]) -> None:
+    """Every runtime id named by a target or a device profile exists, and a device's GPU/NPU
+    runtime has a backend of that kind on one of the device's platforms."""
+    for t in targets.values():
+        for rid in t.runtimes:
+            if rid not in runtimes:
+                raise DataFileError(f"targets.toml: target {t.id} names unknown runtime '{rid}'; known: {', '.join(runtimes)}")
+            if not set(runtimes[rid].platforms) & set(t.runtime_platforms):
+                raise DataFileError(f"targets.toml: target {t.id} lists runtime {rid}, which runs on none of its platforms")
+    for d in devices.values():
+        for kind, spec in (("gpu", d.gpu), ("npu", d.npu)):
+            for rid in spec.runtimes if spec else ():
+                if rid not in runtimes:
+                    raise DataFileError(f"device {d.id}: [{kind}] runtimes names unknown runtime '{rid}'; known: {', '.join(runtimes)}")
+                if not any(runtimes[rid].backends_for(p, kind) for p in d.platforms):
+                    raise DataFileError(f"device {d.id}: runtime {rid} has no {kind} backend on {', '.join(d.platforms)}; "
+                                        f"remove it from [{kind}] runtimes or add the backend to runtimes.toml")
+
+
 def load_device_file(path: str | Path) -> DeviceProfile:
     """Load one device profile; errors name the file and the field."""
     path = Path(path)
@@ -161,6 +228,13 @@ class Catalog:
     devices: dict[str, DeviceProfile]
     calibration: dict[str, PathFactors]
     root: Path
+    runtimes: dict[str, Runtime] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    #: tables derived from this catalog's records, computed once and owned by it (engine.derived)
+    derived: Derived = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "derived", Derived(self))
 
     def factors(self, path: str) -> PathFactors:
         try:
@@ -185,6 +259,33 @@ class Catalog:
         if key in self.devices:
             return self.devices[key]
         raise UnknownIdError(_unknown("device", device_id, self.devices, "advisor devices"))
+
+    def runtime(self, runtime_id: str) -> Runtime:
+        """A runtime by id or alias ("webllm" → mlc), case-insensitive."""
+        key = runtime_id.strip().lower()
+        for rt in self.runtimes.values():
+            if key in (n.lower() for n in rt.names):
+                return rt
+        raise UnknownIdError(_unknown("runtime", runtime_id, self.runtimes, "advisor runtimes"))
+
+    def runtime_format(self, runtime_id: str, format_name: str) -> RuntimeFormat:
+        """A runtime's own weight format by id or alias; the error lists the valid ones. Runtimes
+        whose formats are GGUF file types (llama.cpp, wllama) take them from ``file_type``."""
+        rt = self.runtime(runtime_id)
+        if rt.formats_from == "gguf":
+            raise UnknownIdError(f"{rt.id} uses GGUF file types, not runtime formats; look '{format_name}' up with "
+                                 "catalog.file_type (list them with 'advisor quants')")
+        found = rt.find_format(format_name)
+        if found is None:
+            valid = ", ".join(f.id for f in rt.formats)
+            raise UnknownIdError(f"unknown format '{format_name}' for runtime {rt.id}; use one of {valid} (see 'advisor runtimes')")
+        return found
+
+    def target(self, target_id: str) -> Target:
+        key = target_id.strip().lower()
+        if key in self.targets:
+            return self.targets[key]
+        raise UnknownIdError(_unknown("target", target_id, self.targets, "advisor targets"))
 
 
 def _unknown(kind: str, given: str, known: dict[str, Any], command: str) -> str:
@@ -248,13 +349,22 @@ def _validate_all(root: Path, home: Path) -> Catalog:
     for path in _profile_files(home / "profiles"):
         dev = load_device_file(path)
         devices[dev.id] = dev
-    raw_cal = _read_toml(root / "catalog" / "calibration.toml")
-    calibration = {
-        f.path: f for f in (_validate(PathFactors, e, f"calibration.toml [{e.get('path', i)}]") for i, e in enumerate(raw_cal.get("paths", [])))
-    }
+    calibration: dict[str, PathFactors] = {}
+    # llama.cpp's paths, then the other runtimes' runtime:backend paths (benchmarks/fit_runtimes.py)
+    for name in ("calibration.toml", "runtime-calibration.toml"):
+        path = root / "catalog" / name
+        if name == "calibration.toml" or path.is_file():
+            raw_cal = _read_toml(path)
+            calibration.update(
+                (f.path, f) for f in (_validate(PathFactors, e, f"{name} [{e.get('path', i)}]") for i, e in enumerate(raw_cal.get("paths", [])))
+            )
     if not models or not devices:
         raise DataFileError(f"{root}: no models or no device profiles found; is the installation complete?")
-    return Catalog(models=models, ggml_types=ggml_types, file_types=file_types, devices=devices, calibration=calibration, root=root)
+    runtimes = {rt.id: rt for rt in load_runtimes_file(root / "catalog" / "runtimes.toml")}
+    targets = {t.id: t for t in load_targets_file(root / "catalog" / "targets.toml")}
+    check_runtime_references(runtimes, targets, devices)
+    return Catalog(models=models, ggml_types=ggml_types, file_types=file_types, devices=devices, calibration=calibration, root=root,
+                   runtimes=runtimes, targets=targets)
 
 
 def load_catalog() -> Catalog:

@@ -90,6 +90,57 @@ def quants(fmt: str, show_all: bool) -> None:
 
 
 @click.command()
+@click.option("--runtime", "runtime_id", default=None, help="Only this runtime (e.g. mlc, mlx, executorch).")
+@format_option
+def runtimes(fmt: str, runtime_id: str | None) -> None:
+    """List inference runtimes with their backends and weight formats (bits per weight derived)."""
+    from advisor.catalog import load_catalog
+    from advisor.listings import runtime_dict, runtime_rows
+
+    catalog = load_catalog()
+    rows = runtime_rows(catalog, runtime_id)
+    if fmt == "json":
+        chosen = [catalog.runtime(runtime_id)] if runtime_id else list(catalog.runtimes.values())
+        _emit(dumps_json({"schema": "edge-model-advisor/runtimes", "schema_version": 1, "runtimes": [runtime_dict(r) for r in chosen]}))
+        return
+    cols = [("runtime", "runtime"), ("format", "format"), ("backends", "backends"), ("bpw", "bits/weight"), ("linear", "linear layers"),
+            ("embedding", "embedding"), ("output", "lm_head"), ("activations", "act."), ("kv_cache", "KV cache")]
+    if fmt == "csv":
+        cols = [(k, k) for k in ("runtime", "platforms", "format", "aliases", "backends", "bpw", "linear", "embedding", "output",
+                                 "activations", "kv_cache", "default_context", "verified", "source")]
+    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} runtime formats"))
+
+
+@click.command()
+@click.option("--browsers", is_flag=True, help="List the browser platforms (WebGPU limits, WASM memory, tab limit) instead.")
+@format_option
+def targets(fmt: str, browsers: bool) -> None:
+    """List deployment targets (server, desktop-app, ios-app, android-app, browser) and their limits."""
+    from advisor.catalog import load_catalog
+    from advisor.listings import browser_rows, target_dict, target_rows
+
+    catalog = load_catalog()
+    if fmt == "json":
+        _emit(dumps_json({"schema": "edge-model-advisor/targets", "schema_version": 1,
+                          "targets": [target_dict(t) for t in catalog.targets.values()]}))
+        return
+    if browsers:
+        rows = browser_rows(catalog)
+        cols = [("id", "browser"), ("hosts", "on"), ("webgpu", "WebGPU"), ("max_buffer", "maxBufferSize"),
+                ("max_binding", "maxStorageBufferBindingSize"), ("shader_f16", "shader-f16"), ("wasm32", "wasm32"),
+                ("memory64", "Memory64"), ("tab_limit", "tab limit")]
+        title = f"{len(rows)} browser platforms"
+    else:
+        rows = target_rows(catalog)
+        cols = [("id", "target"), ("device_classes", "devices"), ("runtimes", "runtimes"), ("memory", "memory budget"),
+                ("download_limits", "download limits")]
+        title = f"{len(rows)} targets"
+    if fmt == "csv":
+        cols = [(k, k) for k in rows[0]]
+    _emit(render_rows(rows, cols, fmt, title=title))
+
+
+@click.command()
 @click.option("--class", "device_class", default=None, help="phone, tablet, laptop, desktop, desktop-gpu, sbc, jetson, mini-pc.")
 @click.option("--search", default=None, help="Text to find in the id or name.")
 @click.option("--min-ram", default=None, type=SIZE, help="Smallest RAM, e.g. 8GB.")

@@ -37,6 +37,8 @@ class LazyGroup(click.Group):
         "models": "advisor.catalog_command:models",
         "quants": "advisor.catalog_command:quants",
         "devices": "advisor.catalog_command:devices",
+        "runtimes": "advisor.catalog_command:runtimes",
+        "targets": "advisor.catalog_command:targets",
         "report": "advisor.report.command:report",
         "profile": "advisor.validate.command:profile",
         "validate": "advisor.validate.command:validate",

@@ -100,7 +100,7 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
             "fp16_tflops_note": "detected by NVML; compute not measured, edit with the card's datasheet figure",
             "discrete": True, "vram": f"{g['memory_total_bytes']}B",
             "vram_usable": f"{int(g.get('memory_free_bytes') or g['memory_total_bytes'] * 0.95)}B",
-            "vram_bandwidth_gbs": 300.0, "vram_bandwidth_basis": "estimated", "usable_by_llama_cpp": True,
+            "vram_bandwidth_gbs": 300.0, "vram_bandwidth_basis": "estimated", "runtimes": ["llama.cpp"],
         }
     return profile
 

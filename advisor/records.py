@@ -7,6 +7,7 @@ GFLOPS/TFLOPS as published. Units are parsed in ``advisor.units`` only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -152,6 +153,41 @@ class FileType(Record):
 
 DeviceClass = Literal["phone", "tablet", "laptop", "desktop", "desktop-gpu", "sbc", "jetson", "mini-pc"]
 Backend = Literal["cpu", "metal", "cuda", "vulkan", "opencl", "none"]
+#: Operating-system families a runtime runs on or a device runs; "web" = inside a browser page
+#: (a target, never a device's own OS). iPadOS counts as "ios".
+Platform = Literal["macos", "ios", "android", "linux", "windows", "web"]
+PLATFORMS: tuple[str, ...] = ("macos", "ios", "android", "linux", "windows", "web")
+
+_OS_WORDS: tuple[tuple[str, Platform], ...] = (
+    ("ipados", "ios"), ("ios", "ios"), ("android", "android"), ("macos", "macos"), ("darwin", "macos"),
+    ("os x", "macos"), ("windows", "windows"), ("linux", "linux"), ("ubuntu", "linux"), ("debian", "linux"),
+    ("jetpack", "linux"), ("armbian", "linux"), ("raspberry pi os", "linux"), ("fedora", "linux"),
+)
+
+
+def os_platforms(os: str, device_class: str, vendor: str) -> tuple[Platform, ...]:
+    """OS families named in a profile's free-text ``os`` ("Windows 11 / Linux" → windows, linux;
+    "JetPack 6 (Ubuntu 22.04)" → linux; "Darwin 23.1" from ``advisor profile`` → macos), in the
+    order they appear. Text that names none ("various") falls back on the vendor and class: Apple →
+    macos (ios for phones and tablets), Android phones/tablets otherwise, else windows and linux."""
+    text = os.lower()
+    found: list[tuple[int, Platform]] = []
+    for word, plat in _OS_WORDS:
+        at = text.find(word)
+        # "ios" inside another word (e.g. "bios") is not iOS
+        if at >= 0 and not (word == "ios" and at > 0 and text[at - 1].isalpha()):
+            found.append((at, plat))
+    ordered: list[Platform] = []
+    for _, plat in sorted(found):
+        if plat not in ordered:
+            ordered.append(plat)
+    if ordered:
+        return tuple(ordered)
+    if vendor.lower().startswith("apple"):
+        return ("ios",) if device_class in ("phone", "tablet") else ("macos",)
+    if device_class in ("phone", "tablet"):
+        return ("android",)
+    return ("windows", "linux")
 
 
 class Price(Record):
@@ -212,6 +248,21 @@ class CpuSpec(Record):
         return sum(c.cores for c in self.clusters if c.ghz >= 0.75 * fastest)
 
 
+def _legacy_llama_cpp_flag(data: object) -> object:
+    """Profiles written before runtimes were a dimension say ``usable_by_llama_cpp = true|false``;
+    read it as ``runtimes = ["llama.cpp"]`` or ``[]`` so older user profiles keep loading."""
+    if isinstance(data, dict) and "usable_by_llama_cpp" in data:
+        if "runtimes" in data:
+            raise ValueError("give either runtimes or the older usable_by_llama_cpp, not both; keep runtimes")
+        data = dict(data)
+        flag = data.pop("usable_by_llama_cpp")
+        if not isinstance(flag, bool):
+            raise ValueError("usable_by_llama_cpp must be true or false (better: runtimes = [\"llama.cpp\"])")
+        data["runtimes"] = ["llama.cpp"] if flag else []
+        data.setdefault("runtimes_note", "from the older usable_by_llama_cpp flag")
+    return data
+
+
 class GpuSpec(Record):
     name: str
     backend: Backend
@@ -223,7 +274,19 @@ class GpuSpec(Record):
     vram_usable: ByteSize | None = None
     vram_bandwidth_gbs: float | None = None
     vram_bandwidth_basis: Basis | None = None
-    usable_by_llama_cpp: bool
+    #: ids of the runtimes (catalog/runtimes.toml) that can run a model on this GPU from a native
+    #: app or process; a browser's WebGPU access is decided by the browser target instead.
+    runtimes: tuple[str, ...]
+    runtimes_note: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_legacy_flag(cls, data: object) -> object:
+        return _legacy_llama_cpp_flag(data)
+
+    @property
+    def usable_by_llama_cpp(self) -> bool:
+        return "llama.cpp" in self.runtimes
 
     @model_validator(mode="after")
     def _discrete_has_vram(self) -> "GpuSpec":
@@ -238,6 +301,9 @@ class NpuSpec(Record):
     name: str
     tops: float | None = None
     note: str = ""
+    #: ids of the runtimes that can run a model on this NPU (ExecuTorch QNN/Core ML, LiteRT-LM NPU).
+    runtimes: tuple[str, ...] = ()
+    runtimes_note: str = ""
 
 
 class PowerSpec(Record):
@@ -274,7 +340,488 @@ class DeviceProfile(Record):
 
     @property
     def gpu_usable(self) -> bool:
+        """llama.cpp can use the GPU (the engine's GPU paths are llama.cpp's)."""
         return bool(self.gpu and self.gpu.usable_by_llama_cpp and self.gpu.backend not in ("none", "cpu"))
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]:
+        """Operating-system families this device runs (for matching runtimes and targets)."""
+        return os_platforms(self.os, self.class_, self.vendor)
+
+    @property
+    def platform(self) -> Platform:
+        """The first (main) of ``platforms``."""
+        return self.platforms[0]
+
+    def accelerator_runtimes(self) -> frozenset[str]:
+        """Runtime ids that can use this device's GPU or NPU."""
+        out: set[str] = set()
+        if self.gpu:
+            out.update(self.gpu.runtimes)
+        if self.npu:
+            out.update(self.npu.runtimes)
+        return frozenset(out)
+
+
+# --------------------------------------------------------------------------- runtimes
+
+#: dtypes of activations and KV caches; "activation" (KV only) = the format's activation dtype.
+Dtype = Literal["f32", "f16", "bf16", "int8", "int16"]
+
+
+class ByteFigure(Record):
+    """A size in bytes with its basis and source (runtime overheads, library downloads)."""
+
+    bytes: ByteSize
+    basis: Basis
+    source: str
+    note: str = ""
+
+
+class TensorQuant(Record):
+    """How one class of weight tensors is stored.
+
+    ``bits`` per value, packed ``values_per_word`` to a ``word_bits`` word where the runtime packs
+    that way (MLC int3: 10 values per uint32, 2 bits unused); one scale of ``scale_bits`` (and one
+    zero point/bias of ``zero_bits``; 0 = symmetric) per ``group`` consecutive values along the
+    input dimension. ``group = 0``: one scale per output row (per channel); ``"tensor"``: one per
+    tensor. ``scale_bits = 0``: not quantized (stored as plain ``bits``-bit floats).
+    """
+
+    bits: int = Field(gt=0, le=32)
+    group: int | Literal["tensor"] = 0
+    scale_bits: int = Field(default=0, ge=0, le=32)
+    zero_bits: int = Field(default=0, ge=0, le=32)
+    values_per_word: int | None = Field(default=None, gt=0)
+    word_bits: int = Field(default=32, gt=0, le=64)
+
+    @model_validator(mode="after")
+    def _check(self) -> TensorQuant:
+        if isinstance(self.group, int) and self.group < 0:
+            raise ValueError("group must be >= 0 (0 = per output row) or \"tensor\"")
+        if self.group != 0 and not self.scale_bits:
+            raise ValueError("a grouped or per-tensor format needs scale_bits")
+        if self.zero_bits and not self.scale_bits:
+            raise ValueError("zero_bits without scale_bits")
+        if self.values_per_word and self.values_per_word * self.bits > self.word_bits:
+            raise ValueError(f"{self.values_per_word} values of {self.bits} bits do not fit a {self.word_bits}-bit word")
+        return self
+
+    @property
+    def storage_bits(self) -> float:
+        """Bits one value occupies: word_bits / values_per_word when packed (MLC int3: 32/10 = 3.2), else bits."""
+        return self.word_bits / self.values_per_word if self.values_per_word else float(self.bits)
+
+    @property
+    def bits_per_weight(self) -> float:
+        """storage_bits + (scale_bits + zero_bits) / group for group-wise formats (q4f16_1: 4 + 16/32 =
+        4.5). Per-row and per-tensor scales depend on the row length: this property leaves them out
+        (use ``tensor_bytes`` for exact sizes)."""
+        if isinstance(self.group, int) and self.group > 0:
+            return self.storage_bits + (self.scale_bits + self.zero_bits) / self.group
+        return self.storage_bits
+
+    def tensor_bytes(self, rows: int, cols: int) -> int:
+        """Bytes of a rows × cols weight matrix (cols = input dimension, along which groups run):
+        data = rows × cols × bits (packed: rows × ⌈cols / values_per_word⌉ words), plus one
+        (scale_bits + zero_bits) per group, with rows × ⌈cols / group⌉ groups (group 0: rows;
+        "tensor": 1); rounded up to whole bytes."""
+        if self.values_per_word:
+            data_bits = rows * math.ceil(cols / self.values_per_word) * self.word_bits
+        else:
+            data_bits = rows * cols * self.bits
+        if self.group == "tensor":
+            groups = 1 if self.scale_bits else 0
+        elif self.group == 0:
+            groups = rows if self.scale_bits else 0
+        else:
+            groups = rows * math.ceil(cols / self.group)
+        return math.ceil((data_bits + groups * (self.scale_bits + self.zero_bits)) / 8)
+
+
+class RuntimeFormat(Record):
+    """A runtime's own weight format (q4f16_1, 4bit, 8da4w, int4 …): how each class of tensor is stored."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    description: str
+    #: backend ids of the runtime this format runs on; empty = every backend
+    backends: tuple[str, ...] = ()
+    linear: TensorQuant
+    #: token embedding: its own storage, or "linear" (as the linear layers)
+    embedding: TensorQuant | Literal["linear"] = "linear"
+    #: untied output projection (lm_head): its own storage, "linear" or "embedding"
+    output: TensorQuant | Literal["linear", "embedding"] = "linear"
+    #: a tied model's shared matrix is stored once as the embedding, once as the output, or twice ("both")
+    tied: Literal["embedding", "output", "both"] = "embedding"
+    #: norms, biases and other 1-D tensors
+    other: TensorQuant
+    #: a matrix whose input dimension is not a multiple of the group: padded, or left unquantized (MLX)
+    indivisible: Literal["pad", "unquantized"] = "pad"
+    activation_dtype: Dtype
+    #: WebGPU features a browser must offer to run it ("shader-f16"); native backends ignore it
+    requires_webgpu: tuple[str, ...] = ()
+    source: str
+    verified: bool
+    notes: str = ""
+
+    @property
+    def embedding_quant(self) -> TensorQuant:
+        return self.linear if self.embedding == "linear" else self.embedding
+
+    @property
+    def output_quant(self) -> TensorQuant:
+        if self.output == "linear":
+            return self.linear
+        if self.output == "embedding":
+            return self.embedding_quant
+        return self.output
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+
+class RuntimeBackend(Record):
+    """One execution backend of a runtime (Metal, CUDA, OpenCL, XNNPACK, QNN, WebGPU, WASM …)."""
+
+    id: str
+    kind: Literal["cpu", "gpu", "npu"]
+    #: the APIs/delegates it drives: metal, cuda, vulkan, opencl, webgpu, wasm, xnnpack, qnn, coreml, directml
+    apis: tuple[str, ...]
+    platforms: tuple[Platform, ...]
+    #: largest KV capacity this backend allows (MLC caps Metal at 32,768 tokens)
+    max_context: int | None = Field(default=None, gt=0)
+    source: str
+    verified: bool = True
+    note: str = ""
+
+
+class KvSpec(Record):
+    """KV cache: dtype ("activation" = the format's activation dtype) and when it is allocated:
+    ``grows`` with the tokens, ``preallocated`` for the whole context at load, or
+    ``fixed-at-export`` (the capacity is baked into the exported file)."""
+
+    dtype: Literal["f32", "f16", "bf16", "int8", "int16", "activation"]
+    allocation: Literal["grows", "preallocated", "fixed-at-export"]
+    #: sliding-window layers hold only the window (False: every layer holds the whole context)
+    windowed: bool = True
+    windowed_source: str = ""
+    source: str
+    verified: bool = True
+    note: str = ""
+
+
+class Runtime(Record):
+    """An inference runtime: where it runs, its backends, its weight formats, its KV cache."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    #: the source snapshot the data was read from (commit, release)
+    version: str
+    source: str
+    notes: str = ""
+    platforms: tuple[Platform, ...]
+    backends: tuple[RuntimeBackend, ...] = Field(alias="backend")
+    kv: KvSpec
+    #: process + library memory beside weights, KV cache and buffers
+    overhead: ByteFigure
+    #: what an app or page downloads for the runtime itself (None: not published)
+    runtime_download: ByteFigure | None = None
+    default_context: int | None = Field(default=None, gt=0)
+    default_context_source: str = ""
+    prefill_chunk: int | None = Field(default=None, gt=0)
+    prefill_chunk_source: str = ""
+    #: share of the detected GPU memory the runtime lets itself use (MLC gpu_memory_utilization)
+    gpu_memory_fraction: float | None = Field(default=None, gt=0, le=1)
+    gpu_memory_fraction_source: str = ""
+    #: "gguf": the weight formats are the GGUF file types of catalog/quantizations.toml
+    formats_from: Literal["gguf"] | None = None
+    formats: tuple[RuntimeFormat, ...] = Field(default=(), alias="format")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> Runtime:
+        if bool(self.formats) == bool(self.formats_from):
+            raise ValueError("give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one")
+        ids = [b.id for b in self.backends]
+        if not ids or len(set(ids)) != len(ids):
+            raise ValueError(f"backend ids must be present and unique, got {ids}")
+        for b in self.backends:
+            extra = set(b.platforms) - set(self.platforms)
+            if extra:
+                raise ValueError(f"backend {b.id} names platforms {sorted(extra)} missing from the runtime's platforms")
+        names: dict[str, str] = {}
+        for f in self.formats:
+            for n in f.names:
+                key = n.lower()
+                if key in names:
+                    raise ValueError(f"format name '{n}' is used twice (formats {names[key]} and {f.id})")
+                names[key] = f.id
+            unknown = set(f.backends) - set(ids)
+            if unknown:
+                raise ValueError(f"format {f.id} names unknown backends {sorted(unknown)}; known: {ids}")
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+    def backend(self, backend_id: str) -> RuntimeBackend | None:
+        return next((b for b in self.backends if b.id == backend_id), None)
+
+    def backends_for(self, platform: str, kind: str | None = None) -> tuple[RuntimeBackend, ...]:
+        """Backends that run on ``platform`` (optionally of one kind), in catalog order."""
+        return tuple(b for b in self.backends if platform in b.platforms and (kind is None or b.kind == kind))
+
+    def find_format(self, name: str) -> RuntimeFormat | None:
+        """The format with this id or alias (case-insensitive), or None."""
+        key = name.strip().lower()
+        return next((f for f in self.formats if key in (n.lower() for n in f.names)), None)
+
+    def formats_for(self, backend_id: str) -> tuple[RuntimeFormat, ...]:
+        return tuple(f for f in self.formats if not f.backends or backend_id in f.backends)
+
+    def usable_backends(self, device: DeviceProfile, browser: BrowserPlatform | None = None) -> tuple[RuntimeBackend, ...]:
+        """Backends of this runtime that can run on ``device``: in a native process, CPU backends
+        on the device's OS families, GPU/NPU backends when the profile lists this runtime for its
+        GPU/NPU (a GPU backend driving the profile's own GPU API first: CUDA before Vulkan on an
+        RTX card). In a ``browser`` page: its ``web`` backends, a WebGPU one only where that
+        browser offers WebGPU for this device's OS and GPU."""
+        if browser is not None:
+            return tuple(b for b in self.backends if "web" in b.platforms and (b.kind == "cpu" or (
+                b.kind == "gpu" and browser.webgpu_for(device))))
+        platforms = device.platforms
+        out: list[RuntimeBackend] = []
+        for b in self.backends:
+            if not any(p in b.platforms for p in platforms):
+                continue
+            if b.kind == "cpu" or (b.kind == "gpu" and device.gpu and self.id in device.gpu.runtimes) or (
+                    b.kind == "npu" and device.npu and self.id in device.npu.runtimes):
+                out.append(b)
+        native_api = device.gpu.backend if device.gpu else None
+        return tuple(sorted(out, key=lambda b: b.kind == "gpu" and native_api not in b.apis))
+
+
+# --------------------------------------------------------------------------- deployment targets
+
+
+class PublishedBudget(Record):
+    """A published app-memory figure: for the listed profiles, or for every device with this RAM
+    (of these classes)."""
+
+    device: str  # the device the figure was published for, e.g. "iPhone 13 Pro (6 GB)"
+    profiles: tuple[str, ...] = ()
+    ram: ByteSize | None = None
+    device_classes: tuple[DeviceClass, ...] = ()
+    usable: ByteSize
+    usable_with_entitlement: ByteSize | None = None
+    basis: Basis
+    source: str
+    verified: bool
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> PublishedBudget:
+        if not self.profiles and self.ram is None:
+            raise ValueError("a published budget needs profiles or ram to say which devices it applies to")
+        return self
+
+    def applies_to(self, device: DeviceProfile) -> bool:
+        if device.id in self.profiles:
+            return True
+        return (self.ram is not None and device.memory.ram == self.ram
+                and (not self.device_classes or device.device_class in self.device_classes))
+
+
+class MemoryRule(Record):
+    """How much memory one model process gets under a target.
+
+    ``profile``: the profile's ``memory.usable`` (today's behaviour). ``fraction``: a published
+    figure for the device (``published``, by profile id first, then by RAM), else ``fraction`` ×
+    RAM (``fraction_with_entitlement`` when the app holds ``entitlement``).
+    """
+
+    rule: Literal["profile", "fraction"]
+    fraction: float | None = Field(default=None, gt=0, le=1)
+    fraction_with_entitlement: float | None = Field(default=None, gt=0, le=1)
+    basis: Basis
+    source: str
+    note: str = ""
+    entitlement: str = ""
+    entitlement_source: str = ""
+    published: tuple[PublishedBudget, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> MemoryRule:
+        if self.rule == "fraction" and self.fraction is None:
+            raise ValueError("rule = \"fraction\" needs fraction")
+        if self.fraction_with_entitlement is not None and not self.entitlement:
+            raise ValueError("fraction_with_entitlement needs the entitlement's name")
+        return self
+
+
+class DownloadLimit(Record):
+    """A store or packaging size limit. ``hard``: the store refuses a larger package; ``soft``: a
+    threshold with a consequence (no automatic download over cellular)."""
+
+    id: str
+    what: str
+    max_bytes: ByteSize
+    compressed: bool
+    kind: Literal["hard", "soft"]
+    source: str
+    verified: bool
+    note: str = ""
+
+
+class AllocationLimit(Record):
+    """Largest single buffer/allocation through one API (WebGPU binding, OpenCL max alloc)."""
+
+    id: str
+    api: str
+    what: str
+    max_bytes: ByteSize
+    source: str
+    verified: bool
+    note: str = ""
+
+
+class BrowserPlatform(Record):
+    """One browser on one OS family: its WebGPU adapter limits, WebAssembly memory and tab limit."""
+
+    id: str
+    name: str
+    host_platforms: tuple[Platform, ...]
+    webgpu: bool
+    webgpu_since: str
+    #: host platforms where this browser has WebGPU (empty = all of host_platforms)
+    webgpu_platforms: tuple[Platform, ...] = ()
+    #: words one of which the device's GPU name must contain for WebGPU (empty = any GPU)
+    webgpu_gpu_names: tuple[str, ...] = ()
+    webgpu_note: str = ""
+    webgpu_source: str
+    #: what a page that requests higher limits (WebLLM asks for 1 GiB) typically gets
+    max_buffer_size: ByteSize
+    max_storage_buffer_binding_size: ByteSize
+    limits_basis: Basis
+    limits_source: str
+    limits_note: str = ""
+    shader_f16: Literal["yes", "some", "no", "unknown"]
+    shader_f16_source: str
+    wasm32_max: ByteSize
+    wasm32_source: str
+    memory64: bool
+    memory64_since: str = ""
+    memory64_max: ByteSize | None = None
+    memory64_source: str
+    def webgpu_for(self, device: DeviceProfile) -> bool:
+        """WebGPU in this browser on this device: shipped for one of its OS families and its GPU."""
+        if not self.webgpu or device.gpu is None:
+            return False
+        hosts = self.webgpu_platforms or self.host_platforms
+        gpu = device.gpu.name.lower()
+        return any(p in hosts for p in device.platforms) and (
+            not self.webgpu_gpu_names or any(w.lower() in gpu for w in self.webgpu_gpu_names))
+
+    #: the page's process limit (None: none published; the device budget applies)
+    tab_memory_limit: ByteSize | None = None
+    tab_memory_basis: Basis = "estimated"
+    tab_memory_source: str = ""
+    storage_note: str = ""
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryBudget:
+    """Memory one model process may use under a target on a device, and why."""
+
+    bytes: int
+    basis: str
+    rule: str  # e.g. "published: iPhone 13 Pro (6 GB) with entitlement", "50% of RAM", "profile memory.usable"
+    source: str
+    note: str = ""
+
+
+class Target(Record):
+    """Where the model ships: a server/CLI process, a desktop app, an iOS or Android app, a browser tab."""
+
+    id: str
+    name: str
+    description: str
+    source: str
+    device_classes: tuple[DeviceClass, ...]
+    #: OS families of the devices it can host on
+    platforms: tuple[Platform, ...]
+    runtimes: tuple[str, ...]
+    memory: MemoryRule
+    download_limits: tuple[DownloadLimit, ...] = Field(default=(), alias="download_limit")
+    allocation_limits: tuple[AllocationLimit, ...] = Field(default=(), alias="allocation_limit")
+    browsers: tuple[BrowserPlatform, ...] = Field(default=(), alias="browser")
+    notes: str = ""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> Target:
+        for kind, items in (("download_limit", self.download_limits), ("allocation_limit", self.allocation_limits),
+                            ("browser", self.browsers)):
+            ids = [i.id for i in items]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{kind} ids must be unique, got {ids}")
+        return self
+
+    @property
+    def runtime_platforms(self) -> tuple[Platform, ...]:
+        """The platforms a runtime must support to run under this target: "web" for a browser
+        target (one with [[target.browser]] entries), else the device platforms."""
+        return ("web",) if self.browsers else self.platforms
+
+    def hosts(self, device: DeviceProfile) -> bool:
+        """Can this target run on the device (its class and one of its OS families)?"""
+        return device.device_class in self.device_classes and any(p in self.platforms for p in device.platforms)
+
+    def browser(self, browser_id: str) -> BrowserPlatform | None:
+        return next((b for b in self.browsers if b.id == browser_id), None)
+
+    def browsers_for(self, device: DeviceProfile) -> tuple[BrowserPlatform, ...]:
+        return tuple(b for b in self.browsers if any(p in b.host_platforms for p in device.platforms))
+
+    def memory_budget(self, device: DeviceProfile, *, entitlement: bool = False,
+                      browser: BrowserPlatform | None = None) -> MemoryBudget:
+        """Bytes one model process may use on ``device`` under this target (see MemoryRule), capped
+        by the browser's tab limit when ``browser`` is given."""
+        from advisor.errors import BadInputError
+
+        m = self.memory
+        if entitlement and not m.entitlement:
+            raise BadInputError(f"target {self.id} has no memory entitlement; drop the entitlement or use ios-app")
+        if m.rule == "profile":
+            budget = MemoryBudget(device.memory.usable, device.memory.usable_basis, "profile memory.usable",
+                                  f"device profile {device.id}", device.memory.usable_note)
+        else:
+            budget = self._fraction_budget(device, entitlement)
+        if browser is not None and browser.tab_memory_limit is not None and browser.tab_memory_limit < budget.bytes:
+            budget = MemoryBudget(browser.tab_memory_limit, browser.tab_memory_basis, f"{browser.name} tab limit",
+                                  browser.tab_memory_source)
+        return budget
+
+    def _fraction_budget(self, device: DeviceProfile, entitlement: bool) -> MemoryBudget:
+        m = self.memory
+        entries = sorted((p for p in m.published if p.applies_to(device)), key=lambda p: device.id not in p.profiles)
+        for p in entries:
+            if entitlement and p.usable_with_entitlement is None:
+                continue
+            value = p.usable_with_entitlement if entitlement else p.usable
+            how = "with" if entitlement else "without"
+            label = f"published: {p.device}" + (f", {how} the entitlement" if m.entitlement else "")
+            return MemoryBudget(min(int(value), device.memory.ram), p.basis, label, p.source, p.note)  # type: ignore[arg-type]
+        fraction = m.fraction_with_entitlement if entitlement and m.fraction_with_entitlement else m.fraction
+        assert fraction is not None  # checked by MemoryRule
+        label = f"{fraction:.0%} of RAM" + (" with the entitlement" if entitlement else "")
+        return MemoryBudget(int(device.memory.ram * fraction), m.basis, label, m.source, m.note)
 
 
 # --------------------------------------------------------------------------- calibration
@@ -354,6 +901,7 @@ REASON_KINDS: dict[str, str] = {
     "model": "the model was not among those asked for",
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
+    "runtime": "none of the requested runtimes runs on this device",
 }
 
 #: Reasons that mean "not asked for" rather than "cannot run".
@@ -444,6 +992,9 @@ class Estimate:
     speed: SpeedEstimate | None
     quality_score: float
     reasons: tuple[Reason, ...] = field(default=())
+    #: the runtime and its backend (llama.cpp's backend is the speed path: cpu-arm, metal, …)
+    runtime: str = "llama.cpp"
+    backend: str = ""
 
     @property
     def headroom_bytes(self) -> int:

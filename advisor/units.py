@@ -82,6 +82,14 @@ def format_size(n_bytes: float, *, precision: int = 2) -> str:
     return f"{sign}{n:.0f} B"
 
 
+def format_decimal_size(n_bytes: float) -> str:
+    """Format bytes in decimal units as stores and download pages publish them: ``200 MB``, ``1.5 GB``."""
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n_bytes) >= factor:
+            return f"{n_bytes / factor:.3g} {unit}"
+    return f"{n_bytes:.0f} B"
+
+
 def gib(n_bytes: float) -> float:
     return n_bytes / GIB
 

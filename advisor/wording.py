@@ -67,6 +67,8 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
         return "not among the requested models"
     if r.kind == "offload":
         return f"{v:.0f}/{lim:.0f} layers on the GPU, the rest on the CPU"
+    if r.kind == "runtime":
+        return "none of the requested runtimes runs on this device"
     if r.kind == "prompt_exceeds_context":
         return (f"prompt ({v:.0f}) + output ({r.second:.0f}) tokens exceed the context of {lim:.0f}; "
                 f"raise {context_option} or shorten them")

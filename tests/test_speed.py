@@ -7,6 +7,7 @@ import pytest
 
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
+from advisor.engine.fit import estimate_speed
 from advisor.records import PathFactors, Workload
 
 FACTORS = PathFactors(path="cpu-arm", bw_efficiency=0.5, decode_compute_efficiency=1.0, prefill_efficiency=0.5,
@@ -24,7 +25,7 @@ def test_decode_memory_roofline_by_hand(catalog):
     ftype = catalog.file_type("Q4_0")
     device = _device(catalog)
     w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
-    s = spd.estimate_speed(model, ftype, catalog.ggml_types, device, w, FACTORS.model_copy(update={"decode_compute_efficiency": 8.0}))
+    s = estimate_speed(model, ftype, catalog.ggml_types, device, w, FACTORS.model_copy(update={"decode_compute_efficiency": 8.0}))
     weights = mem.weights_bytes(model, ftype, catalog.ggml_types)  # tied: the embedding doubles as output, streamed
     kv = mem.kv_read_bytes(model, 1.5)  # mean position while answering: prompt 1 + output 1 / 2
     assert kv == 2 * 16 * 8 * 64 * 2 * 1.5
@@ -40,15 +41,15 @@ def test_untied_embedding_is_not_streamed(catalog):
     lookup = mem.embedding_lookup_bytes(model, ftype, catalog.ggml_types)
     assert lookup == 2048 * 32000 * 34 // 32
     w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
-    s = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS)
+    s = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS)
     assert s.bytes_per_token == int(mem.weights_bytes(model, ftype, catalog.ggml_types) - lookup + mem.kv_read_bytes(model, 1.5))
 
 
 def test_kv_reads_grow_with_context(catalog):
     model = catalog.model("qwen3-1.7b")
     ftype = catalog.file_type("Q4_K_M")
-    short = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), Workload(32768, 100, 100), FACTORS)
-    long = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), Workload(32768, 16000, 100), FACTORS)
+    short = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), Workload(32768, 100, 100), FACTORS)
+    long = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), Workload(32768, 16000, 100), FACTORS)
     assert long.decode_tokens_per_s < short.decode_tokens_per_s
     per_token = mem.kv_bytes_per_token(model)
     assert per_token == 2 * 28 * 8 * 128 * 2
@@ -61,7 +62,7 @@ def test_prefill_compute_roofline_by_hand(catalog):
     ftype = catalog.file_type("Q8_0")
     device = _device(catalog)
     w = Workload(context_tokens=2048, prompt_tokens=512, output_tokens=1)
-    s = spd.estimate_speed(model, ftype, catalog.ggml_types, device, w, FACTORS)
+    s = estimate_speed(model, ftype, catalog.ggml_types, device, w, FACTORS)
     mm = spd.matmul_params(model)
     flops = 512 * (2 * mm + spd.attention_flops(model, 256)) + 2 * 49152 * 576
     peak = spd.cpu_gflops(device, device.cpu.big_cores) * 1e9 * 0.5
@@ -73,8 +74,8 @@ def test_fixed_cost_adds_per_layer(catalog):
     model = catalog.model("qwen2.5-0.5b-instruct")
     ftype = catalog.file_type("Q4_K_M")
     w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
-    a = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS)
-    b = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS.model_copy(update={"fixed_s_per_layer": 1e-4}))
+    a = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS)
+    b = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, FACTORS.model_copy(update={"fixed_s_per_layer": 1e-4}))
     assert 1 / b.decode_tokens_per_s - 1 / a.decode_tokens_per_s == pytest.approx(24 * 1e-4, rel=1e-6)
 
 
@@ -85,9 +86,9 @@ def test_small_model_in_last_level_cache_reads_at_cache_speed(catalog):
     ftype = catalog.file_type("Q4_0")
     w = Workload(context_tokens=512, prompt_tokens=1, output_tokens=1)
     fast = FACTORS.model_copy(update={"decode_compute_efficiency": 8.0})
-    dram = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, fast)
-    unmeasured = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2), w, fast)
-    cached = spd.estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2, llc_bandwidth_gbs=100.0), w, fast)
+    dram = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, fast)
+    unmeasured = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2), w, fast)
+    cached = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog, llc=512 * 1024**2, llc_bandwidth_gbs=100.0), w, fast)
     assert unmeasured.decode_tokens_per_s == pytest.approx(dram.decode_tokens_per_s, rel=1e-9)
     assert cached.decode_tokens_per_s == pytest.approx(100e9 / cached.bytes_per_token, rel=1e-9)
 
@@ -95,7 +96,7 @@ def test_small_model_in_last_level_cache_reads_at_cache_speed(catalog):
 def test_energy_is_power_times_time(catalog):
     model = catalog.model("qwen3-0.6b")
     device = _device(catalog)
-    s = spd.estimate_speed(model, catalog.file_type("Q8_0"), catalog.ggml_types, device, Workload(2048, 200, 100), FACTORS)
+    s = estimate_speed(model, catalog.file_type("Q8_0"), catalog.ggml_types, device, Workload(2048, 200, 100), FACTORS)
     assert s.energy_j_per_token == pytest.approx(device.power.typical_w / s.decode_tokens_per_s, rel=1e-9)
     assert s.energy_j_per_response == pytest.approx(device.power.typical_w * s.response_s, rel=1e-9)
     assert s.response_s == pytest.approx(s.ttft_s + 100 / s.decode_tokens_per_s, rel=1e-9)

@@ -35,3 +35,34 @@ def where(cond: Num, a: Num, b: Num) -> Num:
     import numpy as np
 
     return np.where(cond, a, b)
+
+
+def floor(a: Num) -> Num:
+    if _scalar(a):
+        import math
+
+        return float(math.floor(a))
+    import numpy as np
+
+    return np.floor(a)
+
+
+def clip(a: Num, low: Num, high: Num) -> Num:
+    return maximum(minimum(a, high), low)
+
+
+def logical_not(a: Num) -> Num:
+    if _scalar(a):
+        return not a
+    import numpy as np
+
+    return np.logical_not(a)
+
+
+def rounded(a: Num) -> Num:
+    """Round half to even, as numpy does."""
+    if _scalar(a):
+        return float(round(a))
+    import numpy as np
+
+    return np.round(a)

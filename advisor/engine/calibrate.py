@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
-from advisor.engine.speed import estimate_speed
+from advisor.engine.fit import estimate_speed
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
 
 Metric = Literal["decode", "prefill"]
@@ -47,6 +47,7 @@ class Observation:
     value: float  # measured tokens/s
     label: str = ""
     weight: float = 1.0  # trust in the measurement: residuals count with this weight
+    variant: Any = None  # engine.runtimes.Variant of a runtime other than llama.cpp (None: llama.cpp)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class FitResult:
 
 
 def predict(obs: Observation, factors: PathFactors, ggml_types: Mapping[str, GgmlType]) -> float:
-    s = estimate_speed(obs.model, obs.ftype, ggml_types, obs.device, obs.workload, factors)
+    s = estimate_speed(obs.model, obs.ftype, ggml_types, obs.device, obs.workload, factors, variant=obs.variant)
     return s.decode_tokens_per_s if obs.metric == "decode" else s.prefill_tokens_per_s
 
 

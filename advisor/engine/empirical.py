@@ -40,3 +40,30 @@ def guess_compute_buffer_bytes(model: ModelSpec, n_ctx: int, n_ubatch: int, *, f
         return int(logits + activations)
     attention = model.n_heads * n_ctx * n_ubatch * 4
     return int(max(logits, attention) + activations)
+
+
+#: Prefill working buffers of runtimes other than llama.cpp, per token of a prefill chunk and per
+#: unit of FFN width: ``3 × activation bytes + 4`` bytes (the gate/up output, the activated
+#: product and one f32 scratch). Fitted to WebLLM's own memory figures (webllm-vram.csv, 65 builds
+#: of catalog models): the memory beyond weights and KV is 80–88 MiB for the f16 builds of
+#: Llama-3.2-1B and SmolLM2-1.7B (chunk 1024 × FFN 8192 × 10 B = 80 MiB) and 128–136 MiB for their
+#: f32 builds (× 16 B = 128 MiB); 63 MiB for TinyLlama (FFN 5632: 55 MiB), 162–181 MiB for
+#: Llama-3-8B (FFN 14336: 140 MiB).
+RUNTIME_BUFFER_BYTES_PER_FFN_UNIT = (3, 4)
+
+#: Model families whose MLC builds hold the logits of a whole prefill chunk in f32
+#: (chunk × vocab × 4 B) — seen only in WebLLM's figures, not in a source read: Qwen2.5/Qwen3
+#: builds need 0.6–0.9 GB beyond weights + KV + buffers (Qwen3-0.6B q4f16_1: 1,403 MB = 320 + 448 +
+#: 30 + 151,936 × 1024 × 4 B = 593 MiB, within 1 %), Phi-4-mini 868 MiB (200,064 × 1024 × 4 B = 781
+#: MiB + 80); Llama-3.x, Gemma, Phi-3.x, SmolLM2, Mistral and TinyLlama builds do not.
+MLC_FULL_CHUNK_LOGITS_FAMILIES = frozenset({"qwen2.5", "qwen3", "deepseek-r1-distill", "phi-4"})
+
+
+def guess_runtime_buffer_bytes(model: ModelSpec, chunk: int, activation_bytes: int, *, full_chunk_logits: bool) -> int:
+    """Guess of a non-llama.cpp runtime's prefill buffers for a chunk of ``chunk`` tokens:
+    ``chunk × max FFN width × (3 × activation bytes + 4)``, plus ``chunk × vocab × 4`` when the
+    runtime keeps the logits of the whole chunk (see the constants above)."""
+    per, extra = RUNTIME_BUFFER_BYTES_PER_FFN_UNIT
+    ffn = max(model.ffn(i) for i in range(model.n_layers))
+    logits = chunk * model.vocab_size * 4 if full_chunk_logits else 0
+    return int(chunk * ffn * (per * activation_bytes + extra) + logits)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
-from advisor.engine import empirical, quality
+from advisor.engine import core, empirical
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
+from advisor.engine import runtimes as rt
+from advisor.engine.derived import Derived, QualityTable, WeightTerms
+from advisor.engine.runtimes import Variant
+from advisor.engine.tensors import layer_sums, tensor_inventory
 from advisor.records import (
+    Band,
     DeviceProfile,
     Estimate,
     FileType,
@@ -18,6 +22,7 @@ from advisor.records import (
     ModelSpec,
     PathFactors,
     Reason,
+    SpeedEstimate,
     Workload,
 )
 from advisor.units import format_size
@@ -30,61 +35,85 @@ class Tables(Protocol):
     ggml_types: Mapping[str, GgmlType]
     file_types: Mapping[str, FileType]
     calibration: Mapping[str, PathFactors]
-
-
-@dataclass(frozen=True)
-class QualityTable:
-    base: Mapping[str, quality.BaseQuality]
-    rel_ppl: Mapping[str, float]
-    fit: quality.SizeFit
-
-    def score(self, model: ModelSpec, ftype: FileType) -> float:
-        return quality.quantized_score(self.base[model.id], model, self.rel_ppl[ftype.id])
-
-
-_QUALITY_CACHE: dict[int, QualityTable] = {}
+    derived: Derived
 
 
 def quality_table(tables: Tables) -> QualityTable:
-    key = id(tables.models)
-    cached = _QUALITY_CACHE.get(key)
-    if cached is None:
-        fit = quality.fit_size_model(tables.models.values())
-        cached = QualityTable(
-            base={m.id: quality.base_quality(m, fit) for m in tables.models.values()},
-            rel_ppl={
-                f.id: quality.relative_ppl_increase(f, tables.ggml_types, tables.file_types.values())
-                for f in tables.file_types.values()
-            },
-            fit=fit,
-        )
-        _QUALITY_CACHE[key] = cached
-    return cached
+    return tables.derived.quality()
 
 
-def factors_for(device: DeviceProfile, tables: Tables, overrides: Mapping[str, PathFactors] | None = None) -> PathFactors:
+def factors_for(
+    device: DeviceProfile, tables: Tables, overrides: Mapping[str, PathFactors] | None = None, *, variant: Variant | None = None,
+) -> PathFactors:
     """The device's own calibration when it has runs, else its execution path's calibration from
-    recorded runs, else the shipped defaults for the path."""
-    path = spd.execution_path(device)
+    recorded runs, else the shipped defaults for the path; a runtime × backend without shipped
+    factors gets a prior (``runtime_prior``)."""
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
+        path = spd.execution_path(device)
+    elif variant.is_llama_cpp:
+        path = spd.cpu_path(device)  # llama.cpp asked to stay on the CPU
+    else:
+        path = variant.path
     if overrides:
         if device.id in overrides and overrides[device.id].path == path:
             return overrides[device.id]
         if f"path:{path}" in overrides:
             return overrides[f"path:{path}"]
-    return tables.calibration[path]
+    if path in tables.calibration:
+        return tables.calibration[path]
+    assert variant is not None
+    return runtime_prior(device, variant, tables)
+
+
+#: A runtime × backend without fitted factors borrows llama.cpp's factors for the same hardware,
+#: its bands widened by this factor: nothing measured says how that runtime differs (assumption).
+PRIOR_BAND_WIDENING = 2.0
+
+
+def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> PathFactors:
+    """llama.cpp's factors of the same hardware (its CPU path, or its path for the device's GPU
+    API) as the prior of a runtime × backend that has no published measurements."""
+    base = tables.calibration[spd.cpu_path(device)]
+    if variant.backend.kind != "cpu" and device.gpu is not None:
+        api = device.gpu.backend
+        key = ("cuda" if device.gpu.discrete else "cuda-unified") if api == "cuda" else api
+        base = tables.calibration.get(key, base)
+    return base.model_copy(update={
+        "path": variant.path,
+        "decode_band": base.decode_band * PRIOR_BAND_WIDENING,
+        "prefill_band": base.prefill_band * PRIOR_BAND_WIDENING,
+        "n_measurements": 0,
+        "basis": f"no published {variant.path} measurements: llama.cpp's {base.path} factors as a prior, band ×{PRIOR_BAND_WIDENING:g}",
+    })
 
 
 def cpu_path_factors(device: DeviceProfile, tables: Tables) -> PathFactors:
-    key = "cpu-x86" if device.cpu.arch == "x86_64" else ("cpu-arm" if "dotprod" in device.cpu.isa else "cpu-arm-legacy")
-    return tables.calibration[key]
+    return tables.calibration[spd.cpu_path(device)]
 
 
 def classify(total: int, usable: int, tight_fraction: float = empirical.TIGHT_FRACTION) -> str:
-    if total <= usable * tight_fraction:
-        return "fits"
-    if total <= usable:
-        return "tight"
-    return "no"
+    return core.FIT_CODES[core.placement_code(total, usable, tight_fraction)]
+
+
+def candidate(model: ModelSpec, ftype: FileType, workload: Workload, tables: Tables, variant: Variant | None = None) -> dict:
+    """The terms of one model × format (weights and layer sums from the catalog's derived tables):
+    a GGUF file type through llama.cpp's path, a runtime's own format through ``engine.runtimes``."""
+    sums = tables.derived.sums(model)
+    if variant is None or variant.is_gguf:
+        return core.candidate_row(model, ftype, workload, tables.derived.weights(model, ftype), sums)
+    weights = tables.derived.runtime_weights(model, variant.runtime, variant.format)
+    return rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
+
+
+def device_row(
+    device: DeviceProfile, workload: Workload, tables: Tables, overrides: Mapping[str, PathFactors] | None,
+    variant: Variant | None = None,
+) -> dict:
+    main = factors_for(device, tables, overrides, variant=variant)
+    cpu = cpu_path_factors(device, tables)
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
+        return core.device_row(device, workload, main, cpu)  # llama.cpp's own choice of backend
+    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp)
 
 
 def evaluate(
@@ -96,59 +125,106 @@ def evaluate(
     *,
     overrides: Mapping[str, PathFactors] | None = None,
     with_speed: bool = True,
+    variant: Variant | None = None,
 ) -> Estimate:
-    """Memory, fit, speed and quality of ``model`` in ``ftype`` on ``device`` for ``workload``."""
-    memory = mem.estimate_memory(model, ftype, tables.ggml_types, workload)
-    factors = factors_for(device, tables, overrides)
-    gpu = device.gpu if device.gpu_usable else None
+    """Memory, fit, speed and quality of ``model`` in ``ftype`` on ``device`` for ``workload``:
+    the one path (``engine.core``) run on plain numbers. ``variant`` names a runtime × backend ×
+    format other than llama.cpp's default (``ftype`` is then ``variant.format``)."""
+    c = core.candidate_terms([candidate(model, ftype, workload, tables, variant)])
+    main = factors_for(device, tables, overrides, variant=variant)
+    d = core.device_terms([device_row(device, workload, tables, overrides, variant)])
+    place = core.placement(c, d)
+    fit = core.FIT_CODES[place.fit_code]
+    memory = MemoryEstimate(
+        int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
+        gpu_bytes=int(place.gpu_bytes),
+    )
     reasons: list[Reason] = []
-    gpu_fraction = 1.0
-    if gpu is not None and gpu.discrete:
-        vram = gpu.vram_usable or 0
-        fit = classify(memory.total_bytes, vram)
-        usable = vram
-        if fit == "no":
-            # partial offload: as many layers as fit in VRAM beside the compute buffer
-            per_layer = (memory.weights_bytes + memory.kv_cache_bytes) / model.n_layers
-            room = vram - memory.compute_buffer_bytes - memory.overhead_bytes
-            layers = max(0, min(model.n_layers, int(room // per_layer)))
-            gpu_fraction = layers / model.n_layers
-            host_part = memory.total_bytes - int(layers * per_layer)
-            usable = vram + device.memory.usable
-            if host_part <= device.memory.usable:
-                fit = "offload"
-                reasons.append(Reason("offload", value=layers, limit=model.n_layers))
-            memory = MemoryEstimate(
-                memory.weights_bytes, memory.kv_cache_bytes, memory.compute_buffer_bytes,
-                memory.overhead_bytes, gpu_bytes=int(layers * per_layer),
-            )
-        else:
-            memory = MemoryEstimate(
-                memory.weights_bytes, memory.kv_cache_bytes, memory.compute_buffer_bytes,
-                memory.overhead_bytes, gpu_bytes=memory.total_bytes,
-            )
-    else:
-        usable = device.memory.usable
-        fit = classify(memory.total_bytes, usable)
+    if fit == "offload":
+        layers = round(model.n_layers * place.gpu_fraction)
+        reasons.append(Reason("offload", value=layers, limit=model.n_layers))
     if workload.context_tokens > model.context_length:
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     speed = None
     if with_speed and fit != "no":
-        speed = spd.estimate_speed(
-            model, ftype, tables.ggml_types, device, workload, factors,
-            gpu_fraction=gpu_fraction,
-            cpu_factors=cpu_path_factors(device, tables) if gpu_fraction < 1 else None,
-        )
+        speed = _speed(model, device, workload, c, d, main, place.gpu_fraction)
     return Estimate(
         model_id=model.id,
         quant_id=ftype.id,
         device_id=device.id,
         memory=memory,
-        usable_bytes=usable,
+        usable_bytes=int(place.usable_bytes),
         fit=fit,  # type: ignore[arg-type]
         speed=speed,
         quality_score=quality_table(tables).score(model, ftype),
         reasons=tuple(reasons),
+        runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
+        backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
+    )
+
+
+def estimate_speed(
+    model: ModelSpec,
+    ftype: FileType,
+    ggml_types: Mapping[str, GgmlType],
+    device: DeviceProfile,
+    workload: Workload,
+    factors: PathFactors,
+    *,
+    gpu_fraction: float = 1.0,
+    cpu_factors: PathFactors | None = None,
+    variant: Variant | None = None,
+) -> SpeedEstimate:
+    """All speed figures of one model × format on one device under the given factors (used to
+    fit those factors). ``gpu_fraction`` < 1 models partial offload to a discrete GPU: that share
+    of the layers runs on the GPU path, the rest on the CPU path (``cpu_factors``). ``variant``:
+    a runtime × backend × format other than llama.cpp's (``ftype`` is then its format)."""
+    sums = layer_sums(model)
+    if variant is None or variant.is_gguf:
+        weights = WeightTerms(mem.weights_bytes(model, ftype, ggml_types), mem.embedding_lookup_bytes(model, ftype, ggml_types))
+        row = core.candidate_row(model, ftype, workload, weights, sums)
+    else:
+        weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
+        row = rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
+    c = core.candidate_terms([row])
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
+        d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors)])
+    else:
+        d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors,
+                                               accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp)])
+    return _speed(model, device, workload, c, d, factors, gpu_fraction if factors.path in spd.GPU_PATHS else 1.0)
+
+
+def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.CandidateTerms, d: core.DeviceTerms,
+           factors: PathFactors, gpu_fraction: float) -> SpeedEstimate:
+    t = core.timing(c, d, workload, gpu_fraction)
+    decode_tps = 1.0 / t.decode_s_per_token
+    prefill_tps = workload.prompt_tokens / t.prompt_s
+    power = d.power_w
+    gpu = device.gpu
+    gpu_bw = bool(d.on_gpu and d.discrete and gpu is not None)
+    basis = (
+        f"{'VRAM' if gpu_bw else 'memory'} bandwidth "
+        f"{gpu.vram_bandwidth_gbs if gpu_bw and gpu else device.memory.bandwidth_gbs:g} GB/s "
+        f"({gpu.vram_bandwidth_basis if gpu_bw and gpu else device.memory.bandwidth_basis}) "
+        f"× efficiency {factors.bw_efficiency:.2f} on {factors.path}; {factors.basis}"
+    )
+    return SpeedEstimate(
+        decode_tokens_per_s=decode_tps,
+        decode_band=Band(decode_tps / (1 + t.decode_band), decode_tps * (1 + t.decode_band)),
+        decode_bound=spd.DECODE_BOUNDS[t.decode_bound_code],  # type: ignore[arg-type]
+        prefill_tokens_per_s=prefill_tps,
+        prefill_band=Band(prefill_tps / (1 + t.prefill_band), prefill_tps * (1 + t.prefill_band)),
+        prefill_bound="compute" if t.prefill_compute_bound else "memory",
+        ttft_s=t.prompt_s,
+        response_s=t.response_s,
+        energy_j_per_token=power * t.decode_s_per_token,
+        energy_j_per_response=power * t.response_s,
+        backend=factors.path,
+        threads=workload.threads or spd.default_threads(device),
+        gpu_layers=int(t.gpu_layers),
+        basis=basis,
+        bytes_per_token=int(c.weights_bytes - c.lookup_bytes + c.kv_read_bytes),
     )
 
 
@@ -223,4 +299,5 @@ def memory_shortfall(est: Estimate) -> Reason:
     return Reason("memory", value=est.memory.total_bytes, limit=est.usable_bytes)
 
 
-__all__ = ["evaluate", "generic_device", "quality_table", "factors_for", "classify", "memory_shortfall"]
+__all__ = ["evaluate", "estimate_speed", "generic_device", "quality_table", "factors_for", "classify", "QualityTable",
+           "memory_shortfall"]

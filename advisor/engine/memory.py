@@ -5,11 +5,11 @@ All functions are pure; sizes are integers of bytes.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from advisor.engine import empirical
 from advisor.engine.quant_mix import tensor_types
-from advisor.engine.tensors import Tensor, layer_sums, tensor_inventory
+from advisor.engine.tensors import LayerSums, Tensor, layer_sums, tensor_inventory
 from advisor.records import FileType, GgmlType, MemoryEstimate, ModelSpec, Workload
 
 #: KV cache element storage as (block size, bytes per block): f16 2 B per value; q8_0 34 B per 32
@@ -25,30 +25,14 @@ def tensor_bytes(t: Tensor, gtype: GgmlType) -> int:
 
 
 def per_tensor_bytes(
-    model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], *, has_imatrix: bool | None = None
+    model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], *, has_imatrix: bool | None = None,
+    inventory: Sequence[Tensor] | None = None,
 ) -> list[tuple[Tensor, str, int]]:
     """(tensor, ggml type, bytes) for every tensor under the file type's mix rules."""
     imatrix = ftype.imatrix != "no" if has_imatrix is None else has_imatrix
-    types = tensor_types(model, ftype.id, ftype.base_type, imatrix)
-    return [(t, ty, tensor_bytes(t, ggml_types[ty])) for t, ty in zip(tensor_inventory(model), types)]
-
-
-_WEIGHTS_CACHE: dict[tuple[int, str, bool | None], tuple[ModelSpec, int, int]] = {}
-
-
-def _weights_and_lookup(
-    model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], has_imatrix: bool | None
-) -> tuple[int, int]:
-    """(total weight bytes, bytes of an untied token_embd), cached per model object and type."""
-    key = (id(model), ftype.id, has_imatrix)
-    hit = _WEIGHTS_CACHE.get(key)
-    if hit is None or hit[0] is not model:
-        rows = per_tensor_bytes(model, ftype, ggml_types, has_imatrix=has_imatrix)
-        total = sum(b for _, _, b in rows)
-        lookup = 0 if model.tied_embeddings else sum(b for t, _, b in rows if t.name == "token_embd.weight")
-        hit = (model, total, lookup)
-        _WEIGHTS_CACHE[key] = hit
-    return hit[1], hit[2]
+    inventory = inventory if inventory is not None else tensor_inventory(model)
+    types = tensor_types(model, ftype.id, ftype.base_type, imatrix, inventory=inventory)
+    return [(t, ty, tensor_bytes(t, ggml_types[ty])) for t, ty in zip(inventory, types)]
 
 
 def weights_bytes(
@@ -59,12 +43,14 @@ def weights_bytes(
     Imatrix: by default assumed for file types where llama.cpp recommends or requires one (IQ*),
     as published GGUFs of those types are made with one; not for K-quants and legacy types.
     """
-    return _weights_and_lookup(model, ftype, ggml_types, has_imatrix)[0]
+    return sum(b for _, _, b in per_tensor_bytes(model, ftype, ggml_types, has_imatrix=has_imatrix))
 
 
 def embedding_lookup_bytes(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> int:
     """Bytes of token_embd when it is only a lookup table (untied models): not read per token."""
-    return _weights_and_lookup(model, ftype, ggml_types, None)[1]
+    if model.tied_embeddings:
+        return 0
+    return sum(b for t, _, b in per_tensor_bytes(model, ftype, ggml_types) if t.name == "token_embd.weight")
 
 
 def kv_cells(n_ctx: int, *, pad: int = empirical.KV_CELL_PADDING) -> int:
@@ -78,14 +64,14 @@ def swa_cells(model: ModelSpec, n_ctx: int, n_ubatch: int, *, pad: int = empiric
     return min(kv_cells(n_ctx, pad=pad), kv_cells(model.sliding_window + n_ubatch, pad=pad))
 
 
-def kv_cache_bytes(model: ModelSpec, n_ctx: int, cache_type: str = "f16", n_ubatch: int = 512) -> int:
+def kv_cache_bytes(model: ModelSpec, n_ctx: int, cache_type: str = "f16", n_ubatch: int = 512, *, sums: LayerSums | None = None) -> int:
     """KV cache = Σ_layers 2 × cells_layer × n_kv_heads_layer × head_dim × bytes(cache type).
 
     K and V each store n_kv_heads × head_dim values per cell (GQA: kv heads, not query heads);
     sliding-window layers (Gemma 2/3) hold only the window plus one micro-batch.
     """
     block, size = KV_CACHE_GEOMETRY[cache_type]
-    sums = layer_sums(model)
+    sums = sums or layer_sums(model)
     full = kv_cells(n_ctx)
     local = swa_cells(model, n_ctx, n_ubatch) if sums.swa_kv_dims else 0
     # rows are whole blocks: n_kv_heads × head_dim is a multiple of 32 for every catalog model
@@ -98,11 +84,11 @@ def kv_bytes_per_token(model: ModelSpec, cache_type: str = "f16") -> float:
     return 2 * layer_sums(model).global_kv_dims / block * size
 
 
-def kv_read_bytes(model: ModelSpec, position: float, cache_type: str = "f16") -> float:
+def kv_read_bytes(model: ModelSpec, position: float, cache_type: str = "f16", *, sums: LayerSums | None = None) -> float:
     """KV bytes one decode step reads at ``position`` tokens into the context (sliding-window
     layers read at most the window)."""
     block, size = KV_CACHE_GEOMETRY[cache_type]
-    sums = layer_sums(model)
+    sums = sums or layer_sums(model)
     swa_span = min(position, model.sliding_window) if sums.swa_kv_dims else 0
     return 2 * (position * sums.global_kv_dims + swa_span * sums.swa_kv_dims) / block * size
 

@@ -33,7 +33,16 @@ KAPPA = 1.0
 #: Sensitivity exponent: a model 16× smaller loses 16^0.3 ≈ 2.3× more (assumption, consistent
 #: with the common observation that sub-2B models degrade more under 4-bit quantization).
 ALPHA = 0.3
+#: Cap on the share of the score quantization can take (assumption: a 1-bit file keeps a little).
 MAX_LOSS = 0.95
+#: Below the smallest bits per weight with a measured Δppl, Δppl is extrapolated as
+#: (b_min / b)^BELOW_RANGE_EXPONENT. The catalog's own figures rise about this steeply at the low
+#: end: IQ3_XXS (3.06 bpw, Δppl 1.23) → IQ2_XXS (2.06 bpw, Δppl 7.86) is a slope of −4.7 in
+#: log-log; 4 is that slope rounded down (assumption). Every shipped type is measured, so this
+#: serves only a user's file type below IQ1_S's 1.56 bpw.
+BELOW_RANGE_EXPONENT = 4
+#: Release year the size fit is centred on, and the year assumed when a release date is missing.
+YEAR_ORIGIN = 2024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +61,7 @@ def _year(model: ModelSpec) -> float:
         year, month = model.release_date[:7].split("-")
         return int(year) + (int(month) - 1) / 12
     except ValueError:
-        return 2024.0
+        return float(YEAR_ORIGIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +73,7 @@ class SizeFit:
     sd: float
 
     def predict(self, model: ModelSpec) -> float:
-        return self.a + self.b * math.log10(model.params) + self.c * (_year(model) - 2024)
+        return self.a + self.b * math.log10(model.params) + self.c * (_year(model) - YEAR_ORIGIN)
 
 
 def fit_size_model(models: Iterable[ModelSpec]) -> SizeFit:
@@ -73,7 +82,7 @@ def fit_size_model(models: Iterable[ModelSpec]) -> SizeFit:
     for m in models:
         values = published_mmlu(m)
         if values:
-            rows.append((1.0, math.log10(m.params), _year(m) - 2024, sum(values) / len(values)))
+            rows.append((1.0, math.log10(m.params), _year(m) - YEAR_ORIGIN, sum(values) / len(values)))
     n = len(rows)
     if n < 4:
         return SizeFit(a=0.0, b=0.0, c=0.0, n=n, sd=float("nan"))
@@ -124,10 +133,36 @@ def relative_ppl_increase(ftype: FileType, ggml_types: Mapping[str, GgmlType], a
         for f in all_ftypes
         if f.ppl_delta and f.ppl_delta > 0 and f.base_type in ggml_types
     )
+    return interpolate_rel_ppl(bpw, known)
+
+
+#: GGUF types whose scheme matches the plain group-wise int formats of other runtimes (one scale,
+#: optionally a zero, per block of 32): their measured Δppl stands in for a runtime format of the
+#: same bits per weight (assumption: MLC q4f16_1 is Q4_0's scheme exactly; MLX affine g64, ORT
+#: MatMulNBits, ExecuTorch 8da4w are close relatives; no runtime publishes its own Δppl table).
+GROUPWISE_GGUF_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0")
+
+
+def runtime_format_rel_ppl(bits_per_weight: float, ggml_types: Mapping[str, GgmlType], all_ftypes: Iterable[FileType]) -> float:
+    """Δppl / ppl_F16 of a runtime's own format, interpolated at its linear layers' bits per
+    weight over the group-wise GGUF types (no loss at 16 bits and above)."""
+    if bits_per_weight >= 16:
+        return 0.0
+    known = sorted(
+        (ggml_types[f.base_type].bits_per_weight, f.ppl_delta / PPL_F16_LLAMA3_8B)
+        for f in all_ftypes
+        if f.id in GROUPWISE_GGUF_TYPES and f.ppl_delta and f.ppl_delta > 0 and f.base_type in ggml_types
+    )
+    return interpolate_rel_ppl(bits_per_weight, known)
+
+
+def interpolate_rel_ppl(bpw: float, known: list[tuple[float, float]]) -> float:
+    """Log-space interpolation of (bits per weight, relative Δppl) points; below the range,
+    (b_min / b)^BELOW_RANGE_EXPONENT; above it, the last point."""
     if not known:
         return 0.0
     if bpw <= known[0][0]:
-        return known[0][1] * (known[0][0] / bpw) ** 4
+        return known[0][1] * (known[0][0] / bpw) ** BELOW_RANGE_EXPONENT
     for (x0, y0), (x1, y1) in zip(known, known[1:]):
         if x0 <= bpw <= x1:
             w = (bpw - x0) / (x1 - x0) if x1 > x0 else 0

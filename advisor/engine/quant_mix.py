@@ -17,7 +17,7 @@ The mixes are checked against files that llama.cpp's own quantizer writes (tests
 
 from __future__ import annotations
 
-from functools import lru_cache
+from typing import Sequence
 
 from advisor.engine.tensors import Tensor, tensor_inventory
 from advisor.records import ModelSpec
@@ -165,10 +165,12 @@ def _choose(ftype: str, base: str, t: Tensor, m: ModelSpec, has_output: bool, ha
     return new
 
 
-@lru_cache(maxsize=4096)
-def tensor_types(m: ModelSpec, ftype: str, base_type: str, has_imatrix: bool = False) -> tuple[str, ...]:
-    """The ggml type of every tensor of ``tensor_inventory(m)`` under file type ``ftype``."""
-    inventory = tensor_inventory(m)
+def tensor_types(
+    m: ModelSpec, ftype: str, base_type: str, has_imatrix: bool = False, *, inventory: Sequence[Tensor] | None = None
+) -> tuple[str, ...]:
+    """The ggml type of every tensor of ``tensor_inventory(m)`` (or the ``inventory`` given) under
+    file type ``ftype``."""
+    inventory = inventory if inventory is not None else tensor_inventory(m)
     has_output = any(t.name == "output.weight" for t in inventory)
     types: list[str] = []
     for t in inventory:

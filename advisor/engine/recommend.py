@@ -6,8 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
+from advisor.engine import runtimes as rt
 from advisor.engine.fit import Tables, evaluate, memory_shortfall
+from advisor.engine.runtimes import Variant
 from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, Workload
+
+
+#: Soft speed target: about silent reading speed. 238 words/min for non-fiction (Brysbaert 2019,
+#: "How many words do we read per minute?", J. Memory and Language 109) × ~1.3 tokens per English
+#: word for Llama/Qwen tokenizers ≈ 5.2 tok/s, rounded to 5.
+READING_SPEED_TPS = 5.0
+
+
+#: ``Constraints.runtimes`` value: every runtime the device can run that has evidence behind it.
+ALL_RUNTIMES = frozenset({"all"})
 
 
 @dataclass(frozen=True)
@@ -22,7 +34,13 @@ class Constraints:
     allow_offload: bool = True
     #: Soft target: candidates decoding at least this fast rank before slower ones (a hard
     #: minimum is min_decode_tps). 5 tok/s ≈ reading speed; 0 ranks by quality alone.
-    target_decode_tps: float = 5.0
+    target_decode_tps: float = READING_SPEED_TPS
+    #: runtimes to consider (ids of catalog/runtimes.toml); None: llama.cpp alone; ALL_RUNTIMES:
+    #: llama.cpp and every runtime with published measurements for the backend it would use on the
+    #: device (a runtime known only by a prior is considered when asked for by name)
+    runtimes: frozenset[str] | None = None
+    #: a backend id to insist on (e.g. "cpu" to keep a runtime off the GPU)
+    backend: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +89,40 @@ class Recommendation:
 
 def candidate_quants(tables: Tables, constraints: Constraints) -> list[FileType]:
     if constraints.quant_ids:
-        return [tables.file_types[q] for q in sorted(constraints.quant_ids)]
+        return [tables.file_types[q] for q in sorted(constraints.quant_ids) if q in tables.file_types]
     return [f for f in tables.file_types.values() if f.common]
+
+
+def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Constraints) -> list[Variant | None]:
+    """Every runtime × backend × format to try on ``device``: per runtime its default backend on
+    the device (an accelerator it can use, else the CPU; or ``constraints.backend``) and its
+    formats (llama.cpp: the common GGUF types; ``constraints.quant_ids`` narrows by format name).
+    ``[None, …]`` stands for llama.cpp's file types on a catalog without runtimes."""
+    runtimes = getattr(tables, "runtimes", None)
+    if not runtimes:
+        return list(candidate_quants(tables, constraints))  # type: ignore[arg-type]
+    wanted = {n.lower() for n in constraints.quant_ids} if constraints.quant_ids else None
+    out: list[Variant | None] = []
+    every = constraints.runtimes == ALL_RUNTIMES
+    named = constraints.runtimes if constraints.runtimes is not None and not every else frozenset({rt.LLAMA_CPP})
+    for runtime in runtimes.values():
+        if not every and runtime.id not in named:
+            continue
+        usable = list(runtime.usable_backends(device))
+        if constraints.backend:
+            usable = [b for b in usable if b.id == constraints.backend]
+        backend = rt.best_backend(usable)
+        if backend is None:
+            continue
+        if runtime.formats_from == "gguf":
+            formats = candidate_quants(tables, constraints) if wanted is None else [
+                f for f in tables.file_types.values() if f.id.lower() in wanted]
+        else:
+            if every and rt.Variant(runtime, backend, None).path not in tables.calibration:
+                continue  # known only by a prior: considered when named
+            formats = [f for f in runtime.formats_for(backend.id) if wanted is None or wanted & {n.lower() for n in f.names}]
+        out.extend(rt.Variant(runtime, backend, f) for f in formats)
+    return out
 
 
 def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
@@ -110,7 +160,7 @@ def _rank_key(est: Estimate, target_tps: float = 0.0) -> tuple[bool, bool, float
 
 def best_quant(
     model: ModelSpec,
-    quants: Sequence[FileType],
+    quants: Sequence[FileType | Variant],
     device: DeviceProfile,
     workload: Workload,
     tables: Tables,
@@ -122,8 +172,11 @@ def best_quant(
     each other one failed."""
     best: Estimate | None = None
     failures: list[tuple[Rejection, Estimate]] = []
-    for ftype in quants:
-        est = evaluate(model, ftype, device, workload, tables, overrides=overrides)
+    for choice in quants:
+        if isinstance(choice, rt.Variant):
+            est = evaluate(model, choice.format, device, workload, tables, overrides=overrides, variant=choice)
+        else:
+            est = evaluate(model, choice, device, workload, tables, overrides=overrides)
         why = _check(est, model, workload, constraints)
         if why is not None:
             failures.append((why, est))
@@ -140,8 +193,8 @@ def recommend(
     *,
     overrides: Mapping[str, PathFactors] | None = None,
 ) -> Recommendation:
-    """Rank every model (its best passing quantization) that fits and meets the constraints."""
-    quants = candidate_quants(tables, constraints)
+    """Rank every model (its best passing runtime × format) that fits and meets the constraints."""
+    quants = candidate_variants(device, tables, constraints)
     target = constraints.target_decode_tps
     passing: list[Estimate] = []
     rejected: list[Rejection] = []
@@ -172,10 +225,11 @@ def recommend(
     )
 
 
-#: Alternatives shown beside the pick must keep at least this share of its quality score.
+#: Alternatives shown beside the pick must keep at least this share of its quality score
+#: (a product choice: "fastest still useful"), and the lightest alternative this larger share
+#: ("nearly as good, smaller"). Not fitted to data.
 ALTERNATIVE_QUALITY_SHARE = 0.6
-#: The "lightest" alternative keeps at least this share of the pick's quality.
-LIGHTEST_QUALITY_SHARE = 0.85
+LIGHTER_ALTERNATIVE_QUALITY_SHARE = 0.85
 
 
 def rejection_order(r: Rejection) -> tuple[bool, float, str, str]:
@@ -192,11 +246,11 @@ def _alternatives(ranked: Sequence[Estimate]) -> tuple[Alternative, ...]:
     fastest = max(useful, key=lambda e: e.speed.decode_tokens_per_s if e.speed else 0)
     if fastest is not pick:
         out.append(Alternative("fastest", ALTERNATIVE_QUALITY_SHARE, fastest))
-    near = [e for e in ranked[1:] if e.quality_score >= LIGHTEST_QUALITY_SHARE * pick.quality_score]
+    near = [e for e in ranked[1:] if e.quality_score >= LIGHTER_ALTERNATIVE_QUALITY_SHARE * pick.quality_score]
     if near:
         lightest = min(near, key=lambda e: e.memory.total_bytes)
         if lightest is not fastest:
-            out.append(Alternative("lightest", LIGHTEST_QUALITY_SHARE, lightest))
+            out.append(Alternative("lightest", LIGHTER_ALTERNATIVE_QUALITY_SHARE, lightest))
     return tuple(out)
 
 
@@ -295,13 +349,21 @@ def devices_for(
     max_ttft_s: float | None = None,
     overrides: Mapping[str, PathFactors] | None = None,
     rank_by: str = "cost",
+    runtimes: frozenset[str] | None = None,
+    quant_names: frozenset[str] | None = None,
 ) -> list[DeviceOption]:
     """Which devices run ``model`` (in ``quant``, or its best common quant that meets the speed),
-    ranked by price, energy or speed; devices that cannot, last, with the reason."""
-    quants = [quant] if quant else [f for f in tables.file_types.values() if f.common]
-    c = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s, target_decode_tps=0.0)
+    ranked by price, energy or speed; devices that cannot, last, with the reason. ``runtimes`` and
+    ``quant_names`` (format names of any runtime) widen the search as ``Constraints`` does."""
+    names = quant_names or (frozenset({quant.id}) if quant else None)
+    c = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s, target_decode_tps=0.0,
+                    runtimes=runtimes, quant_ids=names)
     out: list[DeviceOption] = []
     for device in devices:
+        quants = candidate_variants(device, tables, c)
+        if not quants:
+            out.append(DeviceOption(device, None, False, Reason("runtime")))
+            continue
         best, fails = best_quant(model, quants, device, workload, tables, c, overrides=overrides)
         if best is not None:
             out.append(DeviceOption(device, best, True, None))

@@ -19,12 +19,9 @@ device from the user's own runs (advisor calibrate).
 
 from __future__ import annotations
 
-from typing import Mapping
-
-from advisor.engine import memory as mem
 from advisor.engine.arrays import Num, maximum, minimum, where
 from advisor.engine.tensors import layer_sums
-from advisor.records import Band, DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, SpeedEstimate, Workload
+from advisor.records import DeviceProfile, ModelSpec, PathFactors
 from advisor.units import GB_S
 
 #: When model + KV fit in the last-level cache, the CPU reads them at the cache's bandwidth if the
@@ -49,6 +46,11 @@ def execution_path(device: DeviceProfile) -> str:
         if gpu.backend == "cuda":
             return "cuda" if gpu.discrete else "cuda-unified"
         return gpu.backend  # metal, vulkan, opencl
+    return cpu_path(device)
+
+
+def cpu_path(device: DeviceProfile) -> str:
+    """The CPU execution path of a device (where layers left off a GPU run)."""
     if device.cpu.arch == "x86_64":
         return "cpu-x86"
     if "dotprod" in device.cpu.isa:
@@ -103,10 +105,6 @@ def prefill_type_factor(base_type: str, factors: PathFactors) -> float:
     if family == "float":
         return factors.prefill_float_factor
     return 1.0
-
-
-def _band(value: float, rel: float) -> Band:
-    return Band(low=value / (1 + rel), high=value * (1 + rel))
 
 
 # --------------------------------------------------------------------------- formulas
@@ -171,95 +169,6 @@ def decode_bound_code(t_mem: Num, t_comp: Num, t_fixed: Num) -> Num:
 
 def decode_bound(t_mem: float, t_comp: float, t_fixed: float) -> str:
     return DECODE_BOUNDS[decode_bound_code(t_mem, t_comp, t_fixed)]
-
-
-# --------------------------------------------------------------------------- one estimate
-
-
-def estimate_speed(
-    model: ModelSpec,
-    ftype: FileType,
-    ggml_types: Mapping[str, GgmlType],
-    device: DeviceProfile,
-    workload: Workload,
-    factors: PathFactors,
-    *,
-    gpu_fraction: float = 1.0,
-    cpu_factors: PathFactors | None = None,
-) -> SpeedEstimate:
-    """All speed figures of one model × quant on one device for one workload.
-
-    ``gpu_fraction`` < 1 models partial offload to a discrete GPU: that share of the layers runs
-    on the GPU at VRAM bandwidth, the rest on the CPU path (``cpu_factors``).
-    """
-    path = factors.path
-    on_gpu = path in GPU_PATHS
-    threads = workload.threads or default_threads(device)
-    sums = layer_sums(model)
-    window = model.sliding_window
-
-    weight_read = mem.weights_bytes(model, ftype, ggml_types) - mem.embedding_lookup_bytes(model, ftype, ggml_types)
-    vocab_flops = 2 * model.vocab_size * model.hidden_size
-    position = workload.prompt_tokens + workload.output_tokens / 2  # mean position while answering
-    bytes_per_token = weight_read + mem.kv_read_bytes(model, position, workload.kv_cache_type)
-    decode_flops = 2 * sums.matmul_params + vocab_flops + attention_flops_at(sums.global_q_dims, sums.swa_q_dims, window, position)
-    discrete = bool(device.gpu and device.gpu.discrete)
-    llc = float(device.memory.llc or 0)
-    llc_gbs = float(device.memory.llc_bandwidth_gbs or 0)
-
-    def side(fac: PathFactors, gpu: bool, share: float) -> tuple[float, str, float, str]:
-        peak = (device.gpu.vram_bandwidth_gbs or device.memory.bandwidth_gbs) if gpu and discrete and device.gpu else device.memory.bandwidth_gbs
-        rate = device.gpu.fp16_tflops * 1e12 if gpu and device.gpu else cpu_gflops(device, threads) * 1e9
-        bw_d = effective_bandwidth(peak, fac.bw_efficiency, bytes_per_token, llc, llc_gbs, not gpu)
-        t, t_mem, t_comp, t_fixed = decode_seconds(
-            bytes_per_token, bw_d, decode_flops, rate * fac.decode_compute_efficiency, model.n_layers, fac.fixed_s_per_layer, share)
-        bw_p = effective_bandwidth(peak, fac.bw_efficiency, weight_read, llc, llc_gbs, not gpu)
-        p, p_comp, p_mem = prefill_seconds(
-            workload.prompt_tokens, workload.n_ubatch, sums.matmul_params, sums.global_q_dims, sums.swa_q_dims, window,
-            weight_read, bw_p, rate * fac.prefill_efficiency * prefill_type_factor(ftype.base_type, fac), model.n_layers,
-            fac.fixed_s_per_layer, vocab_flops, share)
-        return t, decode_bound(t_mem, t_comp, t_fixed), p, ("compute" if p_comp >= p_mem else "memory")
-
-    if on_gpu and gpu_fraction < 1.0:
-        cpu_fac = cpu_factors or factors
-        t_g, bound, p_g, pbound = side(factors, True, gpu_fraction)
-        t_c, bound_c, p_c, _ = side(cpu_fac, False, 1 - gpu_fraction)
-        t_token, t_prompt = t_g + t_c, p_g + p_c
-        bound = bound_c if t_c > t_g else bound
-        band_d = max(factors.decode_band, cpu_fac.decode_band) * OFFLOAD_BAND_WIDENING
-        band_p = max(factors.prefill_band, cpu_fac.prefill_band) * OFFLOAD_BAND_WIDENING
-    else:
-        t_token, bound, t_prompt, pbound = side(factors, on_gpu, 1.0)
-        band_d, band_p = factors.decode_band, factors.prefill_band
-
-    decode_tps = 1.0 / t_token
-    prefill_tps = workload.prompt_tokens / t_prompt
-    response_s = t_prompt + workload.output_tokens * t_token
-    power = device_power_w(device)
-    gpu_bw = on_gpu and discrete and device.gpu is not None
-    basis = (
-        f"{'VRAM' if gpu_bw else 'memory'} bandwidth "
-        f"{device.gpu.vram_bandwidth_gbs if gpu_bw and device.gpu else device.memory.bandwidth_gbs:g} GB/s "
-        f"({device.gpu.vram_bandwidth_basis if gpu_bw and device.gpu else device.memory.bandwidth_basis}) "
-        f"× efficiency {factors.bw_efficiency:.2f} on {path}; {factors.basis}"
-    )
-    return SpeedEstimate(
-        decode_tokens_per_s=decode_tps,
-        decode_band=_band(decode_tps, band_d),
-        decode_bound=bound,  # type: ignore[arg-type]
-        prefill_tokens_per_s=prefill_tps,
-        prefill_band=_band(prefill_tps, band_p),
-        prefill_bound=pbound,  # type: ignore[arg-type]
-        ttft_s=t_prompt,
-        response_s=response_s,
-        energy_j_per_token=power * t_token,
-        energy_j_per_response=power * response_s,
-        backend=path,
-        threads=threads,
-        gpu_layers=round(model.n_layers * gpu_fraction) if on_gpu else 0,
-        basis=basis,
-        bytes_per_token=int(bytes_per_token),
-    )
 
 
 def device_power_w(device: DeviceProfile) -> float:

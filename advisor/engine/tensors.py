@@ -10,8 +10,6 @@ that llama.cpp loads is the test that it is right.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
 from advisor.records import ModelSpec
 
 
@@ -81,7 +79,6 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
     return t
 
 
-@lru_cache(maxsize=512)
 def tensor_inventory(m: ModelSpec) -> tuple[Tensor, ...]:
     """All tensors of ``m`` in the order convert_hf_to_gguf writes them (global first)."""
     e, v = m.hidden_size, m.vocab_size
@@ -108,13 +105,8 @@ class LayerSums:
     matmul_params: int  # every matrix except token_embd and output
 
 
-_SUMS: dict[int, tuple[ModelSpec, LayerSums]] = {}
-
-
 def layer_sums(m: ModelSpec) -> LayerSums:
-    hit = _SUMS.get(id(m))
-    if hit is not None and hit[0] is m:
-        return hit[1]
+    """The sums of one model (O(layers); the catalog's ``derived`` table keeps them)."""
     gkv = skv = gq = sq = 0
     for layer in range(m.n_layers):
         kv, q = m.kv_heads(layer) * m.head_dim, m.heads(layer) * m.head_dim
@@ -123,9 +115,7 @@ def layer_sums(m: ModelSpec) -> LayerSums:
         else:
             gkv, gq = gkv + kv, gq + q
     mm = sum(t.n_elements for t in tensor_inventory(m) if t.is_matrix and t.name not in ("token_embd.weight", "output.weight"))
-    sums = LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm)
-    _SUMS[id(m)] = (m, sums)
-    return sums
+    return LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm)
 
 
 def count_params(m: ModelSpec) -> int:

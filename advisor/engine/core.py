@@ -1,0 +1,286 @@
+"""The one evaluation path: where a candidate's bytes go on a device (placement) and how long its
+tokens take (timing), written once over ``Num`` (a float or a numpy array, ``engine.arrays``).
+
+A single estimate (``fit.evaluate``, ``speed.estimate_speed``) runs these functions on plain
+numbers; the whole grid (``grid.evaluate_grid_arrays``) runs the *same* functions on a column of
+candidates (model × format, shape (N, 1)) against a row of devices (shape (1, D)). A new runtime,
+format or architecture changes the terms fed in here, never a second copy of the arithmetic.
+
+The formulas themselves (``speed.decode_seconds``, ``speed.prefill_seconds``,
+``speed.effective_bandwidth``) carry their derivations; this module only combines them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Sequence
+
+from advisor.engine import empirical
+from advisor.engine.arrays import Num, clip, floor, logical_not, rounded, where
+from advisor.engine.speed import (
+    GPU_PATHS,
+    OFFLOAD_BAND_WIDENING,
+    attention_flops_at,
+    cpu_gflops,
+    decode_bound_code,
+    decode_seconds,
+    default_threads,
+    device_power_w,
+    effective_bandwidth,
+    prefill_seconds,
+    weight_family,
+)
+from advisor.engine import memory as mem
+from advisor.engine.derived import WeightTerms
+from advisor.engine.tensors import LayerSums
+from advisor.records import DeviceProfile, FileType, ModelSpec, PathFactors, Workload
+
+#: fit codes of ``Placement.fit_code``
+FIT_CODES = ("fits", "tight", "offload", "no")
+
+
+def _stack(rows: Sequence[Mapping[str, Any]], cls: type, axis: int | None) -> Any:
+    """One record of terms: plain numbers for one row (axis None), else numpy arrays shaped as a
+    column (axis 0: (N, 1)) or a row (axis 1: (1, D)) so that the two broadcast into a grid."""
+    if axis is None:
+        return cls(**rows[0])
+    import numpy as np
+
+    out = {}
+    for f in fields(cls):
+        values = [r[f.name] for r in rows]
+        if isinstance(values[0], FactorTerms):
+            out[f.name] = _stack([{g.name: getattr(v, g.name) for g in fields(FactorTerms)} for v in values], FactorTerms, axis)
+            continue
+        arr = np.asarray(values, dtype=bool if isinstance(values[0], bool) else np.float64)
+        out[f.name] = arr[:, None] if axis == 0 else arr[None, :]
+    return cls(**out)
+
+
+# --------------------------------------------------------------------------- terms
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateTerms:
+    """What the arithmetic needs of one model in one format for one workload."""
+
+    weights_bytes: Num
+    lookup_bytes: Num  # untied token_embd: read by lookup, not per token
+    kv_cache_bytes: Num
+    compute_buffer_bytes: Num
+    overhead_bytes: Num
+    n_layers: Num
+    matmul_params: Num
+    global_q_dims: Num
+    swa_q_dims: Num
+    window: Num
+    vocab_flops: Num
+    kv_read_bytes: Num  # KV read by one decode step at the mean answering position
+    is_kquant: Num
+    is_float: Num
+
+    @property
+    def total_bytes(self) -> Num:
+        return self.weights_bytes + self.kv_cache_bytes + self.compute_buffer_bytes + self.overhead_bytes
+
+
+def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights: WeightTerms, sums: LayerSums) -> dict[str, Any]:
+    family = weight_family(ftype.base_type)
+    position = workload.prompt_tokens + workload.output_tokens / 2  # mean position while answering
+    return {
+        "weights_bytes": weights.total_bytes,
+        "lookup_bytes": weights.lookup_bytes,
+        "kv_cache_bytes": mem.kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch, sums=sums),
+        "compute_buffer_bytes": empirical.guess_compute_buffer_bytes(
+            model, workload.context_tokens, workload.n_ubatch, flash_attn=empirical.FLASH_ATTN_DEFAULT),
+        "overhead_bytes": empirical.RUNTIME_OVERHEAD_BYTES,
+        "n_layers": model.n_layers,
+        "matmul_params": sums.matmul_params,
+        "global_q_dims": sums.global_q_dims,
+        "swa_q_dims": sums.swa_q_dims,
+        "window": model.sliding_window,
+        "vocab_flops": 2 * model.vocab_size * model.hidden_size,
+        "kv_read_bytes": mem.kv_read_bytes(model, position, workload.kv_cache_type, sums=sums),
+        "is_kquant": family == "kquant",
+        "is_float": family == "float",
+    }
+
+
+def candidate_terms(rows: Sequence[Mapping[str, Any]], *, axis: int | None = None) -> CandidateTerms:
+    return _stack(rows, CandidateTerms, axis)
+
+
+@dataclass(frozen=True, slots=True)
+class FactorTerms:
+    """The empirical factors of one execution path (``PathFactors``) as numbers or arrays."""
+
+    bw_efficiency: Num
+    decode_compute_efficiency: Num
+    prefill_efficiency: Num
+    fixed_s_per_layer: Num
+    prefill_kquant_factor: Num
+    prefill_float_factor: Num
+    decode_band: Num
+    prefill_band: Num
+
+    @classmethod
+    def of(cls, f: PathFactors) -> "FactorTerms":
+        return cls(*(getattr(f, name) for name in _FACTOR_NAMES))
+
+
+_FACTOR_NAMES = tuple(g.name for g in fields(FactorTerms))
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTerms:
+    """What the arithmetic needs of one device: its memories, rates, power and the factors of its
+    main execution path and of its CPU path (the part of a model left on the CPU)."""
+
+    on_gpu: Num  # main path runs on an accelerator (GPU or NPU)
+    discrete: Num  # a discrete GPU with its own VRAM takes part
+    can_offload: Num  # the runtime can split layers between GPU and CPU (llama.cpp -ngl)
+    cpu_flops: Num
+    gpu_flops: Num
+    host_gbs: Num
+    vram_gbs: Num
+    llc_bytes: Num
+    llc_gbs: Num
+    host_usable: Num
+    vram_usable: Num
+    power_w: Num
+    main: FactorTerms
+    cpu: FactorTerms
+
+
+def device_row(
+    device: DeviceProfile, workload: Workload, main: PathFactors, cpu: PathFactors, *,
+    accelerator: str | None = None, can_offload: bool = True,
+) -> dict[str, Any]:
+    """``accelerator``: "gpu" or "npu" when a runtime backend names it; None: llama.cpp's own
+    choice (its GPU paths when the profile says llama.cpp can use the GPU)."""
+    gpu = device.gpu
+    on_gpu = main.path in GPU_PATHS if accelerator is None else accelerator in ("gpu", "npu")
+    uses_gpu = device.gpu_usable if accelerator is None else accelerator == "gpu"
+    discrete = bool(uses_gpu and gpu and gpu.discrete)
+    threads = workload.threads or default_threads(device)
+    if accelerator == "npu" and device.npu is not None and device.npu.tops:
+        accel_flops = device.npu.tops * 1e12
+    else:
+        accel_flops = gpu.fp16_tflops * 1e12 if gpu else 0.0
+    return {
+        "on_gpu": on_gpu,
+        "discrete": discrete,
+        "can_offload": can_offload,
+        "cpu_flops": cpu_gflops(device, threads) * 1e9,
+        "gpu_flops": accel_flops,
+        "host_gbs": device.memory.bandwidth_gbs,
+        "vram_gbs": (gpu.vram_bandwidth_gbs or device.memory.bandwidth_gbs) if gpu and gpu.discrete else device.memory.bandwidth_gbs,
+        "llc_bytes": float(device.memory.llc or 0),
+        "llc_gbs": float(device.memory.llc_bandwidth_gbs or 0),
+        "host_usable": device.memory.usable,
+        "vram_usable": (gpu.vram_usable or 0) if gpu and gpu.discrete else 0,
+        "power_w": device_power_w(device),
+        "main": FactorTerms.of(main),
+        "cpu": FactorTerms.of(cpu),
+    }
+
+
+def device_terms(rows: Sequence[Mapping[str, Any]], *, axis: int | None = None) -> DeviceTerms:
+    return _stack(rows, DeviceTerms, axis)
+
+
+# --------------------------------------------------------------------------- placement
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    fit_code: Num  # index into FIT_CODES
+    usable_bytes: Num
+    gpu_bytes: Num
+    gpu_fraction: Num  # share of the layers on the main path (1 unless partially offloaded)
+
+
+def placement_code(total: Num, usable: Num, tight_fraction: float = empirical.TIGHT_FRACTION) -> Num:
+    """0 "fits" (within tight_fraction of usable), 1 "tight" (within usable), 3 "no"."""
+    return where(total <= usable * tight_fraction, 0, where(total <= usable, 1, 3))
+
+
+def placement(c: CandidateTerms, d: DeviceTerms, tight_fraction: float = empirical.TIGHT_FRACTION) -> Placement:
+    """Fit of the whole candidate in the memory it runs from; on a discrete GPU that cannot hold
+    it, as many layers as fit in VRAM beside the compute buffer and overhead (llama.cpp
+    ``-ngl``), the rest in host memory ("offload" when that part fits there)."""
+    total = c.total_bytes
+    usable = where(d.discrete, d.vram_usable, d.host_usable)
+    fit_code = placement_code(total, usable, tight_fraction)
+    per_layer = (c.weights_bytes + c.kv_cache_bytes) / c.n_layers
+    layers = clip(floor((d.vram_usable - c.compute_buffer_bytes - c.overhead_bytes) / per_layer), 0, c.n_layers)
+    partial = d.discrete & d.can_offload & (fit_code == 3)
+    fit_code = where(partial & (total - layers * per_layer <= d.host_usable), 2, fit_code)
+    gpu_fraction = where(partial & d.on_gpu, layers / c.n_layers, 1.0)
+    gpu_bytes = where(partial, floor(layers * per_layer), where(d.discrete, total, 0))
+    return Placement(
+        fit_code=fit_code,
+        usable_bytes=where(partial, d.vram_usable + d.host_usable, usable),
+        gpu_bytes=gpu_bytes,
+        gpu_fraction=gpu_fraction,
+    )
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    decode_s_per_token: Num
+    prompt_s: Num
+    response_s: Num
+    decode_bound_code: Num  # index into speed.DECODE_BOUNDS
+    prefill_compute_bound: Num
+    decode_band: Num  # relative half-width
+    prefill_band: Num
+    gpu_layers: Num
+
+
+def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):
+    """Decode and prefill seconds of ``share`` of the layers on one side (GPU or CPU)."""
+    weight_read = c.weights_bytes - c.lookup_bytes
+    bytes_per_token = weight_read + c.kv_read_bytes
+    decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
+        c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
+    peak = where(gpu_side & d.discrete, d.vram_gbs, d.host_gbs)
+    rate = where(gpu_side, d.gpu_flops, d.cpu_flops)
+    cpu_side = logical_not(gpu_side)
+    bw_d = effective_bandwidth(peak, f.bw_efficiency, bytes_per_token, d.llc_bytes, d.llc_gbs, cpu_side)
+    t, t_mem, t_comp, t_fixed = decode_seconds(
+        bytes_per_token, bw_d, decode_flops, rate * f.decode_compute_efficiency, c.n_layers, f.fixed_s_per_layer, share)
+    bw_p = effective_bandwidth(peak, f.bw_efficiency, weight_read, d.llc_bytes, d.llc_gbs, cpu_side)
+    type_factor = where(c.is_kquant, f.prefill_kquant_factor, where(c.is_float, f.prefill_float_factor, 1.0))
+    p, p_comp, p_mem = prefill_seconds(
+        workload.prompt_tokens, workload.n_ubatch, c.matmul_params, c.global_q_dims, c.swa_q_dims, c.window, weight_read,
+        bw_p, rate * f.prefill_efficiency * type_factor, c.n_layers, f.fixed_s_per_layer, c.vocab_flops, share)
+    return t, t_mem, t_comp, t_fixed, p, p_comp, p_mem
+
+
+def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: Num) -> Timing:
+    """Per-token decode and whole-prompt prefill time: the main path runs ``gpu_fraction`` of the
+    layers, the CPU path the rest (partial offload); the band of a mixed run is the wider of the
+    two, widened by OFFLOAD_BAND_WIDENING."""
+    t_main, m_mem, m_comp, m_fixed, p_main, pm_comp, pm_mem = _path_times(c, d, d.main, workload, d.on_gpu, gpu_fraction)
+    rest = 1.0 - gpu_fraction
+    offload = rest > 0
+    t_cpu, c_mem, c_comp, c_fixed, p_cpu, _, _ = _path_times(c, d, d.cpu, workload, False, rest)
+    t_token = t_main + where(offload, t_cpu, 0.0)
+    t_prompt = p_main + where(offload, p_cpu, 0.0)
+    widen = lambda a, b: where(offload, where(a >= b, a, b) * OFFLOAD_BAND_WIDENING, a)  # noqa: E731
+    use_cpu = offload & (t_cpu > t_main)  # the bound of the side that takes longer
+    bound = decode_bound_code(where(use_cpu, c_mem, m_mem), where(use_cpu, c_comp, m_comp), where(use_cpu, c_fixed, m_fixed))
+    return Timing(
+        decode_s_per_token=t_token,
+        prompt_s=t_prompt,
+        response_s=t_prompt + workload.output_tokens * t_token,
+        decode_bound_code=bound,
+        prefill_compute_bound=pm_comp >= pm_mem,
+        decode_band=widen(d.main.decode_band, d.cpu.decode_band),
+        prefill_band=widen(d.main.prefill_band, d.cpu.prefill_band),
+        gpu_layers=where(d.on_gpu, rounded(c.n_layers * gpu_fraction), 0),
+    )

@@ -1,0 +1,122 @@
+"""Tables derived from the catalog (layer sums, weight bytes per file type, the quality table),
+computed once per catalog object and owned by it — no module-level state in the engine.
+
+A ``Catalog`` makes one ``Derived`` when it is built (``catalog.derived``) and every engine
+function reads the derived figures from there. Results are memoized by id *and* checked for
+identity against the catalog's own records: a model that is not the catalog's (a user's
+``--model-config``, a test's modified copy) is computed afresh, never served a stale entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
+
+from advisor.engine import memory as mem
+from advisor.engine import quality
+from advisor.engine.tensors import LayerSums, Tensor, layer_sums, tensor_inventory
+from advisor.records import FileType, GgmlType, ModelSpec
+
+
+class CatalogTables(Protocol):
+    models: Mapping[str, ModelSpec]
+    ggml_types: Mapping[str, GgmlType]
+    file_types: Mapping[str, FileType]
+
+
+@dataclass(frozen=True)
+class QualityTable:
+    base: Mapping[str, quality.BaseQuality]
+    rel_ppl: Mapping[str, float]
+    fit: quality.SizeFit
+    #: relative Δppl at a runtime format's bits per weight
+    runtime_rel_ppl: Callable[[float], float]
+
+    def score(self, model: ModelSpec, ftype: Any) -> float:
+        """Quality of ``model`` in a GGUF file type, or in a runtime's own format (by the bits per
+        weight of its linear layers, ``quality.runtime_format_rel_ppl``)."""
+        base = self.base.get(model.id) or quality.base_quality(model, self.fit)
+        if isinstance(ftype, FileType):
+            rel = self.rel_ppl.get(ftype.id, 0.0)
+        else:
+            rel = self.runtime_rel_ppl(ftype.linear.bits_per_weight)
+        return quality.quantized_score(base, model, rel)
+
+
+@dataclass(frozen=True, slots=True)
+class WeightTerms:
+    """Bytes of every weight tensor under one format, and of an untied token_embd (a lookup
+    table, not read per decoded token)."""
+
+    total_bytes: int
+    lookup_bytes: int
+
+
+class Derived:
+    """Memo of derived tables for one catalog (see the module docstring)."""
+
+    def __init__(self, tables: CatalogTables) -> None:
+        self._tables = tables
+        self._sums: dict[str, LayerSums] = {}
+        self._inventory: dict[str, tuple[Tensor, ...]] = {}
+        self._weights: dict[tuple[str, str], WeightTerms] = {}
+        self._quality: QualityTable | None = None
+        self._runtime_weights: dict[tuple[str, str, str], WeightTerms] = {}
+
+    def _owned(self, model: ModelSpec) -> bool:
+        return self._tables.models.get(model.id) is model
+
+    def sums(self, model: ModelSpec) -> LayerSums:
+        if not self._owned(model):
+            return layer_sums(model)
+        hit = self._sums.get(model.id)
+        if hit is None:
+            hit = self._sums[model.id] = layer_sums(model)
+        return hit
+
+    def inventory(self, model: ModelSpec) -> tuple[Tensor, ...]:
+        if not self._owned(model):
+            return tensor_inventory(model)
+        hit = self._inventory.get(model.id)
+        if hit is None:
+            hit = self._inventory[model.id] = tensor_inventory(model)
+        return hit
+
+    def weights(self, model: ModelSpec, ftype: FileType) -> WeightTerms:
+        """Σ per-tensor bytes under the file type's mix (see ``memory.weights_bytes``)."""
+        owned = self._owned(model) and self._tables.file_types.get(ftype.id) is ftype
+        key = (model.id, ftype.id)
+        hit = self._weights.get(key) if owned else None
+        if hit is None:
+            rows = mem.per_tensor_bytes(model, ftype, self._tables.ggml_types, inventory=self.inventory(model))
+            total = sum(b for _, _, b in rows)
+            lookup = 0 if model.tied_embeddings else sum(b for t, _, b in rows if t.name == "token_embd.weight")
+            hit = WeightTerms(total, lookup)
+            if owned:
+                self._weights[key] = hit
+        return hit
+
+    def runtime_weights(self, model: ModelSpec, runtime: Any, fmt: Any) -> WeightTerms:
+        """Weights of ``model`` in a runtime's own format (``engine.runtime_weights``)."""
+        from advisor.engine.runtimes import weight_terms
+
+        owned = self._owned(model)
+        key = (model.id, runtime.id, fmt.id)
+        hit = self._runtime_weights.get(key) if owned else None
+        if hit is None:
+            hit = weight_terms(model, fmt, self.inventory(model))
+            if owned:
+                self._runtime_weights[key] = hit
+        return hit
+
+    def quality(self) -> QualityTable:
+        if self._quality is None:
+            t = self._tables
+            fit = quality.fit_size_model(t.models.values())
+            self._quality = QualityTable(
+                base={m.id: quality.base_quality(m, fit) for m in t.models.values()},
+                rel_ppl={f.id: quality.relative_ppl_increase(f, t.ggml_types, t.file_types.values()) for f in t.file_types.values()},
+                fit=fit,
+                runtime_rel_ppl=lambda bpw: quality.runtime_format_rel_ppl(bpw, t.ggml_types, t.file_types.values()),
+            )
+        return self._quality

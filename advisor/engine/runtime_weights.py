@@ -1,0 +1,90 @@
+"""Weights of a model in a runtime's own format (MLC ``q4f16_1``, MLX ``4bit``, ExecuTorch
+``8da4w``, ORT GenAI ``int4`` …), tensor by tensor — the same inventory as the GGUF path
+(``engine.tensors``), each tensor stored as its class says in ``catalog/runtimes.toml``:
+
+* ``token_embd.weight`` → the format's embedding storage;
+* ``output.weight`` (untied lm_head) → its output storage; a tied model's shared matrix is stored
+  as the embedding, as the output, or twice ("both": ExecuTorch recipes keep an int8 copy of each);
+* every other matrix → the linear storage (``MatMulNBits``, ``QuantizedLinear``, …), unless its
+  input dimension is not a multiple of the group and the runtime leaves such matrices unquantized
+  (MLX ``quantize_model``'s predicate);
+* 1-D tensors (norms, biases) → the format's ``other`` storage (model dtype).
+
+Bytes per tensor are ``TensorQuant.tensor_bytes(rows, cols)`` (data bits + one scale/zero per
+group), with cols the input dimension (ggml ``ne[0]``) along which groups run.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol, Sequence
+
+from advisor.engine.tensors import Tensor
+
+
+class TensorStorage(Protocol):
+    group: object
+
+    def tensor_bytes(self, rows: int, cols: int) -> int: ...
+
+
+class FormatLayout(Protocol):
+    """What this module reads of a ``records.RuntimeFormat``."""
+
+    linear: TensorStorage
+    other: TensorStorage
+    tied: str
+    indivisible: str
+
+    @property
+    def embedding_quant(self) -> TensorStorage: ...
+
+    @property
+    def output_quant(self) -> TensorStorage: ...
+
+
+def tensor_role(t: Tensor) -> str:
+    """'embedding', 'output', 'linear' (any other matrix) or 'other' (1-D)."""
+    if t.name == "token_embd.weight":
+        return "embedding"
+    if t.name == "output.weight":
+        return "output"
+    return "linear" if t.is_matrix else "other"
+
+
+def _storage(fmt: FormatLayout, role: str, cols: int) -> TensorStorage:
+    if role == "embedding":
+        return fmt.embedding_quant
+    if role == "output":
+        return fmt.output_quant
+    if role == "other":
+        return fmt.other
+    group = fmt.linear.group
+    if fmt.indivisible == "unquantized" and isinstance(group, int) and group > 0 and cols % group:
+        return fmt.other
+    return fmt.linear
+
+
+def per_tensor_bytes(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bool) -> list[tuple[Tensor, str, int]]:
+    """(tensor, role, bytes) for every tensor, plus a second copy of a tied embedding stored as the
+    output too (``tied = "both"``) or instead (``"output"``)."""
+    out: list[tuple[Tensor, str, int]] = []
+    for t in inventory:
+        cols = t.shape[0]
+        rows = t.n_elements // cols
+        role = tensor_role(t)
+        if role == "embedding" and tied and fmt.tied in ("output", "both"):
+            out.append((Tensor("output.weight", t.shape, None), "output", fmt.output_quant.tensor_bytes(rows, cols)))
+            if fmt.tied == "output":
+                continue
+        out.append((t, role, _storage(fmt, role, cols).tensor_bytes(rows, cols)))
+    return out
+
+
+def weights_and_lookup(rows: Iterable[tuple[Tensor, str, int]], *, tied: bool) -> tuple[int, int]:
+    """(total bytes, bytes of a token_embd that is only looked up — not read per decoded token:
+    an untied embedding, or a tied one the runtime also stores as a separate output)."""
+    rows = list(rows)
+    total = sum(b for _, _, b in rows)
+    has_output = any(role == "output" for _, role, _ in rows)
+    lookup = sum(b for _, role, b in rows if role == "embedding") if (has_output or not tied) else 0
+    return total, lookup

@@ -1,0 +1,190 @@
+"""Runtimes as a dimension: which runtime × backend × format can run on a device, and the terms
+of a model in a non-GGUF runtime format (weights tensor by tensor, KV cache in the runtime's
+dtype and allocation, buffers, overhead) for the one evaluation path (``engine.core``).
+
+llama.cpp keeps its own, measured path (``core.candidate_row``: the GGUF per-tensor mix, padded
+KV cells, llama.cpp's compute buffer). Every other runtime is described by data
+(``catalog/runtimes.toml``) and goes through ``runtime_candidate_row`` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from advisor.engine import empirical, runtime_weights
+from advisor.engine.derived import WeightTerms
+from advisor.engine.tensors import LayerSums, Tensor
+from advisor.records import DeviceProfile, FileType, ModelSpec, Workload
+
+LLAMA_CPP = "llama.cpp"
+
+#: Bytes per stored value of a KV cache or activation dtype.
+DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "int16": 2, "int8": 1}
+
+#: Logits are computed in f32 by every runtime read (MLC logit processor, MLX, ORT GenAI io dtype
+#: f32 on CPU); activations in the format's activation dtype.
+LOGITS_BYTES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way to run a model: a runtime, one of its backends, one of its formats (a GGUF file
+    type for llama.cpp)."""
+
+    runtime: Any  # records.Runtime
+    backend: Any  # records.RuntimeBackend
+    format: Any  # records.FileType (llama.cpp) or records.RuntimeFormat
+
+    @property
+    def runtime_id(self) -> str:
+        return self.runtime.id
+
+    @property
+    def backend_id(self) -> str:
+        return self.backend.id
+
+    @property
+    def format_id(self) -> str:
+        return self.format.id
+
+    @property
+    def is_gguf(self) -> bool:
+        return isinstance(self.format, FileType)
+
+    @property
+    def is_llama_cpp(self) -> bool:
+        """llama.cpp itself: its own, measured execution paths (cpu-arm, metal, cuda, …)."""
+        return self.runtime.id == LLAMA_CPP
+
+    @property
+    def on_accelerator(self) -> bool:
+        return self.backend.kind in ("gpu", "npu")
+
+    @property
+    def path(self) -> str:
+        """Calibration key of a non-llama.cpp variant: ``runtime:backend``."""
+        return f"{self.runtime.id}:{self.backend.id}"
+
+
+def best_backend(backends: Sequence[Any]) -> Any | None:
+    """The backend a runtime uses by default on a device (of ``Runtime.usable_backends``): an
+    accelerator over the CPU (GPU, then NPU), in the order given."""
+    order = {"gpu": 0, "npu": 1, "cpu": 2}
+    return min(backends, key=lambda b: order[b.kind]) if backends else None
+
+
+def formats_of(runtime: Any, backend: Any, gguf_types: Iterable[FileType]) -> list[Any]:
+    if runtime.formats_from == "gguf":
+        return list(gguf_types)
+    return list(runtime.formats_for(backend.id))
+
+
+# --------------------------------------------------------------------------- memory terms
+
+
+def weight_terms(model: ModelSpec, fmt: Any, inventory: Sequence[Tensor]) -> WeightTerms:
+    rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
+    total, lookup = runtime_weights.weights_and_lookup(rows, tied=model.tied_embeddings)
+    return WeightTerms(total, lookup)
+
+
+def kv_dtype_bytes(runtime: Any, fmt: Any) -> int:
+    dtype = runtime.kv.dtype
+    if dtype == "activation":
+        dtype = fmt.activation_dtype
+    return DTYPE_BYTES[dtype]
+
+
+def kv_cache_bytes(sums: LayerSums, window: int, context: int, bytes_per_value: int) -> int:
+    """K and V for ``context`` tokens: 2 × (context × Σ_global kv_dims + min(context, window) ×
+    Σ_swa kv_dims) × bytes per value; ``window`` 0: sliding-window layers hold the whole context
+    too. No cell padding (runtimes allocate per token or per page)."""
+    local = min(context, window) if window else context
+    return int(2 * (context * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value)
+
+
+def kv_read_bytes(sums: LayerSums, window: int, position: float, bytes_per_value: int) -> float:
+    local = min(position, window) if window else position
+    return 2 * (position * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value
+
+
+def runtime_candidate_row(
+    model: ModelSpec, runtime: Any, fmt: Any, workload: Workload, weights: WeightTerms, sums: LayerSums,
+) -> dict[str, Any]:
+    """Terms of ``model`` in a runtime's own format (see ``core.candidate_row`` for llama.cpp)."""
+    bpv = kv_dtype_bytes(runtime, fmt)
+    position = workload.prompt_tokens + workload.output_tokens / 2
+    chunk = runtime.prefill_chunk or workload.n_ubatch
+    window = model.sliding_window if runtime.kv.windowed else 0
+    full_logits = runtime.id == "mlc" and model.family in empirical.MLC_FULL_CHUNK_LOGITS_FAMILIES
+    return {
+        "weights_bytes": weights.total_bytes,
+        "lookup_bytes": weights.lookup_bytes,
+        "kv_cache_bytes": kv_cache_bytes(sums, window, workload.context_tokens, bpv),
+        "compute_buffer_bytes": empirical.guess_runtime_buffer_bytes(
+            model, chunk, DTYPE_BYTES[fmt.activation_dtype], full_chunk_logits=full_logits),
+        "overhead_bytes": runtime.overhead.bytes,
+        "n_layers": model.n_layers,
+        "matmul_params": sums.matmul_params,
+        "global_q_dims": sums.global_q_dims,
+        "swa_q_dims": sums.swa_q_dims,
+        "window": model.sliding_window,
+        "vocab_flops": 2 * model.vocab_size * model.hidden_size,
+        "kv_read_bytes": kv_read_bytes(sums, window, position, bpv),
+        "is_kquant": False,
+        "is_float": fmt.linear.scale_bits == 0,
+    }
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_name: str | None = None,
+                    backend_id: str | None = None) -> Variant:
+    """The variant a user names (``--runtime mlx --quant 4bit [--backend cpu]``) on ``device``,
+    or a ``BadInputError`` naming the problem and the valid choices: a runtime the device cannot
+    run, a backend it cannot use there, a format the runtime lacks."""
+    from advisor.errors import BadInputError
+
+    runtime = tables.runtime(runtime_id)
+    usable = list(runtime.usable_backends(device))
+    if not usable:
+        able = sorted(r.id for r in tables.runtimes.values() if r.usable_backends(device))
+        raise BadInputError(
+            f"{runtime.id} does not run on {device.name} ({'/'.join(device.platforms)}); runtimes for this device: {', '.join(able)}")
+    if backend_id is not None:
+        chosen = [b for b in usable if b.id == backend_id.strip().lower()]
+        if not chosen:
+            raise BadInputError(f"{runtime.id} cannot use backend '{backend_id}' on {device.name}; usable here: "
+                                f"{', '.join(b.id for b in usable)}")
+        backend = chosen[0]
+    else:
+        backend = best_backend(usable)
+    if runtime.formats_from == "gguf":
+        fmt = tables.file_type(format_name) if format_name else None
+    else:
+        fmt = runtime.find_format(format_name) if format_name else None
+        if format_name and fmt is None:
+            raise BadInputError(f"{runtime.id} has no format '{format_name}'; its formats: "
+                                f"{', '.join(f.id for f in runtime.formats_for(backend.id))}")
+        if fmt is not None and fmt.backends and backend.id not in fmt.backends:
+            raise BadInputError(f"{runtime.id} format {fmt.id} runs on {', '.join(fmt.backends)}, not on {backend.id}")
+    return Variant(runtime, backend, fmt)
+
+
+def variant_of(estimate: Any, tables: Any) -> Variant | None:
+    """The variant an estimate was made for (None: llama.cpp's own default path)."""
+    runtimes = getattr(tables, "runtimes", None) or {}
+    runtime = runtimes.get(estimate.runtime)
+    if runtime is None or runtime.id == LLAMA_CPP:
+        return None
+    backend = runtime.backend(estimate.backend)
+    fmt = tables.file_types.get(estimate.quant_id) if runtime.formats_from == "gguf" else runtime.find_format(estimate.quant_id)
+    return Variant(runtime, backend, fmt)
+
+
+def format_of(estimate: Any, tables: Any) -> Any:
+    """The estimate's format record: a GGUF file type, or the runtime's own format."""
+    v = variant_of(estimate, tables)
+    return v.format if v is not None else tables.file_types[estimate.quant_id]

@@ -1,0 +1,187 @@
+"""Speed factors per runtime × backend (MLX on Metal, MLC on WebGPU/OpenCL/CUDA, ExecuTorch on
+XNNPACK/Vulkan/WebGPU, LiteRT-LM on CPU/GPU …), fitted to the published rows of
+../shared/reference/runtime-measurements.csv (mapped by benchmarks/runtime_published.py), with
+leave-one-device-out error.
+
+Each path starts from its prior — llama.cpp's factors for the same hardware
+(``engine.fit.runtime_prior``) — and fits, with the same MAP least squares as the llama.cpp paths
+(``engine.calibrate.fit``), only what its rows can inform: the achieved-bandwidth efficiency from
+decode rows, the prefill efficiency from prefill rows. Bands: the 80th percentile of the
+leave-one-device-out |log error| (the prior's widened band where a path has rows from fewer than
+MIN_DEVICES_FOR_BAND devices). Writes catalog/runtime-calibration.toml and
+benchmarks/results/runtime_speed.md.
+
+    python benchmarks/fit_runtimes.py
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+from advisor.catalog import load_catalog  # noqa: E402
+from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
+from advisor.engine.fit import runtime_prior  # noqa: E402
+from advisor.engine.runtimes import Variant  # noqa: E402
+from benchmarks.runtime_published import RuntimeMeasurement, load_runtime_rows  # noqa: E402
+
+OUT = HERE.parent / "catalog" / "runtime-calibration.toml"
+RESULT = HERE / "results" / "runtime_speed.md"
+
+#: The mapped rows' normalized format ids (benchmarks/runtime_published.py FORMATS) that differ
+#: from the catalog's format names (catalog/runtimes.toml).
+FORMAT_NAMES = {
+    ("executorch", "8da4w-g32-eo8"): "8da4w-g32-emb8",
+    ("executorch", "8da4w-g32-eo8-lora"): "8da4w-g32-emb8",  # + bf16 LoRA adapters (a few % more bytes)
+    ("executorch", "8da4w-g128-e4g32"): "8da4w-g128-emb4",
+    ("executorch", "8da4w-g256-e4g32"): "8da4w-g256-emb4",
+    ("executorch", "8da4w-g128"): "8da4w",
+    ("executorch", "8da4w-g64"): "8da4w-g64-vulkan",
+    ("litert-lm", "q4"): "int4",
+}
+
+#: A fitted factor replaces the prior only with rows from at least this many devices, and only when
+#: it lowers the held-out (leave-one-device-out) error below the prior's error on the same rows.
+MIN_DEVICES_TO_FIT = 2
+#: A band comes from held-out errors with at least this many rows; else the prior's widened band.
+MIN_ROWS_FOR_BAND = 3
+#: Coverage of the bands.
+BAND_QUANTILE = 0.8
+
+
+def observations(rows: list[RuntimeMeasurement], catalog) -> dict[str, list[Observation]]:
+    by_path: dict[str, list[Observation]] = defaultdict(list)
+    for r in rows:
+        if r.metric not in ("decode", "prefill") or r.runtime == "llama.cpp" or r.device is None:
+            continue
+        runtime = catalog.runtime(r.runtime)
+        backend = runtime.backend(r.backend)
+        fmt = runtime.find_format(FORMAT_NAMES.get((r.runtime, r.format_id), r.format_id))
+        if backend is None or fmt is None:
+            continue
+        v = Variant(runtime, backend, fmt)
+        by_path[v.path].append(Observation(catalog.models[r.model_id], fmt, r.device, r.workload, r.metric, r.value,
+                                           label=r.label, weight=r.weight, variant=v))
+    return by_path
+
+
+def fit_path(obs: list[Observation], catalog):
+    """(prior, fitted) factors of one path: bandwidth efficiency from its decode rows, prefill
+    efficiency from its prefill rows."""
+    prior = runtime_prior(obs[0].device, obs[0].variant, catalog)
+    dec = [o for o in obs if o.metric == "decode"]
+    pre = [o for o in obs if o.metric == "prefill"]
+    factors = prior
+    if dec:
+        factors = fit(dec, factors, catalog.ggml_types, params=("bw_efficiency",)).factors
+    if pre:
+        factors = fit(pre, factors, catalog.ggml_types, params=("prefill_efficiency",)).factors
+    return prior, factors
+
+
+def log_errors(obs: list[Observation], catalog) -> tuple[list[float], list[float], list[float]]:
+    """(prior, in-sample, leave-one-device-out) log(pred/measured) of every observation. The
+    prior was fitted on none of these rows, so its errors are held-out errors too."""
+    prior, factors = fit_path(obs, catalog)
+    p_err = [math.log(predict(o, prior, catalog.ggml_types) / o.value) for o in obs]
+    in_err = [math.log(predict(o, factors, catalog.ggml_types) / o.value) for o in obs]
+    lodo = []
+    for o in obs:
+        rest = [x for x in obs if x.device.id != o.device.id]
+        held = fit_path(rest, catalog)[1] if rest else prior
+        lodo.append(math.log(predict(o, held, catalog.ggml_types) / o.value))
+    return p_err, in_err, lodo
+
+
+def mdape(errs: list[float]) -> float:
+    return statistics.median(abs(math.exp(e) - 1) for e in errs) * 100 if errs else float("nan")
+
+
+def band(errs: list[float], fallback: float) -> float:
+    if not errs:
+        return fallback
+    q = sorted(abs(e) for e in errs)[min(len(errs) - 1, int(BAND_QUANTILE * len(errs)))]
+    return max(fallback / 2, math.exp(q) - 1)
+
+
+def main() -> int:
+    catalog = load_catalog()
+    rows, _ = load_runtime_rows(catalog)
+    by_path = observations(rows, catalog)
+    entries, table = [], []
+    all_prior, all_lodo = defaultdict(list), defaultdict(list)
+    for path, obs in sorted(by_path.items()):
+        prior, fitted = fit_path(obs, catalog)
+        p_err, in_err, lodo = log_errors(obs, catalog)
+        devices = {o.device.id for o in obs}
+        update: dict = {"n_measurements": len(obs)}
+        chosen = {}
+        for metric, param, band_name in (("decode", "bw_efficiency", "decode_band"), ("prefill", "prefill_efficiency", "prefill_band")):
+            idx = [i for i, o in enumerate(obs) if o.metric == metric]
+            if not idx:
+                continue
+            n_dev = len({obs[i].device.id for i in idx})
+            held, from_prior = [lodo[i] for i in idx], [p_err[i] for i in idx]
+            use_fit = n_dev >= MIN_DEVICES_TO_FIT and mdape(held) < mdape(from_prior)
+            errs = held if use_fit else from_prior
+            update[param] = getattr(fitted if use_fit else prior, param)
+            update[band_name] = round(band(errs, getattr(prior, band_name)) if len(idx) >= MIN_ROWS_FOR_BAND
+                                      else getattr(prior, band_name), 3)
+            chosen[metric] = "fitted" if use_fit else "prior"
+            all_prior[metric] += from_prior
+            all_lodo[metric] += errs
+            table.append((path, metric, len(idx), n_dev, mdape(from_prior), mdape([in_err[i] for i in idx]), mdape(held),
+                          chosen[metric], mdape(errs), update[band_name]))
+        base_path = prior.basis.split("llama.cpp's ")[1].split(" ")[0]
+        what = ", ".join(f"{m} {c}" for m, c in chosen.items())
+        basis = (f"{len(obs)} published {path} measurements from {len(devices)} device{'s' if len(devices) > 1 else ''} "
+                 f"({what}; prior llama.cpp {base_path})")
+        entries.append(prior.model_copy(update={**update, "basis": basis,
+                                                "source": "; ".join(sorted({o.label.split(' | ')[0] for o in obs}))[:400]}))
+    write_toml(entries)
+    lines = ["# Runtime speed paths vs published measurements", "",
+             "`python benchmarks/fit_runtimes.py` — rows of ../shared/reference/runtime-measurements.csv mapped by",
+             "benchmarks/runtime_published.py; prior = llama.cpp's factors for the same hardware; fitted: bandwidth",
+             "efficiency (decode rows), prefill efficiency (prefill rows). MdAPE = median absolute percentage error;",
+             "held-out = leave-one-device-out (the path refitted without the device's rows).", "",
+             f"A fit replaces the prior only from ≥ {MIN_DEVICES_TO_FIT} devices and when it lowers the held-out error;",
+             "the prior's own errors are held-out errors too (it was fitted on none of these rows).", "",
+             "| path | metric | rows | devices | prior MdAPE | fit in-sample | fit held-out | shipped | shipped held-out | band (±) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for path, metric, n, nd, p, i, h, c, e, b in table:
+        lines.append(f"| {path} | {metric} | {n} | {nd} | {p:.0f} % | {i:.0f} % | {h:.0f} % | {c} | {e:.0f} % | ×/÷{1 + b:.2f} |")
+    for metric in ("decode", "prefill"):
+        lines.append(f"\nAll runtime paths, {metric}: prior MdAPE {mdape(all_prior[metric]):.0f} %, shipped (held-out) MdAPE "
+                     f"{mdape(all_lodo[metric]):.0f} % over {len(all_lodo[metric])} rows.")
+    RESULT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+def write_toml(entries) -> None:
+    out = ["# Speed factors of runtimes other than llama.cpp, per runtime:backend path.",
+           "# Written by `python benchmarks/fit_runtimes.py` from the published rows of",
+           "# ../shared/reference/runtime-measurements.csv; see benchmarks/results/runtime_speed.md.",
+           "# Paths not listed use llama.cpp's factors of the same hardware as a prior (band ×2).", ""]
+    fields = ("path", "bw_efficiency", "decode_compute_efficiency", "prefill_efficiency", "fixed_s_per_layer",
+              "prefill_kquant_factor", "prefill_float_factor", "decode_band", "prefill_band", "n_measurements", "basis", "source")
+    for f in entries:
+        out.append("[[paths]]")
+        for name in fields:
+            v = getattr(f, name)
+            out.append(f'{name} = "{v}"' if isinstance(v, str) else f"{name} = {v:.6g}" if isinstance(v, float) else f"{name} = {v}")
+        out.append("")
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text("\n".join(out))
+    tmp.replace(OUT)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Memory of runtimes other than llama.cpp, checked against the runtimes' own published figures.
+
+WebLLM publishes, for every prebuilt model, the GPU memory its build needs (``vram_required_MB``
+in web-llm's config.ts, copied to ../shared/reference/webllm-vram.csv): weights, the KV cache at
+the build's context window and MLC's working buffers. The engine's MLC terms (weights tensor by
+tensor, KV in the build's dtype, buffers) must land within 10 % of it for every catalog model with
+a WebLLM build. (The process overhead is host memory and is not part of WebLLM's figure.)
+"""
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from advisor.engine.fit import candidate, evaluate
+from advisor.engine.runtimes import Variant
+from advisor.records import Workload
+
+WEBLLM = Path(__file__).resolve().parents[2] / "shared" / "reference" / "webllm-vram.csv"
+MIB = 2**20
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9.]", "", s.lower())
+
+
+def webllm_rows(catalog):
+    ids = {_norm(k): k for k in catalog.models}
+    mlc = catalog.runtime("mlc")
+    for r in csv.DictReader(WEBLLM.open()):
+        base = r["model_id"].rsplit("-MLC", 1)[0].rsplit("-" + r["quant"], 1)[0]
+        key = _norm(base)
+        model_id = ids.get(key) or ids.get(key + "instruct") or ids.get(key + "chat")
+        fmt = mlc.find_format(r["quant"])
+        if model_id and fmt is not None:
+            yield model_id, fmt, int(r["context_window_size"]), float(r["vram_required_MB"]) * MIB
+
+
+@pytest.mark.skipif(not WEBLLM.is_file(), reason="../shared/reference is not beside this checkout")
+def test_mlc_memory_within_10_percent_of_webllm_for_every_catalog_build(catalog):
+    mlc = catalog.runtime("mlc")
+    webgpu = mlc.backend("webgpu")
+    rows = list(webllm_rows(catalog))
+    assert len(rows) >= 60  # 65 builds of catalog models today
+    errors = []
+    for model_id, fmt, ctx, published in rows:
+        w = Workload(context_tokens=ctx, prompt_tokens=ctx // 2, output_tokens=1)
+        t = candidate(catalog.models[model_id], fmt, w, catalog, Variant(mlc, webgpu, fmt))
+        gpu_side = t["weights_bytes"] + t["kv_cache_bytes"] + t["compute_buffer_bytes"]
+        errors.append((abs(gpu_side - published) / published, model_id, fmt.id, ctx))
+    worst = max(errors)
+    assert worst[0] <= 0.10, worst
+    assert sorted(e for e, *_ in errors)[len(errors) // 2] <= 0.02  # median within 2 % (0.5 % today)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "fmt", "model", "expected_mib"),
+    [
+        # hand-worked: Llama-3.2-1B in MLC q4f16_1 = 1,235,746,816 matrix weights (the tied
+        # embedding included) at 4 bits + one f16 scale per 32 (4.5 bpw) = 695,107,584 B, plus the
+        # norms (16 × 2 × 2048 + 2048 = 67,584 values) in f16 = 135,168 B → 695,242,752 B = 663.035 MiB
+        ("mlc", "q4f16_1", "llama-3.2-1b-instruct", 663.035),
+        # MLX 4bit (affine, g64, scale + bias f16 → also 4.5 bpw on every Linear and the Embedding)
+        ("mlx", "4bit", "llama-3.2-1b-instruct", 663.035),
+    ],
+)
+def test_runtime_weights_hand_worked(catalog, runtime, fmt, model, expected_mib):
+    rt = catalog.runtime(runtime)
+    f = rt.find_format(fmt)
+    w = catalog.derived.runtime_weights(catalog.models[model], rt, f)
+    assert w.total_bytes / MIB == pytest.approx(expected_mib, abs=0.001)
+
+
+def test_runtime_estimate_names_its_runtime_and_prior(catalog):
+    """An MLX estimate on a Mac runs on Metal; without shipped MLX factors its basis says it
+    borrows llama.cpp's and its band is wider."""
+    mlx = catalog.runtime("mlx")
+    device = catalog.device("macbook-air-m2-16gb")
+    backend = next(b for b in mlx.usable_backends(device) if b.kind == "gpu")
+    fmt = mlx.find_format("4bit")
+    v = Variant(mlx, backend, fmt)
+    est = evaluate(catalog.models["qwen2.5-1.5b-instruct"], fmt, device, Workload(), catalog, variant=v)
+    gguf = evaluate(catalog.models["qwen2.5-1.5b-instruct"], catalog.file_type("Q4_0"), device, Workload(), catalog)
+    assert est.runtime == "mlx" and est.backend == backend.id
+    assert est.speed is not None and gguf.speed is not None
+    if "mlx:" + backend.id not in catalog.calibration:
+        assert "prior" in est.speed.basis
+        assert est.speed.decode_band.high / est.speed.decode_tokens_per_s > gguf.speed.decode_band.high / gguf.speed.decode_tokens_per_s

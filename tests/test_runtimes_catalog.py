@@ -1,0 +1,379 @@
+"""catalog/runtimes.toml: every runtime loads, cross-references hold, the derived bits per weight
+equal the figures runtime-formats.md gives, and whole-file sizes built tensor by tensor from the
+format geometry match the published files. Profiles: GPU/NPU runtime lists and OS families."""
+
+import json
+import math
+
+import pytest
+
+from advisor.catalog import data_root, load_catalog, load_device_file, load_runtimes_file
+from advisor.cli import main
+from advisor.engine.tensors import tensor_inventory
+from advisor.errors import DataFileError, UnknownIdError
+from advisor.records import ModelSpec, RuntimeFormat, TensorQuant, os_platforms
+
+ROOT = data_root()
+REQUIRED_RUNTIMES = ["llama.cpp", "mlx", "mlc", "executorch", "litert-lm", "ort-genai", "mnn", "wllama"]
+MIB = 1024**2
+
+
+@pytest.mark.parametrize("runtime_id", REQUIRED_RUNTIMES)
+def test_required_runtime_present_with_sources(catalog, runtime_id):
+    rt = catalog.runtime(runtime_id)
+    assert rt.id == runtime_id and rt.source.strip() and rt.version.strip()
+    assert rt.overhead.source.strip() and rt.kv.source.strip()
+    for b in rt.backends:
+        assert b.source.strip(), (rt.id, b.id)
+    for f in rt.formats:
+        assert f.source.strip(), (rt.id, f.id)
+    assert bool(rt.formats) != (rt.formats_from == "gguf")
+
+
+def test_every_backend_platform_is_a_runtime_platform_and_formats_name_real_backends(catalog):
+    for rt in catalog.runtimes.values():
+        ids = {b.id for b in rt.backends}
+        for b in rt.backends:
+            assert set(b.platforms) <= set(rt.platforms), (rt.id, b.id)
+        for f in rt.formats:
+            assert set(f.backends) <= ids, (rt.id, f.id)
+
+
+# (runtime, format, tensor class, bits per weight as runtime-formats.md states it)
+BPW_TABLE = [
+    ("mlc", "q4f16_1", "linear", 4.5),
+    ("mlc", "q4f16_1", "embedding", 4.5),
+    ("mlc", "q4f16_1", "output", 4.5),
+    ("mlc", "q4f16_0", "linear", 4.5),
+    ("mlc", "q4f32_1", "linear", 5.0),
+    ("mlc", "q4bf16_1", "linear", 4.5),
+    ("mlc", "q4f16_2", "linear", 4.5),
+    ("mlc", "q4f16_2", "embedding", 16),
+    ("mlc", "q4f16_2", "output", 16),
+    ("mlc", "q3f16_1", "linear", 3.6),
+    ("mlc", "q3f16_0", "linear", 3.6),
+    ("mlc", "q4f16_ft", "linear", 4.0),
+    ("mlc", "q0f16", "linear", 16),
+    ("mlc", "q0bf16", "linear", 16),
+    ("mlc", "q0f32", "linear", 32),
+    ("mlc", "e4m3_e4m3_f16", "linear", 8),
+    ("mlx", "4bit", "linear", 4.5),
+    ("mlx", "4bit", "embedding", 4.5),
+    ("mlx", "4bit-g32", "linear", 5.0),
+    ("mlx", "4bit-g128", "linear", 4.25),
+    ("mlx", "8bit", "linear", 8.5),
+    ("mlx", "mxfp4", "linear", 4.25),
+    ("mlx", "nvfp4", "linear", 4.5),
+    ("mlx", "mxfp8", "linear", 8.25),
+    ("executorch", "8da4w-g32-emb8", "linear", 5.0),
+    ("ort-genai", "int4", "linear", 5.0),
+    ("ort-genai", "int4-asym", "linear", 5.125),
+    ("ort-genai", "int4-fp16", "linear", 4.5),
+    ("ort-genai", "int4", "embedding", 32),
+    ("mnn", "int4", "linear", 4.0),
+    ("mnn", "int4-block128", "linear", 4.5),
+    ("mnn", "int4-block64", "linear", 5.0),
+]
+
+
+@pytest.mark.parametrize("runtime_id,format_id,which,bpw", BPW_TABLE)
+def test_bits_per_weight_match_runtime_formats_md(catalog, runtime_id, format_id, which, bpw):
+    f = catalog.runtime_format(runtime_id, format_id)
+    quant = {"linear": f.linear, "embedding": f.embedding_quant, "output": f.output_quant}[which]
+    assert quant.bits_per_weight == pytest.approx(bpw, abs=1e-9)
+
+
+# hand-worked tensor sizes: rows × cols matrix, groups along cols
+TENSOR_TABLE = [
+    # q4f16_1 4096×4096: 4096·4096·4/8 data + 4096·128 groups × 2 B
+    ({"bits": 4, "group": 32, "scale_bits": 16, "values_per_word": 8}, 4096, 4096, 8_388_608 + 1_048_576),
+    # q3f16_1 2×40: 2 rows × 4 uint32 words = 32 B + 2 groups × 2 B
+    ({"bits": 3, "group": 40, "scale_bits": 16, "values_per_word": 10}, 2, 40, 36),
+    # q3f16_1 a row of 41 values needs a fifth word and a second group
+    ({"bits": 3, "group": 40, "scale_bits": 16, "values_per_word": 10}, 1, 41, 5 * 4 + 2 * 2),
+    # per-channel int8 with fp32 scale: 10×100 + 10 × 4 B
+    ({"bits": 8, "group": 0, "scale_bits": 32}, 10, 100, 1040),
+    # MLX affine 4-bit g64, scale + bias: 64×64/2 + 64 groups × 4 B
+    ({"bits": 4, "group": 64, "scale_bits": 16, "zero_bits": 16}, 64, 64, 2048 + 256),
+    # fp8 with one per-tensor scale
+    ({"bits": 8, "group": "tensor", "scale_bits": 16}, 10, 10, 102),
+    # plain fp16
+    ({"bits": 16}, 3, 5, 30),
+]
+
+
+@pytest.mark.parametrize("geometry,rows,cols,expected", TENSOR_TABLE)
+def test_tensor_bytes_hand_worked(geometry, rows, cols, expected):
+    assert TensorQuant(**geometry).tensor_bytes(rows, cols) == expected
+
+
+@pytest.mark.parametrize("geometry,message", [
+    ({"bits": 4, "group": 32}, "a grouped or per-tensor format needs scale_bits"),
+    ({"bits": 3, "values_per_word": 11}, "11 values of 3 bits do not fit a 32-bit word"),
+    ({"bits": 4, "group": -1, "scale_bits": 16}, "group must be >= 0"),
+])
+def test_bad_geometry_is_refused(geometry, message):
+    with pytest.raises(ValueError, match=message):
+        TensorQuant(**geometry)
+
+
+def weight_bytes(model: ModelSpec, f: RuntimeFormat) -> int:
+    """Test oracle: every tensor of the model sized with the format's geometry (shape[0] = input dim)."""
+    total = 0
+    for t in tensor_inventory(model):
+        if t.name == "token_embd.weight":
+            cols, rows = t.shape
+            if model.tied_embeddings and f.tied == "output":
+                total += f.output_quant.tensor_bytes(rows, cols)
+            else:
+                total += f.embedding_quant.tensor_bytes(rows, cols)
+                if model.tied_embeddings and f.tied == "both":
+                    total += f.output_quant.tensor_bytes(rows, cols)
+        elif t.name == "output.weight":
+            total += f.output_quant.tensor_bytes(t.shape[1], t.shape[0])
+        elif t.is_matrix:
+            total += f.linear.tensor_bytes(t.shape[1], t.shape[0])
+        else:
+            total += f.other.tensor_bytes(1, t.n_elements)
+    return total
+
+
+# published file sizes (runtime-formats.md, "Published file sizes of the same model across runtimes")
+FILE_SIZES = [
+    # ExecuTorch Llama-3.2-1B SpinQuant PTE: 1,083 MiB (README @cff6f4dd)
+    ("executorch", "8da4w-g32-emb8", "llama-3.2-1b-instruct", 1083 * MIB, 0.02),
+    # ORT GenAI Phi-3-mini-4k cpu-int4-rtn-block-32-acc-level-4 .onnx.data: 2.72 GB
+    ("ort-genai", "int4", "phi-3-mini-4k-instruct", 2.72e9, 0.02),
+    # LiteRT-LM Qwen2.5-1.5B dynamic_int8: 1,550 MB (model card)
+    ("litert-lm", "dynamic_int8", "qwen2.5-1.5b-instruct", 1550e6, 0.02),
+]
+
+
+@pytest.mark.parametrize("runtime_id,format_id,model_id,published,tolerance", FILE_SIZES)
+def test_tensor_by_tensor_size_matches_published_file(catalog, runtime_id, format_id, model_id, published, tolerance):
+    predicted = weight_bytes(catalog.model(model_id), catalog.runtime_format(runtime_id, format_id))
+    assert abs(predicted / published - 1) <= tolerance, f"{predicted / 1e6:.0f} MB vs {published / 1e6:.0f} MB"
+
+
+def test_formats_that_keep_embeddings_wide_are_larger_than_those_that_quantize_them(catalog):
+    """runtime-formats.md's reading: ExecuTorch's recipe (int8 embedding stored twice) is larger
+    than MLC q4f16_1 and MLX 4bit (embedding quantized with the linears) for the same model."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    et = weight_bytes(model, catalog.runtime_format("executorch", "spinquant"))
+    mlc = weight_bytes(model, catalog.runtime_format("mlc", "q4f16_1"))
+    mlx = weight_bytes(model, catalog.runtime_format("mlx", "4bit"))
+    assert mlc < et and mlx < et
+    assert mlc == pytest.approx(model.params * 4.5 / 8, rel=0.01)
+
+
+# --------------------------------------------------------------------------- lookups and errors
+
+
+@pytest.mark.parametrize("given,expected", [
+    ("mlc", "mlc"), ("WebLLM", "mlc"), ("mlc-llm", "mlc"), ("onnxruntime-genai", "ort-genai"), ("LLAMA.CPP", "llama.cpp"),
+    ("litert", "litert-lm"), ("mlx-lm", "mlx"),
+])
+def test_runtime_by_id_or_alias(catalog, given, expected):
+    assert catalog.runtime(given).id == expected
+
+
+@pytest.mark.parametrize("runtime_id,name,expected", [
+    ("mlc", "Q4F16_1", "q4f16_1"), ("mlx", "mlx-4bit", "4bit"), ("executorch", "SpinQuant", "8da4w-g32-emb8"),
+    ("litert-lm", "int8", "dynamic_int8"), ("ort-genai", "cpu-int4-rtn-block-32-acc-level-4", "int4"),
+])
+def test_format_by_id_or_alias(catalog, runtime_id, name, expected):
+    assert catalog.runtime_format(runtime_id, name).id == expected
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda c: c.runtime("mlcc"), "unknown runtime 'mlcc'; did you mean mlc? list them with 'advisor runtimes'"),
+    (lambda c: c.runtime_format("mnn", "q4f16_1"),
+     "unknown format 'q4f16_1' for runtime mnn; use one of int4, int4-block128, int4-block64, int8 (see 'advisor runtimes')"),
+    (lambda c: c.runtime_format("llama.cpp", "Q4_K_M"),
+     "llama.cpp uses GGUF file types, not runtime formats; look 'Q4_K_M' up with catalog.file_type (list them with 'advisor quants')"),
+])
+def test_lookup_errors_name_the_valid_choices(catalog, call, message):
+    with pytest.raises(UnknownIdError) as exc:
+        call(catalog)
+    assert str(exc.value) == message
+
+
+RUNTIME_HEAD = '''
+[[runtime]]
+id = "x"
+name = "X"
+version = "1"
+source = "s"
+platforms = ["linux"]
+kv = { dtype = "f16", allocation = "grows", source = "s" }
+overhead = { bytes = "100MiB", basis = "estimated", source = "s" }
+[[runtime.backend]]
+id = "cpu"
+kind = "cpu"
+apis = ["cpu"]
+platforms = ["linux"]
+source = "s"
+'''
+GGUF_HEAD = RUNTIME_HEAD.replace("kv = {", 'formats_from = "gguf"\nkv = {')
+FORMAT = '''
+[[runtime.format]]
+id = "{id}"
+aliases = {aliases}
+description = "d"
+backends = {backends}
+linear = {{ bits = 4, group = 32, scale_bits = 16 }}
+other = {{ bits = 16 }}
+activation_dtype = "f16"
+source = "s"
+verified = true
+'''
+
+
+@pytest.mark.parametrize("body,message", [
+    (RUNTIME_HEAD + FORMAT.format(id="a", aliases="[]", backends='["gpu"]'),
+     "[x]: field '(top level)': format a names unknown backends ['gpu']; known: ['cpu']"),
+    (RUNTIME_HEAD + FORMAT.format(id="a", aliases='["b"]', backends="[]") + FORMAT.format(id="b", aliases="[]", backends="[]"),
+     "[x]: field '(top level)': format name 'b' is used twice (formats a and b)"),
+    (RUNTIME_HEAD + FORMAT.format(id="a", aliases="[]", backends="[]").replace('other = {', 'embedding = "linaer"\nother = {'),
+     "[x]: field 'format.embedding': Input should be a valid dictionary or instance of TensorQuant; or Input should be 'linear'"),
+    (RUNTIME_HEAD, "[x]: field '(top level)': give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one"),
+    (GGUF_HEAD.replace('apis = ["cpu"]', 'apis = ["cpu"]\nkinds = "cpu"'),
+     "[x]: unknown field 'backend.kinds'; did you mean 'kind'?"),
+    (GGUF_HEAD.replace('platforms = ["linux"]\nsource = "s"', 'platforms = ["linux", "web"]\nsource = "s"'),
+     "[x]: field '(top level)': backend cpu names platforms ['web'] missing from the runtime's platforms"),
+])
+def test_bad_runtime_file_fails_with_one_line(tmp_path, body, message):
+    path = tmp_path / "runtimes.toml"
+    path.write_text(body)
+    with pytest.raises(DataFileError) as exc:
+        load_runtimes_file(path)
+    assert str(exc.value) == f"{path} {message}"
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_gpu_usable_means_llama_cpp_can_use_the_gpu(catalog):
+    for d in catalog.devices.values():
+        assert d.gpu_usable == bool(d.gpu and "llama.cpp" in d.gpu.runtimes and d.gpu.backend not in ("none", "cpu")), d.id
+
+
+@pytest.mark.parametrize("device_id,gpu,npu", [
+    ("iphone-16-pro", {"llama.cpp", "mlx", "mlc"}, {"executorch"}),
+    ("macbook-air-m2-16gb", {"llama.cpp", "mlx", "mlc"}, {"executorch"}),
+    ("galaxy-s24-ultra", {"mlc", "litert-lm", "executorch"}, {"executorch"}),
+    ("galaxy-s25-ultra", {"mlc", "litert-lm", "executorch"}, {"executorch", "litert-lm"}),
+    ("jetson-orin-nano-super-8gb", {"llama.cpp", "mlc"}, set()),
+    ("desktop-rtx4090-24gb", {"llama.cpp", "mlc", "ort-genai"}, set()),
+    ("jetson-nano-4gb", set(), set()),
+    ("raspberry-pi-5-8gb", set(), set()),
+])
+def test_accelerator_runtimes(catalog, device_id, gpu, npu):
+    d = catalog.device(device_id)
+    assert set(d.gpu.runtimes if d.gpu else ()) == gpu
+    assert set(d.npu.runtimes if d.npu else ()) == npu
+    assert d.accelerator_runtimes() == frozenset(gpu | npu)
+
+
+def test_every_profile_has_an_os_family_and_notes_its_runtimes(catalog):
+    for d in catalog.devices.values():
+        assert d.platforms and "web" not in d.platforms, d.id
+        if d.gpu:
+            assert d.gpu.runtimes_note.strip(), d.id
+
+
+@pytest.mark.parametrize("os,device_class,vendor,expected", [
+    ("iOS", "phone", "Apple", ("ios",)),
+    ("iPadOS", "tablet", "Apple", ("ios",)),
+    ("macOS", "laptop", "Apple", ("macos",)),
+    ("Darwin 23.1.0", "desktop", "local", ("macos",)),
+    ("Android 15 (One UI 7)", "phone", "Samsung", ("android",)),
+    ("Windows 11 / Linux", "laptop", "Generic", ("windows", "linux")),
+    ("JetPack 6 (Ubuntu 22.04)", "jetson", "NVIDIA", ("linux",)),
+    ("Raspberry Pi OS (Debian), Ubuntu", "sbc", "Raspberry Pi", ("linux",)),
+    ("Linux 6.8.0-45-generic", "desktop", "local", ("linux",)),
+    ("various", "desktop-gpu", "NVIDIA", ("windows", "linux")),
+    ("various", "desktop", "Apple", ("macos",)),
+    ("custom BIOS build", "phone", "Fairphone", ("android",)),
+])
+def test_os_families_from_the_os_text(os, device_class, vendor, expected):
+    assert os_platforms(os, device_class, vendor) == expected
+
+
+def test_older_profiles_with_the_llama_cpp_flag_still_load(tmp_path):
+    src = (ROOT / "profiles" / "phone" / "iphone-16-pro.toml").read_text()
+    assert 'runtimes = ["llama.cpp", "mlx", "mlc"]' in src
+    old = src.replace('runtimes = ["llama.cpp", "mlx", "mlc"]', "usable_by_llama_cpp = true", 1)
+    f = tmp_path / "old.toml"
+    f.write_text(old)
+    dev = load_device_file(f)
+    assert dev.gpu.runtimes == ("llama.cpp",) and dev.gpu_usable
+    f.write_text(src.replace('runtimes = ["llama.cpp", "mlx", "mlc"]', 'runtimes = ["mlc"]\nusable_by_llama_cpp = false', 1))
+    with pytest.raises(DataFileError) as exc:
+        load_device_file(f)
+    assert str(exc.value) == (f"{f}: field 'gpu': give either runtimes or the older usable_by_llama_cpp, not both; keep runtimes")
+
+
+def test_a_profile_naming_an_unknown_runtime_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from advisor import catalog as cat
+
+    root = tmp_path / "data"
+    shutil.copytree(ROOT / "catalog", root / "catalog")
+    shutil.copytree(ROOT / "profiles", root / "profiles")
+    p = root / "profiles" / "phone" / "pixel-8.toml"
+    p.write_text(p.read_text().replace('runtimes = ["mlc", "litert-lm"]', 'runtimes = ["mlc", "litert"]'))
+    with pytest.raises(DataFileError) as exc:
+        cat._load(root, tmp_path / "home")
+    assert str(exc.value).startswith("device pixel-8: [gpu] runtimes names unknown runtime 'litert'; known: llama.cpp, wllama, mlc")
+    p.write_text(p.read_text().replace('runtimes = ["mlc", "litert"]', 'runtimes = ["mlx"]'))
+    with pytest.raises(DataFileError) as exc:
+        cat._load(root, tmp_path / "home")
+    assert str(exc.value) == ("device pixel-8: runtime mlx has no gpu backend on android; remove it from [gpu] runtimes "
+                              "or add the backend to runtimes.toml")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "md"])
+def test_runtimes_command(capsys, fmt):
+    assert main(["runtimes", "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["schema"] == "edge-model-advisor/runtimes"
+        assert {r["id"] for r in data["runtimes"]} == set(REQUIRED_RUNTIMES)
+        mlc = next(r for r in data["runtimes"] if r["id"] == "mlc")
+        q4 = next(f for f in mlc["formats"] if f["id"] == "q4f16_1")
+        assert q4["bits_per_weight"] == {"linear": 4.5, "embedding": 4.5, "output": 4.5, "other": 16.0}
+    else:
+        for word in ("q4f16_1", "8da4w", "dynamic_int8", "mxfp4", "gguf"):
+            assert word in out
+
+
+def test_runtimes_command_one_runtime_and_bad_name(capsys):
+    assert main(["runtimes", "--runtime", "webllm", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + len(load_catalog().runtime("mlc").formats)
+    assert all(line.startswith("mlc,") for line in lines[1:])
+    assert main(["runtimes", "--runtime", "mlcc"]) == 1
+    assert capsys.readouterr().err.strip() == "Error: unknown runtime 'mlcc'; did you mean mlc? list them with 'advisor runtimes'"
+
+
+@pytest.mark.parametrize("args", [["targets"], ["targets", "--browsers"], ["targets", "--format", "md"], ["targets", "--format", "csv"]])
+def test_targets_command(capsys, args):
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    if "--browsers" in args:
+        assert "chrome-android" in out and "128 MiB" in out and "1.5 GB" in out
+    else:
+        assert "ios-app" in out and "play-ai-pack 1.5 GB" in out
+
+
+def test_targets_json(capsys):
+    assert main(["targets", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [t["id"] for t in data["targets"]] == ["server", "desktop-app", "ios-app", "android-app", "browser"]
+    assert math.isclose(data["targets"][2]["memory"]["fraction_with_entitlement"], 0.67)
