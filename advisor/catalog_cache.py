@@ -3,14 +3,18 @@
 Reading and validating ~70 TOML files takes longer than answering the question, so the first run
 after a data file changes validates them and stores the result; later runs load it in a few
 milliseconds. The key is every source file's path, size and modification time (shipped data and
-the user's additions), plus the code that defines the records and the Python and pydantic versions:
-any edit to a data file or a record class means a fresh validation. A cache that cannot be read
-or written is ignored (the catalog is then validated every run, as before); ``ADVISOR_NO_CACHE=1``
-turns it off. The file is the user's own (like the rest of ``$ADVISOR_HOME``).
+the user's additions), plus the code that defines the records and the engine and the Python and
+pydantic versions: any edit to a data file, a record class or an engine module means a fresh
+validation. The tables the engine derives from the catalog (``catalog.derived``: per-tensor weight
+sums, layer sums) travel with it: when a run computed more of them than it loaded, it stores the
+catalog again at exit, so the next run starts with them. A cache that cannot be read or written is
+ignored (the catalog is then validated every run, as before); ``ADVISOR_NO_CACHE=1`` turns it off.
+The file is the user's own (like the rest of ``$ADVISOR_HOME``).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import sys
@@ -67,12 +71,29 @@ def load_or_build(root: Path, home: Path, build: Callable[[], T]) -> T:
         with open(path, "rb") as fh:
             stored_key, value = pickle.load(fh)
         if stored_key == key:
+            _store_at_exit_if_grown(path, key, value)
             return value
     except Exception:  # missing, unreadable, truncated or from another version: validate afresh
         pass
     value = build()
     _store(path, key, value)
+    _store_at_exit_if_grown(path, key, value)
     return value
+
+
+def _memo_size(value: Any) -> int:
+    derived = getattr(value, "derived", None)
+    return derived.memo_size() if derived is not None and hasattr(derived, "memo_size") else 0
+
+
+def _store_at_exit_if_grown(path: Path, key: tuple[Any, ...], value: Any) -> None:
+    loaded = _memo_size(value)
+
+    def store() -> None:
+        if _memo_size(value) > loaded:
+            _store(path, key, value)
+
+    atexit.register(store)
 
 
 def _store(path: Path, key: tuple[Any, ...], value: Any) -> None:
