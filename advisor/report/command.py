@@ -15,6 +15,10 @@ from advisor.options import DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, posi
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
 
 
+#: Formats that take seconds to render, and what they are doing meanwhile (shown on stderr).
+SLOW_FORMATS = {"pdf": "drawing three charts, then laying out the pages", "html": "drawing three interactive charts"}
+
+
 def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str, Path | None]]:
     """(format, path or None for stdout) for each report to write.
 
@@ -103,8 +107,13 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
         req = merge(load_requirements(requirements_file), **options)
     else:
         req = from_options(**options)
+    slow = [fmt for fmt, _ in plan if fmt in SLOW_FORMATS]
+    if slow:
+        click.echo("Evaluating the candidate devices and models…", err=True)
     data = build_report(req, load_catalog())
     for fmt, path in plan:
+        if fmt in SLOW_FORMATS:
+            click.echo(f"Rendering {fmt.upper()} ({SLOW_FORMATS[fmt]})…", err=True)
         payload = render(data, fmt)
         if path is None:
             click.echo(payload.decode("utf-8").rstrip("\n"))

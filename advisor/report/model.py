@@ -80,17 +80,19 @@ class ReportData:
         return out
 
 
-#: The comparison table's columns: (key, header). CSV/XLSX use the keys, documents the headers.
+#: The comparison table's columns: (key, header). CSV uses the keys (units in the names), XLSX the
+#: headers (units in brackets; sizes shown in GiB there).
 COMPARISON_COLUMNS: list[tuple[str, str]] = [
     ("device", "device"), ("device_class", "class"), ("model", "model"), ("quant", "quant"),
-    ("status", "status"), ("fit", "fit"), ("memory_bytes", "memory"), ("usable_bytes", "usable"),
-    ("headroom_bytes", "headroom"), ("decode_tokens_per_s", "decode tok/s"), ("decode_low", "decode low"),
-    ("decode_high", "decode high"), ("prefill_tokens_per_s", "prefill tok/s"), ("prefill_low", "prefill low"),
-    ("prefill_high", "prefill high"), ("ttft_s", "TTFT s"), ("response_s", "response s"),
-    ("energy_wh_per_1000_responses", "Wh / 1,000 responses"), ("unit_price_usd", "unit $"),
-    ("fleet_price_usd", "fleet $"), ("tokens_per_s_per_dollar", "tok/s per $"),
-    ("tokens_per_s_per_watt", "tok/s per W"), ("quality_score", "quality"), ("meets", "meets"),
+    ("status", "status"), ("fit", "memory fit"), ("memory_bytes", "memory (GiB)"), ("usable_bytes", "usable (GiB)"),
+    ("headroom_bytes", "headroom (GiB)"), ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"),
+    ("decode_high", "decode high (tok/s)"), ("prefill_tokens_per_s", "prefill (tok/s)"), ("prefill_low", "prefill low (tok/s)"),
+    ("prefill_high", "prefill high (tok/s)"), ("ttft_s", "TTFT (s)"), ("response_s", "response (s)"),
+    ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"), ("unit_price_usd", "unit price (USD)"),
+    ("fleet_price_usd", "fleet price (USD)"), ("tokens_per_s_per_dollar", "tok/s per USD"),
+    ("tokens_per_s_per_watt", "tok/s per W"), ("quality_score", "quality (0-100)"), ("meets", "meets"),
     ("pick", "device pick"), ("reason", "why"), ("speed_basis", "speed basis"), ("price_basis", "price basis"),
+    ("price_covers", "price covers"),
 ]
 
 
