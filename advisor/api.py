@@ -59,6 +59,10 @@ class DeviceChoice:
     input_names: tuple[tuple[str, str], ...] = CLI_INPUT_NAMES
 
 
+#: RAM-only devices kept with the catalog (and its cache) before the memo starts afresh.
+MAX_MADE_DEVICES = 32
+
+
 def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> DeviceProfile:
     catalog = catalog or load_catalog()
     given = [x for x in (choice.device_id, choice.device_file, choice.ram) if x]
@@ -82,7 +86,14 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     if choice.device_class and choice.device_class not in {d.device_class for d in catalog.devices.values()}:
         classes = ", ".join(sorted({d.device_class for d in catalog.devices.values()}))
         raise BadInputError(f"unknown device class '{choice.device_class}'; use one of {classes}")
-    return generic_device(ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable)
+    key = ("generic", ram, choice.device_class, usable)
+    made = catalog.made_devices.get(key)
+    if made is None:
+        if len(catalog.made_devices) >= MAX_MADE_DEVICES:
+            catalog.made_devices.clear()  # a bounded memo: the cache file stays small
+        made = catalog.made_devices[key] = generic_device(
+            ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable)
+    return made
 
 
 def calibration_overrides() -> Mapping[str, PathFactors]:

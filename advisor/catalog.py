@@ -232,6 +232,9 @@ class Catalog:
     targets: dict[str, Target] = field(default_factory=dict)
     #: tables derived from this catalog's records, computed once and owned by it (engine.derived)
     derived: Derived = field(init=False, repr=False, compare=False)
+    #: devices made from this catalog's profiles (the RAM-only devices of ``api.resolve_device``),
+    #: kept with it, so the catalog cache carries them to the next run already validated
+    made_devices: dict[tuple[Any, ...], DeviceProfile] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "derived", Derived(self))

@@ -82,8 +82,10 @@ def load_or_build(root: Path, home: Path, build: Callable[[], T]) -> T:
 
 
 def _memo_size(value: Any) -> int:
+    """Entries computed from the catalog and kept with it (derived tables, RAM-only devices)."""
     derived = getattr(value, "derived", None)
-    return derived.memo_size() if derived is not None and hasattr(derived, "memo_size") else 0
+    size = derived.memo_size() if derived is not None and hasattr(derived, "memo_size") else 0
+    return size + len(getattr(value, "made_devices", ()))
 
 
 def _store_at_exit_if_grown(path: Path, key: tuple[Any, ...], value: Any) -> None:

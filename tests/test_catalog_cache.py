@@ -92,3 +92,19 @@ def test_disabled_by_environment(data, monkeypatch):
     catalog_cache.load_or_build(root, home, build)
     catalog_cache.load_or_build(root, home, build)
     assert len(calls) == 2 and not catalog_cache.cache_path(home).exists()
+
+
+def test_ram_only_devices_are_kept_with_the_catalog(data):
+    """A RAM-only device is made once per catalog (and so travels in its cache), per RAM, class and usable."""
+    from advisor.api import DeviceChoice, resolve_device
+
+    root, home = data
+    cat = _validate_all(root, home)
+    first = resolve_device(DeviceChoice(ram="4GB"), cat)
+    assert resolve_device(DeviceChoice(ram="4GB"), cat) is first
+    other = resolve_device(DeviceChoice(ram="4GB", usable="2GB"), cat)
+    assert other is not first and other.memory.usable == 2 * 1024**3
+    catalog_cache._store(catalog_cache.cache_path(home), ("key",), cat)
+    with open(catalog_cache.cache_path(home), "rb") as fh:
+        _, again = pickle.load(fh)
+    assert len(again.made_devices) == 2 and first in again.made_devices.values()
