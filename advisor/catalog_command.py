@@ -11,7 +11,7 @@ from advisor.errors import BadInputError
 from advisor.options import SIZE, format_option, positive_number
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_size
-from advisor.wording import price_text
+from advisor.wording import plural, price_text
 
 
 def _emit(text: str) -> None:
@@ -57,7 +57,7 @@ def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: 
             ("license_class", "license"), ("quality", "quality"), ("mmlu_equivalent", "MMLU-eq")]
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} models"))
+    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "model")))
 
 
 @click.command()
@@ -86,7 +86,7 @@ def quants(fmt: str, show_all: bool) -> None:
             ("imatrix", "imatrix"), ("llama3_8b_gib", "Llama-3-8B GiB")]
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} file types"))
+    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "file type")))
 
 
 @click.command()
@@ -108,7 +108,7 @@ def runtimes(fmt: str, runtime_id: str | None) -> None:
     if fmt == "csv":
         cols = [(k, k) for k in ("runtime", "platforms", "format", "aliases", "backends", "bpw", "linear", "embedding", "output",
                                  "activations", "kv_cache", "default_context", "verified", "source")]
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} runtime formats"))
+    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "runtime format")))
 
 
 @click.command()
@@ -182,4 +182,4 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
             ("path", "backend"), ("price", "price")]
     if fmt == "csv":
         cols = [(k, k) for k in device_dict(next(iter(catalog.devices.values())))]
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} devices"))
+    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "device")))

@@ -16,7 +16,7 @@ from advisor.errors import BadInputError, OutputExistsError
 from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, positive_int
 from advisor.output import FORMATS, dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import tps
+from advisor.wording import plural, tps
 
 
 def _emit(text: str) -> None:
@@ -169,7 +169,7 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
     if fmt == "json":
         _emit(dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1, "runs": [_run_dict(r) for r in found]}))
         return
-    _emit(render_rows([_run_row(r) for r in found], RUN_COLUMNS + [("error", "error")], fmt, title=f"{len(found)} runs"))
+    _emit(render_rows([_run_row(r) for r in found], RUN_COLUMNS + [("error", "error")], fmt, title=plural(len(found), "run")))
 
 
 @runs.command("show")
