@@ -125,7 +125,7 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
         st.warning(explanation(rec, cat))
         if rec.rejected:
             st.markdown("**Closest misses:**\n" + "\n".join(
-                f"- {r.model_id} {r.quant_id or ''}: {reason_text(r.reason)}" for r in rec.rejected[:6]))
+                f"- {r.model_id} {r.quant_id or ''}: {reason_text(r.why)}" for r in rec.rejected[:6]))
         return
     sp = pick.speed
     assert sp is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from advisor.catalog import Catalog, load_catalog, load_device_file
-from advisor.engine.fit import evaluate, generic_device
+from advisor.engine.fit import evaluate, generic_device, peer_decode_tokens_per_s
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, NothingFitsError
 from advisor.records import DeviceProfile, Estimate, PathFactors, Workload
@@ -92,8 +92,19 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
         if len(catalog.made_devices) >= MAX_MADE_DEVICES:
             catalog.made_devices.clear()  # a bounded memo: the cache file stays small
         made = catalog.made_devices[key] = generic_device(
-            ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable)
+            ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
     return made
+
+
+def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None) -> list[tuple[DeviceProfile, float]]:
+    """For a RAM-only device (``device.stands_for``): the decode speed of ``model_id`` in
+    ``quant_id`` on each catalog device it stands for, the device its figures come from first,
+    then slowest to fastest (context 4,096, prompt 512, output 256). Empty for a real device."""
+    catalog = catalog or load_catalog()
+    overrides = calibration_overrides()
+    peers = [catalog.devices[i] for i in device.stands_for if i in catalog.devices]
+    out = [(d, peer_decode_tokens_per_s(d, catalog, model_id, quant_id, overrides)) for d in peers]
+    return out[:1] + sorted(out[1:], key=lambda t: t[1])
 
 
 def calibration_overrides() -> Mapping[str, PathFactors]:
@@ -160,6 +171,6 @@ def run_devices_for(
 
 
 __all__ = [
-    "DeviceChoice", "resolve_device", "run_recommend", "run_predict", "run_devices_for", "parse_licenses",
+    "DeviceChoice", "resolve_device", "peer_speeds", "run_recommend", "run_predict", "run_devices_for", "parse_licenses",
     "NothingFitsError", "Constraints", "Workload",
 ]

@@ -1,52 +1,142 @@
 """`advisor calibrate`: fit the speed model's factors from the recorded runs — per device, and per
-execution path from every device's runs — and store them; predictions then use them.
+execution path from several devices' runs — and store them; predictions then use them.
 
 Lookup order for a device (``engine.fit.factors_for``): its own calibration, else its path's
 calibration from recorded runs, else the shipped defaults (catalog/calibration.toml).
+
+What keeps one bad run from making answers worse:
+
+* a run is fitted only when it is ``ok`` and its figures are plausible: finite positive rates,
+  repeats that agree (``engine.calibrate.is_noisy``; ``advisor validate`` stores disagreeing
+  runs as ``noisy``), token counts within the tool's limits (``run_exclusion`` says why not);
+* the fit is robust (soft-L1 loss, ``engine.calibrate``);
+* a device's own calibration applies to that device only, and only when it predicts the
+  device's runs better than the shipped factors do — held out (leave-one-run-out) when the
+  device has ≥ 3 runs, in-sample otherwise;
+* a path-wide calibration (which changes every catalog device on that path) needs runs on
+  ≥ MIN_DEVICES_FOR_PATH distinct devices and must lower the leave-one-device-out error
+  against the shipped factors; otherwise it is stored as not applied and the shipped factors stay.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from pydantic import ValidationError
 
 from advisor.catalog import Catalog, load_catalog
-from advisor.engine.calibrate import Observation, calibrate_path, predict
+from advisor.engine.calibrate import (
+    NOISY_CV_LIMIT,
+    NOISY_SPREAD_LIMIT,
+    Observation,
+    band_from_heldout,
+    calibrate_path,
+    is_noisy,
+    predict,
+    sample_spread,
+)
+from advisor.engine.fit import factors_for
+from advisor.engine.fit import estimate_speed
 from advisor.engine.speed import execution_path
-from advisor.errors import BadInputError
+from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
-from advisor.store import Run, list_runs, save_calibration
+from advisor.store import Run, list_runs, load_device_calibrations, save_calibration
+
+#: A path-wide default changes only from runs on at least this many distinct devices: one or two
+#: machines cannot tell a property of the path from a property of the machine (issue 11: one busy
+#: VM's runs re-fitted cpu-x86 for every x86 device).
+MIN_DEVICES_FOR_PATH = 3
+#: A device's calibration is judged held out (leave-one-run-out) from this many runs on.
+MIN_RUNS_FOR_HELD_OUT = 3
+#: Token counts above the CLI's own limit (--context ≤ 1,048,576) are not a real run.
+MAX_TOKENS = 1_048_576
+#: The combination shown in the before/after table for the devices a path calibration changes.
+REFERENCE_MODEL, REFERENCE_QUANT = "llama-3.2-1b-instruct", "Q4_K_M"
+
+
+def _positive_rate(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def run_exclusion(run: Run, catalog: Catalog) -> str | None:
+    """Why a recorded run is not fitted (None: it is fitted)."""
+    if run.status == "noisy":
+        return "stored as noisy (its repeats disagree)"
+    if run.status != "ok":
+        return f"status {run.status}"
+    if not run.device_profile:
+        return "no device profile recorded"
+    if run.model_id not in catalog.models or run.quant not in catalog.file_types:
+        return f"model {run.model_id} {run.quant} not in the catalog"
+    m, s = run.measured, run.settings
+    rates = {k: m.get(k) for k in ("decode_tokens_per_s", "prefill_tokens_per_s") if m.get(k) is not None}
+    if not rates:
+        return "no decode or prefill figure"
+    for k, v in rates.items():
+        if not _positive_rate(v):
+            return f"{k.split('_')[0]} rate {v!r} is not a positive finite number"
+    for metric in ("decode", "prefill"):
+        samples = m.get(f"{metric}_samples")
+        if isinstance(samples, list) and is_noisy(samples):
+            vals = ", ".join(f"{v:.3g}" if isinstance(v, (int, float)) else repr(v) for v in samples)
+            return (f"noisy: {metric} repeats [{vals}] tok/s are {sample_spread(samples):.3g}× apart "
+                    f"(limit {NOISY_SPREAD_LIMIT:g}×)")
+    sd = m.get("stddev_tokens_per_s")
+    mean = next(iter(rates.values()))
+    if _positive_rate(sd) and is_noisy(mean=mean, stddev=sd):
+        return f"noisy: ±{sd:.3g} tok/s on {mean:.3g} tok/s (coefficient of variation > {NOISY_CV_LIMIT:.0%})"
+    for key in ("n_ctx", "prompt_tokens", "output_tokens", "n_prompt", "n_gen", "threads"):
+        v = s.get(key)
+        if v is None:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0 or v > MAX_TOKENS:
+            return f"setting {key} = {v!r} is not a plausible count (0 … {MAX_TOKENS:,})"
+    try:
+        DeviceProfile.model_validate(run.device_profile)
+    except ValidationError:
+        return "its device profile no longer validates"
+    return None
 
 
 def observations_from_run(run: Run, catalog: Catalog) -> list[Observation]:
     """The decode/prefill measurements of one recorded run, with the device and workload they
-    were measured on. Runs of unknown models/quants or without a device profile are skipped."""
-    if run.status != "ok" or not run.device_profile or run.model_id not in catalog.models or run.quant not in catalog.file_types:
+    were measured on; none when ``run_exclusion`` names a reason."""
+    if run_exclusion(run, catalog) is not None:
         return []
-    try:
-        device = DeviceProfile.model_validate(run.device_profile)
-    except ValidationError:
-        return []
+    device = DeviceProfile.model_validate(run.device_profile)
     model, ftype = catalog.models[run.model_id], catalog.file_types[run.quant]
     s, m = run.settings, run.measured
-    threads = s.get("threads")
+    threads = s.get("threads") or None
     ctx = int(s.get("n_ctx") or 4096)
     out = []
-    if m.get("prefill_tokens_per_s"):
-        p = int(s.get("prompt_tokens") or s.get("n_prompt") or 512)
-        w = Workload(context_tokens=max(ctx, p + 1), prompt_tokens=p, output_tokens=1, threads=threads)
-        out.append(Observation(model, ftype, device, w, "prefill", float(m["prefill_tokens_per_s"]), label=f"run {run.id}"))
-    if m.get("decode_tokens_per_s"):
-        p = int(s.get("prompt_tokens") or 1) if run.source == "validate" else 1
-        g = int(s.get("output_tokens") or s.get("n_gen") or 128)
-        w = Workload(context_tokens=max(ctx, p + g), prompt_tokens=p, output_tokens=g, threads=threads)
-        out.append(Observation(model, ftype, device, w, "decode", float(m["decode_tokens_per_s"]), label=f"run {run.id}"))
+    try:
+        if m.get("prefill_tokens_per_s"):
+            p = int(s.get("prompt_tokens") or s.get("n_prompt") or 512)
+            w = Workload(context_tokens=max(ctx, p + 1), prompt_tokens=p, output_tokens=1, threads=threads)
+            out.append(Observation(model, ftype, device, w, "prefill", float(m["prefill_tokens_per_s"]), label=f"run {run.id}"))
+        if m.get("decode_tokens_per_s"):
+            p = int(s.get("prompt_tokens") or 1) if run.source == "validate" else 1
+            g = int(s.get("output_tokens") or s.get("n_gen") or 128)
+            w = Workload(context_tokens=max(ctx, p + g), prompt_tokens=p, output_tokens=g, threads=threads)
+            out.append(Observation(model, ftype, device, w, "decode", float(m["decode_tokens_per_s"]), label=f"run {run.id}"))
+    except AdvisorError:  # a workload the engine refuses is not a measurement to fit
+        return []
     return out
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One device's decode prediction before and after this calibration."""
+
+    device_id: str
+    combination: str  # "model quant"
+    decode_before: float
+    decode_after: float
 
 
 @dataclass(frozen=True)
@@ -56,71 +146,171 @@ class CalibrationSummary:
     n_runs: int
     n_observations: int
     factors: PathFactors
-    decode_mdape_before: float | None
-    decode_mdape_after: float | None
+    decode_mdape_before: float | None  # in-sample, shipped factors
+    decode_mdape_after: float | None  # in-sample, fitted factors
     prefill_mdape_before: float | None
     prefill_mdape_after: float | None
+    n_devices: int = 1
+    applied: bool = True
+    decision: str = ""
+    heldout_kind: str = ""  # leave-one-run-out | leave-one-device-out | in-sample
+    heldout_mdape_before: float | None = None  # shipped factors on the held-out measurements
+    heldout_mdape_after: float | None = None  # fits that did not see them
+    effects: tuple[Effect, ...] = ()
 
 
-def _mdape(obs: list[Observation], factors: PathFactors, catalog: Catalog, metric: str) -> float | None:
-    sel = [o for o in obs if o.metric == metric]
+@dataclass(frozen=True)
+class CalibrationReport:
+    groups: list[CalibrationSummary]
+    excluded: list[tuple[int | None, str, str]] = field(default_factory=list)  # run id, device, reason
+    dry_run: bool = False
+
+
+def _mdape(obs: list[Observation], factors: PathFactors, catalog: Catalog, metric: str | None = None) -> float | None:
+    sel = [o for o in obs if metric is None or o.metric == metric]
     if not sel:
         return None
     return statistics.median(abs(predict(o, factors, catalog.ggml_types) - o.value) / o.value * 100 for o in sel)
 
 
-def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], prior: PathFactors, catalog: Catalog,
-               db: Path | None) -> CalibrationSummary:
-    where = "this device" if scope == "device" else f"{key} devices"
-    factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis="")
+def _heldout(groups: Mapping[str, list[Observation]], prior: PathFactors,
+             catalog: Catalog) -> tuple[float, float, dict[str, list[float]]]:
+    """MdAPE of the shipped factors and of fits that left each group out, on every group's
+    measurements (leave-one-group-out), and those fits' log errors per metric (for the band)."""
+    before, after = [], []
+    log_errors: dict[str, list[float]] = defaultdict(list)
+    for key, held in groups.items():
+        train = [o for k, obs in groups.items() if k != key for o in obs]
+        fitted, _, _ = calibrate_path(train, prior, catalog.ggml_types, basis="")
+        for o in held:
+            p = predict(o, fitted, catalog.ggml_types)
+            before.append(abs(predict(o, prior, catalog.ggml_types) - o.value) / o.value * 100)
+            after.append(abs(p - o.value) / o.value * 100)
+            log_errors[o.metric].append(math.log(p / o.value))
+    return statistics.median(before), statistics.median(after), log_errors
+
+
+def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], by_unit: Mapping[str, list[Observation]],
+               prior: PathFactors, catalog: Catalog) -> CalibrationSummary:
+    """Fit one device (``by_unit``: its runs) or one path (``by_unit``: its devices) and decide
+    whether the fit is applied."""
+    where = "this device" if scope == "device" else f"{len(by_unit)} {key} devices"
+    n_dev = 1 if scope == "device" else len(by_unit)
+    if scope == "path" and n_dev < MIN_DEVICES_FOR_PATH:
+        decision = (f"not applied: a path-wide default needs runs on ≥ {MIN_DEVICES_FOR_PATH} devices (has {n_dev}); "
+                    "the shipped factors stay for every other device")
+        return CalibrationSummary(scope, key, len(runs), len(obs), prior, _mdape(obs, prior, catalog, "decode"), None,
+                                  _mdape(obs, prior, catalog, "prefill"), None, n_devices=n_dev, applied=False, decision=decision)
+    factors, fd, _ = calibrate_path(obs, prior, catalog.ggml_types, basis="")
+    factors = factors.model_copy(update={"path": prior.path, "source": f"advisor calibrate ({scope} {key})"})
+    if scope == "path" or len(by_unit) >= MIN_RUNS_FOR_HELD_OUT:
+        kind = "leave-one-device-out" if scope == "path" else "leave-one-run-out"
+        before, after, log_errors = _heldout(by_unit, prior, catalog)
+        # bands from the held-out errors (BAND_COVERAGE of them inside), as for the shipped factors,
+        # never narrower than the fit's own residual band
+        update = {f"{m}_band": max(getattr(factors, f"{m}_band"), band_from_heldout(errs))
+                  for m, errs in log_errors.items() if len(errs) >= MIN_RUNS_FOR_HELD_OUT}
+        factors = factors.model_copy(update=update)
+    else:
+        kind = "in-sample"
+        before, after = _mdape(obs, prior, catalog) or 0.0, _mdape(obs, factors, catalog) or 0.0
     band = factors.decode_band if fd.n else factors.prefill_band
-    factors = factors.model_copy(update={
-        "path": prior.path,
-        "basis": f"calibrated from {len(runs)} runs on {where}, ±{band * 100:.0f}%",
-        "source": f"advisor calibrate ({scope} {key})",
-    })
-    summary = CalibrationSummary(
+    factors = factors.model_copy(update={"basis": f"calibrated from {len(runs)} runs on {where}, ±{band * 100:.0f}%"})
+    # a path-wide change must strictly lower the held-out error; a device's own fit must not raise it
+    applied = after < before if scope == "path" else after <= before
+    decision = (f"{'applied' if applied else 'not applied'}: {kind} error {after:.0f}% vs {before:.0f}% with the shipped factors"
+                + ("" if applied else "; the shipped factors stay"))
+    return CalibrationSummary(
         scope=scope, key=key, n_runs=len(runs), n_observations=len(obs), factors=factors,
         decode_mdape_before=_mdape(obs, prior, catalog, "decode"), decode_mdape_after=_mdape(obs, factors, catalog, "decode"),
         prefill_mdape_before=_mdape(obs, prior, catalog, "prefill"), prefill_mdape_after=_mdape(obs, factors, catalog, "prefill"),
+        n_devices=n_dev, applied=applied, decision=decision, heldout_kind=kind,
+        heldout_mdape_before=before, heldout_mdape_after=after,
     )
-    save_calibration(scope, key, factors, len(runs), {
-        "n_observations": len(obs), "decode_log_rmse": fd.log_rmse, "prefill_log_rmse": fp.log_rmse,
-        "param_se": {**fd.param_se, **fp.param_se},
-        "decode_mdape_before": summary.decode_mdape_before, "decode_mdape_after": summary.decode_mdape_after,
-        "prefill_mdape_before": summary.prefill_mdape_before, "prefill_mdape_after": summary.prefill_mdape_after,
-    }, db)
-    return summary
+
+
+def _decode(device: DeviceProfile, model_id: str, quant: str, factors: PathFactors, catalog: Catalog) -> float:
+    return estimate_speed(catalog.models[model_id], catalog.file_types[quant], catalog.ggml_types, device, Workload(),
+                          factors).decode_tokens_per_s
+
+
+def _effects(summary: CalibrationSummary, devices: Mapping[str, DeviceProfile], combos: Mapping[str, tuple[str, str]],
+             current: Mapping[str, PathFactors], new: Mapping[str, PathFactors], catalog: Catalog) -> tuple[Effect, ...]:
+    """Decode before → after on the devices this calibration concerns: the device itself, or
+    the catalog devices on the path (without a calibration of their own) whose figure changes."""
+    if summary.scope == "device":
+        targets = [(devices[summary.key], *combos[summary.key])]
+    else:
+        targets = [(d, REFERENCE_MODEL, REFERENCE_QUANT) for d in catalog.devices.values()
+                   if execution_path(d) == summary.key and d.id not in new]
+    out = []
+    for device, mid, q in targets:
+        before = _decode(device, mid, q, factors_for(device, catalog, current), catalog)
+        after = _decode(device, mid, q, factors_for(device, catalog, new), catalog)
+        if summary.scope == "device" or before != after:  # a path row lists only the devices it changes
+            out.append(Effect(device.id, f"{mid} {q}", before, after))
+    return tuple(out)
+
+
+def _stats(s: CalibrationSummary) -> dict[str, object]:
+    return {
+        "n_observations": s.n_observations, "n_devices": s.n_devices, "applied": s.applied, "decision": s.decision,
+        "heldout_kind": s.heldout_kind, "heldout_mdape_before": s.heldout_mdape_before, "heldout_mdape_after": s.heldout_mdape_after,
+        "decode_mdape_before": s.decode_mdape_before, "decode_mdape_after": s.decode_mdape_after,
+        "prefill_mdape_before": s.prefill_mdape_before, "prefill_mdape_after": s.prefill_mdape_after,
+    }
 
 
 def run_calibration(*, device_id: str | None = None, db: Path | None = None, catalog: Catalog | None = None,
-                    runs: Iterable[Run] | None = None) -> list[CalibrationSummary]:
-    """Fit and store per-device and per-path factors from the recorded runs."""
+                    runs: Iterable[Run] | None = None, dry_run: bool = False) -> CalibrationReport:
+    """Fit per-device and per-path factors from the recorded runs, decide which are applied, and
+    store them (not with ``dry_run``). ``device_id``: only that device's own calibration."""
     catalog = catalog or load_catalog()
-    runs = list(runs if runs is not None else list_runs(status="ok", path=db))
+    runs = list(runs if runs is not None else list_runs(path=db))
     by_device: dict[str, list[tuple[Run, list[Observation]]]] = defaultdict(list)
+    excluded: list[tuple[int | None, str, str]] = []
     for r in runs:
-        obs = observations_from_run(r, catalog)
+        if device_id is not None and r.device_id != device_id:
+            continue
+        reason = run_exclusion(r, catalog)
+        obs = [] if reason else observations_from_run(r, catalog)
         if obs:
             by_device[r.device_id].append((r, obs))
-    if device_id is not None:
-        if device_id not in by_device:
-            raise BadInputError(f"no successful runs recorded for device '{device_id}'; run 'advisor validate' or 'advisor runs import' first")
-        selected = {device_id: by_device[device_id]}
-    else:
-        selected = dict(by_device)
-    if not selected:
-        raise BadInputError("no successful runs to calibrate from; run 'advisor validate' or 'advisor runs import' first")
-    out = []
-    by_path: dict[str, list[tuple[Run, list[Observation]]]] = defaultdict(list)
-    for dev, items in sorted(selected.items()):
+        elif r.status in ("ok", "noisy"):  # failed attempts are not measurements: not worth a line
+            excluded.append((r.id, r.device_id, reason or "no usable figure"))
+    left_out = (f" ({len(excluded)} left out, e.g. run {excluded[0][0]}: {excluded[0][2]})" if excluded else "")
+    if device_id is not None and device_id not in by_device:
+        raise BadInputError(f"no usable runs recorded for device '{device_id}'{left_out}; run 'advisor validate' or 'advisor runs import' first")
+    if not by_device:
+        raise BadInputError(f"no usable runs to calibrate from{left_out}; run 'advisor validate' or 'advisor runs import' first")
+    groups: list[CalibrationSummary] = []
+    devices: dict[str, DeviceProfile] = {}
+    combos: dict[str, tuple[str, str]] = {}
+    by_path: dict[str, dict[str, list[Observation]]] = defaultdict(dict)
+    runs_by_path: dict[str, list[Run]] = defaultdict(list)
+    for dev, items in sorted(by_device.items()):
         obs = [o for _, o_list in items for o in o_list]
+        devices[dev] = obs[0].device
+        combos[dev] = (items[-1][0].model_id or "", items[-1][0].quant or "")
         path = execution_path(obs[0].device)
-        prior = catalog.calibration[path]
-        out.append(_fit_group("device", dev, [r for r, _ in items], obs, prior, catalog, db))
-        by_path[path].extend(items)
+        per_run = {str(r.id if r.id is not None else i): o_list for i, (r, o_list) in enumerate(items)}
+        groups.append(_fit_group("device", dev, [r for r, _ in items], obs, per_run, catalog.calibration[path], catalog))
+        by_path[path][dev] = obs
+        runs_by_path[path].extend(r for r, _ in items)
     if device_id is None:
-        for path, items in sorted(by_path.items()):
-            obs = [o for _, o_list in items for o in o_list]
-            out.append(_fit_group("path", path, [r for r, _ in items], obs, catalog.calibration[path], catalog, db))
-    return out
+        for path, per_device in sorted(by_path.items()):
+            obs = [o for o_list in per_device.values() for o in o_list]
+            groups.append(_fit_group("path", path, runs_by_path[path], obs, per_device, catalog.calibration[path], catalog))
+    current = load_device_calibrations(db)
+    new = {k: v for k, v in current.items()}
+    for s in groups:
+        name = s.key if s.scope == "device" else f"path:{s.key}"
+        if s.applied:
+            new[name] = s.factors
+        else:
+            new.pop(name, None)
+    groups = [replace(s, effects=_effects(s, devices, combos, current, new, catalog)) for s in groups]
+    if not dry_run:
+        for s in groups:
+            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s), db)
+    return CalibrationReport(groups, excluded, dry_run)

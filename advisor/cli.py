@@ -108,6 +108,9 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.wording import alternative_text, reason_text
 
     data = recommendation_dict(rec, load_catalog(), top=top)
+    peers = _peers(device, rec.pick.model_id, rec.pick.quant_id) if rec.pick else None
+    if peers:
+        data["pick_decode_on_ram_peers"] = peers[1]
     if fmt == "json":
         _emit(dumps_json(data))
     else:
@@ -118,6 +121,8 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                   f"output {workload.output_tokens} tokens")
             _emit("")
             _emit(data["explanation"])
+            if peers:
+                _emit(peers[0])
             for alt in rec.alternatives:
                 e = alt.estimate
                 _emit(f"  Alternative ({alternative_text(alt)}): {e.model_id} {e.quant_id} — "
@@ -125,19 +130,36 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                       f"{format_size(e.memory.total_bytes)}, quality {e.quality_score:.0f}")
             _emit("")
         if fmt == "md":
-            _emit(f"**{device.name}** — {data['explanation']}\n")
+            _emit(f"**{device.name}** — {data['explanation']}" + (f" {peers[0]}" if peers else "") + "\n")
         _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates"))
         if fmt == "table" and rec.rejected:
-            shown = [r for r in rec.rejected if not r.reason.is_filter][:8]
+            shown = [r for r in rec.rejected if not r.why.is_filter][:8]
             if shown:
                 _emit("Rejected (closest misses):")
                 for r in shown:
-                    _emit(f"  {r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.reason)}")
+                    _emit(f"  {r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.why)}")
             hidden = len(rec.rejected) - len(shown)
             if hidden > 0:
                 _emit(f"  … and {hidden} more (see --format json)")
     if not rec.ranked:
         raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are listed above")
+
+
+def _peers(device: Any, model_id: str, quant_id: str) -> tuple[str, list[dict[str, Any]]] | None:
+    """For a RAM-only device: one sentence naming the catalog devices it stands for and the range
+    of decode speeds across them (the slowest's figure, the one used, first), and the rows."""
+    if not device.stands_for:
+        return None
+    from advisor.api import peer_speeds
+
+    speeds = peer_speeds(device, model_id, quant_id)
+    first, rest = speeds[0], speeds[1:]
+    text = (f"Speed figures are those of {first[0].name}, the slowest of {len(speeds)} catalog devices with "
+            f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {tps(first[1])} tok/s there")
+    if rest:
+        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in rest) + " tok/s"
+    rows = [{"device": d.id, "name": d.name, "decode_tokens_per_s": v, "used": i == 0} for i, (d, v) in enumerate(speeds)]
+    return text + ".", rows
 
 
 CANDIDATE_COLUMNS = [
@@ -192,6 +214,10 @@ def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
     data["device"] = device_dict(device)
     data["workload"] = workload_dict(workload)
     data["schema"] = "edge-model-advisor/prediction"
+    peers = _peers(device, est.model_id, est.quant_id)
+    if peers:
+        data["decode_on_ram_peers"] = peers[1]
+        data.setdefault("notes", []).append(peers[0])
     if fmt == "json":
         _emit(dumps_json(data))
         return

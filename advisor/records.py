@@ -325,6 +325,9 @@ class DeviceProfile(Record):
     verification: str = ""
     notes: str = ""
     measured_at: str | None = None  # set by `advisor profile` for a measured profile
+    #: A RAM-only (generic) device: ids of the catalog devices it stands for, slowest first; its
+    #: speed figures are the first one's (engine.fit.generic_device). Empty for real devices.
+    stands_for: tuple[str, ...] = ()
     price: Price | None = None
     memory: MemorySpec
     cpu: CpuSpec
@@ -902,6 +905,8 @@ REASON_KINDS: dict[str, str] = {
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
+    "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
+    "download": "value = the download's bytes, limit = the most allowed [bytes]",
 }
 
 #: Reasons that mean "not asked for" rather than "cannot run".

@@ -65,6 +65,7 @@ def device_dict(d: DeviceProfile) -> dict[str, Any]:
         "power_max_w": d.power.max_w,
         "measured_at": d.measured_at,
         "source": d.source,
+        "stands_for": list(d.stands_for),
     }
 
 
@@ -135,8 +136,8 @@ def reason_dict(r: Reason) -> dict[str, Any]:
 
 
 def rejection_dict(r: Rejection) -> dict[str, Any]:
-    return {"model": r.model_id, "quant": r.quant_id, "reason": r.kind, "detail": reason_text(r.reason),
-            "figures": reason_dict(r.reason)}
+    return {"model": r.model_id, "quant": r.quant_id, "reason": r.kind, "detail": reason_text(r.why),
+            "figures": reason_dict(r.why)}
 
 
 def constraints_dict(c: Constraints) -> dict[str, Any]:

@@ -265,10 +265,30 @@ def latest_calibrations(scope: str, path: Path | None = None) -> dict[str, tuple
 
 def load_device_calibrations(path: Path | None = None) -> dict[str, PathFactors]:
     """Calibrations for the engine, keyed by device id and by ``path:<execution path>``; empty
-    when there is no database yet (no I/O then)."""
+    when there is no database yet (no I/O then). A key whose latest calibration was not applied
+    (``stats["applied"]`` false: it did not beat the shipped factors) uses the shipped factors."""
     target = path or db_path()
     if not target.exists():
         return {}
-    out = {k: f for k, (f, _) in latest_calibrations("device", path).items()}
-    out.update({f"path:{k}": f for k, (f, _) in latest_calibrations("path", path).items()})
+    out = {k: f for k, (f, st) in latest_calibrations("device", path).items() if st.get("applied", True)}
+    out.update({f"path:{k}": f for k, (f, st) in latest_calibrations("path", path).items() if st.get("applied", True)})
     return out
+
+
+def clear_calibrations(device_id: str | None = None, path: Path | None = None) -> int:
+    """Delete stored calibrations (every one, or one device's); predictions then use the shipped
+    factors. Returns how many rows went. No database: nothing to delete."""
+    if not (path or db_path()).exists():
+        return 0
+    sql, args = ("DELETE FROM calibrations", ()) if device_id is None else (
+        "DELETE FROM calibrations WHERE scope = 'device' AND key = ?", (device_id,))
+    with connect(path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            n = conn.execute(sql, args).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return int(n)

@@ -67,6 +67,12 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
         return "not among the requested models"
     if r.kind == "offload":
         return f"{v:.0f}/{lim:.0f} layers on the GPU, the rest on the CPU"
+    if r.kind == "limit":
+        assert v is not None and lim is not None
+        return f"the {format_size(v)} {r.name} exceeds the {format_size(lim)} {r.category}"
+    if r.kind == "download":
+        assert v is not None and lim is not None
+        return f"download {format_size(v)} > {format_size(lim)} allowed"
     if r.kind == "runtime":
         return "none of the requested runtimes runs on this device"
     if r.kind == "prompt_exceeds_context":

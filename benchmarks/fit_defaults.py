@@ -18,12 +18,27 @@ sys.path.insert(0, str(HERE))
 from advisor.catalog import data_root, load_catalog  # noqa: E402
 from advisor.engine.calibrate import calibrate_path  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
-from published import PUBLISHED_DATA_LOG_SD, PUBLISHED_DECODE_PARAMS, load_priors, load_rows  # noqa: E402
+from published import (  # noqa: E402
+    MIN_DEVICES_FOR_PATH_BAND,
+    PUBLISHED_DATA_LOG_SD,
+    PUBLISHED_DECODE_PARAMS,
+    PUBLISHED_LOSS,
+    held_out,
+    heldout_bands,
+    load_priors,
+    load_rows,
+)
+
+from advisor.engine.calibrate import BAND_COVERAGE  # noqa: E402
 
 HEADER = """# Default empirical factors per execution path, used for devices without their own runs.
 # Written by `python benchmarks/fit_defaults.py` on {today}: least-squares fit (log space, with a
 # weak prior) to the llama.cpp rows of ../shared/reference/measurements.csv. Paths without
-# measurements keep their prior (basis says so). Bands = residual spread (~80%).
+# measurements keep their prior (basis says so).
+# Bands: {coverage:.0%} coverage of held-out error — the {coverage:.0%} quantile of |log(predicted/measured)|
+# over leave-one-device-out predictions of the path's rows (each device predicted by factors fitted
+# without it), where >= {min_dev} devices share the path; else the same quantile pooled over every
+# path's held-out rows. Checked by `python benchmarks/band_coverage.py`.
 # Fields: see advisor/records.py PathFactors.
 """
 
@@ -38,15 +53,26 @@ def main() -> int:
     by_path = defaultdict(list)
     for r in rows:
         by_path[execution_path(r.observation.device)].append(r)
-    blocks = [HEADER.format(today=date.today().isoformat())]
-    for path, prior in load_priors().items():
+    blocks = [HEADER.format(today=date.today().isoformat(), coverage=BAND_COVERAGE, min_dev=MIN_DEVICES_FOR_PATH_BAND)]
+    priors = load_priors()
+    heldout = held_out(rows, catalog, priors)
+    bands = {m: heldout_bands(heldout, m) for m in ("decode", "prefill")}
+    for metric, (per_path, pooled) in bands.items():
+        print(f"{metric} bands ({BAND_COVERAGE:.0%} of held-out): " + ", ".join(f"{p} ±{b:.0%}" for p, b in sorted(per_path.items()))
+              + f"; pooled ±{pooled:.0%}")
+
+    def band(path: str, metric: str) -> tuple[float, str]:
+        per_path, pooled = bands[metric]
+        return (per_path[path], "own") if path in per_path else (pooled, "pooled")
+
+    for path, prior in priors.items():
         group = by_path.get(path, [])
         if group:
             obs = [r.observation for r in group]
             n_dev = len({r.device_key for r in group})
             basis = f"fit on {len(obs)} published measurements from {n_dev} devices"
             factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
-                                            data_log_sd=PUBLISHED_DATA_LOG_SD)
+                                            data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
             source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]
             print(f"{path:15s} n={len(obs):2d} decode log-rmse={fd.log_rmse:.3f} prefill log-rmse={fp.log_rmse:.3f} -> "
                   f"bw_eff={factors.bw_efficiency:.3f} fixed/layer={factors.fixed_s_per_layer * 1e6:.1f}us "
@@ -54,6 +80,12 @@ def main() -> int:
         else:
             factors = prior.model_copy(update={"basis": "prior (no published measurements for this path yet)", "n_measurements": 0})
             source = prior.source
+        (db, dk), (pb, pk) = band(path, "decode"), band(path, "prefill")
+        factors = factors.model_copy(update={
+            "decode_band": db, "prefill_band": pb,
+            "basis": factors.basis + f"; {BAND_COVERAGE:.0%} bands from held-out error (decode: "
+                     f"{'this path' if dk == 'own' else 'all paths'}, prefill: {'this path' if pk == 'own' else 'all paths'})",
+        })
         blocks.append(
             "[[paths]]\n"
             f'path = "{path}"\n'

@@ -17,6 +17,7 @@ from advisor.records import DeviceProfile, PathFactors, Workload
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "measurements.csv"
+RUNTIME_REFERENCE = HERE.parent.parent / "shared" / "reference" / "runtime-measurements.csv"
 
 MODEL_MAP = {
     "LLaMA-2-7B": "llama-2-7b-chat",
@@ -68,6 +69,10 @@ DEVICE_MAP = {
 PUBLISHED_DECODE_PARAMS = ("bw_efficiency", "fixed_s_per_layer")
 #: log-space spread of one published row around the model (different builds, settings, harnesses)
 PUBLISHED_DATA_LOG_SD = 0.3
+#: loss for the published rows: plain least squares. Soft-L1 (the default for a user's own runs,
+#: which can be noisy) was measured here too: leave-one-device-out decode MdAPE 27% vs 25%,
+#: prefill 34% vs 35% (python benchmarks/speed_accuracy.py, 2026-11-29) — no gain on curated rows.
+PUBLISHED_LOSS = "linear"
 
 # the reference sheet rates each source; less trusted rows count less in the fit
 TRUST_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
@@ -117,7 +122,9 @@ def cpu_only(device: DeviceProfile) -> DeviceProfile:
     return device.model_copy(update={"gpu": None, "id": device.id + "+cpu"})
 
 
-def load_rows(catalog: Catalog, path: Path = REFERENCE) -> list[PublishedRow]:
+def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = True) -> list[PublishedRow]:
+    """Every row of measurements.csv (used or excluded with the reason), and with ``with_runtime``
+    the mapped llama.cpp rows of runtime-measurements.csv (``load_runtime_rows``)."""
     refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
     out: list[PublishedRow] = []
     with open(path, newline="") as fh:
@@ -164,6 +171,146 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE) -> list[PublishedRow]:
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
             out.append(PublishedRow(obs, cls, device.id, row))
+    return out + (load_runtime_rows(catalog) if with_runtime else [])
+
+
+def fit_paths(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathFactors],
+              exclude: frozenset[str] = frozenset(), only: frozenset[str] | None = None) -> dict[str, PathFactors]:
+    """Factors per execution path (of ``only``, default all) fitted to the rows of every device
+    not in ``exclude``."""
+    from collections import defaultdict
+
+    from advisor.engine.calibrate import calibrate_path
+    from advisor.engine.speed import execution_path
+
+    by_path: dict[str, list[Observation]] = defaultdict(list)
+    for r in rows:
+        if r.observation is not None and r.device_key not in exclude:
+            path = execution_path(r.observation.device)
+            if only is None or path in only:
+                by_path[path].append(r.observation)
+    return {
+        path: calibrate_path(obs, priors[path], catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
+                             decode_params=PUBLISHED_DECODE_PARAMS, data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)[0]
+        for path, obs in by_path.items()
+    }
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One published row predicted by factors fitted without its device."""
+
+    row: PublishedRow
+    path: str
+    predicted: float
+    log_residual: float  # log(predicted / measured)
+    path_fitted: bool  # False: no other device shares the path; the prior predicted it
+
+
+def held_out(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathFactors],
+             also_exclude: frozenset[str] = frozenset()) -> list[HeldOut]:
+    """Leave-one-device-out predictions of every row (of devices not in ``also_exclude``), each
+    from its path's factors fitted on the other devices (minus ``also_exclude``)."""
+    import math
+
+    from advisor.engine.calibrate import predict
+    from advisor.engine.speed import execution_path
+
+    rows = [r for r in rows if r.observation is not None]
+    out = []
+    for dev in sorted({r.device_key for r in rows} - also_exclude):
+        paths = frozenset(execution_path(r.observation.device) for r in rows if r.device_key == dev)
+        fitted = fit_paths(rows, catalog, priors, exclude=also_exclude | {dev}, only=paths)
+        for r in rows:
+            if r.device_key != dev:
+                continue
+            o = r.observation
+            path = execution_path(o.device)
+            f = fitted.get(path, priors[path])
+            p = predict(o, f, catalog.ggml_types)
+            out.append(HeldOut(r, path, p, math.log(p / o.value), path in fitted))
+    return out
+
+
+#: A path's band comes from its own held-out residuals when at least this many devices share it;
+#: otherwise from the held-out residuals of every path pooled — rows predicted by a fit on other
+#: devices of their path only (rows the bare prior predicted measure "no data at all", which
+#: describes no shipped path with measurements).
+MIN_DEVICES_FOR_PATH_BAND = 2
+
+
+def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float], float]:
+    """Per-path band (BAND_COVERAGE of held-out residuals) and the pooled band of all paths."""
+    from collections import defaultdict
+
+    from advisor.engine.calibrate import band_from_heldout
+
+    sel = [h for h in heldout if h.row.observation.metric == metric]
+    by_path: dict[str, list[HeldOut]] = defaultdict(list)
+    for h in sel:
+        by_path[h.path].append(h)
+    pooled = band_from_heldout([h.log_residual for h in sel if h.path_fitted])
+    bands = {path: band_from_heldout([h.log_residual for h in hs]) for path, hs in by_path.items()
+             if len({h.row.device_key for h in hs}) >= MIN_DEVICES_FOR_PATH_BAND}
+    return bands, pooled
+
+
+# runtime-measurements.csv rows of llama.cpp (or Ollama) on a catalog model with a stated GGUF type,
+# on hardware we have a profile for: (device column prefix, backend) → (profile id, how to run it).
+# "opencl": the shipped Galaxy S24 Ultra profile (Snapdragon 8 Gen 3, Adreno 750) with llama.cpp's
+# OpenCL backend on (the profile assumes the CPU path); the row's device is a Snapdragon 8 Gen 3
+# development device with the same SoC. "Mac (M2 Max)" is left out: its GPU core count is not stated.
+RUNTIME_DEVICE_MAP = {
+    ("Snapdragon device with Adreno 750", "opencl"): ("galaxy-s24-ultra", "opencl"),
+    ("Raspberry Pi 5", "cpu"): ("raspberry-pi-5-8gb", "cpu"),
+    ("Mac (Apple M2 Pro)", "metal"): ("ref-m2-pro-19c-32gb", "gpu"),
+}
+RUNTIME_MODEL_MAP = {
+    "Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct",
+    "Qwen2.5-0.5B-Instruct": "qwen2.5-0.5b-instruct",
+    "Llama-3.1-8B-Instruct": "llama-3.1-8b-instruct",
+}
+
+
+def with_opencl(device: DeviceProfile) -> DeviceProfile:
+    assert device.gpu is not None and device.gpu.backend == "opencl"
+    return device.model_copy(update={"gpu": device.gpu.model_copy(update={"usable_by_llama_cpp": True}),
+                                     "id": device.id + "+opencl"})
+
+
+def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[PublishedRow]:
+    """The llama.cpp rows of runtime-measurements.csv that map onto the catalog (see
+    RUNTIME_DEVICE_MAP); every other row of that file measures other runtimes or unknown files."""
+    refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
+    out: list[PublishedRow] = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            metric = {"tg_tok_s": "decode", "pp_tok_s": "prefill"}.get(row["metric"])
+            if metric is None or row["runtime"] not in ("llama.cpp", "ollama"):
+                continue
+            key = next((v for (prefix, backend), v in RUNTIME_DEVICE_MAP.items()
+                        if row["device"].startswith(prefix) and row["backend"] == backend), None)
+            model_id = RUNTIME_MODEL_MAP.get(row["model"])
+            quant = _quant(row["format"].split(" ")[0]) if row["format"] else None
+            if key is None or model_id is None or quant is None:
+                continue
+            dev_id, how = key
+            device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
+            device = cpu_only(device) if how == "cpu" else with_opencl(device) if how == "opencl" else device
+            threads = int(row["threads"]) if row["threads"].strip() else None
+            if metric == "prefill":
+                w = Workload(context_tokens=4096, prompt_tokens=int(row["prompt_tokens"] or 512), output_tokens=1, threads=threads)
+            else:
+                w = Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(row["output_tokens"] or 128), threads=threads)
+            obs = Observation(
+                model=catalog.model(model_id), ftype=catalog.file_type(quant), device=device, workload=w,
+                metric=metric,  # type: ignore[arg-type]
+                value=float(row["value"]),
+                label=f"{row['device']} | {row['model']} {quant} | {row['runtime']} {row['backend']}" + (f" | {row['threads']}t" if row["threads"] else ""),
+                weight=TRUST_WEIGHT.get(row["trust"], 0.5),
+            )
+            cls = {"sbc": "raspberry pi", "phone": "phone", "laptop": "apple"}.get(row["device_class"], row["device_class"])
+            out.append(PublishedRow(obs, cls, device.id, {**row, "source": row["source"]}))
     return out
 
 

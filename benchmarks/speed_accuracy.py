@@ -18,9 +18,10 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from advisor.catalog import load_catalog  # noqa: E402
-from advisor.engine.calibrate import calibrate_path, predict  # noqa: E402
+from advisor.engine.calibrate import predict  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
-from published import PUBLISHED_DATA_LOG_SD, PUBLISHED_DECODE_PARAMS, load_priors, load_rows  # noqa: E402
+from published import fit_paths as fit_published_paths  # noqa: E402
+from published import load_priors, load_rows  # noqa: E402
 
 
 def ape(pred: float, meas: float) -> float:
@@ -28,18 +29,7 @@ def ape(pred: float, meas: float) -> float:
 
 
 def fit_paths(rows, catalog, priors, exclude_device: str | None = None):
-    by_path = defaultdict(list)
-    for r in rows:
-        if r.device_key == exclude_device:
-            continue
-        by_path[execution_path(r.observation.device)].append(r.observation)
-    fitted = {}
-    for path, obs in by_path.items():
-        prior = priors[path]
-        fitted[path], _, _ = calibrate_path(obs, prior, catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
-                                            decode_params=PUBLISHED_DECODE_PARAMS,
-                                            data_log_sd=PUBLISHED_DATA_LOG_SD)
-    return fitted
+    return fit_published_paths(rows, catalog, priors, exclude=frozenset({exclude_device}) if exclude_device else frozenset())
 
 
 def main() -> int:
@@ -53,6 +43,9 @@ def main() -> int:
     in_sample = fit_paths(rows, catalog, priors)
     devices = sorted({r.device_key for r in rows})
     lodo = {d: fit_paths(rows, catalog, priors, exclude_device=d) for d in devices}
+    # before the runtime-measurements.csv rows were added: fits on measurements.csv rows only
+    old_rows = [r for r in rows if "runtime" not in r.raw]
+    lodo_old = {d: fit_paths(old_rows, catalog, priors, exclude_device=d) for d in devices}
 
     devices_per_path = defaultdict(set)
     for r in rows:
@@ -66,18 +59,22 @@ def main() -> int:
         f_in = in_sample.get(path, f_ship)
         f_out = lodo[r.device_key].get(path, priors[path])
         alone = devices_per_path[path] == {r.device_key}  # left out, its path has no data: prior only
+        f_old = lodo_old[r.device_key].get(path, priors[path])
         table.append((r, path, predict(o, f_ship, catalog.ggml_types), predict(o, f_in, catalog.ggml_types),
-                      predict(o, f_out, catalog.ggml_types), alone))
+                      predict(o, f_out, catalog.ggml_types), alone, predict(o, f_old, catalog.ggml_types)))
 
     lines = [
-        "| device class | metric | n | shipped defaults MdAPE | leave-one-device-out MdAPE | n with a fitted path | LODO MdAPE, fitted paths only |",
-        "|---|---|---|---|---|---|---|",
+        "| device class | metric | n | shipped defaults MdAPE | leave-one-device-out MdAPE | n with a fitted path | LODO MdAPE, fitted paths only "
+        "| LODO MdAPE, fitted on measurements.csv only |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     groups = defaultdict(list)
-    for r, path, p_ship, p_in, p_out, alone in table:
-        v = (r.observation.value, p_ship, p_in, p_out, alone)
+    by_path = defaultdict(list)
+    for r, path, p_ship, p_in, p_out, alone, p_old in table:
+        v = (r.observation.value, p_ship, p_in, p_out, alone, p_old)
         groups[(r.device_class, r.observation.metric)].append(v)
         groups[("all", r.observation.metric)].append(v)
+        by_path[(path, r.observation.metric)].append(v)
 
     def mdape(vals, i):
         return f"{statistics.median(ape(v[i], v[0]) for v in vals):.0f}%" if vals else "n/a"
@@ -85,10 +82,18 @@ def main() -> int:
     for key in sorted(groups, key=lambda k: (k[0] == "all", k)):
         vals = groups[key]
         fitted = [v for v in vals if not v[4]]
-        lines.append(f"| {key[0]} | {key[1]} | {len(vals)} | {mdape(vals, 1)} | {mdape(vals, 3)} | {len(fitted)} | {mdape(fitted, 3)} |")
+        lines.append(f"| {key[0]} | {key[1]} | {len(vals)} | {mdape(vals, 1)} | {mdape(vals, 3)} | {len(fitted)} | {mdape(fitted, 3)} "
+                     f"| {mdape(vals, 5)} |")
+    path_lines = [
+        "| execution path | metric | n | devices | LODO MdAPE before (fitted on measurements.csv) | after (+ runtime-measurements.csv) | shipped (in-sample) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (path, metric), vals in sorted(by_path.items()):
+        path_lines.append(f"| {path} | {metric} | {len(vals)} | {len(devices_per_path[path])} | {mdape(vals, 5)} | {mdape(vals, 3)} "
+                          f"| {mdape(vals, 1)} |")
 
     detail = ["| measurement | metric | measured | predicted (shipped) | error | leave-one-out | error |", "|---|---|---|---|---|---|---|"]
-    for r, path, p_ship, p_in, p_out, alone in table:
+    for r, path, p_ship, p_in, p_out, alone, _ in table:
         o = r.observation
         detail.append(
             f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
@@ -98,14 +103,22 @@ def main() -> int:
         "# Speed predictions vs published measurements",
         "",
         "Command: `python benchmarks/speed_accuracy.py`. Source: `../shared/reference/measurements.csv` "
-        f"({len(rows)} llama.cpp rows used, {len(excluded)} rows excluded). MdAPE = median absolute percentage error.",
+        f"and the llama.cpp rows of `runtime-measurements.csv` that map onto the catalog (benchmarks/published.py "
+        f"RUNTIME_DEVICE_MAP: {len(rows) - len(old_rows)} rows) — {len(rows)} llama.cpp rows used, "
+        f"{len(excluded)} rows of measurements.csv excluded. MdAPE = median absolute percentage error.",
         "'shipped defaults' = catalog/calibration.toml as committed (fitted on all rows: in-sample); "
         "'leave-one-device-out' (LODO) = each device predicted with its path's factors fitted on the *other* devices — "
         "the error to expect on a device the tool has no measurements of. Where no other device shares the path "
-        "(the Jetson AGX Orin is the only CUDA-on-unified-memory device measured), LODO falls back to the "
-        "physical prior of benchmarks/priors.toml; the last column leaves those rows out.",
+        "(the Jetson AGX Orin is the only CUDA-on-unified-memory device measured, the Adreno 750 the only OpenCL one), "
+        "LODO falls back to the physical prior of benchmarks/priors.toml; 'fitted paths only' leaves those rows out. "
+        "The last column is LODO with factors fitted on measurements.csv alone (before the runtime-measurements.csv rows "
+        "were added), on the same rows.",
         "",
         *lines,
+        "",
+        "## Per execution path: leave-one-device-out before and after adding runtime-measurements.csv",
+        "",
+        *path_lines,
         "",
         "## Every row",
         "",
@@ -120,6 +133,8 @@ def main() -> int:
     out.parent.mkdir(exist_ok=True)
     out.write_text(report)
     print("\n".join(lines))
+    print()
+    print("\n".join(path_lines))
     print(f"\nwrote {out}")
     return 0
 

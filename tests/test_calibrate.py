@@ -5,8 +5,12 @@ import random
 
 import pytest
 
-from advisor.engine.calibrate import Observation, calibrate_path, fit, predict
+from advisor.calibration import MIN_DEVICES_FOR_PATH, run_calibration, run_exclusion
+from advisor.engine.calibrate import Observation, calibrate_path, fit, is_noisy, predict, sample_spread
+from advisor.engine.fit import factors_for
+from advisor.engine.fit import estimate_speed
 from advisor.records import Workload
+from advisor.store import Run, load_device_calibrations, record_run
 
 TRUE = dict(bw_efficiency=0.42, fixed_s_per_layer=250e-6, prefill_efficiency=0.31)  # fixed: ~30% of a small model's token time
 
@@ -49,3 +53,190 @@ def test_prior_holds_without_data(catalog):
     prior = catalog.calibration["metal"]
     result = fit([], prior, catalog.ggml_types)
     assert result.factors == prior and result.n == 0
+
+
+# --------------------------------------------------------------------------- robustness (issue 11)
+
+
+
+@pytest.mark.parametrize("samples, mean, stddev, noisy", [
+    ([5.0, 5.1, 5.2], None, None, False),
+    ([19.2, 0.89, 0.97], None, None, True),  # the busy-machine run of issue 11
+    ([10.0, 14.9], None, None, False),  # 1.49× apart: inside the 1.5× limit
+    ([10.0, 15.1], None, None, True),
+    ([float("nan"), 5.0], None, None, True),
+    ([0.0, 5.0], None, None, True),
+    ([7.0], None, None, False),  # one repeat cannot disagree with itself
+    ([], 10.0, 1.0, False),  # llama-bench mean ± stddev: CV 10%
+    ([], 10.0, 3.0, True),  # CV 30%
+])
+def test_noisy_rule(samples, mean, stddev, noisy):
+    assert is_noisy(samples, mean=mean, stddev=stddev) is noisy
+
+
+def test_spread_is_fastest_over_slowest():
+    assert sample_spread([2.0, 4.0, 3.0]) == 2.0 and sample_spread([1.0, float("inf")]) == float("inf")
+
+
+def test_soft_l1_resists_one_wild_measurement(catalog):
+    """One decode figure 20× too low among clean ones: the soft-L1 fit stays near the truth, the
+    squared-error fit does not."""
+    prior = catalog.calibration["cpu-arm"].model_copy(update={"decode_compute_efficiency": 5.0})
+    truth = prior.model_copy(update=TRUE)
+    obs = [o for o in _observations(catalog, truth) if o.metric == "decode"]
+    bad = Observation(obs[0].model, obs[0].ftype, obs[0].device, obs[0].workload, "decode", obs[0].value / 20)
+    robust = fit(obs + [bad], prior, catalog.ggml_types, params=("bw_efficiency",), loss="soft_l1")
+    plain = fit(obs + [bad], prior, catalog.ggml_types, params=("bw_efficiency",), loss="linear")
+    def err(f):
+        return abs(f.factors.bw_efficiency / TRUE["bw_efficiency"] - 1)
+
+    assert err(robust) < 0.1 < err(plain)
+
+
+def _record(catalog, db, device_id, scale, *, model="llama-3.2-1b-instruct", quant="Q4_K_M", decode_samples=None, status="ok",
+            settings=None):
+    """A run on a catalog device whose figures are ``scale`` × the shipped prediction."""
+    device = catalog.device(device_id)
+    w = Workload(2048, 256, 64)
+    s = estimate_speed(catalog.model(model), catalog.file_type(quant), catalog.ggml_types, device, w, factors_for(device, catalog))
+    dec, pre = s.decode_tokens_per_s * scale, s.prefill_tokens_per_s * scale
+    samples = decode_samples or [dec * 0.98, dec, dec * 1.02]
+    return record_run(Run(
+        source="validate", status=status, device_id=device.id, model_id=model, quant=quant,
+        device_profile=device.model_dump(mode="json", by_alias=True),
+        settings=settings or {"n_ctx": 2048, "prompt_tokens": 256, "output_tokens": 64, "threads": device.cpu.big_cores},
+        measured={"decode_tokens_per_s": sorted(samples)[len(samples) // 2], "prefill_tokens_per_s": pre,
+                  "decode_samples": samples, "prefill_samples": [pre * 0.99, pre, pre * 1.01]}), db)
+
+
+COMBOS = [("llama-3.2-1b-instruct", "Q4_K_M"), ("qwen2.5-0.5b-instruct", "Q8_0"), ("qwen3-1.7b", "Q4_0")]
+WATCHED = ["mini-pc-intel-n100-16gb", "intel-nuc-13-pro-i7-32gb", "raspberry-pi-5-8gb", "mini-pc-intel-n100-8gb"]
+
+
+def _decode_now(catalog, db):
+    overrides = load_device_calibrations(db)
+    w = Workload()
+    m, q = catalog.model("llama-3.2-1b-instruct"), catalog.file_type("Q4_K_M")
+    return {d: estimate_speed(m, q, catalog.ggml_types, catalog.device(d), w, factors_for(catalog.device(d), catalog, overrides)).decode_tokens_per_s
+            for d in WATCHED}
+
+
+def test_a_poisoned_run_changes_no_other_devices_prediction(catalog, tmp_path):
+    db = tmp_path / "runs.db"
+    for m, q in COMBOS:  # a clean device, 30% slower than the shipped factors say
+        _record(catalog, db, "mini-pc-intel-n100-8gb", 0.7, model=m, quant=q)
+    run_calibration(db=db, catalog=catalog)
+    before = _decode_now(catalog, db)
+    poisoned = [
+        _record(catalog, db, "laptop-ryzen-7-7840u-16gb", 1.0, decode_samples=[19.2, 0.89, 0.97]),  # 20× spread, stored "ok"
+        _record(catalog, db, "laptop-core-ultra-7-155h-16gb", 1.0, decode_samples=[float("nan")] * 3),
+        _record(catalog, db, "laptop-ryzen-ai-9-hx370-32gb", 1.0, settings={"n_ctx": 2048, "prompt_tokens": 10**12, "output_tokens": 64}),
+    ]
+    report = run_calibration(db=db, catalog=catalog)
+    assert _decode_now(catalog, db) == before  # bit for bit, every watched device
+    assert {rid for rid, _, _ in report.excluded} == set(poisoned)
+    reasons = {rid: why for rid, _, why in report.excluded}
+    assert "21.6× apart" in reasons[poisoned[0]] and "nan" in reasons[poisoned[1]] and "prompt_tokens" in reasons[poisoned[2]]
+    assert before["mini-pc-intel-n100-8gb"] != _decode_now(catalog, tmp_path / "empty.db")["mini-pc-intel-n100-8gb"]  # it did calibrate
+
+
+def test_a_device_calibration_applies_to_that_device_only(catalog, tmp_path):
+    db = tmp_path / "runs.db"
+    shipped = _decode_now(catalog, db)
+    for m, q in COMBOS:
+        _record(catalog, db, "mini-pc-intel-n100-8gb", 0.5, model=m, quant=q)
+    report = run_calibration(db=db, catalog=catalog)
+    (dev,) = [s for s in report.groups if s.scope == "device"]
+    (path,) = [s for s in report.groups if s.scope == "path"]
+    assert dev.applied and not path.applied and f"≥ {MIN_DEVICES_FOR_PATH} devices (has 1)" in path.decision
+    now = _decode_now(catalog, db)
+    assert now["mini-pc-intel-n100-8gb"] == pytest.approx(shipped["mini-pc-intel-n100-8gb"] * 0.5, rel=0.1)
+    assert {k: v for k, v in now.items() if k != "mini-pc-intel-n100-8gb"} == {k: v for k, v in shipped.items() if k != "mini-pc-intel-n100-8gb"}
+
+
+def test_a_path_default_moves_only_with_enough_devices_that_agree(catalog, tmp_path):
+    db = tmp_path / "runs.db"
+    shipped = _decode_now(catalog, db)
+    x86 = ["laptop-ryzen-7-7840u-16gb", "laptop-core-ultra-7-155h-16gb", "laptop-ryzen-ai-9-hx370-32gb"]
+    for dev in x86[:2]:
+        for m, q in COMBOS:
+            _record(catalog, db, dev, 0.5, model=m, quant=q)
+    run_calibration(db=db, catalog=catalog)
+    assert _decode_now(catalog, db)["mini-pc-intel-n100-16gb"] == shipped["mini-pc-intel-n100-16gb"]  # two devices: no
+    for m, q in COMBOS:
+        _record(catalog, db, x86[2], 0.5, model=m, quant=q)
+    report = run_calibration(db=db, catalog=catalog)
+    (path,) = [s for s in report.groups if s.scope == "path"]
+    assert path.applied and path.heldout_mdape_after < path.heldout_mdape_before
+    assert _decode_now(catalog, db)["mini-pc-intel-n100-16gb"] == pytest.approx(shipped["mini-pc-intel-n100-16gb"] * 0.5, rel=0.15)
+    assert _decode_now(catalog, db)["raspberry-pi-5-8gb"] == shipped["raspberry-pi-5-8gb"]  # another path: untouched
+    assert any(e.device_id == "mini-pc-intel-n100-16gb" for e in path.effects)  # shown before → after
+
+
+def test_a_path_fit_that_does_not_beat_the_shipped_factors_is_not_applied(catalog, tmp_path):
+    """Three devices that disagree (½×, 2×, 1×): no common factor predicts a left-out one better."""
+    db = tmp_path / "runs.db"
+    shipped = _decode_now(catalog, db)
+    for dev, scale in (("laptop-ryzen-7-7840u-16gb", 0.5), ("laptop-core-ultra-7-155h-16gb", 2.0), ("laptop-ryzen-ai-9-hx370-32gb", 1.0)):
+        for m, q in COMBOS:
+            _record(catalog, db, dev, scale, model=m, quant=q)
+    report = run_calibration(db=db, catalog=catalog)
+    (path,) = [s for s in report.groups if s.scope == "path"]
+    assert not path.applied and path.heldout_mdape_after >= path.heldout_mdape_before
+    assert _decode_now(catalog, db)["mini-pc-intel-n100-16gb"] == shipped["mini-pc-intel-n100-16gb"]
+
+
+def test_exclusion_reasons(catalog):
+    device = catalog.device("raspberry-pi-5-8gb").model_dump(mode="json", by_alias=True)
+    base = {"source": "llama-bench", "device_id": "raspberry-pi-5-8gb", "model_id": "qwen3-0.6b", "quant": "Q4_K_M",
+            "device_profile": device, "settings": {"n_prompt": 0, "n_gen": 128, "threads": 4}}
+    assert run_exclusion(Run(status="ok", measured={"decode_tokens_per_s": 20.0, "stddev_tokens_per_s": 0.5}, **base), catalog) is None
+    assert "coefficient of variation" in run_exclusion(Run(status="ok", measured={"decode_tokens_per_s": 20.0, "stddev_tokens_per_s": 9.0}, **base), catalog)
+    assert "not a positive finite" in run_exclusion(Run(status="ok", measured={"decode_tokens_per_s": -3.0}, **base), catalog)
+    assert "not a positive finite" in run_exclusion(Run(status="ok", measured={"decode_tokens_per_s": float("inf")}, **base), catalog)
+    assert run_exclusion(Run(status="noisy", measured={"decode_tokens_per_s": 20.0}, **base), catalog).startswith("stored as noisy")
+
+
+def test_cli_dry_run_stores_nothing_and_reset_restores_the_shipped_factors(catalog, tmp_path, monkeypatch, capsys):
+    import json
+
+    from advisor.cli import main
+    from advisor.store import db_path
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    shipped = _decode_now(catalog, db_path())
+    for m, q in COMBOS:
+        _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 0.5, model=m, quant=q)
+    _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 1.0, decode_samples=[19.2, 0.89, 0.97])
+    assert main(["calibrate", "--dry-run", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dry_run"] and load_device_calibrations(db_path()) == {}
+    (effect,) = [e for e in out["effects"] if e["device"] == "mini-pc-intel-n100-8gb"]
+    assert effect["decode_after_tokens_per_s"] < effect["decode_before_tokens_per_s"]
+    assert [e["reason"][:6] for e in out["excluded_runs"]] == ["noisy:"]
+    assert main(["calibrate", "--format", "md"]) == 0
+    text = capsys.readouterr().out
+    assert "Effect on predictions" in text and "applied: leave-one-run-out error" in text and "1 runs left out" in text
+    assert _decode_now(catalog, db_path())["mini-pc-intel-n100-8gb"] < shipped["mini-pc-intel-n100-8gb"]
+    assert main(["calibrate", "--reset"]) == 0
+    assert "removed 2 stored calibrations of every device and path" in capsys.readouterr().out
+    assert _decode_now(catalog, db_path()) == shipped
+
+
+def test_an_imported_llama_bench_row_with_a_wide_stddev_is_stored_noisy_and_not_fitted(catalog, tmp_path):
+    import json
+
+    from advisor.validate.importer import import_llama_bench
+
+    def row(n_prompt, n_gen, avg, sd):
+        return {"model_filename": "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf", "model_type": "qwen2 0.5B Q4_K - Medium",
+                "n_prompt": n_prompt, "n_gen": n_gen, "avg_ts": avg, "stddev_ts": sd, "n_threads": 4}
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("\n".join(json.dumps(r) for r in (row(512, 0, 60.0, 0.6), row(0, 128, 20.0, 9.0))))
+    db = tmp_path / "runs.db"
+    ids = import_llama_bench(bench, device_id="raspberry-pi-5-8gb", catalog=catalog, db=db)
+    from advisor.store import list_runs
+
+    assert [r.status for r in list_runs(path=db)] == ["ok", "noisy"]
+    report = run_calibration(db=db, catalog=catalog, dry_run=True)
+    assert [(rid, why[:14]) for rid, _, why in report.excluded] == [(ids[1], "stored as nois")]

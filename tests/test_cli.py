@@ -208,3 +208,25 @@ def test_console_script_and_module_entry_points():
     proc = subprocess.run([sys.executable, "-m", "advisor", "recommend", "--ram", "4GB", "--format", "json", "--top", "1"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and json.loads(proc.stdout)["pick"]
+
+
+def test_ram_only_speeds_lie_inside_the_range_of_the_catalogs_devices_with_that_ram(capsys, catalog):
+    """`--ram 4GB` takes its speed from the real 4 GB profiles, never faster than the slowest one."""
+    from advisor.engine.fit import factors_for
+    from advisor.engine.fit import estimate_speed
+    from advisor.records import Workload
+
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "50")
+    assert code == 0
+    data = json.loads(out)
+    four = [d for d in catalog.devices.values() if d.memory.ram == 4 * 1024**3 and not (d.gpu and d.gpu.discrete)]
+    assert sorted(data["device"]["stands_for"]) == sorted(d.id for d in four) and len(four) >= 3
+    w = Workload(4096, 512, 256)
+    for c in data["candidates"]:
+        m, q = catalog.model(c["model"]), catalog.file_type(c["quant"])
+        on_each = [estimate_speed(m, q, catalog.ggml_types, d, w, factors_for(d, catalog)).decode_tokens_per_s for d in four]
+        assert min(on_each) * 0.999 <= c["speed"]["decode_tokens_per_s"] <= max(on_each) * 1.001
+        assert c["speed"]["decode_tokens_per_s"] < sorted(on_each)[len(on_each) // 2]  # the slow end, not the median
+    peers = data["pick_decode_on_ram_peers"]
+    assert peers[0]["used"] and peers[0]["decode_tokens_per_s"] == pytest.approx(data["pick"]["speed"]["decode_tokens_per_s"], rel=2e-3)
+    assert peers[0]["decode_tokens_per_s"] <= min(p["decode_tokens_per_s"] for p in peers)

@@ -166,3 +166,39 @@ def test_a_gguf_llama_cpp_cannot_load_fails_cleanly(catalog, device, env):
         run_validation("smollm2-135m-instruct", "Q4_K_M", device=device, gguf=_fake_gguf(env.parent), context=512,
                        prompt_tokens=16, output_tokens=4, catalog=catalog, db=env)
     assert list_runs(path=env)[-1].status == "failed"
+
+
+def _busy_child(marker: Path | None) -> str:
+    """llama.cpp's real run, with the machine made busy during the second repeat's decode (a
+    sleep per token, as another process taking the core would): its repeats then disagree. With
+    ``marker``, only the first attempt is busy."""
+    src = runner.CHILD
+    busy = "True" if marker is None else f"not os.path.exists({str(marker)!r})"
+    src = src.replace("import llama_cpp\n", f"import llama_cpp\nBUSY = {busy}\n", 1)
+    src = src.replace('for _ in range(args["repeats"]):', 'for _rep in range(args["repeats"]):')
+    old = "    for tok in gen:\n        llm.eval([tok])\n"
+    assert old in src and "BUSY" in src
+    src = src.replace(old, "    for tok in gen:\n        llm.eval([tok])\n        if BUSY and _rep == 1:\n            time.sleep(0.05)\n")
+    if marker is not None:
+        src = src.replace("os._exit(0)", f"open({str(marker)!r}, 'w').close(); os._exit(0)")
+    return src
+
+
+def test_a_run_whose_repeats_disagree_is_measured_again_and_kept_out_of_calibration(tiny_catalog, device, env, tmp_path):
+    from advisor.calibration import run_exclusion
+
+    r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=16, repeats=3,
+                       catalog=tiny_catalog, db=env, child_source=_busy_child(None))
+    assert r.status == "noisy" and any("NOISY" in n for n in r.notes)
+    attempts = list_runs(path=env)[-2:]
+    assert [x.status for x in attempts] == ["noisy", "noisy"]  # the first attempt and the re-measurement
+    assert all(run_exclusion(x, tiny_catalog).startswith("stored as noisy") for x in attempts)
+    assert max(attempts[-1].measured["decode_samples"]) > 1.5 * min(attempts[-1].measured["decode_samples"])
+
+
+def test_a_noisy_first_attempt_is_replaced_by_a_quiet_one(tiny_catalog, device, env, tmp_path):
+    r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=16, repeats=3,
+                       catalog=tiny_catalog, db=env, child_source=_busy_child(tmp_path / "busy-once"))
+    attempts = list_runs(path=env)[-2:]
+    assert [x.status for x in attempts] == ["noisy", r.status]
+    assert any("measured again" in n for n in r.notes) and any(n.startswith("repeats: decode") for n in r.notes)

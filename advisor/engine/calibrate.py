@@ -6,16 +6,28 @@ Levenberg–Marquardt on log(predicted / measured), with a weak prior pulling ea
 toward its default (so two measurements do not produce wild factors). Uncertainty: the
 parameters' standard errors from the Gauss–Newton covariance ``s² (JᵀJ)⁻¹`` and the residual
 spread, which becomes the prediction band.
+
+Robustness (one bad run must not move the factors):
+
+* a run whose repeats disagree is *noisy* (``is_noisy``: the fastest repeat more than
+  NOISY_SPREAD_LIMIT × the slowest, or a coefficient of variation above NOISY_CV_LIMIT when only
+  mean ± stddev are known) and is not fitted at all;
+* the fit minimises the soft-L1 loss ρ(z) = 2(√(1+z) − 1), z = (log error / data_log_sd)², not
+  the squared error: quadratic within one data SD, linear beyond, so a measurement 20× off pulls
+  the factors with the weight of ~log(20)/0.1 instead of its square (scipy's ``soft_l1``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from advisor.engine.fit import estimate_speed
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Metric = Literal["decode", "prefill"]
 
@@ -35,6 +47,43 @@ PRIOR_LOG_SD_BY_PARAM = {"bw_efficiency": 0.5, "fixed_s_per_layer": 1.0, "decode
 
 #: z for a two-sided 80% band.
 Z80 = 1.2816
+
+#: A run is noisy when its fastest repeat is more than this many times its slowest (repeats of a
+#: quiet machine agree within a few %; the busy-machine run of issue 11 had 19.2 vs 0.89 tok/s).
+NOISY_SPREAD_LIMIT = 1.5
+#: The same rule for results that report only mean ± standard deviation (llama-bench's avg_ts,
+#: stddev_ts): a coefficient of variation above this is as noisy as a 1.5× spread of 3 repeats.
+NOISY_CV_LIMIT = 0.2
+
+Loss = Literal["linear", "soft_l1"]
+
+
+def sample_spread(samples: Sequence[float]) -> float:
+    """Fastest / slowest repeat (1.0 = perfect agreement); inf when a sample is not a positive
+    finite number (a NaN or a zero rate is never trusted)."""
+    vals = [float(v) for v in samples]
+    if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
+        return math.inf
+    return max(vals) / min(vals)
+
+
+def is_noisy(samples: Sequence[float] = (), *, mean: float | None = None, stddev: float | None = None) -> bool:
+    """True when repeats disagree beyond NOISY_SPREAD_LIMIT (or, for mean ± stddev results,
+    beyond NOISY_CV_LIMIT). One sample cannot disagree with itself: never noisy."""
+    if len(samples) >= 2 and sample_spread(samples) > NOISY_SPREAD_LIMIT:
+        return True
+    if mean is not None and stddev is not None and mean > 0 and math.isfinite(stddev):
+        return stddev / mean > NOISY_CV_LIMIT
+    return False
+
+
+def robust_residuals(r: np.ndarray, loss: Loss) -> np.ndarray:
+    """Residuals whose squares sum to the loss: soft-L1 maps r to sign(r)·√(2(√(1+r²) − 1))."""
+    import numpy as np
+
+    if loss == "linear":
+        return r
+    return np.sign(r) * np.sqrt(2 * (np.sqrt(1 + r * r) - 1))
 
 
 @dataclass(frozen=True)
@@ -77,8 +126,10 @@ def fit(
     prior_log_sd: float | None = None,
     data_log_sd: float = DATA_LOG_SD,
     iterations: int = 60,
+    loss: Loss = "soft_l1",
 ) -> FitResult:
-    """MAP fit of ``params`` (default: those the observed metrics inform) to ``observations``."""
+    """MAP fit of ``params`` (default: those the observed metrics inform) to ``observations``,
+    under ``loss`` (soft-L1 by default: see the module docstring)."""
     import numpy as np
 
     metrics = {o.metric for o in observations}
@@ -100,11 +151,13 @@ def fit(
     y = np.array([math.log(o.value) for o in observations])
     w = np.sqrt(np.array([o.weight for o in observations]))
 
-    def residuals(x: np.ndarray) -> np.ndarray:
+    def raw(x: np.ndarray) -> np.ndarray:
         f = _with(prior, names, x)
-        r = [wi * (math.log(predict(o, f, ggml_types)) - yi) / data_log_sd for o, yi, wi in zip(observations, y, w)]
-        r += list((x - x0) / sd)  # prior as pseudo-observations
-        return np.array(r)
+        return np.array([(math.log(predict(o, f, ggml_types)) - yi) / data_log_sd for o, yi in zip(observations, y)])
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        r = w * robust_residuals(raw(x), loss)
+        return np.concatenate([r, (x - x0) / sd])  # prior as pseudo-observations
 
     def jacobian(x: np.ndarray, r0: np.ndarray) -> np.ndarray:
         j = np.zeros((len(r0), len(x)))
@@ -142,7 +195,7 @@ def fit(
     starts = [x0] + [x0 + np.eye(len(x0))[k] * shift for k in range(len(x0)) for shift in (-math.log(5), math.log(5))]
     x, r, cost = min((descend(s0) for s0 in starts), key=lambda t: t[2])
     n = len(observations)
-    data_r = r[:n] * data_log_sd / w  # unweighted log errors for the spread
+    data_r = raw(x) * data_log_sd  # unweighted log errors for the spread
     dof = max(1, n - len(names))
     s2 = float(data_r @ data_r) / dof if n > len(names) else float("nan")
     jac = jacobian(x, r)
@@ -165,6 +218,22 @@ def band_from_residuals(log_rmse: float, n: int, *, minimum: float = 0.08) -> fl
     return max(minimum, math.exp(Z80 * log_rmse * widen) - 1)
 
 
+#: Coverage the shipped bands are set for: this share of held-out measurements falls inside.
+BAND_COVERAGE = 0.8
+
+
+def band_from_heldout(log_residuals: Sequence[float], coverage: float = BAND_COVERAGE, *, minimum: float = 0.05) -> float:
+    """Relative half-width of a band that holds ``coverage`` of held-out measurements: the
+    empirical ``coverage`` quantile of |log(predicted / measured)| over predictions made without
+    the measured device (leave-one-device-out), as a ratio − 1 (the band is value ×/÷ (1 + b)).
+    The quantile is the ⌈coverage·n⌉-th smallest (never interpolated below an observed error)."""
+    errs = sorted(abs(r) for r in log_residuals if math.isfinite(r))
+    if not errs:
+        return float("nan")
+    k = max(1, math.ceil(coverage * len(errs) - 1e-9))
+    return max(minimum, math.exp(errs[k - 1]) - 1)
+
+
 def calibrate_path(
     observations: Sequence[Observation],
     prior: PathFactors,
@@ -173,6 +242,7 @@ def calibrate_path(
     basis: str,
     decode_params: Sequence[str] | None = None,
     data_log_sd: float = DATA_LOG_SD,
+    loss: Loss = "soft_l1",
 ) -> tuple[PathFactors, FitResult, FitResult]:
     """Fit decode and prefill parameters separately; set bands from the residuals.
 
@@ -180,8 +250,8 @@ def calibrate_path(
     the fixed cost only: published rows, mostly 7B models, cannot separate compute from memory)."""
     dec = [o for o in observations if o.metric == "decode"]
     pre = [o for o in observations if o.metric == "prefill"]
-    fd = fit(dec, prior, ggml_types, params=decode_params, data_log_sd=data_log_sd) if dec else FitResult(prior, 0, float("nan"), {}, ())
-    fp = fit(pre, fd.factors, ggml_types, data_log_sd=data_log_sd) if pre else FitResult(fd.factors, 0, float("nan"), {}, ())
+    fd = fit(dec, prior, ggml_types, params=decode_params, data_log_sd=data_log_sd, loss=loss) if dec else FitResult(prior, 0, float("nan"), {}, ())
+    fp = fit(pre, fd.factors, ggml_types, data_log_sd=data_log_sd, loss=loss) if pre else FitResult(fd.factors, 0, float("nan"), {}, ())
     factors = fp.factors.model_copy(update={
         "decode_band": band_from_residuals(fd.log_rmse, fd.n) if fd.n else prior.decode_band,
         "prefill_band": band_from_residuals(fp.log_rmse, fp.n) if fp.n else prior.prefill_band,
@@ -191,4 +261,4 @@ def calibrate_path(
     return factors, fd, fp
 
 
-__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals"]
+__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals", "band_from_heldout", "is_noisy", "sample_spread"]

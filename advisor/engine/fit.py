@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import statistics
+import math
+from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
 from advisor.engine import core, empirical
@@ -234,62 +235,80 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
 GENERIC_USABLE_FRACTION = 0.75
 
 
+#: The combination that ranks a RAM-only device's peers from slowest to fastest.
+REFERENCE_MODEL, REFERENCE_QUANT = "llama-3.2-1b-instruct", "Q4_K_M"
+
+
+def ram_peers(ram_bytes: int, templates: Sequence[DeviceProfile], *, device_class: str | None = None) -> list[DeviceProfile]:
+    """The catalog devices a RAM-only device stands for: those with exactly ``ram_bytes`` of RAM
+    (of ``device_class`` when it has any), else those at the catalog's nearest RAM size (by
+    ratio; the smaller on a tie). Devices with a discrete GPU are left out: their RAM is host
+    memory, and the model would live in VRAM the user did not describe."""
+    pool = [d for d in templates if not (d.gpu and d.gpu.discrete)]
+    in_class = [d for d in pool if device_class is not None and d.device_class == device_class]
+    pool = in_class or pool
+    if not pool:
+        return []
+    sizes = sorted({d.memory.ram for d in pool})
+    nearest = min(sizes, key=lambda r: (abs(math.log(r / ram_bytes)), r))
+    return [d for d in pool if d.memory.ram == nearest]
+
+
+def peer_decode_tokens_per_s(device: DeviceProfile, tables: Tables, model_id: str = REFERENCE_MODEL,
+                             quant_id: str = REFERENCE_QUANT, overrides: Mapping[str, PathFactors] | None = None) -> float:
+    """Decode speed of ``model_id`` in ``quant_id`` on ``device`` (default workload): the yardstick
+    that orders a RAM-only device's peers."""
+    return estimate_speed(tables.models[model_id], tables.file_types[quant_id], tables.ggml_types, device, Workload(),
+                              factors_for(device, tables, overrides)).decode_tokens_per_s
+
+
 def generic_device(
     ram_bytes: int,
     templates: Sequence[DeviceProfile],
     *,
     device_class: str | None = None,
     usable_bytes: int | None = None,
+    tables: Tables | None = None,
 ) -> DeviceProfile:
-    """A device known only by its RAM: memory from the user, speed from the median of the
-    shipped CPU-only profiles (of ``device_class`` when given). Marked estimated."""
-    pool = [d for d in templates if not d.gpu_usable and (device_class is None or d.device_class == device_class)]
-    if not pool:
-        pool = [d for d in templates if not d.gpu_usable]
-    bw = statistics.median(d.memory.bandwidth_gbs for d in pool)
-    gflops = statistics.median(d.cpu.fp32_gflops for d in pool)
-    cores = int(statistics.median(d.cpu.big_cores for d in pool))
-    power = statistics.median(d.power.typical_w or d.power.max_w for d in pool)
-    arm = sum(d.cpu.arch == "arm64" for d in pool) > len(pool) / 2
-    usable = usable_bytes or int(ram_bytes * GENERIC_USABLE_FRACTION)
-    label = device_class or "CPU-only device"
+    """A device known only by its RAM: memory from the user, speed from the *slowest* real
+    catalog device with that much RAM (``ram_peers``) — so a user with only a RAM figure is not
+    promised more than the slowest likely device delivers. Slowest = lowest decode of
+    REFERENCE_MODEL × REFERENCE_QUANT under the shipped factors when ``tables`` is given, else
+    lowest memory bandwidth. ``stands_for`` lists the peers, slowest first. Marked estimated."""
+    peers = ram_peers(ram_bytes, templates, device_class=device_class)
+    if not peers:
+        raise ValueError("generic_device needs at least one catalog device without a discrete GPU")
+    if tables is not None and REFERENCE_MODEL in tables.models:
+        peers.sort(key=lambda d: (peer_decode_tokens_per_s(d, tables), d.id))
+    else:
+        peers.sort(key=lambda d: (d.memory.bandwidth_gbs, d.id))
+    slowest = peers[0]
+    usable = min(usable_bytes or int(ram_bytes * GENERIC_USABLE_FRACTION), ram_bytes)
+    size = format_size(ram_bytes, precision=1)
+    peer_size = format_size(slowest.memory.ram, precision=0)
+    label = device_class or ("device" if slowest.gpu_usable else "CPU-only device")
     note = (
-        f"generic {label}: speed assumes the median of {len(pool)} shipped profiles "
-        f"({bw:g} GB/s, {gflops:g} GFLOPS); name a real device profile for real figures"
+        f"speed of the slowest of the {len(peers)} catalog devices with {peer_size} RAM"
+        + (f" ({device_class})" if device_class and slowest.device_class == device_class else "")
+        + f": {slowest.name}; the others: {', '.join(d.name for d in peers[1:]) or 'none'}. "
+        "Name a device profile for a specific device's figures"
     )
-    raw = {
-        "id": f"generic-{format_size(ram_bytes, precision=1).replace(' ', '').lower()}",
-        "name": f"Generic {label} with {format_size(ram_bytes, precision=1)} RAM",
-        "class": device_class or ("sbc" if arm else "laptop"),
+    raw = slowest.model_dump(mode="python", by_alias=True)
+    raw.update({
+        "id": f"generic-{size.replace(' ', '').lower()}",
+        "name": f"Generic {label} with {size} RAM",
+        "class": slowest.device_class,
         "vendor": "generic",
-        "soc": "unknown",
-        "release": "n/a",
-        "os": "unknown",
         "source": note,
-        "memory": {
-            "ram": ram_bytes,
-            "type": "unknown",
-            "bandwidth_gbs": bw,
-            "bandwidth_basis": "estimated",
-            "bandwidth_note": note,
-            "usable": min(usable, ram_bytes),
-            "usable_basis": "estimated",
-            "usable_note": (
-                "given by the user" if usable_bytes else f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)"
-            ),
-            "unified": True,
-        },
-        "cpu": {
-            "name": "typical",
-            "arch": "arm64" if arm else "x86_64",
-            "isa": ["neon", "dotprod"] if arm else ["avx2"],
-            "cores": cores,
-            "threads": cores,
-            "clusters": [{"name": "typical", "cores": cores, "ghz": 2.0}],
-            "fp32_gflops": gflops,
-            "fp32_gflops_basis": "estimated",
-        },
-        "power": {"typical_w": power, "max_w": power, "basis": "estimated"},
+        "verification": f"speed figures from the catalog profile {slowest.id}",
+        "notes": note,
+        "measured_at": None,
+        "price": None,
+        "stands_for": tuple(d.id for d in peers),
+    })
+    raw["memory"] = {
+        **raw["memory"], "ram": ram_bytes, "usable": usable, "usable_basis": "estimated",
+        "usable_note": "given by the user" if usable_bytes else f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)",
     }
     return DeviceProfile.model_validate(raw)
 
@@ -299,5 +318,5 @@ def memory_shortfall(est: Estimate) -> Reason:
     return Reason("memory", value=est.memory.total_bytes, limit=est.usable_bytes)
 
 
-__all__ = ["evaluate", "estimate_speed", "generic_device", "quality_table", "factors_for", "classify", "QualityTable",
-           "memory_shortfall"]
+__all__ = ["evaluate", "estimate_speed", "generic_device", "ram_peers", "peer_decode_tokens_per_s", "quality_table", "factors_for",
+           "classify", "QualityTable", "memory_shortfall"]

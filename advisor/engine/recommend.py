@@ -4,9 +4,10 @@ devices for this model), built on ``fit.evaluate``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from advisor.engine import runtimes as rt
+from advisor.engine import targets as tg
 from advisor.engine.fit import Tables, evaluate, memory_shortfall
 from advisor.engine.runtimes import Variant
 from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, Workload
@@ -41,6 +42,10 @@ class Constraints:
     runtimes: frozenset[str] | None = None
     #: a backend id to insist on (e.g. "cpu" to keep a runtime off the GPU)
     backend: str | None = None
+    #: where the model ships (engine.targets.Deployment): budget, runtimes, per-buffer limits
+    deployment: Any = None
+    #: largest download the user accepts: model file + runtime library
+    max_download_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,25 @@ class Rejection:
 
     model_id: str
     quant_id: str | None
-    reason: Reason
+    why: Reason
 
     @property
     def kind(self) -> str:
-        """memory | context | quality | speed | ttft (cannot) or license | family | model (not asked for)."""
-        return self.reason.kind
+        """memory | context | quality | speed | ttft | limit | download (cannot) or license | family |
+        model (not asked for)."""
+        return self.why.kind
+
+    @property
+    def reason(self) -> str:
+        """The kind (the name the JSON schema gives it)."""
+        return self.why.kind
+
+    @property
+    def detail(self) -> str:
+        """The reason in plain words (the CLI's and the reports'); front ends word ``why`` themselves."""
+        from advisor.wording import reason_text
+
+        return reason_text(self.why)
 
 
 @dataclass(frozen=True)
@@ -102,13 +120,16 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
     if not runtimes:
         return list(candidate_quants(tables, constraints))  # type: ignore[arg-type]
     wanted = {n.lower() for n in constraints.quant_ids} if constraints.quant_ids else None
-    out: list[Variant | None] = []
-    every = constraints.runtimes == ALL_RUNTIMES
+    dep = constraints.deployment
+    every = constraints.runtimes == ALL_RUNTIMES or (dep is not None and constraints.runtimes is None)
+    allowed = set(dep.target.runtimes) if dep is not None else None
     named = constraints.runtimes if constraints.runtimes is not None and not every else frozenset({rt.LLAMA_CPP})
+    evidenced: list[Variant | None] = []
+    prior_only: list[Variant | None] = []
     for runtime in runtimes.values():
-        if not every and runtime.id not in named:
+        if (not every and runtime.id not in named) or (allowed is not None and runtime.id not in allowed):
             continue
-        usable = list(runtime.usable_backends(device))
+        usable = tg.runtime_backends(runtime, dep) if dep is not None else list(runtime.usable_backends(device))
         if constraints.backend:
             usable = [b for b in usable if b.id == constraints.backend]
         backend = rt.best_backend(usable)
@@ -118,11 +139,13 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
             formats = candidate_quants(tables, constraints) if wanted is None else [
                 f for f in tables.file_types.values() if f.id.lower() in wanted]
         else:
-            if every and rt.Variant(runtime, backend, None).path not in tables.calibration:
-                continue  # known only by a prior: considered when named
             formats = [f for f in runtime.formats_for(backend.id) if wanted is None or wanted & {n.lower() for n in f.names}]
-        out.extend(rt.Variant(runtime, backend, f) for f in formats)
-    return out
+        known = runtime.id == rt.LLAMA_CPP or rt.Variant(runtime, backend, None).path in tables.calibration
+        (evidenced if known else prior_only).extend(rt.Variant(runtime, backend, f) for f in formats)
+    if not every:
+        return evidenced + prior_only  # runtimes named by the user: prior-only ones too
+    # every runtime: those with measurements behind them; prior-only ones only where none has any
+    return evidenced or prior_only
 
 
 def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
@@ -135,9 +158,20 @@ def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
     return None
 
 
-def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints) -> Rejection | None:
+def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, *, tables: Tables | None = None,
+           choice: Any = None) -> Rejection | None:
     if est.fit == "no" or (est.fit == "offload" and not c.allow_offload):
         return Rejection(model.id, est.quant_id, memory_shortfall(est))
+    variant = choice if isinstance(choice, rt.Variant) else None
+    if c.deployment is not None and tables is not None:
+        fmt = variant.format if variant is not None else choice
+        for b in tg.limit_breaches(est, model, fmt, variant, c.deployment, tables):
+            return Rejection(model.id, est.quant_id, Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what,
+                                                            category=f"{b.limit} of {b.where}"))
+    if c.max_download_bytes is not None and tables is not None:
+        size = tg.download_bytes(est, variant, tables)
+        if size > c.max_download_bytes:
+            return Rejection(model.id, est.quant_id, Reason("download", value=size, limit=c.max_download_bytes))
     if workload.context_tokens > model.context_length:
         return Rejection(model.id, est.quant_id, Reason("context", value=workload.context_tokens, limit=model.context_length))
     if c.quality_floor is not None and est.quality_score < c.quality_floor:
@@ -177,7 +211,7 @@ def best_quant(
             est = evaluate(model, choice.format, device, workload, tables, overrides=overrides, variant=choice)
         else:
             est = evaluate(model, choice, device, workload, tables, overrides=overrides)
-        why = _check(est, model, workload, constraints)
+        why = _check(est, model, workload, constraints, tables=tables, choice=choice)
         if why is not None:
             failures.append((why, est))
         elif best is None or _rank_key(est, constraints.target_decode_tps) > _rank_key(best, constraints.target_decode_tps):
@@ -193,7 +227,10 @@ def recommend(
     *,
     overrides: Mapping[str, PathFactors] | None = None,
 ) -> Recommendation:
-    """Rank every model (its best passing runtime × format) that fits and meets the constraints."""
+    """Rank every model (its best passing runtime × format) that fits and meets the constraints
+    (under ``constraints.deployment``'s target when given: its budget, runtimes and limits)."""
+    if constraints.deployment is not None:
+        device = constraints.deployment.device
     quants = candidate_variants(device, tables, constraints)
     target = constraints.target_decode_tps
     passing: list[Estimate] = []
@@ -234,7 +271,7 @@ LIGHTER_ALTERNATIVE_QUALITY_SHARE = 0.85
 
 def rejection_order(r: Rejection) -> tuple[bool, float, str, str]:
     """Closest misses first: by how far each missed its bound (relative), filtered-out models last."""
-    return (r.reason.is_filter, r.reason.shortfall, r.model_id, r.quant_id or "")
+    return (r.why.is_filter, r.why.shortfall, r.model_id, r.quant_id or "")
 
 
 def _alternatives(ranked: Sequence[Estimate]) -> tuple[Alternative, ...]:
@@ -369,7 +406,7 @@ def devices_for(
             out.append(DeviceOption(device, best, True, None))
         else:
             why, est = min(fails, key=lambda pair: pair[1].memory.total_bytes)
-            out.append(DeviceOption(device, est if est.fit != "no" else None, False, why.reason))
+            out.append(DeviceOption(device, est if est.fit != "no" else None, False, why.why))
     out.sort(key=lambda o: _option_key(o, rank_by))
     return out
 

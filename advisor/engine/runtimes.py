@@ -141,18 +141,24 @@ def runtime_candidate_row(
 
 
 def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_name: str | None = None,
-                    backend_id: str | None = None) -> Variant:
-    """The variant a user names (``--runtime mlx --quant 4bit [--backend cpu]``) on ``device``,
-    or a ``BadInputError`` naming the problem and the valid choices: a runtime the device cannot
-    run, a backend it cannot use there, a format the runtime lacks."""
+                    backend_id: str | None = None, deployment: Any = None) -> Variant:
+    """The variant a user names (``--runtime mlx --quant 4bit [--backend cpu]``) on ``device``
+    (under ``deployment``'s target when given), or a ``BadInputError`` naming the problem and the
+    valid choices: a runtime the device cannot run, a backend it cannot use there, a format the
+    runtime lacks."""
+    from advisor.engine.targets import runtime_backends
     from advisor.errors import BadInputError
 
+    def usable_for(r: Any) -> list[Any]:
+        return runtime_backends(r, deployment) if deployment is not None else list(r.usable_backends(device))
+
     runtime = tables.runtime(runtime_id)
-    usable = list(runtime.usable_backends(device))
+    usable = usable_for(runtime)
     if not usable:
-        able = sorted(r.id for r in tables.runtimes.values() if r.usable_backends(device))
+        able = sorted(r.id for r in tables.runtimes.values() if usable_for(r))
+        where = f"{device.name} under {deployment.target.id}" if deployment is not None else device.name
         raise BadInputError(
-            f"{runtime.id} does not run on {device.name} ({'/'.join(device.platforms)}); runtimes for this device: {', '.join(able)}")
+            f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}); runtimes there: {', '.join(able) or 'none'}")
     if backend_id is not None:
         chosen = [b for b in usable if b.id == backend_id.strip().lower()]
         if not chosen:

@@ -253,7 +253,7 @@ def _device_rows(device: DeviceProfile, rec: Recommendation, cand: Candidates, r
         rows.append(_row(device, est, comp, est.model_id, "meets", "meets the requirement", req.fleet_size, catalog))
     shown = set(cand.models) if cand.models else {r.model for r in rows}
     for rej in rec.rejected:
-        if rej.reason.is_filter or rej.model_id not in shown:
+        if rej.why.is_filter or rej.model_id not in shown:
             continue
         est = None
         comp = None
@@ -263,7 +263,7 @@ def _device_rows(device: DeviceProfile, rec: Recommendation, cand: Candidates, r
             if est.speed is not None:
                 comp = _compare(rej.model_id, rej.quant_id, device, workload, catalog, overrides)
         rows.append(_row(device, est, comp, rej.model_id, STATUS_WORDS.get(rej.kind, rej.kind),
-                         reason_text(rej.reason, context_option="context_tokens"), req.fleet_size, catalog))
+                         reason_text(rej.why, context_option="context_tokens"), req.fleet_size, catalog))
     return rows
 
 
@@ -336,8 +336,8 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
             reasons = [{"model": r.model, "quant": r.quant, "status": r.status, "detail": r.reason} for r in drows]
             if not drows:
                 reasons = [{"model": x.model_id, "quant": x.quant_id, "status": STATUS_WORDS.get(x.kind, x.kind),
-                            "detail": reason_text(x.reason, context_option="context_tokens")}
-                           for x in rec.rejected if not x.reason.is_filter][:5]
+                            "detail": reason_text(x.why, context_option="context_tokens")}
+                           for x in rec.rejected if not x.why.is_filter][:5]
             rejected.append({
                 "device": device.id, "device_name": device.name, "device_class": device.device_class,
                 "unit_price_usd": device.price.usd if device.price else None,

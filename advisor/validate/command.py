@@ -158,7 +158,7 @@ def _run_dict(r: Any) -> dict[str, Any]:
 @runs.command("list")
 @click.option("--device", default=None)
 @click.option("--model", default=None)
-@click.option("--status", default=None, type=click.Choice(["ok", "crashed", "timeout", "refused", "failed"]))
+@click.option("--status", default=None, type=click.Choice(["ok", "noisy", "crashed", "timeout", "refused", "failed"]))
 @click.option("--limit", default=None, type=positive_int(1_000_000), help="At most this many runs.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def runs_list(device: str | None, model: str | None, status: str | None, limit: int | None, fmt: str) -> None:
@@ -238,27 +238,60 @@ def runs_import(file: str, device_id: str | None, device_file: str | None, model
 
 @click.command()
 @click.option("--device", "device_id", default=None, help="Only this device (default: every device with runs, and each path).")
+@click.option("--dry-run", is_flag=True, help="Fit and show before/after, but store nothing.")
+@click.option("--reset", is_flag=True, help="Delete the stored calibrations (of --device, or all): back to the shipped factors.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def calibrate(device_id: str | None, fmt: str) -> None:
+def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> None:
     """Fit the speed model's factors (bandwidth efficiency, per-layer cost, compute efficiency) from
-    the recorded runs, per device and per execution path; predictions use them from then on."""
-    from advisor.calibration import run_calibration
+    the recorded runs, per device and per execution path, and show each affected device's decode
+    speed before → after. Noisy or impossible runs are left out; a device's fit applies to that
+    device only; a path-wide default changes only from runs on 3 or more devices and only when it
+    lowers the leave-one-device-out error; a fit worse than the shipped factors is not applied."""
+    from advisor.calibration import MIN_DEVICES_FOR_PATH, run_calibration
 
-    out = run_calibration(device_id=device_id)
+    if reset:
+        if dry_run:
+            raise BadInputError("--reset and --dry-run together do nothing; pass one of them")
+        from advisor.store import clear_calibrations
+
+        n = clear_calibrations(device_id)
+        what = f"device '{device_id}'" if device_id else "every device and path"
+        _emit(f"removed {n} stored calibrations of {what}; predictions use the shipped factors (catalog/calibration.toml)")
+        return
+    report = run_calibration(device_id=device_id, dry_run=dry_run)
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}%"
 
-    rows = [{"scope": s.scope, "key": s.key, "runs": s.n_runs, "bw_efficiency": round(s.factors.bw_efficiency, 3),
+    rows = [{"scope": s.scope, "key": s.key, "runs": s.n_runs, "devices": s.n_devices, "applied": s.applied,
+             "bw_efficiency": round(s.factors.bw_efficiency, 3),
              "fixed_us_per_layer": round(s.factors.fixed_s_per_layer * 1e6, 1),
              "prefill_efficiency": round(s.factors.prefill_efficiency, 3),
              "decode_mdape": f"{pct(s.decode_mdape_before)} → {pct(s.decode_mdape_after)}",
              "prefill_mdape": f"{pct(s.prefill_mdape_before)} → {pct(s.prefill_mdape_after)}",
-             "basis": s.factors.basis} for s in out]
+             "heldout": f"{pct(s.heldout_mdape_before)} → {pct(s.heldout_mdape_after)} ({s.heldout_kind})" if s.heldout_kind else "-",
+             "decision": s.decision, "basis": s.factors.basis} for s in report.groups]
+    effects = [{"scope": s.scope, "key": s.key, "device": e.device_id, "combination": e.combination,
+                "decode_before_tokens_per_s": round(e.decode_before, 2), "decode_after_tokens_per_s": round(e.decode_after, 2),
+                "change": f"{(e.decode_after / e.decode_before - 1) * 100:+.0f}%"}
+               for s in report.groups for e in s.effects]
+    excluded = [{"run": rid, "device": dev, "reason": why} for rid, dev, why in report.excluded]
     if fmt == "json":
-        _emit(json.dumps({"schema": "edge-model-advisor/calibration", "schema_version": 1, "calibrations": rows}, indent=2))
+        _emit(json.dumps({"schema": "edge-model-advisor/calibration", "schema_version": 1, "dry_run": report.dry_run,
+                          "min_devices_for_path": MIN_DEVICES_FOR_PATH, "calibrations": rows, "effects": effects,
+                          "excluded_runs": excluded}, indent=2))
         return
-    _emit(render_rows(rows, [("scope", "scope"), ("key", "device / path"), ("runs", "runs"), ("bw_efficiency", "bw eff"),
-                             ("fixed_us_per_layer", "µs/layer"), ("prefill_efficiency", "prefill eff"),
-                             ("decode_mdape", "decode error before → after"), ("prefill_mdape", "prefill error before → after"),
-                             ("basis", "basis")], fmt, title="Calibrations stored (in-sample errors)"))
+    title = "Calibrations (dry run: nothing stored)" if report.dry_run else "Calibrations stored"
+    _emit(render_rows(rows, [("scope", "scope"), ("key", "device / path"), ("runs", "runs"), ("devices", "devices"),
+                             ("bw_efficiency", "bw eff"), ("fixed_us_per_layer", "µs/layer"), ("prefill_efficiency", "prefill eff"),
+                             ("decode_mdape", "decode error shipped → fit"), ("prefill_mdape", "prefill error shipped → fit"),
+                             ("heldout", "held-out error shipped → fit"), ("decision", "decision")], fmt, title=title))
+    if effects:
+        _emit("")
+        _emit(render_rows(effects, [("scope", "scope"), ("key", "device / path"), ("device", "device"), ("combination", "model quant"),
+                                    ("decode_before_tokens_per_s", "decode tok/s now"), ("decode_after_tokens_per_s", "after"),
+                                    ("change", "change")], fmt, title="Effect on predictions (context 4,096, prompt 512, output 256)"))
+    if excluded:
+        _emit("")
+        _emit(render_rows(excluded, [("run", "run"), ("device", "device"), ("reason", "not fitted because")], fmt,
+                          title=f"{len(excluded)} runs left out"))

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from advisor.catalog import Catalog, load_catalog, load_device_file, suggest
+from advisor.engine.calibrate import is_noisy
 from advisor.engine.fit import evaluate
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, Workload
@@ -59,7 +60,9 @@ def import_llama_bench(
         est = evaluate(model, ftype, device, workload, catalog)
         metric = "prefill_tokens_per_s" if row.test == "pp" else "decode_tokens_per_s"
         ids.append(record_run(Run(
-            source="llama-bench", status="ok", device_id=device.id, model_id=model.id, model_name=model.name, quant=ftype.id,
+            source="llama-bench", device_id=device.id,
+            # repeats that disagree (stddev > NOISY_CV_LIMIT of the mean) are kept but never fitted
+            status="noisy" if is_noisy(mean=row.tokens_per_s, stddev=row.stddev_tokens_per_s) else "ok", model_id=model.id, model_name=model.name, quant=ftype.id,
             synthetic=False, gguf_path=row.model_filename, backend=row.backends, weight_path=None,
             device_profile=device.model_dump(mode="json", by_alias=True),
             settings={"test": row.test, "n_prompt": row.n_prompt, "n_gen": row.n_gen, "threads": row.n_threads,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.catalog import Catalog, advisor_home, load_catalog
+from advisor.engine.calibrate import NOISY_SPREAD_LIMIT, is_noisy, sample_spread
 from advisor.engine.fit import evaluate
 from advisor.errors import DataFileError, RunError
 from advisor.records import DeviceProfile, Estimate, Workload
@@ -134,6 +135,21 @@ def compare(pred: dict[str, Any], meas: dict[str, Any]) -> list[Comparison]:
     ]
 
 
+def repeat_spread(measured: dict[str, Any]) -> tuple[str, bool]:
+    """The spread of a run's repeats, in words ("decode 5.1–5.3 tok/s (1.04×), …"), and whether
+    it is noisy (engine.calibrate.is_noisy: fastest repeat > NOISY_SPREAD_LIMIT × the slowest)."""
+    parts, noisy = [], False
+    for metric in ("decode", "prefill"):
+        samples = measured.get(f"{metric}_samples") or []
+        if len(samples) < 2:
+            continue
+        spread = sample_spread(samples)
+        noisy = noisy or is_noisy(samples)
+        lo, hi = min(samples), max(samples)
+        parts.append(f"{metric} {lo:.3g}–{hi:.3g} tok/s over {len(samples)} repeats ({spread:.2f}× apart)")
+    return "; ".join(parts), noisy
+
+
 def _available_bytes() -> int:
     import psutil
 
@@ -221,18 +237,35 @@ def run_validation(
                                 weight_path=weight_path, **base_run), db)
         raise RunError(f"the run {outcome.status}: {outcome.error} (recorded as run {run_id})")
 
+    spread, noisy = repeat_spread(outcome.measured)
+    if noisy:
+        # a busy machine: keep the attempt (as noisy, never fitted) and measure once more
+        record_run(Run(status="noisy", error=f"repeats disagree: {spread}", synthetic=synthetic, gguf_path=str(path),
+                       weight_path=weight_path, measured=measured_figures(outcome, path), **base_run), db)
+        notes.append(f"repeats disagreed by more than {NOISY_SPREAD_LIMIT:g}× ({spread}); measured again")
+        say(notes[-1])
+        again = run_child(settings, **({"child_source": child_source} if child_source else {}))
+        if again.ok:
+            outcome = again
+            spread, noisy = repeat_spread(outcome.measured)
     measured = measured_figures(outcome, path)
+    status = "noisy" if noisy else "ok"
+    if spread:
+        notes.append(f"repeats: {spread}" + (
+            f" — NOISY (more than {NOISY_SPREAD_LIMIT:g}× apart twice): stored as noisy, left out of 'advisor calibrate'; "
+            "rerun on a quiet machine" if noisy else ""))
     if measured.get("extra_model_buffer_bytes"):
         notes.append(
             f"llama.cpp repacked the matrix weights into {', '.join(k for k in measured['model_buffers'] if k not in ('CPU', 'CPU_Mapped'))} "
             f"buffers ({format_size(measured['extra_model_buffer_bytes'])}) beside the memory-mapped file: its model buffers "
             "count those weights twice; the mapped pages can be reclaimed, the repacked copy cannot"
         )
-    run_id = record_run(Run(status="ok", synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
+    run_id = record_run(Run(status=status, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
+                            error=f"repeats disagree: {spread}" if noisy else None,
                             measured=measured, llama_cpp_version=measured.get("llama_cpp_python"), **base_run), db)
     if synthetic:
         notes.insert(0, "weights are SYNTHETIC (random, exact architecture): memory and speed are the real model's, its answers are not")
-    return ValidationResult(run_id=run_id, status="ok", model_id=model.id, quant=ftype.id, device_id=device.id,
+    return ValidationResult(run_id=run_id, status=status, model_id=model.id, quant=ftype.id, device_id=device.id,
                             synthetic=synthetic, gguf=str(path), weight_path=weight_path,
                             comparisons=compare(predicted, measured), notes=notes, measured=measured)
 

@@ -1,0 +1,153 @@
+"""What to ship per RAM tier: group devices by RAM, and for each tier pick the one runtime ×
+model × format that runs on *every* device of the tier under the deployment target's budget and
+limits and meets the constraints — ranked on the slowest device's figures, since a shipped
+variant must work on all of them.
+
+A device the target cannot host, or on which nothing passes that passes on the others, is left
+out of its tier with the reason (the weakest device — least memory budget — goes first, so one
+outlier does not sink the tier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+from advisor.engine import runtimes as rt
+from advisor.engine import targets as tg
+from advisor.engine.recommend import Constraints, Rejection, _check, _model_filter, _rank_key, candidate_variants
+from advisor.engine.fit import Tables, evaluate
+from advisor.errors import BadInputError
+from advisor.records import DeviceProfile, Estimate, PathFactors, Workload
+from advisor.units import GIB
+
+#: RAM tiers in GiB (marketing sizes of phones, tablets and boards). A device belongs to the
+#: largest tier not above its RAM (an "8 GB" phone may report 7.3 GiB: 10 % slack is allowed).
+DEFAULT_TIERS_GIB = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+TIER_SLACK = 0.9
+
+
+def tier_of(ram_bytes: int, tiers_gib: Sequence[int] = DEFAULT_TIERS_GIB) -> int:
+    fitting = [t for t in tiers_gib if t * GIB * TIER_SLACK <= ram_bytes]
+    return fitting[-1] if fitting else tiers_gib[0]
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    device: DeviceProfile
+    reason: str
+
+
+@dataclass(frozen=True)
+class TierPick:
+    tier_gib: int
+    devices: tuple[DeviceProfile, ...]  # the devices the pick runs on
+    estimates: tuple[Estimate, ...]  # one per device, same order
+    left_out: tuple[LeftOut, ...]
+    runtime: str | None = None
+    format_id: str | None = None
+    model_id: str | None = None
+    download_bytes: int | None = None
+    store_limits_exceeded: tuple[str, ...] = ()
+
+    @property
+    def slowest(self) -> Estimate | None:
+        with_speed = [e for e in self.estimates if e.speed is not None]
+        return min(with_speed, key=lambda e: e.speed.decode_tokens_per_s) if with_speed else None  # type: ignore[union-attr]
+
+
+def _key(choice: Any) -> tuple[str, str]:
+    if isinstance(choice, rt.Variant):
+        return choice.runtime.id, choice.format.id
+    return rt.LLAMA_CPP, choice.id
+
+
+def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], workload: Workload, tables: Tables,
+                 c: Constraints, overrides: Any) -> tuple[tuple[str, str, str] | None, dict[str, Estimate], dict[str, Rejection]]:
+    """The best (runtime, format, model) passing on every device, its estimates, and each device's
+    reason when nothing passes everywhere (its most favourable failure)."""
+    per_device: dict[str, dict[tuple[str, str], Any]] = {}
+    for d in devices:
+        cd = replace(c, deployment=deps[d.id])
+        per_device[d.id] = {_key(v): v for v in candidate_variants(deps[d.id].device, tables, cd)}
+    common = set.intersection(*(set(v) for v in per_device.values())) if per_device else set()
+    best: tuple[tuple, tuple[str, str, str], dict[str, Estimate]] | None = None
+    failures: dict[str, Rejection] = {}
+    for model in tables.models.values():
+        if _model_filter(model, c) is not None:
+            continue
+        for key in sorted(common):
+            ests: dict[str, Estimate] = {}
+            ok = True
+            for d in devices:
+                choice = per_device[d.id][key]
+                dep = deps[d.id]
+                fmt = choice.format if isinstance(choice, rt.Variant) else choice
+                est = evaluate(model, fmt, dep.device, workload, tables, overrides=overrides,
+                               variant=choice if isinstance(choice, rt.Variant) else None)
+                why = _check(est, model, workload, replace(c, deployment=dep), tables=tables, choice=choice)
+                if why is not None:
+                    prev = failures.get(d.id)
+                    if prev is None or prev.reason == "memory":
+                        failures[d.id] = why
+                    ok = False
+                    break
+                ests[d.id] = est
+            if not ok:
+                continue
+            slowest = min(ests.values(), key=lambda e: e.speed.decode_tokens_per_s if e.speed else 0.0)
+            rank = _rank_key(slowest, c.target_decode_tps)
+            if best is None or rank > best[0]:
+                best = (rank, (key[0], key[1], model.id), ests)
+    if best is None:
+        return None, {}, failures
+    return best[1], best[2], failures
+
+
+def tiers(
+    devices: Sequence[DeviceProfile],
+    target: Any,
+    workload: Workload,
+    tables: Tables,
+    constraints: Constraints = Constraints(),
+    *,
+    entitlement: bool = False,
+    browser_id: str | None = None,
+    overrides: dict[str, PathFactors] | None = None,
+    tiers_gib: Sequence[int] = DEFAULT_TIERS_GIB,
+) -> list[TierPick]:
+    """One pick per RAM tier of ``devices`` under ``target`` (see the module docstring)."""
+    if not devices:
+        raise BadInputError("no devices to group into tiers; name some or choose a class that has profiles")
+    groups: dict[int, list[DeviceProfile]] = {}
+    for d in devices:
+        groups.setdefault(tier_of(d.memory.ram, tiers_gib), []).append(d)
+    out: list[TierPick] = []
+    for tier in sorted(groups):
+        left: list[LeftOut] = []
+        deps: dict[str, tg.Deployment] = {}
+        for d in groups[tier]:
+            try:
+                deps[d.id] = tg.deploy(target, d, entitlement=entitlement, browser_id=browser_id,
+                                       targets=list(getattr(tables, "targets", {}).values()))
+            except BadInputError as exc:
+                left.append(LeftOut(d, str(exc)))
+        members = sorted((d for d in groups[tier] if d.id in deps), key=lambda d: -deps[d.id].device.memory.usable)
+        pick = None
+        while members:
+            pick, ests, failures = _best_common(members, deps, workload, tables, constraints, overrides)
+            if pick is not None:
+                break
+            weakest = members.pop()  # least budget
+            why = failures.get(weakest.id)
+            left.append(LeftOut(weakest, why.detail if why else "nothing passes that also passes on the rest of the tier"))
+        if pick is None:
+            out.append(TierPick(tier, (), (), tuple(left)))
+            continue
+        runtime_id, format_id, model_id = pick
+        estimates = tuple(ests[d.id] for d in members)
+        variant = rt.variant_of(estimates[0], tables)
+        size = tg.download_bytes(estimates[0], variant, tables)
+        exceeded = tuple(f"{lim.what} ({lim.kind}, {lim.max_bytes / 1e9:g} GB)" for lim in target.download_limits if size > lim.max_bytes)
+        out.append(TierPick(tier, tuple(members), estimates, tuple(left), runtime_id, format_id, model_id, size, exceeded))
+    return out

@@ -1,0 +1,104 @@
+"""Deployment targets in the engine: budgets, runtimes, per-buffer limits, downloads, tiers."""
+
+import pytest
+
+from advisor.engine.fit import evaluate
+from advisor.engine.recommend import Constraints, recommend
+from advisor.engine.runtimes import resolve_variant
+from advisor.engine.targets import deploy, limit_breaches
+from advisor.engine.tiers import tier_of, tiers
+from advisor.errors import BadInputError
+from advisor.records import Workload
+from advisor.units import GIB, MIB
+
+
+def _deploy(catalog, target, device, **kw):
+    return deploy(catalog.target(target), catalog.device(device), targets=list(catalog.targets.values()), **kw)
+
+
+@pytest.mark.parametrize(
+    ("target", "device", "entitlement", "budget_gib"),
+    [
+        ("server", "raspberry-pi-5-8gb", False, 7.5),  # the profile's own usable memory
+        ("ios-app", "iphone-15-pro", False, 3.0e9 / GIB),  # published, without the entitlement
+        ("ios-app", "iphone-15-pro", True, 6.0e9 / GIB),  # published, with it
+        ("android-app", "galaxy-s24-ultra", False, 6.0),  # 50 % of 12 GB
+    ],
+)
+def test_budget_becomes_the_usable_memory(catalog, target, device, entitlement, budget_gib):
+    dep = _deploy(catalog, target, device, entitlement=entitlement)
+    assert dep.device.memory.usable / GIB == pytest.approx(budget_gib, rel=1e-6)
+    assert dep.device.memory.usable <= dep.device.memory.ram
+
+
+@pytest.mark.parametrize(
+    ("target", "device", "kw", "message"),
+    [
+        ("ios-app", "raspberry-pi-5-8gb", {}, "target ios-app cannot run on Raspberry Pi 5 (8 GB) (a sbc running linux); "
+                                              "targets for this device: server, desktop-app"),
+        ("android-app", "galaxy-s24-ultra", {"entitlement": True}, "target android-app has no memory entitlement"),
+        ("browser", "pixel-8", {"browser_id": "safari-ios"}, "browser 'safari-ios' does not run on"),
+    ],
+)
+def test_bad_deployments_are_one_clear_error(catalog, target, device, kw, message):
+    with pytest.raises(BadInputError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        _deploy(catalog, target, device, **kw)
+
+
+def test_webgpu_binding_limit_rejects_a_tensor_whatever_the_ram(catalog):
+    """Llama-3.2-1B's token embedding in MLC q4f16_1 is 128,256 × 2,048 × 4.5 bits = 141 MiB:
+    over Chrome-on-Android's 128 MiB storage binding, however much RAM the phone has."""
+    dep = _deploy(catalog, "browser", "pixel-8")
+    assert dep.browser.id == "chrome-android"
+    v = resolve_variant(catalog, dep.device, "mlc", "q4f16_1", backend_id="webgpu", deployment=dep)
+    model = catalog.models["llama-3.2-1b-instruct"]
+    est = evaluate(model, v.format, dep.device, Workload(), catalog, variant=v)
+    assert est.fit == "fits"
+    (breach,) = limit_breaches(est, model, v.format, v, dep, catalog)
+    assert (breach.what, breach.limit, breach.limit_bytes) == ("token_embd.weight", "maxStorageBufferBindingSize", 128 * MIB)
+    assert breach.bytes == 128256 * 2048 * 9 // 16
+    rec = recommend(dep.device, Workload(), catalog, Constraints(deployment=dep, runtimes=frozenset({"mlc"}), quant_ids=frozenset({"q4f16_1"}),
+                                                                  model_ids=frozenset({"llama-3.2-1b-instruct"})))
+    assert rec.pick is None
+    assert rec.rejected[0].reason == "limit"
+    assert "token_embd.weight exceeds the 128.00 MiB maxStorageBufferBindingSize of Chrome (Android)" in rec.rejected[0].detail
+    # the 3-bit build's embedding (3.6 bits: 113 MiB) passes on the same phone
+    rec3 = recommend(dep.device, Workload(), catalog, Constraints(deployment=dep, runtimes=frozenset({"mlc"}), quant_ids=frozenset({"q3f16_1"}),
+                                                                   model_ids=frozenset({"llama-3.2-1b-instruct"})))
+    assert rec3.pick is not None and rec3.pick.quant_id == "q3f16_1"
+    # a desktop Chrome adapter grants 1 GiB bindings: the same build runs there
+    desk = _deploy(catalog, "browser", "macbook-air-m2-16gb")
+    v2 = resolve_variant(catalog, desk.device, "mlc", "q4f16_1", backend_id="webgpu", deployment=desk)
+    est2 = evaluate(model, v2.format, desk.device, Workload(), catalog, variant=v2)
+    assert limit_breaches(est2, model, v2.format, v2, desk, catalog) == []
+
+
+def test_download_limit_rejects(catalog):
+    dep = _deploy(catalog, "android-app", "galaxy-s24-ultra")
+    c = Constraints(deployment=dep, max_download_bytes=1_000_000_000, model_ids=frozenset({"qwen3-4b"}))
+    rec = recommend(dep.device, Workload(), catalog, c)
+    assert rec.pick is None
+    assert rec.rejected[0].reason == "download"
+    assert rec.rejected[0].detail.startswith("download ")
+
+
+@pytest.mark.parametrize(("ram_gib", "tier"), [(3.8, 4), (4.0, 4), (5.6, 6), (7.5, 8), (10.0, 8), (11.0, 12), (12.0, 12), (0.5, 1)])
+def test_tier_of(ram_gib, tier):
+    assert tier_of(int(ram_gib * GIB)) == tier
+
+
+def test_tiers_pick_runs_on_every_device_of_its_tier(catalog):
+    phones = [d for d in catalog.devices.values() if d.device_class == "phone"]
+    out = tiers(phones, catalog.target("android-app"), Workload(), catalog, Constraints(min_decode_tps=5))
+    assert [t.tier_gib for t in out] == sorted(t.tier_gib for t in out)
+    iphones = {lo.device.id for t in out for lo in t.left_out}
+    assert {"iphone-15-pro", "iphone-16-pro", "iphone-16"} <= iphones  # android-app cannot host them
+    for t in out:
+        if t.model_id is None:
+            continue
+        assert len(t.estimates) == len(t.devices) > 0
+        for d, e in zip(t.devices, t.estimates):
+            assert e.model_id == t.model_id and e.quant_id == t.format_id and e.fit in ("fits", "tight")
+            assert e.speed.decode_tokens_per_s >= 5
+        assert t.slowest.speed.decode_tokens_per_s == min(e.speed.decode_tokens_per_s for e in t.estimates)
+        assert t.download_bytes >= t.estimates[0].memory.weights_bytes
