@@ -10,8 +10,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from advisor.api import run_recommend
 from advisor.catalog import Catalog, load_catalog
 from advisor.engine.fit import evaluate
+from advisor.engine.fleet import wh_per_1000_responses
 from advisor.engine.recommend import Constraints, Recommendation
 from advisor.records import DeviceProfile, Estimate, PathFactors, Workload
+from advisor.serialize import rounded
 
 
 def pareto_front(estimates: Iterable[Estimate]) -> list[Estimate]:
@@ -94,7 +96,7 @@ def compare_devices(
             tokens_per_s_per_dollar=(tps / price) if tps and price else None,
             tokens_per_s_per_watt=(tps / watts) if tps and watts else None,
             energy_j_per_response=energy,
-            energy_wh_per_1000_responses=(energy * 1000 / 3600) if energy is not None else None,
+            energy_wh_per_1000_responses=wh_per_1000_responses(energy),
         ))
     return out
 
@@ -150,12 +152,13 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                 "variant_ram_bytes": bigger.memory.ram,
                 "unit_price_usd": price,
                 "variant_unit_price_usd": bprice,
-                "extra_unit_price_usd": round(bprice - price, 2) if price is not None and bprice is not None else None,
+                "extra_unit_price_usd": rounded("extra_unit_price_usd", bprice - price)
+                if price is not None and bprice is not None else None,
                 "newly_possible": [
                     {
                         "model": e.model_id, "quant": e.quant_id, "requested": e.model_id in requested,
-                        "quality_score": round(e.quality_score, 2),
-                        "decode_tokens_per_s": round(e.speed.decode_tokens_per_s, 3) if e.speed else None,
+                        "quality_score": rounded("quality_score", e.quality_score),
+                        "decode_tokens_per_s": rounded("decode_tokens_per_s", e.speed.decode_tokens_per_s) if e.speed else None,
                         "memory_bytes": e.memory.total_bytes,
                     }
                     for e in new

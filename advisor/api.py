@@ -42,15 +42,25 @@ def parse_licenses(values: Iterable[str]) -> frozenset[str] | None:
     return frozenset(out) if out else None
 
 
+#: How the CLI names the RAM-only inputs in its messages (a front end passes its own names).
+CLI_INPUT_NAMES: tuple[tuple[str, str], ...] = (("ram", "--ram"), ("usable", "--usable"))
+
+
 @dataclass(frozen=True)
 class DeviceChoice:
-    """How the user named the device: exactly one of id, file or RAM."""
+    """How the user named the device: exactly one of id, file or RAM. ``input_names`` says what the
+    front end calls the RAM and usable-memory inputs, for its error messages."""
 
     device_id: str | None = None
     device_file: str | Path | None = None
     ram: str | None = None
     usable: str | None = None
     device_class: str | None = None
+    input_names: tuple[tuple[str, str], ...] = CLI_INPUT_NAMES
+
+
+#: RAM-only devices kept with the catalog (and its cache) before the memo starts afresh.
+MAX_MADE_DEVICES = 32
 
 
 def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> DeviceProfile:
@@ -67,14 +77,23 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     if choice.device_file:
         return load_device_file(choice.device_file)
     assert choice.ram is not None
-    ram = parse_memory_size(choice.ram, what="--ram")
-    usable = parse_memory_size(choice.usable, what="--usable") if choice.usable else None
+    names = dict(choice.input_names)
+    ram = parse_memory_size(choice.ram, what=names["ram"])
+    usable = parse_memory_size(choice.usable, what=names["usable"]) if choice.usable else None
     if usable is not None and usable > ram:
-        raise BadInputError(f"--usable {choice.usable} is more than --ram {choice.ram}; usable memory is part of RAM")
+        raise BadInputError(
+            f"{names['usable']} {choice.usable} is more than {names['ram']} {choice.ram}; usable memory is part of RAM")
     if choice.device_class and choice.device_class not in {d.device_class for d in catalog.devices.values()}:
         classes = ", ".join(sorted({d.device_class for d in catalog.devices.values()}))
         raise BadInputError(f"unknown device class '{choice.device_class}'; use one of {classes}")
-    return generic_device(ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
+    key = ("generic", ram, choice.device_class, usable)
+    made = catalog.made_devices.get(key)
+    if made is None:
+        if len(catalog.made_devices) >= MAX_MADE_DEVICES:
+            catalog.made_devices.clear()  # a bounded memo: the cache file stays small
+        made = catalog.made_devices[key] = generic_device(
+            ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
+    return made
 
 
 def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None) -> list[tuple[DeviceProfile, float]]:

@@ -43,7 +43,7 @@ from advisor.engine.calibrate import (
 from advisor.engine.fit import factors_for
 from advisor.engine.fit import estimate_speed
 from advisor.engine.speed import execution_path
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
 from advisor.store import Run, list_runs, load_device_calibrations, save_calibration
 
@@ -280,9 +280,9 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             excluded.append((r.id, r.device_id, reason or "no usable figure"))
     left_out = (f" ({len(excluded)} left out, e.g. run {excluded[0][0]}: {excluded[0][2]})" if excluded else "")
     if device_id is not None and device_id not in by_device:
-        raise AdvisorError(f"no usable runs recorded for device '{device_id}'{left_out}; run 'advisor validate' or 'advisor runs import' first")
+        raise BadInputError(f"no usable runs recorded for device '{device_id}'{left_out}; run 'advisor validate' or 'advisor runs import' first")
     if not by_device:
-        raise AdvisorError(f"no usable runs to calibrate from{left_out}; run 'advisor validate' or 'advisor runs import' first")
+        raise BadInputError(f"no usable runs to calibrate from{left_out}; run 'advisor validate' or 'advisor runs import' first")
     groups: list[CalibrationSummary] = []
     devices: dict[str, DeviceProfile] = {}
     combos: dict[str, tuple[str, str]] = {}

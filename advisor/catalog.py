@@ -234,6 +234,9 @@ class Catalog:
     targets: dict[str, Target] = field(default_factory=dict)
     #: tables derived from this catalog's records, computed once and owned by it (engine.derived)
     derived: Derived = field(init=False, repr=False, compare=False)
+    #: devices made from this catalog's profiles (the RAM-only devices of ``api.resolve_device``),
+    #: kept with it, so the catalog cache carries them to the next run already validated
+    made_devices: dict[tuple[Any, ...], DeviceProfile] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "derived", Derived(self))
@@ -321,6 +324,12 @@ def _merge(base: dict[str, Any], extra: Iterable[Any], key: str = "id") -> None:
 
 @lru_cache(maxsize=4)
 def _load(root: Path, home: Path) -> Catalog:
+    from advisor.catalog_cache import load_or_build
+
+    return load_or_build(root, home, lambda: _validate_all(root, home))
+
+
+def _validate_all(root: Path, home: Path) -> Catalog:
     models: dict[str, ModelSpec] = {}
     _merge(models, load_models_file(root / "catalog" / "models.toml"))
     user_models = home / "catalog" / "models.toml"

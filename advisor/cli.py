@@ -12,116 +12,21 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from advisor import errors
-from advisor.errors import AdvisorError, BadInputError
-from advisor.output import FORMATS, dumps_json, render_rows
-from advisor.units import (
-    format_seconds,
-    format_size,
-    parse_duration,
-    parse_number,
-    parse_positive_float,
-    parse_positive_int,
-)
-
-MAX_CONTEXT = 1_048_576
-
-
-# --------------------------------------------------------------------------- option helpers
-
-
-def _callback(parser: Callable[..., Any], what: str) -> Callable[..., Any]:
-    def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is None:
-            return None
-        return parser(value, what=what)  # BadInputError names the option; main() prints it
-
-    return cb
-
-
-def _int_cb(what: str, maximum: int | None = None) -> Callable[..., Any]:
-    return _callback(lambda v, what: parse_positive_int(v, what=what, maximum=maximum), what)
-
-
-def _float_cb(what: str) -> Callable[..., Any]:
-    return _callback(lambda v, what: parse_positive_float(v, what=what, maximum=1e7), what)
-
-
-def _range_cb(what: str, minimum: float, maximum: float) -> Callable[..., Any]:
-    return _callback(lambda v, what: parse_number(v, what=what, minimum=minimum, maximum=maximum), what)
-
-
-def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-        help="Output format: human table, JSON (stable schema), CSV or Markdown.",
-    )(f)
-
-
-def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    opts = [
-        click.option("--context", "context", default="4096", show_default=True, callback=_int_cb("--context", MAX_CONTEXT),
-                     help="Context window to allocate (tokens)."),
-        click.option("--prompt-tokens", default="512", show_default=True, callback=_int_cb("--prompt-tokens", MAX_CONTEXT),
-                     help="Prompt length for time to first token."),
-        click.option("--output-tokens", default="256", show_default=True, callback=_int_cb("--output-tokens", MAX_CONTEXT),
-                     help="Response length."),
-        click.option("--kv-cache", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True,
-                     help="KV cache type."),
-        click.option("--threads", default=None, callback=_int_cb("--threads", 1024),
-                     help="CPU threads (default: the device's big cores)."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
-
-
-def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    opts = [
-        click.option("--device", "device_id", default=None, help="Device profile id (see 'advisor devices'), or 'local'."),
-        click.option("--device-file", type=click.Path(dir_okay=False), default=None, help="Your own device profile (TOML)."),
-        click.option("--ram", default=None, help="Only the RAM size, e.g. 4GB, 4 GiB, 3.5g, 4096MB (JEDEC: GB = GiB)."),
-        click.option("--usable", default=None, help="With --ram: memory one app may use (default 75%% of RAM)."),
-        click.option("--class", "device_class", default=None, help="With --ram: device class whose typical speed to assume."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
-
-
-def _workload(kw: dict[str, Any]):
-    from advisor.records import Workload
-
-    return Workload(
-        context_tokens=kw.pop("context"),
-        prompt_tokens=kw.pop("prompt_tokens"),
-        output_tokens=kw.pop("output_tokens"),
-        kv_cache_type=kw.pop("kv_cache"),
-        threads=kw.pop("threads"),
-    )
-
-
-def _device(kw: dict[str, Any]):
-    from advisor.api import DeviceChoice, resolve_device
-
-    return resolve_device(DeviceChoice(
-        device_id=kw.pop("device_id"), device_file=kw.pop("device_file"), ram=kw.pop("ram"),
-        usable=kw.pop("usable"), device_class=kw.pop("device_class"),
-    ))
+from advisor.errors import AdvisorError, NothingFitsError
+from advisor.options import DURATION, device_from, device_options, format_option, number_in, positive_int, positive_number
+from advisor.options import RankByChoice, workload_from, workload_options
+from advisor.output import dumps_json, render_rows
+from advisor.units import format_seconds, format_size
+from advisor.wording import band, plural, price_text, tps
 
 
 def _emit(text: str) -> None:
     click.echo(text.rstrip("\n"))
-
-
-def _tps(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
 # --------------------------------------------------------------------------- commands
@@ -131,6 +36,11 @@ class LazyGroup(click.Group):
     """Subcommands that live in other modules are imported only when called (fast start)."""
 
     lazy = {
+        "models": "advisor.catalog_command:models",
+        "quants": "advisor.catalog_command:quants",
+        "devices": "advisor.catalog_command:devices",
+        "runtimes": "advisor.catalog_command:runtimes",
+        "targets": "advisor.catalog_command:targets",
         "report": "advisor.report.command:report",
         "profile": "advisor.validate.command:profile",
         "validate": "advisor.validate.command:validate",
@@ -164,18 +74,18 @@ def cli() -> None:
 @cli.command()
 @device_options
 @workload_options
-@click.option("--min-tps", default=None, callback=_float_cb("--min-tps"), help="Minimum decode speed (tokens/s).")
-@click.option("--target-tps", default="5", show_default=True, callback=_range_cb("--target-tps", 0, 1e6),
+@click.option("--min-tps", default=None, type=positive_number(1e7), help="Minimum decode speed (tokens/s).")
+@click.option("--target-tps", default=5.0, show_default=True, type=number_in(0, 1e6),
               help="Soft speed target: candidates at least this fast rank first (reading speed); 0 ranks by quality alone.")
-@click.option("--max-ttft", default=None, callback=_callback(parse_duration, "--max-ttft"),
+@click.option("--max-ttft", default=None, type=DURATION,
               help="Maximum time to first token, e.g. 2s or 500ms.")
 @click.option("--license", "licenses", multiple=True,
               help="Allowed license classes: permissive, restricted, noncommercial, commercial (= permissive+restricted), any.")
 @click.option("--family", "families", multiple=True, help="Only these model families (repeatable).")
 @click.option("--model", "models", multiple=True, help="Only these model ids (repeatable).")
 @click.option("--quant", "quants", multiple=True, help="Only these quantizations (repeatable; default: the common ones).")
-@click.option("--quality-floor", default=None, callback=_range_cb("--quality-floor", 0, 100), help="Minimum quality score (0-100).")
-@click.option("--top", default="10", callback=_int_cb("--top", 10_000), show_default=True, help="How many candidates to list.")
+@click.option("--quality-floor", default=None, type=number_in(0, 100), help="Minimum quality score (0-100).")
+@click.option("--top", default=10, type=positive_int(10_000), show_default=True, help="How many candidates to list.")
 @format_option
 def recommend(fmt: str, top: int, **kw: Any) -> None:
     """Rank the models (and quantization) that fit a device and meet the constraints.
@@ -186,8 +96,8 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.engine.recommend import Constraints
     from advisor.serialize import recommendation_dict
 
-    workload = _workload(kw)
-    device = _device(kw)
+    workload = workload_from(kw)
+    device = device_from(kw)
     constraints = Constraints(
         min_decode_tps=kw["min_tps"], max_ttft_s=kw["max_ttft"], license_classes=parse_licenses(kw["licenses"]),
         families=frozenset(f.lower() for f in kw["families"]) or None,
@@ -197,6 +107,7 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     )
     rec = run_recommend(device, workload, constraints)
     from advisor.catalog import load_catalog
+    from advisor.wording import alternative_text, reason_text
 
     data = recommendation_dict(rec, load_catalog(), top=top)
     peers = _peers(device, rec.pick.model_id, rec.pick.quant_id) if rec.pick else None
@@ -211,32 +122,33 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                   f"({device.memory.usable_basis}); context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, "
                   f"output {workload.output_tokens} tokens")
             _emit("")
-            _emit(rec.explanation)
+            _emit(data["explanation"])
             if peers:
                 _emit(peers[0])
-            for why, alt in rec.alternatives:
-                sp = alt.speed
-                _emit(f"  Alternative ({why}): {alt.model_id} {alt.quant_id} — {_tps(sp.decode_tokens_per_s if sp else None)} tok/s, "
-                      f"{format_size(alt.memory.total_bytes)}, quality {alt.quality_score:.0f}")
+            for alt in rec.alternatives:
+                e = alt.estimate
+                _emit(f"  Alternative ({alternative_text(alt)}): {e.model_id} {e.quant_id} — "
+                      f"{tps(e.speed.decode_tokens_per_s if e.speed else None)} tok/s, "
+                      f"{format_size(e.memory.total_bytes)}, quality {e.quality_score:.0f}")
             _emit("")
         if fmt == "md":
-            _emit(f"**{device.name}** — {rec.explanation}" + (f" {peers[0]}" if peers else "") + "\n")
+            _emit(f"**{device.name}** — {data['explanation']}" + (f" {peers[0]}" if peers else "") + "\n")
         if rows or fmt != "table":
             _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates",
                               optional=CANDIDATE_OPTIONAL, heading=3))
         if fmt == "table" and len(rec.ranked) > top:
             _emit(f"  … and {len(rec.ranked) - top} more candidates (--top {len(rec.ranked)} lists them all)")
         if fmt == "table" and rec.rejected:
-            shown = [r for r in rec.rejected if r.reason not in ("family", "license")][:8]
+            shown = [r for r in rec.rejected if not r.why.is_filter][:8]
             if shown:
                 _emit("Rejected (closest misses):")
                 for r in shown:
-                    _emit(f"  {r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {r.detail}")
+                    _emit(f"  {r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.why)}")
             hidden = len(rec.rejected) - len(shown)
             if hidden > 0:
                 _emit(f"  … and {hidden} more (see --format json)")
     if not rec.ranked:
-        raise click.exceptions.Exit(errors.EXIT_NO_CANDIDATE)
+        raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are listed above")
 
 
 def _peers(device: Any, model_id: str, quant_id: str) -> tuple[str, list[dict[str, Any]]] | None:
@@ -249,9 +161,9 @@ def _peers(device: Any, model_id: str, quant_id: str) -> tuple[str, list[dict[st
     speeds = peer_speeds(device, model_id, quant_id)
     first, rest = speeds[0], speeds[1:]
     text = (f"Speed figures are those of {first[0].name}, the slowest of {len(speeds)} catalog devices with "
-            f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {_tps(first[1])} tok/s there")
+            f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {tps(first[1])} tok/s there")
     if rest:
-        text += "; on the others " + ", ".join(f"{d.name} {_tps(v)}" for d, v in rest) + " tok/s"
+        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in rest) + " tok/s"
     rows = [{"device": d.id, "name": d.name, "decode_tokens_per_s": v, "used": i == 0} for i, (d, v) in enumerate(speeds)]
     return text + ".", rows
 
@@ -275,8 +187,8 @@ def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]
         "fit": c["fit"],
         "memory": format_size(m["total_bytes"]),
         "headroom": format_size(m["headroom_bytes"]),
-        "decode": f"{_tps(sp.get('decode_tokens_per_s'))} ({_tps(sp.get('decode_low'))}–{_tps(sp.get('decode_high'))})" if sp else "-",
-        "prefill": _tps(sp.get("prefill_tokens_per_s")) if sp else "-",
+        "decode": band(sp.get("decode_tokens_per_s"), sp.get("decode_low"), sp.get("decode_high")) if sp else "-",
+        "prefill": tps(sp.get("prefill_tokens_per_s")) if sp else "-",
         "ttft": format_seconds(sp["ttft_s"]) if sp else "-",
         "quality": f"{c['quality_score']:.0f}",
         "license": c["license_class"],
@@ -296,8 +208,8 @@ def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
     from advisor.engine.memory import per_tensor_bytes
     from advisor.serialize import device_dict, estimate_dict, workload_dict
 
-    workload = _workload(kw)
-    device = _device(kw)
+    workload = workload_from(kw)
+    device = device_from(kw)
     est = run_predict(model_id, quant_id, device, workload)
     catalog = load_catalog()
     data = estimate_dict(est, catalog)
@@ -338,9 +250,9 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     sp = d.get("speed")
     if sp:
         rows += [
-            {"item": "decode", "value": f"{_tps(sp['decode_tokens_per_s'])} tok/s ({_tps(sp['decode_low'])}–{_tps(sp['decode_high'])})",
+            {"item": "decode", "value": f"{band(sp['decode_tokens_per_s'], sp['decode_low'], sp['decode_high'])} tok/s",
              "basis": f"{sp['decode_bound']} bound; {sp['basis']}"},
-            {"item": "prefill", "value": f"{_tps(sp['prefill_tokens_per_s'])} tok/s ({_tps(sp['prefill_low'])}–{_tps(sp['prefill_high'])})",
+            {"item": "prefill", "value": f"{band(sp['prefill_tokens_per_s'], sp['prefill_low'], sp['prefill_high'])} tok/s",
              "basis": f"{sp['prefill_bound']} bound"},
             {"item": "time to first token", "value": format_seconds(sp["ttft_s"]), "basis": f"{d['workload']['prompt_tokens']} prompt tokens, model loaded"},
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},
@@ -353,187 +265,19 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@cli.command()
-@click.option("--family", default=None, help="Only this family.")
-@click.option("--license", "licenses", multiple=True, help="License classes (permissive, restricted, noncommercial, commercial).")
-@click.option("--max-params", default=None, callback=_float_cb("--max-params"), help="Largest size in billions of parameters.")
-@format_option
-def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: float | None) -> None:
-    """List the catalog's models with architecture, license and quality."""
-    from advisor.api import parse_licenses
-    from advisor.catalog import load_catalog
-    from advisor.engine.fit import quality_table
-
-    catalog = load_catalog()
-    allowed = parse_licenses(licenses)
-    qt = quality_table(catalog)
-    rows = []
-    for m in sorted(catalog.models.values(), key=lambda m: (m.family, m.params)):
-        if family and m.family != family.lower():
-            continue
-        if allowed and m.license_class not in allowed:
-            continue
-        if max_params and m.params > max_params * 1e9:
-            continue
-        b = qt.base[m.id]
-        rows.append({
-            "id": m.id, "name": m.name, "family": m.family, "params_b": round(m.params / 1e9, 3),
-            "layers": m.n_layers, "hidden": m.hidden_size, "heads": f"{m.n_heads}/{m.n_kv_heads}", "head_dim": m.head_dim,
-            "vocab": m.vocab_size, "context": m.context_length, "license": m.license, "license_class": m.license_class,
-            "quality": round(b.score, 1), "mmlu_equivalent": round(b.mmlu_equivalent, 1), "quality_basis": b.basis,
-            "verified": m.verified, "source": m.source,
-        })
-    if family and not rows:
-        raise BadInputError(f"no models in family '{family}'; see 'advisor models'")
-    if fmt == "json":
-        _emit(dumps_json({"schema": "edge-model-advisor/models", "schema_version": 1, "models": rows}))
-        return
-    cols = [("id", "id"), ("params_b", "params (B)"), ("layers", "layers"), ("heads", "heads q/kv"), ("context", "context"),
-            ("license_class", "license"), ("quality", "quality"), ("mmlu_equivalent", "MMLU-eq")]
-    if fmt == "csv":
-        cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} models", optional=("mmlu_equivalent", "heads", "layers", "context")))
-
-
-@cli.command()
-@click.option("--all", "show_all", is_flag=True, help="Include the rarely used file types.")
-@format_option
-def quants(fmt: str, show_all: bool) -> None:
-    """List quantization file types with block geometry and measured quality loss."""
-    from advisor.catalog import load_catalog
-
-    catalog = load_catalog()
-    rows = []
-    for f in catalog.file_types.values():
-        if not (f.common or show_all):
-            continue
-        g = catalog.ggml_types[f.base_type]
-        rows.append({
-            "id": f.id, "base_type": f.base_type, "block": f"{g.type_size} B / {g.block_size} w", "bpw": round(g.bits_per_weight, 4),
-            "ppl_delta": f.ppl_delta, "ppl_model": f.ppl_delta_model, "imatrix": f.imatrix, "common": f.common,
-            "llama3_8b_gib": f.llama3_8b_size_gib, "description": f.description, "source": f.ppl_source,
-        })
-    rows.sort(key=lambda r: -r["bpw"])
-    if fmt == "json":
-        _emit(dumps_json({"schema": "edge-model-advisor/quants", "schema_version": 1, "quants": rows}))
-        return
-    cols = [("id", "id"), ("base_type", "base"), ("block", "block"), ("bpw", "bits/weight"), ("ppl_delta", "Δppl (Llama-3-8B)"),
-            ("imatrix", "imatrix"), ("llama3_8b_gib", "Llama-3-8B GiB")]
-    if fmt == "csv":
-        cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} file types", optional=("llama3_8b_gib", "block", "imatrix")))
-
-
-@cli.command()
-@click.option("--runtime", "runtime_id", default=None, help="Only this runtime (e.g. mlc, mlx, executorch).")
-@format_option
-def runtimes(fmt: str, runtime_id: str | None) -> None:
-    """List inference runtimes with their backends and weight formats (bits per weight derived)."""
-    from advisor.catalog import load_catalog
-    from advisor.listings import runtime_dict, runtime_rows
-
-    catalog = load_catalog()
-    rows = runtime_rows(catalog, runtime_id)
-    if fmt == "json":
-        chosen = [catalog.runtime(runtime_id)] if runtime_id else list(catalog.runtimes.values())
-        _emit(dumps_json({"schema": "edge-model-advisor/runtimes", "schema_version": 1, "runtimes": [runtime_dict(r) for r in chosen]}))
-        return
-    cols = [("runtime", "runtime"), ("format", "format"), ("backends", "backends"), ("bpw", "bits/weight"), ("linear", "linear layers"),
-            ("embedding", "embedding"), ("output", "lm_head"), ("activations", "act."), ("kv_cache", "KV cache")]
-    if fmt == "csv":
-        cols = [(k, k) for k in ("runtime", "platforms", "format", "aliases", "backends", "bpw", "linear", "embedding", "output",
-                                 "activations", "kv_cache", "default_context", "verified", "source")]
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} runtime formats"))
-
-
-@cli.command()
-@click.option("--browsers", is_flag=True, help="List the browser platforms (WebGPU limits, WASM memory, tab limit) instead.")
-@format_option
-def targets(fmt: str, browsers: bool) -> None:
-    """List deployment targets (server, desktop-app, ios-app, android-app, browser) and their limits."""
-    from advisor.catalog import load_catalog
-    from advisor.listings import browser_rows, target_dict, target_rows
-
-    catalog = load_catalog()
-    if fmt == "json":
-        _emit(dumps_json({"schema": "edge-model-advisor/targets", "schema_version": 1,
-                          "targets": [target_dict(t) for t in catalog.targets.values()]}))
-        return
-    if browsers:
-        rows = browser_rows(catalog)
-        cols = [("id", "browser"), ("hosts", "on"), ("webgpu", "WebGPU"), ("max_buffer", "maxBufferSize"),
-                ("max_binding", "maxStorageBufferBindingSize"), ("shader_f16", "shader-f16"), ("wasm32", "wasm32"),
-                ("memory64", "Memory64"), ("tab_limit", "tab limit")]
-        title = f"{len(rows)} browser platforms"
-    else:
-        rows = target_rows(catalog)
-        cols = [("id", "target"), ("device_classes", "devices"), ("runtimes", "runtimes"), ("memory", "memory budget"),
-                ("download_limits", "download limits")]
-        title = f"{len(rows)} targets"
-    if fmt == "csv":
-        cols = [(k, k) for k in rows[0]]
-    _emit(render_rows(rows, cols, fmt, title=title))
-
-
-@cli.command()
-@click.option("--class", "device_class", default=None, help="phone, tablet, laptop, desktop, desktop-gpu, sbc, jetson, mini-pc.")
-@click.option("--search", default=None, help="Text to find in the id or name.")
-@click.option("--min-ram", default=None, help="Smallest RAM, e.g. 8GB.")
-@click.option("--max-price", default=None, callback=_float_cb("--max-price"), help="Highest price in USD.")
-@format_option
-def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str | None, max_price: float | None) -> None:
-    """List device profiles."""
-    from advisor.catalog import load_catalog
-    from advisor.engine.speed import execution_path
-    from advisor.serialize import device_dict
-    from advisor.units import parse_memory_size
-
-    catalog = load_catalog()
-    classes = sorted({d.device_class for d in catalog.devices.values()})
-    if device_class and device_class not in classes:
-        raise BadInputError(f"unknown device class '{device_class}'; use one of {', '.join(classes)}")
-    ram_floor = parse_memory_size(min_ram, what="--min-ram") if min_ram else 0
-    rows = []
-    for d in sorted(catalog.devices.values(), key=lambda d: (d.device_class, d.memory.ram, d.id)):
-        if device_class and d.device_class != device_class:
-            continue
-        if search and search.lower() not in (d.id + " " + d.name).lower():
-            continue
-        if d.memory.ram < ram_floor:
-            continue
-        if max_price and (d.price is None or d.price.usd > max_price):
-            continue
-        row = device_dict(d)
-        row.update({
-            "ram": format_size(d.memory.ram, precision=0), "usable": format_size(d.memory.usable, precision=1),
-            "bandwidth": f"{(d.gpu.vram_bandwidth_gbs if d.gpu and d.gpu.discrete else d.memory.bandwidth_gbs):g} GB/s",
-            "path": execution_path(d), "price": f"${d.price.usd:,.0f}" if d.price else "-",
-            "vram": format_size(d.gpu.vram, precision=0) if d.gpu and d.gpu.discrete and d.gpu.vram else "",
-        })
-        rows.append(row)
-    if fmt == "json":
-        _emit(dumps_json({"schema": "edge-model-advisor/devices", "schema_version": 1, "devices": [device_dict(catalog.device(r["id"])) for r in rows]}))
-        return
-    cols = [("id", "id"), ("class", "class"), ("ram", "RAM"), ("vram", "VRAM"), ("usable", "usable"), ("bandwidth", "bandwidth"),
-            ("path", "backend"), ("price", "price")]
-    if fmt == "csv":
-        cols = [(k, k) for k in device_dict(next(iter(catalog.devices.values())))]
-    _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} devices", optional=("vram", "usable", "path", "bandwidth")))
-
-
 @cli.command("devices-for")
 @click.option("--model", "model_id", required=True, help="Model id.")
 @click.option("--quant", "quant_id", default=None, help="Quantization (default: the best common one that meets the speed).")
-@click.option("--min-tps", default=None, callback=_float_cb("--min-tps"), help="Required decode speed (tokens/s).")
-@click.option("--max-ttft", default=None, callback=_callback(parse_duration, "--max-ttft"), help="Maximum time to first token.")
+@click.option("--min-tps", default=None, type=positive_number(1e7), help="Required decode speed (tokens/s).")
+@click.option("--max-ttft", default=None, type=DURATION, help="Maximum time to first token, e.g. 2s or 500ms.")
 @click.option("--class", "device_class", default=None, help="Only devices of this class.")
-@click.option("--rank-by", type=click.Choice(["price", "energy", "speed"]), default="price", show_default=True,
-              help="Order of the devices that meet the requirement: unit price, energy per response, or decode speed.")
-@click.option("--fleet", default="1", show_default=True, callback=_int_cb("--fleet", 10_000_000),
+@click.option("--rank-by", type=RankByChoice(), default="cost", show_default=True,
+              help="Order of the devices that meet the requirement: unit or fleet price, energy per response, or decode speed.")
+@click.option("--fleet", default=1, show_default=True, type=positive_int(10_000_000),
               help="Units to buy: adds the fleet price and fleet energy per 1,000 responses each.")
 @click.option("--what-if", "what_if", is_flag=True, help="Also show which models become possible on the larger-RAM variant of each device.")
 @workload_options
-@click.option("--top", default="20", callback=_int_cb("--top", 10_000), show_default=True, help="How many devices to list.")
+@click.option("--top", default=20, type=positive_int(10_000), show_default=True, help="How many devices to list.")
 @format_option
 def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | None, max_ttft: float | None,
                 device_class: str | None, rank_by: str, fleet: int, what_if: bool, top: int, **kw: Any) -> None:
@@ -544,15 +288,18 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
     """
     from advisor.api import run_devices_for
     from advisor.catalog import load_catalog
+    from advisor.engine.fleet import fleet_quote
     from advisor.engine.recommend import cheapest_per_class
     from advisor.serialize import device_option_dict, workload_dict
+    from advisor.wording import option_reason
 
-    workload = _workload(kw)
+    workload = workload_from(kw)
     options = run_devices_for(model_id, workload, quant_id=quant_id, min_decode_tps=min_tps, max_ttft_s=max_ttft,
                               device_class=device_class, rank_by=rank_by)
     catalog = load_catalog()
     meeting = [o for o in options if o.meets]
     per_class = cheapest_per_class(options)
+    quotes = [fleet_quote(o.device, o.estimate, fleet) for o in options]
     variants: list[dict[str, Any]] = []
     if what_if:
         from advisor.analysis import what_if_more_ram
@@ -563,9 +310,11 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
                                     Constraints(min_decode_tps=min_tps, max_ttft_s=max_ttft), catalog, requested=[model_id])
     if fmt == "json":
         devices = []
-        for o in options:
+        for o, q in zip(options, quotes):
             d = device_option_dict(o, catalog)
-            d["fleet_price_usd"] = o.price_usd * fleet if o.price_usd is not None else None
+            d["fleet_price_usd"] = q.fleet_price_usd
+            d["price_covers"] = o.device.price.covers if o.device.price else None
+            d["energy_wh_per_1000_responses"] = q.energy_wh_per_1000_responses
             devices.append(d)
         _emit(dumps_json({
             "schema": "edge-model-advisor/devices-for", "schema_version": 1, "model": model_id, "quant": quant_id,
@@ -576,27 +325,28 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
         }))
     else:
         rows = []
-        for o in options[:top] if fmt == "table" else options:
+        shown_pairs = list(zip(options, quotes))
+        for o, q in shown_pairs[:top] if fmt == "table" else shown_pairs:
             e = o.estimate
             sp = e.speed if e else None
-            energy = o.energy_j_per_response
             rows.append({
                 "device": o.device.id, "class": o.device.device_class,
-                "price": f"${o.price_usd:,.0f}" if o.price_usd else "-",
-                "fleet": f"${o.price_usd * fleet:,.0f}" if o.price_usd else "-",
+                "price": price_text(o.device.price),
+                "fleet": price_text(o.device.price, q.fleet_price_usd),
                 "meets": "yes" if o.meets else "no", "quant": e.quant_id if e else "-",
-                "decode": _tps(sp.decode_tokens_per_s) if sp else "-",
+                "decode": tps(sp.decode_tokens_per_s) if sp else "-",
                 "ttft": format_seconds(sp.ttft_s) if sp else "-",
-                "energy": f"{energy * 1000 / 3600:.1f} Wh" if energy is not None else "-",
+                "energy": f"{q.energy_wh_per_1000_responses:.1f} Wh" if q.energy_wh_per_1000_responses is not None else "-",
                 "memory": f"{format_size(e.memory.total_bytes)} / {format_size(e.usable_bytes)}" if e else "-",
-                "reason": o.reason,
+                "reason": option_reason(o),
             })
         cols = [("device", "device"), ("class", "class"), ("price", "price"), ("meets", "meets"), ("quant", "quant"),
                 ("decode", "decode tok/s"), ("ttft", "TTFT"), ("energy", "energy / 1,000 responses"),
                 ("memory", "memory / usable"), ("reason", "why")]
         if fleet > 1:
             cols.insert(3, ("fleet", f"fleet of {fleet:,}"))
-        title = f"{len(meeting)} of {len(options)} devices run {model_id}" + (f" at ≥{min_tps:g} tok/s" if min_tps else "") + f", by {rank_by}"
+        title = (f"{len(meeting)} of {plural(len(options), 'device')} run {model_id}"
+                 + (f" at ≥{min_tps:g} tok/s" if min_tps else "") + f", by {rank_by}")
         _emit(render_rows(rows, cols, fmt, title=title, wrap=("reason",),
                           optional=("class", "energy", "memory", "ttft", "fleet", "quant")))
         if fmt == "table" and len(options) > top:
@@ -607,22 +357,25 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
             from advisor.output import table_width
 
             _emit(textwrap.fill("Cheapest that meets it, per class: " + "; ".join(
-                f"{cls}: {o.device.id} (${o.price_usd:,.0f})" for cls, o in per_class.items()),
+                f"{cls}: {o.device.id} ({price_text(o.device.price)})" for cls, o in per_class.items()),
                 width=table_width(), subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
         if fmt == "table" and what_if:
-            useful = [v for v in variants if v["newly_possible"]]
-            for v in useful:
-                names = [f"{n['model']} {n['quant']}" for n in v["newly_possible"]]
-                more = f" and {len(names) - 6} more" if len(names) > 6 else ""
-                extra = f" (+${v['extra_unit_price_usd']:,.0f})" if v.get("extra_unit_price_usd") is not None else ""
-                _emit(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}")
-            idle = sorted({f"{v['device']} → {v['variant']}" for v in variants if not v["newly_possible"]})
-            if idle:
-                _emit(f"No more models at this speed with: {'; '.join(idle)}")
-            if not variants:
-                _emit("What if: none of the listed devices has a larger-RAM variant among the profiles")
+            _emit_what_if(variants)
     if not meeting:
-        raise click.exceptions.Exit(errors.EXIT_NO_CANDIDATE)
+        raise NothingFitsError(f"no device runs {model_id} with these requirements; the reasons are listed above")
+
+
+def _emit_what_if(variants: list[dict[str, Any]]) -> None:
+    for v in (v for v in variants if v["newly_possible"]):
+        names = [f"{n['model']} {n['quant']}" for n in v["newly_possible"]]
+        more = f" and {len(names) - 6} more" if len(names) > 6 else ""
+        extra = f" (+${v['extra_unit_price_usd']:,.0f})" if v.get("extra_unit_price_usd") is not None else ""
+        _emit(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}")
+    idle = sorted({f"{v['device']} → {v['variant']}" for v in variants if not v["newly_possible"]})
+    if idle:
+        _emit(f"No more models at this speed with: {'; '.join(idle)}")
+    if not variants:
+        _emit("What if: none of the listed devices has a larger-RAM variant among the profiles")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -645,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.UsageError as exc:
+        _discard_cache_stores()
         hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
         click.echo(f"Error: {exc.format_message()}{hint}", err=True)
         return errors.EXIT_BAD_INPUT
@@ -652,7 +406,11 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except AdvisorError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        from advisor.wording import error_text
+
+        if exc.exit_code != errors.EXIT_NO_CANDIDATE:
+            _discard_cache_stores()
+        click.echo(f"Error: {error_text(exc)}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         _discard_stdout()
@@ -668,6 +426,13 @@ def main(argv: list[str] | None = None) -> int:
         _discard_stdout()
         click.echo(f"Error: cannot write the output ({exc.strerror}); free some space or write somewhere else", err=True)
         return errors.EXIT_BAD_INPUT
+
+
+def _discard_cache_stores() -> None:
+    """A failed command writes nothing, not even the catalog cache."""
+    from advisor.catalog_cache import discard_pending
+
+    discard_pending()
 
 
 def _discard_stdout() -> None:

@@ -13,9 +13,17 @@ EXIT_RUN_FAILED = 4
 
 
 class AdvisorError(Exception):
-    """Base class: a problem the user can fix. The message names the problem and the fix."""
+    """Base class: a problem the user can fix. The message names the problem and the fix.
+
+    ``reason`` (an ``advisor.records.Reason``), when given, carries the figures so that each front
+    end can word the problem in its own idiom (a CLI flag, a dashboard widget); the message is the
+    plain wording for everything else."""
 
     exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str = "", *, reason: object | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class BadInputError(AdvisorError):
@@ -38,6 +46,10 @@ class NothingFitsError(AdvisorError):
 
 class MissingDependencyError(AdvisorError):
     """An optional extra is not installed; the message names the pip command."""
+
+
+class OutputExistsError(BadInputError):
+    """A file the command would write exists already (and --force was not given)."""
 
 
 class RunError(AdvisorError):

@@ -15,7 +15,7 @@ import platform
 import re
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -316,10 +316,3 @@ def measure_compute(*, seconds: float = 1.0, size: int = 1024, progress: Progres
         a @ b
         best = max(best, 2 * size**3 / (time.perf_counter() - t0) / 1e9)
     return best
-
-
-def machine_dict(info: MachineInfo) -> dict[str, Any]:
-    d = asdict(info)
-    d["usable_bytes"] = info.usable_bytes
-    d["fingerprint"] = info.fingerprint
-    return d

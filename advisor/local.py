@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.catalog import advisor_home, load_device_file
-from advisor.errors import AdvisorError, DataFileError
+from advisor.errors import DataFileError
 from advisor.hardware import MachineInfo, Progress, measure_bandwidth, measure_compute, probe_machine
 from advisor.records import DeviceProfile
 from advisor.units import GIB, MIB
@@ -29,7 +29,7 @@ def local_profile_path() -> Path:
 def local_profile() -> DeviceProfile:
     path = local_profile_path()
     if not path.exists():
-        raise AdvisorError("this machine has no profile yet; run 'advisor profile' first (a few seconds)")
+        raise DataFileError("this machine has no profile yet; run 'advisor profile' first (a few seconds)")
     return load_device_file(path)
 
 

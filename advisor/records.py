@@ -40,7 +40,7 @@ Basis = Literal["datasheet", "derived", "measured", "estimated", "calibrated"]
 
 class Record(BaseModel):
     # allow_inf_nan=False: "inf" or "nan" in a file is refused with the field named
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 # --------------------------------------------------------------------------- models
@@ -126,10 +126,6 @@ class ModelSpec(Record):
         n = self.swa_global_every
         return layer % n < n - 1
 
-    @property
-    def params_b(self) -> float:
-        return self.params / 1e9
-
 
 # --------------------------------------------------------------------------- quantization
 
@@ -210,6 +206,13 @@ class Price(Record):
     usd: float = Field(gt=0, le=lim.MAX_PRICE_USD)
     basis: Basis
     note: str = ""
+    #: What the price buys: the whole device, or only its GPU (a card for a host PC not included),
+    #: which is shown with every price and never counted as a complete device.
+    covers: Literal["device", "gpu-only"] = "device"
+
+    @property
+    def complete(self) -> bool:
+        return self.covers == "device"
 
 
 class Cluster(Record):
@@ -346,7 +349,7 @@ class DeviceProfile(Record):
     npu: NpuSpec | None = None
     power: PowerSpec
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
 
     @property
     def device_class(self) -> str:
@@ -375,10 +378,6 @@ class DeviceProfile(Record):
         if self.npu:
             out.update(self.npu.runtimes)
         return frozenset(out)
-
-    @property
-    def ram_gib(self) -> float:
-        return self.memory.ram / GIB
 
 
 # --------------------------------------------------------------------------- runtimes
@@ -558,7 +557,7 @@ class Runtime(Record):
     formats_from: Literal["gguf"] | None = None
     formats: tuple[RuntimeFormat, ...] = Field(default=(), alias="format")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _check(self) -> Runtime:
@@ -780,7 +779,7 @@ class Target(Record):
     browsers: tuple[BrowserPlatform, ...] = Field(default=(), alias="browser")
     notes: str = ""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _check(self) -> Target:
@@ -872,6 +871,10 @@ class PathFactors(Record):
 
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
 
+#: Longest context any option or requirements file accepts (tokens): 2^20, above every model's
+#: native context in the catalog (the longest is 131,072), so only typos are refused.
+MAX_CONTEXT_TOKENS = 1_048_576
+
 
 @dataclass(frozen=True, slots=True)
 class Workload:
@@ -891,10 +894,64 @@ class Workload:
             if getattr(self, name) <= 0:
                 raise BadInputError(f"{name.replace('_', ' ')} must be positive")
         if self.prompt_tokens + self.output_tokens > self.context_tokens:
+            reason = Reason("prompt_exceeds_context", value=self.prompt_tokens, second=self.output_tokens,
+                            limit=self.context_tokens)
             raise BadInputError(
                 f"prompt ({self.prompt_tokens}) + output ({self.output_tokens}) tokens exceed the "
-                f"context of {self.context_tokens}; raise --context or shorten them"
+                f"context of {self.context_tokens}; raise the context length or shorten them",
+                reason=reason,
             )
+
+
+# --------------------------------------------------------------------------- reasons
+
+#: The kinds of reason, with the meaning of the figures (units in brackets). Front ends word them
+#: (``advisor.wording`` for the CLI and the reports, the dashboard its own way).
+REASON_KINDS: dict[str, str] = {
+    "memory": "does not fit: value = memory needed, limit = usable memory [bytes]",
+    "context": "value = context asked for, limit = the model's native context [tokens]",
+    "quality": "value = quality score, limit = the quality floor [0-100]",
+    "speed": "value = decode speed, limit = the minimum asked for [tokens/s]",
+    "ttft": "value = time to first token, limit = the maximum allowed [s]",
+    "license": "name = the license, category = its class; the class was not allowed",
+    "family": "name = the model family, which was not asked for",
+    "model": "the model was not among those asked for",
+    "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
+    "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
+    "runtime": "none of the requested runtimes runs on this device",
+    "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
+    "download": "value = the download's bytes, limit = the most allowed [bytes]",
+}
+
+#: Reasons that mean "not asked for" rather than "cannot run".
+FILTER_KINDS = frozenset({"license", "family", "model"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a candidate was rejected (or what to know about it): a kind and the figures behind it.
+
+    The engine never words a reason; each front end does, in its own idiom (a CLI flag in the CLI,
+    a widget's name in the dashboard). See ``REASON_KINDS`` for each kind's figures."""
+
+    kind: str
+    value: float | None = None
+    limit: float | None = None
+    name: str = ""
+    category: str = ""
+    second: float | None = None
+
+    @property
+    def is_filter(self) -> bool:
+        return self.kind in FILTER_KINDS
+
+    @property
+    def shortfall(self) -> float:
+        """How far the candidate missed, relative to the bound (0.02 = 2 % short); filters and
+        figure-less reasons sort last (infinity)."""
+        if self.value is None or not self.limit or self.is_filter:
+            return float("inf")
+        return abs(self.value - self.limit) / self.limit
 
 
 # --------------------------------------------------------------------------- estimates
@@ -953,7 +1010,7 @@ class Estimate:
     fit: Literal["fits", "tight", "offload", "no"]
     speed: SpeedEstimate | None
     quality_score: float
-    reasons: tuple[str, ...] = field(default=())
+    reasons: tuple[Reason, ...] = field(default=())
     #: the runtime and its backend (llama.cpp's backend is the speed path: cpu-arm, metal, …)
     runtime: str = "llama.cpp"
     backend: str = ""

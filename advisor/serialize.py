@@ -10,9 +10,26 @@ from typing import Any
 
 from advisor.engine.fit import Tables, quality_table
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, Rejection
-from advisor.records import DeviceProfile, Estimate, Workload
+from advisor.records import DeviceProfile, Estimate, Reason, Workload
+from advisor.wording import alternative_text, explanation, option_reason, reason_text
 
 SCHEMA_VERSION = 1
+
+#: Decimal places each figure keeps in JSON, CSV and XLSX: the one rounding of every output (tables
+#: and sentences format further, with ``advisor.wording``). Enough digits to recompute the ratios.
+DECIMALS: dict[str, int] = {
+    "decode_tokens_per_s": 3, "decode_low": 3, "decode_high": 3,
+    "prefill_tokens_per_s": 3, "prefill_low": 3, "prefill_high": 3,
+    "ttft_s": 4, "response_s": 3,
+    "energy_j_per_token": 4, "energy_j_per_response": 2, "energy_wh_per_1000_responses": 3,
+    "quality_score": 2, "fleet_price_usd": 2, "extra_unit_price_usd": 2,
+    "tokens_per_s_per_dollar": 5, "tokens_per_s_per_watt": 4, "decode_measured_over_predicted": 3,
+}
+
+
+def rounded(key: str, value: float | None) -> float | None:
+    """``value`` rounded to the places ``DECIMALS`` gives the figure ``key`` (None stays None)."""
+    return None if value is None else round(value, DECIMALS[key])
 
 
 def workload_dict(w: Workload) -> dict[str, Any]:
@@ -72,30 +89,30 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },
-        "quality_score": round(e.quality_score, 2),
+        "quality_score": rounded("quality_score", e.quality_score),
         "quality_basis": base.basis,
         "params": model.params,
         "license": model.license,
         "license_class": model.license_class,
         "context_length": model.context_length,
-        "notes": list(e.reasons),
+        "notes": [reason_text(r) for r in e.reasons],
         "speed": None,
     }
     s = e.speed
     if s is not None:
         out["speed"] = {
-            "decode_tokens_per_s": round(s.decode_tokens_per_s, 3),
-            "decode_low": round(s.decode_band.low, 3),
-            "decode_high": round(s.decode_band.high, 3),
+            "decode_tokens_per_s": rounded("decode_tokens_per_s", s.decode_tokens_per_s),
+            "decode_low": rounded("decode_low", s.decode_band.low),
+            "decode_high": rounded("decode_high", s.decode_band.high),
             "decode_bound": s.decode_bound,
-            "prefill_tokens_per_s": round(s.prefill_tokens_per_s, 3),
-            "prefill_low": round(s.prefill_band.low, 3),
-            "prefill_high": round(s.prefill_band.high, 3),
+            "prefill_tokens_per_s": rounded("prefill_tokens_per_s", s.prefill_tokens_per_s),
+            "prefill_low": rounded("prefill_low", s.prefill_band.low),
+            "prefill_high": rounded("prefill_high", s.prefill_band.high),
             "prefill_bound": s.prefill_bound,
-            "ttft_s": round(s.ttft_s, 4),
-            "response_s": round(s.response_s, 3),
-            "energy_j_per_token": None if s.energy_j_per_token is None else round(s.energy_j_per_token, 4),
-            "energy_j_per_response": None if s.energy_j_per_response is None else round(s.energy_j_per_response, 2),
+            "ttft_s": rounded("ttft_s", s.ttft_s),
+            "response_s": rounded("response_s", s.response_s),
+            "energy_j_per_token": rounded("energy_j_per_token", s.energy_j_per_token),
+            "energy_j_per_response": rounded("energy_j_per_response", s.energy_j_per_response),
             "backend": s.backend,
             "threads": s.threads,
             "gpu_layers": s.gpu_layers,
@@ -105,8 +122,22 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
     return out
 
 
+def reason_dict(r: Reason) -> dict[str, Any]:
+    """A reason's figures, under the names ``records.REASON_KINDS`` documents (empty ones left out)."""
+    out: dict[str, Any] = {"kind": r.kind}
+    for key in ("value", "limit", "second"):
+        v = getattr(r, key)
+        if v is not None:
+            out[key] = v
+    for key in ("name", "category"):
+        if getattr(r, key):
+            out[key] = getattr(r, key)
+    return out
+
+
 def rejection_dict(r: Rejection) -> dict[str, Any]:
-    return {"model": r.model_id, "quant": r.quant_id, "reason": r.reason, "detail": r.detail}
+    return {"model": r.model_id, "quant": r.quant_id, "reason": r.kind, "detail": reason_text(r.why),
+            "figures": reason_dict(r.why)}
 
 
 def constraints_dict(c: Constraints) -> dict[str, Any]:
@@ -130,9 +161,9 @@ def recommendation_dict(r: Recommendation, tables: Tables, top: int | None = Non
         "device": device_dict(r.device),
         "workload": workload_dict(r.workload),
         "constraints": constraints_dict(r.constraints),
-        "explanation": r.explanation,
+        "explanation": explanation(r, tables),
         "pick": estimate_dict(r.pick, tables) if r.pick else None,
-        "alternatives": [{"why": why, **estimate_dict(e, tables)} for why, e in r.alternatives],
+        "alternatives": [{"why": alternative_text(a), **estimate_dict(a.estimate, tables)} for a in r.alternatives],
         "candidates": [estimate_dict(e, tables) for e in ranked],
         "n_candidates": len(r.ranked),
         "rejected": [rejection_dict(x) for x in r.rejected],
@@ -143,6 +174,7 @@ def device_option_dict(o: DeviceOption, tables: Tables) -> dict[str, Any]:
     return {
         "device": device_dict(o.device),
         "meets": o.meets,
-        "reason": o.reason,
+        "reason": option_reason(o),
+        "reason_figures": reason_dict(o.reason) if o.reason else None,
         "estimate": estimate_dict(o.estimate, tables) if o.estimate else None,
     }

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping
 from pydantic import ValidationError
 
 from advisor.catalog import advisor_home
-from advisor.errors import AdvisorError, DataFileError
+from advisor.errors import AdvisorError, DataFileError, UnknownIdError
 from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_DATA_FILE_BYTES, MAX_TOKENS_PER_S, check_document
 from advisor.records import PathFactors
 
@@ -435,7 +435,7 @@ def get_run(run_id: int, path: Path | None = None) -> Run:
             if _has_tables(conn):
                 row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
-        raise AdvisorError(f"no run with id {run_id}; list them with 'advisor runs list'")
+        raise UnknownIdError(f"no run with id {run_id}; list them with 'advisor runs list'")
     try:
         return _row_to_run(row)
     except ValueError as exc:

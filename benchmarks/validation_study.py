@@ -33,7 +33,7 @@ from advisor.errors import AdvisorError  # noqa: E402
 from advisor.local import local_profile, local_profile_path, run_profile  # noqa: E402
 from advisor.store import list_runs  # noqa: E402
 from advisor.units import GIB, MIB  # noqa: E402
-from advisor.validate.validate import run_validation  # noqa: E402
+from advisor.validate.predicted_vs_measured import run_validation  # noqa: E402
 
 #: (model, quant, split): the test split holds out one whole model and one quant type of others.
 PLAN = [

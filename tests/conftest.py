@@ -11,6 +11,18 @@ if str(ROOT) not in sys.path:
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False, help="rewrite golden files")
+    parser.addoption("--run-hardware", action="store_true", default=False,
+                     help="also run the tests that probe this machine's real hardware (marked 'hardware')")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Real hardware probes (seconds of memory-bandwidth benchmarks) run only when asked for."""
+    if config.getoption("--run-hardware") or os.environ.get("ADVISOR_TEST_HARDWARE") == "1":
+        return
+    skip = pytest.mark.skip(reason="probes this machine's hardware; run with --run-hardware or ADVISOR_TEST_HARDWARE=1")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -9,6 +9,7 @@ from advisor import hardware as hw
 from advisor.units import GIB, MIB
 
 
+@pytest.mark.hardware
 def test_probe_machine_is_sane():
     info = hw.probe_machine()
     vm = psutil.virtual_memory()
@@ -19,6 +20,7 @@ def test_probe_machine_is_sane():
     assert len(info.fingerprint) == 16 and info.fingerprint == hw.probe_machine().fingerprint
 
 
+@pytest.mark.hardware
 def test_bandwidth_and_compute_benchmarks_are_plausible():
     bw = hw.measure_bandwidth(working_set_bytes=256 * MIB, threads=2, seconds=0.5)
     assert 0.5 < bw.single_thread_gbs <= bw.all_threads_gbs < 2000
@@ -73,6 +75,7 @@ def test_gputil_that_cannot_import_never_breaks_the_probe(monkeypatch):
     assert isinstance(hw.probe_nvidia(), list)
 
 
+@pytest.mark.hardware
 def test_profile_command_writes_a_loadable_profile(tmp_path, monkeypatch):
     from advisor.catalog import load_device_file
     from advisor.local import run_profile

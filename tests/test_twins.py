@@ -23,7 +23,7 @@ from advisor.records import ModelSpec
 gguf = pytest.importorskip("gguf")
 pytest.importorskip("llama_cpp")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extra]
 
 # model id -> file types to check. Qwen2.5-0.5B (hidden 896, not a multiple of 256) exercises
 # the K-quant fallbacks; SmolLM2 (576) too; Gemma 3 has sliding-window layers and a 262k vocab.

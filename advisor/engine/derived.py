@@ -63,6 +63,20 @@ class Derived:
         self._quality: QualityTable | None = None
         self._runtime_weights: dict[tuple[str, str, str], WeightTerms] = {}
 
+    def memo_size(self) -> int:
+        """How many derived entries are memoized (the catalog cache re-stores a catalog whose memo
+        grew, so the next process starts with the tables this one computed)."""
+        return len(self._sums) + len(self._weights) + len(self._runtime_weights)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for the catalog cache: the sums and weights, not the tensor inventories (many
+        small objects, slower to unpickle than to rebuild when a new format needs them) nor the
+        quality table (it holds a closure; rebuilt on demand)."""
+        state = dict(self.__dict__)
+        state["_inventory"] = {}
+        state["_quality"] = None
+        return state
+
     def _owned(self, model: ModelSpec) -> bool:
         return self._tables.models.get(model.id) is model
 

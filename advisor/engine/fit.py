@@ -22,6 +22,7 @@ from advisor.records import (
     MemoryEstimate,
     ModelSpec,
     PathFactors,
+    Reason,
     SpeedEstimate,
     Workload,
 )
@@ -139,12 +140,12 @@ def evaluate(
         int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
         gpu_bytes=int(place.gpu_bytes),
     )
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     if fit == "offload":
         layers = round(model.n_layers * place.gpu_fraction)
-        reasons.append(f"{layers}/{model.n_layers} layers on the GPU, the rest on the CPU")
+        reasons.append(Reason("offload", value=layers, limit=model.n_layers))
     if workload.context_tokens > model.context_length:
-        reasons.append(f"context {workload.context_tokens} exceeds the native {model.context_length}")
+        reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     speed = None
     if with_speed and fit != "no":
         speed = _speed(model, device, workload, c, d, main, place.gpu_fraction)
@@ -290,7 +291,7 @@ def generic_device(
         f"speed of the slowest of the {len(peers)} catalog devices with {peer_size} RAM"
         + (f" ({device_class})" if device_class and slowest.device_class == device_class else "")
         + f": {slowest.name}; the others: {', '.join(d.name for d in peers[1:]) or 'none'}. "
-        "Use --device or --device-file for a specific device's figures"
+        "Name a device profile for a specific device's figures"
     )
     raw = slowest.model_dump(mode="python", by_alias=True)
     raw.update({
@@ -307,15 +308,15 @@ def generic_device(
     })
     raw["memory"] = {
         **raw["memory"], "ram": ram_bytes, "usable": usable, "usable_basis": "estimated",
-        "usable_note": "given with --usable" if usable_bytes else f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)",
+        "usable_note": "given by the user" if usable_bytes else f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)",
     }
     return DeviceProfile.model_validate(raw)
 
 
-def over_by(est: Estimate) -> str:
-    excess = est.memory.total_bytes - est.usable_bytes
-    return f"needs {format_size(est.memory.total_bytes)}, {format_size(excess)} more than the {format_size(est.usable_bytes)} usable"
+def memory_shortfall(est: Estimate) -> Reason:
+    """Why ``est`` does not fit: the memory it needs against the memory it may use."""
+    return Reason("memory", value=est.memory.total_bytes, limit=est.usable_bytes)
 
 
 __all__ = ["evaluate", "estimate_speed", "generic_device", "ram_peers", "peer_decode_tokens_per_s", "quality_table", "factors_for",
-           "classify", "QualityTable"]
+           "classify", "QualityTable", "memory_shortfall"]

@@ -4,14 +4,13 @@ devices for this model), built on ``fit.evaluate``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.fit import Tables, evaluate, over_by, quality_table
+from advisor.engine.fit import Tables, evaluate, memory_shortfall
 from advisor.engine.runtimes import Variant
-from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Workload
-from advisor.units import format_seconds, format_size
+from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, Workload
 
 
 #: Soft speed target: about silent reading speed. 238 words/min for non-fiction (Brysbaert 2019,
@@ -51,21 +50,55 @@ class Constraints:
 
 @dataclass(frozen=True)
 class Rejection:
+    """A model (or one of its quantizations) that did not make the list, and why (as data)."""
+
     model_id: str
     quant_id: str | None
-    reason: str  # memory | speed | ttft | license | family | quality | context
-    detail: str
+    why: Reason
+
+    @property
+    def kind(self) -> str:
+        """memory | context | quality | speed | ttft | limit | download (cannot) or license | family |
+        model (not asked for)."""
+        return self.why.kind
+
+    @property
+    def reason(self) -> str:
+        """The kind (the name the JSON schema gives it)."""
+        return self.why.kind
+
+    @property
+    def detail(self) -> str:
+        """The reason in plain words (the CLI's and the reports'); front ends word ``why`` themselves."""
+        from advisor.wording import reason_text
+
+        return reason_text(self.why)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A candidate shown beside the pick: ``kind`` "fastest" (the fastest keeping ``quality_share``
+    of the pick's quality) or "lightest" (the smallest in memory keeping that share)."""
+
+    kind: str
+    quality_share: float
+    estimate: Estimate
 
 
 @dataclass(frozen=True)
 class Recommendation:
+    """The ranked candidates and the facts an explanation is worded from (front ends word it)."""
+
     device: DeviceProfile
     workload: Workload
     constraints: Constraints
     ranked: tuple[Estimate, ...]  # best quant per model, best first
-    rejected: tuple[Rejection, ...]
-    explanation: str
-    alternatives: tuple[tuple[str, Estimate], ...] = field(default=())
+    rejected: tuple[Rejection, ...]  # closest misses first
+    alternatives: tuple[Alternative, ...] = field(default=())
+    #: The highest-quality candidate ranked below the pick because it decodes under the soft target.
+    passed_over: Estimate | None = None
+    #: Higher-quality candidates fit only tightly and were ranked below a comfortable pick.
+    tighter_higher_quality: bool = False
 
     @property
     def pick(self) -> Estimate | None:
@@ -117,48 +150,38 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
 
 def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
     if c.model_ids is not None and model.id not in c.model_ids:
-        return Rejection(model.id, None, "family", "not among the requested models")
+        return Rejection(model.id, None, Reason("model"))
     if c.families is not None and model.family not in c.families:
-        return Rejection(model.id, None, "family", f"family {model.family} not requested")
+        return Rejection(model.id, None, Reason("family", name=model.family))
     if c.license_classes is not None and model.license_class not in c.license_classes:
-        return Rejection(model.id, None, "license", f"license {model.license} ({model.license_class}) excluded")
+        return Rejection(model.id, None, Reason("license", name=model.license, category=model.license_class))
     return None
 
 
 def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, *, tables: Tables | None = None,
            choice: Any = None) -> Rejection | None:
     if est.fit == "no" or (est.fit == "offload" and not c.allow_offload):
-        return Rejection(model.id, est.quant_id, "memory", f"does not fit: {over_by(est)}")
+        return Rejection(model.id, est.quant_id, memory_shortfall(est))
     variant = choice if isinstance(choice, rt.Variant) else None
     if c.deployment is not None and tables is not None:
         fmt = variant.format if variant is not None else choice
         for b in tg.limit_breaches(est, model, fmt, variant, c.deployment, tables):
-            return Rejection(model.id, est.quant_id, "limit",
-                             f"the {format_size(b.bytes)} {b.what} exceeds the {format_size(b.limit_bytes)} {b.limit} of {b.where}")
+            return Rejection(model.id, est.quant_id, Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what,
+                                                            category=f"{b.limit} of {b.where}"))
     if c.max_download_bytes is not None and tables is not None:
         size = tg.download_bytes(est, variant, tables)
         if size > c.max_download_bytes:
-            return Rejection(model.id, est.quant_id, "download",
-                             f"download {format_size(size)} > {format_size(c.max_download_bytes)} allowed")
+            return Rejection(model.id, est.quant_id, Reason("download", value=size, limit=c.max_download_bytes))
     if workload.context_tokens > model.context_length:
-        return Rejection(
-            model.id, est.quant_id, "context",
-            f"context {workload.context_tokens:,} exceeds its native {model.context_length:,} tokens",
-        )
+        return Rejection(model.id, est.quant_id, Reason("context", value=workload.context_tokens, limit=model.context_length))
     if c.quality_floor is not None and est.quality_score < c.quality_floor:
-        return Rejection(model.id, est.quant_id, "quality", f"quality {est.quality_score:.0f} below the floor {c.quality_floor:g}")
+        return Rejection(model.id, est.quant_id, Reason("quality", value=est.quality_score, limit=c.quality_floor))
     sp = est.speed
     assert sp is not None
     if c.min_decode_tps is not None and sp.decode_tokens_per_s < c.min_decode_tps:
-        return Rejection(
-            model.id, est.quant_id, "speed",
-            f"too slow: {sp.decode_tokens_per_s:.1f} tok/s < {c.min_decode_tps:g} required",
-        )
+        return Rejection(model.id, est.quant_id, Reason("speed", value=sp.decode_tokens_per_s, limit=c.min_decode_tps))
     if c.max_ttft_s is not None and sp.ttft_s > c.max_ttft_s:
-        return Rejection(
-            model.id, est.quant_id, "ttft",
-            f"first token after {format_seconds(sp.ttft_s)} > {format_seconds(c.max_ttft_s)} allowed",
-        )
+        return Rejection(model.id, est.quant_id, Reason("ttft", value=sp.ttft_s, limit=c.max_ttft_s))
     return None
 
 
@@ -226,14 +249,16 @@ def recommend(
             rejected.append(why)
     passing.sort(key=lambda e: _rank_key(e, target), reverse=True)
     ranked = tuple(passing)
+    passed_over, tighter = _passed_over(ranked, target)
     return Recommendation(
         device=device,
         workload=workload,
         constraints=constraints,
         ranked=ranked,
-        rejected=tuple(sorted(rejected, key=_rejection_order)),
-        explanation=explain(ranked, device, workload, tables, constraints),
+        rejected=tuple(sorted(rejected, key=rejection_order)),
         alternatives=_alternatives(ranked),
+        passed_over=passed_over,
+        tighter_higher_quality=tighter,
     )
 
 
@@ -244,80 +269,39 @@ ALTERNATIVE_QUALITY_SHARE = 0.6
 LIGHTER_ALTERNATIVE_QUALITY_SHARE = 0.85
 
 
-_REASON_ORDER = {"speed": 0, "ttft": 1, "memory": 2, "limit": 3, "download": 4, "quality": 5, "context": 6, "license": 7, "family": 8}
+def rejection_order(r: Rejection) -> tuple[bool, float, str, str]:
+    """Closest misses first: by how far each missed its bound (relative), filtered-out models last."""
+    return (r.why.is_filter, r.why.shortfall, r.model_id, r.quant_id or "")
 
 
-def _rejection_order(r: Rejection) -> tuple[int, str]:
-    """Closest misses first: too slow / too late before too big, before filtered out."""
-    return (_REASON_ORDER.get(r.reason, 9), r.model_id)
-
-
-def _alternatives(ranked: Sequence[Estimate]) -> tuple[tuple[str, Estimate], ...]:
+def _alternatives(ranked: Sequence[Estimate]) -> tuple[Alternative, ...]:
     if len(ranked) < 2:
         return ()
     pick = ranked[0]
-    out: list[tuple[str, Estimate]] = []
+    out: list[Alternative] = []
     useful = [e for e in ranked if e.quality_score >= ALTERNATIVE_QUALITY_SHARE * pick.quality_score]
     fastest = max(useful, key=lambda e: e.speed.decode_tokens_per_s if e.speed else 0)
     if fastest is not pick:
-        out.append((f"fastest with ≥{ALTERNATIVE_QUALITY_SHARE:.0%} of the pick's quality", fastest))
+        out.append(Alternative("fastest", ALTERNATIVE_QUALITY_SHARE, fastest))
     near = [e for e in ranked[1:] if e.quality_score >= LIGHTER_ALTERNATIVE_QUALITY_SHARE * pick.quality_score]
     if near:
         lightest = min(near, key=lambda e: e.memory.total_bytes)
         if lightest is not fastest:
-            out.append((f"lightest with ≥{LIGHTER_ALTERNATIVE_QUALITY_SHARE:.0%} of the pick's quality", lightest))
+            out.append(Alternative("lightest", LIGHTER_ALTERNATIVE_QUALITY_SHARE, lightest))
     return tuple(out)
 
 
-def _constraint_words(c: Constraints) -> str:
-    parts = []
-    if c.min_decode_tps is not None:
-        parts.append(f"≥ {c.min_decode_tps:g} tok/s")
-    if c.max_ttft_s is not None:
-        parts.append(f"first token within {format_seconds(c.max_ttft_s)}")
-    if c.license_classes is not None:
-        parts.append("a " + "/".join(sorted(c.license_classes)) + " license")
-    if c.quality_floor is not None:
-        parts.append(f"quality ≥ {c.quality_floor:g}")
-    if c.families is not None:
-        parts.append("family " + "/".join(sorted(c.families)))
-    return " and ".join(parts)
-
-
-def explain(
-    ranked: Sequence[Estimate], device: DeviceProfile, workload: Workload, tables: Tables, constraints: Constraints = Constraints()
-) -> str:
-    wanted = _constraint_words(constraints)
+def _passed_over(ranked: Sequence[Estimate], target: float) -> tuple[Estimate | None, bool]:
+    """The best-quality candidate ranked below the pick for missing the soft speed target (if the
+    pick reaches it), and whether higher-quality candidates were ranked below for a tight fit."""
     if not ranked:
-        return f"Nothing fits {device.name}" + (f" with {wanted}" if wanted else "") + "; see the rejected candidates for the closest misses."
+        return None, False
     pick = ranked[0]
-    model = tables.models[pick.model_id]
-    sp = pick.speed
-    assert sp is not None
-    base = quality_table(tables).base[model.id]
-    fit_word = {"fits": "fits", "tight": "fits, tightly,", "offload": "fits with partial GPU offload"}[pick.fit]
-    target = constraints.target_decode_tps
+    tps = pick.speed.decode_tokens_per_s if pick.speed else 0.0
     slower = [e for e in ranked if e.quality_score > pick.quality_score and e.speed and e.speed.decode_tokens_per_s < target]
-    passed_over = ""
-    if target and sp.decode_tokens_per_s >= target and slower:
-        best_slow = max(slower, key=lambda e: e.quality_score)
-        passed_over = (
-            f" {tables.models[best_slow.model_id].name} ({best_slow.quant_id}, quality {best_slow.quality_score:.0f}) also fits "
-            f"but decodes at ~{best_slow.speed.decode_tokens_per_s:.1f} tok/s, below the {target:g} tok/s reading-speed "
-            f"target (a target of 0 ranks by quality alone)."  # type: ignore[union-attr]
-        )
-    elif target and sp.decode_tokens_per_s < target:
-        passed_over = f" Nothing that fits reaches the {target:g} tok/s reading-speed target."
-    if pick.fit == "fits" and any(e.fit == "tight" and e.quality_score > pick.quality_score for e in ranked):
-        passed_over += " Higher-quality models fit only tightly (under 10% headroom) and are ranked below."
-    return (
-        f"{model.name} in {pick.quant_id} is the highest-quality model that {fit_word} in the "
-        f"{format_size(pick.usable_bytes)} usable on {device.name}{' with ' + wanted if wanted else ''}: it needs {format_size(pick.memory.total_bytes)} "
-        f"({format_size(pick.headroom_bytes)} headroom at {workload.context_tokens:,} tokens of context), decodes at "
-        f"~{sp.decode_tokens_per_s:.1f} tok/s ({sp.decode_band.low:.1f}–{sp.decode_band.high:.1f}) and answers a "
-        f"{workload.prompt_tokens}-token prompt in ~{format_seconds(sp.ttft_s)}. Quality score {pick.quality_score:.0f}/100 "
-        f"({base.basis})." + passed_over
-    )
+    passed = max(slower, key=lambda e: e.quality_score) if target and tps >= target and slower else None
+    tighter = pick.fit == "fits" and any(e.fit == "tight" and e.quality_score > pick.quality_score for e in ranked)
+    return passed, tighter
 
 
 # --------------------------------------------------------------------------- reverse question
@@ -328,7 +312,7 @@ class DeviceOption:
     device: DeviceProfile
     estimate: Estimate | None  # the quantization chosen on that device (None: nothing fits)
     meets: bool
-    reason: str
+    reason: Reason | None  # why it does not meet the requirement (None when it does)
 
     @property
     def price_usd(self) -> float | None:
@@ -343,7 +327,10 @@ class DeviceOption:
         return self.estimate.speed.energy_j_per_response if self.estimate and self.estimate.speed else None
 
 
-RANK_BY = ("price", "energy", "speed")
+#: How devices that meet a requirement are ordered (``devices-for --rank-by`` and the reports'
+#: ``rank_by``): unit price, fleet price (the same order: unit price × fleet size), energy per
+#: response, decode speed.
+RANK_BY = ("cost", "fleet_cost", "energy", "speed")
 
 
 def _option_key(o: DeviceOption, rank_by: str) -> tuple:
@@ -357,15 +344,35 @@ def _option_key(o: DeviceOption, rank_by: str) -> tuple:
     return (not o.meets, o.price_usd is None, o.price_usd or 0.0, o.device.id)
 
 
+T = TypeVar("T")
+
+
+def cheapest_by_class(
+    items: Iterable[T], *, price: Callable[[T], float | None], device_class: Callable[[T], str],
+    device_id: Callable[[T], str],
+) -> dict[str, T]:
+    """The lowest-priced item in each device class (ties: the lower device id), classes sorted.
+    Items without a price are left out. The one home of "cheapest per class" (CLI and reports)."""
+    best: dict[str, tuple[float, str, T]] = {}
+    for item in items:
+        p = price(item)
+        if p is None:
+            continue
+        cls, key = device_class(item), (p, device_id(item))
+        if cls not in best or key < best[cls][:2]:
+            best[cls] = (*key, item)
+    return {cls: best[cls][2] for cls in sorted(best)}
+
+
 def cheapest_per_class(options: Sequence[DeviceOption]) -> dict[str, DeviceOption]:
     """The lowest-priced device that meets the requirement, in each device class."""
-    best: dict[str, DeviceOption] = {}
-    for o in options:
-        if o.meets and o.price_usd is not None:
-            cur = best.get(o.device.device_class)
-            if cur is None or (o.price_usd, o.device.id) < (cur.price_usd or 0.0, cur.device.id):
-                best[o.device.device_class] = o
-    return dict(sorted(best.items()))
+    return cheapest_by_class((o for o in options if o.meets), price=complete_price,
+                             device_class=lambda o: o.device.device_class, device_id=lambda o: o.device.id)
+
+
+def complete_price(o: DeviceOption) -> float | None:
+    """The unit price when it buys the whole device (a GPU-only price is not one)."""
+    return o.price_usd if o.device.price is not None and o.device.price.complete else None
 
 
 def devices_for(
@@ -378,7 +385,7 @@ def devices_for(
     min_decode_tps: float | None = None,
     max_ttft_s: float | None = None,
     overrides: Mapping[str, PathFactors] | None = None,
-    rank_by: str = "price",
+    rank_by: str = "cost",
     runtimes: frozenset[str] | None = None,
     quant_names: frozenset[str] | None = None,
 ) -> list[DeviceOption]:
@@ -392,14 +399,14 @@ def devices_for(
     for device in devices:
         quants = candidate_variants(device, tables, c)
         if not quants:
-            out.append(DeviceOption(device, None, False, "none of the requested runtimes runs on this device"))
+            out.append(DeviceOption(device, None, False, Reason("runtime")))
             continue
         best, fails = best_quant(model, quants, device, workload, tables, c, overrides=overrides)
         if best is not None:
-            out.append(DeviceOption(device, best, True, "meets the requirement"))
+            out.append(DeviceOption(device, best, True, None))
         else:
             why, est = min(fails, key=lambda pair: pair[1].memory.total_bytes)
-            out.append(DeviceOption(device, est if est.fit != "no" else None, False, why.detail))
+            out.append(DeviceOption(device, est if est.fit != "no" else None, False, why.why))
     out.sort(key=lambda o: _option_key(o, rank_by))
     return out
 

@@ -18,6 +18,7 @@ MEMORY_PARTS = [
     ("overhead_bytes", "runtime overhead", "#B279A2"),
 ]
 MEETS_COLOR, MISSES_COLOR, FRONT_COLOR = "#2E7D32", "#C62828", "#37474F"
+PICK_COLOR, PICK_LABEL = "#F9A825", "recommended"
 
 
 def _gib(v: int | None) -> float | None:
@@ -53,6 +54,13 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
             x=[p["decode_tokens_per_s"] for p in front], y=[p["quality_score"] for p in front], mode="lines",
             name="Pareto frontier", line={"color": FRONT_COLOR, "dash": "dot"}, hoverinfo="skip",
         ))
+    pick = [p for p in pts if p.get("recommended")]
+    if pick:
+        fig.add_trace(go.Scatter(
+            x=[p["decode_tokens_per_s"] for p in pick], y=[p["quality_score"] for p in pick], mode="markers",
+            name=PICK_LABEL, text=[p["label"] for p in pick], hovertemplate="%{text} (recommended)<extra></extra>",
+            marker={"symbol": "star", "size": 20, "color": PICK_COLOR, "line": {"width": 1, "color": "#333"}},
+        ))
     if data.requirements.get("min_tps"):
         fig.add_vline(x=data.requirements["min_tps"], line_dash="dash", line_color="#888",
                       annotation_text=f"required {data.requirements['min_tps']:g} tok/s")
@@ -76,6 +84,13 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
                 hovertemplate="%{text}: %{customdata[0]}<br>$%{x:,.0f}, %{y:.1f} tok/s "
                               "(%{customdata[1]:.1f}–%{customdata[2]:.1f})<extra></extra>",
             ))
+    pick = [p for p in pts if p.get("recommended")]
+    if pick:
+        fig.add_trace(go.Scatter(
+            x=[p["unit_price_usd"] for p in pick], y=[p["decode_tokens_per_s"] for p in pick], mode="markers",
+            name=PICK_LABEL, text=[p["device"] for p in pick], hovertemplate="%{text} (recommended)<extra></extra>",
+            marker={"symbol": "star", "size": 20, "color": PICK_COLOR, "line": {"width": 1, "color": "#333"}},
+        ))
     if data.charts["cost_speed"]["min_tps"]:
         fig.add_hline(y=data.charts["cost_speed"]["min_tps"], line_dash="dash", line_color="#888",
                       annotation_text="required", annotation_position="bottom right")
@@ -89,10 +104,11 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
 
     bars = data.charts["memory"]["bars"]
     fig = go.Figure()
-    labels = [b["label"] for b in bars]
+    labels = [("★ " if b.get("recommended") else "") + b["label"] for b in bars]
+    outline = {"width": [3 if b.get("recommended") else 0 for b in bars], "color": PICK_COLOR}
     for key, name, color in MEMORY_PARTS:
         fig.add_trace(go.Bar(y=labels, x=[_gib(b[key]) for b in bars], name=name, orientation="h", marker_color=color,
-                             hovertemplate="%{y}<br>" + name + ": %{x:.2f} GiB<extra></extra>"))
+                             marker_line=outline, hovertemplate="%{y}<br>" + name + ": %{x:.2f} GiB<extra></extra>"))
     fig.add_trace(go.Scatter(y=labels, x=[_gib(b["usable_bytes"]) for b in bars], mode="markers", name="usable memory",
                              marker={"symbol": "line-ns-open", "size": 22, "color": "#000", "line": {"width": 3, "color": "#000"}},
                              hovertemplate="%{y}<br>usable: %{x:.2f} GiB<extra></extra>"))
@@ -139,6 +155,7 @@ def png_charts(data: ReportData, dpi: int = 150) -> dict[str, bytes]:
         for p in front:
             ax.annotate(f"{p['device']}\n{p['model']} {p['quant']}", (p["decode_tokens_per_s"], p["quality_score"]),
                         textcoords="offset points", xytext=(5, 3), fontsize=6, color="#333")
+    _mark_pick(ax, [p for p in pts if p.get("recommended")], "decode_tokens_per_s", "quality_score")
     if min_tps:
         ax.axvline(min_tps, color="#888", ls="--", lw=1, label=f"required {min_tps:g} tok/s")
     ax.margins(x=0.12, y=0.18)
@@ -163,6 +180,7 @@ def png_charts(data: ReportData, dpi: int = 150) -> dict[str, bytes]:
             for p in sel:
                 ax.annotate(p["device"], (p["unit_price_usd"], p["decode_tokens_per_s"]), textcoords="offset points",
                             xytext=(6, 4), fontsize=6.5)
+    _mark_pick(ax, [p for p in pts if p.get("recommended")], "unit_price_usd", "decode_tokens_per_s")
     if min_tps:
         ax.axhline(min_tps, color="#888", ls="--", lw=1, label=f"required {min_tps:g} tok/s")
     ax.set_xlabel("unit price (USD)")
@@ -180,12 +198,13 @@ def png_charts(data: ReportData, dpi: int = 150) -> dict[str, bytes]:
     bars = data.charts["memory"]["bars"]
     fig = Figure(figsize=(7.5, max(1.8, 0.9 + 0.38 * len(bars))))
     ax = fig.add_subplot()
-    labels = [b["label"] for b in bars]
+    labels = [("★ " if b.get("recommended") else "") + b["label"] for b in bars]
     ys = list(range(len(bars)))
     left = [0.0] * len(bars)
+    edges = [PICK_COLOR if b.get("recommended") else "none" for b in bars]
     for key, name, color in MEMORY_PARTS:
         vals = [_gib(b[key]) or 0.0 for b in bars]
-        ax.barh(ys, vals, left=left, color=color, label=name, height=0.6)
+        ax.barh(ys, vals, left=left, color=color, label=name, height=0.6, edgecolor=edges, linewidth=2)
         left = [a + b for a, b in zip(left, vals)]
     ax.scatter([_gib(b["usable_bytes"]) for b in bars], ys, marker="|", s=300, color="black", linewidths=2,
                label="usable memory", zorder=3)
@@ -197,3 +216,10 @@ def png_charts(data: ReportData, dpi: int = 150) -> dict[str, bytes]:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     out["memory"] = save(fig)
     return out
+
+
+def _mark_pick(ax: Any, pick: list[dict[str, Any]], x: str, y: str) -> None:
+    """The recommendation as a star over its point (matplotlib)."""
+    if pick:
+        ax.scatter([p[x] for p in pick], [p[y] for p in pick], marker="*", s=220, color=PICK_COLOR, edgecolors="#333",
+                   linewidths=0.8, zorder=4, label=PICK_LABEL)

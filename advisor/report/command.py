@@ -10,28 +10,14 @@ from typing import Any
 
 import click
 
-from advisor import errors
-from advisor.errors import BadInputError
-from advisor.report.requirements import RANK_BY
+from advisor.errors import BadInputError, DataFileError, NothingFitsError, OutputExistsError
+from advisor.options import DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, number_in, positive_int, positive_number
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
-from advisor.units import parse_duration, parse_number, parse_positive_float, parse_positive_int
-
-MAX_CONTEXT = 1_048_576
+from advisor.units import parse_number
 
 
-def _cb(parser: Any, what: str) -> Any:
-    def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        return None if value is None else parser(value, what=what)
-
-    return cb
-
-
-def _int(what: str, maximum: int) -> Any:
-    return _cb(lambda v, what: parse_positive_int(v, what=what, maximum=maximum), what)
-
-
-def _float(what: str) -> Any:
-    return _cb(lambda v, what: parse_positive_float(v, what=what, maximum=1e12), what)
+#: Formats that take seconds to render, and what they are doing meanwhile (shown on stderr).
+SLOW_FORMATS = {"pdf": "drawing three charts, then laying out the pages", "html": "drawing three interactive charts"}
 
 
 def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str, Path | None]]:
@@ -72,8 +58,7 @@ def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str
 @click.option("--requirements", "requirements_file", type=click.Path(dir_okay=False), default=None,
               help="Requirements file (TOML, or YAML with PyYAML); options given as well override its values.")
 @click.option("--model", "models", multiple=True, metavar="ID", help="Candidate model id (repeatable).")
-@click.option("--quality-floor", default=None, metavar="SCORE",
-              callback=_cb(lambda v, what: parse_number(v, what=what, minimum=0, maximum=100), "--quality-floor"),
+@click.option("--quality-floor", default=None, metavar="SCORE", type=number_in(0, 100),
               help="Candidate models: every model with at least this quality score (0-100).")
 @click.option("--quant", "quants", multiple=True, metavar="QUANT", help="Only these quantizations (repeatable; default: the common ones).")
 @click.option("--device", "devices", multiple=True, metavar="ID", help="Candidate device id (repeatable).")
@@ -81,18 +66,19 @@ def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str
 @click.option("--device-file", "device_files", multiple=True, type=click.Path(dir_okay=False),
               help="Your own device profile, TOML (repeatable).")
 @click.option("--all-devices", is_flag=True, default=None, help="Every device profile in the catalog (also the default when none is named).")
-@click.option("--fleet", "fleet_size", default=None, metavar="N", callback=_int("--fleet", 100_000_000), help="Number of units to buy [default: 1].")
-@click.option("--budget", "budget_usd", default=None, metavar="USD", callback=_float("--budget"), help="Budget for the whole fleet, USD.")
-@click.option("--power-limit", "power_limit_w", default=None, metavar="W", callback=_float("--power-limit"), help="Maximum power per unit, W.")
-@click.option("--context", "context_tokens", default=None, metavar="TOKENS", callback=_int("--context", MAX_CONTEXT),
+@click.option("--fleet", "fleet_size", default=None, type=positive_int(100_000_000), help="Number of units to buy [default: 1].")
+@click.option("--budget", "budget_usd", default=None, metavar="USD", type=positive_number(), help="Budget for the whole fleet, USD.")
+@click.option("--power-limit", "power_limit_w", default=None, metavar="W", type=positive_number(), help="Maximum power per unit, W.")
+@click.option("--context", "context_tokens", default=None, type=TOKENS,
               help="Context window to allocate (tokens) [default: 4096].")
-@click.option("--prompt-tokens", default=None, metavar="TOKENS", callback=_int("--prompt-tokens", MAX_CONTEXT), help="Prompt length [default: 512].")
-@click.option("--output-tokens", default=None, metavar="TOKENS", callback=_int("--output-tokens", MAX_CONTEXT), help="Response length [default: 256].")
-@click.option("--kv-cache", "kv_cache_type", type=click.Choice(["f16", "q8_0", "q4_0"]), default=None, help="KV cache type [default: f16].")
-@click.option("--min-tps", default=None, metavar="TOK/S", callback=_float("--min-tps"), help="Required decode speed (tokens/s).")
-@click.option("--max-ttft", "max_ttft_s", default=None, metavar="DURATION", callback=_cb(parse_duration, "--max-ttft"),
+@click.option("--prompt-tokens", default=None, type=TOKENS, help="Prompt length [default: 512].")
+@click.option("--output-tokens", default=None, type=TOKENS, help="Response length [default: 256].")
+@click.option("--kv-cache", "kv_cache_type", type=click.Choice(KV_CACHE_TYPES), default=None, help="KV cache type [default: f16].")
+@click.option("--min-tps", default=None, metavar="TOK/S", type=positive_number(), help="Required decode speed (tokens/s).")
+@click.option("--max-ttft", "max_ttft_s", default=None, metavar="DURATION", type=DURATION,
               help="Maximum time to first token, e.g. 2s or 500ms.")
-@click.option("--rank-by", type=click.Choice(RANK_BY), default=None, help="Order of the devices that meet it [default: cost].")
+@click.option("--rank-by", type=RankByChoice(), default=None,
+              help="Order of the devices that meet it: unit or fleet price, energy per response, or decode speed [default: cost].")
 @click.option("--title", default=None, help="Report title.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(list(FORMATS)),
               help="html, pdf, md, csv, json or xlsx (repeatable; default: from the -o suffix, else md).")
@@ -115,18 +101,23 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
     plan = plan_outputs(formats, output)  # check the outputs before the work
     for _, path in plan:
         if path is not None and path.exists() and not force:
-            raise errors.AdvisorError(f"{path} already exists; pass --force to overwrite it")
+            raise OutputExistsError(f"{path} already exists; pass --force to overwrite it")
         parent = path.parent if path is not None else None
         if parent is not None and str(parent) and not parent.is_dir():
-            raise errors.DataFileError(f"{path}: the directory {parent} does not exist; create it first")
+            raise DataFileError(f"{path}: the directory {parent} does not exist; create it first")
     options["models"] = tuple(m.lower() for m in options["models"])
     options["all_devices"] = options["all_devices"] or None  # an absent flag keeps the file's value
     if requirements_file:
         req = merge(load_requirements(requirements_file), **options)
     else:
         req = from_options(**options)
+    slow = [fmt for fmt, _ in plan if fmt in SLOW_FORMATS]
+    if slow:
+        click.echo("Evaluating the candidate devices and models…", err=True)
     data = build_report(req, load_catalog())
     for fmt, path in plan:
+        if fmt in SLOW_FORMATS:
+            click.echo(f"Rendering {fmt.upper()} ({SLOW_FORMATS[fmt]})…", err=True)
         payload = render(data, fmt)
         if path is None:
             click.echo(payload.decode("utf-8").rstrip("\n"))
@@ -134,4 +125,4 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
             write_atomic(path, payload, force=force)
             click.echo(f"Wrote {path} ({fmt}, {len(payload):,} bytes)", err=True)
     if not data.any_meets:
-        raise click.exceptions.Exit(errors.EXIT_NO_CANDIDATE)
+        raise NothingFitsError("no candidate device meets the requirement; the report says why (it was still written)")

@@ -10,15 +10,35 @@ from typing import Any
 
 from advisor.errors import missing_extra
 from advisor.report.model import COMPARISON_COLUMNS, ReportData
+from advisor.units import GIB
 
 RANKING_COLUMNS = [
     ("rank", "rank"), ("device", "device"), ("device_name", "device name"), ("device_class", "class"), ("model", "model"),
     ("quant", "quant"), ("unit_price_usd", "unit price (USD)"), ("fleet_price_usd", "fleet price (USD)"),
-    ("decode_tokens_per_s", "decode tok/s"), ("decode_low", "decode low"), ("decode_high", "decode high"),
-    ("ttft_s", "TTFT (s)"), ("energy_wh_per_1000_responses", "Wh per 1,000 responses"),
-    ("tokens_per_s_per_dollar", "tok/s per $"), ("tokens_per_s_per_watt", "tok/s per W"), ("headroom_bytes", "headroom (bytes)"),
+    ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"), ("decode_high", "decode high (tok/s)"),
+    ("ttft_s", "TTFT (s)"), ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"),
+    ("tokens_per_s_per_dollar", "tok/s per USD"), ("tokens_per_s_per_watt", "tok/s per W"), ("headroom_bytes", "headroom (GiB)"),
+    ("price_covers", "price covers"),
 ]
+HEADER_FILL = "E8ECF0"
 MONEY_KEYS = {"unit_price_usd", "fleet_price_usd", "variant_unit_price_usd", "extra_unit_price_usd", "price_usd"}
+
+#: One header style for every sheet: words, then the unit in brackets (from the key's unit suffix).
+UNIT_SUFFIXES = [
+    ("_tokens_per_s", "tok/s"), ("_bytes", "GiB"), ("_usd", "USD"), ("_gbs", "GB/s"), ("_w", "W"), ("_s", "s"),
+]
+
+
+def header(key: str) -> str:
+    """``variant_ram_bytes`` → ``variant ram (GiB)``, ``power_max_w`` → ``power max (W)``."""
+    for suffix, unit in UNIT_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return f"{key[: -len(suffix)].replace('_', ' ')} ({unit})"
+    return key.replace("_", " ")
+
+
+def _columns(sample: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(k, header(k)) for k in sample]
 
 
 def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str]], rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -29,14 +49,17 @@ def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str]], rows: Sequen
     ws.append([h for _, h in columns])
     for cell in ws[1]:
         cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="E8ECF0")
+        cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
     for row in rows:
-        ws.append([_cell(row.get(k)) for k, _ in columns])
+        ws.append([_cell(row.get(k), k) for k, _ in columns])
     for i, (key, header) in enumerate(columns, 1):
         letter = get_column_letter(i)
         if key in MONEY_KEYS:
             for c in ws[letter][1:]:
                 c.number_format = '"$"#,##0.00'
+        elif key.endswith("_bytes"):
+            for c in ws[letter][1:]:
+                c.number_format = "0.000"
         longest = max([len(header)] + [len(str(c.value)) for c in ws[letter][1:] if c.value is not None])
         ws.column_dimensions[letter].width = min(60, max(8, longest + 2))
     ws.freeze_panes = "A2"
@@ -45,7 +68,10 @@ def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str]], rows: Sequen
     return ws
 
 
-def _cell(v: Any) -> Any:
+def _cell(v: Any, key: str = "") -> Any:
+    """A spreadsheet value: sizes in GiB (the headers say so), lists and tables as text."""
+    if key.endswith("_bytes") and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v / GIB
     if isinstance(v, (list, tuple)):
         v = ", ".join(str(x) for x in v)
     elif isinstance(v, dict):
@@ -61,7 +87,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 def render_xlsx(data: ReportData) -> bytes:
     try:
         from openpyxl import Workbook
-        from openpyxl.styles import Alignment, Font
+        from openpyxl.styles import Alignment, Font, PatternFill
     except ImportError:
         raise missing_extra("openpyxl", "report") from None
     wb = Workbook()
@@ -82,24 +108,24 @@ def render_xlsx(data: ReportData) -> bytes:
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 120
     for row in ws.iter_rows():
-        row[0].font = Font(bold=True)
+        row[0].font, row[0].fill = Font(bold=True), PatternFill("solid", fgColor=HEADER_FILL)  # the sheets' header style
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
 
     _sheet(wb, "Ranking", RANKING_COLUMNS, data.ranking)
     _sheet(wb, "Comparison", COMPARISON_COLUMNS, data.comparison)
-    _sheet(wb, "Cheapest per class", [(k, k) for k in (data.cheapest_per_class[0] if data.cheapest_per_class else {"device_class": 0})],
+    _sheet(wb, "Cheapest per class", _columns(data.cheapest_per_class[0] if data.cheapest_per_class else {"device_class": 0}),
            data.cheapest_per_class)
     _sheet(wb, "Rejected", [("device", "device"), ("device_name", "device name"), ("device_class", "class"),
                             ("unit_price_usd", "unit price (USD)"), ("summary", "why not")], data.rejected_devices)
     what_if = [{**{k: v for k, v in w.items() if k != "newly_possible"},
                 "newly_possible": ", ".join(f"{n['model']} {n['quant']}" for n in w["newly_possible"]) or "none"}
                for w in data.what_if]
-    _sheet(wb, "What-if more RAM", [(k, k) for k in (what_if[0] if what_if else {"device": 0})], what_if)
+    _sheet(wb, "What-if more RAM", _columns(what_if[0] if what_if else {"device": 0}), what_if)
     ev_dev = data.evidence["devices"]
-    _sheet(wb, "Evidence devices", [(k, k) for k in (ev_dev[0] if ev_dev else {"device": 0})], ev_dev)
+    _sheet(wb, "Evidence devices", _columns(ev_dev[0] if ev_dev else {"device": 0}), ev_dev)
     ev_mod = data.evidence["models"]
-    _sheet(wb, "Evidence models", [(k, k) for k in (ev_mod[0] if ev_mod else {"model": 0})], ev_mod)
-    _sheet(wb, "Runs", [(k, k) for k in (data.runs[0] if data.runs else {"id": 0, "device": 0, "model": 0})], data.runs)
+    _sheet(wb, "Evidence models", _columns(ev_mod[0] if ev_mod else {"model": 0}), ev_mod)
+    _sheet(wb, "Runs", _columns(data.runs[0] if data.runs else {"id": 0, "device": 0, "model": 0}), data.runs)
     _sheet(wb, "Assumptions", [("assumption", "assumption")], [{"assumption": a} for a in data.assumptions])
 
     # reproducible bytes for the same data: fixed document timestamps

@@ -25,14 +25,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from advisor.catalog import _read_toml, _validate
+from advisor.engine.recommend import RANK_BY as _ENGINE_RANK_BY
 from advisor.errors import BadInputError, DataFileError, MissingDependencyError
 from advisor.inputs import MAX_NESTING, check_document, read_bounded_text
-from advisor.records import DeviceClass, KvCacheType, Workload
+from advisor.records import MAX_CONTEXT_TOKENS, DeviceClass, KvCacheType, Workload
 from advisor.units import MAX_NUMBER, parse_duration
 
 RankBy = Literal["cost", "fleet_cost", "energy", "speed"]
-RANK_BY: tuple[str, ...] = ("cost", "fleet_cost", "energy", "speed")
-MAX_CONTEXT = 1_048_576
+RANK_BY: tuple[str, ...] = _ENGINE_RANK_BY  # one list for the reports and devices-for
+
 
 
 def _listify(value: object) -> object:
@@ -78,9 +79,9 @@ class Requirements(BaseModel):
     models: Ids = ()
     quality_floor: float | None = Field(default=None, ge=0, le=100)
     quants: Ids = ()
-    context_tokens: int = Field(default=4096, gt=0, le=MAX_CONTEXT)
-    prompt_tokens: int = Field(default=512, gt=0, le=MAX_CONTEXT)
-    output_tokens: int = Field(default=256, gt=0, le=MAX_CONTEXT)
+    context_tokens: int = Field(default=4096, gt=0, le=MAX_CONTEXT_TOKENS)
+    prompt_tokens: int = Field(default=512, gt=0, le=MAX_CONTEXT_TOKENS)
+    output_tokens: int = Field(default=256, gt=0, le=MAX_CONTEXT_TOKENS)
     kv_cache_type: KvCacheType = "f16"
     min_tps: float | None = Field(default=None, gt=0, le=MAX_NUMBER)
     max_ttft_s: Seconds | None = None

@@ -6,12 +6,13 @@ CSV, JSON and XLSX take the raw numbers from ``ReportData`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.report.model import RANK_WORDS, ReportData
 from advisor.units import format_seconds, format_size
+from advisor.wording import GPU_ONLY, band, plural, tps
 
 
 @dataclass
@@ -37,18 +38,11 @@ class Section:
 # --------------------------------------------------------------------------- formatting
 
 
-def tps(v: float | None) -> str:
+def money(v: float | None, covers: str | None = None) -> str:
+    """``$329``; a price that buys only a GPU says so (``$329 (GPU only, host not included)``)."""
     if v is None:
         return "-"
-    return f"{v:.1f}" if v < 100 else f"{v:.0f}"
-
-
-def band(v: float | None, low: float | None, high: float | None) -> str:
-    return "-" if v is None else f"{tps(v)} ({tps(low)}–{tps(high)})"
-
-
-def money(v: float | None) -> str:
-    return "-" if v is None else f"${v:,.0f}"
+    return f"${v:,.0f}" + ("" if covers in (None, "device") else f" ({GPU_ONLY})")
 
 
 def size(v: int | None) -> str:
@@ -94,7 +88,8 @@ def _summary(data: ReportData) -> Section:
         s.paragraphs.append("No device meets the requirement; see the devices that cannot run it below.")
     else:
         s.paragraphs.append(
-            f"{data.n_meeting_devices} of {data.n_candidate_devices} candidate devices meet the requirement; "
+            f"{data.n_meeting_devices} of {plural(data.n_candidate_devices, 'candidate device')} "
+            f"{'meets' if data.n_meeting_devices == 1 else 'meet'} the requirement; "
             f"ranked by {RANK_WORDS[data.requirements['rank_by']]}."
         )
     return s
@@ -108,8 +103,8 @@ def _ranking(data: ReportData) -> Section | None:
     s.tables.append(Table(
         headers=["#", "device", "class", "model · quant", "unit price", "fleet price", "decode tok/s (80% band)", "TTFT",
                  "Wh / 1,000 responses", "tok/s per $", "tok/s per W"],
-        rows=[[str(r["rank"]), r["device"], r["device_class"], model_quant(r), money(r["unit_price_usd"]),
-               money(r["fleet_price_usd"]), band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
+        rows=[[str(r["rank"]), r["device"], r["device_class"], model_quant(r), money(r["unit_price_usd"], r.get("price_covers")),
+               money(r["fleet_price_usd"], r.get("price_covers")), band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
                seconds(r["ttft_s"]), num(r["energy_wh_per_1000_responses"]), ratio(r["tokens_per_s_per_dollar"]),
                ratio(r["tokens_per_s_per_watt"])] for r in data.ranking],
         numeric=[True, False, False, False, True, True, True, True, True, True, True],
@@ -140,7 +135,8 @@ def _comparison(data: ReportData) -> Section:
                f"{size(r['memory_bytes'])} / {size(r['usable_bytes'])}", size(r["headroom_bytes"]),
                band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
                band(r["prefill_tokens_per_s"], r["prefill_low"], r["prefill_high"]), seconds(r["ttft_s"]),
-               num(r["energy_wh_per_1000_responses"]), money(r["unit_price_usd"]), money(r["fleet_price_usd"]),
+               num(r["energy_wh_per_1000_responses"]), money(r["unit_price_usd"], r.get("price_covers")),
+               money(r["fleet_price_usd"], r.get("price_covers")),
                ratio(r["tokens_per_s_per_dollar"]), ratio(r["tokens_per_s_per_watt"])] for r in rows],
         numeric=[False, False, False, False, True, True, True, True, True, True, True, True, True, True],
         widths=[16, 14, 6, 9, 13, 7, 10, 11, 6, 6, 6, 7, 6, 6],
@@ -155,7 +151,7 @@ def _rejected(data: ReportData) -> Section:
         return s
     s.tables.append(Table(
         headers=["device", "class", "unit price", "why not"],
-        rows=[[r["device"], r["device_class"], money(r["unit_price_usd"]),
+        rows=[[r["device"], r["device_class"], money(r["unit_price_usd"], r.get("price_covers")),
                "; ".join(f"{x['model']}{' ' + x['quant'] if x['quant'] else ''}: {x['detail']}" for x in r["reasons"])
                or r["summary"]] for r in data.rejected_devices],
         numeric=[False, False, True, False],
@@ -199,11 +195,11 @@ CHART_TITLES = {
 
 CHART_CAPTIONS = {
     "pareto": "Each device × model in its chosen quantization; the frontier joins the candidates that no other beats on "
-              "both quality score and decode speed (analysis.pareto_front).",
+              "both quality score and decode speed. The star is the recommendation.",
     "cost_speed": "Each device with its pick (or its fastest candidate when none meets the requirement); bars show the "
-                  "~80% band of decode speed; the dashed line is the required speed.",
+                  "~80% band of decode speed; the dashed line is the required speed; the star is the recommendation.",
     "memory": "Weights, KV cache, compute buffers and runtime overhead of each device's pick; the marker is the memory "
-              "one app may use on that device.",
+              "one app may use on that device; the recommended device's bar is outlined.",
 }
 
 
@@ -212,7 +208,7 @@ def _evidence(data: ReportData) -> Section:
     dev_rows = []
     for d in ev["devices"]:
         dev_rows += [
-            [d["device"], "unit price", money(d["price_usd"]), d["price_basis"] or "-", d["price_note"] or ""],
+            [d["device"], "unit price", money(d["price_usd"], d.get("price_covers")), d["price_basis"] or "-", d["price_note"] or ""],
             [d["device"], "usable memory", size(d["usable_bytes"]), d["usable_basis"], d["usable_note"]],
             [d["device"], "memory bandwidth", f"{d['bandwidth_gbs']:g} GB/s", d["bandwidth_basis"], d["bandwidth_note"]],
             [d["device"], "power (typical / max)", f"{num(d['power_typical_w'], 0)} / {d['power_max_w']:g} W", d["power_basis"],
@@ -264,8 +260,3 @@ def _assumptions(data: ReportData) -> Section:
         (f"Tool: {v['tool']} (Python {v['python']}); catalog: {v['catalog']}, digest {v['catalog_digest']}; "
         f"generated {data.generated_at}."),
     ])
-
-
-def chart_series(data: ReportData, key: str) -> Sequence[Mapping[str, Any]]:
-    c = data.charts[key]
-    return c.get("points") or c.get("bars") or []

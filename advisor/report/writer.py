@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from advisor.errors import AdvisorError
+from advisor.errors import BadInputError, DataFileError, OutputExistsError
 from advisor.output import write_atomic
 from advisor.report.model import ReportData
 
@@ -32,7 +32,7 @@ def renderer(fmt: str) -> Callable[[ReportData], str | bytes]:
     elif fmt == "xlsx":
         from advisor.report.render_xlsx import render_xlsx as fn
     else:
-        raise AdvisorError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
+        raise BadInputError(f"unknown report format '{fmt}'; use one of {', '.join(FORMATS)}")
     return fn
 
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import click
 
-from advisor.errors import BadInputError
+from advisor.errors import BadInputError, OutputExistsError
+from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, number_in, positive_int
 from advisor.output import FORMATS, dumps_json, render_rows
-from advisor.units import format_seconds, format_size, parse_number, parse_positive_int
+from advisor.units import format_seconds, format_size
+from advisor.wording import plural, tps
 
 
 def _emit(text: str) -> None:
@@ -24,14 +26,6 @@ def _say(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _int(what: str, maximum: int) -> Any:
-    return lambda ctx, param, v: None if v is None else parse_positive_int(v, what=what, maximum=maximum)
-
-
-def _range(what: str, minimum: float, maximum: float) -> Any:
-    return lambda ctx, param, v: None if v is None else parse_number(v, what=what, minimum=minimum, maximum=maximum)
-
-
 def _fmt_value(v: float | None, unit: str) -> str:
     if v is None:
         return "-"
@@ -39,14 +33,14 @@ def _fmt_value(v: float | None, unit: str) -> str:
         return format_size(v)
     if unit == "s":
         return format_seconds(v)
-    return f"{v:.1f} tok/s" if v < 100 else f"{v:.0f} tok/s"
+    return f"{tps(v)} tok/s"
 
 
 # --------------------------------------------------------------------------- profile
 
 
 @click.command()
-@click.option("--seconds", default="3", show_default=True, callback=_range("--seconds", 0.5, 60), help="Benchmark duration.")
+@click.option("--seconds", default=3.0, show_default=True, type=number_in(0.5, 60), help="Benchmark duration.")
 @click.option("--no-write", is_flag=True, help="Print the profile without saving it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "toml"]), default="table", show_default=True)
 def profile(seconds: float, no_write: bool, fmt: str) -> None:
@@ -84,14 +78,14 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
 @click.option("--quant", "quant_id", default="Q4_K_M", show_default=True, help="Quantization.")
 @click.option("--gguf", type=click.Path(dir_okay=False), default=None,
               help="A real GGUF of that model; default: build a synthetic twin (exact architecture, random weights).")
-@click.option("--context", default="2048", show_default=True, callback=_int("--context", 1_048_576))
-@click.option("--prompt-tokens", default="256", show_default=True, callback=_int("--prompt-tokens", 1_048_576))
-@click.option("--output-tokens", default="64", show_default=True, callback=_int("--output-tokens", 1_048_576))
-@click.option("--threads", default=None, callback=_int("--threads", 1024), help="Default: the machine's cores.")
-@click.option("--repeats", default="3", show_default=True, callback=_int("--repeats", 100), help="Measured repeats (median).")
-@click.option("--kv-cache", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True)
+@click.option("--context", default=2048, show_default=True, type=TOKENS, help="Context window to allocate (tokens).")
+@click.option("--prompt-tokens", default=256, show_default=True, type=TOKENS, help="Prompt length (tokens).")
+@click.option("--output-tokens", default=64, show_default=True, type=TOKENS, help="Tokens to generate.")
+@click.option("--threads", default=None, type=THREADS, help="Default: the machine's cores.")
+@click.option("--repeats", default=3, show_default=True, type=positive_int(100), help="Measured repeats (median).")
+@click.option("--kv-cache", type=click.Choice(KV_CACHE_TYPES), default="f16", show_default=True, help="KV cache type.")
 @click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
-@click.option("--timeout", default="600", show_default=True, callback=_range("--timeout", 1, 86400), help="Seconds before the run is stopped.")
+@click.option("--timeout", default=600.0, show_default=True, type=number_in(1, 86400), help="Seconds before the run is stopped.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
              threads: int | None, repeats: int, kv_cache: str, force: bool, timeout: float) -> None:
@@ -99,13 +93,13 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     load time, model/KV/compute buffers, peak RSS, prefill, decode, time to first token.
     Every run (and every failure) is recorded; exit code 4 when the run fails."""
     from advisor.local import local_profile, local_profile_path, run_profile
-    from advisor.validate.validate import run_validation
+    from advisor.validate.predicted_vs_measured import run_validation
 
     if prompt_tokens + output_tokens > context:
         raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
     _require_validate_extra()  # before the minutes of profiling and twin building
     from advisor.catalog import load_catalog
-    from advisor.validate.validate import check_architecture, check_gguf, read_gguf_header
+    from advisor.validate.predicted_vs_measured import check_architecture, check_gguf, read_gguf_header
 
     catalog = load_catalog()
     model, _ = catalog.model(model_id), catalog.file_type(quant_id)
@@ -164,7 +158,7 @@ RUN_COLUMNS = [("id", "id"), ("created_at", "when"), ("source", "source"), ("sta
 
 def _run_row(r: Any) -> dict[str, Any]:
     def num(v: Any) -> str:
-        return "-" if v is None else f"{v:.1f}"
+        return tps(v)
 
     return {"id": r.id, "created_at": r.created_at, "source": r.source, "status": r.status, "device_id": r.device_id,
             "model_id": r.model_id, "quant": r.quant, "synthetic": "yes" if r.synthetic else "no",
@@ -192,7 +186,7 @@ def _run_dict(r: Any) -> dict[str, Any]:
 @click.option("--device", default=None)
 @click.option("--model", default=None)
 @click.option("--status", default=None, type=click.Choice(["ok", "noisy", "crashed", "timeout", "refused", "failed"]))
-@click.option("--limit", default=None, callback=_int("--limit", 1_000_000))
+@click.option("--limit", default=None, type=positive_int(1_000_000), help="At most this many runs.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def runs_list(device: str | None, model: str | None, status: str | None, limit: int | None, fmt: str) -> None:
     """List recorded runs."""
@@ -222,7 +216,7 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
 
 
 @runs.command("show")
-@click.argument("run_id", callback=_int("run id", 10**12))
+@click.argument("run_id", type=positive_int(10**12, what="run id"))
 def runs_show(run_id: int) -> None:
     """Show one run in full (JSON)."""
     from dataclasses import asdict

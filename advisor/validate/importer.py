@@ -12,7 +12,7 @@ from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, Workload
 from advisor.store import Run, record_runs
 from advisor.validate.bench_import import BenchRow, read_llama_bench
-from advisor.validate.validate import predicted_figures
+from advisor.validate.predicted_vs_measured import predicted_figures
 
 
 def guess_model(filename: str, catalog: Catalog) -> str | None:

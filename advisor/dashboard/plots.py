@@ -1,0 +1,161 @@
+"""The dashboard's figures (plotly), built from library results; no Streamlit and no figures computed
+here. Titles sit left-aligned above a margin tall enough for two lines (a long model name wraps
+instead of being cut), log axes carry 1-2-5 ticks with plain numbers, bar labels get the room
+they need."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from advisor.dashboard.words import FIT_LABELS
+from advisor.records import Estimate
+from advisor.units import gib
+
+FIT_COLORS = {"fits": "#2e7d32", "tight": "#ef6c00", "offload": "#1565c0", "no": "#9e9e9e"}
+PICK_COLOR = "#f9a825"
+#: Above this many characters a title is wrapped onto a second line.
+TITLE_WRAP = 60
+
+
+def _title(text: str) -> dict[str, Any]:
+    if len(text) > TITLE_WRAP and ": " in text:
+        head, tail = text.split(": ", 1)
+        text = f"{head}:<br><sup>{tail}</sup>"
+    return {"text": text, "x": 0.0, "xanchor": "left", "font": {"size": 15}}
+
+
+def _layout(title: str, height: int, **extra: Any) -> dict[str, Any]:
+    return {"title": _title(title), "height": height, "margin": {"t": 80, "l": 60, "r": 30, "b": 60}, **extra}
+
+
+def log_ticks(values: Sequence[float]) -> dict[str, Any]:
+    """Axis settings for a log axis: ticks at 1, 2, 5 × 10^k between the data's ends, as plain
+    numbers (``0.5``, ``20``, ``1,000``) rather than plotly's ``2``/``5`` minor labels."""
+    finite = [v for v in values if v and v > 0 and math.isfinite(v)]
+    if not finite:
+        return {"type": "log"}
+    lo, hi = math.floor(math.log10(min(finite))), math.ceil(math.log10(max(finite)))
+    ticks = [m * 10.0**k for k in range(lo, hi + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if min(finite) / 2.5 <= t <= max(finite) * 2.5]
+    return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:,.0f}" if t >= 1 else f"{t:g}" for t in ticks]}
+
+
+def quality_speed_figure(table: pd.DataFrame, front: pd.DataFrame, pick: Estimate | None, pick_label: str) -> go.Figure:
+    """Quality against decode speed for every model × quant that fits, the Pareto front, the pick."""
+    fig = go.Figure()
+    for fit, label in FIT_LABELS.items():
+        part = table[table["fit"] == label] if not table.empty else table
+        if part.empty:
+            continue
+        fig.add_scatter(
+            x=part["decode tok/s"], y=part["quality"], mode="markers", name=label,
+            marker={"color": FIT_COLORS[fit], "size": 7, "opacity": 0.55},
+            text=part["model name"] + " " + part["quant"], hovertemplate="%{text}<br>%{x:.1f} tok/s, quality %{y:.0f}<extra></extra>",
+        )
+    if not front.empty:
+        fig.add_scatter(
+            x=front["decode tok/s"], y=front["quality"], mode="lines+markers", name="Pareto frontier",
+            line={"color": "#c62828", "width": 2}, marker={"size": 8, "color": "#c62828"},
+            text=front["model name"] + " " + front["quant"], hovertemplate="%{text}<br>%{x:.1f} tok/s, quality %{y:.0f}<extra>frontier</extra>",
+        )
+    if pick is not None and pick.speed is not None:
+        fig.add_scatter(x=[pick.speed.decode_tokens_per_s], y=[pick.quality_score], mode="markers", name="pick",
+                        marker={"symbol": "star", "size": 18, "color": PICK_COLOR, "line": {"width": 1, "color": "#333"}},
+                        text=[pick_label], hovertemplate="pick: %{text}<extra></extra>")
+    speeds = list(table["decode tok/s"].dropna()) if not table.empty else []
+    fig.update_layout(**_layout("Quality vs decode speed: everything that fits", 460),
+                      xaxis={"title": "decode tok/s (log scale)", **log_ticks(speeds)}, yaxis_title="quality score",
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def memory_figure(names: Sequence[str], parts: dict[str, Sequence[float]], usable_gib: float) -> go.Figure:
+    """Stacked memory parts (GiB) of the top candidates against the usable memory."""
+    fig = go.Figure()
+    for label, values in parts.items():
+        fig.add_bar(y=list(names), x=list(values), name=label, orientation="h",
+                    hovertemplate="%{y}: %{x:.2f} GiB<extra>" + label + "</extra>")
+    fig.add_vline(x=usable_gib, line={"color": "#c62828", "dash": "dash"}, annotation_text=f"usable {usable_gib:.2f} GiB",
+                  annotation_position="top")
+    fig.update_layout(**_layout("Memory breakdown of the top candidates", 460), barmode="stack", xaxis_title="GiB",
+                      legend={"orientation": "h", "y": -0.15, "traceorder": "normal"},
+                      colorway=["#1565c0", "#64b5f6", "#ffb74d", "#bdbdbd"])
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def context_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figure:
+    """Memory and decode speed as the context grows."""
+    fig = go.Figure()
+    xs = [c for c, _ in sweep]
+    fig.add_scatter(x=xs, y=[gib(e.memory.total_bytes) for _, e in sweep], name="memory GiB",
+                    mode="lines+markers", line={"color": "#1565c0"})
+    fig.add_scatter(x=[c for c, e in sweep if e.speed], y=[e.speed.decode_tokens_per_s for _, e in sweep if e.speed],
+                    name="decode tok/s", mode="lines+markers", line={"color": "#2e7d32"}, yaxis="y2")
+    usable = gib(sweep[0][1].usable_bytes)
+    fig.add_hline(y=usable, line={"color": "#c62828", "dash": "dash"}, annotation_text=f"usable {usable:.2f} GiB")
+    fig.update_layout(
+        **_layout(f"{title}: memory and decode speed as context grows", 420),
+        legend={"orientation": "h", "y": -0.25},
+        xaxis={"title": "context tokens (prompt fills 90%)", **log_ticks(xs)},
+        yaxis={"title": "memory GiB", "rangemode": "tozero"},
+        yaxis2={"title": "decode tok/s", "rangemode": "tozero", "overlaying": "y", "side": "right", "tickmode": "auto", "showgrid": False},
+    )
+    return fig
+
+
+def prompt_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figure:
+    """Time to first token as the prompt grows."""
+    fig = go.Figure()
+    xs = [p for p, _ in sweep]
+    ys = [e.speed.ttft_s for _, e in sweep if e.speed]
+    fig.add_scatter(x=xs, y=ys, mode="lines+markers", name="TTFT", line={"color": "#6a1b9a"},
+                    hovertemplate="%{x} tokens: %{y:.2f} s<extra></extra>")
+    fig.update_layout(**_layout(f"{title}: time to first token vs prompt length", 420),
+                      xaxis={"title": "prompt tokens", **log_ticks(xs)}, yaxis={"title": "seconds", **log_ticks(ys)})
+    if not sweep:
+        fig.add_annotation(text="does not fit at any of these prompt lengths", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    return fig
+
+
+def compare_figure(title: str, table: pd.DataFrame) -> go.Figure:
+    """Three panels over the compared devices: decode speed, headroom, value."""
+    names = list(table["device"])
+    fig = go.Figure()
+    panels = [("decode tok/s", table["decode tok/s"], "#2e7d32"),
+              ("headroom GiB", table["headroom GiB"], ["#c62828" if h < 0 else "#1565c0" for h in table["headroom GiB"]]),
+              ("tok/s per $100", table["tok/s per $"] * 100, "#6a1b9a")]
+    layout: dict[str, Any] = {}
+    for i, (panel, values, color) in enumerate(panels, 1):
+        suffix = "" if i == 1 else str(i)
+        fig.add_bar(x=names, y=values, marker_color=color, xaxis=f"x{suffix}", yaxis=f"y{suffix}", name=panel,
+                    texttemplate="%{y:.3g}", textposition="outside", cliponaxis=False)
+        layout[f"xaxis{suffix}"] = {"domain": [(i - 1) / 3 + 0.04, i / 3 - 0.04], "anchor": f"y{suffix}",
+                                    "tickangle": -35, "automargin": True}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "title": panel, "automargin": True}
+    fig.update_layout(**_layout(f"{title} on each device", 460), showlegend=False, **layout)
+    fig.update_layout(margin={"t": 80, "l": 60, "r": 30, "b": 140})
+    return fig
+
+
+def measured_figure(table: pd.DataFrame) -> go.Figure:
+    """Measured against predicted speed, one series per device and metric, the diagonal for reference."""
+    fig = go.Figure()
+    for (dev, metric), part in table.groupby(["device", "metric"]):
+        fig.add_scatter(x=part["predicted tok/s"], y=part["measured tok/s"], mode="markers", name=f"{dev} {metric}",
+                        text=part["model"] + " " + part["quant"].fillna(""),
+                        hovertemplate="%{text}<br>predicted %{x:.1f}, measured %{y:.1f}<extra></extra>")
+    values = list(table["measured tok/s"]) + list(table["predicted tok/s"])
+    hi, lo = float(max(values)) * 1.2, float(min(values)) / 1.2
+    fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="measured = predicted",
+                    line={"color": "#757575", "dash": "dot"})
+    ticks = log_ticks([lo, hi])
+    fig.update_layout(**_layout("Measured vs predicted speed", 460), xaxis={"title": "predicted tok/s", **ticks},
+                      yaxis={"title": "measured tok/s", **ticks})
+    return fig

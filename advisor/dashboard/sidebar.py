@@ -1,0 +1,119 @@
+"""The dashboard's sidebar: the device (a profile, RAM only, this machine or an uploaded profile),
+the workload and the constraints, read from widgets with explicit keys and handed to the library."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from advisor import api
+from advisor.catalog import Catalog, load_device_file
+from advisor.dashboard.words import INPUT_NAMES
+from advisor.engine.recommend import Constraints
+from advisor.records import DeviceProfile, Workload
+
+DEFAULT_DEVICE = "raspberry-pi-5-8gb"
+SOURCES = ("Device profile", "RAM only", "This machine", "Upload a profile")
+LICENSE_CLASSES = ("permissive", "restricted", "noncommercial")
+
+
+def uploaded_profile(upload: Any) -> DeviceProfile:
+    # the library reads files: keep the user's file name so its error messages name it
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        return load_device_file(path)
+
+
+# --------------------------------------------------------------------------- sidebar inputs
+
+
+def device_picker(cat: Catalog) -> DeviceProfile | None:
+    st.sidebar.header("Device")
+    source = st.sidebar.radio("Describe the device by", SOURCES, key="device_source")
+    if source == "Device profile":
+        query = st.sidebar.text_input("Search by name", key="device_search", placeholder="e.g. pi 5, iphone, orin")
+        classes = sorted({d.device_class for d in cat.devices.values()})
+        chosen_classes = st.sidebar.multiselect("Device class", classes, key="device_classes", placeholder="all classes")
+        words = query.lower().split()
+        ids = [
+            d.id for d in sorted(cat.devices.values(), key=lambda d: (d.device_class, d.name))
+            if (not chosen_classes or d.device_class in chosen_classes)
+            and all(w in f"{d.name} {d.id} {d.soc}".lower() for w in words)
+        ]
+        if not ids:
+            st.sidebar.warning("No profile matches; clear the search or the class filter.")
+            return None
+        index = ids.index(DEFAULT_DEVICE) if DEFAULT_DEVICE in ids else 0
+        device_id = st.sidebar.selectbox(
+            f"Profile ({len(ids)} match)", ids, index=index, key="device_id",
+            format_func=lambda i: f"{cat.devices[i].name} · {cat.devices[i].device_class}",
+        )
+        return api.resolve_device(api.DeviceChoice(device_id=device_id), cat)
+    if source == "RAM only":
+        ram = st.sidebar.text_input("RAM", value="8GB", key="ram", help="4GB, 4 GiB, 3.5g, 4096MB (1GB = 1GiB)")
+        usable = st.sidebar.text_input("Usable by the app (optional)", value="", key="usable",
+                                       help="default: 75% of RAM")
+        classes = sorted({d.device_class for d in cat.devices.values()})
+        device_class = st.sidebar.selectbox("Speed like a typical…", ["any CPU-only device", *classes], key="ram_class")
+        return api.resolve_device(api.DeviceChoice(
+            ram=ram.strip() or None, usable=usable.strip() or None,
+            device_class=None if device_class == "any CPU-only device" else device_class, input_names=INPUT_NAMES,
+        ), cat)
+    if source == "This machine":
+        return this_machine()
+    upload = st.sidebar.file_uploader("Device profile (.toml)", type=["toml"], key="device_upload",
+                                      help="the format of profiles/*.toml, or what 'advisor profile' writes")
+    if upload is None:
+        st.sidebar.info("Upload a profile to use it.")
+        return None
+    return uploaded_profile(upload)
+
+
+def this_machine() -> DeviceProfile | None:
+    """The profile command's probe, run only when asked (about 10 s), kept for the session."""
+    from advisor import local  # lazy: the probes import heavy modules
+
+    if st.sidebar.button("Measure this machine (~10 s)", key="profile_local"):
+        with st.sidebar.status("Measuring memory bandwidth and compute…") as status:
+            device, path = local.run_profile(progress=lambda text, frac: status.update(label=f"{text} ({frac:.0%})"))
+            status.update(label=f"Measured; saved to {path}", state="complete")
+        st.session_state["local_profile"] = device
+    if "local_profile" not in st.session_state and local.local_profile_path().exists():
+        st.session_state["local_profile"] = local.local_profile()  # measured earlier (CLI or dashboard)
+    device = st.session_state.get("local_profile")
+    if device is None:
+        st.sidebar.info("Press the button to measure this machine.")
+    return device
+
+
+def workload_inputs() -> Workload:
+    st.sidebar.header("Workload")
+    context = st.sidebar.number_input("Context length (tokens)", 128, 262144, 4096, step=512, key="context")
+    prompt = st.sidebar.number_input("Prompt length (tokens)", 1, 262144, 512, step=64, key="prompt_tokens")
+    output = st.sidebar.number_input("Output length (tokens)", 1, 262144, 256, step=64, key="output_tokens")
+    kv = st.sidebar.selectbox("KV cache type", ["f16", "q8_0", "q4_0"], key="kv_cache_type")
+    return Workload(context_tokens=int(context), prompt_tokens=int(prompt), output_tokens=int(output), kv_cache_type=kv)
+
+
+def constraint_inputs() -> Constraints:
+    st.sidebar.header("Constraints")
+    min_tps = st.sidebar.number_input("Minimum decode speed (tok/s, 0 = any)", 0.0, 10000.0, 0.0, step=1.0, key="min_tps")
+    max_ttft = st.sidebar.number_input("Maximum time to first token (s, 0 = any)", 0.0, 3600.0, 0.0, step=0.5, key="max_ttft")
+    target = st.sidebar.number_input(
+        "Reading-speed target (tok/s, 0 = rank by quality alone)", 0.0, 1000.0, 5.0, step=1.0, key="target_tps",
+        help="Soft target: models at least this fast rank before slower, higher-quality ones.",
+    )
+    licenses = st.sidebar.multiselect("Licenses", LICENSE_CLASSES, key="licenses", placeholder="any license",
+                                      help="commercial use: permissive + restricted")
+    floor = st.sidebar.slider("Quality floor (score out of 100, 0 = none)", 0, 100, 0, key="quality_floor")
+    return Constraints(
+        min_decode_tps=min_tps or None,
+        max_ttft_s=max_ttft or None,
+        license_classes=api.parse_licenses(licenses),
+        quality_floor=floor or None,
+        target_decode_tps=target,
+    )

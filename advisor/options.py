@@ -1,0 +1,137 @@
+"""Click option types shared by every command (``cli``, ``report.command``, ``validate.command``).
+
+Each type calls the library's parser (``advisor.units``), so a bad value raises the same
+``BadInputError`` — naming the option and the fix — whichever command it was given to; ``--help``
+shows the kind of value (INTEGER, NUMBER, DURATION, SIZE).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from advisor.records import MAX_CONTEXT_TOKENS  # one definition, beside Workload
+from advisor.units import MAX_NUMBER, parse_duration, parse_memory_size, parse_number, parse_positive_float, parse_positive_int
+
+
+class _Parsed(click.ParamType):
+    """A click type whose conversion is a library parser; its errors keep their own wording."""
+
+    def __init__(self, name: str, parse: Callable[[Any, str], Any], what: str | None = None) -> None:
+        self.name = name
+        self._parse = parse
+        self._what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or not isinstance(value, str):
+            return value  # already converted (a default given as a number)
+        what = self._what or (param.opts[0] if param is not None and param.opts else self.name)
+        return self._parse(value, what)  # BadInputError → cli.main prints "Error: …", exit 1
+
+
+def positive_int(maximum: int, *, what: str | None = None) -> click.ParamType:
+    """A whole number from 1 to ``maximum`` (token counts, thread counts, fleet sizes)."""
+    return _Parsed("integer", lambda v, what: parse_positive_int(v, what=what, maximum=maximum), what)
+
+
+def positive_number(maximum: float = MAX_NUMBER) -> click.ParamType:
+    """A finite number above 0 and up to ``maximum`` (speeds, prices, scores)."""
+    return _Parsed("number", lambda v, what: parse_positive_float(v, what=what, maximum=maximum))
+
+
+def number_in(minimum: float, maximum: float) -> click.ParamType:
+    """A finite number from ``minimum`` to ``maximum`` (a target speed that may be 0, a 0–100 score)."""
+    return _Parsed("number", lambda v, what: parse_number(v, what=what, minimum=minimum, maximum=maximum))
+
+
+DURATION = _Parsed("duration", lambda v, what: parse_duration(v, what=what))
+#: a device's memory: at least 64 MiB, with did-you-mean for a bare number (units.parse_memory_size)
+SIZE = _Parsed("size", lambda v, what: parse_memory_size(v, what=what))
+TOKENS = positive_int(MAX_CONTEXT_TOKENS)
+THREADS = positive_int(1024)
+KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
+
+#: ``--rank-by`` values, the same for ``devices-for`` and ``report`` (``engine.recommend.RANK_BY``).
+RANK_BY_CHOICES = ("cost", "fleet_cost", "energy", "speed")
+#: Older spellings still accepted (not listed in --help).
+RANK_BY_ALIASES = {"price": "cost"}
+
+
+def canonical_rank_by(value: str) -> str:
+    return RANK_BY_ALIASES.get(value, value)
+
+
+class RankByChoice(click.Choice):
+    """The shared ``--rank-by`` choices; accepts the older spelling ``price`` for ``cost``."""
+
+    def __init__(self) -> None:
+        super().__init__(RANK_BY_CHOICES)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(canonical_rank_by(value) if isinstance(value, str) else value, param, ctx)
+
+
+def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared ``--format table|json|csv|md``."""
+    from advisor.output import FORMATS
+
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+        help="Output format: human table, JSON (stable schema), CSV or Markdown.",
+    )(f)
+
+
+def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--context, --prompt-tokens, --output-tokens, --kv-cache, --threads (→ ``workload_from``)."""
+    opts = [
+        click.option("--context", "context", default=4096, show_default=True, type=TOKENS,
+                     help="Context window to allocate (tokens)."),
+        click.option("--prompt-tokens", default=512, show_default=True, type=TOKENS,
+                     help="Prompt length for time to first token."),
+        click.option("--output-tokens", default=256, show_default=True, type=TOKENS, help="Response length."),
+        click.option("--kv-cache", type=click.Choice(KV_CACHE_TYPES), default="f16", show_default=True,
+                     help="KV cache type."),
+        click.option("--threads", default=None, type=THREADS, help="CPU threads (default: the device's big cores)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--device, --device-file, --ram, --usable, --class (→ ``device_from``)."""
+    opts = [
+        click.option("--device", "device_id", default=None, metavar="ID", help="Device profile id (see 'advisor devices'), or 'local'."),
+        click.option("--device-file", type=click.Path(dir_okay=False), default=None, help="Your own device profile (TOML)."),
+        click.option("--ram", default=None, metavar="SIZE",
+                     help="Only the RAM size, e.g. 4GB, 4 GiB, 3.5g, 4096MB (JEDEC: GB = GiB)."),
+        click.option("--usable", default=None, metavar="SIZE", help="With --ram: memory one app may use (default 75% of RAM)."),
+        click.option("--class", "device_class", default=None, help="With --ram: device class whose typical speed to assume."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def workload_from(kw: dict[str, Any]) -> Any:
+    """Pop the ``workload_options`` values from ``kw`` into a Workload."""
+    from advisor.records import Workload
+
+    return Workload(
+        context_tokens=kw.pop("context"),
+        prompt_tokens=kw.pop("prompt_tokens"),
+        output_tokens=kw.pop("output_tokens"),
+        kv_cache_type=kw.pop("kv_cache"),
+        threads=kw.pop("threads"),
+    )
+
+
+def device_from(kw: dict[str, Any]) -> Any:
+    """Pop the ``device_options`` values from ``kw`` and resolve the device they name."""
+    from advisor.api import DeviceChoice, resolve_device
+
+    return resolve_device(DeviceChoice(
+        device_id=kw.pop("device_id"), device_file=kw.pop("device_file"), ram=kw.pop("ram"),
+        usable=kw.pop("usable"), device_class=kw.pop("device_class"),
+    ))

@@ -1,0 +1,140 @@
+"""The report's sentences: the requirement, the summary, the assumptions, the rejections.
+
+Worded here from the report's rows (figures come from ``report.model``), in the same words as the
+CLI (``advisor.wording``) so a figure reads the same in the summary and in the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from advisor.catalog import Catalog
+from advisor.report.requirements import Requirements
+from advisor.units import format_seconds, format_size
+from advisor.wording import GPU_ONLY, LICENSE_CLASS_WORDS, TTFT_COMFORT_S, plural, tps
+
+if TYPE_CHECKING:
+    from advisor.report.model import Candidates
+
+RANK_WORDS = {
+    "cost": "lowest unit price", "fleet_cost": "lowest fleet price",
+    "energy": "lowest energy per 1,000 responses", "speed": "fastest decode",
+}
+
+
+def requirement_text(req: Requirements, models: Sequence[str]) -> str:
+    parts = []
+    if req.min_tps is not None:
+        parts.append(f"≥{req.min_tps:g} tok/s decode")
+    if req.max_ttft_s is not None:
+        parts.append(f"first token within {format_seconds(req.max_ttft_s)}")
+    parts.append(f"{req.context_tokens:,}-token context, {req.prompt_tokens:,}-token prompt, {req.output_tokens:,}-token response")
+    if models:
+        parts.append("models: " + ", ".join(models))
+    if req.quality_floor is not None:
+        parts.append(f"quality ≥ {req.quality_floor:g}/100")
+    if req.budget_usd is not None:
+        parts.append(f"budget ${req.budget_usd:,.0f} for the fleet")
+    if req.power_limit_w is not None:
+        parts.append(f"≤{req.power_limit_w:g} W per unit")
+    return "; ".join(parts)
+
+
+def _money(v: float | None, covers: str | None = "device") -> str:
+    if v is None:
+        return "price unknown"
+    return f"${v:,.0f}" + ("" if covers in (None, "device") else f" ({GPU_ONLY})")
+
+
+def summary(req: Requirements, ranking: Sequence[Mapping[str, Any]], rejected: Sequence[Mapping[str, Any]],
+            n_devices: int, catalog: Catalog) -> str:
+    units = plural(req.fleet_size, "unit")
+    need = f"≥{req.min_tps:g} tok/s" if req.min_tps is not None else "the workload"
+    if not ranking:
+        closest = rejected[0] if rejected else None
+        tail = f" The closest miss: {closest['device_name']} — {closest['summary']}." if closest else ""
+        lead = "The one candidate device does not meet" if n_devices == 1 else f"None of the {n_devices:,} candidate devices meets"
+        return f"{lead} the requirement ({requirement_text(req, [])}) with the candidate models.{tail}"
+    top = ranking[0]
+    dev_name = top["device_name"]
+    spec = catalog.models[top["model"]]
+    covers = top.get("price_covers")
+    fleet = f" ({_money(top['fleet_price_usd'], covers)} for {units})" if top["fleet_price_usd"] is not None else ""
+    license_words = LICENSE_CLASS_WORDS.get(spec.license_class, spec.license_class)
+    s1 = (f"Recommended: {dev_name} running {spec.name} in {top['quant']} (license {spec.license}: {license_words}), "
+          f"at {_money(top['unit_price_usd'], covers)} per unit{fleet}; "
+          f"it decodes ~{tps(top['decode_tokens_per_s'])} tok/s ({tps(top['decode_low'])}–{tps(top['decode_high'])}) "
+          f"against {need}, answers a {req.prompt_tokens:,}-token prompt in ~{format_seconds(top['ttft_s'])} and "
+          f"leaves {format_size(top['headroom_bytes'])} of memory headroom.")
+    if req.max_ttft_s is None and top["ttft_s"] is not None and top["ttft_s"] > TTFT_COMFORT_S:
+        s1 += (f" Its first token takes longer than the ~{TTFT_COMFORT_S:g} s a user waits comfortably; set max_ttft_s "
+               "if that matters.")
+    s2 = (f"It has the {RANK_WORDS[req.rank_by]} of the {len(ranking)} of {plural(n_devices, 'candidate device')} "
+          "that meet the requirement")
+    if len(ranking) > 1:
+        nxt = ranking[1]
+        s2 += (f"; next is {nxt['device_name']} ({_money(nxt['unit_price_usd'], nxt.get('price_covers'))}, ~{tps(nxt['decode_tokens_per_s'])} tok/s"
+               + (f", {nxt['energy_wh_per_1000_responses']:.1f} Wh per 1,000 responses" if req.rank_by == "energy"
+                  and nxt["energy_wh_per_1000_responses"] is not None else "") + ")")
+    s2 += "."
+    caution = ""
+    if req.min_tps is not None and top["decode_low"] is not None and top["decode_low"] < req.min_tps:
+        caution = (f" Its ~80% band starts below the required {req.min_tps:g} tok/s, so measure one unit "
+                   "('advisor validate') before ordering.")
+    if rejected:
+        names = "; ".join(f"{r['device_name']} ({_first_reason(r)})" for r in rejected[:2])
+        more = f"; and {len(rejected) - 2} more (listed below)" if len(rejected) > 2 else ""
+        s3 = f" Cannot meet it: {names}{more}."
+    else:
+        s3 = ""
+    return f"{s1} {s2}{caution}{s3}"
+
+
+def _first_reason(rejected: Mapping[str, Any]) -> str:
+    reasons = rejected["reasons"]
+    if not reasons:
+        return rejected["summary"]
+    first = reasons[0]
+    return f"{first['model']} {first['status']}" if len(reasons) > 1 else f"{first['model']}: {first['detail']}"
+
+
+def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[str]:
+    quants = sorted(cand.constraints.quant_ids) if cand.constraints.quant_ids else [
+        f.id for f in catalog.file_types.values() if f.common]
+    out = [
+        (f"Workload: {requirement_text(req, list(cand.models))}; KV cache {req.kv_cache_type}; one request at a time "
+        "(batch 1) with the model already loaded; threads: the device's big cores."),
+        ("Each device is represented by its best candidate: the library's recommend ranking (comfortable fit first, "
+        "then quality score, then decode speed) among the models and quantizations that meet the requirement."),
+        f"Quantizations tried: {', '.join(quants)} (llama.cpp GGUF file types).",
+        (f"Devices are ranked by {RANK_WORDS[req.rank_by]}; fleet price = unit price × {plural(req.fleet_size, 'unit')} "
+        "(hardware only: no shipping, power supplies, enclosures, storage, support or taxes). A price marked "
+        f"'{GPU_ONLY}' buys a graphics card alone: it is never the cheapest device of its class."),
+        ("Energy per 1,000 responses = the device's power while generating (typical figure, else a share of its maximum) × "
+        "the time for one prompt and response, × 1,000; idle power between requests is not included."),
+        "Tokens/s per dollar and per watt divide the decode speed by the unit price and by the device's typical power.",
+        ("Decode and prefill figures carry ~80% confidence bands (low–high) from the spread of the calibration fit; "
+        "the basis of each figure is listed under Evidence."),
+        "Prices are street-price figures from the device profiles; their basis (datasheet/estimated) is shown per device.",
+        ("Usable memory is what one app may allocate after the OS; a 'tight' fit uses more than the comfortable share "
+        "of it and leaves no room for other apps or longer chats."),
+    ]
+    if req.power_limit_w is not None:
+        out.append(f"The power limit ({req.power_limit_w:g} W per unit) is compared with each device's maximum draw (power.max_w).")
+    if req.budget_usd is not None:
+        out.append(f"The budget (${req.budget_usd:,.0f}) is for the whole fleet of {plural(req.fleet_size, 'unit')}.")
+    return out
+
+def rejection_summary(reasons: Sequence[Mapping[str, Any]]) -> str:
+    if not reasons:
+        return "no candidate model"
+    if len(reasons) <= 3:
+        return "; ".join(f"{x['model']}: {x['detail']}" for x in reasons)
+    first = reasons[0]
+    return f"{first['model']}: {first['detail']}; and {len(reasons) - 1} more models"
+
+
+def default_title(req: Requirements, cand: Candidates) -> str:
+    n = len(cand.devices)
+    return f"Device comparison for {req.fleet_size:,} unit{'s' if req.fleet_size != 1 else ''} ({n} candidate device{'s' if n != 1 else ''})"

@@ -1,0 +1,170 @@
+"""Words for the engine's structured results, in the idiom of the CLI and the reports.
+
+The engine returns reasons as data (``records.Reason``: a kind and its figures) and a
+``Recommendation`` with the facts behind its pick; this module turns them into sentences. The
+dashboard words the few reasons that name an input in its own way (its widgets, not CLI flags).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from advisor.units import format_rate, format_seconds, format_size
+
+if TYPE_CHECKING:
+    from advisor.engine.fit import Tables
+    from advisor.engine.recommend import Alternative, Constraints, DeviceOption, Recommendation
+    from advisor.records import Price, Reason
+
+#: A first token later than this is worth saying so. 10 s is the limit for keeping a user's
+#: attention on a dialogue (J. Nielsen, "Response Times: The 3 Important Limits", 1993, after
+#: R. B. Miller 1968); a stated maximum (--max-ttft) replaces this comfort level.
+TTFT_COMFORT_S = 10.0
+
+LICENSE_CLASS_WORDS = {
+    "permissive": "permissive",
+    "restricted": "restricted: check its use terms",
+    "noncommercial": "non-commercial",
+}
+
+
+def tps(v: float | None) -> str:
+    """A decode/prefill speed in tokens/s, or "-" when there is none."""
+    return "-" if v is None else format_rate(v)
+
+
+def band(v: float | None, low: float | None, high: float | None) -> str:
+    """``8.7 (4.6–16.2)``: a speed with its ~80% band."""
+    return "-" if v is None else f"{tps(v)} ({tps(low)}–{tps(high)})"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 device``, ``3 devices``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def reason_text(r: Reason, *, context_option: str = "--context") -> str:
+    """One reason as a phrase: ``too slow: 7.9 tok/s < 8 required``. ``context_option`` names
+    the input that sets the context (a CLI flag here, a requirements-file field in a report)."""
+    v, lim = r.value, r.limit
+    if r.kind == "memory":
+        assert v is not None and lim is not None
+        return f"does not fit: needs {format_size(v)}, {format_size(v - lim)} more than the {format_size(lim)} usable"
+    if r.kind == "context":
+        return f"context {v:,.0f} exceeds its native {lim:,.0f} tokens"
+    if r.kind == "quality":
+        return f"quality {v:.0f} below the floor {lim:g}"
+    if r.kind == "speed":
+        return f"too slow: {v:.1f} tok/s < {lim:g} required"
+    if r.kind == "ttft":
+        assert v is not None and lim is not None
+        return f"first token after {format_seconds(v)} > {format_seconds(lim)} allowed"
+    if r.kind == "license":
+        return f"license {r.name} ({r.category}) excluded"
+    if r.kind == "family":
+        return f"family {r.name} not requested"
+    if r.kind == "model":
+        return "not among the requested models"
+    if r.kind == "offload":
+        return f"{v:.0f}/{lim:.0f} layers on the GPU, the rest on the CPU"
+    if r.kind == "limit":
+        assert v is not None and lim is not None
+        return f"the {format_size(v)} {r.name} exceeds the {format_size(lim)} {r.category}"
+    if r.kind == "download":
+        assert v is not None and lim is not None
+        return f"download {format_size(v)} > {format_size(lim)} allowed"
+    if r.kind == "runtime":
+        return "none of the requested runtimes runs on this device"
+    if r.kind == "prompt_exceeds_context":
+        return (f"prompt ({v:.0f}) + output ({r.second:.0f}) tokens exceed the context of {lim:.0f}; "
+                f"raise {context_option} or shorten them")
+    return r.kind
+
+
+def error_text(exc: Exception, *, context_option: str = "--context") -> str:
+    """An AdvisorError's message, worded from its reason when it carries one."""
+    from advisor.records import Reason
+
+    reason = getattr(exc, "reason", None)
+    return reason_text(reason, context_option=context_option) if isinstance(reason, Reason) else str(exc)
+
+
+def option_reason(o: DeviceOption) -> str:
+    """Why a device does (not) meet the requirement in ``devices-for``."""
+    return "meets the requirement" if o.reason is None else reason_text(o.reason)
+
+
+def alternative_text(a: Alternative) -> str:
+    what = {"fastest": "fastest", "lightest": "lightest"}.get(a.kind, a.kind)
+    return f"{what} with ≥{a.quality_share:.0%} of the pick's quality"
+
+
+def constraint_words(c: Constraints) -> str:
+    parts = []
+    if c.min_decode_tps is not None:
+        parts.append(f"≥ {c.min_decode_tps:g} tok/s")
+    if c.max_ttft_s is not None:
+        parts.append(f"first token within {format_seconds(c.max_ttft_s)}")
+    if c.license_classes is not None:
+        parts.append("a " + "/".join(sorted(c.license_classes)) + " license")
+    if c.quality_floor is not None:
+        parts.append(f"quality ≥ {c.quality_floor:g}")
+    if c.families is not None:
+        parts.append("family " + "/".join(sorted(c.families)))
+    return " and ".join(parts)
+
+
+def explanation(rec: Recommendation, tables: Tables) -> str:
+    """Why the pick: the paragraph under the device line (CLI, dashboard, JSON ``explanation``)."""
+    from advisor.engine.fit import quality_table
+
+    c = rec.constraints
+    device = rec.device
+    wanted = constraint_words(c)
+    if rec.pick is None:
+        return f"Nothing fits {device.name}" + (f" with {wanted}" if wanted else "") + "; see the rejected candidates for the closest misses."
+    pick = rec.pick
+    model = tables.models[pick.model_id]
+    sp = pick.speed
+    assert sp is not None
+    base = quality_table(tables).base[model.id]
+    fit_word = {"fits": "fits", "tight": "fits, tightly,", "offload": "fits with partial GPU offload"}[pick.fit]
+    target = c.target_decode_tps
+    tail = ""
+    slow = rec.passed_over
+    if slow is not None and slow.speed is not None:
+        tail = (
+            f" {tables.models[slow.model_id].name} ({slow.quant_id}, quality {slow.quality_score:.0f}) also fits "
+            f"but decodes at ~{tps(slow.speed.decode_tokens_per_s)} tok/s, below the {target:g} tok/s reading-speed "
+            f"target (a target of 0 ranks by quality alone)."
+        )
+    elif target and sp.decode_tokens_per_s < target:
+        tail = f" Nothing that fits reaches the {target:g} tok/s reading-speed target."
+    if rec.tighter_higher_quality:
+        tail += " Higher-quality models fit only tightly (under 10% headroom) and are ranked below."
+    if c.max_ttft_s is None and sp.ttft_s > TTFT_COMFORT_S:
+        tail += (f" Its first token takes ~{format_seconds(sp.ttft_s)}, beyond the ~{TTFT_COMFORT_S:g} s a user waits "
+                 "comfortably: shorten the prompt or choose a faster device.")
+    license_words = LICENSE_CLASS_WORDS.get(model.license_class, model.license_class)
+    return (
+        f"{model.name} in {pick.quant_id} is the highest-quality model that {fit_word} in the "
+        f"{format_size(pick.usable_bytes)} usable on {device.name}{' with ' + wanted if wanted else ''}: it needs "
+        f"{format_size(pick.memory.total_bytes)} ({format_size(pick.headroom_bytes)} headroom at "
+        f"{rec.workload.context_tokens:,} tokens of context), decodes at ~{tps(sp.decode_tokens_per_s)} tok/s "
+        f"({tps(sp.decode_band.low)}–{tps(sp.decode_band.high)}) and answers a {rec.workload.prompt_tokens}-token prompt in "
+        f"~{format_seconds(sp.ttft_s)}. Quality score {pick.quality_score:.0f}/100 ({base.basis}); "
+        f"license {model.license} ({license_words})." + tail
+    )
+
+
+def price_text(price: Price | None, amount: float | None = None) -> str:
+    """``$329 (GPU only, host not included)``: a price (``amount`` = a fleet's, else the unit's),
+    always marked when it buys only a GPU."""
+    if price is None:
+        return "-"
+    usd = price.usd if amount is None else amount
+    return f"${usd:,.0f}" + ("" if price.complete else f" ({GPU_ONLY})")
+
+
+#: How a GPU-only price is marked wherever it is shown.
+GPU_ONLY = "GPU only, host not included"

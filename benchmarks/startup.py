@@ -1,0 +1,104 @@
+"""Start-up cost against llmfit: the same question ("what runs on a machine with 4 GB of RAM?")
+asked of both tools from a fresh process, runs alternating so both see the same machine state.
+Reports each tool's median wall time and the median of the per-pair ratios; writes
+results/startup.md.
+
+    pip install llmfit            # a Rust binary on PyPI
+    python benchmarks/startup.py  # [--runs 21]
+
+The two commands:
+    advisor recommend --ram 4GB                                   (python -m advisor, this checkout)
+    llmfit --ram 4G --cpu-cores 4 recommend -n 5 --json
+
+The advisor runs against a private ADVISOR_HOME (shipped data only). Its first run there fills the
+catalog cache (``advisor.catalog`` keeps the validated catalog as a pickle keyed by the data files'
+sizes and times); that warm-up run is not timed, as on a user's machine only the first command
+after installing or editing a data file pays it — its cost is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+ADVISOR = [sys.executable, "-m", "advisor", "recommend", "--ram", "4GB"]
+LLMFIT_ARGS = ["--ram", "4G", "--cpu-cores", "4", "recommend", "-n", "5", "--json"]
+
+
+def llmfit_path() -> str | None:
+    found = shutil.which("llmfit")
+    if found:
+        return found
+    user = Path.home() / ".local" / "bin" / "llmfit"
+    return str(user) if user.exists() else None
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-500:]}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=21, help="timed runs of each tool (alternating)")
+    ap.add_argument("--no-write", action="store_true", help="print only; do not write results/startup.md")
+    args = ap.parse_args()
+    llmfit = llmfit_path()
+    if llmfit is None:
+        raise SystemExit("llmfit is not installed: pip install llmfit")
+    home = tempfile.mkdtemp(prefix="advisor-startup-")
+    env = {**os.environ, "ADVISOR_HOME": home, "PYTHONPATH": str(ROOT)}
+    cold = timed(ADVISOR, env)  # fills the catalog cache under this ADVISOR_HOME
+    timed([llmfit, *LLMFIT_ARGS], env)  # and warms llmfit's page cache the same way
+    ours: list[float] = []
+    theirs: list[float] = []
+    for i in range(args.runs):
+        pair = [("advisor", ADVISOR), ("llmfit", [llmfit, *LLMFIT_ARGS])]
+        if i % 2:
+            pair.reverse()  # alternate which goes first
+        for name, cmd in pair:
+            (ours if name == "advisor" else theirs).append(timed(cmd, env))
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    version = subprocess.run([llmfit, "--version"], capture_output=True, text=True).stdout.strip() or "llmfit"
+    lines = [
+        "# Start-up: `advisor recommend --ram 4GB` vs llmfit",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; {version}. `python benchmarks/startup.py --runs {args.runs}` "
+        f"({args.runs} alternating pairs, fresh processes, wall time).",
+        "",
+        "| | median | min | max |",
+        "|---|---|---|---|",
+        f"| advisor recommend --ram 4GB | {statistics.median(ours):.3f} s | {min(ours):.3f} s | {max(ours):.3f} s |",
+        f"| llmfit --ram 4G --cpu-cores 4 recommend -n 5 --json | {statistics.median(theirs):.3f} s | {min(theirs):.3f} s "
+        f"| {max(theirs):.3f} s |",
+        "",
+        f"**Median ratio advisor / llmfit: {statistics.median(ratios):.2f}** (per pair; ≤ 1.00 is the target).",
+        "",
+        f"First run after installing or editing a data file (validates the catalog and writes its cache): {cold:.3f} s.",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        (HERE / "results" / "startup.md").write_text(text)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
