@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -103,12 +104,53 @@ def _rate(d: dict | None) -> str:
     return f"{d['median']:.3g} ({d['min']:.3g}–{d['max']:.3g})"
 
 
-def layout_sentence(record: dict) -> str:
-    """What the runtime did to each kind of tensor, from the summary."""
-    parts: dict[str, list[str]] = {}
+#: The layout rules observed, each pinned by tests/test_runtime_twins.py (check_mlx_layout,
+#: check_ort_layout) against every record and against fresh tiny twins.
+RULES = """\
+## What each converter does to each tensor (pinned by `tests/test_runtime_twins.py`)
+
+**MLX (`mlx_lm convert -q`, affine mode):** every 2-D tensor — each Linear (q, k, v, o, gate, up,
+down), the embedding and an untied `lm_head` — is quantized: `X.weight` uint32 `[out, in × bits / 32]`
+(packed), `X.scales` and `X.biases` `[out, in / group]` in the unquantized dtype (bf16 here, taken from
+`torch_dtype`), group 64. Norms and attention biases stay bf16. A tied head stores nothing extra
+(the quantized embedding is used as the output layer). Bits per weight of a quantized matrix =
+bits + 2 × 16 / group: 4-bit g64 → 4.5, 8-bit g64 → 8.5. File = 8 + JSON header + Σ tensor bytes.
+The KV cache is bf16, grown in steps of 256 tokens (`KVCache.step`).
+
+**ONNX Runtime GenAI (model builder, `-e cpu`):** Q, K and V are fused into one `qkv_proj` (its bias,
+if any, one fp32 `qkv_proj.Add.bias`); int4/int8 quantize every MatMul (qkv, o, gate, up, down,
+`lm_head`) as `MatMulNBits`: uint8 `[N, ceil(K / block), block × bits / 8]` + fp32 scales
+`[N, ceil(K / block)]`, symmetric (no zero points), block 32, accuracy_level 4 — bits per weight =
+bits + 32 / block: int4 → 5.0, int8 → 9.0. Norms (Qwen3's q/k norms too) fp32. The embedding: a
+tied model in int4 has none (`GatherBlockQuantized` reads the int4 `lm_head`), in fp32 none
+(`Gather` on the `lm_head` matrix); a tied model in int8 gets an fp32 embedding beside its int8
+head (`GatherBlockQuantized` is int4-only), as does every untied model. fp32 stores matrices as
+`[K, N]`. Rotary `cos_cache`/`sin_cache` fp32 `[max_position_embeddings, head_dim / 2]` each
+(Qwen3-0.6B at 40,960 positions: 20 MiB). The KV cache is fp32 (CPU `io_dtype` float), allocated
+for `max_length` tokens when the generator is created (`past_present_share_buffer`); the default
+`max_length` in genai_config is the model's context length.
+
+**Twin artefact to know:** all-zero biases are dropped by the builder (`torch.count_nonzero`), so
+the twins write random biases (`common.write_safetensors`).
+"""
+
+
+def role_bytes(record: dict) -> dict[str, int]:
+    """Tensor bytes per role (scales, biases and zero points counted with their matrices)."""
+    out: dict[str, int] = {}
     for g in record["summary"]["groups"]:
-        parts.setdefault(g["role"], []).append(f"{g['part']} {g['dtype']}×{g['count']}")
-    return "; ".join(f"{role}: {', '.join(v)}" for role, v in sorted(parts.items()))
+        out[g["role"]] = out.get(g["role"], 0) + g["bytes"]
+    return out
+
+
+def layer_bits_per_weight(record: dict, model) -> float:
+    """Bits per weight of the transformer blocks' matrices: their stored bytes (with scales,
+    biases) × 8 / their parameter count from the HF checkpoint."""
+    from advisor.validate.runtimes.common import hf_tensors
+
+    n = sum(math.prod(shape) for name, shape in hf_tensors(model) if len(shape) == 2 and ".layers." in name)
+    stored = sum(g["bytes"] for g in record["summary"]["groups"] if g["role"] in ("attention", "ffn") and g["part"] != "bias")
+    return stored * 8 / n
 
 
 def write_report() -> None:
@@ -152,7 +194,18 @@ def write_report() -> None:
             f"{_mib(r['summary']['total_tensor_bytes'])} | {quant} | {load} | {_rate(m.get('prefill_tokens_per_s'))} | "
             f"{_rate(m.get('decode_tokens_per_s'))} | {_mib(m.get('peak_rss_bytes'))} | {kv} | {prg} |"
         )
-    lines += ["", "## Layout per twin (bytes per role × part × dtype)", ""]
+    catalog = load_catalog()
+    lines += ["", "## Bytes by role and bits per weight", "",
+              "| runtime | model | format | embedding | lm_head | blocks (attn + ffn) | bits/weight in blocks | norms | rotary tables | other |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        rb = role_bytes(r)
+        blocks = rb.get("attention", 0) + rb.get("ffn", 0)
+        bpw = layer_bits_per_weight(r, catalog.models[r["model"]["id"]])
+        lines.append(f"| {r['runtime']} | {r['model']['id']} | {r['format']} | {_mib(rb.get('embedding', 0))} | {_mib(rb.get('lm_head', 0))} | "
+                     f"{_mib(blocks)} | {bpw:.3f} | {_mib(rb.get('norm', 0))} | {_mib(rb.get('rotary', 0))} | {_mib(rb.get('other', 0))} |")
+    lines += ["", "(\"blocks\" includes the attention biases where the model has them; the bits per weight leave them out.)", "",
+              RULES, "## Layout per twin (bytes per role × part × dtype)", ""]
     for r in records:
         lines += [f"### {r['runtime']} · {r['model']['id']} · {r['format']}", "",
                   (f"Versions: {', '.join(f'{k} {v}' for k, v in r['versions'].items())}. "
