@@ -164,7 +164,8 @@ def write_report() -> None:
         "(`-q --q-bits B --q-group-size 64`) and `python -m onnxruntime_genai.models.builder -e cpu -p int4|int8|fp32`.",
         "Bytes are exact (file sizes; per-tensor bytes read from the safetensors header / ONNX initializers).",
         "Speeds: median (min–max) of the repeats after a warm-up, prompt processed at once, then tokens one",
-        "by one; peak RSS is the child process's own high-water mark (Python included). The machine is a",
+        "by one; RSS after imports (Python + the runtime's libraries), after loading the model, and the peak",
+        "(the child process's own high-water mark) are read from /proc/self/status. The machine is a",
         "2-core VM shared with other jobs (load average before each run in the records): speeds are",
         "indicative, not calibration-grade.",
         "",
@@ -173,8 +174,8 @@ def write_report() -> None:
         r0 = records[0]
         lines += [f"Machine: {r0['machine']['processor']}, {r0['machine']['cpu_count']} cores, {r0['machine']['platform']}.", ""]
     lines += [
-        "| runtime | model | format | files | weight tensors | quantization | load s | prefill tok/s | decode tok/s | peak RSS | KV cache (tokens) | P/G/R |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| runtime | model | format | files | weight tensors | quantization | load s | prefill tok/s | decode tok/s | RSS after imports | RSS loaded | peak RSS | KV cache (tokens) | P/G/R |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         m = r.get("measured") or {}
@@ -192,7 +193,8 @@ def write_report() -> None:
         lines.append(
             f"| {r['runtime']} | {r['model']['id']} | {r['format']} | {_mib(r['total_file_bytes'])} | "
             f"{_mib(r['summary']['total_tensor_bytes'])} | {quant} | {load} | {_rate(m.get('prefill_tokens_per_s'))} | "
-            f"{_rate(m.get('decode_tokens_per_s'))} | {_mib(m.get('peak_rss_bytes'))} | {kv} | {prg} |"
+            f"{_rate(m.get('decode_tokens_per_s'))} | {_mib(m.get('rss_after_imports_bytes'))} | {_mib(m.get('rss_after_load_bytes'))} | "
+            f"{_mib(m.get('peak_rss_bytes'))} | {kv} | {prg} |"
         )
     catalog = load_catalog()
     lines += ["", "## Bytes by role and bits per weight", "",

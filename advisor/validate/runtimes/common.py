@@ -389,6 +389,15 @@ def peak_rss():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+def current_rss():
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 def token_ids(n, vocab, salt):
     lo = min(1000, vocab // 4)
     return [lo + (i * salt) % (vocab - lo) for i in range(n)]

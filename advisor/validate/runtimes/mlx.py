@@ -102,13 +102,13 @@ import mlx.core as mx
 import mlx_lm
 from mlx_lm import load
 from mlx_lm.models.cache import make_prompt_cache
-if args.get("threads"):
-    pass  # MLX's CPU backend has no thread setting; recorded as None
+rss_after_imports = current_rss()
 t0 = time.perf_counter()
 model, tokenizer = load(args["folder"])
 mx.eval(model.parameters())
 load_s = time.perf_counter() - t0
 active_after_load = mx.get_active_memory()
+rss_after_load = current_rss()
 vocab = model.args.vocab_size
 prompt = mx.array([token_ids(args["prompt_tokens"], vocab, 7919)])
 gen = token_ids(args["output_tokens"], vocab, 104729)
@@ -135,14 +135,16 @@ kv = sum(c.nbytes for c in cache)
 emit({"load_s": load_s, "prefill_tokens_per_s": spread(prefill), "decode_tokens_per_s": spread(decode),
       "kv_cache_bytes": kv, "kv_cache_tokens": args["prompt_tokens"] + args["output_tokens"],
       "kv_cache_dtype": str(cache[0].keys.dtype), "kv_cache_allocated_tokens": int(cache[0].keys.shape[2]),
+      "rss_after_imports_bytes": rss_after_imports, "rss_after_load_bytes": rss_after_load,
       "runtime_active_memory_after_load_bytes": active_after_load, "runtime_peak_memory_bytes": mx.get_peak_memory(),
       "device": str(mx.default_device()), "versions": {"mlx": mx.__version__, "mlx_lm": mlx_lm.__version__}})
 """
 
 
 def measure(folder: Path, settings: MeasureSettings | None = None) -> dict[str, Any]:
-    """Load time, prefill/decode tokens/s (median, min, max, samples), peak RSS, MLX's own
-    memory counters and the KV cache it allocated, from a child process."""
+    """Load time, prefill/decode tokens/s (median, min, max, samples), peak RSS, RSS after the
+    imports and after loading, MLX's own memory counters and the KV cache it allocated, from a
+    child process. MLX's CPU backend has no thread setting (``settings.threads`` is ignored)."""
     settings = settings or MeasureSettings()
     require()
     args = {"folder": str(folder), **settings.to_json()}

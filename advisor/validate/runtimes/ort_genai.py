@@ -164,13 +164,14 @@ def matmulnbits_attributes(folder: Path) -> list[dict[str, Any]]:
 
 CHILD = r"""
 import onnxruntime_genai as og
+rss_after_imports = current_rss()
 t0 = time.perf_counter()
 config = og.Config(args["folder"])
 if args.get("threads"):
     config.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": args["threads"]}}}}))
 model = og.Model(config)
 load_s = time.perf_counter() - t0
-rss_after_load = peak_rss()
+rss_after_load = current_rss()
 vocab = args["vocab_size"]
 prompt = token_ids(args["prompt_tokens"], vocab, 7919)
 max_length = args["max_length"] or args["prompt_tokens"] + args["output_tokens"] + 8
@@ -195,7 +196,7 @@ for _ in range(args["repeats"]):
     prefill.append(args["prompt_tokens"] / dp)
     decode.append(args["output_tokens"] / dd)
 emit({"load_s": load_s, "prefill_tokens_per_s": spread(prefill), "decode_tokens_per_s": spread(decode),
-      "max_length": max_length, "rss_after_load_bytes": rss_after_load,
+      "max_length": max_length, "rss_after_imports_bytes": rss_after_imports, "rss_after_load_bytes": rss_after_load,
       "versions": {"onnxruntime_genai": og.__version__}})
 """
 
