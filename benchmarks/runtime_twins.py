@@ -56,6 +56,7 @@ CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
     ("mlx", "tinyllama-1.1b-chat-v1.0", "4bit", None),
     ("ort-genai", "smollm2-135m-instruct", "int4", FULL),
     ("ort-genai", "qwen2.5-0.5b-instruct", "int4", FULL),
+    ("ort-genai", "qwen2.5-0.5b-instruct", "int4-block128", FULL),
     ("ort-genai", "qwen2.5-0.5b-instruct", "int8", FULL),
     ("ort-genai", "qwen2.5-0.5b-instruct", "fp32", FULL),
     ("ort-genai", "qwen3-0.6b", "int4", FULL),
