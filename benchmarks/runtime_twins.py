@@ -1,0 +1,236 @@
+"""Runtime twins measured on this machine: MLX (CPU build) and ONNX Runtime GenAI (CPU EP).
+
+For each case a catalog model's exact architecture is written as a Hugging Face folder with random
+bf16 weights (no download), converted by the runtime's own converter (``mlx_lm convert``,
+onnxruntime-genai's model builder), its files read tensor by tensor and — where a case has
+settings — measured in a child process (load time, prefill/decode tokens/s, peak RSS, KV cache).
+Each result is written as a JSON record to ``tests/data/runtime_twins/`` (the tests check parsing
+and layout against them without the runtimes) and the table to
+``benchmarks/results/runtime_twins.md``.
+
+Needs the runtimes (``pip install -e '.[mlx,ortgenai-build]'``; torch for the builder:
+``pip install torch==2.13.0`` takes the local CPU wheel here):
+
+    python benchmarks/runtime_twins.py                  # every case (~40 min on 2 shared cores)
+    python benchmarks/runtime_twins.py --runtime mlx    # one runtime
+    python benchmarks/runtime_twins.py --report         # only re-write the table from the records
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
+
+from advisor.catalog import load_catalog
+from advisor.units import format_size
+from advisor.validate.runtimes import MeasureSettings, load_record, measure_twin
+
+RECORDS = ROOT / "tests" / "data" / "runtime_twins"
+REPORT = HERE / "results" / "runtime_twins.md"
+
+#: MLX's CPU backend runs quantized matmuls through a scalar reference kernel (8–20× slower than
+#: its bf16 matmul here), so quantized MLX twins are measured with short runs on small models.
+SHORT = MeasureSettings(prompt_tokens=16, output_tokens=4, repeats=2, timeout_s=1800)
+MEDIUM = MeasureSettings(prompt_tokens=64, output_tokens=16, repeats=3, timeout_s=1800)
+FULL = MeasureSettings(prompt_tokens=128, output_tokens=32, repeats=3, timeout_s=1800)
+
+#: (runtime, model id, format, settings or None for layout only)
+CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
+    ("mlx", "smollm2-135m-instruct", "4bit", SHORT),
+    ("mlx", "smollm2-135m-instruct", "8bit", SHORT),
+    ("mlx", "smollm2-135m-instruct", "bf16", MEDIUM),
+    ("mlx", "qwen2.5-0.5b-instruct", "4bit", None),
+    ("mlx", "qwen2.5-0.5b-instruct", "8bit", None),
+    ("mlx", "qwen2.5-0.5b-instruct", "bf16", MEDIUM),
+    ("mlx", "qwen3-0.6b", "4bit", None),
+    ("mlx", "tinyllama-1.1b-chat-v1.0", "4bit", None),
+    ("ort-genai", "smollm2-135m-instruct", "int4", FULL),
+    ("ort-genai", "qwen2.5-0.5b-instruct", "int4", FULL),
+    ("ort-genai", "qwen2.5-0.5b-instruct", "int4-block128", FULL),
+    ("ort-genai", "qwen2.5-0.5b-instruct", "int8", FULL),
+    ("ort-genai", "qwen2.5-0.5b-instruct", "fp32", FULL),
+    ("ort-genai", "qwen3-0.6b", "int4", FULL),
+    ("ort-genai", "tinyllama-1.1b-chat-v1.0", "int4", FULL),
+]
+
+
+def record_path(runtime: str, model_id: str, fmt: str) -> Path:
+    return RECORDS / f"{runtime}--{model_id}--{fmt}.json"
+
+
+def write_record(record: dict, path: Path) -> None:
+    """JSON with one tensor per line: readable diffs, small files."""
+    layout = record["layout"]
+    body = {k: v for k, v in record.items() if k != "layout"}
+    text = json.dumps(body, indent=1)[:-2] + ',\n "layout": [\n'
+    text += ",\n".join("  " + json.dumps(t, separators=(",", ":")) for t in layout) + "\n ]\n}\n"
+    json.loads(text)  # the hand-joined text must still be JSON
+    path.write_text(text)
+
+
+def run_cases(runtime: str | None, only_missing: bool) -> None:
+    catalog = load_catalog()
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    for rt, model_id, fmt, settings in CASES:
+        if runtime and rt != runtime:
+            continue
+        path = record_path(rt, model_id, fmt)
+        if only_missing and path.exists():
+            continue
+        print(f"{rt} {model_id} {fmt} …", flush=True)
+        record = measure_twin(rt, catalog.models[model_id], fmt, settings=settings, measure=settings is not None)
+        write_record(record, path)
+        m = record.get("measured") or {}
+        print(f"  files {format_size(record['total_file_bytes'])}"
+              + (f", decode {m['decode_tokens_per_s']['median']:.2f} tok/s" if m else ""), flush=True)
+
+
+def _mib(n: int | None) -> str:
+    return "—" if n is None else f"{n / 2**20:,.2f} MiB"
+
+
+def _rate(d: dict | None) -> str:
+    if not d:
+        return "—"
+    return f"{d['median']:.3g} ({d['min']:.3g}–{d['max']:.3g})"
+
+
+#: The layout rules observed, each pinned by tests/test_runtime_twins.py (check_mlx_layout,
+#: check_ort_layout) against every record and against fresh tiny twins.
+RULES = """\
+## What each converter does to each tensor (pinned by `tests/test_runtime_twins.py`)
+
+**MLX (`mlx_lm convert -q`, affine mode):** every 2-D tensor — each Linear (q, k, v, o, gate, up,
+down), the embedding and an untied `lm_head` — is quantized: `X.weight` uint32 `[out, in × bits / 32]`
+(packed), `X.scales` and `X.biases` `[out, in / group]` in the unquantized dtype (bf16 here, taken from
+`torch_dtype`), group 64. Norms and attention biases stay bf16. A tied head stores nothing extra
+(the quantized embedding is used as the output layer). Bits per weight of a quantized matrix =
+bits + 2 × 16 / group: 4-bit g64 → 4.5, 8-bit g64 → 8.5. File = 8 + JSON header + Σ tensor bytes.
+The KV cache is bf16, grown in steps of 256 tokens (`KVCache.step`).
+
+**ONNX Runtime GenAI (model builder, `-e cpu`):** Q, K and V are fused into one `qkv_proj` (its bias,
+if any, one fp32 `qkv_proj.Add.bias`); int4/int8 quantize every MatMul (qkv, o, gate, up, down,
+`lm_head`) as `MatMulNBits`: uint8 `[N, ceil(K / block), block × bits / 8]` + fp32 scales
+`[N, ceil(K / block)]`, symmetric (no zero points), block 32, accuracy_level 4 — bits per weight =
+bits + 32 / block: int4 → 5.0, int8 → 9.0. Norms (Qwen3's q/k norms too) fp32. The embedding: a
+tied model in int4 has none (`GatherBlockQuantized` reads the int4 `lm_head`), in fp32 none
+(`Gather` on the `lm_head` matrix); a tied model in int8 gets an fp32 embedding beside its int8
+head (`GatherBlockQuantized` is int4-only), as does every untied model. fp32 stores matrices as
+`[K, N]`. Rotary `cos_cache`/`sin_cache` fp32 `[max_position_embeddings, head_dim / 2]` each
+(Qwen3-0.6B at 40,960 positions: 20 MiB). The KV cache is fp32 (CPU `io_dtype` float), allocated
+for `max_length` tokens when the generator is created (`past_present_share_buffer`); the default
+`max_length` in genai_config is the model's context length.
+
+**Twin artefact to know:** all-zero biases are dropped by the builder (`torch.count_nonzero`), so
+the twins write random biases (`common.write_safetensors`).
+"""
+
+
+def role_bytes(record: dict) -> dict[str, int]:
+    """Tensor bytes per role (scales, biases and zero points counted with their matrices)."""
+    out: dict[str, int] = {}
+    for g in record["summary"]["groups"]:
+        out[g["role"]] = out.get(g["role"], 0) + g["bytes"]
+    return out
+
+
+def layer_bits_per_weight(record: dict, model) -> float:
+    """Bits per weight of the transformer blocks' matrices: their stored bytes (with scales,
+    biases) × 8 / their parameter count from the HF checkpoint."""
+    from advisor.validate.runtimes.common import hf_tensors
+
+    n = sum(math.prod(shape) for name, shape in hf_tensors(model) if len(shape) == 2 and ".layers." in name)
+    stored = sum(g["bytes"] for g in record["summary"]["groups"] if g["role"] in ("attention", "ffn") and g["part"] != "bias")
+    return stored * 8 / n
+
+
+def write_report() -> None:
+    records = [load_record(p) for p in sorted(RECORDS.glob("*.json"))]
+    lines = [
+        "# Runtime twins measured on this machine (MLX CPU, ONNX Runtime GenAI CPU)",
+        "",
+        "Command: `python benchmarks/runtime_twins.py` (records in `tests/data/runtime_twins/`). Each twin is a",
+        "catalog model's exact architecture written as a Hugging Face folder with random bf16 weights",
+        "(`advisor/validate/runtimes/common.py`), converted by the runtime's own converter: `mlx_lm convert`",
+        "(`-q --q-bits B --q-group-size 64`) and `python -m onnxruntime_genai.models.builder -e cpu -p int4|int8|fp32`.",
+        "Bytes are exact (file sizes; per-tensor bytes read from the safetensors header / ONNX initializers).",
+        "Speeds: median (min–max) of the repeats after a warm-up, prompt processed at once, then tokens one",
+        "by one; RSS after imports (Python + the runtime's libraries), after loading the model, and the peak",
+        "(the child process's own high-water mark) are read from /proc/self/status. The machine is a",
+        "2-core VM shared with other jobs (load average before each run in the records): speeds are",
+        "indicative, not calibration-grade.",
+        "",
+    ]
+    if records:
+        r0 = records[0]
+        lines += [f"Machine: {r0['machine']['processor']}, {r0['machine']['cpu_count']} cores, {r0['machine']['platform']}.", ""]
+    lines += [
+        "| runtime | model | format | files | weight tensors | quantization | load s | prefill tok/s | decode tok/s | RSS after imports | RSS loaded | peak RSS | KV cache (tokens) | P/G/R |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        m = r.get("measured") or {}
+        s = r.get("settings") or {}
+        fd = r["format_details"]
+        if r["runtime"] == "mlx":
+            q = fd["quantization"]
+            quant = f"{q['bits']}-bit g{q['group_size']} {q.get('mode', '')}".strip() if q else "none"
+        else:
+            quant = ", ".join(f"{k['bits']}-bit b{k['block_size']} acc{k['accuracy_level']} ×{k['count']}" for k in fd["matmulnbits"]) or "none"
+            quant += ", zero points" if fd.get("zero_points") else (", symmetric" if fd["matmulnbits"] else "")
+        kv = f"{_mib(m.get('kv_cache_bytes'))} ({m.get('kv_cache_tokens')})" if m else "—"
+        prg = f"{s.get('prompt_tokens')}/{s.get('output_tokens')}/{s.get('repeats')}" if m else "layout only"
+        load = f"{m['load_s']:.2f}" if m else "—"
+        lines.append(
+            f"| {r['runtime']} | {r['model']['id']} | {r['format']} | {_mib(r['total_file_bytes'])} | "
+            f"{_mib(r['summary']['total_tensor_bytes'])} | {quant} | {load} | {_rate(m.get('prefill_tokens_per_s'))} | "
+            f"{_rate(m.get('decode_tokens_per_s'))} | {_mib(m.get('rss_after_imports_bytes'))} | {_mib(m.get('rss_after_load_bytes'))} | "
+            f"{_mib(m.get('peak_rss_bytes'))} | {kv} | {prg} |"
+        )
+    catalog = load_catalog()
+    lines += ["", "## Bytes by role and bits per weight", "",
+              "| runtime | model | format | embedding | lm_head | blocks (attn + ffn) | bits/weight in blocks | norms | rotary tables | other |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        rb = role_bytes(r)
+        blocks = rb.get("attention", 0) + rb.get("ffn", 0)
+        bpw = layer_bits_per_weight(r, catalog.models[r["model"]["id"]])
+        lines.append(f"| {r['runtime']} | {r['model']['id']} | {r['format']} | {_mib(rb.get('embedding', 0))} | {_mib(rb.get('lm_head', 0))} | "
+                     f"{_mib(blocks)} | {bpw:.3f} | {_mib(rb.get('norm', 0))} | {_mib(rb.get('rotary', 0))} | {_mib(rb.get('other', 0))} |")
+    lines += ["", "(\"blocks\" includes the attention biases where the model has them; the bits per weight leave them out.)", "",
+              RULES, "## Layout per twin (bytes per role × part × dtype)", ""]
+    for r in records:
+        lines += [f"### {r['runtime']} · {r['model']['id']} · {r['format']}", "",
+                  (f"Versions: {', '.join(f'{k} {v}' for k, v in r['versions'].items())}. "
+                  f"Files: {', '.join(f'{k} {v:,}' for k, v in r['files'].items())}."), "",
+                  "| role | part | dtype | tensors | bytes |", "|---|---|---|---|---|"]
+        for g in r["summary"]["groups"]:
+            lines.append(f"| {g['role']} | {g['part']} | {g['dtype']} | {g['count']} | {g['bytes']:,} |")
+        lines.append("")
+    REPORT.write_text("\n".join(lines) + "\n")
+    print(f"wrote {REPORT}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runtime", choices=["mlx", "ort-genai"])
+    ap.add_argument("--missing", action="store_true", help="only cases without a record")
+    ap.add_argument("--report", action="store_true", help="only re-write the table from the records")
+    args = ap.parse_args()
+    if not args.report:
+        run_cases(args.runtime, args.missing)
+    write_report()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Runtime twins (MLX, ONNX Runtime GenAI): the Hugging Face folder they start from, the layout
+readers, the records measured on this machine, and — where the runtime is installed — a tiny twin
+built by the runtime's own converter and measured for real.
+
+The recorded checks run everywhere: ``tests/data/runtime_twins/*.json`` were written by
+``benchmarks/runtime_twins.py`` from real conversions, and each is checked against the layout the
+runtime is known to write (every tensor of the Hugging Face checkpoint accounted for, quantized
+shapes consistent with bits and group size, bytes adding up to the file sizes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+
+from advisor.errors import BadInputError, DataFileError, MissingDependencyError, RunError
+from advisor.records import ModelSpec
+from advisor.validate.runtimes import (
+    MeasureSettings,
+    TensorLayout,
+    load_record,
+    measure_twin,
+    record_layout,
+    runtime_module,
+)
+from advisor.validate.runtimes.common import (
+    hf_config,
+    hf_tensors,
+    read_safetensors_header,
+    safetensors_layout,
+    summarize_layout,
+    tensor_part,
+    tensor_role,
+    write_hf_twin,
+    write_safetensors,
+)
+
+RECORDS = sorted((Path(__file__).parent / "data" / "runtime_twins").glob("*.json"))
+
+_COMMON = {
+    "publisher": "test", "hf_repo": "test/test", "license": "test", "license_class": "permissive", "release_date": "2024",
+    "params": 1, "params_published": "-", "context_length": 512, "max_position_embeddings": 512, "norm": "rms",
+    "ffn_gated": True, "post_norms": False, "sliding_window": 0, "swa_global_every": 0, "verified": True, "source": "test",
+}
+#: Tiny architectures: a Llama with an untied head and a Qwen2 with QKV biases and a tied head.
+TINY = {
+    "tiny-llama": ModelSpec(id="tiny-llama", name="tiny llama", family="t", gguf_arch="llama", n_layers=2,
+                            hidden_size=256, ffn_size=512, n_heads=4, n_kv_heads=2, head_dim=64, vocab_size=1024,
+                            tied_embeddings=False, attn_bias=False, qk_norm=False, **_COMMON),
+    "tiny-qwen2": ModelSpec(id="tiny-qwen2", name="tiny qwen2", family="t", gguf_arch="qwen2", n_layers=2,
+                            hidden_size=128, ffn_size=384, n_heads=4, n_kv_heads=1, head_dim=32, vocab_size=768,
+                            tied_embeddings=True, attn_bias=True, qk_norm=False, **_COMMON),
+}
+
+
+# --------------------------------------------------------------------------- the HF folder
+
+
+@pytest.mark.parametrize("model_id", [
+    "smollm2-135m-instruct", "qwen2.5-0.5b-instruct", "qwen3-0.6b", "tinyllama-1.1b-chat-v1.0", "llama-3.2-1b-instruct",
+])
+def test_hf_tensors_reproduce_catalog_params(catalog, model_id):
+    model = catalog.models[model_id]
+    assert sum(math.prod(shape) for _, shape in hf_tensors(model)) == model.params
+
+
+@pytest.mark.parametrize("model_id, present, absent", [
+    ("qwen2.5-0.5b-instruct", ["model.layers.0.self_attn.q_proj.bias"], ["lm_head.weight", "model.layers.0.self_attn.q_norm.weight"]),
+    ("qwen3-0.6b", ["model.layers.27.self_attn.k_norm.weight"], ["lm_head.weight", "model.layers.0.self_attn.q_proj.bias"]),
+    ("tinyllama-1.1b-chat-v1.0", ["lm_head.weight"], ["model.layers.0.self_attn.q_proj.bias"]),
+])
+def test_hf_tensor_names_follow_the_architecture(catalog, model_id, present, absent):
+    names = {n for n, _ in hf_tensors(catalog.models[model_id])}
+    assert set(present) <= names
+    assert not set(absent) & names
+
+
+def test_hf_config_keys(catalog):
+    cfg = hf_config(catalog.models["qwen2.5-0.5b-instruct"])
+    assert (cfg["model_type"], cfg["architectures"], cfg["hidden_size"], cfg["intermediate_size"]) == ("qwen2", ["Qwen2ForCausalLM"], 896, 4864)
+    assert (cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["tie_word_embeddings"], cfg["torch_dtype"]) == (14, 2, True, "bfloat16")
+
+
+def test_unsupported_architecture_is_one_clear_error(catalog):
+    with pytest.raises(RunError, match=r"architecture 'gemma3' is not written as a Hugging Face folder yet \(supported: llama, qwen2, qwen3\)"):
+        hf_tensors(catalog.models["gemma-3-1b-it"])
+
+
+def test_safetensors_written_and_read_back(tmp_path):
+    np = pytest.importorskip("numpy")
+    tensors = [("a.weight", (3, 5)), ("a.bias", (3,)), ("final_norm.weight", (4,)), ("b.weight", (7, 2, 2))]
+    path = write_safetensors(tmp_path / "m.safetensors", tensors, seed=1)
+    header = read_safetensors_header(path)
+    layout = safetensors_layout(header, "m.safetensors")
+    assert [(t.name, t.shape, t.dtype, t.nbytes) for t in layout] == [(n, s, "BF16", 2 * math.prod(s)) for n, s in tensors]
+    raw = path.read_bytes()
+    (n_header,) = struct.unpack("<Q", raw[:8])
+    assert n_header % 8 == 0 and len(raw) == 8 + n_header + sum(t.nbytes for t in layout)
+    data = raw[8 + n_header:]
+
+    def values(name):
+        start, end = header[name]["data_offsets"]
+        return (np.frombuffer(data[start:end], dtype="<u2").astype("<u4") << 16).view("<f4")
+
+    assert values("final_norm.weight").tolist() == [1.0] * 4
+    assert all(v != 0.0 for v in values("a.bias").tolist())  # converters drop all-zero biases
+    w = values("b.weight")
+    assert 0 < float(np.abs(w).max()) < 0.2 and len(set(w.tolist())) > 20
+
+
+def test_safetensors_span_must_match_shape():
+    header = {"x": {"dtype": "F16", "shape": [2, 3], "data_offsets": [0, 10]}}
+    with pytest.raises(RunError, match="x spans 10 bytes"):
+        safetensors_layout(header, "bad.safetensors")
+
+
+def test_hf_twin_folder_is_loadable_by_tokenizers(tmp_path):
+    pytest.importorskip("numpy")
+    tokenizers = pytest.importorskip("tokenizers")
+    folder = write_hf_twin(TINY["tiny-qwen2"], tmp_path / "hf")
+    assert json.loads((folder / "config.json").read_text())["vocab_size"] == 768
+    tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    assert tok.get_vocab_size() == 768
+    assert tok.encode("tok5 tok767").ids == [5, 767]
+    layout = safetensors_layout(read_safetensors_header(folder / "model.safetensors"))
+    assert [(t.name, t.shape) for t in layout] == hf_tensors(TINY["tiny-qwen2"])
+
+
+# --------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize("name, role, part", [
+    ("model.embed_tokens.weight", "embedding", "weight"),
+    ("model.embed_tokens.scales", "embedding", "scales"),
+    ("lm_head.biases", "lm_head", "biases"),
+    ("model.layers.3.self_attn.q_proj.bias", "attention", "bias"),
+    ("model.layers.3.self_attn.k_norm.weight", "norm", "weight"),
+    ("model.layers.3.mlp.down_proj.weight", "ffn", "weight"),
+    ("model.layers.0.attn.qkv_proj.MatMul.weight_Q4", "attention", "weight"),
+    ("model.layers.0.mlp.up_proj.MatMul.weight_scales", "ffn", "scales"),
+    ("model.layers.0.mlp.up_proj.MatMul.weight_zero_points", "ffn", "zero_points"),
+    ("lm_head.MatMul.weight_Q4", "lm_head", "weight"),
+    ("model.layers.24.final_norm_layernorm.weight", "norm", "weight"),
+    ("cos_cache", "rotary", "weight"),
+])
+def test_tensor_role_and_part(name, role, part):
+    assert (tensor_role(name), tensor_part(name)) == (role, part)
+
+
+# --------------------------------------------------------------------------- layout checks
+
+
+def check_mlx_layout(model: ModelSpec, layout: list[TensorLayout], quantization: dict) -> None:
+    """Every HF tensor is in the MLX file; with ``quantization`` every 2-D one (each Linear and
+    the Embedding) is packed into uint32 with bf16 scales and biases per group, 1-D ones stay bf16."""
+    by_name = {t.name: t for t in layout}
+    expected = set()
+    for name, shape in hf_tensors(model):
+        base = name.removesuffix(".weight")
+        if len(shape) == 2 and quantization:
+            bits, group = quantization["bits"], quantization["group_size"]
+            w, s, b = by_name[name], by_name[base + ".scales"], by_name[base + ".biases"]
+            assert (w.dtype, w.shape) == ("U32", (shape[0], shape[1] * bits // 32)), name
+            assert (s.dtype, s.shape) == ("BF16", (shape[0], shape[1] // group)), name
+            assert (b.dtype, b.shape) == ("BF16", (shape[0], shape[1] // group)), name
+            expected |= {name, base + ".scales", base + ".biases"}
+        else:
+            assert (by_name[name].dtype, by_name[name].shape) == ("BF16", shape), name
+            expected.add(name)
+    assert set(by_name) == expected
+
+
+def check_ort_layout(model: ModelSpec, layout: list[TensorLayout], bits: int | None, block_size: int | None) -> None:
+    """Every initializer of the ORT GenAI CPU model accounted for (``bits`` None: fp32).
+
+    fp32 norms (Qwen3's q/k norms too), the fused Q/K/V bias, rotary cos/sin tables of
+    max_position_embeddings × head_dim/2; Q, K and V fused into one qkv_proj; with ``bits`` every
+    MatMul (qkv, o, gate, up, down, lm_head) is MatMulNBits — uint8 [N, blocks, block × bits / 8]
+    plus fp32 scales [N, blocks], symmetric (no zero points) — else an fp32 [K, N] matrix. The
+    embedding is an fp32 [vocab, hidden] table, except for a tied model in int4 (GatherBlockQuantized
+    reads the int4 lm_head) or fp32 (Gather on the lm_head matrix); int8 cannot be gathered, so a
+    tied int8 model carries an fp32 embedding beside its int8 lm_head.
+    """
+    h, v, hd, n_layers = model.hidden_size, model.vocab_size, model.head_dim, model.n_layers
+    qkv = (model.n_heads + 2 * model.n_kv_heads) * hd
+    expected: dict[str, tuple[str, tuple[int, ...]]] = {}
+    if not (model.tied_embeddings and bits in (4, None)):
+        expected["model.embed_tokens.weight"] = ("float", (v, h))
+    for table in ("cos_cache", "sin_cache"):
+        expected[table] = ("float", (model.max_position_embeddings, hd // 2))
+    expected[f"model.layers.{n_layers}.final_norm_layernorm.weight"] = ("float", (h,))
+
+    def matmul(base: str, n: int, k: int) -> None:
+        if bits is None:
+            expected[base + ".weight"] = ("float", (k, n))
+            return
+        blocks = -(-k // block_size)
+        expected[base + f".weight_Q{bits}"] = ("uint8", (n, blocks, block_size * bits // 8))
+        expected[base + ".weight_scales"] = ("float", (n, blocks))
+
+    for i in range(n_layers):
+        p = f"model.layers.{i}."
+        expected[p + "input_layernorm.weight"] = ("float", (h,))
+        expected[p + "post_attention_layernorm.weight"] = ("float", (h,))
+        if model.qk_norm:
+            expected[p + "attn.q_norm.layernorm.weight"] = ("float", (hd,))
+            expected[p + "attn.k_norm.layernorm.weight"] = ("float", (hd,))
+        if model.attn_bias:
+            expected[p + "attn.qkv_proj.Add.bias"] = ("float", (qkv,))
+        matmul(p + "attn.qkv_proj.MatMul", qkv, h)
+        matmul(p + "attn.o_proj.MatMul", h, model.n_heads * hd)
+        matmul(p + "mlp.gate_proj.MatMul", model.ffn_size, h)
+        matmul(p + "mlp.up_proj.MatMul", model.ffn_size, h)
+        matmul(p + "mlp.down_proj.MatMul", h, model.ffn_size)
+    matmul("lm_head.MatMul", v, h)
+    assert {t.name: (t.dtype, t.shape) for t in layout} == expected
+
+
+# --------------------------------------------------------------------------- recorded results
+
+
+def test_records_are_present():
+    runtimes = {json.loads(p.read_text())["runtime"] for p in RECORDS}
+    assert {"mlx", "ort-genai"} <= runtimes
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
+def test_recorded_twin(catalog, path):
+    record = load_record(path)
+    model = catalog.models[record["model"]["id"]]
+    assert record["model"]["config"] == hf_config(model)
+    layout = record_layout(record)
+    assert record["summary"] == summarize_layout(layout)
+    total = sum(t.nbytes for t in layout)
+    if record["runtime"] == "mlx":
+        quant = record["format_details"]["quantization"]
+        check_mlx_layout(model, layout, quant)
+        headers = record["format_details"]["safetensors_header_bytes"]
+        assert sum(record["files"][f] for f in headers) == sum(headers.values()) + total
+        if record["format"] == "bf16":
+            assert total == 2 * model.params
+        if record["measured"] is not None:  # MLX holds exactly the tensors after loading
+            assert total <= record["measured"]["runtime_active_memory_after_load_bytes"] <= total + 4096
+    else:
+        kinds = record["format_details"]["matmulnbits"]
+        assert len(kinds) <= 1  # one bit width and block size for every MatMul
+        check_ort_layout(model, layout, kinds[0]["bits"] if kinds else None, kinds[0]["block_size"] if kinds else None)
+        data = [t for t in layout if t.file == "model.onnx.data"]
+        assert record["files"]["model.onnx.data"] == sum(t.nbytes for t in data)
+        if record["format"] == "fp32":  # every parameter once, in fp32, plus the rotary tables
+            assert total == 4 * model.params + 2 * model.max_position_embeddings * model.head_dim // 2 * 4
+    measured = record["measured"]
+    if measured is not None:
+        settings = record["settings"]
+        for key in ("prefill_tokens_per_s", "decode_tokens_per_s"):
+            d = measured[key]
+            assert len(d["samples"]) == settings["repeats"] and d["min"] <= d["median"] <= d["max"] and d["min"] > 0
+        assert 0 < measured["rss_after_imports_bytes"] < measured["rss_after_load_bytes"] <= measured["peak_rss_bytes"]
+        assert measured["load_s"] > 0
+        assert measured["kv_cache_bytes"] == expected_kv_bytes(record["runtime"], model, measured)
+
+
+def expected_kv_bytes(runtime: str, model: ModelSpec, measured: dict) -> int:
+    """MLX: bf16 K and V grown in steps of 256 tokens (mlx_lm KVCache.step); ORT GenAI: fp32 K and
+    V for max_length tokens, allocated up front (past_present_share_buffer)."""
+    per_token = 2 * model.n_layers * model.n_kv_heads * model.head_dim
+    if runtime == "mlx":
+        return per_token * 256 * math.ceil(measured["kv_cache_tokens"] / 256) * 2
+    return per_token * measured["max_length"] * 4
+
+
+def test_load_record_checks_schema(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text(json.dumps({"schema": "something-else"}))
+    with pytest.raises(DataFileError, match="schema 'something-else', expected 'advisor.runtime-twin'"):
+        load_record(bad)
+    bad.write_text("{not json")
+    with pytest.raises(DataFileError, match="not a readable runtime-twin record"):
+        load_record(bad)
+
+
+def test_unknown_runtime_names_the_valid_ones():
+    with pytest.raises(BadInputError, match=r"no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai"):
+        runtime_module("mlc")
+
+
+@pytest.mark.parametrize("runtime, fmt, message", [
+    ("mlx", "q4f16_1", "unknown MLX format 'q4f16_1'; valid: bf16, 8bit, 6bit, 4bit, 3bit"),
+    ("ort-genai", "4bit", "unknown ONNX Runtime GenAI format '4bit'; valid: fp32, int8, int4, int4-block64, int4-block128"),
+])
+def test_unknown_format_names_the_valid_ones(runtime, fmt, message):
+    with pytest.raises(BadInputError, match=message.replace("(", r"\(")):
+        runtime_module(runtime).check_format(fmt)
+
+
+@pytest.mark.parametrize("runtime, modules, extra", [
+    ("mlx", ("mlx", "mlx.core", "mlx_lm"), "mlx"),
+    ("ort-genai", ("onnxruntime_genai",), "ortgenai"),
+])
+def test_missing_runtime_names_the_fix(monkeypatch, runtime, modules, extra):
+    for name in modules:  # None in sys.modules makes the import fail, installed or not
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(MissingDependencyError, match=rf"install it with: pip install 'edge-model-advisor\[{extra}\]'"):
+        runtime_module(runtime).require()
+
+
+# --------------------------------------------------------------------------- live twins
+
+
+SETTINGS = MeasureSettings(prompt_tokens=16, output_tokens=4, repeats=2, timeout_s=600)
+
+
+@pytest.fixture(scope="module")
+def twin_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("runtime-twins")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id, fmt", [("tiny-llama", "4bit"), ("tiny-qwen2", "8bit"), ("tiny-qwen2", "bf16")])
+def test_mlx_twin_built_and_measured(twin_cache, model_id, fmt):
+    pytest.importorskip("mlx.core")
+    pytest.importorskip("mlx_lm")
+    model = TINY[model_id]
+    record = measure_twin("mlx", model, fmt, cache_dir=twin_cache, settings=SETTINGS)
+    layout = record_layout(record)
+    check_mlx_layout(model, layout, record["format_details"]["quantization"])
+    bits = runtime_module("mlx").FORMATS[fmt]
+    assert record["format_details"]["quantization"] == ({} if bits is None else {"bits": bits[0], "group_size": bits[1], "mode": "affine"})
+    headers = record["format_details"]["safetensors_header_bytes"]
+    assert record["files"]["model.safetensors"] == headers["model.safetensors"] + sum(t.nbytes for t in layout)
+    measured = record["measured"]
+    assert measured["kv_cache_bytes"] == expected_kv_bytes("mlx", model, measured)
+    assert measured["kv_cache_dtype"] == "mlx.core.bfloat16"
+    # MLX reads the weights into its own buffers: they are all active after loading, nothing more
+    tensor_bytes = sum(t.nbytes for t in layout)
+    assert tensor_bytes <= measured["runtime_active_memory_after_load_bytes"] <= tensor_bytes + 4096
+    assert measured["peak_rss_bytes"] > sum(t.nbytes for t in layout)
+    assert measured["decode_tokens_per_s"]["median"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id, fmt, block", [("tiny-llama", "int4", 32), ("tiny-qwen2", "int4-block64", 64), ("tiny-qwen2", "fp32", None)])
+def test_ort_genai_twin_built_and_measured(twin_cache, model_id, fmt, block):
+    for module in ("onnxruntime_genai", "onnx", "onnx_ir", "torch", "transformers"):
+        pytest.importorskip(module)
+    model = TINY[model_id]
+    record = measure_twin("ort-genai", model, fmt, cache_dir=twin_cache, settings=SETTINGS)
+    layout = record_layout(record)
+    check_ort_layout(model, layout, None if block is None else 4, block)
+    assert record["files"]["model.onnx.data"] == sum(t.nbytes for t in layout if t.file == "model.onnx.data")
+    kinds = record["format_details"]["matmulnbits"]
+    assert [(k["bits"], k["block_size"]) for k in kinds] == ([] if block is None else [(4, block)])
+    measured = record["measured"]
+    assert measured["max_length"] == SETTINGS.prompt_tokens + SETTINGS.output_tokens + 8
+    assert measured["kv_cache_bytes"] == expected_kv_bytes("ort-genai", model, measured)
+    assert measured["decode_tokens_per_s"]["median"] > 0 and measured["peak_rss_bytes"] > 0
