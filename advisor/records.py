@@ -475,6 +475,9 @@ class RuntimeFormat(Record):
     other: TensorQuant
     #: a matrix whose input dimension is not a multiple of the group: padded, or left unquantized (MLX)
     indivisible: Literal["pad", "unquantized"] = "pad"
+    #: rotary position tables stored in the file: cos and sin of max_position_embeddings ×
+    #: head_dim/2 values each, at this many bits (0: computed at run time)
+    rotary_cache_bits: int = Field(default=0, ge=0, le=32)
     activation_dtype: Dtype
     #: WebGPU features a browser must offer to run it ("shader-f16"); native backends ignore it
     requires_webgpu: tuple[str, ...] = ()

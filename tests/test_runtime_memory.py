@@ -87,3 +87,24 @@ def test_runtime_estimate_names_its_runtime_and_prior(catalog):
     if "mlx:" + backend.id not in catalog.calibration:
         assert "prior" in est.speed.basis
         assert est.speed.decode_band.high / est.speed.decode_tokens_per_s > gguf.speed.decode_band.high / gguf.speed.decode_tokens_per_s
+
+
+TWINS = sorted((Path(__file__).parent / "data" / "runtime_twins").glob("*.json"))
+
+
+@pytest.mark.parametrize("record", TWINS, ids=[p.stem for p in TWINS])
+def test_runtime_weights_equal_the_runtimes_own_files_byte_for_byte(catalog, record):
+    """Twins built by MLX's and ONNX Runtime GenAI's own converters on this machine (random weights,
+    exact architecture; benchmarks/runtime_twins.py): the engine's tensor-by-tensor weights equal
+    the bytes of every tensor in the files they wrote."""
+    import json
+
+    runtime_id, model_id, fmt_name = record.stem.split("--")
+    data = json.loads(record.read_text())
+    rt = catalog.runtime(runtime_id)
+    w = catalog.derived.runtime_weights(catalog.models[model_id], rt, rt.find_format(fmt_name))
+    assert w.total_bytes == sum(t["nbytes"] for t in data["layout"])
+
+
+def test_twins_cover_both_runtimes():
+    assert {p.stem.split("--")[0] for p in TWINS} == {"mlx", "ort-genai"} and len(TWINS) >= 15

@@ -84,9 +84,17 @@ def formats_of(runtime: Any, backend: Any, gguf_types: Iterable[FileType]) -> li
 
 
 def weight_terms(model: ModelSpec, fmt: Any, inventory: Sequence[Tensor]) -> WeightTerms:
+    """Σ per-tensor bytes in the runtime's format, plus rotary tables the format stores."""
     rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
     total, lookup = runtime_weights.weights_and_lookup(rows, tied=model.tied_embeddings)
-    return WeightTerms(total, lookup)
+    return WeightTerms(total + rotary_cache_bytes(model, fmt), lookup)
+
+
+def rotary_cache_bytes(model: ModelSpec, fmt: Any) -> int:
+    """cos and sin tables of max_position_embeddings × head_dim/2 values (ORT GenAI stores them in
+    the model file: 8 MiB in fp32 for Qwen2.5-0.5B's 32,768 positions × 32)."""
+    bits = getattr(fmt, "rotary_cache_bits", 0)
+    return 2 * model.max_position_embeddings * (model.head_dim // 2) * bits // 8
 
 
 def kv_dtype_bytes(runtime: Any, fmt: Any) -> int:
