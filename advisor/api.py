@@ -128,8 +128,9 @@ def run_recommend(
 
 
 def _check_constraint_ids(c: Constraints, catalog: Catalog) -> None:
+    names = _runtime_names(c.runtimes, catalog)
     for q in c.quant_ids or ():
-        catalog.file_type(q)
+        _check_format_name(q, names, catalog)
     for m in c.model_ids or ():
         catalog.model(m)
     if c.families:
@@ -139,9 +140,85 @@ def _check_constraint_ids(c: Constraints, catalog: Catalog) -> None:
                 raise BadInputError(f"unknown model family '{fam}'; known families: {', '.join(sorted(known))}")
 
 
-def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None) -> Estimate:
+def _runtime_names(runtimes: frozenset[str] | None, catalog: Catalog) -> list[str]:
+    """The runtime ids a constraint set considers (``None``: llama.cpp; ``all``: every one)."""
+    from advisor.engine.recommend import ALL_RUNTIMES
+
+    if runtimes is None:
+        return ["llama.cpp"]
+    if runtimes == ALL_RUNTIMES:
+        return list(catalog.runtimes)
+    return [catalog.runtime(r).id for r in runtimes]
+
+
+def _check_format_name(name: str, runtime_ids: Sequence[str], catalog: Catalog) -> None:
+    """A format name must belong to one of the runtimes considered: a GGUF file type for the
+    llama.cpp family, a runtime's own format otherwise; else the error lists the valid ones."""
+    valid: list[str] = []
+    for rid in runtime_ids:
+        rt = catalog.runtimes.get(rid)
+        if rt is None or rt.formats_from == "gguf":
+            if name.strip().upper().replace("-", "_") in catalog.file_types:
+                return
+            valid.append(f"{rid}: GGUF file types (see 'advisor quants')")
+        elif rt.find_format(name) is not None:
+            return
+        else:
+            valid.append(f"{rid}: {', '.join(f.id for f in rt.formats)}")
+    if runtime_ids == ["llama.cpp"]:
+        catalog.file_type(name)  # the plain did-you-mean error
+    raise BadInputError(f"no runtime considered has a format '{name}'; valid formats — " + "; ".join(valid))
+
+
+def runtime_choice(names: Sequence[str]) -> frozenset[str] | None:
+    """``--runtime`` values: none → llama.cpp alone; ``all`` → every runtime with evidence."""
+    from advisor.engine.recommend import ALL_RUNTIMES
+
+    wanted = {n.strip().lower() for n in names if n.strip()}
+    if not wanted:
+        return None
+    if "all" in wanted:
+        return ALL_RUNTIMES
+    catalog = load_catalog()
+    return frozenset(catalog.runtime(n).id for n in wanted)
+
+
+def make_deployment(device: DeviceProfile, target_id: str | None, *, entitlement: bool = False, browser_id: str | None = None,
+                    catalog: Catalog | None = None):
+    """The deployment target placed on the device (``engine.targets.Deployment``), or None for the
+    plain behaviour (no target named). A browser named alone means the browser target."""
+    from advisor.engine.targets import deploy
+
     catalog = catalog or load_catalog()
-    return evaluate(catalog.model(model_id), catalog.file_type(quant_id), device, workload, catalog, overrides=calibration_overrides())
+    if target_id is None:
+        if browser_id is not None:
+            target_id = "browser"
+        elif entitlement:
+            target_id = "ios-app"  # the entitlement is an iOS app's
+        else:
+            return None
+    return deploy(catalog.target(target_id), device, entitlement=entitlement, browser_id=browser_id,
+                  targets=list(catalog.targets.values()))
+
+
+def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None, *,
+                runtime_id: str | None = None, backend_id: str | None = None, deployment=None) -> Estimate:
+    """One estimate; with ``runtime_id`` (or a ``deployment`` whose target lacks llama.cpp) in that
+    runtime's own format ``quant_id`` on its default (or the named) backend."""
+    from advisor.engine.runtimes import resolve_variant
+
+    catalog = catalog or load_catalog()
+    model = catalog.model(model_id)
+    target_device = deployment.device if deployment is not None else device
+    if runtime_id is None and deployment is not None and "llama.cpp" not in deployment.target.runtimes:
+        raise BadInputError(f"the {deployment.target.id} target runs {', '.join(deployment.target.runtimes)}, not llama.cpp; "
+                            "name one of them as the runtime")
+    if runtime_id is None and backend_id is None:
+        return evaluate(model, catalog.file_type(quant_id), target_device, workload, catalog, overrides=calibration_overrides())
+    variant = resolve_variant(catalog, target_device, runtime_id or "llama.cpp", quant_id, backend_id, deployment)
+    if variant.format is None:
+        raise BadInputError(f"name a format of {variant.runtime.id}")
+    return evaluate(model, variant.format, target_device, workload, catalog, overrides=calibration_overrides(), variant=variant)
 
 
 def run_devices_for(
@@ -155,18 +232,50 @@ def run_devices_for(
     devices: Sequence[DeviceProfile] | None = None,
     catalog: Catalog | None = None,
     rank_by: str = "price",
+    runtimes: frozenset[str] | None = None,
+    target_id: str | None = None,
+    entitlement: bool = False,
+    browser_id: str | None = None,
+    max_download_bytes: int | None = None,
 ) -> list[DeviceOption]:
+    from advisor.errors import BadInputError as _Bad
+
     catalog = catalog or load_catalog()
     model = catalog.model(model_id)
-    quant = catalog.file_type(quant_id) if quant_id else None
+    names = None
+    quant = None
+    if quant_id:
+        _check_format_name(quant_id, _runtime_names(runtimes, catalog), catalog)
+        if runtimes is None:
+            quant = catalog.file_type(quant_id)
+        else:
+            names = frozenset({quant_id})
     pool = list(devices) if devices is not None else list(catalog.devices.values())
     if device_class:
         pool = [d for d in pool if d.device_class == device_class]
         if not pool:
             raise BadInputError(f"no device profiles of class '{device_class}'; see 'advisor devices'")
+    deployments = None
+    if target_id is not None or browser_id is not None or entitlement:
+        target = catalog.target(target_id or ("browser" if browser_id else "ios-app"))
+        if entitlement and not target.memory.entitlement:
+            raise BadInputError(f"target {target.id} has no memory entitlement; drop the entitlement or use ios-app")
+        if browser_id is not None and target.browser(browser_id.strip().lower()) is None:
+            raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}")
+        deployments = {}
+        for d in pool:
+            try:
+                dep = make_deployment(d, target_id, entitlement=entitlement, browser_id=browser_id, catalog=catalog)
+            except _Bad:
+                continue  # this device cannot host the target: listed with that reason
+            deployments[d.id] = dep
+        if not deployments:
+            raise BadInputError(f"no device{' of class ' + device_class if device_class else ''} can host the "
+                                f"{target_id or 'browser'} target")
     return devices_for(
         model, pool, workload, catalog, quant=quant, min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s,
-        overrides=calibration_overrides(), rank_by=rank_by,
+        overrides=calibration_overrides(), rank_by=rank_by, runtimes=runtimes, quant_names=names,
+        deployments=deployments, max_download_bytes=max_download_bytes,
     )
 
 

@@ -19,7 +19,7 @@ import click
 from advisor import errors
 from advisor.errors import AdvisorError, NothingFitsError
 from advisor.options import DURATION, device_from, device_options, format_option, number_in, positive_int, positive_number
-from advisor.options import RankByChoice, workload_from, workload_options
+from advisor.options import RankByChoice, deployment_from, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
 from advisor.wording import band, plural, price_text, tps
@@ -86,6 +86,7 @@ def cli() -> None:
 @click.option("--quant", "quants", multiple=True, help="Only these quantizations (repeatable; default: the common ones).")
 @click.option("--quality-floor", default=None, type=number_in(0, 100), help="Minimum quality score (0-100).")
 @click.option("--top", default=10, type=positive_int(10_000), show_default=True, help="How many candidates to list.")
+@runtime_options
 @format_option
 def recommend(fmt: str, top: int, **kw: Any) -> None:
     """Rank the models (and quantization) that fit a device and meet the constraints.
@@ -96,18 +97,26 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.engine.recommend import Constraints
     from advisor.serialize import recommendation_dict
 
+    from advisor.api import runtime_choice
+
     workload = workload_from(kw)
     device = device_from(kw)
+    deployment = deployment_from(kw, device)
     constraints = Constraints(
         min_decode_tps=kw["min_tps"], max_ttft_s=kw["max_ttft"], license_classes=parse_licenses(kw["licenses"]),
         families=frozenset(f.lower() for f in kw["families"]) or None,
         model_ids=frozenset(m.lower() for m in kw["models"]) or None,
-        quant_ids=frozenset(q.upper().replace("-", "_") for q in kw["quants"]) or None,
+        quant_ids=frozenset(q.strip() for q in kw["quants"]) or None,
         quality_floor=kw["quality_floor"], target_decode_tps=kw["target_tps"],
+        runtimes=runtime_choice(kw["runtimes"]), backend=kw["backend"], deployment=deployment,
+        max_download_bytes=kw["max_download"],
     )
     rec = run_recommend(device, workload, constraints)
+    if deployment is not None:
+        device = deployment.device
+    runtime_column = any(e.runtime != "llama.cpp" for e in rec.ranked)
     from advisor.catalog import load_catalog
-    from advisor.wording import alternative_text, reason_text
+    from advisor.wording import alternative_text, deployment_line, reason_text, runtime_words
 
     data = recommendation_dict(rec, load_catalog(), top=top)
     peers = _peers(device, rec.pick.model_id, rec.pick.quant_id) if rec.pick else None
@@ -121,20 +130,23 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
             _emit(f"{device.name}: {format_size(device.memory.usable)} usable of {format_size(device.memory.ram)} RAM "
                   f"({device.memory.usable_basis}); context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, "
                   f"output {workload.output_tokens} tokens")
+            if deployment is not None:
+                _emit(deployment_line(deployment))
             _emit("")
             _emit(data["explanation"])
             if peers:
                 _emit(peers[0])
             for alt in rec.alternatives:
                 e = alt.estimate
-                _emit(f"  Alternative ({alternative_text(alt)}): {e.model_id} {e.quant_id} — "
+                _emit(f"  Alternative ({alternative_text(alt)}): {e.model_id} {e.quant_id}{runtime_words(e)} — "
                       f"{tps(e.speed.decode_tokens_per_s if e.speed else None)} tok/s, "
                       f"{format_size(e.memory.total_bytes)}, quality {e.quality_score:.0f}")
             _emit("")
         if fmt == "md":
             _emit(f"**{device.name}** — {data['explanation']}" + (f" {peers[0]}" if peers else "") + "\n")
         if rows or fmt != "table":
-            _emit(render_rows(rows, CANDIDATE_COLUMNS, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates",
+            columns = CANDIDATE_COLUMNS if not runtime_column else CANDIDATE_COLUMNS[:2] + [("runtime", "runtime")] + CANDIDATE_COLUMNS[2:]
+            _emit(render_rows(rows, columns, fmt, title=f"Top {min(top, len(rec.ranked))} of {len(rec.ranked)} candidates",
                               optional=CANDIDATE_OPTIONAL, heading=3))
         if fmt == "table" and len(rec.ranked) > top:
             _emit(f"  … and {len(rec.ranked) - top} more candidates (--top {len(rec.ranked)} lists them all)")
@@ -183,6 +195,7 @@ def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]
     return {
         "rank": rank,
         "model": c["model"],
+        "runtime": c["runtime"] if c.get("runtime") == "llama.cpp" else f"{c.get('runtime')}/{c.get('backend')}",
         "quant": c["quant"],
         "fit": c["fit"],
         "memory": format_size(m["total_bytes"]),

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from advisor.records import MAX_CONTEXT_TOKENS  # one definition, beside Workload
-from advisor.units import MAX_NUMBER, parse_duration, parse_memory_size, parse_number, parse_positive_float, parse_positive_int
+from advisor.units import MAX_NUMBER, parse_duration, parse_memory_size, parse_number, parse_positive_float, parse_positive_int, parse_size
 
 
 class _Parsed(click.ParamType):
@@ -112,6 +112,42 @@ def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+#: a download size (any size: a file can be smaller than a device's memory)
+DOWNLOAD_SIZE = _Parsed("size", lambda v, what: parse_size(v, what=what))
+
+
+def runtime_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--runtime, --backend, --target, --entitlement, --browser, --max-download (→ ``deployment_from``)."""
+    opts = [
+        click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
+                     help="Runtime to consider (repeatable): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, "
+                          "wllama, or 'all' (every runtime with published measurements for the device). "
+                          "Default: llama.cpp; under --target, the target's runtimes with measurements."),
+        click.option("--backend", default=None, metavar="ID", help="Insist on one backend of the runtime (cpu, metal, opencl, webgpu, …)."),
+        click.option("--target", "target_id", default=None, metavar="TARGET",
+                     help="Where the model ships: server, desktop-app, ios-app, android-app, browser (memory budget, "
+                          "runtimes, per-buffer limits; see 'advisor targets')."),
+        click.option("--entitlement", type=click.Choice(["increased-memory"]), default=None,
+                     help="iOS app holding com.apple.developer.kernel.increased-memory-limit (implies --target ios-app)."),
+        click.option("--browser", "browser_id", default=None, metavar="ID",
+                     help="Browser for --target browser: chrome-desktop, chrome-android, safari-ios, safari-macos, firefox "
+                          "(default: the device's first that offers WebGPU)."),
+        click.option("--max-download", default=None, type=DOWNLOAD_SIZE, metavar="SIZE",
+                     help="Largest download a user accepts: model file + runtime library, e.g. 1.5GB."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def deployment_from(kw: dict[str, Any], device: Any) -> Any:
+    """Pop --target/--entitlement/--browser from ``kw``: the deployment on ``device`` (or None)."""
+    from advisor.api import make_deployment
+
+    return make_deployment(device, kw.pop("target_id"), entitlement=kw.pop("entitlement") is not None,
+                           browser_id=kw.pop("browser_id"))
 
 
 def workload_from(kw: dict[str, Any]) -> Any:

@@ -922,6 +922,7 @@ REASON_KINDS: dict[str, str] = {
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
+    "target": "name = the device, which cannot host the deployment target",
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
     "download": "value = the download's bytes, limit = the most allowed [bytes]",
 }

@@ -77,6 +77,9 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
         "model": e.model_id,
         "model_name": model.name,
         "quant": e.quant_id,
+        "runtime": e.runtime,
+        "backend": e.backend,
+        "format": e.quant_id,
         "device": e.device_id,
         "fit": e.fit,
         "memory": {

@@ -7,6 +7,8 @@ dashboard words the few reasons that name an input in its own way (its widgets, 
 
 from __future__ import annotations
 
+from typing import Any
+
 from typing import TYPE_CHECKING
 
 from advisor.units import format_rate, format_seconds, format_size
@@ -75,6 +77,8 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
         return f"download {format_size(v)} > {format_size(lim)} allowed"
     if r.kind == "runtime":
         return "none of the requested runtimes runs on this device"
+    if r.kind == "target":
+        return "the deployment target cannot run on this device"
     if r.kind == "prompt_exceeds_context":
         return (f"prompt ({v:.0f}) + output ({r.second:.0f}) tokens exceed the context of {lim:.0f}; "
                 f"raise {context_option} or shorten them")
@@ -114,6 +118,11 @@ def constraint_words(c: Constraints) -> str:
     return " and ".join(parts)
 
 
+def runtime_words(e: Any) -> str:
+    """" on MLC (webgpu)" for a runtime other than llama.cpp (llama.cpp is the default, unnamed)."""
+    return "" if e.runtime == "llama.cpp" else f" on {e.runtime} ({e.backend})"
+
+
 def explanation(rec: Recommendation, tables: Tables) -> str:
     """Why the pick: the paragraph under the device line (CLI, dashboard, JSON ``explanation``)."""
     from advisor.engine.fit import quality_table
@@ -147,7 +156,7 @@ def explanation(rec: Recommendation, tables: Tables) -> str:
                  "comfortably: shorten the prompt or choose a faster device.")
     license_words = LICENSE_CLASS_WORDS.get(model.license_class, model.license_class)
     return (
-        f"{model.name} in {pick.quant_id} is the highest-quality model that {fit_word} in the "
+        f"{model.name} in {pick.quant_id}{runtime_words(pick)} is the highest-quality model that {fit_word} in the "
         f"{format_size(pick.usable_bytes)} usable on {device.name}{' with ' + wanted if wanted else ''}: it needs "
         f"{format_size(pick.memory.total_bytes)} ({format_size(pick.headroom_bytes)} headroom at "
         f"{rec.workload.context_tokens:,} tokens of context), decodes at ~{tps(sp.decode_tokens_per_s)} tok/s "
@@ -168,3 +177,13 @@ def price_text(price: Price | None, amount: float | None = None) -> str:
 
 #: How a GPU-only price is marked wherever it is shown.
 GPU_ONLY = "GPU only, host not included"
+
+
+def deployment_line(dep: Any) -> str:
+    """The target's budget and its basis, and the browser it assumes."""
+    b = dep.budget
+    text = f"Target {dep.target.name}: {format_size(dep.device.memory.usable)} for the model ({b.rule}; {b.source})"
+    if dep.browser is not None:
+        gpu = "WebGPU" if dep.browser.webgpu_for(dep.device) else "no WebGPU"
+        text += (f"; browser {dep.browser.name}, {gpu}, storage binding ≤ {format_size(dep.browser.max_storage_buffer_binding_size)}")
+    return text + "."

@@ -3,7 +3,7 @@ devices for this model), built on ``fit.evaluate``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from advisor.engine import runtimes as rt
@@ -107,7 +107,8 @@ class Recommendation:
 
 def candidate_quants(tables: Tables, constraints: Constraints) -> list[FileType]:
     if constraints.quant_ids:
-        return [tables.file_types[q] for q in sorted(constraints.quant_ids) if q in tables.file_types]
+        ids = sorted({q.strip().upper().replace("-", "_") for q in constraints.quant_ids})
+        return [tables.file_types[q] for q in ids if q in tables.file_types]
     return [f for f in tables.file_types.values() if f.common]
 
 
@@ -136,8 +137,7 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
         if backend is None:
             continue
         if runtime.formats_from == "gguf":
-            formats = candidate_quants(tables, constraints) if wanted is None else [
-                f for f in tables.file_types.values() if f.id.lower() in wanted]
+            formats = candidate_quants(tables, constraints)
         else:
             formats = [f for f in runtime.formats_for(backend.id) if wanted is None or wanted & {n.lower() for n in f.names}]
         known = runtime.id == rt.LLAMA_CPP or rt.Variant(runtime, backend, None).path in tables.calibration
@@ -388,15 +388,27 @@ def devices_for(
     rank_by: str = "cost",
     runtimes: frozenset[str] | None = None,
     quant_names: frozenset[str] | None = None,
+    deployments: Mapping[str, Any] | None = None,
+    max_download_bytes: int | None = None,
 ) -> list[DeviceOption]:
     """Which devices run ``model`` (in ``quant``, or its best common quant that meets the speed),
     ranked by price, energy or speed; devices that cannot, last, with the reason. ``runtimes`` and
-    ``quant_names`` (format names of any runtime) widen the search as ``Constraints`` does."""
+    ``quant_names`` (format names of any runtime) widen the search as ``Constraints`` does.
+    ``deployments`` (device id → ``targets.Deployment``): a target placed on each device that can
+    host it; a device missing from it cannot host the target."""
     names = quant_names or (frozenset({quant.id}) if quant else None)
-    c = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s, target_decode_tps=0.0,
-                    runtimes=runtimes, quant_ids=names)
+    base = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s, target_decode_tps=0.0,
+                       runtimes=runtimes, quant_ids=names, max_download_bytes=max_download_bytes)
     out: list[DeviceOption] = []
     for device in devices:
+        c = base
+        if deployments is not None:
+            dep = deployments.get(device.id)
+            if dep is None:
+                out.append(DeviceOption(device, None, False, Reason("target", name=device.name)))
+                continue
+            c = replace(base, deployment=dep)
+            device = dep.device
         quants = candidate_variants(device, tables, c)
         if not quants:
             out.append(DeviceOption(device, None, False, Reason("runtime")))
