@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from advisor import errors
-from advisor.errors import AdvisorError, NothingFitsError
+from advisor.errors import AdvisorError, BadInputError, NothingFitsError
+from advisor.records import Reason
 from advisor.options import DURATION, device_from, device_options, format_option, number_in, positive_int, positive_number
 from advisor.options import RankByChoice, deployment_from, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
@@ -210,28 +211,70 @@ def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]
 
 @cli.command()
 @click.option("--model", "model_id", required=True, help="Model id (see 'advisor models').")
-@click.option("--quant", "quant_id", default="Q4_K_M", show_default=True, help="Quantization (see 'advisor quants').")
+@click.option("--quant", "quant_id", default=None,
+              help="Quantization or the runtime's own format (default: Q4_K_M; a runtime's first format; see 'advisor quants', 'advisor runtimes').")
 @device_options
 @workload_options
+@runtime_options
 @format_option
-def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
-    """Every estimate for one model × quantization on one device, with the breakdown."""
+def predict(fmt: str, model_id: str, quant_id: str | None, **kw: Any) -> None:
+    """Every estimate for one model × quantization (× runtime, × deployment target) on one device, with the breakdown."""
     from advisor.api import run_predict
     from advisor.catalog import load_catalog
-    from advisor.engine.memory import per_tensor_bytes
+    from advisor.engine import targets as tg
+    from advisor.engine.runtimes import variant_of
     from advisor.serialize import device_dict, estimate_dict, workload_dict
+    from advisor.wording import deployment_line, reason_text, runtime_words
 
     workload = workload_from(kw)
     device = device_from(kw)
-    est = run_predict(model_id, quant_id, device, workload)
+    deployment = deployment_from(kw, device)
     catalog = load_catalog()
+    runtimes = [r for r in kw["runtimes"] if r.strip()]
+    if len(runtimes) > 1 or "all" in (r.lower() for r in runtimes):
+        raise BadInputError("predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'")
+    runtime_id = runtimes[0] if runtimes else None
+    if runtime_id is None and deployment is not None and "llama.cpp" not in deployment.target.runtimes:
+        runtime_id = deployment.target.runtimes[0]
+    if quant_id is None:
+        rt = catalog.runtime(runtime_id) if runtime_id else None
+        quant_id = "Q4_K_M" if rt is None or rt.formats_from == "gguf" else rt.formats[0].id
+    est = run_predict(model_id, quant_id, device, workload, catalog, runtime_id=runtime_id, backend_id=kw["backend"],
+                      deployment=deployment)
+    if deployment is not None:
+        device = deployment.device
+    model = catalog.model(est.model_id)
+    variant = variant_of(est, catalog)
     data = estimate_dict(est, catalog)
-    by_type: dict[str, list[int]] = {}
-    for _, ty, nbytes in per_tensor_bytes(catalog.model(est.model_id), catalog.file_type(est.quant_id), catalog.ggml_types):
-        acc = by_type.setdefault(ty, [0, 0])
-        acc[0] += 1
-        acc[1] += nbytes
-    data["weights_by_type"] = [{"ggml_type": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_type.items(), key=lambda kv: -kv[1][1])]
+    if variant is None or variant.is_gguf:
+        from advisor.engine.memory import per_tensor_bytes
+
+        by_type: dict[str, list[int]] = {}
+        for _, ty, nbytes in per_tensor_bytes(model, catalog.file_type(est.quant_id), catalog.ggml_types):
+            acc = by_type.setdefault(ty, [0, 0])
+            acc[0] += 1
+            acc[1] += nbytes
+        data["weights_by_type"] = [{"ggml_type": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_type.items(), key=lambda kv: -kv[1][1])]
+    else:
+        from advisor.engine.runtime_weights import per_tensor_bytes as runtime_tensor_bytes
+
+        by_role: dict[str, list[int]] = {}
+        for _, role, nbytes in runtime_tensor_bytes(catalog.derived.inventory(model), variant.format, tied=model.tied_embeddings):
+            acc = by_role.setdefault(role, [0, 0])
+            acc[0] += 1
+            acc[1] += nbytes
+        data["weights_by_role"] = [{"role": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_role.items(), key=lambda kv: -kv[1][1])]
+    data["download_bytes"] = tg.download_bytes(est, variant, catalog)
+    if deployment is not None:
+        fmt_record = variant.format if variant is not None else catalog.file_type(est.quant_id)
+        breaches = tg.limit_breaches(est, model, fmt_record, variant, deployment, catalog)
+        data["target"] = {"id": deployment.target.id, "budget_bytes": deployment.device.memory.usable, "budget_rule": deployment.budget.rule,
+                          "budget_source": deployment.budget.source, "browser": deployment.browser.id if deployment.browser else None,
+                          "limit_breaches": [{"what": b.what, "bytes": b.bytes, "limit": b.limit, "limit_bytes": b.limit_bytes,
+                                              "where": b.where} for b in breaches]}
+        for b in breaches:
+            data.setdefault("notes", []).append(reason_text(Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what,
+                                                                   category=f"{b.limit} of {b.where}")) + ": it cannot run there")
     data["device"] = device_dict(device)
     data["workload"] = workload_dict(workload)
     data["schema"] = "edge-model-advisor/prediction"
@@ -244,7 +287,9 @@ def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
         return
     rows = _prediction_rows(data)
     if fmt == "table":
-        _emit(f"{data['model_name']} {est.quant_id} on {device.name}")
+        _emit(f"{data['model_name']} {est.quant_id}{runtime_words(est)} on {device.name}")
+        if deployment is not None:
+            _emit(deployment_line(deployment))
     _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt, wrap=("value", "basis")))
 
 
@@ -252,12 +297,18 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     m = d["memory"]
     rows = [
         {"item": "fit", "value": d["fit"], "basis": f"usable {format_size(m['usable_bytes'])} ({d['device']['usable_basis']})"},
-        {"item": "weights", "value": format_size(m["weights_bytes"]), "basis": "Σ per-tensor ggml sizes under the llama.cpp mix: "
-         + ", ".join(f"{w['ggml_type']}×{w['tensors']}" for w in d["weights_by_type"])},
+        {"item": "weights", "value": format_size(m["weights_bytes"]), "basis": (
+            "Σ per-tensor ggml sizes under the llama.cpp mix: " + ", ".join(f"{w['ggml_type']}×{w['tensors']}" for w in d["weights_by_type"])
+            if "weights_by_type" in d else
+            f"Σ per-tensor sizes in {d['runtime']}'s {d['format']}: "
+            + ", ".join(f"{w['role']} ×{w['tensors']} {format_size(w['bytes'])}" for w in d["weights_by_role"]))},
         {"item": "KV cache", "value": format_size(m["kv_cache_bytes"]), "basis": f"{d['workload']['context_tokens']:,} tokens, {d['workload']['kv_cache_type']}"},
-        {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]), "basis": "fit to llama.cpp's reported buffers"},
+        {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]),
+         "basis": "fit to llama.cpp's reported buffers" if d.get("runtime", "llama.cpp") == "llama.cpp"
+         else "prefill-chunk buffers fitted to WebLLM's own memory figures"},
         {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": "fit to peak RSS of real runs"},
         {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}"},
+        {"item": "download", "value": format_size(d["download_bytes"]), "basis": "model file + the runtime's library where published"},
         {"item": "quality score", "value": f"{d['quality_score']:.1f}", "basis": d["quality_basis"]},
     ]
     sp = d.get("speed")
@@ -271,7 +322,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},
             {"item": "energy", "value": "-" if sp["energy_j_per_response"] is None else f"{sp['energy_j_per_token']:.2f} J/token, {sp['energy_j_per_response']:.0f} J/response",
              "basis": "device power × time"},
-            {"item": "backend", "value": f"{sp['backend']}, {sp['threads']} threads, {sp['gpu_layers']} GPU layers", "basis": ""},
+            {"item": "backend", "value": f"{d.get('runtime', 'llama.cpp')} {sp['backend']}, {sp['threads']} threads, {sp['gpu_layers']} GPU layers", "basis": ""},
         ]
     for note in d.get("notes", []):
         rows.append({"item": "note", "value": note, "basis": ""})
