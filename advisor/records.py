@@ -43,15 +43,46 @@ class QualityEntry(Record):
     verified: bool = True
 
 
+#: llama.cpp architectures the tensor inventory knows (advisor/engine/tensors.py).
+GgufArch = Literal[
+    "llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm",
+    "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
+    "qwen3moe", "olmoe", "granitemoe",  # mixture of experts
+    "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
+]
+
+
+class FileTensor(Record):
+    """One tensor of a GGUF file's tensor table: name, ggml shape (ne0 first) and ggml type."""
+
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: str
+
+
 class ModelSpec(Record):
-    """One model with its exact architecture (from config.json) and published quality."""
+    """One model with its exact architecture (from config.json) and published quality.
+
+    Mixture of experts (``n_experts`` > 0): every layer from ``n_dense_layers`` on has
+    ``n_experts`` routed experts of width ``expert_ffn_size``, ``n_experts_used`` of them per
+    token, plus an always-active shared expert of width ``shared_expert_ffn_size`` (0 = none);
+    the first ``n_dense_layers`` layers keep a dense FFN of ``ffn_size``.
+
+    Hybrid layers: a layer whose ``n_kv_heads_per_layer`` entry is 0 has no attention and no KV
+    cache (llama.cpp's own convention, ``is_recr(il) = n_head_kv(il) == 0``); with
+    ``shortconv_l_cache`` > 0 it is an LFM2 gated short convolution that keeps
+    ``hidden × (l_cache − 1)`` F32 values of state per sequence.
+
+    ``file_tensors``: the exact tensor table of a GGUF file (``--gguf-header``); when set it is
+    the inventory and its types are the weights, whatever file type is asked for.
+    """
 
     id: str
     name: str
     family: str
     publisher: str
     hf_repo: str
-    gguf_arch: Literal["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm"]
+    gguf_arch: GgufArch
     license: str
     license_class: Literal["permissive", "restricted", "noncommercial"]
     release_date: str
@@ -77,6 +108,14 @@ class ModelSpec(Record):
     n_heads_per_layer: tuple[int, ...] | None = None
     n_kv_heads_per_layer: tuple[int, ...] | None = None
     ffn_size_per_layer: tuple[int, ...] | None = None
+    n_experts: int = Field(default=0, ge=0)
+    n_experts_used: int = Field(default=0, ge=0)
+    expert_ffn_size: int = Field(default=0, ge=0)
+    shared_expert_ffn_size: int = Field(default=0, ge=0)
+    n_dense_layers: int = Field(default=0, ge=0)
+    shortconv_l_cache: int = Field(default=0, ge=0)
+    rope_dims: int = Field(default=0, ge=0)  # rotary dims per head when partial (Phi-2, GPT-NeoX); 0 = head_dim
+    file_tensors: tuple[FileTensor, ...] | None = None
     verified: bool
     source: str
     notes: str = ""
@@ -90,6 +129,22 @@ class ModelSpec(Record):
                 raise ValueError(f"{name} has {len(values)} entries, expected n_layers={self.n_layers}")
         if self.n_heads % self.n_kv_heads and self.n_heads_per_layer is None:
             raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.n_kv_heads}")
+        if self.n_experts:
+            if not 0 < self.n_experts_used <= self.n_experts:
+                raise ValueError(f"n_experts_used must be 1..n_experts={self.n_experts}, got {self.n_experts_used}")
+            if not self.expert_ffn_size:
+                raise ValueError("a mixture-of-experts model needs expert_ffn_size")
+            if self.n_dense_layers >= self.n_layers:
+                raise ValueError(f"n_dense_layers {self.n_dense_layers} leaves no MoE layer of {self.n_layers}")
+        elif self.n_experts_used or self.expert_ffn_size or self.shared_expert_ffn_size or self.n_dense_layers:
+            raise ValueError("n_experts_used/expert_ffn_size/shared_expert_ffn_size/n_dense_layers need n_experts > 0")
+        kv = self.n_kv_heads_per_layer or ()
+        if any(k < 0 for k in kv):
+            raise ValueError("n_kv_heads_per_layer entries must be >= 0")
+        if any(k == 0 for k in kv) and not self.shortconv_l_cache:
+            raise ValueError("layers with 0 kv heads are recurrent: give shortconv_l_cache (the only recurrent kind supported)")
+        if kv and all(k == 0 for k in kv):
+            raise ValueError("every layer has 0 kv heads: at least one attention layer is needed")
         return self
 
     # Per-layer views: uniform models repeat the scalar.
@@ -101,6 +156,17 @@ class ModelSpec(Record):
 
     def ffn(self, layer: int) -> int:
         return self.ffn_size_per_layer[layer] if self.ffn_size_per_layer else self.ffn_size
+
+    def is_recurrent(self, layer: int) -> bool:
+        """No attention in this layer (llama.cpp: ``n_head_kv(il) == 0``), a recurrent/conv layer instead."""
+        return self.kv_heads(layer) == 0
+
+    def is_moe_layer(self, layer: int) -> bool:
+        return self.n_experts > 0 and layer >= self.n_dense_layers
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 0
 
     def is_swa_layer(self, layer: int) -> bool:
         """Sliding-window (local) layer? Gemma 2: even layers local; Gemma 3: 5 local, 1 global.
@@ -352,10 +418,13 @@ class MemoryEstimate:
     overhead_bytes: int
     # where the bytes live when a discrete GPU takes part
     gpu_bytes: int = 0
+    #: recurrent (conv/SSM) state of hybrid models' recurrent layers, fixed per sequence
+    recurrent_state_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
-        return self.weights_bytes + self.kv_cache_bytes + self.compute_buffer_bytes + self.overhead_bytes
+        return (self.weights_bytes + self.kv_cache_bytes + self.recurrent_state_bytes + self.compute_buffer_bytes
+                + self.overhead_bytes)
 
 
 @dataclass(frozen=True, slots=True)

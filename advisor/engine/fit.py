@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Protocol, Sequence
 
 from advisor.engine import empirical, quality
@@ -14,7 +14,6 @@ from advisor.records import (
     Estimate,
     FileType,
     GgmlType,
-    MemoryEstimate,
     ModelSpec,
     PathFactors,
     Workload,
@@ -117,15 +116,9 @@ def evaluate(
             if host_part <= device.memory.usable:
                 fit = "offload"
                 reasons.append(f"{layers}/{model.n_layers} layers on the GPU, the rest on the CPU")
-            memory = MemoryEstimate(
-                memory.weights_bytes, memory.kv_cache_bytes, memory.compute_buffer_bytes,
-                memory.overhead_bytes, gpu_bytes=int(layers * per_layer),
-            )
+            memory = replace(memory, gpu_bytes=int(layers * per_layer))
         else:
-            memory = MemoryEstimate(
-                memory.weights_bytes, memory.kv_cache_bytes, memory.compute_buffer_bytes,
-                memory.overhead_bytes, gpu_bytes=memory.total_bytes,
-            )
+            memory = replace(memory, gpu_bytes=memory.total_bytes)
     else:
         usable = device.memory.usable
         fit = classify(memory.total_bytes, usable)

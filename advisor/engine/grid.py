@@ -66,25 +66,26 @@ def evaluate_grid_arrays(
 
     sums = {id(m): layer_sums(m) for m in models}
     weights = col([mem.weights_bytes(m, q, tables.ggml_types) for m, q in mq])
-    lookup = col([mem.embedding_lookup_bytes(m, q, tables.ggml_types) for m, q in mq])
+    weight_read = col([mem.prefill_weight_read_bytes(m, q, tables.ggml_types) for m, q in mq])
+    decode_weight_read = col([mem.decode_weight_read_bytes(m, q, tables.ggml_types) for m, q in mq])
+    recurrent = col([mem.recurrent_state_bytes(m) for m, _ in mq])
     kv_by_model = {id(m): mem.kv_cache_bytes(m, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch) for m in models}
     kv = col([kv_by_model[id(m)] for m, _ in mq])
     cbuf_by_model = {id(m): empirical.guess_compute_buffer_bytes(m, workload.context_tokens, workload.n_ubatch,
                                                                   flash_attn=empirical.FLASH_ATTN_DEFAULT) for m in models}
     cbuf = col([cbuf_by_model[id(m)] for m, _ in mq])
     overhead = float(empirical.RUNTIME_OVERHEAD_BYTES)
-    total = weights + kv + cbuf + overhead
+    total = weights + kv + recurrent + cbuf + overhead
     quality = col([qt.score(m, q) for m, q in mq])
     n_layers = col([m.n_layers for m, _ in mq])
-    mm = col([sums[id(m)].matmul_params for m, _ in mq])
+    mm = col([sums[id(m)].active_matmul_params for m, _ in mq])
     gq = col([sums[id(m)].global_q_dims for m, _ in mq])
     sq = col([sums[id(m)].swa_q_dims for m, _ in mq])
     window = col([m.sliding_window for m, _ in mq])
     vocab_flops = col([2 * m.vocab_size * m.hidden_size for m, _ in mq])
     position = workload.prompt_tokens + workload.output_tokens / 2
     kv_read = col([mem.kv_read_bytes(m, position, workload.kv_cache_type) for m, _ in mq])
-    weight_read = weights - lookup
-    bytes_per_token = weight_read + kv_read
+    bytes_per_token = decode_weight_read + kv_read
     decode_flops = 2 * mm + vocab_flops + attention_flops_at(gq, sq, window, position)
     ctx_ok = col([workload.context_tokens <= m.context_length for m, _ in mq]).astype(bool)
     family = [weight_family(q.base_type) for _, q in mq]

@@ -1,6 +1,8 @@
 """Speed: decode and prefill tokens/s, time to first token, response time and energy.
 
 Decode (one token at a time) reads every active weight and the KV cache so far, so per token
+(MoE: active = attention, routers, shared experts and n_experts_used / n_experts of the routed
+experts; a prefill micro-batch of 512 tokens touches every expert, so prefill reads all weights)
 
     t_decode = max(bytes_read / (bandwidth × bw_efficiency),            memory roofline
                    2 × matmul_params / (flops × decode_compute_efficiency))  compute roofline
@@ -76,8 +78,9 @@ def cpu_gflops(device: DeviceProfile, threads: int) -> float:
 
 def matmul_params(model: ModelSpec) -> int:
     """Parameters multiplied per token: every matrix except the token-embedding lookup and the
-    output projection (counted apart: prefill computes logits for the last token only)."""
-    return layer_sums(model).matmul_params
+    output projection (counted apart: prefill computes logits for the last token only); of a
+    routed-expert tensor only the n_experts_used / n_experts a token is sent to."""
+    return layer_sums(model).active_matmul_params
 
 
 def attention_flops(model: ModelSpec, position: float) -> float:
@@ -198,11 +201,13 @@ def estimate_speed(
     sums = layer_sums(model)
     window = model.sliding_window
 
-    weight_read = mem.weights_bytes(model, ftype, ggml_types) - mem.embedding_lookup_bytes(model, ftype, ggml_types)
+    # MoE: a decoded token reads only its experts; a prefill micro-batch reads them all
+    weight_read = mem.prefill_weight_read_bytes(model, ftype, ggml_types)
+    decode_weight_read = mem.decode_weight_read_bytes(model, ftype, ggml_types)
     vocab_flops = 2 * model.vocab_size * model.hidden_size
     position = workload.prompt_tokens + workload.output_tokens / 2  # mean position while answering
-    bytes_per_token = weight_read + mem.kv_read_bytes(model, position, workload.kv_cache_type)
-    decode_flops = 2 * sums.matmul_params + vocab_flops + attention_flops_at(sums.global_q_dims, sums.swa_q_dims, window, position)
+    bytes_per_token = decode_weight_read + mem.kv_read_bytes(model, position, workload.kv_cache_type)
+    decode_flops = 2 * sums.active_matmul_params + vocab_flops + attention_flops_at(sums.global_q_dims, sums.swa_q_dims, window, position)
     discrete = bool(device.gpu and device.gpu.discrete)
     llc = float(device.memory.llc or 0)
     llc_gbs = float(device.memory.llc_bandwidth_gbs or 0)
@@ -215,7 +220,7 @@ def estimate_speed(
             bytes_per_token, bw_d, decode_flops, rate * fac.decode_compute_efficiency, model.n_layers, fac.fixed_s_per_layer, share)
         bw_p = effective_bandwidth(peak, fac.bw_efficiency, weight_read, llc, llc_gbs, not gpu)
         p, p_comp, p_mem = prefill_seconds(
-            workload.prompt_tokens, workload.n_ubatch, sums.matmul_params, sums.global_q_dims, sums.swa_q_dims, window,
+            workload.prompt_tokens, workload.n_ubatch, sums.active_matmul_params, sums.global_q_dims, sums.swa_q_dims, window,
             weight_read, bw_p, rate * fac.prefill_efficiency * prefill_type_factor(ftype.base_type, fac), model.n_layers,
             fac.fixed_s_per_layer, vocab_flops, share)
         return t, decode_bound(t_mem, t_comp, t_fixed), p, ("compute" if p_comp >= p_mem else "memory")

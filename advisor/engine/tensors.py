@@ -33,11 +33,20 @@ class Tensor:
         return len(self.shape) >= 2
 
 
+_FUSED_QKV = ("phi3", "openelm", "gptneox")
+_FUSED_GATE_UP = ("phi3", "openelm")
+#: Architectures whose every linear layer has a bias (q/k/v, output, ffn up/down) and whose
+#: attention and MLP run in parallel off one residual (llama.cpp phi2 / gptneox loaders).
+_BIASED = ("phi2", "gptneox")
+
+
 def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
     e = m.hidden_size
     hd = m.head_dim
     nh, nkv, ff = m.heads(i), m.kv_heads(i), m.ffn(i)
     q_out, kv_out = nh * hd, nkv * hd
+    arch = m.gguf_arch
+    biased = arch in _BIASED
     p = f"blk.{i}."
     t: list[Tensor] = []
 
@@ -50,50 +59,99 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
             add(f"{name}.bias", dim)
 
     norm("attn_norm", e)
-    if m.gguf_arch in ("phi3", "openelm"):
-        # fused query/key/value projection
-        add("attn_qkv.weight", e, q_out + 2 * kv_out)
+    if m.is_recurrent(i):
+        # LFM2 gated short convolution (llama.cpp lfm2.cpp load_arch_tensors): depthwise conv
+        # {l_cache, e}, in_proj {e, 3e} (B, C and x), out_proj {e, e}
+        add("shortconv.conv.weight", m.shortconv_l_cache, e)
+        add("shortconv.in_proj.weight", e, 3 * e)
+        add("shortconv.out_proj.weight", e, e)
     else:
-        add("attn_q.weight", e, q_out)
-        add("attn_k.weight", e, kv_out)
-        add("attn_v.weight", e, kv_out)
-    if m.attn_bias:
-        add("attn_q.bias", q_out)
-        add("attn_k.bias", kv_out)
-        add("attn_v.bias", kv_out)
-    if m.qk_norm:
-        add("attn_q_norm.weight", hd)
-        add("attn_k_norm.weight", hd)
-    add("attn_output.weight", q_out, e)
+        if arch in _FUSED_QKV:
+            add("attn_qkv.weight", e, q_out + 2 * kv_out)
+            if biased:
+                add("attn_qkv.bias", q_out + 2 * kv_out)
+        else:
+            add("attn_q.weight", e, q_out)
+            add("attn_k.weight", e, kv_out)
+            add("attn_v.weight", e, kv_out)
+        if m.attn_bias and arch not in _FUSED_QKV:
+            add("attn_q.bias", q_out)
+            add("attn_k.bias", kv_out)
+            add("attn_v.bias", kv_out)
+        if m.qk_norm:
+            # OLMoE normalises the whole q and k projections, the others per head
+            add("attn_q_norm.weight", q_out if arch == "olmoe" else hd)
+            add("attn_k_norm.weight", kv_out if arch == "olmoe" else hd)
+        add("attn_output.weight", q_out, e)
+        if biased:
+            add("attn_output.bias", e)
     if m.post_norms:
         add("post_attention_norm.weight", e)
-    norm("ffn_norm", e)
-    if m.gguf_arch in ("phi3", "openelm"):
+    if arch != "phi2":  # Phi-2's MLP reads the attention norm's output (parallel block)
+        norm("ffn_norm", e)
+    if m.is_moe_layer(i):
+        n, fe = m.n_experts, m.expert_ffn_size
+        # router {e, n_expert} kept F32; experts stacked into one 3-D tensor per projection
+        add("ffn_gate_inp.weight", e, n)
+        add("ffn_gate_exps.weight", e, fe, n)
+        add("ffn_up_exps.weight", e, fe, n)
+        add("ffn_down_exps.weight", fe, e, n)
+        if arch == "lfm2moe":
+            add("exp_probs_b.bias", n)  # expert score-correction bias
+        if m.shared_expert_ffn_size:
+            s = m.shared_expert_ffn_size
+            add("ffn_gate_shexp.weight", e, s)
+            add("ffn_up_shexp.weight", e, s)
+            add("ffn_down_shexp.weight", s, e)
+    elif arch in _FUSED_GATE_UP:
         # gate and up fused into one [e, 2*ff] tensor
         add("ffn_up.weight", e, 2 * ff)
+        add("ffn_down.weight", ff, e)
     else:
         if m.ffn_gated:
             add("ffn_gate.weight", e, ff)
         add("ffn_up.weight", e, ff)
-    add("ffn_down.weight", ff, e)
+        if biased:
+            add("ffn_up.bias", ff)
+        add("ffn_down.weight", ff, e)
+        if biased:
+            add("ffn_down.bias", e)
     if m.post_norms:
         add("post_ffw_norm.weight", e)
     return t
 
 
+def _layer_of(name: str) -> int | None:
+    if not name.startswith("blk."):
+        return None
+    head = name[4:].split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
 @lru_cache(maxsize=512)
 def tensor_inventory(m: ModelSpec) -> tuple[Tensor, ...]:
-    """All tensors of ``m`` in the order convert_hf_to_gguf writes them (global first)."""
+    """All tensors of ``m`` in the order convert_hf_to_gguf writes them (global first), or the
+    tensor table of the GGUF file it was imported from."""
+    if m.file_tensors is not None:
+        return tuple(Tensor(ft.name, ft.shape, _layer_of(ft.name)) for ft in m.file_tensors)
     e, v = m.hidden_size, m.vocab_size
     out: list[Tensor] = [Tensor("token_embd.weight", (e, v), None)]
     for i in range(m.n_layers):
         out.extend(_layer_tensors(m, i))
-    out.append(Tensor("output_norm.weight", (e,), None))
+    # LFM2's final norm is stored under the name token_embd_norm (llama-arch.cpp OUTPUT_NORM_LFM2)
+    out.append(Tensor("token_embd_norm.weight" if m.gguf_arch in ("lfm2", "lfm2moe") else "output_norm.weight", (e,), None))
     if m.norm == "layer":
         out.append(Tensor("output_norm.bias", (e,), None))
     if not m.tied_embeddings:
         out.append(Tensor("output.weight", (e, v), None))
+        if m.gguf_arch == "phi2":
+            out.append(Tensor("output.bias", (v,), None))
     return tuple(out)
+
+
+def is_expert_tensor(t: Tensor) -> bool:
+    """A routed-expert tensor (3-D ``ffn_*_exps``): a token reads only its chosen experts' slices."""
+    return len(t.shape) == 3 and "_exps." in t.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +164,24 @@ class LayerSums:
     global_q_dims: int  # Σ over global layers of n_heads × head_dim
     swa_q_dims: int
     matmul_params: int  # every matrix except token_embd and output
+    #: the matrices one token multiplies: like matmul_params, but a routed-expert tensor counts
+    #: n_experts_used / n_experts of its elements (shared experts, routers and attention in full)
+    active_matmul_params: int = 0
+    #: F32 values of recurrent state per sequence, Σ over recurrent layers of n_embd_r + n_embd_s
+    #: (llama-hparams.cpp; LFM2 short conv: r = hidden × (l_cache − 1), s = 0)
+    recurrent_state_values: int = 0
+
+
+def expert_active_fraction(m: ModelSpec) -> float:
+    """Share of a routed-expert tensor one token reads: n_experts_used / n_experts (1 for dense)."""
+    return m.n_experts_used / m.n_experts if m.n_experts else 1.0
+
+
+def recurrent_state_values(m: ModelSpec, layer: int) -> int:
+    """n_embd_r + n_embd_s of one recurrent layer (llama-hparams.cpp ``n_embd_r``/``n_embd_s``)."""
+    if not m.is_recurrent(layer):
+        return 0
+    return m.hidden_size * (m.shortconv_l_cache - 1)
 
 
 _SUMS: dict[int, tuple[ModelSpec, LayerSums]] = {}
@@ -115,15 +191,24 @@ def layer_sums(m: ModelSpec) -> LayerSums:
     hit = _SUMS.get(id(m))
     if hit is not None and hit[0] is m:
         return hit[1]
-    gkv = skv = gq = sq = 0
+    gkv = skv = gq = sq = rs = 0
     for layer in range(m.n_layers):
         kv, q = m.kv_heads(layer) * m.head_dim, m.heads(layer) * m.head_dim
+        if m.is_recurrent(layer):
+            rs += recurrent_state_values(m, layer)
+            continue
         if m.is_swa_layer(layer):
             skv, sq = skv + kv, sq + q
         else:
             gkv, gq = gkv + kv, gq + q
-    mm = sum(t.n_elements for t in tensor_inventory(m) if t.is_matrix and t.name not in ("token_embd.weight", "output.weight"))
-    sums = LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm)
+    frac = expert_active_fraction(m)
+    mm = active = 0
+    for t in tensor_inventory(m):
+        if t.is_matrix and t.name not in ("token_embd.weight", "output.weight"):
+            mm += t.n_elements
+            active += round(t.n_elements * frac) if is_expert_tensor(t) else t.n_elements
+    sums = LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm,
+                     active_matmul_params=active, recurrent_state_values=rs)
     _SUMS[id(m)] = (m, sums)
     return sums
 
