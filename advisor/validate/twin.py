@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from advisor.engine.quant_mix import source_type
 from advisor.engine.tensors import Tensor, tensor_inventory
 from advisor.errors import RunError, missing_extra
 from advisor.records import ModelSpec
@@ -55,6 +56,11 @@ _ARCH_FIELDS = (
     "ffn_gated", "post_norms", "sliding_window", "swa_global_every", "n_heads_per_layer",
     "n_kv_heads_per_layer", "ffn_size_per_layer",
 )
+# added with MoE/hybrid support: in the key only when set, so the keys of dense twins do not change
+_ARCH_FIELDS_OPTIONAL = (
+    "n_experts", "n_experts_used", "expert_ffn_size", "shared_expert_ffn_size", "n_dense_layers",
+    "shortconv_l_cache", "rope_dims",
+)
 
 _CHUNK = 1 << 22  # elements written at a time; the random pool holds twice as many
 
@@ -78,6 +84,7 @@ def _import_llama_cpp() -> Any:
 def architecture_key(model: ModelSpec) -> str:
     """Hash of the fields that decide the file (not the id or the name): twins are shared."""
     fields = {name: getattr(model, name) for name in _ARCH_FIELDS}
+    fields.update({name: getattr(model, name) for name in _ARCH_FIELDS_OPTIONAL if getattr(model, name)})
     fields["_format"] = TWIN_FORMAT_VERSION
     blob = json.dumps(fields, sort_keys=True, default=list).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -93,25 +100,45 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
     w.add_context_length(m.max_position_embeddings)
     w.add_embedding_length(m.hidden_size)
     w.add_block_count(m.n_layers)
+    # olmoe and granitemoe size their experts from feed_forward_length (llama.cpp loaders)
+    experts_in_ffn = arch in ("olmoe", "granitemoe")
     if m.n_heads_per_layer or m.n_kv_heads_per_layer or m.ffn_size_per_layer:
         w.add_head_count([m.heads(i) for i in range(m.n_layers)])
-        w.add_head_count_kv([m.kv_heads(i) for i in range(m.n_layers)])
+        w.add_head_count_kv([m.kv_heads(i) for i in range(m.n_layers)])  # 0 marks a recurrent layer
         w.add_feed_forward_length([m.ffn(i) for i in range(m.n_layers)])
     else:
         w.add_head_count(m.n_heads)
         w.add_head_count_kv(m.n_kv_heads)
-        w.add_feed_forward_length(m.ffn_size)
+        w.add_feed_forward_length(m.expert_ffn_size if experts_in_ffn else m.ffn_size)
+    if m.n_experts:
+        w.add_expert_count(m.n_experts)
+        w.add_expert_used_count(m.n_experts_used)
+        if not experts_in_ffn:
+            w.add_expert_feed_forward_length(m.expert_ffn_size)
+        if m.shared_expert_ffn_size:
+            w.add_expert_shared_feed_forward_length(m.shared_expert_ffn_size)
+        if m.n_dense_layers:
+            w.add_leading_dense_block_count(m.n_dense_layers)
+        if arch == "lfm2moe":
+            w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+            w.add_expert_weights_norm(True)
+    if m.shortconv_l_cache:
+        w.add_shortconv_l_cache(m.shortconv_l_cache)
     w.add_key_length(m.head_dim)
     w.add_value_length(m.head_dim)
     if m.norm == "layer":
         w.add_layer_norm_eps(1e-5)
     else:
         w.add_layer_norm_rms_eps(1e-6)
-    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "qwen2", "qwen3") else 10_000.0)
+    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe") else 10_000.0)
     if arch == "stablelm":
         w.add_rope_dimension_count(m.head_dim // 4)  # partial_rotary_factor 0.25
-    elif arch in ("phi3", "openelm", "granite", "llama"):
+    elif m.rope_dims:
+        w.add_rope_dimension_count(m.rope_dims)  # partial rotary (Phi-2, GPT-NeoX)
+    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3"):
         w.add_rope_dimension_count(m.head_dim)
+    if arch == "gptneox":
+        w.add_parallel_residual(True)
     if arch == "gemma2":
         w.add_attn_logit_softcapping(50.0)
         w.add_final_logit_softcapping(30.0)
@@ -119,7 +146,7 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_sliding_window(m.sliding_window)
     if arch == "phi3" and m.sliding_window:
         w.add_sliding_window(m.sliding_window)
-    if arch == "granite":
+    if arch in ("granite", "granitemoe"):
         # granite-3.x config.json multipliers (values do not change any buffer size)
         w.add_attention_scale(0.015625)
         w.add_embedding_scale(12.0)
@@ -191,7 +218,8 @@ def write_f16_gguf(model: ModelSpec, path: Path, *, seed: int = 0, progress: Pro
     _add_metadata(w, model, gguf)
     specs = []
     for t in inventory:
-        dtype = np.float16 if t.is_matrix else np.float32
+        # as convert_hf_to_gguf writes an F16 file: routers, conv kernels, norms and biases F32
+        dtype = np.float16 if source_type(t) == "F16" else np.float32
         np_shape = tuple(reversed(t.shape))  # numpy order = ggml ne reversed
         nbytes = t.n_elements * np.dtype(dtype).itemsize
         w.add_tensor_info(t.name, np_shape, np.dtype(dtype), nbytes)
@@ -281,7 +309,9 @@ if uniform_imatrix:
     # all-ones importance for every matrix: what the mix rules see is only that one exists
     import gguf
     keep = []
-    rows = [(t.name, int(t.shape[0])) for t in gguf.GGUFReader(src).tensors if len(t.shape) >= 2]
+    # one importance per column; 3-D expert tensors carry one slice per expert (ne0 × ne2)
+    rows = [(t.name, int(t.shape[0]) * (int(t.shape[2]) if len(t.shape) >= 3 else 1))
+            for t in gguf.GGUFReader(src).tensors if len(t.shape) >= 2]
     entries = (llama_cpp.llama_model_imatrix_data * (len(rows) + 1))()
     for i, (name, n) in enumerate(rows):
         data = (ctypes.c_float * n)(*([1.0] * n))

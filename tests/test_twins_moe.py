@@ -1,0 +1,116 @@
+"""Mixture-of-experts and hybrid twins: llama.cpp builds, quantizes and loads them, and the
+predictions match what it does, tensor by tensor and buffer by buffer.
+
+Tiny models of five llama.cpp architectures (random weights, dims chosen to exercise the rules):
+qwen3moe (16 experts, expert width 384 -> K-quant fallbacks on ffn_down_exps), olmoe (8 experts:
+llama.cpp's 8-expert rules, whole-projection QK-norm), granitemoe (shared expert, tied output),
+lfm2 (short-convolution layers beside attention layers, llama.cpp's `head_count_kv = 0` marks
+a recurrent layer) and lfm2moe (both, with two leading dense layers). For each:
+(a) the F16 file has exactly ``tensor_inventory``'s names, ggml shapes and converter types;
+(b) llama.cpp's quantizer gives every tensor the type ``quant_mix.tensor_types`` predicts and the
+tensor bytes equal ``memory.weights_bytes``; (c) the KV buffer llama.cpp allocates equals
+``kv_cache_bytes`` and its recurrent-state buffer equals ``recurrent_state_bytes`` (to the
+±0.005 MiB its log prints); with flash attention on and off.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from advisor.engine import memory as mem
+from advisor.engine.quant_mix import source_type, tensor_types
+from advisor.engine.tensors import tensor_inventory
+from advisor.records import ModelSpec
+
+gguf = pytest.importorskip("gguf")
+pytest.importorskip("llama_cpp")
+
+pytestmark = pytest.mark.slow
+
+_COMMON = dict(
+    publisher="test", hf_repo="test/test", license="test", license_class="permissive", release_date="2025-01",
+    params=1, params_published="-", verified=False, source="synthetic test model", attn_bias=False, qk_norm=True,
+    norm="rms", ffn_gated=True, post_norms=False, sliding_window=0, swa_global_every=0, context_length=4096,
+    max_position_embeddings=4096, vocab_size=2048, head_dim=64, family="test",
+)
+_HYBRID = (0, 0, 2, 0, 0, 2, 0, 2)  # 3 attention layers, 5 short-conv layers
+
+TINY: dict[str, dict] = {
+    "qwen3moe": dict(gguf_arch="qwen3moe", n_layers=8, hidden_size=256, ffn_size=768, n_heads=8, n_kv_heads=2,
+                     tied_embeddings=False, n_experts=16, n_experts_used=4, expert_ffn_size=384),
+    "olmoe": dict(gguf_arch="olmoe", n_layers=8, hidden_size=256, ffn_size=256, n_heads=4, n_kv_heads=4,
+                  tied_embeddings=False, n_experts=8, n_experts_used=2, expert_ffn_size=256),
+    "granitemoe": dict(gguf_arch="granitemoe", n_layers=8, hidden_size=256, ffn_size=512, n_heads=4, n_kv_heads=2,
+                       qk_norm=False, tied_embeddings=True, n_experts=12, n_experts_used=4, expert_ffn_size=512,
+                       shared_expert_ffn_size=256),
+    "lfm2": dict(gguf_arch="lfm2", n_layers=8, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2,
+                 tied_embeddings=True, n_kv_heads_per_layer=_HYBRID, shortconv_l_cache=3),
+    "lfm2moe": dict(gguf_arch="lfm2moe", n_layers=8, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2,
+                    tied_embeddings=True, n_kv_heads_per_layer=_HYBRID, shortconv_l_cache=3, n_experts=8,
+                    n_experts_used=2, expert_ffn_size=384, n_dense_layers=2),
+}
+FILE_TYPES = ("Q8_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "Q5_K_M", "Q4_K_S", "IQ4_XS")
+IMATRIX_FILE_TYPES = ("IQ2_M", "IQ3_XXS")
+
+
+def _spec(arch: str) -> ModelSpec:
+    return ModelSpec(id=f"tiny-{arch}", name=f"tiny {arch}", **{**_COMMON, **TINY[arch]})
+
+
+@pytest.fixture(scope="session")
+def twin_cache(tmp_path_factory) -> Path:
+    env = os.environ.get("ADVISOR_TWIN_CACHE")
+    return Path(env) if env else tmp_path_factory.mktemp("twins-moe")
+
+
+def _read(path: Path) -> dict[str, tuple[tuple[int, ...], str, int]]:
+    return {t.name: (tuple(int(d) for d in t.shape), t.tensor_type.name, int(t.n_bytes)) for t in gguf.GGUFReader(path).tensors}
+
+
+@pytest.mark.parametrize("arch", list(TINY))
+def test_f16_twin_matches_inventory(arch, twin_cache):
+    from advisor.validate.twin import build_twin
+
+    model = _spec(arch)
+    got = _read(build_twin(model, "F16", twin_cache))
+    inv = tensor_inventory(model)
+    assert list(got) == [t.name for t in inv]
+    assert [got[t.name][:2] for t in inv] == [(t.shape, source_type(t)) for t in inv]
+    if model.n_experts:
+        assert any(len(t.shape) == 3 for t in inv)  # experts stacked into 3-D tensors
+
+
+@pytest.mark.parametrize("arch,file_type", [(a, f) for a in TINY for f in FILE_TYPES + IMATRIX_FILE_TYPES])
+def test_quantized_twin_matches_quant_mix_and_bytes(arch, file_type, twin_cache, catalog):
+    from advisor.validate.twin import build_twin
+
+    model = _spec(arch)
+    ftype = catalog.file_type(file_type)
+    imatrix = file_type in IMATRIX_FILE_TYPES
+    got = _read(build_twin(model, file_type, twin_cache, uniform_imatrix=imatrix, threads=os.cpu_count()))
+    inv = tensor_inventory(model)
+    assert sorted(got) == sorted(t.name for t in inv)
+    expected = tensor_types(model, ftype.id, ftype.base_type, imatrix)
+    diff = [(t.name, got[t.name][1], want) for t, want in zip(inv, expected) if got[t.name][1] != want]
+    assert not diff, f"{len(diff)} tensors differ (name, llama.cpp, quant_mix): {diff[:8]}"
+    assert sum(b for _, _, b in got.values()) == mem.weights_bytes(model, ftype, catalog.ggml_types, has_imatrix=imatrix)
+
+
+@pytest.mark.parametrize("flash_attn", [True, False])
+@pytest.mark.parametrize("arch", list(TINY))
+def test_kv_and_recurrent_buffers_match_llama_cpp(arch, flash_attn, twin_cache):
+    from advisor.validate.buffers import measure_buffers
+    from advisor.validate.twin import build_twin
+
+    model = _spec(arch)
+    path = build_twin(model, "Q8_0", twin_cache, threads=os.cpu_count())
+    n_ctx = 1000  # llama.cpp pads the context to 1024 cells
+    b = measure_buffers(path, n_ctx=n_ctx, flash_attn=flash_attn, eval_tokens=8)
+    assert b.flash_attn is flash_attn
+    assert b.kv_buffer_bytes == mem.kv_cache_bytes(model, n_ctx)
+    assert [c.layers for c in b.kv_caches] == [sum(not model.is_recurrent(i) for i in range(model.n_layers))]
+    assert abs(b.recurrent_state_bytes - mem.recurrent_state_bytes(model)) <= 0.005 * (1 << 20)
+    assert (b.recurrent_state_bytes > 0) == bool(model.shortconv_l_cache)
