@@ -285,6 +285,8 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
         {"item": "weights", "value": format_size(m["weights_bytes"]), "basis": "Σ per-tensor ggml sizes under the llama.cpp mix: "
          + ", ".join(f"{w['ggml_type']}×{w['tensors']}" for w in d["weights_by_type"])},
         {"item": "KV cache", "value": format_size(m["kv_cache_bytes"]), "basis": f"{d['workload']['context_tokens']:,} tokens, {d['workload']['kv_cache_type']}"},
+        *([{"item": "recurrent state", "value": format_size(m["recurrent_state_bytes"]),
+             "basis": "conv state of the recurrent layers, fixed per sequence"}] if m.get("recurrent_state_bytes") else []),
         {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]), "basis": "fit to llama.cpp's reported buffers"},
         {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": "fit to peak RSS of real runs"},
         {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}"},
