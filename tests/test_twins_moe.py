@@ -5,7 +5,8 @@ Tiny models of five llama.cpp architectures (random weights, dims chosen to exer
 qwen3moe (16 experts, expert width 384 -> K-quant fallbacks on ffn_down_exps), olmoe (8 experts:
 llama.cpp's 8-expert rules, whole-projection QK-norm), granitemoe (shared expert, tied output),
 lfm2 (short-convolution layers beside attention layers, llama.cpp's `head_count_kv = 0` marks
-a recurrent layer) and lfm2moe (both, with two leading dense layers). For each:
+a recurrent layer) and lfm2moe (both, with two leading dense layers); and the dense layouts of
+phi2, gptneox and smollm3. For each:
 (a) the F16 file has exactly ``tensor_inventory``'s names, ggml shapes and converter types;
 (b) llama.cpp's quantizer gives every tensor the type ``quant_mix.tensor_types`` predicts and the
 tensor bytes equal ``memory.weights_bytes``; (c) the KV buffer llama.cpp allocates equals
@@ -51,6 +52,13 @@ TINY: dict[str, dict] = {
     "lfm2moe": dict(gguf_arch="lfm2moe", n_layers=8, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2,
                     tied_embeddings=True, n_kv_heads_per_layer=_HYBRID, shortconv_l_cache=3, n_experts=8,
                     n_experts_used=2, expert_ffn_size=384, n_dense_layers=2),
+    # dense layouts new with this catalog: parallel blocks with biases (phi2), fused QKV (gptneox)
+    "phi2": dict(gguf_arch="phi2", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
+                 tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=32),
+    "gptneox": dict(gguf_arch="gptneox", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
+                    tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=16),
+    "smollm3": dict(gguf_arch="smollm3", n_layers=4, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2, qk_norm=False,
+                    tied_embeddings=True),
 }
 FILE_TYPES = ("Q8_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "Q5_K_M", "Q4_K_S", "IQ4_XS")
 IMATRIX_FILE_TYPES = ("IQ2_M", "IQ3_XXS")
