@@ -80,6 +80,35 @@ def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def import_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--gguf-header", type=click.Path(dir_okay=False), default=None,
+                     help="A local GGUF file (or its first megabytes): read only its metadata and tensor table; exact weights."),
+        click.option("--model-config", type=click.Path(dir_okay=False), default=None,
+                     help="A Hugging Face config.json of a model not in the catalog."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _imported(kw: dict[str, Any], model_id: str | None, quant_id: str | None) -> tuple[str, str | None]:
+    """Resolve --model / --gguf-header / --model-config to one model id (and a GGUF's own quant)."""
+    header, config = kw.pop("gguf_header"), kw.pop("model_config")
+    if header is None and config is None:
+        if not model_id:
+            raise BadInputError("name the model with --model ID, --gguf-header PATH or --model-config PATH")
+        return model_id, quant_id
+    if model_id:
+        raise BadInputError("--model cannot be combined with --gguf-header or --model-config; give one of them")
+    from advisor.api import import_model
+
+    imported = import_model(header, config)
+    if imported.quant_id and quant_id and quant_id.upper().replace("-", "_") != imported.quant_id:
+        raise BadInputError(f"the GGUF file is {imported.quant_id}; drop --quant {quant_id} (its tensor types are fixed)")
+    return imported.model_id, imported.quant_id or quant_id
+
+
 def _workload(kw: dict[str, Any]):
     from advisor.records import Workload
 
@@ -160,6 +189,7 @@ def cli() -> None:
               help="Allowed license classes: permissive, restricted, noncommercial, commercial (= permissive+restricted), any.")
 @click.option("--family", "families", multiple=True, help="Only these model families (repeatable).")
 @click.option("--model", "models", multiple=True, help="Only these model ids (repeatable).")
+@import_options
 @click.option("--quant", "quants", multiple=True, help="Only these quantizations (repeatable; default: the common ones).")
 @click.option("--quality-floor", default=None, callback=_float_cb("--quality-floor"), help="Minimum quality score (0-100).")
 @click.option("--top", default="10", callback=_int_cb("--top", 10_000), show_default=True, help="How many candidates to list.")
@@ -173,6 +203,13 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.engine.recommend import Constraints
     from advisor.serialize import recommendation_dict
 
+    if kw["gguf_header"] or kw["model_config"]:
+        imported_id, imported_quant = _imported(kw, None, None)
+        kw["models"] = (*kw["models"], imported_id)
+        if imported_quant:
+            kw["quants"] = (imported_quant,)
+    else:
+        kw.pop("gguf_header"), kw.pop("model_config")
     workload = _workload(kw)
     device = _device(kw)
     constraints = Constraints(
@@ -243,18 +280,21 @@ def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]
 
 
 @cli.command()
-@click.option("--model", "model_id", required=True, help="Model id (see 'advisor models').")
-@click.option("--quant", "quant_id", default="Q4_K_M", show_default=True, help="Quantization (see 'advisor quants').")
+@click.option("--model", "model_id", default=None, help="Model id (see 'advisor models').")
+@import_options
+@click.option("--quant", "quant_id", default=None, help="Quantization (see 'advisor quants'); default Q4_K_M, or the GGUF file's own.")
 @device_options
 @workload_options
 @format_option
-def predict(fmt: str, model_id: str, quant_id: str, **kw: Any) -> None:
+def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> None:
     """Every estimate for one model × quantization on one device, with the breakdown."""
     from advisor.api import run_predict
     from advisor.catalog import load_catalog
     from advisor.engine.memory import per_tensor_bytes
     from advisor.serialize import device_dict, estimate_dict, workload_dict
 
+    model_id, quant_id = _imported(kw, model_id, quant_id)
+    quant_id = quant_id or "Q4_K_M"
     workload = _workload(kw)
     device = _device(kw)
     est = run_predict(model_id, quant_id, device, workload)
@@ -310,13 +350,16 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--family", default=None, help="Only this family.")
 @click.option("--license", "licenses", multiple=True, help="License classes (permissive, restricted, noncommercial, commercial).")
 @click.option("--max-params", default=None, callback=_float_cb("--max-params"), help="Largest size in billions of parameters.")
 @format_option
-def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: float | None) -> None:
-    """List the catalog's models with architecture, license and quality."""
+@click.pass_context
+def models(ctx: click.Context, fmt: str, family: str | None, licenses: tuple[str, ...], max_params: float | None) -> None:
+    """List the catalog's models with architecture, license and quality ('advisor models add PATH' adds one)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from advisor.api import parse_licenses
     from advisor.catalog import load_catalog
     from advisor.engine.fit import quality_table
@@ -350,6 +393,17 @@ def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: 
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
     _emit(render_rows(rows, cols, fmt, title=f"{len(rows)} models"))
+
+
+@models.command("add")
+@click.argument("path", type=click.Path(dir_okay=False))
+def models_add(path: str) -> None:
+    """Add a model from a GGUF file's header or a Hugging Face config.json to your own catalog
+    ($ADVISOR_HOME/catalog/models.toml), with the file as its source."""
+    from advisor.api import add_user_model
+
+    spec, stored = add_user_model(path)
+    _emit(f"added {spec.id} ({spec.name}, {spec.gguf_arch}, {spec.params / 1e9:.3f}B parameters) to {stored}")
 
 
 @cli.command()
@@ -428,7 +482,8 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str
 
 
 @cli.command("devices-for")
-@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--model", "model_id", default=None, help="Model id.")
+@import_options
 @click.option("--quant", "quant_id", default=None, help="Quantization (default: the best common one that meets the speed).")
 @click.option("--min-tps", default=None, callback=_float_cb("--min-tps"), help="Required decode speed (tokens/s).")
 @click.option("--max-ttft", default=None, callback=_callback(parse_duration, "--max-ttft"), help="Maximum time to first token.")
@@ -441,7 +496,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: str
 @workload_options
 @click.option("--top", default="20", callback=_int_cb("--top", 10_000), show_default=True, help="How many devices to list.")
 @format_option
-def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | None, max_ttft: float | None,
+def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: float | None, max_ttft: float | None,
                 device_class: str | None, rank_by: str, fleet: int, what_if: bool, top: int, **kw: Any) -> None:
     """Which devices run a model at the required speed: cheapest (or most frugal, or fastest)
     first, the cheapest in each class, and why the others cannot.
@@ -453,6 +508,7 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
     from advisor.engine.recommend import cheapest_per_class
     from advisor.serialize import device_option_dict, workload_dict
 
+    model_id, quant_id = _imported(kw, model_id, quant_id)
     workload = _workload(kw)
     options = run_devices_for(model_id, workload, quant_id=quant_id, min_decode_tps=min_tps, max_ttft_s=max_ttft,
                               device_class=device_class, rank_by=rank_by)

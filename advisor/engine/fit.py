@@ -43,6 +43,11 @@ class QualityTable:
 _QUALITY_CACHE: dict[int, QualityTable] = {}
 
 
+def forget_quality_table(tables: Tables) -> None:
+    """Drop the cached table after a model was added to ``tables.models`` (an imported model)."""
+    _QUALITY_CACHE.pop(id(tables.models), None)
+
+
 def quality_table(tables: Tables) -> QualityTable:
     key = id(tables.models)
     cached = _QUALITY_CACHE.get(key)
