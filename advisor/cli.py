@@ -61,6 +61,9 @@ def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="KV cache type."),
         click.option("--threads", default=None, callback=_int_cb("--threads", 1024),
                      help="CPU threads (default: the device's big cores)."),
+        click.option("--flash-attn", type=click.Choice(["on", "off", "auto"]), default="auto", show_default=True,
+                     help="llama.cpp flash attention; off adds the attention scores to the compute buffer. "
+                          "auto = llama.cpp's default (on for CPU); llama-cpp-python's Llama() defaults to off."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -118,6 +121,7 @@ def _workload(kw: dict[str, Any]):
         output_tokens=kw.pop("output_tokens"),
         kv_cache_type=kw.pop("kv_cache"),
         threads=kw.pop("threads"),
+        flash_attn=kw.pop("flash_attn"),
     )
 
 
@@ -308,6 +312,10 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     data["weights_by_type"] = [{"ggml_type": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_type.items(), key=lambda kv: -kv[1][1])]
     data["device"] = device_dict(device)
     data["workload"] = workload_dict(workload)
+    from advisor.engine.empirical import resolve_flash_attn
+
+    data["workload"]["flash_attn"] = workload.flash_attn
+    data["workload"]["flash_attn_enabled"] = resolve_flash_attn(workload.flash_attn)
     data["schema"] = "edge-model-advisor/prediction"
     if fmt == "json":
         _emit(dumps_json(data))
@@ -327,7 +335,10 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
         {"item": "KV cache", "value": format_size(m["kv_cache_bytes"]), "basis": f"{d['workload']['context_tokens']:,} tokens, {d['workload']['kv_cache_type']}"},
         *([{"item": "recurrent state", "value": format_size(m["recurrent_state_bytes"]),
              "basis": "conv state of the recurrent layers, fixed per sequence"}] if m.get("recurrent_state_bytes") else []),
-        {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]), "basis": "fit to llama.cpp's reported buffers"},
+        {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]),
+         "basis": "fit to llama.cpp's reported buffers; flash attention "
+                  + ("on" if d["workload"].get("flash_attn_enabled", True) else "off (attention scores in the buffer)")
+                  + (" (auto)" if d["workload"].get("flash_attn") == "auto" else "")},
         {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": "fit to peak RSS of real runs"},
         {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}"},
         {"item": "quality score", "value": f"{d['quality_score']:.1f}", "basis": d["quality_basis"]},

@@ -373,6 +373,7 @@ class PathFactors(Record):
 # --------------------------------------------------------------------------- workload
 
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
+FlashAttn = Literal["auto", "on", "off"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +386,9 @@ class Workload:
     kv_cache_type: KvCacheType = "f16"
     n_ubatch: int = 512  # llama.cpp default physical batch
     threads: int | None = None  # None: the device's big cores
+    #: llama.cpp's flash attention: "auto" is llama.cpp's own default (enabled on the CPU backend);
+    #: llama-cpp-python's high-level Llama() turns it off unless asked
+    flash_attn: FlashAttn = "auto"
 
     def __post_init__(self) -> None:
         from advisor.errors import BadInputError
@@ -392,6 +396,8 @@ class Workload:
         for name in ("context_tokens", "prompt_tokens", "output_tokens", "n_ubatch"):
             if getattr(self, name) <= 0:
                 raise BadInputError(f"{name.replace('_', ' ')} must be positive")
+        if self.flash_attn not in ("auto", "on", "off"):
+            raise BadInputError(f"flash attention '{self.flash_attn}' is not one of on, off, auto")
         if self.prompt_tokens + self.output_tokens > self.context_tokens:
             raise BadInputError(
                 f"prompt ({self.prompt_tokens}) + output ({self.output_tokens}) tokens exceed the "

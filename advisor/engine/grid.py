@@ -72,7 +72,8 @@ def evaluate_grid_arrays(
     kv_by_model = {id(m): mem.kv_cache_bytes(m, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch) for m in models}
     kv = col([kv_by_model[id(m)] for m, _ in mq])
     cbuf_by_model = {id(m): empirical.guess_compute_buffer_bytes(m, workload.context_tokens, workload.n_ubatch,
-                                                                  flash_attn=empirical.FLASH_ATTN_DEFAULT) for m in models}
+                                                                  flash_attn=empirical.resolve_flash_attn(workload.flash_attn))
+                      for m in models}
     cbuf = col([cbuf_by_model[id(m)] for m, _ in mq])
     overhead = float(empirical.RUNTIME_OVERHEAD_BYTES)
     total = weights + kv + recurrent + cbuf + overhead

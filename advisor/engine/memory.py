@@ -147,10 +147,13 @@ def estimate_memory(
     ggml_types: Mapping[str, GgmlType],
     workload: Workload,
     *,
-    flash_attn: bool = empirical.FLASH_ATTN_DEFAULT,
+    flash_attn: bool | None = None,
     overhead_bytes: int = empirical.RUNTIME_OVERHEAD_BYTES,
 ) -> MemoryEstimate:
-    """Weights + KV cache + compute buffer + runtime overhead for one llama.cpp context."""
+    """Weights + KV cache (+ recurrent state) + compute buffer + runtime overhead for one llama.cpp
+    context. ``flash_attn`` None: the workload's setting ("auto" = llama.cpp's default)."""
+    if flash_attn is None:
+        flash_attn = empirical.resolve_flash_attn(workload.flash_attn)
     return MemoryEstimate(
         weights_bytes=weights_bytes(model, ftype, ggml_types),
         kv_cache_bytes=kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch),
