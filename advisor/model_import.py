@@ -99,7 +99,7 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     n_kv, kv_per_layer = per_layer(kv, "attention.head_count_kv")
     ffn_size, ffn_per_layer = per_layer(ffn, "feed_forward_length")
     n_experts = int(key("expert_count", 0))
-    experts_in_ffn = arch in ("olmoe", "granitemoe")
+    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid")
     expert_ffn = int(key("expert_feed_forward_length", 0)) or (ffn_size if experts_in_ffn and n_experts else 0)
     head_dim = int(key("attention.key_length", hidden // max(1, n_heads)))
     rope_dims = int(key("rope.dimension_count", 0))
@@ -124,6 +124,8 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
         shared_expert_ffn_size=int(key("expert_shared_feed_forward_length", 0)) if n_experts else 0,
         n_dense_layers=int(key("leading_dense_block_count", 0)) if n_experts else 0,
         shortconv_l_cache=int(key("shortconv.l_cache", 0)),
+        ssm_d_state=int(key("ssm.state_size", 0)), ssm_d_conv=int(key("ssm.conv_kernel", 0)),
+        ssm_n_group=int(key("ssm.group_count", 0)), ssm_n_heads=int(key("ssm.time_step_rank", 0)),
         rope_dims=rope_dims if 0 < rope_dims < head_dim else 0,
         file_tensors=tuple(tensors), verified=True,
         source=f"GGUF header of {h.path} (metadata and tensor table; tensor data not read)",

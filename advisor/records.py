@@ -49,6 +49,7 @@ GgufArch = Literal[
     "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
     "qwen3moe", "olmoe", "granitemoe",  # mixture of experts
     "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
+    "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
 ]
 
 
@@ -71,7 +72,9 @@ class ModelSpec(Record):
     Hybrid layers: a layer whose ``n_kv_heads_per_layer`` entry is 0 has no attention and no KV
     cache (llama.cpp's own convention, ``is_recr(il) = n_head_kv(il) == 0``); with
     ``shortconv_l_cache`` > 0 it is an LFM2 gated short convolution that keeps
-    ``hidden × (l_cache − 1)`` F32 values of state per sequence.
+    ``hidden × (l_cache − 1)`` F32 values of state per sequence; with ``ssm_d_state`` > 0 it is a
+    Mamba2 layer (d_inner = 2 × hidden, llama.cpp's only supported expansion) whose state is
+    ``(d_conv − 1) × (d_inner + 2 × n_group × d_state) + d_state × d_inner`` F32 values.
 
     ``file_tensors``: the exact tensor table of a GGUF file (``--gguf-header``); when set it is
     the inventory and its types are the weights, whatever file type is asked for.
@@ -114,6 +117,10 @@ class ModelSpec(Record):
     shared_expert_ffn_size: int = Field(default=0, ge=0)
     n_dense_layers: int = Field(default=0, ge=0)
     shortconv_l_cache: int = Field(default=0, ge=0)
+    ssm_d_state: int = Field(default=0, ge=0)  # Mamba2 state size per head channel
+    ssm_d_conv: int = Field(default=0, ge=0)  # Mamba2 conv kernel
+    ssm_n_group: int = Field(default=0, ge=0)
+    ssm_n_heads: int = Field(default=0, ge=0)  # Mamba2 heads (GGUF ssm.time_step_rank)
     rope_dims: int = Field(default=0, ge=0)  # rotary dims per head when partial (Phi-2, GPT-NeoX); 0 = head_dim
     file_tensors: tuple[FileTensor, ...] | None = None
     verified: bool
@@ -141,8 +148,10 @@ class ModelSpec(Record):
         kv = self.n_kv_heads_per_layer or ()
         if any(k < 0 for k in kv):
             raise ValueError("n_kv_heads_per_layer entries must be >= 0")
-        if any(k == 0 for k in kv) and not self.shortconv_l_cache:
-            raise ValueError("layers with 0 kv heads are recurrent: give shortconv_l_cache (the only recurrent kind supported)")
+        if any(k == 0 for k in kv) and not (self.shortconv_l_cache or self.ssm_d_state):
+            raise ValueError("layers with 0 kv heads are recurrent: give shortconv_l_cache (LFM2) or ssm_d_state (Mamba2)")
+        if self.ssm_d_state and not (self.ssm_d_conv and self.ssm_n_group and self.ssm_n_heads):
+            raise ValueError("a Mamba2 layer needs ssm_d_conv, ssm_n_group and ssm_n_heads beside ssm_d_state")
         if kv and all(k == 0 for k in kv):
             raise ValueError("every layer has 0 kv heads: at least one attention layer is needed")
         return self
@@ -163,6 +172,11 @@ class ModelSpec(Record):
 
     def is_moe_layer(self, layer: int) -> bool:
         return self.n_experts > 0 and layer >= self.n_dense_layers
+
+    @property
+    def ssm_d_inner(self) -> int:
+        """Mamba2 inner width: 2 × hidden (llama.cpp asserts this expansion for mamba2/granitehybrid)."""
+        return 2 * self.hidden_size
 
     @property
     def is_moe(self) -> bool:

@@ -5,7 +5,8 @@ Tiny models of five llama.cpp architectures (random weights, dims chosen to exer
 qwen3moe (16 experts, expert width 384 -> K-quant fallbacks on ffn_down_exps), olmoe (8 experts:
 llama.cpp's 8-expert rules, whole-projection QK-norm), granitemoe (shared expert, tied output),
 lfm2 (short-convolution layers beside attention layers, llama.cpp's `head_count_kv = 0` marks
-a recurrent layer) and lfm2moe (both, with two leading dense layers); and the dense layouts of
+a recurrent layer), lfm2moe (both, with two leading dense layers), granitehybrid (Mamba2 layers,
+dense and MoE with a shared expert); and the dense layouts of
 phi2, gptneox and smollm3. For each:
 (a) the F16 file has exactly ``tensor_inventory``'s names, ggml shapes and converter types;
 (b) llama.cpp's quantizer gives every tensor the type ``quant_mix.tensor_types`` predicts and the
@@ -53,6 +54,14 @@ TINY: dict[str, dict] = {
     "lfm2moe": dict(gguf_arch="lfm2moe", n_layers=8, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2,
                     tied_embeddings=True, n_kv_heads_per_layer=_HYBRID, shortconv_l_cache=3, n_experts=8,
                     n_experts_used=2, expert_ffn_size=384, n_dense_layers=2),
+    # Mamba2 layers beside attention layers (Granite 4.0 H), dense and with a shared-expert MoE
+    "granitehybrid": dict(gguf_arch="granitehybrid", n_layers=8, hidden_size=256, ffn_size=512, n_heads=4, n_kv_heads=4,
+                          qk_norm=False, tied_embeddings=True, n_kv_heads_per_layer=(0, 0, 4, 0, 0, 0, 4, 0), ssm_d_state=32,
+                          ssm_d_conv=4, ssm_n_group=1, ssm_n_heads=8),
+    "granitehybrid-moe": dict(gguf_arch="granitehybrid", n_layers=8, hidden_size=256, ffn_size=256, n_heads=4, n_kv_heads=2,
+                              qk_norm=False, tied_embeddings=True, n_kv_heads_per_layer=(0, 0, 2, 0, 0, 0, 2, 0), ssm_d_state=32,
+                              ssm_d_conv=4, ssm_n_group=2, ssm_n_heads=8, n_experts=8, n_experts_used=2, expert_ffn_size=256,
+                              shared_expert_ffn_size=512),
     # dense layouts new with this catalog: parallel blocks with biases (phi2), fused QKV (gptneox)
     "phi2": dict(gguf_arch="phi2", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
                  tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=32),
@@ -122,7 +131,7 @@ def test_kv_and_recurrent_buffers_match_llama_cpp(arch, flash_attn, twin_cache):
     assert b.kv_buffer_bytes == mem.kv_cache_bytes(model, n_ctx)
     assert [c.layers for c in b.kv_caches] == [sum(not model.is_recurrent(i) for i in range(model.n_layers))]
     assert abs(b.recurrent_state_bytes - mem.recurrent_state_bytes(model)) <= 0.005 * (1 << 20)
-    assert (b.recurrent_state_bytes > 0) == bool(model.shortconv_l_cache)
+    assert (b.recurrent_state_bytes > 0) == bool(model.shortconv_l_cache or model.ssm_d_state)
     if not flash_attn:
         # the attention scores dominate these tiny models' compute buffer; the rest of the graph
         # differs by about one hidden-width activation between layouts (±4 %)

@@ -59,7 +59,20 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
             add(f"{name}.bias", dim)
 
     norm("attn_norm", e)
-    if m.is_recurrent(i):
+    if m.is_recurrent(i) and m.ssm_d_state:
+        # Mamba2 mixer (llama.cpp granite-hybrid.cpp load_arch_tensors): in_proj to z, x, B, C, dt;
+        # depthwise conv over x, B, C; per-head dt bias, A and D; grouped RMS norm; out_proj
+        d_in, g, ds, nh = m.ssm_d_inner, m.ssm_n_group, m.ssm_d_state, m.ssm_n_heads
+        add("ssm_in.weight", e, 2 * d_in + 2 * g * ds + nh)
+        add("ssm_conv1d.weight", m.ssm_d_conv, d_in + 2 * g * ds)
+        add("ssm_conv1d.bias", d_in + 2 * g * ds)
+        add("ssm_dt.bias", nh)
+        add("ssm_a", 1, nh)
+        add("ssm_d", 1, nh)
+        # {d_inner / n_group, n_group}; llama.cpp writes a trailing 1 away (1-D when n_group = 1)
+        add("ssm_norm.weight", *((d_in // g, g) if g > 1 else (d_in,)))
+        add("ssm_out.weight", d_in, e)
+    elif m.is_recurrent(i):
         # LFM2 gated short convolution (llama.cpp lfm2.cpp load_arch_tensors): depthwise conv
         # {l_cache, e}, in_proj {e, 3e} (B, C and x), out_proj {e, e}
         add("shortconv.conv.weight", m.shortconv_l_cache, e)
@@ -181,6 +194,9 @@ def recurrent_state_values(m: ModelSpec, layer: int) -> int:
     """n_embd_r + n_embd_s of one recurrent layer (llama-hparams.cpp ``n_embd_r``/``n_embd_s``)."""
     if not m.is_recurrent(layer):
         return 0
+    if m.ssm_d_state:  # Mamba2: conv state r = (d_conv − 1) × (d_inner + 2 g d_state), scan state s = d_state × d_inner
+        d_in = m.ssm_d_inner
+        return (m.ssm_d_conv - 1) * (d_in + 2 * m.ssm_n_group * m.ssm_d_state) + m.ssm_d_state * d_in
     return m.hidden_size * (m.shortconv_l_cache - 1)
 
 

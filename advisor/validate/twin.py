@@ -59,7 +59,7 @@ _ARCH_FIELDS = (
 # added with MoE/hybrid support: in the key only when set, so the keys of dense twins do not change
 _ARCH_FIELDS_OPTIONAL = (
     "n_experts", "n_experts_used", "expert_ffn_size", "shared_expert_ffn_size", "n_dense_layers",
-    "shortconv_l_cache", "rope_dims",
+    "shortconv_l_cache", "rope_dims", "ssm_d_state", "ssm_d_conv", "ssm_n_group", "ssm_n_heads",
 )
 
 _CHUNK = 1 << 22  # elements written at a time; the random pool holds twice as many
@@ -101,11 +101,11 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
     w.add_embedding_length(m.hidden_size)
     w.add_block_count(m.n_layers)
     # olmoe and granitemoe size their experts from feed_forward_length (llama.cpp loaders)
-    experts_in_ffn = arch in ("olmoe", "granitemoe")
+    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid") and m.n_experts > 0
     if m.n_heads_per_layer or m.n_kv_heads_per_layer or m.ffn_size_per_layer:
         w.add_head_count([m.heads(i) for i in range(m.n_layers)])
         w.add_head_count_kv([m.kv_heads(i) for i in range(m.n_layers)])  # 0 marks a recurrent layer
-        w.add_feed_forward_length([m.ffn(i) for i in range(m.n_layers)])
+        w.add_feed_forward_length([m.expert_ffn_size if experts_in_ffn else m.ffn(i) for i in range(m.n_layers)])
     else:
         w.add_head_count(m.n_heads)
         w.add_head_count_kv(m.n_kv_heads)
@@ -124,6 +124,14 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
             w.add_expert_weights_norm(True)
     if m.shortconv_l_cache:
         w.add_shortconv_l_cache(m.shortconv_l_cache)
+    if m.ssm_d_state:
+        w.add_ssm_conv_kernel(m.ssm_d_conv)
+        w.add_ssm_state_size(m.ssm_d_state)
+        w.add_ssm_group_count(m.ssm_n_group)
+        w.add_ssm_inner_size(m.ssm_d_inner)
+        w.add_ssm_time_step_rank(m.ssm_n_heads)
+    if arch == "granitehybrid":
+        w.add_rope_scaling_finetuned(False)  # Granite 4.0 H: no RoPE
     w.add_key_length(m.head_dim)
     w.add_value_length(m.head_dim)
     if m.norm == "layer":
@@ -146,7 +154,7 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_sliding_window(m.sliding_window)
     if arch == "phi3" and m.sliding_window:
         w.add_sliding_window(m.sliding_window)
-    if arch in ("granite", "granitemoe"):
+    if arch in ("granite", "granitemoe", "granitehybrid"):
         # granite-3.x config.json multipliers (values do not change any buffer size)
         w.add_attention_scale(0.015625)
         w.add_embedding_scale(12.0)
