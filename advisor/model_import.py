@@ -173,6 +173,7 @@ _HF_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
     "smollm3": ("smollm3", {"tie_word_embeddings": True}),
     "lfm2": ("lfm2", {"tie_word_embeddings": True, "_qk_norm": True}),
     "lfm2_moe": ("lfm2moe", {"tie_word_embeddings": True, "_qk_norm": True}),
+    "granitemoehybrid": ("granitehybrid", {"tie_word_embeddings": False}),
     "phi": ("phi2", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
     "gpt_neox": ("gptneox", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
 }
@@ -223,6 +224,21 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
             raise DataFileError(f"{path}: qwen3_moe with dense layers (mlp_only_layers / decoder_sparse_step) is not "
                                 "supported; llama.cpp's loader assumes every layer is MoE")
         ffn = ffn or width
+    elif model_type == "granitemoehybrid":
+        ffn = need("shared_intermediate_size")
+        if cfg.get("num_local_experts"):
+            moe = dict(n_experts=cfg["num_local_experts"], n_experts_used=need("num_experts_per_tok"),
+                       expert_ffn_size=need("intermediate_size"), shared_expert_ffn_size=ffn)
+        if cfg.get("mamba_expand", 2) != 2:
+            raise DataFileError(f"{path}: mamba_expand {cfg['mamba_expand']} is not supported; llama.cpp requires d_inner = 2 × hidden")
+        moe.update(ssm_d_state=need("mamba_d_state"), ssm_d_conv=need("mamba_d_conv"), ssm_n_group=need("mamba_n_groups"),
+                   ssm_n_heads=need("mamba_n_heads"))
+        kv = need("num_key_value_heads")
+        types = cfg.get("layer_types")
+        if isinstance(types, list):
+            kv_per_layer = tuple(kv if t == "attention" else 0 for t in types)
+        else:
+            missing.append("layer_types")
     elif model_type == "lfm2":
         ffn = need("block_ff_dim", "intermediate_size")
         if cfg.get("block_auto_adjust_ff_dim"):  # as convert_hf_to_gguf's LFM2Model does

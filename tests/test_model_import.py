@@ -240,3 +240,22 @@ def test_models_add_stores_the_model_under_advisor_home(tmp_path, monkeypatch, c
         assert code == 0 and "tiny-moe-q4-k-m" in out
     finally:
         _load.cache_clear()
+
+
+GRANITE_H_TINY = {  # the fields granitemoehybrid configs carry (values of the catalog's Granite 4.0 H Tiny)
+    "model_type": "granitemoehybrid", "_name_or_path": "ibm-granite/granite-4.0-h-tiny", "num_hidden_layers": 40,
+    "hidden_size": 1536, "intermediate_size": 512, "shared_intermediate_size": 1024, "num_local_experts": 64,
+    "num_experts_per_tok": 6, "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 100352,
+    "max_position_embeddings": 131072, "tie_word_embeddings": True, "mamba_d_state": 128, "mamba_d_conv": 4,
+    "mamba_n_groups": 1, "mamba_n_heads": 48, "mamba_expand": 2,
+    "layer_types": ["attention" if i in (5, 15, 25, 35) else "mamba" for i in range(40)],
+}
+
+
+def test_granite_hybrid_config(tmp_path, catalog):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(GRANITE_H_TINY))
+    model = model_from_hf_config(path)
+    ref = catalog.model("granite-4.0-h-tiny")
+    assert tensor_inventory(model) == tensor_inventory(ref)
+    assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref) == 58060800

@@ -32,6 +32,8 @@ GIB = 1 << 30
         ("phi-2", 327680, 0),
         ("pythia-1.4b", 196608, 0),
         ("smollm3-3b", 73728, 0),
+        ("granite-4.0-h-micro", 8192, 77377536),  # 36 Mamba2 layers × ((4−1)(4096+256) + 128 × 4096) × 4 B
+        ("granite-4.0-h-tiny", 8192, 58060800),
     ],
 )
 def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token, state_bytes):
@@ -48,7 +50,7 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
        # leave out the routers: 0.013B for Qwen3-30B-A3B, within the tolerance)
         ("qwen3-30b-a3b", 30.53, 3.34), ("olmoe-1b-7b-0924-instruct", 6.92, 1.28),
         ("granite-3.1-1b-a400m-instruct", 1.335, 0.43), ("granite-3.1-3b-a800m-instruct", 3.30, 0.88),
-        ("lfm2-8b-a1b", 8.34, 1.56),
+        ("lfm2-8b-a1b", 8.34, 1.56), ("granite-4.0-h-tiny", 6.94, 1.46),
     ],
 )
 def test_total_and_active_parameters(catalog, model_id, total_b, active_b):
