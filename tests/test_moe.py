@@ -34,14 +34,18 @@ GIB = 1 << 30
         ("smollm3-3b", 73728, 0),
         ("granite-4.0-h-micro", 8192, 77377536),  # 36 Mamba2 layers × ((4−1)(4096+256) + 128 × 4096) × 4 B
         ("granite-4.0-h-tiny", 8192, 58060800),
+        ("openai-gpt-oss-20b", 24576, 0),  # the 12 global layers; the 12 sliding ones hold 128 + n_ubatch tokens
     ],
 )
 def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token, state_bytes):
     model = catalog.model(model_id)
     assert mem.kv_bytes_per_token(model) == kv_bytes_per_token
     assert mem.recurrent_state_bytes(model) == state_bytes
-    # the state does not grow with the context; the KV cache does
-    assert mem.kv_cache_bytes(model, 8192) == 2 * mem.kv_cache_bytes(model, 4096)
+    # the state does not grow with the context; the KV cache does (sliding-window layers stop growing)
+    growth = mem.kv_cache_bytes(model, 8192) - mem.kv_cache_bytes(model, 4096)
+    assert growth == 4096 * kv_bytes_per_token
+    assert mem.kv_cache_bytes(model, 4096) == (4096 * kv_bytes_per_token if not model.sliding_window else
+                                                4096 * kv_bytes_per_token + 768 * kv_bytes_per_token)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +55,7 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
         ("qwen3-30b-a3b", 30.53, 3.34), ("olmoe-1b-7b-0924-instruct", 6.92, 1.28),
         ("granite-3.1-1b-a400m-instruct", 1.335, 0.43), ("granite-3.1-3b-a800m-instruct", 3.30, 0.88),
         ("lfm2-8b-a1b", 8.34, 1.56), ("granite-4.0-h-tiny", 6.94, 1.46),
+        ("openai-gpt-oss-20b", 20.91, 4.18),  # 3.60B without the input embedding (card: 3.6B active)
     ],
 )
 def test_total_and_active_parameters(catalog, model_id, total_b, active_b):
@@ -104,6 +109,22 @@ def test_moe_decodes_like_its_active_size(catalog):
 
 def _types(model: ModelSpec, ftype: str, base: str) -> dict[str, str]:
     return dict(zip((t.name for t in tensor_inventory(model)), tensor_types(model, ftype, base)))
+
+
+def test_mxfp4_moe_mix(catalog):
+    """MXFP4_MOE: experts MXFP4 (17 B per 32 weights), every other quantizable tensor and the
+    output Q8_0; routers and biases F32. gpt-oss-20b: 12.10 GB, 2.6 GB read per decoded token."""
+    model = catalog.model("openai-gpt-oss-20b")
+    t = _types(model, "MXFP4_MOE", "MXFP4")
+    assert t["blk.0.ffn_up_exps.weight"] == t["blk.0.ffn_down_exps.weight"] == "MXFP4"
+    assert t["blk.0.attn_q.weight"] == t["output.weight"] == t["token_embd.weight"] == "Q8_0"
+    assert t["blk.0.ffn_gate_inp.weight"] == t["blk.0.ffn_up_exps.bias"] == t["blk.0.attn_sinks.weight"] == "F32"
+    ftype = catalog.file_type("MXFP4_MOE")
+    assert mem.weights_bytes(model, ftype, catalog.ggml_types) / 1e9 == pytest.approx(12.097, abs=0.001)
+    # K-quant rows of 2880 fall back: a "Q4_K_M" gpt-oss is larger than the MXFP4 one
+    q4 = mem.weights_bytes(model, catalog.file_type("Q4_K_M"), catalog.ggml_types)
+    assert q4 > mem.weights_bytes(model, ftype, catalog.ggml_types)
+    assert _types(model, "Q4_K_M", "Q4_K")["blk.1.ffn_up_exps.weight"] == "Q5_0"
 
 
 def test_expert_quant_rules(catalog):

@@ -62,6 +62,11 @@ TINY: dict[str, dict] = {
                               qk_norm=False, tied_embeddings=True, n_kv_heads_per_layer=(0, 0, 2, 0, 0, 0, 2, 0), ssm_d_state=32,
                               ssm_d_conv=4, ssm_n_group=2, ssm_n_heads=8, n_experts=8, n_experts_used=2, expert_ffn_size=256,
                               shared_expert_ffn_size=512),
+    # gpt-oss: biases everywhere, attention sinks, every other layer sliding (window 128), hidden 320
+    # (not a multiple of 256, like gpt-oss-20b's 2880: K-quants fall back), MXFP4 experts
+    "gpt-oss": dict(gguf_arch="gpt-oss", n_layers=4, hidden_size=320, ffn_size=320, n_heads=8, n_kv_heads=2, qk_norm=False,
+                    attn_bias=True, tied_embeddings=False, sliding_window=128, swa_global_every=2, n_experts=4,
+                    n_experts_used=2, expert_ffn_size=320),
     # dense layouts new with this catalog: parallel blocks with biases (phi2), fused QKV (gptneox)
     "phi2": dict(gguf_arch="phi2", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
                  tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=32),
@@ -70,7 +75,7 @@ TINY: dict[str, dict] = {
     "smollm3": dict(gguf_arch="smollm3", n_layers=4, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2, qk_norm=False,
                     tied_embeddings=True),
 }
-FILE_TYPES = ("Q8_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "Q5_K_M", "Q4_K_S", "IQ4_XS")
+FILE_TYPES = ("Q8_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "Q5_K_M", "Q4_K_S", "IQ4_XS", "MXFP4_MOE")
 IMATRIX_FILE_TYPES = ("IQ2_M", "IQ3_XXS")
 
 
@@ -126,10 +131,11 @@ def test_kv_and_recurrent_buffers_match_llama_cpp(arch, flash_attn, twin_cache):
     model = _spec(arch)
     path = build_twin(model, "Q8_0", twin_cache, threads=os.cpu_count())
     n_ctx = 1000  # llama.cpp pads the context to 1024 cells
-    b = measure_buffers(path, n_ctx=n_ctx, flash_attn=flash_attn, eval_tokens=8)
+    # swa_full=False: llama.cpp's command-line default, which the engine predicts
+    b = measure_buffers(path, n_ctx=n_ctx, flash_attn=flash_attn, swa_full=False, eval_tokens=8)
     assert b.flash_attn is flash_attn
     assert b.kv_buffer_bytes == mem.kv_cache_bytes(model, n_ctx)
-    assert [c.layers for c in b.kv_caches] == [sum(not model.is_recurrent(i) for i in range(model.n_layers))]
+    assert sum(c.layers for c in b.kv_caches) == sum(not model.is_recurrent(i) for i in range(model.n_layers))
     assert abs(b.recurrent_state_bytes - mem.recurrent_state_bytes(model)) <= 0.005 * (1 << 20)
     assert (b.recurrent_state_bytes > 0) == bool(model.shortconv_l_cache or model.ssm_d_state)
     if not flash_attn:

@@ -25,7 +25,7 @@ from advisor.records import ModelSpec
 # ggml block sizes; the catalog carries the full geometry, this is what the rules need.
 _BLOCK = {
     "F32": 1, "F16": 1, "BF16": 1,
-    "Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q8_0": 32, "IQ4_NL": 32,
+    "Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q8_0": 32, "IQ4_NL": 32, "MXFP4": 32,
     "Q2_K": 256, "Q3_K": 256, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256,
     "IQ2_XXS": 256, "IQ2_XS": 256, "IQ2_S": 256, "IQ3_XXS": 256, "IQ3_S": 256,
     "IQ1_S": 256, "IQ1_M": 256, "IQ4_XS": 256, "TQ1_0": 256, "TQ2_0": 256,
@@ -119,12 +119,17 @@ def _choose(ftype: str, base: str, t: Tensor, qs: _State, has_output: bool) -> s
     attn_v_like = cat in ("attn_v", "attn_qkv", "attn_kv_b")
     new = base
     if cat == "output" or (not has_output and cat == "token_embd"):
-        if t.shape[0] % _BLOCK[base] != 0:
+        if ftype == "MXFP4_MOE":
+            new = "Q8_0"
+        elif t.shape[0] % _BLOCK[base] != 0:
             new = "Q8_0"
         elif ftype in _LOW_BIT_OUTPUT_Q5K:
             new = "Q5_K"
         elif new != "Q8_0":
             new = "Q6_K"
+    elif ftype == "MXFP4_MOE":
+        # routed experts (ne[2] > 1) MXFP4, every other quantizable tensor Q8_0
+        new = "MXFP4" if len(t.shape) == 3 and t.shape[2] > 1 else "Q8_0"
     elif cat == "token_embd":
         if ftype in ("IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"):
             new = "Q2_K"

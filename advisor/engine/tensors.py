@@ -96,11 +96,13 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
             add("attn_q_norm.weight", q_out if arch == "olmoe" else hd)
             add("attn_k_norm.weight", kv_out if arch == "olmoe" else hd)
         add("attn_output.weight", q_out, e)
-        if biased:
+        if biased or arch == "gpt-oss":
             add("attn_output.bias", e)
-    if m.post_norms:
+        if arch == "gpt-oss":
+            add("attn_sinks.weight", nh)  # learned per-head attention sink logits
+    if m.post_norms or arch == "gpt-oss":  # gpt-oss: the post-attention norm is its FFN's input norm
         add("post_attention_norm.weight", e)
-    if arch != "phi2":  # Phi-2's MLP reads the attention norm's output (parallel block)
+    if arch not in ("phi2", "gpt-oss"):  # Phi-2's MLP reads the attention norm's output (parallel block)
         norm("ffn_norm", e)
     if m.is_moe_layer(i):
         n, fe = m.n_experts, m.expert_ffn_size
@@ -111,6 +113,11 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
         add("ffn_down_exps.weight", fe, e, n)
         if arch == "lfm2moe":
             add("exp_probs_b.bias", n)  # expert score-correction bias
+        if arch == "gpt-oss":  # biases on the router and on every expert (llama.cpp openai-moe.cpp)
+            add("ffn_gate_inp.bias", n)
+            add("ffn_gate_exps.bias", fe, n)
+            add("ffn_up_exps.bias", fe, n)
+            add("ffn_down_exps.bias", e, n)
         if m.shared_expert_ffn_size:
             s = m.shared_expert_ffn_size
             add("ffn_gate_shexp.weight", e, s)
@@ -220,7 +227,7 @@ def layer_sums(m: ModelSpec) -> LayerSums:
     frac = expert_active_fraction(m)
     mm = active = 0
     for t in tensor_inventory(m):
-        if t.is_matrix and t.name not in ("token_embd.weight", "output.weight"):
+        if t.is_matrix and t.name.endswith(".weight") and t.name not in ("token_embd.weight", "output.weight"):
             mm += t.n_elements
             active += round(t.n_elements * frac) if is_expert_tensor(t) else t.n_elements
     sums = LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm,

@@ -47,7 +47,7 @@ LLAMA_FTYPE = {
     "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16,
     "Q5_K_M": 17, "Q6_K": 18, "IQ2_XXS": 19, "IQ2_XS": 20, "Q2_K_S": 21, "IQ3_XS": 22,
     "IQ3_XXS": 23, "IQ1_S": 24, "IQ4_NL": 25, "IQ3_S": 26, "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29,
-    "IQ4_XS": 30, "IQ1_M": 31, "BF16": 32,
+    "IQ4_XS": 30, "IQ1_M": 31, "BF16": 32, "MXFP4_MOE": 38,
 }
 
 _ARCH_FIELDS = (
@@ -138,18 +138,21 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_layer_norm_eps(1e-5)
     else:
         w.add_layer_norm_rms_eps(1e-6)
-    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe") else 10_000.0)
+    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe")
+                         else 150_000.0 if arch == "gpt-oss" else 10_000.0)
     if arch == "stablelm":
         w.add_rope_dimension_count(m.head_dim // 4)  # partial_rotary_factor 0.25
     elif m.rope_dims:
         w.add_rope_dimension_count(m.rope_dims)  # partial rotary (Phi-2, GPT-NeoX)
-    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3"):
+    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3", "gpt-oss"):
         w.add_rope_dimension_count(m.head_dim)
     if arch == "gptneox":
         w.add_parallel_residual(True)
     if arch == "gemma2":
         w.add_attn_logit_softcapping(50.0)
         w.add_final_logit_softcapping(30.0)
+    if arch == "gpt-oss":
+        w.add_sliding_window(m.sliding_window)  # llama.cpp: every other layer (pattern 2) slides
     if arch in ("gemma2", "gemma3") and m.sliding_window:
         w.add_sliding_window(m.sliding_window)
     if arch == "phi3" and m.sliding_window:
