@@ -162,3 +162,27 @@ def test_compute_buffer_without_flash_attention_real_size(n_ctx, twin_cache, cat
     assert b.flash_attn is False
     predicted = empirical.guess_compute_buffer_bytes(model, n_ctx, 512, flash_attn=False)
     assert predicted == pytest.approx(b.compute_buffer_bytes, rel=0.02)
+
+
+@pytest.mark.parametrize("model_id", ["granite-3.1-1b-a400m-instruct", "lfm2-350m"])
+def test_real_size_moe_and_hybrid_twins(model_id, twin_cache, catalog):
+    """Catalog models at their real dims (a 1.3B MoE, a 0.35B hybrid) in Q4_K_M: every tensor type,
+    the tensor bytes, the KV and recurrent buffers and the compute buffer with flash attention on
+    and off, against llama.cpp at 4,096 tokens (measured: compute within 0.01 %)."""
+    from advisor.validate.buffers import measure_buffers
+    from advisor.validate.twin import build_twin
+
+    model = catalog.model(model_id)
+    ftype = catalog.file_type("Q4_K_M")
+    path = build_twin(model, "Q4_K_M", twin_cache, threads=os.cpu_count())
+    got = _read(path)
+    inv = tensor_inventory(model)
+    expected = tensor_types(model, ftype.id, ftype.base_type)
+    assert [got[t.name][1] for t in inv] == list(expected)
+    assert sum(b for _, _, b in got.values()) == mem.weights_bytes(model, ftype, catalog.ggml_types)
+    for flash_attn in (True, False):
+        b = measure_buffers(path, n_ctx=4096, flash_attn=flash_attn, swa_full=False)
+        assert b.kv_buffer_bytes == mem.kv_cache_bytes(model, 4096)
+        assert abs(b.recurrent_state_bytes - mem.recurrent_state_bytes(model)) <= 0.005 * (1 << 20)
+        predicted = empirical.guess_compute_buffer_bytes(model, 4096, 512, flash_attn=flash_attn)
+        assert predicted == pytest.approx(b.compute_buffer_bytes, rel=0.03)
