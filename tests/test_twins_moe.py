@@ -72,9 +72,14 @@ TINY: dict[str, dict] = {
                  tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=32),
     "gptneox": dict(gguf_arch="gptneox", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
                     tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=16),
+    # fused attn_qkv (the existing phi3 layout): this llama.cpp gives it the attn_v rules, not Q5_K
+    "phi3": dict(gguf_arch="phi3", n_layers=8, hidden_size=256, ffn_size=512, n_heads=8, n_kv_heads=2, qk_norm=False,
+                 tied_embeddings=True),
     "smollm3": dict(gguf_arch="smollm3", n_layers=4, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2, qk_norm=False,
                     tied_embeddings=True),
 }
+#: twins llama.cpp quantizes but cannot load: phi3's vocabulary loader wants its real special tokens
+NO_LOAD = ("phi3",)
 FILE_TYPES = ("Q8_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "Q5_K_M", "Q4_K_S", "IQ4_XS", "MXFP4_MOE")
 IMATRIX_FILE_TYPES = ("IQ2_M", "IQ3_XXS")
 
@@ -123,7 +128,7 @@ def test_quantized_twin_matches_quant_mix_and_bytes(arch, file_type, twin_cache,
 
 
 @pytest.mark.parametrize("flash_attn", [True, False])
-@pytest.mark.parametrize("arch", list(TINY))
+@pytest.mark.parametrize("arch", [a for a in TINY if a not in NO_LOAD])
 def test_kv_and_recurrent_buffers_match_llama_cpp(arch, flash_attn, twin_cache):
     from advisor.validate.buffers import measure_buffers
     from advisor.validate.twin import build_twin
