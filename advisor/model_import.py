@@ -99,7 +99,7 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     n_kv, kv_per_layer = per_layer(kv, "attention.head_count_kv")
     ffn_size, ffn_per_layer = per_layer(ffn, "feed_forward_length")
     n_experts = int(key("expert_count", 0))
-    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid")
+    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid", "phimoe")
     expert_ffn = int(key("expert_feed_forward_length", 0)) or (ffn_size if experts_in_ffn and n_experts else 0)
     head_dim = int(key("attention.key_length", hidden // max(1, n_heads)))
     rope_dims = int(key("rope.dimension_count", 0))

@@ -47,7 +47,7 @@ class QualityEntry(Record):
 GgufArch = Literal[
     "llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm",
     "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
-    "qwen3moe", "olmoe", "granitemoe", "gpt-oss",  # mixture of experts
+    "qwen3moe", "olmoe", "granitemoe", "gpt-oss", "phimoe",  # mixture of experts
     "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
     "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
 ]

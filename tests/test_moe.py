@@ -55,7 +55,7 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
         ("qwen3-30b-a3b", 30.53, 3.34), ("olmoe-1b-7b-0924-instruct", 6.92, 1.28),
         ("granite-3.1-1b-a400m-instruct", 1.335, 0.43), ("granite-3.1-3b-a800m-instruct", 3.30, 0.88),
         ("lfm2-8b-a1b", 8.34, 1.56), ("granite-4.0-h-tiny", 6.94, 1.46),
-        ("openai-gpt-oss-20b", 20.91, 4.18),  # 3.60B without the input embedding (card: 3.6B active)
+        ("openai-gpt-oss-20b", 20.91, 4.18), ("phi-3.5-moe-instruct", 41.87, 6.64),  # 3.60B without the input embedding (card: 3.6B active)
     ],
 )
 def test_total_and_active_parameters(catalog, model_id, total_b, active_b):

@@ -67,6 +67,9 @@ TINY: dict[str, dict] = {
     "gpt-oss": dict(gguf_arch="gpt-oss", n_layers=4, hidden_size=320, ffn_size=320, n_heads=8, n_kv_heads=2, qk_norm=False,
                     attn_bias=True, tied_embeddings=False, sliding_window=128, swa_global_every=2, n_experts=4,
                     n_experts_used=2, expert_ffn_size=320),
+    # phimoe: LayerNorms with biases, q/k/v/o and lm_head biases, 16-expert style MoE
+    "phimoe": dict(gguf_arch="phimoe", n_layers=4, hidden_size=256, ffn_size=384, n_heads=4, n_kv_heads=2, qk_norm=False,
+                   attn_bias=True, norm="layer", tied_embeddings=False, n_experts=4, n_experts_used=2, expert_ffn_size=384),
     # dense layouts new with this catalog: parallel blocks with biases (phi2), fused QKV (gptneox)
     "phi2": dict(gguf_arch="phi2", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
                  tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=32),

@@ -96,7 +96,7 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
             add("attn_q_norm.weight", q_out if arch == "olmoe" else hd)
             add("attn_k_norm.weight", kv_out if arch == "olmoe" else hd)
         add("attn_output.weight", q_out, e)
-        if biased or arch == "gpt-oss":
+        if biased or arch in ("gpt-oss", "phimoe"):
             add("attn_output.bias", e)
         if arch == "gpt-oss":
             add("attn_sinks.weight", nh)  # learned per-head attention sink logits
@@ -164,7 +164,7 @@ def tensor_inventory(m: ModelSpec) -> tuple[Tensor, ...]:
         out.append(Tensor("output_norm.bias", (e,), None))
     if not m.tied_embeddings:
         out.append(Tensor("output.weight", (e, v), None))
-        if m.gguf_arch == "phi2":
+        if m.gguf_arch in ("phi2", "phimoe"):
             out.append(Tensor("output.bias", (v,), None))
     return tuple(out)
 

@@ -101,7 +101,7 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
     w.add_embedding_length(m.hidden_size)
     w.add_block_count(m.n_layers)
     # olmoe and granitemoe size their experts from feed_forward_length (llama.cpp loaders)
-    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid") and m.n_experts > 0
+    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid", "phimoe") and m.n_experts > 0
     if m.n_heads_per_layer or m.n_kv_heads_per_layer or m.ffn_size_per_layer:
         w.add_head_count([m.heads(i) for i in range(m.n_layers)])
         w.add_head_count_kv([m.kv_heads(i) for i in range(m.n_layers)])  # 0 marks a recurrent layer
@@ -136,15 +136,15 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
     w.add_value_length(m.head_dim)
     if m.norm == "layer":
         w.add_layer_norm_eps(1e-5)
-    else:
-        w.add_layer_norm_rms_eps(1e-6)
+    if m.norm != "layer" or arch == "phimoe":  # phimoe reads the RMS key although its norms are LayerNorms
+        w.add_layer_norm_rms_eps(1e-6 if m.norm != "layer" else 1e-5)
     w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe")
                          else 150_000.0 if arch == "gpt-oss" else 10_000.0)
     if arch == "stablelm":
         w.add_rope_dimension_count(m.head_dim // 4)  # partial_rotary_factor 0.25
     elif m.rope_dims:
         w.add_rope_dimension_count(m.rope_dims)  # partial rotary (Phi-2, GPT-NeoX)
-    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3", "gpt-oss"):
+    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3", "gpt-oss", "phimoe"):
         w.add_rope_dimension_count(m.head_dim)
     if arch == "gptneox":
         w.add_parallel_residual(True)
