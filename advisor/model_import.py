@@ -102,6 +102,11 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid", "phimoe")
     expert_ffn = int(key("expert_feed_forward_length", 0)) or (ffn_size if experts_in_ffn and n_experts else 0)
     head_dim = int(key("attention.key_length", hidden // max(1, n_heads)))
+    kv_lora = int(key("attention.kv_lora_rank", 0))
+    mla: dict[str, Any] = {}
+    if kv_lora:  # MLA: key_length is the latent; the q/k and v heads have their own keys
+        head_dim = int(key("attention.key_length_mla", head_dim))
+        mla = dict(kv_lora_rank=kv_lora, v_head_dim=int(key("attention.value_length_mla", 0)))
     rope_dims = int(key("rope.dimension_count", 0))
     general_name = md.get("general.name") if isinstance(md.get("general.name"), str) else None
     license_name = md.get("general.license") if isinstance(md.get("general.license"), str) else "unknown (not in the GGUF header)"
@@ -121,13 +126,14 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
         n_heads_per_layer=heads_per_layer, n_kv_heads_per_layer=kv_per_layer, ffn_size_per_layer=ffn_per_layer,
         n_experts=n_experts, n_experts_used=int(key("expert_used_count", 0)) if n_experts else 0,
         expert_ffn_size=expert_ffn if n_experts else 0,
-        shared_expert_ffn_size=int(key("expert_shared_feed_forward_length", 0)) if n_experts else 0,
+        shared_expert_ffn_size=(int(key("expert_shared_feed_forward_length", 0))
+                                or int(key("expert_shared_count", 0)) * expert_ffn) if n_experts else 0,
         n_dense_layers=int(key("leading_dense_block_count", 0)) if n_experts else 0,
         shortconv_l_cache=int(key("shortconv.l_cache", 0)),
         ssm_d_state=int(key("ssm.state_size", 0)), ssm_d_conv=int(key("ssm.conv_kernel", 0)),
         ssm_n_group=int(key("ssm.group_count", 0)), ssm_n_heads=int(key("ssm.time_step_rank", 0)),
         rope_dims=rope_dims if 0 < rope_dims < head_dim else 0,
-        file_tensors=tuple(tensors), verified=True,
+        file_tensors=tuple(tensors), verified=True, **mla,
         source=f"GGUF header of {h.path} (metadata and tensor table; tensor data not read)",
         notes="Imported from a GGUF header: weights are the file's own tensor types and shapes.",
     )

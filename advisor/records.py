@@ -48,6 +48,7 @@ GgufArch = Literal[
     "llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm",
     "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
     "qwen3moe", "olmoe", "granitemoe", "gpt-oss", "phimoe",  # mixture of experts
+    "deepseek2",  # MLA attention + MoE with shared experts and leading dense layers
     "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
     "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
 ]
@@ -122,6 +123,11 @@ class ModelSpec(Record):
     ssm_n_group: int = Field(default=0, ge=0)
     ssm_n_heads: int = Field(default=0, ge=0)  # Mamba2 heads (GGUF ssm.time_step_rank)
     rope_dims: int = Field(default=0, ge=0)  # rotary dims per head when partial (Phi-2, GPT-NeoX); 0 = head_dim
+    #: MLA (DeepSeek-V2): the KV cache holds one compressed latent of kv_lora_rank + rope_dims
+    #: values per token and layer (llama.cpp keeps no separate V for MLA); head_dim is the q/k head
+    #: (nope + rope), v_head_dim the value head
+    kv_lora_rank: int = Field(default=0, ge=0)
+    v_head_dim: int = Field(default=0, ge=0)
     file_tensors: tuple[FileTensor, ...] | None = None
     verified: bool
     source: str
@@ -145,6 +151,8 @@ class ModelSpec(Record):
                 raise ValueError(f"n_dense_layers {self.n_dense_layers} leaves no MoE layer of {self.n_layers}")
         elif self.n_experts_used or self.expert_ffn_size or self.shared_expert_ffn_size or self.n_dense_layers:
             raise ValueError("n_experts_used/expert_ffn_size/shared_expert_ffn_size/n_dense_layers need n_experts > 0")
+        if self.kv_lora_rank and not (self.rope_dims and self.v_head_dim and (self.kv_lora_rank + self.rope_dims) % 2 == 0):
+            raise ValueError("MLA needs rope_dims and v_head_dim, and an even kv_lora_rank + rope_dims")
         kv = self.n_kv_heads_per_layer or ()
         if any(k < 0 for k in kv):
             raise ValueError("n_kv_heads_per_layer entries must be >= 0")

@@ -34,7 +34,8 @@ GIB = 1 << 30
         ("smollm3-3b", 73728, 0),
         ("granite-4.0-h-micro", 8192, 77377536),  # 36 Mamba2 layers × ((4−1)(4096+256) + 128 × 4096) × 4 B
         ("granite-4.0-h-tiny", 8192, 58060800),
-        ("openai-gpt-oss-20b", 24576, 0),  # the 12 global layers; the 12 sliding ones hold 128 + n_ubatch tokens
+        ("openai-gpt-oss-20b", 24576, 0),
+        ("deepseek-v2-lite-chat", 31104, 0),  # MLA: 27 layers × one 576-value latent (512 + 64 rope) × 2 B  # the 12 global layers; the 12 sliding ones hold 128 + n_ubatch tokens
     ],
 )
 def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token, state_bytes):
@@ -55,7 +56,8 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
         ("qwen3-30b-a3b", 30.53, 3.34), ("olmoe-1b-7b-0924-instruct", 6.92, 1.28),
         ("granite-3.1-1b-a400m-instruct", 1.335, 0.43), ("granite-3.1-3b-a800m-instruct", 3.30, 0.88),
         ("lfm2-8b-a1b", 8.34, 1.56), ("granite-4.0-h-tiny", 6.94, 1.46),
-        ("openai-gpt-oss-20b", 20.91, 4.18), ("phi-3.5-moe-instruct", 41.87, 6.64),  # 3.60B without the input embedding (card: 3.6B active)
+        ("openai-gpt-oss-20b", 20.91, 4.18), ("phi-3.5-moe-instruct", 41.87, 6.64),
+        ("deepseek-v2-lite-chat", 15.71, 2.66),  # 3.60B without the input embedding (card: 3.6B active)
     ],
 )
 def test_total_and_active_parameters(catalog, model_id, total_b, active_b):

@@ -70,6 +70,11 @@ TINY: dict[str, dict] = {
     # phimoe: LayerNorms with biases, q/k/v/o and lm_head biases, 16-expert style MoE
     "phimoe": dict(gguf_arch="phimoe", n_layers=4, hidden_size=256, ffn_size=384, n_heads=4, n_kv_heads=2, qk_norm=False,
                    attn_bias=True, norm="layer", tied_embeddings=False, n_experts=4, n_experts_used=2, expert_ffn_size=384),
+    # deepseek2 MLA: the KV cache holds only the compressed latent (kv_lora + rope) per layer; one
+    # leading dense layer; two shared experts fused into one shexp
+    "deepseek2": dict(gguf_arch="deepseek2", n_layers=4, hidden_size=256, ffn_size=512, n_heads=4, n_kv_heads=1, head_dim=96,
+                      qk_norm=False, tied_embeddings=False, rope_dims=32, kv_lora_rank=128, v_head_dim=64, n_experts=6,
+                      n_experts_used=2, expert_ffn_size=128, shared_expert_ffn_size=256, n_dense_layers=1),
     # dense layouts new with this catalog: parallel blocks with biases (phi2), fused QKV (gptneox)
     "phi2": dict(gguf_arch="phi2", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
                  tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=32),

@@ -78,6 +78,17 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
         add("shortconv.conv.weight", m.shortconv_l_cache, e)
         add("shortconv.in_proj.weight", e, 3 * e)
         add("shortconv.out_proj.weight", e, e)
+    elif m.kv_lora_rank:
+        # MLA (llama.cpp deepseek2.cpp, no q LoRA as in V2-Lite): q {e, H × (nope + rope)}; the
+        # compressed kv latent and the shared rope key {e, kv_lora + rope}; per-head up-projections
+        # of k (nope) and v split into 3-D tensors
+        r, lora, vd = m.rope_dims, m.kv_lora_rank, m.v_head_dim
+        add("attn_kv_a_norm.weight", lora)
+        add("attn_q.weight", e, nh * hd)
+        add("attn_kv_a_mqa.weight", e, lora + r)
+        add("attn_k_b.weight", hd - r, lora, nh)
+        add("attn_v_b.weight", lora, vd, nh)
+        add("attn_output.weight", nh * vd, e)
     else:
         if arch in _FUSED_QKV:
             add("attn_qkv.weight", e, q_out + 2 * kv_out)
@@ -220,6 +231,8 @@ def layer_sums(m: ModelSpec) -> LayerSums:
         if m.is_recurrent(layer):
             rs += recurrent_state_values(m, layer)
             continue
+        if m.kv_lora_rank:  # MLA: K is the latent (kv_lora + rope), no V: (K + V) / 2 per cell
+            kv = (m.kv_lora_rank + m.rope_dims) // 2
         if m.is_swa_layer(layer):
             skv, sq = skv + kv, sq + q
         else:

@@ -59,7 +59,7 @@ _ARCH_FIELDS = (
 # added with MoE/hybrid support: in the key only when set, so the keys of dense twins do not change
 _ARCH_FIELDS_OPTIONAL = (
     "n_experts", "n_experts_used", "expert_ffn_size", "shared_expert_ffn_size", "n_dense_layers",
-    "shortconv_l_cache", "rope_dims", "ssm_d_state", "ssm_d_conv", "ssm_n_group", "ssm_n_heads",
+    "shortconv_l_cache", "rope_dims", "ssm_d_state", "ssm_d_conv", "ssm_n_group", "ssm_n_heads", "kv_lora_rank", "v_head_dim",
 )
 
 _CHUNK = 1 << 22  # elements written at a time; the random pool holds twice as many
@@ -117,7 +117,7 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
             w.add_expert_feed_forward_length(m.expert_ffn_size)
         if m.shared_expert_ffn_size:
             w.add_expert_shared_feed_forward_length(m.shared_expert_ffn_size)
-        if m.n_dense_layers:
+        if m.n_dense_layers or arch == "deepseek2":
             w.add_leading_dense_block_count(m.n_dense_layers)
         if arch == "lfm2moe":
             w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
@@ -132,8 +132,19 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_ssm_time_step_rank(m.ssm_n_heads)
     if arch == "granitehybrid":
         w.add_rope_scaling_finetuned(False)  # Granite 4.0 H: no RoPE
-    w.add_key_length(m.head_dim)
-    w.add_value_length(m.head_dim)
+    if m.kv_lora_rank:  # MLA as convert_hf_to_gguf writes it: one kv head of the latent
+        w.add_key_length(m.kv_lora_rank + m.rope_dims)
+        w.add_value_length(m.kv_lora_rank)
+        w.add_key_length_mla(m.head_dim)
+        w.add_value_length_mla(m.v_head_dim)
+        w.add_kv_lora_rank(m.kv_lora_rank)
+        w.add_q_lora_rank(0)
+        w.add_expert_shared_count(m.shared_expert_ffn_size // m.expert_ffn_size)
+        w.add_expert_weights_scale(1.0)
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SOFTMAX)
+    else:
+        w.add_key_length(m.head_dim)
+        w.add_value_length(m.head_dim)
     if m.norm == "layer":
         w.add_layer_norm_eps(1e-5)
     if m.norm != "layer" or arch == "phimoe":  # phimoe reads the RMS key although its norms are LayerNorms
