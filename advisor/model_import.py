@@ -23,7 +23,7 @@ from advisor.records import FileTensor, FileType, GgmlType, GgufArch, ModelSpec
 
 SUPPORTED_ARCHS: tuple[str, ...] = get_args(GgufArch)
 #: llama.cpp hard-codes these sliding-window patterns (llama-model.cpp set_swa_pattern)
-_SWA_PATTERN = {"gemma2": 2, "gemma3": 6}
+_SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gpt-oss": 2}
 _PERMISSIVE = ("apache-2.0", "apache 2.0", "mit", "bsd-3-clause", "bsd-2-clause")
 
 
@@ -133,6 +133,10 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
         ssm_d_state=int(key("ssm.state_size", 0)), ssm_d_conv=int(key("ssm.conv_kernel", 0)),
         ssm_n_group=int(key("ssm.group_count", 0)), ssm_n_heads=int(key("ssm.time_step_rank", 0)),
         rope_dims=rope_dims if 0 < rope_dims < head_dim else 0,
+        per_layer_input_dims=int(key("embedding_length_per_layer_input", 0)),
+        altup_inputs=int(key("altup.num_inputs", 0)),
+        laurel_rank=next((t.shape[1] for t in tensors if t.name == "blk.0.laurel_l.weight"), 0),
+        n_kv_layers=n_layers - int(key("attention.shared_kv_layers", 0)) if key("attention.shared_kv_layers", 0) else 0,
         file_tensors=tuple(tensors), verified=True, **mla,
         source=f"GGUF header of {h.path} (metadata and tensor table; tensor data not read)",
         notes="Imported from a GGUF header: weights are the file's own tensor types and shapes.",

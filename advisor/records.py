@@ -49,6 +49,7 @@ GgufArch = Literal[
     "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
     "qwen3moe", "olmoe", "granitemoe", "gpt-oss", "phimoe",  # mixture of experts
     "deepseek2",  # MLA attention + MoE with shared experts and leading dense layers
+    "gemma3n",  # per-layer embeddings, AltUp, LAuReL, KV shared across the last layers
     "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
     "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
 ]
@@ -128,6 +129,13 @@ class ModelSpec(Record):
     #: (nope + rope), v_head_dim the value head
     kv_lora_rank: int = Field(default=0, ge=0)
     v_head_dim: int = Field(default=0, ge=0)
+    #: Gemma 3n: per-layer embeddings of this width per layer (a lookup table, never streamed),
+    #: AltUp streams and LAuReL rank (llama.cpp hard-codes 256 / 4 / 64), and KV kept only for the
+    #: first n_kv_layers layers (the rest reuse it; llama.cpp hard-codes 20); 0 = not used / all layers
+    per_layer_input_dims: int = Field(default=0, ge=0)
+    altup_inputs: int = Field(default=0, ge=0)
+    laurel_rank: int = Field(default=0, ge=0)
+    n_kv_layers: int = Field(default=0, ge=0)
     file_tensors: tuple[FileTensor, ...] | None = None
     verified: bool
     source: str

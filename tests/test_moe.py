@@ -35,7 +35,8 @@ GIB = 1 << 30
         ("granite-4.0-h-micro", 8192, 77377536),  # 36 Mamba2 layers × ((4−1)(4096+256) + 128 × 4096) × 4 B
         ("granite-4.0-h-tiny", 8192, 58060800),
         ("openai-gpt-oss-20b", 24576, 0),
-        ("deepseek-v2-lite-chat", 31104, 0),  # MLA: 27 layers × one 576-value latent (512 + 64 rope) × 2 B  # the 12 global layers; the 12 sliding ones hold 128 + n_ubatch tokens
+        ("deepseek-v2-lite-chat", 31104, 0),  # MLA: 27 layers × one 576-value latent (512 + 64 rope) × 2 B
+        ("gemma-3n-e2b-it", 8192, 0),  # 4 global layers with KV (of 6); layers 20-29 reuse earlier KV  # the 12 global layers; the 12 sliding ones hold 128 + n_ubatch tokens
     ],
 )
 def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token, state_bytes):
@@ -45,8 +46,11 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
     # the state does not grow with the context; the KV cache does (sliding-window layers stop growing)
     growth = mem.kv_cache_bytes(model, 8192) - mem.kv_cache_bytes(model, 4096)
     assert growth == 4096 * kv_bytes_per_token
-    assert mem.kv_cache_bytes(model, 4096) == (4096 * kv_bytes_per_token if not model.sliding_window else
-                                                4096 * kv_bytes_per_token + 768 * kv_bytes_per_token)
+    if model.id == "gemma-3n-e2b-it":  # 16 sliding layers × min(4,096, pad(512 + 512)) cells × 2 × 2 × 256 × 2 B
+        assert mem.kv_cache_bytes(model, 4096) == 4096 * kv_bytes_per_token + 16 * 1024 * 2048
+    else:
+        assert mem.kv_cache_bytes(model, 4096) == (4096 * kv_bytes_per_token if not model.sliding_window else
+                                                    4096 * kv_bytes_per_token + 768 * kv_bytes_per_token)
 
 
 @pytest.mark.parametrize(
@@ -171,3 +175,18 @@ def test_model_spec_rejects_inconsistent_moe_and_hybrid_fields(catalog, update, 
     base = catalog.model("smollm2-135m-instruct").model_dump()
     with pytest.raises(ValidationError, match=message):
         ModelSpec.model_validate({**base, **update})
+
+
+def test_per_layer_embeddings_are_a_lookup(catalog):
+    """Gemma 3n E2B: the 2.01B-parameter per-layer embedding table is resident but gathered one
+    row per token, so decode does not stream it; it takes the token-embedding quant rule (tied
+    model: the output rule, Q6_K under Q4_K_M)."""
+    model = catalog.model("gemma-3n-e2b-it")
+    ftype = catalog.file_type("Q4_K_M")
+    t = _types(model, "Q4_K_M", "Q4_K")
+    assert t["per_layer_token_embd.weight"] == "Q6_K"
+    assert t["altup_proj.weight"] == t["blk.0.laurel_l.weight"] == "F16" and t["blk.0.altup_correct_coef.weight"] == "F32"
+    ple = 256 * 30 * 262400 * 210 // 256  # Q6_K bytes
+    total = mem.weights_bytes(model, ftype, catalog.ggml_types)
+    assert mem.embedding_lookup_bytes(model, ftype, catalog.ggml_types) == ple
+    assert mem.decode_weight_read_bytes(model, ftype, catalog.ggml_types) == total - ple

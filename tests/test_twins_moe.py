@@ -75,6 +75,11 @@ TINY: dict[str, dict] = {
     "deepseek2": dict(gguf_arch="deepseek2", n_layers=4, hidden_size=256, ffn_size=512, n_heads=4, n_kv_heads=1, head_dim=96,
                       qk_norm=False, tied_embeddings=False, rope_dims=32, kv_lora_rank=128, v_head_dim=64, n_experts=6,
                       n_experts_used=2, expert_ffn_size=128, shared_expert_ffn_size=256, n_dense_layers=1),
+    # gemma3n: per-layer embeddings, AltUp, LAuReL; 22 layers so that the last two reuse the KV of
+    # earlier ones (llama.cpp keeps KV for the first 20 only)
+    "gemma3n": dict(gguf_arch="gemma3n", n_layers=22, hidden_size=256, ffn_size=512, n_heads=4, n_kv_heads=2, qk_norm=True,
+                    post_norms=True, tied_embeddings=True, sliding_window=512, swa_global_every=5, per_layer_input_dims=256,
+                    altup_inputs=4, laurel_rank=64, n_kv_layers=20),
     # dense layouts new with this catalog: parallel blocks with biases (phi2), fused QKV (gptneox)
     "phi2": dict(gguf_arch="phi2", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=4, qk_norm=False,
                  tied_embeddings=False, attn_bias=True, norm="layer", ffn_gated=False, rope_dims=32),
@@ -148,10 +153,13 @@ def test_kv_and_recurrent_buffers_match_llama_cpp(arch, flash_attn, twin_cache):
     b = measure_buffers(path, n_ctx=n_ctx, flash_attn=flash_attn, swa_full=False, eval_tokens=8)
     assert b.flash_attn is flash_attn
     assert b.kv_buffer_bytes == mem.kv_cache_bytes(model, n_ctx)
-    assert sum(c.layers for c in b.kv_caches) == sum(not model.is_recurrent(i) for i in range(model.n_layers))
+    kv_layers = sum(not model.is_recurrent(i) and (not model.n_kv_layers or i < model.n_kv_layers) for i in range(model.n_layers))
+    assert sum(c.layers for c in b.kv_caches) == kv_layers
     assert abs(b.recurrent_state_bytes - mem.recurrent_state_bytes(model)) <= 0.005 * (1 << 20)
     assert (b.recurrent_state_bytes > 0) == bool(model.shortconv_l_cache or model.ssm_d_state)
-    if not flash_attn:
+    # Gemma 3n's per-layer-embedding and AltUp activations are not in the compute-buffer model
+    # (at real size its 262k-vocabulary logits dominate them); the other tiny twins are checked
+    if not flash_attn and not model.per_layer_input_dims:
         # the attention scores dominate these tiny models' compute buffer; the rest of the graph
         # differs by about one hidden-width activation between layouts (±4 %)
         predicted = empirical.guess_compute_buffer_bytes(model, n_ctx, 512, flash_attn=False)

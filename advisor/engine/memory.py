@@ -48,6 +48,8 @@ def _weights_and_lookup(
         total = sum(b for _, _, b in rows)
         has_output = any(t.name == "output.weight" for t, _, _ in rows)
         lookup = sum(b for t, _, b in rows if t.name == "token_embd.weight") if has_output else 0
+        # Gemma 3n's per-layer embeddings: one row gathered per token, never streamed
+        lookup += sum(b for t, _, b in rows if t.name == "per_layer_token_embd.weight")
         experts = sum(b for t, _, b in rows if is_expert_tensor(t))
         hit = (model, total, lookup, experts)
         _WEIGHTS_CACHE[key] = hit

@@ -55,13 +55,18 @@ def _use_more_bits(i_layer: int, n_layers: int) -> bool:
 #: Substrings of tensors llama.cpp never quantizes (llama-quant.cpp tensor_allows_quantization):
 #: routers, Mamba/LFM2 convolution kernels; the converter stores them F32
 #: (convert_hf_to_gguf / conversion/base.py prepare_tensors).
-_NEVER_QUANTIZED = ("_norm.weight", "ffn_gate_inp.weight", "ssm_conv1d", "shortconv.conv.weight")
+_NEVER_QUANTIZED = ("_norm.weight", "ffn_gate_inp.weight", "ssm_conv1d", "shortconv.conv.weight",
+                    "altup", "laurel", "per_layer_model_proj")
+#: what the converter itself forces to F32 (conversion/base.py prepare_tensors); the other
+#: never-quantized matrices (Gemma 3n's altup projections/router, laurel, per_layer_model_proj) stay F16
+_SOURCE_F32 = ("_norm.weight", "ffn_gate_inp.weight", "ssm_conv1d", "shortconv.conv.weight",
+               "altup_correct_coef", "altup_predict_coef")
 
 
 def source_type(t: Tensor) -> str:
     """The type convert_hf_to_gguf writes a tensor in for an F16 conversion: F32 for 1-D
     tensors, norms, biases, routers and conv kernels; F16 for the other matrices."""
-    if len(t.shape) <= 1 or not t.name.endswith(".weight") or any(k in t.name for k in _NEVER_QUANTIZED):
+    if len(t.shape) <= 1 or not t.name.endswith(".weight") or any(k in t.name for k in _SOURCE_F32):
         return "F32"
     return "F16"
 

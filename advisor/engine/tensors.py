@@ -149,6 +149,20 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
             add("ffn_down.bias", e)
     if m.post_norms:
         add("post_ffw_norm.weight", e)
+    if m.per_layer_input_dims:
+        # Gemma 3n (llama.cpp gemma3n.cpp): per-layer input gate/projection, AltUp, LAuReL
+        pl, n_alt, lr = m.per_layer_input_dims, m.altup_inputs, m.laurel_rank
+        add("inp_gate.weight", e, pl)
+        add("proj.weight", pl, e)
+        add("post_norm.weight", e)
+        add("altup_correct_coef.weight", n_alt, n_alt)
+        add("altup_correct_scale.weight", e)
+        add("altup_predict_coef.weight", n_alt, n_alt * n_alt)
+        add("altup_router.weight", e, n_alt)
+        add("altup_router_norm.weight", e)
+        add("laurel_l.weight", e, lr)
+        add("laurel_r.weight", lr, e)
+        add("laurel_post_norm.weight", e)
     return t
 
 
@@ -167,6 +181,13 @@ def tensor_inventory(m: ModelSpec) -> tuple[Tensor, ...]:
         return tuple(Tensor(ft.name, ft.shape, _layer_of(ft.name)) for ft in m.file_tensors)
     e, v = m.hidden_size, m.vocab_size
     out: list[Tensor] = [Tensor("token_embd.weight", (e, v), None)]
+    if m.per_layer_input_dims:  # Gemma 3n globals: AltUp projections and the per-layer embeddings
+        pl_all = m.per_layer_input_dims * m.n_layers
+        out += [Tensor("altup_proj.weight", (e, e, m.altup_inputs - 1), None),
+                Tensor("altup_unembd_proj.weight", (e, e, m.altup_inputs - 1), None),
+                Tensor("per_layer_token_embd.weight", (pl_all, v), None),
+                Tensor("per_layer_model_proj.weight", (e, pl_all), None),
+                Tensor("per_layer_proj_norm.weight", (m.per_layer_input_dims,), None)]
     for i in range(m.n_layers):
         out.extend(_layer_tensors(m, i))
     # LFM2's final norm is stored under the name token_embd_norm (llama-arch.cpp OUTPUT_NORM_LFM2)
@@ -203,6 +224,10 @@ class LayerSums:
     recurrent_state_values: int = 0
 
 
+#: lookups and the output projection (counted apart): not in matmul_params
+_NOT_MULTIPLIED = ("token_embd.weight", "output.weight", "per_layer_token_embd.weight")
+
+
 def expert_active_fraction(m: ModelSpec) -> float:
     """Share of a routed-expert tensor one token reads: n_experts_used / n_experts (1 for dense)."""
     return m.n_experts_used / m.n_experts if m.n_experts else 1.0
@@ -233,6 +258,8 @@ def layer_sums(m: ModelSpec) -> LayerSums:
             continue
         if m.kv_lora_rank:  # MLA: K is the latent (kv_lora + rope), no V: (K + V) / 2 per cell
             kv = (m.kv_lora_rank + m.rope_dims) // 2
+        if m.n_kv_layers and layer >= m.n_kv_layers:  # reuses an earlier layer's KV (Gemma 3n)
+            kv = 0
         if m.is_swa_layer(layer):
             skv, sq = skv + kv, sq + q
         else:
@@ -240,7 +267,7 @@ def layer_sums(m: ModelSpec) -> LayerSums:
     frac = expert_active_fraction(m)
     mm = active = 0
     for t in tensor_inventory(m):
-        if t.is_matrix and t.name.endswith(".weight") and t.name not in ("token_embd.weight", "output.weight"):
+        if t.is_matrix and t.name.endswith(".weight") and t.name not in _NOT_MULTIPLIED:
             mm += t.n_elements
             active += round(t.n_elements * frac) if is_expert_tensor(t) else t.n_elements
     sums = LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm,

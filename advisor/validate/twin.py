@@ -60,6 +60,7 @@ _ARCH_FIELDS = (
 _ARCH_FIELDS_OPTIONAL = (
     "n_experts", "n_experts_used", "expert_ffn_size", "shared_expert_ffn_size", "n_dense_layers",
     "shortconv_l_cache", "rope_dims", "ssm_d_state", "ssm_d_conv", "ssm_n_group", "ssm_n_heads", "kv_lora_rank", "v_head_dim",
+    "per_layer_input_dims", "altup_inputs", "laurel_rank", "n_kv_layers",
 )
 
 _CHUNK = 1 << 22  # elements written at a time; the random pool holds twice as many
@@ -124,6 +125,8 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
             w.add_expert_weights_norm(True)
     if m.shortconv_l_cache:
         w.add_shortconv_l_cache(m.shortconv_l_cache)
+    if m.n_kv_layers:
+        w.add_shared_kv_layers(m.n_layers - m.n_kv_layers)
     if m.ssm_d_state:
         w.add_ssm_conv_kernel(m.ssm_d_conv)
         w.add_ssm_state_size(m.ssm_d_state)
@@ -149,7 +152,7 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_layer_norm_eps(1e-5)
     if m.norm != "layer" or arch == "phimoe":  # phimoe reads the RMS key although its norms are LayerNorms
         w.add_layer_norm_rms_eps(1e-6 if m.norm != "layer" else 1e-5)
-    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe")
+    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "gemma3n", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe")
                          else 150_000.0 if arch == "gpt-oss" else 10_000.0)
     if arch == "stablelm":
         w.add_rope_dimension_count(m.head_dim // 4)  # partial_rotary_factor 0.25
@@ -164,7 +167,7 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_final_logit_softcapping(30.0)
     if arch == "gpt-oss":
         w.add_sliding_window(m.sliding_window)  # llama.cpp: every other layer (pattern 2) slides
-    if arch in ("gemma2", "gemma3") and m.sliding_window:
+    if arch in ("gemma2", "gemma3", "gemma3n") and m.sliding_window:
         w.add_sliding_window(m.sliding_window)
     if arch == "phi3" and m.sliding_window:
         w.add_sliding_window(m.sliding_window)
