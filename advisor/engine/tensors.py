@@ -276,6 +276,13 @@ def layer_sums(m: ModelSpec) -> LayerSums:
     return sums
 
 
+def active_params(m: ModelSpec) -> int:
+    """Parameters one token uses: all of them except the routed experts it is not sent to
+    (n_experts_used / n_experts of each expert tensor counts); = count_params for dense models."""
+    frac = expert_active_fraction(m)
+    return sum(round(t.n_elements * frac) if is_expert_tensor(t) else t.n_elements for t in tensor_inventory(m))
+
+
 def count_params(m: ModelSpec) -> int:
     """Parameters from the inventory (tied embedding counted once)."""
     return sum(t.n_elements for t in tensor_inventory(m))
