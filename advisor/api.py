@@ -14,7 +14,7 @@ from advisor.catalog import Catalog, load_catalog, load_device_file
 from advisor.engine.fit import evaluate, generic_device, peer_decode_tokens_per_s
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, NothingFitsError
-from advisor.records import DeviceProfile, Estimate, PathFactors, Workload
+from advisor.records import DeviceProfile, Estimate, ModelSpec, PathFactors, Workload
 from advisor.units import parse_memory_size
 
 LICENSE_ALIASES = {
@@ -221,6 +221,65 @@ def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: W
     return evaluate(model, variant.format, target_device, workload, catalog, overrides=calibration_overrides(), variant=variant)
 
 
+@dataclass(frozen=True)
+class ImportedModel:
+    model_id: str
+    quant_id: str | None  # the file's own type for a GGUF header; None for a config.json
+
+
+def import_model(gguf_header: str | Path | None = None, model_config: str | Path | None = None,
+                 catalog: Catalog | None = None) -> ImportedModel:
+    """Read a model that is not in the catalog (GGUF header or HF config.json) and make it known
+    to this process's catalog under a fresh id, so every command can use it by id."""
+    from advisor.catalog_cache import discard_pending
+    from advisor.model_import import model_from_gguf, model_from_hf_config
+
+    if (gguf_header is None) == (model_config is None):
+        raise BadInputError("give exactly one of --gguf-header PATH or --model-config PATH")
+    catalog = catalog or load_catalog()
+    quant_id = None
+    if gguf_header is not None:
+        spec, ftype = model_from_gguf(gguf_header, catalog.ggml_types, catalog.file_types)
+        quant_id = ftype.id
+    else:
+        spec = model_from_hf_config(model_config)  # type: ignore[arg-type]
+    if spec.id in catalog.models and catalog.models[spec.id] != spec:
+        spec = spec.model_copy(update={"id": spec.id + "-imported"})
+    catalog.models[spec.id] = spec
+    catalog.derived.forget_quality()
+    discard_pending()  # this process's catalog now holds the import: never store it as the cached catalog
+    return ImportedModel(spec.id, quant_id)
+
+
+def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[ModelSpec, Path]:
+    """Import ``path`` (a file starting with the GGUF magic, else a config.json) and append it to
+    ``$ADVISOR_HOME/catalog/models.toml``. Returns the stored spec and the file."""
+    from advisor.catalog import advisor_home
+    from advisor.model_import import model_from_gguf, model_from_hf_config, spec_to_toml
+
+    catalog = catalog or load_catalog()
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            is_gguf = f.read(4) == b"GGUF"
+    except OSError as exc:
+        raise BadInputError(f"{p}: cannot open ({exc.strerror or exc}); check the path") from None
+    if is_gguf:
+        spec, ftype = model_from_gguf(p, catalog.ggml_types, catalog.file_types)
+        spec = spec.model_copy(update={"notes": spec.notes + f" The file is {ftype.id}; its tensor types are used whatever --quant says."})
+    else:
+        spec = model_from_hf_config(p)
+    if spec.id in catalog.models:
+        spec = spec.model_copy(update={"id": spec.id + "-imported"})
+    if spec.id in catalog.models:
+        raise BadInputError(f"a model with id '{spec.id}' is already in the catalog; remove it from your models.toml first")
+    stored = advisor_home() / "catalog" / "models.toml"
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    with open(stored, "a", encoding="utf-8") as f:
+        f.write(spec_to_toml(spec))
+    return spec, stored
+
+
 def run_devices_for(
     model_id: str,
     workload: Workload,
@@ -280,6 +339,7 @@ def run_devices_for(
 
 
 __all__ = [
-    "DeviceChoice", "resolve_device", "peer_speeds", "run_recommend", "run_predict", "run_devices_for", "parse_licenses",
+    "DeviceChoice", "resolve_device", "peer_speeds", "import_model", "ImportedModel", "run_recommend", "run_predict", "run_devices_for",
+    "parse_licenses",
     "NothingFitsError", "Constraints", "Workload",
 ]

@@ -18,13 +18,16 @@ def _emit(text: str) -> None:
     click.echo(text.rstrip("\n"))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--family", default=None, help="Only this family.")
 @click.option("--license", "licenses", multiple=True, help="License classes (permissive, restricted, noncommercial, commercial).")
 @click.option("--max-params", default=None, type=positive_number(1e7), help="Largest size in billions of parameters.")
 @format_option
-def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: float | None) -> None:
-    """List the catalog's models with architecture, license and quality."""
+@click.pass_context
+def models(ctx: click.Context, fmt: str, family: str | None, licenses: tuple[str, ...], max_params: float | None) -> None:
+    """List the catalog's models with architecture, license and quality ('advisor models add PATH' adds one)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from advisor.api import parse_licenses
     from advisor.catalog import load_catalog
     from advisor.engine.fit import quality_table
@@ -58,6 +61,17 @@ def models(fmt: str, family: str | None, licenses: tuple[str, ...], max_params: 
     if fmt == "csv":
         cols = [(k, k) for k in rows[0]] if rows else cols
     _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "model"), optional=("mmlu_equivalent", "heads", "layers", "context")))
+
+
+@models.command("add")
+@click.argument("path", type=click.Path(dir_okay=False))
+def models_add(path: str) -> None:
+    """Add a model from a GGUF file's header or a Hugging Face config.json to your own catalog
+    ($ADVISOR_HOME/catalog/models.toml), with the file as its source."""
+    from advisor.api import add_user_model
+
+    spec, stored = add_user_model(path)
+    _emit(f"added {spec.id} ({spec.name}, {spec.gguf_arch}, {spec.params / 1e9:.3f}B parameters) to {stored}")
 
 
 @click.command()

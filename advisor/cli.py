@@ -19,7 +19,7 @@ import click
 from advisor import errors
 from advisor.errors import AdvisorError, BadInputError, NothingFitsError
 from advisor.records import Reason
-from advisor.options import DURATION, device_from, device_options, format_option, number_in, positive_int, positive_number
+from advisor.options import DURATION, device_from, device_options, format_option, imported, import_options, number_in, positive_int, positive_number
 from advisor.options import RankByChoice, deployment_from, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
@@ -84,6 +84,7 @@ def cli() -> None:
               help="Allowed license classes: permissive, restricted, noncommercial, commercial (= permissive+restricted), any.")
 @click.option("--family", "families", multiple=True, help="Only these model families (repeatable).")
 @click.option("--model", "models", multiple=True, help="Only these model ids (repeatable).")
+@import_options
 @click.option("--quant", "quants", multiple=True, help="Only these quantizations (repeatable; default: the common ones).")
 @click.option("--quality-floor", default=None, type=number_in(0, 100), help="Minimum quality score (0-100).")
 @click.option("--top", default=10, type=positive_int(10_000), show_default=True, help="How many candidates to list.")
@@ -98,6 +99,13 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.engine.recommend import Constraints
     from advisor.serialize import recommendation_dict
 
+    if kw["gguf_header"] or kw["model_config"]:
+        imported_id, imported_quant = imported(kw, None, None)
+        kw["models"] = (*kw["models"], imported_id)
+        if imported_quant:
+            kw["quants"] = (imported_quant,)
+    else:
+        kw.pop("gguf_header"), kw.pop("model_config")
     from advisor.api import runtime_choice
 
     workload = workload_from(kw)
@@ -210,14 +218,16 @@ def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]
 
 
 @cli.command()
-@click.option("--model", "model_id", required=True, help="Model id (see 'advisor models').")
+@click.option("--model", "model_id", default=None, help="Model id (see 'advisor models').")
+@import_options
 @click.option("--quant", "quant_id", default=None,
-              help="Quantization or the runtime's own format (default: Q4_K_M; a runtime's first format; see 'advisor quants', 'advisor runtimes').")
+              help="Quantization or the runtime's own format (default: Q4_K_M, a GGUF file's own, or a runtime's first format; "
+                   "see 'advisor quants', 'advisor runtimes').")
 @device_options
 @workload_options
 @runtime_options
 @format_option
-def predict(fmt: str, model_id: str, quant_id: str | None, **kw: Any) -> None:
+def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> None:
     """Every estimate for one model × quantization (× runtime, × deployment target) on one device, with the breakdown."""
     from advisor.api import run_predict
     from advisor.catalog import load_catalog
@@ -226,6 +236,7 @@ def predict(fmt: str, model_id: str, quant_id: str | None, **kw: Any) -> None:
     from advisor.serialize import device_dict, estimate_dict, workload_dict
     from advisor.wording import deployment_line, reason_text, runtime_words
 
+    model_id, quant_id = imported(kw, model_id, quant_id)
     workload = workload_from(kw)
     device = device_from(kw)
     deployment = deployment_from(kw, device)
@@ -277,6 +288,10 @@ def predict(fmt: str, model_id: str, quant_id: str | None, **kw: Any) -> None:
                                                                    category=f"{b.limit} of {b.where}")) + ": it cannot run there")
     data["device"] = device_dict(device)
     data["workload"] = workload_dict(workload)
+    from advisor.engine.empirical import resolve_flash_attn
+
+    data["workload"]["flash_attn"] = workload.flash_attn
+    data["workload"]["flash_attn_enabled"] = resolve_flash_attn(workload.flash_attn)
     data["schema"] = "edge-model-advisor/prediction"
     peers = _peers(device, est.model_id, est.quant_id)
     if peers:
@@ -303,9 +318,13 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             f"Σ per-tensor sizes in {d['runtime']}'s {d['format']}: "
             + ", ".join(f"{w['role']} ×{w['tensors']} {format_size(w['bytes'])}" for w in d["weights_by_role"]))},
         {"item": "KV cache", "value": format_size(m["kv_cache_bytes"]), "basis": f"{d['workload']['context_tokens']:,} tokens, {d['workload']['kv_cache_type']}"},
+        *([{"item": "recurrent state", "value": format_size(m["recurrent_state_bytes"]),
+             "basis": "conv/SSM state of the recurrent layers, fixed per sequence"}] if m.get("recurrent_state_bytes") else []),
         {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]),
-         "basis": "fit to llama.cpp's reported buffers" if d.get("runtime", "llama.cpp") == "llama.cpp"
-         else "prefill-chunk buffers fitted to WebLLM's own memory figures"},
+         "basis": ("fit to llama.cpp's reported buffers; flash attention "
+                   + ("on" if d["workload"].get("flash_attn_enabled", True) else "off (attention scores in the buffer)")
+                   + (" (auto)" if d["workload"].get("flash_attn") == "auto" else ""))
+         if d.get("runtime", "llama.cpp") == "llama.cpp" else "prefill-chunk buffers fitted to WebLLM's own memory figures"},
         {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": "fit to peak RSS of real runs"},
         {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}"},
         {"item": "download", "value": format_size(d["download_bytes"]), "basis": "model file + the runtime's library where published"},
@@ -330,7 +349,8 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @cli.command("devices-for")
-@click.option("--model", "model_id", required=True, help="Model id.")
+@click.option("--model", "model_id", default=None, help="Model id.")
+@import_options
 @click.option("--quant", "quant_id", default=None, help="Quantization (default: the best common one that meets the speed).")
 @click.option("--min-tps", default=None, type=positive_number(1e7), help="Required decode speed (tokens/s).")
 @click.option("--max-ttft", default=None, type=DURATION, help="Maximum time to first token, e.g. 2s or 500ms.")
@@ -343,7 +363,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
 @workload_options
 @click.option("--top", default=20, type=positive_int(10_000), show_default=True, help="How many devices to list.")
 @format_option
-def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | None, max_ttft: float | None,
+def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: float | None, max_ttft: float | None,
                 device_class: str | None, rank_by: str, fleet: int, what_if: bool, top: int, **kw: Any) -> None:
     """Which devices run a model at the required speed: cheapest (or most frugal, or fastest)
     first, the cheapest in each class, and why the others cannot.
@@ -357,6 +377,7 @@ def devices_for(fmt: str, model_id: str, quant_id: str | None, min_tps: float | 
     from advisor.serialize import device_option_dict, workload_dict
     from advisor.wording import option_reason
 
+    model_id, quant_id = imported(kw, model_id, quant_id)
     workload = workload_from(kw)
     options = run_devices_for(model_id, workload, quant_id=quant_id, min_decode_tps=min_tps, max_ttft_s=max_ttft,
                               device_class=device_class, rank_by=rank_by)

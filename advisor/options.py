@@ -93,6 +93,9 @@ def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--kv-cache", type=click.Choice(KV_CACHE_TYPES), default="f16", show_default=True,
                      help="KV cache type."),
         click.option("--threads", default=None, type=THREADS, help="CPU threads (default: the device's big cores)."),
+        click.option("--flash-attn", type=click.Choice(["on", "off", "auto"]), default="auto", show_default=True,
+                     help="llama.cpp flash attention; off adds the attention scores to the compute buffer. "
+                          "auto = llama.cpp's default (on for CPU); llama-cpp-python's Llama() defaults to off."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -160,6 +163,7 @@ def workload_from(kw: dict[str, Any]) -> Any:
         output_tokens=kw.pop("output_tokens"),
         kv_cache_type=kw.pop("kv_cache"),
         threads=kw.pop("threads"),
+        flash_attn=kw.pop("flash_attn"),
     )
 
 
@@ -171,3 +175,35 @@ def device_from(kw: dict[str, Any]) -> Any:
         device_id=kw.pop("device_id"), device_file=kw.pop("device_file"), ram=kw.pop("ram"),
         usable=kw.pop("usable"), device_class=kw.pop("device_class"),
     ))
+
+
+def import_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--gguf-header PATH, --model-config PATH: a model that is not in the catalog (→ ``imported``)."""
+    opts = [
+        click.option("--gguf-header", type=click.Path(dir_okay=False), default=None,
+                     help="A local GGUF file (or its first megabytes): read only its metadata and tensor table; exact weights."),
+        click.option("--model-config", type=click.Path(dir_okay=False), default=None,
+                     help="A Hugging Face config.json of a model not in the catalog."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def imported(kw: dict[str, Any], model_id: str | None, quant_id: str | None) -> tuple[str, str | None]:
+    """Resolve --model / --gguf-header / --model-config to one model id (and a GGUF's own quant)."""
+    from advisor.errors import BadInputError
+
+    header, config = kw.pop("gguf_header"), kw.pop("model_config")
+    if header is None and config is None:
+        if not model_id:
+            raise BadInputError("name the model with --model ID, --gguf-header PATH or --model-config PATH")
+        return model_id, quant_id
+    if model_id:
+        raise BadInputError("--model cannot be combined with --gguf-header or --model-config; give one of them")
+    from advisor.api import import_model
+
+    got = import_model(header, config)
+    if got.quant_id and quant_id and quant_id.upper().replace("-", "_") != got.quant_id:
+        raise BadInputError(f"the GGUF file is {got.quant_id}; drop --quant {quant_id} (its tensor types are fixed)")
+    return got.model_id, got.quant_id or quant_id

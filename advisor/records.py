@@ -56,15 +56,51 @@ class QualityEntry(Record):
     verified: bool = True
 
 
+#: llama.cpp architectures the tensor inventory knows (advisor/engine/tensors.py).
+GgufArch = Literal[
+    "llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm",
+    "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
+    "qwen3moe", "olmoe", "granitemoe", "gpt-oss", "phimoe",  # mixture of experts
+    "deepseek2",  # MLA attention + MoE with shared experts and leading dense layers
+    "gemma3n",  # per-layer embeddings, AltUp, LAuReL, KV shared across the last layers
+    "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
+    "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
+]
+
+
+class FileTensor(Record):
+    """One tensor of a GGUF file's tensor table: name, ggml shape (ne0 first) and ggml type."""
+
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: str
+
+
 class ModelSpec(Record):
-    """One model with its exact architecture (from config.json) and published quality."""
+    """One model with its exact architecture (from config.json) and published quality.
+
+    Mixture of experts (``n_experts`` > 0): every layer from ``n_dense_layers`` on has
+    ``n_experts`` routed experts of width ``expert_ffn_size``, ``n_experts_used`` of them per
+    token, plus an always-active shared expert of width ``shared_expert_ffn_size`` (0 = none);
+    the first ``n_dense_layers`` layers keep a dense FFN of ``ffn_size``.
+
+    Hybrid layers: a layer whose ``n_kv_heads_per_layer`` entry is 0 has no attention and no KV
+    cache (llama.cpp's own convention, ``is_recr(il) = n_head_kv(il) == 0``); with
+    ``shortconv_l_cache`` > 0 it is an LFM2 gated short convolution that keeps
+    ``hidden × (l_cache − 1)`` F32 values of state per sequence; with ``ssm_d_state`` > 0 it is a
+    Mamba2 layer (d_inner = 2 × hidden, llama.cpp's only supported expansion) whose state is
+    ``(d_conv − 1) × (d_inner + 2 × n_group × d_state) + d_state × d_inner`` F32 values.
+
+    ``file_tensors``: the exact tensor table of a GGUF file (``--gguf-header``); when set it is
+    the inventory and its types are the weights, whatever file type is asked for.
+    """
 
     id: str
     name: str
     family: str
     publisher: str
     hf_repo: str
-    gguf_arch: Literal["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm"]
+    gguf_arch: GgufArch
     license: str
     license_class: Literal["permissive", "restricted", "noncommercial"]
     release_date: str
@@ -90,6 +126,30 @@ class ModelSpec(Record):
     n_heads_per_layer: tuple[Annotated[int, Field(ge=0, le=lim.MAX_HEADS)], ...] | None = None
     n_kv_heads_per_layer: tuple[Annotated[int, Field(ge=0, le=lim.MAX_HEADS)], ...] | None = None
     ffn_size_per_layer: tuple[Annotated[int, Field(ge=0, le=lim.MAX_WIDTH)], ...] | None = None
+    n_experts: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    n_experts_used: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    expert_ffn_size: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    shared_expert_ffn_size: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    n_dense_layers: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    shortconv_l_cache: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    ssm_d_state: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)  # Mamba2 state size per head channel
+    ssm_d_conv: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)  # Mamba2 conv kernel
+    ssm_n_group: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    ssm_n_heads: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)  # Mamba2 heads (GGUF ssm.time_step_rank)
+    rope_dims: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)  # rotary dims per head when partial (Phi-2, GPT-NeoX); 0 = head_dim
+    #: MLA (DeepSeek-V2): the KV cache holds one compressed latent of kv_lora_rank + rope_dims
+    #: values per token and layer (llama.cpp keeps no separate V for MLA); head_dim is the q/k head
+    #: (nope + rope), v_head_dim the value head
+    kv_lora_rank: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    v_head_dim: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    #: Gemma 3n: per-layer embeddings of this width per layer (a lookup table, never streamed),
+    #: AltUp streams and LAuReL rank (llama.cpp hard-codes 256 / 4 / 64), and KV kept only for the
+    #: first n_kv_layers layers (the rest reuse it; llama.cpp hard-codes 20); 0 = not used / all layers
+    per_layer_input_dims: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    altup_inputs: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    laurel_rank: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    n_kv_layers: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
+    file_tensors: tuple[FileTensor, ...] | None = None
     verified: bool
     source: str
     notes: str = ""
@@ -103,6 +163,26 @@ class ModelSpec(Record):
                 raise ValueError(f"{name} has {len(values)} entries, expected n_layers={self.n_layers}")
         if self.n_heads % self.n_kv_heads and self.n_heads_per_layer is None:
             raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.n_kv_heads}")
+        if self.n_experts:
+            if not 0 < self.n_experts_used <= self.n_experts:
+                raise ValueError(f"n_experts_used must be 1..n_experts={self.n_experts}, got {self.n_experts_used}")
+            if not self.expert_ffn_size:
+                raise ValueError("a mixture-of-experts model needs expert_ffn_size")
+            if self.n_dense_layers >= self.n_layers:
+                raise ValueError(f"n_dense_layers {self.n_dense_layers} leaves no MoE layer of {self.n_layers}")
+        elif self.n_experts_used or self.expert_ffn_size or self.shared_expert_ffn_size or self.n_dense_layers:
+            raise ValueError("n_experts_used/expert_ffn_size/shared_expert_ffn_size/n_dense_layers need n_experts > 0")
+        if self.kv_lora_rank and not (self.rope_dims and self.v_head_dim and (self.kv_lora_rank + self.rope_dims) % 2 == 0):
+            raise ValueError("MLA needs rope_dims and v_head_dim, and an even kv_lora_rank + rope_dims")
+        kv = self.n_kv_heads_per_layer or ()
+        if any(k < 0 for k in kv):
+            raise ValueError("n_kv_heads_per_layer entries must be >= 0")
+        if any(k == 0 for k in kv) and not (self.shortconv_l_cache or self.ssm_d_state):
+            raise ValueError("layers with 0 kv heads are recurrent: give shortconv_l_cache (LFM2) or ssm_d_state (Mamba2)")
+        if self.ssm_d_state and not (self.ssm_d_conv and self.ssm_n_group and self.ssm_n_heads):
+            raise ValueError("a Mamba2 layer needs ssm_d_conv, ssm_n_group and ssm_n_heads beside ssm_d_state")
+        if kv and all(k == 0 for k in kv):
+            raise ValueError("every layer has 0 kv heads: at least one attention layer is needed")
         return self
 
     # Per-layer views: uniform models repeat the scalar.
@@ -114,6 +194,22 @@ class ModelSpec(Record):
 
     def ffn(self, layer: int) -> int:
         return self.ffn_size_per_layer[layer] if self.ffn_size_per_layer else self.ffn_size
+
+    def is_recurrent(self, layer: int) -> bool:
+        """No attention in this layer (llama.cpp: ``n_head_kv(il) == 0``), a recurrent/conv layer instead."""
+        return self.kv_heads(layer) == 0
+
+    def is_moe_layer(self, layer: int) -> bool:
+        return self.n_experts > 0 and layer >= self.n_dense_layers
+
+    @property
+    def ssm_d_inner(self) -> int:
+        """Mamba2 inner width: 2 × hidden (llama.cpp asserts this expansion for mamba2/granitehybrid)."""
+        return 2 * self.hidden_size
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 0
 
     def is_swa_layer(self, layer: int) -> bool:
         """Sliding-window (local) layer? Gemma 2: even layers local; Gemma 3: 5 local, 1 global.
@@ -873,6 +969,7 @@ class PathFactors(Record):
 # --------------------------------------------------------------------------- workload
 
 KvCacheType = Literal["f16", "q8_0", "q4_0"]
+FlashAttn = Literal["auto", "on", "off"]
 
 #: Longest context any option or requirements file accepts (tokens): 2^20, above every model's
 #: native context in the catalog (the longest is 131,072), so only typos are refused.
@@ -889,6 +986,9 @@ class Workload:
     kv_cache_type: KvCacheType = "f16"
     n_ubatch: int = 512  # llama.cpp default physical batch
     threads: int | None = None  # None: the device's big cores
+    #: llama.cpp's flash attention: "auto" is llama.cpp's own default (enabled on the CPU backend);
+    #: llama-cpp-python's high-level Llama() turns it off unless asked
+    flash_attn: FlashAttn = "auto"
 
     def __post_init__(self) -> None:
         from advisor.errors import BadInputError
@@ -896,6 +996,8 @@ class Workload:
         for name in ("context_tokens", "prompt_tokens", "output_tokens", "n_ubatch"):
             if getattr(self, name) <= 0:
                 raise BadInputError(f"{name.replace('_', ' ')} must be positive")
+        if self.flash_attn not in ("auto", "on", "off"):
+            raise BadInputError(f"flash attention '{self.flash_attn}' is not one of on, off, auto")
         if self.prompt_tokens + self.output_tokens > self.context_tokens:
             reason = Reason("prompt_exceeds_context", value=self.prompt_tokens, second=self.output_tokens,
                             limit=self.context_tokens)
@@ -977,10 +1079,13 @@ class MemoryEstimate:
     overhead_bytes: int
     # where the bytes live when a discrete GPU takes part
     gpu_bytes: int = 0
+    #: recurrent (conv/SSM) state of hybrid models' recurrent layers, fixed per sequence
+    recurrent_state_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
-        return self.weights_bytes + self.kv_cache_bytes + self.compute_buffer_bytes + self.overhead_bytes
+        return (self.weights_bytes + self.kv_cache_bytes + self.recurrent_state_bytes + self.compute_buffer_bytes
+                + self.overhead_bytes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
         "memory": {
             "weights_bytes": m.weights_bytes,
             "kv_cache_bytes": m.kv_cache_bytes,
+            "recurrent_state_bytes": m.recurrent_state_bytes,
             "compute_buffer_bytes": m.compute_buffer_bytes,
             "overhead_bytes": m.overhead_bytes,
             "total_bytes": m.total_bytes,

@@ -97,6 +97,20 @@ def test_real_run_matches_llama_cpp_buffers(tiny_catalog, device, env, quant):
     assert run.status == "ok" and run.measured["decode_tokens_per_s"] > 0 and run.weight_path
 
 
+@pytest.mark.parametrize("flash_attn", ["on", "off"])
+def test_flash_attention_setting_is_run_predicted_and_recorded(tiny_catalog, device, env, flash_attn):
+    r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=4, repeats=1,
+                       flash_attn=flash_attn, catalog=tiny_catalog, db=env)
+    assert r.measured["flash_attn"] is (flash_attn == "on")  # what llama.cpp's log says it used
+    (run,) = [x for x in list_runs(path=env) if x.id == r.run_id]
+    assert run.settings["flash_attn"] == flash_attn and run.measured["flash_attn"] is (flash_attn == "on")
+    by = {c.name: c for c in r.comparisons}
+    from advisor.engine.empirical import guess_compute_buffer_bytes
+
+    assert by["compute buffer"].predicted == guess_compute_buffer_bytes(
+        tiny_catalog.models["tiny-llama"], 512, 512, flash_attn=flash_attn == "on")
+
+
 CRASH_ONCE = r"""
 import json, os, signal, sys
 args = json.loads(sys.argv[1])

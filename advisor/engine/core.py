@@ -32,7 +32,7 @@ from advisor.engine.speed import (
 )
 from advisor.engine import memory as mem
 from advisor.engine.derived import WeightTerms
-from advisor.engine.tensors import LayerSums
+from advisor.engine.tensors import LayerSums, expert_active_fraction
 from advisor.records import DeviceProfile, FileType, ModelSpec, PathFactors, Workload
 
 #: fit codes of ``Placement.fit_code``
@@ -65,12 +65,15 @@ class CandidateTerms:
     """What the arithmetic needs of one model in one format for one workload."""
 
     weights_bytes: Num
-    lookup_bytes: Num  # untied token_embd: read by lookup, not per token
+    lookup_bytes: Num  # untied token_embd (and other lookup tables): read by lookup, not per token
+    expert_bytes: Num  # MoE routed experts: all resident, a token reads expert_fraction of them
+    expert_fraction: Num
+    recurrent_state_bytes: Num  # hybrid models' conv/SSM state (fixed per sequence)
     kv_cache_bytes: Num
     compute_buffer_bytes: Num
     overhead_bytes: Num
     n_layers: Num
-    matmul_params: Num
+    matmul_params: Num  # multiplied per token (MoE: the active experts only)
     global_q_dims: Num
     swa_q_dims: Num
     window: Num
@@ -81,7 +84,7 @@ class CandidateTerms:
 
     @property
     def total_bytes(self) -> Num:
-        return self.weights_bytes + self.kv_cache_bytes + self.compute_buffer_bytes + self.overhead_bytes
+        return self.weights_bytes + self.kv_cache_bytes + self.recurrent_state_bytes + self.compute_buffer_bytes + self.overhead_bytes
 
 
 def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights: WeightTerms, sums: LayerSums) -> dict[str, Any]:
@@ -90,12 +93,15 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
     return {
         "weights_bytes": weights.total_bytes,
         "lookup_bytes": weights.lookup_bytes,
+        "expert_bytes": weights.expert_bytes,
+        "expert_fraction": expert_active_fraction(model),
+        "recurrent_state_bytes": 4 * sums.recurrent_state_values,  # F32 (memory.recurrent_state_bytes)
         "kv_cache_bytes": mem.kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch, sums=sums),
         "compute_buffer_bytes": empirical.guess_compute_buffer_bytes(
-            model, workload.context_tokens, workload.n_ubatch, flash_attn=empirical.FLASH_ATTN_DEFAULT),
+            model, workload.context_tokens, workload.n_ubatch, flash_attn=empirical.resolve_flash_attn(workload.flash_attn)),
         "overhead_bytes": empirical.RUNTIME_OVERHEAD_BYTES,
         "n_layers": model.n_layers,
-        "matmul_params": sums.matmul_params,
+        "matmul_params": sums.active_matmul_params,
         "global_q_dims": sums.global_q_dims,
         "swa_q_dims": sums.swa_q_dims,
         "window": model.sliding_window,
@@ -242,9 +248,10 @@ class Timing:
 
 
 def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):
-    """Decode and prefill seconds of ``share`` of the layers on one side (GPU or CPU)."""
+    """Decode and prefill seconds of ``share`` of the layers on one side (GPU or CPU). A decoded
+    token reads its experts only; a prefill micro-batch touches every expert (MOE-ARCH-NOTES §3)."""
     weight_read = c.weights_bytes - c.lookup_bytes
-    bytes_per_token = weight_read + c.kv_read_bytes
+    bytes_per_token = weight_read - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes
     decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
         c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
     peak = where(gpu_side & d.discrete, d.vram_gbs, d.host_gbs)

@@ -50,6 +50,8 @@ class WeightTerms:
 
     total_bytes: int
     lookup_bytes: int
+    #: routed-expert tensors (MoE): resident in full, read at n_experts_used / n_experts per token
+    expert_bytes: int = 0
 
 
 class Derived:
@@ -103,9 +105,7 @@ class Derived:
         hit = self._weights.get(key) if owned else None
         if hit is None:
             rows = mem.per_tensor_bytes(model, ftype, self._tables.ggml_types, inventory=self.inventory(model))
-            total = sum(b for _, _, b in rows)
-            lookup = 0 if model.tied_embeddings else sum(b for t, _, b in rows if t.name == "token_embd.weight")
-            hit = WeightTerms(total, lookup)
+            hit = WeightTerms(*mem.weight_split(model, rows))
             if owned:
                 self._weights[key] = hit
         return hit
@@ -122,6 +122,10 @@ class Derived:
             if owned:
                 self._runtime_weights[key] = hit
         return hit
+
+    def forget_quality(self) -> None:
+        """Recompute the quality table on next use (a model was added to the catalog)."""
+        self._quality = None
 
     def quality(self) -> QualityTable:
         if self._quality is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Protocol, Sequence
 
 from advisor.engine import core, empirical
@@ -138,7 +138,7 @@ def evaluate(
     fit = core.FIT_CODES[place.fit_code]
     memory = MemoryEstimate(
         int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
-        gpu_bytes=int(place.gpu_bytes),
+        gpu_bytes=int(place.gpu_bytes), recurrent_state_bytes=int(c.recurrent_state_bytes),
     )
     reasons: list[Reason] = []
     if fit == "offload":
@@ -182,7 +182,7 @@ def estimate_speed(
     a runtime × backend × format other than llama.cpp's (``ftype`` is then its format)."""
     sums = layer_sums(model)
     if variant is None or variant.is_gguf:
-        weights = WeightTerms(mem.weights_bytes(model, ftype, ggml_types), mem.embedding_lookup_bytes(model, ftype, ggml_types))
+        weights = WeightTerms(*mem.weight_split(model, mem.per_tensor_bytes(model, ftype, ggml_types)))
         row = core.candidate_row(model, ftype, workload, weights, sums)
     else:
         weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
@@ -225,7 +225,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         threads=workload.threads or spd.default_threads(device),
         gpu_layers=int(t.gpu_layers),
         basis=basis,
-        bytes_per_token=int(c.weights_bytes - c.lookup_bytes + c.kv_read_bytes),
+        bytes_per_token=int(c.weights_bytes - c.lookup_bytes - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 from advisor.engine import empirical
 from advisor.engine.quant_mix import tensor_types
-from advisor.engine.tensors import LayerSums, Tensor, layer_sums, tensor_inventory
+from advisor.engine.tensors import LayerSums, Tensor, expert_active_fraction, is_expert_tensor, layer_sums, tensor_inventory
 from advisor.records import FileType, GgmlType, MemoryEstimate, ModelSpec, Workload
 
 #: KV cache element storage as (block size, bytes per block): f16 2 B per value; q8_0 34 B per 32
@@ -35,6 +35,24 @@ def per_tensor_bytes(
     return [(t, ty, tensor_bytes(t, ggml_types[ty])) for t, ty in zip(inventory, types)]
 
 
+def weight_split(model: ModelSpec, rows: Sequence[tuple[Tensor, str, int]]) -> tuple[int, int, int]:
+    """(total weight bytes, bytes only looked up — an untied token_embd, Gemma 3n's per-layer
+    embeddings —, routed-expert bytes) of ``per_tensor_bytes`` rows."""
+    total = sum(b for _, _, b in rows)
+    has_output = any(t.name == "output.weight" for t, _, _ in rows)
+    lookup = sum(b for t, _, b in rows if t.name == "token_embd.weight") if has_output else 0
+    # Gemma 3n's per-layer embeddings: one row gathered per token, never streamed
+    lookup += sum(b for t, _, b in rows if t.name == "per_layer_token_embd.weight")
+    experts = sum(b for t, _, b in rows if is_expert_tensor(t))
+    return total, lookup, experts
+
+
+def _weights_and_lookup(
+    model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], has_imatrix: bool | None
+) -> tuple[int, int, int]:
+    return weight_split(model, per_tensor_bytes(model, ftype, ggml_types, has_imatrix=has_imatrix))
+
+
 def weights_bytes(
     model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], *, has_imatrix: bool | None = None
 ) -> int:
@@ -43,14 +61,37 @@ def weights_bytes(
     Imatrix: by default assumed for file types where llama.cpp recommends or requires one (IQ*),
     as published GGUFs of those types are made with one; not for K-quants and legacy types.
     """
-    return sum(b for _, _, b in per_tensor_bytes(model, ftype, ggml_types, has_imatrix=has_imatrix))
+    return _weights_and_lookup(model, ftype, ggml_types, has_imatrix)[0]
 
 
 def embedding_lookup_bytes(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> int:
-    """Bytes of token_embd when it is only a lookup table (untied models): not read per token."""
-    if model.tied_embeddings:
-        return 0
-    return sum(b for t, _, b in per_tensor_bytes(model, ftype, ggml_types) if t.name == "token_embd.weight")
+    """Bytes only looked up, never streamed per token: an untied token_embd, Gemma 3n's per-layer
+    embeddings (``weight_split``)."""
+    return _weights_and_lookup(model, ftype, ggml_types, None)[1]
+
+
+def expert_weights_bytes(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> int:
+    """Bytes of the routed-expert tensors (``ffn_{gate,up,down}_exps``); 0 for a dense model."""
+    return _weights_and_lookup(model, ftype, ggml_types, None)[2]
+
+
+def prefill_weight_read_bytes(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> int:
+    """Weight bytes one prefill micro-batch streams: every tensor but the token-embedding lookup.
+
+    A micro-batch of n tokens selects the union of its tokens' experts, E × (1 − (1 − k/E)^n)
+    per layer with uniform routing; at llama.cpp's n_ubatch 512 that is every expert
+    (MOE-ARCH-NOTES.md §3), so prefill reads all experts' weights once per micro-batch."""
+    total, lookup, _ = _weights_and_lookup(model, ftype, ggml_types, None)
+    return total - lookup
+
+
+def decode_weight_read_bytes(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> float:
+    """Weight bytes one decoded token reads: every tensor but the token-embedding lookup, with the
+    routed experts at n_experts_used / n_experts of their bytes (``GGML_OP_MUL_MAT_ID`` reads
+    only the chosen experts' slices, ggml-cpu.c). Routers, shared experts and attention are read
+    in full. Equals ``prefill_weight_read_bytes`` for a dense model."""
+    total, lookup, experts = _weights_and_lookup(model, ftype, ggml_types, None)
+    return total - lookup - experts + experts * expert_active_fraction(model)
 
 
 def kv_cells(n_ctx: int, *, pad: int = empirical.KV_CELL_PADDING) -> int:
@@ -78,6 +119,13 @@ def kv_cache_bytes(model: ModelSpec, n_ctx: int, cache_type: str = "f16", n_ubat
     return 2 * (full * sums.global_kv_dims + local * sums.swa_kv_dims) // block * size
 
 
+def recurrent_state_bytes(model: ModelSpec, n_seq: int = 1) -> int:
+    """Recurrent state of a hybrid model: per recurrent layer an r and an s tensor of n_embd_r and
+    n_embd_s F32 values per sequence (llama-memory-recurrent.cpp, ``mem_size = max(1, n_seq_max)``);
+    it does not grow with the context. LFM2 short conv: r = hidden × (l_cache − 1), s = 0."""
+    return 4 * layer_sums(model).recurrent_state_values * max(1, n_seq)
+
+
 def kv_bytes_per_token(model: ModelSpec, cache_type: str = "f16") -> float:
     """KV bytes added per token of context across the global layers (decode reads grow with this)."""
     block, size = KV_CACHE_GEOMETRY[cache_type]
@@ -99,13 +147,17 @@ def estimate_memory(
     ggml_types: Mapping[str, GgmlType],
     workload: Workload,
     *,
-    flash_attn: bool = empirical.FLASH_ATTN_DEFAULT,
+    flash_attn: bool | None = None,
     overhead_bytes: int = empirical.RUNTIME_OVERHEAD_BYTES,
 ) -> MemoryEstimate:
-    """Weights + KV cache + compute buffer + runtime overhead for one llama.cpp context."""
+    """Weights + KV cache (+ recurrent state) + compute buffer + runtime overhead for one llama.cpp
+    context. ``flash_attn`` None: the workload's setting ("auto" = llama.cpp's default)."""
+    if flash_attn is None:
+        flash_attn = empirical.resolve_flash_attn(workload.flash_attn)
     return MemoryEstimate(
         weights_bytes=weights_bytes(model, ftype, ggml_types),
         kv_cache_bytes=kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch),
+        recurrent_state_bytes=recurrent_state_bytes(model),
         compute_buffer_bytes=empirical.guess_compute_buffer_bytes(
             model, workload.context_tokens, workload.n_ubatch, flash_attn=flash_attn
         ),

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from advisor.engine import empirical, runtime_weights
 from advisor.engine.derived import WeightTerms
-from advisor.engine.tensors import LayerSums, Tensor
+from advisor.engine.tensors import LayerSums, Tensor, expert_active_fraction, is_expert_tensor
 from advisor.records import DeviceProfile, FileType, ModelSpec, Workload
 
 LLAMA_CPP = "llama.cpp"
@@ -87,7 +87,8 @@ def weight_terms(model: ModelSpec, fmt: Any, inventory: Sequence[Tensor]) -> Wei
     """Σ per-tensor bytes in the runtime's format, plus rotary tables the format stores."""
     rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
     total, lookup = runtime_weights.weights_and_lookup(rows, tied=model.tied_embeddings)
-    return WeightTerms(total + rotary_cache_bytes(model, fmt), lookup)
+    experts = sum(b for t, _, b in rows if is_expert_tensor(t))
+    return WeightTerms(total + rotary_cache_bytes(model, fmt), lookup, experts)
 
 
 def rotary_cache_bytes(model: ModelSpec, fmt: Any) -> int:
@@ -129,12 +130,15 @@ def runtime_candidate_row(
     return {
         "weights_bytes": weights.total_bytes,
         "lookup_bytes": weights.lookup_bytes,
+        "expert_bytes": weights.expert_bytes,
+        "expert_fraction": expert_active_fraction(model),
+        "recurrent_state_bytes": 4 * sums.recurrent_state_values,
         "kv_cache_bytes": kv_cache_bytes(sums, window, workload.context_tokens, bpv),
         "compute_buffer_bytes": empirical.guess_runtime_buffer_bytes(
             model, chunk, DTYPE_BYTES[fmt.activation_dtype], full_chunk_logits=full_logits),
         "overhead_bytes": runtime.overhead.bytes,
         "n_layers": model.n_layers,
-        "matmul_params": sums.matmul_params,
+        "matmul_params": sums.active_matmul_params,
         "global_q_dims": sums.global_q_dims,
         "swa_q_dims": sums.swa_q_dims,
         "window": model.sliding_window,

@@ -1,6 +1,8 @@
 """Speed: decode and prefill tokens/s, time to first token, response time and energy.
 
 Decode (one token at a time) reads every active weight and the KV cache so far, so per token
+(MoE: active = attention, routers, shared experts and n_experts_used / n_experts of the routed
+experts; a prefill micro-batch of 512 tokens touches every expert, so prefill reads all weights)
 
     t_decode = max(bytes_read / (bandwidth × bw_efficiency),            memory roofline
                    2 × matmul_params / (flops × decode_compute_efficiency))  compute roofline
@@ -78,8 +80,9 @@ def cpu_gflops(device: DeviceProfile, threads: int) -> float:
 
 def matmul_params(model: ModelSpec) -> int:
     """Parameters multiplied per token: every matrix except the token-embedding lookup and the
-    output projection (counted apart: prefill computes logits for the last token only)."""
-    return layer_sums(model).matmul_params
+    output projection (counted apart: prefill computes logits for the last token only); of a
+    routed-expert tensor only the n_experts_used / n_experts a token is sent to."""
+    return layer_sums(model).active_matmul_params
 
 
 def attention_flops(model: ModelSpec, position: float) -> float:

@@ -84,11 +84,13 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
 @click.option("--threads", default=None, type=THREADS, help="Default: the machine's cores.")
 @click.option("--repeats", default=3, show_default=True, type=positive_int(100), help="Measured repeats (median).")
 @click.option("--kv-cache", type=click.Choice(KV_CACHE_TYPES), default="f16", show_default=True, help="KV cache type.")
+@click.option("--flash-attn", type=click.Choice(["on", "off", "auto"]), default="auto", show_default=True,
+              help="llama.cpp flash attention for the run and the prediction (auto = llama.cpp's default, on for CPU).")
 @click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
 @click.option("--timeout", default=600.0, show_default=True, type=number_in(1, 86400), help="Seconds before the run is stopped.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
-             threads: int | None, repeats: int, kv_cache: str, force: bool, timeout: float) -> None:
+             threads: int | None, repeats: int, kv_cache: str, flash_attn: str, force: bool, timeout: float) -> None:
     """Run a model for real on this machine through llama.cpp and compare with the prediction:
     load time, model/KV/compute buffers, peak RSS, prefill, decode, time to first token.
     Every run (and every failure) is recorded; exit code 4 when the run fails."""
@@ -111,7 +113,7 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
         run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
     device = local_profile()
     result = run_validation(model_id, quant_id, device=device, gguf=gguf, context=context, prompt_tokens=prompt_tokens,
-                            output_tokens=output_tokens, threads=threads, repeats=repeats, kv_cache=kv_cache, force=force,
+                            output_tokens=output_tokens, threads=threads, repeats=repeats, kv_cache=kv_cache, flash_attn=flash_attn, force=force,
                             timeout_s=timeout, progress=_say)
     rows = [{"figure": c.name, "predicted": _fmt_value(c.predicted, c.unit), "measured": _fmt_value(c.measured, c.unit),
              "error": "-" if c.error_pct is None else f"{c.error_pct:+.1f}%",

@@ -50,6 +50,8 @@ class LlamaBuffers:
     model_buffers: dict[str, int] = field(default_factory=dict)  # buffer name -> bytes
     kv_caches: tuple[KvCacheInfo, ...] = ()
     compute_buffers: dict[str, int] = field(default_factory=dict)
+    #: recurrent-state buffers of hybrid/recurrent models ("llama_memory_recurrent: CPU RS buffer size = …")
+    recurrent_buffers: dict[str, int] = field(default_factory=dict)
     output_buffers: dict[str, int] = field(default_factory=dict)
     n_ctx: int | None = None  # what llama.cpp allocated (after its padding)
     n_ctx_seq: int | None = None
@@ -92,6 +94,10 @@ class LlamaBuffers:
         return sum(c.size_bytes for c in self.kv_caches if c.kind == "swa")
 
     @property
+    def recurrent_state_bytes(self) -> int:
+        return sum(self.recurrent_buffers.values())
+
+    @property
     def compute_buffer_bytes(self) -> int:
         return sum(self.compute_buffers.values())
 
@@ -99,6 +105,7 @@ class LlamaBuffers:
 _NUM = r"([0-9]+(?:\.[0-9]+)?)"
 _MODEL_BUF = re.compile(rf"^\S*:\s+(\S+) model buffer size\s*=\s*{_NUM} MiB", re.MULTILINE)
 _COMPUTE_BUF = re.compile(rf"^\S*:\s+(\S+) compute buffer size\s*=\s*{_NUM} MiB", re.MULTILINE)
+_RS_BUF = re.compile(rf"^\S*:\s+(\S+) RS buffer size\s*=\s*{_NUM} MiB", re.MULTILINE)
 _OUTPUT_BUF = re.compile(rf"^\S*:\s+(\S+)\s+output buffer size\s*=\s*{_NUM} MiB", re.MULTILINE)
 _KV_KIND = re.compile(r"creating\s+(non-SWA|SWA) KV cache", re.IGNORECASE)
 _KV_SIZE = re.compile(
@@ -130,6 +137,9 @@ def parse_llama_log(text: str) -> LlamaBuffers:
     for name, mib in _COMPUTE_BUF.findall(text):
         compute[name] = _bytes(mib)  # the last reserve wins (it is re-reserved after a resize)
     output = {name: _bytes(mib) for name, mib in _OUTPUT_BUF.findall(text)}
+    recurrent: dict[str, int] = {}
+    for name, mib in _RS_BUF.findall(text):
+        recurrent[name] = recurrent.get(name, 0) + _bytes(mib)
 
     kv: list[KvCacheInfo] = []
     kind = "all"
@@ -180,6 +190,7 @@ def parse_llama_log(text: str) -> LlamaBuffers:
         model_buffers=model,
         kv_caches=tuple(kv),
         compute_buffers=compute,
+        recurrent_buffers=recurrent,
         output_buffers=output,
         n_ctx=_int(ctx.get("n_ctx")),
         n_ctx_seq=_int(ctx.get("n_ctx_seq") or ctx.get("n_ctx_per_seq")),

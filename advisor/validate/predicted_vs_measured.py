@@ -22,6 +22,7 @@ from advisor.inputs import check_regular_file
 from advisor.records import DeviceProfile, Estimate, ModelSpec, Workload
 from advisor.store import Run, record_run
 from advisor.units import format_size
+from advisor.engine.empirical import resolve_flash_attn
 from advisor.validate.runner import RunOutcome, RunSettings, run_child
 
 Progress = Callable[[str], None]
@@ -222,6 +223,7 @@ def run_validation(
     threads: int | None = None,
     repeats: int = 3,
     kv_cache: str = "f16",
+    flash_attn: str = "auto",
     force: bool = False,
     timeout_s: float = 600.0,
     progress: Progress | None = None,
@@ -234,11 +236,12 @@ def run_validation(
     say = progress or (lambda _msg: None)
     threads = threads or device.cpu.big_cores
     workload = Workload(context_tokens=context, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
-                        kv_cache_type=kv_cache, threads=threads)  # type: ignore[arg-type]
+                        kv_cache_type=kv_cache, threads=threads, flash_attn=flash_attn)  # type: ignore[arg-type]
     est = evaluate(model, ftype, device, workload, catalog)
     predicted = predicted_figures(est)
     settings_doc: dict[str, Any] = {"n_ctx": context, "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
-                                    "threads": threads, "repeats": repeats, "kv_cache": kv_cache, "n_ubatch": workload.n_ubatch}
+                                    "threads": threads, "repeats": repeats, "kv_cache": kv_cache, "n_ubatch": workload.n_ubatch,
+                                    "flash_attn": flash_attn}
     base_run = dict(source="validate", device_id=device.id, model_id=model.id, model_name=model.name, quant=ftype.id,
                     device_profile=device.model_dump(mode="json", by_alias=True), backend="cpu", predicted=predicted,
                     settings=settings_doc)
@@ -274,7 +277,8 @@ def run_validation(
         raise RunError(f"{msg} (recorded as run {run_id})")
 
     settings = RunSettings(gguf=path, n_ctx=context, prompt_tokens=prompt_tokens, output_tokens=output_tokens, threads=threads,
-                           repeats=repeats, type_k=KV_TYPE_IDS[kv_cache] if kv_cache != "f16" else None, timeout_s=timeout_s)
+                           repeats=repeats, type_k=KV_TYPE_IDS[kv_cache] if kv_cache != "f16" else None, timeout_s=timeout_s,
+                           flash_attn=resolve_flash_attn(flash_attn))
     say(f"running llama.cpp: {repeats} repeats of {prompt_tokens} prompt + {output_tokens} generated tokens, {threads} threads")
     notes: list[str] = []
     run = run_child if child_source is None else partial(run_child, child_source=child_source)

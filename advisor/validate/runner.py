@@ -81,7 +81,7 @@ kw = dict(model_path=args["gguf"], n_ctx=args["n_ctx"], n_batch=args["n_batch"],
           n_threads=args["threads"], n_threads_batch=args["threads"], verbose=True, n_gpu_layers=0,
           # llama.cpp's own defaults, which the engine predicts; llama-cpp-python's differ
           # (it turns flash attention off and allocates full-size sliding-window caches)
-          swa_full=False, flash_attn=True)
+          swa_full=False, flash_attn=args.get("flash_attn", True))
 if args.get("type_k") is not None:
     kw["type_k"] = kw["type_v"] = args["type_k"]
 t0 = time.perf_counter()
@@ -136,6 +136,7 @@ class RunSettings:
     n_ubatch: int = 512
     type_k: int | None = None  # ggml type id for the KV cache (None: f16)
     use_extra_bufts: bool = True
+    flash_attn: bool = True  # llama.cpp's "auto" resolves to on for the CPU backend
     timeout_s: float = 600.0
 
     def child_args(self) -> dict[str, Any]:
@@ -143,7 +144,7 @@ class RunSettings:
             "gguf": str(self.gguf), "n_ctx": self.n_ctx, "prompt_tokens": self.prompt_tokens,
             "output_tokens": self.output_tokens, "threads": self.threads, "repeats": self.repeats,
             "n_batch": self.n_batch, "n_ubatch": self.n_ubatch, "type_k": self.type_k,
-            "use_extra_bufts": self.use_extra_bufts,
+            "use_extra_bufts": self.use_extra_bufts, "flash_attn": self.flash_attn,
         }
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from advisor.engine.quant_mix import source_type
 from advisor.engine.tensors import Tensor, tensor_inventory
 from advisor.errors import RunError, missing_extra
 from advisor.records import ModelSpec
@@ -49,7 +50,7 @@ LLAMA_FTYPE = {
     "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16,
     "Q5_K_M": 17, "Q6_K": 18, "IQ2_XXS": 19, "IQ2_XS": 20, "Q2_K_S": 21, "IQ3_XS": 22,
     "IQ3_XXS": 23, "IQ1_S": 24, "IQ4_NL": 25, "IQ3_S": 26, "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29,
-    "IQ4_XS": 30, "IQ1_M": 31, "BF16": 32,
+    "IQ4_XS": 30, "IQ1_M": 31, "BF16": 32, "MXFP4_MOE": 38,
 }
 
 _ARCH_FIELDS = (
@@ -57,6 +58,12 @@ _ARCH_FIELDS = (
     "n_kv_heads", "head_dim", "vocab_size", "tied_embeddings", "attn_bias", "qk_norm", "norm",
     "ffn_gated", "post_norms", "sliding_window", "swa_global_every", "n_heads_per_layer",
     "n_kv_heads_per_layer", "ffn_size_per_layer",
+)
+# added with MoE/hybrid support: in the key only when set, so the keys of dense twins do not change
+_ARCH_FIELDS_OPTIONAL = (
+    "n_experts", "n_experts_used", "expert_ffn_size", "shared_expert_ffn_size", "n_dense_layers",
+    "shortconv_l_cache", "rope_dims", "ssm_d_state", "ssm_d_conv", "ssm_n_group", "ssm_n_heads", "kv_lora_rank", "v_head_dim",
+    "per_layer_input_dims", "altup_inputs", "laurel_rank", "n_kv_layers",
 )
 
 _CHUNK = 1 << 22  # elements written at a time; the random pool holds twice as many
@@ -81,6 +88,7 @@ def _import_llama_cpp() -> Any:
 def architecture_key(model: ModelSpec) -> str:
     """Hash of the fields that decide the file (not the id or the name): twins are shared."""
     fields = {name: getattr(model, name) for name in _ARCH_FIELDS}
+    fields.update({name: getattr(model, name) for name in _ARCH_FIELDS_OPTIONAL if getattr(model, name)})
     fields["_format"] = TWIN_FORMAT_VERSION
     blob = json.dumps(fields, sort_keys=True, default=list).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -96,33 +104,77 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
     w.add_context_length(m.max_position_embeddings)
     w.add_embedding_length(m.hidden_size)
     w.add_block_count(m.n_layers)
+    # olmoe and granitemoe size their experts from feed_forward_length (llama.cpp loaders)
+    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid", "phimoe") and m.n_experts > 0
     if m.n_heads_per_layer or m.n_kv_heads_per_layer or m.ffn_size_per_layer:
         w.add_head_count([m.heads(i) for i in range(m.n_layers)])
-        w.add_head_count_kv([m.kv_heads(i) for i in range(m.n_layers)])
-        w.add_feed_forward_length([m.ffn(i) for i in range(m.n_layers)])
+        w.add_head_count_kv([m.kv_heads(i) for i in range(m.n_layers)])  # 0 marks a recurrent layer
+        w.add_feed_forward_length([m.expert_ffn_size if experts_in_ffn else m.ffn(i) for i in range(m.n_layers)])
     else:
         w.add_head_count(m.n_heads)
         w.add_head_count_kv(m.n_kv_heads)
-        w.add_feed_forward_length(m.ffn_size)
-    w.add_key_length(m.head_dim)
-    w.add_value_length(m.head_dim)
+        w.add_feed_forward_length(m.expert_ffn_size if experts_in_ffn else m.ffn_size)
+    if m.n_experts:
+        w.add_expert_count(m.n_experts)
+        w.add_expert_used_count(m.n_experts_used)
+        if not experts_in_ffn:
+            w.add_expert_feed_forward_length(m.expert_ffn_size)
+        if m.shared_expert_ffn_size:
+            w.add_expert_shared_feed_forward_length(m.shared_expert_ffn_size)
+        if m.n_dense_layers or arch == "deepseek2":
+            w.add_leading_dense_block_count(m.n_dense_layers)
+        if arch == "lfm2moe":
+            w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+            w.add_expert_weights_norm(True)
+    if m.shortconv_l_cache:
+        w.add_shortconv_l_cache(m.shortconv_l_cache)
+    if m.n_kv_layers:
+        w.add_shared_kv_layers(m.n_layers - m.n_kv_layers)
+    if m.ssm_d_state:
+        w.add_ssm_conv_kernel(m.ssm_d_conv)
+        w.add_ssm_state_size(m.ssm_d_state)
+        w.add_ssm_group_count(m.ssm_n_group)
+        w.add_ssm_inner_size(m.ssm_d_inner)
+        w.add_ssm_time_step_rank(m.ssm_n_heads)
+    if arch == "granitehybrid":
+        w.add_rope_scaling_finetuned(False)  # Granite 4.0 H: no RoPE
+    if m.kv_lora_rank:  # MLA as convert_hf_to_gguf writes it: one kv head of the latent
+        w.add_key_length(m.kv_lora_rank + m.rope_dims)
+        w.add_value_length(m.kv_lora_rank)
+        w.add_key_length_mla(m.head_dim)
+        w.add_value_length_mla(m.v_head_dim)
+        w.add_kv_lora_rank(m.kv_lora_rank)
+        w.add_q_lora_rank(0)
+        w.add_expert_shared_count(m.shared_expert_ffn_size // m.expert_ffn_size)
+        w.add_expert_weights_scale(1.0)
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SOFTMAX)
+    else:
+        w.add_key_length(m.head_dim)
+        w.add_value_length(m.head_dim)
     if m.norm == "layer":
         w.add_layer_norm_eps(1e-5)
-    else:
-        w.add_layer_norm_rms_eps(1e-6)
-    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "qwen2", "qwen3") else 10_000.0)
+    if m.norm != "layer" or arch == "phimoe":  # phimoe reads the RMS key although its norms are LayerNorms
+        w.add_layer_norm_rms_eps(1e-6 if m.norm != "layer" else 1e-5)
+    w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "gemma3n", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe")
+                         else 150_000.0 if arch == "gpt-oss" else 10_000.0)
     if arch == "stablelm":
         w.add_rope_dimension_count(m.head_dim // 4)  # partial_rotary_factor 0.25
-    elif arch in ("phi3", "openelm", "granite", "llama"):
+    elif m.rope_dims:
+        w.add_rope_dimension_count(m.rope_dims)  # partial rotary (Phi-2, GPT-NeoX)
+    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3", "gpt-oss", "phimoe"):
         w.add_rope_dimension_count(m.head_dim)
+    if arch == "gptneox":
+        w.add_parallel_residual(True)
     if arch == "gemma2":
         w.add_attn_logit_softcapping(50.0)
         w.add_final_logit_softcapping(30.0)
-    if arch in ("gemma2", "gemma3") and m.sliding_window:
+    if arch == "gpt-oss":
+        w.add_sliding_window(m.sliding_window)  # llama.cpp: every other layer (pattern 2) slides
+    if arch in ("gemma2", "gemma3", "gemma3n") and m.sliding_window:
         w.add_sliding_window(m.sliding_window)
     if arch == "phi3" and m.sliding_window:
         w.add_sliding_window(m.sliding_window)
-    if arch == "granite":
+    if arch in ("granite", "granitemoe", "granitehybrid"):
         # granite-3.x config.json multipliers (values do not change any buffer size)
         w.add_attention_scale(0.015625)
         w.add_embedding_scale(12.0)
@@ -194,7 +246,8 @@ def write_f16_gguf(model: ModelSpec, path: Path, *, seed: int = 0, progress: Pro
     _add_metadata(w, model, gguf)
     specs = []
     for t in inventory:
-        dtype = np.float16 if t.is_matrix else np.float32
+        # as convert_hf_to_gguf writes an F16 file: routers, conv kernels, norms and biases F32
+        dtype = np.float16 if source_type(t) == "F16" else np.float32
         np_shape = tuple(reversed(t.shape))  # numpy order = ggml ne reversed
         nbytes = t.n_elements * np.dtype(dtype).itemsize
         w.add_tensor_info(t.name, np_shape, np.dtype(dtype), nbytes)
@@ -284,7 +337,9 @@ if uniform_imatrix:
     # all-ones importance for every matrix: what the mix rules see is only that one exists
     import gguf
     keep = []
-    rows = [(t.name, int(t.shape[0])) for t in gguf.GGUFReader(src).tensors if len(t.shape) >= 2]
+    # one importance per column; 3-D expert tensors carry one slice per expert (ne0 × ne2)
+    rows = [(t.name, int(t.shape[0]) * (int(t.shape[2]) if len(t.shape) >= 3 else 1))
+            for t in gguf.GGUFReader(src).tensors if len(t.shape) >= 2]
     entries = (llama_cpp.llama_model_imatrix_data * (len(rows) + 1))()
     for i, (name, n) in enumerate(rows):
         data = (ctypes.c_float * n)(*([1.0] * n))

@@ -1,0 +1,329 @@
+"""Describe a model that is not in the catalog, without downloading its weights: from a GGUF
+file's header (exact tensor shapes and types) or from a Hugging Face ``config.json``.
+
+Both give a ``ModelSpec``; from a GGUF header it carries the file's tensor table
+(``ModelSpec.file_tensors``), so the weights are the file's exact tensor bytes whatever the quant
+mix, and the file type is the file's own. Problems are one ``DataFileError`` naming the file and
+what is missing or unsupported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from advisor.errors import DataFileError
+from advisor.gguf_header import ArrayLength, GgufHeader, read_gguf_header
+from advisor.records import FileTensor, FileType, GgmlType, GgufArch, ModelSpec
+
+SUPPORTED_ARCHS: tuple[str, ...] = get_args(GgufArch)
+#: llama.cpp hard-codes these sliding-window patterns (llama-model.cpp set_swa_pattern)
+_SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gpt-oss": 2}
+_PERMISSIVE = ("apache-2.0", "apache 2.0", "mit", "bsd-3-clause", "bsd-2-clause")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.") or "imported-model"
+
+
+def _license_class(license_name: str) -> str:
+    return "permissive" if license_name.lower() in _PERMISSIVE else "noncommercial"
+
+
+def _spec(path: Path, fields: dict[str, Any]) -> ModelSpec:
+    try:
+        return ModelSpec.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "model"
+        raise DataFileError(f"{path}: describes an inconsistent model: {where}: {first['msg']}") from None
+
+
+# --------------------------------------------------------------------------- GGUF header
+
+
+def model_from_gguf(path: str | Path, ggml_types: dict[str, GgmlType], file_types: dict[str, FileType]) -> tuple[ModelSpec, FileType]:
+    """The model and file type a GGUF file holds, from its header alone."""
+    header = read_gguf_header(path)
+    return _model_from_header(header, ggml_types), _file_type_of(header, ggml_types, file_types)
+
+
+def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelSpec:
+    path, md = h.path, h.metadata
+    arch = h.architecture
+    if arch is None:
+        raise DataFileError(f"{path}: the GGUF header has no general.architecture")
+    if arch not in SUPPORTED_ARCHS:
+        raise DataFileError(f"{path}: architecture '{arch}' is not supported yet; supported: {', '.join(SUPPORTED_ARCHS)}")
+    missing: list[str] = []
+
+    def key(name: str, default: Any = None) -> Any:
+        value = md.get(f"{arch}.{name}", default)
+        if value is None:
+            missing.append(f"{arch}.{name}")
+        return value
+
+    n_layers = key("block_count")
+    hidden = key("embedding_length")
+    heads = key("attention.head_count")
+    ffn = key("feed_forward_length", 0)
+    if missing:
+        raise DataFileError(f"{path}: the GGUF header lacks {', '.join(missing)}")
+    kv = key("attention.head_count_kv", heads)
+    by_id = {g.ggml_type_id: g.name for g in ggml_types.values()}
+    tensors: list[FileTensor] = []
+    for t in h.tensors:
+        if t.ggml_type_id not in by_id:
+            raise DataFileError(f"{path}: tensor '{t.name}' has ggml type {t.ggml_type_id}, which this tool does not know")
+        tensors.append(FileTensor(name=t.name, shape=t.shape, ggml_type=by_id[t.ggml_type_id]))
+    names = {t.name for t in tensors}
+    embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
+    if embd is None or len(embd.shape) != 2:
+        raise DataFileError(f"{path}: the tensor table has no 2-D token_embd.weight")
+
+    def per_layer(value: Any, what: str) -> tuple[int, tuple[int, ...] | None]:
+        if isinstance(value, list):
+            if len(value) != n_layers or not all(isinstance(v, int) for v in value):
+                raise DataFileError(f"{path}: {arch}.{what} has {len(value)} entries for {n_layers} layers")
+            return max(value), tuple(value) if len(set(value)) > 1 else None
+        if isinstance(value, ArrayLength):
+            raise DataFileError(f"{path}: {arch}.{what} has {value.length:,} entries for {n_layers} layers")
+        return int(value), None
+
+    n_heads, heads_per_layer = per_layer(heads, "attention.head_count")
+    n_kv, kv_per_layer = per_layer(kv, "attention.head_count_kv")
+    ffn_size, ffn_per_layer = per_layer(ffn, "feed_forward_length")
+    n_experts = int(key("expert_count", 0))
+    experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid", "phimoe")
+    expert_ffn = int(key("expert_feed_forward_length", 0)) or (ffn_size if experts_in_ffn and n_experts else 0)
+    head_dim = int(key("attention.key_length", hidden // max(1, n_heads)))
+    kv_lora = int(key("attention.kv_lora_rank", 0))
+    mla: dict[str, Any] = {}
+    if kv_lora:  # MLA: key_length is the latent; the q/k and v heads have their own keys
+        head_dim = int(key("attention.key_length_mla", head_dim))
+        mla = dict(kv_lora_rank=kv_lora, v_head_dim=int(key("attention.value_length_mla", 0)))
+    rope_dims = int(key("rope.dimension_count", 0))
+    general_name = md.get("general.name") if isinstance(md.get("general.name"), str) else None
+    license_name = md.get("general.license") if isinstance(md.get("general.license"), str) else "unknown (not in the GGUF header)"
+    fields: dict[str, Any] = dict(
+        id=_slug(h.path.stem), name=general_name or h.path.stem, family=arch, publisher=str(md.get("general.organization", "unknown")),
+        hf_repo="", gguf_arch=arch, license=license_name, license_class=_license_class(license_name), release_date="unknown",
+        params=sum(_elements(t.shape) for t in tensors), params_published="-",
+        context_length=int(key("context_length", 4096)), max_position_embeddings=int(key("context_length", 4096)),
+        n_layers=n_layers, hidden_size=hidden, ffn_size=max(ffn_size, 1), n_heads=n_heads, n_kv_heads=max(n_kv, 1),
+        head_dim=head_dim, vocab_size=embd.shape[1], tied_embeddings="output.weight" not in names,
+        attn_bias=any(n.endswith(("attn_q.bias", "attn_qkv.bias")) for n in names),
+        qk_norm=any("attn_q_norm" in n for n in names), norm="layer" if "output_norm.bias" in names else "rms",
+        ffn_gated=any("ffn_gate" in n and "ffn_gate_inp" not in n for n in names),
+        post_norms=any("post_attention_norm" in n for n in names),
+        sliding_window=int(key("attention.sliding_window", 0)) if arch in _SWA_PATTERN else 0,
+        swa_global_every=_SWA_PATTERN.get(arch, 0),
+        n_heads_per_layer=heads_per_layer, n_kv_heads_per_layer=kv_per_layer, ffn_size_per_layer=ffn_per_layer,
+        n_experts=n_experts, n_experts_used=int(key("expert_used_count", 0)) if n_experts else 0,
+        expert_ffn_size=expert_ffn if n_experts else 0,
+        shared_expert_ffn_size=(int(key("expert_shared_feed_forward_length", 0))
+                                or int(key("expert_shared_count", 0)) * expert_ffn) if n_experts else 0,
+        n_dense_layers=int(key("leading_dense_block_count", 0)) if n_experts else 0,
+        shortconv_l_cache=int(key("shortconv.l_cache", 0)),
+        ssm_d_state=int(key("ssm.state_size", 0)), ssm_d_conv=int(key("ssm.conv_kernel", 0)),
+        ssm_n_group=int(key("ssm.group_count", 0)), ssm_n_heads=int(key("ssm.time_step_rank", 0)),
+        rope_dims=rope_dims if 0 < rope_dims < head_dim else 0,
+        per_layer_input_dims=int(key("embedding_length_per_layer_input", 0)),
+        altup_inputs=int(key("altup.num_inputs", 0)),
+        laurel_rank=next((t.shape[1] for t in tensors if t.name == "blk.0.laurel_l.weight"), 0),
+        n_kv_layers=n_layers - int(key("attention.shared_kv_layers", 0)) if key("attention.shared_kv_layers", 0) else 0,
+        file_tensors=tuple(tensors), verified=True, **mla,
+        source=f"GGUF header of {h.path} (metadata and tensor table; tensor data not read)",
+        notes="Imported from a GGUF header: weights are the file's own tensor types and shapes.",
+    )
+    return _spec(path, fields)
+
+
+def _elements(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _file_type_of(h: GgufHeader, ggml_types: dict[str, GgmlType], file_types: dict[str, FileType]) -> FileType:
+    """general.file_type if the catalog knows it, else the file type whose base type is the most
+    common among the file's quantized matrices."""
+    ftype_id = h.metadata.get("general.file_type")
+    for f in file_types.values():
+        if isinstance(ftype_id, int) and f.llama_ftype == ftype_id:
+            return f
+    by_id = {g.ggml_type_id: g.name for g in ggml_types.values()}
+    counts = Counter(by_id.get(t.ggml_type_id) for t in h.tensors if len(t.shape) >= 2)
+    for name, _ in counts.most_common():
+        match = [f for f in file_types.values() if f.base_type == name]
+        if match:
+            return sorted(match, key=lambda f: (not f.common, f.id))[0]
+    raise DataFileError(f"{h.path}: cannot tell the file type (general.file_type {ftype_id!r} is unknown)")
+
+
+# --------------------------------------------------------------------------- config.json
+
+#: model_type -> (gguf_arch, defaults). Defaults are the transformers config classes' own.
+_HF_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "llama": ("llama", {"tie_word_embeddings": False}),
+    "mistral": ("llama", {"tie_word_embeddings": False}),
+    "qwen2": ("qwen2", {"tie_word_embeddings": False, "_attn_bias": True}),
+    "qwen3": ("qwen3", {"tie_word_embeddings": False, "_qk_norm": True}),
+    "qwen3_moe": ("qwen3moe", {"tie_word_embeddings": False, "_qk_norm": True}),
+    "olmoe": ("olmoe", {"tie_word_embeddings": False, "_qk_norm": True}),
+    "granite": ("granite", {"tie_word_embeddings": False}),
+    "granitemoe": ("granitemoe", {"tie_word_embeddings": False}),
+    "granitemoeshared": ("granitemoe", {"tie_word_embeddings": False}),
+    "smollm3": ("smollm3", {"tie_word_embeddings": True}),
+    "lfm2": ("lfm2", {"tie_word_embeddings": True, "_qk_norm": True}),
+    "lfm2_moe": ("lfm2moe", {"tie_word_embeddings": True, "_qk_norm": True}),
+    "granitemoehybrid": ("granitehybrid", {"tie_word_embeddings": False}),
+    "phi": ("phi2", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
+    "gpt_neox": ("gptneox", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
+}
+
+
+def model_from_hf_config(path: str | Path) -> ModelSpec:
+    """A ModelSpec from a Hugging Face config.json (text models of the supported types)."""
+    path = Path(path)
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read the config ({exc.strerror or exc}); check the path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise DataFileError(f"{path}: expected a JSON object")
+    cfg = {**cfg.get("text_config", {}), **cfg} if isinstance(cfg.get("text_config"), dict) else cfg
+    model_type = cfg.get("model_type")
+    if model_type not in _HF_TYPES:
+        raise DataFileError(f"{path}: model_type {model_type!r} is not supported; supported: {', '.join(_HF_TYPES)}")
+    arch, defaults = _HF_TYPES[model_type]
+    missing: list[str] = []
+
+    def need(*names: str) -> Any:
+        for n in names:
+            if n in cfg and cfg[n] is not None:
+                return cfg[n]
+        missing.append(names[0])
+        return 0
+
+    layers = need("num_hidden_layers")
+    hidden = need("hidden_size")
+    heads = need("num_attention_heads")
+    vocab = need("vocab_size")
+    max_pos = need("max_position_embeddings")
+    moe: dict[str, Any] = {}
+    kv_per_layer: tuple[int, ...] | None = None
+    conv = 0
+    ffn = cfg.get("intermediate_size") or 0
+    if model_type in ("qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "lfm2_moe"):
+        n_exp = need("num_experts", "num_local_experts")
+        width = need("moe_intermediate_size") if model_type in ("qwen3_moe", "lfm2_moe") else need("intermediate_size")
+        moe = dict(n_experts=n_exp, n_experts_used=need("num_experts_per_tok"), expert_ffn_size=width,
+                   shared_expert_ffn_size=cfg.get("shared_intermediate_size") or 0)
+        if model_type == "lfm2_moe":
+            moe["n_dense_layers"] = need("num_dense_layers")
+        if model_type == "qwen3_moe" and (cfg.get("mlp_only_layers") or cfg.get("decoder_sparse_step", 1) != 1):
+            raise DataFileError(f"{path}: qwen3_moe with dense layers (mlp_only_layers / decoder_sparse_step) is not "
+                                "supported; llama.cpp's loader assumes every layer is MoE")
+        ffn = ffn or width
+    elif model_type == "granitemoehybrid":
+        ffn = need("shared_intermediate_size")
+        if cfg.get("num_local_experts"):
+            moe = dict(n_experts=cfg["num_local_experts"], n_experts_used=need("num_experts_per_tok"),
+                       expert_ffn_size=need("intermediate_size"), shared_expert_ffn_size=ffn)
+        if cfg.get("mamba_expand", 2) != 2:
+            raise DataFileError(f"{path}: mamba_expand {cfg['mamba_expand']} is not supported; llama.cpp requires d_inner = 2 × hidden")
+        moe.update(ssm_d_state=need("mamba_d_state"), ssm_d_conv=need("mamba_d_conv"), ssm_n_group=need("mamba_n_groups"),
+                   ssm_n_heads=need("mamba_n_heads"))
+        kv = need("num_key_value_heads")
+        types = cfg.get("layer_types")
+        if isinstance(types, list):
+            kv_per_layer = tuple(kv if t == "attention" else 0 for t in types)
+        else:
+            missing.append("layer_types")
+    elif model_type == "lfm2":
+        ffn = need("block_ff_dim", "intermediate_size")
+        if cfg.get("block_auto_adjust_ff_dim"):  # as convert_hf_to_gguf's LFM2Model does
+            ffn = int(2 * ffn / 3)
+            if cfg.get("block_ffn_dim_multiplier") is not None:
+                ffn = int(cfg["block_ffn_dim_multiplier"] * ffn)
+            multiple = cfg.get("block_multiple_of", 256)
+            ffn = multiple * ((ffn + multiple - 1) // multiple)
+    elif model_type in ("phi", "gpt_neox"):
+        ffn = ffn or 4 * hidden
+    else:
+        ffn = need("intermediate_size")
+    if model_type in ("lfm2", "lfm2_moe"):
+        conv = need("conv_L_cache")
+        types = cfg.get("layer_types")
+        attn_idx = cfg.get("full_attn_idxs")
+        kv = need("num_key_value_heads")
+        if isinstance(types, list):
+            kv_per_layer = tuple(kv if t in ("full_attention", "attention") else 0 for t in types)
+        elif isinstance(attn_idx, list):
+            kv_per_layer = tuple(kv if i in attn_idx else 0 for i in range(layers))
+        else:
+            missing.append("layer_types")
+    if missing:
+        raise DataFileError(f"{path}: the config lacks {', '.join(missing)} (needed for model_type {model_type!r})")
+    kv_heads = cfg.get("num_key_value_heads") or heads
+    head_dim = cfg.get("head_dim") or hidden // heads
+    rotary = cfg.get("partial_rotary_factor") or cfg.get("rotary_pct")
+    rope_dims = int(rotary * head_dim) if rotary and rotary < 1 else 0
+    tied = cfg.get("tie_word_embeddings", defaults["tie_word_embeddings"])
+    name = cfg.get("_name_or_path") or path.parent.name or path.stem
+    fields: dict[str, Any] = dict(
+        id=_slug(str(name).split("/")[-1]), name=str(name).split("/")[-1], family=model_type, publisher="unknown",
+        hf_repo=str(name) if "/" in str(name) else "", gguf_arch=arch, license="unknown (not in config.json)",
+        license_class="noncommercial", release_date="unknown", params=1, params_published="-",
+        context_length=max_pos, max_position_embeddings=max_pos, n_layers=layers, hidden_size=hidden, ffn_size=ffn,
+        n_heads=heads, n_kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab, tied_embeddings=bool(tied),
+        attn_bias=bool(cfg.get("attention_bias", defaults.get("_attn_bias", False))), qk_norm=defaults.get("_qk_norm", False),
+        norm=defaults.get("_norm", "rms"), ffn_gated=defaults.get("_gated", True), post_norms=False, sliding_window=0,
+        swa_global_every=0, n_kv_heads_per_layer=kv_per_layer, shortconv_l_cache=conv, rope_dims=rope_dims, **moe,
+        verified=False, source=f"Hugging Face config.json at {path}",
+        notes="Imported from config.json; license unknown (treated as noncommercial); params computed from the inventory.",
+    )
+    spec = _spec(path, fields)
+    from advisor.engine.tensors import count_params
+
+    return spec.model_copy(update={"params": count_params(spec)})
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def spec_to_toml(spec: ModelSpec) -> str:
+    """One ``[[models]]`` table for a models.toml (fields at their defaults left out)."""
+    data = spec.model_dump(exclude_defaults=True, exclude={"quality"})
+    lines = ["", "[[models]]"]
+    for k, v in data.items():
+        if k == "file_tensors":
+            lines.append("file_tensors = [")
+            lines.extend(f"  {_toml_value(t)}," for t in v)
+            lines.append("]")
+        else:
+            lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,261 @@
+"""Importing a model without its weights: a GGUF header (bounded against hostile input, never
+reading tensor data) and a Hugging Face config.json."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from advisor.cli import main
+from advisor.engine import memory as mem
+from advisor.engine.tensors import count_params, tensor_inventory
+from advisor.errors import DataFileError
+from advisor.gguf_header import read_gguf_header
+from advisor.model_import import model_from_gguf, model_from_hf_config
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# ---------------------------------------------------------------- a GGUF header written by hand (gguf.md)
+
+
+def _s(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def _kv(key: str, value) -> bytes:
+    if isinstance(value, str):
+        return _s(key) + struct.pack("<I", 8) + _s(value)
+    if isinstance(value, list):
+        return _s(key) + struct.pack("<I", 9) + struct.pack("<IQ", 4, len(value)) + b"".join(struct.pack("<I", v) for v in value)
+    return _s(key) + struct.pack("<I", 4) + struct.pack("<I", value)
+
+
+def _tensor(name: str, shape: tuple[int, ...], type_id: int, offset: int = 0) -> bytes:
+    return _s(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in shape) + struct.pack("<IQ", type_id, offset)
+
+
+def _header(kvs: list[bytes], tensors: list[bytes], *, n_tensors: int | None = None, n_kv: int | None = None,
+            magic: bytes = b"GGUF", version: int = 3) -> bytes:
+    return (magic + struct.pack("<I", version) + struct.pack("<Q", len(tensors) if n_tensors is None else n_tensors)
+            + struct.pack("<Q", len(kvs) if n_kv is None else n_kv) + b"".join(kvs) + b"".join(tensors))
+
+
+def _tiny_moe_header() -> bytes:
+    """A 2-layer qwen3moe tensor table (Q4_K matrices id 12, F32 norms/routers id 0), no data."""
+    e, v, ff, n = 256, 1024, 256, 4
+    kvs = [_kv("general.architecture", "qwen3moe"), _kv("general.name", "tiny moe"), _kv("general.file_type", 15),
+           _kv("qwen3moe.block_count", 2), _kv("qwen3moe.embedding_length", e), _kv("qwen3moe.feed_forward_length", 512),
+           _kv("qwen3moe.attention.head_count", 4), _kv("qwen3moe.attention.head_count_kv", 2),
+           _kv("qwen3moe.attention.key_length", 64), _kv("qwen3moe.context_length", 4096),
+           _kv("qwen3moe.expert_count", n), _kv("qwen3moe.expert_used_count", 2),
+           _kv("qwen3moe.expert_feed_forward_length", ff)]
+    ts = [_tensor("token_embd.weight", (e, v), 12), _tensor("output_norm.weight", (e,), 0), _tensor("output.weight", (e, v), 14)]
+    for i in range(2):
+        p = f"blk.{i}."
+        ts += [_tensor(p + "attn_norm.weight", (e,), 0), _tensor(p + "attn_q.weight", (e, 256), 12),
+               _tensor(p + "attn_k.weight", (e, 128), 12), _tensor(p + "attn_v.weight", (e, 128), 14),
+               _tensor(p + "attn_q_norm.weight", (64,), 0), _tensor(p + "attn_k_norm.weight", (64,), 0),
+               _tensor(p + "attn_output.weight", (256, e), 12), _tensor(p + "ffn_norm.weight", (e,), 0),
+               _tensor(p + "ffn_gate_inp.weight", (e, n), 0), _tensor(p + "ffn_gate_exps.weight", (e, ff, n), 12),
+               _tensor(p + "ffn_up_exps.weight", (e, ff, n), 12), _tensor(p + "ffn_down_exps.weight", (ff, e, n), 14)]
+    return _header(kvs, ts)
+
+
+def test_header_gives_the_exact_file_weights(tmp_path, catalog):
+    path = tmp_path / "tiny-moe-Q4_K_M.gguf"
+    path.write_bytes(_tiny_moe_header())  # header only: no tensor data at all
+    header = read_gguf_header(path)
+    assert header.header_bytes == path.stat().st_size  # read exactly the header, nothing beyond
+    model, ftype = model_from_gguf(path, catalog.ggml_types, catalog.file_types)
+    assert ftype.id == "Q4_K_M" and model.gguf_arch == "qwen3moe" and model.n_experts == 4 and model.expert_ffn_size == 256
+    assert [t.name for t in tensor_inventory(model)] == [t.name for t in header.tensors]
+    q4k, q6k = 144 / 256, 210 / 256  # bytes per weight of Q4_K and Q6_K blocks
+    e, v = 256, 1024
+    per_layer = (e * 256 + e * 128 + 256 * e) * q4k + e * 128 * q6k + 2 * e * 256 * 4 * q4k + 256 * e * 4 * q6k + (2 * e + 128 + e * 4) * 4  # norms, q/k norms, router (F32)
+    expected = e * v * q4k + e * v * q6k + e * 4 + 2 * per_layer
+    assert mem.weights_bytes(model, ftype, catalog.ggml_types) == expected
+    assert model.params == count_params(model)
+
+
+def test_header_with_unread_data_section_never_reads_it(tmp_path, catalog):
+    """A full file whose data section is garbage: the reader stops at the tensor table."""
+    path = tmp_path / "full.gguf"
+    head = _tiny_moe_header()
+    path.write_bytes(head + b"\xff" * 100_000)
+    assert read_gguf_header(path).header_bytes == len(head)
+
+
+def _pi(n: int) -> bytes:
+    return struct.pack("<Q", n)
+
+
+HOSTILE = [
+    ("bad-magic", _header([], [], magic=b"GGML"), "magic is b'GGML', expected b'GGUF' (is it a GGUF file?)"),
+    ("old-version", _header([], [], version=1), "version 1 is not supported (GGUF 2 or 3)"),
+    ("huge-tensor-count", _header([], [], n_tensors=1 << 40), "tensor count 1,099,511,627,776 exceeds 100,000"),
+    ("huge-kv-count", _header([], [], n_kv=10**12), "metadata count 1,000,000,000,000 exceeds 100,000"),
+    ("truncated-kv", _header([_kv("general.architecture", "llama")[:-3]], []), "file ends inside 'general.architecture' (truncated at byte 66)"),
+    ("huge-string", _header([b"\x05\x00\x00\x00\x00\x00\x00\x00abcde" + struct.pack("<I", 8) + _pi(1 << 40)], []),
+     "'abcde' claims 1,099,511,627,776 bytes (limit 16,777,216)"),
+    ("huge-array", _header([_s("k") + struct.pack("<I", 9) + struct.pack("<IQ", 4, 1 << 40)], []),
+     "'k' claims 1,099,511,627,776 items (limit 16,777,216)"),
+    ("bad-value-type", _header([_s("k") + struct.pack("<I", 77)], []), "'k' has unknown value type 77"),
+    ("absurd-dims", _header([], [_tensor("t", (1 << 30, 1 << 30, 1 << 30), 0)]),
+     "tensor 't' has absurd dimensions (1073741824, 1073741824, 1073741824) (over 281,474,976,710,656 elements)"),
+    ("too-many-dims", _header([], [_s("t") + struct.pack("<I", 9)]), "tensor 't' has 9 dimensions (1 to 4)"),
+    ("zero-dim", _header([], [_tensor("t", (4, 0), 0)]), "tensor 't' has a zero dimension (4, 0)"),
+    ("truncated-table", _header([], [_tensor("t", (4, 4), 0)[:-5]]), "file ends inside the data offset of 't' (truncated at byte 60)"),
+    ("duplicate", _header([], [_tensor("t", (4,), 0), _tensor("t", (4,), 0)]), "tensor 't' appears twice in the tensor table"),
+]
+
+
+@pytest.mark.parametrize("name, blob, message", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_headers_fail_with_one_line(tmp_path, capsys, name, blob, message):
+    path = tmp_path / f"{name}.gguf"
+    path.write_bytes(blob)
+    with pytest.raises(DataFileError) as exc:
+        read_gguf_header(path)
+    assert str(exc.value) == f"{path}: not a readable GGUF header: {message}"
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--ram", "8GB")
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [f"Error: {path}: not a readable GGUF header: {message}"]
+
+
+@pytest.mark.parametrize(
+    "kvs, message",
+    [
+        ([_kv("general.name", "x")], "the GGUF header has no general.architecture"),
+        ([_kv("general.architecture", "mamba")], "architecture 'mamba' is not supported yet; supported: llama,"),
+        ([_kv("general.architecture", "llama"), _kv("llama.block_count", 2)],
+         "the GGUF header lacks llama.embedding_length, llama.attention.head_count"),
+    ],
+)
+def test_headers_of_unsupported_or_incomplete_models(tmp_path, catalog, kvs, message):
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_header(kvs, []))
+    with pytest.raises(DataFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        model_from_gguf(path, catalog.ggml_types, catalog.file_types)
+
+
+def test_cli_predict_recommend_and_devices_for_from_a_header(tmp_path, capsys):
+    path = tmp_path / "tiny-moe-Q4_K_M.gguf"
+    path.write_bytes(_tiny_moe_header())
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--device", "raspberry-pi-5-8gb", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["quant"] == "Q4_K_M" and data["model_name"] == "tiny moe"
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--quant", "Q8_0", "--ram", "4GB")
+    assert code == 1
+    assert err.strip() == "Error: the GGUF file is Q4_K_M; drop --quant Q8_0 (its tensor types are fixed)"
+    code, out, err = run(capsys, "recommend", "--gguf-header", str(path), "--ram", "4GB", "--format", "json")
+    assert code == 0, err
+    assert {c["model"] for c in json.loads(out)["candidates"]} == {"tiny-moe-q4-k-m"}
+    code, out, err = run(capsys, "devices-for", "--gguf-header", str(path), "--min-tps", "1", "--format", "json")
+    assert code == 0, err
+
+
+# ---------------------------------------------------------------- config.json
+
+QWEN3_30B = {  # the fields of Qwen/Qwen3-30B-A3B config.json (models-moe-hybrid.csv, verbatim copy)
+    "model_type": "qwen3_moe", "_name_or_path": "Qwen/Qwen3-30B-A3B", "num_hidden_layers": 48, "hidden_size": 2048,
+    "intermediate_size": 6144, "moe_intermediate_size": 768, "num_experts": 128, "num_experts_per_tok": 8,
+    "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128, "vocab_size": 151936,
+    "max_position_embeddings": 40960, "tie_word_embeddings": False, "attention_bias": False,
+    "decoder_sparse_step": 1, "mlp_only_layers": [],
+}
+LFM2_12B = {  # LFM2-1.2B: block_ff_dim 12288 auto-adjusted to 8192 as convert_hf_to_gguf does
+    "model_type": "lfm2", "num_hidden_layers": 16, "hidden_size": 2048, "block_ff_dim": 12288,
+    "block_auto_adjust_ff_dim": True, "block_ffn_dim_multiplier": None, "block_multiple_of": 256,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 65536, "max_position_embeddings": 128000,
+    "conv_L_cache": 3, "full_attn_idxs": [2, 5, 8, 10, 12, 14],
+}
+
+
+@pytest.mark.parametrize("config, catalog_id", [(QWEN3_30B, "qwen3-30b-a3b"), (LFM2_12B, "lfm2-1.2b")])
+def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, catalog_id):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    model = model_from_hf_config(path)
+    ref = catalog.model(catalog_id)
+    assert model.params == ref.params
+    assert tensor_inventory(model) == tensor_inventory(ref)
+    assert mem.kv_bytes_per_token(model) == mem.kv_bytes_per_token(ref)
+    assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"model_type": "mamba2"}, "model_type 'mamba2' is not supported; supported: llama, mistral,"),
+        ({"hidden_size": 4}, "model_type None is not supported"),
+        ({"model_type": "qwen3_moe", "num_hidden_layers": 2, "hidden_size": 64},
+         "the config lacks num_attention_heads, vocab_size, max_position_embeddings, num_experts, moe_intermediate_size, "
+         "num_experts_per_tok (needed for model_type 'qwen3_moe')"),
+        ({**QWEN3_30B, "mlp_only_layers": [0]}, "qwen3_moe with dense layers"),
+    ],
+)
+def test_bad_configs_name_what_is_wrong(tmp_path, capsys, config, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(DataFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        model_from_hf_config(path)
+    code, out, err = run(capsys, "predict", "--model-config", str(path), "--ram", "8GB")
+    assert code == 1 and err.startswith(f"Error: {path}: ") and err.count("\n") == 1
+
+
+def test_models_add_stores_the_model_under_advisor_home(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
+    from advisor.catalog import _load
+
+    _load.cache_clear()
+    try:
+        cfg = tmp_path / "config.json"
+        cfg.write_text(json.dumps(QWEN3_30B))
+        code, out, err = run(capsys, "models", "add", str(cfg))
+        assert code == 0, err
+        assert "qwen3-30b-a3b-imported" in out
+        stored = Path(tmp_path / "home" / "catalog" / "models.toml")
+        assert f'source = "Hugging Face config.json at {cfg}"' in stored.read_text()
+        _load.cache_clear()
+        code, out, err = run(capsys, "predict", "--model", "qwen3-30b-a3b-imported", "--ram", "32GB", "--format", "json")
+        assert code == 0, err
+        header = tmp_path / "tiny-moe-Q4_K_M.gguf"
+        header.write_bytes(_tiny_moe_header())
+        _load.cache_clear()
+        code, out, err = run(capsys, "models", "add", str(header))
+        assert code == 0, err
+        _load.cache_clear()
+        code, out, err = run(capsys, "predict", "--model", "tiny-moe-q4-k-m", "--quant", "Q4_K_M", "--ram", "4GB")
+        assert code == 0, err
+        code, out, err = run(capsys, "models", "--format", "json")
+        assert code == 0 and "tiny-moe-q4-k-m" in out
+    finally:
+        _load.cache_clear()
+
+
+GRANITE_H_TINY = {  # the fields granitemoehybrid configs carry (values of the catalog's Granite 4.0 H Tiny)
+    "model_type": "granitemoehybrid", "_name_or_path": "ibm-granite/granite-4.0-h-tiny", "num_hidden_layers": 40,
+    "hidden_size": 1536, "intermediate_size": 512, "shared_intermediate_size": 1024, "num_local_experts": 64,
+    "num_experts_per_tok": 6, "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 100352,
+    "max_position_embeddings": 131072, "tie_word_embeddings": True, "mamba_d_state": 128, "mamba_d_conv": 4,
+    "mamba_n_groups": 1, "mamba_n_heads": 48, "mamba_expand": 2,
+    "layer_types": ["attention" if i in (5, 15, 25, 35) else "mamba" for i in range(40)],
+}
+
+
+def test_granite_hybrid_config(tmp_path, catalog):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(GRANITE_H_TINY))
+    model = model_from_hf_config(path)
+    ref = catalog.model("granite-4.0-h-tiny")
+    assert tensor_inventory(model) == tensor_inventory(ref)
+    assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref) == 58060800

@@ -1,0 +1,193 @@
+"""Mixture-of-experts and hybrid models: sizes, KV/recurrent state, active weights and the
+quantizer's expert rules, against hand-worked figures and published file sizes.
+
+Figures marked DERIVED come from shared/reference/models-moe-hybrid.csv / MOE-ARCH-NOTES.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from advisor.engine import memory as mem
+from advisor.engine import speed as spd
+from advisor.engine.fit import estimate_speed
+from advisor.engine.quant_mix import tensor_types
+from advisor.engine.tensors import layer_sums, tensor_inventory
+from advisor.records import ModelSpec, PathFactors, Workload
+
+FACTORS = PathFactors(path="cpu-arm", bw_efficiency=0.5, decode_compute_efficiency=8.0, prefill_efficiency=0.5,
+                      fixed_s_per_layer=0.0, decode_band=0.3, prefill_band=0.5, n_measurements=0, basis="test")
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize(
+    "model_id, kv_bytes_per_token, state_bytes",
+    [
+        ("qwen3-30b-a3b", 98304, 0),  # 2 × 48 layers × 4 kv × 128 × 2 B
+        ("olmoe-1b-7b-0924-instruct", 131072, 0),  # MHA: 2 × 16 × 16 × 128 × 2
+        ("granite-3.1-1b-a400m-instruct", 49152, 0),
+        ("lfm2-1.2b", 12288, 163840),  # 6 attention layers; 10 conv layers × 2 × 2048 × 4 B
+        ("lfm2-350m", 12288, 81920),
+        ("lfm2-8b-a1b", 12288, 294912),  # 18 conv layers × 2 × 2048 × 4 B
+        ("phi-2", 327680, 0),
+        ("pythia-1.4b", 196608, 0),
+        ("smollm3-3b", 73728, 0),
+        ("granite-4.0-h-micro", 8192, 77377536),  # 36 Mamba2 layers × ((4−1)(4096+256) + 128 × 4096) × 4 B
+        ("granite-4.0-h-tiny", 8192, 58060800),
+        ("gpt_oss-20b", 24576, 0),
+        ("deepseek-v2-lite-chat", 31104, 0),  # MLA: 27 layers × one 576-value latent (512 + 64 rope) × 2 B
+        ("gemma-3n-e2b-it", 8192, 0),  # 4 global layers with KV (of 6); layers 20-29 reuse earlier KV  # the 12 global layers; the 12 sliding ones hold 128 + n_ubatch tokens
+    ],
+)
+def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token, state_bytes):
+    model = catalog.model(model_id)
+    assert mem.kv_bytes_per_token(model) == kv_bytes_per_token
+    assert mem.recurrent_state_bytes(model) == state_bytes
+    # the state does not grow with the context; the KV cache does (sliding-window layers stop growing)
+    growth = mem.kv_cache_bytes(model, 8192) - mem.kv_cache_bytes(model, 4096)
+    assert growth == 4096 * kv_bytes_per_token
+    if model.id == "gemma-3n-e2b-it":  # 16 sliding layers × min(4,096, pad(512 + 512)) cells × 2 × 2 × 256 × 2 B
+        assert mem.kv_cache_bytes(model, 4096) == 4096 * kv_bytes_per_token + 16 * 1024 * 2048
+    else:
+        assert mem.kv_cache_bytes(model, 4096) == (4096 * kv_bytes_per_token if not model.sliding_window else
+                                                    4096 * kv_bytes_per_token + 768 * kv_bytes_per_token)
+
+
+@pytest.mark.parametrize(
+    "model_id, total_b, active_b",
+    [  # computed totals / active incl. embeddings from models-moe-hybrid.csv (whose active figures
+       # leave out the routers: 0.013B for Qwen3-30B-A3B, within the tolerance)
+        ("qwen3-30b-a3b", 30.53, 3.34), ("olmoe-1b-7b-0924-instruct", 6.92, 1.28),
+        ("granite-3.1-1b-a400m-instruct", 1.335, 0.43), ("granite-3.1-3b-a800m-instruct", 3.30, 0.88),
+        ("lfm2-8b-a1b", 8.34, 1.56), ("granite-4.0-h-tiny", 6.94, 1.46),
+        ("gpt_oss-20b", 20.91, 4.18), ("phi-3.5-moe-instruct", 41.87, 6.64),
+        ("deepseek-v2-lite-chat", 15.71, 2.66),  # 3.60B without the input embedding (card: 3.6B active)
+    ],
+)
+def test_total_and_active_parameters(catalog, model_id, total_b, active_b):
+    model = catalog.model(model_id)
+    embeddings = model.vocab_size * model.hidden_size * (1 if model.tied_embeddings else 2)
+    assert model.params / 1e9 == pytest.approx(total_b, abs=0.006)
+    assert (layer_sums(model).active_matmul_params + embeddings) / 1e9 == pytest.approx(active_b, abs=0.015)
+
+
+def test_published_file_sizes(catalog):
+    """Qwen3-30B-A3B Q8_0 GGUF is 30.25 GiB (llama.cpp PR 15616 llama-bench row); OLMoE Q8_0 is
+    7360 MB and Q4_0 3930 MB (edge-llm-leaderboard Pi 5 CSV, Q4_0_4_4 is Q4_0 repacked)."""
+    q30 = catalog.model("qwen3-30b-a3b")
+    olmoe = catalog.model("olmoe-1b-7b-0924-instruct")
+    size = lambda m, q: mem.weights_bytes(m, catalog.file_type(q), catalog.ggml_types)  # noqa: E731
+    assert size(q30, "Q8_0") / GIB == pytest.approx(30.25, rel=0.001)
+    assert size(olmoe, "Q8_0") / 1e6 == pytest.approx(7360, rel=0.001)
+    assert size(olmoe, "Q4_0") / 1e6 == pytest.approx(3930, rel=0.002)
+
+
+def test_decode_reads_active_experts_prefill_reads_all(catalog):
+    """Qwen3-30B-A3B Q4_K_M: ~1.9 GB read per decoded token of a ~18.5 GB file (DERIVED)."""
+    model = catalog.model("qwen3-30b-a3b")
+    ftype = catalog.file_type("Q4_K_M")
+    total = mem.weights_bytes(model, ftype, catalog.ggml_types)
+    experts = mem.expert_weights_bytes(model, ftype, catalog.ggml_types)
+    lookup = mem.embedding_lookup_bytes(model, ftype, catalog.ggml_types)
+    decode = mem.decode_weight_read_bytes(model, ftype, catalog.ggml_types)
+    assert total / 1e9 == pytest.approx(18.55, abs=0.05)
+    assert decode == pytest.approx(total - lookup - experts + experts * 8 / 128)
+    assert decode / 1e9 == pytest.approx(1.92, abs=0.02)
+    assert mem.prefill_weight_read_bytes(model, ftype, catalog.ggml_types) == total - lookup
+    # dense models: decode and prefill read the same weights
+    dense = catalog.model("qwen3-8b")
+    assert mem.decode_weight_read_bytes(dense, ftype, catalog.ggml_types) == mem.prefill_weight_read_bytes(dense, ftype, catalog.ggml_types)
+
+
+def test_moe_decodes_like_its_active_size(catalog):
+    """A sparse 30B decodes faster than a dense 8B on the same bandwidth, as it reads less per token."""
+    device = catalog.device("raspberry-pi-5-16gb")
+    ftype = catalog.file_type("Q4_K_M")
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
+    moe = estimate_speed(catalog.model("qwen3-30b-a3b"), ftype, catalog.ggml_types, device, w, FACTORS)
+    dense = estimate_speed(catalog.model("qwen3-8b"), ftype, catalog.ggml_types, device, w, FACTORS)
+    model = catalog.model("qwen3-30b-a3b")
+    expected = device.memory.bandwidth_gbs * 1e9 * 0.5 / (mem.decode_weight_read_bytes(model, ftype, catalog.ggml_types)
+                                                         + mem.kv_read_bytes(model, 1.5))
+    assert moe.decode_tokens_per_s == pytest.approx(expected, rel=1e-9)
+    assert moe.decode_tokens_per_s > 2 * dense.decode_tokens_per_s
+
+
+def _types(model: ModelSpec, ftype: str, base: str) -> dict[str, str]:
+    return dict(zip((t.name for t in tensor_inventory(model)), tensor_types(model, ftype, base)))
+
+
+def test_mxfp4_moe_mix(catalog):
+    """MXFP4_MOE: experts MXFP4 (17 B per 32 weights), every other quantizable tensor and the
+    output Q8_0; routers and biases F32. gpt-oss-20b: 12.10 GB, 2.6 GB read per decoded token."""
+    model = catalog.model("gpt_oss-20b")
+    t = _types(model, "MXFP4_MOE", "MXFP4")
+    assert t["blk.0.ffn_up_exps.weight"] == t["blk.0.ffn_down_exps.weight"] == "MXFP4"
+    assert t["blk.0.attn_q.weight"] == t["output.weight"] == t["token_embd.weight"] == "Q8_0"
+    assert t["blk.0.ffn_gate_inp.weight"] == t["blk.0.ffn_up_exps.bias"] == t["blk.0.attn_sinks.weight"] == "F32"
+    ftype = catalog.file_type("MXFP4_MOE")
+    assert mem.weights_bytes(model, ftype, catalog.ggml_types) / 1e9 == pytest.approx(12.097, abs=0.001)
+    # K-quant rows of 2880 fall back: a "Q4_K_M" gpt-oss is larger than the MXFP4 one
+    q4 = mem.weights_bytes(model, catalog.file_type("Q4_K_M"), catalog.ggml_types)
+    assert q4 > mem.weights_bytes(model, ftype, catalog.ggml_types)
+    assert _types(model, "Q4_K_M", "Q4_K")["blk.1.ffn_up_exps.weight"] == "Q5_0"
+
+
+def test_expert_quant_rules(catalog):
+    """llama-quant.cpp: routers never quantized; ffn_down_exps follows use_more_bits by its block
+    index; K-quants fall back where the row (expert width 768 is fine, 1408 is not) is not a
+    multiple of 256; 8-expert models get Q8_0 attn_v/attn_k."""
+    q30 = catalog.model("qwen3-30b-a3b")
+    t = _types(q30, "Q4_K_M", "Q4_K")
+    assert t["blk.0.ffn_gate_inp.weight"] == "F32"
+    # 48 layers: blocks 0-5, 42-47 and every third from 8 get more bits
+    assert [t[f"blk.{i}.ffn_down_exps.weight"] for i in (0, 5, 6, 7, 8, 42)] == ["Q6_K", "Q6_K", "Q4_K", "Q4_K", "Q6_K", "Q6_K"]
+    assert t["blk.0.ffn_gate_exps.weight"] == t["blk.0.ffn_up_exps.weight"] == "Q4_K"
+    wide = q30.model_copy(update={"expert_ffn_size": 1408})
+    t = _types(wide, "Q4_K_M", "Q4_K")
+    assert (t["blk.0.ffn_down_exps.weight"], t["blk.6.ffn_down_exps.weight"]) == ("Q8_0", "Q5_0")
+    eight = catalog.model("olmoe-1b-7b-0924-instruct").model_copy(update={"n_experts": 8, "n_experts_used": 2})
+    t = _types(eight, "Q4_K_M", "Q4_K")
+    assert t["blk.3.attn_v.weight"] == t["blk.3.attn_k.weight"] == "Q8_0"
+
+
+def test_hybrid_attn_v_counter_runs_over_attention_layers_only(catalog):
+    """use_more_bits(i_attention_wv, n_attention_wv) counts attn_v tensors, not blocks: LFM2's
+    6 attention layers at blocks 2,5,8,10,12,14 are attn_v #0..#5; with n = 6, n/8 = 0 and
+    7n/8 = 5, so #2 and #5 (blocks 8 and 14) get Q6_K; by block index it would be blocks 10 and 14."""
+    t = _types(catalog.model("lfm2-1.2b"), "Q4_K_M", "Q4_K")
+    got = [t[f"blk.{b}.attn_v.weight"] for b in (2, 5, 8, 10, 12, 14)]
+    assert got == ["Q4_K", "Q4_K", "Q6_K", "Q4_K", "Q4_K", "Q6_K"]
+    assert t["blk.0.shortconv.conv.weight"] == "F32" and t["blk.0.shortconv.in_proj.weight"] == "Q4_K"
+
+
+@pytest.mark.parametrize(
+    "update, message",
+    [
+        ({"n_experts": 8}, "n_experts_used must be 1..n_experts=8"),
+        ({"n_experts": 8, "n_experts_used": 2}, "needs expert_ffn_size"),
+        ({"n_experts": 8, "n_experts_used": 9, "expert_ffn_size": 64}, "n_experts_used must be 1..n_experts=8"),
+        ({"expert_ffn_size": 64}, "need n_experts > 0"),
+        ({"n_kv_heads_per_layer": (0,) * 30}, "give shortconv_l_cache"),
+    ],
+)
+def test_model_spec_rejects_inconsistent_moe_and_hybrid_fields(catalog, update, message):
+    base = catalog.model("smollm2-135m-instruct").model_dump()
+    with pytest.raises(ValidationError, match=message):
+        ModelSpec.model_validate({**base, **update})
+
+
+def test_per_layer_embeddings_are_a_lookup(catalog):
+    """Gemma 3n E2B: the 2.01B-parameter per-layer embedding table is resident but gathered one
+    row per token, so decode does not stream it; it takes the token-embedding quant rule (tied
+    model: the output rule, Q6_K under Q4_K_M)."""
+    model = catalog.model("gemma-3n-e2b-it")
+    ftype = catalog.file_type("Q4_K_M")
+    t = _types(model, "Q4_K_M", "Q4_K")
+    assert t["per_layer_token_embd.weight"] == "Q6_K"
+    assert t["altup_proj.weight"] == t["blk.0.laurel_l.weight"] == "F16" and t["blk.0.altup_correct_coef.weight"] == "F32"
+    ple = 256 * 30 * 262400 * 210 // 256  # Q6_K bytes
+    total = mem.weights_bytes(model, ftype, catalog.ggml_types)
+    assert mem.embedding_lookup_bytes(model, ftype, catalog.ggml_types) == ple
+    assert mem.decode_weight_read_bytes(model, ftype, catalog.ggml_types) == total - ple
