@@ -296,6 +296,7 @@ def run_devices_for(
     entitlement: bool = False,
     browser_id: str | None = None,
     max_download_bytes: int | None = None,
+    backend_id: str | None = None,
 ) -> list[DeviceOption]:
     from advisor.errors import BadInputError as _Bad
 
@@ -334,7 +335,7 @@ def run_devices_for(
     return devices_for(
         model, pool, workload, catalog, quant=quant, min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s,
         overrides=calibration_overrides(), rank_by=rank_by, runtimes=runtimes, quant_names=names,
-        deployments=deployments, max_download_bytes=max_download_bytes,
+        deployments=deployments, max_download_bytes=max_download_bytes, backend=backend_id,
     )
 
 

@@ -361,6 +361,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
               help="Units to buy: adds the fleet price and fleet energy per 1,000 responses each.")
 @click.option("--what-if", "what_if", is_flag=True, help="Also show which models become possible on the larger-RAM variant of each device.")
 @workload_options
+@runtime_options
 @click.option("--top", default=20, type=positive_int(10_000), show_default=True, help="How many devices to list.")
 @format_option
 def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: float | None, max_ttft: float | None,
@@ -377,10 +378,14 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
     from advisor.serialize import device_option_dict, workload_dict
     from advisor.wording import option_reason
 
+    from advisor.api import runtime_choice
+
     model_id, quant_id = imported(kw, model_id, quant_id)
     workload = workload_from(kw)
     options = run_devices_for(model_id, workload, quant_id=quant_id, min_decode_tps=min_tps, max_ttft_s=max_ttft,
-                              device_class=device_class, rank_by=rank_by)
+                              device_class=device_class, rank_by=rank_by, runtimes=runtime_choice(kw["runtimes"]),
+                              target_id=kw["target_id"], entitlement=kw["entitlement"] is not None,
+                              browser_id=kw["browser_id"], max_download_bytes=kw["max_download"], backend_id=kw["backend"])
     catalog = load_catalog()
     meeting = [o for o in options if o.meets]
     per_class = cheapest_per_class(options)
@@ -418,7 +423,8 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
                 "device": o.device.id, "class": o.device.device_class,
                 "price": price_text(o.device.price),
                 "fleet": price_text(o.device.price, q.fleet_price_usd),
-                "meets": "yes" if o.meets else "no", "quant": e.quant_id if e else "-",
+                "meets": "yes" if o.meets else "no",
+                "quant": (e.quant_id + ("" if e.runtime == "llama.cpp" else f" ({e.runtime}/{e.backend})")) if e else "-",
                 "decode": tps(sp.decode_tokens_per_s) if sp else "-",
                 "ttft": format_seconds(sp.ttft_s) if sp else "-",
                 "energy": f"{q.energy_wh_per_1000_responses:.1f} Wh" if q.energy_wh_per_1000_responses is not None else "-",

@@ -390,6 +390,7 @@ def devices_for(
     quant_names: frozenset[str] | None = None,
     deployments: Mapping[str, Any] | None = None,
     max_download_bytes: int | None = None,
+    backend: str | None = None,
 ) -> list[DeviceOption]:
     """Which devices run ``model`` (in ``quant``, or its best common quant that meets the speed),
     ranked by price, energy or speed; devices that cannot, last, with the reason. ``runtimes`` and
@@ -398,7 +399,7 @@ def devices_for(
     host it; a device missing from it cannot host the target."""
     names = quant_names or (frozenset({quant.id}) if quant else None)
     base = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s, target_decode_tps=0.0,
-                       runtimes=runtimes, quant_ids=names, max_download_bytes=max_download_bytes)
+                       runtimes=runtimes, quant_ids=names, max_download_bytes=max_download_bytes, backend=backend)
     out: list[DeviceOption] = []
     for device in devices:
         c = base
