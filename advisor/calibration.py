@@ -71,6 +71,9 @@ def run_exclusion(run: Run, catalog: Catalog) -> str | None:
         return f"status {run.status}"
     if not run.device_profile:
         return "no device profile recorded"
+    runtime = (run.settings or {}).get("runtime", "llama.cpp")
+    if runtime != "llama.cpp":
+        return f"a {runtime} run (llama.cpp's factors are fitted from llama.cpp runs only)"
     if run.model_id not in catalog.models or run.quant not in catalog.file_types:
         return f"model {run.model_id} {run.quant} not in the catalog"
     m, s = run.measured, run.settings

@@ -88,17 +88,23 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
               help="llama.cpp flash attention for the run and the prediction (auto = llama.cpp's default, on for CPU).")
 @click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
 @click.option("--timeout", default=600.0, show_default=True, type=number_in(1, 86400), help="Seconds before the run is stopped.")
+@click.option("--runtime", "runtime_id", default=None, metavar="NAME",
+              help="Validate another runtime that runs here (mlx, ort-genai) on a twin its own converter builds; "
+                   "--quant is then its format (e.g. 4bit, int4).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
-             threads: int | None, repeats: int, kv_cache: str, flash_attn: str, force: bool, timeout: float) -> None:
-    """Run a model for real on this machine through llama.cpp and compare with the prediction:
-    load time, model/KV/compute buffers, peak RSS, prefill, decode, time to first token.
-    Every run (and every failure) is recorded; exit code 4 when the run fails."""
+             threads: int | None, repeats: int, kv_cache: str, flash_attn: str, force: bool, timeout: float,
+             runtime_id: str | None) -> None:
+    """Run a model for real on this machine (llama.cpp, or --runtime mlx / ort-genai) and compare
+    with the prediction: load time, weights, model/KV/compute buffers, peak RSS, prefill, decode,
+    time to first token. Every run (and every failure) is recorded; exit code 4 when the run fails."""
     from advisor.local import local_profile, local_profile_path, run_profile
     from advisor.validate.predicted_vs_measured import run_validation
 
     if prompt_tokens + output_tokens > context:
         raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
+    if runtime_id is not None and runtime_id.strip().lower() not in ("llama.cpp", "llama-cpp"):
+        return _validate_runtime(fmt, runtime_id, model_id, quant_id, gguf, prompt_tokens, output_tokens, repeats)
     _require_validate_extra()  # before the minutes of profiling and twin building
     from advisor.catalog import load_catalog
     from advisor.validate.predicted_vs_measured import check_architecture, check_gguf, read_gguf_header
@@ -132,6 +138,45 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
             _emit(f"NOTE: {note}")
     _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt,
                       title=title, wrap=("figure",)))
+
+
+def _validate_runtime(fmt: str, runtime_id: str, model_id: str, quant_id: str, gguf: str | None, prompt_tokens: int,
+                      output_tokens: int, repeats: int) -> None:
+    from advisor.catalog import load_catalog
+    from advisor.local import local_profile, local_profile_path, run_profile
+    from advisor.validate.runtime_validation import validate_runtime
+    from advisor.validate.runtimes import runtime_module
+
+    if gguf is not None:
+        raise BadInputError("--gguf is a llama.cpp file; drop it with --runtime (the runtime builds its own twin)")
+    catalog = load_catalog()
+    runtime = catalog.runtime(runtime_id)
+    mod = runtime_module(runtime.id)  # a runtime without a local twin: error listing those with one
+    quant = quant_id if quant_id != "Q4_K_M" else runtime.formats[0].id  # the --quant default is llama.cpp's
+    mod.check_format(quant)
+    mod.require()  # the runtime's package, or the extra that installs it — before profiling
+    catalog.model(model_id)
+    if not local_profile_path().exists():
+        _say("no profile of this machine yet: profiling it first (a few seconds)")
+        run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
+    result = validate_runtime(runtime.id, model_id, quant, device=local_profile(), catalog=catalog, prompt_tokens=prompt_tokens,
+                              output_tokens=output_tokens, repeats=repeats, progress=_say)
+    rows = [{"figure": c.name, "predicted": _fmt_value(c.predicted, c.unit), "measured": _fmt_value(c.measured, c.unit),
+             "error": "-" if c.error_pct is None else f"{c.error_pct:+.1f}%",
+             "predicted_raw": c.predicted, "measured_raw": c.measured, "error_pct": c.error_pct} for c in result.comparisons]
+    if fmt == "json":
+        _emit(dumps_json({"schema": "edge-model-advisor/validation", "schema_version": 1, "run_id": result.run_id,
+                          "runtime": result.runtime, "model": result.model_id, "quant": result.fmt, "device": result.device_id,
+                          "synthetic_weights": True, "status": result.status, "notes": result.notes,
+                          "comparisons": [{"figure": r["figure"], "predicted": r["predicted_raw"], "measured": r["measured_raw"],
+                                           "error_pct": r["error_pct"]} for r in rows]}))
+        return
+    if fmt == "table":
+        for note in result.notes:
+            _emit(f"NOTE: {note}")
+    _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt,
+                      title=f"{result.model_id} {result.fmt} on {result.runtime} ({result.device_id}) — run {result.run_id}",
+                      wrap=("figure",)))
 
 
 def _require_validate_extra() -> None:

@@ -1,0 +1,40 @@
+"""`advisor validate --runtime`: a recorded twin measurement (MLX / ORT GenAI on this machine, made
+by benchmarks/runtime_twins.py) compared with the engine's prediction and stored — the runtime
+need not be installed to check the comparison and the record; a real run is in
+tests/test_runtime_twins.py (skipped without the runtime)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from advisor.calibration import run_exclusion
+from advisor.store import list_runs
+from advisor.validate.runtime_validation import validate_runtime
+
+DATA = Path(__file__).parent / "data" / "runtime_twins"
+
+
+@pytest.mark.parametrize("name", ["mlx--smollm2-135m-instruct--4bit", "ort-genai--qwen2.5-0.5b-instruct--int4"])
+def test_recorded_twin_compared_and_stored(catalog, tmp_path, name):
+    runtime, model, fmt = name.split("--")
+    record = json.loads((DATA / f"{name}.json").read_text())
+    device = catalog.device("laptop-ryzen-7-7840u-16gb")  # any x86 CPU profile: the comparison is what is tested
+    db = tmp_path / "runs.db"
+    r = validate_runtime(runtime, model, fmt, device=device, catalog=catalog, db=db, record=record,
+                         prompt_tokens=record["settings"]["prompt_tokens"], output_tokens=record["settings"]["output_tokens"])
+    by_name = {c.name: c for c in r.comparisons}
+    weights = by_name["weights (Σ tensor bytes)"]
+    assert weights.predicted == weights.measured == sum(t["nbytes"] for t in record["layout"])
+    assert {"prefill", "decode", "peak RSS (whole process)"} <= set(by_name)
+    (run,) = list_runs(path=db)
+    assert run.id == r.run_id and run.settings["runtime"] == runtime and run.backend == f"{runtime}:cpu" and run.synthetic
+    # never fitted into llama.cpp's factors
+    assert run_exclusion(run, catalog).startswith(f"a {runtime} run")
+
+
+def test_runtime_without_a_local_twin_is_one_clear_error(catalog, tmp_path):
+    from advisor.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai"):
+        validate_runtime("mlc", "qwen3-0.6b", "q4f16_1", device=catalog.device("pixel-8"), catalog=catalog, db=tmp_path / "r.db")
