@@ -158,21 +158,21 @@ MODEL_ASSUMPTIONS = {
 #: MoE / hybrid models another branch is adding to the catalog: the expected ids. A row maps as
 #: soon as its id is in the catalog; until then it is excluded as "pending".
 PENDING_MODEL_MAP = {
-    "OLMoE-1B-7B-0924": "olmoe-1b-7b-0924",
+    "OLMoE-1B-7B-0924": "olmoe-1b-7b-0924-instruct",
     "Qwen3-30B-A3B": "qwen3-30b-a3b",
     "Qwen3-30B-A3B-Instruct-2507": "qwen3-30b-a3b",
     "Qwen3-30B-A3B (Qwen3-Coder-30B-A3B)": "qwen3-30b-a3b",
     "Qwen3-30B-A3B (model inferred from thread; quant not in excerpt)": "qwen3-30b-a3b",
     "qwen3:30b-a3b": "qwen3-30b-a3b",
-    "gpt-oss-20b": "gpt-oss-20b",
+    "gpt-oss-20b": "gpt_oss-20b",
     "LFM2-8B-A1B": "lfm2-8b-a1b",
     "LFM2.5-1.2B": "lfm2-1.2b",
     "LFM2.5-350M": "lfm2-350m",
     "Gemma-3n-E2B-it": "gemma-3n-e2b-it",
     "Gemma-3n-E4B-it": "gemma-3n-e4b-it",
-    "granite3.1-moe:1b (Granite-3.1-1B-A400M)": "granite-3.1-1b-a400m",
+    "granite3.1-moe:1b (Granite-3.1-1B-A400M)": "granite-3.1-1b-a400m-instruct",
     "granite4:tiny-h (Granite-4.0-H-Tiny, hybrid Mamba MoE)": "granite-4.0-h-tiny",
-    "DeepSeek-V2-Lite": "deepseek-v2-lite",
+    "DeepSeek-V2-Lite": "deepseek-v2-lite-chat",
     "Phi-2": "phi-2",
 }
 PENDING_MODEL_ASSUMPTIONS = {

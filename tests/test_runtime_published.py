@@ -147,7 +147,7 @@ def test_a_pending_model_maps_once_the_catalog_has_it(catalog):
     spec under that id: the mapping only needs the id)."""
     used, excluded = rp.load_runtime_rows(catalog)
     olmoe = [x for x in excluded if x.model == "OLMoE-1B-7B-0924"]
-    if "olmoe-1b-7b-0924" in catalog.models:
+    if "olmoe-1b-7b-0924-instruct" in catalog.models:
         assert not olmoe
         return
     assert olmoe and all(x.reason.kind == "pending model" for x in olmoe)
