@@ -87,25 +87,33 @@ class CandidateTerms:
         return self.weights_bytes + self.kv_cache_bytes + self.recurrent_state_bytes + self.compute_buffer_bytes + self.overhead_bytes
 
 
-def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights: WeightTerms, sums: LayerSums) -> dict[str, Any]:
-    family = weight_family(ftype.base_type)
-    position = workload.prompt_tokens + workload.output_tokens / 2  # mean position while answering
+def model_terms(model: ModelSpec, weights: WeightTerms, sums: LayerSums) -> dict[str, Any]:
+    """The terms every runtime shares: what the weights are and what a token multiplies."""
     return {
         "weights_bytes": weights.total_bytes,
         "lookup_bytes": weights.lookup_bytes,
         "expert_bytes": weights.expert_bytes,
         "expert_fraction": expert_active_fraction(model),
         "recurrent_state_bytes": 4 * sums.recurrent_state_values,  # F32 (memory.recurrent_state_bytes)
-        "kv_cache_bytes": mem.kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch, sums=sums),
-        "compute_buffer_bytes": empirical.guess_compute_buffer_bytes(
-            model, workload.context_tokens, workload.n_ubatch, flash_attn=empirical.resolve_flash_attn(workload.flash_attn)),
-        "overhead_bytes": empirical.RUNTIME_OVERHEAD_BYTES,
         "n_layers": model.n_layers,
         "matmul_params": sums.active_matmul_params,
         "global_q_dims": sums.global_q_dims,
         "swa_q_dims": sums.swa_q_dims,
         "window": model.sliding_window,
         "vocab_flops": 2 * model.vocab_size * model.hidden_size,
+    }
+
+
+def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights: WeightTerms, sums: LayerSums) -> dict[str, Any]:
+    """Terms of ``model`` in a GGUF file type on llama.cpp (padded KV cells, its compute buffer)."""
+    family = weight_family(ftype.base_type)
+    position = workload.prompt_tokens + workload.output_tokens / 2  # mean position while answering
+    return {
+        **model_terms(model, weights, sums),
+        "kv_cache_bytes": mem.kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch, sums=sums),
+        "compute_buffer_bytes": empirical.guess_compute_buffer_bytes(
+            model, workload.context_tokens, workload.n_ubatch, flash_attn=empirical.resolve_flash_attn(workload.flash_attn)),
+        "overhead_bytes": empirical.RUNTIME_OVERHEAD_BYTES,
         "kv_read_bytes": mem.kv_read_bytes(model, position, workload.kv_cache_type, sums=sums),
         "is_kquant": family == "kquant",
         "is_float": family == "float",

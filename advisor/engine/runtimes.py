@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from advisor.engine import empirical, runtime_weights
+from advisor.engine.core import model_terms
 from advisor.engine.derived import WeightTerms
-from advisor.engine.tensors import LayerSums, Tensor, expert_active_fraction, is_expert_tensor
+from advisor.engine.tensors import LayerSums, Tensor, is_expert_tensor
 from advisor.records import DeviceProfile, FileType, ModelSpec, Workload
 
 LLAMA_CPP = "llama.cpp"
@@ -128,21 +129,11 @@ def runtime_candidate_row(
     window = model.sliding_window if runtime.kv.windowed else 0
     full_logits = runtime.id == "mlc" and model.family in empirical.MLC_FULL_CHUNK_LOGITS_FAMILIES
     return {
-        "weights_bytes": weights.total_bytes,
-        "lookup_bytes": weights.lookup_bytes,
-        "expert_bytes": weights.expert_bytes,
-        "expert_fraction": expert_active_fraction(model),
-        "recurrent_state_bytes": 4 * sums.recurrent_state_values,
+        **model_terms(model, weights, sums),
         "kv_cache_bytes": kv_cache_bytes(sums, window, workload.context_tokens, bpv),
         "compute_buffer_bytes": empirical.guess_runtime_buffer_bytes(
             model, chunk, DTYPE_BYTES[fmt.activation_dtype], full_chunk_logits=full_logits),
         "overhead_bytes": runtime.overhead.bytes,
-        "n_layers": model.n_layers,
-        "matmul_params": sums.active_matmul_params,
-        "global_q_dims": sums.global_q_dims,
-        "swa_q_dims": sums.swa_q_dims,
-        "window": model.sliding_window,
-        "vocab_flops": 2 * model.vocab_size * model.hidden_size,
         "kv_read_bytes": kv_read_bytes(sums, window, position, bpv),
         "is_kquant": False,
         "is_float": fmt.linear.scale_bits == 0,
