@@ -14,7 +14,9 @@ from advisor.serialize import rounded
 
 
 def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: Catalog,
-              overrides: Mapping[str, Any]) -> dict[str, Any]:
+              overrides: Mapping[str, Any], deployments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Per device its figures and their basis (under a target also the target's budget there),
+    per model its size, license and quality score."""
     from advisor.engine.speed import execution_path
 
     devs = []
@@ -47,6 +49,13 @@ def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: C
             "speed_calibration_source": f.source,
             "measured_at": d.measured_at,
         })
+        dep = (deployments or {}).get(d.id)
+        if dep is not None:
+            devs[-1]["target_budget"] = {
+                "target": dep.target.id, "bytes": dep.device.memory.usable, "rule": dep.budget.rule,
+                "basis": dep.budget.basis, "source": dep.budget.source,
+                "browser": dep.browser.id if dep.browser is not None else None,
+            }
     qt = quality_table(catalog)
     mods = []
     for mid in models:
