@@ -42,7 +42,7 @@ REPORT_SCHEMA_VERSION = 1
 STATUS_WORDS = {
     "meets": "meets", "speed": "too slow", "ttft": "first token too late", "memory": "does not fit",
     "context": "context too long", "quality": "below quality floor", "budget": "over budget",
-    "power": "over power limit",
+    "power": "over power limit", "limit": "over a buffer limit", "download": "download too large",
 }
 
 

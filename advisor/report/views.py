@@ -152,7 +152,7 @@ def _comparison(data: ReportData) -> Section:
                money(r["fleet_price_usd"], r.get("price_covers")),
                ratio(r["tokens_per_s_per_dollar"]), ratio(r["tokens_per_s_per_watt"])] for r in rows],
         numeric=[False, False, False, False, False, True, True, True, True, True, True, True, True, True, True],
-        widths=[15, 13, 6, 9, 8, 12, 6, 9, 10, 5, 5, 6, 7, 5, 5],
+        widths=[13, 12, 8, 12, 7, 12, 7, 10, 10, 5, 5, 5, 7, 5, 5],
         highlight=[bool(r["pick"] and data.recommended and r["device"] == data.recommended["device"]) for r in rows],
     )])
 
@@ -190,7 +190,7 @@ def _tiers(data: ReportData) -> Section | None:
         headers=["RAM tier", "devices", "model · format", "runtime/backend", "slowest decode tok/s", "memory / budget",
                  "download", "store limits exceeded", "left out"],
         rows=rows, numeric=[False, False, False, False, True, True, True, False, False],
-        widths=[5, 14, 13, 9, 11, 12, 6, 12, 18],
+        widths=[4, 14, 13, 12, 12, 12, 6, 10, 17],
     ))
     for t in data.tiers:
         for lim_id, text in zip(t["store_limit_ids"], t["store_limits_exceeded"]):
