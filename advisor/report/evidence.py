@@ -92,7 +92,8 @@ def measured_runs(device_ids: set[str]) -> list[dict[str, Any]]:
 
 
 def catalog_digest(catalog: Catalog) -> str:
-    """A short fingerprint of the data the figures came from (models, quants, calibration, profiles)."""
+    """A short fingerprint of the data the figures came from (models, quants, calibration, profiles,
+    runtimes, targets)."""
     h = hashlib.sha256()
     for key in sorted(catalog.models):
         h.update(catalog.models[key].model_dump_json().encode())
@@ -102,4 +103,7 @@ def catalog_digest(catalog: Catalog) -> str:
         h.update(catalog.calibration[key].model_dump_json().encode())
     for key in sorted(catalog.devices):
         h.update(catalog.devices[key].model_dump_json().encode())
+    for table in (getattr(catalog, "runtimes", None) or {}, getattr(catalog, "targets", None) or {}):
+        for key in sorted(table):  # runtimes' formats and targets' budgets enter the figures too
+            h.update(table[key].model_dump_json().encode())
     return h.hexdigest()[:12]

@@ -1,11 +1,12 @@
 """Build the procurement report's data once; every format renders from it.
 
 Every figure comes from the library: the model × quant choice and the rejections from
-``api.run_recommend``, speed/memory/energy from ``engine.fit.evaluate`` (through ``recommend`` and
-``analysis.compare_devices``), value metrics from ``analysis.compare_devices``, fleet prices from
+``api.run_recommend`` (under the deployment target's budget when one is named), speed/memory/energy
+from ``engine.fit.evaluate`` (through ``recommend``), value metrics as ``analysis.compare_devices``
+words them but from the estimate made (any runtime's format), fleet prices from
 ``engine.fleet``, the cheapest device per class from ``engine.recommend.cheapest_by_class``, the
-quality/speed frontier from ``analysis.pareto_front``. Added here: sorting and ranking, and the
-budget/power filters. The sentences are in ``report.summary``, the evidence in ``report.evidence``,
+quality/speed frontier from ``analysis.pareto_front``, the RAM tiers from ``engine.tiers``. Added
+here: sorting and ranking, and the budget/power filters. The sentences are in ``report.summary``, the evidence in ``report.evidence``,
 the chart data in ``report.chart_data``.
 """
 
