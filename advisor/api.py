@@ -344,7 +344,7 @@ def run_tiers(
     *,
     device_class: str | None = None,
     device_ids: Sequence[str] = (),
-    constraints: Constraints = Constraints(),
+    constraints: Constraints | None = None,
     entitlement: bool = False,
     browser_id: str | None = None,
     catalog: Catalog | None = None,
@@ -358,6 +358,7 @@ def run_tiers(
     from advisor.engine.tiers import tiers
 
     catalog = catalog or load_catalog()
+    constraints = constraints or Constraints()
     _check_constraint_ids(constraints, catalog)
     target = catalog.target(target_id)
     if entitlement and not target.memory.entitlement:

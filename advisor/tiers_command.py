@@ -6,7 +6,8 @@ selection of devices none of which can host the target, …), 3 no tier has a pi
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from advisor.errors import NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_size
-from advisor.wording import band, plural, tps
+from advisor.wording import band, plural
 
 
 def _emit(text: str) -> None:
@@ -180,4 +181,4 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
                                "the reasons are listed above")
 
 
-__all__ = ["tiers", "tier_dict", "tier_row"]
+__all__ = ["tier_dict", "tier_row", "tiers"]

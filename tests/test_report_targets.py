@@ -100,7 +100,7 @@ def test_android_tiers_section_golden(capsys, update_golden):
     """The section as Markdown (a golden: the new section of this change)."""
     code, out, err = run(capsys, "report", "--requirements", ANDROID, "--format", "md")
     assert code == 0, err
-    section = re.search(r"## What to ship per RAM tier\n.*?(?=\n## )", out, re.S)
+    section = re.search(r"## What to ship per RAM tier\n.*?(?=\n## )", out, re.DOTALL)
     assert section is not None
     got = section.group(0) + "\n"
     path = GOLDEN / "android-app-tiers.md"
@@ -141,7 +141,7 @@ def test_runtime_format_quant(capsys):
 
 def test_rejected_in_runtime_formats(capsys):
     """Every candidate rejected for its download: the rows still carry the runtime format's figures."""
-    code, out, err = run(capsys, "report", "--model", "qwen2.5-1.5b-instruct", "--class", "phone", "--target", "browser",
+    code, out, _ = run(capsys, "report", "--model", "qwen2.5-1.5b-instruct", "--class", "phone", "--target", "browser",
                          "--runtime", "all", "--max-download", "100MB", "--format", "csv")
     assert code == 3
     rows = list(csv.DictReader(io.StringIO(out)))

@@ -6,8 +6,8 @@ from ``engine.fit.evaluate`` (through ``recommend``), value metrics as ``analysi
 words them but from the estimate made (any runtime's format), fleet prices from
 ``engine.fleet``, the cheapest device per class from ``engine.recommend.cheapest_by_class``, the
 quality/speed frontier from ``analysis.pareto_front``, the RAM tiers from ``engine.tiers``. Added
-here: sorting and ranking, and the budget/power filters. The sentences are in ``report.summary``, the evidence in ``report.evidence``,
-the chart data in ``report.chart_data``.
+here: sorting and ranking, and the budget/power filters. The sentences are in ``report.summary``,
+the evidence in ``report.evidence``, the chart data in ``report.chart_data``.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from typing import Any
 
 from advisor import __version__
 from advisor.analysis import DeviceComparison, what_if_more_ram
-from advisor.engine.fleet import wh_per_1000_responses
 from advisor.api import calibration_overrides, run_recommend
 from advisor.catalog import Catalog, load_device_file
 from advisor.engine import targets as tg
 from advisor.engine.fit import evaluate
-from advisor.engine.fleet import fleet_quote
+from advisor.engine.fleet import fleet_quote, wh_per_1000_responses
 from advisor.engine.recommend import ALL_RUNTIMES, Constraints, Recommendation, candidate_variants, cheapest_by_class
-from advisor.engine.runtimes import LLAMA_CPP, format_of, variant_of
+from advisor.engine.runtimes import LLAMA_CPP, format_of
 from advisor.errors import AdvisorError, BadInputError, UnknownIdError
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.report.chart_data import chart_data

@@ -222,6 +222,10 @@ def _what_if(data: ReportData) -> Section | None:
         "under the same speed, first-token and quality requirements) that meet the requirement on the variant but not "
         "on the device.")
     ])
+    req = data.requirements
+    if req.get("target") or req.get("runtime"):
+        s.paragraphs.append("These variants are evaluated with llama.cpp on each profile's own usable memory: the target's "
+                            "budget and the other runtimes are not applied here.")
     if not data.what_if:
         s.paragraphs.append("No candidate device has a larger-memory variant in the catalog.")
         return s
