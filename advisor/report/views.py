@@ -152,7 +152,7 @@ def _comparison(data: ReportData) -> Section:
                money(r["fleet_price_usd"], r.get("price_covers")),
                ratio(r["tokens_per_s_per_dollar"]), ratio(r["tokens_per_s_per_watt"])] for r in rows],
         numeric=[False, False, False, False, False, True, True, True, True, True, True, True, True, True, True],
-        widths=[13, 12, 8, 12, 7, 12, 7, 10, 10, 5, 5, 5, 7, 5, 5],
+        widths=[15, 12, 6, 13, 8, 11, 6, 10, 10, 5, 4, 5, 6, 5, 5],
         highlight=[bool(r["pick"] and data.recommended and r["device"] == data.recommended["device"]) for r in rows],
     )])
 
