@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from advisor.catalog import Catalog, load_catalog, load_device_file
 from advisor.engine.fit import evaluate, generic_device, peer_decode_tokens_per_s
@@ -339,8 +339,72 @@ def run_devices_for(
     )
 
 
+def run_tiers(
+    target_id: str,
+    workload: Workload,
+    *,
+    device_class: str | None = None,
+    device_ids: Sequence[str] = (),
+    constraints: Constraints | None = None,
+    entitlement: bool = False,
+    browser_id: str | None = None,
+    catalog: Catalog | None = None,
+) -> list[Any]:
+    """What to ship per RAM tier (``engine.tiers.tiers``) on the devices of ``device_class`` or
+    named by ``device_ids`` under the ``target_id`` deployment target. Bad input — an unknown
+    target, browser or device, the entitlement on a target without one, a runtime the target
+    lacks, a selection none of whose devices can host the target — raises ``BadInputError``."""
+    from advisor.engine.recommend import ALL_RUNTIMES
+    from advisor.engine.targets import deploy
+    from advisor.engine.tiers import tiers
+
+    catalog = catalog or load_catalog()
+    constraints = constraints or Constraints()
+    _check_constraint_ids(constraints, catalog)
+    target = catalog.target(target_id)
+    if entitlement and not target.memory.entitlement:
+        raise BadInputError(f"target {target.id} has no memory entitlement; drop --entitlement or use --target ios-app")
+    if browser_id is not None:
+        if not target.browsers:
+            raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
+        if target.browser(browser_id.strip().lower()) is None:
+            raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}")
+    if constraints.runtimes is not None and constraints.runtimes != ALL_RUNTIMES:
+        foreign = sorted(r for r in constraints.runtimes if r not in target.runtimes)
+        if foreign:
+            raise BadInputError(f"the {target.id} target does not run {', '.join(foreign)}; its runtimes: {', '.join(target.runtimes)}")
+    if bool(device_class) == bool(device_ids):
+        raise BadInputError("name the devices with exactly one of --class CLASS or --devices ID,ID,…")
+    if device_ids:
+        pool = [catalog.device(i.strip()) for i in device_ids if i.strip()]
+        what = "of " + ", ".join(d.id for d in pool)
+    else:
+        classes = sorted({d.device_class for d in catalog.devices.values()})
+        if device_class not in classes:
+            raise BadInputError(f"unknown device class '{device_class}'; use one of {', '.join(classes)}")
+        pool = [d for d in catalog.devices.values() if d.device_class == device_class]
+        what = f"of class {device_class}"
+    hostable = [d for d in pool if target.hosts(d)]
+    if not hostable:
+        able = sorted({t.id for t in catalog.targets.values() for d in pool if t.hosts(d)})
+        raise BadInputError(f"no device {what} can host the {target.id} target (it runs on {', '.join(target.device_classes)} "
+                            f"with {'/'.join(target.platforms)}); targets for these devices: {', '.join(able) or 'none'}")
+    if browser_id is not None:  # the named browser must run on at least one of them
+        deployable = []
+        for d in hostable:
+            try:
+                deploy(target, d, entitlement=entitlement, browser_id=browser_id, targets=list(catalog.targets.values()))
+                deployable.append(d)
+            except BadInputError:
+                pass
+        if not deployable:
+            raise BadInputError(f"browser '{browser_id}' runs on no device {what}; name another browser or other devices")
+    return tiers(pool, target, workload, catalog, constraints, entitlement=entitlement, browser_id=browser_id,
+                 overrides=dict(calibration_overrides()))
+
+
 __all__ = [
     "DeviceChoice", "resolve_device", "peer_speeds", "import_model", "ImportedModel", "run_recommend", "run_predict", "run_devices_for",
-    "parse_licenses",
+    "parse_licenses", "run_tiers",
     "NothingFitsError", "Constraints", "Workload",
 ]

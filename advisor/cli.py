@@ -42,6 +42,7 @@ class LazyGroup(click.Group):
         "devices": "advisor.catalog_command:devices",
         "runtimes": "advisor.catalog_command:runtimes",
         "targets": "advisor.catalog_command:targets",
+        "tiers": "advisor.tiers_command:tiers",
         "report": "advisor.report.command:report",
         "profile": "advisor.validate.command:profile",
         "validate": "advisor.validate.command:validate",

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from advisor.errors import BadInputError, DataFileError, NothingFitsError, OutputExistsError
-from advisor.options import DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, number_in, positive_int, positive_number
+from advisor.options import DOWNLOAD_SIZE, DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, number_in, positive_int, positive_number
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
 from advisor.units import parse_number
 
@@ -79,6 +79,18 @@ def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str
               help="Maximum time to first token, e.g. 2s or 500ms.")
 @click.option("--rank-by", type=RankByChoice(), default=None,
               help="Order of the devices that meet it: unit or fleet price, energy per response, or decode speed [default: cost].")
+@click.option("--runtime", "runtime", multiple=True, metavar="NAME",
+              help="Runtime to consider (repeatable): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, wllama, or 'all' "
+                   "[default: llama.cpp; under --target, the target's runtimes with measurements].")
+@click.option("--target", "target", default=None, metavar="TARGET",
+              help="Where the model ships: server, desktop-app, ios-app, android-app, browser (its memory budget, runtimes and "
+                   "limits; with --class, adds 'What to ship per RAM tier').")
+@click.option("--entitlement", type=click.Choice(["increased-memory"]), default=None,
+              help="iOS app holding com.apple.developer.kernel.increased-memory-limit (--target ios-app).")
+@click.option("--browser", "browser", default=None, metavar="ID",
+              help="Browser for --target browser: chrome-desktop, chrome-android, safari-ios, safari-macos, firefox.")
+@click.option("--max-download", "max_download", default=None, type=DOWNLOAD_SIZE, metavar="SIZE",
+              help="Largest download a user accepts: model file + runtime library, e.g. 1.5GB.")
 @click.option("--title", default=None, help="Report title.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(list(FORMATS)),
               help="html, pdf, md, csv, json or xlsx (repeatable; default: from the -o suffix, else md).")

@@ -14,7 +14,9 @@ from advisor.serialize import rounded
 
 
 def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: Catalog,
-              overrides: Mapping[str, Any]) -> dict[str, Any]:
+              overrides: Mapping[str, Any], deployments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Per device its figures and their basis (under a target also the target's budget there),
+    per model its size, license and quality score."""
     from advisor.engine.speed import execution_path
 
     devs = []
@@ -47,6 +49,13 @@ def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: C
             "speed_calibration_source": f.source,
             "measured_at": d.measured_at,
         })
+        dep = (deployments or {}).get(d.id)
+        if dep is not None:
+            devs[-1]["target_budget"] = {
+                "target": dep.target.id, "bytes": dep.device.memory.usable, "rule": dep.budget.rule,
+                "basis": dep.budget.basis, "source": dep.budget.source,
+                "browser": dep.browser.id if dep.browser is not None else None,
+            }
     qt = quality_table(catalog)
     mods = []
     for mid in models:
@@ -83,7 +92,8 @@ def measured_runs(device_ids: set[str]) -> list[dict[str, Any]]:
 
 
 def catalog_digest(catalog: Catalog) -> str:
-    """A short fingerprint of the data the figures came from (models, quants, calibration, profiles)."""
+    """A short fingerprint of the data the figures came from (models, quants, calibration, profiles,
+    runtimes, targets)."""
     h = hashlib.sha256()
     for key in sorted(catalog.models):
         h.update(catalog.models[key].model_dump_json().encode())
@@ -93,4 +103,7 @@ def catalog_digest(catalog: Catalog) -> str:
         h.update(catalog.calibration[key].model_dump_json().encode())
     for key in sorted(catalog.devices):
         h.update(catalog.devices[key].model_dump_json().encode())
+    for table in (getattr(catalog, "runtimes", None) or {}, getattr(catalog, "targets", None) or {}):
+        for key in sorted(table):  # runtimes' formats and targets' budgets enter the figures too
+            h.update(table[key].model_dump_json().encode())
     return h.hexdigest()[:12]

@@ -1,30 +1,33 @@
 """Build the procurement report's data once; every format renders from it.
 
 Every figure comes from the library: the model × quant choice and the rejections from
-``api.run_recommend``, speed/memory/energy from ``engine.fit.evaluate`` (through ``recommend`` and
-``analysis.compare_devices``), value metrics from ``analysis.compare_devices``, fleet prices from
+``api.run_recommend`` (under the deployment target's budget when one is named), speed/memory/energy
+from ``engine.fit.evaluate`` (through ``recommend``), value metrics as ``analysis.compare_devices``
+words them but from the estimate made (any runtime's format), fleet prices from
 ``engine.fleet``, the cheapest device per class from ``engine.recommend.cheapest_by_class``, the
-quality/speed frontier from ``analysis.pareto_front``. Added here: sorting and ranking, and the
-budget/power filters. The sentences are in ``report.summary``, the evidence in ``report.evidence``,
-the chart data in ``report.chart_data``.
+quality/speed frontier from ``analysis.pareto_front``, the RAM tiers from ``engine.tiers``. Added
+here: sorting and ranking, and the budget/power filters. The sentences are in ``report.summary``,
+the evidence in ``report.evidence``, the chart data in ``report.chart_data``.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from advisor import __version__
-from advisor.analysis import DeviceComparison, compare_devices, what_if_more_ram
+from advisor.analysis import DeviceComparison, what_if_more_ram
 from advisor.api import calibration_overrides, run_recommend
 from advisor.catalog import Catalog, load_device_file
+from advisor.engine import targets as tg
 from advisor.engine.fit import evaluate
-from advisor.engine.fleet import fleet_quote
-from advisor.engine.recommend import Constraints, Recommendation, cheapest_by_class
-from advisor.errors import AdvisorError, UnknownIdError
+from advisor.engine.fleet import fleet_quote, wh_per_1000_responses
+from advisor.engine.recommend import ALL_RUNTIMES, Constraints, Recommendation, candidate_variants, cheapest_by_class
+from advisor.engine.runtimes import LLAMA_CPP, format_of
+from advisor.errors import AdvisorError, BadInputError, UnknownIdError
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.report.chart_data import chart_data
 from advisor.report.evidence import catalog_digest, evidence, measured_runs
@@ -39,7 +42,7 @@ REPORT_SCHEMA_VERSION = 1
 STATUS_WORDS = {
     "meets": "meets", "speed": "too slow", "ttft": "first token too late", "memory": "does not fit",
     "context": "context too long", "quality": "below quality floor", "budget": "over budget",
-    "power": "over power limit",
+    "power": "over power limit", "limit": "over a buffer limit", "download": "download too large",
 }
 
 
@@ -67,6 +70,8 @@ class ReportData:
     evidence: dict[str, Any]
     runs: list[dict[str, Any]]
     assumptions: list[str]
+    #: "What to ship per RAM tier" (requirements naming a target and device classes), else empty
+    tiers: list[dict[str, Any]] = field(default_factory=list)
     n_candidate_devices: int = 0
     n_meeting_devices: int = 0
 
@@ -84,7 +89,7 @@ class ReportData:
 #: headers (units in brackets; sizes shown in GiB there).
 COMPARISON_COLUMNS: list[tuple[str, str]] = [
     ("device", "device"), ("device_class", "class"), ("model", "model"), ("quant", "quant"),
-    ("status", "status"), ("fit", "memory fit"), ("memory_bytes", "memory (GiB)"), ("usable_bytes", "usable (GiB)"),
+    ("runtime", "runtime"), ("backend", "backend"), ("format", "format"), ("status", "status"), ("fit", "memory fit"), ("memory_bytes", "memory (GiB)"), ("usable_bytes", "usable (GiB)"),
     ("headroom_bytes", "headroom (GiB)"), ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"),
     ("decode_high", "decode high (tok/s)"), ("prefill_tokens_per_s", "prefill (tok/s)"), ("prefill_low", "prefill low (tok/s)"),
     ("prefill_high", "prefill high (tok/s)"), ("ttft_s", "TTFT (s)"), ("response_s", "response (s)"),
@@ -101,6 +106,15 @@ class Candidates:
     models: tuple[str, ...]
     devices: tuple[DeviceProfile, ...]
     constraints: Constraints
+    target: Any = None  # records.Target named by the requirements, or None
+    #: each candidate device's deployment under the target (absent: it cannot host the target)
+    deployments: Mapping[str, tg.Deployment] = field(default_factory=dict)
+    #: why a candidate device cannot host the target
+    unhostable: Mapping[str, str] = field(default_factory=dict)
+
+    def constraints_for(self, device: DeviceProfile) -> Constraints:
+        dep = self.deployments.get(device.id)
+        return self.constraints if dep is None else replace(self.constraints, deployment=dep)
 
 
 # --------------------------------------------------------------------------- resolution
@@ -114,12 +128,36 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
             models.append(catalog.model(m).id)
         except UnknownIdError as exc:
             raise _id_error(req, "models", exc, "--model") from None
+    runtimes = _runtimes(req, catalog)
+    target = None
+    if req.target is not None:
+        try:
+            target = catalog.target(req.target)
+        except UnknownIdError as exc:
+            raise _id_error(req, "target", exc, "--target") from None
+        if req.browser is not None and target.browser(req.browser) is None:
+            raise field_error(req, "browser", f"unknown browser '{req.browser}'; browsers: {', '.join(b.id for b in target.browsers)}")
+        if runtimes is not None and runtimes != ALL_RUNTIMES:
+            foreign = sorted(r for r in runtimes if r not in target.runtimes)
+            if foreign:
+                raise field_error(req, "runtime", f"the {target.id} target does not run {', '.join(foreign)}; "
+                                  f"its runtimes: {', '.join(target.runtimes)}")
+    considered = _considered_runtimes(runtimes, target, catalog)
     quants: list[str] = []
     for q in req.quants:
         try:
-            quants.append(catalog.file_type(q).id)
+            if considered == [LLAMA_CPP]:
+                quants.append(catalog.file_type(q).id)
+            else:
+                from advisor.api import _check_format_name
+
+                _check_format_name(q, considered, catalog)
+                quants.append(catalog.file_types[q.strip().upper().replace("-", "_")].id
+                              if q.strip().upper().replace("-", "_") in catalog.file_types else q.strip())
         except UnknownIdError as exc:
             raise _id_error(req, "quants", exc, "--quant") from None
+        except BadInputError as exc:
+            raise field_error(req, "quants", str(exc)) from None
     pool: dict[str, DeviceProfile] = {}
     for d in req.devices:
         try:
@@ -142,9 +180,46 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
     constraints = Constraints(
         min_decode_tps=req.min_tps, max_ttft_s=req.max_ttft_s,
         model_ids=frozenset(models) or None, quant_ids=frozenset(quants) or None,
-        quality_floor=req.quality_floor,
+        quality_floor=req.quality_floor, runtimes=runtimes, max_download_bytes=req.max_download,
     )
-    return Candidates(tuple(dict.fromkeys(models)), tuple(pool.values()), constraints)
+    deployments: dict[str, tg.Deployment] = {}
+    unhostable: dict[str, str] = {}
+    if target is not None:
+        for dev in pool.values():
+            try:
+                deployments[dev.id] = tg.deploy(target, dev, entitlement=req.entitlement is not None, browser_id=req.browser,
+                                                targets=list(catalog.targets.values()))
+            except BadInputError as exc:
+                unhostable[dev.id] = str(exc)
+        if not deployments:
+            raise field_error(req, "target", f"no candidate device can host the {target.id} target (it runs on "
+                              f"{', '.join(target.device_classes)} with {'/'.join(target.platforms)}); "
+                              "choose other devices or another target")
+    return Candidates(tuple(dict.fromkeys(models)), tuple(pool.values()), constraints, target, deployments, unhostable)
+
+
+def _runtimes(req: Requirements, catalog: Catalog) -> frozenset[str] | None:
+    """``runtime``: none → None (llama.cpp; under a target, the target's); "all" → every runtime."""
+    if not req.runtime:
+        return None
+    if "all" in req.runtime:
+        return ALL_RUNTIMES
+    out = set()
+    for name in req.runtime:
+        try:
+            out.add(catalog.runtime(name).id)
+        except UnknownIdError as exc:
+            raise _id_error(req, "runtime", exc, "--runtime") from None
+    return frozenset(out)
+
+
+def _considered_runtimes(runtimes: frozenset[str] | None, target: Any, catalog: Catalog) -> list[str]:
+    """The runtime ids whose formats a ``quants`` name may be (llama.cpp alone by default)."""
+    if runtimes is None:
+        return list(target.runtimes) if target is not None else [LLAMA_CPP]
+    if runtimes == ALL_RUNTIMES:
+        return [r for r in catalog.runtimes if target is None or r in target.runtimes]
+    return sorted(runtimes)
 
 
 def _id_error(req: Requirements, field_name: str, exc: UnknownIdError, option: str) -> AdvisorError:
@@ -157,10 +232,38 @@ def _id_error(req: Requirements, field_name: str, exc: UnknownIdError, option: s
 # --------------------------------------------------------------------------- rows
 
 
-def _compare(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog,
-             overrides: Mapping[str, Any]) -> DeviceComparison:
-    """``analysis.compare_devices`` for one device, with the user's calibrations."""
-    return compare_devices(model_id, quant_id, [device], workload, catalog, overrides=overrides)[0]
+def _compare(est: Estimate, device: DeviceProfile) -> DeviceComparison:
+    """The value metrics of ``analysis.compare_devices`` for an estimate already made (in any
+    runtime's format, under the target's budget): tok/s per dollar and per typical watt, energy."""
+    tps = est.speed.decode_tokens_per_s if est.speed else None
+    price = device.price.usd if device.price else None
+    watts = device.power.typical_w or device.power.max_w
+    energy = est.speed.energy_j_per_response if est.speed else None
+    return DeviceComparison(
+        device=device, estimate=est, price_usd=price,
+        tokens_per_s_per_dollar=(tps / price) if tps and price else None,
+        tokens_per_s_per_watt=(tps / watts) if tps and watts else None,
+        energy_j_per_response=energy, energy_wh_per_1000_responses=wh_per_1000_responses(energy),
+    )
+
+
+def _rejected_estimate(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog,
+                       constraints: Constraints, overrides: Mapping[str, Any]) -> Estimate | None:
+    """The estimate a rejection was made from: a ``Rejection`` names the format, not the runtime,
+    so the candidate variants with that format are evaluated again and the smallest taken (the
+    one ``recommend`` reports: its most favourable failure)."""
+    dep = constraints.deployment
+    on = dep.device if dep is not None else device
+    model = catalog.models[model_id]
+    best: Estimate | None = None
+    for v in candidate_variants(on, catalog, constraints):
+        fmt = v.format if v is not None and hasattr(v, "runtime") else v
+        if fmt is None or fmt.id != quant_id:
+            continue
+        est = evaluate(model, fmt, on, workload, catalog, overrides=overrides, variant=v if fmt is not v else None)
+        if best is None or est.memory.total_bytes < best.memory.total_bytes:
+            best = est
+    return best
 
 
 @dataclass
@@ -175,6 +278,9 @@ class ComparisonRow:
     model: str
     model_name: str
     quant: str | None
+    runtime: str | None
+    backend: str | None
+    format: str | None  # the runtime's own format name (a GGUF file type for llama.cpp)
     status: str
     fit: str | None
     memory_bytes: int | None
@@ -217,11 +323,14 @@ class ComparisonRow:
 def _row(device: DeviceProfile, est: Estimate | None, comp: DeviceComparison | None, model_id: str,
          status: str, reason: str, fleet_size: int, catalog: Catalog) -> ComparisonRow:
     sp = est.speed if est else None
+    fmt = format_of(est, catalog) if est else None
     m = est.memory if est else None
     quote = fleet_quote(device, est, fleet_size)
     return ComparisonRow(
         device=device.id, device_name=device.name, device_class=device.device_class,
         model=model_id, model_name=catalog.models[model_id].name, quant=est.quant_id if est else None,
+        runtime=est.runtime if est else None, backend=est.backend if est else None,
+        format=getattr(fmt, "id", None) if fmt is not None else None,
         status=status, fit=est.fit if est else None,
         memory_bytes=m.total_bytes if m else None, weights_bytes=m.weights_bytes if m else None,
         kv_cache_bytes=m.kv_cache_bytes if m else None, compute_buffer_bytes=m.compute_buffer_bytes if m else None,
@@ -248,8 +357,9 @@ def _row(device: DeviceProfile, est: Estimate | None, comp: DeviceComparison | N
 def _device_rows(device: DeviceProfile, rec: Recommendation, cand: Candidates, req: Requirements,
                  workload: Workload, catalog: Catalog, overrides: Mapping[str, Any]) -> list[ComparisonRow]:
     rows: list[ComparisonRow] = []
+    constraints = cand.constraints_for(device)
     for est in rec.ranked:
-        comp = _compare(est.model_id, est.quant_id, device, workload, catalog, overrides)
+        comp = _compare(est, device)
         rows.append(_row(device, est, comp, est.model_id, "meets", "meets the requirement", req.fleet_size, catalog))
     shown = set(cand.models) if cand.models else {r.model for r in rows}
     for rej in rec.rejected:
@@ -258,10 +368,9 @@ def _device_rows(device: DeviceProfile, rec: Recommendation, cand: Candidates, r
         est = None
         comp = None
         if rej.quant_id is not None:
-            est = evaluate(catalog.models[rej.model_id], catalog.file_types[rej.quant_id], device, workload, catalog,
-                           overrides=overrides)
-            if est.speed is not None:
-                comp = _compare(rej.model_id, rej.quant_id, device, workload, catalog, overrides)
+            est = _rejected_estimate(rej.model_id, rej.quant_id, device, workload, catalog, constraints, overrides)
+            if est is not None and est.speed is not None:
+                comp = _compare(est, device)
         rows.append(_row(device, est, comp, rej.model_id, STATUS_WORDS.get(rej.kind, rej.kind),
                          reason_text(rej.why, context_option="context_tokens"), req.fleet_size, catalog))
     return rows
@@ -321,7 +430,16 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
     ranking: list[ComparisonRow] = []
     rejected: list[dict[str, Any]] = []
     for device in cand.devices:
-        rec = run_recommend(device, workload, cand.constraints, catalog)
+        if device.id in cand.unhostable:
+            rejected.append({
+                "device": device.id, "device_name": device.name, "device_class": device.device_class,
+                "unit_price_usd": device.price.usd if device.price else None,
+                "price_covers": device.price.covers if device.price else None,
+                "summary": cand.unhostable[device.id],
+                "reasons": [],
+            })
+            continue
+        rec = run_recommend(device, workload, cand.constraints_for(device), catalog)
         drows = _device_rows(device, rec, cand, req, workload, catalog, overrides)
         purchase = _purchase_check(device, req)
         if purchase is not None:
@@ -386,16 +504,54 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
         rejected_devices=rejected,
         what_if=what_if_more_ram(cand.devices, workload, cand.constraints, catalog, requested=cand.models),
         charts=chart_data(table, ranked, estimates, req),
-        evidence=evidence(cand.devices, shown_models, catalog, overrides),
+        evidence=evidence(cand.devices, shown_models, catalog, overrides, cand.deployments),
         runs=measured_runs({d.id for d in cand.devices}),
         assumptions=assumptions(req, cand, catalog),
+        tiers=_tiers(req, cand, workload, catalog),
         n_candidate_devices=len(cand.devices),
         n_meeting_devices=len(ranked),
     )
 
 
+def _tiers(req: Requirements, cand: Candidates, workload: Workload, catalog: Catalog) -> list[dict[str, Any]]:
+    """"What to ship per RAM tier" (``engine.tiers``) over the candidate devices of the named
+    classes, when the requirements name a target and device classes; else empty."""
+    if cand.target is None or not req.device_classes:
+        return []
+    from advisor.engine.tiers import tiers
+
+    pool = [d for d in cand.devices if d.device_class in req.device_classes]
+    picks = tiers(pool, cand.target, workload, catalog, cand.constraints, entitlement=req.entitlement is not None,
+                  browser_id=req.browser, overrides=dict(calibration_overrides()))
+    out = []
+    for p in picks:
+        slowest = p.slowest
+        tight = min(p.estimates, key=lambda e: e.headroom_bytes) if p.estimates else None
+        sp = slowest.speed if slowest is not None else None
+        out.append({
+            "tier_gib": p.tier_gib, "devices": [d.id for d in p.devices],
+            "model": p.model_id, "runtime": p.runtime, "format": p.format_id,
+            "backends": sorted({e.backend for e in p.estimates if e.backend}),
+            "slowest_device": slowest.device_id if slowest is not None else None,
+            "decode_tokens_per_s": round(sp.decode_tokens_per_s, DECIMALS["decode_tokens_per_s"]) if sp else None,
+            "decode_low": round(sp.decode_band.low, DECIMALS["decode_low"]) if sp else None,
+            "decode_high": round(sp.decode_band.high, DECIMALS["decode_high"]) if sp else None,
+            "tightest_device": tight.device_id if tight is not None else None,
+            "memory_bytes": tight.memory.total_bytes if tight is not None else None,
+            "usable_bytes": tight.usable_bytes if tight is not None else None,
+            "download_bytes": p.download_bytes,
+            "store_limits_exceeded": list(p.store_limits_exceeded),
+            # the same limits by id (the engine words each "<what> (<kind>, <GB>)")
+            "store_limit_ids": [lim.id for text in p.store_limits_exceeded for lim in cand.target.download_limits
+                                if text.startswith(lim.what)],
+            "left_out": [{"device": lo.device.id, "reason": lo.reason, "hosts_target": cand.target.hosts(lo.device)}
+                         for lo in p.left_out],
+        })
+    return out
+
+
 def _ranking_entry(rank: int, r: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("device", "device_name", "device_class", "model", "quant", "unit_price_usd", "fleet_price_usd",
+    keys = ("device", "device_name", "device_class", "model", "quant", "runtime", "backend", "format", "unit_price_usd", "fleet_price_usd",
             "decode_tokens_per_s", "decode_low", "decode_high", "ttft_s", "energy_wh_per_1000_responses",
             "tokens_per_s_per_dollar", "tokens_per_s_per_watt", "headroom_bytes", "price_covers")
     return {"rank": rank, **{k: r[k] for k in keys}}

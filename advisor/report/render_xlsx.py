@@ -14,7 +14,8 @@ from advisor.units import GIB
 
 RANKING_COLUMNS = [
     ("rank", "rank"), ("device", "device"), ("device_name", "device name"), ("device_class", "class"), ("model", "model"),
-    ("quant", "quant"), ("unit_price_usd", "unit price (USD)"), ("fleet_price_usd", "fleet price (USD)"),
+    ("quant", "quant"), ("runtime", "runtime"), ("backend", "backend"), ("format", "format"),
+    ("unit_price_usd", "unit price (USD)"), ("fleet_price_usd", "fleet price (USD)"),
     ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"), ("decode_high", "decode high (tok/s)"),
     ("ttft_s", "TTFT (s)"), ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"),
     ("tokens_per_s_per_dollar", "tok/s per USD"), ("tokens_per_s_per_watt", "tok/s per W"), ("headroom_bytes", "headroom (GiB)"),
@@ -98,6 +99,7 @@ def render_xlsx(data: ReportData) -> bytes:
         ("recommended device", data.recommended["device"] if data.recommended else None),
         ("recommended model", data.recommended["model"] if data.recommended else None),
         ("recommended quant", data.recommended["quant"] if data.recommended else None),
+        ("recommended runtime", f"{data.recommended['runtime']}/{data.recommended['backend']}" if data.recommended else None),
         ("devices meeting the requirement", data.n_meeting_devices), ("candidate devices", data.n_candidate_devices),
         ("generated at", data.generated_at),
     ]

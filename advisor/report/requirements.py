@@ -13,6 +13,13 @@ or ``quality_floor``)::
     fleet_size = 500
     rank_by = "fleet_cost"
 
+Runtimes and where the model ships (issues 8, 9): ``runtime = "all"`` (or names, e.g.
+``["llama.cpp", "mlc"]``; none: llama.cpp, or under a target the target's runtimes),
+``target = "android-app"`` (server, desktop-app, ios-app, android-app, browser),
+``entitlement = "increased-memory"`` (ios-app), ``browser = "chrome-android"`` (browser target),
+``max_download = "1.5GB"`` (model file + runtime library; a number is bytes). With a target and
+``device_classes``, the report adds "What to ship per RAM tier".
+
 Errors name the file and the field, in the style of the catalog loader.
 """
 
@@ -29,7 +36,7 @@ from advisor.engine.recommend import RANK_BY as _ENGINE_RANK_BY
 from advisor.errors import BadInputError, DataFileError, MissingDependencyError
 from advisor.inputs import MAX_NESTING, check_document, read_bounded_text
 from advisor.records import MAX_CONTEXT_TOKENS, DeviceClass, KvCacheType, Workload
-from advisor.units import MAX_NUMBER, parse_duration
+from advisor.units import MAX_NUMBER, parse_duration, parse_size
 
 RankBy = Literal["cost", "fleet_cost", "energy", "speed"]
 RANK_BY: tuple[str, ...] = _ENGINE_RANK_BY  # one list for the reports and devices-for
@@ -52,6 +59,27 @@ def _duration(value: object) -> object:
     return value
 
 
+def _download(value: object) -> object:
+    """``max_download``: a size ("1.5GB", JEDEC as everywhere) or a number of bytes."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            return parse_size(value, what="max_download")
+        except BadInputError as exc:  # pydantic wants ValueError to report the field
+            raise ValueError(str(exc)) from None
+    return value
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _lower_ids(value: object) -> object:
+    value = _listify(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_lower(v) for v in value)
+    return value
+
+
 def _title(value: object) -> object:
     """A title is one line of printable text: control characters break XLSX cells and headings."""
     if isinstance(value, str):
@@ -67,6 +95,11 @@ Title = Annotated[str, BeforeValidator(_title)]
 Ids = Annotated[tuple[str, ...], BeforeValidator(_listify)]
 Classes = Annotated[tuple[DeviceClass, ...], BeforeValidator(_listify)]
 Seconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
+#: a runtime, target or browser id: one short word (the catalog then checks it exists)
+Name = Annotated[str, BeforeValidator(_lower), Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+Names = Annotated[tuple[Name, ...], BeforeValidator(_lower_ids), Field(max_length=20)]
+#: at most 1 PiB: larger is a typo, not a download
+DownloadBytes = Annotated[int, BeforeValidator(_download), Field(gt=0, le=2**50)]
 
 
 class Requirements(BaseModel):
@@ -95,6 +128,12 @@ class Requirements(BaseModel):
     budget_usd: float | None = Field(default=None, gt=0, le=MAX_NUMBER)
     power_limit_w: float | None = Field(default=None, gt=0, le=MAX_NUMBER)
     rank_by: RankBy = "cost"
+    # runtimes and the deployment target
+    runtime: Names = ()  # runtime ids, or ("all",); none: llama.cpp (under a target: the target's)
+    target: Name | None = None
+    entitlement: Literal["increased-memory"] | None = None
+    browser: Name | None = None
+    max_download: DownloadBytes | None = None
 
     # where the requirements came from: a file path (errors name it and the field) or None (options)
     _origin: str | None = PrivateAttr(default=None)
@@ -136,6 +175,14 @@ def check(req: Requirements) -> Requirements:
             f"prompt ({req.prompt_tokens}) + output ({req.output_tokens}) tokens exceed the context of "
             f"{req.context_tokens}; raise --context or shorten them",
         )
+    if req.entitlement is not None and req.target not in (None, "ios-app"):
+        raise field_error(req, "entitlement", f"the increased-memory entitlement is an iOS app's, not {req.target}'s; "
+                          "drop it or set target = \"ios-app\"",
+                          f"--entitlement is for --target ios-app, not {req.target}; drop it or use --target ios-app")
+    if req.browser is not None and req.target not in (None, "browser"):
+        raise field_error(req, "browser", f"a browser applies to the browser target, not {req.target}; "
+                          "drop it or set target = \"browser\"",
+                          f"--browser applies to --target browser, not {req.target}; drop it or use --target browser")
     return req
 
 

@@ -38,6 +38,13 @@ def requirement_text(req: Requirements, models: Sequence[str]) -> str:
         parts.append(f"budget ${req.budget_usd:,.0f} for the fleet")
     if req.power_limit_w is not None:
         parts.append(f"≤{req.power_limit_w:g} W per unit")
+    if req.target is not None:
+        parts.append(f"shipped as {req.target}" + (" with the increased-memory entitlement" if req.entitlement else "")
+                     + (f" in {req.browser}" if req.browser else ""))
+    if req.runtime:
+        parts.append("runtimes: " + ("every runtime with published measurements" if "all" in req.runtime else ", ".join(req.runtime)))
+    if req.max_download is not None:
+        parts.append(f"download ≤ {format_size(req.max_download)}")
     return "; ".join(parts)
 
 
@@ -62,7 +69,8 @@ def summary(req: Requirements, ranking: Sequence[Mapping[str, Any]], rejected: S
     covers = top.get("price_covers")
     fleet = f" ({_money(top['fleet_price_usd'], covers)} for {units})" if top["fleet_price_usd"] is not None else ""
     license_words = LICENSE_CLASS_WORDS.get(spec.license_class, spec.license_class)
-    s1 = (f"Recommended: {dev_name} running {spec.name} in {top['quant']} (license {spec.license}: {license_words}), "
+    on = f" on {top['runtime']} ({top['backend']})" if top.get("runtime") not in (None, "llama.cpp") else ""
+    s1 = (f"Recommended: {dev_name} running {spec.name} in {top['quant']}{on} (license {spec.license}: {license_words}), "
           f"at {_money(top['unit_price_usd'], covers)} per unit{fleet}; "
           f"it decodes ~{tps(top['decode_tokens_per_s'])} tok/s ({tps(top['decode_low'])}–{tps(top['decode_high'])}) "
           f"against {need}, answers a {req.prompt_tokens:,}-token prompt in ~{format_seconds(top['ttft_s'])} and "
@@ -102,12 +110,21 @@ def _first_reason(rejected: Mapping[str, Any]) -> str:
 def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[str]:
     quants = sorted(cand.constraints.quant_ids) if cand.constraints.quant_ids else [
         f.id for f in catalog.file_types.values() if f.common]
+    if cand.constraints.runtimes is None and cand.target is None:
+        tried = f"Quantizations tried: {', '.join(quants)} (llama.cpp GGUF file types)."
+    else:
+        tried = (("Formats tried: " + ", ".join(sorted(cand.constraints.quant_ids)) + "; " if cand.constraints.quant_ids else
+                  "Formats tried: the common GGUF file types for llama.cpp-family runtimes and every format of the others; ")
+                 + "runtimes: " + ("those of the target" if cand.constraints.runtimes is None else
+                                   "every one the device can run with published measurements for its backend"
+                                   if "all" in cand.constraints.runtimes else ", ".join(sorted(cand.constraints.runtimes)))
+                 + " (each on its default backend on the device: an accelerator it can use, else the CPU).")
     out = [
         (f"Workload: {requirement_text(req, list(cand.models))}; KV cache {req.kv_cache_type}; one request at a time "
         "(batch 1) with the model already loaded; threads: the device's big cores."),
         ("Each device is represented by its best candidate: the library's recommend ranking (comfortable fit first, "
         "then quality score, then decode speed) among the models and quantizations that meet the requirement."),
-        f"Quantizations tried: {', '.join(quants)} (llama.cpp GGUF file types).",
+        tried,
         (f"Devices are ranked by {RANK_WORDS[req.rank_by]}; fleet price = unit price × {plural(req.fleet_size, 'unit')} "
         "(hardware only: no shipping, power supplies, enclosures, storage, support or taxes). A price marked "
         f"'{GPU_ONLY}' buys a graphics card alone: it is never the cheapest device of its class."),
@@ -122,6 +139,14 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[s
     ]
     if req.power_limit_w is not None:
         out.append(f"The power limit ({req.power_limit_w:g} W per unit) is compared with each device's maximum draw (power.max_w).")
+    if cand.target is not None:
+        out.append(f"Target {cand.target.name}: each device's usable memory is the target's budget for one model process "
+                   "there (its rule and source are listed per device under Evidence), with its per-buffer limits; "
+                   + (f"{len(cand.unhostable)} candidate device(s) cannot host it and are listed as unable to run the workload."
+                      if cand.unhostable else "every candidate device can host it."))
+    if req.max_download is not None:
+        out.append(f"The download limit ({format_size(req.max_download)}) counts the model file and the runtime's library "
+                   "where its size is published.")
     if req.budget_usd is not None:
         out.append(f"The budget (${req.budget_usd:,.0f}) is for the whole fleet of {plural(req.fleet_size, 'unit')}.")
     return out

@@ -65,14 +65,27 @@ def ratio(v: float | None) -> str:
 
 
 def model_quant(r: Mapping[str, Any]) -> str:
-    return f"{r['model']} · {r['quant']}" if r.get("quant") else r["model"]
+    """``model · quant``, with `` (runtime/backend)`` for a runtime other than llama.cpp."""
+    if not r.get("quant"):
+        return r["model"]
+    text = f"{r['model']} · {r['quant']}"
+    if r.get("runtime") and r["runtime"] != "llama.cpp":
+        text += f" ({runtime_backend(r)})"
+    return text
+
+
+def runtime_backend(r: Mapping[str, Any]) -> str:
+    """``llama.cpp/cpu-arm``, ``mlc/webgpu``: the runtime and the backend (llama.cpp's: its speed path)."""
+    if not r.get("runtime"):
+        return "-"
+    return f"{r['runtime']}/{r['backend']}" if r.get("backend") else r["runtime"]
 
 
 # --------------------------------------------------------------------------- sections
 
 
 def sections(data: ReportData) -> list[Section]:
-    out = [_summary(data), _ranking(data), _comparison(data), _rejected(data), _what_if(data), _charts(data),
+    out = [_summary(data), _ranking(data), _tiers(data), _comparison(data), _rejected(data), _what_if(data), _charts(data),
            _evidence(data), _runs(data), _assumptions(data)]
     return [s for s in out if s is not None]
 
@@ -129,19 +142,62 @@ def _comparison(data: ReportData) -> Section:
         ("Every candidate model on every candidate device, in the quantization the library picks (the best one that "
         "meets the requirement, else the smallest one tried). Bands are ~80% intervals.")
     ], tables=[Table(
-        headers=["device", "model", "quant", "status", "memory / usable", "headroom", "decode tok/s", "prefill tok/s",
+        headers=["device", "model", "quant", "runtime", "status", "memory / usable", "headroom", "decode tok/s", "prefill tok/s",
                  "TTFT", "Wh / 1k resp.", "unit price", "fleet price", "tok/s per $", "tok/s per W"],
-        rows=[[r["device"], r["model"], r["quant"] or "-", r["status"] + (" (pick)" if r["pick"] else ""),
+        rows=[[r["device"], r["model"], r["quant"] or "-", runtime_backend(r), r["status"] + (" (pick)" if r["pick"] else ""),
                f"{size(r['memory_bytes'])} / {size(r['usable_bytes'])}", size(r["headroom_bytes"]),
                band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
                band(r["prefill_tokens_per_s"], r["prefill_low"], r["prefill_high"]), seconds(r["ttft_s"]),
                num(r["energy_wh_per_1000_responses"]), money(r["unit_price_usd"], r.get("price_covers")),
                money(r["fleet_price_usd"], r.get("price_covers")),
                ratio(r["tokens_per_s_per_dollar"]), ratio(r["tokens_per_s_per_watt"])] for r in rows],
-        numeric=[False, False, False, False, True, True, True, True, True, True, True, True, True, True],
-        widths=[16, 14, 6, 9, 13, 7, 10, 11, 6, 6, 6, 7, 6, 6],
+        numeric=[False, False, False, False, False, True, True, True, True, True, True, True, True, True, True],
+        widths=[15, 12, 6, 13, 8, 11, 6, 10, 10, 5, 4, 5, 6, 5, 5],
         highlight=[bool(r["pick"] and data.recommended and r["device"] == data.recommended["device"]) for r in rows],
     )])
+
+
+def _tiers(data: ReportData) -> Section | None:
+    """What to ship per RAM tier (requirements with a target and device classes)."""
+    if not data.tiers:
+        return None
+    req = data.requirements
+    s = Section("tiers", "What to ship per RAM tier", paragraphs=[
+        (f"Under the {req['target']} target"
+         + (" with the increased-memory entitlement" if req.get("entitlement") else "")
+         + (f" in {req['browser']}" if req.get("browser") else "")
+         + ", the candidate devices of class " + ", ".join(req["device_classes"]) + " grouped by RAM: for each tier the one "
+         "runtime × model × format that fits every device of the tier within the target's memory budget and meets the "
+         "requirement, ranked on the tier's slowest device. Memory is the tightest device's total against its budget; the "
+         "download is the model file plus the runtime library where published.")
+    ])
+    limits = {}
+    rows = []
+    for t in data.tiers:
+        has = t["model"] is not None
+        rows.append([
+            f"{t['tier_gib']} GB", ", ".join(t["devices"]) or "-",
+            f"{t['model']} · {t['format']}" if has else "nothing fits every device",
+            (f"{t['runtime']}/{','.join(t['backends'])}" if t["backends"] else str(t["runtime"])) if has else "-",
+            (band(t["decode_tokens_per_s"], t["decode_low"], t["decode_high"]) + f" ({t['slowest_device']})") if has else "-",
+            f"{size(t['memory_bytes'])} / {size(t['usable_bytes'])} ({t['tightest_device']})" if has else "-",
+            size(t["download_bytes"]) if has else "-",
+            (", ".join(t["store_limit_ids"]) or "none") if has else "-",
+            "; ".join(f"{x['device']}: {x['reason'] if x['hosts_target'] else 'cannot host the target'}"
+                      for x in t["left_out"]) or "-",
+        ])
+    s.tables.append(Table(
+        headers=["RAM tier", "devices", "model · format", "runtime/backend", "slowest decode tok/s", "memory / budget",
+                 "download", "store limits exceeded", "left out"],
+        rows=rows, numeric=[False, False, False, False, True, True, True, False, False],
+        widths=[4, 14, 13, 12, 12, 12, 6, 10, 17],
+    ))
+    for t in data.tiers:
+        for lim_id, text in zip(t["store_limit_ids"], t["store_limits_exceeded"]):
+            limits.setdefault(lim_id, text)
+    if limits:
+        s.bullets = [f"{k}: {v}" for k, v in limits.items()]
+    return s
 
 
 def _rejected(data: ReportData) -> Section:
@@ -166,6 +222,10 @@ def _what_if(data: ReportData) -> Section | None:
         "under the same speed, first-token and quality requirements) that meet the requirement on the variant but not "
         "on the device.")
     ])
+    req = data.requirements
+    if req.get("target") or req.get("runtime"):
+        s.paragraphs.append("These variants are evaluated with llama.cpp on each profile's own usable memory: the target's "
+                            "budget and the other runtimes are not applied here.")
     if not data.what_if:
         s.paragraphs.append("No candidate device has a larger-memory variant in the catalog.")
         return s
@@ -217,6 +277,10 @@ def _evidence(data: ReportData) -> Section:
              "calibrated" if d["speed_calibration"] == "calibrated" else "derived",
              (f"{d['speed_calibration_basis']} ({d['speed_calibration_measurements']} measurements); "
              f"{d['speed_calibration_source']}")],
+            *([[d["device"], f"budget under {d['target_budget']['target']}", size(d["target_budget"]["bytes"]),
+                d["target_budget"]["basis"], f"{d['target_budget']['rule']} ({d['target_budget']['source']})"
+                + (f"; browser {d['target_budget']['browser']}" if d["target_budget"]["browser"] else "")]]
+              if d.get("target_budget") else []),
             [d["device"], "profile source", "", "", d["source"] + (f" — {d['verification']}" if d["verification"] else "")],
         ]
     model_rows = [[m["model"], f"{m['params'] / 1e9:.2f} B", f"{m['license']} ({m['license_class']})",

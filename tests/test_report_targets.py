@@ -1,0 +1,186 @@
+"""advisor report with runtimes and deployment targets: the requirement fields (file and options),
+their errors naming file and field, rows carrying runtime/backend/format, candidates rejected in
+a runtime's own format, the target's budget as each device's usable memory, and the section
+"What to ship per RAM tier" against ``engine.tiers``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from advisor.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+ANDROID = ROOT / "examples" / "requirements-android-app.toml"
+GOLDEN = ROOT / "tests" / "golden" / "report"
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path_factory.getbasetemp() / "report-targets-home"))
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def android(tmp_path_factory):
+    """The Android-app example's report data, built once."""
+    from advisor.catalog import load_catalog
+    from advisor.report.model import build_report
+    from advisor.report.requirements import load_requirements
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ADVISOR_HOME", str(tmp_path_factory.getbasetemp() / "report-targets-home"))
+        return build_report(load_requirements(ANDROID), load_catalog())
+
+
+def test_android_rows_carry_runtime_backend_format(android, catalog):
+    from advisor.engine import targets as tg
+
+    rows = android.comparison
+    assert rows and all(r["runtime"] and r["backend"] and r["format"] for r in rows if r["quant"])
+    assert {r["runtime"] for r in rows} > {"llama.cpp"}  # runtime = "all" brings others in
+    target = catalog.target("android-app")
+    for r in rows:
+        if r["runtime"] == "llama.cpp":
+            assert r["format"] == r["quant"] and r["quant"] in catalog.file_types
+        else:
+            assert catalog.runtime(r["runtime"]).find_format(r["format"]) is not None
+        dep = tg.deploy(target, catalog.device(r["device"]), targets=list(catalog.targets.values()))
+        assert r["usable_bytes"] == dep.device.memory.usable  # the target's budget, not the profile's share
+    assert android.recommended["runtime"] and android.recommended["format"]
+    assert all(r["runtime"] for r in android.ranking)
+
+
+def test_android_unhostable_devices_are_rejected(android, catalog):
+    iphones = {d.id for d in catalog.devices.values() if d.device_class == "phone" and "ios" in d.platforms}
+    rejected = {r["device"]: r for r in android.rejected_devices}
+    assert iphones and iphones <= set(rejected)
+    assert all("cannot run on" in rejected[i]["summary"] for i in iphones)
+    assert not any(r["device"] in iphones for r in android.comparison)
+
+
+def test_android_budget_in_evidence(android):
+    budgets = [d for d in android.evidence["devices"] if d.get("target_budget")]
+    assert budgets and all(d["target_budget"]["target"] == "android-app" and d["target_budget"]["source"] for d in budgets)
+
+
+def test_android_tiers_match_the_engine(android, catalog):
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints
+    from advisor.engine.tiers import tiers
+    from advisor.records import Workload
+
+    phones = [d for d in catalog.devices.values() if d.device_class == "phone"]
+    c = Constraints(min_decode_tps=8, model_ids=frozenset({"llama-3.2-1b-instruct", "qwen2.5-1.5b-instruct", "qwen3-1.7b",
+                                                           "gemma-3-1b-it"}),
+                    runtimes=ALL_RUNTIMES, max_download_bytes=int(1.5 * 1024**3))
+    expected = tiers(sorted(phones, key=lambda d: d.id), catalog.target("android-app"),
+                     Workload(context_tokens=4096, prompt_tokens=512, output_tokens=256), catalog, c)
+    got = android.tiers
+    assert [t["tier_gib"] for t in got] == [p.tier_gib for p in expected]
+    for t, p in zip(got, expected):
+        assert (t["model"], t["runtime"], t["format"]) == (p.model_id, p.runtime, p.format_id)
+        assert t["download_bytes"] == p.download_bytes and t["devices"] == [d.id for d in p.devices]
+        if t["model"]:
+            assert t["download_bytes"] <= 1.5 * 1024**3
+            assert t["decode_tokens_per_s"] >= 8
+            assert t["memory_bytes"] <= t["usable_bytes"]
+
+
+def test_android_tiers_section_golden(capsys, update_golden):
+    """The section as Markdown (a golden: the new section of this change)."""
+    code, out, err = run(capsys, "report", "--requirements", ANDROID, "--format", "md")
+    assert code == 0, err
+    section = re.search(r"## What to ship per RAM tier\n.*?(?=\n## )", out, re.DOTALL)
+    assert section is not None
+    got = section.group(0) + "\n"
+    path = GOLDEN / "android-app-tiers.md"
+    if update_golden or not path.exists():
+        path.write_text(got, encoding="utf-8")
+    assert got == path.read_text(encoding="utf-8"), f"{path} differs; rerun with --update-golden if the change is intended"
+
+
+def test_no_tiers_without_a_class(capsys):
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", "--device", "pixel-8", "--target", "android-app",
+                         "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["tiers"] == [] and data["requirements"]["target"] == "android-app"
+    assert "What to ship per RAM tier" not in run(capsys, "report", "--model", "qwen3-1.7b", "--device", "pixel-8",
+                                                  "--target", "android-app")[1]
+
+
+def test_options_ios_entitlement(capsys):
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", "--model", "qwen3-4b", "--class", "phone",
+                         "--target", "ios-app", "--entitlement", "increased-memory", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["requirements"]["entitlement"] == "increased-memory"
+    assert data["tiers"] and all(t["model"] is None or t["runtime"] for t in data["tiers"])
+    assert {r["device"] for r in data["comparison"]} <= {"iphone-15-pro", "iphone-16", "iphone-16-pro"}
+
+
+def test_runtime_format_quant(capsys):
+    """--runtime mlc --quant q4f16_1: MLC's own format, on each device's backend."""
+    code, out, err = run(capsys, "report", "--model", "qwen2.5-1.5b-instruct", "--device", "pixel-8", "--device", "iphone-16",
+                         "--runtime", "mlc", "--quant", "q4f16_1", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["runtime"], r["format"]) for r in rows] == [("mlc", "q4f16_1")] * 2
+    assert {r["backend"] for r in rows} == {"opencl", "metal"}
+
+
+def test_rejected_in_runtime_formats(capsys):
+    """Every candidate rejected for its download: the rows still carry the runtime format's figures."""
+    code, out, _ = run(capsys, "report", "--model", "qwen2.5-1.5b-instruct", "--class", "phone", "--target", "browser",
+                         "--runtime", "all", "--max-download", "100MB", "--format", "csv")
+    assert code == 3
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and all(r["status"] == "download too large" for r in rows)
+    assert any(r["runtime"] != "llama.cpp" for r in rows)
+    assert all(r["memory_bytes"] and r["decode_tokens_per_s"] for r in rows)
+
+
+@pytest.mark.parametrize("body, message", [
+    ('runtime = "nope"', "field 'runtime': unknown runtime 'nope'"),
+    ('target = "nope"', "field 'target': unknown target 'nope'"),
+    ('target = "android-app"\nentitlement = "increased-memory"', "field 'entitlement': the increased-memory entitlement is an iOS app's"),
+    ('entitlement = "more"', "entitlement"),
+    ('target = "ios-app"\nbrowser = "firefox"', "field 'browser': a browser applies to the browser target, not ios-app"),
+    ('target = "browser"\nbrowser = "netscape"', "field 'browser': unknown browser 'netscape'"),
+    ('target = "ios-app"\nruntime = "litert-lm"', "field 'runtime': the ios-app target does not run litert-lm"),
+    ('max_download = "lots"', "max_download"),
+    ("max_download = -5", "max_download"),
+    ('target = "' + "x" * 50 + '"', "target"),
+    ('target = "ios-app"\ndevices = ["raspberry-pi-5-8gb"]', "field 'target': no candidate device can host the ios-app target"),
+    ('runtime = "mlc"\nquants = ["Q9_Z"]', "field 'quants': no runtime considered has a format 'Q9_Z'"),
+])
+def test_file_errors_name_file_and_field(capsys, tmp_path, body, message):
+    path = tmp_path / "req.toml"
+    path.write_text('models = ["qwen3-1.7b"]\ndevices = ["pixel-8"]\n' * ("devices" not in body) + ('models = ["qwen3-1.7b"]\n' if "devices" in body else "")
+                    + body + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "report", "--requirements", path, "--format", "json")
+    assert code == 1, (out, err)
+    assert err.startswith(f"Error: {path}") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "nope"], "Error: unknown target 'nope'"),
+    (["--target", "android-app", "--entitlement", "increased-memory"], "Error: --entitlement is for --target ios-app, not android-app"),
+    (["--runtime", "nope"], "Error: unknown runtime 'nope'"),
+    (["--max-download", "lots"], "Error: --max-download"),
+])
+def test_option_errors(capsys, args, message):
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", "--device", "pixel-8", *args)
+    assert code == 1, (out, err)
+    assert err.startswith(message), err
