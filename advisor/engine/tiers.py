@@ -79,7 +79,7 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
         for key in sorted(common):
             ests: dict[str, Estimate] = {}
             ok = True
-            for d in devices:
+            for d in devices:  # every device, so that each one's own reason is known
                 choice = per_device[d.id][key]
                 dep = deps[d.id]
                 fmt = choice.format if isinstance(choice, rt.Variant) else choice
@@ -88,10 +88,10 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
                 why = _check(est, model, workload, replace(c, deployment=dep), tables=tables, choice=choice)
                 if why is not None:
                     prev = failures.get(d.id)
-                    if prev is None or prev.reason == "memory":
+                    if prev is None or why.why.shortfall < prev.why.shortfall:  # its closest miss
                         failures[d.id] = why
                     ok = False
-                    break
+                    continue
                 ests[d.id] = est
             if not ok:
                 continue
