@@ -94,7 +94,9 @@ def test_real_run_matches_llama_cpp_buffers(tiny_catalog, device, env, quant):
     assert by["peak RSS vs total"].measured > 10 * 2**20
     assert r.synthetic and "SYNTHETIC" in r.notes[0]
     (run,) = [x for x in list_runs(path=env) if x.id == r.run_id]
-    assert run.status == "ok" and run.measured["decode_tokens_per_s"] > 0 and run.weight_path
+    # a measured run: "noisy" when this (shared, 2-core) machine was busy during its repeats — the
+    # buffers above do not depend on that, and noisy runs are kept out of calibration elsewhere
+    assert run.status in ("ok", "noisy") and run.measured["decode_tokens_per_s"] > 0 and run.weight_path
 
 
 @pytest.mark.parametrize("flash_attn", ["on", "off"])
