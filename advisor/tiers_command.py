@@ -15,7 +15,7 @@ from advisor.errors import NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_size
-from advisor.wording import band, plural
+from advisor.wording import reason_text, band, plural
 
 
 def _emit(text: str) -> None:
@@ -66,7 +66,7 @@ def tier_dict(pick: Any) -> dict[str, Any]:
         } for e in pick.estimates],
         "download_bytes": pick.download_bytes,
         "store_limits_exceeded": list(pick.store_limits_exceeded),
-        "left_out": [{"device": lo.device.id, "reason": lo.reason} for lo in pick.left_out],
+        "left_out": [{"device": lo.device.id, "reason": reason_text(lo.why), "kind": lo.why.kind} for lo in pick.left_out],
     }
 
 
@@ -83,7 +83,7 @@ def _limit_ids(pick: Any, target: Any) -> list[str]:
 def _left_out_text(lo: Any, target: Any) -> str:
     if not target.hosts(lo.device):
         return f"{lo.device.id}: not an {target.id} host ({'/'.join(lo.device.platforms)})"
-    return f"{lo.device.id}: {lo.reason}"
+    return f"{lo.device.id}: {reason_text(lo.why)}"
 
 
 def tier_row(pick: Any, target: Any) -> dict[str, Any]:

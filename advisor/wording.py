@@ -78,7 +78,9 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     if r.kind == "runtime":
         return "none of the requested runtimes runs on this device"
     if r.kind == "target":
-        return "the deployment target cannot run on this device"
+        return "the deployment target cannot run on this device" + (f" ({r.category})" if r.category else "")
+    if r.kind == "tier":
+        return "nothing that passes on the rest of its tier passes here"
     if r.kind == "prompt_exceeds_context":
         return (f"prompt ({v:.0f}) + output ({r.second:.0f}) tokens exceed the context of {lim:.0f}; "
                 f"raise {context_option} or shorten them")

@@ -10,6 +10,7 @@ from advisor.engine.tiers import tier_of, tiers
 from advisor.errors import BadInputError
 from advisor.records import Workload
 from advisor.units import GIB, MIB
+from advisor.wording import reason_text
 
 
 def _deploy(catalog, target, device, **kw):
@@ -61,7 +62,7 @@ def test_webgpu_binding_limit_rejects_a_tensor_whatever_the_ram(catalog):
                                                                   model_ids=frozenset({"llama-3.2-1b-instruct"})))
     assert rec.pick is None
     assert rec.rejected[0].reason == "limit"
-    assert "token_embd.weight exceeds the 128.00 MiB maxStorageBufferBindingSize of Chrome (Android)" in rec.rejected[0].detail
+    assert "token_embd.weight exceeds the 128.00 MiB maxStorageBufferBindingSize of Chrome (Android)" in reason_text(rec.rejected[0].why)
     # the 3-bit build's embedding (3.6 bits: 113 MiB) passes on the same phone
     rec3 = recommend(dep.device, Workload(), catalog, Constraints(deployment=dep, runtimes=frozenset({"mlc"}), quant_ids=frozenset({"q3f16_1"}),
                                                                    model_ids=frozenset({"llama-3.2-1b-instruct"})))
@@ -79,7 +80,7 @@ def test_download_limit_rejects(catalog):
     rec = recommend(dep.device, Workload(), catalog, c)
     assert rec.pick is None
     assert rec.rejected[0].reason == "download"
-    assert rec.rejected[0].detail.startswith("download ")
+    assert reason_text(rec.rejected[0].why).startswith("download ")
 
 
 @pytest.mark.parametrize(("ram_gib", "tier"), [(3.8, 4), (4.0, 4), (5.6, 6), (7.5, 8), (10.0, 8), (11.0, 12), (12.0, 12), (0.5, 1)])

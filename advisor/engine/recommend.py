@@ -67,13 +67,6 @@ class Rejection:
         """The kind (the name the JSON schema gives it)."""
         return self.why.kind
 
-    @property
-    def detail(self) -> str:
-        """The reason in plain words (the CLI's and the reports'); front ends word ``why`` themselves."""
-        from advisor.wording import reason_text
-
-        return reason_text(self.why)
-
 
 @dataclass(frozen=True)
 class Alternative:

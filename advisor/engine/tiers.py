@@ -18,7 +18,7 @@ from advisor.engine import targets as tg
 from advisor.engine.recommend import Constraints, Rejection, _check, _model_filter, _rank_key, candidate_variants
 from advisor.engine.fit import Tables, evaluate
 from advisor.errors import BadInputError
-from advisor.records import DeviceProfile, Estimate, PathFactors, Workload
+from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
 from advisor.units import GIB
 
 #: RAM tiers in GiB (marketing sizes of phones, tablets and boards). A device belongs to the
@@ -34,8 +34,11 @@ def tier_of(ram_bytes: int, tiers_gib: Sequence[int] = DEFAULT_TIERS_GIB) -> int
 
 @dataclass(frozen=True)
 class LeftOut:
+    """A device left out of its tier, and why (a ``Reason``: "target" — it cannot host the target
+    —, "tier" — nothing that passes on the rest of the tier passes there —, or its closest miss)."""
+
     device: DeviceProfile
-    reason: str
+    why: Reason
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ def tiers(
                 deps[d.id] = tg.deploy(target, d, entitlement=entitlement, browser_id=browser_id,
                                        targets=list(getattr(tables, "targets", {}).values()))
             except BadInputError as exc:
-                left.append(LeftOut(d, str(exc)))
+                left.append(LeftOut(d, exc.reason if isinstance(getattr(exc, "reason", None), Reason)
+                                    else Reason("target", name=d.name, category="/".join(d.platforms))))
         members = sorted((d for d in groups[tier] if d.id in deps), key=lambda d: -deps[d.id].device.memory.usable)
         pick = None
         while members:
@@ -140,7 +144,7 @@ def tiers(
                 break
             weakest = members.pop()  # least budget
             why = failures.get(weakest.id)
-            left.append(LeftOut(weakest, why.detail if why else "nothing passes that also passes on the rest of the tier"))
+            left.append(LeftOut(weakest, why.why if why else Reason("tier")))
         if pick is None:
             out.append(TierPick(tier, (), (), tuple(left)))
             continue

@@ -544,7 +544,7 @@ def _tiers(req: Requirements, cand: Candidates, workload: Workload, catalog: Cat
             # the same limits by id (the engine words each "<what> (<kind>, <GB>)")
             "store_limit_ids": [lim.id for text in p.store_limits_exceeded for lim in cand.target.download_limits
                                 if text.startswith(lim.what)],
-            "left_out": [{"device": lo.device.id, "reason": lo.reason, "hosts_target": cand.target.hosts(lo.device)}
+            "left_out": [{"device": lo.device.id, "reason": reason_text(lo.why), "hosts_target": cand.target.hosts(lo.device)}
                          for lo in p.left_out],
         })
     return out
