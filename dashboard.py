@@ -119,7 +119,7 @@ def focus_choice(cat: Catalog, rec: Recommendation, key: str) -> tuple[str, str,
 
 def focus_label(cat: Catalog, focus: tuple[str, str, rt.Variant | None]) -> str:
     model, quant, variant = focus
-    on = "" if variant is None else f" on {variant.runtime.name} ({variant.backend_id})"
+    on = "" if variant is None else f" on {variant.runtime_id} ({variant.backend_id})"
     return f"{model_label(cat, model)} {quant}{on}"
 
 
@@ -137,7 +137,7 @@ def device_summary(device: DeviceProfile) -> None:
 
 def pick_heading(pick: Estimate, cat: Catalog) -> str:
     """``Best pick: Qwen3 1.7B · Q4_K_M`` (llama.cpp), ``… · q4f16_1 on MLC LLM (webgpu)`` (another runtime)."""
-    on = "" if pick.runtime == "llama.cpp" else f" on {runtime_label(pick, cat)}"
+    on = "" if pick.runtime == "llama.cpp" else f" on {runtime_label(pick)}"
     return f"Best pick: {model_label(cat, pick.model_id)} · {pick.quant_id}{on}"
 
 
@@ -146,6 +146,8 @@ def target_notes(rec: Recommendation, cat: Catalog) -> None:
     dep = rec.constraints.deployment
     if dep is not None and dep.target.id != tg.DEFAULT_TARGET:
         st.markdown(target_line(dep))
+        if dep.budget.note:
+            st.caption(dep.budget.note)
     for line in binding_limit_lines(rec.rejected, cat):
         st.markdown(line)
 
@@ -183,7 +185,7 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
     if rec.alternatives:
         st.markdown("\n".join(
             f"- **Alternative** ({alternative_text(a)}): {model_label(cat, a.estimate.model_id)} {a.estimate.quant_id}"
-            f"{'' if a.estimate.runtime == 'llama.cpp' else ' on ' + runtime_label(a.estimate, cat)} — "
+            f"{'' if a.estimate.runtime == 'llama.cpp' else ' on ' + runtime_label(a.estimate)} — "
             f"{tps(a.estimate.speed.decode_tokens_per_s) if a.estimate.speed else '?'} tok/s, "
             f"{format_size(a.estimate.memory.total_bytes)}, quality {a.estimate.quality_score:.0f}"
             for a in rec.alternatives
@@ -319,7 +321,7 @@ def compare_tab(rec: Recommendation, device: DeviceProfile, workload: Workload, 
     rows = calibrated(analysis.compare_devices, model, quant, [pool[i] for i in chosen], workload, cat, variant=variant)
     missing = [pool[i].name for i in chosen if pool[i].id not in {r.device.id for r in rows}]
     if missing:
-        st.info(f"{variant.runtime.name if variant else 'This runtime'} does not run {quant} on {', '.join(missing)}: "
+        st.info(f"{variant.runtime_id if variant else 'This runtime'} does not run {quant} on {', '.join(missing)}: "
                 "left out of the comparison.")
     table = rows_view.compare_rows(rows)
     st.dataframe(table, hide_index=True, key="compare_table", column_config={
@@ -431,7 +433,6 @@ RUNTIME_COLUMNS = {
     "decode tok/s": st.column_config.NumberColumn(format="%.1f"),
     "prefill tok/s": st.column_config.NumberColumn(format="%.0f"),
     "download GiB": None,  # the size column says it in words
-    "runtime id": None,
     "quality": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f", width="small"),
 }
 

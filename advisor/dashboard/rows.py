@@ -30,7 +30,7 @@ def estimate_rows(estimates: list[Estimate], cat: Catalog) -> pd.DataFrame:
         m, s = d["memory"], d["speed"] or {}
         # the columns a reader compares first come first; ids and detail to the right
         rows.append({
-            "model name": d["model_name"], "quant": d["quant"], "runtime": runtime_label(e, cat), "fit": FIT_LABELS[d["fit"]],
+            "model name": d["model_name"], "quant": d["quant"], "runtime": runtime_label(e), "fit": FIT_LABELS[d["fit"]],
             "memory GiB": gib(m["total_bytes"]), "headroom GiB": gib(m["headroom_bytes"]),
             "decode tok/s": s.get("decode_tokens_per_s"), "prefill tok/s": s.get("prefill_tokens_per_s"),
             "TTFT s": s.get("ttft_s"), "quality": d["quality_score"], "license": d["license"],
@@ -115,7 +115,7 @@ def runtime_rows(rows: Sequence[RuntimeComparison], cat: Catalog) -> pd.DataFram
     for r in rows:
         e, s = r.estimate, r.estimate.speed
         out.append({
-            "runtime": r.runtime.name, "backend": e.backend, "format": e.quant_id,
+            "runtime": r.runtime.id, "backend": e.backend, "format": e.quant_id,
             "fit": reason_text(r.reason) if r.reason is not None else FIT_LABELS[e.fit],
             "memory GiB": gib(e.memory.total_bytes),
             "decode tok/s": s.decode_tokens_per_s if s else None,
@@ -124,7 +124,7 @@ def runtime_rows(rows: Sequence[RuntimeComparison], cat: Catalog) -> pd.DataFram
             "prefill low": s.prefill_band.low if s else None, "prefill high": s.prefill_band.high if s else None,
             "speed evidence": f"decode {r.decode_basis}, prefill {r.prefill_basis}",
             "download": format_size(r.download_bytes), "download GiB": gib(r.download_bytes),
-            "quality": e.quality_score, "runtime id": r.runtime.id,
+            "quality": e.quality_score, "runtime name": r.runtime.name,
         })
     return pd.DataFrame(out)
 
@@ -134,17 +134,16 @@ def tier_rows(picks: Sequence[Any], cat: Catalog) -> pd.DataFrame:
     out = []
     for p in picks:
         slow = p.slowest
-        runtime = cat.runtimes.get(p.runtime) if p.runtime else None
         out.append({
             "tier": f"{p.tier_gib} GB", "devices": len(p.devices),
             "pick": cat.models[p.model_id].name if p.model_id else "nothing fits every device",
-            "runtime": f"{runtime.name if runtime else p.runtime} ({p.estimates[0].backend})" if p.runtime else "",
+            "runtime": runtime_label(p.estimates[0]) if p.estimates else "",
             "format": p.format_id or "",
             "slowest device": cat.devices[slow.device_id].name if slow and slow.device_id in cat.devices else "",
             "slowest decode tok/s": slow.speed.decode_tokens_per_s if slow and slow.speed else None,
             "download": format_size(p.download_bytes) if p.download_bytes is not None else "",
             "store limits exceeded": "; ".join(p.store_limits_exceeded),
-            "left out": "; ".join(f"{lo.device.name}: {lo.reason}" for lo in p.left_out),
+            "left out": ", ".join(lo.device.name for lo in p.left_out),
         })
     return pd.DataFrame(out)
 

@@ -50,12 +50,10 @@ ALL_RUNTIMES_CHOICE = "all"
 AUTO_BROWSER = "__auto__"
 
 
-def runtime_label(e: Any, tables: Any) -> str:
-    """``llama.cpp`` for llama.cpp's own path, ``MLC LLM (webgpu)`` for another runtime."""
-    if e.runtime == "llama.cpp":
-        return "llama.cpp"
-    runtime = tables.runtimes.get(e.runtime)
-    return f"{runtime.name if runtime else e.runtime} ({e.backend})"
+def runtime_label(e: Any) -> str:
+    """``llama.cpp`` for llama.cpp's own path, ``mlc (webgpu)`` for another runtime (its id, as
+    the CLI and the reports name it)."""
+    return "llama.cpp" if e.runtime == "llama.cpp" else f"{e.runtime} ({e.backend})"
 
 
 def pick_runtime_line(e: Any, tables: Any, download_bytes: int) -> str:
@@ -64,7 +62,7 @@ def pick_runtime_line(e: Any, tables: Any, download_bytes: int) -> str:
 
     runtime = tables.runtimes.get(e.runtime)
     name = runtime.name if runtime is not None else e.runtime
-    kind = "GGUF file type" if runtime is None or runtime.formats_from == "gguf" else f"{name}'s own format"
+    kind = "GGUF file type" if runtime is None or runtime.formats_from == "gguf" else "the runtime's own format"
     return (f"Runtime **{name}** · backend **{e.backend}** · format **{e.quant_id}** ({kind}) · download "
             f"**{format_size(download_bytes)}** (model file + the runtime's library where published)")
 
@@ -76,8 +74,6 @@ def target_line(dep: Any) -> str:
     b = dep.budget
     text = (f"**Target: {dep.target.name}** — {format_size(dep.device.memory.usable)} for the model on {dep.device.name} "
             f"({b.rule}; basis: {b.basis}; {b.source})")
-    if b.note:
-        text += f". {b.note}"
     if dep.browser is not None:
         br = dep.browser
         gpu = "WebGPU" if br.webgpu_for(dep.device) else "no WebGPU (WebAssembly only)"
