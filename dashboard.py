@@ -432,7 +432,9 @@ RUNTIME_COLUMNS = {
     "memory GiB": st.column_config.NumberColumn(format="%.2f"),
     "decode tok/s": st.column_config.NumberColumn(format="%.1f"),
     "prefill tok/s": st.column_config.NumberColumn(format="%.0f"),
-    "download GiB": None,  # the size column says it in words
+    "download GiB": None,  # the size column says it in words; these two feed the chart
+    "decode low": None,
+    "decode high": None,
     "quality": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f", width="small"),
 }
 

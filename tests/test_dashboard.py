@@ -356,7 +356,6 @@ def test_reading_speed_target_zero_ranks_by_quality_alone():
     from advisor.api import run_recommend
     from advisor.catalog import load_catalog
     from advisor.engine.recommend import Constraints
-from advisor.engine.runtimes import resolve_variant
     from advisor.records import Workload
 
     device = load_catalog().device("raspberry-pi-5-8gb")
@@ -433,7 +432,7 @@ def test_browser_target_switches_to_every_runtime_and_names_the_binding_limit():
     text = markdown_text(at)
     dep = rec.constraints.deployment
     assert (f"**Target: Browser tab** — {format_size(dep.device.memory.usable)} for the model on Google Pixel 8 "
-            f"({dep.budget.rule}; basis: {dep.budget.basis}") in text
+            f"(the device profile's usable memory; basis: {dep.budget.basis}; {dep.budget.source})") in text
     assert "Browser Chrome (Android): WebGPU, one storage binding ≤ 128.00 MiB" in text
     limited = [r for r in rec.rejected if r.kind == "limit"]
     assert limited, "the library rejects some model for the binding limit"
@@ -526,23 +525,24 @@ def test_runtimes_compared_view_shows_the_library_comparison():
     cat = load_catalog()
     expected = analysis.compare_runtimes(rec.pick.model_id, cat.device("iphone-16-pro"), Workload(), cat,
                                          deployment=rec.constraints.deployment, overrides=api.calibration_overrides())
-    rows = next(d.value for d in at.dataframe if {"runtime", "speed evidence", "download"} <= set(d.value.columns))
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode speed", "download"} <= set(d.value.columns))
     assert list(rows["runtime"]) == [r.runtime.id for r in expected]
     assert list(rows["format"]) == [r.estimate.quant_id for r in expected]
     assert len(expected) > 1 and "llama.cpp" in list(rows["runtime"])
     assert list(rows["decode tok/s"].round(6)) == [round(r.estimate.speed.decode_tokens_per_s, 6) for r in expected]
     # fitted vs prior, as each estimate's speed basis says (llama.cpp is fitted on Metal; a runtime
     # without its own published measurements is a prior)
-    evidence = dict(zip(rows["runtime"], rows["speed evidence"]))
-    assert evidence["llama.cpp"] == "decode fitted, prefill fitted"
+    evidence = dict(zip(rows["runtime"], zip(rows["decode speed"], rows["prefill speed"])))
+    assert evidence["llama.cpp"] == ("fitted", "fitted")
+    assert evidence["mlx"] == ("prior", "fitted")  # catalog/runtime-calibration.toml: mlx:metal "decode prior, prefill fitted"
     for r in expected:
         if "as a prior" in r.estimate.speed.basis:
-            assert evidence[r.runtime.id] == "decode prior, prefill prior"
+            assert evidence[r.runtime.id] == ("prior", "prior")
     assert len(at.get("plotly_chart")) == 1
     # another model
     at.selectbox(key="runtimes_model").set_value("qwen2.5-0.5b-instruct").run()
     assert_clean(at)
-    rows = next(d.value for d in at.dataframe if {"runtime", "speed evidence"} <= set(d.value.columns))
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode speed"} <= set(d.value.columns))
     expected = analysis.compare_runtimes("qwen2.5-0.5b-instruct", cat.device("iphone-16-pro"), Workload(), cat,
                                          deployment=rec.constraints.deployment, overrides=api.calibration_overrides())
     assert list(rows["format"]) == [r.estimate.quant_id for r in expected]

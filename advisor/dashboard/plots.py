@@ -154,7 +154,7 @@ def runtimes_figure(title: str, table: pd.DataFrame) -> go.Figure:
     runtime whose best format does not pass is drawn hatched."""
     fig = go.Figure()
     names = [f"{r} · {f}" for r, f in zip(table["runtime"], table["format"])][::-1]
-    evidence = [e.split(",")[0].removeprefix("decode ") for e in table["speed evidence"]][::-1]
+    evidence = list(table["decode speed"])[::-1]
     passes = [f in FIT_LABELS.values() for f in table["fit"]][::-1]
     tps, low, high = (list(table[c])[::-1] for c in ("decode tok/s", "decode low", "decode high"))
     fig.add_bar(
@@ -162,13 +162,14 @@ def runtimes_figure(title: str, table: pd.DataFrame) -> go.Figure:
                                                   "pattern": {"shape": ["" if p else "/" for p in passes]}},
         error_x={"type": "data", "symmetric": False, "array": [h - t for h, t in zip(high, tps)],
                  "arrayminus": [t - lo for t, lo in zip(tps, low)], "color": "#455a64"},
-        text=[f"{t:.1f} ({e})" for t, e in zip(tps, evidence)], textposition="auto", hoverinfo="y+x", showlegend=False,
+        customdata=evidence, hovertemplate="%{y}: %{x:.1f} tok/s (decode %{customdata})<extra></extra>", showlegend=False,
     )
     for e, color in EVIDENCE_COLORS.items():  # legend entries for the colours
-        fig.add_bar(y=[None], x=[None], orientation="h", marker_color=color, name=f"decode {e}")
-    fig.update_layout(**_layout(f"Decode speed by runtime: {title}", 120 + 48 * len(names)),
-                      xaxis={"title": "decode tok/s (bar: estimate, whisker: likely range)"},
-                      yaxis={"automargin": True}, barmode="overlay", legend={"orientation": "h", "y": -0.25})
+        fig.add_bar(y=[None], x=[None], orientation="h", marker_color=color, name=f"decode speed {e}")
+    fig.update_layout(**_layout(f"Decode speed by runtime — {title}", 160 + 44 * len(names)),
+                      xaxis={"title": "decode tok/s (bar: estimate, whisker: likely range)", "rangemode": "tozero"},
+                      yaxis={"automargin": True}, barmode="overlay",
+                      legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"})
     return fig
 
 

@@ -117,14 +117,14 @@ def runtime_rows(rows: Sequence[RuntimeComparison], cat: Catalog) -> pd.DataFram
         out.append({
             "runtime": r.runtime.id, "backend": e.backend, "format": e.quant_id,
             "fit": reason_text(r.reason) if r.reason is not None else FIT_LABELS[e.fit],
-            "memory GiB": gib(e.memory.total_bytes),
+            "memory GiB": gib(e.memory.total_bytes), "download": format_size(r.download_bytes),
             "decode tok/s": s.decode_tokens_per_s if s else None,
-            "decode low": s.decode_band.low if s else None, "decode high": s.decode_band.high if s else None,
+            "decode likely": f"{s.decode_band.low:.1f}–{s.decode_band.high:.1f}" if s else "", "decode speed": r.decode_basis,
             "prefill tok/s": s.prefill_tokens_per_s if s else None,
-            "prefill low": s.prefill_band.low if s else None, "prefill high": s.prefill_band.high if s else None,
-            "speed evidence": f"decode {r.decode_basis}, prefill {r.prefill_basis}",
-            "download": format_size(r.download_bytes), "download GiB": gib(r.download_bytes),
+            "prefill likely": f"{s.prefill_band.low:.0f}–{s.prefill_band.high:.0f}" if s else "", "prefill speed": r.prefill_basis,
             "quality": e.quality_score, "runtime name": r.runtime.name,
+            "decode low": s.decode_band.low if s else None, "decode high": s.decode_band.high if s else None,
+            "download GiB": gib(r.download_bytes),
         })
     return pd.DataFrame(out)
 
