@@ -511,9 +511,12 @@ def calibrated(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, overrides=api.calibration_overrides(), **kwargs)
 
 
-def full_grid(device: DeviceProfile, workload: Workload, cat: Catalog) -> list[Estimate]:
-    """Every model × quant on the device, with the same calibration as the pick."""
-    return calibrated(evaluate_grid, cat, [device], workload)
+def full_grid(rec: Recommendation, cat: Catalog) -> list[Estimate]:
+    """Every model × quant on the device (under the target's budget), with the same calibration as
+    the pick: every GGUF type for llama.cpp alone, else every runtime × format the pick was chosen from."""
+    if rec.constraints.runtimes in (None, frozenset({"llama.cpp"})):
+        return calibrated(evaluate_grid, cat, [rec.device], rec.workload)
+    return calibrated(analysis.variant_grid, rec.device, rec.workload, rec.constraints, cat)
 
 
 PAGES = ("Recommendation", "Runtimes compared", "What to ship per RAM tier")
@@ -564,7 +567,7 @@ def main() -> None:
         if page == PAGES[1]:
             runtimes_page(rec, device, workload, cat)
             return
-        grid = functools.cache(lambda: full_grid(device, workload, cat))  # only the views that need every row pay for it
+        grid = functools.cache(lambda: full_grid(rec, cat))  # only the views that need every row pay for it
         pick_card(rec, cat)
         # only the open tab is computed and drawn (a tab switch is a rerun): reruns stay fast
         tabs = dict(zip(TABS, st.tabs(TABS, key="view", on_change="rerun")))
@@ -573,7 +576,7 @@ def main() -> None:
                 candidates_tab(rec, grid, cat)
         if tabs["Plots"].open:
             with tabs["Plots"]:
-                plots_tab(rec, grid, device, workload, cat)
+                plots_tab(rec, grid, rec.device, workload, cat)
         if tabs["Compare devices"].open:
             with tabs["Compare devices"]:
                 compare_tab(rec, device, workload, cat)

@@ -197,6 +197,24 @@ def compare_runtimes(
     return out
 
 
+def variant_grid(
+    device: DeviceProfile, workload: Workload, constraints: Constraints, catalog: Catalog | None = None,
+    overrides: Mapping[str, PathFactors] | None = None,
+) -> list[Estimate]:
+    """Every model × every runtime × format that ``constraints`` considers on ``device`` (under its
+    deployment's budget; each runtime on its default backend there): the full table behind a
+    recommendation over runtimes, as ``evaluate_grid`` is for llama.cpp's GGUF types."""
+    catalog = catalog or load_catalog()
+    on = constraints.deployment.device if constraints.deployment is not None else device
+    variants = candidate_variants(on, catalog, constraints)
+    return [
+        evaluate(m, v.format if isinstance(v, rt.Variant) else v, on, workload, catalog, overrides=overrides,
+                 variant=v if isinstance(v, rt.Variant) else None)
+        for m in catalog.models.values()
+        for v in variants
+    ]
+
+
 def prediction_error_pct(predicted: float | None, measured: float | None) -> float | None:
     """Signed error of a prediction against a measurement: (predicted − measured) / measured × 100."""
     if predicted is None or not measured:

@@ -73,3 +73,16 @@ def test_runtimes_compared_under_a_browser_respects_the_binding_limit(cat):
         assert r.download_bytes >= r.estimate.memory.weights_bytes
     decode = [r.estimate.speed.decode_tokens_per_s for r in rows if r.passes]
     assert decode == sorted(decode, reverse=True)
+
+
+def test_variant_grid_holds_every_candidate_the_recommendation_ranked(cat):
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints, candidate_variants
+
+    device = cat.device("pixel-8")
+    dep = api.make_deployment(device, "browser", catalog=cat)
+    c = Constraints(runtimes=ALL_RUNTIMES, deployment=dep)
+    grid = analysis.variant_grid(device, Workload(), c, cat, overrides=api.calibration_overrides())
+    assert len(grid) == len(cat.models) * len(candidate_variants(dep.device, cat, c))
+    assert {e.runtime for e in grid} <= set(dep.target.runtimes)
+    rec = api.run_recommend(device, Workload(), c, cat)
+    assert set(rec.ranked) <= set(grid)  # the same estimates, value for value

@@ -525,14 +525,14 @@ def test_runtimes_compared_view_shows_the_library_comparison():
     cat = load_catalog()
     expected = analysis.compare_runtimes(rec.pick.model_id, cat.device("iphone-16-pro"), Workload(), cat,
                                          deployment=rec.constraints.deployment, overrides=api.calibration_overrides())
-    rows = next(d.value for d in at.dataframe if {"runtime", "decode speed", "download"} <= set(d.value.columns))
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode basis", "download"} <= set(d.value.columns))
     assert list(rows["runtime"]) == [r.runtime.id for r in expected]
     assert list(rows["format"]) == [r.estimate.quant_id for r in expected]
     assert len(expected) > 1 and "llama.cpp" in list(rows["runtime"])
     assert list(rows["decode tok/s"].round(6)) == [round(r.estimate.speed.decode_tokens_per_s, 6) for r in expected]
     # fitted vs prior, as each estimate's speed basis says (llama.cpp is fitted on Metal; a runtime
     # without its own published measurements is a prior)
-    evidence = dict(zip(rows["runtime"], zip(rows["decode speed"], rows["prefill speed"])))
+    evidence = dict(zip(rows["runtime"], zip(rows["decode basis"], rows["prefill basis"])))
     assert evidence["llama.cpp"] == ("fitted", "fitted")
     assert evidence["mlx"] == ("prior", "fitted")  # catalog/runtime-calibration.toml: mlx:metal "decode prior, prefill fitted"
     for r in expected:
@@ -542,7 +542,7 @@ def test_runtimes_compared_view_shows_the_library_comparison():
     # another model
     at.selectbox(key="runtimes_model").set_value("qwen2.5-0.5b-instruct").run()
     assert_clean(at)
-    rows = next(d.value for d in at.dataframe if {"runtime", "decode speed"} <= set(d.value.columns))
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode basis"} <= set(d.value.columns))
     expected = analysis.compare_runtimes("qwen2.5-0.5b-instruct", cat.device("iphone-16-pro"), Workload(), cat,
                                          deployment=rec.constraints.deployment, overrides=api.calibration_overrides())
     assert list(rows["format"]) == [r.estimate.quant_id for r in expected]
@@ -585,3 +585,13 @@ def test_focus_views_evaluate_a_runtime_format_pick():
     assert any("/" in o for o in options)  # the runtimes' own formats are offered as runtime/format
     open_tab(at, "Compare devices")
     assert not at.error, [e.value for e in at.error]
+    # every candidate of the runtimes considered, not llama.cpp's GGUF grid
+    open_tab(at, "Candidates")
+    at.radio(key="table_scope").set_value("Every model × quant").run()
+    assert_clean(at)
+    from advisor.engine.recommend import ALL_RUNTIMES, candidate_variants
+
+    rec = library_rec("pixel-8", "browser", ALL_RUNTIMES)
+    rows = table(at)
+    assert len(rows) == len(load_catalog().models) * len(candidate_variants(rec.device, load_catalog(), rec.constraints))
+    assert not any(r.startswith("llama.cpp") for r in rows["runtime"])

@@ -154,7 +154,7 @@ def runtimes_figure(title: str, table: pd.DataFrame) -> go.Figure:
     runtime whose best format does not pass is drawn hatched."""
     fig = go.Figure()
     names = [f"{r} · {f}" for r, f in zip(table["runtime"], table["format"])][::-1]
-    evidence = list(table["decode speed"])[::-1]
+    evidence = list(table["decode basis"])[::-1]
     passes = [f in FIT_LABELS.values() for f in table["fit"]][::-1]
     tps, low, high = (list(table[c])[::-1] for c in ("decode tok/s", "decode low", "decode high"))
     fig.add_bar(

@@ -58,11 +58,14 @@ VARIANT_SEP = "/"
 
 
 def focus_formats(cat: Catalog, rec: Recommendation) -> list[str]:
-    """The quantization selector's choices: every GGUF file type (llama.cpp), then each format of
-    the other runtimes the recommendation considered on this device, as ``runtime/format``."""
+    """The quantization selector's choices: every GGUF file type (llama.cpp, where the target runs
+    it), then each format of the other runtimes the recommendation considered on this device, as
+    ``runtime/format``."""
     others = [v for v in candidate_variants(rec.device, cat, rec.constraints)
               if isinstance(v, rt.Variant) and not v.is_llama_cpp]
-    return [*cat.file_types, *dict.fromkeys(f"{v.runtime_id}{VARIANT_SEP}{v.format_id}" for v in others)]
+    dep = rec.constraints.deployment
+    gguf = list(cat.file_types) if dep is None or "llama.cpp" in dep.target.runtimes else []
+    return [*gguf, *dict.fromkeys(f"{v.runtime_id}{VARIANT_SEP}{v.format_id}" for v in others)]
 
 
 def focus_variant(cat: Catalog, rec: Recommendation, model: str, quant: str) -> rt.Variant | None:
@@ -119,9 +122,9 @@ def runtime_rows(rows: Sequence[RuntimeComparison], cat: Catalog) -> pd.DataFram
             "fit": reason_text(r.reason) if r.reason is not None else FIT_LABELS[e.fit],
             "memory GiB": gib(e.memory.total_bytes), "download": format_size(r.download_bytes),
             "decode tok/s": s.decode_tokens_per_s if s else None,
-            "decode likely": f"{s.decode_band.low:.1f}–{s.decode_band.high:.1f}" if s else "", "decode speed": r.decode_basis,
+            "decode likely": f"{s.decode_band.low:.1f}–{s.decode_band.high:.1f}" if s else "", "decode basis": r.decode_basis,
             "prefill tok/s": s.prefill_tokens_per_s if s else None,
-            "prefill likely": f"{s.prefill_band.low:.0f}–{s.prefill_band.high:.0f}" if s else "", "prefill speed": r.prefill_basis,
+            "prefill likely": f"{s.prefill_band.low:.0f}–{s.prefill_band.high:.0f}" if s else "", "prefill basis": r.prefill_basis,
             "quality": e.quality_score, "runtime name": r.runtime.name,
             "decode low": s.decode_band.low if s else None, "decode high": s.decode_band.high if s else None,
             "download GiB": gib(r.download_bytes),
