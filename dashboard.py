@@ -117,9 +117,10 @@ def focus_choice(cat: Catalog, rec: Recommendation, key: str) -> tuple[str, str,
     return (*focus, rows_view.focus_variant(cat, rec, model, quant))
 
 
-def focus_label(cat: Catalog, focus: tuple[str, str, rt.Variant | None]) -> str:
+def focus_label(cat: Catalog, focus: tuple[str, str, rt.Variant | None], *, backend: bool = True) -> str:
+    """``Qwen3 1.7B q4f16_1 on mlc (webgpu)``; without the backend where each device uses its own."""
     model, quant, variant = focus
-    on = "" if variant is None else f" on {variant.runtime_id} ({variant.backend_id})"
+    on = "" if variant is None else f" on {variant.runtime_id}" + (f" ({variant.backend_id})" if backend else "")
     return f"{model_label(cat, model)} {quant}{on}"
 
 
@@ -234,6 +235,7 @@ def candidates_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], cat:
 
 
 def quality_speed_plot(grid: list[Estimate], pick: Estimate | None, cat: Catalog) -> plots.go.Figure:
+    grid = [e for e in grid if analysis.runs_under_limits(e)]  # a buffer over the target's limit cannot run, whatever fits
     table = rows_view.estimate_rows([e for e in grid if e.fit != "no"], cat)
     front = rows_view.estimate_rows(analysis.pareto_front(grid), cat)
     label = f"{model_label(cat, pick.model_id)} {pick.quant_id}" if pick else ""
@@ -333,7 +335,7 @@ def compare_tab(rec: Recommendation, device: DeviceProfile, workload: Workload, 
     })
     if table.empty:
         return
-    fig = plots.compare_figure(focus_label(cat, focus), table)
+    fig = plots.compare_figure(focus_label(cat, focus, backend=False), table)
     st.plotly_chart(fig, key="plot_compare")
 
 

@@ -4,7 +4,7 @@ prompt length, and the procurement comparison of devices. Thin over the engine; 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from advisor.api import run_recommend
@@ -203,16 +203,31 @@ def variant_grid(
 ) -> list[Estimate]:
     """Every model × every runtime × format that ``constraints`` considers on ``device`` (under its
     deployment's budget; each runtime on its default backend there): the full table behind a
-    recommendation over runtimes, as ``evaluate_grid`` is for llama.cpp's GGUF types."""
+    recommendation over runtimes, as ``evaluate_grid`` is for llama.cpp's GGUF types. A per-buffer
+    limit of the deployment that an estimate breaks is added to its reasons (kind "limit")."""
     catalog = catalog or load_catalog()
-    on = constraints.deployment.device if constraints.deployment is not None else device
-    variants = candidate_variants(on, catalog, constraints)
-    return [
-        evaluate(m, v.format if isinstance(v, rt.Variant) else v, on, workload, catalog, overrides=overrides,
-                 variant=v if isinstance(v, rt.Variant) else None)
-        for m in catalog.models.values()
-        for v in variants
-    ]
+    dep = constraints.deployment
+    on = dep.device if dep is not None else device
+    out = []
+    for m in catalog.models.values():
+        for v in candidate_variants(on, catalog, constraints):
+            variant = v if isinstance(v, rt.Variant) else None
+            fmt = v.format if variant is not None else v
+            e = evaluate(m, fmt, on, workload, catalog, overrides=overrides, variant=variant)
+            if dep is not None:
+                breaches = tg.limit_breaches(e, m, fmt, variant, dep, catalog)
+                if breaches:
+                    e = replace(e, reasons=e.reasons + tuple(
+                        Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what, category=f"{b.limit} of {b.where}")
+                        for b in breaches))
+            out.append(e)
+    return out
+
+
+def runs_under_limits(e: Estimate) -> bool:
+    """No per-buffer limit of the target rules the estimate out (``variant_grid`` notes them as
+    reasons of kind "limit"; its memory fit says nothing about them)."""
+    return not any(r.kind == "limit" for r in e.reasons)
 
 
 def prediction_error_pct(predicted: float | None, measured: float | None) -> float | None:

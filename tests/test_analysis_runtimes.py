@@ -86,3 +86,19 @@ def test_variant_grid_holds_every_candidate_the_recommendation_ranked(cat):
     assert {e.runtime for e in grid} <= set(dep.target.runtimes)
     rec = api.run_recommend(device, Workload(), c, cat)
     assert set(rec.ranked) <= set(grid)  # the same estimates, value for value
+
+
+def test_variant_grid_notes_the_binding_limit(cat):
+    """Llama 3.2 1B in MLC's q4f16_1 under Chrome on Android: its 141 MiB embedding breaks the
+    128 MiB storage binding; the grid row says so (its memory fit alone would not)."""
+    from advisor.engine.recommend import Constraints
+
+    device = cat.device("pixel-8")
+    dep = api.make_deployment(device, "browser", catalog=cat)
+    grid = analysis.variant_grid(device, Workload(), Constraints(runtimes=frozenset({"mlc"}), deployment=dep), cat)
+    row = next(e for e in grid if e.model_id == "llama-3.2-1b-instruct" and e.quant_id == "q4f16_1")
+    assert row.fit == "fits" and not analysis.runs_under_limits(row)
+    limit = next(r for r in row.reasons if r.kind == "limit")
+    assert (limit.name, limit.limit, limit.category) == (
+        "token_embd.weight", 128 * 2**20, "maxStorageBufferBindingSize of Chrome (Android)")
+    assert any(analysis.runs_under_limits(e) for e in grid)

@@ -585,6 +585,9 @@ def test_focus_views_evaluate_a_runtime_format_pick():
     assert any("/" in o for o in options)  # the runtimes' own formats are offered as runtime/format
     open_tab(at, "Compare devices")
     assert not at.error, [e.value for e in at.error]
+    runtime = heading(at).split(" on ")[-1].split(" (")[0]
+    compared = table(at, "compare_table")
+    assert len(compared) >= 2 and all(r.startswith(f"{runtime} (") for r in compared["runtime"])  # its backend on each device
     # every candidate of the runtimes considered, not llama.cpp's GGUF grid
     open_tab(at, "Candidates")
     at.radio(key="table_scope").set_value("Every model × quant").run()

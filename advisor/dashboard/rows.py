@@ -102,6 +102,7 @@ def compare_rows(rows: Sequence[DeviceComparison]) -> pd.DataFrame:
     """The Compare tab's table: one row per device."""
     return pd.DataFrame([{
         "device": r.device.name, "class": r.device.device_class, "fit": FIT_LABELS[r.estimate.fit],
+        "runtime": runtime_label(r.estimate),
         "decode tok/s": r.estimate.speed.decode_tokens_per_s if r.estimate.speed else None,
         "prefill tok/s": r.estimate.speed.prefill_tokens_per_s if r.estimate.speed else None,
         "TTFT s": r.estimate.speed.ttft_s if r.estimate.speed else None,
