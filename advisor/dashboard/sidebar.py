@@ -162,7 +162,7 @@ def deployment_inputs(cat: Catalog) -> DeploymentInputs:
     runtimes = ["llama.cpp", ALL_RUNTIMES_CHOICE, *[r for r in cat.runtimes if r != "llama.cpp"]]
     runtime = st.sidebar.selectbox(
         "Runtime", runtimes, key="runtime",
-        format_func=lambda r: "All with published measurements" if r == ALL_RUNTIMES_CHOICE else cat.runtimes[r].name,
+        format_func=lambda r: "All with measurements" if r == ALL_RUNTIMES_CHOICE else cat.runtimes[r].name,
         help="llama.cpp alone, one other runtime, or every runtime with published speed measurements for the "
              "backend it would use on the device (each on its default backend there).",
     )
