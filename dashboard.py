@@ -33,7 +33,7 @@ from advisor.engine import targets as tg
 from advisor.engine.fit import factors_for
 from advisor.engine.recommend import Constraints, Recommendation, evaluate_grid
 from advisor.engine.tiers import tiers
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
 from advisor.wording import alternative_text, explanation, reason_text, tps
@@ -483,6 +483,9 @@ def tiers_page(choice: DeploymentInputs, device: DeviceProfile | None, workload:
                cat: Catalog) -> None:
     """``engine.tiers.tiers`` over a device class under the selected target."""
     target = cat.target(choice.target_id)
+    if choice.runtime != ALL_RUNTIMES_CHOICE and choice.runtime not in target.runtimes:
+        raise BadInputError(f"{choice.runtime} does not run in the {target.name} target; its runtimes: "
+                            f"{', '.join(target.runtimes)}, or all with measurements")
     st.subheader(f"What to ship per RAM tier: {target.name}")
     st.markdown("Devices of one class grouped by RAM; for each tier the one runtime × model × format that runs on *every* "
                 "device of the tier under the target's memory budget and limits and meets the constraints, ranked on "

@@ -598,3 +598,13 @@ def test_focus_views_evaluate_a_runtime_format_pick():
     rows = table(at)
     assert len(rows) == len(load_catalog().models) * len(candidate_variants(rec.device, load_catalog(), rec.constraints))
     assert not any(r.startswith("llama.cpp") for r in rows["runtime"])
+
+
+def test_tiers_with_a_runtime_the_target_lacks_is_an_error():
+    at = start()
+    at.selectbox(key="target").set_value("browser").run()
+    at.selectbox(key="runtime").set_value("llama.cpp").run()  # chosen again after the switch to "all"
+    at.radio(key="page").set_value("What to ship per RAM tier").run()
+    assert_clean(at)
+    assert [e.value for e in at.error] == [
+        "llama.cpp does not run in the Browser tab target; its runtimes: mlc, wllama, executorch, litert-lm, or all with measurements"]
