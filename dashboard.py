@@ -76,6 +76,8 @@ def calibrations_in_store() -> dict[str, dict[str, Any]]:
 
 
 TABLE_COLUMNS = {
+    "quant": st.column_config.TextColumn(width="medium"),  # runtime formats have long names (dynamic_int4_block128)
+    "runtime": st.column_config.TextColumn(width="medium"),
     "memory GiB": st.column_config.NumberColumn(format="%.2f"),
     "headroom GiB": st.column_config.NumberColumn(format="%.2f"),
     "decode tok/s": st.column_config.NumberColumn(format="%.1f"),
@@ -471,7 +473,8 @@ def runtimes_page(rec: Recommendation, device: DeviceProfile, workload: Workload
     table = rows_view.runtime_rows(rows, cat)
     st.dataframe(table, hide_index=True, key="runtimes_table", column_config=RUNTIME_COLUMNS)
     st.caption(f"{model_label(cat, model)}, {workload.context_tokens:,} tokens of context, {workload.prompt_tokens:,}-token "
-               "prompt. Download = model file + the runtime's library where published. A prior's band is twice as wide.")
+               "prompt. Download = model file + the runtime's library where published. Basis “prior”: no factor fitted to this "
+               "runtime's own published measurements; llama.cpp's for the same hardware stand in.")
     fig = plots.runtimes_figure(f"{model_label(cat, model)} on {device.name}", table)
     st.plotly_chart(fig, key="plot_runtimes")
 
