@@ -1,5 +1,5 @@
-"""edge-model-advisor dashboard: which small LLM, in which llama.cpp quantization, runs how well
-on which device.
+"""edge-model-advisor dashboard: which small LLM, in which runtime and quantization, runs how well
+on which device — and, for an app or a browser tab, what to ship on which RAM tier.
 
     streamlit run dashboard.py
 
@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -23,12 +24,16 @@ import streamlit as st
 from advisor import analysis, api, serialize, store
 from advisor.catalog import Catalog, load_catalog
 from advisor.dashboard import plots
-from advisor.dashboard.sidebar import constraint_inputs, device_picker, workload_inputs
+from advisor.dashboard.sidebar import DeploymentInputs, constraint_inputs, deployment_inputs, device_picker, workload_inputs
 from advisor.dashboard import rows as rows_view
-from advisor.dashboard.words import FIT_LABELS, factor_rows
+from advisor.dashboard.words import (ALL_RUNTIMES_CHOICE, FIT_LABELS, binding_limit_lines, factor_rows, pick_runtime_line,
+                                     runtime_label, target_line)
+from advisor.engine import runtimes as rt
+from advisor.engine import targets as tg
 from advisor.engine.fit import factors_for
-from advisor.engine.recommend import Recommendation, evaluate_grid
-from advisor.errors import AdvisorError
+from advisor.engine.recommend import Constraints, Recommendation, evaluate_grid
+from advisor.engine.tiers import tiers
+from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
 from advisor.wording import alternative_text, explanation, reason_text, tps
@@ -71,6 +76,8 @@ def calibrations_in_store() -> dict[str, dict[str, Any]]:
 
 
 TABLE_COLUMNS = {
+    "quant": st.column_config.TextColumn(width="medium"),  # runtime formats have long names (dynamic_int4_block128)
+    "runtime": st.column_config.TextColumn(width="medium"),
     "memory GiB": st.column_config.NumberColumn(format="%.2f"),
     "headroom GiB": st.column_config.NumberColumn(format="%.2f"),
     "decode tok/s": st.column_config.NumberColumn(format="%.1f"),
@@ -88,8 +95,9 @@ def model_label(cat: Catalog, model_id: str) -> str:
     return cat.models[model_id].name
 
 
-def focus_choice(cat: Catalog, rec: Recommendation, key: str) -> tuple[str, str] | None:
-    """Model and quant widgets for the single-model views; defaults follow the pick."""
+def focus_choice(cat: Catalog, rec: Recommendation, key: str) -> tuple[str, str, rt.Variant | None] | None:
+    """Model and quant widgets for the single-model views; defaults follow the pick (its runtime
+    too). Returns the model, the format and the variant to evaluate (None: llama.cpp's own path)."""
     pick = rec.pick
     models = [PICK, *sorted(cat.models, key=lambda m: model_label(cat, m).lower())]
     c1, c2 = st.columns(2)
@@ -99,12 +107,23 @@ def focus_choice(cat: Catalog, rec: Recommendation, key: str) -> tuple[str, str]
         if m == PICK else model_label(cat, m),
     )
     auto = rows_view.resolve_focus(cat, rec, model, AUTO)
-    quant = c2.selectbox("Quantization", [AUTO, *cat.file_types], key=f"{key}_quant",
+    options = [AUTO, *rows_view.focus_formats(cat, rec)]
+    if st.session_state.get(f"{key}_quant") not in options:
+        st.session_state.pop(f"{key}_quant", None)  # a runtime's format no longer considered
+    quant = c2.selectbox("Quantization", options, key=f"{key}_quant",
                          format_func=lambda q: f"Recommended ({auto[1] if auto else '—'})" if q == AUTO else q)
     focus = rows_view.resolve_focus(cat, rec, model, quant)
     if focus is None:
         st.info("Nothing is recommended with these constraints; choose a model.")
-    return focus
+        return None
+    return (*focus, rows_view.focus_variant(cat, rec, model, quant))
+
+
+def focus_label(cat: Catalog, focus: tuple[str, str, rt.Variant | None], *, backend: bool = True) -> str:
+    """``Qwen3 1.7B q4f16_1 on mlc (webgpu)``; without the backend where each device uses its own."""
+    model, quant, variant = focus
+    on = "" if variant is None else f" on {variant.runtime_id}" + (f" ({variant.backend_id})" if backend else "")
+    return f"{model_label(cat, model)} {quant}{on}"
 
 
 # --------------------------------------------------------------------------- sections
@@ -119,17 +138,37 @@ def device_summary(device: DeviceProfile) -> None:
     )
 
 
+def pick_heading(pick: Estimate, cat: Catalog) -> str:
+    """``Best pick: Qwen3 1.7B · Q4_K_M`` (llama.cpp), ``… · q4f16_1 on MLC LLM (webgpu)`` (another runtime)."""
+    on = "" if pick.runtime == "llama.cpp" else f" on {runtime_label(pick)}"
+    return f"Best pick: {model_label(cat, pick.model_id)} · {pick.quant_id}{on}"
+
+
+def target_notes(rec: Recommendation, cat: Catalog) -> None:
+    """Under a target: its budget and basis, and the per-buffer limit that binds (if any rejected)."""
+    dep = rec.constraints.deployment
+    if dep is not None and dep.target.id != tg.DEFAULT_TARGET:
+        st.markdown(target_line(dep))
+        if dep.budget.note:
+            st.caption(dep.budget.note)
+    for line in binding_limit_lines(rec.rejected, cat):
+        st.markdown(line)
+
+
 def pick_card(rec: Recommendation, cat: Catalog) -> None:
     pick = rec.pick
     if pick is None:
         st.warning(explanation(rec, cat))
+        target_notes(rec, cat)
         if rec.rejected:
             st.markdown("**Closest misses:**\n" + "\n".join(
                 f"- {r.model_id} {r.quant_id or ''}: {reason_text(r.why)}" for r in rec.rejected[:6]))
         return
     sp = pick.speed
     assert sp is not None
-    st.subheader(f"Best pick: {model_label(cat, pick.model_id)} · {pick.quant_id}")
+    st.subheader(pick_heading(pick, cat))
+    st.markdown(pick_runtime_line(pick, cat, tg.download_bytes(pick, rt.variant_of(pick, cat), cat)))
+    target_notes(rec, cat)
     energy = "n/a" if sp.energy_j_per_response is None else f"{sp.energy_j_per_response:,.0f} J"
     cards = [
         ("Memory needed", format_size(pick.memory.total_bytes), f"{format_size(pick.headroom_bytes, precision=1)} headroom",
@@ -148,7 +187,8 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
     st.info(explanation(rec, cat))
     if rec.alternatives:
         st.markdown("\n".join(
-            f"- **Alternative** ({alternative_text(a)}): {model_label(cat, a.estimate.model_id)} {a.estimate.quant_id} — "
+            f"- **Alternative** ({alternative_text(a)}): {model_label(cat, a.estimate.model_id)} {a.estimate.quant_id}"
+            f"{'' if a.estimate.runtime == 'llama.cpp' else ' on ' + runtime_label(a.estimate)} — "
             f"{tps(a.estimate.speed.decode_tokens_per_s) if a.estimate.speed else '?'} tok/s, "
             f"{format_size(a.estimate.memory.total_bytes)}, quality {a.estimate.quality_score:.0f}"
             for a in rec.alternatives
@@ -197,6 +237,7 @@ def candidates_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], cat:
 
 
 def quality_speed_plot(grid: list[Estimate], pick: Estimate | None, cat: Catalog) -> plots.go.Figure:
+    grid = [e for e in grid if analysis.runs_under_limits(e)]  # a buffer over the target's limit cannot run, whatever fits
     table = rows_view.estimate_rows([e for e in grid if e.fit != "no"], cat)
     front = rows_view.estimate_rows(analysis.pareto_front(grid), cat)
     label = f"{model_label(cat, pick.model_id)} {pick.quant_id}" if pick else ""
@@ -214,18 +255,23 @@ def memory_plot(rec: Recommendation, cat: Catalog) -> plots.go.Figure | None:
     return plots.memory_figure(names, parts, gib(top[0].usable_bytes))
 
 
-def context_plot(model: str, quant: str, device: DeviceProfile, workload: Workload, cat: Catalog) -> plots.go.Figure:
+def context_plot(focus: tuple[str, str, rt.Variant | None], device: DeviceProfile, workload: Workload,
+                 cat: Catalog) -> plots.go.Figure:
+    model, quant, variant = focus
     limit = cat.models[model].context_length
     steps = [c for c in CONTEXT_STEPS if c <= limit] or [limit]
-    sweep = calibrated(analysis.sweep_context, model, quant, device, steps, workload, cat)
-    return plots.context_figure(f"{model_label(cat, model)} {quant}", sweep)
+    sweep = calibrated(analysis.sweep_context, model, quant, device, steps, workload, cat, variant=variant)
+    return plots.context_figure(focus_label(cat, focus), sweep)
 
 
-def prompt_plot(model: str, quant: str, device: DeviceProfile, workload: Workload, cat: Catalog) -> plots.go.Figure:
+def prompt_plot(focus: tuple[str, str, rt.Variant | None], device: DeviceProfile, workload: Workload,
+                cat: Catalog) -> plots.go.Figure:
+    model, quant, variant = focus
     limit = cat.models[model].context_length - workload.output_tokens
     steps = [p for p in PROMPT_STEPS if p <= limit] or [max(1, limit)]
-    sweep = [(p, e) for p, e in calibrated(analysis.sweep_prompt, model, quant, device, steps, workload, cat) if e.speed]
-    return plots.prompt_figure(f"{model_label(cat, model)} {quant}", sweep)
+    sweep = [(p, e) for p, e in calibrated(analysis.sweep_prompt, model, quant, device, steps, workload, cat, variant=variant)
+             if e.speed]
+    return plots.prompt_figure(focus_label(cat, focus), sweep)
 
 
 def plots_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], device: DeviceProfile, workload: Workload, cat: Catalog) -> None:
@@ -241,8 +287,8 @@ def plots_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], device: D
     if focus is None:
         return
     c1, c2 = st.columns(2)
-    c1.plotly_chart(context_plot(*focus, device, workload, cat), key="plot_context")
-    c2.plotly_chart(prompt_plot(*focus, device, workload, cat), key="plot_prompt")
+    c1.plotly_chart(context_plot(focus, device, workload, cat), key="plot_context")
+    c2.plotly_chart(prompt_plot(focus, device, workload, cat), key="plot_prompt")
 
 
 def compare_pool(device: DeviceProfile, cat: Catalog) -> dict[str, DeviceProfile]:
@@ -261,6 +307,10 @@ def compared_devices(device: DeviceProfile, pool: dict[str, DeviceProfile]) -> l
 
 def compare_tab(rec: Recommendation, device: DeviceProfile, workload: Workload, cat: Catalog) -> None:
     st.markdown("The same model on 2–4 devices: speed, headroom, energy per response, price and value.")
+    dep = rec.constraints.deployment
+    if dep is not None and dep.target.id != tg.DEFAULT_TARGET:
+        st.caption(f"Each device with its own usable memory, not the {dep.target.name} budget: "
+                   "see “What to ship per RAM tier” for the target on many devices.")
     pool = compare_pool(device, cat)
     st.session_state["compare_devices"] = compared_devices(device, pool)
     chosen = st.multiselect("Devices", list(pool), max_selections=4, key="compare_devices",
@@ -271,7 +321,12 @@ def compare_tab(rec: Recommendation, device: DeviceProfile, workload: Workload, 
     if len(chosen) < 2:
         st.info("Choose at least two devices.")
         return
-    rows = calibrated(analysis.compare_devices, *focus, [pool[i] for i in chosen], workload, cat)
+    model, quant, variant = focus
+    rows = calibrated(analysis.compare_devices, model, quant, [pool[i] for i in chosen], workload, cat, variant=variant)
+    missing = [pool[i].name for i in chosen if pool[i].id not in {r.device.id for r in rows}]
+    if missing:
+        st.info(f"{variant.runtime_id if variant else 'This runtime'} does not run {quant} on {', '.join(missing)}: "
+                "left out of the comparison.")
     table = rows_view.compare_rows(rows)
     st.dataframe(table, hide_index=True, key="compare_table", column_config={
         **TABLE_COLUMNS, "usable GiB": st.column_config.NumberColumn(format="%.2f"),
@@ -280,7 +335,9 @@ def compare_tab(rec: Recommendation, device: DeviceProfile, workload: Workload, 
         "tok/s per $": st.column_config.NumberColumn(format="%.4f"),
         "tok/s per W": st.column_config.NumberColumn(format="%.2f"),
     })
-    fig = plots.compare_figure(f"{model_label(cat, focus[0])} {focus[1]}", table)
+    if table.empty:
+        return
+    fig = plots.compare_figure(focus_label(cat, focus, backend=False), table)
     st.plotly_chart(fig, key="plot_compare")
 
 
@@ -357,8 +414,11 @@ def report_section(rec: Recommendation, cat: Catalog, compared: list[str], focus
 
     req = rows_view.report_requirements(rec, cat, compared, focus)
     left_out = "" if rec.device.id in cat.devices else f" ({rec.device.name} is not a catalog profile, so the report cannot name it.)"
+    c = rec.constraints
+    plain = c.runtimes in (None, frozenset({"llama.cpp"})) and (c.deployment is None or c.deployment.target.id == tg.DEFAULT_TARGET)
+    not_yet = "" if plain else " The report answers for llama.cpp on each device's own memory: the runtime and target chosen here are not in reports yet."
     st.caption(f"Covers {', '.join(req.models)} on {', '.join(req.devices)}, with this workload and these constraints "
-               f"(the devices are those of the Compare tab).{left_out}")
+               f"(the devices are those of the Compare tab).{left_out}{not_yet}")
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     fmt = c1.selectbox("Format", list(FORMATS), key="report_format", format_func=str.upper)
     signature = (req.model_dump_json(), fmt)
@@ -372,6 +432,87 @@ def report_section(rec: Recommendation, cat: Catalog, compared: list[str], focus
         st.download_button(f"Download report ({fmt.upper()})", built[1], f"report{FORMATS[fmt]}", mime, key="download_report")
 
 
+# --------------------------------------------------------------------------- runtimes compared
+
+
+RUNTIME_COLUMNS = {
+    "memory GiB": st.column_config.NumberColumn(format="%.2f"),
+    "decode tok/s": st.column_config.NumberColumn(format="%.1f"),
+    "prefill tok/s": st.column_config.NumberColumn(format="%.0f"),
+    "download GiB": None,  # the size column says it in words; these two feed the chart
+    "decode low": None,
+    "decode high": None,
+    "quality": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f", width="small"),
+}
+
+
+def runtimes_page(rec: Recommendation, device: DeviceProfile, workload: Workload, cat: Catalog) -> None:
+    """One model on the chosen device in every runtime the device (under the target) can run."""
+    dep = rec.constraints.deployment
+    where = f" under the {dep.target.name} target" if dep is not None and dep.target.id != tg.DEFAULT_TARGET else ""
+    st.subheader(f"Runtimes compared on {device.name}{where}")
+    st.markdown("Each runtime on its default backend here, in the best of its formats that fits "
+                "(the budget, the target's per-buffer limits and the largest download); decode and prefill with their "
+                "likely range, and whether the speed factors were fitted to published measurements of that runtime "
+                "or are llama.cpp's as a prior.")
+    pick = rec.pick
+    models = [PICK, *sorted(cat.models, key=lambda m: model_label(cat, m).lower())]
+    model = st.selectbox("Model", models, key="runtimes_model", format_func=lambda m: (
+        f"Best pick ({model_label(cat, pick.model_id)})" if pick else "Best pick (none)") if m == PICK else model_label(cat, m))
+    if model == PICK:
+        if pick is None:
+            st.info("Nothing is recommended with these constraints; choose a model.")
+            return
+        model = pick.model_id
+    rows = calibrated(analysis.compare_runtimes, model, device, workload, cat, deployment=dep,
+                      max_download_bytes=rec.constraints.max_download_bytes,
+                      target_decode_tps=rec.constraints.target_decode_tps)
+    if not rows:
+        st.warning(f"No runtime of the catalog runs on {device.name}{where}.")
+        return
+    table = rows_view.runtime_rows(rows, cat)
+    st.dataframe(table, hide_index=True, key="runtimes_table", column_config=RUNTIME_COLUMNS)
+    st.caption(f"{model_label(cat, model)}, {workload.context_tokens:,} tokens of context, {workload.prompt_tokens:,}-token "
+               "prompt. Download = model file + the runtime's library where published. Basis “prior”: no factor fitted to this "
+               "runtime's own published measurements; llama.cpp's for the same hardware stand in.")
+    fig = plots.runtimes_figure(f"{model_label(cat, model)} on {device.name}", table)
+    st.plotly_chart(fig, key="plot_runtimes")
+
+
+# --------------------------------------------------------------------------- what to ship per RAM tier
+
+
+def tiers_page(choice: DeploymentInputs, device: DeviceProfile | None, workload: Workload, constraints: Constraints,
+               cat: Catalog) -> None:
+    """``engine.tiers.tiers`` over a device class under the selected target."""
+    target = cat.target(choice.target_id)
+    if choice.runtime != ALL_RUNTIMES_CHOICE and choice.runtime not in target.runtimes:
+        raise BadInputError(f"{choice.runtime} does not run in the {target.name} target; its runtimes: "
+                            f"{', '.join(target.runtimes)}, or all with measurements")
+    st.subheader(f"What to ship per RAM tier: {target.name}")
+    st.markdown("Devices of one class grouped by RAM; for each tier the one runtime × model × format that runs on *every* "
+                "device of the tier under the target's memory budget and limits and meets the constraints, ranked on "
+                "the slowest device. A device that cannot host the target, or on which nothing common passes, is left "
+                "out with the reason.")
+    classes = sorted({d.device_class for d in cat.devices.values()})
+    default = device.device_class if device is not None and device.device_class in classes else "phone"
+    cls = st.selectbox("Device class", classes, index=classes.index(default), key="tiers_class")
+    devices = [d for d in cat.devices.values() if d.device_class == cls]
+    with st.spinner(f"Evaluating every model on {len(devices)} {cls} profiles…"):
+        picks = tiers(devices, target, workload, cat, constraints, entitlement=choice.entitlement,
+                      browser_id=choice.browser_id, overrides=api.calibration_overrides())
+    st.dataframe(rows_view.tier_rows(picks, cat), hide_index=True, key="tiers_table", column_config={
+        "slowest decode tok/s": st.column_config.NumberColumn(format="%.1f")})
+    for p in picks:
+        head = f"{p.tier_gib} GB tier: " + (f"{model_label(cat, p.model_id)} · {p.format_id}" if p.model_id else "nothing fits every device")
+        st.markdown(f"**{head}** — runs on {len(p.devices)}, left out {len(p.left_out)}"
+                    + (f"; exceeds {', '.join(p.store_limits_exceeded)}" if p.store_limits_exceeded else ""))
+        st.dataframe(rows_view.tier_device_rows(p), hide_index=True, key=f"tier_{p.tier_gib}", column_config={
+            "RAM GiB": st.column_config.NumberColumn(format="%.1f"), "budget GiB": st.column_config.NumberColumn(format="%.2f"),
+            "memory GiB": st.column_config.NumberColumn(format="%.2f"),
+            "decode tok/s": st.column_config.NumberColumn(format="%.1f")})
+
+
 # --------------------------------------------------------------------------- page
 
 
@@ -381,15 +522,19 @@ def calibrated(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, overrides=api.calibration_overrides(), **kwargs)
 
 
-def full_grid(device: DeviceProfile, workload: Workload, cat: Catalog) -> list[Estimate]:
-    """Every model × quant on the device, with the same calibration as the pick."""
-    return calibrated(evaluate_grid, cat, [device], workload)
+def full_grid(rec: Recommendation, cat: Catalog) -> list[Estimate]:
+    """Every model × quant on the device (under the target's budget), with the same calibration as
+    the pick: every GGUF type for llama.cpp alone, else every runtime × format the pick was chosen from."""
+    if rec.constraints.runtimes in (None, frozenset({"llama.cpp"})):
+        return calibrated(evaluate_grid, cat, [rec.device], rec.workload)
+    return calibrated(analysis.variant_grid, rec.device, rec.workload, rec.constraints, cat)
 
 
+PAGES = ("Recommendation", "Runtimes compared", "What to ship per RAM tier")
 TABS = ("Candidates", "Plots", "Compare devices", "Measured vs predicted", "Download")
 #: Widgets inside the tabs: only the open tab is drawn, so keep their values while another one is.
 TAB_WIDGET_KEYS = ("table_scope", "fit_filter", "table_search", "focus_model", "focus_quant", "compare_devices",
-                   "compare_model", "compare_quant", "runs_device", "report_format")
+                   "compare_model", "compare_quant", "runs_device", "report_format", "runtimes_model", "tiers_class")
 
 
 def keep_tab_widget_state() -> None:
@@ -398,22 +543,46 @@ def keep_tab_widget_state() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+def with_deployment(constraints: Constraints, choice: DeploymentInputs, device: DeviceProfile, cat: Catalog) -> Constraints:
+    """The constraints under the chosen runtime and target on this device; a target the device
+    cannot host, or a runtime it cannot run there, is a BadInputError naming the valid choices."""
+    dep = api.make_deployment(device, choice.target_id, entitlement=choice.entitlement, browser_id=choice.browser_id,
+                              catalog=cat)
+    if choice.runtime != ALL_RUNTIMES_CHOICE:
+        rt.resolve_variant(cat, dep.device, choice.runtime, deployment=dep)
+    # the default target is the plain behaviour (the profile's own memory, no per-buffer limits): the
+    # engine answers the same without it and skips the limit checks (~10× faster per rerun)
+    plain = dep.target.id == tg.DEFAULT_TARGET and dep.device is device
+    return replace(constraints, runtimes=choice.runtimes, deployment=None if plain else dep,
+                   max_download_bytes=choice.max_download_bytes)
+
+
 def main() -> None:
     st.title("Edge model advisor")
-    st.caption("Which small language model, in which llama.cpp quantization, runs how well on your device — "
-               "memory, speed, time to first token, energy. Predicted by the engine; measured runs shown where they exist.")
+    st.caption("Which small language model, in which runtime and quantization, runs how well on your device — "
+               "memory, speed, time to first token, energy, download — and what to ship in an app or a browser tab. "
+               "Predicted by the engine; measured runs shown where they exist.")
+    page = st.radio("View", PAGES, key="page", horizontal=True, label_visibility="collapsed")
     keep_tab_widget_state()
     try:
         cat = catalog()
         device = device_picker(cat)
         workload = workload_inputs()
         constraints = constraint_inputs()
+        choice = deployment_inputs(cat)
+        if page == PAGES[2]:
+            tiers_page(choice, device, workload, replace(constraints, runtimes=choice.runtimes,
+                                                          max_download_bytes=choice.max_download_bytes), cat)
+            return
         if device is None:
             st.info("Choose a device in the sidebar to see a recommendation.")
             return
         device_summary(device)
-        rec = api.run_recommend(device, workload, constraints, cat)
-        grid = functools.cache(lambda: full_grid(device, workload, cat))  # only the views that need every row pay for it
+        rec = api.run_recommend(device, workload, with_deployment(constraints, choice, device, cat), cat)
+        if page == PAGES[1]:
+            runtimes_page(rec, device, workload, cat)
+            return
+        grid = functools.cache(lambda: full_grid(rec, cat))  # only the views that need every row pay for it
         pick_card(rec, cat)
         # only the open tab is computed and drawn (a tab switch is a rerun): reruns stay fast
         tabs = dict(zip(TABS, st.tabs(TABS, key="view", on_change="rerun")))
@@ -422,7 +591,7 @@ def main() -> None:
                 candidates_tab(rec, grid, cat)
         if tabs["Plots"].open:
             with tabs["Plots"]:
-                plots_tab(rec, grid, device, workload, cat)
+                plots_tab(rec, grid, rec.device, workload, cat)
         if tabs["Compare devices"].open:
             with tabs["Compare devices"]:
                 compare_tab(rec, device, workload, cat)

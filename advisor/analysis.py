@@ -4,15 +4,17 @@ prompt length, and the procurement comparison of devices. Thin over the engine; 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from advisor.api import run_recommend
 from advisor.catalog import Catalog, load_catalog
+from advisor.engine import runtimes as rt
+from advisor.engine import targets as tg
 from advisor.engine.fit import evaluate
 from advisor.engine.fleet import wh_per_1000_responses
-from advisor.engine.recommend import Constraints, Recommendation
-from advisor.records import DeviceProfile, Estimate, PathFactors, Workload
+from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants
+from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
 from advisor.serialize import rounded
 
 
@@ -29,41 +31,50 @@ def pareto_front(estimates: Iterable[Estimate]) -> list[Estimate]:
     return front
 
 
+def _format(catalog: Catalog, quant_id: str, variant: rt.Variant | None) -> Any:
+    """The format record to evaluate: the variant's own (a runtime format, or a GGUF type run by
+    llama.cpp on a named backend), else the GGUF file type ``quant_id``."""
+    return variant.format if variant is not None else catalog.file_type(quant_id)
+
+
 def _sweep(
     model_id: str, quant_id: str, device: DeviceProfile, values: Sequence[int], workload_at: Callable[[int], Workload],
-    catalog: Catalog | None, overrides: Mapping[str, PathFactors] | None,
+    catalog: Catalog | None, overrides: Mapping[str, PathFactors] | None, variant: rt.Variant | None = None,
 ) -> list[tuple[int, Estimate]]:
     catalog = catalog or load_catalog()
-    model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
-    return [(v, evaluate(model, ftype, device, workload_at(v), catalog, overrides=overrides)) for v in values]
+    model, ftype = catalog.model(model_id), _format(catalog, quant_id, variant)
+    return [(v, evaluate(model, ftype, device, workload_at(v), catalog, overrides=overrides, variant=variant)) for v in values]
 
 
 def sweep_context(
     model_id: str, quant_id: str, device: DeviceProfile, contexts: Sequence[int], base: Workload,
-    catalog: Catalog | None = None, overrides: Mapping[str, PathFactors] | None = None,
+    catalog: Catalog | None = None, overrides: Mapping[str, PathFactors] | None = None, variant: rt.Variant | None = None,
 ) -> list[tuple[int, Estimate]]:
-    """Memory and decode speed as the context grows (the prompt fills it to 90%)."""
+    """Memory and decode speed as the context grows (the prompt fills it to 90%). ``variant``: a
+    runtime × backend × format (``engine.runtimes.variant_of`` an estimate) instead of llama.cpp's
+    GGUF ``quant_id``."""
 
     def at(ctx: int) -> Workload:
         out_tokens = min(base.output_tokens, max(1, ctx // 10))
         return Workload(context_tokens=ctx, prompt_tokens=max(1, ctx - out_tokens - 1) if ctx > 2 else 1,
                         output_tokens=out_tokens, kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch, threads=base.threads)
 
-    return _sweep(model_id, quant_id, device, contexts, at, catalog, overrides)
+    return _sweep(model_id, quant_id, device, contexts, at, catalog, overrides, variant)
 
 
 def sweep_prompt(
     model_id: str, quant_id: str, device: DeviceProfile, prompts: Sequence[int], base: Workload,
-    catalog: Catalog | None = None, overrides: Mapping[str, PathFactors] | None = None,
+    catalog: Catalog | None = None, overrides: Mapping[str, PathFactors] | None = None, variant: rt.Variant | None = None,
 ) -> list[tuple[int, Estimate]]:
-    """Time to first token as the prompt grows (context widened when needed)."""
+    """Time to first token as the prompt grows (context widened when needed); ``variant`` as in
+    ``sweep_context``."""
 
     def at(p: int) -> Workload:
         return Workload(context_tokens=max(base.context_tokens, p + base.output_tokens), prompt_tokens=p,
                         output_tokens=base.output_tokens, kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch,
                         threads=base.threads)
 
-    return _sweep(model_id, quant_id, device, prompts, at, catalog, overrides)
+    return _sweep(model_id, quant_id, device, prompts, at, catalog, overrides, variant)
 
 
 @dataclass(frozen=True)
@@ -79,14 +90,20 @@ class DeviceComparison:
 
 def compare_devices(
     model_id: str, quant_id: str, devices: Sequence[DeviceProfile], workload: Workload, catalog: Catalog | None = None,
-    overrides: Mapping[str, PathFactors] | None = None,
+    overrides: Mapping[str, PathFactors] | None = None, variant: rt.Variant | None = None,
 ) -> list[DeviceComparison]:
-    """The same model on several devices: speed, headroom, energy, price, value."""
+    """The same model on several devices: speed, headroom, energy, price, value. With ``variant``
+    (a runtime other than llama.cpp's default path) each device runs that runtime and format on
+    the runtime's default backend there; a device the runtime or format cannot run on is left
+    out (``variant_on`` says which)."""
     catalog = catalog or load_catalog()
-    model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
+    model, ftype = catalog.model(model_id), _format(catalog, quant_id, variant)
     out = []
     for d in devices:
-        e = evaluate(model, ftype, d, workload, catalog, overrides=overrides)
+        on_d = variant_on(variant, d) if variant is not None else None
+        if variant is not None and on_d is None:
+            continue
+        e = evaluate(model, ftype, d, workload, catalog, overrides=overrides, variant=on_d)
         tps = e.speed.decode_tokens_per_s if e.speed else None
         price = d.price.usd if d.price else None
         watts = d.power.typical_w or d.power.max_w
@@ -99,6 +116,118 @@ def compare_devices(
             energy_wh_per_1000_responses=wh_per_1000_responses(energy),
         ))
     return out
+
+
+def variant_on(variant: rt.Variant, device: DeviceProfile) -> rt.Variant | None:
+    """The same runtime and format on another device, on the runtime's default backend there
+    (None: the runtime, or this format, does not run on that device)."""
+    backend = rt.best_backend(list(variant.runtime.usable_backends(device)))
+    if backend is None:
+        return None
+    if not variant.is_gguf and variant.format.backends and backend.id not in variant.format.backends:
+        usable = [b for b in variant.runtime.usable_backends(device) if b.id in variant.format.backends]
+        backend = rt.best_backend(usable)
+        if backend is None:
+            return None
+    return rt.Variant(variant.runtime, backend, variant.format)
+
+
+# --------------------------------------------------------------------------- runtimes compared
+
+
+@dataclass(frozen=True)
+class RuntimeComparison:
+    """One runtime on one device for one model: its default backend there, the best of its
+    formats that passes (fit, the target's per-buffer limits, the download limit), else the
+    smallest format tried and why it fails."""
+
+    runtime: Any  # records.Runtime
+    backend: Any  # records.RuntimeBackend
+    estimate: Estimate
+    passes: bool
+    reason: Reason | None  # why the shown format does not pass (None when it does)
+    download_bytes: int
+    #: "fitted" (factors fitted to published measurements of this runtime × backend) or "prior"
+    #: (llama.cpp's factors of the same hardware stand in), from the estimate's speed basis
+    decode_basis: str
+    prefill_basis: str
+
+
+def speed_evidence(basis: str, metric: str) -> str:
+    """"fitted" or "prior" for ``metric`` (decode/prefill) of a speed basis: a runtime path's basis
+    says per metric ("decode prior, prefill fitted"); a path without its own factors says "as a
+    prior"; llama.cpp's paths are fitted ("fit on N published measurements")."""
+    said = re.search(rf"\b{metric} (prior|fitted)\b", basis)
+    if said:
+        return said.group(1)
+    return "prior" if "prior" in basis else "fitted"
+
+
+def compare_runtimes(
+    model_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None, *,
+    deployment: Any = None, max_download_bytes: int | None = None, target_decode_tps: float = READING_SPEED_TPS,
+    overrides: Mapping[str, PathFactors] | None = None,
+) -> list[RuntimeComparison]:
+    """``model_id`` on ``device`` (under ``deployment``'s target when given) in every runtime the
+    device can run there, each on its default backend in its best passing format (ranked as
+    ``recommend`` ranks), passing ones first, fastest decode first."""
+    catalog = catalog or load_catalog()
+    model = catalog.model(model_id)
+    on = deployment.device if deployment is not None else device
+    out: list[RuntimeComparison] = []
+    for runtime in catalog.runtimes.values():
+        c = Constraints(runtimes=frozenset({runtime.id}), deployment=deployment, max_download_bytes=max_download_bytes,
+                        target_decode_tps=target_decode_tps)
+        variants = candidate_variants(on, catalog, c)
+        if not variants:
+            continue
+        best, failures = best_quant(model, variants, on, workload, catalog, c, overrides=overrides)
+        reason = None
+        if best is None:
+            why, best = min(failures, key=lambda pair: pair[1].memory.total_bytes)
+            reason = why.why
+        variant = rt.variant_of(best, catalog)
+        basis = best.speed.basis if best.speed is not None else ""
+        out.append(RuntimeComparison(
+            runtime=runtime, backend=variants[0].backend if isinstance(variants[0], rt.Variant) else None,
+            estimate=best, passes=reason is None, reason=reason, download_bytes=tg.download_bytes(best, variant, catalog),
+            decode_basis=speed_evidence(basis, "decode"), prefill_basis=speed_evidence(basis, "prefill"),
+        ))
+    out.sort(key=lambda r: (not r.passes, -(r.estimate.speed.decode_tokens_per_s if r.estimate.speed else 0.0)))
+    return out
+
+
+def variant_grid(
+    device: DeviceProfile, workload: Workload, constraints: Constraints, catalog: Catalog | None = None,
+    overrides: Mapping[str, PathFactors] | None = None,
+) -> list[Estimate]:
+    """Every model × every runtime × format that ``constraints`` considers on ``device`` (under its
+    deployment's budget; each runtime on its default backend there): the full table behind a
+    recommendation over runtimes, as ``evaluate_grid`` is for llama.cpp's GGUF types. A per-buffer
+    limit of the deployment that an estimate breaks is added to its reasons (kind "limit")."""
+    catalog = catalog or load_catalog()
+    dep = constraints.deployment
+    on = dep.device if dep is not None else device
+    out = []
+    for m in catalog.models.values():
+        for v in candidate_variants(on, catalog, constraints):
+            variant = v if isinstance(v, rt.Variant) else None
+            fmt = v.format if variant is not None else v
+            e = evaluate(m, fmt, on, workload, catalog, overrides=overrides, variant=variant)
+            if dep is not None:
+                breaches = tg.limit_breaches(e, m, fmt, variant, dep, catalog)
+                if breaches:
+                    e = replace(e, reasons=e.reasons + tuple(
+                        Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what, category=f"{b.limit} of {b.where}")
+                        for b in breaches))
+            out.append(e)
+    return out
+
+
+def runs_under_limits(e: Estimate) -> bool:
+    """No per-buffer limit of the target rules the estimate out (``variant_grid`` notes them as
+    reasons of kind "limit"; its memory fit says nothing about them)."""
+    return not any(r.kind == "limit" for r in e.reasons)
 
 
 def prediction_error_pct(predicted: float | None, measured: float | None) -> float | None:

@@ -39,6 +39,11 @@ CHANGES = [
      ["raspberry-pi-5-8gb", "jetson-orin-nano-super-8gb", "mac-mini-m4-16gb", "iphone-16-pro"],
      ["raspberry-pi-5-8gb", "jetson-orin-nano-super-8gb", "mac-mini-m4-16gb"]),
     ("open tab (Candidates ↔ Plots)", "Candidates", "tab", "view", "Plots", "Candidates"),
+    ("runtime (llama.cpp ↔ all with measurements)", "Candidates", "selectbox", "runtime", "all", "llama.cpp"),
+    ("deployment target (server ↔ desktop app)", "Candidates", "selectbox", "target", "desktop-app", "server"),
+    ("view (Recommendation ↔ Runtimes compared)", "Candidates", "radio", "page", "Runtimes compared", "Recommendation"),
+    ("view (Recommendation ↔ What to ship per RAM tier, sbc class)", "Candidates", "radio", "page",
+     "What to ship per RAM tier", "Recommendation"),
 ]
 
 

@@ -17,6 +17,7 @@ from advisor import api, store
 from advisor.catalog import load_catalog
 from advisor.dashboard.words import INPUT_NAMES
 from advisor.engine.recommend import Constraints
+from advisor.engine.runtimes import resolve_variant
 from advisor.errors import AdvisorError
 from advisor.records import Workload
 from advisor.units import parse_size
@@ -371,3 +372,239 @@ def test_reading_speed_target_zero_ranks_by_quality_alone():
     assert_clean(at)
     name = load_catalog().model(expected[0.0].model_id).name
     assert f"{name} · {expected[0.0].quant_id}" in page_text(at)
+
+
+# --------------------------------------------------------------------------- runtimes and deployment targets
+
+
+def library_rec(device_id: str, target_id: str = "server", runtimes=frozenset({"llama.cpp"}), *, entitlement: bool = False,
+                browser_id: str | None = None, **constraints):
+    """The recommendation the dashboard must show for these sidebar choices, from the library."""
+    cat = load_catalog()
+    dep = api.make_deployment(cat.device(device_id), target_id, entitlement=entitlement, browser_id=browser_id, catalog=cat)
+    return api.run_recommend(cat.device(device_id), Workload(), Constraints(runtimes=runtimes, deployment=dep, **constraints), cat)
+
+
+def expected_heading(rec) -> str:
+    cat = load_catalog()
+    e = rec.pick
+    on = "" if e.runtime == "llama.cpp" else f" on {e.runtime} ({e.backend})"
+    return f"Best pick: {cat.models[e.model_id].name} · {e.quant_id}{on}"
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def choose(at: AppTest, device_id: str, target_id: str | None = None, runtime: str | None = None) -> AppTest:
+    at.selectbox(key="device_id").set_value(device_id).run()
+    if target_id is not None:
+        at.selectbox(key="target").set_value(target_id).run()
+    if runtime is not None:
+        at.selectbox(key="runtime").set_value(runtime).run()
+    assert_clean(at)
+    return at
+
+
+def test_defaults_are_llama_cpp_on_the_server_target():
+    at = start()
+    assert at.selectbox(key="runtime").value == "llama.cpp"
+    assert at.selectbox(key="target").value == "server"
+    assert at.selectbox(key="target").options == ["Server / command line", "Desktop app", "iOS / iPadOS app", "Android app",
+                                                  "Browser tab"]
+    rec = library_rec("raspberry-pi-5-8gb")
+    assert heading(at) == expected_heading(rec)
+    assert "Runtime **llama.cpp** · backend **cpu-arm** · format **" in markdown_text(at)
+    assert "Target:" not in markdown_text(at)  # the default target is the plain behaviour: no budget line
+    assert set(table(at)["runtime"]) == {"llama.cpp"}
+
+
+def test_browser_target_switches_to_every_runtime_and_names_the_binding_limit():
+    """Pixel 8 in Chrome on Android: the pick is the library's over every runtime the browser
+    tab allows, the 128 MiB storage-binding limit is said to bind, the budget names its basis."""
+    at = choose(start(), "pixel-8", "browser")
+    assert at.selectbox(key="runtime").value == "all"  # llama.cpp does not run in a browser tab
+    from advisor.engine.recommend import ALL_RUNTIMES
+    from advisor.units import format_size
+
+    rec = library_rec("pixel-8", "browser", ALL_RUNTIMES)
+    assert heading(at) == expected_heading(rec)
+    text = markdown_text(at)
+    dep = rec.constraints.deployment
+    assert (f"**Target: Browser tab** — {format_size(dep.device.memory.usable)} for the model on Google Pixel 8 "
+            f"(the device profile's usable memory; basis: {dep.budget.basis}; {dep.budget.source})") in text
+    assert "Browser Chrome (Android): WebGPU, one storage binding ≤ 128.00 MiB" in text
+    limited = [r for r in rec.rejected if r.kind == "limit"]
+    assert limited, "the library rejects some model for the binding limit"
+    assert (f"**Binding limit:** the 128.00 MiB maxStorageBufferBindingSize of Chrome (Android) rules out {len(limited)} "
+            f"models") in text
+    assert f"backend **{rec.pick.backend}** · format **{rec.pick.quant_id}**" in text
+    rows = table(at)
+    assert list(zip(rows["model"], rows["quant"])) == [(e.model_id, e.quant_id) for e in rec.ranked]
+    assert "llama.cpp" not in set(rows["runtime"])
+
+
+@pytest.mark.parametrize(("device_id", "runtime"), [("iphone-16-pro", "mlx"), ("pixel-8", "litert-lm"), ("raspberry-pi-5-8gb", "all")])
+def test_runtime_selector_follows_the_library(device_id, runtime):
+    from advisor.engine.recommend import ALL_RUNTIMES
+
+    at = choose(start(), device_id, runtime=runtime)
+    rec = library_rec(device_id, runtimes=ALL_RUNTIMES if runtime == "all" else frozenset({runtime}))
+    assert heading(at) == expected_heading(rec)
+    assert list(table(at)["quant"]) == [e.quant_id for e in rec.ranked]
+    if runtime != "all":
+        assert set(table(at)["runtime"]) == {f"{runtime} ({rec.pick.backend})"}
+
+
+@pytest.mark.parametrize(("device_id", "target_id", "runtime", "call"), [
+    ("raspberry-pi-5-8gb", "ios-app", None,
+     lambda cat: api.make_deployment(cat.device("raspberry-pi-5-8gb"), "ios-app", catalog=cat)),
+    ("pixel-8", None, "mlx",
+     lambda cat: resolve_variant(cat, cat.device("pixel-8"), "mlx",
+                                 deployment=api.make_deployment(cat.device("pixel-8"), "server", catalog=cat))),
+    ("iphone-16-pro", "android-app", None,
+     lambda cat: api.make_deployment(cat.device("iphone-16-pro"), "android-app", catalog=cat)),
+])
+def test_impossible_choices_are_errors_in_the_dashboards_words(device_id, target_id, runtime, call):
+    at = choose(start(), device_id, target_id, runtime)
+    expected = library_message(lambda: call(load_catalog()))
+    assert [e.value for e in at.error] == [expected]
+    assert "--" not in expected  # no CLI flag names
+    assert not at.subheader or not heading(at).startswith("Best pick")
+
+
+def test_entitlement_only_for_an_ios_app_and_it_raises_the_budget():
+    from advisor.units import format_size
+
+    at = start()
+    assert not [c for c in at.checkbox if c.key == "entitlement"]
+    at = choose(at, "iphone-16-pro", "ios-app")
+    plain = library_rec("iphone-16-pro", "ios-app").constraints.deployment
+    assert f"{format_size(plain.device.memory.usable)} for the model" in markdown_text(at)
+    at.checkbox(key="entitlement").check().run()
+    assert_clean(at)
+    raised = library_rec("iphone-16-pro", "ios-app", entitlement=True)
+    assert raised.constraints.deployment.device.memory.usable > plain.device.memory.usable
+    assert f"{format_size(raised.constraints.deployment.device.memory.usable)} for the model" in markdown_text(at)
+    assert heading(at) == expected_heading(raised)
+
+
+def test_browser_choice_and_a_browser_the_device_lacks():
+    at = choose(start(), "iphone-16-pro", "browser")
+    at.selectbox(key="browser").set_value("safari-ios").run()
+    assert_clean(at)
+    assert "Browser Safari" in markdown_text(at) and not at.error
+    at.selectbox(key="browser").set_value("chrome-android").run()
+    cat = load_catalog()
+    expected = library_message(lambda: api.make_deployment(cat.device("iphone-16-pro"), "browser", browser_id="chrome-android",
+                                                           catalog=cat))
+    assert [e.value for e in at.error] == [expected]
+
+
+def test_largest_download_rejects_bigger_candidates():
+    from advisor.units import parse_size
+
+    at = start()
+    at.text_input(key="max_download").set_value("1GB").run()
+    assert_clean(at)
+    rec = library_rec("raspberry-pi-5-8gb", max_download_bytes=parse_size("1GB"))
+    assert heading(at) == expected_heading(rec)
+    assert len(table(at)) == len(rec.ranked) and any(r.kind == "download" for r in rec.rejected)
+    at.text_input(key="max_download").set_value("1.5XB").run()
+    assert [e.value for e in at.error] == [library_message(lambda: parse_size("1.5XB", what="largest download"))]
+
+
+def test_runtimes_compared_view_shows_the_library_comparison():
+    from advisor import analysis
+
+    at = choose(start(), "iphone-16-pro", "ios-app")
+    at.radio(key="page").set_value("Runtimes compared").run()
+    assert_clean(at)
+    assert not at.error
+    rec = library_rec("iphone-16-pro", "ios-app")
+    cat = load_catalog()
+    expected = analysis.compare_runtimes(rec.pick.model_id, cat.device("iphone-16-pro"), Workload(), cat,
+                                         deployment=rec.constraints.deployment, overrides=api.calibration_overrides())
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode basis", "download"} <= set(d.value.columns))
+    assert list(rows["runtime"]) == [r.runtime.id for r in expected]
+    assert list(rows["format"]) == [r.estimate.quant_id for r in expected]
+    assert len(expected) > 1 and "llama.cpp" in list(rows["runtime"])
+    assert list(rows["decode tok/s"].round(6)) == [round(r.estimate.speed.decode_tokens_per_s, 6) for r in expected]
+    # fitted vs prior, as each estimate's speed basis says (llama.cpp is fitted on Metal; a runtime
+    # without its own published measurements is a prior)
+    evidence = dict(zip(rows["runtime"], zip(rows["decode basis"], rows["prefill basis"])))
+    assert evidence["llama.cpp"] == ("fitted", "fitted")
+    assert evidence["mlx"] == ("prior", "fitted")  # catalog/runtime-calibration.toml: mlx:metal "decode prior, prefill fitted"
+    for r in expected:
+        if "as a prior" in r.estimate.speed.basis:
+            assert evidence[r.runtime.id] == ("prior", "prior")
+    assert len(at.get("plotly_chart")) == 1
+    # another model
+    at.selectbox(key="runtimes_model").set_value("qwen2.5-0.5b-instruct").run()
+    assert_clean(at)
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode basis"} <= set(d.value.columns))
+    expected = analysis.compare_runtimes("qwen2.5-0.5b-instruct", cat.device("iphone-16-pro"), Workload(), cat,
+                                         deployment=rec.constraints.deployment, overrides=api.calibration_overrides())
+    assert list(rows["format"]) == [r.estimate.quant_id for r in expected]
+
+
+def test_what_to_ship_per_ram_tier_follows_the_engine():
+    from advisor.engine.tiers import tiers
+
+    at = start()
+    at.selectbox(key="target").set_value("android-app").run()
+    at.radio(key="page").set_value("What to ship per RAM tier").run()
+    assert_clean(at)
+    assert at.selectbox(key="tiers_class").value == "sbc"  # the chosen device's class
+    at.selectbox(key="tiers_class").set_value("phone").run()
+    assert_clean(at)
+    assert not at.error
+    cat = load_catalog()
+    phones = [d for d in cat.devices.values() if d.device_class == "phone"]
+    picks = tiers(phones, cat.target("android-app"), Workload(), cat, Constraints(runtimes=frozenset({"llama.cpp"})),
+                  overrides=api.calibration_overrides())
+    rows = next(d.value for d in at.dataframe if {"tier", "pick", "slowest decode tok/s"} <= set(d.value.columns))
+    assert list(rows["tier"]) == [f"{p.tier_gib} GB" for p in picks]
+    assert list(rows["format"]) == [p.format_id or "" for p in picks]
+    assert list(rows["devices"]) == [len(p.devices) for p in picks]
+    # every iPhone is left out of an Android app, with the engine's reason, in its tier's table
+    left = [lo for p in picks for lo in p.left_out]
+    assert any("iPhone" in lo.device.name for lo in left)
+    reasons = " ".join(" ".join(d.value["left out because"]) for d in at.dataframe if "left out because" in d.value.columns)
+    assert all(lo.reason in reasons for lo in left)
+
+
+def test_focus_views_evaluate_a_runtime_format_pick():
+    """A pick in a runtime's own format (not a GGUF type) drives the Plots and Compare tabs."""
+    at = choose(start(), "pixel-8", "browser")
+    assert " on " in heading(at)  # a runtime other than llama.cpp
+    open_tab(at, "Plots")
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 4
+    options = at.selectbox(key="focus_quant").options
+    assert any("/" in o for o in options)  # the runtimes' own formats are offered as runtime/format
+    open_tab(at, "Compare devices")
+    assert not at.error, [e.value for e in at.error]
+    runtime = heading(at).split(" on ")[-1].split(" (")[0]
+    compared = table(at, "compare_table")
+    assert len(compared) >= 2 and all(r.startswith(f"{runtime} (") for r in compared["runtime"])  # its backend on each device
+    # every candidate of the runtimes considered, not llama.cpp's GGUF grid
+    open_tab(at, "Candidates")
+    at.radio(key="table_scope").set_value("Every model × quant").run()
+    assert_clean(at)
+    from advisor.engine.recommend import ALL_RUNTIMES, candidate_variants
+
+    rec = library_rec("pixel-8", "browser", ALL_RUNTIMES)
+    rows = table(at)
+    assert len(rows) == len(load_catalog().models) * len(candidate_variants(rec.device, load_catalog(), rec.constraints))
+    assert not any(r.startswith("llama.cpp") for r in rows["runtime"])
+
+
+def test_tiers_with_a_runtime_the_target_lacks_is_an_error():
+    at = start()
+    at.selectbox(key="target").set_value("browser").run()
+    at.selectbox(key="runtime").set_value("llama.cpp").run()  # chosen again after the switch to "all"
+    at.radio(key="page").set_value("What to ship per RAM tier").run()
+    assert_clean(at)
+    assert [e.value for e in at.error] == [
+        "llama.cpp does not run in the Browser tab target; its runtimes: mlc, wllama, executorch, litert-lm, or all with measurements"]

@@ -123,6 +123,30 @@ class Page:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=rect["x"], y=rect["y"], button="left", clickCount=1)
 
+    def select(self, label: str, text: str) -> None:
+        """Choose an option of the selectbox whose label starts with ``label``: click it, type, Enter."""
+        rect = wait_for(lambda: self.js(
+            "(() => { const box = [...document.querySelectorAll('[data-testid=stSelectbox]')]"
+            f".find(b => b.innerText.split('\\n')[0].trim().startsWith({json.dumps(label)})); if (!box) return null;"
+            " const el = box.querySelector('[role=combobox], input') || box; el.scrollIntoView({block: 'center'});"
+            " const r = el.getBoundingClientRect(); return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
+        ), 30, f"a selectbox labelled {label!r} on the page")
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=rect["x"], y=rect["y"], button="left", clickCount=1)
+        time.sleep(0.5)
+        self.call("Input.insertText", text=text)
+        time.sleep(0.5)
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13)
+
+    def full_page(self, path: Path) -> None:
+        """A screenshot of the whole page (the viewport grown to the content, then restored)."""
+        full = self.js("(document.querySelector('[data-testid=stMain]') || document.body).scrollHeight") or HEIGHT
+        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=min(int(full), 5000), deviceScaleFactor=1, mobile=False)
+        time.sleep(1.5)
+        self.screenshot(path)
+        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+
     def screenshot(self, path: Path) -> None:
         data = self.call("Page.captureScreenshot", format="png")["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,3 +243,48 @@ def test_recommendation_visible_in_chromium(server, browser):
     browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=min(int(full), 5000), deviceScaleFactor=1, mobile=False)
     time.sleep(1.5)
     browser.screenshot(SHOTS / "dashboard_plots.png")
+
+
+def test_browser_target_runtimes_and_tiers_in_chromium(server, browser):
+    """Pixel 8 in a browser tab: the pick card names the target's budget and the binding limit;
+    the Runtimes compared and What to ship per RAM tier views draw their tables and chart."""
+    from advisor import api
+    from advisor.catalog import load_catalog
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints
+    from advisor.records import Workload
+
+    cat = load_catalog()
+    device = cat.device("pixel-8")
+    dep = api.make_deployment(device, "browser", catalog=cat)
+    rec = api.run_recommend(device, Workload(), Constraints(runtimes=ALL_RUNTIMES, deployment=dep), cat)
+    pick = rec.pick
+    heading = f"Best pick: {cat.models[pick.model_id].name} · {pick.quant_id} on {pick.runtime} ({pick.backend})"
+
+    browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+    browser.call("Page.navigate", url=server)
+    time.sleep(1)  # the previous page's text must not count as the new one's
+    wait_for(lambda: browser.settled("Runtime and target"), 90, "the page and its sidebar")
+    browser.select("Profile (", "Pixel 8")
+    wait_for(lambda: browser.settled("Google Pixel 8"), 60, "Pixel 8 chosen")
+    browser.select("Deployment target", "Browser tab")
+    wait_for(lambda: browser.settled(heading), 90, f"'{heading}' on the page")
+    time.sleep(1.5)
+    text = browser.js("document.body.innerText")
+    assert "Target: Browser tab" in text and "Binding limit:" in text and "maxStorageBufferBindingSize" in text
+    browser.full_page(SHOTS / "dashboard_browser_target.png")
+
+    browser.click_text("label p, label div", "Runtimes compared")
+    wait_for(lambda: browser.settled("Runtimes compared on Google Pixel 8"), 60, "the Runtimes compared view")
+    wait_for(lambda: browser.js("document.querySelectorAll('.js-plotly-plot').length") == 1, 30, "its chart")
+    time.sleep(1.5)
+    assert "Decode speed by runtime" in browser.js("[...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent).join()")
+    browser.full_page(SHOTS / "dashboard_runtimes.png")
+
+    browser.click_text("label p, label div", "What to ship per RAM tier")
+    wait_for(lambda: browser.settled("What to ship per RAM tier: Browser tab"), 60, "the tiers view")
+    wait_for(lambda: browser.settled(" GB tier:"), 120, "the tiers computed")
+    time.sleep(1.5)
+    text = browser.js("document.body.innerText")
+    assert "Traceback" not in text
+    browser.full_page(SHOTS / "dashboard_tiers.png")
+    assert (SHOTS / "dashboard_tiers.png").stat().st_size > 20_000

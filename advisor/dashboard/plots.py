@@ -144,6 +144,35 @@ def compare_figure(title: str, table: pd.DataFrame) -> go.Figure:
     return fig
 
 
+#: Bar colours of the Runtimes compared chart: decode speed fitted to the runtime's own published
+#: measurements, or llama.cpp's factors standing in as a prior.
+EVIDENCE_COLORS = {"fitted": "#2e7d32", "prior": "#90a4ae"}
+
+
+def runtimes_figure(title: str, table: pd.DataFrame) -> go.Figure:
+    """Decode speed of each runtime with its likely range (error bars), coloured by evidence; a
+    runtime whose best format does not pass is drawn hatched."""
+    fig = go.Figure()
+    names = [f"{r} · {f}" for r, f in zip(table["runtime"], table["format"])][::-1]
+    evidence = list(table["decode basis"])[::-1]
+    passes = [f in FIT_LABELS.values() for f in table["fit"]][::-1]
+    tps, low, high = (list(table[c])[::-1] for c in ("decode tok/s", "decode low", "decode high"))
+    fig.add_bar(
+        y=names, x=tps, orientation="h", marker={"color": [EVIDENCE_COLORS[e] for e in evidence],
+                                                  "pattern": {"shape": ["" if p else "/" for p in passes]}},
+        error_x={"type": "data", "symmetric": False, "array": [h - t for h, t in zip(high, tps)],
+                 "arrayminus": [t - lo for t, lo in zip(tps, low)], "color": "#455a64"},
+        customdata=evidence, hovertemplate="%{y}: %{x:.1f} tok/s (decode %{customdata})<extra></extra>", showlegend=False,
+    )
+    for e, color in EVIDENCE_COLORS.items():  # legend entries for the colours
+        fig.add_bar(y=[None], x=[None], orientation="h", marker_color=color, name=f"decode speed {e}")
+    fig.update_layout(**_layout(f"Decode speed by runtime — {title}", 160 + 44 * len(names)),
+                      xaxis={"title": "decode tok/s (bar: estimate, whisker: likely range)", "rangemode": "tozero"},
+                      yaxis={"automargin": True}, barmode="overlay",
+                      legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"})
+    return fig
+
+
 def measured_figure(table: pd.DataFrame) -> go.Figure:
     """Measured against predicted speed, one series per device and metric, the diagonal for reference."""
     fig = go.Figure()

@@ -9,14 +9,15 @@ from typing import Any
 import pandas as pd
 
 from advisor import serialize
-from advisor.analysis import DeviceComparison, prediction_error_pct
+from advisor.analysis import DeviceComparison, RuntimeComparison, prediction_error_pct
 from advisor.catalog import Catalog
-from advisor.dashboard.words import FIT_LABELS
-from advisor.engine.recommend import Recommendation
+from advisor.dashboard.words import FIT_LABELS, runtime_label
+from advisor.engine import runtimes as rt
+from advisor.engine.recommend import Recommendation, candidate_variants
 from advisor.errors import BadInputError
 from advisor.records import Estimate
-from advisor.units import gib
-from advisor.wording import GPU_ONLY
+from advisor.units import format_size, gib
+from advisor.wording import GPU_ONLY, reason_text
 
 PICK, AUTO = "__pick__", "__auto__"
 
@@ -29,7 +30,7 @@ def estimate_rows(estimates: list[Estimate], cat: Catalog) -> pd.DataFrame:
         m, s = d["memory"], d["speed"] or {}
         # the columns a reader compares first come first; ids and detail to the right
         rows.append({
-            "model name": d["model_name"], "quant": d["quant"], "fit": FIT_LABELS[d["fit"]],
+            "model name": d["model_name"], "quant": d["quant"], "runtime": runtime_label(e), "fit": FIT_LABELS[d["fit"]],
             "memory GiB": gib(m["total_bytes"]), "headroom GiB": gib(m["headroom_bytes"]),
             "decode tok/s": s.get("decode_tokens_per_s"), "prefill tok/s": s.get("prefill_tokens_per_s"),
             "TTFT s": s.get("ttft_s"), "quality": d["quality_score"], "license": d["license"],
@@ -49,7 +50,36 @@ def resolve_focus(cat: Catalog, rec: Recommendation, model: str, quant: str) -> 
         model = rec.pick.model_id
     if quant == AUTO:
         quant = next((e.quant_id for e in rec.ranked if e.model_id == model), "Q4_K_M")
-    return model, quant
+    return model, quant.split(VARIANT_SEP, 1)[-1]
+
+
+#: A runtime's own format in the quantization selector: "runtime/format" (names repeat across runtimes).
+VARIANT_SEP = "/"
+
+
+def focus_formats(cat: Catalog, rec: Recommendation) -> list[str]:
+    """The quantization selector's choices: every GGUF file type (llama.cpp, where the target runs
+    it), then each format of the other runtimes the recommendation considered on this device, as
+    ``runtime/format``."""
+    others = [v for v in candidate_variants(rec.device, cat, rec.constraints)
+              if isinstance(v, rt.Variant) and not v.is_llama_cpp]
+    dep = rec.constraints.deployment
+    gguf = list(cat.file_types) if dep is None or "llama.cpp" in dep.target.runtimes else []
+    return [*gguf, *dict.fromkeys(f"{v.runtime_id}{VARIANT_SEP}{v.format_id}" for v in others)]
+
+
+def focus_variant(cat: Catalog, rec: Recommendation, model: str, quant: str) -> rt.Variant | None:
+    """The runtime × backend × format of the single-model views (None: llama.cpp's own path):
+    the recommendation's for that model when the quantization is automatic, the runtime named in a
+    ``runtime/format`` choice (its default backend under the recommendation's target)."""
+    if quant == AUTO:
+        model_id = rec.pick.model_id if model == PICK and rec.pick else model
+        est = next((e for e in rec.ranked if e.model_id == model_id), None)
+        return rt.variant_of(est, cat) if est is not None else None
+    if VARIANT_SEP not in quant:
+        return None
+    runtime_id, format_id = quant.split(VARIANT_SEP, 1)
+    return rt.resolve_variant(cat, rec.device, runtime_id, format_id, deployment=rec.constraints.deployment)
 
 
 def measured_rows(runs: Sequence[Any]) -> pd.DataFrame:
@@ -72,6 +102,7 @@ def compare_rows(rows: Sequence[DeviceComparison]) -> pd.DataFrame:
     """The Compare tab's table: one row per device."""
     return pd.DataFrame([{
         "device": r.device.name, "class": r.device.device_class, "fit": FIT_LABELS[r.estimate.fit],
+        "runtime": runtime_label(r.estimate),
         "decode tok/s": r.estimate.speed.decode_tokens_per_s if r.estimate.speed else None,
         "prefill tok/s": r.estimate.speed.prefill_tokens_per_s if r.estimate.speed else None,
         "TTFT s": r.estimate.speed.ttft_s if r.estimate.speed else None,
@@ -80,6 +111,56 @@ def compare_rows(rows: Sequence[DeviceComparison]) -> pd.DataFrame:
         "price USD": r.price_usd, "price note": GPU_ONLY if r.device.price and not r.device.price.complete else "",
         "tok/s per $": r.tokens_per_s_per_dollar, "tok/s per W": r.tokens_per_s_per_watt,
     } for r in rows])
+
+
+def runtime_rows(rows: Sequence[RuntimeComparison], cat: Catalog) -> pd.DataFrame:
+    """The Runtimes compared view: one row per runtime the device can run."""
+    out = []
+    for r in rows:
+        e, s = r.estimate, r.estimate.speed
+        out.append({
+            "runtime": r.runtime.id, "backend": e.backend, "format": e.quant_id,
+            "fit": reason_text(r.reason) if r.reason is not None else FIT_LABELS[e.fit],
+            "memory GiB": gib(e.memory.total_bytes), "download": format_size(r.download_bytes),
+            "decode tok/s": s.decode_tokens_per_s if s else None,
+            "decode likely": f"{s.decode_band.low:.1f}–{s.decode_band.high:.1f}" if s else "", "decode basis": r.decode_basis,
+            "prefill tok/s": s.prefill_tokens_per_s if s else None,
+            "prefill likely": f"{s.prefill_band.low:.0f}–{s.prefill_band.high:.0f}" if s else "", "prefill basis": r.prefill_basis,
+            "quality": e.quality_score, "runtime name": r.runtime.name,
+            "decode low": s.decode_band.low if s else None, "decode high": s.decode_band.high if s else None,
+            "download GiB": gib(r.download_bytes),
+        })
+    return pd.DataFrame(out)
+
+
+def tier_rows(picks: Sequence[Any], cat: Catalog) -> pd.DataFrame:
+    """What to ship per RAM tier: one row per tier (``engine.tiers.TierPick``)."""
+    out = []
+    for p in picks:
+        slow = p.slowest
+        out.append({
+            "tier": f"{p.tier_gib} GB", "devices": len(p.devices),
+            "pick": cat.models[p.model_id].name if p.model_id else "nothing fits every device",
+            "runtime": runtime_label(p.estimates[0]) if p.estimates else "",
+            "format": p.format_id or "",
+            "slowest device": cat.devices[slow.device_id].name if slow and slow.device_id in cat.devices else "",
+            "slowest decode tok/s": slow.speed.decode_tokens_per_s if slow and slow.speed else None,
+            "download": format_size(p.download_bytes) if p.download_bytes is not None else "",
+            "store limits exceeded": "; ".join(p.store_limits_exceeded),
+            "left out": ", ".join(lo.device.name for lo in p.left_out),
+        })
+    return pd.DataFrame(out)
+
+
+def tier_device_rows(p: Any) -> pd.DataFrame:
+    """One tier in detail: each device with the tier's pick, then the devices left out and why."""
+    out = [{"device": d.name, "RAM GiB": gib(d.memory.ram), "budget GiB": gib(e.usable_bytes), "fit": FIT_LABELS[e.fit],
+            "memory GiB": gib(e.memory.total_bytes),
+            "decode tok/s": e.speed.decode_tokens_per_s if e.speed else None, "left out because": ""}
+           for d, e in zip(p.devices, p.estimates)]
+    out += [{"device": lo.device.name, "RAM GiB": gib(lo.device.memory.ram), "budget GiB": None, "fit": "left out",
+             "memory GiB": None, "decode tok/s": None, "left out because": lo.reason} for lo in p.left_out]
+    return pd.DataFrame(out)
 
 
 def report_requirements(rec: Recommendation, cat: Catalog, compared: list[str], focus: tuple[str, str] | None) -> Any:

@@ -1,9 +1,10 @@
 """The dashboard's sidebar: the device (a profile, RAM only, this machine or an uploaded profile),
-the workload and the constraints, read from widgets with explicit keys and handed to the library."""
+the workload, the constraints and where the model ships (runtime, deployment target), read from widgets with explicit keys and handed to the library."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ import streamlit as st
 
 from advisor import api
 from advisor.catalog import Catalog, load_device_file
-from advisor.dashboard.words import INPUT_NAMES
+from advisor.dashboard.words import ALL_RUNTIMES_CHOICE, AUTO_BROWSER, INPUT_NAMES
 from advisor.engine.recommend import Constraints
+from advisor.engine.targets import DEFAULT_TARGET
 from advisor.records import DeviceProfile, Workload
+from advisor.units import parse_size
 
 DEFAULT_DEVICE = "raspberry-pi-5-8gb"
 SOURCES = ("Device profile", "RAM only", "This machine", "Upload a profile")
@@ -117,3 +120,65 @@ def constraint_inputs() -> Constraints:
         quality_floor=floor or None,
         target_decode_tps=target,
     )
+
+
+# --------------------------------------------------------------------------- runtime and target
+
+
+@dataclass(frozen=True)
+class DeploymentInputs:
+    """The runtime and deployment-target widgets as read (resolved against a device by the page)."""
+
+    runtime: str  # a runtime id, or ALL_RUNTIMES_CHOICE
+    target_id: str
+    entitlement: bool
+    browser_id: str | None  # None: the device's own browser (WebGPU first)
+    max_download_bytes: int | None
+
+    @property
+    def runtimes(self) -> frozenset[str]:
+        """``Constraints.runtimes``: the runtime chosen, or every runtime with measurements."""
+        return api.runtime_choice([self.runtime])  # type: ignore[return-value]
+
+
+def _runtime_fits_target(cat: Catalog) -> None:
+    """On a change of target: a runtime the new target does not run becomes "all with measurements"
+    (choosing the browser tab with llama.cpp selected would otherwise show only an error)."""
+    runtime = st.session_state.get("runtime")
+    target = cat.targets.get(st.session_state.get("target", DEFAULT_TARGET))
+    if target is not None and runtime not in (None, ALL_RUNTIMES_CHOICE) and runtime not in target.runtimes:
+        st.session_state["runtime"] = ALL_RUNTIMES_CHOICE
+
+
+def deployment_inputs(cat: Catalog) -> DeploymentInputs:
+    st.sidebar.header("Runtime and target")
+    targets = list(cat.targets)
+    target_id = st.sidebar.selectbox(
+        "Deployment target", targets, index=targets.index(DEFAULT_TARGET), key="target",
+        format_func=lambda t: cat.targets[t].name, on_change=_runtime_fits_target, args=(cat,),
+        help="Where the model ships: its memory budget on the device, the runtimes it allows and its per-buffer limits.",
+    )
+    target = cat.targets[target_id]
+    runtimes = ["llama.cpp", ALL_RUNTIMES_CHOICE, *[r for r in cat.runtimes if r != "llama.cpp"]]
+    runtime = st.sidebar.selectbox(
+        "Runtime", runtimes, key="runtime",
+        format_func=lambda r: "All with measurements" if r == ALL_RUNTIMES_CHOICE else cat.runtimes[r].name,
+        help="llama.cpp alone, one other runtime, or every runtime with published speed measurements for the "
+             "backend it would use on the device (each on its default backend there).",
+    )
+    entitlement = False
+    if target.memory.entitlement:
+        entitlement = st.sidebar.checkbox(
+            "Increased-memory entitlement", key="entitlement",
+            help=f"The app holds {target.memory.entitlement}: a larger share of RAM.")
+    browser_id = None
+    if target.browsers:
+        browser = st.sidebar.selectbox(
+            "Browser", [AUTO_BROWSER, *[b.id for b in target.browsers]], key="browser",
+            format_func=lambda b: "The device's own (WebGPU first)" if b == AUTO_BROWSER else target.browser(b).name,
+        )
+        browser_id = None if browser == AUTO_BROWSER else browser
+    limit = st.sidebar.text_input("Largest download (optional)", value="", key="max_download",
+                                  placeholder="e.g. 1.5GB", help="model file + the runtime's library where published")
+    max_download = parse_size(limit.strip(), what="largest download") if limit.strip() else None
+    return DeploymentInputs(runtime, target_id, entitlement, browser_id, max_download)

@@ -39,3 +39,66 @@ def factor_rows(factors: dict[str, Any]) -> list[dict[str, Any]]:
         shown = value * scale if isinstance(value, (int, float)) and not isinstance(value, bool) and scale != 1.0 else value
         rows.append({"factor": label, "value": shown if isinstance(shown, str) else f"{shown:g}"})
     return rows
+
+
+# --------------------------------------------------------------------------- runtimes and targets
+
+#: The runtime selector's choice that considers every runtime with published measurements
+#: (``engine.recommend.ALL_RUNTIMES``); the other choices are runtime ids.
+ALL_RUNTIMES_CHOICE = "all"
+#: The browser selector's choice that lets the engine pick the device's own (WebGPU first).
+AUTO_BROWSER = "__auto__"
+
+
+def runtime_label(e: Any) -> str:
+    """``llama.cpp`` for llama.cpp's own path, ``mlc (webgpu)`` for another runtime (its id, as
+    the CLI and the reports name it)."""
+    return "llama.cpp" if e.runtime == "llama.cpp" else f"{e.runtime} ({e.backend})"
+
+
+def pick_runtime_line(e: Any, tables: Any, download_bytes: int) -> str:
+    """Under the pick's heading: how it runs (runtime, backend, format) and what the user downloads."""
+    from advisor.units import format_size
+
+    runtime = tables.runtimes.get(e.runtime)
+    name = runtime.name if runtime is not None else e.runtime
+    kind = "GGUF file type" if runtime is None or runtime.formats_from == "gguf" else "the runtime's own format"
+    return (f"Runtime **{name}** · backend **{e.backend}** · format **{e.quant_id}** ({kind}) · download "
+            f"**{format_size(download_bytes)}** (model file + the runtime's library where published)")
+
+
+def target_line(dep: Any) -> str:
+    """The target's memory budget on the device and its basis, and the browser it assumes."""
+    from advisor.units import format_size
+
+    b = dep.budget
+    rule = b.rule.replace("profile memory.usable", "the device profile's usable memory")
+    text = (f"**Target: {dep.target.name}** — {format_size(dep.device.memory.usable)} for the model on {dep.device.name} "
+            f"({rule}; basis: {b.basis}; {b.source})")
+    if dep.browser is not None:
+        br = dep.browser
+        gpu = "WebGPU" if br.webgpu_for(dep.device) else "no WebGPU (WebAssembly only)"
+        text += (f". Browser {br.name}: {gpu}, one storage binding ≤ {format_size(br.max_storage_buffer_binding_size)}, "
+                 f"one buffer ≤ {format_size(br.max_buffer_size)} ({br.limits_basis})")
+    return text + "."
+
+
+def binding_limit_lines(rejected: Any, tables: Any) -> list[str]:
+    """Which per-buffer limit binds: one line per limit that rejected models, with how many and
+    the closest miss (``Rejection`` of kind "limit": its buffer, size and the limit's name)."""
+    from advisor.units import format_size
+
+    by_limit: dict[str, list[Any]] = {}
+    for r in rejected:
+        if r.kind == "limit":
+            by_limit.setdefault(r.why.category or "", []).append(r)
+    lines = []
+    for limit, rs in by_limit.items():
+        first = rs[0]
+        model = tables.models[first.model_id].name if first.model_id in tables.models else first.model_id
+        n = len(rs)
+        lines.append(
+            f"**Binding limit:** the {format_size(first.why.limit)} {limit} rules out {n} model{'' if n == 1 else 's'} — "
+            f"e.g. {model} in {first.quant_id}: its {format_size(first.why.value)} {first.why.name} exceeds it, "
+            "whatever the memory.")
+    return lines

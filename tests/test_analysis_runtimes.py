@@ -1,0 +1,104 @@
+"""The analysis views over runtimes (``advisor.analysis``): sweeps and the device comparison in a
+runtime's own format, the runtimes-compared rows, and the fitted/prior reading of a speed basis."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor import analysis, api
+from advisor.catalog import load_catalog
+from advisor.engine.fit import evaluate
+from advisor.engine.runtimes import resolve_variant
+from advisor.errors import AdvisorError
+from advisor.records import Workload
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog()
+
+
+@pytest.mark.parametrize(("basis", "decode", "prefill"), [
+    # llama.cpp's own paths (catalog/calibration): fitted
+    ("fit on 14 published measurements from 4 devices; 80% bands from held-out error (decode: this path, prefill: this path)",
+     "fitted", "fitted"),
+    # runtime paths (catalog/runtime-calibration.toml) say it per metric
+    ("9 published mlx:metal measurements from 6 devices (decode prior, prefill fitted; prior llama.cpp metal)", "prior", "fitted"),
+    ("11 published litert-lm:cpu measurements from 3 devices (decode fitted, prefill prior; prior llama.cpp cpu-arm)",
+     "fitted", "prior"),
+    ("2 published mlc:opencl measurements from 1 device (decode prior; prior llama.cpp opencl)", "prior", "prior"),
+    # a runtime × backend without its own factors (engine.fit.runtime_prior)
+    ("no published mnn:cpu measurements: llama.cpp's cpu-arm factors as a prior, band ×2", "prior", "prior"),
+])
+def test_speed_evidence_reads_the_basis(basis, decode, prefill):
+    assert (analysis.speed_evidence(basis, "decode"), analysis.speed_evidence(basis, "prefill")) == (decode, prefill)
+
+
+def test_sweep_in_a_runtime_format_is_that_runtimes_estimate(cat):
+    device = cat.device("pixel-8")
+    variant = resolve_variant(cat, device, "mlc", "q4f16_1")
+    model = cat.model("llama-3.2-1b-instruct")
+    sweep = analysis.sweep_context("llama-3.2-1b-instruct", "q4f16_1", device, [1024, 4096], Workload(), cat, variant=variant)
+    assert [e.runtime for _, e in sweep] == ["mlc", "mlc"]
+    assert sweep[0][1].memory.total_bytes < sweep[1][1].memory.total_bytes
+    at_4k = Workload(context_tokens=4096, prompt_tokens=4096 - 256 - 1, output_tokens=256)
+    assert sweep[1][1] == evaluate(model, variant.format, device, at_4k, cat, variant=variant)
+    with pytest.raises(AdvisorError):  # without the variant, q4f16_1 is no GGUF file type
+        analysis.sweep_context("llama-3.2-1b-instruct", "q4f16_1", device, [1024], Workload(), cat)
+
+
+def test_compare_devices_in_a_runtime_leaves_out_devices_it_cannot_run_on(cat):
+    iphone, pixel = cat.device("iphone-16-pro"), cat.device("pixel-8")
+    variant = resolve_variant(cat, iphone, "mlx", "4bit")
+    rows = analysis.compare_devices("llama-3.2-1b-instruct", "4bit", [iphone, pixel, cat.device("mac-mini-m4-16gb")],
+                                    Workload(), cat, variant=variant)
+    assert [r.device.id for r in rows] == ["iphone-16-pro", "mac-mini-m4-16gb"]  # no MLX on Android
+    assert {(r.estimate.runtime, r.estimate.backend, r.estimate.quant_id) for r in rows} == {("mlx", "metal", "4bit")}
+    assert analysis.variant_on(variant, pixel) is None
+
+
+def test_runtimes_compared_under_a_browser_respects_the_binding_limit(cat):
+    """Llama 3.2 1B's embedding in MLC's q4f16_1 is 141 MiB, over Chrome on Android's 128 MiB
+    storage binding: MLC's row is another format, or fails for that limit."""
+    device = cat.device("pixel-8")
+    dep = api.make_deployment(device, "browser", catalog=cat)
+    rows = analysis.compare_runtimes("llama-3.2-1b-instruct", device, Workload(), cat, deployment=dep)
+    by_runtime = {r.runtime.id: r for r in rows}
+    assert set(by_runtime) <= set(dep.target.runtimes) and "mlc" in by_runtime
+    mlc = by_runtime["mlc"]
+    assert mlc.backend.id == "webgpu"
+    assert (mlc.passes and mlc.estimate.quant_id != "q4f16_1") or (mlc.reason is not None and mlc.reason.kind == "limit")
+    for r in rows:
+        assert r.passes == (r.reason is None)
+        assert r.download_bytes >= r.estimate.memory.weights_bytes
+    decode = [r.estimate.speed.decode_tokens_per_s for r in rows if r.passes]
+    assert decode == sorted(decode, reverse=True)
+
+
+def test_variant_grid_holds_every_candidate_the_recommendation_ranked(cat):
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints, candidate_variants
+
+    device = cat.device("pixel-8")
+    dep = api.make_deployment(device, "browser", catalog=cat)
+    c = Constraints(runtimes=ALL_RUNTIMES, deployment=dep)
+    grid = analysis.variant_grid(device, Workload(), c, cat, overrides=api.calibration_overrides())
+    assert len(grid) == len(cat.models) * len(candidate_variants(dep.device, cat, c))
+    assert {e.runtime for e in grid} <= set(dep.target.runtimes)
+    rec = api.run_recommend(device, Workload(), c, cat)
+    assert set(rec.ranked) <= set(grid)  # the same estimates, value for value
+
+
+def test_variant_grid_notes_the_binding_limit(cat):
+    """Llama 3.2 1B in MLC's q4f16_1 under Chrome on Android: its 141 MiB embedding breaks the
+    128 MiB storage binding; the grid row says so (its memory fit alone would not)."""
+    from advisor.engine.recommend import Constraints
+
+    device = cat.device("pixel-8")
+    dep = api.make_deployment(device, "browser", catalog=cat)
+    grid = analysis.variant_grid(device, Workload(), Constraints(runtimes=frozenset({"mlc"}), deployment=dep), cat)
+    row = next(e for e in grid if e.model_id == "llama-3.2-1b-instruct" and e.quant_id == "q4f16_1")
+    assert row.fit == "fits" and not analysis.runs_under_limits(row)
+    limit = next(r for r in row.reasons if r.kind == "limit")
+    assert (limit.name, limit.limit, limit.category) == (
+        "token_embd.weight", 128 * 2**20, "maxStorageBufferBindingSize of Chrome (Android)")
+    assert any(analysis.runs_under_limits(e) for e in grid)
