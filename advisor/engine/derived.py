@@ -64,6 +64,7 @@ class Derived:
         self._weights: dict[tuple[str, str], WeightTerms] = {}
         self._quality: QualityTable | None = None
         self._runtime_weights: dict[tuple[str, str, str], WeightTerms] = {}
+        self._largest: dict[tuple[str, str, str], tuple[str, int]] = {}
 
     def memo_size(self) -> int:
         """How many derived entries are memoized (the catalog cache re-stores a catalog whose memo
@@ -121,6 +122,26 @@ class Derived:
             hit = weight_terms(model, fmt, self.inventory(model))
             if owned:
                 self._runtime_weights[key] = hit
+        return hit
+
+    def largest_tensor(self, model: ModelSpec, fmt: Any, runtime_id: str) -> tuple[str, int]:
+        """(name, bytes) of the largest weight tensor of ``model`` in ``fmt`` (a GGUF file type or
+        a runtime's own format): what a per-buffer limit (a WebGPU binding) is checked against."""
+        key = (model.id, runtime_id, fmt.id)
+        owned = self._owned(model)
+        hit = self._largest.get(key) if owned else None
+        if hit is None:
+            inventory = self.inventory(model)
+            if isinstance(fmt, FileType):
+                rows = mem.per_tensor_bytes(model, fmt, self._tables.ggml_types, inventory=inventory)
+            else:
+                from advisor.engine import runtime_weights
+
+                rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
+            t, _, nbytes = max(rows, key=lambda r: r[2])
+            hit = (t.name, nbytes)
+            if owned:
+                self._largest[key] = hit
         return hit
 
     def forget_quality(self) -> None:

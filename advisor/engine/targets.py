@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from advisor.engine import runtime_weights
-from advisor.engine import memory as mem
 from advisor.engine.runtimes import LLAMA_CPP, Variant, best_backend
 from advisor.errors import BadInputError
-from advisor.records import DeviceProfile, FileType
+from advisor.records import DeviceProfile
 
 #: The target that reproduces the plain behaviour: the profile's own usable memory, native runtimes.
 DEFAULT_TARGET = "server"
@@ -104,14 +102,8 @@ class LimitBreach:
 
 
 def largest_tensor(model: Any, fmt: Any, variant: Variant | None, tables: Any) -> tuple[str, int]:
-    """(name, bytes) of the largest weight tensor in the variant's format."""
-    inventory = tables.derived.inventory(model)
-    if isinstance(fmt, FileType):
-        rows = mem.per_tensor_bytes(model, fmt, tables.ggml_types, inventory=inventory)
-    else:
-        rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
-    t, _, nbytes = max(rows, key=lambda r: r[2])
-    return t.name, nbytes
+    """(name, bytes) of the largest weight tensor in the variant's format (memoized by the catalog)."""
+    return tables.derived.largest_tensor(model, fmt, variant.runtime.id if variant is not None else LLAMA_CPP)
 
 
 def limit_breaches(estimate: Any, model: Any, fmt: Any, variant: Variant | None, deployment: Deployment,

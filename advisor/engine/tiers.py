@@ -107,6 +107,18 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
     return best[1], best[2], failures
 
 
+def _least_compatible(members: list[DeviceProfile], deps: dict[str, tg.Deployment], tables: Tables,
+                      c: Constraints) -> DeviceProfile:
+    """The device to leave out first when nothing runs on all: the one whose runtime × format
+    choices overlap least with the others' (a phone whose browser offers only WebAssembly among
+    WebGPU phones), then the one with the least memory budget."""
+    keys = {d.id: {_key(v) for v in candidate_variants(deps[d.id].device, tables, replace(c, deployment=deps[d.id]))}
+            for d in members}
+    def overlap(d: DeviceProfile) -> int:
+        return sum(len(keys[d.id] & keys[o.id]) for o in members if o is not d)
+    return min(members, key=lambda d: (overlap(d), deps[d.id].device.memory.usable))
+
+
 def tiers(
     devices: Sequence[DeviceProfile],
     target: Any,
@@ -142,7 +154,8 @@ def tiers(
             pick, ests, failures = _best_common(members, deps, workload, tables, constraints, overrides)
             if pick is not None:
                 break
-            weakest = members.pop()  # least budget
+            weakest = _least_compatible(members, deps, tables, constraints)
+            members.remove(weakest)
             why = failures.get(weakest.id)
             left.append(LeftOut(weakest, why.why if why else Reason("tier")))
         if pick is None:
