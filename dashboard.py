@@ -30,7 +30,7 @@ from advisor.dashboard.words import (ALL_RUNTIMES_CHOICE, FIT_LABELS, binding_li
                                      runtime_label, target_line)
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.fit import factors_for
+from advisor.engine.evaluate import factors_for
 from advisor.engine.recommend import Constraints, Recommendation, evaluate_grid
 from advisor.engine.tiers import tiers
 from advisor.errors import AdvisorError, BadInputError

@@ -11,7 +11,7 @@ from advisor.api import run_recommend
 from advisor.catalog import Catalog, load_catalog
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import wh_per_1000_responses
 from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants
 from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from advisor.catalog import Catalog, load_catalog, load_device_file
-from advisor.engine.fit import evaluate, generic_device, peer_decode_tokens_per_s
+from advisor.engine.evaluate import evaluate, generic_device, peer_decode_tokens_per_s
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, NothingFitsError
 from advisor.records import DeviceProfile, Estimate, ModelSpec, PathFactors, Workload

@@ -1,7 +1,7 @@
 """`advisor calibrate`: fit the speed model's factors from the recorded runs — per device, and per
 execution path from several devices' runs — and store them; predictions then use them.
 
-Lookup order for a device (``engine.fit.factors_for``): its own calibration, else its path's
+Lookup order for a device (``engine.evaluate.factors_for``): its own calibration, else its path's
 calibration from recorded runs, else the shipped defaults (catalog/calibration.toml).
 
 What keeps one bad run from making answers worse:
@@ -40,8 +40,8 @@ from advisor.engine.calibrate import (
     predict,
     sample_spread,
 )
-from advisor.engine.fit import factors_for
-from advisor.engine.fit import estimate_speed
+from advisor.engine.evaluate import factors_for
+from advisor.engine.evaluate import estimate_speed
 from advisor.engine.speed import execution_path
 from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload

@@ -30,7 +30,7 @@ def models(ctx: click.Context, fmt: str, family: str | None, licenses: tuple[str
         return
     from advisor.api import parse_licenses
     from advisor.catalog import load_catalog
-    from advisor.engine.fit import quality_table
+    from advisor.engine.evaluate import quality_table
 
     catalog = load_catalog()
     allowed = parse_licenses(licenses)

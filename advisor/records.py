@@ -436,7 +436,7 @@ class DeviceProfile(Record):
     notes: str = ""
     measured_at: str | None = None  # set by `advisor profile` for a measured profile
     #: A RAM-only (generic) device: ids of the catalog devices it stands for, slowest first; its
-    #: speed figures are the first one's (engine.fit.generic_device). Empty for real devices.
+    #: speed figures are the first one's (engine.evaluate.generic_device). Empty for real devices.
     stands_for: tuple[str, ...] = ()
     price: Price | None = None
     memory: MemorySpec

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.engine.fit import Tables, quality_table
+from advisor.engine.evaluate import Tables, quality_table
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, Rejection
 from advisor.records import DeviceProfile, Estimate, Reason, Workload
 from advisor.wording import alternative_text, explanation, option_reason, reason_text

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from advisor.units import format_rate, format_seconds, format_size
 
 if TYPE_CHECKING:
-    from advisor.engine.fit import Tables
+    from advisor.engine.evaluate import Tables
     from advisor.engine.recommend import Alternative, Constraints, DeviceOption, Recommendation
     from advisor.records import Price, Reason
 
@@ -127,7 +127,7 @@ def runtime_words(e: Any) -> str:
 
 def explanation(rec: Recommendation, tables: Tables) -> str:
     """Why the pick: the paragraph under the device line (CLI, dashboard, JSON ``explanation``)."""
-    from advisor.engine.fit import quality_table
+    from advisor.engine.evaluate import quality_table
 
     c = rec.constraints
     device = rec.device

@@ -4,7 +4,7 @@ XNNPACK/Vulkan/WebGPU, LiteRT-LM on CPU/GPU …), fitted to the published rows o
 leave-one-device-out error.
 
 Each path starts from its prior — llama.cpp's factors for the same hardware
-(``engine.fit.runtime_prior``) — and fits, with the same MAP least squares as the llama.cpp paths
+(``engine.evaluate.runtime_prior``) — and fits, with the same MAP least squares as the llama.cpp paths
 (``engine.calibrate.fit``), only what its rows can inform: the achieved-bandwidth efficiency from
 decode rows, the prefill efficiency from prefill rows. Bands: the 80th percentile of the
 leave-one-device-out |log error| (the prior's widened band where a path has rows from fewer than
@@ -28,7 +28,7 @@ if str(HERE.parent) not in sys.path:
 
 from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
-from advisor.engine.fit import runtime_prior  # noqa: E402
+from advisor.engine.evaluate import runtime_prior  # noqa: E402
 from advisor.engine.runtimes import Variant  # noqa: E402
 from benchmarks.runtime_published import RuntimeMeasurement, load_runtime_rows  # noqa: E402
 

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from advisor.catalog import load_catalog  # noqa: E402
-from advisor.engine.fit import evaluate  # noqa: E402
+from advisor.engine.evaluate import evaluate  # noqa: E402
 from advisor.records import Workload  # noqa: E402
 
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "runtime-measurements.csv"

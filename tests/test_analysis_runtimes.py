@@ -7,7 +7,7 @@ import pytest
 
 from advisor import analysis, api
 from advisor.catalog import load_catalog
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.engine.runtimes import resolve_variant
 from advisor.errors import AdvisorError
 from advisor.records import Workload
@@ -27,7 +27,7 @@ def cat():
     ("11 published litert-lm:cpu measurements from 3 devices (decode fitted, prefill prior; prior llama.cpp cpu-arm)",
      "fitted", "prior"),
     ("2 published mlc:opencl measurements from 1 device (decode prior; prior llama.cpp opencl)", "prior", "prior"),
-    # a runtime × backend without its own factors (engine.fit.runtime_prior)
+    # a runtime × backend without its own factors (engine.evaluate.runtime_prior)
     ("no published mnn:cpu measurements: llama.cpp's cpu-arm factors as a prior, band ×2", "prior", "prior"),
 ])
 def test_speed_evidence_reads_the_basis(basis, decode, prefill):

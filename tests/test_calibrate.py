@@ -7,8 +7,8 @@ import pytest
 
 from advisor.calibration import MIN_DEVICES_FOR_PATH, run_calibration, run_exclusion
 from advisor.engine.calibrate import Observation, calibrate_path, fit, is_noisy, predict, sample_spread
-from advisor.engine.fit import factors_for
-from advisor.engine.fit import estimate_speed
+from advisor.engine.evaluate import factors_for
+from advisor.engine.evaluate import estimate_speed
 from advisor.records import Workload
 from advisor.store import Run, load_device_calibrations, record_run
 

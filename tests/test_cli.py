@@ -213,8 +213,8 @@ def test_console_script_and_module_entry_points():
 
 def test_ram_only_speeds_lie_inside_the_range_of_the_catalogs_devices_with_that_ram(capsys, catalog):
     """`--ram 4GB` takes its speed from the real 4 GB profiles, never faster than the slowest one."""
-    from advisor.engine.fit import factors_for
-    from advisor.engine.fit import estimate_speed
+    from advisor.engine.evaluate import factors_for
+    from advisor.engine.evaluate import estimate_speed
     from advisor.records import Workload
 
     code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "50")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.engine.grid import FIT_CODES, evaluate_grid_arrays
 from advisor.engine.speed import DECODE_BOUNDS
 from advisor.records import Workload

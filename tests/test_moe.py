@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
-from advisor.engine.fit import estimate_speed
+from advisor.engine.evaluate import estimate_speed
 from advisor.engine.quant_mix import tensor_types
 from advisor.engine.tensors import layer_sums, tensor_inventory
 from advisor.records import ModelSpec, PathFactors, Workload

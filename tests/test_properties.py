@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advisor.engine import memory as mem
-from advisor.engine.fit import evaluate, generic_device
+from advisor.engine.evaluate import evaluate, generic_device
 from advisor.engine.recommend import recommend
 from advisor.records import Workload
 from advisor.units import GIB, MIB

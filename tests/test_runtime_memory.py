@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.engine.fit import candidate, evaluate
+from advisor.engine.evaluate import candidate, evaluate
 from advisor.engine.runtimes import Variant
 from advisor.records import Workload
 

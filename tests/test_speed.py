@@ -7,7 +7,7 @@ import pytest
 
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
-from advisor.engine.fit import estimate_speed
+from advisor.engine.evaluate import estimate_speed
 from advisor.records import PathFactors, Workload
 
 FACTORS = PathFactors(path="cpu-arm", bw_efficiency=0.5, decode_compute_efficiency=1.0, prefill_efficiency=0.5,

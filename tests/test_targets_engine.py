@@ -2,7 +2,7 @@
 
 import pytest
 
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.engine.recommend import Constraints, recommend
 from advisor.engine.runtimes import resolve_variant
 from advisor.engine.targets import deploy, limit_breaches

@@ -58,7 +58,7 @@ def test_golden(capsys, update_golden, name, args):
 def test_json_tiers_match_the_engine(android_phones, catalog):
     """Each tier's figures are those of the engine's estimates for its pick, device by device."""
     from advisor.engine import targets as tg
-    from advisor.engine.fit import evaluate
+    from advisor.engine.evaluate import evaluate
     from advisor.engine.runtimes import format_of, variant_of
     from advisor.records import Workload
 

@@ -14,6 +14,7 @@ from advisor.catalog import Catalog
 from advisor.dashboard.words import FIT_LABELS, runtime_label
 from advisor.engine import runtimes as rt
 from advisor.engine.recommend import Recommendation, candidate_variants
+from advisor.wording import reason_text
 from advisor.errors import BadInputError
 from advisor.records import Estimate
 from advisor.units import format_size, gib
@@ -159,7 +160,7 @@ def tier_device_rows(p: Any) -> pd.DataFrame:
             "decode tok/s": e.speed.decode_tokens_per_s if e.speed else None, "left out because": ""}
            for d, e in zip(p.devices, p.estimates)]
     out += [{"device": lo.device.name, "RAM GiB": gib(lo.device.memory.ram), "budget GiB": None, "fit": "left out",
-             "memory GiB": None, "decode tok/s": None, "left out because": lo.reason} for lo in p.left_out]
+             "memory GiB": None, "decode tok/s": None, "left out because": reason_text(lo.why)} for lo in p.left_out]
     return pd.DataFrame(out)
 
 

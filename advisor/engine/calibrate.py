@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
-from advisor.engine.fit import estimate_speed
+from advisor.engine.evaluate import estimate_speed
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The one evaluation path: where a candidate's bytes go on a device (placement) and how long its
 tokens take (timing), written once over ``Num`` (a float or a numpy array, ``engine.arrays``).
 
-A single estimate (``fit.evaluate``, ``speed.estimate_speed``) runs these functions on plain
+A single estimate (``evaluate.evaluate``, ``evaluate.estimate_speed``) runs these functions on plain
 numbers; the whole grid (``grid.evaluate_grid_arrays``) runs the *same* functions on a column of
 candidates (model × format, shape (N, 1)) against a row of devices (shape (1, D)). A new runtime,
 format or architecture changes the terms fed in here, never a second copy of the arithmetic.

@@ -2,7 +2,7 @@
 (``engine.core``), run on numpy arrays: candidates as a column, devices as a row.
 
 Returns columns (a dict of arrays), one row per model × quant × device; ``tests/test_grid.py``
-checks rows against ``fit.evaluate`` (the same functions run on plain numbers).
+checks rows against ``evaluate.evaluate`` (the same functions run on plain numbers).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from advisor.engine import core
 from advisor.engine.core import FIT_CODES
-from advisor.engine.fit import Tables, candidate, device_row, quality_table
+from advisor.engine.evaluate import Tables, candidate, device_row, quality_table
 from advisor.records import DeviceProfile, FileType, ModelSpec, PathFactors, Workload
 
 __all__ = ["FIT_CODES", "Grid", "evaluate_grid_arrays"]

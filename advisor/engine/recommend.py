@@ -1,5 +1,5 @@
 """Recommendation (which model × quant for this device) and the reverse question (which
-devices for this model), built on ``fit.evaluate``."""
+devices for this model), built on ``evaluate.evaluate``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.fit import Tables, evaluate, memory_shortfall
+from advisor.engine.evaluate import Tables, evaluate, memory_shortfall
 from advisor.engine.runtimes import Variant
 from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, Workload
 

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.recommend import Constraints, Rejection, _check, _model_filter, _rank_key, candidate_variants
-from advisor.engine.fit import Tables, evaluate
+from advisor.engine.evaluate import Tables, evaluate
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
 from advisor.units import GIB

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from advisor.catalog import Catalog
-from advisor.engine.fit import factors_for, quality_table
+from advisor.engine.evaluate import factors_for, quality_table
 from advisor.records import DeviceProfile
 from advisor.serialize import rounded
 

@@ -2,7 +2,7 @@
 
 Every figure comes from the library: the model × quant choice and the rejections from
 ``api.run_recommend`` (under the deployment target's budget when one is named), speed/memory/energy
-from ``engine.fit.evaluate`` (through ``recommend``), value metrics as ``analysis.compare_devices``
+from ``engine.evaluate.evaluate`` (through ``recommend``), value metrics as ``analysis.compare_devices``
 words them but from the estimate made (any runtime's format), fleet prices from
 ``engine.fleet``, the cheapest device per class from ``engine.recommend.cheapest_by_class``, the
 quality/speed frontier from ``analysis.pareto_front``, the RAM tiers from ``engine.tiers``. Added
@@ -23,7 +23,7 @@ from advisor.analysis import DeviceComparison, what_if_more_ram
 from advisor.api import calibration_overrides, run_recommend
 from advisor.catalog import Catalog, load_device_file
 from advisor.engine import targets as tg
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import fleet_quote, wh_per_1000_responses
 from advisor.engine.recommend import ALL_RUNTIMES, Constraints, Recommendation, candidate_variants, cheapest_by_class
 from advisor.engine.runtimes import LLAMA_CPP, format_of

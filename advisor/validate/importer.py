@@ -7,7 +7,7 @@ from pathlib import Path
 
 from advisor.catalog import Catalog, load_catalog, load_device_file, suggest
 from advisor.engine.calibrate import is_noisy
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, Workload
 from advisor.store import Run, record_runs

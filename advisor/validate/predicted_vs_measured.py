@@ -16,7 +16,7 @@ from typing import Any
 
 from advisor.catalog import Catalog, advisor_home, load_catalog
 from advisor.engine.calibrate import NOISY_SPREAD_LIMIT, is_noisy, sample_spread
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.errors import BadInputError, DataFileError, RunError, missing_extra
 from advisor.inputs import check_regular_file
 from advisor.records import DeviceProfile, Estimate, ModelSpec, Workload

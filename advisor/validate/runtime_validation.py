@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from advisor.catalog import Catalog
-from advisor.engine.fit import evaluate
+from advisor.engine.evaluate import evaluate
 from advisor.engine.runtimes import resolve_variant
 from advisor.records import DeviceProfile, Workload
 from advisor.store import Run, record_run
