@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("ADVISOR_HOME", str(HERE / ".cache" / "study-home"))
 os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
 
-from advisor.calibration import observations_from_run  # noqa: E402
+from advisor.calibrate_from_runs import observations_from_run  # noqa: E402
 from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import calibrate_path, predict  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from advisor.calibration import MIN_DEVICES_FOR_PATH, run_calibration, run_exclusion
+from advisor.calibrate_from_runs import MIN_DEVICES_FOR_PATH, run_calibration, run_exclusion
 from advisor.engine.calibrate import Observation, calibrate_path, fit, is_noisy, predict, sample_spread
 from advisor.engine.evaluate import factors_for
 from advisor.engine.evaluate import estimate_speed

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.calibration import run_exclusion
+from advisor.calibrate_from_runs import run_exclusion
 from advisor.store import list_runs
 from advisor.validate.runtime_validation import validate_runtime
 

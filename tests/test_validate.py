@@ -225,7 +225,7 @@ def _busy_child(marker: Path | None) -> str:
 
 
 def test_a_run_whose_repeats_disagree_is_measured_again_and_kept_out_of_calibration(tiny_catalog, device, env, tmp_path):
-    from advisor.calibration import run_exclusion
+    from advisor.calibrate_from_runs import run_exclusion
 
     r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=16, repeats=3,
                        catalog=tiny_catalog, db=env, child_source=_busy_child(None))

@@ -334,7 +334,7 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
     speed before → after. Noisy or impossible runs are left out; a device's fit applies to that
     device only; a path-wide default changes only from runs on 3 or more devices and only when it
     lowers the leave-one-device-out error; a fit worse than the shipped factors is not applied."""
-    from advisor.calibration import MIN_DEVICES_FOR_PATH, run_calibration
+    from advisor.calibrate_from_runs import MIN_DEVICES_FOR_PATH, run_calibration
 
     if reset:
         if dry_run:
