@@ -275,8 +275,20 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
             acc = by_role.setdefault(role, [0, 0])
             acc[0] += 1
             acc[1] += nbytes
+        from advisor.engine.runtimes import rotary_cache_bytes
+
+        rotary = rotary_cache_bytes(model, variant.format)
+        if rotary:
+            by_role["rotary tables"] = [2, rotary]
         data["weights_by_role"] = [{"role": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_role.items(), key=lambda kv: -kv[1][1])]
     data["download_bytes"] = tg.download_bytes(est, variant, catalog)
+    if variant is not None and not variant.is_llama_cpp:
+        from advisor.engine.runtimes import kv_dtype_bytes
+
+        kv = variant.runtime.kv
+        dtype = variant.format.activation_dtype if kv.dtype == "activation" else kv.dtype
+        data["kv_cache_policy"] = (f"{dtype} ({kv_dtype_bytes(variant.runtime, variant.format)} B per value), {kv.allocation}"
+                                   + ("" if kv.windowed else ", every layer holds the whole context"))
     if deployment is not None:
         fmt_record = variant.format if variant is not None else catalog.file_type(est.quant_id)
         breaches = tg.limit_breaches(est, model, fmt_record, variant, deployment, catalog)
@@ -318,7 +330,9 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             if "weights_by_type" in d else
             f"Σ per-tensor sizes in {d['runtime']}'s {d['format']}: "
             + ", ".join(f"{w['role']} ×{w['tensors']} {format_size(w['bytes'])}" for w in d["weights_by_role"]))},
-        {"item": "KV cache", "value": format_size(m["kv_cache_bytes"]), "basis": f"{d['workload']['context_tokens']:,} tokens, {d['workload']['kv_cache_type']}"},
+        {"item": "KV cache", "value": format_size(m["kv_cache_bytes"]),
+         "basis": f"{d['workload']['context_tokens']:,} tokens, " + (d["workload"]["kv_cache_type"] if "kv_cache_policy" not in d
+                                                                     else d["kv_cache_policy"])},
         *([{"item": "recurrent state", "value": format_size(m["recurrent_state_bytes"]),
              "basis": "conv/SSM state of the recurrent layers, fixed per sequence"}] if m.get("recurrent_state_bytes") else []),
         {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]),
