@@ -96,15 +96,34 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     return made
 
 
-def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None) -> list[tuple[DeviceProfile, float]]:
+def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None, *,
+                runtime_id: str | None = None) -> list[tuple[DeviceProfile, float]]:
     """For a RAM-only device (``device.stands_for``): the decode speed of ``model_id`` in
-    ``quant_id`` on each catalog device it stands for, the device its figures come from first,
-    then slowest to fastest (context 4,096, prompt 512, output 256). Empty for a real device."""
+    ``quant_id`` (on ``runtime_id``, its default backend on each device) on each catalog device it
+    stands for, the device its figures come from first, then slowest to fastest (context 4,096,
+    prompt 512, output 256). Empty for a real device, or when the device the figures come from
+    cannot run that runtime; peers that cannot run it are left out."""
+    from advisor.engine.runtimes import resolve_variant
+
     catalog = catalog or load_catalog()
     overrides = calibration_overrides()
     peers = [catalog.devices[i] for i in device.stands_for if i in catalog.devices]
-    out = [(d, peer_decode_tokens_per_s(d, catalog, model_id, quant_id, overrides)) for d in peers]
-    return out[:1] + sorted(out[1:], key=lambda t: t[1])
+
+    def speed_on(d: DeviceProfile) -> float | None:
+        if runtime_id in (None, "llama.cpp"):
+            return peer_decode_tokens_per_s(d, catalog, model_id, quant_id, overrides)
+        try:
+            v = resolve_variant(catalog, d, runtime_id, quant_id)
+        except BadInputError:
+            return None
+        e = evaluate(catalog.models[model_id], v.format, d, Workload(), catalog, overrides=overrides, variant=v)
+        return e.speed.decode_tokens_per_s if e.speed else None
+
+    out = [(d, speed_on(d)) for d in peers]
+    if not out or out[0][1] is None:
+        return []
+    rest = [(d, v) for d, v in out[1:] if v is not None]
+    return [(out[0][0], out[0][1])] + sorted(rest, key=lambda t: t[1])  # type: ignore[list-item]
 
 
 def calibration_overrides() -> Mapping[str, PathFactors]:

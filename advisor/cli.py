@@ -129,7 +129,7 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.wording import alternative_text, deployment_line, reason_text, runtime_words
 
     data = recommendation_dict(rec, load_catalog(), top=top)
-    peers = _peers(device, rec.pick.model_id, rec.pick.quant_id) if rec.pick else None
+    peers = _peers(device, rec.pick.model_id, rec.pick.quant_id, rec.pick.runtime) if rec.pick else None
     if peers:
         data["pick_decode_on_ram_peers"] = peers[1]
     if fmt == "json":
@@ -173,14 +173,16 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
         raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are listed above")
 
 
-def _peers(device: Any, model_id: str, quant_id: str) -> tuple[str, list[dict[str, Any]]] | None:
+def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None = None) -> tuple[str, list[dict[str, Any]]] | None:
     """For a RAM-only device: one sentence naming the catalog devices it stands for and the range
     of decode speeds across them (the slowest's figure, the one used, first), and the rows."""
     if not device.stands_for:
         return None
     from advisor.api import peer_speeds
 
-    speeds = peer_speeds(device, model_id, quant_id)
+    speeds = peer_speeds(device, model_id, quant_id, runtime_id=runtime_id)
+    if not speeds:
+        return None
     first, rest = speeds[0], speeds[1:]
     text = (f"Speed figures are those of {first[0].name}, the slowest of {len(speeds)} catalog devices with "
             f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {tps(first[1])} tok/s there")
@@ -306,7 +308,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     data["workload"]["flash_attn"] = workload.flash_attn
     data["workload"]["flash_attn_enabled"] = resolve_flash_attn(workload.flash_attn)
     data["schema"] = "edge-model-advisor/prediction"
-    peers = _peers(device, est.model_id, est.quant_id)
+    peers = _peers(device, est.model_id, est.quant_id, est.runtime)
     if peers:
         data["decode_on_ram_peers"] = peers[1]
         data.setdefault("notes", []).append(peers[0])

@@ -343,3 +343,15 @@ def test_recommend_says_how_many_more(capsys):
     assert code == 0
     data = json.loads(run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "100")[1])
     assert f"  … and {len(data['candidates']) - 3} more candidates (--top {len(data['candidates'])} lists them all)" in out
+
+
+def test_ram_only_device_with_every_runtime_names_its_peers(capsys):
+    """`--ram` with `--runtime all`: the pick may be another runtime's format; the peers' speeds
+    are computed for that runtime (a device that cannot run it is left out of the range)."""
+    code, out, err = run(capsys, "recommend", "--ram", "4GB", "--runtime", "all", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    pick = data["candidates"][0]
+    peers = data.get("pick_decode_on_ram_peers") or []
+    if pick["runtime"] != "llama.cpp" and peers:
+        assert peers[0]["used"] and peers[0]["decode_tokens_per_s"] == pytest.approx(pick["speed"]["decode_tokens_per_s"], rel=2e-3)
