@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from advisor import inputs as lim
 from advisor.errors import BadInputError
-from advisor.units import GIB, MAX_NUMBER, MIB, parse_memory_size, parse_size
+from advisor.units import MAX_NUMBER, MIB, parse_memory_size, parse_size
 
 
 def _size(value: object) -> int:

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping
 from pydantic import ValidationError
 
 from advisor.catalog import advisor_home
-from advisor.errors import AdvisorError, DataFileError, UnknownIdError
+from advisor.errors import DataFileError, UnknownIdError
 from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_DATA_FILE_BYTES, MAX_TOKENS_PER_S, check_document
 from advisor.records import PathFactors
 

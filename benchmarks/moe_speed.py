@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import statistics
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

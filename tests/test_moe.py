@@ -10,7 +10,6 @@ import pytest
 from pydantic import ValidationError
 
 from advisor.engine import memory as mem
-from advisor.engine import speed as spd
 from advisor.engine.evaluate import estimate_speed
 from advisor.engine.quant_mix import tensor_types
 from advisor.engine.tensors import layer_sums, tensor_inventory

@@ -18,7 +18,7 @@ from advisor.wording import reason_text
 from advisor.errors import BadInputError
 from advisor.records import Estimate
 from advisor.units import format_size, gib
-from advisor.wording import GPU_ONLY, reason_text
+from advisor.wording import GPU_ONLY
 
 PICK, AUTO = "__pick__", "__auto__"
 

@@ -13,7 +13,6 @@ import click
 from advisor.errors import BadInputError, DataFileError, NothingFitsError, OutputExistsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, number_in, positive_int, positive_number
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
-from advisor.units import parse_number
 
 
 #: Formats that take seconds to render, and what they are doing meanwhile (shown on stderr).

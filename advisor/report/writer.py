@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from advisor.errors import BadInputError, DataFileError, OutputExistsError
+from advisor.errors import BadInputError
 from advisor.output import write_atomic
 from advisor.report.model import ReportData
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 
-from advisor.errors import BadInputError, OutputExistsError
+from advisor.errors import BadInputError
 from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, number_in, positive_int
 from advisor.output import FORMATS, dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import plural, tps
+from advisor.wording import tps
 
 
 def _emit(text: str) -> None:
