@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from advisor.engine.derived import Derived
 from advisor.errors import DataFileError, UnknownIdError
-from advisor.inputs import MAX_NESTING, check_document, read_bounded_text
+from advisor.inputs import parse_document
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Runtime, RuntimeFormat, Target
 
 T = TypeVar("T", bound=BaseModel)
@@ -104,17 +104,9 @@ def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     """A TOML file, bounded (a regular file of at most 4 MiB, 32 levels deep, finite numbers)."""
-    text = read_bounded_text(path, expected=".toml file")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFileError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from None
-    except RecursionError:
-        raise DataFileError(f"{path}: nested more than {MAX_NESTING} levels deep; a data file is flat tables and lists") from None
-    except ValueError as exc:  # an integer of thousands of digits
-        raise DataFileError(f"{path}: a number is too large ({str(exc).split(':')[0]})") from None
-    check_document(raw, str(path))
-    return raw
+    return parse_document(path, tomllib.loads, expected=".toml file", syntax_error=tomllib.TOMLDecodeError,
+                          describe_syntax=lambda exc: f"not valid TOML ({exc}); fix the syntax at that line",
+                          shape="a data file is flat tables and lists")
 
 
 def _validate(model: type[T], raw: Any, where: str) -> T:

@@ -128,3 +128,21 @@ MAX_WATTS = 1e5
 MAX_PRICE_USD = 1e9
 #: Largest tokens/s a measurement may claim (a datacenter GPU prefills ~10^5 tokens/s).
 MAX_TOKENS_PER_S = 1e7
+
+
+def parse_document(path: str | Path, parse: Any, *, expected: str, syntax_error: Any, describe_syntax: Any, shape: str) -> Any:
+    """Read ``path`` bounded (``read_bounded_text``), parse it with ``parse(text)`` and check the
+    result (``check_document``); every failure is one DataFileError naming the file: its syntax
+    (``syntax_error`` worded by ``describe_syntax``), nesting too deep for the parser (``shape``
+    says what the file should look like), or an integer of thousands of digits."""
+    text = read_bounded_text(path, expected=expected)
+    try:
+        raw = parse(text)
+    except syntax_error as exc:
+        raise DataFileError(f"{path}: {describe_syntax(exc)}") from None
+    except RecursionError:
+        raise DataFileError(f"{path}: nested more than {MAX_NESTING} levels deep; {shape}") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise DataFileError(f"{path}: a number is too large ({str(exc).split(':')[0]})") from None
+    check_document(raw, str(path))
+    return raw

@@ -34,7 +34,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 from advisor.catalog import _read_toml, _validate
 from advisor.engine.recommend import RANK_BY as _ENGINE_RANK_BY
 from advisor.errors import BadInputError, DataFileError, MissingDependencyError
-from advisor.inputs import MAX_NESTING, check_document, read_bounded_text
+from advisor.inputs import parse_document
 from advisor.records import MAX_CONTEXT_TOKENS, DeviceClass, KvCacheType, Workload
 from advisor.units import MAX_NUMBER, parse_duration, parse_size
 
@@ -200,19 +200,13 @@ def _read_yaml(path: Path) -> Any:
         raise MissingDependencyError(
             f"{path}: reading YAML needs PyYAML; install it with: pip install pyyaml (or write the requirements as TOML)"
         ) from None
-    text = read_bounded_text(path, expected=".yaml file")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    def syntax(exc: Any) -> str:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
-        raise DataFileError(f"{path}: not valid YAML{line}; fix the syntax there") from None
-    except RecursionError:
-        raise DataFileError(f"{path}: nested more than {MAX_NESTING} levels deep; a requirements file is flat") from None
-    except ValueError as exc:  # an integer of thousands of digits
-        raise DataFileError(f"{path}: a number is too large ({str(exc).split(':')[0]})") from None
-    check_document(raw, str(path))
-    return raw
+        return f"not valid YAML{line}; fix the syntax there"
+
+    return parse_document(path, yaml.safe_load, expected=".yaml file", syntax_error=yaml.YAMLError, describe_syntax=syntax,
+                          shape="a requirements file is flat")
 
 
 def load_requirements(path: str | Path) -> Requirements:
