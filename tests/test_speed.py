@@ -134,3 +134,30 @@ def test_engine_is_pure():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module.split(".")[0]]
             assert not (set(names) & FORBIDDEN), (path.name, names)
+
+
+def test_cpu_decode_compute_is_int8_dot_products_by_isa(catalog):
+    """A CPU decodes quantized weights at its int8 dot-product rate (FP32 rate × the ISA's ratio,
+    n threads worth n ** THREAD_SCALING_EXPONENT cores); float weights at its FP32 rate."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    device = _device(catalog)  # Raspberry Pi 5: Cortex-A76 with dotprod
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1, threads=2)
+    compute_bound = FACTORS.model_copy(update={"bw_efficiency": 4.0, "decode_compute_efficiency": 0.01})
+    ops = 2 * spd.matmul_params(model) + 2 * model.vocab_size * model.hidden_size + spd.attention_flops(model, 1.5)
+    fp32 = spd.cpu_gflops(device, 2) * 1e9 * 2 ** (spd.THREAD_SCALING_EXPONENT - 1)
+    q = estimate_speed(model, catalog.file_type("Q4_0"), catalog.ggml_types, device, w, compute_bound)
+    f = estimate_speed(model, catalog.file_type("F16"), catalog.ggml_types, device, w, compute_bound)
+    assert q.decode_bound == "compute" and f.decode_bound == "compute"
+    assert q.decode_tokens_per_s == pytest.approx(fp32 * 4.0 * 0.01 / ops, rel=1e-9)
+    assert f.decode_tokens_per_s == pytest.approx(fp32 * spd.FLOAT_DOT_PER_FP32_FMA * 0.01 / ops, rel=1e-9)
+    plain_neon = device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": ("neon",)})})
+    vnni = device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": ("avx2", "avx512", "avx512_vnni")})})
+    avx2 = device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": ("avx2", "fma")})})
+    assert [spd.int8_dot_ratio(d) for d in (device, plain_neon, vnni, avx2)] == [4.0, 1.0, 4.0, 2.0]
+
+
+def test_more_decode_threads_help_less_than_linearly(catalog):
+    device = catalog.device("jetson-agx-orin-64gb")
+    one, twelve = spd.cpu_decode_rates(device, 1), spd.cpu_decode_rates(device, 12)
+    assert twelve[0] / one[0] == pytest.approx(12 ** spd.THREAD_SCALING_EXPONENT, rel=1e-9)
+    assert 1 < twelve[0] / one[0] < 12

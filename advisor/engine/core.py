@@ -21,6 +21,7 @@ from advisor.engine.speed import (
     GPU_PATHS,
     OFFLOAD_BAND_WIDENING,
     attention_flops_at,
+    cpu_decode_rates,
     cpu_gflops,
     decode_bound_code,
     decode_seconds,
@@ -153,7 +154,9 @@ class DeviceTerms:
     on_gpu: Num  # main path runs on an accelerator (GPU or NPU)
     discrete: Num  # a discrete GPU with its own VRAM takes part
     can_offload: Num  # the runtime can split layers between GPU and CPU (llama.cpp -ngl)
-    cpu_flops: Num
+    cpu_flops: Num  # FP32 peak of the decode threads (prefill)
+    cpu_decode_ops: Num  # int8 dot-product ops/s of the decode threads (quantized weights)
+    cpu_decode_flops: Num  # FP32 FLOP/s of the decode threads (float weights)
     gpu_flops: Num
     host_gbs: Num
     vram_gbs: Num
@@ -177,6 +180,7 @@ def device_row(
     uses_gpu = device.gpu_usable if accelerator is None else accelerator == "gpu"
     discrete = bool(uses_gpu and gpu and gpu.discrete)
     threads = workload.threads or default_threads(device)
+    decode_ops, decode_flops = cpu_decode_rates(device, threads)
     if accelerator == "npu" and device.npu is not None and device.npu.tops:
         accel_flops = device.npu.tops * 1e12
     else:
@@ -186,6 +190,8 @@ def device_row(
         "discrete": discrete,
         "can_offload": can_offload,
         "cpu_flops": cpu_gflops(device, threads) * 1e9,
+        "cpu_decode_ops": decode_ops,
+        "cpu_decode_flops": decode_flops,
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "vram_gbs": (gpu.vram_bandwidth_gbs or device.memory.bandwidth_gbs) if gpu and gpu.discrete else device.memory.bandwidth_gbs,
@@ -264,10 +270,12 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
         c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
     peak = where(gpu_side & d.discrete, d.vram_gbs, d.host_gbs)
     rate = where(gpu_side, d.gpu_flops, d.cpu_flops)
+    # a CPU decodes quantized weights through int8 dot products, float weights through FMA
+    decode_rate = where(gpu_side, d.gpu_flops, where(c.is_float, d.cpu_decode_flops, d.cpu_decode_ops))
     cpu_side = logical_not(gpu_side)
     bw_d = effective_bandwidth(peak, f.bw_efficiency, bytes_per_token, d.llc_bytes, d.llc_gbs, cpu_side)
     t, t_mem, t_comp, t_fixed = decode_seconds(
-        bytes_per_token, bw_d, decode_flops, rate * f.decode_compute_efficiency, c.n_layers, f.fixed_s_per_layer, share)
+        bytes_per_token, bw_d, decode_flops, decode_rate * f.decode_compute_efficiency, c.n_layers, f.fixed_s_per_layer, share)
     bw_p = effective_bandwidth(peak, f.bw_efficiency, weight_read, d.llc_bytes, d.llc_gbs, cpu_side)
     type_factor = where(c.is_kquant, f.prefill_kquant_factor, where(c.is_float, f.prefill_float_factor, 1.0))
     p, p_comp, p_mem = prefill_seconds(

@@ -78,6 +78,45 @@ def cpu_gflops(device: DeviceProfile, threads: int) -> float:
     return total
 
 
+#: Integer dot-product throughput of a CPU core relative to its FP32 FMA throughput on the same
+#: vectors, by the best ISA extension the profile lists (``cpu.isa``). Decode on the CPU multiplies
+#: quantized weights by 8-bit-quantized activations (ggml's q*_K / q4_0 × q8 dot products), so its
+#: compute roofline is the core's int8 multiply-accumulate rate, not its FP32 rate. Ratios are
+#: multiply-accumulates per 32-bit lane per instruction against one FMA per FP32 lane (Arm ARM
+#: SDOT; Intel SDM VPDPBUSD, VPMADDUBSW); ops per second = FP32 FLOP/s × ratio.
+INT8_DOT_PER_FP32_FMA = (
+    ("avx512_vnni", 4.0),  # VPDPBUSD zmm: 4 u8×s8 MACs per 32-bit lane, one instruction
+    ("avx_vnni", 4.0),     # VPDPBUSD ymm (Alder Lake and later): the same per lane
+    ("dotprod", 4.0),      # Armv8.2 SDOT/UDOT: 4 s8 MACs per 32-bit lane
+    ("avx2", 2.0),         # VPMADDUBSW (2 MACs per 16-bit lane) then VPMADDWD to widen: half of VNNI
+    ("neon", 1.0),         # SMULL/SMLAL(2) to 16 bit then SADALP: as many MACs per instruction as FMLA
+)
+#: Float weights (F32, F16, BF16) are multiplied in FP32 (x86: F16C conversion, then FMA).
+FLOAT_DOT_PER_FP32_FMA = 1.0
+
+#: Parallel efficiency of llama.cpp's decode threads: n threads deliver n ** THREAD_SCALING_EXPONENT
+#: cores' worth of compute (a barrier per operation, shared caches and memory controllers). Source:
+#: the 1-thread / n-thread pairs of the T-MAC rows of measurements.csv (same device, model and file:
+#: M2 Ultra 1→8 threads ×5.6 and ×5.8, AGX Orin CPU 1→12 ×7.1 and ×9.0, Surface Book 3 1→4 ×2.6
+#: and ×2.8: exponents 0.69–0.88, median 0.82). A ratio within one device, so no device's
+#: absolute speed enters it.
+THREAD_SCALING_EXPONENT = 0.8
+
+
+def int8_dot_ratio(device: DeviceProfile) -> float:
+    """Int8 dot-product ops per FP32 FLOP of the device's CPU (INT8_DOT_PER_FP32_FMA)."""
+    isa = set(device.cpu.isa)
+    return next((ratio for flag, ratio in INT8_DOT_PER_FP32_FMA if flag in isa), 1.0)
+
+
+def cpu_decode_rates(device: DeviceProfile, threads: int) -> tuple[float, float]:
+    """(int8 dot ops/s, FP32 FLOP/s) of ``threads`` decode threads: the fastest cores' peak
+    (``cpu_gflops``) scaled by n ** (THREAD_SCALING_EXPONENT − 1)."""
+    n = max(1, threads)
+    peak = cpu_gflops(device, n) * 1e9 * n ** (THREAD_SCALING_EXPONENT - 1)
+    return peak * int8_dot_ratio(device), peak * FLOAT_DOT_PER_FP32_FMA
+
+
 def matmul_params(model: ModelSpec) -> int:
     """Parameters multiplied per token: every matrix except the token-embedding lookup and the
     output projection (counted apart: prefill computes logits for the last token only); of a
