@@ -37,10 +37,12 @@ CUDA = [
 ]
 
 X86 = [
-    # id, name, ram GiB, bw, mem type, cores, ghz, flop/cycle, isa, power
-    ("ref-mac-pro-2019-xeon-w-16c", "Mac Pro 2019 (Intel Xeon W, 16 cores)", 384, 140.8, "DDR4-2933 6-channel", 16, 3.2, 64, ["avx2", "avx512"], 250),
-    ("ref-surface-book-3-i7-1065g7", "Microsoft Surface Book 3 (Core i7-1065G7)", 16, 58.7, "LPDDR4X-3733 128-bit", 4, 3.5, 32, ["avx2", "avx512"], 25),
-    ("ref-desktop-i5-6500-ddr3", "Desktop PC (Core i5-6500, 16 GB DDR3)", 16, 20.02, "DDR3 (bandwidth as measured in the source)", 4, 3.3, 32, ["avx2"], 65),
+    # id, name, ram GiB, bw, mem type, cores, ghz, flop/cycle, isa, power. Bandwidth: theoretical peak, as every
+    # profile (bw_efficiency is relative to it). ISA: Cascade Lake Xeon W and Ice Lake both have AVX-512 VNNI
+    # ("Intel Deep Learning Boost", Intel ARK); the i5-6500 (Skylake) has AVX2 only.
+    ("ref-mac-pro-2019-xeon-w-16c", "Mac Pro 2019 (Intel Xeon W, 16 cores)", 384, 140.8, "DDR4-2933 6-channel", 16, 3.2, 64, ["avx2", "avx512", "avx512_vnni"], 250),
+    ("ref-surface-book-3-i7-1065g7", "Microsoft Surface Book 3 (Core i7-1065G7)", 16, 58.7, "LPDDR4X-3733 128-bit", 4, 3.5, 32, ["avx2", "avx512", "avx512_vnni"], 25),
+    ("ref-desktop-i5-6500-ddr3", "Desktop PC (Core i5-6500, 16 GB DDR3)", 16, 25.6, "DDR3L-1600 dual channel (theoretical; the source measured 20.02 GB/s)", 4, 3.3, 32, ["avx2"], 65),
 ]
 
 
