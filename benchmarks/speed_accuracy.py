@@ -28,8 +28,10 @@ def ape(pred: float, meas: float) -> float:
     return abs(pred - meas) / meas * 100
 
 
-def fit_paths(rows, catalog, priors, exclude_device: str | None = None):
-    return fit_published_paths(rows, catalog, priors, exclude=frozenset({exclude_device}) if exclude_device else frozenset())
+def fit_paths(rows, catalog, priors, exclude_device: str | None = None, only: frozenset[str] | None = None):
+    """Factors per path (of ``only``, default all) fitted without ``exclude_device``."""
+    exclude = frozenset({exclude_device}) if exclude_device else frozenset()
+    return fit_published_paths(rows, catalog, priors, exclude=exclude, only=only)
 
 
 def main() -> int:
@@ -42,10 +44,12 @@ def main() -> int:
     shipped = {p: catalog.calibration[p] for p in catalog.calibration}
     in_sample = fit_paths(rows, catalog, priors)
     devices = sorted({r.device_key for r in rows})
-    lodo = {d: fit_paths(rows, catalog, priors, exclude_device=d) for d in devices}
+    # a device left out is predicted by its own paths' factors only: fit just those
+    paths_of = {d: frozenset(execution_path(r.observation.device) for r in rows if r.device_key == d) for d in devices}
+    lodo = {d: fit_paths(rows, catalog, priors, exclude_device=d, only=paths_of[d]) for d in devices}
     # before the runtime-measurements.csv rows were added: fits on measurements.csv rows only
     old_rows = [r for r in rows if "runtime" not in r.raw]
-    lodo_old = {d: fit_paths(old_rows, catalog, priors, exclude_device=d) for d in devices}
+    lodo_old = {d: fit_paths(old_rows, catalog, priors, exclude_device=d, only=paths_of[d]) for d in devices}
 
     devices_per_path = defaultdict(set)
     for r in rows:
