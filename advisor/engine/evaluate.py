@@ -236,6 +236,12 @@ GENERIC_USABLE_FRACTION = 0.75
 
 #: The combination that ranks a RAM-only device's peers from slowest to fastest.
 REFERENCE_MODEL, REFERENCE_QUANT = "llama-3.2-1b-instruct", "Q4_K_M"
+#: The same model in float weights: a CPU decodes quantized weights through int8 dot products and
+#: float weights through FMA (speed.INT8_DOT_PER_FP32_FMA), so a peer with slow memory but fast
+#: integer units (Raspberry Pi 4) and one the other way round (Jetson Nano) trade places between
+#: the two; the slowest peer is the slowest over both (geometric mean of its speed relative to the
+#: median peer in each): no single peer need be the slowest for every file.
+REFERENCE_FLOAT_QUANT = "F16"
 
 
 def ram_peers(ram_bytes: int, templates: Sequence[DeviceProfile], *, device_class: str | None = None) -> list[DeviceProfile]:
@@ -272,13 +278,16 @@ def generic_device(
     """A device known only by its RAM: memory from the user, speed from the *slowest* real
     catalog device with that much RAM (``ram_peers``) — so a user with only a RAM figure is not
     promised more than the slowest likely device delivers. Slowest = lowest decode of
-    REFERENCE_MODEL × REFERENCE_QUANT under the shipped factors when ``tables`` is given, else
-    lowest memory bandwidth. ``stands_for`` lists the peers, slowest first. Marked estimated."""
+    REFERENCE_MODEL over REFERENCE_QUANT and REFERENCE_FLOAT_QUANT (product of the speeds relative
+    to the median peer), under the shipped factors when ``tables`` is given, else lowest memory bandwidth. ``stands_for`` lists the peers, slowest first. Marked estimated."""
     peers = ram_peers(ram_bytes, templates, device_class=device_class)
     if not peers:
         raise ValueError("generic_device needs at least one catalog device without a discrete GPU")
     if tables is not None and REFERENCE_MODEL in tables.models:
-        peers.sort(key=lambda d: (peer_decode_tokens_per_s(d, tables), d.id))
+        quants = [q for q in (REFERENCE_QUANT, REFERENCE_FLOAT_QUANT) if q in tables.file_types]
+        speeds = {d.id: [peer_decode_tokens_per_s(d, tables, quant_id=q) for q in quants] for d in peers}
+        medians = [sorted(v[i] for v in speeds.values())[len(peers) // 2] for i in range(len(quants))]
+        peers.sort(key=lambda d: (math.prod(v / m for v, m in zip(speeds[d.id], medians)), d.id))
     else:
         peers.sort(key=lambda d: (d.memory.bandwidth_gbs, d.id))
     slowest = peers[0]

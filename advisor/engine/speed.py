@@ -8,6 +8,10 @@ experts; a prefill micro-batch of 512 tokens touches every expert, so prefill re
                    2 × matmul_params / (flops × decode_compute_efficiency))  compute roofline
                + n_layers × fixed_s_per_layer                             fixed cost (launches, syncs)
 
+On a CPU, ``flops`` of quantized weights is the int8 dot-product rate of the decode threads
+(FP32 rate × INT8_DOT_PER_FP32_FMA of the ISA: dotprod, VNNI, AVX2, plain NEON), float weights
+the FP32 rate, and n threads count as n ** THREAD_SCALING_EXPONENT cores (``cpu_decode_rates``).
+
 Prefill processes the prompt in micro-batches of n_ubatch tokens; each micro-batch costs
 
     t_ubatch = max(tokens × flops_per_token / (flops × prefill_efficiency),   compute roofline
