@@ -1,8 +1,7 @@
 """The published llama.cpp rows the speed benchmarks fit and check (benchmarks/published.py)."""
 
-from benchmarks import published
-
 from advisor.engine.speed import execution_path
+from benchmarks import published
 
 
 def test_opencl_row_runs_on_the_opencl_path(catalog):

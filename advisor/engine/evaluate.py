@@ -279,7 +279,8 @@ def generic_device(
     catalog device with that much RAM (``ram_peers``) — so a user with only a RAM figure is not
     promised more than the slowest likely device delivers. Slowest = lowest decode of
     REFERENCE_MODEL over REFERENCE_QUANT and REFERENCE_FLOAT_QUANT (product of the speeds relative
-    to the median peer), under the shipped factors when ``tables`` is given, else lowest memory bandwidth. ``stands_for`` lists the peers, slowest first. Marked estimated."""
+    to the median peer), under the shipped factors when ``tables`` is given, else lowest memory
+    bandwidth. ``stands_for`` lists the peers, slowest first. Marked estimated."""
     peers = ram_peers(ram_bytes, templates, device_class=device_class)
     if not peers:
         raise ValueError("generic_device needs at least one catalog device without a discrete GPU")
