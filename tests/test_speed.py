@@ -161,3 +161,5 @@ def test_more_decode_threads_help_less_than_linearly(catalog):
     one, twelve = spd.cpu_decode_rates(device, 1), spd.cpu_decode_rates(device, 12)
     assert twelve[0] / one[0] == pytest.approx(12 ** spd.THREAD_SCALING_EXPONENT, rel=1e-9)
     assert 1 < twelve[0] / one[0] < 12
+    # measured on llama.cpp's threads only: another runtime's thread pool keeps linear scaling
+    assert spd.cpu_decode_rates(device, 12, llama_cpp=False)[0] / one[0] == pytest.approx(12, rel=1e-9)

@@ -171,7 +171,7 @@ class DeviceTerms:
 
 def device_row(
     device: DeviceProfile, workload: Workload, main: PathFactors, cpu: PathFactors, *,
-    accelerator: str | None = None, can_offload: bool = True,
+    accelerator: str | None = None, can_offload: bool = True, llama_cpp: bool = True,
 ) -> dict[str, Any]:
     """``accelerator``: "gpu" or "npu" when a runtime backend names it; None: llama.cpp's own
     choice (its GPU paths when the profile says llama.cpp can use the GPU)."""
@@ -180,7 +180,7 @@ def device_row(
     uses_gpu = device.gpu_usable if accelerator is None else accelerator == "gpu"
     discrete = bool(uses_gpu and gpu and gpu.discrete)
     threads = workload.threads or default_threads(device)
-    decode_ops, decode_flops = cpu_decode_rates(device, threads)
+    decode_ops, decode_flops = cpu_decode_rates(device, threads, llama_cpp=llama_cpp)
     if accelerator == "npu" and device.npu is not None and device.npu.tops:
         accel_flops = device.npu.tops * 1e12
     else:

@@ -113,7 +113,8 @@ def device_row(
     cpu = cpu_path_factors(device, tables)
     if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
         return core.device_row(device, workload, main, cpu)  # llama.cpp's own choice of backend
-    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp)
+    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
+                           llama_cpp=variant.is_llama_cpp)
 
 
 def evaluate(
@@ -191,7 +192,8 @@ def estimate_speed(
         d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors)])
     else:
         d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors,
-                                               accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp)])
+                                               accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
+                                               llama_cpp=variant.is_llama_cpp)])
     return _speed(model, device, workload, c, d, factors, gpu_fraction if factors.path in spd.GPU_PATHS else 1.0)
 
 

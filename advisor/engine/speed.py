@@ -113,11 +113,14 @@ def int8_dot_ratio(device: DeviceProfile) -> float:
     return next((ratio for flag, ratio in INT8_DOT_PER_FP32_FMA if flag in isa), 1.0)
 
 
-def cpu_decode_rates(device: DeviceProfile, threads: int) -> tuple[float, float]:
+def cpu_decode_rates(device: DeviceProfile, threads: int, *, llama_cpp: bool = True) -> tuple[float, float]:
     """(int8 dot ops/s, FP32 FLOP/s) of ``threads`` decode threads: the fastest cores' peak
-    (``cpu_gflops``) scaled by n ** (THREAD_SCALING_EXPONENT − 1)."""
+    (``cpu_gflops``), for llama.cpp scaled by n ** (THREAD_SCALING_EXPONENT − 1). The exponent was
+    measured on llama.cpp's threads (a barrier per graph node); other runtimes' thread pools are
+    not measured and keep linear scaling."""
     n = max(1, threads)
-    peak = cpu_gflops(device, n) * 1e9 * n ** (THREAD_SCALING_EXPONENT - 1)
+    exponent = THREAD_SCALING_EXPONENT if llama_cpp else 1.0
+    peak = cpu_gflops(device, n) * 1e9 * n ** (exponent - 1)
     return peak * int8_dot_ratio(device), peak * FLOAT_DOT_PER_FP32_FMA
 
 
