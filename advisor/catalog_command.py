@@ -156,7 +156,7 @@ def targets(fmt: str, browsers: bool) -> None:
 
 @click.command()
 @click.option("--class", "device_class", default=None, help="phone, tablet, laptop, desktop, desktop-gpu, sbc, jetson, mini-pc.")
-@click.option("--search", default=None, help="Text to find in the id or name.")
+@click.option("--search", default=None, help="Text to find in the id, name, SoC or CPU architecture (riscv64, arm64, x86_64).")
 @click.option("--min-ram", default=None, type=SIZE, help="Smallest RAM, e.g. 8GB.")
 @click.option("--max-price", default=None, type=positive_number(1e7), help="Highest price in USD.")
 @format_option
@@ -175,7 +175,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
     for d in sorted(catalog.devices.values(), key=lambda d: (d.device_class, d.memory.ram, d.id)):
         if device_class and d.device_class != device_class:
             continue
-        if search and search.lower() not in (d.id + " " + d.name).lower():
+        if search and search.lower() not in " ".join((d.id, d.name, d.soc, d.cpu.arch)).lower():
             continue
         if d.memory.ram < ram_floor:
             continue

@@ -340,9 +340,13 @@ class MemorySpec(Record):
         return self
 
 
+#: CPU architectures a profile may name; each has a CPU execution path (engine.speed.cpu_path).
+CpuArch = Literal["arm64", "x86_64", "riscv64"]
+
+
 class CpuSpec(Record):
     name: str
-    arch: Literal["arm64", "x86_64"]
+    arch: CpuArch
     isa: tuple[str, ...] = ()
     cores: int = Field(gt=0, le=lim.MAX_CORES)
     threads: int = Field(gt=0, le=lim.MAX_CORES * 8)
@@ -416,6 +420,30 @@ class NpuSpec(Record):
     runtimes_note: str = ""
 
 
+class StorageSpec(Record):
+    """Where the model file is read from at a cold start: the storage's kind ("UFS 4.0", "NVMe
+    PCIe 4.0", "microSD UHS-I", "eMMC 5.1") and its sequential read in decimal MB/s (10^6 B/s),
+    as vendors publish it. Used for the cold-start load time (engine.load)."""
+
+    kind: str = Field(min_length=1, max_length=200)
+    read_mb_s: float
+    basis: Basis
+    source: str = ""
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _sane_read_speed(self) -> "StorageSpec":
+        if not lim.MIN_STORAGE_READ_MB_S <= self.read_mb_s <= lim.MAX_STORAGE_READ_MB_S:
+            raise ValueError(
+                f"a sequential read of {self.read_mb_s:g} MB/s is outside {lim.MIN_STORAGE_READ_MB_S:g}–"
+                f"{lim.MAX_STORAGE_READ_MB_S:,.0f} MB/s; give it in decimal MB/s (a 7 GB/s NVMe drive is 7000)")
+        return self
+
+    @property
+    def read_bytes_per_s(self) -> float:
+        return self.read_mb_s * 1e6
+
+
 class PowerSpec(Record):
     typical_w: float | None = Field(default=None, ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
     max_w: float = Field(ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
@@ -444,6 +472,9 @@ class DeviceProfile(Record):
     gpu: GpuSpec | None = None
     npu: NpuSpec | None = None
     power: PowerSpec
+    #: the storage the model file is loaded from (optional: older user profiles have none, and a
+    #: cold-start load time is then not predicted)
+    storage: StorageSpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
 
@@ -1109,6 +1140,23 @@ class SpeedEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadEstimate:
+    """Time until a model is ready for its first prompt token (engine.load): from a warm page cache
+    (the file's pages already in RAM: a restart) and from a cold one (read from storage: the first
+    start after boot); ``cold_s`` is None when the profile gives no storage speed."""
+
+    file_bytes: int
+    warm_s: float
+    cold_s: float | None
+    #: time to first token of a cold start: cold load + prefill of the prompt
+    cold_ttft_s: float | None
+    storage_kind: str | None
+    storage_read_mb_s: float | None
+    storage_basis: str | None
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     """Everything the engine says about one model × quant × device × workload."""
 
@@ -1124,6 +1172,8 @@ class Estimate:
     #: the runtime and its backend (llama.cpp's backend is the speed path: cpu-arm, metal, …)
     runtime: str = "llama.cpp"
     backend: str = ""
+    #: load time, warm and cold, and the cold-start time to first token (with speed only)
+    load: LoadEstimate | None = None
 
     @property
     def headroom_bytes(self) -> int:

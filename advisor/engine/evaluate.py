@@ -6,6 +6,7 @@ import math
 from typing import Mapping, Protocol, Sequence
 
 from advisor.engine import core, empirical
+from advisor.engine import load as ld
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
 from advisor.engine import runtimes as rt
@@ -160,6 +161,7 @@ def evaluate(
         reasons=tuple(reasons),
         runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
         backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
+        load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s) if speed is not None else None,
     )
 
 
