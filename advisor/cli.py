@@ -356,6 +356,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
              "basis": f"{sp['prefill_bound']} bound"},
             {"item": "time to first token", "value": format_seconds(sp["ttft_s"]), "basis": f"{d['workload']['prompt_tokens']} prompt tokens, model loaded"},
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},
+            *_load_rows(d.get("load")),
             {"item": "energy", "value": "-" if sp["energy_j_per_response"] is None else f"{sp['energy_j_per_token']:.2f} J/token, {sp['energy_j_per_response']:.0f} J/response",
              "basis": "device power × time"},
             {"item": "backend", "value": f"{d.get('runtime', 'llama.cpp')} {sp['backend']}, {sp['threads']} threads, {sp['gpu_layers']} GPU layers", "basis": ""},
@@ -363,6 +364,22 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     for note in d.get("notes", []):
         rows.append({"item": "note", "value": note, "basis": ""})
     return rows
+
+
+def _load_rows(ld: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Load time (warm and cold) and the time to first token of a cold start."""
+    if not ld:
+        return []
+    rows = [{"item": "load (warm)", "value": format_seconds(ld["load_warm_s"]),
+             "basis": f"{format_size(ld['file_bytes'])} file in the page cache (a restart)"}]
+    if ld["load_cold_s"] is None:
+        rows.append({"item": "load (cold)", "value": "-", "basis": "the device profile gives no storage read speed; add a [storage] table"})
+        return rows
+    return rows + [
+        {"item": "load (cold)", "value": format_seconds(ld["load_cold_s"]),
+         "basis": f"first start: read from {ld['storage']} at {ld['storage_read_mb_s']:,.0f} MB/s ({ld['storage_basis']}) + the warm load"},
+        {"item": "cold-start TTFT", "value": format_seconds(ld["cold_start_ttft_s"]), "basis": "cold load + prefill of the prompt"},
+    ]
 
 
 @cli.command("devices-for")

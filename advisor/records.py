@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from advisor import inputs as lim
 from advisor.errors import BadInputError
@@ -431,13 +431,14 @@ class StorageSpec(Record):
     source: str = ""
     note: str = ""
 
-    @model_validator(mode="after")
-    def _sane_read_speed(self) -> "StorageSpec":
-        if not lim.MIN_STORAGE_READ_MB_S <= self.read_mb_s <= lim.MAX_STORAGE_READ_MB_S:
+    @field_validator("read_mb_s")
+    @classmethod
+    def _sane_read_speed(cls, value: float) -> float:
+        if not lim.MIN_STORAGE_READ_MB_S <= value <= lim.MAX_STORAGE_READ_MB_S:
             raise ValueError(
-                f"a sequential read of {self.read_mb_s:g} MB/s is outside {lim.MIN_STORAGE_READ_MB_S:g}–"
+                f"a sequential read of {value:g} MB/s is outside {lim.MIN_STORAGE_READ_MB_S:g}–"
                 f"{lim.MAX_STORAGE_READ_MB_S:,.0f} MB/s; give it in decimal MB/s (a 7 GB/s NVMe drive is 7000)")
-        return self
+        return value
 
     @property
     def read_bytes_per_s(self) -> float:

@@ -36,7 +36,8 @@ def estimate_rows(estimates: list[Estimate], cat: Catalog) -> pd.DataFrame:
             "decode tok/s": s.get("decode_tokens_per_s"), "prefill tok/s": s.get("prefill_tokens_per_s"),
             "TTFT s": s.get("ttft_s"), "quality": d["quality_score"], "license": d["license"],
             "decode low": s.get("decode_low"), "decode high": s.get("decode_high"),
-            "energy J/response": s.get("energy_j_per_response"), "license class": d["license_class"],
+            "energy J/response": s.get("energy_j_per_response"),
+            "cold-start TTFT s": (d["load"] or {}).get("cold_start_ttft_s"), "license class": d["license_class"],
             "params B": d["params"] / 1e9, "model": d["model"], "notes": "; ".join(d["notes"]),
         })
     return pd.DataFrame(rows)
