@@ -69,6 +69,20 @@ def parse_nvidia_smi_csv(text: str) -> list[dict[str, Any]]:
     return gpus
 
 
+def parse_riscv_isa(cpuinfo: str | None) -> list[str]:
+    """The profile's ISA names from a RISC-V /proc/cpuinfo ``isa`` line ("rv64imafdcv_zicsr_…"):
+    rv64gc (IMAFD + C) and rvv1.0 when the single-letter extensions include V (the kernel
+    reports V only for the ratified 1.0 vector extension)."""
+    for line in (cpuinfo or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "isa":
+            base = value.strip().lower().split("_")[0]
+            letters = base[4:] if base.startswith(("rv64", "rv32")) else ""
+            out = [f"{base[:4]}gc"] if set("imafdc") <= set(letters.replace("g", "imafd")) else []
+            return out + (["rvv1.0"] if "v" in letters else [])
+    return []
+
+
 def cluster_cpus(max_freqs_khz: dict[int, int]) -> list[tuple[int, float]]:
     """Group logical CPUs by their maximum frequency: [(count, GHz)], fastest first (big.LITTLE)."""
     groups: dict[int, int] = {}
@@ -221,6 +235,8 @@ def probe_machine() -> MachineInfo:
         clusters = [(physical, round(ghz, 2))]
     flags = {str(f).lower() for f in info.get("flags", [])}
     isa = sorted({name for flag, name in ISA_FLAGS.items() if flag in flags})
+    if platform.machine().lower() == "riscv64":
+        isa = parse_riscv_isa(_read("/proc/cpuinfo"))
     apple = platform.system() == "Darwin" and platform.machine() == "arm64"
     if apple:
         isa = sorted(set(isa) | {"neon", "dotprod"})

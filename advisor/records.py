@@ -640,6 +640,10 @@ class RuntimeBackend(Record):
     platforms: tuple[Platform, ...]
     #: largest KV capacity this backend allows (MLC caps Metal at 32,768 tokens)
     max_context: int | None = Field(default=None, gt=0)
+    #: host CPU architectures a native build of this backend exists for; the default is the two
+    #: every runtime here ships for, so a RISC-V device gets a backend only where the data says so
+    cpu_arches: tuple[CpuArch, ...] = ("arm64", "x86_64")
+    cpu_arches_source: str = ""
     source: str
     verified: bool = True
     note: str = ""
@@ -733,8 +737,8 @@ class Runtime(Record):
         return tuple(f for f in self.formats if not f.backends or backend_id in f.backends)
 
     def usable_backends(self, device: DeviceProfile, browser: BrowserPlatform | None = None) -> tuple[RuntimeBackend, ...]:
-        """Backends of this runtime that can run on ``device``: in a native process, CPU backends
-        on the device's OS families, GPU/NPU backends when the profile lists this runtime for its
+        """Backends of this runtime that can run on ``device``: in a native process (built for its
+        CPU architecture, ``cpu_arches``), CPU backends on the device's OS families, GPU/NPU backends when the profile lists this runtime for its
         GPU/NPU (a GPU backend driving the profile's own GPU API first: CUDA before Vulkan on an
         RTX card). In a ``browser`` page: its ``web`` backends, a WebGPU one only where that
         browser offers WebGPU for this device's OS and GPU."""
@@ -744,7 +748,7 @@ class Runtime(Record):
         platforms = device.platforms
         out: list[RuntimeBackend] = []
         for b in self.backends:
-            if not any(p in b.platforms for p in platforms):
+            if not any(p in b.platforms for p in platforms) or device.cpu.arch not in b.cpu_arches:
                 continue
             if b.kind == "cpu" or (b.kind == "gpu" and device.gpu and self.id in device.gpu.runtimes) or (
                     b.kind == "npu" and device.npu and self.id in device.npu.runtimes):

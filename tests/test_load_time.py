@@ -39,6 +39,12 @@ def test_warm_load_by_hand(file_bytes, bandwidth_gbs, efficiency, fixed_s, expec
     assert ld.warm_load_seconds(file_bytes, bandwidth_gbs, page_in_efficiency=efficiency, fixed_s=fixed_s) == pytest.approx(expected_s)
 
 
+def test_the_vocabulary_adds_its_set_up_by_hand():
+    # 1e9 / (10e9 × 0.5) + 150,000 × 2e-6 + 0.1 = 0.2 + 0.3 + 0.1
+    assert ld.warm_load_seconds(1_000_000_000, 10.0, 150_000, page_in_efficiency=0.5, s_per_vocab_token=2e-6,
+                                fixed_s=0.1) == pytest.approx(0.6)
+
+
 @pytest.mark.parametrize(
     "file_bytes, read_mb_s, warm_s, expected_s",
     [
@@ -52,12 +58,15 @@ def test_cold_load_by_hand(file_bytes, read_mb_s, warm_s, expected_s):
 
 
 def test_estimate_load_on_a_raspberry_pi_5_by_hand(catalog):
-    """Pi 5: 17.1 GB/s, microSD at 90 MB/s; the shipped constants (PAGE_IN_EFFICIENCY 0.25, fixed 0.15 s)."""
-    assert (ld.PAGE_IN_EFFICIENCY, ld.LOAD_FIXED_S) == (0.25, 0.15)
-    est = ld.estimate_load(catalog.device("raspberry-pi-5-8gb"), 1_000_000_000, prefill_s=2.0)
-    assert est.warm_s == pytest.approx(1e9 / (17.1e9 * 0.25) + 0.15)       # 0.384 s
-    assert est.cold_s == pytest.approx(1e9 / 90e6 + est.warm_s)            # 11.5 s
-    assert est.cold_ttft_s == pytest.approx(est.cold_s + 2.0)
+    """Pi 5: 17.1 GB/s, microSD at 90 MB/s; a 1 GB file with Qwen's 151,936-token vocabulary under the
+    shipped constants (PAGE_IN_EFFICIENCY 0.5, 1.9 µs per vocabulary token, 0.24 s fixed)."""
+    assert (ld.PAGE_IN_EFFICIENCY, ld.LOAD_S_PER_VOCAB_TOKEN, ld.LOAD_FIXED_S) == (0.5, 1.9e-6, 0.24)
+    est = ld.estimate_load(catalog.device("raspberry-pi-5-8gb"), 1_000_000_000, prefill_s=2.0, vocab_size=151_936)
+    # 1e9 / 8.55e9 = 0.11696 s; 151,936 × 1.9e-6 = 0.28868 s; + 0.24 s
+    assert est.warm_s == pytest.approx(0.645637, abs=1e-5)
+    # + 1e9 / 90e6 = 11.11111 s
+    assert est.cold_s == pytest.approx(11.756748, abs=1e-5)
+    assert est.cold_ttft_s == pytest.approx(13.756748, abs=1e-5)
     assert (est.storage_kind, est.storage_read_mb_s, est.storage_basis) == ("microSD (UHS-I SDR104)", 90.0, "estimated")
 
 
@@ -178,6 +187,33 @@ def test_riscv_in_every_front_end(capsys, tmp_path, fmt):
                          "--device", "sifive-hifive-premier-p550-16gb", "-o", str(path))
     assert code in (0, 3), err
     assert "sifive-hifive-premier-p550-16gb" in path.read_text()
+
+
+def test_on_riscv_only_runtimes_built_for_it_are_offered(capsys, catalog):
+    code, out, err = run(capsys, "recommend", "--device", "banana-pi-bpi-f3-4gb", "--runtime", "all", "--format", "json")
+    assert code == 0, err
+    assert {c["runtime"] for c in json.loads(out)["candidates"]} == {"llama.cpp"}
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "banana-pi-bpi-f3-4gb", "--runtime", "mnn")
+    assert code == 1
+    assert err.strip() == "Error: mnn has no riscv64 build, so it does not run on Banana Pi BPI-F3 (4 GB); runtimes there: llama.cpp"
+    for rt in catalog.runtimes.values():  # a riscv64 build is claimed only with its source
+        for b in rt.backends:
+            assert "riscv64" not in b.cpu_arches or b.cpu_arches_source, (rt.id, b.id)
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, isa",
+    [
+        ("processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdcv_zicbom_zicboz_zicntr_zicond\nmmu\t\t: sv39\n", ["rv64gc", "rvv1.0"]),
+        ("isa\t\t: rv64imafdc_zicntr_zicsr_zifencei_zihpm\n", ["rv64gc"]),  # VisionFive 2 (U74): no V
+        ("processor : 0\nflags : fpu vme\n", []),
+        (None, []),
+    ],
+)
+def test_riscv_isa_from_cpuinfo(cpuinfo, isa):
+    from advisor.hardware import parse_riscv_isa
+
+    assert parse_riscv_isa(cpuinfo) == isa
 
 
 # --------------------------------------------------------------------------- report on an imported model

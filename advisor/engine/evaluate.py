@@ -161,7 +161,7 @@ def evaluate(
         reasons=tuple(reasons),
         runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
         backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
-        load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s) if speed is not None else None,
+        load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s, model.vocab_size) if speed is not None else None,
     )
 
 

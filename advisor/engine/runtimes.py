@@ -160,6 +160,9 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
     if not usable:
         able = sorted(r.id for r in tables.runtimes.values() if usable_for(r))
         where = f"{device.name} under {deployment.target.id}" if deployment is not None else device.name
+        if deployment is None and not any(device.cpu.arch in b.cpu_arches for b in runtime.backends):
+            raise BadInputError(f"{runtime.id} has no {device.cpu.arch} build, so it does not run on {where}; "
+                                f"runtimes there: {', '.join(able) or 'none'}")
         raise BadInputError(
             f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}); runtimes there: {', '.join(able) or 'none'}")
     if backend_id is not None:
