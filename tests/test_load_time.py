@@ -275,13 +275,13 @@ def test_report_import_errors(capsys, tmp_path, extra, message):
     cfg.write_text(json.dumps(CONFIG))
     args = [a.replace("{cfg}", str(cfg)) for a in extra]
     code, out, err = run(capsys, "report", "--gguf-header", str(path), "--device", "raspberry-pi-5-8gb", *args)
-    assert code == 1
+    assert code == 1 and out == ""
     assert err.strip() == message
 
 
 def test_report_on_a_missing_header_is_one_error(capsys, tmp_path):
     code, out, err = run(capsys, "report", "--gguf-header", str(tmp_path / "nope.gguf"), "--device", "raspberry-pi-5-8gb")
-    assert code == 1 and err.startswith("Error: ") and len(err.strip().splitlines()) == 1
+    assert code == 1 and out == "" and err.startswith("Error: ") and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- this machine's storage
