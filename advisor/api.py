@@ -92,8 +92,20 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
         if len(catalog.made_devices) >= MAX_MADE_DEVICES:
             catalog.made_devices.clear()  # a bounded memo: the cache file stays small
         made = catalog.made_devices[key] = generic_device(
-            ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
+            ram, ram_peer_templates(catalog), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
     return made
+
+
+def ram_peer_templates(catalog: Catalog) -> list[DeviceProfile]:
+    """The catalog devices a RAM size may stand for: those whose execution path has measured
+    runs. A device whose speed is a prior only (the RISC-V boards: no RISC-V CPU run in the
+    reference data) would otherwise become the yardstick of every device with its RAM; it is
+    named with --device instead. All devices when none qualifies."""
+    from advisor.engine.speed import execution_path
+
+    measured = [d for d in catalog.devices.values()
+                if (f := catalog.calibration.get(execution_path(d))) is None or f.n_measurements > 0]
+    return measured or list(catalog.devices.values())
 
 
 def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None, *,

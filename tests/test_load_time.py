@@ -201,6 +201,17 @@ def test_on_riscv_only_runtimes_built_for_it_are_offered(capsys, catalog):
             assert "riscv64" not in b.cpu_arches or b.cpu_arches_source, (rt.id, b.id)
 
 
+@pytest.mark.parametrize("ram", ["4GB", "8GB", "16GB"])
+def test_a_ram_size_never_stands_for_a_board_whose_speed_is_a_prior_only(capsys, ram):
+    """--ram takes the slowest catalog device with that RAM: a RISC-V board (cpu-riscv: no measured
+    runs) would become every 8 GB device's yardstick; it is named with --device instead."""
+    code, out, err = run(capsys, "recommend", "--ram", ram, "--format", "json")
+    assert code == 0, err
+    peers = json.loads(out)["device"]["stands_for"]
+    assert peers and not set(RISCV) & set(peers)
+    assert peers[0].startswith("raspberry-pi-")  # the slowest measured-path device, as before the RISC-V boards
+
+
 @pytest.mark.parametrize(
     "cpuinfo, isa",
     [
