@@ -70,6 +70,8 @@ def estimate_load(device: DeviceProfile, file_bytes: int, prefill_s: float | Non
         basis += f"; cold: + file read at {storage.read_mb_s:,.0f} MB/s ({storage.kind}, {storage.basis})"
     else:
         basis += "; cold: the profile gives no storage read speed (add a [storage] table)"
+    if device.gpu_usable and device.gpu is not None and device.gpu.discrete:
+        basis += "; the copy of the weights into VRAM is not included"
     return LoadEstimate(
         file_bytes=int(file_bytes),
         warm_s=warm,
