@@ -7,11 +7,12 @@ GFLOPS/TFLOPS as published. Units are parsed in ``advisor.units`` only.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from advisor import inputs as lim
 from advisor.errors import BadInputError
@@ -66,6 +67,7 @@ GgufArch = Literal[
     "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
     "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
 ]
+GGUF_ARCHS: tuple[str, ...] = get_args(GgufArch)
 
 
 class FileTensor(Record):
@@ -655,13 +657,36 @@ class Runtime(Record):
     #: "gguf": the weight formats are the GGUF file types of catalog/quantizations.toml
     formats_from: Literal["gguf"] | None = None
     formats: tuple[RuntimeFormat, ...] = Field(default=(), alias="format")
+    #: the architectures (gguf_arch names) the runtime's converter or loader has code for;
+    #: None = not known, every architecture assumed
+    architectures: tuple[str, ...] | None = None
+    architectures_source: str = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+
+    @field_validator("architectures")
+    @classmethod
+    def _known_archs(cls, archs: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if archs is None:
+            return None
+        if not archs:
+            raise ValueError("an empty list runs no model; leave architectures out when the runtime's list is not known")
+        for a in archs:
+            if a not in GGUF_ARCHS:
+                close = difflib.get_close_matches(a, GGUF_ARCHS, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(GGUF_ARCHS)}"
+                raise ValueError(f"unknown architecture '{a}'; {hint}")
+        twice = sorted({a for a in archs if archs.count(a) > 1})
+        if twice:
+            raise ValueError(f"architecture {', '.join(twice)} is listed twice; remove one")
+        return archs
 
     @model_validator(mode="after")
     def _check(self) -> Runtime:
         if bool(self.formats) == bool(self.formats_from):
             raise ValueError("give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one")
+        if self.architectures is not None and not self.architectures_source.strip():
+            raise ValueError("architectures needs architectures_source: the package, version and file it was read from")
         ids = [b.id for b in self.backends]
         if not ids or len(set(ids)) != len(ids):
             raise ValueError(f"backend ids must be present and unique, got {ids}")
@@ -684,6 +709,11 @@ class Runtime(Record):
     @property
     def names(self) -> tuple[str, ...]:
         return (self.id, *self.aliases)
+
+    def runs_arch(self, gguf_arch: str) -> bool:
+        """Whether the runtime can load a model of this architecture (a ``gguf_arch`` name):
+        listed in ``architectures``, or any architecture when the list is not known (None)."""
+        return self.architectures is None or gguf_arch in self.architectures
 
     def backend(self, backend_id: str) -> RuntimeBackend | None:
         return next((b for b in self.backends if b.id == backend_id), None)

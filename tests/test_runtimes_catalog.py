@@ -11,7 +11,7 @@ from advisor.catalog import data_root, load_catalog, load_device_file, load_runt
 from advisor.cli import main
 from advisor.engine.tensors import tensor_inventory
 from advisor.errors import DataFileError, UnknownIdError
-from advisor.records import ModelSpec, RuntimeFormat, TensorQuant, os_platforms
+from advisor.records import GGUF_ARCHS, ModelSpec, RuntimeFormat, TensorQuant, os_platforms
 
 ROOT = data_root()
 REQUIRED_RUNTIMES = ["llama.cpp", "mlx", "mlc", "executorch", "litert-lm", "ort-genai", "mnn", "wllama"]
@@ -243,6 +243,101 @@ verified = true
      "[x]: field '(top level)': backend cpu names platforms ['web'] missing from the runtime's platforms"),
 ])
 def test_bad_runtime_file_fails_with_one_line(tmp_path, body, message):
+    path = tmp_path / "runtimes.toml"
+    path.write_text(body)
+    with pytest.raises(DataFileError) as exc:
+        load_runtimes_file(path)
+    assert str(exc.value) == f"{path} {message}"
+
+
+
+# --------------------------------------------------------------------------- architectures
+
+
+def test_every_runtime_says_which_architectures_it_runs_and_where_that_was_read(catalog):
+    shipped = {r.id: r for r in load_runtimes_file(ROOT / "catalog" / "runtimes.toml")}
+    assert set(shipped) == set(REQUIRED_RUNTIMES)
+    for rt in shipped.values():
+        assert isinstance(rt.architectures, tuple) and rt.architectures, rt.id
+        assert set(rt.architectures) <= set(GGUF_ARCHS), rt.id
+        assert len(set(rt.architectures)) == len(rt.architectures), rt.id
+        assert "read 2026-11-29" in rt.architectures_source, rt.id
+        assert catalog.runtime(rt.id).architectures == rt.architectures
+
+
+@pytest.mark.parametrize("runtime_id", ["llama.cpp", "wllama"])
+def test_llama_cpp_runs_every_catalog_architecture(catalog, runtime_id):
+    rt = catalog.runtime(runtime_id)
+    archs = {m.gguf_arch for m in catalog.models.values()}
+    assert archs == set(GGUF_ARCHS)  # the catalog uses every architecture the advisor knows
+    assert all(rt.runs_arch(a) for a in archs)
+
+
+# (runtime, gguf_arch, runs?) checked by hand in the source named in architectures_source
+ARCH_FACTS = [
+    ("mlx", "granitehybrid", True),  # mlx_lm/models/granitemoehybrid.py, Mamba2 layers included
+    ("mlx", "deepseek2", True),  # mlx_lm/models/deepseek_v2.py
+    ("mlx", "gemma3n", True),  # mlx_lm/models/gemma3n.py
+    ("mlx", "openelm", True),  # mlx_lm/models/openelm.py
+    ("ort-genai", "granitehybrid", False),  # builders/granite.py: attention + shared MLP only, no Mamba2
+    ("ort-genai", "qwen3moe", False),  # no Qwen3MoeForCausalLM branch in builder.py
+    ("ort-genai", "gptneox", False),
+    ("ort-genai", "lfm2moe", True),  # Lfm2MoeForCausalLM → LFM2MoEModel
+    ("ort-genai", "phimoe", True),  # PhiMoEForCausalLM (CUDA, int4)
+    ("ort-genai", "gpt-oss", True),
+    ("executorch", "lfm2", True),  # export_llama_lib.py lfm2_350m … lfm2_1_2b
+    ("executorch", "lfm2moe", False),
+    ("executorch", "qwen3moe", False),
+    ("litert-lm", "gemma3n", True),  # export_hf/model_ext/gemma3n
+    ("litert-lm", "granitehybrid", False),
+    ("litert-lm", "smollm3", False),
+    ("mnn", "qwen3moe", True),  # model_mapper.py regist('qwen3_moe', …)
+    ("mnn", "phi3", False),  # not registered: falls back to the default map
+    ("mlc", "stablelm", True),  # stablelm-2-zephyr-1_6b prebuilt
+    ("mlc", "gemma3n", False),
+]
+
+
+@pytest.mark.parametrize("runtime_id,arch,runs", ARCH_FACTS)
+def test_hand_checked_architecture_facts(catalog, runtime_id, arch, runs):
+    assert catalog.runtime(runtime_id).runs_arch(arch) is runs
+
+
+def test_granite_4_hybrids_run_only_where_a_converter_handles_mamba2(catalog):
+    runs = {rt.id for rt in catalog.runtimes.values() if rt.runs_arch(catalog.model("granite-4.0-h-micro").gguf_arch)}
+    assert runs == {"llama.cpp", "wllama", "mlx"}
+
+
+def test_runs_arch_without_a_list_assumes_every_architecture(tmp_path):
+    path = tmp_path / "runtimes.toml"
+    path.write_text(GGUF_HEAD)
+    (unknown,) = load_runtimes_file(path)
+    assert unknown.architectures is None and all(unknown.runs_arch(a) for a in GGUF_ARCHS)
+    path.write_text(GGUF_HEAD.replace("kv = {", 'architectures = ["llama", "qwen3"]\narchitectures_source = "s"\nkv = {'))
+    (listed,) = load_runtimes_file(path)
+    assert listed.architectures == ("llama", "qwen3")
+    assert [a for a in GGUF_ARCHS if listed.runs_arch(a)] == ["llama", "qwen3"]
+
+
+def _with_archs(line: str) -> str:
+    return GGUF_HEAD.replace("kv = {", line + "\nkv = {")
+
+
+@pytest.mark.parametrize("body,message", [
+    (_with_archs('architectures = ["llama", "qwen3-moe"]\narchitectures_source = "s"'),
+     "[x]: field 'architectures': unknown architecture 'qwen3-moe'; did you mean 'qwen3moe'?"),
+    (_with_archs('architectures = ["rwkv6"]\narchitectures_source = "s"'),
+     "[x]: field 'architectures': unknown architecture 'rwkv6'; use one of " + ", ".join(GGUF_ARCHS)),
+    (_with_archs('architectures = ["llama", "llama"]\narchitectures_source = "s"'),
+     "[x]: field 'architectures': architecture llama is listed twice; remove one"),
+    (_with_archs('architectures = []\narchitectures_source = "s"'),
+     "[x]: field 'architectures': an empty list runs no model; leave architectures out when the runtime's list is not known"),
+    (_with_archs('architectures = ["llama"]'),
+     "[x]: field '(top level)': architectures needs architectures_source: the package, version and file it was read from"),
+    (_with_archs('architecture = ["llama"]\narchitectures_source = "s"'),
+     "[x]: unknown field 'architecture'; did you mean 'architectures'?"),
+])
+def test_bad_architectures_fail_with_one_line(tmp_path, body, message):
     path = tmp_path / "runtimes.toml"
     path.write_text(body)
     with pytest.raises(DataFileError) as exc:
