@@ -190,13 +190,12 @@ def _check_format_name(name: str, runtime_ids: Sequence[str], catalog: Catalog) 
 
 
 def runtime_choice(names: Sequence[str]) -> frozenset[str] | None:
-    """``--runtime`` values: none → llama.cpp alone; ``all`` → every runtime with evidence."""
+    """``--runtime`` values: none or ``all`` → every runtime the device can run that has evidence
+    behind it (the default); names → those runtimes alone (``llama.cpp`` for llama.cpp's answer)."""
     from advisor.engine.recommend import ALL_RUNTIMES
 
     wanted = {n.strip().lower() for n in names if n.strip()}
-    if not wanted:
-        return None
-    if "all" in wanted:
+    if not wanted or "all" in wanted:
         return ALL_RUNTIMES
     catalog = load_catalog()
     return frozenset(catalog.runtime(n).id for n in wanted)
@@ -237,6 +236,10 @@ def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: W
     variant = resolve_variant(catalog, target_device, runtime_id or "llama.cpp", quant_id, backend_id, deployment)
     if variant.format is None:
         raise BadInputError(f"name a format of {variant.runtime.id}")
+    if not variant.runtime.runs_arch(model.gguf_arch):
+        able = [r.id for r in catalog.runtimes.values() if r.runs_arch(model.gguf_arch)]
+        raise BadInputError(f"{variant.runtime.id} cannot load {model.id}: its converter has no code for the "
+                            f"{model.gguf_arch} architecture; runtimes that can: {', '.join(able) or 'none in the catalog'}")
     return evaluate(model, variant.format, target_device, workload, catalog, overrides=calibration_overrides(), variant=variant)
 
 

@@ -127,7 +127,8 @@ def runtime_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
                      help="Runtime to consider (repeatable): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, "
                           "wllama, or 'all' (every runtime with published measurements for the device). "
-                          "Default: llama.cpp; under --target, the target's runtimes with measurements."),
+                          "Default: all (predict: llama.cpp, or the --target's first runtime); under --target, "
+                          "the target's runtimes."),
         click.option("--backend", default=None, metavar="ID", help="Insist on one backend of the runtime (cpu, metal, opencl, webgpu, …)."),
         click.option("--target", "target_id", default=None, metavar="TARGET",
                      help="Where the model ships: server, desktop-app, ios-app, android-app, browser (memory budget, "

@@ -1054,6 +1054,7 @@ REASON_KINDS: dict[str, str] = {
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
+    "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",
     "target": "name = the device, which cannot host the deployment target; category = its OS families",
     "tier": "nothing that passes on the rest of its RAM tier passes on this device",
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",

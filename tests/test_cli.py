@@ -40,7 +40,7 @@ def test_recommend_formats(capsys, fmt):
         rows = list(csv.DictReader(io.StringIO(out)))
         assert len(rows) == 5 and rows[0]["model"]
     elif fmt == "md":
-        assert "| model | quant |" in out
+        assert "| model | runtime | quant |" in out  # every runtime is considered by default
     else:
         assert "Raspberry Pi 5" in out and "highest-quality" in out
 
@@ -217,7 +217,7 @@ def test_ram_only_speeds_lie_inside_the_range_of_the_catalogs_devices_with_that_
     from advisor.engine.evaluate import estimate_speed
     from advisor.records import Workload
 
-    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "50")
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--runtime", "llama.cpp", "--format", "json", "--top", "50")
     assert code == 0
     data = json.loads(out)
     four = [d for d in catalog.devices.values() if d.memory.ram == 4 * 1024**3 and not (d.gpu and d.gpu.discrete)]
@@ -334,8 +334,10 @@ def test_a_wide_terminal_shows_every_column(capsys, monkeypatch):
     code, out, _ = run(capsys, "recommend", "--ram", "4GB")
     assert code == 0 and "prefill" in out and "license" in out and "left out" not in out
     monkeypatch.setenv("COLUMNS", "100")
-    code, out, _ = run(capsys, "recommend", "--ram", "4GB")
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--runtime", "llama.cpp")
     assert "(left out at 100 columns: prefill tok/s" in out
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB")  # the runtime column too: one row per candidate, stacked
+    assert "left out" not in out and out.count("prefill tok/s: ") == 10 and "litert-lm/cpu" in out
 
 
 def test_recommend_says_how_many_more(capsys):

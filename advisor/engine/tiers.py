@@ -80,6 +80,8 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
         if _model_filter(model, c) is not None:
             continue
         for key in sorted(common):
+            if devices and not rt.runs_model(per_device[devices[0].id][key], model):
+                continue  # the runtime cannot load the model's architecture
             ests: dict[str, Estimate] = {}
             ok = True
             for d in devices:  # every device, so that each one's own reason is known
