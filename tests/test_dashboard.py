@@ -14,7 +14,7 @@ pytestmark = pytest.mark.extra
 from streamlit.testing.v1 import AppTest
 
 from advisor import api, store
-from advisor.catalog import load_catalog
+from advisor.catalog import data_root, load_catalog
 from advisor.dashboard.words import INPUT_NAMES
 from advisor.engine.recommend import ALL_RUNTIMES, Constraints
 from advisor.engine.runtimes import resolve_variant
@@ -270,7 +270,7 @@ def test_uploaded_profile_is_used():
     uploader = at.file_uploader(key="device_upload") if hasattr(at, "file_uploader") else None
     if uploader is None or not hasattr(uploader, "upload"):
         pytest.skip("this Streamlit's AppTest cannot drive file_uploader")
-    src = next((ROOT / "profiles").rglob("iphone-16-pro.toml"))
+    src = next((data_root() / "profiles").rglob("iphone-16-pro.toml"))
     uploader.upload(src.name, src.read_bytes(), "application/toml").run()
     assert_clean(at)
     _, expected = library_pick(catalog_device("iphone-16-pro"))

@@ -64,6 +64,7 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
         ("deepseek-v2-lite-chat", 15.71, 2.66),  # 3.60B without the input embedding (card: 3.6B active)
     ],
 )
+@pytest.mark.catalog_data
 def test_total_and_active_parameters(catalog, model_id, total_b, active_b):
     model = catalog.model(model_id)
     embeddings = model.vocab_size * model.hidden_size * (1 if model.tied_embeddings else 2)
@@ -71,6 +72,7 @@ def test_total_and_active_parameters(catalog, model_id, total_b, active_b):
     assert (layer_sums(model).active_matmul_params + embeddings) / 1e9 == pytest.approx(active_b, abs=0.015)
 
 
+@pytest.mark.catalog_data
 def test_published_file_sizes(catalog):
     """Qwen3-30B-A3B Q8_0 GGUF is 30.25 GiB (llama.cpp PR 15616 llama-bench row); OLMoE Q8_0 is
     7360 MB and Q4_0 3930 MB (edge-llm-leaderboard Pi 5 CSV, Q4_0_4_4 is Q4_0 repacked)."""

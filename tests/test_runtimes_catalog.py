@@ -13,12 +13,13 @@ from advisor.engine.tensors import tensor_inventory
 from advisor.errors import DataFileError, UnknownIdError
 from advisor.records import GGUF_ARCHS, ModelSpec, RuntimeFormat, TensorQuant, os_platforms
 
-ROOT = data_root()
+ROOT = data_root()  # the snapshot (tests/conftest.py), read by the code tests below
 REQUIRED_RUNTIMES = ["llama.cpp", "mlx", "mlc", "executorch", "litert-lm", "ort-genai", "mnn", "wllama"]
 MIB = 1024**2
 
 
 @pytest.mark.parametrize("runtime_id", REQUIRED_RUNTIMES)
+@pytest.mark.catalog_data
 def test_required_runtime_present_with_sources(catalog, runtime_id):
     rt = catalog.runtime(runtime_id)
     assert rt.id == runtime_id and rt.source.strip() and rt.version.strip()
@@ -30,6 +31,7 @@ def test_required_runtime_present_with_sources(catalog, runtime_id):
     assert bool(rt.formats) != (rt.formats_from == "gguf")
 
 
+@pytest.mark.catalog_data
 def test_every_backend_platform_is_a_runtime_platform_and_formats_name_real_backends(catalog):
     for rt in catalog.runtimes.values():
         ids = {b.id for b in rt.backends}
@@ -77,6 +79,7 @@ BPW_TABLE = [
 
 
 @pytest.mark.parametrize("runtime_id,format_id,which,bpw", BPW_TABLE)
+@pytest.mark.catalog_data
 def test_bits_per_weight_match_runtime_formats_md(catalog, runtime_id, format_id, which, bpw):
     f = catalog.runtime_format(runtime_id, format_id)
     quant = {"linear": f.linear, "embedding": f.embedding_quant, "output": f.output_quant}[which]
@@ -150,11 +153,13 @@ FILE_SIZES = [
 
 
 @pytest.mark.parametrize("runtime_id,format_id,model_id,published,tolerance", FILE_SIZES)
+@pytest.mark.catalog_data
 def test_tensor_by_tensor_size_matches_published_file(catalog, runtime_id, format_id, model_id, published, tolerance):
     predicted = weight_bytes(catalog.model(model_id), catalog.runtime_format(runtime_id, format_id))
     assert abs(predicted / published - 1) <= tolerance, f"{predicted / 1e6:.0f} MB vs {published / 1e6:.0f} MB"
 
 
+@pytest.mark.catalog_data
 def test_formats_that_keep_embeddings_wide_are_larger_than_those_that_quantize_them(catalog):
     """runtime-formats.md's reading: ExecuTorch's recipe (int8 embedding stored twice) is larger
     than MLC q4f16_1 and MLX 4bit (embedding quantized with the linears) for the same model."""
@@ -363,6 +368,7 @@ def test_gpu_usable_means_llama_cpp_can_use_the_gpu(catalog):
     ("jetson-nano-4gb", set(), set()),
     ("raspberry-pi-5-8gb", set(), set()),
 ])
+@pytest.mark.catalog_data
 def test_accelerator_runtimes(catalog, device_id, gpu, npu):
     d = catalog.device(device_id)
     assert set(d.gpu.runtimes if d.gpu else ()) == gpu
@@ -370,6 +376,7 @@ def test_accelerator_runtimes(catalog, device_id, gpu, npu):
     assert d.accelerator_runtimes() == frozenset(gpu | npu)
 
 
+@pytest.mark.catalog_data
 def test_every_profile_has_an_os_family_and_notes_its_runtimes(catalog):
     for d in catalog.devices.values():
         assert d.platforms and "web" not in d.platforms, d.id
