@@ -821,6 +821,11 @@ class DownloadLimit(Record):
     source: str
     verified: bool
     note: str = ""
+    #: the runtimes whose packaging it concerns (ids of runtimes.toml); empty: every runtime
+    runtimes: tuple[str, ...] = ()
+
+    def applies_to(self, runtime_id: str) -> bool:
+        return not self.runtimes or runtime_id in self.runtimes
 
 
 class AllocationLimit(Record):

@@ -357,3 +357,42 @@ def test_ram_only_device_with_every_runtime_names_its_peers(capsys):
     peers = data.get("pick_decode_on_ram_peers") or []
     if pick["runtime"] != "llama.cpp" and peers:
         assert peers[0]["used"] and peers[0]["decode_tokens_per_s"] == pytest.approx(pick["speed"]["decode_tokens_per_s"], rel=2e-3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # a model the runtime has no converter for: the runtimes that can load it
+        (["predict", "--model", "granite-4.0-h-micro", "--quant", "q4f16_1", "--runtime", "mlc", "--device", "pixel-9"],
+         "Error: mlc cannot load granite-4.0-h-micro: its converter has no code for the granitehybrid architecture; "
+         "runtimes that can: llama.cpp, wllama, mlx"),
+        # a format the runtime lacks: its formats
+        (["predict", "--model", "qwen3-1.7b", "--quant", "Q4_K_M", "--runtime", "mlx", "--device", "macbook-air-m2-8gb"],
+         "Error: mlx has no format 'Q4_K_M'; its formats: "),
+        # a runtime the device cannot run
+        (["predict", "--model", "qwen3-1.7b", "--quant", "4bit", "--runtime", "mlx", "--device", "pixel-9"],
+         "Error: mlx does not run on Google Pixel 9"),
+    ],
+)
+def test_runtime_bad_input_is_one_line_naming_the_valid_choices(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 1 and out == ""
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+def test_recommend_says_why_its_runtime(capsys):
+    """Every runtime is weighed by default; the explanation names the runner-up runtime for the
+    same model and why the pick beats it, and JSON carries the comparison."""
+    code, out, _ = run(capsys, "recommend", "--device", "macbook-air-m2-16gb", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    choice = data["runtime_choice"]
+    options = choice["options"]
+    assert options[0]["runtime"] == data["pick"]["runtime"] and len(options) >= 3
+    assert choice["why"] in ("fit", "target", "quality", "speed", "only")
+    assert all(o["estimate"]["model"] == data["pick"]["model"] for o in options if o["estimate"])
+    runner = next(o for o in options[1:] if o["estimate"])
+    assert f"over {runner['runtime']} ({runner['estimate']['quant']}, " in data["explanation"]
+    # llama.cpp alone: no comparison
+    code, out, _ = run(capsys, "recommend", "--device", "macbook-air-m2-16gb", "--runtime", "llama.cpp", "--format", "json")
+    assert json.loads(out)["runtime_choice"] is None and " over " not in json.loads(out)["explanation"]

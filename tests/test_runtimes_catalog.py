@@ -450,9 +450,14 @@ def test_runtimes_command(capsys, fmt):
         mlc = next(r for r in data["runtimes"] if r["id"] == "mlc")
         q4 = next(f for f in mlc["formats"] if f["id"] == "q4f16_1")
         assert q4["bits_per_weight"] == {"linear": 4.5, "embedding": 4.5, "output": 4.5, "other": 16.0}
+        assert next(r for r in data["runtimes"] if r["id"] == "litert-lm")["architectures"] and mlc["architectures_source"]
     else:
         for word in ("q4f16_1", "8da4w", "dynamic_int8", "mxfp4", "gguf"):
             assert word in out
+    if fmt in ("table", "md"):  # the architectures each runtime loads, and the models of those it lacks
+        assert "Model architectures each runtime loads" in out and "granitehybrid (2)" in out
+    if fmt == "csv":
+        assert "architectures" in out.splitlines()[0]
 
 
 def test_runtimes_command_one_runtime_and_bad_name(capsys):
