@@ -40,6 +40,7 @@ def workload_dict(w: Workload) -> dict[str, Any]:
         "kv_cache_type": w.kv_cache_type,
         "n_ubatch": w.n_ubatch,
         "threads": w.threads,
+        "n_cpu_moe": "auto" if w.n_cpu_moe is None else w.n_cpu_moe,
     }
 
 
@@ -90,6 +91,8 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "overhead_bytes": m.overhead_bytes,
             "total_bytes": m.total_bytes,
             "gpu_bytes": m.gpu_bytes,
+            "n_cpu_moe": m.n_cpu_moe,
+            "cpu_moe_bytes": m.cpu_moe_bytes,
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },
