@@ -309,6 +309,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
 
     data["workload"]["flash_attn"] = workload.flash_attn
     data["workload"]["flash_attn_enabled"] = resolve_flash_attn(workload.flash_attn)
+    data["workload"]["n_cpu_moe"] = "auto" if workload.n_cpu_moe is None else workload.n_cpu_moe
     data["schema"] = "edge-model-advisor/prediction"
     peers = _peers(device, est.model_id, est.quant_id, est.runtime)
     if peers:

@@ -40,7 +40,6 @@ def workload_dict(w: Workload) -> dict[str, Any]:
         "kv_cache_type": w.kv_cache_type,
         "n_ubatch": w.n_ubatch,
         "threads": w.threads,
-        "n_cpu_moe": "auto" if w.n_cpu_moe is None else w.n_cpu_moe,
     }
 
 

@@ -83,11 +83,11 @@ def published_rows(catalog, lines: list[str]) -> dict[str, list[float]]:
     pred = {m: estimate_speed(catalog.model(m), catalog.file_type("Q8_0"), catalog.ggml_types, device, w,
                               factors_for(device, catalog)).prefill_tokens_per_s for m, _ in PI5_Q8_PAIR}
     (moe, moe_meas), (dns, dns_meas) = PI5_Q8_PAIR
-    lines += ["", f"Dense row of the same leaderboard, board and file type: {dns} Q8_0 pp512 measured {dns_meas:g}, "
+    lines += ["", (f"Dense row of the same leaderboard, board and file type: {dns} Q8_0 pp512 measured {dns_meas:g}, "
                   f"predicted {pred[dns]:.1f} (measured/predicted {dns_meas / pred[dns]:.3f}); {moe} Q8_0: "
                   f"{moe_meas / pred[moe]:.3f}. The MoE/dense ratio of the two, {moe_meas / pred[moe] / (dns_meas / pred[dns]):.3f}, "
                   "is the CPU expert-GEMM efficiency at 64 rows per expert: the Q8_0 prefill gap is the dense CPU "
-                  "Q8_0 term's, not the experts'.",
+                  "Q8_0 term's, not the experts'."),
               "DeepSeek-V2-Lite Q4_0 (8.9 GB) on the 8 GB board is left out: it does not fit, the run pages from storage."]
     return errors
 
@@ -126,10 +126,10 @@ def expert_gemm_fit(catalog, lines: list[str]) -> None:
     prompts = list(M2_ULTRA_PP)
     eta = _fit(catalog, prompts)
     lines += ["", "## Expert-GEMM prefill efficiency (accelerator paths)", "",
-              "Rule: `EXPERT_GEMM_EFFICIENCY_GPU` = the η minimising the squared log error of the predicted MoE/dense "
+              ("Rule: `EXPERT_GEMM_EFFICIENCY_GPU` = the η minimising the squared log error of the predicted MoE/dense "
               "prefill ratio over the M2 Ultra rows (llama.cpp PR 15616: Qwen3-Coder-30B-A3B vs Qwen2.5-Coder-7B, Q8_0, "
               f"same machine and build; ratio computed on the Metal path). Fit on all rows: **η = {eta:.3f}**. "
-              "Leave-one-row-out:", "",
+              "Leave-one-row-out:"), "",
               "| prompt | rows per expert | measured MoE/dense | predicted, η = 1 | error | predicted, held-out η | η (other rows) | error |",
               "|---|---|---|---|---|---|---|---|"]
     for p in prompts:
@@ -138,10 +138,10 @@ def expert_gemm_fit(catalog, lines: list[str]) -> None:
         r1, rh = _prefill_ratio(catalog, p, 1.0), _prefill_ratio(catalog, p, held)
         lines.append(f"| {p} | {min(p, 2048) * 8 / 128:g} | {measured:.3f} | {r1:.3f} | {(r1 / measured - 1) * 100:+.0f} % | "
                      f"{rh:.3f} | {held:.3f} | {(rh / measured - 1) * 100:+.0f} % |")
-    lines += ["", "One device only: no other accelerator has a published MoE row beside a dense one of the same build; "
-                  "the same η is applied to every accelerator path (assumption). The M3 Max llama.cpp row "
+    lines += ["", ("One device only: no other accelerator has a published MoE row beside a dense one of the same build; "
+                  "the same η is applied to every llama.cpp accelerator path (assumption). The M3 Max llama.cpp row "
                   "(Qwen3-30B-A3B, quant not stated, b5215, pp680 320.66 tok/s) is 2.5-4x below the prediction with "
-                  "either η and is not scored (an older Metal MUL_MAT_ID build, unknown quant)."]
+                  "either η and is not scored (an older Metal MUL_MAT_ID build, unknown quant).")]
 
 
 def _with_gpu(device, **gpu):
@@ -182,11 +182,11 @@ def offload_rows(catalog, lines: list[str]) -> list[float]:
     e = evaluate(catalog.model("qwen3-30b-a3b"), catalog.file_type("Q3_K_M"), rtx5070,
                  Workload(context_tokens=4096, prompt_tokens=512, output_tokens=128), catalog)
     assert e.speed is not None
-    lines += ["", f"Not scored: RTX 5070 12GB, Qwen3-30B-A3B Q3_K_M, ngl 99 with the weights spilling into Windows shared "
+    lines += ["", (f"Not scored: RTX 5070 12GB, Qwen3-30B-A3B Q3_K_M, ngl 99 with the weights spilling into Windows shared "
                   f"memory (llama.cpp PR 15952 baseline: tg 11.09, pp512 378.46 tok/s). With auto expert offload the engine "
                   f"picks --n-cpu-moe {e.memory.n_cpu_moe} and predicts tg {e.speed.decode_tokens_per_s:.1f}, pp512 "
                   f"{e.speed.prefill_tokens_per_s:.0f} tok/s (profile: the RTX 3060 one with 672 GB/s VRAM); the PR's own "
-                  "--n-cpu-moe rows are not in the reference CSV."]
+                  "--n-cpu-moe rows are not in the reference CSV.")]
     return errors
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from advisor.engine import core, empirical
 from advisor.engine import memory as mem
 from advisor.engine.evaluate import estimate_speed
 from advisor.engine.quant_mix import tensor_types
@@ -194,7 +195,6 @@ def test_per_layer_embeddings_are_a_lookup(catalog):
 
 # --------------------------------------------------------------------------- expert offload (--n-cpu-moe)
 
-from advisor.engine import core, empirical  # noqa: E402
 
 GB = 10**9
 
@@ -207,19 +207,19 @@ def _factors(bw: float, fixed: float) -> core.FactorTerms:
 def _moe_candidate(dense_lead: int = 0) -> core.CandidateTerms:
     """10 GB of weights, 8 GB of them routed experts over 8 MoE layers (1 GB a layer), a token
     reads 1/10 of each expert tensor; + 0.5 GB KV, 0.3 GB compute buffer, 0.2 GB overhead = 11 GB."""
-    return core.candidate_terms([dict(
-        weights_bytes=10 * GB, lookup_bytes=0, expert_bytes=8 * GB, expert_fraction=0.1, recurrent_state_bytes=0,
-        kv_cache_bytes=GB // 2, compute_buffer_bytes=3 * GB // 10, overhead_bytes=2 * GB // 10, n_layers=8 + dense_lead,
-        matmul_params=1e9, global_q_dims=0, swa_q_dims=0, window=0, vocab_flops=0, kv_read_bytes=0,
-        is_kquant=False, is_float=False, moe_layers=8, dense_lead_layers=dense_lead, expert_active_params=0.5e9)])
+    return core.candidate_terms([{
+        "weights_bytes": 10 * GB, "lookup_bytes": 0, "expert_bytes": 8 * GB, "expert_fraction": 0.1, "recurrent_state_bytes": 0,
+        "kv_cache_bytes": GB // 2, "compute_buffer_bytes": 3 * GB // 10, "overhead_bytes": 2 * GB // 10, "n_layers": 8 + dense_lead,
+        "matmul_params": 1e9, "global_q_dims": 0, "swa_q_dims": 0, "window": 0, "vocab_flops": 0, "kv_read_bytes": 0,
+        "is_kquant": False, "is_float": False, "moe_layers": 8, "dense_lead_layers": dense_lead, "expert_active_params": 0.5e9}])
 
 
 def _gpu_desktop(vram: float = 9 * GB, host: float = 20 * GB) -> core.DeviceTerms:
     """A discrete GPU: 400 GB/s VRAM, 10 TFLOPS; host 50 GB/s, 1 TFLOPS; efficiencies 0.5, CPU hand-over 0.1 ms a layer."""
-    return core.device_terms([dict(
-        on_gpu=True, discrete=True, can_offload=True, cpu_flops=1e12, gpu_flops=10e12, host_gbs=50.0, vram_gbs=400.0,
-        llc_bytes=0.0, llc_gbs=0.0, host_usable=host, vram_usable=vram, power_w=100.0,
-        main=_factors(0.5, 0.0), cpu=_factors(0.5, 1e-4))])
+    return core.device_terms([{
+        "on_gpu": True, "discrete": True, "can_offload": True, "cpu_flops": 1e12, "gpu_flops": 10e12, "host_gbs": 50.0,
+        "vram_gbs": 400.0, "llc_bytes": 0.0, "llc_gbs": 0.0, "host_usable": host, "vram_usable": vram, "power_w": 100.0,
+        "main": _factors(0.5, 0.0), "cpu": _factors(0.5, 1e-4)}])
 
 
 @pytest.mark.parametrize(
@@ -273,9 +273,9 @@ def test_expert_offload_two_component_time():
 def test_expert_gemm_efficiency_only_on_llama_cpp_accelerators():
     """The CPU path keeps η = 1 (Pi 5: OLMoE and Qwen2.5-1.5B Q8_0 prefill off by the same factor)."""
     c = _moe_candidate()
-    cpu = core.device_terms([dict(
-        on_gpu=False, discrete=False, can_offload=True, cpu_flops=1e12, gpu_flops=0.0, host_gbs=50.0, vram_gbs=50.0,
-        llc_bytes=0.0, llc_gbs=0.0, host_usable=20 * GB, vram_usable=0, power_w=10.0, main=_factors(0.5, 0.0), cpu=_factors(0.5, 0.0))])
+    cpu = core.device_terms([{
+        "on_gpu": False, "discrete": False, "can_offload": True, "cpu_flops": 1e12, "gpu_flops": 0.0, "host_gbs": 50.0, "vram_gbs": 50.0,
+        "llc_bytes": 0.0, "llc_gbs": 0.0, "host_usable": 20 * GB, "vram_usable": 0, "power_w": 10.0, "main": _factors(0.5, 0.0), "cpu": _factors(0.5, 0.0)}])
     assert core.with_expert_gemm_efficiency(c, cpu).matmul_params == c.matmul_params
     gpu = core.with_expert_gemm_efficiency(c, _gpu_desktop())
     assert gpu.matmul_params == pytest.approx(1e9 + 0.5e9 * (1 / empirical.EXPERT_GEMM_EFFICIENCY_GPU - 1))
