@@ -6,6 +6,8 @@ Figures marked DERIVED come from shared/reference/models-moe-hybrid.csv / MOE-AR
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
@@ -211,7 +213,8 @@ def _moe_candidate(dense_lead: int = 0) -> core.CandidateTerms:
         "weights_bytes": 10 * GB, "lookup_bytes": 0, "expert_bytes": 8 * GB, "expert_fraction": 0.1, "recurrent_state_bytes": 0,
         "kv_cache_bytes": GB // 2, "compute_buffer_bytes": 3 * GB // 10, "overhead_bytes": 2 * GB // 10, "n_layers": 8 + dense_lead,
         "matmul_params": 1e9, "global_q_dims": 0, "swa_q_dims": 0, "window": 0, "vocab_flops": 0, "kv_read_bytes": 0,
-        "is_kquant": False, "is_float": False, "moe_layers": 8, "dense_lead_layers": dense_lead, "expert_active_params": 0.5e9}])
+        "is_kquant": False, "is_float": False, "moe_layers": 8, "dense_lead_layers": dense_lead, "expert_active_params": 0.5e9,
+        "expert_cum_bytes": tuple(float(k * GB) for k in range(9))}])
 
 
 def _gpu_desktop(vram: float = 9 * GB, host: float = 20 * GB) -> core.DeviceTerms:
@@ -242,6 +245,39 @@ def test_expert_offload_placement(n_cpu_moe, dense_lead, vram, host, fit, cpu_mo
     assert p.cpu_moe_layers == cpu_moe_layers
     assert p.gpu_bytes == gpu_bytes
     assert core.n_cpu_moe_flag(c, p.cpu_moe_layers) == flag
+
+
+def test_expert_offload_follows_each_layers_bytes():
+    """Layers of unequal size (llama.cpp's Q*_K_M give some layers' ffn_down_exps more bits): the
+    first layer holds 1.5 GB, so one layer frees the 2 GB asked for only with the second — and
+    --n-cpu-moe 1 moves 1.5 GB, not the mean."""
+    table = (0.0, 1.5 * GB, 2.5 * GB, 3.3 * GB, 4.1 * GB, 4.9 * GB, 5.7 * GB, 6.5 * GB, 8.0 * GB)
+    c = replace(_moe_candidate(), expert_cum_bytes=table)
+    p = core.placement(c, _gpu_desktop())
+    assert (p.cpu_moe_layers, p.gpu_bytes) == (2, 11 * GB - 2.5 * GB)
+    p = core.placement(c, _gpu_desktop(vram=9.6 * GB))  # 1.4 GB to free: one layer is enough
+    assert (p.cpu_moe_layers, p.gpu_bytes) == (1, 9.5 * GB)
+    assert core.offloaded_expert_bytes(c, 1) == 1.5 * GB
+
+
+def test_catalog_expert_offload_is_exact(catalog):
+    """Qwen3-30B-A3B Q4_K_M on an RTX 3060 12GB: the host part is the first N blocks' ffn_*_exps
+    bytes summed from the file's tensors, and N is the least that leaves the rest within VRAM."""
+    from advisor.engine.evaluate import evaluate
+    from advisor.engine.tensors import is_expert_tensor
+
+    model, ftype, device = catalog.model("qwen3-30b-a3b"), catalog.file_type("Q4_K_M"), catalog.device("desktop-rtx3060-12gb")
+    e = evaluate(model, ftype, device, Workload(), catalog)
+    by_block = [0] * model.n_layers
+    for t, _, b in mem.per_tensor_bytes(model, ftype, catalog.ggml_types):
+        if is_expert_tensor(t):
+            by_block[int(t.name.split(".")[1])] += b
+    n = e.memory.n_cpu_moe
+    assert e.fit == "offload" and 0 < n < model.n_layers
+    assert e.memory.cpu_moe_bytes == sum(by_block[:n])
+    assert e.memory.gpu_bytes == e.memory.total_bytes - sum(by_block[:n])
+    vram = device.gpu.vram_usable
+    assert e.memory.total_bytes - sum(by_block[:n]) <= vram < e.memory.total_bytes - sum(by_block[:n - 1])
 
 
 def test_auto_falls_back_to_layer_split():

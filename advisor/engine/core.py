@@ -53,6 +53,11 @@ def _stack(rows: Sequence[Mapping[str, Any]], cls: type, axis: int | None) -> An
         if isinstance(values[0], FactorTerms):
             out[f.name] = _stack([{g.name: getattr(v, g.name) for g in fields(FactorTerms)} for v in values], FactorTerms, axis)
             continue
+        if isinstance(values[0], tuple):  # a per-candidate table (expert_cum_bytes): padded with inf
+            width = max(len(v) for v in values)
+            arr = np.asarray([v + (np.inf,) * (width - len(v)) for v in values], dtype=np.float64)
+            out[f.name] = arr[:, None, :] if axis == 0 else arr[None, :, :]
+            continue
         arr = np.asarray(values, dtype=bool if isinstance(values[0], bool) else np.float64)
         out[f.name] = arr[:, None] if axis == 0 else arr[None, :]
     return cls(**out)
@@ -88,6 +93,9 @@ class CandidateTerms:
     dense_lead_layers: Num = 0
     #: routed-expert parameters one token multiplies, over all MoE layers (k experts × 3 matrices)
     expert_active_params: Num = 0
+    #: bytes of the first k MoE layers' experts for k = 0 … moe_layers (a tuple; in the grid an
+    #: array padded with inf to the longest, shaped (N, 1, L))
+    expert_cum_bytes: Any = (0.0,)
 
     @property
     def total_bytes(self) -> Num:
@@ -109,7 +117,22 @@ def model_terms(model: ModelSpec, weights: WeightTerms, sums: LayerSums) -> dict
         "window": model.sliding_window,
         "vocab_flops": 2 * model.vocab_size * model.hidden_size,
         **moe_terms(model),
+        "expert_cum_bytes": expert_cum_bytes(weights, model),
     }
+
+
+def expert_cum_bytes(weights: WeightTerms, model: ModelSpec) -> tuple[float, ...]:
+    """(0, b₀, b₀ + b₁, …): the expert bytes of the first k MoE layers, from the per-layer split
+    (``memory.expert_bytes_by_layer``), else the layers taken as equal."""
+    layers = weights.expert_layer_bytes
+    if not layers:
+        n = sum(1 for i in range(model.n_layers) if model.is_moe_layer(i)) if model.n_experts else 0
+        layers = (weights.expert_bytes / n,) * n if n else ()
+    out, acc = [0.0], 0.0
+    for b in layers:
+        acc += b
+        out.append(float(acc))
+    return tuple(out)
 
 
 def moe_terms(model: ModelSpec) -> dict[str, Any]:
@@ -285,10 +308,19 @@ OP_OFFLOAD_MIN_BATCH = 32
 HOST_LINK_GBS = 31.5
 
 
-def expert_layer_bytes(c: CandidateTerms) -> Num:
-    """Routed-expert bytes of one MoE layer: expert_bytes / moe_layers (the mean; llama.cpp's
-    Q*_K_M rules give some layers' ffn_down_exps more bits, MOE-ARCH-NOTES §2)."""
-    return c.expert_bytes / maximum(c.moe_layers, 1)
+def offloaded_expert_bytes(c: CandidateTerms, cpu_moe_layers: Num) -> Num:
+    """Expert bytes of the first ``cpu_moe_layers`` MoE layers (the blocks --n-cpu-moe moves):
+    ``expert_cum_bytes[k]``, k clipped to the MoE layers."""
+    k = minimum(cpu_moe_layers, c.moe_layers)
+    table = c.expert_cum_bytes
+    if isinstance(table, tuple):
+        return table[int(k)]
+    import numpy as np
+
+    k = np.asarray(k, dtype=np.int64)
+    shape = np.broadcast_shapes(k.shape, table.shape[:-1])
+    picked = np.take_along_axis(np.broadcast_to(table, shape + table.shape[-1:]), np.broadcast_to(k, shape)[..., None], -1)
+    return picked[..., 0]
 
 
 def expert_layers_offloaded(c: CandidateTerms, n_cpu_moe: Num) -> Num:
@@ -299,9 +331,12 @@ def expert_layers_offloaded(c: CandidateTerms, n_cpu_moe: Num) -> Num:
 
 def fewest_expert_layers(c: CandidateTerms, d: DeviceTerms) -> Num:
     """The fewest MoE layers whose experts must leave VRAM for the rest to fit, as a user finds N:
-    ceil((total − usable VRAM) / expert bytes of a layer), ≥ 0."""
+    the least k with expert_cum_bytes[k] ≥ total − usable VRAM (moe_layers + 1 when none is)."""
     need = c.total_bytes - d.vram_usable
-    return maximum(-floor(-need / maximum(expert_layer_bytes(c), 1.0)), 0)
+    table = c.expert_cum_bytes
+    if isinstance(table, tuple):
+        return float(sum(1 for b in table if b < need))
+    return (table < need[..., None]).sum(axis=-1).astype(float)
 
 
 def n_cpu_moe_flag(c: CandidateTerms, cpu_moe_layers: Num) -> Num:
@@ -313,8 +348,8 @@ def n_cpu_moe_flag(c: CandidateTerms, cpu_moe_layers: Num) -> Num:
 def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, whole_code: Num,
                    n_cpu_moe: int | None = None) -> Placement:
     """Expert offload on a discrete GPU (llama.cpp with every layer on the GPU): VRAM holds
-    total − k × expert_layer_bytes (non-expert weights, KV, buffers, the other layers' experts),
-    host RAM the k layers' experts. ``n_cpu_moe`` None: k = ``fewest_expert_layers`` when the
+    total − the first k MoE layers' experts (non-expert weights, KV, buffers, the other layers'
+    experts), host RAM those experts (``offloaded_expert_bytes``). ``n_cpu_moe`` None: k = ``fewest_expert_layers`` when the
     whole model does not fit VRAM and k ≤ the MoE layers (else the ``-ngl`` layer split stands);
     an int N: k = ``expert_layers_offloaded`` (N = 0: no expert offload). "offload" when both
     parts fit, "no" when either does not."""
@@ -325,7 +360,7 @@ def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, wh
     else:
         k = expert_layers_offloaded(c, float(n_cpu_moe))
         use = eligible & (k > 0)
-    host = k * expert_layer_bytes(c)
+    host = offloaded_expert_bytes(c, k)
     gpu_part = c.total_bytes - host
     ok = (gpu_part <= d.vram_usable) & (host <= d.host_usable)
     return Placement(
@@ -340,7 +375,7 @@ def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, wh
 def without_offloaded_experts(c: CandidateTerms, cpu_moe_layers: Num) -> CandidateTerms:
     """The terms of the GPU side under expert offload: the offloaded layers' expert bytes and
     expert parameters removed (the rest of every layer stays)."""
-    off_bytes = cpu_moe_layers * expert_layer_bytes(c)
+    off_bytes = offloaded_expert_bytes(c, cpu_moe_layers)
     off_params = cpu_moe_layers / maximum(c.moe_layers, 1) * c.expert_active_params
     return replace(c, weights_bytes=c.weights_bytes - off_bytes, expert_bytes=c.expert_bytes - off_bytes,
                    matmul_params=c.matmul_params - off_params, expert_active_params=c.expert_active_params - off_params)
@@ -350,14 +385,14 @@ def offloaded_expert_decode_seconds(c: CandidateTerms, d: DeviceTerms, cpu_moe_l
     """The CPU's part of one decoded token under expert offload (the GPU's part runs on
     ``without_offloaded_experts``; the two follow each other layer by layer, so they add):
 
-        t = max(k × expert_layer_bytes × n_used/n_experts / (host GB/s × cpu bw_efficiency),
+        t = max(offloaded_expert_bytes × n_used/n_experts / (host GB/s × cpu bw_efficiency),
                 2 × k/moe_layers × expert_active_params / (cpu FLOPS × cpu decode_compute_efficiency))
             + k × cpu fixed_s_per_layer        (one GPU→CPU→GPU hand-over per offloaded layer)
 
     (the CPU's MUL_MAT_ID reads only the chosen experts' slices, MOE-ARCH-NOTES §1; the hidden
     state crossing PCIe is hidden × 4 B, negligible beside the fixed cost). Returns (total,
     memory, compute, fixed) seconds, like ``speed.decode_seconds``."""
-    read = cpu_moe_layers * expert_layer_bytes(c) * c.expert_fraction
+    read = offloaded_expert_bytes(c, cpu_moe_layers) * c.expert_fraction
     params = cpu_moe_layers / maximum(c.moe_layers, 1) * c.expert_active_params
     bandwidth = effective_bandwidth(d.host_gbs, d.cpu.bw_efficiency, read, 0.0, 0.0, False)
     return decode_seconds(read, bandwidth, 2 * params, d.cpu_flops * d.cpu.decode_compute_efficiency,
@@ -367,13 +402,13 @@ def offloaded_expert_decode_seconds(c: CandidateTerms, d: DeviceTerms, cpu_moe_l
 def offloaded_expert_prefill_seconds(c: CandidateTerms, d: DeviceTerms, workload: Workload, cpu_moe_layers: Num) -> Num:
     """The extra prefill time of expert offload. Micro-batches of ≥ OP_OFFLOAD_MIN_BATCH tokens
     copy the offloaded experts to the GPU (a micro-batch touches every expert, MOE-ARCH-NOTES §3)
-    and the GPU multiplies them: ceil(prompt / n_ubatch) × k × expert_layer_bytes / HOST_LINK_GBS.
+    and the GPU multiplies them: ceil(prompt / n_ubatch) × offloaded_expert_bytes / HOST_LINK_GBS.
     Smaller prompts multiply those experts on the CPU: prompt × the decode step's compute, the
     union of the prompt's experts read once (min(1, prompt × n_used/n_experts) of them)."""
     batch = min(workload.prompt_tokens, workload.n_ubatch)
     if batch >= OP_OFFLOAD_MIN_BATCH:
         n_batches = -(-workload.prompt_tokens // workload.n_ubatch)
-        return n_batches * cpu_moe_layers * expert_layer_bytes(c) / (HOST_LINK_GBS * GB_S)
+        return n_batches * offloaded_expert_bytes(c, cpu_moe_layers) / (HOST_LINK_GBS * GB_S)
     _, t_mem, t_comp, t_fixed = offloaded_expert_decode_seconds(c, d, cpu_moe_layers)
     touched = minimum(1.0, workload.prompt_tokens * c.expert_fraction)
     return maximum(t_mem / c.expert_fraction * touched, workload.prompt_tokens * t_comp) + t_fixed

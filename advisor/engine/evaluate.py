@@ -139,7 +139,7 @@ def evaluate(
         int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
         gpu_bytes=int(place.gpu_bytes), recurrent_state_bytes=int(c.recurrent_state_bytes),
         n_cpu_moe=int(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
-        cpu_moe_bytes=int(place.cpu_moe_layers * core.expert_layer_bytes(c)),
+        cpu_moe_bytes=int(core.offloaded_expert_bytes(c, place.cpu_moe_layers)),
     )
     reasons: list[Reason] = []
     if fit == "offload" and not memory.n_cpu_moe:
@@ -187,7 +187,8 @@ def estimate_speed(
     ``cpu_moe_layers``: MoE layers whose experts run from host RAM (``core.expert_offload``)."""
     sums = layer_sums(model)
     if variant is None or variant.is_gguf:
-        weights = WeightTerms(*mem.weight_split(model, mem.per_tensor_bytes(model, ftype, ggml_types)))
+        rows = mem.per_tensor_bytes(model, ftype, ggml_types)
+        weights = WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows))
         row = core.candidate_row(model, ftype, workload, weights, sums)
     else:
         weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
