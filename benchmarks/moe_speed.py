@@ -83,6 +83,13 @@ def published_rows(catalog, lines: list[str]) -> dict[str, list[float]]:
     pred = {m: estimate_speed(catalog.model(m), catalog.file_type("Q8_0"), catalog.ggml_types, device, w,
                               factors_for(device, catalog)).prefill_tokens_per_s for m, _ in PI5_Q8_PAIR}
     (moe, moe_meas), (dns, dns_meas) = PI5_Q8_PAIR
+    # a catalog device whose row names no file type: shown at the two likely ones, not scored
+    m3max = catalog.device("macbook-pro-14-m3-max-64gb")
+    w = Workload(context_tokens=2048, prompt_tokens=680, output_tokens=128)
+    tg = {q: evaluate(catalog.model("qwen3-30b-a3b"), catalog.file_type(q), m3max, w, catalog).speed for q in ("Q4_K_M", "Q8_0")}
+    lines += ["", ("Not scored (file type not stated): MacBook Pro M3 Max 64GB, Qwen3-30B-A3B, llama.cpp b5215 Metal, tg 57.26 "
+                   f"tok/s (mlx-lm issue 92); predicted {tg['Q4_K_M'].decode_tokens_per_s:.1f} at Q4_K_M, "
+                   f"{tg['Q8_0'].decode_tokens_per_s:.1f} at Q8_0.")]
     lines += ["", (f"Dense row of the same leaderboard, board and file type: {dns} Q8_0 pp512 measured {dns_meas:g}, "
                   f"predicted {pred[dns]:.1f} (measured/predicted {dns_meas / pred[dns]:.3f}); {moe} Q8_0: "
                   f"{moe_meas / pred[moe]:.3f}. The MoE/dense ratio of the two, {moe_meas / pred[moe] / (dns_meas / pred[dns]):.3f}, "

@@ -303,8 +303,9 @@ def placement(c: CandidateTerms, d: DeviceTerms, tight_fraction: float = empiric
 OP_OFFLOAD_MIN_BATCH = 32
 
 #: Host→GPU copy rate for those weights: PCIe 4.0 x16, 16 GT/s × 16 lanes × 128/130 / 8 = 31.5 GB/s
-#: per direction (PCI-SIG 4.0 base specification). Cards on x8 links (RTX 4060 / 4060 Ti) get
-#: half; the profiles do not record the link, so this is an upper bound for them.
+#: per direction (PCI-SIG 4.0 base specification) — an upper bound: cards on x8 links (RTX 4060 /
+#: 4060 Ti) get half, copies from pageable (mmap-ed) host memory run below the link rate, and the
+#: profiles record neither. No published prefill row with expert offload checks it.
 HOST_LINK_GBS = 31.5
 
 
@@ -455,7 +456,8 @@ def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: 
     """Per-token decode and whole-prompt prefill time: the main path runs ``gpu_fraction`` of the
     layers, the CPU path the rest (partial offload); under expert offload (``cpu_moe_layers`` > 0)
     every layer runs on the GPU but the offloaded experts (``offloaded_expert_decode_seconds``,
-    ``offloaded_expert_prefill_seconds``). The band of a mixed run is the wider of the two,
+    ``offloaded_expert_prefill_seconds``; placement never combines it with ``gpu_fraction`` < 1).
+    The band of a mixed run is the wider of the two,
     widened by OFFLOAD_BAND_WIDENING. Prefill on an accelerator runs the routed experts at
     ``expert_gemm_efficiency``."""
     on_gpu_side = without_offloaded_experts(c, cpu_moe_layers)
