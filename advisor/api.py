@@ -6,7 +6,7 @@ catalog and returns engine results. Input problems raise AdvisorError subclasses
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -217,6 +217,20 @@ def make_deployment(device: DeviceProfile, target_id: str | None, *, entitlement
             return None
     return deploy(catalog.target(target_id), device, entitlement=entitlement, browser_id=browser_id,
                   targets=list(catalog.targets.values()))
+
+
+def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: ModelSpec) -> Workload:
+    """``workload`` with llama.cpp's ``--n-cpu-moe`` for ``model``: None (auto) as is, "all" = every
+    layer (``--cpu-moe``), a number of layers checked against the model."""
+    if n_cpu_moe is None:
+        return workload
+    if not model.n_experts:
+        raise BadInputError(f"--n-cpu-moe applies to mixture-of-experts models; {model.id} is dense (leave it at auto)")
+    layers = model.n_layers if n_cpu_moe == "all" else int(n_cpu_moe)
+    if not 0 <= layers <= model.n_layers:
+        raise BadInputError(f"--n-cpu-moe {n_cpu_moe} is more than the {model.n_layers} layers of {model.id}; "
+                            f"give 0 to {model.n_layers}, all or auto")
+    return replace(workload, n_cpu_moe=layers)
 
 
 def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None, *,

@@ -1024,9 +1024,15 @@ class Workload:
     #: llama.cpp's flash attention: "auto" is llama.cpp's own default (enabled on the CPU backend);
     #: llama-cpp-python's high-level Llama() turns it off unless asked
     flash_attn: FlashAttn = "auto"
+    #: llama.cpp --n-cpu-moe: the routed experts of blocks 0..N-1 kept in host RAM on a discrete
+    #: GPU; None: the fewest that let the rest fit VRAM (``core.expert_offload``)
+    n_cpu_moe: int | None = None
 
     def __post_init__(self) -> None:
         from advisor.errors import BadInputError
+
+        if self.n_cpu_moe is not None and self.n_cpu_moe < 0:
+            raise BadInputError(f"--n-cpu-moe must be 0 or more layers (or auto), got {self.n_cpu_moe}")
 
         for name in ("context_tokens", "prompt_tokens", "output_tokens", "n_ubatch"):
             if getattr(self, name) <= 0:
@@ -1057,6 +1063,8 @@ REASON_KINDS: dict[str, str] = {
     "family": "name = the model family, which was not asked for",
     "model": "the model was not among those asked for",
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
+    "expert_offload": "value = llama.cpp --n-cpu-moe (blocks whose routed experts stay in host RAM and run on the CPU), "
+                      "limit = the model's layers, second = those experts' bytes",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
     "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",
@@ -1118,6 +1126,9 @@ class MemoryEstimate:
     gpu_bytes: int = 0
     #: recurrent (conv/SSM) state of hybrid models' recurrent layers, fixed per sequence
     recurrent_state_bytes: int = 0
+    #: MoE expert offload: llama.cpp's --n-cpu-moe value and the expert bytes it keeps in host RAM
+    n_cpu_moe: int = 0
+    cpu_moe_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:

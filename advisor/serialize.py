@@ -90,6 +90,8 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "overhead_bytes": m.overhead_bytes,
             "total_bytes": m.total_bytes,
             "gpu_bytes": m.gpu_bytes,
+            "n_cpu_moe": m.n_cpu_moe,
+            "cpu_moe_bytes": m.cpu_moe_bytes,
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },

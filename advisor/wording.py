@@ -69,6 +69,9 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
         return "not among the requested models"
     if r.kind == "offload":
         return f"{v:.0f}/{lim:.0f} layers on the GPU, the rest on the CPU"
+    if r.kind == "expert_offload":
+        assert v is not None and r.second is not None
+        return f"--n-cpu-moe {v:.0f}: the experts of {v:.0f} of {lim:.0f} layers ({format_size(r.second)}) in host RAM, run on the CPU"
     if r.kind == "limit":
         assert v is not None and lim is not None
         return f"the {format_size(v)} {r.name} exceeds the {format_size(lim)} {r.category}"

@@ -176,6 +176,14 @@ def test_devices_for_impossible_exit_code(capsys):
         (["recommend", "--device-file", "/nonexistent/dev.toml"], "Error: /nonexistent/dev.toml: file not found; check the path"),
         (["devices", "--class", "toaster"], "Error: unknown device class 'toaster'; use one of"),
         (["recommend", "--ram", "4GB", "--bogus"], "Error: No such option '--bogus'."),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "49"],
+         "Error: --n-cpu-moe 49 is more than the 48 layers of qwen3-30b-a3b; give 0 to 48, all or auto"),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "-1"],
+         "Error: --n-cpu-moe must be 0 or more layers (or all, auto), got -1"),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "two"],
+         "Error: --n-cpu-moe 'two' is not a number of layers; give e.g. 2, all or auto"),
+        (["predict", "--model", "qwen3-8b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "2"],
+         "Error: --n-cpu-moe applies to mixture-of-experts models; qwen3-8b is dense (leave it at auto)"),
     ],
 )
 def test_bad_input(capsys, args, message):
@@ -396,3 +404,23 @@ def test_recommend_says_why_its_runtime(capsys):
     # llama.cpp alone: no comparison
     code, out, _ = run(capsys, "recommend", "--device", "macbook-air-m2-16gb", "--runtime", "llama.cpp", "--format", "json")
     assert json.loads(out)["runtime_choice"] is None and " over " not in json.loads(out)["explanation"]
+
+
+@pytest.mark.parametrize("flag, n_cpu_moe", [([], 1), (["--n-cpu-moe", "2"], 2), (["--n-cpu-moe", "all"], 24), (["--n-cpu-moe", "0"], 0)])
+def test_predict_expert_offload_json(capsys, flag, n_cpu_moe):
+    """gpt-oss-20b MXFP4_MOE (12.7 GB with its buffers) on a 12 GB card: auto keeps the experts of
+    one layer in host RAM; 0 falls back to llama.cpp's layer split (-ngl)."""
+    code, out, err = run(capsys, "predict", "--model", "gpt_oss-20b", "--quant", "MXFP4_MOE", "--device",
+                         "desktop-rtx3060-12gb", "--format", "json", *flag)
+    assert code == 0, err
+    data = json.loads(out)
+    m = data["memory"]
+    assert data["fit"] == "offload"
+    assert m["n_cpu_moe"] == n_cpu_moe
+    assert data["workload"]["n_cpu_moe"] == ("auto" if not flag else n_cpu_moe)
+    if n_cpu_moe:
+        assert m["gpu_bytes"] + m["cpu_moe_bytes"] == m["total_bytes"]
+        assert data["speed"]["gpu_layers"] == 24
+        assert any(n.startswith(f"--n-cpu-moe {n_cpu_moe}: the experts of") for n in data["notes"])
+    else:
+        assert m["cpu_moe_bytes"] == 0 and data["speed"]["gpu_layers"] < 24
