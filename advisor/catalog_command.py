@@ -109,7 +109,7 @@ def quants(fmt: str, show_all: bool) -> None:
 def runtimes(fmt: str, runtime_id: str | None) -> None:
     """List inference runtimes with their backends and weight formats (bits per weight derived)."""
     from advisor.catalog import load_catalog
-    from advisor.listings import runtime_dict, runtime_rows
+    from advisor.listings import architecture_rows, runtime_dict, runtime_rows
 
     catalog = load_catalog()
     rows = runtime_rows(catalog, runtime_id)
@@ -121,8 +121,14 @@ def runtimes(fmt: str, runtime_id: str | None) -> None:
             ("embedding", "embedding"), ("output", "lm_head"), ("activations", "act."), ("kv_cache", "KV cache")]
     if fmt == "csv":
         cols = [(k, k) for k in ("runtime", "platforms", "format", "aliases", "backends", "bpw", "linear", "embedding", "output",
-                                 "activations", "kv_cache", "default_context", "verified", "source")]
+                                 "activations", "kv_cache", "default_context", "architectures", "verified", "source")]
+        _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "runtime format")))
+        return
     _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "runtime format")))
+    click.echo()
+    _emit(render_rows(architecture_rows(catalog, runtime_id),
+                      [("runtime", "runtime"), ("loads", "catalog architectures"), ("lacks", "lacks (catalog models)"),
+                       ("source", "source")], fmt, title="Model architectures each runtime loads", wrap=("lacks", "source")))
 
 
 @click.command()

@@ -7,9 +7,10 @@ GFLOPS/TFLOPS as published. Units are parsed in ``advisor.units`` only.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -66,6 +67,7 @@ GgufArch = Literal[
     "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
     "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
 ]
+GGUF_ARCHS: tuple[str, ...] = get_args(GgufArch)
 
 
 class FileTensor(Record):
@@ -691,13 +693,36 @@ class Runtime(Record):
     #: "gguf": the weight formats are the GGUF file types of catalog/quantizations.toml
     formats_from: Literal["gguf"] | None = None
     formats: tuple[RuntimeFormat, ...] = Field(default=(), alias="format")
+    #: the architectures (gguf_arch names) the runtime's converter or loader has code for;
+    #: None = not known, every architecture assumed
+    architectures: tuple[str, ...] | None = None
+    architectures_source: str = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+
+    @field_validator("architectures")
+    @classmethod
+    def _known_archs(cls, archs: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if archs is None:
+            return None
+        if not archs:
+            raise ValueError("an empty list runs no model; leave architectures out when the runtime's list is not known")
+        for a in archs:
+            if a not in GGUF_ARCHS:
+                close = difflib.get_close_matches(a, GGUF_ARCHS, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(GGUF_ARCHS)}"
+                raise ValueError(f"unknown architecture '{a}'; {hint}")
+        twice = sorted({a for a in archs if archs.count(a) > 1})
+        if twice:
+            raise ValueError(f"architecture {', '.join(twice)} is listed twice; remove one")
+        return archs
 
     @model_validator(mode="after")
     def _check(self) -> Runtime:
         if bool(self.formats) == bool(self.formats_from):
             raise ValueError("give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one")
+        if self.architectures is not None and not self.architectures_source.strip():
+            raise ValueError("architectures needs architectures_source: the package, version and file it was read from")
         ids = [b.id for b in self.backends]
         if not ids or len(set(ids)) != len(ids):
             raise ValueError(f"backend ids must be present and unique, got {ids}")
@@ -720,6 +745,11 @@ class Runtime(Record):
     @property
     def names(self) -> tuple[str, ...]:
         return (self.id, *self.aliases)
+
+    def runs_arch(self, gguf_arch: str) -> bool:
+        """Whether the runtime can load a model of this architecture (a ``gguf_arch`` name):
+        listed in ``architectures``, or any architecture when the list is not known (None)."""
+        return self.architectures is None or gguf_arch in self.architectures
 
     def backend(self, backend_id: str) -> RuntimeBackend | None:
         return next((b for b in self.backends if b.id == backend_id), None)
@@ -827,6 +857,11 @@ class DownloadLimit(Record):
     source: str
     verified: bool
     note: str = ""
+    #: the runtimes whose packaging it concerns (ids of runtimes.toml); empty: every runtime
+    runtimes: tuple[str, ...] = ()
+
+    def applies_to(self, runtime_id: str) -> bool:
+        return not self.runtimes or runtime_id in self.runtimes
 
 
 class AllocationLimit(Record):
@@ -1025,9 +1060,15 @@ class Workload:
     #: llama.cpp's flash attention: "auto" is llama.cpp's own default (enabled on the CPU backend);
     #: llama-cpp-python's high-level Llama() turns it off unless asked
     flash_attn: FlashAttn = "auto"
+    #: llama.cpp --n-cpu-moe: the routed experts of blocks 0..N-1 kept in host RAM on a discrete
+    #: GPU; None: the fewest that let the rest fit VRAM (``core.expert_offload``)
+    n_cpu_moe: int | None = None
 
     def __post_init__(self) -> None:
         from advisor.errors import BadInputError
+
+        if self.n_cpu_moe is not None and self.n_cpu_moe < 0:
+            raise BadInputError(f"--n-cpu-moe must be 0 or more layers (or auto), got {self.n_cpu_moe}")
 
         for name in ("context_tokens", "prompt_tokens", "output_tokens", "n_ubatch"):
             if getattr(self, name) <= 0:
@@ -1058,8 +1099,11 @@ REASON_KINDS: dict[str, str] = {
     "family": "name = the model family, which was not asked for",
     "model": "the model was not among those asked for",
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
+    "expert_offload": "value = llama.cpp --n-cpu-moe (blocks whose routed experts stay in host RAM and run on the CPU), "
+                      "limit = the model's layers, second = those experts' bytes",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
+    "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",
     "target": "name = the device, which cannot host the deployment target; category = its OS families",
     "tier": "nothing that passes on the rest of its RAM tier passes on this device",
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
@@ -1118,6 +1162,9 @@ class MemoryEstimate:
     gpu_bytes: int = 0
     #: recurrent (conv/SSM) state of hybrid models' recurrent layers, fixed per sequence
     recurrent_state_bytes: int = 0
+    #: MoE expert offload: llama.cpp's --n-cpu-moe value and the expert bytes it keeps in host RAM
+    n_cpu_moe: int = 0
+    cpu_moe_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:

@@ -94,6 +94,8 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "overhead_bytes": m.overhead_bytes,
             "total_bytes": m.total_bytes,
             "gpu_bytes": m.gpu_bytes,
+            "n_cpu_moe": m.n_cpu_moe,
+            "cpu_moe_bytes": m.cpu_moe_bytes,
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },
@@ -186,6 +188,21 @@ def recommendation_dict(r: Recommendation, tables: Tables, top: int | None = Non
         "candidates": [estimate_dict(e, tables) for e in ranked],
         "n_candidates": len(r.ranked),
         "rejected": [rejection_dict(x) for x in r.rejected],
+        "runtime_choice": runtime_choice_dict(r, tables),
+    }
+
+
+def runtime_choice_dict(r: Recommendation, tables: Tables) -> dict[str, Any] | None:
+    """The pick's model on every runtime considered, and what sets the pick's runtime first
+    (``why``: fit, target, quality, speed or only; see ``engine.recommend.RUNTIME_WHY``)."""
+    c = r.runtime_choice
+    if c is None:
+        return None
+    return {
+        "why": c.why,
+        "options": [{"runtime": o.runtime, "estimate": estimate_dict(o.estimate, tables) if o.estimate else None,
+                     "reason": reason_text(o.why) if o.why is not None else None,
+                     "reason_figures": reason_dict(o.why) if o.why is not None else None} for o in c.options],
     }
 
 

@@ -44,6 +44,7 @@ KNOWN_MISSES = {"phi-2": 0.30}
 
 
 @pytest.mark.skipif(not WEBLLM.is_file(), reason="../shared/reference is not beside this checkout")
+@pytest.mark.catalog_data
 def test_mlc_memory_within_10_percent_of_webllm_for_every_catalog_build(catalog):
     mlc = catalog.runtime("mlc")
     webgpu = mlc.backend("webgpu")

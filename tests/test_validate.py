@@ -40,14 +40,14 @@ TINY = dict(
 
 
 @pytest.fixture(scope="module")
-def tiny_catalog(catalog):
+def tiny_catalog(snapshot_catalog):
     from dataclasses import replace
 
     from advisor.engine.tensors import count_params
 
     spec = ModelSpec.model_validate({**TINY, "params": 1})
     spec = ModelSpec.model_validate({**TINY, "params": count_params(spec)})
-    return replace(catalog, models={**catalog.models, spec.id: spec})
+    return replace(snapshot_catalog, models={**snapshot_catalog.models, spec.id: spec})
 
 
 @pytest.fixture(scope="module")

@@ -174,10 +174,17 @@ def report_requirements(rec: Recommendation, cat: Catalog, compared: list[str], 
     if not models or not devices:
         raise BadInputError("a report needs a recommended model and at least one device from the profiles "
                            "(a RAM-only or uploaded device cannot be named in a report yet)")
+    from advisor.engine.recommend import ALL_RUNTIMES
+
     w, c = rec.workload, rec.constraints
+    dep = c.deployment
+    runtime = ("all",) if c.runtimes in (None, ALL_RUNTIMES) else tuple(sorted(c.runtimes))
     return from_options(
         title=f"{cat.models[models[0]].name} on {cat.devices[devices[0]].name}" + (" and others" if len(devices) > 1 else ""),
         models=models, context_tokens=w.context_tokens, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
         kv_cache_type=w.kv_cache_type, min_tps=c.min_decode_tps, max_ttft_s=c.max_ttft_s, quality_floor=c.quality_floor,
-        devices=devices,
+        devices=devices, runtime=runtime, max_download=c.max_download_bytes,
+        target=dep.target.id if dep is not None else None,
+        entitlement="increased-memory" if dep is not None and dep.entitlement else None,
+        browser=dep.browser.id if dep is not None and dep.browser is not None else None,
     )

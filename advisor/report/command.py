@@ -104,7 +104,7 @@ def add_imported_model(options: dict[str, Any], base: Any = None) -> None:
               help="Order of the devices that meet it: unit or fleet price, energy per response, or decode speed [default: cost].")
 @click.option("--runtime", "runtime", multiple=True, metavar="NAME",
               help="Runtime to consider (repeatable): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, wllama, or 'all' "
-                   "[default: llama.cpp; under --target, the target's runtimes with measurements].")
+                   "[default: all: every runtime with measurements for the device; under --target, the target's].")
 @click.option("--target", "target", default=None, metavar="TARGET",
               help="Where the model ships: server, desktop-app, ios-app, android-app, browser (its memory budget, runtimes and "
                    "limits; with --class, adds 'What to ship per RAM tier').")

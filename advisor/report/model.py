@@ -200,10 +200,9 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
 
 
 def _runtimes(req: Requirements, catalog: Catalog) -> frozenset[str] | None:
-    """``runtime``: none → None (llama.cpp; under a target, the target's); "all" → every runtime."""
-    if not req.runtime:
-        return None
-    if "all" in req.runtime:
+    """``runtime``: none or "all" → every runtime with evidence (under a target, the target's);
+    names → those alone."""
+    if not req.runtime or "all" in req.runtime:
         return ALL_RUNTIMES
     out = set()
     for name in req.runtime:
