@@ -134,6 +134,8 @@ def runtime_words(e: Any) -> str:
 def _runtime_option_words(o: Any) -> str:
     """``llama.cpp (Q8_0, 3.9 tok/s, quality 48)`` or ``mlx (does not fit: …)``."""
     e = o.estimate
+    if e is None and o.why is not None and o.why.kind == "architecture":
+        return f"{o.runtime} (cannot load its {o.why.name} architecture)"
     if e is None:
         return f"{o.runtime} ({reason_text(o.why) if o.why is not None else 'no candidate'})"
     return f"{o.runtime} ({e.quant_id}, {tps(e.speed.decode_tokens_per_s if e.speed else None)} tok/s, quality {e.quality_score:.0f})"
@@ -153,7 +155,7 @@ def runtime_choice_text(choice: RuntimeChoice | None, target_tps: float) -> str:
     runner = choice.runner_up
     name = f"{pick.runtime}" + ("" if pick.runtime == "llama.cpp" else f" ({pick.backend})")
     if runner is None or runner.estimate is None:
-        text = f" {name} is the only runtime considered that runs it here"
+        text = f" Runtime {name}: the only one considered that runs it here"
     else:
         r = runner.estimate
         assert r.speed is not None
@@ -168,7 +170,8 @@ def runtime_choice_text(choice: RuntimeChoice | None, target_tps: float) -> str:
     if rest:
         named = rest[:RUNTIMES_NAMED]
         more = len(rest) - len(named)
-        text += "; also " + ", ".join(_runtime_option_words(o) for o in named) + (f" and {more} more" if more else "")
+        text += ("; " if runner is None or runner.estimate is None else "; also ") + ", ".join(
+            _runtime_option_words(o) for o in named) + (f" and {more} more" if more else "")
     return text + "."
 
 

@@ -407,6 +407,12 @@ def test_recommend_says_why_its_runtime(capsys):
     # llama.cpp alone: no comparison
     code, out, _ = run(capsys, "recommend", "--device", "macbook-air-m2-16gb", "--runtime", "llama.cpp", "--format", "json")
     assert json.loads(out)["runtime_choice"] is None and " over " not in json.loads(out)["explanation"]
+    # a model only llama.cpp loads among the runtimes there: said so, with the others' reason
+    code, out, _ = run(capsys, "recommend", "--device", "raspberry-pi-5-8gb", "--model", "lfm2-8b-a1b", "--format", "json")
+    data = json.loads(out)
+    assert data["runtime_choice"]["why"] == "only"
+    assert "Runtime llama.cpp: the only one considered that runs it here; " in data["explanation"]
+    assert "litert-lm (cannot load its lfm2moe architecture)" in data["explanation"]
 
 
 @pytest.mark.parametrize("flag, n_cpu_moe", [([], 1), (["--n-cpu-moe", "2"], 2), (["--n-cpu-moe", "all"], 24), (["--n-cpu-moe", "0"], 0)])
