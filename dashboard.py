@@ -414,11 +414,8 @@ def report_section(rec: Recommendation, cat: Catalog, compared: list[str], focus
 
     req = rows_view.report_requirements(rec, cat, compared, focus)
     left_out = "" if rec.device.id in cat.devices else f" ({rec.device.name} is not a catalog profile, so the report cannot name it.)"
-    c = rec.constraints
-    plain = c.runtimes in (None, frozenset({"llama.cpp"})) and (c.deployment is None or c.deployment.target.id == tg.DEFAULT_TARGET)
-    not_yet = "" if plain else " The report answers for llama.cpp on each device's own memory: the runtime and target chosen here are not in reports yet."
-    st.caption(f"Covers {', '.join(req.models)} on {', '.join(req.devices)}, with this workload and these constraints "
-               f"(the devices are those of the Compare tab).{left_out}{not_yet}")
+    st.caption(f"Covers {', '.join(req.models)} on {', '.join(req.devices)}, with this workload, these constraints, "
+               f"runtimes and target (the devices are those of the Compare tab).{left_out}")
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     fmt = c1.selectbox("Format", list(FORMATS), key="report_format", format_func=str.upper)
     signature = (req.model_dump_json(), fmt)
@@ -472,9 +469,11 @@ def runtimes_page(rec: Recommendation, device: DeviceProfile, workload: Workload
         return
     table = rows_view.runtime_rows(rows, cat)
     st.dataframe(table, hide_index=True, key="runtimes_table", column_config=RUNTIME_COLUMNS)
+    unable = analysis.runtimes_not_loading(model, cat)
     st.caption(f"{model_label(cat, model)}, {workload.context_tokens:,} tokens of context, {workload.prompt_tokens:,}-token "
                "prompt. Download = model file + the runtime's library where published. Basis “prior”: no factor fitted to this "
-               "runtime's own published measurements; llama.cpp's for the same hardware stand in.")
+               "runtime's own published measurements; llama.cpp's for the same hardware stand in."
+               + (f" Not shown: {', '.join(unable)}, which cannot load its {cat.models[model].gguf_arch} architecture." if unable else ""))
     fig = plots.runtimes_figure(f"{model_label(cat, model)} on {device.name}", table)
     st.plotly_chart(fig, key="plot_runtimes")
 

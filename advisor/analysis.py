@@ -178,9 +178,9 @@ def compare_runtimes(
     for runtime in catalog.runtimes.values():
         c = Constraints(runtimes=frozenset({runtime.id}), deployment=deployment, max_download_bytes=max_download_bytes,
                         target_decode_tps=target_decode_tps)
-        variants = candidate_variants(on, catalog, c)
+        variants = [v for v in candidate_variants(on, catalog, c) if rt.runs_model(v, model)]
         if not variants:
-            continue
+            continue  # the runtime does not run on the device, or cannot load the model's architecture
         best, failures = best_quant(model, variants, on, workload, catalog, c, overrides=overrides)
         reason = None
         if best is None:
@@ -197,6 +197,13 @@ def compare_runtimes(
     return out
 
 
+def runtimes_not_loading(model_id: str, catalog: Catalog | None = None) -> list[str]:
+    """The catalog runtimes whose converter or loader has no code for the model's architecture."""
+    catalog = catalog or load_catalog()
+    arch = catalog.model(model_id).gguf_arch
+    return [r.id for r in catalog.runtimes.values() if not r.runs_arch(arch)]
+
+
 def variant_grid(
     device: DeviceProfile, workload: Workload, constraints: Constraints, catalog: Catalog | None = None,
     overrides: Mapping[str, PathFactors] | None = None,
@@ -211,6 +218,8 @@ def variant_grid(
     out = []
     for m in catalog.models.values():
         for v in candidate_variants(on, catalog, constraints):
+            if not rt.runs_model(v, m):
+                continue
             variant = v if isinstance(v, rt.Variant) else None
             fmt = v.format if variant is not None else v
             e = evaluate(m, fmt, on, workload, catalog, overrides=overrides, variant=variant)

@@ -6,7 +6,7 @@ catalog and returns engine results. Input problems raise AdvisorError subclasses
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -92,8 +92,20 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
         if len(catalog.made_devices) >= MAX_MADE_DEVICES:
             catalog.made_devices.clear()  # a bounded memo: the cache file stays small
         made = catalog.made_devices[key] = generic_device(
-            ram, list(catalog.devices.values()), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
+            ram, ram_peer_templates(catalog), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
     return made
+
+
+def ram_peer_templates(catalog: Catalog) -> list[DeviceProfile]:
+    """The catalog devices a RAM size may stand for: those whose execution path has measured
+    runs. A device whose speed is a prior only (the RISC-V boards: no RISC-V CPU run in the
+    reference data) would otherwise become the yardstick of every device with its RAM; it is
+    named with --device instead. All devices when none qualifies."""
+    from advisor.engine.speed import execution_path
+
+    measured = [d for d in catalog.devices.values()
+                if (f := catalog.calibration.get(execution_path(d))) is None or f.n_measurements > 0]
+    return measured or list(catalog.devices.values())
 
 
 def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None, *,
@@ -190,13 +202,12 @@ def _check_format_name(name: str, runtime_ids: Sequence[str], catalog: Catalog) 
 
 
 def runtime_choice(names: Sequence[str]) -> frozenset[str] | None:
-    """``--runtime`` values: none → llama.cpp alone; ``all`` → every runtime with evidence."""
+    """``--runtime`` values: none or ``all`` → every runtime the device can run that has evidence
+    behind it (the default); names → those runtimes alone (``llama.cpp`` for llama.cpp's answer)."""
     from advisor.engine.recommend import ALL_RUNTIMES
 
     wanted = {n.strip().lower() for n in names if n.strip()}
-    if not wanted:
-        return None
-    if "all" in wanted:
+    if not wanted or "all" in wanted:
         return ALL_RUNTIMES
     catalog = load_catalog()
     return frozenset(catalog.runtime(n).id for n in wanted)
@@ -220,6 +231,20 @@ def make_deployment(device: DeviceProfile, target_id: str | None, *, entitlement
                   targets=list(catalog.targets.values()))
 
 
+def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: ModelSpec) -> Workload:
+    """``workload`` with llama.cpp's ``--n-cpu-moe`` for ``model``: None (auto) as is, "all" = every
+    layer (``--cpu-moe``), a number of layers checked against the model."""
+    if n_cpu_moe is None:
+        return workload
+    if not model.n_experts:
+        raise BadInputError(f"--n-cpu-moe applies to mixture-of-experts models; {model.id} is dense (leave it at auto)")
+    layers = model.n_layers if n_cpu_moe == "all" else int(n_cpu_moe)
+    if not 0 <= layers <= model.n_layers:
+        raise BadInputError(f"--n-cpu-moe {n_cpu_moe} is more than the {model.n_layers} layers of {model.id}; "
+                            f"give 0 to {model.n_layers}, all or auto")
+    return replace(workload, n_cpu_moe=layers)
+
+
 def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None, *,
                 runtime_id: str | None = None, backend_id: str | None = None, deployment=None) -> Estimate:
     """One estimate; with ``runtime_id`` (or a ``deployment`` whose target lacks llama.cpp) in that
@@ -237,6 +262,10 @@ def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: W
     variant = resolve_variant(catalog, target_device, runtime_id or "llama.cpp", quant_id, backend_id, deployment)
     if variant.format is None:
         raise BadInputError(f"name a format of {variant.runtime.id}")
+    if not variant.runtime.runs_arch(model.gguf_arch):
+        able = [r.id for r in catalog.runtimes.values() if r.runs_arch(model.gguf_arch)]
+        raise BadInputError(f"{variant.runtime.id} cannot load {model.id}: its converter has no code for the "
+                            f"{model.gguf_arch} architecture; runtimes that can: {', '.join(able) or 'none in the catalog'}")
     return evaluate(model, variant.format, target_device, workload, catalog, overrides=calibration_overrides(), variant=variant)
 
 

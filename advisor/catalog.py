@@ -191,6 +191,11 @@ def check_runtime_references(runtimes: dict[str, Runtime], targets: dict[str, Ta
                 raise DataFileError(f"targets.toml: target {t.id} names unknown runtime '{rid}'; known: {', '.join(runtimes)}")
             if not set(runtimes[rid].platforms) & set(t.runtime_platforms):
                 raise DataFileError(f"targets.toml: target {t.id} lists runtime {rid}, which runs on none of its platforms")
+        for lim in t.download_limits:
+            for rid in lim.runtimes:
+                if rid not in runtimes:
+                    raise DataFileError(f"targets.toml: target {t.id} download limit {lim.id} names unknown runtime '{rid}'; "
+                                        f"known: {', '.join(runtimes)}")
     for d in devices.values():
         for kind, spec in (("gpu", d.gpu), ("npu", d.npu)):
             for rid in spec.runtimes if spec else ():

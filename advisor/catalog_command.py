@@ -109,7 +109,7 @@ def quants(fmt: str, show_all: bool) -> None:
 def runtimes(fmt: str, runtime_id: str | None) -> None:
     """List inference runtimes with their backends and weight formats (bits per weight derived)."""
     from advisor.catalog import load_catalog
-    from advisor.listings import runtime_dict, runtime_rows
+    from advisor.listings import architecture_rows, runtime_dict, runtime_rows
 
     catalog = load_catalog()
     rows = runtime_rows(catalog, runtime_id)
@@ -121,8 +121,14 @@ def runtimes(fmt: str, runtime_id: str | None) -> None:
             ("embedding", "embedding"), ("output", "lm_head"), ("activations", "act."), ("kv_cache", "KV cache")]
     if fmt == "csv":
         cols = [(k, k) for k in ("runtime", "platforms", "format", "aliases", "backends", "bpw", "linear", "embedding", "output",
-                                 "activations", "kv_cache", "default_context", "verified", "source")]
+                                 "activations", "kv_cache", "default_context", "architectures", "verified", "source")]
+        _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "runtime format")))
+        return
     _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "runtime format")))
+    click.echo()
+    _emit(render_rows(architecture_rows(catalog, runtime_id),
+                      [("runtime", "runtime"), ("loads", "catalog architectures"), ("lacks", "lacks (catalog models)"),
+                       ("source", "source")], fmt, title="Model architectures each runtime loads", wrap=("lacks", "source")))
 
 
 @click.command()
@@ -156,7 +162,7 @@ def targets(fmt: str, browsers: bool) -> None:
 
 @click.command()
 @click.option("--class", "device_class", default=None, help="phone, tablet, laptop, desktop, desktop-gpu, sbc, jetson, mini-pc.")
-@click.option("--search", default=None, help="Text to find in the id or name.")
+@click.option("--search", default=None, help="Text to find in the id, name, SoC or CPU architecture (riscv64, arm64, x86_64).")
 @click.option("--min-ram", default=None, type=SIZE, help="Smallest RAM, e.g. 8GB.")
 @click.option("--max-price", default=None, type=positive_number(1e7), help="Highest price in USD.")
 @format_option
@@ -175,7 +181,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
     for d in sorted(catalog.devices.values(), key=lambda d: (d.device_class, d.memory.ram, d.id)):
         if device_class and d.device_class != device_class:
             continue
-        if search and search.lower() not in (d.id + " " + d.name).lower():
+        if search and search.lower() not in " ".join((d.id, d.name, d.soc, d.cpu.arch)).lower():
             continue
         if d.memory.ram < ram_floor:
             continue

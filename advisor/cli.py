@@ -20,7 +20,7 @@ from advisor import errors
 from advisor.errors import AdvisorError, BadInputError, NothingFitsError
 from advisor.records import Reason
 from advisor.options import DURATION, device_from, device_options, format_option, imported, import_options, number_in, positive_int, positive_number
-from advisor.options import RankByChoice, deployment_from, runtime_options, workload_from, workload_options
+from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
 from advisor.wording import band, plural, price_text, tps
@@ -228,11 +228,12 @@ def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]
                    "see 'advisor quants', 'advisor runtimes').")
 @device_options
 @workload_options
+@moe_offload_option
 @runtime_options
 @format_option
 def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> None:
     """Every estimate for one model × quantization (× runtime, × deployment target) on one device, with the breakdown."""
-    from advisor.api import run_predict
+    from advisor.api import resolve_n_cpu_moe, run_predict
     from advisor.catalog import load_catalog
     from advisor.engine import targets as tg
     from advisor.engine.runtimes import variant_of
@@ -253,6 +254,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     if quant_id is None:
         rt = catalog.runtime(runtime_id) if runtime_id else None
         quant_id = "Q4_K_M" if rt is None or rt.formats_from == "gguf" else rt.formats[0].id
+    workload = resolve_n_cpu_moe(workload, kw.pop("n_cpu_moe"), catalog.model(model_id))
     est = run_predict(model_id, quant_id, device, workload, catalog, runtime_id=runtime_id, backend_id=kw["backend"],
                       deployment=deployment)
     if deployment is not None:
@@ -307,6 +309,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
 
     data["workload"]["flash_attn"] = workload.flash_attn
     data["workload"]["flash_attn_enabled"] = resolve_flash_attn(workload.flash_attn)
+    data["workload"]["n_cpu_moe"] = "auto" if workload.n_cpu_moe is None else workload.n_cpu_moe
     data["schema"] = "edge-model-advisor/prediction"
     peers = _peers(device, est.model_id, est.quant_id, est.runtime)
     if peers:
@@ -356,6 +359,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
              "basis": f"{sp['prefill_bound']} bound"},
             {"item": "time to first token", "value": format_seconds(sp["ttft_s"]), "basis": f"{d['workload']['prompt_tokens']} prompt tokens, model loaded"},
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},
+            *_load_rows(d.get("load")),
             {"item": "energy", "value": "-" if sp["energy_j_per_response"] is None else f"{sp['energy_j_per_token']:.2f} J/token, {sp['energy_j_per_response']:.0f} J/response",
              "basis": "device power × time"},
             {"item": "backend", "value": f"{d.get('runtime', 'llama.cpp')} {sp['backend']}, {sp['threads']} threads, {sp['gpu_layers']} GPU layers", "basis": ""},
@@ -363,6 +367,22 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     for note in d.get("notes", []):
         rows.append({"item": "note", "value": note, "basis": ""})
     return rows
+
+
+def _load_rows(ld: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Load time (warm and cold) and the time to first token of a cold start."""
+    if not ld:
+        return []
+    rows = [{"item": "load (warm)", "value": format_seconds(ld["load_warm_s"]),
+             "basis": f"{format_size(ld['file_bytes'])} file in the page cache (a restart)"}]
+    if ld["load_cold_s"] is None:
+        rows.append({"item": "load (cold)", "value": "-", "basis": "the device profile gives no storage read speed; add a [storage] table"})
+        return rows
+    return rows + [
+        {"item": "load (cold)", "value": format_seconds(ld["load_cold_s"]),
+         "basis": f"first start: read from {ld['storage']} at {ld['storage_read_mb_s']:,.0f} MB/s ({ld['storage_basis']}) + the warm load"},
+        {"item": "cold-start TTFT", "value": format_seconds(ld["cold_start_ttft_s"]), "basis": "cold load + prefill of the prompt"},
+    ]
 
 
 @cli.command("devices-for")

@@ -69,6 +69,20 @@ def parse_nvidia_smi_csv(text: str) -> list[dict[str, Any]]:
     return gpus
 
 
+def parse_riscv_isa(cpuinfo: str | None) -> list[str]:
+    """The profile's ISA names from a RISC-V /proc/cpuinfo ``isa`` line ("rv64imafdcv_zicsr_…"):
+    rv64gc (IMAFD + C) and rvv1.0 when the single-letter extensions include V (the kernel
+    reports V only for the ratified 1.0 vector extension)."""
+    for line in (cpuinfo or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "isa":
+            base = value.strip().lower().split("_")[0]
+            letters = base[4:] if base.startswith(("rv64", "rv32")) else ""
+            out = [f"{base[:4]}gc"] if set("imafdc") <= set(letters.replace("g", "imafd")) else []
+            return out + (["rvv1.0"] if "v" in letters else [])
+    return []
+
+
 def cluster_cpus(max_freqs_khz: dict[int, int]) -> list[tuple[int, float]]:
     """Group logical CPUs by their maximum frequency: [(count, GHz)], fastest first (big.LITTLE)."""
     groups: dict[int, int] = {}
@@ -221,6 +235,8 @@ def probe_machine() -> MachineInfo:
         clusters = [(physical, round(ghz, 2))]
     flags = {str(f).lower() for f in info.get("flags", [])}
     isa = sorted({name for flag, name in ISA_FLAGS.items() if flag in flags})
+    if platform.machine().lower() == "riscv64":
+        isa = parse_riscv_isa(_read("/proc/cpuinfo"))
     apple = platform.system() == "Darwin" and platform.machine() == "arm64"
     if apple:
         isa = sorted(set(isa) | {"neon", "dotprod"})
@@ -316,3 +332,72 @@ def measure_compute(*, seconds: float = 1.0, size: int = 1024, progress: Progres
         a @ b
         best = max(best, 2 * size**3 / (time.perf_counter() - t0) / 1e9)
     return best
+
+
+# --------------------------------------------------------------------------- storage and the page cache
+
+#: Size of the file the storage benchmark writes and reads back: large enough that the read is
+#: sequential streaming (readahead at full depth), small enough to take about a second.
+STORAGE_TEST_BYTES = 256 * 1024**2
+_CHUNK = 8 * 1024**2
+
+
+def can_drop_page_cache() -> bool:
+    """Whether this OS lets a process drop one file's pages from the page cache (posix_fadvise)."""
+    return hasattr(os, "posix_fadvise") and hasattr(os, "POSIX_FADV_DONTNEED")
+
+
+def drop_from_page_cache(path: str | Path) -> None:
+    """Evict ``path``'s pages from the page cache, so the next read comes from storage: write back
+    its dirty pages (fsync), then POSIX_FADV_DONTNEED (no root needed, unlike drop_caches)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def read_through(path: str | Path) -> float:
+    """Read ``path`` sequentially to its end (which leaves it in the page cache); seconds taken."""
+    t0 = time.perf_counter()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while os.read(fd, _CHUNK):
+            pass
+    finally:
+        os.close(fd)
+    return time.perf_counter() - t0
+
+
+def measure_storage_read(directory: str | Path, *, size_bytes: int = STORAGE_TEST_BYTES, repeats: int = 2,
+                         progress: Progress | None = None) -> float | None:
+    """Sequential read rate of the storage under ``directory`` in decimal MB/s (10^6 B/s): a file of
+    incompressible bytes is written there and synced, dropped from the page cache, and read back
+    (best of ``repeats``); the file is removed. None where the OS cannot drop a file's pages or the
+    directory cannot be written. On a virtual machine the host's own cache may serve the read:
+    the figure is what a model load there sees, not the physical disk's rate."""
+    if not can_drop_page_cache():
+        return None
+    directory = Path(directory)
+    block = os.urandom(1024**2)  # repeated 1 MiB of random bytes: no filesystem compresses it
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f".storage-read-test-{os.getpid()}"
+        with open(path, "wb") as fh:
+            for _ in range(size_bytes // len(block)):
+                fh.write(block)
+        best = 0.0
+        for i in range(repeats):
+            if progress:
+                progress(f"storage read, pass {i + 1} of {repeats}", i / repeats)
+            drop_from_page_cache(path)
+            best = max(best, size_bytes / read_through(path) / 1e6)
+        return best
+    except OSError:
+        return None
+    finally:
+        try:
+            (directory / f".storage-read-test-{os.getpid()}").unlink()
+        except OSError:
+            pass

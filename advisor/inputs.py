@@ -126,6 +126,11 @@ MAX_TFLOPS = 1e5
 MIN_WATTS = 0.01
 MAX_WATTS = 1e5
 MAX_PRICE_USD = 1e9
+#: Sequential storage read in decimal MB/s: 10 MB/s is below any card or disk a model is loaded
+#: from (a UHS-I microSD reads ~45–90 MB/s), 100,000 MB/s above any drive or array (PCIe 5.0 ×4
+#: NVMe: ~14,000 MB/s); outside these a figure is a unit slip (GB/s given as MB/s, bytes/s).
+MIN_STORAGE_READ_MB_S = 10.0
+MAX_STORAGE_READ_MB_S = 100_000.0
 #: Largest tokens/s a measurement may claim (a datacenter GPU prefills ~10^5 tokens/s).
 MAX_TOKENS_PER_S = 1e7
 

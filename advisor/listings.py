@@ -46,6 +46,22 @@ def runtime_dict(rt: Runtime) -> dict[str, Any]:
     return data
 
 
+def architecture_rows(catalog: Catalog, runtime_id: str | None = None) -> list[dict[str, Any]]:
+    """One row per runtime: the catalog architectures its converter or loader has code for, those
+    it lacks (the catalog models of each architecture in brackets), and the source read."""
+    runtimes = [catalog.runtime(runtime_id)] if runtime_id else list(catalog.runtimes.values())
+    used: dict[str, int] = {}
+    for m in catalog.models.values():
+        used[m.gguf_arch] = used.get(m.gguf_arch, 0) + 1
+    rows = []
+    for rt in runtimes:
+        lacks = [a for a in sorted(used) if not rt.runs_arch(a)]
+        rows.append({"runtime": rt.id, "loads": f"{len(used) - len(lacks)} of {len(used)}",
+                     "lacks": ", ".join(f"{a} ({used[a]})" for a in lacks) or "-",
+                     "source": rt.architectures_source or "not known: every architecture assumed"})
+    return rows
+
+
 def runtime_rows(catalog: Catalog, runtime_id: str | None = None) -> list[dict[str, Any]]:
     """One row per runtime × weight format (one row for a runtime that uses GGUF file types)."""
     runtimes = [catalog.runtime(runtime_id)] if runtime_id else list(catalog.runtimes.values())
@@ -53,6 +69,7 @@ def runtime_rows(catalog: Catalog, runtime_id: str | None = None) -> list[dict[s
     for rt in runtimes:
         base = {
             "runtime": rt.id, "platforms": ", ".join(rt.platforms),
+            "architectures": ", ".join(rt.architectures) if rt.architectures is not None else "any (not known)",
             "kv_cache": f"{rt.kv.dtype}, {rt.kv.allocation}", "default_context": rt.default_context,
         }
         if rt.formats_from:

@@ -10,8 +10,9 @@ from typing import Any
 
 from advisor.catalog import advisor_home, load_device_file
 from advisor.errors import DataFileError
-from advisor.hardware import MachineInfo, Progress, measure_bandwidth, measure_compute, probe_machine
+from advisor.hardware import MachineInfo, Progress, measure_bandwidth, measure_compute, measure_storage_read, probe_machine
 from advisor.records import DeviceProfile
+from advisor.hardware import STORAGE_TEST_BYTES
 from advisor.units import GIB, MIB
 
 LOCAL_ID = "local"
@@ -45,7 +46,8 @@ def _device_class(info: MachineInfo) -> str:
 
 
 def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: float, gflops: float,
-                  working_set: int, threads: int, llc_bandwidth_gbs: float | None = None) -> dict[str, Any]:
+                  working_set: int, threads: int, llc_bandwidth_gbs: float | None = None,
+                  storage_read_mb_s: float | None = None) -> dict[str, Any]:
     """The profile as a plain dict (TOML-ready), marked measured."""
     today = date.today().isoformat()
     clusters = [{"name": f"cluster {i}", "cores": n, "ghz": round(ghz, 2) or 2.0} for i, (n, ghz) in enumerate(info.clusters)]
@@ -78,7 +80,7 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
         },
         "cpu": {
             "name": info.cpu_brand,
-            "arch": "arm64" if info.machine.lower() in ("arm64", "aarch64") else "x86_64",
+            "arch": {"arm64": "arm64", "aarch64": "arm64", "riscv64": "riscv64"}.get(info.machine.lower(), "x86_64"),
             "isa": info.isa,
             "cores": cores,
             "threads": info.logical_cores,
@@ -89,6 +91,15 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
         },
         "power": {"max_w": 65.0, "basis": "estimated", "note": "not measurable here; a typical desktop envelope"},
     }
+    if storage_read_mb_s:
+        profile["storage"] = {
+            "kind": f"the disk holding {advisor_home()}",
+            "read_mb_s": round(storage_read_mb_s, 1),
+            "basis": "measured",
+            "source": f"advisor profile on {info.hostname} ({today})",
+            "note": f"sequential read of a {STORAGE_TEST_BYTES // MIB} MiB file after dropping it from the page cache "
+                    "(fsync + posix_fadvise DONTNEED), best of 2; on a virtual machine the host's cache may serve it",
+        }
     if llc:
         profile["memory"]["llc"] = f"{llc}B"
         if llc_bandwidth_gbs:
@@ -125,9 +136,11 @@ def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write
         # the read benchmark again with a working set of half the last-level cache
         cache_set = max(MIB, int(llc // 2))
         llc_bw = measure_bandwidth(working_set_bytes=cache_set, threads=threads, seconds=seconds * 0.1, progress=stage(0.85, 0.95))
+    # where validate's twins live, so the rate is the one their loads see
+    storage = measure_storage_read(advisor_home(), progress=stage(0.95, 0.99))
     raw = build_profile(info, bandwidth_gbs=bw.all_threads_gbs, bandwidth_1t_gbs=bw.single_thread_gbs, gflops=gflops,
                         working_set=working_set, threads=threads,
-                        llc_bandwidth_gbs=llc_bw.all_threads_gbs if llc_bw else None)
+                        llc_bandwidth_gbs=llc_bw.all_threads_gbs if llc_bw else None, storage_read_mb_s=storage)
     device = DeviceProfile.model_validate(raw)
     path = None
     if write:

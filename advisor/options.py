@@ -102,6 +102,39 @@ def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+#: the most layers --n-cpu-moe accepts before the model is known (records' width limit)
+MAX_N_CPU_MOE = 100_000
+
+
+def parse_n_cpu_moe(text: Any, what: str) -> int | str | None:
+    """``--n-cpu-moe``: "auto" (None: the fewest layers that fit), "all" (llama.cpp's --cpu-moe:
+    every layer; resolved against the model by ``api.resolve_n_cpu_moe``) or a whole number ≥ 0."""
+    from advisor.errors import BadInputError
+
+    word = str(text).strip().lower()
+    if word in ("auto", "all"):
+        return None if word == "auto" else "all"
+    try:
+        value = int(word.replace("_", ""))
+    except ValueError:
+        raise BadInputError(f"{what} {text!r} is not a number of layers; give e.g. 2, all or auto") from None
+    if not 0 <= value <= MAX_N_CPU_MOE:
+        raise BadInputError(f"{what} must be 0 or more layers (or all, auto), got {value}")
+    return value
+
+
+N_CPU_MOE = _Parsed("layers", parse_n_cpu_moe)
+
+
+def moe_offload_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--n-cpu-moe (llama.cpp's flag; ``api.resolve_n_cpu_moe`` turns it into Workload.n_cpu_moe)."""
+    return click.option(
+        "--n-cpu-moe", "n_cpu_moe", default="auto", show_default=True, type=N_CPU_MOE, metavar="N|all|auto",
+        help="MoE on a discrete GPU: keep the routed experts of the first N layers in host RAM, run on the CPU "
+             "(llama.cpp --n-cpu-moe; all = --cpu-moe). auto: the fewest layers that let the rest fit VRAM.",
+    )(f)
+
+
 def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--device, --device-file, --ram, --usable, --class (→ ``device_from``)."""
     opts = [
@@ -127,7 +160,8 @@ def runtime_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
                      help="Runtime to consider (repeatable): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, "
                           "wllama, or 'all' (every runtime with published measurements for the device). "
-                          "Default: llama.cpp; under --target, the target's runtimes with measurements."),
+                          "Default: all (predict: llama.cpp, or the --target's first runtime); under --target, "
+                          "the target's runtimes."),
         click.option("--backend", default=None, metavar="ID", help="Insist on one backend of the runtime (cpu, metal, opencl, webgpu, …)."),
         click.option("--target", "target_id", default=None, metavar="TARGET",
                      help="Where the model ships: server, desktop-app, ios-app, android-app, browser (memory budget, "

@@ -7,11 +7,12 @@ GFLOPS/TFLOPS as published. Units are parsed in ``advisor.units`` only.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from advisor import inputs as lim
 from advisor.errors import BadInputError
@@ -66,6 +67,7 @@ GgufArch = Literal[
     "lfm2", "lfm2moe",  # hybrid: short-convolution layers beside attention layers (lfm2moe also MoE)
     "granitehybrid",  # hybrid: Mamba2 layers beside attention layers, dense or MoE FFN
 ]
+GGUF_ARCHS: tuple[str, ...] = get_args(GgufArch)
 
 
 class FileTensor(Record):
@@ -340,9 +342,13 @@ class MemorySpec(Record):
         return self
 
 
+#: CPU architectures a profile may name; each has a CPU execution path (engine.speed.cpu_path).
+CpuArch = Literal["arm64", "x86_64", "riscv64"]
+
+
 class CpuSpec(Record):
     name: str
-    arch: Literal["arm64", "x86_64"]
+    arch: CpuArch
     isa: tuple[str, ...] = ()
     cores: int = Field(gt=0, le=lim.MAX_CORES)
     threads: int = Field(gt=0, le=lim.MAX_CORES * 8)
@@ -416,6 +422,31 @@ class NpuSpec(Record):
     runtimes_note: str = ""
 
 
+class StorageSpec(Record):
+    """Where the model file is read from at a cold start: the storage's kind ("UFS 4.0", "NVMe
+    PCIe 4.0", "microSD UHS-I", "eMMC 5.1") and its sequential read in decimal MB/s (10^6 B/s),
+    as vendors publish it. Used for the cold-start load time (engine.load)."""
+
+    kind: str = Field(min_length=1, max_length=200)
+    read_mb_s: float
+    basis: Basis
+    source: str = ""
+    note: str = ""
+
+    @field_validator("read_mb_s")
+    @classmethod
+    def _sane_read_speed(cls, value: float) -> float:
+        if not lim.MIN_STORAGE_READ_MB_S <= value <= lim.MAX_STORAGE_READ_MB_S:
+            raise ValueError(
+                f"a sequential read of {value:g} MB/s is outside {lim.MIN_STORAGE_READ_MB_S:g}–"
+                f"{lim.MAX_STORAGE_READ_MB_S:,.0f} MB/s; give it in decimal MB/s (a 7 GB/s NVMe drive is 7000)")
+        return value
+
+    @property
+    def read_bytes_per_s(self) -> float:
+        return self.read_mb_s * 1e6
+
+
 class PowerSpec(Record):
     typical_w: float | None = Field(default=None, ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
     max_w: float = Field(ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
@@ -444,6 +475,9 @@ class DeviceProfile(Record):
     gpu: GpuSpec | None = None
     npu: NpuSpec | None = None
     power: PowerSpec
+    #: the storage the model file is loaded from (optional: older user profiles have none, and a
+    #: cold-start load time is then not predicted)
+    storage: StorageSpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
 
@@ -608,6 +642,10 @@ class RuntimeBackend(Record):
     platforms: tuple[Platform, ...]
     #: largest KV capacity this backend allows (MLC caps Metal at 32,768 tokens)
     max_context: int | None = Field(default=None, gt=0)
+    #: host CPU architectures a native build of this backend exists for; the default is the two
+    #: every runtime here ships for, so a RISC-V device gets a backend only where the data says so
+    cpu_arches: tuple[CpuArch, ...] = ("arm64", "x86_64")
+    cpu_arches_source: str = ""
     source: str
     verified: bool = True
     note: str = ""
@@ -655,13 +693,36 @@ class Runtime(Record):
     #: "gguf": the weight formats are the GGUF file types of catalog/quantizations.toml
     formats_from: Literal["gguf"] | None = None
     formats: tuple[RuntimeFormat, ...] = Field(default=(), alias="format")
+    #: the architectures (gguf_arch names) the runtime's converter or loader has code for;
+    #: None = not known, every architecture assumed
+    architectures: tuple[str, ...] | None = None
+    architectures_source: str = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+
+    @field_validator("architectures")
+    @classmethod
+    def _known_archs(cls, archs: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if archs is None:
+            return None
+        if not archs:
+            raise ValueError("an empty list runs no model; leave architectures out when the runtime's list is not known")
+        for a in archs:
+            if a not in GGUF_ARCHS:
+                close = difflib.get_close_matches(a, GGUF_ARCHS, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(GGUF_ARCHS)}"
+                raise ValueError(f"unknown architecture '{a}'; {hint}")
+        twice = sorted({a for a in archs if archs.count(a) > 1})
+        if twice:
+            raise ValueError(f"architecture {', '.join(twice)} is listed twice; remove one")
+        return archs
 
     @model_validator(mode="after")
     def _check(self) -> Runtime:
         if bool(self.formats) == bool(self.formats_from):
             raise ValueError("give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one")
+        if self.architectures is not None and not self.architectures_source.strip():
+            raise ValueError("architectures needs architectures_source: the package, version and file it was read from")
         ids = [b.id for b in self.backends]
         if not ids or len(set(ids)) != len(ids):
             raise ValueError(f"backend ids must be present and unique, got {ids}")
@@ -685,6 +746,11 @@ class Runtime(Record):
     def names(self) -> tuple[str, ...]:
         return (self.id, *self.aliases)
 
+    def runs_arch(self, gguf_arch: str) -> bool:
+        """Whether the runtime can load a model of this architecture (a ``gguf_arch`` name):
+        listed in ``architectures``, or any architecture when the list is not known (None)."""
+        return self.architectures is None or gguf_arch in self.architectures
+
     def backend(self, backend_id: str) -> RuntimeBackend | None:
         return next((b for b in self.backends if b.id == backend_id), None)
 
@@ -701,8 +767,8 @@ class Runtime(Record):
         return tuple(f for f in self.formats if not f.backends or backend_id in f.backends)
 
     def usable_backends(self, device: DeviceProfile, browser: BrowserPlatform | None = None) -> tuple[RuntimeBackend, ...]:
-        """Backends of this runtime that can run on ``device``: in a native process, CPU backends
-        on the device's OS families, GPU/NPU backends when the profile lists this runtime for its
+        """Backends of this runtime that can run on ``device``: in a native process (built for its
+        CPU architecture, ``cpu_arches``), CPU backends on the device's OS families, GPU/NPU backends when the profile lists this runtime for its
         GPU/NPU (a GPU backend driving the profile's own GPU API first: CUDA before Vulkan on an
         RTX card). In a ``browser`` page: its ``web`` backends, a WebGPU one only where that
         browser offers WebGPU for this device's OS and GPU."""
@@ -712,7 +778,7 @@ class Runtime(Record):
         platforms = device.platforms
         out: list[RuntimeBackend] = []
         for b in self.backends:
-            if not any(p in b.platforms for p in platforms):
+            if not any(p in b.platforms for p in platforms) or device.cpu.arch not in b.cpu_arches:
                 continue
             if b.kind == "cpu" or (b.kind == "gpu" and device.gpu and self.id in device.gpu.runtimes) or (
                     b.kind == "npu" and device.npu and self.id in device.npu.runtimes):
@@ -791,6 +857,11 @@ class DownloadLimit(Record):
     source: str
     verified: bool
     note: str = ""
+    #: the runtimes whose packaging it concerns (ids of runtimes.toml); empty: every runtime
+    runtimes: tuple[str, ...] = ()
+
+    def applies_to(self, runtime_id: str) -> bool:
+        return not self.runtimes or runtime_id in self.runtimes
 
 
 class AllocationLimit(Record):
@@ -989,9 +1060,15 @@ class Workload:
     #: llama.cpp's flash attention: "auto" is llama.cpp's own default (enabled on the CPU backend);
     #: llama-cpp-python's high-level Llama() turns it off unless asked
     flash_attn: FlashAttn = "auto"
+    #: llama.cpp --n-cpu-moe: the routed experts of blocks 0..N-1 kept in host RAM on a discrete
+    #: GPU; None: the fewest that let the rest fit VRAM (``core.expert_offload``)
+    n_cpu_moe: int | None = None
 
     def __post_init__(self) -> None:
         from advisor.errors import BadInputError
+
+        if self.n_cpu_moe is not None and self.n_cpu_moe < 0:
+            raise BadInputError(f"--n-cpu-moe must be 0 or more layers (or auto), got {self.n_cpu_moe}")
 
         for name in ("context_tokens", "prompt_tokens", "output_tokens", "n_ubatch"):
             if getattr(self, name) <= 0:
@@ -1022,8 +1099,11 @@ REASON_KINDS: dict[str, str] = {
     "family": "name = the model family, which was not asked for",
     "model": "the model was not among those asked for",
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
+    "expert_offload": "value = llama.cpp --n-cpu-moe (blocks whose routed experts stay in host RAM and run on the CPU), "
+                      "limit = the model's layers, second = those experts' bytes",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
+    "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",
     "target": "name = the device, which cannot host the deployment target; category = its OS families",
     "tier": "nothing that passes on the rest of its RAM tier passes on this device",
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
@@ -1082,6 +1162,9 @@ class MemoryEstimate:
     gpu_bytes: int = 0
     #: recurrent (conv/SSM) state of hybrid models' recurrent layers, fixed per sequence
     recurrent_state_bytes: int = 0
+    #: MoE expert offload: llama.cpp's --n-cpu-moe value and the expert bytes it keeps in host RAM
+    n_cpu_moe: int = 0
+    cpu_moe_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
@@ -1109,6 +1192,23 @@ class SpeedEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadEstimate:
+    """Time until a model is ready for its first prompt token (engine.load): from a warm page cache
+    (the file's pages already in RAM: a restart) and from a cold one (read from storage: the first
+    start after boot); ``cold_s`` is None when the profile gives no storage speed."""
+
+    file_bytes: int
+    warm_s: float
+    cold_s: float | None
+    #: time to first token of a cold start: cold load + prefill of the prompt
+    cold_ttft_s: float | None
+    storage_kind: str | None
+    storage_read_mb_s: float | None
+    storage_basis: str | None
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     """Everything the engine says about one model × quant × device × workload."""
 
@@ -1124,6 +1224,8 @@ class Estimate:
     #: the runtime and its backend (llama.cpp's backend is the speed path: cpu-arm, metal, …)
     runtime: str = "llama.cpp"
     backend: str = ""
+    #: load time, warm and cold, and the cold-start time to first token (with speed only)
+    load: LoadEstimate | None = None
 
     @property
     def headroom_bytes(self) -> int:

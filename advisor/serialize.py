@@ -20,7 +20,7 @@ SCHEMA_VERSION = 1
 DECIMALS: dict[str, int] = {
     "decode_tokens_per_s": 3, "decode_low": 3, "decode_high": 3,
     "prefill_tokens_per_s": 3, "prefill_low": 3, "prefill_high": 3,
-    "ttft_s": 4, "response_s": 3,
+    "ttft_s": 4, "response_s": 3, "load_warm_s": 3, "load_cold_s": 3, "cold_start_ttft_s": 3,
     "energy_j_per_token": 4, "energy_j_per_response": 2, "energy_wh_per_1000_responses": 3,
     "quality_score": 2, "fleet_price_usd": 2, "extra_unit_price_usd": 2,
     "tokens_per_s_per_dollar": 5, "tokens_per_s_per_watt": 4, "decode_measured_over_predicted": 3,
@@ -63,6 +63,10 @@ def device_dict(d: DeviceProfile) -> dict[str, Any]:
         "price_usd": d.price.usd if d.price else None,
         "power_typical_w": d.power.typical_w,
         "power_max_w": d.power.max_w,
+        "storage": d.storage.kind if d.storage else None,
+        "storage_read_mb_s": d.storage.read_mb_s if d.storage else None,
+        "storage_basis": d.storage.basis if d.storage else None,
+        "cpu_arch": d.cpu.arch,
         "measured_at": d.measured_at,
         "source": d.source,
         "stands_for": list(d.stands_for),
@@ -90,6 +94,8 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "overhead_bytes": m.overhead_bytes,
             "total_bytes": m.total_bytes,
             "gpu_bytes": m.gpu_bytes,
+            "n_cpu_moe": m.n_cpu_moe,
+            "cpu_moe_bytes": m.cpu_moe_bytes,
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },
@@ -123,6 +129,17 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "bytes_per_token": s.bytes_per_token,
             "basis": s.basis,
         }
+    ld = e.load
+    out["load"] = None if ld is None else {
+        "file_bytes": ld.file_bytes,
+        "load_warm_s": rounded("load_warm_s", ld.warm_s),
+        "load_cold_s": rounded("load_cold_s", ld.cold_s),
+        "cold_start_ttft_s": rounded("cold_start_ttft_s", ld.cold_ttft_s),
+        "storage": ld.storage_kind,
+        "storage_read_mb_s": ld.storage_read_mb_s,
+        "storage_basis": ld.storage_basis,
+        "basis": ld.basis,
+    }
     return out
 
 
@@ -171,6 +188,21 @@ def recommendation_dict(r: Recommendation, tables: Tables, top: int | None = Non
         "candidates": [estimate_dict(e, tables) for e in ranked],
         "n_candidates": len(r.ranked),
         "rejected": [rejection_dict(x) for x in r.rejected],
+        "runtime_choice": runtime_choice_dict(r, tables),
+    }
+
+
+def runtime_choice_dict(r: Recommendation, tables: Tables) -> dict[str, Any] | None:
+    """The pick's model on every runtime considered, and what sets the pick's runtime first
+    (``why``: fit, target, quality, speed or only; see ``engine.recommend.RUNTIME_WHY``)."""
+    c = r.runtime_choice
+    if c is None:
+        return None
+    return {
+        "why": c.why,
+        "options": [{"runtime": o.runtime, "estimate": estimate_dict(o.estimate, tables) if o.estimate else None,
+                     "reason": reason_text(o.why) if o.why is not None else None,
+                     "reason_figures": reason_dict(o.why) if o.why is not None else None} for o in c.options],
     }
 
 

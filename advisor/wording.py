@@ -15,7 +15,7 @@ from advisor.units import format_rate, format_seconds, format_size
 
 if TYPE_CHECKING:
     from advisor.engine.evaluate import Tables
-    from advisor.engine.recommend import Alternative, Constraints, DeviceOption, Recommendation
+    from advisor.engine.recommend import Alternative, Constraints, DeviceOption, Recommendation, RuntimeChoice
     from advisor.records import Price, Reason
 
 #: A first token later than this is worth saying so. 10 s is the limit for keeping a user's
@@ -69,6 +69,9 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
         return "not among the requested models"
     if r.kind == "offload":
         return f"{v:.0f}/{lim:.0f} layers on the GPU, the rest on the CPU"
+    if r.kind == "expert_offload":
+        assert v is not None and r.second is not None
+        return f"--n-cpu-moe {v:.0f}: the experts of {v:.0f} of {lim:.0f} layers ({format_size(r.second)}) in host RAM, run on the CPU"
     if r.kind == "limit":
         assert v is not None and lim is not None
         return f"the {format_size(v)} {r.name} exceeds the {format_size(lim)} {r.category}"
@@ -77,6 +80,9 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
         return f"download {format_size(v)} > {format_size(lim)} allowed"
     if r.kind == "runtime":
         return "none of the requested runtimes runs on this device"
+    if r.kind == "architecture":
+        return (f"no runtime considered loads its {r.name} architecture"
+                + (f" (runtimes that do: {r.category})" if r.category else " (no catalog runtime does)"))
     if r.kind == "target":
         return "the deployment target cannot run on this device" + (f" ({r.category})" if r.category else "")
     if r.kind == "tier":
@@ -125,6 +131,50 @@ def runtime_words(e: Any) -> str:
     return "" if e.runtime == "llama.cpp" else f" on {e.runtime} ({e.backend})"
 
 
+def _runtime_option_words(o: Any) -> str:
+    """``llama.cpp (Q8_0, 3.9 tok/s, quality 48)`` or ``mlx (does not fit: …)``."""
+    e = o.estimate
+    if e is None and o.why is not None and o.why.kind == "architecture":
+        return f"{o.runtime} (cannot load its {o.why.name} architecture)"
+    if e is None:
+        return f"{o.runtime} ({reason_text(o.why) if o.why is not None else 'no candidate'})"
+    return f"{o.runtime} ({e.quant_id}, {tps(e.speed.decode_tokens_per_s if e.speed else None)} tok/s, quality {e.quality_score:.0f})"
+
+
+#: At most this many other runtimes are named after the runner-up (the JSON lists them all).
+RUNTIMES_NAMED = 3
+
+
+def runtime_choice_text(choice: RuntimeChoice | None, target_tps: float) -> str:
+    """Why the pick runs on its runtime: what sets it above the best other runtime for the same
+    model, then the others ("" when one runtime was considered)."""
+    if choice is None:
+        return ""
+    pick = choice.options[0].estimate
+    assert pick is not None and pick.speed is not None
+    runner = choice.runner_up
+    name = f"{pick.runtime}" + ("" if pick.runtime == "llama.cpp" else f" ({pick.backend})")
+    if runner is None or runner.estimate is None:
+        text = f" Runtime {name}: the only one considered that runs it here"
+    else:
+        r = runner.estimate
+        assert r.speed is not None
+        because = {
+            "fit": f"it fits comfortably where {runner.runtime}'s best fits only {'tightly' if r.fit == 'tight' else 'with offload'}",
+            "target": f"it reaches the {target_tps:g} tok/s target, {runner.runtime} does not",
+            "quality": f"its best format keeps more quality ({pick.quality_score:.0f} vs {r.quality_score:.0f})",
+            "speed": f"it decodes faster ({tps(pick.speed.decode_tokens_per_s)} vs {tps(r.speed.decode_tokens_per_s)} tok/s)",
+        }.get(choice.why, "it ranks first")
+        text = f" Runtime {name} over {_runtime_option_words(runner)}: {because}"
+    rest = [o for o in choice.options[1:] if o is not runner]
+    if rest:
+        named = rest[:RUNTIMES_NAMED]
+        more = len(rest) - len(named)
+        text += ("; " if runner is None or runner.estimate is None else "; also ") + ", ".join(
+            _runtime_option_words(o) for o in named) + (f" and {more} more" if more else "")
+    return text + "."
+
+
 def explanation(rec: Recommendation, tables: Tables) -> str:
     """Why the pick: the paragraph under the device line (CLI, dashboard, JSON ``explanation``)."""
     from advisor.engine.evaluate import quality_table
@@ -164,7 +214,7 @@ def explanation(rec: Recommendation, tables: Tables) -> str:
         f"{rec.workload.context_tokens:,} tokens of context), decodes at ~{tps(sp.decode_tokens_per_s)} tok/s "
         f"({tps(sp.decode_band.low)}–{tps(sp.decode_band.high)}) and answers a {rec.workload.prompt_tokens}-token prompt in "
         f"~{format_seconds(sp.ttft_s)}. Quality score {pick.quality_score:.0f}/100 ({base.basis}); "
-        f"license {model.license} ({license_words})." + tail
+        f"license {model.license} ({license_words})." + runtime_choice_text(rec.runtime_choice, target) + tail
     )
 
 

@@ -81,6 +81,8 @@ def main() -> int:
             factors = prior.model_copy(update={"basis": "prior (no published measurements for this path yet)", "n_measurements": 0})
             source = prior.source
         (db, dk), (pb, pk) = band(path, "decode"), band(path, "prefill")
+        if not group:  # nothing measured on this path: its prior's band when that is wider than the pooled one
+            db, pb = max(db, prior.decode_band), max(pb, prior.prefill_band)
         factors = factors.model_copy(update={
             "decode_band": db, "prefill_band": pb,
             "basis": factors.basis + f"; {BAND_COVERAGE:.0%} bands from held-out error (decode: "

@@ -10,7 +10,7 @@ import pytest
 from advisor.catalog import data_root, load_device_file, load_models_file
 from advisor.errors import DataFileError, UnknownIdError
 
-ROOT = data_root()
+ROOT = data_root()  # the snapshot (tests/conftest.py); catalog_data tests call data_root() as they run
 REQUIRED_MODELS = [
     "phi-3-mini-4k-instruct", "phi-3-mini-128k-instruct", "tinyllama-1.1b-chat-v1.0", "qwen2.5-0.5b-instruct",
     "qwen2.5-1.5b-instruct", "qwen2.5-3b-instruct", "qwen2.5-7b-instruct", "qwen1.5-1.8b-chat", "mobilellama-1.4b-chat",
@@ -32,6 +32,7 @@ REQUIRED_DEVICES = [
 ]
 
 
+@pytest.mark.catalog_data
 def test_catalog_sizes(catalog):
     assert len(catalog.models) >= 30
     assert len(catalog.devices) >= 40
@@ -40,29 +41,34 @@ def test_catalog_sizes(catalog):
 
 
 @pytest.mark.parametrize("model_id", REQUIRED_MODELS)
+@pytest.mark.catalog_data
 def test_required_model_present(catalog, model_id):
     assert catalog.model(model_id).id == model_id
 
 
 @pytest.mark.parametrize("quant_id", REQUIRED_QUANTS)
+@pytest.mark.catalog_data
 def test_required_quant_present(catalog, quant_id):
     ftype = catalog.file_type(quant_id)
     assert ftype.base_type in catalog.ggml_types
 
 
 @pytest.mark.parametrize("device_id", REQUIRED_DEVICES)
+@pytest.mark.catalog_data
 def test_required_device_present(catalog, device_id):
     assert catalog.device(device_id).id == device_id
 
 
+@pytest.mark.catalog_data
 def test_every_profile_file_is_named_by_its_id_and_class():
-    for path in (ROOT / "profiles").rglob("*.toml"):
+    for path in (data_root() / "profiles").rglob("*.toml"):
         dev = load_device_file(path)
         assert path.stem == dev.id
         assert path.parent.name == dev.device_class
         assert re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", dev.id)
 
 
+@pytest.mark.catalog_data
 def test_every_record_has_a_source(catalog):
     for m in catalog.models.values():
         assert m.source.strip(), m.id
@@ -74,6 +80,7 @@ def test_every_record_has_a_source(catalog):
         assert g.source.strip(), g.name
 
 
+@pytest.mark.catalog_data
 def test_geometry_matches_the_gguf_package(catalog):
     """Block geometry must equal gguf-py's table (itself from ggml-common.h)."""
     gguf = pytest.importorskip("gguf")
@@ -90,6 +97,7 @@ def test_bits_per_weight_derived_from_geometry(catalog):
     assert catalog.ggml_types["IQ2_XXS"].bits_per_weight == 2.0625
 
 
+@pytest.mark.catalog_data
 def test_llama_ftype_ids_match_llama_cpp(catalog):
     llama_cpp = pytest.importorskip("llama_cpp")
     for f in catalog.file_types.values():
@@ -98,6 +106,7 @@ def test_llama_ftype_ids_match_llama_cpp(catalog):
             assert const == f.llama_ftype, f.id
 
 
+@pytest.mark.catalog_data
 def test_usable_memory_never_exceeds_ram(catalog):
     for d in catalog.devices.values():
         assert 0 < d.memory.usable <= d.memory.ram
@@ -105,6 +114,7 @@ def test_usable_memory_never_exceeds_ram(catalog):
             assert d.gpu.vram_usable <= d.gpu.vram
 
 
+@pytest.mark.catalog_data
 def test_calibration_covers_every_execution_path(catalog):
     from advisor.engine.speed import execution_path
 
@@ -203,14 +213,16 @@ def test_duplicate_model_ids_are_an_error(tmp_path):
         load_models_file(path)
 
 
+@pytest.mark.catalog_data
 def test_catalog_model_count_is_the_file_entry_count(catalog):
     import tomllib
 
-    with open(ROOT / "catalog" / "models.toml", "rb") as fh:
+    with open(data_root() / "catalog" / "models.toml", "rb") as fh:
         assert len(tomllib.load(fh)["models"]) == len(catalog.models)
 
 
+@pytest.mark.catalog_data
 def test_shipped_files_parse_as_plain_toml():
-    for path in list((ROOT / "catalog").glob("*.toml")) + list((ROOT / "profiles").rglob("*.toml")):
+    for path in list((data_root() / "catalog").glob("*.toml")) + list((data_root() / "profiles").rglob("*.toml")):
         with open(path, "rb") as fh:
             tomllib.load(fh)

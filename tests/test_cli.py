@@ -40,7 +40,7 @@ def test_recommend_formats(capsys, fmt):
         rows = list(csv.DictReader(io.StringIO(out)))
         assert len(rows) == 5 and rows[0]["model"]
     elif fmt == "md":
-        assert "| model | quant |" in out
+        assert "| model | runtime | quant |" in out  # every runtime is considered by default
     else:
         assert "Raspberry Pi 5" in out and "highest-quality" in out
 
@@ -176,6 +176,14 @@ def test_devices_for_impossible_exit_code(capsys):
         (["recommend", "--device-file", "/nonexistent/dev.toml"], "Error: /nonexistent/dev.toml: file not found; check the path"),
         (["devices", "--class", "toaster"], "Error: unknown device class 'toaster'; use one of"),
         (["recommend", "--ram", "4GB", "--bogus"], "Error: No such option '--bogus'."),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "49"],
+         "Error: --n-cpu-moe 49 is more than the 48 layers of qwen3-30b-a3b; give 0 to 48, all or auto"),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "-1"],
+         "Error: --n-cpu-moe must be 0 or more layers (or all, auto), got -1"),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "two"],
+         "Error: --n-cpu-moe 'two' is not a number of layers; give e.g. 2, all or auto"),
+        (["predict", "--model", "qwen3-8b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "2"],
+         "Error: --n-cpu-moe applies to mixture-of-experts models; qwen3-8b is dense (leave it at auto)"),
     ],
 )
 def test_bad_input(capsys, args, message):
@@ -217,10 +225,13 @@ def test_ram_only_speeds_lie_inside_the_range_of_the_catalogs_devices_with_that_
     from advisor.engine.evaluate import estimate_speed
     from advisor.records import Workload
 
-    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "50")
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--runtime", "llama.cpp", "--format", "json", "--top", "50")
     assert code == 0
     data = json.loads(out)
-    four = [d for d in catalog.devices.values() if d.memory.ram == 4 * 1024**3 and not (d.gpu and d.gpu.discrete)]
+    from advisor.api import ram_peer_templates
+
+    # the catalog's 4 GB devices whose speed path has measured runs (a RISC-V board's is a prior only)
+    four = [d for d in ram_peer_templates(catalog) if d.memory.ram == 4 * 1024**3 and not (d.gpu and d.gpu.discrete)]
     assert sorted(data["device"]["stands_for"]) == sorted(d.id for d in four) and len(four) >= 3
     w = Workload(4096, 512, 256)
     for c in data["candidates"]:
@@ -334,8 +345,10 @@ def test_a_wide_terminal_shows_every_column(capsys, monkeypatch):
     code, out, _ = run(capsys, "recommend", "--ram", "4GB")
     assert code == 0 and "prefill" in out and "license" in out and "left out" not in out
     monkeypatch.setenv("COLUMNS", "100")
-    code, out, _ = run(capsys, "recommend", "--ram", "4GB")
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--runtime", "llama.cpp")
     assert "(left out at 100 columns: prefill tok/s" in out
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB")  # the runtime column too: one row per candidate, stacked
+    assert "left out" not in out and out.count("prefill tok/s: ") == 10 and "litert-lm/cpu" in out
 
 
 def test_recommend_says_how_many_more(capsys):
@@ -355,3 +368,68 @@ def test_ram_only_device_with_every_runtime_names_its_peers(capsys):
     peers = data.get("pick_decode_on_ram_peers") or []
     if pick["runtime"] != "llama.cpp" and peers:
         assert peers[0]["used"] and peers[0]["decode_tokens_per_s"] == pytest.approx(pick["speed"]["decode_tokens_per_s"], rel=2e-3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # a model the runtime has no converter for: the runtimes that can load it
+        (["predict", "--model", "granite-4.0-h-micro", "--quant", "q4f16_1", "--runtime", "mlc", "--device", "pixel-9"],
+         "Error: mlc cannot load granite-4.0-h-micro: its converter has no code for the granitehybrid architecture; "
+         "runtimes that can: llama.cpp, wllama, mlx"),
+        # a format the runtime lacks: its formats
+        (["predict", "--model", "qwen3-1.7b", "--quant", "Q4_K_M", "--runtime", "mlx", "--device", "macbook-air-m2-8gb"],
+         "Error: mlx has no format 'Q4_K_M'; its formats: "),
+        # a runtime the device cannot run
+        (["predict", "--model", "qwen3-1.7b", "--quant", "4bit", "--runtime", "mlx", "--device", "pixel-9"],
+         "Error: mlx does not run on Google Pixel 9"),
+    ],
+)
+def test_runtime_bad_input_is_one_line_naming_the_valid_choices(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 1 and out == ""
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+def test_recommend_says_why_its_runtime(capsys):
+    """Every runtime is weighed by default; the explanation names the runner-up runtime for the
+    same model and why the pick beats it, and JSON carries the comparison."""
+    code, out, _ = run(capsys, "recommend", "--device", "macbook-air-m2-16gb", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    choice = data["runtime_choice"]
+    options = choice["options"]
+    assert options[0]["runtime"] == data["pick"]["runtime"] and len(options) >= 3
+    assert choice["why"] in ("fit", "target", "quality", "speed", "only")
+    assert all(o["estimate"]["model"] == data["pick"]["model"] for o in options if o["estimate"])
+    runner = next(o for o in options[1:] if o["estimate"])
+    assert f"over {runner['runtime']} ({runner['estimate']['quant']}, " in data["explanation"]
+    # llama.cpp alone: no comparison
+    code, out, _ = run(capsys, "recommend", "--device", "macbook-air-m2-16gb", "--runtime", "llama.cpp", "--format", "json")
+    assert json.loads(out)["runtime_choice"] is None and " over " not in json.loads(out)["explanation"]
+    # a model only llama.cpp loads among the runtimes there: said so, with the others' reason
+    code, out, _ = run(capsys, "recommend", "--device", "raspberry-pi-5-8gb", "--model", "lfm2-8b-a1b", "--format", "json")
+    data = json.loads(out)
+    assert data["runtime_choice"]["why"] == "only"
+    assert "Runtime llama.cpp: the only one considered that runs it here; " in data["explanation"]
+    assert "litert-lm (cannot load its lfm2moe architecture)" in data["explanation"]
+
+
+@pytest.mark.parametrize("flag, n_cpu_moe", [([], 1), (["--n-cpu-moe", "2"], 2), (["--n-cpu-moe", "all"], 24), (["--n-cpu-moe", "0"], 0)])
+def test_predict_expert_offload_json(capsys, flag, n_cpu_moe):
+    """gpt-oss-20b MXFP4_MOE (12.7 GB with its buffers) on a 12 GB card: auto keeps the experts of
+    one layer in host RAM; 0 falls back to llama.cpp's layer split (-ngl)."""
+    code, out, err = run(capsys, "predict", "--model", "gpt_oss-20b", "--quant", "MXFP4_MOE", "--device",
+                         "desktop-rtx3060-12gb", "--format", "json", *flag)
+    assert code == 0, err
+    data = json.loads(out)
+    m = data["memory"]
+    assert data["fit"] == "offload"
+    assert m["n_cpu_moe"] == n_cpu_moe
+    assert data["workload"]["n_cpu_moe"] == ("auto" if not flag else n_cpu_moe)
+    if n_cpu_moe:
+        assert m["gpu_bytes"] + m["cpu_moe_bytes"] == m["total_bytes"]
+        assert data["speed"]["gpu_layers"] == 24
+        assert any(n.startswith(f"--n-cpu-moe {n_cpu_moe}: the experts of") for n in data["notes"])
+    else:
+        assert m["cpu_moe_bytes"] == 0 and data["speed"]["gpu_layers"] < 24

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.extra
 from streamlit.testing.v1 import AppTest
 
 from advisor import api, store
-from advisor.catalog import load_catalog
+from advisor.catalog import data_root, load_catalog
 from advisor.dashboard.words import INPUT_NAMES
-from advisor.engine.recommend import Constraints
+from advisor.engine.recommend import ALL_RUNTIMES, Constraints
 from advisor.engine.runtimes import resolve_variant
 from advisor.errors import AdvisorError
 from advisor.records import Workload
@@ -72,8 +72,8 @@ def library_pick(device, workload: Workload | None = None, constraints: Constrai
     from advisor.catalog import load_catalog
 
     cat = load_catalog()
-    rec = api.run_recommend(device, workload or Workload(), constraints or Constraints(), cat)
-    return rec, (f"Best pick: {cat.models[rec.pick.model_id].name} · {rec.pick.quant_id}" if rec.pick else None)
+    rec = api.run_recommend(device, workload or Workload(), constraints or Constraints(runtimes=ALL_RUNTIMES), cat)
+    return rec, (expected_heading(rec) if rec.pick else None)
 
 
 def catalog_device(device_id: str):
@@ -270,7 +270,7 @@ def test_uploaded_profile_is_used():
     uploader = at.file_uploader(key="device_upload") if hasattr(at, "file_uploader") else None
     if uploader is None or not hasattr(uploader, "upload"):
         pytest.skip("this Streamlit's AppTest cannot drive file_uploader")
-    src = next((ROOT / "profiles").rglob("iphone-16-pro.toml"))
+    src = next((data_root() / "profiles").rglob("iphone-16-pro.toml"))
     uploader.upload(src.name, src.read_bytes(), "application/toml").run()
     assert_clean(at)
     _, expected = library_pick(catalog_device("iphone-16-pro"))
@@ -296,7 +296,13 @@ def test_every_model_quant_table_and_fit_filter():
     at = start()
     at.radio(key="table_scope").set_value("Every model × quant").run()
     assert_clean(at)
+    rec, _ = library_pick(catalog_device("raspberry-pi-5-8gb"))  # every runtime × format it was picked from
+    from advisor import analysis
+
+    assert len(table(at)) == len(analysis.variant_grid(rec.device, Workload(), rec.constraints, cat))
+    at.selectbox(key="runtime").set_value("llama.cpp").run()
     assert len(table(at)) == len(cat.models) * len(cat.file_types)
+    at.radio(key="table_scope").set_value("Every model × quant").run()
     at.multiselect(key="fit_filter").set_value(["does not fit"]).run()
     rows = table(at)
     assert len(rows) and set(rows["fit"]) == {"does not fit"} and rows["decode tok/s"].isna().all()
@@ -377,7 +383,7 @@ def test_reading_speed_target_zero_ranks_by_quality_alone():
 # --------------------------------------------------------------------------- runtimes and deployment targets
 
 
-def library_rec(device_id: str, target_id: str = "server", runtimes=frozenset({"llama.cpp"}), *, entitlement: bool = False,
+def library_rec(device_id: str, target_id: str = "server", runtimes=ALL_RUNTIMES, *, entitlement: bool = False,
                 browser_id: str | None = None, **constraints):
     """The recommendation the dashboard must show for these sidebar choices, from the library."""
     cat = load_catalog()
@@ -406,17 +412,20 @@ def choose(at: AppTest, device_id: str, target_id: str | None = None, runtime: s
     return at
 
 
-def test_defaults_are_llama_cpp_on_the_server_target():
+def test_defaults_are_every_runtime_on_the_server_target():
     at = start()
-    assert at.selectbox(key="runtime").value == "llama.cpp"
+    assert at.selectbox(key="runtime").value == "all"
     assert at.selectbox(key="target").value == "server"
     assert at.selectbox(key="target").options == ["Server / command line", "Desktop app", "iOS / iPadOS app", "Android app",
                                                   "Browser tab"]
     rec = library_rec("raspberry-pi-5-8gb")
     assert heading(at) == expected_heading(rec)
-    assert "Runtime **llama.cpp** · backend **cpu-arm** · format **" in markdown_text(at)
+    pick = rec.pick
+    backend = pick.backend if pick.runtime != "llama.cpp" else "cpu-arm"
+    assert f"Runtime **{pick.runtime}** · backend **{backend}** · format **{pick.quant_id}" in markdown_text(at)
     assert "Target:" not in markdown_text(at)  # the default target is the plain behaviour: no budget line
-    assert set(table(at)["runtime"]) == {"llama.cpp"}
+    runtimes = {r.split(" ")[0] for r in table(at)["runtime"]}
+    assert runtimes == {e.runtime for e in rec.ranked} and len(runtimes) > 1  # every runtime weighed
 
 
 def test_browser_target_switches_to_every_runtime_and_names_the_binding_limit():
@@ -598,7 +607,10 @@ def test_focus_views_evaluate_a_runtime_format_pick():
 
     rec = library_rec("pixel-8", "browser", ALL_RUNTIMES)
     rows = table(at)
-    assert len(rows) == len(load_catalog().models) * len(candidate_variants(rec.device, load_catalog(), rec.constraints))
+    from advisor.engine.runtimes import runs_model
+
+    variants = candidate_variants(rec.device, load_catalog(), rec.constraints)
+    assert len(rows) == sum(runs_model(v, m) for m in load_catalog().models.values() for v in variants)  # each runtime's architectures
     assert not any(r.startswith("llama.cpp") for r in rows["runtime"])
 
 

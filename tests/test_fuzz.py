@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from advisor.catalog import data_root
 from advisor.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-PI5 = (ROOT / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
+PI5 = (data_root() / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
 KIOSK = (ROOT / "examples" / "requirements-kiosk.toml").read_text()
 BENCH_ROWS = [json.loads(line) for line in (ROOT / "tests" / "data" / "llama-bench" / "smollm2-135m-q4_k_m.jsonl").read_text().splitlines()]
 DOCUMENTED_EXIT_CODES = {0, 1, 3, 4}
@@ -175,7 +176,7 @@ def test_fuzz_device_profiles(data):
 @FUZZ
 @given(st.data())
 def test_fuzz_model_overlays(data):
-    shipped = (ROOT / "catalog" / "models.toml").read_text()
+    shipped = (data_root() / "catalog" / "models.toml").read_text()
     first = shipped.index("\n[[models]]\n")
     entry = shipped[first:shipped.index("\n[[models]]\n", first + 1)]
     text = mutate(entry, data.draw)

@@ -37,3 +37,27 @@ def test_grid_matches_scalar_evaluate(catalog, workload):
         assert cols["gpu_layers"][i] == e.speed.gpu_layers
         checked += 1
     assert checked > 5000
+
+
+@pytest.mark.parametrize("n_cpu_moe", [None, 3])
+def test_grid_matches_expert_offload_rows(catalog, n_cpu_moe):
+    """Every MoE × file type × discrete-GPU row (where expert offload happens) agrees with evaluate."""
+    from advisor.records import Workload
+
+    models = [m for m in catalog.models.values() if m.n_experts]
+    gpus = [d for d in catalog.devices.values() if d.gpu and d.gpu.discrete]
+    w = Workload(n_cpu_moe=n_cpu_moe)
+    grid = evaluate_grid_arrays(catalog, gpus, w, models=models)
+    cols = grid.columns
+    offloaded = 0
+    for i in range(len(grid)):
+        e = evaluate(catalog.models[grid.model_ids[i]], catalog.file_types[grid.quant_ids[i]], catalog.devices[grid.device_ids[i]], w, catalog)
+        assert FIT_CODES[cols["fit_code"][i]] == e.fit
+        assert cols["n_cpu_moe"][i] == e.memory.n_cpu_moe
+        offloaded += e.memory.n_cpu_moe > 0
+        if e.speed is None:
+            continue
+        assert cols["decode_tokens_per_s"][i] == pytest.approx(e.speed.decode_tokens_per_s, rel=1e-9)
+        assert cols["prefill_tokens_per_s"][i] == pytest.approx(e.speed.prefill_tokens_per_s, rel=1e-9)
+        assert DECODE_BOUNDS[cols["decode_bound_code"][i]] == e.speed.decode_bound
+    assert offloaded > 20

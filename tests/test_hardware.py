@@ -85,3 +85,5 @@ def test_profile_command_writes_a_loadable_profile(tmp_path, monkeypatch):
     again = load_device_file(path)
     assert again.id == "local" and again.memory.bandwidth_basis == "measured" and again.measured_at
     assert again.memory.bandwidth_gbs == device.memory.bandwidth_gbs > 0.5
+    if hw.can_drop_page_cache():  # Linux: the storage read is measured too (the cold load time's rate)
+        assert again.storage is not None and again.storage.basis == "measured" and again.storage.read_mb_s >= 10

@@ -9,6 +9,7 @@ from advisor.records import Workload
 from advisor.units import GIB, MIB
 
 
+@pytest.mark.catalog_data
 def test_every_catalog_model_param_count_matches_its_dims(catalog):
     """The tensor inventory reproduces the parameter count computed from config dims."""
     for m in catalog.models.values():
@@ -77,6 +78,7 @@ def test_use_more_bits_layers_q4_k_m(catalog):
     [("Q8_0", 7.96, 0.01), ("Q6_K", 6.14, 0.01), ("Q5_K_M", 5.33, 0.015), ("Q4_K_M", 4.58, 0.015),
      ("Q4_0", 4.34, 0.015), ("F16", 14.97, 0.01)],
 )
+@pytest.mark.catalog_data
 def test_llama3_8b_sizes_match_published_files(catalog, ftype, published_gib, tolerance):
     """quantize.cpp's published Llama-3-8B file sizes (GiB) vs our per-tensor sums."""
     m = catalog.model("llama-3-8b-instruct")

@@ -6,9 +6,12 @@ Figures marked DERIVED come from shared/reference/models-moe-hybrid.csv / MOE-AR
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
+from advisor.engine import core, empirical
 from advisor.engine import memory as mem
 from advisor.engine.evaluate import estimate_speed
 from advisor.engine.quant_mix import tensor_types
@@ -64,6 +67,7 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
         ("deepseek-v2-lite-chat", 15.71, 2.66),  # 3.60B without the input embedding (card: 3.6B active)
     ],
 )
+@pytest.mark.catalog_data
 def test_total_and_active_parameters(catalog, model_id, total_b, active_b):
     model = catalog.model(model_id)
     embeddings = model.vocab_size * model.hidden_size * (1 if model.tied_embeddings else 2)
@@ -71,6 +75,7 @@ def test_total_and_active_parameters(catalog, model_id, total_b, active_b):
     assert (layer_sums(model).active_matmul_params + embeddings) / 1e9 == pytest.approx(active_b, abs=0.015)
 
 
+@pytest.mark.catalog_data
 def test_published_file_sizes(catalog):
     """Qwen3-30B-A3B Q8_0 GGUF is 30.25 GiB (llama.cpp PR 15616 llama-bench row); OLMoE Q8_0 is
     7360 MB and Q4_0 3930 MB (edge-llm-leaderboard Pi 5 CSV, Q4_0_4_4 is Q4_0 repacked)."""
@@ -190,3 +195,143 @@ def test_per_layer_embeddings_are_a_lookup(catalog):
     total = mem.weights_bytes(model, ftype, catalog.ggml_types)
     assert mem.embedding_lookup_bytes(model, ftype, catalog.ggml_types) == ple
     assert mem.decode_weight_read_bytes(model, ftype, catalog.ggml_types) == total - ple
+
+
+# --------------------------------------------------------------------------- expert offload (--n-cpu-moe)
+
+
+GB = 10**9
+
+
+def _factors(bw: float, fixed: float) -> core.FactorTerms:
+    return core.FactorTerms(bw_efficiency=bw, decode_compute_efficiency=0.5, prefill_efficiency=0.5, fixed_s_per_layer=fixed,
+                            prefill_kquant_factor=1.0, prefill_float_factor=1.0, decode_band=0.2, prefill_band=0.5)
+
+
+def _moe_candidate(dense_lead: int = 0) -> core.CandidateTerms:
+    """10 GB of weights, 8 GB of them routed experts over 8 MoE layers (1 GB a layer), a token
+    reads 1/10 of each expert tensor; + 0.5 GB KV, 0.3 GB compute buffer, 0.2 GB overhead = 11 GB."""
+    return core.candidate_terms([{
+        "weights_bytes": 10 * GB, "lookup_bytes": 0, "expert_bytes": 8 * GB, "expert_fraction": 0.1, "recurrent_state_bytes": 0,
+        "kv_cache_bytes": GB // 2, "compute_buffer_bytes": 3 * GB // 10, "overhead_bytes": 2 * GB // 10, "n_layers": 8 + dense_lead,
+        "matmul_params": 1e9, "global_q_dims": 0, "swa_q_dims": 0, "window": 0, "vocab_flops": 0, "kv_read_bytes": 0,
+        "is_kquant": False, "is_float": False, "moe_layers": 8, "dense_lead_layers": dense_lead, "expert_active_params": 0.5e9,
+        "expert_cum_bytes": tuple(float(k * GB) for k in range(9))}])
+
+
+def _gpu_desktop(vram: float = 9 * GB, host: float = 20 * GB) -> core.DeviceTerms:
+    """A discrete GPU: 400 GB/s VRAM, 10 TFLOPS; host 50 GB/s, 1 TFLOPS; efficiencies 0.5, CPU hand-over 0.1 ms a layer."""
+    return core.device_terms([{
+        "on_gpu": True, "discrete": True, "can_offload": True, "cpu_flops": 1e12, "gpu_flops": 10e12, "host_gbs": 50.0,
+        "vram_gbs": 400.0, "llc_bytes": 0.0, "llc_gbs": 0.0, "host_usable": host, "vram_usable": vram, "power_w": 100.0,
+        "main": _factors(0.5, 0.0), "cpu": _factors(0.5, 1e-4)}])
+
+
+@pytest.mark.parametrize(
+    "n_cpu_moe, dense_lead, vram, host, fit, cpu_moe_layers, gpu_bytes, flag",
+    [
+        (None, 0, 9 * GB, 20 * GB, "offload", 2, 9 * GB, 2),  # auto: ceil((11 − 9) GB / 1 GB) = 2 layers
+        (None, 1, 9 * GB, 20 * GB, "offload", 2, 9 * GB, 3),  # a leading dense block counts in llama.cpp's N
+        (None, 0, 12 * GB, 20 * GB, "tight", 0, 11 * GB, 0),  # fits VRAM: nothing offloaded
+        (None, 0, 9 * GB, 1 * GB, "no", 0, 9 * GB, 0),  # the 2 GB of experts do not fit host RAM
+        (5, 0, 9 * GB, 20 * GB, "offload", 5, 6 * GB, 5),  # as asked: 11 − 5 GB in VRAM
+        (5, 1, 9 * GB, 20 * GB, "offload", 4, 7 * GB, 5),  # blocks 0..4: the dense block 0 has no experts
+        (20, 0, 9 * GB, 20 * GB, "offload", 8, 3 * GB, 8),  # more than the MoE layers: all of them (--cpu-moe)
+        (1, 0, 9 * GB, 20 * GB, "no", 0, 10 * GB, 0),  # 10 GB left in a 9 GB VRAM
+    ],
+)
+def test_expert_offload_placement(n_cpu_moe, dense_lead, vram, host, fit, cpu_moe_layers, gpu_bytes, flag):
+    c, d = _moe_candidate(dense_lead), _gpu_desktop(vram, host)
+    p = core.placement(c, d, n_cpu_moe=n_cpu_moe)
+    assert core.FIT_CODES[p.fit_code] == fit
+    assert p.cpu_moe_layers == cpu_moe_layers
+    assert p.gpu_bytes == gpu_bytes
+    assert core.n_cpu_moe_flag(c, p.cpu_moe_layers) == flag
+
+
+def test_expert_offload_follows_each_layers_bytes():
+    """Layers of unequal size (llama.cpp's Q*_K_M give some layers' ffn_down_exps more bits): the
+    first layer holds 1.5 GB, so one layer frees the 2 GB asked for only with the second — and
+    --n-cpu-moe 1 moves 1.5 GB, not the mean."""
+    table = (0.0, 1.5 * GB, 2.5 * GB, 3.3 * GB, 4.1 * GB, 4.9 * GB, 5.7 * GB, 6.5 * GB, 8.0 * GB)
+    c = replace(_moe_candidate(), expert_cum_bytes=table)
+    p = core.placement(c, _gpu_desktop())
+    assert (p.cpu_moe_layers, p.gpu_bytes) == (2, 11 * GB - 2.5 * GB)
+    p = core.placement(c, _gpu_desktop(vram=9.6 * GB))  # 1.4 GB to free: one layer is enough
+    assert (p.cpu_moe_layers, p.gpu_bytes) == (1, 9.5 * GB)
+    assert core.offloaded_expert_bytes(c, 1) == 1.5 * GB
+
+
+def test_catalog_expert_offload_is_exact(catalog):
+    """Qwen3-30B-A3B Q4_K_M on an RTX 3060 12GB: the host part is the first N blocks' ffn_*_exps
+    bytes summed from the file's tensors, and N is the least that leaves the rest within VRAM."""
+    from advisor.engine.evaluate import evaluate
+    from advisor.engine.tensors import is_expert_tensor
+
+    model, ftype, device = catalog.model("qwen3-30b-a3b"), catalog.file_type("Q4_K_M"), catalog.device("desktop-rtx3060-12gb")
+    e = evaluate(model, ftype, device, Workload(), catalog)
+    by_block = [0] * model.n_layers
+    for t, _, b in mem.per_tensor_bytes(model, ftype, catalog.ggml_types):
+        if is_expert_tensor(t):
+            by_block[int(t.name.split(".")[1])] += b
+    n = e.memory.n_cpu_moe
+    assert e.fit == "offload" and 0 < n < model.n_layers
+    assert e.memory.cpu_moe_bytes == sum(by_block[:n])
+    assert e.memory.gpu_bytes == e.memory.total_bytes - sum(by_block[:n])
+    vram = device.gpu.vram_usable
+    assert e.memory.total_bytes - sum(by_block[:n]) <= vram < e.memory.total_bytes - sum(by_block[:n - 1])
+
+
+def test_auto_falls_back_to_layer_split():
+    """Even with every expert in host RAM the 3 GB rest exceeds a 2 GB VRAM: llama.cpp's -ngl split."""
+    p = core.placement(_moe_candidate(), _gpu_desktop(vram=2 * GB))
+    assert p.cpu_moe_layers == 0 and 0 < p.gpu_fraction < 1
+
+
+def test_expert_offload_two_component_time():
+    """2 MoE layers' experts on the CPU. Decode, GPU side: (10 − 2) GB − (8 − 2) GB × 0.9 = 2.6 GB at
+    400 × 0.5 GB/s = 13 ms; CPU side: 2 GB × 0.1 = 0.2 GB at 50 × 0.5 GB/s = 8 ms + 2 × 0.1 ms
+    hand-overs → 21.2 ms. Prefill of 512 tokens (one micro-batch ≥ 32: the GPU multiplies every
+    expert after copying the 2 GB over PCIe 4.0 x16): compute 512 × 2 × (1e9 + 0.5e9 × (1/η − 1)) /
+    (10 TFLOPS × 0.5), η = EXPERT_GEMM_EFFICIENCY_GPU, above the 50 ms weight read; + 2 GB / 31.5 GB/s."""
+    c, d = _moe_candidate(), _gpu_desktop()
+    w = Workload(context_tokens=1024, prompt_tokens=512, output_tokens=1)
+    t = core.timing(c, d, w, 1.0, 2.0)
+    assert t.decode_s_per_token == pytest.approx(0.013 + 0.008 + 2e-4, rel=1e-12)
+    eta = empirical.EXPERT_GEMM_EFFICIENCY_GPU
+    compute = 512 * 2 * (1e9 + 0.5e9 * (1 / eta - 1)) / 5e12
+    assert compute > 10 * GB / 200e9
+    assert t.prompt_s == pytest.approx(compute + 2 * GB / 31.5e9, rel=1e-12)
+    # without offload: one side, all 10 GB − 7.2 GB of unread experts at VRAM speed
+    t0 = core.timing(c, d, w, 1.0)
+    assert t0.decode_s_per_token == pytest.approx((10 - 7.2) * GB / 200e9, rel=1e-12)
+    assert t0.prompt_s == pytest.approx(compute, rel=1e-12)
+
+
+def test_expert_gemm_efficiency_only_on_llama_cpp_accelerators():
+    """The CPU path keeps η = 1 (Pi 5: OLMoE and Qwen2.5-1.5B Q8_0 prefill off by the same factor)."""
+    c = _moe_candidate()
+    cpu = core.device_terms([{
+        "on_gpu": False, "discrete": False, "can_offload": True, "cpu_flops": 1e12, "gpu_flops": 0.0, "host_gbs": 50.0, "vram_gbs": 50.0,
+        "llc_bytes": 0.0, "llc_gbs": 0.0, "host_usable": 20 * GB, "vram_usable": 0, "power_w": 10.0, "main": _factors(0.5, 0.0), "cpu": _factors(0.5, 0.0)}])
+    assert core.with_expert_gemm_efficiency(c, cpu).matmul_params == c.matmul_params
+    gpu = core.with_expert_gemm_efficiency(c, _gpu_desktop())
+    assert gpu.matmul_params == pytest.approx(1e9 + 0.5e9 * (1 / empirical.EXPERT_GEMM_EFFICIENCY_GPU - 1))
+
+
+def test_published_expert_offload_row(catalog):
+    """gpt-oss-20b MXFP4_MOE on an RTX 3060 12GB with --n-cpu-moe 2: 64 tok/s published (smeltcore
+    recipe, runtime-measurements.csv); within the CUDA path's 80 % decode band."""
+    from advisor.engine.evaluate import evaluate
+
+    e = evaluate(catalog.model("gpt_oss-20b"), catalog.file_type("MXFP4_MOE"), catalog.device("desktop-rtx3060-12gb"),
+                 Workload(n_cpu_moe=2), catalog)
+    assert e.fit == "offload" and e.memory.n_cpu_moe == 2
+    assert e.speed is not None and e.speed.decode_band.low <= 64 <= e.speed.decode_band.high
+
+
+def test_negative_n_cpu_moe_is_bad_input():
+    from advisor.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="--n-cpu-moe must be 0 or more layers"):
+        Workload(n_cpu_moe=-1)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from advisor.catalog import data_root
 from advisor.cli import cli, main
 from advisor.report.command import plan_outputs, report
 
@@ -462,7 +463,7 @@ def test_measured_runs_are_shown(capsys, tmp_path, monkeypatch):
 
 
 def test_device_files_are_relative_to_the_requirements(capsys, tmp_path):
-    profile = (ROOT / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text(encoding="utf-8")
+    profile = (data_root() / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text(encoding="utf-8")
     (tmp_path / "boards").mkdir()
     (tmp_path / "boards" / "my-board.toml").write_text(
         profile.replace('id = "raspberry-pi-5-8gb"', 'id = "my-board-8gb"'), encoding="utf-8")

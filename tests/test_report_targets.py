@@ -48,7 +48,21 @@ def test_android_rows_carry_runtime_backend_format(android, catalog):
 
     rows = android.comparison
     assert rows and all(r["runtime"] and r["backend"] and r["format"] for r in rows if r["quant"])
-    assert {r["runtime"] for r in rows} > {"llama.cpp"}  # runtime = "all" brings others in
+    # runtime = "all": each row is the model's best over every runtime the target runs (the
+    # engine's own runtime comparison), not llama.cpp's best
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints, recommend
+    from advisor.records import Workload
+    from advisor.units import parse_size
+
+    seen = set()
+    for r in rows[:8]:
+        dep = tg.deploy(catalog.target("android-app"), catalog.device(r["device"]), targets=list(catalog.targets.values()))
+        c = Constraints(min_decode_tps=8, model_ids=frozenset({r["model"]}), runtimes=ALL_RUNTIMES, deployment=dep,
+                        max_download_bytes=parse_size("1.5GB"))
+        rec = recommend(dep.device, Workload(4096, 512, 256), catalog, c)
+        assert rec.pick is not None and (rec.pick.runtime, rec.pick.quant_id) == (r["runtime"], r["format"])
+        seen |= {o.runtime for o in rec.runtime_choice.options}
+    assert seen >= {"llama.cpp", "litert-lm", "executorch", "mlc"}  # the others were weighed
     target = catalog.target("android-app")
     for r in rows:
         if r["runtime"] == "llama.cpp":

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from advisor.catalog import data_root
 from advisor.cli import main
 from advisor.store import Run, list_runs, load_device_calibrations, record_run, save_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
-PI5 = (ROOT / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
+PI5 = (data_root() / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
 BENCH = ROOT / "tests" / "data" / "llama-bench"
 
 
@@ -139,7 +140,7 @@ def test_hostile_requirements(capsys, tmp_path, home, name, content, message):
     ],
 )
 def test_hostile_model_overlay(capsys, home, edit, message):
-    shipped = (ROOT / "catalog" / "models.toml").read_text()
+    shipped = (data_root() / "catalog" / "models.toml").read_text()
     first = shipped.index("\n[[models]]\n")
     entry = shipped[first:shipped.index("\n[[models]]\n", first + 1)]
     (home / "catalog").mkdir()

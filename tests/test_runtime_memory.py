@@ -39,11 +39,16 @@ def webllm_rows(catalog):
 
 #: WebLLM builds the engine does not reproduce, with the largest error seen. Phi-2's build grows by
 #: ~0.9 GiB per 1,024 tokens of context (3,054 MB at 2k, 2,132 at 1k): three times its f16 KV
-#: cache; what that build keeps per token is not known here, so it is not modelled.
+#: cache; what that build keeps per token is not known here, so it is not modelled. Its four figures
+#: are not weights + a linear function of context either: a line through the 1k and 2k figures of
+#: one format meets zero context at 1,210 MB (q4f16_1) and 1,448 MB (q4f32_1), below the weights
+#: alone (1,492 / 1,660 MiB at 4.5 / 5 bits per weight for 2.78 B parameters); so no layout of
+#: weights, KV and buffers can match all four, and the figures look stale rather than measured.
 KNOWN_MISSES = {"phi-2": 0.30}
 
 
 @pytest.mark.skipif(not WEBLLM.is_file(), reason="../shared/reference is not beside this checkout")
+@pytest.mark.catalog_data
 def test_mlc_memory_within_10_percent_of_webllm_for_every_catalog_build(catalog):
     mlc = catalog.runtime("mlc")
     webgpu = mlc.backend("webgpu")

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import runtime_published as rp
 
-pytestmark = pytest.mark.skipif(not rp.REFERENCE.exists(), reason=f"{rp.REFERENCE} not present")
+pytestmark = [pytest.mark.skipif(not rp.REFERENCE.exists(), reason=f"{rp.REFERENCE} not present"), pytest.mark.catalog_data]
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,8 @@ def csv_rows():
 
 
 @pytest.fixture(scope="module")
-def loaded(catalog):
-    return rp.load_runtime_rows(catalog)
+def loaded(shipped_catalog):
+    return rp.load_runtime_rows(shipped_catalog)
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,15 @@ from advisor.catalog import data_root, load_catalog, load_device_file, load_runt
 from advisor.cli import main
 from advisor.engine.tensors import tensor_inventory
 from advisor.errors import DataFileError, UnknownIdError
-from advisor.records import ModelSpec, RuntimeFormat, TensorQuant, os_platforms
+from advisor.records import GGUF_ARCHS, ModelSpec, RuntimeFormat, TensorQuant, os_platforms
 
-ROOT = data_root()
+ROOT = data_root()  # the snapshot (tests/conftest.py), read by the code tests below
 REQUIRED_RUNTIMES = ["llama.cpp", "mlx", "mlc", "executorch", "litert-lm", "ort-genai", "mnn", "wllama"]
 MIB = 1024**2
 
 
 @pytest.mark.parametrize("runtime_id", REQUIRED_RUNTIMES)
+@pytest.mark.catalog_data
 def test_required_runtime_present_with_sources(catalog, runtime_id):
     rt = catalog.runtime(runtime_id)
     assert rt.id == runtime_id and rt.source.strip() and rt.version.strip()
@@ -30,6 +31,7 @@ def test_required_runtime_present_with_sources(catalog, runtime_id):
     assert bool(rt.formats) != (rt.formats_from == "gguf")
 
 
+@pytest.mark.catalog_data
 def test_every_backend_platform_is_a_runtime_platform_and_formats_name_real_backends(catalog):
     for rt in catalog.runtimes.values():
         ids = {b.id for b in rt.backends}
@@ -77,6 +79,7 @@ BPW_TABLE = [
 
 
 @pytest.mark.parametrize("runtime_id,format_id,which,bpw", BPW_TABLE)
+@pytest.mark.catalog_data
 def test_bits_per_weight_match_runtime_formats_md(catalog, runtime_id, format_id, which, bpw):
     f = catalog.runtime_format(runtime_id, format_id)
     quant = {"linear": f.linear, "embedding": f.embedding_quant, "output": f.output_quant}[which]
@@ -150,11 +153,13 @@ FILE_SIZES = [
 
 
 @pytest.mark.parametrize("runtime_id,format_id,model_id,published,tolerance", FILE_SIZES)
+@pytest.mark.catalog_data
 def test_tensor_by_tensor_size_matches_published_file(catalog, runtime_id, format_id, model_id, published, tolerance):
     predicted = weight_bytes(catalog.model(model_id), catalog.runtime_format(runtime_id, format_id))
     assert abs(predicted / published - 1) <= tolerance, f"{predicted / 1e6:.0f} MB vs {published / 1e6:.0f} MB"
 
 
+@pytest.mark.catalog_data
 def test_formats_that_keep_embeddings_wide_are_larger_than_those_that_quantize_them(catalog):
     """runtime-formats.md's reading: ExecuTorch's recipe (int8 embedding stored twice) is larger
     than MLC q4f16_1 and MLX 4bit (embedding quantized with the linears) for the same model."""
@@ -250,6 +255,101 @@ def test_bad_runtime_file_fails_with_one_line(tmp_path, body, message):
     assert str(exc.value) == f"{path} {message}"
 
 
+
+# --------------------------------------------------------------------------- architectures
+
+
+def test_every_runtime_says_which_architectures_it_runs_and_where_that_was_read(catalog):
+    shipped = {r.id: r for r in load_runtimes_file(ROOT / "catalog" / "runtimes.toml")}
+    assert set(shipped) == set(REQUIRED_RUNTIMES)
+    for rt in shipped.values():
+        assert isinstance(rt.architectures, tuple) and rt.architectures, rt.id
+        assert set(rt.architectures) <= set(GGUF_ARCHS), rt.id
+        assert len(set(rt.architectures)) == len(rt.architectures), rt.id
+        assert "read 2026-11-29" in rt.architectures_source, rt.id
+        assert catalog.runtime(rt.id).architectures == rt.architectures
+
+
+@pytest.mark.parametrize("runtime_id", ["llama.cpp", "wllama"])
+def test_llama_cpp_runs_every_catalog_architecture(catalog, runtime_id):
+    rt = catalog.runtime(runtime_id)
+    archs = {m.gguf_arch for m in catalog.models.values()}
+    assert archs == set(GGUF_ARCHS)  # the catalog uses every architecture the advisor knows
+    assert all(rt.runs_arch(a) for a in archs)
+
+
+# (runtime, gguf_arch, runs?) checked by hand in the source named in architectures_source
+ARCH_FACTS = [
+    ("mlx", "granitehybrid", True),  # mlx_lm/models/granitemoehybrid.py, Mamba2 layers included
+    ("mlx", "deepseek2", True),  # mlx_lm/models/deepseek_v2.py
+    ("mlx", "gemma3n", True),  # mlx_lm/models/gemma3n.py
+    ("mlx", "openelm", True),  # mlx_lm/models/openelm.py
+    ("ort-genai", "granitehybrid", False),  # builders/granite.py: attention + shared MLP only, no Mamba2
+    ("ort-genai", "qwen3moe", False),  # no Qwen3MoeForCausalLM branch in builder.py
+    ("ort-genai", "gptneox", False),
+    ("ort-genai", "lfm2moe", True),  # Lfm2MoeForCausalLM → LFM2MoEModel
+    ("ort-genai", "phimoe", True),  # PhiMoEForCausalLM (CUDA, int4)
+    ("ort-genai", "gpt-oss", True),
+    ("executorch", "lfm2", True),  # export_llama_lib.py lfm2_350m … lfm2_1_2b
+    ("executorch", "lfm2moe", False),
+    ("executorch", "qwen3moe", False),
+    ("litert-lm", "gemma3n", True),  # export_hf/model_ext/gemma3n
+    ("litert-lm", "granitehybrid", False),
+    ("litert-lm", "smollm3", False),
+    ("mnn", "qwen3moe", True),  # model_mapper.py regist('qwen3_moe', …)
+    ("mnn", "phi3", False),  # not registered: falls back to the default map
+    ("mlc", "stablelm", True),  # stablelm-2-zephyr-1_6b prebuilt
+    ("mlc", "gemma3n", False),
+]
+
+
+@pytest.mark.parametrize("runtime_id,arch,runs", ARCH_FACTS)
+def test_hand_checked_architecture_facts(catalog, runtime_id, arch, runs):
+    assert catalog.runtime(runtime_id).runs_arch(arch) is runs
+
+
+def test_granite_4_hybrids_run_only_where_a_converter_handles_mamba2(catalog):
+    runs = {rt.id for rt in catalog.runtimes.values() if rt.runs_arch(catalog.model("granite-4.0-h-micro").gguf_arch)}
+    assert runs == {"llama.cpp", "wllama", "mlx"}
+
+
+def test_runs_arch_without_a_list_assumes_every_architecture(tmp_path):
+    path = tmp_path / "runtimes.toml"
+    path.write_text(GGUF_HEAD)
+    (unknown,) = load_runtimes_file(path)
+    assert unknown.architectures is None and all(unknown.runs_arch(a) for a in GGUF_ARCHS)
+    path.write_text(GGUF_HEAD.replace("kv = {", 'architectures = ["llama", "qwen3"]\narchitectures_source = "s"\nkv = {'))
+    (listed,) = load_runtimes_file(path)
+    assert listed.architectures == ("llama", "qwen3")
+    assert [a for a in GGUF_ARCHS if listed.runs_arch(a)] == ["llama", "qwen3"]
+
+
+def _with_archs(line: str) -> str:
+    return GGUF_HEAD.replace("kv = {", line + "\nkv = {")
+
+
+@pytest.mark.parametrize("body,message", [
+    (_with_archs('architectures = ["llama", "qwen3-moe"]\narchitectures_source = "s"'),
+     "[x]: field 'architectures': unknown architecture 'qwen3-moe'; did you mean 'qwen3moe'?"),
+    (_with_archs('architectures = ["rwkv6"]\narchitectures_source = "s"'),
+     "[x]: field 'architectures': unknown architecture 'rwkv6'; use one of " + ", ".join(GGUF_ARCHS)),
+    (_with_archs('architectures = ["llama", "llama"]\narchitectures_source = "s"'),
+     "[x]: field 'architectures': architecture llama is listed twice; remove one"),
+    (_with_archs('architectures = []\narchitectures_source = "s"'),
+     "[x]: field 'architectures': an empty list runs no model; leave architectures out when the runtime's list is not known"),
+    (_with_archs('architectures = ["llama"]'),
+     "[x]: field '(top level)': architectures needs architectures_source: the package, version and file it was read from"),
+    (_with_archs('architecture = ["llama"]\narchitectures_source = "s"'),
+     "[x]: unknown field 'architecture'; did you mean 'architectures'?"),
+])
+def test_bad_architectures_fail_with_one_line(tmp_path, body, message):
+    path = tmp_path / "runtimes.toml"
+    path.write_text(body)
+    with pytest.raises(DataFileError) as exc:
+        load_runtimes_file(path)
+    assert str(exc.value) == f"{path} {message}"
+
+
 # --------------------------------------------------------------------------- profiles
 
 
@@ -268,6 +368,7 @@ def test_gpu_usable_means_llama_cpp_can_use_the_gpu(catalog):
     ("jetson-nano-4gb", set(), set()),
     ("raspberry-pi-5-8gb", set(), set()),
 ])
+@pytest.mark.catalog_data
 def test_accelerator_runtimes(catalog, device_id, gpu, npu):
     d = catalog.device(device_id)
     assert set(d.gpu.runtimes if d.gpu else ()) == gpu
@@ -275,6 +376,7 @@ def test_accelerator_runtimes(catalog, device_id, gpu, npu):
     assert d.accelerator_runtimes() == frozenset(gpu | npu)
 
 
+@pytest.mark.catalog_data
 def test_every_profile_has_an_os_family_and_notes_its_runtimes(catalog):
     for d in catalog.devices.values():
         assert d.platforms and "web" not in d.platforms, d.id
@@ -348,9 +450,14 @@ def test_runtimes_command(capsys, fmt):
         mlc = next(r for r in data["runtimes"] if r["id"] == "mlc")
         q4 = next(f for f in mlc["formats"] if f["id"] == "q4f16_1")
         assert q4["bits_per_weight"] == {"linear": 4.5, "embedding": 4.5, "output": 4.5, "other": 16.0}
+        assert next(r for r in data["runtimes"] if r["id"] == "litert-lm")["architectures"] and mlc["architectures_source"]
     else:
         for word in ("q4f16_1", "8da4w", "dynamic_int8", "mxfp4", "gguf"):
             assert word in out
+    if fmt in ("table", "md"):  # the architectures each runtime loads, and the models of those it lacks
+        assert "Model architectures each runtime loads" in out and "granitehybrid (2)" in out
+    if fmt == "csv":
+        assert "architectures" in out.splitlines()[0]
 
 
 def test_runtimes_command_one_runtime_and_bad_name(capsys):

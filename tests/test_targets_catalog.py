@@ -9,6 +9,7 @@ from advisor.units import GIB, MIB
 TARGETS = ["server", "desktop-app", "ios-app", "android-app", "browser"]
 
 
+@pytest.mark.catalog_data
 def test_targets_present_with_sources(catalog):
     assert list(catalog.targets) == TARGETS
     for t in catalog.targets.values():
@@ -42,6 +43,7 @@ BUDGETS = [
 
 
 @pytest.mark.parametrize("target_id,device_id,entitlement,expected,rule", BUDGETS)
+@pytest.mark.catalog_data
 def test_memory_budget(catalog, target_id, device_id, entitlement, expected, rule):
     device = catalog.device(device_id)
     budget = catalog.target(target_id).memory_budget(device, entitlement=entitlement)
@@ -56,6 +58,7 @@ def test_memory_budget(catalog, target_id, device_id, entitlement, expected, rul
     ("macbook-air-m2-16gb", "chrome-desktop", None, "profile memory.usable"),
     ("pixel-8", "chrome-android", None, "profile memory.usable"),
 ])
+@pytest.mark.catalog_data
 def test_browser_budget_is_capped_by_the_tab_limit(catalog, device_id, browser_id, expected, rule):
     target = catalog.target("browser")
     device = catalog.device(device_id)
@@ -107,6 +110,7 @@ def test_browsers_per_device(catalog, device_id, browsers):
     ("android-app", "play-ai-pack", 1.5e9, "hard"),
     ("android-app", "play-app-total", 4e9, "hard"),
 ])
+@pytest.mark.catalog_data
 def test_download_limits(catalog, target_id, limit_id, max_bytes, kind):
     limit = next(d for d in catalog.target(target_id).download_limits if d.id == limit_id)
     assert limit.max_bytes == int(max_bytes) and limit.kind == kind
@@ -119,12 +123,14 @@ def test_download_limits(catalog, target_id, limit_id, max_bytes, kind):
     ("safari-macos", 1 * GIB, 1 * GIB, False, None),
     ("firefox", 256 * MIB, 128 * MIB, True, None),
 ])
+@pytest.mark.catalog_data
 def test_browser_limits(catalog, browser_id, buffer, binding, memory64, tab):
     b = catalog.target("browser").browser(browser_id)
     assert (b.max_buffer_size, b.max_storage_buffer_binding_size, b.memory64, b.tab_memory_limit) == (buffer, binding, memory64, tab)
     assert b.wasm32_max == 4 * GIB
 
 
+@pytest.mark.catalog_data
 def test_webgpu_spec_defaults(catalog):
     limits = {a.id: a.max_bytes for a in catalog.target("browser").allocation_limits}
     assert limits == {"webgpu-max-buffer-default": 256 * MIB, "webgpu-storage-binding-default": 128 * MIB}

@@ -103,3 +103,22 @@ def test_tiers_pick_runs_on_every_device_of_its_tier(catalog):
             assert e.speed.decode_tokens_per_s >= 5
         assert t.slowest.speed.decode_tokens_per_s == min(e.speed.decode_tokens_per_s for e in t.estimates)
         assert t.download_bytes >= t.estimates[0].memory.weights_bytes
+
+
+def test_store_limits_listed_only_for_the_runtimes_they_concern(catalog):
+    """A >2 GB MLC build is sharded (params_shard_*.bin): neither the one-ArrayBuffer limit nor
+    ONNX's protobuf limit concerns it; a >2 GB GGUF in wllama meets the ArrayBuffer one only."""
+    from advisor.engine.recommend import Constraints
+    from advisor.engine.tiers import tiers
+    from advisor.records import Workload
+
+    target = catalog.target("browser")
+    laptop = [catalog.device("macbook-air-m2-16gb")]
+    seen = {}
+    for runtime in ("mlc", "wllama"):
+        c = Constraints(runtimes=frozenset({runtime}), model_ids=frozenset({"qwen3-8b"}), target_decode_tps=0.0)
+        (pick,) = tiers(laptop, target, Workload(2048, 256, 128), catalog, c)
+        assert pick.model_id == "qwen3-8b" and pick.download_bytes > 2e9, (runtime, pick)
+        seen[runtime] = " ".join(pick.store_limits_exceeded)
+    assert "ArrayBuffer" not in seen["mlc"] and "ONNX" not in seen["mlc"]
+    assert "ArrayBuffer" in seen["wllama"] and "ONNX" not in seen["wllama"]

@@ -40,14 +40,14 @@ TINY = dict(
 
 
 @pytest.fixture(scope="module")
-def tiny_catalog(catalog):
+def tiny_catalog(snapshot_catalog):
     from dataclasses import replace
 
     from advisor.engine.tensors import count_params
 
     spec = ModelSpec.model_validate({**TINY, "params": 1})
     spec = ModelSpec.model_validate({**TINY, "params": count_params(spec)})
-    return replace(catalog, models={**catalog.models, spec.id: spec})
+    return replace(snapshot_catalog, models={**snapshot_catalog.models, spec.id: spec})
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +111,25 @@ def test_flash_attention_setting_is_run_predicted_and_recorded(tiny_catalog, dev
 
     assert by["compute buffer"].predicted == guess_compute_buffer_bytes(
         tiny_catalog.models["tiny-llama"], 512, 512, flash_attn=flash_attn == "on")
+
+
+@needs_llama
+@pytest.mark.parametrize("page_cache", ["warm", "cold"])
+def test_load_time_from_a_warm_and_a_cold_page_cache(tiny_catalog, device, env, page_cache):
+    """validate loads the file from the page cache asked for and compares with engine.load's figure."""
+    from advisor.engine.evaluate import evaluate
+    from advisor.records import Workload
+
+    r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=16, output_tokens=4, repeats=1,
+                       page_cache=page_cache, catalog=tiny_catalog, db=env)
+    (load,) = [c for c in r.comparisons if c.name.startswith("load time")]
+    assert load.name == f"load time ({page_cache} page cache)"
+    est = evaluate(tiny_catalog.models["tiny-llama"], tiny_catalog.file_type("Q8_0"), device,
+                   Workload(context_tokens=512, prompt_tokens=16, output_tokens=4, threads=device.cpu.big_cores), tiny_catalog)
+    assert load.predicted == pytest.approx(est.load.cold_s if page_cache == "cold" else est.load.warm_s)
+    assert 0 < load.measured < 60
+    (run,) = [x for x in list_runs(path=env) if x.id == r.run_id]
+    assert run.settings["page_cache"] == page_cache and run.predicted["load_s"] == pytest.approx(load.predicted)
 
 
 CRASH_ONCE = r"""

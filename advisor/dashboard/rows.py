@@ -36,7 +36,8 @@ def estimate_rows(estimates: list[Estimate], cat: Catalog) -> pd.DataFrame:
             "decode tok/s": s.get("decode_tokens_per_s"), "prefill tok/s": s.get("prefill_tokens_per_s"),
             "TTFT s": s.get("ttft_s"), "quality": d["quality_score"], "license": d["license"],
             "decode low": s.get("decode_low"), "decode high": s.get("decode_high"),
-            "energy J/response": s.get("energy_j_per_response"), "license class": d["license_class"],
+            "energy J/response": s.get("energy_j_per_response"),
+            "cold-start TTFT s": (d["load"] or {}).get("cold_start_ttft_s"), "license class": d["license_class"],
             "params B": d["params"] / 1e9, "model": d["model"], "notes": "; ".join(d["notes"]),
         })
     return pd.DataFrame(rows)
@@ -173,10 +174,17 @@ def report_requirements(rec: Recommendation, cat: Catalog, compared: list[str], 
     if not models or not devices:
         raise BadInputError("a report needs a recommended model and at least one device from the profiles "
                            "(a RAM-only or uploaded device cannot be named in a report yet)")
+    from advisor.engine.recommend import ALL_RUNTIMES
+
     w, c = rec.workload, rec.constraints
+    dep = c.deployment
+    runtime = ("all",) if c.runtimes in (None, ALL_RUNTIMES) else tuple(sorted(c.runtimes))
     return from_options(
         title=f"{cat.models[models[0]].name} on {cat.devices[devices[0]].name}" + (" and others" if len(devices) > 1 else ""),
         models=models, context_tokens=w.context_tokens, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
         kv_cache_type=w.kv_cache_type, min_tps=c.min_decode_tps, max_ttft_s=c.max_ttft_s, quality_floor=c.quality_floor,
-        devices=devices,
+        devices=devices, runtime=runtime, max_download=c.max_download_bytes,
+        target=dep.target.id if dep is not None else None,
+        entitlement="increased-memory" if dep is not None and dep.entitlement else None,
+        browser=dep.browser.id if dep is not None and dep.browser is not None else None,
     )

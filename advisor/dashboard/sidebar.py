@@ -159,12 +159,12 @@ def deployment_inputs(cat: Catalog) -> DeploymentInputs:
         help="Where the model ships: its memory budget on the device, the runtimes it allows and its per-buffer limits.",
     )
     target = cat.targets[target_id]
-    runtimes = ["llama.cpp", ALL_RUNTIMES_CHOICE, *[r for r in cat.runtimes if r != "llama.cpp"]]
+    runtimes = [ALL_RUNTIMES_CHOICE, *cat.runtimes]
     runtime = st.sidebar.selectbox(
         "Runtime", runtimes, key="runtime",
         format_func=lambda r: "All with measurements" if r == ALL_RUNTIMES_CHOICE else cat.runtimes[r].name,
-        help="llama.cpp alone, one other runtime, or every runtime with published speed measurements for the "
-             "backend it would use on the device (each on its default backend there).",
+        help="Every runtime with published speed measurements for the backend it would use on the device "
+             "(each on its default backend there; the default), or one runtime alone.",
     )
     entitlement = False
     if target.memory.entitlement:

@@ -12,11 +12,11 @@ The formulas themselves (``speed.decode_seconds``, ``speed.prefill_seconds``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping, Sequence
 
 from advisor.engine import empirical
-from advisor.engine.arrays import Num, clip, floor, logical_not, rounded, where
+from advisor.engine.arrays import Num, clip, floor, logical_not, maximum, minimum, rounded, where
 from advisor.engine.speed import (
     GPU_PATHS,
     OFFLOAD_BAND_WIDENING,
@@ -35,6 +35,7 @@ from advisor.engine import memory as mem
 from advisor.engine.derived import WeightTerms
 from advisor.engine.tensors import LayerSums, expert_active_fraction
 from advisor.records import DeviceProfile, FileType, ModelSpec, PathFactors, Workload
+from advisor.units import GB_S
 
 #: fit codes of ``Placement.fit_code``
 FIT_CODES = ("fits", "tight", "offload", "no")
@@ -52,6 +53,11 @@ def _stack(rows: Sequence[Mapping[str, Any]], cls: type, axis: int | None) -> An
         values = [r[f.name] for r in rows]
         if isinstance(values[0], FactorTerms):
             out[f.name] = _stack([{g.name: getattr(v, g.name) for g in fields(FactorTerms)} for v in values], FactorTerms, axis)
+            continue
+        if isinstance(values[0], tuple):  # a per-candidate table (expert_cum_bytes): padded with inf
+            width = max(len(v) for v in values)
+            arr = np.asarray([v + (np.inf,) * (width - len(v)) for v in values], dtype=np.float64)
+            out[f.name] = arr[:, None, :] if axis == 0 else arr[None, :, :]
             continue
         arr = np.asarray(values, dtype=bool if isinstance(values[0], bool) else np.float64)
         out[f.name] = arr[:, None] if axis == 0 else arr[None, :]
@@ -82,6 +88,15 @@ class CandidateTerms:
     kv_read_bytes: Num  # KV read by one decode step at the mean answering position
     is_kquant: Num
     is_float: Num
+    #: MoE layers (those holding routed experts: all but the leading dense ones; 0 for dense models)
+    moe_layers: Num = 0
+    #: leading dense layers of a MoE (llama.cpp counts --n-cpu-moe from block 0)
+    dense_lead_layers: Num = 0
+    #: routed-expert parameters one token multiplies, over all MoE layers (k experts × 3 matrices)
+    expert_active_params: Num = 0
+    #: bytes of the first k MoE layers' experts for k = 0 … moe_layers (a tuple; in the grid an
+    #: array padded with inf to the longest, shaped (N, 1, L))
+    expert_cum_bytes: Any = (0.0,)
 
     @property
     def total_bytes(self) -> Num:
@@ -102,6 +117,36 @@ def model_terms(model: ModelSpec, weights: WeightTerms, sums: LayerSums) -> dict
         "swa_q_dims": sums.swa_q_dims,
         "window": model.sliding_window,
         "vocab_flops": 2 * model.vocab_size * model.hidden_size,
+        **moe_terms(model),
+        "expert_cum_bytes": expert_cum_bytes(weights, model),
+    }
+
+
+def expert_cum_bytes(weights: WeightTerms, model: ModelSpec) -> tuple[float, ...]:
+    """(0, b₀, b₀ + b₁, …): the expert bytes of the first k MoE layers, from the per-layer split
+    (``memory.expert_bytes_by_layer``), else the layers taken as equal."""
+    layers = weights.expert_layer_bytes
+    if not layers:
+        n = sum(1 for i in range(model.n_layers) if model.is_moe_layer(i)) if model.n_experts else 0
+        layers = (weights.expert_bytes / n,) * n if n else ()
+    out, acc = [0.0], 0.0
+    for b in layers:
+        acc += b
+        out.append(float(acc))
+    return tuple(out)
+
+
+def moe_terms(model: ModelSpec) -> dict[str, Any]:
+    """The MoE layout the expert offload and the expert-GEMM efficiency need: MoE layers, leading
+    dense layers, and the routed-expert parameters a token multiplies — n_experts_used experts ×
+    (gate + up + down) = 3 × hidden × expert_ffn per MoE layer (MOE-ARCH-NOTES §1)."""
+    if not model.n_experts:
+        return {"moe_layers": 0, "dense_lead_layers": 0, "expert_active_params": 0}
+    moe_layers = sum(1 for i in range(model.n_layers) if model.is_moe_layer(i))
+    return {
+        "moe_layers": moe_layers,
+        "dense_lead_layers": model.n_dense_layers,
+        "expert_active_params": moe_layers * 3 * model.hidden_size * model.expert_ffn_size * model.n_experts_used,
     }
 
 
@@ -218,6 +263,8 @@ class Placement:
     usable_bytes: Num
     gpu_bytes: Num
     gpu_fraction: Num  # share of the layers on the main path (1 unless partially offloaded)
+    #: MoE layers whose routed experts stay in host RAM (llama.cpp --n-cpu-moe); 0 = none
+    cpu_moe_layers: Num = 0.0
 
 
 def placement_code(total: Num, usable: Num, tight_fraction: float = empirical.TIGHT_FRACTION) -> Num:
@@ -225,10 +272,13 @@ def placement_code(total: Num, usable: Num, tight_fraction: float = empirical.TI
     return where(total <= usable * tight_fraction, 0, where(total <= usable, 1, 3))
 
 
-def placement(c: CandidateTerms, d: DeviceTerms, tight_fraction: float = empirical.TIGHT_FRACTION) -> Placement:
+def placement(c: CandidateTerms, d: DeviceTerms, tight_fraction: float = empirical.TIGHT_FRACTION, *,
+              n_cpu_moe: int | None = None) -> Placement:
     """Fit of the whole candidate in the memory it runs from; on a discrete GPU that cannot hold
     it, as many layers as fit in VRAM beside the compute buffer and overhead (llama.cpp
-    ``-ngl``), the rest in host memory ("offload" when that part fits there)."""
+    ``-ngl``), the rest in host memory ("offload" when that part fits there) — unless it is a
+    MoE whose experts can leave VRAM instead (``expert_offload``; ``n_cpu_moe`` None = the
+    fewest layers that fit, else llama.cpp's ``--n-cpu-moe N``)."""
     total = c.total_bytes
     usable = where(d.discrete, d.vram_usable, d.host_usable)
     fit_code = placement_code(total, usable, tight_fraction)
@@ -238,12 +288,138 @@ def placement(c: CandidateTerms, d: DeviceTerms, tight_fraction: float = empiric
     fit_code = where(partial & (total - layers * per_layer <= d.host_usable), 2, fit_code)
     gpu_fraction = where(partial & d.on_gpu, layers / c.n_layers, 1.0)
     gpu_bytes = where(partial, floor(layers * per_layer), where(d.discrete, total, 0))
-    return Placement(
+    layer_split = Placement(
         fit_code=fit_code,
         usable_bytes=where(partial, d.vram_usable + d.host_usable, usable),
         gpu_bytes=gpu_bytes,
         gpu_fraction=gpu_fraction,
     )
+    return expert_offload(c, d, layer_split, placement_code(total, usable, tight_fraction), n_cpu_moe)
+
+
+# --------------------------------------------------------------------------- MoE expert offload
+# llama.cpp --n-cpu-moe N / --cpu-moe: the routed-expert tensors (ffn_{gate,up,down}_exps) of
+# blocks 0..N-1 stay in host RAM and run on the CPU; attention, routers, shared experts, the
+# output head, the KV cache and the other layers' experts stay on the GPU (common/arg.cpp builds
+# the tensor-override pattern ``blk\.(i)\.ffn_(up|down|gate)_exps`` for each i < N).
+
+#: A micro-batch of at least this many tokens has the CPU-resident weights of an op copied to the
+#: GPU and computed there (ggml-cuda.cu ``ggml_backend_cuda_device_offload_op``, min_batch_size
+#: 32; ``--no-op-offload`` turns it off); smaller batches (decode) multiply on the CPU.
+OP_OFFLOAD_MIN_BATCH = 32
+
+#: Host→GPU copy rate for those weights: PCIe 4.0 x16, 16 GT/s × 16 lanes × 128/130 / 8 = 31.5 GB/s
+#: per direction (PCI-SIG 4.0 base specification) — an upper bound: cards on x8 links (RTX 4060 /
+#: 4060 Ti) get half, copies from pageable (mmap-ed) host memory run below the link rate, and the
+#: profiles record neither. No published prefill row with expert offload checks it.
+HOST_LINK_GBS = 31.5
+
+
+def offloaded_expert_bytes(c: CandidateTerms, cpu_moe_layers: Num) -> Num:
+    """Expert bytes of the first ``cpu_moe_layers`` MoE layers (the blocks --n-cpu-moe moves):
+    ``expert_cum_bytes[k]``, k clipped to the MoE layers."""
+    k = minimum(cpu_moe_layers, c.moe_layers)
+    table = c.expert_cum_bytes
+    if isinstance(table, tuple):
+        return table[int(k)]
+    import numpy as np
+
+    k = np.asarray(k, dtype=np.int64)
+    shape = np.broadcast_shapes(k.shape, table.shape[:-1])
+    picked = np.take_along_axis(np.broadcast_to(table, shape + table.shape[-1:]), np.broadcast_to(k, shape)[..., None], -1)
+    return picked[..., 0]
+
+
+def expert_layers_offloaded(c: CandidateTerms, n_cpu_moe: Num) -> Num:
+    """MoE layers whose experts ``--n-cpu-moe n_cpu_moe`` keeps in host RAM: blocks 0..N-1 less
+    the leading dense blocks (they have no experts), at most every MoE layer."""
+    return clip(n_cpu_moe - c.dense_lead_layers, 0, c.moe_layers)
+
+
+def fewest_expert_layers(c: CandidateTerms, d: DeviceTerms) -> Num:
+    """The fewest MoE layers whose experts must leave VRAM for the rest to fit, as a user finds N:
+    the least k with expert_cum_bytes[k] ≥ total − usable VRAM (moe_layers + 1 when none is)."""
+    need = c.total_bytes - d.vram_usable
+    table = c.expert_cum_bytes
+    if isinstance(table, tuple):
+        return float(sum(1 for b in table if b < need))
+    return (table < need[..., None]).sum(axis=-1).astype(float)
+
+
+def n_cpu_moe_flag(c: CandidateTerms, cpu_moe_layers: Num) -> Num:
+    """The ``--n-cpu-moe`` value that offloads ``cpu_moe_layers`` MoE layers (counted from block 0,
+    so the leading dense blocks are included); 0 when none."""
+    return where(cpu_moe_layers > 0, cpu_moe_layers + c.dense_lead_layers, 0)
+
+
+def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, whole_code: Num,
+                   n_cpu_moe: int | None = None) -> Placement:
+    """Expert offload on a discrete GPU (llama.cpp with every layer on the GPU): VRAM holds
+    total − the first k MoE layers' experts (non-expert weights, KV, buffers, the other layers'
+    experts), host RAM those experts (``offloaded_expert_bytes``). ``n_cpu_moe`` None: k = ``fewest_expert_layers`` when the
+    whole model does not fit VRAM and k ≤ the MoE layers (else the ``-ngl`` layer split stands);
+    an int N: k = ``expert_layers_offloaded`` (N = 0: no expert offload). "offload" when both
+    parts fit, "no" when either does not."""
+    eligible = d.discrete & d.can_offload & d.on_gpu & (c.moe_layers > 0)
+    if n_cpu_moe is None:
+        k = fewest_expert_layers(c, d)
+        use = eligible & (whole_code == 3) & (k <= c.moe_layers)
+    else:
+        k = expert_layers_offloaded(c, float(n_cpu_moe))
+        use = eligible & (k > 0)
+    host = offloaded_expert_bytes(c, k)
+    gpu_part = c.total_bytes - host
+    ok = (gpu_part <= d.vram_usable) & (host <= d.host_usable)
+    return Placement(
+        fit_code=where(use, where(ok, 2, 3), layer_split.fit_code),
+        usable_bytes=where(use, d.vram_usable + d.host_usable, layer_split.usable_bytes),
+        gpu_bytes=where(use, floor(gpu_part), layer_split.gpu_bytes),
+        gpu_fraction=where(use, 1.0, layer_split.gpu_fraction),
+        cpu_moe_layers=where(use & ok, k, 0.0),
+    )
+
+
+def without_offloaded_experts(c: CandidateTerms, cpu_moe_layers: Num) -> CandidateTerms:
+    """The terms of the GPU side under expert offload: the offloaded layers' expert bytes and
+    expert parameters removed (the rest of every layer stays)."""
+    off_bytes = offloaded_expert_bytes(c, cpu_moe_layers)
+    off_params = cpu_moe_layers / maximum(c.moe_layers, 1) * c.expert_active_params
+    return replace(c, weights_bytes=c.weights_bytes - off_bytes, expert_bytes=c.expert_bytes - off_bytes,
+                   matmul_params=c.matmul_params - off_params, expert_active_params=c.expert_active_params - off_params)
+
+
+def offloaded_expert_decode_seconds(c: CandidateTerms, d: DeviceTerms, cpu_moe_layers: Num) -> tuple[Num, Num, Num, Num]:
+    """The CPU's part of one decoded token under expert offload (the GPU's part runs on
+    ``without_offloaded_experts``; the two follow each other layer by layer, so they add):
+
+        t = max(offloaded_expert_bytes × n_used/n_experts / (host GB/s × cpu bw_efficiency),
+                2 × k/moe_layers × expert_active_params / (cpu FLOPS × cpu decode_compute_efficiency))
+            + k × cpu fixed_s_per_layer        (one GPU→CPU→GPU hand-over per offloaded layer)
+
+    (the CPU's MUL_MAT_ID reads only the chosen experts' slices, MOE-ARCH-NOTES §1; the hidden
+    state crossing PCIe is hidden × 4 B, negligible beside the fixed cost). Returns (total,
+    memory, compute, fixed) seconds, like ``speed.decode_seconds``."""
+    read = offloaded_expert_bytes(c, cpu_moe_layers) * c.expert_fraction
+    params = cpu_moe_layers / maximum(c.moe_layers, 1) * c.expert_active_params
+    bandwidth = effective_bandwidth(d.host_gbs, d.cpu.bw_efficiency, read, 0.0, 0.0, False)
+    return decode_seconds(read, bandwidth, 2 * params, d.cpu_flops * d.cpu.decode_compute_efficiency,
+                          cpu_moe_layers, d.cpu.fixed_s_per_layer)
+
+
+def offloaded_expert_prefill_seconds(c: CandidateTerms, d: DeviceTerms, workload: Workload, cpu_moe_layers: Num) -> Num:
+    """The extra prefill time of expert offload. Micro-batches of ≥ OP_OFFLOAD_MIN_BATCH tokens
+    copy the offloaded experts to the GPU (a micro-batch touches every expert, MOE-ARCH-NOTES §3)
+    and the GPU multiplies them: ceil(prompt / n_ubatch) × offloaded_expert_bytes / HOST_LINK_GBS.
+    Smaller prompts multiply those experts on the CPU: prompt × the decode step's compute, the
+    union of the prompt's experts read once (min(1, prompt × n_used/n_experts) of them)."""
+    batch = min(workload.prompt_tokens, workload.n_ubatch)
+    if batch >= OP_OFFLOAD_MIN_BATCH:
+        n_batches = -(-workload.prompt_tokens // workload.n_ubatch)
+        return n_batches * offloaded_expert_bytes(c, cpu_moe_layers) / (HOST_LINK_GBS * GB_S)
+    _, t_mem, t_comp, t_fixed = offloaded_expert_decode_seconds(c, d, cpu_moe_layers)
+    touched = minimum(1.0, workload.prompt_tokens * c.expert_fraction)
+    return maximum(t_mem / c.expert_fraction * touched, workload.prompt_tokens * t_comp) + t_fixed
+
 
 
 # --------------------------------------------------------------------------- timing
@@ -284,14 +460,27 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     return t, t_mem, t_comp, t_fixed, p, p_comp, p_mem
 
 
-def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: Num) -> Timing:
+def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: Num, cpu_moe_layers: Num = 0.0) -> Timing:
     """Per-token decode and whole-prompt prefill time: the main path runs ``gpu_fraction`` of the
-    layers, the CPU path the rest (partial offload); the band of a mixed run is the wider of the
-    two, widened by OFFLOAD_BAND_WIDENING."""
-    t_main, m_mem, m_comp, m_fixed, p_main, pm_comp, pm_mem = _path_times(c, d, d.main, workload, d.on_gpu, gpu_fraction)
+    layers, the CPU path the rest (partial offload); under expert offload (``cpu_moe_layers`` > 0)
+    every layer runs on the GPU but the offloaded experts (``offloaded_expert_decode_seconds``,
+    ``offloaded_expert_prefill_seconds``; placement never combines it with ``gpu_fraction`` < 1).
+    The band of a mixed run is the wider of the two,
+    widened by OFFLOAD_BAND_WIDENING. Prefill on an accelerator runs the routed experts at
+    ``expert_gemm_efficiency``."""
+    on_gpu_side = without_offloaded_experts(c, cpu_moe_layers)
+    t_main, m_mem, m_comp, m_fixed, _, _, _ = _path_times(on_gpu_side, d, d.main, workload, d.on_gpu, gpu_fraction)
+    prefill_side = c if min(workload.prompt_tokens, workload.n_ubatch) >= OP_OFFLOAD_MIN_BATCH else on_gpu_side
+    _, _, _, _, p_main, pm_comp, pm_mem = _path_times(
+        with_expert_gemm_efficiency(prefill_side, d), d, d.main, workload, d.on_gpu, gpu_fraction)
     rest = 1.0 - gpu_fraction
-    offload = rest > 0
+    layer_split = rest > 0
+    moe_split = cpu_moe_layers > 0
+    offload = layer_split | moe_split
     t_cpu, c_mem, c_comp, c_fixed, p_cpu, _, _ = _path_times(c, d, d.cpu, workload, False, rest)
+    e_cpu, e_mem, e_comp, e_fixed = offloaded_expert_decode_seconds(c, d, cpu_moe_layers)
+    t_cpu, c_mem, c_comp, c_fixed = (where(moe_split, e, x) for e, x in ((e_cpu, t_cpu), (e_mem, c_mem), (e_comp, c_comp), (e_fixed, c_fixed)))
+    p_cpu = where(moe_split, offloaded_expert_prefill_seconds(c, d, workload, cpu_moe_layers), p_cpu)
     t_token = t_main + where(offload, t_cpu, 0.0)
     t_prompt = p_main + where(offload, p_cpu, 0.0)
     widen = lambda a, b: where(offload, where(a >= b, a, b) * OFFLOAD_BAND_WIDENING, a)  # noqa: E731
@@ -307,3 +496,15 @@ def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: 
         prefill_band=widen(d.main.prefill_band, d.cpu.prefill_band),
         gpu_layers=where(d.on_gpu, rounded(c.n_layers * gpu_fraction), 0),
     )
+
+
+# --------------------------------------------------------------------------- MoE prefill
+
+
+def with_expert_gemm_efficiency(c: CandidateTerms, d: DeviceTerms) -> CandidateTerms:
+    """Prefill terms with the routed experts' GEMMs at efficiency η of the dense GEMMs: their
+    parameters count 1/η times (η = ``empirical.guess_expert_gemm_efficiency``: below 1 on
+    llama.cpp's accelerator paths — ``can_offload`` marks llama.cpp —, 1 on the CPU and in the
+    other runtimes, whose expert kernels were not measured)."""
+    eta = empirical.guess_expert_gemm_efficiency(d.on_gpu & d.can_offload)
+    return replace(c, matmul_params=c.matmul_params + c.expert_active_params * (1.0 / eta - 1.0))

@@ -52,6 +52,9 @@ class WeightTerms:
     lookup_bytes: int
     #: routed-expert tensors (MoE): resident in full, read at n_experts_used / n_experts per token
     expert_bytes: int = 0
+    #: expert_bytes of each MoE layer in block order (``memory.expert_bytes_by_layer``); empty: a
+    #: runtime format without the split (the layers are then taken as equal)
+    expert_layer_bytes: tuple[int, ...] = ()
 
 
 class Derived:
@@ -106,7 +109,7 @@ class Derived:
         hit = self._weights.get(key) if owned else None
         if hit is None:
             rows = mem.per_tensor_bytes(model, ftype, self._tables.ggml_types, inventory=self.inventory(model))
-            hit = WeightTerms(*mem.weight_split(model, rows))
+            hit = WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows))
             if owned:
                 self._weights[key] = hit
         return hit

@@ -5,6 +5,8 @@ Every constant here was fitted to, or checked against, something real; the docst
 
 from __future__ import annotations
 
+from typing import Any
+
 from advisor.records import ModelSpec
 from advisor.units import MIB
 
@@ -22,6 +24,27 @@ RUNTIME_OVERHEAD_BYTES = 100 * MIB
 #: Fraction of usable memory above which a fit is called "tight" (no room for other apps or
 #: a longer conversation).
 TIGHT_FRACTION = 0.90
+
+
+#: Efficiency of llama.cpp's routed-expert GEMMs (MUL_MAT_ID) in prefill relative to the dense
+#: GEMMs of the same accelerator path (``guess_expert_gemm_efficiency``). Fitted by
+#: ``benchmarks/moe_speed.py`` (least squares in log of the MoE/dense prefill ratio, 3 rows of one
+#: M2 Ultra, llama.cpp PR 15616: 0.532; leave-one-row-out errors +4 / −13 / +12 %, against
+#: +59 / +39 / +39 % at 1); results/moe_speed.md.
+EXPERT_GEMM_EFFICIENCY_GPU = 0.53
+
+
+def guess_expert_gemm_efficiency(on_accelerator: Any, gpu_efficiency: float | None = None) -> Any:
+    """η of the routed experts' prefill GEMMs: EXPERT_GEMM_EFFICIENCY_GPU on an accelerator path,
+    1 on the CPU (OLMoE vs Qwen2.5-1.5B Q8_0 on the same Raspberry Pi 5 leaderboard: no MoE loss).
+    Measured on Metal from 32 to 128 rows per expert the loss barely changes (0.63 → 0.72 of the
+    dense speed-up), so η does not depend on the micro-batch here."""
+    eta = EXPERT_GEMM_EFFICIENCY_GPU if gpu_efficiency is None else gpu_efficiency
+    if isinstance(on_accelerator, bool):
+        return eta if on_accelerator else 1.0
+    import numpy as np
+
+    return np.where(on_accelerator, eta, 1.0)
 
 
 def resolve_flash_attn(setting: str) -> bool:

@@ -6,6 +6,7 @@ import math
 from typing import Mapping, Protocol, Sequence
 
 from advisor.engine import core, empirical
+from advisor.engine import load as ld
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
 from advisor.engine import runtimes as rt
@@ -134,21 +135,25 @@ def evaluate(
     c = core.candidate_terms([candidate(model, ftype, workload, tables, variant)])
     main = factors_for(device, tables, overrides, variant=variant)
     d = core.device_terms([device_row(device, workload, tables, overrides, variant)])
-    place = core.placement(c, d)
+    place = core.placement(c, d, n_cpu_moe=workload.n_cpu_moe)
     fit = core.FIT_CODES[place.fit_code]
     memory = MemoryEstimate(
         int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
         gpu_bytes=int(place.gpu_bytes), recurrent_state_bytes=int(c.recurrent_state_bytes),
+        n_cpu_moe=int(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
+        cpu_moe_bytes=int(core.offloaded_expert_bytes(c, place.cpu_moe_layers)),
     )
     reasons: list[Reason] = []
-    if fit == "offload":
+    if fit == "offload" and not memory.n_cpu_moe:
         layers = round(model.n_layers * place.gpu_fraction)
         reasons.append(Reason("offload", value=layers, limit=model.n_layers))
+    if memory.n_cpu_moe:
+        reasons.append(Reason("expert_offload", value=memory.n_cpu_moe, limit=model.n_layers, second=memory.cpu_moe_bytes))
     if workload.context_tokens > model.context_length:
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     speed = None
     if with_speed and fit != "no":
-        speed = _speed(model, device, workload, c, d, main, place.gpu_fraction)
+        speed = _speed(model, device, workload, c, d, main, place.gpu_fraction, place.cpu_moe_layers)
     return Estimate(
         model_id=model.id,
         quant_id=ftype.id,
@@ -161,6 +166,7 @@ def evaluate(
         reasons=tuple(reasons),
         runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
         backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
+        load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s, model.vocab_size) if speed is not None else None,
     )
 
 
@@ -175,14 +181,17 @@ def estimate_speed(
     gpu_fraction: float = 1.0,
     cpu_factors: PathFactors | None = None,
     variant: Variant | None = None,
+    cpu_moe_layers: float = 0.0,
 ) -> SpeedEstimate:
     """All speed figures of one model × format on one device under the given factors (used to
     fit those factors). ``gpu_fraction`` < 1 models partial offload to a discrete GPU: that share
     of the layers runs on the GPU path, the rest on the CPU path (``cpu_factors``). ``variant``:
-    a runtime × backend × format other than llama.cpp's (``ftype`` is then its format)."""
+    a runtime × backend × format other than llama.cpp's (``ftype`` is then its format).
+    ``cpu_moe_layers``: MoE layers whose experts run from host RAM (``core.expert_offload``)."""
     sums = layer_sums(model)
     if variant is None or variant.is_gguf:
-        weights = WeightTerms(*mem.weight_split(model, mem.per_tensor_bytes(model, ftype, ggml_types)))
+        rows = mem.per_tensor_bytes(model, ftype, ggml_types)
+        weights = WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows))
         row = core.candidate_row(model, ftype, workload, weights, sums)
     else:
         weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
@@ -194,12 +203,13 @@ def estimate_speed(
         d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors,
                                                accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
                                                llama_cpp=variant.is_llama_cpp)])
-    return _speed(model, device, workload, c, d, factors, gpu_fraction if factors.path in spd.GPU_PATHS else 1.0)
+    on_gpu = factors.path in spd.GPU_PATHS
+    return _speed(model, device, workload, c, d, factors, gpu_fraction if on_gpu else 1.0, cpu_moe_layers if on_gpu else 0.0)
 
 
 def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.CandidateTerms, d: core.DeviceTerms,
-           factors: PathFactors, gpu_fraction: float) -> SpeedEstimate:
-    t = core.timing(c, d, workload, gpu_fraction)
+           factors: PathFactors, gpu_fraction: float, cpu_moe_layers: float = 0.0) -> SpeedEstimate:
+    t = core.timing(c, d, workload, gpu_fraction, cpu_moe_layers)
     decode_tps = 1.0 / t.decode_s_per_token
     prefill_tps = workload.prompt_tokens / t.prompt_s
     power = d.power_w
@@ -211,6 +221,9 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         f"({gpu.vram_bandwidth_basis if gpu_bw and gpu else device.memory.bandwidth_basis}) "
         f"× efficiency {factors.bw_efficiency:.2f} on {factors.path}; {factors.basis}"
     )
+    if cpu_moe_layers:
+        basis += (f"; + the experts of {cpu_moe_layers:.0f} layers from host RAM, {device.memory.bandwidth_gbs:g} GB/s "
+                  f"× efficiency {d.cpu.bw_efficiency:.2f} on the CPU, prefill copies them over PCIe ({core.HOST_LINK_GBS:g} GB/s)")
     return SpeedEstimate(
         decode_tokens_per_s=decode_tps,
         decode_band=Band(decode_tps / (1 + t.decode_band), decode_tps * (1 + t.decode_band)),

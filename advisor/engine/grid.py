@@ -49,9 +49,9 @@ def evaluate_grid_arrays(
     quality = np.asarray([qt.score(m, q) for m, q in mq], dtype=np.float64)[:, None]
     ctx_ok = np.asarray([workload.context_tokens <= m.context_length for m, _ in mq])[:, None]
 
-    place = core.placement(c, d)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = core.timing(c, d, workload, place.gpu_fraction)
+        place = core.placement(c, d, n_cpu_moe=workload.n_cpu_moe)
+        t = core.timing(c, d, workload, place.gpu_fraction, place.cpu_moe_layers)
         decode_tps = 1.0 / t.decode_s_per_token
         prefill_tps = workload.prompt_tokens / t.prompt_s
 
@@ -65,6 +65,7 @@ def evaluate_grid_arrays(
         "total_bytes": bcast(c.total_bytes), "usable_bytes": bcast(place.usable_bytes),
         "fit_code": bcast(place.fit_code).astype(np.int8), "quality_score": bcast(quality), "context_ok": bcast(ctx_ok),
         "gpu_layers": bcast(t.gpu_layers),
+        "n_cpu_moe": bcast(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
         "decode_tokens_per_s": speed_col(decode_tps),
         "decode_low": speed_col(decode_tps / (1 + t.decode_band)),
         "decode_high": speed_col(decode_tps * (1 + t.decode_band)),

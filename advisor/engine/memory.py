@@ -47,6 +47,19 @@ def weight_split(model: ModelSpec, rows: Sequence[tuple[Tensor, str, int]]) -> t
     return total, lookup, experts
 
 
+def expert_bytes_by_layer(rows: Sequence[tuple[Tensor, str, int]]) -> tuple[int, ...]:
+    """Routed-expert bytes (the 3-D ``ffn_{gate,up,down}_exps`` weights, ``is_expert_tensor``) of
+    each MoE layer, in block order: the bytes llama.cpp's ``--n-cpu-moe`` moves to host RAM layer
+    by layer (its Q*_K_M rules give some layers' ffn_down_exps more bits, so the layers differ;
+    gpt-oss's 2-D expert biases, which the flag moves too, are < 0.1 % and left out)."""
+    by_layer: dict[int, int] = {}
+    for t, _, b in rows:
+        if is_expert_tensor(t):
+            layer = int(t.name.split(".")[1])
+            by_layer[layer] = by_layer.get(layer, 0) + b
+    return tuple(by_layer[i] for i in sorted(by_layer))
+
+
 def _weights_and_lookup(
     model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], has_imatrix: bool | None
 ) -> tuple[int, int, int]:

@@ -79,6 +79,37 @@ class Alternative:
 
 
 @dataclass(frozen=True)
+class RuntimeOption:
+    """The pick's model on one runtime considered: its best passing format there (``estimate``),
+    or, when none passes, why its closest candidate did not (``why``)."""
+
+    runtime: str
+    estimate: Estimate | None
+    why: Reason | None = None
+
+
+#: What sets the pick's runtime above the best other runtime for the same model, by the ranking
+#: key's order (``_rank_key``): "fit" (fits comfortably where the other fits tightly), "target"
+#: (reaches the soft speed target where the other does not), "quality" (a higher-quality format),
+#: "speed" (faster at the same quality), "only" (no other runtime considered runs the model here).
+RUNTIME_WHY = ("fit", "target", "quality", "speed", "only")
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """Why the pick runs on its runtime: the pick's model on every runtime considered (the pick's
+    runtime first, the others by the ranking key), and what sets the pick above the runner-up."""
+
+    why: str  # one of RUNTIME_WHY
+    options: tuple[RuntimeOption, ...]
+
+    @property
+    def runner_up(self) -> RuntimeOption | None:
+        """The best other runtime that runs the model (None when no other one passes)."""
+        return next((o for o in self.options[1:] if o.estimate is not None), None)
+
+
+@dataclass(frozen=True)
 class Recommendation:
     """The ranked candidates and the facts an explanation is worded from (front ends word it)."""
 
@@ -92,6 +123,8 @@ class Recommendation:
     passed_over: Estimate | None = None
     #: Higher-quality candidates fit only tightly and were ranked below a comfortable pick.
     tighter_higher_quality: bool = False
+    #: Why the pick's runtime (None when a single runtime was considered).
+    runtime_choice: RuntimeChoice | None = None
 
     @property
     def pick(self) -> Estimate | None:
@@ -178,11 +211,18 @@ def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, 
     return None
 
 
+#: Quality scores are compared in whole points, the precision they are shown in: catalog/QUALITY.md
+#: treats differences under ~5 points as ties (harnesses and shot counts differ by more than a
+#: point), so at least a 63.8 against a 64.0 (Q6_K vs an 8-bit format) is a tie that decode speed
+#: breaks. Whole points, not 5: a coarser step would rank a 4-bit 7B level with a 3B.
+QUALITY_RANK_STEP = 1.0
+
+
 def _rank_key(est: Estimate, target_tps: float = 0.0) -> tuple[bool, bool, float, float]:
     """Comfortable fits first (a 'tight' fit leaves no room for other apps or a longer chat),
-    then those reaching the soft speed target, then quality, then decode speed."""
+    then those reaching the soft speed target, then quality (in whole points), then decode speed."""
     tps = est.speed.decode_tokens_per_s if est.speed else 0.0
-    return (est.fit == "fits", tps >= target_tps, round(est.quality_score, 1), tps)
+    return (est.fit == "fits", tps >= target_tps, round(est.quality_score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP, tps)
 
 
 def best_quant(
@@ -233,7 +273,11 @@ def recommend(
         if pre is not None:
             rejected.append(pre)
             continue
-        best, failures = best_quant(model, quants, device, workload, tables, constraints, overrides=overrides)
+        runnable = [q for q in quants if rt.runs_model(q, model)]
+        if quants and not runnable:
+            rejected.append(Rejection(model.id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
+            continue
+        best, failures = best_quant(model, runnable, device, workload, tables, constraints, overrides=overrides)
         if best is not None:
             passing.append(best)
         elif failures:
@@ -243,6 +287,10 @@ def recommend(
     passing.sort(key=lambda e: _rank_key(e, target), reverse=True)
     ranked = tuple(passing)
     passed_over, tighter = _passed_over(ranked, target)
+    choice = None
+    if ranked:
+        pick_model = tables.models[ranked[0].model_id]
+        choice = runtime_choice(ranked[0], pick_model, quants, device, workload, tables, constraints, overrides=overrides)
     return Recommendation(
         device=device,
         workload=workload,
@@ -252,7 +300,54 @@ def recommend(
         alternatives=_alternatives(ranked),
         passed_over=passed_over,
         tighter_higher_quality=tighter,
+        runtime_choice=choice,
     )
+
+
+def _runtime_of(choice: FileType | Variant | None) -> str:
+    return choice.runtime.id if isinstance(choice, rt.Variant) else rt.LLAMA_CPP
+
+
+def runtime_choice(
+    pick: Estimate,
+    model: ModelSpec,
+    quants: Sequence[FileType | Variant],
+    device: DeviceProfile,
+    workload: Workload,
+    tables: Tables,
+    constraints: Constraints,
+    *,
+    overrides: Mapping[str, PathFactors] | None = None,
+) -> RuntimeChoice | None:
+    """The pick's model on each runtime among ``quants`` (its best passing format per runtime, by
+    the same ranking key), and what sets the pick's runtime above the runner-up. None when the
+    candidates span a single runtime."""
+    by_runtime: dict[str, list[FileType | Variant]] = {}
+    for q in quants:
+        by_runtime.setdefault(_runtime_of(q), []).append(q)
+    if len(by_runtime) < 2:
+        return None
+    target = constraints.target_decode_tps
+    others: list[RuntimeOption] = []
+    for runtime_id, choices in by_runtime.items():
+        if runtime_id == pick.runtime:
+            continue
+        if not any(rt.runs_model(q, model) for q in choices):
+            others.append(RuntimeOption(runtime_id, None, Reason("architecture", name=model.gguf_arch)))
+            continue
+        best, failures = best_quant(model, choices, device, workload, tables, constraints, overrides=overrides)
+        if best is not None:
+            others.append(RuntimeOption(runtime_id, best))
+        elif failures:
+            why, _ = min(failures, key=lambda pair: (pair[0].why.shortfall, pair[1].memory.total_bytes))
+            others.append(RuntimeOption(runtime_id, None, why.why))
+    others.sort(key=lambda o: (o.estimate is not None, _rank_key(o.estimate, target) if o.estimate else ()), reverse=True)
+    runner = next((o.estimate for o in others if o.estimate is not None), None)
+    why = "only"
+    if runner is not None:
+        mine, theirs = _rank_key(pick, target), _rank_key(runner, target)
+        why = next((w for w, a, b in zip(RUNTIME_WHY, mine, theirs) if a != b), "speed")
+    return RuntimeChoice(why, (RuntimeOption(pick.runtime, pick), *others))
 
 
 #: Alternatives shown beside the pick must keep at least this share of its quality score
@@ -407,7 +502,11 @@ def devices_for(
         if not quants:
             out.append(DeviceOption(device, None, False, Reason("runtime")))
             continue
-        best, fails = best_quant(model, quants, device, workload, tables, c, overrides=overrides)
+        runnable = [q for q in quants if rt.runs_model(q, model)]
+        if not runnable:
+            out.append(DeviceOption(device, None, False, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
+            continue
+        best, fails = best_quant(model, runnable, device, workload, tables, c, overrides=overrides)
         if best is not None:
             out.append(DeviceOption(device, best, True, None))
         else:

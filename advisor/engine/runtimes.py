@@ -16,7 +16,7 @@ from advisor.engine import empirical, runtime_weights
 from advisor.engine.core import model_terms
 from advisor.engine.derived import WeightTerms
 from advisor.engine.tensors import LayerSums, Tensor, is_expert_tensor
-from advisor.records import DeviceProfile, FileType, ModelSpec, Workload
+from advisor.records import DeviceProfile, FileType, ModelSpec, Reason, Workload
 
 LLAMA_CPP = "llama.cpp"
 
@@ -119,6 +119,19 @@ def kv_read_bytes(sums: LayerSums, window: int, position: float, bytes_per_value
     return 2 * (position * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value
 
 
+def runs_model(choice: Any, model: ModelSpec) -> bool:
+    """Whether a candidate (a ``Variant``, or a GGUF file type for llama.cpp) can load ``model``:
+    its runtime's converter or loader has code for the model's architecture."""
+    return not isinstance(choice, Variant) or choice.runtime.runs_arch(model.gguf_arch)
+
+
+def architecture_reason(model: ModelSpec, runtimes: Any) -> Reason:
+    """``Reason("architecture")`` for a model none of the considered runtimes loads, naming the
+    catalog runtimes (``runtimes``: id → Runtime) that do."""
+    able = [r.id for r in runtimes.values() if r.runs_arch(model.gguf_arch)] if runtimes else []
+    return Reason("architecture", name=model.gguf_arch, category=", ".join(able))
+
+
 def runtime_candidate_row(
     model: ModelSpec, runtime: Any, fmt: Any, workload: Workload, weights: WeightTerms, sums: LayerSums,
 ) -> dict[str, Any]:
@@ -160,6 +173,9 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
     if not usable:
         able = sorted(r.id for r in tables.runtimes.values() if usable_for(r))
         where = f"{device.name} under {deployment.target.id}" if deployment is not None else device.name
+        if deployment is None and not any(device.cpu.arch in b.cpu_arches for b in runtime.backends):
+            raise BadInputError(f"{runtime.id} has no {device.cpu.arch} build, so it does not run on {where}; "
+                                f"runtimes there: {', '.join(able) or 'none'}")
         raise BadInputError(
             f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}); runtimes there: {', '.join(able) or 'none'}")
     if backend_id is not None:

@@ -59,6 +59,8 @@ def cpu_path(device: DeviceProfile) -> str:
     """The CPU execution path of a device (where layers left off a GPU run)."""
     if device.cpu.arch == "x86_64":
         return "cpu-x86"
+    if device.cpu.arch == "riscv64":
+        return "cpu-riscv"  # one path, with or without RVV: the profile's FP32 rate tells them apart
     if "dotprod" in device.cpu.isa:
         return "cpu-arm"
     return "cpu-arm-legacy"

@@ -80,6 +80,8 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
         if _model_filter(model, c) is not None:
             continue
         for key in sorted(common):
+            if devices and not rt.runs_model(per_device[devices[0].id][key], model):
+                continue  # the runtime cannot load the model's architecture
             ests: dict[str, Estimate] = {}
             ok = True
             for d in devices:  # every device, so that each one's own reason is known
@@ -165,6 +167,7 @@ def tiers(
         estimates = tuple(ests[d.id] for d in members)
         variant = rt.variant_of(estimates[0], tables)
         size = tg.download_bytes(estimates[0], variant, tables)
-        exceeded = tuple(f"{lim.what} ({lim.kind}, {lim.max_bytes / 1e9:g} GB)" for lim in target.download_limits if size > lim.max_bytes)
+        exceeded = tuple(f"{lim.what} ({lim.kind}, {lim.max_bytes / 1e9:g} GB)" for lim in target.download_limits
+                         if size > lim.max_bytes and lim.applies_to(runtime_id))
         out.append(TierPick(tier, tuple(members), estimates, tuple(left), runtime_id, format_id, model_id, size, exceeded))
     return out

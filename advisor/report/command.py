@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from advisor.errors import BadInputError, DataFileError, NothingFitsError, OutputExistsError
-from advisor.options import DOWNLOAD_SIZE, DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, number_in, positive_int, positive_number
+from advisor.options import (DOWNLOAD_SIZE, DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, import_options, number_in, positive_int,
+                             positive_number)
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
 
 
@@ -53,10 +54,33 @@ def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str
     return [(f, base.with_name(base.name + FORMATS[f])) for f in fmts]
 
 
+def add_imported_model(options: dict[str, Any], base: Any = None) -> None:
+    """--gguf-header / --model-config: import the model and add it to the candidate models (those
+    of the options, else of the requirements file ``base``). A GGUF file's tensor types are fixed,
+    so the report's quantizations become the file's own type; a --quant (or a file's ``quants``)
+    without it is an error."""
+    header, config = options.pop("gguf_header", None), options.pop("model_config", None)
+    if header is None and config is None:
+        return
+    from advisor.api import import_model
+
+    got = import_model(header, config)
+    models = options["models"] or (base.models if base is not None else ())
+    options["models"] = tuple(dict.fromkeys((*models, got.model_id)))
+    if got.quant_id is None:
+        return
+    quants = options["quants"] or (base.quants if base is not None else ())
+    if quants and got.quant_id not in (q.strip().upper().replace("-", "_") for q in quants):
+        raise BadInputError(f"the GGUF file is {got.quant_id}; drop --quant {', '.join(quants)} or add --quant {got.quant_id} "
+                            "(its tensor types are fixed)")
+    options["quants"] = (got.quant_id,)
+
+
 @click.command("report")
 @click.option("--requirements", "requirements_file", type=click.Path(dir_okay=False), default=None,
               help="Requirements file (TOML, or YAML with PyYAML); options given as well override its values.")
 @click.option("--model", "models", multiple=True, metavar="ID", help="Candidate model id (repeatable).")
+@import_options
 @click.option("--quality-floor", default=None, metavar="SCORE", type=number_in(0, 100),
               help="Candidate models: every model with at least this quality score (0-100).")
 @click.option("--quant", "quants", multiple=True, metavar="QUANT", help="Only these quantizations (repeatable; default: the common ones).")
@@ -80,7 +104,7 @@ def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str
               help="Order of the devices that meet it: unit or fleet price, energy per response, or decode speed [default: cost].")
 @click.option("--runtime", "runtime", multiple=True, metavar="NAME",
               help="Runtime to consider (repeatable): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, wllama, or 'all' "
-                   "[default: llama.cpp; under --target, the target's runtimes with measurements].")
+                   "[default: all: every runtime with measurements for the device; under --target, the target's].")
 @click.option("--target", "target", default=None, metavar="TARGET",
               help="Where the model ships: server, desktop-app, ios-app, android-app, browser (its memory budget, runtimes and "
                    "limits; with --class, adds 'What to ship per RAM tier').")
@@ -118,8 +142,10 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
             raise DataFileError(f"{path}: the directory {parent} does not exist; create it first")
     options["models"] = tuple(m.lower() for m in options["models"])
     options["all_devices"] = options["all_devices"] or None  # an absent flag keeps the file's value
-    if requirements_file:
-        req = merge(load_requirements(requirements_file), **options)
+    base = load_requirements(requirements_file) if requirements_file else None
+    add_imported_model(options, base)
+    if base is not None:
+        req = merge(base, **options)
     else:
         req = from_options(**options)
     slow = [fmt for fmt, _ in plan if fmt in SLOW_FORMATS]

@@ -93,6 +93,7 @@ COMPARISON_COLUMNS: list[tuple[str, str]] = [
     ("headroom_bytes", "headroom (GiB)"), ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"),
     ("decode_high", "decode high (tok/s)"), ("prefill_tokens_per_s", "prefill (tok/s)"), ("prefill_low", "prefill low (tok/s)"),
     ("prefill_high", "prefill high (tok/s)"), ("ttft_s", "TTFT (s)"), ("response_s", "response (s)"),
+    ("load_cold_s", "load, cold (s)"), ("cold_start_ttft_s", "cold-start TTFT (s)"),
     ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"), ("unit_price_usd", "unit price (USD)"),
     ("fleet_price_usd", "fleet price (USD)"), ("tokens_per_s_per_dollar", "tok/s per USD"),
     ("tokens_per_s_per_watt", "tok/s per W"), ("quality_score", "quality (0-100)"), ("meets", "meets"),
@@ -199,10 +200,9 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
 
 
 def _runtimes(req: Requirements, catalog: Catalog) -> frozenset[str] | None:
-    """``runtime``: none → None (llama.cpp; under a target, the target's); "all" → every runtime."""
-    if not req.runtime:
-        return None
-    if "all" in req.runtime:
+    """``runtime``: none or "all" → every runtime with evidence (under a target, the target's);
+    names → those alone."""
+    if not req.runtime or "all" in req.runtime:
         return ALL_RUNTIMES
     out = set()
     for name in req.runtime:
@@ -298,6 +298,8 @@ class ComparisonRow:
     prefill_high: float | None
     ttft_s: float | None
     response_s: float | None
+    load_cold_s: float | None  # model file read from storage + set-up (engine.load)
+    cold_start_ttft_s: float | None  # cold load + prefill
     energy_wh_per_1000_responses: float | None
     unit_price_usd: float | None
     fleet_price_usd: float | None
@@ -342,6 +344,8 @@ def _row(device: DeviceProfile, est: Estimate | None, comp: DeviceComparison | N
         prefill_tokens_per_s=sp.prefill_tokens_per_s if sp else None,
         prefill_low=sp.prefill_band.low if sp else None, prefill_high=sp.prefill_band.high if sp else None,
         ttft_s=sp.ttft_s if sp else None, response_s=sp.response_s if sp else None,
+        load_cold_s=est.load.cold_s if est and est.load else None,
+        cold_start_ttft_s=est.load.cold_ttft_s if est and est.load else None,
         energy_wh_per_1000_responses=quote.energy_wh_per_1000_responses if sp else None,
         unit_price_usd=quote.unit_price_usd, fleet_price_usd=quote.fleet_price_usd,
         tokens_per_s_per_dollar=comp.tokens_per_s_per_dollar if comp and sp else None,

@@ -14,7 +14,7 @@ or ``quality_floor``)::
     rank_by = "fleet_cost"
 
 Runtimes and where the model ships (issues 8, 9): ``runtime = "all"`` (or names, e.g.
-``["llama.cpp", "mlc"]``; none: llama.cpp, or under a target the target's runtimes),
+``["llama.cpp", "mlc"]``; none: every runtime with measurements, under a target the target's),
 ``target = "android-app"`` (server, desktop-app, ios-app, android-app, browser),
 ``entitlement = "increased-memory"`` (ios-app), ``browser = "chrome-android"`` (browser target),
 ``max_download = "1.5GB"`` (model file + runtime library; a number is bytes). With a target and
@@ -129,7 +129,7 @@ class Requirements(BaseModel):
     power_limit_w: float | None = Field(default=None, gt=0, le=MAX_NUMBER)
     rank_by: RankBy = "cost"
     # runtimes and the deployment target
-    runtime: Names = ()  # runtime ids, or ("all",); none: llama.cpp (under a target: the target's)
+    runtime: Names = ()  # runtime ids, or ("all",); none: every runtime with evidence (under a target: the target's)
     target: Name | None = None
     entitlement: Literal["increased-memory"] | None = None
     browser: Name | None = None

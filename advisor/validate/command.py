@@ -61,6 +61,8 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
             {"item": "last-level cache", "value": format_size(device.memory.llc) if device.memory.llc else "unknown"},
             {"item": "memory bandwidth", "value": f"{device.memory.bandwidth_gbs:g} GB/s measured ({device.memory.bandwidth_note})"},
             {"item": "compute", "value": f"{device.cpu.fp32_gflops:g} GFLOPS FP32 measured"},
+            {"item": "storage read", "value": f"{device.storage.read_mb_s:,.0f} MB/s measured ({device.storage.note})" if device.storage
+             else "not measured (this OS cannot drop a file from the page cache)"},
             {"item": "GPU", "value": device.gpu.name if device.gpu else "none detected"},
             {"item": "class", "value": device.device_class},
             {"item": "notes", "value": device.notes},
@@ -87,13 +89,16 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
 @click.option("--flash-attn", type=click.Choice(["on", "off", "auto"]), default="auto", show_default=True,
               help="llama.cpp flash attention for the run and the prediction (auto = llama.cpp's default, on for CPU).")
 @click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
+@click.option("--page-cache", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
+              help="Load the file from a warm page cache (read through first, a restart) or a cold one (dropped first, "
+                   "a first start after boot); the load time is compared with the matching prediction.")
 @click.option("--timeout", default=600.0, show_default=True, type=number_in(1, 86400), help="Seconds before the run is stopped.")
 @click.option("--runtime", "runtime_id", default=None, metavar="NAME",
               help="Validate another runtime that runs here (mlx, ort-genai) on a twin its own converter builds; "
                    "--quant is then its format (e.g. 4bit, int4).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
-             threads: int | None, repeats: int, kv_cache: str, flash_attn: str, force: bool, timeout: float,
+             threads: int | None, repeats: int, kv_cache: str, flash_attn: str, force: bool, page_cache: str, timeout: float,
              runtime_id: str | None) -> None:
     """Run a model for real on this machine (llama.cpp, or --runtime mlx / ort-genai) and compare
     with the prediction: load time, weights, model/KV/compute buffers, peak RSS, prefill, decode,
@@ -120,7 +125,7 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     device = local_profile()
     result = run_validation(model_id, quant_id, device=device, gguf=gguf, context=context, prompt_tokens=prompt_tokens,
                             output_tokens=output_tokens, threads=threads, repeats=repeats, kv_cache=kv_cache, flash_attn=flash_attn, force=force,
-                            timeout_s=timeout, progress=_say)
+                            page_cache=page_cache, timeout_s=timeout, progress=_say)
     rows = [{"figure": c.name, "predicted": _fmt_value(c.predicted, c.unit), "measured": _fmt_value(c.measured, c.unit),
              "error": "-" if c.error_pct is None else f"{c.error_pct:+.1f}%",
              "predicted_raw": c.predicted, "measured_raw": c.measured, "error_pct": c.error_pct} for c in result.comparisons]

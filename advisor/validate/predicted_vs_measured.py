@@ -23,14 +23,15 @@ from advisor.records import DeviceProfile, Estimate, ModelSpec, Workload
 from advisor.store import Run, record_run
 from advisor.units import format_size
 from advisor.engine.empirical import resolve_flash_attn
+from advisor.hardware import can_drop_page_cache, drop_from_page_cache, read_through
 from advisor.validate.runner import RunOutcome, RunSettings, run_child
 
 Progress = Callable[[str], None]
 
-#: Predicted load time = weights / this rate (mmap of a page-cached file plus tensor setup) + a
-#: fixed start-up. Empirical; recorded runs show how well it holds.
-LOAD_BYTES_PER_S = 2.0e9
-LOAD_FIXED_S = 0.15
+#: The page cache a run starts from: "warm" (the file read through first, as on a restart) or
+#: "cold" (its pages dropped first, as on the first start after boot); the prediction is the
+#: engine's matching load time (engine.load).
+PAGE_CACHE_STATES = ("warm", "cold")
 
 #: ggml type ids llama.cpp takes for the KV cache type (type_k / type_v).
 KV_TYPE_IDS = {"f16": 1, "q8_0": 8, "q4_0": 2}
@@ -137,13 +138,15 @@ class ValidationResult:
     measured: dict[str, Any] = field(default_factory=dict)
 
 
-def predicted_figures(est: Estimate) -> dict[str, Any]:
+def predicted_figures(est: Estimate, page_cache: str = "warm") -> dict[str, Any]:
     m = est.memory
     out: dict[str, Any] = {
         "weights_bytes": m.weights_bytes, "kv_cache_bytes": m.kv_cache_bytes, "compute_buffer_bytes": m.compute_buffer_bytes,
         "overhead_bytes": m.overhead_bytes, "total_bytes": m.total_bytes,
-        "load_s": m.weights_bytes / LOAD_BYTES_PER_S + LOAD_FIXED_S,
     }
+    if est.load is not None:
+        out.update(load_s=est.load.cold_s if page_cache == "cold" else est.load.warm_s, load_warm_s=est.load.warm_s,
+                   load_cold_s=est.load.cold_s, load_basis=est.load.basis, page_cache=page_cache)
     if est.speed:
         out.update(decode_tokens_per_s=est.speed.decode_tokens_per_s, prefill_tokens_per_s=est.speed.prefill_tokens_per_s,
                    ttft_s=est.speed.ttft_s, decode_bound=est.speed.decode_bound, basis=est.speed.basis)
@@ -178,7 +181,7 @@ def measured_figures(outcome: RunOutcome, gguf_path: Path | None = None) -> dict
 
 def compare(pred: dict[str, Any], meas: dict[str, Any]) -> list[Comparison]:
     return [
-        Comparison("load time", pred.get("load_s"), meas.get("load_s"), "s"),
+        Comparison(f"load time ({pred.get('page_cache', 'warm')} page cache)", pred.get("load_s"), meas.get("load_s"), "s"),
         Comparison("weights (GGUF tensor data)", pred.get("weights_bytes"), meas.get("gguf_tensor_bytes"), "bytes"),
         Comparison("model buffers (llama.cpp)", pred.get("weights_bytes"), meas.get("model_buffer_bytes"), "bytes"),
         Comparison("KV cache buffer", pred.get("kv_cache_bytes"), meas.get("kv_buffer_bytes"), "bytes"),
@@ -225,6 +228,7 @@ def run_validation(
     kv_cache: str = "f16",
     flash_attn: str = "auto",
     force: bool = False,
+    page_cache: str = "warm",
     timeout_s: float = 600.0,
     progress: Progress | None = None,
     catalog: Catalog | None = None,
@@ -237,11 +241,15 @@ def run_validation(
     threads = threads or device.cpu.big_cores
     workload = Workload(context_tokens=context, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                         kv_cache_type=kv_cache, threads=threads, flash_attn=flash_attn)  # type: ignore[arg-type]
+    if page_cache not in PAGE_CACHE_STATES:
+        raise BadInputError(f"page cache '{page_cache}' is not one of {', '.join(PAGE_CACHE_STATES)}")
+    if page_cache == "cold" and not can_drop_page_cache():
+        raise BadInputError("this OS cannot drop one file from the page cache (no posix_fadvise); validate with a warm page cache")
     est = evaluate(model, ftype, device, workload, catalog)
-    predicted = predicted_figures(est)
+    predicted = predicted_figures(est, page_cache)
     settings_doc: dict[str, Any] = {"n_ctx": context, "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
                                     "threads": threads, "repeats": repeats, "kv_cache": kv_cache, "n_ubatch": workload.n_ubatch,
-                                    "flash_attn": flash_attn}
+                                    "flash_attn": flash_attn, "page_cache": page_cache}
     base_run = dict(source="validate", device_id=device.id, model_id=model.id, model_name=model.name, quant=ftype.id,
                     device_profile=device.model_dump(mode="json", by_alias=True), backend="cpu", predicted=predicted,
                     settings=settings_doc)
@@ -281,7 +289,13 @@ def run_validation(
                            flash_attn=resolve_flash_attn(flash_attn))
     say(f"running llama.cpp: {repeats} repeats of {prompt_tokens} prompt + {output_tokens} generated tokens, {threads} threads")
     notes: list[str] = []
-    run = run_child if child_source is None else partial(run_child, child_source=child_source)
+    child = run_child if child_source is None else partial(run_child, child_source=child_source)
+
+    def run(settings: RunSettings, **kw: Any) -> RunOutcome:
+        # every attempt starts from the page cache asked for: the file dropped from it, or read through it
+        drop_from_page_cache(path) if page_cache == "cold" else read_through(path)
+        return child(settings, **kw)
+
     outcome = run(settings, progress=lambda text: say(f"  {text}"))
     weight_path = "default (extra buffer types: CPU weight repacking allowed)"
     first_attempt: str | None = None
@@ -308,7 +322,7 @@ def run_validation(
                        weight_path=weight_path, measured=measured_figures(outcome, path), **base_run), db)
         notes.append(f"repeats disagreed by more than {NOISY_SPREAD_LIMIT:g}× ({spread}); measured again")
         say(notes[-1])
-        again = run_child(settings, **({"child_source": child_source} if child_source else {}))
+        again = run(settings)
         if again.ok:
             outcome = again
             spread, noisy = repeat_spread(outcome.measured)

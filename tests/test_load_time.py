@@ -1,0 +1,307 @@
+"""Load time (engine.load), the profiles' [storage] tables, RISC-V profiles and their path, and
+`advisor report` on an imported model (--gguf-header / --model-config)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from advisor.cli import main
+from advisor.engine import load as ld
+from advisor.engine.evaluate import evaluate
+from advisor.engine.speed import execution_path
+from advisor.records import Workload
+
+RISCV = ["banana-pi-bpi-f3-4gb", "milk-v-jupiter-8gb", "starfive-visionfive-2-8gb", "sifive-hifive-premier-p550-16gb"]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# --------------------------------------------------------------------------- formulas, worked by hand
+
+
+@pytest.mark.parametrize(
+    "file_bytes, bandwidth_gbs, efficiency, fixed_s, expected_s",
+    [
+        (1_000_000_000, 10.0, 0.5, 0.1, 0.3),          # 1e9 / (10e9 × 0.5) + 0.1
+        (4_000_000_000, 100.0, 0.25, 0.0, 0.16),       # 4e9 / 25e9
+        (0, 17.1, 0.25, 0.15, 0.15),                   # nothing to map: the set-up alone
+    ],
+)
+def test_warm_load_by_hand(file_bytes, bandwidth_gbs, efficiency, fixed_s, expected_s):
+    assert ld.warm_load_seconds(file_bytes, bandwidth_gbs, page_in_efficiency=efficiency, fixed_s=fixed_s) == pytest.approx(expected_s)
+
+
+def test_the_vocabulary_adds_its_set_up_by_hand():
+    # 1e9 / (10e9 × 0.5) + 150,000 × 2e-6 + 0.1 = 0.2 + 0.3 + 0.1
+    assert ld.warm_load_seconds(1_000_000_000, 10.0, 150_000, page_in_efficiency=0.5, s_per_vocab_token=2e-6,
+                                fixed_s=0.1) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(
+    "file_bytes, read_mb_s, warm_s, expected_s",
+    [
+        (900_000_000, 90.0, 0.3, 10.3),        # a 900 MB file from a microSD at 90 MB/s: 10 s + the warm load
+        (4_200_000_000, 4200.0, 0.5, 1.5),     # UFS 4.0: 1 s
+        (45_000_000, 45.0, 0.0, 1.0),
+    ],
+)
+def test_cold_load_by_hand(file_bytes, read_mb_s, warm_s, expected_s):
+    assert ld.cold_load_seconds(file_bytes, read_mb_s, warm_s) == pytest.approx(expected_s)
+
+
+def test_estimate_load_on_a_raspberry_pi_5_by_hand(catalog):
+    """Pi 5: 17.1 GB/s, microSD at 90 MB/s; a 1 GB file with Qwen's 151,936-token vocabulary under the
+    shipped constants (PAGE_IN_EFFICIENCY 0.5, 1.9 µs per vocabulary token, 0.24 s fixed)."""
+    assert (ld.PAGE_IN_EFFICIENCY, ld.LOAD_S_PER_VOCAB_TOKEN, ld.LOAD_FIXED_S) == (0.5, 1.9e-6, 0.24)
+    est = ld.estimate_load(catalog.device("raspberry-pi-5-8gb"), 1_000_000_000, prefill_s=2.0, vocab_size=151_936)
+    # 1e9 / 8.55e9 = 0.11696 s; 151,936 × 1.9e-6 = 0.28868 s; + 0.24 s
+    assert est.warm_s == pytest.approx(0.645637, abs=1e-5)
+    # + 1e9 / 90e6 = 11.11111 s
+    assert est.cold_s == pytest.approx(11.756748, abs=1e-5)
+    assert est.cold_ttft_s == pytest.approx(13.756748, abs=1e-5)
+    assert (est.storage_kind, est.storage_read_mb_s, est.storage_basis) == ("microSD (UHS-I SDR104)", 90.0, "estimated")
+
+
+def test_every_estimate_carries_its_load_time(catalog):
+    model, ftype = catalog.model("qwen2.5-1.5b-instruct"), catalog.file_type("Q4_K_M")
+    est = evaluate(model, ftype, catalog.device("galaxy-s24-ultra"), Workload(), catalog)
+    assert est.load is not None and est.speed is not None
+    assert est.load.file_bytes == est.memory.weights_bytes
+    assert est.load.cold_s == pytest.approx(est.memory.weights_bytes / 4200e6 + est.load.warm_s)
+    assert est.load.cold_ttft_s == pytest.approx(est.load.cold_s + est.speed.ttft_s)
+    # faster storage loads sooner: the same model on a Pi 5's microSD takes longer cold
+    pi = evaluate(model, ftype, catalog.device("raspberry-pi-5-8gb"), Workload(), catalog)
+    assert pi.load.cold_s > 10 * est.load.cold_s
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_every_shipped_profile_gives_its_storage_with_a_source(catalog):
+    shipped = [d for d in catalog.devices.values() if d.measured_at is None]
+    missing = [d.id for d in shipped if d.storage is None]
+    assert not missing
+    for d in shipped:
+        assert d.storage.kind and d.storage.source, d.id
+        assert 10 <= d.storage.read_mb_s <= 100_000
+
+
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        ("read_mb_s = -5.0", "field 'storage.read_mb_s': a sequential read of -5 MB/s is outside 10–100,000 MB/s; "
+                             "give it in decimal MB/s (a 7 GB/s NVMe drive is 7000)"),
+        ("read_mb_s = 1e12", "field 'storage.read_mb_s': a sequential read of 1e+12 MB/s is outside 10–100,000 MB/s; "
+                             "give it in decimal MB/s (a 7 GB/s NVMe drive is 7000)"),
+        ("read_mb_s = 7.0", "field 'storage.read_mb_s': a sequential read of 7 MB/s is outside 10–100,000 MB/s; "
+                            "give it in decimal MB/s (a 7 GB/s NVMe drive is 7000)"),
+        ("read_mbs = 90.0", "unknown field 'storage.read_mbs'; did you mean 'read_mb_s'?"),
+        ('read_mb_s = "fast"', "field 'storage.read_mb_s': Input should be a valid number"),
+    ],
+)
+def test_bad_storage_in_a_profile_is_one_error_line(capsys, tmp_path, catalog, replace, message):
+    src = (catalog.root / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
+    assert "read_mb_s = 90.0" in src
+    f = tmp_path / "mine.toml"
+    f.write_text(src.replace("read_mb_s = 90.0", replace))
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device-file", str(f))
+    assert code == 1 and out == ""
+    assert err.startswith(f"Error: {f}: {message}"), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_profile_without_storage_still_predicts_and_says_why_no_cold_load(capsys, tmp_path, catalog):
+    src = (catalog.root / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
+    f = tmp_path / "old.toml"
+    f.write_text(src.split("\n[storage]")[0] + "\n")
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device-file", str(f), "--format", "json")
+    assert code == 0, err
+    load = json.loads(out)["load"]
+    assert load["load_warm_s"] > 0 and load["load_cold_s"] is None and load["cold_start_ttft_s"] is None
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device-file", str(f))
+    assert "gives no storage read speed" in out
+
+
+def test_predict_reports_load_and_cold_ttft(capsys):
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-1.5b-instruct", "--quant", "Q4_K_M", "--device",
+                         "raspberry-pi-5-8gb", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    load, sp = d["load"], d["speed"]
+    assert load["file_bytes"] == d["memory"]["weights_bytes"]
+    assert load["load_cold_s"] == pytest.approx(load["file_bytes"] / 90e6 + load["load_warm_s"], abs=2e-3)
+    assert load["cold_start_ttft_s"] == pytest.approx(load["load_cold_s"] + sp["ttft_s"], abs=2e-3)
+    assert d["device"]["storage"] == "microSD (UHS-I SDR104)" and d["device"]["storage_read_mb_s"] == 90.0
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-1.5b-instruct", "--quant", "Q4_K_M", "--device", "raspberry-pi-5-8gb",
+                         "--format", "csv")
+    rows = {line.split(",")[0]: line for line in out.splitlines()}
+    assert {"load (warm)", "load (cold)", "cold-start TTFT"} <= set(rows)
+    assert "90 MB/s (estimated)" in rows["load (cold)"]
+
+
+# --------------------------------------------------------------------------- RISC-V
+
+
+def test_riscv_profiles_run_on_the_cpu_riscv_prior_with_a_wide_band(catalog):
+    factors = catalog.calibration["cpu-riscv"]
+    assert factors.n_measurements == 0 and "prior" in factors.basis
+    measured = [f for f in catalog.calibration.values() if f.n_measurements > 0]
+    assert factors.decode_band > max(f.decode_band for f in measured)
+    assert factors.prefill_band > max(f.prefill_band for f in measured if ":" not in f.path)  # llama.cpp's paths
+    rvv = set()
+    for device_id in RISCV:
+        d = catalog.device(device_id)
+        assert d.cpu.arch == "riscv64" and "rv64gc" in d.cpu.isa
+        assert execution_path(d) == "cpu-riscv"
+        if "rvv1.0" in d.cpu.isa:
+            rvv.add(device_id)
+        est = evaluate(catalog.model("qwen2.5-0.5b-instruct"), catalog.file_type("Q4_K_M"), d, Workload(), catalog)
+        assert est.backend == "cpu-riscv" and "cpu-riscv" in est.speed.basis and "prior" in est.speed.basis
+        low, high = est.speed.decode_band.low, est.speed.decode_band.high
+        assert high / low == pytest.approx((1 + factors.decode_band) ** 2)
+    assert rvv == {"banana-pi-bpi-f3-4gb", "milk-v-jupiter-8gb"}  # the K1 boards; U74 and P550 have no vector unit
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "md"])
+def test_riscv_in_every_front_end(capsys, tmp_path, fmt):
+    code, out, err = run(capsys, "devices", "--search", "riscv64", "--format", fmt)
+    assert code == 0, err
+    for device_id in RISCV:
+        assert device_id in out
+    code, out, err = run(capsys, "recommend", "--device", "banana-pi-bpi-f3-4gb", "--top", "2", "--format", fmt)
+    assert code == 0, err
+    assert "lfm2-1.2b" in out or "qwen" in out  # a pick, with figures from the cpu-riscv path
+    code, out, err = run(capsys, "devices-for", "--model", "qwen2.5-0.5b-instruct", "--class", "sbc", "--format", fmt)
+    assert code in (0, 3), err
+    assert "milk-v-jupiter-8gb" in out
+    path = tmp_path / f"riscv.{ 'md' if fmt == 'table' else fmt}"
+    code, out, err = run(capsys, "report", "--model", "qwen2.5-0.5b-instruct", "--device", "starfive-visionfive-2-8gb",
+                         "--device", "sifive-hifive-premier-p550-16gb", "-o", str(path))
+    assert code in (0, 3), err
+    assert "sifive-hifive-premier-p550-16gb" in path.read_text()
+
+
+def test_on_riscv_only_runtimes_built_for_it_are_offered(capsys, catalog):
+    code, out, err = run(capsys, "recommend", "--device", "banana-pi-bpi-f3-4gb", "--runtime", "all", "--format", "json")
+    assert code == 0, err
+    assert {c["runtime"] for c in json.loads(out)["candidates"]} == {"llama.cpp"}
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "banana-pi-bpi-f3-4gb", "--runtime", "mnn")
+    assert code == 1
+    assert err.strip() == "Error: mnn has no riscv64 build, so it does not run on Banana Pi BPI-F3 (4 GB); runtimes there: llama.cpp"
+    for rt in catalog.runtimes.values():  # a riscv64 build is claimed only with its source
+        for b in rt.backends:
+            assert "riscv64" not in b.cpu_arches or b.cpu_arches_source, (rt.id, b.id)
+
+
+@pytest.mark.parametrize("ram", ["4GB", "8GB", "16GB"])
+def test_a_ram_size_never_stands_for_a_board_whose_speed_is_a_prior_only(capsys, ram):
+    """--ram takes the slowest catalog device with that RAM: a RISC-V board (cpu-riscv: no measured
+    runs) would become every 8 GB device's yardstick; it is named with --device instead."""
+    code, out, err = run(capsys, "recommend", "--ram", ram, "--format", "json")
+    assert code == 0, err
+    peers = json.loads(out)["device"]["stands_for"]
+    assert peers and not set(RISCV) & set(peers)
+    assert peers[0].startswith("raspberry-pi-")  # the slowest measured-path device, as before the RISC-V boards
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, isa",
+    [
+        ("processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdcv_zicbom_zicboz_zicntr_zicond\nmmu\t\t: sv39\n", ["rv64gc", "rvv1.0"]),
+        ("isa\t\t: rv64imafdc_zicntr_zicsr_zifencei_zihpm\n", ["rv64gc"]),  # VisionFive 2 (U74): no V
+        ("processor : 0\nflags : fpu vme\n", []),
+        (None, []),
+    ],
+)
+def test_riscv_isa_from_cpuinfo(cpuinfo, isa):
+    from advisor.hardware import parse_riscv_isa
+
+    assert parse_riscv_isa(cpuinfo) == isa
+
+
+# --------------------------------------------------------------------------- report on an imported model
+
+CONFIG = {  # a small llama-architecture config.json (the shape of SmolLM2-135M's)
+    "model_type": "llama", "num_hidden_layers": 30, "hidden_size": 576, "intermediate_size": 1536,
+    "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152, "max_position_embeddings": 8192,
+    "tie_word_embeddings": True, "_name_or_path": "example/tiny-llama-config",
+}
+
+
+def _header_file(tmp_path: Path) -> Path:
+    from test_model_import import _tiny_moe_header
+
+    path = tmp_path / "tiny-moe-Q4_K_M.gguf"
+    path.write_bytes(_tiny_moe_header())
+    return path
+
+
+def test_report_on_a_gguf_header(capsys, tmp_path):
+    path = _header_file(tmp_path)
+    out_file = tmp_path / "r.json"
+    code, out, err = run(capsys, "report", "--gguf-header", str(path), "--device", "raspberry-pi-5-8gb", "--device",
+                         "galaxy-s24-ultra", "-o", str(out_file))
+    assert code == 0, err
+    rows = json.loads(out_file.read_text())["comparison"]
+    assert {r["model"] for r in rows} == {"tiny-moe-q4-k-m"} and {r["quant"] for r in rows} == {"Q4_K_M"}
+    assert all(r["cold_start_ttft_s"] > r["ttft_s"] for r in rows)
+    # beside a catalog model, compared in the file's own type
+    code, out, err = run(capsys, "report", "--gguf-header", str(path), "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb",
+                         "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["comparison"]
+    assert {r["model"] for r in rows} == {"tiny-moe-q4-k-m", "qwen3-0.6b"} and {r["quant"] for r in rows} == {"Q4_K_M"}
+
+
+def test_report_on_a_config_json_and_with_a_requirements_file(capsys, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(CONFIG))
+    req = tmp_path / "req.toml"
+    req.write_text('models = ["qwen3-0.6b"]\ndevices = ["raspberry-pi-5-8gb"]\nquants = ["Q4_K_M", "Q8_0"]\n')
+    code, out, err = run(capsys, "report", "--requirements", str(req), "--model-config", str(cfg), "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    models = {r["model"] for r in data["comparison"]}
+    assert "qwen3-0.6b" in models and len(models) == 2  # the file's model kept, the imported one added
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--quant", "Q8_0"], "Error: the GGUF file is Q4_K_M; drop --quant Q8_0 or add --quant Q4_K_M (its tensor types are fixed)"),
+        (["--model-config", "{cfg}"], "Error: give exactly one of --gguf-header PATH or --model-config PATH"),
+    ],
+)
+def test_report_import_errors(capsys, tmp_path, extra, message):
+    path = _header_file(tmp_path)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(CONFIG))
+    args = [a.replace("{cfg}", str(cfg)) for a in extra]
+    code, out, err = run(capsys, "report", "--gguf-header", str(path), "--device", "raspberry-pi-5-8gb", *args)
+    assert code == 1 and out == ""
+    assert err.strip() == message
+
+
+def test_report_on_a_missing_header_is_one_error(capsys, tmp_path):
+    code, out, err = run(capsys, "report", "--gguf-header", str(tmp_path / "nope.gguf"), "--device", "raspberry-pi-5-8gb")
+    assert code == 1 and out == "" and err.startswith("Error: ") and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- this machine's storage
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="needs posix_fadvise (Linux)")
+def test_storage_read_is_measured_from_a_dropped_file(tmp_path):
+    from advisor.hardware import measure_storage_read
+
+    rate = measure_storage_read(tmp_path, size_bytes=16 * 1024**2, repeats=1)
+    assert rate is not None and 10 <= rate <= 100_000  # what a profile accepts
+    assert not list(tmp_path.iterdir())  # the test file is removed
