@@ -78,15 +78,20 @@ def main() -> int:
                   f"bw_eff={factors.bw_efficiency:.3f} fixed/layer={factors.fixed_s_per_layer * 1e6:.1f}us "
                   f"dec_comp={factors.decode_compute_efficiency:.3f} prefill_eff={factors.prefill_efficiency:.3f}")
         else:
-            factors = prior.model_copy(update={"basis": "prior (no published measurements for this path yet)", "n_measurements": 0})
-            source = prior.source
+            factors = prior.model_copy(update={"basis": f"prior, no published measurements for this path yet ({prior.basis})",
+                                               "n_measurements": 0})
+            source = prior.source or "benchmarks/priors.toml"
         (db, dk), (pb, pk) = band(path, "decode"), band(path, "prefill")
         if not group:  # nothing measured on this path: its prior's band when that is wider than the pooled one
-            db, pb = max(db, prior.decode_band), max(pb, prior.prefill_band)
+            if prior.decode_band > db:
+                db, dk = prior.decode_band, "prior"
+            if prior.prefill_band > pb:
+                pb, pk = prior.prefill_band, "prior"
+        where = {"own": "this path", "prior": "the prior's, wider than all paths'"}
         factors = factors.model_copy(update={
             "decode_band": db, "prefill_band": pb,
             "basis": factors.basis + f"; {BAND_COVERAGE:.0%} bands from held-out error (decode: "
-                     f"{'this path' if dk == 'own' else 'all paths'}, prefill: {'this path' if pk == 'own' else 'all paths'})",
+                     f"{where.get(dk, 'all paths')}, prefill: {where.get(pk, 'all paths')})",
         })
         blocks.append(
             "[[paths]]\n"
