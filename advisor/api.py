@@ -291,9 +291,10 @@ def import_model(gguf_header: str | Path | None = None, model_config: str | Path
         quant_id = ftype.id
     else:
         spec = model_from_hf_config(model_config)  # type: ignore[arg-type]
-    if spec.id in catalog.models and catalog.models[spec.id] != spec:
-        spec = spec.model_copy(update={"id": spec.id + "-imported"})
+    if spec.id in catalog.models and catalog.models[spec.id] != spec and spec.id not in catalog.imported:
+        spec = spec.model_copy(update={"id": spec.id + "-imported"})  # never shadow a catalog model
     catalog.models[spec.id] = spec
+    catalog.imported.add(spec.id)
     catalog.derived.forget_quality()
     discard_pending()  # this process's catalog now holds the import: never store it as the cached catalog
     return ImportedModel(spec.id, quant_id)

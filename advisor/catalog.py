@@ -234,6 +234,9 @@ class Catalog:
     #: devices made from this catalog's profiles (the RAM-only devices of ``api.resolve_device``),
     #: kept with it, so the catalog cache carries them to the next run already validated
     made_devices: dict[tuple[Any, ...], DeviceProfile] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: ids of the models this process imported (api.import_model): a later import of a file with the
+    #: same name replaces its own earlier one rather than taking a fresh id
+    imported: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "derived", Derived(self))
