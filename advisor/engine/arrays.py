@@ -9,12 +9,12 @@ from typing import Any
 Num = Any  # float | numpy.ndarray
 
 
-def _scalar(*xs: object) -> bool:
-    return all(isinstance(x, (int, float, bool)) for x in xs)
+#: Plain numbers (numpy's float64 is a float too); anything else is taken for an array.
+_SCALARS = (int, float, bool)
 
 
 def maximum(a: Num, b: Num) -> Num:
-    if _scalar(a, b):
+    if isinstance(a, _SCALARS) and isinstance(b, _SCALARS):
         return a if a >= b else b
     import numpy as np
 
@@ -22,7 +22,7 @@ def maximum(a: Num, b: Num) -> Num:
 
 
 def minimum(a: Num, b: Num) -> Num:
-    if _scalar(a, b):
+    if isinstance(a, _SCALARS) and isinstance(b, _SCALARS):
         return a if a <= b else b
     import numpy as np
 
@@ -30,7 +30,7 @@ def minimum(a: Num, b: Num) -> Num:
 
 
 def where(cond: Num, a: Num, b: Num) -> Num:
-    if _scalar(cond):
+    if isinstance(cond, _SCALARS):
         return a if cond else b
     import numpy as np
 
@@ -38,7 +38,7 @@ def where(cond: Num, a: Num, b: Num) -> Num:
 
 
 def floor(a: Num) -> Num:
-    if _scalar(a):
+    if isinstance(a, _SCALARS):
         import math
 
         return float(math.floor(a))
@@ -52,7 +52,7 @@ def clip(a: Num, low: Num, high: Num) -> Num:
 
 
 def logical_not(a: Num) -> Num:
-    if _scalar(a):
+    if isinstance(a, _SCALARS):
         return not a
     import numpy as np
 
@@ -61,7 +61,7 @@ def logical_not(a: Num) -> Num:
 
 def rounded(a: Num) -> Num:
     """Round half to even, as numpy does."""
-    if _scalar(a):
+    if isinstance(a, _SCALARS):
         return float(round(a))
     import numpy as np
 
