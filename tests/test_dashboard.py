@@ -622,3 +622,20 @@ def test_tiers_with_a_runtime_the_target_lacks_is_an_error():
     assert_clean(at)
     assert [e.value for e in at.error] == [
         "llama.cpp does not run in the Browser tab target; its runtimes: mlc, wllama, executorch, litert-lm, or all with measurements"]
+
+
+def test_runtimes_compared_names_the_runtimes_that_cannot_load_the_model():
+    from advisor import analysis
+
+    at = choose(start(), "pixel-8", "android-app")
+    at.radio(key="page").set_value("Runtimes compared").run()
+    at.selectbox(key="runtimes_model").set_value("granite-4.0-h-micro").run()
+    assert_clean(at)
+    cat = load_catalog()
+    target = cat.target("android-app")
+    unable = [r for r in analysis.runtimes_not_loading("granite-4.0-h-micro", cat) if r in target.runtimes]
+    assert unable and "mnn" in unable
+    captions = " ".join(c.value for c in at.caption)
+    assert f"Not shown: {', '.join(unable)}, which cannot load its granitehybrid architecture." in captions
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode basis", "download"} <= set(d.value.columns))
+    assert not set(rows["runtime"]) & set(unable)
