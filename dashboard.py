@@ -469,7 +469,7 @@ def runtimes_page(rec: Recommendation, device: DeviceProfile, workload: Workload
         return
     table = rows_view.runtime_rows(rows, cat)
     st.dataframe(table, hide_index=True, key="runtimes_table", column_config=RUNTIME_COLUMNS)
-    unable = [r for r in analysis.runtimes_not_loading(model, cat) if dep is None or r in dep.target.runtimes]
+    unable = analysis.runtimes_not_loading(model, cat, dep)
     st.caption(f"{model_label(cat, model)}, {workload.context_tokens:,} tokens of context, {workload.prompt_tokens:,}-token "
                "prompt. Download = model file + the runtime's library where published. Basis “prior”: no factor fitted to this "
                "runtime's own published measurements; llama.cpp's for the same hardware stand in."

@@ -197,11 +197,13 @@ def compare_runtimes(
     return out
 
 
-def runtimes_not_loading(model_id: str, catalog: Catalog | None = None) -> list[str]:
-    """The catalog runtimes whose converter or loader has no code for the model's architecture."""
+def runtimes_not_loading(model_id: str, catalog: Catalog | None = None, deployment: Any = None) -> list[str]:
+    """The catalog runtimes (those of ``deployment``'s target when given) whose converter or
+    loader has no code for the model's architecture."""
     catalog = catalog or load_catalog()
     arch = catalog.model(model_id).gguf_arch
-    return [r.id for r in catalog.runtimes.values() if not r.runs_arch(arch)]
+    return [r.id for r in catalog.runtimes.values()
+            if not r.runs_arch(arch) and (deployment is None or r.id in deployment.target.runtimes)]
 
 
 def variant_grid(

@@ -154,11 +154,11 @@ def runtime_choice_text(choice: RuntimeChoice | None, target_tps: float) -> str:
     assert pick is not None and pick.speed is not None
     runner = choice.runner_up
     name = f"{pick.runtime}" + ("" if pick.runtime == "llama.cpp" else f" ({pick.backend})")
-    if runner is None or runner.estimate is None:
+    if runner is None:
         text = f" Runtime {name}: the only one considered that runs it here"
     else:
         r = runner.estimate
-        assert r.speed is not None
+        assert r is not None and r.speed is not None
         because = {
             "fit": f"it fits comfortably where {runner.runtime}'s best fits only {'tightly' if r.fit == 'tight' else 'with offload'}",
             "target": f"it reaches the {target_tps:g} tok/s target, {runner.runtime} does not",
@@ -170,7 +170,7 @@ def runtime_choice_text(choice: RuntimeChoice | None, target_tps: float) -> str:
     if rest:
         named = rest[:RUNTIMES_NAMED]
         more = len(rest) - len(named)
-        text += ("; " if runner is None or runner.estimate is None else "; also ") + ", ".join(
+        text += ("; " if runner is None else "; also ") + ", ".join(
             _runtime_option_words(o) for o in named) + (f" and {more} more" if more else "")
     return text + "."
 

@@ -413,6 +413,9 @@ def test_recommend_says_why_its_runtime(capsys):
     assert data["runtime_choice"]["why"] == "only"
     assert "Runtime llama.cpp: the only one considered that runs it here; " in data["explanation"]
     assert "litert-lm (cannot load its lfm2moe architecture)" in data["explanation"]
+    litert = next(o for o in data["runtime_choice"]["options"] if o["runtime"] == "litert-lm")
+    assert litert["estimate"] is None and litert["reason_figures"]["kind"] == "architecture"
+    assert "(runtimes that do: llama.cpp, wllama, mlx" in litert["reason"]  # the JSON reason names who can
 
 
 @pytest.mark.parametrize("flag, n_cpu_moe", [([], 1), (["--n-cpu-moe", "2"], 2), (["--n-cpu-moe", "all"], 24), (["--n-cpu-moe", "0"], 0)])

@@ -304,10 +304,6 @@ def recommend(
     )
 
 
-def _runtime_of(choice: FileType | Variant | None) -> str:
-    return choice.runtime.id if isinstance(choice, rt.Variant) else rt.LLAMA_CPP
-
-
 def runtime_choice(
     pick: Estimate,
     model: ModelSpec,
@@ -324,7 +320,7 @@ def runtime_choice(
     candidates span a single runtime."""
     by_runtime: dict[str, list[FileType | Variant]] = {}
     for q in quants:
-        by_runtime.setdefault(_runtime_of(q), []).append(q)
+        by_runtime.setdefault(rt.choice_key(q)[0], []).append(q)
     if len(by_runtime) < 2:
         return None
     target = constraints.target_decode_tps
@@ -333,7 +329,7 @@ def runtime_choice(
         if runtime_id == pick.runtime:
             continue
         if not any(rt.runs_model(q, model) for q in choices):
-            others.append(RuntimeOption(runtime_id, None, Reason("architecture", name=model.gguf_arch)))
+            others.append(RuntimeOption(runtime_id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
             continue
         best, failures = best_quant(model, choices, device, workload, tables, constraints, overrides=overrides)
         if best is not None:

@@ -119,6 +119,13 @@ def kv_read_bytes(sums: LayerSums, window: int, position: float, bytes_per_value
     return 2 * (position * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value
 
 
+def choice_key(choice: Any) -> tuple[str, str]:
+    """(runtime id, format id) of a candidate: a ``Variant``, or a GGUF file type for llama.cpp."""
+    if isinstance(choice, Variant):
+        return choice.runtime.id, choice.format.id
+    return LLAMA_CPP, choice.id
+
+
 def runs_model(choice: Any, model: ModelSpec) -> bool:
     """Whether a candidate (a ``Variant``, or a GGUF file type for llama.cpp) can load ``model``:
     its runtime's converter or loader has code for the model's architecture."""

@@ -59,12 +59,6 @@ class TierPick:
         return min(with_speed, key=lambda e: e.speed.decode_tokens_per_s) if with_speed else None  # type: ignore[union-attr]
 
 
-def _key(choice: Any) -> tuple[str, str]:
-    if isinstance(choice, rt.Variant):
-        return choice.runtime.id, choice.format.id
-    return rt.LLAMA_CPP, choice.id
-
-
 def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], workload: Workload, tables: Tables,
                  c: Constraints, overrides: Any) -> tuple[tuple[str, str, str] | None, dict[str, Estimate], dict[str, Rejection]]:
     """The best (runtime, format, model) passing on every device, its estimates, and each device's
@@ -72,7 +66,7 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
     per_device: dict[str, dict[tuple[str, str], Any]] = {}
     for d in devices:
         cd = replace(c, deployment=deps[d.id])
-        per_device[d.id] = {_key(v): v for v in candidate_variants(deps[d.id].device, tables, cd)}
+        per_device[d.id] = {rt.choice_key(v): v for v in candidate_variants(deps[d.id].device, tables, cd)}
     common = set.intersection(*(set(v) for v in per_device.values())) if per_device else set()
     best: tuple[tuple, tuple[str, str, str], dict[str, Estimate]] | None = None
     failures: dict[str, Rejection] = {}
@@ -114,7 +108,7 @@ def _least_compatible(members: list[DeviceProfile], deps: dict[str, tg.Deploymen
     """The device to leave out first when nothing runs on all: the one whose runtime × format
     choices overlap least with the others' (a phone whose browser offers only WebAssembly among
     WebGPU phones), then the one with the least memory budget."""
-    keys = {d.id: {_key(v) for v in candidate_variants(deps[d.id].device, tables, replace(c, deployment=deps[d.id]))}
+    keys = {d.id: {rt.choice_key(v) for v in candidate_variants(deps[d.id].device, tables, replace(c, deployment=deps[d.id]))}
             for d in members}
     def overlap(d: DeviceProfile) -> int:
         return sum(len(keys[d.id] & keys[o.id]) for o in members if o is not d)
