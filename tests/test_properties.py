@@ -103,3 +103,42 @@ def test_fallback_inverts_the_ladder_for_odd_widths(catalog):
     q2 = mem.weights_bytes(m, catalog.file_type("Q2_K"), catalog.ggml_types)
     q3s = mem.weights_bytes(m, catalog.file_type("Q3_K_S"), catalog.ggml_types)
     assert q2 > q3s
+
+
+def _exhaustive_best(model, quants, device, workload, catalog, constraints):
+    """The best passing candidate by trying every one (what best_quant's pruned search must equal)."""
+    from advisor.engine import recommend as rec
+    from advisor.engine.runtimes import Variant
+
+    best = None
+    for q in quants:
+        v = q if isinstance(q, Variant) else None
+        est = evaluate(model, v.format if v else q, device, workload, catalog, variant=v)
+        if rec._check(est, model, workload, constraints, tables=catalog, choice=q) is None:
+            if best is None or rec._rank_key(est, constraints.target_decode_tps) > rec._rank_key(best, constraints.target_decode_tps):
+                best = est
+    return best
+
+
+@SETTINGS
+@given(data=st.data())
+def test_pruned_search_finds_the_exhaustive_best(catalog, data):
+    """best_quant finishes (speed, checks) only candidates whose fit and quality could still beat
+    the best so far; its answer must be the one trying every candidate gives, ties included."""
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints, best_quant, candidate_variants
+    from advisor.engine.runtimes import runs_model
+
+    device = catalog.device(data.draw(st.sampled_from(sorted(catalog.devices))))
+    model = catalog.model(data.draw(st.sampled_from(_ids(catalog))))
+    c = Constraints(runtimes=ALL_RUNTIMES, target_decode_tps=data.draw(st.sampled_from([0.0, 5.0, 30.0, 200.0])),
+                    min_decode_tps=data.draw(st.sampled_from([None, 2.0, 20.0])))
+    w = Workload(context_tokens=data.draw(st.sampled_from([2048, 4096, 32768])))
+    quants = [q for q in candidate_variants(device, catalog, c) if runs_model(q, model)]
+    best, failures = best_quant(model, quants, device, w, catalog, c)
+    expected = _exhaustive_best(model, quants, device, w, catalog, c)
+    assert (best is None) == (expected is None)
+    if best is not None:
+        assert (best.runtime, best.quant_id, best.speed.decode_tokens_per_s) == (
+            expected.runtime, expected.quant_id, expected.speed.decode_tokens_per_s)
+    else:  # nothing passes: every candidate was tried, so every failure is there
+        assert len(failures) == len(quants)

@@ -37,6 +37,12 @@ def where(cond: Num, a: Num, b: Num) -> Num:
     return np.where(cond, a, b)
 
 
+def never(cond: Num) -> bool:
+    """True when ``cond`` is a plain false number: a scalar evaluation may then skip the terms
+    that only count where ``cond`` holds (an array evaluates them, ``where`` picks per element)."""
+    return isinstance(cond, _SCALARS) and not cond
+
+
 def floor(a: Num) -> Num:
     if isinstance(a, _SCALARS):
         import math

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping, Sequence
 
 from advisor.engine import empirical
-from advisor.engine.arrays import Num, clip, floor, logical_not, maximum, minimum, rounded, where
+from advisor.engine.arrays import Num, clip, floor, logical_not, maximum, minimum, never, rounded, where
 from advisor.engine.speed import (
     GPU_PATHS,
     OFFLOAD_BAND_WIDENING,
@@ -361,6 +361,8 @@ def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, wh
     an int N: k = ``expert_layers_offloaded`` (N = 0: no expert offload). "offload" when both
     parts fit, "no" when either does not."""
     eligible = d.discrete & d.can_offload & d.on_gpu & (c.moe_layers > 0)
+    if never(eligible):  # a dense model, or no discrete GPU: the layer split stands
+        return layer_split
     if n_cpu_moe is None:
         k = fewest_expert_layers(c, d)
         use = eligible & (whole_code == 3) & (k <= c.moe_layers)
@@ -382,6 +384,8 @@ def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, wh
 def without_offloaded_experts(c: CandidateTerms, cpu_moe_layers: Num) -> CandidateTerms:
     """The terms of the GPU side under expert offload: the offloaded layers' expert bytes and
     expert parameters removed (the rest of every layer stays)."""
+    if never(cpu_moe_layers):
+        return c
     off_bytes = offloaded_expert_bytes(c, cpu_moe_layers)
     off_params = cpu_moe_layers / maximum(c.moe_layers, 1) * c.expert_active_params
     return replace(c, weights_bytes=c.weights_bytes - off_bytes, expert_bytes=c.expert_bytes - off_bytes,
@@ -469,18 +473,24 @@ def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: 
     widened by OFFLOAD_BAND_WIDENING. Prefill on an accelerator runs the routed experts at
     ``expert_gemm_efficiency``."""
     on_gpu_side = without_offloaded_experts(c, cpu_moe_layers)
-    t_main, m_mem, m_comp, m_fixed, _, _, _ = _path_times(on_gpu_side, d, d.main, workload, d.on_gpu, gpu_fraction)
-    prefill_side = c if min(workload.prompt_tokens, workload.n_ubatch) >= OP_OFFLOAD_MIN_BATCH else on_gpu_side
-    _, _, _, _, p_main, pm_comp, pm_mem = _path_times(
-        with_expert_gemm_efficiency(prefill_side, d), d, d.main, workload, d.on_gpu, gpu_fraction)
+    main_times = _path_times(on_gpu_side, d, d.main, workload, d.on_gpu, gpu_fraction)
+    t_main, m_mem, m_comp, m_fixed, _, _, _ = main_times
+    prefill_side = with_expert_gemm_efficiency(
+        c if min(workload.prompt_tokens, workload.n_ubatch) >= OP_OFFLOAD_MIN_BATCH else on_gpu_side, d)
+    if prefill_side is not on_gpu_side:  # else the same terms: the same times
+        main_times = _path_times(prefill_side, d, d.main, workload, d.on_gpu, gpu_fraction)
+    _, _, _, _, p_main, pm_comp, pm_mem = main_times
     rest = 1.0 - gpu_fraction
     layer_split = rest > 0
     moe_split = cpu_moe_layers > 0
     offload = layer_split | moe_split
-    t_cpu, c_mem, c_comp, c_fixed, p_cpu, _, _ = _path_times(c, d, d.cpu, workload, False, rest)
-    e_cpu, e_mem, e_comp, e_fixed = offloaded_expert_decode_seconds(c, d, cpu_moe_layers)
-    t_cpu, c_mem, c_comp, c_fixed = (where(moe_split, e, x) for e, x in ((e_cpu, t_cpu), (e_mem, c_mem), (e_comp, c_comp), (e_fixed, c_fixed)))
-    p_cpu = where(moe_split, offloaded_expert_prefill_seconds(c, d, workload, cpu_moe_layers), p_cpu)
+    if never(offload):  # one candidate wholly on its main path: no CPU side to time
+        t_cpu = c_mem = c_comp = c_fixed = p_cpu = 0.0
+    else:
+        t_cpu, c_mem, c_comp, c_fixed, p_cpu, _, _ = _path_times(c, d, d.cpu, workload, False, rest)
+        e_cpu, e_mem, e_comp, e_fixed = offloaded_expert_decode_seconds(c, d, cpu_moe_layers)
+        t_cpu, c_mem, c_comp, c_fixed = (where(moe_split, e, x) for e, x in ((e_cpu, t_cpu), (e_mem, c_mem), (e_comp, c_comp), (e_fixed, c_fixed)))
+        p_cpu = where(moe_split, offloaded_expert_prefill_seconds(c, d, workload, cpu_moe_layers), p_cpu)
     t_token = t_main + where(offload, t_cpu, 0.0)
     t_prompt = p_main + where(offload, p_cpu, 0.0)
     widen = lambda a, b: where(offload, where(a >= b, a, b) * OFFLOAD_BAND_WIDENING, a)  # noqa: E731
@@ -506,5 +516,7 @@ def with_expert_gemm_efficiency(c: CandidateTerms, d: DeviceTerms) -> CandidateT
     parameters count 1/η times (η = ``empirical.guess_expert_gemm_efficiency``: below 1 on
     llama.cpp's accelerator paths — ``can_offload`` marks llama.cpp —, 1 on the CPU and in the
     other runtimes, whose expert kernels were not measured)."""
+    if never(c.expert_active_params):
+        return c
     eta = empirical.guess_expert_gemm_efficiency(d.on_gpu & d.can_offload)
     return replace(c, matmul_params=c.matmul_params + c.expert_active_params * (1.0 / eta - 1.0))

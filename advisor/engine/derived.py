@@ -68,16 +68,19 @@ class Derived:
         self._quality: QualityTable | None = None
         self._runtime_weights: dict[tuple[str, str, str], WeightTerms] = {}
         self._largest: dict[tuple[str, str, str], tuple[str, int]] = {}
+        self._quality_parts: tuple[Any, Any, Any] | None = None  # (base, rel_ppl, fit) of the table
 
     def memo_size(self) -> int:
         """How many derived entries are memoized (the catalog cache re-stores a catalog whose memo
         grew, so the next process starts with the tables this one computed)."""
-        return len(self._sums) + len(self._weights) + len(self._runtime_weights)
+        return (len(self._sums) + len(self._weights) + len(self._runtime_weights)
+                + (self._quality_parts is not None))
 
     def __getstate__(self) -> dict[str, Any]:
-        """Picklable for the catalog cache: the sums and weights, not the tensor inventories (many
-        small objects, slower to unpickle than to rebuild when a new format needs them) nor the
-        quality table (it holds a closure; rebuilt on demand)."""
+        """Picklable for the catalog cache: the sums, weights and the quality table's figures, not
+        the tensor inventories (many small objects, slower to unpickle than to rebuild when a new
+        format needs them) nor the quality table itself (it holds a closure; rebuilt from its
+        figures on demand)."""
         state = dict(self.__dict__)
         state["_inventory"] = {}
         state["_quality"] = None
@@ -150,15 +153,24 @@ class Derived:
     def forget_quality(self) -> None:
         """Recompute the quality table on next use (a model was added to the catalog)."""
         self._quality = None
+        self._quality_parts = None
 
     def quality(self) -> QualityTable:
         if self._quality is None:
             t = self._tables
-            fit = quality.fit_size_model(t.models.values())
+            if self._quality_parts is None:
+                fit = quality.fit_size_model(t.models.values())
+                self._quality_parts = (
+                    {m.id: quality.base_quality(m, fit) for m in t.models.values()},
+                    {f.id: quality.relative_ppl_increase(f, t.ggml_types, t.file_types.values()) for f in t.file_types.values()},
+                    fit,
+                )
+            base, rel_ppl, fit = self._quality_parts
+            points = quality.groupwise_points(t.ggml_types, t.file_types.values())
             self._quality = QualityTable(
-                base={m.id: quality.base_quality(m, fit) for m in t.models.values()},
-                rel_ppl={f.id: quality.relative_ppl_increase(f, t.ggml_types, t.file_types.values()) for f in t.file_types.values()},
+                base=base,
+                rel_ppl=rel_ppl,
                 fit=fit,
-                runtime_rel_ppl=lambda bpw: quality.runtime_format_rel_ppl(bpw, t.ggml_types, t.file_types.values()),
+                runtime_rel_ppl=lambda bpw: quality.groupwise_rel_ppl(bpw, points),
             )
         return self._quality

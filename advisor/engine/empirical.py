@@ -95,11 +95,13 @@ RUNTIME_BUFFER_BYTES_PER_FFN_UNIT = (3, 4)
 MLC_FULL_CHUNK_LOGITS_FAMILIES = frozenset({"qwen2.5", "qwen3", "deepseek-r1-distill", "phi-4"})
 
 
-def guess_runtime_buffer_bytes(model: ModelSpec, chunk: int, activation_bytes: int, *, full_chunk_logits: bool) -> int:
+def guess_runtime_buffer_bytes(model: ModelSpec, chunk: int, activation_bytes: int, *, full_chunk_logits: bool,
+                               max_ffn: int | None = None) -> int:
     """Guess of a non-llama.cpp runtime's prefill buffers for a chunk of ``chunk`` tokens:
     ``chunk × max FFN width × (3 × activation bytes + 4)``, plus ``chunk × vocab × 4`` when the
-    runtime keeps the logits of the whole chunk (see the constants above)."""
+    runtime keeps the logits of the whole chunk (see the constants above). ``max_ffn``: the widest
+    FFN when known (``LayerSums.max_ffn``), else taken from the model."""
     per, extra = RUNTIME_BUFFER_BYTES_PER_FFN_UNIT
-    ffn = max(model.ffn(i) for i in range(model.n_layers))
+    ffn = max_ffn or max(model.ffn(i) for i in range(model.n_layers))
     logits = chunk * model.vocab_size * 4 if full_chunk_logits else 0
     return int(chunk * ffn * (per * activation_bytes + extra) + logits)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, Sequence
 
 from advisor.engine import core, empirical
 from advisor.engine import load as ld
@@ -118,6 +119,100 @@ def device_row(
                            llama_cpp=variant.is_llama_cpp)
 
 
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """The memory side of one candidate, before its speed: the terms, where its bytes go, its
+    fit and quality — all that ranking needs to tell whether its speed could matter
+    (``recommend.best_quant`` finishes only those that could win)."""
+
+    model: ModelSpec
+    ftype: Any  # a GGUF FileType, or a runtime's RuntimeFormat (then ``variant`` names the runtime)
+    variant: Variant | None
+    main: PathFactors
+    c: core.CandidateTerms
+    d: core.DeviceTerms
+    place: core.Placement
+    fit: str
+    quality_score: float
+
+
+#: Device terms of one device for one workload, by (runtime, backend) of the candidate (None:
+#: llama.cpp's own choice): a caller evaluating many candidates on one device passes one dict
+#: for all of them (it must not outlive that device, workload and overrides).
+DeviceMemo = dict
+
+
+def _device_key(variant: Variant | None) -> tuple[str, str] | None:
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
+        return None
+    return variant.runtime.id, variant.backend.id
+
+
+def stage(
+    model: ModelSpec,
+    ftype: Any,
+    device: DeviceProfile,
+    workload: Workload,
+    tables: Tables,
+    *,
+    overrides: Mapping[str, PathFactors] | None = None,
+    variant: Variant | None = None,
+    memo: DeviceMemo | None = None,
+) -> Staged:
+    """Terms, placement, fit and quality of ``model`` in ``ftype`` on ``device`` (``evaluate``'s
+    first half)."""
+    key = _device_key(variant)
+    hit = memo.get(key) if memo is not None else None
+    if hit is None:
+        hit = (factors_for(device, tables, overrides, variant=variant),
+               core.device_terms([device_row(device, workload, tables, overrides, variant)]))
+        if memo is not None:
+            memo[key] = hit
+    main, d = hit
+    c = core.candidate_terms([candidate(model, ftype, workload, tables, variant)])
+    place = core.placement(c, d, n_cpu_moe=workload.n_cpu_moe)
+    return Staged(model, ftype, variant, main, c, d, place, core.FIT_CODES[place.fit_code],
+                  quality_table(tables).score(model, ftype))
+
+
+def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: bool = True) -> Estimate:
+    """The estimate of a staged candidate (``evaluate``'s second half): its memory, reasons and,
+    unless it does not fit, its speed and load time."""
+    model, c, place = s.model, s.c, s.place
+    memory = MemoryEstimate(
+        int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
+        gpu_bytes=int(place.gpu_bytes), recurrent_state_bytes=int(c.recurrent_state_bytes),
+        n_cpu_moe=int(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
+        cpu_moe_bytes=int(core.offloaded_expert_bytes(c, place.cpu_moe_layers)),
+    )
+    reasons: list[Reason] = []
+    if s.fit == "offload" and not memory.n_cpu_moe:
+        layers = round(model.n_layers * place.gpu_fraction)
+        reasons.append(Reason("offload", value=layers, limit=model.n_layers))
+    if memory.n_cpu_moe:
+        reasons.append(Reason("expert_offload", value=memory.n_cpu_moe, limit=model.n_layers, second=memory.cpu_moe_bytes))
+    if workload.context_tokens > model.context_length:
+        reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
+    speed = None
+    if with_speed and s.fit != "no":
+        speed = _speed(model, device, workload, c, s.d, s.main, place.gpu_fraction, place.cpu_moe_layers)
+    variant = s.variant
+    return Estimate(
+        model_id=model.id,
+        quant_id=s.ftype.id,
+        device_id=device.id,
+        memory=memory,
+        usable_bytes=int(place.usable_bytes),
+        fit=s.fit,  # type: ignore[arg-type]
+        speed=speed,
+        quality_score=s.quality_score,
+        reasons=tuple(reasons),
+        runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
+        backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else s.main.path,
+        load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s, model.vocab_size) if speed is not None else None,
+    )
+
+
 def evaluate(
     model: ModelSpec,
     ftype: FileType,
@@ -128,46 +223,13 @@ def evaluate(
     overrides: Mapping[str, PathFactors] | None = None,
     with_speed: bool = True,
     variant: Variant | None = None,
+    memo: DeviceMemo | None = None,
 ) -> Estimate:
     """Memory, fit, speed and quality of ``model`` in ``ftype`` on ``device`` for ``workload``:
     the one path (``engine.core``) run on plain numbers. ``variant`` names a runtime × backend ×
     format other than llama.cpp's default (``ftype`` is then ``variant.format``)."""
-    c = core.candidate_terms([candidate(model, ftype, workload, tables, variant)])
-    main = factors_for(device, tables, overrides, variant=variant)
-    d = core.device_terms([device_row(device, workload, tables, overrides, variant)])
-    place = core.placement(c, d, n_cpu_moe=workload.n_cpu_moe)
-    fit = core.FIT_CODES[place.fit_code]
-    memory = MemoryEstimate(
-        int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
-        gpu_bytes=int(place.gpu_bytes), recurrent_state_bytes=int(c.recurrent_state_bytes),
-        n_cpu_moe=int(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
-        cpu_moe_bytes=int(core.offloaded_expert_bytes(c, place.cpu_moe_layers)),
-    )
-    reasons: list[Reason] = []
-    if fit == "offload" and not memory.n_cpu_moe:
-        layers = round(model.n_layers * place.gpu_fraction)
-        reasons.append(Reason("offload", value=layers, limit=model.n_layers))
-    if memory.n_cpu_moe:
-        reasons.append(Reason("expert_offload", value=memory.n_cpu_moe, limit=model.n_layers, second=memory.cpu_moe_bytes))
-    if workload.context_tokens > model.context_length:
-        reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
-    speed = None
-    if with_speed and fit != "no":
-        speed = _speed(model, device, workload, c, d, main, place.gpu_fraction, place.cpu_moe_layers)
-    return Estimate(
-        model_id=model.id,
-        quant_id=ftype.id,
-        device_id=device.id,
-        memory=memory,
-        usable_bytes=int(place.usable_bytes),
-        fit=fit,  # type: ignore[arg-type]
-        speed=speed,
-        quality_score=quality_table(tables).score(model, ftype),
-        reasons=tuple(reasons),
-        runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
-        backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
-        load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s, model.vocab_size) if speed is not None else None,
-    )
+    staged = stage(model, ftype, device, workload, tables, overrides=overrides, variant=variant, memo=memo)
+    return finish(staged, device, workload, with_speed=with_speed)
 
 
 def estimate_speed(
@@ -278,8 +340,8 @@ def peer_decode_tokens_per_s(device: DeviceProfile, tables: Tables, model_id: st
                              quant_id: str = REFERENCE_QUANT, overrides: Mapping[str, PathFactors] | None = None) -> float:
     """Decode speed of ``model_id`` in ``quant_id`` on ``device`` (default workload): the yardstick
     that orders a RAM-only device's peers."""
-    return estimate_speed(tables.models[model_id], tables.file_types[quant_id], tables.ggml_types, device, Workload(),
-                              factors_for(device, tables, overrides)).decode_tokens_per_s
+    s = stage(tables.models[model_id], tables.file_types[quant_id], device, Workload(), tables, overrides=overrides)
+    return _speed(s.model, device, Workload(), s.c, s.d, s.main, 1.0).decode_tokens_per_s
 
 
 def generic_device(

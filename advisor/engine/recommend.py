@@ -3,12 +3,13 @@ devices for this model), built on ``evaluate.evaluate``."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.evaluate import Tables, evaluate, memory_shortfall
+from advisor.engine.evaluate import DeviceMemo, Tables, evaluate, finish, memory_shortfall, stage
 from advisor.engine.runtimes import Variant
 from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, Workload
 
@@ -234,22 +235,42 @@ def best_quant(
     constraints: Constraints,
     *,
     overrides: Mapping[str, PathFactors] | None = None,
+    memo: DeviceMemo | None = None,
 ) -> tuple[Estimate | None, list[tuple[Rejection, Estimate]]]:
     """The best passing quantization of ``model`` on ``device`` (by the ranking key), and why
-    each other one failed."""
+    the ones tried failed — every one of them when none passes.
+
+    The memory side of every candidate comes first (``evaluate.stage``: fit and quality); then
+    candidates are finished (speed, checks) from the highest possible rank down, and the search
+    stops once the best so far outranks what any candidate left could reach — a candidate's rank
+    can be no higher than its fit and quality with the speed target met at unbounded speed. The
+    answer is the one a full search gives (ties keep the order of ``quants``). ``memo``: device
+    terms shared by calls on the same device, workload and overrides (``recommend`` passes one)."""
+    target = constraints.target_decode_tps
+    memo = {} if memo is None else memo
+    staged = []
+    for choice in quants:
+        variant = choice if isinstance(choice, rt.Variant) else None
+        fmt = variant.format if variant is not None else choice
+        staged.append((choice, stage(model, fmt, device, workload, tables, overrides=overrides, variant=variant, memo=memo)))
+    staged.sort(key=lambda cs: _rank_ceiling(cs[1].fit, cs[1].quality_score), reverse=True)  # stable: ties keep their order
     best: Estimate | None = None
     failures: list[tuple[Rejection, Estimate]] = []
-    for choice in quants:
-        if isinstance(choice, rt.Variant):
-            est = evaluate(model, choice.format, device, workload, tables, overrides=overrides, variant=choice)
-        else:
-            est = evaluate(model, choice, device, workload, tables, overrides=overrides)
+    for choice, s in staged:
+        if best is not None and _rank_ceiling(s.fit, s.quality_score) <= _rank_key(best, target):
+            break
+        est = finish(s, device, workload)
         why = _check(est, model, workload, constraints, tables=tables, choice=choice)
         if why is not None:
             failures.append((why, est))
-        elif best is None or _rank_key(est, constraints.target_decode_tps) > _rank_key(best, constraints.target_decode_tps):
+        elif best is None or _rank_key(est, target) > _rank_key(best, target):
             best = est
     return best, failures
+
+
+def _rank_ceiling(fit: str, quality_score: float) -> tuple[bool, bool, float, float]:
+    """The highest ranking key a candidate with this fit and quality can have, whatever its speed."""
+    return (fit == "fits", True, round(quality_score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP, math.inf)
 
 
 def recommend(
@@ -266,6 +287,7 @@ def recommend(
         device = constraints.deployment.device
     quants = candidate_variants(device, tables, constraints)
     target = constraints.target_decode_tps
+    memo: DeviceMemo = {}  # device terms per runtime × backend, shared by every model
     passing: list[Estimate] = []
     rejected: list[Rejection] = []
     for model in tables.models.values():
@@ -277,7 +299,7 @@ def recommend(
         if quants and not runnable:
             rejected.append(Rejection(model.id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
             continue
-        best, failures = best_quant(model, runnable, device, workload, tables, constraints, overrides=overrides)
+        best, failures = best_quant(model, runnable, device, workload, tables, constraints, overrides=overrides, memo=memo)
         if best is not None:
             passing.append(best)
         elif failures:
@@ -290,7 +312,8 @@ def recommend(
     choice = None
     if ranked:
         pick_model = tables.models[ranked[0].model_id]
-        choice = runtime_choice(ranked[0], pick_model, quants, device, workload, tables, constraints, overrides=overrides)
+        choice = runtime_choice(ranked[0], pick_model, quants, device, workload, tables, constraints, overrides=overrides,
+                                memo=memo)
     return Recommendation(
         device=device,
         workload=workload,
@@ -314,6 +337,7 @@ def runtime_choice(
     constraints: Constraints,
     *,
     overrides: Mapping[str, PathFactors] | None = None,
+    memo: DeviceMemo | None = None,
 ) -> RuntimeChoice | None:
     """The pick's model on each runtime among ``quants`` (its best passing format per runtime, by
     the same ranking key), and what sets the pick's runtime above the runner-up. None when the
@@ -331,7 +355,7 @@ def runtime_choice(
         if not any(rt.runs_model(q, model) for q in choices):
             others.append(RuntimeOption(runtime_id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
             continue
-        best, failures = best_quant(model, choices, device, workload, tables, constraints, overrides=overrides)
+        best, failures = best_quant(model, choices, device, workload, tables, constraints, overrides=overrides, memo=memo)
         if best is not None:
             others.append(RuntimeOption(runtime_id, best))
         elif failures:

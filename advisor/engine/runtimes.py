@@ -152,7 +152,7 @@ def runtime_candidate_row(
         **model_terms(model, weights, sums),
         "kv_cache_bytes": kv_cache_bytes(sums, window, workload.context_tokens, bpv),
         "compute_buffer_bytes": empirical.guess_runtime_buffer_bytes(
-            model, chunk, DTYPE_BYTES[fmt.activation_dtype], full_chunk_logits=full_logits),
+            model, chunk, DTYPE_BYTES[fmt.activation_dtype], full_chunk_logits=full_logits, max_ffn=sums.max_ffn),
         "overhead_bytes": runtime.overhead.bytes,
         "kv_read_bytes": kv_read_bytes(sums, window, position, bpv),
         "is_kquant": False,

@@ -220,6 +220,7 @@ class LayerSums:
     #: F32 values of recurrent state per sequence, Σ over recurrent layers of n_embd_r + n_embd_s
     #: (llama-hparams.cpp; LFM2 short conv: r = hidden × (l_cache − 1), s = 0)
     recurrent_state_values: int = 0
+    max_ffn: int = 0  # the widest layer's FFN (a runtime's prefill buffers scale with it)
 
 
 #: lookups and the output projection (counted apart): not in matmul_params
@@ -264,7 +265,8 @@ def layer_sums(m: ModelSpec) -> LayerSums:
             mm += t.n_elements
             active += round(t.n_elements * frac) if is_expert_tensor(t) else t.n_elements
     return LayerSums(global_kv_dims=gkv, swa_kv_dims=skv, global_q_dims=gq, swa_q_dims=sq, matmul_params=mm,
-                     active_matmul_params=active, recurrent_state_values=rs)
+                     active_matmul_params=active, recurrent_state_values=rs,
+                     max_ffn=max((m.ffn(i) for i in range(m.n_layers)), default=0))
 
 
 def active_params(m: ModelSpec) -> int:
