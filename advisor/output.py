@@ -83,10 +83,7 @@ def _cell_text(row: dict[str, Any], key: str) -> str:
 
 def _fitted_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, *,
                   wrap: Sequence[str], optional: Sequence[str], heading: int) -> str:
-    from rich.console import Console
-
     width = table_width()
-    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None, highlight=False)
     shown = list(columns)
     left_out: list[str] = []
     to_drop = [k for k in optional if any(k == key for key, _ in columns)]
@@ -96,8 +93,13 @@ def _fitted_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, s
         key = to_drop.pop(0)
         left_out += [h for k, h in shown if k == key]
         shown = [c for c in shown if c[0] != key]
-    console.print(_rich_table(rows, shown, title, wrap))
-    out = "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"  # type: ignore[attr-defined]
+    out = _plain_table(rows, shown, title, wrap, width)
+    if out is None:
+        from rich.console import Console
+
+        console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None, highlight=False)
+        console.print(_rich_table(rows, shown, title, wrap))
+        out = "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"  # type: ignore[attr-defined]
     if left_out and rows:
         note = f"(left out at {width} columns: {', '.join(left_out)}; --format csv has every column)"
         out += _pack(note.split(" "), width, "") + "\n"
@@ -120,6 +122,52 @@ def _min_width(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]
     """The narrowest the table can be with no id or figure split: every fixed column at its
     widest cell, every free-text column at its longest word (at most 24)."""
     return sum(_column_min(rows, k, h, wrap) for k, h in columns) + _GAP * max(0, len(columns) - 1)
+
+
+def _plain_text(text: str) -> bool:
+    """Text every character of which takes one terminal cell, with single spaces between words
+    (rich measures and wraps it as ``len`` and ``str.split`` do)."""
+    return text.isprintable() and "  " not in text and text == text.strip() and all(
+        ch < "\u0300" or ("\u2000" <= ch < "\u2300" and not "\u200b" <= ch <= "\u200f") for ch in text)
+
+
+def _wrap_words(text: str, width: int) -> list[str]:
+    """Greedy word wrap (no word is longer than ``width`` here)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, wrap: Sequence[str],
+                 width: int) -> str | None:
+    """The table ``_rich_table`` prints (box SIMPLE_HEAD, no edge), laid out here without
+    importing rich, when every column has a fixed width (no free-text column) and every string is
+    plain (``_plain_text``); None otherwise (rich then lays it out). tests/test_output.py checks
+    the two agree."""
+    if any(k in wrap for k, _ in columns) or not columns:
+        return None
+    cells = [[_cell_text(r, k) for k, _ in columns] for r in rows]
+    texts = [h for _, h in columns] + [c for row in cells for c in row if c] + ([title] if title else [])
+    if not all(_plain_text(t) for t in texts):
+        return None
+    widths = [_column_min(rows, k, h, wrap) for k, h in columns]
+    total = sum(widths) + _GAP * (len(columns) - 1)
+    if total > width or len(title) > total:
+        return None
+    def line(parts: Sequence[str]) -> str:
+        return "   ".join(p.ljust(w) for p, w in zip(parts, widths)).rstrip()
+    out = [" " * ((total - len(title)) // 2) + title] if title else []  # centred as rich does
+    heads = [_wrap_words(h, w) for (_, h), w in zip(columns, widths)]
+    depth = max(len(h) for h in heads)
+    heads = [[""] * (depth - len(h)) + h for h in heads]  # headers sit on the bottom line
+    out += [line([h[i] for h in heads]) for i in range(depth)]
+    out.append("\u2500" * total)
+    out += [line(row) for row in cells]
+    return "\n".join(out) + "\n"
 
 
 def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, wrap: Sequence[str]) -> Any:
