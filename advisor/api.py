@@ -140,6 +140,10 @@ def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Ca
 
 def calibration_overrides() -> Mapping[str, PathFactors]:
     """Per-device factors fitted from the user's own runs (advisor calibrate), if any."""
+    from advisor.catalog import store_path
+
+    if not store_path().exists():
+        return {}  # no store yet: nothing to import (sqlite included)
     try:
         from advisor.store import load_device_calibrations
     except ImportError:

@@ -12,9 +12,7 @@ Where the data lives:
 
 from __future__ import annotations
 
-import difflib
 import os
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +30,12 @@ T = TypeVar("T", bound=BaseModel)
 
 def advisor_home() -> Path:
     return Path(os.environ.get("ADVISOR_HOME") or Path.home() / ".edge-model-advisor")
+
+
+def store_path() -> Path:
+    """The measurements database (``advisor.store``): known without importing the store, so a
+    command can tell there is none without loading sqlite."""
+    return advisor_home() / "advisor.db"
 
 
 def data_root() -> Path:
@@ -68,6 +72,8 @@ def _explain(exc: ValidationError, model: type[BaseModel], where: str) -> DataFi
     if kind == "extra_forbidden":
         leaf = str(err["loc"][-1])
         known = _known_fields(model, err["loc"][:-1])
+        import difflib
+
         close = difflib.get_close_matches(leaf, known, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "remove it (see the SCHEMA.md beside the data)"
         return DataFileError(f"{where}: unknown field '{path}'; {hint}")
@@ -104,6 +110,8 @@ def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     """A TOML file, bounded (a regular file of at most 4 MiB, 32 levels deep, finite numbers)."""
+    import tomllib  # only when the catalog is validated (not on a cached run)
+
     return parse_document(path, tomllib.loads, expected=".toml file", syntax_error=tomllib.TOMLDecodeError,
                           describe_syntax=lambda exc: f"not valid TOML ({exc}); fix the syntax at that line",
                           shape="a data file is flat tables and lists")
@@ -302,6 +310,8 @@ def _unknown(kind: str, given: str, known: dict[str, Any], command: str) -> str:
 def suggest(given: str, known: Iterable[str], n: int = 3) -> list[str]:
     """Closest ids: edit similarity to the whole id and to its prefix, favouring the same family
     (the part before the first '-') and substring hits ("pi-5", "qwen3")."""
+    import difflib
+
     g = given.strip().lower()
     family = g.split("-")[0]
     scored = []

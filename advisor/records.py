@@ -7,7 +7,6 @@ GFLOPS/TFLOPS as published. Units are parsed in ``advisor.units`` only.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, get_args
@@ -709,6 +708,8 @@ class Runtime(Record):
             raise ValueError("an empty list runs no model; leave architectures out when the runtime's list is not known")
         for a in archs:
             if a not in GGUF_ARCHS:
+                import difflib
+
                 close = difflib.get_close_matches(a, GGUF_ARCHS, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(GGUF_ARCHS)}"
                 raise ValueError(f"unknown architecture '{a}'; {hint}")

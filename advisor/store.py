@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping
 
 from pydantic import ValidationError
 
-from advisor.catalog import advisor_home
+from advisor.catalog import store_path
 from advisor.errors import DataFileError, UnknownIdError
 from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_DATA_FILE_BYTES, MAX_TOKENS_PER_S, check_document
 from advisor.records import PathFactors
@@ -74,7 +74,7 @@ MIGRATIONS: list[str] = [
 
 
 def db_path() -> Path:
-    return advisor_home() / "advisor.db"
+    return store_path()
 
 
 @contextmanager
