@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.evaluate import DeviceMemo, Tables, evaluate, finish, memory_shortfall, stage
+from advisor.engine.evaluate import DeviceMemo, Staged, Tables, evaluate, finish, memory_shortfall, stage
 from advisor.engine.runtimes import Variant
 from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, Workload
 
@@ -253,11 +253,11 @@ def best_quant(
         variant = choice if isinstance(choice, rt.Variant) else None
         fmt = variant.format if variant is not None else choice
         staged.append((choice, stage(model, fmt, device, workload, tables, overrides=overrides, variant=variant, memo=memo)))
-    staged.sort(key=lambda cs: _rank_ceiling(cs[1].fit, cs[1].quality_score), reverse=True)  # stable: ties keep their order
+    staged.sort(key=lambda cs: _rank_ceiling(cs[1], constraints), reverse=True)  # stable: ties keep their order
     best: Estimate | None = None
     failures: list[tuple[Rejection, Estimate]] = []
     for choice, s in staged:
-        if best is not None and _rank_ceiling(s.fit, s.quality_score) <= _rank_key(best, target):
+        if best is not None and _rank_ceiling(s, constraints) <= _rank_key(best, target):
             break
         est = finish(s, device, workload)
         why = _check(est, model, workload, constraints, tables=tables, choice=choice)
@@ -268,9 +268,12 @@ def best_quant(
     return best, failures
 
 
-def _rank_ceiling(fit: str, quality_score: float) -> tuple[bool, bool, float, float]:
-    """The highest ranking key a candidate with this fit and quality can have, whatever its speed."""
-    return (fit == "fits", True, round(quality_score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP, math.inf)
+def _rank_ceiling(s: Staged, c: Constraints) -> tuple[bool, bool, float, float]:
+    """The highest ranking key a staged candidate can have, whatever its speed; the lowest key of
+    all when its memory alone fails it (``_check``: no fit, or an offload not allowed)."""
+    if s.fit == "no" or (s.fit == "offload" and not c.allow_offload):
+        return (False, False, -math.inf, -math.inf)
+    return (s.fit == "fits", True, round(s.quality_score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP, math.inf)
 
 
 def recommend(
