@@ -120,7 +120,7 @@ def _exhaustive_best(model, quants, device, workload, catalog, constraints):
     return best
 
 
-@SETTINGS
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_pruned_search_finds_the_exhaustive_best(catalog, data):
     """best_quant finishes (speed, checks) only candidates whose fit and quality could still beat
@@ -128,10 +128,26 @@ def test_pruned_search_finds_the_exhaustive_best(catalog, data):
     from advisor.engine.recommend import ALL_RUNTIMES, Constraints, best_quant, candidate_variants
     from advisor.engine.runtimes import runs_model
 
+    from hypothesis import assume
+
+    from advisor.api import make_deployment
+    from advisor.errors import AdvisorError
+
     device = catalog.device(data.draw(st.sampled_from(sorted(catalog.devices))))
     model = catalog.model(data.draw(st.sampled_from(_ids(catalog))))
+    deployment = None
+    target = data.draw(st.sampled_from([None, *sorted(catalog.targets)]))
+    if target is not None:
+        try:
+            deployment = make_deployment(device, target, catalog=catalog)
+        except AdvisorError:
+            assume(False)  # the target does not run on this device
+        device = deployment.device
     c = Constraints(runtimes=ALL_RUNTIMES, target_decode_tps=data.draw(st.sampled_from([0.0, 5.0, 30.0, 200.0])),
-                    min_decode_tps=data.draw(st.sampled_from([None, 2.0, 20.0])))
+                    min_decode_tps=data.draw(st.sampled_from([None, 2.0, 20.0])), deployment=deployment,
+                    quality_floor=data.draw(st.sampled_from([None, 20.0, 50.0])),
+                    max_download_bytes=data.draw(st.sampled_from([None, 500 * MIB, 2 * GIB])),
+                    allow_offload=data.draw(st.booleans()))
     w = Workload(context_tokens=data.draw(st.sampled_from([2048, 4096, 32768])))
     quants = [q for q in candidate_variants(device, catalog, c) if runs_model(q, model)]
     best, failures = best_quant(model, quants, device, w, catalog, c)
