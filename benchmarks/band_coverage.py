@@ -36,12 +36,13 @@ def main() -> int:
     catalog = load_catalog()
     rows = [r for r in load_rows(catalog) if r.observation is not None]
     priors = load_priors()
-    plain = held_out(rows, catalog, priors)
+    cache: dict = {}  # path fits by devices left out (published.fit_paths)
+    plain = held_out(rows, catalog, priors, cache=cache)
     devices = sorted({h.row.device_key for h in plain})
     # per device: the bands the rule would set without it
     nested: dict[str, dict[str, tuple[dict[str, float], float]]] = {}
     for i, dev in enumerate(devices, 1):
-        inner = held_out(rows, catalog, priors, also_exclude=frozenset({dev}))
+        inner = held_out(rows, catalog, priors, also_exclude=frozenset({dev}), cache=cache)
         nested[dev] = {m: heldout_bands(inner, m) for m in METRICS}
         print(f"[{i}/{len(devices)}] {dev}", file=sys.stderr)
 
@@ -80,9 +81,11 @@ def main() -> int:
         "# Band coverage: do 80 % bands hold 80 % of held-out measurements?",
         "",
         (f"Command: `python benchmarks/band_coverage.py`. Rows: the {len(plain)} llama.cpp rows of "
-        "`../shared/reference/measurements.csv` used by benchmarks/speed_accuracy.py. Band rule (benchmarks/fit_defaults.py): "
-        f"the {BAND_COVERAGE:.0%} quantile of |log(predicted/measured)| over leave-one-device-out predictions of the path's rows "
-        f"where ≥ {MIN_DEVICES_FOR_PATH_BAND} devices share the path, else pooled over every path's held-out rows. "
+        "`../shared/reference/measurements.csv` used by benchmarks/speed_accuracy.py. Band rule (benchmarks/fit_defaults.py, "
+        f"published.heldout_bands): the conformal {BAND_COVERAGE:.0%} quantile (the ⌈{BAND_COVERAGE:g}·(n+1)⌉-th smallest of n) "
+        "of |log(predicted/measured)| over leave-one-device-out predictions of the path's rows "
+        f"where ≥ {MIN_DEVICES_FOR_PATH_BAND} devices share the path and it has ≥ 4 rows, else the same quantile pooled over "
+        "every path's held-out rows with each device's rows weighing one device. "
         "'Nested' = each device's rows predicted by a fit without it and judged against a band set without it "
         "(the honest check; target 75–85 %). Rows whose path has no other device are predicted by the bare prior "
         "(benchmarks/priors.toml): the Jetson AGX Orin on CUDA is the only such path with rows; 'all / fitted paths' "

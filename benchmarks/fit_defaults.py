@@ -35,10 +35,12 @@ HEADER = """# Default empirical factors per execution path, used for devices wit
 # Written by `python benchmarks/fit_defaults.py` on {today}: least-squares fit (log space, with a
 # weak prior) to the llama.cpp rows of ../shared/reference/measurements.csv. Paths without
 # measurements keep their prior (basis says so).
-# Bands: {coverage:.0%} coverage of held-out error — the {coverage:.0%} quantile of |log(predicted/measured)|
-# over leave-one-device-out predictions of the path's rows (each device predicted by factors fitted
-# without it), where >= {min_dev} devices share the path; else the same quantile pooled over every
-# path's held-out rows. Checked by `python benchmarks/band_coverage.py`.
+# Bands: {coverage:.0%} coverage of held-out error. Each path's band is the conformal {coverage:.0%} quantile
+# (the ceil({coverage:.0%} x (n + 1))-th smallest of n) of |log(predicted/measured)| over leave-one-device-out
+# predictions of its rows (each device predicted by factors fitted without it), where >= {min_dev} devices
+# share the path and it has >= 4 rows; else the same quantile pooled over every path's held-out rows,
+# each device's rows weighing one device (engine.calibrate.band_from_heldout, published.heldout_bands).
+# Checked by `python benchmarks/band_coverage.py`.
 # Fields: see advisor/records.py PathFactors.
 """
 
@@ -55,7 +57,7 @@ def main() -> int:
         by_path[execution_path(r.observation.device)].append(r)
     blocks = [HEADER.format(today=date.today().isoformat(), coverage=BAND_COVERAGE, min_dev=MIN_DEVICES_FOR_PATH_BAND)]
     priors = load_priors()
-    heldout = held_out(rows, catalog, priors)
+    heldout = held_out(rows, catalog, priors, cache={})
     bands = {m: heldout_bands(heldout, m) for m in ("decode", "prefill")}
     for metric, (per_path, pooled) in bands.items():
         print(f"{metric} bands ({BAND_COVERAGE:.0%} of held-out): " + ", ".join(f"{p} ±{b:.0%}" for p, b in sorted(per_path.items()))

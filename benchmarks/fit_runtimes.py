@@ -6,9 +6,9 @@ leave-one-device-out error.
 Each path starts from its prior — llama.cpp's factors for the same hardware
 (``engine.evaluate.runtime_prior``) — and fits, with the same MAP least squares as the llama.cpp paths
 (``engine.calibrate.fit``), only what its rows can inform: the achieved-bandwidth efficiency from
-decode rows, the prefill efficiency from prefill rows. Bands: the 80th percentile of the
-leave-one-device-out |log error| (the prior's widened band where a path has rows from fewer than
-MIN_DEVICES_FOR_BAND devices). Writes catalog/runtime-calibration.toml and
+decode rows, the prefill efficiency from prefill rows. Bands: the conformal 80 % quantile of the
+leave-one-device-out |log error| (``engine.calibrate.band_from_heldout``; the prior's widened band
+where a path has too few rows for it: fewer than 4). Writes catalog/runtime-calibration.toml and
 benchmarks/results/runtime_speed.md.
 
     python benchmarks/fit_runtimes.py
@@ -27,7 +27,7 @@ if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
 from advisor.catalog import load_catalog  # noqa: E402
-from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
+from advisor.engine.calibrate import Observation, band_from_heldout, conformal_rank_ok, fit, predict  # noqa: E402
 from advisor.engine.evaluate import runtime_prior  # noqa: E402
 from advisor.engine.runtimes import Variant  # noqa: E402
 from benchmarks.runtime_published import RuntimeMeasurement, load_runtime_rows  # noqa: E402
@@ -50,9 +50,7 @@ FORMAT_NAMES = {
 #: A fitted factor replaces the prior only with rows from at least this many devices, and only when
 #: it lowers the held-out (leave-one-device-out) error below the prior's error on the same rows.
 MIN_DEVICES_TO_FIT = 2
-#: A band comes from held-out errors with at least this many rows; else the prior's widened band.
-MIN_ROWS_FOR_BAND = 3
-#: Coverage of the bands.
+#: Coverage of the bands (a band needs conformal_rank_ok rows: 4 at 80 %; else the prior's widened band).
 BAND_QUANTILE = 0.8
 
 
@@ -105,10 +103,11 @@ def mdape(errs: list[float]) -> float:
 
 
 def band(errs: list[float], fallback: float) -> float:
-    if not errs:
+    """The conformal BAND_QUANTILE band of held-out errors (never below half the prior's band);
+    ``fallback`` (the prior's band) when there are too few errors to promise that coverage."""
+    if not conformal_rank_ok(len(errs), BAND_QUANTILE):
         return fallback
-    q = sorted(abs(e) for e in errs)[min(len(errs) - 1, int(BAND_QUANTILE * len(errs)))]
-    return max(fallback / 2, math.exp(q) - 1)
+    return max(fallback / 2, band_from_heldout(errs, BAND_QUANTILE))
 
 
 def main() -> int:
@@ -132,8 +131,7 @@ def main() -> int:
             use_fit = n_dev >= MIN_DEVICES_TO_FIT and mdape(held) < mdape(from_prior)
             errs = held if use_fit else from_prior
             update[param] = getattr(fitted if use_fit else prior, param)
-            update[band_name] = round(band(errs, getattr(prior, band_name)) if len(idx) >= MIN_ROWS_FOR_BAND
-                                      else getattr(prior, band_name), 3)
+            update[band_name] = round(band(errs, getattr(prior, band_name)), 3)
             chosen[metric] = "fitted" if use_fit else "prior"
             all_prior[metric] += from_prior
             all_lodo[metric] += errs

@@ -178,25 +178,39 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = 
 
 
 def fit_paths(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathFactors],
-              exclude: frozenset[str] = frozenset(), only: frozenset[str] | None = None) -> dict[str, PathFactors]:
+              exclude: frozenset[str] = frozenset(), only: frozenset[str] | None = None,
+              cache: dict | None = None) -> dict[str, PathFactors]:
     """Factors per execution path (of ``only``, default all) fitted to the rows of every device
-    not in ``exclude``."""
+    not in ``exclude``. ``cache`` (a dict kept by the caller for one ``rows``, ``priors`` pair)
+    reuses a path's fit when the same devices of that path are left out: a path's fit depends on
+    its own rows only, so the nested leave-one-device-out of band_coverage.py refits far less."""
     from collections import defaultdict
 
     from advisor.engine.calibrate import calibrate_path
     from advisor.engine.speed import execution_path
 
     by_path: dict[str, list[Observation]] = defaultdict(list)
+    left_out: dict[str, set[str]] = defaultdict(set)
     for r in rows:
-        if r.observation is not None and r.device_key not in exclude:
+        if r.observation is not None:
             path = execution_path(r.observation.device)
-            if only is None or path in only:
+            if only is not None and path not in only:
+                continue
+            if r.device_key in exclude:
+                left_out[path].add(r.device_key)
+            else:
                 by_path[path].append(r.observation)
-    return {
-        path: calibrate_path(obs, priors[path], catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
-                             decode_params=PUBLISHED_DECODE_PARAMS, data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)[0]
-        for path, obs in by_path.items()
-    }
+    out = {}
+    for path, obs in by_path.items():
+        key = (path, frozenset(left_out[path]))
+        if cache is not None and key in cache:
+            out[path] = cache[key]
+            continue
+        out[path] = calibrate_path(obs, priors[path], catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
+                                   decode_params=PUBLISHED_DECODE_PARAMS, data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)[0]
+        if cache is not None:
+            cache[key] = out[path]
+    return out
 
 
 @dataclass(frozen=True)
@@ -211,9 +225,10 @@ class HeldOut:
 
 
 def held_out(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathFactors],
-             also_exclude: frozenset[str] = frozenset()) -> list[HeldOut]:
+             also_exclude: frozenset[str] = frozenset(), cache: dict | None = None) -> list[HeldOut]:
     """Leave-one-device-out predictions of every row (of devices not in ``also_exclude``), each
-    from its path's factors fitted on the other devices (minus ``also_exclude``)."""
+    from its path's factors fitted on the other devices (minus ``also_exclude``); ``cache``: see
+    ``fit_paths``."""
     import math
 
     from advisor.engine.calibrate import predict
@@ -223,7 +238,7 @@ def held_out(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathF
     out = []
     for dev in sorted({r.device_key for r in rows} - also_exclude):
         paths = frozenset(execution_path(r.observation.device) for r in rows if r.device_key == dev)
-        fitted = fit_paths(rows, catalog, priors, exclude=also_exclude | {dev}, only=paths)
+        fitted = fit_paths(rows, catalog, priors, exclude=also_exclude | {dev}, only=paths, cache=cache)
         for r in rows:
             if r.device_key != dev:
                 continue
@@ -235,26 +250,41 @@ def held_out(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathF
     return out
 
 
-#: A path's band comes from its own held-out residuals when at least this many devices share it;
-#: otherwise from the held-out residuals of every path pooled — rows predicted by a fit on other
-#: devices of their path only (rows the bare prior predicted measure "no data at all", which
-#: describes no shipped path with measurements).
+#: A path's band comes from its own held-out residuals when at least this many devices share it
+#: and it has enough rows for the conformal rank (``engine.calibrate.conformal_rank_ok``: ≥ 4 rows
+#: at 80 %); otherwise from the pooled band (``heldout_bands``).
 MIN_DEVICES_FOR_PATH_BAND = 2
 
 
 def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float], float]:
-    """Per-path band (BAND_COVERAGE of held-out residuals) and the pooled band of all paths."""
+    """Per-path band and the pooled band, each holding BAND_COVERAGE of held-out residuals by the
+    conformal rank of ``engine.calibrate.band_from_heldout``.
+
+    * own band: the path's rows, where ≥ MIN_DEVICES_FOR_PATH_BAND devices share it and its rows
+      suffice for the rank;
+    * pooled band (every other path): the held-out residuals of every path, each *device*'s rows
+      sharing one unit of weight. A path without its own band is a path with one or two devices,
+      and what it needs is the error of "a device" — rows of one device share its errors (its
+      profile's bandwidth, its harness), so pooling rows would let the best-measured path (Metal:
+      14 of 27 prefill rows) set the band of every sparse one, which held 74 % instead of 80 %
+      (benchmarks/band_coverage.py, 2026-11-29). Rows the bare prior predicted (no other device on
+      their path) are left out: they measure "no data at all", which describes no shipped path
+      with measurements."""
     from collections import defaultdict
 
-    from advisor.engine.calibrate import band_from_heldout
+    from advisor.engine.calibrate import band_from_heldout, conformal_rank_ok
 
     sel = [h for h in heldout if h.row.observation.metric == metric]
     by_path: dict[str, list[HeldOut]] = defaultdict(list)
     for h in sel:
         by_path[h.path].append(h)
-    pooled = band_from_heldout([h.log_residual for h in sel if h.path_fitted])
+    fitted = [h for h in sel if h.path_fitted]
+    rows_of: dict[str, int] = defaultdict(int)
+    for h in fitted:
+        rows_of[h.row.device_key] += 1
+    pooled = band_from_heldout([h.log_residual for h in fitted], weights=[1 / rows_of[h.row.device_key] for h in fitted])
     bands = {path: band_from_heldout([h.log_residual for h in hs]) for path, hs in by_path.items()
-             if len({h.row.device_key for h in hs}) >= MIN_DEVICES_FOR_PATH_BAND}
+             if len({h.row.device_key for h in hs}) >= MIN_DEVICES_FOR_PATH_BAND and conformal_rank_ok(len(hs))}
     return bands, pooled
 
 

@@ -1,0 +1,62 @@
+"""The rule that sets the 80 % speed bands from held-out errors (engine.calibrate.band_from_heldout,
+benchmarks/published.heldout_bands): a band must hold its stated share of *new* measurements."""
+
+import math
+import random
+
+import pytest
+
+from advisor.engine.calibrate import Observation, band_from_heldout, conformal_rank_ok
+from advisor.records import Workload
+from benchmarks import published
+
+
+@pytest.mark.parametrize(("n", "rank"), [(4, 4), (5, 5), (6, 6), (9, 8), (10, 9), (19, 16), (20, 17)])
+def test_band_is_the_conformal_rank(n, rank):
+    """The ⌈0.8 (n + 1)⌉-th smallest of n held-out errors, not the ⌈0.8 n⌉-th."""
+    errs = [math.log(1 + 0.1 * i) for i in range(1, n + 1)]
+    random.Random(n).shuffle(errs)
+    assert band_from_heldout(errs) == pytest.approx(0.1 * rank)
+
+
+@pytest.mark.parametrize(("weight", "ok"), [(1, False), (3, False), (3.9, False), (4, True), (10, True)])
+def test_enough_errors_for_an_80_percent_band(weight, ok):
+    assert conformal_rank_ok(weight) is ok
+
+
+@pytest.mark.parametrize("n", [4, 5, 6, 8, 12])
+def test_band_covers_80_percent_of_a_new_error(n):
+    """Exchangeable errors: the band set from n of them holds the next one ≥ 80 % of the time
+    (the empirical ⌈0.8 n⌉-th error held 67 % at n = 5)."""
+    rng = random.Random(11)
+    trials, inside = 4000, 0
+    for _ in range(trials):
+        errs = [rng.gauss(0, 0.4) for _ in range(n + 1)]
+        inside += abs(errs[-1]) <= math.log1p(band_from_heldout(errs[:-1], minimum=0.0))
+    assert inside / trials >= 0.78
+
+
+def _held(catalog, device: str, path: str, err: float) -> published.HeldOut:
+    o = Observation(catalog.model("qwen3-0.6b"), catalog.file_type("Q4_0"), catalog.device("raspberry-pi-5-8gb"),
+                    Workload(4096, 1, 128), "decode", 10.0)
+    return published.HeldOut(published.PublishedRow(o, "x", device, {}), path, 10.0 * math.exp(err), err, True)
+
+
+def test_pooled_band_weighs_devices_not_rows(catalog):
+    """Three well-measured devices with 10 rows each (errors 1 %) and five devices of sparse paths
+    with one row each (errors ×3): a path without its own band is like "a device", so the pooled
+    band must be set by the devices (×3), not by the 30 small rows."""
+    held = [_held(catalog, f"m{d}", "metal", 0.01) for d in range(3) for _ in range(10)]
+    held += [_held(catalog, f"s{d}", p, math.log(3)) for d, p in enumerate(["vulkan", "cuda", "opencl", "cpu-x86", "cpu-arm"])]
+    own, pooled = published.heldout_bands(held, "decode")
+    assert pooled == pytest.approx(2.0)
+    assert own == {"metal": pytest.approx(0.05)}  # 3 devices, 30 rows: its own band (at the 5 % floor)
+
+
+def test_a_path_with_too_few_rows_takes_the_pooled_band(catalog):
+    """Two devices, three rows: too few for an 80 % rank; the path borrows the pooled band."""
+    held = [_held(catalog, "a", "vulkan", 0.1), _held(catalog, "a", "vulkan", 0.2), _held(catalog, "b", "vulkan", 0.3)]
+    held += [_held(catalog, f"d{d}", "metal", 0.5) for d in range(6)]
+    own, pooled = published.heldout_bands(held, "decode")
+    assert "vulkan" not in own and own["metal"] == pytest.approx(math.exp(0.5) - 1)
+    assert pooled == pytest.approx(math.exp(0.5) - 1)
