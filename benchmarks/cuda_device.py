@@ -1,0 +1,116 @@
+"""llama.cpp's CUDA path on a lent data-centre GPU (an H200), measured on synthetic twins, against
+the engine's prediction for that GPU. The machine is lent to some sessions only (the `device`
+tool); nothing here runs in the tests.
+
+    # here: stage the source and wheels (ignored folder .devcheck, see benchmarks/cuda_device.sh)
+    # there: bash benchmarks/cuda_device.sh            (builds llama.cpp with CUDA, twins, llama-bench)
+    python benchmarks/cuda_device.py build DIR          # F16 twins of MODELS (run there by the script)
+    python benchmarks/cuda_device.py compare cuda|cpu [--write]   # here: measured vs predicted
+
+The GPU is not an edge device, so it is not in profiles/: its profile is
+benchmarks/reference_devices/ref-h200-141gb.toml (datasheet figures). What it checks: the
+`cuda` path's factors, fitted on RTX 3090/4090 rows of 8B models, on a GPU 5× faster in memory —
+where small models are bound by the fixed per-layer cost, not by bandwidth. A held-out check:
+these runs are in no fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+MODELS = ("smollm2-135m-instruct", "qwen2.5-0.5b-instruct", "llama-3.2-1b-instruct", "qwen2.5-1.5b-instruct",
+          "llama-3.2-3b-instruct")
+
+
+def build(out: Path, models: list[str] | None = None) -> None:
+    from advisor.catalog import load_catalog
+    from advisor.validate.twin import write_f16_gguf
+
+    catalog = load_catalog()
+    out.mkdir(parents=True, exist_ok=True)
+    for model_id in models or MODELS:
+        path = out / f"{model_id}-F16.gguf"
+        write_f16_gguf(catalog.model(model_id), path)
+        print(f"wrote {path} ({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+
+
+#: The runs of each script, the profile they are predicted with, and the results page.
+RUNS = {
+    "cuda": ("cuda_h200_bench.jsonl", "ref-h200-141gb.toml", "cuda_h200.md", "benchmarks/cuda_device.sh"),
+    "cpu": ("cpu_h200host_bench.jsonl", "ref-h200-host-cpu.toml", "cpu_h200host.md", "benchmarks/cpu_device.sh"),
+}
+
+
+def compare(kind: str, write: bool) -> None:
+    from advisor.api import load_device_file
+    from advisor.catalog import load_catalog
+    from advisor.engine.evaluate import evaluate
+    from advisor.records import Workload
+
+    bench_name, device_name, page, script = RUNS[kind]
+    catalog = load_catalog()
+    device = load_device_file(HERE / "reference_devices" / device_name)
+    bench = HERE / "results" / bench_name
+    rows = [json.loads(line) for line in bench.read_text().splitlines() if line.strip().startswith("{")]
+    lines = ["| model | file | test | measured tok/s | predicted tok/s (80 % band) | error | in band |", "|---|---|---|---|---|---|---|"]
+    errors: dict[str, list[float]] = {"decode": [], "prefill": []}
+    inside: dict[str, list[bool]] = {"decode": [], "prefill": []}
+    for r in rows:
+        name = Path(r["model_filename"]).name.removesuffix(".gguf")
+        model_id, quant = name.rsplit("-", 1)  # <model id>-<file type>.gguf, as build() and the script name them
+        model, ftype = catalog.model(model_id), catalog.file_type(quant)
+        threads = int(r["n_threads"]) if r.get("n_gpu_layers", 99) == 0 else None
+        if r["n_gen"] > 0:
+            metric, w = "decode", Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(r["n_gen"]), threads=threads)
+        else:
+            metric, w = "prefill", Workload(context_tokens=4096, prompt_tokens=int(r["n_prompt"]), output_tokens=1, threads=threads)
+        est = evaluate(model, ftype, device, w, catalog)
+        sp = est.speed
+        assert sp is not None
+        pred, band = (sp.decode_tokens_per_s, sp.decode_band) if metric == "decode" else (sp.prefill_tokens_per_s, sp.prefill_band)
+        measured = float(r["avg_ts"])
+        err = pred / measured - 1
+        errors[metric].append(abs(err))
+        inside[metric].append(band.low <= measured <= band.high)
+        lines.append(f"| {model_id} | {quant} | {metric} | {measured:.1f} ± {float(r.get('stddev_ts', 0)):.1f} | "
+                     f"{pred:.1f} ({band.low:.1f}–{band.high:.1f}) | {err:+.0%} | {'yes' if inside[metric][-1] else 'no'} |")
+    summary = [f"- {m}: median |error| {statistics.median(e):.0%} over {len(e)} runs; {sum(inside[m])} of {len(e)} inside the band"
+               for m, e in errors.items() if e]
+    text = "\n".join(lines + [""] + summary) + "\n"
+    print(text)
+    if write:
+        on = rows[0].get("gpu_info") if kind == "cuda" else rows[0].get("cpu_info")
+        head = (f"# llama.cpp {kind.upper()} on {on} (lent machine): synthetic twins against the engine's prediction\n\n"
+                "llama-bench of the llama.cpp that llama-cpp-python 0.3.36 vendors (its `build_commit` field names this "
+                "repository's commit: the source was built outside llama.cpp's own git tree), "
+                f"run by `{script}`; predicted with `benchmarks/reference_devices/{device_name}` "
+                f"(`python benchmarks/cuda_device.py compare {kind} --write`). "
+                "Measured ± llama-bench's standard deviation over its repetitions. These runs are in no fit.\n\n")
+        (HERE / "results" / page).write_text(head + text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("out", type=Path)
+    b.add_argument("--models", nargs="*", help=f"catalog model ids (default: {', '.join(MODELS)})")
+    c = sub.add_parser("compare")
+    c.add_argument("kind", choices=sorted(RUNS))
+    c.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    if args.cmd == "build":
+        build(args.out, args.models)
+    else:
+        compare(args.kind, args.write)
+
+
+if __name__ == "__main__":
+    main()
