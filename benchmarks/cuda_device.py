@@ -5,7 +5,7 @@ tool); nothing here runs in the tests.
     # here: stage the source and wheels (ignored folder .devcheck, see benchmarks/cuda_device.sh)
     # there: bash benchmarks/cuda_device.sh            (builds llama.cpp with CUDA, twins, llama-bench)
     python benchmarks/cuda_device.py build DIR          # F16 twins of MODELS (run there by the script)
-    python benchmarks/cuda_device.py compare cuda|cpu [--write]   # here: measured vs predicted
+    python benchmarks/cuda_device.py compare cuda|cpu|threads [--write]   # here: measured vs predicted
 
 The GPU is not an edge device, so it is not in profiles/: its profile is
 benchmarks/reference_devices/ref-h200-141gb.toml (datasheet figures). What it checks: the
@@ -45,6 +45,8 @@ def build(out: Path, models: list[str] | None = None) -> None:
 RUNS = {
     "cuda": ("cuda_h200_bench.jsonl", "ref-h200-141gb.toml", "cuda_h200.md", "benchmarks/cuda_device.sh"),
     "cpu": ("cpu_h200host_bench.jsonl", "ref-h200-host-cpu.toml", "cpu_h200host.md", "benchmarks/cpu_device.sh"),
+    "threads": ("cpu_h200host_threads.jsonl", "ref-h200-host-cpu.toml", "cpu_h200host_threads.md",
+                "benchmarks/cpu_threads_device.sh"),
 }
 
 
@@ -59,7 +61,7 @@ def compare(kind: str, write: bool) -> None:
     device = load_device_file(HERE / "reference_devices" / device_name)
     bench = HERE / "results" / bench_name
     rows = [json.loads(line) for line in bench.read_text().splitlines() if line.strip().startswith("{")]
-    lines = ["| model | file | test | measured tok/s | predicted tok/s (80 % band) | error | in band |", "|---|---|---|---|---|---|---|"]
+    lines = ["| model | file | test | threads | measured tok/s | predicted tok/s (80 % band) | error | in band |", "|---|---|---|---|---|---|---|---|"]
     errors: dict[str, list[float]] = {"decode": [], "prefill": []}
     inside: dict[str, list[bool]] = {"decode": [], "prefill": []}
     for r in rows:
@@ -79,7 +81,7 @@ def compare(kind: str, write: bool) -> None:
         err = pred / measured - 1
         errors[metric].append(abs(err))
         inside[metric].append(band.low <= measured <= band.high)
-        lines.append(f"| {model_id} | {quant} | {metric} | {measured:.1f} ± {float(r.get('stddev_ts', 0)):.1f} | "
+        lines.append(f"| {model_id} | {quant} | {metric} | {r['n_threads'] if threads else '–'} | {measured:.1f} ± {float(r.get('stddev_ts', 0)):.1f} | "
                      f"{pred:.1f} ({band.low:.1f}–{band.high:.1f}) | {err:+.0%} | {'yes' if inside[metric][-1] else 'no'} |")
     summary = [f"- {m}: median |error| {statistics.median(e):.0%} over {len(e)} runs; {sum(inside[m])} of {len(e)} inside the band"
                for m, e in errors.items() if e]
@@ -87,7 +89,7 @@ def compare(kind: str, write: bool) -> None:
     print(text)
     if write:
         on = rows[0].get("gpu_info") if kind == "cuda" else rows[0].get("cpu_info")
-        head = (f"# llama.cpp {kind.upper()} on {on} (lent machine): synthetic twins against the engine's prediction\n\n"
+        head = (f"# llama.cpp {'CPU' if kind == 'threads' else kind.upper()} on {on} (lent machine): synthetic twins against the engine's prediction\n\n"
                 "llama-bench of the llama.cpp that llama-cpp-python 0.3.36 vendors (its `build_commit` field names this "
                 "repository's commit: the source was built outside llama.cpp's own git tree), "
                 f"run by `{script}`; predicted with `benchmarks/reference_devices/{device_name}` "
