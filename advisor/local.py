@@ -65,7 +65,7 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
         "verification": "measured on this machine",
         "notes": (f"board: {info.board}; " if info.board else "") + (f"{info.tegra_release}; " if info.tegra_release else "")
         + (f"container memory limit {info.cgroup_limit_bytes / GIB:.1f} GiB; " if info.cgroup_limit_bytes else "")
-        + f"single-thread read bandwidth {bandwidth_1t_gbs:.1f} GB/s",
+        + "measured by advisor profile",
         "measured_at": today,
         "memory": {
             "ram": f"{info.ram_total_bytes}B",
@@ -73,6 +73,7 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
             "bandwidth_gbs": round(bandwidth_gbs, 2),
             "bandwidth_basis": "measured",
             "bandwidth_note": f"read benchmark, {threads} threads, {working_set // MIB} MiB working set",
+            "thread_bandwidth_gbs": round(bandwidth_1t_gbs, 2),
             "usable": f"{info.usable_bytes}B",
             "usable_basis": "measured",
             "usable_note": "available memory at profiling time" + (", capped by the cgroup limit" if info.cgroup_limit_bytes else ""),

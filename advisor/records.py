@@ -331,6 +331,9 @@ class MemorySpec(Record):
     unified: bool
     llc: ByteSize | None = None
     llc_bandwidth_gbs: float | None = Field(default=None, ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
+    #: read bandwidth one thread reaches (``advisor profile`` measures it): n CPU threads read at
+    #: most n × this, so few threads are bound by it before the memory's bandwidth
+    thread_bandwidth_gbs: float | None = Field(default=None, ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
 
     @model_validator(mode="after")
     def _usable_le_ram(self) -> "MemorySpec":

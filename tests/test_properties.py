@@ -114,9 +114,9 @@ def _exhaustive_best(model, quants, device, workload, catalog, constraints):
     for q in quants:
         v = q if isinstance(q, Variant) else None
         est = evaluate(model, v.format if v else q, device, workload, catalog, variant=v)
-        if rec._check(est, model, workload, constraints, tables=catalog, choice=q) is None:
-            if best is None or rec._rank_key(est, constraints.target_decode_tps) > rec._rank_key(best, constraints.target_decode_tps):
-                best = est
+        passes = rec._check(est, model, workload, constraints, tables=catalog, choice=q) is None
+        if passes and (best is None or rec._rank_key(est, constraints.target_decode_tps) > rec._rank_key(best, constraints.target_decode_tps)):
+            best = est
     return best
 
 
@@ -125,12 +125,11 @@ def _exhaustive_best(model, quants, device, workload, catalog, constraints):
 def test_pruned_search_finds_the_exhaustive_best(catalog, data):
     """best_quant finishes (speed, checks) only candidates whose fit and quality could still beat
     the best so far; its answer must be the one trying every candidate gives, ties included."""
-    from advisor.engine.recommend import ALL_RUNTIMES, Constraints, best_quant, candidate_variants
-    from advisor.engine.runtimes import runs_model
-
     from hypothesis import assume
 
     from advisor.api import make_deployment
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints, best_quant, candidate_variants
+    from advisor.engine.runtimes import runs_model
     from advisor.errors import AdvisorError
 
     device = catalog.device(data.draw(st.sampled_from(sorted(catalog.devices))))

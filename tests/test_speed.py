@@ -163,3 +163,22 @@ def test_more_decode_threads_help_less_than_linearly(catalog):
     assert 1 < twelve[0] / one[0] < 12
     # measured on llama.cpp's threads only: another runtime's thread pool keeps linear scaling
     assert spd.cpu_decode_rates(device, 12, llama_cpp=False)[0] / one[0] == pytest.approx(12, rel=1e-9)
+
+
+def test_few_threads_read_at_most_their_own_bandwidth(catalog):
+    """With one thread's read bandwidth known (advisor profile measures it), n threads read at most
+    n × it: hand-computed roofline at 1 thread (5 GB/s), 2 (10) and 4 (20: the memory's 17.1 binds)."""
+    from advisor.engine.core import cpu_read_gbs
+
+    model = catalog.model("llama-3.2-1b-instruct")
+    ftype = catalog.file_type("Q4_0")
+    device = _device(catalog, thread_bandwidth_gbs=5.0)
+    assert cpu_read_gbs(device, 1) == 5.0 and cpu_read_gbs(device, 4) == 17.1
+    assert cpu_read_gbs(_device(catalog), 1) == 17.1  # not measured: the memory's figure
+    fast = FACTORS.model_copy(update={"decode_compute_efficiency": 8.0})
+    weights = mem.weights_bytes(model, ftype, catalog.ggml_types)
+    kv = mem.kv_read_bytes(model, 1.5)
+    for threads, gbs in ((1, 5.0), (2, 10.0), (4, 17.1)):
+        w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1, threads=threads)
+        s = estimate_speed(model, ftype, catalog.ggml_types, device, w, fast)
+        assert s.decode_tokens_per_s == pytest.approx(gbs * 1e9 * 0.5 / (weights + kv), rel=1e-9)

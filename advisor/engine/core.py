@@ -204,6 +204,7 @@ class DeviceTerms:
     cpu_decode_flops: Num  # FP32 FLOP/s of the decode threads (float weights)
     gpu_flops: Num
     host_gbs: Num
+    cpu_gbs: Num  # what the CPU threads can read: host_gbs, or threads × one thread's bandwidth if less
     vram_gbs: Num
     llc_bytes: Num
     llc_gbs: Num
@@ -239,6 +240,7 @@ def device_row(
         "cpu_decode_flops": decode_flops,
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
+        "cpu_gbs": cpu_read_gbs(device, threads),
         "vram_gbs": (gpu.vram_bandwidth_gbs or device.memory.bandwidth_gbs) if gpu and gpu.discrete else device.memory.bandwidth_gbs,
         "llc_bytes": float(device.memory.llc or 0),
         "llc_gbs": float(device.memory.llc_bandwidth_gbs or 0),
@@ -248,6 +250,16 @@ def device_row(
         "main": FactorTerms.of(main),
         "cpu": FactorTerms.of(cpu),
     }
+
+
+def cpu_read_gbs(device: DeviceProfile, threads: int) -> float:
+    """Peak read bandwidth of ``threads`` CPU threads: the memory's, or threads × the bandwidth one
+    thread reaches (``memory.thread_bandwidth_gbs``) when that is less — one core cannot keep
+    enough loads in flight to fill the memory bus (a 16-core Xeon: 8.3 GB/s for one thread of 94;
+    llama.cpp decode there at 1–4 threads, benchmarks/results/cpu_h200host_threads.md)."""
+    per_thread = device.memory.thread_bandwidth_gbs
+    total = device.memory.bandwidth_gbs
+    return min(total, max(1, threads) * per_thread) if per_thread else total
 
 
 def device_terms(rows: Sequence[Mapping[str, Any]], *, axis: int | None = None) -> DeviceTerms:
@@ -405,7 +417,7 @@ def offloaded_expert_decode_seconds(c: CandidateTerms, d: DeviceTerms, cpu_moe_l
     memory, compute, fixed) seconds, like ``speed.decode_seconds``."""
     read = offloaded_expert_bytes(c, cpu_moe_layers) * c.expert_fraction
     params = cpu_moe_layers / maximum(c.moe_layers, 1) * c.expert_active_params
-    bandwidth = effective_bandwidth(d.host_gbs, d.cpu.bw_efficiency, read, 0.0, 0.0, False)
+    bandwidth = effective_bandwidth(d.cpu_gbs, d.cpu.bw_efficiency, read, 0.0, 0.0, False)
     return decode_seconds(read, bandwidth, 2 * params, d.cpu_flops * d.cpu.decode_compute_efficiency,
                           cpu_moe_layers, d.cpu.fixed_s_per_layer)
 
@@ -448,7 +460,7 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     bytes_per_token = weight_read - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes
     decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
         c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
-    peak = where(gpu_side & d.discrete, d.vram_gbs, d.host_gbs)
+    peak = where(gpu_side, where(d.discrete, d.vram_gbs, d.host_gbs), d.cpu_gbs)
     rate = where(gpu_side, d.gpu_flops, d.cpu_flops)
     # a CPU decodes quantized weights through int8 dot products, float weights through FMA
     decode_rate = where(gpu_side, d.gpu_flops, where(c.is_float, d.cpu_decode_flops, d.cpu_decode_ops))
