@@ -168,6 +168,14 @@ def cpu_info_cached() -> dict[str, Any]:
     return info
 
 
+def gpu_memory_bandwidth_gbs(bus_bits: int, memory_clock_mhz: float) -> float:
+    """Peak memory bandwidth of an NVIDIA GPU from NVML's memory bus width and maximum memory
+    clock: bus / 8 bytes × clock × 2 transfers per clock (NVML reports the clock at half the data
+    rate). RTX 3060: 192-bit × 7,501 MHz → 360 GB/s; RTX 4090: 384-bit × 10,501 MHz → 1,008 GB/s
+    (their datasheets' figures)."""
+    return bus_bits / 8 * memory_clock_mhz * 2 / 1000
+
+
 def probe_nvidia() -> list[dict[str, Any]]:
     """NVIDIA GPUs through NVML (nvidia-ml-py), then GPUtil, then nvidia-smi; [] when none."""
     try:
@@ -180,8 +188,14 @@ def probe_nvidia() -> list[dict[str, Any]]:
                 h = pynvml.nvmlDeviceGetHandleByIndex(i)
                 mem = pynvml.nvmlDeviceGetMemoryInfo(h)
                 name = pynvml.nvmlDeviceGetName(h)
-                out.append({"name": name.decode() if isinstance(name, bytes) else name,
-                            "memory_total_bytes": int(mem.total), "memory_free_bytes": int(mem.free), "via": "nvml"})
+                gpu = {"name": name.decode() if isinstance(name, bytes) else name,
+                       "memory_total_bytes": int(mem.total), "memory_free_bytes": int(mem.free), "via": "nvml"}
+                try:  # the memory interface, for a derived bandwidth (gpu_memory_bandwidth_gbs)
+                    gpu["memory_bus_bits"] = int(pynvml.nvmlDeviceGetMemoryBusWidth(h))
+                    gpu["memory_clock_mhz"] = int(pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_MEM))
+                except Exception:  # older drivers or bindings: the bandwidth stays an estimate
+                    gpu.pop("memory_bus_bits", None)
+                out.append(gpu)
             return out
         finally:
             pynvml.nvmlShutdown()

@@ -10,7 +10,15 @@ from typing import Any
 
 from advisor.catalog import advisor_home, load_device_file
 from advisor.errors import DataFileError
-from advisor.hardware import MachineInfo, Progress, measure_bandwidth, measure_compute, measure_storage_read, probe_machine
+from advisor.hardware import (
+    MachineInfo,
+    Progress,
+    gpu_memory_bandwidth_gbs,
+    measure_bandwidth,
+    measure_compute,
+    measure_storage_read,
+    probe_machine,
+)
 from advisor.records import DeviceProfile
 from advisor.hardware import STORAGE_TEST_BYTES
 from advisor.units import GIB, MIB
@@ -107,12 +115,19 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
             profile["memory"]["llc_bandwidth_gbs"] = round(llc_bandwidth_gbs, 2)
     if info.gpus:
         g = info.gpus[0]
+        bandwidth: dict[str, Any] = {"vram_bandwidth_gbs": 300.0, "vram_bandwidth_basis": "estimated"}
+        if g.get("memory_bus_bits") and g.get("memory_clock_mhz"):
+            bandwidth = {
+                "vram_bandwidth_gbs": round(gpu_memory_bandwidth_gbs(g["memory_bus_bits"], g["memory_clock_mhz"]), 1),
+                "vram_bandwidth_basis": "derived",
+                "vram_bandwidth_note": f"NVML: {g['memory_bus_bits']}-bit bus × {g['memory_clock_mhz']} MHz × 2 / 8",
+            }
         profile["gpu"] = {
             "name": g["name"], "backend": "cuda", "fp16_tflops": 10.0, "fp16_tflops_basis": "estimated",
             "fp16_tflops_note": "detected by NVML; compute not measured, edit with the card's datasheet figure",
             "discrete": True, "vram": f"{g['memory_total_bytes']}B",
             "vram_usable": f"{int(g.get('memory_free_bytes') or g['memory_total_bytes'] * 0.95)}B",
-            "vram_bandwidth_gbs": 300.0, "vram_bandwidth_basis": "estimated", "runtimes": ["llama.cpp"],
+            **bandwidth, "runtimes": ["llama.cpp"],
         }
     return profile
 

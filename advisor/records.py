@@ -392,6 +392,7 @@ class GpuSpec(Record):
     vram_usable: ByteSize | None = None
     vram_bandwidth_gbs: float | None = Field(default=None, ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
     vram_bandwidth_basis: Basis | None = None
+    vram_bandwidth_note: str = ""
     #: ids of the runtimes (catalog/runtimes.toml) that can run a model on this GPU from a native
     #: app or process; a browser's WebGPU access is decided by the browser target instead.
     runtimes: tuple[str, ...]

@@ -87,3 +87,31 @@ def test_profile_command_writes_a_loadable_profile(tmp_path, monkeypatch):
     assert again.memory.bandwidth_gbs == device.memory.bandwidth_gbs > 0.5
     if hw.can_drop_page_cache():  # Linux: the storage read is measured too (the cold load time's rate)
         assert again.storage is not None and again.storage.basis == "measured" and again.storage.read_mb_s >= 10
+
+
+def test_gpu_bandwidth_from_the_memory_interface():
+    """bus / 8 × memory clock × 2, against datasheets: RTX 3060 360 GB/s, RTX 4090 1,008 GB/s."""
+    assert hw.gpu_memory_bandwidth_gbs(192, 7501) == pytest.approx(360.0, rel=1e-3)
+    assert hw.gpu_memory_bandwidth_gbs(384, 10501) == pytest.approx(1008.1, rel=1e-3)
+
+
+def test_profile_of_a_machine_with_an_nvidia_gpu(tmp_path):
+    """A probed NVIDIA GPU (as probe_nvidia reports it; this machine has none) becomes a discrete
+    GPU whose bandwidth is derived from NVML's bus width and memory clock when NVML gives them,
+    else a marked estimate; the profile loads."""
+    from advisor.catalog import load_device_file
+    from advisor.local import build_profile, write_toml
+
+    gpu = {"name": "NVIDIA GeForce RTX 3060", "memory_total_bytes": 12 * GIB, "memory_free_bytes": 11 * GIB, "via": "nvml"}
+    for extra, gbs, basis in (({"memory_bus_bits": 192, "memory_clock_mhz": 7501}, 360.0, "derived"), ({}, 300.0, "estimated")):
+        info = hw.MachineInfo(hostname="h", system="Linux", machine="x86_64", cpu_brand="cpu", physical_cores=8,
+                              logical_cores=16, clusters=[(8, 3.5)], isa=["avx2"], l2_bytes=None, l3_bytes=32 * MIB,
+                              ram_total_bytes=32 * GIB, ram_available_bytes=30 * GIB, swap_total_bytes=0,
+                              cgroup_limit_bytes=None, gpus=[{**gpu, **extra}])
+        data = build_profile(info, bandwidth_gbs=50.0, bandwidth_1t_gbs=12.0, gflops=800.0, working_set=GIB, threads=16)
+        path = tmp_path / f"{basis}.toml"
+        write_toml(data, path)
+        device = load_device_file(path)
+        assert device.gpu.discrete and device.gpu.vram_bandwidth_gbs == pytest.approx(gbs, rel=1e-3)
+        assert device.gpu.vram_bandwidth_basis == basis
+        assert device.memory.thread_bandwidth_gbs == 12.0
