@@ -90,8 +90,9 @@ def compare(kind: str, write: bool) -> None:
     if write:
         on = rows[0].get("gpu_info") if kind == "cuda" else rows[0].get("cpu_info")
         head = (f"# llama.cpp {'CPU' if kind == 'threads' else kind.upper()} on {on} (lent machine): synthetic twins against the engine's prediction\n\n"
-                "llama-bench of the llama.cpp that llama-cpp-python 0.3.36 vendors (its `build_commit` field names this "
-                "repository's commit: the source was built outside llama.cpp's own git tree), "
+                "llama-bench of the llama.cpp that llama-cpp-python 0.3.36 vendors (commit 0c1e570, as in "
+                "tests/data/llama-bench; the runs' `build_commit` field names this repository's commit instead: the "
+                "source was built outside llama.cpp's own git tree), "
                 f"run by `{script}`; predicted with `benchmarks/reference_devices/{device_name}` "
                 f"(`python benchmarks/cuda_device.py compare {kind} --write`). "
                 "Measured ± llama-bench's standard deviation over its repetitions. These runs are in no fit.\n\n")
