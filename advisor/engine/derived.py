@@ -10,7 +10,7 @@ identity against the catalog's own records: a model that is not the catalog's (a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
 from advisor.engine import memory as mem
 from advisor.engine import quality
@@ -29,17 +29,17 @@ class QualityTable:
     base: Mapping[str, quality.BaseQuality]
     rel_ppl: Mapping[str, float]
     fit: quality.SizeFit
-    #: relative Δppl at a runtime format's bits per weight
-    runtime_rel_ppl: Callable[[float], float]
+    #: (bits per weight, relative Δppl) of the group-wise GGUF types, for runtime formats
+    groupwise: tuple[tuple[float, float], ...]
 
     def score(self, model: ModelSpec, ftype: Any) -> float:
         """Quality of ``model`` in a GGUF file type, or in a runtime's own format (by the bits per
-        weight of its linear layers, ``quality.runtime_format_rel_ppl``)."""
+        weight of its linear layers, ``quality.groupwise_rel_ppl``)."""
         base = self.base.get(model.id) or quality.base_quality(model, self.fit)
         if isinstance(ftype, FileType):
             rel = self.rel_ppl.get(ftype.id, 0.0)
         else:
-            rel = self.runtime_rel_ppl(ftype.linear.bits_per_weight)
+            rel = quality.groupwise_rel_ppl(ftype.linear.bits_per_weight, self.groupwise)
         return quality.quantized_score(base, model, rel)
 
 
@@ -68,22 +68,18 @@ class Derived:
         self._quality: QualityTable | None = None
         self._runtime_weights: dict[tuple[str, str, str], WeightTerms] = {}
         self._largest: dict[tuple[str, str, str], tuple[str, int]] = {}
-        self._quality_parts: tuple[Any, Any, Any] | None = None  # (base, rel_ppl, fit) of the table
 
     def memo_size(self) -> int:
         """How many derived entries are memoized (the catalog cache re-stores a catalog whose memo
         grew, so the next process starts with the tables this one computed)."""
-        return (len(self._sums) + len(self._weights) + len(self._runtime_weights)
-                + (self._quality_parts is not None))
+        return len(self._sums) + len(self._weights) + len(self._runtime_weights) + (self._quality is not None)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Picklable for the catalog cache: the sums, weights and the quality table's figures, not
-        the tensor inventories (many small objects, slower to unpickle than to rebuild when a new
-        format needs them) nor the quality table itself (it holds a closure; rebuilt from its
-        figures on demand)."""
+        """Picklable for the catalog cache: the sums, weights and the quality table, not the tensor
+        inventories (many small objects, slower to unpickle than to rebuild when a new format
+        needs them)."""
         state = dict(self.__dict__)
         state["_inventory"] = {}
-        state["_quality"] = None
         return state
 
     def _owned(self, model: ModelSpec) -> bool:
@@ -153,24 +149,15 @@ class Derived:
     def forget_quality(self) -> None:
         """Recompute the quality table on next use (a model was added to the catalog)."""
         self._quality = None
-        self._quality_parts = None
 
     def quality(self) -> QualityTable:
         if self._quality is None:
             t = self._tables
-            if self._quality_parts is None:
-                fit = quality.fit_size_model(t.models.values())
-                self._quality_parts = (
-                    {m.id: quality.base_quality(m, fit) for m in t.models.values()},
-                    {f.id: quality.relative_ppl_increase(f, t.ggml_types, t.file_types.values()) for f in t.file_types.values()},
-                    fit,
-                )
-            base, rel_ppl, fit = self._quality_parts
-            points = quality.groupwise_points(t.ggml_types, t.file_types.values())
+            fit = quality.fit_size_model(t.models.values())
             self._quality = QualityTable(
-                base=base,
-                rel_ppl=rel_ppl,
+                base={m.id: quality.base_quality(m, fit) for m in t.models.values()},
+                rel_ppl={f.id: quality.relative_ppl_increase(f, t.ggml_types, t.file_types.values()) for f in t.file_types.values()},
                 fit=fit,
-                runtime_rel_ppl=lambda bpw: quality.groupwise_rel_ppl(bpw, points),
+                groupwise=quality.groupwise_points(t.ggml_types, t.file_types.values()),
             )
         return self._quality

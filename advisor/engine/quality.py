@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from advisor.records import FileType, GgmlType, ModelSpec
 
@@ -158,29 +158,25 @@ def relative_ppl_increase(ftype: FileType, ggml_types: Mapping[str, GgmlType], a
 GROUPWISE_GGUF_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0")
 
 
-def runtime_format_rel_ppl(bits_per_weight: float, ggml_types: Mapping[str, GgmlType], all_ftypes: Iterable[FileType]) -> float:
-    """Δppl / ppl_F16 of a runtime's own format, interpolated at its linear layers' bits per
-    weight over the group-wise GGUF types (no loss at 16 bits and above)."""
-    return groupwise_rel_ppl(bits_per_weight, groupwise_points(ggml_types, all_ftypes))
-
-
-def groupwise_points(ggml_types: Mapping[str, GgmlType], all_ftypes: Iterable[FileType]) -> list[tuple[float, float]]:
-    """(bits per weight, Δppl / ppl_F16) of the group-wise GGUF types with a measured Δppl, sorted."""
-    return sorted(
+def groupwise_points(ggml_types: Mapping[str, GgmlType], all_ftypes: Iterable[FileType]) -> tuple[tuple[float, float], ...]:
+    """(bits per weight, Δppl / ppl_F16) of the group-wise GGUF types with a measured Δppl, sorted:
+    the points ``groupwise_rel_ppl`` interpolates."""
+    return tuple(sorted(
         (ggml_types[f.base_type].bits_per_weight, f.ppl_delta / PPL_F16_LLAMA3_8B)
         for f in all_ftypes
         if f.id in GROUPWISE_GGUF_TYPES and f.ppl_delta and f.ppl_delta > 0 and f.base_type in ggml_types
-    )
+    ))
 
 
-def groupwise_rel_ppl(bits_per_weight: float, points: list[tuple[float, float]]) -> float:
-    """``runtime_format_rel_ppl`` over points already gathered (``groupwise_points``)."""
+def groupwise_rel_ppl(bits_per_weight: float, points: Sequence[tuple[float, float]]) -> float:
+    """Δppl / ppl_F16 of a runtime's own format, interpolated at its linear layers' bits per
+    weight over the group-wise GGUF types' ``points`` (no loss at 16 bits and above)."""
     if bits_per_weight >= 16:
         return 0.0
     return interpolate_rel_ppl(bits_per_weight, points)
 
 
-def interpolate_rel_ppl(bpw: float, known: list[tuple[float, float]]) -> float:
+def interpolate_rel_ppl(bpw: float, known: Sequence[tuple[float, float]]) -> float:
     """Log-space interpolation of (bits per weight, relative Δppl) points; below the range,
     (b_min / b)^BELOW_RANGE_EXPONENT; above it, the last point."""
     if not known:
