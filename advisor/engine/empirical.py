@@ -96,12 +96,11 @@ MLC_FULL_CHUNK_LOGITS_FAMILIES = frozenset({"qwen2.5", "qwen3", "deepseek-r1-dis
 
 
 def guess_runtime_buffer_bytes(model: ModelSpec, chunk: int, activation_bytes: int, *, full_chunk_logits: bool,
-                               max_ffn: int | None = None) -> int:
+                               max_ffn: int) -> int:
     """Guess of a non-llama.cpp runtime's prefill buffers for a chunk of ``chunk`` tokens:
     ``chunk × max FFN width × (3 × activation bytes + 4)``, plus ``chunk × vocab × 4`` when the
-    runtime keeps the logits of the whole chunk (see the constants above). ``max_ffn``: the widest
-    FFN when known (``LayerSums.max_ffn``), else taken from the model."""
+    runtime keeps the logits of the whole chunk (see the constants above). ``max_ffn``: the
+    widest layer's FFN (``LayerSums.max_ffn``)."""
     per, extra = RUNTIME_BUFFER_BYTES_PER_FFN_UNIT
-    ffn = max_ffn or max(model.ffn(i) for i in range(model.n_layers))
     logits = chunk * model.vocab_size * 4 if full_chunk_logits else 0
-    return int(chunk * ffn * (per * activation_bytes + extra) + logits)
+    return int(chunk * max_ffn * (per * activation_bytes + extra) + logits)
