@@ -185,9 +185,15 @@ def _model_filter(model: ModelSpec, c: Constraints) -> Rejection | None:
     return None
 
 
+def _memory_fails(fit: str, c: Constraints) -> bool:
+    """The candidate's memory alone rejects it: it does not fit, or fits only by an offload the
+    constraints do not allow."""
+    return fit == "no" or (fit == "offload" and not c.allow_offload)
+
+
 def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, *, tables: Tables | None = None,
            choice: Any = None) -> Rejection | None:
-    if est.fit == "no" or (est.fit == "offload" and not c.allow_offload):
+    if _memory_fails(est.fit, c):
         return Rejection(model.id, est.quant_id, memory_shortfall(est))
     variant = choice if isinstance(choice, rt.Variant) else None
     if c.deployment is not None and tables is not None:
@@ -270,8 +276,8 @@ def best_quant(
 
 def _rank_ceiling(s: Staged, c: Constraints) -> tuple[bool, bool, float, float]:
     """The highest ranking key a staged candidate can have, whatever its speed; the lowest key of
-    all when its memory alone fails it (``_check``: no fit, or an offload not allowed)."""
-    if s.fit == "no" or (s.fit == "offload" and not c.allow_offload):
+    all when its memory alone fails it (``_memory_fails``)."""
+    if _memory_fails(s.fit, c):
         return (False, False, -math.inf, -math.inf)
     return (s.fit == "fits", True, round(s.quality_score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP, math.inf)
 
