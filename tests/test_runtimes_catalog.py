@@ -248,6 +248,11 @@ verified = true
      "[x]: field '(top level)': backend cpu names platforms ['web'] missing from the runtime's platforms"),
 ])
 def test_bad_runtime_file_fails_with_one_line(tmp_path, body, message):
+    _fails_with_one_line(tmp_path, body, message)
+
+
+def _fails_with_one_line(tmp_path, body, message):
+    """``body`` as runtimes.toml is refused with the one line ``message``, naming the file."""
     path = tmp_path / "runtimes.toml"
     path.write_text(body)
     with pytest.raises(DataFileError) as exc:
@@ -343,11 +348,7 @@ def _with_archs(line: str) -> str:
      "[x]: unknown field 'architecture'; did you mean 'architectures'?"),
 ])
 def test_bad_architectures_fail_with_one_line(tmp_path, body, message):
-    path = tmp_path / "runtimes.toml"
-    path.write_text(body)
-    with pytest.raises(DataFileError) as exc:
-        load_runtimes_file(path)
-    assert str(exc.value) == f"{path} {message}"
+    _fails_with_one_line(tmp_path, body, message)
 
 
 # --------------------------------------------------------------------------- profiles
