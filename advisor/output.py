@@ -131,17 +131,6 @@ def _plain_text(text: str) -> bool:
         ch < "\u0300" or ("\u2000" <= ch < "\u2300" and not "\u200b" <= ch <= "\u200f") for ch in text)
 
 
-def _wrap_words(text: str, width: int) -> list[str]:
-    """Greedy word wrap (no word is longer than ``width`` here)."""
-    lines: list[str] = []
-    for word in text.split(" "):
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines or [""]
-
-
 def _plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, wrap: Sequence[str],
                  width: int) -> str | None:
     """The table ``_rich_table`` prints (box SIMPLE_HEAD, no edge), laid out here without
@@ -158,10 +147,12 @@ def _plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     total = sum(widths) + _GAP * (len(columns) - 1)
     if total > width or len(title) > total:
         return None
+
     def line(parts: Sequence[str]) -> str:
-        return "   ".join(p.ljust(w) for p, w in zip(parts, widths)).rstrip()
+        return (" " * _GAP).join(p.ljust(w) for p, w in zip(parts, widths)).rstrip()
+
     out = [" " * ((total - len(title)) // 2) + title] if title else []  # centred as rich does
-    heads = [_wrap_words(h, w) for (_, h), w in zip(columns, widths)]
+    heads = [_pack(h.split(" "), w, "").split("\n") for (_, h), w in zip(columns, widths)]  # greedy, as rich wraps
     depth = max(len(h) for h in heads)
     heads = [[""] * (depth - len(h)) + h for h in heads]  # headers sit on the bottom line
     out += [line([h[i] for h in heads]) for i in range(depth)]
