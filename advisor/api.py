@@ -253,7 +253,7 @@ def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: W
                 runtime_id: str | None = None, backend_id: str | None = None, deployment=None) -> Estimate:
     """One estimate; with ``runtime_id`` (or a ``deployment`` whose target lacks llama.cpp) in that
     runtime's own format ``quant_id`` on its default (or the named) backend."""
-    from advisor.engine.runtimes import resolve_variant
+    from advisor.engine.runtimes import architecture_reason, resolve_variant
 
     catalog = catalog or load_catalog()
     model = catalog.model(model_id)
@@ -267,9 +267,9 @@ def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: W
     if variant.format is None:
         raise BadInputError(f"name a format of {variant.runtime.id}")
     if not variant.runtime.runs_arch(model.gguf_arch):
-        able = [r.id for r in catalog.runtimes.values() if r.runs_arch(model.gguf_arch)]
+        able = architecture_reason(model, catalog.runtimes).category  # the catalog runtimes that load it
         raise BadInputError(f"{variant.runtime.id} cannot load {model.id}: its converter has no code for the "
-                            f"{model.gguf_arch} architecture; runtimes that can: {', '.join(able) or 'none in the catalog'}")
+                            f"{model.gguf_arch} architecture; runtimes that can: {able or 'none in the catalog'}")
     return evaluate(model, variant.format, target_device, workload, catalog, overrides=calibration_overrides(), variant=variant)
 
 
