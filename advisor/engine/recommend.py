@@ -229,7 +229,12 @@ def _rank_key(est: Estimate, target_tps: float = 0.0) -> tuple[bool, bool, float
     """Comfortable fits first (a 'tight' fit leaves no room for other apps or a longer chat),
     then those reaching the soft speed target, then quality (in whole points), then decode speed."""
     tps = est.speed.decode_tokens_per_s if est.speed else 0.0
-    return (est.fit == "fits", tps >= target_tps, round(est.quality_score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP, tps)
+    return (est.fit == "fits", tps >= target_tps, _quality_rank(est.quality_score), tps)
+
+
+def _quality_rank(score: float) -> float:
+    """A quality score as ranked: rounded to QUALITY_RANK_STEP."""
+    return round(score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP
 
 
 def best_quant(
@@ -279,7 +284,7 @@ def _rank_ceiling(s: Staged, c: Constraints) -> tuple[bool, bool, float, float]:
     all when its memory alone fails it (``_memory_fails``)."""
     if _memory_fails(s.fit, c):
         return (False, False, -math.inf, -math.inf)
-    return (s.fit == "fits", True, round(s.quality_score / QUALITY_RANK_STEP) * QUALITY_RANK_STEP, math.inf)
+    return (s.fit == "fits", True, _quality_rank(s.quality_score), math.inf)
 
 
 def recommend(
