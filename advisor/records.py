@@ -445,10 +445,6 @@ class StorageSpec(Record):
                 f"{lim.MAX_STORAGE_READ_MB_S:,.0f} MB/s; give it in decimal MB/s (a 7 GB/s NVMe drive is 7000)")
         return value
 
-    @property
-    def read_bytes_per_s(self) -> float:
-        return self.read_mb_s * 1e6
-
 
 class PowerSpec(Record):
     typical_w: float | None = Field(default=None, ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
