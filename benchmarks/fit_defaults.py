@@ -72,7 +72,7 @@ def main() -> int:
         if group:
             obs = [r.observation for r in group]
             n_dev = len({r.device_key for r in group})
-            basis = f"fit on {len(obs)} published measurements from {n_dev} devices"
+            basis = f"fit on {len(obs)} published measurements from {n_dev} device{'' if n_dev == 1 else 's'}"
             factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
                                             data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
             source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]

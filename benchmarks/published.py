@@ -8,6 +8,7 @@ TensorRT-LLM rows measure other software and are listed as excluded with the rea
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,11 +298,14 @@ RUNTIME_DEVICE_MAP = {
     ("Snapdragon device with Adreno 750", "opencl"): ("galaxy-s24-ultra", "opencl"),
     ("Raspberry Pi 5", "cpu"): ("raspberry-pi-5-8gb", "cpu"),
     ("Mac (Apple M2 Pro)", "metal"): ("ref-m2-pro-19c-32gb", "gpu"),
+    # llama.cpp PR 15616: ggerganov's Mac Studio, the M2 Ultra 76-core GPU / 192 GB of measurements.csv
+    ("Mac Studio (M2 Ultra)", "metal"): ("ref-m2-ultra-76c-192gb", "gpu"),
 }
 RUNTIME_MODEL_MAP = {
     "Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct",
     "Qwen2.5-0.5B-Instruct": "qwen2.5-0.5b-instruct",
     "Llama-3.1-8B-Instruct": "llama-3.1-8b-instruct",
+    "Qwen2.5-Coder-7B": "qwen2.5-7b-instruct",  # the Qwen2.5-7B architecture (config of Qwen2.5-Coder-7B: same dims)
 }
 
 
@@ -332,8 +336,14 @@ def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[
             device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
             device = cpu_only(device) if how == "cpu" else with_opencl(device) if how == "opencl" else device
             threads = int(row["threads"]) if row["threads"].strip() else None
+            bench = row["runtime_version"]
+            # llama-bench settings the row states: a larger physical batch, flash attention on
+            ubatch = int(m.group(1)) if (m := re.search(r"n_ubatch (\d+)", bench)) else 512
+            fa = "on" if "flash-attn on" in bench else "auto"
             if metric == "prefill":
-                w = Workload(context_tokens=4096, prompt_tokens=int(row["prompt_tokens"] or 512), output_tokens=1, threads=threads)
+                prompt = int(row["prompt_tokens"] or 512)
+                w = Workload(context_tokens=max(4096, prompt + 1), prompt_tokens=prompt, output_tokens=1, threads=threads,
+                             n_ubatch=ubatch, flash_attn=fa)
             else:
                 w = Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(row["output_tokens"] or 128), threads=threads)
             obs = Observation(
@@ -343,7 +353,7 @@ def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[
                 label=f"{row['device']} | {row['model']} {quant} | {row['runtime']} {row['backend']}" + (f" | {row['threads']}t" if row["threads"] else ""),
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
-            cls = {"sbc": "raspberry pi", "phone": "phone", "laptop": "apple"}.get(row["device_class"], row["device_class"])
+            cls = "apple" if row["soc"].startswith("Apple") else {"sbc": "raspberry pi"}.get(row["device_class"], row["device_class"])
             out.append(PublishedRow(obs, cls, device.id, {**row, "source": row["source"]}))
     return out
 
