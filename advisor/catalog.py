@@ -268,9 +268,15 @@ class Catalog:
         raise UnknownIdError(_unknown("quantization", quant_id, self.file_types, "advisor quants"))
 
     def device(self, device_id: str) -> DeviceProfile:
+        """A device by id; "<id>@<mode>" is the device in one of its power modes (engine.power_modes)."""
         key = device_id.strip().lower()
         if key in self.devices:
             return self.devices[key]
+        from advisor.engine.power_modes import MODE_SEPARATOR, with_power_mode
+
+        base, sep, mode = key.partition(MODE_SEPARATOR)
+        if sep and base in self.devices:
+            return with_power_mode(self.devices[base], mode)
         raise UnknownIdError(_unknown("device", device_id, self.devices, "advisor devices"))
 
     def runtime(self, runtime_id: str) -> Runtime:

@@ -355,6 +355,8 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
         rows += [
             {"item": "decode", "value": f"{band(sp['decode_tokens_per_s'], sp['decode_low'], sp['decode_high'])} tok/s",
              "basis": f"{sp['decode_bound']} bound; {sp['basis']}"},
+            *([{"item": "decode, sustained", "value": f"{tps(sp['sustained_decode_tokens_per_s'])} tok/s", "basis": sp["sustained_basis"]}]
+              if sp.get("sustained_decode_tokens_per_s") is not None else []),
             {"item": "prefill", "value": f"{band(sp['prefill_tokens_per_s'], sp['prefill_low'], sp['prefill_high'])} tok/s",
              "basis": f"{sp['prefill_bound']} bound"},
             {"item": "time to first token", "value": format_seconds(sp["ttft_s"]), "basis": f"{d['workload']['prompt_tokens']} prompt tokens, model loaded"},

@@ -446,11 +446,56 @@ class StorageSpec(Record):
         return value
 
 
+class PowerMode(Record):
+    """One of a device's vendor power modes (Jetson ``nvpmodel``): the caps it sets. The engine
+    runs a mode as the profile with its clocks, cores and memory clock scaled to these caps
+    (``engine.power_modes.with_power_mode``); the first mode of a profile is the one its own figures
+    describe."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.+-]+$")
+    max_w: float = Field(ge=lim.MIN_WATTS, le=lim.MAX_WATTS)  # the mode's power budget
+    cpu_cores: int = Field(gt=0, le=lim.MAX_CORES)  # CPU cores online
+    cpu_ghz: float = Field(gt=0, le=lim.MAX_GHZ)  # CPU maximum clock
+    gpu_ghz: float | None = Field(default=None, gt=0, le=lim.MAX_GHZ)  # GPU maximum clock
+    gpu_units: int | None = Field(default=None, gt=0, le=4096)  # GPU units enabled (Orin: TPCs)
+    memory_bandwidth_gbs: float = Field(ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)  # at the mode's memory clock
+    note: str = ""
+
+
+class Sustained(Record):
+    """Decode speed after minutes of continuous generation (thermal throttling), as a share of the
+    first, cool runs' speed: a published measurement of this device, never a guess."""
+
+    decode_fraction: float = Field(gt=0, le=1)
+    after: str = Field(min_length=1, max_length=200)  # how long the load ran before the figure held
+    basis: Basis
+    source: str = Field(min_length=1)
+    note: str = ""
+
+
 class PowerSpec(Record):
     typical_w: float | None = Field(default=None, ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
     max_w: float = Field(ge=lim.MIN_WATTS, le=lim.MAX_WATTS)
     basis: Basis
     note: str = ""
+    #: vendor power modes, the one the profile's figures describe first (empty: none published)
+    modes: tuple[PowerMode, ...] = Field(default=(), max_length=32)
+    modes_source: str = ""
+    modes_verification: str = ""
+    #: the mode a derived profile runs in (set by ``with_power_mode``; None: the profile's own figures)
+    active_mode: str | None = None
+    sustained: Sustained | None = None
+
+    @model_validator(mode="after")
+    def _modes_consistent(self) -> "PowerSpec":
+        names = [m.name.lower() for m in self.modes]
+        if len(set(names)) != len(names):
+            raise ValueError("power mode names must be unique")
+        if self.modes and not self.modes_source:
+            raise ValueError("power modes need modes_source (where the mode table comes from)")
+        if self.active_mode is not None and self.active_mode.lower() not in names:
+            raise ValueError(f"active_mode '{self.active_mode}' is not one of the modes")
+        return self
 
 
 class DeviceProfile(Record):
@@ -498,6 +543,18 @@ class DeviceProfile(Record):
     def platform(self) -> Platform:
         """The first (main) of ``platforms``."""
         return self.platforms[0]
+
+    @model_validator(mode="after")
+    def _top_mode_is_the_profile(self) -> "DeviceProfile":
+        modes = self.power.modes
+        if modes and self.power.active_mode is None:
+            top = modes[0]
+            if top.cpu_cores != self.cpu.cores or abs(top.memory_bandwidth_gbs - self.memory.bandwidth_gbs) > 1e-6 * self.memory.bandwidth_gbs:
+                raise ValueError(f"the first power mode ({top.name}) must be the one the profile's figures describe: "
+                                 f"{self.cpu.cores} CPU cores and {self.memory.bandwidth_gbs:g} GB/s")
+            if (top.gpu_ghz is None) != (self.gpu is None):
+                raise ValueError(f"the first power mode ({top.name}) gives a GPU clock exactly when the profile has a GPU")
+        return self
 
     def accelerator_runtimes(self) -> frozenset[str]:
         """Runtime ids that can use this device's GPU or NPU."""
@@ -1190,6 +1247,10 @@ class SpeedEstimate:
     gpu_layers: int  # layers offloaded to a GPU (0 = CPU only)
     basis: str  # e.g. "datasheet bandwidth × class efficiency (cpu-arm, fit on 12 measurements)"
     bytes_per_token: int
+    #: decode after minutes of continuous generation (thermal throttling), where the device's
+    #: profile has a published figure (``PowerSpec.sustained``); None: no published figure
+    sustained_decode_tokens_per_s: float | None = None
+    sustained_basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,9 @@ def device_dict(d: DeviceProfile) -> dict[str, Any]:
         "measured_at": d.measured_at,
         "source": d.source,
         "stands_for": list(d.stands_for),
+        "power_mode": d.power.active_mode,
+        "power_modes": [m.name for m in d.power.modes],
+        "sustained_decode_fraction": d.power.sustained.decode_fraction if d.power.sustained else None,
     }
 
 
@@ -128,6 +131,8 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "gpu_layers": s.gpu_layers,
             "bytes_per_token": s.bytes_per_token,
             "basis": s.basis,
+            "sustained_decode_tokens_per_s": rounded("decode_tokens_per_s", s.sustained_decode_tokens_per_s),
+            "sustained_basis": s.sustained_basis or None,
         }
     ld = e.load
     out["load"] = None if ld is None else {

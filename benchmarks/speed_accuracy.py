@@ -8,6 +8,7 @@ device the tool has never seen).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import sys
 from collections import defaultdict
@@ -19,6 +20,7 @@ sys.path.insert(0, str(HERE))
 
 from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import predict  # noqa: E402
+from advisor.engine.power_modes import with_power_mode  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
 from published import fit_paths as fit_published_paths  # noqa: E402
 from published import load_priors, load_rows  # noqa: E402
@@ -32,6 +34,24 @@ def fit_paths(rows, catalog, priors, exclude_device: str | None = None, only: fr
     """Factors per path (of ``only``, default all) fitted without ``exclude_device``."""
     exclude = frozenset({exclude_device}) if exclude_device else frozenset()
     return fit_published_paths(rows, catalog, priors, exclude=exclude, only=only)
+
+
+def power_mode_table(rows, catalog, priors) -> list[str]:
+    """Every row on a device with power modes, predicted in each mode with the path's prior."""
+    with_modes = [r for r in rows if r.observation.device.power.modes and r.observation.device.gpu_usable]
+    if not with_modes:
+        return ["(no row on a device with power modes)"]
+    names = [m.name for m in with_modes[0].observation.device.power.modes]
+    lines = ["| measurement | metric | measured | " + " | ".join(f"{n} predicted" for n in names) + " | closest mode |",
+             "|---|---|---|" + "---|" * (len(names) + 1)]
+    for r in with_modes:
+        o = r.observation
+        path = execution_path(o.device)
+        preds = [predict(dataclasses.replace(o, device=with_power_mode(o.device, n)), priors[path], catalog.ggml_types) for n in names]
+        closest = min(range(len(names)), key=lambda i: abs(preds[i] / o.value - 1))
+        lines.append(f"| {o.label} | {o.metric} | {o.value:g} | " + " | ".join(f"{p:.1f} ({(p - o.value) / o.value * 100:+.0f}%)" for p in preds)
+                     + f" | {names[closest]} |")
+    return lines
 
 
 def main() -> int:
@@ -102,6 +122,7 @@ def main() -> int:
         detail.append(
             f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
         )
+    modes_lines = power_mode_table(rows, catalog, priors)
     excl = [f"- {r.raw['device']} / {r.raw['model']} / {r.raw['metric']}: {r.excluded}" for r in excluded]
     report = "\n".join([
         "# Speed predictions vs published measurements",
@@ -123,6 +144,15 @@ def main() -> int:
         "## Per execution path: leave-one-device-out before and after adding runtime-measurements.csv",
         "",
         *path_lines,
+        "",
+        "## Jetson rows against the power modes (physical prior of the path, no fit)",
+        "",
+        "The Jetson GPU rows ran in a power mode: MAXN for the T-MAC row, not stated for the NixOS rows. Each is "
+        "predicted here in each nvpmodel mode of the AGX Orin 64GB profile (`--device jetson-agx-orin-64gb@MODE`; "
+        "advisor/engine/power_modes.py) with the cuda-unified prior of benchmarks/priors.toml — factors fitted on "
+        "no Jetson row, so the modes' physics alone is what is compared.",
+        "",
+        *modes_lines,
         "",
         "## Every row",
         "",

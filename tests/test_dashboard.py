@@ -140,6 +140,21 @@ def test_choosing_a_device_profile_changes_pick_and_table(device_id):
     assert not rows.equals(default_rows)
 
 
+def test_a_power_mode_is_the_library_answer_for_that_mode():
+    """Jetson AGX Orin 64GB: the mode selector appears, and 15W answers as `--device ...@15W` does."""
+    at = start()
+    assert "power_mode" not in [w.key for w in at.selectbox]  # the default device (a Pi 5) has no modes
+    at.selectbox(key="device_id").set_value("jetson-agx-orin-64gb").run()
+    assert at.selectbox(key="power_mode").options == ["MAXN", "50W", "30W", "15W"]
+    maxn_heading = heading(at)
+    at.selectbox(key="power_mode").set_value("15W").run()
+    assert_clean(at)
+    rec, expected = library_pick(catalog_device("jetson-agx-orin-64gb@15W"))
+    assert heading(at) == expected
+    assert list(table(at)["model"]) == [e.model_id for e in rec.ranked]
+    assert rec.device.memory.bandwidth_gbs == 136.5 and maxn_heading == library_pick(catalog_device("jetson-agx-orin-64gb"))[1]
+
+
 def test_search_and_class_filter_narrow_the_profiles():
     at = start()
     at.multiselect(key="device_classes").set_value(["phone"]).run()

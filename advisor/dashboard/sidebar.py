@@ -55,6 +55,12 @@ def device_picker(cat: Catalog) -> DeviceProfile | None:
             f"Profile ({len(ids)} match)", ids, index=index, key="device_id",
             format_func=lambda i: f"{cat.devices[i].name} · {cat.devices[i].device_class}",
         )
+        modes = [m.name for m in cat.devices[device_id].power.modes]
+        if modes:
+            mode = st.sidebar.selectbox("Power mode", modes, key="power_mode",
+                                        help=f"the vendor's power modes ({cat.devices[device_id].power.modes_source})")
+            if mode != modes[0]:
+                device_id = f"{device_id}@{mode}"
         return api.resolve_device(api.DeviceChoice(device_id=device_id), cat)
     if source == "RAM only":
         ram = st.sidebar.text_input("RAM", value="8GB", key="ram", help="4GB, 4 GiB, 3.5g, 4096MB (1GB = 1GiB)")

@@ -283,6 +283,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         f"({gpu.vram_bandwidth_basis if gpu_bw and gpu else device.memory.bandwidth_basis}) "
         f"× efficiency {factors.bw_efficiency:.2f} on {factors.path}; {factors.basis}"
     )
+    sus = device.power.sustained
     if cpu_moe_layers:
         basis += (f"; + the experts of {cpu_moe_layers:.0f} layers from host RAM, {device.memory.bandwidth_gbs:g} GB/s "
                   f"× efficiency {d.cpu.bw_efficiency:.2f} on the CPU, prefill copies them over PCIe ({core.HOST_LINK_GBS:g} GB/s)")
@@ -302,6 +303,9 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         gpu_layers=int(t.gpu_layers),
         basis=basis,
         bytes_per_token=int(c.weights_bytes - c.lookup_bytes - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes),
+        sustained_decode_tokens_per_s=None if sus is None else decode_tps * sus.decode_fraction,
+        sustained_basis="" if sus is None else (f"{sus.decode_fraction:.0%} of the first runs' decode after {sus.after} "
+                                                f"({sus.basis}: {sus.source})"),
     )
 
 
