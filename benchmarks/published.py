@@ -300,12 +300,24 @@ RUNTIME_DEVICE_MAP = {
     ("Mac (Apple M2 Pro)", "metal"): ("ref-m2-pro-19c-32gb", "gpu"),
     # llama.cpp PR 15616: ggerganov's Mac Studio, the M2 Ultra 76-core GPU / 192 GB of measurements.csv
     ("Mac Studio (M2 Ultra)", "metal"): ("ref-m2-ultra-76c-192gb", "gpu"),
+    # the catalog profile (its figures: 102 GB/s, the 25 W / MAXN SUPER memory clock)
+    ("Jetson Orin Nano Super 8GB", "cuda"): ("jetson-orin-nano-super-8gb", "gpu"),
+    # IGX Orin's iGPU: the AGX Orin's Orin SoC and 204.8 GB/s (the row's maintainer: "equal to AGX
+    # Orin"); the AGX Orin 64GB profile, so leave-one-device-out leaves it out with the AGX rows
+    ("NVIDIA IGX Orin (iGPU", "cuda"): ("jetson-agx-orin-64gb", "gpu"),
 }
+#: Rows whose GGUF file type is not stated, read as the model's lightest common file (Q4_0): of the
+#: readings, the one that leaves the most of the measured time to the per-layer fixed cost, so a
+#: fit on it predicts small models the slowest — the conservative side. (device prefix, model) → type.
+ASSUMED_FILE_TYPE = {("Jetson Orin Nano Super 8GB", "SmolLM2-135M"): "Q4_0",
+                     ("NVIDIA IGX Orin (iGPU", "Llama-2-7B"): "Q4_0"}  # "4-bit (GGUF, type not stated)"
 RUNTIME_MODEL_MAP = {
     "Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct",
     "Qwen2.5-0.5B-Instruct": "qwen2.5-0.5b-instruct",
     "Llama-3.1-8B-Instruct": "llama-3.1-8b-instruct",
-    "Qwen2.5-Coder-7B": "qwen2.5-7b-instruct",  # the Qwen2.5-7B architecture (config of Qwen2.5-Coder-7B: same dims)
+    "Qwen2.5-Coder-7B": "qwen2.5-7b-instruct",
+    "SmolLM2-135M": "smollm2-135m-instruct",  # the base model of the same architecture
+    "Llama-2-7B": "llama-2-7b-chat",  # the Qwen2.5-7B architecture (config of Qwen2.5-Coder-7B: same dims)
 }
 
 
@@ -329,7 +341,9 @@ def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[
             key = next((v for (prefix, backend), v in RUNTIME_DEVICE_MAP.items()
                         if row["device"].startswith(prefix) and row["backend"] == backend), None)
             model_id = RUNTIME_MODEL_MAP.get(row["model"])
-            quant = _quant(row["format"].split(" ")[0]) if row["format"] else None
+            assumed = next((q for (prefix, model), q in ASSUMED_FILE_TYPE.items()
+                            if row["device"].startswith(prefix) and row["model"] == model), None)
+            quant = assumed or (_quant(row["format"].split(" ")[0]) if row["format"] else None)
             if key is None or model_id is None or quant is None:
                 continue
             dev_id, how = key
@@ -350,7 +364,8 @@ def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[
                 model=catalog.model(model_id), ftype=catalog.file_type(quant), device=device, workload=w,
                 metric=metric,  # type: ignore[arg-type]
                 value=float(row["value"]),
-                label=f"{row['device']} | {row['model']} {quant} | {row['runtime']} {row['backend']}" + (f" | {row['threads']}t" if row["threads"] else ""),
+                label=f"{row['device']} | {row['model']} {quant}" + (f" ({row['format'] or 'file type not stated'}; {quant} assumed)" if assumed else "")
+                      + f" | {row['runtime']} {row['backend']}" + (f" | {row['threads']}t" if row["threads"] else ""),
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
             cls = "apple" if row["soc"].startswith("Apple") else {"sbc": "raspberry pi"}.get(row["device_class"], row["device_class"])
