@@ -193,6 +193,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
             "bandwidth": f"{(d.gpu.vram_bandwidth_gbs if d.gpu and d.gpu.discrete else d.memory.bandwidth_gbs):g} GB/s",
             "path": execution_path(d), "price": price_text(d.price),
             "vram": format_size(d.gpu.vram, precision=0) if d.gpu and d.gpu.discrete and d.gpu.vram else "",
+            "modes": ", ".join(m.name for m in d.power.modes),
         })
         rows.append(row)
     if fmt == "json":
@@ -200,6 +201,8 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
         return
     cols = [("id", "id"), ("class", "class"), ("ram", "RAM"), ("vram", "VRAM"), ("usable", "usable"), ("bandwidth", "bandwidth"),
             ("path", "backend"), ("price", "price")]
+    if any(r["modes"] for r in rows):
+        cols.append(("modes", "power modes (--device ID@MODE)"))
     if fmt == "csv":
         cols = [(k, k) for k in device_dict(next(iter(catalog.devices.values())))]
-    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "device"), optional=("vram", "usable", "path", "bandwidth")))
+    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "device"), optional=("modes", "vram", "usable", "path", "bandwidth")))

@@ -49,7 +49,7 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([key for key, _ in columns])
         for row in rows:
-            writer.writerow(["" if row.get(k) is None else row.get(k) for k, _ in columns])
+            writer.writerow([_csv_cell(row.get(k)) for k, _ in columns])
         return buf.getvalue()
     if fmt == "md":
         lines = []
@@ -64,6 +64,15 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     if fmt == "table":
         return _fitted_table(rows, columns, title, wrap=wrap, optional=optional, heading=heading)
     raise ValueError(fmt)
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: nothing for None, a list's items joined by "; " (never Python's repr)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return value
 
 
 def table_width() -> int:

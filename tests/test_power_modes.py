@@ -149,3 +149,16 @@ def test_devices_json_lists_the_modes(capsys):
     code, out, _ = run(capsys, "devices", "--search", "agx-orin-64", "--format", "json")
     dev = json.loads(out)["devices"][0]
     assert code == 0 and dev["power_modes"] == ["MAXN", "50W", "30W", "15W"] and dev["power_mode"] is None
+
+
+def test_devices_table_and_csv_show_the_modes(capsys):
+    code, out, _ = run(capsys, "devices", "--search", "orin")
+    line = next(ln for ln in out.splitlines() if ln.startswith("jetson-agx-orin-64gb"))
+    assert code == 0 and "power modes" in out and line.rstrip().endswith("MAXN, 50W, 30W, 15W")
+    code, out, _ = run(capsys, "devices", "--class", "sbc")
+    assert code == 0 and "power modes" not in out  # no listed device has modes: no empty column
+    code, out, _ = run(capsys, "devices", "--search", "agx-orin-64", "--format", "csv")
+    import csv
+    import io
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert row["power_modes"] == "MAXN; 50W; 30W; 15W" and row["stands_for"] == ""  # lists joined, never Python's repr
