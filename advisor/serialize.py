@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 #: Decimal places each figure keeps in JSON, CSV and XLSX: the one rounding of every output (tables
 #: and sentences format further, with ``advisor.wording``). Enough digits to recompute the ratios.
 DECIMALS: dict[str, int] = {
-    "decode_tokens_per_s": 3, "decode_low": 3, "decode_high": 3,
+    "decode_tokens_per_s": 3, "decode_low": 3, "decode_high": 3, "sustained_decode_tokens_per_s": 3,
     "prefill_tokens_per_s": 3, "prefill_low": 3, "prefill_high": 3,
     "ttft_s": 4, "response_s": 3, "load_warm_s": 3, "load_cold_s": 3, "cold_start_ttft_s": 3,
     "energy_j_per_token": 4, "energy_j_per_response": 2, "energy_wh_per_1000_responses": 3,
@@ -131,7 +131,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "gpu_layers": s.gpu_layers,
             "bytes_per_token": s.bytes_per_token,
             "basis": s.basis,
-            "sustained_decode_tokens_per_s": rounded("decode_tokens_per_s", s.sustained_decode_tokens_per_s),
+            "sustained_decode_tokens_per_s": rounded("sustained_decode_tokens_per_s", s.sustained_decode_tokens_per_s),
             "sustained_basis": s.sustained_basis or None,
         }
     ld = e.load

@@ -162,3 +162,15 @@ def test_devices_table_and_csv_show_the_modes(capsys):
     import io
     row = next(csv.DictReader(io.StringIO(out)))
     assert row["power_modes"] == "MAXN; 50W; 30W; 15W" and row["stands_for"] == ""  # lists joined, never Python's repr
+
+
+def test_a_report_carries_the_sustained_figure_and_takes_a_mode(capsys, tmp_path):
+    out = tmp_path / "r.csv"
+    code, _, err = run(capsys, "report", "--model", "qwen2.5-1.5b-instruct", "--device", "iphone-16-pro",
+                       "--device", AGX + "@15W", "--format", "csv", "-o", str(out))
+    assert code == 0, err
+    import csv
+    rows = {r["device"]: r for r in csv.DictReader(out.open())}
+    phone, jetson = rows["iphone-16-pro"], rows[AGX + "@15w"]
+    assert float(phone["sustained_decode_tokens_per_s"]) == pytest.approx(0.565 * float(phone["decode_tokens_per_s"]), abs=2e-3)
+    assert jetson["sustained_decode_tokens_per_s"] == ""

@@ -91,7 +91,8 @@ COMPARISON_COLUMNS: list[tuple[str, str]] = [
     ("device", "device"), ("device_class", "class"), ("model", "model"), ("quant", "quant"),
     ("runtime", "runtime"), ("backend", "backend"), ("format", "format"), ("status", "status"), ("fit", "memory fit"), ("memory_bytes", "memory (GiB)"), ("usable_bytes", "usable (GiB)"),
     ("headroom_bytes", "headroom (GiB)"), ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"),
-    ("decode_high", "decode high (tok/s)"), ("prefill_tokens_per_s", "prefill (tok/s)"), ("prefill_low", "prefill low (tok/s)"),
+    ("decode_high", "decode high (tok/s)"), ("sustained_decode_tokens_per_s", "decode, sustained (tok/s)"),
+    ("prefill_tokens_per_s", "prefill (tok/s)"), ("prefill_low", "prefill low (tok/s)"),
     ("prefill_high", "prefill high (tok/s)"), ("ttft_s", "TTFT (s)"), ("response_s", "response (s)"),
     ("load_cold_s", "load, cold (s)"), ("cold_start_ttft_s", "cold-start TTFT (s)"),
     ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"), ("unit_price_usd", "unit price (USD)"),
@@ -293,6 +294,8 @@ class ComparisonRow:
     decode_tokens_per_s: float | None
     decode_low: float | None
     decode_high: float | None
+    #: decode after minutes of load where the device has a published throttled figure, else None
+    sustained_decode_tokens_per_s: float | None
     prefill_tokens_per_s: float | None
     prefill_low: float | None
     prefill_high: float | None
@@ -341,6 +344,7 @@ def _row(device: DeviceProfile, est: Estimate | None, comp: DeviceComparison | N
         headroom_bytes=est.headroom_bytes if est else None,
         decode_tokens_per_s=sp.decode_tokens_per_s if sp else None,
         decode_low=sp.decode_band.low if sp else None, decode_high=sp.decode_band.high if sp else None,
+        sustained_decode_tokens_per_s=sp.sustained_decode_tokens_per_s if sp else None,
         prefill_tokens_per_s=sp.prefill_tokens_per_s if sp else None,
         prefill_low=sp.prefill_band.low if sp else None, prefill_high=sp.prefill_band.high if sp else None,
         ttft_s=sp.ttft_s if sp else None, response_s=sp.response_s if sp else None,
