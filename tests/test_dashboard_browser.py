@@ -288,3 +288,30 @@ def test_browser_target_runtimes_and_tiers_in_chromium(server, browser):
     assert "Traceback" not in text
     browser.full_page(SHOTS / "dashboard_tiers.png")
     assert (SHOTS / "dashboard_tiers.png").stat().st_size > 20_000
+
+
+def test_power_mode_in_chromium(server, browser):
+    """Jetson AGX Orin 64GB: the Power mode selectbox appears under the profile, and 15W answers
+    with the 15W device (its name on the page, the library's pick for `--device ...@15W`)."""
+    from advisor import api
+    from advisor.catalog import load_catalog
+    from advisor.records import Workload
+
+    cat = load_catalog()
+    device = cat.device("jetson-agx-orin-64gb@15W")
+    rec = api.run_recommend(device, Workload(), api.Constraints(), cat)
+    heading = f"Best pick: {cat.models[rec.pick.model_id].name} · {rec.pick.quant_id}"
+
+    browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+    browser.call("Page.navigate", url=server)
+    time.sleep(1)
+    wait_for(lambda: browser.settled("Runtime and target"), 90, "the page and its sidebar")
+    browser.select("Profile (", "Jetson AGX Orin 64GB")
+    wait_for(lambda: browser.settled("Power mode"), 60, "the Power mode selectbox")
+    browser.select("Power mode", "15W")
+    wait_for(lambda: browser.settled("15W power mode") and browser.settled(heading), 90, f"the 15W answer ('{heading}')")
+    time.sleep(1.5)
+    text = browser.js("document.body.innerText")
+    assert "Traceback" not in text
+    browser.screenshot(SHOTS / "dashboard_power_mode.png")
+    assert (SHOTS / "dashboard_power_mode.png").stat().st_size > 20_000

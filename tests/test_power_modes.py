@@ -39,6 +39,7 @@ def test_the_15w_mode_by_hand(catalog):
     assert d.cpu.fp32_gflops == pytest.approx(71.2704, rel=1e-9)
     # 42.6 TFLOPS × 0.42075 / 1.3 × 3 / 8 = 42.6 × 0.121370 = 5.17037
     assert d.gpu.fp16_tflops == pytest.approx(5.170370, rel=1e-6)
+    assert d.gpu.name.endswith("15W power mode: ≤ 421 MHz, 3 of 8 units")  # what the dashboard's device line shows
     assert d.memory.bandwidth_gbs == 136.5 and d.memory.bandwidth_basis == "derived"
     # typical 50 W × 15 / 60
     assert (d.power.max_w, d.power.typical_w) == (15.0, 12.5)

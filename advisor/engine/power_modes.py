@@ -70,6 +70,8 @@ def with_power_mode(device: DeviceProfile, name: str) -> DeviceProfile:
             units = mode.gpu_units / top.gpu_units if mode.gpu_units and top.gpu_units else 1.0
             scale = mode.gpu_ghz / top.gpu_ghz * units
             gpu = gpu.model_copy(update={
+                "name": f"{gpu.name}; {label}: ≤ {mode.gpu_ghz * 1000:.0f} MHz"
+                        + (f", {mode.gpu_units} of {top.gpu_units} units" if units != 1.0 else ""),
                 "fp16_tflops": gpu.fp16_tflops * scale, "fp16_tflops_basis": "derived",
                 "fp16_tflops_note": f"{gpu.fp16_tflops:g} TFLOPS of the {top.name} mode × {scale:.3f} "
                                     f"(GPU ≤ {mode.gpu_ghz:g} GHz" + (f", {mode.gpu_units} of {top.gpu_units} units" if units != 1.0 else "")
