@@ -554,6 +554,18 @@ class DeviceProfile(Record):
                                  f"{self.cpu.cores} CPU cores and {self.memory.bandwidth_gbs:g} GB/s")
             if (top.gpu_ghz is None) != (self.gpu is None):
                 raise ValueError(f"the first power mode ({top.name}) gives a GPU clock exactly when the profile has a GPU")
+            fastest = max(c.ghz for c in self.cpu.clusters)
+            for m in modes[1:]:
+                over = [f"{name} {value:g} > {limit:g}" for name, value, limit in (
+                    ("cpu_cores", m.cpu_cores, top.cpu_cores), ("cpu_ghz", m.cpu_ghz, max(fastest, top.cpu_ghz)),
+                    ("gpu_ghz", m.gpu_ghz, top.gpu_ghz), ("gpu_units", m.gpu_units, top.gpu_units),
+                    ("memory_bandwidth_gbs", m.memory_bandwidth_gbs, top.memory_bandwidth_gbs))
+                    if value is not None and limit is not None and value > limit * (1 + 1e-9)]
+                if over:
+                    raise ValueError(f"power mode {m.name} exceeds the first mode ({top.name}), which the profile's figures "
+                                     f"describe: {', '.join(over)}; list the fastest mode first")
+                if (m.gpu_ghz is None) != (top.gpu_ghz is None) or (m.gpu_units is None) != (top.gpu_units is None):
+                    raise ValueError(f"power mode {m.name} must give gpu_ghz and gpu_units exactly as the first mode does")
         return self
 
     def accelerator_runtimes(self) -> frozenset[str]:

@@ -121,6 +121,10 @@ def test_unknown_modes_are_one_line_errors(catalog, capsys):
     (lambda p: p["power"]["modes"][1].update(cpu_ghz=float("nan")), "cpu_ghz"),
     (lambda p: p["power"]["modes"][1].update(name="15 W; rm -rf"), "name"),
     (lambda p: p["power"].update(sustained={"decode_fraction": 1.5, "after": "x", "basis": "measured", "source": "y"}), "decode_fraction"),
+    (lambda p: p["power"]["modes"][3].update(cpu_cores=64), "power mode 15W exceeds the first mode (MAXN), which the profile's figures describe: cpu_cores 64 > 12"),
+    (lambda p: p["power"]["modes"][2].update(memory_bandwidth_gbs=400.0, gpu_units=9),
+     "power mode 30W exceeds the first mode (MAXN), which the profile's figures describe: gpu_units 9 > 8, memory_bandwidth_gbs 400 > 204.8"),
+    (lambda p: p["power"]["modes"][1].pop("gpu_units"), "power mode 50W must give gpu_ghz and gpu_units exactly as the first mode does"),
 ])
 def test_bad_mode_tables_are_refused_with_the_field(catalog, change, message):
     raw = tomllib.loads((Path(catalog.root) / "profiles" / "jetson" / f"{AGX}.toml").read_text())
