@@ -413,7 +413,7 @@ def report_section(rec: Recommendation, cat: Catalog, compared: list[str], focus
     from advisor.report.writer import FORMATS, render
 
     req = rows_view.report_requirements(rec, cat, compared, focus)
-    left_out = "" if rec.device.id in cat.devices else f" ({rec.device.name} is not a catalog profile, so the report cannot name it.)"
+    left_out = "" if cat.has_device(rec.device.id) else f" ({rec.device.name} is not a catalog profile, so the report cannot name it.)"
     st.caption(f"Covers {', '.join(req.models)} on {', '.join(req.devices)}, with this workload, these constraints, "
                f"runtimes and target (the devices are those of the Compare tab).{left_out}")
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")

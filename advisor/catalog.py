@@ -279,6 +279,14 @@ class Catalog:
             return with_power_mode(self.devices[base], mode)
         raise UnknownIdError(_unknown("device", device_id, self.devices, "advisor devices"))
 
+    def has_device(self, device_id: str) -> bool:
+        """``device`` resolves the id: a catalog profile, or one in one of its power modes."""
+        try:
+            self.device(device_id)
+        except UnknownIdError:
+            return False
+        return True
+
     def runtime(self, runtime_id: str) -> Runtime:
         """A runtime by id or alias ("webllm" → mlc), case-insensitive."""
         key = runtime_id.strip().lower()

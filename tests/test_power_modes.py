@@ -179,3 +179,16 @@ def test_a_report_carries_the_sustained_figure_and_takes_a_mode(capsys, tmp_path
     phone, jetson = rows["iphone-16-pro"], rows[AGX + "@15w"]
     assert float(phone["sustained_decode_tokens_per_s"]) == pytest.approx(0.565 * float(phone["decode_tokens_per_s"]), abs=2e-3)
     assert jetson["sustained_decode_tokens_per_s"] == ""
+
+
+def test_the_dashboards_report_names_a_mode_device(catalog):
+    """The dashboard's Download tab builds report requirements from the device on screen: a device
+    in a power mode is named (`advisor report --device ID@MODE` takes it), not left out as unknown."""
+    from advisor import api
+    from advisor.dashboard.rows import report_requirements
+
+    device = catalog.device(AGX + "@15W")
+    rec = api.run_recommend(device, Workload(), api.Constraints(), catalog)
+    req = report_requirements(rec, catalog, [AGX, "no-such-device"], None)
+    assert list(req.devices) == [AGX + "@15w", AGX] and "(15W power mode)" in req.title
+    assert catalog.has_device(AGX + "@30w") and not catalog.has_device(AGX + "@7w") and not catalog.has_device("x@15w")

@@ -170,7 +170,7 @@ def report_requirements(rec: Recommendation, cat: Catalog, compared: list[str], 
     from advisor.report.requirements import from_options
 
     models = list(dict.fromkeys(m for m in (rec.pick.model_id if rec.pick else None, focus[0] if focus else None) if m))
-    devices = [d for d in dict.fromkeys([rec.device.id, *compared]) if d in cat.devices]
+    devices = [d for d in dict.fromkeys([rec.device.id, *compared]) if cat.has_device(d)]
     if not models or not devices:
         raise BadInputError("a report needs a recommended model and at least one device from the profiles "
                            "(a RAM-only or uploaded device cannot be named in a report yet)")
@@ -180,7 +180,7 @@ def report_requirements(rec: Recommendation, cat: Catalog, compared: list[str], 
     dep = c.deployment
     runtime = ("all",) if c.runtimes in (None, ALL_RUNTIMES) else tuple(sorted(c.runtimes))
     return from_options(
-        title=f"{cat.models[models[0]].name} on {cat.devices[devices[0]].name}" + (" and others" if len(devices) > 1 else ""),
+        title=f"{cat.models[models[0]].name} on {cat.device(devices[0]).name}" + (" and others" if len(devices) > 1 else ""),
         models=models, context_tokens=w.context_tokens, prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens,
         kv_cache_type=w.kv_cache_type, min_tps=c.min_decode_tps, max_ttft_s=c.max_ttft_s, quality_floor=c.quality_floor,
         devices=devices, runtime=runtime, max_download=c.max_download_bytes,
