@@ -138,7 +138,7 @@ def moe_offload_option(f: Callable[..., Any]) -> Callable[..., Any]:
 def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--device, --device-file, --ram, --usable, --class (→ ``device_from``)."""
     opts = [
-        click.option("--device", "device_id", default=None, metavar="ID", help="Device profile id (see 'advisor devices'), or 'local'."),
+        click.option("--device", "device_id", default=None, metavar="ID", help="Device profile id (see 'advisor devices'), ID@MODE for one of its power modes (jetson-agx-orin-64gb@15W), or 'local'."),
         click.option("--device-file", type=click.Path(dir_okay=False), default=None, help="Your own device profile (TOML)."),
         click.option("--ram", default=None, metavar="SIZE",
                      help="Only the RAM size, e.g. 4GB, 4 GiB, 3.5g, 4096MB (JEDEC: GB = GiB)."),

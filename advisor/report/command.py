@@ -84,7 +84,7 @@ def add_imported_model(options: dict[str, Any], base: Any = None) -> None:
 @click.option("--quality-floor", default=None, metavar="SCORE", type=number_in(0, 100),
               help="Candidate models: every model with at least this quality score (0-100).")
 @click.option("--quant", "quants", multiple=True, metavar="QUANT", help="Only these quantizations (repeatable; default: the common ones).")
-@click.option("--device", "devices", multiple=True, metavar="ID", help="Candidate device id (repeatable).")
+@click.option("--device", "devices", multiple=True, metavar="ID", help="Candidate device id, or ID@MODE for a power mode (repeatable).")
 @click.option("--class", "device_classes", multiple=True, metavar="CLASS", help="Every device of this class (repeatable).")
 @click.option("--device-file", "device_files", multiple=True, type=click.Path(dir_okay=False),
               help="Your own device profile, TOML (repeatable).")
