@@ -283,10 +283,10 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         f"({gpu.vram_bandwidth_basis if gpu_bw and gpu else device.memory.bandwidth_basis}) "
         f"× efficiency {factors.bw_efficiency:.2f} on {factors.path}; {factors.basis}"
     )
-    sus = device.power.sustained
     if cpu_moe_layers:
         basis += (f"; + the experts of {cpu_moe_layers:.0f} layers from host RAM, {device.memory.bandwidth_gbs:g} GB/s "
                   f"× efficiency {d.cpu.bw_efficiency:.2f} on the CPU, prefill copies them over PCIe ({core.HOST_LINK_GBS:g} GB/s)")
+    sus = device.power.sustained  # a published throttled share of this device, if any
     return SpeedEstimate(
         decode_tokens_per_s=decode_tps,
         decode_band=Band(decode_tps / (1 + t.decode_band), decode_tps * (1 + t.decode_band)),

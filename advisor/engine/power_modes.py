@@ -69,13 +69,12 @@ def with_power_mode(device: DeviceProfile, name: str) -> DeviceProfile:
         if gpu is not None and mode.gpu_ghz is not None and top.gpu_ghz is not None:
             units = mode.gpu_units / top.gpu_units if mode.gpu_units and top.gpu_units else 1.0
             scale = mode.gpu_ghz / top.gpu_ghz * units
+            of_units = f", {mode.gpu_units} of {top.gpu_units} units" if units != 1.0 else ""
             gpu = gpu.model_copy(update={
-                "name": f"{gpu.name}; {label}: ≤ {mode.gpu_ghz * 1000:.0f} MHz"
-                        + (f", {mode.gpu_units} of {top.gpu_units} units" if units != 1.0 else ""),
+                "name": f"{gpu.name}; {label}: ≤ {mode.gpu_ghz * 1000:.0f} MHz{of_units}",
                 "fp16_tflops": gpu.fp16_tflops * scale, "fp16_tflops_basis": "derived",
                 "fp16_tflops_note": f"{gpu.fp16_tflops:g} TFLOPS of the {top.name} mode × {scale:.3f} "
-                                    f"(GPU ≤ {mode.gpu_ghz:g} GHz" + (f", {mode.gpu_units} of {top.gpu_units} units" if units != 1.0 else "")
-                                    + f" in the {label})"})
+                                    f"(GPU ≤ {mode.gpu_ghz:g} GHz{of_units} in the {label})"})
         memory = memory.model_copy(update={
             "bandwidth_gbs": mode.memory_bandwidth_gbs, "bandwidth_basis": "derived",
             "bandwidth_note": f"{mode.memory_bandwidth_gbs:g} GB/s at the memory clock of the {label}"})
