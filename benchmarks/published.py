@@ -373,6 +373,39 @@ def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[
     return out
 
 
+#: Cactus's June 2025 leaderboard (runtime-measurements.csv: "Cactus (llama.cpp/GGUF-based)", GGUF Q8_0):
+#: phones the catalog has a profile of. Checked, never fitted: the rows state neither the backend
+#: (CPU or the phone's GPU; the sheet assumes CPU) nor the prompt and output lengths ("toks/sec").
+CACTUS_DEVICE_MAP = {
+    "iPhone 16 Pro": "iphone-16-pro", "iPhone 16": "iphone-16", "iPhone 15 Pro": "iphone-15-pro",
+    "Samsung Galaxy S24 Ultra": "galaxy-s24-ultra", "Samsung Galaxy S25 Ultra": "galaxy-s25-ultra",
+    "OnePlus 12": "ref-oneplus-12-16gb", "Samsung Galaxy S24": "ref-galaxy-s24-8gb",
+}
+CACTUS_MODEL_MAP = {"Gemma-3-1B-it": "gemma-3-1b-it", "Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct"}
+
+
+def load_check_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[PublishedRow]:
+    """Rows predicted for a check but left out of every fit (``CACTUS_DEVICE_MAP``): each on the
+    device's CPU path; ``raw["gpu_device"]`` holds the profile for a prediction on its GPU path."""
+    refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
+    out: list[PublishedRow] = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            dev_id = CACTUS_DEVICE_MAP.get(row["device"])
+            model_id = CACTUS_MODEL_MAP.get(row["model"])
+            if (row["runtime"] != "cactus" or row["format"] != "GGUF Q8_0" or row["metric"] != "tg_tok_s"
+                    or dev_id is None or model_id is None):
+                continue
+            device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
+            obs = Observation(
+                model=catalog.model(model_id), ftype=catalog.file_type("Q8_0"), device=cpu_only(device),
+                workload=Workload(context_tokens=4096, prompt_tokens=1, output_tokens=128), metric="decode",
+                value=float(row["value"]), label=f"{row['device']} | {row['model']} Q8_0 | {row['runtime_version']}",
+                weight=TRUST_WEIGHT.get(row["trust"], 0.5))
+            out.append(PublishedRow(obs, "phone", device.id, {**row, "gpu_device": device}))  # type: ignore[dict-item]
+    return out
+
+
 def load_priors() -> dict[str, PathFactors]:
     """The data-independent priors (benchmarks/priors.toml), one per execution path."""
     raw = _read_toml(HERE / "priors.toml")

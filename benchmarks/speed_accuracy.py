@@ -23,7 +23,7 @@ from advisor.engine.calibrate import predict  # noqa: E402
 from advisor.engine.power_modes import with_power_mode  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
 from published import fit_paths as fit_published_paths  # noqa: E402
-from published import load_priors, load_rows  # noqa: E402
+from published import load_check_rows, load_priors, load_rows  # noqa: E402
 
 
 def ape(pred: float, meas: float) -> float:
@@ -51,6 +51,24 @@ def power_mode_table(rows, catalog, priors) -> list[str]:
         closest = min(range(len(names)), key=lambda i: abs(preds[i] / o.value - 1))
         lines.append(f"| {o.label} | {o.metric} | {o.value:g} | " + " | ".join(f"{p:.1f} ({(p - o.value) / o.value * 100:+.0f}%)" for p in preds)
                      + f" | {names[closest]} |")
+    return lines
+
+
+def check_table(rows, catalog, shipped) -> list[str]:
+    """Check-only rows: predicted on the CPU path and on the device's own (GPU) path."""
+    lines = ["| measurement | measured | CPU path predicted | device's path predicted |", "|---|---|---|---|"]
+    cpu_err, own_err = [], []
+    for r in rows:
+        o = r.observation
+        own = dataclasses.replace(o, device=r.raw["gpu_device"])
+        p_cpu = predict(o, shipped[execution_path(o.device)], catalog.ggml_types)
+        p_own = predict(own, shipped[execution_path(own.device)], catalog.ggml_types)
+        cpu_err.append(ape(p_cpu, o.value))
+        own_err.append(ape(p_own, o.value))
+        lines.append(f"| {o.label} | {o.value:g} | {p_cpu:.1f} ({(p_cpu - o.value) / o.value * 100:+.0f}%, {execution_path(o.device)}) "
+                     f"| {p_own:.1f} ({(p_own - o.value) / o.value * 100:+.0f}%, {execution_path(own.device)}) |")
+    if rows:
+        lines += ["", f"MdAPE over {len(rows)} rows: CPU path {statistics.median(cpu_err):.0f}%, device's path {statistics.median(own_err):.0f}%."]
     return lines
 
 
@@ -123,6 +141,7 @@ def main() -> int:
             f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
         )
     modes_lines = power_mode_table(rows, catalog, priors)
+    check_lines = check_table(load_check_rows(catalog), catalog, shipped)
     excl = [f"- {r.raw['device']} / {r.raw['model']} / {r.raw['metric']}: {r.excluded}" for r in excluded]
     report = "\n".join([
         "# Speed predictions vs published measurements",
@@ -144,6 +163,15 @@ def main() -> int:
         "## Per execution path: leave-one-device-out before and after adding runtime-measurements.csv",
         "",
         *path_lines,
+        "",
+        "## Phone rows checked, not fitted: Cactus's llama.cpp-based leaderboard (June 2025)",
+        "",
+        "GGUF Q8_0 decode ('toks/sec') of Cactus's app on phones the catalog has a profile of "
+        "(`published.load_check_rows`). The rows state neither the backend nor the prompt and output lengths, "
+        "so they are in no fit and no figure above; each is predicted with the shipped factors on the phone's "
+        "CPU path and on its GPU path (Metal on iPhones; the Android profiles run llama.cpp on the CPU).",
+        "",
+        *check_lines,
         "",
         "## Jetson rows against the power modes (physical prior of the path, no fit)",
         "",
