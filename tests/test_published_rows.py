@@ -17,3 +17,34 @@ def test_reference_bandwidths_are_theoretical_peaks(catalog):
     row = next(r for r in published.load_rows(catalog, with_runtime=False)
                if r.observation is not None and r.raw["device"].startswith("Desktop PC (i5-6500"))
     assert row.observation.device.memory.bandwidth_gbs == 2 * 64 / 8 * 1.6
+
+
+def test_rows_with_an_unstated_file_type_say_what_was_assumed(catalog):
+    """The Orin Nano Super and IGX Orin rows state no GGUF type: they are read as Q4_0 (the lightest
+    file, the conservative reading for the per-layer cost) and their labels say so."""
+    rows = {r.raw["device"]: r for r in published.load_runtime_rows(catalog)
+            if r.raw["device"].startswith(("Jetson Orin Nano Super", "NVIDIA IGX Orin"))}
+    assert len(rows) == 2
+    for r in rows.values():
+        assert r.observation.ftype.id == "Q4_0" and "Q4_0 assumed" in r.observation.label
+        assert execution_path(r.observation.device) == "cuda-unified"
+    igx = next(r for d, r in rows.items() if d.startswith("NVIDIA IGX"))
+    assert igx.device_key == "jetson-agx-orin-64gb"  # the AGX Orin's profile: left out with the AGX rows
+
+
+def test_m2_ultra_prefill_rows_keep_their_batch_and_flash_attention(catalog):
+    rows = [r for r in published.load_runtime_rows(catalog) if "Qwen2.5-Coder-7B" in r.observation.label]
+    assert sorted(r.observation.workload.prompt_tokens for r in rows) == [512, 2048, 16384]
+    assert all(r.observation.workload.n_ubatch == 2048 and r.observation.workload.flash_attn == "on" for r in rows)
+    assert all(r.observation.workload.context_tokens > r.observation.workload.prompt_tokens for r in rows)
+    assert {r.device_class for r in rows} == {"apple"}
+
+
+def test_check_rows_are_in_no_fit(catalog):
+    """Cactus's phone rows are predicted for a check only: none is among the rows the fits use."""
+    checks = published.load_check_rows(catalog)
+    assert len(checks) == 10 and {r.device_class for r in checks} == {"phone"}
+    fitted = {(r.raw["device"], r.raw.get("model"), r.observation.value)
+              for r in published.load_rows(catalog) if r.observation is not None}
+    assert not any((r.raw["device"], r.raw["model"], r.observation.value) in fitted for r in checks)
+    assert all(execution_path(r.observation.device) == "cpu-arm" for r in checks)
