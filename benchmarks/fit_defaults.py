@@ -84,12 +84,14 @@ def main() -> int:
                                                "n_measurements": 0})
             source = prior.source or "benchmarks/priors.toml"
         (db, dk), (pb, pk) = band(path, "decode"), band(path, "prefill")
-        if not group:  # nothing measured on this path: its prior's band when that is wider than the pooled one
-            if prior.decode_band > db:
-                db, dk = prior.decode_band, "prior"
-            if prior.prefill_band > pb:
-                pb, pk = prior.prefill_band, "prior"
-        where = {"own": "this path", "prior": "the prior's, wider than all paths'"}
+        if not group:
+            # nothing measured on this path: no narrower band than any measured path's (own or pooled);
+            # the prior's when that is wider still
+            widest = {m: max([bands[m][1], *bands[m][0].values()]) for m in bands}
+            db, dk = (prior.decode_band, "prior") if prior.decode_band > widest["decode"] else (widest["decode"], "widest")
+            pb, pk = (prior.prefill_band, "prior") if prior.prefill_band > widest["prefill"] else (widest["prefill"], "widest")
+        where = {"own": "this path", "prior": "the prior's, wider than all paths'",
+                 "widest": "the widest of the measured paths' (this path has no measurement)"}
         factors = factors.model_copy(update={
             "decode_band": db, "prefill_band": pb,
             "basis": factors.basis + f"; {BAND_COVERAGE:.0%} bands from held-out error (decode: "

@@ -154,8 +154,9 @@ def test_riscv_profiles_run_on_the_cpu_riscv_prior_with_a_wide_band(catalog):
     factors = catalog.calibration["cpu-riscv"]
     assert factors.n_measurements == 0 and "prior" in factors.basis
     measured = [f for f in catalog.calibration.values() if f.n_measurements > 0]
-    assert factors.decode_band > max(f.decode_band for f in measured)
-    assert factors.prefill_band > max(f.prefill_band for f in measured if ":" not in f.path)  # llama.cpp's paths
+    # no narrower than any measured llama.cpp path (a runtime path's band may be twice its llama.cpp prior's)
+    assert factors.decode_band >= max(f.decode_band for f in measured if ":" not in f.path)
+    assert factors.prefill_band >= max(f.prefill_band for f in measured if ":" not in f.path)
     rvv = set()
     for device_id in RISCV:
         d = catalog.device(device_id)
