@@ -173,8 +173,9 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
     cards = [
         ("Memory needed", format_size(pick.memory.total_bytes), f"{format_size(pick.headroom_bytes, precision=1)} headroom",
          f"of {format_size(pick.usable_bytes)} usable; fit: {FIT_LABELS[pick.fit]}"),
-        ("Decode (tok/s)", tps(sp.decode_tokens_per_s), f"likely {tps(sp.decode_band.low)}–{tps(sp.decode_band.high)}",
-         sp.basis),
+        ("Decode (tok/s)", tps(sp.decode_tokens_per_s), f"likely {tps(sp.decode_band.low)}–{tps(sp.decode_band.high)}"
+         + ("" if sp.sustained_decode_tokens_per_s is None else f" · sustained {tps(sp.sustained_decode_tokens_per_s)}"),
+         sp.basis + ("" if sp.sustained_decode_tokens_per_s is None else f". Sustained: {sp.sustained_basis}")),
         ("Prefill (tok/s)", tps(sp.prefill_tokens_per_s), f"{sp.prefill_bound} bound", None),
         ("Time to first token", format_seconds(sp.ttft_s), f"{rec.workload.prompt_tokens:,}-token prompt", None),
         ("Quality score", f"{pick.quality_score:.0f} / 100", f"license {cat.models[pick.model_id].license}",

@@ -155,6 +155,18 @@ def test_a_power_mode_is_the_library_answer_for_that_mode():
     assert rec.device.memory.bandwidth_gbs == 136.5 and maxn_heading == library_pick(catalog_device("jetson-agx-orin-64gb"))[1]
 
 
+def test_a_published_sustained_figure_shows_on_the_decode_card():
+    at = start()
+    at.selectbox(key="device_id").set_value("iphone-16-pro").run()
+    assert_clean(at)
+    rec, _ = library_pick(catalog_device("iphone-16-pro"))
+    card = next(m for m in at.metric if m.label == "Decode (tok/s)")
+    from advisor.wording import tps
+    assert f"sustained {tps(rec.pick.speed.sustained_decode_tokens_per_s)}" in card.delta
+    at.selectbox(key="device_id").set_value("raspberry-pi-5-8gb").run()
+    assert "sustained" not in next(m for m in at.metric if m.label == "Decode (tok/s)").delta
+
+
 def test_search_and_class_filter_narrow_the_profiles():
     at = start()
     at.multiselect(key="device_classes").set_value(["phone"]).run()
