@@ -122,6 +122,17 @@ def _workload(row: dict[str, str], metric: str) -> Workload:
     return Workload(context_tokens=4096, prompt_tokens=1, output_tokens=n, threads=threads)
 
 
+def reference_devices() -> dict[str, DeviceProfile]:
+    """The profiles of benchmarks/reference_devices by file stem (devices of published rows the
+    catalog does not ship)."""
+    return {p.stem: load_device_file(p) for p in sorted((HERE / "reference_devices").glob("*.toml"))}
+
+
+def resolve_device(profile_id: str, catalog: Catalog, refs: dict[str, DeviceProfile]) -> DeviceProfile:
+    """A reference profile (``refs``) by id, else the catalog's."""
+    return refs[profile_id] if profile_id in refs else catalog.device(profile_id)
+
+
 def cpu_only(device: DeviceProfile) -> DeviceProfile:
     return device.model_copy(update={"gpu": None, "id": device.id + "+cpu"})
 
@@ -129,7 +140,7 @@ def cpu_only(device: DeviceProfile) -> DeviceProfile:
 def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = True) -> list[PublishedRow]:
     """Every row of measurements.csv (used or excluded with the reason), and with ``with_runtime``
     the mapped llama.cpp rows of runtime-measurements.csv (``load_runtime_rows``)."""
-    refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
+    refs = reference_devices()
     out: list[PublishedRow] = []
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
@@ -159,7 +170,7 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = 
                 out.append(excluded(f"no profile for device {row['device']}"))
                 continue
             dev_id, cpu = mapped
-            device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
+            device = resolve_device(dev_id, catalog, refs)
             if cpu is None:
                 cpu = "CPU" in backend
             if cpu:
@@ -331,7 +342,7 @@ def with_opencl(device: DeviceProfile) -> DeviceProfile:
 def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[PublishedRow]:
     """The llama.cpp rows of runtime-measurements.csv that map onto the catalog (see
     RUNTIME_DEVICE_MAP); every other row of that file measures other runtimes or unknown files."""
-    refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
+    refs = reference_devices()
     out: list[PublishedRow] = []
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
@@ -347,7 +358,7 @@ def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[
             if key is None or model_id is None or quant is None:
                 continue
             dev_id, how = key
-            device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
+            device = resolve_device(dev_id, catalog, refs)
             device = cpu_only(device) if how == "cpu" else with_opencl(device) if how == "opencl" else device
             threads = int(row["threads"]) if row["threads"].strip() else None
             bench = row["runtime_version"]
@@ -387,7 +398,7 @@ CACTUS_MODEL_MAP = {"Gemma-3-1B-it": "gemma-3-1b-it", "Qwen2.5-1.5B-Instruct": "
 def load_check_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[PublishedRow]:
     """Rows predicted for a check but left out of every fit (``CACTUS_DEVICE_MAP``): each on the
     device's CPU path; ``raw["gpu_device"]`` holds the profile for a prediction on its GPU path."""
-    refs = {p.stem: load_device_file(p) for p in (HERE / "reference_devices").glob("*.toml")}
+    refs = reference_devices()
     out: list[PublishedRow] = []
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
@@ -396,7 +407,7 @@ def load_check_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[Pu
             if (row["runtime"] != "cactus" or row["format"] != "GGUF Q8_0" or row["metric"] != "tg_tok_s"
                     or dev_id is None or model_id is None):
                 continue
-            device = refs[dev_id] if dev_id in refs else catalog.device(dev_id)
+            device = resolve_device(dev_id, catalog, refs)
             obs = Observation(
                 model=catalog.model(model_id), ftype=catalog.file_type("Q8_0"), device=cpu_only(device),
                 workload=Workload(context_tokens=4096, prompt_tokens=1, output_tokens=128), metric="decode",

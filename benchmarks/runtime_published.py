@@ -45,13 +45,12 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from advisor.catalog import Catalog, load_catalog, load_device_file
+from advisor.catalog import Catalog, load_catalog
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, Workload
-from benchmarks.published import TRUST_WEIGHT
+from benchmarks.published import TRUST_WEIGHT, reference_devices, resolve_device
 
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "runtime-measurements.csv"
-REFERENCE_DEVICES = HERE / "reference_devices"
 RESULT = HERE / "results" / "runtime_rows.md"
 
 Metric = Literal["decode", "prefill", "ttft", "file_bytes", "peak_rss_bytes"]
@@ -389,14 +388,6 @@ class ExcludedRow:
 
 def _matches(row: dict[str, str], pattern: dict[str, str]) -> bool:
     return all(row[k] == v for k, v in pattern.items())
-
-
-def reference_devices() -> dict[str, DeviceProfile]:
-    return {p.stem: load_device_file(p) for p in sorted(REFERENCE_DEVICES.glob("*.toml"))}
-
-
-def resolve_device(profile_id: str, catalog: Catalog, refs: dict[str, DeviceProfile]) -> DeviceProfile:
-    return refs[profile_id] if profile_id in refs else catalog.device(profile_id)
 
 
 def _int(text: str) -> int | None:
