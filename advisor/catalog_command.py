@@ -193,7 +193,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
             "bandwidth": f"{(d.gpu.vram_bandwidth_gbs if d.gpu and d.gpu.discrete else d.memory.bandwidth_gbs):g} GB/s",
             "path": execution_path(d), "price": price_text(d.price),
             "vram": format_size(d.gpu.vram, precision=0) if d.gpu and d.gpu.discrete and d.gpu.vram else "",
-            "modes": ", ".join(m.name for m in d.power.modes),
+            "modes": ", ".join(row["power_modes"]),
         })
         rows.append(row)
     if fmt == "json":

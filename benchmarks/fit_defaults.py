@@ -63,6 +63,9 @@ def main() -> int:
         print(f"{metric} bands ({BAND_COVERAGE:.0%} of held-out): " + ", ".join(f"{p} ±{b:.0%}" for p, b in sorted(per_path.items()))
               + f"; pooled ±{pooled:.0%}")
 
+    # a path with nothing measured gets no narrower band than any measured path's (own or pooled)
+    widest = {m: max([pooled, *per_path.values()]) for m, (per_path, pooled) in bands.items()}
+
     def band(path: str, metric: str) -> tuple[float, str]:
         per_path, pooled = bands[metric]
         return (per_path[path], "own") if path in per_path else (pooled, "pooled")
@@ -84,10 +87,7 @@ def main() -> int:
                                                "n_measurements": 0})
             source = prior.source or "benchmarks/priors.toml"
         (db, dk), (pb, pk) = band(path, "decode"), band(path, "prefill")
-        if not group:
-            # nothing measured on this path: no narrower band than any measured path's (own or pooled);
-            # the prior's when that is wider still
-            widest = {m: max([bands[m][1], *bands[m][0].values()]) for m in bands}
+        if not group:  # nothing measured on this path: the widest band, or the prior's when that is wider still
             db, dk = (prior.decode_band, "prior") if prior.decode_band > widest["decode"] else (widest["decode"], "widest")
             pb, pk = (prior.prefill_band, "prior") if prior.prefill_band > widest["prefill"] else (widest["prefill"], "widest")
         where = {"own": "this path", "prior": "the prior's, wider than all paths'",
