@@ -117,6 +117,8 @@ MAX_PARAMS = 10**13
 MAX_CONTEXT_TOKENS = 1 << 24
 MAX_CORES = 4096
 MAX_GHZ = 10.0
+#: FP32 FLOP per cycle of one CPU core: 64 is two 512-bit FMA units; 128 leaves room
+MAX_FLOPS_PER_CYCLE = 128.0
 MIN_BANDWIDTH_GBS = 0.01  # 10 MB/s: slower than any RAM
 MAX_BANDWIDTH_GBS = 1e5
 MIN_GFLOPS = 0.01

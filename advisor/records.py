@@ -316,6 +316,20 @@ class Cluster(Record):
     name: str
     cores: int = Field(gt=0, le=lim.MAX_CORES)
     ghz: float = Field(gt=0, le=lim.MAX_GHZ)
+    #: FP32 FLOP per cycle of one core (2 × FMA lanes: 16 for 2 × 128-bit, 32 for 4 × 128-bit or
+    #: 2 × 256-bit). Optional; when every cluster gives it, a core's share of ``fp32_gflops`` is
+    #: cores × GHz × this (an Apple P-core counts 4× an E-core at the same clock), else cores × GHz.
+    flops_per_cycle: float | None = Field(default=None, gt=0, le=lim.MAX_FLOPS_PER_CYCLE)
+
+    @property
+    def weight(self) -> float:
+        """This cluster's relative FP32 rate: cores × GHz × FLOP/cycle (1 when not given)."""
+        return self.cores * self.core_weight
+
+    @property
+    def core_weight(self) -> float:
+        """One core's relative FP32 rate: GHz × FLOP/cycle (1 when not given)."""
+        return self.ghz * (self.flops_per_cycle or 1.0)
 
 
 class MemorySpec(Record):
@@ -358,6 +372,14 @@ class CpuSpec(Record):
     fp32_gflops: float = Field(ge=lim.MIN_GFLOPS, le=lim.MAX_GFLOPS)
     fp32_gflops_basis: Basis
     fp32_gflops_note: str = ""
+
+    @model_validator(mode="after")
+    def _flops_per_cycle_all_or_none(self) -> "CpuSpec":
+        given = [c.flops_per_cycle is not None for c in self.clusters]
+        if any(given) and not all(given):
+            missing = ", ".join(c.name for c in self.clusters if c.flops_per_cycle is None)
+            raise ValueError(f"flops_per_cycle is given for some clusters but not for {missing}; give it for every cluster or for none")
+        return self
 
     @property
     def big_cores(self) -> int:

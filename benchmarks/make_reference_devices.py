@@ -76,9 +76,10 @@ arch = "arm64"
 isa = ["neon", "dotprod", "i8mm"]
 cores = {p + e}
 threads = {p + e}
-clusters = [ {{ name = "P", cores = {p}, ghz = {pg} }}, {{ name = "E", cores = {e}, ghz = {eg} }} ]
+clusters = [ {{ name = "P", cores = {p}, ghz = {pg}, flops_per_cycle = {APPLE_P} }}, {{ name = "E", cores = {e}, ghz = {eg}, flops_per_cycle = {APPLE_E} }} ]
 fp32_gflops = {gflops:.0f}
 fp32_gflops_basis = "derived"
+fp32_gflops_note = "{p} P x {pg} GHz x {APPLE_P} + {e} E x {eg} GHz x {APPLE_E} FLOP/cycle"
 
 [gpu]
 name = "{gpu}"
@@ -212,7 +213,7 @@ SD8G3_CPU = {"name": "Snapdragon 8 Gen 3 (1x X4 + 5x A720 + 2x A520)", "arch": "
 def _apple_cpu(name: str, p: int, pg: float, e: int, eg: float, isa: list[str]) -> dict:
     gflops = p * pg * APPLE_P + e * eg * APPLE_E
     return {"name": name, "arch": "arm64", "isa": isa, "cores": p + e, "threads": p + e,
-            "clusters": [{"name": "P", "cores": p, "ghz": pg}, {"name": "E", "cores": e, "ghz": eg}],
+            "clusters": [{"name": "P", "cores": p, "ghz": pg, "flops_per_cycle": APPLE_P}, {"name": "E", "cores": e, "ghz": eg, "flops_per_cycle": APPLE_E}],
             "fp32_gflops": round(gflops, 1), "fp32_gflops_basis": "derived",
             "fp32_gflops_note": f"{p} P x {pg} GHz x {APPLE_P} + {e} E x {eg} GHz x {APPLE_E} FLOP/cycle; clocks from recall (Apple does not publish them)"}
 
@@ -463,8 +464,27 @@ def _toml_value(v) -> str:
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
+#: FP32 FLOP/cycle of Arm cores by family, the convention of the shipped profiles' notes
+#: (profiles/SCHEMA.md): Cortex-X 4 × 128-bit FMA, A7xx 2 × 128-bit, A5xx as the A55 class
+ARM_FLOPS_PER_CYCLE = (("Cortex-X", 32), ("Cortex-A7", 16), ("Cortex-A5", 8))
+
+
+def _with_flops_per_cycle(cpu: dict) -> dict:
+    """``cpu`` with each cluster's FP32 FLOP/cycle (multi-cluster Arm CPUs by ARM_FLOPS_PER_CYCLE,
+    when every cluster is named by it), so the engine shares fp32_gflops among the cores by it."""
+    clusters = cpu.get("clusters", [])
+    if len(clusters) < 2 or all("flops_per_cycle" in c for c in clusters):
+        return cpu
+    fpc = [next((f for prefix, f in ARM_FLOPS_PER_CYCLE if c["name"].startswith(prefix)), None) for c in clusters]
+    if None in fpc:
+        raise ValueError(f"no FLOP/cycle for a cluster of {cpu['name']}: give flops_per_cycle")
+    return {**cpu, "clusters": [{**c, "flops_per_cycle": f} for c, f in zip(clusters, fpc)]}
+
+
 def _render(d: dict) -> str:
     """One profile dict → TOML in the layout of profiles/SCHEMA.md (scalars first, then the tables)."""
+    if "cpu" in d:
+        d = {**d, "cpu": _with_flops_per_cycle(d["cpu"])}
     head = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
     tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()) for k, v in d.items() if isinstance(v, dict)]
     return "\n".join(head) + "\n" + "\n".join(tables) + "\n"

@@ -103,10 +103,37 @@ def test_energy_is_power_times_time(catalog):
 
 
 def test_big_little_threads_use_fast_cores_first(catalog):
+    # the S24 Ultra's profile: 1 X4 at 3.39 GHz × 32 FLOP/cycle, 5 A720 at 3.1/2.9 GHz × 16, 2 A520 × 8
     phone = catalog.device("galaxy-s24-ultra")
-    fastest = max(phone.cpu.clusters, key=lambda c: c.ghz)
-    assert spd.cpu_gflops(phone, 1) == pytest.approx(
-        phone.cpu.fp32_gflops * fastest.ghz / sum(c.cores * c.ghz for c in phone.cpu.clusters))
+    assert [c.flops_per_cycle for c in phone.cpu.clusters] == [32, 16, 16, 8]
+    assert spd.cpu_gflops(phone, 1) == pytest.approx(3.39 * 32, rel=2e-3)  # 108.5 GFLOPS of 385.3
+    assert spd.cpu_gflops(phone, 4) == pytest.approx(3.39 * 32 + 3 * 3.1 * 16, rel=2e-3)
+    assert spd.cpu_gflops(phone, 8) == pytest.approx(phone.cpu.fp32_gflops)
+
+
+def test_flops_per_cycle_gives_apple_p_cores_their_share(catalog):
+    # M2: 4 P-cores × 3.49 GHz × 32 + 4 E-cores × 2.42 GHz × 8 = 524.2 GFLOPS; one P-core is 111.7,
+    # not 524.2 × 3.49 / (4 × 3.49 + 4 × 2.42) = 77.4 as a share by clock alone would give
+    mac = catalog.device("macbook-air-m2-16gb")
+    assert spd.cpu_gflops(mac, 1) == pytest.approx(3.49 * 32, rel=2e-3)
+    assert spd.cpu_gflops(mac, 4) == pytest.approx(4 * 3.49 * 32, rel=2e-3)
+    by_clock = mac.model_copy(update={"cpu": mac.cpu.model_copy(update={
+        "clusters": tuple(c.model_copy(update={"flops_per_cycle": None}) for c in mac.cpu.clusters)})})
+    assert spd.cpu_gflops(by_clock, 1) == pytest.approx(524.2 * 3.49 / (4 * 3.49 + 4 * 2.42), rel=2e-3)
+
+
+def test_flops_per_cycle_is_given_for_every_cluster_or_none(catalog):
+    from pydantic import ValidationError
+
+    from advisor.records import CpuSpec
+    mac = catalog.device("macbook-air-m2-16gb")
+    data = mac.cpu.model_dump()
+    data["clusters"][1]["flops_per_cycle"] = None
+    with pytest.raises(ValidationError, match="flops_per_cycle is given for some clusters but not for"):
+        CpuSpec.model_validate(data)
+    data["clusters"][0]["flops_per_cycle"] = float("nan")
+    with pytest.raises(ValidationError):
+        CpuSpec.model_validate(data)
 
 
 def test_execution_paths(catalog):
@@ -154,6 +181,29 @@ def test_cpu_decode_compute_is_int8_dot_products_by_isa(catalog):
     vnni = device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": ("avx2", "avx512", "avx512_vnni")})})
     avx2 = device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": ("avx2", "fma")})})
     assert [spd.int8_dot_ratio(d) for d in (device, plain_neon, vnni, avx2)] == [4.0, 1.0, 4.0, 2.0]
+
+
+def test_q2_k_dot_products_cost_more_on_arm_only(catalog):
+    """Compute-bound, a Q2_K decode step on an Arm CPU takes ARM_DOT_COST_BY_TYPE["Q2_K"] × the
+    int8 time of the same parameters; on x86 and for the unmeasured K-quants, 1×."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    arm = _device(catalog)
+    x86 = arm.model_copy(update={"cpu": arm.cpu.model_copy(update={"arch": "x86_64", "isa": ("avx2", "avx512", "avx512_vnni")})})
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1, threads=1)
+    compute_bound = FACTORS.model_copy(update={"bw_efficiency": 4.0, "decode_compute_efficiency": 0.01})
+    ops = 2 * spd.matmul_params(model) + 2 * model.vocab_size * model.hidden_size + spd.attention_flops(model, 1.5)
+    int8 = spd.cpu_decode_rates(arm, 1)[0] * 0.01
+
+    def tps(device, quant):
+        s = estimate_speed(model, catalog.file_type(quant), catalog.ggml_types, device, w, compute_bound)
+        assert s.decode_bound == "compute"
+        return s.decode_tokens_per_s
+
+    assert spd.ARM_DOT_COST_BY_TYPE == {"Q2_K": 1.43}
+    assert tps(arm, "Q4_0") == pytest.approx(int8 / ops, rel=1e-9)
+    assert tps(arm, "Q2_K") == pytest.approx(int8 / 1.43 / ops, rel=1e-9)
+    assert tps(arm, "Q4_K_M") == pytest.approx(int8 / ops, rel=1e-9)
+    assert tps(x86, "Q2_K") == pytest.approx(tps(x86, "Q4_0"), rel=1e-9)
 
 
 def test_more_decode_threads_help_less_than_linearly(catalog):

@@ -20,6 +20,7 @@ from advisor.engine.arrays import Num, clip, floor, logical_not, maximum, minimu
 from advisor.engine.speed import (
     GPU_PATHS,
     OFFLOAD_BAND_WIDENING,
+    arm_dot_cost,
     attention_flops_at,
     cpu_decode_rates,
     cpu_gflops,
@@ -97,6 +98,9 @@ class CandidateTerms:
     #: bytes of the first k MoE layers' experts for k = 0 … moe_layers (a tuple; in the grid an
     #: array padded with inf to the longest, shaped (N, 1, L))
     expert_cum_bytes: Any = (0.0,)
+    #: per-weight cost of the CPU dot-product kernel on Arm (speed.ARM_DOT_COST_BY_TYPE): a
+    #: compute-bound Arm CPU decode runs at 1 / this of the int8 rate; 1 off Arm
+    arm_dot_cost: Num = 1.0
 
     @property
     def total_bytes(self) -> Num:
@@ -163,6 +167,7 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
         "kv_read_bytes": mem.kv_read_bytes(model, position, workload.kv_cache_type, sums=sums),
         "is_kquant": family == "kquant",
         "is_float": family == "float",
+        "arm_dot_cost": arm_dot_cost(ftype.base_type),
     }
 
 
@@ -202,6 +207,7 @@ class DeviceTerms:
     cpu_flops: Num  # FP32 peak of the decode threads (prefill)
     cpu_decode_ops: Num  # int8 dot-product ops/s of the decode threads (quantized weights)
     cpu_decode_flops: Num  # FP32 FLOP/s of the decode threads (float weights)
+    cpu_arm: Num  # an Arm CPU (its dot products cost CandidateTerms.arm_dot_cost per weight)
     gpu_flops: Num
     host_gbs: Num
     cpu_gbs: Num  # what the CPU threads can read: host_gbs, or threads × one thread's bandwidth if less
@@ -238,6 +244,7 @@ def device_row(
         "cpu_flops": cpu_gflops(device, threads) * 1e9,
         "cpu_decode_ops": decode_ops,
         "cpu_decode_flops": decode_flops,
+        "cpu_arm": device.cpu.arch == "arm64",
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "cpu_gbs": cpu_read_gbs(device, threads),
@@ -463,7 +470,8 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     peak = where(gpu_side, where(d.discrete, d.vram_gbs, d.host_gbs), d.cpu_gbs)
     rate = where(gpu_side, d.gpu_flops, d.cpu_flops)
     # a CPU decodes quantized weights through int8 dot products, float weights through FMA
-    decode_rate = where(gpu_side, d.gpu_flops, where(c.is_float, d.cpu_decode_flops, d.cpu_decode_ops))
+    dot_rate = d.cpu_decode_ops / where(d.cpu_arm, c.arm_dot_cost, 1.0)
+    decode_rate = where(gpu_side, d.gpu_flops, where(c.is_float, d.cpu_decode_flops, dot_rate))
     cpu_side = logical_not(gpu_side)
     bw_d = effective_bandwidth(peak, f.bw_efficiency, bytes_per_token, d.llc_bytes, d.llc_gbs, cpu_side)
     t, t_mem, t_comp, t_fixed = decode_seconds(

@@ -40,7 +40,7 @@ def find_mode(device: DeviceProfile, name: str) -> PowerMode:
 def _online_clusters(clusters: tuple[Cluster, ...], cores: int, ghz: float) -> tuple[Cluster, ...]:
     """The fastest ``cores`` cores, each capped at ``ghz``."""
     out, remaining = [], cores
-    for c in sorted(clusters, key=lambda c: -c.ghz):
+    for c in sorted(clusters, key=lambda c: -c.core_weight):
         if remaining <= 0:
             break
         n = min(remaining, c.cores)
@@ -59,7 +59,7 @@ def with_power_mode(device: DeviceProfile, name: str) -> DeviceProfile:
     cpu, gpu, memory = device.cpu, device.gpu, device.memory
     if mode is not top:
         clusters = _online_clusters(cpu.clusters, mode.cpu_cores, mode.cpu_ghz)
-        ghz_cores = sum(c.cores * c.ghz for c in clusters) / sum(c.cores * c.ghz for c in cpu.clusters)
+        ghz_cores = sum(c.weight for c in clusters) / sum(c.weight for c in cpu.clusters)
         smt = cpu.threads / cpu.cores
         cpu = cpu.model_copy(update={
             "cores": mode.cpu_cores, "threads": max(mode.cpu_cores, round(mode.cpu_cores * smt)), "clusters": clusters,

@@ -157,6 +157,7 @@ def runtime_candidate_row(
         "kv_read_bytes": kv_read_bytes(sums, window, position, bpv),
         "is_kquant": False,
         "is_float": fmt.linear.scale_bits == 0,
+        "arm_dot_cost": 1.0,  # other runtimes' CPU kernels: not measured
     }
 
 

@@ -72,12 +72,14 @@ def default_threads(device: DeviceProfile) -> int:
 
 
 def cpu_gflops(device: DeviceProfile, threads: int) -> float:
-    """Peak FP32 GFLOPS of the ``threads`` fastest cores (clusters are listed fastest first)."""
-    per_core_total = device.cpu.fp32_gflops / max(1, sum(c.cores * c.ghz for c in device.cpu.clusters))
+    """Peak FP32 GFLOPS of the ``threads`` fastest cores: each core's share of the profile's
+    ``fp32_gflops`` is GHz × FLOP/cycle (``Cluster.core_weight``; GHz alone when the profile
+    gives no FLOP/cycle)."""
+    per_weight = device.cpu.fp32_gflops / max(1e-9, sum(c.weight for c in device.cpu.clusters))
     remaining, total = threads, 0.0
-    for cluster in sorted(device.cpu.clusters, key=lambda c: -c.ghz):
+    for cluster in sorted(device.cpu.clusters, key=lambda c: -c.core_weight):
         used = min(remaining, cluster.cores)
-        total += used * cluster.ghz * per_core_total
+        total += used * cluster.core_weight * per_weight
         remaining -= used
         if remaining <= 0:
             break
@@ -107,6 +109,23 @@ FLOAT_DOT_PER_FP32_FMA = 1.0
 #: and ×2.8: exponents 0.69–0.88, median 0.82). A ratio within one device, so no device's
 #: absolute speed enters it.
 THREAD_SCALING_EXPONENT = 0.8
+
+
+#: Per-weight cost of llama.cpp's Arm NEON dot-product kernel of a quantization type, relative to
+#: the legacy types (Q4_0 … Q8_0: one scale per 32 weights): a compute-bound CPU decode step of the
+#: type runs at 1 / cost of the int8 rate. K-quants unpack 2–6-bit weights with 6-bit sub-block
+#: scales and mins before the dot products. Source: the Q4_0 / Q2_K pairs of the T-MAC rows of
+#: measurements.csv (same device, model, threads; compute-bound at 1 thread): M2 Ultra 5.65 / 3.82
+#: = 1.48 (8 threads: 31.57 / 22.06 = 1.43), AGX Orin CPU 1.04 / 0.79 = 1.32; median 1.43. A ratio
+#: within one device, so no device's absolute speed enters it. Only Q2_K is measured; the other
+#: K-quants stay at 1 (not measured). x86 keeps 1 for every type: the one pair (Surface Book 3,
+#: AVX-512 VNNI, 1 thread) gives 2.5 / 2.7 = 0.93, Q2_K no slower.
+ARM_DOT_COST_BY_TYPE = {"Q2_K": 1.43}
+
+
+def arm_dot_cost(base_type: str) -> float:
+    """ARM_DOT_COST_BY_TYPE of a GGUF base type (1 for the types not measured)."""
+    return ARM_DOT_COST_BY_TYPE.get(base_type, 1.0)
 
 
 def int8_dot_ratio(device: DeviceProfile) -> float:
