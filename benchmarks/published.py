@@ -80,6 +80,14 @@ PUBLISHED_LOSS = "linear"
 
 # the reference sheet rates each source; less trusted rows count less in the fit
 TRUST_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
+#: Rows the sheet rates "low" are checked, never fitted, and kept out of the headline figures
+#: (``load_rows(low_trust=True)`` returns them; speed_accuracy.py reports them apart, and with all
+#: rows together). The only ones are the NixOS AGX Orin rows ("agent-run NixOS build; values far
+#: below typical AGX Orin MAXN results"): their decode runs at ~25–30 GB/s, the Orin CPU's rate,
+#: on a 204.8 GB/s GPU path, and fitted they had set the CUDA-on-Jetson per-layer cost to 1,051 µs,
+#: capping every model on every Jetson near 30 tok/s. A weight of 0.3 did not stop that: they were
+#: the path's only prefill rows and most of its decode rows.
+CHECK_ONLY_TRUST = frozenset({"low"})
 
 # classes for reporting the error
 CLASS_OF = {
@@ -137,9 +145,12 @@ def cpu_only(device: DeviceProfile) -> DeviceProfile:
     return device.model_copy(update={"gpu": None, "id": device.id + "+cpu"})
 
 
-def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = True) -> list[PublishedRow]:
+def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = True,
+              low_trust: bool = False) -> list[PublishedRow]:
     """Every row of measurements.csv (used or excluded with the reason), and with ``with_runtime``
-    the mapped llama.cpp rows of runtime-measurements.csv (``load_runtime_rows``)."""
+    the mapped llama.cpp rows of runtime-measurements.csv (``load_runtime_rows``). Rows rated
+    CHECK_ONLY_TRUST are excluded ("checked, not fitted"); ``low_trust=True`` returns those rows
+    alone, with their observations, for the check."""
     refs = reference_devices()
     out: list[PublishedRow] = []
     with open(path, newline="") as fh:
@@ -185,7 +196,17 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = 
                 label=f"{row['device']} | {row['model']} {quant} | {backend}" + (f" | {row['threads']}t" if row["threads"] else ""),
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
-            out.append(PublishedRow(obs, cls, device.id, row))
+            checked_only = row["trust"] in CHECK_ONLY_TRUST
+            if low_trust:
+                if checked_only:
+                    out.append(PublishedRow(obs, cls, device.id, row))
+            elif checked_only:
+                out.append(excluded(f"trust {row['trust']}: checked against the predictions, not fitted "
+                                    "(benchmarks/speed_accuracy.py, section 'Low-trust rows')"))
+            else:
+                out.append(PublishedRow(obs, cls, device.id, row))
+    if low_trust:
+        return [r for r in out if r.observation is not None]
     return out + (load_runtime_rows(catalog) if with_runtime else [])
 
 
