@@ -40,7 +40,10 @@ def test_recommend_formats(capsys, fmt):
         rows = list(csv.DictReader(io.StringIO(out)))
         assert len(rows) == 5 and rows[0]["model"]
     elif fmt == "md":
-        assert "| model | runtime | quant |" in out  # every runtime is considered by default
+        assert out.startswith("**Raspberry Pi 5") and "| model |" in out
+        # every runtime is considered by default: the summary says which one runs the pick and why
+        # (the table has a runtime column only when its rows run on more than one)
+        assert "Runtime llama.cpp" in out or "Runtime executorch" in out or "Runtime litert-lm" in out
     else:
         assert "Raspberry Pi 5" in out and "highest-quality" in out
 
@@ -77,6 +80,22 @@ def test_predict_breakdown(capsys):
     assert {w["ggml_type"] for w in d["weights_by_type"]} >= {"Q8_0", "Q5_0", "F32"}
     assert d["speed"]["decode_bound"] in ("memory", "compute", "overhead")
     assert d["speed"]["energy_j_per_response"] > 0
+
+
+def test_no_repack_slows_cpu_prefill_of_q4_0(capsys):
+    """--no-repack (llama.cpp's flag) keeps Q4_0 as stored: on the Pi 5's dotprod cores its
+    compute-bound prefill loses the repacked kernels' ×3.2; decode and memory are unchanged."""
+    args = ("predict", "--model", "llama-3.2-1b-instruct", "--quant", "Q4_0", "--device", "raspberry-pi-5-8gb", "--format", "json")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    on = json.loads(out)
+    code, out, err = run(capsys, *args, "--no-repack")
+    assert code == 0, err
+    off = json.loads(out)
+    assert on["workload"]["cpu_repack"] is True and off["workload"]["cpu_repack"] is False
+    assert on["speed"]["prefill_tokens_per_s"] / off["speed"]["prefill_tokens_per_s"] == pytest.approx(3.2, rel=0.02)
+    assert on["speed"]["decode_tokens_per_s"] == off["speed"]["decode_tokens_per_s"]
+    assert on["memory"]["total_bytes"] == off["memory"]["total_bytes"]
 
 
 def test_predict_table(capsys):
