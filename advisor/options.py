@@ -83,7 +83,8 @@ def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--context, --prompt-tokens, --output-tokens, --kv-cache, --threads (→ ``workload_from``)."""
+    """--context, --prompt-tokens, --output-tokens, --kv-cache, --threads, --flash-attn, --no-repack
+    (→ ``workload_from``)."""
     opts = [
         click.option("--context", "context", default=4096, show_default=True, type=TOKENS,
                      help="Context window to allocate (tokens)."),
@@ -96,6 +97,9 @@ def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--flash-attn", type=click.Choice(["on", "off", "auto"]), default="auto", show_default=True,
                      help="llama.cpp flash attention; off adds the attention scores to the compute buffer. "
                           "auto = llama.cpp's default (on for CPU); llama-cpp-python's Llama() defaults to off."),
+        click.option("--no-repack", is_flag=True, default=False,
+                     help="llama.cpp --no-repack: keep the weights as stored instead of repacking them for the CPU's "
+                          "kernels (repacked Q4_0 prefills 2-3x faster on AVX2/AVX-512 and Arm dotprod CPUs)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -198,6 +202,7 @@ def workload_from(kw: dict[str, Any]) -> Any:
         kv_cache_type=kw.pop("kv_cache"),
         threads=kw.pop("threads"),
         flash_attn=kw.pop("flash_attn"),
+        cpu_repack=not kw.pop("no_repack"),
     )
 
 

@@ -1155,6 +1155,9 @@ class Workload:
     #: llama.cpp --n-cpu-moe: the routed experts of blocks 0..N-1 kept in host RAM on a discrete
     #: GPU; None: the fewest that let the rest fit VRAM (``core.expert_offload``)
     n_cpu_moe: int | None = None
+    #: llama.cpp repacks some weight types at load for its CPU kernels (its default; ``--no-repack``
+    #: turns it off): engine.speed.REPACKED_TYPES, REPACK_PREFILL_SPEEDUP
+    cpu_repack: bool = True
 
     def __post_init__(self) -> None:
         from advisor.errors import BadInputError
@@ -1285,6 +1288,9 @@ class SpeedEstimate:
     #: profile has a published figure (``PowerSpec.sustained``); None: no published figure
     sustained_decode_tokens_per_s: float | None = None
     sustained_basis: str = ""
+    #: the CPU prefill speed-up of llama.cpp's load-time weight repacking in this estimate
+    #: (engine.speed.REPACK_PREFILL_SPEEDUP; 1: none — not repacked, no measured gain, or on a GPU)
+    prefill_repack_speedup: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

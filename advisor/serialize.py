@@ -40,6 +40,7 @@ def workload_dict(w: Workload) -> dict[str, Any]:
         "kv_cache_type": w.kv_cache_type,
         "n_ubatch": w.n_ubatch,
         "threads": w.threads,
+        "cpu_repack": w.cpu_repack,
     }
 
 
@@ -133,6 +134,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "basis": s.basis,
             "sustained_decode_tokens_per_s": rounded("sustained_decode_tokens_per_s", s.sustained_decode_tokens_per_s),
             "sustained_basis": s.sustained_basis or None,
+            "prefill_repack_speedup": round(s.prefill_repack_speedup, 3),
         }
     ld = e.load
     out["load"] = None if ld is None else {

@@ -63,7 +63,10 @@ def published_rows(catalog, lines: list[str]) -> dict[str, list[float]]:
             threads = int(row["threads"]) if row["threads"] else None
             prompt = int(row["prompt_tokens"] or 512) if row["metric"] == "pp_tok_s" else 1
             output = int(row["output_tokens"] or 128) if row["metric"] == "tg_tok_s" else 1
-            w = Workload(context_tokens=max(512, prompt + output), prompt_tokens=prompt, output_tokens=output, threads=threads)
+            # the Q4_0_4_4 files are Q4_0 in the layout llama.cpp now repacks Q4_0 into; the 2024 build
+            # of these rows did not repack Q8_0
+            w = Workload(context_tokens=max(512, prompt + output), prompt_tokens=prompt, output_tokens=output, threads=threads,
+                         cpu_repack=row["format"].startswith("Q4_0_4_"))
             # the same file read as if dense: every expert streamed per token
             dense = model.model_copy(update={"n_experts_used": model.n_experts})
             figures = []
@@ -79,7 +82,7 @@ def published_rows(catalog, lines: list[str]) -> dict[str, list[float]]:
                          f"{e_moe:.0f} % | {figures[1]:.1f} | {e_dense:.0f} % |")
     # a dense row of the same board, file type and leaderboard: the Q8_0 prefill gap is not MoE's
     device = catalog.device("raspberry-pi-5-8gb")
-    w = Workload(context_tokens=1024, prompt_tokens=512, output_tokens=1, threads=4)
+    w = Workload(context_tokens=1024, prompt_tokens=512, output_tokens=1, threads=4, cpu_repack=False)
     pred = {m: estimate_speed(catalog.model(m), catalog.file_type("Q8_0"), catalog.ggml_types, device, w,
                               factors_for(device, catalog)).prefill_tokens_per_s for m, _ in PI5_Q8_PAIR}
     (moe, moe_meas), (dns, dns_meas) = PI5_Q8_PAIR

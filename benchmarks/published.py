@@ -89,6 +89,22 @@ TRUST_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
 #: the path's only prefill rows and most of its decode rows.
 CHECK_ONLY_TRUST = frozenset({"low"})
 
+#: Published CPU rows whose build repacked their weights at load (Workload.cpu_repack; the engine's
+#: speed.REPACK_PREFILL_SPEEDUP). Every other row predates the repacking of its type: the rows of
+#: measurements.csv are from 2023 to mid-2024 builds (llama.cpp began repacking Q4_0 at load in late
+#: 2024; before, only explicit Q4_0_4_4 files had the layout), and the 2024 Pi 5 Q8_0 row predates
+#: Q8_0's repacking on Arm.
+REPACKED_BUILD_ROWS = {
+    ("Raspberry Pi 5", "Qwen2.5-0.5B-Instruct", "Q4_0"): "llama.cpp discussion #30069, a 2025+ build: Q4_0 repacked at load",
+}
+
+
+def repacked_build(row: dict[str, str]) -> bool:
+    """Whether the row's build repacked its weights (REPACKED_BUILD_ROWS, or an explicit
+    interleaved Q4_0_4_x file)."""
+    return (row["device"], row["model"], row["format"]) in REPACKED_BUILD_ROWS or row["format"].startswith("Q4_0_4_")
+
+
 # classes for reporting the error
 CLASS_OF = {
     "apple_laptop_desktop": "apple",
@@ -125,9 +141,9 @@ def _workload(row: dict[str, str], metric: str) -> Workload:
     threads = int(row["threads"]) if row["threads"].strip() else None
     if metric == "prefill":
         prompt = 353 if "353 prompt tokens" in setting else 512
-        return Workload(context_tokens=4096, prompt_tokens=prompt, output_tokens=1, threads=threads)
+        return Workload(context_tokens=4096, prompt_tokens=prompt, output_tokens=1, threads=threads, cpu_repack=False)
     n = 512 if "tg512" in setting else 128
-    return Workload(context_tokens=4096, prompt_tokens=1, output_tokens=n, threads=threads)
+    return Workload(context_tokens=4096, prompt_tokens=1, output_tokens=n, threads=threads, cpu_repack=False)
 
 
 def reference_devices() -> dict[str, DeviceProfile]:
@@ -389,9 +405,10 @@ def load_runtime_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[
             if metric == "prefill":
                 prompt = int(row["prompt_tokens"] or 512)
                 w = Workload(context_tokens=max(4096, prompt + 1), prompt_tokens=prompt, output_tokens=1, threads=threads,
-                             n_ubatch=ubatch, flash_attn=fa)
+                             n_ubatch=ubatch, flash_attn=fa, cpu_repack=repacked_build(row))
             else:
-                w = Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(row["output_tokens"] or 128), threads=threads)
+                w = Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(row["output_tokens"] or 128), threads=threads,
+                             cpu_repack=repacked_build(row))
             obs = Observation(
                 model=catalog.model(model_id), ftype=catalog.file_type(quant), device=device, workload=w,
                 metric=metric,  # type: ignore[arg-type]
@@ -431,7 +448,7 @@ def load_check_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[Pu
             device = resolve_device(dev_id, catalog, refs)
             obs = Observation(
                 model=catalog.model(model_id), ftype=catalog.file_type("Q8_0"), device=cpu_only(device),
-                workload=Workload(context_tokens=4096, prompt_tokens=1, output_tokens=128), metric="decode",
+                workload=Workload(context_tokens=4096, prompt_tokens=1, output_tokens=128, cpu_repack=False), metric="decode",
                 value=float(row["value"]), label=f"{row['device']} | {row['model']} Q8_0 | {row['runtime_version']}",
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5))
             out.append(PublishedRow(obs, "phone", device.id, {**row, "gpu_device": device}))  # type: ignore[dict-item]

@@ -70,6 +70,62 @@ def test_prefill_compute_roofline_by_hand(catalog):
     assert s.prefill_bound == "compute"
 
 
+def test_repacked_weights_prefill_faster_on_the_cpu_only(catalog):
+    """llama.cpp's load-time repacking: a compute-bound CPU prefill of a repacked type runs
+    REPACK_PREFILL_SPEEDUP × faster; types not repacked on that CPU, types repacked without a
+    measured gain, --no-repack, CPUs without the kernels' ISA and GPU paths are unchanged."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    pi5 = _device(catalog)  # Cortex-A76 with dotprod
+    pi4 = catalog.device("raspberry-pi-4-4gb")  # Cortex-A72: no dotprod, no repacking
+    x86 = pi5.model_copy(update={"cpu": pi5.cpu.model_copy(update={"arch": "x86_64", "isa": ("avx2", "avx512", "avx512_vnni")})})
+    avx2 = pi5.model_copy(update={"cpu": pi5.cpu.model_copy(update={"arch": "x86_64", "isa": ("avx2", "fma")})})
+    on = Workload(context_tokens=2048, prompt_tokens=512, output_tokens=1)
+    off = Workload(context_tokens=2048, prompt_tokens=512, output_tokens=1, cpu_repack=False)
+
+    def ratio(device, quant):
+        f = catalog.file_type(quant)
+        a = estimate_speed(model, f, catalog.ggml_types, device, on, FACTORS)
+        b = estimate_speed(model, f, catalog.ggml_types, device, off, FACTORS)
+        assert a.prefill_bound == b.prefill_bound == "compute"
+        return b.ttft_s / a.ttft_s
+
+    assert spd.REPACK_PREFILL_SPEEDUP == {"avx512": {"Q4_0": 2.2, "Q4_K": 0.55, "Q2_K": 0.48}, "avx2": {}, "dotprod": {"Q4_0": 3.2}}
+    assert ratio(pi5, "Q4_0") == pytest.approx(3.2, rel=1e-9)
+    assert ratio(pi5, "Q8_0") == pytest.approx(1.0, rel=1e-9)  # repacked on Arm, not measured
+    assert ratio(pi4, "Q4_0") == pytest.approx(1.0, rel=1e-9)
+    assert ratio(x86, "Q4_0") == pytest.approx(2.2, rel=1e-9)
+    # repacked K-quants measured slower here (benchmarks/results/cpu_repack.md: Llama-3.2-1B's
+    # files ×0.585 and ×0.588); Q6_K and Q3_K matrices are not repacked on x86
+    assert ratio(x86, "Q4_K_M") == pytest.approx(246.0 / 420.2, rel=0.01)
+    assert ratio(x86, "Q2_K") == pytest.approx(229.5 / 390.0, rel=0.01)
+    assert ratio(x86, "Q8_0") == pytest.approx(1.0, rel=1e-9)  # not repacked on x86
+    assert ratio(avx2, "Q4_0") == pytest.approx(1.0, rel=1e-9)  # AVX2 alone: not measured
+    assert ratio(avx2, "Q2_K") == pytest.approx(1.0, rel=1e-9)  # and Q2_K is repacked only with AVX-512
+    gpu = catalog.device("macbook-air-m2-16gb")
+    f = catalog.file_type("Q4_0")
+    a = estimate_speed(model, f, catalog.ggml_types, gpu, on, FACTORS.model_copy(update={"path": "metal"}))
+    b = estimate_speed(model, f, catalog.ggml_types, gpu, off, FACTORS.model_copy(update={"path": "metal"}))
+    assert a.ttft_s == pytest.approx(b.ttft_s, rel=1e-12)
+
+
+def test_repack_speedup_is_the_time_weighted_mix_of_the_tensors_types():
+    """Σ n / Σ (n / speed-up) over the prefill matrices; lookups and the output are left out."""
+    from advisor.engine.tensors import Tensor
+    rows = [(Tensor("blk.0.ffn_up.weight", (100, 30), 0), "Q4_0", 0), (Tensor("blk.0.ffn_down.weight", (30, 100), 0), "Q6_K", 0),
+            (Tensor("blk.0.attn_norm.weight", (100,), 0), "F32", 0), (Tensor("token_embd.weight", (100, 999), None), "Q4_0", 0),
+            (Tensor("output.weight", (100, 999), None), "Q6_K", 0)]
+    avx2, avx512, dotprod = spd.repack_prefill_speedups(rows)
+    assert spd.REPACK_FAMILIES == ("avx2", "avx512", "dotprod")
+    assert avx2 == 1.0
+    assert avx512 == pytest.approx(6000 / (3000 / 2.2 + 3000))
+    assert dotprod == pytest.approx(6000 / (3000 / 3.2 + 3000))
+    # a MoE's routed experts gain what the OLMoE pair measured on Arm, nothing measured elsewhere
+    experts = [(Tensor("blk.0.ffn_up_exps.weight", (100, 30, 8), 0), "Q4_0", 0), (Tensor("blk.0.attn_q.weight", (100, 100), 0), "Q4_0", 0)]
+    avx2, avx512, dotprod = spd.repack_prefill_speedups(experts)
+    assert avx512 == pytest.approx(34000 / (24000 + 10000 / 2.2))
+    assert dotprod == pytest.approx(34000 / (24000 / 1.87 + 10000 / 3.2))
+
+
 def test_fixed_cost_adds_per_layer(catalog):
     model = catalog.model("qwen2.5-0.5b-instruct")
     ftype = catalog.file_type("Q4_K_M")

@@ -29,7 +29,9 @@ from advisor.engine.speed import (
     default_threads,
     device_power_w,
     effective_bandwidth,
+    REPACK_FAMILIES,
     prefill_seconds,
+    repack_family,
     weight_family,
 )
 from advisor.engine import memory as mem
@@ -101,6 +103,11 @@ class CandidateTerms:
     #: per-weight cost of the CPU dot-product kernel on Arm (speed.ARM_DOT_COST_BY_TYPE): a
     #: compute-bound Arm CPU decode runs at 1 / this of the int8 rate; 1 off Arm
     arm_dot_cost: Num = 1.0
+    #: CPU prefill speed-up of the file's type when llama.cpp repacks it (speed.REPACK_PREFILL_SPEEDUP),
+    #: on a CPU of each speed.REPACKED_TYPES family; 1 where it is not repacked
+    repack_avx2: Num = 1.0
+    repack_avx512: Num = 1.0
+    repack_dotprod: Num = 1.0
 
     @property
     def total_bytes(self) -> Num:
@@ -168,6 +175,8 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
         "is_kquant": family == "kquant",
         "is_float": family == "float",
         "arm_dot_cost": arm_dot_cost(ftype.base_type),
+        **{f"repack_{family}": speedup for family, speedup in
+           zip(REPACK_FAMILIES, weights.repack_speedups or (1.0,) * len(REPACK_FAMILIES))},
     }
 
 
@@ -208,6 +217,9 @@ class DeviceTerms:
     cpu_decode_ops: Num  # int8 dot-product ops/s of the decode threads (quantized weights)
     cpu_decode_flops: Num  # FP32 FLOP/s of the decode threads (float weights)
     cpu_arm: Num  # an Arm CPU (its dot products cost CandidateTerms.arm_dot_cost per weight)
+    #: which CandidateTerms.repack_* speed-up the CPU's prefill takes: 0 none (no repacking, or the
+    #: workload turns it off), else 1 + the index of its family in REPACK_FAMILIES
+    cpu_repack: Num
     gpu_flops: Num
     host_gbs: Num
     cpu_gbs: Num  # what the CPU threads can read: host_gbs, or threads × one thread's bandwidth if less
@@ -245,6 +257,7 @@ def device_row(
         "cpu_decode_ops": decode_ops,
         "cpu_decode_flops": decode_flops,
         "cpu_arm": device.cpu.arch == "arm64",
+        "cpu_repack": 1 + REPACK_FAMILIES.index(family) if workload.cpu_repack and (family := repack_family(device)) else 0,
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "cpu_gbs": cpu_read_gbs(device, threads),
@@ -460,6 +473,14 @@ class Timing:
     gpu_layers: Num
 
 
+def repack_speedup(c: CandidateTerms, d: DeviceTerms) -> Num:
+    """The CPU prefill speed-up of the candidate's repacked weights on the device (1: none)."""
+    out: Num = 1.0
+    for i, family in enumerate(REPACK_FAMILIES, start=1):
+        out = where(d.cpu_repack == i, getattr(c, f"repack_{family}"), out)
+    return out
+
+
 def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):
     """Decode and prefill seconds of ``share`` of the layers on one side (GPU or CPU). A decoded
     token reads its experts only; a prefill micro-batch touches every expert (MOE-ARCH-NOTES §3)."""
@@ -478,6 +499,7 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
         bytes_per_token, bw_d, decode_flops, decode_rate * f.decode_compute_efficiency, c.n_layers, f.fixed_s_per_layer, share)
     bw_p = effective_bandwidth(peak, f.bw_efficiency, weight_read, d.llc_bytes, d.llc_gbs, cpu_side)
     type_factor = where(c.is_kquant, f.prefill_kquant_factor, where(c.is_float, f.prefill_float_factor, 1.0))
+    type_factor = type_factor * where(gpu_side, 1.0, repack_speedup(c, d))
     p, p_comp, p_mem = prefill_seconds(
         workload.prompt_tokens, workload.n_ubatch, c.matmul_params, c.global_q_dims, c.swa_q_dims, c.window, weight_read,
         bw_p, rate * f.prefill_efficiency * type_factor, c.n_layers, f.fixed_s_per_layer, c.vocab_flops, share)

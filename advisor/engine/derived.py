@@ -10,7 +10,7 @@ identity against the catalog's own records: a model that is not the catalog's (a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, Sequence
 
 from advisor.engine import memory as mem
 from advisor.engine import quality
@@ -55,6 +55,16 @@ class WeightTerms:
     #: expert_bytes of each MoE layer in block order (``memory.expert_bytes_by_layer``); empty: a
     #: runtime format without the split (the layers are then taken as equal)
     expert_layer_bytes: tuple[int, ...] = ()
+    #: CPU prefill speed-up of llama.cpp's load-time repacking on each speed.REPACK_FAMILIES
+    #: family (speed.repack_prefill_speedups); empty: not a GGUF (1 everywhere)
+    repack_speedups: tuple[float, ...] = ()
+
+
+def gguf_weight_terms(model: ModelSpec, rows: Sequence[tuple[Any, str, int]]) -> WeightTerms:
+    """WeightTerms of a GGUF from its ``memory.per_tensor_bytes`` rows."""
+    from advisor.engine.speed import repack_prefill_speedups
+
+    return WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows), repack_prefill_speedups(rows))
 
 
 class Derived:
@@ -108,7 +118,7 @@ class Derived:
         hit = self._weights.get(key) if owned else None
         if hit is None:
             rows = mem.per_tensor_bytes(model, ftype, self._tables.ggml_types, inventory=self.inventory(model))
-            hit = WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows))
+            hit = gguf_weight_terms(model, rows)
             if owned:
                 self._weights[key] = hit
         return hit

@@ -11,7 +11,7 @@ from advisor.engine import load as ld
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
 from advisor.engine import runtimes as rt
-from advisor.engine.derived import Derived, QualityTable, WeightTerms
+from advisor.engine.derived import Derived, QualityTable, gguf_weight_terms
 from advisor.engine.runtimes import Variant
 from advisor.engine.tensors import layer_sums, tensor_inventory
 from advisor.records import (
@@ -252,8 +252,7 @@ def estimate_speed(
     ``cpu_moe_layers``: MoE layers whose experts run from host RAM (``core.expert_offload``)."""
     sums = layer_sums(model)
     if variant is None or variant.is_gguf:
-        rows = mem.per_tensor_bytes(model, ftype, ggml_types)
-        weights = WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows))
+        weights = gguf_weight_terms(model, mem.per_tensor_bytes(model, ftype, ggml_types))
         row = core.candidate_row(model, ftype, workload, weights, sums)
     else:
         weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
@@ -287,6 +286,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         basis += (f"; + the experts of {cpu_moe_layers:.0f} layers from host RAM, {device.memory.bandwidth_gbs:g} GB/s "
                   f"× efficiency {d.cpu.bw_efficiency:.2f} on the CPU, prefill copies them over PCIe ({core.HOST_LINK_GBS:g} GB/s)")
     sus = device.power.sustained  # a published throttled share of this device, if any
+    on_cpu = (not d.on_gpu) or gpu_fraction < 1.0  # some layers prefill on the CPU
     return SpeedEstimate(
         decode_tokens_per_s=decode_tps,
         decode_band=Band(decode_tps / (1 + t.decode_band), decode_tps * (1 + t.decode_band)),
@@ -306,6 +306,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         sustained_decode_tokens_per_s=None if sus is None else decode_tps * sus.decode_fraction,
         sustained_basis="" if sus is None else (f"{sus.decode_fraction:.0%} of the first runs' decode after {sus.after} "
                                                 f"({sus.basis}: {sus.source})"),
+        prefill_repack_speedup=float(core.repack_speedup(c, d)) if on_cpu else 1.0,
     )
 
 

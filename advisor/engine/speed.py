@@ -25,8 +25,10 @@ device from the user's own runs (advisor calibrate).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from advisor.engine.arrays import Num, maximum, minimum, where
-from advisor.engine.tensors import layer_sums
+from advisor.engine.tensors import Tensor, is_expert_tensor, layer_sums
 from advisor.records import DeviceProfile, ModelSpec, PathFactors
 from advisor.units import GB_S
 
@@ -126,6 +128,87 @@ ARM_DOT_COST_BY_TYPE = {"Q2_K": 1.43}
 def arm_dot_cost(base_type: str) -> float:
     """ARM_DOT_COST_BY_TYPE of a GGUF base type (1 for the types not measured)."""
     return ARM_DOT_COST_BY_TYPE.get(base_type, 1.0)
+
+
+#: Quantization types llama.cpp repacks at load into interleaved blocks for its CPU GEMM/GEMV
+#: kernels (the CPU_REPACK buffer), by the CPU feature that selects the kernel:
+#: ggml-cpu/repack.cpp ``ggml_repack_get_optimal_repack_type`` of llama.cpp as vendored in
+#: llama-cpp-python 0.3.36. Turned off by llama.cpp's ``--no-repack`` (``Workload.cpu_repack``).
+#: RISC-V vector repacking (by VLEN) is not modelled.
+REPACKED_TYPES = {
+    "avx512": frozenset({"Q4_0", "Q4_K", "IQ4_NL", "MXFP4", "Q2_K"}),
+    "avx2": frozenset({"Q4_0", "Q4_K", "IQ4_NL", "MXFP4"}),
+    "dotprod": frozenset({"Q4_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "MXFP4", "Q8_0"}),
+}
+
+#: Prefill speed-up (or slow-down) of a repacked type on the CPU over the same file unrepacked, by
+#: REPACKED_TYPES family, where measured; a type repacked but not measured keeps 1:
+#: - AVX-512 (this machine, 2 threads; ``python benchmarks/cpu_repack.py``,
+#:   benchmarks/results/cpu_repack.md: the same twin with repacking allowed and off, 2 runs × 3
+#:   repeats each): Q4_0 ×2.20 (Qwen2.5-0.5B) and ×2.18 (Llama-3.2-1B). The K-quant files of
+#:   Llama-3.2-1B: Q4_K_M ×0.585 and Q2_K ×0.588 — the repacked K-quant kernels are slower than the
+#:   plain AVX-512 dot products; per type, so that the files' mixes (``repack_prefill_speedups``;
+#:   Q6_K and Q3_K are not repacked on x86) give those: Q4_K ×0.55, Q2_K ×0.48. (The Qwen2.5-0.5B
+#:   twin's K-quant files fall back to legacy types for its 896-wide rows: they measure those.)
+#:   Q8_0, not repacked on x86, is the control: ×1.00.
+#: - AVX2 without AVX-512: not measured (its plain kernels differ), so 1.
+#: - Arm with dotprod: the Raspberry Pi 5's edge-llm-leaderboard rows (runtime-measurements.csv,
+#:   same board, 4 threads, pp512, one 2024 build): mpt-7b Q4_0_4_4 (the layout llama.cpp now
+#:   repacks Q4_0 into, then a file type) at 14.6 tok/s × 12.9 GFLOP per token against
+#:   Qwen2.5-1.5B Q8_0 (not repacked then) at 21.9 × 2.66: 3.2× the FLOP rate. Qwen2.5-0.5B Q4_0 of
+#:   a 2025+ build (llama.cpp discussion #30069) against the same Q8_0 row gives 3.6×; OLMoE-1B-7B's
+#:   Q4_0_4_4 / Q8_0 pair (a MoE: experts multiply in small batches) 1.9×.
+REPACK_PREFILL_SPEEDUP = {
+    "avx512": {"Q4_0": 2.2, "Q4_K": 0.55, "Q2_K": 0.48},
+    "avx2": {},
+    "dotprod": {"Q4_0": 3.2},
+}
+
+#: The same for a MoE's routed-expert matrices (llama.cpp's MUL_MAT_ID, which multiplies each
+#: expert's share of a micro-batch, a few dozen rows). Arm dotprod: OLMoE-1B-7B on the Raspberry
+#: Pi 5 (same leaderboard, board, build and model: Q4_0_4_4 50.4 against Q8_0 26.9 tok/s at pp512),
+#: ×1.87 with nearly all its prefill FLOPs in the experts. Elsewhere not measured: 1.
+REPACK_PREFILL_SPEEDUP_EXPERTS = {"avx512": {}, "avx2": {}, "dotprod": {"Q4_0": 1.87}}
+
+
+#: the families of REPACKED_TYPES in the order core.DeviceTerms.cpu_repack counts them (from 1)
+REPACK_FAMILIES = ("avx2", "avx512", "dotprod")
+
+
+def repack_family(device: DeviceProfile) -> str | None:
+    """The REPACKED_TYPES key of a device's CPU (None: llama.cpp repacks nothing there)."""
+    isa = set(device.cpu.isa)
+    if device.cpu.arch == "x86_64":
+        return "avx512" if "avx512" in isa else "avx2" if "avx2" in isa else None
+    if device.cpu.arch == "arm64" and "dotprod" in isa:
+        return "dotprod"
+    return None
+
+
+#: tensors a prefill multiplies on the CPU that are not block matrices of the file's mix: the
+#: token-embedding lookup (and Gemma 3n's per-layer one) and the output projection (``vocab_flops``)
+NOT_PREFILL_MATMUL = ("token_embd.weight", "per_layer_token_embd.weight", "output.weight")
+
+
+def repack_prefill_speedups(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[float, ...]:
+    """The prefill speed-up of a GGUF's weights on a CPU of each REPACK_FAMILIES family: the time
+    of its matrices at their own types' speed-ups, Σ n / Σ (n / speed-up) over the matrices' element
+    counts (``memory.per_tensor_bytes`` rows: a Q4_K_M file of a model with 896-wide rows holds
+    mostly Q5_0 and Q8_0 fallbacks, which repack differently)."""
+    mats = [(t.n_elements, ty, is_expert_tensor(t)) for t, ty, _ in rows if t.is_matrix and t.name not in NOT_PREFILL_MATMUL]
+    total = sum(n for n, _, _ in mats)
+    if not total:
+        return (1.0,) * len(REPACK_FAMILIES)
+    return tuple(total / sum(n / repack_prefill_speedup(ty, family, expert=e) for n, ty, e in mats) for family in REPACK_FAMILIES)
+
+
+def repack_prefill_speedup(base_type: str, family: str | None, *, expert: bool = False) -> float:
+    """Prefill speed-up of ``base_type`` on a CPU of REPACKED_TYPES ``family`` (1: not repacked
+    there, or repacked without a measurement; below 1: repacking measured slower); ``expert``: of
+    a routed-expert matrix (REPACK_PREFILL_SPEEDUP_EXPERTS)."""
+    if family is None or base_type not in REPACKED_TYPES[family]:
+        return 1.0
+    return (REPACK_PREFILL_SPEEDUP_EXPERTS if expert else REPACK_PREFILL_SPEEDUP)[family].get(base_type, 1.0)
 
 
 def int8_dot_ratio(device: DeviceProfile) -> float:
