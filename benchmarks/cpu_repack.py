@@ -15,7 +15,6 @@ enters it; `advisor.engine.speed.REPACK_PREFILL_SPEEDUP` takes its AVX-512 value
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -26,8 +25,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-RESULTS = HERE / "results"
+from measured import measure_or_reload  # noqa: E402
+
 MODELS = ("qwen2.5-0.5b-instruct", "llama-3.2-1b-instruct")
 QUANTS = ("Q4_0", "Q4_K_M", "Q8_0", "Q2_K")
 SETTINGS = {"n_ctx": 1024, "prompt_tokens": 256, "output_tokens": 32, "repeats": 3, "threads": 2}
@@ -134,25 +135,7 @@ def render(data: dict) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--from-json", action="store_true", help="re-render results/cpu_repack.md from results/cpu_repack.json")
-    args = ap.parse_args()
-    store = RESULTS / "cpu_repack.json"
-    if args.from_json:
-        data = json.loads(store.read_text())
-    else:
-        data = measure()
-        RESULTS.mkdir(exist_ok=True)
-        tmp = store.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(store)
-    text = render(data)
-    out = RESULTS / "cpu_repack.md"
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(text)
-    return 0
+    return measure_or_reload("cpu_repack", measure, render, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ and prints them with their leave-one-out error; the shipped constants are those,
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 from datetime import date
@@ -22,11 +20,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 from advisor.engine import load as ld  # noqa: E402
 from advisor.units import format_size  # noqa: E402
+from measured import measure_or_reload  # noqa: E402
 
-RESULTS = HERE / "results"
 CASES = [
     ("smollm2-135m-instruct", "Q8_0"), ("smollm2-135m-instruct", "Q4_K_M"),
     ("qwen2.5-0.5b-instruct", "Q4_0"), ("qwen2.5-0.5b-instruct", "Q4_K_M"), ("qwen2.5-0.5b-instruct", "Q8_0"),
@@ -151,19 +150,7 @@ def render(data: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--from-json", action="store_true", help="re-render from results/load_time.json without measuring")
-    args = parser.parse_args()
-    raw = RESULTS / "load_time.json"
-    if args.from_json:
-        data = json.loads(raw.read_text())
-    else:
-        data = measure()
-        raw.write_text(json.dumps(data, indent=1) + "\n")
-    text = render(data)
-    (RESULTS / "load_time.md").write_text(text)
-    print(text)
-    return 0
+    return measure_or_reload("load_time", measure, render)
 
 
 if __name__ == "__main__":
