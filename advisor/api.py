@@ -279,6 +279,21 @@ class ImportedModel:
     quant_id: str | None  # the file's own type for a GGUF header; None for a config.json
 
 
+#: the catalogs import_model added models to in this process (forget_imported_models undoes it)
+_CATALOGS_WITH_IMPORTS: list[Catalog] = []
+
+
+def forget_imported_models() -> None:
+    """Remove every model import_model added to this process's catalogs (a long-lived process —
+    the test session, a notebook — that imports one model per task)."""
+    while _CATALOGS_WITH_IMPORTS:
+        catalog = _CATALOGS_WITH_IMPORTS.pop()
+        for model_id in catalog.imported:
+            catalog.models.pop(model_id, None)
+        catalog.imported.clear()
+        catalog.derived.forget_quality()
+
+
 def import_model(gguf_header: str | Path | None = None, model_config: str | Path | None = None,
                  catalog: Catalog | None = None) -> ImportedModel:
     """Read a model that is not in the catalog (GGUF header or HF config.json) and make it known
@@ -299,6 +314,8 @@ def import_model(gguf_header: str | Path | None = None, model_config: str | Path
         spec = spec.model_copy(update={"id": spec.id + "-imported"})  # never shadow a catalog model
     catalog.models[spec.id] = spec
     catalog.imported.add(spec.id)
+    if all(c is not catalog for c in _CATALOGS_WITH_IMPORTS):
+        _CATALOGS_WITH_IMPORTS.append(catalog)
     catalog.derived.forget_quality()
     discard_pending()  # this process's catalog now holds the import: never store it as the cached catalog
     return ImportedModel(spec.id, quant_id)

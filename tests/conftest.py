@@ -57,6 +57,16 @@ def _isolated_home(tmp_path_factory):
         os.environ["ADVISOR_HOME"] = old
 
 
+@pytest.fixture(autouse=True)
+def _forget_imported_models():
+    """A model a test imports (api.import_model adds it to the process's cached catalog) does not
+    outlive the test: later tests see the catalog as loaded."""
+    yield
+    from advisor.api import forget_imported_models
+
+    forget_imported_models()
+
+
 def _load_catalog_from(root: Path):
     from advisor.catalog import load_catalog
 

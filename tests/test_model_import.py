@@ -146,6 +146,20 @@ def test_headers_of_unsupported_or_incomplete_models(tmp_path, catalog, kvs, mes
         model_from_gguf(path, catalog.ggml_types, catalog.file_types)
 
 
+def test_an_imported_model_can_be_forgotten(tmp_path, catalog):
+    """api.import_model adds to the process's catalog; forget_imported_models takes it out again
+    (the test session does so after every test)."""
+    from advisor.api import forget_imported_models, import_model
+
+    path = tmp_path / "tiny-moe.gguf"
+    path.write_bytes(_tiny_moe_header())
+    before = set(catalog.models)
+    imported = import_model(gguf_header=path, catalog=catalog)
+    assert imported.model_id in catalog.models and imported.model_id not in before
+    forget_imported_models()
+    assert set(catalog.models) == before and not catalog.imported
+
+
 def test_cli_predict_recommend_and_devices_for_from_a_header(tmp_path, capsys):
     path = tmp_path / "tiny-moe-Q4_K_M.gguf"
     path.write_bytes(_tiny_moe_header())
