@@ -45,7 +45,7 @@ from advisor.engine.evaluate import estimate_speed
 from advisor.engine.speed import execution_path
 from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
-from advisor.store import Run, list_runs, load_device_calibrations, save_calibration
+from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs, load_device_calibrations, save_calibration
 
 #: A path-wide default changes only from runs on at least this many distinct devices: one or two
 #: machines cannot tell a property of the path from a property of the machine (issue 11: one busy
@@ -116,16 +116,18 @@ def observations_from_run(run: Run, catalog: Catalog) -> list[Observation]:
     s, m = run.settings, run.measured
     threads = s.get("threads") or None
     ctx = int(s.get("n_ctx") or 4096)
+    # llama.cpp repacks at load unless told not to; validate retries without it after a crash there
+    repack = run.weight_path != NO_REPACK_WEIGHT_PATH
     out = []
     try:
         if m.get("prefill_tokens_per_s"):
             p = int(s.get("prompt_tokens") or s.get("n_prompt") or 512)
-            w = Workload(context_tokens=max(ctx, p + 1), prompt_tokens=p, output_tokens=1, threads=threads)
+            w = Workload(context_tokens=max(ctx, p + 1), prompt_tokens=p, output_tokens=1, threads=threads, cpu_repack=repack)
             out.append(Observation(model, ftype, device, w, "prefill", float(m["prefill_tokens_per_s"]), label=f"run {run.id}"))
         if m.get("decode_tokens_per_s"):
             p = int(s.get("prompt_tokens") or 1) if run.source == "validate" else 1
             g = int(s.get("output_tokens") or s.get("n_gen") or 128)
-            w = Workload(context_tokens=max(ctx, p + g), prompt_tokens=p, output_tokens=g, threads=threads)
+            w = Workload(context_tokens=max(ctx, p + g), prompt_tokens=p, output_tokens=g, threads=threads, cpu_repack=repack)
             out.append(Observation(model, ftype, device, w, "decode", float(m["decode_tokens_per_s"]), label=f"run {run.id}"))
     except AdvisorError:  # a workload the engine refuses is not a measurement to fit
         return []

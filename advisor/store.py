@@ -204,6 +204,11 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+#: Run.weight_path of a run made without llama.cpp's CPU weight repacking (``advisor validate``
+#: retries so after a crash in the repack path); its speeds are measured with --no-repack
+NO_REPACK_WEIGHT_PATH = "no extra buffer types (use_extra_bufts = False, after a crash)"
+
+
 @dataclass
 class Run:
     """One measurement (or failed attempt) to record."""

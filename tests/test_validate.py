@@ -152,6 +152,17 @@ def test_crash_is_recorded_and_retried_without_extra_buffer_types(tiny_catalog, 
     last = list_runs(path=env)[-1]
     assert last.id == r.run_id and last.status == "ok" and "SIGSEGV" in last.settings["first_attempt"]
     assert not [x for x in list_runs(path=env) if x.status == "crashed" and x.id > r.run_id - 1 and x.id != r.run_id]
+    # the retry ran as --no-repack: so do its prediction and the observations calibrate fits
+    from advisor.calibrate_from_runs import observations_from_run
+    from advisor.engine.evaluate import evaluate
+    from advisor.records import Workload
+
+    plain = evaluate(tiny_catalog.models["tiny-llama"], tiny_catalog.file_type("Q8_0"), device,
+                     Workload(context_tokens=512, prompt_tokens=32, output_tokens=4, threads=device.cpu.big_cores, cpu_repack=False),
+                     tiny_catalog)
+    assert last.predicted["prefill_tokens_per_s"] == pytest.approx(plain.speed.prefill_tokens_per_s)
+    obs = observations_from_run(last, tiny_catalog)
+    assert obs and all(o.workload.cpu_repack is False for o in obs)
 
 
 @needs_llama

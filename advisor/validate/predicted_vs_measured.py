@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from advisor.engine.evaluate import evaluate
 from advisor.errors import BadInputError, DataFileError, RunError, missing_extra
 from advisor.inputs import check_regular_file
 from advisor.records import DeviceProfile, Estimate, ModelSpec, Workload
-from advisor.store import Run, record_run
+from advisor.store import NO_REPACK_WEIGHT_PATH, Run, record_run
 from advisor.units import format_size
 from advisor.engine.empirical import resolve_flash_attn
 from advisor.hardware import can_drop_page_cache, drop_from_page_cache, read_through
@@ -307,8 +307,11 @@ def run_validation(
         say(notes[-1])
         settings.use_extra_bufts = False
         outcome = run(settings, progress=lambda text: say(f"  {text}"))
-        weight_path = "no extra buffer types (use_extra_bufts = False, after a crash)"
+        weight_path = NO_REPACK_WEIGHT_PATH
         settings_doc["first_attempt"] = first_attempt
+        # the retry ran without repacking: compare it with the prediction for that (--no-repack)
+        est = evaluate(model, ftype, device, replace(workload, cpu_repack=False), catalog)
+        predicted = base_run["predicted"] = predicted_figures(est, page_cache)
     if not outcome.ok:
         error = outcome.error if first_attempt is None else f"{outcome.error} (first attempt, with repacking: {first_attempt})"
         run_id = record_run(Run(status=outcome.status, error=error, synthetic=synthetic, gguf_path=str(path),
