@@ -101,6 +101,15 @@ def test_repacked_weights_prefill_faster_on_the_cpu_only(catalog):
     assert ratio(x86, "Q8_0") == pytest.approx(1.0, rel=1e-9)  # not repacked on x86
     assert ratio(avx2, "Q4_0") == pytest.approx(1.0, rel=1e-9)  # AVX2 alone: not measured
     assert ratio(avx2, "Q2_K") == pytest.approx(1.0, rel=1e-9)  # and Q2_K is repacked only with AVX-512
+    # unrepacked, AVX-512's K-quant kernels prefill ×2.6 of the legacy types' (cpu_repack.md)
+    def plain_kquant_vs_q8(device):
+        k, q8 = (estimate_speed(model, catalog.file_type(q), catalog.ggml_types, device, off, FACTORS) for q in ("Q4_K_M", "Q8_0"))
+        return q8.ttft_s / k.ttft_s
+
+    assert spd.KQUANT_PREFILL_BY_FAMILY == {"avx512": 2.6}
+    assert plain_kquant_vs_q8(x86) == pytest.approx(2.6, rel=1e-9)
+    assert plain_kquant_vs_q8(avx2) == pytest.approx(1.0, rel=1e-9)
+    assert plain_kquant_vs_q8(pi5) == pytest.approx(1.0, rel=1e-9)
     gpu = catalog.device("macbook-air-m2-16gb")
     f = catalog.file_type("Q4_0")
     a = estimate_speed(model, f, catalog.ggml_types, gpu, on, FACTORS.model_copy(update={"path": "metal"}))
@@ -124,6 +133,30 @@ def test_repack_speedup_is_the_time_weighted_mix_of_the_tensors_types():
     avx2, avx512, dotprod = spd.repack_prefill_speedups(experts)
     assert avx512 == pytest.approx(34000 / (24000 + 10000 / 2.2))
     assert dotprod == pytest.approx(34000 / (24000 / 1.87 + 10000 / 3.2))
+
+
+def test_prefill_weight_families_mix_by_tensor(catalog):
+    """A K-quant file's fallback matrices (rows not a multiple of 256 wide) prefill at the legacy
+    rate: the file's factor is the time-weighted mix, 1 / Σ share / factor."""
+    from advisor.engine import memory as mem
+    from advisor.engine.derived import gguf_weight_terms
+
+    qwen = catalog.model("qwen2.5-0.5b-instruct")  # 896 wide: llama.cpp writes Q5_0/Q8_0 fallbacks
+    llama = catalog.model("llama-3.2-1b-instruct")
+    kq_qwen, _ = spd.prefill_family_shares(mem.per_tensor_bytes(qwen, catalog.file_type("Q4_K_M"), catalog.ggml_types))
+    kq_llama, _ = spd.prefill_family_shares(mem.per_tensor_bytes(llama, catalog.file_type("Q4_K_M"), catalog.ggml_types))
+    assert kq_llama == 1.0 and 0.0 < kq_qwen < 0.5
+    assert spd.prefill_family_shares(mem.per_tensor_bytes(llama, catalog.file_type("F16"), catalog.ggml_types)) == (0.0, 1.0)
+    assert gguf_weight_terms(qwen, mem.per_tensor_bytes(qwen, catalog.file_type("Q4_K_M"), catalog.ggml_types)).family_shares[0] == kq_qwen
+    w = Workload(context_tokens=2048, prompt_tokens=512, output_tokens=1)
+    kq3 = FACTORS.model_copy(update={"prefill_kquant_factor": 3.0})
+
+    def ttft(model, quant, factors):
+        return estimate_speed(model, catalog.file_type(quant), catalog.ggml_types, _device(catalog), w, factors).ttft_s
+
+    # compute-bound prefill matrices only: the ratio is the mix (the logits run at the mix's rate too)
+    assert ttft(llama, "Q4_K_M", FACTORS) / ttft(llama, "Q4_K_M", kq3) == pytest.approx(3.0, rel=1e-6)
+    assert ttft(qwen, "Q4_K_M", FACTORS) / ttft(qwen, "Q4_K_M", kq3) == pytest.approx(1 / (1 - kq_qwen + kq_qwen / 3), rel=1e-6)
 
 
 def test_fixed_cost_adds_per_layer(catalog):

@@ -19,6 +19,7 @@ from advisor.engine import empirical
 from advisor.engine.arrays import Num, clip, floor, logical_not, maximum, minimum, never, rounded, where
 from advisor.engine.speed import (
     GPU_PATHS,
+    KQUANT_PREFILL_BY_FAMILY,
     OFFLOAD_BAND_WIDENING,
     arm_dot_cost,
     attention_flops_at,
@@ -108,6 +109,10 @@ class CandidateTerms:
     repack_avx2: Num = 1.0
     repack_avx512: Num = 1.0
     repack_dotprod: Num = 1.0
+    #: shares of the prefill matrices in K/IQ-quant and float types (the rest legacy), which prefill
+    #: at the path's prefill_kquant_factor / prefill_float_factor (speed.prefill_family_shares)
+    kquant_share: Num = 0.0
+    float_share: Num = 0.0
 
     @property
     def total_bytes(self) -> Num:
@@ -177,6 +182,8 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
         "arm_dot_cost": arm_dot_cost(ftype.base_type),
         **{f"repack_{family}": speedup for family, speedup in
            zip(REPACK_FAMILIES, weights.repack_speedups or (1.0,) * len(REPACK_FAMILIES))},
+        **dict(zip(("kquant_share", "float_share"),
+                   weights.family_shares or (float(family == "kquant"), float(family == "float")))),
     }
 
 
@@ -220,6 +227,8 @@ class DeviceTerms:
     #: which CandidateTerms.repack_* speed-up the CPU's prefill takes: 0 none (no repacking, or the
     #: workload turns it off), else 1 + the index of its family in REPACK_FAMILIES
     cpu_repack: Num
+    #: the CPU's unrepacked K-quant prefill against the legacy types' (speed.KQUANT_PREFILL_BY_FAMILY)
+    cpu_kquant_prefill: Num
     gpu_flops: Num
     host_gbs: Num
     cpu_gbs: Num  # what the CPU threads can read: host_gbs, or threads × one thread's bandwidth if less
@@ -258,6 +267,7 @@ def device_row(
         "cpu_decode_flops": decode_flops,
         "cpu_arm": device.cpu.arch == "arm64",
         "cpu_repack": 1 + REPACK_FAMILIES.index(family) if workload.cpu_repack and (family := repack_family(device)) else 0,
+        "cpu_kquant_prefill": KQUANT_PREFILL_BY_FAMILY.get(repack_family(device) or "", 1.0),
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "cpu_gbs": cpu_read_gbs(device, threads),
@@ -498,7 +508,9 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     t, t_mem, t_comp, t_fixed = decode_seconds(
         bytes_per_token, bw_d, decode_flops, decode_rate * f.decode_compute_efficiency, c.n_layers, f.fixed_s_per_layer, share)
     bw_p = effective_bandwidth(peak, f.bw_efficiency, weight_read, d.llc_bytes, d.llc_gbs, cpu_side)
-    type_factor = where(c.is_kquant, f.prefill_kquant_factor, where(c.is_float, f.prefill_float_factor, 1.0))
+    # the matrices of each weight family prefill at its rate: the file's rate is their time-weighted mix
+    kquant_rate = f.prefill_kquant_factor * where(gpu_side, 1.0, d.cpu_kquant_prefill)
+    type_factor = 1.0 / (1.0 - c.kquant_share - c.float_share + c.kquant_share / kquant_rate + c.float_share / f.prefill_float_factor)
     type_factor = type_factor * where(gpu_side, 1.0, repack_speedup(c, d))
     p, p_comp, p_mem = prefill_seconds(
         workload.prompt_tokens, workload.n_ubatch, c.matmul_params, c.global_q_dims, c.swa_q_dims, c.window, weight_read,

@@ -58,13 +58,16 @@ class WeightTerms:
     #: CPU prefill speed-up of llama.cpp's load-time repacking on each speed.REPACK_FAMILIES
     #: family (speed.repack_prefill_speedups); empty: not a GGUF (1 everywhere)
     repack_speedups: tuple[float, ...] = ()
+    #: (K/IQ-quant, float) shares of the prefill matrices (speed.prefill_family_shares); empty: not a GGUF
+    family_shares: tuple[float, ...] = ()
 
 
 def gguf_weight_terms(model: ModelSpec, rows: Sequence[tuple[Any, str, int]]) -> WeightTerms:
     """WeightTerms of a GGUF from its ``memory.per_tensor_bytes`` rows."""
-    from advisor.engine.speed import repack_prefill_speedups
+    from advisor.engine.speed import prefill_family_shares, repack_prefill_speedups
 
-    return WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows), repack_prefill_speedups(rows))
+    return WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows), repack_prefill_speedups(rows),
+                       prefill_family_shares(rows))
 
 
 class Derived:

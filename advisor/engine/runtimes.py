@@ -159,6 +159,7 @@ def runtime_candidate_row(
         "is_float": fmt.linear.scale_bits == 0,
         "arm_dot_cost": 1.0,  # other runtimes' CPU kernels: not measured
         "repack_avx2": 1.0, "repack_avx512": 1.0, "repack_dotprod": 1.0,  # llama.cpp's repacking only
+        "kquant_share": 0.0, "float_share": 1.0 if fmt.linear.scale_bits == 0 else 0.0,
     }
 
 

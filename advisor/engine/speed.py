@@ -164,6 +164,14 @@ REPACK_PREFILL_SPEEDUP = {
     "dotprod": {"Q4_0": 3.2},
 }
 
+#: Prefill speed of a K-quant file's unrepacked kernels against the legacy types', by
+#: REPACKED_TYPES family, where measured (else 1; a path's own ``prefill_kquant_factor`` applies on
+#: top). AVX-512: this machine (benchmarks/results/cpu_repack.md, the 'plain' column of
+#: Llama-3.2-1B): Q4_K_M 420 and Q2_K 390 tok/s against Q8_0's 153 — ×2.74 and ×2.55; ×2.6.
+#: Repacked (the default), REPACK_PREFILL_SPEEDUP's ×0.55 / ×0.48 apply on top: the files then
+#: prefill ×1.6 and ×1.5 of Q8_0, as measured. Not measured on AVX2-only CPUs.
+KQUANT_PREFILL_BY_FAMILY = {"avx512": 2.6}
+
 #: The same for a MoE's routed-expert matrices (llama.cpp's MUL_MAT_ID, which multiplies each
 #: expert's share of a micro-batch, a few dozen rows). Arm dotprod: OLMoE-1B-7B on the Raspberry
 #: Pi 5 (same leaderboard, board, build and model: Q4_0_4_4 50.4 against Q8_0 26.9 tok/s at pp512),
@@ -200,6 +208,17 @@ def repack_prefill_speedups(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[
     if not total:
         return (1.0,) * len(REPACK_FAMILIES)
     return tuple(total / sum(n / repack_prefill_speedup(ty, family, expert=e) for n, ty, e in mats) for family in REPACK_FAMILIES)
+
+
+def prefill_family_shares(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[float, float]:
+    """(K/IQ-quant share, float share) of a GGUF's prefill matrices by element count (the rest are
+    legacy types): a Q4_K_M file of a model whose rows are not a multiple of 256 wide holds mostly
+    legacy fallbacks, which run at the legacy types' speed."""
+    mats = [(t.n_elements, weight_family(ty)) for t, ty, _ in rows if t.is_matrix and t.name not in NOT_PREFILL_MATMUL]
+    total = sum(n for n, _ in mats)
+    if not total:
+        return 0.0, 0.0
+    return (sum(n for n, f in mats if f == "kquant") / total, sum(n for n, f in mats if f == "float") / total)
 
 
 def repack_prefill_speedup(base_type: str, family: str | None, *, expert: bool = False) -> float:
