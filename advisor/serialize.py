@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 #: and sentences format further, with ``advisor.wording``). Enough digits to recompute the ratios.
 DECIMALS: dict[str, int] = {
     "decode_tokens_per_s": 3, "decode_low": 3, "decode_high": 3, "sustained_decode_tokens_per_s": 3,
-    "prefill_tokens_per_s": 3, "prefill_low": 3, "prefill_high": 3,
+    "prefill_tokens_per_s": 3, "prefill_low": 3, "prefill_high": 3, "prefill_repack_speedup": 3,
     "ttft_s": 4, "response_s": 3, "load_warm_s": 3, "load_cold_s": 3, "cold_start_ttft_s": 3,
     "energy_j_per_token": 4, "energy_j_per_response": 2, "energy_wh_per_1000_responses": 3,
     "quality_score": 2, "fleet_price_usd": 2, "extra_unit_price_usd": 2,
@@ -134,7 +134,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "basis": s.basis,
             "sustained_decode_tokens_per_s": rounded("sustained_decode_tokens_per_s", s.sustained_decode_tokens_per_s),
             "sustained_basis": s.sustained_basis or None,
-            "prefill_repack_speedup": round(s.prefill_repack_speedup, 3),
+            "prefill_repack_speedup": rounded("prefill_repack_speedup", s.prefill_repack_speedup),
         }
     ld = e.load
     out["load"] = None if ld is None else {

@@ -213,14 +213,11 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = 
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
             checked_only = row["trust"] in CHECK_ONLY_TRUST
-            if low_trust:
-                if checked_only:
-                    out.append(PublishedRow(obs, cls, device.id, row))
+            if checked_only == low_trust:
+                out.append(PublishedRow(obs, cls, device.id, row))
             elif checked_only:
                 out.append(excluded(f"trust {row['trust']}: checked against the predictions, not fitted "
                                     "(benchmarks/speed_accuracy.py, section 'Low-trust rows')"))
-            else:
-                out.append(PublishedRow(obs, cls, device.id, row))
     if low_trust:
         return [r for r in out if r.observation is not None]
     return out + (load_runtime_rows(catalog) if with_runtime else [])

@@ -72,31 +72,26 @@ def check_table(rows, catalog, shipped) -> list[str]:
     return lines
 
 
-def low_trust_table(low, table, catalog, priors, shipped, lodo) -> list[str]:
+def low_trust_table(low, groups, catalog, priors, shipped, lodo) -> list[str]:
     """The rows the sheet rates low: each predicted by the shipped factors and held out (its
-    device's paths fitted on the other devices' trusted rows), then every figure again with them."""
+    device's paths fitted on the other devices' trusted rows), then every figure again with them
+    (``groups``: main's trusted rows by class and metric, v[0] measured and v[3] held out)."""
+    if not low:
+        return ["(no low-trust row)"]
     lines = ["| measurement | metric | measured | shipped | error | leave-one-out | error |", "|---|---|---|---|---|---|---|"]
-    held = []
+    every = {key: [ape(v[3], v[0]) for v in vals] for key, vals in groups.items()}
+    trusted = {key: list(errs) for key, errs in every.items()}
     for r in low:
         o = r.observation
         path = execution_path(o.device)
         p_ship = predict(o, shipped[path], catalog.ggml_types)
         p_out = predict(o, lodo.get(r.device_key, {}).get(path, priors[path]), catalog.ggml_types)
-        held.append((r, p_out))
+        for key in ((r.device_class, o.metric), ("all", o.metric)):
+            every.setdefault(key, []).append(ape(p_out, o.value))
         lines.append(f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% "
                      f"| {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |")
-    if not low:
-        return ["(no low-trust row)"]
     lines += ["", "With these rows added to the rows above (leave-one-device-out MdAPE, the low-trust rows held out as above):", "",
               "| device class | metric | n | LODO MdAPE, trusted rows | n with low-trust rows | LODO MdAPE, all rows |", "|---|---|---|---|---|---|"]
-    trusted = defaultdict(list)
-    for r, _path, _ship, _in, p_out, _alone, _old in table:
-        for key in ((r.device_class, r.observation.metric), ("all", r.observation.metric)):
-            trusted[key].append(ape(p_out, r.observation.value))
-    every = {k: list(v) for k, v in trusted.items()}
-    for r, p_out in held:
-        for key in ((r.device_class, r.observation.metric), ("all", r.observation.metric)):
-            every.setdefault(key, []).append(ape(p_out, r.observation.value))
     for key in sorted(every, key=lambda k: (k[0] == "all", k)):
         t = trusted.get(key, [])
         lines.append(f"| {key[0]} | {key[1]} | {len(t)} | {f'{statistics.median(t):.0f}%' if t else 'n/a'} "
@@ -175,7 +170,7 @@ def main() -> int:
     low = load_rows(catalog, low_trust=True)
     for d in sorted({r.device_key for r in low} - set(lodo)):
         lodo[d] = fit_paths(rows, catalog, priors, exclude_device=d)
-    low_lines = low_trust_table(low, table, catalog, priors, shipped, lodo)
+    low_lines = low_trust_table(low, groups, catalog, priors, shipped, lodo)
     modes_lines = power_mode_table(rows + low, catalog, priors)
     check_lines = check_table(load_check_rows(catalog), catalog, shipped)
     excl = [f"- {r.raw['device']} / {r.raw['model']} / {r.raw['metric']}: {r.excluded}" for r in excluded]

@@ -215,7 +215,7 @@ def _moe_candidate(dense_lead: int = 0) -> core.CandidateTerms:
         "weights_bytes": 10 * GB, "lookup_bytes": 0, "expert_bytes": 8 * GB, "expert_fraction": 0.1, "recurrent_state_bytes": 0,
         "kv_cache_bytes": GB // 2, "compute_buffer_bytes": 3 * GB // 10, "overhead_bytes": 2 * GB // 10, "n_layers": 8 + dense_lead,
         "matmul_params": 1e9, "global_q_dims": 0, "swa_q_dims": 0, "window": 0, "vocab_flops": 0, "kv_read_bytes": 0,
-        "is_kquant": False, "is_float": False, "moe_layers": 8, "dense_lead_layers": dense_lead, "expert_active_params": 0.5e9,
+        "is_float": False, "moe_layers": 8, "dense_lead_layers": dense_lead, "expert_active_params": 0.5e9,
         "expert_cum_bytes": tuple(float(k * GB) for k in range(9))}])
 
 

@@ -21,6 +21,7 @@ from advisor.engine.speed import (
     GPU_PATHS,
     KQUANT_PREFILL_BY_FAMILY,
     OFFLOAD_BAND_WIDENING,
+    REPACK_FAMILIES,
     arm_dot_cost,
     attention_flops_at,
     cpu_decode_rates,
@@ -30,7 +31,6 @@ from advisor.engine.speed import (
     default_threads,
     device_power_w,
     effective_bandwidth,
-    REPACK_FAMILIES,
     prefill_seconds,
     repack_family,
     weight_family,
@@ -90,7 +90,6 @@ class CandidateTerms:
     window: Num
     vocab_flops: Num
     kv_read_bytes: Num  # KV read by one decode step at the mean answering position
-    is_kquant: Num
     is_float: Num
     #: MoE layers (those holding routed experts: all but the leading dense ones; 0 for dense models)
     moe_layers: Num = 0
@@ -177,7 +176,6 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
             model, workload.context_tokens, workload.n_ubatch, flash_attn=empirical.resolve_flash_attn(workload.flash_attn)),
         "overhead_bytes": empirical.RUNTIME_OVERHEAD_BYTES,
         "kv_read_bytes": mem.kv_read_bytes(model, position, workload.kv_cache_type, sums=sums),
-        "is_kquant": family == "kquant",
         "is_float": family == "float",
         "arm_dot_cost": arm_dot_cost(ftype.base_type),
         **{f"repack_{family}": speedup for family, speedup in
@@ -254,6 +252,7 @@ def device_row(
     discrete = bool(uses_gpu and gpu and gpu.discrete)
     threads = workload.threads or default_threads(device)
     decode_ops, decode_flops = cpu_decode_rates(device, threads, llama_cpp=llama_cpp)
+    family = repack_family(device)  # which of llama.cpp's CPU kernel families (speed.REPACKED_TYPES)
     if accelerator == "npu" and device.npu is not None and device.npu.tops:
         accel_flops = device.npu.tops * 1e12
     else:
@@ -266,8 +265,8 @@ def device_row(
         "cpu_decode_ops": decode_ops,
         "cpu_decode_flops": decode_flops,
         "cpu_arm": device.cpu.arch == "arm64",
-        "cpu_repack": 1 + REPACK_FAMILIES.index(family) if workload.cpu_repack and (family := repack_family(device)) else 0,
-        "cpu_kquant_prefill": KQUANT_PREFILL_BY_FAMILY.get(repack_family(device) or "", 1.0),
+        "cpu_repack": 1 + REPACK_FAMILIES.index(family) if workload.cpu_repack and family else 0,
+        "cpu_kquant_prefill": KQUANT_PREFILL_BY_FAMILY.get(family or "", 1.0),
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "cpu_gbs": cpu_read_gbs(device, threads),

@@ -155,7 +155,6 @@ def runtime_candidate_row(
             model, chunk, DTYPE_BYTES[fmt.activation_dtype], full_chunk_logits=full_logits, max_ffn=sums.max_ffn),
         "overhead_bytes": runtime.overhead.bytes,
         "kv_read_bytes": kv_read_bytes(sums, window, position, bpv),
-        "is_kquant": False,
         "is_float": fmt.linear.scale_bits == 0,
         "arm_dot_cost": 1.0,  # other runtimes' CPU kernels: not measured
         "repack_avx2": 1.0, "repack_avx512": 1.0, "repack_dotprod": 1.0,  # llama.cpp's repacking only

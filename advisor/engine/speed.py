@@ -198,12 +198,18 @@ def repack_family(device: DeviceProfile) -> str | None:
 NOT_PREFILL_MATMUL = ("token_embd.weight", "per_layer_token_embd.weight", "output.weight")
 
 
+def prefill_matrices(rows: "Sequence[tuple[Tensor, str, int]]") -> list[tuple[Tensor, str]]:
+    """(tensor, type) of the matrices a prefill multiplies in the file's types: the
+    ``memory.per_tensor_bytes`` rows less NOT_PREFILL_MATMUL and the vectors."""
+    return [(t, ty) for t, ty, _ in rows if t.is_matrix and t.name not in NOT_PREFILL_MATMUL]
+
+
 def repack_prefill_speedups(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[float, ...]:
     """The prefill speed-up of a GGUF's weights on a CPU of each REPACK_FAMILIES family: the time
     of its matrices at their own types' speed-ups, Σ n / Σ (n / speed-up) over the matrices' element
     counts (``memory.per_tensor_bytes`` rows: a Q4_K_M file of a model with 896-wide rows holds
     mostly Q5_0 and Q8_0 fallbacks, which repack differently)."""
-    mats = [(t.n_elements, ty, is_expert_tensor(t)) for t, ty, _ in rows if t.is_matrix and t.name not in NOT_PREFILL_MATMUL]
+    mats = [(t.n_elements, ty, is_expert_tensor(t)) for t, ty in prefill_matrices(rows)]
     total = sum(n for n, _, _ in mats)
     if not total:
         return (1.0,) * len(REPACK_FAMILIES)
@@ -214,7 +220,7 @@ def prefill_family_shares(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[fl
     """(K/IQ-quant share, float share) of a GGUF's prefill matrices by element count (the rest are
     legacy types): a Q4_K_M file of a model whose rows are not a multiple of 256 wide holds mostly
     legacy fallbacks, which run at the legacy types' speed."""
-    mats = [(t.n_elements, weight_family(ty)) for t, ty, _ in rows if t.is_matrix and t.name not in NOT_PREFILL_MATMUL]
+    mats = [(t.n_elements, weight_family(ty)) for t, ty in prefill_matrices(rows)]
     total = sum(n for n, _ in mats)
     if not total:
         return 0.0, 0.0
