@@ -222,6 +222,39 @@ def test_longer_context_needs_more_memory_and_drops_short_context_models():
     assert not common.empty and (common["memory GiB_32k"] > common["memory GiB_4k"]).all()
 
 
+def test_llama_cpp_settings_follow_the_library():
+    """The CLI's --threads, --flash-attn and --no-repack, in the sidebar: the table is the library's
+    answer for that workload, and turning repacking off slows the Pi 5's Q4_0 prompt processing."""
+    at = start()
+    before = table(at)
+    at.checkbox(key="cpu_repack").uncheck().run()
+    at.number_input(key="threads").set_value(2).run()
+    at.selectbox(key="flash_attn").set_value("off").run()
+    assert_clean(at)
+    workload = Workload(threads=2, flash_attn="off", cpu_repack=False)
+    rec, expected = library_pick(catalog_device("raspberry-pi-5-8gb"), workload)
+    assert heading(at) == expected
+    after = table(at)
+    assert list(after["model"]) == [e.model_id for e in rec.ranked]
+    by_key = {(e.model_id, e.quant_id): e for e in rec.ranked}
+    for _, row in after.iterrows():
+        speed = by_key[(row["model"], row["quant"])].speed
+        assert row["prefill tok/s"] == pytest.approx(speed.prefill_tokens_per_s, rel=1e-3)  # the table rounds
+    common = before.merge(after, on=["model", "quant"], suffixes=("_default", "_set"))
+    # flash attention off: the attention scores take compute-buffer memory
+    assert (common["memory GiB_set"] >= common["memory GiB_default"]).all()
+    assert (common["memory GiB_set"] > common["memory GiB_default"]).any()
+    # repacking off: every Q4_0 file on the Pi 5's dotprod cores prefills slower
+    at.radio(key="table_scope").set_value("Every model × quant").run()
+    at.selectbox(key="runtime").set_value("llama.cpp").run()
+    grid_off = table(at)
+    at.checkbox(key="cpu_repack").check().run()
+    grid_on = table(at)
+    both = grid_on.merge(grid_off, on=["model", "quant"], suffixes=("_on", "_off"))
+    q4_0 = both[(both["quant"] == "Q4_0") & both["prefill tok/s_on"].notna()]
+    assert not q4_0.empty and (q4_0["prefill tok/s_off"] < q4_0["prefill tok/s_on"]).all()
+
+
 # --------------------------------------------------------------------------- constraints
 
 

@@ -245,6 +245,21 @@ def test_recommendation_visible_in_chromium(server, browser):
     browser.screenshot(SHOTS / "dashboard_plots.png")
 
 
+def test_llama_cpp_settings_open_in_the_sidebar(server, browser):
+    """The sidebar's llama.cpp settings (threads, flash attention, repacking) open on a click."""
+    browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+    browser.call("Page.navigate", url=server)
+    time.sleep(1)
+    wait_for(lambda: browser.settled("llama.cpp settings"), 90, "the sidebar's llama.cpp settings")
+    browser.click_text("summary p", "llama.cpp settings")  # the summary's own text also holds an icon name
+    wait_for(lambda: "Repack weights for the CPU at load" in (browser.js("document.body.innerText") or ""), 30,
+             "the expander's widgets")
+    text = browser.js("document.body.innerText")
+    assert "CPU threads (0 = the device's big cores)" in text and "Flash attention" in text
+    time.sleep(1)
+    browser.screenshot(SHOTS / "dashboard_llama_cpp_settings.png")
+
+
 def test_browser_target_runtimes_and_tiers_in_chromium(server, browser):
     """Pixel 8 in a browser tab: the pick card names the target's budget and the binding limit;
     the Runtimes compared and What to ship per RAM tier views draw their tables and chart."""

@@ -105,7 +105,16 @@ def workload_inputs() -> Workload:
     prompt = st.sidebar.number_input("Prompt length (tokens)", 1, 262144, 512, step=64, key="prompt_tokens")
     output = st.sidebar.number_input("Output length (tokens)", 1, 262144, 256, step=64, key="output_tokens")
     kv = st.sidebar.selectbox("KV cache type", ["f16", "q8_0", "q4_0"], key="kv_cache_type")
-    return Workload(context_tokens=int(context), prompt_tokens=int(prompt), output_tokens=int(output), kv_cache_type=kv)
+    # the CLI's --threads, --flash-attn and --no-repack (advisor/options.py), for llama.cpp runs
+    with st.sidebar.expander("llama.cpp settings"):
+        threads = st.number_input("CPU threads (0 = the device's big cores)", 0, 1024, 0, step=1, key="threads")
+        flash = st.selectbox("Flash attention", ["auto", "on", "off"], key="flash_attn",
+                             help="off: the attention scores take compute-buffer memory")
+        repack = st.checkbox("Repack weights for the CPU at load", value=True, key="cpu_repack",
+                             help="llama.cpp's default; off is its --no-repack (slower prompt processing "
+                                  "of Q4_0 on most CPUs)")
+    return Workload(context_tokens=int(context), prompt_tokens=int(prompt), output_tokens=int(output), kv_cache_type=kv,
+                    threads=int(threads) or None, flash_attn=flash, cpu_repack=bool(repack))
 
 
 def constraint_inputs() -> Constraints:
