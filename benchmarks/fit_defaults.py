@@ -79,6 +79,8 @@ def main() -> int:
             years = sorted({y for r in group for y in re.findall(r"\b(20\d\d)\b", r.raw.get("date", ""))})
             dated = "" if not years else f", measured {years[0]}" + (f"–{years[-1]}" if years[-1] != years[0] else "")
             basis = f"fit on {len(obs)} published measurements from {n_dev} device{'' if n_dev == 1 else 's'}{dated}"
+            if not any(o.metric == "prefill" for o in obs):
+                basis += " (decode only: prefill efficiency is the physical prior of benchmarks/priors.toml)"
             factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
                                             data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
             source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]

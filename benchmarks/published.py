@@ -81,13 +81,44 @@ PUBLISHED_LOSS = "linear"
 # the reference sheet rates each source; less trusted rows count less in the fit
 TRUST_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
 #: Rows the sheet rates "low" are checked, never fitted, and kept out of the headline figures
-#: (``load_rows(low_trust=True)`` returns them; speed_accuracy.py reports them apart, and with all
-#: rows together). The only ones are the NixOS AGX Orin rows ("agent-run NixOS build; values far
-#: below typical AGX Orin MAXN results"): their decode runs at ~25–30 GB/s, the Orin CPU's rate,
-#: on a 204.8 GB/s GPU path, and fitted they had set the CUDA-on-Jetson per-layer cost to 1,051 µs,
-#: capping every model on every Jetson near 30 tok/s. A weight of 0.3 did not stop that: they were
-#: the path's only prefill rows and most of its decode rows.
+#: (``load_rows(checked=True)`` returns every check-only row; speed_accuracy.py reports them apart,
+#: and with all rows together). The only ones are the NixOS AGX Orin rows ("agent-run NixOS build;
+#: values far below typical AGX Orin MAXN results"): their decode runs at ~25–30 GB/s, the Orin
+#: CPU's rate, on a 204.8 GB/s GPU path, and fitted they had set the CUDA-on-Jetson per-layer cost
+#: to 1,051 µs, capping every model on every Jetson near 30 tok/s. A weight of 0.3 did not stop
+#: that: they were the path's only prefill rows and most of its decode rows.
 CHECK_ONLY_TRUST = frozenset({"low"})
+
+#: CPU prefill rows whose build multiplied the prompt through a BLAS library: ggml of 2023 handed
+#: every matrix product with all sides >= 32 to cblas_sgemm when built with BLAS, after
+#: dequantizing the weights to F32 (ggml_compute_forward_mul_mat_use_blas). That is a different
+#: code path from today's default builds on Linux, Windows and Android, which link no BLAS and
+#: multiply int8 blocks in ggml's own (llamafile sgemm, repacked) kernels; the engine models
+#: those. These rows are checked, not fitted (speed_accuracy.py, "Rows checked, not fitted"):
+#: fitted, the two x86 ones had set cpu-x86 prefill to 0.195 of FP32 peak, against 0.96 for a
+#: current build on this repository's AVX-512 VM (benchmarks/results/validation.md), and the two
+#: disagreed 4x with each other (OpenBLAS on a 4-core Skylake, Accelerate on a 16-core Xeon W).
+#: Their decode rows (batch 1: no BLAS) stay fitted.
+BLAS_PREFILL_ROWS = {
+    ("Desktop PC (i5-6500, 16GB DDR3)", "LLaMA-7B (LLaMA 1)"):
+        "built with OpenBLAS (the row's backend says BLAS=1), May 2023",
+    ("Mac Pro 2019 (Intel Xeon W 16-core)", "LLaMA-2-7B"):
+        "macOS build of commit 335acd2 (Aug 2023), whose Makefile linked Apple Accelerate by default",
+    ("Mac mini (M2 Pro 12C CPU/19C GPU)", "LLaMA-2-7B"):
+        "macOS build of commit 335acd2 (Aug 2023), whose Makefile linked Apple Accelerate by default "
+        "(on Apple silicon its sgemm runs on the AMX units)",
+}
+
+
+def check_only_reason(row: dict[str, str], cpu: bool) -> str:
+    """Why a row of measurements.csv is checked against the predictions but not fitted ("" when
+    it is fitted): a trust CHECK_ONLY_TRUST, or a CPU prefill row of a BLAS build."""
+    if row["trust"] in CHECK_ONLY_TRUST:
+        return f"trust {row['trust']}: {row['notes'] or 'rated low by the reference sheet'}"
+    blas = BLAS_PREFILL_ROWS.get((row["device"], row["model"]))
+    if cpu and blas and row["metric"] == "pp_tok_s":
+        return f"BLAS prefill: {blas}"
+    return ""
 
 #: Published CPU rows whose build repacked their weights at load (Workload.cpu_repack; the engine's
 #: speed.REPACK_PREFILL_SPEEDUP). Every other row predates the repacking of its type: the rows of
@@ -162,11 +193,11 @@ def cpu_only(device: DeviceProfile) -> DeviceProfile:
 
 
 def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = True,
-              low_trust: bool = False) -> list[PublishedRow]:
+              checked: bool = False) -> list[PublishedRow]:
     """Every row of measurements.csv (used or excluded with the reason), and with ``with_runtime``
-    the mapped llama.cpp rows of runtime-measurements.csv (``load_runtime_rows``). Rows rated
-    CHECK_ONLY_TRUST are excluded ("checked, not fitted"); ``low_trust=True`` returns those rows
-    alone, with their observations, for the check."""
+    the mapped llama.cpp rows of runtime-measurements.csv (``load_runtime_rows``). Rows with a
+    ``check_only_reason`` are excluded ("checked, not fitted"); ``checked=True`` returns those rows
+    alone, with their observations and the reason in ``excluded``, for the check."""
     refs = reference_devices()
     out: list[PublishedRow] = []
     with open(path, newline="") as fh:
@@ -212,13 +243,14 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = 
                 label=f"{row['device']} | {row['model']} {quant} | {backend}" + (f" | {row['threads']}t" if row["threads"] else ""),
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
-            checked_only = row["trust"] in CHECK_ONLY_TRUST
-            if checked_only == low_trust:
-                out.append(PublishedRow(obs, cls, device.id, row))
-            elif checked_only:
-                out.append(excluded(f"trust {row['trust']}: checked against the predictions, not fitted "
-                                    "(benchmarks/speed_accuracy.py, section 'Low-trust rows')"))
-    if low_trust:
+            reason = check_only_reason(row, cpu)
+            if checked and reason:
+                out.append(PublishedRow(obs, cls, device.id, row, reason))
+            elif not checked:
+                out.append(PublishedRow(obs, cls, device.id, row) if not reason else
+                           excluded(f"checked against the predictions, not fitted ({reason}; "
+                                    "benchmarks/speed_accuracy.py, section 'Rows checked, not fitted')"))
+    if checked:
         return [r for r in out if r.observation is not None]
     return out + (load_runtime_rows(catalog) if with_runtime else [])
 

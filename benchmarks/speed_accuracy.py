@@ -72,26 +72,28 @@ def check_table(rows, catalog, shipped) -> list[str]:
     return lines
 
 
-def low_trust_table(low, groups, catalog, priors, shipped, lodo) -> list[str]:
-    """The rows the sheet rates low: each predicted by the shipped factors and held out (its
-    device's paths fitted on the other devices' trusted rows), then every figure again with them
-    (``groups``: main's trusted rows by class and metric, v[0] measured and v[3] held out)."""
-    if not low:
-        return ["(no low-trust row)"]
-    lines = ["| measurement | metric | measured | shipped | error | leave-one-out | error |", "|---|---|---|---|---|---|---|"]
+def checked_table(checked, groups, catalog, priors, shipped, lodo) -> list[str]:
+    """The check-only rows (published.check_only_reason): each predicted by the shipped factors
+    and held out (its device's paths fitted on the other devices' fitted rows), then every figure
+    again with them (``groups``: main's rows by class and metric, v[0] measured, v[3] held out)."""
+    if not checked:
+        return ["(no check-only row)"]
+    lines = ["| measurement | metric | why not fitted | measured | shipped | error | leave-one-out | error |",
+             "|---|---|---|---|---|---|---|---|"]
     every = {key: [ape(v[3], v[0]) for v in vals] for key, vals in groups.items()}
     trusted = {key: list(errs) for key, errs in every.items()}
-    for r in low:
+    for r in checked:
         o = r.observation
         path = execution_path(o.device)
         p_ship = predict(o, shipped[path], catalog.ggml_types)
         p_out = predict(o, lodo.get(r.device_key, {}).get(path, priors[path]), catalog.ggml_types)
         for key in ((r.device_class, o.metric), ("all", o.metric)):
             every.setdefault(key, []).append(ape(p_out, o.value))
-        lines.append(f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% "
+        why = r.excluded.split(":")[0]
+        lines.append(f"| {o.label} | {o.metric} | {why} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% "
                      f"| {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |")
-    lines += ["", "With these rows added to the rows above (leave-one-device-out MdAPE, the low-trust rows held out as above):", "",
-              "| device class | metric | n | LODO MdAPE, trusted rows | n with low-trust rows | LODO MdAPE, all rows |", "|---|---|---|---|---|---|"]
+    lines += ["", "With these rows added to the rows above (leave-one-device-out MdAPE, the check-only rows held out as above):", "",
+              "| device class | metric | n | LODO MdAPE, fitted rows | n with check-only rows | LODO MdAPE, all rows |", "|---|---|---|---|---|---|"]
     for key in sorted(every, key=lambda k: (k[0] == "all", k)):
         t = trusted.get(key, [])
         lines.append(f"| {key[0]} | {key[1]} | {len(t)} | {f'{statistics.median(t):.0f}%' if t else 'n/a'} "
@@ -167,11 +169,11 @@ def main() -> int:
         detail.append(
             f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
         )
-    low = load_rows(catalog, low_trust=True)
-    for d in sorted({r.device_key for r in low} - set(lodo)):
+    checked = load_rows(catalog, checked=True)
+    for d in sorted({r.device_key for r in checked} - set(lodo)):
         lodo[d] = fit_paths(rows, catalog, priors, exclude_device=d)
-    low_lines = low_trust_table(low, groups, catalog, priors, shipped, lodo)
-    modes_lines = power_mode_table(rows + low, catalog, priors)
+    checked_lines = checked_table(checked, groups, catalog, priors, shipped, lodo)
+    modes_lines = power_mode_table(rows + checked, catalog, priors)
     check_lines = check_table(load_check_rows(catalog), catalog, shipped)
     excl = [f"- {r.raw['device']} / {r.raw['model']} / {r.raw['metric']}: {r.excluded}" for r in excluded]
     report = "\n".join([
@@ -204,13 +206,16 @@ def main() -> int:
         "",
         *check_lines,
         "",
-        "## Low-trust rows: checked, not fitted",
+        "## Rows checked, not fitted",
         "",
-        "Rows the reference sheet rates `low` (benchmarks/published.py CHECK_ONLY_TRUST: the NixOS AGX Orin rows, "
-        "'agent-run NixOS build; values far below typical AGX Orin MAXN results'). They are in no fit and in no figure "
-        "above; here each is predicted by the shipped factors and held out, and the figures are given again with them.",
+        "Rows with a `published.check_only_reason`: the rows the reference sheet rates `low` (CHECK_ONLY_TRUST: the "
+        "NixOS AGX Orin rows, 'agent-run NixOS build; values far below typical AGX Orin MAXN results'), and CPU prefill "
+        "rows of 2023 builds that multiplied the prompt through a BLAS library (BLAS_PREFILL_ROWS: dequantized weights "
+        "in F32 sgemm, a code path today's default Linux, Windows and Android builds do not take). They are in no fit "
+        "and in no figure above; here each is predicted by the shipped factors and held out, and the figures are given "
+        "again with them.",
         "",
-        *low_lines,
+        *checked_lines,
         "",
         "## Jetson rows against the power modes (physical prior of the path, no fit)",
         "",
@@ -237,7 +242,7 @@ def main() -> int:
     print()
     print("\n".join(path_lines))
     print()
-    print("\n".join(low_lines))
+    print("\n".join(checked_lines))
     print(f"\nwrote {out}")
     return 0
 
