@@ -48,3 +48,21 @@ def test_check_rows_are_in_no_fit(catalog):
               for r in published.load_rows(catalog) if r.observation is not None}
     assert not any((r.raw["device"], r.raw["model"], r.observation.value) in fitted for r in checks)
     assert all(execution_path(r.observation.device) == "cpu-arm" for r in checks)
+
+
+def test_blas_and_low_trust_rows_are_checked_not_fitted(catalog):
+    """The 2023 BLAS builds' CPU prefill rows and the low-trust rows are returned for the check
+    (with their reason) and are absent from the fitted rows; the BLAS devices' decode rows stay."""
+    checked = published.load_rows(catalog, checked=True)
+    reasons = {r.excluded.split(":")[0] for r in checked}
+    assert reasons == {"BLAS prefill", "trust low"}
+    blas = [r for r in checked if r.excluded.startswith("BLAS prefill")]
+    assert len(blas) == len(published.BLAS_PREFILL_ROWS) == 3
+    assert all(r.observation.metric == "prefill" and r.observation.device.gpu is None for r in blas)
+    fitted = [r for r in published.load_rows(catalog) if r.observation is not None]
+    key = {(r.raw["device"], r.raw["model"], r.raw["metric"], r.raw["backend"]) for r in fitted}
+    assert not any((r.raw["device"], r.raw["model"], r.raw["metric"], r.raw["backend"]) in key for r in checked)
+    decode = {(r.raw["device"], r.raw["model"]) for r in fitted if r.observation.metric == "decode" and r.observation.device.gpu is None}
+    assert set(published.BLAS_PREFILL_ROWS) <= decode  # batch-1 decode takes no BLAS: still fitted
+    # no x86 CPU prefill row is left in the fits: the path keeps its prior
+    assert not [r for r in fitted if r.observation.metric == "prefill" and execution_path(r.observation.device) == "cpu-x86"]
