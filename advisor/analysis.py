@@ -13,6 +13,7 @@ from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import wh_per_1000_responses
+from advisor.wording import speed_evidence
 from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants
 from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
 from advisor.serialize import rounded
@@ -151,16 +152,6 @@ class RuntimeComparison:
     #: (llama.cpp's factors of the same hardware stand in), from the estimate's speed basis
     decode_basis: str
     prefill_basis: str
-
-
-def speed_evidence(basis: str, metric: str) -> str:
-    """"fitted" or "prior" for ``metric`` (decode/prefill) of a speed basis: a runtime path's basis
-    says per metric ("decode prior, prefill fitted"); a path without its own factors says "as a
-    prior"; llama.cpp's paths are fitted ("fit on N published measurements")."""
-    said = re.search(rf"\b{metric} (prior|fitted)\b", basis)
-    if said:
-        return said.group(1)
-    return "prior" if "prior" in basis else "fitted"
 
 
 def compare_runtimes(

@@ -23,7 +23,7 @@ from advisor.options import DURATION, device_from, device_options, format_option
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import band, plural, price_text, tps
+from advisor.wording import band, plural, price_text, speed_evidence, tps
 
 
 def _emit(text: str) -> None:
@@ -360,7 +360,9 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             {"item": "prefill", "value": f"{band(sp['prefill_tokens_per_s'], sp['prefill_low'], sp['prefill_high'])} tok/s",
              "basis": f"{sp['prefill_bound']} bound" + (
                  f"; the weights repacked at load for the CPU's kernels: ×{sp['prefill_repack_speedup']:.1f} (measured; "
-                 "--no-repack turns it off)" if sp.get("prefill_repack_speedup", 1.0) > 1.0 else "")},
+                 "--no-repack turns it off)" if sp.get("prefill_repack_speedup", 1.0) > 1.0 else "") + (
+                 "; efficiency: the path's physical prior (no measured prefill on it)"
+                 if speed_evidence(sp["basis"], "prefill") == "prior" else "")},
             {"item": "time to first token", "value": format_seconds(sp["ttft_s"]), "basis": f"{d['workload']['prompt_tokens']} prompt tokens, model loaded"},
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},
             *_load_rows(d.get("load")),

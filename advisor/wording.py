@@ -7,9 +7,8 @@ dashboard words the few reasons that name an input in its own way (its widgets, 
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from advisor.units import format_rate, format_seconds, format_size
 
@@ -239,3 +238,13 @@ def deployment_line(dep: Any) -> str:
         gpu = "WebGPU" if dep.browser.webgpu_for(dep.device) else "no WebGPU"
         text += (f"; browser {dep.browser.name}, {gpu}, storage binding ≤ {format_size(dep.browser.max_storage_buffer_binding_size)}")
     return text + "."
+
+
+def speed_evidence(basis: str, metric: str) -> str:
+    """"fitted" or "prior" for ``metric`` (decode/prefill) of a speed basis: a runtime path's basis
+    says per metric ("decode prior, prefill fitted"); a path without its own factors says "as a
+    prior"; llama.cpp's paths are fitted ("fit on N published measurements")."""
+    said = re.search(rf"\b{metric} (prior|fitted)\b", basis)
+    if said:
+        return said.group(1)
+    return "prior" if "prior" in basis else "fitted"

@@ -80,7 +80,7 @@ def main() -> int:
             dated = "" if not years else f", measured {years[0]}" + (f"–{years[-1]}" if years[-1] != years[0] else "")
             basis = f"fit on {len(obs)} published measurements from {n_dev} device{'' if n_dev == 1 else 's'}{dated}"
             if not any(o.metric == "prefill" for o in obs):
-                basis += " (decode only: prefill efficiency is the physical prior of benchmarks/priors.toml)"
+                basis += " (decode fitted, prefill prior: no published prefill row on this path)"
             factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
                                             data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
             source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]

@@ -11,6 +11,7 @@ from advisor.engine.evaluate import evaluate
 from advisor.engine.runtimes import resolve_variant
 from advisor.errors import AdvisorError
 from advisor.records import Workload
+from advisor.wording import speed_evidence
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,9 @@ def cat():
     # llama.cpp's own paths (catalog/calibration): fitted
     ("fit on 14 published measurements from 4 devices; 80% bands from held-out error (decode: this path, prefill: this path)",
      "fitted", "fitted"),
+    # a llama.cpp path with decode rows only keeps its prefill prior (benchmarks/fit_defaults.py)
+    ("fit on 6 published measurements from 3 devices, measured 2023–2024 (decode fitted, prefill prior: no published "
+     "prefill row on this path); 80% bands from held-out error (decode: this path, prefill: all paths)", "fitted", "prior"),
     # runtime paths (catalog/runtime-calibration.toml) say it per metric
     ("9 published mlx:metal measurements from 6 devices (decode prior, prefill fitted; prior llama.cpp metal)", "prior", "fitted"),
     ("11 published litert-lm:cpu measurements from 3 devices (decode fitted, prefill prior; prior llama.cpp cpu-arm)",
@@ -31,7 +35,7 @@ def cat():
     ("no published mnn:cpu measurements: llama.cpp's cpu-arm factors as a prior, band ×2", "prior", "prior"),
 ])
 def test_speed_evidence_reads_the_basis(basis, decode, prefill):
-    assert (analysis.speed_evidence(basis, "decode"), analysis.speed_evidence(basis, "prefill")) == (decode, prefill)
+    assert (speed_evidence(basis, "decode"), speed_evidence(basis, "prefill")) == (decode, prefill)
 
 
 def test_sweep_in_a_runtime_format_is_that_runtimes_estimate(cat):
