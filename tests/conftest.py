@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -65,6 +66,20 @@ def _forget_imported_models():
     from advisor.api import forget_imported_models
 
     forget_imported_models()
+
+
+@pytest.fixture(scope="module")
+def twin_cache(tmp_path_factory, request):
+    """A directory for a test module's GGUF and runtime twins (GBs over a run): ADVISOR_TWIN_CACHE
+    when set (kept), else a temporary one deleted when the module's tests are done, so a run holds
+    one module's twins at a time and leaves none behind."""
+    env = os.environ.get("ADVISOR_TWIN_CACHE")
+    if env:
+        yield Path(env)
+        return
+    path = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _load_catalog_from(root: Path):

@@ -315,11 +315,6 @@ def test_missing_runtime_names_the_fix(monkeypatch, runtime, modules, extra):
 SETTINGS = MeasureSettings(prompt_tokens=16, output_tokens=4, repeats=2, timeout_s=600)
 
 
-@pytest.fixture(scope="module")
-def twin_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("runtime-twins")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("model_id, fmt", [("tiny-llama", "4bit"), ("tiny-qwen2", "8bit"), ("tiny-qwen2", "bf16")])
 def test_mlx_twin_built_and_measured(twin_cache, model_id, fmt):

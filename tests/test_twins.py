@@ -84,12 +84,6 @@ def _geometry() -> dict[str, tuple[int, int]]:
         return {t.name: v for t, v in GGML_QUANT_SIZES.items()}
 
 
-@pytest.fixture(scope="session")
-def twin_cache(tmp_path_factory) -> Path:
-    env = os.environ.get("ADVISOR_TWIN_CACHE")
-    return Path(env) if env else tmp_path_factory.mktemp("twins")
-
-
 def _read(path: Path) -> dict[str, tuple[tuple[int, ...], str, int]]:
     reader = gguf.GGUFReader(path)
     return {

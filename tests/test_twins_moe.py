@@ -101,12 +101,6 @@ def _spec(arch: str) -> ModelSpec:
     return ModelSpec(id=f"tiny-{arch}", name=f"tiny {arch}", **{**_COMMON, **TINY[arch]})
 
 
-@pytest.fixture(scope="session")
-def twin_cache(tmp_path_factory) -> Path:
-    env = os.environ.get("ADVISOR_TWIN_CACHE")
-    return Path(env) if env else tmp_path_factory.mktemp("twins-moe")
-
-
 def _read(path: Path) -> dict[str, tuple[tuple[int, ...], str, int]]:
     return {t.name: (tuple(int(d) for d in t.shape), t.tensor_type.name, int(t.n_bytes)) for t in gguf.GGUFReader(path).tensors}
 
