@@ -40,8 +40,7 @@ from advisor.engine.calibrate import (
     predict,
     sample_spread,
 )
-from advisor.engine.evaluate import factors_for
-from advisor.engine.evaluate import estimate_speed
+from advisor.engine.evaluate import estimate_speed, factors_for, for_measured_bandwidth
 from advisor.engine.speed import execution_path
 from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
@@ -299,7 +298,9 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
         combos[dev] = (items[-1][0].model_id or "", items[-1][0].quant or "")
         path = execution_path(obs[0].device)
         per_run = {str(r.id if r.id is not None else i): o_list for i, (r, o_list) in enumerate(items)}
-        groups.append(_fit_group("device", dev, [r for r, _ in items], obs, per_run, catalog.calibration[path], catalog))
+        # the device's prior: the shipped factors as the engine applies them to it (a measured bandwidth's own efficiency)
+        prior = for_measured_bandwidth(obs[0].device, catalog.calibration[path])
+        groups.append(_fit_group("device", dev, [r for r, _ in items], obs, per_run, prior, catalog))
         by_path[path][dev] = obs
         runs_by_path[path].extend(r for r, _ in items)
     if device_id is None:

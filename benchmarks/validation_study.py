@@ -28,6 +28,7 @@ os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
 from advisor.calibrate_from_runs import observations_from_run  # noqa: E402
 from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import calibrate_path, predict  # noqa: E402
+from advisor.engine.evaluate import for_measured_bandwidth  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
 from advisor.errors import AdvisorError  # noqa: E402
 from advisor.local import local_profile, local_profile_path, run_profile  # noqa: E402
@@ -80,7 +81,7 @@ def report() -> str:
         raise SystemExit("no successful validation runs stored; run without --report first")
     device = local_profile()
     path = execution_path(device)
-    prior = catalog.calibration[path]
+    prior = for_measured_bandwidth(device, catalog.calibration[path])  # the shipped factors as the engine applies them here
     train = [o for s, r in rows if s == "train" for o in observations_from_run(r, catalog)]
     fitted, fd, fp = calibrate_path(train, prior, catalog.ggml_types, basis=f"fit on {len(train)} training observations")
 

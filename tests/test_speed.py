@@ -321,3 +321,32 @@ def test_few_threads_read_at_most_their_own_bandwidth(catalog):
         w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1, threads=threads)
         s = estimate_speed(model, ftype, catalog.ggml_types, device, w, fast)
         assert s.decode_tokens_per_s == pytest.approx(gbs * 1e9 * 0.5 / (weights + kv), rel=1e-9)
+
+
+def test_a_measured_bandwidth_gets_its_own_efficiency(catalog):
+    """A profile whose bandwidth advisor profile measured decodes at MEASURED_BW_EFFICIENCY of that
+    figure on a llama.cpp CPU path (the paths' efficiencies are relative to datasheet peaks); a
+    datasheet profile, a GPU path and a device's own calibration keep their factors."""
+    from advisor.catalog import load_catalog
+    from advisor.engine.evaluate import evaluate, factors_for, for_measured_bandwidth
+
+    cat = load_catalog()
+    sheet = cat.device("mini-pc-intel-n100-8gb")
+    measured = sheet.model_copy(update={"memory": sheet.memory.model_copy(update={"bandwidth_basis": "measured"})})
+    shipped = cat.calibration["cpu-x86"]
+    assert factors_for(sheet, cat) == shipped
+    own = factors_for(measured, cat)
+    assert own.bw_efficiency == spd.MEASURED_BW_EFFICIENCY != shipped.bw_efficiency
+    assert own.fixed_s_per_layer == shipped.fixed_s_per_layer and own.prefill_efficiency == shipped.prefill_efficiency
+    assert "bandwidth measured" in own.basis
+    # the same bandwidth figure: a memory-bound decode scales with the efficiency
+    w = Workload(context_tokens=4096, prompt_tokens=1, output_tokens=128)
+    model, ftype = cat.model("llama-3.2-3b-instruct"), cat.file_type("Q8_0")
+    a, b = evaluate(model, ftype, sheet, w, cat).speed, evaluate(model, ftype, measured, w, cat).speed
+    assert a.decode_bound == b.decode_bound == "memory"
+    assert b.decode_tokens_per_s > a.decode_tokens_per_s * 1.3  # 0.73 / 0.44 with the fixed per-layer cost
+    # a GPU path's factors and a device's own calibration are left alone
+    metal = cat.calibration["metal"]
+    assert for_measured_bandwidth(measured, metal) is metal
+    calibrated = shipped.model_copy(update={"bw_efficiency": 1.05, "basis": "this device's runs"})
+    assert factors_for(measured, cat, {measured.id: calibrated}) == calibrated

@@ -62,9 +62,23 @@ def factors_for(
         if f"path:{path}" in overrides:
             return overrides[f"path:{path}"]
     if path in tables.calibration:
-        return tables.calibration[path]
+        return for_measured_bandwidth(device, tables.calibration[path])
     assert variant is not None
     return runtime_prior(device, variant, tables)
+
+
+def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors) -> PathFactors:
+    """A llama.cpp CPU path's shipped factors for a device whose bandwidth was measured (its
+    profile's bandwidth_basis): the bandwidth efficiency of a measured figure
+    (speed.MEASURED_BW_EFFICIENCY) replaces the path's, which is relative to datasheet peaks.
+    Other devices' factors, and a device's own calibration, are used as they are."""
+    if device.memory.bandwidth_basis != "measured" or factors.path not in spd.CPU_PATHS:
+        return factors
+    return factors.model_copy(update={
+        "bw_efficiency": spd.MEASURED_BW_EFFICIENCY,
+        "basis": f"bandwidth measured: efficiency {spd.MEASURED_BW_EFFICIENCY:g} of the measured figure "
+                 f"(3 x86 machines, benchmarks/results/measured_bandwidth.md); otherwise {factors.basis}",
+    })
 
 
 #: A runtime × backend without fitted factors borrows llama.cpp's factors for the same hardware,
@@ -90,7 +104,7 @@ def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> Pa
 
 
 def cpu_path_factors(device: DeviceProfile, tables: Tables) -> PathFactors:
-    return tables.calibration[spd.cpu_path(device)]
+    return for_measured_bandwidth(device, tables.calibration[spd.cpu_path(device)])
 
 
 def classify(total: int, usable: int, tight_fraction: float = empirical.TIGHT_FRACTION) -> str:
