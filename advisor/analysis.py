@@ -13,10 +13,10 @@ from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import wh_per_1000_responses
-from advisor.wording import speed_evidence
 from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants
 from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
 from advisor.serialize import rounded
+from advisor.wording import speed_evidence
 
 
 def pareto_front(estimates: Iterable[Estimate]) -> list[Estimate]:
