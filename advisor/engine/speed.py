@@ -137,8 +137,11 @@ THREAD_SCALING_EXPONENT = 0.8
 #: measurements.csv (same device, model, threads; compute-bound at 1 thread): M2 Ultra 5.65 / 3.82
 #: = 1.48 (8 threads: 31.57 / 22.06 = 1.43), AGX Orin CPU 1.04 / 0.79 = 1.32; median 1.43. A ratio
 #: within one device, so no device's absolute speed enters it. Only Q2_K is measured; the other
-#: K-quants stay at 1 (not measured). x86 keeps 1 for every type: the one pair (Surface Book 3,
-#: AVX-512 VNNI, 1 thread) gives 2.5 / 2.7 = 0.93, Q2_K no slower.
+#: K-quants stay at 1 (not measured). x86 keeps 1 for every type: the Surface Book 3's pair
+#: (AVX-512 VNNI, 1 thread, a 2024 build) gives 2.5 / 2.7 = 0.93, Q2_K no slower; on this
+#: repository's AVX-512 VM (a current build, python benchmarks/cpu_dot_cost.py) Llama-3.2-1B's
+#: Q4_0, Q4_K_M and Q2_K decode at one speed with 1 thread (×1.00/×1.05/×1.04), bound by the dot
+#: products though Q2_K reads a quarter fewer bytes.
 ARM_DOT_COST_BY_TYPE = {"Q2_K": 1.43}
 
 
