@@ -350,3 +350,9 @@ def test_a_measured_bandwidth_gets_its_own_efficiency(catalog):
     assert for_measured_bandwidth(measured, metal) is metal
     calibrated = shipped.model_copy(update={"bw_efficiency": 1.05, "basis": "this device's runs"})
     assert factors_for(measured, cat, {measured.id: calibrated}) == calibrated
+    # another runtime's CPU backend keeps its efficiency relative to llama.cpp's on the same device
+    from advisor.engine.runtimes import resolve_variant
+
+    xnn = resolve_variant(cat, measured, "executorch", "8da8w")
+    on_sheet, on_measured = factors_for(sheet, cat, variant=xnn), factors_for(measured, cat, variant=xnn)
+    assert on_measured.bw_efficiency / on_sheet.bw_efficiency == pytest.approx(own.bw_efficiency / shipped.bw_efficiency)

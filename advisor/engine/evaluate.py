@@ -61,23 +61,36 @@ def factors_for(
             return overrides[device.id]
         if f"path:{path}" in overrides:
             return overrides[f"path:{path}"]
+    # another runtime on the CPU is measured against llama.cpp's CPU factors of the same hardware
+    cpu_runtime = variant is not None and not variant.is_llama_cpp and variant.backend.kind == "cpu"
+    llama_cpu = tables.calibration[spd.cpu_path(device)] if cpu_runtime else None
     if path in tables.calibration:
-        return for_measured_bandwidth(device, tables.calibration[path])
+        return for_measured_bandwidth(device, tables.calibration[path], llama_cpu=llama_cpu)
     assert variant is not None
-    return runtime_prior(device, variant, tables)
+    return for_measured_bandwidth(device, runtime_prior(device, variant, tables), llama_cpu=llama_cpu)
 
 
-def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors) -> PathFactors:
-    """A llama.cpp CPU path's shipped factors for a device whose bandwidth was measured (its
-    profile's bandwidth_basis): the bandwidth efficiency of a measured figure
-    (speed.MEASURED_BW_EFFICIENCY) replaces the path's, which is relative to datasheet peaks.
-    Other devices' factors, and a device's own calibration, are used as they are."""
-    if device.memory.bandwidth_basis != "measured" or factors.path not in spd.CPU_PATHS:
+def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama_cpu: PathFactors | None = None) -> PathFactors:
+    """Shipped factors for a device whose bandwidth was measured (its profile's bandwidth_basis):
+    on a llama.cpp CPU path the bandwidth efficiency of a measured figure
+    (speed.MEASURED_BW_EFFICIENCY) replaces the path's, which is relative to datasheet peaks;
+    another runtime's CPU backend (``llama_cpu``: llama.cpp's factors of the device's CPU path)
+    keeps its efficiency relative to llama.cpp's. Other devices' factors, GPU paths, and a
+    device's own calibration are used as they are."""
+    if device.memory.bandwidth_basis != "measured":
+        return factors
+    if factors.path in spd.CPU_PATHS:
+        eff = spd.MEASURED_BW_EFFICIENCY
+    elif llama_cpu is not None and llama_cpu.bw_efficiency > 0:
+        eff = factors.bw_efficiency * spd.MEASURED_BW_EFFICIENCY / llama_cpu.bw_efficiency
+    else:
         return factors
     return factors.model_copy(update={
-        "bw_efficiency": spd.MEASURED_BW_EFFICIENCY,
-        "basis": f"bandwidth measured: efficiency {spd.MEASURED_BW_EFFICIENCY:g} of the measured figure "
-                 f"(3 x86 machines, benchmarks/results/measured_bandwidth.md); otherwise {factors.basis}",
+        "bw_efficiency": eff,
+        "basis": f"bandwidth measured: efficiency {spd.MEASURED_BW_EFFICIENCY:g} of the measured figure for llama.cpp "
+                 f"(3 x86 machines, benchmarks/results/measured_bandwidth.md)"
+                 + ("" if factors.path in spd.CPU_PATHS else ", this runtime's ratio to llama.cpp's kept")
+                 + f"; otherwise {factors.basis}",
     })
 
 
