@@ -26,9 +26,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The screenshots in docs/ are refreshed only on request (ADVISOR_REFRESH_SCREENSHOTS=1): running the
-#: suite must not modify tracked files. Otherwise they go to a temporary folder.
+#: suite must not modify tracked files. Otherwise they go to one temporary folder, each run
+#: overwriting the last's (to look at them after a run; a folder per run piled up).
 SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("ADVISOR_REFRESH_SCREENSHOTS") == "1"
-         else Path(tempfile.mkdtemp(prefix="advisor-screenshots-")))
+         else Path(tempfile.gettempdir()) / "advisor-screenshots")
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.extra]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -6,12 +6,14 @@ traceback), exit with a documented code (0, 1, 3, 4), print exactly one ``Error:
 fails, write nothing when it fails, and print strict JSON (no NaN/Infinity) when asked for JSON.
 """
 
+import atexit
 import contextlib
 import io
 import json
 import math
 import os
 import re
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -43,6 +45,7 @@ option_value = st.one_of(hostile, hostile, hostile, st.text(max_size=8),  # most
 
 
 _SHARED = tempfile.mkdtemp(prefix="advisor-fuzz-")
+atexit.register(shutil.rmtree, _SHARED, True)  # a run leaves no fuzz homes behind
 
 
 @contextlib.contextmanager
