@@ -50,29 +50,39 @@ RUNS = {
 }
 
 
+def bench_rows(name: str) -> list[dict]:
+    """The llama-bench JSON rows of results/NAME (one object a line; other lines ignored)."""
+    return [json.loads(line) for line in (HERE / "results" / name).read_text().splitlines() if line.strip().startswith("{")]
+
+
+def bench_case(r: dict, catalog):
+    """(model id, file type, metric, workload) of one llama-bench row of these scripts: the twin's
+    file is named <model id>-<file type>.gguf, as build() and the scripts name it; threads count on
+    a CPU-only run."""
+    from advisor.records import Workload
+
+    model_id, quant = Path(r["model_filename"]).name.removesuffix(".gguf").rsplit("-", 1)
+    threads = int(r["n_threads"]) if r.get("n_gpu_layers", 99) == 0 else None
+    if r["n_gen"] > 0:
+        return model_id, quant, "decode", Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(r["n_gen"]), threads=threads)
+    return model_id, quant, "prefill", Workload(context_tokens=4096, prompt_tokens=int(r["n_prompt"]), output_tokens=1, threads=threads)
+
+
 def compare(kind: str, write: bool) -> None:
     from advisor.api import load_device_file
     from advisor.catalog import load_catalog
     from advisor.engine.evaluate import evaluate
-    from advisor.records import Workload
 
     bench_name, device_name, page, script = RUNS[kind]
     catalog = load_catalog()
     device = load_device_file(HERE / "reference_devices" / device_name)
-    bench = HERE / "results" / bench_name
-    rows = [json.loads(line) for line in bench.read_text().splitlines() if line.strip().startswith("{")]
+    rows = bench_rows(bench_name)
     lines = ["| model | file | test | threads | measured tok/s | predicted tok/s (80 % band) | error | in band |", "|---|---|---|---|---|---|---|---|"]
     errors: dict[str, list[float]] = {"decode": [], "prefill": []}
     inside: dict[str, list[bool]] = {"decode": [], "prefill": []}
     for r in rows:
-        name = Path(r["model_filename"]).name.removesuffix(".gguf")
-        model_id, quant = name.rsplit("-", 1)  # <model id>-<file type>.gguf, as build() and the script name them
+        model_id, quant, metric, w = bench_case(r, catalog)
         model, ftype = catalog.model(model_id), catalog.file_type(quant)
-        threads = int(r["n_threads"]) if r.get("n_gpu_layers", 99) == 0 else None
-        if r["n_gen"] > 0:
-            metric, w = "decode", Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(r["n_gen"]), threads=threads)
-        else:
-            metric, w = "prefill", Workload(context_tokens=4096, prompt_tokens=int(r["n_prompt"]), output_tokens=1, threads=threads)
         est = evaluate(model, ftype, device, w, catalog)
         sp = est.speed
         assert sp is not None
@@ -81,7 +91,7 @@ def compare(kind: str, write: bool) -> None:
         err = pred / measured - 1
         errors[metric].append(abs(err))
         inside[metric].append(band.low <= measured <= band.high)
-        lines.append(f"| {model_id} | {quant} | {metric} | {r['n_threads'] if threads else '–'} | {measured:.1f} ± {float(r.get('stddev_ts', 0)):.1f} | "
+        lines.append(f"| {model_id} | {quant} | {metric} | {r['n_threads'] if w.threads else '–'} | {measured:.1f} ± {float(r.get('stddev_ts', 0)):.1f} | "
                      f"{pred:.1f} ({band.low:.1f}–{band.high:.1f}) | {err:+.0%} | {'yes' if inside[metric][-1] else 'no'} |")
     summary = [f"- {m}: median |error| {statistics.median(e):.0%} over {len(e)} runs; {sum(inside[m])} of {len(e)} inside the band"
                for m, e in errors.items() if e]

@@ -35,8 +35,8 @@ from advisor.calibrate_from_runs import observations_from_run  # noqa: E402
 from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, calibrate_path, predict  # noqa: E402
 from advisor.engine.speed import MEASURED_BW_EFFICIENCY, execution_path  # noqa: E402
-from advisor.records import Workload  # noqa: E402
 from advisor.store import Run  # noqa: E402
+from cuda_device import bench_case, bench_rows  # noqa: E402
 
 RESULTS = HERE / "results"
 REFS = HERE / "reference_devices"
@@ -56,16 +56,11 @@ def h200_host(catalog) -> list[Observation]:
     device = load_device_file(REFS / "ref-h200-host-cpu.toml")
     out = []
     for name in ("cpu_h200host_bench.jsonl", "cpu_h200host_threads.jsonl"):
-        for line in (RESULTS / name).read_text().splitlines():
-            if not line.strip().startswith("{"):
-                continue
-            r = json.loads(line)
-            if r["n_gen"] <= 0:
-                continue
-            model_id, quant = Path(r["model_filename"]).name.removesuffix(".gguf").rsplit("-", 1)
-            w = Workload(context_tokens=4096, prompt_tokens=1, output_tokens=int(r["n_gen"]), threads=int(r["n_threads"]))
-            out.append(Observation(catalog.model(model_id), catalog.file_type(quant), device, w, "decode",
-                                   float(r["avg_ts"]), label=f"{model_id} {quant} {r['n_threads']}t"))
+        for r in bench_rows(name):
+            model_id, quant, metric, w = bench_case(r, catalog)
+            if metric == "decode":
+                out.append(Observation(catalog.model(model_id), catalog.file_type(quant), device, w, "decode",
+                                       float(r["avg_ts"]), label=f"{model_id} {quant} {r['n_threads']}t"))
     return out
 
 
@@ -97,8 +92,8 @@ def main() -> int:
     catalog = load_catalog()
     types = catalog.ggml_types
     data = {name: load(catalog) for name, load in MACHINES.items()}
+    # the path's shipped factors as they stand (datasheet-relative efficiency), not the engine's for a measured device
     shipped = {name: catalog.calibration[execution_path(obs[0].device)] for name, obs in data.items()}
-    # the engine's factors for a measured device replace bw_efficiency; undo that to fit it afresh
     fitted = {}
     for name, obs in data.items():
         f, _, _ = calibrate_path(obs, shipped[name], types, basis="this machine", decode_params=("bw_efficiency",), loss="linear")
@@ -109,8 +104,7 @@ def main() -> int:
     held = []
     for name, obs in data.items():
         others = statistics.median(v for k, v in fitted.items() if k != name)
-        datasheet = shipped[name].model_copy(update={"bw_efficiency": catalog.calibration[shipped[name].path].bw_efficiency})
-        e_sheet = mdape(obs, datasheet, types)
+        e_sheet = mdape(obs, shipped[name], types)
         e_held = mdape(obs, shipped[name].model_copy(update={"bw_efficiency": others}), types)
         e_ship = mdape(obs, shipped[name].model_copy(update={"bw_efficiency": MEASURED_BW_EFFICIENCY}), types)
         held.append(e_held)

@@ -120,6 +120,7 @@ def check_only_reason(row: dict[str, str], cpu: bool) -> str:
         return f"BLAS prefill: {blas}"
     return ""
 
+
 #: Published CPU rows whose build repacked their weights at load (Workload.cpu_repack; the engine's
 #: speed.REPACK_PREFILL_SPEEDUP). Every other row predates the repacking of its type: the rows of
 #: measurements.csv are from 2023 to mid-2024 builds (llama.cpp began repacking Q4_0 at load in late
@@ -244,12 +245,14 @@ def load_rows(catalog: Catalog, path: Path = REFERENCE, *, with_runtime: bool = 
                 weight=TRUST_WEIGHT.get(row["trust"], 0.5),
             )
             reason = check_only_reason(row, cpu)
-            if checked and reason:
-                out.append(PublishedRow(obs, cls, device.id, row, reason))
-            elif not checked:
-                out.append(PublishedRow(obs, cls, device.id, row) if not reason else
-                           excluded(f"checked against the predictions, not fitted ({reason}; "
+            if checked:
+                if reason:
+                    out.append(PublishedRow(obs, cls, device.id, row, reason))
+            elif reason:
+                out.append(excluded(f"checked against the predictions, not fitted ({reason}; "
                                     "benchmarks/speed_accuracy.py, section 'Rows checked, not fitted')"))
+            else:
+                out.append(PublishedRow(obs, cls, device.id, row))
     if checked:
         return [r for r in out if r.observation is not None]
     return out + (load_runtime_rows(catalog) if with_runtime else [])

@@ -178,10 +178,9 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
         "kv_read_bytes": mem.kv_read_bytes(model, position, workload.kv_cache_type, sums=sums),
         "is_float": family == "float",
         "arm_dot_cost": arm_dot_cost(ftype.base_type),
-        **{f"repack_{family}": speedup for family, speedup in
-           zip(REPACK_FAMILIES, weights.repack_speedups or (1.0,) * len(REPACK_FAMILIES))},
-        **dict(zip(("kquant_share", "float_share"),
-                   weights.family_shares or (float(family == "kquant"), float(family == "float")))),
+        # a GGUF's WeightTerms carry both (derived.gguf_weight_terms)
+        **dict(zip((f"repack_{f}" for f in REPACK_FAMILIES), weights.repack_speedups)),
+        **dict(zip(("kquant_share", "float_share"), weights.family_shares)),
     }
 
 

@@ -79,7 +79,8 @@ def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama
     device's own calibration are used as they are."""
     if device.memory.bandwidth_basis != "measured":
         return factors
-    if factors.path in spd.CPU_PATHS:
+    llama = factors.path in spd.CPU_PATHS
+    if llama:
         eff = spd.MEASURED_BW_EFFICIENCY
     elif llama_cpu is not None and llama_cpu.bw_efficiency > 0:
         eff = factors.bw_efficiency * spd.MEASURED_BW_EFFICIENCY / llama_cpu.bw_efficiency
@@ -89,7 +90,7 @@ def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama
         "bw_efficiency": eff,
         "basis": f"bandwidth measured: efficiency {spd.MEASURED_BW_EFFICIENCY:g} of the measured figure for llama.cpp "
                  f"(3 x86 machines, benchmarks/results/measured_bandwidth.md)"
-                 + ("" if factors.path in spd.CPU_PATHS else ", this runtime's ratio to llama.cpp's kept")
+                 + ("" if llama else ", this runtime's ratio to llama.cpp's kept")
                  + f"; otherwise {factors.basis}",
     })
 
