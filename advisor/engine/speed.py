@@ -111,11 +111,19 @@ def cpu_gflops(device: DeviceProfile, threads: int) -> float:
 #: compute roofline is the core's int8 multiply-accumulate rate, not its FP32 rate. Ratios are
 #: multiply-accumulates per 32-bit lane per instruction against one FMA per FP32 lane (Arm ARM
 #: SDOT; Intel SDM VPDPBUSD, VPMADDUBSW); ops per second = FP32 FLOP/s × ratio.
+#: AVX2 takes VNNI's ratio, though its VPMADDUBSW + VPMADDWD pair does half of VPDPBUSD's work per
+#: instruction: measured, the decode kernels do not run slower for it. One llama.cpp source built
+#: three ways on this repository's AVX-512 VM (python benchmarks/cpu_isa.py,
+#: benchmarks/results/cpu_isa.md) decodes Llama-3.2-1B Q4_0, Q8_0 and Q4_K_M with 1 and 2 threads
+#: at one speed: without VNNI ×0.97–1.05, AVX2 only ×0.97–1.00 of the native build. The ratio 2
+#: predicted ×0.71. The rest of the kernel (unpacking nibbles, scales, horizontal sums) and one
+#: core's streaming bound it, not the multiply instruction. (Prefill does depend on the ISA:
+#: REPACK_PREFILL_SPEEDUP and KQUANT_PREFILL_BY_FAMILY by family.)
 INT8_DOT_PER_FP32_FMA = (
     ("avx512_vnni", 4.0),  # VPDPBUSD zmm: 4 u8×s8 MACs per 32-bit lane, one instruction
     ("avx_vnni", 4.0),     # VPDPBUSD ymm (Alder Lake and later): the same per lane
     ("dotprod", 4.0),      # Armv8.2 SDOT/UDOT: 4 s8 MACs per 32-bit lane
-    ("avx2", 2.0),         # VPMADDUBSW (2 MACs per 16-bit lane) then VPMADDWD to widen: half of VNNI
+    ("avx2", 4.0),         # VPMADDUBSW then VPMADDWD: half of VNNI per instruction, the same decode (above)
     ("neon", 1.0),         # SMULL/SMLAL(2) to 16 bit then SADALP: as many MACs per instruction as FMLA
 )
 #: Float weights (F32, F16, BF16) are multiplied in FP32 (x86: F16C conversion, then FMA).
@@ -171,7 +179,13 @@ REPACKED_TYPES = {
 #:   Q6_K and Q3_K are not repacked on x86) give those: Q4_K ×0.55, Q2_K ×0.48. (The Qwen2.5-0.5B
 #:   twin's K-quant files fall back to legacy types for its 896-wide rows: they measure those.)
 #:   Q8_0, not repacked on x86, is the control: ×1.00.
-#: - AVX2 without AVX-512: not measured (its plain kernels differ), so 1.
+#: - AVX2 without AVX-512 (one llama.cpp source built AVX2-only on the same machine, llama-bench
+#:   pp512 with 2 threads, ``--repack`` 1 and 0; python benchmarks/cpu_isa.py,
+#:   benchmarks/results/cpu_isa.md): Q4_0 ×1.36; the Llama-3.2-1B Q4_K_M file ×0.80, Q4_K ×0.78
+#:   per type (its Q6_K, 15 % of the weights, is not repacked on x86); Q2_K not repacked (file
+#:   ×0.98). The same source built with AVX-512 but without VNNI gives Q4_0 ×2.03 and Q4_K_M
+#:   ×1.36: the AVX-512 values above are those of CPUs with VNNI (every AVX-512 client CPU since
+#:   Ice Lake, and Zen 4).
 #: - Arm with dotprod: the Raspberry Pi 5's edge-llm-leaderboard rows (runtime-measurements.csv,
 #:   same board, 4 threads, pp512, one 2024 build): mpt-7b Q4_0_4_4 (the layout llama.cpp now
 #:   repacks Q4_0 into, then a file type) at 14.6 tok/s × 12.9 GFLOP per token against
@@ -180,7 +194,7 @@ REPACKED_TYPES = {
 #:   Q4_0_4_4 / Q8_0 pair (a MoE: experts multiply in small batches) 1.9×.
 REPACK_PREFILL_SPEEDUP = {
     "avx512": {"Q4_0": 2.2, "Q4_K": 0.55, "Q2_K": 0.48},
-    "avx2": {},
+    "avx2": {"Q4_0": 1.36, "Q4_K": 0.78},
     "dotprod": {"Q4_0": 3.2},
 }
 
@@ -189,8 +203,10 @@ REPACK_PREFILL_SPEEDUP = {
 #: top). AVX-512: this machine (benchmarks/results/cpu_repack.md, the 'plain' column of
 #: Llama-3.2-1B): Q4_K_M 420 and Q2_K 390 tok/s against Q8_0's 153 — ×2.74 and ×2.55; ×2.6.
 #: Repacked (the default), REPACK_PREFILL_SPEEDUP's ×0.55 / ×0.48 apply on top: the files then
-#: prefill ×1.6 and ×1.5 of Q8_0, as measured. Not measured on AVX2-only CPUs.
-KQUANT_PREFILL_BY_FAMILY = {"avx512": 2.6}
+#: prefill ×1.6 and ×1.5 of Q8_0, as measured. AVX2 (benchmarks/results/cpu_isa.md, an AVX2-only
+#: build on the same machine, plain kernels against Q8_0's): Q4_K_M ×1.38, Q2_K ×1.35: ×1.36. (Built
+#: with AVX-512 but without VNNI: ×1.33 and ×1.30 — the ×2.6 needs VNNI.)
+KQUANT_PREFILL_BY_FAMILY = {"avx512": 2.6, "avx2": 1.36}
 
 #: The same for a MoE's routed-expert matrices (llama.cpp's MUL_MAT_ID, which multiplies each
 #: expert's share of a micro-batch, a few dozen rows). Arm dotprod: OLMoE-1B-7B on the Raspberry
