@@ -301,8 +301,15 @@ class BandwidthResult:
 def measure_bandwidth(
     *, working_set_bytes: int, threads: int, seconds: float = 1.5, progress: Progress | None = None
 ) -> BandwidthResult:
-    """Achieved read bandwidth: threads each sum their own slice of a buffer well above the
-    last-level cache (numpy releases the GIL inside the reduction). GB/s = bytes read / s."""
+    """Achieved read bandwidth: threads each reduce their own slice of a buffer well above the
+    last-level cache (numpy releases the GIL inside the reduction). GB/s = bytes read / s.
+
+    The reduction is a maximum, not a sum: numpy's float64 sum is pairwise and bound by its adds
+    (~19 GB/s on one core of the 2-core EPYC VM of benchmarks/results/cpu_isa.md, whatever the
+    memory), its max a SIMD compare that reads as fast as the memory allows (34 GB/s on that core;
+    2 threads 40 GB/s). llama.cpp's Q8_0 decode streams 29 GB/s with 1 thread and 40 GB/s with 2
+    there: the max measures what the decode can reach, the sum under-measured it ×0.55 on one
+    core."""
     import numpy as np
     from concurrent.futures import ThreadPoolExecutor
 
@@ -312,11 +319,11 @@ def measure_bandwidth(
     def read_rate(buf: "np.ndarray", n_threads: int, budget: float) -> float:
         slices = np.array_split(buf, n_threads)
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(np.sum, slices))  # warm-up: fault pages in
+            list(pool.map(np.max, slices))  # warm-up: fault pages in
             best, start = 0.0, time.perf_counter()
             while time.perf_counter() - start < budget:
                 t0 = time.perf_counter()
-                list(pool.map(np.sum, slices))
+                list(pool.map(np.max, slices))
                 dt = time.perf_counter() - t0
                 best = max(best, buf.nbytes / dt / 1e9)
         return best

@@ -78,7 +78,7 @@ def i5_6500(catalog) -> list[Observation]:
 
 
 MACHINES = {
-    "validation study VM (AMD EPYC, 2 cores, 32.8 GB/s measured)": study_vm,
+    "validation study VM (AMD EPYC, 2 cores, 41.2 GB/s measured)": study_vm,
     "H200 host (Xeon, 16 cores of a VM, 94.1 GB/s measured)": h200_host,
     "i5-6500 desktop (owner's 20.02 GB/s; May 2023 build)": i5_6500,
 }
