@@ -192,6 +192,10 @@ def main() -> None:
     else:
         if args.builds is None:
             ap.error("give BUILD_ROOT, or --from-json")
+        missing = [b for b in BUILDS if not (args.builds / b / "bin" / "llama-bench").is_file()]
+        if missing:
+            raise SystemExit(f"Error: no llama-bench for {', '.join(missing)} under {args.builds}; "
+                             f"build them first: bash benchmarks/cpu_isa.sh {args.builds}")
         data = json.loads(JSON.read_text()) if args.prefill_only else measure(args.builds)
         data["prefill_runs"] = measure_prefill(args.builds)
         JSON.write_text(json.dumps(data, indent=1) + "\n")

@@ -42,8 +42,8 @@ DATA_LOG_SD = 0.1
 PRIOR_LOG_SD = 1.0
 #: Per-parameter prior widths (log space): achieved-bandwidth efficiency is physically bounded
 #: (~0.2–0.9), so its prior is tighter; the compute efficiencies vary more, and the fixed
-#: per-layer cost most: 8 µs (CUDA) to 150 µs (Metal) in the shipped fits and ~200 µs on the
-#: 2-vCPU VM of benchmarks/results/validation.md, ×25 apart, hence e² ≈ 7 for one standard deviation.
+#: per-layer cost most: 15 µs (cpu-arm) to 176 µs (Metal) in the shipped fits and ~200 µs on the
+#: 2-vCPU VM of benchmarks/results/validation.md, ×13 apart, hence e² ≈ 7 for one standard deviation.
 PRIOR_LOG_SD_BY_PARAM = {"bw_efficiency": 0.5, "fixed_s_per_layer": 2.0, "decode_compute_efficiency": 1.0, "prefill_efficiency": 1.0,
                          "prefill_kquant_factor": 1.0, "prefill_float_factor": 1.0}
 
