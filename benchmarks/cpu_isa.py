@@ -146,6 +146,11 @@ def render(data: dict) -> str:
                 errors.setdefault(b, []).append(abs(p / m - 1))
                 lines.append(f"| {q} | {t} | {b} | {m:.1f} | ×{m / med['native', q, t]:.2f} | {p:.1f} | ×{p / p_native:.2f} | {p / m - 1:+.0%} |")
     lines += ["", *(f"- {b}: median |error| {statistics.median(e):.0%} over {len(e)} cases" for b, e in errors.items())]
+    lines += ["", "Reading: the three builds decode at one speed, so the int8 instruction (VPDPBUSD, or VPMADDUBSW + "
+              "VPMADDWD) does not bound decode here; one core's streaming and the rest of the kernel do (Q8_0 reads "
+              "1.7× Q4_0's bytes and is 1.4× slower at one thread). `speed.INT8_DOT_PER_FP32_FMA` gives AVX2 VNNI's ratio "
+              "for that reason. The absolute error is the engine's: this machine's measured bandwidth × "
+              "`speed.MEASURED_BW_EFFICIENCY` and the cpu-x86 path's fixed and compute terms."]
     if data.get("prefill_runs"):
         lines += ["", *render_prefill(data["prefill_runs"])]
     return "\n".join(lines) + "\n"
