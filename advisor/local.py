@@ -80,7 +80,7 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
             "type": "unknown",
             "bandwidth_gbs": round(bandwidth_gbs, 2),
             "bandwidth_basis": "measured",
-            "bandwidth_note": f"read benchmark, {threads} threads, {working_set // MIB} MiB working set",
+            "bandwidth_note": f"read benchmark (each thread takes the max of its slice), {threads} threads, {working_set // MIB} MiB working set",
             "thread_bandwidth_gbs": round(bandwidth_1t_gbs, 2),
             "usable": f"{info.usable_bytes}B",
             "usable_basis": "measured",
