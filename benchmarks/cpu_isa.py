@@ -1,10 +1,9 @@
 """Decode speed by x86 instruction set, measured on this machine: one llama.cpp source built three
 ways (benchmarks/cpu_isa.sh: native AVX-512 VNNI, AVX-512 without VNNI, AVX2 only), Llama-3.2-1B
-twins decoded with 1 and 2 threads by each build's llama-bench. At 1 thread this CPU's decode is
-bound by the int8 dot products (benchmarks/results/cpu_dot_cost.md), so the ratio of two builds'
-speeds on one file is the ratio of their dot-product rates: the check of
-``speed.INT8_DOT_PER_FP32_FMA`` (VNNI 4 multiply-accumulates per 32-bit lane per instruction, AVX2 2)
-against what the kernels deliver. The engine's prediction for each build is this machine's
+twins decoded with 1 and 2 threads by each build's llama-bench. Were decode bound by the int8
+multiply instruction, the builds would differ by their instructions' work (VPDPBUSD does in one what
+AVX2 does in VPMADDUBSW + VPMADDWD): the check of ``speed.INT8_DOT_PER_FP32_FMA`` against what the
+kernels deliver. The engine's prediction for each build is this machine's
 profile (benchmarks/reference_devices/ref-study-vm-epyc.toml, measured bandwidth) with the
 profile's ISA list cut to what the build compiled.
 
@@ -58,9 +57,9 @@ def twins(quants) -> dict[str, Path]:
     return {q: build_twin(catalog.model(MODEL), q, cache, threads=2) for q in quants}
 
 
-def bench(bench: Path, args: list[str]) -> tuple[int, float | None, list | None]:
+def bench(exe: Path, args: list[str]) -> tuple[int, float | None, list | None]:
     """(exit status, mean tok/s, samples) of one llama-bench test."""
-    out = subprocess.run([str(bench), *args, "-o", "jsonl"], capture_output=True, text=True, timeout=900)
+    out = subprocess.run([str(exe), *args, "-o", "jsonl"], capture_output=True, text=True, timeout=900)
     rows = [json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
     return out.returncode, rows[0]["avg_ts"] if rows else None, rows[0]["samples_ts"] if rows else None
 
@@ -98,16 +97,19 @@ def measure(builds: Path) -> dict:
             "n_gen": N_GEN, "repeats": REPEATS, "runs": runs}
 
 
-def predicted(build: str, quant: str, threads: int) -> float:
+def build_device(build: str):
+    """This machine's profile with its ISA list cut to what ``build`` compiled."""
     from advisor.api import load_device_file
-    from advisor.catalog import load_catalog
+
+    device = load_device_file(HERE / "reference_devices" / "ref-study-vm-epyc.toml")
+    cut = BUILDS[build]
+    return device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": [i for i in device.cpu.isa if i not in cut]})})
+
+
+def predicted(catalog, device, quant: str, threads: int) -> float:
     from advisor.engine.evaluate import evaluate
     from advisor.records import Workload
 
-    catalog = load_catalog()
-    device = load_device_file(HERE / "reference_devices" / "ref-study-vm-epyc.toml")
-    cut = BUILDS[build]
-    device = device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": [i for i in device.cpu.isa if i not in cut]})})
     w = Workload(context_tokens=512, prompt_tokens=1, output_tokens=N_GEN, threads=threads)
     est = evaluate(catalog.model(MODEL), catalog.file_type(quant), device, w, catalog)
     assert est.speed is not None
@@ -115,6 +117,10 @@ def predicted(build: str, quant: str, threads: int) -> float:
 
 
 def render(data: dict) -> str:
+    from advisor.catalog import load_catalog
+
+    catalog = load_catalog()
+    devices = {b: build_device(b) for b in BUILDS}
     med: dict[tuple[str, str, int], float] = {}
     for b in BUILDS:
         for q in QUANTS:
@@ -138,11 +144,11 @@ def render(data: dict) -> str:
         for t in THREADS:
             if ("native", q, t) not in med:
                 continue
-            p_native = predicted("native", q, t)
+            p_native = predicted(catalog, devices["native"], q, t)
             for b in BUILDS:
                 if (b, q, t) not in med:
                     continue
-                m, p = med[b, q, t], predicted(b, q, t)
+                m, p = med[b, q, t], predicted(catalog, devices[b], q, t)
                 errors.setdefault(b, []).append(abs(p / m - 1))
                 lines.append(f"| {q} | {t} | {b} | {m:.1f} | ×{m / med['native', q, t]:.2f} | {p:.1f} | ×{p / p_native:.2f} | {p / m - 1:+.0%} |")
     lines += ["", *(f"- {b}: median |error| {statistics.median(e):.0%} over {len(e)} cases" for b, e in errors.items())]
@@ -152,17 +158,14 @@ def render(data: dict) -> str:
               "for that reason. The absolute error is the engine's: this machine's measured bandwidth × "
               "`speed.MEASURED_BW_EFFICIENCY` and the cpu-x86 path's fixed and compute terms."]
     if data.get("prefill_runs"):
-        lines += ["", *render_prefill(data["prefill_runs"])]
+        lines += ["", *render_prefill(data["prefill_runs"], catalog, devices)]
     return "\n".join(lines) + "\n"
 
 
-def render_prefill(runs: list[dict]) -> list[str]:
-    from advisor.catalog import load_catalog
+def render_prefill(runs: list[dict], catalog, devices: dict) -> list[str]:
     from advisor.engine import memory as mem
     from advisor.engine import speed
 
-    catalog = load_catalog()
-    family = {"native": "avx512", "novnni": "avx512", "avx2": "avx2"}  # speed.repack_family of each build's ISA list
     tok = {(r["build"], r["quant"], r["repack"]): r["tok_s"] for r in runs if r["tok_s"]}
     lines = [f"## Prefill by build: pp{N_PROMPT}, {PREFILL_THREADS} threads, repacking on and off", "",
              "Repacked ÷ plain is the file's repack speed-up; the engine's (`speed.repack_prefill_speedups`) weighs each "
@@ -172,7 +175,7 @@ def render_prefill(runs: list[dict]) -> list[str]:
              "| build | family | file | plain tok/s | repacked tok/s | repacked ÷ plain | engine | plain ÷ Q8_0 plain | engine |",
              "|---|---|---|---|---|---|---|---|---|"]
     for b in BUILDS:
-        fam = family[b]
+        fam = speed.repack_family(devices[b])
         q8 = tok.get((b, "Q8_0", 0))
         for q in PREFILL_QUANTS:
             plain, rep = tok.get((b, q, 0)), tok.get((b, q, 1))

@@ -10,7 +10,7 @@ tool); nothing here runs in the tests.
 
 The GPU is not an edge device, so it is not in profiles/: its profile is
 benchmarks/reference_devices/ref-h200-141gb.toml (datasheet figures). What it checks: the
-`cuda` path's factors, fitted on RTX 3090/4090 rows of 8B models, on a GPU 5× faster in memory —
+`cuda` path's factors, fitted on RTX 3070/4080 rows of 7-8B models, on a GPU 5× faster in memory —
 where small models are bound by the fixed per-layer cost, not by bandwidth. The CPU runs are a
 held-out check, in no fit. The GPU's decode runs set one number: the `cuda` prior's per-layer cost
 (benchmarks/priors.toml; `fit`), which the published 7-8B rows cannot tell from bandwidth; the
@@ -71,6 +71,20 @@ def bench_case(r: dict, catalog):
     return model_id, quant, "prefill", Workload(context_tokens=4096, prompt_tokens=int(r["n_prompt"]), output_tokens=1, threads=threads)
 
 
+def decode_observations(name: str, device, catalog) -> list:
+    """The decode runs of results/NAME as calibration observations on ``device``, labelled
+    "<model id> <file type>" (and "<n>t" on a CPU-only run)."""
+    from advisor.engine.calibrate import Observation
+
+    out = []
+    for r in bench_rows(name):
+        model_id, quant, metric, w = bench_case(r, catalog)
+        if metric == "decode":
+            label = f"{model_id} {quant}" + (f" {r['n_threads']}t" if w.threads else "")
+            out.append(Observation(catalog.model(model_id), catalog.file_type(quant), device, w, "decode", float(r["avg_ts"]), label=label))
+    return out
+
+
 def compare(kind: str, write: bool) -> None:
     from advisor.api import load_device_file
     from advisor.catalog import load_catalog
@@ -125,17 +139,11 @@ def fit_fixed_cost() -> None:
     import published
     from advisor.api import load_device_file
     from advisor.catalog import load_catalog
-    from advisor.engine.calibrate import Observation, fit, predict
+    from advisor.engine.calibrate import fit, predict
 
     catalog = load_catalog()
     bench_name, device_name, _, _ = RUNS["cuda"]
-    device = load_device_file(HERE / "reference_devices" / device_name)
-    obs = []
-    for r in bench_rows(bench_name):
-        model_id, quant, metric, w = bench_case(r, catalog)
-        if metric == "decode":
-            obs.append(Observation(catalog.model(model_id), catalog.file_type(quant), device, w, "decode", float(r["avg_ts"]),
-                                   label=f"{model_id} {quant}"))
+    obs = decode_observations(bench_name, load_device_file(HERE / "reference_devices" / device_name), catalog)
     prior = published.load_priors()["cuda"].model_copy(update={"fixed_s_per_layer": FIRST_GUESS_S_PER_LAYER})
     result = fit(obs, prior, catalog.ggml_types, params=("bw_efficiency", "fixed_s_per_layer"),
                  loss=published.PUBLISHED_LOSS)

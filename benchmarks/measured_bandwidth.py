@@ -36,7 +36,7 @@ from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, calibrate_path, predict  # noqa: E402
 from advisor.engine.speed import MEASURED_BW_EFFICIENCY, execution_path  # noqa: E402
 from advisor.store import Run  # noqa: E402
-from cuda_device import bench_case, bench_rows  # noqa: E402
+from cuda_device import decode_observations  # noqa: E402
 
 RESULTS = HERE / "results"
 REFS = HERE / "reference_devices"
@@ -54,14 +54,7 @@ def study_vm(catalog) -> list[Observation]:
 
 def h200_host(catalog) -> list[Observation]:
     device = load_device_file(REFS / "ref-h200-host-cpu.toml")
-    out = []
-    for name in ("cpu_h200host_bench.jsonl", "cpu_h200host_threads.jsonl"):
-        for r in bench_rows(name):
-            model_id, quant, metric, w = bench_case(r, catalog)
-            if metric == "decode":
-                out.append(Observation(catalog.model(model_id), catalog.file_type(quant), device, w, "decode",
-                                       float(r["avg_ts"]), label=f"{model_id} {quant} {r['n_threads']}t"))
-    return out
+    return [o for name in ("cpu_h200host_bench.jsonl", "cpu_h200host_threads.jsonl") for o in decode_observations(name, device, catalog)]
 
 
 def i5_6500(catalog) -> list[Observation]:
