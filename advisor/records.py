@@ -1106,6 +1106,16 @@ class Target(Record):
 # --------------------------------------------------------------------------- calibration
 
 
+class OtherRuntimeFactors(Record):
+    """A llama.cpp path's decode factors fitted with its compute efficiency held at the physical
+    prior: llama.cpp's speed per byte read and per layer, with no claim about where its kernels'
+    compute roofline lies — what another runtime's kernels on the same hardware start from."""
+
+    bw_efficiency: float = Field(gt=0, le=4)
+    decode_compute_efficiency: float = Field(gt=0, le=8)
+    fixed_s_per_layer: float = Field(ge=0, le=0.1)
+
+
 class PathFactors(Record):
     """Empirical factors of one execution path ("cpu-arm", "metal", "cuda", …) or one device.
 
@@ -1127,6 +1137,9 @@ class PathFactors(Record):
     n_measurements: int = Field(ge=0, le=10**9)
     basis: str
     source: str = ""
+    #: Where this path's compute efficiency was fitted to llama.cpp's own kernels: the same rows
+    #: fitted without it, the prior of other runtimes on this hardware (``evaluate.runtime_prior``).
+    other_runtimes: OtherRuntimeFactors | None = None
 
 
 # --------------------------------------------------------------------------- workload

@@ -24,6 +24,7 @@ from published import (  # noqa: E402
     PUBLISHED_DATA_LOG_SD,
     PUBLISHED_DECODE_PARAMS,
     PUBLISHED_LOSS,
+    decode_params,
     held_out,
     heldout_bands,
     load_priors,
@@ -81,7 +82,7 @@ def main() -> int:
             basis = f"fit on {len(obs)} published measurements from {n_dev} device{'' if n_dev == 1 else 's'}{dated}"
             if not any(o.metric == "prefill" for o in obs):
                 basis += " (decode fitted, prefill prior: no published prefill row on this path)"
-            factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
+            factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=decode_params(path),
                                             data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
             source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]
             print(f"{path:15s} n={len(obs):2d} decode log-rmse={fd.log_rmse:.3f} prefill log-rmse={fp.log_rmse:.3f} -> "
@@ -117,6 +118,14 @@ def main() -> int:
             f'basis = "{factors.basis}"\n'
             f'source = "{source.replace(chr(34), chr(39))}"\n'
         )
+        if group and decode_params(path) != PUBLISHED_DECODE_PARAMS:
+            # the compute efficiency was fitted to llama.cpp's kernels: other runtimes start from the fit without it
+            neutral, _, _ = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
+                                           data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
+            blocks[-1] += ("[paths.other_runtimes]\n"
+                           f"bw_efficiency = {_fmt(neutral.bw_efficiency)}\n"
+                           f"decode_compute_efficiency = {_fmt(neutral.decode_compute_efficiency)}\n"
+                           f"fixed_s_per_layer = {_fmt(neutral.fixed_s_per_layer)}\n")
     target = data_root() / "catalog" / "calibration.toml"
     tmp = target.with_suffix(".tmp")
     tmp.write_text("\n".join(blocks))

@@ -71,6 +71,15 @@ DEVICE_MAP = {
 #: M2 Ultra and the AGX Orin CPU need efficiencies 2x apart, so each device left out was predicted
 #: from the other's: leave-one-device-out cpu-arm decode MdAPE 51 % against 34 % with the prior.
 PUBLISHED_DECODE_PARAMS = ("bw_efficiency", "fixed_s_per_layer")
+#: Paths whose published rows do separate compute from memory, and fit the compute efficiency too:
+#: Metal's rows span F16, Q8_0 and Q4_0 of one model on one chip (the M1 Max's LLaMA-7B reads
+#: 310, 288 and 234 GB/s: the fewer bits, the less of the bandwidth: a compute roofline).
+PUBLISHED_DECODE_PARAMS_BY_PATH = {"metal": (*PUBLISHED_DECODE_PARAMS, "decode_compute_efficiency")}
+
+
+def decode_params(path: str) -> tuple[str, ...]:
+    """The decode parameters fitted to a path's published rows."""
+    return PUBLISHED_DECODE_PARAMS_BY_PATH.get(path, PUBLISHED_DECODE_PARAMS)
 #: log-space spread of one published row around the model (different builds, settings, harnesses)
 PUBLISHED_DATA_LOG_SD = 0.3
 #: loss for the published rows: plain least squares. Soft-L1 (the default for a user's own runs,
@@ -288,7 +297,7 @@ def fit_paths(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, Path
             out[path] = cache[key]
             continue
         out[path] = calibrate_path(obs, priors[path], catalog.ggml_types, basis=f"fit on {len(obs)} published measurements",
-                                   decode_params=PUBLISHED_DECODE_PARAMS, data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)[0]
+                                   decode_params=decode_params(path), data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)[0]
         if cache is not None:
             cache[key] = out[path]
     return out

@@ -109,3 +109,24 @@ def test_variant_grid_notes_the_binding_limit(cat):
     assert (limit.name, limit.limit, limit.category) == (
         "token_embd.weight", 128 * 2**20, "maxStorageBufferBindingSize of Chrome (Android)")
     assert any(analysis.runs_under_limits(e) for e in grid)
+
+
+def test_other_runtimes_start_from_llama_cpps_fit_without_its_kernels_compute_roofline(cat):
+    """Metal's compute efficiency is fitted to llama.cpp's kernels (catalog/calibration.toml); MLX on
+    the same GPU starts from the fit without it ([paths.other_runtimes]), a CPU runtime from
+    llama.cpp's CPU factors as they are (engine.evaluate.runtime_prior)."""
+    from advisor.engine.evaluate import runtime_prior
+
+    mac = cat.device("macbook-air-m2-16gb")
+    metal = cat.calibration["metal"]
+    neutral = metal.other_runtimes
+    assert neutral is not None and neutral.decode_compute_efficiency > metal.decode_compute_efficiency
+    prior = runtime_prior(mac, resolve_variant(cat, mac, "mlx", "4bit"), cat)
+    assert (prior.bw_efficiency, prior.decode_compute_efficiency, prior.fixed_s_per_layer) == (
+        neutral.bw_efficiency, neutral.decode_compute_efficiency, neutral.fixed_s_per_layer)
+    assert prior.prefill_efficiency == metal.prefill_efficiency and prior.other_runtimes is None
+    pixel = cat.device("pixel-8")
+    cpu = runtime_prior(pixel, resolve_variant(cat, pixel, "executorch", "8da4w"), cat)
+    arm = cat.calibration["cpu-arm"]
+    assert arm.other_runtimes is None
+    assert (cpu.bw_efficiency, cpu.decode_compute_efficiency) == (arm.bw_efficiency, arm.decode_compute_efficiency)

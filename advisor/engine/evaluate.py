@@ -102,7 +102,8 @@ PRIOR_BAND_WIDENING = 2.0
 
 def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> PathFactors:
     """llama.cpp's factors of the same hardware (its CPU path, or its path for the device's GPU
-    API) as the prior of a runtime × backend that has no published measurements."""
+    API) as the prior of a runtime × backend that has no published measurements — where llama.cpp's
+    compute efficiency was fitted to its own kernels, its fit without it."""
     base = tables.calibration[spd.cpu_path(device)]
     if variant.backend.kind != "cpu" and device.gpu is not None:
         api = device.gpu.backend
@@ -110,6 +111,9 @@ def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> Pa
         base = tables.calibration.get(key, base)
     return base.model_copy(update={
         "path": variant.path,
+        # llama.cpp's fitted kernel roofline is not another runtime's (records.OtherRuntimeFactors)
+        **(base.other_runtimes.model_dump() if base.other_runtimes else {}),
+        "other_runtimes": None,
         "decode_band": base.decode_band * PRIOR_BAND_WIDENING,
         "prefill_band": base.prefill_band * PRIOR_BAND_WIDENING,
         "n_measurements": 0,
