@@ -43,14 +43,30 @@ def _held(catalog, device: str, path: str, err: float) -> published.HeldOut:
 
 
 def test_pooled_band_weighs_devices_not_rows(catalog):
-    """Three well-measured devices with 10 rows each (errors 1 %) and five devices of sparse paths
+    """Five well-measured devices with 10 rows each (errors 1 %) and five devices of sparse paths
     with one row each (errors ×3): a path without its own band is like "a device", so the pooled
-    band must be set by the devices (×3), not by the 30 small rows."""
-    held = [_held(catalog, f"m{d}", "metal", 0.01) for d in range(3) for _ in range(10)]
+    band must be set by the devices (×3), not by the 50 small rows."""
+    held = [_held(catalog, f"m{d}", "metal", 0.01) for d in range(5) for _ in range(10)]
     held += [_held(catalog, f"s{d}", p, math.log(3)) for d, p in enumerate(["vulkan", "cuda", "opencl", "cpu-x86", "cpu-arm"])]
     own, pooled = published.heldout_bands(held, "decode")
     assert pooled == pytest.approx(2.0)
-    assert own == {"metal": pytest.approx(0.05)}  # 3 devices, 30 rows: its own band (at the 5 % floor)
+    # a device's rows err alike here (intraclass correlation 1): each device counts once, and 5
+    # devices suffice for an 80 % rank: its own band (at the 5 % floor)
+    assert own == {"metal": pytest.approx(0.05)}
+    own, _ = published.heldout_bands([h for h in held if h.row.device_key not in ("m3", "m4")], "decode")
+    assert "metal" not in own  # 3 devices of 10 alike rows are 3 errors, too few for the rank
+
+
+def test_a_devices_rows_count_by_how_alike_they_err(catalog):
+    """Kish's design effect: two devices of five rows each count as ten errors when their rows err
+    independently (every device's mean error alike), as two when a device's rows err alike."""
+    spread = [0.1, -0.1, 0.2, -0.2, 0.15]
+    independent = [_held(catalog, d, "vulkan", e) for d in ("a", "b") for e in spread]
+    own, _ = published.heldout_bands(independent, "decode")
+    assert own["vulkan"] == pytest.approx(math.exp(0.2) - 1)  # the 9th of 10 |errors|: ⌈0.8 · 11⌉
+    alike = [_held(catalog, "a", "vulkan", 0.1) for _ in range(5)] + [_held(catalog, "b", "vulkan", -0.3) for _ in range(5)]
+    own, _ = published.heldout_bands(alike, "decode")
+    assert "vulkan" not in own
 
 
 def test_a_path_with_too_few_rows_takes_the_pooled_band(catalog):
@@ -60,3 +76,16 @@ def test_a_path_with_too_few_rows_takes_the_pooled_band(catalog):
     own, pooled = published.heldout_bands(held, "decode")
     assert "vulkan" not in own and own["metal"] == pytest.approx(math.exp(0.5) - 1)
     assert pooled == pytest.approx(math.exp(0.5) - 1)
+
+
+def test_intra_device_correlation_by_hand():
+    """One-way ANOVA intraclass correlation of held-out errors grouped by device (hand-computed):
+    [[0, 2], [2, 4]]: group means 1, 3, grand mean 2; MSB = (2·1 + 2·1)/1 = 4, MSW = 4/2 = 2, m0 = 2,
+    so ρ = (4 − 2)/(4 + 2) = 1/3."""
+    from advisor.engine.calibrate import intra_device_correlation
+
+    assert intra_device_correlation([[0, 2], [2, 4]]) == pytest.approx(1 / 3)
+    assert intra_device_correlation([[1, 1], [-1, -1]]) == 1.0  # a device's rows err alike
+    assert intra_device_correlation([[1, -1], [1, -1]]) == 0.0  # negative estimate clamped
+    assert intra_device_correlation([[0.3, 0.1]]) == 1.0  # one device: nothing to compare, the cautious 1
+    assert intra_device_correlation([[float("nan")], [0.2, 0.4], [0.1]]) == intra_device_correlation([[0.2, 0.4], [0.1]])

@@ -231,6 +231,25 @@ def conformal_rank_ok(total_weight: float, coverage: float = BAND_COVERAGE) -> b
     return coverage * (total_weight + 1) <= total_weight + 1e-9
 
 
+def intra_device_correlation(groups: Sequence[Sequence[float]]) -> float:
+    """The share of the held-out log errors' variance that lies between devices (the intraclass
+    correlation, one-way ANOVA estimator with unequal group sizes; clamped to [0, 1]): 0 when a
+    device's rows err independently of each other, 1 when they all err alike (one profile, one
+    harness). Too few groups or rows to estimate it: 1, the cautious reading."""
+    groups = [[x for x in g if math.isfinite(x)] for g in groups]
+    groups = [g for g in groups if g]
+    k, n = len(groups), sum(len(g) for g in groups)
+    if k < 2 or n <= k:
+        return 1.0
+    means = [sum(g) / len(g) for g in groups]
+    grand = sum(sum(g) for g in groups) / n
+    msb = sum(len(g) * (m - grand) ** 2 for g, m in zip(groups, means)) / (k - 1)
+    msw = sum((x - m) ** 2 for g, m in zip(groups, means) for x in g) / (n - k)
+    m0 = (n - sum(len(g) ** 2 for g in groups) / n) / (k - 1)
+    denominator = msb + (m0 - 1) * msw
+    return 1.0 if denominator <= 0 else min(1.0, max(0.0, (msb - msw) / denominator))
+
+
 def band_from_heldout(log_residuals: Sequence[float], coverage: float = BAND_COVERAGE, *,
                       weights: Sequence[float] | None = None, minimum: float = 0.05) -> float:
     """Relative half-width of a band that holds ``coverage`` of held-out measurements, as a
@@ -287,4 +306,4 @@ def calibrate_path(
     return factors, fd, fp
 
 
-__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals", "band_from_heldout", "conformal_rank_ok", "is_noisy", "sample_spread"]
+__all__ = ["Observation", "FitResult", "fit", "calibrate_path", "predict", "band_from_residuals", "band_from_heldout", "conformal_rank_ok", "intra_device_correlation", "is_noisy", "sample_spread"]
