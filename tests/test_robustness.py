@@ -164,6 +164,9 @@ DAMAGE = [
     ("UPDATE calibrations SET factors = '{\"path\": \"cpu-arm\"}' WHERE id = 2",
      "calibration 2 is damaged (field 'factors.bw_efficiency': Field required)"),
     ("UPDATE calibrations SET stats = '[1]' WHERE id = 2", "calibration 2 is damaged (field 'stats' is not a JSON object)"),
+    ("UPDATE calibrations SET factors = json_set(factors, '$.other_runtimes', json('{\"bw_efficiency\": -1, "
+     "\"decode_compute_efficiency\": 0.1, \"fixed_s_per_layer\": 0}')) WHERE id = 2",
+     "calibration 2 is damaged (field 'factors.other_runtimes.bw_efficiency': Input should be greater than 0)"),
     ("UPDATE runs SET measured = '{\"decode_tokens_per_s\": NaN}' WHERE id = 1",
      "run 1 is damaged (field 'measured.decode_tokens_per_s': nan is not a finite number; give a real value)"),
     ("UPDATE runs SET measured = '{\"decode_tokens_per_s\": -3}' WHERE id = 1",

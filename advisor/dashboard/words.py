@@ -31,11 +31,18 @@ FACTOR_LABELS: dict[str, tuple[str, float]] = {
 }
 
 
-def factor_rows(factors: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per factor: its human name and its value in the shown unit."""
+def factor_rows(factors: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """One row per factor: its human name and its value in the shown unit (the factors other
+    runtimes start from, where a path has them, after its own)."""
     rows = []
     for key, value in factors.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):  # records.OtherRuntimeFactors
+            rows += factor_rows(value, prefix="other runtimes' prior: ")
+            continue
         label, scale = FACTOR_LABELS.get(key, (key.replace("_", " "), 1.0))
+        label = prefix + label
         shown = value * scale if isinstance(value, (int, float)) and not isinstance(value, bool) and scale != 1.0 else value
         rows.append({"factor": label, "value": shown if isinstance(shown, str) else f"{shown:g}"})
     return rows
