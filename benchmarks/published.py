@@ -356,7 +356,9 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
       number of rows (Kish's design effect), ρ the intraclass correlation of the held-out errors
       (``engine.calibrate.intra_device_correlation`` over every fitted path's rows). Counting rows
       as independent (ρ = 0) held 71 % of decode rows instead of 80 %, one unit per device (ρ = 1)
-      88 % (benchmarks/band_coverage.py, 2026-12-01);
+      88 % (benchmarks/band_coverage.py, 2026-12-01). A path with too few devices for that rank
+      but enough rows for it (the x86 CPUs: 3 devices, 6 rows) takes the pooled band, widened to
+      its rows' own rank where they err more: a device's own errors are the least it can expect;
     * pooled band (every other path): the held-out residuals of every path, each *device*'s rows
       sharing one unit of weight. A path without its own band is a path with one or two devices,
       and what it needs is the error of "a device" — rows of one device share its errors (its
@@ -382,9 +384,13 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
     bands = {}
     for path, hs in by_path.items():
         rows_of = {k: sum(h.row.device_key == k for h in hs) for k in {h.row.device_key for h in hs}}
+        if len(rows_of) < MIN_DEVICES_FOR_PATH_BAND:
+            continue
         weights = [1 / (1 + (rows_of[h.row.device_key] - 1) * rho) for h in hs]
-        if len(rows_of) >= MIN_DEVICES_FOR_PATH_BAND and conformal_rank_ok(sum(weights)):
+        if conformal_rank_ok(sum(weights)):
             bands[path] = band_from_heldout([h.log_residual for h in hs], weights=weights)
+        elif conformal_rank_ok(len(hs)):  # too few devices for a band of its own, but its rows may widen the pooled one
+            bands[path] = max(pooled, band_from_heldout([h.log_residual for h in hs]))
     return bands, pooled
 
 

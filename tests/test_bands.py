@@ -53,20 +53,25 @@ def test_pooled_band_weighs_devices_not_rows(catalog):
     # a device's rows err alike here (intraclass correlation 1): each device counts once, and 5
     # devices suffice for an 80 % rank: its own band (at the 5 % floor)
     assert own == {"metal": pytest.approx(0.05)}
-    own, _ = published.heldout_bands([h for h in held if h.row.device_key not in ("m3", "m4")], "decode")
-    assert "metal" not in own  # 3 devices of 10 alike rows are 3 errors, too few for the rank
+    own, pooled = published.heldout_bands([h for h in held if h.row.device_key not in ("m3", "m4")], "decode")
+    assert own["metal"] == pooled  # 3 devices of 10 alike rows are 3 errors, too few for the rank: the pooled band
 
 
 def test_a_devices_rows_count_by_how_alike_they_err(catalog):
     """Kish's design effect: two devices of five rows each count as ten errors when their rows err
-    independently (every device's mean error alike), as two when a device's rows err alike."""
+    independently (every device's mean error alike), as two when a device's rows err alike — then
+    too few for a band of their own: the pooled band (set here by ten other devices' 1 % errors:
+    ×1.105), widened to the rows' own rank."""
+    others = [_held(catalog, f"m{d}", "metal", 0.01) for d in range(10)]
     spread = [0.1, -0.1, 0.2, -0.2, 0.15]
     independent = [_held(catalog, d, "vulkan", e) for d in ("a", "b") for e in spread]
-    own, _ = published.heldout_bands(independent, "decode")
-    assert own["vulkan"] == pytest.approx(math.exp(0.2) - 1)  # the 9th of 10 |errors|: ⌈0.8 · 11⌉
+    own, pooled = published.heldout_bands(independent + others, "decode")
+    assert pooled == pytest.approx(math.exp(0.1) - 1)
+    assert own["vulkan"] == pytest.approx(math.exp(0.2) - 1)  # its own band: the 9th of 10 |errors|, ⌈0.8 · 11⌉
     alike = [_held(catalog, "a", "vulkan", 0.1) for _ in range(5)] + [_held(catalog, "b", "vulkan", -0.3) for _ in range(5)]
-    own, _ = published.heldout_bands(alike, "decode")
-    assert "vulkan" not in own
+    own, pooled = published.heldout_bands(alike + others, "decode")
+    assert pooled == pytest.approx(math.exp(0.1) - 1)
+    assert own["vulkan"] == pytest.approx(math.exp(0.3) - 1)  # the pooled band widened to the rows' rank
 
 
 def test_a_path_with_too_few_rows_takes_the_pooled_band(catalog):
@@ -89,3 +94,16 @@ def test_intra_device_correlation_by_hand():
     assert intra_device_correlation([[1, -1], [1, -1]]) == 0.0  # negative estimate clamped
     assert intra_device_correlation([[0.3, 0.1]]) == 1.0  # one device: nothing to compare, the cautious 1
     assert intra_device_correlation([[float("nan")], [0.2, 0.4], [0.1]]) == intra_device_correlation([[0.2, 0.4], [0.1]])
+
+
+def test_a_path_short_of_devices_keeps_at_least_its_own_rows_errors(catalog):
+    """Three devices whose rows err alike are too few for a band of their own: the path takes the
+    pooled band, widened to the rank of its own six rows where they err more (the x86 CPUs)."""
+    held = [_held(catalog, f"x{d}", "cpu-x86", e) for d, errs in enumerate([[0.5, 0.5, 0.5, 0.5], [0.1], [0.1]]) for e in errs]
+    held += [_held(catalog, f"m{d}", "metal", 0.1) for d in range(6)]
+    own, pooled = published.heldout_bands(held, "decode")
+    assert pooled < math.exp(0.5) - 1
+    assert own["cpu-x86"] == pytest.approx(math.exp(0.5) - 1)  # the 6th of 6 rows: ⌈0.8 · 7⌉
+    narrow = [_held(catalog, f"x{d}", "cpu-x86", e) for d, errs in enumerate([[0.01] * 4, [0.01], [0.01]]) for e in errs]
+    own, pooled = published.heldout_bands(narrow + held[6:], "decode")
+    assert own["cpu-x86"] == pooled  # never narrower than the pooled band
