@@ -10,6 +10,7 @@ import re
 import sys
 from collections import defaultdict
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -82,8 +83,9 @@ def main() -> int:
             basis = f"fit on {len(obs)} published measurements from {n_dev} device{'' if n_dev == 1 else 's'}{dated}"
             if not any(o.metric == "prefill" for o in obs):
                 basis += " (decode fitted, prefill prior: no published prefill row on this path)"
-            factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=decode_params(path),
-                                            data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
+            fit = partial(calibrate_path, obs, prior, catalog.ggml_types, basis=basis, data_log_sd=PUBLISHED_DATA_LOG_SD,
+                          loss=PUBLISHED_LOSS)
+            factors, fd, fp = fit(decode_params=decode_params(path))
             source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]
             print(f"{path:15s} n={len(obs):2d} decode log-rmse={fd.log_rmse:.3f} prefill log-rmse={fp.log_rmse:.3f} -> "
                   f"bw_eff={factors.bw_efficiency:.3f} fixed/layer={factors.fixed_s_per_layer * 1e6:.1f}us "
@@ -120,8 +122,7 @@ def main() -> int:
         )
         if group and decode_params(path) != PUBLISHED_DECODE_PARAMS:
             # the compute efficiency was fitted to llama.cpp's kernels: other runtimes start from the fit without it
-            neutral, _, _ = calibrate_path(obs, prior, catalog.ggml_types, basis=basis, decode_params=PUBLISHED_DECODE_PARAMS,
-                                           data_log_sd=PUBLISHED_DATA_LOG_SD, loss=PUBLISHED_LOSS)
+            neutral = fit(decode_params=PUBLISHED_DECODE_PARAMS)[0]
             blocks[-1] += ("[paths.other_runtimes]\n"
                            f"bw_efficiency = {_fmt(neutral.bw_efficiency)}\n"
                            f"decode_compute_efficiency = {_fmt(neutral.decode_compute_efficiency)}\n"

@@ -80,6 +80,8 @@ PUBLISHED_DECODE_PARAMS_BY_PATH = {"metal": (*PUBLISHED_DECODE_PARAMS, "decode_c
 def decode_params(path: str) -> tuple[str, ...]:
     """The decode parameters fitted to a path's published rows."""
     return PUBLISHED_DECODE_PARAMS_BY_PATH.get(path, PUBLISHED_DECODE_PARAMS)
+
+
 #: log-space spread of one published row around the model (different builds, settings, harnesses)
 PUBLISHED_DATA_LOG_SD = 0.3
 #: loss for the published rows: plain least squares. Soft-L1 (the default for a user's own runs,
