@@ -358,7 +358,7 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
       number of rows (Kish's design effect), ρ the intraclass correlation of the held-out errors
       (``engine.calibrate.intra_device_correlation`` over every fitted path's rows). Counting rows
       as independent (ρ = 0) held 71 % of decode rows instead of 80 %, one unit per device (ρ = 1)
-      88 % (benchmarks/band_coverage.py, 2026-12-01). A path with too few devices for that rank
+      88 % (benchmarks/band_coverage.py, 2026-11-30). A path with too few devices for that rank
       but enough rows for it (the x86 CPUs: 3 devices, 6 rows) takes the pooled band, widened to
       its rows' own rank where they err more: a device's own errors are the least it can expect;
     * pooled band (every other path): the held-out residuals of every path, each *device*'s rows
