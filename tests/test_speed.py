@@ -34,6 +34,21 @@ def test_decode_memory_roofline_by_hand(catalog):
     assert s.decode_bound == "memory"
 
 
+def test_the_basis_names_the_roofline_that_binds(catalog):
+    """A compute-bound decode says which rate and which share of it set the speed; a memory-bound
+    one does not claim it."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
+    slow = FACTORS.model_copy(update={"decode_compute_efficiency": 0.01})
+    s = estimate_speed(model, catalog.file_type("Q4_0"), catalog.ggml_types, _device(catalog), w, slow)
+    assert s.decode_bound == "compute" and s.basis.startswith("decode at 0.01 of the CPU's peak int8 dot-product rate; ")
+    s = estimate_speed(model, catalog.file_type("F16"), catalog.ggml_types, _device(catalog), w, slow)
+    assert s.basis.startswith("decode at 0.01 of the CPU's peak FP32 rate; ")
+    fast = FACTORS.model_copy(update={"decode_compute_efficiency": 8.0})
+    s = estimate_speed(model, catalog.file_type("Q4_0"), catalog.ggml_types, _device(catalog), w, fast)
+    assert s.decode_bound == "memory" and s.basis.startswith("memory bandwidth 17.1 GB/s")
+
+
 def test_untied_embedding_is_not_streamed(catalog):
     """An untied token_embd is a lookup (one row per token); the output matrix is streamed."""
     model = catalog.model("tinyllama-1.1b-chat-v1.0")

@@ -314,6 +314,9 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         f"({gpu.vram_bandwidth_basis if gpu_bw and gpu else device.memory.bandwidth_basis}) "
         f"× efficiency {factors.bw_efficiency:.2f} on {factors.path}; {factors.basis}"
     )
+    if spd.DECODE_BOUNDS[t.decode_bound_code] == "compute":  # name the roofline that binds
+        basis = (f"decode at {factors.decode_compute_efficiency:.3g} of the {'GPU' if d.on_gpu else 'CPU'}'s peak "
+                 f"{'FP16' if d.on_gpu else 'FP32' if c.is_float else 'int8 dot-product'} rate; " + basis)
     if cpu_moe_layers:
         basis += (f"; + the experts of {cpu_moe_layers:.0f} layers from host RAM, {device.memory.bandwidth_gbs:g} GB/s "
                   f"× efficiency {d.cpu.bw_efficiency:.2f} on the CPU, prefill copies them over PCIe ({core.HOST_LINK_GBS:g} GB/s)")
