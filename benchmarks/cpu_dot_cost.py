@@ -11,7 +11,6 @@ two such types' speeds (same parameters) is their per-weight cost ratio — the 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import statistics
 import sys
@@ -39,7 +38,7 @@ def measure() -> dict:
     from advisor.validate.twin import build_twin
 
     catalog = load_catalog()
-    cache = Path(os.environ.get("ADVISOR_TWIN_CACHE") or twin_cache_dir())
+    cache = twin_cache_dir()
     model = catalog.model(MODEL)
     paths = {q: build_twin(model, q, cache, threads=2) for q in QUANTS}
     runs = []

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -53,7 +52,7 @@ def twins(quants) -> dict[str, Path]:
     from advisor.validate.twin import build_twin
 
     catalog = load_catalog()
-    cache = Path(os.environ.get("ADVISOR_TWIN_CACHE") or twin_cache_dir())
+    cache = twin_cache_dir()
     return {q: build_twin(catalog.model(MODEL), q, cache, threads=2) for q in quants}
 
 

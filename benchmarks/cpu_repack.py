@@ -16,7 +16,6 @@ enters it; `advisor.engine.speed.REPACK_PREFILL_SPEEDUP` takes its AVX-512 value
 from __future__ import annotations
 
 import json
-import os
 import platform
 import statistics
 import sys
@@ -54,7 +53,7 @@ def measure() -> dict:
     from advisor.validate.twin import build_twin
 
     catalog = load_catalog()
-    cache = Path(os.environ.get("ADVISOR_TWIN_CACHE") or twin_cache_dir())
+    cache = twin_cache_dir()
     runs = []
     for round_ in range(ROUNDS):
         for model_id in MODELS:

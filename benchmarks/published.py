@@ -369,7 +369,7 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
       (benchmarks/band_coverage.py, 2026-11-29). Rows the bare prior predicted (no other device on
       their path) are left out: they measure "no data at all", which describes no shipped path
       with measurements."""
-    from collections import defaultdict
+    from collections import Counter, defaultdict
 
     from advisor.engine.calibrate import band_from_heldout, conformal_rank_ok, intra_device_correlation
 
@@ -385,7 +385,7 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
     rho = intra_device_correlation(list(of_device.values()))
     bands = {}
     for path, hs in by_path.items():
-        rows_of = {k: sum(h.row.device_key == k for h in hs) for k in {h.row.device_key for h in hs}}
+        rows_of = Counter(h.row.device_key for h in hs)
         if len(rows_of) < MIN_DEVICES_FOR_PATH_BAND:
             continue
         weights = [1 / (1 + (rows_of[h.row.device_key] - 1) * rho) for h in hs]
