@@ -24,12 +24,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from published import MIN_DEVICES_FOR_PATH_BAND, held_out, heldout_bands, load_priors, load_rows  # noqa: E402
+from published import MIN_DEVICES_FOR_PATH_BAND, PathBands, held_out, heldout_bands, load_priors, load_rows  # noqa: E402
 
 from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import BAND_COVERAGE  # noqa: E402
 
 METRICS = ("decode", "prefill")
+KIND_LABEL = {"own": "own path", "widened": "pooled, widened to its path's rows", "pooled": "pooled"}
 
 
 def main() -> int:
@@ -40,7 +41,7 @@ def main() -> int:
     plain = held_out(rows, catalog, priors, cache=cache)
     devices = sorted({h.row.device_key for h in plain})
     # per device: the bands the rule would set without it
-    nested: dict[str, dict[str, tuple[dict[str, float], float]]] = {}
+    nested: dict[str, dict[str, PathBands]] = {}
     for i, dev in enumerate(devices, 1):
         inner = held_out(rows, catalog, priors, also_exclude=frozenset({dev}), cache=cache)
         nested[dev] = {m: heldout_bands(inner, m) for m in METRICS}
@@ -50,8 +51,7 @@ def main() -> int:
     detail = []
     for h in plain:
         o = h.row.observation
-        per_path, pooled = nested[h.row.device_key][o.metric]
-        band = per_path.get(h.path, pooled)
+        band, kind = nested[h.row.device_key][o.metric].of(h.path)
         shipped = getattr(catalog.calibration[h.path], f"{o.metric}_band")
         inside = abs(h.log_residual) <= math.log1p(band)
         inside_shipped = abs(h.log_residual) <= math.log1p(shipped)
@@ -61,7 +61,7 @@ def main() -> int:
         for key in keys:
             groups[key].append((inside, inside_shipped, band))
         detail.append(f"| {o.label} | {o.metric} | {o.value:g} | {h.predicted:.1f} | {math.exp(h.log_residual) * 100 - 100:+.0f}% | "
-                      f"±{band * 100:.0f}% ({'own path' if h.path in per_path else 'pooled'}) | {'yes' if inside else 'no'} | "
+                      f"±{band * 100:.0f}% ({KIND_LABEL[kind]}) | {'yes' if inside else 'no'} | "
                       f"±{shipped * 100:.0f}% | {'yes' if inside_shipped else 'no'} |")
 
     def share(vals: list[tuple[bool, bool, float]], i: int) -> str:

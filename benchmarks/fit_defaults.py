@@ -62,16 +62,12 @@ def main() -> int:
     priors = load_priors()
     heldout = held_out(rows, catalog, priors, cache={})
     bands = {m: heldout_bands(heldout, m) for m in ("decode", "prefill")}
-    for metric, (per_path, pooled) in bands.items():
-        print(f"{metric} bands ({BAND_COVERAGE:.0%} of held-out): " + ", ".join(f"{p} ±{b:.0%}" for p, b in sorted(per_path.items()))
-              + f"; pooled ±{pooled:.0%}")
+    for metric, b in bands.items():
+        print(f"{metric} bands ({BAND_COVERAGE:.0%} of held-out): " + ", ".join(f"{p} ±{w:.0%}" for p, w in sorted(b.own.items()))
+              + f"; pooled ±{b.pooled:.0%}")
 
     # a path with nothing measured gets no narrower band than any measured path's (own or pooled)
-    widest = {m: max([pooled, *per_path.values()]) for m, (per_path, pooled) in bands.items()}
-
-    def band(path: str, metric: str) -> tuple[float, str]:
-        per_path, pooled = bands[metric]
-        return (per_path[path], "own") if path in per_path else (pooled, "pooled")
+    widest = {m: max([b.pooled, *b.own.values()]) for m, b in bands.items()}
 
     for path, prior in priors.items():
         group = by_path.get(path, [])
@@ -94,11 +90,12 @@ def main() -> int:
             factors = prior.model_copy(update={"basis": f"prior, no published measurements for this path yet ({prior.basis})",
                                                "n_measurements": 0})
             source = prior.source or "benchmarks/priors.toml"
-        (db, dk), (pb, pk) = band(path, "decode"), band(path, "prefill")
+        (db, dk), (pb, pk) = bands["decode"].of(path), bands["prefill"].of(path)
         if not group:  # nothing measured on this path: the widest band, or the prior's when that is wider still
             db, dk = (prior.decode_band, "prior") if prior.decode_band > widest["decode"] else (widest["decode"], "widest")
             pb, pk = (prior.prefill_band, "prior") if prior.prefill_band > widest["prefill"] else (widest["prefill"], "widest")
-        where = {"own": "this path", "prior": "the prior's, wider than all paths'",
+        where = {"own": "this path", "widened": "all paths' widened to this path's own errors",
+                 "prior": "the prior's, wider than all paths'",
                  "widest": "the widest of the measured paths' (this path has no measurement)"}
         factors = factors.model_copy(update={
             "decode_band": db, "prefill_band": pb,

@@ -11,6 +11,7 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from advisor.catalog import Catalog, _read_toml, _validate, load_device_file
 from advisor.engine.calibrate import Observation
@@ -348,7 +349,21 @@ def held_out(rows: list[PublishedRow], catalog: Catalog, priors: dict[str, PathF
 MIN_DEVICES_FOR_PATH_BAND = 2
 
 
-def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float], float]:
+class PathBands(NamedTuple):
+    """``heldout_bands``' answer: ``own`` per path (its rows' band, or — ``widened`` — the pooled
+    band widened to its rows' rank), ``pooled`` for every other path."""
+    own: dict[str, float]
+    pooled: float
+    widened: frozenset[str]
+
+    def of(self, path: str) -> tuple[float, str]:
+        """(band, where it came from: "own", "widened" or "pooled") of ``path``."""
+        if path not in self.own:
+            return self.pooled, "pooled"
+        return self.own[path], "widened" if path in self.widened else "own"
+
+
+def heldout_bands(heldout: list[HeldOut], metric: str) -> PathBands:
     """Per-path band and the pooled band, each holding BAND_COVERAGE of held-out residuals by the
     conformal rank of ``engine.calibrate.band_from_heldout``.
 
@@ -383,7 +398,7 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
         of_device[h.row.device_key].append(h.log_residual)
     pooled = band_from_heldout([h.log_residual for h in fitted], weights=[1 / len(of_device[h.row.device_key]) for h in fitted])
     rho = intra_device_correlation(list(of_device.values()))
-    bands = {}
+    bands, widened = {}, set()
     for path, hs in by_path.items():
         rows_of = Counter(h.row.device_key for h in hs)
         if len(rows_of) < MIN_DEVICES_FOR_PATH_BAND:
@@ -391,9 +406,10 @@ def heldout_bands(heldout: list[HeldOut], metric: str) -> tuple[dict[str, float]
         weights = [1 / (1 + (rows_of[h.row.device_key] - 1) * rho) for h in hs]
         if conformal_rank_ok(sum(weights)):
             bands[path] = band_from_heldout([h.log_residual for h in hs], weights=weights)
-        elif conformal_rank_ok(len(hs)):  # too few devices for a band of its own, but its rows may widen the pooled one
-            bands[path] = max(pooled, band_from_heldout([h.log_residual for h in hs]))
-    return bands, pooled
+        elif conformal_rank_ok(len(hs)) and (rows_band := band_from_heldout([h.log_residual for h in hs])) > pooled:
+            bands[path] = rows_band  # too few devices for a band of its own, but its rows widen the pooled one
+            widened.add(path)
+    return PathBands(bands, pooled, frozenset(widened))
 
 
 # runtime-measurements.csv rows of llama.cpp (or Ollama) on a catalog model with a stated GGUF type,

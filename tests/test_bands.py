@@ -48,13 +48,13 @@ def test_pooled_band_weighs_devices_not_rows(catalog):
     band must be set by the devices (×3), not by the 50 small rows."""
     held = [_held(catalog, f"m{d}", "metal", 0.01) for d in range(5) for _ in range(10)]
     held += [_held(catalog, f"s{d}", p, math.log(3)) for d, p in enumerate(["vulkan", "cuda", "opencl", "cpu-x86", "cpu-arm"])]
-    own, pooled = published.heldout_bands(held, "decode")
+    own, pooled, widened = published.heldout_bands(held, "decode")
     assert pooled == pytest.approx(2.0)
     # a device's rows err alike here (intraclass correlation 1): each device counts once, and 5
     # devices suffice for an 80 % rank: its own band (at the 5 % floor)
-    assert own == {"metal": pytest.approx(0.05)}
-    own, pooled = published.heldout_bands([h for h in held if h.row.device_key not in ("m3", "m4")], "decode")
-    assert own["metal"] == pooled  # 3 devices of 10 alike rows are 3 errors, too few for the rank: the pooled band
+    assert own == {"metal": pytest.approx(0.05)} and widened == frozenset()
+    fewer = published.heldout_bands([h for h in held if h.row.device_key not in ("m3", "m4")], "decode")
+    assert fewer.of("metal") == (fewer.pooled, "pooled")  # 3 devices of 10 alike rows are 3 errors, too few for the rank
 
 
 def test_a_devices_rows_count_by_how_alike_they_err(catalog):
@@ -65,21 +65,24 @@ def test_a_devices_rows_count_by_how_alike_they_err(catalog):
     others = [_held(catalog, f"m{d}", "metal", 0.01) for d in range(10)]
     spread = [0.1, -0.1, 0.2, -0.2, 0.15]
     independent = [_held(catalog, d, "vulkan", e) for d in ("a", "b") for e in spread]
-    own, pooled = published.heldout_bands(independent + others, "decode")
+    own, pooled, widened = published.heldout_bands(independent + others, "decode")
     assert pooled == pytest.approx(math.exp(0.1) - 1)
     assert own["vulkan"] == pytest.approx(math.exp(0.2) - 1)  # its own band: the 9th of 10 |errors|, ⌈0.8 · 11⌉
+    assert "vulkan" not in widened
     alike = [_held(catalog, "a", "vulkan", 0.1) for _ in range(5)] + [_held(catalog, "b", "vulkan", -0.3) for _ in range(5)]
-    own, pooled = published.heldout_bands(alike + others, "decode")
+    own, pooled, widened = published.heldout_bands(alike + others, "decode")
     assert pooled == pytest.approx(math.exp(0.1) - 1)
     assert own["vulkan"] == pytest.approx(math.exp(0.3) - 1)  # the pooled band widened to the rows' rank
+    assert published.heldout_bands(alike + others, "decode").of("vulkan") == (pytest.approx(math.exp(0.3) - 1), "widened")
 
 
 def test_a_path_with_too_few_rows_takes_the_pooled_band(catalog):
     """Two devices, three rows: too few for an 80 % rank; the path borrows the pooled band."""
     held = [_held(catalog, "a", "vulkan", 0.1), _held(catalog, "a", "vulkan", 0.2), _held(catalog, "b", "vulkan", 0.3)]
     held += [_held(catalog, f"d{d}", "metal", 0.5) for d in range(6)]
-    own, pooled = published.heldout_bands(held, "decode")
+    own, pooled, widened = published.heldout_bands(held, "decode")
     assert "vulkan" not in own and own["metal"] == pytest.approx(math.exp(0.5) - 1)
+    assert published.heldout_bands(held, "decode").of("vulkan") == (pooled, "pooled")
     assert pooled == pytest.approx(math.exp(0.5) - 1)
 
 
@@ -101,9 +104,9 @@ def test_a_path_short_of_devices_keeps_at_least_its_own_rows_errors(catalog):
     pooled band, widened to the rank of its own six rows where they err more (the x86 CPUs)."""
     held = [_held(catalog, f"x{d}", "cpu-x86", e) for d, errs in enumerate([[0.5, 0.5, 0.5, 0.5], [0.1], [0.1]]) for e in errs]
     held += [_held(catalog, f"m{d}", "metal", 0.1) for d in range(6)]
-    own, pooled = published.heldout_bands(held, "decode")
+    own, pooled, widened = published.heldout_bands(held, "decode")
     assert pooled < math.exp(0.5) - 1
-    assert own["cpu-x86"] == pytest.approx(math.exp(0.5) - 1)  # the 6th of 6 rows: ⌈0.8 · 7⌉
+    assert own["cpu-x86"] == pytest.approx(math.exp(0.5) - 1) and widened == {"cpu-x86"}  # the 6th of 6 rows: ⌈0.8 · 7⌉
     narrow = [_held(catalog, f"x{d}", "cpu-x86", e) for d, errs in enumerate([[0.01] * 4, [0.01], [0.01]]) for e in errs]
-    own, pooled = published.heldout_bands(narrow + held[6:], "decode")
-    assert own["cpu-x86"] == pooled  # never narrower than the pooled band
+    own, pooled, widened = published.heldout_bands(narrow + held[6:], "decode")
+    assert published.heldout_bands(narrow + held[6:], "decode").of("cpu-x86") == (pooled, "pooled")  # never narrower
