@@ -62,12 +62,12 @@ def test_bad_files(text, message):
 
 def test_import_records_runs_with_predictions(tmp_path, catalog):
     db = tmp_path / "runs.db"
-    ids = import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", device_id="raspberry-pi-5-8gb",
+    ids = import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", device_id="mini-pc-intel-n100-8gb",
                              model_id="smollm2-135m-instruct", catalog=catalog, db=db)
     runs = list_runs(path=db)
     assert [r.id for r in runs] == ids and len(ids) == 2
     pp, tg = runs
-    assert pp.source == "llama-bench" and pp.device_id == "raspberry-pi-5-8gb" and not pp.synthetic
+    assert pp.source == "llama-bench" and pp.device_id == "mini-pc-intel-n100-8gb" and not pp.synthetic
     assert pp.measured["prefill_tokens_per_s"] > 0 and pp.predicted["prefill_tokens_per_s"] > 0
     assert tg.measured["decode_tokens_per_s"] > 0 and tg.settings["n_gen"] == 16
 
@@ -76,23 +76,57 @@ def test_import_needs_a_device_and_a_known_model(catalog, tmp_path):
     with pytest.raises(BadInputError, match="exactly one of --device ID or --device-file FILE"):
         import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", catalog=catalog, db=tmp_path / "d.db")
     with pytest.raises(BadInputError, match="cannot tell which catalog model '/tmp/twincache/twin-llama-c41dadd209f3220a-Q4_K_M.gguf' is; pass --model ID"):
-        import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", device_id="raspberry-pi-5-8gb", catalog=catalog, db=tmp_path / "d.db")
+        import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", device_id="mini-pc-intel-n100-8gb", catalog=catalog, db=tmp_path / "d.db")
+
+
+@pytest.mark.parametrize(
+    "cpu_info, family",
+    [("Intel(R) Xeon(R) Processor", "x86_64"), ("AMD Ryzen 9 7950X 16-Core Processor", "x86_64"),
+     ("13th Gen Intel(R) Core(TM) i7-1360P", "x86_64"), ("Apple M2 Max", "arm64-apple"), ("Apple A17 Pro", "arm64-apple"),
+     ("ARMv8 Processor rev 1 (v8l)", "arm64"), ("Cortex-A76", "arm64"), ("Qualcomm Snapdragon X Elite - X1E78100", "arm64"),
+     ("Neoverse-N1", "arm64"), ("SiFive P550", "riscv64"), ("", None), ("CPU", None), (None, None)],
+)
+def test_cpu_family_of_a_brand_string(cpu_info, family):
+    from advisor.validate.importer import cpu_family
+
+    assert cpu_family(cpu_info) == family
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [({"device_id": "raspberry-pi-5-8gb", "model_id": "smollm2-135m-instruct"},
+      r"row 1 was measured on 'Intel\(R\) Xeon\(R\) Processor' \(x86_64\), but raspberry-pi-5-8gb has an arm64 CPU: "
+      "these are another machine's runs; name the device they ran on with --device or --device-file"),
+     ({"device_id": "macbook-air-m2-8gb", "model_id": "smollm2-135m-instruct"}, "but macbook-air-m2-8gb has an Apple CPU"),
+     ({"device_id": "mini-pc-intel-n100-8gb", "model_id": "qwen2.5-0.5b-instruct"},
+      "row 1: the file has 134,515,008 parameters, qwen2.5-0.5b-instruct has 494,032,768: it is another model; name it with --model"),
+     ({"device_id": "mini-pc-intel-n100-8gb", "model_id": "smollm2-135m-instruct", "quant_id": "Q8_0"},
+      "row 1: the file's weights are 98.87 MiB, smollm2-135m-instruct in Q8_0 would be .*: it is another quantization or model; "
+      "name them with --quant and --model")],
+)
+def test_a_file_of_another_machine_model_or_quant_is_refused_and_nothing_stored(catalog, tmp_path, args, message):
+    """The recorded file ran on an Intel Xeon, on the SmolLM2-135M Q4_K_M twin: recorded as a Pi's,
+    a Mac's, another model's or another quantization's runs, it would calibrate the wrong thing."""
+    db = tmp_path / "runs.db"
+    with pytest.raises(BadInputError, match=message):
+        import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", catalog=catalog, db=db, **args)
+    assert list_runs(path=db) == []
 
 
 def test_runs_cli_import_list_export(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
-    assert main(["runs", "import", str(DATA / "smollm2-135m-q4_k_m.csv"), "--device", "galaxy-s24-ultra",
+    assert main(["runs", "import", str(DATA / "smollm2-135m-q4_k_m.csv"), "--device", "intel-nuc-13-pro-i7-32gb",
                  "--model", "smollm2-135m-instruct"]) == 0
     assert "imported 2 measurements" in capsys.readouterr().out
     assert main(["runs", "list", "--format", "json"]) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
-    assert {r["device_id"] for r in runs} == {"galaxy-s24-ultra"}
+    assert {r["device_id"] for r in runs} == {"intel-nuc-13-pro-i7-32gb"}
     out = tmp_path / "runs.csv"
     assert main(["runs", "export", "--format", "csv", "-o", str(out)]) == 0
     assert out.read_text().count("\n") == 3
     assert main(["runs", "export", "--format", "csv", "-o", str(out)]) == 1
     assert "already exists; pass --force" in capsys.readouterr().err
     assert main(["runs", "show", str(runs[0]["id"])]) == 0
-    assert json.loads(capsys.readouterr().out)["device_id"] == "galaxy-s24-ultra"
+    assert json.loads(capsys.readouterr().out)["device_id"] == "intel-nuc-13-pro-i7-32gb"
     assert main(["runs", "show", "999"]) == 1
     assert "no run with id 999" in capsys.readouterr().err

@@ -223,7 +223,7 @@ def test_fuzz_llama_bench_imports(edits, fmt):
 
         path = root / f"bench.{fmt}"
         path.write_text(text)
-        code, _, _ = invoke(["runs", "import", str(path), "--device", "raspberry-pi-5-8gb", "--model", "smollm2-135m-instruct"], root)
+        code, _, _ = invoke(["runs", "import", str(path), "--device", "mini-pc-intel-n100-8gb", "--model", "smollm2-135m-instruct"], root)
         stored = list_runs()
         assert len(stored) == (0 if code else len(stored))  # all or nothing
         for r in stored:  # what was stored reads back valid

@@ -94,7 +94,7 @@ def test_files_that_are_not_regular_files(capsys, tmp_path, home, kind, option):
         path = tmp_path / "dir.toml"
         path.mkdir()
     if option == "import":
-        args = ["runs", "import", str(path), "--device", "raspberry-pi-5-8gb", "--model", "qwen3-0.6b"]
+        args = ["runs", "import", str(path), "--device", "mini-pc-intel-n100-8gb", "--model", "qwen3-0.6b"]
         expected = "file"
     elif option == "--requirements":
         args = ["report", "--requirements", str(path)]
@@ -254,7 +254,7 @@ def test_a_poisoned_import_is_refused_whole(capsys, tmp_path, home, field, value
     bad = dict(rows[1], **{field: value})
     path = tmp_path / "bench.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in (rows[0], rows[1], bad)) + "\n")
-    code, out, err = run(capsys, "runs", "import", str(path), "--device", "raspberry-pi-5-8gb", "--model", "smollm2-135m-instruct")
+    code, out, err = run(capsys, "runs", "import", str(path), "--device", "mini-pc-intel-n100-8gb", "--model", "smollm2-135m-instruct")
     assert (code, out, err) == (1, "", f"Error: {path}: {message}; fix or remove that row (nothing was imported)\n")
     assert list_runs() == []  # the first two rows are not kept
 
@@ -265,7 +265,7 @@ def test_a_row_without_a_model_name_is_not_attributed(capsys, tmp_path, home):
     rows[1]["model_filename"] = ""
     path = tmp_path / "bench.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    code, out, err = run(capsys, "runs", "import", str(path), "--device", "raspberry-pi-5-8gb", "--quant", "Q4_K_M")
+    code, out, err = run(capsys, "runs", "import", str(path), "--device", "mini-pc-intel-n100-8gb", "--quant", "Q4_K_M")
     assert (code, err) == (1, f"Error: {path}: row 2 does not name its model (no model_filename); pass --model ID\n")
     assert list_runs() == []
 
@@ -275,7 +275,7 @@ def test_rows_of_several_models_need_separate_imports(capsys, tmp_path, home):
     rows[1]["model_filename"] = "/models/Qwen3-0.6B-Q4_K_M.gguf"
     path = tmp_path / "bench.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    code, out, err = run(capsys, "runs", "import", str(path), "--device", "raspberry-pi-5-8gb", "--model", "qwen3-0.6b")
+    code, out, err = run(capsys, "runs", "import", str(path), "--device", "mini-pc-intel-n100-8gb", "--model", "qwen3-0.6b")
     assert (code, err) == (1, (f"Error: {path}: the rows measure 2 different model files (Qwen3-0.6B-Q4_K_M.gguf, "
                                "twin-llama-c41dadd209f3220a-Q4_K_M.gguf); --model names one: import each model's rows separately\n"))
 
@@ -307,7 +307,7 @@ def test_an_interrupted_import_keeps_nothing(tmp_path, catalog, monkeypatch):
     monkeypatch.setattr(importer, "evaluate", interrupted)
     db = tmp_path / "i.db"
     with pytest.raises(KeyboardInterrupt):
-        importer.import_llama_bench(BENCH / "smollm2-135m-q4_k_m.json", device_id="raspberry-pi-5-8gb",
+        importer.import_llama_bench(BENCH / "smollm2-135m-q4_k_m.json", device_id="mini-pc-intel-n100-8gb",
                                     model_id="smollm2-135m-instruct", catalog=catalog, db=db)
     assert list_runs(path=db) == []
 
@@ -419,7 +419,7 @@ def test_a_read_only_store_still_answers(capsys, read_only_home):
     assert (code, err) == (0, "") and "efficiency 0.20" in json.loads(out)["speed"]["basis"]  # its calibration is used
     code, out, err = run(capsys, "runs", "list", "--format", "json")
     assert (code, err) == (0, "") and len(json.loads(out)["runs"]) == 1
-    code, out, err = run(capsys, "runs", "import", str(BENCH / "smollm2-135m-q4_k_m.json"), "--device", "raspberry-pi-5-8gb",
+    code, out, err = run(capsys, "runs", "import", str(BENCH / "smollm2-135m-q4_k_m.json"), "--device", "mini-pc-intel-n100-8gb",
                          "--model", "smollm2-135m-instruct")
     assert (code, out) == (1, "")
     assert err == (f"Error: {read_only_home / 'advisor.db'}: the measurements database is read-only (unable to open database file); "

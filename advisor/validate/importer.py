@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from advisor.catalog import Catalog, load_catalog, load_device_file, suggest
 from advisor.engine.calibrate import is_noisy
 from advisor.engine.evaluate import evaluate
+from advisor.engine.memory import weights_bytes
+from advisor.engine.tensors import count_params
 from advisor.errors import BadInputError
-from advisor.records import DeviceProfile, Workload
+from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, Workload
 from advisor.store import Run, record_runs
+from advisor.units import format_size
 from advisor.validate.bench_import import BenchRow, read_llama_bench
 from advisor.validate.predicted_vs_measured import predicted_figures
 
@@ -25,6 +29,67 @@ def guess_model(filename: str, catalog: Catalog) -> str | None:
         return None
     hits = [m for m in catalog.models if m in stem]
     return max(hits, key=len) if hits else None
+
+
+#: CPU families named in llama-bench's ``cpu_info`` (the CPU's brand string): the word that tells
+#: the instruction set. A string naming none (or several) is not checked.
+_CPU_FAMILIES = (
+    ("arm64-apple", re.compile(r"\bapple\b", re.I)),
+    ("x86_64", re.compile(r"\b(?:intel|amd|x86(?:_64)?|xeon|epyc|ryzen|threadripper|pentium|celeron|athlon)\b", re.I)),
+    ("arm64", re.compile(r"\b(?:arm(?:v[89])?|aarch64|cortex|neoverse|snapdragon|qualcomm|kryo|oryon|graviton|"
+                         r"ampere|mediatek|dimensity|exynos|rockchip|broadcom|orin|carmel)\b", re.I)),
+    ("riscv64", re.compile(r"\b(?:risc-?v|riscv64|sifive|spacemit|starfive|t-head)\b", re.I)),
+)
+#: Tensor-element count of the file against the named model's: beyond this, it is another model.
+PARAMS_TOLERANCE = 0.03
+#: Tensor bytes of the file against the model in the named quantization: beyond this, another
+#: quantization (the mix of one type moves a few % between llama.cpp versions; the nearest other
+#: bit width is ~15 % away: Q4_K_M → Q5_K_M).
+SIZE_TOLERANCE = 0.12
+
+
+def cpu_family(cpu_info: str | None) -> str | None:
+    """'x86_64', 'arm64', 'arm64-apple' or 'riscv64' from a CPU brand string; None when it names
+    no family or more than one (Apple counts before the generic ARM words)."""
+    found = {fam for fam, pattern in _CPU_FAMILIES if cpu_info and pattern.search(cpu_info)}
+    if "arm64-apple" in found:
+        found.discard("arm64")
+    return found.pop() if len(found) == 1 else None
+
+
+def device_cpu_family(device: DeviceProfile) -> str:
+    apple = device.vendor.lower().startswith("apple") and device.cpu.arch == "arm64"
+    return "arm64-apple" if apple else device.cpu.arch
+
+
+def check_row_matches(row: BenchRow, index: int, path: str | Path, device: DeviceProfile, model: ModelSpec,
+                      ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> None:
+    """Refuse a row measured on another kind of CPU than ``device``'s, or on another model or
+    quantization than the one it would be recorded as: stored, it would calibrate the wrong
+    device or model. Only what the row states is checked (a hand-written row without cpu_info,
+    model_n_params or model_size passes)."""
+    where = f"{path}: row {index}"
+    fam = cpu_family(row.cpu_info)
+    if fam is not None and fam != device_cpu_family(device):
+        raise BadInputError(
+            f"{where} was measured on '{row.cpu_info}' ({fam.replace('-apple', ', Apple')}), but {device.id} has "
+            f"{'an Apple' if device_cpu_family(device) == 'arm64-apple' else 'an ' + device.cpu.arch} CPU: these are "
+            "another machine's runs; name the device they ran on with --device or --device-file"
+        )
+    if row.model_n_params:
+        ours = count_params(model)
+        if abs(row.model_n_params / ours - 1) > PARAMS_TOLERANCE:
+            raise BadInputError(
+                f"{where}: the file has {row.model_n_params:,} parameters, {model.id} has {ours:,}: it is another model; "
+                "name it with --model"
+            )
+    if row.model_size_bytes:
+        ours = weights_bytes(model, ftype, ggml_types)
+        if abs(row.model_size_bytes / ours - 1) > SIZE_TOLERANCE:
+            raise BadInputError(
+                f"{where}: the file's weights are {format_size(row.model_size_bytes)}, {model.id} in {ftype.id} would be "
+                f"{format_size(ours)}: it is another quantization or model; name them with --quant and --model"
+            )
 
 
 def workload_for(row: BenchRow) -> Workload:
@@ -73,6 +138,7 @@ def import_llama_bench(
         if qid is None:
             raise BadInputError(f"{path}: row {index}: cannot tell the quantization of '{row.model_type}'; pass --quant (e.g. Q4_K_M)")
         ftype = catalog.file_type(qid)
+        check_row_matches(row, index, path, device, model, ftype, catalog.ggml_types)
         workload = workload_for(row)
         est = evaluate(model, ftype, device, workload, catalog)
         metric = "prefill_tokens_per_s" if row.test == "pp" else "decode_tokens_per_s"
