@@ -43,8 +43,9 @@ _CPU_FAMILIES = (
 #: Tensor-element count of the file against the named model's: beyond this, it is another model.
 PARAMS_TOLERANCE = 0.03
 #: Tensor bytes of the file against the model in the named quantization: beyond this, another
-#: quantization (the mix of one type moves a few % between llama.cpp versions; the nearest other
-#: bit width is ~15 % away: Q4_K_M → Q5_K_M).
+#: quantization or model. A type's mix moves a few % between llama.cpp versions, so this is loose:
+#: it catches a wrong bit width two steps away (Q4_K_M vs Q6_K: +27 % on Llama-3.2-1B, Q8_0 +64 %),
+#: not a neighbour (Q4_K_M → Q5_0 +11 %, Q4_K_S → Q4_K_M +4 %; engine.memory.weights_bytes).
 SIZE_TOLERANCE = 0.12
 
 
