@@ -8,6 +8,7 @@ GFLOPS/TFLOPS as published. Units are parsed in ``advisor.units`` only.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, get_args
 
@@ -362,6 +363,16 @@ class MemorySpec(Record):
 CpuArch = Literal["arm64", "x86_64", "riscv64"]
 
 
+#: ISA flags that belong to one architecture (the engine reads avx2, avx512*, avx_vnni, dotprod and
+#: neon): a profile naming one under another arch would take that arch's kernels' rates. Flags
+#: not listed (fp16, bf16, …) are free-form.
+_ISA_ARCH = (
+    (re.compile(r"^(?:avx|sse|amx)|^(?:fma|f16c)$"), "x86_64"),
+    (re.compile(r"^(?:neon|dotprod|i8mm|sve2?|sme2?)$"), "arm64"),
+    (re.compile(r"^rv"), "riscv64"),
+)
+
+
 class CpuSpec(Record):
     name: str
     arch: CpuArch
@@ -372,6 +383,14 @@ class CpuSpec(Record):
     fp32_gflops: float = Field(ge=lim.MIN_GFLOPS, le=lim.MAX_GFLOPS)
     fp32_gflops_basis: Basis
     fp32_gflops_note: str = ""
+
+    @model_validator(mode="after")
+    def _isa_of_its_arch(self) -> "CpuSpec":
+        for flag in self.isa:
+            arch = next((a for pattern, a in _ISA_ARCH if pattern.search(flag.lower())), self.arch)
+            if arch != self.arch:
+                raise ValueError(f"isa lists '{flag}', an extension of {arch} CPUs, but arch is {self.arch}; remove it or correct arch")
+        return self
 
     @model_validator(mode="after")
     def _flops_per_cycle_all_or_none(self) -> "CpuSpec":

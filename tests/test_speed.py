@@ -1,6 +1,7 @@
 """Speed formulas against hand-computed values."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -227,6 +228,24 @@ def test_flops_per_cycle_gives_apple_p_cores_their_share(catalog):
     by_clock = mac.model_copy(update={"cpu": mac.cpu.model_copy(update={
         "clusters": tuple(c.model_copy(update={"flops_per_cycle": None}) for c in mac.cpu.clusters)})})
     assert spd.cpu_gflops(by_clock, 1) == pytest.approx(524.2 * 3.49 / (4 * 3.49 + 4 * 2.42), rel=2e-3)
+
+
+@pytest.mark.parametrize(
+    "device_id, isa, message",
+    [("raspberry-pi-5-8gb", ["neon", "avx2"], "isa lists 'avx2', an extension of x86_64 CPUs, but arch is arm64; remove it or correct arch"),
+     ("mini-pc-intel-n100-8gb", ["avx2", "dotprod"], "isa lists 'dotprod', an extension of arm64 CPUs, but arch is x86_64"),
+     ("raspberry-pi-5-8gb", ["neon", "AVX512_VNNI"], "isa lists 'AVX512_VNNI', an extension of x86_64 CPUs"),
+     ("mini-pc-intel-n100-8gb", ["avx2", "rvv1.0"], "isa lists 'rvv1.0', an extension of riscv64 CPUs")],
+)
+def test_a_profile_isa_flag_of_another_arch_is_refused(catalog, device_id, isa, message):
+    """An Arm profile listing AVX2 would take an x86 core's int8 rate (speed.INT8_DOT_PER_FP32_FMA)."""
+    from pydantic import ValidationError
+
+    from advisor.records import CpuSpec
+    data = catalog.device(device_id).cpu.model_dump()
+    CpuSpec.model_validate({**data, "isa": [*data["isa"], "fp16", "bf16"]})  # free-form flags pass
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        CpuSpec.model_validate({**data, "isa": isa})
 
 
 def test_flops_per_cycle_is_given_for_every_cluster_or_none(catalog):
