@@ -333,6 +333,12 @@ class Cluster(Record):
         return self.ghz * (self.flops_per_cycle or 1.0)
 
 
+#: A memory type naming its data rate ("LPDDR4X-4267", "DDR5-5600 SODIMM"): MT/s.
+_DATA_RATE = re.compile(r"\b(?:LP)?DDR\w*-(\d{3,5})\b", re.I)
+#: Slack over data rate × bus width before a bandwidth is called impossible (rounding: 4266 vs 4267).
+BANDWIDTH_OVER_BUS_SLACK = 1.05
+
+
 class MemorySpec(Record):
     ram: DeviceMemorySize
     type: str
@@ -349,6 +355,20 @@ class MemorySpec(Record):
     #: read bandwidth one thread reaches (``advisor profile`` measures it): n CPU threads read at
     #: most n × this, so few threads are bound by it before the memory's bandwidth
     thread_bandwidth_gbs: float | None = Field(default=None, ge=lim.MIN_BANDWIDTH_GBS, le=lim.MAX_BANDWIDTH_GBS)
+
+    @model_validator(mode="after")
+    def _bandwidth_within_the_bus(self) -> "MemorySpec":
+        """A bandwidth above what the named memory moves over the named bus (a slipped decimal:
+        171 for 17.1 GB/s) would make every speed that much too fast."""
+        rate = _DATA_RATE.search(self.type)
+        if rate and self.bus_width_bits:
+            bus_gbs = int(rate.group(1)) * self.bus_width_bits / 8 / 1000
+            if self.bandwidth_gbs > bus_gbs * BANDWIDTH_OVER_BUS_SLACK:
+                raise ValueError(
+                    f"bandwidth_gbs {self.bandwidth_gbs:g} is more than {rate.group(0)} over a {self.bus_width_bits}-bit bus "
+                    f"moves ({bus_gbs:.1f} GB/s); fix bandwidth_gbs, or type or bus_width_bits"
+                )
+        return self
 
     @model_validator(mode="after")
     def _usable_le_ram(self) -> "MemorySpec":

@@ -248,6 +248,21 @@ def test_a_profile_isa_flag_of_another_arch_is_refused(catalog, device_id, isa, 
         CpuSpec.model_validate({**data, "isa": isa})
 
 
+def test_a_bandwidth_the_bus_cannot_move_is_refused(catalog):
+    """A slipped decimal (171 for the Pi 5's 17.1 GB/s) would make every speed ten times too fast."""
+    from pydantic import ValidationError
+
+    from advisor.records import MemorySpec
+    data = catalog.device("raspberry-pi-5-8gb").memory.model_dump()
+    assert (data["type"], data["bus_width_bits"]) == ("LPDDR4X-4267", 32)
+    MemorySpec.model_validate({**data, "bandwidth_gbs": 17.9})  # within the 5 % slack (4266 vs 4267 MT/s)
+    with pytest.raises(ValidationError, match=re.escape(
+            "bandwidth_gbs 171 is more than LPDDR4X-4267 over a 32-bit bus moves (17.1 GB/s); fix bandwidth_gbs, or type or bus_width_bits")):
+        MemorySpec.model_validate({**data, "bandwidth_gbs": 171})
+    MemorySpec.model_validate({**data, "bandwidth_gbs": 171, "bus_width_bits": None})  # nothing to check against
+    MemorySpec.model_validate({**data, "bandwidth_gbs": 171, "type": "LPDDR4X (clock not confirmed)"})
+
+
 def test_flops_per_cycle_is_given_for_every_cluster_or_none(catalog):
     from pydantic import ValidationError
 
