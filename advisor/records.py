@@ -393,6 +393,10 @@ _ISA_ARCH = (
 )
 
 
+#: fp32_gflops against Σ cores × GHz × flops_per_cycle of the clusters: rounding, not a typo.
+CLUSTER_GFLOPS_SLACK = 0.10
+
+
 class CpuSpec(Record):
     name: str
     arch: CpuArch
@@ -418,6 +422,21 @@ class CpuSpec(Record):
         if any(given) and not all(given):
             missing = ", ".join(c.name for c in self.clusters if c.flops_per_cycle is None)
             raise ValueError(f"flops_per_cycle is given for some clusters but not for {missing}; give it for every cluster or for none")
+        return self
+
+    @model_validator(mode="after")
+    def _counts_and_rate_agree_with_clusters(self) -> "CpuSpec":
+        """cores is the clusters' sum, and fp32_gflops what their cores × GHz × FLOP/cycle give
+        (±CLUSTER_GFLOPS_SLACK) when every cluster states its FLOP/cycle: the engine splits the
+        rate over the clusters by those products, so a rate that disagrees is a typo in one."""
+        in_clusters = sum(c.cores for c in self.clusters)
+        if in_clusters != self.cores:
+            raise ValueError(f"cores = {self.cores}, but the clusters have {in_clusters}; make them agree")
+        if all(c.flops_per_cycle is not None for c in self.clusters):
+            product = sum(c.cores * c.ghz * (c.flops_per_cycle or 0.0) for c in self.clusters)
+            if abs(self.fp32_gflops / product - 1) > CLUSTER_GFLOPS_SLACK:
+                raise ValueError(f"fp32_gflops = {self.fp32_gflops:g}, but the clusters' cores × GHz × flops_per_cycle give "
+                                 f"{product:.1f}; fix fp32_gflops or the clusters")
         return self
 
     @property

@@ -124,7 +124,8 @@ def test_predict_device_file(capsys, tmp_path):
 
     src = (data_root() / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
     f = tmp_path / "mine.toml"
-    f.write_text(src.replace('id = "raspberry-pi-5-8gb"', 'id = "mine"').replace("bandwidth_gbs = 17.1", "bandwidth_gbs = 34.2"))
+    f.write_text(src.replace('id = "raspberry-pi-5-8gb"', 'id = "mine"').replace("bandwidth_gbs = 17.1", "bandwidth_gbs = 34.2")
+                 .replace("bus_width_bits = 32", "bus_width_bits = 64"))  # a board with twice the memory bus
     _, base, _ = run(capsys, "predict", "--model", "qwen3-1.7b", "--device", "raspberry-pi-5-8gb", "--format", "json")
     code, mine, _ = run(capsys, "predict", "--model", "qwen3-1.7b", "--device-file", str(f), "--format", "json")
     assert code == 0

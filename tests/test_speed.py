@@ -263,6 +263,24 @@ def test_a_bandwidth_the_bus_cannot_move_is_refused(catalog):
     MemorySpec.model_validate({**data, "bandwidth_gbs": 171, "type": "LPDDR4X (clock not confirmed)"})
 
 
+def test_cores_and_the_fp32_rate_agree_with_the_clusters(catalog):
+    """The engine splits fp32_gflops over the clusters by cores × GHz × FLOP/cycle: a rate ten
+    times the clusters' product (a slipped digit) or a core count the clusters do not have is refused."""
+    from pydantic import ValidationError
+
+    from advisor.records import CpuSpec
+    data = catalog.device("macbook-air-m2-16gb").cpu.model_dump()
+    assert data["fp32_gflops"] == pytest.approx(524.2)
+    CpuSpec.model_validate({**data, "fp32_gflops": 560})  # within 10 %
+    with pytest.raises(ValidationError, match=re.escape(
+            "fp32_gflops = 5242, but the clusters' cores × GHz × flops_per_cycle give 524.2; fix fp32_gflops or the clusters")):
+        CpuSpec.model_validate({**data, "fp32_gflops": 5242})
+    with pytest.raises(ValidationError, match=re.escape("cores = 10, but the clusters have 8; make them agree")):
+        CpuSpec.model_validate({**data, "cores": 10})
+    by_clock = {**data, "fp32_gflops": 5242, "clusters": [{**c, "flops_per_cycle": None} for c in data["clusters"]]}
+    CpuSpec.model_validate(by_clock)  # no FLOP/cycle stated: nothing to check the rate against
+
+
 def test_flops_per_cycle_is_given_for_every_cluster_or_none(catalog):
     from pydantic import ValidationError
 
