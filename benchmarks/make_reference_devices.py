@@ -44,6 +44,8 @@ X86 = [
     ("ref-surface-book-3-i7-1065g7", "Microsoft Surface Book 3 (Core i7-1065G7)", 16, 58.7, "LPDDR4X-3733 128-bit", 4, 3.5, 32, ["avx2", "avx512", "avx512_vnni"], 25),
     ("ref-desktop-i5-6500-ddr3", "Desktop PC (Core i5-6500, 16 GB DDR3)", 16, 25.6, "DDR3L-1600 dual channel (theoretical; the source measured 20.02 GB/s)", 4, 3.3, 32, ["avx2"], 65),
 ]
+#: x86 CPUs above without Hyper-Threading (one thread per core): the Core i5-6500 (4 cores, 4 threads; Intel ARK)
+X86_NO_SMT = {"ref-desktop-i5-6500-ddr3"}
 
 
 def _apple(d) -> str:
@@ -174,7 +176,7 @@ name = "{name}"
 arch = "x86_64"
 isa = [{isa_s}]
 cores = {cores}
-threads = {cores * 2}
+threads = {cores if did in X86_NO_SMT else cores * 2}
 clusters = [ {{ name = "core", cores = {cores}, ghz = {ghz} }} ]
 fp32_gflops = {cores * ghz * fpc:.0f}
 fp32_gflops_basis = "derived"
