@@ -113,6 +113,35 @@ def test_a_file_of_another_machine_model_or_quant_is_refused_and_nothing_stored(
     assert list_runs(path=db) == []
 
 
+@pytest.mark.parametrize(
+    "backends, ngl, device_id, message",
+    [("CUDA", 99, "mini-pc-intel-n100-8gb", r"row 1 ran on the GPU \(backends CUDA, n_gpu_layers 99\), but llama.cpp on "
+      "mini-pc-intel-n100-8gb runs on its CPU: these are another machine's runs; name the device they ran on"),
+     ("Vulkan", 99, "desktop-rtx4060-8gb", "runs on its GPU through cuda: the measurement would calibrate the wrong path"),
+     ("CPU", 99, "desktop-rtx4060-8gb", r"row 1 ran on the CPU only \(backends CPU, n_gpu_layers 99\), but llama.cpp on "
+      "desktop-rtx4060-8gb runs on its GPU through cuda: the measurement would calibrate the GPU path; import it with a "
+      r"--device-file of the device without its \[gpu\] table, under an id of its own"),
+     ("CUDA", 0, "desktop-rtx4060-8gb", "ran on the CPU only"),  # a CUDA build with no layers offloaded
+     ("CUDA", 0, "mini-pc-intel-n100-8gb", None), ("CUDA", 99, "desktop-rtx4060-8gb", None), ("Metal,BLAS", 99, "macbook-air-m2-8gb", None)],
+)
+def test_a_run_is_recorded_only_on_the_processor_llama_cpp_uses_on_the_device(catalog, tmp_path, backends, ngl, device_id, message):
+    """A GPU run recorded for a CPU-only device (or the reverse, or another GPU backend) would be
+    fitted as the device's default path: refused; the recorded file with its backend edited."""
+    rows = json.loads((DATA / "smollm2-135m-q4_k_m.json").read_text())
+    for r in rows:
+        r.update(backends=backends, n_gpu_layers=ngl, cpu_info="")
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(rows))
+    db = tmp_path / "runs.db"
+    args = {"device_id": device_id, "model_id": "smollm2-135m-instruct", "catalog": catalog, "db": db}
+    if message is None:
+        assert len(import_llama_bench(bench, **args)) == 2
+    else:
+        with pytest.raises(BadInputError, match=message):
+            import_llama_bench(bench, **args)
+        assert list_runs(path=db) == []
+
+
 def test_runs_cli_import_list_export(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
     assert main(["runs", "import", str(DATA / "smollm2-135m-q4_k_m.csv"), "--device", "intel-nuc-13-pro-i7-32gb",

@@ -63,12 +63,29 @@ def device_cpu_family(device: DeviceProfile) -> str:
     return "arm64-apple" if apple else device.cpu.arch
 
 
+#: llama-bench ``backends`` names of GPU backends, by the engine's GPU backend they are (None: a
+#: GPU backend the engine has no path for: SYCL, HIP, CANN, MUSA …)
+_GPU_BACKENDS = {"cuda": "cuda", "metal": "metal", "vulkan": "vulkan", "opencl": "opencl", "sycl": None, "hip": None,
+                 "rocm": None, "cann": None, "musa": None, "kompute": None, "webgpu": None}
+
+
+def row_gpu_backend(row: BenchRow) -> tuple[bool, str | None]:
+    """(ran on a GPU, the engine's backend of it) of a llama-bench row: a GPU backend listed and
+    layers offloaded (n_gpu_layers > 0, or not stated)."""
+    names = [b.strip().lower() for b in (row.backends or "").split(",")]
+    gpu = [n for n in names if n in _GPU_BACKENDS]
+    offloaded = bool(gpu) and (row.n_gpu_layers is None or row.n_gpu_layers > 0)
+    return offloaded, (_GPU_BACKENDS[gpu[0]] if offloaded else None)
+
+
 def check_row_matches(row: BenchRow, index: int, path: str | Path, device: DeviceProfile, model: ModelSpec,
                       ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> None:
-    """Refuse a row measured on another kind of CPU than ``device``'s, or on another model or
-    quantization than the one it would be recorded as: stored, it would calibrate the wrong
-    device or model. Only what the row states is checked (a hand-written row without cpu_info,
-    model_n_params or model_size passes)."""
+    """Refuse a row measured on another kind of CPU than ``device``'s, on another processor than
+    the one llama.cpp uses there (a GPU run for a CPU-only device, a CPU-only run for a device
+    whose GPU llama.cpp uses, another GPU backend), or on another model or quantization than the
+    one it would be recorded as: stored, it would calibrate the wrong device, path or model. Only
+    what the row states is checked (a hand-written row without cpu_info, backends, model_n_params
+    or model_size passes)."""
     where = f"{path}: row {index}"
     fam = cpu_family(row.cpu_info)
     if fam is not None and fam != device_cpu_family(device):
@@ -76,6 +93,20 @@ def check_row_matches(row: BenchRow, index: int, path: str | Path, device: Devic
             f"{where} was measured on '{row.cpu_info}' ({fam.replace('-apple', ', Apple')}), but {device.id} has "
             f"{'an Apple' if device_cpu_family(device) == 'arm64-apple' else 'an ' + device.cpu.arch} CPU: these are "
             "another machine's runs; name the device they ran on with --device or --device-file"
+        )
+    on_gpu, backend = row_gpu_backend(row)
+    device_gpu = device.gpu.backend if device.gpu_usable and device.gpu else None
+    ran = f"(backends {row.backends}, n_gpu_layers {row.n_gpu_layers})"
+    if on_gpu and backend != device_gpu:
+        there = (f"on its GPU through {device_gpu}: the measurement would calibrate the wrong path" if device_gpu
+                 else "on its CPU: these are another machine's runs")
+        raise BadInputError(f"{where} ran on the GPU {ran}, but llama.cpp on {device.id} runs {there}; "
+                            "name the device they ran on with --device or --device-file")
+    if device_gpu and row.backends and not on_gpu:
+        raise BadInputError(
+            f"{where} ran on the CPU only {ran}, but llama.cpp on {device.id} runs on its GPU through {device_gpu}: the "
+            "measurement would calibrate the GPU path; import it with a --device-file of the device without its [gpu] "
+            "table, under an id of its own"
         )
     if row.model_n_params:
         ours = count_params(model)
