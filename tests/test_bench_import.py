@@ -122,6 +122,8 @@ def test_a_file_of_another_machine_model_or_quant_is_refused_and_nothing_stored(
       "desktop-rtx4060-8gb runs on its GPU through cuda: the measurement would calibrate the GPU path; import it with a "
       r"--device-file of the device without its \[gpu\] table, under an id of its own"),
      ("CUDA", 0, "desktop-rtx4060-8gb", "ran on the CPU only"),  # a CUDA build with no layers offloaded
+     ("CUDA", 12, "desktop-rtx4060-8gb", r"row 1 ran 12 of 30 layers on the GPU: a split the engine does not predict \(it "
+      r"places every layer that fits\); import runs with every layer offloaded \(-ngl 99\)"),
      ("CUDA", 0, "mini-pc-intel-n100-8gb", None), ("CUDA", 99, "desktop-rtx4060-8gb", None), ("Metal,BLAS", 99, "macbook-air-m2-8gb", None)],
 )
 def test_a_run_is_recorded_only_on_the_processor_llama_cpp_uses_on_the_device(catalog, tmp_path, backends, ngl, device_id, message):

@@ -102,6 +102,11 @@ def check_row_matches(row: BenchRow, index: int, path: str | Path, device: Devic
                  else "on its CPU: these are another machine's runs")
         raise BadInputError(f"{where} ran on the GPU {ran}, but llama.cpp on {device.id} runs {there}; "
                             "name the device they ran on with --device or --device-file")
+    if on_gpu and row.n_gpu_layers is not None and row.n_gpu_layers < model.n_layers:
+        raise BadInputError(
+            f"{where} ran {row.n_gpu_layers} of {model.n_layers} layers on the GPU: a split the engine does not predict "
+            "(it places every layer that fits); import runs with every layer offloaded (-ngl 99)"
+        )
     if device_gpu and row.backends and not on_gpu:
         raise BadInputError(
             f"{where} ran on the CPU only {ran}, but llama.cpp on {device.id} runs on its GPU through {device_gpu}: the "
