@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from advisor.catalog import advisor_home
+from advisor.units import bus_bandwidth_gbs
 
 Progress = Callable[[str, float], None]  # (step description, fraction done)
 
@@ -173,7 +174,7 @@ def gpu_memory_bandwidth_gbs(bus_bits: int, memory_clock_mhz: float) -> float:
     clock: bus / 8 bytes × clock × 2 transfers per clock (NVML reports the clock at half the data
     rate). RTX 3060: 192-bit × 7,501 MHz → 360 GB/s; RTX 4090: 384-bit × 10,501 MHz → 1,008 GB/s
     (their datasheets' figures)."""
-    return bus_bits / 8 * memory_clock_mhz * 2 / 1000
+    return bus_bandwidth_gbs(memory_clock_mhz * 2, bus_bits)
 
 
 def probe_nvidia() -> list[dict[str, Any]]:

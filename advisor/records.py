@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from advisor import inputs as lim
 from advisor.errors import BadInputError
-from advisor.units import MAX_NUMBER, MIB, parse_memory_size, parse_size
+from advisor.units import MAX_NUMBER, MIB, bus_bandwidth_gbs, parse_memory_size, parse_size
 
 
 def _size(value: object) -> int:
@@ -362,7 +362,7 @@ class MemorySpec(Record):
         171 for 17.1 GB/s) would make every speed that much too fast."""
         rate = _DATA_RATE.search(self.type)
         if rate and self.bus_width_bits:
-            bus_gbs = int(rate.group(1)) * self.bus_width_bits / 8 / 1000
+            bus_gbs = bus_bandwidth_gbs(int(rate.group(1)), self.bus_width_bits)
             if self.bandwidth_gbs > bus_gbs * BANDWIDTH_OVER_BUS_SLACK:
                 raise ValueError(
                     f"bandwidth_gbs {self.bandwidth_gbs:g} is more than {rate.group(0)} over a {self.bus_width_bits}-bit bus "

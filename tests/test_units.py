@@ -120,3 +120,14 @@ def test_durations_refused(text, message):
     with pytest.raises(BadInputError) as err:
         parse_duration(text, what="--max-ttft")
     assert str(err.value) == message
+
+
+def test_bus_bandwidth_by_hand():
+    """MT/s × bus bytes: LPDDR4X-4267 over 32 bits 17.07 GB/s (the Pi 5's 17.1), LPDDR5-6400 over
+    128 bits 102.4, an RTX 3060's GDDR6 (NVML: 7,501 MHz, two transfers per clock) over 192 bits 360."""
+    from advisor.hardware import gpu_memory_bandwidth_gbs
+    from advisor.units import bus_bandwidth_gbs
+
+    assert bus_bandwidth_gbs(4267, 32) == pytest.approx(17.068)
+    assert bus_bandwidth_gbs(6400, 128) == pytest.approx(102.4)
+    assert gpu_memory_bandwidth_gbs(192, 7501) == pytest.approx(360.048)
