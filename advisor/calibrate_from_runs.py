@@ -99,10 +99,26 @@ def run_exclusion(run: Run, catalog: Catalog) -> str | None:
         if not isinstance(v, int) or isinstance(v, bool) or v < 0 or v > MAX_TOKENS:
             return f"setting {key} = {v!r} is not a plausible count (0 … {MAX_TOKENS:,})"
     try:
-        DeviceProfile.model_validate(run.device_profile)
+        device = DeviceProfile.model_validate(run.device_profile)
     except ValidationError:
         return "its device profile no longer validates"
+    if run.source == "llama-bench":  # imported: the checks runs import makes now, on runs stored before them
+        from advisor.validate.importer import bench_mismatch
+
+        wrong = bench_mismatch(device, catalog.models[run.model_id], catalog.file_types[run.quant], catalog.ggml_types,
+                               cpu_info=_text(m.get("cpu_info")), backends=_text(run.backend),
+                               n_gpu_layers=_count(s.get("n_gpu_layers")), n_params=None, size_bytes=_count(m.get("model_size_bytes")))
+        if wrong is not None:
+            return f"imported, but it {wrong.reason}"
     return None
+
+
+def _text(v: object) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def _count(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def observations_from_run(run: Run, catalog: Catalog) -> list[Observation]:

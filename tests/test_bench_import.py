@@ -99,9 +99,10 @@ def test_cpu_family_of_a_brand_string(cpu_info, family):
       "these are another machine's runs; name the device they ran on with --device or --device-file"),
      ({"device_id": "macbook-air-m2-8gb", "model_id": "smollm2-135m-instruct"}, "but macbook-air-m2-8gb has an Apple CPU"),
      ({"device_id": "mini-pc-intel-n100-8gb", "model_id": "qwen2.5-0.5b-instruct"},
-      "row 1: the file has 134,515,008 parameters, qwen2.5-0.5b-instruct has 494,032,768: it is another model; name it with --model"),
+      "row 1 measured a file of 134,515,008 parameters, but qwen2.5-0.5b-instruct has 494,032,768: it is another model; "
+      "name it with --model"),
      ({"device_id": "mini-pc-intel-n100-8gb", "model_id": "smollm2-135m-instruct", "quant_id": "Q8_0"},
-      "row 1: the file's weights are 98.87 MiB, smollm2-135m-instruct in Q8_0 would be .*: it is another quantization or model; "
+      "row 1 measured 98.87 MiB of weights, but smollm2-135m-instruct in Q8_0 would be .*: it is another quantization or model; "
       "name them with --quant and --model")],
 )
 def test_a_file_of_another_machine_model_or_quant_is_refused_and_nothing_stored(catalog, tmp_path, args, message):
@@ -124,7 +125,9 @@ def test_a_file_of_another_machine_model_or_quant_is_refused_and_nothing_stored(
      ("CUDA", 0, "desktop-rtx4060-8gb", "ran on the CPU only"),  # a CUDA build with no layers offloaded
      ("CUDA", 12, "desktop-rtx4060-8gb", r"row 1 ran 12 of 30 layers on the GPU: a split the engine does not predict \(it "
       r"places every layer that fits\); import runs with every layer offloaded \(-ngl 99\)"),
-     ("CUDA", 0, "mini-pc-intel-n100-8gb", None), ("CUDA", 99, "desktop-rtx4060-8gb", None), ("Metal,BLAS", 99, "macbook-air-m2-8gb", None)],
+     ("CUDA", -1, "mini-pc-intel-n100-8gb", "runs on its CPU: these are another machine's runs"),  # -1: llama-bench's "auto"
+     ("CUDA", 0, "mini-pc-intel-n100-8gb", None), ("CUDA", 99, "desktop-rtx4060-8gb", None), ("CUDA", -1, "desktop-rtx4060-8gb", None),
+     ("Metal,BLAS", 99, "macbook-air-m2-8gb", None)],
 )
 def test_a_run_is_recorded_only_on_the_processor_llama_cpp_uses_on_the_device(catalog, tmp_path, backends, ngl, device_id, message):
     """A GPU run recorded for a CPU-only device (or the reverse, or another GPU backend) would be

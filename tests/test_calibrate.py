@@ -248,3 +248,34 @@ def test_an_imported_llama_bench_row_with_a_wide_stddev_is_stored_noisy_and_not_
     assert [r.status for r in list_runs(path=db)] == ["ok", "noisy"]
     report = run_calibration(db=db, catalog=catalog, dry_run=True)
     assert [(rid, why[:14]) for rid, _, why in report.excluded] == [(ids[1], "stored as nois")]
+
+
+def test_runs_imported_before_the_import_checks_are_not_fitted_where_they_do_not_belong(catalog, tmp_path):
+    """A store from before `runs import` checked attribution may hold an x86 machine's llama-bench
+    runs recorded as a Pi 5's, or CPU-only runs recorded for a Mac whose GPU llama.cpp uses:
+    calibrate leaves them out with the reason, and fits the runs that belong."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from advisor.store import list_runs
+    from advisor.validate.importer import import_llama_bench
+
+    bench = Path(__file__).parent / "data" / "llama-bench" / "smollm2-135m-q4_k_m.json"
+    db = tmp_path / "runs.db"
+    good = import_llama_bench(bench, device_id="mini-pc-intel-n100-8gb", model_id="smollm2-135m-instruct", catalog=catalog, db=db)
+    stored = list_runs(path=db)
+    pi5 = catalog.device("raspberry-pi-5-8gb").model_dump(mode="json", by_alias=True)
+    mac = catalog.device("macbook-air-m2-8gb").model_dump(mode="json", by_alias=True)
+    for r in stored:  # as an older `runs import` stored them, unchecked
+        record_run(replace(r, id=None, device_id="raspberry-pi-5-8gb", device_profile=pi5), db)
+        record_run(replace(r, id=None, device_id="macbook-air-m2-8gb", device_profile=mac, measured={**r.measured, "cpu_info": "Apple M2"}), db)
+    runs = list_runs(path=db)
+    why = {r.device_id: run_exclusion(r, catalog) for r in runs}
+    assert why["mini-pc-intel-n100-8gb"] is None and len(good) == 2
+    assert why["raspberry-pi-5-8gb"] == ("imported, but it was measured on 'Intel(R) Xeon(R) Processor' (x86_64), but "
+                                         "raspberry-pi-5-8gb has an arm64 CPU: these are another machine's runs")
+    assert why["macbook-air-m2-8gb"] == ("imported, but it ran on the CPU only (backends CPU, n_gpu_layers -1), but llama.cpp "
+                                         "on macbook-air-m2-8gb runs on its GPU through metal: the measurement would calibrate "
+                                         "the GPU path")
+    report = run_calibration(db=db, catalog=catalog, dry_run=True)
+    assert {dev for _, dev, _ in report.excluded} >= {"raspberry-pi-5-8gb", "macbook-air-m2-8gb"}

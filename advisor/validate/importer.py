@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from advisor.catalog import Catalog, load_catalog, load_device_file, suggest
@@ -69,64 +70,63 @@ _GPU_BACKENDS = {"cuda": "cuda", "metal": "metal", "vulkan": "vulkan", "opencl":
                  "rocm": None, "cann": None, "musa": None, "kompute": None, "webgpu": None}
 
 
-def row_gpu_backend(row: BenchRow) -> tuple[bool, str | None]:
-    """(ran on a GPU, the engine's backend of it) of a llama-bench row: a GPU backend listed and
-    layers offloaded (n_gpu_layers > 0, or not stated)."""
-    names = [b.strip().lower() for b in (row.backends or "").split(",")]
+def row_gpu_backend(backends: str | None, n_gpu_layers: int | None) -> tuple[bool, str | None]:
+    """(ran on a GPU, the engine's backend of it) of llama-bench's ``backends`` and
+    ``n_gpu_layers``: a GPU backend listed and layers offloaded — any n_gpu_layers but 0 (−1 is
+    llama-bench's default since 2025, "auto": as many as fit; 99 the older "all"), or not stated."""
+    names = [b.strip().lower() for b in (backends or "").split(",")]
     gpu = [n for n in names if n in _GPU_BACKENDS]
-    offloaded = bool(gpu) and (row.n_gpu_layers is None or row.n_gpu_layers > 0)
+    offloaded = bool(gpu) and n_gpu_layers != 0
     return offloaded, (_GPU_BACKENDS[gpu[0]] if offloaded else None)
 
 
-def check_row_matches(row: BenchRow, index: int, path: str | Path, device: DeviceProfile, model: ModelSpec,
-                      ftype: FileType, ggml_types: Mapping[str, GgmlType]) -> None:
-    """Refuse a row measured on another kind of CPU than ``device``'s, on another processor than
-    the one llama.cpp uses there (a GPU run for a CPU-only device, a CPU-only run for a device
-    whose GPU llama.cpp uses, another GPU backend), or on another model or quantization than the
-    one it would be recorded as: stored, it would calibrate the wrong device, path or model. Only
-    what the row states is checked (a hand-written row without cpu_info, backends, model_n_params
-    or model_size passes)."""
-    where = f"{path}: row {index}"
-    fam = cpu_family(row.cpu_info)
+@dataclass(frozen=True)
+class Mismatch:
+    """Why a llama-bench measurement does not belong to a device × model × quantization, and what
+    to do on import."""
+
+    reason: str
+    fix: str
+
+
+def bench_mismatch(device: DeviceProfile, model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], *,
+                   cpu_info: str | None, backends: str | None, n_gpu_layers: int | None, n_params: int | None,
+                   size_bytes: int | None) -> Mismatch | None:
+    """A measurement made on another kind of CPU than ``device``'s, on another processor than the
+    one llama.cpp uses there (a GPU run for a CPU-only device, a CPU-only run for a device whose
+    GPU llama.cpp uses, another GPU backend, part of the layers offloaded), or on another model or
+    quantization: fitted, it would calibrate the wrong device, path or model. Only what is stated
+    is checked (None everywhere: no mismatch)."""
+    again = "name the device they ran on with --device or --device-file"
+    fam = cpu_family(cpu_info)
     if fam is not None and fam != device_cpu_family(device):
-        raise BadInputError(
-            f"{where} was measured on '{row.cpu_info}' ({fam.replace('-apple', ', Apple')}), but {device.id} has "
-            f"{'an Apple' if device_cpu_family(device) == 'arm64-apple' else 'an ' + device.cpu.arch} CPU: these are "
-            "another machine's runs; name the device they ran on with --device or --device-file"
-        )
-    on_gpu, backend = row_gpu_backend(row)
+        theirs = "an Apple" if device_cpu_family(device) == "arm64-apple" else "an " + device.cpu.arch
+        return Mismatch(f"was measured on '{cpu_info}' ({fam.replace('-apple', ', Apple')}), but {device.id} has {theirs} CPU: "
+                        "these are another machine's runs", again)
+    on_gpu, backend = row_gpu_backend(backends, n_gpu_layers)
     device_gpu = device.gpu.backend if device.gpu_usable and device.gpu else None
-    ran = f"(backends {row.backends}, n_gpu_layers {row.n_gpu_layers})"
+    ran = f"(backends {backends}, n_gpu_layers {n_gpu_layers})"
     if on_gpu and backend != device_gpu:
         there = (f"on its GPU through {device_gpu}: the measurement would calibrate the wrong path" if device_gpu
                  else "on its CPU: these are another machine's runs")
-        raise BadInputError(f"{where} ran on the GPU {ran}, but llama.cpp on {device.id} runs {there}; "
-                            "name the device they ran on with --device or --device-file")
-    if on_gpu and row.n_gpu_layers is not None and row.n_gpu_layers < model.n_layers:
-        raise BadInputError(
-            f"{where} ran {row.n_gpu_layers} of {model.n_layers} layers on the GPU: a split the engine does not predict "
-            "(it places every layer that fits); import runs with every layer offloaded (-ngl 99)"
-        )
-    if device_gpu and row.backends and not on_gpu:
-        raise BadInputError(
-            f"{where} ran on the CPU only {ran}, but llama.cpp on {device.id} runs on its GPU through {device_gpu}: the "
-            "measurement would calibrate the GPU path; import it with a --device-file of the device without its [gpu] "
-            "table, under an id of its own"
-        )
-    if row.model_n_params:
+        return Mismatch(f"ran on the GPU {ran}, but llama.cpp on {device.id} runs {there}", again)
+    if on_gpu and n_gpu_layers is not None and 0 < n_gpu_layers < model.n_layers:
+        return Mismatch(f"ran {n_gpu_layers} of {model.n_layers} layers on the GPU: a split the engine does not predict "
+                        "(it places every layer that fits)", "import runs with every layer offloaded (-ngl 99)")
+    if device_gpu and backends and not on_gpu:
+        return Mismatch(f"ran on the CPU only {ran}, but llama.cpp on {device.id} runs on its GPU through {device_gpu}: the "
+                        "measurement would calibrate the GPU path",
+                        "import it with a --device-file of the device without its [gpu] table, under an id of its own")
+    if n_params:
         ours = count_params(model)
-        if abs(row.model_n_params / ours - 1) > PARAMS_TOLERANCE:
-            raise BadInputError(
-                f"{where}: the file has {row.model_n_params:,} parameters, {model.id} has {ours:,}: it is another model; "
-                "name it with --model"
-            )
-    if row.model_size_bytes:
+        if abs(n_params / ours - 1) > PARAMS_TOLERANCE:
+            return Mismatch(f"measured a file of {n_params:,} parameters, but {model.id} has {ours:,}: it is another model", "name it with --model")
+    if size_bytes:
         ours = weights_bytes(model, ftype, ggml_types)
-        if abs(row.model_size_bytes / ours - 1) > SIZE_TOLERANCE:
-            raise BadInputError(
-                f"{where}: the file's weights are {format_size(row.model_size_bytes)}, {model.id} in {ftype.id} would be "
-                f"{format_size(ours)}: it is another quantization or model; name them with --quant and --model"
-            )
+        if abs(size_bytes / ours - 1) > SIZE_TOLERANCE:
+            return Mismatch(f"measured {format_size(size_bytes)} of weights, but {model.id} in {ftype.id} would be "
+                            f"{format_size(ours)}: it is another quantization or model", "name them with --quant and --model")
+    return None
 
 
 def workload_for(row: BenchRow) -> Workload:
@@ -175,7 +175,10 @@ def import_llama_bench(
         if qid is None:
             raise BadInputError(f"{path}: row {index}: cannot tell the quantization of '{row.model_type}'; pass --quant (e.g. Q4_K_M)")
         ftype = catalog.file_type(qid)
-        check_row_matches(row, index, path, device, model, ftype, catalog.ggml_types)
+        wrong = bench_mismatch(device, model, ftype, catalog.ggml_types, cpu_info=row.cpu_info, backends=row.backends,
+                               n_gpu_layers=row.n_gpu_layers, n_params=row.model_n_params, size_bytes=row.model_size_bytes)
+        if wrong is not None:
+            raise BadInputError(f"{path}: row {index} {wrong.reason}; {wrong.fix}")
         workload = workload_for(row)
         est = evaluate(model, ftype, device, workload, catalog)
         metric = "prefill_tokens_per_s" if row.test == "pp" else "decode_tokens_per_s"
