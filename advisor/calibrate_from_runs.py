@@ -109,7 +109,7 @@ def run_exclusion(run: Run, catalog: Catalog) -> str | None:
                                cpu_info=_text(m.get("cpu_info")), backends=_text(run.backend),
                                n_gpu_layers=_count(s.get("n_gpu_layers")), n_params=None, size_bytes=_count(m.get("model_size_bytes")))
         if wrong is not None:
-            return f"imported, but it {wrong.reason}"
+            return f"runs import now refuses it: it {wrong.reason}"
     return None
 
 

@@ -272,9 +272,9 @@ def test_runs_imported_before_the_import_checks_are_not_fitted_where_they_do_not
     runs = list_runs(path=db)
     why = {r.device_id: run_exclusion(r, catalog) for r in runs}
     assert why["mini-pc-intel-n100-8gb"] is None and len(good) == 2
-    assert why["raspberry-pi-5-8gb"] == ("imported, but it was measured on 'Intel(R) Xeon(R) Processor' (x86_64), but "
+    assert why["raspberry-pi-5-8gb"] == ("runs import now refuses it: it was measured on 'Intel(R) Xeon(R) Processor' (x86_64), but "
                                          "raspberry-pi-5-8gb has an arm64 CPU: these are another machine's runs")
-    assert why["macbook-air-m2-8gb"] == ("imported, but it ran on the CPU only (backends CPU, n_gpu_layers -1), but llama.cpp "
+    assert why["macbook-air-m2-8gb"] == ("runs import now refuses it: it ran on the CPU only (backends CPU, n_gpu_layers -1), but llama.cpp "
                                          "on macbook-air-m2-8gb runs on its GPU through metal: the measurement would calibrate "
                                          "the GPU path")
     report = run_calibration(db=db, catalog=catalog, dry_run=True)
