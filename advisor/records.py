@@ -371,6 +371,13 @@ class MemorySpec(Record):
         return self
 
     @model_validator(mode="after")
+    def _one_thread_within_the_memory(self) -> "MemorySpec":
+        if self.thread_bandwidth_gbs is not None and self.thread_bandwidth_gbs > self.bandwidth_gbs * BANDWIDTH_OVER_BUS_SLACK:
+            raise ValueError(f"thread_bandwidth_gbs {self.thread_bandwidth_gbs:g} (one thread) is more than bandwidth_gbs "
+                             f"{self.bandwidth_gbs:g} (the whole memory); fix one of them")
+        return self
+
+    @model_validator(mode="after")
     def _usable_le_ram(self) -> "MemorySpec":
         if self.usable > self.ram:
             raise ValueError("usable memory is larger than ram")

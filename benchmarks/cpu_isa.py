@@ -182,7 +182,8 @@ def render_prefill(runs: list[dict], catalog, devices: dict) -> list[str]:
                 continue
             rows = mem.per_tensor_bytes(catalog.model(MODEL), catalog.file_type(q), catalog.ggml_types)
             engine_repack = speed.repack_prefill_speedups(rows)[speed.REPACK_FAMILIES.index(fam)]
-            kq = speed.KQUANT_PREFILL_BY_FAMILY.get(fam, 1.0) if q in ("Q4_K_M", "Q2_K") else 1.0
+            kquant = speed.weight_family(catalog.file_type(q).base_type) == "kquant"
+            kq = speed.KQUANT_PREFILL_BY_FAMILY.get(fam, 1.0) if kquant else 1.0
             lines.append(f"| {b} | {fam} | {q} | {plain:.1f} | {rep:.1f} | ×{rep / plain:.2f} | ×{engine_repack:.2f} | "
                          f"×{plain / q8:.2f} | ×{kq:.2f} |")
     return lines

@@ -261,6 +261,10 @@ def test_a_bandwidth_the_bus_cannot_move_is_refused(catalog):
         MemorySpec.model_validate({**data, "bandwidth_gbs": 171})
     MemorySpec.model_validate({**data, "bandwidth_gbs": 171, "bus_width_bits": None})  # nothing to check against
     MemorySpec.model_validate({**data, "bandwidth_gbs": 171, "type": "LPDDR4X (clock not confirmed)"})
+    MemorySpec.model_validate({**data, "thread_bandwidth_gbs": 9.5})
+    with pytest.raises(ValidationError, match=re.escape(
+            "thread_bandwidth_gbs 95 (one thread) is more than bandwidth_gbs 17.1 (the whole memory); fix one of them")):
+        MemorySpec.model_validate({**data, "thread_bandwidth_gbs": 95})
 
 
 def test_cores_and_the_fp32_rate_agree_with_the_clusters(catalog):
