@@ -335,8 +335,8 @@ class Cluster(Record):
 
 #: A memory type naming its data rate ("LPDDR4X-4267", "DDR5-5600 SODIMM"): MT/s.
 _DATA_RATE = re.compile(r"\b(?:LP)?DDR\w*-(\d{3,5})\b", re.I)
-#: Slack over data rate × bus width before a bandwidth is called impossible (rounding: 4266 vs 4267).
-BANDWIDTH_OVER_BUS_SLACK = 1.05
+#: Slack before a bandwidth is called more than what bounds it (rounding: 4266 vs 4267 MT/s).
+BANDWIDTH_SLACK = 1.05
 
 
 class MemorySpec(Record):
@@ -363,7 +363,7 @@ class MemorySpec(Record):
         rate = _DATA_RATE.search(self.type)
         if rate and self.bus_width_bits:
             bus_gbs = bus_bandwidth_gbs(int(rate.group(1)), self.bus_width_bits)
-            if self.bandwidth_gbs > bus_gbs * BANDWIDTH_OVER_BUS_SLACK:
+            if self.bandwidth_gbs > bus_gbs * BANDWIDTH_SLACK:
                 raise ValueError(
                     f"bandwidth_gbs {self.bandwidth_gbs:g} is more than {rate.group(0)} over a {self.bus_width_bits}-bit bus "
                     f"moves ({bus_gbs:.1f} GB/s); fix bandwidth_gbs, or type or bus_width_bits"
@@ -372,7 +372,7 @@ class MemorySpec(Record):
 
     @model_validator(mode="after")
     def _one_thread_within_the_memory(self) -> "MemorySpec":
-        if self.thread_bandwidth_gbs is not None and self.thread_bandwidth_gbs > self.bandwidth_gbs * BANDWIDTH_OVER_BUS_SLACK:
+        if self.thread_bandwidth_gbs is not None and self.thread_bandwidth_gbs > self.bandwidth_gbs * BANDWIDTH_SLACK:
             raise ValueError(f"thread_bandwidth_gbs {self.thread_bandwidth_gbs:g} (one thread) is more than bandwidth_gbs "
                              f"{self.bandwidth_gbs:g} (the whole memory); fix one of them")
         return self

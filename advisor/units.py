@@ -35,11 +35,6 @@ _SIZE_UNITS = {
 }
 _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
-def bus_bandwidth_gbs(mega_transfers_per_s: float, bus_bits: int) -> float:
-    """Peak GB/s of a memory bus: transfers/s × bus bytes (LPDDR4X-4267 over 32 bits: 17.1)."""
-    return mega_transfers_per_s * 1e6 * bus_bits / 8 / GB_S
-
-
 #: Largest memory size we accept from a user: anything above is a typo, not a device.
 MAX_SIZE_BYTES = 64 * TIB
 #: Smallest memory a device can have: below this a "RAM size" is a forgotten unit (``--ram 4``
@@ -100,6 +95,11 @@ def parse_memory_size(text: str | float, *, what: str = "memory size") -> int:
         raise BadInputError(f"{what} {text!r} is {format_size(size)}; no device has less than 64 MiB: "
                             "give a size like 4GB")
     return size
+
+
+def bus_bandwidth_gbs(mega_transfers_per_s: float, bus_bits: int) -> float:
+    """Peak GB/s of a memory bus: transfers/s × bus bytes (LPDDR4X-4267 over 32 bits: 17.1)."""
+    return mega_transfers_per_s * 1e6 * bus_bits / 8 / GB_S
 
 
 def format_size(n_bytes: float, *, precision: int = 2) -> str:

@@ -98,9 +98,9 @@ def bench_mismatch(device: DeviceProfile, model: ModelSpec, ftype: FileType, ggm
     quantization: fitted, it would calibrate the wrong device, path or model. Only what is stated
     is checked (None everywhere: no mismatch)."""
     again = "name the device they ran on with --device or --device-file"
-    fam = cpu_family(cpu_info)
-    if fam is not None and fam != device_cpu_family(device):
-        theirs = "an Apple" if device_cpu_family(device) == "arm64-apple" else "an " + device.cpu.arch
+    fam, device_fam = cpu_family(cpu_info), device_cpu_family(device)
+    if fam is not None and fam != device_fam:
+        theirs = "an Apple" if device_fam == "arm64-apple" else "an " + device.cpu.arch
         return Mismatch(f"was measured on '{cpu_info}' ({fam.replace('-apple', ', Apple')}), but {device.id} has {theirs} CPU: "
                         "these are another machine's runs", again)
     on_gpu, backend = row_gpu_backend(backends, n_gpu_layers)
