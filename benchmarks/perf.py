@@ -39,11 +39,11 @@ print(len(g), t1 - t0, t2 - t1, t3 - t2)
 ENV = {**os.environ, "ADVISOR_HOME": tempfile.mkdtemp(prefix="advisor-perf-")}
 
 
-def median_runs(argv: list[str], n: int) -> tuple[float, list[float]]:
+def median_runs(argv: list[str], n: int, env: dict[str, str] | None = None) -> tuple[float, list[float]]:
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=ENV)
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env or ENV)
         times.append(time.perf_counter() - t)
         if proc.returncode not in (0, 3):
             raise SystemExit(f"{argv} failed: {proc.stderr}")
@@ -73,6 +73,14 @@ def main() -> int:
     ]:
         med, _ = median_runs(argv, 9)
         rows.append(f"| {label} | {med * 1000:.0f} ms |")
+    # calibrate over one device's stored runs: the llama-bench file of the lent machine's host CPU
+    # (benchmarks/results/cpu_h200host.md), imported once into a store of its own
+    cal_env = {**ENV, "ADVISOR_HOME": tempfile.mkdtemp(prefix="advisor-perf-cal-")}
+    subprocess.run([sys.executable, "-m", "advisor", "runs", "import", "benchmarks/results/cpu_h200host_bench.jsonl",
+                    "--device-file", "benchmarks/reference_devices/ref-h200-host-cpu.toml"],
+                   capture_output=True, text=True, cwd=ROOT, env=cal_env, check=True)
+    med, _ = median_runs([sys.executable, "-m", "advisor", "calibrate", "--dry-run"], 3, env=cal_env)
+    rows.append(f"| `advisor calibrate --dry-run` over 12 stored runs of one device (a fit and 12 leave-one-run-out fits) | {med * 1000:.0f} ms |")
     machine = f"{platform.processor() or platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
     try:
         import psutil
@@ -84,7 +92,8 @@ def main() -> int:
         "# Tool performance",
         "",
         f"Command: `python benchmarks/perf.py` — medians (5 grid processes, 9 CLI runs). Machine: {machine}.",
-        "Target: whole grid under 0.5 s; `advisor recommend --ram 4GB` well under a second.",
+        "Target: whole grid under 0.5 s; `advisor recommend --ram 4GB` well under a second; "
+        "`advisor calibrate` over a device's runs in seconds.",
         "",
         "| what | median |",
         "|---|---|",

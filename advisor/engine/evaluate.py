@@ -264,6 +264,20 @@ def evaluate(
     return finish(staged, device, workload, with_speed=with_speed)
 
 
+def speed_candidate(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], workload: Workload,
+                    variant: Variant | None = None) -> core.CandidateTerms:
+    """The model × format × workload terms of ``estimate_speed``: they depend on no device and no
+    factors, so a fit computes them once per measurement."""
+    sums = layer_sums(model)
+    if variant is None or variant.is_gguf:
+        weights = gguf_weight_terms(model, mem.per_tensor_bytes(model, ftype, ggml_types))
+        row = core.candidate_row(model, ftype, workload, weights, sums)
+    else:
+        weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
+        row = rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
+    return core.candidate_terms([row])
+
+
 def estimate_speed(
     model: ModelSpec,
     ftype: FileType,
@@ -276,20 +290,16 @@ def estimate_speed(
     cpu_factors: PathFactors | None = None,
     variant: Variant | None = None,
     cpu_moe_layers: float = 0.0,
+    candidate: core.CandidateTerms | None = None,
 ) -> SpeedEstimate:
     """All speed figures of one model × format on one device under the given factors (used to
     fit those factors). ``gpu_fraction`` < 1 models partial offload to a discrete GPU: that share
     of the layers runs on the GPU path, the rest on the CPU path (``cpu_factors``). ``variant``:
     a runtime × backend × format other than llama.cpp's (``ftype`` is then its format).
-    ``cpu_moe_layers``: MoE layers whose experts run from host RAM (``core.expert_offload``)."""
-    sums = layer_sums(model)
-    if variant is None or variant.is_gguf:
-        weights = gguf_weight_terms(model, mem.per_tensor_bytes(model, ftype, ggml_types))
-        row = core.candidate_row(model, ftype, workload, weights, sums)
-    else:
-        weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
-        row = rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
-    c = core.candidate_terms([row])
+    ``cpu_moe_layers``: MoE layers whose experts run from host RAM (``core.expert_offload``).
+    ``candidate``: ``speed_candidate`` of the same model, format, workload and variant, when the
+    caller evaluates it under many factors (a fit)."""
+    c = candidate if candidate is not None else speed_candidate(model, ftype, ggml_types, workload, variant)
     if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
         d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors)])
     else:
