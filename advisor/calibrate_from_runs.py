@@ -8,7 +8,8 @@ What keeps one bad run from making answers worse:
 
 * a run is fitted only when it is ``ok`` and its figures are plausible: finite positive rates,
   repeats that agree (``engine.calibrate.is_noisy``; ``advisor validate`` stores disagreeing
-  runs as ``noisy``), token counts within the tool's limits (``run_exclusion`` says why not);
+  runs as ``noisy``), token counts within the tool's limits (``run_exclusion`` says why not),
+  and once: a second copy of an imported llama-bench row (``store.run_identity``) is left out;
 * the fit is robust (soft-L1 loss, ``engine.calibrate``);
 * a device's own calibration applies to that device only, and only when it predicts the
   device's runs better than the shipped factors do — held out (leave-one-run-out) when the
@@ -44,7 +45,7 @@ from advisor.engine.evaluate import estimate_speed, factors_for, for_measured_ba
 from advisor.engine.speed import execution_path
 from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
-from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs, load_device_calibrations, save_calibration
+from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs, load_device_calibrations, run_identity, save_calibration
 
 #: A path-wide default changes only from runs on at least this many distinct devices: one or two
 #: machines cannot tell a property of the path from a property of the machine (issue 11: one busy
@@ -289,10 +290,17 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
     runs = list(runs if runs is not None else list_runs(path=db))
     by_device: dict[str, list[tuple[Run, list[Observation]]]] = defaultdict(list)
     excluded: list[tuple[int | None, str, str]] = []
+    first_copy: dict[str, int | None] = {}  # run_identity → the run fitted for it
     for r in runs:
         if device_id is not None and r.device_id != device_id:
             continue
         reason = run_exclusion(r, catalog)
+        key = None if reason else run_identity(r)
+        if key is not None:
+            if key in first_copy:  # stored before runs import skipped copies
+                reason = f"a copy of run {first_copy[key]} (the same llama-bench row imported again)"
+            else:
+                first_copy[key] = r.id
         obs = [] if reason else observations_from_run(r, catalog)
         if obs:
             by_device[r.device_id].append((r, obs))

@@ -250,18 +250,70 @@ def record_run(run: Run, path: Path | None = None) -> int:
 def record_runs(runs: list[Run], path: Path | None = None) -> list[int]:
     """Insert several runs in one transaction: all of them land, or (an error, an interrupt)
     none. Returns their ids."""
+    return _store_runs(runs, path, skip_copies=False)[0]
+
+
+#: What tells one imported llama-bench measurement from another: the test, its settings and its
+#: result as llama-bench printed them. The same row imported twice has them all equal; a new run of
+#: the same test does not (its rate and deviation differ in the last digits llama-bench prints).
+_IDENTITY_SETTINGS = ("test", "n_prompt", "n_gen", "threads", "n_batch", "n_ubatch", "type_k", "flash_attn", "n_gpu_layers")
+_IDENTITY_MEASURED = ("decode_tokens_per_s", "prefill_tokens_per_s", "stddev_tokens_per_s", "model_size_bytes", "cpu_info", "gpu_info")
+
+
+def run_identity(run: Run) -> str | None:
+    """The key two copies of one imported measurement share (None: a run measured here by
+    ``advisor validate``, each of which is a measurement of its own)."""
+    if run.source != "llama-bench":
+        return None
+    return json.dumps([run.device_id, run.model_id, run.quant, run.gguf_path, run.backend, run.llama_cpp_version,
+                       [run.settings.get(k) for k in _IDENTITY_SETTINGS], [run.measured.get(k) for k in _IDENTITY_MEASURED]],
+                      default=str)
+
+
+def record_new_runs(runs: list[Run], path: Path | None = None) -> tuple[list[int], list[tuple[int, int]]]:
+    """``record_runs`` less the runs already stored (``run_identity``) or given twice: returns the
+    new runs' ids and, for each run left out, (its index in ``runs``, the id of the stored copy).
+    The check and the inserts are one transaction, so two imports of one file at once store it once."""
+    return _store_runs(runs, path, skip_copies=True)
+
+
+def _stored_identities(conn: sqlite3.Connection, devices: list[str]) -> dict[str, int]:
+    """run_identity → id of the first stored llama-bench run of ``devices`` with it."""
+    stored: dict[str, int] = {}
+    for row in conn.execute(f"SELECT * FROM runs WHERE source = 'llama-bench' AND device_id IN "
+                            f"({', '.join('?' for _ in devices)}) ORDER BY id", devices):
+        try:
+            key = run_identity(_row_to_run(row))
+        except ValueError:
+            continue  # a damaged row is no copy of anything (list_runs reports it)
+        if key is not None:
+            stored.setdefault(key, int(row["id"]))
+    return stored
+
+
+def _store_runs(runs: list[Run], path: Path | None, *, skip_copies: bool) -> tuple[list[int], list[tuple[int, int]]]:
     sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
     rows = [_run_values(run) for run in runs]
+    ids: list[int] = []
+    copies: list[tuple[int, int]] = []
     with connect(path) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            ids = [int(conn.execute(sql, [values[c] for c in _RUN_COLUMNS]).lastrowid) for values in rows]
+            stored = _stored_identities(conn, sorted({r.device_id for r in runs})) if skip_copies else {}
+            for index, (run, values) in enumerate(zip(runs, rows)):
+                key = run_identity(run) if skip_copies else None
+                if key is not None and key in stored:
+                    copies.append((index, stored[key]))
+                    continue
+                ids.append(int(conn.execute(sql, [values[c] for c in _RUN_COLUMNS]).lastrowid))
+                if key is not None:
+                    stored[key] = ids[-1]
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-    return ids
+    return ids, copies
 
 
 def _run_values(run: Run) -> dict[str, Any]:

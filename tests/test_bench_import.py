@@ -63,13 +63,44 @@ def test_bad_files(text, message):
 def test_import_records_runs_with_predictions(tmp_path, catalog):
     db = tmp_path / "runs.db"
     ids = import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", device_id="mini-pc-intel-n100-8gb",
-                             model_id="smollm2-135m-instruct", catalog=catalog, db=db)
+                             model_id="smollm2-135m-instruct", catalog=catalog, db=db).ids
     runs = list_runs(path=db)
     assert [r.id for r in runs] == ids and len(ids) == 2
     pp, tg = runs
     assert pp.source == "llama-bench" and pp.device_id == "mini-pc-intel-n100-8gb" and not pp.synthetic
     assert pp.measured["prefill_tokens_per_s"] > 0 and pp.predicted["prefill_tokens_per_s"] > 0
     assert tg.measured["decode_tokens_per_s"] > 0 and tg.settings["n_gen"] == 16
+
+
+def test_a_file_imported_twice_is_stored_once(tmp_path, catalog):
+    """The same llama-bench rows imported again (the same file, or a file holding a row twice) are
+    not stored again: they would count twice in calibrate and on both sides of its held-out check.
+    A new measurement of the same test (another rate) is stored."""
+    db = tmp_path / "runs.db"
+    args = dict(device_id="mini-pc-intel-n100-8gb", model_id="smollm2-135m-instruct", catalog=catalog, db=db)
+    first = import_llama_bench(DATA / "smollm2-135m-q4_k_m.jsonl", **args)
+    again = import_llama_bench(DATA / "smollm2-135m-q4_k_m.jsonl", **args)
+    assert len(first.ids) == 2 and first.copies == [] and again.ids == [] and again.copies == [(1, first.ids[0]), (2, first.ids[1])]
+    # the json file holds two other runs of the same tests: new measurements
+    assert len(import_llama_bench(DATA / "smollm2-135m-q4_k_m.json", **args).ids) == 2
+    lines = (DATA / "smollm2-135m-q4_k_m.jsonl").read_text().splitlines()
+    rerun = json.loads(lines[1])
+    rerun["avg_ts"] *= 1.01  # the test measured again: a new measurement
+    doubled = tmp_path / "doubled.jsonl"
+    doubled.write_text("\n".join([lines[0], json.dumps(rerun), json.dumps(rerun)]) + "\n")
+    mixed = import_llama_bench(doubled, **args)
+    assert len(mixed.ids) == 1 and mixed.copies == [(1, first.ids[0]), (3, mixed.ids[0])]
+    assert len(list_runs(path=db)) == 5
+
+
+def test_runs_import_says_what_was_stored_already(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    argv = ["runs", "import", str(DATA / "smollm2-135m-q4_k_m.jsonl"), "--device", "mini-pc-intel-n100-8gb",
+            "--model", "smollm2-135m-instruct"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == "imported 2 measurements as runs 1, 2\n"
+    assert main(argv) == 0
+    assert capsys.readouterr().out == f"nothing imported: every row of {DATA / 'smollm2-135m-q4_k_m.jsonl'} is stored already (runs 1, 2)\n"
 
 
 def test_import_needs_a_device_and_a_known_model(catalog, tmp_path):
@@ -140,7 +171,7 @@ def test_a_run_is_recorded_only_on_the_processor_llama_cpp_uses_on_the_device(ca
     db = tmp_path / "runs.db"
     args = {"device_id": device_id, "model_id": "smollm2-135m-instruct", "catalog": catalog, "db": db}
     if message is None:
-        assert len(import_llama_bench(bench, **args)) == 2
+        assert len(import_llama_bench(bench, **args).ids) == 2
     else:
         with pytest.raises(BadInputError, match=message):
             import_llama_bench(bench, **args)

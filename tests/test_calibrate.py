@@ -242,7 +242,7 @@ def test_an_imported_llama_bench_row_with_a_wide_stddev_is_stored_noisy_and_not_
     bench = tmp_path / "bench.jsonl"
     bench.write_text("\n".join(json.dumps(r) for r in (row(512, 0, 60.0, 0.6), row(0, 128, 20.0, 9.0))))
     db = tmp_path / "runs.db"
-    ids = import_llama_bench(bench, device_id="raspberry-pi-5-8gb", catalog=catalog, db=db)
+    ids = import_llama_bench(bench, device_id="raspberry-pi-5-8gb", catalog=catalog, db=db).ids
     from advisor.store import list_runs
 
     assert [r.status for r in list_runs(path=db)] == ["ok", "noisy"]
@@ -262,7 +262,7 @@ def test_runs_imported_before_the_import_checks_are_not_fitted_where_they_do_not
 
     bench = Path(__file__).parent / "data" / "llama-bench" / "smollm2-135m-q4_k_m.json"
     db = tmp_path / "runs.db"
-    good = import_llama_bench(bench, device_id="mini-pc-intel-n100-8gb", model_id="smollm2-135m-instruct", catalog=catalog, db=db)
+    good = import_llama_bench(bench, device_id="mini-pc-intel-n100-8gb", model_id="smollm2-135m-instruct", catalog=catalog, db=db).ids
     stored = list_runs(path=db)
     pi5 = catalog.device("raspberry-pi-5-8gb").model_dump(mode="json", by_alias=True)
     mac = catalog.device("macbook-air-m2-8gb").model_dump(mode="json", by_alias=True)
@@ -279,3 +279,25 @@ def test_runs_imported_before_the_import_checks_are_not_fitted_where_they_do_not
                                          "the GPU path")
     report = run_calibration(db=db, catalog=catalog, dry_run=True)
     assert {dev for _, dev, _ in report.excluded} >= {"raspberry-pi-5-8gb", "macbook-air-m2-8gb"}
+
+
+def test_a_llama_bench_row_stored_twice_is_fitted_once(catalog, tmp_path):
+    """A store from before `runs import` skipped copies may hold one file imported twice: each
+    measurement would weigh double and sit on both sides of its own leave-one-run-out check.
+    calibrate fits the first copy and lists the others."""
+    from pathlib import Path
+
+    from advisor.store import list_runs
+    from advisor.validate.importer import import_llama_bench
+
+    bench = Path(__file__).parent / "data" / "llama-bench" / "smollm2-135m-q4_k_m.csv"  # its repeats agree: ok runs
+    db = tmp_path / "runs.db"
+    first = import_llama_bench(bench, device_id="mini-pc-intel-n100-8gb", model_id="smollm2-135m-instruct", catalog=catalog, db=db).ids
+    for r in list_runs(path=db):  # as an older `runs import` stored a second import of the file
+        record_run(r, db)
+    assert len(list_runs(path=db)) == 4
+    report = run_calibration(db=db, catalog=catalog, dry_run=True)
+    assert [(why, dev) for _, dev, why in report.excluded] == [
+        (f"a copy of run {first[0]} (the same llama-bench row imported again)", "mini-pc-intel-n100-8gb"),
+        (f"a copy of run {first[1]} (the same llama-bench row imported again)", "mini-pc-intel-n100-8gb")]
+    assert [s.n_runs for s in report.groups if s.scope == "device"] == [2]

@@ -321,8 +321,13 @@ def runs_import(file: str, device_id: str | None, device_file: str | None, model
     another device (a phone, a board), with our prediction beside each figure."""
     from advisor.validate.importer import import_llama_bench
 
-    ids = import_llama_bench(file, device_id=device_id, device_file=device_file, model_id=model_id, quant_id=quant_id)
-    _emit(f"imported {len(ids)} measurements as runs {', '.join(map(str, ids))}")
+    done = import_llama_bench(file, device_id=device_id, device_file=device_file, model_id=model_id, quant_id=quant_id)
+    stored = ", ".join(str(run_id) for _, run_id in done.copies)
+    if not done.ids:
+        _emit(f"nothing imported: every row of {file} is stored already (runs {stored})")
+        return
+    _emit(f"imported {len(done.ids)} measurements as runs {', '.join(map(str, done.ids))}"
+          + (f"; {len(done.copies)} rows were stored already (runs {stored}) and are not stored again" if done.copies else ""))
 
 
 # --------------------------------------------------------------------------- calibrate

@@ -14,7 +14,7 @@ from advisor.engine.memory import weights_bytes
 from advisor.engine.tensors import count_params
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, Workload
-from advisor.store import Run, record_runs
+from advisor.store import Run, record_new_runs
 from advisor.units import format_size
 from advisor.validate.bench_import import BenchRow, read_llama_bench
 from advisor.validate.predicted_vs_measured import predicted_figures
@@ -137,10 +137,21 @@ def workload_for(row: BenchRow) -> Workload:
                     output_tokens=row.n_gen, threads=row.n_threads, n_ubatch=row.n_ubatch or 512)
 
 
+@dataclass(frozen=True)
+class Imported:
+    """What ``import_llama_bench`` stored: the new runs' ids, and for each row of the file stored
+    already (an earlier import of the same file, or the row twice in it) its row number and the
+    stored run's id. Copies are not stored again: a measurement counted twice would weigh double
+    in ``advisor calibrate`` and sit on both sides of its leave-one-run-out check."""
+
+    ids: list[int]
+    copies: list[tuple[int, int]]
+
+
 def import_llama_bench(
     path: str | Path, *, device_id: str | None = None, device_file: str | None = None,
     model_id: str | None = None, quant_id: str | None = None, catalog: Catalog | None = None, db: Path | None = None,
-) -> list[int]:
+) -> Imported:
     catalog = catalog or load_catalog()
     if bool(device_id) == bool(device_file):
         raise BadInputError("name the device the measurements were made on with exactly one of --device ID or --device-file FILE")
@@ -155,6 +166,7 @@ def import_llama_bench(
                 "--model names one: import each model's rows separately"
             )
     pending: list[Run] = []
+    row_numbers: list[int] = []
     for index, row in enumerate(rows, 1):
         if row.test == "pg":
             continue  # mixed prompt+generation tests are not comparable to either rate
@@ -197,7 +209,9 @@ def import_llama_bench(
                       "model_size_bytes": row.model_size_bytes, "cpu_info": row.cpu_info, "gpu_info": row.gpu_info},
             llama_cpp_version=row.build,
         ))
+        row_numbers.append(index)
     if not pending:
         raise BadInputError(f"{path}: no pp or tg tests in this llama-bench output")
-    # one transaction: every row is stored, or (an error, Ctrl-C, a kill) none
-    return record_runs(pending, db)
+    # one transaction: every new row is stored, or (an error, Ctrl-C, a kill) none
+    ids, copies = record_new_runs(pending, db)
+    return Imported(ids, [(row_numbers[i], stored) for i, stored in copies])
