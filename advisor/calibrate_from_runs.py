@@ -65,6 +65,8 @@ def _positive_rate(v: object) -> bool:
 
 def run_exclusion(run: Run, catalog: Catalog) -> str | None:
     """Why a recorded run is not fitted (None: it is fitted)."""
+    if run.excluded is not None:
+        return f"left out with 'advisor runs exclude' ({run.excluded})"
     if run.status == "noisy":
         return "stored as noisy (its repeats disagree)"
     if run.status != "ok":

@@ -70,6 +70,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN weight_path TEXT;
     """,
+    # 3: a run its owner left out of calibration (`advisor runs exclude`): the reason, NULL = fitted
+    """
+    ALTER TABLE runs ADD COLUMN excluded TEXT;
+    """,
 ]
 
 
@@ -233,12 +237,15 @@ class Run:
     tool_version: str | None = None
     id: int | None = None
     created_at: str | None = None
+    #: why its owner left it out of calibration (``advisor runs exclude``); None: fitted when usable
+    excluded: str | None = None
 
 
 _RUN_COLUMNS = [
     "created_at", "source", "status", "error", "device_id", "device_fingerprint", "device_profile", "model_id",
     "model_name", "quant", "synthetic", "gguf_path", "backend", "settings", "llama_cpp_version", "tool_version",
     "predicted", "measured", "decode_tps", "prefill_tps", "predicted_decode_tps", "predicted_prefill_tps", "weight_path",
+    "excluded",
 ]
 
 
@@ -343,6 +350,7 @@ def _run_values(run: Run) -> dict[str, Any]:
         "predicted_decode_tps": run.predicted.get("decode_tokens_per_s"),
         "predicted_prefill_tps": run.predicted.get("prefill_tokens_per_s"),
         "weight_path": run.weight_path,
+        "excluded": run.excluded,
     }
 
 
@@ -442,7 +450,7 @@ def _row_to_run(row: sqlite3.Row) -> Run:
     _check_rates(measured, "measured")
     _check_rates(predicted, "predicted")
     _check_settings(settings)
-    for name in ("model_id", "model_name", "quant", "gguf_path", "backend", "error", "weight_path"):
+    for name in ("model_id", "model_name", "quant", "gguf_path", "backend", "error", "weight_path", "excluded"):
         if d.get(name) is not None and not isinstance(d[name], str):
             raise ValueError(f"field '{name}' is not text")
     return Run(
@@ -453,6 +461,7 @@ def _row_to_run(row: sqlite3.Row) -> Run:
         gguf_path=d["gguf_path"], backend=d["backend"], weight_path=d.get("weight_path"),
         settings=settings, predicted=predicted,
         measured=measured, llama_cpp_version=d["llama_cpp_version"], tool_version=d["tool_version"],
+        excluded=d.get("excluded"),
     )
 
 
@@ -482,6 +491,29 @@ def list_runs(
             if limit and len(out) >= limit:
                 break
     return out
+
+
+def set_excluded(run_ids: list[int], reason: str | None, path: Path | None = None) -> None:
+    """Leave the runs out of calibration with ``reason`` (None: fit them again), in one
+    transaction: an id that is not stored changes nothing and raises UnknownIdError."""
+    target = path or db_path()
+    if not target.exists():
+        raise UnknownIdError(f"no runs are recorded yet ({target} does not exist); measure one with 'advisor validate'")
+    with connect(target) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored = {int(r[0]) for r in conn.execute(
+                f"SELECT id FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)})", run_ids)} if run_ids else set()
+            missing = [i for i in run_ids if i not in stored]
+            if missing:
+                raise UnknownIdError(f"no run with id {', '.join(map(str, missing))}; nothing changed; "
+                                     "list them with 'advisor runs list'")
+            conn.executemany("UPDATE runs SET excluded = ? WHERE id = ?", [(reason, i) for i in run_ids])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def get_run(run_id: int, path: Path | None = None) -> Run:

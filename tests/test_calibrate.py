@@ -301,3 +301,39 @@ def test_a_llama_bench_row_stored_twice_is_fitted_once(catalog, tmp_path):
         (f"a copy of run {first[0]} (the same llama-bench row imported again)", "mini-pc-intel-n100-8gb"),
         (f"a copy of run {first[1]} (the same llama-bench row imported again)", "mini-pc-intel-n100-8gb")]
     assert [s.n_runs for s in report.groups if s.scope == "device"] == [2]
+
+
+def test_a_run_its_owner_excludes_is_not_fitted_until_included_again(catalog, tmp_path, monkeypatch, capsys):
+    """A wrong run whose repeats agree (the whole run slowed by a background job) passes every
+    automatic check; `calibrate --reset` alone would fit it again next time. `runs exclude` keeps
+    it stored and out of every fit; `runs include` brings it back."""
+    from advisor.cli import main
+    from advisor.store import db_path, get_run
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    for m, q in COMBOS:
+        _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 0.7, model=m, quant=q)
+    run_calibration(catalog=catalog)
+    clean = _decode_now(catalog, db_path())
+    slow = _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 0.7 / 4)  # 4× slower, tight repeats: "ok"
+    run_calibration(catalog=catalog)
+    with_it = _decode_now(catalog, db_path())["mini-pc-intel-n100-8gb"]
+    assert with_it < clean["mini-pc-intel-n100-8gb"] * 0.99  # the robust fit yields, a little
+    assert main(["runs", "exclude", str(slow), "--reason", "a compile ran\nmeanwhile"]) == 0
+    assert capsys.readouterr().out == (f"runs {slow} are left out of calibration (a compile ran meanwhile); "
+                                       "run 'advisor calibrate' to refit without them\n")
+    assert get_run(slow).excluded == "a compile ran meanwhile" and get_run(slow).status == "ok"
+    report = run_calibration(catalog=catalog)
+    assert [(rid, why) for rid, _, why in report.excluded] == [(slow, "left out with 'advisor runs exclude' (a compile ran meanwhile)")]
+    assert _decode_now(catalog, db_path()) == clean  # as if it had never been recorded
+    assert main(["runs", "list", "--format", "csv"]) == 0 and "left out of calibration: a compile ran meanwhile" in capsys.readouterr().out
+    assert main(["runs", "include", str(slow)]) == 0 and get_run(slow).excluded is None
+    capsys.readouterr()
+    run_calibration(catalog=catalog)
+    assert _decode_now(catalog, db_path())["mini-pc-intel-n100-8gb"] == pytest.approx(with_it)
+    # an unknown id changes nothing, not even the ids named with it
+    assert main(["runs", "exclude", str(slow), "999"]) == 1
+    assert capsys.readouterr().err == "Error: no run with id 999; nothing changed; list them with 'advisor runs list'\n"
+    assert get_run(slow).excluded is None
+    assert main(["runs", "exclude", str(slow), "--reason", " \t"]) == 1
+    assert "--reason is empty" in capsys.readouterr().err

@@ -231,7 +231,7 @@ def test_fuzz_llama_bench_imports(edits, fmt):
 
 
 STORE_COLUMNS = {"runs": ["measured", "predicted", "settings", "device_profile", "status", "source", "device_id", "created_at",
-                          "model_id", "quant", "synthetic"],
+                          "model_id", "quant", "synthetic", "excluded"],
                  "calibrations": ["factors", "stats", "key", "scope", "n_runs"]}
 store_value = st.one_of(st.sampled_from(["xx", "{}", "[]", "null", '{"decode_tokens_per_s": NaN}', '{"decode_tokens_per_s": -1}',
                                          '{"n_ctx": 1e300}', '{"bw_efficiency": "x"}', "[" * 3000 + "]" * 3000, "", None, 5, 1.5]),

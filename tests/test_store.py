@@ -28,9 +28,10 @@ def test_migrates_an_old_database_keeping_its_rows(tmp_path):
     conn.close()
     runs = list_runs(path=db)
     assert [r.device_id for r in runs] == ["old-device"]
-    assert runs[0].weight_path is None  # column added by migration 2
+    assert runs[0].weight_path is None and runs[0].excluded is None  # columns added by migrations 2 and 3
     with connect(db) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert [r.excluded for r in list_runs(path=db)] == [None]
 
 
 def test_newer_database_is_refused(tmp_path):

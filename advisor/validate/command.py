@@ -200,7 +200,7 @@ def _require_validate_extra() -> None:
 
 @click.group()
 def runs() -> None:
-    """The measurements database: list, show, export and import runs."""
+    """The measurements database: list, show, export and import runs; exclude or include them in calibration."""
 
 
 RUN_COLUMNS = [("id", "id"), ("created_at", "when"), ("source", "source"), ("status", "status"), ("device_id", "device"),
@@ -216,7 +216,7 @@ def _run_row(r: Any) -> dict[str, Any]:
             "model_id": r.model_id, "quant": r.quant, "synthetic": "yes" if r.synthetic else "no",
             "decode": num(r.measured.get("decode_tokens_per_s")), "predicted_decode": num(r.predicted.get("decode_tokens_per_s")),
             "prefill": num(r.measured.get("prefill_tokens_per_s")), "predicted_prefill": num(r.predicted.get("prefill_tokens_per_s")),
-            "error": r.error or ""}
+            "error": r.error or (f"left out of calibration: {r.excluded}" if r.excluded else "")}
 
 
 def _when(created_at: str | None) -> str:
@@ -308,6 +308,32 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
 
     path = write_atomic(output, text.encode("utf-8"), force=force)
     _say(f"wrote {len(found)} runs to {path}")
+
+
+@runs.command("exclude")
+@click.argument("run_ids", nargs=-1, required=True, type=positive_int(10**12, what="run id"))
+@click.option("--reason", default="excluded by its owner", show_default=True, help="Why (shown by calibrate and runs show).")
+def runs_exclude(run_ids: tuple[int, ...], reason: str) -> None:
+    """Leave runs out of calibration (a run you know is wrong: a busy machine, the wrong device or
+    file). The runs are kept; 'advisor runs include' fits them again."""
+    from advisor.store import set_excluded
+
+    reason = " ".join("".join(ch if ch.isprintable() else " " for ch in reason).split())
+    if not reason:
+        raise BadInputError("--reason is empty; say why the runs are left out, or leave --reason off")
+    set_excluded(list(dict.fromkeys(run_ids)), reason[:500])
+    _emit(f"runs {', '.join(map(str, dict.fromkeys(run_ids)))} are left out of calibration ({reason[:500]}); "
+          "run 'advisor calibrate' to refit without them")
+
+
+@runs.command("include")
+@click.argument("run_ids", nargs=-1, required=True, type=positive_int(10**12, what="run id"))
+def runs_include(run_ids: tuple[int, ...]) -> None:
+    """Fit runs left out with 'advisor runs exclude' again."""
+    from advisor.store import set_excluded
+
+    set_excluded(list(dict.fromkeys(run_ids)), None)
+    _emit(f"runs {', '.join(map(str, dict.fromkeys(run_ids)))} are fitted again when usable; run 'advisor calibrate' to refit")
 
 
 @runs.command("import")
