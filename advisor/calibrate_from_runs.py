@@ -331,8 +331,11 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
         runs_by_path[path].extend(r for r, _ in items)
     if device_id is None:
         for path, per_device in sorted(by_path.items()):
+            shipped = catalog.calibration[path]
+            # each device read as factors_for will apply the path's fit to it (a measured bandwidth at its own efficiency)
+            per_device = {dev: [replace(o, shipped=shipped) for o in o_list] for dev, o_list in per_device.items()}
             obs = [o for o_list in per_device.values() for o in o_list]
-            groups.append(_fit_group("path", path, runs_by_path[path], obs, per_device, catalog.calibration[path], catalog))
+            groups.append(_fit_group("path", path, runs_by_path[path], obs, per_device, shipped, catalog))
     current = load_device_calibrations(db)
     new = {k: v for k, v in current.items()}
     for s in groups:

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
-from advisor.engine.evaluate import estimate_speed, speed_candidate
+from advisor.engine.evaluate import estimate_speed, for_measured_bandwidth, speed_candidate
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
 
 if TYPE_CHECKING:
@@ -99,6 +99,10 @@ class Observation:
     label: str = ""
     weight: float = 1.0  # trust in the measurement: residuals count with this weight
     variant: Any = None  # engine.runtimes.Variant of a runtime other than llama.cpp (None: llama.cpp)
+    #: the path's shipped factors when a fit is path-wide: a device whose bandwidth was measured
+    #: then reads it at the factors' ratio to them, as ``evaluate.factors_for`` applies a path
+    #: calibration (None: the factors are the device's own)
+    shipped: PathFactors | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ def predict(obs: Observation, factors: PathFactors, ggml_types: Mapping[str, Ggm
     """The measured metric of ``obs`` as predicted under ``factors``; ``candidate``: its
     ``speed_candidate`` when already computed (``fit`` evaluates each observation hundreds of times,
     and the model × format terms are ~90 % of one evaluation)."""
+    if obs.shipped is not None:
+        factors = for_measured_bandwidth(obs.device, factors, shipped=obs.shipped)
     s = estimate_speed(obs.model, obs.ftype, ggml_types, obs.device, obs.workload, factors, variant=obs.variant,
                        candidate=candidate)
     return s.decode_tokens_per_s if obs.metric == "decode" else s.prefill_tokens_per_s

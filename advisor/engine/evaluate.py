@@ -59,8 +59,8 @@ def factors_for(
     if overrides:
         if device.id in overrides and overrides[device.id].path == path:
             return overrides[device.id]
-        if f"path:{path}" in overrides:
-            return overrides[f"path:{path}"]
+        if f"path:{path}" in overrides:  # a path-wide calibration moves a measured bandwidth's efficiency with it
+            return for_measured_bandwidth(device, overrides[f"path:{path}"], shipped=tables.calibration.get(path))
     # another runtime on the CPU is measured against llama.cpp's CPU factors of the same hardware
     cpu_runtime = variant is not None and not variant.is_llama_cpp and variant.backend.kind == "cpu"
     llama_cpu = tables.calibration[spd.cpu_path(device)] if cpu_runtime else None
@@ -70,27 +70,34 @@ def factors_for(
     return for_measured_bandwidth(device, runtime_prior(device, variant, tables), llama_cpu=llama_cpu)
 
 
-def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama_cpu: PathFactors | None = None) -> PathFactors:
+def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama_cpu: PathFactors | None = None,
+                           shipped: PathFactors | None = None) -> PathFactors:
     """Shipped factors for a device whose bandwidth was measured (its profile's bandwidth_basis):
     on a llama.cpp CPU path the bandwidth efficiency of a measured figure
     (speed.MEASURED_BW_EFFICIENCY) replaces the path's, which is relative to datasheet peaks;
     another runtime's CPU backend (``llama_cpu``: llama.cpp's factors of the device's CPU path)
-    keeps its efficiency relative to llama.cpp's. Other devices' factors, GPU paths, and a
+    keeps its efficiency relative to llama.cpp's. ``factors`` a path-wide calibration of the
+    ``shipped`` path factors: the measured figure's efficiency moves by the same ratio (the
+    calibration is relative to datasheet peaks too). Other devices' factors, GPU paths, and a
     device's own calibration are used as they are."""
     if device.memory.bandwidth_basis != "measured":
         return factors
     llama = factors.path in spd.CPU_PATHS
     if llama:
         eff = spd.MEASURED_BW_EFFICIENCY
+        if shipped is not None and shipped.bw_efficiency > 0 and factors.bw_efficiency != shipped.bw_efficiency:
+            eff *= factors.bw_efficiency / shipped.bw_efficiency
     elif llama_cpu is not None and llama_cpu.bw_efficiency > 0:
         eff = factors.bw_efficiency * spd.MEASURED_BW_EFFICIENCY / llama_cpu.bw_efficiency
     else:
         return factors
+    scaled = llama and eff != spd.MEASURED_BW_EFFICIENCY
     return factors.model_copy(update={
         "bw_efficiency": eff,
         "basis": f"bandwidth measured: efficiency {spd.MEASURED_BW_EFFICIENCY:g} of the measured figure for llama.cpp "
                  f"(3 x86 machines, benchmarks/results/measured_bandwidth.md)"
                  + ("" if llama else ", this runtime's ratio to llama.cpp's kept")
+                 + (f" × {eff / spd.MEASURED_BW_EFFICIENCY:.3g}, the path calibration's ratio to the shipped efficiency" if scaled else "")
                  + f"; otherwise {factors.basis}",
     })
 
