@@ -124,12 +124,26 @@ def _count(v: object) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
+def current_profile(run: Run, catalog: Catalog) -> DeviceProfile:
+    """The profile a run is fitted against: its device's as predictions use it now (the catalog's,
+    or this machine's latest `advisor profile`), since that is the profile the fitted factors are
+    applied to — a run stored while the profile said half the bandwidth would otherwise double the
+    device's speed. The profile stored with the run when the id is no longer known, or when the
+    stored one runs on another execution path (CPU-only runs kept under a GPU device's id)."""
+    stored = DeviceProfile.model_validate(run.device_profile)
+    try:
+        now = catalog.device(run.device_id)
+    except AdvisorError:
+        return stored
+    return now if execution_path(now) == execution_path(stored) else stored
+
+
 def observations_from_run(run: Run, catalog: Catalog) -> list[Observation]:
     """The decode/prefill measurements of one recorded run, with the device and workload they
     were measured on; none when ``run_exclusion`` names a reason."""
     if run_exclusion(run, catalog) is not None:
         return []
-    device = DeviceProfile.model_validate(run.device_profile)
+    device = current_profile(run, catalog)
     model, ftype = catalog.models[run.model_id], catalog.file_types[run.quant]
     s, m = run.settings, run.measured
     threads = s.get("threads") or None

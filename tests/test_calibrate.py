@@ -365,3 +365,35 @@ def test_a_path_fit_from_profiled_machines_reads_their_bandwidth_as_the_engine_d
     (path,) = [s for s in report.groups if s.scope == "path"]
     assert path.heldout_mdape_before == pytest.approx(0, abs=0.5)  # the shipped factors as the engine applies them
     assert _decode_now(catalog, db)["mini-pc-intel-n100-16gb"] == pytest.approx(shipped["mini-pc-intel-n100-16gb"], rel=0.02)
+
+
+def test_runs_stored_with_an_older_profile_of_a_catalog_device_are_fitted_against_the_current_one(catalog, tmp_path):
+    """Factors are applied to the device's profile as it is now. Runs stored while its profile said
+    half the bandwidth (a datasheet figure since corrected) and measured at what the current profile
+    predicts must not double its speed; a stored profile of another execution path (a CPU-only
+    profile under the id of a GPU device) keeps its own."""
+    db = tmp_path / "runs.db"
+    shipped = _decode_now(catalog, db)
+    current = catalog.device("mini-pc-intel-n100-8gb")
+    older = current.model_copy(update={"memory": current.memory.model_copy(update={"bandwidth_gbs": current.memory.bandwidth_gbs / 2})})
+    for m, q in COMBOS:
+        w = Workload(2048, 256, 64)
+        s = estimate_speed(catalog.model(m), catalog.file_type(q), catalog.ggml_types, current, w, factors_for(current, catalog))
+        dec, pre = s.decode_tokens_per_s, s.prefill_tokens_per_s
+        record_run(Run(source="validate", status="ok", device_id=current.id, model_id=m, quant=q,
+                       device_profile=older.model_dump(mode="json", by_alias=True),
+                       settings={"n_ctx": 2048, "prompt_tokens": 256, "output_tokens": 64, "threads": current.cpu.big_cores},
+                       measured={"decode_tokens_per_s": dec, "prefill_tokens_per_s": pre,
+                                 "decode_samples": [dec] * 3, "prefill_samples": [pre] * 3}), db)
+    run_calibration(db=db, catalog=catalog)
+    assert _decode_now(catalog, db)["mini-pc-intel-n100-8gb"] == pytest.approx(shipped["mini-pc-intel-n100-8gb"], rel=0.03)
+    from advisor.calibrate_from_runs import observations_from_run
+    from advisor.store import list_runs
+
+    gpu = catalog.device("desktop-rtx4060-8gb")
+    cpu_only = gpu.model_copy(update={"gpu": None})
+    run = list_runs(path=db)[0]
+    from dataclasses import replace
+
+    as_cpu = replace(run, device_id=gpu.id, device_profile=cpu_only.model_dump(mode="json", by_alias=True))
+    assert {o.device.gpu for o in observations_from_run(as_cpu, catalog)} == {None}
