@@ -148,7 +148,9 @@ def calibration_overrides() -> Mapping[str, PathFactors]:
         from advisor.store import load_device_calibrations
     except ImportError:
         return {}
-    return load_device_calibrations()
+    from advisor.calibrate_from_runs import engine_key
+
+    return load_device_calibrations(fitted_with=engine_key(load_catalog()))
 
 
 def run_recommend(

@@ -21,10 +21,12 @@ What keeps one bad run from making answers worse:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -289,8 +291,31 @@ def _effects(summary: CalibrationSummary, devices: Mapping[str, DeviceProfile], 
     return tuple(out)
 
 
-def _stats(s: CalibrationSummary) -> dict[str, object]:
+@lru_cache(maxsize=1)
+def _engine_source_digest() -> bytes:
+    """The tool's version and the engine's source files, hashed once per process."""
+    from advisor import __version__
+    from advisor.engine import __file__ as engine_init
+
+    digest = hashlib.sha256(__version__.encode())
+    for source in sorted(Path(engine_init).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.digest()
+
+
+def engine_key(catalog: Catalog) -> str:
+    """What a calibration depends on besides its runs: the engine's formulas (its source) and the
+    shipped factors it starts from. A calibration stored under another key was fitted for other
+    formulas or priors, and its factors mean something else now (``store.load_device_calibrations``)."""
+    digest = hashlib.sha256(_engine_source_digest())
+    for name in sorted(catalog.calibration):
+        digest.update(catalog.calibration[name].model_dump_json().encode())
+    return digest.hexdigest()[:16]
+
+
+def _stats(s: CalibrationSummary, key: str) -> dict[str, object]:
     return {
+        "fitted_with": key,
         "n_observations": s.n_observations, "n_devices": s.n_devices, "applied": s.applied, "decision": s.decision,
         "heldout_kind": s.heldout_kind, "heldout_mdape_before": s.heldout_mdape_before, "heldout_mdape_after": s.heldout_mdape_after,
         "decode_mdape_before": s.decode_mdape_before, "decode_mdape_after": s.decode_mdape_after,
@@ -350,7 +375,8 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             per_device = {dev: [replace(o, shipped=shipped) for o in o_list] for dev, o_list in per_device.items()}
             obs = [o for o_list in per_device.values() for o in o_list]
             groups.append(_fit_group("path", path, runs_by_path[path], obs, per_device, shipped, catalog))
-    current = load_device_calibrations(db)
+    key = engine_key(catalog)
+    current = load_device_calibrations(db, fitted_with=key)
     new = {k: v for k, v in current.items()}
     for s in groups:
         name = s.key if s.scope == "device" else f"path:{s.key}"
@@ -361,5 +387,5 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
     groups = [replace(s, effects=_effects(s, devices, combos, current, new, catalog)) for s in groups]
     if not dry_run:
         for s in groups:
-            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s), db)
+            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s, key), db)
     return CalibrationReport(groups, excluded, dry_run)

@@ -574,25 +574,34 @@ def latest_calibrations(scope: str, path: Path | None = None) -> dict[str, tuple
     return out
 
 
-def load_device_calibrations(path: Path | None = None) -> dict[str, PathFactors]:
+def load_device_calibrations(path: Path | None = None, *, fitted_with: str | None = None) -> dict[str, PathFactors]:
     """Calibrations for the engine, keyed by device id and by ``path:<execution path>``; empty
     when there is no database yet (no I/O then). A key whose latest calibration was not applied
-    (``stats["applied"]`` false: it did not beat the shipped factors) uses the shipped factors. A
-    store that cannot be read at all is reported once and predictions go on with the shipped
-    factors: calibrations refine predictions, they never stop them."""
+    (``stats["applied"]`` false: it did not beat the shipped factors) uses the shipped factors.
+    ``fitted_with``: the engine's ``calibrate_from_runs.engine_key``; a calibration fitted by
+    another engine (an upgrade changed its formulas or shipped factors) is left out, said once,
+    until ``advisor calibrate`` refits it from the runs. A store that cannot be read at all is
+    reported once and predictions go on with the shipped factors: calibrations refine
+    predictions, they never stop them."""
     target = path or db_path()
     if not target.exists():
         return {}
     try:
-        out = {k: f for k, (f, st) in latest_calibrations("device", target).items() if st.get("applied", True)}
-        out.update({f"path:{k}": f for k, (f, st) in latest_calibrations("path", target).items() if st.get("applied", True)})
+        rows = [(k, f, st) for k, (f, st) in latest_calibrations("device", target).items()]
+        rows += [(f"path:{k}", f, st) for k, (f, st) in latest_calibrations("path", target).items()]
     except DataFileError as exc:
         key = (str(target), "store", 0)
         if key not in _reported:
             _reported.add(key)
             warn(f"{exc} — predicting with the shipped factors, without your calibrations")
         return {}
-    return out
+    applied = [(k, f, st) for k, f, st in rows if st.get("applied", True)]
+    stale = sorted(k for k, _, st in applied if fitted_with is not None and st.get("fitted_with") != fitted_with)
+    if stale and (str(target), "stale", 0) not in _reported:
+        _reported.add((str(target), "stale", 0))
+        warn(f"the calibrations of {', '.join(stale)} were fitted by another version of the engine; predicting with the "
+             "shipped factors there — run 'advisor calibrate' to refit them from your runs")
+    return {k: f for k, f, _ in applied if k not in stale}
 
 
 def clear_calibrations(device_id: str | None = None, path: Path | None = None) -> int:

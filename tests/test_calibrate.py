@@ -397,3 +397,43 @@ def test_runs_stored_with_an_older_profile_of_a_catalog_device_are_fitted_agains
 
     as_cpu = replace(run, device_id=gpu.id, device_profile=cpu_only.model_dump(mode="json", by_alias=True))
     assert {o.device.gpu for o in observations_from_run(as_cpu, catalog)} == {None}
+
+
+def test_a_calibration_fitted_by_another_engine_is_not_applied_until_refitted(catalog, tmp_path, monkeypatch, capsys):
+    """Factors mean what the engine's formulas and shipped priors make of them: after an upgrade
+    that changes either, a stored calibration is left out (said once) until calibrate refits it."""
+    import json
+
+    from advisor.calibrate_from_runs import engine_key
+    from advisor.cli import main
+    from advisor.store import connect, db_path
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    for m, q in COMBOS:
+        _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 0.5, model=m, quant=q)
+    assert main(["calibrate"]) == 0
+    capsys.readouterr()
+    argv = ["predict", "--model", "llama-3.2-1b-instruct", "--device", "mini-pc-intel-n100-8gb", "--format", "json"]
+
+    def decode() -> tuple[float, str, str]:
+        assert main(argv) == 0
+        got = capsys.readouterr()
+        speed = json.loads(got.out)["speed"]
+        return speed["decode_tokens_per_s"], got.err, speed["basis"]
+
+    calibrated, err, basis = decode()
+    assert err == "" and "calibrated from 3 runs" in basis
+    with connect(db_path()) as conn:  # as an earlier engine stored it
+        conn.execute("UPDATE calibrations SET stats = json_set(stats, '$.fitted_with', 'an-older-engine')")
+        conn.commit()
+    stale, err, basis = decode()
+    assert stale > calibrated * 1.5 and "calibrated" not in basis  # the shipped factors: this device's runs were half as fast
+    assert err == ("Warning: the calibrations of mini-pc-intel-n100-8gb were fitted by another version of the engine; "
+                   "predicting with the shipped factors there — run 'advisor calibrate' to refit them from your runs\n")
+    assert main(["calibrate"]) == 0
+    capsys.readouterr()
+    assert decode()[:2] == (pytest.approx(calibrated), "")
+    from dataclasses import replace
+
+    other = {**catalog.calibration, "cpu-x86": catalog.calibration["cpu-x86"].model_copy(update={"bw_efficiency": 0.5})}
+    assert engine_key(catalog) != engine_key(replace(catalog, calibration=other))  # new shipped factors: refit
