@@ -55,6 +55,10 @@ from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs, load_device_cal
 MIN_DEVICES_FOR_PATH = 3
 #: A device's calibration is judged held out (leave-one-run-out) from this many runs on.
 MIN_RUNS_FOR_HELD_OUT = 3
+#: Held-out fits per calibration at most: beyond this many runs (or devices) they are held out in
+#: this many folds (every MAX_HELDOUT_FOLDS-th run of the id order together), so a device with 60
+#: runs takes 21 fits, not 61 (calibrate's time grows with the runs × the fits).
+MAX_HELDOUT_FOLDS = 20
 #: Token counts above the CLI's own limit (--context ≤ 1,048,576) are not a real run.
 MAX_TOKENS = 1_048_576
 #: The combination shown in the before/after table for the devices a path calibration changes.
@@ -192,7 +196,7 @@ class CalibrationSummary:
     n_devices: int = 1
     applied: bool = True
     decision: str = ""
-    heldout_kind: str = ""  # leave-one-run-out | leave-one-device-out | in-sample
+    heldout_kind: str = ""  # leave-one-run-out | leave-one-device-out | 20-fold cross-validated | in-sample
     heldout_mdape_before: float | None = None  # shipped factors on the held-out measurements
     heldout_mdape_after: float | None = None  # fits that did not see them
     effects: tuple[Effect, ...] = ()
@@ -243,7 +247,12 @@ def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], by
     factors, fd, _ = calibrate_path(obs, prior, catalog.ggml_types, basis="")
     factors = factors.model_copy(update={"path": prior.path, "source": f"advisor calibrate ({scope} {key})"})
     if scope == "path" or len(by_unit) >= MIN_RUNS_FOR_HELD_OUT:
-        kind = "leave-one-device-out" if scope == "path" else "leave-one-run-out"
+        unit = "device" if scope == "path" else "run"
+        kind = f"leave-one-{unit}-out"
+        if len(by_unit) > MAX_HELDOUT_FOLDS:
+            kind = f"{MAX_HELDOUT_FOLDS}-fold cross-validated"
+            units = list(by_unit.values())
+            by_unit = {str(k): [o for obs_list in units[k::MAX_HELDOUT_FOLDS] for o in obs_list] for k in range(MAX_HELDOUT_FOLDS)}
         before, after, log_errors = _heldout(by_unit, prior, catalog)
         # bands from the held-out errors (BAND_COVERAGE of them inside), as for the shipped factors,
         # never narrower than the fit's own residual band

@@ -437,3 +437,18 @@ def test_a_calibration_fitted_by_another_engine_is_not_applied_until_refitted(ca
 
     other = {**catalog.calibration, "cpu-x86": catalog.calibration["cpu-x86"].model_copy(update={"bw_efficiency": 0.5})}
     assert engine_key(catalog) != engine_key(replace(catalog, calibration=other))  # new shipped factors: refit
+
+
+def test_many_runs_are_held_out_in_folds(catalog, tmp_path):
+    """Leave-one-run-out costs a fit per run: past MAX_HELDOUT_FOLDS runs they are held out in
+    that many folds, and the decision says so."""
+    from advisor.calibrate_from_runs import MAX_HELDOUT_FOLDS
+
+    db = tmp_path / "runs.db"
+    for i in range(MAX_HELDOUT_FOLDS + 4):
+        m, q = COMBOS[i % len(COMBOS)]
+        _record(catalog, db, "mini-pc-intel-n100-8gb", 0.5 * (1 + 0.01 * (i % 5)), model=m, quant=q)
+    (dev, _) = run_calibration(db=db, catalog=catalog, dry_run=True).groups
+    assert dev.n_runs == MAX_HELDOUT_FOLDS + 4 and dev.heldout_kind == f"{MAX_HELDOUT_FOLDS}-fold cross-validated"
+    assert dev.applied and dev.decision.startswith(f"applied: {MAX_HELDOUT_FOLDS}-fold cross-validated error")
+    assert dev.heldout_mdape_after < 5 < 40 < dev.heldout_mdape_before
