@@ -385,7 +385,7 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             obs = [o for o_list in per_device.values() for o in o_list]
             groups.append(_fit_group("path", path, runs_by_path[path], obs, per_device, shipped, catalog))
     key = engine_key(catalog)
-    current = load_device_calibrations(db, fitted_with=key)
+    current = load_device_calibrations(db, fitted_with=key, say_stale=False)  # this refits them
     new = {k: v for k, v in current.items()}
     for s in groups:
         name = s.key if s.scope == "device" else f"path:{s.key}"

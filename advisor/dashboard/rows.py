@@ -96,7 +96,7 @@ def measured_rows(runs: Sequence[Any]) -> pd.DataFrame:
                 rows.append({"run": r.id, "device": r.device_id, "model": r.model_id, "quant": r.quant,
                              "metric": metric, "measured tok/s": meas, "predicted tok/s": pred,
                              "error %": prediction_error_pct(pred, meas), "synthetic": r.synthetic,
-                             "date": r.created_at})
+                             "date": r.created_at, "left out of calibration": r.excluded or ""})
     return pd.DataFrame(rows)
 
 

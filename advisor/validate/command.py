@@ -321,9 +321,14 @@ def runs_exclude(run_ids: tuple[int, ...], reason: str) -> None:
     reason = " ".join("".join(ch if ch.isprintable() else " " for ch in reason).split())
     if not reason:
         raise BadInputError("--reason is empty; say why the runs are left out, or leave --reason off")
-    set_excluded(list(dict.fromkeys(run_ids)), reason[:500])
-    _emit(f"runs {', '.join(map(str, dict.fromkeys(run_ids)))} are left out of calibration ({reason[:500]}); "
-          "run 'advisor calibrate' to refit without them")
+    ids = list(dict.fromkeys(run_ids))
+    set_excluded(ids, reason[:500])
+    _emit(f"{_these_runs(ids)} left out of calibration ({reason[:500]}); run 'advisor calibrate' to refit without them")
+
+
+def _these_runs(ids: list[int]) -> str:
+    """'run 5 is' / 'runs 5, 7 are'."""
+    return f"run {ids[0]} is" if len(ids) == 1 else f"runs {', '.join(map(str, ids))} are"
 
 
 @runs.command("include")
@@ -332,8 +337,9 @@ def runs_include(run_ids: tuple[int, ...]) -> None:
     """Fit runs left out with 'advisor runs exclude' again."""
     from advisor.store import set_excluded
 
-    set_excluded(list(dict.fromkeys(run_ids)), None)
-    _emit(f"runs {', '.join(map(str, dict.fromkeys(run_ids)))} are fitted again when usable; run 'advisor calibrate' to refit")
+    ids = list(dict.fromkeys(run_ids))
+    set_excluded(ids, None)
+    _emit(f"{_these_runs(ids)} fitted again when usable; run 'advisor calibrate' to refit")
 
 
 @runs.command("import")
