@@ -339,28 +339,32 @@ def test_a_run_its_owner_excludes_is_not_fitted_until_included_again(catalog, tm
     assert "--reason is empty" in capsys.readouterr().err
 
 
+def _record_as_predicted(catalog, db, device, stored):
+    """A run of each COMBOS entry measured at exactly what the shipped factors predict on
+    ``device``, stored with the profile ``stored``."""
+    for m, q in COMBOS:
+        w = Workload(2048, 256, 64)
+        s = estimate_speed(catalog.model(m), catalog.file_type(q), catalog.ggml_types, device, w, factors_for(device, catalog))
+        dec, pre = s.decode_tokens_per_s, s.prefill_tokens_per_s
+        record_run(Run(source="validate", status="ok", device_id=device.id, model_id=m, quant=q,
+                       device_profile=stored.model_dump(mode="json", by_alias=True),
+                       settings={"n_ctx": 2048, "prompt_tokens": 256, "output_tokens": 64, "threads": device.cpu.big_cores},
+                       measured={"decode_tokens_per_s": dec, "prefill_tokens_per_s": pre,
+                                 "decode_samples": [dec] * 3, "prefill_samples": [pre] * 3}), db)
+
+
 def test_a_path_fit_from_profiled_machines_reads_their_bandwidth_as_the_engine_does(catalog, tmp_path):
     """Machines profiled by `advisor profile` carry a measured bandwidth, which the engine reads at
     its own efficiency (speed.MEASURED_BW_EFFICIENCY), not the path's datasheet one. Three such
     x86 machines whose runs the shipped factors predict exactly must not move the path default:
     a datasheet device on the path (an N100) keeps its figure."""
-    from advisor.store import db_path  # noqa: F401 (the store under tmp_path)
-
     db = tmp_path / "runs.db"
     shipped = _decode_now(catalog, db)
     for dev_id in ("laptop-ryzen-7-7840u-16gb", "laptop-core-ultra-7-155h-16gb", "laptop-ryzen-ai-9-hx370-32gb"):
         base = catalog.device(dev_id)
         measured = base.model_copy(update={"id": f"{dev_id}-profiled", "memory": base.memory.model_copy(
             update={"bandwidth_gbs": base.memory.bandwidth_gbs * 0.8, "bandwidth_basis": "measured"})})
-        for m, q in COMBOS:
-            w = Workload(2048, 256, 64)
-            s = estimate_speed(catalog.model(m), catalog.file_type(q), catalog.ggml_types, measured, w, factors_for(measured, catalog))
-            dec, pre = s.decode_tokens_per_s, s.prefill_tokens_per_s
-            record_run(Run(source="validate", status="ok", device_id=measured.id, model_id=m, quant=q,
-                           device_profile=measured.model_dump(mode="json", by_alias=True),
-                           settings={"n_ctx": 2048, "prompt_tokens": 256, "output_tokens": 64, "threads": measured.cpu.big_cores},
-                           measured={"decode_tokens_per_s": dec, "prefill_tokens_per_s": pre,
-                                     "decode_samples": [dec] * 3, "prefill_samples": [pre] * 3}), db)
+        _record_as_predicted(catalog, db, measured, measured)
     report = run_calibration(db=db, catalog=catalog)
     (path,) = [s for s in report.groups if s.scope == "path"]
     assert path.heldout_mdape_before == pytest.approx(0, abs=0.5)  # the shipped factors as the engine applies them
@@ -376,15 +380,7 @@ def test_runs_stored_with_an_older_profile_of_a_catalog_device_are_fitted_agains
     shipped = _decode_now(catalog, db)
     current = catalog.device("mini-pc-intel-n100-8gb")
     older = current.model_copy(update={"memory": current.memory.model_copy(update={"bandwidth_gbs": current.memory.bandwidth_gbs / 2})})
-    for m, q in COMBOS:
-        w = Workload(2048, 256, 64)
-        s = estimate_speed(catalog.model(m), catalog.file_type(q), catalog.ggml_types, current, w, factors_for(current, catalog))
-        dec, pre = s.decode_tokens_per_s, s.prefill_tokens_per_s
-        record_run(Run(source="validate", status="ok", device_id=current.id, model_id=m, quant=q,
-                       device_profile=older.model_dump(mode="json", by_alias=True),
-                       settings={"n_ctx": 2048, "prompt_tokens": 256, "output_tokens": 64, "threads": current.cpu.big_cores},
-                       measured={"decode_tokens_per_s": dec, "prefill_tokens_per_s": pre,
-                                 "decode_samples": [dec] * 3, "prefill_samples": [pre] * 3}), db)
+    _record_as_predicted(catalog, db, current, older)
     run_calibration(db=db, catalog=catalog)
     assert _decode_now(catalog, db)["mini-pc-intel-n100-8gb"] == pytest.approx(shipped["mini-pc-intel-n100-8gb"], rel=0.03)
     from advisor.calibrate_from_runs import observations_from_run
