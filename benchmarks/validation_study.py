@@ -161,7 +161,49 @@ def report() -> str:
         "",
         *speed_lines,
         "",
+        "## Bands of a calibration, held out",
+        "",
+        "Each run predicted by the device calibration `advisor calibrate` makes from the other runs (its band: the "
+        "conformal quantile of their leave-one-run-out errors), and each run's one-run calibration predicting the other "
+        "runs (too few runs held out to promise a coverage: the shipped band). An 80 % band should hold ~80 %.",
+        "",
+        *band_check([r for _, r in rows], catalog),
+        "",
     ])
+
+
+def band_check(runs: list, catalog) -> list[str]:
+    """Do a calibration's bands hold its device's next run? Each run predicted by `advisor
+    calibrate`'s device calibration (run_calibration, as stored) fitted on the other runs — and
+    by each one-run calibration — and whether it falls inside the calibration's band."""
+    import tempfile
+
+    from advisor.calibrate_from_runs import run_calibration
+
+    nowhere = Path(tempfile.mkdtemp()) / "none.db"  # no stored calibrations: the shipped factors are "before"
+
+    def device_factors(train: list):
+        (dev,) = [g for g in run_calibration(runs=train, catalog=catalog, db=nowhere, dry_run=True).groups if g.scope == "device"]
+        return dev.factors if dev.applied else None
+
+    lines = ["| calibration | metric | held-out predictions | inside the band | median band | median |error| |", "|---|---|---|---|---|---|"]
+    for label, cases in (("all other runs (12)", [([o for o in runs if o is not r], [r]) for r in runs]),
+                         ("one run", [([r], [o for o in runs if o is not r]) for r in runs])):
+        got: dict[str, list[tuple[bool, float, float]]] = {"decode": [], "prefill": []}
+        for train, test in cases:
+            f = device_factors(train)
+            if f is None:
+                continue
+            for r in test:
+                for o in observations_from_run(r, catalog):
+                    pred = predict(o, f, catalog.ggml_types)
+                    band = getattr(f, f"{o.metric}_band")
+                    got[o.metric].append((pred / (1 + band) <= o.value <= pred * (1 + band), band, abs(pct(pred, o.value))))
+        for metric, rows in got.items():
+            if rows:
+                lines.append(f"| {label} | {metric} | {len(rows)} | {sum(i for i, _, _ in rows) / len(rows):.0%} | "
+                             f"±{statistics.median(b for _, b, _ in rows) * 100:.0f}% | {statistics.median(e for _, _, e in rows):.0f}% |")
+    return lines
 
 
 def main() -> int:
