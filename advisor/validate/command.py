@@ -143,6 +143,9 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
             _emit(f"NOTE: {note}")
     _emit(render_rows(rows, [("figure", "figure"), ("predicted", "predicted"), ("measured", "measured"), ("error", "error")], fmt,
                       title=title, wrap=("figure",)))
+    if fmt == "table":
+        _emit("  next: 'advisor calibrate' fits this machine's speed factors to its recorded runs "
+              "(their bands narrow from 4 runs on; 'advisor runs exclude ID' leaves out a run you know is wrong)")
 
 
 def _validate_runtime(fmt: str, runtime_id: str, model_id: str, quant_id: str, gguf: str | None, prompt_tokens: int,
