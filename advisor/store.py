@@ -502,12 +502,14 @@ def set_excluded(run_ids: list[int], reason: str | None, path: Path | None = Non
     with connect(target) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            stored = {int(r[0]) for r in conn.execute(
-                f"SELECT id FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)})", run_ids)} if run_ids else set()
+            stored: set[int] = set()
+            for start in range(0, len(run_ids), 500):  # SQLite caps the parameters of one statement
+                chunk = run_ids[start:start + 500]
+                stored.update(int(r[0]) for r in conn.execute(f"SELECT id FROM runs WHERE id IN ({', '.join('?' for _ in chunk)})", chunk))
             missing = [i for i in run_ids if i not in stored]
             if missing:
-                raise UnknownIdError(f"no run with id {', '.join(map(str, missing))}; nothing changed; "
-                                     "list them with 'advisor runs list'")
+                shown = ", ".join(map(str, missing[:10])) + (f", … ({len(missing):,} ids in all)" if len(missing) > 10 else "")
+                raise UnknownIdError(f"no run with id {shown}; nothing changed; list them with 'advisor runs list'")
             conn.executemany("UPDATE runs SET excluded = ? WHERE id = ?", [(reason, i) for i in run_ids])
             conn.execute("COMMIT")
         except BaseException:
