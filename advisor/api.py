@@ -148,9 +148,11 @@ def calibration_overrides() -> Mapping[str, PathFactors]:
         from advisor.store import load_device_calibrations
     except ImportError:
         return {}
-    from advisor.calibrate_from_runs import engine_key
+    from functools import partial
 
-    return load_device_calibrations(fitted_with=engine_key(load_catalog()))
+    from advisor.calibrate_from_runs import calibration_key
+
+    return load_device_calibrations(fitted_with=partial(calibration_key, load_catalog()))
 
 
 def run_recommend(

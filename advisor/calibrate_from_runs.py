@@ -26,7 +26,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -335,6 +335,21 @@ def engine_key(catalog: Catalog) -> str:
     return digest.hexdigest()[:16]
 
 
+def calibration_key(catalog: Catalog, name: str) -> str:
+    """The key a stored calibration ``name`` (a device id, or ``path:<path>``) must carry to be
+    applied: ``engine_key``, and for a device the profile it was fitted against as well — factors
+    fitted against a profile since corrected (a catalog bandwidth fixed by an upgrade, this machine
+    profiled again) would be applied to the new one (``current_profile``)."""
+    key = engine_key(catalog)
+    if name.startswith("path:"):
+        return key
+    try:
+        profile = catalog.device(name).model_dump_json()
+    except AdvisorError:
+        return key  # a device no longer known: nothing predicts with its calibration
+    return hashlib.sha256(f"{key}\0{profile}".encode()).hexdigest()[:16]
+
+
 def _stats(s: CalibrationSummary, key: str) -> dict[str, object]:
     return {
         "fitted_with": key,
@@ -397,8 +412,7 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             per_device = {dev: [replace(o, shipped=shipped) for o in o_list] for dev, o_list in per_device.items()}
             obs = [o for o_list in per_device.values() for o in o_list]
             groups.append(_fit_group("path", path, runs_by_path[path], obs, per_device, shipped, catalog))
-    key = engine_key(catalog)
-    current = load_device_calibrations(db, fitted_with=key, say_stale=False)  # this refits them
+    current = load_device_calibrations(db, fitted_with=partial(calibration_key, catalog), say_stale=False)  # this refits them
     new = {k: v for k, v in current.items()}
     for s in groups:
         name = s.key if s.scope == "device" else f"path:{s.key}"
@@ -409,5 +423,6 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
     groups = [replace(s, effects=_effects(s, devices, combos, current, new, catalog)) for s in groups]
     if not dry_run:
         for s in groups:
-            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s, key), db)
+            name = s.key if s.scope == "device" else f"path:{s.key}"
+            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s, calibration_key(catalog, name)), db)
     return CalibrationReport(groups, excluded, dry_run)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from pydantic import ValidationError
 
@@ -576,14 +576,15 @@ def latest_calibrations(scope: str, path: Path | None = None) -> dict[str, tuple
     return out
 
 
-def load_device_calibrations(path: Path | None = None, *, fitted_with: str | None = None,
+def load_device_calibrations(path: Path | None = None, *, fitted_with: Callable[[str], str] | None = None,
                              say_stale: bool = True) -> dict[str, PathFactors]:
     """Calibrations for the engine, keyed by device id and by ``path:<execution path>``; empty
     when there is no database yet (no I/O then). A key whose latest calibration was not applied
     (``stats["applied"]`` false: it did not beat the shipped factors) uses the shipped factors.
-    ``fitted_with``: the engine's ``calibrate_from_runs.engine_key``; a calibration fitted by
-    another engine (an upgrade changed its formulas or shipped factors) is left out, said once,
-    until ``advisor calibrate`` refits it from the runs (``say_stale``: warn so). A store that cannot be read at all is
+    ``fitted_with``: the key each calibration must carry (``calibrate_from_runs.calibration_key``);
+    one fitted by another engine (an upgrade changed its formulas or shipped factors) or against
+    another profile of its device is left out, said once, until ``advisor calibrate`` refits it
+    from the runs (``say_stale``: warn so). A store that cannot be read at all is
     reported once and predictions go on with the shipped factors: calibrations refine
     predictions, they never stop them."""
     target = path or db_path()
@@ -599,11 +600,11 @@ def load_device_calibrations(path: Path | None = None, *, fitted_with: str | Non
             warn(f"{exc} — predicting with the shipped factors, without your calibrations")
         return {}
     applied = [(k, f, st) for k, f, st in rows if st.get("applied", True)]
-    stale = sorted(k for k, _, st in applied if fitted_with is not None and st.get("fitted_with") != fitted_with)
+    stale = sorted(k for k, _, st in applied if fitted_with is not None and st.get("fitted_with") != fitted_with(k))
     if stale and say_stale and (str(target), "stale", 0) not in _reported:
         _reported.add((str(target), "stale", 0))
-        warn(f"the calibrations of {', '.join(stale)} were fitted by another version of the engine; predicting with the "
-             "shipped factors there — run 'advisor calibrate' to refit them from your runs")
+        warn(f"the calibrations of {', '.join(stale)} were fitted by another version of the engine or against another "
+             "profile of the device; predicting with the shipped factors there — run 'advisor calibrate' to refit them from your runs")
     return {k: f for k, f, _ in applied if k not in stale}
 
 

@@ -400,7 +400,7 @@ def test_a_calibration_fitted_by_another_engine_is_not_applied_until_refitted(ca
     that changes either, a stored calibration is left out (said once) until calibrate refits it."""
     import json
 
-    from advisor.calibrate_from_runs import engine_key
+    from advisor.calibrate_from_runs import calibration_key, engine_key
     from advisor.cli import main
     from advisor.store import connect, db_path
 
@@ -424,15 +424,24 @@ def test_a_calibration_fitted_by_another_engine_is_not_applied_until_refitted(ca
         conn.commit()
     stale, err, basis = decode()
     assert stale > calibrated * 1.5 and "calibrated" not in basis  # the shipped factors: this device's runs were half as fast
-    assert err == ("Warning: the calibrations of mini-pc-intel-n100-8gb were fitted by another version of the engine; "
-                   "predicting with the shipped factors there — run 'advisor calibrate' to refit them from your runs\n")
+    assert err == ("Warning: the calibrations of mini-pc-intel-n100-8gb were fitted by another version of the engine or against "
+                   "another profile of the device; predicting with the shipped factors there — run 'advisor calibrate' to refit "
+                   "them from your runs\n")
     assert main(["calibrate"]) == 0
     assert capsys.readouterr().err == ""  # calibrate refits them: no warning to run it
     assert decode()[:2] == (pytest.approx(calibrated), "")
     from dataclasses import replace
+    from functools import partial
 
     other = {**catalog.calibration, "cpu-x86": catalog.calibration["cpu-x86"].model_copy(update={"bw_efficiency": 0.5})}
     assert engine_key(catalog) != engine_key(replace(catalog, calibration=other))  # new shipped factors: refit
+    # a corrected profile of the device (its bandwidth doubled by an upgrade): its calibration was
+    # fitted against the old figure and waits for a refit; the shipped factors answer meanwhile
+    n100 = catalog.device("mini-pc-intel-n100-8gb")
+    fixed = n100.model_copy(update={"memory": n100.memory.model_copy(update={"bandwidth_gbs": n100.memory.bandwidth_gbs * 2})})
+    upgraded = replace(catalog, devices={**catalog.devices, n100.id: fixed})
+    assert n100.id in load_device_calibrations(db_path(), fitted_with=partial(calibration_key, catalog), say_stale=False)
+    assert n100.id not in load_device_calibrations(db_path(), fitted_with=partial(calibration_key, upgraded), say_stale=False)
 
 
 def test_many_runs_are_held_out_in_folds(catalog, tmp_path):

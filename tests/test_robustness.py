@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from advisor.catalog import data_root
-from advisor.calibrate_from_runs import engine_key
+from advisor.calibrate_from_runs import calibration_key
 from advisor.cli import main
 from advisor.store import Run, list_runs, load_device_calibrations, record_run, save_calibration
 
@@ -190,7 +190,7 @@ def store_with_rows(home, catalog):
     for tps in (5.0, 6.0):
         record_run(Run(source="validate", status="ok", device_id="raspberry-pi-5-8gb", model_id="qwen3-0.6b", quant="Q4_K_M",
                        measured={"decode_tokens_per_s": tps}, settings={"n_ctx": 512}), db)
-    fitted = {"fitted_with": engine_key(catalog)}  # by this engine: applied
+    fitted = {"fitted_with": calibration_key(catalog, "raspberry-pi-5-8gb")}  # by this engine, on this profile: applied
     save_calibration("device", "raspberry-pi-5-8gb", f.model_copy(update={"bw_efficiency": 0.3}), 2, fitted, db)
     save_calibration("device", "raspberry-pi-5-8gb", f.model_copy(update={"bw_efficiency": 0.4}), 2, fitted, db)
     return db
@@ -403,7 +403,7 @@ def read_only_home(tmp_path, monkeypatch, catalog):
     db = src / "advisor.db"
     record_run(Run(source="validate", status="ok", device_id="raspberry-pi-5-8gb", measured={"decode_tokens_per_s": 5.0}), db)
     save_calibration("device", "raspberry-pi-5-8gb", catalog.calibration["cpu-arm"].model_copy(update={"bw_efficiency": 0.2}), 2,
-                     {"fitted_with": engine_key(catalog)}, db)
+                     {"fitted_with": calibration_key(catalog, "raspberry-pi-5-8gb")}, db)
     ro = tmp_path / "ro"
     ro.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "none", str(ro)], capture_output=True, check=False).returncode:
