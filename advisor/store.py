@@ -173,6 +173,20 @@ def _has_tables(conn: sqlite3.Connection) -> bool:
     return conn.execute("PRAGMA user_version").fetchone()[0] >= 1
 
 
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: BEGIN IMMEDIATE (concurrent writers queue on the lock), then COMMIT,
+    or ROLLBACK on any error or interrupt, so all of it lands or none."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations, each in its own immediate transaction. Returns the version."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -182,18 +196,12 @@ def migrate(conn: sqlite3.Connection) -> int:
         )
     while version < len(MIGRATIONS):
         # executescript would commit implicitly: run the statements one by one in one transaction
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             if current == version:  # another process may have migrated meanwhile
                 for statement in _statements(MIGRATIONS[version]):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     return version
 
@@ -304,8 +312,7 @@ def _store_runs(runs: list[Run], path: Path | None, *, skip_copies: bool) -> tup
     ids: list[int] = []
     copies: list[tuple[int, int]] = []
     with connect(path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             stored = _stored_identities(conn, sorted({r.device_id for r in runs})) if skip_copies else {}
             for index, (run, values) in enumerate(zip(runs, rows)):
                 key = run_identity(run) if skip_copies else None
@@ -315,11 +322,6 @@ def _store_runs(runs: list[Run], path: Path | None, *, skip_copies: bool) -> tup
                 ids.append(int(conn.execute(sql, [values[c] for c in _RUN_COLUMNS]).lastrowid))
                 if key is not None:
                     stored[key] = ids[-1]
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     return ids, copies
 
 
@@ -357,14 +359,8 @@ def _run_values(run: Run) -> dict[str, Any]:
 def _insert(sql: str, params: list[Any] | tuple[Any, ...], path: Path | None) -> int:
     """One INSERT in its own immediate transaction (concurrent writers queue on the lock)."""
     with connect(path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             cur = conn.execute(sql, params)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return int(cur.lastrowid)
 
 
@@ -500,8 +496,7 @@ def set_excluded(run_ids: list[int], reason: str | None, path: Path | None = Non
     if not target.exists():
         raise UnknownIdError(f"no runs are recorded yet ({target} does not exist); measure one with 'advisor validate'")
     with connect(target) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             stored: set[int] = set()
             for start in range(0, len(run_ids), 500):  # SQLite caps the parameters of one statement
                 chunk = run_ids[start:start + 500]
@@ -511,11 +506,6 @@ def set_excluded(run_ids: list[int], reason: str | None, path: Path | None = Non
                 shown = ", ".join(map(str, missing[:10])) + (f", … ({len(missing):,} ids in all)" if len(missing) > 10 else "")
                 raise UnknownIdError(f"no run with id {shown}; nothing changed; list them with 'advisor runs list'")
             conn.executemany("UPDATE runs SET excluded = ? WHERE id = ?", [(reason, i) for i in run_ids])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
 
 def get_run(run_id: int, path: Path | None = None) -> Run:
@@ -616,12 +606,6 @@ def clear_calibrations(device_id: str | None = None, path: Path | None = None) -
     sql, args = ("DELETE FROM calibrations", ()) if device_id is None else (
         "DELETE FROM calibrations WHERE scope = 'device' AND key = ?", (device_id,))
     with connect(path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             n = conn.execute(sql, args).rowcount
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
     return int(n)
