@@ -202,6 +202,11 @@ class CalibrationSummary:
     heldout_mdape_after: float | None = None  # fits that did not see them
     effects: tuple[Effect, ...] = ()
 
+    @property
+    def name(self) -> str:
+        """Its key among the engine's calibrations (``factors_for``): the device id, or ``path:<path>``."""
+        return self.key if self.scope == "device" else f"path:{self.key}"
+
 
 @dataclass(frozen=True)
 class CalibrationReport:
@@ -415,14 +420,12 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
     current = load_device_calibrations(db, fitted_with=partial(calibration_key, catalog), say_stale=False)  # this refits them
     new = {k: v for k, v in current.items()}
     for s in groups:
-        name = s.key if s.scope == "device" else f"path:{s.key}"
         if s.applied:
-            new[name] = s.factors
+            new[s.name] = s.factors
         else:
-            new.pop(name, None)
+            new.pop(s.name, None)
     groups = [replace(s, effects=_effects(s, devices, combos, current, new, catalog)) for s in groups]
     if not dry_run:
         for s in groups:
-            name = s.key if s.scope == "device" else f"path:{s.key}"
-            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s, calibration_key(catalog, name)), db)
+            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s, calibration_key(catalog, s.name)), db)
     return CalibrationReport(groups, excluded, dry_run)
