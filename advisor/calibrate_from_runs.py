@@ -148,8 +148,11 @@ def current_profile(run: Run, catalog: Catalog) -> DeviceProfile:
 def observations_from_run(run: Run, catalog: Catalog) -> list[Observation]:
     """The decode/prefill measurements of one recorded run, with the device and workload they
     were measured on; none when ``run_exclusion`` names a reason."""
-    if run_exclusion(run, catalog) is not None:
-        return []
+    return [] if run_exclusion(run, catalog) is not None else _observations(run, catalog)
+
+
+def _observations(run: Run, catalog: Catalog) -> list[Observation]:
+    """``observations_from_run`` of a run ``run_exclusion`` has passed already."""
     device = current_profile(run, catalog)
     model, ftype = catalog.models[run.model_id], catalog.file_types[run.quant]
     s, m = run.settings, run.measured
@@ -384,7 +387,7 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
                 reason = f"a copy of run {first_copy[key]} (the same llama-bench row imported again)"
             else:
                 first_copy[key] = r.id
-        obs = [] if reason else observations_from_run(r, catalog)
+        obs = [] if reason else _observations(r, catalog)
         if obs:
             by_device[r.device_id].append((r, obs))
         elif r.status in ("ok", "noisy"):  # failed attempts are not measurements: not worth a line
