@@ -55,6 +55,25 @@ def test_prior_holds_without_data(catalog):
     assert result.factors == prior and result.n == 0
 
 
+def test_a_weight_family_factor_is_fitted_only_from_a_device_that_measured_two_families(catalog):
+    """Two devices, a legacy quant measured on one and a K-quant on the other: their ratio is as much
+    the devices' as the families', so no family factor is fitted (the shipped CUDA fit had taken a
+    1.57x K-quant speed-up from such a pair). One device that measured both identifies it."""
+    prior = catalog.calibration["cuda"].model_copy(update={"prefill_kquant_factor": 1.0})
+    truth = prior.model_copy(update={"prefill_kquant_factor": 0.6})
+    w = Workload(4096, 512, 1)
+    m = catalog.model("llama-3.2-1b-instruct")
+
+    def obs(device_id, quant):
+        o = Observation(m, catalog.file_type(quant), catalog.device(device_id), w, "prefill", 1.0)
+        return Observation(o.model, o.ftype, o.device, w, "prefill", predict(o, truth, catalog.ggml_types))
+
+    apart = [obs("desktop-rtx4090-24gb", "Q4_0"), obs("desktop-rtx3060-12gb", "Q4_K_M")]
+    assert fit(apart, prior, catalog.ggml_types).factors.prefill_kquant_factor == 1.0
+    together = apart + [obs("desktop-rtx4090-24gb", "Q4_K_M")]
+    assert fit(together, prior, catalog.ggml_types).factors.prefill_kquant_factor == pytest.approx(0.6, rel=0.05)
+
+
 # --------------------------------------------------------------------------- robustness (issue 11)
 
 

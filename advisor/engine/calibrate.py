@@ -129,6 +129,21 @@ def _with(factors: PathFactors, names: Sequence[str], logs: Sequence[float]) -> 
     return factors.model_copy(update={n: math.exp(v) for n, v in zip(names, logs)})
 
 
+def family_params(observations: Sequence[Observation]) -> tuple[str, ...]:
+    """The per-family prefill factors the runs identify: a family's factor is its speed beside
+    another family's *on the same device*. Across devices it would also absorb whatever sets the
+    devices apart (two CUDA rows, a legacy quant on an RTX 4080 and a K-quant on an RTX 3070,
+    fitted K-quants 1.57x faster, where one H200 measured them at ~0.56x of F16)."""
+    from advisor.engine.speed import weight_family
+
+    by_device: dict[str, set[str]] = {}
+    for o in observations:
+        if o.metric == "prefill":
+            by_device.setdefault(o.device.id, set()).add(weight_family(o.ftype.base_type))
+    identified = set().union(*(fams for fams in by_device.values() if len(fams) > 1))
+    return tuple(f"prefill_{f}_factor" for f in ("kquant", "float") if f in identified)
+
+
 def fit(
     observations: Sequence[Observation],
     prior: PathFactors,
@@ -148,12 +163,7 @@ def fit(
     if params is None:
         params = tuple(p for m, ps in (("decode", DECODE_PARAMS), ("prefill", PREFILL_PARAMS)) if m in metrics for p in ps)
         if "prefill" in metrics:
-            # per-family prefill factors only when the runs cover that family and another one
-            from advisor.engine.speed import weight_family
-
-            families = {weight_family(o.ftype.base_type) for o in observations if o.metric == "prefill"}
-            if len(families) > 1:
-                params += tuple(f"prefill_{f}_factor" for f in ("kquant", "float") if f in families)
+            params += family_params(observations)
     names = list(params)
     if not observations or not names:
         return FitResult(prior, 0, float("nan"), {}, ())
