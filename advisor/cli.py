@@ -67,9 +67,11 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Which small language model, in which quantization, runs how well on which device.
 
-    Predicts memory (weights, KV cache, buffers) and speed (prefill, decode, time to first token,
-    energy) of llama.cpp models from model architecture and device bandwidth/compute, with the
-    basis and a confidence band for every figure.
+    Predicts memory (weights, KV cache, buffers), load time and speed (prefill, decode, time to
+    first token, energy) of a model in a runtime (llama.cpp, MLX, MLC/WebLLM, ExecuTorch,
+    LiteRT-LM, ONNX Runtime GenAI, MNN, wllama) on a device, for a deployment target (server,
+    desktop app, iOS or Android app, browser tab), from the model's architecture and the device's
+    bandwidth and compute, with the basis and an 80 % band for every figure.
     """
 
 
