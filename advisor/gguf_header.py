@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from advisor.errors import DataFileError
+from advisor.inputs import check_regular_file
 
 GGUF_MAGIC = b"GGUF"
 MAX_TENSORS = 100_000  # the largest published models have a few thousand tensors
@@ -139,6 +140,7 @@ class _Reader:
 def read_gguf_header(path: str | Path) -> GgufHeader:
     """Parse the metadata and the tensor table of the GGUF file at ``path`` (never its data)."""
     path = Path(path)
+    check_regular_file(path, expected="GGUF file")  # a FIFO or /dev/zero would block or never end
     try:
         f = open(path, "rb")
     except OSError as exc:

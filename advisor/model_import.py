@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any, get_args
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from advisor.errors import DataFileError
 from advisor.gguf_header import ArrayLength, GgufHeader, read_gguf_header
+from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, parse_document
 from advisor.records import FileTensor, FileType, GgmlType, GgufArch, ModelSpec
 
 SUPPORTED_ARCHS: tuple[str, ...] = get_args(GgufArch)
@@ -33,6 +35,33 @@ def _slug(text: str) -> str:
 
 def _license_class(license_name: str) -> str:
     return "permissive" if license_name.lower() in _PERMISSIVE else "noncommercial"
+
+
+def _whole(path: Path, name: str, value: Any, *, low: int = 0, high: int = MAX_CONTEXT_TOKENS) -> int:
+    """``value`` as a whole number in [low, high], or one DataFileError naming the field: a string,
+    a float, a NaN, a bool or an absurd size would otherwise fail deep in the arithmetic."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DataFileError(f"{path}: {name} is {_shown(value)}, expected a whole number; is this the right file?")
+    if not low <= value <= high:
+        raise DataFileError(f"{path}: {name} is {value:,}, outside {low:,} to {high:,}; is this the right file?")
+    return value
+
+
+#: longest model name taken from a file (a title line, a table cell)
+MAX_NAME_CHARS = 120
+
+
+def _name(text: str) -> str:
+    """A model name from a file, as printable text: control and format characters (a terminal
+    escape, a right-to-left override that reorders the line it is printed in) dropped, and cut at
+    MAX_NAME_CHARS."""
+    clean = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
+    return clean if len(clean) <= MAX_NAME_CHARS else clean[:MAX_NAME_CHARS - 1] + "…"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _spec(path: Path, fields: dict[str, Any]) -> ModelSpec:
@@ -68,12 +97,18 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
             missing.append(f"{arch}.{name}")
         return value
 
+    def whole(name: str, default: int = 0, high: int = MAX_CONTEXT_TOKENS) -> int:
+        """A scalar count of the header, checked (a per-layer list is ``per_layer``'s)."""
+        return _whole(path, f"{arch}.{name}", key(name, default), high=high)
+
     n_layers = key("block_count")
     hidden = key("embedding_length")
     heads = key("attention.head_count")
     ffn = key("feed_forward_length", 0)
     if missing:
         raise DataFileError(f"{path}: the GGUF header lacks {', '.join(missing)}")
+    n_layers = _whole(path, f"{arch}.block_count", n_layers, low=1, high=MAX_LAYERS)
+    hidden = _whole(path, f"{arch}.embedding_length", hidden, low=1, high=MAX_WIDTH)
     kv = key("attention.head_count_kv", heads)
     by_id = {g.ggml_type_id: g.name for g in ggml_types.values()}
     tensors: list[FileTensor] = []
@@ -85,58 +120,67 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
     if embd is None or len(embd.shape) != 2:
         raise DataFileError(f"{path}: the tensor table has no 2-D token_embd.weight")
+    blocks = {int(m.group(1)) for t in tensors if (m := re.match(r"blk\.(\d+)\.", t.name))}
+    if blocks != set(range(n_layers)):
+        held = f"blocks 0 to {max(blocks)}" if blocks and blocks == set(range(max(blocks) + 1)) else f"{len(blocks):,} blocks"
+        raise DataFileError(f"{path}: {arch}.block_count is {n_layers:,} but the tensor table holds {held}; "
+                            "the header is inconsistent (is the file complete?)")
 
-    def per_layer(value: Any, what: str) -> tuple[int, tuple[int, ...] | None]:
-        if isinstance(value, list):
-            if len(value) != n_layers or not all(isinstance(v, int) for v in value):
-                raise DataFileError(f"{path}: {arch}.{what} has {len(value)} entries for {n_layers} layers")
-            return max(value), tuple(value) if len(set(value)) > 1 else None
+    def per_layer(value: Any, what: str, low: int = 0, high: int = MAX_WIDTH) -> tuple[int, tuple[int, ...] | None]:
         if isinstance(value, ArrayLength):
             raise DataFileError(f"{path}: {arch}.{what} has {value.length:,} entries for {n_layers} layers")
-        return int(value), None
+        if isinstance(value, list):
+            if len(value) != n_layers:
+                raise DataFileError(f"{path}: {arch}.{what} has {len(value)} entries for {n_layers} layers")
+            value = [_whole(path, f"{arch}.{what}[{i}]", v, high=high) for i, v in enumerate(value)]
+            if max(value) < low:
+                raise DataFileError(f"{path}: {arch}.{what} is {low - 1} in every layer; is this the right file?")
+            return max(value), tuple(value) if len(set(value)) > 1 else None
+        return _whole(path, f"{arch}.{what}", value, low=low, high=high), None
 
-    n_heads, heads_per_layer = per_layer(heads, "attention.head_count")
-    n_kv, kv_per_layer = per_layer(kv, "attention.head_count_kv")
+    n_heads, heads_per_layer = per_layer(heads, "attention.head_count", low=1, high=MAX_HEADS)
+    n_kv, kv_per_layer = per_layer(kv, "attention.head_count_kv", high=MAX_HEADS)
     ffn_size, ffn_per_layer = per_layer(ffn, "feed_forward_length")
-    n_experts = int(key("expert_count", 0))
+    n_experts = whole("expert_count", high=MAX_WIDTH)
     experts_in_ffn = arch in ("olmoe", "granitemoe", "granitehybrid", "phimoe")
-    expert_ffn = int(key("expert_feed_forward_length", 0)) or (ffn_size if experts_in_ffn and n_experts else 0)
-    head_dim = int(key("attention.key_length", hidden // max(1, n_heads)))
-    kv_lora = int(key("attention.kv_lora_rank", 0))
+    expert_ffn = whole("expert_feed_forward_length", high=MAX_WIDTH) or (ffn_size if experts_in_ffn and n_experts else 0)
+    head_dim = whole("attention.key_length", hidden // n_heads, high=MAX_WIDTH)
+    kv_lora = whole("attention.kv_lora_rank", high=MAX_WIDTH)
     mla: dict[str, Any] = {}
     if kv_lora:  # MLA: key_length is the latent; the q/k and v heads have their own keys
-        head_dim = int(key("attention.key_length_mla", head_dim))
-        mla = dict(kv_lora_rank=kv_lora, v_head_dim=int(key("attention.value_length_mla", 0)))
-    rope_dims = int(key("rope.dimension_count", 0))
-    general_name = md.get("general.name") if isinstance(md.get("general.name"), str) else None
-    license_name = md.get("general.license") if isinstance(md.get("general.license"), str) else "unknown (not in the GGUF header)"
+        head_dim = whole("attention.key_length_mla", head_dim, high=MAX_WIDTH)
+        mla = dict(kv_lora_rank=kv_lora, v_head_dim=whole("attention.value_length_mla", high=MAX_WIDTH))
+    rope_dims = whole("rope.dimension_count", high=MAX_WIDTH)
+    context = whole("context_length", 4096)
+    general_name = _name(md["general.name"]) if isinstance(md.get("general.name"), str) else None
+    license_name = (_name(md["general.license"]) if isinstance(md.get("general.license"), str) else "") or "unknown (not in the GGUF header)"
     fields: dict[str, Any] = dict(
         id=_slug(h.path.stem), name=general_name or h.path.stem, family=arch, publisher=str(md.get("general.organization", "unknown")),
         hf_repo="", gguf_arch=arch, license=license_name, license_class=_license_class(license_name), release_date="unknown",
         params=sum(_elements(t.shape) for t in tensors), params_published="-",
-        context_length=int(key("context_length", 4096)), max_position_embeddings=int(key("context_length", 4096)),
+        context_length=context, max_position_embeddings=context,
         n_layers=n_layers, hidden_size=hidden, ffn_size=max(ffn_size, 1), n_heads=n_heads, n_kv_heads=max(n_kv, 1),
         head_dim=head_dim, vocab_size=embd.shape[1], tied_embeddings="output.weight" not in names,
         attn_bias=any(n.endswith(("attn_q.bias", "attn_qkv.bias")) for n in names),
         qk_norm=any("attn_q_norm" in n for n in names), norm="layer" if "output_norm.bias" in names else "rms",
         ffn_gated=any("ffn_gate" in n and "ffn_gate_inp" not in n for n in names),
         post_norms=any("post_attention_norm" in n for n in names),
-        sliding_window=int(key("attention.sliding_window", 0)) if arch in _SWA_PATTERN else 0,
+        sliding_window=whole("attention.sliding_window") if arch in _SWA_PATTERN else 0,
         swa_global_every=_SWA_PATTERN.get(arch, 0),
         n_heads_per_layer=heads_per_layer, n_kv_heads_per_layer=kv_per_layer, ffn_size_per_layer=ffn_per_layer,
-        n_experts=n_experts, n_experts_used=int(key("expert_used_count", 0)) if n_experts else 0,
+        n_experts=n_experts, n_experts_used=whole("expert_used_count", high=MAX_WIDTH) if n_experts else 0,
         expert_ffn_size=expert_ffn if n_experts else 0,
-        shared_expert_ffn_size=(int(key("expert_shared_feed_forward_length", 0))
-                                or int(key("expert_shared_count", 0)) * expert_ffn) if n_experts else 0,
-        n_dense_layers=int(key("leading_dense_block_count", 0)) if n_experts else 0,
-        shortconv_l_cache=int(key("shortconv.l_cache", 0)),
-        ssm_d_state=int(key("ssm.state_size", 0)), ssm_d_conv=int(key("ssm.conv_kernel", 0)),
-        ssm_n_group=int(key("ssm.group_count", 0)), ssm_n_heads=int(key("ssm.time_step_rank", 0)),
+        shared_expert_ffn_size=(whole("expert_shared_feed_forward_length", high=MAX_WIDTH)
+                                or whole("expert_shared_count", high=MAX_WIDTH) * expert_ffn) if n_experts else 0,
+        n_dense_layers=whole("leading_dense_block_count", high=MAX_LAYERS) if n_experts else 0,
+        shortconv_l_cache=whole("shortconv.l_cache", high=MAX_WIDTH),
+        ssm_d_state=whole("ssm.state_size", high=MAX_WIDTH), ssm_d_conv=whole("ssm.conv_kernel", high=MAX_WIDTH),
+        ssm_n_group=whole("ssm.group_count", high=MAX_WIDTH), ssm_n_heads=whole("ssm.time_step_rank", high=MAX_WIDTH),
         rope_dims=rope_dims if 0 < rope_dims < head_dim else 0,
-        per_layer_input_dims=int(key("embedding_length_per_layer_input", 0)),
-        altup_inputs=int(key("altup.num_inputs", 0)),
+        per_layer_input_dims=whole("embedding_length_per_layer_input", high=MAX_WIDTH),
+        altup_inputs=whole("altup.num_inputs", high=MAX_WIDTH),
         laurel_rank=next((t.shape[1] for t in tensors if t.name == "blk.0.laurel_l.weight"), 0),
-        n_kv_layers=n_layers - int(key("attention.shared_kv_layers", 0)) if key("attention.shared_kv_layers", 0) else 0,
+        n_kv_layers=n_layers - shared_kv if (shared_kv := whole("attention.shared_kv_layers", high=n_layers)) else 0,
         file_tensors=tuple(tensors), verified=True, **mla,
         source=f"GGUF header of {h.path} (metadata and tensor table; tensor data not read)",
         notes="Imported from a GGUF header: weights are the file's own tensor types and shapes.",
@@ -189,21 +233,55 @@ _HF_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+#: config.json counts the import does arithmetic on: (lowest, highest) accepted (inputs' sanity bounds)
+_HF_COUNTS: dict[str, tuple[int, int]] = {
+    "num_hidden_layers": (1, MAX_LAYERS), "hidden_size": (1, MAX_WIDTH), "num_attention_heads": (1, MAX_HEADS),
+    "num_key_value_heads": (0, MAX_HEADS), "vocab_size": (1, MAX_VOCAB), "max_position_embeddings": (1, MAX_CONTEXT_TOKENS),
+    "intermediate_size": (0, MAX_WIDTH), "head_dim": (0, MAX_WIDTH), "num_experts": (0, MAX_WIDTH),
+    "num_local_experts": (0, MAX_WIDTH), "num_experts_per_tok": (0, MAX_WIDTH), "moe_intermediate_size": (0, MAX_WIDTH),
+    "shared_intermediate_size": (0, MAX_WIDTH), "num_dense_layers": (0, MAX_LAYERS), "mamba_d_state": (0, MAX_WIDTH),
+    "mamba_d_conv": (0, MAX_WIDTH), "mamba_n_groups": (0, MAX_WIDTH), "mamba_n_heads": (0, MAX_WIDTH),
+    "mamba_expand": (0, MAX_WIDTH), "conv_L_cache": (0, MAX_WIDTH), "block_ff_dim": (0, MAX_WIDTH),
+    "block_multiple_of": (1, MAX_WIDTH), "decoder_sparse_step": (0, MAX_LAYERS),
+}
+#: config.json fractions and multipliers: (exclusive lowest, highest)
+_HF_FACTORS: dict[str, tuple[float, float]] = {
+    "partial_rotary_factor": (0.0, 1.0), "rotary_pct": (0.0, 1.0), "block_ffn_dim_multiplier": (0.0, 16.0),
+}
+
+
+def _check_config_numbers(path: Path, cfg: dict[str, Any]) -> None:
+    """Every count and factor the import computes with is a number in its range (a string, a
+    float layer count or a zero head count would otherwise be a TypeError or ZeroDivisionError),
+    and the per-layer lists are lists of the right kind."""
+    for name, (low, high) in _HF_COUNTS.items():
+        if cfg.get(name) is not None:
+            _whole(path, name, cfg[name], low=low, high=high)
+    for name, (low, high) in _HF_FACTORS.items():
+        v = cfg.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not low < v <= high):
+            raise DataFileError(f"{path}: {name} is {_shown(v)}, expected a number above {low:g} and at most {high:g}")
+    for name, kind, what in (("layer_types", str, "strings"), ("full_attn_idxs", int, "layer indices"),
+                             ("mlp_only_layers", int, "layer indices")):
+        v = cfg.get(name)
+        if v is not None and not (isinstance(v, list) and all(isinstance(x, kind) and not isinstance(x, bool) for x in v)):
+            raise DataFileError(f"{path}: {name} is {_shown(v)}, expected a list of {what}")
+    if isinstance(cfg.get("layer_types"), list) and len(cfg["layer_types"]) > MAX_LAYERS:
+        raise DataFileError(f"{path}: layer_types has {len(cfg['layer_types']):,} entries, more than {MAX_LAYERS:,} layers")
+
+
 def model_from_hf_config(path: str | Path) -> ModelSpec:
     """A ModelSpec from a Hugging Face config.json (text models of the supported types)."""
     path = Path(path)
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot read the config ({exc.strerror or exc}); check the path") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{path}: not valid JSON ({exc})") from None
+    cfg = parse_document(path, json.loads, expected="config.json", syntax_error=json.JSONDecodeError,
+                         describe_syntax=lambda exc: f"not valid JSON ({exc})", shape="a config.json is one flat object")
     if not isinstance(cfg, dict):
         raise DataFileError(f"{path}: expected a JSON object")
     cfg = {**cfg.get("text_config", {}), **cfg} if isinstance(cfg.get("text_config"), dict) else cfg
     model_type = cfg.get("model_type")
-    if model_type not in _HF_TYPES:
-        raise DataFileError(f"{path}: model_type {model_type!r} is not supported; supported: {', '.join(_HF_TYPES)}")
+    if not isinstance(model_type, str) or model_type not in _HF_TYPES:
+        raise DataFileError(f"{path}: model_type {_shown(model_type)} is not supported; supported: {', '.join(_HF_TYPES)}")
+    _check_config_numbers(path, cfg)
     arch, defaults = _HF_TYPES[model_type]
     missing: list[str] = []
 
@@ -279,7 +357,7 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
     rotary = cfg.get("partial_rotary_factor") or cfg.get("rotary_pct")
     rope_dims = int(rotary * head_dim) if rotary and rotary < 1 else 0
     tied = cfg.get("tie_word_embeddings", defaults["tie_word_embeddings"])
-    name = cfg.get("_name_or_path") or path.parent.name or path.stem
+    name = _name(str(cfg.get("_name_or_path") or "").rstrip("/")) or path.parent.name or path.stem
     fields: dict[str, Any] = dict(
         id=_slug(str(name).split("/")[-1]), name=str(name).split("/")[-1], family=model_type, publisher="unknown",
         hf_repo=str(name) if "/" in str(name) else "", gguf_arch=arch, license="unknown (not in config.json)",

@@ -49,15 +49,21 @@ def _header(kvs: list[bytes], tensors: list[bytes], *, n_tensors: int | None = N
             + struct.pack("<Q", len(kvs) if n_kv is None else n_kv) + b"".join(kvs) + b"".join(tensors))
 
 
-def _tiny_moe_header() -> bytes:
-    """A 2-layer qwen3moe tensor table (Q4_K matrices id 12, F32 norms/routers id 0), no data."""
-    e, v, ff, n = 256, 1024, 256, 4
-    kvs = [_kv("general.architecture", "qwen3moe"), _kv("general.name", "tiny moe"), _kv("general.file_type", 15),
-           _kv("qwen3moe.block_count", 2), _kv("qwen3moe.embedding_length", e), _kv("qwen3moe.feed_forward_length", 512),
-           _kv("qwen3moe.attention.head_count", 4), _kv("qwen3moe.attention.head_count_kv", 2),
-           _kv("qwen3moe.attention.key_length", 64), _kv("qwen3moe.context_length", 4096),
-           _kv("qwen3moe.expert_count", n), _kv("qwen3moe.expert_used_count", 2),
-           _kv("qwen3moe.expert_feed_forward_length", ff)]
+_MOE = dict(e=256, v=1024, ff=256, n=4)
+
+
+def _tiny_moe_kvs() -> list[bytes]:
+    e, ff, n = _MOE["e"], _MOE["ff"], _MOE["n"]
+    return [_kv("general.architecture", "qwen3moe"), _kv("general.name", "tiny moe"), _kv("general.file_type", 15),
+            _kv("qwen3moe.block_count", 2), _kv("qwen3moe.embedding_length", e), _kv("qwen3moe.feed_forward_length", 512),
+            _kv("qwen3moe.attention.head_count", 4), _kv("qwen3moe.attention.head_count_kv", 2),
+            _kv("qwen3moe.attention.key_length", 64), _kv("qwen3moe.context_length", 4096),
+            _kv("qwen3moe.expert_count", n), _kv("qwen3moe.expert_used_count", 2),
+            _kv("qwen3moe.expert_feed_forward_length", ff)]
+
+
+def _tiny_moe_tensors() -> list[bytes]:
+    e, v, ff, n = _MOE["e"], _MOE["v"], _MOE["ff"], _MOE["n"]
     ts = [_tensor("token_embd.weight", (e, v), 12), _tensor("output_norm.weight", (e,), 0), _tensor("output.weight", (e, v), 14)]
     for i in range(2):
         p = f"blk.{i}."
@@ -67,7 +73,15 @@ def _tiny_moe_header() -> bytes:
                _tensor(p + "attn_output.weight", (256, e), 12), _tensor(p + "ffn_norm.weight", (e,), 0),
                _tensor(p + "ffn_gate_inp.weight", (e, n), 0), _tensor(p + "ffn_gate_exps.weight", (e, ff, n), 12),
                _tensor(p + "ffn_up_exps.weight", (e, ff, n), 12), _tensor(p + "ffn_down_exps.weight", (ff, e, n), 14)]
-    return _header(kvs, ts)
+    return ts
+
+
+def _tiny_moe_header(**replace: bytes) -> bytes:
+    """A 2-layer qwen3moe tensor table (Q4_K matrices id 12, F32 norms/routers id 0), no data;
+    ``replace`` swaps the metadata entry of a key (its dots as double underscores) for other bytes."""
+    swap = {k.replace("__", "."): v for k, v in replace.items()}
+    kvs = [next((v for k, v in swap.items() if kv.startswith(_s(k))), kv) for kv in _tiny_moe_kvs()]
+    return _header(kvs, _tiny_moe_tensors())
 
 
 def test_header_gives_the_exact_file_weights(tmp_path, catalog):
@@ -224,6 +238,87 @@ def test_bad_configs_name_what_is_wrong(tmp_path, capsys, config, message):
         model_from_hf_config(path)
     code, out, err = run(capsys, "predict", "--model-config", str(path), "--ram", "8GB")
     assert code == 1 and err.startswith(f"Error: {path}: ") and err.count("\n") == 1
+
+
+BAD_VALUES = [  # each once gave a traceback (TypeError, ZeroDivisionError, RecursionError) or ran for minutes
+    ({**QWEN3_30B, "num_attention_heads": 0}, "num_attention_heads is 0, outside 1 to 4,096"),
+    ({**QWEN3_30B, "num_attention_heads": "32"}, "num_attention_heads is '32', expected a whole number"),
+    ({**QWEN3_30B, "hidden_size": 2048.5}, "hidden_size is 2048.5, expected a whole number"),
+    ({**QWEN3_30B, "num_hidden_layers": True}, "num_hidden_layers is True, expected a whole number"),
+    ({**QWEN3_30B, "partial_rotary_factor": "half"}, "partial_rotary_factor is 'half', expected a number above 0 and at most 1"),
+    ({**LFM2_12B, "block_ff_dim": "x"}, "block_ff_dim is 'x', expected a whole number"),
+    ({**LFM2_12B, "num_hidden_layers": 10**9}, "num_hidden_layers is 1,000,000,000, outside 1 to 1,024"),
+    ({**LFM2_12B, "layer_types": "attention"}, "layer_types is 'attention', expected a list of strings"),
+    ({**QWEN3_30B, "model_type": ["llama"]}, "model_type ['llama'] is not supported"),
+]
+
+
+@pytest.mark.parametrize("config, message", BAD_VALUES, ids=range(len(BAD_VALUES)))
+def test_config_values_of_the_wrong_kind_are_one_error_line(tmp_path, capsys, config, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    code, out, err = run(capsys, "predict", "--model-config", str(path), "--ram", "8GB")
+    assert (code, out) == (1, "") and err.startswith(f"Error: {path}: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[" * 100_000 + "]" * 100_000, "nested more than 32 levels deep; a config.json is one flat object"),
+    ('{"vocab_size": 1' + "0" * 5000 + "}", "a number is too large"),
+    ('{"hidden_size": NaN, "model_type": "llama"}', "field 'hidden_size': nan is not a finite number"),
+])
+def test_hostile_config_files_are_one_error_line(tmp_path, capsys, text, message):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    code, out, err = run(capsys, "predict", "--model-config", str(path), "--ram", "8GB")
+    assert (code, out) == (1, "") and err.startswith(f"Error: {path}: {message}") and err.count("\n") == 1
+
+
+def test_a_config_or_header_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # reading it would block forever
+    for option, path, expected in (("--model-config", fifo, "config.json"), ("--gguf-header", fifo, "GGUF file"),
+                                   ("--model-config", Path("/dev/zero"), "config.json")):
+        code, out, err = run(capsys, "predict", option, str(path), "--ram", "8GB")
+        assert (code, out) == (1, "")
+        assert err == f"Error: {path}: is not a regular file (a pipe, device or socket); expected a {expected}\n"
+
+
+def _f32(key: str, value: float) -> bytes:
+    return _s(key) + struct.pack("<I", 6) + struct.pack("<f", value)
+
+
+def _bool(key: str, value: bool) -> bytes:
+    return _s(key) + struct.pack("<I", 7) + struct.pack("<?", value)
+
+
+BAD_METADATA = [
+    (_kv("qwen3moe.attention.head_count", "four"), "qwen3moe.attention.head_count is 'four', expected a whole number"),
+    (_f32("qwen3moe.context_length", float("nan")), "qwen3moe.context_length is nan, expected a whole number"),
+    (_kv("qwen3moe.expert_count", "eight"), "qwen3moe.expert_count is 'eight', expected a whole number"),
+    (_bool("qwen3moe.block_count", True), "qwen3moe.block_count is True, expected a whole number"),
+    (_kv("qwen3moe.block_count", 1),
+     "qwen3moe.block_count is 1 but the tensor table holds blocks 0 to 1; the header is inconsistent"),
+    (_s("qwen3moe.attention.head_count") + struct.pack("<I", 9) + struct.pack("<IQ", 8, 2) + _s("a") + _s("b"),
+     "qwen3moe.attention.head_count[0] is 'a', expected a whole number"),
+]
+
+
+@pytest.mark.parametrize("entry, message", BAD_METADATA, ids=range(len(BAD_METADATA)))
+def test_header_metadata_of_the_wrong_kind_is_one_error_line(tmp_path, capsys, entry, message):
+    key = entry[8:8 + struct.unpack("<Q", entry[:8])[0]].decode()
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_tiny_moe_header(**{key.replace(".", "__"): entry}))
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--ram", "8GB")
+    assert (code, out) == (1, "") and err.startswith(f"Error: {path}: {message}") and err.count("\n") == 1
+
+
+def test_control_characters_in_a_name_are_not_printed(tmp_path, catalog):
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_tiny_moe_header(general__name=_kv("general.name", "tiny\x1b[2J\u202emoe" + "x" * 500)))
+    model, _ = model_from_gguf(path, catalog.ggml_types, catalog.file_types)
+    assert model.name.startswith("tiny[2Jmoexx") and len(model.name) == 120 and model.name.endswith("…")
 
 
 def test_models_add_stores_the_model_under_advisor_home(tmp_path, monkeypatch, capsys):
