@@ -25,6 +25,7 @@ from published import (  # noqa: E402
     PUBLISHED_DATA_LOG_SD,
     PUBLISHED_DECODE_PARAMS,
     PUBLISHED_LOSS,
+    cite_all,
     decode_params,
     held_out,
     heldout_bands,
@@ -82,7 +83,7 @@ def main() -> int:
             fit = partial(calibrate_path, obs, prior, catalog.ggml_types, basis=basis, data_log_sd=PUBLISHED_DATA_LOG_SD,
                           loss=PUBLISHED_LOSS)
             factors, fd, fp = fit(decode_params=decode_params(path))
-            source = "; ".join(sorted({r.raw["source"][:80] for r in group}))[:600]
+            source = cite_all(r.raw["source"] for r in group)
             print(f"{path:15s} n={len(obs):2d} decode log-rmse={fd.log_rmse:.3f} prefill log-rmse={fp.log_rmse:.3f} -> "
                   f"bw_eff={factors.bw_efficiency:.3f} fixed/layer={factors.fixed_s_per_layer * 1e6:.1f}us "
                   f"dec_comp={factors.decode_compute_efficiency:.3f} prefill_eff={factors.prefill_efficiency:.3f}")

@@ -30,6 +30,7 @@ from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import Observation, band_from_heldout, conformal_rank_ok, fit, predict  # noqa: E402
 from advisor.engine.evaluate import runtime_prior  # noqa: E402
 from advisor.engine.runtimes import Variant  # noqa: E402
+from benchmarks.published import cite_all  # noqa: E402
 from benchmarks.runtime_published import RuntimeMeasurement, load_runtime_rows  # noqa: E402
 
 OUT = HERE.parent / "catalog" / "runtime-calibration.toml"
@@ -114,6 +115,7 @@ def main() -> int:
     catalog = load_catalog()
     rows, _ = load_runtime_rows(catalog)
     by_path = observations(rows, catalog)
+    sources = {r.label: r.source for r in rows}
     entries, table = [], []
     all_prior, all_lodo = defaultdict(list), defaultdict(list)
     for path, obs in sorted(by_path.items()):
@@ -142,7 +144,7 @@ def main() -> int:
         basis = (f"{len(obs)} published {path} measurements from {len(devices)} device{'s' if len(devices) > 1 else ''} "
                  f"({what}; prior llama.cpp {base_path})")
         entries.append(prior.model_copy(update={**update, "basis": basis,
-                                                "source": "; ".join(sorted({o.label.split(' | ')[0] for o in obs}))[:400]}))
+                                                "source": cite_all(sources[o.label] for o in obs)}))
     write_toml(entries)
     lines = ["# Runtime speed paths vs published measurements", "",
              "`python benchmarks/fit_runtimes.py` — rows of ../shared/reference/runtime-measurements.csv mapped by",

@@ -78,6 +78,24 @@ PUBLISHED_DECODE_PARAMS = ("bw_efficiency", "fixed_s_per_layer")
 PUBLISHED_DECODE_PARAMS_BY_PATH = {"metal": (*PUBLISHED_DECODE_PARAMS, "decode_compute_efficiency")}
 
 
+_CITATION = re.compile(r"(?:https?://|www\.|github\.com/)\S+(?: [\w./-]+\.md\b)?")  # a repository and the file in it
+
+
+def cite(source: str) -> str:
+    """A row's source as a citation a calibration can list: its first link (a page, a repository
+    file), or else its text up to the first remark, cut at a word, never inside a parenthesis."""
+    link = _CITATION.search(source)
+    if link:
+        return link.group(0).rstrip(".,;)")
+    head = re.split(r" \(|;", source, maxsplit=1)[0].strip()
+    return head if len(head) <= 80 or " " not in head[:80] else head[:80].rsplit(" ", 1)[0] + "…"
+
+
+def cite_all(sources) -> str:
+    """The distinct citations of ``sources``, sorted, all of them."""
+    return "; ".join(sorted({cite(s) for s in sources}))
+
+
 def decode_params(path: str) -> tuple[str, ...]:
     """The decode parameters fitted to a path's published rows."""
     return PUBLISHED_DECODE_PARAMS_BY_PATH.get(path, PUBLISHED_DECODE_PARAMS)

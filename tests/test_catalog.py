@@ -69,6 +69,16 @@ def test_every_profile_file_is_named_by_its_id_and_class():
 
 
 @pytest.mark.catalog_data
+def test_every_calibration_cites_whole_sources(catalog):
+    """A fitted path's source lists its rows' citations whole: fit_defaults once cut each at 80
+    characters and the list at 600 ("discussions/30069 (via research file; not ; https://…")."""
+    for path, f in catalog.calibration.items():
+        assert f.source.strip(), path
+        for citation in f.source.split("; "):
+            assert citation.count("(") == citation.count(")") and not citation.endswith(("(", " ")), (path, citation)
+
+
+@pytest.mark.catalog_data
 def test_every_record_has_a_source(catalog):
     for m in catalog.models.values():
         assert m.source.strip(), m.id
