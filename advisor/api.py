@@ -68,6 +68,12 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     given = [x for x in (choice.device_id, choice.device_file, choice.ram) if x]
     if len(given) != 1:
         raise BadInputError("name the device with exactly one of --device ID, --device-file FILE or --ram SIZE")
+    names = dict(choice.input_names)
+    if not choice.ram and (choice.usable or choice.device_class):
+        what = " and ".join(x for x, given in ((names["usable"], choice.usable), (names.get("class", "--class"), choice.device_class))
+                            if given)
+        raise BadInputError(f"{what} describe{'s' if ' and ' not in what else ''} a device given by {names['ram']} only; "
+                            "a device profile states its own usable memory and class (an app's budget: --target)")
     if choice.device_id:
         if choice.device_id == "local":
             from advisor.local import local_profile  # lazy: probes are slow
@@ -77,15 +83,17 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     if choice.device_file:
         return load_device_file(choice.device_file)
     assert choice.ram is not None
-    names = dict(choice.input_names)
     ram = parse_memory_size(choice.ram, what=names["ram"])
     usable = parse_memory_size(choice.usable, what=names["usable"]) if choice.usable else None
     if usable is not None and usable > ram:
         raise BadInputError(
             f"{names['usable']} {choice.usable} is more than {names['ram']} {choice.ram}; usable memory is part of RAM")
-    if choice.device_class and choice.device_class not in {d.device_class for d in catalog.devices.values()}:
-        classes = ", ".join(sorted({d.device_class for d in catalog.devices.values()}))
-        raise BadInputError(f"unknown device class '{choice.device_class}'; use one of {classes}")
+    if choice.device_class and choice.device_class not in ram_classes(catalog):
+        known = choice.device_class in {d.device_class for d in catalog.devices.values()}
+        why = (f"every {choice.device_class} profile has a discrete GPU, whose VRAM a RAM size does not describe: "
+               f"name one with --device (see 'advisor devices --class {choice.device_class}')" if known
+               else f"unknown device class '{choice.device_class}'")
+        raise BadInputError(f"{why}; with {names['ram']}, use one of {', '.join(ram_classes(catalog))}")
     key = ("generic", ram, choice.device_class, usable)
     made = catalog.made_devices.get(key)
     if made is None:
@@ -94,6 +102,12 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
         made = catalog.made_devices[key] = generic_device(
             ram, ram_peer_templates(catalog), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
     return made
+
+
+def ram_classes(catalog: Catalog) -> list[str]:
+    """The device classes a RAM-only device may take its speed from (``engine.evaluate.ram_peers``
+    leaves out devices with a discrete GPU: a class of only those has no RAM peer)."""
+    return sorted({d.device_class for d in ram_peer_templates(catalog) if not (d.gpu and d.gpu.discrete)})
 
 
 def ram_peer_templates(catalog: Catalog) -> list[DeviceProfile]:

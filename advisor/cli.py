@@ -23,7 +23,7 @@ from advisor.options import DURATION, device_from, device_options, format_option
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import band, plural, price_text, speed_evidence, tps
+from advisor.wording import band, peers_text, plural, price_text, speed_evidence, tps
 
 
 def _emit(text: str) -> None:
@@ -185,13 +185,8 @@ def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None = N
     speeds = peer_speeds(device, model_id, quant_id, runtime_id=runtime_id)
     if not speeds:
         return None
-    first, rest = speeds[0], speeds[1:]
-    text = (f"Speed figures are those of {first[0].name}, the slowest of {len(speeds)} catalog devices with "
-            f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {tps(first[1])} tok/s there")
-    if rest:
-        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in rest) + " tok/s"
     rows = [{"device": d.id, "name": d.name, "decode_tokens_per_s": v, "used": i == 0} for i, (d, v) in enumerate(speeds)]
-    return text + ".", rows
+    return peers_text(speeds, model_id, quant_id), rows
 
 
 CANDIDATE_COLUMNS = [
@@ -331,7 +326,9 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
 def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     m = d["memory"]
     rows = [
-        {"item": "fit", "value": d["fit"], "basis": f"usable {format_size(m['usable_bytes'])} ({d['device']['usable_basis']})"},
+        {"item": "fit", "value": d["fit"], "basis": f"usable {format_size(m['usable_bytes'])} ({d['device']['usable_basis']})" + (
+            f"; in memory only: the context is beyond the model's native {d['context_length']:,} tokens, which recommend "
+            "and devices-for reject" if d["workload"]["context_tokens"] > d["context_length"] else "")},
         {"item": "weights", "value": format_size(m["weights_bytes"]), "basis": (
             "Σ per-tensor ggml sizes under the llama.cpp mix: " + ", ".join(f"{w['ggml_type']}×{w['tensors']}" for w in d["weights_by_type"])
             if "weights_by_type" in d else

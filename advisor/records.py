@@ -1281,6 +1281,7 @@ REASON_KINDS: dict[str, str] = {
     "tier": "nothing that passes on the rest of its RAM tier passes on this device",
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
     "download": "value = the download's bytes, limit = the most allowed [bytes]",
+    "threads": "value = the threads asked for, limit = the CPU's hardware threads, which the estimate uses",
 }
 
 #: Reasons that mean "not asked for" rather than "cannot run".

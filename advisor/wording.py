@@ -8,6 +8,7 @@ dashboard words the few reasons that name an input in its own way (its widgets, 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from advisor.units import format_rate, format_seconds, format_size
@@ -44,6 +45,17 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def peers_text(speeds: Sequence[tuple[Any, float]], model_id: str, quant_id: str) -> str:
+    """For a RAM-only device: the sentence naming the catalog devices it stands for and the decode
+    speeds across them, the slowest's (the one used) first (``api.peer_speeds``' pairs)."""
+    first, rest = speeds[0], speeds[1:]
+    text = (f"Speed figures are those of {first[0].name}, the slowest of {len(speeds)} catalog devices with "
+            f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {tps(first[1])} tok/s there")
+    if rest:
+        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in rest) + " tok/s"
+    return text + "."
+
+
 def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     """One reason as a phrase: ``too slow: 7.9 tok/s < 8 required``. ``context_option`` names
     the input that sets the context (a CLI flag here, a requirements-file field in a report)."""
@@ -74,6 +86,8 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     if r.kind == "limit":
         assert v is not None and lim is not None
         return f"the {format_size(v)} {r.name} exceeds the {format_size(lim)} {r.category}"
+    if r.kind == "threads":
+        return f"{v:,.0f} threads asked for; estimated with the CPU's {lim:,.0f} (more threads than it has only slow llama.cpp down)"
     if r.kind == "download":
         assert v is not None and lim is not None
         return f"download {format_size(v)} > {format_size(lim)} allowed"

@@ -208,6 +208,13 @@ def test_devices_for_impossible_exit_code(capsys):
         (["recommend", "--ram", "4GB", "--license", "gpl"], "Error: unknown license class 'gpl'; use permissive, restricted, noncommercial, commercial or any"),
         (["recommend", "--ram", "4GB", "--usable", "8GB"], "Error: --usable 8GB is more than --ram 4GB; usable memory is part of RAM"),
         (["recommend", "--device-file", "/nonexistent/dev.toml"], "Error: /nonexistent/dev.toml: file not found; check the path"),
+        (["recommend", "--device", "raspberry-pi-5-8gb", "--usable", "2GB"],
+         "Error: --usable describes a device given by --ram only; a device profile states its own usable memory and class"),
+        (["predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb", "--usable", "1GB", "--class", "phone"],
+         "Error: --usable and --class describe a device given by --ram only;"),
+        (["recommend", "--ram", "16GB", "--class", "desktop-gpu"],
+         "Error: every desktop-gpu profile has a discrete GPU, whose VRAM a RAM size does not describe: name one with "
+         "--device (see 'advisor devices --class desktop-gpu'); with --ram, use one of desktop, jetson, laptop,"),
         (["devices", "--class", "toaster"], "Error: unknown device class 'toaster'; use one of"),
         (["recommend", "--ram", "4GB", "--bogus"], "Error: No such option '--bogus'."),
         (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "49"],
@@ -470,3 +477,32 @@ def test_predict_expert_offload_json(capsys, flag, n_cpu_moe):
         assert any(n.startswith(f"--n-cpu-moe {n_cpu_moe}: the experts of") for n in data["notes"])
     else:
         assert m["cpu_moe_bytes"] == 0 and data["speed"]["gpu_layers"] < 24
+
+
+def test_threads_beyond_the_cpus_are_estimated_with_the_cpus_threads_and_said(capsys):
+    """--threads 1000 on a 4-thread Pi once decoded at 6.0 tok/s (n ** -0.2 of 1000 threads) where 4
+    give 10.5: more threads than the CPU has add no core. The estimate is the hardware's, noted."""
+    def decode(threads):
+        code, out, err = run(capsys, "predict", "--model", "qwen2.5-1.5b-instruct", "--device", "raspberry-pi-5-8gb",
+                             "--threads", str(threads), "--format", "json")
+        assert code == 0, err
+        d = json.loads(out)
+        return d["speed"]["decode_tokens_per_s"], d["speed"]["threads"], d["notes"]
+
+    four, eight, many = decode(4), decode(8), decode(1000)
+    assert four[:2] == eight[:2] == many[:2] == (four[0], 4) and four[2] == []
+    assert many[2] == ["1,000 threads asked for; estimated with the CPU's 4 (more threads than it has only slow llama.cpp down)"]
+
+
+def test_predict_says_when_a_fit_is_in_memory_only(capsys):
+    """recommend and devices-for reject a context beyond the model's; predict estimates it, and its
+    fit row says the fit is memory's only."""
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-0.5b-instruct", "--device", "raspberry-pi-5-8gb",
+                         "--context", "65536", "--format", "csv")
+    assert code == 0, err
+    fit = next(r for r in csv.DictReader(io.StringIO(out)) if r["item"] == "fit")
+    assert fit["value"] == "fits" and fit["basis"].endswith(
+        "in memory only: the context is beyond the model's native 32,768 tokens, which recommend and devices-for reject")
+    code, _, _ = run(capsys, "recommend", "--model", "qwen2.5-0.5b-instruct", "--device", "raspberry-pi-5-8gb",
+                     "--context", "65536", "--runtime", "llama.cpp")
+    assert code == 3

@@ -66,8 +66,7 @@ def device_picker(cat: Catalog) -> DeviceProfile | None:
         ram = st.sidebar.text_input("RAM", value="8GB", key="ram", help="4GB, 4 GiB, 3.5g, 4096MB (1GB = 1GiB)")
         usable = st.sidebar.text_input("Usable by the app (optional)", value="", key="usable",
                                        help="default: 75% of RAM")
-        classes = sorted({d.device_class for d in cat.devices.values()})
-        device_class = st.sidebar.selectbox("Speed like a typical…", ["any CPU-only device", *classes], key="ram_class")
+        device_class = st.sidebar.selectbox("Speed like a typical…", ["any CPU-only device", *api.ram_classes(cat)], key="ram_class")
         return api.resolve_device(api.DeviceChoice(
             ram=ram.strip() or None, usable=usable.strip() or None,
             device_class=None if device_class == "any CPU-only device" else device_class, input_names=INPUT_NAMES,

@@ -28,7 +28,7 @@ from advisor.engine.speed import (
     cpu_gflops,
     decode_bound_code,
     decode_seconds,
-    default_threads,
+    decode_threads,
     device_power_w,
     effective_bandwidth,
     prefill_seconds,
@@ -249,7 +249,7 @@ def device_row(
     on_gpu = main.path in GPU_PATHS if accelerator is None else accelerator in ("gpu", "npu")
     uses_gpu = device.gpu_usable if accelerator is None else accelerator == "gpu"
     discrete = bool(uses_gpu and gpu and gpu.discrete)
-    threads = workload.threads or default_threads(device)
+    threads = decode_threads(device, workload.threads)
     decode_ops, decode_flops = cpu_decode_rates(device, threads, llama_cpp=llama_cpp)
     family = repack_family(device)  # which of llama.cpp's CPU kernel families (speed.REPACKED_TYPES)
     if accelerator == "npu" and device.npu is not None and device.npu.tops:

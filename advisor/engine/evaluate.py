@@ -232,6 +232,8 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         reasons.append(Reason("expert_offload", value=memory.n_cpu_moe, limit=model.n_layers, second=memory.cpu_moe_bytes))
     if workload.context_tokens > model.context_length:
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
+    if workload.threads and spd.decode_threads(device, workload.threads) < workload.threads:
+        reasons.append(Reason("threads", value=workload.threads, limit=spd.decode_threads(device, workload.threads)))
     speed = None
     if with_speed and s.fit != "no":
         speed = _speed(model, device, workload, c, s.d, s.main, place.gpu_fraction, place.cpu_moe_layers)
@@ -351,7 +353,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         energy_j_per_token=power * t.decode_s_per_token,
         energy_j_per_response=power * t.response_s,
         backend=factors.path,
-        threads=workload.threads or spd.default_threads(device),
+        threads=spd.decode_threads(device, workload.threads),
         gpu_layers=int(t.gpu_layers),
         basis=basis,
         bytes_per_token=int(c.weights_bytes - c.lookup_bytes - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes),

@@ -94,6 +94,14 @@ def default_threads(device: DeviceProfile) -> int:
     return device.cpu.big_cores
 
 
+def decode_threads(device: DeviceProfile, requested: int | None) -> int:
+    """The threads a run uses: those asked for (default: ``default_threads``), at most the CPU's
+    hardware threads. More would not add a core; llama.cpp's spinning barriers then wait on
+    threads the OS has descheduled, a slowdown the engine does not model, so the estimate is the
+    hardware's (``evaluate`` notes the cap: Reason "threads")."""
+    return min(requested or default_threads(device), max(device.cpu.threads, device.cpu.cores))
+
+
 def cpu_gflops(device: DeviceProfile, threads: int) -> float:
     """Peak FP32 GFLOPS of the ``threads`` fastest cores: each core's share of the profile's
     ``fp32_gflops`` is GHz × FLOP/cycle (``Cluster.core_weight``; GHz alone when the profile
