@@ -36,7 +36,7 @@ from advisor.engine.tiers import tiers
 from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
-from advisor.wording import alternative_text, explanation, reason_text, tps
+from advisor.wording import alternative_text, explanation, peers_text, reason_text, tps
 
 st.set_page_config(page_title="Edge model advisor", page_icon="🧮", layout="wide")
 
@@ -155,6 +155,16 @@ def target_notes(rec: Recommendation, cat: Catalog) -> None:
         st.markdown(line)
 
 
+def ram_peers_line(rec: Recommendation) -> str | None:
+    """For a RAM-only device: the catalog device whose speed figures it uses and the pick's decode
+    speed on the others it stands for, in the CLI's sentence (``wording.peers_text``)."""
+    pick = rec.pick
+    if pick is None or not rec.device.stands_for:
+        return None
+    speeds = api.peer_speeds(rec.device, pick.model_id, pick.quant_id, runtime_id=pick.runtime)
+    return peers_text(speeds, pick.model_id, pick.quant_id) if speeds else None
+
+
 def pick_card(rec: Recommendation, cat: Catalog) -> None:
     pick = rec.pick
     if pick is None:
@@ -186,6 +196,9 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
         for col, (label, value, note, help_text) in zip(st.columns(3), row):
             col.metric(label, value, note, delta_color="off", delta_arrow="off", help=help_text, border=True)
     st.info(explanation(rec, cat))
+    peers = ram_peers_line(rec)
+    if peers:
+        st.caption(peers)
     if rec.alternatives:
         st.markdown("\n".join(
             f"- **Alternative** ({alternative_text(a)}): {model_label(cat, a.estimate.model_id)} {a.estimate.quant_id}"
@@ -197,6 +210,8 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
 
 
 TABLE_SCOPES = ("Recommended quant per model", "Every model × quant")
+#: The rejections table: ``serialize.rejection_dict``'s keys but its "figures" (the reason as data).
+REJECTED_COLUMNS = ["model", "quant", "reason", "detail"]
 
 
 def candidates_table(rec: Recommendation, grid: Callable[[], list[Estimate]], cat: Catalog,
@@ -233,8 +248,14 @@ def candidates_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], cat:
     st.dataframe(table, key="candidates_table", hide_index=True, column_config=TABLE_COLUMNS, height=420)
     if rec.rejected:
         with st.expander(f"Rejected models ({len(rec.rejected)}), closest misses first"):
-            st.dataframe(pd.DataFrame([serialize.rejection_dict(r) for r in rec.rejected]), hide_index=True,
-                         key="rejected_table")
+            st.dataframe(rejected_rows(rec), hide_index=True, key="rejected_table")
+
+
+def rejected_rows(rec: Recommendation) -> pd.DataFrame:
+    """The rejections as the JSON has them (``serialize.rejection_dict``), less the raw figures
+    the worded detail already says; a model rejected as a whole has no quant."""
+    rows = [serialize.rejection_dict(r) for r in rec.rejected]
+    return pd.DataFrame(rows, columns=REJECTED_COLUMNS).fillna({"quant": ""})
 
 
 def quality_speed_plot(grid: list[Estimate], pick: Estimate | None, cat: Catalog) -> plots.go.Figure:
@@ -577,8 +598,11 @@ def main() -> None:
         if device is None:
             st.info("Choose a device in the sidebar to see a recommendation.")
             return
-        device_summary(device)
-        rec = api.run_recommend(device, workload, with_deployment(constraints, choice, device, cat), cat)
+        constraints = with_deployment(constraints, choice, device, cat)
+        # the header tells the memory the engine evaluates on: under a target, the profile with the
+        # target's budget (as the CLI's headline does, from deployment.device)
+        device_summary(device if constraints.deployment is None else constraints.deployment.device)
+        rec = api.run_recommend(device, workload, constraints, cat)
         if page == PAGES[1]:
             runtimes_page(rec, device, workload, cat)
             return

@@ -20,8 +20,8 @@ from advisor.engine.recommend import ALL_RUNTIMES, Constraints
 from advisor.engine.runtimes import resolve_variant
 from advisor.errors import AdvisorError
 from advisor.records import Workload
-from advisor.units import parse_size
-from advisor.wording import explanation
+from advisor.units import format_size, parse_size
+from advisor.wording import explanation, reason_text
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard.py")
@@ -59,6 +59,8 @@ TABLE_COLUMNS = {
     "candidates_table": {"model", "quant", "fit", "memory GiB", "decode tok/s"},
     "compare_table": {"device", "tok/s per $"},
     "measured_table": {"run", "metric", "error %"},
+    "rejected_table": {"model", "quant", "reason", "detail"},
+    "calibration_current": {"factor", "value"},
 }
 
 
@@ -700,3 +702,73 @@ def test_runtimes_compared_names_the_runtimes_that_cannot_load_the_model():
     assert f"Not shown: {', '.join(unable)}, which cannot load its granitehybrid architecture." in captions
     rows = next(d.value for d in at.dataframe if {"runtime", "decode basis", "download"} <= set(d.value.columns))
     assert not set(rows["runtime"]) & set(unable)
+
+
+# --------------------------------------------------------------------------- the CLI's words, the same figures
+
+
+def cli_lines(*args: str) -> list[str]:
+    """What ``advisor …`` prints (its table format): the dashboard must say the same."""
+    from click.testing import CliRunner
+
+    from advisor.cli import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_header_shows_the_usable_memory_of_the_device_under_the_target():
+    """iPhone 16 Pro as an iOS app with the increased-memory entitlement: the header says the
+    target's 5.59 GiB (and its basis), as the CLI's headline does, not the profile's 2.79 GiB."""
+    at = choose(start(), "iphone-16-pro", "ios-app")
+    at.checkbox(key="entitlement").check().run()
+    assert_clean(at)
+    headline = cli_lines("recommend", "--device", "iphone-16-pro", "--target", "ios-app", "--entitlement", "increased-memory")[0]
+    memory = headline.split(": ", 1)[1].split(";")[0]  # "5.59 GiB usable of 8.00 GiB RAM (measured)"
+    raw = catalog_device("iphone-16-pro").memory
+    assert f"{format_size(raw.usable)} usable" not in memory  # the target changes the figure
+    captions = [c.value for c in at.caption if "usable of" in c.value]
+    assert len(captions) == 1 and f"· {memory} ·" in captions[0], captions
+
+
+def test_rejected_models_are_readable_rows():
+    """The rejections as the library words them, without the raw figures of the JSON."""
+    at = choose(start(), "iphone-16-pro", "ios-app")
+    rec = library_rec("iphone-16-pro", "ios-app")
+    rows = table(at, "rejected_table")
+    assert list(rows.columns) == ["model", "quant", "reason", "detail"]
+    assert list(rows["model"]) == [r.model_id for r in rec.rejected]
+    assert list(rows["quant"]) == [r.quant_id or "" for r in rec.rejected]
+    assert list(rows["detail"]) == [reason_text(r.why) for r in rec.rejected]
+
+
+@pytest.mark.parametrize("ram", ["4GB", "8GB"])
+def test_ram_only_device_says_whose_speed_figures_it_uses(ram):
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value(ram).run()
+    assert_clean(at)
+    sentence = next(line for line in cli_lines("recommend", "--ram", ram) if line.startswith("Speed figures are those of"))
+    assert sentence in [c.value for c in at.caption]
+
+
+def test_a_device_profile_has_no_stand_in_sentence():
+    at = start()
+    assert not [c.value for c in at.caption if "Speed figures are those of" in c.value]
+
+
+def test_calibration_factors_are_rounded_and_bands_are_factors():
+    """The bands are multiplicative (value ×/÷ (1 + band)): ×/÷ 2.21, not ±120.6 %; the fitted
+    factors to 3 significant figures (0.617, not 0.616518)."""
+    from advisor.engine.evaluate import factors_for
+
+    at = open_tab(start(), "Measured vs predicted")
+    factors = factors_for(catalog_device("raspberry-pi-5-8gb"), load_catalog(), api.calibration_overrides())
+    values = dict(zip(*(table(at, "calibration_current")[c] for c in ("factor", "value"))))
+    assert values["decode likely range (~80 %): value ×/÷"] == f"{1 + factors.decode_band:.3g}"
+    assert values["prefill likely range (~80 %): value ×/÷"] == f"{1 + factors.prefill_band:.3g}"
+    assert values["bandwidth efficiency (share of datasheet bandwidth reached)"] == f"{factors.bw_efficiency:.3g}"
+    assert values["fixed cost per layer per token (µs)"] == f"{factors.fixed_s_per_layer * 1e6:.3g}"
+    assert values["measurements fitted"] == str(factors.n_measurements)
+    assert not [f for f in values if "±" in f]

@@ -23,8 +23,8 @@ FACTOR_LABELS: dict[str, tuple[str, float]] = {
     "fixed_s_per_layer": ("fixed cost per layer per token (µs)", 1e6),
     "prefill_kquant_factor": ("prefill speed-up of K/IQ-quants (×)", 1.0),
     "prefill_float_factor": ("prefill speed-up of float weights (×)", 1.0),
-    "decode_band": ("decode band half-width (±%)", 100.0),
-    "prefill_band": ("prefill band half-width (±%)", 100.0),
+    "decode_band": ("decode likely range (~80 %): value ×/÷", 1.0),
+    "prefill_band": ("prefill likely range (~80 %): value ×/÷", 1.0),
     "n_measurements": ("measurements fitted", 1.0),
     "basis": ("basis", 1.0),
     "source": ("source", 1.0),
@@ -42,10 +42,22 @@ def factor_rows(factors: dict[str, Any], prefix: str = "") -> list[dict[str, Any
             rows += factor_rows(value, prefix="other runtimes' prior: ")
             continue
         label, scale = FACTOR_LABELS.get(key, (key.replace("_", " "), 1.0))
-        label = prefix + label
-        shown = value * scale if isinstance(value, (int, float)) and not isinstance(value, bool) and scale != 1.0 else value
-        rows.append({"factor": label, "value": shown if isinstance(shown, str) else f"{shown:g}"})
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:,}"
+        elif isinstance(value, float):
+            # a band multiplies and divides the value by 1 + band (engine.evaluate): ±120 % would read as going negative
+            value = significant(1 + value if key in BAND_KEYS else value * scale)
+        rows.append({"factor": prefix + label, "value": value})
     return rows
+
+
+#: factors that are a likely range's half-width in log terms, shown as the factor 1 + band
+BAND_KEYS = ("decode_band", "prefill_band")
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``0.617``, ``15.2``, ``1,230``: a fitted factor to the figures it carries."""
+    return f"{float(f'{value:.{digits}g}'):,g}"
 
 
 # --------------------------------------------------------------------------- runtimes and targets
