@@ -1205,6 +1205,11 @@ class PathFactors(Record):
     #: Where this path's compute efficiency was fitted to llama.cpp's own kernels: the same rows
     #: fitted without it, the prior of other runtimes on this hardware (``evaluate.runtime_prior``).
     other_runtimes: OtherRuntimeFactors | None = None
+    #: A runtime path fitted on some devices (catalog/runtime-calibration.toml): the factors fitted
+    #: on its measurements. The rest are each device's own prior (``evaluate.runtime_prior``: llama.cpp's
+    #: factors of that hardware), not those of the devices that were measured; the bands are the
+    #: path's. None: every factor as written.
+    fitted: tuple[Literal["bw_efficiency", "prefill_efficiency"], ...] | None = None
 
 
 # --------------------------------------------------------------------------- workload

@@ -122,7 +122,7 @@ def main() -> int:
         prior, fitted = fit_path(obs, catalog)
         p_err, in_err, lodo = log_errors(obs, catalog)
         devices = {o.device.id for o in obs}
-        update: dict = {"n_measurements": len(obs)}
+        update: dict = {"n_measurements": len(obs), "fitted": ()}
         chosen = {}
         for metric, param, band_name in (("decode", "bw_efficiency", "decode_band"), ("prefill", "prefill_efficiency", "prefill_band")):
             idx = [i for i, o in enumerate(obs) if o.metric == metric]
@@ -133,6 +133,7 @@ def main() -> int:
             use_fit = n_dev >= MIN_DEVICES_TO_FIT and mdape(held) < mdape(from_prior)
             errs = held if use_fit else from_prior
             update[param] = getattr(fitted if use_fit else prior, param)
+            update["fitted"] += (param,) if use_fit else ()
             update[band_name] = round(band(errs, getattr(prior, band_name)), 3)
             chosen[metric] = "fitted" if use_fit else "prior"
             all_prior[metric] += from_prior
@@ -169,14 +170,17 @@ def write_toml(entries) -> None:
     out = ["# Speed factors of runtimes other than llama.cpp, per runtime:backend path.",
            "# Written by `python benchmarks/fit_runtimes.py` from the published rows of",
            "# ../shared/reference/runtime-measurements.csv; see benchmarks/results/runtime_speed.md.",
-           "# Paths not listed use llama.cpp's factors of the same hardware as a prior (band ×2).", ""]
+           "# Paths not listed use llama.cpp's factors of the same hardware as a prior (band ×2); on a listed path the",
+           "# factors named in `fitted` are the path's own, the others each device's prior (evaluate.factors_for).", ""]
     fields = ("path", "bw_efficiency", "decode_compute_efficiency", "prefill_efficiency", "fixed_s_per_layer",
-              "prefill_kquant_factor", "prefill_float_factor", "decode_band", "prefill_band", "n_measurements", "basis", "source")
+              "prefill_kquant_factor", "prefill_float_factor", "decode_band", "prefill_band", "n_measurements", "basis", "source",
+              "fitted")
     for f in entries:
         out.append("[[paths]]")
         for name in fields:
             v = getattr(f, name)
-            out.append(f'{name} = "{v}"' if isinstance(v, str) else f"{name} = {v:.6g}" if isinstance(v, float) else f"{name} = {v}")
+            out.append(f'{name} = "{v}"' if isinstance(v, str) else f"{name} = {v:.6g}" if isinstance(v, float)
+                       else f"{name} = [{', '.join(chr(34) + x + chr(34) for x in v)}]" if isinstance(v, tuple) else f"{name} = {v}")
         out.append("")
     tmp = OUT.with_suffix(".tmp")
     tmp.write_text("\n".join(out))

@@ -130,3 +130,27 @@ def test_other_runtimes_start_from_llama_cpps_fit_without_its_kernels_compute_ro
     arm = cat.calibration["cpu-arm"]
     assert arm.other_runtimes is None
     assert (cpu.bw_efficiency, cpu.decode_compute_efficiency) == (arm.bw_efficiency, arm.decode_compute_efficiency)
+
+
+def test_a_runtime_path_fitted_on_some_devices_keeps_every_other_devices_own_prior(cat):
+    """litert-lm:gpu was measured on one Adreno phone only, so nothing on it is fitted: a MacBook's
+    prior is Metal's, not the phone's OpenCL factors (its Qwen3-4B prefill read 12 tok/s, slower than
+    its CPU's 79). What a path did fit (litert-lm:cpu's bandwidth efficiency) applies on every device;
+    the bands are the path's."""
+    from advisor.engine.evaluate import factors_for, runtime_prior
+    from advisor.engine.runtimes import Variant
+
+    litert = cat.runtime("litert-lm")
+    mac = cat.device("macbook-air-m2-16gb")
+    gpu = Variant(litert, litert.backend("gpu"), litert.find_format("dynamic_int8"))
+    shipped = cat.calibration["litert-lm:gpu"]
+    assert shipped.fitted == ()
+    got, prior = factors_for(mac, cat, variant=gpu), runtime_prior(mac, gpu, cat)
+    assert (got.bw_efficiency, got.prefill_efficiency) == (prior.bw_efficiency, prior.prefill_efficiency)
+    assert got.prefill_efficiency > 10 * shipped.prefill_efficiency  # Metal's, not Adreno OpenCL's 0.03
+    assert (got.decode_band, got.prefill_band, got.basis) == (shipped.decode_band, shipped.prefill_band, shipped.basis)
+    cpu = Variant(litert, litert.backend("cpu"), litert.find_format("dynamic_int8"))
+    laptop = cat.device("intel-nuc-13-pro-i7-32gb")
+    fitted = cat.calibration["litert-lm:cpu"]
+    assert "bw_efficiency" in (fitted.fitted or ())
+    assert factors_for(laptop, cat, variant=cpu).bw_efficiency == fitted.bw_efficiency

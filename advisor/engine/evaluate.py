@@ -64,10 +64,18 @@ def factors_for(
     # another runtime on the CPU is measured against llama.cpp's CPU factors of the same hardware
     cpu_runtime = variant is not None and not variant.is_llama_cpp and variant.backend.kind == "cpu"
     llama_cpu = tables.calibration[spd.cpu_path(device)] if cpu_runtime else None
-    if path in tables.calibration:
-        return for_measured_bandwidth(device, tables.calibration[path], llama_cpu=llama_cpu)
+    shipped = tables.calibration.get(path)
+    if shipped is not None and (shipped.fitted is None or variant is None):
+        return for_measured_bandwidth(device, shipped, llama_cpu=llama_cpu)
     assert variant is not None
-    return for_measured_bandwidth(device, runtime_prior(device, variant, tables), llama_cpu=llama_cpu)
+    prior = runtime_prior(device, variant, tables)
+    if shipped is not None:  # the factors fitted on the path's measurements over this device's prior
+        prior = prior.model_copy(update={
+            **{name: getattr(shipped, name) for name in shipped.fitted or ()},
+            **{name: getattr(shipped, name) for name in ("decode_band", "prefill_band", "n_measurements", "basis", "source",
+                                                         "fitted")},
+        })
+    return for_measured_bandwidth(device, prior, llama_cpu=llama_cpu)
 
 
 def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama_cpu: PathFactors | None = None,
