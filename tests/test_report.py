@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,25 @@ def test_html_renders_charts_offline(kiosk_json, tmp_path):
         assert re.search(rf'id="plot-{key}"[^>]*class="[^"]*js-plotly-plot', dom), key
     assert "Recommended: Raspberry Pi 5 (8 GB)" in dom
     assert "Comparison: devices × models" in dom
+    memory = dom[dom.index('id="plot-memory"'):]
+    swatches = re.findall(r'<path class="legendundefined"[^>]*style="([^"]*)"', memory)
+    assert len(swatches) == 4 and all("stroke-width: 0px" in s for s in swatches), swatches  # no recommended outline
+
+
+def test_html_memory_outline_is_not_in_the_legend(kiosk_json):
+    """The recommended bar is outlined by a shape round it; the bars themselves have no edge (plotly
+    draws a legend swatch like its series' first bar, which would give every swatch the outline)."""
+    from advisor.report.charts import PICK_COLOR, plotly_figures
+
+    fig = plotly_figures(kiosk_json)["memory"]
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert len(bars) == 4 and all(t.marker.line.width == 0 for t in bars)
+    labels = list(bars[0].y)
+    pick = next(i for i, b in enumerate(kiosk_json.charts["memory"]["bars"]) if b["recommended"])
+    assert labels[pick].startswith("★ ")
+    [shape] = fig.layout.shapes
+    assert shape.line.color == PICK_COLOR and shape.y0 < pick < shape.y1 and shape.x0 == 0
+    assert shape.x1 == pytest.approx(sum(b.x[pick] for b in bars))
 
 
 # --------------------------------------------------------------------------- PDF
@@ -180,6 +200,176 @@ def test_pdf_contains_summary_and_table(kiosk_pdf, kiosk_json):
     assert "$40,000" in flat and "decode tok/s" in flat
     assert "Evidence" in flat and "Assumptions" in flat
     assert reader.metadata.title == kiosk_json.title
+
+
+def pdf_words(pdf: bytes) -> list[list[tuple[float, float, float, float, str]]]:
+    """Each page's words with their boxes (points from the top left), as poppler's pdftotext sees them."""
+    import html
+
+    out = subprocess.run(["pdftotext", "-bbox", "-", "-"], input=pdf, capture_output=True, check=True, timeout=120).stdout
+    pages = re.split(r"<page ", out.decode("utf-8"))[1:]
+    word = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>'
+    return [[(float(a), float(b), float(c), float(d), html.unescape(w)) for a, b, c, d, w in re.findall(word, page)]
+            for page in pages]
+
+
+def pdf_images(pdf: bytes) -> list[list[tuple[float, float, float, float]]]:
+    """Each page's images (the charts) as boxes in points from the top left, from their placement matrices."""
+    pypdf = pytest.importorskip("pypdf")
+    pages = []
+    for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+        height, boxes = float(page.mediabox.height), []
+
+        def before(op, args, cm, tm, boxes=boxes, height=height):
+            if op == b"Do":
+                boxes.append((cm[4], height - cm[5] - cm[3], cm[4] + cm[0], height - cm[5]))
+
+        page.extract_text(visitor_operand_before=before)
+        pages.append(boxes)
+    return pages
+
+
+def pdf_layout_problems(pdf: bytes, data) -> list[str]:
+    """Words printed over a chart (a caption under an image taller than the room left for it), and
+    words of the tables broken across lines ("headroo" / "m": a column narrower than a word)."""
+    from advisor.report.views import sections
+
+    words = pdf_words(pdf)
+    problems = []
+    for no, (images, page) in enumerate(zip(pdf_images(pdf), words), 1):
+        for x0, y0, x1, y1, w in page:
+            for a0, b0, a1, b1 in images:
+                if x0 < a1 - 0.5 and a0 + 0.5 < x1 and y0 < b1 - 0.5 and b0 + 0.5 < y1:
+                    problems.append(f"page {no}: '{w}' over a chart")
+    printed = {w for page in words for *_, w in page}
+    for s in sections(data):
+        for t in s.tables:
+            cells = [*t.headers, *(c for row in t.rows for c in row)]
+            problems += [f"{s.id}: '{w}' broken" for c in cells for w in c.split() if w not in printed]
+    return problems
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
+def test_pdf_layout_has_no_collisions(kiosk_pdf, kiosk_json):
+    assert pdf_layout_problems(kiosk_pdf, kiosk_json) == []
+
+
+@pytest.mark.parametrize("headers, widths, rows, page", [
+    (["headroom", "x"], [1, 9], [["1 GiB", "y"]], 100),  # a narrow share widens to its header word
+    (["device", "why"], [1, 1], [["midrange-snapdragon-7-gen-3-8gb", "ok"]], 100),  # and to its cells' words
+    (["a", "b"], [1, 3], [["1", "2"]], 100),  # nothing to widen: the shares
+    (["device", "note"], [1, 1], [["x", "w" * 200]], 100),  # a cell wider than the page: the header words
+])
+def test_pdf_column_widths(headers, widths, rows, page):
+    from fpdf import FPDF
+
+    from advisor.report.render_pdf import CELL_PAD_MM, FONT, TABLE_PT, _fonts_dir, column_widths
+    from advisor.report.views import Table
+
+    pdf = FPDF()
+    pdf.add_font(FONT, "", f"{_fonts_dir()}/DejaVuSans.ttf")
+    pdf.add_font(FONT, "B", f"{_fonts_dir()}/DejaVuSans-Bold.ttf")
+    got = column_widths(pdf, Table(headers=headers, rows=rows, widths=widths), TABLE_PT, page)
+    assert sum(got) == pytest.approx(page)
+    pdf.set_font(FONT, "B", TABLE_PT)
+    for h, w in zip(headers, got):
+        assert w >= pdf.get_string_width(h) + 2 * CELL_PAD_MM
+    if len(rows[0][1]) < 100:
+        pdf.set_font(FONT, "", TABLE_PT)
+        for c, w in zip(rows[0], got):
+            assert w >= pdf.get_string_width(c) + 2 * CELL_PAD_MM
+    if headers == ["a", "b"]:
+        assert got == pytest.approx([25, 75])
+
+
+# --------------------------------------------------------------------------- charts (PDF)
+
+
+def chart_overlaps(fig) -> list[str]:
+    """What collides in a matplotlib chart: point labels with one another, with a marker, an error
+    bar or the frontier line, or outside the plot area; the legend over the plot area or the axis
+    titles."""
+    from matplotlib.collections import LineCollection, PathCollection
+    from matplotlib.text import Annotation
+
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    area = ax.get_window_extent(renderer)
+    px = fig.dpi / 72
+    labels = [(a.get_text(), a.get_window_extent(renderer)) for a in ax.texts if isinstance(a, Annotation)]
+    problems = [f"'{t}' outside the plot" for t, b in labels
+                if not (area.x0 <= b.x0 and b.x1 <= area.x1 and area.y0 <= b.y0 and b.y1 <= area.y1)]
+    problems += [f"'{t}' over '{u}'" for i, (t, b) in enumerate(labels) for u, c in labels[i + 1:] if b.overlaps(c)]
+    marks = []  # (centre in pixels, radius in pixels)
+    for col in ax.collections:
+        if isinstance(col, PathCollection):
+            marks += [(xy, (s ** 0.5) * px / 2) for xy, s in zip(ax.transData.transform(col.get_offsets()), col.get_sizes())]
+    lines = [ax.transData.transform(seg) for col in ax.collections if isinstance(col, LineCollection) for seg in col.get_segments()]
+    for line in ax.lines:
+        if line.get_marker() not in (None, "None", ""):
+            marks += [(xy, line.get_markersize() * px / 2) for xy in ax.transData.transform(line.get_xydata())]
+        elif line.get_label() == "Pareto frontier":
+            lines.append(ax.transData.transform(line.get_xydata()))
+    for (x0, y0), (x1, y1) in ((a, b) for seg in lines for a, b in pairwise(seg)):
+        n = max(1, int(abs(x1 - x0) + abs(y1 - y0)) // 2)
+        marks += [((x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n), 0.0) for k in range(n + 1)]
+    for t, b in labels:
+        if any(b.x0 < x + r - 0.5 and x - r + 0.5 < b.x1 and b.y0 < y + r - 0.5 and y - r + 0.5 < b.y1 for (x, y), r in marks):
+            problems.append(f"'{t}' over a marker or line")
+    for legend in [*fig.legends, *([ax.get_legend()] if ax.get_legend() else [])]:
+        box = legend.get_window_extent(renderer)
+        for what, other in [("plot", area), ("x-axis title", ax.xaxis.label.get_window_extent(renderer)),
+                            ("y-axis title", ax.yaxis.label.get_window_extent(renderer))]:
+            if box.overlaps(other):
+                problems.append(f"legend over the {what}")
+    return problems
+
+
+@pytest.mark.parametrize("key", ["pareto", "cost_speed", "memory"])
+def test_chart_labels_and_legend_do_not_collide(kiosk_json, key):
+    from advisor.report.charts import mpl_figures
+
+    assert chart_overlaps(mpl_figures(kiosk_json)[key]) == []
+
+
+def test_memory_chart_outline_is_not_in_the_legend(kiosk_json):
+    """matplotlib draws a legend swatch like its series' first bar: the recommended bar's outline is
+    a bar of its own, out of the legend."""
+    from matplotlib.colors import to_rgba
+
+    from advisor.report.charts import PICK_COLOR, mpl_figures
+
+    ax = mpl_figures(kiosk_json)["memory"].axes[0]
+    swatches = [h for h in ax.get_legend().legend_handles if hasattr(h, "get_facecolor") and h.get_label() != "usable memory"]
+    assert len(swatches) == 4 and all(h.get_linewidth() == 0 or h.get_edgecolor()[3] == 0 for h in swatches)
+    outlines = [b for b in ax.patches if not b.get_fill()]
+    assert len(outlines) == 1 and outlines[0].get_edgecolor() == to_rgba(PICK_COLOR)
+
+
+@pytest.mark.parametrize("step_usd, numbered, unlabelled", [
+    (10, 9, 0),  # names collide: nine become numbers, spelt out in the legend
+    (1, 0, 8),  # error bars a pixel apart: no room even for a number; the legend counts them
+])
+def test_crowded_chart_keys_its_labels(kiosk_json, step_usd, numbered, unlabelled):
+    """Ten devices at nearly one price and speed: no label collides, and each device is named on the
+    chart, in the legend's key, or counted there as not labelled."""
+    from dataclasses import replace
+
+    from advisor.report.charts import mpl_figures
+
+    points = [{"device": f"device-with-a-long-name-{i}", "device_class": "sbc", "model": "m", "quant": "Q4_K_M",
+               "unit_price_usd": 100.0 + step_usd * i, "decode_tokens_per_s": 10.0 + 0.1 * i, "decode_low": 8.0,
+               "decode_high": 12.0, "meets": True, "recommended": i == 0} for i in range(10)]
+    data = replace(kiosk_json, charts={**kiosk_json.charts, "cost_speed": {"points": points, "min_tps": 8}})
+    fig = mpl_figures(data)["cost_speed"]
+    assert chart_overlaps(fig) == []
+    on_chart = [t.get_text() for t in fig.axes[0].texts]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sorted(t for t in on_chart if t.isdigit()) == sorted(str(n) for n in range(1, numbered + 1))
+    assert sum(p["device"] in legend for p in points) == numbered
+    assert (f"{unlabelled} more points not labelled (see the tables)" in legend) == bool(unlabelled)
+    assert sum(p["device"] in on_chart + legend for p in points) + unlabelled == len(points)
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed")
@@ -214,6 +404,18 @@ def test_xlsx_has_the_same_numbers(kiosk_json):
     assert [r[1] for r in ranking[1:]] == [r["device"] for r in kiosk_json.ranking]
     summary = dict(r for r in wb["Summary"].iter_rows(values_only=True))
     assert summary["summary"] == kiosk_json.summary
+
+
+def test_xlsx_headers_read_as_in_the_other_formats(kiosk_json):
+    """A key has one label on every sheet: "TTFT (s)" as on Ranking and Comparison, not "ttft (s)"."""
+    openpyxl = pytest.importorskip("openpyxl")
+    from advisor.report.render_xlsx import render_xlsx
+
+    wb = openpyxl.load_workbook(io.BytesIO(render_xlsx(kiosk_json)))
+    assert [c.value for c in wb["Cheapest per class"][1]] == [
+        "class", "device", "device name", "model", "quant", "unit price (USD)", "fleet price (USD)", "decode (tok/s)",
+        "TTFT (s)", "energy (Wh / 1,000 responses)"]
+    assert "What to ship per RAM tier" not in wb.sheetnames  # no target, no tiers (as in the documents)
 
 
 # --------------------------------------------------------------------------- bad input

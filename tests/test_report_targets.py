@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,53 @@ def test_android_tiers_section_golden(capsys, update_golden):
     if update_golden or not path.exists():
         path.write_text(got, encoding="utf-8")
     assert got == path.read_text(encoding="utf-8"), f"{path} differs; rerun with --update-golden if the change is intended"
+
+
+def test_android_tiers_in_xlsx(android):
+    """The XLSX has the section too: the Markdown table's columns, composite cells split into raw numbers."""
+    openpyxl = pytest.importorskip("openpyxl")
+    from advisor.report.render_xlsx import render_xlsx
+
+    wb = openpyxl.load_workbook(io.BytesIO(render_xlsx(android)))
+    assert wb.sheetnames[:4] == ["Summary", "Ranking", "What to ship per RAM tier", "Comparison"]
+    rows = list(wb["What to ship per RAM tier"].iter_rows(values_only=True))
+    assert list(rows[0]) == [
+        "RAM tier (GB)", "devices", "model", "format", "runtime", "backend", "slowest decode (tok/s)",
+        "slowest decode low (tok/s)", "slowest decode high (tok/s)", "slowest device", "memory (GiB)", "budget (GiB)",
+        "tightest device", "download (GiB)", "store limits exceeded", "left out"]
+    assert len(rows) - 1 == len(android.tiers)
+    for got, t in zip(rows[1:], android.tiers):
+        row = dict(zip(rows[0], got))
+        assert row["RAM tier (GB)"] == t["tier_gib"] and row["devices"] == ", ".join(t["devices"])
+        assert row["model"] == (t["model"] or "nothing fits every device")
+        if t["model"]:
+            assert (row["format"], row["runtime"], row["backend"]) == (t["format"], t["runtime"], ", ".join(t["backends"]))
+            assert row["slowest decode (tok/s)"] == t["decode_tokens_per_s"] and row["slowest device"] == t["slowest_device"]
+            assert row["memory (GiB)"] == pytest.approx(t["memory_bytes"] / 1024**3)
+            assert row["budget (GiB)"] == pytest.approx(t["usable_bytes"] / 1024**3)
+            assert row["download (GiB)"] == pytest.approx(t["download_bytes"] / 1024**3)
+            assert all(i in (row["store limits exceeded"] or "") for i in t["store_limit_ids"])
+        assert all(x["device"] in row["left out"] for x in t["left_out"])
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
+def test_android_pdf_layout_has_no_collisions(android):
+    """No caption under a chart, no word of a table broken (the tiers' long device names, "headroom")."""
+    from test_report import pdf_layout_problems
+
+    from advisor.report.render_pdf import render_pdf
+
+    assert pdf_layout_problems(render_pdf(android), android) == []
+
+
+@pytest.mark.parametrize("key", ["pareto", "cost_speed", "memory"])
+def test_android_chart_labels_do_not_collide(android, key):
+    """Seven phones, two pairs at one price: no label over another, a marker, the frontier or the legend."""
+    from test_report import chart_overlaps
+
+    from advisor.report.charts import mpl_figures
+
+    assert chart_overlaps(mpl_figures(android)[key]) == []
 
 
 def test_no_tiers_without_a_class(capsys):

@@ -4,6 +4,8 @@ Both draw ``ReportData.charts``; no figure is computed here."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from advisor.errors import missing_extra
@@ -19,6 +21,8 @@ MEMORY_PARTS = [
 ]
 MEETS_COLOR, MISSES_COLOR, FRONT_COLOR = "#2E7D32", "#C62828", "#37474F"
 PICK_COLOR, PICK_LABEL = "#F9A825", "recommended"
+#: half a bar's thickness in category units (plotly's default gap between bars is 0.2 of a category)
+BAR_HALF_HEIGHT = 0.4
 
 
 def _gib(v: int | None) -> float | None:
@@ -105,10 +109,16 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
     bars = data.charts["memory"]["bars"]
     fig = go.Figure()
     labels = [("★ " if b.get("recommended") else "") + b["label"] for b in bars]
-    outline = {"width": [3 if b.get("recommended") else 0 for b in bars], "color": PICK_COLOR}
     for key, name, color in MEMORY_PARTS:
         fig.add_trace(go.Bar(y=labels, x=[_gib(b[key]) for b in bars], name=name, orientation="h", marker_color=color,
-                             marker_line=outline, hovertemplate="%{y}<br>" + name + ": %{x:.2f} GiB<extra></extra>"))
+                             marker_line_width=0, hovertemplate="%{y}<br>" + name + ": %{x:.2f} GiB<extra></extra>"))
+    # the recommended bar's outline is a shape around the whole bar: an outline on the bars' markers
+    # would also be drawn on every legend swatch (plotly styles a swatch after the trace's first bar)
+    for i, b in enumerate(bars):
+        if b.get("recommended"):
+            total = sum(_gib(b[key]) or 0.0 for key, _, _ in MEMORY_PARTS)
+            fig.add_shape(type="rect", xref="x", yref="y", x0=0, x1=total, y0=i - BAR_HALF_HEIGHT, y1=i + BAR_HALF_HEIGHT,
+                          line={"color": PICK_COLOR, "width": 3}, layer="above")
     fig.add_trace(go.Scatter(y=labels, x=[_gib(b["usable_bytes"]) for b in bars], mode="markers", name="usable memory",
                              marker={"symbol": "line-ns-open", "size": 22, "color": "#000", "line": {"width": 3, "color": "#000"}},
                              hovertemplate="%{y}<br>usable: %{x:.2f} GiB<extra></extra>"))
@@ -122,90 +132,251 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- matplotlib (PDF)
 
+#: Where a point's label may go, tried in turn: the direction from the point (x, y: -1, 0 or 1) at
+#: each distance in LABEL_GAPS_PT; the first place inside the plot area, clear of the other labels,
+#: the markers, the error bars and the frontier line, and nearer its own point than any other, wins.
+#: A label with no such place becomes a number beside its point, spelt out in the legend; a number
+#: with no such place either leaves its point unlabelled.
+LABEL_SPOTS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0)]
+LABEL_GAPS_PT = (4.0, 8.0)
+LABEL_COLOR = "#333"
+MARKER_PT = {"point": 6.0, "pick": 15.0}  # marker diameters: scatter s=36 and errorbar "o" (6 pt); the star (s=220)
+CAP_PT = 3.0  # the error bars' caps (capsize)
+LINE_STEP_PX = 2.0  # a line is an obstacle as points this far apart
+MAX_KEYED = 20  # numbered labels at most; a chart crowded beyond that leaves the rest unlabelled
+LEGEND_COLUMNS, LEGEND_ENTRIES = 3, 5  # the legend's columns; its entries besides the numbers (at most)
+LEGEND_ROW_IN = 0.15  # the chart grows by this much per legend row beyond two
+
+
+@dataclass(frozen=True)
+class PointLabel:
+    x: float
+    y: float
+    text: str  # beside the point
+    key: str  # in the legend, after the point's number, when the text finds no place
+
 
 def png_charts(data: ReportData, dpi: int = 150) -> dict[str, bytes]:
-    """PNG bytes per chart, drawn with matplotlib's object API (no pyplot, no global state)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise missing_extra("matplotlib", "report") from None
-
-    def save(fig: Any) -> bytes:
-        FigureCanvasAgg(fig)
+    """PNG bytes per chart (``mpl_figures`` saved)."""
+    out: dict[str, bytes] = {}
+    for key, fig in mpl_figures(data).items():
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-        return buf.getvalue()
+        out[key] = buf.getvalue()
+    return out
 
-    out: dict[str, bytes] = {}
+
+def mpl_figures(data: ReportData) -> dict[str, Any]:
+    """The charts as matplotlib figures, drawn with the object API (no pyplot, no global state)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise missing_extra("matplotlib", "report") from None
+    return {"pareto": _pareto_figure(data), "cost_speed": _cost_speed_figure(data), "memory": _memory_figure(data)}
+
+
+def _pareto_figure(data: ReportData) -> Any:
     min_tps = data.requirements.get("min_tps")
-
-    fig = Figure(figsize=(7.5, 3.6))
-    ax = fig.add_subplot()
     pts = data.charts["pareto"]["points"]
-    for meets in (True, False):
-        sel = [p for p in pts if p["meets"] == meets]
-        if sel:
-            ax.scatter([p["decode_tokens_per_s"] for p in sel], [p["quality_score"] for p in sel], s=36, alpha=0.85,
-                       color=MEETS_COLOR if meets else MISSES_COLOR, label="meets the requirement" if meets else "misses it")
     front = sorted((p for p in pts if p["on_front"]), key=lambda p: p["decode_tokens_per_s"])
-    if front:
-        ax.plot([p["decode_tokens_per_s"] for p in front], [p["quality_score"] for p in front], ":", color=FRONT_COLOR,
-                label="Pareto frontier")
-        for p in front:
-            ax.annotate(f"{p['device']}\n{p['model']} {p['quant']}", (p["decode_tokens_per_s"], p["quality_score"]),
-                        textcoords="offset points", xytext=(5, 3), fontsize=6, color="#333")
-    _mark_pick(ax, [p for p in pts if p.get("recommended")], "decode_tokens_per_s", "quality_score")
-    if min_tps:
-        ax.axvline(min_tps, color="#888", ls="--", lw=1, label=f"required {min_tps:g} tok/s")
-    ax.margins(x=0.12, y=0.18)
-    ax.set_xlabel("decode tokens/s")
-    ax.set_ylabel("quality score (0-100)")
-    ax.set_title(CHART_TITLES["pareto"], fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    out["pareto"] = save(fig)
+    pick = [p for p in pts if p.get("recommended")]
 
-    fig = Figure(figsize=(7.5, 3.6))
-    ax = fig.add_subplot()
+    def draw(ax: Any) -> None:
+        for meets in (True, False):
+            sel = [p for p in pts if p["meets"] == meets]
+            if sel:
+                ax.scatter([p["decode_tokens_per_s"] for p in sel], [p["quality_score"] for p in sel], s=36, alpha=0.85,
+                           color=MEETS_COLOR if meets else MISSES_COLOR,
+                           label="meets the requirement" if meets else "misses it")
+        if front:
+            ax.plot([p["decode_tokens_per_s"] for p in front], [p["quality_score"] for p in front], ":", color=FRONT_COLOR,
+                    label="Pareto frontier")
+        _mark_pick(ax, pick, "decode_tokens_per_s", "quality_score")
+        if min_tps:
+            ax.axvline(min_tps, color="#888", ls="--", lw=1, label=f"required {min_tps:g} tok/s")
+        ax.margins(x=0.12, y=0.18)
+        ax.set_xlabel("decode tokens/s")
+        ax.set_ylabel("quality score (0-100)")
+        ax.set_title(CHART_TITLES["pareto"], fontsize=10)
+        ax.grid(alpha=0.3)
+
+    labels = [PointLabel(p["decode_tokens_per_s"], p["quality_score"], f"{p['device']}\n{p['model']} {p['quant']}",
+                         f"{p['device']} · {p['model']} {p['quant']}") for p in front]
+    markers = [(p["decode_tokens_per_s"], p["quality_score"], MARKER_PT["point"]) for p in pts]
+    markers += [(p["decode_tokens_per_s"], p["quality_score"], MARKER_PT["pick"]) for p in pick]
+    line = [(p["decode_tokens_per_s"], p["quality_score"]) for p in front]
+    return _labelled_figure(draw, labels, markers, [], fontsize=6, line=line)
+
+
+def _cost_speed_figure(data: ReportData) -> Any:
+    min_tps = data.requirements.get("min_tps")
     pts = data.charts["cost_speed"]["points"]
-    for meets in (True, False):
-        sel = [p for p in pts if p["meets"] == meets]
-        if sel:
-            ax.errorbar([p["unit_price_usd"] for p in sel], [p["decode_tokens_per_s"] for p in sel],
-                        yerr=[[p["decode_tokens_per_s"] - p["decode_low"] for p in sel],
-                              [p["decode_high"] - p["decode_tokens_per_s"] for p in sel]],
-                        fmt="o", capsize=3, color=MEETS_COLOR if meets else MISSES_COLOR,
-                        label="meets the requirement" if meets else "misses it")
-            for p in sel:
-                ax.annotate(p["device"], (p["unit_price_usd"], p["decode_tokens_per_s"]), textcoords="offset points",
-                            xytext=(6, 4), fontsize=6.5)
-    _mark_pick(ax, [p for p in pts if p.get("recommended")], "unit_price_usd", "decode_tokens_per_s")
-    if min_tps:
-        ax.axhline(min_tps, color="#888", ls="--", lw=1, label=f"required {min_tps:g} tok/s")
-    ax.set_xlabel("unit price (USD)")
-    ax.set_ylabel("decode tokens/s")
-    ax.set_title(CHART_TITLES["cost_speed"], fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    if pts:
-        lo = min(p["unit_price_usd"] for p in pts)
-        hi = max(p["unit_price_usd"] for p in pts)
-        pad = max(20.0, (hi - lo) * 0.15)
-        ax.set_xlim(max(0.0, lo - pad), hi + pad * 1.5)
-    out["cost_speed"] = save(fig)
+    pick = [p for p in pts if p.get("recommended")]
+
+    def draw(ax: Any) -> None:
+        for meets in (True, False):
+            sel = [p for p in pts if p["meets"] == meets]
+            if sel:
+                ax.errorbar([p["unit_price_usd"] for p in sel], [p["decode_tokens_per_s"] for p in sel],
+                            yerr=[[p["decode_tokens_per_s"] - p["decode_low"] for p in sel],
+                                  [p["decode_high"] - p["decode_tokens_per_s"] for p in sel]],
+                            fmt="o", capsize=CAP_PT, color=MEETS_COLOR if meets else MISSES_COLOR,
+                            label="meets the requirement" if meets else "misses it")
+        _mark_pick(ax, pick, "unit_price_usd", "decode_tokens_per_s")
+        if min_tps:
+            ax.axhline(min_tps, color="#888", ls="--", lw=1, label=f"required {min_tps:g} tok/s")
+        ax.set_xlabel("unit price (USD)")
+        ax.set_ylabel("decode tokens/s")
+        ax.set_title(CHART_TITLES["cost_speed"], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.margins(y=0.1)
+        if pts:
+            lo = min(p["unit_price_usd"] for p in pts)
+            hi = max(p["unit_price_usd"] for p in pts)
+            pad = max(20.0, (hi - lo) * 0.15)
+            ax.set_xlim(max(0.0, lo - pad), hi + pad * 1.5)
+
+    labels = [PointLabel(p["unit_price_usd"], p["decode_tokens_per_s"], p["device"], p["device"]) for p in pts]
+    markers = [(p["unit_price_usd"], p["decode_tokens_per_s"], MARKER_PT["point"]) for p in pts]
+    markers += [(p["unit_price_usd"], p["decode_tokens_per_s"], MARKER_PT["pick"]) for p in pick]
+    bars = [(p["unit_price_usd"], p["decode_low"], p["decode_high"]) for p in pts]
+    return _labelled_figure(draw, labels, markers, bars, fontsize=6.5)
+
+
+def _labelled_figure(draw: Any, labels: list[PointLabel], markers: list[tuple[float, float, float]],
+                     bars: list[tuple[float, float, float]], fontsize: float,
+                     line: list[tuple[float, float]] | None = None) -> Any:
+    """A scatter chart, its legend below the plot area, its points labelled where the labels are
+    clear of one another (``LABEL_SPOTS``). The layout is fixed before the labels are placed, as
+    placing needs the final scale; the labels that find no place are numbered and keyed in the
+    legend, which changes the layout, so the chart is drawn again until every label has a place. A
+    number with no place, or beyond ``MAX_KEYED``, goes: its point is left unlabelled (the legend
+    says how many; the tables name them)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    keyed: list[int] = []
+    dropped: set[int] = set()
+    while True:
+        handles, names = [], []
+        for n, i in enumerate(keyed, 1):
+            handles.append(Line2D([], [], ls="none", marker=f"${n}$", markersize=5 + 2 * len(str(n)), color=LABEL_COLOR))
+            names.append(labels[i].key)
+        if dropped:
+            handles.append(Line2D([], [], ls="none"))
+            names.append(f"{len(dropped)} more {'point' if len(dropped) == 1 else 'points'} not labelled (see the tables)")
+        rows = -(-(len(handles) + LEGEND_ENTRIES) // LEGEND_COLUMNS)
+        fig = Figure(figsize=(7.5, 3.6 + LEGEND_ROW_IN * max(0, rows - 2)), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        draw(ax)
+        own, own_names = ax.get_legend_handles_labels()
+        handles, names = own + handles, own_names + names
+        if handles:
+            fig.legend(handles, names, loc="outside lower center", ncol=min(LEGEND_COLUMNS, len(handles)), fontsize=7,
+                       frameon=False)
+        fig.draw_without_rendering()
+        fig.set_layout_engine("none")  # the plot area stays where the layout put it while the labels are placed
+        shown = [lab if i not in dropped else None for i, lab in enumerate(labels)]
+        missing = _place_labels(fig, ax, shown, {i: n for n, i in enumerate(keyed, 1)}, markers, bars, line or [], fontsize)
+        if not missing:
+            return fig
+        dropped |= {i for i in missing if i in keyed}
+        wanted = sorted(set(keyed) - dropped | {i for i in missing if i not in keyed})
+        keyed = wanted[:MAX_KEYED]
+        dropped |= set(wanted[MAX_KEYED:])
+
+
+def _place_labels(fig: Any, ax: Any, labels: list[PointLabel | None], numbered: dict[int, int],
+                  markers: list[tuple[float, float, float]], bars: list[tuple[float, float, float]],
+                  line: list[tuple[float, float]], fontsize: float) -> list[int]:
+    """Annotate each point at the first place in ``LABEL_SPOTS`` clear of everything placed so far;
+    returns the labels that found no place, unannotated. None: no label."""
+    from matplotlib.transforms import Bbox
+
+    renderer = fig.canvas.get_renderer()
+    px = fig.dpi / 72.0
+    area = ax.get_window_extent(renderer)
+    to_px = ax.transData.transform
+    taken = []
+    for x, y, d in markers:
+        cx, cy = to_px((x, y))
+        r = d * px / 2
+        taken.append(Bbox([[cx - r, cy - r], [cx + r, cy + r]]))
+    for x, lo, hi in bars:
+        (x0, y0), (_, y1) = to_px((x, lo)), to_px((x, hi))
+        w = CAP_PT * px
+        taken.append(Bbox([[x0 - w, min(y0, y1)], [x0 + w, max(y0, y1)]]))
+    pixels = [to_px(xy) for xy in line]
+    for (ax0, ay0), (ax1, ay1) in pairwise(pixels):
+        n = max(1, int(((ax1 - ax0) ** 2 + (ay1 - ay0) ** 2) ** 0.5 / LINE_STEP_PX))
+        for k in range(n + 1):
+            lx, ly = ax0 + (ax1 - ax0) * k / n, ay0 + (ay1 - ay0) * k / n
+            taken.append(Bbox([[lx - 0.5, ly - 0.5], [lx + 0.5, ly + 0.5]]))
+    centres = [to_px((x, y)) for x, y, _ in markers]
+    missing = []
+    for i, lab in enumerate(labels):
+        if lab is None:
+            continue
+        ann = ax.annotate(str(numbered[i]) if i in numbered else lab.text, (lab.x, lab.y), textcoords="offset points",
+                          xytext=(0, 0), fontsize=fontsize + (1 if i in numbered else 0), color=LABEL_COLOR,
+                          fontweight="bold" if i in numbered else "normal", linespacing=1.1)
+        own = to_px((lab.x, lab.y))
+        box = None
+        for gap in LABEL_GAPS_PT:
+            for sx, sy in LABEL_SPOTS:
+                ann.xyann = (sx * gap, sy * gap)
+                ann.set_horizontalalignment({1: "left", 0: "center", -1: "right"}[sx])
+                ann.set_verticalalignment({1: "bottom", 0: "center", -1: "top"}[sy])
+                b = ann.get_window_extent(renderer)
+                if _inside(b, area) and not any(b.overlaps(t) for t in taken) and _nearest(b, own, centres):
+                    box = b
+                    break
+            if box is not None:
+                break
+        if box is None:
+            ann.remove()
+            missing.append(i)
+            continue
+        taken.append(box)
+    return missing
+
+
+def _inside(box: Any, area: Any) -> bool:
+    return area.x0 <= box.x0 and box.x1 <= area.x1 and area.y0 <= box.y0 and box.y1 <= area.y1
+
+
+def _nearest(box: Any, own: Any, centres: list[Any]) -> bool:
+    """Whether the label's own point is the marker nearest to it (so it reads as that point's)."""
+    def dist(c: Any) -> float:
+        dx = max(box.x0 - c[0], 0.0, c[0] - box.x1)
+        dy = max(box.y0 - c[1], 0.0, c[1] - box.y1)
+        return (dx * dx + dy * dy) ** 0.5
+    mine = dist(own)
+    return all(dist(c) >= mine for c in centres)
+
+
+def _memory_figure(data: ReportData) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     bars = data.charts["memory"]["bars"]
     fig = Figure(figsize=(7.5, max(1.8, 0.9 + 0.38 * len(bars))))
+    FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     labels = [("★ " if b.get("recommended") else "") + b["label"] for b in bars]
     ys = list(range(len(bars)))
     left = [0.0] * len(bars)
-    edges = [PICK_COLOR if b.get("recommended") else "none" for b in bars]
     for key, name, color in MEMORY_PARTS:
         vals = [_gib(b[key]) or 0.0 for b in bars]
-        ax.barh(ys, vals, left=left, color=color, label=name, height=0.6, edgecolor=edges, linewidth=2)
+        ax.barh(ys, vals, left=left, color=color, label=name, height=0.6)
         left = [a + b for a, b in zip(left, vals)]
+    # the recommended bar's outline, drawn round the whole bar and kept out of the legend (an edge
+    # on the parts' bars would outline every legend swatch: a swatch copies its series' first bar)
+    for y, b, total in zip(ys, bars, left):
+        if b.get("recommended"):
+            ax.barh([y], [total], height=0.6, fill=False, edgecolor=PICK_COLOR, linewidth=2, label="_nolegend_", zorder=2.5)
     ax.scatter([_gib(b["usable_bytes"]) for b in bars], ys, marker="|", s=300, color="black", linewidths=2,
                label="usable memory", zorder=3)
     ax.set_yticks(ys, labels, fontsize=7)
@@ -213,9 +384,8 @@ def png_charts(data: ReportData, dpi: int = 150) -> dict[str, bytes]:
     ax.set_xlabel("GiB")
     ax.set_title(CHART_TITLES["memory"], fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    out["memory"] = save(fig)
-    return out
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, markerscale=0.5)
+    return fig
 
 
 def _mark_pick(ax: Any, pick: list[dict[str, Any]], x: str, y: str) -> None:

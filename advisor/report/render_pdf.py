@@ -19,6 +19,8 @@ from advisor.report.views import CHART_CAPTIONS, Section, Table, header_line, se
 
 FONT = "DejaVu"
 BODY_PT, SMALL_PT, TABLE_PT, WIDE_TABLE_PT = 9.5, 7.5, 7.0, 6.2
+CELL_PAD_MM = 1.0  # a table cell's left and right padding
+WORD_SLACK_MM = 0.4  # rounding in fpdf2's line breaking: a word exactly as wide as its cell may still break
 SUMMARY_FILL = (240, 246, 240)
 HEAD_FILL = (232, 236, 240)
 PICK_FILL = (226, 242, 226)
@@ -133,12 +135,14 @@ def _table(pdf: Any, t: Table, heads: Any) -> None:
         pdf.set_font(FONT, "B", BODY_PT)
         pdf.cell(0, 6, t.caption, new_x="LMARGIN", new_y="NEXT")
     size = WIDE_TABLE_PT if len(t.headers) > 11 else TABLE_PT
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    widths = column_widths(pdf, t, size, width)
     pdf.set_font(FONT, "", size)
     numeric = t.numeric or [False] * len(t.headers)
     pick = FontFace(emphasis="BOLD", fill_color=PICK_FILL)
     with pdf.table(
-        col_widths=t.widths or None, width=pdf.w - pdf.l_margin - pdf.r_margin, line_height=1.45 * size * 0.3528 + 0.6,
-        headings_style=heads, text_align="LEFT", padding=(0.6, 1.0), borders_layout="HORIZONTAL_LINES",
+        col_widths=widths, width=width, line_height=1.45 * size * 0.3528 + 0.6,
+        headings_style=heads, text_align="LEFT", padding=(0.6, CELL_PAD_MM), borders_layout="HORIZONTAL_LINES",
         repeat_headings=1,
     ) as table:
         head = table.row()
@@ -152,12 +156,62 @@ def _table(pdf: Any, t: Table, heads: Any) -> None:
     pdf.ln(2.5)
 
 
+def column_widths(pdf: Any, t: Table, size: float, width: float) -> list[float]:
+    """Column widths (mm) in the proportions of ``t.widths``, but no column narrower than the longest
+    word of its header (bold) — and, where the page allows, of its cells — so no word is broken
+    across lines (fpdf2 breaks a word that does not fit its cell). The room a column needs is taken
+    first from the columns wider than their longest cell, then from all, in proportion (and where
+    every cell fits on one line, each column is as wide as its longest cell, the rest shared out)."""
+    n = len(t.headers)
+    share = list(t.widths) if len(t.widths) == n else [1.0] * n
+    bold = t.highlight or [False] * len(t.rows)
+
+    def measure(texts: list[tuple[str, bool]], words: bool) -> float:
+        most = 0.0
+        for text, strong in texts:
+            pdf.set_font(FONT, "B" if strong else "", size)
+            most = max([most] + ([pdf.get_string_width(w) for w in text.split()] if words else [pdf.get_string_width(text)]))
+        return most + 2 * CELL_PAD_MM + WORD_SLACK_MM
+
+    heads = [measure([(h, True)], words=True) for h in t.headers]
+    cols = [[(row[i], b) for row, b in zip(t.rows, bold)] for i in range(n)]
+    words = [max(h, measure(c, words=True)) for h, c in zip(heads, cols)]
+    lines = [measure(c, words=False) for c in cols]  # each cell on one line
+    even = [width * s / sum(share) for s in share]
+    for floor in ([max(w, line) for w, line in zip(words, lines)],
+                  [max(w, min(line, e)) for w, line, e in zip(words, lines, even)], words, heads):
+        fitted = _fit(share, floor, width)
+        if fitted is not None:
+            return fitted
+    return even  # more words than the page holds: fpdf2 breaks some
+
+
+def _fit(share: list[float], floor: list[float], width: float) -> list[float] | None:
+    """Widths summing to ``width``, each ≥ its floor, the rest shared in proportion to ``share``;
+    None when the floors alone are wider than the page."""
+    if sum(floor) > width:
+        return None
+    fixed: set[int] = set()
+    while True:
+        free = [i for i in range(len(share)) if i not in fixed]
+        room = width - sum(floor[i] for i in fixed)
+        total = sum(share[i] for i in free)
+        out = [floor[i] if i in fixed else room * share[i] / total for i in range(len(share))]
+        short = [i for i in free if out[i] < floor[i]]
+        if not short:
+            return out
+        fixed.update(short)
+
+
 def _charts(pdf: Any, keys: list[str], pngs: dict[str, bytes]) -> None:
     width = pdf.w - pdf.l_margin - pdf.r_margin
     pair = [k for k in keys if k in ("pareto", "cost_speed")]
     if pair:
+        from PIL import Image
+
         half = (width - 6) / 2
-        img_h = half * 3.6 / 7.5 + 4
+        # each image's own height at this width (their aspect ratios differ with their legends)
+        img_h = max(half * im.height / im.width for im in (Image.open(io.BytesIO(pngs[k])) for k in pair)) + 2
         if pdf.get_y() + img_h + 16 > pdf.h - 14:
             pdf.add_page()
         y = pdf.get_y()

@@ -38,8 +38,39 @@ def header(key: str) -> str:
     return key.replace("_", " ")
 
 
+#: "What to ship per RAM tier": the Markdown table's columns, its composite cells split into raw
+#: numbers (the band of the slowest device's decode, memory against the budget of the tightest).
+TIER_COLUMNS = [
+    ("tier_gib", "RAM tier (GB)"), ("devices", "devices"), ("model", "model"), ("format", "format"), ("runtime", "runtime"),
+    ("backends", "backend"), ("decode_tokens_per_s", "slowest decode (tok/s)"), ("decode_low", "slowest decode low (tok/s)"),
+    ("decode_high", "slowest decode high (tok/s)"), ("slowest_device", "slowest device"), ("memory_bytes", "memory (GiB)"),
+    ("usable_bytes", "budget (GiB)"), ("tightest_device", "tightest device"), ("download_bytes", "download (GiB)"),
+    ("store_limits_exceeded", "store limits exceeded"), ("left_out", "left out"),
+]
+
+#: The label each key has wherever it appears, so a key reads the same on every sheet (and as in
+#: the other formats: "TTFT (s)", not "ttft (s)").
+LABELS = {**dict(COMPARISON_COLUMNS), **dict(RANKING_COLUMNS)}
+
+
 def _columns(sample: Mapping[str, Any]) -> list[tuple[str, str]]:
-    return [(k, header(k)) for k in sample]
+    return [(k, LABELS.get(k) or header(k)) for k in sample]
+
+
+def _tier_rows(tiers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tiers as the Markdown words them (nothing fits, the limits by id, who is left out and why)."""
+    rows = []
+    for t in tiers:
+        has = t["model"] is not None
+        texts = dict(zip(t["store_limit_ids"], t["store_limits_exceeded"]))
+        rows.append({
+            **t,
+            "model": t["model"] if has else "nothing fits every device",
+            "store_limits_exceeded": ("; ".join(f"{k}: {v}" for k, v in texts.items()) or "none") if has else None,
+            "left_out": "; ".join(f"{x['device']}: {x['reason'] if x['hosts_target'] else 'cannot host the target'}"
+                                  for x in t["left_out"]) or None,
+        })
+    return rows
 
 
 def _sheet(wb: Any, title: str, columns: Sequence[tuple[str, str]], rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -114,6 +145,8 @@ def render_xlsx(data: ReportData) -> bytes:
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
 
     _sheet(wb, "Ranking", RANKING_COLUMNS, data.ranking)
+    if data.tiers:  # after the ranking, as in the documents
+        _sheet(wb, "What to ship per RAM tier", TIER_COLUMNS, _tier_rows(data.tiers))
     _sheet(wb, "Comparison", COMPARISON_COLUMNS, data.comparison)
     _sheet(wb, "Cheapest per class", _columns(data.cheapest_per_class[0] if data.cheapest_per_class else {"device_class": 0}),
            data.cheapest_per_class)
