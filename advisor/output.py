@@ -107,7 +107,7 @@ def _fitted_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, s
         from rich.console import Console
 
         console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None, highlight=False)
-        console.print(_rich_table(rows, shown, title, wrap))
+        console.print(_rich_table(rows, shown, title, wrap, _wrap_widths(rows, shown, wrap, width)))
         out = "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"  # type: ignore[attr-defined]
     if left_out and rows:
         note = f"(left out at {width} columns: {', '.join(left_out)}; --format csv has every column)"
@@ -125,6 +125,22 @@ def _column_min(rows: Sequence[dict[str, Any]], key: str, header: str, wrap: Seq
         longest_word = max([len(w) for c in cells for w in c.split()] + [1])
         return max(longest_header_word, longest_word, min(max([len(c) for c in cells] + [8]), 24))
     return max([len(c) for c in cells] + [longest_header_word])
+
+
+def _wrap_widths(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], wrap: Sequence[str],
+                 width: int) -> dict[str, int]:
+    """The width of each free-text column: its minimum (``_column_min``) and a share of the room the
+    table has left, in proportion to what its longest cell still lacks. Set here, not left to rich,
+    whose own spread can make a table wider than the terminal, which then cuts the line's end
+    ("not an android" for "not an android-app")."""
+    mins = {k: _column_min(rows, k, h, wrap) for k, h in columns if k in wrap}
+    wants = {k: max([len(_cell_text(r, k)) for r in rows] + [mins[k]]) - mins[k] for k in mins}
+    spare = max(0, width - _min_width(rows, columns, wrap))
+    total = sum(wants.values())
+    if not total:
+        return mins
+    extra = {k: min(wants[k], spare * wants[k] // total) for k in mins}
+    return {k: mins[k] + extra[k] for k in mins}
 
 
 def _min_width(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], wrap: Sequence[str]) -> int:
@@ -170,7 +186,8 @@ def _plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     return "\n".join(out) + "\n"
 
 
-def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, wrap: Sequence[str]) -> Any:
+def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, wrap: Sequence[str],
+                widths: dict[str, int] | None = None) -> Any:
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -178,7 +195,9 @@ def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     table = Table(title=title or None, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                   show_edge=False)
     for key, header in columns:
-        if key in wrap:
+        if key in wrap and widths:
+            table.add_column(Text(header, no_wrap=False, overflow="fold"), overflow="fold", width=widths[key])
+        elif key in wrap:
             table.add_column(Text(header, no_wrap=False, overflow="fold"), overflow="fold", min_width=_column_min(rows, key, header, wrap))
         else:  # ids, prices and figures: never split, never cut
             table.add_column(Text(header, no_wrap=False, overflow="fold"), no_wrap=True, width=_column_min(rows, key, header, wrap))

@@ -158,3 +158,19 @@ def test_bad_input_exit_1(capsys, args, message):
     assert err.startswith(message), err
     assert len(err.strip().splitlines()) == 1 or "Try '" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("width", [120, 160, 200, 240])
+def test_the_table_fits_the_terminal_and_loses_no_word(capsys, monkeypatch, width):
+    """rich spread the free-text columns wider than the terminal and the console cut each line's
+    end: at 200 columns 'iphone-16: not an android-app host (ios)' printed as 'not an android'."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, _ = run(capsys, "tiers", "--target", "android-app", "--class", "phone")
+    assert code == 0
+    table = out.split("\n", 1)[1]  # after the line of prose
+    assert max(len(line) for line in table.splitlines()) <= width
+    monkeypatch.setenv("COLUMNS", "100000")
+    _, wide, _ = run(capsys, "tiers", "--target", "android-app", "--class", "phone", "--format", "csv")
+    left_out = [w for row in csv.DictReader(io.StringIO(wide)) for w in row["left_out"].split()]
+    shown = table.split()
+    assert left_out and all(shown.count(w) >= left_out.count(w) for w in set(left_out))
