@@ -15,7 +15,7 @@ from advisor.errors import NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_size
-from advisor.wording import reason_text, band, plural
+from advisor.wording import band, limit_text, plural, reason_text
 
 
 def _emit(text: str) -> None:
@@ -65,19 +65,14 @@ def tier_dict(pick: Any) -> dict[str, Any]:
             "usable_bytes": e.usable_bytes, "decode_tokens_per_s": e.speed.decode_tokens_per_s if e.speed else None,
         } for e in pick.estimates],
         "download_bytes": pick.download_bytes,
-        "store_limits_exceeded": list(pick.store_limits_exceeded),
+        "store_limits_exceeded": [limit_text(lim) for lim in pick.store_limits_exceeded],
         "left_out": [{"device": lo.device.id, "reason": reason_text(lo.why), "kind": lo.why.kind} for lo in pick.left_out],
     }
 
 
 def _limit_ids(pick: Any, target: Any) -> list[str]:
-    """The store limits the download exceeds, by id with their size: the engine words each as
-    "<what> (<kind>, <GB>)"; the row names the limit's id."""
-    out = []
-    for text in pick.store_limits_exceeded:
-        lim = next((lim for lim in target.download_limits if text.startswith(lim.what)), None)
-        out.append(text if lim is None else f"{lim.id} ({lim.max_bytes / 1e9:g} GB, {lim.kind})")
-    return out
+    """The store limits the download exceeds, by id with their size."""
+    return [f"{lim.id} ({lim.max_bytes / 1e9:g} GB, {lim.kind})" for lim in pick.store_limits_exceeded]
 
 
 def _left_out_text(lo: Any, target: Any) -> str:

@@ -56,6 +56,11 @@ def peers_text(speeds: Sequence[tuple[Any, float]], model_id: str, quant_id: str
     return text + "."
 
 
+def limit_text(lim: Any) -> str:
+    """A store limit (``records.DownloadLimit``): ``Play base module (hard, 0.2 GB)``."""
+    return f"{lim.what} ({lim.kind}, {lim.max_bytes / 1e9:g} GB)"
+
+
 def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     """One reason as a phrase: ``too slow: 7.9 tok/s < 8 required``. ``context_option`` names
     the input that sets the context (a CLI flag here, a requirements-file field in a report)."""

@@ -119,6 +119,6 @@ def test_store_limits_listed_only_for_the_runtimes_they_concern(catalog):
         c = Constraints(runtimes=frozenset({runtime}), model_ids=frozenset({"qwen3-8b"}), target_decode_tps=0.0)
         (pick,) = tiers(laptop, target, Workload(2048, 256, 128), catalog, c)
         assert pick.model_id == "qwen3-8b" and pick.download_bytes > 2e9, (runtime, pick)
-        seen[runtime] = " ".join(pick.store_limits_exceeded)
+        seen[runtime] = " ".join(lim.what for lim in pick.store_limits_exceeded)
     assert "ArrayBuffer" not in seen["mlc"] and "ONNX" not in seen["mlc"]
     assert "ArrayBuffer" in seen["wllama"] and "ONNX" not in seen["wllama"]

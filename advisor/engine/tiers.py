@@ -18,7 +18,7 @@ from advisor.engine import targets as tg
 from advisor.engine.recommend import Constraints, Rejection, _check, _model_filter, _rank_key, candidate_variants
 from advisor.engine.evaluate import Tables, evaluate
 from advisor.errors import BadInputError
-from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
+from advisor.records import DeviceProfile, DownloadLimit, Estimate, PathFactors, Reason, Workload
 from advisor.units import GIB
 
 #: RAM tiers in GiB (marketing sizes of phones, tablets and boards). A device belongs to the
@@ -51,7 +51,7 @@ class TierPick:
     format_id: str | None = None
     model_id: str | None = None
     download_bytes: int | None = None
-    store_limits_exceeded: tuple[str, ...] = ()
+    store_limits_exceeded: tuple[DownloadLimit, ...] = ()  # the target's store limits the download exceeds
 
     @property
     def slowest(self) -> Estimate | None:
@@ -161,7 +161,6 @@ def tiers(
         estimates = tuple(ests[d.id] for d in members)
         variant = rt.variant_of(estimates[0], tables)
         size = tg.download_bytes(estimates[0], variant, tables)
-        exceeded = tuple(f"{lim.what} ({lim.kind}, {lim.max_bytes / 1e9:g} GB)" for lim in target.download_limits
-                         if size > lim.max_bytes and lim.applies_to(runtime_id))
+        exceeded = tuple(lim for lim in target.download_limits if size > lim.max_bytes and lim.applies_to(runtime_id))
         out.append(TierPick(tier, tuple(members), estimates, tuple(left), runtime_id, format_id, model_id, size, exceeded))
     return out

@@ -34,7 +34,7 @@ from advisor.report.evidence import catalog_digest, evidence, measured_runs
 from advisor.report.requirements import Requirements, field_error
 from advisor.report.summary import RANK_WORDS, assumptions, default_title, rejection_summary, requirement_text, summary
 from advisor.serialize import DECIMALS, workload_dict
-from advisor.wording import reason_text
+from advisor.wording import limit_text, reason_text
 
 REPORT_SCHEMA = "edge-model-advisor/report"
 REPORT_SCHEMA_VERSION = 1
@@ -548,10 +548,8 @@ def _tiers(req: Requirements, cand: Candidates, workload: Workload, catalog: Cat
             "memory_bytes": tight.memory.total_bytes if tight is not None else None,
             "usable_bytes": tight.usable_bytes if tight is not None else None,
             "download_bytes": p.download_bytes,
-            "store_limits_exceeded": list(p.store_limits_exceeded),
-            # the same limits by id (the engine words each "<what> (<kind>, <GB>)")
-            "store_limit_ids": [lim.id for text in p.store_limits_exceeded for lim in cand.target.download_limits
-                                if text.startswith(lim.what)],
+            "store_limits_exceeded": [limit_text(lim) for lim in p.store_limits_exceeded],
+            "store_limit_ids": [lim.id for lim in p.store_limits_exceeded],  # the same limits, in the same order
             "left_out": [{"device": lo.device.id, "reason": reason_text(lo.why), "hosts_target": cand.target.hosts(lo.device)}
                          for lo in p.left_out],
         })
