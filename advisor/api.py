@@ -427,6 +427,14 @@ def run_devices_for(
     )
 
 
+def not_hosting(target_id: str, device_class: str, catalog: Catalog | None = None) -> list[DeviceProfile]:
+    """The devices of ``device_class`` that cannot host the target (``run_tiers`` leaves them out)."""
+    catalog = catalog or load_catalog()
+    target = catalog.target(target_id)
+    return sorted((d for d in catalog.devices.values() if d.device_class == device_class and not target.hosts(d)),
+                  key=lambda d: d.id)
+
+
 def run_tiers(
     target_id: str,
     workload: Workload,
@@ -439,7 +447,9 @@ def run_tiers(
     catalog: Catalog | None = None,
 ) -> list[Any]:
     """What to ship per RAM tier (``engine.tiers.tiers``) on the devices of ``device_class`` or
-    named by ``device_ids`` under the ``target_id`` deployment target. Bad input — an unknown
+    named by ``device_ids`` under the ``target_id`` deployment target (of a class, those that can
+    host the target: ``not_hosting`` names the others; a device named that cannot is left out of
+    its tier, with the reason). Bad input — an unknown
     target, browser or device, the entitlement on a target without one, a runtime the target
     lacks, a selection none of whose devices can host the target — raises ``BadInputError``."""
     from advisor.engine.recommend import ALL_RUNTIMES
@@ -487,6 +497,8 @@ def run_tiers(
                 pass
         if not deployable:
             raise BadInputError(f"browser '{browser_id}' runs on no device {what}; name another browser or other devices")
+    if device_class:  # a phone of another OS is no candidate of a class; a device named is, and is said to be left out
+        pool = hostable
     return tiers(pool, target, workload, catalog, constraints, entitlement=entitlement, browser_id=browser_id,
                  overrides=dict(calibration_overrides()))
 

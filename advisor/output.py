@@ -206,6 +206,11 @@ def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     return table
 
 
+def prose(text: str) -> str:
+    """A paragraph wrapped at the table width (``table_width``), a word never split."""
+    return _pack(text.split(" "), table_width(), "")
+
+
 def _pack(items: Sequence[str], width: int, indent: str) -> str:
     """Items joined by spaces into lines of at most ``width``, an item never split."""
     lines: list[str] = []

@@ -13,7 +13,7 @@ import click
 
 from advisor.errors import NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, format_option, number_in, positive_number, workload_from, workload_options
-from advisor.output import dumps_json, render_rows
+from advisor.output import dumps_json, prose, render_rows
 from advisor.units import format_size
 from advisor.wording import band, limit_text, plural, reason_text
 
@@ -137,7 +137,7 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
 
     Exit code 3 when no tier has a pick.
     """
-    from advisor.api import parse_licenses, run_tiers, runtime_choice
+    from advisor.api import not_hosting, parse_licenses, run_tiers, runtime_choice
     from advisor.engine.recommend import Constraints
     from advisor.serialize import workload_dict
 
@@ -150,6 +150,7 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
     picks = run_tiers(target_id, workload, device_class=device_class, device_ids=_split_ids(device_ids),
                       constraints=constraints, entitlement=entitlement, browser_id=kw["browser_id"])
     picked = [p for p in picks if p.model_id is not None]
+    others = not_hosting(target_id, device_class) if device_class else []
     if fmt == "json":
         _emit(dumps_json({
             "schema": "edge-model-advisor/tiers", "schema_version": 1, "target": target_id, "entitlement": entitlement,
@@ -157,15 +158,19 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
             "min_decode_tokens_per_s": kw["min_tps"], "max_ttft_s": kw["max_ttft"], "max_download_bytes": kw["max_download"],
             "runtimes": sorted(constraints.runtimes) if constraints.runtimes else None, "workload": workload_dict(workload),
             "tiers": [tier_dict(p) for p in picks],
+            "not_hosting": [{"device": d.id, "platforms": list(d.platforms)} for d in others],
         }))
     else:
         n = sum(len(p.devices) + len(p.left_out) for p in picks)
         title = (f"What to ship per RAM tier, {target_id}{' with the increased-memory entitlement' if entitlement else ''}: "
                  f"{len(picked)} of {plural(len(picks), 'tier')} of {plural(n, 'device')} have a pick")
         if fmt == "table":
-            _emit(f"Context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, output {workload.output_tokens} tokens; "
-                  "a pick runs on every device of its tier, ranked on the slowest; memory is the tightest device's "
-                  "total against the target's budget there.")
+            _emit(prose(f"Context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, output {workload.output_tokens} "
+                        "tokens; a pick runs on every device of its tier, ranked on the slowest; memory is the tightest "
+                        "device's total against the target's budget there."))
+            if others:
+                _emit(prose(f"Not candidates: {plural(len(others), device_class + ' device')} that cannot host {target_id} "
+                            f"({', '.join(d.id + ' (' + '/'.join(d.platforms) + ')' for d in others)})."))
         from advisor.catalog import load_catalog
 
         target = load_catalog().target(target_id)

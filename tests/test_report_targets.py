@@ -76,12 +76,27 @@ def test_android_rows_carry_runtime_backend_format(android, catalog):
     assert all(r["runtime"] for r in android.ranking)
 
 
-def test_android_unhostable_devices_are_rejected(android, catalog):
+def test_phones_of_another_os_are_not_candidates_of_an_android_app(android, catalog):
+    """The iPhones among "phone" devices cannot host an android-app: they are no candidates (the
+    summary once counted "7 of 10 candidate devices" and spent its last sentence on them), and the
+    assumptions name them."""
     iphones = {d.id for d in catalog.devices.values() if d.device_class == "phone" and "ios" in d.platforms}
-    rejected = {r["device"]: r for r in android.rejected_devices}
-    assert iphones and iphones <= set(rejected)
-    assert all("cannot run on" in rejected[i]["summary"] for i in iphones)
-    assert not any(r["device"] in iphones for r in android.comparison)
+    androids = {d.id for d in catalog.devices.values() if d.device_class == "phone" and "ios" not in d.platforms}
+    assert iphones and androids
+    assert not iphones & ({r["device"] for r in android.rejected_devices} | {r["device"] for r in android.comparison})
+    assert android.n_candidate_devices == len(androids) and "iPhone" not in android.summary
+    names = sorted(catalog.devices[i].name for i in iphones)
+    assert any(f"Not candidates: {len(iphones)} devices of the requested classes that cannot host it" in a
+               and all(n in a for n in names) for a in android.assumptions)
+
+
+def test_a_named_device_that_cannot_host_the_target_is_rejected(capsys):
+    code, out, err = run(capsys, "report", "--target", "android-app", "--device", "iphone-16", "--device", "pixel-8",
+                         "--model", "qwen3-1.7b", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    rejected = {r["device"]: r for r in data["rejected_devices"]}
+    assert "cannot run on" in rejected["iphone-16"]["summary"] and data["n_candidate_devices"] == 2
 
 
 def test_android_budget_in_evidence(android):

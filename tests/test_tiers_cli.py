@@ -67,7 +67,8 @@ def test_json_tiers_match_the_engine(android_phones, catalog):
     tiers = data["tiers"]
     assert [t["tier_gib"] for t in tiers] == sorted(t["tier_gib"] for t in tiers)
     target = catalog.target("android-app")
-    seen = set()
+    seen = {d["device"] for d in data["not_hosting"]}  # the iPhones: no candidates of an android-app
+    assert {d["platforms"][0] for d in data["not_hosting"]} == {"ios"}
     for t in tiers:
         for lo in t["left_out"]:
             seen.add(lo["device"])
@@ -99,8 +100,16 @@ def test_json_tiers_match_the_engine(android_phones, catalog):
         assert len(t["store_limits_exceeded"]) == len(exceeded)
     phones = {d.id for d in catalog.devices.values() if d.device_class == "phone"}
     assert seen == phones  # every phone is in a tier or left out of one, with a reason
-    iphones = [lo for t in tiers for lo in t["left_out"] if lo["device"].startswith("iphone")]
-    assert iphones and all("cannot run on" in lo["reason"] for lo in iphones)
+    assert not [lo for t in tiers for lo in t["left_out"] if lo["device"].startswith("iphone")]
+
+
+def test_a_named_device_that_cannot_host_the_target_is_left_out_with_the_reason(capsys):
+    code, out, err = run(capsys, "tiers", "--target", "android-app", "--devices", "iphone-16,pixel-8", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    left = [lo for t in data["tiers"] for lo in t["left_out"]]
+    assert [lo["device"] for lo in left] == ["iphone-16"] and "cannot run on" in left[0]["reason"]
+    assert data["not_hosting"] == []
 
 
 def test_max_download_changes_the_pick(capsys, android_phones):
@@ -167,8 +176,8 @@ def test_the_table_fits_the_terminal_and_loses_no_word(capsys, monkeypatch, widt
     monkeypatch.setenv("COLUMNS", str(width))
     code, out, _ = run(capsys, "tiers", "--target", "android-app", "--class", "phone")
     assert code == 0
-    table = out.split("\n", 1)[1]  # after the line of prose
-    assert max(len(line) for line in table.splitlines()) <= width
+    assert max(len(line) for line in out.splitlines()) <= width
+    table = out.split("What to ship per RAM tier", 1)[1]
     monkeypatch.setenv("COLUMNS", "100000")
     _, wide, _ = run(capsys, "tiers", "--target", "android-app", "--class", "phone", "--format", "csv")
     left_out = [w for row in csv.DictReader(io.StringIO(wide)) for w in row["left_out"].split()]

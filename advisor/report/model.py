@@ -111,8 +111,10 @@ class Candidates:
     target: Any = None  # records.Target named by the requirements, or None
     #: each candidate device's deployment under the target (absent: it cannot host the target)
     deployments: Mapping[str, tg.Deployment] = field(default_factory=dict)
-    #: why a candidate device cannot host the target
+    #: why a candidate device cannot host the target (a device the requirements name)
     unhostable: Mapping[str, str] = field(default_factory=dict)
+    #: devices of the requested classes that cannot host the target: not candidates at all
+    not_hosting: tuple[DeviceProfile, ...] = ()
 
     def constraints_for(self, device: DeviceProfile) -> Constraints:
         dep = self.deployments.get(device.id)
@@ -161,12 +163,14 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
         except BadInputError as exc:
             raise field_error(req, "quants", str(exc)) from None
     pool: dict[str, DeviceProfile] = {}
+    named: set[str] = set()  # devices the requirements name, as opposed to those of a class or the whole catalog
     for d in req.devices:
         try:
             dev = catalog.device(d)
         except UnknownIdError as exc:
             raise _id_error(req, "devices", exc, "--device") from None
         pool[dev.id] = dev
+        named.add(dev.id)
     for cls in req.device_classes:
         members = [d for d in catalog.devices.values() if d.device_class == cls]
         if not members:
@@ -176,6 +180,7 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
     for f in req.device_files:
         dev = load_device_file(f)
         pool[dev.id] = dev
+        named.add(dev.id)
     if req.all_devices or not pool:
         for dev in sorted(catalog.devices.values(), key=lambda d: d.id):
             pool.setdefault(dev.id, dev)
@@ -197,7 +202,11 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
             raise field_error(req, "target", f"no candidate device can host the {target.id} target (it runs on "
                               f"{', '.join(target.device_classes)} with {'/'.join(target.platforms)}); "
                               "choose other devices or another target")
-    return Candidates(tuple(dict.fromkeys(models)), tuple(pool.values()), constraints, target, deployments, unhostable)
+    # an iPhone among "phone" devices under android-app is not a candidate that fails: it was never one
+    not_hosting = tuple(pool.pop(i) for i in [i for i in unhostable if i not in named])
+    unhostable = {i: why for i, why in unhostable.items() if i in named}
+    return Candidates(tuple(dict.fromkeys(models)), tuple(pool.values()), constraints, target, deployments, unhostable,
+                      not_hosting)
 
 
 def _runtimes(req: Requirements, catalog: Catalog) -> frozenset[str] | None:

@@ -143,7 +143,10 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[s
         out.append(f"Target {cand.target.name}: each device's usable memory is the target's budget for one model process "
                    "there (its rule and source are listed per device under Evidence), with its per-buffer limits; "
                    + (f"{len(cand.unhostable)} candidate device(s) cannot host it and are listed as unable to run the workload."
-                      if cand.unhostable else "every candidate device can host it."))
+                      if cand.unhostable else "every candidate device can host it.")
+                   + (f" Not candidates: {plural(len(cand.not_hosting), 'device')} of the requested classes that cannot host "
+                      f"it ({', '.join(d.name + ' (' + '/'.join(d.platforms) + ')' for d in cand.not_hosting)})."
+                      if cand.not_hosting else ""))
     if req.max_download is not None:
         out.append(f"The download limit ({format_size(req.max_download)}) counts the model file and the runtime's library "
                    "where its size is published.")
