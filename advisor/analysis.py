@@ -256,7 +256,10 @@ def sibling_variants(device: DeviceProfile, catalog: Catalog) -> list[DeviceProf
 def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, constraints: Constraints,
                      catalog: Catalog, requested: Iterable[str] = ()) -> list[dict[str, Any]]:
     """For each device with a larger-RAM sibling: the models (any in the catalog, under the same speed,
-    TTFT, quality and quant constraints) that meet the requirement there and not on the device."""
+    TTFT, quality and quant constraints) that meet the requirement there and not on the device, each
+    saying whether it fits the device's memory too (``fits_device``): a sibling can also have faster
+    memory (an N100 16 GB with DDR5-4800 against the 8 GB's DDR4-3200), and then the gain is speed,
+    not RAM."""
     open_constraints = Constraints(
         min_decode_tps=constraints.min_decode_tps, max_ttft_s=constraints.max_ttft_s,
         quant_ids=constraints.quant_ids, quality_floor=constraints.quality_floor,
@@ -281,6 +284,8 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                 "variant_name": bigger.name,
                 "ram_bytes": device.memory.ram,
                 "variant_ram_bytes": bigger.memory.ram,
+                "bandwidth_gbs": device.memory.bandwidth_gbs,
+                "variant_bandwidth_gbs": bigger.memory.bandwidth_gbs,
                 "unit_price_usd": price,
                 "variant_unit_price_usd": bprice,
                 "extra_unit_price_usd": rounded("extra_unit_price_usd", bprice - price)
@@ -291,6 +296,7 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                         "quality_score": rounded("quality_score", e.quality_score),
                         "decode_tokens_per_s": rounded("decode_tokens_per_s", e.speed.decode_tokens_per_s) if e.speed else None,
                         "memory_bytes": e.memory.total_bytes,
+                        "fits_device": e.memory.total_bytes <= device.memory.usable,
                     }
                     for e in new
                 ],

@@ -503,7 +503,10 @@ def _emit_what_if(variants: list[dict[str, Any]]) -> None:
         names = [f"{n['model']} {n['quant']}" for n in v["newly_possible"]]
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
         extra = f" (+${v['extra_unit_price_usd']:,.0f})" if v.get("extra_unit_price_usd") is not None else ""
-        _emit(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}")
+        fit = sum(n["fits_device"] for n in v["newly_possible"])
+        faster = (f"; {'all' if fit == len(names) else fit} of them fit {v['device']}'s memory too: the variant's faster "
+                  f"memory ({v['bandwidth_gbs']:g} → {v['variant_bandwidth_gbs']:g} GB/s) makes them fast enough" if fit else "")
+        _emit(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}{faster}")
     idle = sorted({f"{v['device']} → {v['variant']}" for v in variants if not v["newly_possible"]})
     if idle:
         _emit(f"No more models at this speed with: {'; '.join(idle)}")

@@ -632,6 +632,22 @@ def test_what_if_more_ram_opens_models(capsys):
     assert next(n for n in w["orange-pi-5-16gb"]["newly_possible"] if n["model"] == "qwen3-8b")["requested"] is True
 
 
+def test_what_if_says_when_the_gain_is_the_variants_faster_memory(capsys):
+    """The N100 16 GB is DDR5-4800 (38.4 GB/s), the 8 GB DDR4-3200 (25.6): models that fit the 8 GB
+    unit and only pass 8 tok/s on the faster memory were credited to RAM; they say so now."""
+    code, out, err = run(capsys, "report", "--requirements", KIOSK, "--format", "json")
+    assert code == 0, err
+    w = next(x for x in json.loads(out)["what_if"] if x["device"] == "mini-pc-intel-n100-8gb")
+    assert (w["bandwidth_gbs"], w["variant_bandwidth_gbs"]) == (25.6, 38.4)
+    fits = {n["model"] for n in w["newly_possible"] if n["fits_device"]}
+    assert "qwen3-4b" in fits and "qwen3-30b-a3b" not in fits
+    code, out, err = run(capsys, "report", "--requirements", KIOSK, "--format", "md")
+    row = next(line for line in out.splitlines() if line.startswith("| mini-pc-intel-n100-8gb | mini-pc-intel-n100-16gb"))
+    assert "qwen3-4b IQ3_M (8.2 tok/s, fits the 8.00 GiB unit too)" in row
+    assert row.endswith("those marked fit the 8.00 GiB unit's memory too: the variant's faster memory (25.6 → 38.4 GB/s) "
+                        "makes them fast enough |")
+
+
 def test_options_override_the_file(capsys):
     code, out, err = run(capsys, "report", "--requirements", KIOSK, "--fleet", "20", "--device", "raspberry-pi-5-8gb",
                          "--format", "json")

@@ -233,8 +233,15 @@ def _what_if(data: ReportData) -> Section | None:
     rows = []
     for w in data.what_if:
         extra = w["extra_unit_price_usd"]
+        fit = [n["fits_device"] for n in w["newly_possible"]]
         new = ", ".join(f"{n['model']} {n['quant']} ({tps(n['decode_tokens_per_s'])} tok/s"
-                        + (", requested" if n["requested"] else "") + ")" for n in w["newly_possible"])
+                        + (", requested" if n["requested"] else "")
+                        + (f", fits the {size(w['ram_bytes'])} unit too" if n["fits_device"] and not all(fit) else "") + ")"
+                        for n in w["newly_possible"])
+        if any(fit):  # the variant is also faster: the gain is speed, not RAM
+            new += (f"; {'all fit' if all(fit) else 'those marked fit'} the {size(w['ram_bytes'])} unit's memory too: the "
+                    f"variant's faster memory ({w['bandwidth_gbs']:g} → {w['variant_bandwidth_gbs']:g} GB/s) makes them "
+                    "fast enough")
         rows.append([w["device"], f"{w['variant']} ({size(w['variant_ram_bytes'])})",
                      "-" if extra is None else f"+{money(extra)} (+{money(extra * fleet)} fleet)",
                      new or "none: memory is not what limits this workload"])
