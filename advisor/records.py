@@ -1161,7 +1161,9 @@ class Target(Record):
             value = p.usable_with_entitlement if entitlement else p.usable
             how = "with" if entitlement else "without"
             label = f"published: {p.device}" + (f", {how} the entitlement" if m.entitlement else "")
-            return MemoryBudget(min(int(value), device.memory.ram), p.basis, label, p.source, p.note)  # type: ignore[arg-type]
+            # a figure measured on another device of that RAM is this one's by derivation, not by measurement
+            basis = p.basis if device.id in p.profiles else "derived"
+            return MemoryBudget(min(int(value), device.memory.ram), basis, label, p.source, p.note)  # type: ignore[arg-type]
         fraction = m.fraction_with_entitlement if entitlement and m.fraction_with_entitlement else m.fraction
         assert fraction is not None  # checked by MemoryRule
         label = f"{fraction:.0%} of RAM" + (" with the entitlement" if entitlement else "")

@@ -122,3 +122,15 @@ def test_store_limits_listed_only_for_the_runtimes_they_concern(catalog):
         seen[runtime] = " ".join(lim.what for lim in pick.store_limits_exceeded)
     assert "ArrayBuffer" not in seen["mlc"] and "ONNX" not in seen["mlc"]
     assert "ArrayBuffer" in seen["wllama"] and "ONNX" not in seen["wllama"]
+
+
+def test_a_budget_measured_on_another_device_is_derived_not_measured(catalog):
+    """The Galaxy S23's '~4 GB of 8 GB' is applied to every 8 GB Android phone: on a Pixel 8 it is a
+    derived figure (the report's legend defines measured as 'from a run on the device'). On the
+    device it was measured on (iPhone 15 Pro), it stays measured."""
+    pixel = catalog.target("android-app").memory_budget(catalog.device("pixel-8"))
+    assert pixel.rule.startswith("published: Galaxy S23") and pixel.basis == "derived"
+    iphone = catalog.target("ios-app").memory_budget(catalog.device("iphone-15-pro"))
+    assert iphone.rule.startswith("published: iPhone 15 Pro") and iphone.basis == "measured"
+    other = catalog.target("ios-app").memory_budget(catalog.device("iphone-16"))
+    assert other.rule.startswith("published: iPhone 15 Pro") and other.basis == "derived"
