@@ -65,10 +65,15 @@ MAX_MADE_DEVICES = 32
 
 def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> DeviceProfile:
     catalog = catalog or load_catalog()
+    names = dict(choice.input_names)
+    for value, flag, give in ((choice.device_id, "--device", "a device id (see 'advisor devices')"),
+                              (choice.device_file, "--device-file", "the path of a device profile"),
+                              (choice.ram, names["ram"], "a size such as 4GB")):
+        if value is not None and not str(value).strip():
+            raise BadInputError(f"{flag} is empty; give {give}")
     given = [x for x in (choice.device_id, choice.device_file, choice.ram) if x]
     if len(given) != 1:
         raise BadInputError("name the device with exactly one of --device ID, --device-file FILE or --ram SIZE")
-    names = dict(choice.input_names)
     if not choice.ram and (choice.usable or choice.device_class):
         what = " and ".join(x for x, given in ((names["usable"], choice.usable), (names.get("class", "--class"), choice.device_class))
                             if given)
