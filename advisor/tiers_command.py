@@ -42,7 +42,10 @@ def _tightest(pick: Any) -> Any:
 
 def tier_dict(pick: Any) -> dict[str, Any]:
     """One tier as JSON: its devices, the pick (or null), the slowest and tightest device, the
-    download and the store limits it exceeds, and each device left out with the reason."""
+    download and the store limits it exceeds, and each device left out with the reason (figures
+    rounded as every other command's JSON rounds them)."""
+    from advisor.serialize import rounded
+
     slowest, tightest = pick.slowest, _tightest(pick)
     sp = slowest.speed if slowest is not None else None
     return {
@@ -53,8 +56,9 @@ def tier_dict(pick: Any) -> dict[str, Any]:
             "backends": sorted({e.backend for e in pick.estimates if e.backend}),
         },
         "slowest": None if sp is None else {
-            "device": slowest.device_id, "decode_tokens_per_s": sp.decode_tokens_per_s, "decode_low": sp.decode_band.low,
-            "decode_high": sp.decode_band.high, "ttft_s": sp.ttft_s,
+            "device": slowest.device_id, "decode_tokens_per_s": rounded("decode_tokens_per_s", sp.decode_tokens_per_s),
+            "decode_low": rounded("decode_low", sp.decode_band.low), "decode_high": rounded("decode_high", sp.decode_band.high),
+            "ttft_s": rounded("ttft_s", sp.ttft_s),
         },
         "tightest": None if tightest is None else {
             "device": tightest.device_id, "total_bytes": tightest.memory.total_bytes, "usable_bytes": tightest.usable_bytes,
@@ -62,7 +66,8 @@ def tier_dict(pick: Any) -> dict[str, Any]:
         },
         "per_device": [{
             "device": e.device_id, "backend": e.backend, "fit": e.fit, "total_bytes": e.memory.total_bytes,
-            "usable_bytes": e.usable_bytes, "decode_tokens_per_s": e.speed.decode_tokens_per_s if e.speed else None,
+            "usable_bytes": e.usable_bytes, "decode_tokens_per_s": rounded("decode_tokens_per_s", e.speed.decode_tokens_per_s)
+            if e.speed else None,
         } for e in pick.estimates],
         "download_bytes": pick.download_bytes,
         "store_limits_exceeded": [limit_text(lim) for lim in pick.store_limits_exceeded],

@@ -183,3 +183,11 @@ def test_the_table_fits_the_terminal_and_loses_no_word(capsys, monkeypatch, widt
     left_out = [w for row in csv.DictReader(io.StringIO(wide)) for w in row["left_out"].split()]
     shown = table.split()
     assert left_out and all(shown.count(w) >= left_out.count(w) for w in set(left_out))
+
+
+def test_json_figures_are_rounded_as_the_other_commands_round_them(capsys):
+    code, out, _ = run(capsys, "tiers", "--target", "android-app", "--class", "phone", "--format", "json")
+    assert code == 0
+    import re
+
+    assert "decode_tokens_per_s" in out and not re.findall(r"\d+\.\d{5,}", out)  # was 7.1179939515640385
