@@ -612,6 +612,13 @@ class DeviceProfile(Record):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
 
+    @field_validator("name")
+    @classmethod
+    def _named(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is empty; give the device a name (it heads every table and report)")
+        return v
+
     @property
     def device_class(self) -> str:
         return self.class_

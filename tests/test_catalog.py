@@ -171,6 +171,8 @@ def _profile(tmp_path: Path, mutate) -> Path:
         (lambda s: s.replace('ram = "8GiB"', 'ram = "8XB"'), "field 'memory.ram': size '8XB' has an unknown unit 'XB'; use B, KB, MB, GB or TB"),
         (lambda s: s.replace('class = "sbc"', 'class = "toaster"'), "field 'class'"),
         (lambda s: s + "\n[[[oops", "not valid TOML"),
+        (lambda s: re.sub(r'\nname = "[^"]*"', '\nname = "  "', s, count=1),
+         "field 'name': is empty; give the device a name (it heads every table and report)"),
     ],
 )
 def test_malformed_profile_errors(tmp_path, mutate, message):
