@@ -350,8 +350,12 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
     from advisor.catalog import advisor_home
     from advisor.model_import import model_from_gguf, model_from_hf_config, spec_to_toml
 
+    from advisor.inputs import check_regular_file, read_bounded_text
+    from advisor.output import write_atomic
+
     catalog = catalog or load_catalog()
-    p = Path(path)
+    p = Path(path).absolute()  # its source names the file: the same file by another relative path is the same
+    check_regular_file(p, expected="GGUF file or config.json")  # a FIFO would block the open below
     try:
         with open(p, "rb") as f:
             is_gguf = f.read(4) == b"GGUF"
@@ -362,14 +366,18 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
         spec = spec.model_copy(update={"notes": spec.notes + f" The file is {ftype.id}; its tensor types are used whatever --quant says."})
     else:
         spec = model_from_hf_config(p)
+    same = [m.id for m in catalog.models.values() if m.source == spec.source]
+    if same:  # the source names the file: importing it again would store a copy as "<id>-imported"
+        raise BadInputError(f"{p} is already in your catalog as '{same[0]}'; nothing added (to re-import it, remove "
+                            "that entry from your models.toml first)")
     if spec.id in catalog.models:
         spec = spec.model_copy(update={"id": spec.id + "-imported"})
     if spec.id in catalog.models:
         raise BadInputError(f"a model with id '{spec.id}' is already in the catalog; remove it from your models.toml first")
     stored = advisor_home() / "catalog" / "models.toml"
     stored.parent.mkdir(parents=True, exist_ok=True)
-    with open(stored, "a", encoding="utf-8") as f:
-        f.write(spec_to_toml(spec))
+    before = read_bounded_text(stored, what="models.toml") if stored.exists() else ""
+    write_atomic(stored, (before + spec_to_toml(spec)).encode("utf-8"), force=True)  # never half an entry
     return spec, stored
 
 

@@ -283,6 +283,9 @@ def test_a_config_or_header_that_is_not_a_regular_file_is_refused_without_readin
         code, out, err = run(capsys, "predict", option, str(path), "--ram", "8GB")
         assert (code, out) == (1, "")
         assert err == f"Error: {path}: is not a regular file (a pipe, device or socket); expected a {expected}\n"
+    code, out, err = run(capsys, "models", "add", str(fifo))  # it opened the file to read its magic first
+    assert (code, out, err) == (1, "", f"Error: {fifo}: is not a regular file (a pipe, device or socket); expected a GGUF "
+                                       "file or config.json\n")
 
 
 def _f32(key: str, value: float) -> bytes:
@@ -347,6 +350,12 @@ def test_models_add_stores_the_model_under_advisor_home(tmp_path, monkeypatch, c
         assert code == 0, err
         code, out, err = run(capsys, "models", "--format", "json")
         assert code == 0 and "tiny-moe-q4-k-m" in out
+        before = stored.read_text()
+        monkeypatch.chdir(tmp_path)  # the same file again, by a relative path: refused, nothing stored
+        code, out, err = run(capsys, "models", "add", header.name)
+        assert (code, out) == (1, "") and err == (f"Error: {header} is already in your catalog as 'tiny-moe-q4-k-m'; nothing "
+                                                   "added (to re-import it, remove that entry from your models.toml first)\n")
+        assert stored.read_text() == before
     finally:
         _load.cache_clear()
 
