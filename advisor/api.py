@@ -412,6 +412,8 @@ def run_devices_for(
         else:
             names = frozenset({quant_id})
     pool = list(devices) if devices is not None else list(catalog.devices.values())
+    if device_class is not None and not device_class.strip():
+        raise BadInputError("--class is empty; give a device class (see 'advisor devices') or leave it out for every class")
     if device_class:
         pool = [d for d in pool if d.device_class == device_class]
         if not pool:
