@@ -391,8 +391,15 @@ def measured_tab(device: DeviceProfile, cat: Catalog) -> None:
         with st.expander("Calibrations fitted from your runs"):
             for scope, entries in fitted.items():
                 for key, (f, stats) in entries.items():
-                    st.markdown(f"**{scope} {key}**: {json.dumps(stats, default=str)}")
-                    st.json(f, expanded=False)
+                    st.markdown(f"**{scope} {key}**: {calibration_line(stats)}")
+                    st.dataframe(pd.DataFrame(factor_rows(f)), hide_index=True, key=f"calibration_{scope}_{key}")
+
+
+def calibration_line(stats: dict[str, Any]) -> str:
+    """A stored calibration's record as a sentence: what it was fitted on, and ``advisor
+    calibrate``'s decision (applied or not, its held-out error against the shipped factors')."""
+    return (f"fitted on {stats.get('n_observations', '?')} measurements from {stats.get('n_devices', '?')} device(s); "
+            f"{stats.get('decision', '')}")
 
 
 def report_module() -> Any | None:

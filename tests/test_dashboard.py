@@ -399,6 +399,21 @@ def test_measured_runs_appear_against_predictions(tmp_path, monkeypatch):
     assert list(rows["error %"].round(6)) == [20.0, -20.0]
 
 
+def test_a_stored_calibration_reads_as_a_sentence_and_a_factor_table(tmp_path, monkeypatch):
+    """The expander once printed each stored calibration as raw JSON."""
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    stats = {"n_observations": 4, "n_devices": 1, "applied": True,
+             "decision": "applied: leave-one-run-out error 8% vs 21% with the shipped factors"}
+    factors = load_catalog().calibration["cpu-arm"].model_copy(update={"bw_efficiency": 0.512345})
+    store.save_calibration("device", "raspberry-pi-5-8gb", factors, 2, stats)
+    at = open_tab(start(), "Measured vs predicted")
+    assert ("**device raspberry-pi-5-8gb**: fitted on 4 measurements from 1 device(s); applied: leave-one-run-out "
+            "error 8% vs 21% with the shipped factors") in [m.value for m in at.markdown]
+    tables = [dict(zip(d.value["factor"], d.value["value"])) for d in at.dataframe if {"factor", "value"} <= set(d.value.columns)]
+    assert "0.512" in [t["bandwidth efficiency (share of datasheet bandwidth reached)"] for t in tables]
+    assert not at.json
+
+
 def test_downloads_offer_csv_and_json():
     at = open_tab(start(), "Download")
     labels = [b.proto.label for b in at.get("download_button")]
