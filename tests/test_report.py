@@ -586,6 +586,17 @@ def test_budget_and_power_limit_reject_devices(capsys):
     assert [r["device"] for r in d["ranking"]] == ["mini-pc-intel-n100-8gb"]
 
 
+def test_a_power_limit_counts_a_desktop_gpus_whole_system_draw(capsys):
+    """The RTX 3060 profile's max_w is the board's 170 W, its typical_w the whole PC's 179 W while
+    generating: a 175 W limit per unit once let it pass."""
+    code, out, err = run(capsys, "report", "--device", "desktop-rtx3060-12gb", "--model", "qwen3-1.7b",
+                         "--power-limit", "175", "--format", "json")
+    d = json.loads(out)
+    (r,) = d["rejected_devices"]
+    assert (r["device"], r["reasons"][0]["status"]) == ("desktop-rtx3060-12gb", "over power limit")
+    assert r["reasons"][0]["detail"] == "draws up to 179 W, over the 175 W limit per unit" and code == 3, err
+
+
 @pytest.mark.parametrize("rank_by, key, reverse", [
     ("cost", "unit_price_usd", False),
     ("energy", "energy_wh_per_1000_responses", False),

@@ -401,8 +401,11 @@ def _purchase_check(device: DeviceProfile, req: Requirements) -> tuple[str, str]
         fleet = device.price.usd * req.fleet_size
         if fleet > req.budget_usd:
             return "budget", f"fleet price ${fleet:,.0f} ({req.fleet_size:,} × ${device.price.usd:,.0f}) exceeds the budget ${req.budget_usd:,.0f}"
-    if req.power_limit_w is not None and device.power.max_w > req.power_limit_w:
-        return "power", f"draws up to {device.power.max_w:g} W, over the {req.power_limit_w:g} W limit per unit"
+    # a profile's typical draw can be the whole system's while its max is the GPU board's or the
+    # package's (desktop GPUs, Ryzen 7840U laptops): the unit draws at least the larger
+    draw = max(device.power.max_w, device.power.typical_w or 0.0)
+    if req.power_limit_w is not None and draw > req.power_limit_w:
+        return "power", f"draws up to {draw:g} W, over the {req.power_limit_w:g} W limit per unit"
     return None
 
 

@@ -138,7 +138,8 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[s
         "of it and leaves no room for other apps or longer chats."),
     ]
     if req.power_limit_w is not None:
-        out.append(f"The power limit ({req.power_limit_w:g} W per unit) is compared with each device's maximum draw (power.max_w).")
+        out.append(f"The power limit ({req.power_limit_w:g} W per unit) is compared with each device's maximum draw (power.max_w, or its typical draw while generating where a "
+                   "profile states a larger one: a desktop GPU's max is the board's, its typical the whole PC's).")
     if cand.target is not None:
         out.append(f"Target {cand.target.name}: each device's usable memory is the target's budget for one model process "
                    "there (its rule and source are listed per device under Evidence), with its per-buffer limits; "
