@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from advisor.catalog import Catalog, load_catalog, load_device_file
-from advisor.engine.evaluate import evaluate, generic_device, peer_decode_tokens_per_s
+from advisor.engine.evaluate import evaluate, generic_device, peer_decode_tokens_per_s, ram_peer_pool
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, NothingFitsError
 from advisor.records import DeviceProfile, Estimate, ModelSpec, PathFactors, Workload
@@ -75,8 +75,7 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     if len(given) != 1:
         raise BadInputError("name the device with exactly one of --device ID, --device-file FILE or --ram SIZE")
     if not choice.ram and (choice.usable or choice.device_class):
-        what = " and ".join(x for x, given in ((names["usable"], choice.usable), (names.get("class", "--class"), choice.device_class))
-                            if given)
+        what = " and ".join(flag for flag, value in ((names["usable"], choice.usable), ("--class", choice.device_class)) if value)
         raise BadInputError(f"{what} describe{'s' if ' and ' not in what else ''} a device given by {names['ram']} only; "
                             "a device profile states its own usable memory and class (an app's budget: --target)")
     if choice.device_id:
@@ -112,7 +111,7 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
 def ram_classes(catalog: Catalog) -> list[str]:
     """The device classes a RAM-only device may take its speed from (``engine.evaluate.ram_peers``
     leaves out devices with a discrete GPU: a class of only those has no RAM peer)."""
-    return sorted({d.device_class for d in ram_peer_templates(catalog) if not (d.gpu and d.gpu.discrete)})
+    return sorted({d.device_class for d in ram_peer_pool(ram_peer_templates(catalog))})
 
 
 def ram_peer_templates(catalog: Catalog) -> list[DeviceProfile]:

@@ -97,9 +97,9 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
             missing.append(f"{arch}.{name}")
         return value
 
-    def whole(name: str, default: int = 0, high: int = MAX_CONTEXT_TOKENS) -> int:
+    def whole(name: str, default: int = 0, low: int = 0, high: int = MAX_CONTEXT_TOKENS) -> int:
         """A scalar count of the header, checked (a per-layer list is ``per_layer``'s)."""
-        return _whole(path, f"{arch}.{name}", key(name, default), high=high)
+        return _whole(path, f"{arch}.{name}", key(name, default), low=low, high=high)
 
     n_layers = key("block_count")
     hidden = key("embedding_length")
@@ -107,8 +107,8 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     ffn = key("feed_forward_length", 0)
     if missing:
         raise DataFileError(f"{path}: the GGUF header lacks {', '.join(missing)}")
-    n_layers = _whole(path, f"{arch}.block_count", n_layers, low=1, high=MAX_LAYERS)
-    hidden = _whole(path, f"{arch}.embedding_length", hidden, low=1, high=MAX_WIDTH)
+    n_layers = whole("block_count", low=1, high=MAX_LAYERS)
+    hidden = whole("embedding_length", low=1, high=MAX_WIDTH)
     kv = key("attention.head_count_kv", heads)
     by_id = {g.ggml_type_id: g.name for g in ggml_types.values()}
     tensors: list[FileTensor] = []

@@ -240,8 +240,8 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         reasons.append(Reason("expert_offload", value=memory.n_cpu_moe, limit=model.n_layers, second=memory.cpu_moe_bytes))
     if workload.context_tokens > model.context_length:
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
-    if workload.threads and spd.decode_threads(device, workload.threads) < workload.threads:
-        reasons.append(Reason("threads", value=workload.threads, limit=spd.decode_threads(device, workload.threads)))
+    if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:
+        reasons.append(Reason("threads", value=workload.threads, limit=threads))
     speed = None
     if with_speed and s.fit != "no":
         speed = _speed(model, device, workload, c, s.d, s.main, place.gpu_fraction, place.cpu_moe_layers)
@@ -388,12 +388,17 @@ REFERENCE_MODEL, REFERENCE_QUANT = "llama-3.2-1b-instruct", "Q4_K_M"
 REFERENCE_FLOAT_QUANT = "F16"
 
 
+def ram_peer_pool(templates: Sequence[DeviceProfile]) -> list[DeviceProfile]:
+    """The devices a RAM size may stand for: those without a discrete GPU (their RAM is host
+    memory; the model would live in VRAM a RAM size does not describe)."""
+    return [d for d in templates if not (d.gpu and d.gpu.discrete)]
+
+
 def ram_peers(ram_bytes: int, templates: Sequence[DeviceProfile], *, device_class: str | None = None) -> list[DeviceProfile]:
     """The catalog devices a RAM-only device stands for: those with exactly ``ram_bytes`` of RAM
     (of ``device_class`` when it has any), else those at the catalog's nearest RAM size (by
-    ratio; the smaller on a tie). Devices with a discrete GPU are left out: their RAM is host
-    memory, and the model would live in VRAM the user did not describe."""
-    pool = [d for d in templates if not (d.gpu and d.gpu.discrete)]
+    ratio; the smaller on a tie), among ``ram_peer_pool``."""
+    pool = ram_peer_pool(templates)
     in_class = [d for d in pool if device_class is not None and d.device_class == device_class]
     pool = in_class or pool
     if not pool:
@@ -471,5 +476,5 @@ def memory_shortfall(est: Estimate) -> Reason:
     return Reason("memory", value=est.memory.total_bytes, limit=est.usable_bytes)
 
 
-__all__ = ["evaluate", "estimate_speed", "generic_device", "ram_peers", "peer_decode_tokens_per_s", "quality_table", "factors_for",
+__all__ = ["evaluate", "estimate_speed", "generic_device", "ram_peers", "ram_peer_pool", "peer_decode_tokens_per_s", "quality_table", "factors_for",
            "classify", "QualityTable", "memory_shortfall"]
