@@ -201,7 +201,7 @@ def recommendation_dict(r: Recommendation, tables: Tables, top: int | None = Non
 
 def runtime_choice_dict(r: Recommendation, tables: Tables) -> dict[str, Any] | None:
     """The pick's model on every runtime considered, and what sets the pick's runtime first
-    (``why``: fit, target, quality, speed or only; see ``engine.recommend.RUNTIME_WHY``)."""
+    (``why``: fit, target, quality, speed, tie or only; see ``engine.recommend.RUNTIME_WHY``)."""
     c = r.runtime_choice
     if c is None:
         return None

@@ -15,7 +15,7 @@ from advisor.errors import NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, prose, render_rows
 from advisor.units import format_size
-from advisor.wording import band, limit_text, plural, reason_text
+from advisor.wording import band, limit_text, not_hosting_text, plural, reason_text
 
 
 def _emit(text: str) -> None:
@@ -169,13 +169,13 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
         n = sum(len(p.devices) + len(p.left_out) for p in picks)
         title = (f"What to ship per RAM tier, {target_id}{' with the increased-memory entitlement' if entitlement else ''}: "
                  f"{len(picked)} of {plural(len(picks), 'tier')} of {plural(n, 'device')} have a pick")
-        if fmt == "table":
-            _emit(prose(f"Context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, output {workload.output_tokens} "
-                        "tokens; a pick runs on every device of its tier, ranked on the slowest; memory is the tightest "
-                        "device's total against the target's budget there."))
+        if fmt in ("table", "md"):
+            notes = [f"Context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, output {workload.output_tokens} "
+                     "tokens; a pick runs on every device of its tier, ranked on the slowest; memory is the tightest "
+                     "device's total against the target's budget there."]
             if others:
-                _emit(prose(f"Not candidates: {plural(len(others), device_class + ' device')} that cannot host {target_id} "
-                            f"({', '.join(d.id + ' (' + '/'.join(d.platforms) + ')' for d in others)})."))
+                notes.append(not_hosting_text(others, f"of class {device_class}", target_id))
+            _emit("\n\n".join(notes) + "\n" if fmt == "md" else "\n".join(prose(n) for n in notes))
         from advisor.catalog import load_catalog
 
         target = load_catalog().target(target_id)

@@ -49,11 +49,25 @@ def peers_text(speeds: Sequence[tuple[Any, float]], model_id: str, quant_id: str
     """For a RAM-only device: the sentence naming the catalog devices it stands for and the decode
     speeds across them, the slowest's (the one used) first (``api.peer_speeds``' pairs)."""
     first, rest = speeds[0], speeds[1:]
-    text = (f"Speed figures are those of {first[0].name}, the slowest of {len(speeds)} catalog devices with "
-            f"{format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at {tps(first[1])} tok/s there")
-    if rest:
-        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in rest) + " tok/s"
+    # the template is the slowest over llama.cpp's reference files (evaluate.generic_device); another
+    # file, or another runtime, may run slower on a peer: say so rather than call it the slowest
+    slower = [(d, v) for d, v in rest if v < first[1]]
+    faster = [(d, v) for d, v in rest if v >= first[1]]
+    text = (f"Speed figures are those of {first[0].name}, the slowest{' overall' if slower else ''} of {len(speeds)} "
+            f"catalog devices with {format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at "
+            f"{tps(first[1])} tok/s there")
+    if slower:
+        text += "; slower for this file: " + ", ".join(f"{d.name} {tps(v)}" for d, v in slower) + " tok/s"
+    if faster:
+        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in faster) + " tok/s"
     return text + "."
+
+
+def not_hosting_text(devices: Sequence[Any], where: str, target: str, *, by_name: bool = False) -> str:
+    """The devices of the requested classes that cannot host a target (``api.not_hosting``):
+    ``Not candidates: 2 devices of class phone that cannot host ios-app (pixel-8 (android), …).``"""
+    shown = ", ".join(f"{d.name if by_name else d.id} ({'/'.join(d.platforms)})" for d in devices)
+    return f"Not candidates: {plural(len(devices), 'device')} {where} that cannot host {target} ({shown})."
 
 
 def limit_text(lim: Any) -> str:
@@ -182,6 +196,7 @@ def runtime_choice_text(choice: RuntimeChoice | None, target_tps: float) -> str:
             "target": f"it reaches the {target_tps:g} tok/s target, {runner.runtime} does not",
             "quality": f"its best format keeps more quality ({pick.quality_score:.0f} vs {r.quality_score:.0f})",
             "speed": f"it decodes faster ({tps(pick.speed.decode_tokens_per_s)} vs {tps(r.speed.decode_tokens_per_s)} tok/s)",
+            "tie": "predicted alike (a tie): either serves",
         }.get(choice.why, "it ranks first")
         text = f" Runtime {name} over {_runtime_option_words(runner)}: {because}"
     rest = [o for o in choice.options[1:] if o is not runner]

@@ -288,6 +288,23 @@ def test_ram_only_speeds_lie_inside_the_range_of_the_catalogs_devices_with_that_
     assert peers[0]["decode_tokens_per_s"] <= min(p["decode_tokens_per_s"] for p in peers)
 
 
+def test_ram_only_sentence_names_a_peer_slower_for_the_pick_instead_of_calling_the_template_the_slowest(capsys):
+    """The template is the slowest over llama.cpp's reference files; on another runtime's file a
+    peer can be slower (Jetson Nano's A57 cores on an ExecuTorch int4 file): the text says so."""
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "1")
+    assert code == 0
+    peers = json.loads(out)["pick_decode_on_ram_peers"]
+    used = peers[0]["decode_tokens_per_s"]
+    slower = [p for p in peers[1:] if p["decode_tokens_per_s"] < used]
+    code, text, _ = run(capsys, "recommend", "--ram", "4GB", "--top", "1")
+    assert code == 0
+    text = " ".join(text.split())
+    if slower:
+        assert "the slowest overall of" in text and "slower for this file:" in text
+    else:
+        assert "the slowest of" in text and "slower for this file" not in text
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -435,6 +452,29 @@ def test_runtime_bad_input_is_one_line_naming_the_valid_choices(capsys, args, me
     assert err.startswith(message) and len(err.strip().splitlines()) == 1, err
 
 
+def test_runtime_why_speed_means_faster_and_a_tie_is_called_one(capsys):
+    """"decodes faster" only where the pick is faster; two runtimes predicted alike on fit, speed
+    target, quality and speed (ExecuTorch's and LiteRT-LM's int4 files of one model on a CPU) are a
+    tie, worded as one, not "decodes faster (5.4 vs 5.4 tok/s)"."""
+    seen = set()
+    for args in (("--ram", "4GB"), ("--device", "pixel-9"), ("--device", "raspberry-pi-5-8gb"), ("--device", "macbook-air-m2-16gb")):
+        code, out, _ = run(capsys, "recommend", *args, "--format", "json", "--top", "1")
+        assert code == 0
+        data = json.loads(out)
+        choice = data["runtime_choice"]
+        if not choice or choice["why"] not in ("speed", "tie"):
+            continue
+        seen.add(choice["why"])
+        pick, runner = choice["options"][0]["estimate"], next(o["estimate"] for o in choice["options"][1:] if o["estimate"])
+        mine, theirs = pick["speed"]["decode_tokens_per_s"], runner["speed"]["decode_tokens_per_s"]
+        if choice["why"] == "speed":
+            assert mine > theirs and "it decodes faster" in data["explanation"]
+        else:
+            assert mine == theirs and pick["fit"] == runner["fit"]
+            assert "predicted alike (a tie)" in data["explanation"] and "decodes faster" not in data["explanation"]
+    assert "tie" in seen
+
+
 def test_recommend_says_why_its_runtime(capsys):
     """Every runtime is weighed by default; the explanation names the runner-up runtime for the
     same model and why the pick beats it, and JSON carries the comparison."""
@@ -444,7 +484,7 @@ def test_recommend_says_why_its_runtime(capsys):
     choice = data["runtime_choice"]
     options = choice["options"]
     assert options[0]["runtime"] == data["pick"]["runtime"] and len(options) >= 3
-    assert choice["why"] in ("fit", "target", "quality", "speed", "only")
+    assert choice["why"] in ("fit", "target", "quality", "speed", "tie", "only")
     assert all(o["estimate"]["model"] == data["pick"]["model"] for o in options if o["estimate"])
     runner = next(o for o in options[1:] if o["estimate"])
     assert f"over {runner['runtime']} ({runner['estimate']['quant']}, " in data["explanation"]

@@ -92,8 +92,9 @@ class RuntimeOption:
 #: What sets the pick's runtime above the best other runtime for the same model, by the ranking
 #: key's order (``_rank_key``): "fit" (fits comfortably where the other fits tightly), "target"
 #: (reaches the soft speed target where the other does not), "quality" (a higher-quality format),
-#: "speed" (faster at the same quality), "only" (no other runtime considered runs the model here).
-RUNTIME_WHY = ("fit", "target", "quality", "speed", "only")
+#: "speed" (faster at the same quality), "tie" (the best other runtime is predicted alike on all
+#: four: the pick is first of equals), "only" (no other runtime considered runs the model here).
+RUNTIME_WHY = ("fit", "target", "quality", "speed", "tie", "only")
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,7 @@ def runtime_choice(
     why = "only"
     if runner is not None:
         mine, theirs = _rank_key(pick, target), _rank_key(runner, target)
-        why = next((w for w, a, b in zip(RUNTIME_WHY, mine, theirs) if a != b), "speed")
+        why = next((w for w, a, b in zip(RUNTIME_WHY, mine, theirs) if a != b), "tie")
     return RuntimeChoice(why, (RuntimeOption(pick.runtime, pick), *others))
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from advisor.catalog import Catalog
 from advisor.report.requirements import Requirements
 from advisor.units import format_seconds, format_size
-from advisor.wording import GPU_ONLY, LICENSE_CLASS_WORDS, TTFT_COMFORT_S, plural, tps
+from advisor.wording import GPU_ONLY, LICENSE_CLASS_WORDS, TTFT_COMFORT_S, not_hosting_text, plural, tps
 
 if TYPE_CHECKING:
     from advisor.report.model import Candidates
@@ -145,8 +145,7 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[s
                    "there (its rule and source are listed per device under Evidence), with its per-buffer limits; "
                    + (f"{len(cand.unhostable)} candidate device(s) cannot host it and are listed as unable to run the workload."
                       if cand.unhostable else "every candidate device can host it.")
-                   + (f" Not candidates: {plural(len(cand.not_hosting), 'device')} of the requested classes that cannot host "
-                      f"it ({', '.join(d.name + ' (' + '/'.join(d.platforms) + ')' for d in cand.not_hosting)})."
+                   + (" " + not_hosting_text(cand.not_hosting, "of the requested classes", "it", by_name=True)
                       if cand.not_hosting else ""))
     if req.max_download is not None:
         out.append(f"The download limit ({format_size(req.max_download)}) counts the model file and the runtime's library "
