@@ -18,7 +18,6 @@ import click
 
 from advisor import errors
 from advisor.errors import AdvisorError, BadInputError, NothingFitsError
-from advisor.records import Reason
 from advisor.options import DURATION, device_from, device_options, format_option, imported, import_options, number_in, positive_int, positive_number
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
@@ -234,7 +233,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     from advisor.catalog import load_catalog
     from advisor.engine import targets as tg
     from advisor.engine.runtimes import variant_of
-    from advisor.serialize import device_dict, estimate_dict, workload_dict
+    from advisor.serialize import device_dict, estimate_dict, reason_dict, workload_dict
     from advisor.wording import deployment_line, reason_text, runtime_words
 
     model_id, quant_id = imported(kw, model_id, quant_id)
@@ -290,16 +289,20 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
         dtype = variant.format.activation_dtype if kv.dtype == "activation" else kv.dtype
         data["kv_cache_policy"] = (f"{dtype} ({kv_dtype_bytes(variant.runtime, variant.format)} B per value), {kv.allocation}"
                                    + ("" if kv.windowed else ", every layer holds the whole context"))
+    fmt_record = variant.format if variant is not None else catalog.file_type(est.quant_id)
     if deployment is not None:
-        fmt_record = variant.format if variant is not None else catalog.file_type(est.quant_id)
         breaches = tg.limit_breaches(est, model, fmt_record, variant, deployment, catalog)
         data["target"] = {"id": deployment.target.id, "budget_bytes": deployment.device.memory.usable, "budget_rule": deployment.budget.rule,
                           "budget_source": deployment.budget.source, "browser": deployment.browser.id if deployment.browser else None,
                           "limit_breaches": [{"what": b.what, "bytes": b.bytes, "limit": b.limit, "limit_bytes": b.limit_bytes,
                                               "where": b.where} for b in breaches]}
-        for b in breaches:
-            data.setdefault("notes", []).append(reason_text(Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what,
-                                                                   category=f"{b.limit} of {b.where}")) + ": it cannot run there")
+    # the verdict recommend, devices-for and tiers give: a limit no RAM lifts, or the download cap,
+    # rules it out though its memory fits ("fit" stays the memory verdict, as in their estimates)
+    blocks = tg.blocking_reasons(est, model, fmt_record, variant, deployment, catalog, kw.get("max_download"))
+    data["runs_here"] = est.fit != "no" and not blocks
+    data["blocked_by"] = [reason_dict(r) for r in blocks]
+    for r in blocks:
+        data.setdefault("notes", []).append(reason_text(r) + ": it cannot run there")
     data["device"] = device_dict(device)
     data["workload"] = workload_dict(workload)
     from advisor.engine.empirical import resolve_flash_attn
@@ -326,7 +329,8 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
 def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     m = d["memory"]
     rows = [
-        {"item": "fit", "value": d["fit"], "basis": f"usable {format_size(m['usable_bytes'])} ({d['device']['usable_basis']})" + (
+        {"item": "fit", "value": d["fit"] if d["runs_here"] or d["fit"] == "no" else f"{d['fit']} in memory; cannot run there (see the notes)",
+         "basis": f"usable {format_size(m['usable_bytes'])} ({d['device']['usable_basis']})" + (
             f"; in memory only: the context is beyond the model's native {d['context_length']:,} tokens, which recommend "
             "and devices-for reject" if d["workload"]["context_tokens"] > d["context_length"] else "")},
         {"item": "weights", "value": format_size(m["weights_bytes"]), "basis": (

@@ -549,3 +549,32 @@ def test_predict_says_when_a_fit_is_in_memory_only(capsys):
     code, _, _ = run(capsys, "recommend", "--model", "qwen2.5-0.5b-instruct", "--device", "raspberry-pi-5-8gb",
                      "--context", "65536", "--runtime", "llama.cpp")
     assert code == 3
+
+
+@pytest.mark.parametrize("args, kind", [
+    # a WebGPU binding no RAM lifts (Chrome on Android: 128 MiB; Gemma 3 1B's embedding is 162 MiB)
+    (("--model", "gemma-3-1b-it", "--runtime", "mlc", "--quant", "q4f16_1", "--device", "pixel-8", "--target", "browser",
+      "--browser", "chrome-android"), "limit"),
+    # --max-download, documented on predict, rules out an 8 GiB file
+    (("--model", "qwen3-8b", "--quant", "Q8_0", "--device", "ipad-pro-m4-16gb", "--target", "ios-app", "--entitlement",
+      "increased-memory", "--max-download", "1GB"), "download"),
+])
+def test_predict_gives_the_verdict_recommend_and_devices_for_give(capsys, args, kind):
+    """A candidate whose memory fits but that a per-buffer limit or the download cap rules out is
+    not 'fits' in predict while recommend and devices-for refuse it."""
+    code, out, _ = run(capsys, "predict", *args, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["fit"] in ("fits", "tight") and data["runs_here"] is False
+    assert [b["kind"] for b in data["blocked_by"]] == [kind]
+    code, out, _ = run(capsys, "predict", *args)
+    fit_row = next(line for line in out.splitlines() if line.startswith("fit "))
+    assert "cannot run there" in fit_row
+    opts = dict(zip(args[::2], args[1::2]))
+    dev = opts.pop("--device")
+    rest = [x for k, v in opts.items() for x in (k, v)]
+    code, out, _ = run(capsys, "devices-for", *rest, "--class", data["device"]["class"], "--format", "json")
+    assert [d["meets"] for d in json.loads(out)["devices"] if d["device"]["id"] == dev] == [False]
+    # and a plain prediction runs
+    code, out, _ = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--format", "json")
+    assert json.loads(out)["runs_here"] is True and json.loads(out)["blocked_by"] == []

@@ -197,15 +197,10 @@ def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, 
     if _memory_fails(est.fit, c):
         return Rejection(model.id, est.quant_id, memory_shortfall(est))
     variant = choice if isinstance(choice, rt.Variant) else None
-    if c.deployment is not None and tables is not None:
+    if tables is not None:
         fmt = variant.format if variant is not None else choice
-        for b in tg.limit_breaches(est, model, fmt, variant, c.deployment, tables):
-            return Rejection(model.id, est.quant_id, Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what,
-                                                            category=f"{b.limit} of {b.where}"))
-    if c.max_download_bytes is not None and tables is not None:
-        size = tg.download_bytes(est, variant, tables)
-        if size > c.max_download_bytes:
-            return Rejection(model.id, est.quant_id, Reason("download", value=size, limit=c.max_download_bytes))
+        for why in tg.blocking_reasons(est, model, fmt, variant, c.deployment, tables, c.max_download_bytes):
+            return Rejection(model.id, est.quant_id, why)
     if workload.context_tokens > model.context_length:
         return Rejection(model.id, est.quant_id, Reason("context", value=workload.context_tokens, limit=model.context_length))
     if c.quality_floor is not None and est.quality_score < c.quality_floor:

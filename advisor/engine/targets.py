@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from advisor.engine.runtimes import LLAMA_CPP, Variant, best_backend
 from advisor.errors import BadInputError
-from advisor.records import DeviceProfile
+from advisor.records import DeviceProfile, Reason
 
 #: The target that reproduces the plain behaviour: the profile's own usable memory, native runtimes.
 DEFAULT_TARGET = "server"
@@ -140,3 +140,17 @@ def download_bytes(estimate: Any, variant: Variant | None, tables: Any) -> int:
     runtime = variant.runtime if variant is not None else (getattr(tables, "runtimes", {}) or {}).get(LLAMA_CPP)
     lib = runtime.runtime_download.bytes if runtime is not None and runtime.runtime_download is not None else 0
     return int(estimate.memory.weights_bytes + lib)
+
+
+def blocking_reasons(estimate: Any, model: Any, fmt: Any, variant: Variant | None, deployment: Deployment | None,
+                     tables: Any, max_download_bytes: int | None = None) -> list[Reason]:
+    """What rules an estimate out though its memory fits: each per-buffer limit it breaks under
+    the deployment (``limit_breaches``), then a download beyond ``max_download_bytes`` — the
+    verdict recommend, devices-for, tiers and predict share."""
+    out = [Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what, category=f"{b.limit} of {b.where}")
+           for b in (limit_breaches(estimate, model, fmt, variant, deployment, tables) if deployment is not None else ())]
+    if max_download_bytes is not None:
+        size = download_bytes(estimate, variant, tables)
+        if size > max_download_bytes:
+            out.append(Reason("download", value=size, limit=max_download_bytes))
+    return out
