@@ -122,6 +122,30 @@ def _types(model: ModelSpec, ftype: str, base: str) -> dict[str, str]:
     return dict(zip((t.name for t in tensor_inventory(model)), tensor_types(model, ftype, base)))
 
 
+def test_short_prompt_reads_the_union_of_its_tokens_experts(catalog):
+    """A micro-batch of n tokens reads 1 − (1 − k/E)^n of the experts (MOE-ARCH-NOTES §3): one
+    prompt token costs a decode step, not a read of all 128 experts; a 512-token micro-batch reads
+    them all (Qwen3-30B-A3B, 8 of 128: (120/128)^512 ≈ 4e-15)."""
+    device = catalog.device("raspberry-pi-5-16gb")
+    ftype = catalog.file_type("Q4_K_M")
+    model = catalog.model("qwen3-30b-a3b")
+    f = FACTORS.model_copy(update={"decode_compute_efficiency": 1e6, "prefill_efficiency": 1e6})  # memory-bound throughout
+
+    def ttft(n: int) -> float:
+        return estimate_speed(model, ftype, catalog.ggml_types, device, Workload(2048, n, 1), f).ttft_s
+
+    one = estimate_speed(model, ftype, catalog.ggml_types, device, Workload(2048, 1, 1), f)
+    assert ttft(1) == pytest.approx(1 / one.decode_tokens_per_s, rel=0.02)
+    experts = mem.expert_weights_bytes(model, ftype, catalog.ggml_types)
+    read = mem.prefill_weight_read_bytes(model, ftype, catalog.ggml_types)
+    bw = device.memory.bandwidth_gbs * 1e9 * FACTORS.bw_efficiency
+    for n in (4, 16):
+        # memory-bound: the weights read once, less the experts no token of the batch routes to
+        assert ttft(n) == pytest.approx((read - experts * (120 / 128) ** n) / bw, rel=0.05)
+    assert ttft(1) < ttft(4) < ttft(16) < ttft(64)
+    assert estimate_speed(model, ftype, catalog.ggml_types, device, Workload(2048, 512, 1), f).ttft_s > ttft(64)
+
+
 def test_mxfp4_moe_mix(catalog):
     """MXFP4_MOE: experts MXFP4 (17 B per 32 weights), every other quantizable tensor and the
     output Q8_0; routers and biases F32. gpt-oss-20b: 12.10 GB, 2.6 GB read per decoded token."""

@@ -491,7 +491,8 @@ def repack_speedup(c: CandidateTerms, d: DeviceTerms) -> Num:
 
 def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):
     """Decode and prefill seconds of ``share`` of the layers on one side (GPU or CPU). A decoded
-    token reads its experts only; a prefill micro-batch touches every expert (MOE-ARCH-NOTES §3)."""
+    token reads its experts only; a prefill micro-batch of n tokens the union of theirs, 1 − (1 − k/E)^n
+    of the experts — every one at a long prompt's 512 (MOE-ARCH-NOTES §3)."""
     weight_read = c.weights_bytes - c.lookup_bytes
     bytes_per_token = weight_read - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes
     decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
@@ -512,7 +513,8 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     type_factor = type_factor * where(gpu_side, 1.0, repack_speedup(c, d))
     p, p_comp, p_mem = prefill_seconds(
         workload.prompt_tokens, workload.n_ubatch, c.matmul_params, c.global_q_dims, c.swa_q_dims, c.window, weight_read,
-        bw_p, rate * f.prefill_efficiency * type_factor, c.n_layers, f.fixed_s_per_layer, c.vocab_flops, share)
+        bw_p, rate * f.prefill_efficiency * type_factor, c.n_layers, f.fixed_s_per_layer, c.vocab_flops, share,
+        expert_bytes=c.expert_bytes, expert_fraction=c.expert_fraction)
     return t, t_mem, t_comp, t_fixed, p, p_comp, p_mem
 
 

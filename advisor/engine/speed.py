@@ -366,16 +366,18 @@ def decode_seconds(
 def prefill_seconds(
     prompt_tokens: int, n_ubatch: int, matmul_params: Num, global_q_dims: Num, swa_q_dims: Num, window: Num,
     weight_read_bytes: Num, bandwidth: Num, flops_rate: Num, n_layers: Num, fixed_s_per_layer: Num,
-    vocab_flops: Num, share: Num = 1.0,
+    vocab_flops: Num, share: Num = 1.0, expert_bytes: Num = 0.0, expert_fraction: Num = 1.0,
 ) -> tuple[Num, Num, Num]:
     """The prompt in micro-batches: each costs max(compute, one read of the weights) plus the
-    fixed per-layer cost; then the logits of the last token. Returns (total, compute, memory)."""
+    fixed per-layer cost; then the logits of the last token. Returns (total, compute, memory).
+    A MoE micro-batch of n tokens reads the union of its tokens' experts, 1 − (1 − k/E)^n of
+    them with uniform routing (MOE-ARCH-NOTES §3): ``expert_bytes`` × (1 − k/E)^n are not read."""
     total = compute = memory = 0.0
     done = 0
     while done < prompt_tokens:
         n = min(n_ubatch, prompt_tokens - done)
         t_c = share * n * (2 * matmul_params + attention_flops_at(global_q_dims, swa_q_dims, window, done + n / 2)) / flops_rate
-        t_m = share * weight_read_bytes / bandwidth
+        t_m = share * (weight_read_bytes - expert_bytes * (1.0 - expert_fraction) ** n) / bandwidth
         total = total + maximum(t_c, t_m) + share * n_layers * fixed_s_per_layer
         compute = compute + t_c
         memory = memory + t_m
