@@ -185,7 +185,34 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
         source=f"GGUF header of {h.path} (metadata and tensor table; tensor data not read)",
         notes="Imported from a GGUF header: weights are the file's own tensor types and shapes.",
     )
+    _check_header_layout(path, arch, fields, tensors)
     return _spec(path, fields)
+
+
+def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list[FileTensor]) -> None:
+    """The metadata must describe the tensor table (llama.cpp's check_tensor_dims refuses such a
+    file): routed experts as many as expert_count, attention tensors exactly in the layers whose
+    head_count_kv is not 0, a Mamba2 in_proj of the width the ssm.* keys give."""
+    n_exp = f["n_experts"]
+    exps = [t for t in tensors if len(t.shape) == 3 and "_exps." in t.name]
+    if exps and not n_exp:
+        raise DataFileError(f"{path}: the tensor table has routed-expert tensors ({exps[0].name}) but {arch}.expert_count is missing or 0")
+    for t in exps:
+        if t.shape[2] != n_exp:
+            raise DataFileError(f"{path}: {t.name} holds {t.shape[2]} experts but {arch}.expert_count is {n_exp}; the header is inconsistent")
+    kv = f["n_kv_heads_per_layer"] or (f["n_kv_heads"],) * f["n_layers"]
+    names = {t.name for t in tensors}
+    for i, k in enumerate(kv):
+        has_attn = any(n.startswith(f"blk.{i}.attn_q") for n in names)
+        if bool(k) != has_attn:
+            what = "attention tensors" if has_attn else "no attention tensors"
+            raise DataFileError(f"{path}: block {i} has {what} but {arch}.attention.head_count_kv[{i}] is {k}; the header is inconsistent")
+    if f["ssm_d_state"]:
+        d_in, g, ds, nh = 2 * f["hidden_size"], f["ssm_n_group"], f["ssm_d_state"], f["ssm_n_heads"]
+        for t in tensors:
+            if t.name.endswith(".ssm_in.weight") and t.shape[1] != 2 * d_in + 2 * g * ds + nh:
+                raise DataFileError(f"{path}: {t.name} is {t.shape[1]} wide but the ssm.* keys give {2 * d_in + 2 * g * ds + nh}; "
+                                    "the header is inconsistent")
 
 
 def _elements(shape: tuple[int, ...]) -> int:

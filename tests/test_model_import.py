@@ -160,6 +160,30 @@ def test_headers_of_unsupported_or_incomplete_models(tmp_path, catalog, kvs, mes
         model_from_gguf(path, catalog.ggml_types, catalog.file_types)
 
 
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        # llama.cpp's check_tensor_dims refuses each of these files ("wrong shape")
+        (dict(qwen3moe__expert_count=_kv("qwen3moe.expert_count", 8)),
+         "blk.0.ffn_gate_exps.weight holds 4 experts but qwen3moe.expert_count is 8; the header is inconsistent"),
+        (dict(qwen3moe__expert_count=_kv("qwen3moe.x", 0)),
+         "the tensor table has routed-expert tensors (blk.0.ffn_gate_exps.weight) but qwen3moe.expert_count is missing or 0"),
+        (dict(qwen3moe__attention__head_count_kv=_kv("qwen3moe.attention.head_count_kv", [2, 0])),
+         "block 1 has attention tensors but qwen3moe.attention.head_count_kv[1] is 0; the header is inconsistent"),
+    ],
+)
+def test_a_header_whose_metadata_contradicts_its_tensor_table_is_refused(tmp_path, capsys, catalog, replace, message):
+    """Metadata that does not describe the tensor table would give confident wrong figures (the
+    experts a token reads, the layers that hold a KV cache): one Error: line instead."""
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_tiny_moe_header(**replace))
+    with pytest.raises(DataFileError) as exc:
+        model_from_gguf(path, catalog.ggml_types, catalog.file_types)
+    assert str(exc.value) == f"{path}: {message}"
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--ram", "8GB")
+    assert code == 1 and out == "" and err.strip().splitlines() == [f"Error: {path}: {message}"]
+
+
 def test_an_imported_model_can_be_forgotten(tmp_path, catalog):
     """api.import_model adds to the process's catalog; forget_imported_models takes it out again
     (the test session does so after every test)."""
