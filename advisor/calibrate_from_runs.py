@@ -48,7 +48,7 @@ from advisor.engine.evaluate import estimate_speed, factors_for, for_measured_ba
 from advisor.engine.speed import execution_path
 from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
-from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs, load_device_calibrations, run_identity, save_calibration
+from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs, load_device_calibrations, run_identity, save_calibrations
 
 #: A path-wide default changes only from runs on at least this many distinct devices: one or two
 #: machines cannot tell a property of the path from a property of the machine (issue 11: one busy
@@ -64,6 +64,9 @@ MAX_HELDOUT_FOLDS = 20
 MAX_TOKENS = 1_048_576
 #: The combination shown in the before/after table for the devices a path calibration changes.
 REFERENCE_MODEL, REFERENCE_QUANT = "llama-3.2-1b-instruct", "Q4_K_M"
+#: A measurement this many times off the shipped prediction (either way) is not a measurement of
+#: this device × model: no fit can use it without poisoning the factors and their bands.
+MAX_PLAUSIBLE_RATIO = 20.0
 
 
 def _positive_rate(v: object) -> bool:
@@ -98,6 +101,11 @@ def run_exclusion(run: Run, catalog: Catalog) -> str | None:
             vals = ", ".join(f"{v:.3g}" if isinstance(v, (int, float)) else repr(v) for v in samples)
             return (f"noisy: {metric} repeats [{vals}] tok/s are {sample_spread(samples):.3g}× apart "
                     f"(limit {NOISY_SPREAD_LIMIT:g}×)")
+    for k, v in rates.items():
+        predicted = (run.predicted or {}).get(k)
+        if _positive_rate(predicted) and not 1 / MAX_PLAUSIBLE_RATIO <= v / predicted <= MAX_PLAUSIBLE_RATIO:
+            return (f"implausible: {k.split('_')[0]} {v:.3g} tok/s is {max(v / predicted, predicted / v):.3g}× "
+                    f"off the prediction {predicted:.3g} tok/s (limit {MAX_PLAUSIBLE_RATIO:g}×)")
     sd = m.get("stddev_tokens_per_s")
     mean = next(iter(rates.values()))
     if _positive_rate(sd) and is_noisy(mean=mean, stddev=sd):
@@ -285,6 +293,12 @@ def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], by
     factors = factors.model_copy(update={f"{m}_band": _band(factors, prior, m, log_errors.get(m, [])) for m in ("decode", "prefill")})
     band = factors.decode_band if fd.n else factors.prefill_band
     factors = factors.model_copy(update={"basis": f"calibrated from {len(runs)} run{'' if len(runs) == 1 else 's'} on {where}, ±{band * 100:.0f}%"})
+    try:  # model_copy(update=) does not validate: a band past PathFactors' limits would be stored as a damaged row
+        factors = PathFactors.model_validate(factors.model_dump())
+    except ValidationError as exc:
+        return CalibrationSummary(scope, key, len(runs), len(obs), prior, _mdape(obs, prior, catalog, "decode"), None,
+                                  _mdape(obs, prior, catalog, "prefill"), None, n_devices=n_dev, applied=False,
+                                  decision=f"not applied: the fit is out of range ({exc.errors()[0]['msg']}); the shipped factors stay")
     # a path-wide change must strictly lower the held-out error; a device's own fit must not raise it
     applied = after < before if scope == "path" else after <= before
     decision = (f"{'applied' if applied else 'not applied'}: {kind} error {after:.0f}% vs {before:.0f}% with the shipped factors"
@@ -428,7 +442,6 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
         else:
             new.pop(s.name, None)
     groups = [replace(s, effects=_effects(s, devices, combos, current, new, catalog)) for s in groups]
-    if not dry_run:
-        for s in groups:
-            save_calibration(s.scope, s.key, s.factors, s.n_runs, _stats(s, calibration_key(catalog, s.name)), db)
+    if not dry_run:  # one transaction: all of this calibration lands, or none of it
+        save_calibrations([(s.scope, s.key, s.factors, s.n_runs, _stats(s, calibration_key(catalog, s.name))) for s in groups], db)
     return CalibrationReport(groups, excluded, dry_run)

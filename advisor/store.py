@@ -139,6 +139,8 @@ def _writable(path: Path) -> bool:
 def _open_readonly(path: Path) -> sqlite3.Connection:
     """Read-only: ``mode=ro`` first; ``immutable=1`` when even the WAL index cannot be created (a
     read-only directory)."""
+    if path.exists() and not path.is_file():
+        raise DataFileError(f"{path}: is a directory or special file, not a measurements database; move it aside or set ADVISOR_HOME")
     if not path.is_file():
         raise DataFileError(f"{path}: no measurements database yet; record runs with 'advisor validate' or 'advisor runs import'")
     last: sqlite3.Error | None = None
@@ -190,6 +192,9 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations, each in its own immediate transaction. Returns the version."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version < 0:
+        raise DataFileError(f"the measurements database has schema version {version}, which no edge-model-advisor writes: "
+                            "it is another program's file; set ADVISOR_HOME elsewhere or move it aside")
     if version > len(MIGRATIONS):
         raise DataFileError(
             f"the measurements database has schema version {version}, newer than this tool ({len(MIGRATIONS)}); upgrade edge-model-advisor"
@@ -529,6 +534,15 @@ def save_calibration(scope: str, key: str, factors: PathFactors, n_runs: int, st
         (now(), scope, key, factors.model_dump_json(), n_runs, json.dumps(dict(stats), default=str)),
         path,
     )
+
+
+def save_calibrations(items: list[tuple[str, str, PathFactors, int, Mapping[str, Any]]], path: Path | None = None) -> list[int]:
+    """Several calibrations in one transaction: every one lands, or none (an error, Ctrl-C)."""
+    sql = "INSERT INTO calibrations (created_at, scope, key, factors, n_runs, stats) VALUES (?, ?, ?, ?, ?, ?)"
+    with connect(path) as conn:
+        with _immediate(conn):
+            return [int(conn.execute(sql, (now(), scope, key, PathFactors.model_validate(f.model_dump()).model_dump_json(), n,
+                                           json.dumps(dict(st), default=str))).lastrowid) for scope, key, f, n, st in items]
 
 
 def _row_to_calibration(row: sqlite3.Row) -> tuple[PathFactors, dict[str, Any]]:

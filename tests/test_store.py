@@ -87,3 +87,20 @@ def test_calibrations_latest_wins(tmp_path, catalog):
     store.save_calibration("path", "cpu-x86", f.model_copy(update={"bw_efficiency": 0.5}), 3, {}, db)
     got = store.load_device_calibrations(db)
     assert got["local"].bw_efficiency == 0.4 and got["path:cpu-x86"].bw_efficiency == 0.5
+
+
+def test_another_programs_database_is_one_error_not_a_traceback(tmp_path):
+    """A negative PRAGMA user_version (no edge-model-advisor writes one) indexed the migrations
+    list from its end: an IndexError traceback."""
+    path = tmp_path / "advisor.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript("CREATE TABLE foo(a); PRAGMA user_version = -5;")
+    with pytest.raises(DataFileError, match="another program's file"):
+        record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), path)
+
+
+def test_a_directory_where_the_database_should_be_is_named_as_such(tmp_path):
+    path = tmp_path / "advisor.db"
+    path.mkdir()
+    with pytest.raises(DataFileError, match="is a directory or special file"):
+        list_runs(path=path)

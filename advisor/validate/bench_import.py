@@ -72,6 +72,8 @@ class BenchRow:
     cpu_info: str | None
     gpu_info: str | None
     raw: dict[str, Any]
+    #: llama-bench's per-repeat rates (samples_ts); () when the output has none
+    samples_tokens_per_s: tuple[float, ...] = ()
 
 
 class _Bad(ValueError):
@@ -150,6 +152,7 @@ def _row(d: dict[str, Any], where: str, index: int) -> BenchRow:
         number = _text(d, "build_number")
         backends = _text(d, "backends") or _text(d, "backend")
         type_k, cpu_info, gpu_info = _text(d, "type_k"), _text(d, "cpu_info"), _text(d, "gpu_info")
+        samples = _samples(d)
     except _Bad as exc:
         raise DataFileError(f"{where}: row {index}: {exc}; fix or remove that row (nothing was imported)") from None
     test = "pg" if n_prompt and n_gen else ("pp" if n_prompt else "tg")
@@ -162,8 +165,23 @@ def _row(d: dict[str, Any], where: str, index: int) -> BenchRow:
         model_type=model_type, model_filename=model_filename, model_size_bytes=model_size,
         model_n_params=n_params, ftype=ftype_from_model_type(model_type),
         backends=backends, build=build, cpu_info=cpu_info, gpu_info=gpu_info,
-        raw=d,
+        raw=d, samples_tokens_per_s=samples,
     )
+
+
+def _samples(d: dict[str, Any]) -> tuple[float, ...]:
+    """samples_ts as finite non-negative rates (a list in json/jsonl, '[a, b]' or 'a;b' text in csv)."""
+    v = d.get("samples_ts")
+    if v in (None, "", []):
+        return ()
+    items = v if isinstance(v, list) else str(v).strip("[] ").replace(";", ",").split(",")
+    out = []
+    for i, item in enumerate(items[:100_000]):
+        x = _number({"samples_ts": item}, "samples_ts")
+        if x is None or not 0 <= x <= MAX_TOKENS_PER_S:
+            raise _Bad(f"samples_ts[{i}] = {item!r} is not a rate in [0, {MAX_TOKENS_PER_S:g}] tokens/s")
+        out.append(x)
+    return tuple(out)
 
 
 def parse_llama_bench(text: str, where: str = "input") -> list[BenchRow]:

@@ -303,6 +303,10 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
         keys: list[str] = []
         for row in rows:
             keys += [k for k in row if k not in keys]
+        for row in rows:  # a spreadsheet runs a cell that starts like a formula (text from an imported file)
+            for k, v in row.items():
+                if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") and v != "-":
+                    row[k] = "'" + v
         text = render_rows(rows, [(k, k) for k in keys], "csv")
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -386,9 +390,19 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
             raise BadInputError("--reset and --dry-run together do nothing; pass one of them")
         from advisor.store import clear_calibrations
 
+        from advisor.catalog import load_catalog
+        from advisor.store import latest_calibrations
+
+        if device_id is not None:
+            catalog = load_catalog()
+            if device_id not in latest_calibrations("device") and device_id not in catalog.devices:
+                catalog.device(device_id)  # UnknownIdError with suggestions, exit 1
         n = clear_calibrations(device_id)
         what = f"device '{device_id}'" if device_id else "every device and path"
-        _emit(f"removed {n} stored calibrations of {what}; predictions use the shipped factors (catalog/calibration.toml)")
+        paths = sorted(k for k, (_, st) in latest_calibrations("path").items() if st.get("applied", True)) if device_id else []
+        tail = (f"; it now follows its path's calibration from runs ({', '.join(paths)}) where one applies — "
+                "'advisor calibrate --reset' removes those too") if paths else "; predictions use the shipped factors (catalog/calibration.toml)"
+        _emit(f"removed {n} stored calibrations of {what}{tail}")
         return
     report = run_calibration(device_id=device_id, dry_run=dry_run)
 

@@ -179,7 +179,7 @@ def import_llama_bench(
         if mid is None:
             close = suggest(Path(row.model_filename).stem, catalog.models)
             raise BadInputError(
-                f"cannot tell which catalog model '{row.model_filename}' is; pass --model ID"
+                f"cannot tell which catalog model {row.model_filename!r} is; pass --model ID"
                 + (f" (did you mean {', '.join(close)}?)" if close else "")
             )
         model = catalog.model(mid)
@@ -197,7 +197,7 @@ def import_llama_bench(
         pending.append(Run(
             source="llama-bench", device_id=device.id,
             # repeats that disagree (stddev > NOISY_CV_LIMIT of the mean) are kept but never fitted
-            status="noisy" if is_noisy(mean=row.tokens_per_s, stddev=row.stddev_tokens_per_s) else "ok", model_id=model.id, model_name=model.name, quant=ftype.id,
+            status="noisy" if is_noisy(row.samples_tokens_per_s, mean=row.tokens_per_s, stddev=row.stddev_tokens_per_s) else "ok", model_id=model.id, model_name=model.name, quant=ftype.id,
             synthetic=False, gguf_path=row.model_filename or None, backend=row.backends, weight_path=None,
             device_profile=device.model_dump(mode="json", by_alias=True),
             settings={"test": row.test, "n_prompt": row.n_prompt, "n_gen": row.n_gen, "threads": row.n_threads,
@@ -206,6 +206,7 @@ def import_llama_bench(
                       "prompt_tokens": workload.prompt_tokens, "output_tokens": workload.output_tokens},
             predicted=predicted_figures(est),
             measured={metric: row.tokens_per_s, "stddev_tokens_per_s": row.stddev_tokens_per_s,
+                      f"{metric.split('_')[0]}_samples": list(row.samples_tokens_per_s) or None,
                       "model_size_bytes": row.model_size_bytes, "cpu_info": row.cpu_info, "gpu_info": row.gpu_info},
             llama_cpp_version=row.build,
         ))
