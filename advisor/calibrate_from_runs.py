@@ -186,12 +186,14 @@ def _observations(run: Run, catalog: Catalog) -> list[Observation]:
 
 @dataclass(frozen=True)
 class Effect:
-    """One device's decode prediction before and after this calibration."""
+    """One device's decode prediction, and its ~80 % band, before and after this calibration."""
 
     device_id: str
     combination: str  # "model quant"
     decode_before: float
     decode_after: float
+    band_before: float = 0.0  # relative half-width of the decode band (PathFactors.decode_band)
+    band_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,8 @@ def _decode(device: DeviceProfile, model_id: str, quant: str, factors: PathFacto
 def _effects(summary: CalibrationSummary, devices: Mapping[str, DeviceProfile], combos: Mapping[str, tuple[str, str]],
              current: Mapping[str, PathFactors], new: Mapping[str, PathFactors], catalog: Catalog) -> tuple[Effect, ...]:
     """Decode before → after on the devices this calibration concerns: the device itself, or
-    the catalog devices on the path (without a calibration of their own) whose figure changes."""
+    the catalog devices on the path (without a calibration of their own) whose figure or band
+    changes."""
     if summary.scope == "device":
         targets = [(devices[summary.key], *combos[summary.key])]
     else:
@@ -328,10 +331,11 @@ def _effects(summary: CalibrationSummary, devices: Mapping[str, DeviceProfile], 
                    if execution_path(d) == summary.key and d.id not in new]
     out = []
     for device, mid, q in targets:
-        before = _decode(device, mid, q, factors_for(device, catalog, current), catalog)
-        after = _decode(device, mid, q, factors_for(device, catalog, new), catalog)
-        if summary.scope == "device" or before != after:  # a path row lists only the devices it changes
-            out.append(Effect(device.id, f"{mid} {q}", before, after))
+        f_now, f_new = factors_for(device, catalog, current), factors_for(device, catalog, new)
+        before, after = _decode(device, mid, q, f_now, catalog), _decode(device, mid, q, f_new, catalog)
+        # a path row lists only the devices it changes, a band included
+        if summary.scope == "device" or before != after or f_now.decode_band != f_new.decode_band:
+            out.append(Effect(device.id, f"{mid} {q}", before, after, f_now.decode_band, f_new.decode_band))
     return tuple(out)
 
 

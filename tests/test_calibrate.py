@@ -240,6 +240,7 @@ def test_cli_dry_run_stores_nothing_and_reset_restores_the_shipped_factors(catal
     assert out["dry_run"] and load_device_calibrations(db_path()) == {}
     (effect,) = [e for e in out["effects"] if e["device"] == "mini-pc-intel-n100-8gb"]
     assert effect["decode_after_tokens_per_s"] < effect["decode_before_tokens_per_s"]
+    assert effect["band"] == f"±{effect['decode_band_before'] * 100:.0f}% → ±{effect['decode_band_after'] * 100:.0f}%"
     assert [e["reason"][:6] for e in out["excluded_runs"]] == ["noisy:"]
     assert main(["calibrate", "--format", "md"]) == 0
     text = capsys.readouterr().out
@@ -579,3 +580,19 @@ def test_a_calibration_lands_whole_or_not_at_all(catalog, tmp_path):
         run_calibration(db=db, catalog=catalog)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM calibrations").fetchone()[0] == 0
+
+
+def test_a_path_calibration_lists_the_devices_whose_band_it_widens(catalog, tmp_path):
+    """One device 5× off the others widens the path's held-out band on every device of the path:
+    the Effects list says so (before, a device whose central figure did not move was not listed,
+    its ±8 % → ±67 % unseen)."""
+    db = tmp_path / "runs.db"
+    for d in ("mini-pc-intel-n100-8gb", "mini-pc-intel-n100-16gb", "intel-nuc-13-pro-i7-32gb"):
+        for m, q in COMBOS:
+            _record(catalog, db, d, 0.6, model=m, quant=q)
+    report = run_calibration(db=db, catalog=catalog)
+    _record(catalog, db, "laptop-ryzen-7-7840u-16gb", 5.0)
+    report = run_calibration(db=db, catalog=catalog, dry_run=True)
+    (path,) = [s for s in report.groups if s.scope == "path"]
+    assert path.effects and all(e.device_id not in ("mini-pc-intel-n100-8gb", "laptop-ryzen-7-7840u-16gb") for e in path.effects)
+    assert any(e.band_after != e.band_before for e in path.effects)

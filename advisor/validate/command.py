@@ -419,7 +419,9 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
              "decision": s.decision, "basis": s.factors.basis} for s in report.groups]
     effects = [{"scope": s.scope, "key": s.key, "device": e.device_id, "combination": e.combination,
                 "decode_before_tokens_per_s": round(e.decode_before, 2), "decode_after_tokens_per_s": round(e.decode_after, 2),
-                "change": f"{(e.decode_after / e.decode_before - 1) * 100:+.0f}%"}
+                "change": f"{(e.decode_after / e.decode_before - 1) * 100:+.0f}%",
+                "decode_band_before": round(e.band_before, 3), "decode_band_after": round(e.band_after, 3),
+                "band": f"±{e.band_before * 100:.0f}% → ±{e.band_after * 100:.0f}%"}
                for s in report.groups for e in s.effects]
     excluded = [{"run": rid, "device": dev, "reason": why} for rid, dev, why in report.excluded]
     if fmt == "json":
@@ -436,7 +438,8 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
         _emit("")
         _emit(render_rows(effects, [("scope", "scope"), ("key", "device / path"), ("device", "device"), ("combination", "model quant"),
                                     ("decode_before_tokens_per_s", "decode tok/s now"), ("decode_after_tokens_per_s", "after"),
-                                    ("change", "change")], fmt, title="Effect on predictions (context 4,096, prompt 512, output 256)"))
+                                    ("change", "change"), ("band", "decode band")], fmt,
+                          title="Effect on predictions (context 4,096, prompt 512, output 256)"))
     if excluded:
         _emit("")
         _emit(render_rows(excluded, [("run", "run"), ("device", "device"), ("reason", "not fitted because")], fmt,
