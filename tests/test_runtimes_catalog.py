@@ -145,6 +145,9 @@ def weight_bytes(model: ModelSpec, f: RuntimeFormat) -> int:
 FILE_SIZES = [
     # ExecuTorch Llama-3.2-1B SpinQuant PTE: 1,083 MiB (README @cff6f4dd)
     ("executorch", "8da4w-g32-emb8", "llama-3.2-1b-instruct", 1083 * MIB, 0.02),
+    # ExecuTorch Llama-3.2-1B and 3B BF16 PTEs: 2,358 and 6,129 MiB (the tied matrix once)
+    ("executorch", "bf16", "llama-3.2-1b-instruct", 2358 * MIB, 0.005),
+    ("executorch", "bf16", "llama-3.2-3b-instruct", 6129 * MIB, 0.005),
     # ORT GenAI Phi-3-mini-4k cpu-int4-rtn-block-32-acc-level-4 .onnx.data: 2.72 GB
     ("ort-genai", "int4", "phi-3-mini-4k-instruct", 2.72e9, 0.02),
     # LiteRT-LM Qwen2.5-1.5B dynamic_int8: 1,550 MB (model card)
