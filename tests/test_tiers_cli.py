@@ -191,3 +191,22 @@ def test_json_figures_are_rounded_as_the_other_commands_round_them(capsys):
     import re
 
     assert "decode_tokens_per_s" in out and not re.findall(r"\d+\.\d{5,}", out)  # was 7.1179939515640385
+
+
+@pytest.mark.parametrize("target, device", [
+    ("browser", "galaxy-a15-5g-4gb"),  # MLC q4f16_0 and q4f16_1 tie there: tiers took the first by name
+    ("browser", "pixel-8"),
+    ("android-app", "pixel-9"),
+    ("ios-app", "iphone-15-pro"),
+    ("desktop-app", "macbook-air-m2-16gb"),
+])
+def test_a_tier_of_one_device_picks_what_recommend_picks_there(capsys, target, device):
+    """Of candidates that tie on the ranking key, tiers and recommend take the same one (the
+    catalog's order)."""
+    code, out, _ = run(capsys, "tiers", "--target", target, "--devices", device, "--format", "json")
+    assert code == 0
+    (tier,) = json.loads(out)["tiers"]
+    code, out, _ = run(capsys, "recommend", "--target", target, "--device", device, "--format", "json", "--top", "1")
+    assert code == 0
+    pick = json.loads(out)["pick"]
+    assert (tier["pick"]["model"], tier["pick"]["runtime"], tier["pick"]["format"]) == (pick["model"], pick["runtime"], pick["quant"])

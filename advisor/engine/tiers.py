@@ -73,7 +73,8 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
     for model in tables.models.values():
         if _model_filter(model, c) is not None:
             continue
-        for key in sorted(common):
+        # in the catalog's order, as recommend weighs them: of equals, the same one wins
+        for key in (k for k in (per_device[devices[0].id] if devices else ()) if k in common):
             if devices and not rt.runs_model(per_device[devices[0].id][key], model):
                 continue  # the runtime cannot load the model's architecture
             ests: dict[str, Estimate] = {}
