@@ -246,7 +246,9 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
         raise BadInputError("predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'")
     runtime_id = runtimes[0] if runtimes else None
     if runtime_id is None and deployment is not None and "llama.cpp" not in deployment.target.runtimes:
-        runtime_id = deployment.target.runtimes[0]
+        # the target's first runtime that has a backend there (a browser without WebGPU: wllama)
+        runtime_id = next((r for r in deployment.target.runtimes if tg.runtime_backends(catalog.runtime(r), deployment)),
+                          deployment.target.runtimes[0])
     if quant_id is None:
         rt = catalog.runtime(runtime_id) if runtime_id else None
         quant_id = "Q4_K_M" if rt is None or rt.formats_from == "gguf" else rt.formats[0].id

@@ -444,6 +444,9 @@ def test_ram_only_device_with_every_runtime_names_its_peers(capsys):
         # a runtime the device cannot run
         (["predict", "--model", "qwen3-1.7b", "--quant", "4bit", "--runtime", "mlx", "--device", "pixel-9"],
          "Error: mlx does not run on Google Pixel 9"),
+        # a browser on a target without one (it was ignored: the answer was the server's)
+        (["predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--target", "server", "--browser", "chrome-android"],
+         "Error: --browser applies to the browser target, not server; drop it or use --target browser"),
     ],
 )
 def test_runtime_bad_input_is_one_line_naming_the_valid_choices(capsys, args, message):
@@ -578,3 +581,13 @@ def test_predict_gives_the_verdict_recommend_and_devices_for_give(capsys, args, 
     # and a plain prediction runs
     code, out, _ = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--format", "json")
     assert json.loads(out)["runs_here"] is True and json.loads(out)["blocked_by"] == []
+
+
+def test_predict_in_a_browser_without_webgpu_takes_the_targets_runtime_that_runs_there(capsys):
+    """The Galaxy A55's Chrome has no WebGPU: with no --runtime, predict answers with wllama (the
+    browser target's runtime that runs there) instead of 'mlc does not run'."""
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "galaxy-a55", "--target", "browser", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["runtime"] == "wllama"
+    code, out, _ = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--target", "browser", "--format", "json")
+    assert json.loads(out)["runtime"] == "mlc"

@@ -44,6 +44,8 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
             f"target {target.id} cannot run on {device.name} (a {device.device_class} running {'/'.join(device.platforms)}); "
             + (f"targets for this device: {', '.join(able)}" if able else "it hosts no target"))
     browser = None
+    if browser_id is not None and not target.browsers:
+        raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
     if target.browsers:
         offered = target.browsers_for(device)
         if browser_id is not None:
