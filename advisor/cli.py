@@ -284,6 +284,14 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
             by_role["rotary tables"] = [2, rotary]
         data["weights_by_role"] = [{"role": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_role.items(), key=lambda kv: -kv[1][1])]
     data["download_bytes"] = tg.download_bytes(est, variant, catalog)
+    # what each memory term rests on for this runtime: llama.cpp's GGUF path (wllama included) is
+    # fitted to llama.cpp's own reports; MLC's buffers to WebLLM's figures; the others borrow that rule
+    runtime = variant.runtime if variant is not None else catalog.runtimes.get("llama.cpp")
+    gguf = variant is None or variant.is_gguf
+    data["memory_basis"] = {
+        "compute_buffers": "llama.cpp" if gguf else "webllm" if runtime.id == "mlc" else "webllm-rule-borrowed",
+        "overhead": f"{runtime.overhead.basis}: {runtime.overhead.source}" if runtime is not None else "",
+    }
     if variant is not None and not variant.is_llama_cpp:
         from advisor.engine.runtimes import kv_dtype_bytes
 
@@ -349,8 +357,10 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
          "basis": ("fit to llama.cpp's reported buffers; flash attention "
                    + ("on" if d["workload"].get("flash_attn_enabled", True) else "off (attention scores in the buffer)")
                    + (" (auto)" if d["workload"].get("flash_attn") == "auto" else ""))
-         if d.get("runtime", "llama.cpp") == "llama.cpp" else "prefill-chunk buffers fitted to WebLLM's own memory figures"},
-        {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": "fit to peak RSS of real runs"},
+         if d["memory_basis"]["compute_buffers"] == "llama.cpp" else
+         "prefill-chunk buffers fitted to WebLLM's own memory figures" if d["memory_basis"]["compute_buffers"] == "webllm" else
+         f"prefill-chunk buffers by the rule fitted to WebLLM's figures (not measured for {d['runtime']}: estimated)"},
+        {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": d["memory_basis"]["overhead"]},
         {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}"},
         {"item": "download", "value": format_size(d["download_bytes"]), "basis": "model file + the runtime's library where published"},
         {"item": "quality score", "value": f"{d['quality_score']:.1f}", "basis": d["quality_basis"]},

@@ -591,3 +591,19 @@ def test_predict_in_a_browser_without_webgpu_takes_the_targets_runtime_that_runs
     assert json.loads(out)["runtime"] == "wllama"
     code, out, _ = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--target", "browser", "--format", "json")
     assert json.loads(out)["runtime"] == "mlc"
+
+
+@pytest.mark.parametrize("runtime_args, buffers, overhead", [
+    ((), "llama.cpp", "measured: "),
+    (("--runtime", "wllama", "--quant", "Q4_K_M", "--target", "browser"), "llama.cpp", "estimated: "),  # llama.cpp's GGUF path
+    (("--runtime", "mlc", "--quant", "q4f16_1"), "webllm", "estimated: "),
+    (("--runtime", "mlx", "--quant", "4bit"), "webllm-rule-borrowed", "estimated: "),
+])
+def test_predict_says_what_each_memory_term_rests_on_for_its_runtime(capsys, runtime_args, buffers, overhead):
+    """Before, every runtime's buffers were 'fitted to WebLLM's own memory figures' (wllama's are
+    llama.cpp's; MLX's a borrowed rule) and every overhead 'fit to peak RSS of real runs' (an
+    assumption outside llama.cpp)."""
+    code, out, _ = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "macbook-air-m2-16gb", *runtime_args, "--format", "json")
+    assert code == 0
+    basis = json.loads(out)["memory_basis"]
+    assert basis["compute_buffers"] == buffers and basis["overhead"].startswith(overhead)
