@@ -215,6 +215,15 @@ def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list
                                     "the header is inconsistent")
 
 
+def _known_layer_types(path: Path, types: list[Any], known: tuple[str, ...]) -> None:
+    """Every entry of a hybrid's layer_types is one the converter knows (anything else was read
+    as a recurrent layer: an 'Attention' or 'sliding_attention' layer lost its KV cache)."""
+    unknown = sorted({t for t in types if t not in known})
+    if unknown:
+        raise DataFileError(f"{path}: layer_types has {', '.join(repr(t) for t in unknown)}; "
+                            f"this model type's layers are {' or '.join(repr(k) for k in known)}")
+
+
 def _elements(shape: tuple[int, ...]) -> int:
     n = 1
     for d in shape:
@@ -351,6 +360,7 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         kv = need("num_key_value_heads")
         types = cfg.get("layer_types")
         if isinstance(types, list):
+            _known_layer_types(path, types, ("mamba", "attention"))
             kv_per_layer = tuple(kv if t == "attention" else 0 for t in types)
         else:
             missing.append("layer_types")
@@ -372,6 +382,7 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         attn_idx = cfg.get("full_attn_idxs")
         kv = need("num_key_value_heads")
         if isinstance(types, list):
+            _known_layer_types(path, types, ("conv", "full_attention", "attention"))
             kv_per_layer = tuple(kv if t in ("full_attention", "attention") else 0 for t in types)
         elif isinstance(attn_idx, list):
             kv_per_layer = tuple(kv if i in attn_idx else 0 for i in range(layers))
@@ -379,6 +390,9 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
             missing.append("layer_types")
     if missing:
         raise DataFileError(f"{path}: the config lacks {', '.join(missing)} (needed for model_type {model_type!r})")
+    if cfg.get("num_key_value_heads") == 0:
+        raise DataFileError(f"{path}: num_key_value_heads is 0; attention needs at least one key/value head "
+                            "(leave the key out for as many as num_attention_heads)")
     kv_heads = cfg.get("num_key_value_heads") or heads
     head_dim = cfg.get("head_dim") or hidden // heads
     rotary = cfg.get("partial_rotary_factor") or cfg.get("rotary_pct")

@@ -253,6 +253,11 @@ def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, cat
          "the config lacks num_attention_heads, vocab_size, max_position_embeddings, num_experts, moe_intermediate_size, "
          "num_experts_per_tok (needed for model_type 'qwen3_moe')"),
         ({**QWEN3_30B, "mlp_only_layers": [0]}, "qwen3_moe with dense layers"),
+        # 0 KV heads was read as "as many as the query heads": a KV cache 8× too large
+        ({**QWEN3_30B, "num_key_value_heads": 0}, "num_key_value_heads is 0; attention needs at least one key/value head"),
+        # a layer type the converter does not know was read as a recurrent layer, its KV cache lost
+        ({**LFM2_12B, "full_attn_idxs": None, "layer_types": ["conv", "sliding_attention"] * 8},
+         "layer_types has 'sliding_attention'; this model type's layers are 'conv' or 'full_attention' or 'attention'"),
     ],
 )
 def test_bad_configs_name_what_is_wrong(tmp_path, capsys, config, message):
@@ -401,3 +406,12 @@ def test_granite_hybrid_config(tmp_path, catalog):
     ref = catalog.model("granite-4.0-h-tiny")
     assert tensor_inventory(model) == tensor_inventory(ref)
     assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref) == 58060800
+
+
+def test_a_granite_hybrid_layer_type_of_another_spelling_is_refused(tmp_path):
+    path = tmp_path / "config.json"
+    types = list(GRANITE_H_TINY["layer_types"])
+    types[types.index("attention")] = "Attention"
+    path.write_text(json.dumps({**GRANITE_H_TINY, "layer_types": types}))
+    with pytest.raises(DataFileError, match="layer_types has 'Attention'; this model type's layers are 'mamba' or 'attention'"):
+        model_from_hf_config(path)
