@@ -79,7 +79,8 @@ def _spec(path: Path, fields: dict[str, Any]) -> ModelSpec:
 def model_from_gguf(path: str | Path, ggml_types: dict[str, GgmlType], file_types: dict[str, FileType]) -> tuple[ModelSpec, FileType]:
     """The model and file type a GGUF file holds, from its header alone."""
     header = read_gguf_header(path)
-    return _model_from_header(header, ggml_types), _file_type_of(header, ggml_types, file_types)
+    spec, ftype = _model_from_header(header, ggml_types), _file_type_of(header, ggml_types, file_types)
+    return spec.model_copy(update={"file_type": ftype.id}), ftype
 
 
 def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelSpec:

@@ -237,7 +237,14 @@ def imported(kw: dict[str, Any], model_id: str | None, quant_id: str | None) -> 
     if header is None and config is None:
         if not model_id:
             raise BadInputError("name the model with --model ID, --gguf-header PATH or --model-config PATH")
-        return model_id, quant_id
+        from advisor.catalog import load_catalog
+
+        catalog = load_catalog()
+        own = catalog.model(model_id).file_type  # a model added from a GGUF file: that file's type
+        asked = quant_id.upper().replace("-", "_") if quant_id else None
+        if own and asked and asked in catalog.file_types and asked != own:  # another runtime's format: its own check
+            raise BadInputError(f"{model_id} is a GGUF file of type {own}; drop --quant {quant_id} (its tensor types are fixed)")
+        return model_id, quant_id or own
     if model_id:
         raise BadInputError("--model cannot be combined with --gguf-header or --model-config; give one of them")
     from advisor.api import import_model

@@ -94,7 +94,8 @@ class ModelSpec(Record):
     ``(d_conv − 1) × (d_inner + 2 × n_group × d_state) + d_state × d_inner`` F32 values.
 
     ``file_tensors``: the exact tensor table of a GGUF file (``--gguf-header``); when set it is
-    the inventory and its types are the weights, whatever file type is asked for.
+    the inventory and its types are the weights. ``file_type``: that file's type (a catalog
+    FileType id): the only GGUF file type the model is offered in (``runtimes.runs_model``).
     """
 
     id: str
@@ -152,6 +153,7 @@ class ModelSpec(Record):
     laurel_rank: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
     n_kv_layers: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
     file_tensors: tuple[FileTensor, ...] | None = None
+    file_type: str | None = None
     verified: bool
     source: str
     notes: str = ""

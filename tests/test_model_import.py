@@ -377,6 +377,16 @@ def test_models_add_stores_the_model_under_advisor_home(tmp_path, monkeypatch, c
         _load.cache_clear()
         code, out, err = run(capsys, "predict", "--model", "tiny-moe-q4-k-m", "--quant", "Q4_K_M", "--ram", "4GB")
         assert code == 0, err
+        # the file's type is its only GGUF type: the default, the one recommend lists, another refused
+        # (before, recommend listed the Q4_K_M file as F16, with F16's quality score)
+        code, out, err = run(capsys, "predict", "--model", "tiny-moe-q4-k-m", "--ram", "4GB", "--format", "json")
+        assert code == 0 and json.loads(out)["quant"] == "Q4_K_M"
+        code, out, err = run(capsys, "recommend", "--model", "tiny-moe-q4-k-m", "--ram", "4GB", "--runtime", "llama.cpp",
+                             "--format", "json")
+        assert code == 0 and {c["quant"] for c in json.loads(out)["candidates"]} == {"Q4_K_M"}
+        code, out, err = run(capsys, "predict", "--model", "tiny-moe-q4-k-m", "--quant", "Q8_0", "--ram", "4GB")
+        assert (code, out) == (1, "") and err == ("Error: tiny-moe-q4-k-m is a GGUF file of type Q4_K_M; drop --quant Q8_0 "
+                                                  "(its tensor types are fixed)\n")
         code, out, err = run(capsys, "models", "--format", "json")
         assert code == 0 and "tiny-moe-q4-k-m" in out
         before = stored.read_text()

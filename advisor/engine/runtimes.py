@@ -128,7 +128,11 @@ def choice_key(choice: Any) -> tuple[str, str]:
 
 def runs_model(choice: Any, model: ModelSpec) -> bool:
     """Whether a candidate (a ``Variant``, or a GGUF file type for llama.cpp) can load ``model``:
-    its runtime's converter or loader has code for the model's architecture."""
+    its runtime's converter or loader has code for the model's architecture; a model read from a
+    GGUF file's header (``file_type``) comes in that file's type only."""
+    if model.file_type is not None and (not isinstance(choice, Variant) or choice.is_gguf) \
+            and choice_key(choice)[1] != model.file_type:
+        return False
     return not isinstance(choice, Variant) or choice.runtime.runs_arch(model.gguf_arch)
 
 
