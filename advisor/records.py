@@ -1290,6 +1290,8 @@ REASON_KINDS: dict[str, str] = {
     "offload": "value = layers on the GPU, limit = the model's layers (the rest run on the CPU)",
     "expert_offload": "value = llama.cpp --n-cpu-moe (blocks whose routed experts stay in host RAM and run on the CPU), "
                       "limit = the model's layers, second = those experts' bytes",
+    "expert_offload_short": "value = the bytes left on the GPU by the --n-cpu-moe asked for, limit = its usable VRAM, "
+                            "second = the --n-cpu-moe that fits (auto's), name = the value asked for",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
     "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",

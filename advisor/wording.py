@@ -102,6 +102,10 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     if r.kind == "expert_offload":
         assert v is not None and r.second is not None
         return f"--n-cpu-moe {v:.0f}: the experts of {v:.0f} of {lim:.0f} layers ({format_size(r.second)}) in host RAM, run on the CPU"
+    if r.kind == "expert_offload_short":
+        assert v is not None and lim is not None
+        return (f"--n-cpu-moe {r.name} leaves {format_size(v)} on the GPU, more than its {format_size(lim)} usable VRAM"
+                + (f"; {r.second:.0f} (auto's choice) fits" if r.second is not None else "; no value fits"))
     if r.kind == "limit":
         assert v is not None and lim is not None
         return f"the {format_size(v)} {r.name} exceeds the {format_size(lim)} {r.category}"

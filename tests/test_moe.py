@@ -361,3 +361,22 @@ def test_negative_n_cpu_moe_is_bad_input():
 
     with pytest.raises(BadInputError, match="--n-cpu-moe must be 0 or more layers"):
         Workload(n_cpu_moe=-1)
+
+
+def test_an_n_cpu_moe_too_small_for_the_gpu_says_so_and_names_the_value_that_fits(capsys):
+    """--n-cpu-moe 30 leaves 7.88 GiB of Qwen3-30B-A3B Q4_K_M on an 8 GB RTX 4060 (7.50 GiB usable):
+    before, "fit no" beside 13 GiB of headroom and no word why."""
+    import json
+
+    from advisor.cli import main
+
+    args = ["predict", "--model", "qwen3-30b-a3b", "--quant", "Q4_K_M", "--device", "desktop-rtx4060-8gb", "--format", "json"]
+    assert main(args + ["--n-cpu-moe", "30"]) == 0
+    short = json.loads(capsys.readouterr().out)
+    assert short["fit"] == "no"
+    assert short["notes"] == ["--n-cpu-moe 30 leaves 7.88 GiB on the GPU, more than its 7.50 GiB usable VRAM; 32 (auto's choice) fits"]
+    assert main(args) == 0
+    auto = json.loads(capsys.readouterr().out)
+    assert auto["fit"] == "offload" and auto["memory"]["n_cpu_moe"] == 32
+    assert main(args + ["--n-cpu-moe", "32"]) == 0
+    assert json.loads(capsys.readouterr().out)["fit"] == "offload"

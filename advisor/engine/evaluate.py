@@ -238,6 +238,11 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         reasons.append(Reason("offload", value=layers, limit=model.n_layers))
     if memory.n_cpu_moe:
         reasons.append(Reason("expert_offload", value=memory.n_cpu_moe, limit=model.n_layers, second=memory.cpu_moe_bytes))
+    if s.fit == "no" and workload.n_cpu_moe and model.n_experts and float(s.d.discrete) and place.gpu_bytes > s.d.vram_usable:
+        # an --n-cpu-moe too small for the GPU: say so, and the value that fits (auto's)
+        need = core.n_cpu_moe_flag(c, core.fewest_expert_layers(c, s.d))
+        reasons.append(Reason("expert_offload_short", value=float(place.gpu_bytes), limit=float(s.d.vram_usable),
+                              second=float(need) if need <= model.n_layers else None, name=str(workload.n_cpu_moe)))
     if workload.context_tokens > model.context_length:
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:
