@@ -159,7 +159,31 @@ def constraint_words(c: Constraints) -> str:
         parts.append(f"quality ≥ {c.quality_floor:g}")
     if c.families is not None:
         parts.append("family " + "/".join(sorted(c.families)))
+    if c.max_download_bytes is not None:
+        parts.append(f"a download of at most {format_size(c.max_download_bytes)}")
     return " and ".join(parts)
+
+
+#: How a rejection's kind reads in the count of what ruled the candidates out.
+RULED_OUT_BY = {"memory": "memory", "download": "the download limit", "limit": "a per-buffer limit of the target",
+                "speed": "speed", "ttft": "the first-token time", "quality": "the quality floor", "context": "the context",
+                "expert_offload_short": "memory"}
+
+
+def ruled_out_text(rejected: Sequence[Any]) -> str:
+    """``of 62 candidates, 54 are ruled out by the download limit, 8 by memory``: what binds when
+    nothing passes (filtered-out models — license, family, model — are not candidates)."""
+    counts: dict[str, int] = {}
+    for r in rejected:
+        if not r.why.is_filter:
+            what = RULED_OUT_BY.get(r.why.kind, r.why.kind)
+            counts[what] = counts.get(what, 0) + 1
+    if not counts:
+        return ""
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    first, rest = ranked[0], ranked[1:]
+    return (f"of {plural(sum(counts.values()), 'candidate')}, {first[1]:,} {'is' if first[1] == 1 else 'are'} ruled out by "
+            f"{first[0]}" + "".join(f", {n:,} by {what}" for what, n in rest))
 
 
 def runtime_words(e: Any) -> str:
@@ -220,7 +244,9 @@ def explanation(rec: Recommendation, tables: Tables) -> str:
     device = rec.device
     wanted = constraint_words(c)
     if rec.pick is None:
-        return f"Nothing fits {device.name}" + (f" with {wanted}" if wanted else "") + "; see the rejected candidates for the closest misses."
+        counted = ruled_out_text(rec.rejected)
+        return (f"Nothing fits {device.name}" + (f" with {wanted}" if wanted else "") + (f": {counted}" if counted else "")
+                + "; see the rejected candidates for the closest misses.")
     pick = rec.pick
     model = tables.models[pick.model_id]
     sp = pick.speed

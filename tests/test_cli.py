@@ -607,3 +607,16 @@ def test_predict_says_what_each_memory_term_rests_on_for_its_runtime(capsys, run
     assert code == 0
     basis = json.loads(out)["memory_basis"]
     assert basis["compute_buffers"] == buffers and basis["overhead"].startswith(overhead)
+
+
+def test_when_nothing_passes_the_explanation_counts_what_ruled_the_candidates_out(capsys):
+    """--max-download 1MB rules out every model, yet the closest misses listed are memory misses
+    (a 0.4 % memory shortfall is closer than a 300× download one): the count says what binds."""
+    code, out, _ = run(capsys, "recommend", "--device", "pixel-8", "--max-download", "1MB", "--format", "json")
+    assert code == 3
+    data = json.loads(out)
+    kinds = [r["reason"] for r in data["rejected"]]
+    n_download = kinds.count("download")
+    assert kinds[0] == "memory" and n_download > len(kinds) / 2, kinds
+    assert "with a download of at most 1.00 MiB: of " in data["explanation"]
+    assert f"candidates, {n_download} are ruled out by the download limit" in data["explanation"]
