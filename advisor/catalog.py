@@ -237,6 +237,9 @@ class Catalog:
     root: Path
     runtimes: dict[str, Runtime] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
+    #: (runtime path, device id) -> the factors fitted on that device's own published rows where
+    #: the path's factor is a prior (catalog/runtime-calibration.toml [[devices]]; evaluate.factors_for)
+    device_calibration: dict[tuple[str, str], PathFactors] = field(default_factory=dict)
     #: tables derived from this catalog's records, computed once and owned by it (engine.derived)
     derived: Derived = field(init=False, repr=False, compare=False)
     #: devices made from this catalog's profiles (the RAM-only devices of ``api.resolve_device``),
@@ -379,6 +382,7 @@ def _validate_all(root: Path, home: Path) -> Catalog:
         dev = load_device_file(path)
         devices[dev.id] = dev
     calibration: dict[str, PathFactors] = {}
+    device_calibration: dict[tuple[str, str], PathFactors] = {}
     # llama.cpp's paths, then the other runtimes' runtime:backend paths (benchmarks/fit_runtimes.py)
     for name in ("calibration.toml", "runtime-calibration.toml"):
         path = root / "catalog" / name
@@ -387,13 +391,24 @@ def _validate_all(root: Path, home: Path) -> Catalog:
             calibration.update(
                 (f.path, f) for f in (_validate(PathFactors, e, f"{name} [{e.get('path', i)}]") for i, e in enumerate(raw_cal.get("paths", [])))
             )
+            # a runtime path's factors fitted on one measured device's own rows, for that device only
+            for i, e in enumerate(raw_cal.get("devices", [])):
+                entry = dict(e) if isinstance(e, dict) else {}
+                device_id = entry.pop("device", None)
+                where = f"{name} [devices {entry.get('path', i)} {device_id}]"
+                if not isinstance(device_id, str) or device_id not in devices:
+                    raise DataFileError(f"{root / 'catalog' / name}: {where}: 'device' must name a device profile")
+                f = _validate(PathFactors, entry, where)
+                if f.path not in calibration:
+                    raise DataFileError(f"{root / 'catalog' / name}: {where}: path '{f.path}' has no [[paths]] entry")
+                device_calibration[(f.path, device_id)] = f
     if not models or not devices:
         raise DataFileError(f"{root}: no models or no device profiles found; is the installation complete?")
     runtimes = {rt.id: rt for rt in load_runtimes_file(root / "catalog" / "runtimes.toml")}
     targets = {t.id: t for t in load_targets_file(root / "catalog" / "targets.toml")}
     check_runtime_references(runtimes, targets, devices)
     return Catalog(models=models, ggml_types=ggml_types, file_types=file_types, devices=devices, calibration=calibration, root=root,
-                   runtimes=runtimes, targets=targets)
+                   runtimes=runtimes, targets=targets, device_calibration=device_calibration)
 
 
 def load_catalog() -> Catalog:

@@ -99,6 +99,39 @@ def log_errors(obs: list[Observation], catalog) -> tuple[list[float], list[float
     return p_err, in_err, lodo
 
 
+PARAMS = (("decode", "bw_efficiency"), ("prefill", "prefill_efficiency"))
+
+
+def device_fits(path: str, obs: list[Observation], update: dict, catalog, sources: dict, n_devices: int, base_path: str) -> list:
+    """Each measured device's own factors where the path keeps a prior (a factor not fitted on the
+    path: one device only, or a fit that did not lower the held-out error): fitted on that device's
+    rows alone, over the prior factors_for gives it, for that device only (evaluate.factors_for).
+    In-sample by construction: the device's band stays the path's."""
+    out = []
+    for dev_id in sorted({o.device.id for o in obs} & set(catalog.devices)):  # reference-only devices: no profile
+        mine = [o for o in obs if o.device.id == dev_id]
+        prior = runtime_prior(mine[0].device, mine[0].variant, catalog).model_copy(
+            update={p: update[p] for p in update["fitted"]})
+        factors, own = prior, ()
+        for metric, param in PARAMS:
+            rows = [o for o in mine if o.metric == metric]
+            if rows and param not in update["fitted"]:
+                factors = fit(rows, factors, catalog.ggml_types, params=(param,)).factors
+                own += (param,)
+        if not own:
+            continue
+        said = ", ".join(f"{m} {'fitted' if p in update['fitted'] or p in own else 'prior'}" for m, p in PARAMS)
+        n = {m: sum(1 for o in mine if o.metric == m) for m, _ in PARAMS}
+        basis = (f"{len(obs)} published {path} measurements from {n_devices} device{'s' if n_devices > 1 else ''}, "
+                 f"{len(mine)} on this device ({said}; "
+                 + ", ".join(f"{m} fitted on this device's own {n[m]} row{'s' if n[m] > 1 else ''}, in-sample"
+                             for m, p in PARAMS if p in own)
+                 + f"; prior llama.cpp {base_path})")
+        out.append((dev_id, factors.model_copy(update={"n_measurements": len(mine), "basis": basis, "fitted": own,
+                                                       "source": cite_all(sources[o.label] for o in mine)})))
+    return out
+
+
 def mdape(errs: list[float]) -> float:
     return statistics.median(abs(math.exp(e) - 1) for e in errs) * 100 if errs else float("nan")
 
@@ -116,7 +149,7 @@ def main() -> int:
     rows, _ = load_runtime_rows(catalog)
     by_path = observations(rows, catalog)
     sources = {r.label: r.source for r in rows}
-    entries, table = [], []
+    entries, table, own_entries = [], [], []
     all_prior, all_lodo = defaultdict(list), defaultdict(list)
     for path, obs in sorted(by_path.items()):
         prior, fitted = fit_path(obs, catalog)
@@ -146,7 +179,8 @@ def main() -> int:
                  f"({what}; prior llama.cpp {base_path})")
         entries.append(prior.model_copy(update={**update, "basis": basis,
                                                 "source": cite_all(sources[o.label] for o in obs)}))
-    write_toml(entries)
+        own_entries += device_fits(path, obs, update, catalog, sources, len(devices), base_path)
+    write_toml(entries, own_entries)
     lines = ["# Runtime speed paths vs published measurements", "",
              "`python benchmarks/fit_runtimes.py` — rows of ../shared/reference/runtime-measurements.csv mapped by",
              "benchmarks/runtime_published.py; prior = llama.cpp's factors for the same hardware; fitted: bandwidth",
@@ -166,22 +200,28 @@ def main() -> int:
     return 0
 
 
-def write_toml(entries) -> None:
+def write_toml(entries, own_entries=()) -> None:
     out = ["# Speed factors of runtimes other than llama.cpp, per runtime:backend path.",
            "# Written by `python benchmarks/fit_runtimes.py` from the published rows of",
            "# ../shared/reference/runtime-measurements.csv; see benchmarks/results/runtime_speed.md.",
            "# Paths not listed use llama.cpp's factors of the same hardware as a prior (band ×2); on a listed path the",
-           "# factors named in `fitted` are the path's own, the others each device's prior (evaluate.factors_for).", ""]
+           "# factors named in `fitted` are the path's own, the others each device's prior (evaluate.factors_for);",
+           "# [[devices]]: a measured device's own fit of the factors its path keeps as a prior, for that device only.", ""]
     fields = ("path", "bw_efficiency", "decode_compute_efficiency", "prefill_efficiency", "fixed_s_per_layer",
               "prefill_kquant_factor", "prefill_float_factor", "decode_band", "prefill_band", "n_measurements", "basis", "source",
               "fitted")
-    for f in entries:
-        out.append("[[paths]]")
-        for name in fields:
-            v = getattr(f, name)
+
+    def table(kind: str, f, extra: dict) -> None:
+        out.append(f"[[{kind}]]")
+        for name, v in [*extra.items(), *((n, getattr(f, n)) for n in fields)]:
             out.append(f'{name} = "{v}"' if isinstance(v, str) else f"{name} = {v:.6g}" if isinstance(v, float)
                        else f"{name} = [{', '.join(chr(34) + x + chr(34) for x in v)}]" if isinstance(v, tuple) else f"{name} = {v}")
         out.append("")
+
+    for f in entries:
+        table("paths", f, {})
+    for device_id, f in own_entries:
+        table("devices", f, {"device": device_id})
     tmp = OUT.with_suffix(".tmp")
     tmp.write_text("\n".join(out))
     tmp.replace(OUT)

@@ -195,3 +195,26 @@ def test_report_counts_every_row(loaded):
     assert f"| {len(used)} |\n" in text  # the total of the runtime × backend × metric table
     listed = [int(line.split("|")[1]) for line in text.splitlines() if line[:3] in {f"| {d}" for d in "123456789"}]
     assert sorted(listed) == sorted([r.line for r in used] + [x.line for x in excluded])
+
+
+@pytest.mark.catalog_data
+def test_a_device_measured_on_a_one_device_path_is_predicted_from_its_own_rows(catalog):
+    """LiteRT-LM's GPU path is measured on one phone, so the path keeps llama.cpp's OpenCL prior
+    (prefill 44 tok/s for Gemma-3n-E2B); that phone's own fit ([[devices]] in
+    runtime-calibration.toml) gives it its measured 816 tok/s, and no other device moves."""
+    from advisor.api import run_predict
+    from advisor.engine.evaluate import factors_for
+    from advisor.engine.runtimes import resolve_variant
+    from advisor.records import Workload
+
+    w = Workload(4096, 1024, 256)
+    est = run_predict("gemma-3n-e2b-it", "int4", catalog.device("galaxy-s24-ultra"), w, catalog, runtime_id="litert-lm",
+                      backend_id="gpu")
+    assert est.speed.prefill_tokens_per_s == pytest.approx(816.4, rel=0.25)  # runtime-measurements.csv line 89
+    assert "fitted on this device's own 3 rows, in-sample" in est.speed.basis
+    own = catalog.device_calibration[("litert-lm:gpu", "galaxy-s24-ultra")]
+    path = catalog.calibration["litert-lm:gpu"]
+    assert (own.decode_band, own.prefill_band) == (path.decode_band, path.prefill_band)  # the band stays the path's
+    other = catalog.device("galaxy-s25-ultra")
+    f = factors_for(other, catalog, variant=resolve_variant(catalog, other, "litert-lm", "int4", "gpu"))
+    assert f.prefill_efficiency != own.prefill_efficiency and "on this device" not in f.basis

@@ -3,6 +3,7 @@ equal the figures runtime-formats.md gives, and whole-file sizes built tensor by
 format geometry match the published files. Profiles: GPU/NPU runtime lists and OS families."""
 
 import json
+import re
 import math
 
 import pytest
@@ -438,6 +439,27 @@ def test_a_profile_naming_an_unknown_runtime_is_refused(tmp_path, monkeypatch):
         cat._load(root, tmp_path / "home")
     assert str(exc.value) == ("device pixel-8: runtime mlx has no gpu backend on android; remove it from [gpu] runtimes "
                               "or add the backend to runtimes.toml")
+
+
+@pytest.mark.parametrize("swap, message", [
+    ('device = "galaxy-s24-ultra"', "'device' must name a device profile"),
+    ('path = "litert-lm:gpu"', "path 'litert-lm:nope' has no [[paths]] entry"),
+])
+def test_a_device_calibration_naming_an_unknown_device_or_path_is_refused(tmp_path, swap, message):
+    import shutil
+
+    from advisor import catalog as cat
+
+    root = tmp_path / "data"
+    shutil.copytree(ROOT / "catalog", root / "catalog")
+    shutil.copytree(ROOT / "profiles", root / "profiles")
+    p = root / "catalog" / "runtime-calibration.toml"
+    text = p.read_text()
+    at = text.index("\n[[devices]]")
+    bad = {'device = "galaxy-s24-ultra"': 'device = "no-such-phone"', 'path = "litert-lm:gpu"': 'path = "litert-lm:nope"'}[swap]
+    p.write_text(text[:at] + text[at:].replace(swap, bad, 1))
+    with pytest.raises(DataFileError, match=re.escape(message)):
+        cat._load(root, tmp_path / "home")
 
 
 # --------------------------------------------------------------------------- CLI

@@ -75,6 +75,12 @@ def factors_for(
             **{name: getattr(shipped, name) for name in ("decode_band", "prefill_band", "n_measurements", "basis", "source",
                                                          "fitted")},
         })
+        # a device measured on the path: the factors the path keeps as a prior, fitted on its own rows
+        # (the bands stay the path's: in-sample, its own fit says nothing of its error)
+        own = (getattr(tables, "device_calibration", None) or {}).get((path, device.id))
+        if own is not None:
+            prior = prior.model_copy(update={**{name: getattr(own, name) for name in own.fitted or ()},
+                                             "basis": own.basis, "fitted": tuple(shipped.fitted or ()) + tuple(own.fitted or ())})
     return for_measured_bandwidth(device, prior, llama_cpu=llama_cpu)
 
 
