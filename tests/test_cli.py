@@ -620,3 +620,19 @@ def test_when_nothing_passes_the_explanation_counts_what_ruled_the_candidates_ou
     assert kinds[0] == "memory" and n_download > len(kinds) / 2, kinds
     assert "with a download of at most 1.00 MiB: of " in data["explanation"]
     assert f"candidates, {n_download} are ruled out by the download limit" in data["explanation"]
+
+
+def test_a_recommend_pick_round_trips_through_predict_by_its_json_backend(capsys):
+    """recommend's JSON names llama.cpp's execution path as the backend (cpu-arm); predict takes it
+    back (it said "llama.cpp cannot use backend 'cpu-arm' … usable here: cpu") and gives the same figures."""
+    code, out, _ = run(capsys, "recommend", "--device", "galaxy-s24-ultra", "--target", "android-app", "--runtime", "llama.cpp",
+                       "--format", "json", "--top", "1")
+    assert code == 0
+    pick = json.loads(out)["pick"]
+    assert pick["backend"] == "cpu-arm"
+    code, out, err = run(capsys, "predict", "--model", pick["model"], "--quant", pick["quant"], "--runtime", "llama.cpp",
+                         "--backend", pick["backend"], "--device", "galaxy-s24-ultra", "--target", "android-app", "--format", "json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["speed"]["decode_tokens_per_s"] == pick["speed"]["decode_tokens_per_s"]
+    assert again["memory"]["total_bytes"] == pick["memory"]["total_bytes"]

@@ -169,6 +169,12 @@ def runtime_candidate_row(
 # --------------------------------------------------------------------------- lookups
 
 
+#: llama.cpp's execution paths (speed.CPU_PATHS, GPU_PATHS: the ``backend`` of its estimates)
+#: that are not a backend id themselves, and the backend each runs on.
+LLAMA_CPP_BACKEND_OF_PATH = {"cpu-x86": "cpu", "cpu-arm": "cpu", "cpu-arm-legacy": "cpu", "cpu-riscv": "cpu",
+                             "cuda-unified": "cuda"}
+
+
 def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_name: str | None = None,
                     backend_id: str | None = None, deployment: Any = None) -> Variant:
     """The variant a user names (``--runtime mlx --quant 4bit [--backend cpu]``) on ``device``
@@ -192,7 +198,10 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
         raise BadInputError(
             f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}); runtimes there: {', '.join(able) or 'none'}")
     if backend_id is not None:
-        chosen = [b for b in usable if b.id == backend_id.strip().lower()]
+        asked = backend_id.strip().lower()
+        if runtime.id == LLAMA_CPP:  # llama.cpp's estimates name their execution path (cpu-arm, cuda-unified)
+            asked = LLAMA_CPP_BACKEND_OF_PATH.get(asked, asked)
+        chosen = [b for b in usable if b.id == asked]
         if not chosen:
             raise BadInputError(f"{runtime.id} cannot use backend '{backend_id}' on {device.name}; usable here: "
                                 f"{', '.join(b.id for b in usable)}")
