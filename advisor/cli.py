@@ -308,7 +308,8 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
                                               "where": b.where} for b in breaches]}
     # the verdict recommend, devices-for and tiers give: a limit no RAM lifts, or the download cap,
     # rules it out though its memory fits ("fit" stays the memory verdict, as in their estimates)
-    blocks = tg.blocking_reasons(est, model, fmt_record, variant, deployment, catalog, kw.get("max_download"))
+    blocks = tg.blocking_reasons(est, model, fmt_record, variant, deployment, catalog, kw.get("max_download"),
+                                 workload.context_tokens)
     data["runs_here"] = est.fit != "no" and not blocks
     data["blocked_by"] = [reason_dict(r) for r in blocks]
     for r in blocks:

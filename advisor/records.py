@@ -1292,6 +1292,9 @@ REASON_KINDS: dict[str, str] = {
                       "limit = the model's layers, second = those experts' bytes",
     "expert_offload_short": "value = the bytes left on the GPU by the --n-cpu-moe asked for, limit = its usable VRAM, "
                             "second = the --n-cpu-moe that fits (auto's), name = the value asked for",
+    "runtime_budget": "value = the share of the detected GPU memory the runtime (name) allocates within; usable_bytes counts it",
+    "runtime_context": "value = the context asked for, limit = the runtime backend's KV capacity [tokens]; name = runtime, "
+                       "category = backend",
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
     "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",

@@ -102,6 +102,12 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     if r.kind == "expert_offload":
         assert v is not None and r.second is not None
         return f"--n-cpu-moe {v:.0f}: the experts of {v:.0f} of {lim:.0f} layers ({format_size(r.second)}) in host RAM, run on the CPU"
+    if r.kind == "runtime_budget":
+        assert v is not None
+        return f"{r.name} allocates within {v:.0%} of the GPU memory it detects (it refuses to load beyond): the usable memory counts that"
+    if r.kind == "runtime_context":
+        assert v is not None and lim is not None
+        return f"context {v:,.0f} exceeds the {lim:,.0f}-token KV capacity of {r.name} on {r.category}"
     if r.kind == "expert_offload_short":
         assert v is not None and lim is not None
         return (f"--n-cpu-moe {r.name} leaves {format_size(v)} on the GPU, more than its {format_size(lim)} usable VRAM"

@@ -134,3 +134,26 @@ def test_a_budget_measured_on_another_device_is_derived_not_measured(catalog):
     assert iphone.rule.startswith("published: iPhone 15 Pro") and iphone.basis == "measured"
     other = catalog.target("ios-app").memory_budget(catalog.device("iphone-16"))
     assert other.rule.startswith("published: iPhone 15 Pro") and other.basis == "derived"
+
+
+def test_mlc_native_gpu_allocates_within_its_share_and_metal_caps_its_kv_capacity(capsys):
+    """MLC refuses to load beyond gpu_memory_utilization 0.85 of the GPU memory it detects
+    (cpp/serve/config.h; a Pixel 8 Pro failed at 4,352 MB, mlc-llm #2703) and caps its KV capacity
+    at 32,768 tokens on Metal: Qwen2.5-7B q4f16_1 (5.07 GiB) on an 8 GB MacBook Air (5.33 GiB usable)
+    'tight' before, and a 65,536-token context accepted with a 2 GiB KV cache."""
+    import json
+
+    from advisor.cli import main
+
+    args = ["predict", "--runtime", "mlc", "--quant", "q4f16_1", "--format", "json"]
+    assert main(args + ["--model", "qwen2.5-7b-instruct", "--device", "macbook-air-m2-8gb"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["fit"] == "no" and d["memory"]["usable_bytes"] < 0.86 * 5.34 * 2**30 + 101 * 2**20
+    assert any("allocates within 85% of the GPU memory" in n for n in d["notes"])
+    assert main(args + ["--model", "llama-3.2-1b-instruct", "--device", "macbook-air-m2-16gb", "--context", "65536"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["runs_here"] is False and [b["kind"] for b in d["blocked_by"]] == ["runtime_context"]
+    # WebGPU's allocations are the browser's: no share there
+    assert main(args + ["--model", "llama-3.2-1b-instruct", "--device", "macbook-air-m2-16gb", "--target", "browser"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert not any("GPU memory it detects" in n for n in d.get("notes", []))

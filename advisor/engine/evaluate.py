@@ -168,8 +168,23 @@ def device_row(
     cpu = cpu_path_factors(device, tables)
     if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
         return core.device_row(device, workload, main, cpu)  # llama.cpp's own choice of backend
-    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
-                           llama_cpp=variant.is_llama_cpp)
+    row = core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
+                          llama_cpp=variant.is_llama_cpp)
+    fraction = gpu_memory_fraction(variant)
+    if fraction < 1.0:  # the runtime's GPU allocations stay within its share; its process overhead is beside them
+        row["host_usable"] = int(row["host_usable"] * fraction + variant.runtime.overhead.bytes)
+        row["vram_usable"] = int(row["vram_usable"] * fraction)
+    return row
+
+
+def gpu_memory_fraction(variant: Variant | None) -> float:
+    """The share of the GPU memory it detects that a runtime allocates within (MLC's
+    gpu_memory_utilization, 0.85: it refuses to load beyond it) on its native GPU backends; 1
+    elsewhere (WebGPU's allocations are the browser's, bounded by the target's limits)."""
+    if variant is None or variant.runtime.gpu_memory_fraction is None or variant.backend.kind != "gpu" \
+            or "webgpu" in variant.backend.apis:
+        return 1.0
+    return variant.runtime.gpu_memory_fraction
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +264,8 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         need = core.n_cpu_moe_flag(c, core.fewest_expert_layers(c, s.d))
         reasons.append(Reason("expert_offload_short", value=float(place.gpu_bytes), limit=float(s.d.vram_usable),
                               second=float(need) if need <= model.n_layers else None, name=str(workload.n_cpu_moe)))
+    if gpu_memory_fraction(s.variant) < 1.0:
+        reasons.append(Reason("runtime_budget", value=gpu_memory_fraction(s.variant), name=s.variant.runtime.id))
     if workload.context_tokens > model.context_length:
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:

@@ -199,7 +199,8 @@ def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, 
     variant = choice if isinstance(choice, rt.Variant) else None
     if tables is not None:
         fmt = variant.format if variant is not None else choice
-        for why in tg.blocking_reasons(est, model, fmt, variant, c.deployment, tables, c.max_download_bytes):
+        for why in tg.blocking_reasons(est, model, fmt, variant, c.deployment, tables, c.max_download_bytes,
+                                       workload.context_tokens):
             return Rejection(model.id, est.quant_id, why)
     if workload.context_tokens > model.context_length:
         return Rejection(model.id, est.quant_id, Reason("context", value=workload.context_tokens, limit=model.context_length))

@@ -145,12 +145,16 @@ def download_bytes(estimate: Any, variant: Variant | None, tables: Any) -> int:
 
 
 def blocking_reasons(estimate: Any, model: Any, fmt: Any, variant: Variant | None, deployment: Deployment | None,
-                     tables: Any, max_download_bytes: int | None = None) -> list[Reason]:
-    """What rules an estimate out though its memory fits: each per-buffer limit it breaks under
-    the deployment (``limit_breaches``), then a download beyond ``max_download_bytes`` — the
-    verdict recommend, devices-for, tiers and predict share."""
-    out = [Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what, category=f"{b.limit} of {b.where}")
-           for b in (limit_breaches(estimate, model, fmt, variant, deployment, tables) if deployment is not None else ())]
+                     tables: Any, max_download_bytes: int | None = None, context_tokens: int | None = None) -> list[Reason]:
+    """What rules an estimate out though its memory fits: a context beyond the runtime backend's
+    KV capacity (MLC on Metal: 32,768), each per-buffer limit it breaks under the deployment
+    (``limit_breaches``), then a download beyond ``max_download_bytes`` — the verdict recommend,
+    devices-for, tiers and predict share."""
+    cap = variant.backend.max_context if variant is not None else None
+    out = ([Reason("runtime_context", value=context_tokens, limit=cap, name=variant.runtime.id, category=variant.backend.id)]
+           if cap is not None and context_tokens is not None and context_tokens > cap and variant is not None else [])
+    out += [Reason("limit", value=b.bytes, limit=b.limit_bytes, name=b.what, category=f"{b.limit} of {b.where}")
+            for b in (limit_breaches(estimate, model, fmt, variant, deployment, tables) if deployment is not None else ())]
     if max_download_bytes is not None:
         size = download_bytes(estimate, variant, tables)
         if size > max_download_bytes:
