@@ -732,6 +732,13 @@ class TensorQuant(Record):
             return self.storage_bits + (self.scale_bits + self.zero_bits) / self.group
         return self.storage_bits
 
+    def data_bytes(self, rows: int, cols: int) -> int:
+        """Bytes of the values alone (``tensor_bytes`` without the scales and zero points): the
+        largest array a runtime that keeps scales in their own array (MLC: q_weight, q_scale) binds."""
+        if self.values_per_word:
+            return math.ceil(rows * math.ceil(cols / self.values_per_word) * self.word_bits / 8)
+        return math.ceil(rows * cols * self.bits / 8)
+
     def tensor_bytes(self, rows: int, cols: int) -> int:
         """Bytes of a rows × cols weight matrix (cols = input dimension, along which groups run):
         data = rows × cols × bits (packed: rows × ⌈cols / values_per_word⌉ words), plus one

@@ -62,11 +62,11 @@ def test_compare_devices_in_a_runtime_leaves_out_devices_it_cannot_run_on(cat):
 
 
 def test_runtimes_compared_under_a_browser_respects_the_binding_limit(cat):
-    """Llama 3.2 1B's embedding in MLC's q4f16_1 is 141 MiB, over Chrome on Android's 128 MiB
+    """Gemma 3 1B's embedding values in MLC's q4f16_1 are 144 MiB, over Chrome on Android's 128 MiB
     storage binding: MLC's row is another format, or fails for that limit."""
     device = cat.device("pixel-8")
     dep = api.make_deployment(device, "browser", catalog=cat)
-    rows = analysis.compare_runtimes("llama-3.2-1b-instruct", device, Workload(), cat, deployment=dep)
+    rows = analysis.compare_runtimes("gemma-3-1b-it", device, Workload(), cat, deployment=dep)
     by_runtime = {r.runtime.id: r for r in rows}
     assert set(by_runtime) <= set(dep.target.runtimes) and "mlc" in by_runtime
     mlc = by_runtime["mlc"]
@@ -103,7 +103,7 @@ def test_variant_grid_notes_the_binding_limit(cat):
     device = cat.device("pixel-8")
     dep = api.make_deployment(device, "browser", catalog=cat)
     grid = analysis.variant_grid(device, Workload(), Constraints(runtimes=frozenset({"mlc"}), deployment=dep), cat)
-    row = next(e for e in grid if e.model_id == "llama-3.2-1b-instruct" and e.quant_id == "q4f16_1")
+    row = next(e for e in grid if e.model_id == "gemma-3-1b-it" and e.quant_id == "q4f16_1")
     assert row.fit == "fits" and not analysis.runs_under_limits(row)
     limit = next(r for r in row.reasons if r.kind == "limit")
     assert (limit.name, limit.limit, limit.category) == (

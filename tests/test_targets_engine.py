@@ -47,27 +47,33 @@ def test_bad_deployments_are_one_clear_error(catalog, target, device, kw, messag
 
 
 def test_webgpu_binding_limit_rejects_a_tensor_whatever_the_ram(catalog):
-    """Llama-3.2-1B's token embedding in MLC q4f16_1 is 128,256 × 2,048 × 4.5 bits = 141 MiB:
-    over Chrome-on-Android's 128 MiB storage binding, however much RAM the phone has."""
+    """Gemma 3 1B's token embedding in MLC q4f16_1 is 262,144 × 1,152 values at 4 bits = 144 MiB in its
+    q_weight array (its fp16 scales, 18 MiB, are an array of their own): over Chrome-on-Android's
+    128 MiB storage binding, however much RAM the phone has. Llama-3.2-1B's, 128,256 × 2,048 at 4
+    bits = 125.25 MiB, binds (the 141 MiB of values and scales together did not, before the arrays
+    were counted apart)."""
     dep = _deploy(catalog, "browser", "pixel-8")
     assert dep.browser.id == "chrome-android"
     v = resolve_variant(catalog, dep.device, "mlc", "q4f16_1", backend_id="webgpu", deployment=dep)
-    model = catalog.models["llama-3.2-1b-instruct"]
+    model = catalog.models["gemma-3-1b-it"]
     est = evaluate(model, v.format, dep.device, Workload(), catalog, variant=v)
     assert est.fit == "fits"
     (breach,) = limit_breaches(est, model, v.format, v, dep, catalog)
     assert (breach.what, breach.limit, breach.limit_bytes) == ("token_embd.weight", "maxStorageBufferBindingSize", 128 * MIB)
-    assert breach.bytes == 128256 * 2048 * 9 // 16
+    assert breach.bytes == 262144 * 1152 // 2
     rec = recommend(dep.device, Workload(), catalog, Constraints(deployment=dep, runtimes=frozenset({"mlc"}), quant_ids=frozenset({"q4f16_1"}),
-                                                                  model_ids=frozenset({"llama-3.2-1b-instruct"})))
+                                                                  model_ids=frozenset({"gemma-3-1b-it"})))
     assert rec.pick is None
     assert rec.rejected[0].reason == "limit"
     assert "token_embd.weight exceeds the 128.00 MiB maxStorageBufferBindingSize of Chrome (Android)" in reason_text(rec.rejected[0].why)
-    # the 3-bit build's embedding (3.6 bits: 113 MiB) passes on the same phone
+    # the 3-bit build's embedding values (3.2 bits packed: 116 MiB) bind on the same phone
     rec3 = recommend(dep.device, Workload(), catalog, Constraints(deployment=dep, runtimes=frozenset({"mlc"}), quant_ids=frozenset({"q3f16_1"}),
-                                                                   model_ids=frozenset({"llama-3.2-1b-instruct"})))
+                                                                   model_ids=frozenset({"gemma-3-1b-it"})))
     assert rec3.pick is not None and rec3.pick.quant_id == "q3f16_1"
-    # a desktop Chrome adapter grants 1 GiB bindings: the same build runs there
+    llama = catalog.models["llama-3.2-1b-instruct"]
+    est_l = evaluate(llama, v.format, dep.device, Workload(), catalog, variant=v)
+    assert limit_breaches(est_l, llama, v.format, v, dep, catalog) == []
+    # a desktop Chrome adapter grants 1 GiB bindings: the Gemma build runs there
     desk = _deploy(catalog, "browser", "macbook-air-m2-16gb")
     v2 = resolve_variant(catalog, desk.device, "mlc", "q4f16_1", backend_id="webgpu", deployment=desk)
     est2 = evaluate(model, v2.format, desk.device, Workload(), catalog, variant=v2)

@@ -147,14 +147,14 @@ class Derived:
         hit = self._largest.get(key) if owned else None
         if hit is None:
             inventory = self.inventory(model)
-            if isinstance(fmt, FileType):
+            if isinstance(fmt, FileType):  # a GGUF tensor holds its blocks' scales: one array
                 rows = mem.per_tensor_bytes(model, fmt, self._tables.ggml_types, inventory=inventory)
+                t, _, nbytes = max(rows, key=lambda r: r[2])
+                hit = (t.name, nbytes)
             else:
                 from advisor.engine import runtime_weights
 
-                rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
-            t, _, nbytes = max(rows, key=lambda r: r[2])
-            hit = (t.name, nbytes)
+                hit = runtime_weights.largest_array(inventory, fmt, tied=model.tied_embeddings)
             if owned:
                 self._largest[key] = hit
         return hit

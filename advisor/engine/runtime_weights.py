@@ -80,6 +80,21 @@ def per_tensor_bytes(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bo
     return out
 
 
+def largest_array(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bool) -> tuple[str, int]:
+    """(name, bytes) of the largest single array of the format's file: a quantized tensor's values,
+    its scales being an array of their own (MLC's q_weight / q_scale; every runtime format here
+    keeps them apart) — what a per-buffer limit such as a WebGPU binding meets."""
+    best = ("", 0)
+    for t, role, _ in per_tensor_bytes(inventory, fmt, tied=tied):
+        cols = t.shape[0]
+        rows = t.n_elements // cols
+        storage = fmt.output_quant if role == "output" else _storage(fmt, role, cols)
+        nbytes = storage.data_bytes(rows, cols)
+        if nbytes > best[1]:
+            best = (t.name, nbytes)
+    return best
+
+
 def weights_and_lookup(rows: Iterable[tuple[Tensor, str, int]], *, tied: bool) -> tuple[int, int]:
     """(total bytes, bytes of a token_embd that is only looked up — not read per decoded token:
     an untied embedding, or a tied one the runtime also stores as a separate output)."""
