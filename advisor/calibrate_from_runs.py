@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,22 @@ def _positive_rate(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
+def other_machine(run: Run, catalog: Catalog) -> str | None:
+    """Why a run recorded under the id ``local`` is not this machine's: its fingerprint differs
+    from the one the current local profile was measured on (a $ADVISOR_HOME shared between
+    machines, or a profile copied from another). None when they agree or either is unknown."""
+    from advisor.local import LOCAL_ID
+
+    here = catalog.devices.get(LOCAL_ID)
+    if run.device_id != LOCAL_ID or not run.device_fingerprint or here is None:
+        return None
+    found = re.search(r"fingerprint ([0-9a-f]{16})", here.source or "")
+    if found is None or found.group(1) == run.device_fingerprint:
+        return None
+    return (f"run on another machine (fingerprint {run.device_fingerprint}; the local profile was measured on "
+            f"{found.group(1)}): its figures are not this machine's")
+
+
 def run_exclusion(run: Run, catalog: Catalog) -> str | None:
     """Why a recorded run is not fitted (None: it is fitted)."""
     if run.excluded is not None:
@@ -83,6 +100,9 @@ def run_exclusion(run: Run, catalog: Catalog) -> str | None:
         return f"status {run.status}"
     if not run.device_profile:
         return "no device profile recorded"
+    other = other_machine(run, catalog)
+    if other:
+        return other
     runtime = (run.settings or {}).get("runtime", "llama.cpp")
     if runtime != "llama.cpp":
         return f"a {runtime} run (llama.cpp's factors are fitted from llama.cpp runs only)"

@@ -596,3 +596,28 @@ def test_a_path_calibration_lists_the_devices_whose_band_it_widens(catalog, tmp_
     (path,) = [s for s in report.groups if s.scope == "path"]
     assert path.effects and all(e.device_id not in ("mini-pc-intel-n100-8gb", "laptop-ryzen-7-7840u-16gb") for e in path.effects)
     assert any(e.band_after != e.band_before for e in path.effects)
+
+
+def test_a_local_run_made_on_another_machine_is_not_fitted_to_this_one(catalog, tmp_path):
+    """Runs stored under 'local' carry the machine's fingerprint; under a shared $ADVISOR_HOME (or
+    a local profile copied from elsewhere) a run whose fingerprint is not the profile's is left out."""
+    import dataclasses
+
+    from advisor.calibrate_from_runs import run_exclusion
+    from advisor.hardware import probe_machine
+
+    here = probe_machine().fingerprint
+    local = catalog.device("mini-pc-intel-n100-8gb").model_copy(
+        update={"id": "local", "source": f"advisor profile on host (2026-11-30); fingerprint {here}"})
+    cat = dataclasses.replace(catalog, devices={**catalog.devices, "local": local})
+
+    def run(fp):
+        return Run(source="validate", status="ok", device_id="local", model_id="llama-3.2-1b-instruct", quant="Q4_K_M",
+                   device_fingerprint=fp, device_profile=local.model_dump(mode="json", by_alias=True),
+                   settings={"n_ctx": 2048, "prompt_tokens": 256, "output_tokens": 64, "threads": 2},
+                   measured={"decode_tokens_per_s": 10.0, "prefill_tokens_per_s": 50.0})
+
+    assert run_exclusion(run(here), cat) is None
+    assert run_exclusion(run(None), cat) is None  # stored before fingerprints were kept
+    why = run_exclusion(run("ffffeeee00001111"), cat)
+    assert why.startswith("run on another machine (fingerprint ffffeeee00001111; the local profile was measured on ")

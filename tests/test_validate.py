@@ -97,6 +97,9 @@ def test_real_run_matches_llama_cpp_buffers(tiny_catalog, device, env, quant):
     # a measured run: "noisy" when this (shared, 2-core) machine was busy during its repeats — the
     # buffers above do not depend on that, and noisy runs are kept out of calibration elsewhere
     assert run.status in ("ok", "noisy") and run.measured["decode_tokens_per_s"] > 0 and run.weight_path
+    from advisor.hardware import probe_machine
+
+    assert run.device_fingerprint == probe_machine().fingerprint  # which machine measured it
 
 
 @pytest.mark.parametrize("flash_attn", ["on", "off"])

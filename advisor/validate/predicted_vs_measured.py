@@ -252,7 +252,7 @@ def run_validation(
                                     "flash_attn": flash_attn, "page_cache": page_cache}
     base_run = dict(source="validate", device_id=device.id, model_id=model.id, model_name=model.name, quant=ftype.id,
                     device_profile=device.model_dump(mode="json", by_alias=True), backend="cpu", predicted=predicted,
-                    settings=settings_doc)
+                    settings=settings_doc, device_fingerprint=_machine_fingerprint())
 
     synthetic = gguf is None
     if gguf is not None:
@@ -352,3 +352,15 @@ def run_validation(
 
 
 __all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "read_gguf_header", "run_validation", "twin_cache_dir"]
+
+
+def _machine_fingerprint() -> str | None:
+    """This machine's fingerprint (``hardware.MachineInfo.fingerprint``), stored with each run so
+    that a run made on another machine under a shared $ADVISOR_HOME is never fitted to this one."""
+    try:
+        from advisor.hardware import probe_machine
+
+        return probe_machine().fingerprint
+    except Exception:  # noqa: BLE001 — a probe that fails leaves the run without one, as before
+        return None
+
