@@ -3,6 +3,7 @@ compute, written in the same TOML format as profiles/ (usable as ``--device loca
 
 from __future__ import annotations
 
+import os
 import platform
 from datetime import date
 from pathlib import Path
@@ -162,7 +163,6 @@ def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write
     if write:
         path = local_profile_path()
         write_toml(raw, path)
-        load_device_file(path)  # what we wrote must load
     if progress:
         progress("done", 1.0)
     return device, path
@@ -195,12 +195,31 @@ def dumps_toml(data: dict[str, Any]) -> str:
 
 
 def write_toml(data: dict[str, Any], path: Path) -> None:
-    """Atomic write: temp file in the same directory, then rename."""
+    """Atomic write: a temp file of its own in the same directory, flushed to disk and checked to
+    load as a profile before it replaces ``path``; removed whatever happens (the old profile stays)."""
+    import tempfile
+
+    import tomllib
+
+    from advisor.catalog import _validate
+
+    text = dumps_toml(data)
+    _validate(DeviceProfile, tomllib.loads(text), str(path))  # what we write must load, before it replaces the old one
+    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(dumps_toml(data))
-        tmp.replace(path)
+        # not *.toml: a temp file left by a crash must never be read as a profile
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
         raise DataFileError(f"{path}: cannot write the profile ({exc})") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 

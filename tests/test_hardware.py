@@ -115,3 +115,17 @@ def test_profile_of_a_machine_with_an_nvidia_gpu(tmp_path):
         assert device.gpu.discrete and device.gpu.vram_bandwidth_gbs == pytest.approx(gbs, rel=1e-3)
         assert device.gpu.vram_bandwidth_basis == basis
         assert device.memory.thread_bandwidth_gbs == 12.0
+
+
+def test_a_profile_that_would_not_load_never_replaces_the_old_one(tmp_path):
+    """write_toml checks the profile loads before it replaces the file, and leaves no temp file
+    (it wrote local.toml.tmp, replaced the profile, then found it did not load)."""
+    from advisor.errors import DataFileError
+    from advisor.local import write_toml
+
+    path = tmp_path / "profiles" / "local.toml"
+    path.parent.mkdir()
+    path.write_text("id = 'old'\n")
+    with pytest.raises(DataFileError):
+        write_toml({"id": "local", "name": "x"}, path)  # no memory, no cpu: not a profile
+    assert path.read_text() == "id = 'old'\n" and sorted(p.name for p in path.parent.iterdir()) == ["local.toml"]
