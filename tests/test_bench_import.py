@@ -27,6 +27,14 @@ def test_parse_recorded_outputs(fmt):
     assert pp.tokens_per_s > 0 and tg.tokens_per_s > 0 and pp.build.startswith("0c1e570")
 
 
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_a_byte_order_mark_is_not_part_of_the_output(tmp_path, fmt):
+    """A file saved by a Windows editor starts with a UTF-8 BOM: it was refused ('no avg_ts column')."""
+    path = tmp_path / f"bom.{fmt}"
+    path.write_bytes(b"\xef\xbb\xbf" + (DATA / f"smollm2-135m-q4_k_m.{fmt}").read_bytes())
+    assert [r.test for r in read_llama_bench(path)] == ["pp", "tg"]
+
+
 def test_the_three_formats_agree_on_the_model():
     sizes = {fmt: read_llama_bench(DATA / f"smollm2-135m-q4_k_m.{fmt}")[0].model_size_bytes for fmt in ("json", "jsonl", "csv")}
     assert len(set(sizes.values())) == 1

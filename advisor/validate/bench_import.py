@@ -185,8 +185,9 @@ def _samples(d: dict[str, Any]) -> tuple[float, ...]:
 
 
 def parse_llama_bench(text: str, where: str = "input") -> list[BenchRow]:
-    """Rows of llama-bench output in any of its machine formats (json array, jsonl, csv)."""
-    stripped = text.strip()
+    """Rows of llama-bench output in any of its machine formats (json array, jsonl, csv); a UTF-8
+    byte-order mark (a file saved by a Windows editor) is not part of it."""
+    stripped = text.removeprefix("\ufeff").strip()
     if not stripped:
         raise DataFileError(f"{where}: empty; expected llama-bench output (-o json, jsonl or csv)")
     records: list[dict[str, Any]]
