@@ -621,3 +621,20 @@ def test_a_local_run_made_on_another_machine_is_not_fitted_to_this_one(catalog, 
     assert run_exclusion(run(None), cat) is None  # stored before fingerprints were kept
     why = run_exclusion(run("ffffeeee00001111"), cat)
     assert why.startswith("run on another machine (fingerprint ffffeeee00001111; the local profile was measured on ")
+
+
+def test_calibrate_csv_is_one_table(catalog, tmp_path, monkeypatch, capsys):
+    """Three tables with different headers in one stream was no CSV a spreadsheet reads."""
+    import csv
+    import io
+
+    from advisor.cli import main
+    from advisor.store import db_path
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    for m, q in COMBOS:
+        _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 0.5, model=m, quant=q)
+    _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 1.0, decode_samples=[19.2, 0.89, 0.97])
+    assert main(["calibrate", "--dry-run", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][:2] == ["scope", "key"] and all(len(r) == len(rows[0]) for r in rows) and len(rows) >= 2

@@ -376,7 +376,8 @@ def runs_import(file: str, device_id: str | None, device_file: str | None, model
 @click.option("--device", "device_id", default=None, help="Only this device (default: every device with runs, and each path).")
 @click.option("--dry-run", is_flag=True, help="Fit and show before/after, but store nothing.")
 @click.option("--reset", is_flag=True, help="Delete the stored calibrations (of --device, or all): back to the shipped factors.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="csv: the calibrations table alone (json: with the effects and the runs left out).")
 def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> None:
     """Fit the speed model's factors (bandwidth efficiency, per-layer cost, compute efficiency) from
     the recorded runs, per device and per execution path, and show each affected device's decode
@@ -434,6 +435,8 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
                              ("bw_efficiency", "bw eff"), ("fixed_us_per_layer", "µs/layer"), ("prefill_efficiency", "prefill eff"),
                              ("decode_mdape", "decode error shipped → fit"), ("prefill_mdape", "prefill error shipped → fit"),
                              ("heldout", "held-out error shipped → fit"), ("decision", "decision")], fmt, title=title))
+    if fmt == "csv":  # one table per CSV stream: the calibrations (JSON carries the effects and the runs left out)
+        return
     if effects:
         _emit("")
         _emit(render_rows(effects, [("scope", "scope"), ("key", "device / path"), ("device", "device"), ("combination", "model quant"),
