@@ -56,6 +56,9 @@ class DeviceChoice:
     ram: str | None = None
     usable: str | None = None
     device_class: str | None = None
+    #: the deployment target the device is for: a RAM-only device stands for the devices of that
+    #: RAM that can host it (an iOS app's 6 GB phone is an iPhone, not an Android phone)
+    target_id: str | None = None
     input_names: tuple[tuple[str, str], ...] = CLI_INPUT_NAMES
 
 
@@ -98,13 +101,17 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
                f"name one with --device (see 'advisor devices --class {choice.device_class}')" if known
                else f"unknown device class '{choice.device_class}'")
         raise BadInputError(f"{why}; with {names['ram']}, use one of {', '.join(ram_classes(catalog))}")
-    key = ("generic", ram, choice.device_class, usable)
+    templates = ram_peer_templates(catalog)
+    if choice.target_id:
+        target = catalog.target(choice.target_id)
+        templates = [d for d in templates if target.hosts(d)] or templates  # none: the deployment says why
+    key = ("generic", ram, choice.device_class, usable, choice.target_id)
     made = catalog.made_devices.get(key)
     if made is None:
         if len(catalog.made_devices) >= MAX_MADE_DEVICES:
             catalog.made_devices.clear()  # a bounded memo: the cache file stays small
         made = catalog.made_devices[key] = generic_device(
-            ram, ram_peer_templates(catalog), device_class=choice.device_class, usable_bytes=usable, tables=catalog)
+            ram, templates, device_class=choice.device_class, usable_bytes=usable, tables=catalog)
     return made
 
 

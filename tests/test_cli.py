@@ -636,3 +636,16 @@ def test_a_recommend_pick_round_trips_through_predict_by_its_json_backend(capsys
     again = json.loads(out)
     assert again["speed"]["decode_tokens_per_s"] == pick["speed"]["decode_tokens_per_s"]
     assert again["memory"]["total_bytes"] == pick["memory"]["total_bytes"]
+
+
+def test_a_ram_size_for_an_ios_app_stands_for_the_devices_that_can_host_it(capsys):
+    """--ram 6GB --class phone --target ios-app was 'a phone running android' (the slowest 6–8 GB
+    phone of any OS): the iOS budgets of 4 and 6 GB iPhones could not be reached without a profile."""
+    code, out, err = run(capsys, "predict", "--model", "qwen3-1.7b", "--ram", "6GB", "--class", "phone", "--target", "ios-app",
+                         "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["device"]["stands_for"] and all(i.startswith(("iphone", "ipad")) for i in data["device"]["stands_for"])
+    assert "iPhone 13 Pro (6 GB)" in data["target"]["budget_rule"]
+    code, out, _ = run(capsys, "recommend", "--ram", "8GB", "--class", "phone", "--target", "android-app", "--format", "json", "--top", "1")
+    assert code == 0 and not any(i.startswith("iphone") for i in json.loads(out)["device"]["stands_for"])
