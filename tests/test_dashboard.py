@@ -770,6 +770,19 @@ def test_ram_only_device_says_whose_speed_figures_it_uses(ram):
     assert sentence in [c.value for c in at.caption]
 
 
+def test_a_ram_only_device_for_an_ios_app_stands_for_iphones_as_in_the_cli():
+    """The target narrows what a RAM size stands for in the dashboard too (the CLI's --target)."""
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value("6GB").run()
+    at.selectbox(key="ram_class").set_value("phone").run()
+    at.selectbox(key="target").set_value("ios-app").run()
+    assert_clean(at)
+    sentence = next(line for line in cli_lines("recommend", "--ram", "6GB", "--class", "phone", "--target", "ios-app")
+                    if line.startswith("Speed figures are those of"))
+    assert "Apple iPhone" in sentence and sentence in [c.value for c in at.caption]
+
+
 def test_a_device_profile_has_no_stand_in_sentence():
     at = start()
     assert not [c.value for c in at.caption if "Speed figures are those of" in c.value]
