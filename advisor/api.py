@@ -137,9 +137,9 @@ def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Ca
                 runtime_id: str | None = None) -> list[tuple[DeviceProfile, float]]:
     """For a RAM-only device (``device.stands_for``): the decode speed of ``model_id`` in
     ``quant_id`` (on ``runtime_id``, its default backend on each device) on each catalog device it
-    stands for, the device its figures come from first, then slowest to fastest (context 4,096,
-    prompt 512, output 256). Empty for a real device, or when the device the figures come from
-    cannot run that runtime; peers that cannot run it are left out."""
+    stands for, slowest to fastest (context 4,096, prompt 512, output 256): the first is the one its
+    figures come from (``evaluate.finish`` takes the slowest peer, file by file). Empty for a real
+    device, or when no peer runs that runtime; peers that cannot run it are left out."""
     from advisor.engine.runtimes import resolve_variant
 
     catalog = catalog or load_catalog()
@@ -156,11 +156,8 @@ def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Ca
         e = evaluate(catalog.models[model_id], v.format, d, Workload(), catalog, overrides=overrides, variant=v)
         return e.speed.decode_tokens_per_s if e.speed else None
 
-    out = [(d, speed_on(d)) for d in peers]
-    if not out or out[0][1] is None:
-        return []
-    rest = [(d, v) for d, v in out[1:] if v is not None]
-    return [(out[0][0], out[0][1])] + sorted(rest, key=lambda t: t[1])  # type: ignore[list-item]
+    out = [(d, v) for d in peers if (v := speed_on(d)) is not None]
+    return sorted(out, key=lambda t: t[1])
 
 
 def calibration_overrides() -> Mapping[str, PathFactors]:

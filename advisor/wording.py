@@ -49,17 +49,13 @@ def peers_text(speeds: Sequence[tuple[Any, float]], model_id: str, quant_id: str
     """For a RAM-only device: the sentence naming the catalog devices it stands for and the decode
     speeds across them, the slowest's (the one used) first (``api.peer_speeds``' pairs)."""
     first, rest = speeds[0], speeds[1:]
-    # the template is the slowest over llama.cpp's reference files (evaluate.generic_device); another
-    # file, or another runtime, may run slower on a peer: say so rather than call it the slowest
-    slower = [(d, v) for d, v in rest if v < first[1]]
-    faster = [(d, v) for d, v in rest if v >= first[1]]
-    text = (f"Speed figures are those of {first[0].name}, the slowest{' overall' if slower else ''} of {len(speeds)} "
+    # the slowest for this file (evaluate.finish): not always the device whose memory and GPU the
+    # RAM-only device takes (the slowest over llama.cpp's reference files)
+    text = (f"Speed figures are those of {first[0].name}, the slowest for this file of {len(speeds)} "
             f"catalog devices with {format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at "
             f"{tps(first[1])} tok/s there")
-    if slower:
-        text += "; slower for this file: " + ", ".join(f"{d.name} {tps(v)}" for d, v in slower) + " tok/s"
-    if faster:
-        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in faster) + " tok/s"
+    if rest:
+        text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in rest) + " tok/s"
     return text + "."
 
 

@@ -288,21 +288,22 @@ def test_ram_only_speeds_lie_inside_the_range_of_the_catalogs_devices_with_that_
     assert peers[0]["decode_tokens_per_s"] <= min(p["decode_tokens_per_s"] for p in peers)
 
 
-def test_ram_only_sentence_names_a_peer_slower_for_the_pick_instead_of_calling_the_template_the_slowest(capsys):
-    """The template is the slowest over llama.cpp's reference files; on another runtime's file a
-    peer can be slower (Jetson Nano's A57 cores on an ExecuTorch int4 file): the text says so."""
-    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--format", "json", "--top", "1")
-    assert code == 0
-    peers = json.loads(out)["pick_decode_on_ram_peers"]
-    used = peers[0]["decode_tokens_per_s"]
-    slower = [p for p in peers[1:] if p["decode_tokens_per_s"] < used]
-    code, text, _ = run(capsys, "recommend", "--ram", "4GB", "--top", "1")
-    assert code == 0
-    text = " ".join(text.split())
-    if slower:
-        assert "the slowest overall of" in text and "slower for this file:" in text
-    else:
-        assert "the slowest of" in text and "slower for this file" not in text
+def test_a_ram_only_device_is_promised_the_slowest_peer_for_every_file_and_runtime(capsys):
+    """The template is the slowest peer over llama.cpp's reference files; on another runtime's file a
+    peer can be slower (a Jetson Nano's A57 cores on an ExecuTorch int8 file): the pick's speed is
+    that peer's, and the sentence names it. Before, --ram 4GB promised 5.4 tok/s where the Nano
+    delivers 4.3."""
+    for args in (("--ram", "4GB"), ("--ram", "4GB", "--runtime", "executorch"), ("--ram", "8GB"), ("--ram", "2GB")):
+        code, out, _ = run(capsys, "recommend", *args, "--format", "json", "--top", "1")
+        assert code == 0
+        data = json.loads(out)
+        peers = data["pick_decode_on_ram_peers"]
+        assert peers[0]["used"] and data["pick"]["speed"]["decode_tokens_per_s"] == pytest.approx(peers[0]["decode_tokens_per_s"], rel=2e-3)
+        assert all(peers[0]["decode_tokens_per_s"] <= p["decode_tokens_per_s"] for p in peers)
+        code, text, _ = run(capsys, "recommend", *args, "--top", "1")
+        assert f"Speed figures are those of {peers[0]['name']}, the slowest for this file of {len(peers)} catalog devices" in " ".join(text.split())
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--runtime", "executorch", "--format", "json", "--top", "1")
+    assert json.loads(out)["pick_decode_on_ram_peers"][0]["device"] == "jetson-nano-4gb"  # not the template, the Pi 4
 
 
 @pytest.mark.parametrize(

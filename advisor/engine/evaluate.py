@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Protocol, Sequence
 
 from advisor.engine import core, empirical
@@ -202,6 +202,9 @@ class Staged:
     place: core.Placement
     fit: str
     quality_score: float
+    #: a RAM-only device's other peers (``DeviceProfile.stands_for``) that run the candidate, each
+    #: with its factors and device terms: its speed is the slowest of them and the template's
+    peers: tuple[tuple[DeviceProfile, PathFactors, core.DeviceTerms], ...] = ()
 
 
 #: Device terms of one device for one workload, by (runtime, backend) of the candidate (None:
@@ -239,8 +242,32 @@ def stage(
     main, d = hit
     c = core.candidate_terms([candidate(model, ftype, workload, tables, variant)])
     place = core.placement(c, d, n_cpu_moe=workload.n_cpu_moe)
+    peers = _peer_terms(device, workload, tables, overrides, variant, memo) if device.stands_for else ()
     return Staged(model, ftype, variant, main, c, d, place, core.FIT_CODES[place.fit_code],
-                  quality_table(tables).score(model, ftype))
+                  quality_table(tables).score(model, ftype), peers)
+
+
+def _peer_terms(device: DeviceProfile, workload: Workload, tables: Tables, overrides: Mapping[str, PathFactors] | None,
+                variant: Variant | None, memo: DeviceMemo | None) -> tuple[tuple[DeviceProfile, PathFactors, core.DeviceTerms], ...]:
+    """Factors and device terms of the peers a RAM-only device stands for besides its template
+    (``stands_for[0]``), those that run ``variant`` (llama.cpp runs on every one)."""
+    key = ("peers", _device_key(variant))
+    hit = memo.get(key) if memo is not None else None
+    if hit is None:
+        catalog_devices = getattr(tables, "devices", None) or {}
+        out = []
+        for peer_id in device.stands_for[1:]:
+            p = catalog_devices.get(peer_id)
+            if p is None:
+                continue
+            if variant is not None and not any(b.id == variant.backend.id for b in variant.runtime.usable_backends(p)):
+                continue  # the runtime's backend does not run there
+            out.append((p, factors_for(p, tables, overrides, variant=variant),
+                        core.device_terms([device_row(p, workload, tables, overrides, variant)])))
+        hit = tuple(out)
+        if memo is not None:
+            memo[key] = hit
+    return hit
 
 
 def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: bool = True) -> Estimate:
@@ -270,9 +297,15 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:
         reasons.append(Reason("threads", value=workload.threads, limit=threads))
-    speed = None
+    speed, main = None, s.main
     if with_speed and s.fit != "no":
         speed = _speed(model, device, workload, c, s.d, s.main, place.gpu_fraction, place.cpu_moe_layers)
+        # a RAM-only device is promised no more than the slowest of its peers delivers, file by file
+        for p, f, d in s.peers:
+            sp = _speed(model, p, workload, c, d, f, place.gpu_fraction, place.cpu_moe_layers)
+            if sp.decode_tokens_per_s < speed.decode_tokens_per_s:
+                speed, main = replace(sp, basis=f"{p.name}, the slowest for this file of the {len(device.stands_for)} "
+                                                f"catalog devices this one stands for: {sp.basis}"), f
     variant = s.variant
     return Estimate(
         model_id=model.id,
@@ -285,7 +318,7 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         quality_score=s.quality_score,
         reasons=tuple(reasons),
         runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
-        backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else s.main.path,
+        backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
         load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s, model.vocab_size) if speed is not None else None,
     )
 
@@ -452,12 +485,13 @@ def generic_device(
     usable_bytes: int | None = None,
     tables: Tables | None = None,
 ) -> DeviceProfile:
-    """A device known only by its RAM: memory from the user, speed from the *slowest* real
-    catalog device with that much RAM (``ram_peers``) — so a user with only a RAM figure is not
-    promised more than the slowest likely device delivers. Slowest = lowest decode of
-    REFERENCE_MODEL over REFERENCE_QUANT and REFERENCE_FLOAT_QUANT (product of the speeds relative
-    to the median peer), under the shipped factors when ``tables`` is given, else lowest memory
-    bandwidth. ``stands_for`` lists the peers, slowest first. Marked estimated."""
+    """A device known only by its RAM: memory from the user, the rest from the *slowest* real
+    catalog device with that much RAM (``ram_peers``) — slowest = lowest decode of REFERENCE_MODEL
+    over REFERENCE_QUANT and REFERENCE_FLOAT_QUANT (product of the speeds relative to the median
+    peer), under the shipped factors when ``tables`` is given, else lowest memory bandwidth.
+    ``stands_for`` lists the peers, that one first; each estimate's speed is then the slowest of
+    them for its own file (``finish``), so a user with only a RAM figure is not promised more than
+    the slowest likely device delivers. Marked estimated."""
     peers = ram_peers(ram_bytes, templates, device_class=device_class)
     if not peers:
         raise ValueError("generic_device needs at least one catalog device without a discrete GPU")
@@ -474,10 +508,10 @@ def generic_device(
     peer_size = format_size(slowest.memory.ram, precision=0)
     label = device_class or ("device" if slowest.gpu_usable else "CPU-only device")
     note = (
-        f"speed of the slowest of the {len(peers)} catalog devices with {peer_size} RAM"
+        f"speed of the slowest, file by file, of the {len(peers)} catalog devices with {peer_size} RAM"
         + (f" ({device_class})" if device_class and slowest.device_class == device_class else "")
-        + f": {slowest.name}; the others: {', '.join(d.name for d in peers[1:]) or 'none'}. "
-        "Name a device profile for a specific device's figures"
+        + f": {', '.join(d.name for d in peers)}; GPU, storage and power of {slowest.name}, the slowest over "
+        "llama.cpp's reference files. Name a device profile for a specific device's figures"
     )
     raw = slowest.model_dump(mode="python", by_alias=True)
     raw.update({
