@@ -236,7 +236,7 @@ def runtime_choice(names: Sequence[str]) -> frozenset[str] | None:
     behind it (the default); names → those runtimes alone (``llama.cpp`` for llama.cpp's answer)."""
     from advisor.engine.recommend import ALL_RUNTIMES
 
-    wanted = {n.strip().lower() for n in names if n.strip()}
+    wanted = {n.strip().lower() for name in names for n in name.split(",") if n.strip()}  # repeated, or a,b
     if not wanted or "all" in wanted:
         return ALL_RUNTIMES
     catalog = load_catalog()

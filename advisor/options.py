@@ -162,7 +162,7 @@ def runtime_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--runtime, --backend, --target, --entitlement, --browser, --max-download (→ ``deployment_from``)."""
     opts = [
         click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
-                     help="Runtime to consider (repeatable): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, "
+                     help="Runtime to consider (repeatable, or a comma list): llama.cpp, mlx, mlc, executorch, litert-lm, ort-genai, mnn, "
                           "wllama, or 'all' (every runtime with published measurements for the device). "
                           "Default: all (predict: llama.cpp, or the --target's first runtime); under --target, "
                           "the target's runtimes."),

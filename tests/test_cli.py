@@ -461,7 +461,8 @@ def test_runtime_why_speed_means_faster_and_a_tie_is_called_one(capsys):
     target, quality and speed (ExecuTorch's and LiteRT-LM's int4 files of one model on a CPU) are a
     tie, worded as one, not "decodes faster (5.4 vs 5.4 tok/s)"."""
     seen = set()
-    for args in (("--ram", "4GB"), ("--device", "pixel-9"), ("--device", "raspberry-pi-5-8gb"), ("--device", "macbook-air-m2-16gb")):
+    for args in (("--ram", "4GB"), ("--device", "raspberry-pi-4-4gb"), ("--device", "pixel-9"), ("--device", "raspberry-pi-5-8gb"),
+                 ("--device", "macbook-air-m2-16gb")):
         code, out, _ = run(capsys, "recommend", *args, "--format", "json", "--top", "1")
         assert code == 0
         data = json.loads(out)
@@ -650,3 +651,14 @@ def test_a_ram_size_for_an_ios_app_stands_for_the_devices_that_can_host_it(capsy
     assert "iPhone 13 Pro (6 GB)" in data["target"]["budget_rule"]
     code, out, _ = run(capsys, "recommend", "--ram", "8GB", "--class", "phone", "--target", "android-app", "--format", "json", "--top", "1")
     assert code == 0 and not any(i.startswith("iphone") for i in json.loads(out)["device"]["stands_for"])
+
+
+def test_runtimes_may_be_given_as_a_comma_list(capsys):
+    """--runtime executorch,litert-lm was 'unknown runtime'; the repeated form already worked."""
+    code, out, err = run(capsys, "recommend", "--ram", "4GB", "--runtime", "executorch,litert-lm", "--format", "json", "--top", "3")
+    assert code == 0, err
+    listed = json.loads(out)
+    code, out, _ = run(capsys, "recommend", "--ram", "4GB", "--runtime", "executorch", "--runtime", "litert-lm", "--format", "json",
+                       "--top", "3")
+    assert listed["candidates"] == json.loads(out)["candidates"]
+    assert {c["runtime"] for c in listed["candidates"]} <= {"executorch", "litert-lm"}
