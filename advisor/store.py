@@ -361,14 +361,6 @@ def _run_values(run: Run) -> dict[str, Any]:
     }
 
 
-def _insert(sql: str, params: list[Any] | tuple[Any, ...], path: Path | None) -> int:
-    """One INSERT in its own immediate transaction (concurrent writers queue on the lock)."""
-    with connect(path) as conn:
-        with _immediate(conn):
-            cur = conn.execute(sql, params)
-        return int(cur.lastrowid)
-
-
 # --------------------------------------------------------------------------- validated reads
 
 RUN_STATUSES = ("ok", "noisy", "crashed", "timeout", "refused", "failed")
@@ -529,11 +521,8 @@ def get_run(run_id: int, path: Path | None = None) -> Run:
 
 
 def save_calibration(scope: str, key: str, factors: PathFactors, n_runs: int, stats: Mapping[str, Any], path: Path | None = None) -> int:
-    return _insert(
-        "INSERT INTO calibrations (created_at, scope, key, factors, n_runs, stats) VALUES (?, ?, ?, ?, ?, ?)",
-        (now(), scope, key, factors.model_dump_json(), n_runs, json.dumps(dict(stats), default=str)),
-        path,
-    )
+    """One calibration (``save_calibrations`` of one)."""
+    return save_calibrations([(scope, key, factors, n_runs, stats)], path)[0]
 
 
 def save_calibrations(items: list[tuple[str, str, PathFactors, int, Mapping[str, Any]]], path: Path | None = None) -> list[int]:
