@@ -3,7 +3,6 @@ compute, written in the same TOML format as profiles/ (usable as ``--device loca
 
 from __future__ import annotations
 
-import os
 import platform
 from datetime import date
 from pathlib import Path
@@ -195,31 +194,19 @@ def dumps_toml(data: dict[str, Any]) -> str:
 
 
 def write_toml(data: dict[str, Any], path: Path) -> None:
-    """Atomic write: a temp file of its own in the same directory, flushed to disk and checked to
-    load as a profile before it replaces ``path``; removed whatever happens (the old profile stays)."""
-    import tempfile
-
+    """Atomic write (``output.write_atomic``: a temp file of its own, flushed, then renamed; never
+    named *.toml, so a crash's leftover is not read as a profile), checked to load as a profile
+    before it replaces ``path`` (the old profile stays otherwise)."""
     import tomllib
 
     from advisor.catalog import _validate
+    from advisor.output import write_atomic
 
     text = dumps_toml(data)
     _validate(DeviceProfile, tomllib.loads(text), str(path))  # what we write must load, before it replaces the old one
-    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # not *.toml: a temp file left by a crash must never be read as a profile
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        tmp = None
     except OSError as exc:
         raise DataFileError(f"{path}: cannot write the profile ({exc})") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, text.encode("utf-8"), force=True)
 
