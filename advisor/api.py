@@ -243,6 +243,16 @@ def runtime_choice(names: Sequence[str]) -> frozenset[str] | None:
     return frozenset(catalog.runtime(n).id for n in wanted)
 
 
+def implied_target(target_id: str | None, *, entitlement: bool = False, browser_id: str | None = None) -> str | None:
+    """The target named, else the one the other inputs imply: a browser named alone means the
+    browser target, the entitlement alone an iOS app; None for the plain behaviour."""
+    if target_id is not None:
+        return target_id
+    if browser_id is not None:
+        return "browser"
+    return "ios-app" if entitlement else None  # the entitlement is an iOS app's
+
+
 def make_deployment(device: DeviceProfile, target_id: str | None, *, entitlement: bool = False, browser_id: str | None = None,
                     catalog: Catalog | None = None):
     """The deployment target placed on the device (``engine.targets.Deployment``), or None for the
@@ -250,13 +260,9 @@ def make_deployment(device: DeviceProfile, target_id: str | None, *, entitlement
     from advisor.engine.targets import deploy
 
     catalog = catalog or load_catalog()
+    target_id = implied_target(target_id, entitlement=entitlement, browser_id=browser_id)
     if target_id is None:
-        if browser_id is not None:
-            target_id = "browser"
-        elif entitlement:
-            target_id = "ios-app"  # the entitlement is an iOS app's
-        else:
-            return None
+        return None
     return deploy(catalog.target(target_id), device, entitlement=entitlement, browser_id=browser_id,
                   targets=list(catalog.targets.values()))
 
