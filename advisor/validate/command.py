@@ -389,10 +389,8 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
     if reset:
         if dry_run:
             raise BadInputError("--reset and --dry-run together do nothing; pass one of them")
-        from advisor.store import clear_calibrations
-
         from advisor.catalog import load_catalog
-        from advisor.store import latest_calibrations
+        from advisor.store import clear_calibrations, latest_calibrations
 
         if device_id is not None:
             catalog = load_catalog()
