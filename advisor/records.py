@@ -732,22 +732,23 @@ class TensorQuant(Record):
             return self.storage_bits + (self.scale_bits + self.zero_bits) / self.group
         return self.storage_bits
 
+    def _data_bits(self, rows: int, cols: int) -> int:
+        """rows × cols × bits (packed: rows × ⌈cols / values_per_word⌉ words)."""
+        if self.values_per_word:
+            return rows * math.ceil(cols / self.values_per_word) * self.word_bits
+        return rows * cols * self.bits
+
     def data_bytes(self, rows: int, cols: int) -> int:
         """Bytes of the values alone (``tensor_bytes`` without the scales and zero points): the
         largest array a runtime that keeps scales in their own array (MLC: q_weight, q_scale) binds."""
-        if self.values_per_word:
-            return math.ceil(rows * math.ceil(cols / self.values_per_word) * self.word_bits / 8)
-        return math.ceil(rows * cols * self.bits / 8)
+        return math.ceil(self._data_bits(rows, cols) / 8)
 
     def tensor_bytes(self, rows: int, cols: int) -> int:
         """Bytes of a rows × cols weight matrix (cols = input dimension, along which groups run):
         data = rows × cols × bits (packed: rows × ⌈cols / values_per_word⌉ words), plus one
         (scale_bits + zero_bits) per group, with rows × ⌈cols / group⌉ groups (group 0: rows;
         "tensor": 1); rounded up to whole bytes."""
-        if self.values_per_word:
-            data_bits = rows * math.ceil(cols / self.values_per_word) * self.word_bits
-        else:
-            data_bits = rows * cols * self.bits
+        data_bits = self._data_bits(rows, cols)
         if self.group == "tensor":
             groups = 1 if self.scale_bits else 0
         elif self.group == 0:

@@ -88,8 +88,7 @@ def largest_array(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bool)
     for t, role, _ in per_tensor_bytes(inventory, fmt, tied=tied):
         cols = t.shape[0]
         rows = t.n_elements // cols
-        storage = fmt.output_quant if role == "output" else _storage(fmt, role, cols)
-        nbytes = storage.data_bytes(rows, cols)
+        nbytes = _storage(fmt, role, cols).data_bytes(rows, cols)
         if nbytes > best[1]:
             best = (t.name, nbytes)
     return best
