@@ -195,10 +195,9 @@ def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     table = Table(title=title or None, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                   show_edge=False)
     for key, header in columns:
-        if key in wrap and widths:
+        if key in wrap:  # free text: the width _wrap_widths gave it
+            assert widths is not None, "a table with free-text columns needs their widths (_wrap_widths)"
             table.add_column(Text(header, no_wrap=False, overflow="fold"), overflow="fold", width=widths[key])
-        elif key in wrap:
-            table.add_column(Text(header, no_wrap=False, overflow="fold"), overflow="fold", min_width=_column_min(rows, key, header, wrap))
         else:  # ids, prices and figures: never split, never cut
             table.add_column(Text(header, no_wrap=False, overflow="fold"), no_wrap=True, width=_column_min(rows, key, header, wrap))
     for row in rows:

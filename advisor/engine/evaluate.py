@@ -291,8 +291,8 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         need = core.n_cpu_moe_flag(c, core.fewest_expert_layers(c, s.d))
         reasons.append(Reason("expert_offload_short", value=float(place.gpu_bytes), limit=float(s.d.vram_usable),
                               second=float(need) if need <= model.n_layers else None, name=str(workload.n_cpu_moe)))
-    if gpu_memory_fraction(s.variant) < 1.0:
-        reasons.append(Reason("runtime_budget", value=gpu_memory_fraction(s.variant), name=s.variant.runtime.id))
+    if (share := gpu_memory_fraction(s.variant)) < 1.0:
+        reasons.append(Reason("runtime_budget", value=share, name=s.variant.runtime.id))
     if workload.context_tokens > model.context_length:
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:

@@ -351,9 +351,6 @@ def run_validation(
                             comparisons=compare(predicted, measured), notes=notes, measured=measured)
 
 
-__all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "read_gguf_header", "run_validation", "twin_cache_dir"]
-
-
 def _machine_fingerprint() -> str | None:
     """This machine's fingerprint (``hardware.MachineInfo.fingerprint``), stored with each run so
     that a run made on another machine under a shared $ADVISOR_HOME is never fitted to this one."""
@@ -364,3 +361,5 @@ def _machine_fingerprint() -> str | None:
     except Exception:  # noqa: BLE001 — a probe that fails leaves the run without one, as before
         return None
 
+
+__all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "read_gguf_header", "run_validation", "twin_cache_dir"]
