@@ -59,6 +59,8 @@ class DeviceChoice:
     #: the deployment target the device is for: a RAM-only device stands for the devices of that
     #: RAM that can host it (an iOS app's 6 GB phone is an iPhone, not an Android phone)
     target_id: str | None = None
+    #: the browser of a browser target: the devices it runs on (Safari on iOS: the iPhones and iPads)
+    browser_id: str | None = None
     input_names: tuple[tuple[str, str], ...] = CLI_INPUT_NAMES
 
 
@@ -104,8 +106,10 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     templates = ram_peer_templates(catalog)
     if choice.target_id:
         target = catalog.target(choice.target_id)
-        templates = [d for d in templates if target.hosts(d)] or templates  # none: the deployment says why
-    key = ("generic", ram, choice.device_class, usable, choice.target_id)
+        browser = target.browser(choice.browser_id.strip().lower()) if choice.browser_id and target.browsers else None
+        templates = [d for d in templates if target.hosts(d) and (browser is None or browser in target.browsers_for(d))
+                     ] or templates  # none: the deployment says why
+    key = ("generic", ram, choice.device_class, usable, choice.target_id, choice.browser_id)
     made = catalog.made_devices.get(key)
     if made is None:
         if len(catalog.made_devices) >= MAX_MADE_DEVICES:

@@ -211,10 +211,12 @@ def device_from(kw: dict[str, Any]) -> Any:
     from advisor.api import DeviceChoice, implied_target, resolve_device
 
     # the target (its options popped later by deployment_from) narrows what a RAM size stands for
-    target = implied_target(kw.get("target_id"), entitlement=kw.get("entitlement") is not None)
+    target = implied_target(kw.get("target_id"), entitlement=kw.get("entitlement") is not None,
+                            browser_id=kw.get("browser_id"))
     return resolve_device(DeviceChoice(
         device_id=kw.pop("device_id"), device_file=kw.pop("device_file"), ram=kw.pop("ram"),
         usable=kw.pop("usable"), device_class=kw.pop("device_class"), target_id=target,
+        browser_id=kw.get("browser_id"),
     ))
 
 

@@ -653,6 +653,20 @@ def test_a_ram_size_for_an_ios_app_stands_for_the_devices_that_can_host_it(capsy
     assert code == 0 and not any(i.startswith("iphone") for i in json.loads(out)["device"]["stands_for"])
 
 
+def test_a_ram_size_for_a_named_browser_stands_for_the_devices_that_run_it(capsys):
+    """--ram 6GB --browser safari-ios was refused ('does not run on Generic CPU-only device'): the
+    RAM size stood for every device of the browser target, Android and Linux ones included; and
+    --browser alone (which implies the browser target) did not narrow the devices at all."""
+    stands = []
+    for args in (("--target", "browser", "--browser", "safari-ios"), ("--browser", "safari-ios")):
+        code, out, err = run(capsys, "recommend", "--ram", "6GB", *args, "--format", "json", "--top", "1")
+        assert code == 0, err
+        stands.append(json.loads(out)["device"]["stands_for"])
+    assert stands[0] == stands[1] and stands[0] and all(i.startswith(("iphone", "ipad")) for i in stands[0])
+    code, out, _ = run(capsys, "recommend", "--ram", "6GB", "--browser", "chrome-android", "--format", "json", "--top", "1")
+    assert code == 0 and not any(i.startswith(("iphone", "ipad", "mac")) for i in json.loads(out)["device"]["stands_for"])
+
+
 def test_runtimes_may_be_given_as_a_comma_list(capsys):
     """--runtime executorch,litert-lm was 'unknown runtime'; the repeated form already worked."""
     code, out, err = run(capsys, "recommend", "--ram", "4GB", "--runtime", "executorch,litert-lm", "--format", "json", "--top", "3")

@@ -195,6 +195,21 @@ def test_ram_only_device_follows_the_library(ram):
     assert "Generic CPU-only device with" in " ".join(c.value for c in at.caption)
 
 
+def test_a_ram_size_in_a_named_browser_stands_for_the_devices_that_run_it():
+    """RAM only, the browser tab in Safari on iOS: the RAM size stood for every device of the
+    browser target (Android phones, an N100 mini PC), and Safari on iOS was refused on it."""
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value("6GB").run()
+    at.selectbox(key="target").set_value("browser").run()
+    at.selectbox(key="browser").set_value("safari-ios").run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    device = api.resolve_device(api.DeviceChoice(ram="6GB", target_id="browser", browser_id="safari-ios"))
+    assert device.stands_for and all(i.startswith(("iphone", "ipad")) for i in device.stands_for)
+    assert heading(at).startswith("Best pick")
+
+
 def test_more_ram_never_shows_fewer_candidates():
     at = start()
     at.radio(key="device_source").set_value("RAM only").run()

@@ -68,11 +68,12 @@ def device_picker(cat: Catalog) -> DeviceProfile | None:
                                        help="default: 75% of RAM")
         device_class = st.sidebar.selectbox("Speed like a typical…", ["any CPU-only device", *api.ram_classes(cat)], key="ram_class")
         # the deployment target (its widget is further down; a change reruns the page) narrows what a
-        # RAM size stands for, as the CLI's --target does: an iOS app's 6 GB phone is an iPhone
+        # RAM size stands for, as the CLI's --target and --browser do: an iOS app's 6 GB phone is an iPhone
         return api.resolve_device(api.DeviceChoice(
             ram=ram.strip() or None, usable=usable.strip() or None,
             device_class=None if device_class == "any CPU-only device" else device_class, input_names=INPUT_NAMES,
             target_id=st.session_state.get("target"),
+            browser_id=None if st.session_state.get("browser") in (None, AUTO_BROWSER) else st.session_state["browser"],
         ), cat)
     if source == "This machine":
         return this_machine()
