@@ -51,8 +51,9 @@ def models(ctx: click.Context, fmt: str, family: str | None, licenses: tuple[str
             "quality": round(b.score, 1), "mmlu_equivalent": round(b.mmlu_equivalent, 1), "quality_basis": b.basis,
             "verified": m.verified, "source": m.source,
         })
-    if family and not rows:
-        raise BadInputError(f"no models in family '{family}'; see 'advisor models'")
+    families = sorted({m.family for m in catalog.models.values()})
+    if family and family.lower() not in families:  # a family that has models, but not under the other filters, lists none
+        raise BadInputError(f"unknown model family '{family}'; use one of {', '.join(families)}")
     if fmt == "json":
         _emit(dumps_json({"schema": "edge-model-advisor/models", "schema_version": 1, "models": rows}))
         return

@@ -676,3 +676,15 @@ def test_runtimes_may_be_given_as_a_comma_list(capsys):
                        "--top", "3")
     assert listed["candidates"] == json.loads(out)["candidates"]
     assert {c["runtime"] for c in listed["candidates"]} <= {"executorch", "litert-lm"}
+
+
+def test_a_known_family_the_other_filters_empty_is_an_empty_list_not_an_unknown_family(capsys):
+    """`models --family qwen3 --license noncommercial` said "no models in family 'qwen3'" and
+    exited 1: Qwen3 models exist, none noncommercial. An empty list (as `devices --search` gives);
+    an unknown family stays an error that lists the families."""
+    code, out, err = run(capsys, "models", "--family", "qwen3", "--license", "noncommercial", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["models"] == []
+    code, out, err = run(capsys, "models", "--family", "qwen9")
+    assert code == 1 and out == ""
+    assert err.startswith("Error: unknown model family 'qwen9'; use one of ") and "qwen3" in err
