@@ -34,6 +34,7 @@ from advisor.engine.evaluate import factors_for
 from advisor.engine.recommend import Constraints, Recommendation, evaluate_grid
 from advisor.engine.tiers import tiers
 from advisor.errors import AdvisorError, BadInputError
+from advisor.output import spreadsheet_text
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
 from advisor.wording import alternative_text, explanation, limit_text, peers_text, reason_text, tps
@@ -416,7 +417,8 @@ def download_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], cat: C
     focus = rows_view.resolve_focus(cat, rec, st.session_state.get("compare_model", PICK), st.session_state.get("compare_quant", AUTO))
     c1, c2, c3 = st.columns(3)
     # the files are built when clicked (callables), not on every rerun
-    c1.download_button("Candidates table (CSV)", lambda: table.to_csv(index=False), "candidates.csv", "text/csv",
+    as_text = functools.partial(table.map, lambda v: spreadsheet_text(v) if isinstance(v, str) else v)  # a model name may be a GGUF's
+    c1.download_button("Candidates table (CSV)", lambda: as_text().to_csv(index=False), "candidates.csv", "text/csv",
                        key="download_csv", help="the rows shown in the Candidates tab, with its filters", on_click="ignore")
     c2.download_button("Recommendation (JSON)", lambda: json.dumps(serialize.recommendation_dict(rec, cat), indent=2),
                        "recommendation.json", "application/json", key="download_json", on_click="ignore")

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -67,12 +68,27 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
 
 
 def _csv_cell(value: Any) -> Any:
-    """A CSV cell: nothing for None, a list's items joined by "; " (never Python's repr)."""
+    """A CSV cell: nothing for None, a list's items joined by "; " (never Python's repr), text
+    made safe for a spreadsheet (``spreadsheet_text``)."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return "; ".join(str(v) for v in value)
-    return value
+        value = "; ".join(str(v) for v in value)
+    return spreadsheet_text(value) if isinstance(value, str) else value
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never run: a cell that starts like a formula (=, @, a
+    tab or carriage return; + or - unless the cell is a plain number such as "-12%", or a lone "-"
+    for nothing) gets a
+    leading apostrophe. Names and notes may come from a user's own profile or an imported file."""
+    head = text[:1]
+    if head in ("=", "@", "\t", "\r") or (head in ("+", "-") and text != "-" and not _NUMBER_CELL.fullmatch(text)):
+        return "'" + text
+    return text
+
+
+_NUMBER_CELL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*%?")
 
 
 def table_width() -> int:

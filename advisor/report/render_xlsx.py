@@ -163,6 +163,12 @@ def render_xlsx(data: ReportData) -> bytes:
     _sheet(wb, "Runs", _columns(data.runs[0] if data.runs else {"id": 0, "device": 0, "model": 0}), data.runs)
     _sheet(wb, "Assumptions", [("assumption", "assumption")], [{"assumption": a} for a in data.assumptions])
 
+    for sheet in wb.worksheets:  # openpyxl stores text that starts with "=" as a formula, which Excel would run
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+
     # reproducible bytes for the same data: fixed document timestamps
     try:
         stamp = datetime.fromisoformat(data.generated_at).replace(tzinfo=None)

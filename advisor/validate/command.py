@@ -303,10 +303,6 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
         keys: list[str] = []
         for row in rows:
             keys += [k for k in row if k not in keys]
-        for row in rows:  # a spreadsheet runs a cell that starts like a formula (text from an imported file)
-            for k, v in row.items():
-                if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") and v != "-":
-                    row[k] = "'" + v
         text = render_rows(rows, [(k, k) for k in keys], "csv")
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
