@@ -1177,9 +1177,11 @@ class Target(Record):
                 continue
             value = p.usable_with_entitlement if entitlement else p.usable
             how = "with" if entitlement else "without"
-            label = f"published: {p.device}" + (f", {how} the entitlement" if m.entitlement else "")
-            # a figure measured on another device of that RAM is this one's by derivation, not by measurement
-            basis = p.basis if device.id in p.profiles else "derived"
+            label = (f"published: {p.device}" + (f", {how} the entitlement" if m.entitlement else "")
+                     + ("" if p.verified else " (unverified)"))
+            # a figure measured on another device of that RAM is this one's by derivation, not by
+            # measurement; one the source marks unverified (rounded, second-hand) is an estimate
+            basis = "estimated" if not p.verified else p.basis if device.id in p.profiles else "derived"
             return MemoryBudget(min(int(value), device.memory.ram), basis, label, p.source, p.note)  # type: ignore[arg-type]
         fraction = m.fraction_with_entitlement if entitlement and m.fraction_with_entitlement else m.fraction
         assert fraction is not None  # checked by MemoryRule

@@ -28,15 +28,15 @@ BUDGETS = [
     ("server", "iphone-16-pro", False, 3.0e9, "profile memory.usable"),
     ("desktop-app", "macbook-air-m2-16gb", False, None, "profile memory.usable"),
     # iPhone 15 Pro: ≈ 3 GB → 6 GB (rtabmap PR #1446)
-    ("ios-app", "iphone-15-pro", False, 3.0e9, "published: iPhone 15 Pro (8 GB), without the entitlement"),
-    ("ios-app", "iphone-15-pro", True, 6.0e9, "published: iPhone 15 Pro (8 GB), with the entitlement"),
+    ("ios-app", "iphone-15-pro", False, 3.0e9, "published: iPhone 15 Pro (8 GB), without the entitlement (unverified)"),
+    ("ios-app", "iphone-15-pro", True, 6.0e9, "published: iPhone 15 Pro (8 GB), with the entitlement (unverified)"),
     # same 8 GB RAM: the published 8 GB figure applies
-    ("ios-app", "iphone-16", True, 6.0e9, "published: iPhone 15 Pro (8 GB), with the entitlement"),
+    ("ios-app", "iphone-16", True, 6.0e9, "published: iPhone 15 Pro (8 GB), with the entitlement (unverified)"),
     # iPads have no published figure: the planning rule 0.5 / 0.67 × RAM
     ("ios-app", "ipad-pro-m4-16gb", False, 8 * GIB, "50% of RAM"),
     ("ios-app", "ipad-pro-m4-16gb", True, int(16 * GIB * 0.67), "67% of RAM with the entitlement"),
     # Galaxy S23 (8 GB): "~4 GB out of 8 GB is available" (executorch issue #3599)
-    ("android-app", "pixel-8", False, 4e9, "published: Galaxy S23 (8 GB)"),
+    ("android-app", "pixel-8", False, 4e9, "published: Galaxy S23 (8 GB) (unverified)"),
     ("android-app", "galaxy-s24-ultra", False, 6 * GIB, "50% of RAM"),
     ("android-app", "galaxy-a15-5g-4gb", False, 2 * GIB, "50% of RAM"),
 ]
