@@ -688,3 +688,18 @@ def test_a_known_family_the_other_filters_empty_is_an_empty_list_not_an_unknown_
     code, out, err = run(capsys, "models", "--family", "qwen9")
     assert code == 1 and out == ""
     assert err.startswith("Error: unknown model family 'qwen9'; use one of ") and "qwen3" in err
+
+
+def test_safaris_1_gb_buffer_cap_is_read_as_10_9_bytes(capsys):
+    """WebKit caps a buffer at '1 GB'; the catalog read it as 1 GiB, against its own rule for limits
+    published as GB. Llama 3.1 8B's f16 embedding (1,050,673,152 B) lies between the two readings:
+    it was 'fits' in Safari; Chrome on the desktop (WebLLM requests 1 GiB) still binds it."""
+    args = ("predict", "--model", "llama-3.1-8b-instruct", "--quant", "q0f16", "--runtime", "mlc",
+            "--device", "macbook-pro-14-m3-max-64gb", "--target", "browser", "--format", "json")
+    code, out, err = run(capsys, *args, "--browser", "safari-macos")
+    assert code == 0, err
+    data = json.loads(out)
+    assert not data["runs_here"] and [b["what"] for b in data["target"]["limit_breaches"]]
+    code, out, err = run(capsys, *args, "--browser", "chrome-desktop")
+    assert code == 0, err
+    assert json.loads(out)["runs_here"]
