@@ -207,3 +207,23 @@ def test_llama_log_parser():
     assert b.kv_buffer_bytes == 52 * mib and b.swa_kv_bytes == 44 * mib and b.k_bytes == 26 * mib
     assert b.swa_full is True
     assert b.compute_buffer_bytes == round(518.75 * mib)
+
+
+@pytest.mark.parametrize("model_id, rope_dims", [("phi-4-mini-instruct", 96), ("stablelm-2-1.6b-chat", 16), ("phi-2", 32)])
+def test_a_twin_rotates_the_dims_its_model_rotates(model_id, rope_dims, catalog, tmp_path):
+    """Partial rotary: Phi-4-mini rotates 0.75 of its 128 head dims (config.json partial_rotary_factor);
+    the catalog had no rope_dims, so its twin rotated all 128. StableLM 2's 0.25 was a special case
+    in the twin writer; both now come from the catalog."""
+    gguf = pytest.importorskip("gguf")
+    from advisor.validate.twin import _add_metadata, architecture_key
+
+    model = catalog.model(model_id)
+    assert model.rope_dims == rope_dims
+    path = tmp_path / "header.gguf"
+    w = gguf.GGUFWriter(str(path), architecture_key(model))
+    _add_metadata(w, model, gguf)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
+    field = gguf.GGUFReader(str(path)).fields[f"{architecture_key(model)}.rope.dimension_count"]
+    assert int(field.parts[-1][0]) == rope_dims

@@ -157,10 +157,8 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_layer_norm_rms_eps(1e-6 if m.norm != "layer" else 1e-5)
     w.add_rope_freq_base(1_000_000.0 if arch in ("gemma3", "gemma3n", "qwen2", "qwen3", "qwen3moe", "lfm2", "lfm2moe")
                          else 150_000.0 if arch == "gpt-oss" else 10_000.0)
-    if arch == "stablelm":
-        w.add_rope_dimension_count(m.head_dim // 4)  # partial_rotary_factor 0.25
-    elif m.rope_dims:
-        w.add_rope_dimension_count(m.rope_dims)  # partial rotary (Phi-2, GPT-NeoX)
+    if m.rope_dims:
+        w.add_rope_dimension_count(m.rope_dims)  # partial rotary (Phi-2, Phi-4-mini, StableLM 2, GPT-NeoX)
     elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3", "gpt-oss", "phimoe"):
         w.add_rope_dimension_count(m.head_dim)
     if arch == "gptneox":
