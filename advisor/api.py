@@ -192,6 +192,45 @@ def run_recommend(
     return recommend(device, workload, catalog, constraints, overrides=calibration_overrides())
 
 
+def check_backend_id(backend_id: str | None, catalog: Catalog) -> None:
+    """``--backend`` must name a backend some runtime has (or one of llama.cpp's execution paths):
+    a typo is one error naming the backends, not a search that finds nothing."""
+    from advisor.engine.runtimes import LLAMA_CPP_BACKEND_OF_PATH
+
+    if backend_id is None:
+        return
+    known = {b.id for r in catalog.runtimes.values() for b in r.backends} | set(LLAMA_CPP_BACKEND_OF_PATH)
+    if backend_id.strip().lower() not in known:
+        raise BadInputError(f"unknown backend '{backend_id}'; backends: {', '.join(sorted(known))}")
+
+
+def check_runnable(device: DeviceProfile, constraints: Constraints, catalog: Catalog | None = None) -> None:
+    """For one device: the runtimes and backend the constraints name must be able to run there;
+    else one error naming the valid choices (as ``predict`` gives), not an empty answer."""
+    from advisor.engine import runtimes as rt
+    from advisor.engine.recommend import ALL_RUNTIMES, candidate_variants
+
+    catalog = catalog or load_catalog()
+    check_backend_id(constraints.backend, catalog)
+    if (constraints.runtimes == ALL_RUNTIMES and constraints.backend is None) or not catalog.runtimes:
+        return
+    if candidate_variants(device, catalog, constraints):
+        return
+    dep = constraints.deployment
+    on = dep.device if dep is not None else device
+    if constraints.runtimes == ALL_RUNTIMES or constraints.runtimes is None and dep is not None:
+        ids = [r for r in catalog.runtimes if dep is None or r in dep.target.runtimes]
+    else:
+        ids = sorted(constraints.runtimes or {rt.LLAMA_CPP})
+    fmt = next(iter(constraints.quant_ids)) if constraints.quant_ids and len(constraints.quant_ids) == 1 else None
+    if len(ids) == 1:  # its own error names the valid choices (runtimes, backends or formats there)
+        rt.resolve_variant(catalog, on, ids[0], fmt, constraints.backend, dep)
+    where = f"{on.name} under {dep.target.id}" if dep is not None else on.name
+    asked = f"backend '{constraints.backend}'" if constraints.backend else "these formats"
+    raise BadInputError(f"none of the runtimes considered ({', '.join(ids)}) can use {asked} on {where}; "
+                        "see 'advisor runtimes' for each runtime's backends and formats")
+
+
 def _check_constraint_ids(c: Constraints, catalog: Catalog) -> None:
     names = _runtime_names(c.runtimes, catalog)
     for q in c.quant_ids or ():
@@ -416,6 +455,7 @@ def run_devices_for(
 
     catalog = catalog or load_catalog()
     model = catalog.model(model_id)
+    check_backend_id(backend_id, catalog)
     names = None
     quant = None
     if quant_id:

@@ -122,6 +122,9 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
         runtimes=runtime_choice(kw["runtimes"]), backend=kw["backend"], deployment=deployment,
         max_download_bytes=kw["max_download"],
     )
+    from advisor.api import check_runnable
+
+    check_runnable(device, constraints)
     rec = run_recommend(device, workload, constraints)
     if deployment is not None:
         device = deployment.device

@@ -703,3 +703,34 @@ def test_safaris_1_gb_buffer_cap_is_read_as_10_9_bytes(capsys):
     code, out, err = run(capsys, *args, "--browser", "chrome-desktop")
     assert code == 0, err
     assert json.loads(out)["runs_here"]
+
+
+# recommend / devices-for: a --runtime or --backend that cannot run on the device is one Error: line
+# naming the valid choices, exit 1 (as predict gives), not exit 3 with an empty list of "closest
+# misses"; --backend takes the same spellings as predict's (case, llama.cpp paths).
+@pytest.mark.parametrize("args, message", [
+    (["recommend", "--device", "pixel-8", "--runtime", "mlx"], "mlx does not run on Google Pixel 8"),
+    (["recommend", "--ram", "4GB", "--backend", "metal"], "can use backend 'metal'"),
+    (["recommend", "--device", "raspberry-pi-5-8gb", "--backend", "bogus"], "unknown backend 'bogus'"),
+    (["recommend", "--device", "raspberry-pi-5-8gb", "--runtime", "llama.cpp", "--backend", "cuda"],
+     "llama.cpp cannot use backend 'cuda' on Raspberry Pi 5 (8 GB); usable here: cpu"),
+    (["devices-for", "--model", "qwen3-0.6b", "--backend", "bogus"], "unknown backend 'bogus'"),
+])
+def test_impossible_runtime_or_backend_is_bad_input(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 1, (code, out, err)
+    assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert "closest misses" not in err and out == ""
+
+
+@pytest.mark.parametrize("backend", ["cpu", "CPU", "cpu-arm"])
+def test_backend_spellings_predict_accepts_work_in_recommend(capsys, backend):
+    code, _, perr = run(capsys, "predict", "--device", "raspberry-pi-5-8gb", "--model", "qwen3-0.6b", "--backend", backend)
+    assert code == 0, perr
+    code, out, err = run(capsys, "recommend", "--device", "raspberry-pi-5-8gb", "--runtime", "llama.cpp",
+                         "--backend", backend, "--format", "json")
+    assert code == 0, err
+    code, out, err = run(capsys, "devices-for", "--model", "qwen3-0.6b", "--runtime", "llama.cpp",
+                         "--backend", backend, "--class", "sbc")
+    assert code == 0, err

@@ -160,7 +160,7 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
             continue
         usable = tg.runtime_backends(runtime, dep) if dep is not None else list(runtime.usable_backends(device))
         if constraints.backend:
-            usable = [b for b in usable if b.id == constraints.backend]
+            usable = [b for b in usable if b.id == rt.backend_key(runtime.id, constraints.backend)]
         backend = rt.best_backend(usable)
         if backend is None:
             continue

@@ -175,6 +175,15 @@ LLAMA_CPP_BACKEND_OF_PATH = {"cpu-x86": "cpu", "cpu-arm": "cpu", "cpu-arm-legacy
                              "cuda-unified": "cuda"}
 
 
+def backend_key(runtime_id: str, backend_id: str) -> str:
+    """The backend id a user's ``--backend`` names for ``runtime_id``: case and spaces ignored;
+    for llama.cpp also one of its execution paths (cpu-arm, cuda-unified)."""
+    asked = backend_id.strip().lower()
+    if runtime_id == LLAMA_CPP:  # llama.cpp's estimates name their execution path (cpu-arm, cuda-unified)
+        asked = LLAMA_CPP_BACKEND_OF_PATH.get(asked, asked)
+    return asked
+
+
 def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_name: str | None = None,
                     backend_id: str | None = None, deployment: Any = None) -> Variant:
     """The variant a user names (``--runtime mlx --quant 4bit [--backend cpu]``) on ``device``
@@ -198,9 +207,7 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
         raise BadInputError(
             f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}); runtimes there: {', '.join(able) or 'none'}")
     if backend_id is not None:
-        asked = backend_id.strip().lower()
-        if runtime.id == LLAMA_CPP:  # llama.cpp's estimates name their execution path (cpu-arm, cuda-unified)
-            asked = LLAMA_CPP_BACKEND_OF_PATH.get(asked, asked)
+        asked = backend_key(runtime.id, backend_id)
         chosen = [b for b in usable if b.id == asked]
         if not chosen:
             raise BadInputError(f"{runtime.id} cannot use backend '{backend_id}' on {device.name}; usable here: "
