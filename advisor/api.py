@@ -79,12 +79,12 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     given = [x for x in (choice.device_id, choice.device_file, choice.ram) if x]
     if len(given) != 1:
         raise BadInputError("name the device with exactly one of --device ID, --device-file FILE or --ram SIZE")
-    if not choice.ram and (choice.usable or choice.device_class):
-        what = " and ".join(flag for flag, value in ((names["usable"], choice.usable), ("--class", choice.device_class)) if value)
+    if not choice.ram and (choice.usable or choice.device_class is not None):
+        what = " and ".join(flag for flag, value in ((names["usable"], choice.usable), ("--class", choice.device_class is not None)) if value)
         raise BadInputError(f"{what} describe{'s' if ' and ' not in what else ''} a device given by {names['ram']} only; "
                             "a device profile states its own usable memory and class (an app's budget: --target)")
     if choice.device_id:
-        if choice.device_id == "local":
+        if choice.device_id.strip().lower() == "local":
             from advisor.local import local_profile  # lazy: probes are slow
 
             return local_profile()
@@ -97,26 +97,41 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     if usable is not None and usable > ram:
         raise BadInputError(
             f"{names['usable']} {choice.usable} is more than {names['ram']} {choice.ram}; usable memory is part of RAM")
-    if choice.device_class and choice.device_class not in ram_classes(catalog):
-        known = choice.device_class in {d.device_class for d in catalog.devices.values()}
-        why = (f"every {choice.device_class} profile has a discrete GPU, whose VRAM a RAM size does not describe: "
-               f"name one with --device (see 'advisor devices --class {choice.device_class}')" if known
-               else f"unknown device class '{choice.device_class}'")
-        raise BadInputError(f"{why}; with {names['ram']}, use one of {', '.join(ram_classes(catalog))}")
+    known = {d.device_class for d in catalog.devices.values()}
+    device_class = (choice.device_class.strip().lower() if choice.device_class and choice.device_class.strip().lower() in known
+                    else check_device_class(choice.device_class, catalog, ram_classes(catalog)))
+    if device_class and device_class not in ram_classes(catalog):
+        raise BadInputError(f"every {device_class} profile has a discrete GPU, whose VRAM a RAM size does not describe: "
+                            f"name one with --device (see 'advisor devices --class {device_class}'); "
+                            f"with {names['ram']}, use one of {', '.join(ram_classes(catalog))}")
     templates = ram_peer_templates(catalog)
     if choice.target_id:
         target = catalog.target(choice.target_id)
         browser = target.browser(choice.browser_id.strip().lower()) if choice.browser_id and target.browsers else None
         templates = [d for d in templates if target.hosts(d) and (browser is None or browser in target.browsers_for(d))
                      ] or templates  # none: the deployment says why
-    key = ("generic", ram, choice.device_class, usable, choice.target_id, choice.browser_id)
+    key = ("generic", ram, device_class, usable, choice.target_id, choice.browser_id)
     made = catalog.made_devices.get(key)
     if made is None:
         if len(catalog.made_devices) >= MAX_MADE_DEVICES:
             catalog.made_devices.clear()  # a bounded memo: the cache file stays small
         made = catalog.made_devices[key] = generic_device(
-            ram, templates, device_class=choice.device_class, usable_bytes=usable, tables=catalog)
+            ram, templates, device_class=device_class, usable_bytes=usable, tables=catalog)
     return made
+
+
+def check_device_class(device_class: str | None, catalog: Catalog, choices: Sequence[str] | None = None) -> str | None:
+    """``--class`` as given (None when not given), checked: an empty or unknown class is one error
+    listing the classes (``choices``, default every class of the catalog's devices) — every command
+    that takes --class says the same."""
+    if device_class is None:
+        return None
+    classes = list(choices) if choices is not None else sorted({d.device_class for d in catalog.devices.values()})
+    if not device_class.strip():
+        raise BadInputError(f"--class is empty; give one of {', '.join(classes)}, or leave it out for every class")
+    if device_class.strip().lower() not in classes:
+        raise BadInputError(f"unknown device class '{device_class}'; use one of {', '.join(classes)}")
+    return device_class.strip().lower()
 
 
 def ram_classes(catalog: Catalog) -> list[str]:
@@ -465,8 +480,7 @@ def run_devices_for(
         else:
             names = frozenset({quant_id})
     pool = list(devices) if devices is not None else list(catalog.devices.values())
-    if device_class is not None and not device_class.strip():
-        raise BadInputError("--class is empty; give a device class (see 'advisor devices') or leave it out for every class")
+    device_class = check_device_class(device_class, catalog)
     if device_class:
         pool = [d for d in pool if d.device_class == device_class]
         if not pool:
@@ -539,15 +553,13 @@ def run_tiers(
         foreign = sorted(r for r in constraints.runtimes if r not in target.runtimes)
         if foreign:
             raise BadInputError(f"the {target.id} target does not run {', '.join(foreign)}; its runtimes: {', '.join(target.runtimes)}")
-    if bool(device_class) == bool(device_ids):
+    if (device_class is not None) == bool(device_ids):
         raise BadInputError("name the devices with exactly one of --class CLASS or --devices ID,ID,…")
     if device_ids:
         pool = [catalog.device(i.strip()) for i in device_ids if i.strip()]
         what = "of " + ", ".join(d.id for d in pool)
     else:
-        classes = sorted({d.device_class for d in catalog.devices.values()})
-        if device_class not in classes:
-            raise BadInputError(f"unknown device class '{device_class}'; use one of {', '.join(classes)}")
+        device_class = check_device_class(device_class, catalog)
         pool = [d for d in catalog.devices.values() if d.device_class == device_class]
         what = f"of class {device_class}"
     hostable = [d for d in pool if target.hosts(d)]

@@ -171,12 +171,11 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
     """List device profiles."""
     from advisor.catalog import load_catalog
     from advisor.engine.speed import execution_path
+    from advisor.api import check_device_class
     from advisor.serialize import device_dict
 
     catalog = load_catalog()
-    classes = sorted({d.device_class for d in catalog.devices.values()})
-    if device_class and device_class not in classes:
-        raise BadInputError(f"unknown device class '{device_class}'; use one of {', '.join(classes)}")
+    device_class = check_device_class(device_class, catalog)
     ram_floor = min_ram or 0
     rows = []
     for d in sorted(catalog.devices.values(), key=lambda d: (d.device_class, d.memory.ram, d.id)):

@@ -209,7 +209,14 @@ def test_devices_for_impossible_exit_code(capsys):
         (["recommend", "--ram", "4GB", "--usable", "8GB"], "Error: --usable 8GB is more than --ram 4GB; usable memory is part of RAM"),
         (["recommend", "--device-file", "/nonexistent/dev.toml"], "Error: /nonexistent/dev.toml: file not found; check the path"),
         (["recommend", "--ram", ""], "Error: --ram is empty; give a size such as 4GB"),
-        (["devices-for", "--model", "qwen3-0.6b", "--class", ""], "Error: --class is empty; give a device class"),
+        (["devices-for", "--model", "qwen3-0.6b", "--class", ""], "Error: --class is empty; give one of desktop, "),
+        # every command that takes --class: an empty one was ignored (recommend, predict, devices) or
+        # refused with another message (tiers); an unknown one listed no classes (devices-for)
+        (["recommend", "--ram", "4GB", "--class", ""], "Error: --class is empty; give one of desktop, "),
+        (["devices", "--class", " "], "Error: --class is empty; give one of desktop, "),
+        (["tiers", "--target", "android-app", "--class", ""], "Error: --class is empty; give one of desktop, "),
+        (["devices-for", "--model", "qwen3-0.6b", "--class", "phonee"], "Error: unknown device class 'phonee'; use one of desktop, "),
+        (["predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--class", ""], "Error: --class describes a device given by --ram only"),
         (["predict", "--model", "qwen3-0.6b", "--device", " "], "Error: --device is empty; give a device id (see 'advisor devices')"),
         (["recommend", "--device", "raspberry-pi-5-8gb", "--usable", "2GB"],
          "Error: --usable describes a device given by --ram only; a device profile states its own usable memory and class"),
