@@ -259,9 +259,15 @@ class Catalog:
             raise DataFileError(f"calibration.toml has no factors for execution path '{path}'; add a [[paths]] entry") from None
 
     def model(self, model_id: str) -> ModelSpec:
+        """A model by id, case-insensitive; "_" and "-" alike (Hugging Face names mix them:
+        OpenELM-1_1B; gpt-oss-20b was gpt_oss-20b in earlier versions, as stored runs may say)."""
         key = model_id.strip().lower()
         if key in self.models:
             return self.models[key]
+        loose = key.replace("_", "-")
+        found = next((m for k, m in self.models.items() if k.replace("_", "-") == loose), None)
+        if found is not None:
+            return found
         raise UnknownIdError(_unknown("model", model_id, self.models, "advisor models"))
 
     def file_type(self, quant_id: str) -> FileType:

@@ -168,7 +168,7 @@ def offload_rows(catalog, lines: list[str]) -> list[float]:
     rtx3060 = catalog.device("desktop-rtx3060-12gb")
     rx7900xt = _with_gpu(rtx3060, name="AMD Radeon RX 7900 XT 20GB", backend="vulkan", fp16_tflops=103.0,
                          vram="20GiB", vram_usable="19GiB", vram_bandwidth_gbs=800.0)
-    gpt_oss, mxfp4 = catalog.model("gpt_oss-20b"), catalog.file_type("MXFP4_MOE")
+    gpt_oss, mxfp4 = catalog.model("gpt-oss-20b"), catalog.file_type("MXFP4_MOE")
     rows = [  # device, label, --n-cpu-moe, measured tok/s, source
         (rtx3060, "RTX 3060 12GB", 2, 64.0, "smeltcore recipe, --n-cpu-moe 2"),
         (rx7900xt, "RX 7900 XT 20GB", 0, 94.0, "llama.cpp discussion 15396, all layers on the GPU"),

@@ -163,7 +163,7 @@ PENDING_MODEL_MAP = {
     "Qwen3-30B-A3B (Qwen3-Coder-30B-A3B)": "qwen3-30b-a3b",
     "Qwen3-30B-A3B (model inferred from thread; quant not in excerpt)": "qwen3-30b-a3b",
     "qwen3:30b-a3b": "qwen3-30b-a3b",
-    "gpt-oss-20b": "gpt_oss-20b",
+    "gpt-oss-20b": "gpt-oss-20b",
     "LFM2-8B-A1B": "lfm2-8b-a1b",
     "LFM2.5-1.2B": "lfm2-1.2b",
     "LFM2.5-350M": "lfm2-350m",

@@ -136,7 +136,8 @@ def test_calibration_covers_every_execution_path(catalog):
     "given, message",
     [
         ("qwen2.5-05b", "unknown model 'qwen2.5-05b'; did you mean qwen2.5-0.5b-instruct"),
-        ("gpt-5", "unknown model 'gpt-5'; list them with 'advisor models'"),
+        ("gpt-5", "unknown model 'gpt-5'; did you mean gpt-oss-20b"),  # the family's one model
+        ("zephyr-9b", "unknown model 'zephyr-9b'; list them with 'advisor models'"),
     ],
 )
 def test_unknown_model_suggests(catalog, given, message):
@@ -238,3 +239,12 @@ def test_shipped_files_parse_as_plain_toml():
     for path in list((data_root() / "catalog").glob("*.toml")) + list((data_root() / "profiles").rglob("*.toml")):
         with open(path, "rb") as fh:
             tomllib.load(fh)
+
+
+@pytest.mark.parametrize("given, model_id", [("gpt-oss-20b", "gpt-oss-20b"), ("gpt_oss-20b", "gpt-oss-20b"),
+                                             ("OpenELM-1_1B-Instruct", "openelm-1_1b-instruct"),
+                                             ("openelm-1-1b-instruct", "openelm-1_1b-instruct")])
+def test_model_ids_take_underscores_and_hyphens_alike(catalog, given, model_id):
+    """gpt-oss-20b was refused ('did you mean gpt_oss-20b?'): its id is now the Hugging Face name,
+    and the old id (in runs stored by earlier versions) still resolves."""
+    assert catalog.model(given).id == model_id

@@ -518,7 +518,7 @@ def test_recommend_says_why_its_runtime(capsys):
 def test_predict_expert_offload_json(capsys, flag, n_cpu_moe):
     """gpt-oss-20b MXFP4_MOE (12.7 GB with its buffers) on a 12 GB card: auto keeps the experts of
     one layer in host RAM; 0 falls back to llama.cpp's layer split (-ngl)."""
-    code, out, err = run(capsys, "predict", "--model", "gpt_oss-20b", "--quant", "MXFP4_MOE", "--device",
+    code, out, err = run(capsys, "predict", "--model", "gpt-oss-20b", "--quant", "MXFP4_MOE", "--device",
                          "desktop-rtx3060-12gb", "--format", "json", *flag)
     assert code == 0, err
     data = json.loads(out)

@@ -37,7 +37,7 @@ GIB = 1 << 30
         ("smollm3-3b", 73728, 0),
         ("granite-4.0-h-micro", 8192, 77377536),  # 36 Mamba2 layers × ((4−1)(4096+256) + 128 × 4096) × 4 B
         ("granite-4.0-h-tiny", 8192, 58060800),
-        ("gpt_oss-20b", 24576, 0),
+        ("gpt-oss-20b", 24576, 0),
         ("deepseek-v2-lite-chat", 31104, 0),  # MLA: 27 layers × one 576-value latent (512 + 64 rope) × 2 B
         ("gemma-3n-e2b-it", 8192, 0),  # 4 global layers with KV (of 6); layers 20-29 reuse earlier KV  # the 12 global layers; the 12 sliding ones hold 128 + n_ubatch tokens
     ],
@@ -63,7 +63,7 @@ def test_kv_per_token_and_recurrent_state(catalog, model_id, kv_bytes_per_token,
         ("qwen3-30b-a3b", 30.53, 3.34), ("olmoe-1b-7b-0924-instruct", 6.92, 1.28),
         ("granite-3.1-1b-a400m-instruct", 1.335, 0.43), ("granite-3.1-3b-a800m-instruct", 3.30, 0.88),
         ("lfm2-8b-a1b", 8.34, 1.56), ("granite-4.0-h-tiny", 6.94, 1.46),
-        ("gpt_oss-20b", 20.91, 4.18), ("phi-3.5-moe-instruct", 41.87, 6.64),
+        ("gpt-oss-20b", 20.91, 4.18), ("phi-3.5-moe-instruct", 41.87, 6.64),
         ("deepseek-v2-lite-chat", 15.71, 2.66),  # 3.60B without the input embedding (card: 3.6B active)
     ],
 )
@@ -149,7 +149,7 @@ def test_short_prompt_reads_the_union_of_its_tokens_experts(catalog):
 def test_mxfp4_moe_mix(catalog):
     """MXFP4_MOE: experts MXFP4 (17 B per 32 weights), every other quantizable tensor and the
     output Q8_0; routers and biases F32. gpt-oss-20b: 12.10 GB, 2.6 GB read per decoded token."""
-    model = catalog.model("gpt_oss-20b")
+    model = catalog.model("gpt-oss-20b")
     t = _types(model, "MXFP4_MOE", "MXFP4")
     assert t["blk.0.ffn_up_exps.weight"] == t["blk.0.ffn_down_exps.weight"] == "MXFP4"
     assert t["blk.0.attn_q.weight"] == t["output.weight"] == t["token_embd.weight"] == "Q8_0"
@@ -350,7 +350,7 @@ def test_published_expert_offload_row(catalog):
     recipe, runtime-measurements.csv); within the CUDA path's 80 % decode band."""
     from advisor.engine.evaluate import evaluate
 
-    e = evaluate(catalog.model("gpt_oss-20b"), catalog.file_type("MXFP4_MOE"), catalog.device("desktop-rtx3060-12gb"),
+    e = evaluate(catalog.model("gpt-oss-20b"), catalog.file_type("MXFP4_MOE"), catalog.device("desktop-rtx3060-12gb"),
                  Workload(n_cpu_moe=2), catalog)
     assert e.fit == "offload" and e.memory.n_cpu_moe == 2
     assert e.speed is not None and e.speed.decode_band.low <= 64 <= e.speed.decode_band.high
