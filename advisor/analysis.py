@@ -13,7 +13,7 @@ from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import wh_per_1000_responses
-from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants
+from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants, offered_to
 from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
 from advisor.serialize import rounded
 from advisor.wording import speed_evidence
@@ -169,7 +169,7 @@ def compare_runtimes(
     for runtime in catalog.runtimes.values():
         c = Constraints(runtimes=frozenset({runtime.id}), deployment=deployment, max_download_bytes=max_download_bytes,
                         target_decode_tps=target_decode_tps)
-        variants = [v for v in candidate_variants(on, catalog, c) if rt.runs_model(v, model)]
+        variants = offered_to(candidate_variants(on, catalog, c), model, c)
         if not variants:
             continue  # the runtime does not run on the device, or cannot load the model's architecture
         best, failures = best_quant(model, variants, on, workload, catalog, c, overrides=overrides)
@@ -210,9 +210,7 @@ def variant_grid(
     on = dep.device if dep is not None else device
     out = []
     for m in catalog.models.values():
-        for v in candidate_variants(on, catalog, constraints):
-            if not rt.runs_model(v, m):
-                continue
+        for v in offered_to(candidate_variants(on, catalog, constraints), m, constraints):
             variant = v if isinstance(v, rt.Variant) else None
             fmt = v.format if variant is not None else v
             e = evaluate(m, fmt, on, workload, catalog, overrides=overrides, variant=variant)

@@ -376,6 +376,11 @@ def _validate_all(root: Path, home: Path) -> Catalog:
         if f.base_type not in ggml_types:
             raise DataFileError(f"quantizations.toml: file type {f.id} names unknown base_type {f.base_type}")
 
+    for m in models.values():
+        if m.native_format is not None and m.native_format not in file_types:
+            raise DataFileError(f"models.toml: model {m.id} names unknown native_format {m.native_format}; "
+                                f"use a quantizations.toml id such as {', '.join(list(file_types)[:3])}")
+
     devices: dict[str, DeviceProfile] = {}
     seen: dict[str, Path] = {}
     for path in _profile_files(root / "profiles"):

@@ -154,6 +154,10 @@ class ModelSpec(Record):
     n_kv_layers: int = Field(default=0, ge=0, le=lim.MAX_WIDTH)
     file_tensors: tuple[FileTensor, ...] | None = None
     file_type: str | None = None
+    #: the GGUF file type its weights were released in (gpt-oss: MXFP4_MOE): its quality is the
+    #: model's own (no quantization loss), it is a candidate though not a common type, and any
+    #: other file, a requantization, loses its usual share on top (engine.derived.QualityTable.score)
+    native_format: str | None = None
     verified: bool
     source: str
     notes: str = ""

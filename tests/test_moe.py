@@ -380,3 +380,48 @@ def test_an_n_cpu_moe_too_small_for_the_gpu_says_so_and_names_the_value_that_fit
     assert auto["fit"] == "offload" and auto["memory"]["n_cpu_moe"] == 32
     assert main(args + ["--n-cpu-moe", "32"]) == 0
     assert json.loads(capsys.readouterr().out)["fit"] == "offload"
+
+
+def test_a_model_released_in_a_format_is_offered_in_it_and_scores_highest_there(catalog, tmp_path):
+    """gpt-oss ships MXFP4 experts. MXFP4_MOE is not a common type, so recommend never tried it
+    and picked a Q5_K_M requantization 40 % larger and 3× slower for a quality the native file
+    was given less of (69.3 vs 70.8). Now the native file is tried and scores the model's own
+    quality; every requantization loses its usual share on top; no other model is offered it."""
+    from advisor.catalog import _validate_all, data_root
+    from advisor.engine.evaluate import quality_table
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints, candidate_variants, offered_to, recommend
+    from advisor.errors import DataFileError
+
+    model = catalog.model("gpt-oss-20b")
+    assert model.native_format == "MXFP4_MOE"
+    qt = quality_table(catalog)
+    native = qt.score(model, catalog.file_type("MXFP4_MOE"))
+    others = {q: qt.score(model, catalog.file_type(q)) for q in ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS")}
+    assert native == pytest.approx(qt.base[model.id].score) and all(v < native for v in others.values()), others
+    device = catalog.device("desktop-rtx3060-12gb")
+    c = Constraints(model_ids=frozenset({model.id}))
+    rec = recommend(device, Workload(), catalog, c)
+    assert rec.pick is not None and rec.pick.quant_id == "MXFP4_MOE"
+    every = candidate_variants(device, catalog, Constraints(runtimes=ALL_RUNTIMES))
+    assert all(rt_format(v) != "MXFP4_MOE" for v in offered_to(every, catalog.model("qwen3-30b-a3b"), Constraints()))
+    asked = Constraints(quant_ids=frozenset({"MXFP4_MOE"}))
+    assert [rt_format(v) for v in offered_to(candidate_variants(device, catalog, asked), catalog.model("qwen3-30b-a3b"), asked)] \
+        == ["MXFP4_MOE"]
+    # a native format the quantizations do not know is a data error naming the field
+    home = tmp_path / "home"
+    (home / "catalog").mkdir(parents=True)
+    entry = (data_models_toml().split('id = "gpt-oss-20b"')[1].split("[[models]]")[0])
+    (home / "catalog" / "models.toml").write_text('[[models]]\nid = "my-oss"' + entry.replace('"MXFP4_MOE"', '"MXFP9"'),
+                                                    encoding="utf-8")
+    with pytest.raises(DataFileError, match="native_format MXFP9"):
+        _validate_all(data_root(), home)
+
+
+def rt_format(v) -> str:
+    return v.format.id if hasattr(v, "format") else v.id
+
+
+def data_models_toml() -> str:
+    from advisor.catalog import data_root
+
+    return (data_root() / "catalog" / "models.toml").read_text(encoding="utf-8")

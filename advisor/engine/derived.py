@@ -40,6 +40,11 @@ class QualityTable:
             rel = self.rel_ppl.get(ftype.id, 0.0)
         else:
             rel = quality.groupwise_rel_ppl(ftype.linear.bits_per_weight, self.groupwise)
+        if isinstance(ftype, FileType) and ftype.id == model.native_format:
+            # released quantized: the published (or estimated) score is the native file's own.
+            # Another file requantizes those weights and adds its own error on top (its Δppl as
+            # measured from F16, the noise of its grid): never above the native file
+            rel = 0.0
         return quality.quantized_score(base, model, rel)
 
 

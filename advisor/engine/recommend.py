@@ -134,10 +134,23 @@ class Recommendation:
 
 
 def candidate_quants(tables: Tables, constraints: Constraints) -> list[FileType]:
+    """The GGUF file types to try: those asked for, else the common ones and every model's native
+    format (``offered_to`` offers a native format to its own models only)."""
     if constraints.quant_ids:
         ids = sorted({q.strip().upper().replace("-", "_") for q in constraints.quant_ids})
         return [tables.file_types[q] for q in ids if q in tables.file_types]
-    return [f for f in tables.file_types.values() if f.common]
+    native = {m.native_format for m in tables.models.values()}
+    return [f for f in tables.file_types.values() if f.common or f.id in native]
+
+
+def offered_to(quants: Sequence[FileType | Variant], model: ModelSpec, constraints: Constraints) -> list[FileType | Variant]:
+    """The candidates of ``quants`` that can load ``model`` (``runtimes.runs_model``); a file type
+    that is not common is tried only for the model it is native to, unless asked for by name."""
+    def offered(q: FileType | Variant) -> bool:
+        fmt = q.format if isinstance(q, rt.Variant) else q
+        return (constraints.quant_ids is not None or not isinstance(fmt, FileType) or fmt.common
+                or fmt.id == model.native_format)
+    return [q for q in quants if rt.runs_model(q, model) and offered(q)]
 
 
 def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Constraints) -> list[Variant | None]:
@@ -306,7 +319,7 @@ def recommend(
         if pre is not None:
             rejected.append(pre)
             continue
-        runnable = [q for q in quants if rt.runs_model(q, model)]
+        runnable = offered_to(quants, model, constraints)
         if quants and not runnable:
             rejected.append(Rejection(model.id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
             continue
@@ -533,7 +546,7 @@ def devices_for(
         if not quants:
             out.append(DeviceOption(device, None, False, Reason("runtime")))
             continue
-        runnable = [q for q in quants if rt.runs_model(q, model)]
+        runnable = offered_to(quants, model, c)
         if not runnable:
             out.append(DeviceOption(device, None, False, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
             continue

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.recommend import Constraints, Rejection, _check, _model_filter, _rank_key, candidate_variants
+from advisor.engine.recommend import Constraints, Rejection, _check, _model_filter, _rank_key, candidate_variants, offered_to
 from advisor.engine.evaluate import Tables, evaluate
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, DownloadLimit, Estimate, PathFactors, Reason, Workload
@@ -75,8 +75,8 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
             continue
         # in the catalog's order, as recommend weighs them: of equals, the same one wins
         for key in (k for k in (per_device[devices[0].id] if devices else ()) if k in common):
-            if devices and not rt.runs_model(per_device[devices[0].id][key], model):
-                continue  # the runtime cannot load the model's architecture
+            if devices and not offered_to([per_device[devices[0].id][key]], model, c):
+                continue  # the runtime cannot load the model's architecture, or the format is another model's native one
             ests: dict[str, Estimate] = {}
             ok = True
             for d in devices:  # every device, so that each one's own reason is known
