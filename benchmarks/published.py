@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -524,6 +524,63 @@ CACTUS_DEVICE_MAP = {
     "OnePlus 12": "ref-oneplus-12-16gb", "Samsung Galaxy S24": "ref-galaxy-s24-8gb",
 }
 CACTUS_MODEL_MAP = {"Gemma-3-1B-it": "gemma-3-1b-it", "Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct"}
+
+
+#: llama.cpp (or Ollama) rows of runtime-measurements.csv that benchmarks/runtime_published.py maps
+#: onto the catalog but no fit takes, and why. They are predicted as check-only rows
+#: (speed_accuracy.py, 'Rows checked, not fitted'); ``load_unfitted_rows`` fails on a mapped row
+#: in neither list, so no published llama.cpp row goes unscored.
+#: A hardware detail the prediction needs is not stated (device column prefix → what):
+UNSTATED_HARDWARE = {
+    "Mac (M2 Max)": "GPU core count (30 or 38) not stated",
+    "Intel Core i5-9500T PC": "memory not stated (one or two DDR4 channels: 21 or 43 GB/s); a community 'Avg TPS'",
+    "Laptop, AMD Ryzen 7 5800U": "Ollama on an integrated GPU: the layers it kept on the CPU are not stated",
+}
+#: Mixture-of-experts and hybrid models: the dense fit leaves them out; they check the expert rules
+#: (benchmarks/moe_speed.py). The M2 Ultra MoE prefill rows fitted speed.EXPERT_GEMM_EFFICIENCY_GPU:
+#: in-sample there.
+MOE_CHECK = "MoE or hybrid model: checks the expert rules, not the dense fit"
+
+
+def load_unfitted_rows(catalog: Catalog) -> list[PublishedRow]:
+    """The mapped llama.cpp rows of runtime-measurements.csv outside ``load_runtime_rows``, as
+    check-only rows (``UNSTATED_HARDWARE``, ``MOE_CHECK``). A row whose weights exceed its device's
+    RAM (DeepSeek-V2-Lite on an 8 GB Pi 5: it paged from storage) is left out: no estimate to check."""
+    from benchmarks.runtime_published import load_runtime_rows as load_mapped  # it imports this module
+    from advisor.engine.evaluate import evaluate
+
+    fitted = {(r.raw["device"], r.raw["model"], r.raw["metric"], float(r.raw["value"])) for r in load_runtime_rows(catalog)}
+    out: list[PublishedRow] = []
+    for m in load_mapped(catalog)[0]:
+        if m.runtime != "llama.cpp" or m.metric not in ("decode", "prefill") or m.device is None:
+            continue
+        metric = {"decode": "tg_tok_s", "prefill": "pp_tok_s"}[m.metric]
+        if (m.published_device, m.published_model, metric, m.value) in fitted:
+            continue
+        model = catalog.model(m.model_id)
+        hardware = next((why for prefix, why in UNSTATED_HARDWARE.items() if m.published_device.startswith(prefix)), None)
+        why = "; ".join(w for w in ((MOE_CHECK if model.n_experts or 0 in (model.n_kv_heads_per_layer or ()) else None),
+                                     (f"hardware not stated: {hardware}" if hardware else None)) if w)
+        if not why:
+            raise ValueError(f"runtime-measurements.csv line {m.line}: a mapped llama.cpp row in no fit and no check; "
+                             "add it to published.py's rows, UNSTATED_HARDWARE or a reason")
+        device = cpu_only(m.device) if m.backend == "cpu" else m.device
+        ftype = catalog.file_type(m.format_id)
+        workload = m.workload
+        if m.backend == "cpu" and m.published_runtime == "llama.cpp":  # a stated build: did it repack (Ollama's: today's default)
+            workload = replace(workload, cpu_repack=repacked_build(
+                {"device": m.published_device, "model": m.published_model, "format": m.format}))
+        if evaluate(model, ftype, device, workload, catalog).memory.weights_bytes > device.memory.ram:
+            continue  # the weights cannot stay resident: the run paged from storage
+        obs = Observation(model=model, ftype=ftype, device=device, workload=workload, metric=m.metric, value=m.value,
+                          label=f"{m.published_device} | {m.published_model} {m.format_id} | {m.published_runtime} {m.backend}",
+                          weight=m.weight)
+        cls = ("apple" if device.soc.startswith("Apple") or "Apple" in m.published_device or "Mac" in m.published_device
+               else "x86 CPU" if m.backend == "cpu" and device.cpu.arch == "x86_64"
+               else "raspberry pi" if device.device_class == "sbc" else device.device_class)
+        out.append(PublishedRow(obs, cls, device.id, {"device": m.published_device, "model": m.published_model,
+                                                      "metric": metric, "value": f"{m.value:g}", "source": m.source}, why))
+    return out
 
 
 def load_check_rows(catalog: Catalog, path: Path = RUNTIME_REFERENCE) -> list[PublishedRow]:

@@ -23,7 +23,7 @@ from advisor.engine.calibrate import predict  # noqa: E402
 from advisor.engine.power_modes import with_power_mode  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
 from published import fit_paths as fit_published_paths  # noqa: E402
-from published import load_check_rows, load_priors, load_rows  # noqa: E402
+from published import load_check_rows, load_priors, load_rows, load_unfitted_rows  # noqa: E402
 
 
 def ape(pred: float, meas: float) -> float:
@@ -169,7 +169,7 @@ def main() -> int:
         detail.append(
             f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
         )
-    checked = load_rows(catalog, checked=True)
+    checked = load_rows(catalog, checked=True) + load_unfitted_rows(catalog)
     for d in sorted({r.device_key for r in checked} - set(lodo)):
         lodo[d] = fit_paths(rows, catalog, priors, exclude_device=d)
     checked_lines = checked_table(checked, groups, catalog, priors, shipped, lodo)
@@ -211,7 +211,11 @@ def main() -> int:
         "Rows with a `published.check_only_reason`: the rows the reference sheet rates `low` (CHECK_ONLY_TRUST: the "
         "NixOS AGX Orin rows, 'agent-run NixOS build; values far below typical AGX Orin MAXN results'), and CPU prefill "
         "rows of 2023 builds that multiplied the prompt through a BLAS library (BLAS_PREFILL_ROWS: dequantized weights "
-        "in F32 sgemm, a code path today's default Linux, Windows and Android builds do not take). They are in no fit "
+        "in F32 sgemm, a code path today's default Linux, Windows and Android builds do not take); and the llama.cpp "
+        "rows of runtime-measurements.csv that benchmarks/runtime_published.py maps but no fit takes "
+        "(`published.load_unfitted_rows`): mixture-of-experts and hybrid models (MOE_CHECK: they check the expert "
+        "rules, not the dense fit; the M2 Ultra MoE prefill rows fitted speed.EXPERT_GEMM_EFFICIENCY_GPU, so those "
+        "three are in-sample) and rows whose hardware is not stated (UNSTATED_HARDWARE). They are in no fit "
         "and in no figure above; here each is predicted by the shipped factors and held out, and the figures are given "
         "again with them.",
         "",

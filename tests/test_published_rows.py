@@ -66,3 +66,19 @@ def test_blas_and_low_trust_rows_are_checked_not_fitted(catalog):
     assert set(published.BLAS_PREFILL_ROWS) <= decode  # batch-1 decode takes no BLAS: still fitted
     # no x86 CPU prefill row is left in the fits: the path keeps its prior
     assert not [r for r in fitted if r.observation.metric == "prefill" and execution_path(r.observation.device) == "cpu-x86"]
+
+
+def test_every_mapped_llama_cpp_row_is_scored(catalog):
+    """The llama.cpp rows runtime_published.py maps but no fit took (MoE rows, the M2 Max, the
+    i5-9500T and 5800U Ollama rows) were scored nowhere; each is now a check-only row of
+    speed_accuracy.py with its reason (load_unfitted_rows raises on a row with none)."""
+    rows = published.load_unfitted_rows(catalog)
+    fitted = {(r.raw["device"], r.raw["model"], r.raw["metric"]) for r in published.load_runtime_rows(catalog)}
+    assert rows and all(r.excluded and r.observation is not None for r in rows)
+    assert not any((r.raw["device"], r.raw["model"], r.raw["metric"]) in fitted for r in rows)
+    labels = " ".join(r.observation.label for r in rows)
+    for seen in ("Mac (M2 Max)", "Qwen3-Coder-30B-A3B", "OLMoE-1B-7B-0924", "i5-9500T", "Ryzen 7 5800U"):
+        assert seen in labels, seen
+    assert "DeepSeek-V2-Lite" not in labels  # 8.9 GB of weights on an 8 GB board: it paged from storage
+    i5 = [r for r in rows if "i5-9500T" in r.observation.label]
+    assert all(r.device_class == "x86 CPU" and "hardware not stated" in r.excluded for r in i5)
