@@ -83,11 +83,12 @@ def other_machine(run: Run, catalog: Catalog) -> str | None:
     here = catalog.devices.get(LOCAL_ID)
     if run.device_id != LOCAL_ID or not run.device_fingerprint or here is None:
         return None
-    found = re.search(r"fingerprint ([0-9a-f]{16})", here.source or "")
-    if found is None or found.group(1) == run.device_fingerprint:
+    # a profile written before the field existed says it in its source text
+    found = here.fingerprint or next(iter(re.findall(r"fingerprint ([0-9a-f]{16})", here.source or "")), None)
+    if found is None or found == run.device_fingerprint:
         return None
     return (f"run on another machine (fingerprint {run.device_fingerprint}; the local profile was measured on "
-            f"{found.group(1)}): its figures are not this machine's")
+            f"{found}): its figures are not this machine's")
 
 
 def run_exclusion(run: Run, catalog: Catalog) -> str | None:

@@ -75,6 +75,7 @@ def build_profile(info: MachineInfo, *, bandwidth_gbs: float, bandwidth_1t_gbs: 
         + (f"container memory limit {info.cgroup_limit_bytes / GIB:.1f} GiB; " if info.cgroup_limit_bytes else "")
         + "measured by advisor profile",
         "measured_at": today,
+        "fingerprint": info.fingerprint,
         "memory": {
             "ram": f"{info.ram_total_bytes}B",
             "type": "unknown",

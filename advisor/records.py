@@ -603,6 +603,9 @@ class DeviceProfile(Record):
     verification: str = ""
     notes: str = ""
     measured_at: str | None = None  # set by `advisor profile` for a measured profile
+    #: set by `advisor profile`: the machine it was measured on (hardware.MachineInfo.fingerprint);
+    #: runs recorded under `local` on another machine are told apart by it
+    fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
     #: A RAM-only (generic) device: ids of the catalog devices it stands for, slowest first; its
     #: speed figures are the first one's (engine.evaluate.generic_device). Empty for real devices.
     stands_for: tuple[str, ...] = ()

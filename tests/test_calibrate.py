@@ -621,6 +621,11 @@ def test_a_local_run_made_on_another_machine_is_not_fitted_to_this_one(catalog, 
     assert run_exclusion(run(None), cat) is None  # stored before fingerprints were kept
     why = run_exclusion(run("ffffeeee00001111"), cat)
     assert why.startswith("run on another machine (fingerprint ffffeeee00001111; the local profile was measured on ")
+    # profiles written now keep it in a field of its own, not in the source text
+    fielded = local.model_copy(update={"source": "advisor profile on host", "fingerprint": here})
+    cat = dataclasses.replace(catalog, devices={**catalog.devices, "local": fielded})
+    assert run_exclusion(run(here), cat) is None
+    assert run_exclusion(run("ffffeeee00001111"), cat).endswith(f"measured on {here}): its figures are not this machine's")
 
 
 def test_calibrate_csv_is_one_table(catalog, tmp_path, monkeypatch, capsys):

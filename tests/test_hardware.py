@@ -115,6 +115,7 @@ def test_profile_of_a_machine_with_an_nvidia_gpu(tmp_path):
         assert device.gpu.discrete and device.gpu.vram_bandwidth_gbs == pytest.approx(gbs, rel=1e-3)
         assert device.gpu.vram_bandwidth_basis == basis
         assert device.memory.thread_bandwidth_gbs == 12.0
+        assert device.fingerprint == info.fingerprint  # runs made elsewhere are told apart by it
 
 
 def test_a_profile_that_would_not_load_never_replaces_the_old_one(tmp_path):
