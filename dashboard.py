@@ -162,7 +162,7 @@ def ram_peers_line(rec: Recommendation) -> str | None:
     pick = rec.pick
     if pick is None or not rec.device.stands_for:
         return None
-    speeds = api.peer_speeds(rec.device, pick.model_id, pick.quant_id, runtime_id=pick.runtime)
+    speeds = api.peer_speeds(rec.device, pick.model_id, pick.quant_id, runtime_id=pick.runtime, backend_id=pick.backend)
     return peers_text(speeds, pick.model_id, pick.quant_id) if speeds else None
 
 

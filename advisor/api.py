@@ -153,25 +153,36 @@ def ram_peer_templates(catalog: Catalog) -> list[DeviceProfile]:
 
 
 def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None, *,
-                runtime_id: str | None = None) -> list[tuple[DeviceProfile, float]]:
+                runtime_id: str | None = None, backend_id: str | None = None) -> list[tuple[DeviceProfile, float]]:
     """For a RAM-only device (``device.stands_for``): the decode speed of ``model_id`` in
-    ``quant_id`` (on ``runtime_id``, its default backend on each device) on each catalog device it
-    stands for, slowest to fastest (context 4,096, prompt 512, output 256): the first is the one its
-    figures come from (``evaluate.finish`` takes the slowest peer, file by file). Empty for a real
-    device, or when no peer runs that runtime; peers that cannot run it are left out."""
-    from advisor.engine.runtimes import resolve_variant
+    ``quant_id`` (on ``runtime_id``'s ``backend_id``, default its default backend on each device)
+    on each catalog device it stands for, slowest to fastest (context 4,096, prompt 512, output
+    256): the first is the one its figures come from (``evaluate.finish`` takes the slowest peer,
+    file by file). Empty for a real device, or when no peer runs it; peers that cannot run it
+    (natively or, a web backend, in a browser: ``runtimes.runs_on``) are left out."""
+    from advisor.engine.runtimes import Variant, resolve_variant, runs_on
 
     catalog = catalog or load_catalog()
     overrides = calibration_overrides()
     peers = [catalog.devices[i] for i in device.stands_for if i in catalog.devices]
 
     def speed_on(d: DeviceProfile) -> float | None:
-        if runtime_id in (None, "llama.cpp"):
+        if runtime_id in (None, "llama.cpp"):  # its estimates' backend is a speed path: each device's own
             return peer_decode_tokens_per_s(d, catalog, model_id, quant_id, overrides)
-        try:
-            v = resolve_variant(catalog, d, runtime_id, quant_id)
-        except BadInputError:
-            return None
+        if backend_id is None:
+            try:
+                v = resolve_variant(catalog, d, runtime_id, quant_id)
+            except BadInputError:
+                return None
+        else:
+            runtime = catalog.runtime(runtime_id)
+            backend = runtime.backend(backend_id)
+            fmt = catalog.file_type(quant_id) if runtime.formats_from == "gguf" else runtime.find_format(quant_id)
+            if backend is None or fmt is None:
+                return None
+            v = Variant(runtime, backend, fmt)
+            if not runs_on(v, d, catalog.targets):
+                return None
         e = evaluate(catalog.models[model_id], v.format, d, Workload(), catalog, overrides=overrides, variant=v)
         return e.speed.decode_tokens_per_s if e.speed else None
 

@@ -133,7 +133,7 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.wording import alternative_text, deployment_line, reason_text, runtime_words
 
     data = recommendation_dict(rec, load_catalog(), top=top)
-    peers = _peers(device, rec.pick.model_id, rec.pick.quant_id, rec.pick.runtime) if rec.pick else None
+    peers = _peers(device, rec.pick.model_id, rec.pick.quant_id, rec.pick.runtime, rec.pick.backend) if rec.pick else None
     if peers:
         data["pick_decode_on_ram_peers"] = peers[1]
     if fmt == "json":
@@ -177,14 +177,15 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
         raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are listed above")
 
 
-def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None = None) -> tuple[str, list[dict[str, Any]]] | None:
+def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None = None,
+           backend_id: str | None = None) -> tuple[str, list[dict[str, Any]]] | None:
     """For a RAM-only device: one sentence naming the catalog devices it stands for and the range
     of decode speeds across them (the slowest's figure, the one used, first), and the rows."""
     if not device.stands_for:
         return None
     from advisor.api import peer_speeds
 
-    speeds = peer_speeds(device, model_id, quant_id, runtime_id=runtime_id)
+    speeds = peer_speeds(device, model_id, quant_id, runtime_id=runtime_id, backend_id=backend_id)
     if not speeds:
         return None
     rows = [{"device": d.id, "name": d.name, "decode_tokens_per_s": v, "used": i == 0} for i, (d, v) in enumerate(speeds)]
@@ -325,7 +326,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     data["workload"]["flash_attn_enabled"] = resolve_flash_attn(workload.flash_attn)
     data["workload"]["n_cpu_moe"] = "auto" if workload.n_cpu_moe is None else workload.n_cpu_moe
     data["schema"] = "edge-model-advisor/prediction"
-    peers = _peers(device, est.model_id, est.quant_id, est.runtime)
+    peers = _peers(device, est.model_id, est.quant_id, est.runtime, est.backend)
     if peers:
         data["decode_on_ram_peers"] = peers[1]
         data.setdefault("notes", []).append(peers[0])

@@ -195,21 +195,6 @@ def test_ram_only_device_follows_the_library(ram):
     assert "Generic CPU-only device with" in " ".join(c.value for c in at.caption)
 
 
-def test_a_ram_size_in_a_named_browser_stands_for_the_devices_that_run_it():
-    """RAM only, the browser tab in Safari on iOS: the RAM size stood for every device of the
-    browser target (Android phones, an N100 mini PC), and Safari on iOS was refused on it."""
-    at = start()
-    at.radio(key="device_source").set_value("RAM only").run()
-    at.text_input(key="ram").set_value("6GB").run()
-    at.selectbox(key="target").set_value("browser").run()
-    at.selectbox(key="browser").set_value("safari-ios").run()
-    assert_clean(at)
-    assert not at.error, [e.value for e in at.error]
-    device = api.resolve_device(api.DeviceChoice(ram="6GB", target_id="browser", browser_id="safari-ios"))
-    assert device.stands_for and all(i.startswith(("iphone", "ipad")) for i in device.stands_for)
-    assert heading(at).startswith("Best pick")
-
-
 def test_more_ram_never_shows_fewer_candidates():
     at = start()
     at.radio(key="device_source").set_value("RAM only").run()
@@ -785,16 +770,23 @@ def test_ram_only_device_says_whose_speed_figures_it_uses(ram):
     assert sentence in [c.value for c in at.caption]
 
 
-def test_a_ram_only_device_for_an_ios_app_stands_for_iphones_as_in_the_cli():
-    """The target narrows what a RAM size stands for in the dashboard too (the CLI's --target)."""
+@pytest.mark.parametrize("widgets, cli", [
+    ((("ram_class", "phone"), ("target", "ios-app")), ("--class", "phone", "--target", "ios-app")),
+    # Safari on iOS in a browser tab: the RAM size stood for every device of the browser target (an
+    # N100 mini PC), and Safari was then refused on it
+    ((("target", "browser"), ("browser", "safari-ios")), ("--target", "browser", "--browser", "safari-ios")),
+])
+def test_a_ram_only_device_for_an_ios_target_stands_for_apple_devices_as_in_the_cli(widgets, cli):
+    """The target (and the browser) narrow what a RAM size stands for in the dashboard too (the
+    CLI's --target and --browser)."""
     at = start()
     at.radio(key="device_source").set_value("RAM only").run()
     at.text_input(key="ram").set_value("6GB").run()
-    at.selectbox(key="ram_class").set_value("phone").run()
-    at.selectbox(key="target").set_value("ios-app").run()
+    for key, value in widgets:
+        at.selectbox(key=key).set_value(value).run()
     assert_clean(at)
-    sentence = next(line for line in cli_lines("recommend", "--ram", "6GB", "--class", "phone", "--target", "ios-app")
-                    if line.startswith("Speed figures are those of"))
+    assert not at.error, [e.value for e in at.error]
+    sentence = next(line for line in cli_lines("recommend", "--ram", "6GB", *cli) if line.startswith("Speed figures are those of"))
     assert "Apple iPhone" in sentence and sentence in [c.value for c in at.caption]
 
 

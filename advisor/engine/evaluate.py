@@ -260,8 +260,8 @@ def _peer_terms(device: DeviceProfile, workload: Workload, tables: Tables, overr
             p = catalog_devices.get(peer_id)
             if p is None:
                 continue
-            if variant is not None and not any(b.id == variant.backend.id for b in variant.runtime.usable_backends(p)):
-                continue  # the runtime's backend does not run there
+            if variant is not None and not rt.runs_on(variant, p, getattr(tables, "targets", None)):
+                continue  # the runtime's backend does not run there (natively or in a browser)
             out.append((p, factors_for(p, tables, overrides, variant=variant),
                         core.device_terms([device_row(p, workload, tables, overrides, variant)])))
         hit = tuple(out)

@@ -119,6 +119,18 @@ def kv_read_bytes(sums: LayerSums, window: int, position: float, bytes_per_value
     return 2 * (position * sums.global_kv_dims + local * sums.swa_kv_dims) * bytes_per_value
 
 
+def runs_on(variant: Variant, device: DeviceProfile, targets: Any = None) -> bool:
+    """Whether ``variant``'s backend runs on ``device``: natively (``Runtime.usable_backends``), or,
+    a web backend, in a browser page there — a browser of the catalog's targets (``targets``:
+    id → Target) that runs on the device's OS and offers the backend (WebGPU where it ships it)."""
+    if any(b.id == variant.backend.id for b in variant.runtime.usable_backends(device)):
+        return True
+    if "web" not in variant.backend.platforms:
+        return False
+    browsers = {b.id: b for t in (targets or {}).values() for b in t.browsers_for(device)}
+    return any(b.id == variant.backend.id for br in browsers.values() for b in variant.runtime.usable_backends(device, browser=br))
+
+
 def choice_key(choice: Any) -> tuple[str, str]:
     """(runtime id, format id) of a candidate: a ``Variant``, or a GGUF file type for llama.cpp."""
     if isinstance(choice, Variant):
