@@ -109,8 +109,10 @@ def focus_choice(cat: Catalog, rec: Recommendation, key: str) -> tuple[str, str,
     )
     auto = rows_view.resolve_focus(cat, rec, model, AUTO)
     options = [AUTO, *rows_view.focus_formats(cat, rec)]
-    if st.session_state.get(f"{key}_quant") not in options:
-        st.session_state.pop(f"{key}_quant", None)  # a runtime's format no longer considered
+    if f"{key}_quant" in st.session_state and st.session_state[f"{key}_quant"] not in options:
+        # a runtime's format no longer considered: back to the recommended one, set (not popped) so
+        # the browser is told; popped, it keeps showing the old format and sends it back every rerun
+        st.session_state[f"{key}_quant"] = AUTO
     quant = c2.selectbox("Quantization", options, key=f"{key}_quant",
                          format_func=lambda q: f"Recommended ({auto[1] if auto else '—'})" if q == AUTO else q)
     focus = rows_view.resolve_focus(cat, rec, model, quant)

@@ -350,6 +350,23 @@ def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: Mo
     return replace(workload, n_cpu_moe=layers)
 
 
+def default_choice(model: ModelSpec, catalog: Catalog, runtime_id: str | None = None,
+                   deployment: Any = None) -> tuple[str | None, str]:
+    """(runtime id or None for llama.cpp, format) of a prediction named by its model alone: the
+    runtime named, else llama.cpp where the deployment runs it, else the target's first runtime with
+    a backend there (a browser without WebGPU: wllama); in it, the model's own GGUF type (a file
+    added by its header, else the one it was released in) or Q4_K_M, or the runtime's first format."""
+    from advisor.engine import targets as tg
+
+    if runtime_id is None and deployment is not None and "llama.cpp" not in deployment.target.runtimes:
+        runtime_id = next((r for r in deployment.target.runtimes if tg.runtime_backends(catalog.runtime(r), deployment)),
+                          deployment.target.runtimes[0])
+    runtime = catalog.runtime(runtime_id) if runtime_id else None
+    if runtime is None or runtime.formats_from == "gguf":
+        return runtime_id, model.file_type or model.native_format or "Q4_K_M"
+    return runtime_id, runtime.formats[0].id
+
+
 def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None, *,
                 runtime_id: str | None = None, backend_id: str | None = None, deployment=None) -> Estimate:
     """One estimate; with ``runtime_id`` (or a ``deployment`` whose target lacks llama.cpp) in that

@@ -233,7 +233,7 @@ def _candidate_row(c: dict[str, Any], rank: int | None = None) -> dict[str, Any]
 @format_option
 def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> None:
     """Every estimate for one model × quantization (× runtime, × deployment target) on one device, with the breakdown."""
-    from advisor.api import resolve_n_cpu_moe, run_predict
+    from advisor.api import default_choice, resolve_n_cpu_moe, run_predict
     from advisor.catalog import load_catalog
     from advisor.engine import targets as tg
     from advisor.engine.runtimes import variant_of
@@ -248,14 +248,8 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     runtimes = [r for r in kw["runtimes"] if r.strip()]
     if len(runtimes) > 1 or "all" in (r.lower() for r in runtimes):
         raise BadInputError("predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'")
-    runtime_id = runtimes[0] if runtimes else None
-    if runtime_id is None and deployment is not None and "llama.cpp" not in deployment.target.runtimes:
-        # the target's first runtime that has a backend there (a browser without WebGPU: wllama)
-        runtime_id = next((r for r in deployment.target.runtimes if tg.runtime_backends(catalog.runtime(r), deployment)),
-                          deployment.target.runtimes[0])
-    if quant_id is None:
-        rt = catalog.runtime(runtime_id) if runtime_id else None
-        quant_id = "Q4_K_M" if rt is None or rt.formats_from == "gguf" else rt.formats[0].id
+    runtime_id, default_quant = default_choice(catalog.model(model_id), catalog, runtimes[0] if runtimes else None, deployment)
+    quant_id = quant_id or default_quant
     workload = resolve_n_cpu_moe(workload, kw.pop("n_cpu_moe"), catalog.model(model_id))
     est = run_predict(model_id, quant_id, device, workload, catalog, runtime_id=runtime_id, backend_id=kw["backend"],
                       deployment=deployment)

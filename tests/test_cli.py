@@ -749,3 +749,13 @@ def test_backend_spellings_predict_accepts_work_in_recommend(capsys, backend):
     code, out, err = run(capsys, "devices-for", "--model", "qwen3-0.6b", "--runtime", "llama.cpp",
                          "--backend", backend, "--class", "sbc")
     assert code == 0, err
+
+
+def test_predict_without_quant_takes_the_models_own_format(capsys):
+    """One rule for the format of a model named alone (api.default_choice, shared with the
+    dashboard's charts): gpt-oss-20b in the MXFP4_MOE it was released in, not a Q4_K_M requantization."""
+    code, out, err = run(capsys, "predict", "--model", "gpt-oss-20b", "--device", "desktop-rtx3060-12gb", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["quant"] == "MXFP4_MOE"
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "desktop-rtx3060-12gb", "--format", "json")
+    assert code == 0 and json.loads(out)["quant"] == "Q4_K_M"

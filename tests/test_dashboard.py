@@ -809,3 +809,50 @@ def test_calibration_factors_are_rounded_and_bands_are_factors():
     assert values["fixed cost per layer per token (µs)"] == f"{factors.fixed_s_per_layer * 1e6:.3g}"
     assert values["measurements fitted"] == str(factors.n_measurements)
     assert not [f for f in values if "±" in f]
+
+
+def test_a_quantization_gone_from_the_choices_is_reset_in_the_browser_too():
+    """A GGUF type chosen for the Plots tab is no choice under the browser target (no llama.cpp):
+    the dashboard falls back to the recommended format, and must tell the browser so; the widget
+    otherwise keeps showing Q8_0 (and sends it back on every rerun) while the charts show another
+    format."""
+    at = choose(start(), "iphone-16-pro")
+    open_tab(at, "Plots")
+    at.selectbox(key="focus_quant").set_value("Q8_0").run()
+    assert_clean(at)
+    at.selectbox(key="target").set_value("browser").run()
+    assert_clean(at)
+    quant = at.selectbox(key="focus_quant")
+    assert "Q8_0" not in quant.options
+    assert quant.value == "__auto__"
+    assert quant.proto.set_value, "the browser is not told the quantization changed: it still shows Q8_0"
+
+
+def test_a_model_not_ranked_is_shown_in_a_runtime_of_the_target_as_predict_does():
+    """Under the browser target (no llama.cpp), a model the recommendation did not rank (too large)
+    is drawn in the runtime and format ``advisor predict --target browser`` uses, not llama.cpp's Q4_K_M."""
+    import json
+
+    at = choose(start(), "iphone-16-pro", "browser")
+    open_tab(at, "Plots")
+    at.selectbox(key="focus_model").set_value("qwen3-8b").run()
+    assert_clean(at)
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    first = next(line for line in cli_lines("predict", "--model", "qwen3-8b", "--device", "iphone-16-pro", "--target", "browser"))
+    assert first.startswith("Qwen3 8B q4f16_1 on mlc (webgpu)")  # the CLI's answer
+    assert any(t.startswith("Qwen3 8B q4f16_1 on mlc (webgpu)") for t in titles), titles
+    assert not any("Q4_K_M" in t for t in titles), titles
+
+
+@pytest.mark.parametrize("ram", ["64GB", "1TB"])
+def test_the_default_speed_class_does_not_promise_a_cpu_only_device(ram):
+    """The default of "Speed like a typical…" lets any device without a discrete GPU stand in; at
+    64 GB that is a Jetson AGX Orin with its CUDA GPU, which the choice must not call CPU-only."""
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value(ram).run()
+    assert_clean(at)
+    header = next(c.value for c in at.caption if "usable of" in c.value)
+    assert " · GPU " in header  # the stand-in uses its GPU
+    default = at.selectbox(key="ram_class").value
+    assert "CPU-only" not in default, default

@@ -254,6 +254,28 @@ def test_pdf_layout_has_no_collisions(kiosk_pdf, kiosk_json):
     assert pdf_layout_problems(kiosk_pdf, kiosk_json) == []
 
 
+def orphaned_headings(pdf: bytes, data) -> list[str]:
+    """Section headings printed at the foot of a page whose first table starts on the next one."""
+    pypdf = pytest.importorskip("pypdf")
+    from advisor.report.views import sections
+
+    pages = [re.sub(r"\s+", " ", p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    problems = []
+    for s in sections(data):
+        if not s.tables or s.id == "summary":
+            continue
+        at = next((i for i, text in enumerate(pages) if s.title in text), None)
+        head = " ".join(s.tables[0].headers[:2])
+        if at is not None and head not in pages[at]:
+            problems.append(f"page {at + 1}: '{s.title}' without its table (it starts on the next page)")
+    return problems
+
+
+def test_pdf_keeps_a_heading_with_its_table(kiosk_pdf, kiosk_json):
+    """A heading and its introduction alone at the foot of a page read as an empty section."""
+    assert orphaned_headings(kiosk_pdf, kiosk_json) == []
+
+
 @pytest.mark.parametrize("headers, widths, rows, page", [
     (["headroom", "x"], [1, 9], [["1 GiB", "y"]], 100),  # a narrow share widens to its header word
     (["device", "why"], [1, 1], [["midrange-snapdragon-7-gen-3-8gb", "ok"]], 100),  # and to its cells' words

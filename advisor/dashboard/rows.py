@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from advisor import serialize
+from advisor import api, serialize
 from advisor.analysis import DeviceComparison, RuntimeComparison, prediction_error_pct
 from advisor.catalog import Catalog
 from advisor.dashboard.words import FIT_LABELS, runtime_label
@@ -45,14 +45,29 @@ def estimate_rows(estimates: list[Estimate], cat: Catalog) -> pd.DataFrame:
 
 def resolve_focus(cat: Catalog, rec: Recommendation, model: str, quant: str) -> tuple[str, str] | None:
     """The model × quant of the single-model views: the pick unless another is chosen, in the
-    quantization the recommendation chose for that model (Q4_K_M if it has none)."""
+    quantization the recommendation chose for that model (if it ranked none, ``fallback_format``)."""
     if model == PICK:
         if rec.pick is None:
             return None
         model = rec.pick.model_id
     if quant == AUTO:
-        quant = next((e.quant_id for e in rec.ranked if e.model_id == model), "Q4_K_M")
+        quant = next((e.quant_id for e in rec.ranked if e.model_id == model), None) or fallback_format(cat, rec, model)[0]
     return model, quant.split(VARIANT_SEP, 1)[-1]
+
+
+def fallback_format(cat: Catalog, rec: Recommendation, model: str) -> tuple[str, rt.Variant | None]:
+    """The format (and variant) of a model the recommendation did not rank, as ``advisor predict``
+    chooses them without --runtime and --quant (``api.default_choice``): the one runtime chosen,
+    else llama.cpp where the target runs it, else the target's first runtime with a backend there."""
+    from advisor.engine.recommend import ALL_RUNTIMES
+
+    chosen = rec.constraints.runtimes
+    named = next(iter(chosen)) if chosen not in (None, ALL_RUNTIMES) and len(chosen) == 1 else None
+    dep = rec.constraints.deployment
+    runtime_id, format_id = api.default_choice(cat.model(model), cat, None if named == "llama.cpp" else named, dep)
+    if runtime_id is None:
+        return format_id, None
+    return format_id, rt.resolve_variant(cat, rec.device, runtime_id, format_id, deployment=dep)
 
 
 #: A runtime's own format in the quantization selector: "runtime/format" (names repeat across runtimes).
@@ -77,7 +92,7 @@ def focus_variant(cat: Catalog, rec: Recommendation, model: str, quant: str) -> 
     if quant == AUTO:
         model_id = rec.pick.model_id if model == PICK and rec.pick else model
         est = next((e for e in rec.ranked if e.model_id == model_id), None)
-        return rt.variant_of(est, cat) if est is not None else None
+        return rt.variant_of(est, cat) if est is not None else fallback_format(cat, rec, model_id)[1]
     if VARIANT_SEP not in quant:
         return None
     runtime_id, format_id = quant.split(VARIANT_SEP, 1)

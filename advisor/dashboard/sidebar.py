@@ -21,6 +21,8 @@ from advisor.units import parse_size
 DEFAULT_DEVICE = "raspberry-pi-5-8gb"
 SOURCES = ("Device profile", "RAM only", "This machine", "Upload a profile")
 LICENSE_CLASSES = ("permissive", "restricted", "noncommercial")
+#: "Speed like a typical…" without a class: any device of that RAM without a discrete GPU.
+ANY_RAM_CLASS = "any device (no discrete GPU)"
 
 
 def uploaded_profile(upload: Any) -> DeviceProfile:
@@ -66,12 +68,15 @@ def device_picker(cat: Catalog) -> DeviceProfile | None:
         ram = st.sidebar.text_input("RAM", value="8GB", key="ram", help="4GB, 4 GiB, 3.5g, 4096MB (1GB = 1GiB)")
         usable = st.sidebar.text_input("Usable by the app (optional)", value="", key="usable",
                                        help="default: 75% of RAM")
-        device_class = st.sidebar.selectbox("Speed like a typical…", ["any CPU-only device", *api.ram_classes(cat)], key="ram_class")
+        # any class: the catalog devices of that RAM without a discrete GPU (integrated GPUs included:
+        # a Jetson, a Mac), as the CLI's --ram without --class
+        device_class = st.sidebar.selectbox("Speed like a typical…", [ANY_RAM_CLASS, *api.ram_classes(cat)], key="ram_class",
+                                            help="the slowest catalog device of that RAM (of that class) lends its speed")
         # the deployment target (its widget is further down; a change reruns the page) narrows what a
         # RAM size stands for, as the CLI's --target and --browser do: an iOS app's 6 GB phone is an iPhone
         return api.resolve_device(api.DeviceChoice(
             ram=ram.strip() or None, usable=usable.strip() or None,
-            device_class=None if device_class == "any CPU-only device" else device_class, input_names=INPUT_NAMES,
+            device_class=None if device_class == ANY_RAM_CLASS else device_class, input_names=INPUT_NAMES,
             target_id=st.session_state.get("target"),
             browser_id=None if st.session_state.get("browser") in (None, AUTO_BROWSER) else st.session_state["browser"],
         ), cat)

@@ -97,9 +97,24 @@ def _heading(pdf: Any, text: str) -> None:
     pdf.ln(1.5)
 
 
+#: Room (mm) a table's start takes: its caption, a header row of two lines and two rows.
+TABLE_START_MM = 26.0
+#: Room (mm) a section heading takes with its spacing and rule.
+HEADING_MM = 12.0
+
+
 def _section(pdf: Any, s: Section, data: ReportData, pngs: dict[str, bytes], heads: Any) -> None:
     if s.charts and pdf.get_y() > pdf.h * 0.45:  # the charts start on a fresh page, with their heading
         pdf.add_page()
+    elif s.tables and s.id != "summary":
+        # the heading, its introduction and the start of its first table on one page: otherwise
+        # _table breaks the page after the introduction and leaves the heading alone at the foot
+        pdf.set_font(FONT, "", BODY_PT)
+        intro = sum(pdf.multi_cell(0, 4.6, p, dry_run=True, output="HEIGHT") + 1 for p in s.paragraphs)
+        need = HEADING_MM + intro + TABLE_START_MM
+        bottom = pdf.h - pdf.b_margin
+        if pdf.get_y() + need > bottom and need < bottom - pdf.t_margin:
+            pdf.add_page()
     _heading(pdf, s.title)
     if s.id == "summary":
         pdf.set_fill_color(*SUMMARY_FILL)
