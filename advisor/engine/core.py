@@ -494,7 +494,9 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     token reads its experts only; a prefill micro-batch of n tokens the union of theirs, 1 − (1 − k/E)^n
     of the experts — every one at a long prompt's 512 (MOE-ARCH-NOTES §3)."""
     weight_read = c.weights_bytes - c.lookup_bytes
-    bytes_per_token = weight_read - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes
+    # a hybrid's recurrent layers read their F32 conv/SSM state and write it back every token
+    # (ggml ssm_conv / ssm_scan): twice the state, beside the weights and the KV cache
+    bytes_per_token = weight_read - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes + 2 * c.recurrent_state_bytes
     decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
         c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
     peak = where(gpu_side, where(d.discrete, d.vram_gbs, d.host_gbs), d.cpu_gbs)
