@@ -185,7 +185,7 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
     # units in the labels, so that the values stay short: a card is ~150 px wide on an 800 px screen
     energy = "n/a" if sp.energy_j_per_response is None else f"{sp.energy_j_per_response:,.0f}"
     cards = [
-        ("Memory needed (GiB)", f"{gib(pick.memory.total_bytes):.2f}", f"{format_size(pick.headroom_bytes, precision=1)} headroom",
+        ("Memory (GiB)", f"{gib(pick.memory.total_bytes):.2f}", f"{format_size(pick.headroom_bytes, precision=1)} headroom",
          f"{format_size(pick.memory.total_bytes)} of {format_size(pick.usable_bytes)} usable; fit: {FIT_LABELS[pick.fit]}"),
         ("Decode (tok/s)", tps(sp.decode_tokens_per_s), f"likely {tps(sp.decode_band.low)}–{tps(sp.decode_band.high)}"
          + ("" if sp.sustained_decode_tokens_per_s is None else f" · sustained {tps(sp.sustained_decode_tokens_per_s)}"),
@@ -194,7 +194,7 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
         ("Time to first token", format_seconds(sp.ttft_s), f"{rec.workload.prompt_tokens:,}-token prompt", None),
         ("Quality (of 100)", f"{pick.quality_score:.0f}", f"license {cat.models[pick.model_id].license}",
          f"license class: {cat.models[pick.model_id].license_class}"),
-        ("Energy per response (J)", energy, f"{format_seconds(sp.response_s)} per full response", "device power × time"),
+        ("Energy (J)", energy, f"per {format_seconds(sp.response_s)} response", "one full response: device power × time"),
     ]
     for row in (cards[:3], cards[3:]):
         for col, (label, value, note, help_text) in zip(st.columns(3), row):
