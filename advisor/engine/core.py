@@ -226,6 +226,9 @@ class DeviceTerms:
     cpu_repack: Num
     #: the CPU's unrepacked K-quant prefill against the legacy types' (speed.KQUANT_PREFILL_BY_FAMILY)
     cpu_kquant_prefill: Num
+    #: η of a MoE's routed-expert prefill GEMMs on this CPU (empirical.EXPERT_GEMM_EFFICIENCY_CPU;
+    #: 1 for other runtimes, whose expert kernels were not measured)
+    cpu_expert_gemm: Num
     gpu_flops: Num
     host_gbs: Num
     cpu_gbs: Num  # what the CPU threads can read: host_gbs, or threads × one thread's bandwidth if less
@@ -266,6 +269,7 @@ def device_row(
         "cpu_arm": device.cpu.arch == "arm64",
         "cpu_repack": 1 + REPACK_FAMILIES.index(family) if workload.cpu_repack and family else 0,
         "cpu_kquant_prefill": KQUANT_PREFILL_BY_FAMILY.get(family or "", 1.0),
+        "cpu_expert_gemm": empirical.EXPERT_GEMM_EFFICIENCY_CPU.get(family or "", 1.0) if llama_cpp else 1.0,
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "cpu_gbs": cpu_read_gbs(device, threads),
@@ -570,9 +574,9 @@ def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: 
 def with_expert_gemm_efficiency(c: CandidateTerms, d: DeviceTerms) -> CandidateTerms:
     """Prefill terms with the routed experts' GEMMs at efficiency η of the dense GEMMs: their
     parameters count 1/η times (η = ``empirical.guess_expert_gemm_efficiency``: below 1 on
-    llama.cpp's accelerator paths — ``can_offload`` marks llama.cpp —, 1 on the CPU and in the
-    other runtimes, whose expert kernels were not measured)."""
+    llama.cpp's accelerator paths — ``can_offload`` marks llama.cpp — and on its x86 CPU path,
+    1 on Arm CPUs and in the other runtimes, whose expert kernels were not measured)."""
     if never(c.expert_active_params):
         return c
-    eta = empirical.guess_expert_gemm_efficiency(d.on_gpu & d.can_offload)
+    eta = empirical.guess_expert_gemm_efficiency(d.on_gpu & d.can_offload, cpu_efficiency=where(d.on_gpu, 1.0, d.cpu_expert_gemm))
     return replace(c, matmul_params=c.matmul_params + c.expert_active_params * (1.0 / eta - 1.0))

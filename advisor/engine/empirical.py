@@ -33,18 +33,28 @@ TIGHT_FRACTION = 0.90
 #: +59 / +39 / +39 % at 1); results/moe_speed.md.
 EXPERT_GEMM_EFFICIENCY_GPU = 0.53
 
+#: The same on llama.cpp's CPU path, by the CPU's kernel family (speed.REPACK_FAMILIES; 1 where not
+#: listed). x86: this machine's AVX-512 (python benchmarks/cpu_expert_prefill.py,
+#: benchmarks/results/cpu_expert_prefill.md): a Granite-3.1-1B-A400M twin (32 experts, 8 per token,
+#: 64 rows per expert at a 256-token prompt) against a dense Llama-3.2-1B twin in the same session,
+#: each measured ÷ predicted: the MoE's over the dense model's ×0.53 in Q8_0 and ×0.58 in Q4_K_M —
+#: the dense matrices of x86 run llama.cpp's tiled GEMMs (llamafile sgemm, the repacked kernels), the
+#: experts' MUL_MAT_ID fewer of them; 0.55. AVX2 takes it (the same code paths; not measured). Arm
+#: dotprod: 1 (OLMoE vs Qwen2.5-1.5B Q8_0 on the same Raspberry Pi 5 leaderboard: no MoE loss).
+EXPERT_GEMM_EFFICIENCY_CPU = {"avx512": 0.55, "avx2": 0.55}
 
-def guess_expert_gemm_efficiency(on_accelerator: Any, gpu_efficiency: float | None = None) -> Any:
+
+def guess_expert_gemm_efficiency(on_accelerator: Any, gpu_efficiency: float | None = None, cpu_efficiency: Any = 1.0) -> Any:
     """η of the routed experts' prefill GEMMs: EXPERT_GEMM_EFFICIENCY_GPU on an accelerator path,
-    1 on the CPU (OLMoE vs Qwen2.5-1.5B Q8_0 on the same Raspberry Pi 5 leaderboard: no MoE loss).
-    Measured on Metal from 32 to 128 rows per expert the loss barely changes (0.63 → 0.72 of the
-    dense speed-up), so η does not depend on the micro-batch here."""
+    ``cpu_efficiency`` on the CPU (EXPERT_GEMM_EFFICIENCY_CPU of its kernel family). Measured on
+    Metal from 32 to 128 rows per expert the loss barely changes (0.63 → 0.72 of the dense
+    speed-up), so η does not depend on the micro-batch here."""
     eta = EXPERT_GEMM_EFFICIENCY_GPU if gpu_efficiency is None else gpu_efficiency
-    if isinstance(on_accelerator, bool):
-        return eta if on_accelerator else 1.0
+    if isinstance(on_accelerator, bool) and not hasattr(cpu_efficiency, "shape"):
+        return eta if on_accelerator else cpu_efficiency
     import numpy as np
 
-    return np.where(on_accelerator, eta, 1.0)
+    return np.where(on_accelerator, eta, cpu_efficiency)
 
 
 def resolve_flash_attn(setting: str) -> bool:

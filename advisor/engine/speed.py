@@ -221,10 +221,16 @@ REPACK_PREFILL_SPEEDUP = {
 KQUANT_PREFILL_BY_FAMILY = {"avx512": 2.6, "avx2": 1.36}
 
 #: The same for a MoE's routed-expert matrices (llama.cpp's MUL_MAT_ID, which multiplies each
-#: expert's share of a micro-batch, a few dozen rows). Arm dotprod: OLMoE-1B-7B on the Raspberry
-#: Pi 5 (same leaderboard, board, build and model: Q4_0_4_4 50.4 against Q8_0 26.9 tok/s at pp512),
-#: ×1.87 with nearly all its prefill FLOPs in the experts. Elsewhere not measured: 1.
-REPACK_PREFILL_SPEEDUP_EXPERTS = {"avx512": {}, "avx2": {}, "dotprod": {"Q4_0": 1.87}}
+#: expert's share of a micro-batch, a few dozen rows): llama.cpp repacks them too. AVX-512: this
+#: machine (python benchmarks/cpu_expert_prefill.py, benchmarks/results/cpu_expert_prefill.md: a
+#: Granite-3.1-1B-A400M twin, 32 experts of which 8 per token, 256-token prompt, repacking allowed
+#: and forbidden in the same session): the Q4_K_M file ×0.61 (dense Llama-3.2-1B beside it: ×0.62),
+#: Q4_K ×0.57 per type; Q4_0 ×1.49, Q4_0 ×1.46 per type (dense: ×2.2). Left at 1, the experts of a
+#: Q4_K_M MoE prefilled at the unrepacked K-quant speed: +88 % there. AVX2: Q4_K as the dense
+#: matrices' (an assumption from the AVX-512 pair, 0.57 against 0.55); Q4_0 not measured: 1. Arm
+#: dotprod: OLMoE-1B-7B on the Raspberry Pi 5 (same leaderboard, board, build and model: Q4_0_4_4
+#: 50.4 against Q8_0 26.9 tok/s at pp512), ×1.87 with nearly all its prefill FLOPs in the experts.
+REPACK_PREFILL_SPEEDUP_EXPERTS = {"avx512": {"Q4_0": 1.46, "Q4_K": 0.57}, "avx2": {"Q4_K": 0.78}, "dotprod": {"Q4_0": 1.87}}
 
 
 #: the families of REPACKED_TYPES in the order core.DeviceTerms.cpu_repack counts them (from 1)
