@@ -23,17 +23,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-os.environ.setdefault("ADVISOR_HOME", str(HERE / ".cache" / "study-home"))
-os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
-
-from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine import core  # noqa: E402
 from advisor.engine.evaluate import estimate_speed, factors_for  # noqa: E402
 from advisor.engine.memory import recurrent_state_bytes  # noqa: E402
-from advisor.local import local_profile, local_profile_path, run_profile  # noqa: E402
 from advisor.records import Workload  # noqa: E402
 from advisor.validate.twin import build_twin  # noqa: E402
+from measured import twin_study  # noqa: E402
 
 RESULT = HERE / "results" / "hybrid_twin.md"
 PAIR = ("granite-4.0-h-micro", "llama-3.2-3b-instruct")
@@ -72,15 +69,11 @@ def predicted(model, catalog, device, with_state: bool) -> float:
 
 
 def main() -> int:
-    catalog = load_catalog()
-    if not local_profile_path().exists():
-        print("profiling this machine ...", flush=True)
-        run_profile(seconds=4)
-    device = local_profile()
+    catalog, device, cache = twin_study()
     rows = {}
     for model_id in PAIR:
         model = catalog.model(model_id)
-        path = build_twin(model, QUANT, Path(os.environ["ADVISOR_TWIN_CACHE"]), threads=THREADS)
+        path = build_twin(model, QUANT, cache, threads=THREADS)
         print(f"{model_id}: twin {path.stat().st_size / 1e9:.2f} GB; load average {os.getloadavg()[0]:.2f}", flush=True)
         rows[model_id] = (model, path.stat().st_size, measure(path), predicted(model, catalog, device, True),
                           predicted(model, catalog, device, False))

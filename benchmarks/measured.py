@@ -33,3 +33,22 @@ def measure_or_reload(name: str, measure: Callable[[], dict[str, Any]], render: 
     write_atomic(RESULTS / f"{name}.md", text.encode(), force=True)
     print(text)
     return 0
+
+
+def twin_study() -> tuple[Any, Any, Path]:
+    """(catalog, this machine's profile, twin cache) for a benchmark that runs twins here: the
+    study's $ADVISOR_HOME and twin cache under benchmarks/.cache unless set; the machine is
+    profiled first when that home has no profile of it."""
+    import os
+
+    here = Path(__file__).resolve().parent
+    os.environ.setdefault("ADVISOR_HOME", str(here / ".cache" / "study-home"))
+    os.environ.setdefault("ADVISOR_TWIN_CACHE", str(here / ".cache" / "twins"))
+    from advisor.catalog import load_catalog
+    from advisor.local import local_profile, local_profile_path, run_profile
+
+    if not local_profile_path().exists():
+        print("profiling this machine ...", flush=True)
+        run_profile(seconds=4)
+    return load_catalog(), local_profile(), Path(os.environ["ADVISOR_TWIN_CACHE"])
+

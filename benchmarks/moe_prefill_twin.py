@@ -21,16 +21,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-os.environ.setdefault("ADVISOR_HOME", str(HERE / ".cache" / "study-home"))
-os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
-
-from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine import core  # noqa: E402
 from advisor.engine.evaluate import estimate_speed, factors_for  # noqa: E402
-from advisor.local import local_profile, local_profile_path, run_profile  # noqa: E402
 from advisor.records import Workload  # noqa: E402
 from advisor.validate.twin import build_twin  # noqa: E402
+from measured import twin_study  # noqa: E402
 
 RESULT = HERE / "results" / "moe_prefill_twin.md"
 PROMPTS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -77,13 +74,9 @@ def predicted(model, catalog, device, union: bool) -> dict[int, float]:
 
 
 def main() -> int:
-    catalog = load_catalog()
-    if not local_profile_path().exists():
-        print("profiling this machine ...", flush=True)
-        run_profile(seconds=4)
-    device = local_profile()
+    catalog, device, cache = twin_study()
     model = twin_spec(catalog)
-    path = build_twin(model, "Q8_0", Path(os.environ["ADVISOR_TWIN_CACHE"]), threads=THREADS)
+    path = build_twin(model, "Q8_0", cache, threads=THREADS)
     print(f"twin {path} ({path.stat().st_size / 1e9:.2f} GB); load average {os.getloadavg()[0]:.2f}", flush=True)
     measured = measure(path)
     union, every = predicted(model, catalog, device, True), predicted(model, catalog, device, False)
