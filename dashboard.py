@@ -565,9 +565,13 @@ def full_grid(rec: Recommendation, cat: Catalog) -> list[Estimate]:
 
 PAGES = ("Recommendation", "Runtimes compared", "What to ship per RAM tier")
 TABS = ("Candidates", "Plots", "Compare devices", "Measured vs predicted", "Download")
-#: Widgets inside the tabs: only the open tab is drawn, so keep their values while another one is.
+#: Widgets not drawn on every run keep their values while hidden: those inside the tabs (only the
+#: open tab is drawn) and the sidebar's conditional ones (the RAM-only inputs while a profile is
+#: chosen, the entitlement and the browser under another target): Streamlit drops a widget's
+#: value on a run that does not draw it, and the user's 6GB came back as the default 8GB.
 TAB_WIDGET_KEYS = ("table_scope", "fit_filter", "table_search", "focus_model", "focus_quant", "compare_devices",
-                   "compare_model", "compare_quant", "runs_device", "report_format", "runtimes_model", "tiers_class")
+                   "compare_model", "compare_quant", "runs_device", "report_format", "runtimes_model", "tiers_class",
+                   "ram", "usable", "ram_class", "entitlement", "browser")
 
 
 def keep_tab_widget_state() -> None:

@@ -856,3 +856,21 @@ def test_the_default_speed_class_does_not_promise_a_cpu_only_device(ram):
     assert " · GPU " in header  # the stand-in uses its GPU
     default = at.selectbox(key="ram_class").value
     assert "CPU-only" not in default, default
+
+
+def test_hidden_sidebar_inputs_keep_their_values():
+    """A typed RAM came back as the default 8GB after a trip to the device profiles, and the
+    entitlement box was cleared by a trip to another target (UI audit)."""
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value("6GB").run()
+    at.radio(key="device_source").set_value("Device profile").run()
+    at.radio(key="device_source").set_value("RAM only").run()
+    assert_clean(at)
+    assert at.text_input(key="ram").value == "6GB"
+    at = choose(start(), "iphone-16-pro", "ios-app")
+    at.checkbox(key="entitlement").check().run()
+    at.selectbox(key="target").set_value("server").run()
+    at.selectbox(key="target").set_value("ios-app").run()
+    assert_clean(at)
+    assert at.checkbox(key="entitlement").value is True
