@@ -756,3 +756,30 @@ def test_csv_cells_that_start_like_a_formula_are_text_and_numbers_stay_numbers()
     rows = [{"a": "=1+1", "b": "-12%", "c": "-", "d": "-2+3+cmd|x", "e": "@SUM(A1)", "f": "+5", "g": -3.5}]
     text = render_rows(rows, [(k, k) for k in "abcdefg"], "csv")
     assert text.splitlines()[1] == "'=1+1,-12%,-,'-2+3+cmd|x,'@SUM(A1),+5,-3.5"
+
+
+def test_a_summary_without_a_speed_requirement_names_none(capsys):
+    """Without min_tps the summary said the pick decodes '~9.3 tok/s (…) against the workload';
+    with one it says against what."""
+    code, out, err = run(capsys, "report", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb", "--format", "json")
+    assert code == 0, err
+    summary = json.loads(out)["summary"]
+    assert "against the workload" not in summary and re.search(r"decodes ~[\d.]+ tok/s \([\d.]+–[\d.]+\), answers", summary)
+    code, out, err = run(capsys, "report", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb", "--min-tps", "5",
+                         "--format", "json")
+    assert code == 0, err
+    assert re.search(r"\) against ≥5 tok/s, answers", json.loads(out)["summary"])
+
+
+def test_an_empty_what_if_sheet_says_why(capsys, tmp_path):
+    """The XLSX's What-if sheet had one bare 'device' header when no device has a larger variant;
+    it now says so, as the documents do."""
+    openpyxl = pytest.importorskip("openpyxl")
+    code, _, err = run(capsys, "report", "--model", "qwen3-0.6b", "--device", "galaxy-a15-5g-4gb", "--format", "xlsx",
+                       "-o", tmp_path / "r.xlsx")
+    assert code in (0, 3), err
+    data = json.loads(run(capsys, "report", "--model", "qwen3-0.6b", "--device", "galaxy-a15-5g-4gb", "--format", "json")[1])
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["What-if more RAM"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    assert data["what_if"] == []  # no larger Galaxy A15 in the catalog
+    assert rows == [["note"], ["No candidate device has a larger-memory variant in the catalog."]]

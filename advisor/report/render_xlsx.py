@@ -155,7 +155,11 @@ def render_xlsx(data: ReportData) -> bytes:
     what_if = [{**{k: v for k, v in w.items() if k != "newly_possible"},
                 "newly_possible": ", ".join(f"{n['model']} {n['quant']}" for n in w["newly_possible"]) or "none"}
                for w in data.what_if]
-    _sheet(wb, "What-if more RAM", _columns(what_if[0] if what_if else {"device": 0}), what_if)
+    if what_if:
+        _sheet(wb, "What-if more RAM", _columns(what_if[0]), what_if)
+    else:  # as the documents say it, not a sheet with one bare header
+        _sheet(wb, "What-if more RAM", [("note", "note")],
+               [{"note": "No candidate device has a larger-memory variant in the catalog."}])
     ev_dev = data.evidence["devices"]
     _sheet(wb, "Evidence devices", _columns(ev_dev[0] if ev_dev else {"device": 0}), ev_dev)
     ev_mod = data.evidence["models"]

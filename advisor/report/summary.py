@@ -57,7 +57,7 @@ def _money(v: float | None, covers: str | None = "device") -> str:
 def summary(req: Requirements, ranking: Sequence[Mapping[str, Any]], rejected: Sequence[Mapping[str, Any]],
             n_devices: int, catalog: Catalog) -> str:
     units = plural(req.fleet_size, "unit")
-    need = f"≥{req.min_tps:g} tok/s" if req.min_tps is not None else "the workload"
+    need = f" against ≥{req.min_tps:g} tok/s" if req.min_tps is not None else ""
     if not ranking:
         closest = rejected[0] if rejected else None
         tail = f" The closest miss: {closest['device_name']} — {closest['summary']}." if closest else ""
@@ -72,8 +72,8 @@ def summary(req: Requirements, ranking: Sequence[Mapping[str, Any]], rejected: S
     on = f" on {top['runtime']} ({top['backend']})" if top.get("runtime") not in (None, "llama.cpp") else ""
     s1 = (f"Recommended: {dev_name} running {spec.name} in {top['quant']}{on} (license {spec.license}: {license_words}), "
           f"at {_money(top['unit_price_usd'], covers)} per unit{fleet}; "
-          f"it decodes ~{tps(top['decode_tokens_per_s'])} tok/s ({tps(top['decode_low'])}–{tps(top['decode_high'])}) "
-          f"against {need}, answers a {req.prompt_tokens:,}-token prompt in ~{format_seconds(top['ttft_s'])} and "
+          f"it decodes ~{tps(top['decode_tokens_per_s'])} tok/s ({tps(top['decode_low'])}–{tps(top['decode_high'])})"
+          f"{need}, answers a {req.prompt_tokens:,}-token prompt in ~{format_seconds(top['ttft_s'])} and "
           f"leaves {format_size(top['headroom_bytes'])} of memory headroom.")
     if req.max_ttft_s is None and top["ttft_s"] is not None and top["ttft_s"] > TTFT_COMFORT_S:
         s1 += (f" Its first token takes longer than the ~{TTFT_COMFORT_S:g} s a user waits comfortably; set max_ttft_s "
