@@ -874,3 +874,21 @@ def test_hidden_sidebar_inputs_keep_their_values():
     at.selectbox(key="target").set_value("ios-app").run()
     assert_clean(at)
     assert at.checkbox(key="entitlement").value is True
+
+
+def test_compare_panels_are_stacked_horizontal_bars_that_do_not_overlap():
+    """Side by side, the three Compare panels overlapped on an 800 px screen (each axis title over
+    the next panel's bars, the device names slanted under all three): now one above the other,
+    horizontal bars, the device names once per panel on one line."""
+    import pandas as pd
+
+    from advisor.dashboard import plots
+
+    table = pd.DataFrame({"device": ["Raspberry Pi 5 (8 GB)", "NVIDIA Jetson Orin Nano Super Developer Kit (8 GB, 25 W)"],
+                          "decode tok/s": [9.3, 30.7], "headroom GiB": [1.7, -0.2], "tok/s per $": [0.117, 0.123]})
+    fig = plots.compare_figure("LFM2 8B-A1B Q5_K_M", table)
+    assert [t.orientation for t in fig.data] == ["h", "h", "h"]
+    domains = sorted(tuple(fig.layout[f"yaxis{s}"].domain) for s in ("", "2", "3"))
+    assert all(a[1] < b[0] for a, b in zip(domains, domains[1:]))  # disjoint bands, bottom to top
+    assert list(fig.data[0].y) == list(table["device"])[::-1]  # the table's first device on top
+    assert list(fig.data[1].marker.color) == ["#c62828", "#1565c0"]  # a negative headroom in red

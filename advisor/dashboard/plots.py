@@ -125,22 +125,27 @@ def prompt_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figur
 
 
 def compare_figure(title: str, table: pd.DataFrame) -> go.Figure:
-    """Three panels over the compared devices: decode speed, headroom, value."""
-    names = list(table["device"])
+    """Three panels over the compared devices, one above the other: decode speed, headroom, value.
+    Horizontal bars, so that long device names stay on one line and the panels never overlap on a
+    narrow screen (side by side, an 800 px page laid each axis title over the next panel's bars)."""
+    names = list(table["device"])[::-1]  # the table's first device on top
+    panels = [("decode tok/s", list(table["decode tok/s"])[::-1], "#2e7d32"),
+              ("headroom GiB", list(table["headroom GiB"])[::-1], None),
+              ("tok/s per $100", [v * 100 for v in table["tok/s per $"]][::-1], "#6a1b9a")]
     fig = go.Figure()
-    panels = [("decode tok/s", table["decode tok/s"], "#2e7d32"),
-              ("headroom GiB", table["headroom GiB"], ["#c62828" if h < 0 else "#1565c0" for h in table["headroom GiB"]]),
-              ("tok/s per $100", table["tok/s per $"] * 100, "#6a1b9a")]
+    band = 1 / len(panels)
     layout: dict[str, Any] = {}
     for i, (panel, values, color) in enumerate(panels, 1):
         suffix = "" if i == 1 else str(i)
-        fig.add_bar(x=names, y=values, marker_color=color, xaxis=f"x{suffix}", yaxis=f"y{suffix}", name=panel,
-                    texttemplate="%{y:.3g}", textposition="outside", cliponaxis=False)
-        layout[f"xaxis{suffix}"] = {"domain": [(i - 1) / 3 + 0.04, i / 3 - 0.04], "anchor": f"y{suffix}",
-                                    "tickangle": -35, "automargin": True}
-        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "title": panel, "automargin": True}
-    fig.update_layout(**_layout(f"{title} on each device", 460), showlegend=False, **layout)
-    fig.update_layout(margin={"t": 80, "l": 60, "r": 30, "b": 140})
+        colors = color or ["#c62828" if v < 0 else "#1565c0" for v in values]
+        fig.add_bar(y=names, x=values, orientation="h", marker_color=colors, xaxis=f"x{suffix}", yaxis=f"y{suffix}",
+                    name=panel, texttemplate="%{x:.3g}", textposition="outside", cliponaxis=False)
+        top = 1 - (i - 1) * band
+        layout[f"yaxis{suffix}"] = {"domain": [top - band + 0.12, top - 0.02], "anchor": f"x{suffix}", "automargin": True}
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "title": {"text": panel, "standoff": 10}, "automargin": True,
+                                    "rangemode": "tozero"}
+    fig.update_layout(**_layout(f"{title} on each device", 150 + 3 * (70 + 30 * len(names))), showlegend=False, **layout)
+    fig.update_layout(margin={"t": 80, "l": 20, "r": 40, "b": 40})
     return fig
 
 
