@@ -892,3 +892,17 @@ def test_compare_panels_are_stacked_horizontal_bars_that_do_not_overlap():
     assert all(a[1] < b[0] for a, b in zip(domains, domains[1:]))  # disjoint bands, bottom to top
     assert list(fig.data[0].y) == list(table["device"])[::-1]  # the table's first device on top
     assert list(fig.data[1].marker.color) == ["#c62828", "#1565c0"]  # a negative headroom in red
+
+
+def test_a_report_with_nothing_recommended_says_to_choose_a_model():
+    """With nothing recommended the Download tab's report said a RAM-only device cannot be named
+    in a report — on a device profile, where the missing piece was a model (UI audit)."""
+    import importlib.util
+
+    if importlib.util.find_spec("advisor.report") is None:
+        pytest.skip("advisor.report is not in this installation")
+    at = start()
+    at.number_input(key="min_tps").set_value(10000.0).run()
+    at = open_tab(at, "Download")
+    errors = [e.value for e in at.error]
+    assert errors and errors[-1].startswith("a report needs a model: nothing is recommended here"), errors

@@ -186,9 +186,12 @@ def report_requirements(rec: Recommendation, cat: Catalog, compared: list[str], 
 
     models = list(dict.fromkeys(m for m in (rec.pick.model_id if rec.pick else None, focus[0] if focus else None) if m))
     devices = [d for d in dict.fromkeys([rec.device.id, *compared]) if cat.has_device(d)]
-    if not models or not devices:
-        raise BadInputError("a report needs a recommended model and at least one device from the profiles "
-                           "(a RAM-only or uploaded device cannot be named in a report yet)")
+    if not models:
+        raise BadInputError("a report needs a model: nothing is recommended here, so choose one in the "
+                            "Compare devices tab (or relax the constraints)")
+    if not devices:
+        raise BadInputError("a report names devices from the profiles: a RAM-only or uploaded device cannot be "
+                            "named in a report yet; add profiles in the Compare devices tab")
     from advisor.engine.recommend import ALL_RUNTIMES
 
     w, c = rec.workload, rec.constraints
