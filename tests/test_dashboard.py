@@ -906,3 +906,13 @@ def test_a_report_with_nothing_recommended_says_to_choose_a_model():
     at = open_tab(at, "Download")
     errors = [e.value for e in at.error]
     assert errors and errors[-1].startswith("a report needs a model: nothing is recommended here"), errors
+
+
+def test_chart_titles_wrap_and_legends_clear_the_axis_titles():
+    """On an 800 px screen a chart in the two columns is ~230 px wide: "Memory breakdown of the top
+    candidates" was cut off, and the context chart's legend lay over its x-axis title."""
+    from advisor.dashboard import plots
+
+    fig = plots.memory_figure(["a", "b"], {"weights": [1.0, 2.0]}, 3.0)
+    assert fig.layout.title.text == "Memory breakdown of the top<br>candidates"
+    assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= -0.3 and fig.layout.margin.b >= 120

@@ -18,14 +18,21 @@ from advisor.units import gib
 
 FIT_COLORS = {"fits": "#2e7d32", "tight": "#ef6c00", "offload": "#1565c0", "no": "#9e9e9e"}
 PICK_COLOR = "#f9a825"
-#: Above this many characters a title is wrapped onto a second line.
-TITLE_WRAP = 60
+#: Above this many characters a title is wrapped onto a second line (a chart is ~230 px wide in
+#: the dashboard's two columns on an 800 px screen: a longer line was cut off).
+TITLE_WRAP = 28
+#: Legends below the plot sit under the x-axis title, whose tick labels turn on a narrow chart.
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.34}
+MARGIN_LEGEND_BELOW = {"t": 80, "l": 60, "r": 30, "b": 130}
 
 
 def _title(text: str) -> dict[str, Any]:
     if len(text) > TITLE_WRAP and ": " in text:
         head, tail = text.split(": ", 1)
         text = f"{head}:<br><sup>{tail}</sup>"
+    elif len(text) > TITLE_WRAP and " " in text[:TITLE_WRAP]:
+        cut = text.rindex(" ", 0, TITLE_WRAP)
+        text = f"{text[:cut]}<br>{text[cut + 1:]}"
     return {"text": text, "x": 0.0, "xanchor": "left", "font": {"size": 15}}
 
 
@@ -68,9 +75,9 @@ def quality_speed_figure(table: pd.DataFrame, front: pd.DataFrame, pick: Estimat
                         marker={"symbol": "star", "size": 18, "color": PICK_COLOR, "line": {"width": 1, "color": "#333"}},
                         text=[pick_label], hovertemplate="pick: %{text}<extra></extra>")
     speeds = list(table["decode tok/s"].dropna()) if not table.empty else []
-    fig.update_layout(**_layout("Quality vs decode speed: everything that fits", 460),
+    fig.update_layout(**_layout("Quality vs decode speed: everything that fits", 460, margin=MARGIN_LEGEND_BELOW),
                       xaxis={"title": "decode tok/s (log scale)", **log_ticks(speeds)}, yaxis_title="quality score",
-                      legend={"orientation": "h", "y": -0.2})
+                      legend=LEGEND_BELOW)
     return fig
 
 
@@ -82,8 +89,8 @@ def memory_figure(names: Sequence[str], parts: dict[str, Sequence[float]], usabl
                     hovertemplate="%{y}: %{x:.2f} GiB<extra>" + label + "</extra>")
     fig.add_vline(x=usable_gib, line={"color": "#c62828", "dash": "dash"}, annotation_text=f"usable {usable_gib:.2f} GiB",
                   annotation_position="top")
-    fig.update_layout(**_layout("Memory breakdown of the top candidates", 460), barmode="stack", xaxis_title="GiB",
-                      legend={"orientation": "h", "y": -0.15, "traceorder": "normal"},
+    fig.update_layout(**_layout("Memory breakdown of the top candidates", 460, margin=MARGIN_LEGEND_BELOW), barmode="stack",
+                      xaxis_title="GiB", legend={**LEGEND_BELOW, "traceorder": "normal"},
                       colorway=["#1565c0", "#64b5f6", "#ffb74d", "#bdbdbd"])
     fig.update_yaxes(automargin=True)
     return fig
@@ -100,8 +107,8 @@ def context_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figu
     usable = gib(sweep[0][1].usable_bytes)
     fig.add_hline(y=usable, line={"color": "#c62828", "dash": "dash"}, annotation_text=f"usable {usable:.2f} GiB")
     fig.update_layout(
-        **_layout(f"{title}: memory and decode speed as context grows", 420),
-        legend={"orientation": "h", "y": -0.25},
+        **_layout(f"{title}: memory and decode speed as context grows", 420, margin=MARGIN_LEGEND_BELOW),
+        legend=LEGEND_BELOW,
         xaxis={"title": "context tokens (prompt fills 90%)", **log_ticks(xs)},
         yaxis={"title": "memory GiB", "rangemode": "tozero"},
         yaxis2={"title": "decode tok/s", "rangemode": "tozero", "overlaying": "y", "side": "right", "tickmode": "auto", "showgrid": False},
