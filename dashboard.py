@@ -34,7 +34,7 @@ from advisor.engine.evaluate import factors_for
 from advisor.engine.recommend import Constraints, Recommendation, evaluate_grid
 from advisor.engine.tiers import tiers
 from advisor.errors import AdvisorError, BadInputError
-from advisor.output import spreadsheet_text
+from advisor.output import csv_cell
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
 from advisor.wording import alternative_text, explanation, limit_text, peers_text, reason_text, tps
@@ -420,8 +420,8 @@ def download_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], cat: C
     focus = rows_view.resolve_focus(cat, rec, st.session_state.get("compare_model", PICK), st.session_state.get("compare_quant", AUTO))
     c1, c2, c3 = st.columns(3)
     # the files are built when clicked (callables), not on every rerun
-    as_text = functools.partial(table.map, lambda v: spreadsheet_text(v) if isinstance(v, str) else v)  # a model name may be a GGUF's
-    c1.download_button("Candidates table (CSV)", lambda: as_text().to_csv(index=False), "candidates.csv", "text/csv",
+    # output.csv_cell, as every CSV the tool writes (a model name may come from a user's GGUF)
+    c1.download_button("Candidates table (CSV)", lambda: table.map(csv_cell).to_csv(index=False), "candidates.csv", "text/csv",
                        key="download_csv", help="the rows shown in the Candidates tab, with its filters", on_click="ignore")
     c2.download_button("Recommendation (JSON)", lambda: json.dumps(serialize.recommendation_dict(rec, cat), indent=2),
                        "recommendation.json", "application/json", key="download_json", on_click="ignore")
@@ -569,13 +569,13 @@ TABS = ("Candidates", "Plots", "Compare devices", "Measured vs predicted", "Down
 #: open tab is drawn) and the sidebar's conditional ones (the RAM-only inputs while a profile is
 #: chosen, the entitlement and the browser under another target): Streamlit drops a widget's
 #: value on a run that does not draw it, and the user's 6GB came back as the default 8GB.
-TAB_WIDGET_KEYS = ("table_scope", "fit_filter", "table_search", "focus_model", "focus_quant", "compare_devices",
+HIDDEN_WIDGET_KEYS = ("table_scope", "fit_filter", "table_search", "focus_model", "focus_quant", "compare_devices",
                    "compare_model", "compare_quant", "runs_device", "report_format", "runtimes_model", "tiers_class",
                    "ram", "usable", "ram_class", "entitlement", "browser")
 
 
-def keep_tab_widget_state() -> None:
-    for key in TAB_WIDGET_KEYS:
+def keep_hidden_widget_state() -> None:
+    for key in HIDDEN_WIDGET_KEYS:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
 
@@ -600,7 +600,7 @@ def main() -> None:
                "memory, speed, time to first token, energy, download — and what to ship in an app or a browser tab. "
                "Predicted by the engine; measured runs shown where they exist.")
     page = st.radio("View", PAGES, key="page", horizontal=True, label_visibility="collapsed")
-    keep_tab_widget_state()
+    keep_hidden_widget_state()
     try:
         cat = catalog()
         device = device_picker(cat)

@@ -50,7 +50,7 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([key for key, _ in columns])
         for row in rows:
-            writer.writerow([_csv_cell(row.get(k)) for k, _ in columns])
+            writer.writerow([csv_cell(row.get(k)) for k, _ in columns])
         return buf.getvalue()
     if fmt == "md":
         lines = []
@@ -67,9 +67,9 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     raise ValueError(fmt)
 
 
-def _csv_cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
     """A CSV cell: nothing for None, a list's items joined by "; " (never Python's repr), text
-    made safe for a spreadsheet (``spreadsheet_text``)."""
+    made safe for a spreadsheet (``spreadsheet_text``) — every CSV the tool writes, one rule."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
@@ -80,8 +80,8 @@ def _csv_cell(value: Any) -> Any:
 def spreadsheet_text(text: str) -> str:
     """``text`` as a spreadsheet shows it, never run: a cell that starts like a formula (=, @, a
     tab or carriage return; + or - unless the cell is a plain number such as "-12%", or a lone "-"
-    for nothing) gets a
-    leading apostrophe. Names and notes may come from a user's own profile or an imported file."""
+    for nothing) gets a leading apostrophe. Names and notes may come from a user's own profile or
+    an imported file."""
     head = text[:1]
     if head in ("=", "@", "\t", "\r") or (head in ("+", "-") and text != "-" and not _NUMBER_CELL.fullmatch(text)):
         return "'" + text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from advisor.output import spreadsheet_text
+from advisor.output import csv_cell
 from advisor.report.model import COMPARISON_COLUMNS, ReportData
 
 
@@ -15,6 +15,5 @@ def render_csv(data: ReportData) -> str:
     keys = [k for k, _ in COMPARISON_COLUMNS]
     writer.writerow(keys)
     for row in data.comparison:
-        writer.writerow(["" if row.get(k) is None else spreadsheet_text(row[k]) if isinstance(row[k], str) else row[k]
-                         for k in keys])
+        writer.writerow([csv_cell(row.get(k)) for k in keys])
     return buf.getvalue()
