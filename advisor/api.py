@@ -97,14 +97,17 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
     if usable is not None and usable > ram:
         raise BadInputError(
             f"{names['usable']} {choice.usable} is more than {names['ram']} {choice.ram}; usable memory is part of RAM")
-    known = {d.device_class for d in catalog.devices.values()}
-    device_class = (choice.device_class.strip().lower() if choice.device_class and choice.device_class.strip().lower() in known
-                    else check_device_class(choice.device_class, catalog, ram_classes(catalog)))
-    if device_class and device_class not in ram_classes(catalog):
-        raise BadInputError(f"every {device_class} profile has a discrete GPU, whose VRAM a RAM size does not describe: "
-                            f"name one with --device (see 'advisor devices --class {device_class}'); "
-                            f"with {names['ram']}, use one of {', '.join(ram_classes(catalog))}")
     templates = ram_peer_templates(catalog)
+    device_class = None
+    if choice.device_class is not None:  # a class of the catalog's, else the error lists those a RAM size can take
+        classes = _classes_of(ram_peer_pool(templates))
+        asked = choice.device_class.strip().lower()
+        device_class = asked if asked in {d.device_class for d in catalog.devices.values()} else \
+            check_device_class(choice.device_class, catalog, classes)
+        if device_class not in classes:
+            raise BadInputError(f"every {device_class} profile has a discrete GPU, whose VRAM a RAM size does not describe: "
+                                f"name one with --device (see 'advisor devices --class {device_class}'); "
+                                f"with {names['ram']}, use one of {', '.join(classes)}")
     if choice.target_id:
         target = catalog.target(choice.target_id)
         browser = target.browser(choice.browser_id.strip().lower()) if choice.browser_id and target.browsers else None
@@ -137,7 +140,11 @@ def check_device_class(device_class: str | None, catalog: Catalog, choices: Sequ
 def ram_classes(catalog: Catalog) -> list[str]:
     """The device classes a RAM-only device may take its speed from (``engine.evaluate.ram_peers``
     leaves out devices with a discrete GPU: a class of only those has no RAM peer)."""
-    return sorted({d.device_class for d in ram_peer_pool(ram_peer_templates(catalog))})
+    return _classes_of(ram_peer_pool(ram_peer_templates(catalog)))
+
+
+def _classes_of(devices: Iterable[DeviceProfile]) -> list[str]:
+    return sorted({d.device_class for d in devices})
 
 
 def ram_peer_templates(catalog: Catalog) -> list[DeviceProfile]:
@@ -160,7 +167,7 @@ def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Ca
     256): the first is the one its figures come from (``evaluate.finish`` takes the slowest peer,
     file by file). Empty for a real device, or when no peer runs it; peers that cannot run it
     (natively or, a web backend, in a browser: ``runtimes.runs_on``) are left out."""
-    from advisor.engine.runtimes import Variant, resolve_variant, runs_on
+    from advisor.engine.runtimes import named_variant, resolve_variant, runs_on
 
     catalog = catalog or load_catalog()
     overrides = calibration_overrides()
@@ -175,13 +182,8 @@ def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Ca
             except BadInputError:
                 return None
         else:
-            runtime = catalog.runtime(runtime_id)
-            backend = runtime.backend(backend_id)
-            fmt = catalog.file_type(quant_id) if runtime.formats_from == "gguf" else runtime.find_format(quant_id)
-            if backend is None or fmt is None:
-                return None
-            v = Variant(runtime, backend, fmt)
-            if not runs_on(v, d, catalog.targets):
+            v = named_variant(catalog, catalog.runtime(runtime_id).id, backend_id, quant_id)
+            if v is None or v.backend is None or v.format is None or not runs_on(v, d, catalog.targets):
                 return None
         e = evaluate(catalog.models[model_id], v.format, d, Workload(), catalog, overrides=overrides, variant=v)
         return e.speed.decode_tokens_per_s if e.speed else None
