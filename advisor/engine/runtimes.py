@@ -241,12 +241,19 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
 
 def variant_of(estimate: Any, tables: Any) -> Variant | None:
     """The variant an estimate was made for (None: llama.cpp's own default path)."""
+    return named_variant(tables, estimate.runtime, estimate.backend, estimate.quant_id)
+
+
+def named_variant(tables: Any, runtime_id: str, backend_id: str, format_id: str) -> Variant | None:
+    """The variant of a runtime, one of its backends and one of its formats, by their ids (None:
+    llama.cpp, whose estimates name a speed path, not a backend; or a runtime the tables lack).
+    Unlike ``resolve_variant``, no device is checked: the ids are an estimate's own."""
     runtimes = getattr(tables, "runtimes", None) or {}
-    runtime = runtimes.get(estimate.runtime)
+    runtime = runtimes.get(runtime_id)
     if runtime is None or runtime.id == LLAMA_CPP:
         return None
-    backend = runtime.backend(estimate.backend)
-    fmt = tables.file_types.get(estimate.quant_id) if runtime.formats_from == "gguf" else runtime.find_format(estimate.quant_id)
+    backend = runtime.backend(backend_id)
+    fmt = tables.file_types.get(format_id) if runtime.formats_from == "gguf" else runtime.find_format(format_id)
     return Variant(runtime, backend, fmt)
 
 
