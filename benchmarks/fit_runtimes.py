@@ -76,9 +76,8 @@ def fit_path(obs: list[Observation], catalog):
     efficiency from its prefill rows."""
     prior = runtime_prior(obs[0].device, obs[0].variant, catalog)
     # one prior per path: devices whose llama.cpp base paths differ would need a fit each (none do today)
-    others = {runtime_prior(o.device, o.variant, catalog).model_dump(exclude={"basis"}) != prior.model_dump(exclude={"basis"})
-              for o in obs}
-    if True in others:
+    same = prior.model_dump(exclude={"basis"})
+    if any(runtime_prior(o.device, o.variant, catalog).model_dump(exclude={"basis"}) != same for o in obs):
         raise SystemExit(f"{prior.path}: its devices have different llama.cpp priors; fit them apart")
     dec = [o for o in obs if o.metric == "decode"]
     pre = [o for o in obs if o.metric == "prefill"]
