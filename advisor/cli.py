@@ -375,7 +375,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
              "basis": f"{sp['prefill_bound']} bound" + (
                  f"; the weights repacked at load for the CPU's kernels: ×{sp['prefill_repack_speedup']:.1f} (measured; "
                  "--no-repack turns it off)" if sp.get("prefill_repack_speedup", 1.0) > 1.0 else "") + (
-                 "; efficiency: the path's physical prior (no measured prefill on it)"
+                 "; efficiency: the path's prior, no published prefill row fitted (what the prior rests on: the decode line)"
                  if speed_evidence(sp["basis"], "prefill") == "prior" else "")},
             {"item": "time to first token", "value": format_seconds(sp["ttft_s"]), "basis": f"{d['workload']['prompt_tokens']} prompt tokens, model loaded"},
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},

@@ -79,7 +79,7 @@ def main() -> int:
             dated = "" if not years else f", measured {years[0]}" + (f"–{years[-1]}" if years[-1] != years[0] else "")
             basis = f"fit on {len(obs)} published measurements from {n_dev} device{'' if n_dev == 1 else 's'}{dated}"
             if not any(o.metric == "prefill" for o in obs):
-                basis += " (decode fitted, prefill prior: no published prefill row on this path)"
+                basis += f" (decode fitted, prefill prior: no published prefill row on this path; {prior.basis})"
             fit = partial(calibrate_path, obs, prior, catalog.ggml_types, basis=basis, data_log_sd=PUBLISHED_DATA_LOG_SD,
                           loss=PUBLISHED_LOSS)
             factors, fd, fp = fit(decode_params=decode_params(path))

@@ -25,7 +25,9 @@ def cat():
      "fitted", "fitted"),
     # a llama.cpp path with decode rows only keeps its prefill prior (benchmarks/fit_defaults.py)
     ("fit on 6 published measurements from 3 devices, measured 2023–2024 (decode fitted, prefill prior: no published "
-     "prefill row on this path); 80% bands from held-out error (decode: this path, prefill: all paths)", "fitted", "prior"),
+     "prefill row on this path; prefill efficiency measured on 56 prompts of twins on two x86 machines "
+     "(benchmarks/results/cpu_prefill_x86.md), the rest initial guesses); 80% bands from held-out error (decode: this "
+     "path, prefill: all paths)", "fitted", "prior"),
     # runtime paths (catalog/runtime-calibration.toml) say it per metric
     ("9 published mlx:metal measurements from 6 devices (decode prior, prefill fitted; prior llama.cpp metal)", "prior", "fitted"),
     ("11 published litert-lm:cpu measurements from 3 devices (decode fitted, prefill prior; prior llama.cpp cpu-arm)",

@@ -108,7 +108,8 @@ def test_predict_table(capsys):
 @pytest.mark.parametrize(("device", "prior"), [("mini-pc-intel-n100-8gb", True), ("raspberry-pi-5-8gb", False)])
 def test_predict_says_when_prefill_is_the_paths_prior(capsys, device, prior):
     """cpu-x86 has no fitted prefill row (its published ones are BLAS builds, checked only): the
-    prefill line says its efficiency is the prior; cpu-arm's is fitted on the Pi 5's rows."""
+    prefill line says its efficiency is the path's prior (measured on twins: the basis says so);
+    cpu-arm's is fitted on the Pi 5's rows."""
     code, out, _ = run(capsys, "predict", "--model", "llama-3.2-1b-instruct", "--quant", "Q4_K_M", "--device", device,
                        "--format", "json")
     assert code == 0
@@ -116,7 +117,8 @@ def test_predict_says_when_prefill_is_the_paths_prior(capsys, device, prior):
     assert ("prefill prior" in basis) is prior
     code, out, _ = run(capsys, "predict", "--model", "llama-3.2-1b-instruct", "--quant", "Q4_K_M", "--device", device)
     prefill_line = " ".join(out.split("prefill ", 1)[1].split("time to first token")[0].split())
-    assert ("physical prior" in prefill_line) is prior
+    assert ("the path's prior" in prefill_line) is prior
+    assert ("cpu_prefill_x86.md" in basis) is prior
 
 
 def test_predict_device_file(capsys, tmp_path):
