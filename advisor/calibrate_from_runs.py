@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -78,13 +77,12 @@ def other_machine(run: Run, catalog: Catalog) -> str | None:
     """Why a run recorded under the id ``local`` is not this machine's: its fingerprint differs
     from the one the current local profile was measured on (a $ADVISOR_HOME shared between
     machines, or a profile copied from another). None when they agree or either is unknown."""
-    from advisor.local import LOCAL_ID
+    from advisor.local import LOCAL_ID, profile_fingerprint
 
     here = catalog.devices.get(LOCAL_ID)
     if run.device_id != LOCAL_ID or not run.device_fingerprint or here is None:
         return None
-    # a profile written before the field existed says it in its source text
-    found = here.fingerprint or next(iter(re.findall(r"fingerprint ([0-9a-f]{16})", here.source or "")), None)
+    found = profile_fingerprint(here)
     if found is None or found == run.device_fingerprint:
         return None
     return (f"run on another machine (fingerprint {run.device_fingerprint}; the local profile was measured on "

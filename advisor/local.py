@@ -4,6 +4,7 @@ compute, written in the same TOML format as profiles/ (usable as ``--device loca
 from __future__ import annotations
 
 import platform
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,12 @@ def local_profile() -> DeviceProfile:
     if not path.exists():
         raise DataFileError("this machine has no profile yet; run 'advisor profile' first (a few seconds)")
     return load_device_file(path)
+
+
+def profile_fingerprint(profile: DeviceProfile) -> str | None:
+    """The fingerprint of the machine a local profile was measured on (None: not recorded); a
+    profile written before the field existed says it in its source text."""
+    return profile.fingerprint or next(iter(re.findall(r"fingerprint ([0-9a-f]{16})", profile.source or "")), None)
 
 
 def _device_class(info: MachineInfo) -> str:

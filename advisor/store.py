@@ -281,8 +281,8 @@ _IDENTITY_MEASURED = ("decode_tokens_per_s", "prefill_tokens_per_s", "stddev_tok
 
 
 def run_identity(run: Run) -> str | None:
-    """The key two copies of one imported measurement share (None: a run measured here by
-    ``advisor validate``, each of which is a measurement of its own)."""
+    """The key two copies of one imported llama-bench measurement share (None: a run measured here
+    by ``advisor validate``, each of which is a measurement of its own)."""
     if run.source != "llama-bench":
         return None
     return json.dumps([run.device_id, run.model_id, run.quant, run.gguf_path, run.backend, run.llama_cpp_version,
@@ -290,24 +290,42 @@ def run_identity(run: Run) -> str | None:
                       default=str)
 
 
+def copy_identity(run: Run) -> str | None:
+    """What an import compares with the stored runs: ``run_identity`` of a llama-bench row; of any
+    other run (an export carried it here), the time it was recorded, the machine and its result,
+    whatever device id it is stored under (``runs import`` stores another machine's 'local' runs
+    under an id of their own). None: a run without its recording time."""
+    if run.source == "llama-bench":
+        return run_identity(run)
+    if not run.created_at:
+        return None
+    return json.dumps([run.source, run.created_at, run.device_fingerprint, run.model_id, run.quant, run.status,
+                       [run.measured.get(k) for k in _IDENTITY_MEASURED]], default=str)
+
+
 def record_new_runs(runs: list[Run], path: Path | None = None) -> tuple[list[int], list[tuple[int, int]]]:
-    """``record_runs`` less the runs already stored (``run_identity``) or given twice: returns the
+    """``record_runs`` less the runs already stored (``copy_identity``) or given twice: returns the
     new runs' ids and, for each run left out, (its index in ``runs``, the id of the stored copy).
     The check and the inserts are one transaction, so two imports of one file at once store it once."""
     return _store_runs(runs, path, skip_copies=True)
 
 
-def _stored_identities(conn: sqlite3.Connection, devices: list[str]) -> dict[str, int]:
-    """run_identity → id of the first stored llama-bench run of ``devices`` with it."""
+def _stored_identities(conn: sqlite3.Connection, runs: list[Run]) -> dict[str, int]:
+    """copy_identity → id of the first stored run with it, of the stored runs that can be copies of
+    ``runs``: llama-bench runs of their devices, other runs recorded at their times."""
     stored: dict[str, int] = {}
-    for row in conn.execute(f"SELECT * FROM runs WHERE source = 'llama-bench' AND device_id IN "
-                            f"({', '.join('?' for _ in devices)}) ORDER BY id", devices):
-        try:
-            key = run_identity(_row_to_run(row))
-        except ValueError:
-            continue  # a damaged row is no copy of anything (list_runs reports it)
-        if key is not None:
-            stored.setdefault(key, int(row["id"]))
+    devices = sorted({r.device_id for r in runs if r.source == "llama-bench"})
+    times = sorted({r.created_at for r in runs if r.source != "llama-bench" and r.created_at})
+    queries = [("source = 'llama-bench' AND device_id", devices[i:i + 500]) for i in range(0, len(devices), 500)]
+    queries += [("source != 'llama-bench' AND created_at", times[i:i + 500]) for i in range(0, len(times), 500)]
+    for where, values in queries:
+        for row in conn.execute(f"SELECT * FROM runs WHERE {where} IN ({', '.join('?' for _ in values)}) ORDER BY id", values):
+            try:
+                key = copy_identity(_row_to_run(row))
+            except ValueError:
+                continue  # a damaged row is no copy of anything (list_runs reports it)
+            if key is not None:
+                stored[key] = min(stored.get(key, int(row["id"])), int(row["id"]))
     return stored
 
 
@@ -318,9 +336,9 @@ def _store_runs(runs: list[Run], path: Path | None, *, skip_copies: bool) -> tup
     copies: list[tuple[int, int]] = []
     with connect(path) as conn:
         with _immediate(conn):
-            stored = _stored_identities(conn, sorted({r.device_id for r in runs})) if skip_copies else {}
+            stored = _stored_identities(conn, runs) if skip_copies else {}
             for index, (run, values) in enumerate(zip(runs, rows)):
-                key = run_identity(run) if skip_copies else None
+                key = copy_identity(run) if skip_copies else None
                 if key is not None and key in stored:
                     copies.append((index, stored[key]))
                     continue
@@ -456,6 +474,39 @@ def _row_to_run(row: sqlite3.Row) -> Run:
         measured=measured, llama_cpp_version=d["llama_cpp_version"], tool_version=d["tool_version"],
         excluded=d.get("excluded"),
     )
+
+
+#: The fields of one run in ``advisor runs export --format json`` (``Run``'s)
+RUN_FIELDS = tuple(Run.__dataclass_fields__)
+
+
+def run_from_export(d: Mapping[str, Any]) -> Run:
+    """One run of an export (``advisor runs export --format json``), checked as a stored row is
+    (``_row_to_run``: statuses known, rates finite and in range, token counts whole and in range,
+    JSON fields objects); its id is dropped (the store gives it one). ValueError names the field."""
+    unknown = sorted(set(d) - set(RUN_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown[:5]))}")
+    row: dict[str, Any] = {name: d.get(name) for name in RUN_FIELDS}
+    for name in ("settings", "predicted", "measured", "device_profile"):
+        value = row[name]
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"field '{name}' is not a JSON object")
+        row[name] = None if value is None else json.dumps(value)
+    if not isinstance(row["synthetic"], (bool, type(None))):
+        raise ValueError(f"field 'synthetic' = {row['synthetic']!r} is not true or false")
+    for name in ("device_fingerprint", "llama_cpp_version", "tool_version"):
+        if row[name] is not None and not isinstance(row[name], str):
+            raise ValueError(f"field '{name}' is not text")
+    device = row["device_id"]
+    if isinstance(device, str) and (len(device) > 200 or not device.isprintable() or device != device.strip()):
+        raise ValueError(f"field 'device_id' = {device[:60]!r} is not a device id")
+    if isinstance(row["created_at"], str):
+        try:
+            datetime.fromisoformat(row["created_at"])
+        except ValueError:
+            raise ValueError(f"field 'created_at' = {row['created_at'][:60]!r} is not a date and time (ISO 8601)") from None
+    return _row_to_run({**row, "id": None, "synthetic": bool(row["synthetic"])})  # type: ignore[arg-type]
 
 
 def list_runs(

@@ -230,6 +230,47 @@ def test_fuzz_llama_bench_imports(edits, fmt):
             assert all(math.isfinite(v) for v in r.measured.values() if isinstance(v, float))
 
 
+_EXPORT: list[dict] = []
+
+
+def exported_runs() -> dict:
+    """An export (``advisor runs export --format json``) of the llama-bench rows imported into a store."""
+    if not _EXPORT:
+        with isolated_home() as root:
+            path = root / "bench.jsonl"
+            path.write_text("\n".join(json.dumps(r) for r in BENCH_ROWS))
+            assert invoke(["runs", "import", str(path), "--device", "mini-pc-intel-n100-8gb", "--model", "smollm2-135m-instruct"], root)[0] == 0
+            code, out, _ = invoke(["runs", "export", "--format", "json"], root)
+            assert code == 0
+            _EXPORT.append(json.loads(out))
+    return json.loads(json.dumps(_EXPORT[0]))
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 1), st.sampled_from(["", "measured", "settings", "predicted", "device_profile",
+                                                              "device_profile.memory", "device_profile.cpu"]),
+                          st.data(), bench_value), min_size=1, max_size=3))
+def test_fuzz_exported_run_imports(edits):
+    """An export read back with its fields changed: imported whole, or refused whole with one Error line."""
+    doc = exported_runs()
+    for index, where, data, value in edits:
+        target = doc["runs"][index]
+        for part in filter(None, where.split(".")):
+            target = target.get(part) if isinstance(target, dict) else None
+        if isinstance(target, dict):  # an earlier edit may have replaced the table
+            target[data.draw(st.sampled_from(sorted(target) + ["extra"]))] = value
+    with isolated_home() as root:
+        from advisor.store import list_runs
+
+        path = root / "runs.json"
+        path.write_text(json.dumps(doc))  # NaN and Infinity as json writes them
+        code, _, _ = invoke(["runs", "import", str(path)], root)
+        stored = list_runs()
+        assert len(stored) == (0 if code else 2)  # all or nothing
+        for r in stored:  # what was stored reads back valid
+            assert all(math.isfinite(v) for v in r.measured.values() if isinstance(v, float))
+
+
 STORE_COLUMNS = {"runs": ["measured", "predicted", "settings", "device_profile", "status", "source", "device_id", "created_at",
                           "model_id", "quant", "synthetic", "excluded"],
                  "calibrations": ["factors", "stats", "key", "scope", "n_runs"]}

@@ -229,11 +229,14 @@ def _when(created_at: str | None) -> str:
     return created_at.replace("T", " ")[:16]
 
 
-def _run_dict(r: Any) -> dict[str, Any]:
+def _run_dict(r: Any, *, profile: bool = False) -> dict[str, Any]:
+    """A run as JSON: with its device profile for an export ('runs import' reads it back), without
+    for a listing."""
     from dataclasses import asdict
 
     d = asdict(r)
-    d.pop("device_profile", None)
+    if not profile:
+        d.pop("device_profile", None)
     return d
 
 
@@ -286,12 +289,15 @@ def runs_show(run_id: int) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def runs_export(fmt: str, output: str | None, force: bool) -> None:
-    """Export every run (CSV or JSON) for spreadsheets and other tools."""
+    """Export every run (CSV or JSON) for spreadsheets and other tools; the JSON keeps each run's
+    device profile, so 'advisor runs import' reads it into another machine's store (a backup, or
+    one store for the runs of several machines)."""
     from advisor.store import list_runs
 
     found = list_runs()
     if fmt == "json":
-        text = dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1, "runs": [_run_dict(r) for r in found]})
+        text = dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1,
+                           "runs": [_run_dict(r, profile=True) for r in found]})
     else:
         rows = []
         for r in found:
@@ -353,16 +359,25 @@ def runs_include(run_ids: tuple[int, ...]) -> None:
 @click.option("--quant", "quant_id", default=None, help="Quantization (default: from llama-bench's model type).")
 def runs_import(file: str, device_id: str | None, device_file: str | None, model_id: str | None, quant_id: str | None) -> None:
     """Import llama.cpp's own benchmark output (`llama-bench -o json|jsonl|csv`) measured on
-    another device (a phone, a board), with our prediction beside each figure."""
-    from advisor.validate.importer import import_llama_bench
+    another device (a phone, a board), with our prediction beside each figure; or the runs of
+    'advisor runs export --format json' (this machine's backup, or another machine's runs)."""
+    from advisor.validate.importer import ExportImported, import_runs_file
 
-    done = import_llama_bench(file, device_id=device_id, device_file=device_file, model_id=model_id, quant_id=quant_id)
+    done = import_runs_file(file, device_id=device_id, device_file=device_file, model_id=model_id, quant_id=quant_id)
+    exported = isinstance(done, ExportImported)
+    items = "runs" if exported else "rows"
     stored = ", ".join(str(run_id) for _, run_id in done.copies)
     if not done.ids:
-        _emit(f"nothing imported: every row of {file} is stored already (runs {stored})")
+        _emit(f"nothing imported: every {items[:-1]} of {file} is stored already (runs {stored})")
         return
-    _emit(f"imported {len(done.ids)} measurements as runs {', '.join(map(str, done.ids))}"
-          + (f"; {len(done.copies)} rows were stored already (runs {stored}) and are not stored again" if done.copies else ""))
+    _emit(f"imported {len(done.ids)} {'runs' if exported else 'measurements'} as runs {', '.join(map(str, done.ids))}"
+          + (f"; {len(done.copies)} {items} were stored already (runs {stored}) and are not stored again" if done.copies else ""))
+    if exported and done.moved:
+        _emit("runs another machine recorded as 'local' are stored under "
+              + ", ".join(f"'{new}' (fingerprint {fp})" for new, fp in done.moved.items())
+              + ": 'advisor calibrate' fits them as that machine, not this one")
+    if exported:
+        _emit("run 'advisor calibrate' to fit them")
 
 
 # --------------------------------------------------------------------------- calibrate

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from advisor.catalog import Catalog, load_catalog, load_device_file, suggest
 from advisor.engine.calibrate import is_noisy
@@ -13,10 +17,11 @@ from advisor.engine.evaluate import evaluate
 from advisor.engine.memory import weights_bytes
 from advisor.engine.tensors import count_params
 from advisor.errors import BadInputError
+from advisor.inputs import MAX_BENCH_FILE_BYTES, check_document, read_bounded_text
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, Workload
-from advisor.store import Run, record_new_runs
+from advisor.store import Run, record_new_runs, run_from_export
 from advisor.units import format_size
-from advisor.validate.bench_import import BenchRow, read_llama_bench
+from advisor.validate.bench_import import MAX_BENCH_ROWS, BenchRow, read_llama_bench
 from advisor.validate.predicted_vs_measured import predicted_figures
 
 
@@ -216,3 +221,144 @@ def import_llama_bench(
     # one transaction: every new row is stored, or (an error, Ctrl-C, a kill) none
     ids, copies = record_new_runs(pending, db)
     return Imported(ids, [(row_numbers[i], stored) for i, stored in copies])
+
+
+# --------------------------------------------------------------------------- runs exported by this tool
+
+#: ``advisor runs export --format json``'s schema and the versions ``runs import`` reads
+RUNS_SCHEMA = "edge-model-advisor/runs"
+RUNS_SCHEMA_VERSIONS = (1,)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a measurement can have")
+
+
+def _export_document(text: str, where: str) -> dict | None:
+    """The parsed export when ``text`` is one (a JSON object naming RUNS_SCHEMA), else None (it is
+    not one: llama-bench output, or nothing this tool wrote). NaN and ±Infinity are refused."""
+    stripped = text.removeprefix("\ufeff").strip()
+    if not stripped.startswith("{") or f'"{RUNS_SCHEMA}"' not in stripped[:4096]:
+        return None
+    try:
+        raw = json.loads(stripped, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}); export the runs again "
+                            "('advisor runs export --format json')") from None
+    except RecursionError:
+        raise BadInputError(f"{where}: nested too deeply for an export of runs") from None
+    except ValueError as exc:
+        raise BadInputError(f"{where}: {exc}; export the runs again ('advisor runs export --format json')") from None
+    if not isinstance(raw, dict) or raw.get("schema") != RUNS_SCHEMA:
+        return None
+    check_document(raw, where, max_values=MAX_BENCH_ROWS * 400)
+    return raw
+
+
+def _machine_key(run: Run) -> str | None:
+    """The fingerprint of the machine a 'local' run was measured on, from the run or its profile
+    (16 hex digits, as ``advisor profile`` writes it; None: not recorded, or not one)."""
+    profile = run.device_profile or {}
+    found = run.device_fingerprint or profile.get("fingerprint")
+    return found if isinstance(found, str) and re.fullmatch(r"[0-9a-f]{16}", found) else None
+
+
+def _other_machine_id(run: Run) -> str:
+    """'local-<fingerprint>': the id another machine's 'local' runs are stored under; without a
+    fingerprint, 16 hex digits of its profile's hash (the same profile, the same id)."""
+    from advisor.local import LOCAL_ID
+
+    key = _machine_key(run) or hashlib.sha256(json.dumps(run.device_profile, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{LOCAL_ID}-{key}"
+
+
+@dataclass(frozen=True)
+class ExportImported(Imported):
+    """``Imported`` of an export, and the device ids other machines' 'local' runs were stored
+    under (id → the machine's fingerprint)."""
+
+    moved: dict[str, str]
+
+
+def import_exported_runs(
+    path: str | Path, raw: Mapping[str, object], *, device_id: str | None = None, device_file: str | None = None,
+    catalog: Catalog | None = None, db: Path | None = None,
+) -> ExportImported:
+    """Store the runs of an export (``advisor runs export --format json``, from this machine or
+    another): all of them or, on any bad run, none (one BadInputError naming it). Each keeps its
+    device profile, recording time, status and exclusion; the store gives it a new id. A run
+    recorded under 'local' on another machine (another fingerprint than this machine's profile's),
+    or without a fingerprint, is stored under 'local-<fingerprint>' (``_other_machine_id``): fitted
+    as this machine, it would calibrate the wrong one. ``device_id``/``device_file``: the device the runs were measured on, for an
+    export whose runs carry no profile. Runs stored already (``store.copy_identity``) are skipped."""
+    from advisor.local import LOCAL_ID, profile_fingerprint
+
+    catalog = catalog or load_catalog()
+    if device_id and device_file:
+        raise BadInputError("name the device with one of --device ID or --device-file FILE, not both")
+    device: DeviceProfile | None = None
+    if device_id or device_file:
+        device = catalog.device(device_id) if device_id else load_device_file(device_file)  # type: ignore[arg-type]
+    version = raw.get("schema_version")
+    if version not in RUNS_SCHEMA_VERSIONS:
+        raise BadInputError(f"{path}: an export of schema version {version!r}; this version of advisor reads "
+                            f"{', '.join(map(str, RUNS_SCHEMA_VERSIONS))}: upgrade advisor, or export the runs again with this one")
+    items = raw.get("runs")
+    if not isinstance(items, list):
+        raise BadInputError(f"{path}: 'runs' is not a list of runs; export the runs again ('advisor runs export --format json')")
+    if len(items) > MAX_BENCH_ROWS:
+        raise BadInputError(f"{path}: {len(items):,} runs; import at most {MAX_BENCH_ROWS:,} at a time")
+    here = catalog.devices.get(LOCAL_ID)
+    here_key = profile_fingerprint(here) if here else None
+    pending: list[Run] = []
+    moved: dict[str, str] = {}
+    for index, item in enumerate(items, 1):
+        label = f"{path}: run {index}" + (f" (id {item['id']})" if isinstance(item, dict) and isinstance(item.get("id"), int) else "")
+        if not isinstance(item, dict):
+            raise BadInputError(f"{label} is not a JSON object; export the runs again ('advisor runs export --format json')")
+        try:
+            run = run_from_export(item)
+        except ValueError as exc:
+            raise BadInputError(f"{label}: {exc}; correct the file or export the runs again") from None
+        if device is not None:
+            run = replace(run, device_id=device.id, device_profile=device.model_dump(mode="json", by_alias=True))
+        elif run.device_profile is None:
+            raise BadInputError(f"{label} carries no device profile (an export written before profiles were exported); "
+                                "name the device the runs were measured on with --device or --device-file")
+        try:
+            DeviceProfile.model_validate(run.device_profile)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise BadInputError(f"{label}: its device profile does not validate ({where}: {first['msg']}); "
+                                "name the device with --device or --device-file") from None
+        # another machine's, or a machine nothing tells (no fingerprint: calibrate could not tell it
+        # from this one later); a fingerprint this machine's profile lacks is compared by calibrate
+        # once the machine is profiled (calibrate_from_runs.other_machine)
+        theirs = _machine_key(run)
+        if run.device_id == LOCAL_ID and device is None and (theirs is None or (here_key is not None and theirs != here_key)):
+            new_id = _other_machine_id(run)
+            moved[new_id] = theirs or "not recorded"
+            run = replace(run, device_id=new_id, device_profile={**(run.device_profile or {}), "id": new_id})
+        pending.append(run)
+    if not pending:
+        raise BadInputError(f"{path}: the export holds no runs")
+    ids, copies = record_new_runs(pending, db)
+    return ExportImported(ids, [(i + 1, stored) for i, stored in copies], dict(sorted(moved.items())))
+
+
+def import_runs_file(
+    path: str | Path, *, device_id: str | None = None, device_file: str | None = None, model_id: str | None = None,
+    quant_id: str | None = None, catalog: Catalog | None = None, db: Path | None = None,
+) -> Imported:
+    """``advisor runs import``: an export of this tool's runs (``import_exported_runs``) or
+    llama-bench output (``import_llama_bench``), told apart by the file's schema field."""
+    text = read_bounded_text(Path(path), max_bytes=MAX_BENCH_FILE_BYTES, what="runs file")
+    raw = _export_document(text, str(path))
+    if raw is None:
+        return import_llama_bench(path, device_id=device_id, device_file=device_file, model_id=model_id, quant_id=quant_id,
+                                  catalog=catalog, db=db)
+    if model_id or quant_id:
+        raise BadInputError(f"{path} is an export of advisor's runs, which name their model and quantization; "
+                            "leave out --model and --quant (they are for llama-bench output)")
+    return import_exported_runs(path, raw, device_id=device_id, device_file=device_file, catalog=catalog, db=db)
