@@ -12,8 +12,9 @@ none is in another fit of this efficiency):
   * the validation study's VM (AMD EPYC, 2 cores; profile reference_devices/ref-study-vm-epyc.toml):
     benchmarks/results/validation_runs.json (the product's runner, 256-token prompts),
     cpu_repack.json (repacking on and off), cpu_isa.json (llama-bench pp512, the native build,
-    repacking on and off), cpu_expert_prefill.json (its dense control model only: the MoE's rows
-    set empirical.EXPERT_GEMM_EFFICIENCY_CPU);
+    repacking on and off). Not cpu_expert_prefill.json: its dense control ran 34 % slower than the
+    same twin, file, prompt and threads in cpu_repack.json (101.7 against 153.2 tok/s, Q8_0), a
+    session slowed by another job; that study reads only ratios within its session;
   * the lent H200 machine's host (Xeon, 16 cores of a VM; ref-h200-host-cpu.toml):
     cpu_h200host_bench.jsonl and cpu_h200host_threads.jsonl (llama-bench pp512, 1–16 threads).
 
@@ -64,20 +65,17 @@ def study_vm(catalog) -> list[Observation]:
         out += [o for o in observations_from_run(run, catalog) if o.metric == "prefill"]
     out = [Observation(o.model, o.ftype, o.device, o.workload, o.metric, o.value, label=f"{o.model.id} {o.ftype.id} (validation_runs.json)") for o in out]
 
-    def runner_rows(name: str, models: tuple[str, ...] | None) -> list[Observation]:
+    def runner_rows(name: str) -> list[Observation]:
         data = json.loads((RESULTS / name).read_text())
         s = data["settings"]
         rows = []
         for (model_id, quant, repack), tps in sorted(_median_runs(data["runs"], ("model", "quant", "repack"), "prefill_tokens_per_s").items()):
-            if models is not None and model_id not in models:
-                continue
             w = Workload(context_tokens=s["n_ctx"], prompt_tokens=s["prompt_tokens"], output_tokens=1, threads=s["threads"], cpu_repack=bool(repack))
             rows.append(Observation(catalog.model(model_id), catalog.file_type(quant), device, w, "prefill", tps,
                                     label=f"{model_id} {quant} {'repacked' if repack else 'plain'} ({name})"))
         return rows
 
-    out += runner_rows("cpu_repack.json", None)
-    out += runner_rows("cpu_expert_prefill.json", ("llama-3.2-1b-instruct",))
+    out += runner_rows("cpu_repack.json")
     isa = json.loads((RESULTS / "cpu_isa.json").read_text())
     native = [r for r in isa["prefill_runs"] if r["build"] == "native" and r["rc"] == 0]
     for (quant, repack), tps in sorted(_median_runs(native, ("quant", "repack"), "tok_s").items()):

@@ -182,21 +182,26 @@ REPACKED_TYPES = {
 }
 
 #: Prefill speed-up (or slow-down) of a repacked type on the CPU over the same file unrepacked, by
-#: REPACKED_TYPES family, where measured; a type repacked but not measured keeps 1:
+#: REPACKED_TYPES family, where measured; a type repacked but not measured keeps 1. Q4_0's is over
+#: the legacy types' unrepacked speed (the engine's for every legacy type, Q8_0's as measured):
+#: unrepacked, x86's Q4_0 kernel runs at only ×0.84–0.88 of Q8_0's (AVX2 ×0.78), so repacked Q4_0
+#: against plain Q4_0 (×2.2 on AVX-512) would overstate it against the other types by ~17 %.
 #: - AVX-512 (this machine, 2 threads; ``python benchmarks/cpu_repack.py``,
 #:   benchmarks/results/cpu_repack.md: the same twin with repacking allowed and off, 2 runs × 3
-#:   repeats each): Q4_0 ×2.20 (Qwen2.5-0.5B) and ×2.18 (Llama-3.2-1B). The K-quant files of
-#:   Llama-3.2-1B: Q4_K_M ×0.585 and Q2_K ×0.588 — the repacked K-quant kernels are slower than the
+#:   repeats each): Q4_0 repacked against plain Q8_0 ×1.85 (Qwen2.5-0.5B) and ×1.83 (Llama-3.2-1B;
+#:   against plain Q4_0 ×2.20 and ×2.18), and ×1.89 in llama-bench pp512 (cpu_isa.md): ×1.85.
+#:   The K-quant files of Llama-3.2-1B: Q4_K_M ×0.585 and Q2_K ×0.588 — the repacked K-quant kernels are slower than the
 #:   plain AVX-512 dot products; per type, so that the files' mixes (``repack_prefill_speedups``;
 #:   Q6_K and Q3_K are not repacked on x86) give those: Q4_K ×0.55, Q2_K ×0.48. (The Qwen2.5-0.5B
 #:   twin's K-quant files fall back to legacy types for its 896-wide rows: they measure those.)
 #:   Q8_0, not repacked on x86, is the control: ×1.00.
 #: - AVX2 without AVX-512 (one llama.cpp source built AVX2-only on the same machine, llama-bench
 #:   pp512 with 2 threads, ``--repack`` 1 and 0; python benchmarks/cpu_isa.py,
-#:   benchmarks/results/cpu_isa.md): Q4_0 ×1.36; the Llama-3.2-1B Q4_K_M file ×0.80, Q4_K ×0.78
+#:   benchmarks/results/cpu_isa.md): Q4_0 ×1.06 against plain Q8_0 (×1.36 against plain Q4_0); the
+#:   Llama-3.2-1B Q4_K_M file ×0.80, Q4_K ×0.78
 #:   per type (its Q6_K, 15 % of the weights, is not repacked on x86); Q2_K not repacked (file
-#:   ×0.98). The same source built with AVX-512 but without VNNI gives Q4_0 ×2.03 and Q4_K_M
-#:   ×1.36: the AVX-512 values above are those of CPUs with VNNI (every AVX-512 client CPU since
+#:   ×0.98). The same source built with AVX-512 but without VNNI gives Q4_0 ×2.03 (×1.78 against
+#:   plain Q8_0) and Q4_K_M ×1.36: the AVX-512 values above are those of CPUs with VNNI (every AVX-512 client CPU since
 #:   Ice Lake, and Zen 4).
 #: - Arm with dotprod: the Raspberry Pi 5's edge-llm-leaderboard rows (runtime-measurements.csv,
 #:   same board, 4 threads, pp512, one 2024 build): mpt-7b Q4_0_4_4 (the layout llama.cpp now
@@ -205,8 +210,8 @@ REPACKED_TYPES = {
 #:   a 2025+ build (llama.cpp discussion #30069) against the same Q8_0 row gives 3.6×; OLMoE-1B-7B's
 #:   Q4_0_4_4 / Q8_0 pair (a MoE: experts multiply in small batches) 1.9×.
 REPACK_PREFILL_SPEEDUP = {
-    "avx512": {"Q4_0": 2.2, "Q4_K": 0.55, "Q2_K": 0.48},
-    "avx2": {"Q4_0": 1.36, "Q4_K": 0.78},
+    "avx512": {"Q4_0": 1.85, "Q4_K": 0.55, "Q2_K": 0.48},
+    "avx2": {"Q4_0": 1.06, "Q4_K": 0.78},
     "dotprod": {"Q4_0": 3.2},
 }
 
@@ -225,12 +230,13 @@ KQUANT_PREFILL_BY_FAMILY = {"avx512": 2.6, "avx2": 1.36}
 #: machine (python benchmarks/cpu_expert_prefill.py, benchmarks/results/cpu_expert_prefill.md: a
 #: Granite-3.1-1B-A400M twin, 32 experts of which 8 per token, 256-token prompt, repacking allowed
 #: and forbidden in the same session): the Q4_K_M file ×0.61 (dense Llama-3.2-1B beside it: ×0.62),
-#: Q4_K ×0.57 per type; Q4_0 ×1.49, Q4_0 ×1.46 per type (dense: ×2.2). Left at 1, the experts of a
+#: Q4_K ×0.57 per type; Q4_0, as the dense one against plain Q8_0, the file ×1.29 (×1.49 against
+#: plain Q4_0), ×1.27 per type beside the dense matrices' ×1.85. Left at 1, the experts of a
 #: Q4_K_M MoE prefilled at the unrepacked K-quant speed: +88 % there. AVX2: Q4_K as the dense
 #: matrices' (an assumption from the AVX-512 pair, 0.57 against 0.55); Q4_0 not measured: 1. Arm
 #: dotprod: OLMoE-1B-7B on the Raspberry Pi 5 (same leaderboard, board, build and model: Q4_0_4_4
 #: 50.4 against Q8_0 26.9 tok/s at pp512), ×1.87 with nearly all its prefill FLOPs in the experts.
-REPACK_PREFILL_SPEEDUP_EXPERTS = {"avx512": {"Q4_0": 1.46, "Q4_K": 0.57}, "avx2": {"Q4_K": 0.78}, "dotprod": {"Q4_0": 1.87}}
+REPACK_PREFILL_SPEEDUP_EXPERTS = {"avx512": {"Q4_0": 1.27, "Q4_K": 0.57}, "avx2": {"Q4_K": 0.78}, "dotprod": {"Q4_0": 1.87}}
 
 
 #: the families of REPACKED_TYPES in the order core.DeviceTerms.cpu_repack counts them (from 1)
