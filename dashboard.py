@@ -301,13 +301,14 @@ def prompt_plot(focus: tuple[str, str, rt.Variant | None], device: DeviceProfile
 
 
 def plots_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], device: DeviceProfile, workload: Workload, cat: Catalog) -> None:
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(quality_speed_plot(grid(), rec.pick, cat), key="plot_quality_speed")
+    # one above the other, each the page's width: in half of an 800 px page the memory chart's
+    # model names (its y-axis) took all plotly would give them and were cut off
+    st.plotly_chart(quality_speed_plot(grid(), rec.pick, cat), key="plot_quality_speed")
     fig = memory_plot(rec, cat)
     if fig is None:
-        c2.info("No candidate to break down.")
+        st.info("No candidate to break down.")
     else:
-        c2.plotly_chart(fig, key="plot_memory")
+        st.plotly_chart(fig, key="plot_memory")
     st.markdown("**One model in detail**")
     focus = focus_choice(cat, rec, "focus")
     if focus is None:

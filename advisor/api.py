@@ -253,7 +253,7 @@ def check_runnable(device: DeviceProfile, constraints: Constraints, catalog: Cat
     fmt = next(iter(constraints.quant_ids)) if constraints.quant_ids and len(constraints.quant_ids) == 1 else None
     if len(ids) == 1:  # its own error names the valid choices (runtimes, backends or formats there)
         rt.resolve_variant(catalog, on, ids[0], fmt, constraints.backend, dep)
-    where = f"{on.name} under {dep.target.id}" if dep is not None else on.name
+    where = f"{on.name} under the {dep.target.name} target" if dep is not None else on.name
     asked = f"backend '{constraints.backend}'" if constraints.backend else "these formats"
     raise BadInputError(f"none of the runtimes considered ({', '.join(ids)}) can use {asked} on {where}; "
                         "see 'advisor runtimes' for each runtime's backends and formats")

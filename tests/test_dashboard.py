@@ -543,20 +543,24 @@ def test_runtime_selector_follows_the_library(device_id, runtime):
         assert set(table(at)["runtime"]) == {f"{runtime} ({rec.pick.backend})"}
 
 
-@pytest.mark.parametrize(("device_id", "target_id", "runtime", "call"), [
+@pytest.mark.parametrize(("device_id", "target_id", "runtime", "call", "says"), [
     ("raspberry-pi-5-8gb", "ios-app", None,
-     lambda cat: api.make_deployment(cat.device("raspberry-pi-5-8gb"), "ios-app", catalog=cat)),
+     lambda cat: api.make_deployment(cat.device("raspberry-pi-5-8gb"), "ios-app", catalog=cat),
+     "the iOS / iPadOS app target cannot run on Raspberry Pi 5 (8 GB)"),
     ("pixel-8", None, "mlx",
      lambda cat: resolve_variant(cat, cat.device("pixel-8"), "mlx",
-                                 deployment=api.make_deployment(cat.device("pixel-8"), "server", catalog=cat))),
+                                 deployment=api.make_deployment(cat.device("pixel-8"), "server", catalog=cat)),
+     "mlx does not run on Google Pixel 8 under the Server / command line target"),
     ("iphone-16-pro", "android-app", None,
-     lambda cat: api.make_deployment(cat.device("iphone-16-pro"), "android-app", catalog=cat)),
+     lambda cat: api.make_deployment(cat.device("iphone-16-pro"), "android-app", catalog=cat),
+     "the Android app target cannot run on Apple iPhone 16 Pro"),
 ])
-def test_impossible_choices_are_errors_in_the_dashboards_words(device_id, target_id, runtime, call):
+def test_impossible_choices_are_errors_in_the_dashboards_words(device_id, target_id, runtime, call, says):
     at = choose(start(), device_id, target_id, runtime)
     expected = library_message(lambda: call(load_catalog()))
     assert [e.value for e in at.error] == [expected]
     assert "--" not in expected  # no CLI flag names
+    assert expected.startswith(says)  # the target by the name its selectbox shows, not its id ("under server")
     assert not at.subheader or not heading(at).startswith("Best pick")
 
 

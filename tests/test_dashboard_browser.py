@@ -246,6 +246,32 @@ def test_recommendation_visible_in_chromium(server, browser):
     browser.screenshot(SHOTS / "dashboard_plots.png")
 
 
+def test_memory_chart_names_fit_on_an_800_px_screen(server, browser):
+    """On an 800 px screen the memory chart, in half of the page, cut its model names (its y axis)
+    on the left: each name lies whole inside the chart."""
+    heading = expected_pick_heading()
+    browser.call("Emulation.setDeviceMetricsOverride", width=800, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+    try:
+        browser.call("Page.navigate", url=server)
+        time.sleep(1)
+        wait_for(lambda: browser.settled(heading), 90, f"'{heading}' on the page")
+        browser.click_text("[role=tab]", "Plots")
+        chart = ("[...document.querySelectorAll('.js-plotly-plot')].find(p => p.offsetParent !== null"
+                 " && (p.querySelector('.gtitle') || {}).textContent?.startsWith('Memory breakdown'))")
+        wait_for(lambda: browser.js(f"!!{chart}"), 60, "the memory chart")
+        time.sleep(1.5)
+        labels = json.loads(browser.js(
+            f"JSON.stringify((() => {{ const p = {chart}; p.scrollIntoView({{block: 'start'}}); const r = p.getBoundingClientRect();"
+            " return [...p.querySelectorAll('.yaxislayer-above .ytick text')].map(t => { const b = t.getBoundingClientRect();"
+            " return [t.textContent, b.left - r.left]; }); })())"))
+        time.sleep(0.5)
+        browser.screenshot(SHOTS / "dashboard_memory_800px.png")
+        assert heading.removeprefix("Best pick: ").replace(" · ", " ") in [text for text, _ in labels]
+        assert [text for text, left in labels if left < 0] == []
+    finally:
+        browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+
+
 def test_llama_cpp_settings_open_in_the_sidebar(server, browser):
     """The sidebar's llama.cpp settings (threads, flash attention, repacking) open on a click."""
     browser.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)

@@ -212,7 +212,7 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
     usable = usable_for(runtime)
     if not usable:
         able = sorted(r.id for r in tables.runtimes.values() if usable_for(r))
-        where = f"{device.name} under {deployment.target.id}" if deployment is not None else device.name
+        where = f"{device.name} under the {deployment.target.name} target" if deployment is not None else device.name
         if deployment is None and not any(device.cpu.arch in b.cpu_arches for b in runtime.backends):
             raise BadInputError(f"{runtime.id} has no {device.cpu.arch} build, so it does not run on {where}; "
                                 f"runtimes there: {', '.join(able) or 'none'}")

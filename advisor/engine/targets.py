@@ -39,9 +39,10 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
     """Place ``target`` on ``device``: check it can host it, pick the browser (the one named, else
     the first of the device's OS that offers WebGPU there, else its first), compute the budget."""
     if not target.hosts(device):
-        able = [t.id for t in targets if t.hosts(device)]
+        # named as everywhere else the user sees a target; the id is what --target takes
+        able = [f"{t.name} ({t.id})" for t in targets if t.hosts(device)]
         raise BadInputError(
-            f"target {target.id} cannot run on {device.name} (a {device.device_class} running {'/'.join(device.platforms)}); "
+            f"the {target.name} target cannot run on {device.name} (a {device.device_class} running {'/'.join(device.platforms)}); "
             + (f"targets for this device: {', '.join(able)}" if able else "it hosts no target"))
     browser = None
     if browser_id is not None and not target.browsers:
