@@ -20,6 +20,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,9 +30,9 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("ADVISOR_HOME", str(HERE / ".cache" / "study-home"))
 os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
 
-from advisor.calibrate_from_runs import observations_from_run  # noqa: E402
+from advisor.calibrate_from_runs import observations_from_run, run_calibration  # noqa: E402
 from advisor.catalog import load_catalog, load_device_file  # noqa: E402
-from advisor.engine.calibrate import calibrate_path, predict  # noqa: E402
+from advisor.engine.calibrate import predict  # noqa: E402
 from advisor.engine.evaluate import for_measured_bandwidth  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
 from advisor.errors import AdvisorError  # noqa: E402
@@ -103,8 +104,12 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
     device = stored[1] if stored else local_profile()
     path = execution_path(device)
     prior = for_measured_bandwidth(device, catalog.calibration[path])  # the shipped factors as the engine applies them here
-    train = [o for s, r in rows if s == "train" for o in observations_from_run(r, catalog)]
-    fitted, fd, fp = calibrate_path(train, prior, catalog.ggml_types, basis=f"fit on {len(train)} training observations")
+    # the device calibration `advisor calibrate` stores from the training runs (its decision included:
+    # a metric whose held-out error the fit raises keeps the shipped factors)
+    nowhere = Path(tempfile.mkdtemp()) / "none.db"
+    (dev,) = [g for g in run_calibration(runs=[r for s, r in rows if s == "train"], catalog=catalog, db=nowhere,
+                                         dry_run=True).groups if g.scope == "device"]
+    fitted = dev.factors if dev.applied else prior
 
     mem_lines = ["| model | quant | weights: GGUF tensors | error | llama.cpp model buffers | error | KV buffer | error | compute buffer | error | peak RSS | predicted total | error |",
                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -175,7 +180,8 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
         f"(bw efficiency {prior.bw_efficiency:.3f} → {fitted.bw_efficiency:.3f}, fixed {prior.fixed_s_per_layer * 1e6:.0f} → "
         f"{fitted.fixed_s_per_layer * 1e6:.0f} µs/layer, prefill efficiency {prior.prefill_efficiency:.3f} → {fitted.prefill_efficiency:.3f}, "
         f"decode compute efficiency {prior.decode_compute_efficiency:.3f} → {fitted.decode_compute_efficiency:.3f}, "
-        f"prefill factor of K-quants vs legacy types {prior.prefill_kquant_factor:.2f} → {fitted.prefill_kquant_factor:.2f}).",
+        f"prefill factor of K-quants vs legacy types {prior.prefill_kquant_factor:.2f} → {fitted.prefill_kquant_factor:.2f}; "
+        f"calibrate's decision: {dev.decision}).",
         "",
         f"Held-out runs (test split), median absolute error: decode {md('d_before_test')} before → **{md('d_after_test')}** after; "
         f"prefill {md('p_before_test')} before → **{md('p_after_test')}** after. All runs before calibration (shipped defaults): "

@@ -643,3 +643,29 @@ def test_calibrate_csv_is_one_table(catalog, tmp_path, monkeypatch, capsys):
     assert main(["calibrate", "--dry-run", "--format", "csv"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0][:2] == ["scope", "key"] and all(len(r) == len(rows[0]) for r in rows) and len(rows) >= 2
+
+
+def test_a_metric_the_fit_predicts_worse_held_out_keeps_the_shipped_factors(catalog, tmp_path):
+    """A device calibration is judged per metric: runs whose decode is 0.6× the shipped prediction
+    (the fit learns it) and whose prefill scatters ×1.3 / ×0.77 around it (a fit that leaves a run
+    out leans away from it: held out, worse than the shipped factors) apply their decode factors and
+    keep the shipped prefill ones, with the shipped prefill band. On this repository's VM a 7-run fit
+    halved the decode error and raised prefill's from 6 % to 15 % (benchmarks/results/validation.md)."""
+    db = tmp_path / "runs.db"
+    device = catalog.device("mini-pc-intel-n100-8gb")
+    shipped = factors_for(device, catalog)
+    for i, (m, q) in enumerate(COMBOS * 2):
+        s = estimate_speed(catalog.model(m), catalog.file_type(q), catalog.ggml_types, device, Workload(2048, 256, 64), shipped)
+        dec, pre = s.decode_tokens_per_s * 0.6 * (1 + 0.01 * (i % 3 - 1)), s.prefill_tokens_per_s * (1.3 if i % 2 else 0.77)
+        record_run(Run(source="validate", status="ok", device_id=device.id, model_id=m, quant=q,
+                       device_profile=device.model_dump(mode="json", by_alias=True),
+                       settings={"n_ctx": 2048, "prompt_tokens": 256, "output_tokens": 64, "threads": device.cpu.big_cores},
+                       measured={"decode_tokens_per_s": dec, "prefill_tokens_per_s": pre,
+                                 "decode_samples": [dec] * 3, "prefill_samples": [pre] * 3}), db)
+    (dev,) = [g for g in run_calibration(db=db, catalog=catalog, dry_run=True).groups if g.scope == "device"]
+    assert dev.applied and "prefill factors kept shipped (leave-one-run-out error" in dev.decision, dev.decision
+    assert "decode factors kept" not in dev.decision
+    for p in ("prefill_efficiency", "prefill_kquant_factor", "prefill_float_factor", "prefill_band"):
+        assert getattr(dev.factors, p) == getattr(shipped, p), p
+    assert dev.factors.bw_efficiency < 0.8 * shipped.bw_efficiency  # decode learned the 0.6×
+    assert dev.heldout_mdape_after < dev.heldout_mdape_before

@@ -394,7 +394,8 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
     the recorded runs, per device and per execution path, and show each affected device's decode
     speed before → after. Noisy or impossible runs are left out; a device's fit applies to that
     device only; a path-wide default changes only from runs on 3 or more devices and only when it
-    lowers the leave-one-device-out error; a fit worse than the shipped factors is not applied."""
+    lowers the leave-one-device-out error; a fit worse than the shipped factors is not applied, and
+    a metric (decode or prefill) the fit predicts worse held out keeps the shipped factors."""
     from advisor.calibrate_from_runs import MIN_DEVICES_FOR_PATH, run_calibration
 
     if reset:
