@@ -41,8 +41,8 @@ from advisor.calibrate_from_runs import observations_from_run  # noqa: E402
 from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
 from advisor.records import Workload  # noqa: E402
-from advisor.store import Run  # noqa: E402
 from cuda_device import bench_case, bench_rows  # noqa: E402
+from measured import study_runs  # noqa: E402
 
 RESULTS = HERE / "results"
 REFS = HERE / "reference_devices"
@@ -58,11 +58,8 @@ def _median_runs(runs: list[dict], key: tuple[str, ...], value: str) -> dict[tup
 
 
 def study_vm(catalog) -> list[Observation]:
-    device = load_device_file(REFS / "ref-study-vm-epyc.toml")
-    out: list[Observation] = []
-    for r in json.loads((RESULTS / "validation_runs.json").read_text())["runs"]:
-        run = Run(**{**r, "device_profile": device.model_dump(mode="json", by_alias=True)})
-        out += [o for o in observations_from_run(run, catalog) if o.metric == "prefill"]
+    runs, device = study_runs()
+    out: list[Observation] = [o for run in runs for o in observations_from_run(run, catalog) if o.metric == "prefill"]
     out = [Observation(o.model, o.ftype, o.device, o.workload, o.metric, o.value, label=f"{o.model.id} {o.ftype.id} (validation_runs.json)") for o in out]
 
     def runner_rows(name: str) -> list[Observation]:

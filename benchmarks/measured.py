@@ -52,3 +52,18 @@ def twin_study() -> tuple[Any, Any, Path]:
         run_profile(seconds=4)
     return load_catalog(), local_profile(), Path(os.environ["ADVISOR_TWIN_CACHE"])
 
+
+
+def study_runs() -> tuple[list[Any], Any]:
+    """(runs, profile): the validation study's runs as exported (results/validation_runs.json) on the
+    profile of the machine they ran on (reference_devices/ref-study-vm-epyc.toml). Each run carries
+    that profile under the profile's id, not 'local', which would read the local profile of whatever
+    machine runs the benchmark."""
+    from advisor.catalog import load_device_file
+    from advisor.store import Run
+
+    device = load_device_file(RESULTS.parent / "reference_devices" / "ref-study-vm-epyc.toml")
+    profile = device.model_dump(mode="json", by_alias=True)
+    runs = [Run(**{**r, "device_id": device.id, "device_profile": profile})
+            for r in json.loads((RESULTS / "validation_runs.json").read_text())["runs"]]
+    return runs, device

@@ -21,7 +21,6 @@ Machines (all x86; every run is a synthetic twin or a published row, none is in 
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import sys
@@ -35,21 +34,15 @@ from advisor.calibrate_from_runs import observations_from_run  # noqa: E402
 from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, calibrate_path, predict  # noqa: E402
 from advisor.engine.speed import MEASURED_BW_EFFICIENCY, execution_path  # noqa: E402
-from advisor.store import Run  # noqa: E402
 from cuda_device import decode_observations  # noqa: E402
+from measured import study_runs  # noqa: E402
 
 RESULTS = HERE / "results"
 REFS = HERE / "reference_devices"
 
 
 def study_vm(catalog) -> list[Observation]:
-    device = load_device_file(REFS / "ref-study-vm-epyc.toml")
-    runs = json.loads((RESULTS / "validation_runs.json").read_text())["runs"]
-    out = []
-    for r in runs:
-        run = Run(**{**r, "device_profile": device.model_dump(mode="json", by_alias=True)})
-        out += [o for o in observations_from_run(run, catalog) if o.metric == "decode"]
-    return out
+    return [o for run in study_runs()[0] for o in observations_from_run(run, catalog) if o.metric == "decode"]
 
 
 def h200_host(catalog) -> list[Observation]:

@@ -15,7 +15,6 @@ when cores are shared, and the script records the load average beside each run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -26,12 +25,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 os.environ.setdefault("ADVISOR_HOME", str(HERE / ".cache" / "study-home"))
 os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
 
 from advisor.calibrate_from_runs import observations_from_run, run_calibration  # noqa: E402
-from advisor.catalog import load_catalog, load_device_file  # noqa: E402
+from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import predict  # noqa: E402
 from advisor.engine.evaluate import for_measured_bandwidth  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
@@ -41,6 +41,7 @@ from advisor.records import DeviceProfile  # noqa: E402
 from advisor.store import Run, list_runs  # noqa: E402
 from advisor.units import GIB, MIB  # noqa: E402
 from advisor.validate.predicted_vs_measured import run_validation  # noqa: E402
+from measured import study_runs  # noqa: E402
 
 #: (model, quant, split): the test split holds out one whole model and one quant type of others.
 PLAN = [
@@ -73,21 +74,6 @@ def run_all() -> None:
 
 def pct(p: float, m: float) -> float:
     return (p - m) / m * 100
-
-
-#: the study's runs as exported, and the profile of the machine they ran on (``--from-json``)
-RUNS_JSON = HERE / "results" / "validation_runs.json"
-STUDY_PROFILE = HERE / "reference_devices" / "ref-study-vm-epyc.toml"
-
-
-def exported_runs() -> tuple[list[Run], DeviceProfile]:
-    """The runs of RUNS_JSON on the study machine's profile: each keeps the profile with it under
-    the profile's id (not 'local', which would read this machine's own profile)."""
-    device = load_device_file(STUDY_PROFILE)
-    profile = device.model_dump(mode="json", by_alias=True)
-    runs = [Run(**{**r, "device_id": device.id, "device_profile": profile})
-            for r in json.loads(RUNS_JSON.read_text())["runs"]]
-    return runs, device
 
 
 def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
@@ -243,7 +229,7 @@ def main() -> int:
     args = ap.parse_args()
     if not (args.report or args.from_json):
         run_all()
-    text = report(exported_runs() if args.from_json else None)
+    text = report(study_runs() if args.from_json else None)
     out = HERE / "results" / "validation.md"
     out.write_text(text)
     print(text)
