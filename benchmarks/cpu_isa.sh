@@ -6,7 +6,9 @@
 #   novnni   AVX-512 (F, CD, VL, DQ, BW) without VNNI: what a Windows build (MSVC or clang-cl)
 #            compiles on an AVX-512 CPU with the default options (ggml-cpu/cmake/FindSIMD.cmake
 #            detects AVX, AVX2 and AVX-512, never VNNI; GGML_AVX512_VNNI defaults to OFF)
-#   avx2     AVX2 + FMA + F16C, no AVX-512: the int8 dot products of an AVX2-only CPU
+#   avx2     AVX2 + FMA + F16C, no AVX-512: the int8 dot products of an AVX2-only CPU (Zen 3, Skylake)
+#   avx2vnni the same with AVX-VNNI (VPDPBUSD on 256-bit registers): Intel's client CPUs since Alder
+#            Lake (Core Ultra, N100), which have no AVX-512
 # Usage: bash benchmarks/cpu_isa.sh BUILD_ROOT   (~10 min per configuration on 2 cores)
 set -euo pipefail
 root=${1:?usage: cpu_isa.sh BUILD_ROOT}
@@ -19,6 +21,7 @@ declare -A flags=(
   [native]="-DGGML_NATIVE=ON"
   [novnni]="${x86[*]} -DGGML_AVX512=ON -DGGML_AVX512_VNNI=OFF"
   [avx2]="${x86[*]} -DGGML_AVX512=OFF"
+  [avx2vnni]="${x86[*]} -DGGML_AVX512=OFF -DGGML_AVX_VNNI=ON"
 )
 mkdir -p "$root"
 for cfg in ${CONFIGS:-native novnni avx2}; do

@@ -12,9 +12,12 @@ none is in another fit of this efficiency):
   * the validation study's VM (AMD EPYC, 2 cores; profile reference_devices/ref-study-vm-epyc.toml):
     benchmarks/results/validation_runs.json (the product's runner, 256-token prompts),
     cpu_repack.json (repacking on and off), cpu_isa.json (llama-bench pp512, the native build,
-    repacking on and off). Not cpu_expert_prefill.json: its dense control ran 34 % slower than the
-    same twin, file, prompt and threads in cpu_repack.json (101.7 against 153.2 tok/s, Q8_0), a
-    session slowed by another job; that study reads only ratios within its session;
+    repacking on and off; its session 1), all measured on the host whose profile that is (its flags: AVX-VNNI and
+    VP2INTERSECT, a Zen 5). Not cpu_expert_prefill.json: the VM had moved to another host by then
+    (no AVX-VNNI, no VP2INTERSECT: a Zen 4, whose 512-bit FMAs are double-pumped), where its dense
+    control ran 34 % slower than the same twin, file, prompt and threads in cpu_repack.json (101.7
+    against 153.2 tok/s, Q8_0); the profile does not describe that host, and that study reads only
+    ratios within its session;
   * the lent H200 machine's host (Xeon, 16 cores of a VM; ref-h200-host-cpu.toml):
     cpu_h200host_bench.jsonl and cpu_h200host_threads.jsonl (llama-bench pp512, 1–16 threads).
 
@@ -74,7 +77,8 @@ def study_vm(catalog) -> list[Observation]:
 
     out += runner_rows("cpu_repack.json")
     isa = json.loads((RESULTS / "cpu_isa.json").read_text())
-    native = [r for r in isa["prefill_runs"] if r["build"] == "native" and r["rc"] == 0]
+    # session 1: the Zen 5 host the study profile describes (session 2 ran on a Zen 4 host)
+    native = [r for r in isa["prefill_runs"] if r["build"] == "native" and r["rc"] == 0 and r.get("session", 1) == 1]
     for (quant, repack), tps in sorted(_median_runs(native, ("quant", "repack"), "tok_s").items()):
         w = Workload(context_tokens=4096, prompt_tokens=512, output_tokens=1, threads=2, cpu_repack=bool(repack))
         out.append(Observation(catalog.model(isa["model"]), catalog.file_type(quant), device, w, "prefill", tps,

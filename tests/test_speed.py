@@ -440,3 +440,31 @@ def test_a_measured_bandwidth_gets_its_own_efficiency(catalog):
     xnn = resolve_variant(cat, measured, "executorch", "8da8w")
     on_sheet, on_measured = factors_for(sheet, cat, variant=xnn), factors_for(measured, cat, variant=xnn)
     assert on_measured.bw_efficiency / on_sheet.bw_efficiency == pytest.approx(own.bw_efficiency / shipped.bw_efficiency)
+
+
+@pytest.mark.parametrize(("isa", "factor"), [
+    (("avx2", "fma", "avx512", "avx512_vnni"), 1.0),  # the two machines the cpu-x86 efficiency was measured on
+    (("avx2", "fma", "avx512"), 0.89),
+    (("avx2", "fma", "avx_vnni"), None),  # X86_PREFILL_BY_ISA's AVX-VNNI value
+    (("avx2", "fma"), None),
+    (("sse4_2",), None),  # below AVX2: AVX2's (not measured)
+])
+def test_x86_prefill_follows_the_cpus_int8_extension(catalog, isa, factor):
+    """One llama.cpp source built per x86 extension on one Zen 4 (one FP32 rate for 256- and 512-bit
+    code) prefills Q8_0 at ×0.89 without VNNI, less again on AVX2 (benchmarks/results/cpu_isa.md):
+    at the same FP32 peak a CPU's prompt runs at its X86_PREFILL_BY_ISA; decode does not change
+    (the builds decode at one speed), nor do Arm CPUs or other runtimes' kernels."""
+    from advisor.engine.core import device_row
+
+    model = catalog.model("llama-3.2-1b-instruct")
+    pi5 = _device(catalog)
+    x86 = {i: pi5.model_copy(update={"cpu": pi5.cpu.model_copy(update={"arch": "x86_64", "isa": i})})
+           for i in (("avx2", "fma", "avx512", "avx512_vnni"), isa)}
+    w = Workload(context_tokens=2048, prompt_tokens=512, output_tokens=16)
+    base, this = (estimate_speed(model, catalog.file_type("Q8_0"), catalog.ggml_types, x86[i], w, FACTORS)
+                  for i in (("avx2", "fma", "avx512", "avx512_vnni"), isa))
+    expected = factor if factor is not None else dict(spd.X86_PREFILL_BY_ISA).get("avx_vnni" if "avx_vnni" in isa else "avx2")
+    assert this.prefill_tokens_per_s / base.prefill_tokens_per_s == pytest.approx(expected, rel=0.01)
+    assert this.decode_tokens_per_s == pytest.approx(base.decode_tokens_per_s, rel=1e-9)
+    assert spd.x86_prefill_isa(pi5) == 1.0
+    assert device_row(x86[isa], w, FACTORS, FACTORS, llama_cpp=False)["cpu_prefill_isa"] == 1.0

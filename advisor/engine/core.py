@@ -34,6 +34,7 @@ from advisor.engine.speed import (
     prefill_seconds,
     repack_family,
     weight_family,
+    x86_prefill_isa,
 )
 from advisor.engine import memory as mem
 from advisor.engine.derived import WeightTerms
@@ -226,6 +227,9 @@ class DeviceTerms:
     cpu_repack: Num
     #: the CPU's unrepacked K-quant prefill against the legacy types' (speed.KQUANT_PREFILL_BY_FAMILY)
     cpu_kquant_prefill: Num
+    #: llama.cpp's x86 prefill by the CPU's int8 extension against AVX-512 VNNI's (speed.X86_PREFILL_BY_ISA;
+    #: 1 off x86 and for other runtimes, whose kernels were not measured)
+    cpu_prefill_isa: Num
     #: η of a MoE's routed-expert prefill GEMMs on this CPU (empirical.EXPERT_GEMM_EFFICIENCY_CPU;
     #: 1 for other runtimes, whose expert kernels were not measured)
     cpu_expert_gemm: Num
@@ -269,6 +273,7 @@ def device_row(
         "cpu_arm": device.cpu.arch == "arm64",
         "cpu_repack": 1 + REPACK_FAMILIES.index(family) if workload.cpu_repack and family else 0,
         "cpu_kquant_prefill": KQUANT_PREFILL_BY_FAMILY.get(family or "", 1.0),
+        "cpu_prefill_isa": x86_prefill_isa(device) if llama_cpp else 1.0,
         "cpu_expert_gemm": empirical.EXPERT_GEMM_EFFICIENCY_CPU.get(family or "", 1.0) if llama_cpp else 1.0,
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
@@ -504,7 +509,7 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
         c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
     peak = where(gpu_side, where(d.discrete, d.vram_gbs, d.host_gbs), d.cpu_gbs)
-    rate = where(gpu_side, d.gpu_flops, d.cpu_flops)
+    rate = where(gpu_side, d.gpu_flops, d.cpu_flops * d.cpu_prefill_isa)
     # a CPU decodes quantized weights through int8 dot products, float weights through FMA
     dot_rate = d.cpu_decode_ops / where(d.cpu_arm, c.arm_dot_cost, 1.0)
     decode_rate = where(gpu_side, d.gpu_flops, where(c.is_float, d.cpu_decode_flops, dot_rate))

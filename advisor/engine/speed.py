@@ -222,8 +222,36 @@ REPACK_PREFILL_SPEEDUP = {
 #: Repacked (the default), REPACK_PREFILL_SPEEDUP's ×0.55 / ×0.48 apply on top: the files then
 #: prefill ×1.6 and ×1.5 of Q8_0, as measured. AVX2 (benchmarks/results/cpu_isa.md, an AVX2-only
 #: build on the same machine, plain kernels against Q8_0's): Q4_K_M ×1.38, Q2_K ×1.35: ×1.36. (Built
-#: with AVX-512 but without VNNI: ×1.33 and ×1.30 — the ×2.6 needs VNNI.)
+#: with AVX-512 but without VNNI: ×1.33 and ×1.30 — the ×2.6 needs VNNI.) These and the repack factors
+#: above were measured with the VM on a Zen 5 host; on a Zen 4 host (cpu_isa.md, session 2) the same
+#: builds give AVX-512's K-quant ×1.83 and Q4_0 repacked ×1.26 of plain Q8_0: they depend on the core.
 KQUANT_PREFILL_BY_FAMILY = {"avx512": 2.6, "avx2": 1.36}
+
+#: llama.cpp's CPU prefill on an x86 CPU by the best int8 extension it has, against AVX-512 VNNI's at
+#: the same FP32 peak: the cpu-x86 prefill efficiency was measured on two AVX-512 VNNI machines
+#: (benchmarks/cpu_prefill_x86.py), and tinyBLAS's and ggml's integer kernels multiply-add 8-bit
+#: values in one VPDPBUSD with VNNI, in VPMADDUBSW + VPMADDWD without. One llama.cpp source built per
+#: extension on this repository's VM, Q8_0 pp512 unrepacked, 2 threads, against the native build
+#: in the same session (python benchmarks/cpu_isa.py, benchmarks/results/cpu_isa.md):
+#: - AVX-512 without VNNI ×0.89 (133.7 against 149.4 tok/s; session 1, a Zen 5 host: both builds 512-bit);
+#: - AVX2 only ×0.74 (73.7 against 99.5; session 2, a Zen 4 host, whose double-pumped 512-bit FMAs
+#:   give 256- and 512-bit code one FP32 rate, as an AVX2 CPU's profile counts it). On the Zen 5
+#:   host, where AVX2 code has half the native build's FP32 rate, it was ×0.82;
+#: - AVX2 with AVX-VNNI (Intel's client CPUs since Alder Lake: Core Ultra, N100): not measured (the Zen 4
+#:   host lacks it; the build crashed there): the same VPDPBUSD on 256-bit registers, the same int8
+#:   rate per FP32 FMA (INT8_DOT_PER_FP32_FMA), so AVX-512 VNNI's 1;
+#: - below AVX2 (not measured): AVX2's.
+#: Every weight type scales with it (the K-quant and repack factors are against the same build's Q8_0).
+X86_PREFILL_BY_ISA = (("avx512_vnni", 1.0), ("avx_vnni", 1.0), ("avx512", 0.89), ("avx2", 0.74))
+
+
+def x86_prefill_isa(device: DeviceProfile) -> float:
+    """X86_PREFILL_BY_ISA of a device's CPU (1 off x86)."""
+    if device.cpu.arch != "x86_64":
+        return 1.0
+    isa = set(device.cpu.isa)
+    return next((factor for flag, factor in X86_PREFILL_BY_ISA if flag in isa), X86_PREFILL_BY_ISA[-1][1])
+
 
 #: The same for a MoE's routed-expert matrices (llama.cpp's MUL_MAT_ID, which multiplies each
 #: expert's share of a micro-batch, a few dozen rows): llama.cpp repacks them too. AVX-512: this
