@@ -39,7 +39,9 @@ def test_budget_becomes_the_usable_memory(catalog, target, device, entitlement, 
                                               "linux); targets for this device: Server / command line (server), Desktop app "
                                               "(desktop-app)"),
         ("android-app", "galaxy-s24-ultra", {"entitlement": True}, "target android-app has no memory entitlement"),
-        ("browser", "pixel-8", {"browser_id": "safari-ios"}, "browser 'safari-ios' does not run on"),
+        # the browsers named as the dashboard's selectbox names them, with the id --browser takes
+        ("browser", "pixel-8", {"browser_id": "safari-ios"}, "browser 'safari-ios' does not run on Google Pixel 8; its browsers: "
+                                                             "Chrome (Android) (chrome-android)"),
     ],
 )
 def test_bad_deployments_are_one_clear_error(catalog, target, device, kw, message):

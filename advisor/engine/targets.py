@@ -53,7 +53,7 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
             browser = target.browser(browser_id.strip().lower())
             if browser is None or browser not in offered:
                 raise BadInputError(f"browser '{browser_id}' does not run on {device.name}; its browsers: "
-                                    f"{', '.join(b.id for b in offered) or 'none'}")
+                                    f"{', '.join(f'{b.name} ({b.id})' for b in offered) or 'none'}")
         elif offered:
             browser = next((b for b in offered if b.webgpu_for(device)), offered[0])
         else:
