@@ -571,8 +571,8 @@ TABS = ("Candidates", "Plots", "Compare devices", "Measured vs predicted", "Down
 #: chosen, the entitlement and the browser under another target): Streamlit drops a widget's
 #: value on a run that does not draw it, and the user's 6GB came back as the default 8GB.
 HIDDEN_WIDGET_KEYS = ("table_scope", "fit_filter", "table_search", "focus_model", "focus_quant", "compare_devices",
-                   "compare_model", "compare_quant", "runs_device", "report_format", "runtimes_model", "tiers_class",
-                   "ram", "usable", "ram_class", "entitlement", "browser")
+                      "compare_model", "compare_quant", "runs_device", "report_format", "runtimes_model", "tiers_class",
+                      "ram", "usable", "ram_class", "entitlement", "browser")
 
 
 def keep_hidden_widget_state() -> None:

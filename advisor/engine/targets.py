@@ -34,16 +34,21 @@ class Deployment:
         return self.browser is not None
 
 
+def _choices(items: Any) -> str:
+    """Targets or browsers to choose from, named as the user sees them elsewhere, each with the id
+    its option takes: 'Server / command line (server), Desktop app (desktop-app)'."""
+    return ", ".join(f"{x.name} ({x.id})" for x in items)
+
+
 def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, browser_id: str | None = None,
            targets: Sequence[Any] = ()) -> Deployment:
     """Place ``target`` on ``device``: check it can host it, pick the browser (the one named, else
     the first of the device's OS that offers WebGPU there, else its first), compute the budget."""
     if not target.hosts(device):
-        # named as everywhere else the user sees a target; the id is what --target takes
-        able = [f"{t.name} ({t.id})" for t in targets if t.hosts(device)]
+        able = [t for t in targets if t.hosts(device)]
         raise BadInputError(
             f"the {target.name} target cannot run on {device.name} (a {device.device_class} running {'/'.join(device.platforms)}); "
-            + (f"targets for this device: {', '.join(able)}" if able else "it hosts no target"))
+            + (f"targets for this device: {_choices(able)}" if able else "it hosts no target"))
     browser = None
     if browser_id is not None and not target.browsers:
         raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
@@ -53,7 +58,7 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
             browser = target.browser(browser_id.strip().lower())
             if browser is None or browser not in offered:
                 raise BadInputError(f"browser '{browser_id}' does not run on {device.name}; its browsers: "
-                                    f"{', '.join(f'{b.name} ({b.id})' for b in offered) or 'none'}")
+                                    f"{_choices(offered) or 'none'}")
         elif offered:
             browser = next((b for b in offered if b.webgpu_for(device)), offered[0])
         else:
