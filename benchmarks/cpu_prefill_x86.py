@@ -45,10 +45,8 @@ from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
 from advisor.records import Workload  # noqa: E402
 from cuda_device import bench_case, bench_rows  # noqa: E402
-from measured import study_runs  # noqa: E402
+from measured import REFS, RESULTS, mdape, percent_errors, study_runs  # noqa: E402
 
-RESULTS = HERE / "results"
-REFS = HERE / "reference_devices"
 PRIORS = HERE / "priors.toml"
 
 
@@ -111,14 +109,6 @@ def prior_efficiency() -> float:
     return next(p for p in paths if p["path"] == "cpu-x86")["prefill_efficiency"]
 
 
-def errors(obs: list[Observation], factors, types) -> list[float]:
-    return [(predict(o, factors, types) / o.value - 1) * 100 for o in obs]
-
-
-def mdape(obs: list[Observation], factors, types) -> float:
-    return statistics.median(abs(e) for e in errors(obs, factors, types))
-
-
 def main() -> int:
     catalog = load_catalog()
     types = catalog.ggml_types
@@ -143,7 +133,7 @@ def main() -> int:
         lines.append(f"| {name} | {len(obs)} | {fitted[name]:.2f} | {e_guess:.0f} % | {e_held:.0f} % (at {others:.2f}) | {e_ship:.0f} % |")
     rows = ["| machine | run | measured tok/s | predicted, shipped | error |", "|---|---|---|---|---|"]
     for name, obs in data.items():
-        for o, e in zip(obs, errors(obs, shipped, types)):
+        for o, e in zip(obs, percent_errors(obs, shipped, types)):
             rows.append(f"| {name.split(' (')[0]} | {o.label} | {o.value:.1f} | {predict(o, shipped, types):.1f} | {e:+.0f}% |")
     summary = (f"Median of the machines' fits: {median_fit:.2f}; benchmarks/priors.toml's cpu-x86 prefill_efficiency: "
                f"{prior_efficiency():g}; shipped (catalog/calibration.toml): {shipped.prefill_efficiency:g}. "

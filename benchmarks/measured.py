@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: the profiles of the machines benchmarks/results were measured on
+REFS = RESULTS.parent / "reference_devices"
 
 
 def measure_or_reload(name: str, measure: Callable[[], dict[str, Any]], render: Callable[[dict[str, Any]], str],
@@ -62,8 +64,22 @@ def study_runs() -> tuple[list[Any], Any]:
     from advisor.catalog import load_device_file
     from advisor.store import Run
 
-    device = load_device_file(RESULTS.parent / "reference_devices" / "ref-study-vm-epyc.toml")
+    device = load_device_file(REFS / "ref-study-vm-epyc.toml")
     profile = device.model_dump(mode="json", by_alias=True)
     runs = [Run(**{**r, "device_id": device.id, "device_profile": profile})
             for r in json.loads((RESULTS / "validation_runs.json").read_text())["runs"]]
     return runs, device
+
+
+def percent_errors(observations: list[Any], factors: Any, ggml_types: Any) -> list[float]:
+    """Signed % errors of ``factors``' predictions (engine.calibrate.predict) against the measured values."""
+    from advisor.engine.calibrate import predict
+
+    return [(predict(o, factors, ggml_types) / o.value - 1) * 100 for o in observations]
+
+
+def mdape(observations: list[Any], factors: Any, ggml_types: Any) -> float:
+    """Median absolute % error of ``percent_errors``."""
+    import statistics
+
+    return statistics.median(abs(e) for e in percent_errors(observations, factors, ggml_types))

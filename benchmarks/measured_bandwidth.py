@@ -32,13 +32,11 @@ sys.path.insert(0, str(HERE))
 
 from advisor.calibrate_from_runs import observations_from_run  # noqa: E402
 from advisor.catalog import load_catalog, load_device_file  # noqa: E402
-from advisor.engine.calibrate import Observation, calibrate_path, predict  # noqa: E402
+from advisor.engine.calibrate import Observation, calibrate_path  # noqa: E402
 from advisor.engine.speed import MEASURED_BW_EFFICIENCY, execution_path  # noqa: E402
 from cuda_device import decode_observations  # noqa: E402
-from measured import study_runs  # noqa: E402
+from measured import REFS, RESULTS, mdape, study_runs  # noqa: E402
 
-RESULTS = HERE / "results"
-REFS = HERE / "reference_devices"
 
 
 def study_vm(catalog) -> list[Observation]:
@@ -69,10 +67,6 @@ MACHINES = {
     "H200 host (Xeon, 16 cores of a VM)": h200_host,
     "i5-6500 desktop (the owner's figure; May 2023 build)": i5_6500,
 }
-
-
-def mdape(obs: list[Observation], factors, types) -> float:
-    return statistics.median(abs(predict(o, factors, types) / o.value - 1) * 100 for o in obs)
 
 
 def main() -> int:
