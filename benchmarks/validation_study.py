@@ -92,9 +92,7 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
     prior = for_measured_bandwidth(device, catalog.calibration[path])  # the shipped factors as the engine applies them here
     # the device calibration `advisor calibrate` stores from the training runs (its decision included:
     # a metric whose held-out error the fit raises keeps the shipped factors)
-    nowhere = Path(tempfile.mkdtemp()) / "none.db"
-    (dev,) = [g for g in run_calibration(runs=[r for s, r in rows if s == "train"], catalog=catalog, db=nowhere,
-                                         dry_run=True).groups if g.scope == "device"]
+    dev = device_calibration([r for s, r in rows if s == "train"], catalog)
     fitted = dev.factors if dev.applied else prior
 
     mem_lines = ["| model | quant | weights: GGUF tensors | error | llama.cpp model buffers | error | KV buffer | error | compute buffer | error | peak RSS | predicted total | error |",
@@ -188,18 +186,24 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
     ])
 
 
+def device_calibration(runs: list, catalog):
+    """The device calibration `advisor calibrate` makes from ``runs`` (run_calibration's summary,
+    its decision included), against the shipped factors: no stored calibration, nothing stored."""
+    (dev,) = [g for g in run_calibration(runs=runs, catalog=catalog, db=_NOWHERE, dry_run=True).groups if g.scope == "device"]
+    return dev
+
+
+#: a store that does not exist: no stored calibration, so the shipped factors are "before"
+_NOWHERE = Path(tempfile.mkdtemp()) / "none.db"
+
+
 def band_check(runs: list, catalog) -> list[str]:
     """Do a calibration's bands hold its device's next run? Each run predicted by `advisor
     calibrate`'s device calibration (run_calibration, as stored) fitted on the other runs — and
     by each one-run calibration — and whether it falls inside the calibration's band."""
-    import tempfile
-
-    from advisor.calibrate_from_runs import run_calibration
-
-    nowhere = Path(tempfile.mkdtemp()) / "none.db"  # no stored calibrations: the shipped factors are "before"
 
     def device_factors(train: list):
-        (dev,) = [g for g in run_calibration(runs=train, catalog=catalog, db=nowhere, dry_run=True).groups if g.scope == "device"]
+        dev = device_calibration(train, catalog)
         return dev.factors if dev.applied else None
 
     lines = ["| calibration | metric | held-out predictions | inside the band | median band | median |error| |", "|---|---|---|---|---|---|"]
