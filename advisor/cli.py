@@ -361,6 +361,11 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
          f"prefill-chunk buffers by the rule fitted to WebLLM's figures (not measured for {d['runtime']}: estimated)"},
         {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": d["memory_basis"]["overhead"]},
         {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}"},
+        *([{"item": "repacked copy", "value": format_size(m["repacked_bytes"]),
+            "basis": "llama.cpp copies these matrices at load into its CPU kernels' layout (CPU_REPACK; --no-repack keeps them "
+                     "as stored); the file's pages of the same matrices stay mapped, read once and reclaimable, so the total "
+                     f"counts them once and the resident set (RSS) can read up to {format_size(m['total_bytes'] + m['repacked_bytes'])}"}]
+          if m.get("repacked_bytes") else []),
         {"item": "download", "value": format_size(d["download_bytes"]), "basis": "model file + the runtime's library where published"},
         {"item": "quality score", "value": f"{d['quality_score']:.1f}", "basis": d["quality_basis"]},
     ]

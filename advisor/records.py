@@ -1377,6 +1377,11 @@ class MemoryEstimate:
     #: MoE expert offload: llama.cpp's --n-cpu-moe value and the expert bytes it keeps in host RAM
     n_cpu_moe: int = 0
     cpu_moe_bytes: int = 0
+    #: llama.cpp's CPU_REPACK buffer: the matrices it copies at load into its CPU kernels' layout
+    #: (``speed.is_repacked``). Not in the total: with the file memory-mapped (the default) the
+    #: file's pages of those matrices, read once at load, stay mapped beside the copy, clean and
+    #: reclaimable, so the total counts the weights once; the resident set reads up to total + this.
+    repacked_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:

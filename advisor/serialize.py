@@ -100,6 +100,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "gpu_bytes": m.gpu_bytes,
             "n_cpu_moe": m.n_cpu_moe,
             "cpu_moe_bytes": m.cpu_moe_bytes,
+            "repacked_bytes": m.repacked_bytes,
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },

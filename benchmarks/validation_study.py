@@ -33,12 +33,12 @@ os.environ.setdefault("ADVISOR_TWIN_CACHE", str(HERE / ".cache" / "twins"))
 from advisor.calibrate_from_runs import observations_from_run, run_calibration  # noqa: E402
 from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import predict  # noqa: E402
-from advisor.engine.evaluate import for_measured_bandwidth  # noqa: E402
+from advisor.engine.evaluate import evaluate, for_measured_bandwidth  # noqa: E402
 from advisor.engine.speed import execution_path  # noqa: E402
 from advisor.errors import AdvisorError  # noqa: E402
 from advisor.local import local_profile, local_profile_path, run_profile  # noqa: E402
-from advisor.records import DeviceProfile  # noqa: E402
-from advisor.store import Run, list_runs  # noqa: E402
+from advisor.records import DeviceProfile, Workload  # noqa: E402
+from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs  # noqa: E402
 from advisor.units import GIB, MIB  # noqa: E402
 from advisor.validate.predicted_vs_measured import run_validation  # noqa: E402
 from measured import study_runs  # noqa: E402
@@ -76,6 +76,16 @@ def pct(p: float, m: float) -> float:
     return (p - m) / m * 100
 
 
+def repacked_now(run: Run, device: DeviceProfile, catalog) -> int:
+    """The engine's repacked copy for a stored run that predates the prediction: the run's model and
+    quant on ``device`` with the run's settings (no copy where the run had repacking off)."""
+    s = run.settings
+    workload = Workload(context_tokens=s["n_ctx"], prompt_tokens=s["prompt_tokens"], output_tokens=s["output_tokens"],
+                        threads=s["threads"], cpu_repack=run.weight_path != NO_REPACK_WEIGHT_PATH)
+    est = evaluate(catalog.model(run.model_id), catalog.file_types[run.quant], device, workload, catalog, with_speed=False)
+    return est.memory.repacked_bytes
+
+
 def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
     """The report of the stored runs on this machine's profile, or of ``stored`` (runs, profile)."""
     catalog = load_catalog()
@@ -95,11 +105,12 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
     dev = device_calibration([r for s, r in rows if s == "train"], catalog)
     fitted = dev.factors if dev.applied else prior
 
-    mem_lines = ["| model | quant | weights: GGUF tensors | error | llama.cpp model buffers | error | KV buffer | error | compute buffer | error | peak RSS | predicted total | error |",
-                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    mem_lines = ["| model | quant | weights: GGUF tensors | error | repacked copy (CPU_REPACK) | predicted | error | llama.cpp model buffers | "
+                 "predicted (weights + copy) | error | KV buffer | error | compute buffer | error | peak RSS | predicted total + copy | error |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     speed_lines = ["| model | quant | split | decode measured | before calibration | error | after | error | prefill measured | before | error | after | error |",
                    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    errs: dict[str, list[float]] = {k: [] for k in ("w", "kv", "cb", "rss", "d_before_test", "d_after_test", "p_before_test", "p_after_test",
+    errs: dict[str, list[float]] = {k: [] for k in ("w", "rep", "buf", "kv", "cb", "rss", "d_before_test", "d_after_test", "p_before_test", "p_after_test",
                                                     "d_before_all", "p_before_all")}
     for s, r in rows:
         m, p = r.measured, r.predicted
@@ -107,15 +118,25 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
         def e(pred: float | None, meas: float | None) -> str:
             return "-" if not pred or not meas else f"{pct(pred, meas):+.1f}%"
 
+        # the copy llama.cpp makes of the matrices it repacks (runs stored before the engine predicted it: predicted now)
+        copy = p["repacked_bytes"] if "repacked_bytes" in p else repacked_now(r, device, catalog)
         mem_lines.append(
             f"| {r.model_id} | {r.quant} | {m.get('gguf_tensor_bytes', 0) / MIB:.1f} MiB | {e(p['weights_bytes'], m.get('gguf_tensor_bytes'))} | "
-            f"{m.get('model_buffer_bytes', 0) / MIB:.1f} MiB | {e(p['weights_bytes'], m.get('model_buffer_bytes'))} | "
+            f"{m.get('extra_model_buffer_bytes', 0) / MIB:.1f} MiB | {copy / MIB:.1f} MiB | "
+            f"{e(copy, m.get('extra_model_buffer_bytes')) if copy or m.get('extra_model_buffer_bytes') else 'none'} | "
+            f"{m.get('model_buffer_bytes', 0) / MIB:.1f} MiB | {(p['weights_bytes'] + copy) / MIB:.1f} MiB | "
+            f"{e(p['weights_bytes'] + copy, m.get('model_buffer_bytes'))} | "
             f"{m.get('kv_buffer_bytes', 0) / MIB:.1f} MiB | {e(p['kv_cache_bytes'], m.get('kv_buffer_bytes'))} | "
             f"{m.get('compute_buffer_bytes', 0) / MIB:.1f} MiB | {e(p['compute_buffer_bytes'], m.get('compute_buffer_bytes'))} | "
-            f"{m.get('peak_rss_bytes', 0) / GIB:.2f} GiB | {p['total_bytes'] / GIB:.2f} GiB | {e(p['total_bytes'], m.get('peak_rss_bytes'))} |"
+            f"{m.get('peak_rss_bytes', 0) / GIB:.2f} GiB | {(p['total_bytes'] + copy) / GIB:.2f} GiB | "
+            f"{e(p['total_bytes'] + copy, m.get('peak_rss_bytes'))} |"
         )
-        for key, pred, meas in (("w", p["weights_bytes"], m.get("gguf_tensor_bytes")), ("kv", p["kv_cache_bytes"], m.get("kv_buffer_bytes")),
-                                ("cb", p["compute_buffer_bytes"], m.get("compute_buffer_bytes")), ("rss", p["total_bytes"], m.get("peak_rss_bytes"))):
+        for key, pred, meas in (("w", p["weights_bytes"], m.get("gguf_tensor_bytes")),
+                                ("rep", copy, m.get("extra_model_buffer_bytes")),
+                                ("buf", p["weights_bytes"] + copy, m.get("model_buffer_bytes")),
+                                ("kv", p["kv_cache_bytes"], m.get("kv_buffer_bytes")),
+                                ("cb", p["compute_buffer_bytes"], m.get("compute_buffer_bytes")),
+                                ("rss", p["total_bytes"] + copy, m.get("peak_rss_bytes"))):
             if meas:
                 errs[key].append(abs(pct(pred, meas)))
         obs = {o.metric: o for o in observations_from_run(r, catalog)}
@@ -147,14 +168,21 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
         "",
         "## Memory (median absolute error)",
         "",
-        f"weights vs GGUF tensor data {md('w')} · KV cache vs llama.cpp's KV buffer {md('kv')} · compute buffer vs llama.cpp's {md('cb')} · "
-        f"predicted total vs peak RSS {md('rss')}",
+        f"weights vs GGUF tensor data {md('w')} · repacked copy vs llama.cpp's CPU_REPACK buffer {md('rep')} "
+        f"({len(errs['rep'])} runs with one) · model buffers {md('buf')} · KV cache vs llama.cpp's KV buffer {md('kv')} · "
+        f"compute buffer vs llama.cpp's {md('cb')} · predicted total + copy vs peak RSS {md('rss')}",
         "",
-        "The predicted total is the full commitment at the configured context (the whole KV cache and the logits "
-        "buffer llama.cpp allocates up front), which is what must be free for the run to be safe. Peak RSS of these "
-        "short runs (256 + 64 tokens of a 2,048 context) is lower because allocated-but-untouched pages do not count: "
-        "the larger the model, the closer the two (3B: +14%). Peak RSS is the child process's own high-water mark "
-        "(reset with /proc/self/clear_refs), Python and llama-cpp-python included.",
+        "llama.cpp copies the matrices its CPU kernels repack (here Q4_0, Q4_K and Q2_K; Q8_0, Q6_K and Q5_0 are not "
+        "repacked on x86) into a CPU_REPACK buffer at load, while the memory-mapped file's pages of the same matrices, read "
+        "once at load, stay mapped: its model buffers and the process's resident set count those weights twice. The "
+        "engine predicts the copy (`MemoryEstimate.repacked_bytes`, speed.is_repacked; "
+        "benchmarks/results/repack_buffers.md checks it on more architectures) and keeps it out of the total, which "
+        "counts the weights once: the file's dead pages are clean and the OS reclaims them under pressure. The total "
+        "is the full commitment at the configured context (the whole KV cache and the logits buffer llama.cpp allocates "
+        "up front), which is what must be free for the run to be safe. Peak RSS of these short runs (256 + 64 tokens of "
+        "a 2,048 context) is lower than the total + copy because allocated-but-untouched pages do not count: the larger "
+        "the model, the closer the two. Peak RSS is the child process's own high-water mark (reset with "
+        "/proc/self/clear_refs), Python and llama-cpp-python included.",
         "",
         *mem_lines,
         "",

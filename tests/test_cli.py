@@ -96,6 +96,13 @@ def test_no_repack_slows_cpu_prefill_of_q4_0(capsys):
     assert on["speed"]["prefill_tokens_per_s"] / off["speed"]["prefill_tokens_per_s"] == pytest.approx(3.2, rel=0.02)
     assert on["speed"]["decode_tokens_per_s"] == off["speed"]["decode_tokens_per_s"]
     assert on["memory"]["total_bytes"] == off["memory"]["total_bytes"]
+    # the copy of the repacked matrices (16 layers × 60,817,408 weights × 18/32 B), beside the total, not in it
+    assert on["memory"]["repacked_bytes"] == 547_356_672 and off["memory"]["repacked_bytes"] == 0
+    code, out, err = run(capsys, *args[:-2])
+    assert code == 0, err
+    assert "repacked copy" in out and "522.00 MiB" in out and "reclaimable" in out
+    code, out, err = run(capsys, *args[:-2], "--no-repack")
+    assert "repacked copy" not in out
 
 
 def test_predict_table(capsys):

@@ -99,3 +99,55 @@ def test_estimate_memory_total_is_the_sum(catalog):
     assert est.total_bytes == est.weights_bytes + est.kv_cache_bytes + est.compute_buffer_bytes + est.overhead_bytes
     assert est.kv_cache_bytes == 2 * 2048 * 28 * 8 * 128 * 2
     assert 100 * MIB < est.compute_buffer_bytes < 1 * GIB
+
+
+def test_llama_cpp_repacks_the_matrices_its_cpu_kernels_take():
+    """speed.is_repacked follows ggml-cpu/repack.cpp: the type must be one the CPU family repacks,
+    the output rows (ne[1]) a multiple of the interleave (x86: 8; Arm: 4 for Q4_0/IQ4_NL/MXFP4/Q8_0,
+    8 for the K-quants), and the matrix multiplied (a lookup table is not)."""
+    from advisor.engine.speed import is_repacked
+    from advisor.engine.tensors import Tensor
+
+    q = Tensor("blk.0.attn_q.weight", (64, 12), 0)  # 12 rows: a multiple of 4, not of 8
+    assert is_repacked(q, "Q4_0", "dotprod") and not is_repacked(q, "Q4_0", "avx2") and not is_repacked(q, "Q4_0", "avx512")
+    k = Tensor("blk.0.attn_k.weight", (256, 12), 0)
+    assert not is_repacked(k, "Q4_K", "dotprod") and is_repacked(Tensor("blk.0.attn_k.weight", (256, 16), 0), "Q4_K", "dotprod")
+    assert is_repacked(Tensor("blk.0.ffn_up.weight", (256, 16), 0), "Q4_K", "avx2")
+    assert not is_repacked(Tensor("blk.0.ffn_up.weight", (256, 16), 0), "Q8_0", "avx512")  # x86 keeps Q8_0 as stored
+    assert is_repacked(Tensor("blk.0.ffn_up.weight", (256, 16), 0), "Q8_0", "dotprod")
+    assert is_repacked(Tensor("blk.0.ffn_up.weight", (256, 16), 0), "Q2_K", "avx512") and not is_repacked(
+        Tensor("blk.0.ffn_up.weight", (256, 16), 0), "Q2_K", "avx2")
+    assert not is_repacked(Tensor("token_embd.weight", (64, 32000), None), "Q4_0", "avx2")  # GET_ROWS
+    assert is_repacked(Tensor("output.weight", (64, 32000), None), "Q4_0", "avx2")  # MUL_MAT
+    assert is_repacked(Tensor("blk.0.ffn_up_exps.weight", (256, 512, 32), 0), "Q4_K", "avx512")  # MUL_MAT_ID
+    assert not is_repacked(Tensor("blk.0.attn_norm.weight", (64,), 0), "Q4_0", "avx2")
+    assert not is_repacked(q, "Q4_0", None)
+
+
+def test_the_repacked_copy_is_predicted_where_the_cpu_runs_the_layers(catalog):
+    """MemoryEstimate.repacked_bytes: Llama-3.2-1B's Q4_0 layer matrices (16 layers × 60,817,408
+    weights × 18/32 B = 547,356,672 B, llama.cpp's 522.00 MiB CPU_REPACK buffer on x86) on a CPU
+    path; none with --no-repack or with every layer on a GPU; the CPU's share of the layers when a
+    discrete GPU holds the rest. Never in the total."""
+    from advisor.engine.evaluate import evaluate
+
+    model, q4 = catalog.model("llama-3.2-1b-instruct"), catalog.file_type("Q4_0")
+    w = Workload(context_tokens=4096, prompt_tokens=512, output_tokens=64)
+    pi5 = evaluate(model, q4, catalog.device("raspberry-pi-5-8gb"), w, catalog).memory
+    assert pi5.repacked_bytes == 16 * 60_817_408 * 18 // 32 == 547_356_672
+    assert pi5.total_bytes == pi5.weights_bytes + pi5.kv_cache_bytes + pi5.compute_buffer_bytes + pi5.overhead_bytes
+    off = evaluate(model, q4, catalog.device("raspberry-pi-5-8gb"), Workload(context_tokens=4096, cpu_repack=False), catalog)
+    assert off.memory.repacked_bytes == 0 and off.memory.total_bytes == evaluate(
+        model, q4, catalog.device("raspberry-pi-5-8gb"), Workload(context_tokens=4096), catalog).memory.total_bytes
+    assert evaluate(model, catalog.file_type("Q8_0"), catalog.device("raspberry-pi-5-8gb"), w, catalog).memory.repacked_bytes > 0  # Arm
+    assert evaluate(model, catalog.file_type("Q4_0"), catalog.device("raspberry-pi-4-4gb"), w, catalog).memory.repacked_bytes == 0  # no dotprod
+    assert evaluate(model, q4, catalog.device("macbook-air-m2-8gb"), w, catalog).memory.repacked_bytes == 0  # Metal holds every layer
+    # a partial offload: the layers left on the host CPU (AVX2) are repacked
+    big = evaluate(catalog.model("qwen2.5-7b-instruct"), q4, catalog.device("desktop-rtx4060-8gb"),
+                   Workload(context_tokens=131072), catalog)
+    assert big.fit == "offload" and big.speed is not None
+    cpu_share = 1 - big.speed.gpu_layers / 28
+    inv = mem.per_tensor_bytes(catalog.model("qwen2.5-7b-instruct"), q4, catalog.ggml_types)
+    from advisor.engine.speed import REPACK_FAMILIES, repacked_bytes
+
+    assert big.memory.repacked_bytes == pytest.approx(repacked_bytes(inv)[0][REPACK_FAMILIES.index("avx2")] * cpu_share, rel=1e-6)

@@ -144,23 +144,27 @@ def test_repacked_weights_prefill_faster_on_the_cpu_only(catalog):
 
 
 def test_repack_speedup_is_the_time_weighted_mix_of_the_tensors_types():
-    """Σ n / Σ (n / speed-up) over the prefill matrices; lookups and the output are left out."""
+    """Σ n / Σ (n / speed-up) over the prefill matrices; lookups and the output are left out, and
+    so are matrices llama.cpp does not repack (output rows not a multiple of the interleave)."""
     from advisor.engine.tensors import Tensor
-    rows = [(Tensor("blk.0.ffn_up.weight", (100, 30), 0), "Q4_0", 0), (Tensor("blk.0.ffn_down.weight", (30, 100), 0), "Q6_K", 0),
+    rows = [(Tensor("blk.0.ffn_up.weight", (100, 32), 0), "Q4_0", 0), (Tensor("blk.0.ffn_down.weight", (32, 100), 0), "Q6_K", 0),
             (Tensor("blk.0.attn_norm.weight", (100,), 0), "F32", 0), (Tensor("token_embd.weight", (100, 999), None), "Q4_0", 0),
             (Tensor("output.weight", (100, 999), None), "Q6_K", 0)]
     avx2, avx512, dotprod = spd.repack_prefill_speedups(rows)
     assert spd.REPACK_FAMILIES == ("avx2", "avx512", "dotprod")
-    assert avx2 == pytest.approx(6000 / (3000 / 1.06 + 3000))
-    assert avx512 == pytest.approx(6000 / (3000 / 1.85 + 3000))
-    assert dotprod == pytest.approx(6000 / (3000 / 3.2 + 3000))
+    assert avx2 == pytest.approx(6400 / (3200 / 1.06 + 3200))
+    assert avx512 == pytest.approx(6400 / (3200 / 1.85 + 3200))
+    assert dotprod == pytest.approx(6400 / (3200 / 3.2 + 3200))
     # a MoE's routed experts gain what their own pairs measured (OLMoE on Arm, the Granite twin on
     # AVX-512), nothing where not measured (Q4_0 on AVX2)
-    experts = [(Tensor("blk.0.ffn_up_exps.weight", (100, 30, 8), 0), "Q4_0", 0), (Tensor("blk.0.attn_q.weight", (100, 100), 0), "Q4_0", 0)]
+    experts = [(Tensor("blk.0.ffn_up_exps.weight", (100, 32, 8), 0), "Q4_0", 0), (Tensor("blk.0.attn_q.weight", (100, 104), 0), "Q4_0", 0)]
     avx2, avx512, dotprod = spd.repack_prefill_speedups(experts)
-    assert avx2 == pytest.approx(34000 / (24000 + 10000 / 1.06))
-    assert avx512 == pytest.approx(34000 / (24000 / 1.27 + 10000 / 1.85))
-    assert dotprod == pytest.approx(34000 / (24000 / 1.87 + 10000 / 3.2))
+    assert avx2 == pytest.approx(36000 / (25600 + 10400 / 1.06))
+    assert avx512 == pytest.approx(36000 / (25600 / 1.27 + 10400 / 1.85))
+    assert dotprod == pytest.approx(36000 / (25600 / 1.87 + 10400 / 3.2))
+    # 100 output rows: a multiple of Arm's 4-row Q4_0 interleave, not of x86's 8 rows
+    odd = [(Tensor("blk.0.attn_q.weight", (64, 100), 0), "Q4_0", 0)]
+    assert spd.repack_prefill_speedups(odd) == pytest.approx((1.0, 1.0, 3.2))
 
 
 def test_prefill_weight_families_mix_by_tensor(catalog):

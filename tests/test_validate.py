@@ -89,9 +89,16 @@ def test_real_run_matches_llama_cpp_buffers(tiny_catalog, device, env, quant):
     if not r.measured.get("extra_model_buffer_bytes"):  # no repacked copy: llama.cpp's buffer is the file's tensors
         buf = by["model buffers (llama.cpp)"]
         assert abs(buf.measured - buf.predicted) <= 64 * 1024  # per-tensor alignment padding and page rounding
+    else:  # the copy is predicted to llama.cpp's 0.01 MiB; the buffers hold the mapped file and it
+        copy = by["repacked copy (CPU_REPACK)"]
+        assert abs(copy.measured - copy.predicted) <= 0.01 * 2**20
+        buf = by["model buffers (llama.cpp), with the repacked copy"]
+        # the mapped range leaves out a repacked tensor at either end of the file: at most that much below
+        assert buf.predicted - copy.predicted <= buf.measured <= buf.predicted + 64 * 1024
     assert by["KV cache buffer"].error_pct == 0  # 512 cells × 2 layers × 2 × 128 × f16
     assert by["decode"].measured > 0 and by["prefill"].measured > 0 and by["time to first token"].measured > 0
-    assert by["peak RSS vs total"].measured > 10 * 2**20
+    (rss,) = [c for name, c in by.items() if name.startswith("peak RSS vs total")]
+    assert rss.measured > 10 * 2**20
     assert r.synthetic and "SYNTHETIC" in r.notes[0]
     (run,) = [x for x in list_runs(path=env) if x.id == r.run_id]
     # a measured run: "noisy" when this (shared, 2-core) machine was busy during its repeats — the
@@ -365,3 +372,24 @@ def test_a_killed_twin_build_leaves_no_temporary(tmp_path):
     live.write_bytes(b"\0")
     assert clean_stale_temporaries(final) == [stale]
     assert not stale.exists() and live.exists()
+
+
+def test_validate_sets_llama_cpp_buffers_against_the_weights_plus_the_repacked_copy():
+    """Where llama.cpp repacked weights, its model buffers hold the mapped file and the copy, and
+    peak RSS both: compare() sets each against the prediction plus the predicted copy, and the copy
+    against the CPU_REPACK buffer. A run stored before the copy was predicted compares as it did."""
+    from advisor.validate.predicted_vs_measured import compare
+
+    mib = 2**20
+    pred = {"weights_bytes": 728 * mib, "kv_cache_bytes": 64 * mib, "compute_buffer_bytes": 258 * mib,
+            "total_bytes": 1150 * mib, "repacked_bytes": 522 * mib}
+    meas = {"gguf_tensor_bytes": 728 * mib, "model_buffer_bytes": 1241 * mib, "extra_model_buffer_bytes": 522 * mib,
+            "kv_buffer_bytes": 64 * mib, "compute_buffer_bytes": 258 * mib, "peak_rss_bytes": 1407 * mib}
+    rows = {c.name: c for c in compare(pred, meas)}
+    assert rows["repacked copy (CPU_REPACK)"].error_pct == pytest.approx(0.0)
+    assert rows["model buffers (llama.cpp), with the repacked copy"].predicted == 1250 * mib
+    assert rows["peak RSS vs total + repacked copy"].predicted == 1672 * mib
+    old = {k: v for k, v in pred.items() if k != "repacked_bytes"}
+    rows = {c.name: c for c in compare(old, meas)}
+    assert "repacked copy (CPU_REPACK)" not in rows
+    assert rows["model buffers (llama.cpp)"].predicted == 728 * mib and rows["peak RSS vs total"].predicted == 1150 * mib

@@ -113,6 +113,14 @@ class CandidateTerms:
     #: at the path's prefill_kquant_factor / prefill_float_factor (speed.prefill_family_shares)
     kquant_share: Num = 0.0
     float_share: Num = 0.0
+    #: bytes llama.cpp copies into its CPU_REPACK buffer on a CPU of each speed.REPACKED_TYPES family
+    #: (speed.repacked_bytes), and the routed experts' part of them; 0 where nothing is repacked
+    repacked_avx2: Num = 0.0
+    repacked_avx512: Num = 0.0
+    repacked_dotprod: Num = 0.0
+    repacked_expert_avx2: Num = 0.0
+    repacked_expert_avx512: Num = 0.0
+    repacked_expert_dotprod: Num = 0.0
 
     @property
     def total_bytes(self) -> Num:
@@ -182,6 +190,8 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
         # a GGUF's WeightTerms carry both (derived.gguf_weight_terms)
         **dict(zip((f"repack_{f}" for f in REPACK_FAMILIES), weights.repack_speedups)),
         **dict(zip(("kquant_share", "float_share"), weights.family_shares)),
+        **dict(zip((f"repacked_{f}" for f in REPACK_FAMILIES), weights.repacked_bytes)),
+        **dict(zip((f"repacked_expert_{f}" for f in REPACK_FAMILIES), weights.repacked_expert_bytes)),
     }
 
 
@@ -492,10 +502,28 @@ class Timing:
 
 def repack_speedup(c: CandidateTerms, d: DeviceTerms) -> Num:
     """The CPU prefill speed-up of the candidate's repacked weights on the device (1: none)."""
-    out: Num = 1.0
+    return _by_repack_family(c, d, "repack_", 1.0)
+
+
+def _by_repack_family(c: CandidateTerms, d: DeviceTerms, prefix: str, default: Num) -> Num:
+    """The candidate's ``prefix + family`` term for the device's repack family (``default``: none)."""
+    out = default
     for i, family in enumerate(REPACK_FAMILIES, start=1):
-        out = where(d.cpu_repack == i, getattr(c, f"repack_{family}"), out)
+        out = where(d.cpu_repack == i, getattr(c, f"{prefix}{family}"), out)
     return out
+
+
+def repacked_bytes(c: CandidateTerms, d: DeviceTerms, place: Placement) -> Num:
+    """Bytes llama.cpp copies into its CPU_REPACK buffer at load: the repacked matrices
+    (speed.is_repacked) of the layers the CPU runs — all on a CPU path; the layers left in host
+    memory when a discrete GPU holds the rest (by layer share); the experts --n-cpu-moe keeps in
+    host memory (by their share of the expert bytes); none when a GPU holds every layer. Only the
+    CPU path is checked against llama.cpp's buffers (benchmarks/results/repack_buffers.md)."""
+    whole = _by_repack_family(c, d, "repacked_", 0.0)
+    experts = _by_repack_family(c, d, "repacked_expert_", 0.0)
+    moved = offloaded_expert_bytes(c, place.cpu_moe_layers) / maximum(c.expert_bytes, 1.0)
+    on_gpu = whole * (1.0 - place.gpu_fraction) + where(place.cpu_moe_layers > 0, experts * moved, 0.0)
+    return where(d.on_gpu, on_gpu, whole)
 
 
 def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):

@@ -65,14 +65,18 @@ class WeightTerms:
     repack_speedups: tuple[float, ...] = ()
     #: (K/IQ-quant, float) shares of the prefill matrices (speed.prefill_family_shares); empty: not a GGUF
     family_shares: tuple[float, ...] = ()
+    #: bytes llama.cpp copies into its CPU_REPACK buffer on each speed.REPACK_FAMILIES family, all
+    #: and the routed experts' part (speed.repacked_bytes); empty: not a GGUF (nothing repacked)
+    repacked_bytes: tuple[int, ...] = ()
+    repacked_expert_bytes: tuple[int, ...] = ()
 
 
 def gguf_weight_terms(model: ModelSpec, rows: Sequence[tuple[Any, str, int]]) -> WeightTerms:
     """WeightTerms of a GGUF from its ``memory.per_tensor_bytes`` rows."""
-    from advisor.engine.speed import prefill_family_shares, repack_prefill_speedups
+    from advisor.engine.speed import prefill_family_shares, repack_prefill_speedups, repacked_bytes
 
     return WeightTerms(*mem.weight_split(model, rows), mem.expert_bytes_by_layer(rows), repack_prefill_speedups(rows),
-                       prefill_family_shares(rows))
+                       prefill_family_shares(rows), *repacked_bytes(rows))
 
 
 class Derived:

@@ -279,6 +279,7 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         gpu_bytes=int(place.gpu_bytes), recurrent_state_bytes=int(c.recurrent_state_bytes),
         n_cpu_moe=int(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
         cpu_moe_bytes=int(core.offloaded_expert_bytes(c, place.cpu_moe_layers)),
+        repacked_bytes=int(core.repacked_bytes(c, s.d, place)),
     )
     reasons: list[Reason] = []
     if s.fit == "offload" and not memory.n_cpu_moe:

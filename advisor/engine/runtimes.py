@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from advisor.engine import empirical, runtime_weights
+from advisor.engine.speed import REPACK_FAMILIES
 from advisor.engine.core import model_terms
 from advisor.engine.derived import WeightTerms
 from advisor.engine.tensors import LayerSums, Tensor, is_expert_tensor
@@ -173,7 +174,8 @@ def runtime_candidate_row(
         "kv_read_bytes": kv_read_bytes(sums, window, position, bpv),
         "is_float": fmt.linear.scale_bits == 0,
         "arm_dot_cost": 1.0,  # other runtimes' CPU kernels: not measured
-        "repack_avx2": 1.0, "repack_avx512": 1.0, "repack_dotprod": 1.0,  # llama.cpp's repacking only
+        # llama.cpp's load-time repacking only
+        **{f"repack_{f}": 1.0 for f in REPACK_FAMILIES}, **{f"repacked_{p}{f}": 0.0 for p in ("", "expert_") for f in REPACK_FAMILIES},
         "kquant_share": 0.0, "float_share": 1.0 if fmt.linear.scale_bits == 0 else 0.0,
     }
 

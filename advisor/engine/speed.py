@@ -281,6 +281,38 @@ def repack_family(device: DeviceProfile) -> str | None:
     return None
 
 
+#: The multiple of a matrix's output rows (ggml ne[1]) llama.cpp needs to repack a type, by
+#: REPACKED_TYPES family: its x86 kernels interleave 8 rows of every type; Arm's interleave 4 rows
+#: of the 32-weight types (Q4_0, IQ4_NL, MXFP4, Q8_0: 4x4 / 4x8) and 8 of the K-quants (8x4 /
+#: 8x8). ggml-cpu/repack.cpp ``ggml_repack_get_optimal_repack_type`` (llama-cpp-python 0.3.36);
+#: an Arm CPU with 256-bit SVE and i8mm (a server part) takes x86's 8x8 Q4_0 layout, not modelled.
+REPACK_ROW_MULTIPLE = {"avx2": {}, "avx512": {}, "dotprod": {"Q4_0": 4, "IQ4_NL": 4, "MXFP4": 4, "Q8_0": 4}}
+#: matrices llama.cpp only looks rows up in (GET_ROWS, which the repacked buffer does not run):
+#: they stay in the file's layout
+LOOKUP_MATRICES = ("token_embd.weight", "per_layer_token_embd.weight")
+
+
+def is_repacked(t: Tensor, base_type: str, family: str | None) -> bool:
+    """Whether llama.cpp repacks tensor ``t`` of ``base_type`` at load on a CPU of REPACKED_TYPES
+    ``family``: a multiplied matrix (2-D, or a MoE's 3-D expert stack) of a type the family repacks,
+    whose output rows are a multiple of REPACK_ROW_MULTIPLE (ggml-cpu/repack.cpp: the buffer type's
+    ``supports_op`` takes MUL_MAT of 2-D and MUL_MAT_ID of 3-D weights)."""
+    if family is None or base_type not in REPACKED_TYPES[family] or len(t.shape) not in (2, 3) or t.name in LOOKUP_MATRICES:
+        return False
+    return t.shape[1] % REPACK_ROW_MULTIPLE[family].get(base_type, 8) == 0
+
+
+def repacked_bytes(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(all, routed-expert) bytes llama.cpp copies into its CPU_REPACK buffer at load on a CPU of each
+    REPACK_FAMILIES family, from ``memory.per_tensor_bytes`` rows (a repacked block keeps its size:
+    the copy is as large as the tensors; benchmarks/results/validation.md checks it against
+    llama.cpp's reported buffer). The copy is what the CPU multiplies; the memory-mapped file's
+    pages of those tensors stay mapped beside it, read once at load and reclaimable."""
+    out = [[t for t in rows if is_repacked(t[0], t[1], family)] for family in REPACK_FAMILIES]
+    return (tuple(sum(b for _, _, b in picked) for picked in out),
+            tuple(sum(b for t, _, b in picked if is_expert_tensor(t)) for picked in out))
+
+
 #: tensors a prefill multiplies on the CPU that are not block matrices of the file's mix: the
 #: token-embedding lookup (and Gemma 3n's per-layer one) and the output projection (``vocab_flops``)
 NOT_PREFILL_MATMUL = ("token_embd.weight", "per_layer_token_embd.weight", "output.weight")
@@ -297,11 +329,12 @@ def repack_prefill_speedups(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[
     of its matrices at their own types' speed-ups, Σ n / Σ (n / speed-up) over the matrices' element
     counts (``memory.per_tensor_bytes`` rows: a Q4_K_M file of a model with 896-wide rows holds
     mostly Q5_0 and Q8_0 fallbacks, which repack differently)."""
-    mats = [(t.n_elements, ty, is_expert_tensor(t)) for t, ty in prefill_matrices(rows)]
-    total = sum(n for n, _, _ in mats)
+    mats = prefill_matrices(rows)
+    total = sum(t.n_elements for t, _ in mats)
     if not total:
         return (1.0,) * len(REPACK_FAMILIES)
-    return tuple(total / sum(n / repack_prefill_speedup(ty, family, expert=e) for n, ty, e in mats) for family in REPACK_FAMILIES)
+    return tuple(total / sum(t.n_elements / (repack_prefill_speedup(ty, family, expert=is_expert_tensor(t)) if is_repacked(t, ty, family) else 1.0)
+                             for t, ty in mats) for family in REPACK_FAMILIES)
 
 
 def prefill_family_shares(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[float, float]:

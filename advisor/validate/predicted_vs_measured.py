@@ -142,7 +142,7 @@ def predicted_figures(est: Estimate, page_cache: str = "warm") -> dict[str, Any]
     m = est.memory
     out: dict[str, Any] = {
         "weights_bytes": m.weights_bytes, "kv_cache_bytes": m.kv_cache_bytes, "compute_buffer_bytes": m.compute_buffer_bytes,
-        "overhead_bytes": m.overhead_bytes, "total_bytes": m.total_bytes,
+        "overhead_bytes": m.overhead_bytes, "total_bytes": m.total_bytes, "repacked_bytes": m.repacked_bytes,
     }
     if est.load is not None:
         out.update(load_s=est.load.cold_s if page_cache == "cold" else est.load.warm_s, load_warm_s=est.load.warm_s,
@@ -179,14 +179,29 @@ def measured_figures(outcome: RunOutcome, gguf_path: Path | None = None) -> dict
     return m
 
 
+def _plus(a: float | None, b: float) -> float | None:
+    return None if a is None else a + b
+
+
 def compare(pred: dict[str, Any], meas: dict[str, Any]) -> list[Comparison]:
+    """Each prediction against its measurement. Where llama.cpp repacked weights for the CPU, its
+    model buffers hold the memory-mapped file and the repacked copy, and the peak RSS both
+    (the file's pages of the repacked matrices were read at load): each is set against the
+    prediction plus the predicted copy (``MemoryEstimate.repacked_bytes``). A run stored before
+    the copy was predicted is compared as it was."""
+    repacked = pred.get("repacked_bytes") or 0
+    copy = [Comparison("repacked copy (CPU_REPACK)", repacked, meas.get("extra_model_buffer_bytes"), "bytes")] if (
+        "repacked_bytes" in pred and (repacked or meas.get("extra_model_buffer_bytes"))) else []
     return [
         Comparison(f"load time ({pred.get('page_cache', 'warm')} page cache)", pred.get("load_s"), meas.get("load_s"), "s"),
         Comparison("weights (GGUF tensor data)", pred.get("weights_bytes"), meas.get("gguf_tensor_bytes"), "bytes"),
-        Comparison("model buffers (llama.cpp)", pred.get("weights_bytes"), meas.get("model_buffer_bytes"), "bytes"),
+        *copy,
+        Comparison("model buffers (llama.cpp)" + (", with the repacked copy" if repacked else ""),
+                   _plus(pred.get("weights_bytes"), repacked), meas.get("model_buffer_bytes"), "bytes"),
         Comparison("KV cache buffer", pred.get("kv_cache_bytes"), meas.get("kv_buffer_bytes"), "bytes"),
         Comparison("compute buffer", pred.get("compute_buffer_bytes"), meas.get("compute_buffer_bytes"), "bytes"),
-        Comparison("peak RSS vs total", pred.get("total_bytes"), meas.get("peak_rss_bytes"), "bytes"),
+        Comparison("peak RSS vs total" + (" + repacked copy" if repacked else ""), _plus(pred.get("total_bytes"), repacked),
+                   meas.get("peak_rss_bytes"), "bytes"),
         Comparison("prefill", pred.get("prefill_tokens_per_s"), meas.get("prefill_tokens_per_s"), "tok/s"),
         Comparison("decode", pred.get("decode_tokens_per_s"), meas.get("decode_tokens_per_s"), "tok/s"),
         Comparison("time to first token", pred.get("ttft_s"), meas.get("ttft_s"), "s"),
@@ -339,7 +354,8 @@ def run_validation(
         notes.append(
             f"llama.cpp repacked the matrix weights into {', '.join(k for k in measured['model_buffers'] if k not in ('CPU', 'CPU_Mapped'))} "
             f"buffers ({format_size(measured['extra_model_buffer_bytes'])}) beside the memory-mapped file: its model buffers "
-            "count those weights twice; the mapped pages can be reclaimed, the repacked copy cannot"
+            "and the peak RSS count those weights twice (compared below with the predicted copy added); the mapped pages "
+            "can be reclaimed, the repacked copy cannot"
         )
     run_id = record_run(Run(status=status, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
                             error=f"repeats disagree: {spread}" if noisy else None,
