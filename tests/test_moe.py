@@ -118,6 +118,22 @@ def test_moe_decodes_like_its_active_size(catalog):
     assert moe.decode_tokens_per_s > 2 * dense.decode_tokens_per_s
 
 
+def test_hybrid_bytes_per_token_are_the_bytes_decode_is_timed_on(catalog):
+    """Granite 4.0 H Micro Q4_K_M (memory bound here, no fixed cost): the reported bytes per token
+    hold the recurrent state read and written back (2 × 77,377,536 B), so bandwidth × efficiency /
+    bytes_per_token gives the decode speed shown (without the state: +8 %)."""
+    model = catalog.model("granite-4.0-h-micro")
+    ftype = catalog.file_type("Q4_K_M")
+    device = catalog.device("raspberry-pi-5-8gb")
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
+    s = estimate_speed(model, ftype, catalog.ggml_types, device, w, FACTORS)
+    state = mem.recurrent_state_bytes(model)
+    assert state == 77_377_536
+    weights = mem.weights_bytes(model, ftype, catalog.ggml_types)  # tied: no lookup-only table
+    assert s.bytes_per_token == int(weights + mem.kv_read_bytes(model, 1.5) + 2 * state)
+    assert s.decode_tokens_per_s == pytest.approx(device.memory.bandwidth_gbs * 1e9 * 0.5 / s.bytes_per_token, rel=1e-6)
+
+
 def _types(model: ModelSpec, ftype: str, base: str) -> dict[str, str]:
     return dict(zip((t.name for t in tensor_inventory(model)), tensor_types(model, ftype, base)))
 

@@ -50,6 +50,21 @@ def test_the_basis_names_the_roofline_that_binds(catalog):
     assert s.decode_bound == "memory" and s.basis.startswith("memory bandwidth 17.1 GB/s")
 
 
+def test_the_basis_states_the_fixed_cost_per_token(catalog):
+    """Decode = bytes / (bandwidth × efficiency) + n_layers × fixed: the basis gives every term, so
+    a reader reproduces the figure (16 layers × 500 µs = 8 ms of a 23 ms token here)."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    ftype = catalog.file_type("Q4_0")
+    w = Workload(context_tokens=2048, prompt_tokens=1, output_tokens=1)
+    f = FACTORS.model_copy(update={"decode_compute_efficiency": 8.0, "fixed_s_per_layer": 5e-4})
+    s = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, f)
+    assert s.basis == ("memory bandwidth 17.1 GB/s (derived) × efficiency 0.50 on cpu-arm, "
+                       "+ 8 ms per token fixed (16 layers × 500 µs); test")
+    assert 1 / s.decode_tokens_per_s == pytest.approx(s.bytes_per_token / (17.1e9 * 0.5) + 16 * 5e-4, rel=1e-6)
+    f = f.model_copy(update={"fixed_s_per_layer": 0.0})
+    assert "fixed" not in estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, f).basis
+
+
 def test_untied_embedding_is_not_streamed(catalog):
     """An untied token_embd is a lookup (one row per token); the output matrix is streamed."""
     model = catalog.model("tinyllama-1.1b-chat-v1.0")

@@ -526,14 +526,20 @@ def repacked_bytes(c: CandidateTerms, d: DeviceTerms, place: Placement) -> Num:
     return where(d.on_gpu, on_gpu, whole)
 
 
+def decode_bytes_per_token(c: CandidateTerms) -> Num:
+    """Bytes one decoded token moves: the weights but the lookup tables, the routed experts at
+    expert_fraction, the KV cache at the mean answering position, and a hybrid's F32 conv/SSM state
+    twice — its recurrent layers read it and write it back every token (ggml ssm_conv / ssm_scan)."""
+    weights = c.weights_bytes - c.lookup_bytes - c.expert_bytes * (1 - c.expert_fraction)
+    return weights + c.kv_read_bytes + 2 * c.recurrent_state_bytes
+
+
 def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):
     """Decode and prefill seconds of ``share`` of the layers on one side (GPU or CPU). A decoded
     token reads its experts only; a prefill micro-batch of n tokens the union of theirs, 1 − (1 − k/E)^n
     of the experts — every one at a long prompt's 512 (MOE-ARCH-NOTES §3)."""
     weight_read = c.weights_bytes - c.lookup_bytes
-    # a hybrid's recurrent layers read their F32 conv/SSM state and write it back every token
-    # (ggml ssm_conv / ssm_scan): twice the state, beside the weights and the KV cache
-    bytes_per_token = weight_read - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes + 2 * c.recurrent_state_bytes
+    bytes_per_token = decode_bytes_per_token(c)
     decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
         c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
     peak = where(gpu_side, where(d.discrete, d.vram_gbs, d.host_gbs), d.cpu_gbs)

@@ -389,6 +389,16 @@ def estimate_speed(
     return _speed(model, device, workload, c, d, factors, gpu_fraction if on_gpu else 1.0, cpu_moe_layers if on_gpu else 0.0)
 
 
+def _fixed_cost_phrase(n_layers: int, factors: PathFactors) -> str:
+    """The per-token fixed cost decode adds to the rooflines (``speed.decode_seconds``), worded for
+    the basis: without it bandwidth × efficiency / bytes per token overstates decode (48 layers ×
+    128 µs on Metal are 6 ms of a 14 ms token)."""
+    if not factors.fixed_s_per_layer:
+        return ""
+    per_token = n_layers * factors.fixed_s_per_layer
+    return f", + {per_token * 1e3:.2g} ms per token fixed ({n_layers} layers × {factors.fixed_s_per_layer * 1e6:.3g} µs)"
+
+
 def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.CandidateTerms, d: core.DeviceTerms,
            factors: PathFactors, gpu_fraction: float, cpu_moe_layers: float = 0.0) -> SpeedEstimate:
     t = core.timing(c, d, workload, gpu_fraction, cpu_moe_layers)
@@ -401,7 +411,8 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         f"{'VRAM' if gpu_bw else 'memory'} bandwidth "
         f"{gpu.vram_bandwidth_gbs if gpu_bw and gpu else device.memory.bandwidth_gbs:g} GB/s "
         f"({gpu.vram_bandwidth_basis if gpu_bw and gpu else device.memory.bandwidth_basis}) "
-        f"× efficiency {factors.bw_efficiency:.2f} on {factors.path}; {factors.basis}"
+        f"× efficiency {factors.bw_efficiency:.2f} on {factors.path}"
+        f"{_fixed_cost_phrase(model.n_layers, factors)}; {factors.basis}"
     )
     if spd.DECODE_BOUNDS[t.decode_bound_code] == "compute":  # name the roofline that binds
         basis = (f"decode at {factors.decode_compute_efficiency:.3g} of the {'GPU' if d.on_gpu else 'CPU'}'s peak "
@@ -426,7 +437,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         threads=spd.decode_threads(device, workload.threads),
         gpu_layers=int(t.gpu_layers),
         basis=basis,
-        bytes_per_token=int(c.weights_bytes - c.lookup_bytes - c.expert_bytes * (1 - c.expert_fraction) + c.kv_read_bytes),
+        bytes_per_token=int(core.decode_bytes_per_token(c)),
         sustained_decode_tokens_per_s=None if sus is None else decode_tps * sus.decode_fraction,
         sustained_basis="" if sus is None else (f"{sus.decode_fraction:.0%} of the first runs' decode after {sus.after} "
                                                 f"({sus.basis}: {sus.source})"),
