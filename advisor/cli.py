@@ -111,6 +111,7 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.api import runtime_choice
 
     workload = workload_from(kw)
+    usable_given = bool(kw.get("usable"))
     device = device_from(kw)
     deployment = deployment_from(kw, device)
     constraints = Constraints(
@@ -146,6 +147,8 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                   f"output {workload.output_tokens} tokens")
             if deployment is not None:
                 _emit(deployment_line(deployment))
+            elif device.stands_for:  # a RAM-only device: where its usable memory comes from
+                _emit(f"Usable memory: {device.memory.usable_note}" + ("." if usable_given else "; --usable sets yours."))
             _emit("")
             _emit(data["explanation"])
             if peers:

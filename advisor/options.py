@@ -146,7 +146,7 @@ def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device-file", type=click.Path(dir_okay=False), default=None, help="Your own device profile (TOML)."),
         click.option("--ram", default=None, metavar="SIZE",
                      help="Only the RAM size, e.g. 4GB, 4 GiB, 3.5g, 4096MB (JEDEC: GB = GiB)."),
-        click.option("--usable", default=None, metavar="SIZE", help="With --ram: memory one app may use (default 75% of RAM)."),
+        click.option("--usable", default=None, metavar="SIZE", help="With --ram: memory one app may use (default 75% of RAM; with --class, the smallest share among that class's devices with that RAM)."),
         click.option("--class", "device_class", default=None, help="With --ram: device class whose typical speed to assume."),
     ]
     for opt in reversed(opts):

@@ -322,6 +322,29 @@ def test_a_ram_only_device_is_promised_the_slowest_peer_for_every_file_and_runti
     assert json.loads(out)["pick_decode_on_ram_peers"][0]["device"] == "jetson-nano-4gb"  # not the template, the Pi 4
 
 
+def test_a_ram_size_of_a_class_takes_the_tightest_usable_share_of_its_devices(capsys, catalog):
+    """With --class, a RAM-only device may use the smallest share of RAM among that class's devices
+    of that size, as its speed is the slowest's: `--ram 8GB --class phone` had 75 % (6 GiB) and picked
+    Qwen3-4B Q8_0 (4.94 GiB), which fits neither the Android phone whose speed it quoted (4 GiB) nor an
+    iPhone (3.0 × 10^9 B). Now its pick fits every phone it stands for; without --class, 75 % stays."""
+    from advisor.engine.evaluate import evaluate
+    from advisor.records import Workload
+
+    code, out, _ = run(capsys, "recommend", "--ram", "8GB", "--class", "phone", "--format", "json", "--top", "1")
+    assert code == 0
+    data = json.loads(out)
+    assert data["device"]["usable_bytes"] == int(8 * 1024**3 * (3.0e9 / (8 * 1024**3)))  # the iPhones' iOS app limit
+    pick = data["pick"]
+    for peer in data["device"]["stands_for"]:
+        d = catalog.device(peer)
+        e = evaluate(catalog.model(pick["model"]), catalog.file_type(pick["quant"]), d, Workload(4096, 512, 256), catalog)
+        assert e.memory.total_bytes <= d.memory.usable, peer
+    code, text, _ = run(capsys, "recommend", "--ram", "8GB", "--class", "phone", "--top", "1")
+    assert "Usable memory: 35% of RAM, the least of the 6 phone devices with 8 GiB RAM: Apple iPhone 15 Pro's" in text
+    code, out, _ = run(capsys, "recommend", "--ram", "8GB", "--format", "json", "--top", "1")
+    assert json.loads(out)["device"]["usable_bytes"] == 6 * 1024**3
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Protocol, Sequence
 
@@ -447,7 +448,8 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
 
 # --------------------------------------------------------------------------- RAM-only devices
 
-#: Share of RAM assumed usable by one app on a device described only by its RAM.
+#: Share of RAM assumed usable by one app on a device described only by its RAM, when no class
+#: is given (with a class: the smallest share among that class's peers, ``generic_device``).
 GENERIC_USABLE_FRACTION = 0.75
 
 
@@ -503,7 +505,10 @@ def generic_device(
     peer), under the shipped factors when ``tables`` is given, else lowest memory bandwidth.
     ``stands_for`` lists the peers, that one first; each estimate's speed is then the slowest of
     them for its own file (``finish``), so a user with only a RAM figure is not promised more than
-    the slowest likely device delivers. Marked estimated."""
+    the slowest likely device delivers. Usable memory: the user's figure, else with a
+    ``device_class`` the smallest share of RAM among the peers (an 8 GiB phone: an iPhone's iOS app
+    limit, 35 %, not the 75 % of an unnamed device — the same rule: no more than the tightest likely
+    device allows), else GENERIC_USABLE_FRACTION. Marked estimated."""
     peers = ram_peers(ram_bytes, templates, device_class=device_class)
     if not peers:
         raise ValueError("generic_device needs at least one catalog device without a discrete GPU")
@@ -515,9 +520,20 @@ def generic_device(
     else:
         peers.sort(key=lambda d: (d.memory.bandwidth_gbs, d.id))
     slowest = peers[0]
-    usable = min(usable_bytes or int(ram_bytes * GENERIC_USABLE_FRACTION), ram_bytes)
     size = format_size(ram_bytes, precision=1)
     peer_size = format_size(slowest.memory.ram, precision=0)
+    if usable_bytes:
+        usable, usable_note = min(usable_bytes, ram_bytes), "given by the user"
+    elif device_class:
+        tightest = min(peers, key=lambda d: (d.memory.usable / d.memory.ram, d.id))
+        share = tightest.memory.usable / tightest.memory.ram
+        usable = int(ram_bytes * share)
+        why = re.split(r" \(|; ", tightest.memory.usable_note, maxsplit=1)[0] or tightest.memory.usable_basis
+        usable_note = (f"{share:.0%} of RAM, the least of the {len(peers)} {device_class} devices with {peer_size} RAM: "
+                       f"{tightest.name}'s ({why})")
+    else:
+        usable = int(ram_bytes * GENERIC_USABLE_FRACTION)
+        usable_note = f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)"
     label = device_class or ("device" if slowest.gpu_usable else "CPU-only device")
     note = (
         f"speed of the slowest, file by file, of the {len(peers)} catalog devices with {peer_size} RAM"
@@ -540,7 +556,7 @@ def generic_device(
     })
     raw["memory"] = {
         **raw["memory"], "ram": ram_bytes, "usable": usable, "usable_basis": "estimated",
-        "usable_note": "given by the user" if usable_bytes else f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)",
+        "usable_note": usable_note,
     }
     return DeviceProfile.model_validate(raw)
 
