@@ -32,12 +32,11 @@ from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import factors_for
 from advisor.engine.recommend import Constraints, Recommendation, evaluate_grid
-from advisor.engine.tiers import tiers
 from advisor.errors import AdvisorError, BadInputError
 from advisor.output import csv_cell
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
-from advisor.wording import alternative_text, explanation, limit_text, peers_text, reason_text, tps
+from advisor.wording import alternative_text, explanation, limit_text, not_hosting_text, peers_text, reason_text, tps
 
 st.set_page_config(page_title="Edge model advisor", page_icon="🧮", layout="wide")
 
@@ -175,7 +174,7 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
         target_notes(rec, cat)
         if rec.rejected:
             st.markdown("**Closest misses:**\n" + "\n".join(
-                f"- {r.model_id} {r.quant_id or ''}: {reason_text(r.why)}" for r in rec.rejected[:6]))
+                f"- {model_label(cat, r.model_id)} {r.quant_id or ''}: {reason_text(r.why)}" for r in rec.rejected[:6]))
         return
     sp = pick.speed
     assert sp is not None
@@ -449,7 +448,8 @@ def report_section(rec: Recommendation, cat: Catalog, compared: list[str], focus
 
     req = rows_view.report_requirements(rec, cat, compared, focus)
     left_out = "" if cat.has_device(rec.device.id) else f" ({rec.device.name} is not a catalog profile, so the report cannot name it.)"
-    st.caption(f"Covers {', '.join(req.models)} on {', '.join(req.devices)}, with this workload, these constraints, "
+    st.caption(f"Covers {', '.join(model_label(cat, m) for m in req.models)} on {', '.join(cat.device(d).name for d in req.devices)}, "
+               "with this workload, these constraints, "
                f"runtimes and target (the devices are those of the Compare tab).{left_out}")
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     fmt = c1.selectbox("Format", list(FORMATS), key="report_format", format_func=str.upper)
@@ -518,7 +518,8 @@ def runtimes_page(rec: Recommendation, device: DeviceProfile, workload: Workload
 
 def tiers_page(choice: DeploymentInputs, device: DeviceProfile | None, workload: Workload, constraints: Constraints,
                cat: Catalog) -> None:
-    """``engine.tiers.tiers`` over a device class under the selected target."""
+    """``api.run_tiers`` over a device class under the selected target (as ``advisor tiers --class``: the
+    devices of the class that cannot host the target are no candidates, named above the table)."""
     target = cat.target(choice.target_id)
     if choice.runtime != ALL_RUNTIMES_CHOICE and choice.runtime not in target.runtimes:
         raise BadInputError(f"{choice.runtime} does not run in the {target.name} target; its runtimes: "
@@ -526,15 +527,20 @@ def tiers_page(choice: DeploymentInputs, device: DeviceProfile | None, workload:
     st.subheader(f"What to ship per RAM tier: {target.name}")
     st.markdown("Devices of one class grouped by RAM; for each tier the one runtime × model × format that runs on *every* "
                 "device of the tier under the target's memory budget and limits and meets the constraints, ranked on "
-                "the slowest device. A device that cannot host the target, or on which nothing common passes, is left "
-                "out with the reason.")
+                "the slowest device. A device on which nothing common passes is left out with the reason; one that "
+                "cannot host the target is no candidate (as in `advisor tiers` and the report).")
     classes = sorted({d.device_class for d in cat.devices.values()})
-    default = device.device_class if device is not None and device.device_class in classes else "phone"
+    # first shown: the device's class, else phones, else any class with a device that can host the target
+    hosting = [c for c in classes if any(d.device_class == c and target.hosts(d) for d in cat.devices.values())]
+    default = next((c for c in (device.device_class if device is not None else None, "phone", *hosting) if c in hosting),
+                   classes[0])
     cls = st.selectbox("Device class", classes, index=classes.index(default), key="tiers_class")
-    devices = [d for d in cat.devices.values() if d.device_class == cls]
-    with st.spinner(f"Evaluating every model on {len(devices)} {cls} profiles…"):
-        picks = tiers(devices, target, workload, cat, constraints, entitlement=choice.entitlement,
-                      browser_id=choice.browser_id, overrides=api.calibration_overrides())
+    others = api.not_hosting(target.id, cls, cat)
+    if others:
+        st.caption(not_hosting_text(others, f"of class {cls}", f"the {target.name} target", by_name=True))
+    with st.spinner(f"Evaluating every model on the {cls} profiles…"):
+        picks = api.run_tiers(target.id, workload, device_class=cls, constraints=constraints,
+                              entitlement=choice.entitlement, browser_id=choice.browser_id, catalog=cat)
     st.dataframe(rows_view.tier_rows(picks, cat), hide_index=True, key="tiers_table", column_config={
         "slowest decode tok/s": st.column_config.NumberColumn(format="%.1f")})
     for p in picks:

@@ -270,6 +270,24 @@ def test_impossible_speed_shows_the_nothing_fits_explanation():
     assert not at.subheader or not heading(at).startswith("Best pick")
 
 
+def test_closest_misses_and_the_report_name_models_and_devices_not_ids():
+    """The dashboard's prose names a model or a device as every other line of it does, not by its catalog id."""
+    at = start()
+    at.number_input(key="min_tps").set_value(5000.0).run()
+    assert_clean(at)
+    cat = load_catalog()
+    rec, _ = library_pick(catalog_device("raspberry-pi-5-8gb"),
+                          constraints=Constraints(min_decode_tps=5000.0, target_decode_tps=5.0, runtimes=ALL_RUNTIMES))
+    misses = next(m.value for m in at.markdown if m.value.startswith("**Closest misses:**")).splitlines()[1:]
+    assert misses == [f"- {cat.models[r.model_id].name} {r.quant_id or ''}: {reason_text(r.why)}" for r in rec.rejected[:6]]
+    at.number_input(key="min_tps").set_value(0.0).run()
+    open_tab(at, "Download")
+    covers = next(c.value for c in at.caption if c.value.startswith("Covers "))
+    pick = api.run_recommend(catalog_device("raspberry-pi-5-8gb"), Workload(), Constraints(runtimes=ALL_RUNTIMES), cat).pick
+    assert covers.startswith(f"Covers {cat.models[pick.model_id].name} on Raspberry Pi 5 (8 GB), ")
+    assert "raspberry-pi-5-8gb" not in covers
+
+
 def test_license_filter_keeps_only_that_class():
     at = start()
     at.multiselect(key="licenses").set_value(["restricted"]).run()
@@ -642,31 +660,47 @@ def test_runtimes_compared_view_shows_the_library_comparison():
 
 
 def test_what_to_ship_per_ram_tier_follows_the_engine():
-    from advisor.engine.tiers import tiers
-
     at = start()
     at.selectbox(key="target").set_value("android-app").run()
     at.radio(key="page").set_value("What to ship per RAM tier").run()
     assert_clean(at)
-    assert at.selectbox(key="tiers_class").value == "sbc"  # the chosen device's class
+    assert at.selectbox(key="tiers_class").value == "phone"  # the chosen device's class (sbc) cannot host an Android app
     at.selectbox(key="tiers_class").set_value("phone").run()
     assert_clean(at)
     assert not at.error
     cat = load_catalog()
-    phones = [d for d in cat.devices.values() if d.device_class == "phone"]
-    picks = tiers(phones, cat.target("android-app"), Workload(), cat, Constraints(runtimes=frozenset({"llama.cpp"})),
-                  overrides=api.calibration_overrides())
+    picks = api.run_tiers("android-app", Workload(), device_class="phone", constraints=Constraints(runtimes=ALL_RUNTIMES),
+                          catalog=cat)
     rows = next(d.value for d in at.dataframe if {"tier", "pick", "slowest decode tok/s"} <= set(d.value.columns))
     assert list(rows["tier"]) == [f"{p.tier_gib} GB" for p in picks]
     assert list(rows["format"]) == [p.format_id or "" for p in picks]
     assert list(rows["devices"]) == [len(p.devices) for p in picks]
-    # every iPhone is left out of an Android app, with the engine's reason, in its tier's table
-    left = [lo for p in picks for lo in p.left_out]
-    assert any("iPhone" in lo.device.name for lo in left)
     reasons = " ".join(" ".join(d.value["left out because"]) for d in at.dataframe if "left out because" in d.value.columns)
     from advisor.wording import reason_text
 
-    assert all(reason_text(lo.why) in reasons for lo in left)
+    assert all(reason_text(lo.why) in reasons for p in picks for lo in p.left_out)
+
+
+def test_phones_that_cannot_host_the_target_are_no_candidates_as_in_the_cli():
+    """An iOS app over the phones: the Android phones are named as no candidates above the tables, as
+    ``advisor tiers --class phone --target ios-app`` does, not left out of tiers of their own that then
+    read "nothing fits every device"."""
+    at = start()
+    at.selectbox(key="target").set_value("ios-app").run()
+    at.radio(key="page").set_value("What to ship per RAM tier").run()
+    at.selectbox(key="tiers_class").set_value("phone").run()
+    assert_clean(at)
+    assert not at.error
+    cat = load_catalog()
+    picks = api.run_tiers("ios-app", Workload(), device_class="phone", constraints=Constraints(runtimes=ALL_RUNTIMES),
+                          catalog=cat)
+    rows = next(d.value for d in at.dataframe if {"tier", "pick", "slowest decode tok/s"} <= set(d.value.columns))
+    assert list(rows["tier"]) == [f"{p.tier_gib} GB" for p in picks] == ["8 GB"]
+    shown = " ".join(" ".join(d.value["device"]) for d in at.dataframe if "left out because" in d.value.columns)
+    android = api.not_hosting("ios-app", "phone", cat)
+    assert android and not any(d.name in shown for d in android)
+    assert any(c.value.startswith(f"Not candidates: {len(android)} devices of class phone that cannot host the iOS")
+               for c in at.caption)
 
 
 def test_focus_views_evaluate_a_runtime_format_pick():

@@ -681,6 +681,18 @@ def test_what_if_says_when_the_gain_is_the_variants_faster_memory(capsys):
                         "makes them fast enough |")
 
 
+def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
+    """A 1 GB Pi 4 misses the requirement for want of memory, and so does its 2 GB sibling: the "none"
+    of that variant said "memory is not what limits this workload"."""
+    code, out, err = run(capsys, "report", "--device", "raspberry-pi-4-1gb", "--quality-floor", "40", "--min-tps", "5",
+                         "--format", "md")
+    assert code == 3, err
+    lines = out.splitlines()
+    assert "does not fit" in next(line for line in lines if line.startswith("| raspberry-pi-4-1gb | sbc |"))
+    row = next(line for line in lines if line.startswith("| raspberry-pi-4-1gb | raspberry-pi-4-2gb"))
+    assert row.endswith("| none: no other model meets the requirement on this variant |")
+
+
 def test_options_override_the_file(capsys):
     code, out, err = run(capsys, "report", "--requirements", KIOSK, "--fleet", "20", "--device", "raspberry-pi-5-8gb",
                          "--format", "json")

@@ -216,6 +216,11 @@ def _rejected(data: ReportData) -> Section:
     return s
 
 
+#: A variant on which no other model meets the requirement. Not "memory is not what limits": a 1 GB board
+#: and its 2 GB sibling can both miss it for want of memory.
+NOTHING_NEW = "none: no other model meets the requirement on this variant"
+
+
 def _what_if(data: ReportData) -> Section | None:
     s = Section("what-if", "What if: the variant with more RAM", paragraphs=[
         ("For each candidate device with a larger-memory variant in the catalog: the models (from the whole catalog, "
@@ -244,7 +249,7 @@ def _what_if(data: ReportData) -> Section | None:
                     "fast enough")
         rows.append([w["device"], f"{w['variant']} ({size(w['variant_ram_bytes'])})",
                      "-" if extra is None else f"+{money(extra)} (+{money(extra * fleet)} fleet)",
-                     new or "none: memory is not what limits this workload"])
+                     new or NOTHING_NEW])
     s.tables.append(Table(headers=["device", "variant", "extra cost", "models that become possible"], rows=rows,
                           widths=[18, 22, 16, 44]))
     return s
