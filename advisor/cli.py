@@ -380,8 +380,8 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             *([{"item": "decode, sustained", "value": f"{tps(sp['sustained_decode_tokens_per_s'])} tok/s", "basis": sp["sustained_basis"]}]
               if sp.get("sustained_decode_tokens_per_s") is not None else []),
             {"item": "prefill", "value": f"{band(sp['prefill_tokens_per_s'], sp['prefill_low'], sp['prefill_high'])} tok/s",
-             "basis": f"{sp['prefill_bound']} bound" + (
-                 f"; the weights repacked at load for the CPU's kernels: ×{sp['prefill_repack_speedup']:.1f} (measured; "
+             "basis": f"{sp['prefill_bound']} bound" + (f"; {sp['prefill_basis']}" if sp.get("prefill_basis") else "") + (
+                 f"; the weights repacked at load for the CPU's kernels: ×{sp['prefill_repack_speedup']:.3g} (measured; "
                  "--no-repack turns it off)" if sp.get("prefill_repack_speedup", 1.0) > 1.0 else "") + (
                  "; efficiency: the path's prior, no published prefill row fitted (what the prior rests on: the decode line)"
                  if speed_evidence(sp["basis"], "prefill") == "prior" else "")},

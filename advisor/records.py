@@ -1413,6 +1413,8 @@ class SpeedEstimate:
     #: the CPU prefill speed-up of llama.cpp's load-time weight repacking in this estimate
     #: (engine.speed.REPACK_PREFILL_SPEEDUP; 1: none — not repacked, no measured gain, or on a GPU)
     prefill_repack_speedup: float = 1.0
+    #: the prefill rate's terms (peak × efficiency × weight types, FLOPs per prompt token), worded
+    prefill_basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "sustained_decode_tokens_per_s": rounded("sustained_decode_tokens_per_s", s.sustained_decode_tokens_per_s),
             "sustained_basis": s.sustained_basis or None,
             "prefill_repack_speedup": rounded("prefill_repack_speedup", s.prefill_repack_speedup),
+            "prefill_basis": s.prefill_basis or None,
         }
     ld = e.load
     out["load"] = None if ld is None else {

@@ -174,6 +174,13 @@ def format_rate(tokens_per_s: float) -> str:
     return f"{tokens_per_s:.2f}"
 
 
+def format_flops(flops_per_s: float) -> str:
+    """A compute rate: ``153.6 GFLOP/s``, ``10.6 TFLOP/s`` (from 1,000 GFLOP/s), three significant digits."""
+    if flops_per_s >= 1e12:
+        return f"{flops_per_s / 1e12:.3g} TFLOP/s"
+    return f"{flops_per_s / 1e9:.4g} GFLOP/s"
+
+
 def format_seconds(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"

@@ -65,6 +65,23 @@ def test_the_basis_states_the_fixed_cost_per_token(catalog):
     assert "fixed" not in estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, f).basis
 
 
+def test_the_prefill_basis_gives_the_rate_it_is_computed_at(catalog):
+    """The prefill line states peak × efficiency × weight types and the FLOPs per prompt token, so a
+    reader reproduces it: the Pi 5's 4 threads × 2.4 GHz × 16 FLOP = 153.6 GFLOP/s × 0.5 = 76.8 GFLOP/s
+    for 2 × 973,078,528 FLOP per token (Q8_0: no repacking gain, a legacy type)."""
+    model = catalog.model("llama-3.2-1b-instruct")
+    w = Workload(context_tokens=2048, prompt_tokens=512, output_tokens=1)
+    s = estimate_speed(model, catalog.file_type("Q8_0"), catalog.ggml_types, _device(catalog), w, FACTORS)
+    assert s.prefill_bound == "compute"
+    assert s.prefill_basis.startswith("153.6 GFLOP/s (the FP32 peak of 4 CPU threads) × efficiency 0.5 = 76.8 GFLOP/s "
+                                      "for 1.95 GFLOP per prompt token + attention")
+    # the figure from the stated terms: the prompt's matrix FLOPs at 76.8 GFLOP/s, attention and logits a little more
+    by_hand = 512 * 2 * 973_078_528 / 76.8e9
+    assert by_hand < s.ttft_s < by_hand * 1.1
+    q4 = estimate_speed(model, catalog.file_type("Q4_0"), catalog.ggml_types, _device(catalog), w, FACTORS)
+    assert "× weight types ×3.20 = 245.8 GFLOP/s" in q4.prefill_basis  # the dotprod repacking of Q4_0
+
+
 def test_untied_embedding_is_not_streamed(catalog):
     """An untied token_embd is a lookup (one row per token); the output matrix is streamed."""
     model = catalog.model("tinyllama-1.1b-chat-v1.0")

@@ -534,6 +534,18 @@ def decode_bytes_per_token(c: CandidateTerms) -> Num:
     return weights + c.kv_read_bytes + 2 * c.recurrent_state_bytes
 
 
+def prefill_rate_terms(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, gpu_side: Num) -> tuple[Num, Num]:
+    """(peak FLOP/s, weight-type factor) of a prefill on one side: the GPU's FP16 peak, or the CPU
+    threads' FP32 peak × the x86 int8 extension's factor; the type factor is the time-weighted mix of
+    the file's weight families (K-quants and floats at the path's factors, on a CPU the family's
+    unrepacked K-quant rate) × the CPU's repacking speed-up. Prefill computes at peak ×
+    f.prefill_efficiency × type factor."""
+    rate = where(gpu_side, d.gpu_flops, d.cpu_flops * d.cpu_prefill_isa)
+    kquant_rate = f.prefill_kquant_factor * where(gpu_side, 1.0, d.cpu_kquant_prefill)
+    type_factor = 1.0 / (1.0 - c.kquant_share - c.float_share + c.kquant_share / kquant_rate + c.float_share / f.prefill_float_factor)
+    return rate, type_factor * where(gpu_side, 1.0, repack_speedup(c, d))
+
+
 def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):
     """Decode and prefill seconds of ``share`` of the layers on one side (GPU or CPU). A decoded
     token reads its experts only; a prefill micro-batch of n tokens the union of theirs, 1 − (1 − k/E)^n
@@ -543,7 +555,7 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     decode_flops = 2 * c.matmul_params + c.vocab_flops + attention_flops_at(
         c.global_q_dims, c.swa_q_dims, c.window, workload.prompt_tokens + workload.output_tokens / 2)
     peak = where(gpu_side, where(d.discrete, d.vram_gbs, d.host_gbs), d.cpu_gbs)
-    rate = where(gpu_side, d.gpu_flops, d.cpu_flops * d.cpu_prefill_isa)
+    rate, type_factor = prefill_rate_terms(c, d, f, gpu_side)
     # a CPU decodes quantized weights through int8 dot products, float weights through FMA
     dot_rate = d.cpu_decode_ops / where(d.cpu_arm, c.arm_dot_cost, 1.0)
     decode_rate = where(gpu_side, d.gpu_flops, where(c.is_float, d.cpu_decode_flops, dot_rate))
@@ -552,10 +564,6 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     t, t_mem, t_comp, t_fixed = decode_seconds(
         bytes_per_token, bw_d, decode_flops, decode_rate * f.decode_compute_efficiency, c.n_layers, f.fixed_s_per_layer, share)
     bw_p = effective_bandwidth(peak, f.bw_efficiency, weight_read, d.llc_bytes, d.llc_gbs, cpu_side)
-    # the matrices of each weight family prefill at its rate: the file's rate is their time-weighted mix
-    kquant_rate = f.prefill_kquant_factor * where(gpu_side, 1.0, d.cpu_kquant_prefill)
-    type_factor = 1.0 / (1.0 - c.kquant_share - c.float_share + c.kquant_share / kquant_rate + c.float_share / f.prefill_float_factor)
-    type_factor = type_factor * where(gpu_side, 1.0, repack_speedup(c, d))
     p, p_comp, p_mem = prefill_seconds(
         workload.prompt_tokens, workload.n_ubatch, c.matmul_params, c.global_q_dims, c.swa_q_dims, c.window, weight_read,
         bw_p, rate * f.prefill_efficiency * type_factor, c.n_layers, f.fixed_s_per_layer, c.vocab_flops, share,

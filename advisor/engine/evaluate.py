@@ -28,7 +28,7 @@ from advisor.records import (
     SpeedEstimate,
     Workload,
 )
-from advisor.units import format_size
+from advisor.units import format_flops, format_size
 
 
 class Tables(Protocol):
@@ -73,8 +73,9 @@ def factors_for(
     if shipped is not None:  # the factors fitted on the path's measurements over this device's prior
         prior = prior.model_copy(update={
             **{name: getattr(shipped, name) for name in shipped.fitted or ()},
-            **{name: getattr(shipped, name) for name in ("decode_band", "prefill_band", "n_measurements", "basis", "source",
-                                                         "fitted")},
+            **{name: getattr(shipped, name) for name in ("decode_band", "prefill_band", "n_measurements", "source", "fitted")},
+            # the shipped text names the prior of the devices it was fitted on; this device's may differ
+            "basis": _PRIOR_NAMED.sub(f"prior llama.cpp {prior_path(device, variant, tables)})", shipped.basis),
         })
         # a device measured on the path: the factors the path keeps as a prior, fitted on its own rows
         # (the bands stay the path's: in-sample, its own fit says nothing of its error)
@@ -122,15 +123,20 @@ def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama
 PRIOR_BAND_WIDENING = 2.0
 
 
+def runtime_prior_path(device: DeviceProfile, variant: Variant) -> str:
+    """The llama.cpp path whose factors are the prior of a runtime × backend on ``device``: its CPU
+    path, or its path for the device's GPU API (taken only where the catalog calibrates it)."""
+    if variant.backend.kind != "cpu" and device.gpu is not None:
+        api = device.gpu.backend
+        return ("cuda" if device.gpu.discrete else "cuda-unified") if api == "cuda" else api
+    return spd.cpu_path(device)
+
+
 def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> PathFactors:
     """llama.cpp's factors of the same hardware (its CPU path, or its path for the device's GPU
     API) as the prior of a runtime × backend that has no published measurements — where llama.cpp's
     compute efficiency was fitted to its own kernels, its fit without it."""
-    base = tables.calibration[spd.cpu_path(device)]
-    if variant.backend.kind != "cpu" and device.gpu is not None:
-        api = device.gpu.backend
-        key = ("cuda" if device.gpu.discrete else "cuda-unified") if api == "cuda" else api
-        base = tables.calibration.get(key, base)
+    base = tables.calibration[prior_path(device, variant, tables)]
     return base.model_copy(update={
         "path": variant.path,
         # llama.cpp's fitted kernel roofline is not another runtime's (records.OtherRuntimeFactors)
@@ -141,6 +147,16 @@ def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> Pa
         "n_measurements": 0,
         "basis": f"no published {variant.path} measurements: llama.cpp's {base.path} factors as a prior, band ×{PRIOR_BAND_WIDENING:g}",
     })
+
+
+#: how benchmarks/fit_runtimes.py ends a runtime path's basis: "(decode prior, prefill fitted; prior llama.cpp vulkan)"
+_PRIOR_NAMED = re.compile(r"prior llama\.cpp [\w-]+\)$")
+
+
+def prior_path(device: DeviceProfile, variant: Variant, tables: Tables) -> str:
+    """The llama.cpp path ``runtime_prior`` takes its factors from on ``device``."""
+    path = runtime_prior_path(device, variant)
+    return path if path in tables.calibration else spd.cpu_path(device)
 
 
 def cpu_path_factors(device: DeviceProfile, tables: Tables) -> PathFactors:
@@ -400,6 +416,28 @@ def _fixed_cost_phrase(n_layers: int, factors: PathFactors) -> str:
     return f", + {per_token * 1e3:.2g} ms per token fixed ({n_layers} layers × {factors.fixed_s_per_layer * 1e6:.3g} µs)"
 
 
+def _prefill_phrase(model: ModelSpec, workload: Workload, c: core.CandidateTerms, d: core.DeviceTerms, factors: PathFactors,
+                    threads: int, gpu_fraction: float, compute_bound: bool) -> str:
+    """The terms of the main path's prefill rate (``core.prefill_rate_terms``), worded for the basis,
+    so that a reader can reproduce the figure: peak × efficiency × weight types, and the FLOPs a prompt
+    token costs (2 × the matrix parameters it multiplies; attention grows with the position)."""
+    rate, type_factor = (float(x) for x in core.prefill_rate_terms(c, d, d.main, d.on_gpu))
+    isa = float(d.cpu_prefill_isa)
+    peak = ("the GPU's FP16 peak" if d.on_gpu else
+            f"the FP32 peak of {threads} CPU thread{'s' if threads != 1 else ''}" + (f" × {isa:.2f} for its int8 extension" if isa != 1.0 else ""))
+    types = f" × weight types ×{type_factor:.2f}" if abs(type_factor - 1.0) >= 0.005 else ""
+    text = (f"{format_flops(rate)} ({peak}) × efficiency {factors.prefill_efficiency:.3g}{types} = "
+            f"{format_flops(rate * factors.prefill_efficiency * type_factor)} for {2 * float(c.matmul_params) / 1e9:.3g} GFLOP "
+            "per prompt token + attention")
+    if model.n_experts:
+        text += ", the routed experts at their own GEMM efficiency"
+    if not compute_bound:
+        text += f"; the weights, read once per {workload.n_ubatch}-token micro-batch, take longer"
+    if d.on_gpu and gpu_fraction < 1.0:
+        text += "; the layers left on the CPU at its own rate"
+    return text
+
+
 def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.CandidateTerms, d: core.DeviceTerms,
            factors: PathFactors, gpu_fraction: float, cpu_moe_layers: float = 0.0) -> SpeedEstimate:
     t = core.timing(c, d, workload, gpu_fraction, cpu_moe_layers)
@@ -423,6 +461,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
                   f"× efficiency {d.cpu.bw_efficiency:.2f} on the CPU, prefill copies them over PCIe ({core.HOST_LINK_GBS:g} GB/s)")
     sus = device.power.sustained  # a published throttled share of this device, if any
     on_cpu = (not d.on_gpu) or gpu_fraction < 1.0  # some layers prefill on the CPU
+    threads = spd.decode_threads(device, workload.threads)
     return SpeedEstimate(
         decode_tokens_per_s=decode_tps,
         decode_band=Band(decode_tps / (1 + t.decode_band), decode_tps * (1 + t.decode_band)),
@@ -435,9 +474,10 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         energy_j_per_token=power * t.decode_s_per_token,
         energy_j_per_response=power * t.response_s,
         backend=factors.path,
-        threads=spd.decode_threads(device, workload.threads),
+        threads=threads,
         gpu_layers=int(t.gpu_layers),
         basis=basis,
+        prefill_basis=_prefill_phrase(model, workload, c, d, factors, threads, gpu_fraction, bool(t.prefill_compute_bound)),
         bytes_per_token=int(core.decode_bytes_per_token(c)),
         sustained_decode_tokens_per_s=None if sus is None else decode_tps * sus.decode_fraction,
         sustained_basis="" if sus is None else (f"{sus.decode_fraction:.0%} of the first runs' decode after {sus.after} "
