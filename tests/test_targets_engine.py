@@ -172,3 +172,17 @@ def test_mlc_native_gpu_allocates_within_its_share_and_metal_caps_its_kv_capacit
     assert main(args + ["--model", "llama-3.2-1b-instruct", "--device", "macbook-air-m2-16gb", "--target", "browser"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert not any("GPU memory it detects" in n for n in d.get("notes", []))
+
+
+def test_a_context_beyond_the_models_native_length_is_its_reason_not_memory(catalog):
+    """At 262,144 tokens Qwen2.5-1.5B (native 32,768) also does not fit a Pi 5's 7.5 GiB, but no device
+    or format lifts its context: the rejection says so (before, 'does not fit: needs 7.89 GiB')."""
+    rec = recommend(catalog.device("raspberry-pi-5-8gb"), Workload(context_tokens=262_144), catalog)
+    by_model = {r.model_id: r for r in rec.rejected}
+    miss = by_model["qwen2.5-1.5b-instruct"]
+    assert miss.why.kind == "context" and miss.why.limit == 32_768
+    assert "exceeds its native 32,768 tokens" in reason_text(miss.why)
+    # a model whose context allows it is still rejected for memory
+    est = evaluate(catalog.model("qwen2.5-1.5b-instruct"), catalog.file_type("Q4_K_M"), catalog.device("raspberry-pi-5-8gb"),
+                   Workload(context_tokens=32_768 * 8), catalog)
+    assert est.fit == "no"

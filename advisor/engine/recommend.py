@@ -207,6 +207,11 @@ def _memory_fails(fit: str, c: Constraints) -> bool:
 
 def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, *, tables: Tables | None = None,
            choice: Any = None) -> Rejection | None:
+    """The first constraint ``est`` fails, or None. A context beyond the model's native length comes
+    first: no device or format lifts it, so a model that also does not fit is rejected for it (else
+    a 262,144-token request would call a 32k model a memory miss)."""
+    if workload.context_tokens > model.context_length:
+        return Rejection(model.id, est.quant_id, Reason("context", value=workload.context_tokens, limit=model.context_length))
     if _memory_fails(est.fit, c):
         return Rejection(model.id, est.quant_id, memory_shortfall(est))
     variant = choice if isinstance(choice, rt.Variant) else None
@@ -215,8 +220,6 @@ def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, 
         for why in tg.blocking_reasons(est, model, fmt, variant, c.deployment, tables, c.max_download_bytes,
                                        workload.context_tokens):
             return Rejection(model.id, est.quant_id, why)
-    if workload.context_tokens > model.context_length:
-        return Rejection(model.id, est.quant_id, Reason("context", value=workload.context_tokens, limit=model.context_length))
     if c.quality_floor is not None and est.quality_score < c.quality_floor:
         return Rejection(model.id, est.quant_id, Reason("quality", value=est.quality_score, limit=c.quality_floor))
     sp = est.speed
