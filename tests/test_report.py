@@ -691,6 +691,12 @@ def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
     assert "does not fit" in next(line for line in lines if line.startswith("| raspberry-pi-4-1gb | sbc |"))
     row = next(line for line in lines if line.startswith("| raspberry-pi-4-1gb | raspberry-pi-4-2gb"))
     assert row.endswith("| none: no other model meets the requirement on this variant |")
+    # the variants run llama.cpp alone, while the comparison above runs every runtime: said without --runtime too
+    assert ("These variants are evaluated with llama.cpp's GGUF files on each profile's own usable memory: the other "
+            "runtimes of the comparison above are not applied here.") in out
+    code, out, err = run(capsys, "report", "--device", "raspberry-pi-4-1gb", "--quality-floor", "40", "--min-tps", "5",
+                         "--runtime", "llama.cpp", "--format", "md")
+    assert "the comparison above is llama.cpp's too." in out
 
 
 def test_options_override_the_file(capsys):

@@ -228,9 +228,11 @@ def _what_if(data: ReportData) -> Section | None:
         "on the device.")
     ])
     req = data.requirements
-    if req.get("target") or req.get("runtime"):
-        s.paragraphs.append("These variants are evaluated with llama.cpp on each profile's own usable memory: the target's "
-                            "budget and the other runtimes are not applied here.")
+    # analysis.what_if_more_ram runs llama.cpp's GGUF files whatever the report's runtimes: say so every time
+    s.paragraphs.append("These variants are evaluated with llama.cpp's GGUF files on each profile's own usable memory: "
+                        + ("the target's budget and " if req.get("target") else "")
+                        + ("the other runtimes of the comparison above are not applied here."
+                           if tuple(req.get("runtime") or ()) != ("llama.cpp",) else "the comparison above is llama.cpp's too."))
     if not data.what_if:
         s.paragraphs.append("No candidate device has a larger-memory variant in the catalog.")
         return s
