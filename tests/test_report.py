@@ -394,6 +394,57 @@ def test_crowded_chart_keys_its_labels(kiosk_json, step_usd, numbered, unlabelle
     assert sum(p["device"] in on_chart + legend for p in points) + unlabelled == len(points)
 
 
+def _html_label_boxes(points, annotations):
+    """The boxes of the chart's labels in charts.html_labels' geometry (its narrowest layout)."""
+    from advisor.report.charts import HTML_CHAR_PX, HTML_LINE_PX, HTML_PLOT_PX
+
+    lo, hi = min(p["unit_price_usd"] for p in points), max(p["unit_price_usd"] for p in points)
+    pad = max(20.0, (hi - lo) * 0.15)
+    x0, x1 = max(0.0, lo - pad), hi + pad
+    top = max(p["decode_high"] for p in points) * 1.12
+    boxes = []
+    for a in annotations:
+        cx = (a.x - x0) / (x1 - x0) * HTML_PLOT_PX[0] + a.ax
+        cy = HTML_PLOT_PX[1] - a.y / top * HTML_PLOT_PX[1] + a.ay
+        half = len(a.text) * HTML_CHAR_PX / 2
+        boxes.append((cx - half, cy - HTML_LINE_PX / 2, cx + half, cy + HTML_LINE_PX / 2))
+    return boxes
+
+
+@pytest.mark.parametrize("step_usd", [None, 10])
+def test_html_cost_chart_names_do_not_run_into_each_other(kiosk_json, step_usd):
+    """The HTML chart's device names (plotly annotations, charts.html_labels): in its narrowest layout
+    no two overlap; a name with no readable place is a number, spelt out in the legend. Before, every
+    name sat above its point ('textposition'), and the kiosk report's Orin Nano Super and Orin NX 8GB
+    ran into one string."""
+    from dataclasses import replace
+
+    from advisor.report.charts import plotly_figures
+
+    data = kiosk_json
+    if step_usd is not None:  # ten devices at nearly one price and speed
+        points = [{"device": f"device-with-a-long-name-{i}", "device_class": "sbc", "model": "m", "quant": "Q4_K_M",
+                   "unit_price_usd": 100.0 + step_usd * i, "decode_tokens_per_s": 10.0 + 0.1 * i, "decode_low": 8.0,
+                   "decode_high": 12.0, "meets": True, "recommended": i == 0} for i in range(10)]
+        data = replace(kiosk_json, charts={**kiosk_json.charts, "cost_speed": {"points": points, "min_tps": 8}})
+    points = data.charts["cost_speed"]["points"]
+    fig = plotly_figures(data)["cost_speed"]
+    labels = [a for a in fig.layout.annotations if a.text != "required"]
+    texts = [a.text for a in labels]
+    legend = [t.name for t in fig.data if t.name]
+    assert all(t.mode == "markers" for t in fig.data if t.x and t.x[0] is not None)  # no text drawn by plotly itself
+    numbered = sum(t.isdigit() for t in texts)
+    assert (numbered > 0) == (step_usd is not None)  # the kiosk's seven devices all get their names
+    unlabelled = next((int(n.split()[0]) for n in legend if n.endswith("more points not labelled (see the tables)")), 0)
+    assert sum(p["device"] in texts for p in points) + numbered + unlabelled == len(points)
+    assert sorted(t for t in texts if t.isdigit()) == sorted(str(n) for n in range(1, numbered + 1))
+    assert sum(any(name.endswith(f": {p['device']}") for name in legend) for p in points) == numbered
+    # each label's box in the placement's geometry (the narrowest layout): none overlaps another
+    boxes = _html_label_boxes(points, labels)
+    clashes = [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes[:i]) if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert clashes == []
+
+
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed")
 def test_pdf_renders_to_png(kiosk_pdf, tmp_path):
     pdf = tmp_path / "kiosk.pdf"

@@ -77,9 +77,8 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
         sel = [p for p in pts if p["meets"] == meets]
         if sel:
             fig.add_trace(go.Scatter(
-                x=[p["unit_price_usd"] for p in sel], y=[p["decode_tokens_per_s"] for p in sel], mode="markers+text",
+                x=[p["unit_price_usd"] for p in sel], y=[p["decode_tokens_per_s"] for p in sel], mode="markers",
                 name="meets the requirement" if meets else "misses it", text=[p["device"] for p in sel],
-                textposition="top center",
                 customdata=[[f"{p['model']} {p['quant']}", p["decode_low"], p["decode_high"]] for p in sel],
                 error_y={"type": "data", "symmetric": False,
                              "array": [p["decode_high"] - p["decode_tokens_per_s"] for p in sel],
@@ -103,7 +102,25 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
     if pts:  # room for the device labels at both ends
         lo, hi = min(p["unit_price_usd"] for p in pts), max(p["unit_price_usd"] for p in pts)
         pad = max(20.0, (hi - lo) * 0.15)
-        fig.update_xaxes(range=[max(0.0, lo - pad), hi + pad])
+        x_range = (max(0.0, lo - pad), hi + pad)
+        y_top = max(max(p["decode_high"] for p in pts), data.charts["cost_speed"]["min_tps"] or 0.0)
+        y_range = (0.0, y_top * 1.12 or 1.0)
+        fig.update_xaxes(range=list(x_range))
+        fig.update_yaxes(range=list(y_range))
+        # each device's name beside its point where it overlaps no other name, else a number in the legend
+        labels = html_labels(pts, x_range, y_range)
+        for p, label in zip(pts, labels):
+            if not label.text:
+                continue
+            fig.add_annotation(x=p["unit_price_usd"], y=p["decode_tokens_per_s"], text=label.text, ax=label.ax, ay=label.ay,
+                               showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor="#999", standoff=7,
+                               font={"size": 11, "color": LABEL_COLOR})
+            if label.text != p["device"]:
+                fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker={"opacity": 0},
+                                         name=f"{label.text}: {p['device']}", hoverinfo="skip"))
+        if unlabelled := sum(not label.text for label in labels):
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker={"opacity": 0}, hoverinfo="skip",
+                                     name=f"{unlabelled} more points not labelled (see the tables)"))
     figs["cost_speed"] = fig
 
     bars = data.charts["memory"]["bars"]
@@ -128,6 +145,81 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
     fig.update_yaxes(autorange="reversed", automargin=True)
     figs["memory"] = fig
     return figs
+
+
+#: The HTML chart's labels are placed for its narrowest layout (a 800 px page: a plot area about
+#: this many pixels wide and high, the legend below it; wider pages only spread the points further
+#: apart), at this many pixels per character of the 11 px font and this height per line.
+HTML_PLOT_PX = (600.0, 260.0)
+HTML_CHAR_PX, HTML_LINE_PX = 6.4, 14.0
+HTML_MARKER_PX = 8.0  # a marker's radius (size 12; the star is 20)
+#: (ax, ay) offsets of a label's centre from its point, tried in turn, in pixels (ay < 0: above);
+#: "w" stands for half the label's width plus a gap, so the side spots clear the error bar
+HTML_LABEL_SPOTS = ((0, -20), ("w", -12), ("-w", -12), (0, 24), ("w", 12), ("-w", 12), (0, -38), ("w", -30), ("-w", -30))
+#: what a spot's overlaps cost: another name (unreadable) and the plot's edge (cut) send the name to
+#: the legend as a number; a marker (hidden) and an error bar (crossed) are borne if nothing is free
+HTML_OVERLAP_COST = {"label": 100.0, "outside": 50.0, "marker": 10.0, "bar": 1.0}
+#: a cost from here on means the name has no readable place
+HTML_UNREADABLE = 50.0
+
+
+@dataclass(frozen=True)
+class HtmlLabel:
+    ax: float  # the label's centre from its point, pixels (plotly annotation offsets)
+    ay: float
+    text: str  # the device's name, or its number in the legend when the name had no readable place
+
+
+def html_labels(points: list[dict[str, Any]], x_range: tuple[float, float], y_range: tuple[float, float]) -> list[HtmlLabel]:
+    """Where each cost-vs-speed point's device name goes in the HTML chart, in the plot geometry of
+    HTML_PLOT_PX: the spot of HTML_LABEL_SPOTS whose box overlaps least (HTML_OVERLAP_COST: names
+    placed before it, the plot's edge, markers, error bars), the earlier on a tie; a name with no
+    readable spot becomes a number (1, 2, … in point order) spelt out in the legend, and one with no
+    room even for that stays unlabelled (text ""), counted in the legend, as the PDF's chart does.
+    Plotly's ``textposition`` wrote every name above its point, so nearby devices' names ran into
+    each other and through the error bars."""
+    width, height = HTML_PLOT_PX
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return ((x - x_range[0]) / ((x_range[1] - x_range[0]) or 1.0) * width,
+                height - (y - y_range[0]) / ((y_range[1] - y_range[0]) or 1.0) * height)
+
+    centres = [px(p["unit_price_usd"], p["decode_tokens_per_s"]) for p in points]
+    bars = [(px(p["unit_price_usd"], p["decode_high"]), px(p["unit_price_usd"], p["decode_low"])) for p in points]
+    placed: list[tuple[float, float, float, float]] = []
+
+    def spot(cx: float, cy: float, text: str) -> tuple[float, float, float, tuple[float, float, float, float]]:
+        half_w, half_h = len(text) * HTML_CHAR_PX / 2, HTML_LINE_PX / 2
+        best: tuple[float, float, float, tuple[float, float, float, float]] | None = None
+        for sx, sy in HTML_LABEL_SPOTS:
+            ax = {"w": half_w + HTML_MARKER_PX + 4, "-w": -(half_w + HTML_MARKER_PX + 4)}.get(sx, sx)  # type: ignore[arg-type]
+            x0, y0, x1, y1 = cx + ax - half_w, cy + sy - half_h, cx + ax + half_w, cy + sy + half_h
+            cost = (HTML_OVERLAP_COST["label"] * sum(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed)
+                    + HTML_OVERLAP_COST["outside"] * (not (x0 >= 0 and x1 <= width and y0 >= 0 and y1 <= height))
+                    + HTML_OVERLAP_COST["marker"] * sum(x0 - HTML_MARKER_PX < mx < x1 + HTML_MARKER_PX
+                                                        and y0 - HTML_MARKER_PX < my < y1 + HTML_MARKER_PX for mx, my in centres)
+                    + HTML_OVERLAP_COST["bar"] * sum(x0 <= top[0] <= x1 and y0 < bottom[1] and top[1] < y1 for top, bottom in bars))
+            if best is None or cost < best[0]:
+                best = (cost, float(ax), float(sy), (x0, y0, x1, y1))
+            if cost == 0:
+                break
+        assert best is not None
+        return best
+
+    out, numbered = [], 0
+    for (cx, cy), p in zip(centres, points):
+        cost, ax, ay, box = spot(cx, cy, p["device"])
+        text = p["device"]
+        if cost >= HTML_UNREADABLE:
+            cost, ax, ay, box = spot(cx, cy, str(numbered + 1))
+            if cost >= HTML_UNREADABLE:  # no room even for a number: the point stays unlabelled
+                out.append(HtmlLabel(0.0, 0.0, ""))
+                continue
+            numbered += 1
+            text = str(numbered)
+        placed.append(box)
+        out.append(HtmlLabel(ax, ay, text))
+    return out
 
 
 # --------------------------------------------------------------------------- matplotlib (PDF)
