@@ -185,11 +185,14 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
     energy = "n/a" if sp.energy_j_per_response is None else f"{sp.energy_j_per_response:,.0f}"
     cards = [
         ("Memory (GiB)", f"{gib(pick.memory.total_bytes):.2f}", f"{format_size(pick.headroom_bytes, precision=1)} headroom",
-         f"{format_size(pick.memory.total_bytes)} of {format_size(pick.usable_bytes)} usable; fit: {FIT_LABELS[pick.fit]}"),
+         f"{format_size(pick.memory.total_bytes)} of {format_size(pick.usable_bytes)} usable; fit: {FIT_LABELS[pick.fit]}"
+         + (f". llama.cpp also copies {format_size(pick.memory.repacked_bytes)} of matrices into its CPU kernels' layout at load; "
+            "the file's pages of them stay mapped but are reclaimable, so the resident set can read up to "
+            f"{format_size(pick.memory.total_bytes + pick.memory.repacked_bytes)}" if pick.memory.repacked_bytes else "")),
         ("Decode (tok/s)", tps(sp.decode_tokens_per_s), f"likely {tps(sp.decode_band.low)}–{tps(sp.decode_band.high)}"
          + ("" if sp.sustained_decode_tokens_per_s is None else f" · sustained {tps(sp.sustained_decode_tokens_per_s)}"),
          sp.basis + ("" if sp.sustained_decode_tokens_per_s is None else f". Sustained: {sp.sustained_basis}")),
-        ("Prefill (tok/s)", tps(sp.prefill_tokens_per_s), f"{sp.prefill_bound} bound", None),
+        ("Prefill (tok/s)", tps(sp.prefill_tokens_per_s), f"{sp.prefill_bound} bound", sp.prefill_basis or None),
         ("Time to first token", format_seconds(sp.ttft_s), f"{rec.workload.prompt_tokens:,}-token prompt", None),
         ("Quality (of 100)", f"{pick.quality_score:.0f}", f"license {cat.models[pick.model_id].license}",
          f"license class: {cat.models[pick.model_id].license_class}"),

@@ -169,6 +169,18 @@ def test_a_published_sustained_figure_shows_on_the_decode_card():
     assert "sustained" not in next(m for m in at.metric if m.label == "Decode (tok/s)").delta
 
 
+def test_the_cards_say_what_the_prefill_rate_and_the_repacked_copy_are():
+    """The prefill card's help gives the engine's prefill basis (peak × efficiency …), and the memory
+    card's the repacked copy llama.cpp makes on the Pi 5's CPU, as `advisor predict` does."""
+    at = start()
+    assert_clean(at)
+    rec, _ = library_pick(catalog_device("raspberry-pi-5-8gb"))
+    prefill = next(m for m in at.metric if m.label == "Prefill (tok/s)")
+    assert prefill.proto.help == rec.pick.speed.prefill_basis and "GFLOP/s" in prefill.proto.help
+    memory = next(m for m in at.metric if m.label == "Memory (GiB)")
+    assert rec.pick.memory.repacked_bytes > 0 and "copies" in memory.proto.help  # Q5_K and Q6_K: repacked on Arm dotprod
+
+
 def test_search_and_class_filter_narrow_the_profiles():
     at = start()
     at.multiselect(key="device_classes").set_value(["phone"]).run()
