@@ -671,19 +671,25 @@ def test_runtimes_compared_view_shows_the_library_comparison():
     assert list(rows["format"]) == [r.estimate.quant_id for r in expected]
 
 
-def test_what_to_ship_per_ram_tier_follows_the_engine():
+def _phone_tiers(target: str):
+    """The tiers page on the phones under ``target``: the app, the catalog, the library's tiers and
+    the page's tier table."""
     at = start()
-    at.selectbox(key="target").set_value("android-app").run()
+    at.selectbox(key="target").set_value(target).run()
     at.radio(key="page").set_value("What to ship per RAM tier").run()
     assert_clean(at)
-    assert at.selectbox(key="tiers_class").value == "phone"  # the chosen device's class (sbc) cannot host an Android app
+    assert at.selectbox(key="tiers_class").value == "phone"  # the chosen device's class (sbc) cannot host an app
     at.selectbox(key="tiers_class").set_value("phone").run()
     assert_clean(at)
     assert not at.error
     cat = load_catalog()
-    picks = api.run_tiers("android-app", Workload(), device_class="phone", constraints=Constraints(runtimes=ALL_RUNTIMES),
-                          catalog=cat)
+    picks = api.run_tiers(target, Workload(), device_class="phone", constraints=Constraints(runtimes=ALL_RUNTIMES), catalog=cat)
     rows = next(d.value for d in at.dataframe if {"tier", "pick", "slowest decode tok/s"} <= set(d.value.columns))
+    return at, cat, picks, rows
+
+
+def test_what_to_ship_per_ram_tier_follows_the_engine():
+    at, cat, picks, rows = _phone_tiers("android-app")
     assert list(rows["tier"]) == [f"{p.tier_gib} GB" for p in picks]
     assert list(rows["format"]) == [p.format_id or "" for p in picks]
     assert list(rows["devices"]) == [len(p.devices) for p in picks]
@@ -697,16 +703,7 @@ def test_phones_that_cannot_host_the_target_are_no_candidates_as_in_the_cli():
     """An iOS app over the phones: the Android phones are named as no candidates above the tables, as
     ``advisor tiers --class phone --target ios-app`` does, not left out of tiers of their own that then
     read "nothing fits every device"."""
-    at = start()
-    at.selectbox(key="target").set_value("ios-app").run()
-    at.radio(key="page").set_value("What to ship per RAM tier").run()
-    at.selectbox(key="tiers_class").set_value("phone").run()
-    assert_clean(at)
-    assert not at.error
-    cat = load_catalog()
-    picks = api.run_tiers("ios-app", Workload(), device_class="phone", constraints=Constraints(runtimes=ALL_RUNTIMES),
-                          catalog=cat)
-    rows = next(d.value for d in at.dataframe if {"tier", "pick", "slowest decode tok/s"} <= set(d.value.columns))
+    at, cat, picks, rows = _phone_tiers("ios-app")
     assert list(rows["tier"]) == [f"{p.tier_gib} GB" for p in picks] == ["8 GB"]
     shown = " ".join(" ".join(d.value["device"]) for d in at.dataframe if "left out because" in d.value.columns)
     android = api.not_hosting("ios-app", "phone", cat)
