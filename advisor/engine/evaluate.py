@@ -124,8 +124,8 @@ PRIOR_BAND_WIDENING = 2.0
 
 
 def runtime_prior_path(device: DeviceProfile, variant: Variant) -> str:
-    """The llama.cpp path whose factors are the prior of a runtime × backend on ``device``: its CPU
-    path, or its path for the device's GPU API (taken only where the catalog calibrates it)."""
+    """The llama.cpp path for a runtime × backend's prior on ``device``: its CPU path, or its path for
+    the device's GPU API (``prior_path`` falls back to the CPU path where the catalog has no such path)."""
     if variant.backend.kind != "cpu" and device.gpu is not None:
         api = device.gpu.backend
         return ("cuda" if device.gpu.discrete else "cuda-unified") if api == "cuda" else api
