@@ -186,14 +186,16 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
         source=f"GGUF header of {h.path} (metadata and tensor table; tensor data not read)",
         notes="Imported from a GGUF header: weights are the file's own tensor types and shapes.",
     )
-    _check_header_layout(path, arch, fields, tensors)
+    _check_header_layout(path, arch, fields, tensors, n_kv)
     return _spec(path, fields)
 
 
-def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list[FileTensor]) -> None:
+def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list[FileTensor], n_kv: int) -> None:
     """The metadata must describe the tensor table (llama.cpp's check_tensor_dims refuses such a
     file): routed experts as many as expert_count, attention tensors exactly in the layers whose
-    head_count_kv is not 0, a Mamba2 in_proj of the width the ssm.* keys give."""
+    head_count_kv (``n_kv`` when it is one number, 0 included) is not 0, token_embd as wide as
+    embedding_length, attn_q / attn_k as wide as the heads × head size the metadata give (the KV
+    cache is computed from them), a Mamba2 in_proj of the width the ssm.* keys give."""
     n_exp = f["n_experts"]
     exps = [t for t in tensors if len(t.shape) == 3 and "_exps." in t.name]
     if exps and not n_exp:
@@ -201,13 +203,25 @@ def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list
     for t in exps:
         if t.shape[2] != n_exp:
             raise DataFileError(f"{path}: {t.name} holds {t.shape[2]} experts but {arch}.expert_count is {n_exp}; the header is inconsistent")
-    kv = f["n_kv_heads_per_layer"] or (f["n_kv_heads"],) * f["n_layers"]
+    kv = f["n_kv_heads_per_layer"] or (n_kv,) * f["n_layers"]
+    heads = f["n_heads_per_layer"] or (f["n_heads"],) * f["n_layers"]
     names = {t.name for t in tensors}
+    shapes = {t.name: t.shape for t in tensors}
+    embd = shapes.get("token_embd.weight")
+    if embd is not None and embd[0] != f["hidden_size"]:
+        raise DataFileError(f"{path}: token_embd.weight is {embd[0]} wide but {arch}.embedding_length is "
+                            f"{f['hidden_size']}; the header is inconsistent")
     for i, k in enumerate(kv):
         has_attn = any(n.startswith(f"blk.{i}.attn_q") for n in names)
         if bool(k) != has_attn:
             what = "attention tensors" if has_attn else "no attention tensors"
-            raise DataFileError(f"{path}: block {i} has {what} but {arch}.attention.head_count_kv[{i}] is {k}; the header is inconsistent")
+            key = f"{arch}.attention.head_count_kv" + (f"[{i}]" if f["n_kv_heads_per_layer"] else "")
+            raise DataFileError(f"{path}: block {i} has {what} but {key} is {k}; the header is inconsistent")
+        for proj, n_head in (("attn_q", heads[i]), ("attn_k", k)):
+            shape = shapes.get(f"blk.{i}.{proj}.weight")
+            if shape is not None and not f.get("kv_lora_rank") and shape[1] != n_head * f["head_dim"]:
+                raise DataFileError(f"{path}: blk.{i}.{proj}.weight is {shape[1]} wide but the header gives {n_head} heads of "
+                                    f"{f['head_dim']} = {n_head * f['head_dim']}; the header is inconsistent")
     if f["ssm_d_state"]:
         d_in, g, ds, nh = 2 * f["hidden_size"], f["ssm_n_group"], f["ssm_d_state"], f["ssm_n_heads"]
         for t in tensors:

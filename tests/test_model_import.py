@@ -170,6 +170,14 @@ def test_headers_of_unsupported_or_incomplete_models(tmp_path, catalog, kvs, mes
          "the tensor table has routed-expert tensors (blk.0.ffn_gate_exps.weight) but qwen3moe.expert_count is missing or 0"),
         (dict(qwen3moe__attention__head_count_kv=_kv("qwen3moe.attention.head_count_kv", [2, 0])),
          "block 1 has attention tensors but qwen3moe.attention.head_count_kv[1] is 0; the header is inconsistent"),
+        (dict(qwen3moe__attention__head_count_kv=_kv("qwen3moe.attention.head_count_kv", 0)),
+         "block 0 has attention tensors but qwen3moe.attention.head_count_kv is 0; the header is inconsistent"),
+        (dict(qwen3moe__embedding_length=_kv("qwen3moe.embedding_length", 512)),
+         "token_embd.weight is 256 wide but qwen3moe.embedding_length is 512; the header is inconsistent"),
+        (dict(qwen3moe__attention__head_count=_kv("qwen3moe.attention.head_count", 2)),
+         "blk.0.attn_q.weight is 256 wide but the header gives 2 heads of 64 = 128; the header is inconsistent"),
+        (dict(qwen3moe__attention__head_count_kv=_kv("qwen3moe.attention.head_count_kv", 4)),
+         "blk.0.attn_k.weight is 128 wide but the header gives 4 heads of 64 = 256; the header is inconsistent"),
     ],
 )
 def test_a_header_whose_metadata_contradicts_its_tensor_table_is_refused(tmp_path, capsys, catalog, replace, message):
