@@ -252,6 +252,20 @@ def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, cat
     assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref)
 
 
+def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, catalog):
+    """A config has no release date: the quality estimate takes 2024 and says so (before, it read
+    "from size and release year" as if a year were known; the same dims score 35 imported, the
+    catalog's Qwen3-30B-A3B 64 from its published MMLU)."""
+    from advisor.engine.quality import base_quality, fit_size_model
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(QWEN3_30B))
+    fit = fit_size_model(list(catalog.models.values()))
+    assert "release year (not known: 2024 assumed)" in base_quality(model_from_hf_config(path), fit).basis
+    dated = catalog.model("smollm2-135m-instruct")  # no published MMLU, a known date
+    assert base_quality(dated, fit).basis.startswith("no published 5-shot MMLU: conservative estimate from size and release year (fit")
+
+
 @pytest.mark.parametrize(
     "config, message",
     [

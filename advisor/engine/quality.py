@@ -56,12 +56,19 @@ def published_mmlu(model: ModelSpec) -> list[float]:
     return [q.value for q in model.quality if q.benchmark == "MMLU" and (q.shots in (0, 5))]
 
 
-def _year(model: ModelSpec) -> float:
+def _release_year(model: ModelSpec) -> float | None:
+    """The release date as a fractional year; None when it is not known (an imported model)."""
     try:
         year, month = model.release_date[:7].split("-")
         return int(year) + (int(month) - 1) / 12
     except ValueError:
-        return float(YEAR_ORIGIN)
+        return None
+
+
+def _year(model: ModelSpec) -> float:
+    """_release_year, YEAR_ORIGIN when not known."""
+    year = _release_year(model)
+    return float(YEAR_ORIGIN) if year is None else year
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +136,8 @@ def base_quality(model: ModelSpec, fit: SizeFit) -> BaseQuality:
         basis = f"published 5-shot MMLU ({len(values)} figure{'s' if len(values) > 1 else ''})"
     else:
         mmlu = fit.predict(model) - fit.sd
-        basis = (f"no published 5-shot MMLU: conservative estimate from size and release year "
+        year = "release year" if _release_year(model) is not None else f"release year (not known: {YEAR_ORIGIN} assumed)"
+        basis = (f"no published 5-shot MMLU: conservative estimate from size and {year} "
                  f"(fit on {fit.n} models minus one s.d., ±{fit.sd:.1f} points)")
     mmlu = min(100.0, max(CHANCE_MMLU, mmlu))
     return BaseQuality(mmlu_equivalent=mmlu, score=100 * (mmlu - CHANCE_MMLU) / (100 - CHANCE_MMLU), basis=basis)
