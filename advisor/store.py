@@ -262,6 +262,14 @@ _RUN_COLUMNS = [
 ]
 
 
+def check_writable(path: Path | None = None) -> None:
+    """Raise DataFileError now when a run could not be recorded (a read-only, busy or damaged
+    store): ``advisor validate`` calls it before the minutes of measuring a run it must keep."""
+    with connect(path) as conn:
+        with _immediate(conn):
+            pass
+
+
 def record_run(run: Run, path: Path | None = None) -> int:
     """Insert one run in its own transaction; returns its id."""
     return record_runs([run], path)[0]
@@ -386,6 +394,9 @@ RUN_STATUSES = ("ok", "noisy", "crashed", "timeout", "refused", "failed")
 _SETTING_INTS = ("n_ctx", "prompt_tokens", "output_tokens", "n_prompt", "n_gen", "threads", "repeats", "n_batch", "n_ubatch")
 #: figures of tokens per second: finite and not negative, when present
 _RATES = ("decode_tokens_per_s", "prefill_tokens_per_s")
+#: the repeats' rates (``advisor validate``'s, llama-bench's samples_ts): lists of such figures, when
+#: present — calibrate compares the fastest with the slowest (``engine.calibrate.sample_spread``)
+_SAMPLES = ("decode_samples", "prefill_samples")
 
 _reported: set[tuple[str, str, int]] = set()
 
@@ -436,6 +447,18 @@ def _check_rates(figures: Mapping[str, Any], name: str) -> None:
             raise ValueError(f"field '{name}.{key}' = {v!r} is not a rate in [0, {MAX_TOKENS_PER_S:g}] tokens/s")
 
 
+def _check_samples(measured: Mapping[str, Any]) -> None:
+    for key in _SAMPLES:
+        samples = measured.get(key)
+        if samples is None:
+            continue
+        if not isinstance(samples, list):
+            raise ValueError(f"field 'measured.{key}' is not a list of rates")  # noqa: TRY004 — a damaged row, reported as such
+        for i, v in enumerate(samples):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= MAX_TOKENS_PER_S:
+                raise ValueError(f"field 'measured.{key}[{i}]' = {v!r} is not a rate in [0, {MAX_TOKENS_PER_S:g}] tokens/s")
+
+
 def _check_settings(settings: Mapping[str, Any]) -> None:
     for key in _SETTING_INTS:
         v = settings.get(key)
@@ -448,7 +471,7 @@ def _check_settings(settings: Mapping[str, Any]) -> None:
 
 def _row_to_run(row: sqlite3.Row) -> Run:
     """A stored row as a Run, checked: JSON fields parse to objects, statuses are known, rates
-    are finite and positive, workload settings are whole numbers in range. ValueError names the
+    (the repeats' too) are finite and positive, workload settings are whole numbers in range. ValueError names the
     field otherwise."""
     d = dict(row)
     for name in ("source", "status", "device_id", "created_at"):
@@ -460,6 +483,7 @@ def _row_to_run(row: sqlite3.Row) -> Run:
     profile = _json_field(d, "device_profile", nullable=True)
     _check_rates(measured, "measured")
     _check_rates(predicted, "predicted")
+    _check_samples(measured)
     _check_settings(settings)
     for name in ("model_id", "model_name", "quant", "gguf_path", "backend", "error", "weight_path", "excluded"):
         if d.get(name) is not None and not isinstance(d[name], str):

@@ -427,3 +427,38 @@ def test_a_read_only_store_still_answers(capsys, read_only_home):
     assert (code, out) == (1, "")
     assert err == (f"Error: {read_only_home / 'advisor.db'}: the measurements database is read-only (unable to open database file); "
                    "make it and its directory writable, or set ADVISOR_HOME to a writable directory (reads and predictions still work)\n")
+
+
+def _validate_without_measuring(monkeypatch, catalog, tmp_path):
+    """`advisor validate` up to the measurement: a profile of this machine, and a run that would
+    take minutes (here: fails the test)."""
+    import advisor.local
+    import advisor.validate.command
+    import advisor.validate.predicted_vs_measured
+
+    profile = tmp_path / "local.toml"
+    profile.write_text("")
+    monkeypatch.setattr(advisor.validate.command, "_require_validate_extra", lambda: None)
+    monkeypatch.setattr(advisor.local, "local_profile_path", lambda: profile)
+    monkeypatch.setattr(advisor.local, "local_profile", lambda: catalog.device("mini-pc-intel-n100-8gb"))
+
+    def measure(*args, **kwargs):
+        raise AssertionError("measured a run the store cannot record")
+
+    monkeypatch.setattr(advisor.validate.predicted_vs_measured, "run_validation", measure)
+
+
+def test_validate_refuses_a_damaged_store_before_measuring(capsys, home, monkeypatch, catalog, tmp_path):
+    """The run was measured (minutes for a large model), then lost with the store's error."""
+    (home / "advisor.db").write_bytes(b"not a database, " * 1000)
+    _validate_without_measuring(monkeypatch, catalog, tmp_path)
+    code, out, err = run(capsys, "validate", "--model", "qwen3-0.6b")
+    assert (code, out) == (1, "")
+    assert err == (f"Error: {home / 'advisor.db'}: the measurements database is unreadable (file is not a database); move it "
+                   "aside and retry (keep the file: its runs can be recovered with sqlite3 .recover)\n")
+
+
+def test_validate_refuses_a_read_only_store_before_measuring(capsys, read_only_home, monkeypatch, catalog, tmp_path):
+    _validate_without_measuring(monkeypatch, catalog, tmp_path)
+    code, out, err = run(capsys, "validate", "--model", "qwen3-0.6b")
+    assert (code, out) == (1, "") and err.startswith(f"Error: {read_only_home / 'advisor.db'}: the measurements database is read-only")

@@ -169,6 +169,8 @@ def _bad(doc: dict, case: str) -> str:
         return json.dumps(doc).replace(json.dumps(run["measured"]["decode_tokens_per_s"] or 1.0), "Infinity", 1)
     if case == "negative":
         run["measured"]["decode_tokens_per_s"] = -5.0
+    elif case == "samples":
+        run["measured"]["decode_samples"] = ["fast", "slow"]
     elif case == "huge prompt":
         run["settings"]["n_prompt"] = 10**12
     elif case == "status":
@@ -192,7 +194,7 @@ def _bad(doc: dict, case: str) -> str:
 
 @pytest.mark.parametrize(("case", "says"), [
     ("nan", "NaN is not a number"), ("infinity", "Infinity is not a number"),
-    ("negative", "is not a rate"), ("huge prompt", "settings.n_prompt"), ("status", "field 'status'"),
+    ("negative", "is not a rate"), ("samples", "field 'measured.decode_samples[0]' = 'fast' is not a rate"), ("huge prompt", "settings.n_prompt"), ("status", "field 'status'"),
     ("unknown field", "unknown field 'owner'"), ("profile", "device profile does not validate"),
     ("device id", "is not a device id"), ("created_at", "not a date and time"), ("version", "schema version 99"),
     ("not a list", "'runs' is not a list"), ("row", "run 2 is not a JSON object"),

@@ -104,3 +104,21 @@ def test_a_directory_where_the_database_should_be_is_named_as_such(tmp_path):
     path.mkdir()
     with pytest.raises(DataFileError, match="is a directory or special file"):
         list_runs(path=path)
+
+
+@pytest.mark.parametrize("samples, says", [
+    (["fast", "slow"], "field 'measured.decode_samples[0]' = 'fast' is not a rate"),
+    ([20.0, None], "field 'measured.decode_samples[1]' = None is not a rate"),
+    ([[20.0], [21.0]], "field 'measured.decode_samples[0]' = [20.0] is not a rate"),
+    ([20.0, -1.0], "field 'measured.decode_samples[1]' = -1.0 is not a rate"),
+    ("20, 21", "field 'measured.decode_samples' is not a list of rates"),
+])
+def test_a_run_whose_repeats_are_not_rates_is_damaged(tmp_path, capsys, samples, says):
+    """Repeats that are not rates (a hand-edited export, a damaged row) made 'advisor calibrate'
+    stop with a traceback in sample_spread: the row is skipped with one warning instead."""
+    db = tmp_path / "advisor.db"
+    record_run(Run(source="validate", status="ok", device_id="local",
+                   measured={"decode_tokens_per_s": 20.0, "decode_samples": samples}), db)
+    assert list_runs(path=db) == []
+    err = capsys.readouterr().err
+    assert err.startswith("Warning:") and err.count("\n") == 1 and says in err, err

@@ -112,6 +112,7 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
         return _validate_runtime(fmt, runtime_id, model_id, quant_id, gguf, prompt_tokens, output_tokens, repeats)
     _require_validate_extra()  # before the minutes of profiling and twin building
     from advisor.catalog import load_catalog
+    from advisor.store import check_writable
     from advisor.validate.predicted_vs_measured import check_architecture, check_gguf, read_gguf_header
 
     catalog = load_catalog()
@@ -119,6 +120,7 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     if gguf is not None:  # bad input is refused before anything is measured or recorded
         check_gguf(Path(gguf))
         check_architecture(read_gguf_header(Path(gguf)), model, Path(gguf))
+    check_writable()  # a run the store cannot keep is not measured (its figures would be lost)
     if not local_profile_path().exists():
         _say("no profile of this machine yet: profiling it first (a few seconds)")
         run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
@@ -152,6 +154,7 @@ def _validate_runtime(fmt: str, runtime_id: str, model_id: str, quant_id: str, g
                       output_tokens: int, repeats: int) -> None:
     from advisor.catalog import load_catalog
     from advisor.local import local_profile, local_profile_path, run_profile
+    from advisor.store import check_writable
     from advisor.validate.runtime_validation import validate_runtime
     from advisor.validate.runtimes import runtime_module
 
@@ -164,6 +167,7 @@ def _validate_runtime(fmt: str, runtime_id: str, model_id: str, quant_id: str, g
     mod.check_format(quant)
     mod.require()  # the runtime's package, or the extra that installs it — before profiling
     catalog.model(model_id)
+    check_writable()  # a run the store cannot keep is not measured (its figures would be lost)
     if not local_profile_path().exists():
         _say("no profile of this machine yet: profiling it first (a few seconds)")
         run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
