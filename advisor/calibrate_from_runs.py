@@ -52,6 +52,7 @@ from advisor.engine.speed import execution_path
 from advisor.errors import AdvisorError, BadInputError
 from advisor.records import DeviceProfile, PathFactors, Workload
 from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs, load_device_calibrations, run_identity, save_calibrations
+from advisor.wording import speed_evidence
 
 #: A path-wide default changes only from runs on at least this many distinct devices: one or two
 #: machines cannot tell a property of the path from a property of the machine (issue 11: one busy
@@ -332,7 +333,7 @@ def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], by
                     "the shipped factors stay for every other device")
         return CalibrationSummary(scope, key, len(runs), len(obs), prior, _mdape(obs, prior, catalog, "decode"), None,
                                   _mdape(obs, prior, catalog, "prefill"), None, n_devices=n_dev, applied=False, decision=decision)
-    factors, fd, _ = calibrate_path(obs, prior, catalog.ggml_types, basis="")
+    factors, fd, fp = calibrate_path(obs, prior, catalog.ggml_types, basis="")
     factors = factors.model_copy(update={"path": prior.path, "source": f"advisor calibrate ({scope} {key})"})
     if scope == "path" or len(by_unit) >= MIN_RUNS_FOR_HELD_OUT:
         unit = "device" if scope == "path" else "run"
@@ -361,7 +362,11 @@ def _fit_group(scope: str, key: str, runs: list[Run], obs: list[Observation], by
     factors = factors.model_copy(update={f"{m}_band": getattr(prior, f"{m}_band") if m in kept else _band(factors, prior, m, log_errors.get(m, []))
                                          for m in ("decode", "prefill")})
     band = factors.decode_band if fd.n else factors.prefill_band
-    factors = factors.model_copy(update={"basis": f"calibrated from {len(runs)} run{'' if len(runs) == 1 else 's'} on {where}, ±{band * 100:.0f}%"})
+    # per metric, as wording.speed_evidence reads it: fitted on these runs, or the shipped factors' own evidence
+    evidence = ", ".join(f"{m} fitted" if fit.n and m not in kept else f"{m} {speed_evidence(prior.basis, m)} as shipped"
+                         for m, fit in (("decode", fd), ("prefill", fp)))
+    factors = factors.model_copy(update={
+        "basis": f"calibrated from {len(runs)} run{'' if len(runs) == 1 else 's'} on {where} ({evidence}), ±{band * 100:.0f}%"})
     try:  # model_copy(update=) does not validate: a band past PathFactors' limits would be stored as a damaged row
         factors = PathFactors.model_validate(factors.model_dump())
     except ValidationError as exc:

@@ -669,3 +669,9 @@ def test_a_metric_the_fit_predicts_worse_held_out_keeps_the_shipped_factors(cata
         assert getattr(dev.factors, p) == getattr(shipped, p), p
     assert dev.factors.bw_efficiency < 0.8 * shipped.bw_efficiency  # decode learned the 0.6×
     assert dev.heldout_mdape_after < dev.heldout_mdape_before
+    # the basis says which metric the runs fitted, and what the kept one rests on (the N100's shipped
+    # cpu-x86 prefill: a prior), as wording.speed_evidence reads it: the prefill line keeps its "prior" note
+    from advisor.wording import speed_evidence
+
+    assert "(decode fitted, prefill prior as shipped)" in dev.factors.basis, dev.factors.basis
+    assert (speed_evidence(dev.factors.basis, "decode"), speed_evidence(dev.factors.basis, "prefill")) == ("fitted", "prior")
