@@ -244,7 +244,7 @@ def test_cli_dry_run_stores_nothing_and_reset_restores_the_shipped_factors(catal
     assert [e["reason"][:6] for e in out["excluded_runs"]] == ["noisy:"]
     assert main(["calibrate", "--format", "md"]) == 0
     text = capsys.readouterr().out
-    assert "Effect on predictions" in text and "applied: leave-one-run-out error" in text and "1 runs left out" in text
+    assert "Effect on predictions" in text and "applied: leave-one-run-out error" in text and "1 run left out" in text
     assert _decode_now(catalog, db_path())["mini-pc-intel-n100-8gb"] < shipped["mini-pc-intel-n100-8gb"]
     assert main(["calibrate", "--reset"]) == 0
     assert "removed 2 stored calibrations of every device and path" in capsys.readouterr().out

@@ -374,8 +374,11 @@ def runs_import(file: str, device_id: str | None, device_file: str | None, model
     if not done.ids:
         _emit(f"nothing imported: every {items[:-1]} of {file} is stored already (runs {stored})")
         return
-    _emit(f"imported {len(done.ids)} {'runs' if exported else 'measurements'} as runs {', '.join(map(str, done.ids))}"
-          + (f"; {len(done.copies)} {items} were stored already (runs {stored}) and are not stored again" if done.copies else ""))
+    one = len(done.copies) == 1
+    _emit(f"imported {len(done.ids)} {'run' if exported else 'measurement'}{'' if len(done.ids) == 1 else 's'} as "
+          f"run{'' if len(done.ids) == 1 else 's'} {', '.join(map(str, done.ids))}"
+          + (f"; {len(done.copies)} {items[:-1] if one else items} {'was' if one else 'were'} stored already "
+             f"(run{'' if one else 's'} {stored}) and {'is' if one else 'are'} not stored again" if done.copies else ""))
     if exported and done.moved:
         _emit("runs another machine recorded as 'local' are stored under "
               + ", ".join(f"'{new}' (fingerprint {fp})" for new, fp in done.moved.items())
@@ -460,4 +463,4 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
     if excluded:
         _emit("")
         _emit(render_rows(excluded, [("run", "run"), ("device", "device"), ("reason", "not fitted because")], fmt,
-                          title=f"{len(excluded)} runs left out"))
+                          title=f"{len(excluded)} run{'' if len(excluded) == 1 else 's'} left out"))
