@@ -433,18 +433,22 @@ def engine_key(catalog: Catalog) -> str:
     return digest.hexdigest()[:16]
 
 
-def calibration_key(catalog: Catalog, name: str) -> str:
+def calibration_key(catalog: Catalog, name: str, fitted_on: DeviceProfile | None = None) -> str:
     """The key a stored calibration ``name`` (a device id, or ``path:<path>``) must carry to be
     applied: ``engine_key``, and for a device the profile it was fitted against as well — factors
     fitted against a profile since corrected (a catalog bandwidth fixed by an upgrade, this machine
-    profiled again) would be applied to the new one (``current_profile``)."""
+    profiled again) would be applied to the new one (``current_profile``). ``fitted_on``: the
+    profile a fit used when the catalog does not know the device (runs restored before this machine
+    was profiled are fitted against their stored profile: the same profile, restored, then matches)."""
     key = engine_key(catalog)
     if name.startswith("path:"):
         return key
     try:
         profile = catalog.device(name).model_dump_json()
     except AdvisorError:
-        return key  # a device no longer known: nothing predicts with its calibration
+        if fitted_on is None:
+            return key  # a device no longer known: nothing predicts with its calibration
+        profile = fitted_on.model_dump_json()
     return hashlib.sha256(f"{key}\0{profile}".encode()).hexdigest()[:16]
 
 
@@ -519,5 +523,7 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             new.pop(s.name, None)
     groups = [replace(s, effects=_effects(s, devices, combos, current, new, catalog)) for s in groups]
     if not dry_run:  # one transaction: all of this calibration lands, or none of it
-        save_calibrations([(s.scope, s.key, s.factors, s.n_runs, _stats(s, calibration_key(catalog, s.name))) for s in groups], db)
+        save_calibrations([(s.scope, s.key, s.factors, s.n_runs,
+                            _stats(s, calibration_key(catalog, s.name, devices.get(s.key) if s.scope == "device" else None)))
+                           for s in groups], db)
     return CalibrationReport(groups, excluded, dry_run)

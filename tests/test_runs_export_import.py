@@ -216,3 +216,30 @@ def test_model_and_quant_options_are_for_llama_bench_output(capsys, tmp_path, mo
     assert main(["runs", "import", str(exported), "--model", "smollm2-135m-instruct"]) == 1
     assert "leave out --model and --quant" in capsys.readouterr().err
     assert list_runs() == []
+
+
+def test_a_backup_calibrated_before_this_machine_is_profiled_applies_once_the_same_profile_is_back(capsys, tmp_path, monkeypatch, exported):
+    """Restored runs of this machine, calibrated before `advisor profile` ran, are fitted against
+    their stored profile; once that same profile is back, predict applies the calibration. Before,
+    it warned that the calibration was fitted 'by another version of the engine or against another
+    profile of the device' and predicted with the shipped factors."""
+    import tomllib
+
+    from advisor.records import DeviceProfile
+
+    doc = json.loads(exported.read_text())
+    profile = DeviceProfile.model_validate({**tomllib.loads(STUDY_VM.read_text()), "id": "local"}).model_dump(mode="json", by_alias=True)
+    for r in doc["runs"]:
+        r["device_id"], r["device_fingerprint"], r["device_profile"] = "local", "020555de505a8135", profile
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps(doc))
+    home = _home(monkeypatch, tmp_path / "b")
+    assert main(["runs", "import", str(mine)]) == 0
+    report = run_calibration()
+    assert [g.applied for g in report.groups if g.scope == "device" and g.key == "local"] == [True]
+    _profile_here(home)
+    capsys.readouterr()
+    assert main(["predict", "--model", "smollm2-135m-instruct", "--quant", "Q4_K_M", "--device", "local", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert "another version of the engine" not in err
+    assert "calibrated from 1 run on this device" in json.loads(out)["speed"]["basis"]  # the tg row (the pp row is stored as noisy)
