@@ -321,17 +321,27 @@ def _check_config_numbers(path: Path, cfg: dict[str, Any]) -> None:
         raise DataFileError(f"{path}: layer_types has {len(cfg['layer_types']):,} entries, more than {MAX_LAYERS:,} layers")
 
 
+def _json_syntax(exc: json.JSONDecodeError) -> str:
+    if "BOM" in exc.msg:  # Python's words: "Unexpected UTF-8 BOM (decode using utf-8-sig)"
+        return "starts with a byte-order mark; save it as UTF-8 without one"
+    return f"not valid JSON ({exc})"
+
+
 def model_from_hf_config(path: str | Path) -> ModelSpec:
     """A ModelSpec from a Hugging Face config.json (text models of the supported types)."""
     path = Path(path)
     cfg = parse_document(path, json.loads, expected="config.json", syntax_error=json.JSONDecodeError,
-                         describe_syntax=lambda exc: f"not valid JSON ({exc})", shape="a config.json is one flat object")
+                         describe_syntax=_json_syntax, shape="a config.json is one flat object")
     if not isinstance(cfg, dict):
         raise DataFileError(f"{path}: expected a JSON object")
     cfg = {**cfg.get("text_config", {}), **cfg} if isinstance(cfg.get("text_config"), dict) else cfg
     model_type = cfg.get("model_type")
+    if model_type is None:
+        raise DataFileError(f"{path}: the config has no model_type; a Hugging Face config.json names it (supported: {', '.join(_HF_TYPES)})")
     if not isinstance(model_type, str) or model_type not in _HF_TYPES:
-        raise DataFileError(f"{path}: model_type {_shown(model_type)} is not supported; supported: {', '.join(_HF_TYPES)}")
+        as_gguf = isinstance(model_type, str) and model_type.removesuffix("_text").replace("_", "-") in SUPPORTED_ARCHS
+        raise DataFileError(f"{path}: model_type {_shown(model_type)} is not supported; supported: {', '.join(_HF_TYPES)}"
+                            + ("; a GGUF of it imports with --gguf-header (the file's first megabytes are enough)" if as_gguf else ""))
     _check_config_numbers(path, cfg)
     arch, defaults = _HF_TYPES[model_type]
     missing: list[str] = []

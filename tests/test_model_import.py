@@ -270,7 +270,10 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
     "config, message",
     [
         ({"model_type": "mamba2"}, "model_type 'mamba2' is not supported; supported: llama, mistral,"),
-        ({"hidden_size": 4}, "model_type None is not supported"),
+        ({"hidden_size": 4}, "the config has no model_type; a Hugging Face config.json names it (supported: llama,"),
+        # a type llama.cpp's GGUF import knows: the way to bring it in
+        ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox; a GGUF of it imports with --gguf-header"),
+        ({"model_type": "gemma3_text"}, "a GGUF of it imports with --gguf-header"),
         ({"model_type": "qwen3_moe", "num_hidden_layers": 2, "hidden_size": 64},
          "the config lacks num_attention_heads, vocab_size, max_position_embeddings, num_experts, moe_intermediate_size, "
          "num_experts_per_tok (needed for model_type 'qwen3_moe')"),
@@ -316,6 +319,8 @@ def test_config_values_of_the_wrong_kind_are_one_error_line(tmp_path, capsys, co
     ("[" * 100_000 + "]" * 100_000, "nested more than 32 levels deep; a config.json is one flat object"),
     ('{"vocab_size": 1' + "0" * 5000 + "}", "a number is too large"),
     ('{"hidden_size": NaN, "model_type": "llama"}', "field 'hidden_size': nan is not a finite number"),
+    # Python's words were "Unexpected UTF-8 BOM (decode using utf-8-sig)"
+    ('\ufeff{"model_type": "llama"}', "starts with a byte-order mark; save it as UTF-8 without one"),
 ])
 def test_hostile_config_files_are_one_error_line(tmp_path, capsys, text, message):
     path = tmp_path / "config.json"
