@@ -64,13 +64,27 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _spec(path: Path, fields: dict[str, Any]) -> ModelSpec:
+#: ModelSpec's field names as a Hugging Face config.json spells them, for its errors
+CONFIG_KEYS = {"n_layers": "num_hidden_layers", "n_heads": "num_attention_heads", "n_kv_heads": "num_key_value_heads",
+               "n_kv_heads_per_layer": "layer_types", "n_experts": "num_experts", "n_experts_used": "num_experts_per_tok",
+               "expert_ffn_size": "moe_intermediate_size", "ffn_size": "intermediate_size"}
+#: the same for a GGUF header's keys (after the architecture's prefix)
+GGUF_KEYS = {"n_layers": "block_count", "n_heads": "attention.head_count", "n_kv_heads": "attention.head_count_kv",
+             "n_kv_heads_per_layer": "attention.head_count_kv", "n_experts": "expert_count", "n_experts_used": "expert_used_count",
+             "expert_ffn_size": "expert_feed_forward_length", "ffn_size": "feed_forward_length", "hidden_size": "embedding_length"}
+
+
+def _spec(path: Path, fields: dict[str, Any], keys: dict[str, str] | None = None) -> ModelSpec:
+    """The record, or one DataFileError worded in the file's own keys (``keys``: field → key)."""
     try:
         return ModelSpec.model_validate(fields)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "model"
-        raise DataFileError(f"{path}: describes an inconsistent model: {where}: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"] if p != "model")
+        msg = first["msg"].removeprefix("Value error, ")
+        for field, key in (keys or {}).items():
+            msg, where = (re.sub(rf"\b{field}\b", key, x) for x in (msg, where))
+        raise DataFileError(f"{path}: describes an inconsistent model: {where + ': ' if where else ''}{msg}") from None
 
 
 # --------------------------------------------------------------------------- GGUF header
@@ -187,7 +201,7 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
         notes="Imported from a GGUF header: weights are the file's own tensor types and shapes.",
     )
     _check_header_layout(path, arch, fields, tensors, n_kv)
-    return _spec(path, fields)
+    return _spec(path, fields, {field: f"{arch}.{key}" for field, key in GGUF_KEYS.items()})
 
 
 def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list[FileTensor], n_kv: int) -> None:
@@ -436,7 +450,7 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         verified=False, source=f"Hugging Face config.json at {path}",
         notes="Imported from config.json; license unknown (treated as noncommercial); params computed from the inventory.",
     )
-    spec = _spec(path, fields)
+    spec = _spec(path, fields, CONFIG_KEYS)
     from advisor.engine.tensors import count_params
 
     return spec.model_copy(update={"params": count_params(spec)})

@@ -274,6 +274,10 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
         # a type llama.cpp's GGUF import knows: the way to bring it in
         ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox; a GGUF of it imports with --gguf-header"),
         ({"model_type": "gemma3_text"}, "a GGUF of it imports with --gguf-header"),
+        # worded in the config's keys, not the record's (was "model: Value error, n_heads 15 is not a multiple of n_kv_heads 16")
+        ({"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 960, "intermediate_size": 2560, "num_attention_heads": 15,
+          "num_key_value_heads": 16, "vocab_size": 49152, "max_position_embeddings": 8192},
+         "describes an inconsistent model: num_attention_heads 15 is not a multiple of num_key_value_heads 16"),
         ({"model_type": "qwen3_moe", "num_hidden_layers": 2, "hidden_size": 64},
          "the config lacks num_attention_heads, vocab_size, max_position_embeddings, num_experts, moe_intermediate_size, "
          "num_experts_per_tok (needed for model_type 'qwen3_moe')"),
