@@ -241,6 +241,11 @@ def test_cli_dry_run_stores_nothing_and_reset_restores_the_shipped_factors(catal
     (effect,) = [e for e in out["effects"] if e["device"] == "mini-pc-intel-n100-8gb"]
     assert effect["decode_after_tokens_per_s"] < effect["decode_before_tokens_per_s"]
     assert effect["band"] == f"±{effect['decode_band_before'] * 100:.0f}% → ±{effect['decode_band_after'] * 100:.0f}%"
+    assert effect["change_pct"] == pytest.approx((effect["decode_after_tokens_per_s"] / effect["decode_before_tokens_per_s"] - 1) * 100, abs=0.2)
+    # the errors as numbers beside their display strings
+    (dev,) = [g for g in out["calibrations"] if g["scope"] == "device"]
+    assert dev["heldout"] == f"{dev['heldout_mdape_before_pct']:.0f}% → {dev['heldout_mdape_after_pct']:.0f}% ({dev['heldout_kind']})"
+    assert isinstance(dev["decode_mdape_after_pct"], float)
     assert [e["reason"][:6] for e in out["excluded_runs"]] == ["noisy:"]
     assert main(["calibrate", "--format", "md"]) == 0
     text = capsys.readouterr().out

@@ -427,6 +427,9 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}%"
 
+    def _num(v: float | None) -> float | None:
+        return None if v is None else round(v, 1)
+
     rows = [{"scope": s.scope, "key": s.key, "runs": s.n_runs, "devices": s.n_devices, "applied": s.applied,
              "bw_efficiency": round(s.factors.bw_efficiency, 3),
              "fixed_us_per_layer": round(s.factors.fixed_s_per_layer * 1e6, 1),
@@ -434,10 +437,16 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
              "decode_mdape": f"{pct(s.decode_mdape_before)} → {pct(s.decode_mdape_after)}",
              "prefill_mdape": f"{pct(s.prefill_mdape_before)} → {pct(s.prefill_mdape_after)}",
              "heldout": f"{pct(s.heldout_mdape_before)} → {pct(s.heldout_mdape_after)} ({s.heldout_kind})" if s.heldout_kind else "-",
-             "decision": s.decision, "basis": s.factors.basis} for s in report.groups]
+             "decision": s.decision, "basis": s.factors.basis,
+             # the same errors as numbers (percent; None where not computed), for scripts
+             "decode_mdape_before_pct": _num(s.decode_mdape_before), "decode_mdape_after_pct": _num(s.decode_mdape_after),
+             "prefill_mdape_before_pct": _num(s.prefill_mdape_before), "prefill_mdape_after_pct": _num(s.prefill_mdape_after),
+             "heldout_mdape_before_pct": _num(s.heldout_mdape_before), "heldout_mdape_after_pct": _num(s.heldout_mdape_after),
+             "heldout_kind": s.heldout_kind or None} for s in report.groups]
     effects = [{"scope": s.scope, "key": s.key, "device": e.device_id, "combination": e.combination,
                 "decode_before_tokens_per_s": round(e.decode_before, 2), "decode_after_tokens_per_s": round(e.decode_after, 2),
                 "change": f"{(e.decode_after / e.decode_before - 1) * 100:+.0f}%",
+                "change_pct": round((e.decode_after / e.decode_before - 1) * 100, 1),
                 "decode_band_before": round(e.band_before, 3), "decode_band_after": round(e.band_after, 3),
                 "band": f"±{e.band_before * 100:.0f}% → ±{e.band_after * 100:.0f}%"}
                for s in report.groups for e in s.effects]
