@@ -101,7 +101,9 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     path, md = h.path, h.metadata
     arch = h.architecture
     if arch is None:
-        raise DataFileError(f"{path}: the GGUF header has no general.architecture")
+        raw = md.get("general.architecture")
+        raise DataFileError(f"{path}: the GGUF header has no general.architecture" if raw is None else
+                            f"{path}: the GGUF header's general.architecture is {_shown(raw)}, not a string naming an architecture")
     if arch not in SUPPORTED_ARCHS:
         raise DataFileError(f"{path}: architecture '{arch}' is not supported yet; supported: {', '.join(SUPPORTED_ARCHS)}")
     missing: list[str] = []
@@ -424,6 +426,10 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
             _known_layer_types(path, types, ("conv", "full_attention", "attention"))
             kv_per_layer = tuple(kv if t in ("full_attention", "attention") else 0 for t in types)
         elif isinstance(attn_idx, list):
+            beyond = sorted(i for i in attn_idx if not 0 <= i < layers)
+            if beyond:  # silently dropped, the model would lose those attention layers' KV cache
+                raise DataFileError(f"{path}: full_attn_idxs has {', '.join(map(str, beyond))}, outside the {layers} layers "
+                                    f"(0 to {layers - 1}) of num_hidden_layers")
             kv_per_layer = tuple(kv if i in attn_idx else 0 for i in range(layers))
         else:
             missing.append("layer_types")

@@ -148,6 +148,8 @@ def test_hostile_headers_fail_with_one_line(tmp_path, capsys, name, blob, messag
     "kvs, message",
     [
         ([_kv("general.name", "x")], "the GGUF header has no general.architecture"),
+        # it has one, of the wrong kind (was: "has no general.architecture")
+        ([_kv("general.architecture", 7)], "the GGUF header's general.architecture is 7, not a string naming an architecture"),
         ([_kv("general.architecture", "mamba")], "architecture 'mamba' is not supported yet; supported: llama,"),
         ([_kv("general.architecture", "llama"), _kv("llama.block_count", 2)],
          "the GGUF header lacks llama.embedding_length, llama.attention.head_count"),
@@ -274,6 +276,8 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
         # a type llama.cpp's GGUF import knows: the way to bring it in
         ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox; a GGUF of it imports with --gguf-header"),
         ({"model_type": "gemma3_text"}, "a GGUF of it imports with --gguf-header"),
+        # an attention layer past the last was dropped, its KV cache with it
+        ({**LFM2_12B, "full_attn_idxs": [2, 5, 8, 10, 12, 14, 16]}, "full_attn_idxs has 16, outside the 16 layers (0 to 15) of num_hidden_layers"),
         # worded in the config's keys, not the record's (was "model: Value error, n_heads 15 is not a multiple of n_kv_heads 16")
         ({"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 960, "intermediate_size": 2560, "num_attention_heads": 15,
           "num_key_value_heads": 16, "vocab_size": 49152, "max_position_embeddings": 8192},
