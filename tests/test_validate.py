@@ -284,6 +284,21 @@ def test_a_noisy_first_attempt_is_replaced_by_a_quiet_one(tiny_catalog, device, 
     assert any("measured again" in n for n in r.notes) and any(n.startswith("repeats: decode") for n in r.notes)
 
 
+def test_a_noisy_attempt_whose_second_measurement_fails_is_kept_once(tiny_catalog, device, env, tmp_path):
+    """Busy the first time, crashed the second: the first attempt stands, stored once as noisy (it
+    was recorded a second time, so `runs list` showed the run twice)."""
+    marker = tmp_path / "busy-once"
+    src = _busy_child(marker).replace("args = json.loads(sys.argv[1])\n",
+                                      f"args = json.loads(sys.argv[1])\nif os.path.exists({str(marker)!r}):\n    os._exit(7)\n", 1)
+    assert "os._exit(7)" in src
+    before = len(list_runs(path=env))
+    r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=16, repeats=3,
+                       catalog=tiny_catalog, db=env, child_source=src)
+    runs = list_runs(path=env)[before:]
+    assert [x.status for x in runs] == ["noisy"] and r.run_id == runs[0].id and r.status == "noisy"
+    assert any(n.startswith("measuring again crashed") or n.startswith("measuring again failed") for n in r.notes), r.notes
+
+
 def test_a_truncated_gguf_is_bad_input(tiny_catalog, device, env, tmp_path):
     from advisor.validate.twin import build_twin
 

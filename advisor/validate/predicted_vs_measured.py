@@ -334,16 +334,21 @@ def run_validation(
         raise RunError(f"the run {outcome.status}: {error} (recorded as run {run_id})")
 
     spread, noisy = repeat_spread(outcome.measured)
+    kept_id: int | None = None  # the noisy first attempt's run, when measuring again failed
     if noisy:
         # a busy machine: keep the attempt (as noisy, never fitted) and measure once more
-        record_run(Run(status="noisy", error=f"repeats disagree: {spread}", synthetic=synthetic, gguf_path=str(path),
-                       weight_path=weight_path, measured=measured_figures(outcome, path), **base_run), db)
+        first_id = record_run(Run(status="noisy", error=f"repeats disagree: {spread}", synthetic=synthetic, gguf_path=str(path),
+                                  weight_path=weight_path, measured=measured_figures(outcome, path), **base_run), db)
         notes.append(f"repeats disagreed by more than {NOISY_SPREAD_LIMIT:g}× ({spread}); measured again")
         say(notes[-1])
         again = run(settings)
         if again.ok:
             outcome = again
             spread, noisy = repeat_spread(outcome.measured)
+        else:  # the first attempt stands, stored once (it was recorded a second time)
+            kept_id = first_id
+            notes.append(f"measuring again {again.status} ({again.error}); the first attempt is kept as noisy (run {first_id})")
+            say(notes[-1])
     measured = measured_figures(outcome, path)
     status = "noisy" if noisy else "ok"
     if spread:
@@ -357,9 +362,10 @@ def run_validation(
             "and the peak RSS count those weights twice (compared below with the predicted copy added); the mapped pages "
             "can be reclaimed, the repacked copy cannot"
         )
-    run_id = record_run(Run(status=status, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
-                            error=f"repeats disagree: {spread}" if noisy else None,
-                            measured=measured, llama_cpp_version=measured.get("llama_cpp_python"), **base_run), db)
+    run_id = kept_id if kept_id is not None else record_run(
+        Run(status=status, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
+            error=f"repeats disagree: {spread}" if noisy else None,
+            measured=measured, llama_cpp_version=measured.get("llama_cpp_python"), **base_run), db)
     if synthetic:
         notes.insert(0, "weights are SYNTHETIC (random, exact architecture): memory and speed are the real model's, its answers are not")
     return ValidationResult(run_id=run_id, status=status, model_id=model.id, quant=ftype.id, device_id=device.id,
