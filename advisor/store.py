@@ -672,7 +672,8 @@ def load_device_calibrations(path: Path | None = None, *, fitted_with: Callable[
     if stale and say_stale and (str(target), "stale", 0) not in _reported:
         _reported.add((str(target), "stale", 0))
         warn(f"the calibrations of {', '.join(stale)} were fitted by another version of the engine or against another "
-             "profile of the device; predicting with the shipped factors there — run 'advisor calibrate' to refit them from your runs")
+             "profile of the device; predicting with the shipped factors there — run 'advisor calibrate' to refit them from your runs "
+             "('advisor validate' first if this machine changed: runs of another machine are never fitted to it)")
     return {k: f for k, f, _ in applied if k not in stale}
 
 
