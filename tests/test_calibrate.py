@@ -451,7 +451,8 @@ def test_a_calibration_fitted_by_another_engine_is_not_applied_until_refitted(ca
     assert stale > calibrated * 1.5 and "calibrated" not in basis  # the shipped factors: this device's runs were half as fast
     assert err == ("Warning: the calibrations of mini-pc-intel-n100-8gb were fitted by another version of the engine or against "
                    "another profile of the device; predicting with the shipped factors there — run 'advisor calibrate' to refit "
-                   "them from your runs\n")
+                   "them from your runs ('advisor validate' first if this machine changed: runs of another machine are never "
+                   "fitted to it)\n")
     assert main(["calibrate"]) == 0
     assert capsys.readouterr().err == ""  # calibrate refits them: no warning to run it
     assert decode()[:2] == (pytest.approx(calibrated), "")
