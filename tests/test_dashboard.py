@@ -963,3 +963,17 @@ def test_chart_titles_wrap_and_legends_clear_the_axis_titles():
     fig = plots.memory_figure(["a", "b"], {"weights": [1.0, 2.0]}, 3.0)
     assert fig.layout.title.text == "Memory breakdown of the top<br>candidates"
     assert fig.layout.legend.yanchor == "top" and fig.layout.legend.y <= -0.3 and fig.layout.margin.b >= 120
+
+
+def test_the_context_chart_names_the_usable_memory_in_its_legend():
+    """The usable-memory line is named in the legend: its label beside the line sat on the decode
+    curve, the two y axes sharing one plot (front-end audit)."""
+    from advisor.dashboard.plots import context_figure
+    from advisor.engine.evaluate import evaluate
+
+    cat = load_catalog()
+    model, ftype, device = cat.model("llama-3.2-1b-instruct"), cat.file_type("Q4_K_M"), cat.device("raspberry-pi-5-8gb")
+    sweep = [(n, evaluate(model, ftype, device, Workload(context_tokens=n, prompt_tokens=n // 2, output_tokens=64), cat)) for n in (512, 4096)]
+    fig = context_figure("x", sweep)
+    assert not fig.layout.annotations
+    assert f"usable {sweep[0][1].usable_bytes / 2**30:.2f} GiB" in [t.name for t in fig.data]

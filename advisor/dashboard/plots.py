@@ -105,7 +105,10 @@ def context_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figu
     fig.add_scatter(x=[c for c, e in sweep if e.speed], y=[e.speed.decode_tokens_per_s for _, e in sweep if e.speed],
                     name="decode tok/s", mode="lines+markers", line={"color": "#2e7d32"}, yaxis="y2")
     usable = gib(sweep[0][1].usable_bytes)
-    fig.add_hline(y=usable, line={"color": "#c62828", "dash": "dash"}, annotation_text=f"usable {usable:.2f} GiB")
+    # named in the legend, not beside the line: there the label sat on the decode curve (two y axes share the plot)
+    fig.add_hline(y=usable, line={"color": "#c62828", "dash": "dash"})
+    fig.add_scatter(x=[None], y=[None], mode="lines", line={"color": "#c62828", "dash": "dash"}, name=f"usable {usable:.2f} GiB",
+                    hoverinfo="skip")
     fig.update_layout(
         **_layout(f"{title}: memory and decode speed as context grows", 420, margin=MARGIN_LEGEND_BELOW),
         legend=LEGEND_BELOW,
