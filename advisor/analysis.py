@@ -252,18 +252,45 @@ def sibling_variants(device: DeviceProfile, catalog: Catalog) -> list[DeviceProf
 
 
 def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, constraints: Constraints,
-                     catalog: Catalog, requested: Iterable[str] = ()) -> list[dict[str, Any]]:
+                     catalog: Catalog, requested: Iterable[str] = (), *,
+                     deploy: Callable[[DeviceProfile], Any] | None = None) -> list[dict[str, Any]]:
     """For each device with a larger-RAM sibling: the models (any in the catalog, under the same speed,
     TTFT, quality and quant constraints) that meet the requirement there and not on the device, each
     saying whether it fits the device's memory too (``fits_device``): a sibling can also have faster
     memory (an N100 16 GB with DDR5-4800 against the 8 GB's DDR4-3200), and then the gain is speed,
-    not RAM."""
+    not RAM.
+
+    Without ``deploy``: llama.cpp's GGUF files on each profile's own usable memory (what the report
+    says of its what-if). With ``deploy`` (device → ``targets.Deployment`` or None; a
+    ``BadInputError`` for a device that cannot host the target, whose variants are then skipped):
+    the answer's own terms — the constraints' runtimes, backend and download cap, and the target's
+    budget, runtimes and per-buffer limits on the device and on each variant alike."""
     open_constraints = Constraints(
         min_decode_tps=constraints.min_decode_tps, max_ttft_s=constraints.max_ttft_s,
         quant_ids=constraints.quant_ids, quality_floor=constraints.quality_floor,
     )
+    if deploy is not None:
+        open_constraints = replace(open_constraints, runtimes=constraints.runtimes, backend=constraints.backend,
+                                   max_download_bytes=constraints.max_download_bytes)
     requested = set(requested)
     cache: dict[str, Recommendation] = {}
+    placed: dict[str, DeviceProfile | None] = {}
+
+    def on_target(d: DeviceProfile) -> DeviceProfile | None:
+        """The device as the answer evaluates it (its usable memory the target's budget), None
+        when it cannot host the target."""
+        if d.id not in placed:
+            from advisor.errors import BadInputError
+
+            try:
+                dep = deploy(d) if deploy is not None else None
+            except BadInputError:
+                placed[d.id] = None
+            else:
+                placed[d.id] = d if dep is None else dep.device
+                if dep is not None:
+                    cache[d.id] = run_recommend(dep.device, workload, replace(open_constraints, deployment=dep), catalog)
+        return placed[d.id]
 
     def rec(d: DeviceProfile) -> Recommendation:
         if d.id not in cache:
@@ -272,7 +299,12 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
 
     out = []
     for device in devices:
+        here = on_target(device)
+        if here is None:
+            continue
         for bigger in sibling_variants(device, catalog):
+            if on_target(bigger) is None:
+                continue
             base = {e.model_id for e in rec(device).ranked}
             new = [e for e in rec(bigger).ranked if e.model_id not in base]
             price, bprice = (device.price.usd if device.price else None), (bigger.price.usd if bigger.price else None)
@@ -294,7 +326,7 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                         "quality_score": rounded("quality_score", e.quality_score),
                         "decode_tokens_per_s": rounded("decode_tokens_per_s", e.speed.decode_tokens_per_s) if e.speed else None,
                         "memory_bytes": e.memory.total_bytes,
-                        "fits_device": e.memory.total_bytes <= device.memory.usable,
+                        "fits_device": e.memory.total_bytes <= here.memory.usable,
                     }
                     for e in new
                 ],

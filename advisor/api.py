@@ -520,6 +520,8 @@ def run_devices_for(
         target = catalog.target(target_id or ("browser" if browser_id else "ios-app"))
         if entitlement and not target.memory.entitlement:
             raise BadInputError(f"target {target.id} has no memory entitlement; drop the entitlement or use ios-app")
+        if browser_id is not None and not target.browsers:
+            raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
         if browser_id is not None and target.browser(browser_id.strip().lower()) is None:
             raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}")
         deployments = {}

@@ -22,7 +22,7 @@ from advisor.options import DURATION, device_from, device_options, format_option
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import band, peers_text, plural, price_text, speed_evidence, tps
+from advisor.wording import band, peers_text, plural, price_text, speed_evidence, tps, usd_text
 
 
 def _emit(text: str) -> None:
@@ -447,8 +447,9 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
 
     model_id, quant_id = imported(kw, model_id, quant_id)
     workload = workload_from(kw)
+    runtimes = runtime_choice(kw["runtimes"])
     options = run_devices_for(model_id, workload, quant_id=quant_id, min_decode_tps=min_tps, max_ttft_s=max_ttft,
-                              device_class=device_class, rank_by=rank_by, runtimes=runtime_choice(kw["runtimes"]),
+                              device_class=device_class, rank_by=rank_by, runtimes=runtimes,
                               target_id=kw["target_id"], entitlement=kw["entitlement"] is not None,
                               browser_id=kw["browser_id"], max_download_bytes=kw["max_download"], backend_id=kw["backend"])
     catalog = load_catalog()
@@ -458,11 +459,18 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
     variants: list[dict[str, Any]] = []
     if what_if:
         from advisor.analysis import what_if_more_ram
+        from advisor.api import make_deployment
         from advisor.engine.recommend import Constraints
 
-        shown = [o.device for o in options[:top]]
+        def deploy(d: Any) -> Any:  # the same target, browser and entitlement as the table above
+            return make_deployment(d, kw["target_id"], entitlement=kw["entitlement"] is not None,
+                                   browser_id=kw["browser_id"], catalog=catalog)
+
+        shown = [catalog.devices.get(o.device.id, o.device) for o in options[:top]]  # the profiles, not the target's view
         variants = what_if_more_ram(shown, workload,
-                                    Constraints(min_decode_tps=min_tps, max_ttft_s=max_ttft), catalog, requested=[model_id])
+                                    Constraints(min_decode_tps=min_tps, max_ttft_s=max_ttft, runtimes=runtimes,
+                                                backend=kw["backend"], max_download_bytes=kw["max_download"]),
+                                    catalog, requested=[model_id], deploy=deploy)
     if fmt == "json":
         devices = []
         for o, q in zip(options, quotes):
@@ -525,7 +533,7 @@ def _emit_what_if(variants: list[dict[str, Any]]) -> None:
     for v in (v for v in variants if v["newly_possible"]):
         names = [f"{n['model']} {n['quant']}" for n in v["newly_possible"]]
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
-        extra = f" (+${v['extra_unit_price_usd']:,.0f})" if v.get("extra_unit_price_usd") is not None else ""
+        extra = f" (+{usd_text(v['extra_unit_price_usd'])})" if v.get("extra_unit_price_usd") is not None else ""
         fit = sum(n["fits_device"] for n in v["newly_possible"])
         faster = (f"; {'all' if fit == len(names) else fit} of them fit {v['device']}'s memory too: the variant's faster "
                   f"memory ({v['bandwidth_gbs']:g} → {v['variant_bandwidth_gbs']:g} GB/s) makes them fast enough" if fit else "")

@@ -289,7 +289,14 @@ def price_text(price: Price | None, amount: float | None = None) -> str:
     if price is None:
         return "-"
     usd = price.usd if amount is None else amount
-    return f"${usd:,.0f}" + ("" if price.complete else f" ({GPU_ONLY})")
+    return usd_text(usd) + ("" if price.complete else f" ({GPU_ONLY})")
+
+
+def usd_text(usd: float) -> str:
+    """``$1,300`` or ``$1,299.99``: whole dollars unless the figure has cents, so that a unit price
+    times the fleet reads as the fleet price shown beside it ($449.99 × 500 = $224,995, not $450 × 500)."""
+    cents = round(usd * 100)
+    return f"${cents / 100:,.0f}" if cents % 100 == 0 else f"${cents / 100:,.2f}"
 
 
 #: How a GPU-only price is marked wherever it is shown.

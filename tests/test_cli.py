@@ -791,3 +791,66 @@ def test_predict_without_quant_takes_the_models_own_format(capsys):
     assert json.loads(out)["quant"] == "MXFP4_MOE"
     code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "desktop-rtx3060-12gb", "--format", "json")
     assert code == 0 and json.loads(out)["quant"] == "Q4_K_M"
+
+
+# --------------------------------------------------------------------------- procurement audit
+
+
+def test_devices_for_price_with_cents_multiplies_to_the_fleet_price(capsys):
+    """$449.99 × 500 is shown as the $224,995 beside it, not as '$450'."""
+    code, out, err = run(capsys, "devices-for", "--model", "qwen2.5-0.5b-instruct", "--class", "phone", "--fleet", "500",
+                         "--format", "csv")
+    assert code == 0, err
+    row = next(r for r in csv.DictReader(io.StringIO(out)) if r["device"] == "galaxy-a55")
+    assert (row["price"], row["fleet"]) == ("$449.99", "$224,995")
+
+
+@pytest.mark.parametrize("usd, text", [
+    (449.99, "$449.99"), (1299.99, "$1,299.99"), (599.0, "$599"), (224995.00000000003, "$224,995"), (0.5, "$0.50"),
+])
+def test_usd_text(usd, text):
+    from advisor.wording import usd_text
+
+    assert usd_text(usd) == text
+
+
+@pytest.mark.parametrize("target", ["server", "ios-app", "desktop-app"])
+def test_devices_for_browser_on_another_target_names_the_fix(capsys, target):
+    code, _, err = run(capsys, "devices-for", "--model", "qwen3-4b", "--target", target, "--browser", "safari-ios")
+    assert code == 1
+    assert err == f"Error: --browser applies to the browser target, not {target}; drop it or use --target browser\n"
+
+
+def test_devices_for_what_if_keeps_the_target_and_runtimes(capsys):
+    """The what-if answers in the table's terms: under a browser tab with MLC it offers no GGUF file
+    (MXFP4_MOE, IQ3_M) and no model MLC cannot load; with the iOS entitlement a variant gets the
+    entitled budget, not its profile's."""
+    code, out, err = run(capsys, "devices-for", "--model", "llama-3.2-1b-instruct", "--min-tps", "10", "--target", "browser",
+                         "--runtime", "mlc", "--class", "desktop", "--what-if", "--format", "json")
+    assert code == 0, err
+    variants = json.loads(out)["what_if"]
+    assert variants and all(v["newly_possible"] == [] for v in variants)
+    code, out, err = run(capsys, "devices-for", "--model", "llama-3.2-3b-instruct", "--min-tps", "10", "--target", "ios-app",
+                         "--entitlement", "increased-memory", "--class", "tablet", "--what-if", "--format", "json")
+    assert code == 0, err
+    (v,) = [v for v in json.loads(out)["what_if"] if v["device"] == "ipad-pro-m4-8gb"]
+    assert "qwen3-8b" not in {n["model"] for n in v["newly_possible"]}  # fits the 8 GB iPad's entitled 5.36 GiB already
+
+
+def test_devices_for_what_if_without_a_target_weighs_every_runtime(capsys):
+    """gpt-oss-20b runs on the 16 GB Mac mini in MLX's mxfp4 (the table's default runtimes): the
+    24 GB variant does not add it."""
+    code, out, err = run(capsys, "devices-for", "--model", "llama-3.2-3b-instruct", "--min-tps", "10", "--class", "desktop",
+                         "--what-if", "--format", "json")
+    assert code == 0, err
+    (v,) = [v for v in json.loads(out)["what_if"] if (v["device"], v["variant"]) == ("mac-mini-m4-16gb", "mac-mini-m4-24gb")]
+    assert "gpt-oss-20b" not in {n["model"] for n in v["newly_possible"]}
+
+
+def test_devices_for_a_device_that_cannot_host_the_target_names_its_os(capsys):
+    code, out, err = run(capsys, "devices-for", "--model", "llama-3.2-1b-instruct", "--target", "android-app", "--class", "phone",
+                         "--format", "json")
+    assert code == 0, err
+    row = next(d for d in json.loads(out)["devices"] if d["device"]["id"] == "iphone-16")
+    assert row["reason"] == "the deployment target cannot run on this device (ios)"
+    assert row["reason_figures"] == {"kind": "target", "name": "Apple iPhone 16", "category": "ios"}

@@ -541,7 +541,8 @@ def devices_for(
         if deployments is not None:
             dep = deployments.get(device.id)
             if dep is None:
-                out.append(DeviceOption(device, None, False, Reason("target", name=device.name)))
+                why = Reason("target", name=device.name, category="/".join(device.platforms))
+                out.append(DeviceOption(device, None, False, why))
                 continue
             c = replace(base, deployment=dep)
             device = dep.device
