@@ -532,13 +532,22 @@ def run_devices_for(
                 continue  # this device cannot host the target: listed with that reason
             deployments[d.id] = dep
         if not deployments:
-            raise BadInputError(f"no device{' of class ' + device_class if device_class else ''} can host the "
-                                f"{target_id or 'browser'} target")
+            what = f"of class {device_class}" if device_class else "named"
+            if not any(target.hosts(d) for d in pool):
+                raise _cannot_host(target, pool, what, catalog)
+            raise BadInputError(f"browser '{browser_id}' runs on no device {what}; name another browser or other devices")
     return devices_for(
         model, pool, workload, catalog, quant=quant, min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s,
         overrides=calibration_overrides(), rank_by=rank_by, runtimes=runtimes, quant_names=names,
         deployments=deployments, max_download_bytes=max_download_bytes, backend=backend_id,
     )
+
+
+def _cannot_host(target: Any, pool: Sequence[DeviceProfile], what: str, catalog: Catalog) -> BadInputError:
+    """No device of ``pool`` can host ``target``: where the target runs, and the targets these devices can host."""
+    able = sorted({t.id for t in catalog.targets.values() for d in pool if t.hosts(d)})
+    return BadInputError(f"no device {what} can host the {target.id} target (it runs on {', '.join(target.device_classes)} "
+                         f"with {'/'.join(target.platforms)}); targets for these devices: {', '.join(able) or 'none'}")
 
 
 def not_hosting(target_id: str, device_class: str, catalog: Catalog | None = None) -> list[DeviceProfile]:
@@ -596,9 +605,7 @@ def run_tiers(
         what = f"of class {device_class}"
     hostable = [d for d in pool if target.hosts(d)]
     if not hostable:
-        able = sorted({t.id for t in catalog.targets.values() for d in pool if t.hosts(d)})
-        raise BadInputError(f"no device {what} can host the {target.id} target (it runs on {', '.join(target.device_classes)} "
-                            f"with {'/'.join(target.platforms)}); targets for these devices: {', '.join(able) or 'none'}")
+        raise _cannot_host(target, pool, what, catalog)
     if browser_id is not None:  # the named browser must run on at least one of them
         deployable = []
         for d in hostable:

@@ -854,3 +854,14 @@ def test_devices_for_a_device_that_cannot_host_the_target_names_its_os(capsys):
     row = next(d for d in json.loads(out)["devices"] if d["device"]["id"] == "iphone-16")
     assert row["reason"] == "the deployment target cannot run on this device (ios)"
     assert row["reason_figures"] == {"kind": "target", "name": "Apple iPhone 16", "category": "ios"}
+
+
+def test_devices_for_a_class_that_cannot_host_the_target_names_where_it_runs(capsys):
+    """As `advisor tiers` does: where the target runs and what these devices can host (it said only
+    "no device of class sbc can host the ios-app target"). A browser no device runs is said to be that."""
+    code, _, err = run(capsys, "devices-for", "--model", "qwen3-4b", "--target", "ios-app", "--class", "sbc")
+    assert code == 1 and err == ("Error: no device of class sbc can host the ios-app target (it runs on phone, tablet with ios); "
+                                 "targets for these devices: desktop-app, server\n")
+    code, _, err = run(capsys, "devices-for", "--model", "qwen3-4b", "--target", "browser", "--browser", "safari-ios",
+                       "--class", "laptop")
+    assert code == 1 and err == "Error: browser 'safari-ios' runs on no device of class laptop; name another browser or other devices\n"
