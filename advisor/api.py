@@ -14,7 +14,7 @@ from advisor.catalog import Catalog, load_catalog, load_device_file
 from advisor.engine.evaluate import evaluate, generic_device, peer_decode_tokens_per_s, ram_peer_pool
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, NothingFitsError
-from advisor.records import DeviceProfile, Estimate, ModelSpec, PathFactors, Workload
+from advisor.records import DeviceProfile, Estimate, ModelSpec, PathFactors, Reason, Workload
 from advisor.units import parse_memory_size
 
 LICENSE_ALIASES = {
@@ -515,7 +515,7 @@ def run_devices_for(
         pool = [d for d in pool if d.device_class == device_class]
         if not pool:
             raise BadInputError(f"no device profiles of class '{device_class}'; see 'advisor devices'")
-    deployments = None
+    deployments, refusals = None, {}
     if target_id is not None or browser_id is not None or entitlement:
         target = catalog.target(target_id or ("browser" if browser_id else "ios-app"))
         if entitlement and not target.memory.entitlement:
@@ -524,12 +524,14 @@ def run_devices_for(
             raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
         if browser_id is not None and target.browser(browser_id.strip().lower()) is None:
             raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}")
-        deployments = {}
+        deployments, refusals = {}, {}
         for d in pool:
             try:
                 dep = make_deployment(d, target_id, entitlement=entitlement, browser_id=browser_id, catalog=catalog)
-            except _Bad:
-                continue  # this device cannot host the target: listed with that reason
+            except _Bad as exc:  # this device cannot host the target (or run the browser): listed with that reason
+                if isinstance(exc.reason, Reason):
+                    refusals[d.id] = exc.reason
+                continue
             deployments[d.id] = dep
         if not deployments:
             what = f"of class {device_class}" if device_class else "named"
@@ -539,7 +541,7 @@ def run_devices_for(
     return devices_for(
         model, pool, workload, catalog, quant=quant, min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s,
         overrides=calibration_overrides(), rank_by=rank_by, runtimes=runtimes, quant_names=names,
-        deployments=deployments, max_download_bytes=max_download_bytes, backend=backend_id,
+        deployments=deployments, max_download_bytes=max_download_bytes, backend=backend_id, refusals=refusals,
     )
 
 

@@ -1316,6 +1316,7 @@ REASON_KINDS: dict[str, str] = {
     "runtime": "none of the requested runtimes runs on this device",
     "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",
     "target": "name = the device, which cannot host the deployment target; category = its OS families",
+    "browser": "name = the browser asked for, which does not run on this device; category = the browsers that do",
     "tier": "nothing that passes on the rest of its RAM tier passes on this device",
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
     "download": "value = the download's bytes, limit = the most allowed [bytes]",

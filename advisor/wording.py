@@ -123,6 +123,8 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
                 + (f" (runtimes that do: {r.category})" if r.category else " (no catalog runtime does)"))
     if r.kind == "target":
         return "the deployment target cannot run on this device" + (f" ({r.category})" if r.category else "")
+    if r.kind == "browser":
+        return f"{r.name} does not run on this device" + (f" (its browsers: {r.category})" if r.category else " (no browser of the catalog does)")
     if r.kind == "tier":
         return "nothing that passes on the rest of its tier passes here"
     if r.kind == "prompt_exceeds_context":

@@ -865,3 +865,18 @@ def test_devices_for_a_class_that_cannot_host_the_target_names_where_it_runs(cap
     code, _, err = run(capsys, "devices-for", "--model", "qwen3-4b", "--target", "browser", "--browser", "safari-ios",
                        "--class", "laptop")
     assert code == 1 and err == "Error: browser 'safari-ios' runs on no device of class laptop; name another browser or other devices\n"
+
+
+def test_a_browser_that_does_not_run_on_a_device_is_its_reason(capsys):
+    """The browser target runs on an Android phone, Safari does not: the phone is left out for the
+    browser (it read "the deployment target cannot run on this device (android)")."""
+    code, out, err = run(capsys, "devices-for", "--model", "llama-3.2-1b-instruct", "--target", "browser", "--browser", "safari-ios",
+                         "--class", "phone", "--format", "json")
+    assert code == 0, err
+    row = next(d for d in json.loads(out)["devices"] if d["device"]["id"] == "pixel-8")
+    assert row["reason"] == "Safari (iOS / iPadOS) does not run on this device (its browsers: Chrome (Android))"
+    assert row["reason_figures"]["kind"] == "browser"
+    code, out, err = run(capsys, "tiers", "--target", "browser", "--browser", "safari-ios", "--class", "phone", "--format", "json")
+    assert code in (0, 3), err
+    reasons = [lo["reason"] for t in json.loads(out)["tiers"] for lo in t["left_out"] if lo["device"] == "pixel-8"]
+    assert reasons == ["Safari (iOS / iPadOS) does not run on this device (its browsers: Chrome (Android))"]

@@ -526,12 +526,14 @@ def devices_for(
     deployments: Mapping[str, Any] | None = None,
     max_download_bytes: int | None = None,
     backend: str | None = None,
+    refusals: Mapping[str, Reason] | None = None,
 ) -> list[DeviceOption]:
     """Which devices run ``model`` (in ``quant``, or its best common quant that meets the speed),
     ranked by price, energy or speed; devices that cannot, last, with the reason. ``runtimes`` and
     ``quant_names`` (format names of any runtime) widen the search as ``Constraints`` does.
     ``deployments`` (device id → ``targets.Deployment``): a target placed on each device that can
-    host it; a device missing from it cannot host the target."""
+    host it; a device missing from it cannot host the target (``refusals``: why, where known — the
+    browser asked for does not run there — else the generic "target" reason)."""
     names = quant_names or (frozenset({quant.id}) if quant else None)
     base = Constraints(min_decode_tps=min_decode_tps, max_ttft_s=max_ttft_s, target_decode_tps=0.0,
                        runtimes=runtimes, quant_ids=names, max_download_bytes=max_download_bytes, backend=backend)
@@ -541,7 +543,7 @@ def devices_for(
         if deployments is not None:
             dep = deployments.get(device.id)
             if dep is None:
-                why = Reason("target", name=device.name, category="/".join(device.platforms))
+                why = (refusals or {}).get(device.id) or Reason("target", name=device.name, category="/".join(device.platforms))
                 out.append(DeviceOption(device, None, False, why))
                 continue
             c = replace(base, deployment=dep)

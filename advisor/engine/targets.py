@@ -58,7 +58,9 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
             browser = target.browser(browser_id.strip().lower())
             if browser is None or browser not in offered:
                 raise BadInputError(f"browser '{browser_id}' does not run on {device.name}; its browsers: "
-                                    f"{_choices(offered) or 'none'}")
+                                    f"{_choices(offered) or 'none'}",
+                                    reason=Reason("browser", name=browser.name if browser else browser_id,
+                                                  category=", ".join(b.name for b in offered)))
         elif offered:
             browser = next((b for b in offered if b.webgpu_for(device)), offered[0])
         else:
