@@ -285,6 +285,12 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
             by_role["rotary tables"] = [2, rotary]
         data["weights_by_role"] = [{"role": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_role.items(), key=lambda kv: -kv[1][1])]
     data["download_bytes"] = tg.download_bytes(est, variant, catalog)
+    if deployment is not None:  # the target's store limits the download exceeds (as advisor tiers says them)
+        from advisor.tiers_command import limit_ids
+
+        exceeded = tg.store_limits_exceeded(deployment.target, data["download_bytes"], est.runtime)
+        data["store_limits_exceeded"] = [{"id": lim.id, "what": lim.what, "max_bytes": lim.max_bytes, "kind": lim.kind,
+                                          "text": text} for lim, text in zip(exceeded, limit_ids(exceeded))]
     # what each memory term rests on for this runtime: llama.cpp's GGUF path (wllama included) is
     # fitted to llama.cpp's own reports; MLC's buffers to WebLLM's figures; the others borrow that rule
     runtime = variant.runtime if variant is not None else catalog.runtimes.get("llama.cpp")
@@ -369,7 +375,8 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
                      "as stored); the file's pages of the same matrices stay mapped, read once and reclaimable, so the total "
                      f"counts them once and the resident set (RSS) can read up to {format_size(m['total_bytes'] + m['repacked_bytes'])}"}]
           if m.get("repacked_bytes") else []),
-        {"item": "download", "value": format_size(d["download_bytes"]), "basis": "model file + the runtime's library where published"},
+        {"item": "download", "value": format_size(d["download_bytes"]), "basis": "model file + the runtime's library where published"
+         + (f"; exceeds the target's {'; '.join(x['text'] for x in d['store_limits_exceeded'])}" if d.get("store_limits_exceeded") else "")},
         {"item": "quality score", "value": f"{d['quality_score']:.1f}", "basis": d["quality_basis"]},
     ]
     sp = d.get("speed")

@@ -75,9 +75,9 @@ def tier_dict(pick: Any) -> dict[str, Any]:
     }
 
 
-def _limit_ids(pick: Any, target: Any) -> list[str]:
-    """The store limits the download exceeds, by id with their size."""
-    return [f"{lim.id} ({lim.max_bytes / 1e9:g} GB, {lim.kind})" for lim in pick.store_limits_exceeded]
+def limit_ids(limits: Any) -> list[str]:
+    """Store limits (``DownloadLimit``) by id with their size: 'play-ai-pack (1.5 GB, hard)'."""
+    return [f"{lim.id} ({lim.max_bytes / 1e9:g} GB, {lim.kind})" for lim in limits]
 
 
 def _left_out_text(lo: Any, target: Any) -> str:
@@ -103,7 +103,7 @@ def tier_row(pick: Any, target: Any) -> dict[str, Any]:
         "memory": f"{format_size(tightest.memory.total_bytes)} / {format_size(tightest.usable_bytes)}" if tightest else "-",
         "tightest": tightest.device_id if tightest is not None else "-",
         "download": format_size(pick.download_bytes) if pick.download_bytes is not None else "-",
-        "exceeds": ("; ".join(_limit_ids(pick, target)) or "none") if has else "-",
+        "exceeds": ("; ".join(limit_ids(pick.store_limits_exceeded)) or "none") if has else "-",
         "left_out": "; ".join(_left_out_text(lo, target) for lo in pick.left_out) or "-",
     }
 

@@ -880,3 +880,18 @@ def test_a_browser_that_does_not_run_on_a_device_is_its_reason(capsys):
     assert code in (0, 3), err
     reasons = [lo["reason"] for t in json.loads(out)["tiers"] for lo in t["left_out"] if lo["device"] == "pixel-8"]
     assert reasons == ["Safari (iOS / iPadOS) does not run on this device (its browsers: Chrome (Android))"]
+
+
+def test_predict_under_a_target_says_which_store_limits_the_download_exceeds(capsys):
+    """As `advisor tiers` does: Qwen3-4B Q4_K_M's 2.32 GiB download exceeds Google Play's 1.5 GB AI pack
+    (deployment-targets.md §4); predict printed the download alone."""
+    args = ("predict", "--device", "pixel-8", "--model", "qwen3-4b", "--quant", "Q4_K_M", "--target", "android-app")
+    code, out, err = run(capsys, *args, "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert "play-ai-pack" in [x["id"] for x in d["store_limits_exceeded"]]
+    assert all(d["download_bytes"] > x["max_bytes"] for x in d["store_limits_exceeded"])
+    code, out, err = run(capsys, *args)
+    assert "exceeds the target's" in out and "play-ai-pack (1.5 GB, hard)" in out
+    code, out, err = run(capsys, *args[:-2], "--format", "json")
+    assert "store_limits_exceeded" not in json.loads(out)  # no target, no store

@@ -76,6 +76,12 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
     return Deployment(target, view, budget, browser, entitlement)
 
 
+def store_limits_exceeded(target: Any, download_bytes: int, runtime_id: str) -> tuple[Any, ...]:
+    """The target's store and packaging limits (``DownloadLimit``) a download of ``download_bytes``
+    in ``runtime_id``'s packaging exceeds."""
+    return tuple(lim for lim in target.download_limits if download_bytes > lim.max_bytes and lim.applies_to(runtime_id))
+
+
 def _basis(basis: str) -> str:
     return basis if basis in ("datasheet", "derived", "measured", "estimated", "calibrated") else "estimated"
 

@@ -162,6 +162,6 @@ def tiers(
         estimates = tuple(ests[d.id] for d in members)
         variant = rt.variant_of(estimates[0], tables)
         size = tg.download_bytes(estimates[0], variant, tables)
-        exceeded = tuple(lim for lim in target.download_limits if size > lim.max_bytes and lim.applies_to(runtime_id))
+        exceeded = tg.store_limits_exceeded(target, size, runtime_id)
         out.append(TierPick(tier, tuple(members), estimates, tuple(left), runtime_id, format_id, model_id, size, exceeded))
     return out
