@@ -168,7 +168,7 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
     else:
         n = sum(len(p.devices) + len(p.left_out) for p in picks)
         title = (f"What to ship per RAM tier, {target_id}{' with the increased-memory entitlement' if entitlement else ''}: "
-                 f"{len(picked)} of {plural(len(picks), 'tier')} of {plural(n, 'device')} have a pick")
+                 f"{len(picked)} of {plural(len(picks), 'tier')} of {plural(n, 'device')} {'has' if len(picked) == 1 else 'have'} a pick")
         if fmt in ("table", "md"):
             notes = [f"Context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, output {workload.output_tokens} "
                      "tokens; a pick runs on every device of its tier, ranked on the slowest; memory is the tightest "

@@ -83,7 +83,7 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     if r.kind == "quality":
         return f"quality {v:.0f} below the floor {lim:g}"
     if r.kind == "speed":
-        return f"too slow: {v:.1f} tok/s < {lim:g} required"
+        return f"too slow: {format_rate(v)} tok/s < {f'{lim:,.0f}' if lim == int(lim) else f'{lim:g}'} required"
     if r.kind == "ttft":
         assert v is not None and lim is not None
         return f"first token after {format_seconds(v)} > {format_seconds(lim)} allowed"

@@ -895,3 +895,14 @@ def test_predict_under_a_target_says_which_store_limits_the_download_exceeds(cap
     assert "exceeds the target's" in out and "play-ai-pack (1.5 GB, hard)" in out
     code, out, err = run(capsys, *args[:-2], "--format", "json")
     assert "store_limits_exceeded" not in json.loads(out)  # no target, no store
+
+
+@pytest.mark.parametrize("value, limit, text", [
+    (128.46, 1e6, "too slow: 128 tok/s < 1,000,000 required"),  # was "< 1e+06 required"
+    (6.12, 8, "too slow: 6.1 tok/s < 8 required"), (6.12, 8.5, "too slow: 6.1 tok/s < 8.5 required"),
+])
+def test_a_speed_miss_is_worded_in_plain_numbers(value, limit, text):
+    from advisor.records import Reason
+    from advisor.wording import reason_text
+
+    assert reason_text(Reason("speed", value=value, limit=limit)) == text
