@@ -210,3 +210,15 @@ def test_a_tier_of_one_device_picks_what_recommend_picks_there(capsys, target, d
     assert code == 0
     pick = json.loads(out)["pick"]
     assert (tier["pick"]["model"], tier["pick"]["runtime"], tier["pick"]["format"]) == (pick["model"], pick["runtime"], pick["quant"])
+
+
+def test_a_device_none_of_the_runtimes_runs_on_is_left_out_for_that(capsys):
+    """The Galaxy A55 has no WebGPU in Chrome (Android): under a browser tab with MLC alone it is left
+    out because no runtime asked for runs there, as devices-for says (it read "nothing that passes on
+    the rest of its tier passes here")."""
+    from advisor.cli import main
+
+    assert main(["tiers", "--target", "browser", "--runtime", "mlc", "--class", "phone", "--format", "json"]) in (0, 3)
+    out = json.loads(capsys.readouterr().out)
+    reasons = [(lo["reason"], lo["kind"]) for t in out["tiers"] for lo in t["left_out"] if lo["device"] == "galaxy-a55"]
+    assert reasons == [("none of the requested runtimes runs on this device", "runtime")]

@@ -146,6 +146,10 @@ def tiers(
                 left.append(LeftOut(d, exc.reason if isinstance(getattr(exc, "reason", None), Reason)
                                     else Reason("target", name=d.name, category="/".join(d.platforms))))
         members = sorted((d for d in groups[tier] if d.id in deps), key=lambda d: -deps[d.id].device.memory.usable)
+        for d in list(members):  # none of the runtimes asked for runs there: that is its reason, as devices_for says
+            if not candidate_variants(deps[d.id].device, tables, replace(constraints, deployment=deps[d.id])):
+                members.remove(d)
+                left.append(LeftOut(d, Reason("runtime")))
         pick = None
         while members:
             pick, ests, failures = _best_common(members, deps, workload, tables, constraints, overrides)
