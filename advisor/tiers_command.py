@@ -71,6 +71,7 @@ def tier_dict(pick: Any) -> dict[str, Any]:
         } for e in pick.estimates],
         "download_bytes": pick.download_bytes,
         "store_limits_exceeded": [limit_text(lim) for lim in pick.store_limits_exceeded],
+        "store_limit_ids": [lim.id for lim in pick.store_limits_exceeded],  # the same limits, in the same order (the table's ids)
         "left_out": [{"device": lo.device.id, "reason": reason_text(lo.why), "kind": lo.why.kind} for lo in pick.left_out],
     }
 

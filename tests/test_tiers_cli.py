@@ -98,6 +98,7 @@ def test_json_tiers_match_the_engine(android_phones, catalog):
         assert t["download_bytes"] == tg.download_bytes(est, variant_of(est, catalog), catalog)
         exceeded = [lim for lim in target.download_limits if t["download_bytes"] > lim.max_bytes]
         assert len(t["store_limits_exceeded"]) == len(exceeded)
+        assert t["store_limit_ids"] == [lim.id for lim in exceeded]  # the table's ids, beside the descriptions
     phones = {d.id for d in catalog.devices.values() if d.device_class == "phone"}
     assert seen == phones  # every phone is in a tier or left out of one, with a reason
     assert not [lo for t in tiers for lo in t["left_out"] if lo["device"].startswith("iphone")]
