@@ -13,6 +13,7 @@ from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import wh_per_1000_responses
+from advisor.errors import BadInputError
 from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants, offered_to
 from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
 from advisor.serialize import rounded
@@ -280,8 +281,6 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
         """The device as the answer evaluates it (its usable memory the target's budget), None
         when it cannot host the target."""
         if d.id not in placed:
-            from advisor.errors import BadInputError
-
             try:
                 dep = deploy(d) if deploy is not None else None
             except BadInputError:

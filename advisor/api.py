@@ -520,10 +520,7 @@ def run_devices_for(
         target = catalog.target(target_id or ("browser" if browser_id else "ios-app"))
         if entitlement and not target.memory.entitlement:
             raise BadInputError(f"target {target.id} has no memory entitlement; drop the entitlement or use ios-app")
-        if browser_id is not None and not target.browsers:
-            raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
-        if browser_id is not None and target.browser(browser_id.strip().lower()) is None:
-            raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}")
+        _check_browser(target, browser_id)
         deployments, refusals = {}, {}
         for d in pool:
             try:
@@ -543,6 +540,17 @@ def run_devices_for(
         overrides=calibration_overrides(), rank_by=rank_by, runtimes=runtimes, quant_names=names,
         deployments=deployments, max_download_bytes=max_download_bytes, backend=backend_id, refusals=refusals,
     )
+
+
+def _check_browser(target: Any, browser_id: str | None) -> None:
+    """A browser named for a selection of devices: the target must have browsers and know this one
+    (before each device is placed, so that the error is said once, not as every device's reason)."""
+    if browser_id is None:
+        return
+    if not target.browsers:
+        raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
+    if target.browser(browser_id.strip().lower()) is None:
+        raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}")
 
 
 def _cannot_host(target: Any, pool: Sequence[DeviceProfile], what: str, catalog: Catalog) -> BadInputError:
@@ -587,11 +595,7 @@ def run_tiers(
     target = catalog.target(target_id)
     if entitlement and not target.memory.entitlement:
         raise BadInputError(f"target {target.id} has no memory entitlement; drop --entitlement or use --target ios-app")
-    if browser_id is not None:
-        if not target.browsers:
-            raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")
-        if target.browser(browser_id.strip().lower()) is None:
-            raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}")
+    _check_browser(target, browser_id)
     if constraints.runtimes is not None and constraints.runtimes != ALL_RUNTIMES:
         foreign = sorted(r for r in constraints.runtimes if r not in target.runtimes)
         if foreign:

@@ -22,7 +22,7 @@ from advisor.options import DURATION, device_from, device_options, format_option
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import band, peers_text, plural, price_text, speed_evidence, tps, usd_text
+from advisor.wording import band, limit_id_text, peers_text, plural, price_text, speed_evidence, tps, usd_text
 
 
 def _emit(text: str) -> None:
@@ -286,11 +286,9 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
         data["weights_by_role"] = [{"role": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_role.items(), key=lambda kv: -kv[1][1])]
     data["download_bytes"] = tg.download_bytes(est, variant, catalog)
     if deployment is not None:  # the target's store limits the download exceeds (as advisor tiers says them)
-        from advisor.tiers_command import limit_ids
-
         exceeded = tg.store_limits_exceeded(deployment.target, data["download_bytes"], est.runtime)
         data["store_limits_exceeded"] = [{"id": lim.id, "what": lim.what, "max_bytes": lim.max_bytes, "kind": lim.kind,
-                                          "text": text} for lim, text in zip(exceeded, limit_ids(exceeded))]
+                                          "text": limit_id_text(lim)} for lim in exceeded]
     # what each memory term rests on for this runtime: llama.cpp's GGUF path (wllama included) is
     # fitted to llama.cpp's own reports; MLC's buffers to WebLLM's figures; the others borrow that rule
     runtime = variant.runtime if variant is not None else catalog.runtimes.get("llama.cpp")

@@ -15,7 +15,7 @@ from advisor.errors import NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, prose, render_rows
 from advisor.units import format_size
-from advisor.wording import band, limit_text, not_hosting_text, plural, reason_text
+from advisor.wording import band, limit_id_text, limit_text, not_hosting_text, plural, reason_text
 
 
 def _emit(text: str) -> None:
@@ -76,11 +76,6 @@ def tier_dict(pick: Any) -> dict[str, Any]:
     }
 
 
-def limit_ids(limits: Any) -> list[str]:
-    """Store limits (``DownloadLimit``) by id with their size: 'play-ai-pack (1.5 GB, hard)'."""
-    return [f"{lim.id} ({lim.max_bytes / 1e9:g} GB, {lim.kind})" for lim in limits]
-
-
 def _left_out_text(lo: Any, target: Any) -> str:
     if not target.hosts(lo.device):
         return f"{lo.device.id}: not an {target.id} host ({'/'.join(lo.device.platforms)})"
@@ -104,7 +99,7 @@ def tier_row(pick: Any, target: Any) -> dict[str, Any]:
         "memory": f"{format_size(tightest.memory.total_bytes)} / {format_size(tightest.usable_bytes)}" if tightest else "-",
         "tightest": tightest.device_id if tightest is not None else "-",
         "download": format_size(pick.download_bytes) if pick.download_bytes is not None else "-",
-        "exceeds": ("; ".join(limit_ids(pick.store_limits_exceeded)) or "none") if has else "-",
+        "exceeds": ("; ".join(limit_id_text(lim) for lim in pick.store_limits_exceeded) or "none") if has else "-",
         "left_out": "; ".join(_left_out_text(lo, target) for lo in pick.left_out) or "-",
     }
 

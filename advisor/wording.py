@@ -71,6 +71,11 @@ def limit_text(lim: Any) -> str:
     return f"{lim.what} ({lim.kind}, {lim.max_bytes / 1e9:g} GB)"
 
 
+def limit_id_text(lim: Any) -> str:
+    """A store limit by its id, as tables show it: ``play-ai-pack (1.5 GB, hard)``."""
+    return f"{lim.id} ({lim.max_bytes / 1e9:g} GB, {lim.kind})"
+
+
 def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     """One reason as a phrase: ``too slow: 7.9 tok/s < 8 required``. ``context_option`` names
     the input that sets the context (a CLI flag here, a requirements-file field in a report)."""

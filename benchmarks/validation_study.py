@@ -41,7 +41,7 @@ from advisor.records import DeviceProfile, Workload  # noqa: E402
 from advisor.store import NO_REPACK_WEIGHT_PATH, Run, list_runs  # noqa: E402
 from advisor.units import GIB, MIB  # noqa: E402
 from advisor.validate.predicted_vs_measured import run_validation  # noqa: E402
-from measured import study_runs  # noqa: E402
+from measured import mdape, study_runs  # noqa: E402
 
 #: (model, quant, split): the test split holds out one whole model and one quant type of others.
 PLAN = [
@@ -160,7 +160,7 @@ def report(stored: tuple[list[Run], DeviceProfile] | None = None) -> str:
     other_eff = fitted_efficiency(h200_host(catalog), catalog.calibration["cpu-x86"], catalog.ggml_types)
     other = prior.model_copy(update={"prefill_efficiency": other_eff})
     prefill_obs = [o for _, r in rows for o in observations_from_run(r, catalog) if o.metric == "prefill"]
-    other_mdape = statistics.median(abs(pct(predict(o, other, catalog.ggml_types), o.value)) for o in prefill_obs)
+    other_mdape = mdape(prefill_obs, other, catalog.ggml_types)
     machine = f"{device.cpu.name}, {device.cpu.cores} cores, {device.memory.bandwidth_gbs:g} GB/s measured, LLC {device.memory.llc / MIB if device.memory.llc else 0:.0f} MiB"
     llama_version = rows[-1][1].llama_cpp_version
     return "\n".join([

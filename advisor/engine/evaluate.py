@@ -123,15 +123,6 @@ def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama
 PRIOR_BAND_WIDENING = 2.0
 
 
-def runtime_prior_path(device: DeviceProfile, variant: Variant) -> str:
-    """The llama.cpp path for a runtime × backend's prior on ``device``: its CPU path, or its path for
-    the device's GPU API (``prior_path`` falls back to the CPU path where the catalog has no such path)."""
-    if variant.backend.kind != "cpu" and device.gpu is not None:
-        api = device.gpu.backend
-        return ("cuda" if device.gpu.discrete else "cuda-unified") if api == "cuda" else api
-    return spd.cpu_path(device)
-
-
 def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> PathFactors:
     """llama.cpp's factors of the same hardware (its CPU path, or its path for the device's GPU
     API) as the prior of a runtime × backend that has no published measurements — where llama.cpp's
@@ -154,9 +145,14 @@ _PRIOR_NAMED = re.compile(r"prior llama\.cpp [\w-]+\)$")
 
 
 def prior_path(device: DeviceProfile, variant: Variant, tables: Tables) -> str:
-    """The llama.cpp path ``runtime_prior`` takes its factors from on ``device``."""
-    path = runtime_prior_path(device, variant)
-    return path if path in tables.calibration else spd.cpu_path(device)
+    """The llama.cpp path ``runtime_prior`` takes its factors from on ``device``: its path for the
+    device's GPU API where the catalog calibrates one and the backend is not the CPU, else its CPU path."""
+    if variant.backend.kind != "cpu" and device.gpu is not None:
+        api = device.gpu.backend
+        path = ("cuda" if device.gpu.discrete else "cuda-unified") if api == "cuda" else api
+        if path in tables.calibration:
+            return path
+    return spd.cpu_path(device)
 
 
 def cpu_path_factors(device: DeviceProfile, tables: Tables) -> PathFactors:

@@ -543,7 +543,7 @@ def devices_for(
         if deployments is not None:
             dep = deployments.get(device.id)
             if dep is None:
-                why = (refusals or {}).get(device.id) or Reason("target", name=device.name, category="/".join(device.platforms))
+                why = (refusals or {}).get(device.id) or tg.not_hosted(device)
                 out.append(DeviceOption(device, None, False, why))
                 continue
             c = replace(base, deployment=dep)

@@ -40,6 +40,11 @@ def _choices(items: Any) -> str:
     return ", ".join(f"{x.name} ({x.id})" for x in items)
 
 
+def not_hosted(device: DeviceProfile) -> Reason:
+    """Why ``device`` is left out of a target it cannot host: the OS families it runs."""
+    return Reason("target", name=device.name, category="/".join(device.platforms))
+
+
 def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, browser_id: str | None = None,
            targets: Sequence[Any] = ()) -> Deployment:
     """Place ``target`` on ``device``: check it can host it, pick the browser (the one named, else
@@ -48,7 +53,7 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
         able = [t for t in targets if t.hosts(device)]
         raise BadInputError(
             f"the {target.name} target cannot run on {device.name} (a {device.device_class} running {'/'.join(device.platforms)}); "
-            + (f"targets for this device: {_choices(able)}" if able else "it hosts no target"))
+            + (f"targets for this device: {_choices(able)}" if able else "it hosts no target"), reason=not_hosted(device))
     browser = None
     if browser_id is not None and not target.browsers:
         raise BadInputError(f"--browser applies to the browser target, not {target.id}; drop it or use --target browser")

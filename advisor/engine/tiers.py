@@ -143,8 +143,7 @@ def tiers(
                 deps[d.id] = tg.deploy(target, d, entitlement=entitlement, browser_id=browser_id,
                                        targets=list(getattr(tables, "targets", {}).values()))
             except BadInputError as exc:
-                left.append(LeftOut(d, exc.reason if isinstance(getattr(exc, "reason", None), Reason)
-                                    else Reason("target", name=d.name, category="/".join(d.platforms))))
+                left.append(LeftOut(d, exc.reason if isinstance(exc.reason, Reason) else tg.not_hosted(d)))
         members = sorted((d for d in groups[tier] if d.id in deps), key=lambda d: -deps[d.id].device.memory.usable)
         for d in list(members):  # none of the runtimes asked for runs there: that is its reason, as devices_for says
             if not candidate_variants(deps[d.id].device, tables, replace(constraints, deployment=deps[d.id])):

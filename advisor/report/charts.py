@@ -116,11 +116,9 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
                                showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor="#999", standoff=7,
                                font={"size": 11, "color": LABEL_COLOR})
             if label.text != p["device"]:
-                fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker={"opacity": 0},
-                                         name=f"{label.text}: {p['device']}", hoverinfo="skip"))
+                fig.add_trace(_legend_entry(go, f"{label.text}: {p['device']}"))
         if unlabelled := sum(not label.text for label in labels):
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker={"opacity": 0}, hoverinfo="skip",
-                                     name=f"{unlabelled} more points not labelled (see the tables)"))
+            fig.add_trace(_legend_entry(go, f"{unlabelled} more points not labelled (see the tables)"))
     figs["cost_speed"] = fig
 
     bars = data.charts["memory"]["bars"]
@@ -161,6 +159,11 @@ HTML_LABEL_SPOTS = ((0, -20), ("w", -12), ("-w", -12), (0, 24), ("w", 12), ("-w"
 HTML_OVERLAP_COST = {"label": 100.0, "outside": 50.0, "marker": 10.0, "bar": 1.0}
 #: a cost from here on means the name has no readable place
 HTML_UNREADABLE = 50.0
+
+
+def _legend_entry(go: Any, name: str) -> Any:
+    """A legend line with nothing drawn: a key to the chart's numbered labels."""
+    return go.Scatter(x=[None], y=[None], mode="markers", marker={"opacity": 0}, name=name, hoverinfo="skip")
 
 
 @dataclass(frozen=True)

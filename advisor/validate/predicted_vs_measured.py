@@ -335,21 +335,22 @@ def run_validation(
 
     spread, noisy = repeat_spread(outcome.measured)
     kept_id: int | None = None  # the noisy first attempt's run, when measuring again failed
+    measured = measured_figures(outcome, path)
     if noisy:
         # a busy machine: keep the attempt (as noisy, never fitted) and measure once more
         first_id = record_run(Run(status="noisy", error=f"repeats disagree: {spread}", synthetic=synthetic, gguf_path=str(path),
-                                  weight_path=weight_path, measured=measured_figures(outcome, path), **base_run), db)
+                                  weight_path=weight_path, measured=measured, **base_run), db)
         notes.append(f"repeats disagreed by more than {NOISY_SPREAD_LIMIT:g}× ({spread}); measured again")
         say(notes[-1])
         again = run(settings)
         if again.ok:
             outcome = again
             spread, noisy = repeat_spread(outcome.measured)
+            measured = measured_figures(outcome, path)
         else:  # the first attempt stands, stored once (it was recorded a second time)
             kept_id = first_id
             notes.append(f"measuring again {again.status} ({again.error}); the first attempt is kept as noisy (run {first_id})")
             say(notes[-1])
-    measured = measured_figures(outcome, path)
     status = "noisy" if noisy else "ok"
     if spread:
         notes.append(f"repeats: {spread}" + (
