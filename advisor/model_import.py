@@ -67,7 +67,10 @@ def _shown(value: Any) -> str:
 #: ModelSpec's field names as a Hugging Face config.json spells them, for its errors
 CONFIG_KEYS = {"n_layers": "num_hidden_layers", "n_heads": "num_attention_heads", "n_kv_heads": "num_key_value_heads",
                "n_kv_heads_per_layer": "layer_types", "n_experts": "num_experts", "n_experts_used": "num_experts_per_tok",
-               "expert_ffn_size": "moe_intermediate_size", "ffn_size": "intermediate_size"}
+               "expert_ffn_size": "moe_intermediate_size", "ffn_size": "intermediate_size",
+               "n_dense_layers": "num_dense_layers", "shared_expert_ffn_size": "shared_intermediate_size",
+               "shortconv_l_cache": "conv_L_cache", "ssm_d_state": "mamba_d_state", "ssm_d_conv": "mamba_d_conv",
+               "ssm_n_group": "mamba_n_groups", "ssm_n_heads": "mamba_n_heads"}
 #: the same for a GGUF header's keys (after the architecture's prefix)
 GGUF_KEYS = {"n_layers": "block_count", "n_heads": "attention.head_count", "n_kv_heads": "attention.head_count_kv",
              "n_kv_heads_per_layer": "attention.head_count_kv", "n_experts": "expert_count", "n_experts_used": "expert_used_count",
@@ -297,7 +300,15 @@ _HF_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
     "granitemoehybrid": ("granitehybrid", {"tie_word_embeddings": False}),
     "phi": ("phi2", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
     "gpt_neox": ("gptneox", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
+    # llama.cpp's phimoe and gpt-oss loaders require the attention biases whatever the config says
+    "phimoe": ("phimoe", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_bias_required": True}),
+    "gpt_oss": ("gpt-oss", {"tie_word_embeddings": False, "_attn_bias": True, "_bias_required": True}),
 }
+#: the model types whose every layer is MoE (llama.cpp's loaders refuse 0 experts), and the key of
+#: their expert width
+_MOE_TYPES = {"qwen3_moe": "moe_intermediate_size", "lfm2_moe": "moe_intermediate_size", "olmoe": "intermediate_size",
+              "granitemoe": "intermediate_size", "granitemoeshared": "intermediate_size", "phimoe": "intermediate_size",
+              "gpt_oss": "intermediate_size"}
 
 
 #: config.json counts the import does arithmetic on: (lowest, highest) accepted (inputs' sanity bounds)
@@ -308,7 +319,8 @@ _HF_COUNTS: dict[str, tuple[int, int]] = {
     "num_local_experts": (0, MAX_WIDTH), "num_experts_per_tok": (0, MAX_WIDTH), "moe_intermediate_size": (0, MAX_WIDTH),
     "shared_intermediate_size": (0, MAX_WIDTH), "num_dense_layers": (0, MAX_LAYERS), "mamba_d_state": (0, MAX_WIDTH),
     "mamba_d_conv": (0, MAX_WIDTH), "mamba_n_groups": (0, MAX_WIDTH), "mamba_n_heads": (0, MAX_WIDTH),
-    "mamba_expand": (0, MAX_WIDTH), "conv_L_cache": (0, MAX_WIDTH), "block_ff_dim": (0, MAX_WIDTH),
+    "mamba_expand": (0, MAX_WIDTH), "mamba_d_head": (1, MAX_WIDTH), "conv_L_cache": (0, MAX_WIDTH), "block_ff_dim": (0, MAX_WIDTH),
+    "experts_per_token": (0, MAX_WIDTH), "sliding_window": (0, MAX_CONTEXT_TOKENS),
     "block_multiple_of": (1, MAX_WIDTH), "decoder_sparse_step": (0, MAX_LAYERS),
 }
 #: config.json fractions and multipliers: (exclusive lowest, highest)
@@ -361,10 +373,13 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
     _check_config_numbers(path, cfg)
     arch, defaults = _HF_TYPES[model_type]
     missing: list[str] = []
+    keys = dict(CONFIG_KEYS)  # the record's fields as this config spells them, for its errors
 
-    def need(*names: str) -> Any:
+    def need(*names: str, field: str | None = None) -> Any:
         for n in names:
             if n in cfg and cfg[n] is not None:
+                if field:
+                    keys[field] = n
                 return cfg[n]
         missing.append(names[0])
         return 0
@@ -378,11 +393,14 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
     kv_per_layer: tuple[int, ...] | None = None
     conv = 0
     ffn = cfg.get("intermediate_size") or 0
-    if model_type in ("qwen3_moe", "olmoe", "granitemoe", "granitemoeshared", "lfm2_moe"):
-        n_exp = need("num_experts", "num_local_experts")
-        width = need("moe_intermediate_size") if model_type in ("qwen3_moe", "lfm2_moe") else need("intermediate_size")
-        moe = dict(n_experts=n_exp, n_experts_used=need("num_experts_per_tok"), expert_ffn_size=width,
-                   shared_expert_ffn_size=cfg.get("shared_intermediate_size") or 0)
+    if model_type in _MOE_TYPES:
+        n_exp = need("num_experts", "num_local_experts", field="n_experts")
+        width = need(_MOE_TYPES[model_type], field="expert_ffn_size")
+        if n_exp == 0 and "num_experts" not in missing:
+            raise DataFileError(f"{path}: {keys['n_experts']} is 0, but every layer of a {model_type} model is a mixture of "
+                                "experts; give the number of routed experts")
+        moe = dict(n_experts=n_exp, n_experts_used=need("num_experts_per_tok", "experts_per_token", field="n_experts_used"),
+                   expert_ffn_size=width, shared_expert_ffn_size=cfg.get("shared_intermediate_size") or 0)
         if model_type == "lfm2_moe":
             moe["n_dense_layers"] = need("num_dense_layers")
         if model_type == "qwen3_moe" and (cfg.get("mlp_only_layers") or cfg.get("decoder_sparse_step", 1) != 1):
@@ -392,10 +410,16 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
     elif model_type == "granitemoehybrid":
         ffn = need("shared_intermediate_size")
         if cfg.get("num_local_experts"):
+            keys.update(n_experts="num_local_experts", expert_ffn_size="intermediate_size")
             moe = dict(n_experts=cfg["num_local_experts"], n_experts_used=need("num_experts_per_tok"),
                        expert_ffn_size=need("intermediate_size"), shared_expert_ffn_size=ffn)
         if cfg.get("mamba_expand", 2) != 2:
             raise DataFileError(f"{path}: mamba_expand {cfg['mamba_expand']} is not supported; llama.cpp requires d_inner = 2 × hidden")
+        heads_ssm, head_ssm = cfg.get("mamba_n_heads"), cfg.get("mamba_d_head")
+        if heads_ssm and head_ssm and isinstance(hidden, int) and heads_ssm * head_ssm != 2 * hidden:
+            # Mamba2's inner width is heads × head size, and llama.cpp requires it to be 2 × hidden
+            raise DataFileError(f"{path}: mamba_n_heads × mamba_d_head is {heads_ssm} × {head_ssm} = {heads_ssm * head_ssm:,}, "
+                                f"but llama.cpp requires the Mamba2 inner width to be 2 × hidden_size = {2 * hidden:,}")
         moe.update(ssm_d_state=need("mamba_d_state"), ssm_d_conv=need("mamba_d_conv"), ssm_n_group=need("mamba_n_groups"),
                    ssm_n_heads=need("mamba_n_heads"))
         kv = need("num_key_value_heads")
@@ -417,6 +441,11 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         ffn = ffn or 4 * hidden
     else:
         ffn = need("intermediate_size")
+    swa: dict[str, Any] = {}
+    if model_type == "gpt_oss":  # llama.cpp hard-codes the pattern: even layers slide, odd layers are global
+        swa = dict(sliding_window=need("sliding_window"), swa_global_every=_SWA_PATTERN["gpt-oss"])
+        if isinstance(cfg.get("quantization_config"), dict) and cfg["quantization_config"].get("quant_method") == "mxfp4":
+            swa["native_format"] = "MXFP4_MOE"  # released with MXFP4 experts: that file is the model itself
     if model_type in ("lfm2", "lfm2_moe"):
         conv = need("conv_L_cache")
         types = cfg.get("layer_types")
@@ -450,13 +479,14 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         license_class="noncommercial", release_date="unknown", params=1, params_published="-",
         context_length=max_pos, max_position_embeddings=max_pos, n_layers=layers, hidden_size=hidden, ffn_size=ffn,
         n_heads=heads, n_kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab, tied_embeddings=bool(tied),
-        attn_bias=bool(cfg.get("attention_bias", defaults.get("_attn_bias", False))), qk_norm=defaults.get("_qk_norm", False),
-        norm=defaults.get("_norm", "rms"), ffn_gated=defaults.get("_gated", True), post_norms=False, sliding_window=0,
-        swa_global_every=0, n_kv_heads_per_layer=kv_per_layer, shortconv_l_cache=conv, rope_dims=rope_dims, **moe,
+        attn_bias=bool(defaults.get("_bias_required") or cfg.get("attention_bias", defaults.get("_attn_bias", False))),
+        qk_norm=defaults.get("_qk_norm", False), norm=defaults.get("_norm", "rms"), ffn_gated=defaults.get("_gated", True),
+        post_norms=False, **({"sliding_window": 0, "swa_global_every": 0} | swa),
+        n_kv_heads_per_layer=kv_per_layer, shortconv_l_cache=conv, rope_dims=rope_dims, **moe,
         verified=False, source=f"Hugging Face config.json at {path}",
         notes="Imported from config.json; license unknown (treated as noncommercial); params computed from the inventory.",
     )
-    spec = _spec(path, fields, CONFIG_KEYS)
+    spec = _spec(path, fields, keys)
     from advisor.engine.tensors import count_params
 
     return spec.model_copy(update={"params": count_params(spec)})

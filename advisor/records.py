@@ -189,6 +189,10 @@ class ModelSpec(Record):
             raise ValueError("layers with 0 kv heads are recurrent: give shortconv_l_cache (LFM2) or ssm_d_state (Mamba2)")
         if self.ssm_d_state and not (self.ssm_d_conv and self.ssm_n_group and self.ssm_n_heads):
             raise ValueError("a Mamba2 layer needs ssm_d_conv, ssm_n_group and ssm_n_heads beside ssm_d_state")
+        if self.ssm_d_state and (self.ssm_d_inner % self.ssm_n_heads or self.ssm_d_inner % self.ssm_n_group):
+            # llama.cpp splits the inner width 2 × hidden into ssm_n_heads heads and its norm into ssm_n_group groups
+            raise ValueError(f"ssm_n_heads {self.ssm_n_heads} and ssm_n_group {self.ssm_n_group} must divide the Mamba2 "
+                             f"inner width 2 × hidden_size = {self.ssm_d_inner}")
         if kv and all(k == 0 for k in kv):
             raise ValueError("every layer has 0 kv heads: at least one attention layer is needed")
         return self

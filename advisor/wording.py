@@ -102,7 +102,8 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
         return f"{v:.0f}/{lim:.0f} layers on the GPU, the rest on the CPU"
     if r.kind == "expert_offload":
         assert v is not None and r.second is not None
-        return f"--n-cpu-moe {v:.0f}: the experts of {v:.0f} of {lim:.0f} layers ({format_size(r.second)}) in host RAM, run on the CPU"
+        # llama.cpp's flag counts blocks from 0, leading dense blocks (no experts) included
+        return f"--n-cpu-moe {v:.0f}: the experts of the first {v:.0f} of {lim:.0f} layers ({format_size(r.second)}) in host RAM, run on the CPU"
     if r.kind == "runtime_budget":
         assert v is not None
         return f"{r.name} allocates within {v:.0%} of the GPU memory it detects (it refuses to load beyond): the usable memory counts that"

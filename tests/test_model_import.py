@@ -242,7 +242,42 @@ LFM2_12B = {  # LFM2-1.2B: block_ff_dim 12288 auto-adjusted to 8192 as convert_h
 }
 
 
-@pytest.mark.parametrize("config, catalog_id", [(QWEN3_30B, "qwen3-30b-a3b"), (LFM2_12B, "lfm2-1.2b")])
+GPT_OSS_20B = {  # the fields of openai/gpt-oss-20b config.json (models-moe-hybrid.csv, verified copy)
+    "model_type": "gpt_oss", "_name_or_path": "openai/gpt-oss-20b", "num_hidden_layers": 24, "hidden_size": 2880,
+    "intermediate_size": 2880, "num_local_experts": 32, "num_experts_per_tok": 4, "experts_per_token": 4,
+    "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 201088,
+    "max_position_embeddings": 131072, "sliding_window": 128, "layer_types": ["sliding_attention", "full_attention"] * 12,
+    "tie_word_embeddings": False, "attention_bias": True, "quantization_config": {"quant_method": "mxfp4"},
+}
+PHI35_MOE = {  # Phi-3.5-MoE-instruct (models-moe-hybrid.csv: transformers PhimoeConfig defaults)
+    "model_type": "phimoe", "_name_or_path": "microsoft/Phi-3.5-MoE-instruct", "num_hidden_layers": 32, "hidden_size": 4096,
+    "intermediate_size": 6400, "num_local_experts": 16, "num_experts_per_tok": 2, "num_attention_heads": 32,
+    "num_key_value_heads": 8, "vocab_size": 32064, "max_position_embeddings": 131072, "tie_word_embeddings": False,
+    "attention_bias": True, "lm_head_bias": True,
+}
+
+
+GRANITE_H_TINY = {  # the fields granitemoehybrid configs carry (values of the catalog's Granite 4.0 H Tiny)
+    "model_type": "granitemoehybrid", "_name_or_path": "ibm-granite/granite-4.0-h-tiny", "num_hidden_layers": 40,
+    "hidden_size": 1536, "intermediate_size": 512, "shared_intermediate_size": 1024, "num_local_experts": 64,
+    "num_experts_per_tok": 6, "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 100352,
+    "max_position_embeddings": 131072, "tie_word_embeddings": True, "mamba_d_state": 128, "mamba_d_conv": 4,
+    "mamba_n_groups": 1, "mamba_n_heads": 48, "mamba_expand": 2,
+    "layer_types": ["attention" if i in (5, 15, 25, 35) else "mamba" for i in range(40)],
+}
+LFM2_8B_A1B = {  # LFM2-8B-A1B (models-moe-hybrid.csv: layer_types, num_dense_layers 2, 32 experts top-4)
+    "model_type": "lfm2_moe", "num_hidden_layers": 24, "hidden_size": 2048, "intermediate_size": 7168,
+    "moe_intermediate_size": 1792, "num_experts": 32, "num_experts_per_tok": 4, "num_dense_layers": 2,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 65536, "max_position_embeddings": 128000,
+    "conv_L_cache": 3, "tie_word_embeddings": True,
+    "layer_types": ["full_attention" if i in (2, 6, 10, 14, 18, 21) else "conv" for i in range(24)],
+}
+
+
+@pytest.mark.parametrize("config, catalog_id", [(QWEN3_30B, "qwen3-30b-a3b"), (LFM2_12B, "lfm2-1.2b"),
+                                                # model types refused before ("not supported") though the catalog has them
+                                                (GPT_OSS_20B, "gpt-oss-20b"), (PHI35_MOE, "phi-3.5-moe-instruct"),
+                                                (LFM2_8B_A1B, "lfm2-8b-a1b")])
 def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, catalog_id):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
@@ -252,6 +287,8 @@ def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, cat
     assert tensor_inventory(model) == tensor_inventory(ref)
     assert mem.kv_bytes_per_token(model) == mem.kv_bytes_per_token(ref)
     assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref)
+    assert (model.sliding_window, model.swa_global_every, model.native_format) == (ref.sliding_window, ref.swa_global_every,
+                                                                                    ref.native_format)
 
 
 def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, catalog):
@@ -274,7 +311,7 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
         ({"model_type": "mamba2"}, "model_type 'mamba2' is not supported; supported: llama, mistral,"),
         ({"hidden_size": 4}, "the config has no model_type; a Hugging Face config.json names it (supported: llama,"),
         # a type llama.cpp's GGUF import knows: the way to bring it in
-        ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox; a GGUF of it imports with --gguf-header"),
+        ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox, phimoe, gpt_oss; a GGUF of it imports with --gguf-header"),
         ({"model_type": "gemma3_text"}, "a GGUF of it imports with --gguf-header"),
         # an attention layer past the last was dropped, its KV cache with it
         ({**LFM2_12B, "full_attn_idxs": [2, 5, 8, 10, 12, 14, 16]}, "full_attn_idxs has 16, outside the 16 layers (0 to 15) of num_hidden_layers"),
@@ -291,6 +328,21 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
         # a layer type the converter does not know was read as a recurrent layer, its KV cache lost
         ({**LFM2_12B, "full_attn_idxs": None, "layer_types": ["conv", "sliding_attention"] * 8},
          "layer_types has 'sliding_attention'; this model type's layers are 'conv' or 'full_attention' or 'attention'"),
+        # worded in the config's keys (were "num_experts_per_tok/moe_intermediate_size/shared_expert_ffn_size/n_dense_layers
+        # need num_experts > 0", "n_dense_layers 24 leaves…", "give shortconv_l_cache (LFM2) or ssm_d_state (Mamba2)",
+        # "num_experts_per_tok must be 1..num_experts=64" of a config that has num_local_experts)
+        ({**QWEN3_30B, "num_experts": 0},
+         "num_experts is 0, but every layer of a qwen3_moe model is a mixture of experts; give the number of routed experts"),
+        ({**GRANITE_H_TINY, "num_experts_per_tok": 65},
+         "describes an inconsistent model: num_experts_per_tok must be 1..num_local_experts=64, got 65"),
+        ({**LFM2_8B_A1B, "num_dense_layers": 24}, "describes an inconsistent model: num_dense_layers 24 leaves no MoE layer of 24"),
+        ({**LFM2_12B, "conv_L_cache": 0},
+         "layers with 0 kv heads are recurrent: give conv_L_cache (LFM2) or mamba_d_state (Mamba2)"),
+        # Mamba2's inner width is heads × head size: llama.cpp requires 2 × hidden (accepted before, the state sized from 2 × hidden)
+        ({**GRANITE_H_TINY, "mamba_d_head": 32},
+         "mamba_n_heads × mamba_d_head is 48 × 32 = 1,536, but llama.cpp requires the Mamba2 inner width to be 2 × hidden_size = 3,072"),
+        ({**GRANITE_H_TINY, "mamba_n_heads": 47},
+         "describes an inconsistent model: mamba_n_heads 47 and mamba_n_groups 1 must divide the Mamba2 inner width"),
     ],
 )
 def test_bad_configs_name_what_is_wrong(tmp_path, capsys, config, message):
@@ -434,14 +486,6 @@ def test_models_add_stores_the_model_under_advisor_home(tmp_path, monkeypatch, c
         _load.cache_clear()
 
 
-GRANITE_H_TINY = {  # the fields granitemoehybrid configs carry (values of the catalog's Granite 4.0 H Tiny)
-    "model_type": "granitemoehybrid", "_name_or_path": "ibm-granite/granite-4.0-h-tiny", "num_hidden_layers": 40,
-    "hidden_size": 1536, "intermediate_size": 512, "shared_intermediate_size": 1024, "num_local_experts": 64,
-    "num_experts_per_tok": 6, "num_attention_heads": 12, "num_key_value_heads": 4, "vocab_size": 100352,
-    "max_position_embeddings": 131072, "tie_word_embeddings": True, "mamba_d_state": 128, "mamba_d_conv": 4,
-    "mamba_n_groups": 1, "mamba_n_heads": 48, "mamba_expand": 2,
-    "layer_types": ["attention" if i in (5, 15, 25, 35) else "mamba" for i in range(40)],
-}
 
 
 def test_granite_hybrid_config(tmp_path, catalog):

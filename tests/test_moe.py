@@ -214,10 +214,14 @@ def test_hybrid_attn_v_counter_runs_over_attention_layers_only(catalog):
         ({"n_experts": 8, "n_experts_used": 9, "expert_ffn_size": 64}, "n_experts_used must be 1..n_experts=8"),
         ({"expert_ffn_size": 64}, "need n_experts > 0"),
         ({"n_kv_heads_per_layer": (0,) * 30}, "give shortconv_l_cache"),
+        # Mamba2 heads and groups must split its inner width 2 × hidden (Granite 4.0 H Tiny: 3072);
+        # before, 47 heads or 5 groups were accepted and the norm's shape was d_inner // groups
+        ({"granite": True, "ssm_n_heads": 47}, r"ssm_n_heads 47 and ssm_n_group 1 must divide the Mamba2 inner width 2 × hidden_size = 3072"),
+        ({"granite": True, "ssm_n_group": 5}, "ssm_n_heads 48 and ssm_n_group 5 must divide"),
     ],
 )
 def test_model_spec_rejects_inconsistent_moe_and_hybrid_fields(catalog, update, message):
-    base = catalog.model("smollm2-135m-instruct").model_dump()
+    base = catalog.model("granite-4.0-h-tiny" if update.pop("granite", False) else "smollm2-135m-instruct").model_dump()
     with pytest.raises(ValidationError, match=message):
         ModelSpec.model_validate({**base, **update})
 
@@ -413,6 +417,21 @@ def test_an_n_cpu_moe_too_small_for_the_gpu_says_so_and_names_the_value_that_fit
     assert auto["fit"] == "offload" and auto["memory"]["n_cpu_moe"] == 32
     assert main(args + ["--n-cpu-moe", "32"]) == 0
     assert json.loads(capsys.readouterr().out)["fit"] == "offload"
+
+
+def test_expert_offload_note_counts_the_leading_dense_blocks(capsys):
+    """llama.cpp's --n-cpu-moe N takes the experts of blocks 0..N-1; LFM2-8B-A1B's blocks 0 and 1
+    are dense, so --n-cpu-moe 15 moves 13 layers' experts (13 × 0.66 GiB at F16). The note said
+    "the experts of 15 of 24 layers", two layers more than it moves."""
+    import json
+
+    from advisor.cli import main
+
+    assert main(["predict", "--model", "lfm2-8b-a1b", "--quant", "F16", "--device", "desktop-rtx4060-8gb", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    per_layer = 3 * 2048 * 1792 * 32 * 2  # gate, up, down × hidden × expert width × 32 experts × F16
+    assert data["memory"]["n_cpu_moe"] == 15 and data["memory"]["cpu_moe_bytes"] == 13 * per_layer
+    assert data["notes"] == ["--n-cpu-moe 15: the experts of the first 15 of 24 layers (8.53 GiB) in host RAM, run on the CPU"]
 
 
 def test_a_model_released_in_a_format_is_offered_in_it_and_scores_highest_there(catalog, tmp_path):
