@@ -278,11 +278,13 @@ def _gpu_desktop(vram: float = 9 * GB, host: float = 20 * GB) -> core.DeviceTerm
         (None, 0, 9 * GB, 20 * GB, "offload", 2, 9 * GB, 2),  # auto: ceil((11 − 9) GB / 1 GB) = 2 layers
         (None, 1, 9 * GB, 20 * GB, "offload", 2, 9 * GB, 3),  # a leading dense block counts in llama.cpp's N
         (None, 0, 12 * GB, 20 * GB, "tight", 0, 11 * GB, 0),  # fits VRAM: nothing offloaded
-        (None, 0, 9 * GB, 1 * GB, "no", 0, 9 * GB, 0),  # the 2 GB of experts do not fit host RAM
+        # the 2 GB of experts do not fit host RAM; the placement still says which experts it tried to
+        # move (it said 0 layers beside the 9 GB on the GPU that assume 2)
+        (None, 0, 9 * GB, 1 * GB, "no", 2, 9 * GB, 2),
         (5, 0, 9 * GB, 20 * GB, "offload", 5, 6 * GB, 5),  # as asked: 11 − 5 GB in VRAM
         (5, 1, 9 * GB, 20 * GB, "offload", 4, 7 * GB, 5),  # blocks 0..4: the dense block 0 has no experts
         (20, 0, 9 * GB, 20 * GB, "offload", 8, 3 * GB, 8),  # more than the MoE layers: all of them (--cpu-moe)
-        (1, 0, 9 * GB, 20 * GB, "no", 0, 10 * GB, 0),  # 10 GB left in a 9 GB VRAM
+        (1, 0, 9 * GB, 20 * GB, "no", 1, 10 * GB, 1),  # 10 GB left in a 9 GB VRAM (and 1 layer's experts in host RAM, as asked)
     ],
 )
 def test_expert_offload_placement(n_cpu_moe, dense_lead, vram, host, fit, cpu_moe_layers, gpu_bytes, flag):
@@ -411,7 +413,11 @@ def test_an_n_cpu_moe_too_small_for_the_gpu_says_so_and_names_the_value_that_fit
     assert main(args + ["--n-cpu-moe", "30"]) == 0
     short = json.loads(capsys.readouterr().out)
     assert short["fit"] == "no"
-    assert short["notes"] == ["--n-cpu-moe 30 leaves 7.88 GiB on the GPU, more than its 7.50 GiB usable VRAM; 32 (auto's choice) fits"]
+    assert short["notes"] == ["--n-cpu-moe 30: the experts of the first 30 of 48 layers (10.17 GiB) in host RAM, run on the CPU",
+                              "--n-cpu-moe 30 leaves 7.88 GiB on the GPU, more than its 7.50 GiB usable VRAM; 32 (auto's choice) fits"]
+    # the memory fields describe the placement asked for, as gpu_bytes does (they said n_cpu_moe 0, cpu_moe_bytes 0)
+    assert short["memory"]["n_cpu_moe"] == 30 and \
+        abs(short["memory"]["cpu_moe_bytes"] / 2**30 - 10.17) < 0.005
     assert main(args) == 0
     auto = json.loads(capsys.readouterr().out)
     assert auto["fit"] == "offload" and auto["memory"]["n_cpu_moe"] == 32

@@ -436,7 +436,7 @@ def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, wh
         usable_bytes=where(use, d.vram_usable + d.host_usable, layer_split.usable_bytes),
         gpu_bytes=where(use, floor(gpu_part), layer_split.gpu_bytes),
         gpu_fraction=where(use, 1.0, layer_split.gpu_fraction),
-        cpu_moe_layers=where(use & ok, k, 0.0),
+        cpu_moe_layers=where(use, k, 0.0),
     )
 
 
