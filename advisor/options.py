@@ -156,6 +156,10 @@ def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 #: a download size (any size: a file can be smaller than a device's memory)
 DOWNLOAD_SIZE = _Parsed("size", lambda v, what: parse_size(v, what=what))
+#: --max-download's help: sizes are JEDEC like every size here, while stores publish decimal limits
+#: (Play's AI pack "1.5 GB" is 1.5e9 B, 1.40 GiB), so the way to write a store's limit is said
+MAX_DOWNLOAD_HELP = ("Largest download a user accepts: model file + runtime library, e.g. 1.5GB (= 1.5 GiB, as every size "
+                     "here; a store limit published as 1.5 GB is decimal: write 1.5e9).")
 
 
 def runtime_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,7 +180,7 @@ def runtime_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Browser for --target browser: chrome-desktop, chrome-android, safari-ios, safari-macos, firefox "
                           "(default: the device's first that offers WebGPU)."),
         click.option("--max-download", default=None, type=DOWNLOAD_SIZE, metavar="SIZE",
-                     help="Largest download a user accepts: model file + runtime library, e.g. 1.5GB."),
+                     help=MAX_DOWNLOAD_HELP),
     ]
     for opt in reversed(opts):
         f = opt(f)

@@ -1059,6 +1059,16 @@ class AllocationLimit(Record):
     source: str
     verified: bool
     note: str = ""
+    #: words one of which the device's GPU name must contain (a driver's limit reported for one GPU,
+    #: e.g. "adreno 740"); empty = every GPU reached through ``api``
+    gpu_names: tuple[str, ...] = ()
+
+    def applies_to(self, device: DeviceProfile) -> bool:
+        """Does the limit hold on ``device``'s GPU (its name names one of ``gpu_names``)?"""
+        if not self.gpu_names:
+            return True
+        gpu = device.gpu.name.lower() if device.gpu is not None else ""
+        return any(w.lower() in gpu for w in self.gpu_names)
 
 
 class BrowserPlatform(Record):

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from advisor.errors import NothingFitsError
-from advisor.options import DOWNLOAD_SIZE, DURATION, format_option, number_in, positive_number, workload_from, workload_options
+from advisor.options import DOWNLOAD_SIZE, DURATION, MAX_DOWNLOAD_HELP, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, prose, render_rows
 from advisor.units import format_size
 from advisor.wording import band, limit_id_text, limit_text, not_hosting_text, plural, reason_text
@@ -120,7 +120,7 @@ def _split_ids(values: Sequence[str]) -> tuple[str, ...]:
 @click.option("--license", "licenses", multiple=True,
               help="Allowed license classes: permissive, restricted, noncommercial, commercial (= permissive+restricted), any.")
 @click.option("--max-download", default=None, type=DOWNLOAD_SIZE, metavar="SIZE",
-              help="Largest download a user accepts: model file + runtime library, e.g. 1.5GB.")
+              help=MAX_DOWNLOAD_HELP)
 @click.option("--runtime", "runtimes", multiple=True, metavar="NAME",
               help="Runtime to consider (repeatable), or 'all'. Default: every runtime of the target with published measurements.")
 @click.option("--entitlement", type=click.Choice(["increased-memory"]), default=None,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from advisor.units import format_rate, format_seconds, format_size
+from advisor.units import format_decimal_size, format_rate, format_seconds, format_size
 
 if TYPE_CHECKING:
     from advisor.engine.evaluate import Tables
@@ -72,8 +72,9 @@ def limit_text(lim: Any) -> str:
 
 
 def limit_id_text(lim: Any) -> str:
-    """A store limit by its id, as tables show it: ``play-ai-pack (1.5 GB, hard)``."""
-    return f"{lim.id} ({lim.max_bytes / 1e9:g} GB, {lim.kind})"
+    """A store limit by its id, as tables show it: ``play-ai-pack (1.5 GB = 1.40 GiB, hard)`` — the
+    store's decimal figure, and the binary one the download beside it and --max-download use."""
+    return f"{lim.id} ({format_decimal_size(lim.max_bytes)} = {format_size(lim.max_bytes)}, {lim.kind})"
 
 
 def reason_text(r: Reason, *, context_option: str = "--context") -> str:
@@ -139,12 +140,20 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     return r.kind
 
 
+#: Reasons worded for a row of one device ("the deployment target cannot run on this device"):
+#: as a whole error their message says more — the target, the device by name and the choices.
+_ROW_REASONS = frozenset({"target", "browser"})
+
+
 def error_text(exc: Exception, *, context_option: str = "--context") -> str:
-    """An AdvisorError's message, worded from its reason when it carries one."""
+    """An AdvisorError's message, worded from its reason when it carries one (so that the option
+    named is this front end's), except a reason meant for one device's row (``_ROW_REASONS``)."""
     from advisor.records import Reason
 
     reason = getattr(exc, "reason", None)
-    return reason_text(reason, context_option=context_option) if isinstance(reason, Reason) else str(exc)
+    if isinstance(reason, Reason) and reason.kind not in _ROW_REASONS:
+        return reason_text(reason, context_option=context_option)
+    return str(exc)
 
 
 def option_reason(o: DeviceOption) -> str:

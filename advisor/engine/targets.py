@@ -61,11 +61,13 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
         offered = target.browsers_for(device)
         if browser_id is not None:
             browser = target.browser(browser_id.strip().lower())
-            if browser is None or browser not in offered:
+            if browser is None:  # a typo, not a browser of another OS: the ids --browser takes
+                raise BadInputError(f"unknown browser '{browser_id}'; browsers: {', '.join(b.id for b in target.browsers)}",
+                                    reason=Reason("browser", name=browser_id, category=", ".join(b.name for b in offered)))
+            if browser not in offered:
                 raise BadInputError(f"browser '{browser_id}' does not run on {device.name}; its browsers: "
                                     f"{_choices(offered) or 'none'}",
-                                    reason=Reason("browser", name=browser.name if browser else browser_id,
-                                                  category=", ".join(b.name for b in offered)))
+                                    reason=Reason("browser", name=browser.name, category=", ".join(b.name for b in offered)))
         elif offered:
             browser = next((b for b in offered if b.webgpu_for(device)), offered[0])
         else:
@@ -150,7 +152,7 @@ def limit_breaches(estimate: Any, model: Any, fmt: Any, variant: Variant | None,
     for lim in deployment.target.allocation_limits:
         if browser is not None and lim.api == "webgpu":
             continue  # the browser's own adapter limits (above) replace the spec's minimum
-        if lim.api in apis and nbytes > lim.max_bytes:
+        if lim.api in apis and nbytes > lim.max_bytes and lim.applies_to(deployment.device):
             out.append(LimitBreach("allocation", name, nbytes, lim.what, int(lim.max_bytes), lim.api))
     return out
 

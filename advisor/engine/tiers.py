@@ -4,8 +4,8 @@ limits and meets the constraints — ranked on the slowest device's figures, sin
 variant must work on all of them.
 
 A device the target cannot host, or on which nothing passes that passes on the others, is left
-out of its tier with the reason (the weakest device — least memory budget — goes first, so one
-outlier does not sink the tier).
+out of its tier with the reason (the weakest device — the one on which the fewest candidates pass,
+then the least memory budget — goes first, so one outlier does not sink the tier).
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ class TierPick:
 
 
 def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], workload: Workload, tables: Tables,
-                 c: Constraints, overrides: Any) -> tuple[tuple[str, str, str] | None, dict[str, Estimate], dict[str, Rejection]]:
-    """The best (runtime, format, model) passing on every device, its estimates, and each device's
-    reason when nothing passes everywhere (its most favourable failure)."""
+                 c: Constraints, overrides: Any
+                 ) -> tuple[tuple[str, str, str] | None, dict[str, Estimate], dict[str, Rejection], dict[str, int]]:
+    """The best (runtime, format, model) passing on every device, its estimates, each device's
+    reason when nothing passes everywhere (its most favourable failure), and how many of the
+    candidates common to the tier pass on each device."""
     per_device: dict[str, dict[tuple[str, str], Any]] = {}
     for d in devices:
         cd = replace(c, deployment=deps[d.id])
@@ -70,6 +72,7 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
     common = set.intersection(*(set(v) for v in per_device.values())) if per_device else set()
     best: tuple[tuple, tuple[str, str, str], dict[str, Estimate]] | None = None
     failures: dict[str, Rejection] = {}
+    passes = {d.id: 0 for d in devices}
     for model in tables.models.values():
         if _model_filter(model, c) is not None:
             continue
@@ -93,6 +96,7 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
                     ok = False
                     continue
                 ests[d.id] = est
+                passes[d.id] += 1
             if not ok:
                 continue
             slowest = min(ests.values(), key=lambda e: e.speed.decode_tokens_per_s if e.speed else 0.0)
@@ -100,20 +104,22 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
             if best is None or rank > best[0]:
                 best = (rank, (key[0], key[1], model.id), ests)
     if best is None:
-        return None, {}, failures
-    return best[1], best[2], failures
+        return None, {}, failures, passes
+    return best[1], best[2], failures, passes
 
 
 def _least_compatible(members: list[DeviceProfile], deps: dict[str, tg.Deployment], tables: Tables,
-                      c: Constraints) -> DeviceProfile:
+                      c: Constraints, passes: dict[str, int]) -> DeviceProfile:
     """The device to leave out first when nothing runs on all: the one whose runtime × format
     choices overlap least with the others' (a phone whose browser offers only WebAssembly among
-    WebGPU phones), then the one with the least memory budget."""
+    WebGPU phones), then the one on which the fewest common candidates pass (a phone whose browser
+    binds 128 MiB WebGPU buffers among iPhones whose Safari tab has less memory but 1 GB buffers),
+    then the one with the least memory budget."""
     keys = {d.id: {rt.choice_key(v) for v in candidate_variants(deps[d.id].device, tables, replace(c, deployment=deps[d.id]))}
             for d in members}
     def overlap(d: DeviceProfile) -> int:
         return sum(len(keys[d.id] & keys[o.id]) for o in members if o is not d)
-    return min(members, key=lambda d: (overlap(d), deps[d.id].device.memory.usable))
+    return min(members, key=lambda d: (overlap(d), passes.get(d.id, 0), deps[d.id].device.memory.usable))
 
 
 def tiers(
@@ -151,10 +157,10 @@ def tiers(
                 left.append(LeftOut(d, Reason("runtime")))
         pick = None
         while members:
-            pick, ests, failures = _best_common(members, deps, workload, tables, constraints, overrides)
+            pick, ests, failures, passes = _best_common(members, deps, workload, tables, constraints, overrides)
             if pick is not None:
                 break
-            weakest = _least_compatible(members, deps, tables, constraints)
+            weakest = _least_compatible(members, deps, tables, constraints, passes)
             members.remove(weakest)
             why = failures.get(weakest.id)
             left.append(LeftOut(weakest, why.why if why else Reason("tier")))

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from advisor.errors import BadInputError, DataFileError, NothingFitsError, OutputExistsError
-from advisor.options import (DOWNLOAD_SIZE, DURATION, KV_CACHE_TYPES, TOKENS, RankByChoice, import_options, number_in, positive_int,
+from advisor.options import (DOWNLOAD_SIZE, DURATION, MAX_DOWNLOAD_HELP, KV_CACHE_TYPES, TOKENS, RankByChoice, import_options, number_in, positive_int,
                              positive_number)
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
 
@@ -113,7 +113,7 @@ def add_imported_model(options: dict[str, Any], base: Any = None) -> None:
 @click.option("--browser", "browser", default=None, metavar="ID",
               help="Browser for --target browser: chrome-desktop, chrome-android, safari-ios, safari-macos, firefox.")
 @click.option("--max-download", "max_download", default=None, type=DOWNLOAD_SIZE, metavar="SIZE",
-              help="Largest download a user accepts: model file + runtime library, e.g. 1.5GB.")
+              help=MAX_DOWNLOAD_HELP)
 @click.option("--title", default=None, help="Report title.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(list(FORMATS)),
               help="html, pdf, md, csv, json or xlsx (repeatable; default: from the -o suffix, else md).")
