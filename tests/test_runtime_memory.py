@@ -123,3 +123,23 @@ def test_runtime_weights_equal_the_runtimes_own_files_byte_for_byte(catalog, rec
 
 def test_twins_cover_both_runtimes():
     assert {p.stem.split("--")[0] for p in TWINS} == {"mlx", "ort-genai"} and len(TWINS) >= 15
+
+
+def test_wllama_has_no_repacked_copy_nor_repacked_kernel_speeds(catalog):
+    """wllama is llama.cpp compiled to WebAssembly: ggml's repacking kernels (AVX2, AVX-512, Arm
+    dotprod) are not in that build and nothing is memory-mapped, so no CPU_REPACK copy sits beside
+    its weights and no repacked-kernel prefill speed-up applies. Before, a MacBook Air M2's Chrome
+    tab was told 'the resident set can read up to 9.05 GiB' for Qwen2.5-7B Q4_K_M (a 4.07 GiB copy)."""
+    rt = catalog.runtime("wllama")
+    device = catalog.device("macbook-air-m2-16gb")
+    chrome = next(t for t in catalog.targets.values() if t.id == "browser").browser("chrome-desktop")
+    variant = Variant(rt, rt.usable_backends(device, chrome)[0], catalog.file_type("Q4_0"))
+    model = catalog.models["qwen2.5-1.5b-instruct"]
+    est = evaluate(model, catalog.file_type("Q4_0"), device, Workload(), catalog, variant=variant)
+    assert est.memory.repacked_bytes == 0
+    assert est.speed is not None and "repacked" not in est.speed.prefill_basis
+    # native llama.cpp on the same CPU repacks Q4_0 (Arm dotprod): the copy is there
+    cpu = Variant(catalog.runtime("llama.cpp"), next(b for b in catalog.runtime("llama.cpp").usable_backends(device) if b.kind == "cpu"),
+                  catalog.file_type("Q4_0"))
+    native = evaluate(model, catalog.file_type("Q4_0"), device, Workload(), catalog, variant=cpu)
+    assert native.memory.repacked_bytes > 0.5 * native.memory.weights_bytes

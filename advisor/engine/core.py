@@ -268,7 +268,9 @@ def device_row(
     discrete = bool(uses_gpu and gpu and gpu.discrete)
     threads = decode_threads(device, workload.threads)
     decode_ops, decode_flops = cpu_decode_rates(device, threads, llama_cpp=llama_cpp)
-    family = repack_family(device)  # which of llama.cpp's CPU kernel families (speed.REPACKED_TYPES)
+    # which of llama.cpp's CPU kernel families (speed.REPACKED_TYPES): native llama.cpp's alone — in
+    # WebAssembly (wllama) ggml has neither the AVX2/dotprod kernels that repack nor their K-quant speeds
+    family = repack_family(device) if llama_cpp else None
     if accelerator == "npu" and device.npu is not None and device.npu.tops:
         accel_flops = device.npu.tops * 1e12
     else:
