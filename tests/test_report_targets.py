@@ -99,6 +99,16 @@ def test_a_named_device_that_cannot_host_the_target_is_rejected(capsys):
     assert "cannot run on" in rejected["iphone-16"]["summary"] and data["n_candidate_devices"] == 2
 
 
+def test_a_device_no_requested_runtime_runs_on_says_so_as_devices_for_does(capsys):
+    """The Galaxy A55's Chrome has no WebGPU, so MLC cannot run in its tab: the report said 'no
+    candidate model' where devices-for and tiers say no requested runtime runs there."""
+    code, out, err = run(capsys, "report", "--target", "browser", "--runtime", "mlc", "--device", "galaxy-a55", "--device", "pixel-8",
+                         "--model", "gemma-3-1b-it", "--format", "json")
+    assert code == 0, err
+    rejected = {r["device"]: r for r in json.loads(out)["rejected_devices"]}
+    assert rejected["galaxy-a55"]["summary"] == "none of the requested runtimes runs on this device"
+
+
 def test_android_budget_in_evidence(android):
     budgets = [d for d in android.evidence["devices"] if d.get("target_budget")]
     assert budgets and all(d["target_budget"]["target"] == "android-app" and d["target_budget"]["source"] for d in budgets)

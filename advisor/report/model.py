@@ -28,7 +28,7 @@ from advisor.engine.fleet import fleet_quote, wh_per_1000_responses
 from advisor.engine.recommend import ALL_RUNTIMES, Constraints, Recommendation, candidate_variants, cheapest_by_class
 from advisor.engine.runtimes import LLAMA_CPP, format_of
 from advisor.errors import AdvisorError, BadInputError, UnknownIdError
-from advisor.records import DeviceProfile, Estimate, Workload
+from advisor.records import DeviceProfile, Estimate, Reason, Workload
 from advisor.report.chart_data import chart_data
 from advisor.report.evidence import catalog_digest, evidence, measured_runs
 from advisor.report.requirements import Requirements, field_error
@@ -476,11 +476,13 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
                 reasons = [{"model": x.model_id, "quant": x.quant_id, "status": STATUS_WORDS.get(x.kind, x.kind),
                             "detail": reason_text(x.why, context_option="context_tokens")}
                            for x in rec.rejected if not x.why.is_filter][:5]
+            # no runtime asked for runs there: that is its reason, in devices-for's and tiers' words
+            no_runtime = not drows and not reasons and not candidate_variants(device, catalog, cand.constraints_for(device))
             rejected.append({
                 "device": device.id, "device_name": device.name, "device_class": device.device_class,
                 "unit_price_usd": device.price.usd if device.price else None,
                 "price_covers": device.price.covers if device.price else None,
-                "summary": rejection_summary(reasons),
+                "summary": reason_text(Reason("runtime")) if no_runtime else rejection_summary(reasons),
                 "reasons": reasons,
             })
         base = len(rows)
