@@ -123,15 +123,9 @@ def compare_devices(
 def variant_on(variant: rt.Variant, device: DeviceProfile) -> rt.Variant | None:
     """The same runtime and format on another device, on the runtime's default backend there
     (None: the runtime, or this format, does not run on that device)."""
-    backend = rt.best_backend(list(variant.runtime.usable_backends(device)))
-    if backend is None:
-        return None
-    if not variant.is_gguf and variant.format.backends and backend.id not in variant.format.backends:
-        usable = [b for b in variant.runtime.usable_backends(device) if b.id in variant.format.backends]
-        backend = rt.best_backend(usable)
-        if backend is None:
-            return None
-    return rt.Variant(variant.runtime, backend, variant.format)
+    backend = rt.default_backend(variant.runtime, list(variant.runtime.usable_backends(device)),
+                                 lambda f: f is variant.format)
+    return rt.Variant(variant.runtime, backend, variant.format) if backend is not None else None
 
 
 # --------------------------------------------------------------------------- runtimes compared

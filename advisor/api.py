@@ -353,11 +353,12 @@ def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: Mo
 
 
 def default_choice(model: ModelSpec, catalog: Catalog, runtime_id: str | None = None,
-                   deployment: Any = None) -> tuple[str | None, str]:
+                   deployment: Any = None) -> tuple[str | None, str | None]:
     """(runtime id or None for llama.cpp, format) of a prediction named by its model alone: the
     runtime named, else llama.cpp where the deployment runs it, else the target's first runtime with
     a backend there (a browser without WebGPU: wllama); in it, the model's own GGUF type (a file
-    added by its header, else the one it was released in) or Q4_K_M, or the runtime's first format."""
+    added by its header, else the one it was released in) or Q4_K_M; for a runtime with formats of
+    its own, None: the first format of the backend it runs on (``resolve_variant`` picks both)."""
     from advisor.engine import targets as tg
 
     if runtime_id is None and deployment is not None and "llama.cpp" not in deployment.target.runtimes:
@@ -366,14 +367,15 @@ def default_choice(model: ModelSpec, catalog: Catalog, runtime_id: str | None = 
     runtime = catalog.runtime(runtime_id) if runtime_id else None
     if runtime is None or runtime.formats_from == "gguf":
         return runtime_id, model.file_type or model.native_format or "Q4_K_M"
-    return runtime_id, runtime.formats[0].id
+    return runtime_id, None
 
 
-def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None, *,
+def run_predict(model_id: str, quant_id: str | None, device: DeviceProfile, workload: Workload, catalog: Catalog | None = None, *,
                 runtime_id: str | None = None, backend_id: str | None = None, deployment=None) -> Estimate:
     """One estimate; with ``runtime_id`` (or a ``deployment`` whose target lacks llama.cpp) in that
-    runtime's own format ``quant_id`` on its default (or the named) backend."""
-    from advisor.engine.runtimes import architecture_reason, resolve_variant
+    runtime's own format ``quant_id`` (None: its first on the backend) on its default (or the named)
+    backend."""
+    from advisor.engine.runtimes import architecture_reason, require_format, resolve_variant
 
     catalog = catalog or load_catalog()
     model = catalog.model(model_id)
@@ -384,8 +386,7 @@ def run_predict(model_id: str, quant_id: str, device: DeviceProfile, workload: W
     if runtime_id is None and backend_id is None:
         return evaluate(model, catalog.file_type(quant_id), target_device, workload, catalog, overrides=calibration_overrides())
     variant = resolve_variant(catalog, target_device, runtime_id or "llama.cpp", quant_id, backend_id, deployment)
-    if variant.format is None:
-        raise BadInputError(f"name a format of {variant.runtime.id}")
+    require_format(variant)
     if not variant.runtime.runs_arch(model.gguf_arch):
         able = architecture_reason(model, catalog.runtimes).category  # the catalog runtimes that load it
         raise BadInputError(f"{variant.runtime.id} cannot load {model.id}: its converter has no code for the "

@@ -395,11 +395,21 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             *_load_rows(d.get("load")),
             {"item": "energy", "value": "-" if sp["energy_j_per_response"] is None else f"{sp['energy_j_per_token']:.2f} J/token, {sp['energy_j_per_response']:.0f} J/response",
              "basis": "device power × time"},
-            {"item": "backend", "value": f"{d.get('runtime', 'llama.cpp')} {sp['backend']}, {sp['threads']} threads, {sp['gpu_layers']} GPU layers", "basis": ""},
+            {"item": "backend", "value": _backend_words(d, sp), "basis": ""},
         ]
     for note in d.get("notes", []):
         rows.append({"item": "note", "value": note, "basis": ""})
     return rows
+
+
+def _backend_words(d: dict, sp: dict) -> str:
+    """llama.cpp: its execution path, threads and offloaded layers (-ngl); another runtime: its
+    backend (the speed path is "runtime:backend"), with CPU threads only where it runs on the CPU."""
+    runtime = d.get("runtime", "llama.cpp")
+    if runtime == "llama.cpp":
+        return f"llama.cpp {sp['backend']}, {sp['threads']} threads, {sp['gpu_layers']} GPU layers"
+    backend = sp["backend"].split(":", 1)[-1]
+    return f"{runtime} on {backend}" + ("" if sp["gpu_layers"] else f", {sp['threads']} CPU threads")
 
 
 def _load_rows(ld: dict[str, Any] | None) -> list[dict[str, Any]]:

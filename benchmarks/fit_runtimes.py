@@ -31,22 +31,10 @@ from advisor.engine.calibrate import Observation, band_from_heldout, conformal_r
 from advisor.engine.evaluate import runtime_prior  # noqa: E402
 from advisor.engine.runtimes import Variant  # noqa: E402
 from benchmarks.published import cite_all  # noqa: E402
-from benchmarks.runtime_published import RuntimeMeasurement, load_runtime_rows  # noqa: E402
+from benchmarks.runtime_published import RuntimeMeasurement, catalog_format, load_runtime_rows  # noqa: E402
 
 OUT = HERE.parent / "catalog" / "runtime-calibration.toml"
 RESULT = HERE / "results" / "runtime_speed.md"
-
-#: The mapped rows' normalized format ids (benchmarks/runtime_published.py FORMATS) that differ
-#: from the catalog's format names (catalog/runtimes.toml).
-FORMAT_NAMES = {
-    ("executorch", "8da4w-g32-eo8"): "8da4w-g32-emb8",
-    ("executorch", "8da4w-g32-eo8-lora"): "8da4w-g32-emb8",  # + bf16 LoRA adapters (a few % more bytes)
-    ("executorch", "8da4w-g128-e4g32"): "8da4w-g128-emb4",
-    ("executorch", "8da4w-g256-e4g32"): "8da4w-g256-emb4",
-    ("executorch", "8da4w-g128"): "8da4w",
-    ("executorch", "8da4w-g64"): "8da4w-g64-vulkan",
-    ("litert-lm", "q4"): "int4",
-}
 
 #: A fitted factor replaces the prior only with rows from at least this many devices, and only when
 #: it lowers the held-out (leave-one-device-out) error below the prior's error on the same rows.
@@ -62,9 +50,9 @@ def observations(rows: list[RuntimeMeasurement], catalog) -> dict[str, list[Obse
             continue
         runtime = catalog.runtime(r.runtime)
         backend = runtime.backend(r.backend)
-        fmt = runtime.find_format(FORMAT_NAMES.get((r.runtime, r.format_id), r.format_id))
-        if backend is None or fmt is None:
-            continue
+        fmt = catalog_format(r.runtime, r.format_id, r.backend, catalog)
+        if backend is None or fmt is None:  # runtime_published excludes such rows: a mapping bug
+            raise SystemExit(f"line {r.line}: {r.runtime}/{r.backend} {r.format_id} has no catalog backend or format")
         v = Variant(runtime, backend, fmt)
         by_path[v.path].append(Observation(catalog.models[r.model_id], fmt, r.device, r.workload, r.metric, r.value,
                                            label=r.label, weight=r.weight, variant=v))

@@ -23,7 +23,9 @@ Mapping rules, in the order they are checked (the first failing one is the row's
    `PENDING_MODEL_MAP` (MoE/hybrid models being added in parallel: a row maps as soon as its id
    exists in the catalog, until then it is excluded as pending).
 5. format — `FORMATS[(runtime, published format)]` → a normalized `format_id`; formats not
-   stated by the source are excluded; llama.cpp format ids must be catalog quantizations.
+   stated by the source are excluded; llama.cpp format ids must be catalog quantizations, the
+   other runtimes' a catalog format that runs on the row's backend (`catalog_format`; the
+   reasons for those that have none: `NO_CATALOG_FORMAT`).
 6. device — `DEVICE_MAP`: a shipped profile or a reference profile in
    benchmarks/reference_devices (made by make_reference_devices.py). Artifact rows (file sizes)
    need no device and carry `device=None`.
@@ -190,8 +192,9 @@ NOT_STATED = "not stated"
 #: mlx-lm's default), `4bit-g128`, `8bit`, `mxfp4-q8`; mlc = the quantization mode; executorch =
 #: `bf16`, `8da4w-g<group>` (+ `-eo8`: embedding and output int8 per-channel, the Llama 3.2
 #: SpinQuant/QAT recipes, `-lora` with bf16 LoRA adapters; + `-e4g32`: 4-bit g32 embedding), `4w`;
-#: litert-lm = `q4` (4-bit per-channel), `dynamic_int8`; ort-genai = `int4` (MatMulNBits block 32:
-#: fp32 scales on CPU builds, fp16 on GPU builds, runtime-formats.md §4); mnn = `int4`, `int4-hqq`.
+#: litert-lm = `q4` (4-bit per-channel), `dynamic_int8`; ort-genai = `int4` (MatMulNBits block 32,
+#: fp32 scales: CPU builds), `int4-fp16` (the same with fp16 scales and io: GPU builds,
+#: runtime-formats.md §4); mnn = `int4`, `int4-hqq`.
 FORMATS: dict[tuple[str, str], tuple[str, str]] = {
     ("llama.cpp", "Q8_0"): ("Q8_0", ""),
     ("llama.cpp", "Q4_0"): ("Q4_0", ""),
@@ -239,11 +242,37 @@ FORMATS: dict[tuple[str, str], tuple[str, str]] = {
     ("litert-lm", "litertlm QAT 4-bit"): ("q4", "QAT 4-bit: layout assumed as 4-bit per-channel"),
     ("litert-lm", "dynamic_int8 (int8 weights per-channel, dynamic int8 activations)"): ("dynamic_int8", ""),
     ("litert-lm", "INT8"): ("dynamic_int8", "'INT8' taken as LiteRT's dynamic_int8 (int8 per-channel weights)"),
-    ("ort-genai", "int4 (MatMulNBits, CUDA build)"): ("int4", ""),
+    ("ort-genai", "int4 (MatMulNBits, CUDA build)"): ("int4-fp16", ""),
     ("ort-genai", "int4-rtn-block-32-acc-level-4 (cpu_and_mobile)"): ("int4", ""),
     ("mnn", "MNN 4-bit HQQ"): ("int4-hqq", ""),
     ("mnn", "MNN int4"): ("int4", ""),
 }
+
+#: The normalized format ids above whose catalog format (catalog/runtimes.toml) has another name.
+CATALOG_FORMAT_NAMES = {
+    ("executorch", "8da4w-g32-eo8"): "8da4w-g32-emb8",
+    ("executorch", "8da4w-g32-eo8-lora"): "8da4w-g32-emb8",  # + bf16 LoRA adapters (a few % more bytes)
+    ("executorch", "8da4w-g128-e4g32"): "8da4w-g128-emb4",
+    ("executorch", "8da4w-g256-e4g32"): "8da4w-g256-emb4",
+    ("executorch", "8da4w-g128"): "8da4w",
+    ("executorch", "8da4w-g64"): "8da4w-g64-vulkan",
+    ("litert-lm", "q4"): "int4",
+}
+#: Formats of runtimes other than llama.cpp with no catalog layout for the row's backend: why.
+NO_CATALOG_FORMAT = {
+    ("mlx", "mxfp4-q8"): "MXFP4 experts with 8-bit affine attention and embeddings: a mixed recipe the catalog's "
+                         "MLX formats (one layout for every linear layer) do not describe",
+    ("executorch", "4w"): "the layout of ExecuTorch's WebGPU 4-bit build is not published (catalog/runtimes.toml "
+                          "lists no webgpu format; 4w is an XNNPACK layout with fp32 scales and KV)",
+}
+
+
+def catalog_format(runtime_id: str, format_id: str, backend: str, catalog: Catalog):
+    """The catalog format (catalog/runtimes.toml) of a mapped row's normalized format id, or None
+    when the runtime has no such format or it does not run on ``backend``."""
+    fmt = catalog.runtime(runtime_id).find_format(CATALOG_FORMAT_NAMES.get((runtime_id, format_id), format_id))
+    return fmt if fmt is not None and (not fmt.backends or backend in fmt.backends) else None
+
 
 # --------------------------------------------------------------------------- devices
 
@@ -434,7 +463,7 @@ def _map_model(name: str, catalog: Catalog) -> tuple[str | None, str, Reason | N
     return None, "", Reason("model", f"{name} is not in the catalog")
 
 
-def _map_format(runtime: str, published: str, catalog: Catalog) -> tuple[str | None, str, Reason | None]:
+def _map_format(runtime: str, published: str, backend: str, catalog: Catalog) -> tuple[str | None, str, Reason | None]:
     key = (runtime, published)
     if key not in FORMATS:
         return None, "", Reason("format", f"'{published}' has no format id for {runtime}")
@@ -443,6 +472,9 @@ def _map_format(runtime: str, published: str, catalog: Catalog) -> tuple[str | N
         return None, "", Reason("format", f"not stated by the source ('{published}')")
     if runtime == "llama.cpp" and fid not in catalog.file_types:
         return None, "", Reason("format", f"{fid} is not a catalog quantization")
+    if runtime != "llama.cpp" and catalog_format(runtime, fid, backend, catalog) is None:
+        why = NO_CATALOG_FORMAT.get((runtime, fid), "no catalog format of that name runs on this backend")
+        return None, "", Reason("format", f"{fid} on {runtime}/{backend}: {why}")
     return fid, note, None
 
 
@@ -474,7 +506,7 @@ def load_runtime_rows(catalog: Catalog, path: Path = REFERENCE) -> tuple[list[Ru
 
             format_id = None
             if runtime is not None:
-                format_id, note, why = _map_format(runtime, row["format"], catalog)
+                format_id, note, why = _map_format(runtime, row["format"], row["backend"], catalog)
                 reasons += [why] if why else []
                 notes += [note] if note else []
 

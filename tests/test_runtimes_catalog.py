@@ -510,3 +510,69 @@ def test_targets_json(capsys):
     data = json.loads(capsys.readouterr().out)
     assert [t["id"] for t in data["targets"]] == ["server", "desktop-app", "ios-app", "android-app", "browser"]
     assert math.isclose(data["targets"][2]["memory"]["fraction_with_entitlement"], 0.67)
+
+
+# --------------------------------------------------------------------------- the default backend and format
+
+
+@pytest.mark.parametrize("device,runtime_id,quant,expected", [
+    # the GPU backend's own formats, not the runtime's first format (a CPU one): int4-fp16 on CUDA
+    ("desktop-rtx4090-24gb", "ort-genai", None, ("cuda", "int4-fp16")),
+    # a format named: the best backend that runs it (CPU), not an error about CUDA
+    ("desktop-rtx4090-24gb", "ort-genai", "int4", ("cpu", "int4")),
+    # Core ML has no catalog format: ExecuTorch runs its XNNPACK formats on Apple devices
+    ("iphone-15-pro", "executorch", None, ("xnnpack", "8da4w")),
+    ("macbook-air-m2-16gb", "executorch", None, ("xnnpack", "8da4w")),
+    # Vulkan has its own format; an XNNPACK recipe named runs on XNNPACK
+    ("galaxy-s24-ultra", "executorch", None, ("vulkan", "8da4w-g64-vulkan")),
+    ("galaxy-s24-ultra", "executorch", "spinquant", ("xnnpack", "8da4w-g32-emb8")),
+    ("macbook-air-m2-16gb", "mlx", None, ("metal", "4bit")),
+])
+def test_default_backend_and_format_run_each_other(catalog, device, runtime_id, quant, expected):
+    """``predict --runtime R`` without --backend/--quant (and recommend) take the runtime's best
+    backend that has a format of its own, and that backend's first format: never a format that
+    does not run on the backend chosen for it."""
+    from advisor.engine.runtimes import resolve_variant
+
+    v = resolve_variant(catalog, catalog.device(device), runtime_id, quant)
+    assert (v.backend.id, v.format.id) == expected
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--device", "desktop-rtx4090-24gb", "--runtime", "ort-genai", "--quant", "int4", "--backend", "cuda"],
+     "Error: ort-genai format int4 runs on cpu, not on cuda; formats on cuda: int4-fp16, fp16"),
+    # a web-only runtime or backend named without --target: the error says how to get it
+    (["--device", "macbook-air-m2-16gb", "--runtime", "wllama"],
+     "Error: wllama does not run on Apple MacBook Air 13 (M2, 2022), 16 GB (macos) natively; runtimes there: executorch, "
+     "litert-lm, llama.cpp, mlc, mlx, ort-genai; it runs in a browser tab there: add --target browser"),
+    (["--device", "pixel-8", "--runtime", "mlc", "--backend", "webgpu"],
+     "Error: mlc cannot use backend 'webgpu' on Google Pixel 8; usable here: opencl; it runs in a browser tab there: "
+     "add --target browser"),
+    (["--device", "raspberry-pi-5-8gb", "--runtime", "mlc"],
+     "Error: mlc does not run on Raspberry Pi 5 (8 GB) (linux); runtimes there: executorch, litert-lm, llama.cpp, mlx, mnn, ort-genai"),
+    (["--device", "macbook-air-m2-16gb", "--runtime", "executorch", "--backend", "coreml"],
+     "Error: executorch has no format for its coreml backend in the catalog (its weight layout there is not published); "
+     "backends with formats: xnnpack, vulkan, qnn"),
+])
+def test_format_backend_errors_name_the_valid_choices(capsys, args, message):
+    assert main(["predict", "--model", "qwen2.5-1.5b-instruct", *args]) == 1
+    assert capsys.readouterr().err.strip() == message
+
+
+def test_predict_and_recommend_run_executorch_on_an_iphone(capsys):
+    assert main(["predict", "--model", "qwen2.5-1.5b-instruct", "--device", "iphone-15-pro", "--runtime", "executorch",
+                 "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["runtime"], data["backend"], data["quant"]) == ("executorch", "xnnpack", "8da4w")
+    assert main(["recommend", "--device", "iphone-15-pro", "--runtime", "executorch", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pick"]["runtime"] == "executorch"
+
+
+@pytest.mark.parametrize("runtime_id,line", [
+    ("executorch", "| backend | executorch on xnnpack, 5 CPU threads |  |"),  # was "executorch executorch:xnnpack, 5 threads, 0 GPU layers"
+    ("mlc", "| backend | mlc on opencl |  |"),  # was "mlc mlc:opencl, 5 threads, 16 GPU layers" (-ngl is llama.cpp's)
+    ("llama.cpp", "| backend | llama.cpp cpu-arm, 5 threads, 0 GPU layers |  |"),
+])
+def test_predict_words_the_backend_in_the_runtime_s_terms(capsys, runtime_id, line):
+    assert main(["predict", "--model", "llama-3.2-1b-instruct", "--device", "pixel-8", "--runtime", runtime_id, "--format", "md"]) == 0
+    assert line in capsys.readouterr().out.splitlines()

@@ -67,7 +67,8 @@ def fallback_format(cat: Catalog, rec: Recommendation, model: str) -> tuple[str,
     runtime_id, format_id = api.default_choice(cat.model(model), cat, None if named == "llama.cpp" else named, dep)
     if runtime_id is None:
         return format_id, None
-    return format_id, rt.resolve_variant(cat, rec.device, runtime_id, format_id, deployment=dep)
+    v = rt.require_format(rt.resolve_variant(cat, rec.device, runtime_id, format_id, deployment=dep))
+    return v.format.id, v
 
 
 #: A runtime's own format in the quantization selector: "runtime/format" (names repeat across runtimes).

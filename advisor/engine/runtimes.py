@@ -10,7 +10,7 @@ KV cells, llama.cpp's compute buffer). Every other runtime is described by data
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from advisor.engine import empirical, runtime_weights
 from advisor.engine.speed import REPACK_FAMILIES
@@ -74,6 +74,16 @@ def best_backend(backends: Sequence[Any]) -> Any | None:
     accelerator over the CPU (GPU, then NPU), in the order given."""
     order = {"gpu": 0, "npu": 1, "cpu": 2}
     return min(backends, key=lambda b: order[b.kind]) if backends else None
+
+
+def default_backend(runtime: Any, backends: Sequence[Any], wants: Callable[[Any], bool] | None = None) -> Any | None:
+    """The backend ``runtime`` uses by default among ``backends`` (usable ones, best first): the
+    best (``best_backend``) of those with a format of its own that ``wants`` accepts (any format
+    when None), so a backend the catalog gives no format (ExecuTorch's Core ML or WebGPU today)
+    is never the default while another runs the model. None: no backend has such a format."""
+    if runtime.formats_from != "gguf":
+        backends = [b for b in backends if any(wants is None or wants(f) for f in runtime.formats_for(b.id))]
+    return best_backend(backends)
 
 
 def formats_of(runtime: Any, backend: Any, gguf_types: Iterable[FileType]) -> list[Any]:
@@ -210,6 +220,16 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
     def usable_for(r: Any) -> list[Any]:
         return runtime_backends(r, deployment) if deployment is not None else list(r.usable_backends(device))
 
+    def in_browser(backend_ids: set[str] | None = None) -> str:
+        """'; it runs in a browser tab there: add --target browser' when, with no target named, the
+        runtime (one of ``backend_ids``) runs on ``device`` in a catalog browser only."""
+        if deployment is not None:
+            return ""
+        browsers = {b.id: b for t in (getattr(tables, "targets", None) or {}).values() for b in t.browsers_for(device)}
+        if any(backend_ids is None or b.id in backend_ids for br in browsers.values() for b in runtime.usable_backends(device, browser=br)):
+            return "; it runs in a browser tab there: add --target browser"
+        return ""
+
     runtime = tables.runtime(runtime_id)
     usable = usable_for(runtime)
     if not usable:
@@ -218,27 +238,48 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
         if deployment is None and not any(device.cpu.arch in b.cpu_arches for b in runtime.backends):
             raise BadInputError(f"{runtime.id} has no {device.cpu.arch} build, so it does not run on {where}; "
                                 f"runtimes there: {', '.join(able) or 'none'}")
-        raise BadInputError(
-            f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}); runtimes there: {', '.join(able) or 'none'}")
+        web = in_browser()
+        raise BadInputError(f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}){' natively' if web else ''}; "
+                            f"runtimes there: {', '.join(able) or 'none'}{web}")
     if backend_id is not None:
         asked = backend_key(runtime.id, backend_id)
         chosen = [b for b in usable if b.id == asked]
         if not chosen:
             raise BadInputError(f"{runtime.id} cannot use backend '{backend_id}' on {device.name}; usable here: "
-                                f"{', '.join(b.id for b in usable)}")
+                                f"{', '.join(b.id for b in usable)}{in_browser({asked})}")
         backend = chosen[0]
-    else:
-        backend = best_backend(usable)
+    else:  # the runtime's default: its best backend with a format of its own (the format named, below)
+        backend = default_backend(runtime, usable) or best_backend(usable)
+    fmt = None
     if runtime.formats_from == "gguf":
         fmt = tables.file_type(format_name) if format_name else None
-    else:
-        fmt = runtime.find_format(format_name) if format_name else None
-        if format_name and fmt is None:
+    elif format_name:
+        fmt = runtime.find_format(format_name)
+        if fmt is None:
             raise BadInputError(f"{runtime.id} has no format '{format_name}'; its formats: "
                                 f"{', '.join(f.id for f in runtime.formats_for(backend.id))}")
-        if fmt is not None and fmt.backends and backend.id not in fmt.backends:
-            raise BadInputError(f"{runtime.id} format {fmt.id} runs on {', '.join(fmt.backends)}, not on {backend.id}")
+        if backend_id is None:
+            backend = default_backend(runtime, usable, lambda f: f is fmt) or backend
+        if fmt.backends and backend.id not in fmt.backends:
+            raise BadInputError(f"{runtime.id} format {fmt.id} runs on {', '.join(fmt.backends)}, not on {backend.id}; "
+                                f"formats on {backend.id}: {', '.join(f.id for f in runtime.formats_for(backend.id)) or 'none'}")
+    else:
+        fmt = next(iter(runtime.formats_for(backend.id)), None)  # its first format there (None: it has none)
     return Variant(runtime, backend, fmt)
+
+
+def require_format(variant: Variant) -> Variant:
+    """``variant`` when it has a format; else (a backend the catalog gives no format of its runtime,
+    and none named) a ``BadInputError`` naming the runtime's backends that have formats."""
+    from advisor.errors import BadInputError
+
+    if variant.format is None and variant.runtime.formats_from != "gguf":
+        others = [b.id for b in variant.runtime.backends if variant.runtime.formats_for(b.id)]
+        raise BadInputError(f"{variant.runtime.id} has no format for its {variant.backend.id} backend in the catalog "
+                            f"(its weight layout there is not published); backends with formats: {', '.join(others)}")
+    if variant.format is None:
+        raise BadInputError(f"name a format of {variant.runtime.id}")
+    return variant
 
 
 def variant_of(estimate: Any, tables: Any) -> Variant | None:

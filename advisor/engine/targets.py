@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from advisor.engine.runtimes import LLAMA_CPP, Variant, best_backend
+from advisor.engine.runtimes import LLAMA_CPP, Variant
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, Reason
 
@@ -102,10 +102,6 @@ def runtime_backends(runtime: Any, deployment: Deployment) -> list[Any]:
         return list(runtime.usable_backends(deployment.device, browser=deployment.browser))
     plats = deployment.target.platforms
     return [b for b in runtime.usable_backends(deployment.device) if any(p in plats for p in b.platforms)]
-
-
-def default_backend(runtime: Any, deployment: Deployment) -> Any | None:
-    return best_backend(runtime_backends(runtime, deployment))
 
 
 # --------------------------------------------------------------------------- limits
