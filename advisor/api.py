@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from advisor.catalog import Catalog, load_catalog, load_device_file
 from advisor.engine.evaluate import evaluate, generic_device, peer_decode_tokens_per_s, ram_peer_pool
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
-from advisor.errors import BadInputError, NothingFitsError
+from advisor.errors import BadInputError, DataFileError, NothingFitsError
 from advisor.records import DeviceProfile, Estimate, ModelSpec, PathFactors, Reason, Workload
 from advisor.units import parse_memory_size
 
@@ -473,7 +473,10 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
     if spec.id in catalog.models:
         raise BadInputError(f"a model with id '{spec.id}' is already in the catalog; remove it from your models.toml first")
     stored = advisor_home() / "catalog" / "models.toml"
-    stored.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # ADVISOR_HOME is a file, or a directory this user cannot write
+        raise DataFileError(f"{stored}: cannot write your catalog ({exc.strerror or exc}); check ADVISOR_HOME") from None
     before = read_bounded_text(stored, what="models.toml") if stored.exists() else ""
     write_atomic(stored, (before + spec_to_toml(spec)).encode("utf-8"), force=True)  # never half an entry
     return spec, stored

@@ -328,6 +328,9 @@ _HF_FACTORS: dict[str, tuple[float, float]] = {
     "partial_rotary_factor": (0.0, 1.0), "rotary_pct": (0.0, 1.0), "block_ffn_dim_multiplier": (0.0, 16.0),
 }
 
+#: config.json yes/no switches the import reads
+_HF_FLAGS = ("tie_word_embeddings", "attention_bias", "block_auto_adjust_ff_dim")
+
 
 def _check_config_numbers(path: Path, cfg: dict[str, Any]) -> None:
     """Every count and factor the import computes with is a number in its range (a string, a
@@ -345,6 +348,10 @@ def _check_config_numbers(path: Path, cfg: dict[str, Any]) -> None:
         v = cfg.get(name)
         if v is not None and not (isinstance(v, list) and all(isinstance(x, kind) and not isinstance(x, bool) for x in v)):
             raise DataFileError(f"{path}: {name} is {_shown(v)}, expected a list of {what}")
+    for name in _HF_FLAGS:  # bool("false") is True: a quoted flag would tie the embeddings silently
+        v = cfg.get(name)
+        if v is not None and not isinstance(v, bool):
+            raise DataFileError(f"{path}: {name} is {_shown(v)}, expected true or false")
     if isinstance(cfg.get("layer_types"), list) and len(cfg["layer_types"]) > MAX_LAYERS:
         raise DataFileError(f"{path}: layer_types has {len(cfg['layer_types']):,} entries, more than {MAX_LAYERS:,} layers")
 
@@ -471,7 +478,10 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
     head_dim = cfg.get("head_dim") or hidden // heads
     rotary = cfg.get("partial_rotary_factor") or cfg.get("rotary_pct")
     rope_dims = int(rotary * head_dim) if rotary and rotary < 1 else 0
-    tied = cfg.get("tie_word_embeddings", defaults["tie_word_embeddings"])
+    tied = cfg.get("tie_word_embeddings")
+    tied = defaults["tie_word_embeddings"] if tied is None else tied
+    attn_bias = cfg.get("attention_bias")
+    attn_bias = defaults.get("_attn_bias", False) if attn_bias is None else attn_bias
     name = _name(str(cfg.get("_name_or_path") or "").rstrip("/")) or path.parent.name or path.stem
     fields: dict[str, Any] = dict(
         id=_slug(str(name).split("/")[-1]), name=str(name).split("/")[-1], family=model_type, publisher="unknown",
@@ -479,7 +489,7 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         license_class="noncommercial", release_date="unknown", params=1, params_published="-",
         context_length=max_pos, max_position_embeddings=max_pos, n_layers=layers, hidden_size=hidden, ffn_size=ffn,
         n_heads=heads, n_kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab, tied_embeddings=bool(tied),
-        attn_bias=bool(defaults.get("_bias_required") or cfg.get("attention_bias", defaults.get("_attn_bias", False))),
+        attn_bias=bool(defaults.get("_bias_required") or attn_bias),
         qk_norm=defaults.get("_qk_norm", False), norm=defaults.get("_norm", "rms"), ffn_gated=defaults.get("_gated", True),
         post_norms=False, **({"sliding_window": 0, "swa_global_every": 0} | swa),
         n_kv_heads_per_layer=kv_per_layer, shortconv_l_cache=conv, rope_dims=rope_dims, **moe,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+import types
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from advisor import inputs as lim
 from advisor.errors import BadInputError
@@ -39,9 +40,33 @@ DeviceMemorySize = Annotated[int, BeforeValidator(_memory_size)]
 Basis = Literal["datasheet", "derived", "measured", "estimated", "calibrated"]
 
 
+def _takes_number_not_bool(annotation: Any) -> bool:
+    """The field holds an int or a float (or None) and never a bool."""
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(args) and all(_takes_number_not_bool(a) for a in args)
+    return False
+
+
+def refuse_bool_for_number(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """``bandwidth_gbs = true`` is a slip, not 1 GB/s: pydantic's lax mode reads a bool as 1 or 0
+    in a number field, so a file's true/false given for a number is refused, the field named."""
+    if isinstance(value, bool) and info.field_name is not None \
+            and _takes_number_not_bool(model.model_fields[info.field_name].annotation):
+        raise ValueError(f"{str(value).lower()} is not a number; give a number (true/false are for yes/no fields)")
+    return value
+
+
 class Record(BaseModel):
     # allow_inf_nan=False: "inf" or "nan" in a file is refused with the field named
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
 
 
 # --------------------------------------------------------------------------- models

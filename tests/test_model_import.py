@@ -364,6 +364,9 @@ BAD_VALUES = [  # each once gave a traceback (TypeError, ZeroDivisionError, Recu
     ({**LFM2_12B, "num_hidden_layers": 10**9}, "num_hidden_layers is 1,000,000,000, outside 1 to 1,024"),
     ({**LFM2_12B, "layer_types": "attention"}, "layer_types is 'attention', expected a list of strings"),
     ({**QWEN3_30B, "model_type": ["llama"]}, "model_type ['llama'] is not supported"),
+    # bool("false") is True: a quoted flag tied the embeddings, the weights 19 % light (Qwen2.5 0.5B Q4_K_M)
+    ({**QWEN3_30B, "tie_word_embeddings": "false"}, "tie_word_embeddings is 'false', expected true or false"),
+    ({**QWEN3_30B, "attention_bias": "no"}, "attention_bias is 'no', expected true or false"),
 ]
 
 
@@ -504,3 +507,24 @@ def test_a_granite_hybrid_layer_type_of_another_spelling_is_refused(tmp_path):
     path.write_text(json.dumps({**GRANITE_H_TINY, "layer_types": types}))
     with pytest.raises(DataFileError, match="layer_types has 'Attention'; this model type's layers are 'mamba' or 'attention'"):
         model_from_hf_config(path)
+
+
+@pytest.mark.parametrize("tied, expected", [(True, True), (False, False), (None, False)])
+def test_tie_word_embeddings_is_read_as_a_flag(tmp_path, tied, expected):
+    """JSON true/false as given; null falls back on the model type's default (qwen3_moe: untied)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**QWEN3_30B, "tie_word_embeddings": tied}))
+    assert model_from_hf_config(path).tied_embeddings is expected
+
+
+def test_models_add_with_advisor_home_a_file_is_one_error_line(tmp_path, capsys, monkeypatch):
+    """ADVISOR_HOME naming a file once ended `models add` in a NotADirectoryError traceback."""
+    home = tmp_path / "home"
+    home.write_text("not a directory")
+    monkeypatch.setenv("ADVISOR_HOME", str(home))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(QWEN3_30B))
+    code, out, err = run(capsys, "models", "add", str(path))
+    assert (code, out, err) == (1, "", f"Error: {home / 'catalog' / 'models.toml'}: cannot write your catalog (Not a directory); "
+                                        "check ADVISOR_HOME\n")
+    assert home.read_text() == "not a directory"

@@ -72,6 +72,13 @@ def _profile(text_edit):
          f"{len(PI5) + 2 + 5 * 1024**2:,} bytes is too large for a data file (at most 4,194,304); is this the right file?"),
         ("binary.toml", lambda: b"\xff\xfe\x00junk",
          "not UTF-8 text (byte 0); is this the right file?"),
+        # pydantic's lax mode read true as 1: a 1 GB/s Raspberry Pi, one core, 1 GiB... without a word
+        ("bool-bandwidth.toml", lambda: re.sub(r"(?m)^bandwidth_gbs = .*$", "bandwidth_gbs = true", PI5, count=1),
+         "field 'memory.bandwidth_gbs': true is not a number; give a number (true/false are for yes/no fields)"),
+        ("bool-cores.toml", lambda: re.sub(r"(?m)^cores = .*$", "cores = true", PI5, count=1),
+         "field 'cpu.cores': true is not a number; give a number (true/false are for yes/no fields)"),
+        ("bool-ghz.toml", lambda: PI5.replace("ghz = 2.4", "ghz = false"),
+         "field 'cpu.clusters.ghz': false is not a number; give a number (true/false are for yes/no fields)"),
     ],
 )
 def test_hostile_profiles(capsys, tmp_path, home, name, content, message):
@@ -121,6 +128,11 @@ def test_files_that_are_not_regular_files(capsys, tmp_path, home, kind, option):
         ("floor.toml", 'quality_floor = 101\n', "field 'quality_floor': Input should be less than or equal to 100"),
         ("title.yaml", 'models: [qwen3-0.6b]\ntitle: "a\\x07b"\n', "field 'title': contains the control character '\\x07'; give one line of plain text"),
         ("budget.toml", 'models = ["qwen3-0.6b"]\nbudget_usd = 1e300\n', "field 'budget_usd': Input should be less than or equal to 1000000000000"),
+        # true was read as 1: min_tps 1 tok/s, a fleet of 1, a $1 budget
+        ("bool-tps.toml", 'models = ["qwen3-0.6b"]\nmin_tps = true\n',
+         "field 'min_tps': true is not a number; give a number (true/false are for yes/no fields)"),
+        ("bool-fleet.toml", 'models = ["qwen3-0.6b"]\nfleet_size = true\n',
+         "field 'fleet_size': true is not a number; give a number (true/false are for yes/no fields)"),
     ],
 )
 def test_hostile_requirements(capsys, tmp_path, home, name, content, message):

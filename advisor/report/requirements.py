@@ -29,13 +29,13 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from advisor.catalog import _read_toml, _validate
 from advisor.engine.recommend import RANK_BY as _ENGINE_RANK_BY
 from advisor.errors import BadInputError, DataFileError, MissingDependencyError
 from advisor.inputs import parse_document
-from advisor.records import MAX_CONTEXT_TOKENS, DeviceClass, KvCacheType, Workload
+from advisor.records import MAX_CONTEXT_TOKENS, DeviceClass, KvCacheType, Workload, refuse_bool_for_number
 from advisor.units import MAX_NUMBER, parse_duration, parse_size
 
 RankBy = Literal["cost", "fleet_cost", "energy", "speed"]
@@ -134,6 +134,11 @@ class Requirements(BaseModel):
     entitlement: Literal["increased-memory"] | None = None
     browser: Name | None = None
     max_download: DownloadBytes | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
 
     # where the requirements came from: a file path (errors name it and the field) or None (options)
     _origin: str | None = PrivateAttr(default=None)
