@@ -52,6 +52,12 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None and not isinstance(cmd, click.Group):
+            refuse_repeated_options(cmd, ctx, rest)
+        return name, cmd, rest
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy and name not in self.commands:
             import importlib
@@ -59,6 +65,24 @@ class LazyGroup(click.Group):
             module, attr = self.lazy[name].split(":")
             self.add_command(getattr(importlib.import_module(module), attr), name)
         return super().get_command(ctx, name)
+
+
+def refuse_repeated_options(cmd: click.Command, ctx: click.Context, args: list[str]) -> None:
+    """An option that takes one value given twice is an error, not 'the last one wins' silently
+    (``predict --model A --model B`` predicted B alone). Flags and repeatable options are not
+    counted; a command line the parser refuses is left to the real parse to word."""
+    probe = click.Context(cmd, info_name=cmd.name, parent=ctx, resilient_parsing=True)
+    try:
+        _, _, order = cmd.make_parser(probe).parse_args(args=list(args))
+    except click.exceptions.UsageError:
+        return
+    seen: dict[str, int] = {}
+    for p in order:
+        if isinstance(p, click.Option) and not (p.multiple or p.count or p.is_flag):
+            seen[p.name] = seen.get(p.name, 0) + 1
+            if seen[p.name] == 2:
+                opt = max(p.opts, key=len)
+                raise click.UsageError(f"{opt} is given more than once; {cmd.name} takes one {opt}", ctx=probe)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

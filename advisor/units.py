@@ -70,6 +70,8 @@ def parse_size(text: str | int | float, *, what: str = "size") -> int:
                 f"{what} {text!r} has an unknown unit {match.group(2)!r}; use B, KB, MB, GB or TB "
                 "(binary, JEDEC: 1GB = 1GiB = 1024 MiB)"
             )
+    if math.isinf(value):  # 1e400GB: a float overflow, not a negative
+        raise BadInputError(f"{what} {text!r} is larger than 64 TiB; check the unit (e.g. 4GB)")
     if not math.isfinite(value) or value <= 0:
         raise BadInputError(f"{what} {text!r} must be a positive size like 4GB")
     if value * _SIZE_UNITS[unit] > MAX_SIZE_BYTES:

@@ -474,3 +474,32 @@ def test_validate_refuses_a_read_only_store_before_measuring(capsys, read_only_h
     _validate_without_measuring(monkeypatch, catalog, tmp_path)
     code, out, err = run(capsys, "validate", "--model", "qwen3-0.6b")
     assert (code, out) == (1, "") and err.startswith(f"Error: {read_only_home / 'advisor.db'}: the measurements database is read-only")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # click's 'the last one wins' predicted llama-3.2-1b-instruct alone, exit 0
+        (("predict", "--model", "qwen3-0.6b", "--model", "llama-3.2-1b-instruct", "--device", "raspberry-pi-5-8gb"),
+         "Error: --model is given more than once; predict takes one --model\nTry 'advisor predict --help' for help.\n"),
+        (("recommend", "--ram", "4GB", "--ram", "8GB"),
+         "Error: --ram is given more than once; recommend takes one --ram\nTry 'advisor recommend --help' for help.\n"),
+        # an overflow to inf, not a negative: it said 'must be a positive size like 4GB'
+        (("recommend", "--ram", "1e400GB"), "Error: --ram '1e400GB' is larger than 64 TiB; check the unit (e.g. 4GB)\n"),
+        # the requirements model's words ('options: field device_classes: Input should be …') before
+        (("report", "--class", "nope", "--model", "qwen3-0.6b"),
+         "Error: unknown device class 'nope'; use one of phone, tablet, laptop, desktop, desktop-gpu, sbc, jetson, mini-pc\n"),
+        # a missing file is missing, whatever its name ('must be .toml, .yaml or .yml' before)
+        (("report", "--requirements", "/nonexistent"), "Error: /nonexistent: file not found; check the path\n"),
+    ],
+)
+def test_option_slips_are_one_clear_error(capsys, home, args, message):
+    code, out, err = run(capsys, *args)
+    assert (code, out, err) == (1, "", message)
+
+
+def test_repeatable_options_and_flags_may_repeat(capsys, home):
+    code, out, err = run(capsys, "recommend", "--ram", "8GB", "--model", "qwen3-0.6b", "--model", "llama-3.2-1b-instruct",
+                         "--format", "json")
+    assert code == 0, err
+    assert {c["model"] for c in json.loads(out)["candidates"]} <= {"qwen3-0.6b", "llama-3.2-1b-instruct"}

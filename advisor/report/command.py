@@ -141,6 +141,13 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
         if parent is not None and str(parent) and not parent.is_dir():
             raise DataFileError(f"{path}: the directory {parent} does not exist; create it first")
     options["models"] = tuple(m.lower() for m in options["models"])
+    from typing import get_args
+
+    from advisor.api import check_device_class
+    from advisor.records import DeviceClass
+
+    # an unknown class is worded as every command words it, not in the requirements model's terms
+    options["device_classes"] = tuple(check_device_class(c, None, get_args(DeviceClass)) for c in options["device_classes"])
     options["all_devices"] = options["all_devices"] or None  # an absent flag keeps the file's value
     base = load_requirements(requirements_file) if requirements_file else None
     add_imported_model(options, base)

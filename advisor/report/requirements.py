@@ -217,6 +217,8 @@ def _read_yaml(path: Path) -> Any:
 def load_requirements(path: str | Path) -> Requirements:
     """Read a requirements file (.toml, or .yaml/.yml when PyYAML is installed)."""
     path = Path(path)
+    if not path.exists():  # said before its suffix is judged: /nonexistent is missing, not misnamed
+        raise DataFileError(f"{path}: file not found; check the path")
     suffix = path.suffix.lower()
     if suffix == ".toml":
         raw = _read_toml(path)
