@@ -274,6 +274,11 @@ class Catalog:
         key = quant_id.strip().upper().replace("-", "_")
         if key in self.file_types:
             return self.file_types[key]
+        owners = [rt.id for rt in self.runtimes.values() if rt.formats_from != "gguf" and rt.find_format(quant_id) is not None]
+        if owners:  # '4bit' is MLX's, 'q4f16_1' MLC's: say whose, not 'did you mean Q4_1'
+            whose = owners[0] if len(owners) == 1 else f"{', '.join(owners[:-1])} and {owners[-1]}"
+            raise UnknownIdError(f"'{quant_id}' is not a GGUF quantization but a format of {whose}; add "
+                                 f"--runtime {owners[0] if len(owners) == 1 else 'with one of them'} (llama.cpp's types: 'advisor quants')")
         raise UnknownIdError(_unknown("quantization", quant_id, self.file_types, "advisor quants"))
 
     def device(self, device_id: str) -> DeviceProfile:

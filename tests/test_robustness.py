@@ -503,3 +503,14 @@ def test_repeatable_options_and_flags_may_repeat(capsys, home):
                          "--format", "json")
     assert code == 0, err
     assert {c["model"] for c in json.loads(out)["candidates"]} <= {"qwen3-0.6b", "llama-3.2-1b-instruct"}
+
+
+@pytest.mark.parametrize("quant, message", [
+    ("4bit", "'4bit' is not a GGUF quantization but a format of mlx; add --runtime mlx (llama.cpp's types: 'advisor quants')"),
+    ("int4", "'int4' is not a GGUF quantization but a format of litert-lm, ort-genai and mnn; add --runtime with one of them "
+             "(llama.cpp's types: 'advisor quants')"),
+])
+def test_another_runtimes_format_without_its_runtime_names_the_runtime(capsys, home, quant, message):
+    """Before: "unknown quantization 'q4f16_1'; did you mean Q4_1, F16?" — the format exists, in MLC."""
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "macbook-air-m2-16gb", "--quant", quant)
+    assert (code, out, err) == (1, "", f"Error: {message}\n")
