@@ -655,6 +655,18 @@ class DeviceProfile(Record):
     def _named(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("is empty; give the device a name (it heads every table and report)")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):  # a newline split the table titles in two
+            raise ValueError("holds a control character (a line break or tab); give the name on one line")
+        return v
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        """An id is typed after --device and stored with every run: one word, no path."""
+        if not v.strip():
+            raise ValueError("is empty; give the device an id like my-board-8gb (--device takes it)")
+        if any(ch.isspace() or ord(ch) < 32 or ch in "/\\" for ch in v):
+            raise ValueError(f"{v!r} holds a space, a control character or a slash; use letters, digits and '-', like my-board-8gb")
         return v
 
     @property

@@ -73,6 +73,14 @@ def _profile(text_edit):
         ("binary.toml", lambda: b"\xff\xfe\x00junk",
          "not UTF-8 text (byte 0); is this the right file?"),
         # pydantic's lax mode read true as 1: a 1 GB/s Raspberry Pi, one core, 1 GiB... without a word
+        # accepted before: an empty id (the JSON said "id": ""), a path as the id, a name split over two lines
+        ("empty-id.toml", lambda: re.sub(r'(?m)^id = .*$', 'id = ""', PI5, count=1),
+         "field 'id': is empty; give the device an id like my-board-8gb (--device takes it)"),
+        ("path-id.toml", lambda: re.sub(r'(?m)^id = .*$', 'id = "../../etc/passwd"', PI5, count=1),
+         "field 'id': '../../etc/passwd' holds a space, a control character or a slash; use letters, digits and '-', "
+         "like my-board-8gb"),
+        ("newline-name.toml", lambda: re.sub(r'(?m)^name = .*$', lambda _: 'name = "Pi\\nfive"', PI5, count=1),
+         "field 'name': holds a control character (a line break or tab); give the name on one line"),
         ("bool-bandwidth.toml", lambda: re.sub(r"(?m)^bandwidth_gbs = .*$", "bandwidth_gbs = true", PI5, count=1),
          "field 'memory.bandwidth_gbs': true is not a number; give a number (true/false are for yes/no fields)"),
         ("bool-cores.toml", lambda: re.sub(r"(?m)^cores = .*$", "cores = true", PI5, count=1),
