@@ -269,6 +269,10 @@ def _bench_rows():
         ("n_gen", 1.5, "row 3: n_gen = 1.5 is not a whole number"),
         ("n_threads", 0, "row 3: n_threads = 0 is out of range [1, 32,768]"),
         ("stddev_ts", -1, "row 3: stddev_ts = -1 is out of range [0, 1e+07]"),
+        # stored as given before ('x' as the KV type of a run), and junk read as 'flash attention off'
+        ("type_k", "x", "row 3: type_k = 'x' is not a KV cache type llama.cpp takes "
+                        "(bf16, f16, f32, iq4_nl, q4_0, q4_1, q5_0, q5_1, q8_0)"),
+        ("flash_attn", "maybe", "row 3: flash_attn = 'maybe' is not a yes/no value (true/false, 1/0, or -1/auto)"),
     ],
 )
 def test_a_poisoned_import_is_refused_whole(capsys, tmp_path, home, field, value, message):

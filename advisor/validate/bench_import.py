@@ -115,12 +115,31 @@ def _text(d: dict[str, Any], key: str) -> str | None:
     return str(v)[:1000]
 
 
-def _bool(v: Any) -> bool | None:
+#: llama-bench's flash_attn as written by its versions: a bool, 0/1, or (since flash attention
+#: became 'auto' by default) -1 / "auto", which says only that llama.cpp chose: None
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "enabled": True,
+          "0": False, "false": False, "no": False, "off": False, "disabled": False, "-1": None, "auto": None}
+#: the KV cache types llama.cpp's --cache-type-k takes (common/arg.cpp kv_cache_types)
+_KV_TYPES = frozenset({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"})
+
+
+def _bool(d: dict[str, Any], key: str) -> bool | None:
+    v = d.get(key)
     if isinstance(v, bool):
         return v
     if v in (None, ""):
         return None
-    return str(v).strip().lower() in ("1", "true", "yes", "on")
+    text = str(v).strip().lower()
+    if text not in _FLAGS:
+        raise _Bad(f"{key} = {v!r} is not a yes/no value (true/false, 1/0, or -1/auto)")
+    return _FLAGS[text]
+
+
+def _kv_type(d: dict[str, Any], key: str) -> str | None:
+    v = _text(d, key)
+    if v is not None and v.strip().lower() not in _KV_TYPES:
+        raise _Bad(f"{key} = {v[:40]!r} is not a KV cache type llama.cpp takes ({', '.join(sorted(_KV_TYPES))})")
+    return v.strip().lower() if v is not None else None
 
 
 def _row(d: dict[str, Any], where: str, index: int) -> BenchRow:
@@ -151,7 +170,8 @@ def _row(d: dict[str, Any], where: str, index: int) -> BenchRow:
         build = _text(d, "build_commit")
         number = _text(d, "build_number")
         backends = _text(d, "backends") or _text(d, "backend")
-        type_k, cpu_info, gpu_info = _text(d, "type_k"), _text(d, "cpu_info"), _text(d, "gpu_info")
+        type_k, cpu_info, gpu_info = _kv_type(d, "type_k"), _text(d, "cpu_info"), _text(d, "gpu_info")
+        flash_attn = _bool(d, "flash_attn")
         samples = _samples(d)
     except _Bad as exc:
         raise DataFileError(f"{where}: row {index}: {exc}; fix or remove that row (nothing was imported)") from None
@@ -161,7 +181,7 @@ def _row(d: dict[str, Any], where: str, index: int) -> BenchRow:
     return BenchRow(
         test=test, n_prompt=n_prompt, n_gen=n_gen, tokens_per_s=ts, stddev_tokens_per_s=stddev or 0.0,
         n_threads=n_threads, n_batch=n_batch, n_ubatch=n_ubatch,
-        n_gpu_layers=n_gpu_layers, type_k=type_k, flash_attn=_bool(d.get("flash_attn")),
+        n_gpu_layers=n_gpu_layers, type_k=type_k, flash_attn=flash_attn,
         model_type=model_type, model_filename=model_filename, model_size_bytes=model_size,
         model_n_params=n_params, ftype=ftype_from_model_type(model_type),
         backends=backends, build=build, cpu_info=cpu_info, gpu_info=gpu_info,
