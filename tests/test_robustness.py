@@ -200,6 +200,9 @@ DAMAGE = [
     ("UPDATE runs SET device_profile = '" + "[" * 5000 + "]" * 5000 + "' WHERE id = 1",
      "run 1 is damaged (field 'device_profile' is not valid JSON)"),
     ("UPDATE runs SET device_profile = '[1, 2]' WHERE id = 1", "run 1 is damaged (field 'device_profile' is not a JSON object)"),
+    # 'runs list' printed all 5 MB of it
+    ("UPDATE runs SET model_id = printf('%.*c', 5000000, 'x') WHERE id = 1",
+     "run 1 is damaged (field 'model_id' is 5,000,000 characters long (at most 200): not a value the tool writes)"),
 ]
 
 
