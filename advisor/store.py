@@ -553,6 +553,8 @@ def list_runs(
             args.append(val)
     sql = "SELECT * FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
     target = path or db_path()
+    if target.parent.exists() and not target.parent.is_dir():  # 'No runs recorded yet' would hide the slip
+        raise DataFileError(f"{target.parent}: ADVISOR_HOME is a file, not a directory; point it at a directory")
     if not target.exists():
         return []
     out: list[Run] = []

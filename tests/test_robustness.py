@@ -529,3 +529,12 @@ def test_another_runtimes_format_without_its_runtime_names_the_runtime(capsys, h
     """Before: "unknown quantization 'q4f16_1'; did you mean Q4_1, F16?" — the format exists, in MLC."""
     code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "macbook-air-m2-16gb", "--quant", quant)
     assert (code, out, err) == (1, "", f"Error: {message}\n")
+
+
+def test_runs_list_with_advisor_home_a_file_names_the_slip(capsys, tmp_path, monkeypatch):
+    """It said 'No runs recorded yet', as if the store were empty."""
+    home = tmp_path / "home"
+    home.write_text("not a directory")
+    monkeypatch.setenv("ADVISOR_HOME", str(home))
+    code, out, err = run(capsys, "runs", "list")
+    assert (code, out, err) == (1, "", f"Error: {home}: ADVISOR_HOME is a file, not a directory; point it at a directory\n")
