@@ -108,7 +108,12 @@ def target_rows(catalog: Catalog) -> list[dict[str, Any]]:
                 memory += f"; published figures for {n} device{'s' if n > 1 else ''}"
         if t.browsers:
             memory += "; capped by the tab limit"
-        limits = "; ".join(f"{d.id} {format_decimal_size(d.max_bytes)}" for d in t.download_limits)
+        # with the runtimes each concerns, and only those of the target's runtimes: ONNX's protobuf
+        # limit is no limit of a browser tab, where no catalog runtime writes ONNX
+        limits = "; ".join(
+            f"{d.id} {format_decimal_size(d.max_bytes)}"
+            + (f" ({', '.join(r for r in d.runtimes if r in t.runtimes)})" if d.runtimes else "")
+            for d in t.download_limits if not d.runtimes or set(d.runtimes) & set(t.runtimes))
         rows.append({
             "id": t.id, "name": t.name, "device_classes": ", ".join(t.device_classes), "platforms": ", ".join(t.platforms),
             "runtimes": ", ".join(t.runtimes), "memory": memory, "download_limits": limits,

@@ -163,3 +163,14 @@ def test_usable_backends(catalog, device_id, runtime_id, browser_id, expected):
     browser = catalog.target("browser").browser(browser_id) if browser_id else None
     backends = catalog.runtime(runtime_id).usable_backends(catalog.device(device_id), browser)
     assert [b.id for b in backends] == expected
+
+
+def test_targets_listing_shows_a_limit_only_where_one_of_its_runtimes_ships(catalog):
+    """ONNX's 2 GB protobuf limit concerns ort-genai, which no browser tab runs: 'advisor targets'
+    listed it under the browser target all the same."""
+    from advisor.listings import target_rows
+
+    rows = {r["id"]: r for r in target_rows(catalog)}
+    assert "onnx-protobuf" not in rows["browser"]["download_limits"]
+    assert "single-arraybuffer 2 GB (wllama, executorch, litert-lm)" in rows["browser"]["download_limits"]
+    assert rows["android-app"]["download_limits"] == "play-base-aab 200 MB; play-ai-pack 1.5 GB; play-app-total 4 GB"
