@@ -58,8 +58,8 @@ def sweep_context(
 
     def at(ctx: int) -> Workload:
         out_tokens = min(base.output_tokens, max(1, ctx // 10))
-        return Workload(context_tokens=ctx, prompt_tokens=max(1, ctx - out_tokens - 1) if ctx > 2 else 1,
-                        output_tokens=out_tokens, kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch, threads=base.threads)
+        return replace(base, context_tokens=ctx, prompt_tokens=max(1, ctx - out_tokens - 1) if ctx > 2 else 1,
+                       output_tokens=out_tokens)
 
     return _sweep(model_id, quant_id, device, contexts, at, catalog, overrides, variant)
 
@@ -72,9 +72,7 @@ def sweep_prompt(
     ``sweep_context``."""
 
     def at(p: int) -> Workload:
-        return Workload(context_tokens=max(base.context_tokens, p + base.output_tokens), prompt_tokens=p,
-                        output_tokens=base.output_tokens, kv_cache_type=base.kv_cache_type, n_ubatch=base.n_ubatch,
-                        threads=base.threads)
+        return replace(base, context_tokens=max(base.context_tokens, p + base.output_tokens), prompt_tokens=p)
 
     return _sweep(model_id, quant_id, device, prompts, at, catalog, overrides, variant)
 

@@ -294,6 +294,13 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
             acc[0] += 1
             acc[1] += nbytes
         data["weights_by_type"] = [{"ggml_type": k, "tensors": v[0], "bytes": v[1]} for k, v in sorted(by_type.items(), key=lambda kv: -kv[1][1])]
+        if model.sliding_window and model.swa_global_every:
+            from advisor.engine.memory import kv_cache_bytes, swa_cells
+
+            # the windowed cache is llama.cpp's default; llama-cpp-python's Llama() allocates it whole
+            data["kv_sliding_window"] = {
+                "window": model.sliding_window, "cells": swa_cells(model, workload.context_tokens, workload.n_ubatch),
+                "swa_full_bytes": kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_type, workload.n_ubatch, swa_full=True)}
     else:
         from advisor.engine.runtime_weights import per_tensor_bytes as runtime_tensor_bytes
 
@@ -380,7 +387,11 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             + ", ".join(f"{w['role']} ×{w['tensors']} {format_size(w['bytes'])}" for w in d["weights_by_role"]))},
         {"item": "KV cache", "value": format_size(m["kv_cache_bytes"]),
          "basis": f"{d['workload']['context_tokens']:,} tokens, " + (d["workload"]["kv_cache_type"] if "kv_cache_policy" not in d
-                                                                     else d["kv_cache_policy"])},
+                                                                     else d["kv_cache_policy"]) + (
+             f"; the sliding-window layers hold {d['kv_sliding_window']['cells']:,} cells (window "
+             f"{d['kv_sliding_window']['window']:,} + one micro-batch), llama.cpp's default; with --swa-full, or in "
+             f"llama-cpp-python's Llama() unless swa_full=False, they hold the whole context: "
+             f"{format_size(d['kv_sliding_window']['swa_full_bytes'])}" if d.get("kv_sliding_window") else "")},
         *([{"item": "recurrent state", "value": format_size(m["recurrent_state_bytes"]),
              "basis": "conv/SSM state of the recurrent layers, fixed per sequence"}] if m.get("recurrent_state_bytes") else []),
         {"item": "compute buffers", "value": format_size(m["compute_buffer_bytes"]),

@@ -92,7 +92,7 @@ def workload_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Prompt length for time to first token."),
         click.option("--output-tokens", default=256, show_default=True, type=TOKENS, help="Response length."),
         click.option("--kv-cache", type=click.Choice(KV_CACHE_TYPES), default="f16", show_default=True,
-                     help="KV cache type."),
+                     help="KV cache type (K and V); q8_0 and q4_0 need flash attention on or auto, as llama.cpp does."),
         click.option("--threads", default=None, type=THREADS, help="CPU threads (default: the device's big cores)."),
         click.option("--flash-attn", type=click.Choice(["on", "off", "auto"]), default="auto", show_default=True,
                      help="llama.cpp flash attention; off adds the attention scores to the compute buffer. "

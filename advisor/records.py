@@ -1332,6 +1332,13 @@ class Workload:
                 raise BadInputError(f"{name.replace('_', ' ')} must be positive")
         if self.flash_attn not in ("auto", "on", "off"):
             raise BadInputError(f"flash attention '{self.flash_attn}' is not one of on, off, auto")
+        if self.kv_cache_type != "f16" and self.flash_attn == "off":
+            # llama_init_from_model: "quantized V cache requires flash_attn to be enabled" (measured:
+            # llama-cpp-python 0.3.36 refuses the context); the KV cache type here sets K and V both
+            raise BadInputError(
+                f"a {self.kv_cache_type} KV cache needs flash attention: llama.cpp refuses a quantized V cache "
+                "without it; turn flash attention on (or auto), or use an f16 KV cache"
+            )
         if self.prompt_tokens + self.output_tokens > self.context_tokens:
             reason = Reason("prompt_exceeds_context", value=self.prompt_tokens, second=self.output_tokens,
                             limit=self.context_tokens)

@@ -53,6 +53,22 @@ def test_sweep_in_a_runtime_format_is_that_runtimes_estimate(cat):
         analysis.sweep_context("llama-3.2-1b-instruct", "q4f16_1", device, [1024], Workload(), cat)
 
 
+@pytest.mark.parametrize("sweep, value", [(analysis.sweep_context, 16384), (analysis.sweep_prompt, 2048)])
+def test_a_sweep_keeps_the_llama_cpp_settings_of_its_workload(cat, sweep, value):
+    """The dashboard's context and prompt sweeps: flash attention off and --no-repack (and a fixed
+    --n-cpu-moe) are the workload's, at every point, as in the single estimate."""
+    device = cat.device("raspberry-pi-5-8gb")
+    base = Workload(context_tokens=16384, prompt_tokens=2048, flash_attn="off", cpu_repack=False, threads=2)
+    [(_, est)] = sweep("qwen2.5-0.5b-instruct", "Q4_0", device, [value], base, cat)
+    at = (Workload(context_tokens=16384, prompt_tokens=16384 - 256 - 1, output_tokens=256, flash_attn="off",
+                   cpu_repack=False, threads=2) if sweep is analysis.sweep_context else base)
+    assert est == evaluate(cat.model("qwen2.5-0.5b-instruct"), cat.file_type("Q4_0"), device, at, cat)
+    assert est.memory.repacked_bytes == 0
+    with_flash = evaluate(cat.model("qwen2.5-0.5b-instruct"), cat.file_type("Q4_0"), device,
+                          Workload(context_tokens=16384, prompt_tokens=2048), cat)
+    assert est.memory.compute_buffer_bytes > with_flash.memory.compute_buffer_bytes  # the attention scores
+
+
 def test_compare_devices_in_a_runtime_leaves_out_devices_it_cannot_run_on(cat):
     iphone, pixel = cat.device("iphone-16-pro"), cat.device("pixel-8")
     variant = resolve_variant(cat, iphone, "mlx", "4bit")

@@ -82,6 +82,38 @@ def test_predict_breakdown(capsys):
     assert d["speed"]["energy_j_per_response"] > 0
 
 
+@pytest.mark.parametrize("command", [
+    ["predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb"],
+    ["recommend", "--ram", "4GB"],
+    ["validate", "--model", "qwen3-0.6b"],
+])
+def test_a_quantized_kv_cache_without_flash_attention_is_one_error_line(capsys, command):
+    """llama.cpp creates no context for a quantized V cache without flash attention."""
+    code, out, err = run(capsys, *command, "--kv-cache", "q8_0", "--flash-attn", "off")
+    assert (code, out) == (1, "")
+    assert err == ("Error: a q8_0 KV cache needs flash attention: llama.cpp refuses a quantized V cache without it; "
+                   "turn flash attention on (or auto), or use an f16 KV cache\n")
+
+
+def test_predict_says_what_the_sliding_window_layers_hold(capsys):
+    """Gemma 3 1B at 32k: llama.cpp's windowed cache (22 layers × 1,024 cells + 4 × 32,768) and the
+    whole-context one llama-cpp-python's Llama() allocates (26 × 32,768 cells), K+V f16 of 256 values."""
+    code, out, err = run(capsys, "predict", "--model", "gemma-3-1b-it", "--quant", "Q8_0", "--device", "raspberry-pi-5-8gb",
+                         "--context", "32768", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["memory"]["kv_cache_bytes"] == 2 * 256 * 2 * (22 * 1024 + 4 * 32768)
+    assert d["kv_sliding_window"] == {"window": 512, "cells": 1024, "swa_full_bytes": 2 * 256 * 2 * 26 * 32768}
+    code, out, err = run(capsys, "predict", "--model", "gemma-3-1b-it", "--quant", "Q8_0", "--device", "raspberry-pi-5-8gb",
+                         "--context", "32768", "--format", "csv")
+    kv = next(r for r in csv.DictReader(io.StringIO(out)) if r["item"] == "KV cache")
+    assert kv["basis"] == ("32,768 tokens, f16; the sliding-window layers hold 1,024 cells (window 512 + one micro-batch), "
+                           "llama.cpp's default; with --swa-full, or in llama-cpp-python's Llama() unless swa_full=False, "
+                           "they hold the whole context: 832.00 MiB")
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb", "--format", "json")
+    assert "kv_sliding_window" not in json.loads(out)
+
+
 def test_no_repack_slows_cpu_prefill_of_q4_0(capsys):
     """--no-repack (llama.cpp's flag) keeps Q4_0 as stored: on the Pi 5's dotprod cores its
     compute-bound prefill loses the repacked kernels' ×3.2; decode and memory are unchanged."""

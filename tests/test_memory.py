@@ -44,6 +44,55 @@ def test_kv_cache_sliding_window_gemma3(catalog):
     assert mem.kv_cache_bytes(m, 32768) < 0.2 * 2 * 26 * 32768 * 256 * 2
 
 
+@pytest.mark.parametrize(
+    "model_id, n_layers, n_ctx, swa_full, mib",
+    [
+        # llama.cpp's KV buffers for twins cut to n_layers (llama-cpp-python 0.3.36, this machine):
+        # windowed by default, the whole context with swa_full (llama_context_default_params, Llama())
+        ("gemma-3-1b-it", 12, 4096, False, 18.0), ("gemma-3-1b-it", 12, 4096, True, 48.0),
+        ("gemma-3-1b-it", 12, 32768, False, 74.0), ("gemma-3-1b-it", 12, 32768, True, 384.0),
+        ("gemma-2-2b-it", 4, 8192, False, 100.0), ("gemma-2-2b-it", 4, 8192, True, 128.0),
+    ],
+)
+def test_kv_cache_full_size_sliding_window_layers(catalog, model_id, n_layers, n_ctx, swa_full, mib):
+    m = catalog.model(model_id).model_copy(update={"n_layers": n_layers})
+    assert mem.kv_cache_bytes(m, n_ctx, "f16", 512, swa_full=swa_full) == mib * MIB
+
+
+@pytest.mark.parametrize(
+    "n_ctx, flash_attn, mib",
+    [
+        # SmolLM2-135M (vocab 49,152, hidden 576): llama.cpp caps n_ubatch at n_ctx (n_ubatch 256 / 300 /
+        # 100 reported) and its compute buffer with it: 4 B × n_ubatch × (49,152 + 2 × 576), measured
+        # 49.13 / 57.57 / 19.19 MiB with flash attention on and off; from 512 tokens on the 512-token one
+        (256, True, 4 * 256 * (49152 + 1152) / MIB), (256, False, 4 * 256 * (49152 + 1152) / MIB),
+        (300, True, 4 * 300 * (49152 + 1152) / MIB), (100, False, 4 * 100 * (49152 + 1152) / MIB),
+        (512, True, 98.25), (3000, True, 98.25),
+    ],
+)
+def test_compute_buffer_micro_batch_capped_at_the_context(catalog, n_ctx, flash_attn, mib):
+    from advisor.engine import empirical
+
+    m = catalog.model("smollm2-135m-instruct")
+    assert empirical.guess_compute_buffer_bytes(m, n_ctx, 512, flash_attn=flash_attn) == int(mib * MIB)
+    w = Workload(context_tokens=n_ctx, prompt_tokens=n_ctx // 4, output_tokens=n_ctx // 4, flash_attn="on" if flash_attn else "off")
+    assert mem.estimate_memory(m, catalog.file_type("Q8_0"), catalog.ggml_types, w).compute_buffer_bytes == int(mib * MIB)
+
+
+@pytest.mark.parametrize("cache", ["q8_0", "q4_0"])
+def test_a_quantized_kv_cache_without_flash_attention_is_refused(cache):
+    """llama.cpp: "quantized V cache requires flash_attn to be enabled" — it creates no context."""
+    from advisor.errors import BadInputError
+
+    with pytest.raises(BadInputError) as exc:
+        Workload(kv_cache_type=cache, flash_attn="off")
+    assert str(exc.value) == (f"a {cache} KV cache needs flash attention: llama.cpp refuses a quantized V cache without it; "
+                              "turn flash attention on (or auto), or use an f16 KV cache")
+    for flash_attn in ("on", "auto"):
+        assert Workload(kv_cache_type=cache, flash_attn=flash_attn).kv_cache_type == cache
+    assert Workload(kv_cache_type="f16", flash_attn="off").flash_attn == "off"
+
+
 def test_llama3_8b_q8_0_weights_by_hand(catalog):
     """Q8_0: every matrix at 34 B per 32 weights, norms F32."""
     m = catalog.model("llama-3-8b-instruct")

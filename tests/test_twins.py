@@ -266,3 +266,33 @@ def test_repacked_copy_is_the_buffer_llama_cpp_reports(model_id, file_type, twin
         assert (predicted == 0) == (file_type == "Q8_0")
     # the mapped file holds every tensor's bytes at most (a repacked tensor at an end of the file falls outside its range)
     assert b.model_buffers.get("CPU_Mapped", 0) <= sum(x for _, _, x in rows) + 0.01 * 2**20
+
+
+@pytest.mark.parametrize("n_ctx", [100, 300, 2048])
+def test_a_context_shorter_than_the_micro_batch_shrinks_the_compute_buffer(n_ctx, twin_cache, catalog):
+    """llama.cpp caps n_ubatch at n_ctx, and its compute buffer with it (empirical.guess_compute_buffer_bytes)."""
+    from advisor.engine import empirical
+    from advisor.validate.buffers import measure_buffers
+    from advisor.validate.twin import build_twin
+
+    model = catalog.model("smollm2-135m-instruct")
+    b = measure_buffers(build_twin(model, "Q8_0", twin_cache, threads=os.cpu_count()), n_ctx=n_ctx, flash_attn=False)
+    assert b.n_ubatch == min(512, n_ctx)
+    predicted = empirical.guess_compute_buffer_bytes(model, n_ctx, 512, flash_attn=False)
+    assert predicted == pytest.approx(b.compute_buffer_bytes, rel=0.02)
+
+
+@pytest.mark.parametrize("cache", ["q8_0", "q4_0"])
+def test_llama_cpp_refuses_a_quantized_v_cache_without_flash_attention(cache, twin_cache, catalog):
+    """What records.Workload refuses (--kv-cache q8_0 --flash-attn off) llama.cpp refuses too; with
+    flash attention the quantized cache is the engine's size."""
+    from advisor.engine.memory import kv_cache_bytes
+    from advisor.validate.buffers import measure_buffers
+    from advisor.validate.twin import build_twin
+
+    model = catalog.model("smollm2-135m-instruct")
+    path = build_twin(model, "Q8_0", twin_cache, threads=os.cpu_count())
+    with pytest.raises(AdvisorError, match="quantized V cache requires flash_attn"):
+        measure_buffers(path, n_ctx=2048, type_k=cache, flash_attn=False)
+    b = measure_buffers(path, n_ctx=2048, type_k=cache, flash_attn=True)
+    assert abs(b.kv_buffer_bytes - kv_cache_bytes(model, 2048, cache)) <= 0.01 * 2**20

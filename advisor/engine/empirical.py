@@ -77,7 +77,13 @@ def guess_compute_buffer_bytes(model: ModelSpec, n_ctx: int, n_ubatch: int, *, f
     llama.cpp 0.3.36 with flash attention off on twins: SmolLM2-135M at 2,048 / 8,192 tokens
     −1.1 % / +0.2 %, LFM2-350M 0.0 % / 0.0 %, and tiny smollm3/qwen3moe/lfm2 twins within 0.1 %
     of the attention phase (tests/test_twins_moe.py).
+
+    A context shorter than the micro-batch shrinks it: with causal attention llama.cpp caps
+    n_batch at n_ctx and n_ubatch at n_batch (llama-context.cpp), so ``n_ubatch`` here is
+    min(n_ubatch, n_ctx) — measured: SmolLM2-135M at n_ctx 256 / 300 / 100 reports n_ubatch 256 /
+    300 / 100 and 49.13 / 57.57 / 19.19 MiB, this formula at the capped micro-batch to the 0.01 MiB.
     """
+    n_ubatch = min(n_ubatch, n_ctx)
     logits = model.vocab_size * n_ubatch * 4
     activations = 2 * model.hidden_size * n_ubatch * 4
     if flash_attn:

@@ -118,16 +118,19 @@ def swa_cells(model: ModelSpec, n_ctx: int, n_ubatch: int, *, pad: int = empiric
     return min(kv_cells(n_ctx, pad=pad), kv_cells(model.sliding_window + n_ubatch, pad=pad))
 
 
-def kv_cache_bytes(model: ModelSpec, n_ctx: int, cache_type: str = "f16", n_ubatch: int = 512, *, sums: LayerSums | None = None) -> int:
+def kv_cache_bytes(model: ModelSpec, n_ctx: int, cache_type: str = "f16", n_ubatch: int = 512, *, sums: LayerSums | None = None,
+                   swa_full: bool = False) -> int:
     """KV cache = Σ_layers 2 × cells_layer × n_kv_heads_layer × head_dim × bytes(cache type).
 
     K and V each store n_kv_heads × head_dim values per cell (GQA: kv heads, not query heads);
-    sliding-window layers (Gemma 2/3) hold only the window plus one micro-batch.
+    sliding-window layers (Gemma 2/3) hold only the window plus one micro-batch — llama.cpp's
+    default (common ``--swa-full`` off); ``swa_full`` True: they hold the whole context, as
+    ``llama_context_default_params`` and llama-cpp-python's ``Llama()`` allocate them.
     """
     block, size = KV_CACHE_GEOMETRY[cache_type]
     sums = sums or layer_sums(model)
     full = kv_cells(n_ctx)
-    local = swa_cells(model, n_ctx, n_ubatch) if sums.swa_kv_dims else 0
+    local = (full if swa_full else swa_cells(model, n_ctx, n_ubatch)) if sums.swa_kv_dims else 0
     # rows are whole blocks: n_kv_heads × head_dim is a multiple of 32 for every catalog model
     return 2 * (full * sums.global_kv_dims + local * sums.swa_kv_dims) // block * size
 

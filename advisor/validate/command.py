@@ -85,7 +85,8 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
 @click.option("--output-tokens", default=64, show_default=True, type=TOKENS, help="Tokens to generate.")
 @click.option("--threads", default=None, type=THREADS, help="Default: the machine's cores.")
 @click.option("--repeats", default=3, show_default=True, type=positive_int(100), help="Measured repeats (median).")
-@click.option("--kv-cache", type=click.Choice(KV_CACHE_TYPES), default="f16", show_default=True, help="KV cache type.")
+@click.option("--kv-cache", type=click.Choice(KV_CACHE_TYPES), default="f16", show_default=True,
+              help="KV cache type (K and V); q8_0 and q4_0 need flash attention on or auto, as llama.cpp does.")
 @click.option("--flash-attn", type=click.Choice(["on", "off", "auto"]), default="auto", show_default=True,
               help="llama.cpp flash attention for the run and the prediction (auto = llama.cpp's default, on for CPU).")
 @click.option("--force", is_flag=True, help="Run even when the prediction says it will not fit in available memory.")
@@ -104,12 +105,16 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     with the prediction: load time, weights, model/KV/compute buffers, peak RSS, prefill, decode,
     time to first token. Every run (and every failure) is recorded; exit code 4 when the run fails."""
     from advisor.local import local_profile, local_profile_path, run_profile
+    from advisor.records import Workload
     from advisor.validate.predicted_vs_measured import run_validation
 
     if prompt_tokens + output_tokens > context:
         raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
     if runtime_id is not None and runtime_id.strip().lower() not in ("llama.cpp", "llama-cpp"):
         return _validate_runtime(fmt, runtime_id, model_id, quant_id, gguf, prompt_tokens, output_tokens, repeats)
+    # the workload's own checks (a quantized KV cache without flash attention) before anything runs
+    Workload(context_tokens=context, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+             kv_cache_type=kv_cache, flash_attn=flash_attn)  # type: ignore[arg-type]
     _require_validate_extra()  # before the minutes of profiling and twin building
     from advisor.catalog import load_catalog
     from advisor.store import check_writable
