@@ -1086,6 +1086,14 @@ class DownloadLimit(Record):
         return not self.runtimes or runtime_id in self.runtimes
 
 
+def gpu_named(device: DeviceProfile, words: tuple[str, ...]) -> bool:
+    """The device's GPU name contains one of ``words`` (case-insensitive); no words: any device."""
+    if not words:
+        return True
+    gpu = device.gpu.name.lower() if device.gpu is not None else ""
+    return any(w.lower() in gpu for w in words)
+
+
 class AllocationLimit(Record):
     """Largest single buffer/allocation through one API (WebGPU binding, OpenCL max alloc)."""
 
@@ -1102,10 +1110,7 @@ class AllocationLimit(Record):
 
     def applies_to(self, device: DeviceProfile) -> bool:
         """Does the limit hold on ``device``'s GPU (its name names one of ``gpu_names``)?"""
-        if not self.gpu_names:
-            return True
-        gpu = device.gpu.name.lower() if device.gpu is not None else ""
-        return any(w.lower() in gpu for w in self.gpu_names)
+        return gpu_named(device, self.gpu_names)
 
 
 class BrowserPlatform(Record):
@@ -1141,9 +1146,7 @@ class BrowserPlatform(Record):
         if not self.webgpu or device.gpu is None:
             return False
         hosts = self.webgpu_platforms or self.host_platforms
-        gpu = device.gpu.name.lower()
-        return any(p in hosts for p in device.platforms) and (
-            not self.webgpu_gpu_names or any(w.lower() in gpu for w in self.webgpu_gpu_names))
+        return any(p in hosts for p in device.platforms) and gpu_named(device, self.webgpu_gpu_names)
 
     #: the page's process limit (None: none published; the device budget applies)
     tab_memory_limit: ByteSize | None = None
