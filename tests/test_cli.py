@@ -939,3 +939,25 @@ def test_a_speed_miss_is_worded_in_plain_numbers(value, limit, text):
     from advisor.wording import reason_text
 
     assert reason_text(Reason("speed", value=value, limit=limit)) == text
+
+
+# A device that cannot host the target, or a browser it does not run, is one Error: line naming the
+# target, the device and the choices, as the engine words it — not the devices-for row's "the
+# deployment target cannot run on this device (linux)", which named neither.
+@pytest.mark.parametrize("args, message", [
+    (["predict", "--device", "raspberry-pi-5-8gb", "--model", "qwen3-0.6b", "--target", "ios-app"],
+     "Error: the iOS / iPadOS app target cannot run on Raspberry Pi 5 (8 GB) (a sbc running linux); targets for this "
+     "device: Server / command line (server), Desktop app (desktop-app)"),
+    (["recommend", "--device", "pixel-8", "--entitlement", "increased-memory"],
+     "Error: the iOS / iPadOS app target cannot run on Google Pixel 8 (a phone running android); targets for this "
+     "device: Server / command line (server), Android app (android-app), Browser tab (browser)"),
+    (["recommend", "--device", "iphone-15-pro", "--target", "browser", "--browser", "chrome-android"],
+     "Error: browser 'chrome-android' does not run on Apple iPhone 15 Pro; its browsers: Safari (iOS / iPadOS) (safari-ios)"),
+    # a typo is an unknown browser with the ids --browser takes (it read "chrome does not run on this device")
+    (["recommend", "--device", "iphone-15-pro", "--target", "browser", "--browser", "chrome"],
+     "Error: unknown browser 'chrome'; browsers: chrome-desktop, chrome-android, safari-ios, safari-macos, firefox"),
+])
+def test_a_refused_target_or_browser_names_device_and_choices(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (1, "")
+    assert err.strip() == message
