@@ -196,7 +196,7 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
         ("Time to first token", format_seconds(sp.ttft_s), f"{rec.workload.prompt_tokens:,}-token prompt", None),
         ("Quality (of 100)", f"{pick.quality_score:.0f}", f"license {cat.models[pick.model_id].license}",
          f"license class: {cat.models[pick.model_id].license_class}"),
-        ("Energy (J)", energy, f"per {format_seconds(sp.response_s)} response", "one full response: device power × time"),
+        ("Energy (J)", energy, f"per {format_seconds(sp.response_s)} response", f"one full response: device power × time; power {sp.energy_basis}"),
     ]
     for row in (cards[:3], cards[3:]):
         for col, (label, value, note, help_text) in zip(st.columns(3), row):

@@ -13,6 +13,7 @@ from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import wh_per_1000_responses
+from advisor.engine.speed import device_power_w
 from advisor.errors import BadInputError
 from advisor.engine.recommend import READING_SPEED_TPS, Constraints, Recommendation, best_quant, candidate_variants, offered_to
 from advisor.records import DeviceProfile, Estimate, PathFactors, Reason, Workload
@@ -106,7 +107,7 @@ def compare_devices(
         e = evaluate(model, ftype, d, workload, catalog, overrides=overrides, variant=on_d)
         tps = e.speed.decode_tokens_per_s if e.speed else None
         price = d.price.usd if d.price else None
-        watts = d.power.typical_w or d.power.max_w
+        watts = device_power_w(d)  # the power of the energy figures: (tok/s per W) × (J/token) = 1
         energy = e.speed.energy_j_per_response if e.speed else None
         out.append(DeviceComparison(
             device=d, estimate=e, price_usd=price,

@@ -288,9 +288,9 @@ class Catalog:
             return self.devices[key]
         from advisor.engine.power_modes import MODE_SEPARATOR, with_power_mode
 
-        base, sep, mode = key.partition(MODE_SEPARATOR)
-        if sep and base in self.devices:
-            return with_power_mode(self.devices[base], mode)
+        base, sep, _ = key.partition(MODE_SEPARATOR)
+        if sep and base in self.devices:  # the mode as typed (matched case-insensitively), so errors quote it
+            return with_power_mode(self.devices[base], device_id.strip().partition(MODE_SEPARATOR)[2])
         raise UnknownIdError(_unknown("device", device_id, self.devices, "advisor devices"))
 
     def has_device(self, device_id: str) -> bool:

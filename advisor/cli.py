@@ -429,7 +429,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},
             *_load_rows(d.get("load")),
             {"item": "energy", "value": "-" if sp["energy_j_per_response"] is None else f"{sp['energy_j_per_token']:.2f} J/token, {sp['energy_j_per_response']:.0f} J/response",
-             "basis": "device power × time"},
+             "basis": "device power × time; power " + (sp.get("energy_basis") or "-")},
             {"item": "backend", "value": _backend_words(d, sp), "basis": ""},
         ]
     for note in d.get("notes", []):
@@ -490,7 +490,7 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
     from advisor.catalog import load_catalog
     from advisor.engine.fleet import fleet_quote
     from advisor.engine.recommend import cheapest_per_class
-    from advisor.serialize import device_option_dict, workload_dict
+    from advisor.serialize import device_option_dict, rounded, workload_dict
     from advisor.wording import option_reason
 
     from advisor.api import runtime_choice
@@ -525,9 +525,9 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
         devices = []
         for o, q in zip(options, quotes):
             d = device_option_dict(o, catalog)
-            d["fleet_price_usd"] = q.fleet_price_usd
+            d["fleet_price_usd"] = rounded("fleet_price_usd", q.fleet_price_usd)
             d["price_covers"] = o.device.price.covers if o.device.price else None
-            d["energy_wh_per_1000_responses"] = q.energy_wh_per_1000_responses
+            d["energy_wh_per_1000_responses"] = rounded("energy_wh_per_1000_responses", q.energy_wh_per_1000_responses)
             devices.append(d)
         _emit(dumps_json({
             "schema": "edge-model-advisor/devices-for", "schema_version": 1, "model": model_id, "quant": quant_id,

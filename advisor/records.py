@@ -1477,6 +1477,9 @@ class SpeedEstimate:
     prefill_repack_speedup: float = 1.0
     #: the prefill rate's terms (peak × efficiency × weight types, FLOPs per prompt token), worded
     prefill_basis: str = ""
+    #: the power figure the energy figures (and tok/s per W) are based on, worded
+    #: (``engine.speed.device_power_basis``)
+    energy_basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "response_s": rounded("response_s", s.response_s),
             "energy_j_per_token": rounded("energy_j_per_token", s.energy_j_per_token),
             "energy_j_per_response": rounded("energy_j_per_response", s.energy_j_per_response),
+            "energy_basis": s.energy_basis or None,
             "backend": s.backend,
             "threads": s.threads,
             "gpu_layers": s.gpu_layers,

@@ -318,6 +318,8 @@ def usd_text(usd: float) -> str:
 
 #: How a GPU-only price is marked wherever it is shown.
 GPU_ONLY = "GPU only, host not included"
+#: The same mark on a figure divided by such a price (tok/s per $), where a table cell is short.
+GPU_ONLY_SHORT = "GPU only"
 
 
 def deployment_line(dep: Any) -> str:

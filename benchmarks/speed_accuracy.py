@@ -26,6 +26,12 @@ from published import fit_paths as fit_published_paths  # noqa: E402
 from published import load_check_rows, load_priors, load_rows, load_unfitted_rows  # noqa: E402
 
 
+def cell(text: object) -> str:
+    """A Markdown table cell: a '|' inside it (labels like 'Device | model | runtime') escaped, so
+    the row keeps its columns."""
+    return str(text).replace("|", "\\|")
+
+
 def ape(pred: float, meas: float) -> float:
     return abs(pred - meas) / meas * 100
 
@@ -49,7 +55,7 @@ def power_mode_table(rows, catalog, priors) -> list[str]:
         path = execution_path(o.device)
         preds = [predict(dataclasses.replace(o, device=with_power_mode(o.device, n)), priors[path], catalog.ggml_types) for n in names]
         closest = min(range(len(names)), key=lambda i: abs(preds[i] / o.value - 1))
-        lines.append(f"| {o.label} | {o.metric} | {o.value:g} | " + " | ".join(f"{p:.1f} ({(p - o.value) / o.value * 100:+.0f}%)" for p in preds)
+        lines.append(f"| {cell(o.label)} | {o.metric} | {o.value:g} | " + " | ".join(f"{p:.1f} ({(p - o.value) / o.value * 100:+.0f}%)" for p in preds)
                      + f" | {names[closest]} |")
     return lines
 
@@ -65,7 +71,7 @@ def check_table(rows, catalog, shipped) -> list[str]:
         p_own = predict(own, shipped[execution_path(own.device)], catalog.ggml_types)
         cpu_err.append(ape(p_cpu, o.value))
         own_err.append(ape(p_own, o.value))
-        lines.append(f"| {o.label} | {o.value:g} | {p_cpu:.1f} ({(p_cpu - o.value) / o.value * 100:+.0f}%, {execution_path(o.device)}) "
+        lines.append(f"| {cell(o.label)} | {o.value:g} | {p_cpu:.1f} ({(p_cpu - o.value) / o.value * 100:+.0f}%, {execution_path(o.device)}) "
                      f"| {p_own:.1f} ({(p_own - o.value) / o.value * 100:+.0f}%, {execution_path(own.device)}) |")
     if rows:
         lines += ["", f"MdAPE over {len(rows)} rows: CPU path {statistics.median(cpu_err):.0f}%, device's path {statistics.median(own_err):.0f}%."]
@@ -90,7 +96,7 @@ def checked_table(checked, groups, catalog, priors, shipped, lodo) -> list[str]:
         for key in ((r.device_class, o.metric), ("all", o.metric)):
             every.setdefault(key, []).append(ape(p_out, o.value))
         why = r.excluded.split(":")[0]
-        lines.append(f"| {o.label} | {o.metric} | {why} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% "
+        lines.append(f"| {cell(o.label)} | {o.metric} | {cell(why)} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% "
                      f"| {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |")
     lines += ["", "With these rows added to the rows above (leave-one-device-out MdAPE, the check-only rows held out as above):", "",
               "| device class | metric | n | LODO MdAPE, fitted rows | n with check-only rows | LODO MdAPE, all rows |", "|---|---|---|---|---|---|"]
@@ -167,7 +173,7 @@ def main() -> int:
     for r, path, p_ship, p_in, p_out, alone, _ in table:
         o = r.observation
         detail.append(
-            f"| {o.label} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
+            f"| {cell(o.label)} | {o.metric} | {o.value:g} | {p_ship:.1f} | {(p_ship - o.value) / o.value * 100:+.0f}% | {p_out:.1f} | {(p_out - o.value) / o.value * 100:+.0f}% |"
         )
     checked = load_rows(catalog, checked=True) + load_unfitted_rows(catalog)
     for d in sorted({r.device_key for r in checked} - set(lodo)):

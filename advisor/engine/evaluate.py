@@ -479,6 +479,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
         sustained_basis="" if sus is None else (f"{sus.decode_fraction:.0%} of the first runs' decode after {sus.after} "
                                                 f"({sus.basis}: {sus.source})"),
         prefill_repack_speedup=float(core.repack_speedup(c, d)) if on_cpu else 1.0,
+        energy_basis=spd.device_power_basis(device),
     )
 
 

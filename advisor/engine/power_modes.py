@@ -9,7 +9,8 @@ its cores and bandwidth). Other modes scale from it:
     CPU FP32 rate   × Σ(cores online × min(GHz, mode GHz)) / Σ(cores × GHz)   (fastest cores stay online)
     GPU FP16 rate   × mode GPU GHz / top GPU GHz × mode GPU units / top GPU units
     memory          the mode's bandwidth (memory clock × bus width)
-    power           the mode's budget; the typical draw × mode budget / top budget
+    power           the mode's budget; the typical draw × mode budget / top budget (the power
+                    note states both, then the top mode's own note)
 
 Not scaled: the per-layer fixed costs of the execution paths (fitted per path, not per clock) and
 a one-thread read bandwidth measured by ``advisor profile``.
@@ -30,8 +31,9 @@ def find_mode(device: DeviceProfile, name: str) -> PowerMode:
         if mode.name.lower() == name.strip().lower():
             return mode
     if not device.power.modes:
-        raise UnknownIdError(f"device {device.id} lists no power modes; drop '{MODE_SEPARATOR}{name}' "
-                             "(only profiles with a published mode table, like the Jetsons', have them)")
+        raise UnknownIdError(f"device {device.id} has no power modes (its profile publishes no mode table), so there is no "
+                             f"'{name.strip()}' mode: drop '{MODE_SEPARATOR}{name.strip()}' to use its own figures; 'advisor devices' "
+                             "lists the devices that have power modes in its 'power modes' column")
     names = ", ".join(m.name for m in device.power.modes)
     raise UnknownIdError(f"unknown power mode '{name}' for {device.id}; use one of {names} "
                          f"(e.g. {device.id}{MODE_SEPARATOR}{device.power.modes[-1].name})")
@@ -80,7 +82,12 @@ def with_power_mode(device: DeviceProfile, name: str) -> DeviceProfile:
             "bandwidth_note": f"{mode.memory_bandwidth_gbs:g} GB/s at the memory clock of the {label}"})
     p = device.power
     typical = None if p.typical_w is None else p.typical_w * mode.max_w / top.max_w
-    power = p.model_copy(update={"max_w": mode.max_w, "typical_w": typical, "active_mode": mode.name})
+    note = p.note
+    if mode is not top:  # the profile's note words the top mode's figures: state this mode's first
+        draw = ("" if typical is None else
+                f", typical {round(typical, 3):g} W while generating = {p.typical_w:g} W × {mode.max_w:g}/{top.max_w:g}")
+        note = f"{label}: {mode.max_w:g} W budget{draw}" + (f". {top.name} mode: {p.note}" if p.note else "")
+    power = p.model_copy(update={"max_w": mode.max_w, "typical_w": typical, "active_mode": mode.name, "note": note})
     return device.model_copy(update={
         "id": device.id + suffix, "name": f"{device.name} ({label})", "cpu": cpu, "gpu": gpu, "memory": memory,
         "power": power, "notes": (device.notes + " " if device.notes else "") + f"Run in the {label}: {mode.note}".rstrip(": ")})

@@ -473,5 +473,26 @@ def decode_bound(t_mem: float, t_comp: float, t_fixed: float) -> str:
 
 
 def device_power_w(device: DeviceProfile) -> float:
-    """Draw while generating: the profile's typical figure, else a share of the envelope."""
+    """Draw while generating: the profile's typical figure, else a share of the envelope. The one
+    power figure of every energy figure (J/token, J/response) and of tok/s per W."""
     return device.power.typical_w or device.power.max_w * POWER_FRACTION_OF_MAX
+
+
+def _watts(w: float) -> str:
+    return f"{round(w, 3):g} W"
+
+
+def device_power_basis(device: DeviceProfile) -> str:
+    """Which power figure ``device_power_w`` took, in words: the profile's typical draw (in a power
+    mode, the top mode's typical draw scaled to the mode's budget), else a share of the maximum."""
+    p = device.power
+    mode = next((m for m in p.modes if m.name == p.active_mode), None)
+    top = p.modes[0] if p.modes else None
+    if p.typical_w:
+        if mode is not None and top is not None and mode is not top:
+            return (f"{_watts(p.typical_w)}: the {mode.name} power mode's typical draw while generating, the "
+                    f"{top.name} mode's {_watts(p.typical_w * top.max_w / p.max_w)} × {p.max_w:g}/{top.max_w:g} W ({p.basis})")
+        return f"{_watts(p.typical_w)}: the profile's typical draw while generating ({p.basis})"
+    envelope = f"the {mode.name} power mode's {_watts(p.max_w)} budget" if mode is not None else f"the {_watts(p.max_w)} maximum"
+    return (f"{_watts(device_power_w(device))}: {POWER_FRACTION_OF_MAX:.0%} of {envelope} ({p.basis}); "
+            "the profile gives no typical draw")

@@ -17,7 +17,7 @@ def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: C
               overrides: Mapping[str, Any], deployments: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Per device its figures and their basis (under a target also the target's budget there),
     per model its size, license and quality score."""
-    from advisor.engine.speed import execution_path
+    from advisor.engine.speed import device_power_basis, device_power_w, execution_path
 
     devs = []
     for d in devices:
@@ -42,6 +42,8 @@ def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: C
             "power_max_w": d.power.max_w,
             "power_basis": d.power.basis,
             "power_note": d.power.note,
+            "energy_power_w": round(device_power_w(d), 3),  # the power of every energy figure and of tok/s per W
+            "energy_basis": device_power_basis(d),
             "execution_path": execution_path(d),
             "speed_calibration": "calibrated" if calibrated else "path default",
             "speed_calibration_basis": f.basis,

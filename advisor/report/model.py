@@ -27,6 +27,7 @@ from advisor.engine.evaluate import evaluate
 from advisor.engine.fleet import fleet_quote, wh_per_1000_responses
 from advisor.engine.recommend import ALL_RUNTIMES, Constraints, Recommendation, candidate_variants, cheapest_by_class
 from advisor.engine.runtimes import LLAMA_CPP, format_of
+from advisor.engine.speed import device_power_w
 from advisor.errors import AdvisorError, BadInputError, UnknownIdError
 from advisor.records import DeviceProfile, Estimate, Reason, Workload
 from advisor.report.chart_data import chart_data
@@ -244,10 +245,10 @@ def _id_error(req: Requirements, field_name: str, exc: UnknownIdError, option: s
 
 def _compare(est: Estimate, device: DeviceProfile) -> DeviceComparison:
     """The value metrics of ``analysis.compare_devices`` for an estimate already made (in any
-    runtime's format, under the target's budget): tok/s per dollar and per typical watt, energy."""
+    runtime's format, under the target's budget): tok/s per dollar and per watt (of the energy figures), energy."""
     tps = est.speed.decode_tokens_per_s if est.speed else None
     price = device.price.usd if device.price else None
-    watts = device.power.typical_w or device.power.max_w
+    watts = device_power_w(device)  # the power of the energy figures: (tok/s per W) × (J/token) = 1
     energy = est.speed.energy_j_per_response if est.speed else None
     return DeviceComparison(
         device=device, estimate=est, price_usd=price,
@@ -572,8 +573,8 @@ def _tiers(req: Requirements, cand: Candidates, workload: Workload, catalog: Cat
 
 def _ranking_entry(rank: int, r: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("device", "device_name", "device_class", "model", "quant", "runtime", "backend", "format", "unit_price_usd", "fleet_price_usd",
-            "decode_tokens_per_s", "decode_low", "decode_high", "ttft_s", "energy_wh_per_1000_responses",
-            "tokens_per_s_per_dollar", "tokens_per_s_per_watt", "headroom_bytes", "price_covers")
+            "decode_tokens_per_s", "decode_low", "decode_high", "sustained_decode_tokens_per_s", "ttft_s",
+            "energy_wh_per_1000_responses", "tokens_per_s_per_dollar", "tokens_per_s_per_watt", "headroom_bytes", "price_covers")
     return {"rank": rank, **{k: r[k] for k in keys}}
 
 

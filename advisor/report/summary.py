@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from advisor.catalog import Catalog
 from advisor.report.requirements import Requirements
 from advisor.units import format_seconds, format_size
-from advisor.wording import GPU_ONLY, LICENSE_CLASS_WORDS, TTFT_COMFORT_S, not_hosting_text, plural, tps
+from advisor.wording import GPU_ONLY, GPU_ONLY_SHORT, LICENSE_CLASS_WORDS, TTFT_COMFORT_S, not_hosting_text, plural, tps
 
 if TYPE_CHECKING:
     from advisor.report.model import Candidates
@@ -130,7 +130,8 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[s
         f"'{GPU_ONLY}' buys a graphics card alone: it is never the cheapest device of its class."),
         ("Energy per 1,000 responses = the device's power while generating (typical figure, else a share of its maximum) × "
         "the time for one prompt and response, × 1,000; idle power between requests is not included."),
-        "Tokens/s per dollar and per watt divide the decode speed by the unit price and by the device's typical power.",
+        ("Tokens/s per dollar and per watt divide the decode speed by the unit price and by the same power as the energy "
+         f"figures (so tok/s per W × J/token = 1); tok/s per $ marked '{GPU_ONLY_SHORT}' divides by a graphics card's price alone."),
         ("Decode and prefill figures carry ~80% confidence bands (low–high) from the spread of the calibration fit; "
         "the basis of each figure is listed under Evidence."),
         "Prices are street-price figures from the device profiles; their basis (datasheet/estimated) is shown per device.",

@@ -6,13 +6,13 @@ CSV, JSON and XLSX take the raw numbers from ``ReportData`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.report.model import RANK_WORDS, ReportData
 from advisor.units import format_seconds, format_size
-from advisor.wording import GPU_ONLY, band, plural, tps
+from advisor.wording import GPU_ONLY, GPU_ONLY_SHORT, band, plural, tps
 
 
 @dataclass
@@ -57,11 +57,21 @@ def num(v: float | None, digits: int = 1) -> str:
     return "-" if v is None else f"{v:,.{digits}f}"
 
 
+def watts(v: float | None) -> str:
+    """A power figure as the profile gives it (12.5, not 12 or 13; 41.667 for a scaled mode)."""
+    return "-" if v is None else f"{round(v, 3):g}"
+
+
 def ratio(v: float | None) -> str:
     """Small value ratios (tok/s per $ ≈ 0.05) keep three significant figures."""
     if v is None:
         return "-"
     return f"{v:.3g}"
+
+
+def per_dollar(v: float | None, covers: str | None = None) -> str:
+    """tok/s per $, marked where the price buys only a GPU (as ``money`` marks the price)."""
+    return ratio(v) + ("" if v is None or covers in (None, "device") else f" ({GPU_ONLY_SHORT})")
 
 
 def model_quant(r: Mapping[str, Any]) -> str:
@@ -108,22 +118,36 @@ def _summary(data: ReportData) -> Section:
     return s
 
 
+def with_sustained(t: Table, rows: Sequence[Mapping[str, Any]], decode_header: str) -> Table:
+    """``t`` with the sustained (throttled) decode beside the peak one where any row's device has a
+    published figure (``PowerSpec.sustained``); "-" on the rows of devices without one."""
+    if not any(r.get("sustained_decode_tokens_per_s") is not None for r in rows):
+        return t
+    i = t.headers.index(decode_header) + 1
+    t.headers.insert(i, "decode tok/s, sustained")
+    for cells, r in zip(t.rows, rows):
+        cells.insert(i, tps(r.get("sustained_decode_tokens_per_s")))
+    t.numeric.insert(i, True)
+    t.widths.insert(i, 7)
+    return t
+
+
 def _ranking(data: ReportData) -> Section | None:
     s = Section("ranking", f"Devices that meet the requirement, by {RANK_WORDS[data.requirements['rank_by']]}")
     if not data.ranking:
         s.paragraphs.append("None.")
         return s
-    s.tables.append(Table(
+    s.tables.append(with_sustained(Table(
         headers=["#", "device", "class", "model · quant", "unit price", "fleet price", "decode tok/s (80% band)", "TTFT",
                  "Wh / 1,000 responses", "tok/s per $", "tok/s per W"],
         rows=[[str(r["rank"]), r["device"], r["device_class"], model_quant(r), money(r["unit_price_usd"], r.get("price_covers")),
                money(r["fleet_price_usd"], r.get("price_covers")), band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
-               seconds(r["ttft_s"]), num(r["energy_wh_per_1000_responses"]), ratio(r["tokens_per_s_per_dollar"]),
+               seconds(r["ttft_s"]), num(r["energy_wh_per_1000_responses"]), per_dollar(r["tokens_per_s_per_dollar"], r.get("price_covers")),
                ratio(r["tokens_per_s_per_watt"])] for r in data.ranking],
         numeric=[True, False, False, False, True, True, True, True, True, True, True],
         widths=[3, 17, 6, 17, 7, 8, 12, 6, 9, 7, 7],
         highlight=[i == 0 for i in range(len(data.ranking))],
-    ))
+    ), data.ranking, "decode tok/s (80% band)"))
     if data.cheapest_per_class:
         s.tables.append(Table(
             caption="Cheapest device that meets the requirement, per class",
@@ -141,7 +165,7 @@ def _comparison(data: ReportData) -> Section:
     return Section("comparison", "Comparison: devices × models", paragraphs=[
         ("Every candidate model on every candidate device, in the quantization the library picks (the best one that "
         "meets the requirement, else the smallest one tried). Bands are ~80% intervals.")
-    ], tables=[Table(
+    ], tables=[with_sustained(Table(
         headers=["device", "model", "quant", "runtime", "status", "memory / usable", "headroom", "decode tok/s", "prefill tok/s",
                  "TTFT", "Wh / 1k resp.", "unit price", "fleet price", "tok/s per $", "tok/s per W"],
         rows=[[r["device"], r["model"], r["quant"] or "-", runtime_backend(r), r["status"] + (" (pick)" if r["pick"] else ""),
@@ -150,11 +174,11 @@ def _comparison(data: ReportData) -> Section:
                band(r["prefill_tokens_per_s"], r["prefill_low"], r["prefill_high"]), seconds(r["ttft_s"]),
                num(r["energy_wh_per_1000_responses"]), money(r["unit_price_usd"], r.get("price_covers")),
                money(r["fleet_price_usd"], r.get("price_covers")),
-               ratio(r["tokens_per_s_per_dollar"]), ratio(r["tokens_per_s_per_watt"])] for r in rows],
+               per_dollar(r["tokens_per_s_per_dollar"], r.get("price_covers")), ratio(r["tokens_per_s_per_watt"])] for r in rows],
         numeric=[False, False, False, False, False, True, True, True, True, True, True, True, True, True, True],
         widths=[15, 12, 6, 13, 8, 11, 6, 10, 10, 5, 4, 5, 6, 5, 5],
         highlight=[bool(r["pick"] and data.recommended and r["device"] == data.recommended["device"]) for r in rows],
-    )])
+    ), rows, "decode tok/s")])
 
 
 def _tiers(data: ReportData) -> Section | None:
@@ -285,8 +309,10 @@ def _evidence(data: ReportData) -> Section:
             [d["device"], "unit price", money(d["price_usd"], d.get("price_covers")), d["price_basis"] or "-", d["price_note"] or ""],
             [d["device"], "usable memory", size(d["usable_bytes"]), d["usable_basis"], d["usable_note"]],
             [d["device"], "memory bandwidth", f"{d['bandwidth_gbs']:g} GB/s", d["bandwidth_basis"], d["bandwidth_note"]],
-            [d["device"], "power (typical / max)", f"{num(d['power_typical_w'], 0)} / {d['power_max_w']:g} W", d["power_basis"],
+            [d["device"], "power (typical / max)", f"{watts(d['power_typical_w'])} / {watts(d['power_max_w'])} W", d["power_basis"],
              d["power_note"]],
+            [d["device"], "power of the energy figures", f"{watts(d['energy_power_w'])} W", d["power_basis"],
+             f"{d['energy_basis']}; J/token and Wh = this power × time, tok/s per W = decode tok/s ÷ this power"],
             [d["device"], "speed model", d["execution_path"],
              "calibrated" if d["speed_calibration"] == "calibrated" else "derived",
              (f"{d['speed_calibration_basis']} ({d['speed_calibration_measurements']} measurements); "
