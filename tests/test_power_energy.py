@@ -84,8 +84,8 @@ def test_the_report_rows_agree_on_the_power(capsys, untyped_pi):
 
 @pytest.mark.parametrize("device, words", [
     (PI5, ["8 W: the profile's typical draw while generating (estimated)"]),
-    (AGX + "@15W", ["12.5 W: the 15W power mode's typical draw", "the MAXN mode's 50 W × 15/60 W"]),
-    (AGX, ["50 W: the profile's typical draw"]),
+    (AGX + "@15W", ["7.7 W: the 15W power mode's typical draw", "the MAXN mode's 30.8 W × 15/60 W (estimated)"]),
+    (AGX, ["30.8 W: the profile's typical draw while generating (measured)"]),
 ])
 def test_the_energy_basis_names_the_power(capsys, device, words):
     code, out, _ = run(capsys, "predict", "--model", MODEL, "--device", device, "--format", "json")
@@ -111,13 +111,13 @@ def test_the_energy_basis_without_a_typical_draw(capsys, untyped_pi):
 
 def test_a_power_mode_states_its_own_power(catalog, capsys):
     d = catalog.device(AGX + "@15W")
-    assert d.power.note.startswith("15W power mode: 15 W budget, typical 12.5 W while generating = 50 W × 15/60. MAXN mode: ")
-    assert catalog.device(AGX + "@50W").power.note.startswith("50W power mode: 50 W budget, typical 41.667 W")
+    assert d.power.note.startswith("15W power mode: 15 W budget, typical 7.7 W while generating = 30.8 W × 15/60. MAXN mode: ")
+    assert catalog.device(AGX + "@50W").power.note.startswith("50W power mode: 50 W budget, typical 25.667 W")
     assert catalog.device(AGX + "@maxn").power.note == catalog.device(AGX).power.note  # the profile's own figures
     code, out, err = run(capsys, "report", "--model", MODEL, "--device", AGX + "@15W", "--format", "md")
     assert code == 0, err
     row = next(ln for ln in out.splitlines() if "| power (typical / max) |" in ln)
-    assert "| 12.5 / 15 W |" in row and "typical 12.5 W" in row
+    assert "| 7.7 / 15 W |" in row and "typical 7.7 W" in row  # not 8 / 15 W
 
 
 def test_a_power_mode_on_a_device_without_modes_is_one_clear_line(capsys):
@@ -187,3 +187,4 @@ def test_devices_for_json_rounds_as_every_json_output(capsys):
         for key in ("energy_wh_per_1000_responses", "fleet_price_usd"):
             v = d[key]
             assert v is None or v == round(v, DECIMALS[key]), (d["device"]["id"], key, v)
+

@@ -41,8 +41,9 @@ def test_the_15w_mode_by_hand(catalog):
     assert d.gpu.fp16_tflops == pytest.approx(5.170370, rel=1e-6)
     assert d.gpu.name.endswith("15W power mode: ≤ 421 MHz, 3 of 8 units")  # what the dashboard's device line shows
     assert d.memory.bandwidth_gbs == 136.5 and d.memory.bandwidth_basis == "derived"
-    # typical 50 W × 15 / 60
-    assert (d.power.max_w, d.power.typical_w) == (15.0, 12.5)
+    # typical 30.8 W (measured in MAXN) × 15 / 60, an estimate in this mode
+    assert (d.power.max_w, d.power.typical_w, d.power.basis) == (15.0, pytest.approx(7.7), "estimated")
+    assert top.power.basis == "measured"
     assert top.memory.bandwidth_gbs == 204.8 and top.power.active_mode is None  # the catalog's own profile is untouched
 
 
@@ -59,13 +60,13 @@ def test_the_top_mode_is_the_profile(catalog):
 def test_a_mode_is_the_same_estimate_as_a_hand_written_profile(catalog, tmp_path):
     """One engine path: the 30W mode predicts exactly what a profile written by hand with the 30W
     figures predicts (8 cores at 1.728 GHz: 422.4 × 13.824 / 26.4 = 221.184 GFLOPS; GPU 42.6 ×
-    0.62475 / 1.3 × 4 / 8 = 10.236288 TFLOPS; 204.8 GB/s; 30 W, typical 25 W)."""
+    0.62475 / 1.3 × 4 / 8 = 10.236288 TFLOPS; 204.8 GB/s; 30 W, typical 30.8 × 30/60 = 15.4 W)."""
     src = Path(catalog.root) / "profiles" / "jetson" / f"{AGX}.toml"
     raw = tomllib.loads(src.read_text())
     raw["id"] = "hand-30w"
     raw["cpu"].update(cores=8, threads=8, clusters=[{"name": "Cortex-A78AE", "cores": 8, "ghz": 1.728}], fp32_gflops=221.184)
     raw["gpu"]["fp16_tflops"] = 10.236288
-    raw["power"].update(max_w=30.0, typical_w=25.0)
+    raw["power"].update(max_w=30.0, typical_w=15.4, basis="estimated")
     for key in ("modes", "modes_source", "modes_verification"):
         raw["power"].pop(key)
     hand = _validate(DeviceProfile, raw, "hand-30w")

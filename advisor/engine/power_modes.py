@@ -87,7 +87,9 @@ def with_power_mode(device: DeviceProfile, name: str) -> DeviceProfile:
         draw = ("" if typical is None else
                 f", typical {round(typical, 3):g} W while generating = {p.typical_w:g} W × {mode.max_w:g}/{top.max_w:g}")
         note = f"{label}: {mode.max_w:g} W budget{draw}" + (f". {top.name} mode: {p.note}" if p.note else "")
-    power = p.model_copy(update={"max_w": mode.max_w, "typical_w": typical, "active_mode": mode.name, "note": note})
+    # another mode's draw is the top mode's scaled to its budget: an estimate, whatever the top one's basis
+    basis = p.basis if mode is top else "estimated"
+    power = p.model_copy(update={"max_w": mode.max_w, "typical_w": typical, "active_mode": mode.name, "note": note, "basis": basis})
     return device.model_copy(update={
         "id": device.id + suffix, "name": f"{device.name} ({label})", "cpu": cpu, "gpu": gpu, "memory": memory,
         "power": power, "notes": (device.notes + " " if device.notes else "") + f"Run in the {label}: {mode.note}".rstrip(": ")})
