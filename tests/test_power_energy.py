@@ -188,3 +188,27 @@ def test_devices_for_json_rounds_as_every_json_output(capsys):
             v = d[key]
             assert v is None or v == round(v, DECIMALS[key]), (d["device"]["id"], key, v)
 
+
+def test_a_ram_only_devices_energy_names_the_peer_whose_power_it_is(catalog):
+    """A RAM-only device's speed is, file by file, the slowest of the catalog devices it stands
+    for; its energy is that device's draw × time, and the basis names that device (it read 'the
+    profile's typical draw', i.e. the template's, whose figure it was not)."""
+    from advisor.api import ram_peer_templates
+    from advisor.engine.evaluate import evaluate, generic_device
+    from advisor.engine.speed import device_power_w
+
+    device = generic_device(4 * 1024**3, ram_peer_templates(catalog), tables=catalog)
+    seen = set()
+    for model_id in ("llama-3.2-1b-instruct", "qwen2.5-0.5b-instruct", "smollm2-135m-instruct", "llama-3.2-3b-instruct"):
+        for quant in ("Q4_K_M", "Q8_0", "F16", "Q4_0"):
+            e = evaluate(catalog.model(model_id), catalog.file_type(quant), device, Workload(), catalog)
+            if e.speed is None:
+                continue
+            peer = next((catalog.device(i) for i in device.stands_for[1:] if e.speed.basis.startswith(catalog.device(i).name + ",")), None)
+            if peer is None:  # the template's own figures
+                assert e.speed.energy_basis.startswith(f"{device_power_w(device):g} W: the profile's"), e.speed.energy_basis
+                continue
+            seen.add(peer.id)
+            assert e.speed.energy_basis.startswith(f"{round(device_power_w(peer), 3):g} W: {peer.name}'s "), e.speed.energy_basis
+            assert e.speed.energy_j_per_token == pytest.approx(device_power_w(peer) / e.speed.decode_tokens_per_s, rel=1e-9)
+    assert seen, "no file had a peer slower than the template: the test checks nothing"

@@ -319,7 +319,8 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
             sp = _speed(model, p, workload, c, d, f, place.gpu_fraction, place.cpu_moe_layers)
             if sp.decode_tokens_per_s < speed.decode_tokens_per_s:
                 speed, main = replace(sp, basis=f"{p.name}, the slowest for this file of the {len(device.stands_for)} "
-                                                f"catalog devices this one stands for: {sp.basis}"), f
+                                                f"catalog devices this one stands for: {sp.basis}",
+                                      energy_basis=spd.device_power_basis(p, owner=p.name)), f
     variant = s.variant
     return Estimate(
         model_id=model.id,

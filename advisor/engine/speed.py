@@ -482,9 +482,12 @@ def _watts(w: float) -> str:
     return f"{round(w, 3):g} W"
 
 
-def device_power_basis(device: DeviceProfile) -> str:
+def device_power_basis(device: DeviceProfile, owner: str | None = None) -> str:
     """Which power figure ``device_power_w`` took, in words: the profile's typical draw (in a power
-    mode, the top mode's typical draw scaled to the mode's budget), else a share of the maximum."""
+    mode, the top mode's typical draw scaled to the mode's budget), else a share of the maximum.
+    ``owner`` names the device whose profile it is where that is not the device asked about (a
+    RAM-only device's slowest peer)."""
+    whose = f"{owner}'s" if owner else "the profile's"
     p = device.power
     mode = next((m for m in p.modes if m.name == p.active_mode), None)
     top = p.modes[0] if p.modes else None
@@ -492,7 +495,9 @@ def device_power_basis(device: DeviceProfile) -> str:
         if mode is not None and top is not None and mode is not top:
             return (f"{_watts(p.typical_w)}: the {mode.name} power mode's typical draw while generating, the "
                     f"{top.name} mode's {_watts(p.typical_w * top.max_w / p.max_w)} × {p.max_w:g}/{top.max_w:g} W ({p.basis})")
-        return f"{_watts(p.typical_w)}: the profile's typical draw while generating ({p.basis})"
+        return f"{_watts(p.typical_w)}: {whose} typical draw while generating ({p.basis})"
     envelope = f"the {mode.name} power mode's {_watts(p.max_w)} budget" if mode is not None else f"the {_watts(p.max_w)} maximum"
+    if owner:
+        envelope = f"{owner}'s " + envelope.removeprefix("the ")
     return (f"{_watts(device_power_w(device))}: {POWER_FRACTION_OF_MAX:.0%} of {envelope} ({p.basis}); "
-            "the profile gives no typical draw")
+            f"{owner or 'the profile'} gives no typical draw")
