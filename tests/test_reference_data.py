@@ -198,3 +198,21 @@ def test_device_matches_devices_csv(catalog, profile_id):
         assert basis == "estimated", row["bw_basis"]  # no published figure, or the sheet's own guess
     if d.npu is not None and d.npu.tops and figures(row["npu_tops"]):  # phones' NPUs: no published TOPS
         assert d.npu.tops == figures(row["npu_tops"])[0], row["npu_tops"]
+
+
+def test_the_energy_benchmarks_figures_are_the_sheets(catalog):
+    """benchmarks/energy_accuracy.py quotes the measured decode and power of its rows: they are the
+    reference sheets' figures (T-MAC's '30.8 W' in a note; smolhub's power_w and j_per_token rows)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("energy_accuracy", Path(__file__).resolve().parents[1] / "benchmarks" / "energy_accuracy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    (_, agx, *_, tps, watts, jpt, _, _, _), (_, nano, *_, tps2, watts2, jpt2, _, _, _) = mod.ROWS
+    tmac = next(r for r in _rows("measurements.csv") if "T-MAC" in r["source"] and r["backend"].startswith("llama.cpp CUDA"))
+    assert float(tmac["value"]) == tps and f"{watts:g} W" in tmac["notes"] and jpt == pytest.approx(watts / tps)
+    smol = {r["metric"]: float(r["value"]) for r in _rows("runtime-measurements.csv")
+            if r["device"].startswith("Jetson Orin Nano Super") and r["model"] == "SmolLM2-135M" and r["runtime"] == "llama.cpp"}
+    assert (smol["tg_tok_s"], smol["power_w"], smol["j_per_token"]) == (tps2, watts2, jpt2)
+    assert catalog.device(agx).power.typical_w == watts  # the AGX profile's draw is this row's (so it is in-sample)
+    assert catalog.device(nano)
