@@ -775,7 +775,8 @@ class TensorQuant(Record):
     def bits_per_weight(self) -> float:
         """storage_bits + (scale_bits + zero_bits) / group for group-wise formats (q4f16_1: 4 + 16/32 =
         4.5). Per-row and per-tensor scales depend on the row length: this property leaves them out
-        (use ``tensor_bytes`` for exact sizes)."""
+        (use ``tensor_bytes`` for exact sizes). Storage, not precision: the quality estimate reads
+        ``engine.quality.quality_bits_per_weight`` (q4f32_1: 5.0 here, 4.5 there)."""
         if isinstance(self.group, int) and self.group > 0:
             return self.storage_bits + (self.scale_bits + self.zero_bits) / self.group
         return self.storage_bits

@@ -34,12 +34,13 @@ class QualityTable:
 
     def score(self, model: ModelSpec, ftype: Any) -> float:
         """Quality of ``model`` in a GGUF file type, or in a runtime's own format (by the bits per
-        weight of its linear layers, ``quality.groupwise_rel_ppl``)."""
+        weight that carry precision in its linear layers, ``quality.quality_bits_per_weight``,
+        read by ``quality.groupwise_rel_ppl``)."""
         base = self.base.get(model.id) or quality.base_quality(model, self.fit)
         if isinstance(ftype, FileType):
             rel = self.rel_ppl.get(ftype.id, 0.0)
         else:
-            rel = quality.groupwise_rel_ppl(ftype.linear.bits_per_weight, self.groupwise)
+            rel = quality.groupwise_rel_ppl(quality.quality_bits_per_weight(ftype.linear), self.groupwise)
         if isinstance(ftype, FileType) and ftype.id == model.native_format:
             # released quantized: the published (or estimated) score is the native file's own.
             # Another file requantizes those weights and adds its own error on top (its Δppl as

@@ -10,7 +10,9 @@ See catalog/QUALITY.md for the method. In short:
 3. A quantized file loses ``score × loss``, with
    ``loss = min(0.95, κ × Δppl/ppl_F16 × (P_ref / P)^α)``: the relative perplexity increase
    llama.cpp measured for that file type on Llama-3-8B, scaled up for smaller models, which are
-   more sensitive to quantization.
+   more sensitive to quantization. A runtime's own format (MLC, MLX, ONNX, ExecuTorch …) takes the
+   Δppl of the group-wise GGUF types at the bits per weight that carry precision
+   (``quality_bits_per_weight``: value bits plus scales and zero points of at most 16 bits each).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from advisor.records import FileType, GgmlType, ModelSpec
+from advisor.records import FileType, GgmlType, ModelSpec, TensorQuant
 
 CHANCE_MMLU = 25.0
 
@@ -161,8 +163,8 @@ def relative_ppl_increase(ftype: FileType, ggml_types: Mapping[str, GgmlType], a
 
 #: GGUF types whose scheme matches the plain group-wise int formats of other runtimes (one scale,
 #: optionally a zero, per block of 32): their measured Δppl stands in for a runtime format of the
-#: same bits per weight (assumption: MLC q4f16_1 is Q4_0's scheme exactly; MLX affine g64, ORT
-#: MatMulNBits, ExecuTorch 8da4w are close relatives; no runtime publishes its own Δppl table).
+#: same ``quality_bits_per_weight`` (assumption: MLC q4f16_1 is Q4_0's scheme exactly; MLX affine
+#: g64, ORT MatMulNBits, ExecuTorch 8da4w are close relatives; no runtime publishes a Δppl table).
 GROUPWISE_GGUF_TYPES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0")
 
 
@@ -176,9 +178,29 @@ def groupwise_points(ggml_types: Mapping[str, GgmlType], all_ftypes: Iterable[Fi
     ))
 
 
+#: Most bits a scale or a zero point counts for in ``quality_bits_per_weight``: an fp32 scale
+#: (q4f32_1, ORT MatMulNBits, ExecuTorch 8da4w) counts as an fp16 one (q4f16_1). The GGUF types
+#: these formats are read against all store fp16 scales, and a 4-bit value's rounding error
+#: dwarfs an fp16 scale's, so the wider scale buys no accuracy the points could show (assumption).
+MAX_QUALITY_SCALE_BITS = 16
+
+
+def quality_bits_per_weight(quant: TensorQuant, max_scale_bits: int = MAX_QUALITY_SCALE_BITS) -> float:
+    """Bits per weight that carry precision, for the quality estimate (not for sizes):
+    ``bits + (min(scale_bits, m) + min(zero_bits, m)) / group`` for group-wise formats, ``bits``
+    otherwise (per-row and per-tensor scales left out, as ``TensorQuant.bits_per_weight`` does),
+    with m = ``max_scale_bits``. ``bits``, not the packing's ``storage_bits``: MLC int3's two
+    unused bits per 32-bit word (3.2 stored) hold nothing. q4f16_1: 4 + 16/32 = 4.5; q4f32_1: 4 +
+    min(32, 16)/32 = 4.5; ORT int4-asym: 4 + (16 + 4)/32 = 4.625; q3f16_1: 3 + 16/40 = 3.4.
+    Memory and file sizes read ``TensorQuant.tensor_bytes`` (storage widths), never this."""
+    if isinstance(quant.group, int) and quant.group > 0:
+        return quant.bits + (min(quant.scale_bits, max_scale_bits) + min(quant.zero_bits, max_scale_bits)) / quant.group
+    return float(quant.bits)
+
+
 def groupwise_rel_ppl(bits_per_weight: float, points: Sequence[tuple[float, float]]) -> float:
-    """Δppl / ppl_F16 of a runtime's own format, interpolated at its linear layers' bits per
-    weight over the group-wise GGUF types' ``points`` (no loss at 16 bits and above)."""
+    """Δppl / ppl_F16 of a runtime's own format, interpolated at its linear layers'
+    ``quality_bits_per_weight`` over the group-wise GGUF types' ``points`` (no loss at 16 bits and above)."""
     if bits_per_weight >= 16:
         return 0.0
     return interpolate_rel_ppl(bits_per_weight, points)
