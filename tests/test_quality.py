@@ -1,5 +1,5 @@
 """The quality score (advisor/engine/quality.py): the bits per weight a runtime format's quality is
-read at."""
+read at, and the wording of the evidence behind a model's score."""
 
 import pytest
 
@@ -72,3 +72,25 @@ def test_runtime_format_scores_worked_by_hand(catalog, runtime, fmt, expected):
     qt = quality_table(catalog)
     model = catalog.model("llama-3.1-8b-instruct")
     assert round(qt.score(model, catalog.runtime_format(runtime, fmt)), 1) == expected
+
+
+# --------------------------------------------------------------------------- evidence wording
+
+
+@pytest.mark.parametrize(
+    "model_id, basis",
+    [
+        ("qwen2.5-1.5b-instruct", "published 5-shot MMLU (1 figure, base model)"),  # Qwen2.5-1.5B's 60.9
+        ("qwen3-1.7b", "published 5-shot MMLU (1 figure, base model)"),  # Qwen3-1.7B-Base's 62.63
+        ("granite-3.1-8b-instruct", "published 5-shot MMLU (1 figure)"),  # the instruct model's own
+        ("llama-3.2-1b-instruct", "published 5-shot MMLU (2 figures)"),  # instruct 49.3 and base 32.2
+        ("llama-3.1-8b-instruct", "published 5-shot MMLU (3 figures)"),
+    ],
+)
+def test_the_basis_says_when_the_only_figure_is_the_base_models(catalog, model_id, basis):
+    assert quality_table(catalog).base[model_id].basis == basis
+
+
+def test_an_estimated_score_has_no_figure_count(catalog):
+    basis = quality_table(catalog).base["smollm2-360m-instruct"].basis
+    assert basis.startswith("no published 5-shot MMLU: conservative estimate") and "figure" not in basis

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from advisor.records import FileType, GgmlType, ModelSpec, TensorQuant
+from advisor.records import FileType, GgmlType, ModelSpec, QualityEntry, TensorQuant
 
 CHANCE_MMLU = 25.0
 
@@ -51,11 +51,28 @@ YEAR_ORIGIN = 2024
 class BaseQuality:
     mmlu_equivalent: float
     score: float
-    basis: str  # "published (n figures)" or "estimated from size and year (fit on n models, ±sd)"
+    #: "published 5-shot MMLU (n figures)", "(1 figure, base model)" when only the base model's
+    #: figures exist, or "no published 5-shot MMLU: conservative estimate … (fit on n models …)"
+    basis: str
+
+
+def published_mmlu_entries(model: ModelSpec) -> list[QualityEntry]:
+    """The quality entries the MMLU-equivalent averages."""
+    return [q for q in model.quality if q.benchmark == "MMLU" and (q.shots in (0, 5))]
 
 
 def published_mmlu(model: ModelSpec) -> list[float]:
-    return [q.value for q in model.quality if q.benchmark == "MMLU" and (q.shots in (0, 5))]
+    return [q.value for q in published_mmlu_entries(model)]
+
+
+def evidence_count(entries: Sequence[QualityEntry]) -> str:
+    """'1 figure', '2 figures'; ', base model' added when every figure is the base model's (the
+    instruct model a user runs has no figure of its own: Qwen2.5-1.5B-Instruct scores as the
+    base Qwen2.5-1.5B's 60.9)."""
+    words = f"{len(entries)} figure{'s' if len(entries) > 1 else ''}"
+    if entries and all(q.variant == "base" for q in entries):
+        words += ", base model"
+    return words
 
 
 def _release_year(model: ModelSpec) -> float | None:
@@ -132,10 +149,10 @@ def _solve3(a: list[list[float]], b: list[float]) -> list[float]:
 
 
 def base_quality(model: ModelSpec, fit: SizeFit) -> BaseQuality:
-    values = published_mmlu(model)
-    if values:
-        mmlu = sum(values) / len(values)
-        basis = f"published 5-shot MMLU ({len(values)} figure{'s' if len(values) > 1 else ''})"
+    entries = published_mmlu_entries(model)
+    if entries:
+        mmlu = sum(q.value for q in entries) / len(entries)
+        basis = f"published 5-shot MMLU ({evidence_count(entries)})"
     else:
         mmlu = fit.predict(model) - fit.sd
         year = "release year" if _release_year(model) is not None else f"release year (not known: {YEAR_ORIGIN} assumed)"
