@@ -94,3 +94,17 @@ def test_the_basis_says_when_the_only_figure_is_the_base_models(catalog, model_i
 def test_an_estimated_score_has_no_figure_count(catalog):
     basis = quality_table(catalog).base["smollm2-360m-instruct"].basis
     assert basis.startswith("no published 5-shot MMLU: conservative estimate") and "figure" not in basis
+
+
+def test_the_basis_names_the_shot_counts_of_its_figures(catalog):
+    """A 0-shot MMLU figure counts (published_mmlu_entries) and the basis says so rather than
+    calling it 5-shot."""
+    from advisor.engine.quality import base_quality
+
+    model = catalog.model("granite-3.1-8b-instruct")
+    five = next(q for q in model.quality if q.benchmark == "MMLU" and q.shots == 5)
+    zero = five.model_copy(update={"shots": 0, "value": five.value - 2})
+    fit = quality_table(catalog).fit
+    assert base_quality(model.model_copy(update={"quality": (zero,)}), fit).basis == "published 0-shot MMLU (1 figure)"
+    mixed = base_quality(model.model_copy(update={"quality": (five, zero)}), fit)
+    assert mixed.basis == "published 0 and 5-shot MMLU (2 figures)" and mixed.mmlu_equivalent == pytest.approx(five.value - 1)

@@ -51,7 +51,8 @@ YEAR_ORIGIN = 2024
 class BaseQuality:
     mmlu_equivalent: float
     score: float
-    #: "published 5-shot MMLU (n figures)", "(1 figure, base model)" when only the base model's
+    #: "published 5-shot MMLU (n figures)" (the shot counts of the figures: "0 and 5-shot" where mixed),
+    #: "(1 figure, base model)" when only the base model's
     #: figures exist, or "no published 5-shot MMLU: conservative estimate … (fit on n models …)"
     basis: str
 
@@ -152,7 +153,8 @@ def base_quality(model: ModelSpec, fit: SizeFit) -> BaseQuality:
     entries = published_mmlu_entries(model)
     if entries:
         mmlu = sum(q.value for q in entries) / len(entries)
-        basis = f"published 5-shot MMLU ({evidence_count(entries)})"
+        shots = sorted({q.shots for q in entries})
+        basis = f"published {' and '.join(map(str, shots))}-shot MMLU ({evidence_count(entries)})"
     else:
         mmlu = fit.predict(model) - fit.sd
         year = "release year" if _release_year(model) is not None else f"release year (not known: {YEAR_ORIGIN} assumed)"
