@@ -207,7 +207,8 @@ def variant_grid(
         for v in offered_to(candidate_variants(on, catalog, constraints), m, constraints):
             variant = v if isinstance(v, rt.Variant) else None
             fmt = v.format if variant is not None else v
-            e = evaluate(m, fmt, on, workload, catalog, overrides=overrides, variant=variant)
+            e = evaluate(m, fmt, on, workload, catalog, overrides=overrides, variant=variant,
+                         browser=dep.browser if dep is not None else None)
             if dep is not None:
                 breaches = tg.limit_breaches(e, m, fmt, variant, dep, catalog)
                 if breaches:

@@ -383,15 +383,18 @@ def run_predict(model_id: str, quant_id: str | None, device: DeviceProfile, work
     if runtime_id is None and deployment is not None and "llama.cpp" not in deployment.target.runtimes:
         raise BadInputError(f"the {deployment.target.id} target runs {', '.join(deployment.target.runtimes)}, not llama.cpp; "
                             "name one of them as the runtime")
+    browser = deployment.browser if deployment is not None else None  # a browser tab: the load reads its storage
     if runtime_id is None and backend_id is None:
-        return evaluate(model, catalog.file_type(quant_id), target_device, workload, catalog, overrides=calibration_overrides())
+        return evaluate(model, catalog.file_type(quant_id), target_device, workload, catalog, overrides=calibration_overrides(),
+                        browser=browser)
     variant = resolve_variant(catalog, target_device, runtime_id or "llama.cpp", quant_id, backend_id, deployment)
     require_format(variant)
     if not variant.runtime.runs_arch(model.gguf_arch):
         able = architecture_reason(model, catalog.runtimes).category  # the catalog runtimes that load it
         raise BadInputError(f"{variant.runtime.id} cannot load {model.id}: its converter has no code for the "
                             f"{model.gguf_arch} architecture; runtimes that can: {able or 'none in the catalog'}")
-    return evaluate(model, variant.format, target_device, workload, catalog, overrides=calibration_overrides(), variant=variant)
+    return evaluate(model, variant.format, target_device, workload, catalog, overrides=calibration_overrides(), variant=variant,
+                    browser=browser)
 
 
 @dataclass(frozen=True)

@@ -1487,7 +1487,12 @@ class SpeedEstimate:
 class LoadEstimate:
     """Time until a model is ready for its first prompt token (engine.load): from a warm page cache
     (the file's pages already in RAM: a restart) and from a cold one (read from storage: the first
-    start after boot); ``cold_s`` is None when the profile gives no storage speed."""
+    start after boot); ``cold_s`` is None when the profile gives no storage speed.
+
+    In a browser tab (``browser`` set) the weights come from the browser's storage (Cache API,
+    OPFS, IndexedDB), not a memory-mapped file: the cold figure is a *later visit*, the weights
+    already stored; the first visit downloads them, a time that depends on the network and is not
+    predicted (``first_visit_download_bytes`` says how much it fetches)."""
 
     file_bytes: int
     warm_s: float
@@ -1498,6 +1503,23 @@ class LoadEstimate:
     storage_read_mb_s: float | None
     storage_basis: str | None
     basis: str
+    #: the browser (``BrowserPlatform``) whose storage serves the weights; None: a native process
+    browser: str | None = None
+    browser_name: str | None = None
+    #: what the catalog says about that browser's storage (a quota that makes models re-download), or ""
+    browser_storage_note: str = ""
+    #: a browser's first visit: the bytes it downloads (model file + runtime library where
+    #: published) before the load; its time is not predicted. None outside a browser.
+    first_visit_download_bytes: int | None = None
+    #: the load copies the weights into a GPU's own buffers (a discrete GPU's VRAM, WebGPU
+    #: buffers) and ``warm_s``/``cold_s`` do not include that copy
+    vram_copy_excluded: bool = False
+
+    @property
+    def cold_case(self) -> Literal["first-start", "later-visit"]:
+        """What the cold figure is: a native process's first start after boot (the file not in the
+        page cache), or a browser's later visit (the weights in its storage, not in the page cache)."""
+        return "later-visit" if self.browser is not None else "first-start"
 
 
 @dataclass(frozen=True, slots=True)

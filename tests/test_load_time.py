@@ -82,6 +82,86 @@ def test_every_estimate_carries_its_load_time(catalog):
     assert pi.load.cold_s > 10 * est.load.cold_s
 
 
+# --------------------------------------------------------------------------- browser tabs and GPU copies
+
+
+def _predict(catalog, device_id, model_id="qwen2.5-0.5b-instruct", quant_id=None, *, target=None, runtime=None, backend=None,
+             browser_id=None):
+    from advisor import api
+
+    device = catalog.device(device_id)
+    dep = api.make_deployment(device, target, browser_id=browser_id, catalog=catalog) if target else None
+    return api.run_predict(model_id, quant_id, device, Workload(), catalog, runtime_id=runtime, backend_id=backend, deployment=dep)
+
+
+def test_a_browser_load_is_a_later_visit_and_its_first_visit_a_download_not_predicted(catalog):
+    """WebLLM (MLC on WebGPU) in Chrome on a Pixel 8: the weights come from the browser's storage,
+    the cold figure is a later visit, the first visit downloads the model and runtime library first
+    (not predicted), and the copy into WebGPU buffers is left out."""
+    from advisor.engine import targets as tg
+    from advisor.engine.runtimes import variant_of
+
+    est = _predict(catalog, "pixel-8", target="browser", runtime="mlc")
+    load = est.load
+    assert (load.browser, load.browser_name, load.cold_case) == ("chrome-android", "Chrome (Android)", "later-visit")
+    assert load.first_visit_download_bytes == tg.download_bytes(est, variant_of(est, catalog), catalog)
+    assert load.first_visit_download_bytes > load.file_bytes  # the runtime's library comes with it
+    assert load.vram_copy_excluded and est.backend == "webgpu"
+    # the same formula: the stored weights read at the device's sequential rate, then the warm load
+    assert load.cold_s == pytest.approx(load.file_bytes / (catalog.device("pixel-8").storage.read_mb_s * 1e6) + load.warm_s)
+    assert "cold (a later visit)" in load.basis and "Chrome (Android)'s storage" in load.basis
+    assert "the first visit downloads them first" in load.basis and ": not predicted" in load.basis
+    assert "into WebGPU buffers is not included" in load.basis
+
+
+def test_a_browsers_storage_note_travels_with_the_load(catalog):
+    est = _predict(catalog, "iphone-16-pro", target="browser", runtime="mlc", browser_id="safari-ios")
+    note = catalog.target("browser").browser("safari-ios").storage_note
+    assert note and est.load.browser_storage_note == note and note in est.load.basis
+
+
+def test_wasm_in_a_browser_copies_nothing_into_a_gpu(catalog):
+    est = _predict(catalog, "pixel-8", quant_id="Q4_K_M", target="browser", runtime="wllama")
+    assert est.backend == "wasm" and est.load.browser == "chrome-android"
+    assert not est.load.vram_copy_excluded and "not included" not in est.load.basis
+
+
+@pytest.mark.parametrize("device_id, backend, copied", [
+    ("desktop-rtx4090-24gb", None, True),      # llama.cpp on CUDA: every tensor copied into VRAM
+    ("desktop-rtx4090-24gb", "cpu", False),    # llama.cpp kept on the CPU: the GPU holds nothing
+    ("jetson-orin-nano-super-8gb", None, False),  # unified memory
+    ("macbook-air-m2-8gb", None, False),       # Metal maps the host buffer
+    ("raspberry-pi-5-8gb", None, False),
+])
+def test_the_vram_copy_is_flagged_where_weights_go_to_a_discrete_gpu(catalog, device_id, backend, copied):
+    est = _predict(catalog, device_id, quant_id="Q4_K_M", runtime="llama.cpp" if backend else None, backend=backend)
+    assert est.load.vram_copy_excluded is copied
+    assert ("the copy of the weights into VRAM is not included" in est.load.basis) is copied
+    assert (est.load.browser, est.load.cold_case, est.load.first_visit_download_bytes) == (None, "first-start", None)
+
+
+def test_every_path_under_a_browser_target_loads_from_the_browser(catalog):
+    """recommend (best_quant), the runtime grid, the RAM tiers and a report's rows all evaluate
+    under the deployment with its browser: their loads are later visits."""
+    from advisor import api
+    from advisor.analysis import variant_grid
+    from advisor.engine.recommend import ALL_RUNTIMES, Constraints
+    from advisor.engine.tiers import tiers
+
+    device = catalog.device("pixel-8")
+    dep = api.make_deployment(device, "browser", catalog=catalog)
+    c = Constraints(runtimes=ALL_RUNTIMES, deployment=dep)
+    rec = api.run_recommend(device, Workload(), c, catalog)
+    assert rec.ranked and {e.load.browser for e in rec.ranked} == {"chrome-android"}
+    grid = [e for e in variant_grid(device, Workload(), c, catalog) if e.load is not None]
+    assert grid and {e.load.cold_case for e in grid} == {"later-visit"}
+    picks = tiers([device, catalog.device("galaxy-s24-ultra")], catalog.target("browser"), Workload(), catalog, Constraints())
+    loads = [e.load for p in picks for e in p.estimates]
+    assert loads and all(ld.cold_case == "later-visit" for ld in loads)
+    native = api.run_recommend(device, Workload(), Constraints(runtimes=ALL_RUNTIMES), catalog)
+    assert {e.load.browser for e in native.ranked} == {None}
+
+
 # --------------------------------------------------------------------------- profiles
 
 

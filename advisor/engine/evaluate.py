@@ -12,11 +12,13 @@ from advisor.engine import load as ld
 from advisor.engine import memory as mem
 from advisor.engine import speed as spd
 from advisor.engine import runtimes as rt
+from advisor.engine import targets as tg
 from advisor.engine.derived import Derived, QualityTable, gguf_weight_terms
 from advisor.engine.runtimes import Variant
 from advisor.engine.tensors import layer_sums, tensor_inventory
 from advisor.records import (
     Band,
+    BrowserPlatform,
     DeviceProfile,
     Estimate,
     FileType,
@@ -283,9 +285,11 @@ def _peer_terms(device: DeviceProfile, workload: Workload, tables: Tables, overr
     return hit
 
 
-def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: bool = True) -> Estimate:
+def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: bool = True,
+           browser: BrowserPlatform | None = None) -> Estimate:
     """The estimate of a staged candidate (``evaluate``'s second half): its memory, reasons and,
-    unless it does not fit, its speed and load time."""
+    unless it does not fit, its speed and load time (``browser``: the page's browser when the
+    candidate runs in a browser tab — its weights come from the browser's storage)."""
     model, c, place = s.model, s.c, s.place
     memory = MemoryEstimate(
         int(c.weights_bytes), int(c.kv_cache_bytes), int(c.compute_buffer_bytes), int(c.overhead_bytes),
@@ -322,6 +326,15 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
                                                 f"catalog devices this one stands for: {sp.basis}",
                                       energy_basis=spd.device_power_basis(p, owner=p.name)), f
     variant = s.variant
+    load = None
+    if speed is not None:
+        # the load copies weights into a GPU's own memory: a discrete GPU holding some of them, or
+        # WebGPU (every weight written into a GPUBuffer, unified memory or not)
+        vram_copy = (bool(float(s.d.discrete)) and place.gpu_bytes > 0) or (browser is not None and bool(float(s.d.on_gpu)))
+        download = (tg.download_size(memory.weights_bytes, variant.runtime if variant is not None else None)
+                    if browser is not None else None)
+        load = ld.estimate_load(device, memory.weights_bytes, speed.ttft_s, model.vocab_size, browser=browser,
+                                download_bytes=download, vram_copy=vram_copy)
     return Estimate(
         model_id=model.id,
         quant_id=s.ftype.id,
@@ -334,7 +347,7 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         reasons=tuple(reasons),
         runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
         backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
-        load=ld.estimate_load(device, memory.weights_bytes, speed.ttft_s, model.vocab_size) if speed is not None else None,
+        load=load,
     )
 
 
@@ -349,12 +362,15 @@ def evaluate(
     with_speed: bool = True,
     variant: Variant | None = None,
     memo: DeviceMemo | None = None,
+    browser: BrowserPlatform | None = None,
 ) -> Estimate:
     """Memory, fit, speed and quality of ``model`` in ``ftype`` on ``device`` for ``workload``:
     the one path (``engine.core``) run on plain numbers. ``variant`` names a runtime × backend ×
-    format other than llama.cpp's default (``ftype`` is then ``variant.format``)."""
+    format other than llama.cpp's default (``ftype`` is then ``variant.format``). ``browser``: the
+    browser of a browser-tab deployment (``targets.Deployment.browser``), which changes what the
+    load time means (``engine.load``)."""
     staged = stage(model, ftype, device, workload, tables, overrides=overrides, variant=variant, memo=memo)
-    return finish(staged, device, workload, with_speed=with_speed)
+    return finish(staged, device, workload, with_speed=with_speed, browser=browser)
 
 
 def speed_candidate(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], workload: Workload,

@@ -17,18 +17,26 @@ allocates the context (KV cache, compute buffers). So
 
     TTFT (cold start) = t_cold + prefill of the prompt
 
+In a browser tab (WebLLM/MLC on WebGPU, wllama, transformers.js) the weights are not a mapped
+file but entries of the browser's storage (Cache API, OPFS, IndexedDB) on the same device: the
+same two terms are applied to them, so ``t_cold`` is a *later visit* (the weights stored, their
+pages not cached) and ``t_warm`` a reload with their pages still cached. The *first* visit
+downloads them first; that depends on the network and is not predicted.
+
 ``file_bytes`` is the model's weights as stored (the GGUF's tensor data; its header is a few MiB
-more). A discrete GPU's copy of the weights into VRAM is not included, nor llama.cpp's repacking
-of some types (Q4_0, IQ4_NL …) into interleaved blocks for the CPU's kernels, which adds a copy
-on CPUs that have those kernels. LOAD_S_PER_VOCAB_TOKEN and LOAD_FIXED_S are fitted to warm loads
+more). The copy of the weights into a GPU's own buffers — a discrete GPU's VRAM, or WebGPU buffers
+(a page writes every weight into a ``GPUBuffer``, unified memory or not) — is not included
+(``LoadEstimate.vram_copy_excluded`` says where it applies), nor llama.cpp's repacking of some
+types (Q4_0, IQ4_NL …) into interleaved blocks for the CPU's kernels, which adds a copy on CPUs
+that have those kernels. LOAD_S_PER_VOCAB_TOKEN and LOAD_FIXED_S are fitted to warm loads
 measured with ``advisor validate`` on one x86 machine (benchmarks/load_time.py,
 benchmarks/results/load_time.md) and are that CPU's seconds: a slower CPU takes longer.
 """
 
 from __future__ import annotations
 
-from advisor.records import DeviceProfile, LoadEstimate
-from advisor.units import GB_S
+from advisor.records import BrowserPlatform, DeviceProfile, LoadEstimate
+from advisor.units import GB_S, format_size
 
 #: Achieved share of the memory bandwidth while a page-cached file is mapped and its tensors
 #: touched. An assumption (mapping a cached page costs about half a copy of it): the warm loads
@@ -56,22 +64,41 @@ def cold_load_seconds(file_bytes: float, storage_read_mb_s: float, warm_s: float
     return file_bytes / (storage_read_mb_s * 1e6) + warm_s
 
 
-def estimate_load(device: DeviceProfile, file_bytes: int, prefill_s: float | None, vocab_size: int = 0) -> LoadEstimate:
+def estimate_load(device: DeviceProfile, file_bytes: int, prefill_s: float | None, vocab_size: int = 0, *,
+                  browser: BrowserPlatform | None = None, download_bytes: int | None = None,
+                  vram_copy: bool = False) -> LoadEstimate:
     """Warm and cold load time of a ``file_bytes`` model file with a ``vocab_size``-token vocabulary
     on ``device``, and the time to first token of a cold start (cold load + ``prefill_s``; None
-    without a prefill time or a storage speed in the profile)."""
+    without a prefill time or a storage speed in the profile).
+
+    ``browser``: the page's browser when the model runs in a browser tab (the weights in its
+    storage: the cold load is a later visit; the first visit's ``download_bytes`` are fetched
+    first, not predicted). ``vram_copy``: the load copies the weights into a GPU's own buffers (a
+    discrete GPU's VRAM, WebGPU buffers), a copy these figures leave out."""
     bandwidth = device.memory.bandwidth_gbs
     warm = warm_load_seconds(file_bytes, bandwidth, vocab_size)
     storage = device.storage
     cold = cold_load_seconds(file_bytes, storage.read_mb_s, warm) if storage is not None else None
-    basis = (f"warm: file through memory at {bandwidth:g} GB/s × {PAGE_IN_EFFICIENCY:g} + vocabulary and context set-up "
-             "(fitted on one x86 machine's loads, benchmarks/results/load_time.md)")
-    if storage is not None:
+    fitted = (f"through memory at {bandwidth:g} GB/s × {PAGE_IN_EFFICIENCY:g} + vocabulary and context set-up "
+              "(fitted on one x86 machine's llama.cpp loads, benchmarks/results/load_time.md)")
+    if browser is None:
+        basis = f"warm: file {fitted}"
+    else:
+        basis = f"warm (a reload, the stored weights still in the OS page cache): weights {fitted}"
+    if storage is None:
+        basis += "; cold: the profile gives no storage read speed (add a [storage] table)"
+    elif browser is None:
         basis += f"; cold: + file read at {storage.read_mb_s:,.0f} MB/s ({storage.kind}, {storage.basis})"
     else:
-        basis += "; cold: the profile gives no storage read speed (add a [storage] table)"
-    if device.gpu_usable and device.gpu is not None and device.gpu.discrete:
-        basis += "; the copy of the weights into VRAM is not included"
+        basis += (f"; cold (a later visit): + the weights read from {browser.name}'s storage (Cache API / OPFS / "
+                  f"IndexedDB) on {storage.kind} at its sequential {storage.read_mb_s:,.0f} MB/s ({storage.basis})")
+    if browser is not None:
+        basis += ("; the first visit downloads them first"
+                  + (f" ({format_size(download_bytes)})" if download_bytes is not None else "") + ": not predicted")
+        if browser.storage_note:
+            basis += f"; {browser.name}: {browser.storage_note}"
+    if vram_copy:
+        basis += f"; the copy of the weights into {'WebGPU buffers' if browser is not None else 'VRAM'} is not included"
     return LoadEstimate(
         file_bytes=int(file_bytes),
         warm_s=warm,
@@ -81,6 +108,11 @@ def estimate_load(device: DeviceProfile, file_bytes: int, prefill_s: float | Non
         storage_read_mb_s=storage.read_mb_s if storage else None,
         storage_basis=storage.basis if storage else None,
         basis=basis,
+        browser=browser.id if browser is not None else None,
+        browser_name=browser.name if browser is not None else None,
+        browser_storage_note=browser.storage_note if browser is not None else "",
+        first_visit_download_bytes=int(download_bytes) if browser is not None and download_bytes is not None else None,
+        vram_copy_excluded=bool(vram_copy),
     )
 
 

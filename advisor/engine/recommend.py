@@ -284,7 +284,7 @@ def best_quant(
     for choice, s in staged:
         if best is not None and _rank_ceiling(s, constraints) <= _rank_key(best, target):
             break
-        est = finish(s, device, workload)
+        est = finish(s, device, workload, browser=constraints.deployment.browser if constraints.deployment is not None else None)
         why = _check(est, model, workload, constraints, tables=tables, choice=choice)
         if why is not None:
             failures.append((why, est))

@@ -157,8 +157,13 @@ def download_bytes(estimate: Any, variant: Variant | None, tables: Any) -> int:
     """What the user downloads: the model's weights (the file) and the runtime's own library
     where the runtime publishes its size (0 otherwise, and for llama.cpp built into an app)."""
     runtime = variant.runtime if variant is not None else (getattr(tables, "runtimes", {}) or {}).get(LLAMA_CPP)
+    return download_size(estimate.memory.weights_bytes, runtime)
+
+
+def download_size(weights_bytes: int, runtime: Any | None) -> int:
+    """weights_bytes + the runtime's published library download (0 when unpublished or None)  [B]."""
     lib = runtime.runtime_download.bytes if runtime is not None and runtime.runtime_download is not None else 0
-    return int(estimate.memory.weights_bytes + lib)
+    return int(weights_bytes + lib)
 
 
 def blocking_reasons(estimate: Any, model: Any, fmt: Any, variant: Variant | None, deployment: Deployment | None,

@@ -87,7 +87,7 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
                 dep = deps[d.id]
                 fmt = choice.format if isinstance(choice, rt.Variant) else choice
                 est = evaluate(model, fmt, dep.device, workload, tables, overrides=overrides,
-                               variant=choice if isinstance(choice, rt.Variant) else None)
+                               variant=choice if isinstance(choice, rt.Variant) else None, browser=dep.browser)
                 why = _check(est, model, workload, replace(c, deployment=dep), tables=tables, choice=choice)
                 if why is not None:
                     prev = failures.get(d.id)

@@ -271,7 +271,8 @@ def _rejected_estimate(model_id: str, quant_id: str, device: DeviceProfile, work
         fmt = v.format if v is not None and hasattr(v, "runtime") else v
         if fmt is None or fmt.id != quant_id:
             continue
-        est = evaluate(model, fmt, on, workload, catalog, overrides=overrides, variant=v if fmt is not v else None)
+        est = evaluate(model, fmt, on, workload, catalog, overrides=overrides, variant=v if fmt is not v else None,
+                       browser=dep.browser if dep is not None else None)
         if best is None or est.memory.total_bytes < best.memory.total_bytes:
             best = est
     return best
