@@ -448,19 +448,38 @@ def _backend_words(d: dict, sp: dict) -> str:
 
 
 def _load_rows(ld: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Load time (warm and cold) and the time to first token of a cold start."""
+    """Load time (warm and cold) and the time to first token of a cold start; in a browser tab the
+    cold figures are a later visit's and the first visit (a download) is said to be not predicted;
+    a row says when the copy of the weights into a GPU's own memory is left out."""
     if not ld:
         return []
+    browser = ld.get("browser_name")
+    cold = "load (cold, later visit)" if browser else "load (cold)"
     rows = [{"item": "load (warm)", "value": format_seconds(ld["load_warm_s"]),
-             "basis": f"{format_size(ld['file_bytes'])} file in the page cache (a restart)"}]
+             "basis": f"{format_size(ld['file_bytes'])} of weights in the OS page cache (a reload of the page)" if browser
+             else f"{format_size(ld['file_bytes'])} file in the page cache (a restart)"}]
     if ld["load_cold_s"] is None:
-        rows.append({"item": "load (cold)", "value": "-", "basis": "the device profile gives no storage read speed; add a [storage] table"})
-        return rows
-    return rows + [
-        {"item": "load (cold)", "value": format_seconds(ld["load_cold_s"]),
-         "basis": f"first start: read from {ld['storage']} at {ld['storage_read_mb_s']:,.0f} MB/s ({ld['storage_basis']}) + the warm load"},
-        {"item": "cold-start TTFT", "value": format_seconds(ld["cold_start_ttft_s"]), "basis": "cold load + prefill of the prompt"},
-    ]
+        rows.append({"item": cold, "value": "-", "basis": "the device profile gives no storage read speed; add a [storage] table"})
+    else:
+        rows += [
+            {"item": cold, "value": format_seconds(ld["load_cold_s"]),
+             "basis": (f"a later visit: the weights read from {browser}'s storage (Cache API / OPFS / IndexedDB) on {ld['storage']} "
+                       if browser else f"first start: read from {ld['storage']} ")
+             + f"at {ld['storage_read_mb_s']:,.0f} MB/s ({ld['storage_basis']}) + the warm load"
+             + (f"; {browser}: {ld['browser_storage_note']}" if browser and ld.get("browser_storage_note") else "")},
+            {"item": "cold-start TTFT, later visit" if browser else "cold-start TTFT", "value": format_seconds(ld["cold_start_ttft_s"]),
+             "basis": "cold load + prefill of the prompt"},
+        ]
+    if browser:
+        size = ld.get("first_visit_download_bytes")
+        rows.append({"item": "first visit", "value": "not predicted" + (f" (download of {format_size(size)})" if size is not None else ""),
+                     "basis": "the first visit downloads the model (and the runtime's library where published) before this load; "
+                              "its time depends on the network"})
+    if ld.get("vram_copy_excluded"):
+        rows.append({"item": "load, VRAM copy", "value": "not included",
+                     "basis": "the copy of the weights into " + ("WebGPU buffers" if browser else "the discrete GPU's VRAM")
+                              + " at load is not in the load times above"})
+    return rows
 
 
 @cli.command("devices-for")

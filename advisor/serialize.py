@@ -148,6 +148,15 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
         "storage": ld.storage_kind,
         "storage_read_mb_s": ld.storage_read_mb_s,
         "storage_basis": ld.storage_basis,
+        # "first-start" (a native process after boot) or "later-visit" (a browser tab, the weights in its storage)
+        "cold_case": ld.cold_case,
+        "browser": ld.browser,
+        "browser_name": ld.browser_name,
+        "browser_storage_note": ld.browser_storage_note or None,
+        # a browser's first visit downloads these bytes before the load; its time is not predicted
+        "first_visit_predicted": False if ld.browser is not None else None,
+        "first_visit_download_bytes": ld.first_visit_download_bytes,
+        "vram_copy_excluded": ld.vram_copy_excluded,
         "basis": ld.basis,
     }
     return out

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -14,6 +16,7 @@ from advisor.engine import load as ld
 from advisor.engine.evaluate import evaluate
 from advisor.engine.speed import execution_path
 from advisor.records import Workload
+from advisor.units import format_size
 
 RISCV = ["banana-pi-bpi-f3-4gb", "milk-v-jupiter-8gb", "starfive-visionfive-2-8gb", "sifive-hifive-premier-p550-16gb"]
 
@@ -160,6 +163,42 @@ def test_every_path_under_a_browser_target_loads_from_the_browser(catalog):
     assert loads and all(ld.cold_case == "later-visit" for ld in loads)
     native = api.run_recommend(device, Workload(), Constraints(runtimes=ALL_RUNTIMES), catalog)
     assert {e.load.browser for e in native.ranked} == {None}
+
+
+def test_predict_names_the_later_visit_the_first_visits_download_and_the_vram_copy(capsys):
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-0.5b-instruct", "--device", "pixel-8", "--target", "browser",
+                         "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    load = d["load"]
+    assert (load["browser"], load["cold_case"], load["first_visit_predicted"], load["vram_copy_excluded"]) == (
+        "chrome-android", "later-visit", False, True)
+    assert load["first_visit_download_bytes"] == d["download_bytes"]
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-0.5b-instruct", "--device", "pixel-8", "--target", "browser",
+                         "--format", "csv")
+    rows = {r["item"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert "load (cold)" not in rows and "cold-start TTFT" not in rows
+    assert "a later visit: the weights read from Chrome (Android)'s storage" in rows["load (cold, later visit)"]["basis"]
+    assert rows["first visit"]["value"] == f"not predicted (download of {format_size(d['download_bytes'])})"
+    assert rows["load, VRAM copy"]["value"] == "not included" and "WebGPU buffers" in rows["load, VRAM copy"]["basis"]
+    assert "cold-start TTFT, later visit" in rows
+
+
+@pytest.mark.parametrize("device_id, vram_row", [("desktop-rtx4090-24gb", True), ("raspberry-pi-5-8gb", False)])
+def test_predict_on_a_native_device_says_first_start_and_the_vram_copy_where_made(capsys, device_id, vram_row):
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-0.5b-instruct", "--quant", "Q4_K_M", "--device", device_id,
+                         "--format", "csv")
+    assert code == 0, err
+    rows = {r["item"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows["load (cold)"]["basis"].startswith("first start: read from") and "first visit" not in rows
+    assert ("load, VRAM copy" in rows) is vram_row
+    if vram_row:
+        assert rows["load, VRAM copy"]["value"] == "not included" and "discrete GPU's VRAM" in rows["load, VRAM copy"]["basis"]
+    code, out, err = run(capsys, "predict", "--model", "qwen2.5-0.5b-instruct", "--quant", "Q4_K_M", "--device", device_id,
+                         "--format", "json")
+    load = json.loads(out)["load"]
+    assert (load["browser"], load["cold_case"], load["first_visit_predicted"], load["vram_copy_excluded"]) == (
+        None, "first-start", None, vram_row)
 
 
 # --------------------------------------------------------------------------- profiles
