@@ -201,6 +201,36 @@ def test_predict_on_a_native_device_says_first_start_and_the_vram_copy_where_mad
         None, "first-start", None, vram_row)
 
 
+def test_a_report_names_the_storage_read_and_what_load_times_include(capsys, tmp_path):
+    md, csv_path = tmp_path / "r.md", tmp_path / "r.csv"
+    code, out, err = run(capsys, "report", "--model", "qwen2.5-0.5b-instruct", "--device", "desktop-rtx4090-24gb", "--device",
+                         "raspberry-pi-5-8gb", "-o", str(tmp_path / "r"), "--format", "md", "--format", "csv")
+    assert code == 0, err
+    text = md.read_text()
+    storage = next(line for line in text.splitlines() if line.startswith("| raspberry-pi-5-8gb | storage read |"))
+    assert storage.startswith("| raspberry-pi-5-8gb | storage read | 90 MB/s | estimated | microSD (UHS-I SDR104); UHS-I SDR104 bus")
+    assert storage.endswith("; cold load = the model file read at this rate + the warm load |")
+    bullet = next(line for line in text.splitlines() if line.startswith("- Load times"))
+    assert "1 row of the comparison makes that copy (load_vram_copy_excluded)" in bullet
+    assert "browser" not in bullet
+    rows = {r["device"]: r for r in csv.DictReader(io.StringIO(csv_path.read_text())) if r["pick"] == "True"}
+    assert rows["desktop-rtx4090-24gb"]["load_vram_copy_excluded"] == "True"
+    assert rows["raspberry-pi-5-8gb"]["load_vram_copy_excluded"] == "False"
+
+
+def test_a_browser_report_says_its_cold_loads_are_later_visits(capsys, tmp_path):
+    md = tmp_path / "r.md"
+    code, out, err = run(capsys, "report", "--model", "qwen2.5-0.5b-instruct", "--device", "pixel-8", "--target", "browser",
+                         "--runtime", "mlc", "-o", str(md))
+    assert code == 0, err
+    text = md.read_text()
+    storage = next(line for line in text.splitlines() if line.startswith("| pixel-8 | storage read |"))
+    assert "in Chrome (Android) the weights are read from the browser's storage" in storage and "not predicted" in storage
+    bullet = next(line for line in text.splitlines() if line.startswith("- Load times"))
+    assert "In a browser tab (Chrome (Android))" in bullet and "the cold figure is a later visit" in bullet
+    assert "the first visit downloads them first, which is not predicted" in bullet
+
+
 # --------------------------------------------------------------------------- profiles
 
 

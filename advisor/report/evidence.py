@@ -22,6 +22,7 @@ def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: C
     devs = []
     for d in devices:
         f = factors_for(d, catalog, overrides)
+        browser = getattr((deployments or {}).get(d.id), "browser", None)
         calibrated = bool(overrides and d.id in overrides)
         devs.append({
             "device": d.id,
@@ -44,6 +45,15 @@ def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: C
             "power_note": d.power.note,
             "energy_power_w": round(device_power_w(d), 3),  # the power of every energy figure and of tok/s per W
             "energy_basis": device_power_basis(d),
+            # the sequential read the cold load time is based on (engine.load); None: not in the profile
+            "storage_kind": d.storage.kind if d.storage else None,
+            "storage_read_mb_s": d.storage.read_mb_s if d.storage else None,
+            "storage_basis": d.storage.basis if d.storage else None,
+            "storage_source": d.storage.source if d.storage else None,
+            "storage_note": d.storage.note if d.storage else None,
+            # under the browser target the cold load is a later visit, read from this browser's storage
+            "storage_browser": browser.name if browser is not None else None,
+            "storage_browser_note": (browser.storage_note or None) if browser is not None else None,
             "execution_path": execution_path(d),
             "speed_calibration": "calibrated" if calibrated else "path default",
             "speed_calibration_basis": f.basis,

@@ -96,6 +96,7 @@ COMPARISON_COLUMNS: list[tuple[str, str]] = [
     ("prefill_tokens_per_s", "prefill (tok/s)"), ("prefill_low", "prefill low (tok/s)"),
     ("prefill_high", "prefill high (tok/s)"), ("ttft_s", "TTFT (s)"), ("response_s", "response (s)"),
     ("load_cold_s", "load, cold (s)"), ("cold_start_ttft_s", "cold-start TTFT (s)"),
+    ("load_vram_copy_excluded", "load: VRAM copy excluded"),
     ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"), ("unit_price_usd", "unit price (USD)"),
     ("fleet_price_usd", "fleet price (USD)"), ("tokens_per_s_per_dollar", "tok/s per USD"),
     ("tokens_per_s_per_watt", "tok/s per W"), ("quality_score", "quality (0-100)"), ("meets", "meets"),
@@ -312,8 +313,10 @@ class ComparisonRow:
     prefill_high: float | None
     ttft_s: float | None
     response_s: float | None
-    load_cold_s: float | None  # model file read from storage + set-up (engine.load)
+    load_cold_s: float | None  # model file read from storage + set-up (engine.load); in a browser: a later visit
     cold_start_ttft_s: float | None  # cold load + prefill
+    #: the load times leave out the copy of the weights into a discrete GPU's VRAM or WebGPU buffers
+    load_vram_copy_excluded: bool | None
     energy_wh_per_1000_responses: float | None
     unit_price_usd: float | None
     fleet_price_usd: float | None
@@ -361,6 +364,7 @@ def _row(device: DeviceProfile, est: Estimate | None, comp: DeviceComparison | N
         ttft_s=sp.ttft_s if sp else None, response_s=sp.response_s if sp else None,
         load_cold_s=est.load.cold_s if est and est.load else None,
         cold_start_ttft_s=est.load.cold_ttft_s if est and est.load else None,
+        load_vram_copy_excluded=est.load.vram_copy_excluded if est and est.load else None,
         energy_wh_per_1000_responses=quote.energy_wh_per_1000_responses if sp else None,
         unit_price_usd=quote.unit_price_usd, fleet_price_usd=quote.fleet_price_usd,
         tokens_per_s_per_dollar=comp.tokens_per_s_per_dollar if comp and sp else None,
@@ -530,7 +534,7 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
         charts=chart_data(table, ranked, estimates, req),
         evidence=evidence(cand.devices, shown_models, catalog, overrides, cand.deployments),
         runs=measured_runs({d.id for d in cand.devices}),
-        assumptions=assumptions(req, cand, catalog),
+        assumptions=assumptions(req, cand, catalog, table),
         tiers=_tiers(req, cand, workload, catalog),
         n_candidate_devices=len(cand.devices),
         n_meeting_devices=len(ranked),

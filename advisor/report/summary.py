@@ -107,7 +107,7 @@ def _first_reason(rejected: Mapping[str, Any]) -> str:
     return f"{first['model']} {first['status']}" if len(reasons) > 1 else f"{first['model']}: {first['detail']}"
 
 
-def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[str]:
+def assumptions(req: Requirements, cand: Candidates, catalog: Catalog, rows: Sequence[Mapping[str, Any]] = ()) -> list[str]:
     quants = sorted(cand.constraints.quant_ids) if cand.constraints.quant_ids else [
         f.id for f in catalog.file_types.values() if f.common]
     if cand.constraints.runtimes is None and cand.target is None:
@@ -138,6 +138,7 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[s
         ("Usable memory is what one app may allocate after the OS; a 'tight' fit uses more than the comfortable share "
         "of it and leaves no room for other apps or longer chats."),
     ]
+    out.append(load_assumption(cand, rows))
     if req.power_limit_w is not None:
         out.append(f"The power limit ({req.power_limit_w:g} W per unit) is compared with each device's maximum draw (power.max_w, or its typical draw while generating where a "
                    "profile states a larger one: a desktop GPU's max is the board's, its typical the whole PC's).")
@@ -154,6 +155,26 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog) -> list[s
     if req.budget_usd is not None:
         out.append(f"The budget (${req.budget_usd:,.0f}) is for the whole fleet of {plural(req.fleet_size, 'unit')}.")
     return out
+
+def load_assumption(cand: Candidates, rows: Sequence[Mapping[str, Any]]) -> str:
+    """What the load times (``engine.load``; the comparison's load_cold_s and cold_start_ttft_s)
+    include and leave out, from the rows' ``load_vram_copy_excluded`` and the deployments' browsers."""
+    copied = sum(1 for r in rows if r.get("load_vram_copy_excluded"))
+    browsers = sorted({d.browser.name for d in cand.deployments.values() if d.browser is not None})
+    text = ("Load times (load_cold_s and cold-start TTFT in the CSV, JSON and XLSX tables): the cold load reads the model "
+            "file from the device's storage at its sequential read speed (the 'storage read' rows under Evidence), then "
+            "passes it through memory and sets up the vocabulary and context (constants fitted on one x86 machine's "
+            "llama.cpp loads; a slower CPU takes longer); cold-start TTFT adds the prompt's prefill. Not included: "
+            "llama.cpp's repacking of some weight types for the CPU's kernels, and the copy of the weights into a discrete "
+            "GPU's VRAM or WebGPU buffers — "
+            + (f"{plural(copied, 'row')} of the comparison {'makes' if copied == 1 else 'make'} that copy (load_vram_copy_excluded)." if copied
+               else "no row of the comparison makes that copy."))
+    if browsers:
+        text += (f" In a browser tab ({', '.join(browsers)}) the weights come from the browser's storage (Cache API / OPFS / "
+                 "IndexedDB), not a memory-mapped file: the cold figure is a later visit, the weights already stored; the "
+                 "first visit downloads them first, which is not predicted (it depends on the network).")
+    return text
+
 
 def rejection_summary(reasons: Sequence[Mapping[str, Any]]) -> str:
     if not reasons:

@@ -313,6 +313,7 @@ def _evidence(data: ReportData) -> Section:
              d["power_note"]],
             [d["device"], "power of the energy figures", f"{watts(d['energy_power_w'])} W", d["power_basis"],
              f"{d['energy_basis']}; J/token and Wh = this power × time, tok/s per W = decode tok/s ÷ this power"],
+            storage_row(d),
             [d["device"], "speed model", d["execution_path"],
              "calibrated" if d["speed_calibration"] == "calibrated" else "derived",
              (f"{d['speed_calibration_basis']} ({d['speed_calibration_measurements']} measurements); "
@@ -337,6 +338,20 @@ def _evidence(data: ReportData) -> Section:
         Table(caption="Models", headers=["model", "params", "license", "quality score", "verified", "source"], rows=model_rows,
               widths=[16, 6, 14, 24, 6, 34]),
     ])
+
+
+def storage_row(d: Mapping[str, Any]) -> list[str]:
+    """The Evidence row of the storage read a device's cold load time rests on (in a browser tab:
+    the browser's storage on it, a later visit)."""
+    if d.get("storage_read_mb_s") is None:
+        return [d["device"], "storage read", "-", "-", "the profile gives no storage read speed: its cold load time is not predicted"]
+    note = "; ".join(x for x in (d["storage_kind"], d.get("storage_source"), d.get("storage_note")) if x)
+    note += "; cold load = the model file read at this rate + the warm load"
+    if d.get("storage_browser"):
+        note += (f"; in {d['storage_browser']} the weights are read from the browser's storage (Cache API / OPFS / IndexedDB) "
+                 "on a later visit; the first visit's download is not predicted"
+                 + (f"; {d['storage_browser_note']}" if d.get("storage_browser_note") else ""))
+    return [d["device"], "storage read", f"{d['storage_read_mb_s']:,.0f} MB/s", d["storage_basis"], note]
 
 
 def _runs(data: ReportData) -> Section:
