@@ -36,7 +36,7 @@ from advisor.errors import AdvisorError, BadInputError
 from advisor.output import csv_cell
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
-from advisor.wording import alternative_text, explanation, limit_text, not_hosting_text, peers_text, reason_text, tps
+from advisor.wording import alternative_text, explanation, limit_text, load_text, not_hosting_text, peers_text, reason_text, tps
 
 st.set_page_config(page_title="Edge model advisor", page_icon="🧮", layout="wide")
 
@@ -201,6 +201,8 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
     for row in (cards[:3], cards[3:]):
         for col, (label, value, note, help_text) in zip(st.columns(3), row):
             col.metric(label, value, note, delta_color="off", delta_arrow="off", help=help_text, border=True)
+    if pick.load is not None:
+        st.caption(load_text(pick.load))
     st.info(explanation(rec, cat))
     peers = ram_peers_line(rec)
     if peers:

@@ -16,7 +16,7 @@ from advisor.units import format_decimal_size, format_rate, format_seconds, form
 if TYPE_CHECKING:
     from advisor.engine.evaluate import Tables
     from advisor.engine.recommend import Alternative, Constraints, DeviceOption, Recommendation, RuntimeChoice
-    from advisor.records import Price, Reason
+    from advisor.records import LoadEstimate, Price, Reason
 
 #: A first token later than this is worth saying so. 10 s is the limit for keeping a user's
 #: attention on a dialogue (J. Nielsen, "Response Times: The 3 Important Limits", 1993, after
@@ -298,6 +298,29 @@ def explanation(rec: Recommendation, tables: Tables) -> str:
         f"~{format_seconds(sp.ttft_s)}. Quality score {pick.quality_score:.0f}/100 ({base.basis}); "
         f"license {model.license} ({license_words})." + runtime_choice_text(rec.runtime_choice, target) + tail
     )
+
+
+def load_text(ld: LoadEstimate) -> str:
+    """The load times of an estimate in one sentence (``engine.load``): warm, cold (a browser's
+    later visit), the first visit's download that is not predicted, the VRAM copy left out."""
+    browser = ld.browser_name
+    text = f"Load: {format_seconds(ld.warm_s)} warm ({'a reload of the page' if browser else 'a restart'}, the weights in the OS page cache)"
+    if ld.cold_s is None:
+        text += "; cold not predicted (the profile gives no storage read speed)"
+    elif browser:
+        text += (f"; {format_seconds(ld.cold_s)} cold on a later visit (the weights read from {browser}'s storage on "
+                 f"{ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})")
+    else:
+        text += f"; {format_seconds(ld.cold_s)} cold, the first start after boot ({ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})"
+    if browser:
+        text += ("; first visit: not predicted, a download of "
+                 + (format_size(ld.first_visit_download_bytes) if ld.first_visit_download_bytes is not None else "the model")
+                 + " first")
+        if ld.browser_storage_note:
+            text += f" ({browser}: {ld.browser_storage_note})"
+    if ld.vram_copy_excluded:
+        text += f"; the copy of the weights into {'WebGPU buffers' if browser else 'VRAM'} is not included"
+    return text + "."
 
 
 def price_text(price: Price | None, amount: float | None = None) -> str:

@@ -561,6 +561,22 @@ def test_browser_target_switches_to_every_runtime_and_names_the_binding_limit():
     assert "llama.cpp" not in set(rows["runtime"])
 
 
+@pytest.mark.parametrize(("device_id", "target_id", "says"), [
+    ("raspberry-pi-5-8gb", "server", "cold, the first start after boot"),
+    ("pixel-8", "browser", "cold on a later visit"),
+])
+def test_the_pick_says_its_load_times_as_the_engine_gives_them(device_id, target_id, says):
+    """The pick's load times under the cards, in the library's words (``wording.load_text``): in a
+    browser tab the cold figure is a later visit and the first visit's download is not predicted."""
+    from advisor.wording import load_text
+
+    at = choose(start(), device_id, target_id)
+    rec = library_rec(device_id, target_id)
+    text = load_text(rec.pick.load)
+    assert text in [c.value for c in at.caption] and says in text
+    assert ("first visit: not predicted" in text) is (target_id == "browser")
+
+
 @pytest.mark.parametrize(("device_id", "runtime"), [("iphone-16-pro", "mlx"), ("pixel-8", "litert-lm"), ("raspberry-pi-5-8gb", "all")])
 def test_runtime_selector_follows_the_library(device_id, runtime):
     from advisor.engine.recommend import ALL_RUNTIMES
