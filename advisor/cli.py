@@ -458,7 +458,16 @@ def _load_rows(ld: dict[str, Any] | None) -> list[dict[str, Any]]:
     rows = [{"item": "load (warm)", "value": format_seconds(ld["load_warm_s"]),
              "basis": f"{format_size(ld['file_bytes'])} of weights in the OS page cache (a reload of the page)" if browser
              else f"{format_size(ld['file_bytes'])} file in the page cache (a restart)"}]
-    if ld["load_cold_s"] is None:
+    every_visit = ld.get("cold_case") == "every-visit-downloads"
+    if every_visit:
+        rows[0]["item"] = "load (after the download)"
+        rows[0]["basis"] = (f"{format_size(ld['file_bytes'])} of weights already in memory, once downloaded (set-up only): nothing is "
+                            "kept between visits")
+        rows.append({"item": cold, "value": "none",
+                     "basis": f"every visit downloads the model again: {format_size(ld['first_visit_download_bytes'])} exceed "
+                              f"{browser}'s cache storage of {format_size(ld['storage_cache_limit_exceeded_bytes'])}"
+                              + (f" ({ld['browser_storage_note']})" if ld.get("browser_storage_note") else "")})
+    elif ld["load_cold_s"] is None:
         rows.append({"item": cold, "value": "-", "basis": "the device profile gives no storage read speed; add a [storage] table"})
     else:
         rows += [
@@ -472,8 +481,10 @@ def _load_rows(ld: dict[str, Any] | None) -> list[dict[str, Any]]:
         ]
     if browser:
         size = ld.get("first_visit_download_bytes")
-        rows.append({"item": "first visit", "value": "not predicted" + (f" (download of {format_size(size)})" if size is not None else ""),
-                     "basis": "the first visit downloads the model (and the runtime's library where published) before this load; "
+        rows.append({"item": "every visit" if every_visit else "first visit",
+                     "value": "not predicted" + (f" (download of {format_size(size)})" if size is not None else ""),
+                     "basis": ("every visit" if every_visit else "the first visit")
+                              + " downloads the model (and the runtime's library where published) before this load; "
                               "its time depends on the network"})
     if ld.get("vram_copy_excluded"):
         rows.append({"item": "load, VRAM copy", "value": "not included",

@@ -1154,6 +1154,10 @@ class BrowserPlatform(Record):
     tab_memory_basis: Basis = "estimated"
     tab_memory_source: str = ""
     storage_note: str = ""
+    #: most a page keeps in the browser's cache storage between visits, as published: a model
+    #: whose download is larger is fetched again on every visit (None: no limit published)
+    storage_cache_limit: ByteSize | None = None
+    storage_cache_basis: Basis = "estimated"
     verified: bool
 
 
@@ -1514,12 +1518,19 @@ class LoadEstimate:
     #: the load copies the weights into a GPU's own buffers (a discrete GPU's VRAM, WebGPU
     #: buffers) and ``warm_s``/``cold_s`` do not include that copy
     vram_copy_excluded: bool = False
+    #: the browser's published cache-storage limit (``BrowserPlatform.storage_cache_limit``) that
+    #: the download exceeds: nothing is kept between visits, every visit is a first visit and
+    #: ``cold_s`` is None. None: within the limit, no limit published, or not a browser.
+    storage_cache_limit_exceeded: int | None = None
 
     @property
-    def cold_case(self) -> Literal["first-start", "later-visit"]:
+    def cold_case(self) -> Literal["first-start", "later-visit", "every-visit-downloads"]:
         """What the cold figure is: a native process's first start after boot (the file not in the
-        page cache), or a browser's later visit (the weights in its storage, not in the page cache)."""
-        return "later-visit" if self.browser is not None else "first-start"
+        page cache), a browser's later visit (the weights in its storage, not in the page cache),
+        or none: the download exceeds the browser's cache storage, so every visit downloads."""
+        if self.browser is None:
+            return "first-start"
+        return "every-visit-downloads" if self.storage_cache_limit_exceeded is not None else "later-visit"
 
 
 @dataclass(frozen=True, slots=True)

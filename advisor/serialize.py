@@ -157,6 +157,8 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
         "first_visit_predicted": False if ld.browser is not None else None,
         "first_visit_download_bytes": ld.first_visit_download_bytes,
         "vram_copy_excluded": ld.vram_copy_excluded,
+        # the browser's cache-storage limit the download exceeds: every visit downloads (no cold load)
+        "storage_cache_limit_exceeded_bytes": ld.storage_cache_limit_exceeded,
         "basis": ld.basis,
     }
     return out

@@ -123,6 +123,40 @@ def test_a_browsers_storage_note_travels_with_the_load(catalog):
     assert note and est.load.browser_storage_note == note and note in est.load.basis
 
 
+@pytest.mark.parametrize("model_id, kept", [("qwen2.5-0.5b-instruct", True), ("llama-3.2-1b-instruct", False)])
+def test_a_download_larger_than_the_browsers_cache_storage_has_no_later_visit(catalog, model_id, kept):
+    """Mobile Safari keeps ≈ 300 MB in cache storage (catalog: storage_cache_limit 3e8): Qwen2.5-0.5B
+    in q4f16_1 (≈ 285 MB with WebLLM's library) is kept and loads cold from storage on a later
+    visit; Llama-3.2-1B (≈ 700 MB) is fetched again on every visit, so there is no cold figure."""
+    est = _predict(catalog, "iphone-16-pro", model_id, target="browser", runtime="mlc", browser_id="safari-ios")
+    load, limit = est.load, catalog.target("browser").browser("safari-ios").storage_cache_limit
+    assert limit == 300_000_000 and (load.first_visit_download_bytes <= limit) is kept
+    if kept:
+        assert (load.cold_case, load.storage_cache_limit_exceeded) == ("later-visit", None) and load.cold_s > load.warm_s
+    else:
+        assert (load.cold_case, load.storage_cache_limit_exceeded, load.cold_s, load.cold_ttft_s) == (
+            "every-visit-downloads", limit, None, None)
+        assert f"exceed Safari (iOS / iPadOS)'s cache storage of {format_size(limit)} (estimated)" in load.basis
+
+
+def test_predict_and_the_dashboard_words_say_every_visit_downloads(capsys, catalog):
+    from advisor.wording import load_text
+
+    code, out, err = run(capsys, "predict", "--model", "llama-3.2-1b-instruct", "--device", "iphone-16-pro", "--target", "browser",
+                         "--runtime", "mlc", "--format", "json")
+    assert code == 0, err
+    load = json.loads(out)["load"]
+    assert (load["cold_case"], load["load_cold_s"], load["storage_cache_limit_exceeded_bytes"]) == ("every-visit-downloads", None, 300_000_000)
+    code, out, err = run(capsys, "predict", "--model", "llama-3.2-1b-instruct", "--device", "iphone-16-pro", "--target", "browser",
+                         "--runtime", "mlc", "--format", "csv")
+    rows = {r["item"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows["load (cold, later visit)"]["value"] == "none" and "every visit downloads the model again" in rows["load (cold, later visit)"]["basis"]
+    assert "load (after the download)" in rows and "first visit" not in rows and rows["every visit"]["value"].startswith("not predicted")
+    assert "cold-start TTFT, later visit" not in rows
+    text = load_text(_predict(catalog, "iphone-16-pro", "llama-3.2-1b-instruct", target="browser", runtime="mlc").load)
+    assert "no cold load: every visit downloads the model again" in text and "each visit: not predicted" in text and "warm" not in text
+
+
 def test_wasm_in_a_browser_copies_nothing_into_a_gpu(catalog):
     est = _predict(catalog, "pixel-8", quant_id="Q4_K_M", target="browser", runtime="wllama")
     assert est.backend == "wasm" and est.load.browser == "chrome-android"
@@ -455,3 +489,17 @@ def test_storage_read_is_measured_from_a_dropped_file(tmp_path):
     rate = measure_storage_read(tmp_path, size_bytes=16 * 1024**2, repeats=1)
     assert rate is not None and 10 <= rate <= 100_000  # what a profile accepts
     assert not list(tmp_path.iterdir())  # the test file is removed
+
+
+def test_a_report_row_whose_download_exceeds_the_cache_storage_has_no_cold_figure(capsys, tmp_path):
+    csv_path = tmp_path / "r.csv"
+    code, out, err = run(capsys, "report", "--model", "llama-3.2-1b-instruct", "--model", "qwen2.5-0.5b-instruct", "--device",
+                         "iphone-16-pro", "--target", "browser", "--runtime", "mlc", "--format", "csv", "-o", str(csv_path))
+    assert code == 0, err
+    rows = {r["model"]: r for r in csv.DictReader(io.StringIO(csv_path.read_text()))}
+    assert (rows["llama-3.2-1b-instruct"]["load_cold_case"], rows["llama-3.2-1b-instruct"]["load_cold_s"]) == ("every-visit-downloads", "")
+    assert rows["qwen2.5-0.5b-instruct"]["load_cold_case"] == "later-visit" and float(rows["qwen2.5-0.5b-instruct"]["load_cold_s"]) > 0
+    code, out, err = run(capsys, "report", "--model", "llama-3.2-1b-instruct", "--model", "qwen2.5-0.5b-instruct", "--device",
+                         "iphone-16-pro", "--target", "browser", "--runtime", "mlc", "--format", "md")
+    bullet = next(ln for ln in out.splitlines() if ln.startswith("- Load times"))
+    assert "1 row of the comparison has no cold figure (load_cold_case 'every-visit-downloads')" in bullet

@@ -79,13 +79,20 @@ def estimate_load(device: DeviceProfile, file_bytes: int, prefill_s: float | Non
     warm = warm_load_seconds(file_bytes, bandwidth, vocab_size)
     storage = device.storage
     cold = cold_load_seconds(file_bytes, storage.read_mb_s, warm) if storage is not None else None
+    limit = browser.storage_cache_limit if browser is not None else None
+    exceeded = limit if limit is not None and download_bytes is not None and download_bytes > limit else None
+    if exceeded is not None:
+        cold = None  # nothing stored between visits: every visit is a first visit (a download)
     fitted = (f"through memory at {bandwidth:g} GB/s × {PAGE_IN_EFFICIENCY:g} + vocabulary and context set-up "
               "(fitted on one x86 machine's llama.cpp loads, benchmarks/results/load_time.md)")
     if browser is None:
         basis = f"warm: file {fitted}"
     else:
         basis = f"warm (a reload, the stored weights still in the OS page cache): weights {fitted}"
-    if storage is None:
+    if exceeded is not None:
+        basis += (f"; cold: none — every visit downloads the weights again: {format_size(download_bytes)} exceed "
+                  f"{browser.name}'s cache storage of {format_size(exceeded)} ({browser.storage_cache_basis})")
+    elif storage is None:
         basis += "; cold: the profile gives no storage read speed (add a [storage] table)"
     elif browser is None:
         basis += f"; cold: + file read at {storage.read_mb_s:,.0f} MB/s ({storage.kind}, {storage.basis})"
@@ -113,6 +120,7 @@ def estimate_load(device: DeviceProfile, file_bytes: int, prefill_s: float | Non
         browser_storage_note=browser.storage_note if browser is not None else "",
         first_visit_download_bytes=int(download_bytes) if browser is not None and download_bytes is not None else None,
         vram_copy_excluded=bool(vram_copy),
+        storage_cache_limit_exceeded=exceeded,
     )
 
 

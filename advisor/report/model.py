@@ -95,7 +95,7 @@ COMPARISON_COLUMNS: list[tuple[str, str]] = [
     ("decode_high", "decode high (tok/s)"), ("sustained_decode_tokens_per_s", "decode, sustained (tok/s)"),
     ("prefill_tokens_per_s", "prefill (tok/s)"), ("prefill_low", "prefill low (tok/s)"),
     ("prefill_high", "prefill high (tok/s)"), ("ttft_s", "TTFT (s)"), ("response_s", "response (s)"),
-    ("load_cold_s", "load, cold (s)"), ("cold_start_ttft_s", "cold-start TTFT (s)"),
+    ("load_cold_s", "load, cold (s)"), ("load_cold_case", "load, cold case"), ("cold_start_ttft_s", "cold-start TTFT (s)"),
     ("load_vram_copy_excluded", "load: VRAM copy excluded"),
     ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"), ("unit_price_usd", "unit price (USD)"),
     ("fleet_price_usd", "fleet price (USD)"), ("tokens_per_s_per_dollar", "tok/s per USD"),
@@ -314,6 +314,9 @@ class ComparisonRow:
     ttft_s: float | None
     response_s: float | None
     load_cold_s: float | None  # model file read from storage + set-up (engine.load); in a browser: a later visit
+    #: what the cold load is (LoadEstimate.cold_case): "first-start", a browser's "later-visit", or
+    #: "every-visit-downloads" (the download exceeds the browser's cache storage: no cold figure)
+    load_cold_case: str | None
     cold_start_ttft_s: float | None  # cold load + prefill
     #: the load times leave out the copy of the weights into a discrete GPU's VRAM or WebGPU buffers
     load_vram_copy_excluded: bool | None
@@ -363,6 +366,7 @@ def _row(device: DeviceProfile, est: Estimate | None, comp: DeviceComparison | N
         prefill_low=sp.prefill_band.low if sp else None, prefill_high=sp.prefill_band.high if sp else None,
         ttft_s=sp.ttft_s if sp else None, response_s=sp.response_s if sp else None,
         load_cold_s=est.load.cold_s if est and est.load else None,
+        load_cold_case=est.load.cold_case if est and est.load else None,
         cold_start_ttft_s=est.load.cold_ttft_s if est and est.load else None,
         load_vram_copy_excluded=est.load.vram_copy_excluded if est and est.load else None,
         energy_wh_per_1000_responses=quote.energy_wh_per_1000_responses if sp else None,

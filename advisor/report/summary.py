@@ -173,6 +173,11 @@ def load_assumption(cand: Candidates, rows: Sequence[Mapping[str, Any]]) -> str:
         text += (f" In a browser tab ({', '.join(browsers)}) the weights come from the browser's storage (Cache API / OPFS / "
                  "IndexedDB), not a memory-mapped file: the cold figure is a later visit, the weights already stored; the "
                  "first visit downloads them first, which is not predicted (it depends on the network).")
+        every = [r for r in rows if r.get("load_cold_case") == "every-visit-downloads"]
+        if every:
+            text += (f" {plural(len(every), 'row')} of the comparison {'has' if len(every) == 1 else 'have'} no cold figure "
+                     "(load_cold_case 'every-visit-downloads'): the download exceeds the browser's cache storage, so every "
+                     "visit downloads the model again.")
     return text
 
 
