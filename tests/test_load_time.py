@@ -241,8 +241,8 @@ def test_a_report_names_the_storage_read_and_what_load_times_include(capsys, tmp
                          "raspberry-pi-5-8gb", "-o", str(tmp_path / "r"), "--format", "md", "--format", "csv")
     assert code == 0, err
     text = md.read_text()
-    storage = next(line for line in text.splitlines() if line.startswith("| raspberry-pi-5-8gb | storage read |"))
-    assert storage.startswith("| raspberry-pi-5-8gb | storage read | 90 MB/s | estimated | microSD (UHS-I SDR104); UHS-I SDR104 bus")
+    storage = next(line for line in text.splitlines() if line.startswith("| Raspberry Pi 5 (8 GB) | storage read |"))
+    assert storage.startswith("| Raspberry Pi 5 (8 GB) | storage read | 90 MB/s | estimated | microSD (UHS-I SDR104); UHS-I SDR104 bus")
     assert storage.endswith("; cold load = the model file read at this rate + the warm load |")
     bullet = next(line for line in text.splitlines() if line.startswith("- Load times"))
     assert "1 row of the comparison makes that copy (load_vram_copy_excluded)" in bullet
@@ -258,7 +258,7 @@ def test_a_browser_report_says_its_cold_loads_are_later_visits(capsys, tmp_path)
                          "--runtime", "mlc", "-o", str(md))
     assert code == 0, err
     text = md.read_text()
-    storage = next(line for line in text.splitlines() if line.startswith("| pixel-8 | storage read |"))
+    storage = next(line for line in text.splitlines() if line.startswith("| Google Pixel 8 | storage read |"))
     assert "in Chrome (Android) the weights are read from the browser's storage" in storage and "not predicted" in storage
     bullet = next(line for line in text.splitlines() if line.startswith("- Load times"))
     assert "In a browser tab (Chrome (Android))" in bullet and "the cold figure is a later visit" in bullet

@@ -132,7 +132,7 @@ def test_a_power_mode_on_a_device_without_modes_is_one_clear_line(capsys):
 # --------------------------------------------------------------------------- reports
 
 
-def test_sustained_and_gpu_only_in_every_report_format(capsys, tmp_path):
+def test_sustained_and_gpu_only_in_every_report_format(capsys, tmp_path, catalog):
     """The iPhone 16 Pro's sustained decode (0.565 of the peak) beside the peak in the ranking and
     comparison tables (MD, and the same sections in HTML/PDF), the JSON ranking and the XLSX ranking;
     tok/s per $ of a GPU-only price marked."""
@@ -153,10 +153,11 @@ def test_sustained_and_gpu_only_in_every_report_format(capsys, tmp_path):
         cols = [c.strip() for c in header.strip("|").split("|")]
         i, j, k = cols.index("decode tok/s, sustained"), cols.index("tok/s per $"), cols.index("device")
         cells = {c[k]: c for c in ([x.strip().strip("*") for x in r.strip("|").split("|")] for r in rows)}
-        peak = float(cells["iphone-16-pro"][i - 1].split()[0])  # the peak's column is just before
-        assert float(cells["iphone-16-pro"][i]) == pytest.approx(0.565 * peak, abs=0.1)
-        assert cells[PI5][i] == "-"
-        assert cells["desktop-rtx4060-8gb"][j].endswith("(GPU only)") and not cells[PI5][j].endswith(")")
+        phone, pi5, rtx = (cells[catalog.device(d).name] for d in ("iphone-16-pro", PI5, "desktop-rtx4060-8gb"))  # tables name devices
+        peak = float(phone[i - 1].split()[0])  # the peak's column is just before
+        assert float(phone[i]) == pytest.approx(0.565 * peak, abs=0.1)
+        assert pi5[i] == "-"
+        assert rtx[j].endswith("(GPU only)") and not pi5[j].endswith(")")
     pytest.importorskip("openpyxl")
     import openpyxl
 

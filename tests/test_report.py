@@ -486,7 +486,7 @@ def test_xlsx_headers_read_as_in_the_other_formats(kiosk_json):
 
     wb = openpyxl.load_workbook(io.BytesIO(render_xlsx(kiosk_json)))
     assert [c.value for c in wb["Cheapest per class"][1]] == [
-        "class", "device", "device name", "model", "quant", "unit price (USD)", "fleet price (USD)", "decode (tok/s)",
+        "class", "device", "device name", "model", "model name", "quant", "unit price (USD)", "fleet price (USD)", "decode (tok/s)",
         "TTFT (s)", "energy (Wh / 1,000 responses)"]
     assert "What to ship per RAM tier" not in wb.sheetnames  # no target, no tiers (as in the documents)
 
@@ -739,7 +739,7 @@ def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
                          "--format", "md")
     assert code == 3, err
     lines = out.splitlines()
-    assert "does not fit" in next(line for line in lines if line.startswith("| raspberry-pi-4-1gb | sbc |"))
+    assert "does not fit" in next(line for line in lines if line.startswith("| Raspberry Pi 4 Model B (1 GB) | sbc |"))
     row = next(line for line in lines if line.startswith("| raspberry-pi-4-1gb | raspberry-pi-4-2gb"))
     assert row.endswith("| none: no other model meets the requirement on this variant |")
     # the variants run llama.cpp alone, while the comparison above runs every runtime: said without --runtime too

@@ -440,7 +440,7 @@ def cheapest_per_class(ranking: Sequence[Mapping[str, Any]]) -> list[dict[str, A
         ranking, price=lambda r: r["unit_price_usd"] if r.get("price_covers") in (None, "device") else None,
         device_class=lambda r: r["device_class"], device_id=lambda r: r["device"],
     )
-    keys = ("device_class", "device", "device_name", "model", "quant", "unit_price_usd", "fleet_price_usd",
+    keys = ("device_class", "device", "device_name", "model", "model_name", "quant", "unit_price_usd", "fleet_price_usd",
             "decode_tokens_per_s", "ttft_s", "energy_wh_per_1000_responses")
     return [{k: row[k] for k in keys} for row in best.values()]
 
@@ -581,7 +581,7 @@ def _tiers(req: Requirements, cand: Candidates, workload: Workload, catalog: Cat
 
 
 def _ranking_entry(rank: int, r: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("device", "device_name", "device_class", "model", "quant", "runtime", "backend", "format", "unit_price_usd", "fleet_price_usd",
+    keys = ("device", "device_name", "device_class", "model", "model_name", "quant", "runtime", "backend", "format", "unit_price_usd", "fleet_price_usd",
             "decode_tokens_per_s", "decode_low", "decode_high", "sustained_decode_tokens_per_s", "ttft_s",
             "energy_wh_per_1000_responses", "tokens_per_s_per_dollar", "tokens_per_s_per_watt", "headroom_bytes", "price_covers")
     return {"rank": rank, **{k: r[k] for k in keys}}

@@ -74,11 +74,22 @@ def per_dollar(v: float | None, covers: str | None = None) -> str:
     return ratio(v) + ("" if v is None or covers in (None, "device") else f" ({GPU_ONLY_SHORT})")
 
 
+def device_label(r: Mapping[str, Any]) -> str:
+    """A device as a reader knows it: its name (the id where a row has none). The tables a person
+    reads (MD, HTML, PDF) name devices and models; CSV, JSON and XLSX keep the ids beside the names."""
+    return r.get("device_name") or r.get("name") or r["device"]
+
+
+def model_label(r: Mapping[str, Any]) -> str:
+    """A model by its name (the id where a row has none)."""
+    return r.get("model_name") or r["model"]
+
+
 def model_quant(r: Mapping[str, Any]) -> str:
     """``model · quant``, with `` (runtime/backend)`` for a runtime other than llama.cpp."""
     if not r.get("quant"):
-        return r["model"]
-    text = f"{r['model']} · {r['quant']}"
+        return model_label(r)
+    text = f"{model_label(r)} · {r['quant']}"
     if r.get("runtime") and r["runtime"] != "llama.cpp":
         text += f" ({runtime_backend(r)})"
     return text
@@ -140,7 +151,7 @@ def _ranking(data: ReportData) -> Section | None:
     s.tables.append(with_sustained(Table(
         headers=["#", "device", "class", "model · quant", "unit price", "fleet price", "decode tok/s (80% band)", "TTFT",
                  "Wh / 1,000 responses", "tok/s per $", "tok/s per W"],
-        rows=[[str(r["rank"]), r["device"], r["device_class"], model_quant(r), money(r["unit_price_usd"], r.get("price_covers")),
+        rows=[[str(r["rank"]), device_label(r), r["device_class"], model_quant(r), money(r["unit_price_usd"], r.get("price_covers")),
                money(r["fleet_price_usd"], r.get("price_covers")), band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
                seconds(r["ttft_s"]), num(r["energy_wh_per_1000_responses"]), per_dollar(r["tokens_per_s_per_dollar"], r.get("price_covers")),
                ratio(r["tokens_per_s_per_watt"])] for r in data.ranking],
@@ -152,7 +163,7 @@ def _ranking(data: ReportData) -> Section | None:
         s.tables.append(Table(
             caption="Cheapest device that meets the requirement, per class",
             headers=["class", "device", "unit price", "fleet price", "model · quant", "decode tok/s", "TTFT"],
-            rows=[[c["device_class"], c["device"], money(c["unit_price_usd"]), money(c["fleet_price_usd"]), model_quant(c),
+            rows=[[c["device_class"], device_label(c), money(c["unit_price_usd"]), money(c["fleet_price_usd"]), model_quant(c),
                    tps(c["decode_tokens_per_s"]), seconds(c["ttft_s"])] for c in data.cheapest_per_class],
             numeric=[False, False, True, True, False, True, True],
             widths=[8, 20, 8, 9, 20, 8, 7],
@@ -168,7 +179,7 @@ def _comparison(data: ReportData) -> Section:
     ], tables=[with_sustained(Table(
         headers=["device", "model", "quant", "runtime", "status", "memory / usable", "headroom", "decode tok/s", "prefill tok/s",
                  "TTFT", "Wh / 1k resp.", "unit price", "fleet price", "tok/s per $", "tok/s per W"],
-        rows=[[r["device"], r["model"], r["quant"] or "-", runtime_backend(r), r["status"] + (" (pick)" if r["pick"] else ""),
+        rows=[[device_label(r), model_label(r), r["quant"] or "-", runtime_backend(r), r["status"] + (" (pick)" if r["pick"] else ""),
                f"{size(r['memory_bytes'])} / {size(r['usable_bytes'])}", size(r["headroom_bytes"]),
                band(r["decode_tokens_per_s"], r["decode_low"], r["decode_high"]),
                band(r["prefill_tokens_per_s"], r["prefill_low"], r["prefill_high"]), seconds(r["ttft_s"]),
@@ -231,7 +242,7 @@ def _rejected(data: ReportData) -> Section:
         return s
     s.tables.append(Table(
         headers=["device", "class", "unit price", "why not"],
-        rows=[[r["device"], r["device_class"], money(r["unit_price_usd"], r.get("price_covers")),
+        rows=[[device_label(r), r["device_class"], money(r["unit_price_usd"], r.get("price_covers")),
                "; ".join(f"{x['model']}{' ' + x['quant'] if x['quant'] else ''}: {x['detail']}" for x in r["reasons"])
                or r["summary"]] for r in data.rejected_devices],
         numeric=[False, False, True, False],
@@ -306,25 +317,25 @@ def _evidence(data: ReportData) -> Section:
     dev_rows = []
     for d in ev["devices"]:
         dev_rows += [
-            [d["device"], "unit price", money(d["price_usd"], d.get("price_covers")), d["price_basis"] or "-", d["price_note"] or ""],
-            [d["device"], "usable memory", size(d["usable_bytes"]), d["usable_basis"], d["usable_note"]],
-            [d["device"], "memory bandwidth", f"{d['bandwidth_gbs']:g} GB/s", d["bandwidth_basis"], d["bandwidth_note"]],
-            [d["device"], "power (typical / max)", f"{watts(d['power_typical_w'])} / {watts(d['power_max_w'])} W", d["power_basis"],
+            [device_label(d), "unit price", money(d["price_usd"], d.get("price_covers")), d["price_basis"] or "-", d["price_note"] or ""],
+            [device_label(d), "usable memory", size(d["usable_bytes"]), d["usable_basis"], d["usable_note"]],
+            [device_label(d), "memory bandwidth", f"{d['bandwidth_gbs']:g} GB/s", d["bandwidth_basis"], d["bandwidth_note"]],
+            [device_label(d), "power (typical / max)", f"{watts(d['power_typical_w'])} / {watts(d['power_max_w'])} W", d["power_basis"],
              d["power_note"]],
-            [d["device"], "power of the energy figures", f"{watts(d['energy_power_w'])} W", d["power_basis"],
+            [device_label(d), "power of the energy figures", f"{watts(d['energy_power_w'])} W", d["power_basis"],
              f"{d['energy_basis']}; J/token and Wh = this power × time, tok/s per W = decode tok/s ÷ this power"],
             storage_row(d),
-            [d["device"], "speed model", d["execution_path"],
+            [device_label(d), "speed model", d["execution_path"],
              "calibrated" if d["speed_calibration"] == "calibrated" else "derived",
              (f"{d['speed_calibration_basis']} ({d['speed_calibration_measurements']} measurements); "
              f"{d['speed_calibration_source']}")],
-            *([[d["device"], f"budget under {d['target_budget']['target']}", size(d["target_budget"]["bytes"]),
+            *([[device_label(d), f"budget under {d['target_budget']['target']}", size(d["target_budget"]["bytes"]),
                 d["target_budget"]["basis"], f"{d['target_budget']['rule']} ({d['target_budget']['source']})"
                 + (f"; browser {d['target_budget']['browser']}" if d["target_budget"]["browser"] else "")]]
               if d.get("target_budget") else []),
-            [d["device"], "profile source", "", "", d["source"] + (f" — {d['verification']}" if d["verification"] else "")],
+            [device_label(d), "profile source", d["device"], "", d["source"] + (f" — {d['verification']}" if d["verification"] else "")],
         ]
-    model_rows = [[m["model"], f"{m['params'] / 1e9:.2f} B", f"{m['license']} ({m['license_class']})",
+    model_rows = [[f"{m['name']} ({m['model']})" if m.get("name") else m["model"], f"{m['params'] / 1e9:.2f} B", f"{m['license']} ({m['license_class']})",
                    f"{num(m['quality_score'])} — {m['quality_basis']}", "yes" if m["verified"] else "no", m["source"]]
                   for m in ev["models"]]
     return Section("evidence", "Evidence: the basis of every figure", paragraphs=[
@@ -344,14 +355,14 @@ def storage_row(d: Mapping[str, Any]) -> list[str]:
     """The Evidence row of the storage read a device's cold load time rests on (in a browser tab:
     the browser's storage on it, a later visit)."""
     if d.get("storage_read_mb_s") is None:
-        return [d["device"], "storage read", "-", "-", "the profile gives no storage read speed: its cold load time is not predicted"]
+        return [device_label(d), "storage read", "-", "-", "the profile gives no storage read speed: its cold load time is not predicted"]
     note = "; ".join(x for x in (d["storage_kind"], d.get("storage_source"), d.get("storage_note")) if x)
     note += "; cold load = the model file read at this rate + the warm load"
     if d.get("storage_browser"):
         note += (f"; in {d['storage_browser']} the weights are read from the browser's storage (Cache API / OPFS / IndexedDB) "
                  "on a later visit; the first visit's download is not predicted"
                  + (f"; {d['storage_browser_note']}" if d.get("storage_browser_note") else ""))
-    return [d["device"], "storage read", f"{d['storage_read_mb_s']:,.0f} MB/s", d["storage_basis"], note]
+    return [device_label(d), "storage read", f"{d['storage_read_mb_s']:,.0f} MB/s", d["storage_basis"], note]
 
 
 def _runs(data: ReportData) -> Section:
