@@ -112,15 +112,16 @@ class Page:
         state = json.loads(state)
         return must_contain in state["text"] and not state["running"] and "Please wait" not in state["text"]
 
-    def click_text(self, selector: str, text: str) -> None:
-        """A real mouse click on the element with this text (React widgets ignore element.click())."""
-        rect = self.js(
+    def click_text(self, selector: str, text: str, timeout: float = 30) -> None:
+        """A real mouse click on the element with this text (React widgets ignore element.click()),
+        once it is drawn: Streamlit draws a run's elements one after another, so a page whose
+        heading is up may not show its tabs yet on a busy machine."""
+        rect = wait_for(lambda: self.js(
             f"(() => {{ const el = [...document.querySelectorAll({json.dumps(selector)})]"
             f".find(e => e.innerText.trim() === {json.dumps(text)}); if (!el) return null;"
             " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
             " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()"
-        )
-        assert rect, f"no {selector} with text {text!r} on the page"
+        ), timeout, f"a {selector} with text {text!r} on the page")
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=rect["x"], y=rect["y"], button="left", clickCount=1)
 
