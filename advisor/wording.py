@@ -305,20 +305,19 @@ def load_text(ld: LoadEstimate) -> str:
     later visit), the first visit's download that is not predicted, the VRAM copy left out."""
     browser = ld.browser_name
     if ld.storage_cache_limit_exceeded is not None:
-        text = f"Load: {format_seconds(ld.warm_s)} once the weights are downloaded (set-up only)"
+        text = (f"Load: {format_seconds(ld.warm_s)} once the weights are downloaded (set-up only)"
+                f"; no cold load: every visit downloads the model again, its "
+                f"{format_size(ld.first_visit_download_bytes or ld.file_bytes)} exceeding {browser}'s cache storage of "
+                f"{format_size(ld.storage_cache_limit_exceeded)}")
     else:
         text = f"Load: {format_seconds(ld.warm_s)} warm ({'a reload of the page' if browser else 'a restart'}, the weights in the OS page cache)"
-    if ld.storage_cache_limit_exceeded is not None:
-        text += (f"; no cold load: every visit downloads the model again, its "
-                 f"{format_size(ld.first_visit_download_bytes or ld.file_bytes)} exceeding {browser}'s cache storage of "
-                 f"{format_size(ld.storage_cache_limit_exceeded)}")
-    elif ld.cold_s is None:
-        text += "; cold not predicted (the profile gives no storage read speed)"
-    elif browser:
-        text += (f"; {format_seconds(ld.cold_s)} cold on a later visit (the weights read from {browser}'s storage on "
-                 f"{ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})")
-    else:
-        text += f"; {format_seconds(ld.cold_s)} cold, the first start after boot ({ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})"
+        if ld.cold_s is None:
+            text += "; cold not predicted (the profile gives no storage read speed)"
+        elif browser:
+            text += (f"; {format_seconds(ld.cold_s)} cold on a later visit (the weights read from {browser}'s storage on "
+                     f"{ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})")
+        else:
+            text += f"; {format_seconds(ld.cold_s)} cold, the first start after boot ({ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})"
     if browser:
         text += (f"; {'each' if ld.storage_cache_limit_exceeded is not None else 'first'} visit: not predicted, a download of "
                  + (format_size(ld.first_visit_download_bytes) if ld.first_visit_download_bytes is not None else "the model")
