@@ -303,6 +303,7 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
             price, bprice = (device.price.usd if device.price else None), (bigger.price.usd if bigger.price else None)
             out.append({
                 "device": device.id,
+                "device_name": device.name,
                 "variant": bigger.id,
                 "variant_name": bigger.name,
                 "ram_bytes": device.memory.ram,
@@ -315,7 +316,8 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                 if price is not None and bprice is not None else None,
                 "newly_possible": [
                     {
-                        "model": e.model_id, "quant": e.quant_id, "requested": e.model_id in requested,
+                        "model": e.model_id, "model_name": catalog.models[e.model_id].name, "quant": e.quant_id,
+                        "requested": e.model_id in requested,
                         "quality_score": rounded("quality_score", e.quality_score),
                         "decode_tokens_per_s": rounded("decode_tokens_per_s", e.speed.decode_tokens_per_s) if e.speed else None,
                         "memory_bytes": e.memory.total_bytes,

@@ -726,8 +726,9 @@ def test_what_if_says_when_the_gain_is_the_variants_faster_memory(capsys):
     fits = {n["model"] for n in w["newly_possible"] if n["fits_device"]}
     assert "qwen3-4b" in fits and "qwen3-30b-a3b" not in fits
     code, out, err = run(capsys, "report", "--requirements", KIOSK, "--format", "md")
-    row = next(line for line in out.splitlines() if line.startswith("| mini-pc-intel-n100-8gb | mini-pc-intel-n100-16gb"))
-    assert "qwen3-4b IQ3_M (8.2 tok/s, fits the 8.00 GiB unit too)" in row
+    row = next(line for line in out.splitlines()
+               if line.startswith("| Mini PC, Intel N100, 8 GB DDR4-3200 (single channel) | Mini PC, Intel N100, 16 GB DDR5-4800"))
+    assert "Qwen3 4B IQ3_M (8.2 tok/s, fits the 8.00 GiB unit too)" in row
     assert row.endswith("those marked fit the 8.00 GiB unit's memory too: the variant's faster memory (25.6 → 38.4 GB/s) "
                         "makes them fast enough |")
 
@@ -740,7 +741,7 @@ def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
     assert code == 3, err
     lines = out.splitlines()
     assert "does not fit" in next(line for line in lines if line.startswith("| Raspberry Pi 4 Model B (1 GB) | sbc |"))
-    row = next(line for line in lines if line.startswith("| raspberry-pi-4-1gb | raspberry-pi-4-2gb"))
+    row = next(line for line in lines if line.startswith("| Raspberry Pi 4 Model B (1 GB) | Raspberry Pi 4 Model B (2 GB) |"))
     assert row.endswith("| none: no other model meets the requirement on this variant |")
     # the variants run llama.cpp alone, while the comparison above runs every runtime: said without --runtime too
     assert ("These variants are evaluated with llama.cpp's GGUF files on each profile's own usable memory: the other "

@@ -158,14 +158,15 @@ def test_android_tiers_in_xlsx(android):
     assert wb.sheetnames[:4] == ["Summary", "Ranking", "What to ship per RAM tier", "Comparison"]
     rows = list(wb["What to ship per RAM tier"].iter_rows(values_only=True))
     assert list(rows[0]) == [
-        "RAM tier (GB)", "devices", "model", "format", "runtime", "backend", "slowest decode (tok/s)",
+        "RAM tier (GB)", "devices", "device names", "model", "model name", "format", "runtime", "backend", "slowest decode (tok/s)",
         "slowest decode low (tok/s)", "slowest decode high (tok/s)", "slowest device", "memory (GiB)", "budget (GiB)",
         "tightest device", "download (GiB)", "store limits exceeded", "left out"]
     assert len(rows) - 1 == len(android.tiers)
     for got, t in zip(rows[1:], android.tiers):
         row = dict(zip(rows[0], got))
         assert row["RAM tier (GB)"] == t["tier_gib"] and row["devices"] == ", ".join(t["devices"])
-        assert row["model"] == (t["model"] or "nothing fits every device")
+        assert row["device names"] == ", ".join(t["device_names"]) and len(t["device_names"]) == len(t["devices"])
+        assert row["model"] == (t["model"] or "nothing fits every device") and row["model name"] == t["model_name"]
         if t["model"]:
             assert (row["format"], row["runtime"], row["backend"]) == (t["format"], t["runtime"], ", ".join(t["backends"]))
             assert row["slowest decode (tok/s)"] == t["decode_tokens_per_s"] and row["slowest device"] == t["slowest_device"]

@@ -555,26 +555,31 @@ def _tiers(req: Requirements, cand: Candidates, workload: Workload, catalog: Cat
     pool = [d for d in cand.devices if d.device_class in req.device_classes]
     picks = tiers(pool, cand.target, workload, catalog, cand.constraints, entitlement=req.entitlement is not None,
                   browser_id=req.browser, overrides=dict(calibration_overrides()))
+    names = {d.id: d.name for d in pool}
     out = []
     for p in picks:
         slowest = p.slowest
         tight = min(p.estimates, key=lambda e: e.headroom_bytes) if p.estimates else None
         sp = slowest.speed if slowest is not None else None
         out.append({
-            "tier_gib": p.tier_gib, "devices": [d.id for d in p.devices],
-            "model": p.model_id, "runtime": p.runtime, "format": p.format_id,
+            "tier_gib": p.tier_gib, "devices": [d.id for d in p.devices], "device_names": [d.name for d in p.devices],
+            "model": p.model_id, "model_name": catalog.models[p.model_id].name if p.model_id is not None else None,
+            "runtime": p.runtime, "format": p.format_id,
             "backends": sorted({e.backend for e in p.estimates if e.backend}),
             "slowest_device": slowest.device_id if slowest is not None else None,
+            "slowest_device_name": names.get(slowest.device_id) if slowest is not None else None,
             "decode_tokens_per_s": round(sp.decode_tokens_per_s, DECIMALS["decode_tokens_per_s"]) if sp else None,
             "decode_low": round(sp.decode_band.low, DECIMALS["decode_low"]) if sp else None,
             "decode_high": round(sp.decode_band.high, DECIMALS["decode_high"]) if sp else None,
             "tightest_device": tight.device_id if tight is not None else None,
+            "tightest_device_name": names.get(tight.device_id) if tight is not None else None,
             "memory_bytes": tight.memory.total_bytes if tight is not None else None,
             "usable_bytes": tight.usable_bytes if tight is not None else None,
             "download_bytes": p.download_bytes,
             "store_limits_exceeded": [limit_text(lim) for lim in p.store_limits_exceeded],
             "store_limit_ids": [lim.id for lim in p.store_limits_exceeded],  # the same limits, in the same order
-            "left_out": [{"device": lo.device.id, "reason": reason_text(lo.why), "hosts_target": cand.target.hosts(lo.device)}
+            "left_out": [{"device": lo.device.id, "device_name": lo.device.name, "reason": reason_text(lo.why),
+                          "hosts_target": cand.target.hosts(lo.device)}
                          for lo in p.left_out],
         })
     return out

@@ -41,7 +41,8 @@ def header(key: str) -> str:
 #: "What to ship per RAM tier": the Markdown table's columns, its composite cells split into raw
 #: numbers (the band of the slowest device's decode, memory against the budget of the tightest).
 TIER_COLUMNS = [
-    ("tier_gib", "RAM tier (GB)"), ("devices", "devices"), ("model", "model"), ("format", "format"), ("runtime", "runtime"),
+    ("tier_gib", "RAM tier (GB)"), ("devices", "devices"), ("device_names", "device names"), ("model", "model"),
+    ("model_name", "model name"), ("format", "format"), ("runtime", "runtime"),
     ("backends", "backend"), ("decode_tokens_per_s", "slowest decode (tok/s)"), ("decode_low", "slowest decode low (tok/s)"),
     ("decode_high", "slowest decode high (tok/s)"), ("slowest_device", "slowest device"), ("memory_bytes", "memory (GiB)"),
     ("usable_bytes", "budget (GiB)"), ("tightest_device", "tightest device"), ("download_bytes", "download (GiB)"),

@@ -210,15 +210,20 @@ def _tiers(data: ReportData) -> Section | None:
     rows = []
     for t in data.tiers:
         has = t["model"] is not None
+        alone = len(t["devices"]) == 1  # the slowest and tightest device is the tier's one: not named again
+
+        def which(key: str) -> str:
+            return "" if alone else f" ({t.get(key + '_name') or t[key]})"
+
         rows.append([
-            f"{t['tier_gib']} GB", ", ".join(t["devices"]) or "-",
-            f"{t['model']} · {t['format']}" if has else "nothing fits every device",
+            f"{t['tier_gib']} GB", ", ".join(t.get("device_names") or t["devices"]) or "-",
+            f"{model_label(t)} · {t['format']}" if has else "nothing fits every device",
             (f"{t['runtime']}/{','.join(t['backends'])}" if t["backends"] else str(t["runtime"])) if has else "-",
-            (band(t["decode_tokens_per_s"], t["decode_low"], t["decode_high"]) + f" ({t['slowest_device']})") if has else "-",
-            f"{size(t['memory_bytes'])} / {size(t['usable_bytes'])} ({t['tightest_device']})" if has else "-",
+            band(t["decode_tokens_per_s"], t["decode_low"], t["decode_high"]) + which("slowest_device") if has else "-",
+            f"{size(t['memory_bytes'])} / {size(t['usable_bytes'])}" + which("tightest_device") if has else "-",
             size(t["download_bytes"]) if has else "-",
             (", ".join(t["store_limit_ids"]) or "none") if has else "-",
-            "; ".join(f"{x['device']}: {x['reason'] if x['hosts_target'] else 'cannot host the target'}"
+            "; ".join(f"{device_label(x)}: {x['reason'] if x['hosts_target'] else 'cannot host the target'}"
                       for x in t["left_out"]) or "-",
         ])
     s.tables.append(Table(
@@ -276,7 +281,7 @@ def _what_if(data: ReportData) -> Section | None:
     for w in data.what_if:
         extra = w["extra_unit_price_usd"]
         fit = [n["fits_device"] for n in w["newly_possible"]]
-        new = ", ".join(f"{n['model']} {n['quant']} ({tps(n['decode_tokens_per_s'])} tok/s"
+        new = ", ".join(f"{model_label(n)} {n['quant']} ({tps(n['decode_tokens_per_s'])} tok/s"
                         + (", requested" if n["requested"] else "")
                         + (f", fits the {size(w['ram_bytes'])} unit too" if n["fits_device"] and not all(fit) else "") + ")"
                         for n in w["newly_possible"])
@@ -284,7 +289,8 @@ def _what_if(data: ReportData) -> Section | None:
             new += (f"; {'all fit' if all(fit) else 'those marked fit'} the {size(w['ram_bytes'])} unit's memory too: the "
                     f"variant's faster memory ({w['bandwidth_gbs']:g} → {w['variant_bandwidth_gbs']:g} GB/s) makes them "
                     "fast enough")
-        rows.append([w["device"], f"{w['variant']} ({size(w['variant_ram_bytes'])})",
+        # a profile's name gives its RAM ("Raspberry Pi 5 (8 GB)"); an id alone does not
+        rows.append([device_label(w), w.get("variant_name") or f"{w['variant']} ({size(w['variant_ram_bytes'])})",
                      "-" if extra is None else f"+{money(extra)} (+{money(extra * fleet)} fleet)",
                      new or NOTHING_NEW])
     s.tables.append(Table(headers=["device", "variant", "extra cost", "models that become possible"], rows=rows,
