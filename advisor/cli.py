@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,7 +22,10 @@ from advisor.options import DURATION, device_from, device_options, format_option
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import band, limit_id_text, peers_text, plural, price_text, speed_evidence, tps, usd_text
+from advisor.wording import band, limit_id_text, load_rows, peers_text, plural, price_text, speed_evidence, tps, usd_text
+
+if TYPE_CHECKING:
+    from advisor.records import LoadEstimate
 
 
 def _emit(text: str) -> None:
@@ -365,7 +368,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     if fmt == "json":
         _emit(dumps_json(data))
         return
-    rows = _prediction_rows(data)
+    rows = _prediction_rows(data, est.load)
     if fmt == "table":
         _emit(f"{data['model_name']} {est.quant_id}{runtime_words(est)} on {device.name}")
         if deployment is not None:
@@ -373,7 +376,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt, wrap=("value", "basis")))
 
 
-def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+def _prediction_rows(d: dict[str, Any], load: LoadEstimate | None = None) -> list[dict[str, Any]]:
     m = d["memory"]
     rows = [
         {"item": "fit", "value": d["fit"] if d["runs_here"] or d["fit"] == "no" else f"{d['fit']} in memory; cannot run there (see the notes)",
@@ -427,7 +430,7 @@ def _prediction_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
                  if speed_evidence(sp["basis"], "prefill") == "prior" else "")},
             {"item": "time to first token", "value": format_seconds(sp["ttft_s"]), "basis": f"{d['workload']['prompt_tokens']} prompt tokens, model loaded"},
             {"item": "full response", "value": format_seconds(sp["response_s"]), "basis": f"+ {d['workload']['output_tokens']} output tokens"},
-            *_load_rows(d.get("load")),
+            *({"item": item, "value": value, "basis": basis} for item, value, basis in (load_rows(load) if load else ())),
             {"item": "energy", "value": "-" if sp["energy_j_per_response"] is None else f"{sp['energy_j_per_token']:.2f} J/token, {sp['energy_j_per_response']:.0f} J/response",
              "basis": "device power × time; power " + (sp.get("energy_basis") or "-")},
             {"item": "backend", "value": _backend_words(d, sp), "basis": ""},
@@ -445,52 +448,6 @@ def _backend_words(d: dict, sp: dict) -> str:
         return f"llama.cpp {sp['backend']}, {sp['threads']} threads, {sp['gpu_layers']} GPU layers"
     backend = sp["backend"].split(":", 1)[-1]
     return f"{runtime} on {backend}" + ("" if sp["gpu_layers"] else f", {sp['threads']} CPU threads")
-
-
-def _load_rows(ld: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Load time (warm and cold) and the time to first token of a cold start; in a browser tab the
-    cold figures are a later visit's and the first visit (a download) is said to be not predicted;
-    a row says when the copy of the weights into a GPU's own memory is left out."""
-    if not ld:
-        return []
-    browser = ld.get("browser_name")
-    cold = "load (cold, later visit)" if browser else "load (cold)"
-    rows = [{"item": "load (warm)", "value": format_seconds(ld["load_warm_s"]),
-             "basis": f"{format_size(ld['file_bytes'])} of weights in the OS page cache (a reload of the page)" if browser
-             else f"{format_size(ld['file_bytes'])} file in the page cache (a restart)"}]
-    every_visit = ld.get("cold_case") == "every-visit-downloads"
-    if every_visit:
-        rows[0]["item"] = "load (after the download)"
-        rows[0]["basis"] = (f"{format_size(ld['file_bytes'])} of weights already in memory, once downloaded (set-up only): nothing is "
-                            "kept between visits")
-        rows.append({"item": cold, "value": "none",
-                     "basis": f"every visit downloads the model again: {format_size(ld['first_visit_download_bytes'])} exceed "
-                              f"{browser}'s cache storage of {format_size(ld['storage_cache_limit_exceeded_bytes'])}"
-                              + (f" ({ld['browser_storage_note']})" if ld.get("browser_storage_note") else "")})
-    elif ld["load_cold_s"] is None:
-        rows.append({"item": cold, "value": "-", "basis": "the device profile gives no storage read speed; add a [storage] table"})
-    else:
-        rows += [
-            {"item": cold, "value": format_seconds(ld["load_cold_s"]),
-             "basis": (f"a later visit: the weights read from {browser}'s storage (Cache API / OPFS / IndexedDB) on {ld['storage']} "
-                       if browser else f"first start: read from {ld['storage']} ")
-             + f"at {ld['storage_read_mb_s']:,.0f} MB/s ({ld['storage_basis']}) + the warm load"
-             + (f"; {browser}: {ld['browser_storage_note']}" if browser and ld.get("browser_storage_note") else "")},
-            {"item": "cold-start TTFT, later visit" if browser else "cold-start TTFT", "value": format_seconds(ld["cold_start_ttft_s"]),
-             "basis": "cold load + prefill of the prompt"},
-        ]
-    if browser:
-        size = ld.get("first_visit_download_bytes")
-        rows.append({"item": "every visit" if every_visit else "first visit",
-                     "value": "not predicted" + (f" (download of {format_size(size)})" if size is not None else ""),
-                     "basis": ("every visit" if every_visit else "the first visit")
-                              + " downloads the model (and the runtime's library where published) before this load; "
-                              "its time depends on the network"})
-    if ld.get("vram_copy_excluded"):
-        rows.append({"item": "load, VRAM copy", "value": "not included",
-                     "basis": "the copy of the weights into " + ("WebGPU buffers" if browser else "the discrete GPU's VRAM")
-                              + " at load is not in the load times above"})
-    return rows
 
 
 @cli.command("devices-for")

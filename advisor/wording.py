@@ -300,33 +300,54 @@ def explanation(rec: Recommendation, tables: Tables) -> str:
     )
 
 
-def load_text(ld: LoadEstimate) -> str:
-    """The load times of an estimate in one sentence (``engine.load``): warm, cold (a browser's
-    later visit), the first visit's download that is not predicted, the VRAM copy left out."""
+def load_rows(ld: LoadEstimate) -> list[tuple[str, str, str]]:
+    """The load times of an estimate (``engine.load``) as (item, value, basis) rows, the words of
+    predict's table and of the dashboard: warm and cold (a browser's later visit) and the time to
+    first token of a cold start; in a browser tab the first visit (a download) is said to be not
+    predicted, or every visit when the download exceeds the browser's cache storage; a row says
+    when the copy of the weights into a GPU's own memory is left out."""
     browser = ld.browser_name
-    if ld.storage_cache_limit_exceeded is not None:
-        text = (f"Load: {format_seconds(ld.warm_s)} once the weights are downloaded (set-up only)"
-                f"; no cold load: every visit downloads the model again, its "
-                f"{format_size(ld.first_visit_download_bytes or ld.file_bytes)} exceeding {browser}'s cache storage of "
-                f"{format_size(ld.storage_cache_limit_exceeded)}")
+    cold = "load (cold, later visit)" if browser else "load (cold)"
+    every_visit = ld.cold_case == "every-visit-downloads"
+    download = ld.first_visit_download_bytes
+    if every_visit:
+        rows = [("load (after the download)", format_seconds(ld.warm_s),
+                 f"{format_size(ld.file_bytes)} of weights already in memory, once downloaded (set-up only): nothing is kept "
+                 "between visits"),
+                (cold, "none", f"every visit downloads the model again: {format_size(download or ld.file_bytes)} exceed "
+                               f"{browser}'s cache storage of {format_size(ld.storage_cache_limit_exceeded or 0)}"
+                               + (f" ({ld.browser_storage_note})" if ld.browser_storage_note else ""))]
     else:
-        text = f"Load: {format_seconds(ld.warm_s)} warm ({'a reload of the page' if browser else 'a restart'}, the weights in the OS page cache)"
+        rows = [("load (warm)", format_seconds(ld.warm_s),
+                 f"{format_size(ld.file_bytes)} of weights in the OS page cache (a reload of the page)" if browser
+                 else f"{format_size(ld.file_bytes)} file in the page cache (a restart)")]
         if ld.cold_s is None:
-            text += "; cold not predicted (the profile gives no storage read speed)"
-        elif browser:
-            text += (f"; {format_seconds(ld.cold_s)} cold on a later visit (the weights read from {browser}'s storage on "
-                     f"{ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})")
+            rows.append((cold, "-", "the device profile gives no storage read speed; add a [storage] table"))
         else:
-            text += f"; {format_seconds(ld.cold_s)} cold, the first start after boot ({ld.storage_kind} at {ld.storage_read_mb_s:,.0f} MB/s, {ld.storage_basis})"
+            rows += [
+                (cold, format_seconds(ld.cold_s),
+                 (f"a later visit: the weights read from {browser}'s storage (Cache API / OPFS / IndexedDB) on {ld.storage_kind} "
+                  if browser else f"the first start after boot: read from {ld.storage_kind} ")
+                 + f"at {ld.storage_read_mb_s or 0:,.0f} MB/s ({ld.storage_basis}) + the warm load"
+                 + (f"; {browser}: {ld.browser_storage_note}" if browser and ld.browser_storage_note else "")),
+                ("cold-start TTFT, later visit" if browser else "cold-start TTFT", format_seconds(ld.cold_ttft_s),
+                 "cold load + prefill of the prompt"),
+            ]
     if browser:
-        text += (f"; {'each' if ld.storage_cache_limit_exceeded is not None else 'first'} visit: not predicted, a download of "
-                 + (format_size(ld.first_visit_download_bytes) if ld.first_visit_download_bytes is not None else "the model")
-                 + " first")
-        if ld.browser_storage_note:
-            text += f" ({browser}: {ld.browser_storage_note})"
+        rows.append(("every visit" if every_visit else "first visit",
+                     "not predicted" + (f" (download of {format_size(download)})" if download is not None else ""),
+                     ("every visit" if every_visit else "the first visit") + " downloads the model (and the runtime's library "
+                     "where published) before this load; its time depends on the network"))
     if ld.vram_copy_excluded:
-        text += f"; the copy of the weights into {'WebGPU buffers' if browser else 'VRAM'} is not included"
-    return text + "."
+        rows.append(("load, VRAM copy", "not included",
+                     "the copy of the weights into " + ("WebGPU buffers" if browser else "the discrete GPU's VRAM")
+                     + " at load is not in the load times above"))
+    return rows
+
+
+def load_text(ld: LoadEstimate) -> str:
+    """``load_rows`` as Markdown lines, one per row (the dashboard's caption under the pick)."""
+    return "  \n".join(f"{item[:1].upper()}{item[1:]}: {value} — {basis}." for item, value, basis in load_rows(ld))
 
 
 def price_text(price: Price | None, amount: float | None = None) -> str:

@@ -140,7 +140,7 @@ def test_a_download_larger_than_the_browsers_cache_storage_has_no_later_visit(ca
 
 
 def test_predict_and_the_dashboard_words_say_every_visit_downloads(capsys, catalog):
-    from advisor.wording import load_text
+    from advisor.wording import load_rows, load_text
 
     code, out, err = run(capsys, "predict", "--model", "llama-3.2-1b-instruct", "--device", "iphone-16-pro", "--target", "browser",
                          "--runtime", "mlc", "--format", "json")
@@ -153,8 +153,14 @@ def test_predict_and_the_dashboard_words_say_every_visit_downloads(capsys, catal
     assert rows["load (cold, later visit)"]["value"] == "none" and "every visit downloads the model again" in rows["load (cold, later visit)"]["basis"]
     assert "load (after the download)" in rows and "first visit" not in rows and rows["every visit"]["value"].startswith("not predicted")
     assert "cold-start TTFT, later visit" not in rows
-    text = load_text(_predict(catalog, "iphone-16-pro", "llama-3.2-1b-instruct", target="browser", runtime="mlc").load)
-    assert "no cold load: every visit downloads the model again" in text and "each visit: not predicted" in text and "warm" not in text
+    load = _predict(catalog, "iphone-16-pro", "llama-3.2-1b-instruct", target="browser", runtime="mlc").load
+    text = load_text(load)
+    assert "Load (cold, later visit): none — every visit downloads the model again" in text
+    assert "Every visit: not predicted" in text and "warm" not in text
+    # one wording: predict's rows are the dashboard's lines
+    said = load_rows(load)
+    assert all(rows[item] == {"item": item, "value": value, "basis": basis} for item, value, basis in said)
+    assert len(text.splitlines()) == len(said) == 4
 
 
 def test_wasm_in_a_browser_copies_nothing_into_a_gpu(catalog):
@@ -224,7 +230,7 @@ def test_predict_on_a_native_device_says_first_start_and_the_vram_copy_where_mad
                          "--format", "csv")
     assert code == 0, err
     rows = {r["item"]: r for r in csv.DictReader(io.StringIO(out))}
-    assert rows["load (cold)"]["basis"].startswith("first start: read from") and "first visit" not in rows
+    assert rows["load (cold)"]["basis"].startswith("the first start after boot: read from") and "first visit" not in rows
     assert ("load, VRAM copy" in rows) is vram_row
     if vram_row:
         assert rows["load, VRAM copy"]["value"] == "not included" and "discrete GPU's VRAM" in rows["load, VRAM copy"]["basis"]

@@ -23,9 +23,16 @@ from advisor.wording import GPU_ONLY
 PICK, AUTO = "__pick__", "__auto__"
 
 
+#: The cold-start column in a browser tab: the weights come from the browser's storage on a later
+#: visit; the first visit downloads them first, a time not predicted (``wording.load_rows``).
+COLD_TTFT_BROWSER = "cold-start TTFT s (later visit)"
+
+
 def estimate_rows(estimates: list[Estimate], cat: Catalog) -> pd.DataFrame:
     """One flat row per estimate, from the library's JSON schema; sizes in GiB for sorting."""
     rows = []
+    in_browser = any(e.load is not None and e.load.browser for e in estimates)  # one deployment: all or none
+    cold_ttft = COLD_TTFT_BROWSER if in_browser else "cold-start TTFT s"
     for e in estimates:
         d = serialize.estimate_dict(e, cat)
         m, s = d["memory"], d["speed"] or {}
@@ -37,7 +44,8 @@ def estimate_rows(estimates: list[Estimate], cat: Catalog) -> pd.DataFrame:
             "TTFT s": s.get("ttft_s"), "quality": d["quality_score"], "license": d["license"],
             "decode low": s.get("decode_low"), "decode high": s.get("decode_high"),
             "energy J/response": s.get("energy_j_per_response"),
-            "cold-start TTFT s": (d["load"] or {}).get("cold_start_ttft_s"), "license class": d["license_class"],
+            cold_ttft: (d["load"] or {}).get("cold_start_ttft_s"),
+            "license class": d["license_class"],
             "params B": d["params"] / 1e9, "model": d["model"], "notes": "; ".join(d["notes"]),
         })
     return pd.DataFrame(rows)
