@@ -322,24 +322,25 @@ def _evidence(data: ReportData) -> Section:
     ev = data.evidence
     dev_rows = []
     for d in ev["devices"]:
+        name = device_label(d)
         dev_rows += [
-            [device_label(d), "unit price", money(d["price_usd"], d.get("price_covers")), d["price_basis"] or "-", d["price_note"] or ""],
-            [device_label(d), "usable memory", size(d["usable_bytes"]), d["usable_basis"], d["usable_note"]],
-            [device_label(d), "memory bandwidth", f"{d['bandwidth_gbs']:g} GB/s", d["bandwidth_basis"], d["bandwidth_note"]],
-            [device_label(d), "power (typical / max)", f"{watts(d['power_typical_w'])} / {watts(d['power_max_w'])} W", d["power_basis"],
+            [name, "unit price", money(d["price_usd"], d.get("price_covers")), d["price_basis"] or "-", d["price_note"] or ""],
+            [name, "usable memory", size(d["usable_bytes"]), d["usable_basis"], d["usable_note"]],
+            [name, "memory bandwidth", f"{d['bandwidth_gbs']:g} GB/s", d["bandwidth_basis"], d["bandwidth_note"]],
+            [name, "power (typical / max)", f"{watts(d['power_typical_w'])} / {watts(d['power_max_w'])} W", d["power_basis"],
              d["power_note"]],
-            [device_label(d), "power of the energy figures", f"{watts(d['energy_power_w'])} W", d["power_basis"],
+            [name, "power of the energy figures", f"{watts(d['energy_power_w'])} W", d["power_basis"],
              f"{d['energy_basis']}; J/token and Wh = this power × time, tok/s per W = decode tok/s ÷ this power"],
             storage_row(d),
-            [device_label(d), "speed model", d["execution_path"],
+            [name, "speed model", d["execution_path"],
              "calibrated" if d["speed_calibration"] == "calibrated" else "derived",
              (f"{d['speed_calibration_basis']} ({d['speed_calibration_measurements']} measurements); "
              f"{d['speed_calibration_source']}")],
-            *([[device_label(d), f"budget under {d['target_budget']['target']}", size(d["target_budget"]["bytes"]),
+            *([[name, f"budget under {d['target_budget']['target']}", size(d["target_budget"]["bytes"]),
                 d["target_budget"]["basis"], f"{d['target_budget']['rule']} ({d['target_budget']['source']})"
                 + (f"; browser {d['target_budget']['browser']}" if d["target_budget"]["browser"] else "")]]
               if d.get("target_budget") else []),
-            [device_label(d), "profile source", d["device"], "", d["source"] + (f" — {d['verification']}" if d["verification"] else "")],
+            [name, "profile source", d["device"], "", d["source"] + (f" — {d['verification']}" if d["verification"] else "")],
         ]
     model_rows = [[f"{m['name']} ({m['model']})" if m.get("name") else m["model"], f"{m['params'] / 1e9:.2f} B", f"{m['license']} ({m['license_class']})",
                    f"{num(m['quality_score'])} — {m['quality_basis']}", "yes" if m["verified"] else "no", m["source"]]
