@@ -830,6 +830,11 @@ class RuntimeFormat(Record):
     #: head_dim/2 values each, at this many bits (0: computed at run time)
     rotary_cache_bits: int = Field(default=0, ge=0, le=32)
     activation_dtype: Dtype
+    #: its linear layers quantize their input to int8 per token at run time and multiply it with the
+    #: quantized weights in integer GEMMs (ExecuTorch 8da4w/8da8w, LiteRT dynamic_int*, ONNX Runtime
+    #: MatMulNBits at accuracy level 4); int4 weights then prefill on a native CPU at the int4 × int8
+    #: GEMM rate (engine.speed.int4_gemm_speedup), not the float rate
+    int8_activations: bool = False
     #: WebGPU features a browser must offer to run it ("shader-f16"); native backends ignore it
     requires_webgpu: tuple[str, ...] = ()
     source: str

@@ -175,3 +175,50 @@ def test_a_runtime_path_fitted_on_some_devices_keeps_every_other_devices_own_pri
     fitted = cat.calibration["litert-lm:cpu"]
     assert "bw_efficiency" in (fitted.fitted or ())
     assert factors_for(laptop, cat, variant=cpu).bw_efficiency == fitted.bw_efficiency
+
+
+@pytest.mark.parametrize(("device_id", "speedup"), [
+    ("pixel-8", 3.2),                     # Arm with dotprod: llama.cpp's repacked Q4_0 speed-up
+    ("laptop-ryzen-7-7840u-16gb", 1.85),  # AVX-512 VNNI
+    ("raspberry-pi-4-4gb", 1.0),          # Cortex-A72: no dotprod, no int8 GEMM kernel to speed it
+])
+def test_int4_weights_with_int8_activations_prefill_at_the_int4_gemm_rate(cat, device_id, speedup):
+    """ExecuTorch's 8da4w (int4 weights, int8 dynamic activations) against its 4w (int4 weight-only,
+    float activations) of the same group: one compute-bound prefill, ×speed.int4_gemm_speedup for
+    the integer GEMMs; decode (one token, bound by the weights' bytes) keeps one speed. Checked held
+    out on the OnePlus 12's published rows (benchmarks/results/runtime_speed.md): −70 % → −4..−7 %."""
+    from advisor.engine.speed import int4_gemm_speedup
+
+    device = cat.device(device_id)
+    assert int4_gemm_speedup(device) == speedup
+    est = {q: api.run_predict("llama-3.2-1b-instruct", q, device, Workload(), cat, runtime_id="executorch")
+           for q in ("8da4w-g256", "4w")}
+    assert est["8da4w-g256"].memory.weights_bytes == est["4w"].memory.weights_bytes
+    fast, slow = est["8da4w-g256"].speed, est["4w"].speed
+    assert fast.prefill_tokens_per_s / slow.prefill_tokens_per_s == pytest.approx(speedup, rel=0.03)
+    assert fast.decode_tokens_per_s == pytest.approx(slow.decode_tokens_per_s)
+
+
+def test_int8_weights_and_the_gpu_keep_their_rate(cat):
+    """8da8w (int8 weights) is not sped up (llama.cpp's repacked Q8_0 is not measured), nor is a
+    GPU backend's prefill: the factor is the CPU's integer GEMMs'."""
+    pixel = cat.device("pixel-8")
+    a = api.run_predict("llama-3.2-1b-instruct", "8da8w", pixel, Workload(), cat, runtime_id="executorch")
+    b = api.run_predict("llama-3.2-1b-instruct", "int8", pixel, Workload(), cat, runtime_id="executorch")
+    assert a.speed.prefill_tokens_per_s == pytest.approx(b.speed.prefill_tokens_per_s, rel=0.01)
+    from dataclasses import replace
+
+    from advisor.engine import core
+    from advisor.engine.evaluate import device_row, speed_candidate
+
+    phone = cat.device("galaxy-s24-ultra")
+    v = resolve_variant(cat, phone, "litert-lm", "dynamic_int4_block32", "gpu")
+    assert v.format.int8_activations and v.backend.kind == "gpu"
+    d = core.device_terms([device_row(phone, Workload(), cat, None, v)])
+    c = speed_candidate(cat.model("llama-3.2-1b-instruct"), v.format, cat.ggml_types, Workload(), v)
+    assert c.int4_gemm_share == 1.0 and d.cpu_int4_gemm == 3.2 and d.on_gpu
+    f = core.FactorTerms.of(cat.calibration["cpu-arm"])
+    on_gpu = core.prefill_rate_terms(c, d, f, True)
+    assert on_gpu == core.prefill_rate_terms(replace(c, int4_gemm_share=0.0), d, f, True)  # the GPU: no CPU GEMM factor
+    on_cpu = core.prefill_rate_terms(c, d, f, False)[1] / core.prefill_rate_terms(replace(c, int4_gemm_share=0.0), d, f, False)[1]
+    assert on_cpu == pytest.approx(3.2)

@@ -31,6 +31,7 @@ from advisor.engine.speed import (
     decode_threads,
     device_power_w,
     effective_bandwidth,
+    int4_gemm_speedup,
     prefill_seconds,
     repack_family,
     weight_family,
@@ -121,6 +122,10 @@ class CandidateTerms:
     repacked_expert_avx2: Num = 0.0
     repacked_expert_avx512: Num = 0.0
     repacked_expert_dotprod: Num = 0.0
+    #: share of the prefill matrices another runtime stores in int4 and multiplies with int8
+    #: activations (``RuntimeFormat.int8_activations``): they prefill on a native CPU at
+    #: DeviceTerms.cpu_int4_gemm (speed.int4_gemm_speedup); 0 for llama.cpp (its repack terms above)
+    int4_gemm_share: Num = 0.0
 
     @property
     def total_bytes(self) -> Num:
@@ -192,6 +197,7 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
         **dict(zip(("kquant_share", "float_share"), weights.family_shares)),
         **dict(zip((f"repacked_{f}" for f in REPACK_FAMILIES), weights.repacked_bytes)),
         **dict(zip((f"repacked_expert_{f}" for f in REPACK_FAMILIES), weights.repacked_expert_bytes)),
+        "int4_gemm_share": 0.0,
     }
 
 
@@ -240,6 +246,9 @@ class DeviceTerms:
     #: llama.cpp's x86 prefill by the CPU's int8 extension against AVX-512 VNNI's (speed.X86_PREFILL_BY_ISA;
     #: 1 off x86 and for other runtimes, whose kernels were not measured)
     cpu_prefill_isa: Num
+    #: prefill speed-up of another runtime's int4 × int8 GEMMs on this CPU (speed.int4_gemm_speedup;
+    #: 1 for llama.cpp, whose repacking the cpu_repack terms carry, and in WebAssembly)
+    cpu_int4_gemm: Num
     #: η of a MoE's routed-expert prefill GEMMs on this CPU (empirical.EXPERT_GEMM_EFFICIENCY_CPU;
     #: 1 for other runtimes, whose expert kernels were not measured)
     cpu_expert_gemm: Num
@@ -258,7 +267,7 @@ class DeviceTerms:
 
 def device_row(
     device: DeviceProfile, workload: Workload, main: PathFactors, cpu: PathFactors, *,
-    accelerator: str | None = None, can_offload: bool = True, llama_cpp: bool = True,
+    accelerator: str | None = None, can_offload: bool = True, llama_cpp: bool = True, native_cpu: bool = True,
 ) -> dict[str, Any]:
     """``accelerator``: "gpu" or "npu" when a runtime backend names it; None: llama.cpp's own
     choice (its GPU paths when the profile says llama.cpp can use the GPU)."""
@@ -287,6 +296,7 @@ def device_row(
         "cpu_kquant_prefill": KQUANT_PREFILL_BY_FAMILY.get(family or "", 1.0),
         "cpu_prefill_isa": x86_prefill_isa(device) if llama_cpp else 1.0,
         "cpu_expert_gemm": empirical.EXPERT_GEMM_EFFICIENCY_CPU.get(family or "", 1.0) if llama_cpp else 1.0,
+        "cpu_int4_gemm": int4_gemm_speedup(device) if native_cpu and not llama_cpp else 1.0,
         "gpu_flops": accel_flops,
         "host_gbs": device.memory.bandwidth_gbs,
         "cpu_gbs": cpu_read_gbs(device, threads),
@@ -545,7 +555,8 @@ def prefill_rate_terms(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, gpu_si
     rate = where(gpu_side, d.gpu_flops, d.cpu_flops * d.cpu_prefill_isa)
     kquant_rate = f.prefill_kquant_factor * where(gpu_side, 1.0, d.cpu_kquant_prefill)
     type_factor = 1.0 / (1.0 - c.kquant_share - c.float_share + c.kquant_share / kquant_rate + c.float_share / f.prefill_float_factor)
-    return rate, type_factor * where(gpu_side, 1.0, repack_speedup(c, d))
+    int4_gemm = 1.0 / (1.0 - c.int4_gemm_share + c.int4_gemm_share / d.cpu_int4_gemm)
+    return rate, type_factor * where(gpu_side, 1.0, repack_speedup(c, d) * int4_gemm)
 
 
 def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Workload, gpu_side: Num, share: Num):

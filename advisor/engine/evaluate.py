@@ -184,7 +184,7 @@ def device_row(
     if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
         return core.device_row(device, workload, main, cpu)  # llama.cpp's own choice of backend
     row = core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
-                          llama_cpp=variant.is_llama_cpp)
+                          llama_cpp=variant.is_llama_cpp, native_cpu="wasm" not in variant.backend.apis)
     fraction = gpu_memory_fraction(variant)
     if fraction < 1.0:  # the runtime's GPU allocations stay within its share; its process overhead is beside them
         row["host_usable"] = int(row["host_usable"] * fraction + variant.runtime.overhead.bytes)
@@ -414,7 +414,7 @@ def estimate_speed(
     else:
         d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors,
                                                accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
-                                               llama_cpp=variant.is_llama_cpp)])
+                                               llama_cpp=variant.is_llama_cpp, native_cpu="wasm" not in variant.backend.apis)])
     on_gpu = factors.path in spd.GPU_PATHS
     return _speed(model, device, workload, c, d, factors, gpu_fraction if on_gpu else 1.0, cpu_moe_layers if on_gpu else 0.0)
 

@@ -187,6 +187,7 @@ def runtime_candidate_row(
         # llama.cpp's load-time repacking only
         **{f"repack_{f}": 1.0 for f in REPACK_FAMILIES}, **{f"repacked_{p}{f}": 0.0 for p in ("", "expert_") for f in REPACK_FAMILIES},
         "kquant_share": 0.0, "float_share": 1.0 if fmt.linear.scale_bits == 0 else 0.0,
+        "int4_gemm_share": 1.0 if fmt.int8_activations and fmt.linear.scale_bits and fmt.linear.bits <= 4 else 0.0,
     }
 
 

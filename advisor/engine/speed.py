@@ -267,6 +267,28 @@ def x86_prefill_isa(device: DeviceProfile) -> float:
 REPACK_PREFILL_SPEEDUP_EXPERTS = {"avx512": {"Q4_0": 1.27, "Q4_K": 0.57}, "avx2": {"Q4_K": 0.78}, "dotprod": {"Q4_0": 1.87}}
 
 
+#: Prefill of another runtime's int4 weights multiplied with int8 per-token activations
+#: (``RuntimeFormat.int8_activations``: ExecuTorch's 8da4w, LiteRT's dynamic_int4, ONNX Runtime's
+#: MatMulNBits at accuracy level 4) on a native CPU: XNNPACK's qd8×qc4w GEMMs, KleidiAI's (which
+#: llama.cpp's Arm repack also calls) and MLAS's multiply packed int4 blocks with int8 activations in
+#: integer micro-kernels, the kind of kernel llama.cpp's repacked Q4_0 runs. The prefill takes that
+#: measured speed-up over the unrepacked legacy types (REPACK_PREFILL_SPEEDUP's Q4_0 of the CPU's
+#: family; 1 without one, or in WebAssembly) instead of the float rate the other runtimes' prior
+#: assumed — a prior from llama.cpp's twins, not fitted on any runtime row. Held out against the
+#: published rows (python benchmarks/fit_runtimes.py, benchmarks/results/runtime_speed.md): the
+#: OnePlus 12's ExecuTorch 8da4w prefills (Llama-3.2-1B and 3B, four rows) were predicted at −70 %
+#: with the float rate, at −4 to −7 % with this; its bf16 rows (float weights) keep the float rate
+#: (+24 %, +26 %). LiteRT-LM's CPU int4 rows (two devices, six rows): −58..−84 % → −49..+35 %, median
+#: |error| 70 % → 22 %. On x86 (AVX-512 VNNI, ×1.85), ONNX Runtime GenAI's twins on this repository's
+#: VM (benchmarks/results/runtime_twins.md, one machine, so a ratio): Qwen2.5-0.5B int4 (accuracy
+#: level 4) prefilled ×1.87 and int4-block128 ×2.44 of the fp32 build. Int8 weights (8da8w,
+#: dynamic_int8, ORT int8) keep 1: llama.cpp's repacked Q8_0 is not measured.
+def int4_gemm_speedup(device: DeviceProfile) -> float:
+    """The int4 × int8 GEMM prefill speed-up of the device's CPU (REPACK_PREFILL_SPEEDUP's Q4_0)."""
+    family = repack_family(device)
+    return REPACK_PREFILL_SPEEDUP[family].get("Q4_0", 1.0) if family else 1.0
+
+
 #: the families of REPACKED_TYPES in the order core.DeviceTerms.cpu_repack counts them (from 1)
 REPACK_FAMILIES = ("avx2", "avx512", "dotprod")
 
