@@ -445,6 +445,25 @@ def import_model(gguf_header: str | Path | None = None, model_config: str | Path
     return ImportedModel(spec.id, quant_id)
 
 
+def _check_overlay_fits(stored: Path, text: str, model_id: str) -> None:
+    """``text`` (your models.toml with the new entry) stays within what ``load_catalog`` reads
+    back (``inputs.MAX_DATA_FILE_BYTES``, ``inputs.MAX_VALUES``); otherwise one DataFileError and
+    nothing is written: a file past them made every later command fail until it was edited."""
+    import tomllib
+
+    from advisor.inputs import MAX_DATA_FILE_BYTES, check_document
+
+    size = len(text.encode("utf-8"))
+    if size > MAX_DATA_FILE_BYTES:
+        raise DataFileError(f"{stored}: adding {model_id} would make your catalog {size:,} bytes, more than the "
+                            f"{MAX_DATA_FILE_BYTES:,} it may have; nothing added (remove models you no longer need from it)")
+    try:
+        check_document(tomllib.loads(text), str(stored))
+    except DataFileError as exc:
+        raise DataFileError(f"{stored}: adding {model_id} would make your catalog unreadable ({str(exc).split(': ', 1)[-1]}); "
+                            "nothing added (remove models you no longer need from it)") from None
+
+
 def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[ModelSpec, Path]:
     """Import ``path`` (a file starting with the GGUF magic, else a config.json) and append it to
     ``$ADVISOR_HOME/catalog/models.toml``. Returns the stored spec and the file."""
@@ -481,7 +500,9 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
     except OSError as exc:  # ADVISOR_HOME is a file, or a directory this user cannot write
         raise DataFileError(f"{stored}: cannot write your catalog ({exc.strerror or exc}); check ADVISOR_HOME") from None
     before = read_bounded_text(stored, what="models.toml") if stored.exists() else ""
-    write_atomic(stored, (before + spec_to_toml(spec)).encode("utf-8"), force=True)  # never half an entry
+    after = before + spec_to_toml(spec)
+    _check_overlay_fits(stored, after, spec.id)  # never store what every later command would refuse to read
+    write_atomic(stored, after.encode("utf-8"), force=True)  # never half an entry
     return spec, stored
 
 

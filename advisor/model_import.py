@@ -140,7 +140,7 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
     if embd is None or len(embd.shape) != 2:
         raise DataFileError(f"{path}: the tensor table has no 2-D token_embd.weight")
-    blocks = {int(m.group(1)) for t in tensors if (m := re.match(r"blk\.(\d+)\.", t.name))}
+    blocks = {_block_index(path, t.name) for t in tensors if t.name.startswith("blk.")} - {None}
     if blocks != set(range(n_layers)):
         held = f"blocks 0 to {max(blocks)}" if blocks and blocks == set(range(max(blocks) + 1)) else f"{len(blocks):,} blocks"
         raise DataFileError(f"{path}: {arch}.block_count is {n_layers:,} but the tensor table holds {held}; "
@@ -209,6 +209,23 @@ def _model_from_header(h: GgufHeader, ggml_types: dict[str, GgmlType]) -> ModelS
     return _spec(path, fields, {field: f"{arch}.{key}" for field, key in GGUF_KEYS.items()})
 
 
+#: a block index as llama.cpp names its tensors: ASCII digits only (``\d`` also matches other
+#: scripts' digits), and few of them (MAX_LAYERS has 4; a tensor name of thousands of digits
+#: would make int() raise ValueError past Python's integer-string limit)
+_BLOCK = re.compile(r"blk\.([0-9]+)\.", re.ASCII)
+
+
+def _block_index(path: Path, name: str) -> int | None:
+    """The block a tensor belongs to (``blk.N.…``), None for a tensor outside the blocks."""
+    m = _BLOCK.match(name)
+    if m is None:
+        return None
+    if len(m.group(1)) > 9:
+        raise DataFileError(f"{path}: tensor '{_name(name[:60])}' names block {m.group(1)[:12]}…, far beyond the "
+                            f"{MAX_LAYERS:,} layers a model may have; is the file damaged?")
+    return int(m.group(1))
+
+
 def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list[FileTensor], n_kv: int) -> None:
     """The metadata must describe the tensor table (llama.cpp's check_tensor_dims refuses such a
     file): routed experts as many as expert_count, attention tensors exactly in the layers whose
@@ -226,12 +243,15 @@ def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list
     heads = f["n_heads_per_layer"] or (f["n_heads"],) * f["n_layers"]
     names = {t.name for t in tensors}
     shapes = {t.name: t.shape for t in tensors}
+    # the blocks that hold attention, found once (a scan of every name per layer was layers ×
+    # tensors: a 1,024-layer header with 100,000 tensors took 35 s)
+    attn_blocks = {_block_index(path, n) for n in names if _BLOCK.match(n) and n.split(".", 2)[2].startswith("attn_q")}
     embd = shapes.get("token_embd.weight")
     if embd is not None and embd[0] != f["hidden_size"]:
         raise DataFileError(f"{path}: token_embd.weight is {embd[0]} wide but {arch}.embedding_length is "
                             f"{f['hidden_size']}; the header is inconsistent")
     for i, k in enumerate(kv):
-        has_attn = any(n.startswith(f"blk.{i}.attn_q") for n in names)
+        has_attn = i in attn_blocks
         if bool(k) != has_attn:
             what = "attention tensors" if has_attn else "no attention tensors"
             key = f"{arch}.attention.head_count_kv" + (f"[{i}]" if f["n_kv_heads_per_layer"] else "")

@@ -528,3 +528,70 @@ def test_models_add_with_advisor_home_a_file_is_one_error_line(tmp_path, capsys,
     assert (code, out, err) == (1, "", f"Error: {home / 'catalog' / 'models.toml'}: cannot write your catalog (Not a directory); "
                                         "check ADVISOR_HOME\n")
     assert home.read_text() == "not a directory"
+
+
+def _llama_kvs(n_layers: int) -> list[bytes]:
+    return [_kv("general.architecture", "llama"), _kv("general.file_type", 15), _kv("llama.block_count", n_layers),
+            _kv("llama.embedding_length", 8), _kv("llama.attention.head_count", 1), _kv("llama.attention.head_count_kv", 1),
+            _kv("llama.feed_forward_length", 8), _kv("llama.context_length", 2048)]
+
+
+def _llama_tensors(n_layers: int) -> list[bytes]:
+    ts = [_tensor("token_embd.weight", (8, 256), 12), _tensor("output_norm.weight", (8,), 0)]
+    for i in range(n_layers):
+        ts += [_tensor(f"blk.{i}.attn_q.weight", (8, 8), 12), _tensor(f"blk.{i}.attn_k.weight", (8, 8), 12),
+               _tensor(f"blk.{i}.attn_v.weight", (8, 8), 12), _tensor(f"blk.{i}.attn_output.weight", (8, 8), 12),
+               _tensor(f"blk.{i}.ffn_gate.weight", (8, 8), 12), _tensor(f"blk.{i}.ffn_up.weight", (8, 8), 12),
+               _tensor(f"blk.{i}.ffn_down.weight", (8, 8), 12), _tensor(f"blk.{i}.attn_norm.weight", (8,), 0),
+               _tensor(f"blk.{i}.ffn_norm.weight", (8,), 0)]
+    return ts
+
+
+def test_a_block_index_of_thousands_of_digits_is_one_error_line(tmp_path, capsys):
+    """A tensor named blk.<5,000 digits>.x once ended in int()'s ValueError (Python's 4,300-digit
+    limit) and a traceback."""
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_header(_llama_kvs(2), _llama_tensors(2) + [_tensor("blk." + "9" * 5000 + ".x", (8,), 0)]))
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--ram", "8GB")
+    assert (code, out) == (1, "") and err.startswith(f"Error: {path}: tensor 'blk.999") and len(err.splitlines()) == 1
+    assert "far beyond the 1,024 layers" in err
+
+
+def test_a_header_of_many_layers_and_tensors_is_checked_in_linear_time(tmp_path, catalog):
+    """The attention-layout check scanned every tensor name once per layer: 1,024 layers and
+    ~100,000 tensors took 35 s (the README promises no command runs past 20)."""
+    import time
+
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_header(_llama_kvs(1024), _llama_tensors(1024) + [_tensor(f"x{i}", (1,), 0) for i in range(85_000)]))
+    start = time.monotonic()
+    model, _ = model_from_gguf(path, catalog.ggml_types, catalog.file_types)
+    assert model.n_layers == 1024 and time.monotonic() - start < 20  # no hang (the README: never past 20 s)
+
+
+def test_models_add_never_stores_a_catalog_it_cannot_read_back(tmp_path, capsys, monkeypatch):
+    """`models add` once wrote an entry (its tensor table) that took your models.toml past the
+    4 MiB / 200,000 values a data file may have: every later command, `models` included, failed
+    until the file was edited by hand. Now the add is refused and nothing is written."""
+    from advisor.catalog import _load
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
+    kvs = [_kv("general.architecture", "llama"), _kv("general.file_type", 15), _kv("llama.block_count", 1),
+           _kv("llama.embedding_length", 8), _kv("llama.attention.head_count", 1), _kv("llama.attention.head_count_kv", 1),
+           _kv("llama.feed_forward_length", 8), _kv("llama.context_length", 2048)]
+    tensors = [_tensor("token_embd.weight", (8, 256), 12), _tensor("blk.0.attn_q.weight", (8, 8), 12),
+               _tensor("blk.0.attn_k.weight", (8, 8), 12), _tensor("blk.0.ffn_up.weight", (8, 8), 12)]
+    path = tmp_path / "wide.gguf"
+    path.write_bytes(_header(kvs, tensors + [_tensor(f"extra.{i}.weight", (1,), 0) for i in range(45_000)]))
+    _load.cache_clear()
+    try:
+        code, out, err = run(capsys, "models", "add", str(path))
+        stored = tmp_path / "home" / "catalog" / "models.toml"
+        assert (code, out) == (1, "") and len(err.splitlines()) == 1
+        assert err.startswith(f"Error: {stored}: adding wide would make your catalog unreadable (more than 200,000 values")
+        assert "nothing added" in err and not stored.exists()
+        _load.cache_clear()
+        code, out, err = run(capsys, "models", "--format", "csv")
+        assert code == 0 and err == ""
+    finally:
+        _load.cache_clear()
