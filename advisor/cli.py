@@ -625,6 +625,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         raise
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a path option or ADVISOR_HOME past the file system's limit
+            _discard_cache_stores()
+            name = str(exc.filename or "a path")
+            shown = name if len(name) <= 80 else f"{name[:40]}…{name[-30:]} ({len(name):,} characters)"
+            click.echo(f"Error: {shown}: the name is too long for the file system; give a shorter path", err=True)
+            return errors.EXIT_BAD_INPUT
         if exc.errno not in _OUTPUT_ERRNOS:
             raise
         _discard_stdout()

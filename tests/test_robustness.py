@@ -355,6 +355,20 @@ def test_export_to_a_bad_path(capsys, tmp_path, home, target, message):
     assert (code, err) == (1, "Error: " + message.format(p=p, d=p.parent) + "\n")
 
 
+@pytest.mark.parametrize("args", [("runs", "export", "-o", "{long}.csv"), ("report", "--model", "qwen3-0.6b", "-o", "{long}.html"),
+                                  ("report", "--requirements", "{long}.toml"), ("recommend", "--ram", "4GB")])
+def test_a_path_too_long_for_the_file_system_is_one_error_line(capsys, tmp_path, home, monkeypatch, args):
+    """A file name past NAME_MAX (255 bytes) once ended in OSError ENAMETOOLONG and a traceback:
+    Path.exists() raises it (it swallows only a missing file)."""
+    long = str(tmp_path / ("a" * 300))
+    if args[0] == "recommend":
+        monkeypatch.setenv("ADVISOR_HOME", long)  # the home itself
+    code, out, err = run(capsys, *(a.format(long=long) for a in args))
+    assert (code, out) == (1, "") and len(err.splitlines()) == 1
+    assert err.startswith(f"Error: {long[:40]}…") and err.endswith("characters): the name is too long for the file system; "
+                                                                    "give a shorter path\n")
+
+
 def test_report_into_a_missing_directory_fails_before_the_work(capsys, tmp_path, home):
     p = tmp_path / "nope" / "r.pdf"
     code, out, err = run(capsys, "report", "--model", "qwen3-0.6b", "-o", str(p))
@@ -414,6 +428,25 @@ def test_validate_refuses_bad_input_before_profiling(capsys, home, args, message
 
     code, out, err = run(capsys, *args)
     assert code == 1 and err.startswith(message) and err.count("\n") == 1
+    assert not local_profile_path().exists() and list_runs() == []
+
+
+@pytest.mark.parametrize("cache", ["/dev/null", "a-file"])
+def test_validate_refuses_a_twin_cache_that_is_not_a_directory_before_profiling(capsys, home, tmp_path, monkeypatch, cache):
+    """ADVISOR_TWIN_CACHE naming a file once ended in FileExistsError (a traceback) after the
+    machine had been profiled and the prediction made."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from advisor.local import local_profile_path
+
+    path = Path(cache) if cache.startswith("/") else tmp_path / cache
+    if not path.exists():
+        path.write_text("not a directory")
+    monkeypatch.setenv("ADVISOR_TWIN_CACHE", str(path))
+    code, out, err = run(capsys, "validate", "--model", "qwen3-0.6b")
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert err.startswith(f"Error: {path}: cannot keep the synthetic twins there (")
+    assert err.endswith("; point ADVISOR_TWIN_CACHE at a directory\n")
     assert not local_profile_path().exists() and list_runs() == []
 
 

@@ -118,7 +118,7 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     _require_validate_extra()  # before the minutes of profiling and twin building
     from advisor.catalog import load_catalog
     from advisor.store import check_writable
-    from advisor.validate.predicted_vs_measured import check_architecture, check_gguf, read_gguf_header
+    from advisor.validate.predicted_vs_measured import check_architecture, check_gguf, check_twin_cache, read_gguf_header
 
     catalog = load_catalog()
     model, _ = catalog.model(model_id), catalog.file_type(quant_id)
@@ -126,6 +126,8 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
         check_gguf(Path(gguf))
         check_architecture(read_gguf_header(Path(gguf)), model, Path(gguf))
     check_writable()  # a run the store cannot keep is not measured (its figures would be lost)
+    if gguf is None:
+        check_twin_cache()  # the twin is built there, after minutes of profiling
     if not local_profile_path().exists():
         _say("no profile of this machine yet: profiling it first (a few seconds)")
         run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))

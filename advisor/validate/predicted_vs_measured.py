@@ -43,6 +43,21 @@ def twin_cache_dir() -> Path:
     return Path(os.environ.get("ADVISOR_TWIN_CACHE") or advisor_home() / "twins")
 
 
+def check_twin_cache() -> None:
+    """The synthetic twins' directory (ADVISOR_TWIN_CACHE, else $ADVISOR_HOME/twins) exists or can
+    be made: checked before profiling, so a file or /dev/null there is one Error: line, not a
+    FileExistsError traceback after the profile and the prediction."""
+    cache = twin_cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = "ADVISOR_TWIN_CACHE" if os.environ.get("ADVISOR_TWIN_CACHE") else "ADVISOR_HOME"
+        raise DataFileError(f"{cache}: cannot keep the synthetic twins there ({exc.strerror or exc}); "
+                            f"point {where} at a directory") from None
+    if not cache.is_dir():
+        raise DataFileError(f"{cache}: cannot keep the synthetic twins there (not a directory); point ADVISOR_TWIN_CACHE at a directory")
+
+
 def check_gguf(path: Path) -> None:
     """A readable GGUF file (a regular file with the magic bytes), or one clear error."""
     check_regular_file(path, hint="check the --gguf path", expected=".gguf model file")
@@ -385,4 +400,4 @@ def _machine_fingerprint() -> str | None:
         return None
 
 
-__all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "read_gguf_header", "run_validation", "twin_cache_dir"]
+__all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "check_twin_cache", "read_gguf_header", "run_validation", "twin_cache_dir"]
