@@ -217,6 +217,18 @@ def test_options_ios_entitlement(capsys):
     assert {r["device"] for r in data["comparison"]} <= {"iphone-15-pro", "iphone-16", "iphone-16-pro"}
 
 
+@pytest.mark.parametrize("args, target", [(("--browser", "chrome-android"), "browser"),
+                                          (("--entitlement", "increased-memory"), "ios-app")])
+def test_a_browser_or_entitlement_alone_implies_its_target(capsys, args, target):
+    """As recommend, predict and devices-for read them: report once ignored --browser and
+    --entitlement without --target (a server's report, an unknown browser passed unnoticed)."""
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", "--class", "phone", *args, "--format", "json")
+    assert code in (0, 3), err
+    assert json.loads(out)["requirements"]["target"] == target
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", "--class", "phone", "--browser", "netscape", "--format", "json")
+    assert (code, out) == (1, "") and err.startswith("Error: unknown browser 'netscape'; browsers: ")
+
+
 def test_runtime_format_quant(capsys):
     """--runtime mlc --quant q4f16_1: MLC's own format, on each device's backend."""
     code, out, err = run(capsys, "report", "--model", "qwen2.5-1.5b-instruct", "--device", "pixel-8", "--device", "iphone-16",

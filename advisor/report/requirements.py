@@ -188,6 +188,11 @@ def check(req: Requirements) -> Requirements:
         raise field_error(req, "browser", f"a browser applies to the browser target, not {req.target}; "
                           "drop it or set target = \"browser\"",
                           f"--browser applies to --target browser, not {req.target}; drop it or use --target browser")
+    if req.target is None and (req.browser is not None or req.entitlement is not None):
+        # as recommend/predict/devices-for read them (api.implied_target): a browser named alone
+        # means the browser target, the entitlement alone an iOS app; ignored, an unknown browser
+        # passed unnoticed and the report was a server's
+        req = req.model_copy(update={"target": "browser" if req.browser is not None else "ios-app"})
     return req
 
 
