@@ -122,3 +122,26 @@ def test_a_run_whose_repeats_are_not_rates_is_damaged(tmp_path, capsys, samples,
     assert list_runs(path=db) == []
     err = capsys.readouterr().err
     assert err.startswith("Warning:") and err.count("\n") == 1 and says in err, err
+
+
+def test_a_store_locked_by_another_program_is_one_error_within_the_20_s_rule(tmp_path):
+    """A store held under an exclusive lock (a database browser, `PRAGMA locking_mode=EXCLUSIVE`)
+    once kept every read — `runs list`, each prediction's calibrations — waiting the 30 s busy
+    timeout, past the README's "never a hang (> 20 s)"."""
+    import time
+
+    db = tmp_path / "advisor.db"
+    record_run(Run(source="validate", status="ok", device_id="d", model_id="m", quant="Q4_K_M"), db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("SELECT count(*) FROM runs").fetchone()
+        assert store.READ_BUSY_TIMEOUT_S <= 10 and store.WRITE_BUSY_TIMEOUT_S < 20
+        start = time.monotonic()
+        with pytest.raises(DataFileError, match="the measurements database is busy"):
+            list_runs(path=db)
+        assert time.monotonic() - start < 20
+    finally:
+        holder.close()
+    assert len(list_runs(path=db)) == 1  # the lock gone, the store answers again
