@@ -22,7 +22,7 @@ from advisor.options import DURATION, device_from, device_options, format_option
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import band, limit_id_text, load_rows, peers_text, plural, price_text, speed_evidence, tps, usd_text
+from advisor.wording import band, limit_id_text, load_rows, peers_text, plural, price_text, printable, speed_evidence, tps, usd_text
 
 if TYPE_CHECKING:
     from advisor.records import LoadEstimate
@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.UsageError as exc:
         _discard_cache_stores()
         hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"Error: {printable(exc.format_message())}{hint}", err=True)
         return errors.EXIT_BAD_INPUT
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if exc.exit_code != errors.EXIT_NO_CANDIDATE:
             _discard_cache_stores()
-        click.echo(f"Error: {error_text(exc)}", err=True)
+        click.echo(f"Error: {printable(error_text(exc))}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         _discard_stdout()

@@ -8,6 +8,7 @@ dashboard words the few reasons that name an input in its own way (its widgets, 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,14 @@ def reason_text(r: Reason, *, context_option: str = "--context") -> str:
 #: Reasons worded for a row of one device ("the deployment target cannot run on this device"):
 #: as a whole error their message says more — the target, the device by name and the choices.
 _ROW_REASONS = frozenset({"target", "browser"})
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: each control or format character (a terminal escape, a bell, a
+    right-to-left override that reorders the line; the line break excepted) written as its escape
+    (``\\x1b``), so that a name from a hostile file is shown, not obeyed."""
+    return "".join(ch if ch == "\n" or (unicodedata.category(ch)[0] != "C" and unicodedata.category(ch) not in ("Zl", "Zp"))
+                   else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def error_text(exc: Exception, *, context_option: str = "--context") -> str:

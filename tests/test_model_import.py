@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -595,3 +596,15 @@ def test_models_add_never_stores_a_catalog_it_cannot_read_back(tmp_path, capsys,
         assert code == 0 and err == ""
     finally:
         _load.cache_clear()
+
+
+def test_a_terminal_escape_in_a_tensor_name_is_shown_not_obeyed(tmp_path, capsys):
+    """A tensor named with an OSC title sequence (ESC ] 0 ; … BEL) reached the terminal as it was:
+    click strips colour codes only when stderr is not a terminal, and never this one. The Error:
+    line writes each control or format character as its escape."""
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_header(_llama_kvs(1), _llama_tensors(1) + [_tensor("tok\x1b]0;pwned\x07en\u202e", (8,), 999)]))
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--ram", "8GB")
+    assert (code, out) == (1, "") and err.startswith("Error: ") and len(err.splitlines()) == 1
+    assert "tok\\x1b]0;pwned\\x07en\\u202e" in err
+    assert not any(unicodedata.category(ch)[0] == "C" for ch in err.rstrip("\n"))

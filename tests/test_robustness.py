@@ -80,7 +80,15 @@ def _profile(text_edit):
          "field 'id': '../../etc/passwd' holds a space, a control character or a slash; use letters, digits and '-', "
          "like my-board-8gb"),
         ("newline-name.toml", lambda: re.sub(r'(?m)^name = .*$', lambda _: 'name = "Pi\\nfive"', PI5, count=1),
-         "field 'name': holds a control character (a line break or tab); give the name on one line"),
+         "field 'name': holds a control or format character (a line break, a tab, a terminal escape or a right-to-left "
+         "override); give the name on one line, in plain text"),
+        # a right-to-left override reorders the line a name is printed in; a C1 control or a line
+        # separator moves the cursor: refused as the C0 controls were (shown escaped, not obeyed)
+        ("rtl-name.toml", lambda: re.sub(r'(?m)^name = .*$', lambda _: 'name = "Pi \\u202efive"', PI5, count=1),
+         "field 'name': holds a control or format character (a line break, a tab, a terminal escape or a right-to-left "
+         "override); give the name on one line, in plain text"),
+        ("c1-id.toml", lambda: re.sub(r'(?m)^id = .*$', lambda _: 'id = "pi\\u009b5"', PI5, count=1),
+         "field 'id': 'pi\\x9b5' holds a space, a control character or a slash; use letters, digits and '-', like my-board-8gb"),
         ("bool-bandwidth.toml", lambda: re.sub(r"(?m)^bandwidth_gbs = .*$", "bandwidth_gbs = true", PI5, count=1),
          "field 'memory.bandwidth_gbs': true is not a number; give a number (true/false are for yes/no fields)"),
         ("bool-cores.toml", lambda: re.sub(r"(?m)^cores = .*$", "cores = true", PI5, count=1),
