@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from advisor.catalog import Catalog, load_catalog, load_device_file
+from advisor.catalog import Catalog, check_device_runtimes, load_catalog, load_device_file
 from advisor.engine.evaluate import evaluate, generic_device, peer_decode_tokens_per_s, ram_peer_pool
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, DataFileError, NothingFitsError
@@ -89,8 +89,10 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
 
             return local_profile()
         return catalog.device(choice.device_id)
-    if choice.device_file:
-        return load_device_file(choice.device_file)
+    if choice.device_file:  # checked as a catalog profile is: the runtimes its [gpu]/[npu] name
+        device = load_device_file(choice.device_file)
+        check_device_runtimes(device, catalog.runtimes, Path(choice.device_file))
+        return device
     assert choice.ram is not None
     ram = parse_memory_size(choice.ram, what=names["ram"])
     usable = parse_memory_size(choice.usable, what=names["usable"]) if choice.usable else None

@@ -190,9 +190,11 @@ def load_targets_file(path: Path) -> list[Target]:
     return _load_tables(path, "target", Target)
 
 
-def check_runtime_references(runtimes: dict[str, Runtime], targets: dict[str, Target], devices: dict[str, DeviceProfile]) -> None:
+def check_runtime_references(runtimes: dict[str, Runtime], targets: dict[str, Target], devices: dict[str, DeviceProfile],
+                             paths: dict[str, Path] | None = None) -> None:
     """Every runtime id named by a target or a device profile exists, and a device's GPU/NPU
-    runtime has a backend of that kind on one of the device's platforms."""
+    runtime has a backend of that kind on one of the device's platforms (``check_device_runtimes``;
+    ``paths``: device id → its profile's file, named in the error)."""
     for t in targets.values():
         for rid in t.runtimes:
             if rid not in runtimes:
@@ -205,13 +207,20 @@ def check_runtime_references(runtimes: dict[str, Runtime], targets: dict[str, Ta
                     raise DataFileError(f"targets.toml: target {t.id} download limit {lim.id} names unknown runtime '{rid}'; "
                                         f"known: {', '.join(runtimes)}")
     for d in devices.values():
-        for kind, spec in (("gpu", d.gpu), ("npu", d.npu)):
-            for rid in spec.runtimes if spec else ():
-                if rid not in runtimes:
-                    raise DataFileError(f"device {d.id}: [{kind}] runtimes names unknown runtime '{rid}'; known: {', '.join(runtimes)}")
-                if not any(runtimes[rid].backends_for(p, kind) for p in d.platforms):
-                    raise DataFileError(f"device {d.id}: runtime {rid} has no {kind} backend on {', '.join(d.platforms)}; "
-                                        f"remove it from [{kind}] runtimes or add the backend to runtimes.toml")
+        check_device_runtimes(d, runtimes, (paths or {}).get(d.id))
+
+
+def check_device_runtimes(d: DeviceProfile, runtimes: dict[str, Runtime], path: Path | None = None) -> None:
+    """The runtimes a device's [gpu]/[npu] table names exist and have a backend of that kind on one
+    of its platforms; the error names the profile's file when known (``path``)."""
+    where = f"{path}: device {d.id}" if path is not None else f"device {d.id}"
+    for kind, spec in (("gpu", d.gpu), ("npu", d.npu)):
+        for rid in spec.runtimes if spec else ():
+            if rid not in runtimes:
+                raise DataFileError(f"{where}: [{kind}] runtimes names unknown runtime '{rid}'; known: {', '.join(runtimes)}")
+            if not any(runtimes[rid].backends_for(p, kind) for p in d.platforms):
+                raise DataFileError(f"{where}: runtime {rid} has no {kind} backend on {', '.join(d.platforms)}; "
+                                    f"remove it from [{kind}] runtimes or add the backend to runtimes.toml")
 
 
 def load_device_file(path: str | Path) -> DeviceProfile:
@@ -397,6 +406,7 @@ def _validate_all(root: Path, home: Path) -> Catalog:
     for path in _profile_files(home / "profiles"):
         dev = load_device_file(path)
         devices[dev.id] = dev
+        seen[dev.id] = path
     calibration: dict[str, PathFactors] = {}
     device_calibration: dict[tuple[str, str], PathFactors] = {}
     # llama.cpp's paths, then the other runtimes' runtime:backend paths (benchmarks/fit_runtimes.py)
@@ -422,7 +432,7 @@ def _validate_all(root: Path, home: Path) -> Catalog:
         raise DataFileError(f"{root}: no models or no device profiles found; is the installation complete?")
     runtimes = {rt.id: rt for rt in load_runtimes_file(root / "catalog" / "runtimes.toml")}
     targets = {t.id: t for t in load_targets_file(root / "catalog" / "targets.toml")}
-    check_runtime_references(runtimes, targets, devices)
+    check_runtime_references(runtimes, targets, devices, seen)
     return Catalog(models=models, ggml_types=ggml_types, file_types=file_types, devices=devices, calibration=calibration, root=root,
                    runtimes=runtimes, targets=targets, device_calibration=device_calibration)
 

@@ -433,12 +433,24 @@ def test_a_profile_naming_an_unknown_runtime_is_refused(tmp_path, monkeypatch):
     p.write_text(p.read_text().replace('runtimes = ["mlc", "litert-lm"]', 'runtimes = ["mlc", "litert"]'))
     with pytest.raises(DataFileError) as exc:
         cat._load(root, tmp_path / "home")
-    assert str(exc.value).startswith("device pixel-8: [gpu] runtimes names unknown runtime 'litert'; known: llama.cpp, wllama, mlc")
+    assert str(exc.value).startswith(f"{p}: device pixel-8: [gpu] runtimes names unknown runtime 'litert'; known: llama.cpp, wllama, mlc")
     p.write_text(p.read_text().replace('runtimes = ["mlc", "litert"]', 'runtimes = ["mlx"]'))
     with pytest.raises(DataFileError) as exc:
         cat._load(root, tmp_path / "home")
-    assert str(exc.value) == ("device pixel-8: runtime mlx has no gpu backend on android; remove it from [gpu] runtimes "
+    assert str(exc.value) == (f"{p}: device pixel-8: runtime mlx has no gpu backend on android; remove it from [gpu] runtimes "
                               "or add the backend to runtimes.toml")
+
+
+def test_a_device_file_is_checked_as_a_catalog_profile_is(capsys, tmp_path):
+    """--device-file with [gpu] runtimes = ["nope"] was accepted (exit 0) while the same profile in
+    $ADVISOR_HOME/profiles is refused; both name the file."""
+    from advisor.cli import main
+
+    p = tmp_path / "my-phone.toml"
+    p.write_text((ROOT / "profiles" / "phone" / "pixel-8.toml").read_text().replace('runtimes = ["mlc", "litert-lm"]', 'runtimes = ["nope"]'))
+    code = main(["recommend", "--device-file", str(p)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "") and err.startswith(f"Error: {p}: device pixel-8: [gpu] runtimes names unknown runtime 'nope'; known: ")
 
 
 @pytest.mark.parametrize("swap, message", [
