@@ -143,6 +143,8 @@ def parse_document(path: str | Path, parse: Any, *, expected: str, syntax_error:
     (``syntax_error`` worded by ``describe_syntax``), nesting too deep for the parser (``shape``
     says what the file should look like), or an integer of thousands of digits."""
     text = read_bounded_text(path, expected=expected)
+    if text.startswith("\ufeff"):  # Windows editors' UTF-8; the parser's words were "line 1, column 1"
+        raise DataFileError(f"{path}: starts with a byte-order mark; save it as UTF-8 without one")
     try:
         raw = parse(text)
     except syntax_error as exc:

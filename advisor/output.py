@@ -255,13 +255,20 @@ def _blocks(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], 
     return "\n".join(out) + "\n"
 
 
+def no_directory_error(path: Path, directory: Path) -> DataFileError:
+    """The error of an output whose directory is missing, or is a file."""
+    if directory.exists():
+        return DataFileError(f"{path}: {directory} is a file, not a directory; give a path in a directory")
+    return DataFileError(f"{path}: the directory {directory} does not exist; create it first")
+
+
 def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Path:
     """Write ``payload`` to ``path`` through a temporary file in the same directory, so a reader never
     sees half a file (a report, an export). An existing file is kept unless ``force``."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise DataFileError(f"{path}: the directory {directory} does not exist; create it first")
+        raise no_directory_error(path, directory)
     if path.is_dir():
         raise DataFileError(f"{path}: is a directory; give a file name")
     if path.exists() and not path.is_file():  # /dev/full, a FIFO: never replaced by a file

@@ -194,7 +194,7 @@ def format_seconds(seconds: float) -> str:
 #: Longest duration accepted (a time to first token, a timeout): one day.
 MAX_DURATION_S = 86_400.0
 
-_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|sec|min|m)?\s*$", re.IGNORECASE)
+_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ms|s|sec|min|m)?\s*$", re.IGNORECASE)
 
 
 def parse_duration(text: str | float, *, what: str = "duration") -> float:

@@ -70,6 +70,8 @@ def _profile(text_edit):
          "nested more than 32 levels deep; a data file is flat tables and lists"),
         ("big.toml", lambda: PI5 + "\n#" + "x" * (5 * 1024**2),
          f"{len(PI5) + 2 + 5 * 1024**2:,} bytes is too large for a data file (at most 4,194,304); is this the right file?"),
+        ("bom.toml", lambda: b"\xef\xbb\xbf" + PI5.encode(),  # Notepad's UTF-8: "line 1, column 1" before
+         "starts with a byte-order mark; save it as UTF-8 without one"),
         ("binary.toml", lambda: b"\xff\xfe\x00junk",
          "not UTF-8 text (byte 0); is this the right file?"),
         # pydantic's lax mode read true as 1: a 1 GB/s Raspberry Pi, one core, 1 GiB... without a word
@@ -355,10 +357,13 @@ def test_an_interrupted_import_keeps_nothing(tmp_path, catalog, monkeypatch):
 @pytest.mark.parametrize(
     "target, message",
     [("missing/dir/out.csv", "{p}: the directory {d} does not exist; create it first"),
+     ("a-file/out.csv", "{p}: {d} is a file, not a directory; give a path in a directory"),
      ("/dev/full", "/dev/full: is not a regular file; give the name of a file to write")],
 )
 def test_export_to_a_bad_path(capsys, tmp_path, home, target, message):
     p = tmp_path / target if not target.startswith("/") else Path(target)
+    if target.startswith("a-file/"):
+        p.parent.write_text("a file where a directory should be")
     code, out, err = run(capsys, "runs", "export", "-o", str(p), "--force")
     assert (code, err) == (1, "Error: " + message.format(p=p, d=p.parent) + "\n")
 

@@ -114,9 +114,14 @@ def test_numbers_accepted(text, value):
     "text, message",
     [("2days", "--max-ttft '2days' is not a duration; write it like 2, 2s or 500ms"),
      ("100000", "--max-ttft '100000' is longer than a day; write it like 2s or 500ms"),
-     ("0ms", "--max-ttft must be positive, got '0ms'")],
+     ("0ms", "--max-ttft must be positive, got '0ms'"),
+     # written with an exponent it is a duration, out of range (it said "not a duration")
+     ("1e308s", "--max-ttft '1e308s' is longer than a day; write it like 2s or 500ms"),
+     ("1e400", "--max-ttft '1e400' is longer than a day; write it like 2s or 500ms")],
 )
 def test_durations_refused(text, message):
+    """Each refusal names the option and the fix; 2.5e3ms reads as 2.5 s (below)."""
+    assert parse_duration("2.5e3ms") == 2.5
     with pytest.raises(BadInputError) as err:
         parse_duration(text, what="--max-ttft")
     assert str(err.value) == message

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from advisor.errors import BadInputError, DataFileError, NothingFitsError, OutputExistsError
+from advisor.errors import BadInputError, NothingFitsError, OutputExistsError
 from advisor.options import (DOWNLOAD_SIZE, DURATION, MAX_DOWNLOAD_HELP, KV_CACHE_TYPES, TOKENS, RankByChoice, import_options, number_in, positive_int,
                              positive_number)
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
@@ -139,7 +139,9 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
             raise OutputExistsError(f"{path} already exists; pass --force to overwrite it")
         parent = path.parent if path is not None else None
         if parent is not None and str(parent) and not parent.is_dir():
-            raise DataFileError(f"{path}: the directory {parent} does not exist; create it first")
+            from advisor.output import no_directory_error
+
+            raise no_directory_error(path, parent)
     options["models"] = tuple(m.lower() for m in options["models"])
     from typing import get_args
 
