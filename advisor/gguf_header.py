@@ -26,6 +26,9 @@ MAX_TENSORS = 100_000  # the largest published models have a few thousand tensor
 MAX_KV = 100_000
 MAX_STRING_BYTES = 1 << 24  # 16 MiB: chat templates are tens of KB
 MAX_ARRAY_ITEMS = 1 << 24  # vocabularies and merges are below a million entries
+#: strings are skipped one by one (each has its own length): 16 M of them took 16 s; 2 M is twice
+#: the largest tokenizer table (merges) and a few seconds on a slow board
+MAX_STRING_ARRAY_ITEMS = 1 << 21
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_ELEMENTS = 1 << 48  # per tensor: far above any real model, far below int overflow
 KEEP_ARRAY_ITEMS = 4096  # arrays longer than this (tokenizer tables) are kept as their length only
@@ -120,6 +123,8 @@ class _Reader:
                 raise self.fail(f"{what} claims {n:,} items (limit {MAX_ARRAY_ITEMS:,})")
             if item_type not in _SCALARS and item_type != _STRING:
                 raise self.fail(f"{what} has items of unknown type {item_type}")
+            if item_type == _STRING and n > MAX_STRING_ARRAY_ITEMS:
+                raise self.fail(f"{what} claims {n:,} strings (limit {MAX_STRING_ARRAY_ITEMS:,})")
             if n > KEEP_ARRAY_ITEMS:
                 if item_type in _SCALARS:
                     self.skip(n * _SCALARS[item_type][1], what)

@@ -123,6 +123,9 @@ HOSTILE = [
      "'abcde' claims 1,099,511,627,776 bytes (limit 16,777,216)"),
     ("huge-array", _header([_s("k") + struct.pack("<I", 9) + struct.pack("<IQ", 4, 1 << 40)], []),
      "'k' claims 1,099,511,627,776 items (limit 16,777,216)"),
+    # strings are skipped one by one: 16 M of them took 16 s to walk
+    ("many-strings", _header([_s("k") + struct.pack("<I", 9) + struct.pack("<IQ", 8, 16_000_000)], []),
+     "'k' claims 16,000,000 strings (limit 2,097,152)"),
     ("bad-value-type", _header([_s("k") + struct.pack("<I", 77)], []), "'k' has unknown value type 77"),
     ("absurd-dims", _header([], [_tensor("t", (1 << 30, 1 << 30, 1 << 30), 0)]),
      "tensor 't' has absurd dimensions (1073741824, 1073741824, 1073741824) (over 281,474,976,710,656 elements)"),
