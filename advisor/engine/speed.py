@@ -280,9 +280,12 @@ REPACK_PREFILL_SPEEDUP_EXPERTS = {"avx512": {"Q4_0": 1.27, "Q4_K": 0.57}, "avx2"
 #: with the float rate, at −4 to −7 % with this; its bf16 rows (float weights) keep the float rate
 #: (+24 %, +26 %). LiteRT-LM's CPU int4 rows (two devices, six rows): −58..−84 % → −49..+35 %, median
 #: |error| 70 % → 22 %. On x86 (AVX-512 VNNI, ×1.85), ONNX Runtime GenAI's twins on this repository's
-#: VM (benchmarks/results/runtime_twins.md, one machine, so a ratio): Qwen2.5-0.5B int4 (accuracy
-#: level 4) prefilled ×1.87 and int4-block128 ×2.44 of the fp32 build. Int8 weights (8da8w,
-#: dynamic_int8, ORT int8) keep 1: llama.cpp's repacked Q8_0 is not measured.
+#: VM (benchmarks/results/runtime_twins.md, a noisy 2-core VM; as a ratio within the machine):
+#: Qwen2.5-0.5B int4 (accuracy level 4) prefilled ×1.87 and int4-block128 ×2.44 of the fp32 build.
+#: In absolute terms, on a profile of the VM measured on another day (advisor profile), the fp32
+#: build is predicted +70 % and the int4 builds move from −9 % / −30 % to +68 % / +28 %: the
+#: ratio holds, the VM's level does not. Int8 weights (8da8w, dynamic_int8, ORT int8: ×1.57 of fp32
+#: there) keep 1: llama.cpp's repacked Q8_0 is not measured.
 def int4_gemm_speedup(device: DeviceProfile) -> float:
     """The int4 × int8 GEMM prefill speed-up of the device's CPU (REPACK_PREFILL_SPEEDUP's Q4_0)."""
     family = repack_family(device)
