@@ -550,7 +550,8 @@ def prefill_rate_terms(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, gpu_si
     """(peak FLOP/s, weight-type factor) of a prefill on one side: the GPU's FP16 peak, or the CPU
     threads' FP32 peak × the x86 int8 extension's factor; the type factor is the time-weighted mix of
     the file's weight families (K-quants and floats at the path's factors, on a CPU the family's
-    unrepacked K-quant rate) × the CPU's repacking speed-up. Prefill computes at peak ×
+    unrepacked K-quant rate) × the CPU's repacking speed-up (llama.cpp) or its int4 × int8 GEMM
+    speed-up (another runtime's int4 weights with int8 activations). Prefill computes at peak ×
     f.prefill_efficiency × type factor."""
     rate = where(gpu_side, d.gpu_flops, d.cpu_flops * d.cpu_prefill_isa)
     kquant_rate = f.prefill_kquant_factor * where(gpu_side, 1.0, d.cpu_kquant_prefill)
