@@ -175,16 +175,24 @@ def candidate(model: ModelSpec, ftype: FileType, workload: Workload, tables: Tab
     return rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
 
 
+def variant_device_row(device: DeviceProfile, workload: Workload, main: PathFactors, cpu: PathFactors,
+                       variant: Variant | None) -> dict:
+    """``core.device_row`` as ``variant`` runs: llama.cpp's own choice of backend (no variant, or
+    its GPU backend), else the variant's backend kind, offload only in llama.cpp, its kernels'
+    factors only in llama.cpp, the int4 × int8 GEMMs only on a native CPU (not WebAssembly)."""
+    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
+        return core.device_row(device, workload, main, cpu)
+    return core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
+                           llama_cpp=variant.is_llama_cpp, native_cpu="wasm" not in variant.backend.apis)
+
+
 def device_row(
     device: DeviceProfile, workload: Workload, tables: Tables, overrides: Mapping[str, PathFactors] | None,
     variant: Variant | None = None,
 ) -> dict:
     main = factors_for(device, tables, overrides, variant=variant)
     cpu = cpu_path_factors(device, tables)
-    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
-        return core.device_row(device, workload, main, cpu)  # llama.cpp's own choice of backend
-    row = core.device_row(device, workload, main, cpu, accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
-                          llama_cpp=variant.is_llama_cpp, native_cpu="wasm" not in variant.backend.apis)
+    row = variant_device_row(device, workload, main, cpu, variant)
     fraction = gpu_memory_fraction(variant)
     if fraction < 1.0:  # the runtime's GPU allocations stay within its share; its process overhead is beside them
         row["host_usable"] = int(row["host_usable"] * fraction + variant.runtime.overhead.bytes)
@@ -409,12 +417,7 @@ def estimate_speed(
     ``candidate``: ``speed_candidate`` of the same model, format, workload and variant, when the
     caller evaluates it under many factors (a fit)."""
     c = candidate if candidate is not None else speed_candidate(model, ftype, ggml_types, workload, variant)
-    if variant is None or (variant.is_llama_cpp and variant.backend.kind == "gpu"):
-        d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors)])
-    else:
-        d = core.device_terms([core.device_row(device, workload, factors, cpu_factors or factors,
-                                               accelerator=variant.backend.kind, can_offload=variant.is_llama_cpp,
-                                               llama_cpp=variant.is_llama_cpp, native_cpu="wasm" not in variant.backend.apis)])
+    d = core.device_terms([variant_device_row(device, workload, factors, cpu_factors or factors, variant)])
     on_gpu = factors.path in spd.GPU_PATHS
     return _speed(model, device, workload, c, d, factors, gpu_fraction if on_gpu else 1.0, cpu_moe_layers if on_gpu else 0.0)
 
