@@ -145,3 +145,35 @@ def test_a_store_locked_by_another_program_is_one_error_within_the_20_s_rule(tmp
     finally:
         holder.close()
     assert len(list_runs(path=db)) == 1  # the lock gone, the store answers again
+
+
+def test_runs_list_table_shows_the_latest_runs_csv_and_json_all(tmp_path, monkeypatch, capsys):
+    """A table of 8,000 runs took 4 s to draw and scrolled out of sight: without --limit the table
+    shows the latest TABLE_RUNS and says how many earlier runs there are; CSV, JSON and an explicit
+    --limit list what they are asked for."""
+    import csv
+    import io
+    import json
+
+    from advisor.cli import main
+    from advisor.validate.command import TABLE_RUNS
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    record_run(Run(source="validate", status="ok", device_id="d", model_id="m", quant="Q4_K_M"))
+    with sqlite3.connect(store.db_path()) as conn:
+        cols = [c[1] for c in conn.execute("PRAGMA table_info(runs)") if c[1] != "id"]
+        conn.executemany(f"INSERT INTO runs ({', '.join(cols)}) SELECT {', '.join(cols)} FROM runs WHERE id = 1",
+                         [()] * (TABLE_RUNS + 49))
+    n = TABLE_RUNS + 50
+    assert main(["runs", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"the latest {TABLE_RUNS} of {n} runs" in out and f"… and 50 earlier runs (--limit {n} or --format csv" in out
+    ids = [int(line.split()[0]) for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
+    assert ids == list(range(51, n + 1))
+    assert main(["runs", "list", "--format", "csv"]) == 0
+    assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == n
+    assert main(["runs", "list", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == n
+    assert main(["runs", "list", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"3 of {n} runs" in out and f"… and {n - 3} more runs (raise --limit" in out

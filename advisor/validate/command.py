@@ -251,18 +251,25 @@ def _run_dict(r: Any, *, profile: bool = False) -> dict[str, Any]:
     return d
 
 
+#: Runs ``runs list`` shows in a table without --limit: the latest (a terminal table of 8,000 runs
+#: took 4 s to draw and scrolls out of sight; CSV and JSON list them all).
+TABLE_RUNS = 200
+
+
 @runs.command("list")
 @click.option("--device", default=None)
 @click.option("--model", default=None)
 @click.option("--status", default=None, type=click.Choice(["ok", "noisy", "crashed", "timeout", "refused", "failed"]))
-@click.option("--limit", default=None, type=positive_int(1_000_000), help="At most this many runs.")
+@click.option("--limit", default=None, type=positive_int(1_000_000),
+              help=f"At most this many runs (default: all; the table shows the latest {TABLE_RUNS:,}).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def runs_list(device: str | None, model: str | None, status: str | None, limit: int | None, fmt: str) -> None:
     """List recorded runs."""
     from advisor.store import list_runs
 
     matching = list_runs(device_id=device, model_id=model, status=status)
-    found = matching[:limit] if limit else matching
+    latest = fmt == "table" and limit is None and len(matching) > TABLE_RUNS
+    found = matching[-TABLE_RUNS:] if latest else matching[:limit] if limit else matching
     if fmt == "json":
         _emit(dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1, "runs": [_run_dict(r) for r in found]}))
         return
@@ -277,10 +284,13 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
     if fmt == "table":
         for row in rows:
             row["created_at"] = _when(row["created_at"])
-    title = f"{len(found)} runs" if len(found) == len(matching) else f"{len(found)} of {len(matching)} runs"
+    title = (f"{len(found)} runs" if len(found) == len(matching) else
+             f"the latest {len(found):,} of {len(matching):,} runs" if latest else f"{len(found)} of {len(matching)} runs")
     _emit(render_rows(rows, RUN_COLUMNS + [("error", "error")], fmt, title=title, wrap=("error",),
                       optional=("synthetic", "source", "predicted_prefill", "predicted_decode", "prefill", "status")))
-    if fmt == "table" and len(found) < len(matching):
+    if latest:
+        _emit(f"  … and {len(matching) - len(found):,} earlier runs (--limit {len(matching)} or --format csv lists them all)")
+    elif fmt == "table" and len(found) < len(matching):
         _emit(f"  … and {len(matching) - len(found)} more runs (raise --limit to list them)")
 
 
