@@ -124,10 +124,10 @@ def test_a_run_whose_repeats_are_not_rates_is_damaged(tmp_path, capsys, samples,
     assert err.startswith("Warning:") and err.count("\n") == 1 and says in err, err
 
 
-def test_a_store_locked_by_another_program_is_one_error_within_the_20_s_rule(tmp_path):
+def test_a_store_locked_by_another_program_is_one_error_within_20_s(tmp_path):
     """A store held under an exclusive lock (a database browser, `PRAGMA locking_mode=EXCLUSIVE`)
     once kept every read — `runs list`, each prediction's calibrations — waiting the 30 s busy
-    timeout, past the README's "never a hang (> 20 s)"."""
+    timeout, past the 20 s beyond which the project counts a command as hung."""
     import time
 
     db = tmp_path / "advisor.db"
