@@ -245,7 +245,7 @@ def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list
     shapes = {t.name: t.shape for t in tensors}
     # the blocks that hold attention, found once (a scan of every name per layer was layers ×
     # tensors: a 1,024-layer header with 100,000 tensors took 35 s)
-    attn_blocks = {_block_index(path, n) for n in names if _BLOCK.match(n) and n.split(".", 2)[2].startswith("attn_q")}
+    attn_blocks = {i for n in names if (i := _block_index(path, n)) is not None and n.split(".", 2)[2].startswith("attn_q")}
     embd = shapes.get("token_embd.weight")
     if embd is not None and embd[0] != f["hidden_size"]:
         raise DataFileError(f"{path}: token_embd.weight is {embd[0]} wide but {arch}.embedding_length is "

@@ -422,7 +422,7 @@ class MemorySpec(Record):
         return self
 
 
-def _unprintable(ch: str) -> bool:
+def unprintable(ch: str) -> bool:
     """A control (C0, DEL, C1), format (a right-to-left override, a zero-width joiner), line or
     paragraph separator, private-use or unassigned character: printed, it moves the terminal's
     cursor, reorders the line or shows nothing."""
@@ -663,7 +663,7 @@ class DeviceProfile(Record):
     def _named(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("is empty; give the device a name (it heads every table and report)")
-        if any(_unprintable(ch) for ch in v):  # a newline split the table titles in two
+        if any(unprintable(ch) for ch in v):  # a newline split the table titles in two
             raise ValueError("holds a control or format character (a line break, a tab, a terminal escape or a "
                              "right-to-left override); give the name on one line, in plain text")
         return v
@@ -674,7 +674,7 @@ class DeviceProfile(Record):
         """An id is typed after --device and stored with every run: one word, no path."""
         if not v.strip():
             raise ValueError("is empty; give the device an id like my-board-8gb (--device takes it)")
-        if any(ch.isspace() or _unprintable(ch) or ch in "/\\" for ch in v):
+        if any(ch.isspace() or unprintable(ch) or ch in "/\\" for ch in v):
             raise ValueError(f"{v!r} holds a space, a control character or a slash; use letters, digits and '-', like my-board-8gb")
         return v
 

@@ -8,7 +8,6 @@ dashboard words the few reasons that name an input in its own way (its widgets, 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -150,8 +149,9 @@ def printable(text: str) -> str:
     """``text`` safe for a terminal: each control or format character (a terminal escape, a bell, a
     right-to-left override that reorders the line; the line break excepted) written as its escape
     (``\\x1b``), so that a name from a hostile file is shown, not obeyed."""
-    return "".join(ch if ch == "\n" or (unicodedata.category(ch)[0] != "C" and unicodedata.category(ch) not in ("Zl", "Zp"))
-                   else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    from advisor.records import unprintable
+
+    return "".join(ch.encode("unicode_escape").decode("ascii") if ch != "\n" and unprintable(ch) else ch for ch in text)
 
 
 def error_text(exc: Exception, *, context_option: str = "--context") -> str:
