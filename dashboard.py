@@ -378,9 +378,11 @@ def measured_tab(device: DeviceProfile, cat: Catalog) -> None:
         st.info("No measurements yet. Runs recorded by the validation command (llama.cpp on a real device) appear "
                 "here against their predictions, with the error and the calibration they produce.")
     else:
-        devices = sorted({r.device_id for r in runs})
-        which = st.selectbox("Device", ["all devices", *devices], key="runs_device")
-        table = rows_view.measured_rows(runs if which == "all devices" else [r for r in runs if r.device_id == which])
+        names = {r.device_id: rows_view.device_name(cat, r.device_id) for r in runs}
+        devices = sorted(names, key=lambda d: names[d].lower())
+        which = st.selectbox("Device", ["all devices", *devices], key="runs_device",
+                             format_func=lambda d: names.get(d, d))
+        table = rows_view.measured_rows(runs if which == "all devices" else [r for r in runs if r.device_id == which], cat)
         if table.empty:
             st.info("These runs have no paired measured and predicted speeds.")
         else:

@@ -429,6 +429,25 @@ def test_measured_runs_appear_against_predictions(tmp_path, monkeypatch):
     assert list(rows["error %"].round(6)) == [20.0, -20.0]
 
 
+def test_measured_runs_name_devices_and_models_as_the_catalog_does(tmp_path, monkeypatch):
+    """The tab showed raspberry-pi-5-8gb and qwen3-1.7b; an id the catalog lacks stays as stored."""
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    for device_id, model_id, model_name in (("raspberry-pi-5-8gb", "qwen3-1.7b", None),
+                                            ("local-0123abcd", "my-finetune", "My Finetune 1B")):
+        store.record_run(store.Run(
+            source="import", status="ok", device_id=device_id, model_id=model_id, model_name=model_name, quant="Q4_K_M",
+            measured={"decode_tokens_per_s": 10.0}, predicted={"decode_tokens_per_s": 12.0}))
+    at = open_tab(start(), "Measured vs predicted")
+    rows = table(at, "measured_table")
+    assert list(rows["device"]) == ["Raspberry Pi 5 (8 GB)", "local-0123abcd"]
+    assert list(rows["model"]) == ["Qwen3 1.7B", "My Finetune 1B"]
+    box = at.selectbox(key="runs_device")
+    assert box.options == ["all devices", "local-0123abcd", "Raspberry Pi 5 (8 GB)"]
+    box.set_value("raspberry-pi-5-8gb").run()
+    assert_clean(at)
+    assert list(table(at, "measured_table")["device"]) == ["Raspberry Pi 5 (8 GB)"]
+
+
 def test_a_stored_calibration_reads_as_a_sentence_and_a_factor_table(tmp_path, monkeypatch):
     """The expander once printed each stored calibration as raw JSON."""
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))

@@ -108,16 +108,30 @@ def focus_variant(cat: Catalog, rec: Recommendation, model: str, quant: str) -> 
     return rt.resolve_variant(cat, rec.device, runtime_id, format_id, deployment=rec.constraints.deployment)
 
 
-def measured_rows(runs: Sequence[Any]) -> pd.DataFrame:
+def device_name(cat: Catalog, device_id: str) -> str:
+    """A stored run's device by its catalog name (a power mode's too); another id as stored
+    (``local-<fingerprint>``, a profile since removed)."""
+    return cat.device(device_id).name if cat.has_device(device_id) else device_id
+
+
+def run_model_name(cat: Catalog, run: Any) -> str:
+    """A stored run's model by its catalog name, else the name stored with the run (a GGUF header's),
+    else its id."""
+    model = cat.models.get(run.model_id or "")
+    return model.name if model is not None else run.model_name or run.model_id or ""
+
+
+def measured_rows(runs: Sequence[Any], cat: Catalog) -> pd.DataFrame:
     """One row per run and metric with both a measured and a predicted speed, and the signed error
-    of the prediction (``analysis.prediction_error_pct``)."""
+    of the prediction (``analysis.prediction_error_pct``); devices and models by name."""
     rows = []
     for r in runs:
         for metric in ("decode", "prefill"):
             meas = r.measured.get(f"{metric}_tokens_per_s")
             pred = r.predicted.get(f"{metric}_tokens_per_s")
             if meas and pred:
-                rows.append({"run": r.id, "device": r.device_id, "model": r.model_id, "quant": r.quant,
+                rows.append({"run": r.id, "device": device_name(cat, r.device_id), "model": run_model_name(cat, r),
+                             "quant": r.quant,
                              "metric": metric, "measured tok/s": meas, "predicted tok/s": pred,
                              "error %": prediction_error_pct(pred, meas), "synthetic": r.synthetic,
                              "date": r.created_at, "left out of calibration": r.excluded or ""})
