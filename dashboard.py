@@ -372,6 +372,17 @@ def compare_tab(rec: Recommendation, device: DeviceProfile, workload: Workload, 
     st.plotly_chart(fig, key="plot_compare")
 
 
+#: The measured tab's tables: speeds as the CLI prints them, errors in whole per cent (a summary's
+#: median read -56.6464).
+MEASURED_COLUMNS = {
+    "measured tok/s": st.column_config.NumberColumn(format="%.1f"),
+    "predicted tok/s": st.column_config.NumberColumn(format="%.1f"),
+    "error %": st.column_config.NumberColumn(format="%+.0f%%"),
+    "median error %": st.column_config.NumberColumn(format="%+.0f%%"),
+    "median |error| %": st.column_config.NumberColumn(format="%.0f%%"),
+}
+
+
 def measured_tab(device: DeviceProfile, cat: Catalog) -> None:
     runs = measured_runs()
     if not runs:
@@ -390,9 +401,8 @@ def measured_tab(device: DeviceProfile, cat: Catalog) -> None:
             st.plotly_chart(fig, key="plot_measured")
             summary = table.groupby(["device", "metric"])["error %"].agg(["count", "median", lambda s: s.abs().median()])
             summary.columns = ["runs", "median error %", "median |error| %"]
-            st.dataframe(summary.reset_index(), hide_index=True, key="measured_summary")
-            st.dataframe(table, hide_index=True, key="measured_table",
-                         column_config={"error %": st.column_config.NumberColumn(format="%+.0f%%")})
+            st.dataframe(summary.reset_index(), hide_index=True, key="measured_summary", column_config=MEASURED_COLUMNS)
+            st.dataframe(table, hide_index=True, key="measured_table", column_config=MEASURED_COLUMNS)
     st.markdown("**Calibration in force for this device**")
     factors = factors_for(device, cat, api.calibration_overrides())
     st.caption(f"{factors.path}: {factors.basis} ({factors.n_measurements} measurements). {factors.source}")

@@ -448,6 +448,24 @@ def test_measured_runs_name_devices_and_models_as_the_catalog_does(tmp_path, mon
     assert list(table(at, "measured_table")["device"]) == ["Raspberry Pi 5 (8 GB)"]
 
 
+def test_measured_tables_round_speeds_and_errors_and_say_when_as_the_cli(tmp_path, monkeypatch):
+    """The summary's median error read -56.6464, the speeds 1027.1266, the date a raw ISO string."""
+    import json
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    store.record_run(store.Run(
+        source="import", status="ok", device_id="raspberry-pi-5-8gb", model_id="qwen3-1.7b", quant="Q4_K_M",
+        measured={"decode_tokens_per_s": 10.1234}, predicted={"decode_tokens_per_s": 12.0}))
+    at = open_tab(start(), "Measured vs predicted")
+    formats = {column: config.get("type_config", {}).get("format")
+               for d in at.dataframe for column, config in json.loads(d.proto.columns).items()}
+    assert {c: formats.get(c) for c in ("measured tok/s", "predicted tok/s", "error %", "median error %", "median |error| %")} == {
+        "measured tok/s": "%.1f", "predicted tok/s": "%.1f", "error %": "%+.0f%%", "median error %": "%+.0f%%",
+        "median |error| %": "%.0f%%"}
+    when = table(at, "measured_table")["when (UTC)"][0]
+    assert len(when) == 16 and when[10] == " "
+
+
 def test_a_stored_calibration_reads_as_a_sentence_and_a_factor_table(tmp_path, monkeypatch):
     """The expander once printed each stored calibration as raw JSON."""
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))

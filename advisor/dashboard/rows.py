@@ -134,7 +134,8 @@ def measured_rows(runs: Sequence[Any], cat: Catalog) -> pd.DataFrame:
                              "quant": r.quant,
                              "metric": metric, "measured tok/s": meas, "predicted tok/s": pred,
                              "error %": prediction_error_pct(pred, meas), "synthetic": r.synthetic,
-                             "date": r.created_at, "left out of calibration": r.excluded or ""})
+                             "when (UTC)": (r.created_at or "").replace("T", " ")[:16],  # as `advisor runs list`
+                             "left out of calibration": r.excluded or ""})
     return pd.DataFrame(rows)
 
 
