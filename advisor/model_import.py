@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any, get_args
@@ -21,7 +20,7 @@ from pydantic import ValidationError
 from advisor.errors import DataFileError
 from advisor.gguf_header import ArrayLength, GgufHeader, read_gguf_header
 from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, parse_document
-from advisor.records import FileTensor, FileType, GgmlType, GgufArch, ModelSpec
+from advisor.records import FileTensor, FileType, GgmlType, GgufArch, ModelSpec, unprintable
 
 SUPPORTED_ARCHS: tuple[str, ...] = get_args(GgufArch)
 #: llama.cpp hard-codes these sliding-window patterns (llama-model.cpp set_swa_pattern)
@@ -54,8 +53,8 @@ MAX_NAME_CHARS = 120
 def _name(text: str) -> str:
     """A model name from a file, as printable text: control and format characters (a terminal
     escape, a right-to-left override that reorders the line it is printed in) dropped, and cut at
-    MAX_NAME_CHARS."""
-    clean = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
+    MAX_NAME_CHARS (``records.unprintable``: line and paragraph separators too)."""
+    clean = "".join(ch for ch in text if not unprintable(ch)).strip()
     return clean if len(clean) <= MAX_NAME_CHARS else clean[:MAX_NAME_CHARS - 1] + "…"
 
 

@@ -442,7 +442,7 @@ def test_header_metadata_of_the_wrong_kind_is_one_error_line(tmp_path, capsys, e
 
 def test_control_characters_in_a_name_are_not_printed(tmp_path, catalog):
     path = tmp_path / "m.gguf"
-    path.write_bytes(_tiny_moe_header(general__name=_kv("general.name", "tiny\x1b[2J\u202emoe" + "x" * 500)))
+    path.write_bytes(_tiny_moe_header(general__name=_kv("general.name", "tiny\x1b[2J\u202emo\u2028e" + "x" * 500)))
     model, _ = model_from_gguf(path, catalog.ggml_types, catalog.file_types)
     assert model.name.startswith("tiny[2Jmoexx") and len(model.name) == 120 and model.name.endswith("…")
 
