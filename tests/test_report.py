@@ -748,7 +748,23 @@ def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
             "runtimes of the comparison above are not applied here.") in out
     code, out, err = run(capsys, "report", "--device", "raspberry-pi-4-1gb", "--quality-floor", "40", "--min-tps", "5",
                          "--runtime", "llama.cpp", "--format", "md")
-    assert "the comparison above is llama.cpp's too." in out
+    assert "The comparison above is llama.cpp's too." in out
+
+
+@pytest.mark.parametrize("args, said", [
+    ([], "on each profile's own usable memory: the other runtimes of the comparison above are not applied here."),
+    (["--runtime", "llama.cpp"], "on each profile's own usable memory. The comparison above is llama.cpp's too."),
+    # was "the target's budget and the comparison above is llama.cpp's too."
+    (["--runtime", "llama.cpp", "--target", "android-app"],
+     "on each profile's own usable memory: the target's budget is not applied here. The comparison above is llama.cpp's too."),
+    # the variants ran without the download cap, unsaid: a 12 GB gpt-oss under a 1 GB limit was 'possible'
+    (["--max-download", "1GB"], "on each profile's own usable memory: the download limit and the other runtimes of the "
+                                "comparison above are not applied here."),
+])
+def test_what_if_says_which_requirements_its_variants_leave_out(capsys, args, said):
+    code, out, err = run(capsys, "report", "--device", "pixel-8", "--model", "qwen3-1.7b", *args, "--format", "md")
+    assert code == 0, err
+    assert "These variants are evaluated with llama.cpp's GGUF files " + said in out
 
 
 def test_options_override_the_file(capsys):
@@ -853,3 +869,69 @@ def test_an_empty_what_if_sheet_says_why(capsys, tmp_path):
     rows = [[c.value for c in r] for r in ws.iter_rows()]
     assert data["what_if"] == []  # no larger Galaxy A15 in the catalog
     assert rows == [["note"], ["No candidate device has a larger-memory variant in the catalog."]]
+
+
+def test_rejections_name_models_and_say_a_devices_own_reason_once(capsys):
+    """The reasons a device cannot run the workload named models by id ('qwen2.5-1.5b-instruct too
+    slow'), and a budget that rules out the device said the same sentence once per model."""
+    code, out, err = run(capsys, "report", "--device", "raspberry-pi-5-8gb", "--device", "jetson-orin-nano-super-8gb",
+                         "--model", "qwen2.5-1.5b-instruct", "--model", "llama-3.2-1b-instruct", "--min-tps", "10",
+                         "--fleet", "10", "--budget", "1000", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    jetson = next(r for r in d["rejected_devices"] if r["device"] == "jetson-orin-nano-super-8gb")
+    assert {x["model_name"] for x in jetson["reasons"]} == {"Qwen2.5 1.5B Instruct", "Llama 3.2 1B Instruct"}
+    budget = "fleet price $2,490 (10 × $249) exceeds the budget $1,000"
+    assert jetson["summary"].count(budget) == 1 and jetson["summary"].endswith(": " + budget)
+    assert d["summary"].endswith(f"Cannot meet it: NVIDIA Jetson Orin Nano Super Developer Kit (8 GB, 25 W) ({budget}).")
+    md = run(capsys, "report", "--device", "raspberry-pi-5-8gb", "--device", "jetson-orin-nano-super-8gb",
+             "--model", "qwen2.5-1.5b-instruct", "--model", "llama-3.2-1b-instruct", "--min-tps", "10",
+             "--fleet", "10", "--budget", "1000", "--format", "md")[1]
+    row = next(line for line in md.splitlines() if line.startswith("| NVIDIA Jetson Orin Nano Super Developer Kit (8 GB, 25 W) | jetson |"))
+    assert row.count(budget) == 1 and "Qwen2.5 1.5B Instruct" in row and "qwen2.5-1.5b-instruct" not in row
+
+
+@pytest.mark.parametrize("devices, min_tps, said", [
+    (["raspberry-pi-5-8gb"], None, "It is the one candidate device, and it meets the requirement."),
+    (["raspberry-pi-5-8gb", "pixel-8"], "9", "It has the lowest unit price of the 2 candidate devices, all of which meet "
+                                             "the requirement; next is Google Pixel 8"),  # was 'the 2 of 2 candidate devices'
+    (["raspberry-pi-5-8gb", "pixel-8", "raspberry-pi-4-4gb"], "9",
+     "It has the lowest unit price of the 2 candidate devices (of 3) that meet the requirement"),
+    (["pixel-8", "raspberry-pi-4-4gb"], "9", "It is the only one of the 2 candidate devices that meets the requirement."),
+])
+def test_summary_counts_the_devices_that_meet_it_once(capsys, devices, min_tps, said):
+    args = [a for dev in devices for a in ("--device", dev)] + (["--min-tps", min_tps] if min_tps else [])
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", *args, "--format", "json")
+    assert code == 0, err
+    summary = json.loads(out)["summary"]
+    assert said in summary
+    assert "for 1 unit)" not in summary  # '$80 per unit ($80 for 1 unit)' said the price twice
+    assert "set a limit (--max-ttft, or max_ttft_s in a requirements file)" in summary or "Its first token" not in summary
+
+
+def test_nothing_that_runs_draws_no_empty_speed_charts(capsys, tmp_path):
+    """No candidate runs anywhere: the quality and price charts were drawn as bare axes (quality
+    -0.06…0.06, price 0…1); they are left out and the section says why."""
+    from advisor.report.views import sections
+
+    code, out, err = run(capsys, "report", "--device", "raspberry-pi-4-4gb", "--model", "llama-3.1-8b-instruct",
+                         "--min-tps", "30", "--format", "md")
+    assert code == 3, err
+    assert ("Not drawn, as no candidate has the figures they plot (a decode speed; for the price chart, a unit price too): "
+            "Quality vs decode speed (Pareto frontier), Unit price vs decode speed.") in out
+    assert "Charts are drawn in the HTML and PDF reports: Memory breakdown vs usable memory." in out
+    from advisor.catalog import load_catalog
+    from advisor.report.model import build_report
+    from advisor.report.requirements import Requirements
+
+    data = build_report(Requirements(devices=["raspberry-pi-4-4gb"], models=["llama-3.1-8b-instruct"], min_tps=30),
+                        load_catalog())
+    assert next(s for s in sections(data) if s.id == "charts").charts == ["memory"]
+
+
+def test_markdown_frontier_names_devices_and_models(kiosk_json):
+    from advisor.report.render_md import render_md
+
+    line = next(x for x in render_md(kiosk_json).splitlines() if x.startswith("Quality/speed frontier: "))
+    assert "NVIDIA Jetson Orin Nano Super Developer Kit (8 GB, 25 W) · Qwen3 1.7B Q6_K" in line
+    assert "jetson-orin-nano-super-8gb" not in line and "qwen3-1.7b" not in line

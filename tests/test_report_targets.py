@@ -284,3 +284,14 @@ def test_option_errors(capsys, args, message):
     code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", "--device", "pixel-8", *args)
     assert code == 1, (out, err)
     assert err.startswith(message), err
+
+
+def test_tier_devices_are_told_apart_when_names_hold_commas(capsys):
+    """'Mid-range Android (Snapdragon 7 Gen 3 class, 8 GB)' holds a comma: a comma between devices made
+    the tier's device list read as one more device; a semicolon separates them."""
+    code, out, err = run(capsys, "report", "--requirements", ANDROID, "--format", "json")
+    assert code == 0, err
+    tier = next(t for t in json.loads(out)["tiers"] if any("," in n for n in t["device_names"]))
+    code, out, err = run(capsys, "report", "--requirements", ANDROID, "--format", "md")
+    row = next(line for line in out.splitlines() if line.startswith(f"| {tier['tier_gib']} GB | "))
+    assert row.split(" | ")[1].split("; ") == tier["device_names"]

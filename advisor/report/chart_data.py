@@ -28,7 +28,7 @@ def chart_data(rows: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str,
             continue
         points.append({
             "label": f"{r['device']} · {r['model']} {r['quant']}", "device": r["device"], "model": r["model"],
-            "quant": r["quant"], "decode_tokens_per_s": r["decode_tokens_per_s"], "quality_score": r["quality_score"],
+            "device_name": r["device_name"], "model_name": r["model_name"], "quant": r["quant"], "decode_tokens_per_s": r["decode_tokens_per_s"], "quality_score": r["quality_score"],
             "meets": r["meets"], "on_front": id(est) in front_ids, "recommended": recommended(r),
         })
     points.sort(key=lambda p: (-p["decode_tokens_per_s"], p["label"]))

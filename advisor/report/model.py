@@ -481,9 +481,11 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
             passing[0].pick = True
             ranking.append(passing[0])
         else:
-            reasons = [{"model": r.model, "quant": r.quant, "status": r.status, "detail": r.reason} for r in drows]
+            reasons = [{"model": r.model, "model_name": r.model_name, "quant": r.quant, "status": r.status, "detail": r.reason}
+                       for r in drows]
             if not drows:
-                reasons = [{"model": x.model_id, "quant": x.quant_id, "status": STATUS_WORDS.get(x.kind, x.kind),
+                reasons = [{"model": x.model_id, "model_name": catalog.models[x.model_id].name if x.model_id in catalog.models
+                            else x.model_id, "quant": x.quant_id, "status": STATUS_WORDS.get(x.kind, x.kind),
                             "detail": reason_text(x.why, context_option="context_tokens")}
                            for x in rec.rejected if not x.why.is_filter][:5]
             # no runtime asked for runs there: that is its reason, in devices-for's and tiers' words

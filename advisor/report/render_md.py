@@ -36,7 +36,8 @@ def render_md(data: ReportData) -> str:
             front = [p for p in data.charts["pareto"]["points"] if p["on_front"]]
             if front:
                 lines += ["Quality/speed frontier: " + "; ".join(
-                    f"{p['label']} ({p['decode_tokens_per_s']:.1f} tok/s, quality {p['quality_score']:.0f})" for p in front) + ".", ""]
+                    f"{p['device_name']} · {p['model_name']} {p['quant']} ({p['decode_tokens_per_s']:.1f} tok/s, "
+                    f"quality {p['quality_score']:.0f})" for p in front) + ".", ""]
         for t in s.tables:
             lines += _table(t)
         for b in s.bullets:

@@ -67,7 +67,8 @@ def summary(req: Requirements, ranking: Sequence[Mapping[str, Any]], rejected: S
     dev_name = top["device_name"]
     spec = catalog.models[top["model"]]
     covers = top.get("price_covers")
-    fleet = f" ({_money(top['fleet_price_usd'], covers)} for {units})" if top["fleet_price_usd"] is not None else ""
+    fleet = (f" ({_money(top['fleet_price_usd'], covers)} for {units})"
+             if top["fleet_price_usd"] is not None and req.fleet_size != 1 else "")
     license_words = LICENSE_CLASS_WORDS.get(spec.license_class, spec.license_class)
     on = f" on {top['runtime']} ({top['backend']})" if top.get("runtime") not in (None, "llama.cpp") else ""
     s1 = (f"Recommended: {dev_name} running {spec.name} in {top['quant']}{on} (license {spec.license}: {license_words}), "
@@ -76,10 +77,16 @@ def summary(req: Requirements, ranking: Sequence[Mapping[str, Any]], rejected: S
           f"{need}, answers a {req.prompt_tokens:,}-token prompt in ~{format_seconds(top['ttft_s'])} and "
           f"leaves {format_size(top['headroom_bytes'])} of memory headroom.")
     if req.max_ttft_s is None and top["ttft_s"] is not None and top["ttft_s"] > TTFT_COMFORT_S:
-        s1 += (f" Its first token takes longer than the ~{TTFT_COMFORT_S:g} s a user waits comfortably; set max_ttft_s "
-               "if that matters.")
-    s2 = (f"It has the {RANK_WORDS[req.rank_by]} of the {len(ranking)} of {plural(n_devices, 'candidate device')} "
-          "that meet the requirement")
+        s1 += (f" Its first token takes longer than the ~{TTFT_COMFORT_S:g} s a user waits comfortably; set a limit "
+               "(--max-ttft, or max_ttft_s in a requirements file) if that matters.")
+    if len(ranking) == 1:
+        s2 = ("It is the one candidate device, and it meets the requirement" if n_devices == 1 else
+              f"It is the only one of the {n_devices:,} candidate devices that meets the requirement")
+    elif len(ranking) == n_devices:
+        s2 = f"It has the {RANK_WORDS[req.rank_by]} of the {n_devices:,} candidate devices, all of which meet the requirement"
+    else:
+        s2 = (f"It has the {RANK_WORDS[req.rank_by]} of the {len(ranking):,} candidate devices (of {n_devices:,}) "
+              "that meet the requirement")
     if len(ranking) > 1:
         nxt = ranking[1]
         s2 += (f"; next is {nxt['device_name']} ({_money(nxt['unit_price_usd'], nxt.get('price_covers'))}, ~{tps(nxt['decode_tokens_per_s'])} tok/s"
@@ -104,7 +111,9 @@ def _first_reason(rejected: Mapping[str, Any]) -> str:
     if not reasons:
         return rejected["summary"]
     first = reasons[0]
-    return f"{first['model']} {first['status']}" if len(reasons) > 1 else f"{first['model']}: {first['detail']}"
+    if all(x["detail"] == first["detail"] for x in reasons):  # the device's own reason (budget, power): said once
+        return first["detail"] if len(reasons) > 1 else f"{first.get('model_name') or first['model']}: {first['detail']}"
+    return f"{first.get('model_name') or first['model']} {first['status']}"
 
 
 def assumptions(req: Requirements, cand: Candidates, catalog: Catalog, rows: Sequence[Mapping[str, Any]] = ()) -> list[str]:
@@ -184,10 +193,27 @@ def load_assumption(cand: Candidates, rows: Sequence[Mapping[str, Any]]) -> str:
 def rejection_summary(reasons: Sequence[Mapping[str, Any]]) -> str:
     if not reasons:
         return "no candidate model"
-    if len(reasons) <= 3:
-        return "; ".join(f"{x['model']}: {x['detail']}" for x in reasons)
-    first = reasons[0]
-    return f"{first['model']}: {first['detail']}; and {len(reasons) - 1} more models"
+    groups = _by_detail(reasons, with_quant=False)
+    if len(groups) <= 3:
+        return "; ".join(f"{', '.join(labels)}: {detail}" for detail, labels in groups)
+    detail, labels = groups[0]
+    return f"{', '.join(labels)}: {detail}; and {plural(len(reasons) - len(labels), 'more model')}"
+
+
+def reason_groups(reasons: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``model quant, model quant: detail`` per distinct detail, in the order first met: a reason
+    that holds for every model of a device (over budget, over the power limit) is said once, not
+    once per model."""
+    return [f"{', '.join(labels)}: {detail}" for detail, labels in _by_detail(reasons, with_quant=True)]
+
+
+def _by_detail(reasons: Sequence[Mapping[str, Any]], *, with_quant: bool) -> list[tuple[str, list[str]]]:
+    """The reasons grouped by their detail, each model by name (the id where a reason has none)."""
+    by_detail: dict[str, list[str]] = {}
+    for x in reasons:
+        label = (x.get("model_name") or x["model"]) + (f" {x['quant']}" if with_quant and x.get("quant") else "")
+        by_detail.setdefault(x["detail"], []).append(label)
+    return list(by_detail.items())
 
 
 def default_title(req: Requirements, cand: Candidates) -> str:

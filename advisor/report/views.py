@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.report.model import RANK_WORDS, ReportData
+from advisor.report.summary import reason_groups
 from advisor.units import format_seconds, format_size
 from advisor.wording import GPU_ONLY, GPU_ONLY_SHORT, band, plural, tps
 
@@ -72,6 +73,11 @@ def ratio(v: float | None) -> str:
 def per_dollar(v: float | None, covers: str | None = None) -> str:
     """tok/s per $, marked where the price buys only a GPU (as ``money`` marks the price)."""
     return ratio(v) + ("" if v is None or covers in (None, "device") else f" ({GPU_ONLY_SHORT})")
+
+
+def and_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def device_label(r: Mapping[str, Any]) -> str:
@@ -216,7 +222,8 @@ def _tiers(data: ReportData) -> Section | None:
             return "" if alone else f" ({t.get(key + '_name') or t[key]})"
 
         rows.append([
-            f"{t['tier_gib']} GB", ", ".join(t.get("device_names") or t["devices"]) or "-",
+            # names hold commas ("Apple MacBook Air 13 (M1, 2020), 8 GB"): a semicolon between devices
+            f"{t['tier_gib']} GB", "; ".join(t.get("device_names") or t["devices"]) or "-",
             f"{model_label(t)} · {t['format']}" if has else "nothing fits every device",
             (f"{t['runtime']}/{','.join(t['backends'])}" if t["backends"] else str(t["runtime"])) if has else "-",
             band(t["decode_tokens_per_s"], t["decode_low"], t["decode_high"]) + which("slowest_device") if has else "-",
@@ -248,8 +255,7 @@ def _rejected(data: ReportData) -> Section:
     s.tables.append(Table(
         headers=["device", "class", "unit price", "why not"],
         rows=[[device_label(r), r["device_class"], money(r["unit_price_usd"], r.get("price_covers")),
-               "; ".join(f"{x['model']}{' ' + x['quant'] if x['quant'] else ''}: {x['detail']}" for x in r["reasons"])
-               or r["summary"]] for r in data.rejected_devices],
+               "; ".join(reason_groups(r["reasons"])) or r["summary"]] for r in data.rejected_devices],
         numeric=[False, False, True, False],
         widths=[18, 7, 7, 68],
     ))
@@ -269,10 +275,14 @@ def _what_if(data: ReportData) -> Section | None:
     ])
     req = data.requirements
     # analysis.what_if_more_ram runs llama.cpp's GGUF files whatever the report's runtimes: say so every time
-    s.paragraphs.append("These variants are evaluated with llama.cpp's GGUF files on each profile's own usable memory: "
-                        + ("the target's budget and " if req.get("target") else "")
-                        + ("the other runtimes of the comparison above are not applied here."
-                           if tuple(req.get("runtime") or ()) != ("llama.cpp",) else "the comparison above is llama.cpp's too."))
+    llama_only = tuple(req.get("runtime") or ()) == ("llama.cpp",)
+    ignored = (["the target's budget"] if req.get("target") else []) + (
+        ["the download limit"] if req.get("max_download") is not None else []) + (
+        [] if llama_only else ["the other runtimes of the comparison above"])
+    s.paragraphs.append("These variants are evaluated with llama.cpp's GGUF files on each profile's own usable memory"
+                        + (f": {and_list(ignored)} {'are' if len(ignored) > 1 or not llama_only and len(ignored) == 1 else 'is'} "
+                           "not applied here." if ignored else ".")
+                        + (" The comparison above is llama.cpp's too." if llama_only else ""))
     if not data.what_if:
         s.paragraphs.append("No candidate device has a larger-memory variant in the catalog.")
         return s
@@ -299,7 +309,18 @@ def _what_if(data: ReportData) -> Section | None:
 
 
 def _charts(data: ReportData) -> Section:
-    return Section("charts", "Charts", charts=["pareto", "cost_speed", "memory"])
+    """The charts that have something to draw: no candidate runs anywhere leaves the two speed charts
+    empty (bare axes), and a memory chart needs a device with an estimate."""
+    c = data.charts
+    drawn = [key for key, has in (("pareto", c["pareto"]["points"]), ("cost_speed", c["cost_speed"]["points"]),
+                                  ("memory", c["memory"]["bars"])) if has]
+    s = Section("charts", "Charts", charts=drawn)
+    if not drawn:
+        s.paragraphs.append("No chart: no candidate model has a memory or speed estimate on any candidate device.")
+    elif len(drawn) < len(CHART_TITLES):
+        s.paragraphs.append("Not drawn, as no candidate has the figures they plot (a decode speed; for the price chart, "
+                            "a unit price too): " + ", ".join(CHART_TITLES[k] for k in CHART_TITLES if k not in drawn) + ".")
+    return s
 
 
 CHART_TITLES = {
