@@ -935,3 +935,25 @@ def test_markdown_frontier_names_devices_and_models(kiosk_json):
     line = next(x for x in render_md(kiosk_json).splitlines() if x.startswith("Quality/speed frontier: "))
     assert "NVIDIA Jetson Orin Nano Super Developer Kit (8 GB, 25 W) · Qwen3 1.7B Q6_K" in line
     assert "jetson-orin-nano-super-8gb" not in line and "qwen3-1.7b" not in line
+
+
+def test_xlsx_names_beside_ids_units_and_empty_sheets_say_why(capsys, tmp_path):
+    """A buyer's spreadsheet: the comparison (and CSV) had ids only ('galaxy-s25-ultra'), the
+    evidence's storage read was headed 'storage read mb (s)', and the Rejected and Runs sheets were
+    bare headers when empty."""
+    openpyxl = pytest.importorskip("openpyxl")
+    code, _, err = run(capsys, "report", "--model", "qwen3-1.7b", "--device", "pixel-8", "-o", tmp_path / "r.xlsx")
+    assert code == 0, err
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+
+    def table(name: str) -> list[dict]:
+        rows = [[c.value for c in r] for r in wb[name].iter_rows()]
+        return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+    assert {(r["device name"], r["model name"]) for r in table("Comparison")} == {("Google Pixel 8", "Qwen3 1.7B")}
+    assert table("Ranking")[0]["model name"] == "Qwen3 1.7B"
+    assert table("Evidence devices")[0]["storage read (MB/s)"] == 2100
+    assert table("Rejected") == [{"note": "Every candidate device meets the requirement with at least one candidate model."}]
+    assert table("Runs")[0]["note"].startswith("No measured runs on these devices")
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", "--device", "pixel-8", "--format", "csv")
+    assert out.splitlines()[0].startswith("device,device_name,device_class,model,model_name,quant,")

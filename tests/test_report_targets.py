@@ -165,7 +165,8 @@ def test_android_tiers_in_xlsx(android):
     for got, t in zip(rows[1:], android.tiers):
         row = dict(zip(rows[0], got))
         assert row["RAM tier (GB)"] == t["tier_gib"] and row["devices"] == ", ".join(t["devices"])
-        assert row["device names"] == ", ".join(t["device_names"]) and len(t["device_names"]) == len(t["devices"])
+        # names hold commas: a semicolon between devices
+        assert row["device names"] == "; ".join(t["device_names"]) and len(t["device_names"]) == len(t["devices"])
         assert row["model"] == (t["model"] or "nothing fits every device") and row["model name"] == t["model_name"]
         if t["model"]:
             assert (row["format"], row["runtime"], row["backend"]) == (t["format"], t["runtime"], ", ".join(t["backends"]))

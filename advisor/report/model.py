@@ -89,7 +89,8 @@ class ReportData:
 #: The comparison table's columns: (key, header). CSV uses the keys (units in the names), XLSX the
 #: headers (units in brackets; sizes shown in GiB there).
 COMPARISON_COLUMNS: list[tuple[str, str]] = [
-    ("device", "device"), ("device_class", "class"), ("model", "model"), ("quant", "quant"),
+    ("device", "device"), ("device_name", "device name"), ("device_class", "class"), ("model", "model"),
+    ("model_name", "model name"), ("quant", "quant"),
     ("runtime", "runtime"), ("backend", "backend"), ("format", "format"), ("status", "status"), ("fit", "memory fit"), ("memory_bytes", "memory (GiB)"), ("usable_bytes", "usable (GiB)"),
     ("headroom_bytes", "headroom (GiB)"), ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"),
     ("decode_high", "decode high (tok/s)"), ("sustained_decode_tokens_per_s", "decode, sustained (tok/s)"),

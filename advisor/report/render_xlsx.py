@@ -10,11 +10,12 @@ from typing import Any
 
 from advisor.errors import missing_extra
 from advisor.report.model import COMPARISON_COLUMNS, ReportData
+from advisor.report.views import EVERY_DEVICE_MEETS, NO_RUNS
 from advisor.units import GIB
 
 RANKING_COLUMNS = [
     ("rank", "rank"), ("device", "device"), ("device_name", "device name"), ("device_class", "class"), ("model", "model"),
-    ("quant", "quant"), ("runtime", "runtime"), ("backend", "backend"), ("format", "format"),
+    ("model_name", "model name"), ("quant", "quant"), ("runtime", "runtime"), ("backend", "backend"), ("format", "format"),
     ("unit_price_usd", "unit price (USD)"), ("fleet_price_usd", "fleet price (USD)"),
     ("decode_tokens_per_s", "decode (tok/s)"), ("decode_low", "decode low (tok/s)"), ("decode_high", "decode high (tok/s)"),
     ("sustained_decode_tokens_per_s", "decode, sustained (tok/s)"), ("ttft_s", "TTFT (s)"), ("energy_wh_per_1000_responses", "energy (Wh / 1,000 responses)"),
@@ -26,12 +27,13 @@ MONEY_KEYS = {"unit_price_usd", "fleet_price_usd", "variant_unit_price_usd", "ex
 
 #: One header style for every sheet: words, then the unit in brackets (from the key's unit suffix).
 UNIT_SUFFIXES = [
-    ("_tokens_per_s", "tok/s"), ("_bytes", "GiB"), ("_usd", "USD"), ("_gbs", "GB/s"), ("_w", "W"), ("_s", "s"),
+    ("_tokens_per_s", "tok/s"), ("_mb_s", "MB/s"), ("_bytes", "GiB"), ("_usd", "USD"), ("_gbs", "GB/s"), ("_w", "W"), ("_s", "s"),
 ]
 
 
 def header(key: str) -> str:
-    """``variant_ram_bytes`` → ``variant ram (GiB)``, ``power_max_w`` → ``power max (W)``."""
+    """``variant_ram_bytes`` → ``variant ram (GiB)``, ``power_max_w`` → ``power max (W)``,
+    ``storage_read_mb_s`` → ``storage read (MB/s)`` (not ``storage read mb (s)``)."""
     for suffix, unit in UNIT_SUFFIXES:
         if key.endswith(suffix) and len(key) > len(suffix):
             return f"{key[: -len(suffix)].replace('_', ' ')} ({unit})"
@@ -66,6 +68,7 @@ def _tier_rows(tiers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         texts = dict(zip(t["store_limit_ids"], t["store_limits_exceeded"]))
         rows.append({
             **t,
+            "device_names": "; ".join(t["device_names"]),  # names hold commas ("Apple MacBook Air 13 (M1, 2020), 8 GB")
             "model": t["model"] if has else "nothing fits every device",
             "store_limits_exceeded": ("; ".join(f"{k}: {v}" for k, v in texts.items()) or "none") if has else None,
             "left_out": "; ".join(f"{x['device']}: {x['reason'] if x['hosts_target'] else 'cannot host the target'}"
@@ -151,8 +154,11 @@ def render_xlsx(data: ReportData) -> bytes:
     _sheet(wb, "Comparison", COMPARISON_COLUMNS, data.comparison)
     _sheet(wb, "Cheapest per class", _columns(data.cheapest_per_class[0] if data.cheapest_per_class else {"device_class": 0}),
            data.cheapest_per_class)
-    _sheet(wb, "Rejected", [("device", "device"), ("device_name", "device name"), ("device_class", "class"),
-                            ("unit_price_usd", "unit price (USD)"), ("summary", "why not")], data.rejected_devices)
+    if data.rejected_devices:
+        _sheet(wb, "Rejected", [("device", "device"), ("device_name", "device name"), ("device_class", "class"),
+                                ("unit_price_usd", "unit price (USD)"), ("summary", "why not")], data.rejected_devices)
+    else:  # as the documents say it, not a sheet of bare headers
+        _sheet(wb, "Rejected", [("note", "note")], [{"note": EVERY_DEVICE_MEETS}])
     what_if = [{**{k: v for k, v in w.items() if k != "newly_possible"},
                 "newly_possible": ", ".join(f"{n['model']} {n['quant']}" for n in w["newly_possible"]) or "none"}
                for w in data.what_if]
@@ -165,7 +171,10 @@ def render_xlsx(data: ReportData) -> bytes:
     _sheet(wb, "Evidence devices", _columns(ev_dev[0] if ev_dev else {"device": 0}), ev_dev)
     ev_mod = data.evidence["models"]
     _sheet(wb, "Evidence models", _columns(ev_mod[0] if ev_mod else {"model": 0}), ev_mod)
-    _sheet(wb, "Runs", _columns(data.runs[0] if data.runs else {"id": 0, "device": 0, "model": 0}), data.runs)
+    if data.runs:
+        _sheet(wb, "Runs", _columns(data.runs[0]), data.runs)
+    else:
+        _sheet(wb, "Runs", [("note", "note")], [{"note": NO_RUNS}])
     _sheet(wb, "Assumptions", [("assumption", "assumption")], [{"assumption": a} for a in data.assumptions])
 
     for sheet in wb.worksheets:  # openpyxl stores text that starts with "=" as a formula, which Excel would run

@@ -247,10 +247,16 @@ def _tiers(data: ReportData) -> Section | None:
     return s
 
 
+#: What the rejected and runs sections (and the XLSX's sheets) say when they have no rows.
+EVERY_DEVICE_MEETS = "Every candidate device meets the requirement with at least one candidate model."
+NO_RUNS = ("No measured runs on these devices in the local measurements database; 'advisor validate' on a unit records "
+           "them, and 'advisor calibrate' fits the speed model to them.")
+
+
 def _rejected(data: ReportData) -> Section:
     s = Section("rejected", "Devices that cannot run the workload")
     if not data.rejected_devices:
-        s.paragraphs.append("Every candidate device meets the requirement with at least one candidate model.")
+        s.paragraphs.append(EVERY_DEVICE_MEETS)
         return s
     s.tables.append(Table(
         headers=["device", "class", "unit price", "why not"],
@@ -396,8 +402,7 @@ def storage_row(d: Mapping[str, Any]) -> list[str]:
 def _runs(data: ReportData) -> Section:
     s = Section("runs", "Measured validation runs")
     if not data.runs:
-        s.paragraphs.append("No measured runs on these devices in the local measurements database; "
-                            "'advisor validate' on a unit records them, and 'advisor calibrate' fits the speed model to them.")
+        s.paragraphs.append(NO_RUNS)
         return s
     s.tables.append(Table(
         headers=["run", "date", "device", "model · quant", "status", "decode measured / predicted", "prefill measured / predicted",
