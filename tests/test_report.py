@@ -162,6 +162,37 @@ def test_html_renders_charts_offline(kiosk_json, tmp_path):
     assert len(swatches) == 4 and all("stroke-width: 0px" in s for s in swatches), swatches  # no recommended outline
 
 
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+@pytest.mark.parametrize("requirements", ["requirements-kiosk.toml", "requirements-android-app.toml"])
+def test_html_tables_a_buyer_reads_first_fit_a_laptop_screen(requirements, tmp_path):
+    """At 1280 px the ranking's last columns (tok/s per $, per W) were off screen, its headers kept on
+    one line; a tier's 'slowest decode' and 'memory / budget' cells (a figure and a device's name) and
+    the Evidence notes (long URLs) pushed their tables wider than the page. Only the comparison, 15
+    columns, scrolls."""
+    from advisor.catalog import load_catalog
+    from advisor.report.model import build_report
+    from advisor.report.render_html import render_html
+    from advisor.report.requirements import load_requirements
+
+    data = build_report(load_requirements(ROOT / "examples" / requirements), load_catalog())
+    measure = ("<script>addEventListener('load', function () { setTimeout(function () {"
+               " var out = []; document.querySelectorAll('.table-wrap').forEach(function (w) {"
+               " out.push(w.closest('section').id + ':' + (w.scrollWidth - w.clientWidth)); });"
+               " document.body.setAttribute('data-overflow', out.join(' ')); }, 300); });</script></body>")
+    page = tmp_path / "r.html"
+    page.write_text(render_html(data).replace("</body>", measure), encoding="utf-8")
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False).stdout
+    found = re.search(r'data-overflow="([^"]*)"', dom)
+    assert found, "the page did not load"
+    overflow = [x.rsplit(":", 1) for x in found.group(1).split()]
+    wide = [(section, px) for section, px in overflow if section != "comparison" and int(px) > 0]
+    assert not wide, overflow
+
+
 def test_html_memory_outline_is_not_in_the_legend(kiosk_json):
     """The recommended bar is outlined by a shape round it; the bars themselves have no edge (plotly
     draws a legend swatch like its series' first bar, which would give every swatch the outline)."""
