@@ -808,6 +808,23 @@ def test_tiers_with_a_runtime_the_target_lacks_is_an_error():
         "llama.cpp does not run in the Browser tab target; its runtimes: mlc, wllama, executorch, litert-lm, or all with measurements"]
 
 
+def test_runtimes_compared_of_a_model_that_fits_nowhere_draws_no_bars_instead_of_failing():
+    """gpt-oss 20B with 8 GB of RAM: no runtime's best format fits, so none has a speed; the chart
+    subtracted the missing bands and the page showed a TypeError."""
+    import json
+
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.radio(key="page").set_value("Runtimes compared").run()
+    at.selectbox(key="runtimes_model").set_value("gpt-oss-20b").run()
+    assert_clean(at)
+    assert not at.error
+    rows = next(d.value for d in at.dataframe if {"runtime", "decode basis", "download"} <= set(d.value.columns))
+    assert len(rows) > 1 and rows["fit"].str.startswith("does not fit").all()
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [a["text"] for a in chart["layout"]["annotations"]] == ["no runtime fits the model here: no speed to draw"]
+
+
 def test_runtimes_compared_names_the_runtimes_that_cannot_load_the_model():
     from advisor import analysis
 

@@ -166,8 +166,10 @@ EVIDENCE_COLORS = {"fitted": "#2e7d32", "prior": "#90a4ae"}
 
 def runtimes_figure(title: str, table: pd.DataFrame) -> go.Figure:
     """Decode speed of each runtime with its likely range (error bars), coloured by evidence; a
-    runtime whose best format does not pass is drawn hatched."""
+    runtime whose best format does not pass is drawn hatched; one whose best format does not fit
+    has no speed and no bar (gpt-oss 20B on 8 GB of RAM: none)."""
     fig = go.Figure()
+    table = table[table["decode tok/s"].notna()]
     names = [f"{r} · {f}" for r, f in zip(table["runtime"], table["format"])][::-1]
     evidence = list(table["decode basis"])[::-1]
     passes = [f in FIT_LABELS.values() for f in table["fit"]][::-1]
@@ -185,6 +187,9 @@ def runtimes_figure(title: str, table: pd.DataFrame) -> go.Figure:
                       xaxis={"title": "decode tok/s (bar: estimate, whisker: likely range)", "rangemode": "tozero"},
                       yaxis={"automargin": True}, barmode="overlay",
                       legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"})
+    if table.empty:
+        fig.add_annotation(text="no runtime fits the model here: no speed to draw", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
     return fig
 
 
