@@ -1051,3 +1051,21 @@ def test_the_context_chart_names_the_usable_memory_in_its_legend():
     fig = context_figure("x", sweep)
     assert not fig.layout.annotations
     assert f"usable {sweep[0][1].usable_bytes / 2**30:.2f} GiB" in [t.name for t in fig.data]
+
+
+def test_the_detail_charts_of_a_model_that_fits_nowhere_draw_no_empty_scales():
+    """Qwen3 30B-A3B with 8 GB of RAM: the context chart kept a 0–4 tok/s decode axis with no line,
+    the empty prompt chart plotly's own log ticks (0.1 s to 10k s, 1 to 1M tokens)."""
+    import json
+
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at = open_tab(at, "Plots")
+    at.selectbox(key="focus_model").set_value("qwen3-30b-a3b").run()
+    assert_clean(at)
+    charts = {c.proto.id: json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")}
+    context = next(lay for lay in charts.values() if "context grows" in lay["title"]["text"])
+    prompt = next(lay for lay in charts.values() if "prompt length" in lay["title"]["text"])
+    assert context["yaxis2"]["visible"] is False
+    assert [a["text"] for a in context["annotations"]] == ["does not fit at any of these context lengths: no decode speed"]
+    assert prompt["xaxis"]["showticklabels"] is False and prompt["yaxis"]["showticklabels"] is False

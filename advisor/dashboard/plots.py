@@ -104,6 +104,7 @@ def context_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figu
                     mode="lines+markers", line={"color": "#1565c0"})
     fig.add_scatter(x=[c for c, e in sweep if e.speed], y=[e.speed.decode_tokens_per_s for _, e in sweep if e.speed],
                     name="decode tok/s", mode="lines+markers", line={"color": "#2e7d32"}, yaxis="y2")
+    decodes = any(e.speed for _, e in sweep)
     usable = gib(sweep[0][1].usable_bytes)
     # named in the legend, not beside the line: there the label sat on the decode curve (two y axes share the plot)
     fig.add_hline(y=usable, line={"color": "#c62828", "dash": "dash"})
@@ -114,8 +115,13 @@ def context_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figu
         legend=LEGEND_BELOW,
         xaxis={"title": "context tokens (prompt fills 90%)", **log_ticks(xs)},
         yaxis={"title": "memory GiB", "rangemode": "tozero"},
-        yaxis2={"title": "decode tok/s", "rangemode": "tozero", "overlaying": "y", "side": "right", "tickmode": "auto", "showgrid": False},
+        # an axis without a line read as a speed of 0–4 tok/s where the model does not fit at all
+        yaxis2={"title": "decode tok/s", "rangemode": "tozero", "overlaying": "y", "side": "right", "tickmode": "auto", "showgrid": False,
+                "visible": decodes},
     )
+    if not decodes:
+        fig.add_annotation(text="does not fit at any of these context lengths: no decode speed", showarrow=False, x=0.5,
+                           y=0.95, xref="paper", yref="paper")
     return fig
 
 
@@ -131,6 +137,9 @@ def prompt_figure(title: str, sweep: Sequence[tuple[int, Estimate]]) -> go.Figur
     if not sweep:
         fig.add_annotation(text="does not fit at any of these prompt lengths", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
+        # empty log axes drew plotly's own ticks, 0.1 to 10k seconds, 1 to 1M tokens, for no data
+        fig.update_xaxes(showticklabels=False, showgrid=False)
+        fig.update_yaxes(showticklabels=False, showgrid=False)
     return fig
 
 
