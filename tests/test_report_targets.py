@@ -296,3 +296,23 @@ def test_tier_devices_are_told_apart_when_names_hold_commas(capsys):
     code, out, err = run(capsys, "report", "--requirements", ANDROID, "--format", "md")
     row = next(line for line in out.splitlines() if line.startswith(f"| {tier['tier_gib']} GB | "))
     assert row.split(" | ")[1].split("; ") == tier["device_names"]
+
+
+@pytest.mark.parametrize("args, target", [
+    (["--target", "browser", "--browser", "chrome-desktop", "--class", "laptop"], "Browser tab in Chrome (desktop)"),
+    (["--target", "ios-app", "--entitlement", "increased-memory", "--class", "phone", "--class", "tablet"],
+     "iOS / iPadOS app with the increased-memory entitlement"),
+])
+def test_the_target_is_named_not_given_by_id(capsys, args, target):
+    """The requirement read 'shipped as browser in chrome-desktop', the tiers 'Under the ios-app
+    target … of class phone, tablet' and the Evidence 'budget under android-app'."""
+    code, out, err = run(capsys, "report", "--model", "qwen3-1.7b", *args, "--format", "md")
+    assert code == 0, err
+    assert f"; target: {target}." in out and "shipped as" not in out
+    classes = "classes phone and tablet" if "tablet" in args else "class laptop"
+    assert f"Under the target {target}, the candidate devices of {classes} grouped by RAM" in out
+    budget = next(line for line in out.splitlines() if "| budget under " in line)
+    assert f"| budget under {target.split(' with ')[0].split(' in ')[0]} |" in budget
+    assert "; browser Chrome (desktop) |" in budget if "browser" in args else "browser" not in budget
+    data = json.loads(run(capsys, "report", "--model", "qwen3-1.7b", *args, "--format", "json")[1])
+    assert data["target_text"] == target

@@ -64,9 +64,10 @@ def evidence(devices: Sequence[DeviceProfile], models: Sequence[str], catalog: C
         dep = (deployments or {}).get(d.id)
         if dep is not None:
             devs[-1]["target_budget"] = {
-                "target": dep.target.id, "bytes": dep.device.memory.usable, "rule": dep.budget.rule,
-                "basis": dep.budget.basis, "source": dep.budget.source,
+                "target": dep.target.id, "target_name": dep.target.name, "bytes": dep.device.memory.usable,
+                "rule": dep.budget.rule, "basis": dep.budget.basis, "source": dep.budget.source,
                 "browser": dep.browser.id if dep.browser is not None else None,
+                "browser_name": dep.browser.name if dep.browser is not None else None,
             }
     qt = quality_table(catalog)
     mods = []

@@ -33,7 +33,15 @@ from advisor.records import DeviceProfile, Estimate, Reason, Workload
 from advisor.report.chart_data import chart_data
 from advisor.report.evidence import catalog_digest, evidence, measured_runs
 from advisor.report.requirements import Requirements, field_error
-from advisor.report.summary import RANK_WORDS, assumptions, default_title, rejection_summary, requirement_text, summary
+from advisor.report.summary import (
+    RANK_WORDS,
+    assumptions,
+    default_title,
+    rejection_summary,
+    requirement_text,
+    summary,
+    target_text,
+)
 from advisor.serialize import DECIMALS, workload_dict
 from advisor.wording import limit_text, reason_text
 
@@ -75,6 +83,8 @@ class ReportData:
     tiers: list[dict[str, Any]] = field(default_factory=list)
     n_candidate_devices: int = 0
     n_meeting_devices: int = 0
+    #: the deployment target by name, with its browser or entitlement ("Browser tab in Chrome (desktop)"), else None
+    target_text: str | None = None
 
     @property
     def any_meets(self) -> bool:
@@ -530,7 +540,8 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
         },
         requirements=req.public_dict(),
         workload=workload_dict(workload),
-        requirement_text=requirement_text(req, shown_models if cand.models else []),
+        requirement_text=requirement_text(req, shown_models if cand.models else [], catalog),
+        target_text=target_text(req, catalog),
         summary=summary(req, ranked, rejected, len(cand.devices), catalog),
         recommended=recommended,
         ranking=[_ranking_entry(i, r) for i, r in enumerate(ranked, 1)],

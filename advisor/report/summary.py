@@ -23,7 +23,18 @@ RANK_WORDS = {
 }
 
 
-def requirement_text(req: Requirements, models: Sequence[str]) -> str:
+def target_text(req: Requirements, catalog: Catalog) -> str | None:
+    """The deployment target as a reader knows it: ``Browser tab in Chrome (desktop)``, ``iOS / iPadOS
+    app with the increased-memory entitlement`` (the ids where the catalog has no such target)."""
+    if req.target is None:
+        return None
+    target = catalog.targets.get(req.target)
+    browser = next((b.name for b in target.browsers if b.id == req.browser), req.browser) if target else req.browser
+    return ((target.name if target else req.target) + (" with the increased-memory entitlement" if req.entitlement else "")
+            + (f" in {browser}" if browser else ""))
+
+
+def requirement_text(req: Requirements, models: Sequence[str], catalog: Catalog) -> str:
     parts = []
     if req.min_tps is not None:
         parts.append(f"≥{req.min_tps:g} tok/s decode")
@@ -39,8 +50,7 @@ def requirement_text(req: Requirements, models: Sequence[str]) -> str:
     if req.power_limit_w is not None:
         parts.append(f"≤{req.power_limit_w:g} W per unit")
     if req.target is not None:
-        parts.append(f"shipped as {req.target}" + (" with the increased-memory entitlement" if req.entitlement else "")
-                     + (f" in {req.browser}" if req.browser else ""))
+        parts.append(f"target: {target_text(req, catalog)}")
     if req.runtime:
         parts.append("runtimes: " + ("every runtime with published measurements" if "all" in req.runtime else ", ".join(req.runtime)))
     if req.max_download is not None:
@@ -62,7 +72,7 @@ def summary(req: Requirements, ranking: Sequence[Mapping[str, Any]], rejected: S
         closest = rejected[0] if rejected else None
         tail = f" The closest miss: {closest['device_name']} — {closest['summary']}." if closest else ""
         lead = "The one candidate device does not meet" if n_devices == 1 else f"None of the {n_devices:,} candidate devices meets"
-        return f"{lead} the requirement ({requirement_text(req, [])}) with the candidate models.{tail}"
+        return f"{lead} the requirement ({requirement_text(req, [], catalog)}) with the candidate models.{tail}"
     top = ranking[0]
     dev_name = top["device_name"]
     spec = catalog.models[top["model"]]
@@ -129,7 +139,7 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog, rows: Seq
                                    if "all" in cand.constraints.runtimes else ", ".join(sorted(cand.constraints.runtimes)))
                  + " (each on its default backend on the device: an accelerator it can use, else the CPU).")
     out = [
-        (f"Workload: {requirement_text(req, list(cand.models))}; KV cache {req.kv_cache_type}; one request at a time "
+        (f"Workload: {requirement_text(req, list(cand.models), catalog)}; KV cache {req.kv_cache_type}; one request at a time "
         "(batch 1) with the model already loaded; threads: the device's big cores."),
         ("Each device is represented by its best candidate: the library's recommend ranking (comfortable fit first, "
         "then quality score, then decode speed) among the models and quantizations that meet the requirement."),

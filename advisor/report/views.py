@@ -204,10 +204,9 @@ def _tiers(data: ReportData) -> Section | None:
         return None
     req = data.requirements
     s = Section("tiers", "What to ship per RAM tier", paragraphs=[
-        (f"Under the {req['target']} target"
-         + (" with the increased-memory entitlement" if req.get("entitlement") else "")
-         + (f" in {req['browser']}" if req.get("browser") else "")
-         + ", the candidate devices of class " + ", ".join(req["device_classes"]) + " grouped by RAM: for each tier the one "
+        (f"Under the target {data.target_text or req['target']}, the candidate devices of "
+         + ("class " if len(req["device_classes"]) == 1 else "classes ") + and_list(req["device_classes"])
+         + " grouped by RAM: for each tier the one "
          "runtime × model × format that fits every device of the tier within the target's memory budget and meets the "
          "requirement, ranked on the tier's slowest device. Memory is the tightest device's total against its budget; the "
          "download is the model file plus the runtime library where published.")
@@ -363,9 +362,11 @@ def _evidence(data: ReportData) -> Section:
              "calibrated" if d["speed_calibration"] == "calibrated" else "derived",
              (f"{d['speed_calibration_basis']} ({d['speed_calibration_measurements']} measurements); "
              f"{d['speed_calibration_source']}")],
-            *([[name, f"budget under {d['target_budget']['target']}", size(d["target_budget"]["bytes"]),
-                d["target_budget"]["basis"], f"{d['target_budget']['rule']} ({d['target_budget']['source']})"
-                + (f"; browser {d['target_budget']['browser']}" if d["target_budget"]["browser"] else "")]]
+            *([[name, f"budget under {d['target_budget'].get('target_name') or d['target_budget']['target']}",
+                size(d["target_budget"]["bytes"]), d["target_budget"]["basis"],
+                f"{d['target_budget']['rule']} ({d['target_budget']['source']})"
+                + (f"; browser {d['target_budget'].get('browser_name') or d['target_budget']['browser']}"
+                   if d["target_budget"]["browser"] else "")]]
               if d.get("target_budget") else []),
             [name, "profile source", d["device"], "", d["source"] + (f" — {d['verification']}" if d["verification"] else "")],
         ]
