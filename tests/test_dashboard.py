@@ -756,6 +756,17 @@ def test_what_to_ship_per_ram_tier_follows_the_engine():
     assert all(reason_text(lo.why) in reasons for p in picks for lo in p.left_out)
 
 
+def test_store_limits_read_as_the_store_publishes_them_with_the_binary_figure_beside():
+    """An iOS tier's 1.67 GiB pick "exceeds App Store automatic download over cellular (soft, 0.2 GB)":
+    a decimal 0.2 GB beside binary GiB, where `advisor tiers` writes 200 MB = 190.73 MiB."""
+    at, cat, picks, rows = _phone_tiers("ios-app")
+    limits = [lim for p in picks for lim in p.store_limits_exceeded]
+    cellular = next(lim for lim in limits if lim.id == "app-store-cellular")
+    said = f"{cellular.what} (200 MB = 190.73 MiB, soft)"
+    assert any(said in cell for cell in rows["store limits exceeded"])
+    assert any(said in m.value for m in at.markdown)
+
+
 def test_phones_that_cannot_host_the_target_are_no_candidates_as_in_the_cli():
     """An iOS app over the phones: the Android phones are named as no candidates above the tables, as
     ``advisor tiers --class phone --target ios-app`` does, not left out of tiers of their own that then
