@@ -335,6 +335,29 @@ def test_pdf_column_widths(headers, widths, rows, page):
         assert got == pytest.approx([25, 75])
 
 
+def test_pdf_figures_keep_their_units():
+    """A figure wraps before its band or after a slash, never between a number and its unit: a
+    crowded comparison (16 columns with the sustained decode) printed '809' above 'ms' and '5.36'
+    above 'GiB'."""
+    from fpdf import FPDF
+
+    from advisor.report.render_pdf import CELL_PAD_MM, FONT, TABLE_PT, UNIT_SPACE, _fonts_dir, column_widths
+    from advisor.report.views import Table
+
+    pdf = FPDF()
+    pdf.add_font(FONT, "", f"{_fonts_dir()}/DejaVuSans.ttf")
+    pdf.add_font(FONT, "B", f"{_fonts_dir()}/DejaVuSans-Bold.ttf")
+    table = Table(headers=["device", "TTFT", "memory / usable", "decode"], numeric=[False, True, True, True],
+                  widths=[8, 1, 1, 1], rows=[["word " * 40, "809 ms", "2.15 GiB / 5.36 GiB", "48.4 (39.0–60.2)"]])
+    got = column_widths(pdf, table, TABLE_PT, 70)
+    pdf.set_font(FONT, "", TABLE_PT)
+    for text, w in zip(["809 ms", "2.15 GiB /", "(39.0–60.2)"], got[1:]):
+        assert w >= pdf.get_string_width(text) + 2 * CELL_PAD_MM, text
+    assert got[3] < pdf.get_string_width("48.4 (39.0–60.2)") + 2 * CELL_PAD_MM  # the band may go below
+    assert UNIT_SPACE.sub("_", "2.15 GiB / 5.36 GiB; 809 ms; 48.4 (39.0–60.2); $1,300") == \
+        "2.15_GiB / 5.36_GiB; 809_ms; 48.4 (39.0–60.2); $1,300"
+
+
 # --------------------------------------------------------------------------- charts (PDF)
 
 

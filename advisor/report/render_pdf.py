@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from datetime import datetime
 from typing import Any
 
@@ -167,8 +168,15 @@ def _table(pdf: Any, t: Table, heads: Any) -> None:
             row = table.row()
             style = pick if t.highlight and t.highlight[i] else None
             for c, n in zip(cells, numeric):
-                row.cell(c, align="RIGHT" if n else "LEFT", style=style)
+                row.cell(UNIT_SPACE.sub("\u00a0", c) if n else c, align="RIGHT" if n else "LEFT", style=style)
     pdf.ln(2.5)
+
+
+#: Where a figure may wrap: before its band ("48.4 (39.0–60.2)") and after the slash of "used / usable";
+#: never between a number and its unit ("809 ms" read "809" above "ms").
+NUMERIC_BREAKS = re.compile(r"\s+(?=\()|(?<=/)\s+")
+#: The space between a number and its unit, made non-breaking in a figure's cell ("5.36 GiB", "809 ms").
+UNIT_SPACE = re.compile(r"(?<=\d) (?=[A-Za-zµ])")
 
 
 def column_widths(pdf: Any, t: Table, size: float, width: float) -> list[float]:
@@ -181,16 +189,19 @@ def column_widths(pdf: Any, t: Table, size: float, width: float) -> list[float]:
     share = list(t.widths) if len(t.widths) == n else [1.0] * n
     bold = t.highlight or [False] * len(t.rows)
 
-    def measure(texts: list[tuple[str, bool]], words: bool) -> float:
+    numeric = t.numeric or [False] * n
+
+    def measure(texts: list[tuple[str, bool]], words: bool, figures: bool = False) -> float:
         most = 0.0
         for text, strong in texts:
             pdf.set_font(FONT, "B" if strong else "", size)
-            most = max([most] + ([pdf.get_string_width(w) for w in text.split()] if words else [pdf.get_string_width(text)]))
+            parts = (NUMERIC_BREAKS.split(text) if figures else text.split()) if words else [text]
+            most = max([most] + [pdf.get_string_width(w) for w in parts])
         return most + 2 * CELL_PAD_MM + WORD_SLACK_MM
 
     heads = [measure([(h, True)], words=True) for h in t.headers]
     cols = [[(row[i], b) for row, b in zip(t.rows, bold)] for i in range(n)]
-    words = [max(h, measure(c, words=True)) for h, c in zip(heads, cols)]
+    words = [max(h, measure(c, words=True, figures=f)) for h, c, f in zip(heads, cols, numeric)]
     lines = [measure(c, words=False) for c in cols]  # each cell on one line
     even = [width * s / sum(share) for s in share]
     for floor in ([max(w, line) for w, line in zip(words, lines)],
