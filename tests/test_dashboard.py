@@ -448,6 +448,21 @@ def test_measured_runs_name_devices_and_models_as_the_catalog_does(tmp_path, mon
     assert list(table(at, "measured_table")["device"]) == ["Raspberry Pi 5 (8 GB)"]
 
 
+def test_the_measured_chart_has_its_legend_below_so_long_device_names_leave_it_room():
+    """On the right, "Intel NUC 13 Pro (Core i7-1360P), 32 GB DDR4-3200 prefill" left the chart ~100 px
+    of an 800 px page; below, as the other charts' legends, each series adds a line of height."""
+    import pandas as pd
+
+    from advisor.dashboard import plots
+
+    table = pd.DataFrame({"device": ["Intel NUC 13 Pro (Core i7-1360P), 32 GB DDR4-3200"] * 2, "metric": ["decode", "prefill"],
+                          "model": ["Qwen3 1.7B"] * 2, "quant": ["Q4_K_M"] * 2, "measured tok/s": [10.0, 50.0],
+                          "predicted tok/s": [12.0, 40.0]})
+    fig = plots.measured_figure(table)
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.yanchor == "top" and fig.layout.legend.y < 0
+    assert fig.layout.height == 460 + 22 * 3  # two series and the diagonal
+
+
 def test_measured_tables_round_speeds_and_errors_and_say_when_as_the_cli(tmp_path, monkeypatch):
     """The summary's median error read -56.6464, the speeds 1027.1266, the date a raw ISO string."""
     import json

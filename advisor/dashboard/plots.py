@@ -214,6 +214,8 @@ def measured_figure(table: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="measured = predicted",
                     line={"color": "#757575", "dash": "dot"})
     ticks = log_ticks([lo, hi])
-    fig.update_layout(**_layout("Measured vs predicted speed", 460), xaxis={"title": "predicted tok/s", **ticks},
-                      yaxis={"title": "measured tok/s", **ticks})
+    # the legend below, a line per series on a narrow screen: on the right, the devices' names took
+    # all but ~100 px of an 800 px page
+    fig.update_layout(**_layout("Measured vs predicted speed", 460 + 22 * len(fig.data), margin=MARGIN_LEGEND_BELOW),
+                      legend=LEGEND_BELOW, xaxis={"title": "predicted tok/s", **ticks}, yaxis={"title": "measured tok/s", **ticks})
     return fig
