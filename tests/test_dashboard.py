@@ -1095,3 +1095,18 @@ def test_the_detail_charts_of_a_model_that_fits_nowhere_draw_no_empty_scales():
     assert context["yaxis2"]["visible"] is False
     assert [a["text"] for a in context["annotations"]] == ["does not fit at any of these context lengths: no decode speed"]
     assert prompt["xaxis"]["showticklabels"] is False and prompt["yaxis"]["showticklabels"] is False
+
+
+def test_the_runtimes_chart_legend_sits_under_its_two_line_title():
+    """At 800 px the title's second line ("LFM2 8B-A1B on Raspberry Pi 5 (8 GB)") lay over the
+    legend above the plot: the top margin holds both."""
+    import pandas as pd
+
+    from advisor.dashboard import plots
+
+    table = pd.DataFrame({"runtime": ["mlx", "llama.cpp"], "format": ["4bit", "Q5_K_M"], "fit": ["fits", "fits"],
+                          "decode basis": ["prior", "fitted"], "decode tok/s": [11.8, 9.3], "decode low": [6.4, 6.5],
+                          "decode high": [22.0, 13.4]})
+    fig = plots.runtimes_figure("LFM2 8B-A1B on Raspberry Pi 5 (8 GB)", table)
+    assert "<br>" in fig.layout.title.text and fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y > 1
+    assert fig.layout.margin.t >= 110

@@ -192,7 +192,10 @@ def runtimes_figure(title: str, table: pd.DataFrame) -> go.Figure:
     )
     for e, color in EVIDENCE_COLORS.items():  # legend entries for the colours
         fig.add_bar(y=[None], x=[None], orientation="h", marker_color=color, name=f"decode speed {e}")
-    fig.update_layout(**_layout(f"Decode speed by runtime — {title}", 160 + 44 * len(names)),
+    # the legend sits above the plot, under the two-line title: with the usual 80 px margin the title's
+    # second line lay over it
+    fig.update_layout(**_layout(f"Decode speed by runtime — {title}", 190 + 44 * len(names),
+                                margin={"t": 110, "l": 60, "r": 30, "b": 60}),
                       xaxis={"title": "decode tok/s (bar: estimate, whisker: likely range)", "rangemode": "tozero"},
                       yaxis={"automargin": True}, barmode="overlay",
                       legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom"})
