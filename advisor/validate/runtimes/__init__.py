@@ -12,7 +12,7 @@ and here the runtime-independent entry points: ``build_twin``, ``tensor_layout``
 ``measure_twin`` (one JSON-able record with files, layout, summary and measurements) and
 ``load_record`` / ``record_layout`` for recorded results.
 
-Every runtime import is lazy: importing this package needs neither MLX nor onnxruntime-genai.
+Every runtime import is lazy: importing this package needs neither MLX, onnxruntime-genai nor executorch.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from advisor.validate.runtimes.common import (
 )
 
 #: runtime name (as in catalog/runtimes.toml and ``--runtime``) → module under this package.
-RUNTIME_MODULES = {"mlx": "mlx", "ort-genai": "ort_genai"}
+RUNTIME_MODULES = {"mlx": "mlx", "ort-genai": "ort_genai", "executorch": "executorch"}
 
 RECORD_SCHEMA = "advisor.runtime-twin"
 RECORD_SCHEMA_VERSION = 1
@@ -112,6 +112,8 @@ def measure_twin(runtime: str, model: ModelSpec, fmt: str, *, cache_dir: Path | 
 
 def _format_details(runtime: str, folder: Path) -> dict[str, Any]:
     mod = runtime_module(runtime)
+    if hasattr(mod, "format_details"):  # a runtime that describes its own files (ExecuTorch)
+        return mod.format_details(folder)
     if runtime == "mlx":
         return {"quantization": mod.quantization_config(folder),
                 "safetensors_header_bytes": {p.name: mod.safetensors_header_bytes(p) for p in sorted(folder.glob("*.safetensors"))}}
