@@ -683,16 +683,32 @@ def test_predict_says_what_each_memory_term_rests_on_for_its_runtime(capsys, run
 
 
 def test_when_nothing_passes_the_explanation_counts_what_ruled_the_candidates_out(capsys):
-    """--max-download 1MB rules out every model, yet the closest misses listed are memory misses
-    (a 0.4 % memory shortfall is closer than a 300× download one): the count says what binds."""
+    """--max-download 1MB rules out every model. Before, a model 0.4 % short of memory was the
+    closest miss, though its file is 3,000× the limit: a candidate that does not fit is rejected
+    for the farthest of its misses, so every one is a download miss, the smallest file first."""
     code, out, _ = run(capsys, "recommend", "--device", "pixel-8", "--max-download", "1MB", "--format", "json")
     assert code == 3
     data = json.loads(out)
     kinds = [r["reason"] for r in data["rejected"]]
-    n_download = kinds.count("download")
-    assert kinds[0] == "memory" and n_download > len(kinds) / 2, kinds
-    assert "with a download of at most 1.00 MiB: of " in data["explanation"]
-    assert f"candidates, {n_download} are ruled out by the download limit" in data["explanation"]
+    assert set(kinds) == {"download"}, kinds
+    sizes = [r["figures"]["value"] for r in data["rejected"]]
+    assert sizes == sorted(sizes)
+    assert f"with a download of at most 1.00 MiB: of {len(kinds)} candidates, {len(kinds)} are ruled out by the download limit" \
+        in data["explanation"]
+
+
+def test_a_model_a_little_short_of_memory_but_far_too_slow_is_a_speed_miss(capsys):
+    """--min-tps 500 on a Pixel 8: the closest miss listed was Qwen3 8B Q2_K, 16.77 MiB short of
+    memory, a model that would decode at ~5 tok/s; it is rejected as too slow (the speed it would
+    run at with the memory), and the closest misses are the fastest models."""
+    code, out, _ = run(capsys, "recommend", "--device", "pixel-8", "--min-tps", "500", "--format", "json")
+    assert code == 3
+    rejected = json.loads(out)["rejected"]
+    by_model = {(r["model"], r["quant"]): r for r in rejected}
+    qwen = by_model[("qwen3-8b", "Q2_K")]
+    assert qwen["reason"] == "speed" and qwen["figures"]["value"] < 50, qwen
+    speeds = [r["figures"]["value"] for r in rejected if r["reason"] == "speed"]
+    assert rejected[0]["reason"] == "speed" and speeds == sorted(speeds, reverse=True)
 
 
 def test_a_recommend_pick_round_trips_through_predict_by_its_json_backend(capsys):

@@ -293,6 +293,30 @@ def _peer_terms(device: DeviceProfile, workload: Workload, tables: Tables, overr
     return hit
 
 
+def _slowest_speed(s: Staged, device: DeviceProfile, workload: Workload) -> tuple[SpeedEstimate, PathFactors]:
+    """The candidate's speed and the factors it ran with; a RAM-only device is promised no more
+    than the slowest of its peers delivers, file by file."""
+    model, c, place = s.model, s.c, s.place
+    speed, main = _speed(model, device, workload, c, s.d, s.main, place.gpu_fraction, place.cpu_moe_layers), s.main
+    for p, f, d in s.peers:
+        sp = _speed(model, p, workload, c, d, f, place.gpu_fraction, place.cpu_moe_layers)
+        if sp.decode_tokens_per_s < speed.decode_tokens_per_s:
+            speed, main = replace(sp, basis=f"{p.name}, the slowest for this file of the {len(device.stands_for)} "
+                                            f"catalog devices this one stands for: {sp.basis}",
+                                  energy_basis=spd.device_power_basis(p, owner=p.name)), f
+    return speed, main
+
+
+def unfit_speed(s: Staged, device: DeviceProfile, workload: Workload) -> SpeedEstimate | None:
+    """The speed a candidate that does not fit would run at were the memory there — on a device
+    without a discrete GPU, where every layer runs on the main path whatever the fit (a
+    recommendation's closest misses weigh a small memory miss against a large speed miss). None
+    with a discrete GPU: how many layers would spill to the host is what the memory decides."""
+    if float(s.d.discrete):
+        return None
+    return _slowest_speed(s, device, workload)[0]
+
+
 def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: bool = True,
            browser: BrowserPlatform | None = None) -> Estimate:
     """The estimate of a staged candidate (``evaluate``'s second half): its memory, reasons and,
@@ -323,16 +347,7 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:
         reasons.append(Reason("threads", value=workload.threads, limit=threads))
-    speed, main = None, s.main
-    if with_speed and s.fit != "no":
-        speed = _speed(model, device, workload, c, s.d, s.main, place.gpu_fraction, place.cpu_moe_layers)
-        # a RAM-only device is promised no more than the slowest of its peers delivers, file by file
-        for p, f, d in s.peers:
-            sp = _speed(model, p, workload, c, d, f, place.gpu_fraction, place.cpu_moe_layers)
-            if sp.decode_tokens_per_s < speed.decode_tokens_per_s:
-                speed, main = replace(sp, basis=f"{p.name}, the slowest for this file of the {len(device.stands_for)} "
-                                                f"catalog devices this one stands for: {sp.basis}",
-                                      energy_basis=spd.device_power_basis(p, owner=p.name)), f
+    speed, main = _slowest_speed(s, device, workload) if with_speed and s.fit != "no" else (None, s.main)
     variant = s.variant
     load = None
     if speed is not None:

@@ -9,9 +9,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.evaluate import DeviceMemo, Staged, Tables, evaluate, finish, memory_shortfall, stage
+from advisor.engine.evaluate import DeviceMemo, Staged, Tables, evaluate, finish, memory_shortfall, stage, unfit_speed
 from advisor.engine.runtimes import Variant
-from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, Workload
+from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, SpeedEstimate, Workload
 
 
 #: Soft speed target: about silent reading speed. 238 words/min for non-fiction (Brysbaert 2019,
@@ -207,29 +207,43 @@ def _memory_fails(fit: str, c: Constraints) -> bool:
 
 
 def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, *, tables: Tables | None = None,
-           choice: Any = None) -> Rejection | None:
-    """The first constraint ``est`` fails, or None. A context beyond the model's native length comes
-    first: no device or format lifts it, so a model that also does not fit is rejected for it (else
-    a 262,144-token request would call a 32k model a memory miss)."""
+           choice: Any = None, unfit_speed: SpeedEstimate | None = None) -> Rejection | None:
+    """Why ``est`` is rejected, or None. A candidate within the model's native context that fits
+    is rejected for the first limit it misses (``_misses``). One beyond that context, or that does
+    not fit, for the farthest of its misses (``Reason.shortfall``): the context (no device or
+    format lifts it; the memory needed for a context the model cannot hold is moot, so a
+    262,144-token request does not call a 32k model a memory miss) or the memory, against the
+    limits it would miss by more even so — the target's, the quality floor, and the speed bounds
+    (at ``unfit_speed`` when it does not fit: ``evaluate.unfit_speed``; None: not judged). So the
+    closest misses do not list 16 MiB short of a model that would decode 100× too slowly."""
+    misses = _misses(est, model, workload, c, tables, choice, est.speed or unfit_speed)
     if workload.context_tokens > model.context_length:
-        return Rejection(model.id, est.quant_id, Reason("context", value=workload.context_tokens, limit=model.context_length))
-    if _memory_fails(est.fit, c):
-        return Rejection(model.id, est.quant_id, memory_shortfall(est))
+        first = Reason("context", value=workload.context_tokens, limit=model.context_length)
+    elif _memory_fails(est.fit, c):
+        first = memory_shortfall(est)
+    else:
+        return Rejection(model.id, est.quant_id, misses[0]) if misses else None
+    return Rejection(model.id, est.quant_id, max([first, *misses], key=lambda r: r.shortfall))
+
+
+def _misses(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, tables: Tables | None, choice: Any,
+            sp: SpeedEstimate | None) -> list[Reason]:
+    """The limits other than memory that ``est`` misses, in the order they are reported: the
+    target's first (one: the first of them), then the quality floor, then the speed bounds (when
+    ``sp`` is given)."""
+    out: list[Reason] = []
     variant = choice if isinstance(choice, rt.Variant) else None
     if tables is not None:
         fmt = variant.format if variant is not None else choice
-        for why in tg.blocking_reasons(est, model, fmt, variant, c.deployment, tables, c.max_download_bytes,
-                                       workload.context_tokens):
-            return Rejection(model.id, est.quant_id, why)
+        out += tg.blocking_reasons(est, model, fmt, variant, c.deployment, tables, c.max_download_bytes,
+                                   workload.context_tokens)[:1]
     if c.quality_floor is not None and est.quality_score < c.quality_floor:
-        return Rejection(model.id, est.quant_id, Reason("quality", value=est.quality_score, limit=c.quality_floor))
-    sp = est.speed
-    assert sp is not None
-    if c.min_decode_tps is not None and sp.decode_tokens_per_s < c.min_decode_tps:
-        return Rejection(model.id, est.quant_id, Reason("speed", value=sp.decode_tokens_per_s, limit=c.min_decode_tps))
-    if c.max_ttft_s is not None and sp.ttft_s > c.max_ttft_s:
-        return Rejection(model.id, est.quant_id, Reason("ttft", value=sp.ttft_s, limit=c.max_ttft_s))
-    return None
+        out.append(Reason("quality", value=est.quality_score, limit=c.quality_floor))
+    if sp is not None and c.min_decode_tps is not None and sp.decode_tokens_per_s < c.min_decode_tps:
+        out.append(Reason("speed", value=sp.decode_tokens_per_s, limit=c.min_decode_tps))
+    if sp is not None and c.max_ttft_s is not None and sp.ttft_s > c.max_ttft_s:
+        out.append(Reason("ttft", value=sp.ttft_s, limit=c.max_ttft_s))
+    return out
 
 
 #: Quality scores are compared in whole points, the precision they are shown in: catalog/QUALITY.md
@@ -285,7 +299,9 @@ def best_quant(
         if best is not None and _rank_ceiling(s, constraints) <= _rank_key(best, target):
             break
         est = finish(s, device, workload, browser=constraints.deployment.browser if constraints.deployment is not None else None)
-        why = _check(est, model, workload, constraints, tables=tables, choice=choice)
+        bounded = constraints.min_decode_tps is not None or constraints.max_ttft_s is not None
+        why = _check(est, model, workload, constraints, tables=tables, choice=choice,
+                     unfit_speed=unfit_speed(s, device, workload) if bounded and _memory_fails(est.fit, constraints) else None)
         if why is not None:
             failures.append((why, est))
         elif best is None or _rank_key(est, target) > _rank_key(best, target):
