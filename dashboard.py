@@ -391,7 +391,7 @@ def measured_tab(device: DeviceProfile, cat: Catalog) -> None:
     else:
         names = {r.device_id: rows_view.device_name(cat, r.device_id) for r in runs}
         devices = sorted(names, key=lambda d: names[d].lower())
-        which = st.selectbox("Device", ["all devices", *devices], key="runs_device",
+        which = st.selectbox("Runs measured on", ["all devices", *devices], key="runs_device",
                              format_func=lambda d: names.get(d, d))
         table = rows_view.measured_rows(runs if which == "all devices" else [r for r in runs if r.device_id == which], cat)
         if table.empty:
@@ -403,7 +403,8 @@ def measured_tab(device: DeviceProfile, cat: Catalog) -> None:
             summary.columns = ["runs", "median error %", "median |error| %"]
             st.dataframe(summary.reset_index(), hide_index=True, key="measured_summary", column_config=MEASURED_COLUMNS)
             st.dataframe(table, hide_index=True, key="measured_table", column_config=MEASURED_COLUMNS)
-    st.markdown("**Calibration in force for this device**")
+    # named: "this device" read as the device chosen just above, whose runs are shown, not the sidebar's
+    st.markdown(f"**Calibration in force for {device.name}**")
     factors = factors_for(device, cat, api.calibration_overrides())
     st.caption(f"{factors.path}: {factors.basis} ({factors.n_measurements} measurements). {factors.source}")
     st.dataframe(pd.DataFrame(factor_rows(factors.model_dump())), hide_index=True, key="calibration_current")

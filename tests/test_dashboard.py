@@ -443,9 +443,11 @@ def test_measured_runs_name_devices_and_models_as_the_catalog_does(tmp_path, mon
     assert list(rows["model"]) == ["Qwen3 1.7B", "My Finetune 1B"]
     box = at.selectbox(key="runs_device")
     assert box.options == ["all devices", "local-0123abcd", "Raspberry Pi 5 (8 GB)"]
-    box.set_value("raspberry-pi-5-8gb").run()
+    box.set_value("local-0123abcd").run()
     assert_clean(at)
-    assert list(table(at, "measured_table")["device"]) == ["Raspberry Pi 5 (8 GB)"]
+    assert list(table(at, "measured_table")["device"]) == ["local-0123abcd"]
+    # the calibration shown is the sidebar's device's, and says so by name, whichever runs are shown
+    assert "**Calibration in force for Raspberry Pi 5 (8 GB)**" in [m.value for m in at.markdown]
 
 
 def test_the_measured_chart_has_its_legend_below_so_long_device_names_leave_it_room():
