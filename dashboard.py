@@ -218,8 +218,9 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
 
 
 TABLE_SCOPES = ("Recommended quant per model", "Every model × quant")
-#: The rejections table: ``serialize.rejection_dict``'s keys but its "figures" (the reason as data).
-REJECTED_COLUMNS = ["model", "quant", "reason", "detail"]
+#: The rejections table: ``serialize.rejection_dict``'s keys but its "figures" (the reason as data),
+#: the model's name first and its id last, as in the candidates table.
+REJECTED_COLUMNS = ["model name", "quant", "reason", "detail", "model"]
 
 
 def candidates_table(rec: Recommendation, grid: Callable[[], list[Estimate]], cat: Catalog,
@@ -256,13 +257,13 @@ def candidates_tab(rec: Recommendation, grid: Callable[[], list[Estimate]], cat:
     st.dataframe(table, key="candidates_table", hide_index=True, column_config=TABLE_COLUMNS, height=420)
     if rec.rejected:
         with st.expander(f"Rejected models ({len(rec.rejected)}), closest misses first"):
-            st.dataframe(rejected_rows(rec), hide_index=True, key="rejected_table")
+            st.dataframe(rejected_rows(rec, cat), hide_index=True, key="rejected_table")
 
 
-def rejected_rows(rec: Recommendation) -> pd.DataFrame:
+def rejected_rows(rec: Recommendation, cat: Catalog) -> pd.DataFrame:
     """The rejections as the JSON has them (``serialize.rejection_dict``), less the raw figures
-    the worded detail already says; a model rejected as a whole has no quant."""
-    rows = [serialize.rejection_dict(r) for r in rec.rejected]
+    the worded detail already says, with the model's name; a model rejected as a whole has no quant."""
+    rows = [{**serialize.rejection_dict(r), "model name": model_label(cat, r.model_id)} for r in rec.rejected]
     return pd.DataFrame(rows, columns=REJECTED_COLUMNS).fillna({"quant": ""})
 
 

@@ -903,7 +903,8 @@ def test_rejected_models_are_readable_rows():
     at = choose(start(), "iphone-16-pro", "ios-app")
     rec = library_rec("iphone-16-pro", "ios-app")
     rows = table(at, "rejected_table")
-    assert list(rows.columns) == ["model", "quant", "reason", "detail"]
+    assert list(rows.columns) == ["model name", "quant", "reason", "detail", "model"]
+    assert list(rows["model name"]) == [load_catalog().models[r.model_id].name for r in rec.rejected]  # ids only, once
     assert list(rows["model"]) == [r.model_id for r in rec.rejected]
     assert list(rows["quant"]) == [r.quant_id or "" for r in rec.rejected]
     assert list(rows["detail"]) == [reason_text(r.why) for r in rec.rejected]
