@@ -27,7 +27,7 @@ from advisor.dashboard import plots
 from advisor.dashboard.sidebar import DeploymentInputs, constraint_inputs, deployment_inputs, device_picker, workload_inputs
 from advisor.dashboard import rows as rows_view
 from advisor.dashboard.words import (ALL_RUNTIMES_CHOICE, FIT_LABELS, binding_limit_lines, factor_rows, pick_runtime_line,
-                                     runtime_label, store_limit_text, target_line)
+                                     runtime_label, target_line)
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import factors_for
@@ -36,7 +36,7 @@ from advisor.errors import AdvisorError, BadInputError
 from advisor.output import csv_cell
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
-from advisor.wording import alternative_text, explanation, load_text, not_hosting_text, peers_text, reason_text, tps
+from advisor.wording import alternative_text, explanation, limit_text, load_text, not_hosting_text, peers_text, reason_text, tps
 
 st.set_page_config(page_title="Edge model advisor", page_icon="🧮", layout="wide")
 
@@ -565,7 +565,7 @@ def tiers_page(choice: DeploymentInputs, device: DeviceProfile | None, workload:
     for p in picks:
         head = f"{p.tier_gib} GB tier: " + (f"{model_label(cat, p.model_id)} · {p.format_id}" if p.model_id else "nothing fits every device")
         st.markdown(f"**{head}** — runs on {len(p.devices)}, left out {len(p.left_out)}"
-                    + (f"; exceeds {', '.join(store_limit_text(lim) for lim in p.store_limits_exceeded)}" if p.store_limits_exceeded else ""))
+                    + (f"; exceeds {', '.join(limit_text(lim) for lim in p.store_limits_exceeded)}" if p.store_limits_exceeded else ""))
         st.dataframe(rows_view.tier_device_rows(p), hide_index=True, key=f"tier_{p.tier_gib}", column_config={
             "RAM GiB": st.column_config.NumberColumn(format="%.1f"), "budget GiB": st.column_config.NumberColumn(format="%.2f"),
             "memory GiB": st.column_config.NumberColumn(format="%.2f"),

@@ -67,8 +67,10 @@ def not_hosting_text(devices: Sequence[Any], where: str, target: str, *, by_name
 
 
 def limit_text(lim: Any) -> str:
-    """A store limit (``records.DownloadLimit``): ``Play base module (hard, 0.2 GB)``."""
-    return f"{lim.what} ({lim.kind}, {lim.max_bytes / 1e9:g} GB)"
+    """A store limit (``records.DownloadLimit``) by its name, with the store's decimal figure and
+    the binary one downloads are given in: ``Play base module (200 MB = 190.73 MiB, hard)`` ("0.2
+    GB" beside a download of "1.67 GiB" read as the same unit)."""
+    return f"{lim.what} ({format_decimal_size(lim.max_bytes)} = {format_size(lim.max_bytes)}, {lim.kind})"
 
 
 def limit_id_text(lim: Any) -> str:

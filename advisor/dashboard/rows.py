@@ -11,10 +11,10 @@ import pandas as pd
 from advisor import api, serialize
 from advisor.analysis import DeviceComparison, RuntimeComparison, prediction_error_pct
 from advisor.catalog import Catalog
-from advisor.dashboard.words import FIT_LABELS, runtime_label, store_limit_text
+from advisor.dashboard.words import FIT_LABELS, runtime_label
 from advisor.engine import runtimes as rt
 from advisor.engine.recommend import Recommendation, candidate_variants
-from advisor.wording import reason_text
+from advisor.wording import limit_text, reason_text
 from advisor.errors import BadInputError
 from advisor.records import Estimate
 from advisor.units import format_size, gib
@@ -187,7 +187,7 @@ def tier_rows(picks: Sequence[Any], cat: Catalog) -> pd.DataFrame:
             "slowest device": cat.devices[slow.device_id].name if slow and slow.device_id in cat.devices else "",
             "slowest decode tok/s": slow.speed.decode_tokens_per_s if slow and slow.speed else None,
             "download": format_size(p.download_bytes) if p.download_bytes is not None else "",
-            "store limits exceeded": "; ".join(store_limit_text(lim) for lim in p.store_limits_exceeded),
+            "store limits exceeded": "; ".join(limit_text(lim) for lim in p.store_limits_exceeded),
             "left out": ", ".join(lo.device.name for lo in p.left_out),
         })
     return pd.DataFrame(out)

@@ -102,15 +102,6 @@ def target_line(dep: Any) -> str:
     return text + "."
 
 
-def store_limit_text(lim: Any) -> str:
-    """A store limit by its name, with the store's decimal figure and the binary one the downloads
-    beside it are given in (``advisor tiers``' ``limit_id_text``): ``App Store automatic download over
-    cellular (200 MB = 190.73 MiB, soft)``; "0.2 GB" beside "1.67 GiB" read as the same unit."""
-    from advisor.units import format_decimal_size, format_size
-
-    return f"{lim.what} ({format_decimal_size(lim.max_bytes)} = {format_size(lim.max_bytes)}, {lim.kind})"
-
-
 def binding_limit_lines(rejected: Any, tables: Any) -> list[str]:
     """Which per-buffer limit binds: one line per limit that rejected models, with how many and
     the closest miss (``Rejection`` of kind "limit": its buffer, size and the limit's name)."""
