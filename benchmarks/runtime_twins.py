@@ -1,18 +1,21 @@
-"""Runtime twins measured on this machine: MLX (CPU build) and ONNX Runtime GenAI (CPU EP).
+"""Runtime twins measured on this machine: MLX (CPU build), ONNX Runtime GenAI (CPU EP), ExecuTorch (XNNPACK).
 
 For each case a catalog model's exact architecture is written as a Hugging Face folder with random
 bf16 weights (no download), converted by the runtime's own converter (``mlx_lm convert``,
-onnxruntime-genai's model builder), its files read tensor by tensor and — where a case has
+onnxruntime-genai's model builder, ExecuTorch's export_llama with random weights from a params JSON),
+its files read tensor by tensor and — where a case has
 settings — measured in a child process (load time, prefill/decode tokens/s, peak RSS, KV cache).
 Each result is written as a JSON record to ``tests/data/runtime_twins/`` (the tests check parsing
 and layout against them without the runtimes) and the table to
 ``benchmarks/results/runtime_twins.md``.
 
 Needs the runtimes (``pip install -e '.[mlx,ortgenai-build]'``; torch for the builder:
-``pip install torch==2.13.0`` takes the local CPU wheel here):
+``pip install torch==2.13.0`` takes the local CPU wheel here; ExecuTorch in a venv of its own:
+``pip install torch==2.13.0 && pip install -e '.[executorch]'``):
 
     python benchmarks/runtime_twins.py                  # every case (~40 min on 2 shared cores)
     python benchmarks/runtime_twins.py --runtime mlx    # one runtime
+    /work/venvs/et/bin/python benchmarks/runtime_twins.py --runtime executorch
     python benchmarks/runtime_twins.py --report         # only re-write the table from the records
 """
 
@@ -43,6 +46,9 @@ REPORT = HERE / "results" / "runtime_twins.md"
 SHORT = MeasureSettings(prompt_tokens=16, output_tokens=4, repeats=2, timeout_s=1800)
 MEDIUM = MeasureSettings(prompt_tokens=64, output_tokens=16, repeats=3, timeout_s=1800)
 FULL = MeasureSettings(prompt_tokens=128, output_tokens=32, repeats=3, timeout_s=1800)
+#: ExecuTorch decodes these small models at ~40 tok/s here: 32 tokens take under a second, which a
+#: shared machine's hiccups swamp; 64 tokens × 5 repeats (the exported context is 256 tokens).
+ET_FULL = MeasureSettings(prompt_tokens=128, output_tokens=64, repeats=5, timeout_s=1800)
 
 #: (runtime, model id, format, settings or None for layout only)
 CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
@@ -61,6 +67,9 @@ CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
     ("ort-genai", "qwen2.5-0.5b-instruct", "fp32", FULL),
     ("ort-genai", "qwen3-0.6b", "int4", FULL),
     ("ort-genai", "tinyllama-1.1b-chat-v1.0", "int4", FULL),
+    ("executorch", "smollm2-135m-instruct", "8da4w", ET_FULL),
+    ("executorch", "smollm2-135m-instruct", "8da8w", ET_FULL),
+    ("executorch", "qwen2.5-0.5b-instruct", "8da4w", ET_FULL),
 ]
 
 
@@ -131,8 +140,31 @@ head (`GatherBlockQuantized` is int4-only), as does every untied model. fp32 sto
 for `max_length` tokens when the generator is created (`past_present_share_buffer`); the default
 `max_length` in genai_config is the model's context length.
 
+**ExecuTorch (`export_llama -kv --use_sdpa_with_kv_cache -X -qmode 8da4w -G g`, XNNPACK, `-d fp32`):**
+the file keeps no tensor names; each constant is named by its role from its shape (`layers.?.attention.wq_wo#i`).
+Not delegated, in the program: the fp32 token embedding, every RMSNorm weight (fp32) with one fp32 0-d
+constant each, the rotary cos/sin tables (fp32, `max_context_length` × head_dim / 2 each; × head_dim with
+the Hugging Face rope, `use_hf_rope`, of Qwen's params). In the XNNPACK
+delegates (one per group of adjacent linears, 121 for SmolLM2): every Linear — q, k, v, o, w1, w3, w2
+and the output projection, which is a Linear of its own even for a tied model (the tied matrix is stored
+twice: fp32 embedding + the output) — quantized only when the group divides its input dimension
+(quantize.py's `filter_fn`: `shape[1] % group_size == 0`; group 0 = per channel, always); 8da4w as
+`qbint4` (two per byte) with **bf16** group scales `[out, in / group]` (node_visitor casts them), 8da8w as
+`qcint8` with fp32 per-row scales; a Linear the group does not divide stays **fp32** — SmolLM2's
+hidden size 576 is not a multiple of 128, so at `-G 128` (the exporter's default, the catalog's 8da4w) only
+its 30 w2 matrices (in 1,536) are int4 and the file is 533 MiB, three times the 177 MiB predicted. Qwen2's
+q/k/v biases are fp32 in the delegates. Each delegated constant is one named-data entry of the program
+(the file = Σ tensors + < 0.5 MiB of flatbuffers and padding). The KV cache is static: fp32 K and V for
+`max_context_length` tokens, memory-planned with the activations (`planned_memory_bytes`). RSS after
+loading (`load_method`: XNNPACK packs the weights) is the imports — 385 MiB, most of it torch, which the
+Python runtime needs for its tensors and an app's C++ runner does not — plus about one copy of the file
+(+554, +259, +797 MiB for files of 533, 238, 763 MiB); the peak adds ~70–110 MiB while running.
+
 **Twin artefact to know:** all-zero biases are dropped by the builder (`torch.count_nonzero`), so
-the twins write random biases (`common.write_safetensors`).
+the twins write random biases (`common.write_safetensors`). ExecuTorch's random init leaves every
+RMSNorm weight at 1.0 and its emitter stores identical program constants once (SmolLM2: 125 constant
+tensors in 53 buffers), so a twin's file is ~0.1 MiB smaller than a real checkpoint's; the layout lists
+every tensor with its own bytes (a real model's).
 """
 
 
@@ -157,13 +189,17 @@ def layer_bits_per_weight(record: dict, model) -> float:
 def write_report() -> None:
     records = [load_record(p) for p in sorted(RECORDS.glob("*.json"))]
     lines = [
-        "# Runtime twins measured on this machine (MLX CPU, ONNX Runtime GenAI CPU)",
+        "# Runtime twins measured on this machine (MLX CPU, ONNX Runtime GenAI CPU, ExecuTorch XNNPACK)",
         "",
         "Command: `python benchmarks/runtime_twins.py` (records in `tests/data/runtime_twins/`). Each twin is a",
         "catalog model's exact architecture written as a Hugging Face folder with random bf16 weights",
         "(`advisor/validate/runtimes/common.py`), converted by the runtime's own converter: `mlx_lm convert`",
-        "(`-q --q-bits B --q-group-size 64`) and `python -m onnxruntime_genai.models.builder -e cpu -p int4|int8|fp32`.",
-        "Bytes are exact (file sizes; per-tensor bytes read from the safetensors header / ONNX initializers).",
+        "(`-q --q-bits B --q-group-size 64`), `python -m onnxruntime_genai.models.builder -e cpu -p int4|int8|fp32`",
+        "and ExecuTorch's `export_llama` (a params JSON of the catalog model, no checkpoint: random weights; run",
+        "with `/work/venvs/et/bin/python benchmarks/runtime_twins.py --runtime executorch`, a venv with executorch).",
+        "Bytes are exact (file sizes; per-tensor bytes read from the safetensors header / ONNX initializers /",
+        "the .pte's program constants and XNNPACK delegate graphs). ExecuTorch speeds come from its Python",
+        "runtime (`portable_lib`: `_load_program` + `load_method`, then `forward` calls; load = both).",
         "Speeds: median (min–max) of the repeats after a warm-up, prompt processed at once, then tokens one",
         "by one; RSS after imports (Python + the runtime's libraries), after loading the model, and the peak",
         "(the child process's own high-water mark) are read from /proc/self/status. The machine is a",
@@ -185,6 +221,8 @@ def write_report() -> None:
         if r["runtime"] == "mlx":
             q = fd["quantization"]
             quant = f"{q['bits']}-bit g{q['group_size']} {q.get('mode', '')}".strip() if q else "none"
+        elif r["runtime"] == "executorch":
+            quant = ", ".join(f"{k['kind']} ×{k['count']}" for k in fd["quantized_values"]) or "none"
         else:
             quant = ", ".join(f"{k['bits']}-bit b{k['block_size']} acc{k['accuracy_level']} ×{k['count']}" for k in fd["matmulnbits"]) or "none"
             quant += ", zero points" if fd.get("zero_points") else (", symmetric" if fd["matmulnbits"] else "")
@@ -223,7 +261,7 @@ def write_report() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runtime", choices=["mlx", "ort-genai"])
+    ap.add_argument("--runtime", choices=["mlx", "ort-genai", "executorch"])
     ap.add_argument("--missing", action="store_true", help="only cases without a record")
     ap.add_argument("--report", action="store_true", help="only re-write the table from the records")
     args = ap.parse_args()

@@ -1,4 +1,4 @@
-"""Runtime twins (MLX, ONNX Runtime GenAI): the Hugging Face folder they start from, the layout
+"""Runtime twins (MLX, ONNX Runtime GenAI, ExecuTorch): the Hugging Face folder they start from, the layout
 readers, the records measured on this machine, and — where the runtime is installed — a tiny twin
 built by the runtime's own converter and measured for real.
 
@@ -14,6 +14,7 @@ import json
 import math
 import struct
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -221,12 +222,59 @@ def check_ort_layout(model: ModelSpec, layout: list[TensorLayout], bits: int | N
     assert {t.name: (t.dtype, t.shape) for t in layout} == expected
 
 
+def executorch_linears(model: ModelSpec) -> list[tuple[int, int]]:
+    """(out, in) of every Linear of ExecuTorch's Llama ``Transformer``: wq, wk, wv, wo, w1, w3, w2
+    per layer, then the output projection (its own Linear, also for a tied model)."""
+    hd = model.head_dim
+    q, kv, h, f = model.n_heads * hd, model.n_kv_heads * hd, model.hidden_size, model.ffn_size
+    return [(q, h), (kv, h), (kv, h), (h, q), (f, h), (f, h), (h, f)] * model.n_layers + [(model.vocab_size, h)]
+
+
+def check_executorch_layout(model: ModelSpec, layout: list[TensorLayout], fmt: str, context: int) -> None:
+    """Every constant of the ExecuTorch XNNPACK .pte accounted for.
+
+    In the program (not delegated): the fp32 token embedding, every RMSNorm weight (2 per layer +
+    the final one) with one fp32 0-d constant each, the rotary cos/sin tables of ``context`` ×
+    head_dim/2 fp32 (× head_dim with the Hugging Face rope of the Qwen params). In the XNNPACK delegates: every Linear (``executorch_linears``) — quantized
+    when the group divides its input dimension (quantize.py's filter_fn; group 0 = per channel:
+    always): 8da4w as qbint4 [out, in] (two per byte) with bf16 scales [out, in / group]
+    (node_visitor.get_quant_params casts group scales to bf16), 8da8w as qcint8 [out, in] with fp32
+    scales, one per row; a Linear the group does not divide stays fp32 — and Qwen2's q/k/v biases
+    in fp32. Compared as a multiset of (shape, dtype, bytes, program|xnnpack): the file keeps no
+    tensor names.
+    """
+    qmode, group, emb = runtime_module("executorch").FORMATS[fmt]
+    assert emb is None  # the recorded formats keep the embedding in fp32
+    h, hd, n = model.hidden_size, model.head_dim, model.n_layers
+    expected: Counter = Counter()
+    expected[((model.vocab_size, h), "float32", 4 * model.vocab_size * h, "program")] += 1
+    expected[((h,), "float32", 4 * h, "program")] += 2 * n + 1
+    expected[((), "float32", 4, "program")] += 2 * n + 1
+    rope = hd if model.gguf_arch != "llama" else hd // 2  # use_hf_rope (Qwen) keeps both halves
+    expected[((context, rope), "float32", 4 * context * rope, "program")] += 2
+    for out, inp in executorch_linears(model):
+        if group == 0 or inp % group == 0:
+            if qmode == "8da4w":
+                expected[((out, inp), "qbint4", out * inp // 2, "xnnpack")] += 1
+                expected[((out, inp // group), "bf16", 2 * out * inp // group, "xnnpack")] += 1
+            else:
+                expected[((out, inp), "qcint8", out * inp, "xnnpack")] += 1
+                expected[((out, 1), "fp32", 4 * out, "xnnpack")] += 1
+        else:
+            expected[((out, inp), "fp32", 4 * out * inp, "xnnpack")] += 1
+    if model.attn_bias:
+        for size in (model.n_heads * hd, model.n_kv_heads * hd, model.n_kv_heads * hd):
+            expected[((size,), "fp32", 4 * size, "xnnpack")] += n
+    got = Counter((t.shape, t.dtype, t.nbytes, t.file.rstrip("0123456789")) for t in layout)
+    assert got == expected
+
+
 # --------------------------------------------------------------------------- recorded results
 
 
 def test_records_are_present():
     runtimes = {json.loads(p.read_text())["runtime"] for p in RECORDS}
-    assert {"mlx", "ort-genai"} <= runtimes
+    assert {"mlx", "ort-genai", "executorch"} <= runtimes
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
@@ -246,6 +294,17 @@ def test_recorded_twin(catalog, path):
             assert total == 2 * model.params
         if record["measured"] is not None:  # MLX holds exactly the tensors after loading
             assert total <= record["measured"]["runtime_active_memory_after_load_bytes"] <= total + 4096
+    elif record["runtime"] == "executorch":
+        details = record["format_details"]
+        check_executorch_layout(model, layout, record["format"], details["export"]["context"])
+        assert details["params"] == runtime_module("executorch").params_json(model)
+        delegated = [t for t in layout if t.file.startswith("xnnpack")]
+        # XNNPACK's constants are the program's named data, one entry each (random weights: no two alike)
+        assert (details["named_data_entries"], details["named_data_bytes"]) == (len(delegated), sum(t.nbytes for t in delegated))
+        # the rest of the file: the program flatbuffer, delegate graphs, alignment padding
+        assert 0 < record["files"]["model.pte"] - total < 1 << 20
+        if record["measured"] is not None:  # the static KV cache is memory-planned with the activations
+            assert record["measured"]["kv_cache_bytes"] < details["planned_memory_bytes"]
     else:
         kinds = record["format_details"]["matmulnbits"]
         assert len(kinds) <= 1  # one bit width and block size for every MatMul
@@ -267,10 +326,13 @@ def test_recorded_twin(catalog, path):
 
 def expected_kv_bytes(runtime: str, model: ModelSpec, measured: dict) -> int:
     """MLX: bf16 K and V grown in steps of 256 tokens (mlx_lm KVCache.step); ORT GenAI: fp32 K and
-    V for max_length tokens, allocated up front (past_present_share_buffer)."""
+    V for max_length tokens, allocated up front (past_present_share_buffer); ExecuTorch: fp32 K and
+    V for the exported context, static (the KVCache module's buffers)."""
     per_token = 2 * model.n_layers * model.n_kv_heads * model.head_dim
     if runtime == "mlx":
         return per_token * 256 * math.ceil(measured["kv_cache_tokens"] / 256) * 2
+    if runtime == "executorch":
+        return per_token * measured["kv_cache_tokens"] * 4
     return per_token * measured["max_length"] * 4
 
 
@@ -285,13 +347,14 @@ def test_load_record_checks_schema(tmp_path):
 
 
 def test_unknown_runtime_names_the_valid_ones():
-    with pytest.raises(BadInputError, match=r"no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai"):
+    with pytest.raises(BadInputError, match=r"no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch"):
         runtime_module("mlc")
 
 
 @pytest.mark.parametrize("runtime, fmt, message", [
     ("mlx", "q4f16_1", "unknown MLX format 'q4f16_1'; valid: bf16, 8bit, 6bit, 4bit, 3bit"),
     ("ort-genai", "4bit", "unknown ONNX Runtime GenAI format '4bit'; valid: fp32, int8, int4, int4-block64, int4-block128"),
+    ("executorch", "int4", "unknown ExecuTorch format 'int4'; valid: 8da4w, 8da4w-g256, 8da4w-g128-emb4, 8da4w-g256-emb4, 8da8w"),
 ])
 def test_unknown_format_names_the_valid_ones(runtime, fmt, message):
     with pytest.raises(BadInputError, match=message.replace("(", r"\(")):
@@ -301,12 +364,46 @@ def test_unknown_format_names_the_valid_ones(runtime, fmt, message):
 @pytest.mark.parametrize("runtime, modules, extra", [
     ("mlx", ("mlx", "mlx.core", "mlx_lm"), "mlx"),
     ("ort-genai", ("onnxruntime_genai",), "ortgenai"),
+    ("executorch", ("executorch", "torch", "torchao"), "executorch"),
 ])
 def test_missing_runtime_names_the_fix(monkeypatch, runtime, modules, extra):
     for name in modules:  # None in sys.modules makes the import fail, installed or not
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(MissingDependencyError, match=rf"install it with: pip install 'edge-model-advisor\[{extra}\]'"):
         runtime_module(runtime).require()
+
+
+def test_missing_executorch_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "executorch", None)
+    with pytest.raises(MissingDependencyError) as err:
+        runtime_module("executorch").require()
+    assert str(err.value) == ("executorch is not installed, so the ExecuTorch twin cannot be built or measured; "
+                              "install it with: pip install 'edge-model-advisor[executorch]'")
+
+
+@pytest.mark.parametrize("model_id, expected", [
+    ("smollm2-135m-instruct", {"dim": 576, "hidden_dim": 1536, "n_heads": 9, "n_kv_heads": 3, "head_dim": 64, "n_layers": 30,
+                               "vocab_size": 49152, "attention_qkv_bias": False, "use_hf_rope": False}),
+    ("qwen2.5-0.5b-instruct", {"dim": 896, "hidden_dim": 4864, "n_heads": 14, "n_kv_heads": 2, "head_dim": 64, "n_layers": 24,
+                               "vocab_size": 151936, "attention_qkv_bias": True, "use_hf_rope": True}),
+    ("qwen3-0.6b", {"dim": 1024, "hidden_dim": 3072, "n_heads": 16, "n_kv_heads": 8, "head_dim": 128, "n_layers": 28,
+                    "vocab_size": 151936, "attention_qkv_bias": False, "use_qk_norm": True, "qk_norm_before_rope": True}),
+])
+def test_executorch_params_json_is_the_catalog_architecture(catalog, model_id, expected):
+    params = runtime_module("executorch").params_json(catalog.models[model_id])
+    assert {k: params[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("fmt, flags", [
+    ("8da4w", {"-qmode": "8da4w", "-G": "128", "-E": None}),
+    ("8da4w-g256-emb4", {"-qmode": "8da4w", "-G": "256", "-E": "4,32"}),
+    ("8da8w", {"-qmode": "8da4w", "-G": "0", "-E": None}),  # parsed as 8da4w, then set to 8da8w: -qmode's check lacks it
+])
+def test_executorch_export_flags(fmt, flags):
+    argv = runtime_module("executorch").export_argv(Path("params.json"), Path("."), fmt, 256)
+    assert argv[:7] == ["--model", "llama3", "-p", "params.json", "-kv", "--use_sdpa_with_kv_cache", "-X"]
+    assert {f: argv[argv.index(f) + 1] if f in argv else None for f in flags} == flags
+    assert (argv[argv.index("--max_seq_length") + 1], argv[argv.index("--max_context_length") + 1]) == ("256", "256")
 
 
 # --------------------------------------------------------------------------- live twins
@@ -353,4 +450,18 @@ def test_ort_genai_twin_built_and_measured(twin_cache, model_id, fmt, block):
     measured = record["measured"]
     assert measured["max_length"] == SETTINGS.prompt_tokens + SETTINGS.output_tokens + 8
     assert measured["kv_cache_bytes"] == expected_kv_bytes("ort-genai", model, measured)
+    assert measured["decode_tokens_per_s"]["median"] > 0 and measured["peak_rss_bytes"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id, fmt", [("tiny-llama", "8da4w"), ("tiny-qwen2", "8da8w")])
+def test_executorch_twin_built_and_measured(twin_cache, model_id, fmt):
+    pytest.importorskip("executorch")
+    model = TINY[model_id]
+    record = measure_twin("executorch", model, fmt, cache_dir=twin_cache, settings=SETTINGS)
+    context = record["format_details"]["export"]["context"]
+    check_executorch_layout(model, record_layout(record), fmt, context)
+    measured = record["measured"]
+    assert measured["kv_cache_bytes"] == expected_kv_bytes("executorch", model, measured)
+    assert measured["logits_shape"] == [1, model.vocab_size]
     assert measured["decode_tokens_per_s"]["median"] > 0 and measured["peak_rss_bytes"] > 0

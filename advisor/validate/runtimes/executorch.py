@@ -238,13 +238,14 @@ class _Namer:
             self.bias = {q: "layers.?.attention.wq:bias", kv: "layers.?.attention.wk_wv:bias"}
         else:
             self.bias = {}
-        self.rope = params.get("_context"), hd // 2
+        # cos and sin of max_context_length positions × head_dim/2 (HF-style rope: × head_dim)
+        self.rope = params.get("_context"), hd if params.get("use_hf_rope") else hd // 2
         self.vocab, self.dim = v, d
 
     def name(self, shape: tuple[int, ...], *, delegated: bool) -> str:
         if len(shape) == 2 and not delegated and shape == (self.vocab, self.dim):
             return "tok_embeddings"
-        if len(shape) == 2 and shape[1] == self.rope[1] and not delegated:
+        if len(shape) == 2 and shape == self.rope and not delegated:
             return "rotary.freqs_cos_sin"
         if len(shape) == 2 and shape in self.matrices:
             return self.matrices[shape]
@@ -293,11 +294,12 @@ def program_layout(folder: Path) -> tuple[list[TensorLayout], dict[str, Any]]:
         counters[key] = i + 1
         out.append(TensorLayout(f"{base}#{i}.{own_part or part}", shape, dtype, nbytes, where))
 
-    const_tensors = 0
+    const_tensors, const_buffers = 0, set()
     for value in plan.values:
         t = getattr(value, "val", None)
         if type(t).__name__ != "Tensor" or t.data_buffer_idx <= 0 or t.allocation_info is not None:
             continue
+        const_buffers.add(t.data_buffer_idx)
         dtype, size = SCALAR_TYPES.get(int(t.scalar_type), (f"scalar-type-{int(t.scalar_type)}", 0))
         shape = tuple(int(s) for s in t.sizes)
         add(namer.name(shape, delegated=False), shape, dtype, _prod(shape) * size, "program")
@@ -351,7 +353,11 @@ def program_layout(folder: Path) -> tuple[list[TensorLayout], dict[str, Any]]:
     details = {
         "segments_bytes": sum(s.size for s in program.segments),
         "named_data_entries": len(named_sizes), "named_data_bytes": sum(named_sizes.values()),
-        "program_constant_tensors": const_tensors,
+        # the emitter stores identical constants once (the random init's all-ones norms): a real
+        # checkpoint's file holds one buffer per tensor
+        "program_constant_tensors": const_tensors, "program_constant_buffers": len(const_buffers),
+        "program_constant_segment_bytes": program.segments[program.constant_segment.segment_index].size
+        if program.constant_segment.offsets else 0,
         "delegates": delegates,
         "quantized_values": [{"kind": k, "count": n} for k, n in sorted(quant_kinds.items())],
         "planned_memory_bytes": sum(int(b) for b in plan.non_const_buffer_sizes[1:]),
@@ -371,7 +377,7 @@ def format_details(folder: Path) -> dict[str, Any]:
     folder = Path(folder)
     export = json.loads((folder / "export.json").read_text())
     # the twin was exported in a temporary folder: its paths, as the folder's own names
-    export["argv"] = [Path(a).name if a.startswith("/") and Path(a).suffix else "." if a.startswith("/") else a
+    export["argv"] = [a if not a.startswith("/") else Path(a).name if (folder / Path(a).name).is_file() else "."
                       for a in export["argv"]]
     return {"export": export, "params": json.loads((folder / "params.json").read_text()), **program_layout(folder)[1]}
 
