@@ -20,7 +20,7 @@ from advisor import errors
 from advisor.errors import AdvisorError, BadInputError, NothingFitsError
 from advisor.options import DURATION, device_from, device_options, format_option, imported, import_options, number_in, positive_int, positive_number
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
-from advisor.output import dumps_json, render_rows
+from advisor.output import dumps_json, prose, render_rows, terminal_width
 from advisor.units import format_seconds, format_size
 from advisor.wording import band, limit_id_text, load_rows, peers_text, plural, price_text, printable, speed_evidence, tps, usd_text
 
@@ -168,23 +168,23 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
         _emit(dumps_json(data))
     else:
         rows = [_candidate_row(c, i) for i, c in enumerate(data["candidates"], 1)]
-        if fmt == "table":
-            _emit(f"{device.name}: {format_size(device.memory.usable)} usable of {format_size(device.memory.ram)} RAM "
-                  f"({device.memory.usable_basis}); context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, "
-                  f"output {workload.output_tokens} tokens")
+        if fmt == "table":  # at a terminal the sentences wrap at its width, as the table fits it
+            _emit(_paragraph(f"{device.name}: {format_size(device.memory.usable)} usable of {format_size(device.memory.ram)} RAM "
+                             f"({device.memory.usable_basis}); context {workload.context_tokens:,}, prompt {workload.prompt_tokens}, "
+                             f"output {workload.output_tokens} tokens"))
             if deployment is not None:
-                _emit(deployment_line(deployment))
+                _emit(_paragraph(deployment_line(deployment)))
             elif device.stands_for:  # a RAM-only device: where its usable memory comes from
-                _emit(f"Usable memory: {device.memory.usable_note}" + ("." if usable_given else "; --usable sets yours."))
+                _emit(_paragraph(f"Usable memory: {device.memory.usable_note}" + ("." if usable_given else "; --usable sets yours.")))
             _emit("")
-            _emit(data["explanation"])
+            _emit(_paragraph(data["explanation"]))
             if peers:
-                _emit(peers[0])
+                _emit(_paragraph(peers[0]))
             for alt in rec.alternatives:
                 e = alt.estimate
-                _emit(f"  Alternative ({alternative_text(alt)}): {e.model_id} {e.quant_id}{runtime_words(e)} — "
-                      f"{tps(e.speed.decode_tokens_per_s if e.speed else None)} tok/s, "
-                      f"{format_size(e.memory.total_bytes)}, quality {e.quality_score:.0f}")
+                _emit(_indented(f"Alternative ({alternative_text(alt)}): {e.model_id} {e.quant_id}{runtime_words(e)} — "
+                                f"{tps(e.speed.decode_tokens_per_s if e.speed else None)} tok/s, "
+                                f"{format_size(e.memory.total_bytes)}, quality {e.quality_score:.0f}"))
             _emit("")
         if fmt == "md":
             _emit(f"**{device.name}** — {data['explanation']}" + (f" {peers[0]}" if peers else "") + "\n")
@@ -199,12 +199,30 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
             if shown:
                 _emit("Rejected (closest misses):")
                 for r in shown:
-                    _emit(f"  {r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.why)}")
+                    _emit(_indented(f"{r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.why)}"))
             hidden = len(rec.rejected) - len(shown)
             if hidden > 0:
                 _emit(f"  … and {hidden} more (see --format json)")
     if not rec.ranked:
         raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are listed above")
+
+
+def _paragraph(text: str) -> str:
+    """A sentence or paragraph wrapped at the terminal's width (``COLUMNS``, else the terminal's),
+    a word never split; piped, one line, whole for grep (the tables take 200 columns there)."""
+    return prose(text) if terminal_width() else text
+
+
+def _indented(text: str) -> str:
+    """A list item under a paragraph: indented two spaces; at a terminal, wrapped at its width with
+    the continuation lines indented four, a word (an id, a figure) never split."""
+    import textwrap
+
+    width = terminal_width()
+    if not width:
+        return f"  {text}"
+    return textwrap.fill(text, width=width, initial_indent="  ", subsequent_indent="    ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None = None,

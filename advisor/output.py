@@ -93,12 +93,17 @@ _NUMBER_CELL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*%?")
 
 def table_width() -> int:
     """Columns available: ``COLUMNS`` when set, the terminal's width, or 200 when piped."""
+    return terminal_width() or 200
+
+
+def terminal_width() -> int | None:
+    """The width there is to fit: ``COLUMNS`` when set, else the terminal's; None when piped."""
     env = os.environ.get("COLUMNS", "").strip()
     if env.isdigit() and int(env) >= 20:
         return int(env)
     if sys.stdout.isatty():
         return shutil.get_terminal_size((100, 24)).columns
-    return 200
+    return None
 
 
 def _cell_text(row: dict[str, Any], key: str) -> str:

@@ -473,6 +473,22 @@ def test_tables_fit_the_terminal_and_never_split_an_id(capsys, monkeypatch, cata
         assert {t for t in tokens if t.startswith("$")} and all(t.rstrip(",;)").count("$") == 1 for t in tokens if "$" in t)
 
 
+@pytest.mark.parametrize("args", [["--ram", "8GB", "--class", "phone", "--target", "android-app"],
+                                  ["--device", "raspberry-pi-5-8gb", "--min-tps", "8"]])
+def test_recommend_sentences_wrap_at_the_terminal_width(capsys, monkeypatch, args):
+    """The header, the target's budget, the explanation, the peers, the alternatives and the
+    rejected candidates wrap as the table does (the explanation was one line of ~900 characters)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, "recommend", "--top", "3", *args)
+    assert code == 0, err
+    assert [line for line in out.splitlines() if len(line) > 80 and " " in line.strip()] == []
+    assert "highest-quality model" in out and "  Alternative (" in out and "Rejected (closest misses):" in out
+    monkeypatch.delenv("COLUMNS")  # piped: each sentence whole on its line, for grep
+    _, piped, _ = run(capsys, "recommend", "--top", "3", *args)
+    explanation = json.loads(run(capsys, "recommend", "--top", "3", "--format", "json", *args)[1])["explanation"]
+    assert explanation in piped.splitlines() and explanation not in out.splitlines()
+
+
 def test_a_wide_terminal_shows_every_column(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     code, out, _ = run(capsys, "recommend", "--ram", "4GB")
