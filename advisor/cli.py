@@ -293,8 +293,9 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     device = device_from(kw)
     deployment = deployment_from(kw, device)
     catalog = load_catalog()
-    runtimes = [r for r in kw["runtimes"] if r.strip()]
-    if len(runtimes) > 1 or "all" in (r.lower() for r in runtimes):
+    # repeated, or a comma list, as on recommend (runtime_choice): one name, given once or twice
+    runtimes = list(dict.fromkeys(n.strip().lower() for r in kw["runtimes"] for n in r.split(",") if n.strip()))
+    if len(runtimes) > 1 or "all" in runtimes:
         raise BadInputError("predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'")
     runtime_id, default_quant = default_choice(catalog.model(model_id), catalog, runtimes[0] if runtimes else None, deployment)
     quant_id = quant_id or default_quant
@@ -379,6 +380,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     data["workload"]["flash_attn_enabled"] = resolve_flash_attn(workload.flash_attn)
     data["workload"]["n_cpu_moe"] = "auto" if workload.n_cpu_moe is None else workload.n_cpu_moe
     data["schema"] = "edge-model-advisor/prediction"
+    data["schema_version"] = 1
     peers = _peers(device, est.model_id, est.quant_id, est.runtime, est.backend)
     if peers:
         data["decode_on_ram_peers"] = peers[1]

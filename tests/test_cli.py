@@ -75,6 +75,7 @@ def test_predict_breakdown(capsys):
                          "--device", "raspberry-pi-5-8gb", "--format", "json")
     assert code == 0, err
     d = json.loads(out)
+    assert d["schema"] == "edge-model-advisor/prediction" and d["schema_version"] == 1  # as every JSON output
     m = d["memory"]
     assert m["total_bytes"] == m["weights_bytes"] + m["kv_cache_bytes"] + m["compute_buffer_bytes"] + m["overhead_bytes"]
     assert {w["ggml_type"] for w in d["weights_by_type"]} >= {"Q8_0", "Q5_0", "F32"}
@@ -833,6 +834,19 @@ def test_impossible_runtime_or_backend_is_bad_input(capsys, args, message):
     assert err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
     assert message in err
     assert "closest misses" not in err and out == ""
+
+
+# predict's --runtime takes the spellings recommend's takes (repeated, or a comma list), and one
+# runtime: 'mlc,llama.cpp' was "unknown runtime 'mlc,llama.cpp'; did you mean llama.cpp?"
+@pytest.mark.parametrize("runtime_args, first_line", [
+    (["--runtime", "mlc,"], "Qwen3 0.6B q4f16_1 on mlc (opencl) on Google Pixel 8\n"),
+    (["--runtime", "MLC", "--runtime", "mlc"], "Qwen3 0.6B q4f16_1 on mlc (opencl) on Google Pixel 8\n"),
+    (["--runtime", "mlc,llama.cpp"], "Error: predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'\n"),
+    (["--runtime", "llama.cpp", "--runtime", "mlc"], "Error: predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'\n"),
+])
+def test_predict_runtime_spellings(capsys, runtime_args, first_line):
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "pixel-8", *runtime_args)
+    assert (code, (out or err).splitlines(keepends=True)[0]) == (1 if err else 0, first_line)
 
 
 @pytest.mark.parametrize("backend", ["cpu", "CPU", "cpu-arm"])
