@@ -392,7 +392,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     if fmt == "table":
         _emit(f"{data['model_name']} {est.quant_id}{runtime_words(est)} on {device.name}")
         if deployment is not None:
-            _emit(deployment_line(deployment))
+            _emit(_paragraph(deployment_line(deployment)))
     _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt, wrap=("value", "basis")))
 
 

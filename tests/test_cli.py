@@ -456,7 +456,8 @@ def test_a_full_disk_is_one_error_line(command):
     "args",
     [["recommend", "--ram", "4GB", "--top", "50"], ["devices"], ["models"], ["quants", "--all"],
      ["devices-for", "--model", "qwen3-1.7b", "--min-tps", "5", "--fleet", "100", "--top", "63"],
-     ["predict", "--model", "qwen3-1.7b", "--device", "raspberry-pi-5-8gb"]],
+     ["predict", "--model", "qwen3-1.7b", "--device", "raspberry-pi-5-8gb"],
+     ["predict", "--model", "qwen3-4b", "--ram", "8GB", "--class", "phone", "--target", "android-app"]],  # + the target's line
 )
 @pytest.mark.parametrize("columns", [100, 60])
 def test_tables_fit_the_terminal_and_never_split_an_id(capsys, monkeypatch, catalog, args, columns):
