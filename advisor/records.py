@@ -1294,6 +1294,10 @@ class PathFactors(Record):
     decode_compute_efficiency: float = Field(gt=0, le=8)
     prefill_efficiency: float = Field(gt=0, le=8)
     fixed_s_per_layer: float = Field(ge=0, le=0.1)
+    #: The fixed cost of a layer in each prefill micro-batch (the kernels a FLOP count does not
+    #: time: norms, RoPE, activation quantization, softmax, the tails of GEMMs too small to fill
+    #: the GPU); None: the decode's ``fixed_s_per_layer`` (a decode step's per-layer cost).
+    prefill_fixed_s_per_layer: float | None = Field(default=None, ge=0, le=0.1)
     #: llama.cpp's matmul kernels differ by weight family: prefill runs at prefill_efficiency for
     #: legacy block types (Q4_0 … Q8_0), × these factors for K/IQ-quants and for float weights.
     prefill_kquant_factor: float = Field(default=1.0, gt=0, le=20)

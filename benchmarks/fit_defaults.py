@@ -80,6 +80,10 @@ def main() -> int:
             basis = f"fit on {len(obs)} published measurements from {n_dev} device{'' if n_dev == 1 else 's'}{dated}"
             if not any(o.metric == "prefill" for o in obs):
                 basis += f" (decode fitted, prefill prior: no published prefill row on this path; {prior.basis})"
+            elif prior.prefill_fixed_s_per_layer is not None:
+                # not "prior": the word would mark the prefill as unfitted (wording.speed_evidence)
+                basis += (f" (a prompt's per-layer cost, {prior.prefill_fixed_s_per_layer * 1e6:.0f} µs, measured apart on "
+                          "synthetic twins: python benchmarks/cuda_device.py fit-prefill)")
             fit = partial(calibrate_path, obs, prior, catalog.ggml_types, basis=basis, data_log_sd=PUBLISHED_DATA_LOG_SD,
                           loss=PUBLISHED_LOSS)
             factors, fd, fp = fit(decode_params=decode_params(path))
@@ -110,7 +114,9 @@ def main() -> int:
             f"decode_compute_efficiency = {_fmt(factors.decode_compute_efficiency)}\n"
             f"prefill_efficiency = {_fmt(factors.prefill_efficiency)}\n"
             f"fixed_s_per_layer = {_fmt(factors.fixed_s_per_layer)}\n"
-            f"prefill_kquant_factor = {_fmt(factors.prefill_kquant_factor)}\n"
+            + (f"prefill_fixed_s_per_layer = {_fmt(factors.prefill_fixed_s_per_layer)}\n"
+               if factors.prefill_fixed_s_per_layer is not None else "")
+            + f"prefill_kquant_factor = {_fmt(factors.prefill_kquant_factor)}\n"
             f"prefill_float_factor = {_fmt(factors.prefill_float_factor)}\n"
             f"decode_band = {_fmt(round(factors.decode_band, 3))}\n"
             f"prefill_band = {_fmt(round(factors.prefill_band, 3))}\n"

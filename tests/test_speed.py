@@ -232,6 +232,23 @@ def test_fixed_cost_adds_per_layer(catalog):
     assert 1 / b.decode_tokens_per_s - 1 / a.decode_tokens_per_s == pytest.approx(24 * 1e-4, rel=1e-6)
 
 
+def test_a_prompt_pays_its_own_per_layer_cost_in_each_micro_batch(catalog):
+    """prefill_fixed_s_per_layer adds n_layers × it per micro-batch of the prompt and leaves decode
+    alone; unset, a prompt pays the decode's fixed_s_per_layer (as before the prompt had its own).
+    SmolLM2-135M, 30 layers, a 1,024-token prompt in two 512-token micro-batches."""
+    model = catalog.model("smollm2-135m-instruct")
+    ftype = catalog.file_type("Q8_0")
+    w = Workload(context_tokens=2048, prompt_tokens=1024, output_tokens=1)
+    base = FACTORS.model_copy(update={"fixed_s_per_layer": 1e-5})
+    a = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, base)
+    b = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, base.model_copy(update={"prefill_fixed_s_per_layer": 2e-4}))
+    assert b.ttft_s - a.ttft_s == pytest.approx(2 * 30 * (2e-4 - 1e-5), rel=1e-6)
+    assert b.decode_tokens_per_s == a.decode_tokens_per_s
+    assert "+ 6 ms fixed per 512-token micro-batch (30 layers × 200 µs)" in b.prefill_basis
+    zero = estimate_speed(model, ftype, catalog.ggml_types, _device(catalog), w, base.model_copy(update={"fixed_s_per_layer": 0.0}))
+    assert zero.ttft_s == pytest.approx(a.ttft_s - 2 * 30 * 1e-5, rel=1e-6)
+
+
 def test_small_model_in_last_level_cache_reads_at_cache_speed(catalog):
     """With a measured cache bandwidth, a model that fits in the last-level cache is read at it;
     without one, no speed-up is assumed."""

@@ -21,6 +21,7 @@ FACTOR_LABELS: dict[str, tuple[str, float]] = {
     "decode_compute_efficiency": ("decode compute efficiency (share of peak FLOPS)", 1.0),
     "prefill_efficiency": ("prefill efficiency (share of peak FLOPS)", 1.0),
     "fixed_s_per_layer": ("fixed cost per layer per token (µs)", 1e6),
+    "prefill_fixed_s_per_layer": ("fixed cost per layer per prompt micro-batch (µs)", 1e6),
     "prefill_kquant_factor": ("prefill speed-up of K/IQ-quants (×)", 1.0),
     "prefill_float_factor": ("prefill speed-up of float weights (×)", 1.0),
     "decode_band": ("decode likely range (~80 %): value ×/÷", 1.0),

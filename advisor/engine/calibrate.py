@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
+from advisor.engine.core import FactorTerms
 from advisor.engine.evaluate import estimate_speed, for_measured_bandwidth, speed_candidate
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
 
@@ -44,7 +45,8 @@ PRIOR_LOG_SD = 1.0
 #: (~0.2–0.9), so its prior is tighter; the compute efficiencies vary more, and the fixed
 #: per-layer cost most: 15 µs (cpu-arm) to 176 µs (Metal) in the shipped fits and ~200 µs on the
 #: 2-vCPU VM of benchmarks/results/validation.md, ×13 apart, hence e² ≈ 7 for one standard deviation.
-PRIOR_LOG_SD_BY_PARAM = {"bw_efficiency": 0.5, "fixed_s_per_layer": 2.0, "decode_compute_efficiency": 1.0, "prefill_efficiency": 1.0,
+PRIOR_LOG_SD_BY_PARAM = {"bw_efficiency": 0.5, "fixed_s_per_layer": 2.0, "prefill_fixed_s_per_layer": 2.0,
+                         "decode_compute_efficiency": 1.0, "prefill_efficiency": 1.0,
                          "prefill_kquant_factor": 1.0, "prefill_float_factor": 1.0}
 
 #: z for a two-sided 80% band.
@@ -167,8 +169,9 @@ def fit(
     names = list(params)
     if not observations or not names:
         return FitResult(prior, 0, float("nan"), {}, ())
-    floor = {"fixed_s_per_layer": 1e-7}
-    x0 = np.array([math.log(max(getattr(prior, n), floor.get(n, 1e-6))) for n in names])
+    floor = {"fixed_s_per_layer": 1e-7, "prefill_fixed_s_per_layer": 1e-7}
+    start = {"prefill_fixed_s_per_layer": FactorTerms.of(prior).prefill_fixed_s_per_layer}  # None: the decode's
+    x0 = np.array([math.log(max(start.get(n, getattr(prior, n)), floor.get(n, 1e-6))) for n in names])
     sd = np.array([prior_log_sd or PRIOR_LOG_SD_BY_PARAM.get(n, PRIOR_LOG_SD) for n in names])
     y = np.array([math.log(o.value) for o in observations])
     w = np.sqrt(np.array([o.weight for o in observations]))

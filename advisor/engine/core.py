@@ -213,6 +213,7 @@ class FactorTerms:
     decode_compute_efficiency: Num
     prefill_efficiency: Num
     fixed_s_per_layer: Num
+    prefill_fixed_s_per_layer: Num  # PathFactors' own, else the decode's fixed_s_per_layer
     prefill_kquant_factor: Num
     prefill_float_factor: Num
     decode_band: Num
@@ -220,7 +221,8 @@ class FactorTerms:
 
     @classmethod
     def of(cls, f: PathFactors) -> "FactorTerms":
-        return cls(*(getattr(f, name) for name in _FACTOR_NAMES))
+        own = {"prefill_fixed_s_per_layer": f.fixed_s_per_layer if f.prefill_fixed_s_per_layer is None else f.prefill_fixed_s_per_layer}
+        return cls(*(own[name] if name in own else getattr(f, name) for name in _FACTOR_NAMES))
 
 
 _FACTOR_NAMES = tuple(g.name for g in fields(FactorTerms))
@@ -580,7 +582,7 @@ def _path_times(c: CandidateTerms, d: DeviceTerms, f: FactorTerms, workload: Wor
     bw_p = effective_bandwidth(peak, f.bw_efficiency, weight_read, d.llc_bytes, d.llc_gbs, cpu_side)
     p, p_comp, p_mem = prefill_seconds(
         workload.prompt_tokens, workload.n_ubatch, c.matmul_params, c.global_q_dims, c.swa_q_dims, c.window, weight_read,
-        bw_p, rate * f.prefill_efficiency * type_factor, c.n_layers, f.fixed_s_per_layer, c.vocab_flops, share,
+        bw_p, rate * f.prefill_efficiency * type_factor, c.n_layers, f.prefill_fixed_s_per_layer, c.vocab_flops, share,
         expert_bytes=c.expert_bytes, expert_fraction=c.expert_fraction)
     return t, t_mem, t_comp, t_fixed, p, p_comp, p_mem
 

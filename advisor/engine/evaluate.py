@@ -462,6 +462,9 @@ def _prefill_phrase(model: ModelSpec, workload: Workload, c: core.CandidateTerms
             "per prompt token + attention")
     if model.n_experts:
         text += ", the routed experts at their own GEMM efficiency"
+    if (fixed := float(d.main.prefill_fixed_s_per_layer)) > 0:
+        text += (f", + {model.n_layers * fixed * 1e3:.2g} ms fixed per {workload.n_ubatch}-token micro-batch "
+                 f"({model.n_layers} layers × {fixed * 1e6:.3g} µs)")
     if not compute_bound:
         text += f"; the weights, read once per {workload.n_ubatch}-token micro-batch, take longer"
     if d.on_gpu and gpu_fraction < 1.0:
