@@ -213,15 +213,15 @@ def _paragraph(text: str) -> str:
     return prose(text) if terminal_width() else text
 
 
-def _indented(text: str) -> str:
-    """A list item under a paragraph: indented two spaces; at a terminal, wrapped at its width with
-    the continuation lines indented four, a word (an id, a figure) never split."""
+def _indented(text: str, indent: str = "  ", hanging: str = "    ") -> str:
+    """A list item: ``indent`` first; at a terminal, wrapped at its width with the continuation
+    lines indented by ``hanging``, a word (an id, a figure) never split."""
     import textwrap
 
     width = terminal_width()
     if not width:
-        return f"  {text}"
-    return textwrap.fill(text, width=width, initial_indent="  ", subsequent_indent="    ",
+        return f"{indent}{text}"
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=hanging,
                          break_long_words=False, break_on_hyphens=False)
 
 
@@ -594,10 +594,10 @@ def _emit_what_if(variants: list[dict[str, Any]]) -> None:
         fit = sum(n["fits_device"] for n in v["newly_possible"])
         faster = (f"; {'all' if fit == len(names) else fit} of them fit {v['device']}'s memory too: the variant's faster "
                   f"memory ({v['bandwidth_gbs']:g} → {v['variant_bandwidth_gbs']:g} GB/s) makes them fast enough" if fit else "")
-        _emit(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}{faster}")
+        _emit(_indented(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}{faster}", "", "  "))
     idle = sorted({f"{v['device']} → {v['variant']}" for v in variants if not v["newly_possible"]})
     if idle:
-        _emit(f"No more models at this speed with: {'; '.join(idle)}")
+        _emit(_indented(f"No more models at this speed with: {'; '.join(idle)}", "", "  "))
     if not variants:
         _emit("What if: none of the listed devices has a larger-RAM variant among the profiles")
 

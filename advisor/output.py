@@ -247,7 +247,7 @@ def _pack(items: Sequence[str], width: int, indent: str) -> str:
 
 def _blocks(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str, width: int, heading: int) -> str:
     """The compact layout for a narrow terminal: one block per row."""
-    out = [title] if title else []
+    out = [_pack(title.split(" "), width, "")] if title else []
     for row in rows:
         head = "  ".join(_cell_text(row, k) for k, _ in columns[:heading] if _cell_text(row, k))
         out.append(head)

@@ -456,6 +456,7 @@ def test_a_full_disk_is_one_error_line(command):
     "args",
     [["recommend", "--ram", "4GB", "--top", "50"], ["devices"], ["models"], ["quants", "--all"],
      ["devices-for", "--model", "qwen3-1.7b", "--min-tps", "5", "--fleet", "100", "--top", "63"],
+     ["devices-for", "--model", "llama-3.2-3b-instruct", "--min-tps", "10", "--what-if", "--top", "5"],  # + its lines
      ["predict", "--model", "qwen3-1.7b", "--device", "raspberry-pi-5-8gb"],
      ["predict", "--model", "qwen3-4b", "--ram", "8GB", "--class", "phone", "--target", "android-app"]],  # + the target's line
 )
