@@ -150,13 +150,25 @@ def _spread(r: dict) -> str:
 FIRST_GUESS_S_PER_LAYER = 8e-6
 
 
+def _print_fit(obs: list, factors, catalog) -> None:
+    """Each run against ``factors`` and the median error."""
+    from advisor.engine.calibrate import predict
+
+    errors = []
+    for o in obs:
+        pred = predict(o, factors, catalog.ggml_types)
+        errors.append(abs(pred / o.value - 1))
+        print(f"  {o.label}: measured {o.value:.1f}, fitted {pred:.1f} ({pred / o.value - 1:+.0%})")
+    print(f"median |error| {statistics.median(errors):.0%}")
+
+
 def fit_fixed_cost() -> None:
     """Fit the cuda path's bandwidth efficiency and per-layer cost to the GPU's decode runs, from
     the first guess (the other factors: benchmarks/priors.toml), and print the fit and each run."""
     import published
     from advisor.api import load_device_file
     from advisor.catalog import load_catalog
-    from advisor.engine.calibrate import fit, predict
+    from advisor.engine.calibrate import fit
 
     catalog = load_catalog()
     bench_name, device_name, _, _ = RUNS["cuda"]
@@ -167,12 +179,7 @@ def fit_fixed_cost() -> None:
     f = result.factors
     print(f"{len(obs)} decode runs: bw_efficiency {f.bw_efficiency:.2f}, fixed_s_per_layer {f.fixed_s_per_layer * 1e6:.1f} us "
           f"(log-rmse {result.log_rmse:.3f})")
-    errors = []
-    for o in obs:
-        pred = predict(o, f, catalog.ggml_types)
-        errors.append(abs(pred / o.value - 1))
-        print(f"  {o.label}: measured {o.value:.1f}, fitted {pred:.1f} ({pred / o.value - 1:+.0%})")
-    print(f"median |error| {statistics.median(errors):.0%}")
+    _print_fit(obs, f, catalog)
 
 
 def fit_prefill_cost() -> None:
@@ -185,7 +192,7 @@ def fit_prefill_cost() -> None:
     import published
     from advisor.api import load_device_file
     from advisor.catalog import load_catalog
-    from advisor.engine.calibrate import Observation, fit, predict
+    from advisor.engine.calibrate import Observation, fit
 
     catalog = load_catalog()
     bench_name, device_name, _, _ = RUNS["cuda"]
@@ -203,12 +210,7 @@ def fit_prefill_cost() -> None:
     print(f"{len(obs)} prefill runs: prefill_fixed_s_per_layer {f.prefill_fixed_s_per_layer * 1e6:.1f} us, "
           f"prefill_efficiency {f.prefill_efficiency:.3f}, prefill_float_factor {f.prefill_float_factor:.2f} "
           f"(log-rmse {result.log_rmse:.3f})")
-    errors = []
-    for o in obs:
-        pred = predict(o, f, catalog.ggml_types)
-        errors.append(abs(pred / o.value - 1))
-        print(f"  {o.label}: measured {o.value:.1f}, fitted {pred:.1f} ({pred / o.value - 1:+.0%})")
-    print(f"median |error| {statistics.median(errors):.0%}")
+    _print_fit(obs, f, catalog)
 
 
 def main() -> None:
