@@ -389,10 +389,14 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
         _emit(dumps_json(data))
         return
     rows = _prediction_rows(data, est.load)
+    heading = f"{data['model_name']} {est.quant_id}{runtime_words(est)} on {device.name}"
     if fmt == "table":
-        _emit(f"{data['model_name']} {est.quant_id}{runtime_words(est)} on {device.name}")
+        _emit(heading)
         if deployment is not None:
             _emit(_paragraph(deployment_line(deployment)))
+    if fmt == "md":  # what the table is of, as recommend's Markdown says its device first
+        _emit(f"**{heading}**" + (f"\n\n{deployment_line(deployment)}" if deployment is not None else ""))
+        _emit("")  # a blank line before the table, which Markdown needs
     _emit(render_rows(rows, [("item", "item"), ("value", "value"), ("basis", "basis")], fmt, wrap=("value", "basis")))
 
 

@@ -838,6 +838,14 @@ def test_impossible_runtime_or_backend_is_bad_input(capsys, args, message):
     assert "closest misses" not in err and out == ""
 
 
+def test_predict_markdown_says_what_it_is_of(capsys):
+    """The Markdown table was the rows alone: no model, device or target anywhere in it."""
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--format", "md")
+    assert (code, out.split("\n")[:3]) == (0, ["**Qwen3 0.6B Q4_K_M on Google Pixel 8**", "", "| item | value | basis |"]), err
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--target", "android-app", "--format", "md")
+    assert code == 0 and out.split("\n")[2].startswith("Target Android app: ") and out.split("\n")[3:5] == ["", "| item | value | basis |"]
+
+
 # predict's --runtime takes the spellings recommend's takes (repeated, or a comma list), and one
 # runtime: 'mlc,llama.cpp' was "unknown runtime 'mlc,llama.cpp'; did you mean llama.cpp?"
 @pytest.mark.parametrize("runtime_args, first_line", [
