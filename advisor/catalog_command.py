@@ -20,7 +20,8 @@ def _emit(text: str) -> None:
 
 @click.group(invoke_without_command=True)
 @click.option("--family", default=None, help="Only this family.")
-@click.option("--license", "licenses", multiple=True, help="License classes (permissive, restricted, noncommercial, commercial).")
+@click.option("--license", "licenses", multiple=True,
+              help="Allowed license classes: permissive, restricted, noncommercial, commercial (= permissive+restricted), any.")
 @click.option("--max-params", default=None, type=positive_number(1e7), help="Largest size in billions of parameters.")
 @format_option
 @click.pass_context

@@ -301,6 +301,18 @@ def test_every_command_has_help():
                 assert sub.help and len(sub.help) > 10, (name, sub.name)
 
 
+def test_every_license_option_names_every_class_it_takes():
+    """'models --license' said four classes; 'any', which it takes and its error names, was missing."""
+    import click
+
+    ctx = click.Context(cli)
+    helps = {name: opt.help for name in cli.list_commands(ctx) for opt in cli.get_command(ctx, name).params
+             if isinstance(opt, click.Option) and "--license" in opt.opts}
+    assert {"models", "recommend", "tiers"} <= set(helps)
+    for name, text in helps.items():
+        assert all(word in text for word in ("permissive", "restricted", "noncommercial", "commercial", "any")), (name, text)
+
+
 def test_console_script_and_module_entry_points():
     for argv in ([sys.executable, "-m", "advisor", "recommend", "--ram", "4XB"],):
         proc = subprocess.run(argv, capture_output=True, text=True)
