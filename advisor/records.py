@@ -1382,9 +1382,10 @@ class Workload:
 REASON_KINDS: dict[str, str] = {
     "memory": "does not fit: value = memory needed, limit = usable memory [bytes]",
     "context": "value = context asked for, limit = the model's native context [tokens]",
-    "quality": "value = quality score, limit = the quality floor [0-100]",
-    "speed": "value = decode speed, limit = the minimum asked for [tokens/s]",
-    "ttft": "value = time to first token, limit = the maximum allowed [s]",
+    "quality": "value = quality score, limit = the quality floor [0-100]; second as for speed",
+    "speed": "value = decode speed (with the memory, when it does not fit), limit = the minimum asked for [tokens/s]; "
+             "second = the memory it needs when it does not fit either (UNFIT_SECOND) [bytes]",
+    "ttft": "value = time to first token, limit = the maximum allowed [s]; second as for speed",
     "license": "name = the license, category = its class; the class was not allowed",
     "family": "name = the model family, which was not asked for",
     "model": "the model was not among those asked for",
@@ -1403,9 +1404,13 @@ REASON_KINDS: dict[str, str] = {
     "browser": "name = the browser asked for, which does not run on this device; category = the browsers that do",
     "tier": "nothing that passes on the rest of its RAM tier passes on this device",
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
-    "download": "value = the download's bytes, limit = the most allowed [bytes]",
+    "download": "value = the download's bytes, limit = the most allowed [bytes]; second as for speed",
     "threads": "value = the threads asked for, limit = the CPU's hardware threads, which the estimate uses",
 }
+
+#: Reasons that may name, in ``second``, the memory a candidate needs when it does not fit either
+#: (``recommend`` rejects such a candidate for its farthest miss, which may be another limit).
+UNFIT_SECOND = frozenset({"speed", "ttft", "quality", "download"})
 
 #: Reasons that mean "not asked for" rather than "cannot run".
 FILTER_KINDS = frozenset({"license", "family", "model"})

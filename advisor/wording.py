@@ -81,7 +81,18 @@ def limit_id_text(lim: Any) -> str:
 
 def reason_text(r: Reason, *, context_option: str = "--context") -> str:
     """One reason as a phrase: ``too slow: 7.9 tok/s < 8 required``. ``context_option`` names
-    the input that sets the context (a CLI flag here, a requirements-file field in a report)."""
+    the input that sets the context (a CLI flag here, a requirements-file field in a report). A
+    candidate rejected for another limit that does not fit either says so: ``too slow: 2.9 tok/s
+    < 10 required, and it does not fit (needs 3.14 GiB)``."""
+    from advisor.records import UNFIT_SECOND
+
+    text = _reason_phrase(r, context_option)
+    if r.kind in UNFIT_SECOND and r.second is not None:
+        text += f", and it does not fit (needs {format_size(r.second)})"
+    return text
+
+
+def _reason_phrase(r: Reason, context_option: str) -> str:
     v, lim = r.value, r.limit
     if r.kind == "memory":
         assert v is not None and lim is not None

@@ -738,6 +738,7 @@ def test_a_model_a_little_short_of_memory_but_far_too_slow_is_a_speed_miss(capsy
     by_model = {(r["model"], r["quant"]): r for r in rejected}
     qwen = by_model[("qwen3-8b", "Q2_K")]
     assert qwen["reason"] == "speed" and qwen["figures"]["value"] < 50, qwen
+    assert qwen["detail"].endswith(", and it does not fit (needs 4.02 GiB)"), qwen  # the memory miss is said too
     speeds = [r["figures"]["value"] for r in rejected if r["reason"] == "speed"]
     assert rejected[0]["reason"] == "speed" and speeds == sorted(speeds, reverse=True)
 

@@ -11,7 +11,7 @@ from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
 from advisor.engine.evaluate import DeviceMemo, Staged, Tables, evaluate, finish, memory_shortfall, stage, unfit_speed
 from advisor.engine.runtimes import Variant
-from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, SpeedEstimate, Workload
+from advisor.records import UNFIT_SECOND, DeviceProfile, Estimate, FileType, ModelSpec, PathFactors, Reason, SpeedEstimate, Workload
 
 
 #: Soft speed target: about silent reading speed. 238 words/min for non-fiction (Brysbaert 2019,
@@ -223,7 +223,10 @@ def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, 
         first = memory_shortfall(est)
     else:
         return Rejection(model.id, est.quant_id, misses[0]) if misses else None
-    return Rejection(model.id, est.quant_id, max([first, *misses], key=lambda r: r.shortfall))
+    why = max([first, *misses], key=lambda r: r.shortfall)
+    if first.kind == "memory" and why.kind in UNFIT_SECOND:  # said too: it does not fit either
+        why = replace(why, second=float(est.memory.total_bytes))
+    return Rejection(model.id, est.quant_id, why)
 
 
 def _misses(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, tables: Tables | None, choice: Any,
