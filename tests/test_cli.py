@@ -1015,10 +1015,10 @@ def test_a_speed_miss_is_worded_in_plain_numbers(value, limit, text):
 # deployment target cannot run on this device (linux)", which named neither.
 @pytest.mark.parametrize("args, message", [
     (["predict", "--device", "raspberry-pi-5-8gb", "--model", "qwen3-0.6b", "--target", "ios-app"],
-     "Error: the iOS / iPadOS app target cannot run on Raspberry Pi 5 (8 GB) (a sbc running linux); targets for this "
+     "Error: the iOS / iPadOS app target cannot run on Raspberry Pi 5 (8 GB) (its OS: linux); targets for this "
      "device: Server / command line (server), Desktop app (desktop-app)"),
     (["recommend", "--device", "pixel-8", "--entitlement", "increased-memory"],
-     "Error: the iOS / iPadOS app target cannot run on Google Pixel 8 (a phone running android); targets for this "
+     "Error: the iOS / iPadOS app target cannot run on Google Pixel 8 (its OS: android); targets for this "
      "device: Server / command line (server), Android app (android-app), Browser tab (browser)"),
     (["recommend", "--device", "iphone-15-pro", "--target", "browser", "--browser", "chrome-android"],
      "Error: browser 'chrome-android' does not run on Apple iPhone 15 Pro; its browsers: Safari (iOS / iPadOS) (safari-ios)"),

@@ -35,7 +35,7 @@ def test_budget_becomes_the_usable_memory(catalog, target, device, entitlement, 
 @pytest.mark.parametrize(
     ("target", "device", "kw", "message"),
     [
-        ("ios-app", "raspberry-pi-5-8gb", {}, "the iOS / iPadOS app target cannot run on Raspberry Pi 5 (8 GB) (a sbc running "
+        ("ios-app", "raspberry-pi-5-8gb", {}, "the iOS / iPadOS app target cannot run on Raspberry Pi 5 (8 GB) (its OS: "
                                               "linux); targets for this device: Server / command line (server), Desktop app "
                                               "(desktop-app)"),
         ("android-app", "galaxy-s24-ultra", {"entitlement": True}, "target android-app has no memory entitlement"),

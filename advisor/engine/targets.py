@@ -52,7 +52,7 @@ def deploy(target: Any, device: DeviceProfile, *, entitlement: bool = False, bro
     if not target.hosts(device):
         able = [t for t in targets if t.hosts(device)]
         raise BadInputError(
-            f"the {target.name} target cannot run on {device.name} (a {device.device_class} running {'/'.join(device.platforms)}); "
+            f"the {target.name} target cannot run on {device.name} (its OS: {'/'.join(device.platforms)}); "
             + (f"targets for this device: {_choices(able)}" if able else "it hosts no target"), reason=not_hosted(device))
     browser = None
     if browser_id is not None and not target.browsers:
