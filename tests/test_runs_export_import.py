@@ -243,3 +243,12 @@ def test_a_backup_calibrated_before_this_machine_is_profiled_applies_once_the_sa
     out, err = capsys.readouterr()
     assert "another version of the engine" not in err
     assert "calibrated from 1 run on this device" in json.loads(out)["speed"]["basis"]  # the tg row (the pp row is stored as noisy)
+
+
+def test_runs_list_says_which_speed_each_predicted_column_is(capsys, monkeypatch, exported):
+    """Two columns were headed 'predicted', and the note said 'left out: …, predicted, predicted'."""
+    assert main(["runs", "list", "--format", "md"]) == 0
+    assert "| decode tok/s | predicted decode | prefill tok/s | predicted prefill |" in capsys.readouterr().out
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["runs", "list"]) == 0
+    assert "(left out at 120 columns: synthetic, source, predicted prefill, predicted decode;" in capsys.readouterr().out

@@ -219,7 +219,7 @@ def runs() -> None:
 
 RUN_COLUMNS = [("id", "id"), ("created_at", "when"), ("source", "source"), ("status", "status"), ("device_id", "device"),
                ("model_id", "model"), ("quant", "quant"), ("synthetic", "synthetic"), ("decode", "decode tok/s"),
-               ("predicted_decode", "predicted"), ("prefill", "prefill tok/s"), ("predicted_prefill", "predicted")]
+               ("predicted_decode", "predicted decode"), ("prefill", "prefill tok/s"), ("predicted_prefill", "predicted prefill")]
 
 
 def _run_row(r: Any) -> dict[str, Any]:
