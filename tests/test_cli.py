@@ -301,6 +301,20 @@ def test_every_command_has_help():
                 assert sub.help and len(sub.help) > 10, (name, sub.name)
 
 
+def test_every_option_has_help():
+    """`runs list --device`, `--model`, `--status` and `--format`, `runs export --format`, `validate
+    --format` and `profile --format` had none: --help listed them bare."""
+    import click
+
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        subs = command.commands.values() if isinstance(command, click.Group) else [command]
+        for sub in subs:
+            bare = [p.opts[-1] for p in sub.params if isinstance(p, click.Option) and not p.help]
+            assert bare == [], (name, sub.name)
+
+
 def test_every_license_option_names_every_class_it_takes():
     """'models --license' said four classes; 'any', which it takes and its error names, was missing."""
     import click

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from advisor.errors import BadInputError
-from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, number_in, positive_int
+from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, format_option, number_in, positive_int
 from advisor.output import FORMATS, dumps_json, render_rows
 from advisor.units import format_seconds, format_size
 from advisor.wording import tps
@@ -42,7 +42,8 @@ def _fmt_value(v: float | None, unit: str) -> str:
 @click.command()
 @click.option("--seconds", default=3.0, show_default=True, type=number_in(0.5, 60), help="Benchmark duration.")
 @click.option("--no-write", is_flag=True, help="Print the profile without saving it.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "toml"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "toml"]), default="table", show_default=True,
+              help="A table, or the profile itself as JSON or TOML (the file --device local reads).")
 def profile(seconds: float, no_write: bool, fmt: str) -> None:
     """Profile this machine: RAM, CPU, caches, GPUs, board and container limits, plus measured
     memory bandwidth and compute. Saved as a device profile usable with --device local."""
@@ -97,7 +98,7 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
 @click.option("--runtime", "runtime_id", default=None, metavar="NAME",
               help="Validate another runtime that runs here (mlx, ort-genai) on a twin its own converter builds; "
                    "--quant is then its format (e.g. 4bit, int4).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@format_option
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
              threads: int | None, repeats: int, kv_cache: str, flash_attn: str, force: bool, page_cache: str, timeout: float,
              runtime_id: str | None) -> None:
@@ -257,12 +258,13 @@ TABLE_RUNS = 200
 
 
 @runs.command("list")
-@click.option("--device", default=None)
-@click.option("--model", default=None)
-@click.option("--status", default=None, type=click.Choice(["ok", "noisy", "crashed", "timeout", "refused", "failed"]))
+@click.option("--device", default=None, help="Only the runs on this device id (as the device column shows it).")
+@click.option("--model", default=None, help="Only the runs of this catalog model id.")
+@click.option("--status", default=None, type=click.Choice(["ok", "noisy", "crashed", "timeout", "refused", "failed"]),
+              help="Only the runs with this outcome.")
 @click.option("--limit", default=None, type=positive_int(1_000_000),
               help=f"At most this many runs (default: all; the table shows the latest {TABLE_RUNS:,}).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@format_option
 def runs_list(device: str | None, model: str | None, status: str | None, limit: int | None, fmt: str) -> None:
     """List recorded runs."""
     from advisor.store import list_runs
@@ -306,7 +308,8 @@ def runs_show(run_id: int) -> None:
 
 
 @runs.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="csv: a row per run, each figure and setting a column; json: with each run's device profile, as 'runs import' reads it.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def runs_export(fmt: str, output: str | None, force: bool) -> None:
