@@ -1175,13 +1175,17 @@ class BrowserPlatform(Record):
     verified: bool
 
 
+#: A budget that is the device profile's own usable memory (MemoryRule "profile"), as worded.
+PROFILE_BUDGET_RULE = "the device profile's usable memory"
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryBudget:
     """Memory one model process may use under a target on a device, and why."""
 
     bytes: int
     basis: str
-    rule: str  # e.g. "published: iPhone 13 Pro (6 GB) with entitlement", "50% of RAM", "profile memory.usable"
+    rule: str  # e.g. "published: iPhone 13 Pro (6 GB) with entitlement", "50% of RAM", PROFILE_BUDGET_RULE
     source: str
     note: str = ""
 
@@ -1240,8 +1244,8 @@ class Target(Record):
         if entitlement and not m.entitlement:
             raise BadInputError(f"target {self.id} has no memory entitlement; drop the entitlement or use ios-app")
         if m.rule == "profile":
-            budget = MemoryBudget(device.memory.usable, device.memory.usable_basis, "profile memory.usable",
-                                  f"device profile {device.id}", device.memory.usable_note)
+            budget = MemoryBudget(device.memory.usable, device.memory.usable_basis, PROFILE_BUDGET_RULE,
+                                  f"the profile of {device.name}", device.memory.usable_note)
         else:
             budget = self._fraction_budget(device, entitlement)
         if browser is not None and browser.tab_memory_limit is not None and browser.tab_memory_limit < budget.bytes:

@@ -24,9 +24,9 @@ def test_targets_present_with_sources(catalog):
 
 # (target, device, entitlement, expected bytes, expected rule text)
 BUDGETS = [
-    ("server", "raspberry-pi-5-8gb", False, None, "profile memory.usable"),
-    ("server", "iphone-16-pro", False, 3.0e9, "profile memory.usable"),
-    ("desktop-app", "macbook-air-m2-16gb", False, None, "profile memory.usable"),
+    ("server", "raspberry-pi-5-8gb", False, None, "the device profile's usable memory"),
+    ("server", "iphone-16-pro", False, 3.0e9, "the device profile's usable memory"),
+    ("desktop-app", "macbook-air-m2-16gb", False, None, "the device profile's usable memory"),
     # iPhone 15 Pro: ≈ 3 GB → 6 GB (rtabmap PR #1446)
     ("ios-app", "iphone-15-pro", False, 3.0e9, "published: iPhone 15 Pro (8 GB), without the entitlement (unverified)"),
     ("ios-app", "iphone-15-pro", True, 6.0e9, "published: iPhone 15 Pro (8 GB), with the entitlement (unverified)"),
@@ -55,8 +55,8 @@ def test_memory_budget(catalog, target_id, device_id, entitlement, expected, rul
 @pytest.mark.parametrize("device_id,browser_id,expected,rule", [
     # iOS Safari: WebContent process ≈ 1.5 GB (WebKit PR #49472)
     ("iphone-16-pro", "safari-ios", int(1.5e9), "Safari (iOS / iPadOS) tab limit"),
-    ("macbook-air-m2-16gb", "chrome-desktop", None, "profile memory.usable"),
-    ("pixel-8", "chrome-android", None, "profile memory.usable"),
+    ("macbook-air-m2-16gb", "chrome-desktop", None, "the device profile's usable memory"),
+    ("pixel-8", "chrome-android", None, "the device profile's usable memory"),
 ])
 @pytest.mark.catalog_data
 def test_browser_budget_is_capped_by_the_tab_limit(catalog, device_id, browser_id, expected, rule):

@@ -92,9 +92,8 @@ def target_line(dep: Any) -> str:
     from advisor.units import format_size
 
     b = dep.budget
-    rule = b.rule.replace("profile memory.usable", "the device profile's usable memory")
     text = (f"**Target: {dep.target.name}** — {format_size(dep.device.memory.usable)} for the model on {dep.device.name} "
-            f"({rule}; basis: {b.basis}; {b.source})")
+            f"({b.rule}; basis: {b.basis}; {b.source})")
     if dep.browser is not None:
         br = dep.browser
         gpu = "WebGPU" if br.webgpu_for(dep.device) else "no WebGPU (WebAssembly only)"
