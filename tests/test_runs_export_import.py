@@ -252,3 +252,12 @@ def test_runs_list_says_which_speed_each_predicted_column_is(capsys, monkeypatch
     monkeypatch.setenv("COLUMNS", "120")
     assert main(["runs", "list"]) == 0
     assert "(left out at 120 columns: synthetic, source, predicted prefill, predicted decode;" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["show", "abc"], ["show", "1.5"], ["show", "0"], ["exclude", "1", "abc"], ["include", "#2"]])
+def test_a_bad_run_id_is_refused_naming_a_run_id(capsys, args, exported):
+    """It said "give e.g. 512", the example of a token count."""
+    assert main(["runs", *args]) == 1
+    value = args[-1]
+    assert capsys.readouterr().err == (f"Error: '{value}' is not a run id; give a number from the id column of "
+                                       "'advisor runs list', e.g. 1\n")

@@ -252,6 +252,21 @@ def _run_dict(r: Any, *, profile: bool = False) -> dict[str, Any]:
     return d
 
 
+class _RunId(click.ParamType):
+    """A run's id as 'runs list' shows it: a whole number from 1 (the token counts' 'give e.g. 512'
+    did not fit a run)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not (value.strip().isdecimal() and int(value) > 0):
+            raise BadInputError(f"{value!r} is not a run id; give a number from the id column of 'advisor runs list', e.g. 1")
+        return positive_int(10**12, what="run id").convert(value, param, ctx)
+
+
+RUN_ID = _RunId()
+
+
 #: Runs ``runs list`` shows in a table without --limit: the latest (a terminal table of 8,000 runs
 #: took 4 s to draw and scrolls out of sight; CSV and JSON list them all).
 TABLE_RUNS = 200
@@ -297,7 +312,7 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
 
 
 @runs.command("show")
-@click.argument("run_id", type=positive_int(10**12, what="run id"))
+@click.argument("run_id", type=RUN_ID)
 def runs_show(run_id: int) -> None:
     """Show one run in full (JSON)."""
     from dataclasses import asdict
@@ -344,7 +359,7 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
 
 
 @runs.command("exclude")
-@click.argument("run_ids", nargs=-1, required=True, type=positive_int(10**12, what="run id"))
+@click.argument("run_ids", nargs=-1, required=True, type=RUN_ID)
 @click.option("--reason", default="excluded by its owner", show_default=True, help="Why (shown by calibrate and runs show).")
 def runs_exclude(run_ids: tuple[int, ...], reason: str) -> None:
     """Leave runs out of calibration (a run you know is wrong: a busy machine, the wrong device or
@@ -365,7 +380,7 @@ def _these_runs(ids: list[int]) -> str:
 
 
 @runs.command("include")
-@click.argument("run_ids", nargs=-1, required=True, type=positive_int(10**12, what="run id"))
+@click.argument("run_ids", nargs=-1, required=True, type=RUN_ID)
 def runs_include(run_ids: tuple[int, ...]) -> None:
     """Fit runs left out with 'advisor runs exclude' again."""
     from advisor.store import set_excluded
