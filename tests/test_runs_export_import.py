@@ -261,3 +261,15 @@ def test_a_bad_run_id_is_refused_naming_a_run_id(capsys, args, exported):
     value = args[-1]
     assert capsys.readouterr().err == (f"Error: '{value}' is not a run id; give a number from the id column of "
                                        "'advisor runs list', e.g. 1\n")
+
+
+@pytest.mark.parametrize("args", [["export"], ["list", "--format", "csv"]])
+def test_csv_leaves_a_figure_a_run_lacks_empty(capsys, exported, args):
+    """As every CSV the tool writes (output.csv_cell); it wrote the table's "-". The pp row has no
+    decode speed, the tg row no prefill speed."""
+    import csv
+
+    assert main(["runs", *args]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [(r["decode"], r["prefill"]) for r in rows] == [("", "269"), ("33.2", "")]
+    assert all(r["predicted_decode"] and r["predicted_prefill"] for r in rows)

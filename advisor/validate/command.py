@@ -223,9 +223,11 @@ RUN_COLUMNS = [("id", "id"), ("created_at", "when"), ("source", "source"), ("sta
                ("predicted_decode", "predicted decode"), ("prefill", "prefill tok/s"), ("predicted_prefill", "predicted prefill")]
 
 
-def _run_row(r: Any) -> dict[str, Any]:
-    def num(v: Any) -> str:
-        return tps(v)
+def _run_row(r: Any, *, missing: str | None = "-") -> dict[str, Any]:
+    """A run as a listing's row; a figure it lacks is ``missing`` ("-" in a table, None, an empty
+    cell, in CSV: output.csv_cell)."""
+    def num(v: Any) -> str | None:
+        return missing if v is None else tps(v)
 
     return {"id": r.id, "created_at": r.created_at, "source": r.source, "status": r.status, "device_id": r.device_id,
             "model_id": r.model_id, "quant": r.quant, "synthetic": "yes" if r.synthetic else "no",
@@ -297,7 +299,7 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
         else:
             _emit("No runs recorded yet; measure one with 'advisor validate' or import llama-bench output with 'advisor runs import'")
         return
-    rows = [_run_row(r) for r in found]
+    rows = [_run_row(r, missing=None if fmt == "csv" else "-") for r in found]
     if fmt == "table":
         for row in rows:
             row["created_at"] = _when(row["created_at"])
@@ -340,7 +342,7 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
     else:
         rows = []
         for r in found:
-            row = _run_row(r)
+            row = _run_row(r, missing=None)
             row.update({f"measured_{k}": v for k, v in r.measured.items() if not isinstance(v, (dict, list))})
             row.update({f"predicted_{k}": v for k, v in r.predicted.items() if not isinstance(v, (dict, list))})
             row.update({f"setting_{k}": v for k, v in r.settings.items()})
