@@ -1,5 +1,5 @@
 """``advisor validate --runtime NAME``: a runtime other than llama.cpp run for real on this machine
-(MLX's CPU build, ONNX Runtime GenAI), on a synthetic twin its own converter built
+(MLX's CPU build, ONNX Runtime GenAI, ExecuTorch's XNNPACK), on a synthetic twin its own converter built
 (``advisor.validate.runtimes``), compared with the engine's prediction for that runtime × format:
 weight bytes tensor by tensor, KV cache, peak resident memory, prefill and decode speed. The run
 is recorded in the store (it is never fitted into llama.cpp's calibration: ``run_exclusion``).
@@ -50,7 +50,9 @@ def validate_runtime(runtime_id: str, model_id: str, fmt_name: str, *, device: D
     model = catalog.model(model_id)
     mod = runtime_module(runtime.id)
     mod.check_format(fmt_name)  # the twin builder's own list, with its error
-    variant = resolve_variant(catalog, device, runtime.id, fmt_name, "cpu")
+    # the twins run on the CPU: the runtime's CPU backend (MLX's and ORT's "cpu", ExecuTorch's "xnnpack")
+    cpu = next((b.id for b in runtime.usable_backends(device) if b.kind == "cpu"), "cpu")
+    variant = resolve_variant(catalog, device, runtime.id, fmt_name, cpu)
     settings = MeasureSettings(prompt_tokens=prompt_tokens, output_tokens=output_tokens, repeats=repeats)
     if record is None:
         if progress:
