@@ -1,4 +1,4 @@
-"""`advisor validate --runtime`: a recorded twin measurement (MLX / ORT GenAI on this machine, made
+"""`advisor validate --runtime`: a recorded twin measurement (MLX / ORT GenAI / ExecuTorch on this machine, made
 by benchmarks/runtime_twins.py) compared with the engine's prediction and stored — the runtime
 need not be installed to check the comparison and the record; a real run is in
 tests/test_runtime_twins.py (skipped without the runtime)."""
@@ -33,8 +33,27 @@ def test_recorded_twin_compared_and_stored(catalog, tmp_path, name):
     assert run_exclusion(run, catalog).startswith(f"a {runtime} run")
 
 
+def test_recorded_executorch_twin_runs_on_xnnpack(catalog, tmp_path):
+    """ExecuTorch's CPU backend is XNNPACK: the comparison uses that variant; its weights differ
+    from the .pte's (tests/test_runtime_memory.py: EXECUTORCH_GAPS), its KV cache does not."""
+    record = json.loads((DATA / "executorch--qwen2.5-0.5b-instruct--8da4w.json").read_text())
+    db = tmp_path / "runs.db"
+    r = validate_runtime("executorch", "qwen2.5-0.5b-instruct", "8da4w", device=catalog.device("laptop-ryzen-7-7840u-16gb"),
+                         catalog=catalog, db=db, record=record, prompt_tokens=record["settings"]["prompt_tokens"],
+                         output_tokens=record["settings"]["output_tokens"])
+    by_name = {c.name: c for c in r.comparisons}
+    assert by_name["weights (Σ tensor bytes)"].measured == sum(t["nbytes"] for t in record["layout"])
+    assert by_name["weights (Σ tensor bytes)"].error_pct == pytest.approx(0.95, abs=0.01)  # bf16 scales, fp32 predicted
+    assert by_name["KV cache"].predicted == by_name["KV cache"].measured == record["measured"]["kv_cache_bytes"]
+    (run,) = list_runs(path=db)
+    assert run.backend == "executorch:xnnpack" and run.settings["backend"] == "xnnpack"
+    samples = record["measured"]["decode_tokens_per_s"]["samples"]
+    assert run.status == ("noisy" if max(samples) > 1.5 * min(samples) else "ok")  # this record: a busy machine
+    assert run_exclusion(run, catalog)  # never fitted
+
+
 def test_runtime_without_a_local_twin_is_one_clear_error(catalog, tmp_path):
     from advisor.errors import BadInputError
 
-    with pytest.raises(BadInputError, match="no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai"):
+    with pytest.raises(BadInputError, match="no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch$"):
         validate_runtime("mlc", "qwen3-0.6b", "q4f16_1", device=catalog.device("pixel-8"), catalog=catalog, db=tmp_path / "r.db")
