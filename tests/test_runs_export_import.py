@@ -273,3 +273,12 @@ def test_csv_leaves_a_figure_a_run_lacks_empty(capsys, exported, args):
     rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     assert [(r["decode"], r["prefill"]) for r in rows] == [("", "269"), ("33.2", "")]
     assert all(r["predicted_decode"] and r["predicted_prefill"] for r in rows)
+
+
+def test_calibrate_on_a_narrow_terminal_heads_each_block_with_its_scope_and_id_once(capsys, monkeypatch, exported):
+    """Each block read 'device', then 'device / path: intel-nuc-…' on the next line."""
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["calibrate", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines.count(f"device  {DEVICE}") == 2 and "path  cpu-x86" in lines  # the calibrations, the effect
+    assert not any("device / path" in line for line in lines)

@@ -497,7 +497,8 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
     _emit(render_rows(rows, [("scope", "scope"), ("key", "device / path"), ("runs", "runs"), ("devices", "devices"),
                              ("bw_efficiency", "bw eff"), ("fixed_us_per_layer", "µs/layer"), ("prefill_efficiency", "prefill eff"),
                              ("decode_mdape", "decode error shipped → fit"), ("prefill_mdape", "prefill error shipped → fit"),
-                             ("heldout", "held-out error shipped → fit"), ("decision", "decision")], fmt, title=title))
+                             ("heldout", "held-out error shipped → fit"), ("decision", "decision")], fmt, title=title,
+                      heading=2))
     if fmt == "csv":  # one table per CSV stream: the calibrations (JSON carries the effects and the runs left out)
         return
     if effects:
@@ -505,7 +506,7 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
         _emit(render_rows(effects, [("scope", "scope"), ("key", "device / path"), ("device", "device"), ("combination", "model quant"),
                                     ("decode_before_tokens_per_s", "decode tok/s now"), ("decode_after_tokens_per_s", "after"),
                                     ("change", "change"), ("band", "decode band")], fmt,
-                          title="Effect on predictions (context 4,096, prompt 512, output 256)"))
+                          title="Effect on predictions (context 4,096, prompt 512, output 256)", heading=2))
     if excluded:
         _emit("")
         _emit(render_rows(excluded, [("run", "run"), ("device", "device"), ("reason", "not fitted because")], fmt,
