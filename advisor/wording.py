@@ -51,9 +51,10 @@ def peers_text(speeds: Sequence[tuple[Any, float]], model_id: str, quant_id: str
     first, rest = speeds[0], speeds[1:]
     # the slowest for this file (evaluate.finish): not always the device whose memory and GPU the
     # RAM-only device takes (the slowest over llama.cpp's reference files)
-    text = (f"Speed figures are those of {first[0].name}, the slowest for this file of {len(speeds)} "
-            f"catalog devices with {format_size(first[0].memory.ram, precision=0)} RAM: {model_id} {quant_id} decodes at "
-            f"{tps(first[1])} tok/s there")
+    ram = format_size(first[0].memory.ram, precision=0)
+    which = (f"the only catalog device with {ram} RAM that runs this file" if len(speeds) == 1 else
+             f"the slowest for this file of {len(speeds)} catalog devices with {ram} RAM")
+    text = f"Speed figures are those of {first[0].name}, {which}: {model_id} {quant_id} decodes at {tps(first[1])} tok/s there"
     if rest:
         text += "; on the others " + ", ".join(f"{d.name} {tps(v)}" for d, v in rest) + " tok/s"
     return text + "."

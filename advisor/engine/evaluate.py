@@ -609,7 +609,8 @@ def generic_device(
     else:
         usable = int(ram_bytes * GENERIC_USABLE_FRACTION)
         usable_note = f"{GENERIC_USABLE_FRACTION:.0%} of RAM (assumption: OS and other apps take the rest)"
-    label = device_class or ("device" if slowest.gpu_usable else "CPU-only device")
+    # not "CPU-only" after the slowest: the peers that run a candidate set its speed, on their GPUs too
+    label = device_class or "device"
     note = (
         f"speed of the slowest, file by file, of the {len(peers)} catalog devices with {peer_size} RAM"
         + (f" ({device_class})" if device_class and slowest.device_class == device_class else "")
