@@ -282,3 +282,23 @@ def test_calibrate_on_a_narrow_terminal_heads_each_block_with_its_scope_and_id_o
     lines = capsys.readouterr().out.splitlines()
     assert lines.count(f"device  {DEVICE}") == 2 and "path  cpu-x86" in lines  # the calibrations, the effect
     assert not any("device / path" in line for line in lines)
+
+
+def test_one_run_is_said_to_be_one(capsys, tmp_path, monkeypatch):
+    """It was '1 runs', 'wrote 1 runs', 'stored already (runs 1)' and 'removed 1 stored calibrations'."""
+    _home(monkeypatch, tmp_path / "a")
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(json.loads((DATA / "smollm2-135m-q4_k_m.json").read_text())[1:]))  # the tg row
+    args = ["runs", "import", str(one), "--device", DEVICE, "--model", "smollm2-135m-instruct"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert capsys.readouterr().out == f"nothing imported: every row of {one} is stored already (run 1)\n"
+    assert main(["runs", "list", "--format", "md"]) == 0
+    assert capsys.readouterr().out.startswith("### 1 run\n")
+    assert main(["runs", "export", "-o", str(tmp_path / "runs.csv")]) == 0
+    assert capsys.readouterr().err == f"wrote 1 run to {tmp_path / 'runs.csv'}\n"
+    assert main(["calibrate"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", "--reset", "--device", DEVICE]) == 0
+    assert capsys.readouterr().out.startswith(f"removed 1 stored calibration of device '{DEVICE}';")

@@ -15,7 +15,7 @@ from advisor.errors import BadInputError
 from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, format_option, number_in, positive_int
 from advisor.output import FORMATS, dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import tps
+from advisor.wording import plural, tps
 
 
 def _emit(text: str) -> None:
@@ -303,7 +303,7 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
     if fmt == "table":
         for row in rows:
             row["created_at"] = _when(row["created_at"])
-    title = (f"{len(found)} runs" if len(found) == len(matching) else
+    title = (plural(len(found), "run") if len(found) == len(matching) else
              f"the latest {len(found):,} of {len(matching):,} runs" if latest else f"{len(found)} of {len(matching)} runs")
     _emit(render_rows(rows, RUN_COLUMNS + [("error", "error")], fmt, title=title, wrap=("error",),
                       optional=("synthetic", "source", "predicted_prefill", "predicted_decode", "prefill", "status")))
@@ -357,7 +357,7 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
     from advisor.output import write_atomic
 
     path = write_atomic(output, text.encode("utf-8"), force=force)
-    _say(f"wrote {len(found)} runs to {path}")
+    _say(f"wrote {plural(len(found), 'run')} to {path}")
 
 
 @runs.command("exclude")
@@ -408,10 +408,10 @@ def runs_import(file: str, device_id: str | None, device_file: str | None, model
     exported = isinstance(done, ExportImported)
     items = "runs" if exported else "rows"
     stored = ", ".join(str(run_id) for _, run_id in done.copies)
-    if not done.ids:
-        _emit(f"nothing imported: every {items[:-1]} of {file} is stored already (runs {stored})")
-        return
     one = len(done.copies) == 1
+    if not done.ids:
+        _emit(f"nothing imported: every {items[:-1]} of {file} is stored already (run{'' if one else 's'} {stored})")
+        return
     _emit(f"imported {len(done.ids)} {'run' if exported else 'measurement'}{'' if len(done.ids) == 1 else 's'} as "
           f"run{'' if len(done.ids) == 1 else 's'} {', '.join(map(str, done.ids))}"
           + (f"; {len(done.copies)} {items[:-1] if one else items} {'was' if one else 'were'} stored already "
@@ -457,7 +457,7 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
         paths = sorted(k for k, (_, st) in latest_calibrations("path").items() if st.get("applied", True)) if device_id else []
         tail = (f"; it now follows its path's calibration from runs ({', '.join(paths)}) where one applies — "
                 "'advisor calibrate --reset' removes those too") if paths else "; predictions use the shipped factors (catalog/calibration.toml)"
-        _emit(f"removed {n} stored calibrations of {what}{tail}")
+        _emit(f"removed {plural(n, 'stored calibration')} of {what}{tail}")
         return
     report = run_calibration(device_id=device_id, dry_run=dry_run)
 
