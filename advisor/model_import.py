@@ -501,7 +501,8 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
     tied = defaults["tie_word_embeddings"] if tied is None else tied
     attn_bias = cfg.get("attention_bias")
     attn_bias = defaults.get("_attn_bias", False) if attn_bias is None else attn_bias
-    name = _name(str(cfg.get("_name_or_path") or "").rstrip("/")) or path.parent.name or path.stem
+    # a relative "config.json" has the parent "." (no name): the folder it is in, resolved
+    name = _name(str(cfg.get("_name_or_path") or "").rstrip("/")) or path.resolve().parent.name or path.stem
     fields: dict[str, Any] = dict(
         id=_slug(str(name).split("/")[-1]), name=str(name).split("/")[-1], family=model_type, publisher="unknown",
         hf_repo=str(name) if "/" in str(name) else "", gguf_arch=arch, license="unknown (not in config.json)",

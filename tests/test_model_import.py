@@ -447,6 +447,17 @@ def test_control_characters_in_a_name_are_not_printed(tmp_path, catalog):
     assert model.name.startswith("tiny[2Jmoexx") and len(model.name) == 120 and model.name.endswith("…")
 
 
+def test_a_config_without_its_repo_name_takes_its_folders_name(tmp_path, monkeypatch):
+    """A config.json named as a relative path (``advisor models add config.json`` in its folder)
+    was named "config" after the file: its parent "." has no name."""
+    folder = tmp_path / "my-qwen3-moe"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({k: v for k, v in QWEN3_30B.items() if k != "_name_or_path"}))
+    monkeypatch.chdir(folder)
+    model = model_from_hf_config("config.json")
+    assert (model.id, model.name) == ("my-qwen3-moe", "my-qwen3-moe")
+
+
 def test_models_add_stores_the_model_under_advisor_home(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
     from advisor.catalog import _load
