@@ -193,10 +193,11 @@ def test_int4_weights_with_int8_activations_prefill_at_the_int4_gemm_rate(cat, d
     assert int4_gemm_speedup(device) == speedup
     est = {q: api.run_predict("llama-3.2-1b-instruct", q, device, Workload(), cat, runtime_id="executorch")
            for q in ("8da4w-g256", "4w")}
-    assert est["8da4w-g256"].memory.weights_bytes == est["4w"].memory.weights_bytes
+    # the same int4 groups; XNNPACK's 8da4w writes their scales in bf16 (measured), 4w's stay fp32
+    assert est["8da4w-g256"].memory.weights_bytes == pytest.approx(est["4w"].memory.weights_bytes, rel=0.01)
     fast, slow = est["8da4w-g256"].speed, est["4w"].speed
     assert fast.prefill_tokens_per_s / slow.prefill_tokens_per_s == pytest.approx(speedup, rel=0.03)
-    assert fast.decode_tokens_per_s == pytest.approx(slow.decode_tokens_per_s)
+    assert fast.decode_tokens_per_s == pytest.approx(slow.decode_tokens_per_s, rel=0.01)
 
 
 def test_int8_weights_and_the_gpu_keep_their_rate(cat):

@@ -5,9 +5,12 @@
 * ``token_embd.weight`` → the format's embedding storage;
 * ``output.weight`` (untied lm_head) → its output storage; a tied model's shared matrix is stored
   as the embedding, as the output, or twice ("both": ExecuTorch recipes keep an int8 copy of each);
-* every other matrix → the linear storage (``MatMulNBits``, ``QuantizedLinear``, …), unless its
-  input dimension is not a multiple of the group and the runtime leaves such matrices unquantized
-  (MLX ``quantize_model``'s predicate);
+* every other matrix → the linear storage (``MatMulNBits``, ``QuantizedLinear``, …);
+* a matrix of any of these roles whose input dimension is not a multiple of its storage's group
+  stays in the ``other`` storage (the model dtype) where the runtime leaves such matrices
+  unquantized (``indivisible = "unquantized"``: MLX ``quantize_model``'s predicate, ExecuTorch
+  quantize.py's ``filter_fn`` — the output projection included: SmolLM2's 576-wide lm_head stays
+  fp32 at group 128, measured on ExecuTorch's own .pte);
 * 1-D tensors (norms, biases) → the format's ``other`` storage (model dtype).
 
 Bytes per tensor are ``TensorQuant.tensor_bytes(rows, cols)`` (data bits + one scale/zero per
@@ -52,16 +55,13 @@ def tensor_role(t: Tensor) -> str:
 
 
 def _storage(fmt: FormatLayout, role: str, cols: int) -> TensorStorage:
-    if role == "embedding":
-        return fmt.embedding_quant
-    if role == "output":
-        return fmt.output_quant
     if role == "other":
         return fmt.other
-    group = fmt.linear.group
+    storage = {"embedding": fmt.embedding_quant, "output": fmt.output_quant}.get(role, fmt.linear)
+    group = storage.group
     if fmt.indivisible == "unquantized" and isinstance(group, int) and group > 0 and cols % group:
         return fmt.other
-    return fmt.linear
+    return storage
 
 
 def per_tensor_bytes(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bool) -> list[tuple[Tensor, str, int]]:
@@ -73,7 +73,7 @@ def per_tensor_bytes(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bo
         rows = t.n_elements // cols
         role = tensor_role(t)
         if role == "embedding" and tied and fmt.tied in ("output", "both"):
-            out.append((Tensor("output.weight", t.shape, None), "output", fmt.output_quant.tensor_bytes(rows, cols)))
+            out.append((Tensor("output.weight", t.shape, None), "output", _storage(fmt, "output", cols).tensor_bytes(rows, cols)))
             if fmt.tied == "output":
                 continue
         out.append((t, role, _storage(fmt, role, cols).tensor_bytes(rows, cols)))
