@@ -57,3 +57,14 @@ def test_runtime_without_a_local_twin_is_one_clear_error(catalog, tmp_path):
 
     with pytest.raises(BadInputError, match="no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch$"):
         validate_runtime("mlc", "qwen3-0.6b", "q4f16_1", device=catalog.device("pixel-8"), catalog=catalog, db=tmp_path / "r.db")
+
+
+def test_validate_help_names_every_runtime_with_a_twin(capsys):
+    """The --runtime help listed mlx and ort-genai after the ExecuTorch twin came: it names every
+    runtime advisor.validate.runtimes can build a twin for."""
+    from advisor.cli import main
+    from advisor.validate.runtimes import RUNTIME_MODULES
+
+    assert main(["validate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in RUNTIME_MODULES), (RUNTIME_MODULES, text)
