@@ -36,7 +36,7 @@ from advisor.validate.runtimes.common import (
 )
 
 #: runtime name (as in catalog/runtimes.toml and ``--runtime``) → module under this package.
-RUNTIME_MODULES = {"mlx": "mlx", "ort-genai": "ort_genai", "executorch": "executorch"}
+RUNTIME_MODULES = {"mlx": "mlx", "ort-genai": "ort_genai", "executorch": "executorch", "litert-lm": "litert_lm"}
 
 RECORD_SCHEMA = "advisor.runtime-twin"
 RECORD_SCHEMA_VERSION = 1
