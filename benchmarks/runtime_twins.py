@@ -49,6 +49,9 @@ FULL = MeasureSettings(prompt_tokens=128, output_tokens=32, repeats=3, timeout_s
 #: ExecuTorch decodes these small models at ~40 tok/s here: 32 tokens take under a second, which a
 #: shared machine's hiccups swamp; 64 tokens × 5 repeats (the exported context is 256 tokens).
 ET_FULL = MeasureSettings(prompt_tokens=128, output_tokens=64, repeats=5, timeout_s=1800)
+#: LiteRT-LM: the exported prefill signature is 128 tokens and the KV cache 1,280 (its published
+#: ekv1280 builds); 64 decoded tokens × 5 repeats, as for ExecuTorch.
+LITERT_FULL = MeasureSettings(prompt_tokens=128, output_tokens=64, repeats=5, timeout_s=1800)
 
 #: (runtime, model id, format, settings or None for layout only)
 CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
@@ -70,6 +73,13 @@ CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
     ("executorch", "smollm2-135m-instruct", "8da4w", ET_FULL),
     ("executorch", "smollm2-135m-instruct", "8da8w", ET_FULL),
     ("executorch", "qwen2.5-0.5b-instruct", "8da4w", ET_FULL),
+    ("litert-lm", "smollm2-135m-instruct", "dynamic_int8", LITERT_FULL),
+    ("litert-lm", "smollm2-135m-instruct", "dynamic_int4_block32", LITERT_FULL),
+    # not ("litert-lm", "smollm2-135m-instruct", "dynamic_int4_block128"): AI Edge Quantizer refuses it,
+    # "Quantized dimension 576 in tensor shape (49152, 576) is not divisible by block size 128"
+    ("litert-lm", "smollm2-135m-instruct", "int4", LITERT_FULL),
+    ("litert-lm", "qwen2.5-0.5b-instruct", "dynamic_int8", LITERT_FULL),
+    ("litert-lm", "qwen2.5-0.5b-instruct", "dynamic_int4_block128", LITERT_FULL),
 ]
 
 
@@ -160,11 +170,39 @@ loading (`load_method`: XNNPACK packs the weights) is the imports — 385 MiB, m
 Python runtime needs for its tensors and an app's C++ runner does not — plus about one copy of the file
 (+554, +259, +797 MiB for files of 533, 238, 763 MiB); the peak adds ~70–110 MiB while running.
 
+**LiteRT-LM (`litert-torch export_hf --prefill_lengths [128] --cache_length 1280 --quantization_recipe R`, CPU):**
+the Hugging Face twin is traced by transformers, converted to one TFLite model with a `prefill_128` and a
+`decode` signature (and ~120 composite subgraphs), quantized by AI Edge Quantizer and packed with the
+tokenizer (`HF_Tokenizer_Zlib`) and two metadata protos into one `.litertlm` (sections aligned to 16 KiB).
+Recipes: `dynamic_int8` = `dynamic_wi8_afp32` (the exporter's default), `int4` = `dynamic_wi4_afp32`,
+`dynamic_int4_block32` = `dynamic_wi4b32_afp32`, `dynamic_int4_block128` = the same with `BLOCKWISE_128` (a
+JSON recipe: the quantizer names none). Every matrix is quantized — each Linear and the embedding, which a
+tied model stores once (one buffer serves the lookup and the head) — symmetric, activations float32 and
+quantized to int8 at run time. Per channel: INT8 / INT4 (two per byte) `[out, in]`, and per output row a
+float32 scale **and an int64 zero point** (all 0), vectors of the flatbuffer's `QuantizationParameters`
+that each subgraph's tensor carries — the prefill's and the decode's: twice for every matrix but the
+last layer's q, o, gate, up, down (the prefill returns no logits, so they are dead code there) — 24
+bytes a row where the catalog counts 4. Block-wise: INT4 with a **float16** scales tensor
+`[out, in / block]` (the catalog counts 32-bit scales) and no zero points; AI Edge Quantizer refuses a
+matrix whose input the block does not divide ("Quantized dimension 576 in tensor shape (49152, 576) is not
+divisible by block size 128"), so SmolLM2 has no `dynamic_int4_block128` build at all. Biases and norms
+stay float32. Against the engine (tests/test_runtime_memory.py, `LITERT_GAPS`, each reproduced to the byte
+with these rules): dynamic_int8 +2.9 % (SmolLM2) / +1.8 % (Qwen2.5-0.5B), int4 +5.7 %, block 32 −10.1 %,
+block 128 −3.0 %. The KV cache is **float32** on the CPU (the decode signature's `kv_cache_k_i` /
+`kv_cache_v_i` inputs, `[1, kv_heads, head_dim, 1280]` and `[1, kv_heads, 1280, head_dim]`), for the
+exported `cache_length` — twice the catalog's f16. The first start packs the weights for XNNPACK and writes
+them to a cache file beside the model (`*.xnnpack_cache`, as large as the weights: 130.6 MiB for SmolLM2
+int8's 135.6 MiB file); later starts map it (load 0.07–0.29 s here). RSS after loading is the imports
+(~100 MiB) plus ~120–170 MiB; the peak adds roughly one more copy of the weights while running (SmolLM2
+int8 370 MiB, Qwen2.5-0.5B int8 758 MiB for a 484 MiB file).
+
 **Twin artefact to know:** all-zero biases are dropped by the builder (`torch.count_nonzero`), so
 the twins write random biases (`common.write_safetensors`). ExecuTorch's random init leaves every
 RMSNorm weight at 1.0 and its emitter stores identical program constants once (SmolLM2: 125 constant
 tensors in 53 buffers), so a twin's file is ~0.1 MiB smaller than a real checkpoint's; the layout lists
-every tensor with its own bytes (a real model's).
+every tensor with its own bytes (a real model's). LiteRT Torch's converter folds them too — one float32
+norm constant per twin — and its layout lists only what the file holds (SmolLM2: 0.13 MiB of norms fewer
+than a real checkpoint's file).
 """
 
 
@@ -189,17 +227,25 @@ def layer_bits_per_weight(record: dict, model) -> float:
 def write_report() -> None:
     records = [load_record(p) for p in sorted(RECORDS.glob("*.json"))]
     lines = [
-        "# Runtime twins measured on this machine (MLX CPU, ONNX Runtime GenAI CPU, ExecuTorch XNNPACK)",
+        "# Runtime twins measured on this machine (MLX CPU, ONNX Runtime GenAI CPU, ExecuTorch XNNPACK, LiteRT-LM CPU)",
         "",
         "Command: `python benchmarks/runtime_twins.py` (records in `tests/data/runtime_twins/`). Each twin is a",
         "catalog model's exact architecture written as a Hugging Face folder with random bf16 weights",
         "(`advisor/validate/runtimes/common.py`), converted by the runtime's own converter: `mlx_lm convert`",
         "(`-q --q-bits B --q-group-size 64`), `python -m onnxruntime_genai.models.builder -e cpu -p int4|int8|fp32`",
         "and ExecuTorch's `export_llama` (a params JSON of the catalog model, no checkpoint: random weights; run",
-        "with `/work/venvs/et/bin/python benchmarks/runtime_twins.py --runtime executorch`, a venv with executorch).",
+        "with `/work/venvs/et/bin/python benchmarks/runtime_twins.py --runtime executorch`, a venv with executorch),",
+        "and LiteRT Torch's `litert-torch export_hf` (the converter `litert-lm convert` installs: the Hugging Face",
+        "twin traced, converted to TFLite, quantized by an AI Edge Quantizer recipe, packed into a `.litertlm`; run",
+        "with `/work/venvs/litert/bin/python benchmarks/runtime_twins.py --runtime litert-lm`, a venv with",
+        "litert-lm and litert-torch-nightly).",
         "Bytes are exact (file sizes; per-tensor bytes read from the safetensors header / ONNX initializers /",
-        "the .pte's program constants and XNNPACK delegate graphs). ExecuTorch speeds come from its Python",
-        "runtime (`portable_lib`: `_load_program` + `load_method`, then `forward` calls; load = both).",
+        "the .pte's program constants and XNNPACK delegate graphs / the .litertlm's TFLite buffers and",
+        "quantization parameters). ExecuTorch speeds come from its Python",
+        "runtime (`portable_lib`: `_load_program` + `load_method`, then `forward` calls; load = both);",
+        "LiteRT-LM's from its C library's benchmark mode (`litert_lm` API: engine + session, fixed prefill and",
+        "decode token counts; its own prefill/decode tokens/s counters; load = engine creation + first session,",
+        "a later start that maps the XNNPACK weight cache the first start wrote).",
         "Speeds: median (min–max) of the repeats after a warm-up, prompt processed at once, then tokens one",
         "by one; RSS after imports (Python + the runtime's libraries), after loading the model, and the peak",
         "(the child process's own high-water mark) are read from /proc/self/status. The machine is a",
@@ -223,6 +269,8 @@ def write_report() -> None:
             quant = f"{q['bits']}-bit g{q['group_size']} {q.get('mode', '')}".strip() if q else "none"
         elif r["runtime"] == "executorch":
             quant = ", ".join(f"{k['kind']} ×{k['count']}" for k in fd["quantized_values"]) or "none"
+        elif r["runtime"] == "litert-lm":
+            quant = ", ".join(f"{k['kind']} ×{k['count']}" for sec in fd["tflite"].values() for k in sec["quantized_tensors"]) or "none"
         else:
             quant = ", ".join(f"{k['bits']}-bit b{k['block_size']} acc{k['accuracy_level']} ×{k['count']}" for k in fd["matmulnbits"]) or "none"
             quant += ", zero points" if fd.get("zero_points") else (", symmetric" if fd["matmulnbits"] else "")
@@ -261,7 +309,7 @@ def write_report() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runtime", choices=["mlx", "ort-genai", "executorch"])
+    ap.add_argument("--runtime", choices=["mlx", "ort-genai", "executorch", "litert-lm"])
     ap.add_argument("--missing", action="store_true", help="only cases without a record")
     ap.add_argument("--report", action="store_true", help="only re-write the table from the records")
     args = ap.parse_args()

@@ -105,7 +105,7 @@ def test_runtime_estimate_names_its_runtime_and_prior(catalog):
 
 
 TWINS = sorted((Path(__file__).parent / "data" / "runtime_twins").glob("*.json"))
-EXACT_TWINS = [p for p in TWINS if not p.stem.startswith("executorch--")]
+EXACT_TWINS = [p for p in TWINS if not p.stem.startswith(("executorch--", "litert-lm--"))]
 EXECUTORCH_TWINS = [p for p in TWINS if p.stem.startswith("executorch--")]
 
 
@@ -124,7 +124,7 @@ def test_runtime_weights_equal_the_runtimes_own_files_byte_for_byte(catalog, rec
 
 
 def test_twins_cover_the_runtimes():
-    assert {p.stem.split("--")[0] for p in TWINS} == {"mlx", "ort-genai", "executorch"} and len(TWINS) >= 18
+    assert {p.stem.split("--")[0] for p in TWINS} == {"mlx", "ort-genai", "executorch", "litert-lm"} and len(TWINS) >= 23
 
 
 #: ExecuTorch .pte files exported by its own export_llama (XNNPACK, random weights) against the
@@ -168,6 +168,76 @@ def test_executorch_weights_against_its_own_pte(catalog, record):
     norm_scalars = 4 * (2 * model.n_layers + 1)
     ruled = sum(nbytes for _, _, nbytes in per_tensor_bytes(catalog.derived.inventory(model), fmt, tied=model.tied_embeddings))
     assert ruled + rotary + norm_scalars == measured
+
+
+LITERT_TWINS = [p for p in TWINS if p.stem.startswith("litert-lm--")]
+
+#: .litertlm files written by LiteRT Torch's export_hf (AI Edge Quantizer recipes, random weights)
+#: against the engine's weights for the same format: measured / predicted − 1, as the catalog
+#: stands. Three rules of LiteRT's that catalog/runtimes.toml does not state (test below):
+#: 1. a per-channel tensor keeps, beside its float32 scale, an **int64** zero point per output row
+#:    (TFLite's QuantizationParameters.zero_point is a long vector; symmetric, so all 0);
+#: 2. those vectors sit in each subgraph's tensor, not in the shared buffer: a matrix the prefill
+#:    and the decode signatures both use carries them twice (the prefill returns no logits, so it
+#:    uses neither an untied lm_head nor the last layer's q, o, gate, up, down) — per channel, a
+#:    row costs 4 + 8 + 4 + 8 = 24 bytes, not the 4 the catalog counts (dynamic_int8, int4);
+#: 3. a block-wise tensor's scales are one **float16** tensor [out, in / block] (the catalog: 32-bit).
+#: And one artefact of the twin: its RMSNorm weights are all 1.0, which the converter folds into
+#: one constant (a real checkpoint's file holds each: SmolLM2 0.13 MiB, Qwen2.5-0.5B 0.16 MiB).
+#: The embedding is quantized as the linears, and a tied model stores it once, as the catalog says.
+LITERT_GAPS = {
+    ("smollm2-135m-instruct", "dynamic_int8"): 0.0288,
+    ("smollm2-135m-instruct", "int4"): 0.0572,
+    ("smollm2-135m-instruct", "dynamic_int4_block32"): -0.1015,
+    ("qwen2.5-0.5b-instruct", "dynamic_int8"): 0.0177,
+    ("qwen2.5-0.5b-instruct", "dynamic_int4_block128"): -0.0300,
+}
+
+
+def litert_rules(fmt):
+    """The catalog format with LiteRT's rules 1 and 3: a 64-bit zero point per row when per
+    channel, 16-bit scales when block-wise. (``model_copy`` does not re-validate: zero_bits caps at 32.)"""
+    linear = fmt.linear.model_copy(update={"zero_bits": 64} if fmt.linear.group == 0 else {"scale_bits": 16})
+    return fmt.model_copy(update={"linear": linear})
+
+
+def litert_prefill_pruned(model) -> set[str]:
+    """The matrices (engine inventory names) the prefill signature does not use (rule 2)."""
+    last = f"blk.{model.n_layers - 1}."
+    return {last + n for n in ("attn_q.weight", "attn_output.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight")} | {
+        "output.weight"}
+
+
+@pytest.mark.parametrize("record", LITERT_TWINS, ids=[p.stem for p in LITERT_TWINS])
+def test_litert_lm_weights_against_its_own_file(catalog, record):
+    """The engine's LiteRT-LM weights miss the .litertlm's tensors by the stated gap; with LiteRT's
+    three rules (``LITERT_GAPS``) and the twin's folded norms the same per-tensor sums equal them
+    to the byte."""
+    import json
+
+    from advisor.engine.runtime_weights import per_tensor_bytes
+
+    runtime_id, model_id, fmt_name = record.stem.split("--")
+    data = json.loads(record.read_text())
+    model = catalog.models[model_id]
+    rt = catalog.runtime(runtime_id)
+    fmt = rt.find_format(fmt_name)
+    measured = sum(t["nbytes"] for t in data["layout"])
+    predicted = catalog.derived.runtime_weights(model, rt, fmt).total_bytes
+    assert measured / predicted - 1 == pytest.approx(LITERT_GAPS[(model_id, fmt_name)], abs=0.0005)
+    assert (fmt.embedding, fmt.output, fmt.tied) == ("linear", "embedding", "embedding")  # as the file: one quantized copy
+    pruned = litert_prefill_pruned(model)
+    ruled = 0
+    for t, role, nbytes in per_tensor_bytes(catalog.derived.inventory(model), litert_rules(fmt), tied=model.tied_embeddings):
+        if t.name.endswith("norm.weight"):
+            continue  # the twin's norms: folded into one constant (below)
+        ruled += nbytes
+        if fmt.linear.group == 0 and t.is_matrix and t.name not in pruned:  # rule 2: the prefill's copy
+            ruled += (t.n_elements // t.shape[0]) * (4 + 8)
+    # what the twin's file holds besides: the one folded norm, shape constants, rotary frequencies
+    small = sum(t["nbytes"] for t in data["layout"] if t["name"].startswith(("norm#", "const#", "rotary#")))
+    assert small < 8 * 1024
+    assert ruled + small == measured
 
 
 def test_wllama_has_no_repacked_copy_nor_repacked_kernel_speeds(catalog):

@@ -1,4 +1,4 @@
-"""Runtime twins (MLX, ONNX Runtime GenAI, ExecuTorch): the Hugging Face folder they start from, the layout
+"""Runtime twins (MLX, ONNX Runtime GenAI, ExecuTorch, LiteRT-LM): the Hugging Face folder they start from, the layout
 readers, the records measured on this machine, and — where the runtime is installed — a tiny twin
 built by the runtime's own converter and measured for real.
 
@@ -269,12 +269,64 @@ def check_executorch_layout(model: ModelSpec, layout: list[TensorLayout], fmt: s
     assert got == expected
 
 
+def litert_matrices(model: ModelSpec) -> list[tuple[tuple[int, int], int]]:
+    """((out, in), signatures using it) of every matrix in the TFLite model LiteRT Torch's export_hf
+    writes: q, k, v, o, gate, up, down per layer and the embedding — a tied model's one copy serves
+    the lookup and the head — and an untied model's lm_head. The decode signature uses all; the
+    prefill, which returns no logits, neither the head nor the last layer's q, o, gate, up and down
+    (only that layer's k and v feed the KV cache: the rest is pruned as dead code)."""
+    hd = model.head_dim
+    q, kv, h, f = model.n_heads * hd, model.n_kv_heads * hd, model.hidden_size, model.ffn_size
+    layer = [(q, h), (kv, h), (kv, h), (h, q), (f, h), (f, h), (h, f)]
+    last = [(shape, 2 if i in (1, 2) else 1) for i, shape in enumerate(layer)]
+    out = [(shape, 2) for shape in layer] * (model.n_layers - 1) + last + [((model.vocab_size, h), 2)]
+    return out + ([] if model.tied_embeddings else [((model.vocab_size, h), 1)])
+
+
+def check_litert_layout(model: ModelSpec, layout: list[TensorLayout], fmt: str) -> None:
+    """Every tensor of the .litertlm's TFLite model accounted for.
+
+    Every matrix (``litert_matrices``) quantized by the recipe, symmetric: per channel as INT8 or
+    INT4 (two per byte) ``[out, in]`` with one float32 scale and one **int64** zero point (all 0)
+    per output row — vectors of the flatbuffer's QuantizationParameters, which each subgraph's
+    tensor carries: one copy per signature using the matrix; block-wise as INT4 with a **float16**
+    scales tensor ``[out, in / block]`` (a buffer: one copy) and no zero points. Qwen2's q/k/v
+    biases stay float32. Norms: the twin's all-ones RMSNorm weights are one float32 constant (the
+    converter folds equal constants), so at most one per distinct length. The rest — shape
+    constants, the rotary inverse frequencies, scalars — are under 1 KiB in all.
+    """
+    _, bits, granularity = runtime_module("litert-lm").FORMATS[fmt]
+    expected: Counter = Counter()
+    for (out, inp), signatures in litert_matrices(model):
+        data = (out * inp * bits + 7) // 8
+        dtype = "INT8" if bits == 8 else "INT4"
+        expected[((out, inp), dtype, data, "weight")] += 1
+        if granularity == "CHANNELWISE":
+            expected[((out,), "FLOAT32", 4 * out, "scales")] += signatures
+            expected[((out,), "INT64", 8 * out, "zero_points")] += signatures
+        else:
+            block = int(granularity.rsplit("_", 1)[1])
+            assert inp % block == 0  # AI Edge Quantizer refuses the others (SmolLM2's 576 at block 128)
+            expected[((out, inp // block), "FLOAT16", 2 * out * inp // block, "scales")] += 1
+    if model.attn_bias:
+        for size in (model.n_heads * model.head_dim, model.n_kv_heads * model.head_dim, model.n_kv_heads * model.head_dim):
+            expected[((size,), "FLOAT32", 4 * size, "bias")] += model.n_layers
+    got = Counter((t.shape, t.dtype, t.nbytes, tensor_part(t.name)) for t in layout
+                  if tensor_role(t.name) in ("attention", "ffn", "embedding", "lm_head"))
+    assert got == expected
+    norms = [t for t in layout if tensor_role(t.name) == "norm"]
+    assert norms and all(t.dtype == "FLOAT32" and t.shape[0] in (model.hidden_size, model.head_dim) for t in norms)
+    assert len({t.shape for t in norms}) == len(norms)
+    rest = [t for t in layout if tensor_role(t.name) in ("other", "rotary")]
+    assert sum(t.nbytes for t in rest) < 1024
+
+
 # --------------------------------------------------------------------------- recorded results
 
 
 def test_records_are_present():
     runtimes = {json.loads(p.read_text())["runtime"] for p in RECORDS}
-    assert {"mlx", "ort-genai", "executorch"} <= runtimes
+    assert {"mlx", "ort-genai", "executorch", "litert-lm"} <= runtimes
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
@@ -305,6 +357,27 @@ def test_recorded_twin(catalog, path):
         assert 0 < record["files"]["model.pte"] - total < 1 << 20
         if record["measured"] is not None:  # the static KV cache is memory-planned with the activations
             assert record["measured"]["kv_cache_bytes"] < details["planned_memory_bytes"]
+    elif record["runtime"] == "litert-lm":
+        details = record["format_details"]
+        check_litert_layout(model, layout, record["format"])
+        assert details["export"]["recipe"] == (runtime_module("litert-lm").FORMATS[record["format"]][0] or "recipe.json")
+        kinds = {s["data_type"] for s in details["sections"]}
+        assert kinds == {"LlmMetadataProto", "ExecutorMetadataProto", "HF_Tokenizer_Zlib", "TFLiteModel"}
+        (tflite,) = details["tflite"].values()
+        assert tflite["signatures"] == [f"prefill_{details['export']['prefill_lengths'][0]}", "decode"]
+        # buffers hold the tensors' bytes; the flatbuffer holds the per-channel scales and zero points
+        buffers = sum(t.nbytes for t in layout if ":quantization" not in t.file)
+        assert buffers == tflite["inline_buffer_bytes"] + tflite["external_buffer_bytes"]
+        (section,) = [s for s in details["sections"] if s["data_type"] == "TFLiteModel"]
+        assert total < section["bytes"] < record["files"]["model.litertlm"]
+        assert section["bytes"] - total < total // 20  # the graph: 2 signatures, composite subgraphs, long tensor names
+        kv = tflite["kv_cache"]
+        assert kv["inputs"] == 2 * model.n_layers and kv["dtypes"] == ["FLOAT32"]
+        if record["measured"] is not None:
+            measured = record["measured"]
+            assert measured["kv_cache_bytes"] == kv["bytes"]
+            assert measured["prefill_token_counts"] == [record["settings"]["prompt_tokens"]]
+            assert measured["decode_token_counts"] == [record["settings"]["output_tokens"]]
     else:
         kinds = record["format_details"]["matmulnbits"]
         assert len(kinds) <= 1  # one bit width and block size for every MatMul
@@ -327,11 +400,12 @@ def test_recorded_twin(catalog, path):
 def expected_kv_bytes(runtime: str, model: ModelSpec, measured: dict) -> int:
     """MLX: bf16 K and V grown in steps of 256 tokens (mlx_lm KVCache.step); ORT GenAI: fp32 K and
     V for max_length tokens, allocated up front (past_present_share_buffer); ExecuTorch: fp32 K and
-    V for the exported context, static (the KVCache module's buffers)."""
+    V for the exported context, static (the KVCache module's buffers); LiteRT-LM: fp32 K and V for
+    the exported cache_length (the decode signature's kv_cache_* inputs)."""
     per_token = 2 * model.n_layers * model.n_kv_heads * model.head_dim
     if runtime == "mlx":
         return per_token * 256 * math.ceil(measured["kv_cache_tokens"] / 256) * 2
-    if runtime == "executorch":
+    if runtime in ("executorch", "litert-lm"):  # LiteRT-LM: fp32 K and V for the exported cache_length
         return per_token * measured["kv_cache_tokens"] * 4
     return per_token * measured["max_length"] * 4
 
@@ -347,7 +421,7 @@ def test_load_record_checks_schema(tmp_path):
 
 
 def test_unknown_runtime_names_the_valid_ones():
-    with pytest.raises(BadInputError, match=r"no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch"):
+    with pytest.raises(BadInputError, match=r"no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch, litert-lm"):
         runtime_module("mlc")
 
 
@@ -355,6 +429,7 @@ def test_unknown_runtime_names_the_valid_ones():
     ("mlx", "q4f16_1", "unknown MLX format 'q4f16_1'; valid: bf16, 8bit, 6bit, 4bit, 3bit"),
     ("ort-genai", "4bit", "unknown ONNX Runtime GenAI format '4bit'; valid: fp32, int8, int4, int4-block64, int4-block128"),
     ("executorch", "int4", "unknown ExecuTorch format 'int4'; valid: 8da4w, 8da4w-g256, 8da4w-g128-emb4, 8da4w-g256-emb4, 8da8w"),
+    ("litert-lm", "8da4w", "unknown LiteRT-LM format '8da4w'; valid: dynamic_int8, int4, dynamic_int4_block32, dynamic_int4_block128"),
 ])
 def test_unknown_format_names_the_valid_ones(runtime, fmt, message):
     with pytest.raises(BadInputError, match=message.replace("(", r"\(")):
@@ -365,6 +440,7 @@ def test_unknown_format_names_the_valid_ones(runtime, fmt, message):
     ("mlx", ("mlx", "mlx.core", "mlx_lm"), "mlx"),
     ("ort-genai", ("onnxruntime_genai",), "ortgenai"),
     ("executorch", ("executorch", "torch", "torchao"), "executorch"),
+    ("litert-lm", ("litert_lm", "litert_lm_builder", "litert_torch"), "litert-lm"),
 ])
 def test_missing_runtime_names_the_fix(monkeypatch, runtime, modules, extra):
     for name in modules:  # None in sys.modules makes the import fail, installed or not
@@ -379,6 +455,49 @@ def test_missing_executorch_names_the_extra(monkeypatch):
         runtime_module("executorch").require()
     assert str(err.value) == ("executorch is not installed, so the ExecuTorch twin cannot be built or measured; "
                               "install it with: pip install 'edge-model-advisor[executorch]'")
+
+
+def test_missing_litert_lm_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "litert_lm", None)
+    with pytest.raises(MissingDependencyError) as err:
+        runtime_module("litert-lm").require()
+    assert str(err.value) == ("litert-lm is not installed, so the LiteRT-LM twin cannot be built or measured; "
+                              "install it with: pip install 'edge-model-advisor[litert-lm]'")
+
+
+@pytest.mark.parametrize("fmt, recipe", [
+    ("dynamic_int8", "dynamic_wi8_afp32"),  # export_hf's default recipe
+    ("int4", "dynamic_wi4_afp32"),
+    ("dynamic_int4_block32", "dynamic_wi4b32_afp32"),
+    ("dynamic_int4_block128", "recipe.json"),  # AI Edge Quantizer names no block-128 recipe
+])
+def test_litert_export_flags(fmt, recipe):
+    mod = runtime_module("litert-lm")
+    argv = mod.export_argv(Path("hf"), Path("export"), mod.FORMATS[fmt][0] or "recipe.json", 1280)
+    assert argv == ["export_hf", "--model", "hf", "--output_dir", "export", "--prefill_lengths", "[128]", "--cache_length", "1280",
+                    "--quantization_recipe", recipe]
+    if recipe == "recipe.json":
+        (entry,) = mod.recipe_json(fmt)
+        assert entry["op_config"]["weight_tensor_config"] == {"num_bits": 4, "symmetric": True, "granularity": "BLOCKWISE_128", "dtype": "INT"}
+        assert (entry["operation"], entry["op_config"]["compute_precision"], entry["op_config"]["explicit_dequantize"]) == ("*", "INTEGER", False)
+
+
+@pytest.mark.parametrize("location, shape, dtype, name", [
+    ("…/LlamaDecoderLayer_3/…/Linear_k_proj;;…/LlamaDecoderLayer_3/…/Linear_v_proj;", (192, 576), "INT8", "model.layers.3.self_attn.k_v_proj"),
+    ("…/LlamaDecoderLayer_0/…/Linear_up_proj;;…/Linear_gate_proj;", (1536, 576), "INT4", "model.layers.0.mlp.gate_up_proj"),
+    ("…/LlamaDecoderLayer_7/…/Linear_down_proj;", (576, 1536), "INT8", "model.layers.7.mlp.down_proj"),
+    ("…/LlamaDecoderLayer_1/…;;…/LlamaDecoderLayer_2/…/Linear_o_proj;", (576, 576), "INT8", "model.layers.?.self_attn.q_o_proj"),
+    ("arith.constant12", (49152, 576), "INT8", "model.embed_tokens"),
+    ("…/Linear_lm_head;", (49152, 576), "INT8", "lm_head"),
+    ("arith.constant10", (576,), "FLOAT32", "norm"),
+    ("…/LlamaRotaryEmbedding_rotary_emb;1", (1, 1, 32), "FLOAT32", "rotary"),
+    ("arith.constant3", (4,), "INT32", "const"),
+])
+def test_litert_tensor_names_come_from_shapes(catalog, location, shape, dtype, name):
+    from advisor.validate.runtimes.common import hf_config
+    from advisor.validate.runtimes.litert_lm import _Namer
+
+    assert _Namer(hf_config(catalog.models["smollm2-135m-instruct"])).base(location, shape, dtype) == name
 
 
 @pytest.mark.parametrize("model_id, expected", [
@@ -465,3 +584,19 @@ def test_executorch_twin_built_and_measured(twin_cache, model_id, fmt):
     assert measured["kv_cache_bytes"] == expected_kv_bytes("executorch", model, measured)
     assert measured["logits_shape"] == [1, model.vocab_size]
     assert measured["decode_tokens_per_s"]["median"] > 0 and measured["peak_rss_bytes"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id, fmt", [("tiny-llama", "dynamic_int8"), ("tiny-qwen2", "dynamic_int4_block32"),
+                                           ("tiny-qwen2", "dynamic_int4_block128")])
+def test_litert_lm_twin_built_and_measured(twin_cache, model_id, fmt):
+    for module in ("litert_lm", "litert_lm_builder", "litert_torch"):
+        pytest.importorskip(module)
+    model = TINY[model_id]
+    settings = MeasureSettings(prompt_tokens=32, output_tokens=16, repeats=2, timeout_s=600)
+    record = measure_twin("litert-lm", model, fmt, cache_dir=twin_cache, settings=settings)
+    check_litert_layout(model, record_layout(record), fmt)
+    measured = record["measured"]
+    assert measured["kv_cache_bytes"] == expected_kv_bytes("litert-lm", model, measured)
+    assert measured["decode_token_counts"] == [16] and measured["decode_tokens_per_s"]["median"] > 0
+    assert measured["xnnpack_cache_bytes"] > 0 and measured["peak_rss_bytes"] > 0
