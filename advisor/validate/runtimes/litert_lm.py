@@ -17,7 +17,8 @@ the ``LITERTLM`` magic: sections with their data types and byte ranges), and in 
 every buffer a tensor uses (prefill and decode share them: each is listed once), with its dtype
 (``INT8``, ``INT4`` two per byte, ``FLOAT32`` …), shape and bytes, and its quantization: a per-channel
 tensor's scales (float32) and zero points (int64) are vectors inside the flatbuffer's
-``QuantizationParameters``, listed as ``.scales`` / ``.zero_points`` of the weight; a block-wise
+``QuantizationParameters`` of each subgraph's tensor — the prefill's and the decode's: two copies —
+listed as ``.scales`` / ``.zero_points`` of the weight, once per subgraph (``file`` names it); a block-wise
 tensor's scales are a tensor of their own (``BlockwiseQuantization.scales``), listed as the weight's
 ``.scales``. Tensor names in the file are the converter's fused MLIR locations (``…LlamaDecoderLayer_1/
 …/Linear_k_proj;;…Linear_v_proj``) or ``arith.constantN``: each tensor is named here by its role,
@@ -259,6 +260,7 @@ def tflite_layout(data: bytes, cfg: dict[str, Any], where: str) -> tuple[list[Te
     model = tfl.Model.GetRootAsModel(data, 0)
     namer = _Namer(cfg)
     owner: dict[int, tuple[int, int]] = {}  # buffer → (subgraph, tensor) of its first user
+    users: dict[int, list[tuple[int, int]]] = {}  # buffer → its first user in every subgraph that uses it
     scale_of: dict[int, int] = {}  # buffer of a block-wise scales tensor → buffer of its weight
     quant_kinds: dict[str, int] = {}
     for g in range(model.SubgraphsLength()):
@@ -270,6 +272,8 @@ def tflite_layout(data: bytes, cfg: dict[str, Any], where: str) -> tuple[list[Te
             if b == 0 or not (buf.DataLength() or buf.Size()):
                 continue
             owner.setdefault(b, (g, t))
+            if all(ug != g for ug, _ in users.setdefault(b, [])):
+                users[b].append((g, t))
             q = tensor.Quantization()
             if q is not None and q.DetailsType() == tfl.QuantizationDetails.BlockwiseQuantization:
                 bw = tfl.BlockwiseQuantization()
@@ -310,14 +314,20 @@ def tflite_layout(data: bytes, cfg: dict[str, Any], where: str) -> tuple[list[Te
             key = f"{dtype} blockwise {bw.BlockSize()}"
             quant_kinds[key] = quant_kinds.get(key, 0) + 1
             continue
-        n_scales, scale_bytes = _vector(q, "Scale")
-        n_zero, zero_bytes = _vector(q, "ZeroPoint")
-        if n_scales:
-            out.append(TensorLayout(f"{base}#{b}.scales", (n_scales,), "FLOAT32", scale_bytes, where + ":quantization"))
-            key = f"{dtype} {'per-channel' if n_scales > 1 else 'per-tensor'} dim {q.QuantizedDimension()}"
+        if q.ScaleLength():
+            key = f"{dtype} {'per-channel' if q.ScaleLength() > 1 else 'per-tensor'} dim {q.QuantizedDimension()}"
             quant_kinds[key] = quant_kinds.get(key, 0) + 1
-        if n_zero:
-            out.append(TensorLayout(f"{base}#{b}.zero_points", (n_zero,), "INT64", zero_bytes, where + ":quantization"))
+        # each subgraph's tensor carries its own copy of the vectors (prefill's and decode's)
+        for ug, ut in users[b]:
+            uq = model.Subgraphs(ug).Tensors(ut).Quantization()
+            if uq is None:
+                continue
+            n_scales, scale_bytes = _vector(uq, "Scale")
+            n_zero, zero_bytes = _vector(uq, "ZeroPoint")
+            if n_scales:
+                out.append(TensorLayout(f"{base}#{b}.scales", (n_scales,), "FLOAT32", scale_bytes, f"{where}:quantization:{ug}"))
+            if n_zero:
+                out.append(TensorLayout(f"{base}#{b}.zero_points", (n_zero,), "INT64", zero_bytes, f"{where}:quantization:{ug}"))
     details = {
         "subgraphs": model.SubgraphsLength(),
         "signatures": [model.SignatureDefs(i).SignatureKey().decode() for i in range(model.SignatureDefsLength())],
