@@ -249,7 +249,8 @@ GB = 10**9
 
 def _factors(bw: float, fixed: float) -> core.FactorTerms:
     return core.FactorTerms(bw_efficiency=bw, decode_compute_efficiency=0.5, prefill_efficiency=0.5, fixed_s_per_layer=fixed,
-                            prefill_kquant_factor=1.0, prefill_float_factor=1.0, decode_band=0.2, prefill_band=0.5)
+                            prefill_fixed_s_per_layer=fixed, prefill_kquant_factor=1.0, prefill_float_factor=1.0,
+                            decode_band=0.2, prefill_band=0.5)
 
 
 def _moe_candidate(dense_lead: int = 0) -> core.CandidateTerms:

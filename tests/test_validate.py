@@ -276,6 +276,66 @@ def test_a_run_whose_repeats_disagree_is_measured_again_and_kept_out_of_calibrat
     assert max(attempts[-1].measured["decode_samples"]) > 1.5 * min(attempts[-1].measured["decode_samples"])
 
 
+def _contended_child(marker: Path | None) -> str:
+    """llama.cpp's real run with real contention: a process spinning on each core runs beside the
+    repeats (started after the warm-up, killed after the last repeat), as another job would. Its
+    repeats agree with each other; the CPU the spinners took is what is measured. With ``marker``,
+    only the first attempt has them."""
+    src = runner.CHILD
+    start = "True" if marker is None else f"not os.path.exists({str(marker)!r})"
+    old = 'prefill, decode, ttft = [], [], []\n'
+    assert old in src
+    src = src.replace(old, old + (
+        "import subprocess as _sp\n"
+        f"_spinners = [_sp.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(os.cpu_count() or 1)] if {start} else []\n"
+        "time.sleep(0.5 if _spinners else 0)\n"), 1)  # spinning before the repeats start (a Python starts in ~50 ms)
+    old = "foreign = None\n"
+    assert old in src
+    src = src.replace(old, "[p.kill() for p in _spinners]; [p.wait() for p in _spinners]\n" + old, 1)
+    if marker is not None:
+        src = src.replace("os._exit(0)", f"open({str(marker)!r}, 'w').close(); os._exit(0)")
+    return src
+
+
+@needs_llama
+def test_a_run_on_a_busy_machine_is_measured_again_and_kept_out_of_calibration(tiny_catalog, device, env):
+    """Repeats can agree on a busy machine (a test suite beside the run: SmolLM2-135M decoded at
+    3 tok/s, 1.14× apart, where ~80 is quiet): the CPU time other processes took during the
+    repeats is measured, and a run they took more than the spare cores of is noisy."""
+    import os
+
+    from advisor.calibrate_from_runs import run_exclusion
+
+    r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=64, repeats=3,
+                       threads=os.cpu_count(), catalog=tiny_catalog, db=env, child_source=_contended_child(None))
+    attempts = list_runs(path=env)[-2:]
+    assert [x.status for x in attempts] == ["noisy", "noisy"] and r.status == "noisy"
+    assert all(x.measured["foreign_cpu_cores"] > 0.25 for x in attempts)
+    assert any(n.startswith("BUSY twice — the machine was busy: other processes used") for n in r.notes), r.notes
+    assert all(run_exclusion(x, tiny_catalog).startswith("stored as noisy") for x in attempts)
+
+
+@needs_llama
+def test_a_busy_first_attempt_is_replaced_by_a_quiet_one(tiny_catalog, device, env, tmp_path):
+    import os
+
+    r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=64, repeats=3,
+                       threads=os.cpu_count(), catalog=tiny_catalog, db=env, child_source=_contended_child(tmp_path / "busy-once"))
+    attempts = list_runs(path=env)[-2:]
+    assert attempts[0].status == "noisy" and "the machine was busy" in attempts[0].error
+    assert attempts[1].measured["foreign_cpu_cores"] < attempts[0].measured["foreign_cpu_cores"]
+    assert any("measured again" in n for n in r.notes)
+
+
+def test_busy_means_more_than_the_spare_cores():
+    from advisor.engine.calibrate import is_busy
+
+    assert not is_busy(None, 2, 2) and not is_busy(0.2, 2, 2) and is_busy(0.3, 2, 2)
+    assert not is_busy(1.2, 4, 3) and is_busy(1.3, 4, 3)  # one core spare: another job may take it
+    assert not is_busy(0.9, None, 2)
+    assert not is_busy(1.0, 2, 2, window_s=0.1) and is_busy(1.0, 2, 2, window_s=2.0)  # a 0.1 s window is not judged
+
+
 def test_a_noisy_first_attempt_is_replaced_by_a_quiet_one(tiny_catalog, device, env, tmp_path):
     r = run_validation("tiny-llama", "Q8_0", device=device, context=512, prompt_tokens=32, output_tokens=16, repeats=3,
                        catalog=tiny_catalog, db=env, child_source=_busy_child(tmp_path / "busy-once"))

@@ -59,6 +59,25 @@ NOISY_SPREAD_LIMIT = 1.5
 #: stddev_ts): a coefficient of variation above this is as noisy as a 1.5× spread of 3 repeats.
 NOISY_CV_LIMIT = 0.2
 
+#: A run is busy when, on average over its repeats, other processes (and a VM's stolen time) used
+#: more than the cores its threads left free plus this many: llama.cpp's threads spin at each
+#: barrier, so a core they share with another job slows every token, however steady the repeats
+#: (a 2-core VM running a test suite beside the run decoded SmolLM2-135M at 3 tok/s, 1.14× apart,
+#: against ~80 quiet).
+BUSY_EXTRA_CORES = 0.25
+#: Repeats shorter than this are not judged: one wake-up of a daemon (a few ms) is a large share of
+#: a 20 ms window, and a run that short says little of a model's speed anyway.
+BUSY_MIN_WINDOW_S = 0.5
+
+
+def is_busy(foreign_cores: float | None, cpu_count: int | None, threads: int, window_s: float | None = None) -> bool:
+    """Whether other processes took more than the run's spare cores + BUSY_EXTRA_CORES over
+    repeats of at least BUSY_MIN_WINDOW_S (False when not measured)."""
+    if foreign_cores is None or not cpu_count or (window_s is not None and window_s < BUSY_MIN_WINDOW_S):
+        return False
+    return foreign_cores > max(0, cpu_count - threads) + BUSY_EXTRA_CORES
+
+
 Loss = Literal["linear", "soft_l1"]
 
 

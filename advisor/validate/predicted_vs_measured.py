@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.catalog import Catalog, advisor_home, load_catalog
-from advisor.engine.calibrate import NOISY_SPREAD_LIMIT, is_noisy, sample_spread
+from advisor.engine.calibrate import BUSY_EXTRA_CORES, NOISY_SPREAD_LIMIT, is_busy, is_noisy, sample_spread
 from advisor.engine.evaluate import evaluate
 from advisor.errors import BadInputError, DataFileError, RunError, missing_extra
 from advisor.inputs import check_regular_file
@@ -223,6 +223,16 @@ def compare(pred: dict[str, Any], meas: dict[str, Any]) -> list[Comparison]:
     ]
 
 
+def busy_text(measured: dict[str, Any], threads: int) -> str | None:
+    """"other processes used 1.3 of the 2 cores …" when the machine was busy during the repeats
+    (engine.calibrate.is_busy), else None."""
+    foreign, cores = measured.get("foreign_cpu_cores"), measured.get("cpu_count")
+    if not is_busy(foreign, cores, threads, measured.get("repeats_wall_s")):
+        return None
+    return (f"the machine was busy: other processes used {foreign:.2f} of its {cores} cores on average during the repeats, "
+            f"more than the {max(0, cores - threads)} the run's {threads} threads left free + {BUSY_EXTRA_CORES:g}")
+
+
 def repeat_spread(measured: dict[str, Any]) -> tuple[str, bool]:
     """The spread of a run's repeats, in words ("decode 5.1–5.3 tok/s (1.04×), …"), and whether
     it is noisy (engine.calibrate.is_noisy: fastest repeat > NOISY_SPREAD_LIMIT × the slowest)."""
@@ -349,28 +359,34 @@ def run_validation(
         raise RunError(f"the run {outcome.status}: {error} (recorded as run {run_id})")
 
     spread, noisy = repeat_spread(outcome.measured)
+    busy = busy_text(outcome.measured, threads)
     kept_id: int | None = None  # the noisy first attempt's run, when measuring again failed
     measured = measured_figures(outcome, path)
-    if noisy:
+    if noisy or busy:
         # a busy machine: keep the attempt (as noisy, never fitted) and measure once more
-        first_id = record_run(Run(status="noisy", error=f"repeats disagree: {spread}", synthetic=synthetic, gguf_path=str(path),
+        why = "; ".join(x for x in (f"repeats disagree: {spread}" if noisy else "", busy or "") if x)
+        first_id = record_run(Run(status="noisy", error=why, synthetic=synthetic, gguf_path=str(path),
                                   weight_path=weight_path, measured=measured, **base_run), db)
-        notes.append(f"repeats disagreed by more than {NOISY_SPREAD_LIMIT:g}× ({spread}); measured again")
+        notes.append("; ".join(x for x in (f"repeats disagreed by more than {NOISY_SPREAD_LIMIT:g}× ({spread})" if noisy else "",
+                                            busy or "") if x) + "; measured again")
         say(notes[-1])
         again = run(settings)
         if again.ok:
             outcome = again
             spread, noisy = repeat_spread(outcome.measured)
+            busy = busy_text(outcome.measured, threads)
             measured = measured_figures(outcome, path)
         else:  # the first attempt stands, stored once (it was recorded a second time)
             kept_id = first_id
             notes.append(f"measuring again {again.status} ({again.error}); the first attempt is kept as noisy (run {first_id})")
             say(notes[-1])
-    status = "noisy" if noisy else "ok"
+    status = "noisy" if noisy or busy else "ok"
     if spread:
         notes.append(f"repeats: {spread}" + (
             f" — NOISY (more than {NOISY_SPREAD_LIMIT:g}× apart twice): stored as noisy, left out of 'advisor calibrate'; "
             "rerun on a quiet machine" if noisy else ""))
+    if busy:
+        notes.append(f"BUSY twice — {busy}: stored as noisy, left out of 'advisor calibrate'; rerun on a quiet machine")
     if measured.get("extra_model_buffer_bytes"):
         notes.append(
             f"llama.cpp repacked the matrix weights into {', '.join(k for k in measured['model_buffers'] if k not in ('CPU', 'CPU_Mapped'))} "
@@ -380,7 +396,7 @@ def run_validation(
         )
     run_id = kept_id if kept_id is not None else record_run(
         Run(status=status, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
-            error=f"repeats disagree: {spread}" if noisy else None,
+            error="; ".join(x for x in (f"repeats disagree: {spread}" if noisy else "", busy or "") if x) or None,
             measured=measured, llama_cpp_version=measured.get("llama_cpp_python"), **base_run), db)
     if synthetic:
         notes.insert(0, "weights are SYNTHETIC (random, exact architecture): memory and speed are the real model's, its answers are not")

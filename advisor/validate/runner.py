@@ -94,6 +94,17 @@ prompt = [lo + (i * 7919) % (n_vocab - lo) for i in range(args["prompt_tokens"])
 gen = [lo + (i * 104729) % (n_vocab - lo) for i in range(args["output_tokens"])]
 # warm-up: a short prompt and a few generated tokens
 llm.reset(); llm.eval(prompt[: min(32, len(prompt))]); [llm.eval([t]) for t in gen[:4]]
+# CPU time the other processes of the machine took while the repeats ran (and a VM's stolen time):
+# all CPUs' busy time less this process's own, over the wall time = cores used by others
+try:
+    import psutil
+    def _cpu():
+        t, own = psutil.cpu_times(), os.times()
+        busy = sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+        return busy, own.user + own.system, time.perf_counter()
+    cpu0 = _cpu()
+except Exception:
+    cpu0 = None
 prefill, decode, ttft = [], [], []
 for _ in range(args["repeats"]):
     llm.reset()
@@ -106,6 +117,13 @@ for _ in range(args["repeats"]):
     decode.append(len(gen) / (time.perf_counter() - t))
     progress(f"repeat {len(decode)}/{args['repeats']} done: prefill {statistics.median(prefill):.1f} tok/s, "
              f"decode {statistics.median(decode):.1f} tok/s so far")
+foreign = None
+if cpu0 is not None:
+    try:
+        cpu1 = _cpu()
+        foreign = max(0.0, ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / max(cpu1[2] - cpu0[2], 1e-9))
+    except Exception:
+        foreign = None
 peak = None
 try:
     with open("/proc/self/status") as fh:
@@ -118,7 +136,9 @@ if peak is None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 out = {"load_s": load_s, "prefill_tokens_per_s": statistics.median(prefill), "decode_tokens_per_s": statistics.median(decode),
        "ttft_s": statistics.median(ttft), "prefill_samples": prefill, "decode_samples": decode, "peak_rss_bytes": peak,
-       "llama_cpp_python": llama_cpp.__version__, "n_ctx": llm.n_ctx()}
+       "llama_cpp_python": llama_cpp.__version__, "n_ctx": llm.n_ctx(),
+       "foreign_cpu_cores": None if foreign is None else round(foreign, 3), "cpu_count": os.cpu_count(),
+       "repeats_wall_s": None if cpu0 is None else round(time.perf_counter() - cpu0[2], 3)}
 sys.stdout.write("@@ADVISOR_RESULT@@" + json.dumps(out) + "\n"); sys.stdout.flush()
 os._exit(0)  # skip teardown: llama.cpp can crash while freeing, after the numbers are out
 """
