@@ -521,3 +521,31 @@ def test_x86_prefill_follows_the_cpus_int8_extension(catalog, isa, factor):
     assert this.decode_tokens_per_s == pytest.approx(base.decode_tokens_per_s, rel=1e-9)
     assert spd.x86_prefill_isa(pi5) == 1.0
     assert device_row(x86[isa], w, FACTORS, FACTORS, llama_cpp=False)["cpu_prefill_isa"] == 1.0
+
+
+def test_an_amx_cpu_copies_what_its_amx_kernels_take(catalog):
+    """On an x86 CPU with AMX, llama.cpp's AMX buffer takes the 2-D matrices of its types whose rows
+    are a multiple of 32 (F16 as it is, Q8_0 with 4 more bytes a block), a tied embedding's output
+    copy included, before CPU_REPACK sees them. Measured on this repository's Xeon (tests/test_twins.py
+    on an AMX host): SmolLM2-135M F16's AMX buffer 268,959,744 B, the file less its 1-D norms."""
+    from advisor.engine.memory import per_tensor_bytes
+    from advisor.engine.speed import COPY_FAMILIES, amx_copy_bytes, has_amx, repacked_bytes
+
+    model = catalog.model("smollm2-135m-instruct")
+    rows = per_tensor_bytes(model, catalog.file_type("F16"), catalog.ggml_types)
+    norms = sum(b for t, _, b in rows if not t.is_matrix)
+    assert amx_copy_bytes(rows) == (sum(b for _, _, b in rows) - norms, 0) == (268_959_744, 0)
+    assert repacked_bytes(rows)[0][COPY_FAMILIES.index("amx")] == 268_959_744
+    q8 = per_tensor_bytes(model, catalog.file_type("Q8_0"), catalog.ggml_types)
+    blocks = sum(t.n_elements // 32 for t, ty, _ in q8 if ty == "Q8_0" and t.is_matrix)  # every Q8_0 matrix qualifies here
+    assert amx_copy_bytes(q8)[0] == sum(b for t, ty, b in q8 if ty == "Q8_0" and t.is_matrix) + 4 * blocks
+    device = catalog.device("intel-nuc-13-pro-i7-32gb")
+    assert not has_amx(device)
+    amx = device.model_copy(update={"cpu": device.cpu.model_copy(update={"isa": (*device.cpu.isa, "amx", "avx512", "avx512_vnni")})})
+    assert has_amx(amx)
+    from advisor.engine.evaluate import evaluate
+
+    w = Workload(context_tokens=2048)
+    assert evaluate(model, catalog.file_type("F16"), amx, w, catalog).memory.repacked_bytes == 268_959_744
+    assert evaluate(model, catalog.file_type("F16"), device, w, catalog).memory.repacked_bytes == 0
+    assert evaluate(model, catalog.file_type("F16"), amx, Workload(context_tokens=2048, cpu_repack=False), catalog).memory.repacked_bytes == 0

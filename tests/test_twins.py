@@ -229,15 +229,27 @@ def test_a_twin_rotates_the_dims_its_model_rotates(model_id, rope_dims, catalog,
     assert int(field.parts[-1][0]) == rope_dims
 
 
-def _this_cpu_repack_family():
-    """speed.repack_family of this machine's CPU (its architecture and ISA as the probe reads them)."""
-    from advisor.engine.speed import repack_family
+def _this_cpu():
     from advisor.hardware import probe_machine
     from advisor.local import build_profile
     from advisor.records import DeviceProfile
 
-    return repack_family(DeviceProfile.model_validate(build_profile(
-        probe_machine(), bandwidth_gbs=1.0, bandwidth_1t_gbs=1.0, gflops=1.0, working_set=1, threads=1)))
+    return DeviceProfile.model_validate(build_profile(
+        probe_machine(), bandwidth_gbs=1.0, bandwidth_1t_gbs=1.0, gflops=1.0, working_set=1, threads=1))
+
+
+def _this_cpu_repack_family():
+    """speed.repack_family of this machine's CPU (its architecture and ISA as the probe reads them)."""
+    from advisor.engine.speed import repack_family
+
+    return repack_family(_this_cpu())
+
+
+def _this_cpu_copy_family():
+    """speed.COPY_FAMILIES' family of this machine's load-time copy: "amx" on an x86 CPU with AMX."""
+    from advisor.engine.speed import has_amx
+
+    return "amx" if has_amx(_this_cpu()) else _this_cpu_repack_family()
 
 
 @pytest.mark.parametrize("model_id,file_type", [("smollm2-135m-instruct", "Q4_0"), ("smollm2-135m-instruct", "Q4_K_M"),
@@ -245,24 +257,24 @@ def _this_cpu_repack_family():
                                                 ("qwen3-0.6b", "Q8_0")])
 def test_repacked_copy_is_the_buffer_llama_cpp_reports(model_id, file_type, twin_cache, catalog):
     """The engine's repacked copy (speed.repacked_bytes for this CPU's family) is llama.cpp's own
-    CPU_REPACK buffer, to the 0.01 MiB it logs, and its model buffers are the file plus that copy:
-    Qwen2.5-0.5B's 896-wide rows make its Q4_K_M mostly Q5_0 fallbacks (not repacked on x86), Q8_0 is
-    repacked on Arm only."""
+    CPU_REPACK buffer (on an x86 CPU with AMX, its AMX and CPU_REPACK buffers), to the 0.01 MiB it
+    logs, and its model buffers are the file plus that copy: Qwen2.5-0.5B's 896-wide rows make its
+    Q4_K_M mostly Q5_0 fallbacks (not repacked on x86), Q8_0 is repacked on Arm and by AMX only."""
     from advisor.engine.memory import per_tensor_bytes
-    from advisor.engine.speed import REPACK_FAMILIES, repacked_bytes
+    from advisor.engine.speed import COPY_FAMILIES, repacked_bytes
     from advisor.validate.buffers import measure_buffers
     from advisor.validate.twin import build_twin
 
-    family = _this_cpu_repack_family()
+    family = _this_cpu_copy_family()
     if family is None:
         pytest.skip("llama.cpp repacks nothing on this CPU (speed.REPACKED_TYPES)")
     model = catalog.model(model_id)
     path = build_twin(model, file_type, twin_cache, threads=os.cpu_count())
     b = measure_buffers(path, n_ctx=512, use_extra_bufts=True)
     rows = per_tensor_bytes(model, catalog.file_type(file_type), catalog.ggml_types)
-    predicted = repacked_bytes(rows)[0][REPACK_FAMILIES.index(family)]
+    predicted = repacked_bytes(rows)[0][COPY_FAMILIES.index(family)]
     assert abs(predicted - b.extra_model_buffer_bytes) <= 0.01 * 2**20, (family, b.model_buffers)
-    if family != "dotprod":  # x86 repacks Q4_0 and Q4_K, not Q8_0 (Qwen2.5-0.5B's Q4_K_M keeps 12 Q4_K matrices)
+    if family in ("avx2", "avx512"):  # x86 repacks Q4_0 and Q4_K, not Q8_0 (Qwen2.5-0.5B's Q4_K_M keeps 12 Q4_K matrices)
         assert (predicted == 0) == (file_type == "Q8_0")
     # the mapped file holds every tensor's bytes at most (a repacked tensor at an end of the file falls outside its range)
     assert b.model_buffers.get("CPU_Mapped", 0) <= sum(x for _, _, x in rows) + 0.01 * 2**20

@@ -143,8 +143,10 @@ def test_kv_and_recurrent_buffers_match_llama_cpp(arch, flash_attn, twin_cache):
     model = _spec(arch)
     path = build_twin(model, "Q8_0", twin_cache, threads=os.cpu_count())
     n_ctx = 1000  # llama.cpp pads the context to 1024 cells
-    # swa_full=False: llama.cpp's command-line default, which the engine predicts
-    b = measure_buffers(path, n_ctx=n_ctx, flash_attn=flash_attn, swa_full=False, eval_tokens=8)
+    # swa_full=False: llama.cpp's command-line default, which the engine predicts. No extra buffer
+    # types: the KV and recurrent buffers do not depend on them, and on an x86 CPU with AMX the
+    # AMX kernels crash (SIGSEGV) evaluating these tiny Q8_0 twins (llama-cpp-python 0.3.36)
+    b = measure_buffers(path, n_ctx=n_ctx, flash_attn=flash_attn, swa_full=False, eval_tokens=8, use_extra_bufts=False)
     assert b.flash_attn is flash_attn
     assert b.kv_buffer_bytes == mem.kv_cache_bytes(model, n_ctx)
     kv_layers = sum(not model.is_recurrent(i) and (not model.n_kv_layers or i < model.n_kv_layers) for i in range(model.n_layers))

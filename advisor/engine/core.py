@@ -21,6 +21,7 @@ from advisor.engine.speed import (
     GPU_PATHS,
     KQUANT_PREFILL_BY_FAMILY,
     OFFLOAD_BAND_WIDENING,
+    COPY_FAMILIES,
     REPACK_FAMILIES,
     arm_dot_cost,
     attention_flops_at,
@@ -33,6 +34,7 @@ from advisor.engine.speed import (
     effective_bandwidth,
     int4_gemm_speedup,
     prefill_seconds,
+    has_amx,
     repack_family,
     weight_family,
     x86_prefill_isa,
@@ -122,6 +124,9 @@ class CandidateTerms:
     repacked_expert_avx2: Num = 0.0
     repacked_expert_avx512: Num = 0.0
     repacked_expert_dotprod: Num = 0.0
+    #: the same on an x86 CPU with AMX: its AMX buffer and what CPU_REPACK takes of the rest (speed.amx_copy_bytes)
+    repacked_amx: Num = 0.0
+    repacked_expert_amx: Num = 0.0
     #: share of the prefill matrices another runtime stores in int4 and multiplies with int8
     #: activations (``RuntimeFormat.int8_activations``): they prefill on a native CPU at
     #: DeviceTerms.cpu_int4_gemm (speed.int4_gemm_speedup); 0 for llama.cpp (its repack terms above)
@@ -195,8 +200,8 @@ def candidate_row(model: ModelSpec, ftype: FileType, workload: Workload, weights
         # a GGUF's WeightTerms carry both (derived.gguf_weight_terms)
         **dict(zip((f"repack_{f}" for f in REPACK_FAMILIES), weights.repack_speedups)),
         **dict(zip(("kquant_share", "float_share"), weights.family_shares)),
-        **dict(zip((f"repacked_{f}" for f in REPACK_FAMILIES), weights.repacked_bytes)),
-        **dict(zip((f"repacked_expert_{f}" for f in REPACK_FAMILIES), weights.repacked_expert_bytes)),
+        **dict(zip((f"repacked_{f}" for f in COPY_FAMILIES), weights.repacked_bytes)),
+        **dict(zip((f"repacked_expert_{f}" for f in COPY_FAMILIES), weights.repacked_expert_bytes)),
         "int4_gemm_share": 0.0,
     }
 
@@ -243,6 +248,9 @@ class DeviceTerms:
     #: which CandidateTerms.repack_* speed-up the CPU's prefill takes: 0 none (no repacking, or the
     #: workload turns it off), else 1 + the index of its family in REPACK_FAMILIES
     cpu_repack: Num
+    #: an x86 CPU with AMX (speed.has_amx), under llama.cpp with repacking on: its load-time copy is
+    #: CandidateTerms.repacked_amx, not its repack family's
+    cpu_amx: Num
     #: the CPU's unrepacked K-quant prefill against the legacy types' (speed.KQUANT_PREFILL_BY_FAMILY)
     cpu_kquant_prefill: Num
     #: llama.cpp's x86 prefill by the CPU's int8 extension against AVX-512 VNNI's (speed.X86_PREFILL_BY_ISA;
@@ -295,6 +303,7 @@ def device_row(
         "cpu_decode_flops": decode_flops,
         "cpu_arm": device.cpu.arch == "arm64",
         "cpu_repack": 1 + REPACK_FAMILIES.index(family) if workload.cpu_repack and family else 0,
+        "cpu_amx": bool(llama_cpp and workload.cpu_repack and has_amx(device)),
         "cpu_kquant_prefill": KQUANT_PREFILL_BY_FAMILY.get(family or "", 1.0),
         "cpu_prefill_isa": x86_prefill_isa(device) if llama_cpp else 1.0,
         "cpu_expert_gemm": empirical.EXPERT_GEMM_EFFICIENCY_CPU.get(family or "", 1.0) if llama_cpp else 1.0,
@@ -533,8 +542,8 @@ def repacked_bytes(c: CandidateTerms, d: DeviceTerms, place: Placement) -> Num:
     memory when a discrete GPU holds the rest (by layer share); the experts --n-cpu-moe keeps in
     host memory (by their share of the expert bytes); none when a GPU holds every layer. Only the
     CPU path is checked against llama.cpp's buffers (benchmarks/results/repack_buffers.md)."""
-    whole = _by_repack_family(c, d, "repacked_", 0.0)
-    experts = _by_repack_family(c, d, "repacked_expert_", 0.0)
+    whole = where(d.cpu_amx, c.repacked_amx, _by_repack_family(c, d, "repacked_", 0.0))
+    experts = where(d.cpu_amx, c.repacked_expert_amx, _by_repack_family(c, d, "repacked_expert_", 0.0))
     moved = offloaded_expert_bytes(c, place.cpu_moe_layers) / maximum(c.expert_bytes, 1.0)
     on_gpu = whole * (1.0 - place.gpu_fraction) + where(place.cpu_moe_layers > 0, experts * moved, 0.0)
     return where(d.on_gpu, on_gpu, whole)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from advisor.engine import empirical, runtime_weights
-from advisor.engine.speed import REPACK_FAMILIES
+from advisor.engine.speed import COPY_FAMILIES, REPACK_FAMILIES
 from advisor.engine.core import model_terms
 from advisor.engine.derived import WeightTerms
 from advisor.engine.tensors import LayerSums, Tensor, is_expert_tensor
@@ -185,7 +185,7 @@ def runtime_candidate_row(
         "is_float": fmt.linear.scale_bits == 0,
         "arm_dot_cost": 1.0,  # other runtimes' CPU kernels: not measured
         # llama.cpp's load-time repacking only
-        **{f"repack_{f}": 1.0 for f in REPACK_FAMILIES}, **{f"repacked_{p}{f}": 0.0 for p in ("", "expert_") for f in REPACK_FAMILIES},
+        **{f"repack_{f}": 1.0 for f in REPACK_FAMILIES}, **{f"repacked_{p}{f}": 0.0 for p in ("", "expert_") for f in COPY_FAMILIES},
         "kquant_share": 0.0, "float_share": 1.0 if fmt.linear.scale_bits == 0 else 0.0,
         "int4_gemm_share": 1.0 if fmt.int8_activations and fmt.linear.scale_bits and fmt.linear.bits <= 4 else 0.0,
     }

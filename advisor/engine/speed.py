@@ -327,15 +327,70 @@ def is_repacked(t: Tensor, base_type: str, family: str | None) -> bool:
     return t.shape[1] % REPACK_ROW_MULTIPLE[family].get(base_type, 8) == 0
 
 
+#: x86 CPUs with AMX-INT8 (and AVX-512 VNNI, which ggml's AMX buffer also needs): llama.cpp puts
+#: the matrices its AMX kernels take into an AMX buffer before the CPU_REPACK one sees them
+#: (ggml-cpu.cpp lists AMX first among the extra buffer types). Its ``supports_op`` (ggml-cpu/amx/
+#: amx.cpp, llama-cpp-python 0.3.36): a 2-D MUL_MAT (not a MoE's MUL_MAT_ID) of these types, output
+#: rows a multiple of 2 × TILE_N = 32 and input a multiple of the type's alignment (TILE_K 32, QK_K
+#: 256, F16 16). The packed size (mmq.cpp ``ggml_backend_amx_get_alloc_size``): each row's blocks as
+#: stored plus, per block, the int32 compensation of Q8_0 and 4 bytes of Q4_K/Q5_K's or 2 of
+#: IQ4_XS's unpacked scales; F16 is copied as it is. Measured on a Xeon with AMX (this repository's
+#: twins, tests/test_twins.py): SmolLM2-135M F16's AMX buffer held every matrix, the tied
+#: embedding's output copy too (268,959,744 B: the file less its norms).
+AMX_ALIGNMENT = {"Q4_0": 32, "Q4_1": 32, "Q8_0": 32, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256, "IQ4_XS": 256, "F16": 16}
+AMX_BLOCK = {"Q4_0": 32, "Q4_1": 32, "Q8_0": 32, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256, "IQ4_XS": 256}
+AMX_EXTRA_PER_BLOCK = {"Q8_0": 4, "Q4_K": 4, "Q5_K": 4, "IQ4_XS": 2}
+AMX_ROW_MULTIPLE = 32
+
+
+def has_amx(device: DeviceProfile) -> bool:
+    """An x86 CPU whose llama.cpp build runs ggml's AMX buffer (AMX-INT8 and AVX-512 VNNI)."""
+    isa = set(device.cpu.isa)
+    return device.cpu.arch == "x86_64" and "amx" in isa and "avx512_vnni" in isa
+
+
+def amx_bytes(t: Tensor, base_type: str, nbytes: int, *, matmul: bool) -> int:
+    """Bytes of ``t`` in llama.cpp's AMX buffer (0: its AMX kernels do not take it); ``matmul``:
+    the tensor is multiplied (MUL_MAT), a lookup table only when False."""
+    align = AMX_ALIGNMENT.get(base_type)
+    if not matmul or align is None or len(t.shape) != 2 or t.shape[1] % AMX_ROW_MULTIPLE or t.shape[0] % align:
+        return 0
+    blocks = t.shape[1] * (t.shape[0] // AMX_BLOCK[base_type]) if base_type in AMX_BLOCK else 0
+    return nbytes + blocks * AMX_EXTRA_PER_BLOCK.get(base_type, 0)
+
+
+def amx_copy_bytes(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[int, int]:
+    """(all, routed-expert) bytes llama.cpp copies at load on an AMX CPU: the AMX buffer's matrices
+    (``amx_bytes``; a tied model's token embedding is multiplied as its output too, so its output
+    copy is one of them) and, in CPU_REPACK, what the AVX-512 family repacks of the rest (a MoE's
+    expert stacks: AMX takes no MUL_MAT_ID)."""
+    tied = not any(t.name == "output.weight" for t, _, _ in rows)
+    total = experts = 0
+    for t, ty, nbytes in rows:
+        amx = amx_bytes(t, ty, nbytes, matmul=t.name not in LOOKUP_MATRICES or (tied and t.name == "token_embd.weight"))
+        if amx:
+            total += amx
+        elif is_repacked(t, ty, "avx512"):
+            total += nbytes
+            experts += nbytes if is_expert_tensor(t) else 0
+    return total, experts
+
+
+#: the families of llama.cpp's load-time copies: REPACK_FAMILIES' CPU_REPACK buffers, then an AMX
+#: CPU's (its speeds are the AVX-512 family's: its prefill was measured with the copy in place)
+COPY_FAMILIES = (*REPACK_FAMILIES, "amx")
+
+
 def repacked_bytes(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(all, routed-expert) bytes llama.cpp copies into its CPU_REPACK buffer at load on a CPU of each
-    REPACK_FAMILIES family, from ``memory.per_tensor_bytes`` rows (a repacked block keeps its size:
+    COPY_FAMILIES family (the last: an AMX CPU's AMX and CPU_REPACK buffers, ``amx_copy_bytes``), from ``memory.per_tensor_bytes`` rows (a repacked block keeps its size:
     the copy is as large as the tensors; benchmarks/results/validation.md checks it against
     llama.cpp's reported buffer). The copy is what the CPU multiplies; the memory-mapped file's
     pages of those tensors stay mapped beside it, read once at load and reclaimable."""
     out = [[t for t in rows if is_repacked(t[0], t[1], family)] for family in REPACK_FAMILIES]
-    return (tuple(sum(b for _, _, b in picked) for picked in out),
-            tuple(sum(b for t, _, b in picked if is_expert_tensor(t)) for picked in out))
+    amx, amx_experts = amx_copy_bytes(rows)
+    return (tuple(sum(b for _, _, b in picked) for picked in out) + (amx,),
+            tuple(sum(b for t, _, b in picked if is_expert_tensor(t)) for picked in out) + (amx_experts,))
 
 
 #: tensors a prefill multiplies on the CPU that are not block matrices of the file's mix: the
