@@ -351,11 +351,12 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
         "overhead": f"{runtime.overhead.basis}: {runtime.overhead.source}" if runtime is not None else "",
     }
     if variant is not None and not variant.is_llama_cpp:
-        from advisor.engine.runtimes import kv_dtype_bytes
+        from advisor.engine.runtimes import kv_dtype, kv_dtype_bytes
 
         kv = variant.runtime.kv
-        dtype = variant.format.activation_dtype if kv.dtype == "activation" else kv.dtype
-        data["kv_cache_policy"] = (f"{dtype} ({kv_dtype_bytes(variant.runtime, variant.format)} B per value), {kv.allocation}"
+        dtype = kv_dtype(variant.runtime, variant.format, variant.backend)
+        data["kv_cache_policy"] = (f"{dtype} ({kv_dtype_bytes(variant.runtime, variant.format, variant.backend)} B per value), "
+                                   f"{kv.allocation}"
                                    + ("" if kv.windowed else ", every layer holds the whole context"))
     fmt_record = variant.format if variant is not None else catalog.file_type(est.quant_id)
     if deployment is not None:

@@ -877,6 +877,9 @@ class RuntimeBackend(Record):
     platforms: tuple[Platform, ...]
     #: largest KV capacity this backend allows (MLC caps Metal at 32,768 tokens)
     max_context: int | None = Field(default=None, gt=0)
+    #: this backend's KV cache dtype where it is not the runtime's (``KvPolicy.dtype``)
+    kv_dtype: Literal["f32", "f16", "bf16", "int8", "int16"] | None = None
+    kv_dtype_source: str = ""
     #: host CPU architectures a native build of this backend exists for; the default is the two
     #: every runtime here ships for, so a RISC-V device gets a backend only where the data says so
     cpu_arches: tuple[CpuArch, ...] = ("arm64", "x86_64")

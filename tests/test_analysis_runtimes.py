@@ -197,7 +197,7 @@ def test_int4_weights_with_int8_activations_prefill_at_the_int4_gemm_rate(cat, d
     assert est["8da4w-g256"].memory.weights_bytes == pytest.approx(est["4w"].memory.weights_bytes, rel=0.01)
     fast, slow = est["8da4w-g256"].speed, est["4w"].speed
     assert fast.prefill_tokens_per_s / slow.prefill_tokens_per_s == pytest.approx(speedup, rel=0.03)
-    assert fast.decode_tokens_per_s == pytest.approx(slow.decode_tokens_per_s, rel=0.01)
+    assert fast.decode_tokens_per_s == pytest.approx(slow.decode_tokens_per_s, rel=0.02)  # bound by bytes ~1.4 % apart
 
 
 def test_int8_weights_and_the_gpu_keep_their_rate(cat):

@@ -172,7 +172,7 @@ def candidate(model: ModelSpec, ftype: FileType, workload: Workload, tables: Tab
     if variant is None or variant.is_gguf:
         return core.candidate_row(model, ftype, workload, tables.derived.weights(model, ftype), sums)
     weights = tables.derived.runtime_weights(model, variant.runtime, variant.format)
-    return rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
+    return rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums, variant.backend)
 
 
 def variant_device_row(device: DeviceProfile, workload: Workload, main: PathFactors, cpu: PathFactors,
@@ -406,7 +406,7 @@ def speed_candidate(model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, 
         row = core.candidate_row(model, ftype, workload, weights, sums)
     else:
         weights = rt.weight_terms(model, variant.format, tensor_inventory(model))
-        row = rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums)
+        row = rt.runtime_candidate_row(model, variant.runtime, variant.format, workload, weights, sums, variant.backend)
     return core.candidate_terms([row])
 
 

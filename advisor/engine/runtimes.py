@@ -110,11 +110,15 @@ def rotary_cache_bytes(model: ModelSpec, fmt: Any) -> int:
     return 2 * model.max_position_embeddings * (model.head_dim // 2) * bits // 8
 
 
-def kv_dtype_bytes(runtime: Any, fmt: Any) -> int:
-    dtype = runtime.kv.dtype
-    if dtype == "activation":
-        dtype = fmt.activation_dtype
-    return DTYPE_BYTES[dtype]
+def kv_dtype(runtime: Any, fmt: Any, backend: Any = None) -> str:
+    """The KV cache dtype of ``runtime`` in ``fmt`` on ``backend``: the backend's own where it has
+    one (LiteRT-LM's CPU: f32), else the runtime's ("activation": the format's activation dtype)."""
+    dtype = getattr(backend, "kv_dtype", None) or runtime.kv.dtype
+    return fmt.activation_dtype if dtype == "activation" else dtype
+
+
+def kv_dtype_bytes(runtime: Any, fmt: Any, backend: Any = None) -> int:
+    return DTYPE_BYTES[kv_dtype(runtime, fmt, backend)]
 
 
 def kv_cache_bytes(sums: LayerSums, window: int, context: int, bytes_per_value: int) -> int:
@@ -167,10 +171,10 @@ def architecture_reason(model: ModelSpec, runtimes: Any) -> Reason:
 
 
 def runtime_candidate_row(
-    model: ModelSpec, runtime: Any, fmt: Any, workload: Workload, weights: WeightTerms, sums: LayerSums,
+    model: ModelSpec, runtime: Any, fmt: Any, workload: Workload, weights: WeightTerms, sums: LayerSums, backend: Any = None,
 ) -> dict[str, Any]:
-    """Terms of ``model`` in a runtime's own format (see ``core.candidate_row`` for llama.cpp)."""
-    bpv = kv_dtype_bytes(runtime, fmt)
+    """Terms of ``model`` in a runtime's own format on ``backend`` (see ``core.candidate_row`` for llama.cpp)."""
+    bpv = kv_dtype_bytes(runtime, fmt, backend)
     position = workload.prompt_tokens + workload.output_tokens / 2
     chunk = runtime.prefill_chunk or workload.n_ubatch
     window = model.sliding_window if runtime.kv.windowed else 0
