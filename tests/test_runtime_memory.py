@@ -127,6 +127,18 @@ def test_twins_cover_the_runtimes():
     assert {p.stem.split("--")[0] for p in TWINS} == {"mlx", "ort-genai", "executorch", "litert-lm"} and len(TWINS) >= 23
 
 
+def _twin_weights(catalog, record):
+    """(model id, format name, model, format, the record, its tensors' bytes, the engine's weights)."""
+    import json
+
+    runtime_id, model_id, fmt_name = record.stem.split("--")
+    data = json.loads(record.read_text())
+    model, rt = catalog.models[model_id], catalog.runtime(runtime_id)
+    fmt = rt.find_format(fmt_name)
+    return (model_id, fmt_name, model, fmt, data, sum(t["nbytes"] for t in data["layout"]),
+            catalog.derived.runtime_weights(model, rt, fmt).total_bytes)
+
+
 #: ExecuTorch .pte files exported by its own export_llama (XNNPACK, random weights) against the
 #: engine's weights for the same format: measured / predicted − 1. Two rules of ExecuTorch's are in
 #: catalog/runtimes.toml since these twins measured them (before, SmolLM2-135M 8da4w was predicted
@@ -151,17 +163,9 @@ def test_executorch_weights_against_its_own_pte(catalog, record):
     """The engine's ExecuTorch weights miss the .pte's constants by the stated gap; with the rotary
     tables and norm scalars (``EXECUTORCH_GAPS``' third rule) the same per-tensor sums equal them to
     the byte."""
-    import json
-
     from advisor.engine.runtime_weights import per_tensor_bytes
 
-    runtime_id, model_id, fmt_name = record.stem.split("--")
-    data = json.loads(record.read_text())
-    model = catalog.models[model_id]
-    rt = catalog.runtime(runtime_id)
-    fmt = rt.find_format(fmt_name)
-    measured = sum(t["nbytes"] for t in data["layout"])
-    predicted = catalog.derived.runtime_weights(model, rt, fmt).total_bytes
+    model_id, fmt_name, model, fmt, data, measured, predicted = _twin_weights(catalog, record)
     assert measured / predicted - 1 == pytest.approx(EXECUTORCH_GAPS[(model_id, fmt_name)], abs=0.0005)
     context = data["format_details"]["export"]["context"]
     rotary = 2 * context * (model.head_dim if model.gguf_arch != "llama" else model.head_dim // 2) * 4  # HF rope: full width
@@ -214,17 +218,9 @@ def test_litert_lm_weights_against_its_own_file(catalog, record):
     """The engine's LiteRT-LM weights miss the .litertlm's tensors by the stated gap; with LiteRT's
     three rules (``LITERT_GAPS``) and the twin's folded norms the same per-tensor sums equal them
     to the byte."""
-    import json
-
     from advisor.engine.runtime_weights import per_tensor_bytes
 
-    runtime_id, model_id, fmt_name = record.stem.split("--")
-    data = json.loads(record.read_text())
-    model = catalog.models[model_id]
-    rt = catalog.runtime(runtime_id)
-    fmt = rt.find_format(fmt_name)
-    measured = sum(t["nbytes"] for t in data["layout"])
-    predicted = catalog.derived.runtime_weights(model, rt, fmt).total_bytes
+    model_id, fmt_name, model, fmt, data, measured, predicted = _twin_weights(catalog, record)
     assert measured / predicted - 1 == pytest.approx(LITERT_GAPS[(model_id, fmt_name)], abs=0.0005)
     assert (fmt.embedding, fmt.output, fmt.tied) == ("linear", "embedding", "embedding")  # as the file: one quantized copy
     pruned = litert_prefill_pruned(model)

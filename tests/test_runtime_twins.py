@@ -449,20 +449,16 @@ def test_missing_runtime_names_the_fix(monkeypatch, runtime, modules, extra):
         runtime_module(runtime).require()
 
 
-def test_missing_executorch_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "executorch", None)
+@pytest.mark.parametrize("runtime, module, name, extra", [
+    ("executorch", "executorch", "ExecuTorch", "executorch"),
+    ("litert-lm", "litert_lm", "LiteRT-LM", "litert-lm"),
+])
+def test_missing_runtime_says_so_in_one_sentence(monkeypatch, runtime, module, name, extra):
+    monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(MissingDependencyError) as err:
-        runtime_module("executorch").require()
-    assert str(err.value) == ("executorch is not installed, so the ExecuTorch twin cannot be built or measured; "
-                              "install it with: pip install 'edge-model-advisor[executorch]'")
-
-
-def test_missing_litert_lm_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "litert_lm", None)
-    with pytest.raises(MissingDependencyError) as err:
-        runtime_module("litert-lm").require()
-    assert str(err.value) == ("litert-lm is not installed, so the LiteRT-LM twin cannot be built or measured; "
-                              "install it with: pip install 'edge-model-advisor[litert-lm]'")
+        runtime_module(runtime).require()
+    assert str(err.value) == (f"{runtime} is not installed, so the {name} twin cannot be built or measured; "
+                              f"install it with: pip install 'edge-model-advisor[{extra}]'")
 
 
 @pytest.mark.parametrize("fmt, recipe", [
