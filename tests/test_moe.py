@@ -267,7 +267,7 @@ def _moe_candidate(dense_lead: int = 0) -> core.CandidateTerms:
 def _gpu_desktop(vram: float = 9 * GB, host: float = 20 * GB) -> core.DeviceTerms:
     """A discrete GPU: 400 GB/s VRAM, 10 TFLOPS; host 50 GB/s, 1 TFLOPS; efficiencies 0.5, CPU hand-over 0.1 ms a layer."""
     return core.device_terms([{
-        "on_gpu": True, "discrete": True, "can_offload": True, "cpu_flops": 1e12, "cpu_decode_ops": 1e12, "cpu_decode_flops": 1e12, "cpu_arm": False, "cpu_repack": 0, "cpu_kquant_prefill": 1.0, "cpu_prefill_isa": 1.0, "cpu_expert_gemm": 1.0, "cpu_int4_gemm": 1.0,
+        "on_gpu": True, "discrete": True, "can_offload": True, "cpu_flops": 1e12, "cpu_decode_ops": 1e12, "cpu_decode_flops": 1e12, "cpu_arm": False, "cpu_repack": 0, "cpu_amx": False, "cpu_kquant_prefill": 1.0, "cpu_prefill_isa": 1.0, "cpu_expert_gemm": 1.0, "cpu_int4_gemm": 1.0,
         "gpu_flops": 10e12, "host_gbs": 50.0, "cpu_gbs": 50.0,
         "vram_gbs": 400.0, "llc_bytes": 0.0, "llc_gbs": 0.0, "host_usable": host, "vram_usable": vram, "power_w": 100.0,
         "main": _factors(0.5, 0.0), "cpu": _factors(0.5, 1e-4)}])
@@ -362,7 +362,7 @@ def test_expert_gemm_efficiency_on_accelerators_and_by_cpu_family(expert_gemm):
     x86 CPU takes its family's (benchmarks/results/cpu_expert_prefill.md); an accelerator the GPU's."""
     c = _moe_candidate()
     cpu = core.device_terms([{
-        "on_gpu": False, "discrete": False, "can_offload": True, "cpu_flops": 1e12, "cpu_decode_ops": 1e12, "cpu_decode_flops": 1e12, "cpu_arm": False, "cpu_repack": 0, "cpu_kquant_prefill": 1.0, "cpu_prefill_isa": 1.0, "cpu_expert_gemm": expert_gemm, "cpu_int4_gemm": 1.0,
+        "on_gpu": False, "discrete": False, "can_offload": True, "cpu_flops": 1e12, "cpu_decode_ops": 1e12, "cpu_decode_flops": 1e12, "cpu_arm": False, "cpu_repack": 0, "cpu_amx": False, "cpu_kquant_prefill": 1.0, "cpu_prefill_isa": 1.0, "cpu_expert_gemm": expert_gemm, "cpu_int4_gemm": 1.0,
         "gpu_flops": 0.0, "host_gbs": 50.0, "cpu_gbs": 50.0, "vram_gbs": 50.0,
         "llc_bytes": 0.0, "llc_gbs": 0.0, "host_usable": 20 * GB, "vram_usable": 0, "power_w": 10.0, "main": _factors(0.5, 0.0), "cpu": _factors(0.5, 0.0)}])
     assert core.with_expert_gemm_efficiency(c, cpu).matmul_params == pytest.approx(1e9 + 0.5e9 * (1 / expert_gemm - 1))
