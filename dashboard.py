@@ -36,7 +36,7 @@ from advisor.errors import AdvisorError, BadInputError
 from advisor.output import csv_cell
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
-from advisor.wording import alternative_text, explanation, limit_text, load_text, not_hosting_text, peers_text, reason_text, tps
+from advisor.wording import NO_TIER_PICK, alternative_text, explanation, limit_text, load_text, not_hosting_text, peers_text, reason_text, tps
 
 st.set_page_config(page_title="Edge model advisor", page_icon="🧮", layout="wide")
 
@@ -563,7 +563,7 @@ def tiers_page(choice: DeploymentInputs, device: DeviceProfile | None, workload:
     st.dataframe(rows_view.tier_rows(picks, cat), hide_index=True, key="tiers_table", column_config={
         "slowest decode tok/s": st.column_config.NumberColumn(format="%.1f")})
     for p in picks:
-        head = f"{p.tier_gib} GB tier: " + (f"{model_label(cat, p.model_id)} · {p.format_id}" if p.model_id else "nothing fits every device")
+        head = f"{p.tier_gib} GB tier: " + (f"{model_label(cat, p.model_id)} · {p.format_id}" if p.model_id else NO_TIER_PICK)
         st.markdown(f"**{head}** — runs on {len(p.devices)}, left out {len(p.left_out)}"
                     + (f"; exceeds {', '.join(limit_text(lim) for lim in p.store_limits_exceeded)}" if p.store_limits_exceeded else ""))
         st.dataframe(rows_view.tier_device_rows(p), hide_index=True, key=f"tier_{p.tier_gib}", column_config={

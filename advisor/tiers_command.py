@@ -15,7 +15,7 @@ from advisor.errors import NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, MAX_DOWNLOAD_HELP, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, prose, render_rows
 from advisor.units import format_size
-from advisor.wording import band, limit_id_text, limit_text, not_hosting_text, plural, reason_text
+from advisor.wording import NO_TIER_PICK, band, limit_id_text, limit_text, not_hosting_text, plural, reason_text
 
 
 def _emit(text: str) -> None:
@@ -91,7 +91,7 @@ def tier_row(pick: Any, target: Any) -> dict[str, Any]:
     return {
         "tier": f"{pick.tier_gib} GB",
         "devices": ", ".join(d.id for d in pick.devices) or "-",
-        "model": pick.model_id if has else "nothing fits every device",
+        "model": pick.model_id if has else NO_TIER_PICK,
         "runtime": _runtime_text(pick) if has else "-",
         "format": pick.format_id if has else "-",
         "decode": band(sp.decode_tokens_per_s, sp.decode_band.low, sp.decode_band.high) if sp else "-",

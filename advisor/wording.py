@@ -40,6 +40,11 @@ def band(v: float | None, low: float | None, high: float | None) -> str:
     return "-" if v is None else f"{tps(v)} ({tps(low)}–{tps(high)})"
 
 
+#: A RAM tier whose devices no one model serves: none fits them all, or none meets the speed, first-token
+#: or download limit on every one ("nothing fits every device" named memory whatever bound).
+NO_TIER_PICK = "no model meets the requirements on every device"
+
+
 def plural(n: int, word: str) -> str:
     """``1 device``, ``3 devices``."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"

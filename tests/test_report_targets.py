@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
+from advisor.wording import NO_TIER_PICK
 
 ROOT = Path(__file__).resolve().parents[1]
 ANDROID = ROOT / "examples" / "requirements-android-app.toml"
@@ -167,7 +168,7 @@ def test_android_tiers_in_xlsx(android):
         assert row["RAM tier (GB)"] == t["tier_gib"] and row["devices"] == ", ".join(t["devices"])
         # names hold commas: a semicolon between devices
         assert row["device names"] == "; ".join(t["device_names"]) and len(t["device_names"]) == len(t["devices"])
-        assert row["model"] == (t["model"] or "nothing fits every device") and row["model name"] == t["model_name"]
+        assert row["model"] == (t["model"] or NO_TIER_PICK) and row["model name"] == t["model_name"]
         if t["model"]:
             assert (row["format"], row["runtime"], row["backend"]) == (t["format"], t["runtime"], ", ".join(t["backends"]))
             assert row["slowest decode (tok/s)"] == t["decode_tokens_per_s"] and row["slowest device"] == t["slowest_device"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from advisor.cli import main
+from advisor.wording import NO_TIER_PICK
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "tiers"
 
@@ -126,7 +127,7 @@ def test_runtime_narrows_the_choice(capsys):
     code, out, err = run(capsys, "tiers", "--target", "android-app", "--class", "phone", "--runtime", "llama.cpp", "--format", "csv")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert rows and all(r["runtime"].startswith("llama.cpp/") for r in rows if r["model"] != "nothing fits every device")
+    assert rows and all(r["runtime"].startswith("llama.cpp/") for r in rows if r["model"] != NO_TIER_PICK)
 
 
 def test_table_has_every_tier(capsys, android_phones):
@@ -142,7 +143,7 @@ def test_nothing_fits_exit_3(capsys):
     assert code == 3
     assert err.startswith("Error: no RAM tier has a model that fits all its devices under android-app")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert rows and all(r["model"] == "nothing fits every device" and r["left_out"] != "-" for r in rows)
+    assert rows and all(r["model"] == NO_TIER_PICK and r["left_out"] != "-" for r in rows)
 
 
 @pytest.mark.parametrize("args, message", [

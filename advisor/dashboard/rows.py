@@ -18,7 +18,7 @@ from advisor.wording import limit_text, reason_text
 from advisor.errors import BadInputError
 from advisor.records import Estimate
 from advisor.units import format_size, gib
-from advisor.wording import GPU_ONLY
+from advisor.wording import GPU_ONLY, NO_TIER_PICK
 
 PICK, AUTO = "__pick__", "__auto__"
 
@@ -181,7 +181,7 @@ def tier_rows(picks: Sequence[Any], cat: Catalog) -> pd.DataFrame:
         slow = p.slowest
         out.append({
             "tier": f"{p.tier_gib} GB", "devices": len(p.devices),
-            "pick": cat.models[p.model_id].name if p.model_id else "nothing fits every device",
+            "pick": cat.models[p.model_id].name if p.model_id else NO_TIER_PICK,
             "runtime": runtime_label(p.estimates[0]) if p.estimates else "",
             "format": p.format_id or "",
             "slowest device": cat.devices[slow.device_id].name if slow and slow.device_id in cat.devices else "",

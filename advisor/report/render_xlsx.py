@@ -12,6 +12,7 @@ from advisor.errors import missing_extra
 from advisor.report.model import COMPARISON_COLUMNS, ReportData
 from advisor.report.views import EVERY_DEVICE_MEETS, NO_RUNS
 from advisor.units import GIB
+from advisor.wording import NO_TIER_PICK
 
 RANKING_COLUMNS = [
     ("rank", "rank"), ("device", "device"), ("device_name", "device name"), ("device_class", "class"), ("model", "model"),
@@ -69,7 +70,7 @@ def _tier_rows(tiers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         rows.append({
             **t,
             "device_names": "; ".join(t["device_names"]),  # names hold commas ("Apple MacBook Air 13 (M1, 2020), 8 GB")
-            "model": t["model"] if has else "nothing fits every device",
+            "model": t["model"] if has else NO_TIER_PICK,
             "store_limits_exceeded": ("; ".join(f"{k}: {v}" for k, v in texts.items()) or "none") if has else None,
             "left_out": "; ".join(f"{x['device']}: {x['reason'] if x['hosts_target'] else 'cannot host the target'}"
                                   for x in t["left_out"]) or None,

@@ -13,7 +13,7 @@ from typing import Any
 from advisor.report.model import RANK_WORDS, ReportData
 from advisor.report.summary import reason_groups
 from advisor.units import format_seconds, format_size
-from advisor.wording import GPU_ONLY, GPU_ONLY_SHORT, band, plural, tps
+from advisor.wording import GPU_ONLY, GPU_ONLY_SHORT, NO_TIER_PICK, band, plural, tps
 
 
 @dataclass
@@ -223,7 +223,7 @@ def _tiers(data: ReportData) -> Section | None:
         rows.append([
             # names hold commas ("Apple MacBook Air 13 (M1, 2020), 8 GB"): a semicolon between devices
             f"{t['tier_gib']} GB", "; ".join(t.get("device_names") or t["devices"]) or "-",
-            f"{model_label(t)} · {t['format']}" if has else "nothing fits every device",
+            f"{model_label(t)} · {t['format']}" if has else NO_TIER_PICK,
             (f"{t['runtime']}/{','.join(t['backends'])}" if t["backends"] else str(t["runtime"])) if has else "-",
             band(t["decode_tokens_per_s"], t["decode_low"], t["decode_high"]) + which("slowest_device") if has else "-",
             f"{size(t['memory_bytes'])} / {size(t['usable_bytes'])}" + which("tightest_device") if has else "-",
