@@ -122,9 +122,10 @@ def focus_choice(cat: Catalog, rec: Recommendation, key: str) -> tuple[str, str,
 
 
 def focus_label(cat: Catalog, focus: tuple[str, str, rt.Variant | None], *, backend: bool = True) -> str:
-    """``Qwen3 1.7B q4f16_1 on mlc (webgpu)``; without the backend where each device uses its own."""
+    """``Qwen3 1.7B q4f16_1 with mlc (webgpu)`` (the CLI's ``wording.runtime_words``); without the
+    backend where each device uses its own."""
     model, quant, variant = focus
-    on = "" if variant is None else f" on {variant.runtime_id}" + (f" ({variant.backend_id})" if backend else "")
+    on = "" if variant is None else f" with {variant.runtime_id}" + (f" ({variant.backend_id})" if backend else "")
     return f"{model_label(cat, model)} {quant}{on}"
 
 

@@ -234,8 +234,9 @@ def ruled_out_text(rejected: Sequence[Any]) -> str:
 
 
 def runtime_words(e: Any) -> str:
-    """" on MLC (webgpu)" for a runtime other than llama.cpp (llama.cpp is the default, unnamed)."""
-    return "" if e.runtime == "llama.cpp" else f" on {e.runtime} ({e.backend})"
+    """" with mlc (webgpu)" for a runtime other than llama.cpp (llama.cpp is the default, unnamed):
+    "Qwen3 0.6B q4f16_1 with mlc (opencl) on Google Pixel 8", not "… on mlc (opencl) on …"."""
+    return "" if e.runtime == "llama.cpp" else f" with {e.runtime} ({e.backend})"
 
 
 def _runtime_option_words(o: Any) -> str:

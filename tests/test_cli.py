@@ -876,8 +876,8 @@ def test_predict_markdown_says_what_it_is_of(capsys):
 # predict's --runtime takes the spellings recommend's takes (repeated, or a comma list), and one
 # runtime: 'mlc,llama.cpp' was "unknown runtime 'mlc,llama.cpp'; did you mean llama.cpp?"
 @pytest.mark.parametrize("runtime_args, first_line", [
-    (["--runtime", "mlc,"], "Qwen3 0.6B q4f16_1 on mlc (opencl) on Google Pixel 8\n"),
-    (["--runtime", "MLC", "--runtime", "mlc"], "Qwen3 0.6B q4f16_1 on mlc (opencl) on Google Pixel 8\n"),
+    (["--runtime", "mlc,"], "Qwen3 0.6B q4f16_1 with mlc (opencl) on Google Pixel 8\n"),
+    (["--runtime", "MLC", "--runtime", "mlc"], "Qwen3 0.6B q4f16_1 with mlc (opencl) on Google Pixel 8\n"),
     (["--runtime", "mlc,llama.cpp"], "Error: predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'\n"),
     (["--runtime", "llama.cpp", "--runtime", "mlc"], "Error: predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'\n"),
 ])

@@ -989,8 +989,8 @@ def test_a_model_not_ranked_is_shown_in_a_runtime_of_the_target_as_predict_does(
     assert_clean(at)
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     first = next(line for line in cli_lines("predict", "--model", "qwen3-8b", "--device", "iphone-16-pro", "--target", "browser"))
-    assert first.startswith("Qwen3 8B q4f16_1 on mlc (webgpu)")  # the CLI's answer
-    assert any(t.startswith("Qwen3 8B q4f16_1 on mlc (webgpu)") for t in titles), titles
+    assert first.startswith("Qwen3 8B q4f16_1 with mlc (webgpu)")  # the CLI's answer
+    assert any(t.startswith("Qwen3 8B q4f16_1 with mlc (webgpu)") for t in titles), titles
     assert not any("Q4_K_M" in t for t in titles), titles
 
 
