@@ -216,13 +216,7 @@ def _paragraph(text: str) -> str:
 def _indented(text: str, indent: str = "  ", hanging: str = "    ") -> str:
     """A list item: ``indent`` first; at a terminal, wrapped at its width with the continuation
     lines indented by ``hanging``, a word (an id, a figure) never split."""
-    import textwrap
-
-    width = terminal_width()
-    if not width:
-        return f"{indent}{text}"
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=hanging,
-                         break_long_words=False, break_on_hyphens=False)
+    return prose(text, indent=indent, hanging=hanging) if terminal_width() else f"{indent}{text}"
 
 
 def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None = None,

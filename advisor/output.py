@@ -226,20 +226,24 @@ def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
     return table
 
 
-def prose(text: str) -> str:
-    """A paragraph wrapped at the table width (``table_width``), a word never split."""
-    return _pack(text.split(" "), table_width(), "")
+def prose(text: str, *, indent: str = "", hanging: str | None = None) -> str:
+    """A paragraph wrapped at the table width (``table_width``), a word never split; ``indent``
+    before its first line, ``hanging`` (default: ``indent``) before the others (a list item)."""
+    return _pack(text.split(" "), table_width(), indent, hanging)
 
 
-def _pack(items: Sequence[str], width: int, indent: str) -> str:
-    """Items joined by spaces into lines of at most ``width``, an item never split."""
+def _pack(items: Sequence[str], width: int, indent: str, hanging: str | None = None) -> str:
+    """Items joined by spaces into lines of at most ``width``, an item never split; the lines
+    after the first begin with ``hanging`` (default: ``indent``)."""
     lines: list[str] = []
-    line = indent
+    prefix = indent
+    line = prefix
     for item in items:
         if line.strip() and len(line) + 1 + len(item) > width:
             lines.append(line)
-            line = indent
-        line = f"{line} {item}" if line.strip() else f"{indent}{item}"
+            prefix = indent if hanging is None else hanging
+            line = prefix
+        line = f"{line} {item}" if line.strip() else f"{prefix}{item}"
     if line.strip():
         lines.append(line)
     return "\n".join(lines)
