@@ -1323,6 +1323,12 @@ class PathFactors(Record):
     #: path's. None: every factor as written.
     fitted: tuple[Literal["bw_efficiency", "prefill_efficiency"], ...] | None = None
 
+    @property
+    def prompt_fixed_s_per_layer(self) -> float:
+        """The per-layer cost a prompt's micro-batch pays: ``prefill_fixed_s_per_layer``, else the
+        decode's ``fixed_s_per_layer``."""
+        return self.fixed_s_per_layer if self.prefill_fixed_s_per_layer is None else self.prefill_fixed_s_per_layer
+
 
 # --------------------------------------------------------------------------- workload
 

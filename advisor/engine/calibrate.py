@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
-from advisor.engine.core import FactorTerms
 from advisor.engine.evaluate import estimate_speed, for_measured_bandwidth, speed_candidate
 from advisor.records import DeviceProfile, FileType, GgmlType, ModelSpec, PathFactors, Workload
 
@@ -189,7 +188,7 @@ def fit(
     if not observations or not names:
         return FitResult(prior, 0, float("nan"), {}, ())
     floor = {"fixed_s_per_layer": 1e-7, "prefill_fixed_s_per_layer": 1e-7}
-    start = {"prefill_fixed_s_per_layer": FactorTerms.of(prior).prefill_fixed_s_per_layer}  # None: the decode's
+    start = {"prefill_fixed_s_per_layer": prior.prompt_fixed_s_per_layer}  # unset: the decode's
     x0 = np.array([math.log(max(start.get(n, getattr(prior, n)), floor.get(n, 1e-6))) for n in names])
     sd = np.array([prior_log_sd or PRIOR_LOG_SD_BY_PARAM.get(n, PRIOR_LOG_SD) for n in names])
     y = np.array([math.log(o.value) for o in observations])

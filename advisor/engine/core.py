@@ -18,10 +18,10 @@ from typing import Any, Mapping, Sequence
 from advisor.engine import empirical
 from advisor.engine.arrays import Num, clip, floor, logical_not, maximum, minimum, never, rounded, where
 from advisor.engine.speed import (
+    COPY_FAMILIES,
     GPU_PATHS,
     KQUANT_PREFILL_BY_FAMILY,
     OFFLOAD_BAND_WIDENING,
-    COPY_FAMILIES,
     REPACK_FAMILIES,
     arm_dot_cost,
     attention_flops_at,
@@ -32,9 +32,9 @@ from advisor.engine.speed import (
     decode_threads,
     device_power_w,
     effective_bandwidth,
+    has_amx,
     int4_gemm_speedup,
     prefill_seconds,
-    has_amx,
     repack_family,
     weight_family,
     x86_prefill_isa,
@@ -226,7 +226,7 @@ class FactorTerms:
 
     @classmethod
     def of(cls, f: PathFactors) -> "FactorTerms":
-        own = {"prefill_fixed_s_per_layer": f.fixed_s_per_layer if f.prefill_fixed_s_per_layer is None else f.prefill_fixed_s_per_layer}
+        own = {"prefill_fixed_s_per_layer": f.prompt_fixed_s_per_layer}
         return cls(*(own[name] if name in own else getattr(f, name) for name in _FACTOR_NAMES))
 
 

@@ -298,11 +298,11 @@ def best_quant(
     staged.sort(key=lambda cs: _rank_ceiling(cs[1], constraints), reverse=True)  # stable: ties keep their order
     best: Estimate | None = None
     failures: list[tuple[Rejection, Estimate]] = []
+    bounded = constraints.min_decode_tps is not None or constraints.max_ttft_s is not None  # speed judged when it does not fit
     for choice, s in staged:
         if best is not None and _rank_ceiling(s, constraints) <= _rank_key(best, target):
             break
         est = finish(s, device, workload, browser=constraints.deployment.browser if constraints.deployment is not None else None)
-        bounded = constraints.min_decode_tps is not None or constraints.max_ttft_s is not None
         why = _check(est, model, workload, constraints, tables=tables, choice=choice,
                      unfit_speed=unfit_speed(s, device, workload) if bounded and _memory_fails(est.fit, constraints) else None)
         if why is not None:

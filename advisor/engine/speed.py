@@ -338,7 +338,8 @@ def is_repacked(t: Tensor, base_type: str, family: str | None) -> bool:
 #: twins, tests/test_twins.py): SmolLM2-135M F16's AMX buffer held every matrix, the tied
 #: embedding's output copy too (268,959,744 B: the file less its norms).
 AMX_ALIGNMENT = {"Q4_0": 32, "Q4_1": 32, "Q8_0": 32, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256, "IQ4_XS": 256, "F16": 16}
-AMX_BLOCK = {"Q4_0": 32, "Q4_1": 32, "Q8_0": 32, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256, "IQ4_XS": 256}
+#: the block size of each quantized type: its alignment (F16 is not blocked)
+AMX_BLOCK = {ty: align for ty, align in AMX_ALIGNMENT.items() if ty != "F16"}
 AMX_EXTRA_PER_BLOCK = {"Q8_0": 4, "Q4_K": 4, "Q5_K": 4, "IQ4_XS": 2}
 AMX_ROW_MULTIPLE = 32
 
@@ -383,8 +384,8 @@ COPY_FAMILIES = (*REPACK_FAMILIES, "amx")
 
 def repacked_bytes(rows: "Sequence[tuple[Tensor, str, int]]") -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(all, routed-expert) bytes llama.cpp copies into its CPU_REPACK buffer at load on a CPU of each
-    COPY_FAMILIES family (the last: an AMX CPU's AMX and CPU_REPACK buffers, ``amx_copy_bytes``), from ``memory.per_tensor_bytes`` rows (a repacked block keeps its size:
-    the copy is as large as the tensors; benchmarks/results/validation.md checks it against
+    COPY_FAMILIES family (the last: an AMX CPU's AMX and CPU_REPACK buffers, ``amx_copy_bytes``),
+    from ``memory.per_tensor_bytes`` rows (a repacked block keeps its size: the copy is as large as the tensors; benchmarks/results/validation.md checks it against
     llama.cpp's reported buffer). The copy is what the CPU multiplies; the memory-mapped file's
     pages of those tensors stay mapped beside it, read once at load and reclaimable."""
     out = [[t for t in rows if is_repacked(t[0], t[1], family)] for family in REPACK_FAMILIES]

@@ -233,6 +233,11 @@ def busy_text(measured: dict[str, Any], threads: int) -> str | None:
             f"more than the {max(0, cores - threads)} the run's {threads} threads left free + {BUSY_EXTRA_CORES:g}")
 
 
+def _noise_error(noisy: bool, spread: str, busy: str | None) -> str | None:
+    """A noisy run's stored error: why its speeds are not fitted (None: a quiet run)."""
+    return "; ".join(x for x in (f"repeats disagree: {spread}" if noisy else "", busy or "") if x) or None
+
+
 def repeat_spread(measured: dict[str, Any]) -> tuple[str, bool]:
     """The spread of a run's repeats, in words ("decode 5.1–5.3 tok/s (1.04×), …"), and whether
     it is noisy (engine.calibrate.is_noisy: fastest repeat > NOISY_SPREAD_LIMIT × the slowest)."""
@@ -364,8 +369,7 @@ def run_validation(
     measured = measured_figures(outcome, path)
     if noisy or busy:
         # a busy machine: keep the attempt (as noisy, never fitted) and measure once more
-        why = "; ".join(x for x in (f"repeats disagree: {spread}" if noisy else "", busy or "") if x)
-        first_id = record_run(Run(status="noisy", error=why, synthetic=synthetic, gguf_path=str(path),
+        first_id = record_run(Run(status="noisy", error=_noise_error(noisy, spread, busy), synthetic=synthetic, gguf_path=str(path),
                                   weight_path=weight_path, measured=measured, **base_run), db)
         notes.append("; ".join(x for x in (f"repeats disagreed by more than {NOISY_SPREAD_LIMIT:g}× ({spread})" if noisy else "",
                                             busy or "") if x) + "; measured again")
@@ -396,7 +400,7 @@ def run_validation(
         )
     run_id = kept_id if kept_id is not None else record_run(
         Run(status=status, synthetic=synthetic, gguf_path=str(path), weight_path=weight_path,
-            error="; ".join(x for x in (f"repeats disagree: {spread}" if noisy else "", busy or "") if x) or None,
+            error=_noise_error(noisy, spread, busy),
             measured=measured, llama_cpp_version=measured.get("llama_cpp_python"), **base_run), db)
     if synthetic:
         notes.insert(0, "weights are SYNTHETIC (random, exact architecture): memory and speed are the real model's, its answers are not")

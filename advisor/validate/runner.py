@@ -117,13 +117,14 @@ for _ in range(args["repeats"]):
     decode.append(len(gen) / (time.perf_counter() - t))
     progress(f"repeat {len(decode)}/{args['repeats']} done: prefill {statistics.median(prefill):.1f} tok/s, "
              f"decode {statistics.median(decode):.1f} tok/s so far")
-foreign = None
+foreign = window = None
 if cpu0 is not None:
     try:
         cpu1 = _cpu()
-        foreign = max(0.0, ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / max(cpu1[2] - cpu0[2], 1e-9))
+        window = cpu1[2] - cpu0[2]
+        foreign = max(0.0, ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / max(window, 1e-9))
     except Exception:
-        foreign = None
+        foreign = window = None
 peak = None
 try:
     with open("/proc/self/status") as fh:
@@ -138,7 +139,7 @@ out = {"load_s": load_s, "prefill_tokens_per_s": statistics.median(prefill), "de
        "ttft_s": statistics.median(ttft), "prefill_samples": prefill, "decode_samples": decode, "peak_rss_bytes": peak,
        "llama_cpp_python": llama_cpp.__version__, "n_ctx": llm.n_ctx(),
        "foreign_cpu_cores": None if foreign is None else round(foreign, 3), "cpu_count": os.cpu_count(),
-       "repeats_wall_s": None if cpu0 is None else round(time.perf_counter() - cpu0[2], 3)}
+       "repeats_wall_s": None if window is None else round(window, 3)}
 sys.stdout.write("@@ADVISOR_RESULT@@" + json.dumps(out) + "\n"); sys.stdout.flush()
 os._exit(0)  # skip teardown: llama.cpp can crash while freeing, after the numbers are out
 """
