@@ -45,6 +45,12 @@ def band(v: float | None, low: float | None, high: float | None) -> str:
 NO_TIER_PICK = "no model meets the requirements on every device"
 
 
+def when_text(created_at: str | None, missing: str = "-") -> str:
+    """A run's recording time on one line of a table: '2026-11-29T16:34:12+00:00' → '2026-11-29
+    16:34' (UTC); ``missing`` without one."""
+    return created_at.replace("T", " ")[:16] if created_at else missing
+
+
 def plural(n: int, word: str) -> str:
     """``1 device``, ``3 devices``."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"

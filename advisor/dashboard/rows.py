@@ -14,7 +14,7 @@ from advisor.catalog import Catalog
 from advisor.dashboard.words import FIT_LABELS, runtime_label
 from advisor.engine import runtimes as rt
 from advisor.engine.recommend import Recommendation, candidate_variants
-from advisor.wording import limit_text, reason_text
+from advisor.wording import limit_text, reason_text, when_text
 from advisor.errors import BadInputError
 from advisor.records import Estimate
 from advisor.units import format_size, gib
@@ -134,7 +134,7 @@ def measured_rows(runs: Sequence[Any], cat: Catalog) -> pd.DataFrame:
                              "quant": r.quant,
                              "metric": metric, "measured tok/s": meas, "predicted tok/s": pred,
                              "error %": prediction_error_pct(pred, meas), "synthetic": r.synthetic,
-                             "when (UTC)": (r.created_at or "").replace("T", " ")[:16],  # as `advisor runs list`
+                             "when (UTC)": when_text(r.created_at, ""),  # as `advisor runs list`
                              "left out of calibration": r.excluded or ""})
     return pd.DataFrame(rows)
 

@@ -15,7 +15,7 @@ from advisor.errors import BadInputError
 from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, format_option, number_in, positive_int
 from advisor.output import FORMATS, dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import plural, tps
+from advisor.wording import plural, tps, when_text
 
 
 def _emit(text: str) -> None:
@@ -236,13 +236,6 @@ def _run_row(r: Any, *, missing: str | None = "-") -> dict[str, Any]:
             "error": r.error or (f"left out of calibration: {r.excluded}" if r.excluded else "")}
 
 
-def _when(created_at: str | None) -> str:
-    """'2026-11-29T16:34:12+00:00' → '2026-11-29 16:34' (UTC): one line in a table."""
-    if not created_at:
-        return "-"
-    return created_at.replace("T", " ")[:16]
-
-
 def _run_dict(r: Any, *, profile: bool = False) -> dict[str, Any]:
     """A run as JSON: with its device profile for an export ('runs import' reads it back), without
     for a listing."""
@@ -302,7 +295,7 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
     rows = [_run_row(r, missing=None if fmt == "csv" else "-") for r in found]
     if fmt == "table":
         for row in rows:
-            row["created_at"] = _when(row["created_at"])
+            row["created_at"] = when_text(row["created_at"])
     title = (plural(len(found), "run") if len(found) == len(matching) else
              f"the latest {len(found):,} of {len(matching):,} runs" if latest else f"{len(found)} of {len(matching)} runs")
     _emit(render_rows(rows, RUN_COLUMNS + [("error", "error")], fmt, title=title, wrap=("error",),
