@@ -236,6 +236,9 @@ def _check_header_layout(path: Path, arch: str, f: dict[str, Any], tensors: list
     if exps and not n_exp:
         raise DataFileError(f"{path}: the tensor table has routed-expert tensors ({exps[0].name}) but {arch}.expert_count is missing or 0")
     for t in exps:
+        if _block_index(path, t.name) is None:  # its bytes are counted per block (--n-cpu-moe)
+            raise DataFileError(f"{path}: {_name(t.name[:60])} is a routed-expert tensor outside the blocks "
+                                "(llama.cpp names them blk.N.ffn_*_exps); the header is inconsistent")
         if t.shape[2] != n_exp:
             raise DataFileError(f"{path}: {t.name} holds {t.shape[2]} experts but {arch}.expert_count is {n_exp}; the header is inconsistent")
     kv = f["n_kv_heads_per_layer"] or (n_kv,) * f["n_layers"]

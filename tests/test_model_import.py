@@ -572,6 +572,26 @@ def test_a_block_index_of_thousands_of_digits_is_one_error_line(tmp_path, capsys
     assert "far beyond the 1,024 layers" in err
 
 
+def test_a_routed_expert_tensor_outside_the_blocks_is_one_error_line(tmp_path, capsys):
+    """A 3-D ffn_up_exps tensor named blk_1.… (not blk.N.…) passed the import and ended in int()'s
+    ValueError, a traceback, when the expert bytes were summed per layer (found by fuzzing)."""
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_header(_tiny_moe_kvs(), [t.replace(b"blk.1.ffn_up_exps", b"blk_1.ffn_up_exps") for t in _tiny_moe_tensors()]))
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--ram", "8GB")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [f"Error: {path}: blk_1.ffn_up_exps.weight is a routed-expert tensor outside the blocks "
+                                "(llama.cpp names them blk.N.ffn_*_exps); the header is inconsistent"]
+
+
+def test_a_block_index_of_other_scripts_digits_is_not_a_block(tmp_path, capsys):
+    """blk.\u00b2.x (a superscript two: str.isdigit() says yes, int() says no) ended in a
+    ValueError and a traceback when the tensor table was laid out per layer (found by fuzzing)."""
+    path = tmp_path / "m.gguf"
+    path.write_bytes(_header(_llama_kvs(2), _llama_tensors(2) + [_tensor("blk.\u00b2.extra.weight", (8,), 0)]))
+    code, out, err = run(capsys, "predict", "--gguf-header", str(path), "--ram", "8GB")
+    assert (code, err) == (0, "") and "decode" in out
+
+
 def test_a_header_of_many_layers_and_tensors_is_checked_in_linear_time(tmp_path, catalog):
     """The attention-layout check scanned every tensor name once per layer: 1,024 layers and
     ~100,000 tensors took 35 s (past the 20 s beyond which the project counts a command as hung)."""

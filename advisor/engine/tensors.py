@@ -169,7 +169,8 @@ def _layer_of(name: str) -> int | None:
     if not name.startswith("blk."):
         return None
     head = name[4:].split(".", 1)[0]
-    return int(head) if head.isdigit() else None
+    # ASCII digits only, as the import reads block indices: "²".isdigit() is True, int("²") fails
+    return int(head) if head.isascii() and head.isdigit() else None
 
 
 def tensor_inventory(m: ModelSpec) -> tuple[Tensor, ...]:
