@@ -319,12 +319,15 @@ _HF_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
     "smollm3": ("smollm3", {"tie_word_embeddings": True}),
     "lfm2": ("lfm2", {"tie_word_embeddings": True, "_qk_norm": True}),
     "lfm2_moe": ("lfm2moe", {"tie_word_embeddings": True, "_qk_norm": True}),
-    "granitemoehybrid": ("granitehybrid", {"tie_word_embeddings": False}),
+    "granitemoehybrid": ("granitehybrid", {"tie_word_embeddings": False}),  # all-attention ones: granite (below)
     "phi": ("phi2", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
     "gpt_neox": ("gptneox", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_gated": False}),
     # llama.cpp's phimoe and gpt-oss loaders require the attention biases whatever the config says
     "phimoe": ("phimoe", {"tie_word_embeddings": False, "_attn_bias": True, "_norm": "layer", "_bias_required": True}),
     "gpt_oss": ("gpt-oss", {"tie_word_embeddings": False, "_attn_bias": True, "_bias_required": True}),
+    # MiniCPM 1-4 (remote code MiniCPMForCausalLM): the llama layout with muP scales; untied by
+    # default as mlx-lm's minicpm.py reads it (MiniCPM4-8B states false; MiniCPM-2B true)
+    "minicpm": ("minicpm", {"tie_word_embeddings": False}),
 }
 #: the model types whose every layer is MoE (llama.cpp's loaders refuse 0 experts), and the key of
 #: their expert width
@@ -382,6 +385,19 @@ def _json_syntax(exc: json.JSONDecodeError) -> str:
     if "BOM" in exc.msg:  # Python's words: "Unexpected UTF-8 BOM (decode using utf-8-sig)"
         return "starts with a byte-order mark; save it as UTF-8 without one"
     return f"not valid JSON ({exc})"
+
+
+def _granite_mamba(path: Path, cfg: dict[str, Any], hidden: Any, need: Any, moe: dict[str, Any]) -> None:
+    """A Granite 4.0 H config's Mamba2 mixer into ``moe``: the widths llama.cpp requires, checked."""
+    if cfg.get("mamba_expand", 2) != 2:
+        raise DataFileError(f"{path}: mamba_expand {cfg['mamba_expand']} is not supported; llama.cpp requires d_inner = 2 × hidden")
+    heads_ssm, head_ssm = cfg.get("mamba_n_heads"), cfg.get("mamba_d_head")
+    if heads_ssm and head_ssm and isinstance(hidden, int) and heads_ssm * head_ssm != 2 * hidden:
+        # Mamba2's inner width is heads × head size, and llama.cpp requires it to be 2 × hidden
+        raise DataFileError(f"{path}: mamba_n_heads × mamba_d_head is {heads_ssm} × {head_ssm} = {heads_ssm * head_ssm:,}, "
+                            f"but llama.cpp requires the Mamba2 inner width to be 2 × hidden_size = {2 * hidden:,}")
+    moe.update(ssm_d_state=need("mamba_d_state"), ssm_d_conv=need("mamba_d_conv"), ssm_n_group=need("mamba_n_groups"),
+               ssm_n_heads=need("mamba_n_heads"))
 
 
 def model_from_hf_config(path: str | Path) -> ModelSpec:
@@ -442,22 +458,20 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
             keys.update(n_experts="num_local_experts", expert_ffn_size="intermediate_size")
             moe = dict(n_experts=cfg["num_local_experts"], n_experts_used=need("num_experts_per_tok"),
                        expert_ffn_size=need("intermediate_size"), shared_expert_ffn_size=ffn)
-        if cfg.get("mamba_expand", 2) != 2:
-            raise DataFileError(f"{path}: mamba_expand {cfg['mamba_expand']} is not supported; llama.cpp requires d_inner = 2 × hidden")
-        heads_ssm, head_ssm = cfg.get("mamba_n_heads"), cfg.get("mamba_d_head")
-        if heads_ssm and head_ssm and isinstance(hidden, int) and heads_ssm * head_ssm != 2 * hidden:
-            # Mamba2's inner width is heads × head size, and llama.cpp requires it to be 2 × hidden
-            raise DataFileError(f"{path}: mamba_n_heads × mamba_d_head is {heads_ssm} × {head_ssm} = {heads_ssm * head_ssm:,}, "
-                                f"but llama.cpp requires the Mamba2 inner width to be 2 × hidden_size = {2 * hidden:,}")
-        moe.update(ssm_d_state=need("mamba_d_state"), ssm_d_conv=need("mamba_d_conv"), ssm_n_group=need("mamba_n_groups"),
-                   ssm_n_heads=need("mamba_n_heads"))
-        kv = need("num_key_value_heads")
         types = cfg.get("layer_types")
-        if isinstance(types, list):
-            _known_layer_types(path, types, ("mamba", "attention"))
-            kv_per_layer = tuple(kv if t == "attention" else 0 for t in types)
-        else:
-            missing.append("layer_types")
+        if isinstance(types, list) and types and all(t == "attention" for t in types):
+            # no Mamba2 layer (Granite 4.0 Micro): llama.cpp's GraniteHybridModel converts it to
+            # the plain granite (granitemoe with experts) architecture, and so does this
+            arch = "granitemoe" if moe else "granite"
+            types = None
+        if arch == "granitehybrid":
+            _granite_mamba(path, cfg, hidden, need, moe)
+            kv = need("num_key_value_heads")
+            if isinstance(types, list):
+                _known_layer_types(path, types, ("mamba", "attention"))
+                kv_per_layer = tuple(kv if t == "attention" else 0 for t in types)
+            else:
+                missing.append("layer_types")
     elif model_type == "lfm2":
         ffn = need("block_ff_dim", "intermediate_size")
         if cfg.get("block_auto_adjust_ff_dim"):  # as convert_hf_to_gguf's LFM2Model does

@@ -87,6 +87,7 @@ class QualityEntry(Record):
 GgufArch = Literal[
     "llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm",
     "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
+    "minicpm",  # dense, the llama layout with muP scales (and LongRoPE factors: 2 × head_dim/2 F32, not inventoried)
     "qwen3moe", "olmoe", "granitemoe", "gpt-oss", "phimoe",  # mixture of experts
     "deepseek2",  # MLA attention + MoE with shared experts and leading dense layers
     "gemma3n",  # per-layer embeddings, AltUp, LAuReL, KV shared across the last layers

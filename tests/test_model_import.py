@@ -269,6 +269,19 @@ GRANITE_H_TINY = {  # the fields granitemoehybrid configs carry (values of the c
     "mamba_n_groups": 1, "mamba_n_heads": 48, "mamba_expand": 2,
     "layer_types": ["attention" if i in (5, 15, 25, 35) else "mamba" for i in range(40)],
 }
+GRANITE_MICRO = {  # Granite 4.0 Micro: a granitemoehybrid config whose 40 layers are all attention
+    "model_type": "granitemoehybrid", "_name_or_path": "ibm-granite/granite-4.0-micro", "num_hidden_layers": 40,
+    "hidden_size": 2560, "intermediate_size": 8192, "shared_intermediate_size": 8192, "num_local_experts": 0,
+    "num_attention_heads": 40, "num_key_value_heads": 8, "vocab_size": 100352, "max_position_embeddings": 131072,
+    "tie_word_embeddings": True, "mamba_d_state": 256, "mamba_d_conv": 4, "mamba_n_groups": 1, "mamba_n_heads": 128,
+    "mamba_expand": 2, "layer_types": ["attention"] * 40,
+}
+MINICPM4_8B = {  # MiniCPM4(.1)-8B (remote-code MiniCPMForCausalLM; the catalog's dims)
+    "model_type": "minicpm", "_name_or_path": "openbmb/MiniCPM4.1-8B", "num_hidden_layers": 32, "hidden_size": 4096,
+    "intermediate_size": 16384, "num_attention_heads": 32, "num_key_value_heads": 2, "vocab_size": 73448,
+    "max_position_embeddings": 32768, "tie_word_embeddings": False, "scale_emb": 12, "dim_model_base": 256,
+    "scale_depth": 1.4,
+}
 LFM2_8B_A1B = {  # LFM2-8B-A1B (models-moe-hybrid.csv: layer_types, num_dense_layers 2, 32 experts top-4)
     "model_type": "lfm2_moe", "num_hidden_layers": 24, "hidden_size": 2048, "intermediate_size": 7168,
     "moe_intermediate_size": 1792, "num_experts": 32, "num_experts_per_tok": 4, "num_dense_layers": 2,
@@ -281,13 +294,16 @@ LFM2_8B_A1B = {  # LFM2-8B-A1B (models-moe-hybrid.csv: layer_types, num_dense_la
 @pytest.mark.parametrize("config, catalog_id", [(QWEN3_30B, "qwen3-30b-a3b"), (LFM2_12B, "lfm2-1.2b"),
                                                 # model types refused before ("not supported") though the catalog has them
                                                 (GPT_OSS_20B, "gpt-oss-20b"), (PHI35_MOE, "phi-3.5-moe-instruct"),
-                                                (LFM2_8B_A1B, "lfm2-8b-a1b")])
+                                                (LFM2_8B_A1B, "lfm2-8b-a1b"), (MINICPM4_8B, "minicpm4.1-8b"),
+                                                # all attention: llama.cpp converts it to plain granite
+                                                (GRANITE_MICRO, "granite-4.0-micro")])
 def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, catalog_id):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     model = model_from_hf_config(path)
     ref = catalog.model(catalog_id)
     assert model.params == ref.params
+    assert model.gguf_arch == ref.gguf_arch  # the runtimes that load it are the catalog model's
     assert tensor_inventory(model) == tensor_inventory(ref)
     assert mem.kv_bytes_per_token(model) == mem.kv_bytes_per_token(ref)
     assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref)
@@ -315,7 +331,7 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
         ({"model_type": "mamba2"}, "model_type 'mamba2' is not supported; supported: llama, mistral,"),
         ({"hidden_size": 4}, "the config has no model_type; a Hugging Face config.json names it (supported: llama,"),
         # a type llama.cpp's GGUF import knows: the way to bring it in
-        ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox, phimoe, gpt_oss; a GGUF of it imports with --gguf-header"),
+        ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox, phimoe, gpt_oss, minicpm; a GGUF of it imports with --gguf-header"),
         ({"model_type": "gemma3_text"}, "a GGUF of it imports with --gguf-header"),
         # an attention layer past the last was dropped, its KV cache with it
         ({**LFM2_12B, "full_attn_idxs": [2, 5, 8, 10, 12, 14, 16]}, "full_attn_idxs has 16, outside the 16 layers (0 to 15) of num_hidden_layers"),

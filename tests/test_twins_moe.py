@@ -7,7 +7,7 @@ llama.cpp's 8-expert rules, whole-projection QK-norm), granitemoe (shared expert
 lfm2 (short-convolution layers beside attention layers, llama.cpp's `head_count_kv = 0` marks
 a recurrent layer), lfm2moe (both, with two leading dense layers), granitehybrid (Mamba2 layers,
 dense and MoE with a shared expert); and the dense layouts of
-phi2, gptneox and smollm3. For each:
+phi2, gptneox, smollm3 and minicpm. For each:
 (a) the F16 file has exactly ``tensor_inventory``'s names, ggml shapes and converter types;
 (b) llama.cpp's quantizer gives every tensor the type ``quant_mix.tensor_types`` predicts and the
 tensor bytes equal ``memory.weights_bytes``; (c) the KV buffer llama.cpp allocates equals
@@ -90,6 +90,9 @@ TINY: dict[str, dict] = {
                  tied_embeddings=True),
     "smollm3": dict(gguf_arch="smollm3", n_layers=4, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2, qk_norm=False,
                     tied_embeddings=True),
+    # MiniCPM 1-4: llama's layout under its own architecture (muP scales as metadata), untied, GQA
+    "minicpm": dict(gguf_arch="minicpm", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=1, qk_norm=False,
+                    tied_embeddings=False),
 }
 #: twins llama.cpp quantizes but cannot load: phi3's vocabulary loader wants its real special tokens
 NO_LOAD = ("phi3",)

@@ -159,7 +159,7 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
                          else 150_000.0 if arch == "gpt-oss" else 10_000.0)
     if m.rope_dims:
         w.add_rope_dimension_count(m.rope_dims)  # partial rotary (Phi-2, Phi-4-mini, StableLM 2, GPT-NeoX)
-    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3", "gpt-oss", "phimoe"):
+    elif arch in ("phi3", "openelm", "granite", "llama", "granitemoe", "smollm3", "gpt-oss", "phimoe", "minicpm"):
         w.add_rope_dimension_count(m.head_dim)
     if arch == "gptneox":
         w.add_parallel_residual(True)
@@ -178,6 +178,12 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_embedding_scale(12.0)
         w.add_residual_scale(0.22)
         w.add_logit_scale(8.0)
+    if arch == "minicpm":
+        # muP scales as conversion/minicpm.py writes them (scale_emb; scale_depth / sqrt(layers);
+        # hidden / dim_model_base, MiniCPM4's 256): values, not sizes
+        w.add_embedding_scale(12.0)
+        w.add_residual_scale(1.4 / m.n_layers ** 0.5)
+        w.add_logit_scale(m.hidden_size / 256)
     _add_tokenizer(w, m, gguf)
 
 
