@@ -446,19 +446,26 @@ RUNTIME_DEVICE_MAP = {
     # IGX Orin's iGPU: the AGX Orin's Orin SoC and 204.8 GB/s (the row's maintainer: "equal to AGX
     # Orin"); the AGX Orin 64GB profile, so leave-one-device-out leaves it out with the AGX rows
     ("NVIDIA IGX Orin (iGPU", "cuda"): ("jetson-agx-orin-64gb", "gpu"),
+    # MiniCPM issue #331: "nvpmodel max + jetson_clocks" (MAXN); 32 or 64 GB not stated: the 64 GB
+    # profile, as for the T-MAC rows. Both modules read 204.8 GB/s; the 32 GB's GPU is smaller
+    # (1792 cores at 930 MHz against 2048 at 1.3 GHz), which a bandwidth-bound decode hardly sees
+    ("Jetson AGX Orin", "cuda"): ("jetson-agx-orin-64gb", "gpu"),
 }
 #: Rows whose GGUF file type is not stated, read as the model's lightest common file (Q4_0): of the
 #: readings, the one that leaves the most of the measured time to the per-layer fixed cost, so a
 #: fit on it predicts small models the slowest — the conservative side. (device prefix, model) → type.
 ASSUMED_FILE_TYPE = {("Jetson Orin Nano Super 8GB", "SmolLM2-135M"): "Q4_0",
-                     ("NVIDIA IGX Orin (iGPU", "Llama-2-7B"): "Q4_0"}  # "4-bit (GGUF, type not stated)"
+                     ("NVIDIA IGX Orin (iGPU", "Llama-2-7B"): "Q4_0",  # "4-bit (GGUF, type not stated)"
+                     ("NVIDIA IGX Orin (iGPU", "Llama-2-13B"): "Q4_0"}
 RUNTIME_MODEL_MAP = {
     "Qwen2.5-1.5B-Instruct": "qwen2.5-1.5b-instruct",
     "Qwen2.5-0.5B-Instruct": "qwen2.5-0.5b-instruct",
     "Llama-3.1-8B-Instruct": "llama-3.1-8b-instruct",
     "Qwen2.5-Coder-7B": "qwen2.5-7b-instruct",
     "SmolLM2-135M": "smollm2-135m-instruct",  # the base model of the same architecture
-    "Llama-2-7B": "llama-2-7b-chat",  # the Qwen2.5-7B architecture (config of Qwen2.5-Coder-7B: same dims)
+    "Llama-2-7B": "llama-2-7b-chat",  # the base model of the same architecture
+    "Llama-2-13B": "llama-2-13b",
+    "MiniCPM4.1-8B": "minicpm4.1-8b",
 }
 
 

@@ -142,12 +142,17 @@ MODEL_MAP = {
     "Qwen-7B": "qwen1.5-7b-chat",
     "Qwen-1.8B-Chat": "qwen1.5-1.8b-chat",
     "vicuna-v1-7b": "llama-7b",
+    "Llama-2-13B": "llama-2-13b",
+    "MiniCPM4.1-8B": "minicpm4.1-8b",
+    "granite4:micro (Granite-4.0-Micro, dense)": "granite-4.0-micro",
+    "deepseek-r1:14b (dense)": "deepseek-r1-distill-qwen-14b",
 }
 #: where the catalog entry is a stand-in with the same tensor shapes, not the published model itself
 MODEL_ASSUMPTIONS = {
     "Llama-3.2-1B": "base model: same architecture as the instruct catalog entry",
     "Llama-3-8B": "base model: same architecture as the instruct catalog entry",
     "Llama-2-7B": "base model: same architecture as the chat catalog entry",
+    "deepseek-r1:14b (dense)": "Ollama's deepseek-r1:14b is DeepSeek-R1-Distill-Qwen-14B",
     "SmolLM2-135M": "base model: same architecture as the instruct catalog entry",
     "Qwen2.5-Coder-7B": "Qwen2.5-Coder-7B has the Qwen2.5-7B architecture",
     "Qwen3-4B-Instruct-2507": "2507 instruct update of Qwen3-4B, same architecture",
