@@ -633,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if exc.exit_code != errors.EXIT_NO_CANDIDATE:
             _discard_cache_stores()
-        click.echo(f"Error: {printable(error_text(exc))}", err=True)
+        click.echo(f"Error: {printable(error_text(exc), line_breaks=isinstance(exc, errors.RunError))}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         _discard_stdout()

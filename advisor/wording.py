@@ -170,13 +170,16 @@ def _reason_phrase(r: Reason, context_option: str) -> str:
 _ROW_REASONS = frozenset({"target", "browser"})
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, line_breaks: bool = False) -> str:
     """``text`` safe for a terminal: each control or format character (a terminal escape, a bell, a
-    right-to-left override that reorders the line; the line break excepted) written as its escape
-    (``\\x1b``), so that a name from a hostile file is shown, not obeyed."""
+    right-to-left override that reorders the line, a line break in an id or a file name that split
+    the Error: line in two) written as its escape (``\\x1b``, ``\\n``), so that a name from a
+    hostile file is shown, not obeyed. ``line_breaks`` keeps the line breaks of a message made of
+    lines by design (a RunError's log tail)."""
     from advisor.records import unprintable
 
-    return "".join(ch.encode("unicode_escape").decode("ascii") if ch != "\n" and unprintable(ch) else ch for ch in text)
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unprintable(ch) and not (line_breaks and ch == "\n") else ch
+                   for ch in text)
 
 
 def error_text(exc: Exception, *, context_option: str = "--context") -> str:
