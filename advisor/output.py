@@ -264,6 +264,25 @@ def _blocks(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], 
     return "\n".join(out) + "\n"
 
 
+def check_output_name(output: str, *, option: str = "-o/--output", example: str = "report.md") -> None:
+    """An output path the user typed names a plain file: not empty, not a directory (``.``, ``..``,
+    ``/``, ``out/``: a base name of none made Path.with_name raise ValueError), and without a line
+    break or another control character (a file named so breaks every line-based tool, and the
+    'Wrote …' line). One BadInputError otherwise, raised before any work."""
+    from advisor.errors import BadInputError
+    from advisor.records import unprintable
+    from advisor.wording import printable
+
+    if not output.strip():
+        raise BadInputError(f"{option} is empty; give the name of a file to write, like {example}")
+    if any(unprintable(ch) for ch in output):
+        raise BadInputError(f"{option} {printable(repr(output))} holds a line break or another control character; "
+                            "give a plain file name")
+    if output.endswith(("/", os.sep)) or Path(output).name in ("", ".", ".."):
+        raise BadInputError(f"{option} {output!r} names a directory; give the name of a file to write in it, "
+                            f"like {output.rstrip('/' + os.sep)}/{example}")
+
+
 def no_directory_error(path: Path, directory: Path) -> DataFileError:
     """The error of an output whose directory is missing, or is a file."""
     if directory.exists():
@@ -287,7 +306,7 @@ def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Pa
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise DataFileError(f"{path}: cannot write there ({exc})") from None
+        raise DataFileError(f"{path}: cannot write there ({exc.strerror or exc}); write somewhere else") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)

@@ -42,3 +42,43 @@ def test_a_line_break_in_an_id_or_path_is_shown_on_the_one_error_line(capsys, ar
     code, out, err = run(capsys, *args)
     assert (code, out) == (1, "")
     assert len(err.splitlines()) == 1 and err.startswith(says), err
+
+
+# ---------------------------------------------------------------- output paths that name no file
+
+REPORT = ("report", "--model", "qwen2.5-0.5b-instruct", "--device", "raspberry-pi-5-8gb", "--format", "md")
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        # a base name that is no name: Path('.').with_name() raised ValueError, a traceback
+        ((*REPORT, "-o", ""), "Error: -o/--output is empty; give the name of a file to write, like report.md"),
+        ((*REPORT, "-o", "."), "Error: -o/--output '.' names a directory; give the name of a file to write in it, like ./report.md"),
+        ((*REPORT, "-o", "/"), "Error: -o/--output '/' names a directory; give the name of a file to write in it, like /report.md"),
+        # wrote a file named '...md' beside the current directory
+        ((*REPORT, "-o", ".."), "Error: -o/--output '..' names a directory; give the name of a file to write in it, like ../report.md"),
+        # wrote out.md beside the directory out/ the user named
+        ((*REPORT, "-o", "out/"), "Error: -o/--output 'out/' names a directory; give the name of a file to write in it, like out/report.md"),
+        # wrote a file whose name holds a line break (and a 'Wrote …' line split in two)
+        ((*REPORT, "-o", "a\nb.md"), "Error: -o/--output 'a\\nb.md' holds a line break or another control character; "
+                                     "give a plain file name"),
+        (("runs", "export", "-o", "x\ny.csv"), "Error: -o/--output 'x\\ny.csv' holds a line break or another control character; "
+                                              "give a plain file name"),
+    ],
+)
+def test_an_output_path_that_names_no_plain_file_is_one_error_line(tmp_path, capsys, args, says):
+    (tmp_path / "out").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [says]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and not (tmp_path.parent / "...md").exists()  # nothing written
+
+
+def test_an_output_directory_that_cannot_be_written_names_the_os_reason_not_a_temp_file(tmp_path, capsys):
+    """A report to a directory where no file can be made (/proc) named the temporary file in
+    Python's own words ("[Errno 2] … '/proc/.r.md.x1y2.tmp'") and no fix."""
+    code, out, err = run(capsys, *REPORT, "-o", "/proc/r.md")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["Error: /proc/r.md: cannot write there (No such file or directory); write somewhere else"]

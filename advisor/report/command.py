@@ -34,6 +34,9 @@ def plan_outputs(formats: tuple[str, ...], output: str | None) -> list[tuple[str
         if len(fmts) > 1:
             raise BadInputError("several formats need -o/--output PATH (the base name of the files)")
         return [(fmts[0], None)]
+    from advisor.output import check_output_name
+
+    check_output_name(output, example=f"report{FORMATS[fmts[0]]}" if fmts else "report.md")
     path = Path(output)
     if not fmts:
         fmt = SUFFIX_FORMATS.get(path.suffix.lower())

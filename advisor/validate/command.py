@@ -328,6 +328,10 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
     one store for the runs of several machines)."""
     from advisor.store import list_runs
 
+    if output is not None:  # before the work, as report checks its outputs
+        from advisor.output import check_output_name
+
+        check_output_name(output, example=f"runs.{fmt}")
     found = list_runs()
     if fmt == "json":
         text = dumps_json({"schema": "edge-model-advisor/runs", "schema_version": 1,
