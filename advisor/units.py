@@ -167,10 +167,11 @@ def parse_number(text: str | float, *, what: str, minimum: float = 0.0, maximum:
 
 
 def format_rate(tokens_per_s: float) -> str:
-    """Tokens per second as shown everywhere (tables, summaries, dashboard): ``168``, ``8.7``,
-    ``0.04`` — whole numbers from 100, one decimal below, two below 0.1 (never ``0.0``)."""
+    """Tokens per second as shown everywhere (tables, summaries, dashboard): ``2,489``, ``168``,
+    ``8.7``, ``0.04`` — whole numbers from 100 (thousands separated, as token counts are), one
+    decimal below, two below 0.1 (never ``0.0``)."""
     if tokens_per_s >= 100:
-        return f"{tokens_per_s:.0f}"
+        return f"{tokens_per_s:,.0f}"
     if tokens_per_s >= 0.1 or tokens_per_s == 0:
         return f"{tokens_per_s:.1f}"
     return f"{tokens_per_s:.2f}"

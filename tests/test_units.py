@@ -1,7 +1,7 @@
 import pytest
 
 from advisor.errors import BadInputError
-from advisor.units import GIB, MIB, format_size, parse_duration, parse_memory_size, parse_number, parse_size
+from advisor.units import GIB, MIB, format_rate, format_size, parse_duration, parse_memory_size, parse_number, parse_size
 
 
 @pytest.mark.parametrize(
@@ -49,6 +49,12 @@ def test_parse_size_errors(text, message):
 )
 def test_format_size(n, text):
     assert format_size(n) == text
+
+
+@pytest.mark.parametrize("rate, text", [(12746.9, "12,747"), (2489.4, "2,489"), (999.5, "1,000"), (168.2, "168"),
+                                        (8.66, "8.7"), (0.1, "0.1"), (0.04, "0.04"), (0, "0.0")])
+def test_format_rate_separates_thousands_as_token_counts_do(rate, text):
+    assert format_rate(rate) == text
 
 
 @pytest.mark.parametrize("text, seconds", [("2", 2.0), ("2s", 2.0), ("500ms", 0.5), ("1.5min", 90.0)])
