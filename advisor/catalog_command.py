@@ -5,6 +5,8 @@ Registered lazily in ``advisor.cli`` (imported only when one of them runs).
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from advisor.errors import BadInputError
@@ -16,6 +18,17 @@ from advisor.wording import plural, price_text
 
 def _emit(text: str) -> None:
     click.echo(text.rstrip("\n"))
+
+
+def _listing(rows: list[dict], cols: list[tuple[str, str]], fmt: str, noun: str, total: int,
+             filters: dict[str, object], **kw: object) -> str:
+    """A listing; for people (table, md) an empty one is a sentence naming the filters that left
+    nothing and how many the catalog has without them, not a bare header (CSV and JSON keep their
+    header and empty list: a script reads those)."""
+    if rows or fmt not in ("table", "md"):
+        return render_rows(rows, cols, fmt, title=plural(len(rows), noun), **kw)  # type: ignore[arg-type]
+    given = " ".join(f"{flag} {value}" for flag, value in filters.items() if value not in (None, "", ()))
+    return f"No {noun} matches {given}: the catalog has {plural(total, noun)}; drop or widen a filter to see them."
 
 
 @click.group(invoke_without_command=True)
@@ -44,14 +57,7 @@ def models(ctx: click.Context, fmt: str, family: str | None, licenses: tuple[str
             continue
         if max_params and m.params > max_params * 1e9:
             continue
-        b = qt.base[m.id]
-        rows.append({
-            "id": m.id, "name": m.name, "family": m.family, "params_b": round(m.params / 1e9, 3),
-            "layers": m.n_layers, "hidden": m.hidden_size, "heads": f"{m.n_heads}/{m.n_kv_heads}", "head_dim": m.head_dim,
-            "vocab": m.vocab_size, "context": m.context_length, "license": m.license, "license_class": m.license_class,
-            "quality": round(b.score, 1), "mmlu_equivalent": round(b.mmlu_equivalent, 1), "quality_basis": b.basis,
-            "verified": m.verified, "source": m.source,
-        })
+        rows.append(_model_row(m, qt.base[m.id]))
     families = sorted({m.family for m in catalog.models.values()})
     if family and family.lower() not in families:  # a family that has models, but not under the other filters, lists none
         raise BadInputError(f"unknown model family '{family}'; use one of {', '.join(families)}")
@@ -60,9 +66,23 @@ def models(ctx: click.Context, fmt: str, family: str | None, licenses: tuple[str
         return
     cols = [("id", "id"), ("params_b", "params (B)"), ("layers", "layers"), ("heads", "heads q/kv"), ("context", "context"),
             ("license_class", "license"), ("quality", "quality"), ("mmlu_equivalent", "MMLU-eq")]
-    if fmt == "csv":
-        cols = [(k, k) for k in rows[0]] if rows else cols
-    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "model"), optional=("mmlu_equivalent", "heads", "layers", "context")))
+    if fmt == "csv":  # every field, the same header whether or not a model matched
+        first = next(iter(catalog.models.values()))
+        cols = [(k, k) for k in _model_row(first, qt.base[first.id])]
+    _emit(_listing(rows, cols, fmt, "model", len(catalog.models),
+                   {"--family": family, "--license": ",".join(licenses), "--max-params": max_params and f"{max_params:g}"},
+                   optional=("mmlu_equivalent", "heads", "layers", "context")))
+
+
+def _model_row(m: Any, b: Any) -> dict[str, Any]:
+    """One model of the listing (``b``: its base quality from ``quality_table``)."""
+    return {
+        "id": m.id, "name": m.name, "family": m.family, "params_b": round(m.params / 1e9, 3),
+        "layers": m.n_layers, "hidden": m.hidden_size, "heads": f"{m.n_heads}/{m.n_kv_heads}", "head_dim": m.head_dim,
+        "vocab": m.vocab_size, "context": m.context_length, "license": m.license, "license_class": m.license_class,
+        "quality": round(b.score, 1), "mmlu_equivalent": round(b.mmlu_equivalent, 1), "quality_basis": b.basis,
+        "verified": m.verified, "source": m.source,
+    }
 
 
 @models.command("add")
@@ -206,4 +226,7 @@ def devices(fmt: str, device_class: str | None, search: str | None, min_ram: int
         cols.append(("modes", "power modes (--device ID@MODE)"))
     if fmt == "csv":
         cols = [(k, k) for k in device_dict(next(iter(catalog.devices.values())))]
-    _emit(render_rows(rows, cols, fmt, title=plural(len(rows), "device"), optional=("modes", "vram", "usable", "path", "bandwidth")))
+    _emit(_listing(rows, cols, fmt, "device", len(catalog.devices),
+                   {"--class": device_class, "--search": search and repr(search), "--min-ram": min_ram and format_size(min_ram, precision=0),
+                    "--max-price": max_price and f"{max_price:g}"},
+                   optional=("modes", "vram", "usable", "path", "bandwidth")))

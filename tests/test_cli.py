@@ -1044,3 +1044,25 @@ def test_a_refused_target_or_browser_names_device_and_choices(capsys, args, mess
     code, out, err = run(capsys, *args)
     assert (code, out) == (1, "")
     assert err.strip() == message
+
+
+@pytest.mark.parametrize("args, sentence", [
+    (["devices", "--search", "zzzz"], "No device matches --search 'zzzz': the catalog has"),
+    (["devices", "--class", "phone", "--min-ram", "64GB", "--format", "md"], "No device matches --class phone --min-ram 64 GiB: the catalog has"),
+    (["models", "--max-params", "0.01", "--license", "permissive"], "No model matches --license permissive --max-params 0.01: the catalog has"),
+])
+def test_an_empty_listing_names_the_filters_that_left_nothing(capsys, catalog, args, sentence):
+    code, out, err = run(capsys, *args)
+    assert code == 0 and err == ""
+    assert out.startswith(sentence) and "drop or widen a filter" in out
+    total = len(catalog.devices) if args[0] == "devices" else len(catalog.models)
+    assert f"has {total} " in out
+
+
+def test_an_empty_listing_in_csv_or_json_keeps_its_header_for_scripts(capsys):
+    code, out, _ = run(capsys, "devices", "--search", "zzzz", "--format", "json")
+    assert code == 0 and json.loads(out)["devices"] == []
+    code, out, _ = run(capsys, "models", "--max-params", "0.01", "--format", "csv")
+    _, full, _ = run(capsys, "models", "--format", "csv")
+    assert code == 0 and out.strip().splitlines() == full.splitlines()[:1]  # the same columns as when models match
+    assert full.splitlines()[0].startswith("id,name,family,params_b,")
