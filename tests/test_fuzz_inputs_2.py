@@ -6,6 +6,9 @@ fix, a documented exit code, and no traceback (``advisor.cli.main`` re-raises an
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from advisor.cli import main
@@ -82,3 +85,23 @@ def test_an_output_directory_that_cannot_be_written_names_the_os_reason_not_a_te
     code, out, err = run(capsys, *REPORT, "-o", "/proc/r.md")
     assert (code, out) == (1, "")
     assert err.splitlines() == ["Error: /proc/r.md: cannot write there (No such file or directory); write somewhere else"]
+
+
+# ---------------------------------------------------------------- measurement rows the store cannot read back
+
+BENCH = Path(__file__).parent / "data" / "llama-bench" / "smollm2-135m-q4_k_m.json"
+
+
+def test_an_imported_row_with_a_backends_text_too_long_to_read_back_is_refused(tmp_path, capsys):
+    """llama-bench's backends of 500 characters was imported (the run stored), and every later
+    read skipped the run as damaged ("field 'backend' is 500 characters long (at most 200)"): the
+    import said it stored a measurement that no command could use."""
+    rows = json.loads(BENCH.read_text())
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps([rows[0], {**rows[1], "backends": "CPU," * 125}]))
+    code, out, err = run(capsys, "runs", "import", str(path), "--device", "intel-nuc-13-pro-i7-32gb", "--model", "smollm2-135m-instruct")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [f"Error: {path}: row 2: backends is 500 characters long (at most 200): llama-bench lists a few "
+                                "backend names; fix or remove that row (nothing was imported)"]
+    code, out, err = run(capsys, "runs", "list")
+    assert (code, err) == (0, "") and "No runs recorded yet" in out

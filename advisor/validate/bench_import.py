@@ -22,6 +22,7 @@ from advisor.inputs import (
     check_document,
     read_bounded_text,
 )
+from advisor.store import _TEXT_LIMITS
 from advisor.units import MAX_SIZE_BYTES
 
 #: Longest prompt or generation of one test: the longest context any catalog model has.
@@ -106,6 +107,11 @@ def _int(d: dict[str, Any], key: str, low: int, high: int) -> int | None:
     return int(x)
 
 
+#: the longest backends text a run is stored with: the store reads a longer backend back as a
+#: damaged row
+MAX_BACKENDS_CHARS = _TEXT_LIMITS["backend"]
+
+
 def _text(d: dict[str, Any], key: str) -> str | None:
     v = d.get(key)
     if v is None or v == "":
@@ -170,6 +176,9 @@ def _row(d: dict[str, Any], where: str, index: int) -> BenchRow:
         build = _text(d, "build_commit")
         number = _text(d, "build_number")
         backends = _text(d, "backends") or _text(d, "backend")
+        if backends is not None and len(backends) > MAX_BACKENDS_CHARS:  # stored, the run would read back as damaged
+            raise _Bad(f"backends is {len(backends):,} characters long (at most {MAX_BACKENDS_CHARS}): llama-bench lists a few "
+                       "backend names")
         type_k, cpu_info, gpu_info = _kv_type(d, "type_k"), _text(d, "cpu_info"), _text(d, "gpu_info")
         flash_attn = _bool(d, "flash_attn")
         samples = _samples(d)
