@@ -126,16 +126,30 @@ def gib(n_bytes: float) -> float:
     return n_bytes / GIB
 
 
+def _shown(text: object) -> str:
+    """A value as an error quotes it: its repr, cut after 35 characters with its length said (a
+    number of 5,000 digits is not echoed whole)."""
+    plain = str(text)
+    if len(plain) <= 40:
+        return repr(text)
+    head = repr(plain[:35])
+    return f"{head[:-1]}…{head[-1]} ({len(plain):,} characters)"
+
+
 def parse_positive_int(text: str | int, *, what: str, maximum: int | None = None) -> int:
     """Parse a whole positive number (token counts, thread counts) with a clear error."""
+    plain = str(text).replace("_", "").strip()
     try:
-        value = int(str(text).replace("_", "").strip())
+        value = int(plain)
     except ValueError:
-        raise BadInputError(f"{what} {text!r} is not a whole number; give e.g. 512") from None
+        if plain.isascii() and plain.isdigit():  # past int()'s 4,300-digit limit: whole, and too large
+            raise BadInputError(f"{what} {_shown(text)} is larger than the maximum {maximum:,}" if maximum is not None else
+                                f"{what} {_shown(text)} is too large; give e.g. 512") from None
+        raise BadInputError(f"{what} {_shown(text)} is not a whole number; give e.g. 512") from None
     if value <= 0:
-        raise BadInputError(f"{what} must be positive, got {value}")
+        raise BadInputError(f"{what} must be positive, got {value if len(plain) <= 40 else _shown(text)}")
     if maximum is not None and value > maximum:
-        raise BadInputError(f"{what} {value} is larger than the maximum {maximum:,}")
+        raise BadInputError(f"{what} {value if len(plain) <= 40 else _shown(text)} is larger than the maximum {maximum:,}")
     return value
 
 
@@ -143,9 +157,11 @@ def parse_positive_float(text: str | float, *, what: str, maximum: float | None 
     try:
         value = float(str(text).strip())
     except ValueError:
-        raise BadInputError(f"{what} {text!r} is not a number; give e.g. 10") from None
+        raise BadInputError(f"{what} {_shown(text)} is not a number; give e.g. 10") from None
+    if value == math.inf and maximum is not None and any(ch.isdigit() for ch in str(text)):  # 1e400: an overflow
+        raise BadInputError(f"{what} {_shown(text)} is larger than the maximum {maximum:g}")
     if not math.isfinite(value) or value <= 0:
-        raise BadInputError(f"{what} must be a positive number, got {text!r}")
+        raise BadInputError(f"{what} must be a positive number, got {_shown(text)}")
     if maximum is not None and value > maximum:
         raise BadInputError(f"{what} {value:g} is larger than the maximum {maximum:g}")
     return value
@@ -158,9 +174,9 @@ def parse_number(text: str | float, *, what: str, minimum: float = 0.0, maximum:
     try:
         value = float(str(text).strip())
     except ValueError:
-        raise BadInputError(f"{what} {text!r} is not a number; give e.g. {example}") from None
+        raise BadInputError(f"{what} {_shown(text)} is not a number; give e.g. {example}") from None
     if not math.isfinite(value):
-        raise BadInputError(f"{what} {text!r} is not a finite number; give e.g. {example}")
+        raise BadInputError(f"{what} {_shown(text)} is not a finite number; give e.g. {example}")
     if not minimum <= value <= maximum:
         raise BadInputError(f"{what} {value:g} is out of range; give a number from {minimum:g} to {maximum:g}")
     return value

@@ -105,3 +105,32 @@ def test_an_imported_row_with_a_backends_text_too_long_to_read_back_is_refused(t
                                 "backend names; fix or remove that row (nothing was imported)"]
     code, out, err = run(capsys, "runs", "list")
     assert (code, err) == (0, "") and "No runs recorded yet" in out
+
+
+# ---------------------------------------------------------------- numbers too large to be numbers
+
+DIGITS = "9" * 5000  # past Python's 4,300-digit limit on int(str)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        # int() refused the digits: a traceback, or "is not a whole number" of a whole number
+        (("runs", "show", DIGITS), "Error: run id '99999999999999999999999999999999999…' (5,000 characters) is larger than the maximum "
+                                   "1,000,000,000,000"),
+        (("runs", "exclude", DIGITS), "Error: run id '99999999999999999999999999999999999…' (5,000 characters) is larger than the maximum "
+                                      "1,000,000,000,000"),
+        (("predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb", "--context", DIGITS),
+         "Error: --context '99999999999999999999999999999999999…' (5,000 characters) is larger than the maximum 1,048,576"),
+        # float() overflowed to inf: "must be a positive number" of a positive number
+        (("recommend", "--ram", "8GB", "--min-tps", "1e400"), "Error: --min-tps '1e400' is larger than the maximum 1e+07"),
+        (("recommend", "--ram", "8GB", "--min-tps", DIGITS),
+         "Error: --min-tps '99999999999999999999999999999999999…' (5,000 characters) is larger than the maximum 1e+07"),
+        (("recommend", "--ram", "8GB", "--target-tps", DIGITS),
+         "Error: --target-tps '99999999999999999999999999999999999…' (5,000 characters) is not a finite number; give e.g. 10"),
+    ],
+)
+def test_a_number_too_large_to_convert_is_too_large_not_malformed(capsys, args, says):
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [says]

@@ -254,7 +254,7 @@ class _RunId(click.ParamType):
     name = "integer"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not (value.strip().isdecimal() and int(value) > 0):
+        if isinstance(value, str) and not (value.strip().isdecimal() and value.strip().strip("0")):  # no int(): 5,000 digits
             raise BadInputError(f"{value!r} is not a run id; give a number from the id column of 'advisor runs list', e.g. 1")
         return positive_int(10**12, what="run id").convert(value, param, ctx)
 
