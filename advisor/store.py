@@ -370,7 +370,7 @@ def _run_values(run: Run) -> dict[str, Any]:
         "created_at": run.created_at or now(),
         "source": run.source,
         "status": run.status,
-        "error": run.error[-_TEXT_LIMITS["error"]:] if run.error else run.error,  # a log's tail, as read back
+        "error": run.error[-TEXT_LIMITS["error"]:] if run.error else run.error,  # a log's tail, as read back
         "device_id": run.device_id,
         "device_fingerprint": run.device_fingerprint,
         "device_profile": json.dumps(run.device_profile, default=str) if run.device_profile else None,
@@ -478,7 +478,7 @@ def _check_settings(settings: Mapping[str, Any]) -> None:
 
 #: The longest text a stored run's fields hold as the tool writes them (ids and names are short;
 #: paths are a file system's; an error keeps a log's tail).
-_TEXT_LIMITS = {"source": 200, "status": 200, "device_id": 200, "model_id": 200, "quant": 200, "backend": 200,
+TEXT_LIMITS = {"source": 200, "status": 200, "device_id": 200, "model_id": 200, "quant": 200, "backend": 200,
                 "model_name": 1000, "gguf_path": 4096, "weight_path": 4096, "excluded": 1000, "error": 100_000}
 
 
@@ -501,7 +501,7 @@ def _row_to_run(row: sqlite3.Row) -> Run:
     for name in ("model_id", "model_name", "quant", "gguf_path", "backend", "error", "weight_path", "excluded"):
         if d.get(name) is not None and not isinstance(d[name], str):
             raise ValueError(f"field '{name}' is not text")
-    for name, most in _TEXT_LIMITS.items():  # a 5 MB model id was printed whole by 'runs list'
+    for name, most in TEXT_LIMITS.items():  # a 5 MB model id was printed whole by 'runs list'
         if isinstance(d.get(name), str) and len(d[name]) > most:
             raise ValueError(f"field '{name}' is {len(d[name]):,} characters long (at most {most:,}): not a value the tool writes")
     return Run(

@@ -22,7 +22,7 @@ from advisor.inputs import (
     check_document,
     read_bounded_text,
 )
-from advisor.store import _TEXT_LIMITS
+from advisor.store import TEXT_LIMITS
 from advisor.units import MAX_SIZE_BYTES
 
 #: Longest prompt or generation of one test: the longest context any catalog model has.
@@ -109,7 +109,7 @@ def _int(d: dict[str, Any], key: str, low: int, high: int) -> int | None:
 
 #: the longest backends text a run is stored with: the store reads a longer backend back as a
 #: damaged row
-MAX_BACKENDS_CHARS = _TEXT_LIMITS["backend"]
+MAX_BACKENDS_CHARS = TEXT_LIMITS["backend"]
 
 
 def _text(d: dict[str, Any], key: str) -> str | None:
