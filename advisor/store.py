@@ -479,7 +479,7 @@ def _check_settings(settings: Mapping[str, Any]) -> None:
 #: The longest text a stored run's fields hold as the tool writes them (ids and names are short;
 #: paths are a file system's; an error keeps a log's tail).
 TEXT_LIMITS = {"source": 200, "status": 200, "device_id": 200, "model_id": 200, "quant": 200, "backend": 200,
-                "model_name": 1000, "gguf_path": 4096, "weight_path": 4096, "excluded": 1000, "error": 100_000}
+               "model_name": 1000, "gguf_path": 4096, "weight_path": 4096, "excluded": 1000, "error": 100_000}
 
 
 def _row_to_run(row: sqlite3.Row) -> Run:
