@@ -1,4 +1,5 @@
-"""Runtime twins measured on this machine: MLX (CPU build), ONNX Runtime GenAI (CPU EP), ExecuTorch (XNNPACK).
+"""Runtime twins measured on this machine: MLX (CPU build), ONNX Runtime GenAI (CPU EP), ExecuTorch (XNNPACK),
+LiteRT-LM (CPU), MNN (CPU).
 
 For each case a catalog model's exact architecture is written as a Hugging Face folder with random
 bf16 weights (no download), converted by the runtime's own converter (``mlx_lm convert``,
@@ -16,6 +17,7 @@ Needs the runtimes (``pip install -e '.[mlx,ortgenai-build]'``; torch for the bu
     python benchmarks/runtime_twins.py                  # every case (~40 min on 2 shared cores)
     python benchmarks/runtime_twins.py --runtime mlx    # one runtime
     /work/venvs/et/bin/python benchmarks/runtime_twins.py --runtime executorch
+    /work/venvs/mnn/bin/python benchmarks/runtime_twins.py --runtime mnn   # MNN + llmexport
     python benchmarks/runtime_twins.py --report         # only re-write the table from the records
 """
 
@@ -52,6 +54,9 @@ ET_FULL = MeasureSettings(prompt_tokens=128, output_tokens=64, repeats=5, timeou
 #: LiteRT-LM: the exported prefill signature is 128 tokens and the KV cache 1,280 (its published
 #: ekv1280 builds); 64 decoded tokens × 5 repeats, as for ExecuTorch.
 LITERT_FULL = MeasureSettings(prompt_tokens=128, output_tokens=64, repeats=5, timeout_s=1800)
+#: MNN: 64 decoded tokens × 5 repeats, as for ExecuTorch and LiteRT-LM (its KV cache grows: no
+#: exported context).
+MNN_FULL = MeasureSettings(prompt_tokens=128, output_tokens=64, repeats=5, timeout_s=1800)
 
 #: (runtime, model id, format, settings or None for layout only)
 CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
@@ -80,6 +85,12 @@ CASES: list[tuple[str, str, str, MeasureSettings | None]] = [
     ("litert-lm", "smollm2-135m-instruct", "int4", LITERT_FULL),
     ("litert-lm", "qwen2.5-0.5b-instruct", "dynamic_int8", LITERT_FULL),
     ("litert-lm", "qwen2.5-0.5b-instruct", "dynamic_int4_block128", LITERT_FULL),
+    ("mnn", "smollm2-135m-instruct", "int4", MNN_FULL),
+    ("mnn", "smollm2-135m-instruct", "int4-block64", MNN_FULL),
+    ("mnn", "smollm2-135m-instruct", "int4-block128", MNN_FULL),
+    ("mnn", "smollm2-135m-instruct", "int8", MNN_FULL),
+    ("mnn", "qwen2.5-0.5b-instruct", "int4", MNN_FULL),
+    ("mnn", "qwen2.5-0.5b-instruct", "int4-block128", MNN_FULL),
 ]
 
 
@@ -196,6 +207,25 @@ int8's 135.6 MiB file); later starts map it (load 0.07–0.29 s here). RSS after
 (~100 MiB) plus ~120–170 MiB; the peak adds roughly one more copy of the weights while running (SmolLM2
 int8 370 MiB, Qwen2.5-0.5B int8 758 MiB for a 484 MiB file).
 
+**MNN (`llmexport --export mnn --quant_bit B --quant_block K`, llmexport 0.0.5, MNN 3.6.1, CPU):** the
+Hugging Face twin is exported to ONNX, converted by MNN's converter into `llm.mnn` (the graph) and
+re-quantized by llmexport itself into `llm.mnn.weight` (utils/mnn_converter.py): every Linear — q, k, v,
+o, gate, up, down and the lm_head — is a `Convolution` whose span holds a header (1 byte, the dims as
+int16, int32 past 65,535, and a 2^bits + 1-byte value map: 22–26 bytes at 4 bits, 262 at 8), the values
+(two per byte at 4 bits) and per block a **float32 zero point and scale**, interleaved (asymmetric, the
+default; `--quant_block 0` = one block per row), then a float32 bias (Qwen2's q/k/v). A block that does
+not divide the input dimension is halved until it does (torch_utils.py `_quant_on_device`: SmolLM2's 576
+at block 128 is in blocks of 64). RMSNorms are `LayerNorm` ops with a float32 gamma **and** beta (zeros).
+A tied model has no embedding file: the runtime gathers rows of the quantized lm_head (`llm_config.json`
+`tie_embeddings`); an untied one gets `embeddings_bf16.bin`. The ops' spans tile `llm.mnn.weight` exactly.
+llmexport 0.0.5's own default is `--quant_block 64`. Its .mtok writer knows BPE, WordPiece and Unigram
+tokenizers only (the twins' word-level one is rewritten as WordPiece: with no model section MNN crashed
+in `Llm::load`). Speeds are MNN's own counters (`Llm` context `prefill_us`, `decode_us`, taken as
+differences: they add up over a session) through pymnn's `MNN.llm` with the exporter's config
+(`precision: low`, `memory: low`; this CPU has no fp16 arithmetic) and greedy sampling; load =
+`Llm.load()`. MNN exposes no KV figure: the KV cache column is the resident memory's growth per token of
+context (`kv_probe`: a 17- and a 512-token generation) × the run's tokens.
+
 **Twin artefact to know:** all-zero biases are dropped by the builder (`torch.count_nonzero`), so
 the twins write random biases (`common.write_safetensors`). ExecuTorch's random init leaves every
 RMSNorm weight at 1.0 and its emitter stores identical program constants once (SmolLM2: 125 constant
@@ -227,7 +257,7 @@ def layer_bits_per_weight(record: dict, model) -> float:
 def write_report() -> None:
     records = [load_record(p) for p in sorted(RECORDS.glob("*.json"))]
     lines = [
-        "# Runtime twins measured on this machine (MLX CPU, ONNX Runtime GenAI CPU, ExecuTorch XNNPACK, LiteRT-LM CPU)",
+        "# Runtime twins measured on this machine (MLX CPU, ONNX Runtime GenAI CPU, ExecuTorch XNNPACK, LiteRT-LM CPU, MNN CPU)",
         "",
         "Command: `python benchmarks/runtime_twins.py` (records in `tests/data/runtime_twins/`). Each twin is a",
         "catalog model's exact architecture written as a Hugging Face folder with random bf16 weights",
@@ -238,7 +268,9 @@ def write_report() -> None:
         "and LiteRT Torch's `litert-torch export_hf` (the converter `litert-lm convert` installs: the Hugging Face",
         "twin traced, converted to TFLite, quantized by an AI Edge Quantizer recipe, packed into a `.litertlm`; run",
         "with `/work/venvs/litert/bin/python benchmarks/runtime_twins.py --runtime litert-lm`, a venv with",
-        "litert-lm and litert-torch-nightly).",
+        "litert-lm and litert-torch-nightly), and MNN's `llmexport` (ONNX, MNN's converter, its own weight",
+        "quantization; run with `/work/venvs/mnn/bin/python benchmarks/runtime_twins.py --runtime mnn`, a venv",
+        "with MNN and llmexport; measured through pymnn's `MNN.llm`).",
         "Bytes are exact (file sizes; per-tensor bytes read from the safetensors header / ONNX initializers /",
         "the .pte's program constants and XNNPACK delegate graphs / the .litertlm's TFLite buffers and",
         "quantization parameters). ExecuTorch speeds come from its Python",
@@ -269,6 +301,8 @@ def write_report() -> None:
             quant = f"{q['bits']}-bit g{q['group_size']} {q.get('mode', '')}".strip() if q else "none"
         elif r["runtime"] == "executorch":
             quant = ", ".join(f"{k['kind']} ×{k['count']}" for k in fd["quantized_values"]) or "none"
+        elif r["runtime"] == "mnn":
+            quant = ", ".join(f"{k['kind']} ×{k['count']}" for k in fd["linear_kinds"]) or "none"
         elif r["runtime"] == "litert-lm":
             quant = ", ".join(f"{k['kind']} ×{k['count']}" for sec in fd["tflite"].values() for k in sec["quantized_tensors"]) or "none"
         else:
@@ -309,7 +343,7 @@ def write_report() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runtime", choices=["mlx", "ort-genai", "executorch", "litert-lm"])
+    ap.add_argument("--runtime", choices=["mlx", "ort-genai", "executorch", "litert-lm", "mnn"])
     ap.add_argument("--missing", action="store_true", help="only cases without a record")
     ap.add_argument("--report", action="store_true", help="only re-write the table from the records")
     args = ap.parse_args()

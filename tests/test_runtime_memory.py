@@ -105,7 +105,7 @@ def test_runtime_estimate_names_its_runtime_and_prior(catalog):
 
 
 TWINS = sorted((Path(__file__).parent / "data" / "runtime_twins").glob("*.json"))
-EXACT_TWINS = [p for p in TWINS if not p.stem.startswith(("executorch--", "litert-lm--"))]
+EXACT_TWINS = [p for p in TWINS if not p.stem.startswith(("executorch--", "litert-lm--", "mnn--"))]
 EXECUTORCH_TWINS = [p for p in TWINS if p.stem.startswith("executorch--")]
 
 
@@ -124,7 +124,7 @@ def test_runtime_weights_equal_the_runtimes_own_files_byte_for_byte(catalog, rec
 
 
 def test_twins_cover_the_runtimes():
-    assert {p.stem.split("--")[0] for p in TWINS} == {"mlx", "ort-genai", "executorch", "litert-lm"} and len(TWINS) >= 23
+    assert {p.stem.split("--")[0] for p in TWINS} == {"mlx", "ort-genai", "executorch", "litert-lm", "mnn"} and len(TWINS) >= 29
 
 
 def _twin_weights(catalog, record):

@@ -1,4 +1,4 @@
-"""Runtime twins (MLX, ONNX Runtime GenAI, ExecuTorch, LiteRT-LM): the Hugging Face folder they start from, the layout
+"""Runtime twins (MLX, ONNX Runtime GenAI, ExecuTorch, LiteRT-LM, MNN): the Hugging Face folder they start from, the layout
 readers, the records measured on this machine, and — where the runtime is installed — a tiny twin
 built by the runtime's own converter and measured for real.
 
@@ -321,12 +321,49 @@ def check_litert_layout(model: ModelSpec, layout: list[TensorLayout], fmt: str) 
     assert sum(t.nbytes for t in rest) < 1024
 
 
+def mnn_linears(model: ModelSpec) -> list[tuple[int, int]]:
+    """(out, in) of every Linear llmexport writes as a Convolution: q, k, v, o, gate, up, down per
+    layer, then the lm_head (a tied model's too: its quantized weight is the embedding)."""
+    hd = model.head_dim
+    q, kv, h, f = model.n_heads * hd, model.n_kv_heads * hd, model.hidden_size, model.ffn_size
+    return [(q, h), (kv, h), (kv, h), (h, q), (f, h), (f, h), (h, f)] * model.n_layers + [(model.vocab_size, h)]
+
+
+def check_mnn_layout(model: ModelSpec, layout: list[TensorLayout], fmt: str) -> None:
+    """Every span of llmexport's ``llm.mnn.weight`` (and embedding file) accounted for.
+
+    Every Linear (``mnn_linears``): its values at ``quant_bit`` ``[out, in]`` (two per byte at 4),
+    a header of 1 byte + the dims as int16 (int32 past 65,535) + the 2^bits + 1-byte value map, and
+    per block a **float32** zero point and scale (asymmetric, the default), the block halved until it
+    divides the input (block 0: the whole row); Qwen2's q/k/v biases float32. Every RMSNorm: a
+    float32 gamma and a float32 beta. An untied model's embedding: ``embeddings_bf16.bin``; a tied
+    one has none (the lm_head's int4/int8 weight serves the lookup).
+    """
+    bits, block = runtime_module("mnn").FORMATS[fmt]
+    expected: Counter = Counter()
+    for out, inp in mnn_linears(model):
+        b = inp if block == 0 else block
+        while inp % b:
+            b //= 2
+        expected[((out, inp), f"int{bits}", out * inp * bits // 8)] += 1
+        header = 1 + (8 if max(out, inp) > 65535 else 4) + 2 ** bits + 1
+        expected[((header,), "header", header)] += 1
+        expected[((out, inp // b), "float32", 4 * out * (inp // b))] += 2  # zero points, scales
+    if model.attn_bias:
+        for size in (model.n_heads * model.head_dim, model.n_kv_heads * model.head_dim, model.n_kv_heads * model.head_dim):
+            expected[((size,), "float32", 4 * size)] += model.n_layers
+    expected[((model.hidden_size,), "float32", 4 * model.hidden_size)] += 2 * (2 * model.n_layers + 1)  # gamma, beta
+    if not model.tied_embeddings:
+        expected[((model.vocab_size, model.hidden_size), "bf16", 2 * model.vocab_size * model.hidden_size)] += 1
+    assert Counter((t.shape, t.dtype, t.nbytes) for t in layout) == expected
+
+
 # --------------------------------------------------------------------------- recorded results
 
 
 def test_records_are_present():
     runtimes = {json.loads(p.read_text())["runtime"] for p in RECORDS}
-    assert {"mlx", "ort-genai", "executorch", "litert-lm"} <= runtimes
+    assert {"mlx", "ort-genai", "executorch", "litert-lm", "mnn"} <= runtimes
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[p.stem for p in RECORDS])
@@ -378,6 +415,18 @@ def test_recorded_twin(catalog, path):
             assert measured["kv_cache_bytes"] == kv["bytes"]
             assert measured["prefill_token_counts"] == [record["settings"]["prompt_tokens"]]
             assert measured["decode_token_counts"] == [record["settings"]["output_tokens"]]
+    elif record["runtime"] == "mnn":
+        details = record["format_details"]
+        check_mnn_layout(model, layout, record["format"])
+        bits, block = runtime_module("mnn").FORMATS[record["format"]]
+        assert (details["export_args"]["quant_bit"], details["export_args"]["quant_block"], details["export_args"]["sym"]) == (bits, block, False)
+        # the ops' spans tile llm.mnn.weight exactly (file_layout checks it when reading); the embedding is its own file
+        assert record["files"]["llm.mnn.weight"] == sum(t.nbytes for t in layout if t.file == "llm.mnn.weight")
+        assert details["embedding_files"] == ([] if model.tied_embeddings else ["embeddings_bf16.bin"])
+        assert (details["tie_embeddings"] is not None) == model.tied_embeddings
+        if record["measured"] is not None:
+            probe = record["measured"]["kv_probe"]
+            assert probe["rss_long_bytes"] > probe["rss_short_bytes"]  # the cache grows with the tokens
     else:
         kinds = record["format_details"]["matmulnbits"]
         assert len(kinds) <= 1  # one bit width and block size for every MatMul
@@ -407,6 +456,8 @@ def expected_kv_bytes(runtime: str, model: ModelSpec, measured: dict) -> int:
         return per_token * 256 * math.ceil(measured["kv_cache_tokens"] / 256) * 2
     if runtime in ("executorch", "litert-lm"):  # LiteRT-LM: fp32 K and V for the exported cache_length
         return per_token * measured["kv_cache_tokens"] * 4
+    if runtime == "mnn":  # no figure of MNN's own: the resident memory's growth per token (kv_probe)
+        return round(measured["kv_probe"]["rss_bytes_per_token"] * measured["kv_cache_tokens"])
     return per_token * measured["max_length"] * 4
 
 
@@ -421,7 +472,7 @@ def test_load_record_checks_schema(tmp_path):
 
 
 def test_unknown_runtime_names_the_valid_ones():
-    with pytest.raises(BadInputError, match=r"no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch, litert-lm"):
+    with pytest.raises(BadInputError, match=r"no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch, litert-lm, mnn"):
         runtime_module("mlc")
 
 
@@ -430,6 +481,7 @@ def test_unknown_runtime_names_the_valid_ones():
     ("ort-genai", "4bit", "unknown ONNX Runtime GenAI format '4bit'; valid: fp32, int8, int4, int4-block64, int4-block128"),
     ("executorch", "int4", "unknown ExecuTorch format 'int4'; valid: 8da4w, 8da4w-g256, 8da4w-g128-emb4, 8da4w-g256-emb4, 8da8w"),
     ("litert-lm", "8da4w", "unknown LiteRT-LM format '8da4w'; valid: dynamic_int8, int4, dynamic_int4_block32, dynamic_int4_block128"),
+    ("mnn", "q4f16_1", "unknown MNN format 'q4f16_1'; valid: int4, int4-block64, int4-block128, int8"),
 ])
 def test_unknown_format_names_the_valid_ones(runtime, fmt, message):
     with pytest.raises(BadInputError, match=message.replace("(", r"\(")):
@@ -441,6 +493,7 @@ def test_unknown_format_names_the_valid_ones(runtime, fmt, message):
     ("ort-genai", ("onnxruntime_genai",), "ortgenai"),
     ("executorch", ("executorch", "torch", "torchao"), "executorch"),
     ("litert-lm", ("litert_lm", "litert_lm_builder", "litert_torch"), "litert-lm"),
+    ("mnn", ("MNN", "MNN.llm"), "mnn"),
 ])
 def test_missing_runtime_names_the_fix(monkeypatch, runtime, modules, extra):
     for name in modules:  # None in sys.modules makes the import fail, installed or not
@@ -452,6 +505,7 @@ def test_missing_runtime_names_the_fix(monkeypatch, runtime, modules, extra):
 @pytest.mark.parametrize("runtime, module, name, extra", [
     ("executorch", "executorch", "ExecuTorch", "executorch"),
     ("litert-lm", "litert_lm", "LiteRT-LM", "litert-lm"),
+    ("mnn", "MNN", "MNN", "mnn"),
 ])
 def test_missing_runtime_says_so_in_one_sentence(monkeypatch, runtime, module, name, extra):
     monkeypatch.setitem(sys.modules, module, None)
@@ -596,3 +650,21 @@ def test_litert_lm_twin_built_and_measured(twin_cache, model_id, fmt):
     assert measured["kv_cache_bytes"] == expected_kv_bytes("litert-lm", model, measured)
     assert measured["decode_token_counts"] == [16] and measured["decode_tokens_per_s"]["median"] > 0
     assert measured["xnnpack_cache_bytes"] > 0 and measured["peak_rss_bytes"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id, fmt", [("tiny-llama", "int4-block64"), ("tiny-qwen2", "int8")])
+def test_mnn_twin_built_and_measured(twin_cache, model_id, fmt):
+    from importlib.util import find_spec
+
+    for module in ("MNN.llm", "torch", "transformers"):
+        pytest.importorskip(module)
+    if find_spec("llmexport") is None:  # found, not imported: the package imports its utils as a top-level module
+        pytest.skip("llmexport is not installed")
+    model = TINY[model_id]
+    record = measure_twin("mnn", model, fmt, cache_dir=twin_cache, settings=SETTINGS)
+    check_mnn_layout(model, record_layout(record), fmt)
+    measured = record["measured"]
+    assert [r["prompt_len"] for r in measured["runs"]] == [SETTINGS.prompt_tokens] * SETTINGS.repeats
+    assert [r["gen_seq_len"] for r in measured["runs"]] == [SETTINGS.output_tokens] * SETTINGS.repeats
+    assert measured["decode_tokens_per_s"]["median"] > 0 and measured["peak_rss_bytes"] > 0

@@ -57,7 +57,7 @@ def test_recorded_executorch_twin_runs_on_xnnpack(catalog, tmp_path):
 def test_runtime_without_a_local_twin_is_one_clear_error(catalog, tmp_path):
     from advisor.errors import BadInputError
 
-    with pytest.raises(BadInputError, match="no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch, litert-lm$"):
+    with pytest.raises(BadInputError, match="no local twin for runtime 'mlc'; twins run here for: mlx, ort-genai, executorch, litert-lm, mnn$"):
         validate_runtime("mlc", "qwen3-0.6b", "q4f16_1", device=catalog.device("pixel-8"), catalog=catalog, db=tmp_path / "r.db")
 
 

@@ -96,13 +96,14 @@ def profile(seconds: float, no_write: bool, fmt: str) -> None:
                    "a first start after boot); the load time is compared with the matching prediction.")
 @click.option("--timeout", default=600.0, show_default=True, type=number_in(1, 86400), help="Seconds before the run is stopped.")
 @click.option("--runtime", "runtime_id", default=None, metavar="NAME",
-              help="Validate another runtime that runs here (mlx, ort-genai, executorch, litert-lm) on a twin its own "
+              help="Validate another runtime that runs here (mlx, ort-genai, executorch, litert-lm, mnn) on a twin its own "
                    "converter builds; --quant is then its format (e.g. 4bit, int4, 8da4w, dynamic_int8).")
 @format_option
 def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: int, prompt_tokens: int, output_tokens: int,
              threads: int | None, repeats: int, kv_cache: str, flash_attn: str, force: bool, page_cache: str, timeout: float,
              runtime_id: str | None) -> None:
-    """Run a model for real on this machine (llama.cpp, or --runtime mlx / ort-genai / executorch / litert-lm) and compare
+    """Run a model for real on this machine (llama.cpp, or --runtime mlx / ort-genai / executorch / litert-lm /
+    mnn) and compare
     with the prediction: load time, weights, model/KV/compute buffers, peak RSS, prefill, decode,
     time to first token. Every run (and every failure) is recorded; exit code 4 when the run fails."""
     from advisor.local import local_profile, local_profile_path, run_profile

@@ -1,5 +1,5 @@
 """``advisor validate --runtime NAME``: a runtime other than llama.cpp run for real on this machine
-(MLX's CPU build, ONNX Runtime GenAI, ExecuTorch's XNNPACK), on a synthetic twin its own converter built
+(MLX's CPU build, ONNX Runtime GenAI, ExecuTorch's XNNPACK, LiteRT-LM, MNN), on a synthetic twin its own converter built
 (``advisor.validate.runtimes``), compared with the engine's prediction for that runtime × format:
 weight bytes tensor by tensor, KV cache, peak resident memory, prefill and decode speed. The run
 is recorded in the store (it is never fitted into llama.cpp's calibration: ``run_exclusion``).

@@ -12,7 +12,7 @@ and here the runtime-independent entry points: ``build_twin``, ``tensor_layout``
 ``measure_twin`` (one JSON-able record with files, layout, summary and measurements) and
 ``load_record`` / ``record_layout`` for recorded results.
 
-Every runtime import is lazy: importing this package needs neither MLX, onnxruntime-genai nor executorch.
+Every runtime import is lazy: importing this package needs neither MLX, onnxruntime-genai, executorch, LiteRT-LM nor MNN.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from advisor.validate.runtimes.common import (
 )
 
 #: runtime name (as in catalog/runtimes.toml and ``--runtime``) → module under this package.
-RUNTIME_MODULES = {"mlx": "mlx", "ort-genai": "ort_genai", "executorch": "executorch", "litert-lm": "litert_lm"}
+RUNTIME_MODULES = {"mlx": "mlx", "ort-genai": "ort_genai", "executorch": "executorch", "litert-lm": "litert_lm",
+                   "mnn": "mnn"}
 
 RECORD_SCHEMA = "advisor.runtime-twin"
 RECORD_SCHEMA_VERSION = 1
