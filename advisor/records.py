@@ -834,8 +834,9 @@ class RuntimeFormat(Record):
     tied: Literal["embedding", "output", "both"] = "embedding"
     #: norms, biases and other 1-D tensors
     other: TensorQuant
-    #: a matrix whose input dimension is not a multiple of the group: padded, or left unquantized (MLX)
-    indivisible: Literal["pad", "unquantized"] = "pad"
+    #: a matrix whose input dimension is not a multiple of the group: padded, left unquantized (MLX),
+    #: or quantized in a group halved until it divides the dimension (MNN's llmexport)
+    indivisible: Literal["pad", "unquantized", "halve"] = "pad"
     #: rotary position tables stored in the file: cos and sin of max_position_embeddings ×
     #: head_dim/2 values each, at this many bits (0: computed at run time)
     rotary_cache_bits: int = Field(default=0, ge=0, le=32)

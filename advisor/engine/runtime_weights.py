@@ -10,7 +10,10 @@
   stays in the ``other`` storage (the model dtype) where the runtime leaves such matrices
   unquantized (``indivisible = "unquantized"``: MLX ``quantize_model``'s predicate, ExecuTorch
   quantize.py's ``filter_fn`` — the output projection included: SmolLM2's 576-wide lm_head stays
-  fp32 at group 128, measured on ExecuTorch's own .pte);
+  fp32 at group 128, measured on ExecuTorch's own .pte), or in a group halved until it divides
+  the dimension (``indivisible = "halve"``: MNN llmexport's ``torch_utils._quant_on_device``,
+  ``while ic % block_size != 0: block_size /= 2`` — SmolLM2's 576 at block 128 is quantized in
+  blocks of 64, measured on llmexport's own llm.mnn.weight);
 * 1-D tensors (norms, biases) → the format's ``other`` storage (model dtype).
 
 Bytes per tensor are ``TensorQuant.tensor_bytes(rows, cols)`` (data bits + one scale/zero per
@@ -59,8 +62,13 @@ def _storage(fmt: FormatLayout, role: str, cols: int) -> TensorStorage:
         return fmt.other
     storage = {"embedding": fmt.embedding_quant, "output": fmt.output_quant}.get(role, fmt.linear)
     group = storage.group
-    if fmt.indivisible == "unquantized" and isinstance(group, int) and group > 0 and cols % group:
-        return fmt.other
+    if isinstance(group, int) and group > 0 and cols % group:
+        if fmt.indivisible == "unquantized":
+            return fmt.other
+        if fmt.indivisible == "halve":
+            while cols % group:
+                group //= 2
+            return storage.model_copy(update={"group": group})
     return storage
 
 
