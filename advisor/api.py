@@ -429,6 +429,10 @@ def import_model(gguf_header: str | Path | None = None, model_config: str | Path
 
     if (gguf_header is None) == (model_config is None):
         raise BadInputError("give exactly one of --gguf-header PATH or --model-config PATH")
+    for value, flag, what in ((gguf_header, "--gguf-header", "a GGUF file (its first megabytes are enough)"),
+                              (model_config, "--model-config", "a Hugging Face config.json")):
+        if value is not None and not str(value).strip():  # Path('') is '.', read as "a directory"
+            raise BadInputError(f"{flag} is empty; give the path of {what}")
     catalog = catalog or load_catalog()
     quant_id = None
     if gguf_header is not None:
@@ -475,6 +479,8 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
     from advisor.inputs import check_regular_file, read_bounded_text
     from advisor.output import write_atomic
 
+    if not str(path).strip():  # Path('') is the current directory
+        raise BadInputError("the path is empty; give a GGUF file (its first megabytes are enough) or a Hugging Face config.json")
     catalog = catalog or load_catalog()
     p = Path(path).absolute()  # its source names the file: the same file by another relative path is the same
     check_regular_file(p, expected="GGUF file or config.json")  # a FIFO would block the open below

@@ -134,3 +134,20 @@ def test_a_number_too_large_to_convert_is_too_large_not_malformed(capsys, args, 
     code, out, err = run(capsys, *args)
     assert (code, out) == (1, "")
     assert err.splitlines() == [says]
+
+
+# ---------------------------------------------------------------- an empty path is named, not read as '.'
+
+@pytest.mark.parametrize("args, message", [
+    # before: silently no requirements file ("name the candidate models …")
+    (["report", "--requirements", "", "--format", "md", "-o", "r.md"], "Error: --requirements is empty; give the path of"),
+    # before: ".: is a directory, expected a GGUF file" (Path('') is the current directory)
+    (["predict", "--gguf-header", "", "--ram", "4GB"], "Error: --gguf-header is empty; give the path of a GGUF file"),
+    (["predict", "--model-config", " ", "--ram", "4GB"], "Error: --model-config is empty; give the path of a Hugging Face config.json"),
+    (["models", "add", ""], "Error: the path is empty; give a GGUF file"),
+])
+def test_an_empty_path_is_named_as_empty(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 1 and out == ""
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not Path("r.md").exists()

@@ -154,6 +154,9 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
     # an unknown class is worded as every command words it, not in the requirements model's terms
     options["device_classes"] = tuple(check_device_class(c, None, get_args(DeviceClass)) for c in options["device_classes"])
     options["all_devices"] = options["all_devices"] or None  # an absent flag keeps the file's value
+    if requirements_file is not None and not requirements_file.strip():  # not "no file": the user named one
+        raise BadInputError("--requirements is empty; give the path of a requirements TOML file "
+                            "(examples/requirements-kiosk.toml), or leave it out and give the options")
     base = load_requirements(requirements_file) if requirements_file else None
     add_imported_model(options, base)
     if base is not None:
