@@ -175,6 +175,8 @@ def parse_number(text: str | float, *, what: str, minimum: float = 0.0, maximum:
         value = float(str(text).strip())
     except ValueError:
         raise BadInputError(f"{what} {_shown(text)} is not a number; give e.g. {example}") from None
+    if math.isinf(value) and any(ch.isdigit() for ch in str(text)):  # 1e400: a number past float's range
+        raise BadInputError(f"{what} {_shown(text)} is out of range; give a number from {minimum:g} to {maximum:g}")
     if not math.isfinite(value):
         raise BadInputError(f"{what} {_shown(text)} is not a finite number; give e.g. {example}")
     if not minimum <= value <= maximum:

@@ -416,6 +416,9 @@ def test_a_ram_size_of_a_class_takes_the_tightest_usable_share_of_its_devices(ca
         (["recommend", "--ram", "4GB", "--target-tps", "-1"], "Error: --target-tps -1 is out of range; give a number from 0 to 1e+06"),
         (["recommend", "--ram", "4GB", "--quality-floor", "101"], "Error: --quality-floor 101 is out of range; give a number from 0 to 100"),
         (["recommend", "--ram", "4GB", "--quality-floor", "nan"], "Error: --quality-floor 'nan' is not a finite number; give e.g. 10"),
+        # a number past float's range is out of range, not "not a finite number" (it is a number)
+        (["recommend", "--ram", "4GB", "--target-tps", "1e400"], "Error: --target-tps '1e400' is out of range; give a number from 0 to 1e+06"),
+        (["recommend", "--ram", "4GB", "--quality-floor", "-1e309"], "Error: --quality-floor '-1e309' is out of range; give a number from 0 to 100"),
         (["recommend", "--ram", "4GB", "--min-tps", "inf"], "Error: --min-tps must be a positive number, got 'inf'"),
         (["recommend", "--ram", "4GB", "--max-ttft", "inf"], "Error: --max-ttft 'inf' is not a duration; write it like 2, 2s or 500ms"),
         (["devices", "--max-price", "nan"], "Error: --max-price must be a positive number, got 'nan'"),
