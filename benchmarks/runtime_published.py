@@ -144,6 +144,7 @@ MODEL_MAP = {
     "vicuna-v1-7b": "llama-7b",
     "Llama-2-13B": "llama-2-13b",
     "MiniCPM4.1-8B": "minicpm4.1-8b",
+    "Gemma-3-270M": "gemma-3-270m-it",
     "granite4:micro (Granite-4.0-Micro, dense)": "granite-4.0-micro",
     "deepseek-r1:14b (dense)": "deepseek-r1-distill-qwen-14b",
 }
