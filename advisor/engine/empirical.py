@@ -21,6 +21,20 @@ FLASH_ATTN_DEFAULT = True
 #: a Python process with llama-cpp-python) leaves ~100 MiB beside the weights for the smallest model.
 RUNTIME_OVERHEAD_BYTES = 100 * MIB
 
+#: llama.cpp compiled to WebAssembly (wllama's ``wasm`` backend) against native llama.cpp on the same
+#: CPU, threads and GGUF twin: WebAssembly SIMD has 128-bit vectors and no int8 dot-product
+#: instruction (int8 × int8 goes through i16 widening), and none of the native AVX/NEON kernels,
+#: repacked layouts or tinyBLAS. Measured in headless Chromium with @wllama/wllama 3.13.0 on this
+#: repository's x86 VM (AVX-512 VNNI, 1 thread: wllama's default of half the cores;
+#: benchmarks/results/wllama_browser.md, python benchmarks/wllama_browser.py): SmolLM2-135M Q8_0
+#: decode 9.7 and 8.8 tok/s against native 74.7 and 71.9 (×0.13, ×0.12), Q4_0 6.7 against 109
+#: (×0.06); prompt 16.6, 14.8 and 10.1 against 298, 271 and 462 (×0.056, ×0.055, ×0.022). The
+#: medians scale the compute efficiencies of the prior a wasm backend takes from llama.cpp's CPU
+#: path (``evaluate.runtime_prior``). One x86 machine: on Arm, whose NEON is 128-bit like wasm's,
+#: the gap is probably smaller (not measured), so the figures err slow there.
+WASM_DECODE_COMPUTE_FACTOR = 0.12
+WASM_PREFILL_FACTOR = 0.055
+
 #: Fraction of usable memory above which a fit is called "tight" (no room for other apps or
 #: a longer conversation).
 TIGHT_FRACTION = 0.90

@@ -130,7 +130,7 @@ def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> Pa
     API) as the prior of a runtime × backend that has no published measurements — where llama.cpp's
     compute efficiency was fitted to its own kernels, its fit without it."""
     base = tables.calibration[prior_path(device, variant, tables)]
-    return base.model_copy(update={
+    prior = base.model_copy(update={
         "path": variant.path,
         # llama.cpp's fitted kernel roofline is not another runtime's (records.OtherRuntimeFactors)
         **(base.other_runtimes.model_dump() if base.other_runtimes else {}),
@@ -140,6 +140,14 @@ def runtime_prior(device: DeviceProfile, variant: Variant, tables: Tables) -> Pa
         "n_measurements": 0,
         "basis": f"no published {variant.path} measurements: llama.cpp's {base.path} factors as a prior, band ×{PRIOR_BAND_WIDENING:g}",
     })
+    if "wasm" in variant.backend.apis:  # llama.cpp in WebAssembly: its compute, measured against native's
+        prior = prior.model_copy(update={
+            "decode_compute_efficiency": prior.decode_compute_efficiency * empirical.WASM_DECODE_COMPUTE_FACTOR,
+            "prefill_efficiency": prior.prefill_efficiency * empirical.WASM_PREFILL_FACTOR,
+            "basis": prior.basis + (f", compute ×{empirical.WASM_DECODE_COMPUTE_FACTOR:g} (decode) and ×{empirical.WASM_PREFILL_FACTOR:g} "
+                                    "(prompt) of native llama.cpp's, as wllama measured in Chromium on an x86 CPU"),
+        })
+    return prior
 
 
 #: how benchmarks/fit_runtimes.py ends a runtime path's basis: "(decode prior, prefill fitted; prior llama.cpp vulkan)"
