@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from advisor.validate.wllama_browser import chromium_path  # the one lookup of a Chromium binary
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The screenshots in docs/ are refreshed only on request (ADVISOR_REFRESH_SCREENSHOTS=1): running the
 #: suite must not modify tracked files. Otherwise they go to one temporary folder, each run
@@ -47,14 +49,6 @@ def _stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-def chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
 
 def free_port() -> int:
     with socket.socket() as s:
