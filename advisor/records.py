@@ -930,6 +930,10 @@ class Runtime(Record):
     #: share of the detected GPU memory the runtime lets itself use (MLC gpu_memory_utilization)
     gpu_memory_fraction: float | None = Field(default=None, gt=0, le=1)
     gpu_memory_fraction_source: str = ""
+    #: the largest WebAssembly heap the runtime's build grows to (its emscripten maximum), whatever
+    #: the browser allows (None: the browser's cap)
+    wasm_heap_max: ByteSize | None = None
+    wasm_heap_max_source: str = ""
     #: "gguf": the weight formats are the GGUF file types of catalog/quantizations.toml
     formats_from: Literal["gguf"] | None = None
     formats: tuple[RuntimeFormat, ...] = Field(default=(), alias="format")
@@ -965,6 +969,8 @@ class Runtime(Record):
             raise ValueError("give either [[runtime.format]] tables or formats_from = \"gguf\", exactly one")
         if self.architectures is not None and not self.architectures_source.strip():
             raise ValueError("architectures needs architectures_source: the package, version and file it was read from")
+        if self.wasm_heap_max is not None and not self.wasm_heap_max_source.strip():
+            raise ValueError("wasm_heap_max needs wasm_heap_max_source: the package, version and file it was read from")
         ids = [b.id for b in self.backends]
         if not ids or len(set(ids)) != len(ids):
             raise ValueError(f"backend ids must be present and unique, got {ids}")

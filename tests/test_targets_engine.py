@@ -255,3 +255,21 @@ def test_a_store_limit_is_shown_in_the_units_of_the_download_beside_it(catalog, 
 
     (lim,) = [x for x in catalog.target("android-app").download_limits if x.id == limit_id]
     assert limit_id_text(lim) == text
+
+
+def test_wllama_stops_at_its_builds_heap_not_at_chromes_memory64_cap(catalog):
+    """wllama 3.13.0's build grows its WebAssembly heap to 4 GiB at most (esm/index.js getHeapMax),
+    Memory64 or not: a 4.98 GiB Qwen2.5-7B Q4_K_M process cannot run in desktop Chrome, whose own
+    Memory64 cap (16 GiB) it was checked against before; a 3B model's 2.4 GiB still runs."""
+    dep = _deploy(catalog, "browser", "laptop-ryzen-7-7840u-16gb", browser_id="chrome-desktop")
+    assert dep.browser.memory64 and dep.browser.memory64_max == 16 * GIB
+    v = resolve_variant(catalog, dep.device, "wllama", "Q4_K_M", deployment=dep)
+    assert v.runtime.wasm_heap_max == 4 * GIB
+    big = catalog.models["qwen2.5-7b-instruct"]
+    est = evaluate(big, v.format, dep.device, Workload(), catalog, variant=v)
+    (breach,) = limit_breaches(est, big, v.format, v, dep, catalog)
+    assert (breach.kind, breach.limit_bytes, breach.bytes) == ("wasm", 4 * GIB, est.memory.total_bytes)
+    assert breach.limit == "heap wllama's build allows in the 64-bit WebAssembly memory"
+    small = catalog.models["qwen2.5-3b-instruct"]
+    est_s = evaluate(small, v.format, dep.device, Workload(), catalog, variant=v)
+    assert est_s.memory.total_bytes < 4 * GIB and limit_breaches(est_s, small, v.format, v, dep, catalog) == []

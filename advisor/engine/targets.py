@@ -141,9 +141,12 @@ def limit_breaches(estimate: Any, model: Any, fmt: Any, variant: Variant | None,
                 break
     if browser is not None and backend is not None and backend.kind == "cpu":
         cap = browser.memory64_max if browser.memory64 and browser.memory64_max else browser.wasm32_max
+        what = "64-bit WebAssembly memory" if browser.memory64 else "32-bit WebAssembly memory"
+        heap_max = variant.runtime.wasm_heap_max if variant is not None else None
+        if heap_max is not None and heap_max < cap:  # the runtime's build stops below what the browser allows
+            cap, what = heap_max, f"heap {variant.runtime.id}'s build allows in the {what}"  # type: ignore[union-attr]
         total = estimate.memory.total_bytes
         if total > cap:
-            what = "64-bit WebAssembly memory" if browser.memory64 else "32-bit WebAssembly memory"
             out.append(LimitBreach("wasm", "the whole model process", total, what, int(cap), browser.name))
     for lim in deployment.target.allocation_limits:
         if browser is not None and lim.api == "webgpu":
