@@ -356,6 +356,28 @@ def measure_compute(*, seconds: float = 1.0, size: int = 1024, progress: Progres
     return best
 
 
+def cpu_sample() -> tuple[float, float, float] | None:
+    """(every CPU's busy seconds, this process's own CPU seconds, wall clock) now; None where the
+    OS does not tell. Two samples give ``foreign_cores``."""
+    try:
+        import psutil
+
+        t, own = psutil.cpu_times(), os.times()
+    except Exception:
+        return None
+    busy = sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+    return busy, own.user + own.system, time.perf_counter()
+
+
+def foreign_cores(start: tuple[float, float, float] | None, end: tuple[float, float, float] | None) -> tuple[float | None, float]:
+    """(cores other processes used on average between two ``cpu_sample``s — a VM's stolen time
+    included — , the window in seconds); None where either sample is missing."""
+    if start is None or end is None:
+        return None, 0.0
+    window = end[2] - start[2]
+    return max(0.0, ((end[0] - start[0]) - (end[1] - start[1])) / max(window, 1e-9)), window
+
+
 # --------------------------------------------------------------------------- storage and the page cache
 
 #: Size of the file the storage benchmark writes and reads back: large enough that the read is

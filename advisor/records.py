@@ -644,6 +644,9 @@ class DeviceProfile(Record):
     #: set by `advisor profile`: the machine it was measured on (hardware.MachineInfo.fingerprint);
     #: runs recorded under `local` on another machine are told apart by it
     fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
+    #: set by `advisor profile`: the cores other processes used on average while it measured (the
+    #: quietest of its rounds); above engine.calibrate.is_busy's allowance the figures may read low
+    busy_cores: float | None = Field(default=None, ge=0, le=lim.MAX_CORES)
     #: A RAM-only (generic) device: ids of the catalog devices it stands for, slowest first; its
     #: speed figures are the first one's (engine.evaluate.generic_device). Empty for real devices.
     stands_for: tuple[str, ...] = ()

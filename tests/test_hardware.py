@@ -85,6 +85,7 @@ def test_profile_command_writes_a_loadable_profile(tmp_path, monkeypatch):
     again = load_device_file(path)
     assert again.id == "local" and again.memory.bandwidth_basis == "measured" and again.measured_at
     assert again.memory.bandwidth_gbs == device.memory.bandwidth_gbs > 0.5
+    assert again.busy_cores is not None and again.busy_cores >= 0  # other processes' load while it measured
     if hw.can_drop_page_cache():  # Linux: the storage read is measured too (the cold load time's rate)
         assert again.storage is not None and again.storage.basis == "measured" and again.storage.read_mb_s >= 10
 
@@ -130,3 +131,51 @@ def test_a_profile_that_would_not_load_never_replaces_the_old_one(tmp_path):
     with pytest.raises(DataFileError):
         write_toml({"id": "local", "name": "x"}, path)  # no memory, no cpu: not a profile
     assert path.read_text() == "id = 'old'\n" and sorted(p.name for p in path.parent.iterdir()) == ["local.toml"]
+
+
+def test_foreign_cores_is_the_cpu_time_of_other_processes_over_the_window():
+    """All CPUs' busy seconds less this process's own, over the wall time: 3 s busy of which 1 s
+    ours, in 1 s of wall time, is 2 cores used by others; a missing sample is None."""
+    assert hw.foreign_cores((10.0, 1.0, 0.0), (13.0, 2.0, 1.0)) == (pytest.approx(2.0), pytest.approx(1.0))
+    assert hw.foreign_cores((10.0, 1.0, 0.0), (10.0, 2.0, 1.0))[0] == 0.0  # never below zero
+    assert hw.foreign_cores(None, (1.0, 1.0, 1.0)) == (None, 0.0)
+
+
+@pytest.mark.hardware
+def test_a_profile_measured_busy_is_marked_and_keeps_the_idle_one(tmp_path, monkeypatch):
+    """Real processes spinning on every CPU while `advisor profile` measures: it measures again
+    (PROFILE_ROUNDS), records what they used (busy_cores, beyond engine.calibrate.is_busy's
+    allowance), says so in the notes and through ``warn``, and does not replace the saved profile
+    of this machine measured idle unless forced."""
+    import subprocess
+
+    from advisor import local
+    from advisor.catalog import load_device_file
+    from advisor.engine.calibrate import is_busy
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    monkeypatch.setattr(local, "PROFILE_RETRY_PAUSE_S", 0.1)
+    info = hw.probe_machine()
+    path = local.local_profile_path()
+    local.write_toml(local.build_profile(info, bandwidth_gbs=50.0, bandwidth_1t_gbs=12.0, gflops=800.0, working_set=GIB,
+                                         threads=info.physical_cores, busy_cores=0.0), path)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(info.logical_cores)]
+    try:
+        warnings: list[str] = []
+        steps: list[str] = []
+        device, written = local.run_profile(seconds=0.6, warn=warnings.append, progress=lambda text, frac: steps.append(text))
+        assert is_busy(device.busy_cores, info.logical_cores, info.physical_cores)
+        assert sum("measuring again" in text for text in steps) == local.PROFILE_ROUNDS - 1
+        assert written is None and load_device_file(path).memory.bandwidth_gbs == 50.0  # the idle profile is kept
+        assert len(warnings) == 1 and "is kept (--force replaces it)" in warnings[0]
+        assert "may read low" in device.notes
+        device, written = local.run_profile(seconds=0.6, force=True, warn=warnings.append)
+        saved = load_device_file(path)
+        assert written == path and saved.busy_cores == device.busy_cores and "may read low" in saved.notes
+        # a profile measured busy is not kept against another busy one: this one is replaced
+        _, written = local.run_profile(seconds=0.6, warn=warnings.append)
+        assert written == path
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()

@@ -95,9 +95,13 @@ def this_machine() -> DeviceProfile | None:
     from advisor import local  # lazy: the probes import heavy modules
 
     if st.sidebar.button("Measure this machine (~10 s)", key="profile_local"):
+        warnings: list[str] = []
         with st.sidebar.status("Measuring memory bandwidth and compute…") as status:
-            device, path = local.run_profile(progress=lambda text, frac: status.update(label=f"{text} ({frac:.0%})"))
-            status.update(label=f"Measured; saved to {path}", state="complete")
+            device, path = local.run_profile(progress=lambda text, frac: status.update(label=f"{text} ({frac:.0%})"),
+                                             warn=warnings.append)
+            status.update(label=f"Measured; saved to {path}" if path else "Measured; not saved", state="complete")
+        for text in warnings:  # measured on a busy machine (advisor.local.run_profile)
+            st.sidebar.warning(text[0].upper() + text[1:] + ".")
         st.session_state["local_profile"] = device
     if "local_profile" not in st.session_state and local.local_profile_path().exists():
         st.session_state["local_profile"] = local.local_profile()  # measured earlier (CLI or dashboard)

@@ -26,6 +26,10 @@ def _say(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _warn(msg: str) -> None:
+    click.echo(f"Warning: {msg}", err=True)
+
+
 def _fmt_value(v: float | None, unit: str) -> str:
     if v is None:
         return "-"
@@ -42,14 +46,17 @@ def _fmt_value(v: float | None, unit: str) -> str:
 @click.command()
 @click.option("--seconds", default=3.0, show_default=True, type=number_in(0.5, 60), help="Benchmark duration.")
 @click.option("--no-write", is_flag=True, help="Print the profile without saving it.")
+@click.option("--force", is_flag=True, help="Save the profile even when it was measured on a busy machine and a profile "
+              "of this machine measured idle is saved.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "toml"]), default="table", show_default=True,
               help="A table, or the profile itself as JSON or TOML (the file --device local reads).")
-def profile(seconds: float, no_write: bool, fmt: str) -> None:
+def profile(seconds: float, no_write: bool, force: bool, fmt: str) -> None:
     """Profile this machine: RAM, CPU, caches, GPUs, board and container limits, plus measured
     memory bandwidth and compute. Saved as a device profile usable with --device local."""
     from advisor.local import dumps_toml, run_profile
 
-    device, path = run_profile(seconds=seconds, write=not no_write, progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
+    device, path = run_profile(seconds=seconds, write=not no_write, force=force, warn=_warn,
+                               progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
     raw = device.model_dump(mode="json", by_alias=True, exclude_none=True)
     if fmt == "json":
         _emit(dumps_json(raw))
@@ -132,7 +139,7 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
         check_twin_cache()  # the twin is built there, after minutes of profiling
     if not local_profile_path().exists():
         _say("no profile of this machine yet: profiling it first (a few seconds)")
-        run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
+        run_profile(warn=_warn, progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
     device = local_profile()
     result = run_validation(model_id, quant_id, device=device, gguf=gguf, context=context, prompt_tokens=prompt_tokens,
                             output_tokens=output_tokens, threads=threads, repeats=repeats, kv_cache=kv_cache, flash_attn=flash_attn, force=force,
@@ -179,7 +186,7 @@ def _validate_runtime(fmt: str, runtime_id: str, model_id: str, quant_id: str, g
     check_writable()  # a run the store cannot keep is not measured (its figures would be lost)
     if not local_profile_path().exists():
         _say("no profile of this machine yet: profiling it first (a few seconds)")
-        run_profile(progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
+        run_profile(warn=_warn, progress=lambda s, f: _say(f"[{f:4.0%}] {s}"))
     result = validate_runtime(runtime.id, model_id, quant, device=local_profile(), catalog=catalog, prompt_tokens=prompt_tokens,
                               output_tokens=output_tokens, repeats=repeats, progress=_say)
     rows = [{"figure": c.name, "predicted": _fmt_value(c.predicted, c.unit), "measured": _fmt_value(c.measured, c.unit),
