@@ -45,7 +45,7 @@ from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
 from advisor.records import Workload  # noqa: E402
 from cuda_device import bench_case, bench_rows  # noqa: E402
-from measured import REFS, RESULTS, mdape, percent_errors, study_runs  # noqa: E402
+from measured import REFS, RESULTS, XEON_VM_RUNS, mdape, percent_errors, study_runs  # noqa: E402
 
 PRIORS = HERE / "priors.toml"
 
@@ -96,9 +96,16 @@ def h200_host(catalog) -> list[Observation]:
     return out
 
 
+def xeon_vm(catalog) -> list[Observation]:
+    runs, _ = study_runs(*XEON_VM_RUNS)
+    return [Observation(o.model, o.ftype, o.device, o.workload, o.metric, o.value, label=f"{o.model.id} {o.ftype.id} {o.workload.threads}t (xeon_vm_runs.json)")
+            for run in runs for o in observations_from_run(run, catalog) if o.metric == "prefill"]
+
+
 MACHINES = {
     "validation study VM (AMD EPYC, 2 cores, AVX-512 VNNI)": study_vm,
     "H200 host (Xeon, 16 cores of a VM, AVX-512 VNNI and AMX)": h200_host,
+    "Xeon VM (2 cores, AMX; 2026-12-02, measured after the others were fitted; no repack: it crashes there)": xeon_vm,
 }
 
 

@@ -56,19 +56,25 @@ def twin_study() -> tuple[Any, Any, Path]:
 
 
 
-def study_runs() -> tuple[list[Any], Any]:
-    """(runs, profile): the validation study's runs as exported (results/validation_runs.json) on the
-    profile of the machine they ran on (reference_devices/ref-study-vm-epyc.toml). Each run carries
-    that profile under the profile's id, not 'local', which would read the local profile of whatever
+def study_runs(runs_file: str = "validation_runs.json", profile_file: str = "ref-study-vm-epyc.toml") -> tuple[list[Any], Any]:
+    """(runs, profile): runs of ``advisor validate`` as exported (``advisor runs export --format
+    json``; default the validation study's, results/validation_runs.json) on the profile of the
+    machine they ran on (default reference_devices/ref-study-vm-epyc.toml). Each run carries that
+    profile under the profile's id, not 'local', which would read the local profile of whatever
     machine runs the benchmark."""
     from advisor.catalog import load_device_file
     from advisor.store import Run
 
-    device = load_device_file(REFS / "ref-study-vm-epyc.toml")
+    device = load_device_file(REFS / profile_file)
     profile = device.model_dump(mode="json", by_alias=True)
     runs = [Run(**{**r, "device_id": device.id, "device_profile": profile})
-            for r in json.loads((RESULTS / "validation_runs.json").read_text())["runs"]]
+            for r in json.loads((RESULTS / runs_file).read_text())["runs"]]
     return runs, device
+
+
+#: the runs of this repository's third x86 machine, a 2-core Xeon VM with AMX (2026-12-02), measured
+#: with `advisor validate` (benchmarks/xeon_vm.sh) after every factor they are compared with was set
+XEON_VM_RUNS = ("xeon_vm_runs.json", "ref-xeon-vm-2c.toml")
 
 
 def percent_errors(observations: list[Any], factors: Any, ggml_types: Any) -> list[float]:
