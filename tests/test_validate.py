@@ -291,7 +291,7 @@ def _contended_child(marker: Path | None) -> str:
         "import subprocess as _sp\n"
         f"_spinners = [_sp.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(os.cpu_count() or 1)] if {start} else []\n"
         "time.sleep(0.5 if _spinners else 0)\n"), 1)  # spinning before the repeats start (a Python starts in ~50 ms)
-    old = "foreign = window = None\n"
+    old = "foreign, window = foreign_cores(cpu0, cpu_sample())\n"
     assert old in src
     src = src.replace(old, "[p.kill() for p in _spinners]; [p.wait() for p in _spinners]\n" + old, 1)
     if marker is not None:

@@ -96,15 +96,8 @@ gen = [lo + (i * 104729) % (n_vocab - lo) for i in range(args["output_tokens"])]
 llm.reset(); llm.eval(prompt[: min(32, len(prompt))]); [llm.eval([t]) for t in gen[:4]]
 # CPU time the other processes of the machine took while the repeats ran (and a VM's stolen time):
 # all CPUs' busy time less this process's own, over the wall time = cores used by others
-try:
-    import psutil
-    def _cpu():
-        t, own = psutil.cpu_times(), os.times()
-        busy = sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
-        return busy, own.user + own.system, time.perf_counter()
-    cpu0 = _cpu()
-except Exception:
-    cpu0 = None
+from advisor.hardware import cpu_sample, foreign_cores
+cpu0 = cpu_sample()
 prefill, decode, ttft = [], [], []
 for _ in range(args["repeats"]):
     llm.reset()
@@ -117,14 +110,8 @@ for _ in range(args["repeats"]):
     decode.append(len(gen) / (time.perf_counter() - t))
     progress(f"repeat {len(decode)}/{args['repeats']} done: prefill {statistics.median(prefill):.1f} tok/s, "
              f"decode {statistics.median(decode):.1f} tok/s so far")
-foreign = window = None
-if cpu0 is not None:
-    try:
-        cpu1 = _cpu()
-        window = cpu1[2] - cpu0[2]
-        foreign = max(0.0, ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / max(window, 1e-9))
-    except Exception:
-        foreign = window = None
+foreign, window = foreign_cores(cpu0, cpu_sample())
+window = window if foreign is not None else None
 peak = None
 try:
     with open("/proc/self/status") as fh:
