@@ -328,7 +328,15 @@ _HF_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
     # MiniCPM 1-4 (remote code MiniCPMForCausalLM): the llama layout with muP scales; untied by
     # default as mlx-lm's minicpm.py reads it (MiniCPM4-8B states false; MiniCPM-2B true)
     "minicpm": ("minicpm", {"tie_word_embeddings": False}),
+    # BitNet b1.58 (BitNetForCausalLM, transformers' model_type "bitnet"): llama's layout with
+    # sub-layer norms; llama.cpp keeps no output matrix whatever the tie (tensors.tensor_inventory),
+    # so the default tie (not re-read from transformers' BitNetConfig) changes no size
+    "bitnet": ("bitnet", {"tie_word_embeddings": False}),
 }
+#: the classes llama.cpp's converter registers for its bitnet architecture (conversion/bitnet.py):
+#: it picks the converter by ``architectures``, and 1bitLLM's BitnetForCausalLM configs say
+#: model_type "llama", so a config naming one of them is a BitNet whatever its model_type
+_BITNET_CLASSES = ("BitnetForCausalLM", "BitNetForCausalLM")
 #: the model types whose every layer is MoE (llama.cpp's loaders refuse 0 experts), and the key of
 #: their expert width
 _MOE_TYPES = {"qwen3_moe": "moe_intermediate_size", "lfm2_moe": "moe_intermediate_size", "olmoe": "intermediate_size",
@@ -409,6 +417,9 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         raise DataFileError(f"{path}: expected a JSON object")
     cfg = {**cfg.get("text_config", {}), **cfg} if isinstance(cfg.get("text_config"), dict) else cfg
     model_type = cfg.get("model_type")
+    classes = cfg.get("architectures")
+    if isinstance(classes, list) and any(c in _BITNET_CLASSES for c in classes if isinstance(c, str)):
+        model_type = "bitnet"
     if model_type is None:
         raise DataFileError(f"{path}: the config has no model_type; a Hugging Face config.json names it (supported: {', '.join(_HF_TYPES)})")
     if not isinstance(model_type, str) or model_type not in _HF_TYPES:
@@ -518,6 +529,19 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
     tied = defaults["tie_word_embeddings"] if tied is None else tied
     attn_bias = cfg.get("attention_bias")
     attn_bias = defaults.get("_attn_bias", False) if attn_bias is None else attn_bias
+    notes = "Imported from config.json; license unknown (treated as noncommercial); params computed from the inventory."
+    if arch == "bitnet":
+        if heads * head_dim != hidden:  # llama.cpp's bitnet loader: wq and wo are {n_embd, n_embd}
+            raise DataFileError(f"{path}: num_attention_heads × head_dim is {heads} × {head_dim} = {heads * head_dim:,}, but "
+                                f"llama.cpp's bitnet requires it to equal hidden_size ({hidden:,})")
+        act = cfg.get("hidden_act")
+        # ReLU² (BitNet b1.58 2B4T) or SiLU: the FFN is gated either way (gate, up, ffn_sub_norm, down)
+        notes += (f" BitNet: hidden_act {_shown(act)}, a gated FFN (gate, up, sub-norm, down); llama.cpp (llama-cpp-python "
+                  "0.3.36, src/models/bitnet.cpp) applies SiLU whatever it says, with the same tensors"
+                  if isinstance(act, str) else " BitNet: hidden_act not given; a gated FFN as llama.cpp builds it")
+        if not tied:
+            notes += "; untied in the config, but llama.cpp's bitnet has no output matrix (it multiplies by token_embd)"
+        notes += "."
     # a relative "config.json" has the parent "." (no name): the folder it is in, resolved
     name = _name(str(cfg.get("_name_or_path") or "").rstrip("/")) or path.resolve().parent.name or path.stem
     fields: dict[str, Any] = dict(
@@ -531,7 +555,7 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         post_norms=False, **({"sliding_window": 0, "swa_global_every": 0} | swa),
         n_kv_heads_per_layer=kv_per_layer, shortconv_l_cache=conv, rope_dims=rope_dims, **moe,
         verified=False, source=f"Hugging Face config.json at {path}",
-        notes="Imported from config.json; license unknown (treated as noncommercial); params computed from the inventory.",
+        notes=notes,
     )
     spec = _spec(path, fields, keys)
     from advisor.engine.tensors import count_params

@@ -88,6 +88,10 @@ GgufArch = Literal[
     "llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "stablelm", "granite", "openelm",
     "smollm3", "phi2", "gptneox",  # dense, non-llama layouts
     "minicpm",  # dense, the llama layout with muP scales (and LongRoPE factors: 2 × head_dim/2 F32, not inventoried)
+    # dense BitNet b1.58: llama's layout plus two sub-layer RMS norms, attn_sub_norm {hidden} before
+    # attn_output and ffn_sub_norm {ffn} before ffn_down; no output matrix (llama.cpp multiplies by
+    # token_embd); its optional per-matrix "scale" tensors are never written by the converter
+    "bitnet",
     "qwen3moe", "olmoe", "granitemoe", "gpt-oss", "phimoe",  # mixture of experts
     "deepseek2",  # MLA attention + MoE with shared experts and leading dense layers
     "gemma3n",  # per-layer embeddings, AltUp, LAuReL, KV shared across the last layers

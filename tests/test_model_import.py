@@ -282,6 +282,16 @@ MINICPM4_8B = {  # MiniCPM4(.1)-8B (remote-code MiniCPMForCausalLM; the catalog'
     "max_position_embeddings": 32768, "tie_word_embeddings": False, "scale_emb": 12, "dim_model_base": 256,
     "scale_depth": 1.4,
 }
+BITNET_2B4T = {  # BitNet b1.58 2B4T (models-moe-hybrid.csv: the catalog's dims; ReLU², tied)
+    "architectures": ["BitNetForCausalLM"], "model_type": "bitnet", "_name_or_path": "microsoft/bitnet-b1.58-2B-4T",
+    "num_hidden_layers": 30, "hidden_size": 2560, "intermediate_size": 6912, "num_attention_heads": 20, "num_key_value_heads": 5,
+    "vocab_size": 128256, "max_position_embeddings": 4096, "hidden_act": "relu2", "tie_word_embeddings": True, "rope_theta": 500000.0,
+}
+BITNET_3B = {  # 1bitLLM's BitNet b1.58 3B: llama's model_type, the converter picks bitnet by its class; untied
+    "architectures": ["BitnetForCausalLM"], "model_type": "llama", "_name_or_path": "1bitLLM/bitnet_b1_58-3B",
+    "num_hidden_layers": 26, "hidden_size": 3200, "intermediate_size": 8640, "num_attention_heads": 32, "num_key_value_heads": 32,
+    "vocab_size": 32002, "max_position_embeddings": 2048, "hidden_act": "silu", "tie_word_embeddings": False, "rope_theta": 10000.0,
+}
 LFM2_8B_A1B = {  # LFM2-8B-A1B (models-moe-hybrid.csv: layer_types, num_dense_layers 2, 32 experts top-4)
     "model_type": "lfm2_moe", "num_hidden_layers": 24, "hidden_size": 2048, "intermediate_size": 7168,
     "moe_intermediate_size": 1792, "num_experts": 32, "num_experts_per_tok": 4, "num_dense_layers": 2,
@@ -296,7 +306,9 @@ LFM2_8B_A1B = {  # LFM2-8B-A1B (models-moe-hybrid.csv: layer_types, num_dense_la
                                                 (GPT_OSS_20B, "gpt-oss-20b"), (PHI35_MOE, "phi-3.5-moe-instruct"),
                                                 (LFM2_8B_A1B, "lfm2-8b-a1b"), (MINICPM4_8B, "minicpm4.1-8b"),
                                                 # all attention: llama.cpp converts it to plain granite
-                                                (GRANITE_MICRO, "granite-4.0-micro")])
+                                                (GRANITE_MICRO, "granite-4.0-micro"),
+                                                # BitNet by model_type, and by its class under llama's model_type
+                                                (BITNET_2B4T, "bitnet-b1.58-2b-4t"), (BITNET_3B, "bitnet-b1.58-3b")])
 def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, catalog_id):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
@@ -309,6 +321,28 @@ def test_config_json_reproduces_the_catalog_model(tmp_path, catalog, config, cat
     assert mem.recurrent_state_bytes(model) == mem.recurrent_state_bytes(ref)
     assert (model.sliding_window, model.swa_global_every, model.native_format) == (ref.sliding_window, ref.swa_global_every,
                                                                                     ref.native_format)
+
+
+@pytest.mark.parametrize("config, words", [
+    (BITNET_2B4T, "hidden_act 'relu2', a gated FFN (gate, up, sub-norm, down); llama.cpp (llama-cpp-python 0.3.36, "
+                  "src/models/bitnet.cpp) applies SiLU whatever it says, with the same tensors."),
+    (BITNET_3B, "hidden_act 'silu', a gated FFN (gate, up, sub-norm, down); llama.cpp (llama-cpp-python 0.3.36, "
+                "src/models/bitnet.cpp) applies SiLU whatever it says, with the same tensors; untied in the config, but "
+                "llama.cpp's bitnet has no output matrix (it multiplies by token_embd)."),
+])
+def test_a_bitnet_config_imports_with_sub_norms_and_no_output_matrix(tmp_path, config, words):
+    """ReLU² or SiLU, the FFN is gated and normed before ffn_down; the tie does not matter: llama.cpp
+    keeps no output matrix for bitnet (a separate lm_head would not convert)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    model = model_from_hf_config(path)
+    assert (model.gguf_arch, model.family, model.ffn_gated, model.tied_embeddings) == ("bitnet", "bitnet", True,
+                                                                                     config["tie_word_embeddings"])
+    names = {t.name: t.shape for t in tensor_inventory(model)}
+    assert "output.weight" not in names and "blk.0.ffn_gate.weight" in names
+    h, f = config["hidden_size"], config["intermediate_size"]
+    assert (names["blk.0.attn_sub_norm.weight"], names["blk.0.ffn_sub_norm.weight"]) == ((h,), (f,))
+    assert model.notes.endswith(words)
 
 
 def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, catalog):
@@ -331,7 +365,7 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
         ({"model_type": "mamba2"}, "model_type 'mamba2' is not supported; supported: llama, mistral,"),
         ({"hidden_size": 4}, "the config has no model_type; a Hugging Face config.json names it (supported: llama,"),
         # a type llama.cpp's GGUF import knows: the way to bring it in
-        ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox, phimoe, gpt_oss, minicpm; a GGUF of it imports with --gguf-header"),
+        ({"model_type": "gemma2"}, "granitemoehybrid, phi, gpt_neox, phimoe, gpt_oss, minicpm, bitnet; a GGUF of it imports with --gguf-header"),
         ({"model_type": "gemma3_text"}, "a GGUF of it imports with --gguf-header"),
         # an attention layer past the last was dropped, its KV cache with it
         ({**LFM2_12B, "full_attn_idxs": [2, 5, 8, 10, 12, 14, 16]}, "full_attn_idxs has 16, outside the 16 layers (0 to 15) of num_hidden_layers"),
@@ -363,6 +397,9 @@ def test_an_imported_models_quality_says_its_release_year_was_assumed(tmp_path, 
          "mamba_n_heads × mamba_d_head is 48 × 32 = 1,536, but llama.cpp requires the Mamba2 inner width to be 2 × hidden_size = 3,072"),
         ({**GRANITE_H_TINY, "mamba_n_heads": 47},
          "describes an inconsistent model: mamba_n_heads 47 and mamba_n_groups 1 must divide the Mamba2 inner width"),
+        # llama.cpp's bitnet sizes wq and wo {hidden, hidden}: the heads must fill the hidden width
+        ({**BITNET_2B4T, "head_dim": 96},
+         "num_attention_heads × head_dim is 20 × 96 = 1,920, but llama.cpp's bitnet requires it to equal hidden_size (2,560)"),
     ],
 )
 def test_bad_configs_name_what_is_wrong(tmp_path, capsys, config, message):

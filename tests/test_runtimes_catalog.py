@@ -293,6 +293,7 @@ ARCH_FACTS = [
     ("mlx", "deepseek2", True),  # mlx_lm/models/deepseek_v2.py
     ("mlx", "gemma3n", True),  # mlx_lm/models/gemma3n.py
     ("mlx", "openelm", True),  # mlx_lm/models/openelm.py
+    ("mlx", "bitnet", False),  # mlx_lm/models/bitnet.py exists, but packs its ternary weights in no catalog format
     ("ort-genai", "granitehybrid", False),  # builders/granite.py: attention + shared MLP only, no Mamba2
     ("ort-genai", "qwen3moe", False),  # no Qwen3MoeForCausalLM branch in builder.py
     ("ort-genai", "gptneox", False),

@@ -7,7 +7,7 @@ llama.cpp's 8-expert rules, whole-projection QK-norm), granitemoe (shared expert
 lfm2 (short-convolution layers beside attention layers, llama.cpp's `head_count_kv = 0` marks
 a recurrent layer), lfm2moe (both, with two leading dense layers), granitehybrid (Mamba2 layers,
 dense and MoE with a shared expert); and the dense layouts of
-phi2, gptneox, smollm3 and minicpm. For each:
+phi2, gptneox, smollm3, minicpm and bitnet (sub-layer norms, no output matrix; ternary types). For each:
 (a) the F16 file has exactly ``tensor_inventory``'s names, ggml shapes and converter types;
 (b) llama.cpp's quantizer gives every tensor the type ``quant_mix.tensor_types`` predicts and the
 tensor bytes equal ``memory.weights_bytes``; (c) the KV buffer llama.cpp allocates equals
@@ -93,6 +93,13 @@ TINY: dict[str, dict] = {
     # MiniCPM 1-4: llama's layout under its own architecture (muP scales as metadata), untied, GQA
     "minicpm": dict(gguf_arch="minicpm", n_layers=4, hidden_size=256, ffn_size=1024, n_heads=4, n_kv_heads=1, qk_norm=False,
                     tied_embeddings=False),
+    # BitNet b1.58: llama's layout plus attn_sub_norm / ffn_sub_norm; GQA as in 2B4T
+    "bitnet": dict(gguf_arch="bitnet", n_layers=4, hidden_size=256, ffn_size=768, n_heads=4, n_kv_heads=2, qk_norm=False,
+                   tied_embeddings=True),
+    # as 1bitLLM's 3B: MHA, an untied config (llama.cpp still keeps no output matrix), hidden and
+    # FFN not multiples of 256 (3200, 8640): every K-quant and ternary matrix falls back
+    "bitnet-untied": dict(gguf_arch="bitnet", n_layers=4, hidden_size=320, ffn_size=864, n_heads=5, n_kv_heads=5,
+                          qk_norm=False, tied_embeddings=False),
 }
 #: twins llama.cpp quantizes but cannot load: phi3's vocabulary loader wants its real special tokens
 NO_LOAD = ("phi3",)
@@ -135,6 +142,28 @@ def test_quantized_twin_matches_quant_mix_and_bytes(arch, file_type, twin_cache,
     diff = [(t.name, got[t.name][1], want) for t, want in zip(inv, expected) if got[t.name][1] != want]
     assert not diff, f"{len(diff)} tensors differ (name, llama.cpp, quant_mix): {diff[:8]}"
     assert sum(b for _, _, b in got.values()) == mem.weights_bytes(model, ftype, catalog.ggml_types, has_imatrix=imatrix)
+
+
+#: llama.cpp's ternary file types (llama_ftype 36, 37), not catalog file types: llama.cpp quantizes
+#: any model to them, but only a natively ternary one (BitNet b1.58) keeps its quality there
+TERNARY = {"TQ1_0": 36, "TQ2_0": 37}
+
+
+@pytest.mark.parametrize("arch,file_type", [(a, f) for a in ("bitnet", "bitnet-untied") for f in TERNARY])
+def test_ternary_twin_matches_quant_mix_and_bytes(arch, file_type, twin_cache, catalog):
+    from advisor.records import FileType
+    from advisor.validate.twin import build_twin
+
+    model = _spec(arch)
+    ftype = FileType(id=file_type, llama_ftype=TERNARY[file_type], base_type=file_type, description="ternary",
+                     imatrix="no", common=False)
+    got = _read(build_twin(model, file_type, twin_cache, threads=os.cpu_count()))
+    inv = tensor_inventory(model)
+    expected = tensor_types(model, ftype.id, ftype.base_type)
+    assert [got[t.name][1] for t in inv] == list(expected)
+    # hidden 256: the matrices are ternary and token_embd (the output too) Q6_K; hidden 320: all fall back
+    assert (file_type in expected) is (model.hidden_size % 256 == 0)
+    assert sum(b for _, _, b in got.values()) == mem.weights_bytes(model, ftype, catalog.ggml_types)
 
 
 @pytest.mark.parametrize("flash_attn", [True, False])

@@ -105,6 +105,10 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
             # OLMoE normalises the whole q and k projections, the others per head
             add("attn_q_norm.weight", q_out if arch == "olmoe" else hd)
             add("attn_k_norm.weight", kv_out if arch == "olmoe" else hd)
+        if arch == "bitnet":
+            # BitNet's sub-layer norm of the attention output, before attn_output (llama.cpp
+            # bitnet.cpp: attn_sub_norm {n_embd}; its wq is {n_embd, n_embd}, so q_out = hidden)
+            add("attn_sub_norm.weight", e)
         add("attn_output.weight", q_out, e)
         if biased or arch in ("gpt-oss", "phimoe"):
             add("attn_output.bias", e)
@@ -143,6 +147,8 @@ def _layer_tensors(m: ModelSpec, i: int) -> list[Tensor]:
         add("ffn_up.weight", e, ff)
         if biased:
             add("ffn_up.bias", ff)
+        if arch == "bitnet":
+            add("ffn_sub_norm.weight", ff)  # BitNet: RMS norm of the gated product, before ffn_down
         add("ffn_down.weight", ff, e)
         if biased:
             add("ffn_down.bias", e)
@@ -193,7 +199,10 @@ def tensor_inventory(m: ModelSpec) -> tuple[Tensor, ...]:
     out.append(Tensor("token_embd_norm.weight" if m.gguf_arch in ("lfm2", "lfm2moe") else "output_norm.weight", (e,), None))
     if m.norm == "layer":
         out.append(Tensor("output_norm.bias", (e,), None))
-    if not m.tied_embeddings:
+    # llama.cpp's bitnet has no output matrix whatever the config says: its loader creates none
+    # (bitnet.cpp load_arch_tensors), its graph multiplies by token_embd, and its converter's
+    # tensor list (gguf-py MODEL_TENSORS[BITNET]) has no OUTPUT to write an lm_head to
+    if not m.tied_embeddings and m.gguf_arch != "bitnet":
         out.append(Tensor("output.weight", (e, v), None))
         if m.gguf_arch in ("phi2", "phimoe"):
             out.append(Tensor("output.bias", (v,), None))

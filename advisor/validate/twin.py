@@ -50,7 +50,7 @@ LLAMA_FTYPE = {
     "Q3_K_S": 11, "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16,
     "Q5_K_M": 17, "Q6_K": 18, "IQ2_XXS": 19, "IQ2_XS": 20, "Q2_K_S": 21, "IQ3_XS": 22,
     "IQ3_XXS": 23, "IQ1_S": 24, "IQ4_NL": 25, "IQ3_S": 26, "IQ3_M": 27, "IQ2_S": 28, "IQ2_M": 29,
-    "IQ4_XS": 30, "IQ1_M": 31, "BF16": 32, "MXFP4_MOE": 38,
+    "IQ4_XS": 30, "IQ1_M": 31, "BF16": 32, "TQ1_0": 36, "TQ2_0": 37, "MXFP4_MOE": 38,
 }
 
 _ARCH_FIELDS = (
@@ -184,6 +184,11 @@ def _add_metadata(w: Any, m: ModelSpec, gguf: Any) -> None:
         w.add_embedding_scale(12.0)
         w.add_residual_scale(1.4 / m.n_layers ** 0.5)
         w.add_logit_scale(m.hidden_size / 256)
+    if arch == "bitnet":
+        # as conversion/bitnet.py writes it (linear RoPE scaling of factor 1: none); llama.cpp's
+        # bitnet loader reads only the RMS epsilon beyond llama's keys
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(1.0)
     _add_tokenizer(w, m, gguf)
 
 
