@@ -34,6 +34,7 @@ MODEL_MAP = {
     "qwen:1.8b -> Qwen1.5-1.8B-Chat": "qwen1.5-1.8b-chat",
     "Qwen3-0.6B": "qwen3-0.6b",
     "Qwen3-1.7B": "qwen3-1.7b",
+    "BitNet b1.58 3B": "bitnet-b1.58-3b",  # T-MAC's llama.cpp Q2_K rows (1bitLLM's bitnet_b1_58-3B)
 }
 
 # device column → (profile id, CPU only?). ref-* live in benchmarks/reference_devices.
