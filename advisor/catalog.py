@@ -433,6 +433,11 @@ def _validate_all(root: Path, home: Path) -> Catalog:
     runtimes = {rt.id: rt for rt in load_runtimes_file(root / "catalog" / "runtimes.toml")}
     targets = {t.id: t for t in load_targets_file(root / "catalog" / "targets.toml")}
     check_runtime_references(runtimes, targets, devices, seen)
+    for m in models.values():
+        unknown = [r for r in m.miscomputed_by if r not in runtimes]
+        if unknown:
+            raise DataFileError(f"models.toml: model {m.id} names unknown runtimes in miscomputed_by: {', '.join(unknown)}; "
+                                f"use runtimes.toml ids such as {', '.join(list(runtimes)[:3])}")
     return Catalog(models=models, ggml_types=ggml_types, file_types=file_types, devices=devices, calibration=calibration, root=root,
                    runtimes=runtimes, targets=targets, device_calibration=device_calibration)
 

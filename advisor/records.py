@@ -189,6 +189,10 @@ class ModelSpec(Record):
     #: model's own (no quantization loss), it is a candidate though not a common type, and any
     #: other file, a requantization, loses its usual share on top (engine.derived.QualityTable.score)
     native_format: str | None = None
+    #: runtimes (catalog ids) that load the model's architecture but compute another function than
+    #: the one it was trained as (llama.cpp's bitnet graph applies SiLU where BitNet b1.58 2B4T uses
+    #: ReLU²): never offered on them (``runtimes.runs_model``; Reason "miscomputed"); the notes say why
+    miscomputed_by: tuple[str, ...] = ()
     verified: bool
     source: str
     notes: str = ""
@@ -1428,6 +1432,8 @@ REASON_KINDS: dict[str, str] = {
     "prompt_exceeds_context": "value = prompt tokens, second = output tokens, limit = context [tokens]",
     "runtime": "none of the requested runtimes runs on this device",
     "architecture": "name = the model's architecture (gguf_arch), which no runtime considered can load; category = the runtimes that can",
+    "miscomputed": "name = the model's architecture (gguf_arch); category = the considered runtimes that load it but compute "
+                   "another function (ModelSpec.miscomputed_by), so none is offered",
     "target": "name = the device, which cannot host the deployment target; category = its OS families",
     "browser": "name = the browser asked for, which does not run on this device; category = the browsers that do",
     "tier": "nothing that passes on the rest of its RAM tier passes on this device",

@@ -153,6 +153,10 @@ def _reason_phrase(r: Reason, context_option: str) -> str:
     if r.kind == "architecture":
         return (f"no runtime considered loads its {r.name} architecture"
                 + (f" (runtimes that do: {r.category})" if r.category else " (no catalog runtime does)"))
+    if r.kind == "miscomputed":
+        one = ", " not in r.category
+        return (f"{r.category} {'loads' if one else 'load'} its {r.name} architecture but {'computes' if one else 'compute'} "
+                "another function than the trained model's (the model's notes say why)")
     if r.kind == "target":
         return "the deployment target cannot run on this device" + (f" ({r.category})" if r.category else "")
     if r.kind == "browser":
@@ -223,7 +227,8 @@ def constraint_words(c: Constraints) -> str:
 #: How a rejection's kind reads in the count of what ruled the candidates out.
 RULED_OUT_BY = {"memory": "memory", "download": "the download limit", "limit": "a per-buffer limit of the target",
                 "speed": "speed", "ttft": "the first-token time", "quality": "the quality floor", "context": "the context",
-                "expert_offload_short": "memory"}
+                "expert_offload_short": "memory", "architecture": "the architectures the runtimes load",
+                "miscomputed": "a runtime that computes the model wrongly"}
 
 
 def ruled_out_text(rejected: Sequence[Any]) -> str:
@@ -253,6 +258,8 @@ def _runtime_option_words(o: Any) -> str:
     e = o.estimate
     if e is None and o.why is not None and o.why.kind == "architecture":
         return f"{o.runtime} (cannot load its {o.why.name} architecture)"
+    if e is None and o.why is not None and o.why.kind == "miscomputed":
+        return f"{o.runtime} (loads its {o.why.name} architecture but computes another function)"
     if e is None:
         return f"{o.runtime} ({reason_text(o.why) if o.why is not None else 'no candidate'})"
     return f"{o.runtime} ({e.quant_id}, {tps(e.speed.decode_tokens_per_s if e.speed else None)} tok/s, quality {e.quality_score:.0f})"

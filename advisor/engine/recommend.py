@@ -344,7 +344,8 @@ def recommend(
             continue
         runnable = offered_to(quants, model, constraints)
         if quants and not runnable:
-            rejected.append(Rejection(model.id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
+            rejected.append(Rejection(model.id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None),
+                                                                             {rt.choice_key(q)[0] for q in quants})))
             continue
         best, failures = best_quant(model, runnable, device, workload, tables, constraints, overrides=overrides, memo=memo)
         if best is not None:
@@ -400,7 +401,7 @@ def runtime_choice(
         if runtime_id == pick.runtime:
             continue
         if not any(rt.runs_model(q, model) for q in choices):
-            others.append(RuntimeOption(runtime_id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
+            others.append(RuntimeOption(runtime_id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None), {runtime_id})))
             continue
         best, failures = best_quant(model, choices, device, workload, tables, constraints, overrides=overrides, memo=memo)
         if best is not None:
@@ -574,7 +575,8 @@ def devices_for(
             continue
         runnable = offered_to(quants, model, c)
         if not runnable:
-            out.append(DeviceOption(device, None, False, rt.architecture_reason(model, getattr(tables, "runtimes", None))))
+            out.append(DeviceOption(device, None, False, rt.architecture_reason(model, getattr(tables, "runtimes", None),
+                                                                                 {rt.choice_key(q)[0] for q in quants})))
             continue
         best, fails = best_quant(model, runnable, device, workload, tables, c, overrides=overrides)
         if best is not None:

@@ -160,14 +160,20 @@ def runs_model(choice: Any, model: ModelSpec) -> bool:
     if model.file_type is not None and (not isinstance(choice, Variant) or choice.is_gguf) \
             and choice_key(choice)[1] != model.file_type:
         return False
+    if choice_key(choice)[0] in model.miscomputed_by:  # it loads, but computes another function
+        return False
     return not isinstance(choice, Variant) or choice.runtime.runs_arch(model.gguf_arch)
 
 
-def architecture_reason(model: ModelSpec, runtimes: Any) -> Reason:
+def architecture_reason(model: ModelSpec, runtimes: Any, considered: Any = None) -> Reason:
     """``Reason("architecture")`` for a model none of the considered runtimes loads, naming the
-    catalog runtimes (``runtimes``: id → Runtime) that do."""
-    able = [r.id for r in runtimes.values() if r.runs_arch(model.gguf_arch)] if runtimes else []
-    return Reason("architecture", name=model.gguf_arch, category=", ".join(able))
+    catalog runtimes (``runtimes``: id → Runtime) that do; ``Reason("miscomputed")`` when the
+    considered ones (ids; default all) that load it compute another function (``miscomputed_by``)."""
+    loads = [r.id for r in runtimes.values() if r.runs_arch(model.gguf_arch)] if runtimes else []
+    wrong = [i for i in loads if i in model.miscomputed_by and (considered is None or i in considered)]
+    if wrong:
+        return Reason("miscomputed", name=model.gguf_arch, category=", ".join(wrong))
+    return Reason("architecture", name=model.gguf_arch, category=", ".join(i for i in loads if i not in model.miscomputed_by))
 
 
 def runtime_candidate_row(
