@@ -40,3 +40,16 @@ def test_an_unknown_runtime_in_miscomputed_by_is_one_error(tmp_path, monkeypatch
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
         "Error: models.toml: model bitnet-b1.58-2b-4t names unknown runtimes in miscomputed_by: llama.cp; use runtimes.toml ids such as")
+
+
+def test_predict_by_name_sizes_it_and_says_so(capsys):
+    import json
+
+    code, out, err = run(capsys, "predict", "--model", "bitnet-b1.58-2b-4t", "--ram", "4GB", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["memory"]["weights_bytes"] > 0
+    assert data["notes"][0].startswith("llama.cpp loads its bitnet architecture but computes another function")
+    code, out, err = run(capsys, "predict", "--model", "bitnet-b1.58-3b", "--ram", "8GB", "--context", "2048", "--format", "json")
+    assert code == 0, err
+    assert not any("computes another function" in n for n in json.loads(out)["notes"])

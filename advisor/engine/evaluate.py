@@ -355,6 +355,9 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         reasons.append(Reason("context", value=workload.context_tokens, limit=model.context_length))
     if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:
         reasons.append(Reason("threads", value=workload.threads, limit=threads))
+    if (runtime_id := s.variant.runtime.id if s.variant is not None else rt.LLAMA_CPP) in model.miscomputed_by:
+        # asked for by name (predict): sized, with the warning recommend rejects it for
+        reasons.append(Reason("miscomputed", name=model.gguf_arch, category=runtime_id))
     speed, main = _slowest_speed(s, device, workload) if with_speed and s.fit != "no" else (None, s.main)
     variant = s.variant
     load = None
