@@ -1440,6 +1440,8 @@ REASON_KINDS: dict[str, str] = {
     "limit": "value = a buffer's bytes, limit = the target's limit for it; name = the buffer, category = the limit and where",
     "download": "value = the download's bytes, limit = the most allowed [bytes]; second as for speed",
     "threads": "value = the threads asked for, limit = the CPU's hardware threads, which the estimate uses",
+    "busy_profile": "value = the cores other processes used while `advisor profile` measured the device (busy_cores), "
+                    "limit = its CPUs: its bandwidth and compute, and so the estimate, may read low",
 }
 
 #: Reasons that may name, in ``second``, the memory a candidate needs when it does not fit either

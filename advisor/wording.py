@@ -153,6 +153,10 @@ def _reason_phrase(r: Reason, context_option: str) -> str:
     if r.kind == "architecture":
         return (f"no runtime considered loads its {r.name} architecture"
                 + (f" (runtimes that do: {r.category})" if r.category else " (no catalog runtime does)"))
+    if r.kind == "busy_profile":
+        assert v is not None and lim is not None
+        return (f"the device's profile was measured while other processes used {v:.2f} of its {lim:.0f} CPUs: its bandwidth "
+                "and compute, and so these speeds, may read low; run advisor profile again on an idle machine")
     if r.kind == "miscomputed":
         one = ", " not in r.category
         return (f"{r.category} {'loads' if one else 'load'} its {r.name} architecture but {'computes' if one else 'compute'} "

@@ -1,5 +1,6 @@
 """Probes of this machine (real), and of hardware this machine lacks (recorded tool outputs)."""
 
+import json
 import sys
 
 import psutil
@@ -179,3 +180,25 @@ def test_a_profile_measured_busy_is_marked_and_keeps_the_idle_one(tmp_path, monk
         for hog in hogs:
             hog.kill()
             hog.wait()
+
+
+def test_a_profile_measured_busy_says_so_in_every_estimate(tmp_path, capsys):
+    """A profile saved busy (its first one, or --force) carries busy_cores; each estimate on it
+    notes that its bandwidth and compute may read low (Reason "busy_profile"); an idle one does not."""
+    from advisor.catalog import load_device_file
+    from advisor.cli import main
+    from advisor.local import build_profile, write_toml
+
+    info = hw.MachineInfo(hostname="h", system="Linux", machine="x86_64", cpu_brand="cpu", physical_cores=2,
+                          logical_cores=2, clusters=[(2, 2.6)], isa=["avx2"], l2_bytes=None, l3_bytes=32 * MIB,
+                          ram_total_bytes=24 * GIB, ram_available_bytes=23 * GIB, swap_total_bytes=0, cgroup_limit_bytes=None)
+    for busy_cores, busy in ((0.92, True), (0.02, False)):
+        path = tmp_path / f"{busy}.toml"
+        write_toml(build_profile(info, bandwidth_gbs=28.6, bandwidth_1t_gbs=15.1, gflops=329.0, working_set=GIB, threads=2,
+                                 busy_cores=busy_cores, busy=busy, rounds=3), path)
+        assert load_device_file(path).busy_cores == busy_cores
+        assert main(["predict", "--model", "qwen2.5-0.5b-instruct", "--device-file", str(path), "--format", "json"]) == 0
+        notes = json.loads(capsys.readouterr().out)["notes"]
+        said = [n for n in notes if n.startswith("the device's profile was measured while other processes used")]
+        assert said == (["the device's profile was measured while other processes used 0.92 of its 2 CPUs: its bandwidth and "
+                         "compute, and so these speeds, may read low; run advisor profile again on an idle machine"] if busy else [])
