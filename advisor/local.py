@@ -159,15 +159,14 @@ PROFILE_ROUNDS = 3
 PROFILE_RETRY_PAUSE_S = 2.0
 
 
-def _benchmarks(info: MachineInfo, working_set: int, threads: int, seconds: float, stage: Callable[[float, float], Progress | None],
-                ) -> tuple[float, float, float, float | None]:
-    """(bandwidth all threads, bandwidth one thread, FP32 GFLOPS, cache bandwidth or None): one round."""
+def _benchmarks(working_set: int, cache_set: int | None, threads: int, seconds: float,
+                stage: Callable[[float, float], Progress | None]) -> tuple[float, float, float, float | None]:
+    """(bandwidth all threads, bandwidth one thread, FP32 GFLOPS, cache bandwidth or None): one round;
+    the cache's is the read benchmark again on ``cache_set`` bytes (None: no cache size known)."""
     bw = measure_bandwidth(working_set_bytes=working_set, threads=threads, seconds=seconds * 0.6, progress=stage(0.1, 0.7))
     gflops = measure_compute(seconds=seconds * 0.3, progress=stage(0.7, 0.85))
     llc_bw = None
-    if info.l3_bytes or info.l2_bytes:
-        # the read benchmark again with a working set of half the last-level cache
-        cache_set = max(MIB, int((info.l3_bytes or info.l2_bytes or 0) // 2))
+    if cache_set is not None:
         llc_bw = measure_bandwidth(working_set_bytes=cache_set, threads=threads, seconds=seconds * 0.1, progress=stage(0.85, 0.95))
     return bw.all_threads_gbs, bw.single_thread_gbs, gflops, llc_bw.all_threads_gbs if llc_bw else None
 
@@ -175,7 +174,7 @@ def _benchmarks(info: MachineInfo, working_set: int, threads: int, seconds: floa
 def _quiet_profile_kept(path: Path, fingerprint: str) -> DeviceProfile | None:
     """The saved profile at ``path`` when it is of this machine and was measured on a machine that
     was not busy (or before the load was recorded), else None."""
-    from advisor.engine.calibrate import is_busy
+    from advisor.engine.calibrate import profile_busy
 
     if not path.exists():
         return None
@@ -183,9 +182,7 @@ def _quiet_profile_kept(path: Path, fingerprint: str) -> DeviceProfile | None:
         old = load_device_file(path)
     except Exception:  # a damaged profile is replaced, not kept
         return None
-    if profile_fingerprint(old) != fingerprint:
-        return None
-    if old.busy_cores is not None and is_busy(old.busy_cores, max(old.cpu.threads, old.cpu.cores), old.cpu.cores):
+    if profile_fingerprint(old) != fingerprint or profile_busy(old):
         return None
     return old
 
@@ -211,15 +208,15 @@ def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write
             return None
         return lambda text, frac: progress(text, lo + (hi - lo) * frac)
 
-    best: list[float | None] = [0.0, 0.0, 0.0, None]
+    # the read benchmark again with a working set of half the last-level cache, where its size is known
+    cache_set = max(MIB, int(llc // 2)) if info.l3_bytes or info.l2_bytes else None
+    results: list[tuple[float, float, float, float | None]] = []
     quietest: float | None = None
     busy = False
-    rounds = 0
     for rounds in range(1, PROFILE_ROUNDS + 1):
         before = cpu_sample()
-        figures = _benchmarks(info, working_set, threads, seconds, stage)
+        results.append(_benchmarks(working_set, cache_set, threads, seconds, stage))
         other, window = foreign_cores(before, cpu_sample())
-        best = [max(b, f) if b is not None and f is not None else (f if b is None else b) for b, f in zip(best, figures)]
         if other is not None:
             quietest = other if quietest is None else min(quietest, other)
         busy = is_busy(quietest, info.logical_cores, threads, window)
@@ -230,14 +227,16 @@ def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write
                 progress(f"other processes used {other:.2f} of {info.logical_cores} CPUs: measuring again "
                          f"(round {rounds + 1} of {PROFILE_ROUNDS})", 0.1)
             time.sleep(PROFILE_RETRY_PAUSE_S)
-    bw_all, bw_one, gflops, llc_bw = best
+    # each figure the best of the rounds: another process only ever slows a benchmark down
+    bw_all, bw_one, gflops = (max(r[i] for r in results) for i in range(3))
+    llc_bw = max((r[3] for r in results if r[3] is not None), default=None)
     # where validate's twins live, so the rate is the one their loads see
     storage = measure_storage_read(advisor_home(), progress=stage(0.95, 0.99))
-    raw = build_profile(info, bandwidth_gbs=bw_all or 0.0, bandwidth_1t_gbs=bw_one or 0.0, gflops=gflops or 0.0,
+    raw = build_profile(info, bandwidth_gbs=bw_all, bandwidth_1t_gbs=bw_one, gflops=gflops,
                         working_set=working_set, threads=threads, llc_bandwidth_gbs=llc_bw, storage_read_mb_s=storage,
-                        busy_cores=quietest, busy=busy, rounds=rounds)
+                        busy_cores=quietest, busy=busy, rounds=len(results))
     device = DeviceProfile.model_validate(raw)
-    path = None
+    path = kept = None
     if write:
         path = local_profile_path()
         kept = _quiet_profile_kept(path, info.fingerprint) if busy and not force else None
@@ -247,9 +246,9 @@ def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write
             write_toml(raw, path)
     if busy and warn and quietest is not None:
         warn(f"other processes used {quietest:.2f} of this machine's {info.logical_cores} CPUs while it was measured "
-             f"(the quietest of {rounds} rounds), so its bandwidth and compute may read low"
+             f"(the quietest of {len(results)} rounds), so its bandwidth and compute may read low"
              + (f"; the saved profile measured on {kept.measured_at or 'an earlier day'} on an idle machine is kept "
-                "(--force replaces it)" if write and kept is not None else "; run advisor profile again when it is idle"))
+                "(--force replaces it)" if kept is not None else "; run advisor profile again when it is idle"))
     if progress:
         progress("done", 1.0)
     return device, path

@@ -23,7 +23,7 @@ def test_runs_model_refuses_only_the_runtimes_named(catalog):
     assert not rt.runs_model(q2k, model)
     assert rt.runs_model(q2k, model.model_copy(update={"miscomputed_by": ()}))  # the same model, computed right: offered
     assert rt.runs_model(q2k, catalog.model("bitnet-b1.58-3b"))  # SiLU, as llama.cpp computes it
-    reason = rt.architecture_reason(model, catalog.runtimes, {"llama.cpp"})
+    reason = rt.architecture_reason(model, catalog.runtimes, [q2k])  # llama.cpp's file type considered
     assert (reason.kind, reason.name, reason.category) == ("miscomputed", "bitnet", "llama.cpp")
 
 

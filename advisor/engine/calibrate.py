@@ -77,6 +77,12 @@ def is_busy(foreign_cores: float | None, cpu_count: int | None, threads: int, wi
     return foreign_cores > max(0, cpu_count - threads) + BUSY_EXTRA_CORES
 
 
+def profile_busy(device: DeviceProfile) -> bool:
+    """Whether `advisor profile` measured ``device`` while other processes used more than is_busy
+    allows (``busy_cores``; its benchmarks run a thread per core)."""
+    return is_busy(device.busy_cores, max(device.cpu.threads, device.cpu.cores), device.cpu.cores)
+
+
 Loss = Literal["linear", "soft_l1"]
 
 

@@ -356,9 +356,9 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
     if workload.threads and (threads := spd.decode_threads(device, workload.threads)) < workload.threads:
         reasons.append(Reason("threads", value=workload.threads, limit=threads))
     if device.busy_cores is not None:
-        from advisor.engine.calibrate import is_busy  # calibrate imports this module
+        from advisor.engine.calibrate import profile_busy  # calibrate imports this module
 
-        if is_busy(device.busy_cores, device.cpu.threads, device.cpu.cores):  # advisor profile's own rule
+        if profile_busy(device):
             reasons.append(Reason("busy_profile", value=device.busy_cores, limit=float(device.cpu.threads)))
     if (runtime_id := s.variant.runtime.id if s.variant is not None else rt.LLAMA_CPP) in model.miscomputed_by:
         # asked for by name (predict): sized, with the warning recommend rejects it for

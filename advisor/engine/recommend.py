@@ -344,8 +344,7 @@ def recommend(
             continue
         runnable = offered_to(quants, model, constraints)
         if quants and not runnable:
-            rejected.append(Rejection(model.id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None),
-                                                                             {rt.choice_key(q)[0] for q in quants})))
+            rejected.append(Rejection(model.id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None), quants)))
             continue
         best, failures = best_quant(model, runnable, device, workload, tables, constraints, overrides=overrides, memo=memo)
         if best is not None:
@@ -401,7 +400,7 @@ def runtime_choice(
         if runtime_id == pick.runtime:
             continue
         if not any(rt.runs_model(q, model) for q in choices):
-            others.append(RuntimeOption(runtime_id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None), {runtime_id})))
+            others.append(RuntimeOption(runtime_id, None, rt.architecture_reason(model, getattr(tables, "runtimes", None), choices)))
             continue
         best, failures = best_quant(model, choices, device, workload, tables, constraints, overrides=overrides, memo=memo)
         if best is not None:
@@ -575,8 +574,7 @@ def devices_for(
             continue
         runnable = offered_to(quants, model, c)
         if not runnable:
-            out.append(DeviceOption(device, None, False, rt.architecture_reason(model, getattr(tables, "runtimes", None),
-                                                                                 {rt.choice_key(q)[0] for q in quants})))
+            out.append(DeviceOption(device, None, False, rt.architecture_reason(model, getattr(tables, "runtimes", None), quants)))
             continue
         best, fails = best_quant(model, runnable, device, workload, tables, c, overrides=overrides)
         if best is not None:

@@ -165,10 +165,12 @@ def runs_model(choice: Any, model: ModelSpec) -> bool:
     return not isinstance(choice, Variant) or choice.runtime.runs_arch(model.gguf_arch)
 
 
-def architecture_reason(model: ModelSpec, runtimes: Any, considered: Any = None) -> Reason:
+def architecture_reason(model: ModelSpec, runtimes: Any, choices: Any = None) -> Reason:
     """``Reason("architecture")`` for a model none of the considered runtimes loads, naming the
     catalog runtimes (``runtimes``: id → Runtime) that do; ``Reason("miscomputed")`` when the
-    considered ones (ids; default all) that load it compute another function (``miscomputed_by``)."""
+    runtimes of the candidates considered (``choices``; default every runtime) that load it
+    compute another function (``miscomputed_by``)."""
+    considered = None if choices is None else {choice_key(c)[0] for c in choices}
     loads = [r.id for r in runtimes.values() if r.runs_arch(model.gguf_arch)] if runtimes else []
     wrong = [i for i in loads if i in model.miscomputed_by and (considered is None or i in considered)]
     if wrong:
