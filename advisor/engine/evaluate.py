@@ -360,7 +360,8 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
 
         if profile_busy(device):
             reasons.append(Reason("busy_profile", value=device.busy_cores, limit=float(device.cpu.threads)))
-    if (runtime_id := s.variant.runtime.id if s.variant is not None else rt.LLAMA_CPP) in model.miscomputed_by:
+    runtime_id = s.variant.runtime.id if s.variant is not None else rt.LLAMA_CPP
+    if runtime_id in model.miscomputed_by:
         # asked for by name (predict): sized, with the warning recommend rejects it for
         reasons.append(Reason("miscomputed", name=model.gguf_arch, category=runtime_id))
     speed, main = _slowest_speed(s, device, workload) if with_speed and s.fit != "no" else (None, s.main)
@@ -384,7 +385,7 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         speed=speed,
         quality_score=s.quality_score,
         reasons=tuple(reasons),
-        runtime=variant.runtime.id if variant is not None else rt.LLAMA_CPP,
+        runtime=runtime_id,
         backend=variant.backend.id if variant is not None and not variant.is_llama_cpp else main.path,
         load=load,
     )
