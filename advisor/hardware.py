@@ -8,6 +8,7 @@ one, imports distutils, which Python 3.12 removed.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -252,6 +253,7 @@ def probe_machine() -> MachineInfo:
     isa = sorted({name for flag, name in ISA_FLAGS.items() if flag in flags})
     if platform.machine().lower() == "riscv64":
         isa = parse_riscv_isa(_read("/proc/cpuinfo"))
+    caches = parse_sysfs_caches(_sysfs_cache_entries())
     apple = platform.system() == "Darwin" and platform.machine() == "arm64"
     if apple:
         isa = sorted(set(isa) | {"neon", "dotprod"})
@@ -264,8 +266,10 @@ def probe_machine() -> MachineInfo:
         logical_cores=int(logical),
         clusters=clusters,
         isa=isa,
-        l2_bytes=_cache_bytes(info.get("l2_cache_size")),
-        l3_bytes=_cache_bytes(info.get("l3_cache_size")),
+        # the kernel's cache topology first: py-cpuinfo reads /proc/cpuinfo's "cache size", which on an
+        # AMD EPYC VM is one core's 1 MiB L2 reported as the L3 (sysfs: a 32 MiB L3)
+        l2_bytes=caches.get(2) or _cache_bytes(info.get("l2_cache_size")),
+        l3_bytes=caches.get(3) or _cache_bytes(info.get("l3_cache_size")),
         ram_total_bytes=int(vm.total),
         ram_available_bytes=int(vm.available),
         swap_total_bytes=int(swap.total),
@@ -275,6 +279,24 @@ def probe_machine() -> MachineInfo:
         apple_silicon=apple,
         gpus=probe_nvidia(),
     )
+
+
+def _sysfs_cache_entries(cpu_dir: str = "/sys/devices/system/cpu/cpu0/cache") -> list[tuple[str | None, str | None, str | None]]:
+    """(level, type, size) of each cache of CPU 0 as Linux's sysfs lists them; [] elsewhere."""
+    return [(_read(f"{d}/level"), _read(f"{d}/type"), _read(f"{d}/size")) for d in sorted(glob.glob(f"{cpu_dir}/index[0-9]*"))]
+
+
+def parse_sysfs_caches(entries: list[tuple[str | None, str | None, str | None]]) -> dict[int, int]:
+    """Bytes of each level's data or unified cache of one CPU from ``_sysfs_cache_entries``
+    (size '32768K'); entries that do not parse, and instruction caches, are skipped."""
+    out: dict[int, int] = {}
+    for level, kind, size in entries:
+        if not (level and kind and size) or kind.strip() == "Instruction" or not level.strip().isdigit():
+            continue
+        m = re.fullmatch(r"(\d+)([KMG]?)", size.strip(), re.IGNORECASE)
+        if m and int(m.group(1)) > 0:
+            out[int(level)] = int(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[m.group(2).upper()]
+    return out
 
 
 def _cache_bytes(value: Any) -> int | None:

@@ -45,6 +45,25 @@ JETSON_MODEL = "NVIDIA Jetson Orin Nano Developer Kit\x00"
 TEGRA_RELEASE = "# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC 2024\n"
 
 
+def test_cache_sizes_come_from_sysfs_levels_not_cpuinfos_cache_size():
+    # an AMD EPYC VM: /proc/cpuinfo's "cache size" (py-cpuinfo's l3) is one core's L2; sysfs lists the L3
+    entries = [("1\n", "Data\n", "32K\n"), ("1\n", "Instruction\n", "32K\n"), ("2\n", "Unified\n", "1024K\n"),
+               ("3\n", "Unified\n", "32768K\n")]
+    assert hw.parse_sysfs_caches(entries) == {1: 32 * 1024, 2: MIB, 3: 32 * MIB}
+    hostile = [(None, None, None), ("x", "Data", "1K"), ("2", "Data", "-5K"), ("3", "Unified", "0K"), ("3", "Unified", "1e400K"),
+               ("2", "Unified", "12Q"), ("4", "Unified", "2G")]
+    assert hw.parse_sysfs_caches(hostile) == {4: 2 * 1024**3}
+    assert hw.parse_sysfs_caches(hw._sysfs_cache_entries("/nonexistent")) == {}
+
+
+@pytest.mark.hardware
+def test_probe_reads_the_last_level_cache_the_kernel_lists():
+    caches = hw.parse_sysfs_caches(hw._sysfs_cache_entries())
+    if 3 not in caches:
+        pytest.skip("no L3 in this machine's sysfs")
+    assert hw.probe_machine().l3_bytes == caches[3]
+
+
 def test_parse_nvidia_smi():
     gpus = hw.parse_nvidia_smi_csv(NVIDIA_SMI)
     assert gpus[0] == {"name": "NVIDIA GeForce RTX 4090", "memory_total_bytes": 24564 * MIB, "memory_free_bytes": 23987 * MIB}
