@@ -19,11 +19,15 @@ none is in another fit of this efficiency):
     against 153.2 tok/s, Q8_0); the profile does not describe that host, and that study reads only
     ratios within its session;
   * the lent H200 machine's host (Xeon, 16 cores of a VM; ref-h200-host-cpu.toml):
-    cpu_h200host_bench.jsonl and cpu_h200host_threads.jsonl (llama-bench pp512, 1–16 threads).
+    cpu_h200host_bench.jsonl and cpu_h200host_threads.jsonl (llama-bench pp512, 1–16 threads);
+  * measured after the shipped prior was set, so held out on it: a 2-core Xeon VM with AMX
+    (xeon_vm_runs.json, ref-xeon-vm-2c.toml) and a 2-core EPYC VM on a Zen 4 host
+    (epyc_zen4_vm_runs.json, ref-epyc-zen4-vm-2c.toml), 12 runs of ``advisor validate`` each
+    (benchmarks/machine_runs.sh).
 
 Each machine's efficiency is fitted on its prefill rows alone (every other factor shipped: the
 repack and K-quant factors of speed.py, least squares in log space); 'held out' predicts a machine
-with the other machine's fit. The shipped prior is the machines' median.
+with the median of the other machines' fits. The shipped prior is the first two machines' median.
 
     python benchmarks/cpu_prefill_x86.py     # prints and writes results/cpu_prefill_x86.md
 """
@@ -45,7 +49,7 @@ from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
 from advisor.records import Workload  # noqa: E402
 from cuda_device import bench_case, bench_rows  # noqa: E402
-from measured import REFS, RESULTS, XEON_VM_RUNS, mdape, percent_errors, study_runs  # noqa: E402
+from measured import REFS, RESULTS, XEON_VM_RUNS, ZEN4_VM_RUNS, mdape, percent_errors, study_runs  # noqa: E402
 
 PRIORS = HERE / "priors.toml"
 
@@ -96,16 +100,20 @@ def h200_host(catalog) -> list[Observation]:
     return out
 
 
-def xeon_vm(catalog) -> list[Observation]:
-    runs, _ = study_runs(*XEON_VM_RUNS)
-    return [Observation(o.model, o.ftype, o.device, o.workload, o.metric, o.value, label=f"{o.model.id} {o.ftype.id} {o.workload.threads}t (xeon_vm_runs.json)")
-            for run in runs for o in observations_from_run(run, catalog) if o.metric == "prefill"]
+def machine_runs(files: tuple[str, str]):
+    """A loader of the prefill rows of one machine's exported ``advisor validate`` runs (measured.study_runs)."""
+    def load(catalog) -> list[Observation]:
+        runs, _ = study_runs(*files)
+        return [Observation(o.model, o.ftype, o.device, o.workload, o.metric, o.value, label=f"{o.model.id} {o.ftype.id} {o.workload.threads}t ({files[0]})")
+                for run in runs for o in observations_from_run(run, catalog) if o.metric == "prefill"]
+    return load
 
 
 MACHINES = {
     "validation study VM (AMD EPYC, 2 cores, AVX-512 VNNI)": study_vm,
     "H200 host (Xeon, 16 cores of a VM, AVX-512 VNNI and AMX)": h200_host,
-    "Xeon VM (2 cores, AMX; 2026-12-02, measured after the others were fitted; no repack: it crashes there)": xeon_vm,
+    "Xeon VM (2 cores, AMX; 2026-12-02, measured after the others were fitted; no repack: it crashes there)": machine_runs(XEON_VM_RUNS),
+    "EPYC VM on a Zen 4 host (2 cores, AVX-512 VNNI; 2026-12-02, measured after the others were fitted)": machine_runs(ZEN4_VM_RUNS),
 }
 
 
@@ -132,7 +140,7 @@ def main() -> int:
         fitted[name] = fitted_efficiency(obs, shipped, types)
     median_fit = statistics.median(fitted.values())
     lines = ["| machine | prefill rows | efficiency fitted on its rows (of the FP32 peak) | MdAPE at the old guess 0.6 "
-             "| MdAPE, the other machine's fit (held out) | MdAPE, shipped |",
+             "| MdAPE, the others' median fit (held out) | MdAPE, shipped |",
              "|---|---|---|---|---|---|"]
     held = []
     for name, obs in data.items():
@@ -156,7 +164,7 @@ def main() -> int:
         "comes from). Efficiency = share of the profile's FP32 peak of the prompt's threads (measured by `advisor "
         "profile`: numpy's FP32 matrix multiply) that a legacy-type (Q8_0) prompt runs at; the other types take the "
         "shipped repack and K-quant factors of advisor/engine/speed.py on top. Each machine's efficiency is fitted on "
-        "its prefill rows alone; 'held out' predicts it with the other machine's fit. Both machines are VMs with "
+        "its prefill rows alone; 'held out' predicts it with the median of the other machines' fits. All are VMs with "
         "AVX-512 VNNI; an AVX2-only build on the first ran Q8_0 prompts at ×0.82 of the native build "
         "(results/cpu_isa.md), which the efficiency does not separate.",
         "",

@@ -73,8 +73,11 @@ def study_runs(runs_file: str = "validation_runs.json", profile_file: str = "ref
 
 
 #: the runs of this repository's third x86 machine, a 2-core Xeon VM with AMX (2026-12-02), measured
-#: with `advisor validate` (benchmarks/xeon_vm.sh) after every factor they are compared with was set
+#: with `advisor validate` (benchmarks/machine_runs.sh xeon_vm) after every factor they are compared with was set
 XEON_VM_RUNS = ("xeon_vm_runs.json", "ref-xeon-vm-2c.toml")
+#: the fourth: a 2-core EPYC VM on a Zen 4 host (2026-12-02, a later session; benchmarks/machine_runs.sh
+#: epyc_zen4_vm), measured after every factor was set, the cpu-x86 refit of that day included
+ZEN4_VM_RUNS = ("epyc_zen4_vm_runs.json", "ref-epyc-zen4-vm-2c.toml")
 
 
 def percent_errors(observations: list[Any], factors: Any, ggml_types: Any) -> list[float]:

@@ -16,8 +16,10 @@ Machines (all x86; every run is a synthetic twin or a published row, none is in 
   * the i5-6500 desktop of measurements.csv, whose owner measured 20.02 GB/s (the row's note): its
     decode row against that figure instead of the DDR3 datasheet peak.
   * a 2-core Xeon VM with AMX (2026-12-02): benchmarks/results/xeon_vm_runs.json (12 runs of
-    ``advisor validate``, benchmarks/xeon_vm.sh), profile ref-xeon-vm-2c.toml; measured after
-    MEASURED_BW_EFFICIENCY was set from the first three, so the shipped figure is held out on it.
+    ``advisor validate``, benchmarks/machine_runs.sh), profile ref-xeon-vm-2c.toml; measured after
+    MEASURED_BW_EFFICIENCY was set from the first three, so the shipped figure is held out on it;
+  * a 2-core EPYC VM on a Zen 4 host (2026-12-02, a later session): epyc_zen4_vm_runs.json (the same
+    12 runs), profile ref-epyc-zen4-vm-2c.toml; held out likewise.
 
     python benchmarks/measured_bandwidth.py      # prints and writes results/measured_bandwidth.md
 """
@@ -38,7 +40,7 @@ from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, calibrate_path  # noqa: E402
 from advisor.engine.speed import MEASURED_BW_EFFICIENCY, execution_path  # noqa: E402
 from cuda_device import decode_observations  # noqa: E402
-from measured import REFS, RESULTS, XEON_VM_RUNS, mdape, study_runs  # noqa: E402
+from measured import REFS, RESULTS, XEON_VM_RUNS, ZEN4_VM_RUNS, mdape, study_runs  # noqa: E402
 
 
 
@@ -46,8 +48,11 @@ def study_vm(catalog) -> list[Observation]:
     return [o for run in study_runs()[0] for o in observations_from_run(run, catalog) if o.metric == "decode"]
 
 
-def xeon_vm(catalog) -> list[Observation]:
-    return [o for run in study_runs(*XEON_VM_RUNS)[0] for o in observations_from_run(run, catalog) if o.metric == "decode"]
+def machine_runs(files: tuple[str, str]):
+    """A loader of the decode rows of one machine's exported ``advisor validate`` runs (measured.study_runs)."""
+    def load(catalog) -> list[Observation]:
+        return [o for run in study_runs(*files)[0] for o in observations_from_run(run, catalog) if o.metric == "decode"]
+    return load
 
 
 def h200_host(catalog) -> list[Observation]:
@@ -73,7 +78,8 @@ MACHINES = {
     "validation study VM (AMD EPYC, 2 cores)": study_vm,
     "H200 host (Xeon, 16 cores of a VM)": h200_host,
     "i5-6500 desktop (the owner's figure; May 2023 build)": i5_6500,
-    "Xeon VM with AMX (2 cores; 2026-12-02, measured after the others were fitted)": xeon_vm,
+    "Xeon VM with AMX (2 cores; 2026-12-02, measured after the others were fitted)": machine_runs(XEON_VM_RUNS),
+    "EPYC VM on a Zen 4 host (2 cores; 2026-12-02, measured after the others were fitted)": machine_runs(ZEN4_VM_RUNS),
 }
 
 
