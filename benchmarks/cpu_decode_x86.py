@@ -53,7 +53,7 @@ from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
 from advisor.engine.speed import MEASURED_BW_EFFICIENCY  # noqa: E402
 from advisor.records import Workload  # noqa: E402
-from measured import RESULTS, XEON_VM_RUNS, ZEN4_VM_RUNS, mdape, percent_errors, study_runs  # noqa: E402
+from measured import RESULTS, XEON_VM_RUNS, ZEN4_VM_RUNS, machine_fit_report, mdape, percent_errors, study_runs  # noqa: E402
 from measured_bandwidth import h200_host, machine_runs  # noqa: E402
 
 PRIORS = HERE / "priors.toml"
@@ -157,29 +157,16 @@ def main() -> int:
                + ("the machines' median would predict an unseen machine better than the prior; priors.toml should take it."
                   if statistics.median(held) < statistics.median(shipped_errors) else
                   "the machines' median would predict an unseen machine worse than the prior does, so the prior stays."))
-    text = "\n".join([
-        "# llama.cpp CPU decode on x86: the cpu-x86 decode compute efficiency from measured runs",
-        "",
-        "Command: `python benchmarks/cpu_decode_x86.py` (re-reads the stored runs; see its docstring for where each "
-        "comes from). Efficiency = share of the int8 dot-product rate (the profile's measured FP32 peak of the decode "
-        "threads × speed.INT8_DOT_PER_FP32_FMA, threads scaled as the engine scales them) that a decode step bound by "
-        "the dot products runs at; the bandwidth is the profile's measured figure × speed.MEASURED_BW_EFFICIENCY, as "
-        "the engine reads it. Each machine's efficiency is fitted on its decode rows alone; a fit counts where its "
-        f"rows identify it (SE of its log < {IDENTIFIED_LOG_SE}); 'held out' predicts a machine with the median of the "
-        "other identified machines' fits. The path's prior would take the machines' median only where that rule, "
-        "held out, predicts the machines better than the prior does.",
-        "",
-        *lines,
-        "",
-        summary,
-        "",
-        "## Each run against the shipped factors",
-        "",
-        *rows,
-        "",
-    ])
-    print(text)
-    (RESULTS / "cpu_decode_x86.md").write_text(text)
+    machine_fit_report("cpu_decode_x86", "llama.cpp CPU decode on x86: the cpu-x86 decode compute efficiency from measured runs",
+                       "Command: `python benchmarks/cpu_decode_x86.py` (re-reads the stored runs; see its docstring for where each "
+                       "comes from). Efficiency = share of the int8 dot-product rate (the profile's measured FP32 peak of the decode "
+                       "threads × speed.INT8_DOT_PER_FP32_FMA, threads scaled as the engine scales them) that a decode step bound by "
+                       "the dot products runs at; the bandwidth is the profile's measured figure × speed.MEASURED_BW_EFFICIENCY, as "
+                       "the engine reads it. Each machine's efficiency is fitted on its decode rows alone; a fit counts where its "
+                       f"rows identify it (SE of its log < {IDENTIFIED_LOG_SE}); 'held out' predicts a machine with the median of the "
+                       "other identified machines' fits. The path's prior would take the machines' median only where that rule, "
+                       "held out, predicts the machines better than the prior does.",
+                       lines, summary, rows)
     assert all(math.isfinite(v) and v > 0 for v, _ in fits.values()) and len(identified) >= 2
     return 0
 

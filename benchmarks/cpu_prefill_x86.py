@@ -49,7 +49,7 @@ from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
 from advisor.records import Workload  # noqa: E402
 from cuda_device import bench_case, bench_rows  # noqa: E402
-from measured import REFS, RESULTS, XEON_VM_RUNS, ZEN4_VM_RUNS, mdape, percent_errors, study_runs  # noqa: E402
+from measured import REFS, RESULTS, XEON_VM_RUNS, ZEN4_VM_RUNS, machine_fit_report, mdape, percent_errors, study_runs  # noqa: E402
 
 PRIORS = HERE / "priors.toml"
 
@@ -157,28 +157,15 @@ def main() -> int:
     summary = (f"Median of the machines' fits: {median_fit:.2f}; benchmarks/priors.toml's cpu-x86 prefill_efficiency: "
                f"{prior_efficiency():g}; shipped (catalog/calibration.toml): {shipped.prefill_efficiency:g}. "
                f"Held-out MdAPE per machine {', '.join(f'{e:.0f} %' for e in held)}.")
-    text = "\n".join([
-        "# llama.cpp CPU prefill on x86: the cpu-x86 prefill efficiency from measured runs",
-        "",
-        "Command: `python benchmarks/cpu_prefill_x86.py` (re-reads the stored runs; see its docstring for where each "
-        "comes from). Efficiency = share of the profile's FP32 peak of the prompt's threads (measured by `advisor "
-        "profile`: numpy's FP32 matrix multiply) that a legacy-type (Q8_0) prompt runs at; the other types take the "
-        "shipped repack and K-quant factors of advisor/engine/speed.py on top. Each machine's efficiency is fitted on "
-        "its prefill rows alone; 'held out' predicts it with the median of the other machines' fits. All are VMs with "
-        "AVX-512 VNNI; an AVX2-only build on the first ran Q8_0 prompts at ×0.82 of the native build "
-        "(results/cpu_isa.md), which the efficiency does not separate.",
-        "",
-        *lines,
-        "",
-        summary,
-        "",
-        "## Each run against the shipped factors",
-        "",
-        *rows,
-        "",
-    ])
-    print(text)
-    (RESULTS / "cpu_prefill_x86.md").write_text(text)
+    machine_fit_report("cpu_prefill_x86", "llama.cpp CPU prefill on x86: the cpu-x86 prefill efficiency from measured runs",
+                       "Command: `python benchmarks/cpu_prefill_x86.py` (re-reads the stored runs; see its docstring for where each "
+                       "comes from). Efficiency = share of the profile's FP32 peak of the prompt's threads (measured by `advisor "
+                       "profile`: numpy's FP32 matrix multiply) that a legacy-type (Q8_0) prompt runs at; the other types take the "
+                       "shipped repack and K-quant factors of advisor/engine/speed.py on top. Each machine's efficiency is fitted on "
+                       "its prefill rows alone; 'held out' predicts it with the median of the other machines' fits. All are VMs with "
+                       "AVX-512 VNNI; an AVX2-only build on the first ran Q8_0 prompts at ×0.82 of the native build "
+                       "(results/cpu_isa.md), which the efficiency does not separate.",
+                       lines, summary, rows)
     assert all(math.isfinite(v) and v > 0 for v in fitted.values())
     return 0
 

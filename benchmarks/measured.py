@@ -92,3 +92,12 @@ def mdape(observations: list[Any], factors: Any, ggml_types: Any) -> float:
     import statistics
 
     return statistics.median(abs(e) for e in percent_errors(observations, factors, ggml_types))
+
+
+def machine_fit_report(name: str, title: str, intro: str, table: list[str], summary: str, rows: list[str]) -> str:
+    """results/NAME.md of a per-machine fit (cpu_prefill_x86.py, cpu_decode_x86.py): the title, the
+    method, the machines' table and summary, then every run against the shipped factors; printed."""
+    text = "\n".join([f"# {title}", "", intro, "", *table, "", summary, "", "## Each run against the shipped factors", "", *rows, ""])
+    print(text)
+    (RESULTS / f"{name}.md").write_text(text)
+    return text
