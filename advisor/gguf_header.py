@@ -167,11 +167,17 @@ def read_gguf_header(path: str | Path) -> GgufHeader:
         metadata: dict[str, Any] = {}
         for i in range(n_kv):
             key = r.string(f"metadata key #{i}")
+            if key in metadata:  # llama.cpp refuses such a file too (gguf.cpp: duplicate key)
+                raise r.fail(f"metadata key '{key}' appears twice")
             vtype = r.u32(f"the type of '{key}'")
             metadata[key] = r.value(vtype, f"'{key}'")
         tensors: list[GgufTensorInfo] = []
+        seen: set[str] = set()
         for i in range(n_tensors):
             name = r.string(f"the name of tensor #{i}")
+            if name in seen:
+                raise r.fail(f"tensor '{name}' appears twice in the tensor table")
+            seen.add(name)
             n_dims = r.u32(f"the dimension count of '{name}'")
             if not 1 <= n_dims <= MAX_DIMS:
                 raise r.fail(f"tensor '{name}' has {n_dims} dimensions (1 to {MAX_DIMS})")
@@ -186,8 +192,4 @@ def read_gguf_header(path: str | Path) -> GgufHeader:
             type_id = r.u32(f"the type of '{name}'")
             offset = r.u64(f"the data offset of '{name}'")
             tensors.append(GgufTensorInfo(name, shape, type_id, offset))
-        names = [t.name for t in tensors]
-        if len(set(names)) != len(names):
-            dup = next(n for n in names if names.count(n) > 1)
-            raise r.fail(f"tensor '{dup}' appears twice in the tensor table")
         return GgufHeader(path=path, version=version, metadata=metadata, tensors=tuple(tensors), header_bytes=f.tell())
