@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from advisor.errors import DataFileError
 from advisor.gguf_header import ArrayLength, GgufHeader, read_gguf_header
-from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_HEADS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, parse_document
+from advisor.inputs import MAX_CONTEXT_TOKENS, MAX_HEADS, MAX_LAYERS, MAX_PARAMS, MAX_VOCAB, MAX_WIDTH, parse_document
 from advisor.records import FileTensor, FileType, GgmlType, GgufArch, ModelSpec, unprintable
 
 SUPPORTED_ARCHS: tuple[str, ...] = get_args(GgufArch)
@@ -557,10 +557,15 @@ def model_from_hf_config(path: str | Path) -> ModelSpec:
         verified=False, source=f"Hugging Face config.json at {path}",
         notes=notes,
     )
-    spec = _spec(path, fields, keys)
     from advisor.engine.tensors import count_params
 
-    return spec.model_copy(update={"params": count_params(spec)})
+    # params is the inventory's count: validated with it, so a model past the record's limit is
+    # refused here, not written into the catalog that every command reads
+    params = count_params(_spec(path, fields, keys))
+    if params > MAX_PARAMS:
+        raise DataFileError(f"{path}: describes a model of {params:.3g} parameters, over the {MAX_PARAMS:.0e} the advisor "
+                            "takes; check num_hidden_layers, hidden_size, intermediate_size and vocab_size")
+    return _spec(path, fields | {"params": params}, keys)
 
 
 # --------------------------------------------------------------------------- storing

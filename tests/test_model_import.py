@@ -133,6 +133,11 @@ HOSTILE = [
     ("zero-dim", _header([], [_tensor("t", (4, 0), 0)]), "tensor 't' has a zero dimension (4, 0)"),
     ("truncated-table", _header([], [_tensor("t", (4, 4), 0)[:-5]]), "file ends inside the data offset of 't' (truncated at byte 60)"),
     ("duplicate", _header([], [_tensor("t", (4,), 0), _tensor("t", (4,), 0)]), "tensor 't' appears twice in the tensor table"),
+    # found at once, not by counting each name (a 100,000-tensor table took ~160 s that way)
+    ("duplicate-late", _header([], [_tensor(f"t{i}", (1,), 0) for i in range(20_000)] + [_tensor("t19999", (1,), 0)]),
+     "tensor 't19999' appears twice in the tensor table"),
+    # llama.cpp refuses a file whose metadata repeats a key
+    ("duplicate-key", _header([_kv("general.name", "a"), _kv("general.name", "b")], []), "metadata key 'general.name' appears twice"),
 ]
 
 
@@ -424,6 +429,11 @@ BAD_VALUES = [  # each once gave a traceback (TypeError, ZeroDivisionError, Recu
     # bool("false") is True: a quoted flag tied the embeddings, the weights 19 % light (Qwen2.5 0.5B Q4_K_M)
     ({**QWEN3_30B, "tie_word_embeddings": "false"}, "tie_word_embeddings is 'false', expected true or false"),
     ({**QWEN3_30B, "attention_bias": "no"}, "attention_bias is 'no', expected true or false"),
+    # every dimension inside its bound, the count past the record's: was imported (params set after validation)
+    # and the user catalog then failed to load in every command
+    ({"model_type": "llama", "num_hidden_layers": 1024, "hidden_size": 1048576, "num_attention_heads": 4, "num_key_value_heads": 4,
+      "vocab_size": 16777216, "max_position_embeddings": 4096, "intermediate_size": 1048576},
+     "describes a model of 7.92e+15 parameters, over the 1e+13 the advisor takes; check num_hidden_layers"),
 ]
 
 
@@ -447,6 +457,16 @@ def test_hostile_config_files_are_one_error_line(tmp_path, capsys, text, message
     path.write_text(text)
     code, out, err = run(capsys, "predict", "--model-config", str(path), "--ram", "8GB")
     assert (code, out) == (1, "") and err.startswith(f"Error: {path}: {message}") and err.count("\n") == 1
+
+
+def test_an_error_that_echoes_a_huge_value_stays_one_short_line(tmp_path, capsys):
+    """A config whose full_attn_idxs lists 100,000 layers gave one 684 KB Error: line: the CLI cuts
+    any line past wording.MAX_LINE_CHARS in its middle, keeping what is wrong and the fix."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**LFM2_12B, "num_hidden_layers": 1024, "full_attn_idxs": list(range(100_000))}))
+    code, out, err = run(capsys, "predict", "--model-config", str(path), "--ram", "8GB")
+    assert (code, out) == (1, "") and err.startswith(f"Error: {path}: ") and err.count("\n") == 1
+    assert len(err) < 1100 and "characters cut) … " in err
 
 
 def test_a_config_or_header_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, capsys):
