@@ -1298,13 +1298,20 @@ class Target(Record):
 # --------------------------------------------------------------------------- calibration
 
 
+#: The smallest efficiency or factor a PathFactors holds: a thousandth of the physical rate (the
+#: lowest shipped is 0.031, a prefill efficiency). Below it a stored calibration is damaged and
+#: skipped (a bandwidth efficiency of 1e-300 printed a 300-digit time to first token), and a fit
+#: stops there (``engine.calibrate.fit`` keeps every parameter inside its field's bounds).
+MIN_FACTOR = 1e-3
+
+
 class OtherRuntimeFactors(Record):
     """A llama.cpp path's decode factors fitted with its compute efficiency held at the physical
     prior: llama.cpp's speed per byte read and per layer, with no claim about where its kernels'
     compute roofline lies — what another runtime's kernels on the same hardware start from."""
 
-    bw_efficiency: float = Field(gt=0, le=4)
-    decode_compute_efficiency: float = Field(gt=0, le=8)
+    bw_efficiency: float = Field(ge=MIN_FACTOR, le=4)
+    decode_compute_efficiency: float = Field(ge=MIN_FACTOR, le=8)
     fixed_s_per_layer: float = Field(ge=0, le=0.1)
 
 
@@ -1316,9 +1323,9 @@ class PathFactors(Record):
     """
 
     path: str
-    bw_efficiency: float = Field(gt=0, le=4)
-    decode_compute_efficiency: float = Field(gt=0, le=8)
-    prefill_efficiency: float = Field(gt=0, le=8)
+    bw_efficiency: float = Field(ge=MIN_FACTOR, le=4)
+    decode_compute_efficiency: float = Field(ge=MIN_FACTOR, le=8)
+    prefill_efficiency: float = Field(ge=MIN_FACTOR, le=8)
     fixed_s_per_layer: float = Field(ge=0, le=0.1)
     #: The fixed cost of a layer in each prefill micro-batch (the kernels a FLOP count does not
     #: time: norms, RoPE, activation quantization, softmax, the tails of GEMMs too small to fill
@@ -1326,8 +1333,8 @@ class PathFactors(Record):
     prefill_fixed_s_per_layer: float | None = Field(default=None, ge=0, le=0.1)
     #: llama.cpp's matmul kernels differ by weight family: prefill runs at prefill_efficiency for
     #: legacy block types (Q4_0 … Q8_0), × these factors for K/IQ-quants and for float weights.
-    prefill_kquant_factor: float = Field(default=1.0, gt=0, le=20)
-    prefill_float_factor: float = Field(default=1.0, gt=0, le=20)
+    prefill_kquant_factor: float = Field(default=1.0, ge=MIN_FACTOR, le=20)
+    prefill_float_factor: float = Field(default=1.0, ge=MIN_FACTOR, le=20)
     decode_band: float = Field(gt=0, le=100)  # relative half-width of the ~80% band: 0.3 = ×/÷1.3
     prefill_band: float = Field(gt=0, le=100)
     n_measurements: int = Field(ge=0, le=10**9)

@@ -197,7 +197,10 @@ DAMAGE = [
     ("UPDATE calibrations SET stats = '[1]' WHERE id = 2", "calibration 2 is damaged (field 'stats' is not a JSON object)"),
     ("UPDATE calibrations SET factors = json_set(factors, '$.other_runtimes', json('{\"bw_efficiency\": -1, "
      "\"decode_compute_efficiency\": 0.1, \"fixed_s_per_layer\": 0}')) WHERE id = 2",
-     "calibration 2 is damaged (field 'factors.other_runtimes.bw_efficiency': Input should be greater than 0)"),
+     "calibration 2 is damaged (field 'factors.other_runtimes.bw_efficiency': Input should be greater than or equal to 0.001)"),
+    # positive but absurd: was applied, a decode of 0.0 tok/s and a 300-digit time to first token
+    ("UPDATE calibrations SET factors = json_set(factors, '$.bw_efficiency', 1e-300) WHERE id = 2",
+     "calibration 2 is damaged (field 'factors.bw_efficiency': Input should be greater than or equal to 0.001)"),
     ("UPDATE runs SET measured = '{\"decode_tokens_per_s\": NaN}' WHERE id = 1",
      "run 1 is damaged (field 'measured.decode_tokens_per_s': nan is not a finite number; give a real value)"),
     ("UPDATE runs SET measured = '{\"decode_tokens_per_s\": -3}' WHERE id = 1",
@@ -542,9 +545,9 @@ def test_validate_refuses_a_read_only_store_before_measuring(capsys, read_only_h
     [
         # click's 'the last one wins' predicted llama-3.2-1b-instruct alone, exit 0
         (("predict", "--model", "qwen3-0.6b", "--model", "llama-3.2-1b-instruct", "--device", "raspberry-pi-5-8gb"),
-         "Error: --model is given more than once; predict takes one --model\nTry 'advisor predict --help' for help.\n"),
+         "Error: --model is given more than once; predict takes one --model (see 'advisor predict --help')\n"),
         (("recommend", "--ram", "4GB", "--ram", "8GB"),
-         "Error: --ram is given more than once; recommend takes one --ram\nTry 'advisor recommend --help' for help.\n"),
+         "Error: --ram is given more than once; recommend takes one --ram (see 'advisor recommend --help')\n"),
         # an overflow to inf, not a negative: it said 'must be a positive size like 4GB'
         (("recommend", "--ram", "1e400GB"), "Error: --ram '1e400GB' is larger than 64 TiB; check the unit (e.g. 4GB)\n"),
         # the requirements model's words ('options: field device_classes: Input should be …') before

@@ -151,6 +151,17 @@ def predict(obs: Observation, factors: PathFactors, ggml_types: Mapping[str, Ggm
     return s.decode_tokens_per_s if obs.metric == "decode" else s.prefill_tokens_per_s
 
 
+def log_bounds(name: str) -> tuple[float, float]:
+    """(lowest, highest) log of a PathFactors field the fit may reach: the field's own bounds
+    (``records.MIN_FACTOR`` for the efficiencies and factors), so a fit never writes a calibration
+    the store would refuse as damaged; inside e^-12 … e^3 (a cost of 6 µs … 20 s) otherwise."""
+    low, high = math.exp(-12), math.exp(3)
+    for bound in PathFactors.model_fields[name].metadata:
+        low = max(low, getattr(bound, "ge", None) or getattr(bound, "gt", None) or low)
+        high = min(high, getattr(bound, "le", None) or high)
+    return math.log(low) + 1e-12, math.log(high) - 1e-12  # inside: exp(log(x)) may round past x
+
+
 def _with(factors: PathFactors, names: Sequence[str], logs: Sequence[float]) -> PathFactors:
     return factors.model_copy(update={n: math.exp(v) for n, v in zip(names, logs)})
 
@@ -193,9 +204,9 @@ def fit(
     names = list(params)
     if not observations or not names:
         return FitResult(prior, 0, float("nan"), {}, ())
-    floor = {"fixed_s_per_layer": 1e-7, "prefill_fixed_s_per_layer": 1e-7}
     start = {"prefill_fixed_s_per_layer": prior.prompt_fixed_s_per_layer}  # unset: the decode's
-    x0 = np.array([math.log(max(start.get(n, getattr(prior, n)), floor.get(n, 1e-6))) for n in names])
+    bounds = np.array([log_bounds(n) for n in names])
+    x0 = np.array([math.log(max(start.get(n, getattr(prior, n)), 1e-7)) for n in names])
     sd = np.array([prior_log_sd or PRIOR_LOG_SD_BY_PARAM.get(n, PRIOR_LOG_SD) for n in names])
     y = np.array([math.log(o.value) for o in observations])
     w = np.sqrt(np.array([o.weight for o in observations]))
@@ -227,7 +238,7 @@ def fit(
             a = jac.T @ jac
             g = jac.T @ r
             step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-9), -g)
-            x_new = np.clip(x + step, -12, 3)
+            x_new = np.clip(x + step, bounds[:, 0], bounds[:, 1])
             r_new = residuals(x_new)
             c_new = float(r_new @ r_new)
             if c_new < cost:
@@ -243,7 +254,8 @@ def fit(
     # The roofline's max(memory, compute) has flat regions where a parameter has no gradient
     # (compute efficiency while every point is memory bound): start from the prior and from
     # each parameter moved 5× down and up, keep the best.
-    starts = [x0] + [x0 + np.eye(len(x0))[k] * shift for k in range(len(x0)) for shift in (-math.log(5), math.log(5))]
+    starts = [np.clip(s0, bounds[:, 0], bounds[:, 1])
+              for s0 in [x0] + [x0 + np.eye(len(x0))[k] * shift for k in range(len(x0)) for shift in (-math.log(5), math.log(5))]]
     x, r, cost = min((descend(s0) for s0 in starts), key=lambda t: t[2])
     n = len(observations)
     data_r = raw(x) * data_log_sd  # unweighted log errors for the spread
