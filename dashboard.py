@@ -36,7 +36,7 @@ from advisor.errors import AdvisorError, BadInputError
 from advisor.output import csv_cell
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
-from advisor.wording import NO_TIER_PICK, alternative_text, explanation, limit_text, load_text, not_hosting_text, peers_text, reason_text, tps
+from advisor.wording import NO_TIER_PICK, alternative_text, explanation, limit_text, load_text, not_hosting_text, one_line, peers_text, reason_text, tps
 
 st.set_page_config(page_title="Edge model advisor", page_icon="🧮", layout="wide")
 
@@ -669,7 +669,7 @@ def main() -> None:
             with tabs["Download"]:
                 download_tab(rec, grid, cat)
     except AdvisorError as exc:
-        st.error(str(exc))
+        st.error(one_line(str(exc)))
 
 
 main()

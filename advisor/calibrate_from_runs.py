@@ -109,6 +109,8 @@ def run_exclusion(run: Run, catalog: Catalog) -> str | None:
     runtime = (run.settings or {}).get("runtime", "llama.cpp")
     if runtime != "llama.cpp":
         return f"a {runtime} run (llama.cpp's factors are fitted from llama.cpp runs only)"
+    if run.model_id is None or run.quant is None:
+        return f"no {'model' if run.model_id is None else 'quantization'} recorded"
     if run.model_id not in catalog.models or run.quant not in catalog.file_types:
         return f"model {run.model_id} {run.quant} not in the catalog"
     m, s = run.measured, run.settings

@@ -22,7 +22,7 @@ from advisor.options import DURATION, device_from, device_options, format_option
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
 from advisor.output import dumps_json, prose, render_rows, terminal_width
 from advisor.units import format_seconds, format_size
-from advisor.wording import band, limit_id_text, load_rows, peers_text, plural, price_text, printable, speed_evidence, tps, usd_text
+from advisor.wording import band, limit_id_text, load_rows, one_line, peers_text, plural, price_text, printable, speed_evidence, tps, usd_text
 
 if TYPE_CHECKING:
     from advisor.records import LoadEstimate
@@ -622,8 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except click.exceptions.UsageError as exc:
         _discard_cache_stores()
-        hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
-        click.echo(f"Error: {printable(exc.format_message())}{hint}", err=True)
+        # the hint on the same line: one Error: line, as every error (it was a second line)
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"Error: {one_line(printable(exc.format_message()))}{hint}", err=True)
         return errors.EXIT_BAD_INPUT
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -633,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if exc.exit_code != errors.EXIT_NO_CANDIDATE:
             _discard_cache_stores()
-        click.echo(f"Error: {printable(error_text(exc), line_breaks=isinstance(exc, errors.RunError))}", err=True)
+        click.echo(f"Error: {one_line(printable(error_text(exc), line_breaks=isinstance(exc, errors.RunError)))}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         _discard_stdout()

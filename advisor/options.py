@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from advisor.records import MAX_CONTEXT_TOKENS  # one definition, beside Workload
-from advisor.units import MAX_NUMBER, parse_duration, parse_memory_size, parse_number, parse_positive_float, parse_positive_int, parse_size
+from advisor.units import MAX_NUMBER, parse_download_size, parse_duration, parse_memory_size, parse_number, parse_positive_float, parse_positive_int
 
 
 class _Parsed(click.ParamType):
@@ -155,7 +155,7 @@ def device_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 #: a download size (any size: a file can be smaller than a device's memory)
-DOWNLOAD_SIZE = _Parsed("size", lambda v, what: parse_size(v, what=what))
+DOWNLOAD_SIZE = _Parsed("size", lambda v, what: parse_download_size(v, what=what))
 #: --max-download's help: sizes are JEDEC like every size here, while stores publish decimal limits
 #: (Play's AI pack "1.5 GB" is 1.5e9 B, 1.40 GiB), so the way to write a store's limit is said
 MAX_DOWNLOAD_HELP = ("Largest download a user accepts: model file + runtime library, e.g. 1.5GB (= 1.5 GiB, as every size "

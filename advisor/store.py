@@ -168,13 +168,26 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
             if "unable to open" in str(exc) or "readonly" in str(exc):
                 continue
             raise _database_error(path, exc) from None
-        if version > len(MIGRATIONS):
+        try:
+            _check_version(version)
+        except DataFileError:
             conn.close()
-            raise DataFileError(
-                f"the measurements database has schema version {version}, newer than this tool ({len(MIGRATIONS)}); upgrade edge-model-advisor"
-            )
+            raise
         return conn
     raise DataFileError(f"{path}: cannot open the measurements database ({last}); check its permissions")
+
+
+def _check_version(version: int) -> int:
+    """The store's schema version, or DataFileError when this tool cannot read it (the readers'
+    and the writers' one rule): negative — no edge-model-advisor writes that — or newer than this tool."""
+    if version < 0:
+        raise DataFileError(f"the measurements database has schema version {version}, which no edge-model-advisor writes: "
+                            "it is another program's file; set ADVISOR_HOME elsewhere or move it aside")
+    if version > len(MIGRATIONS):
+        raise DataFileError(
+            f"the measurements database has schema version {version}, newer than this tool ({len(MIGRATIONS)}); upgrade edge-model-advisor"
+        )
+    return version
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:
@@ -198,14 +211,7 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations, each in its own immediate transaction. Returns the version."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version < 0:
-        raise DataFileError(f"the measurements database has schema version {version}, which no edge-model-advisor writes: "
-                            "it is another program's file; set ADVISOR_HOME elsewhere or move it aside")
-    if version > len(MIGRATIONS):
-        raise DataFileError(
-            f"the measurements database has schema version {version}, newer than this tool ({len(MIGRATIONS)}); upgrade edge-model-advisor"
-        )
+    version = _check_version(conn.execute("PRAGMA user_version").fetchone()[0])
     while version < len(MIGRATIONS):
         # executescript would commit implicitly: run the statements one by one in one transaction
         with _immediate(conn):

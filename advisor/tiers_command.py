@@ -105,7 +105,9 @@ def tier_row(pick: Any, target: Any) -> dict[str, Any]:
 
 
 def _split_ids(values: Sequence[str]) -> tuple[str, ...]:
-    return tuple(p.strip() for v in values for p in v.split(",") if p.strip())
+    """The ids of repeated or comma-separated options, each once, in order (a device named twice
+    was counted twice in its tier)."""
+    return tuple(dict.fromkeys(p.strip() for v in values for p in v.split(",") if p.strip()))
 
 
 @click.command("tiers")

@@ -40,6 +40,8 @@ MAX_SIZE_BYTES = 64 * TIB
 #: Smallest memory a device can have: below this a "RAM size" is a forgotten unit (``--ram 4``
 #: is 4 bytes), not a device — the smallest boards that run llama.cpp have 512 MiB.
 MIN_DEVICE_MEMORY_BYTES = 64 * MIB
+#: the smallest download a limit can mean: below it, a bare number is a forgotten unit (parse_download_size)
+MIN_DOWNLOAD_BYTES = MIB
 #: Largest number any numeric option or file field may hold (rates, prices, powers): far beyond
 #: every real device, small enough that sums and products of them stay finite.
 MAX_NUMBER = 1e12
@@ -82,21 +84,35 @@ def parse_size(text: str | int | float, *, what: str = "size") -> int:
     return size
 
 
-def parse_memory_size(text: str | float, *, what: str = "memory size") -> int:
-    """A device's memory (``--ram``, ``--usable``, ``--min-ram``, a profile's ``ram``): a size
-    under MIN_DEVICE_MEMORY_BYTES (64 MiB) is a forgotten unit, answered with a did-you-mean."""
+def _no_unit_below(text: str | float, floor: int, what: str, floor_words: str) -> None:
+    """BadInputError for a bare number (bytes) under ``floor``: a forgotten unit ("4" for 4GB),
+    answered with a did-you-mean naming why no such size makes sense (``floor_words``)."""
     plain = str(text).strip()
     match = None if isinstance(text, bool) else _SIZE_RE.match(plain)
     if match and not match.group(2):  # a bare number is bytes: "4" is 4 bytes, surely meant 4GB
         value = float(match.group(1))
-        if math.isfinite(value) and 0 < value < MIN_DEVICE_MEMORY_BYTES:
+        if math.isfinite(value) and 0 < value < floor:
             raise BadInputError(f"{what} {text!r} has no unit, so it means {value:g} byte{'' if value == 1 else 's'}; "
-                                f"no device has less than 64 MiB: did you mean {plain}GB?")
+                                f"{floor_words}: did you mean {plain}GB?")
+
+
+def parse_memory_size(text: str | float, *, what: str = "memory size") -> int:
+    """A device's memory (``--ram``, ``--usable``, ``--min-ram``, a profile's ``ram``): a size
+    under MIN_DEVICE_MEMORY_BYTES (64 MiB) is a forgotten unit, answered with a did-you-mean."""
+    _no_unit_below(text, MIN_DEVICE_MEMORY_BYTES, what, "no device has less than 64 MiB")
     size = parse_size(text, what=what)
     if size < MIN_DEVICE_MEMORY_BYTES:
         raise BadInputError(f"{what} {text!r} is {format_size(size)}; no device has less than 64 MiB: "
                             "give a size like 4GB")
     return size
+
+
+def parse_download_size(text: str | float, *, what: str = "download size") -> int:
+    """A download limit (``--max-download``): a bare number under MIN_DOWNLOAD_BYTES (1 MiB, less
+    than any model file) is a forgotten unit; a bare byte count above it ("1.5e9", a store's
+    decimal limit) is taken as bytes."""
+    _no_unit_below(text, MIN_DOWNLOAD_BYTES, what, "no model file is smaller than 1 MiB")
+    return parse_size(text, what=what)
 
 
 def bus_bandwidth_gbs(mega_transfers_per_s: float, bus_bits: int) -> float:

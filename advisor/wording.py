@@ -190,6 +190,24 @@ def printable(text: str, *, line_breaks: bool = False) -> str:
                    for ch in text)
 
 
+#: The longest line ``one_line`` keeps whole: an error that echoes a hostile value (a 684 KB
+#: config list, a 5,000-digit number) is cut in its middle, where the value sits; its start (what
+#: is wrong) and its end (the fix) stay.
+MAX_LINE_CHARS = 1000
+
+
+def one_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """Each line of ``text`` at most ``limit`` characters: a longer one keeps its first two thirds
+    and its last third around '… (N characters cut) …'."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) > limit:
+            head, tail = limit * 2 // 3, limit // 3
+            line = f"{line[:head]} … ({len(line) - head - tail:,} characters cut) … {line[-tail:]}"
+        out.append(line)
+    return "\n".join(out)
+
+
 def error_text(exc: Exception, *, context_option: str = "--context") -> str:
     """An AdvisorError's message, worded from its reason when it carries one (so that the option
     named is this front end's), except a reason meant for one device's row (``_ROW_REASONS``)."""

@@ -412,6 +412,9 @@ def test_a_ram_size_of_a_class_takes_the_tightest_usable_share_of_its_devices(ca
         (["recommend", "--ram", "1e-9GB"], "Error: --ram '1e-9GB' is 1 B; no device has less than 64 MiB: give a size like 4GB"),
         (["recommend", "--ram", "4GB", "--usable", "1"], "Error: --usable '1' has no unit, so it means 1 byte; no device has less than 64 MiB: did you mean 1GB?"),
         (["devices", "--min-ram", "8"], "Error: --min-ram '8' has no unit, so it means 8 bytes; no device has less than 64 MiB: did you mean 8GB?"),
+        # was taken as 4 bytes: nothing fits, exit 3
+        (["recommend", "--ram", "4GB", "--max-download", "4"],
+         "Error: --max-download '4' has no unit, so it means 4 bytes; no model file is smaller than 1 MiB: did you mean 4GB?"),
         (["recommend", "--ram", "4GB", "--target-tps", "nan"], "Error: --target-tps 'nan' is not a finite number; give e.g. 10"),
         (["recommend", "--ram", "4GB", "--target-tps", "-1"], "Error: --target-tps -1 is out of range; give a number from 0 to 1e+06"),
         (["recommend", "--ram", "4GB", "--quality-floor", "101"], "Error: --quality-floor 101 is out of range; give a number from 0 to 100"),

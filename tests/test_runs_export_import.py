@@ -302,3 +302,15 @@ def test_one_run_is_said_to_be_one(capsys, tmp_path, monkeypatch):
     capsys.readouterr()
     assert main(["calibrate", "--reset", "--device", DEVICE]) == 0
     assert capsys.readouterr().out.startswith(f"removed 1 stored calibration of device '{DEVICE}';")
+
+
+def test_a_run_without_a_model_or_quantization_is_left_out_in_words(capsys, exported):
+    """A run whose model or quantization is missing (a store edited by hand) was left out as
+    'model None None not in the catalog'."""
+    import dataclasses
+
+    run = next(r for r in list_runs() if r.status == "ok")
+    catalog = load_catalog()
+    assert run_exclusion(run, catalog) is None  # fitted as it is
+    assert run_exclusion(dataclasses.replace(run, model_id=None), catalog) == "no model recorded"
+    assert run_exclusion(dataclasses.replace(run, quant=None), catalog) == "no quantization recorded"

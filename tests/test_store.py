@@ -97,6 +97,9 @@ def test_another_programs_database_is_one_error_not_a_traceback(tmp_path):
         conn.executescript("CREATE TABLE foo(a); PRAGMA user_version = -5;")
     with pytest.raises(DataFileError, match="another program's file"):
         record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), path)
+    # the readers' rule is the same: 'runs list' said "No runs recorded yet", hiding whatever the file holds
+    with pytest.raises(DataFileError, match="another program's file"):
+        store.list_runs(path=path)
 
 
 def test_a_directory_where_the_database_should_be_is_named_as_such(tmp_path):

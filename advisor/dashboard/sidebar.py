@@ -16,7 +16,7 @@ from advisor.dashboard.words import ALL_RUNTIMES_CHOICE, AUTO_BROWSER, INPUT_NAM
 from advisor.engine.recommend import Constraints
 from advisor.engine.targets import DEFAULT_TARGET
 from advisor.records import DeviceProfile, Workload
-from advisor.units import parse_size
+from advisor.units import parse_download_size
 
 DEFAULT_DEVICE = "raspberry-pi-5-8gb"
 SOURCES = ("Device profile", "RAM only", "This machine", "Upload a profile")
@@ -207,5 +207,5 @@ def deployment_inputs(cat: Catalog) -> DeploymentInputs:
         browser_id = None if browser == AUTO_BROWSER else browser
     limit = st.sidebar.text_input("Largest download (optional)", value="", key="max_download",
                                   placeholder="e.g. 1.5GB", help="model file + the runtime's library where published")
-    max_download = parse_size(limit.strip(), what="largest download") if limit.strip() else None
+    max_download = parse_download_size(limit.strip(), what="largest download") if limit.strip() else None
     return DeploymentInputs(runtime, target_id, entitlement, browser_id, max_download)
