@@ -1,5 +1,6 @@
 """Calibration recovers known factors from data generated with them."""
 
+import json
 import math
 import random
 
@@ -566,6 +567,24 @@ def test_reset_of_one_device_says_what_still_applies_and_an_unknown_device_is_re
     assert err.startswith("Error: ") and "no-such-device" in err and len(err.strip().splitlines()) == 1
     assert main(["calibrate", "--reset", "--device", "raspberry-pi-5-8gb"]) == 0
     assert "predictions use the shipped factors" in capsys.readouterr().out
+
+
+def test_reset_of_one_device_names_only_its_own_paths_calibration_and_speaks_json(catalog, tmp_path, monkeypatch, capsys):
+    """With a cpu-x86 path calibration stored, resetting an Arm board said it 'now follows its
+    path's calibration from runs (cpu-x86)'; --format json printed that sentence, not JSON."""
+    from advisor.cli import main
+    from advisor.store import save_calibration
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    save_calibration("path", "cpu-x86", catalog.calibration["cpu-x86"].model_copy(update={"bw_efficiency": 0.5}), 3, {},
+                     tmp_path / "advisor.db")
+    assert main(["calibrate", "--reset", "--device", "raspberry-pi-5-8gb"]) == 0
+    assert "predictions use the shipped factors" in capsys.readouterr().out
+    assert main(["calibrate", "--reset", "--device", "mini-pc-intel-n100-8gb"]) == 0
+    assert "it now follows its path's calibration from runs (cpu-x86)" in capsys.readouterr().out
+    assert main(["calibrate", "--reset", "--device", "mini-pc-intel-n100-8gb", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"removed": 0, "device": "mini-pc-intel-n100-8gb",
+                                                    "follows_path_calibrations": ["cpu-x86"]}
 
 
 def test_a_calibration_lands_whole_or_not_at_all(catalog, tmp_path):

@@ -571,6 +571,9 @@ BAD_FILES = [
      "raise context_tokens or shorten them")),
     ("syntax.toml", 'models = ["qwen3-1.7b"\n', "not valid TOML (Unclosed array (at end of document)); fix the syntax at that line"),
     ("list.yaml", "- qwen3-1.7b\n", "expected a table of requirements (key = value lines)"),
+    # PyYAML keeps the last of a repeated key silently (the report used fleet_size 2); TOML refuses it
+    ("dup.yaml", "models: [qwen3-1.7b]\ndevices: [raspberry-pi-5-8gb]\nfleet_size: 1\nfleet_size: 2\n",
+     "key 'fleet_size' appears twice (lines 3 and 4); keep one"),
     ("req.txt", "models = []\n", "a requirements file must be .toml, .yaml or .yml"),
 ]
 

@@ -314,3 +314,10 @@ def test_a_run_without_a_model_or_quantization_is_left_out_in_words(capsys, expo
     assert run_exclusion(run, catalog) is None  # fitted as it is
     assert run_exclusion(dataclasses.replace(run, model_id=None), catalog) == "no model recorded"
     assert run_exclusion(dataclasses.replace(run, quant=None), catalog) == "no quantization recorded"
+
+
+def test_an_export_to_dash_goes_to_stdout(capsys, tmp_path, monkeypatch, exported):
+    """'-o -' wrote a file named '-'; it is stdout, as without -o."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "export", "--format", "json", "-o", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] and not (tmp_path / "-").exists()

@@ -210,13 +210,35 @@ def _read_yaml(path: Path) -> Any:
         raise MissingDependencyError(
             f"{path}: reading YAML needs PyYAML; install it with: pip install pyyaml (or write the requirements as TOML)"
         ) from None
+    class RepeatedKey(yaml.constructor.ConstructorError):
+        pass
+
+    class Loader(yaml.SafeLoader):
+        """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last
+        one silently; TOML refuses it): 'fleet_size: 1' then 'fleet_size: 2' reported fleet 2."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # '<<' merges: their keys may be overridden
+                    continue
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is not None and key in seen:
+                    raise RepeatedKey(None, None, f"key '{key}' appears twice (lines {seen[key]} and "
+                                      f"{key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+                if key is not None:
+                    seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep)
+
     def syntax(exc: Any) -> str:
+        if isinstance(exc, RepeatedKey):
+            return str(exc.problem)
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         return f"not valid YAML{line}; fix the syntax there"
 
-    return parse_document(path, yaml.safe_load, expected=".yaml file", syntax_error=yaml.YAMLError, describe_syntax=syntax,
-                          shape="a requirements file is flat")
+    return parse_document(path, lambda text: yaml.load(text, Loader=Loader), expected=".yaml file",  # noqa: S506 — a SafeLoader
+                          syntax_error=yaml.YAMLError, describe_syntax=syntax, shape="a requirements file is flat")
 
 
 def load_requirements(path: str | Path) -> Requirements:

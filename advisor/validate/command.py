@@ -328,7 +328,7 @@ def runs_show(run_id: int) -> None:
 @runs.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="csv: a row per run, each figure and setting a column; json: with each run's device profile, as 'runs import' reads it.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default=None, help="File to write (default, or '-': stdout).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def runs_export(fmt: str, output: str | None, force: bool) -> None:
     """Export every run (CSV or JSON) for spreadsheets and other tools; the JSON keeps each run's
@@ -336,6 +336,8 @@ def runs_export(fmt: str, output: str | None, force: bool) -> None:
     one store for the runs of several machines)."""
     from advisor.store import list_runs
 
+    if output == "-":  # the usual name of stdout (it wrote a file named '-')
+        output = None
     if output is not None:  # before the work, as report checks its outputs
         from advisor.output import check_output_name
 
@@ -453,13 +455,26 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
         from advisor.catalog import load_catalog
         from advisor.store import clear_calibrations, latest_calibrations
 
+        own_path = None
         if device_id is not None:
             catalog = load_catalog()
             if device_id not in latest_calibrations("device") and device_id not in catalog.devices:
                 catalog.device(device_id)  # UnknownIdError with suggestions, exit 1
+            if device_id in catalog.devices:
+                from advisor.engine.speed import execution_path
+
+                own_path = execution_path(catalog.devices[device_id])
         n = clear_calibrations(device_id)
         what = f"device '{device_id}'" if device_id else "every device and path"
-        paths = sorted(k for k, (_, st) in latest_calibrations("path").items() if st.get("applied", True)) if device_id else []
+        # the path calibrations that now apply to it: its own path's (it named every applied path,
+        # cpu-x86 for an iPhone), all of them for a device the catalog does not hold
+        paths = sorted(k for k, (_, st) in latest_calibrations("path").items()
+                       if st.get("applied", True) and own_path in (None, k)) if device_id else []
+        if fmt in ("json", "csv"):  # the format asked for (json printed this sentence)
+            doc = {"removed": n, "device": device_id, "follows_path_calibrations": paths}
+            _emit(dumps_json(doc) if fmt == "json" else render_rows([{**doc, "follows_path_calibrations": " ".join(paths)}],
+                                                                    [(k, k) for k in doc], "csv"))
+            return
         tail = (f"; it now follows its path's calibration from runs ({', '.join(paths)}) where one applies — "
                 "'advisor calibrate --reset' removes those too") if paths else "; predictions use the shipped factors (catalog/calibration.toml)"
         _emit(f"removed {plural(n, 'stored calibration')} of {what}{tail}")
