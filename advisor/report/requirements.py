@@ -220,14 +220,14 @@ def _read_yaml(path: Path) -> Any:
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: dict[Any, int] = {}
             for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":  # '<<' merges: their keys may be overridden
+                # '<<' merges (their keys may be overridden) and non-scalar keys are not names to repeat
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                     continue
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                if key is not None and key in seen:
-                    raise RepeatedKey(None, None, f"key '{key}' appears twice (lines {seen[key]} and "
-                                      f"{key_node.start_mark.line + 1}); keep one", key_node.start_mark)
-                if key is not None:
-                    seen[key] = key_node.start_mark.line + 1
+                key, line = key_node.value, key_node.start_mark.line + 1
+                if key in seen:
+                    raise RepeatedKey(None, None, f"key '{key}' appears twice (lines {seen[key]} and {line}); keep one",
+                                      key_node.start_mark)
+                seen[key] = line
             return super().construct_mapping(node, deep)
 
     def syntax(exc: Any) -> str:

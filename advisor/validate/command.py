@@ -458,12 +458,12 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
         own_path = None
         if device_id is not None:
             catalog = load_catalog()
-            if device_id not in latest_calibrations("device") and device_id not in catalog.devices:
-                catalog.device(device_id)  # UnknownIdError with suggestions, exit 1
-            if device_id in catalog.devices:
+            if catalog.has_device(device_id):  # a profile, or one in a power mode: its path, as factors_for reads it
                 from advisor.engine.speed import execution_path
 
-                own_path = execution_path(catalog.devices[device_id])
+                own_path = execution_path(catalog.device(device_id))
+            elif device_id not in latest_calibrations("device"):
+                catalog.device(device_id)  # UnknownIdError with suggestions, exit 1
         n = clear_calibrations(device_id)
         what = f"device '{device_id}'" if device_id else "every device and path"
         # the path calibrations that now apply to it: its own path's (it named every applied path,
