@@ -310,6 +310,9 @@ def runtime_choice(names: Sequence[str]) -> frozenset[str] | None:
     from advisor.engine.recommend import ALL_RUNTIMES
 
     wanted = {n.strip().lower() for name in names for n in name.split(",") if n.strip()}  # repeated, or a,b
+    if "all" in wanted and len(wanted) > 1:  # not silently every runtime: the names meant something
+        raise BadInputError(f"--runtime all already means every runtime; give it alone or only the names "
+                            f"({', '.join(sorted(wanted - {'all'}))})")
     if not wanted or "all" in wanted:
         return ALL_RUNTIMES
     catalog = load_catalog()

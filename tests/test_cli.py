@@ -571,6 +571,11 @@ def test_ram_only_device_with_every_runtime_names_its_peers(capsys):
         # a browser on a target without one (it was ignored: the answer was the server's)
         (["predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--target", "server", "--browser", "chrome-android"],
          "Error: --browser applies to the browser target, not server; drop it or use --target browser"),
+        # 'all' beside names was silently every runtime
+        (["recommend", "--ram", "4GB", "--runtime", "all", "--runtime", "mlx"],
+         "Error: --runtime all already means every runtime; give it alone or only the names (mlx)"),
+        (["devices-for", "--model", "qwen3-1.7b", "--runtime", "mlc,all"],
+         "Error: --runtime all already means every runtime; give it alone or only the names (mlc)"),
     ],
 )
 def test_runtime_bad_input_is_one_line_naming_the_valid_choices(capsys, args, message):

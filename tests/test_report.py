@@ -833,6 +833,49 @@ def test_options_override_the_file(capsys):
     assert d["requirements"]["models"] == ["llama-3.2-1b-instruct", "qwen2.5-1.5b-instruct", "qwen3-1.7b"]
 
 
+@pytest.mark.parametrize("args, message", [
+    # the option gave the value: the option is named, not the file's field (it said "field
+    # 'context_tokens' ... raise context_tokens", a value the file never set)
+    (["--context", "100"], "prompt (512) + output (200) tokens exceed the context of 100; raise --context or shorten them"),
+    (["--title", "a\x01b"], "options: field 'title': contains the control character '\\x01'; give one line of plain text"),
+    (["--model", "nope"],
+     "unknown model 'nope'; did you mean openelm-1_1b-instruct, openelm-3b-instruct? list them with 'advisor models'"),
+    (["--browser", "chrome-android"],
+     "--browser applies to --target browser, not server; drop it or use --target browser"),
+    # 'all' with names was silently every runtime
+    (["--runtime", "all", "--runtime", "mlx"], "--runtime all already means every runtime; give it alone or only the names (mlx)"),
+])
+def test_an_option_over_the_file_is_blamed_as_an_option(capsys, tmp_path, args, message):
+    base = tmp_path / "req.toml"
+    base.write_text(KIOSK.read_text(encoding="utf-8") + 'target = "server"\n', encoding="utf-8")
+    code, out, err = run(capsys, "report", "--requirements", base, *args, "--format", "json")
+    assert (code, out) == (1, "")
+    assert err == f"Error: {message}\n"
+
+
+def test_the_file_is_still_blamed_for_its_own_fields(capsys, tmp_path):
+    path = tmp_path / "req.toml"
+    path.write_text('models = ["qwen3-1.7b"]\ncontext_tokens = 512\n', encoding="utf-8")
+    code, _, err = run(capsys, "report", "--requirements", path, "--fleet", "3", "--format", "json")  # an unrelated option
+    assert code == 1 and err.startswith(f"Error: {path}: field 'context_tokens': ")
+    path.write_text('models = ["qwen3-1.7b"]\nruntime = ["all", "mlx"]\n', encoding="utf-8")
+    code, _, err = run(capsys, "report", "--requirements", path, "--format", "json")
+    assert (code, err) == (1, f"Error: {path}: field 'runtime': 'all' already means every runtime; give it alone or "
+                              "only the names (mlx)\n")
+
+
+def test_a_list_names_each_id_once(capsys, tmp_path):
+    path = tmp_path / "req.toml"
+    many = ", ".join(['"raspberry-pi-5-8gb"'] * 10_000)
+    path.write_text(f'models = ["qwen3-1.7b", "qwen3-1.7b"]\ndevices = [{many}]\nruntime = ["llama.cpp", "LLAMA.CPP"]\n',
+                    encoding="utf-8")
+    code, out, err = run(capsys, "report", "--requirements", path, "--format", "json")
+    assert code in (0, 3), err
+    req = json.loads(out)["requirements"]
+    assert (req["devices"], req["models"], req["runtime"]) == (["raspberry-pi-5-8gb"], ["qwen3-1.7b"], ["llama.cpp"])
+    assert len(out) < 100_000  # it echoed every copy
+
+
 def test_report_has_help():
     from click.testing import CliRunner
 

@@ -225,6 +225,11 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
 def _runtimes(req: Requirements, catalog: Catalog) -> frozenset[str] | None:
     """``runtime``: none or "all" → every runtime with evidence (under a target, the target's);
     names → those alone."""
+    if "all" in req.runtime and len(req.runtime) > 1:  # not silently every runtime: the names meant something
+        raise field_error(req, "runtime", f"'all' already means every runtime; give it alone or only the names "
+                          f"({', '.join(r for r in req.runtime if r != 'all')})",
+                          f"--runtime all already means every runtime; give it alone or only the names "
+                          f"({', '.join(r for r in req.runtime if r != 'all')})")
     if not req.runtime or "all" in req.runtime:
         return ALL_RUNTIMES
     out = set()
@@ -247,7 +252,7 @@ def _considered_runtimes(runtimes: frozenset[str] | None, target: Any, catalog: 
 
 def _id_error(req: Requirements, field_name: str, exc: UnknownIdError, option: str) -> AdvisorError:
     """In a file, name the file and the field; on the command line the catalog's message is enough."""
-    if req.origin:
+    if req.in_file(field_name):
         return field_error(req, field_name, str(exc))  # type: ignore[return-value]
     return exc
 

@@ -29,7 +29,7 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from advisor.catalog import _read_toml, _validate
 from advisor.engine.recommend import RANK_BY as _ENGINE_RANK_BY
@@ -91,13 +91,19 @@ def _title(value: object) -> object:
     return value
 
 
+def _once(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A list names each id once, in the order given: a device listed 100,000 times is one
+    candidate, and the report echoes it once (it echoed every copy: a 2 MB HTML file)."""
+    return tuple(dict.fromkeys(values))
+
+
 Title = Annotated[str, BeforeValidator(_title)]
-Ids = Annotated[tuple[str, ...], BeforeValidator(_listify)]
-Classes = Annotated[tuple[DeviceClass, ...], BeforeValidator(_listify)]
+Ids = Annotated[tuple[str, ...], BeforeValidator(_listify), AfterValidator(_once)]
+Classes = Annotated[tuple[DeviceClass, ...], BeforeValidator(_listify), AfterValidator(_once)]
 Seconds = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
 #: a runtime, target or browser id: one short word (the catalog then checks it exists)
 Name = Annotated[str, BeforeValidator(_lower), Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
-Names = Annotated[tuple[Name, ...], BeforeValidator(_lower_ids), Field(max_length=20)]
+Names = Annotated[tuple[Name, ...], BeforeValidator(_lower_ids), AfterValidator(_once), Field(max_length=20)]
 #: at most 1 PiB: larger is a typo, not a download
 DownloadBytes = Annotated[int, BeforeValidator(_download), Field(gt=0, le=2**50)]
 
@@ -142,10 +148,16 @@ class Requirements(BaseModel):
 
     # where the requirements came from: a file path (errors name it and the field) or None (options)
     _origin: str | None = PrivateAttr(default=None)
+    # the fields the command line gave on top of the file (errors about them word the option)
+    _options: frozenset[str] = PrivateAttr(default=frozenset())
 
     @property
     def origin(self) -> str | None:
         return self._origin
+
+    def in_file(self, *fields: str) -> bool:
+        """Whether these fields' values all come from the requirements file (not from options)."""
+        return self._origin is not None and not self._options.intersection(fields)
 
     def workload(self) -> Workload:
         return Workload(
@@ -159,10 +171,12 @@ class Requirements(BaseModel):
         return out
 
 
-def field_error(req: Requirements, field: str, message: str, option_message: str | None = None) -> Exception:
-    """An error about one field: names the file and field when read from a file; with options, the
-    option's own wording (``option_message``, else ``message``)."""
-    if req.origin:
+def field_error(req: Requirements, field: str, message: str, option_message: str | None = None,
+                also: tuple[str, ...] = ()) -> Exception:
+    """An error about one field (judged with the fields ``also`` names): names the file and field
+    when the file gave them all; when an option gave one, the option's own wording
+    (``option_message``, else ``message``): ``--context 100`` over a file is not the file's fault."""
+    if req.in_file(field, *also):
         return DataFileError(f"{req.origin}: field '{field}': {message}")
     return BadInputError(option_message or message)
 
@@ -179,15 +193,18 @@ def check(req: Requirements) -> Requirements:
             f"{req.context_tokens}; raise context_tokens or shorten them",
             f"prompt ({req.prompt_tokens}) + output ({req.output_tokens}) tokens exceed the context of "
             f"{req.context_tokens}; raise --context or shorten them",
+            also=("prompt_tokens", "output_tokens"),
         )
     if req.entitlement is not None and req.target not in (None, "ios-app"):
         raise field_error(req, "entitlement", f"the increased-memory entitlement is an iOS app's, not {req.target}'s; "
                           "drop it or set target = \"ios-app\"",
-                          f"--entitlement is for --target ios-app, not {req.target}; drop it or use --target ios-app")
+                          f"--entitlement is for --target ios-app, not {req.target}; drop it or use --target ios-app",
+                          also=("target",))
     if req.browser is not None and req.target not in (None, "browser"):
         raise field_error(req, "browser", f"a browser applies to the browser target, not {req.target}; "
                           "drop it or set target = \"browser\"",
-                          f"--browser applies to --target browser, not {req.target}; drop it or use --target browser")
+                          f"--browser applies to --target browser, not {req.target}; drop it or use --target browser",
+                          also=("target",))
     if req.target is None and (req.browser is not None or req.entitlement is not None):
         # as recommend/predict/devices-for read them (api.implied_target): a browser named alone
         # means the browser target, the entitlement alone an iOS app; ignored, an unknown browser
@@ -269,8 +286,10 @@ def merge(base: Requirements, **overrides: Any) -> Requirements:
     given = {k: v for k, v in overrides.items() if v is not None and v != () and v != []}
     if not given:
         return base
+    _validate(Requirements, given, "options")  # an option's bad value is the option's, not the file's
     raw = base.model_dump()
     raw.update(given)
     merged = _validate(Requirements, raw, base.origin or "options")
     merged._origin = base.origin
+    merged._options = frozenset(given)
     return check(merged)
