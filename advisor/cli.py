@@ -613,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Output that cannot be written ends like other Unix tools: a closed pipe (``| head -1``) quietly
     with 0, a full disk with one ``Error:`` line and 1."""
+    _writable_streams()
     try:
         rv = cli.main(args=argv, prog_name="advisor", standalone_mode=False)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
@@ -656,6 +657,24 @@ def main(argv: list[str] | None = None) -> int:
         _discard_stdout()
         click.echo(f"Error: cannot write the output ({exc.strerror}); free some space or write somewhere else", err=True)
         return errors.EXIT_BAD_INPUT
+
+
+def _writable_streams() -> None:
+    """Streams every answer can be written to: a closed stdout or stderr (``advisor models >&-``,
+    which Python gives as None) is /dev/null, as a closed pipe is; an encoding that lacks a
+    character the answer uses (cp1252 or latin-1 when redirected on Windows: Σ, ≈) writes it
+    escaped (\\u03a3) instead of ending in a traceback."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 — lives as long as the process
+            continue
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if encoding not in ("utf8", "utf8sig") and getattr(stream, "errors", "strict") == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a test's capture): as it is
+                pass
 
 
 def _discard_cache_stores() -> None:

@@ -96,6 +96,15 @@ def table_width() -> int:
     return terminal_width() or 200
 
 
+def _rule_char() -> str:
+    """The table's rule: a box-drawing line, or '-' where stdout's encoding has none (cp1252, latin-1)."""
+    try:
+        "\u2500".encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return "-"
+    return "\u2500"
+
+
 def terminal_width() -> int | None:
     """The width there is to fit: ``COLUMNS`` when set, else the terminal's; None when piped."""
     env = os.environ.get("COLUMNS", "").strip()
@@ -202,7 +211,7 @@ def _plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     depth = max(len(h) for h in heads)
     heads = [[""] * (depth - len(h)) + h for h in heads]  # headers sit on the bottom line
     out += [line([h[i] for h in heads]) for i in range(depth)]
-    out.append("\u2500" * total)
+    out.append(_rule_char() * total)
     out += [line(row) for row in cells]
     return "\n".join(out) + "\n"
 

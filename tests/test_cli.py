@@ -475,6 +475,30 @@ def test_a_closed_pipe_ends_quietly(command):
     assert (proc.wait(), err) == (0, "")
 
 
+@pytest.mark.parametrize("command", [["models"], ["predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb",
+                                                 "--format", "json"], ["runs", "list"]])
+def test_a_closed_stdout_ends_quietly(command, tmp_path):
+    """`advisor models >&-`: Python gives stdout as None; it ended in an AttributeError traceback."""
+    proc = subprocess.run([sys.executable, "-m", "advisor", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, env={**os.environ, "ADVISOR_HOME": str(tmp_path)},
+                          preexec_fn=lambda: os.close(1))  # noqa: PLW1509 — the child alone closes its stdout
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+@pytest.mark.parametrize("command", [["devices"], ["predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb",
+                                                   "--format", "csv"], ["recommend", "--ram", "4GB", "--format", "md"]])
+def test_an_encoding_without_the_answer_s_characters_escapes_them(command, encoding, tmp_path):
+    """Output redirected on Windows is cp1252: a Σ or ≈ ended in a UnicodeEncodeError traceback."""
+    proc = subprocess.run([sys.executable, "-m", "advisor", *command], capture_output=True,
+                          env={**os.environ, "ADVISOR_HOME": str(tmp_path), "PYTHONIOENCODING": encoding})
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr.decode(encoding)
+    out = proc.stdout.decode(encoding)
+    assert "Traceback" not in out and out.strip()
+    if command == ["devices"]:
+        assert "\n---" in out and "\\u2500" not in out  # the table's rule in the characters there are
+
+
 @pytest.mark.parametrize("command", [["models"], ["devices", "--format", "json"], ["recommend", "--ram", "4GB", "--format", "csv"]])
 def test_a_full_disk_is_one_error_line(command):
     if not os.path.exists("/dev/full"):
