@@ -480,7 +480,8 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
     from advisor.model_import import model_from_gguf, model_from_hf_config, spec_to_toml
 
     from advisor.inputs import check_regular_file, read_bounded_text
-    from advisor.output import write_atomic
+    from advisor.catalog import load_models_file
+    from advisor.output import exclusive_lock, write_atomic
 
     if not str(path).strip():  # Path('') is the current directory
         raise BadInputError("the path is empty; give a GGUF file (its first megabytes are enough) or a Hugging Face config.json")
@@ -497,23 +498,29 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
         spec = spec.model_copy(update={"notes": spec.notes + f" The file is {ftype.id}; its tensor types are used whatever --quant says."})
     else:
         spec = model_from_hf_config(p)
-    same = [m.id for m in catalog.models.values() if m.source == spec.source]
-    if same:  # the source names the file: importing it again would store a copy as "<id>-imported"
-        raise BadInputError(f"{p} is already in your catalog as '{same[0]}'; nothing added (to re-import it, remove "
-                            "that entry from your models.toml first)")
-    if spec.id in catalog.models:
-        spec = spec.model_copy(update={"id": spec.id + "-imported"})
-    if spec.id in catalog.models:
-        raise BadInputError(f"a model with id '{spec.id}' is already in the catalog; remove it from your models.toml first")
     stored = advisor_home() / "catalog" / "models.toml"
     try:
         stored.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # ADVISOR_HOME is a file, or a directory this user cannot write
         raise DataFileError(f"{stored}: cannot write your catalog ({exc.strerror or exc}); check ADVISOR_HOME") from None
-    before = read_bounded_text(stored, what="models.toml") if stored.exists() else ""
-    after = before + spec_to_toml(spec)
-    _check_overlay_fits(stored, after, spec.id)  # never store what every later command would refuse to read
-    write_atomic(stored, after.encode("utf-8"), force=True)  # never half an entry
+    # read, check and write under one lock, against the file as it is now: two 'models add' at once
+    # lost an entry, or stored one id twice (then every command refused the catalog)
+    with exclusive_lock(stored.parent / ".models.toml.lock"):
+        models = dict(catalog.models)
+        if stored.exists():
+            models.update((m.id, m) for m in load_models_file(stored))
+        same = [m.id for m in models.values() if m.source == spec.source]
+        if same:  # the source names the file: importing it again would store a copy as "<id>-imported"
+            raise BadInputError(f"{p} is already in your catalog as '{same[0]}'; nothing added (to re-import it, remove "
+                                "that entry from your models.toml first)")
+        if spec.id in models:
+            spec = spec.model_copy(update={"id": spec.id + "-imported"})
+        if spec.id in models:
+            raise BadInputError(f"a model with id '{spec.id}' is already in the catalog; remove it from your models.toml first")
+        before = read_bounded_text(stored, what="models.toml") if stored.exists() else ""
+        after = before + spec_to_toml(spec)
+        _check_overlay_fits(stored, after, spec.id)  # never store what every later command would refuse to read
+        write_atomic(stored, after.encode("utf-8"), force=True)  # never half an entry
     return spec, stored
 
 

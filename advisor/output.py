@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -12,7 +13,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from advisor.errors import AdvisorError, DataFileError
 
@@ -297,6 +298,28 @@ def no_directory_error(path: Path, directory: Path) -> DataFileError:
     if directory.exists():
         return DataFileError(f"{path}: {directory} is a file, not a directory; give a path in a directory")
     return DataFileError(f"{path}: the directory {directory} does not exist; create it first")
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for a read-change-write of a file other
+    processes change too: two 'models add' at once each read the file before the other wrote it (an
+    entry lost, or one id stored twice). Blocks until the other holder is done; POSIX (fcntl) only:
+    elsewhere, no lock."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one writer at a time is the user's to keep
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot create the lock file ({exc.strerror or exc}); check ADVISOR_HOME") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def write_atomic(path: str | Path, payload: bytes, *, force: bool = False) -> Path:

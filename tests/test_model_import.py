@@ -715,3 +715,35 @@ def test_a_terminal_escape_in_a_tensor_name_is_shown_not_obeyed(tmp_path, capsys
     assert (code, out) == (1, "") and err.startswith("Error: ") and len(err.splitlines()) == 1
     assert "tok\\x1b]0;pwned\\x07en\\u202e" in err
     assert not any(unicodedata.category(ch)[0] == "C" for ch in err.rstrip("\n"))
+
+
+def test_models_add_at_once_loses_nothing_and_stores_no_id_twice(tmp_path):
+    """Several 'models add' at once: each stored, and the same file once (each read the file before
+    the others wrote it: entries were lost, or one id stored six times and every command then
+    refused the catalog)."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    env = {**os.environ, "ADVISOR_HOME": str(home)}
+    configs = []
+    for i in range(4):
+        cfg = tmp_path / f"c{i}" / "config.json"
+        cfg.parent.mkdir()
+        cfg.write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 576,
+                                   "intermediate_size": 1536, "num_hidden_layers": 2 + i, "num_attention_heads": 9,
+                                   "num_key_value_heads": 3, "vocab_size": 49152, "max_position_embeddings": 8192,
+                                   "tie_word_embeddings": True, "_name_or_path": f"test/tiny-{i}"}))
+        configs.append(cfg)
+    procs = [subprocess.Popen([sys.executable, "-m", "advisor", "models", "add", str(c)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for c in configs + [configs[0]] * 3]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) == [0, 0, 0, 0, 1, 1, 1], results
+    assert all("is already in your catalog as 'tiny-0'" in err for code, err in results if code)
+    ids = [line for line in (home / "catalog" / "models.toml").read_text().splitlines() if line.startswith("id = ")]
+    assert sorted(ids) == [f'id = "tiny-{i}"' for i in range(4)]
+    listed = subprocess.run([sys.executable, "-m", "advisor", "models", "--format", "json"], env=env, capture_output=True,
+                            text=True)
+    assert listed.returncode == 0, listed.stderr
