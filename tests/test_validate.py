@@ -214,15 +214,17 @@ def _fake_gguf(tmp: Path) -> Path:
     return p
 
 
-def _header_gguf(tmp: Path, *, arch: str = "llama", layers: int = 32, hidden: int = 4096) -> Path:
-    """A well-formed GGUF that declares an architecture and holds one small tensor."""
+def _header_gguf(tmp: Path, *, arch: str = "llama", layers: int = 32, hidden: int = 4096, file_type: int | None = None) -> Path:
+    """A well-formed GGUF that declares an architecture (and a general.file_type) and holds one small tensor."""
     import gguf
     import numpy as np
 
-    p = tmp / f"{arch}-{layers}x{hidden}.gguf"
+    p = tmp / f"{arch}-{layers}x{hidden}-{file_type}.gguf"
     w = gguf.GGUFWriter(str(p), arch)
     w.add_block_count(layers)
     w.add_embedding_length(hidden)
+    if file_type is not None:
+        w.add_file_type(file_type)
     w.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -389,6 +391,26 @@ def test_a_gguf_of_another_model_is_bad_input(catalog, device, env, tmp_path, ar
         run_validation("llama-3.1-8b-instruct", "Q4_K_M", device=device, gguf=path, catalog=catalog, db=env)
     assert str(err.value) == f"{path} {message}; pass the --model the file is, or the file of that model"
     assert len(list_runs(path=env)) == before
+
+
+@pytest.mark.parametrize("file_type, refused", [(1, True), (7, True), (15, False), (1 | 1024, False), (999, False)])
+def test_a_gguf_of_another_quantization_is_bad_input(catalog, device, env, tmp_path, file_type, refused):
+    """An F16 file validated as Q4_K_M was stored (and fitted) as Q4_K_M; the header's
+    general.file_type says what it is (a guessed or unknown one is not judged)."""
+    from advisor.errors import BadInputError
+    from advisor.validate.predicted_vs_measured import check_quantization
+
+    path = _header_gguf(tmp_path, file_type=file_type)
+    before = len(list_runs(path=env))
+    if refused:
+        named = {1: "F16", 7: "Q8_0"}[file_type]
+        with pytest.raises(BadInputError) as err:
+            run_validation("llama-3.1-8b-instruct", "Q4_K_M", device=device, gguf=path, catalog=catalog, db=env)
+        assert str(err.value) == (f"{path} is {named} (its header's general.file_type), not Q4_K_M: pass --quant {named}, "
+                                  "or the Q4_K_M file")
+        assert len(list_runs(path=env)) == before
+    else:
+        check_quantization(path, catalog.file_type("Q4_K_M"), catalog.file_types)
 
 
 def test_validate_progress_reports_each_repeat(tiny_catalog, device, env):

@@ -127,13 +127,15 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     _require_validate_extra()  # before the minutes of profiling and twin building
     from advisor.catalog import load_catalog
     from advisor.store import check_writable
-    from advisor.validate.predicted_vs_measured import check_architecture, check_gguf, check_twin_cache, read_gguf_header
+    from advisor.validate.predicted_vs_measured import (check_architecture, check_gguf, check_quantization, check_twin_cache,
+                                                        read_gguf_header)
 
     catalog = load_catalog()
-    model, _ = catalog.model(model_id), catalog.file_type(quant_id)
+    model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
     if gguf is not None:  # bad input is refused before anything is measured or recorded
         check_gguf(Path(gguf))
         check_architecture(read_gguf_header(Path(gguf)), model, Path(gguf))
+        check_quantization(Path(gguf), ftype, catalog.file_types)
     check_writable()  # a run the store cannot keep is not measured (its figures would be lost)
     if gguf is None:
         check_twin_cache()  # the twin is built there, after minutes of profiling

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from advisor.catalog import Catalog, advisor_home, load_catalog
 from advisor.engine.calibrate import BUSY_EXTRA_CORES, NOISY_SPREAD_LIMIT, is_busy, is_noisy, sample_spread
 from advisor.engine.evaluate import evaluate
 from advisor.errors import BadInputError, DataFileError, RunError, missing_extra
 from advisor.inputs import check_regular_file
-from advisor.records import DeviceProfile, Estimate, ModelSpec, Workload
+from advisor.records import DeviceProfile, Estimate, FileType, ModelSpec, Workload
 from advisor.store import NO_REPACK_WEIGHT_PATH, Run, record_run
 from advisor.units import format_size
 from advisor.engine.empirical import resolve_flash_attn
@@ -121,6 +121,25 @@ def check_architecture(header: GgufHeader, model: ModelSpec, path: Path) -> None
         exp = ", ".join(f"{want[k]}" for k in wrong)
         raise BadInputError(f"{path} is not {model.id}: its header says {got} (the catalog model has {exp}); "
                             "pass the --model the file is, or the file of that model")
+
+
+#: llama.cpp's LLAMA_FTYPE_GUESSED: the converter guessed the file type (not a statement to check)
+_FTYPE_GUESSED = 1024
+
+
+def check_quantization(path: Path, ftype: FileType, file_types: Mapping[str, FileType]) -> None:
+    """A --gguf of another quantization than --quant is bad input: the run would be stored (and
+    fitted) as --quant's (an F16 file recorded as Q8_0 calibrated the machine to a file twice the
+    size). Judged by the header's general.file_type when it states one the catalog knows."""
+    from advisor.gguf_header import read_gguf_header as read_header
+
+    stated = read_header(path).metadata.get("general.file_type")
+    if not isinstance(stated, int) or isinstance(stated, bool) or stated & _FTYPE_GUESSED:
+        return
+    named = next((f for f in file_types.values() if f.llama_ftype == stated), None)
+    if named is not None and named.llama_ftype != ftype.llama_ftype:
+        raise BadInputError(f"{path} is {named.id} (its header's general.file_type), not {ftype.id}: pass --quant {named.id}, "
+                            f"or the {ftype.id} file")
 
 
 @dataclass
@@ -304,6 +323,7 @@ def run_validation(
         path = Path(gguf)
         check_gguf(path)
         check_architecture(read_gguf_header(path), model, path)
+        check_quantization(path, ftype, catalog.file_types)
     else:
         from advisor.validate.twin import build_twin
 
@@ -420,4 +440,4 @@ def _machine_fingerprint() -> str | None:
         return None
 
 
-__all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "check_twin_cache", "read_gguf_header", "run_validation", "twin_cache_dir"]
+__all__ = ["Comparison", "ValidationResult", "check_architecture", "check_gguf", "check_quantization", "check_twin_cache", "read_gguf_header", "run_validation", "twin_cache_dir"]
