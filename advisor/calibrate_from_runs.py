@@ -44,7 +44,7 @@ from advisor.engine.calibrate import (
     conformal_rank_ok,
     calibrate_path,
     is_noisy,
-    predict,
+    predict_each,
     sample_spread,
 )
 from advisor.engine.evaluate import estimate_speed, factors_for, for_measured_bandwidth
@@ -93,8 +93,10 @@ def other_machine(run: Run, catalog: Catalog) -> str | None:
             f"{found}): its figures are not this machine's")
 
 
-def run_exclusion(run: Run, catalog: Catalog) -> str | None:
-    """Why a recorded run is not fitted (None: it is fitted)."""
+def run_exclusion(run: Run, catalog: Catalog, weights_memo: dict[tuple[str, str], int] | None = None) -> str | None:
+    """Why a recorded run is not fitted (None: it is fitted). ``weights_memo``: the predicted weight
+    bytes per (model, quant), shared across the runs of one calibration (10,000 imported runs spent
+    half a minute recomputing them)."""
     if run.excluded is not None:
         return f"left out with 'advisor runs exclude' ({run.excluded})"
     if run.status == "noisy":
@@ -148,9 +150,16 @@ def run_exclusion(run: Run, catalog: Catalog) -> str | None:
     if run.source == "llama-bench":  # imported: the checks runs import makes now, on runs stored before them
         from advisor.validate.importer import bench_mismatch
 
-        wrong = bench_mismatch(device, catalog.models[run.model_id], catalog.file_types[run.quant], catalog.ggml_types,
+        from advisor.engine.memory import weights_bytes
+
+        model, ftype = catalog.models[run.model_id], catalog.file_types[run.quant]
+        memo = weights_memo if weights_memo is not None else {}
+        if (model.id, ftype.id) not in memo:
+            memo[(model.id, ftype.id)] = weights_bytes(model, ftype, catalog.ggml_types)
+        wrong = bench_mismatch(device, model, ftype, catalog.ggml_types,
                                cpu_info=_text(m.get("cpu_info")), backends=_text(run.backend),
-                               n_gpu_layers=_count(s.get("n_gpu_layers")), n_params=None, size_bytes=_count(m.get("model_size_bytes")))
+                               n_gpu_layers=_count(s.get("n_gpu_layers")), n_params=None, size_bytes=_count(m.get("model_size_bytes")),
+                               expected_bytes=memo[(model.id, ftype.id)])
         if wrong is not None:
             return f"runs import now refuses it: it {wrong.reason}"
     return None
@@ -257,7 +266,7 @@ def _mdape(obs: list[Observation], factors: PathFactors, catalog: Catalog, metri
     sel = [o for o in obs if metric is None or o.metric == metric]
     if not sel:
         return None
-    return statistics.median(abs(predict(o, factors, catalog.ggml_types) - o.value) / o.value * 100 for o in sel)
+    return statistics.median(abs(p - o.value) / o.value * 100 for o, p in zip(sel, predict_each(sel, factors, catalog.ggml_types)))
 
 
 #: The factors each metric's fit sets (engine.calibrate: the family factors are prefill's too): a
@@ -299,9 +308,8 @@ def _heldout(fits: Sequence[tuple[list[Observation], PathFactors]], prior: PathF
     logs: dict[str, list[float]] = defaultdict(list)
     for held, fitted in fits:
         fitted = _keep_shipped(fitted, prior, kept)
-        for o in held:
-            p = predict(o, fitted, catalog.ggml_types)
-            before[o.metric].append(abs(predict(o, prior, catalog.ggml_types) - o.value) / o.value * 100)
+        for o, p, shipped in zip(held, predict_each(held, fitted, catalog.ggml_types), predict_each(held, prior, catalog.ggml_types)):
+            before[o.metric].append(abs(shipped - o.value) / o.value * 100)
             after[o.metric].append(abs(p - o.value) / o.value * 100)
             logs[o.metric].append(math.log(p / o.value))
     return HeldOut(dict(before), dict(after), dict(logs))
@@ -473,10 +481,11 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
     by_device: dict[str, list[tuple[Run, list[Observation]]]] = defaultdict(list)
     excluded: list[tuple[int | None, str, str]] = []
     first_copy: dict[str, int | None] = {}  # run_identity → the run fitted for it
+    weights_memo: dict[tuple[str, str], int] = {}
     for r in runs:
         if device_id is not None and r.device_id != device_id:
             continue
-        reason = run_exclusion(r, catalog)
+        reason = run_exclusion(r, catalog, weights_memo)
         key = None if reason else run_identity(r)
         if key is not None:
             if key in first_copy:  # stored before runs import skipped copies

@@ -81,6 +81,24 @@ def main() -> int:
                    capture_output=True, text=True, cwd=ROOT, env=cal_env, check=True)
     med, _ = median_runs([sys.executable, "-m", "advisor", "calibrate", "--dry-run"], 3, env=cal_env)
     rows.append(f"| `advisor calibrate --dry-run` over 12 stored runs of one device (a fit and 12 leave-one-run-out fits) | {med * 1000:.0f} ms |")
+    # a large store: one llama-bench row of the smollm2 twin imported as 1,000 runs (each its own
+    # test_time, its speed ±0.5 %): every fit predicts each distinct setting once, not each run
+    # (this took ~10 min before; 10,000 such runs ~hours)
+    big_env = {**ENV, "ADVISOR_HOME": tempfile.mkdtemp(prefix="advisor-perf-big-")}
+    big = Path(big_env["ADVISOR_HOME"]) / "runs.jsonl"
+    import json
+
+    rows_in = [json.loads(line) for line in (ROOT / "tests/data/llama-bench/smollm2-135m-q4_k_m.jsonl").read_text().splitlines() if line.strip()]
+    with big.open("w") as fh:
+        for i in range(1000):
+            r = dict(rows_in[i % len(rows_in)])
+            r["test_time"] = f"2026-11-20T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+            r["avg_ts"] = r["avg_ts"] * (1 + 0.005 * ((i % 7) - 3) / 3)
+            fh.write(json.dumps(r) + "\n")
+    subprocess.run([sys.executable, "-m", "advisor", "runs", "import", str(big), "--device", "mini-pc-intel-n100-8gb",
+                    "--model", "smollm2-135m-instruct"], capture_output=True, text=True, cwd=ROOT, env=big_env, check=True)
+    med, _ = median_runs([sys.executable, "-m", "advisor", "calibrate", "--dry-run"], 3, env=big_env)
+    rows.append(f"| `advisor calibrate --dry-run` over 1,000 stored runs of one device (20-fold cross-validated) | {med * 1000:.0f} ms |")
     machine = f"{platform.processor() or platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
     try:
         import psutil

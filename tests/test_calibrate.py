@@ -700,3 +700,20 @@ def test_a_metric_the_fit_predicts_worse_held_out_keeps_the_shipped_factors(cata
 
     assert "(decode fitted, prefill prior as shipped)" in dev.factors.basis, dev.factors.basis
     assert (speed_evidence(dev.factors.basis, "decode"), speed_evidence(dev.factors.basis, "prefill")) == ("fitted", "prior")
+
+
+def test_observations_of_one_setting_are_predicted_once(catalog):
+    """A fit predicts each distinct setting once (a store of 100 runs of one model took a minute):
+    the groups join what only the measured value tells apart, and keep apart what predicts apart."""
+    from advisor.engine.calibrate import predict_each, same_prediction_groups
+
+    prior = catalog.calibration["cpu-arm"]
+    obs = _observations(catalog, prior)
+    # each observation again with another measured value, through copies of its records (a run
+    # read from the store is its own ModelSpec and DeviceProfile)
+    again = [Observation(o.model.model_copy(), o.ftype, o.device.model_copy(), o.workload, o.metric, o.value * 1.1) for o in obs]
+    index, unique = same_prediction_groups(obs + again)
+    assert len(unique) == len(obs) and index == list(range(len(obs))) * 2
+    other = Observation(obs[0].model, obs[0].ftype, obs[0].device, Workload(4096, 1, 64), obs[0].metric, 1.0)
+    assert len(same_prediction_groups([obs[0], other])[1]) == 2  # another workload predicts apart
+    assert predict_each(obs + again, prior, catalog.ggml_types) == [predict(o, prior, catalog.ggml_types) for o in obs + again]

@@ -151,6 +151,40 @@ def predict(obs: Observation, factors: PathFactors, ggml_types: Mapping[str, Ggm
     return s.decode_tokens_per_s if obs.metric == "decode" else s.prefill_tokens_per_s
 
 
+def same_prediction_groups(observations: Sequence[Observation]) -> tuple[list[int], list[Observation]]:
+    """(for each observation the index of its group, one observation per group): observations
+    whose prediction is the same under any factors (same model, file type, device, workload,
+    metric, runtime variant and shipped factors; only the measured value differs)."""
+    dumps: dict[int, str] = {}
+
+    def content(record: Any) -> str:
+        if record is None:
+            return ""
+        key = id(record)
+        if key not in dumps:
+            dumps[key] = record.model_dump_json() if hasattr(record, "model_dump_json") else repr(record)
+        return dumps[key]
+
+    groups: dict[tuple, int] = {}
+    index: list[int] = []
+    unique: list[Observation] = []
+    for o in observations:
+        key = (content(o.model), content(o.ftype), content(o.device), repr(o.workload), o.metric, content(o.variant),
+               content(o.shipped))
+        if key not in groups:
+            groups[key] = len(unique)
+            unique.append(o)
+        index.append(groups[key])
+    return index, unique
+
+
+def predict_each(observations: Sequence[Observation], factors: PathFactors, ggml_types: Mapping[str, GgmlType]) -> list[float]:
+    """``predict`` of each observation, each distinct one computed once (``same_prediction_groups``)."""
+    index, unique = same_prediction_groups(observations)
+    values = [predict(o, factors, ggml_types) for o in unique]
+    return [values[i] for i in index]
+
+
 def log_bounds(name: str) -> tuple[float, float]:
     """(lowest, highest) log of a PathFactors field the fit may reach: the field's own bounds
     (``records.MIN_FACTOR`` for the efficiencies and factors), so a fit never writes a calibration
@@ -210,12 +244,16 @@ def fit(
     sd = np.array([prior_log_sd or PRIOR_LOG_SD_BY_PARAM.get(n, PRIOR_LOG_SD) for n in names])
     y = np.array([math.log(o.value) for o in observations])
     w = np.sqrt(np.array([o.weight for o in observations]))
-    candidates = [speed_candidate(o.model, o.ftype, ggml_types, o.workload, o.variant) for o in observations]
+    # observations that differ only in the measured value are predicted once: a store of 100 runs of
+    # one model on one device took a minute to calibrate (a prediction per run per step)
+    index, unique = same_prediction_groups(observations)
+    candidates = [speed_candidate(o.model, o.ftype, ggml_types, o.workload, o.variant) for o in unique]
+    where = np.array(index)
 
     def raw(x: np.ndarray) -> np.ndarray:
         f = _with(prior, names, x)
-        return np.array([(math.log(predict(o, f, ggml_types, c)) - yi) / data_log_sd
-                         for o, c, yi in zip(observations, candidates, y)])
+        logs = np.array([math.log(predict(o, f, ggml_types, c)) for o, c in zip(unique, candidates)])
+        return (logs[where] - y) / data_log_sd
 
     def residuals(x: np.ndarray) -> np.ndarray:
         r = w * robust_residuals(raw(x), loss)

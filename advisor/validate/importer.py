@@ -96,12 +96,13 @@ class Mismatch:
 
 def bench_mismatch(device: DeviceProfile, model: ModelSpec, ftype: FileType, ggml_types: Mapping[str, GgmlType], *,
                    cpu_info: str | None, backends: str | None, n_gpu_layers: int | None, n_params: int | None,
-                   size_bytes: int | None) -> Mismatch | None:
+                   size_bytes: int | None, expected_bytes: int | None = None) -> Mismatch | None:
     """A measurement made on another kind of CPU than ``device``'s, on another processor than the
     one llama.cpp uses there (a GPU run for a CPU-only device, a CPU-only run for a device whose
     GPU llama.cpp uses, another GPU backend, part of the layers offloaded), or on another model or
     quantization: fitted, it would calibrate the wrong device, path or model. Only what is stated
-    is checked (None everywhere: no mismatch)."""
+    is checked (None everywhere: no mismatch). ``expected_bytes``: the model's weight bytes in
+    ``ftype`` when already computed."""
     again = "name the device they ran on with --device or --device-file"
     fam, device_fam = cpu_family(cpu_info), device_cpu_family(device)
     if fam is not None and fam != device_fam:
@@ -127,7 +128,7 @@ def bench_mismatch(device: DeviceProfile, model: ModelSpec, ftype: FileType, ggm
         if abs(n_params / ours - 1) > PARAMS_TOLERANCE:
             return Mismatch(f"measured a file of {n_params:,} parameters, but {model.id} has {ours:,}: it is another model", "name it with --model")
     if size_bytes:
-        ours = weights_bytes(model, ftype, ggml_types)
+        ours = expected_bytes if expected_bytes is not None else weights_bytes(model, ftype, ggml_types)
         if abs(size_bytes / ours - 1) > SIZE_TOLERANCE:
             return Mismatch(f"measured {format_size(size_bytes)} of weights, but {model.id} in {ftype.id} would be "
                             f"{format_size(ours)}: it is another quantization or model", "name them with --quant and --model")
