@@ -154,6 +154,16 @@ def test_nothing_fits_exit_3(capsys):
     assert rows and all(r["model"] == NO_TIER_PICK and r["left_out"] != "-" for r in rows)
 
 
+def test_an_impossible_speed_is_the_reason_not_a_few_mib_of_memory(capsys):
+    """--min-tps 100000: every model is far too slow; the closest miss was 'does not fit: 4 MiB
+    more' of a model that would also be 300x too slow (recommend judges the speed of a candidate
+    that does not fit; tiers did not)."""
+    code, out, err = run(capsys, "tiers", "--target", "desktop-app", "--class", "laptop", "--min-tps", "100000", "--format", "json")
+    assert code == 3, err
+    reasons = [r for t in json.loads(out)["tiers"] for r in t["left_out"]]
+    assert reasons and all(r["kind"] == "speed" for r in reasons), {r["kind"] for r in reasons}
+
+
 @pytest.mark.parametrize("args, message", [
     (["--target", "nope", "--class", "phone"], "Error: unknown target 'nope'"),
     (["--target", "ios-app", "--class", "sbc"], "Error: no device of class sbc can host the ios-app target"),
