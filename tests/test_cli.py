@@ -579,6 +579,13 @@ def test_ram_only_device_with_every_runtime_names_its_peers(capsys):
         assert peers[0]["used"] and peers[0]["decode_tokens_per_s"] == pytest.approx(pick["speed"]["decode_tokens_per_s"], rel=2e-3)
 
 
+def test_vulkan_on_an_nvidia_gpu_is_another_runtime_s_not_llama_cpp_s_cuda(capsys):
+    code, out, err = run(capsys, "recommend", "--device", "desktop-rtx4060-8gb", "--backend", "vulkan", "--format", "json")
+    assert code in (0, 3), err
+    got = {(c["runtime"], c["backend"]) for c in json.loads(out)["candidates"]}
+    assert got and all(backend == "vulkan" and runtime != "llama.cpp" for runtime, backend in got), got
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -595,6 +602,12 @@ def test_ram_only_device_with_every_runtime_names_its_peers(capsys):
         # a browser on a target without one (it was ignored: the answer was the server's)
         (["predict", "--model", "qwen3-0.6b", "--device", "pixel-8", "--target", "server", "--browser", "chrome-android"],
          "Error: --browser applies to the browser target, not server; drop it or use --target browser"),
+        # llama.cpp's Vulkan build on an NVIDIA GPU was answered with the CUDA estimate, labelled cuda
+        (["predict", "--model", "qwen3-0.6b", "--device", "desktop-rtx4060-8gb", "--backend", "vulkan"],
+         "Error: llama.cpp's vulkan backend on Desktop with NVIDIA GeForce RTX 4060 8GB is not modelled: the engine predicts "
+         "llama.cpp there through cuda; drop --backend or use cuda (or cpu)"),
+        (["recommend", "--device", "desktop-rtx4060-8gb", "--backend", "vulkan", "--runtime", "llama.cpp"],
+         "Error: llama.cpp's vulkan backend on Desktop with NVIDIA GeForce RTX 4060 8GB is not modelled"),
         # 'all' beside names was silently every runtime
         (["recommend", "--ram", "4GB", "--runtime", "all", "--runtime", "mlx"],
          "Error: --runtime all already means every runtime; give it alone or only the names (mlx)"),

@@ -173,7 +173,7 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
             continue
         usable = tg.runtime_backends(runtime, dep) if dep is not None else list(runtime.usable_backends(device))
         if constraints.backend:
-            usable = [b for b in usable if b.id == rt.backend_key(runtime.id, constraints.backend)]
+            usable = [b for b in usable if b.id == rt.backend_key(runtime.id, constraints.backend) and rt.modelled(runtime, b, device)]
         # its best backend with a format asked for (any of its formats when none is)
         backend = rt.default_backend(runtime, usable, None if wanted is None else lambda f: bool(wanted & {n.lower() for n in f.names}))
         if backend is None:

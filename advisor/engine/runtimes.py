@@ -221,6 +221,15 @@ def backend_key(runtime_id: str, backend_id: str) -> str:
     return asked
 
 
+def modelled(runtime: Any, backend: Any, device: DeviceProfile) -> bool:
+    """Whether the engine predicts ``runtime`` on ``backend`` on ``device``: not llama.cpp's build
+    for another GPU API than the one it runs on there by default (its factors are fitted per API,
+    on the devices that run it by default: its Vulkan build on an NVIDIA GPU was answered with the
+    CUDA estimate, labelled cuda)."""
+    return not (runtime.formats_from == "gguf" and backend.kind == "gpu" and device.gpu is not None
+                and backend.id != device.gpu.backend and "wasm" not in backend.apis)
+
+
 def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_name: str | None = None,
                     backend_id: str | None = None, deployment: Any = None) -> Variant:
     """The variant a user names (``--runtime mlx --quant 4bit [--backend cpu]``) on ``device``
@@ -261,6 +270,10 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
             raise BadInputError(f"{runtime.id} cannot use backend '{backend_id}' on {device.name}; usable here: "
                                 f"{', '.join(b.id for b in usable)}{in_browser({asked})}")
         backend = chosen[0]
+        if not modelled(runtime, backend, device):
+            raise BadInputError(f"{runtime.id}'s {backend.id} backend on {device.name} is not modelled: the engine predicts "
+                                f"{runtime.id} there through {device.gpu.backend}; drop --backend or use "
+                                f"{device.gpu.backend} (or cpu)")
     else:  # the runtime's default: its best backend with a format of its own (the format named, below)
         backend = default_backend(runtime, usable) or best_backend(usable)
     fmt = None
