@@ -343,13 +343,27 @@ def make_deployment(device: DeviceProfile, target_id: str | None, *, entitlement
                   targets=list(catalog.targets.values()))
 
 
-def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: ModelSpec) -> Workload:
+def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: ModelSpec, device: DeviceProfile | None = None,
+                      *, runtime_id: str | None = None, backend_id: str | None = None) -> Workload:
     """``workload`` with llama.cpp's ``--n-cpu-moe`` for ``model``: None (auto) as is, "all" = every
-    layer (``--cpu-moe``), a number of layers checked against the model."""
+    layer (``--cpu-moe``), a number of layers checked against the model. With ``device`` (and the
+    runtime and backend asked), refused where it changes nothing: not llama.cpp, or not on a
+    discrete GPU (it was echoed as if applied while the estimate ignored it)."""
     if n_cpu_moe is None:
         return workload
     if not model.n_experts:
         raise BadInputError(f"--n-cpu-moe applies to mixture-of-experts models; {model.id} is dense (leave it at auto)")
+    if runtime_id is not None and runtime_id.strip().lower() not in ("llama.cpp", "llama-cpp"):
+        raise BadInputError(f"--n-cpu-moe is llama.cpp's; {runtime_id} places the experts itself (leave it at auto)")
+    if device is not None:
+        gpu = device.gpu if device.gpu_usable else None
+        if gpu is None or not gpu.discrete:
+            where = "unified memory" if gpu is not None else "no GPU llama.cpp uses"
+            raise BadInputError(f"--n-cpu-moe moves experts from a discrete GPU's VRAM to system RAM; {device.name} has "
+                                f"{where}, so every weight is in one memory (leave it at auto)")
+        if backend_id is not None and backend_id.strip().lower() == "cpu":
+            raise BadInputError("--n-cpu-moe moves experts off the GPU; with --backend cpu every weight is there already "
+                                "(leave it at auto)")
     layers = model.n_layers if n_cpu_moe == "all" else int(n_cpu_moe)
     if not 0 <= layers <= model.n_layers:
         raise BadInputError(f"--n-cpu-moe {n_cpu_moe} is more than the {model.n_layers} layers of {model.id}; "

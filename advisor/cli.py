@@ -293,7 +293,9 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
         raise BadInputError("predict takes one --runtime; to compare runtimes use 'advisor recommend --runtime all'")
     runtime_id, default_quant = default_choice(catalog.model(model_id), catalog, runtimes[0] if runtimes else None, deployment)
     quant_id = quant_id or default_quant
-    workload = resolve_n_cpu_moe(workload, kw.pop("n_cpu_moe"), catalog.model(model_id))
+    workload = resolve_n_cpu_moe(workload, kw.pop("n_cpu_moe"), catalog.model(model_id),
+                                 deployment.device if deployment is not None else device, runtime_id=runtime_id,
+                                 backend_id=kw["backend"])
     est = run_predict(model_id, quant_id, device, workload, catalog, runtime_id=runtime_id, backend_id=kw["backend"],
                       deployment=deployment)
     if deployment is not None:

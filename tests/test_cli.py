@@ -277,6 +277,15 @@ def test_devices_for_impossible_exit_code(capsys):
          "Error: --n-cpu-moe 'two' is not a number of layers; give e.g. 2, all or auto"),
         (["predict", "--model", "qwen3-8b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "2"],
          "Error: --n-cpu-moe applies to mixture-of-experts models; qwen3-8b is dense (leave it at auto)"),
+        # where it changes nothing it was echoed as applied (the estimate ignored it)
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "raspberry-pi-5-8gb", "--n-cpu-moe", "3"],
+         "Error: --n-cpu-moe moves experts from a discrete GPU's VRAM to system RAM; Raspberry Pi 5 (8 GB) has no GPU "
+         "llama.cpp uses, so every weight is in one memory (leave it at auto)"),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "mac-mini-m4-16gb", "--n-cpu-moe", "all"],
+         "Error: --n-cpu-moe moves experts from a discrete GPU's VRAM to system RAM; Apple Mac mini (M4, 2024), 16 GB has "
+         "unified memory, so every weight is in one memory (leave it at auto)"),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "3", "--backend", "cpu"],
+         "Error: --n-cpu-moe moves experts off the GPU; with --backend cpu every weight is there already (leave it at auto)"),
     ],
 )
 def test_bad_input(capsys, args, message):
