@@ -698,4 +698,13 @@ def _discard_stdout() -> None:
 
 
 def run() -> None:
+    import signal
+
+    def terminated(signum: int, frame: Any) -> None:
+        # SIGTERM (kill, a CI timeout) unwinds as Ctrl-C does: the finally blocks remove the
+        # temporary files (profile's 256 MiB storage test file was left behind), then exit 143
+        raise SystemExit(128 + signum)
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, terminated)
     sys.exit(main())

@@ -436,6 +436,22 @@ def read_through(path: str | Path) -> float:
     return time.perf_counter() - t0
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a file named after it is then not stale). Windows: assumed
+    running (its os.kill(pid, 0) would send the process a Ctrl-C)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    except (OverflowError, OSError):  # not a pid this system has
+        return False
+    return True
+
+
 def measure_storage_read(directory: str | Path, *, size_bytes: int = STORAGE_TEST_BYTES, repeats: int = 2,
                          progress: Progress | None = None) -> float | None:
     """Sequential read rate of the storage under ``directory`` in decimal MB/s (10^6 B/s): a file of
@@ -449,6 +465,11 @@ def measure_storage_read(directory: str | Path, *, size_bytes: int = STORAGE_TES
     block = os.urandom(1024**2)  # repeated 1 MiB of random bytes: no filesystem compresses it
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        # a run killed mid-way (SIGKILL, a power cut) left its 256 MiB file behind: gone with its process
+        for old in directory.glob(".storage-read-test-*"):
+            pid = old.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                old.unlink(missing_ok=True)
         path = directory / f".storage-read-test-{os.getpid()}"
         with open(path, "wb") as fh:
             for _ in range(size_bytes // len(block)):

@@ -221,3 +221,21 @@ def test_a_profile_measured_busy_says_so_in_every_estimate(tmp_path, capsys):
         said = [n for n in notes if n.startswith("the device's profile was measured while other processes used")]
         assert said == (["the device's profile was measured while other processes used 0.92 of its 2 CPUs: its bandwidth and "
                          "compute, and so these speeds, may read low; run advisor profile again on an idle machine"] if busy else [])
+
+
+def test_storage_test_files_of_dead_processes_are_removed(tmp_path):
+    """A profile killed mid-way left its 256 MiB '.storage-read-test-<pid>' behind for good; the
+    next one removes those whose process is gone, and keeps a running one's."""
+    import os
+    import subprocess
+    import sys
+
+    from advisor.hardware import measure_storage_read, pid_alive
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = int(done.stdout)
+    assert not pid_alive(dead)
+    (tmp_path / f".storage-read-test-{dead}").write_bytes(b"x" * 4096)
+    (tmp_path / f".storage-read-test-{os.getppid()}").write_bytes(b"x")  # a live process's
+    measure_storage_read(tmp_path, size_bytes=1024**2, repeats=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".storage-read-test-{os.getppid()}"]

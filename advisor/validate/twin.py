@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from advisor.hardware import pid_alive
 from advisor.engine.quant_mix import source_type
 from advisor.engine.tensors import Tensor, tensor_inventory
 from advisor.errors import RunError, missing_extra
@@ -371,16 +372,6 @@ def _describe_returncode(rc: int) -> str:
     return f"exit code {rc}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def clean_stale_temporaries(final: Path, *, older_than_s: float = 3600.0) -> list[Path]:
     """Remove the half-written temporaries of ``final`` left by builds that were killed (a twin
     can be gigabytes). A temporary is named ``<final>.<pid>.<random>.tmp``: stale when that
@@ -390,7 +381,7 @@ def clean_stale_temporaries(final: Path, *, older_than_s: float = 3600.0) -> lis
         parts = tmp.name[len(final.name) + 1:].split(".")
         pid = int(parts[0]) if len(parts) >= 3 and parts[0].isdigit() else None
         try:
-            stale = (not _pid_alive(pid)) if pid is not None else time.time() - tmp.stat().st_mtime > older_than_s
+            stale = (not pid_alive(pid)) if pid is not None else time.time() - tmp.stat().st_mtime > older_than_s
             if stale and pid != os.getpid():
                 tmp.unlink()
                 removed.append(tmp)
