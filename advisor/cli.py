@@ -194,17 +194,19 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
                               optional=CANDIDATE_OPTIONAL, heading=3))
         if fmt == "table" and len(rec.ranked) > top:
             _emit(f"  … and {len(rec.ranked) - top} more candidates (--top {len(rec.ranked)} lists them all)")
-        if fmt == "table" and rec.rejected:
+        if fmt in ("table", "md") and rec.rejected:  # csv is one table: its misses are in json's 'rejected'
             shown = [r for r in rec.rejected if not r.why.is_filter][:8]
             if shown:
-                _emit("Rejected (closest misses):")
+                _emit("Rejected (closest misses):" if fmt == "table" else "\n### Rejected (closest misses)\n")
                 for r in shown:
-                    _emit(_indented(f"{r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.why)}"))
+                    line = f"{r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.why)}"
+                    _emit(_indented(line) if fmt == "table" else f"- {line}")
             hidden = len(rec.rejected) - len(shown)
             if hidden > 0:
-                _emit(f"  … and {hidden} more (see --format json)")
+                _emit(f"{'  ' if fmt == 'table' else '- '}… and {hidden} more (see --format json)")
     if not rec.ranked:
-        raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are listed above")
+        where = {"json": "in its 'rejected' list", "csv": "listed by --format json or table"}.get(fmt, "listed above")
+        raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are {where}")
 
 
 def _paragraph(text: str) -> str:

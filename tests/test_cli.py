@@ -1125,3 +1125,14 @@ def test_an_empty_listing_in_csv_or_json_keeps_its_header_for_scripts(capsys):
     _, full, _ = run(capsys, "models", "--format", "csv")
     assert code == 0 and out.strip().splitlines() == full.splitlines()[:1]  # the same columns as when models match
     assert full.splitlines()[0].startswith("id,name,family,params_b,")
+
+
+@pytest.mark.parametrize("fmt, where", [("md", "listed above"), ("csv", "listed by --format json or table"),
+                                        ("json", "in its 'rejected' list"), ("table", "listed above")])
+def test_nothing_fits_says_where_the_closest_misses_are(capsys, fmt, where):
+    """md printed no misses and csv cannot: both said they were 'listed above'."""
+    code, out, err = run(capsys, "recommend", "--device", "raspberry-pi-4-1gb", "--min-tps", "1000", "--format", fmt)
+    assert code == 3
+    assert err.strip().endswith(f"the closest misses are {where}")
+    if fmt in ("md", "table"):
+        assert "Rejected (closest misses)" in out and "too slow: " in out
