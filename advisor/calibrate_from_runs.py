@@ -499,6 +499,8 @@ def run_calibration(*, device_id: str | None = None, db: Path | None = None, cat
             excluded.append((r.id, r.device_id, reason or "no usable figure"))
     left_out = (f" ({len(excluded)} left out, e.g. run {excluded[0][0]}: {excluded[0][2]})" if excluded else "")
     if device_id is not None and device_id not in by_device:
+        if not excluded and not any(r.device_id == device_id for r in runs):
+            catalog.device(device_id)  # a typo is an unknown device (with its did-you-mean), not a device without runs
         raise BadInputError(f"no usable runs recorded for device '{device_id}'{left_out}; run 'advisor validate' or 'advisor runs import' first")
     if not by_device:
         raise BadInputError(f"no usable runs to calibrate from{left_out}; run 'advisor validate' or 'advisor runs import' first")

@@ -119,11 +119,16 @@ def parse_n_cpu_moe(text: Any, what: str) -> int | str | None:
     if word in ("auto", "all"):
         return None if word == "auto" else "all"
     try:
+        if not word.isascii():  # int() reads '３' as 3
+            raise ValueError
         value = int(word.replace("_", ""))
     except ValueError:
         raise BadInputError(f"{what} {text!r} is not a number of layers; give e.g. 2, all or auto") from None
-    if not 0 <= value <= MAX_N_CPU_MOE:
+    if value < 0:
         raise BadInputError(f"{what} must be 0 or more layers (or all, auto), got {value}")
+    if value > MAX_N_CPU_MOE:  # it said 'must be 0 or more' of 10^20, which is
+        raise BadInputError(f"{what} {value:,} is more layers than any model has (at most {MAX_N_CPU_MOE:,}); "
+                            "give the model's layer count, all or auto")
     return value
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from advisor.errors import NothingFitsError
+from advisor.errors import BadInputError, NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, MAX_DOWNLOAD_HELP, format_option, number_in, positive_number, workload_from, workload_options
 from advisor.output import dumps_json, prose, render_rows
 from advisor.units import format_size
@@ -150,6 +150,8 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
         target_decode_tps=kw["target_tps"], runtimes=runtime_choice(kw["runtimes"]), max_download_bytes=kw["max_download"],
     )
     entitlement = kw["entitlement"] is not None
+    if device_ids and not _split_ids(device_ids):  # given, but only commas or spaces: not "missing"
+        raise BadInputError("--devices is empty; give device ids, e.g. --devices pixel-8,pixel-9 (see 'advisor devices')")
     picks = run_tiers(target_id, workload, device_class=device_class, device_ids=_split_ids(device_ids),
                       constraints=constraints, entitlement=entitlement, browser_id=kw["browser_id"])
     picked = [p for p in picks if p.model_id is not None]

@@ -717,3 +717,14 @@ def test_observations_of_one_setting_are_predicted_once(catalog):
     other = Observation(obs[0].model, obs[0].ftype, obs[0].device, Workload(4096, 1, 64), obs[0].metric, 1.0)
     assert len(same_prediction_groups([obs[0], other])[1]) == 2  # another workload predicts apart
     assert predict_each(obs + again, prior, catalog.ggml_types) == [predict(o, prior, catalog.ggml_types) for o in obs + again]
+
+
+def test_calibrate_an_unknown_device_is_a_typo_not_a_device_without_runs(catalog, tmp_path):
+    from advisor.errors import BadInputError, UnknownIdError
+
+    db = tmp_path / "runs.db"
+    _record(catalog, db, "mini-pc-intel-n100-8gb", 0.7)
+    with pytest.raises(UnknownIdError, match="unknown device 'mini-pc-intel-n100-8g'; did you mean mini-pc-intel-n100-8gb"):
+        run_calibration(db=db, catalog=catalog, device_id="mini-pc-intel-n100-8g", dry_run=True)
+    with pytest.raises(BadInputError, match="no usable runs recorded for device 'raspberry-pi-5-8gb'"):  # known, no runs
+        run_calibration(db=db, catalog=catalog, device_id="raspberry-pi-5-8gb", dry_run=True)

@@ -275,6 +275,11 @@ def test_devices_for_impossible_exit_code(capsys):
          "Error: --n-cpu-moe must be 0 or more layers (or all, auto), got -1"),
         (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "two"],
          "Error: --n-cpu-moe 'two' is not a number of layers; give e.g. 2, all or auto"),
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "99999999999999999999"],
+         "Error: --n-cpu-moe 99,999,999,999,999,999,999 is more layers than any model has (at most 100,000); give the model's "
+         "layer count, all or auto"),  # it said 'must be 0 or more layers'
+        (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "\uff13"],
+         "Error: --n-cpu-moe '\uff13' is not a number of layers; give e.g. 2, all or auto"),  # a full-width 3 read as 3
         (["predict", "--model", "qwen3-8b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "2"],
          "Error: --n-cpu-moe applies to mixture-of-experts models; qwen3-8b is dense (leave it at auto)"),
         # where it changes nothing it was echoed as applied (the estimate ignored it)
@@ -1136,3 +1141,11 @@ def test_nothing_fits_says_where_the_closest_misses_are(capsys, fmt, where):
     assert err.strip().endswith(f"the closest misses are {where}")
     if fmt in ("md", "table"):
         assert "Rejected (closest misses)" in out and "too slow: " in out
+
+
+def test_run_ids_are_written_as_ranges():
+    from advisor.wording import id_ranges
+
+    assert id_ranges([1, 2]) == "1, 2"
+    assert id_ranges([5, 1, 2, 3, 7, 8, 10, 11, 12, None]) == "1–3, 5, 7, 8, 10–12"
+    assert id_ranges(list(range(1, 10_001))) == "1–10000"  # a 10,000-row import printed each id: a 58 KB line

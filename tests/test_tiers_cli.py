@@ -173,6 +173,8 @@ def test_an_impossible_speed_is_the_reason_not_a_few_mib_of_memory(capsys):
     (["--target", "android-app", "--class", "phone", "--devices", "pixel-8"],
      "Error: name the devices with exactly one of --class CLASS or --devices ID,ID,…"),
     (["--target", "android-app", "--class", "fridge"], "Error: unknown device class 'fridge'"),
+    (["--target", "android-app", "--devices", ",,"],  # it said to give --devices, which was given
+     "Error: --devices is empty; give device ids, e.g. --devices pixel-8,pixel-9 (see 'advisor devices')"),
     (["--target", "android-app", "--devices", "pixel-8,no-such-phone"], "Error: unknown device"),
     (["--target", "android-app", "--class", "phone", "--browser", "firefox"],
      "Error: --browser applies to the browser target, not android-app"),

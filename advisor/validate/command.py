@@ -15,7 +15,7 @@ from advisor.errors import BadInputError
 from advisor.options import KV_CACHE_TYPES, THREADS, TOKENS, format_option, number_in, positive_int
 from advisor.output import FORMATS, dumps_json, render_rows
 from advisor.units import format_seconds, format_size
-from advisor.wording import plural, tps, when_text
+from advisor.wording import id_ranges, plural, tps, when_text
 
 
 def _emit(text: str) -> None:
@@ -416,13 +416,13 @@ def runs_import(file: str, device_id: str | None, device_file: str | None, model
     done = import_runs_file(file, device_id=device_id, device_file=device_file, model_id=model_id, quant_id=quant_id)
     exported = isinstance(done, ExportImported)
     items = "runs" if exported else "rows"
-    stored = ", ".join(str(run_id) for _, run_id in done.copies)
+    stored = id_ranges([run_id for _, run_id in done.copies])
     one = len(done.copies) == 1
     if not done.ids:
         _emit(f"nothing imported: every {items[:-1]} of {file} is stored already (run{'' if one else 's'} {stored})")
         return
     _emit(f"imported {len(done.ids)} {'run' if exported else 'measurement'}{'' if len(done.ids) == 1 else 's'} as "
-          f"run{'' if len(done.ids) == 1 else 's'} {', '.join(map(str, done.ids))}"
+          f"run{'' if len(done.ids) == 1 else 's'} {id_ranges(done.ids)}"
           + (f"; {len(done.copies)} {items[:-1] if one else items} {'was' if one else 'were'} stored already "
              f"(run{'' if one else 's'} {stored}) and {'is' if one else 'are'} not stored again" if done.copies else ""))
     if exported and done.moved:
