@@ -3,6 +3,7 @@ compute, written in the same TOML format as profiles/ (usable as ``--device loca
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import time
@@ -197,6 +198,8 @@ def run_profile(*, seconds: float = 3.0, progress: Progress | None = None, write
     is then None)."""
     from advisor.engine.calibrate import is_busy
 
+    if write:  # before the seconds of measuring, not after: a profile it cannot save was wasted
+        check_profile_writable(local_profile_path())
     if progress:
         progress("probing RAM, CPU, caches, GPUs", 0.0)
     info = probe_machine()
@@ -278,6 +281,21 @@ def dumps_toml(data: dict[str, Any]) -> str:
         if isinstance(v, dict):
             lines += ["", f"[{k}]"] + [f"{kk} = {_value(vv)}" for kk, vv in v.items()]
     return "\n".join(lines) + "\n"
+
+
+def check_profile_writable(path: Path) -> None:
+    """A DataFileError now when ``path``'s directory cannot take a new file (ADVISOR_HOME a file, a
+    read-only file system, 'profiles' a file)."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".write-test-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot write the profile there ({exc.strerror or exc}); check ADVISOR_HOME, "
+                            "or pass --no-write to print it") from None
 
 
 def write_toml(data: dict[str, Any], path: Path) -> None:

@@ -110,6 +110,23 @@ def test_profile_command_writes_a_loadable_profile(tmp_path, monkeypatch):
         assert again.storage is not None and again.storage.basis == "measured" and again.storage.read_mb_s >= 10
 
 
+def test_a_profile_it_cannot_save_is_refused_before_it_measures(tmp_path, monkeypatch):
+    """ADVISOR_HOME a file: it measured for seconds (a minute with --seconds 60), then failed to save."""
+    import time
+
+    from advisor.errors import DataFileError
+    from advisor.local import run_profile
+
+    home = tmp_path / "afile"
+    home.write_text("")
+    monkeypatch.setenv("ADVISOR_HOME", str(home))
+    measured = []
+    start = time.perf_counter()
+    with pytest.raises(DataFileError, match="cannot write the profile there .*check ADVISOR_HOME, or pass --no-write"):
+        run_profile(seconds=5, progress=lambda text, frac: measured.append(text))
+    assert measured == [] and time.perf_counter() - start < 5
+
+
 def test_gpu_bandwidth_from_the_memory_interface():
     """bus / 8 × memory clock × 2, against datasheets: RTX 3060 360 GB/s, RTX 4090 1,008 GB/s."""
     assert hw.gpu_memory_bandwidth_gbs(192, 7501) == pytest.approx(360.0, rel=1e-3)
