@@ -115,7 +115,10 @@ def _database_error(path: Path, exc: sqlite3.Error) -> DataFileError:
 
 
 def _open_writable(path: Path) -> sqlite3.Connection:
+    _check_regular(path)
     try:
+        if path.parent.exists() and not path.parent.is_dir():  # errno 'File exists' named no cause
+            raise DataFileError(f"{path.parent}: ADVISOR_HOME is a file, not a directory; point ADVISOR_HOME at a directory")
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=WRITE_BUSY_TIMEOUT_S, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
@@ -143,11 +146,17 @@ def _writable(path: Path) -> bool:
     return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
+def _check_regular(path: Path) -> None:
+    """The store is a regular file (or none yet): a directory, /dev/null or a FIFO is refused by name
+    (writing to /dev/null was called a 'disk I/O error … recover it with sqlite3')."""
+    if path.exists() and not path.is_file():
+        raise DataFileError(f"{path}: is a directory or special file, not a measurements database; move it aside or set ADVISOR_HOME")
+
+
 def _open_readonly(path: Path) -> sqlite3.Connection:
     """Read-only: ``mode=ro`` first; ``immutable=1`` when even the WAL index cannot be created (a
     read-only directory)."""
-    if path.exists() and not path.is_file():
-        raise DataFileError(f"{path}: is a directory or special file, not a measurements database; move it aside or set ADVISOR_HOME")
+    _check_regular(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no measurements database yet; record runs with 'advisor validate' or 'advisor runs import'")
     last: sqlite3.Error | None = None

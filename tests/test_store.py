@@ -107,6 +107,21 @@ def test_a_directory_where_the_database_should_be_is_named_as_such(tmp_path):
     path.mkdir()
     with pytest.raises(DataFileError, match="is a directory or special file"):
         list_runs(path=path)
+    # writers say the same (a store linked to /dev/null was a 'disk I/O error' to recover with sqlite3)
+    with pytest.raises(DataFileError, match="is a directory or special file"):
+        record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), path)
+    null = tmp_path / "null" / "advisor.db"
+    null.parent.mkdir()
+    null.symlink_to("/dev/null")
+    with pytest.raises(DataFileError, match="is a directory or special file"):
+        record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), null)
+
+
+def test_a_store_under_a_file_names_advisor_home(tmp_path):
+    home = tmp_path / "afile"
+    home.write_text("")
+    with pytest.raises(DataFileError, match="ADVISOR_HOME is a file, not a directory"):  # it said '[Errno 17] File exists'
+        record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), home / "advisor.db")
 
 
 @pytest.mark.parametrize("samples, says", [
