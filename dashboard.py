@@ -628,6 +628,8 @@ def main() -> None:
                "Predicted by the engine; measured runs shown where they exist.")
     page = st.radio("View", PAGES, key="page", horizontal=True, label_visibility="collapsed")
     keep_hidden_widget_state()
+    notices = st.container()  # the store's warnings (an unreadable store, a damaged row), filled last
+    store.start_reporting()
     try:
         cat = catalog()
         device = device_picker(cat)
@@ -670,6 +672,18 @@ def main() -> None:
                 download_tab(rec, grid, cat)
     except AdvisorError as exc:
         st.error(one_line(str(exc)))
+    finally:
+        store_warnings(notices)
+
+
+def store_warnings(where: Any, shown: int = 3) -> None:
+    """The store's warnings of this server process, on the page: with the store unreadable the
+    predictions go on without the user's calibrations, which only the server's log said."""
+    said = list(dict.fromkeys(store.said()))
+    for message in said[:shown]:
+        where.warning(one_line(message))
+    if len(said) > shown:
+        where.caption(f"… and {len(said) - shown} more warnings in the server's log")
 
 
 main()

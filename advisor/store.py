@@ -423,9 +423,26 @@ _SAMPLES = ("decode_samples", "prefill_samples")
 _reported: set[tuple[str, str, int]] = set()
 
 
+_said: list[str] = []
+
+
 def warn(message: str) -> None:
-    """How a skipped row is reported (once per row and process); the dashboard may replace it."""
+    """How a skipped row or an unreadable store is reported (once per row and process): on stderr,
+    and kept for the dashboard to show (``said``; it went to the server's log alone)."""
+    _said.append(message)
     sys.stderr.write(f"Warning: {message}\n")
+
+
+def said() -> tuple[str, ...]:
+    """The ``warn`` messages since ``start_reporting`` (else of this process), in order."""
+    return tuple(_said)
+
+
+def start_reporting() -> None:
+    """Report every problem again from now on (the dashboard, at each rerun: its page shows the
+    store as it is now, not as it was when the server started)."""
+    _said.clear()
+    _reported.clear()
 
 
 def _report_bad_row(path: Path, table: str, row_id: int, problem: str) -> None:

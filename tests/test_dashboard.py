@@ -1113,3 +1113,18 @@ def test_the_runtimes_chart_legend_sits_under_its_two_line_title():
     fig = plots.runtimes_figure("LFM2 8B-A1B on Raspberry Pi 5 (8 GB)", table)
     assert "<br>" in fig.layout.title.text and fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y > 1
     assert fig.layout.margin.t >= 110
+
+
+def test_an_unreadable_store_is_said_on_the_page(tmp_path, monkeypatch):
+    """The store a directory: predictions go on without the user's calibrations, which only the
+    server's log said; the page says it too, at every rerun while it lasts."""
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    (tmp_path / "advisor.db").mkdir()
+    at = start()
+    said = [w.value for w in at.warning]
+    assert any("is a directory or special file" in w and "without your calibrations" in w for w in said), said
+    at.run()
+    assert any("without your calibrations" in w.value for w in at.warning)
+    (tmp_path / "advisor.db").rmdir()
+    at.run()
+    assert not any("without your calibrations" in w.value for w in at.warning)
