@@ -1149,3 +1149,16 @@ def test_run_ids_are_written_as_ranges():
     assert id_ranges([1, 2]) == "1, 2"
     assert id_ranges([5, 1, 2, 3, 7, 8, 10, 11, 12, None]) == "1–3, 5, 7, 8, 10–12"
     assert id_ranges(list(range(1, 10_001))) == "1–10000"  # a 10,000-row import printed each id: a 58 KB line
+
+
+def test_expert_offload_that_does_not_fit_has_the_vram_shortfall_as_headroom(capsys):
+    """--n-cpu-moe 1 on an 8 GB GPU: 'does not fit' beside a headroom of +13 GiB (VRAM and RAM
+    summed), when the GPU part was 10 GiB over the VRAM."""
+    code, out, err = run(capsys, "predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx4060-8gb", "--n-cpu-moe", "1",
+                         "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    m = data["memory"]
+    assert data["fit"] == "no" and m["headroom_bytes"] < -9 * 2**30
+    code, out, err = run(capsys, "predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx4060-8gb", "--format", "json")
+    assert json.loads(out)["fit"] == "offload" and json.loads(out)["memory"]["headroom_bytes"] > 0  # auto: both parts fit

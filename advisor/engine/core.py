@@ -454,9 +454,14 @@ def expert_offload(c: CandidateTerms, d: DeviceTerms, layer_split: Placement, wh
     host = offloaded_expert_bytes(c, k)
     gpu_part = c.total_bytes - host
     ok = (gpu_part <= d.vram_usable) & (host <= d.host_usable)
+    # both parts fit: the two memories; else the one that does not, beside the other part as it
+    # is, so the headroom is that memory's shortfall (it was the two memories' sum: 'does not fit'
+    # beside a headroom of +13 GiB, when the GPU part was 10 GiB over the VRAM)
+    usable = where(ok, d.vram_usable + d.host_usable,
+                   where(gpu_part > d.vram_usable, d.vram_usable + host, d.host_usable + gpu_part))
     return Placement(
         fit_code=where(use, where(ok, 2, 3), layer_split.fit_code),
-        usable_bytes=where(use, d.vram_usable + d.host_usable, layer_split.usable_bytes),
+        usable_bytes=where(use, usable, layer_split.usable_bytes),
         gpu_bytes=where(use, floor(gpu_part), layer_split.gpu_bytes),
         gpu_fraction=where(use, 1.0, layer_split.gpu_fraction),
         cpu_moe_layers=where(use, k, 0.0),
