@@ -398,7 +398,7 @@ def test_a_gguf_of_another_quantization_is_bad_input(catalog, device, env, tmp_p
     """An F16 file validated as Q4_K_M was stored (and fitted) as Q4_K_M; the header's
     general.file_type says what it is (a guessed or unknown one is not judged)."""
     from advisor.errors import BadInputError
-    from advisor.validate.predicted_vs_measured import check_quantization
+    from advisor.validate.predicted_vs_measured import check_quantization, read_gguf_header
 
     path = _header_gguf(tmp_path, file_type=file_type)
     before = len(list_runs(path=env))
@@ -410,7 +410,7 @@ def test_a_gguf_of_another_quantization_is_bad_input(catalog, device, env, tmp_p
                                   "or the Q4_K_M file")
         assert len(list_runs(path=env)) == before
     else:
-        check_quantization(path, catalog.file_type("Q4_K_M"), catalog.file_types)
+        check_quantization(read_gguf_header(path), catalog.file_type("Q4_K_M"), catalog.file_types, path)
 
 
 def test_validate_progress_reports_each_repeat(tiny_catalog, device, env):

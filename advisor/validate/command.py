@@ -134,8 +134,9 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
     model, ftype = catalog.model(model_id), catalog.file_type(quant_id)
     if gguf is not None:  # bad input is refused before anything is measured or recorded
         check_gguf(Path(gguf))
-        check_architecture(read_gguf_header(Path(gguf)), model, Path(gguf))
-        check_quantization(Path(gguf), ftype, catalog.file_types)
+        header = read_gguf_header(Path(gguf))
+        check_architecture(header, model, Path(gguf))
+        check_quantization(header, ftype, catalog.file_types, Path(gguf))
     check_writable()  # a run the store cannot keep is not measured (its figures would be lost)
     if gguf is None:
         check_twin_cache()  # the twin is built there, after minutes of profiling

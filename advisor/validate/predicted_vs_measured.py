@@ -76,6 +76,7 @@ class GgufHeader:
     n_layers: int | None
     hidden_size: int | None
     n_tensors: int
+    file_type: int | None = None  # general.file_type: llama.cpp's LLAMA_FTYPE
 
 
 def read_gguf_header(path: Path) -> GgufHeader:
@@ -96,6 +97,7 @@ def read_gguf_header(path: Path) -> GgufHeader:
         arch = scalar("general.architecture")
         layers = scalar(f"{arch}.block_count") if arch else None
         hidden = scalar(f"{arch}.embedding_length") if arch else None
+        file_type = scalar("general.file_type")
         n_tensors = len(reader.tensors)
     except MemoryError:
         raise DataFileError(f"{path}: the GGUF header declares absurd sizes; the file is damaged or not a model") from None
@@ -107,7 +109,8 @@ def read_gguf_header(path: Path) -> GgufHeader:
     if n_tensors == 0:
         raise DataFileError(f"{path}: the GGUF file holds no tensors; it is a header without a model")
     return GgufHeader(architecture=arch, n_layers=int(layers) if isinstance(layers, int) else None,
-                      hidden_size=int(hidden) if isinstance(hidden, int) else None, n_tensors=n_tensors)
+                      hidden_size=int(hidden) if isinstance(hidden, int) else None, n_tensors=n_tensors,
+                      file_type=file_type if isinstance(file_type, int) and not isinstance(file_type, bool) else None)
 
 
 def check_architecture(header: GgufHeader, model: ModelSpec, path: Path) -> None:
@@ -127,14 +130,12 @@ def check_architecture(header: GgufHeader, model: ModelSpec, path: Path) -> None
 _FTYPE_GUESSED = 1024
 
 
-def check_quantization(path: Path, ftype: FileType, file_types: Mapping[str, FileType]) -> None:
+def check_quantization(header: GgufHeader, ftype: FileType, file_types: Mapping[str, FileType], path: Path) -> None:
     """A --gguf of another quantization than --quant is bad input: the run would be stored (and
     fitted) as --quant's (an F16 file recorded as Q8_0 calibrated the machine to a file twice the
     size). Judged by the header's general.file_type when it states one the catalog knows."""
-    from advisor.gguf_header import read_gguf_header as read_header
-
-    stated = read_header(path).metadata.get("general.file_type")
-    if not isinstance(stated, int) or isinstance(stated, bool) or stated & _FTYPE_GUESSED:
+    stated = header.file_type
+    if stated is None or stated & _FTYPE_GUESSED:
         return
     named = next((f for f in file_types.values() if f.llama_ftype == stated), None)
     if named is not None and named.llama_ftype != ftype.llama_ftype:
@@ -322,8 +323,9 @@ def run_validation(
     if gguf is not None:
         path = Path(gguf)
         check_gguf(path)
-        check_architecture(read_gguf_header(path), model, path)
-        check_quantization(path, ftype, catalog.file_types)
+        header = read_gguf_header(path)
+        check_architecture(header, model, path)
+        check_quantization(header, ftype, catalog.file_types, path)
     else:
         from advisor.validate.twin import build_twin
 
