@@ -353,7 +353,7 @@ def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: Mo
         return workload
     if not model.n_experts:
         raise BadInputError(f"--n-cpu-moe applies to mixture-of-experts models; {model.id} is dense (leave it at auto)")
-    if runtime_id is not None and runtime_id.strip().lower() not in ("llama.cpp", "llama-cpp"):
+    if runtime_id is not None and load_catalog().runtime(runtime_id).id != "llama.cpp":  # an alias (ggml) is llama.cpp
         raise BadInputError(f"--n-cpu-moe is llama.cpp's; {runtime_id} places the experts itself (leave it at auto)")
     if device is not None:
         gpu = device.gpu if device.gpu_usable else None

@@ -686,7 +686,8 @@ def test_recommend_says_why_its_runtime(capsys):
     assert "(runtimes that do: llama.cpp, wllama, mlx" in litert["reason"]  # the JSON reason names who can
 
 
-@pytest.mark.parametrize("flag, n_cpu_moe", [([], 1), (["--n-cpu-moe", "2"], 2), (["--n-cpu-moe", "all"], 24), (["--n-cpu-moe", "0"], 0)])
+@pytest.mark.parametrize("flag, n_cpu_moe", [([], 1), (["--n-cpu-moe", "2"], 2), (["--n-cpu-moe", "all"], 24), (["--n-cpu-moe", "0"], 0),
+                                             (["--n-cpu-moe", "2", "--runtime", "ggml"], 2)])  # an alias of llama.cpp
 def test_predict_expert_offload_json(capsys, flag, n_cpu_moe):
     """gpt-oss-20b MXFP4_MOE (12.7 GB with its buffers) on a 12 GB card: auto keeps the experts of
     one layer in host RAM; 0 falls back to llama.cpp's layer split (-ngl)."""
