@@ -343,6 +343,13 @@ def make_deployment(device: DeviceProfile, target_id: str | None, *, entitlement
                   targets=list(catalog.targets.values()))
 
 
+def names_llama_cpp(runtime_id: str | None) -> bool:
+    """Whether ``--runtime`` (None: not given) is llama.cpp, by id or alias (ggml, llamacpp): a
+    literal list of its names let 'ggml' through as another runtime. An unknown name: the
+    catalog's UnknownIdError."""
+    return runtime_id is None or load_catalog().runtime(runtime_id).id == "llama.cpp"
+
+
 def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: ModelSpec, device: DeviceProfile | None = None,
                       *, runtime_id: str | None = None, backend_id: str | None = None) -> Workload:
     """``workload`` with llama.cpp's ``--n-cpu-moe`` for ``model``: None (auto) as is, "all" = every
@@ -353,7 +360,7 @@ def resolve_n_cpu_moe(workload: Workload, n_cpu_moe: int | str | None, model: Mo
         return workload
     if not model.n_experts:
         raise BadInputError(f"--n-cpu-moe applies to mixture-of-experts models; {model.id} is dense (leave it at auto)")
-    if runtime_id is not None and load_catalog().runtime(runtime_id).id != "llama.cpp":  # an alias (ggml) is llama.cpp
+    if not names_llama_cpp(runtime_id):
         raise BadInputError(f"--n-cpu-moe is llama.cpp's; {runtime_id} places the experts itself (leave it at auto)")
     if device is not None:
         gpu = device.gpu if device.gpu_usable else None

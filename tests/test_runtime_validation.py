@@ -70,3 +70,15 @@ def test_validate_help_names_every_runtime_with_a_twin(capsys):
     assert main(["validate", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert all(name in text for name in RUNTIME_MODULES), (RUNTIME_MODULES, text)
+
+
+@pytest.mark.parametrize("name", ["llama.cpp", "LLAMA-CPP", "ggml", "llamacpp"])
+def test_an_alias_of_llama_cpp_validates_llama_cpp(capsys, tmp_path, monkeypatch, name):
+    """--runtime ggml (an alias the catalog gives llama.cpp) was read as another runtime: 'no local
+    twin for runtime llama.cpp'. It takes llama.cpp's path, whose first check is the --gguf file."""
+    from advisor.cli import main
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    missing = tmp_path / "none.gguf"
+    assert main(["validate", "--model", "smollm2-135m-instruct", "--runtime", name, "--gguf", str(missing)]) == 1
+    assert capsys.readouterr().err == f"Error: {missing}: file not found; check the --gguf path\n"

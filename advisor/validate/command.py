@@ -119,7 +119,9 @@ def validate(fmt: str, model_id: str, quant_id: str, gguf: str | None, context: 
 
     if prompt_tokens + output_tokens > context:
         raise BadInputError(f"--prompt-tokens + --output-tokens ({prompt_tokens + output_tokens}) exceed --context {context}")
-    if runtime_id is not None and runtime_id.strip().lower() not in ("llama.cpp", "llama-cpp"):
+    from advisor.api import names_llama_cpp
+
+    if not names_llama_cpp(runtime_id):
         return _validate_runtime(fmt, runtime_id, model_id, quant_id, gguf, prompt_tokens, output_tokens, repeats)
     # the workload's own checks (a quantized KV cache without flash attention) before anything runs
     Workload(context_tokens=context, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
