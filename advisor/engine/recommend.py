@@ -207,16 +207,21 @@ def _memory_fails(fit: str, c: Constraints) -> bool:
 
 
 def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, *, tables: Tables | None = None,
-           choice: Any = None, unfit_speed: SpeedEstimate | None = None) -> Rejection | None:
+           choice: Any = None, staged: Staged | None = None, device: DeviceProfile | None = None) -> Rejection | None:
     """Why ``est`` is rejected, or None. A candidate within the model's native context that fits
     is rejected for the first limit it misses (``_misses``). One beyond that context, or that does
     not fit, for the farthest of its misses (``Reason.shortfall``): the context (no device or
     format lifts it; the memory needed for a context the model cannot hold is moot, so a
     262,144-token request does not call a 32k model a memory miss) or the memory, against the
     limits it would miss by more even so — the target's, the quality floor, and the speed bounds
-    (at ``unfit_speed`` when it does not fit: ``evaluate.unfit_speed``; None: not judged). So the
-    closest misses do not list 16 MiB short of a model that would decode 100× too slowly."""
-    misses = _misses(est, model, workload, c, tables, choice, est.speed or unfit_speed)
+    (when it does not fit, at ``evaluate.unfit_speed`` of its ``staged`` terms on ``device``; not
+    judged without them). So the closest misses do not list 16 MiB short of a model that would
+    decode 100× too slowly (recommend and tiers alike)."""
+    speed = est.speed
+    bounded = c.min_decode_tps is not None or c.max_ttft_s is not None
+    if speed is None and staged is not None and device is not None and bounded and _memory_fails(est.fit, c):
+        speed = unfit_speed(staged, device, workload)
+    misses = _misses(est, model, workload, c, tables, choice, speed)
     if workload.context_tokens > model.context_length:
         first = Reason("context", value=workload.context_tokens, limit=model.context_length)
     elif _memory_fails(est.fit, c):
@@ -298,13 +303,11 @@ def best_quant(
     staged.sort(key=lambda cs: _rank_ceiling(cs[1], constraints), reverse=True)  # stable: ties keep their order
     best: Estimate | None = None
     failures: list[tuple[Rejection, Estimate]] = []
-    bounded = constraints.min_decode_tps is not None or constraints.max_ttft_s is not None  # speed judged when it does not fit
     for choice, s in staged:
         if best is not None and _rank_ceiling(s, constraints) <= _rank_key(best, target):
             break
         est = finish(s, device, workload, browser=constraints.deployment.browser if constraints.deployment is not None else None)
-        why = _check(est, model, workload, constraints, tables=tables, choice=choice,
-                     unfit_speed=unfit_speed(s, device, workload) if bounded and _memory_fails(est.fit, constraints) else None)
+        why = _check(est, model, workload, constraints, tables=tables, choice=choice, staged=s, device=device)
         if why is not None:
             failures.append((why, est))
         elif best is None or _rank_key(est, target) > _rank_key(best, target):

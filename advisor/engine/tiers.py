@@ -15,9 +15,8 @@ from typing import Any, Sequence
 
 from advisor.engine import runtimes as rt
 from advisor.engine import targets as tg
-from advisor.engine.recommend import (Constraints, Rejection, _check, _memory_fails, _model_filter, _rank_key, candidate_variants,
-                                      offered_to)
-from advisor.engine.evaluate import Tables, finish, stage, unfit_speed
+from advisor.engine.recommend import Constraints, Rejection, _check, _model_filter, _rank_key, candidate_variants, offered_to
+from advisor.engine.evaluate import Tables, finish, stage
 from advisor.errors import BadInputError
 from advisor.records import DeviceProfile, DownloadLimit, Estimate, PathFactors, Reason, Workload
 from advisor.units import GIB
@@ -74,7 +73,6 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
     best: tuple[tuple, tuple[str, str, str], dict[str, Estimate]] | None = None
     failures: dict[str, Rejection] = {}
     passes = {d.id: 0 for d in devices}
-    bounded = c.min_decode_tps is not None or c.max_ttft_s is not None  # speed judged when it does not fit
     for model in tables.models.values():
         if _model_filter(model, c) is not None:
             continue
@@ -91,11 +89,10 @@ def _best_common(devices: list[DeviceProfile], deps: dict[str, tg.Deployment], w
                 staged = stage(model, fmt, dep.device, workload, tables, overrides=overrides,
                                variant=choice if isinstance(choice, rt.Variant) else None)
                 est = finish(staged, dep.device, workload, browser=dep.browser)
-                cd = replace(c, deployment=dep)
                 # a candidate that does not fit is judged on its speed too, as recommend judges it:
                 # --min-tps 100000 was reported as '70 MiB short' of a model 600x too slow
-                why = _check(est, model, workload, cd, tables=tables, choice=choice,
-                             unfit_speed=unfit_speed(staged, dep.device, workload) if bounded and _memory_fails(est.fit, cd) else None)
+                why = _check(est, model, workload, replace(c, deployment=dep), tables=tables, choice=choice, staged=staged,
+                             device=dep.device)
                 if why is not None:
                     prev = failures.get(d.id)
                     if prev is None or why.why.shortfall < prev.why.shortfall:  # its closest miss
