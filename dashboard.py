@@ -677,8 +677,8 @@ def main() -> None:
 
 
 def store_warnings(where: Any, shown: int = 3) -> None:
-    """The store's warnings of this server process, on the page: with the store unreadable the
-    predictions go on without the user's calibrations, which only the server's log said."""
+    """The store's warnings of this rerun (``store.start_reporting``), on the page: with the store
+    unreadable the predictions go on without the user's calibrations, which only the server's log said."""
     said = list(dict.fromkeys(store.said()))
     for message in said[:shown]:
         where.warning(one_line(message))
