@@ -152,16 +152,29 @@ def _shown(text: object) -> str:
     return f"{head[:-1]}…{head[-1]} ({len(plain):,} characters)"
 
 
+def _ascii_digits(plain: str) -> str:
+    """``plain`` if it is ASCII; else ValueError. Python's int() and float() read other scripts'
+    digits ('４０９６', '٤') as numbers, which no size, no file and no other tool here accepts."""
+    if not plain.isascii():
+        raise ValueError(plain)
+    return plain
+
+
+def _in_ascii(plain: str) -> str:
+    """The hint an error about a number adds when the text has digits of another script."""
+    return "" if plain.isascii() or not any(ch.isdigit() for ch in plain) else ", written with the digits 0-9"
+
+
 def parse_positive_int(text: str | int, *, what: str, maximum: int | None = None) -> int:
     """Parse a whole positive number (token counts, thread counts) with a clear error."""
     plain = str(text).replace("_", "").strip()
     try:
-        value = int(plain)
+        value = int(_ascii_digits(plain))
     except ValueError:
         if plain.isascii() and plain.isdigit():  # past int()'s 4,300-digit limit: whole, and too large
             raise BadInputError(f"{what} {_shown(text)} is larger than the maximum {maximum:,}" if maximum is not None else
                                 f"{what} {_shown(text)} is too large; give e.g. 512") from None
-        raise BadInputError(f"{what} {_shown(text)} is not a whole number; give e.g. 512") from None
+        raise BadInputError(f"{what} {_shown(text)} is not a whole number; give e.g. 512{_in_ascii(plain)}") from None
     if value <= 0:
         raise BadInputError(f"{what} must be positive, got {value if len(plain) <= 40 else _shown(text)}")
     if maximum is not None and value > maximum:
@@ -171,9 +184,9 @@ def parse_positive_int(text: str | int, *, what: str, maximum: int | None = None
 
 def parse_positive_float(text: str | float, *, what: str, maximum: float | None = None) -> float:
     try:
-        value = float(str(text).strip())
+        value = float(_ascii_digits(str(text).strip()))
     except ValueError:
-        raise BadInputError(f"{what} {_shown(text)} is not a number; give e.g. 10") from None
+        raise BadInputError(f"{what} {_shown(text)} is not a number; give e.g. 10{_in_ascii(str(text))}") from None
     if value == math.inf and maximum is not None and any(ch.isdigit() for ch in str(text)):  # 1e400: an overflow
         raise BadInputError(f"{what} {_shown(text)} is larger than the maximum {maximum:g}")
     if not math.isfinite(value) or value <= 0:
@@ -188,9 +201,9 @@ def parse_number(text: str | float, *, what: str, minimum: float = 0.0, maximum:
     """A finite number in [minimum, maximum] (``--target-tps 0``, ``--quality-floor 60``);
     ``nan``, ``inf`` and numbers out of range are refused with the range named."""
     try:
-        value = float(str(text).strip())
+        value = float(_ascii_digits(str(text).strip()))
     except ValueError:
-        raise BadInputError(f"{what} {_shown(text)} is not a number; give e.g. {example}") from None
+        raise BadInputError(f"{what} {_shown(text)} is not a number; give e.g. {example}{_in_ascii(str(text))}") from None
     if math.isinf(value) and any(ch.isdigit() for ch in str(text)):  # 1e400: a number past float's range
         raise BadInputError(f"{what} {_shown(text)} is out of range; give a number from {minimum:g} to {maximum:g}")
     if not math.isfinite(value):

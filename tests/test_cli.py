@@ -280,6 +280,8 @@ def test_devices_for_impossible_exit_code(capsys):
          "layer count, all or auto"),  # it said 'must be 0 or more layers'
         (["predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "\uff13"],
          "Error: --n-cpu-moe '\uff13' is not a number of layers; give e.g. 2, all or auto"),  # a full-width 3 read as 3
+        (["predict", "--model", "qwen3-8b", "--device", "raspberry-pi-5-8gb", "--context", "\uff14\uff10\uff19\uff16"],
+         "Error: --context '\uff14\uff10\uff19\uff16' is not a whole number; give e.g. 512, written with the digits 0-9"),
         (["predict", "--model", "qwen3-8b", "--device", "desktop-rtx3060-12gb", "--n-cpu-moe", "2"],
          "Error: --n-cpu-moe applies to mixture-of-experts models; qwen3-8b is dense (leave it at auto)"),
         # where it changes nothing it was echoed as applied (the estimate ignored it)

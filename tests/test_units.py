@@ -1,7 +1,8 @@
 import pytest
 
 from advisor.errors import BadInputError
-from advisor.units import GIB, MIB, format_rate, format_size, parse_duration, parse_memory_size, parse_number, parse_size
+from advisor.units import (GIB, MIB, format_rate, format_size, parse_duration, parse_memory_size, parse_number, parse_positive_float,
+                           parse_positive_int, parse_size)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +104,9 @@ def test_device_memory_sizes_accepted(text, expected):
         ("-1", 0, 100, "--quality-floor -1 is out of range; give a number from 0 to 100"),
         ("lots", 0, 100, "--quality-floor 'lots' is not a number; give e.g. 10"),
         ("1e309", 0, 100, "--quality-floor '1e309' is out of range; give a number from 0 to 100"),  # past float's range: a number
+        # float() reads other scripts' digits as numbers ('５' as 5), which no size and no other tool accepts
+        ("\uff15", 0, 100, "--quality-floor '\uff15' is not a number; give e.g. 10, written with the digits 0-9"),
+        ("\u0665\u0660", 0, 100, "--quality-floor '\u0665\u0660' is not a number; give e.g. 10, written with the digits 0-9"),
     ],
 )
 def test_numbers_refused(text, low, high, message):
@@ -142,3 +146,21 @@ def test_bus_bandwidth_by_hand():
     assert bus_bandwidth_gbs(4267, 32) == pytest.approx(17.068)
     assert bus_bandwidth_gbs(6400, 128) == pytest.approx(102.4)
     assert gpu_memory_bandwidth_gbs(192, 7501) == pytest.approx(360.048)
+
+
+@pytest.mark.parametrize("parse, text, message", [
+    (parse_positive_int, "\uff14\uff10\uff19\uff16", "--context '\uff14\uff10\uff19\uff16' is not a whole number; give e.g. 512, "
+                                                   "written with the digits 0-9"),  # int() read it as 4096
+    (parse_positive_int, "\u0664", "--context '\u0664' is not a whole number; give e.g. 512, written with the digits 0-9"),
+    (parse_positive_int, "4k", "--context '4k' is not a whole number; give e.g. 512"),  # no hint without such digits
+    (parse_positive_float, "\uff15.5", "--context '\uff15.5' is not a number; give e.g. 10, written with the digits 0-9"),
+])
+def test_digits_of_other_scripts_refused(parse, text, message):
+    with pytest.raises(BadInputError) as err:
+        parse(text, what="--context")
+    assert str(err.value) == message
+
+
+def test_ascii_numbers_still_accepted():
+    assert parse_positive_int(" 4_096 ", what="--context") == 4096
+    assert parse_positive_float("1e3", what="--min-tps") == 1000.0
