@@ -502,7 +502,7 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
 
     from advisor.inputs import check_regular_file, read_bounded_text
     from advisor.catalog import load_models_file
-    from advisor.output import exclusive_lock, write_atomic
+    from advisor.output import exclusive_lock, home_write_problem, write_atomic
 
     if not str(path).strip():  # Path('') is the current directory
         raise BadInputError("the path is empty; give a GGUF file (its first megabytes are enough) or a Hugging Face config.json")
@@ -523,7 +523,7 @@ def add_user_model(path: str | Path, catalog: Catalog | None = None) -> tuple[Mo
     try:
         stored.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # ADVISOR_HOME is a file, or a directory this user cannot write
-        raise DataFileError(f"{stored}: cannot write your catalog ({exc.strerror or exc}); check ADVISOR_HOME") from None
+        raise DataFileError(f"{stored}: cannot write your catalog: {home_write_problem(stored.parent, exc)}") from None
     # read, check and write under one lock, against the file as it is now: two 'models add' at once
     # lost an entry, or stored one id twice (then every command refused the catalog)
     with exclusive_lock(stored.parent / ".models.toml.lock"):

@@ -287,6 +287,7 @@ def check_profile_writable(path: Path) -> None:
     """A DataFileError now when ``path``'s directory cannot take a new file (ADVISOR_HOME a file, a
     read-only file system, 'profiles' a file)."""
     import tempfile
+    from advisor.output import home_write_problem
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +295,7 @@ def check_profile_writable(path: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise DataFileError(f"{path}: cannot write the profile there ({exc.strerror or exc}); check ADVISOR_HOME, "
+        raise DataFileError(f"{path}: cannot write the profile there: {home_write_problem(path.parent, exc)}, "
                             "or pass --no-write to print it") from None
 
 

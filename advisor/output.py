@@ -300,6 +300,23 @@ def no_directory_error(path: Path, directory: Path) -> DataFileError:
     return DataFileError(f"{path}: the directory {directory} does not exist; create it first")
 
 
+def home_write_problem(directory: Path, exc: OSError) -> str:
+    """Why ``directory`` (under ADVISOR_HOME) could not be created or written, and the fix, in
+    words: the errno text alone ('Not a directory', 'No such file or directory') named neither the
+    path at fault nor what to do."""
+    from advisor.catalog import advisor_home
+
+    fix = f"set ADVISOR_HOME to a directory you can write (now {advisor_home()})"
+    here = Path(directory)
+    while not here.exists() and here != here.parent:  # the nearest part of the path that exists
+        here = here.parent
+    if here.exists() and not here.is_dir():
+        return f"{here} is a file, not a directory; {fix}"
+    if here.is_dir() and not os.access(here, os.W_OK | os.X_OK):
+        return f"{here} is not writable by this user; {fix}"
+    return f"cannot create {directory} ({exc.strerror or exc}); {fix}"
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing) for a read-change-write of a file other
@@ -314,7 +331,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise DataFileError(f"{path}: cannot create the lock file ({exc.strerror or exc}); check ADVISOR_HOME") from None
+        raise DataFileError(f"{path}: cannot create the lock file: {home_write_problem(path.parent, exc)}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -115,13 +115,16 @@ def _database_error(path: Path, exc: sqlite3.Error) -> DataFileError:
 
 
 def _open_writable(path: Path) -> sqlite3.Connection:
+    from advisor.output import home_write_problem
+
     _check_regular(path)
     try:
-        if path.parent.exists() and not path.parent.is_dir():  # errno 'File exists' named no cause
-            raise DataFileError(f"{path.parent}: ADVISOR_HOME is a file, not a directory; point ADVISOR_HOME at a directory")
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # errno's 'File exists' or 'Not a directory' named neither the path at fault nor the fix
+        raise DataFileError(f"{path}: cannot create the measurements database: {home_write_problem(path.parent, exc)}") from None
+    try:
         conn = sqlite3.connect(path, timeout=WRITE_BUSY_TIMEOUT_S, isolation_level=None)
-    except (OSError, sqlite3.Error) as exc:
+    except sqlite3.Error as exc:
         raise DataFileError(f"{path}: cannot open the measurements database ({exc}); check ADVISOR_HOME") from None
     try:
         conn.row_factory = sqlite3.Row

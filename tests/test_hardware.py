@@ -122,7 +122,7 @@ def test_a_profile_it_cannot_save_is_refused_before_it_measures(tmp_path, monkey
     monkeypatch.setenv("ADVISOR_HOME", str(home))
     measured = []
     start = time.perf_counter()
-    with pytest.raises(DataFileError, match="cannot write the profile there .*check ADVISOR_HOME, or pass --no-write"):
+    with pytest.raises(DataFileError, match="cannot write the profile there: .* is a file, not a directory; set ADVISOR_HOME to a directory you can write .*, or pass --no-write"):
         run_profile(seconds=5, progress=lambda text, frac: measured.append(text))
     assert measured == [] and time.perf_counter() - start < 5
 

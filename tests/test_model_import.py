@@ -613,8 +613,8 @@ def test_models_add_with_advisor_home_a_file_is_one_error_line(tmp_path, capsys,
     path = tmp_path / "config.json"
     path.write_text(json.dumps(QWEN3_30B))
     code, out, err = run(capsys, "models", "add", str(path))
-    assert (code, out, err) == (1, "", f"Error: {home / 'catalog' / 'models.toml'}: cannot write your catalog (Not a directory); "
-                                        "check ADVISOR_HOME\n")
+    assert (code, out, err) == (1, "", f"Error: {home / 'catalog' / 'models.toml'}: cannot write your catalog: {home} is a file, "
+                                        f"not a directory; set ADVISOR_HOME to a directory you can write (now {home})\n")
     assert home.read_text() == "not a directory"
 
 

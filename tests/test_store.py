@@ -1,6 +1,7 @@
 """Measurements database: migrations, concurrent writers, failures recorded, clear errors."""
 
 import multiprocessing as mp
+import os
 import sqlite3
 
 import pytest
@@ -120,8 +121,40 @@ def test_a_directory_where_the_database_should_be_is_named_as_such(tmp_path):
 def test_a_store_under_a_file_names_advisor_home(tmp_path):
     home = tmp_path / "afile"
     home.write_text("")
-    with pytest.raises(DataFileError, match="ADVISOR_HOME is a file, not a directory"):  # it said '[Errno 17] File exists'
+    with pytest.raises(DataFileError) as err:  # it said '[Errno 17] File exists'
         record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), home / "advisor.db")
+    assert str(err.value).startswith(f"{home / 'advisor.db'}: cannot create the measurements database: {home} is a file, "
+                                     "not a directory; set ADVISOR_HOME to a directory you can write")
+
+
+@pytest.mark.parametrize("below", ["sub", "sub/deeper"])
+def test_a_store_below_a_file_names_the_file(tmp_path, monkeypatch, below):
+    """A home under a file said '([Errno 20] Not a directory: …); check ADVISOR_HOME', naming neither the file at fault
+    nor what to do."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep")
+    home = blocker / below
+    monkeypatch.setenv("ADVISOR_HOME", str(home))
+    with pytest.raises(DataFileError) as err:
+        record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), home / "advisor.db")
+    assert str(err.value) == (f"{home / 'advisor.db'}: cannot create the measurements database: {blocker} is a file, not a "
+                              f"directory; set ADVISOR_HOME to a directory you can write (now {home})")
+    assert blocker.read_text() == "keep"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes any directory")
+def test_a_store_in_a_read_only_directory_says_so(tmp_path, monkeypatch):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    home = parent / "home"
+    monkeypatch.setenv("ADVISOR_HOME", str(home))
+    try:
+        with pytest.raises(DataFileError) as err:
+            record_run(Run(source="validate", status="ok", device_id="x", model_id="m", quant="q"), home / "advisor.db")
+    finally:
+        parent.chmod(0o755)
+    assert f"{parent} is not writable by this user; set ADVISOR_HOME to a directory you can write" in str(err.value)
 
 
 @pytest.mark.parametrize("samples, says", [
