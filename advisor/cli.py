@@ -20,7 +20,7 @@ from advisor import errors
 from advisor.errors import AdvisorError, BadInputError, NothingFitsError
 from advisor.options import DURATION, device_from, device_options, format_option, imported, import_options, number_in, positive_int, positive_number
 from advisor.options import RankByChoice, deployment_from, moe_offload_option, runtime_options, workload_from, workload_options
-from advisor.output import dumps_json, prose, render_rows, terminal_width
+from advisor.output import dumps_json, prose, render_rows, settle, terminal_width
 from advisor.units import format_seconds, format_size
 from advisor.wording import band, limit_id_text, load_rows, one_line, peers_text, plural, price_text, printable, speed_evidence, tps, usd_text
 
@@ -154,6 +154,9 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
 
     check_runnable(device, constraints)
     rec = run_recommend(device, workload, constraints)
+    where = {"json": "in its 'rejected' list", "csv": "listed by --format json or table"}.get(fmt, "listed above")
+    none_fit = settle(None if rec.ranked else NothingFitsError(
+        f"no model fits {device.name} with these constraints; the closest misses are {where}"))
     if deployment is not None:
         device = deployment.device
     runtime_column = any(e.runtime != "llama.cpp" for e in rec.ranked)
@@ -204,9 +207,8 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
             hidden = len(rec.rejected) - len(shown)
             if hidden > 0:
                 _emit(f"{'  ' if fmt == 'table' else '- '}… and {hidden} more (see --format json)")
-    if not rec.ranked:
-        where = {"json": "in its 'rejected' list", "csv": "listed by --format json or table"}.get(fmt, "listed above")
-        raise NothingFitsError(f"no model fits {device.name} with these constraints; the closest misses are {where}")
+    if none_fit:
+        raise none_fit
 
 
 def _paragraph(text: str) -> str:
@@ -514,6 +516,8 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
                               browser_id=kw["browser_id"], max_download_bytes=kw["max_download"], backend_id=kw["backend"])
     catalog = load_catalog()
     meeting = [o for o in options if o.meets]
+    none_meet = settle(None if meeting else NothingFitsError(
+        f"no device runs {model_id} with these requirements; the reasons are listed above"))
     per_class = cheapest_per_class(options)
     quotes = [fleet_quote(o.device, o.estimate, fleet) for o in options]
     variants: list[dict[str, Any]] = []
@@ -585,8 +589,8 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
                 width=table_width(), subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
         if fmt == "table" and what_if:
             _emit_what_if(variants)
-    if not meeting:
-        raise NothingFitsError(f"no device runs {model_id} with these requirements; the reasons are listed above")
+    if none_meet:
+        raise none_meet
 
 
 def _emit_what_if(variants: list[dict[str, Any]]) -> None:
@@ -616,8 +620,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; AdvisorError → 'Error: …' on stderr and its exit code, never a traceback.
 
     Output that cannot be written ends like other Unix tools: a closed pipe (``| head -1``) quietly
-    with 0, a full disk with one ``Error:`` line and 1."""
+    with 0, or with the error the answer ends with (nothing fits: 3; ``output.settle``), a full
+    disk with one ``Error:`` line and 1."""
     _writable_streams()
+    settle(None)
     try:
         rv = cli.main(args=argv, prog_name="advisor", standalone_mode=False)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
@@ -642,12 +648,10 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"Error: {one_line(printable(error_text(exc), line_breaks=isinstance(exc, errors.RunError)))}", err=True)
         return exc.exit_code
     except BrokenPipeError:
-        _discard_stdout()
-        return 0
+        return _cut_short()
     except SystemExit:
         if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):  # click's own closed-pipe exit
-            _discard_stdout()
-            return 0
+            return _cut_short()
         raise
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:  # a path option or ADVISOR_HOME past the file system's limit
@@ -661,6 +665,20 @@ def main(argv: list[str] | None = None) -> int:
         _discard_stdout()
         click.echo(f"Error: cannot write the output ({exc.strerror}); free some space or write somewhere else", err=True)
         return errors.EXIT_BAD_INPUT
+
+
+def _cut_short() -> int:
+    """A closed pipe: stdout goes quiet; the error the answer had settled on (nothing fits) is
+    still said on stderr, with its exit code, as when the reader took every line."""
+    from advisor.output import settled
+    from advisor.wording import error_text
+
+    _discard_stdout()
+    error = settled()
+    if error is None:
+        return 0
+    click.echo(f"Error: {one_line(printable(error_text(error)))}", err=True)
+    return error.exit_code
 
 
 def _writable_streams() -> None:

@@ -300,6 +300,24 @@ def no_directory_error(path: Path, directory: Path) -> DataFileError:
     return DataFileError(f"{path}: the directory {directory} does not exist; create it first")
 
 
+#: The error a command has settled on before it prints its answer (``settle``); main ends with it
+#: when the output is cut short by a closed pipe.
+_settled: list[AdvisorError | None] = [None]
+
+
+def settle(error: AdvisorError | None) -> AdvisorError | None:
+    """Note the error the answer about to be printed ends with (nothing fits: exit 3), or clear it
+    (None); returns it, to be raised after the output. A closed pipe then ends the command with it
+    too: ``recommend … | head -1`` exited 0 when the reader closed the pipe before the last line,
+    3 when after."""
+    _settled[0] = error
+    return error
+
+
+def settled() -> AdvisorError | None:
+    return _settled[0]
+
+
 def home_write_problem(directory: Path, exc: OSError) -> str:
     """Why ``directory`` (under ADVISOR_HOME) could not be created or written, and the fix, in
     words: the errno text alone ('Not a directory', 'No such file or directory') named neither the

@@ -13,7 +13,7 @@ import click
 
 from advisor.errors import BadInputError, NothingFitsError
 from advisor.options import DOWNLOAD_SIZE, DURATION, MAX_DOWNLOAD_HELP, format_option, number_in, positive_number, workload_from, workload_options
-from advisor.output import dumps_json, prose, render_rows
+from advisor.output import dumps_json, prose, render_rows, settle
 from advisor.units import format_size
 from advisor.wording import NO_TIER_PICK, band, limit_id_text, limit_text, not_hosting_text, plural, reason_text
 
@@ -155,6 +155,9 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
     picks = run_tiers(target_id, workload, device_class=device_class, device_ids=_split_ids(device_ids),
                       constraints=constraints, entitlement=entitlement, browser_id=kw["browser_id"])
     picked = [p for p in picks if p.model_id is not None]
+    none_picked = settle(None if picked else NothingFitsError(
+        f"no RAM tier has a model that fits all its devices under {target_id} with these constraints; "
+        "the reasons are listed above"))
     others = not_hosting(target_id, device_class) if device_class else []
     if fmt == "json":
         _emit(dumps_json({
@@ -181,9 +184,8 @@ def tiers(fmt: str, target_id: str, device_class: str | None, device_ids: tuple[
         target = load_catalog().target(target_id)
         _emit(render_rows([tier_row(p, target) for p in picks], COLUMNS, fmt, title=title, wrap=("devices", "exceeds", "left_out"),
                           optional=OPTIONAL, heading=1))
-    if not picked:
-        raise NothingFitsError(f"no RAM tier has a model that fits all its devices under {target_id} with these constraints; "
-                               "the reasons are listed above")
+    if none_picked:
+        raise none_picked
 
 
 __all__ = ["tier_dict", "tier_row", "tiers"]

@@ -491,6 +491,29 @@ def test_a_closed_pipe_ends_quietly(command):
     assert (proc.wait(), err) == (0, "")
 
 
+@pytest.mark.parametrize("read", ["nothing", "a line", "all"])
+@pytest.mark.parametrize("command, error", [
+    (["recommend", "--ram", "4GB", "--min-tps", "100000"],
+     "Error: no model fits Generic device with 4.0 GiB RAM with these constraints; the closest misses are listed above\n"),
+    (["devices-for", "--model", "qwen3-8b", "--min-tps", "100000"],
+     "Error: no device runs qwen3-8b with these requirements; the reasons are listed above\n"),
+    (["tiers", "--class", "phone", "--target", "android-app", "--min-tps", "100000"],
+     "Error: no RAM tier has a model that fits all its devices under android-app with these constraints; the reasons are "
+     "listed above\n"),
+])
+def test_nothing_fits_exits_3_whenever_the_reader_closes_the_pipe(command, error, read, tmp_path):
+    """`recommend … | head -1` with nothing fitting exited 0 when head closed the pipe before the last line was
+    written and 3 when after: the exit code depended on the reader's timing."""
+    proc = subprocess.Popen([sys.executable, "-m", "advisor", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "ADVISOR_HOME": str(tmp_path), "COLUMNS": "100"})
+    if read == "all":
+        proc.stdout.read()
+    elif read == "a line":
+        proc.stdout.readline()
+    proc.stdout.close()  # "nothing": closed before the command writes its first line (the cut the test is for)
+    assert (proc.wait(), proc.stderr.read().decode()) == (3, error)
+
+
 @pytest.mark.parametrize("command", [["models"], ["predict", "--model", "qwen3-0.6b", "--device", "raspberry-pi-5-8gb",
                                                  "--format", "json"], ["runs", "list"]])
 def test_a_closed_stdout_ends_quietly(command, tmp_path):
