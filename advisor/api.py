@@ -218,7 +218,7 @@ def run_recommend(
     catalog: Catalog | None = None,
 ) -> Recommendation:
     catalog = catalog or load_catalog()
-    _check_constraint_ids(constraints, catalog)
+    constraints = _resolved_constraints(constraints, catalog)
     return recommend(device, workload, catalog, constraints, overrides=calibration_overrides())
 
 
@@ -261,17 +261,20 @@ def check_runnable(device: DeviceProfile, constraints: Constraints, catalog: Cat
                         "see 'advisor runtimes' for each runtime's backends and formats")
 
 
-def _check_constraint_ids(c: Constraints, catalog: Catalog) -> None:
+def _resolved_constraints(c: Constraints, catalog: Catalog) -> Constraints:
+    """``c`` with its model ids as the catalog's (a model may be named by any spelling
+    ``Catalog.model`` takes: Qwen3-0.6B, gpt_oss-20b, Qwen/Qwen3-0.6B); an unknown id raises."""
     names = _runtime_names(c.runtimes, catalog)
     for q in c.quant_ids or ():
         _check_format_name(q, names, catalog)
-    for m in c.model_ids or ():
-        catalog.model(m)
+    if c.model_ids:  # the engine filters by the catalog's id: another spelling matched nothing ('Nothing fits')
+        c = replace(c, model_ids=frozenset(catalog.model(m).id for m in c.model_ids))
     if c.families:
         known = {m.family for m in catalog.models.values()}
         for fam in c.families:
             if fam not in known:
                 raise BadInputError(f"unknown model family '{fam}'; known families: {', '.join(sorted(known))}")
+    return c
 
 
 def _runtime_names(runtimes: frozenset[str] | None, catalog: Catalog) -> list[str]:
@@ -657,8 +660,7 @@ def run_tiers(
     from advisor.engine.tiers import tiers
 
     catalog = catalog or load_catalog()
-    constraints = constraints or Constraints()
-    _check_constraint_ids(constraints, catalog)
+    constraints = _resolved_constraints(constraints or Constraints(), catalog)
     target = catalog.target(target_id)
     if entitlement and not target.memory.entitlement:
         raise BadInputError(f"target {target.id} has no memory entitlement; drop --entitlement or use --target ios-app")

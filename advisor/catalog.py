@@ -269,15 +269,23 @@ class Catalog:
 
     def model(self, model_id: str) -> ModelSpec:
         """A model by id, case-insensitive; "_" and "-" alike (Hugging Face names mix them:
-        OpenELM-1_1B; gpt-oss-20b was gpt_oss-20b in earlier versions, as stored runs may say)."""
+        OpenELM-1_1B; gpt-oss-20b was gpt_oss-20b in earlier versions, as stored runs may say); or
+        by its Hugging Face repository (``hf_repo``)."""
         key = model_id.strip().lower()
         if key in self.models:
             return self.models[key]
         loose = key.replace("_", "-")
         found = next((m for k, m in self.models.items() if k.replace("_", "-") == loose), None)
+        if found is None and "/" in key:  # its Hugging Face repository, as copied from the hub: Qwen/Qwen3-0.6B
+            found = next((m for m in self.models.values() if m.hf_repo.strip().lower() == key), None)
         if found is not None:
             return found
-        raise UnknownIdError(_unknown("model", model_id, self.models, "advisor models"))
+        if _names_a_file(model_id, (".gguf", ".json")):  # a model from a file is given as one
+            option = "--gguf-header" if model_id.strip().lower().endswith(".gguf") else "--model-config"
+            raise UnknownIdError(f"'{model_id}' is a file name, not a model id: give the file with {option} {model_id}, "
+                                 f"or add it to your catalog with 'advisor models add {model_id}'")
+        # a Hugging Face repository (Qwen/Qwen2.5-0.5B-Instruct): its name, not its owner, is like an id
+        raise UnknownIdError(_unknown("model", model_id, self.models, "advisor models", like=key.rsplit("/", 1)[-1]))
 
     def file_type(self, quant_id: str) -> FileType:
         key = quant_id.strip().upper().replace("-", "_")
@@ -300,6 +308,9 @@ class Catalog:
         base, sep, _ = key.partition(MODE_SEPARATOR)
         if sep and base in self.devices:  # the mode as typed (matched case-insensitively), so errors quote it
             return with_power_mode(self.devices[base], device_id.strip().partition(MODE_SEPARATOR)[2])
+        if _names_a_file(device_id, (".toml",)):
+            raise UnknownIdError(f"'{device_id}' is a file name, not a device id: give your own profile with "
+                                 f"--device-file {device_id}")
         raise UnknownIdError(_unknown("device", device_id, self.devices, "advisor devices"))
 
     def has_device(self, device_id: str) -> bool:
@@ -338,8 +349,14 @@ class Catalog:
         raise UnknownIdError(_unknown("target", target_id, self.targets, "advisor targets"))
 
 
-def _unknown(kind: str, given: str, known: dict[str, Any], command: str) -> str:
-    close = suggest(given, known)
+def _names_a_file(given: str, suffixes: tuple[str, ...]) -> bool:
+    """Does an id look like a file's name (one ending in one of ``suffixes``)? No id has such a
+    suffix. Judged on the text alone: the catalog reads no file for it."""
+    return given.strip().lower().endswith(suffixes)
+
+
+def _unknown(kind: str, given: str, known: dict[str, Any], command: str, *, like: str | None = None) -> str:
+    close = suggest(like or given, known)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     return f"unknown {kind} '{given}'; {hint}list them with '{command}'"
 

@@ -257,7 +257,7 @@ def imported(kw: dict[str, Any], model_id: str | None, quant_id: str | None) -> 
         asked = quant_id.upper().replace("-", "_") if quant_id else None
         if own and asked and asked in catalog.file_types and asked != own:  # another runtime's format: its own check
             raise BadInputError(f"{model_id} is a GGUF file of type {own}; drop --quant {quant_id} (its tensor types are fixed)")
-        return model_id, quant_id or own
+        return catalog.model(model_id).id, quant_id or own  # the catalog's id, however it was spelled
     if model_id:
         raise BadInputError("--model cannot be combined with --gguf-header or --model-config; give one of them")
     from advisor.api import import_model

@@ -240,6 +240,16 @@ def test_devices_for_impossible_exit_code(capsys):
         (["recommend", "--ram", "-4GB"], "Error: --ram '-4GB' is negative; give a positive size like 4GB"),
         (["recommend", "--device", "raspbery-pi-5"], "Error: unknown device 'raspbery-pi-5'; did you mean raspberry-pi-5-16gb, raspberry-pi-5-2gb, raspberry-pi-5-4gb? list them with 'advisor devices'"),
         (["predict", "--model", "qwen2.5-05b", "--ram", "4GB"], "Error: unknown model 'qwen2.5-05b'; did you mean qwen2.5-0.5b-instruct"),
+        # a file where an id goes: the options that take one are named (it said 'unknown model')
+        (["predict", "--model", "./model.gguf", "--ram", "4GB"], "Error: './model.gguf' is a file name, not a model id: give the "
+         "file with --gguf-header ./model.gguf, or add it to your catalog with 'advisor models add ./model.gguf'\n"),
+        (["devices-for", "--model", "config.json"], "Error: 'config.json' is a file name, not a model id: give the file with "
+         "--model-config config.json, or add it to your catalog with 'advisor models add config.json'\n"),
+        (["predict", "--model", "qwen3-0.6b", "--device", "my-laptop.toml"], "Error: 'my-laptop.toml' is a file name, not a "
+         "device id: give your own profile with --device-file my-laptop.toml\n"),
+        # a Hugging Face repository not in the catalog: suggestions from its name, not its owner's
+        (["predict", "--model", "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "--ram", "4GB"],
+         "Error: unknown model 'Qwen/Qwen2.5-0.5B-Instruct-GGUF'; did you mean qwen2.5-0.5b-instruct"),
         (["predict", "--model", "qwen3-0.6b", "--quant", "Q4_K_X", "--ram", "4GB"], "Error: unknown quantization 'Q4_K_X'; did you mean Q4_K_M, Q4_K_S, IQ4_XS? list them with 'advisor quants'"),
         (["recommend"], "Error: name the device with exactly one of --device ID, --device-file FILE or --ram SIZE"),
         (["recommend", "--ram", "4GB", "--device", "raspberry-pi-5-8gb"], "Error: name the device with exactly one of"),
@@ -1188,3 +1198,18 @@ def test_expert_offload_that_does_not_fit_has_the_vram_shortfall_as_headroom(cap
     assert data["fit"] == "no" and m["headroom_bytes"] < -9 * 2**30
     code, out, err = run(capsys, "predict", "--model", "qwen3-30b-a3b", "--device", "desktop-rtx4060-8gb", "--format", "json")
     assert json.loads(out)["fit"] == "offload" and json.loads(out)["memory"]["headroom_bytes"] > 0  # auto: both parts fit
+
+
+@pytest.mark.parametrize("spelling", ["gpt_oss-20b", "GPT-OSS-20B", "openai/gpt-oss-20b"])
+def test_a_model_named_by_any_accepted_spelling_is_that_model(capsys, spelling):
+    """--model takes the catalog's spellings of an id (any case, '_' for '-') and its Hugging Face repository. recommend
+    checked the spelling but filtered by it as typed: 'gpt_oss-20b' said 'Nothing fits' (exit 3); devices-for titled
+    its table with the spelling."""
+    code, out, err = run(capsys, "recommend", "--ram", "24GB", "--model", spelling, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["pick"]["model"] == "gpt-oss-20b"
+    code, out, err = run(capsys, "devices-for", "--model", spelling, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["model"] == "gpt-oss-20b"
+    code, out, err = run(capsys, "devices-for", "--model", spelling, "--top", "1")
+    assert " run gpt-oss-20b, by cost" in out and spelling not in out.replace("gpt-oss-20b", "")
