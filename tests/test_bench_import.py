@@ -194,6 +194,13 @@ def test_runs_cli_import_list_export(capsys, tmp_path, monkeypatch):
     assert main(["runs", "list", "--format", "json"]) == 0
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert {r["device_id"] for r in runs} == {"intel-nuc-13-pro-i7-32gb"}
+    # the filters take what every other option takes: they matched the stored id as typed ('No recorded runs match')
+    for option, spelling in (("--model", "SmolLM2-135M-Instruct"), ("--model", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+                             ("--device", "INTEL-NUC-13-PRO-I7-32GB")):
+        assert main(["runs", "list", option, spelling, "--format", "json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["runs"]) == 2, spelling
+    assert main(["runs", "list", "--model", "no-such-model"]) == 0
+    assert "No recorded runs match --model no-such-model" in capsys.readouterr().out
     out = tmp_path / "runs.csv"
     assert main(["runs", "export", "--format", "csv", "-o", str(out)]) == 0
     assert out.read_text().count("\n") == 3

@@ -280,6 +280,22 @@ RUN_ID = _RunId()
 TABLE_RUNS = 200
 
 
+def _stored_id(given: str | None, kind: str) -> str | None:
+    """The id runs are stored under for a --device or --model as typed: the catalog's id when the
+    catalog knows it by that spelling (any case, a model's Hugging Face repository), else as typed
+    (a device or model the catalog no longer has). 'SmolLM2-135M-Instruct' matched no run."""
+    from advisor.catalog import load_catalog
+    from advisor.errors import UnknownIdError
+
+    if given is None:
+        return None
+    catalog = load_catalog()
+    try:
+        return (catalog.model(given) if kind == "model" else catalog.device(given)).id
+    except UnknownIdError:
+        return given.strip()
+
+
 @runs.command("list")
 @click.option("--device", default=None, help="Only the runs on this device id (as the device column shows it).")
 @click.option("--model", default=None, help="Only the runs of this catalog model id.")
@@ -292,7 +308,7 @@ def runs_list(device: str | None, model: str | None, status: str | None, limit: 
     """List recorded runs."""
     from advisor.store import list_runs
 
-    matching = list_runs(device_id=device, model_id=model, status=status)
+    matching = list_runs(device_id=_stored_id(device, "device"), model_id=_stored_id(model, "model"), status=status)
     latest = fmt == "table" and limit is None and len(matching) > TABLE_RUNS
     found = matching[-TABLE_RUNS:] if latest else matching[:limit] if limit else matching
     if fmt == "json":
