@@ -728,3 +728,23 @@ def test_calibrate_an_unknown_device_is_a_typo_not_a_device_without_runs(catalog
         run_calibration(db=db, catalog=catalog, device_id="mini-pc-intel-n100-8g", dry_run=True)
     with pytest.raises(BadInputError, match="no usable runs recorded for device 'raspberry-pi-5-8gb'"):  # known, no runs
         run_calibration(db=db, catalog=catalog, device_id="raspberry-pi-5-8gb", dry_run=True)
+
+
+def test_calibrate_device_takes_the_id_in_any_case(catalog, tmp_path, monkeypatch, capsys):
+    """'--device MINI-PC-INTEL-N100-8GB' said 'no usable runs recorded' beside the runs of mini-pc-intel-n100-8gb, and
+    --reset of it removed nothing."""
+    import json
+
+    from advisor.cli import main
+    from advisor.store import db_path
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path))
+    for m, q in COMBOS:
+        _record(catalog, db_path(), "mini-pc-intel-n100-8gb", 0.5, model=m, quant=q)
+    assert main(["calibrate", "--device", "MINI-PC-INTEL-N100-8GB", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [e["device"] for e in out["effects"]] == ["mini-pc-intel-n100-8gb"]
+    assert load_device_calibrations(db_path())
+    assert main(["calibrate", "--reset", "--device", "Mini-PC-Intel-N100-8GB"]) == 0
+    assert capsys.readouterr().out.startswith("removed 1 stored calibration of device 'mini-pc-intel-n100-8gb'")
+    assert load_device_calibrations(db_path()) == {}

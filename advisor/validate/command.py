@@ -470,6 +470,7 @@ def calibrate(device_id: str | None, dry_run: bool, reset: bool, fmt: str) -> No
     a metric (decode or prefill) the fit predicts worse held out keeps the shipped factors."""
     from advisor.calibrate_from_runs import MIN_DEVICES_FOR_PATH, run_calibration
 
+    device_id = _stored_id(device_id, "device")  # 'RASPBERRY-PI-5-8GB' found no runs of raspberry-pi-5-8gb
     if reset:
         if dry_run:
             raise BadInputError("--reset and --dry-run together do nothing; pass one of them")
