@@ -510,6 +510,8 @@ def test_a_closed_pipe_ends_quietly(command):
     (["tiers", "--class", "phone", "--target", "android-app", "--min-tps", "100000"],
      "Error: no RAM tier has a model that fits all its devices under android-app with these constraints; the reasons are "
      "listed above\n"),
+    (["report", "--model", "qwen3-8b", "--device", "raspberry-pi-5-8gb", "--min-tps", "10000", "--format", "md"],
+     "Error: no candidate device meets the requirement; the report says why (it was still written)\n"),
 ])
 def test_nothing_fits_exits_3_whenever_the_reader_closes_the_pipe(command, error, read, tmp_path):
     """`recommend … | head -1` with nothing fitting exited 0 when head closed the pipe before the last line was

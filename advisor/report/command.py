@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from advisor.errors import BadInputError, NothingFitsError, OutputExistsError
+from advisor.output import settle
 from advisor.options import (DOWNLOAD_SIZE, DURATION, MAX_DOWNLOAD_HELP, KV_CACHE_TYPES, TOKENS, RankByChoice, import_options, number_in, positive_int,
                              positive_number)
 from advisor.report.writer import FORMATS, SUFFIX_FORMATS, TEXT_FORMATS
@@ -167,6 +168,8 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
     if slow:
         click.echo("Evaluating the candidate devices and models…", err=True)
     data = build_report(req, load_catalog())
+    none_meet = settle(None if data.any_meets else NothingFitsError(
+        "no candidate device meets the requirement; the report says why (it was still written)"))
     for fmt, path in plan:
         if fmt in SLOW_FORMATS:
             click.echo(f"Rendering {fmt.upper()} ({SLOW_FORMATS[fmt]})…", err=True)
@@ -176,5 +179,5 @@ def report(requirements_file: str | None, formats: tuple[str, ...], output: str 
         else:
             write_atomic(path, payload, force=force)
             click.echo(f"Wrote {path} ({fmt}, {len(payload):,} bytes)", err=True)
-    if not data.any_meets:
-        raise NothingFitsError("no candidate device meets the requirement; the report says why (it was still written)")
+    if none_meet:
+        raise none_meet
