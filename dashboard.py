@@ -164,7 +164,11 @@ def ram_peers_line(rec: Recommendation) -> str | None:
     pick = rec.pick
     if pick is None or not rec.device.stands_for:
         return None
-    speeds = api.peer_speeds(rec.device, pick.model_id, pick.quant_id, runtime_id=pick.runtime, backend_id=pick.backend)
+    # each peer on its own default backend unless the user pinned one, under the answer's workload
+    # and target (the CLI's --backend, workload and --target)
+    speeds = api.peer_speeds(rec.device, pick.model_id, pick.quant_id, runtime_id=pick.runtime,
+                             backend_id=rec.constraints.backend, workload=rec.workload,
+                             deployment=rec.constraints.deployment)
     return peers_text(speeds, pick.model_id, pick.quant_id) if speeds else None
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from advisor.catalog import Catalog, check_device_runtimes, load_catalog, load_device_file
-from advisor.engine.evaluate import evaluate, generic_device, peer_decode_tokens_per_s, ram_peer_pool
+from advisor.engine.evaluate import evaluate, generic_device, ram_peer_pool
 from advisor.engine.recommend import Constraints, DeviceOption, Recommendation, devices_for, recommend
 from advisor.errors import BadInputError, DataFileError, NothingFitsError
 from advisor.records import DeviceProfile, Estimate, ModelSpec, PathFactors, Reason, Workload
@@ -162,36 +162,32 @@ def ram_peer_templates(catalog: Catalog) -> list[DeviceProfile]:
 
 
 def peer_speeds(device: DeviceProfile, model_id: str, quant_id: str, catalog: Catalog | None = None, *,
-                runtime_id: str | None = None, backend_id: str | None = None) -> list[tuple[DeviceProfile, float]]:
+                runtime_id: str | None = None, backend_id: str | None = None,
+                workload: Workload | None = None, deployment: Any = None) -> list[tuple[DeviceProfile, float]]:
     """For a RAM-only device (``device.stands_for``): the decode speed of ``model_id`` in
-    ``quant_id`` (on ``runtime_id``'s ``backend_id``, default its default backend on each device)
-    on each catalog device it stands for, slowest to fastest (context 4,096, prompt 512, output
-    256): the first is the one its figures come from (``evaluate.finish`` takes the slowest peer,
-    file by file). Empty for a real device, or when no peer runs it; peers that cannot run it
-    (natively or, a web backend, in a browser: ``runtimes.runs_on``) are left out."""
-    from advisor.engine.runtimes import named_variant, resolve_variant, runs_on
+    ``quant_id`` with ``runtime_id`` (default llama.cpp) for ``workload`` (default context 4,096,
+    prompt 512, output 256), under ``deployment``'s target when given, on each catalog device it
+    stands for that runs it, slowest to fastest —
+    each on its own default backend unless ``backend_id`` pins one (the user's --backend) — from
+    the engine's own list (``evaluate.peer_speeds``), so the first is the one its estimate took.
+    Empty for a real device, or when the runtime does not run the format there."""
+    from advisor.engine.evaluate import peer_speeds as engine_peer_speeds
+    from advisor.engine.evaluate import stage
+    from advisor.engine.runtimes import resolve_variant
 
+    if not device.stands_for:
+        return []
     catalog = catalog or load_catalog()
-    overrides = calibration_overrides()
-    peers = [catalog.devices[i] for i in device.stands_for if i in catalog.devices]
-
-    def speed_on(d: DeviceProfile) -> float | None:
-        if runtime_id in (None, "llama.cpp"):  # its estimates' backend is a speed path: each device's own
-            return peer_decode_tokens_per_s(d, catalog, model_id, quant_id, overrides)
-        if backend_id is None:
-            try:
-                v = resolve_variant(catalog, d, runtime_id, quant_id)
-            except BadInputError:
-                return None
-        else:
-            v = named_variant(catalog, catalog.runtime(runtime_id).id, backend_id, quant_id)
-            if v is None or v.backend is None or v.format is None or not runs_on(v, d, catalog.targets):
-                return None
-        e = evaluate(catalog.models[model_id], v.format, d, Workload(), catalog, overrides=overrides, variant=v)
-        return e.speed.decode_tokens_per_s if e.speed else None
-
-    out = [(d, v) for d in peers if (v := speed_on(d)) is not None]
-    return sorted(out, key=lambda t: t[1])
+    try:
+        v = resolve_variant(catalog, device, runtime_id or "llama.cpp", quant_id, backend_id, deployment)
+    except BadInputError:
+        return []
+    if v.format is None:
+        return []
+    workload = workload or Workload()
+    s = stage(catalog.model(model_id), v.format, device, workload, catalog, overrides=calibration_overrides(), variant=v)
+    template = catalog.devices.get(device.stands_for[0], device)
+    return [(template if d is device else d, sp.decode_tokens_per_s) for d, sp in engine_peer_speeds(s, device, workload)]
 
 
 def calibration_overrides() -> Mapping[str, PathFactors]:

@@ -164,7 +164,8 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
     from advisor.wording import alternative_text, deployment_line, reason_text, runtime_words
 
     data = recommendation_dict(rec, load_catalog(), top=top)
-    peers = _peers(device, rec.pick.model_id, rec.pick.quant_id, rec.pick.runtime, rec.pick.backend) if rec.pick else None
+    peers = (_peers(device, rec.pick.model_id, rec.pick.quant_id, rec.pick.runtime, kw["backend"], workload, deployment)
+             if rec.pick else None)
     if peers:
         data["pick_decode_on_ram_peers"] = peers[1]
     if fmt == "json":
@@ -223,15 +224,17 @@ def _indented(text: str, indent: str = "  ", hanging: str = "    ") -> str:
     return prose(text, indent=indent, hanging=hanging) if terminal_width() else f"{indent}{text}"
 
 
-def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None = None,
-           backend_id: str | None = None) -> tuple[str, list[dict[str, Any]]] | None:
+def _peers(device: Any, model_id: str, quant_id: str, runtime_id: str | None, backend_id: str | None,
+           workload: Any, deployment: Any) -> tuple[str, list[dict[str, Any]]] | None:
     """For a RAM-only device: one sentence naming the catalog devices it stands for and the range
-    of decode speeds across them (the slowest's figure, the one used, first), and the rows."""
+    of decode speeds across them (the slowest's figure, the one used, first), and the rows.
+    ``backend_id``: the user's --backend (None: each device's own default)."""
     if not device.stands_for:
         return None
     from advisor.api import peer_speeds
 
-    speeds = peer_speeds(device, model_id, quant_id, runtime_id=runtime_id, backend_id=backend_id)
+    speeds = peer_speeds(device, model_id, quant_id, runtime_id=runtime_id, backend_id=backend_id, workload=workload,
+                         deployment=deployment)
     if not speeds:
         return None
     rows = [{"device": d.id, "name": d.name, "decode_tokens_per_s": v, "used": i == 0} for i, (d, v) in enumerate(speeds)]
@@ -382,7 +385,7 @@ def predict(fmt: str, model_id: str | None, quant_id: str | None, **kw: Any) -> 
     data["workload"]["n_cpu_moe"] = "auto" if workload.n_cpu_moe is None else workload.n_cpu_moe
     data["schema"] = "edge-model-advisor/prediction"
     data["schema_version"] = 1
-    peers = _peers(device, est.model_id, est.quant_id, est.runtime, est.backend)
+    peers = _peers(device, est.model_id, est.quant_id, est.runtime, kw["backend"], workload, deployment)
     if peers:
         data["decode_on_ram_peers"] = peers[1]
         data.setdefault("notes", []).append(peers[0])

@@ -407,6 +407,42 @@ def test_a_ram_only_device_is_promised_the_slowest_peer_for_every_file_and_runti
     assert json.loads(out)["pick_decode_on_ram_peers"][0]["device"] == "jetson-nano-4gb"  # not the template, the Pi 4
 
 
+@pytest.mark.parametrize("args, expected", [
+    # the 155H laptop is the template (llama.cpp on its CPU); the M1 ran the candidate on its CPU too, not on Metal as
+    # llama.cpp does there: 7.5 tok/s and a 45 s first token, where each laptop runs it at >= 9.5 and in ~4 s
+    (("--ram", "16GB", "--class", "laptop", "--model", "minicpm4.1-8b", "--quant", "Q5_K_M"), None),
+    # MLC on an Android template (OpenCL) skipped the iPhones, where MLC runs on Metal (141 against 187 tok/s)
+    (("--ram", "8GB", "--class", "phone", "--model", "smollm2-135m-instruct", "--runtime", "mlc", "--quant", "q3f16_1"),
+     "iphone-15-pro"),
+])
+def test_a_ram_only_device_s_peers_run_a_file_as_their_owners_do(capsys, catalog, args, expected):
+    """Each peer of a RAM-only device runs the candidate's runtime and format on its own default backend (unless
+    --backend pins one), and the pick's speed is the slowest of those — the device predict gives for that peer."""
+    code, out, err = run(capsys, "recommend", *args, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    pick, peers = data["pick"], data["pick_decode_on_ram_peers"]
+    runtime = pick["runtime"]
+    on_each = {}
+    for peer in data["device"]["stands_for"]:
+        code, out, _ = run(capsys, "predict", "--model", pick["model"], "--quant", pick["quant"], "--runtime", runtime,
+                           "--device", peer, "--format", "json")
+        if code == 0 and (e := json.loads(out))["speed"]:
+            on_each[peer] = e["speed"]["decode_tokens_per_s"]
+    slowest = min(on_each, key=on_each.get)
+    assert pick["speed"]["decode_tokens_per_s"] == pytest.approx(on_each[slowest], rel=1e-3)
+    assert {p["device"]: p["decode_tokens_per_s"] for p in peers} == pytest.approx(on_each, rel=1e-3)
+    assert peers[0] == {**peers[0], "device": slowest, "used": True}
+    if expected:
+        assert slowest == expected
+    # a pinned backend is every peer's: the M1 on its CPU
+    if "laptop" in args:
+        code, out, _ = run(capsys, "recommend", *args, "--backend", "cpu", "--format", "json")
+        pinned = json.loads(out)
+        assert pinned["pick"]["speed"]["decode_tokens_per_s"] < pick["speed"]["decode_tokens_per_s"]
+        assert pinned["pick_decode_on_ram_peers"][0]["device"] == "macbook-air-m1-16gb"
+
+
 def test_a_ram_size_of_a_class_takes_the_tightest_usable_share_of_its_devices(capsys, catalog):
     """With --class, a RAM-only device may use the smallest share of RAM among that class's devices
     of that size, as its speed is the slowest's: `--ram 8GB --class phone` had 75 % (6 GiB) and picked

@@ -234,8 +234,8 @@ class Staged:
     fit: str
     quality_score: float
     #: a RAM-only device's other peers (``DeviceProfile.stands_for``) that run the candidate, each
-    #: with its factors and device terms: its speed is the slowest of them and the template's
-    peers: tuple[tuple[DeviceProfile, PathFactors, core.DeviceTerms], ...] = ()
+    #: as its owner would (``Peer``): its speed is the slowest of them and the template's
+    peers: tuple[Peer, ...] = ()
 
 
 #: Device terms of one device for one workload, by (runtime, backend) of the candidate (None:
@@ -273,46 +273,81 @@ def stage(
     main, d = hit
     c = core.candidate_terms([candidate(model, ftype, workload, tables, variant)])
     place = core.placement(c, d, n_cpu_moe=workload.n_cpu_moe)
-    peers = _peer_terms(device, workload, tables, overrides, variant, memo) if device.stands_for else ()
+    peers = _peer_terms(device, model, ftype, workload, tables, overrides, variant, c, memo) if device.stands_for else ()
     return Staged(model, ftype, variant, main, c, d, place, core.FIT_CODES[place.fit_code],
                   quality_table(tables).score(model, ftype), peers)
 
 
-def _peer_terms(device: DeviceProfile, workload: Workload, tables: Tables, overrides: Mapping[str, PathFactors] | None,
-                variant: Variant | None, memo: DeviceMemo | None) -> tuple[tuple[DeviceProfile, PathFactors, core.DeviceTerms], ...]:
-    """Factors and device terms of the peers a RAM-only device stands for besides its template
-    (``stands_for[0]``), those that run ``variant`` (llama.cpp runs on every one)."""
-    key = ("peers", _device_key(variant))
-    hit = memo.get(key) if memo is not None else None
-    if hit is None:
-        catalog_devices = getattr(tables, "devices", None) or {}
-        out = []
-        for peer_id in device.stands_for[1:]:
-            p = catalog_devices.get(peer_id)
-            if p is None:
-                continue
-            if variant is not None and not rt.runs_on(variant, p, getattr(tables, "targets", None)):
-                continue  # the runtime's backend does not run there (natively or in a browser)
-            out.append((p, factors_for(p, tables, overrides, variant=variant),
-                        core.device_terms([device_row(p, workload, tables, overrides, variant)])))
-        hit = tuple(out)
-        if memo is not None:
-            memo[key] = hit
-    return hit
+@dataclass(frozen=True)
+class Peer:
+    """A catalog device a RAM-only device stands for, set to run one candidate: the variant it runs
+    it with (``runtimes.peer_variant``: its own default backend unless the user pinned one), the
+    candidate's terms there (a backend may keep another KV dtype), its factors, device terms and
+    placement."""
+
+    device: DeviceProfile
+    variant: Variant | None
+    c: core.CandidateTerms
+    main: PathFactors
+    d: core.DeviceTerms
+    place: core.Placement
+
+
+def _peer_terms(device: DeviceProfile, model: ModelSpec, ftype: Any, workload: Workload, tables: Tables,
+                overrides: Mapping[str, PathFactors] | None, variant: Variant | None, c: core.CandidateTerms,
+                memo: DeviceMemo | None) -> tuple[Peer, ...]:
+    """The peers a RAM-only device stands for besides its template (``stands_for[0]``) that run
+    ``variant``'s runtime and format, each on the backend its owner would use (llama.cpp runs on
+    every one; on the M1's Metal where the template laptop's is its CPU)."""
+    catalog_devices = getattr(tables, "devices", None) or {}
+    targets = getattr(tables, "targets", None)
+    out = []
+    for peer_id in device.stands_for[1:]:
+        p = catalog_devices.get(peer_id)
+        if p is None:
+            continue
+        pv = rt.peer_variant(variant, p, targets) if variant is not None else None
+        if variant is not None and pv is None:
+            continue  # the runtime does not run the format there (natively or in a browser)
+        key = ("peer", peer_id, _device_key(pv), pv.pinned if pv is not None else False)
+        hit = memo.get(key) if memo is not None else None
+        if hit is None:
+            hit = (factors_for(p, tables, overrides, variant=pv), core.device_terms([device_row(p, workload, tables, overrides, pv)]))
+            if memo is not None:
+                memo[key] = hit
+        main, d = hit
+        same_terms = pv is variant or pv is None or pv.is_gguf  # llama.cpp's terms do not depend on the backend
+        cp = c if same_terms else core.candidate_terms([candidate(model, ftype, workload, tables, pv)])
+        out.append(Peer(p, pv, cp, main, d, core.placement(cp, d, n_cpu_moe=workload.n_cpu_moe)))
+    return tuple(out)
+
+
+def _each_peer(s: Staged, device: DeviceProfile, workload: Workload) -> list[tuple[DeviceProfile, SpeedEstimate, PathFactors]]:
+    """The candidate's speed and factors on ``device`` and, a RAM-only device, on each of its
+    other peers that runs it (``Staged.peers``), in ``stands_for`` order."""
+    out = [(device, _speed(s.model, device, workload, s.c, s.d, s.main, s.place.gpu_fraction, s.place.cpu_moe_layers), s.main)]
+    for peer in s.peers:
+        out.append((peer.device, _speed(s.model, peer.device, workload, peer.c, peer.d, peer.main, peer.place.gpu_fraction,
+                                        peer.place.cpu_moe_layers), peer.main))
+    return out
 
 
 def _slowest_speed(s: Staged, device: DeviceProfile, workload: Workload) -> tuple[SpeedEstimate, PathFactors]:
     """The candidate's speed and the factors it ran with; a RAM-only device is promised no more
-    than the slowest of its peers delivers, file by file."""
-    model, c, place = s.model, s.c, s.place
-    speed, main = _speed(model, device, workload, c, s.d, s.main, place.gpu_fraction, place.cpu_moe_layers), s.main
-    for p, f, d in s.peers:
-        sp = _speed(model, p, workload, c, d, f, place.gpu_fraction, place.cpu_moe_layers)
-        if sp.decode_tokens_per_s < speed.decode_tokens_per_s:
-            speed, main = replace(sp, basis=f"{p.name}, the slowest for this file of the {len(device.stands_for)} "
-                                            f"catalog devices this one stands for: {sp.basis}",
-                                  energy_basis=spd.device_power_basis(p, owner=p.name)), f
+    than the slowest of its peers delivers, file by file, each run as its owner would run it."""
+    slowest, speed, main = min(_each_peer(s, device, workload), key=lambda t: t[1].decode_tokens_per_s)  # the first of equals
+    if slowest is not device:
+        speed = replace(speed, basis=f"{slowest.name}, the slowest for this file of the {len(device.stands_for)} "
+                                     f"catalog devices this one stands for: {speed.basis}",
+                        energy_basis=spd.device_power_basis(slowest, owner=slowest.name))
     return speed, main
+
+
+def peer_speeds(s: Staged, device: DeviceProfile, workload: Workload) -> list[tuple[DeviceProfile, SpeedEstimate]]:
+    """The staged candidate's speed on each catalog device a RAM-only device stands for that runs
+    it — the template (``stands_for[0]``, given as ``device`` itself) and ``Staged.peers`` — slowest
+    first: the first is the one its estimate takes (``_slowest_speed``)."""
+    return sorted(((d, sp) for d, sp, _ in _each_peer(s, device, workload)), key=lambda t: t[1].decode_tokens_per_s)
 
 
 def unfit_speed(s: Staged, device: DeviceProfile, workload: Workload) -> SpeedEstimate | None:
@@ -364,6 +399,8 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
     if runtime_id in model.miscomputed_by:
         # asked for by name (predict): sized, with the warning recommend rejects it for
         reasons.append(Reason("miscomputed", name=model.gguf_arch, category=runtime_id))
+    # a RAM-only device's speed (and llama.cpp's path) is its slowest peer's; the runtime's backend
+    # stays its template's, which its memory and per-buffer limits are those of
     speed, main = _slowest_speed(s, device, workload) if with_speed and s.fit != "no" else (None, s.main)
     variant = s.variant
     load = None
@@ -659,5 +696,5 @@ def memory_shortfall(est: Estimate) -> Reason:
     return Reason("memory", value=est.memory.total_bytes, limit=est.usable_bytes)
 
 
-__all__ = ["evaluate", "estimate_speed", "generic_device", "ram_peers", "ram_peer_pool", "peer_decode_tokens_per_s", "quality_table", "factors_for",
+__all__ = ["evaluate", "estimate_speed", "generic_device", "peer_speeds", "ram_peers", "ram_peer_pool", "peer_decode_tokens_per_s", "quality_table", "factors_for",
            "classify", "QualityTable", "memory_shortfall"]

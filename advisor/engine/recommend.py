@@ -183,7 +183,8 @@ def candidate_variants(device: DeviceProfile, tables: Tables, constraints: Const
         else:
             formats = [f for f in runtime.formats_for(backend.id) if wanted is None or wanted & {n.lower() for n in f.names}]
         known = runtime.id == rt.LLAMA_CPP or rt.Variant(runtime, backend, None).path in tables.calibration
-        (evidenced if known else prior_only).extend(rt.Variant(runtime, backend, f) for f in formats)
+        (evidenced if known else prior_only).extend(rt.Variant(runtime, backend, f, pinned=bool(constraints.backend))
+                                                    for f in formats)
     if not every:
         return evidenced + prior_only  # runtimes named by the user: prior-only ones too
     # every runtime: those with measurements behind them; prior-only ones only where none has any

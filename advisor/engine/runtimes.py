@@ -37,6 +37,9 @@ class Variant:
     runtime: Any  # records.Runtime
     backend: Any  # records.RuntimeBackend
     format: Any  # records.FileType (llama.cpp) or records.RuntimeFormat
+    #: the backend was named by the user (--backend): a RAM-only device's peers run it too, rather
+    #: than each its own default (``peer_variant``)
+    pinned: bool = False
 
     @property
     def runtime_id(self) -> str:
@@ -291,7 +294,28 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
                                 f"formats on {backend.id}: {', '.join(f.id for f in runtime.formats_for(backend.id)) or 'none'}")
     else:
         fmt = next(iter(runtime.formats_for(backend.id)), None)  # its first format there (None: it has none)
-    return Variant(runtime, backend, fmt)
+    return Variant(runtime, backend, fmt, pinned=backend_id is not None)
+
+
+def peer_variant(variant: Variant, device: DeviceProfile, targets: Any = None) -> Variant | None:
+    """``variant``'s runtime and format as ``device`` runs them — a catalog device a RAM-only device
+    stands for: on its own default backend for them (llama.cpp on the M1's Metal, MLC on an
+    iPhone's Metal where the template phone uses OpenCL), or on ``variant``'s backend when the user
+    pinned it or it is a browser's; None where ``device`` cannot run them. The RAM-only device's
+    speed is the slowest of its peers', each run as its owner would run it."""
+    if variant.pinned or "web" in variant.backend.platforms:
+        return variant if runs_on(variant, device, targets) and modelled(variant.runtime, variant.backend, device) else None
+    runtime, fmt = variant.runtime, variant.format
+    usable = list(runtime.usable_backends(device))
+    if runtime.formats_from == "gguf":
+        backend = default_backend(runtime, usable)
+    else:
+        backend = default_backend(runtime, usable, lambda f: f.id == fmt.id)
+        if backend is not None and fmt.backends and backend.id not in fmt.backends:
+            backend = None
+    if backend is None:
+        return None
+    return variant if backend.id == variant.backend.id else Variant(runtime, backend, fmt)
 
 
 def require_format(variant: Variant) -> Variant:
