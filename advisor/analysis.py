@@ -248,25 +248,22 @@ def sibling_variants(device: DeviceProfile, catalog: Catalog) -> list[DeviceProf
 
 def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, constraints: Constraints,
                      catalog: Catalog, requested: Iterable[str] = (), *,
-                     deploy: Callable[[DeviceProfile], Any] | None = None) -> list[dict[str, Any]]:
+                     deploy: Callable[[DeviceProfile], Any]) -> list[dict[str, Any]]:
     """For each device with a larger-RAM sibling: the models (any in the catalog, under the same speed,
     TTFT, quality and quant constraints) that meet the requirement there and not on the device, each
     saying whether it fits the device's memory too (``fits_device``): a sibling can also have faster
     memory (an N100 16 GB with DDR5-4800 against the 8 GB's DDR4-3200), and then the gain is speed,
     not RAM.
 
-    Without ``deploy``: llama.cpp's GGUF files on each profile's own usable memory (what the report
-    says of its what-if). With ``deploy`` (device → ``targets.Deployment`` or None; a
-    ``BadInputError`` for a device that cannot host the target, whose variants are then skipped):
-    the answer's own terms — the constraints' runtimes, backend and download cap, and the target's
+    ``deploy`` (device → ``targets.Deployment``, or None without a target; a ``BadInputError``
+    for a device that cannot host the target, whose variants are then skipped) puts them on the
+    answer's own terms — the constraints' runtimes, backend and download cap, and the target's
     budget, runtimes and per-buffer limits on the device and on each variant alike."""
     open_constraints = Constraints(
         min_decode_tps=constraints.min_decode_tps, max_ttft_s=constraints.max_ttft_s,
         quant_ids=constraints.quant_ids, quality_floor=constraints.quality_floor,
+        runtimes=constraints.runtimes, backend=constraints.backend, max_download_bytes=constraints.max_download_bytes,
     )
-    if deploy is not None:
-        open_constraints = replace(open_constraints, runtimes=constraints.runtimes, backend=constraints.backend,
-                                   max_download_bytes=constraints.max_download_bytes)
     requested = set(requested)
     cache: dict[str, Recommendation] = {}
     placed: dict[str, DeviceProfile | None] = {}
@@ -276,7 +273,7 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
         when it cannot host the target."""
         if d.id not in placed:
             try:
-                dep = deploy(d) if deploy is not None else None
+                dep = deploy(d)
             except BadInputError:
                 placed[d.id] = None
             else:
@@ -300,6 +297,9 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                 continue
             base = {e.model_id for e in rec(device).ranked}
             new = [e for e in rec(bigger).ranked if e.model_id not in base]
+            # what the device itself said of each: memory (its budget for that runtime: MLC keeps
+            # a share of it) or a target's per-buffer limit ruled it out there, or something else
+            short = {(r.model_id, r.quant_id) for r in rec(device).rejected if r.kind in ("memory", "limit")}
             price, bprice = (device.price.usd if device.price else None), (bigger.price.usd if bigger.price else None)
             out.append({
                 "device": device.id,
@@ -317,11 +317,13 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                 "newly_possible": [
                     {
                         "model": e.model_id, "model_name": catalog.models[e.model_id].name, "quant": e.quant_id,
+                        "runtime": e.runtime, "backend": e.backend,
                         "requested": e.model_id in requested,
                         "quality_score": rounded("quality_score", e.quality_score),
                         "decode_tokens_per_s": rounded("decode_tokens_per_s", e.speed.decode_tokens_per_s) if e.speed else None,
                         "memory_bytes": e.memory.total_bytes,
-                        "fits_device": e.memory.total_bytes <= here.memory.usable,
+                        "fits_device": (e.model_id, e.quant_id) not in short and (e.model_id, None) not in short
+                        and e.memory.total_bytes <= here.memory.usable,
                     }
                     for e in new
                 ],

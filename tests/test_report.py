@@ -785,43 +785,67 @@ def test_what_if_says_when_the_gain_is_the_variants_faster_memory(capsys):
     code, out, err = run(capsys, "report", "--requirements", KIOSK, "--format", "md")
     row = next(line for line in out.splitlines()
                if line.startswith("| Mini PC, Intel N100, 8 GB DDR4-3200 (single channel) | Mini PC, Intel N100, 16 GB DDR5-4800"))
-    assert "Qwen3 4B IQ3_M (8.4 tok/s, fits the 8.00 GiB unit too)" in row
+    assert re.search(r"Qwen3 4B \S+ \((\S+, )?[\d.]+ tok/s, fits the 8\.00 GiB unit too\)", row), row
     assert row.endswith("those marked fit the 8.00 GiB unit's memory too: the variant's faster memory (25.6 → 38.4 GB/s) "
                         "makes them fast enough |")
 
 
 def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
-    """A 1 GB Pi 4 misses the requirement for want of memory, and so does its 2 GB sibling: the "none"
-    of that variant said "memory is not what limits this workload"."""
+    """A 1 GB Pi 4 misses the requirement for want of memory, and so does its 2 GB sibling with
+    llama.cpp: the "none" of that variant said "memory is not what limits this workload"."""
     code, out, err = run(capsys, "report", "--device", "raspberry-pi-4-1gb", "--quality-floor", "40", "--min-tps", "5",
-                         "--format", "md")
+                         "--runtime", "llama.cpp", "--format", "md")
     assert code == 3, err
     lines = out.splitlines()
     assert "does not fit" in next(line for line in lines if line.startswith("| Raspberry Pi 4 Model B (1 GB) | sbc |"))
     row = next(line for line in lines if line.startswith("| Raspberry Pi 4 Model B (1 GB) | Raspberry Pi 4 Model B (2 GB) |"))
     assert row.endswith("| none: no other model meets the requirement on this variant |")
-    # the variants run llama.cpp alone, while the comparison above runs every runtime: said without --runtime too
-    assert ("These variants are evaluated with llama.cpp's GGUF files on each profile's own usable memory: the other "
-            "runtimes of the comparison above are not applied here.") in out
+    assert "These variants are weighed on the comparison's own terms: its runtimes." in out
+    # every runtime, as the comparison weighs them (the what-if ran llama.cpp alone, and said so):
+    # a smaller runtime's file is what the 2 GB board opens, named with its runtime
     code, out, err = run(capsys, "report", "--device", "raspberry-pi-4-1gb", "--quality-floor", "40", "--min-tps", "5",
-                         "--runtime", "llama.cpp", "--format", "md")
-    assert "The comparison above is llama.cpp's too." in out
+                         "--format", "md")
+    assert code == 3, err
+    row = next(line for line in out.splitlines()
+               if line.startswith("| Raspberry Pi 4 Model B (1 GB) | Raspberry Pi 4 Model B (2 GB) |"))
+    assert re.search(r"\| Qwen2\.5 1\.5B Instruct \S+ \((litert-lm|executorch|mnn|onnxruntime-genai), [\d.]+ tok/s\) \|$", row), row
 
 
 @pytest.mark.parametrize("args, said", [
-    ([], "on each profile's own usable memory: the other runtimes of the comparison above are not applied here."),
-    (["--runtime", "llama.cpp"], "on each profile's own usable memory. The comparison above is llama.cpp's too."),
-    # was "the target's budget and the comparison above is llama.cpp's too."
-    (["--runtime", "llama.cpp", "--target", "android-app"],
-     "on each profile's own usable memory: the target's budget is not applied here. The comparison above is llama.cpp's too."),
-    # the variants ran without the download cap, unsaid: a 12 GB gpt-oss under a 1 GB limit was 'possible'
-    (["--max-download", "1GB"], "on each profile's own usable memory: the download limit and the other runtimes of the "
-                                "comparison above are not applied here."),
+    ([], "its runtimes."),
+    (["--runtime", "llama.cpp"], "its runtimes."),
+    (["--runtime", "llama.cpp", "--target", "android-app"], "its runtimes and the target's budget."),
+    # the variants ran without the download cap once: a 12 GB gpt-oss under a 1 GB limit was 'possible'
+    (["--max-download", "1GB"], "its runtimes and the download limit."),
 ])
-def test_what_if_says_which_requirements_its_variants_leave_out(capsys, args, said):
+def test_what_if_says_the_terms_its_variants_are_weighed_on(capsys, args, said):
     code, out, err = run(capsys, "report", "--device", "pixel-8", "--model", "qwen3-1.7b", *args, "--format", "md")
     assert code == 0, err
-    assert "These variants are evaluated with llama.cpp's GGUF files " + said in out
+    assert "These variants are weighed on the comparison's own terms: " + said in out
+
+
+def test_what_if_runs_the_reports_runtimes_and_formats(capsys):
+    """The what-if ran llama.cpp's GGUF files whatever the report's runtimes, so an MLC format
+    refused the whole report on devices with a larger sibling ("'q4f16_1' is not a GGUF
+    quantization … add --runtime mlc", with --runtime mlc given) while one without a sibling
+    (an iPhone) was reported. And a model MLC's budget on the 8 GB iPad rules out (it keeps a share
+    of the memory) was said to fit that unit, since its size was held against the whole usable
+    memory."""
+    code, out, err = run(capsys, "report", "--runtime", "mlc", "--quant", "q4f16_1", "--device", "ipad-pro-m4-8gb",
+                         "--model", "qwen2.5-1.5b-instruct", "--format", "json")
+    assert code == 0, err
+    (w,) = [w for w in json.loads(out)["what_if"] if w["variant"] == "ipad-pro-m4-16gb"]
+    new = {n["model"]: n for n in w["newly_possible"]}
+    assert new and {n["runtime"] for n in new.values()} == {"mlc"} and {n["quant"] for n in new.values()} == {"q4f16_1"}
+    # Phi-3 Mini's 3.7 GiB is under the 8 GB iPad's 4 GiB usable but over MLC's budget there
+    assert new["phi-3-mini-4k-instruct"]["fits_device"] is False
+    code, out, err = run(capsys, "recommend", "--device", "ipad-pro-m4-8gb", "--runtime", "mlc", "--quant", "q4f16_1",
+                         "--model", "phi-3-mini-4k-instruct", "--format", "json")
+    assert code == 3, out  # the device's own answer: it does not fit there
+    code, out, err = run(capsys, "report", "--runtime", "mlc", "--quant", "q4f16_1", "--device", "ipad-pro-m4-8gb",
+                         "--model", "qwen2.5-1.5b-instruct", "--format", "md")
+    assert code == 0, err
+    assert "Phi-3 Mini 4K Instruct q4f16_1 (mlc, " in out and "fits the 8.00 GiB unit too" not in out
 
 
 def test_options_override_the_file(capsys):

@@ -222,6 +222,19 @@ def _resolve(req: Requirements, catalog: Catalog) -> Candidates:
                       not_hosting)
 
 
+def _deployer(req: Requirements, cand: Candidates, catalog: Catalog) -> Any:
+    """Device → its deployment under the report's target (None without one): the what-if's
+    variants are weighed on the comparison's own terms — its runtimes, download limit and target."""
+    target = cand.target
+
+    def deploy(d: DeviceProfile) -> tg.Deployment | None:
+        if target is None:
+            return None
+        return tg.deploy(target, d, entitlement=req.entitlement is not None, browser_id=req.browser,
+                         targets=list(catalog.targets.values()))
+    return deploy
+
+
 def _runtimes(req: Requirements, catalog: Catalog) -> frozenset[str] | None:
     """``runtime``: none or "all" → every runtime with evidence (under a target, the target's);
     names → those alone."""
@@ -553,7 +566,8 @@ def build_report(requirements: Requirements, catalog: Catalog, *, generated_at: 
         cheapest_per_class=cheapest_per_class(ranked),
         comparison=table,
         rejected_devices=rejected,
-        what_if=what_if_more_ram(cand.devices, workload, cand.constraints, catalog, requested=cand.models),
+        what_if=what_if_more_ram(cand.devices, workload, cand.constraints, catalog, requested=cand.models,
+                                 deploy=_deployer(req, cand, catalog)),
         charts=chart_data(table, ranked, estimates, req),
         evidence=evidence(cand.devices, shown_models, catalog, overrides, cand.deployments),
         runs=measured_runs({d.id for d in cand.devices}),

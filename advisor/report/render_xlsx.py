@@ -161,7 +161,8 @@ def render_xlsx(data: ReportData) -> bytes:
     else:  # as the documents say it, not a sheet of bare headers
         _sheet(wb, "Rejected", [("note", "note")], [{"note": EVERY_DEVICE_MEETS}])
     what_if = [{**{k: v for k, v in w.items() if k != "newly_possible"},
-                "newly_possible": ", ".join(f"{n['model']} {n['quant']}" for n in w["newly_possible"]) or "none"}
+                "newly_possible": ", ".join(f"{n['model']} {n['quant']}" + ("" if n.get("runtime") in (None, "llama.cpp") else f" ({n['runtime']})")
+                                           for n in w["newly_possible"]) or "none"}
                for w in data.what_if]
     if what_if:
         _sheet(wb, "What-if more RAM", _columns(what_if[0]), what_if)

@@ -279,15 +279,9 @@ def _what_if(data: ReportData) -> Section | None:
         "on the device.")
     ])
     req = data.requirements
-    # analysis.what_if_more_ram runs llama.cpp's GGUF files whatever the report's runtimes: say so every time
-    llama_only = tuple(req.get("runtime") or ()) == ("llama.cpp",)
-    ignored = (["the target's budget"] if req.get("target") else []) + (
-        ["the download limit"] if req.get("max_download") is not None else []) + (
-        [] if llama_only else ["the other runtimes of the comparison above"])
-    s.paragraphs.append("These variants are evaluated with llama.cpp's GGUF files on each profile's own usable memory"
-                        + (f": {and_list(ignored)} {'are' if len(ignored) > 1 or not llama_only and len(ignored) == 1 else 'is'} "
-                           "not applied here." if ignored else ".")
-                        + (" The comparison above is llama.cpp's too." if llama_only else ""))
+    terms = ["its runtimes"] + (["the target's budget"] if req.get("target") else []) + (
+        ["the download limit"] if req.get("max_download") is not None else [])
+    s.paragraphs.append(f"These variants are weighed on the comparison's own terms: {and_list(terms)}.")
     if not data.what_if:
         s.paragraphs.append("No candidate device has a larger-memory variant in the catalog.")
         return s
@@ -296,7 +290,9 @@ def _what_if(data: ReportData) -> Section | None:
     for w in data.what_if:
         extra = w["extra_unit_price_usd"]
         fit = [n["fits_device"] for n in w["newly_possible"]]
-        new = ", ".join(f"{model_label(n)} {n['quant']} ({tps(n['decode_tokens_per_s'])} tok/s"
+        new = ", ".join(f"{model_label(n)} {n['quant']} ("
+                        + ("" if n.get("runtime") in (None, "llama.cpp") else f"{n['runtime']}, ")
+                        + f"{tps(n['decode_tokens_per_s'])} tok/s"
                         + (", requested" if n["requested"] else "")
                         + (f", fits the {size(w['ram_bytes'])} unit too" if n["fits_device"] and not all(fit) else "") + ")"
                         for n in w["newly_possible"])
