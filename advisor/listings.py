@@ -32,9 +32,29 @@ def _bpw(q: TensorQuant) -> float:
     return round(q.bits_per_weight, 4)
 
 
+def kv_dtypes(rt: Runtime, f: RuntimeFormat) -> dict[str, str]:
+    """The KV cache dtype ``f`` keeps on each of its backends, as the engine sizes it
+    (``runtimes.kv_dtype``: a backend's own dtype, LiteRT-LM's CPU f32, else the runtime's, the
+    format's activation dtype for "activation")."""
+    from advisor.engine.runtimes import kv_dtype
+
+    return {b.id: kv_dtype(rt, f, b) for b in rt.backends if not f.backends or b.id in f.backends}
+
+
+def _kv_text(rt: Runtime, f: RuntimeFormat) -> str:
+    """"f16, grows"; "f32 on cpu; f16 on gpu, npu; fixed-at-export" where backends differ."""
+    by: dict[str, list[str]] = {}
+    for backend, dtype in kv_dtypes(rt, f).items():
+        by.setdefault(dtype, []).append(backend)
+    if len(by) <= 1:
+        return f"{next(iter(by), rt.kv.dtype)}, {rt.kv.allocation}"
+    return "; ".join(f"{dtype} on {', '.join(ids)}" for dtype, ids in by.items()) + f"; {rt.kv.allocation}"
+
+
 def format_dict(rt: Runtime, f: RuntimeFormat) -> dict[str, Any]:
     data = f.model_dump(mode="json")
     data["backends"] = list(f.backends or (b.id for b in rt.backends))
+    data["kv_dtype"] = kv_dtypes(rt, f)
     data["bits_per_weight"] = {"linear": _bpw(f.linear), "embedding": _bpw(f.embedding_quant), "output": _bpw(f.output_quant),
                                "other": _bpw(f.other)}
     return data
@@ -84,7 +104,7 @@ def runtime_rows(catalog: Catalog, runtime_id: str | None = None) -> list[dict[s
                 "bpw": _bpw(f.linear), "linear": layout(f.linear),
                 "embedding": _same_as(f.embedding) or layout(f.embedding_quant),
                 "output": _same_as(f.output) or layout(f.output_quant),
-                "activations": f.activation_dtype, "verified": f.verified, "source": f.source,
+                "activations": f.activation_dtype, "kv_cache": _kv_text(rt, f), "verified": f.verified, "source": f.source,
             })
     return rows
 

@@ -508,6 +508,28 @@ def test_runtimes_command_one_runtime_and_bad_name(capsys):
     assert capsys.readouterr().err.strip() == "Error: unknown runtime 'mlcc'; did you mean mlc? list them with 'advisor runtimes'"
 
 
+def test_runtimes_command_gives_the_kv_dtype_the_engine_sizes_on_each_backend(capsys):
+    """LiteRT-LM keeps an f32 KV cache on its CPU (measured here) and f16 elsewhere; the listing said
+    f16 for every backend, while memory estimates used f32. "activation" is the format's dtype."""
+    from advisor.engine.runtimes import kv_dtype_bytes
+
+    catalog = load_catalog()
+    assert main(["runtimes", "--runtime", "litert-lm", "--format", "json"]) == 0
+    (rt,) = json.loads(capsys.readouterr().out)["runtimes"]
+    litert = catalog.runtime("litert-lm")
+    for f in rt["formats"]:
+        assert f["kv_dtype"]["cpu"] == "f32" and f["kv_dtype"]["gpu"] == "f16"
+        fmt = litert.find_format(f["id"])
+        assert kv_dtype_bytes(litert, fmt, litert.backend("cpu")) == 4  # the dtype the estimate sizes
+    assert main(["runtimes", "--runtime", "litert-lm", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[1:]
+    assert rows and all("f32 on cpu; f16 on gpu, npu; fixed-at-export" in r for r in rows)
+    assert main(["runtimes", "--runtime", "mlc", "--format", "json"]) == 0
+    (mlc,) = json.loads(capsys.readouterr().out)["runtimes"]
+    kv = {f["id"]: set(f["kv_dtype"].values()) for f in mlc["formats"]}
+    assert kv["q4f16_1"] == {"f16"} and kv["q4f32_1"] == {"f32"}
+
+
 @pytest.mark.parametrize("args", [["targets"], ["targets", "--browsers"], ["targets", "--format", "md"], ["targets", "--format", "csv"]])
 def test_targets_command(capsys, args):
     assert main(args) == 0
