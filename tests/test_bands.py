@@ -110,3 +110,49 @@ def test_a_path_short_of_devices_keeps_at_least_its_own_rows_errors(catalog):
     narrow = [_held(catalog, f"x{d}", "cpu-x86", e) for d, errs in enumerate([[0.01] * 4, [0.01], [0.01]]) for e in errs]
     own, pooled, widened = published.heldout_bands(narrow + held[6:], "decode")
     assert published.heldout_bands(narrow + held[6:], "decode").of("cpu-x86") == (pooled, "pooled")  # never narrower
+
+
+def test_the_band_high_end_stops_at_the_memory_roofline(catalog):
+    """A prior's ×2 band put MNN's Qwen3-1.7B int4 on a Raspberry Pi 5 at up to 20.9 tok/s, while
+    its 0.94 GB per token over the Pi's 17.1 GB/s cannot go past 18.2: the high end stops at the
+    bandwidth (at efficiency 1, no compute, no fixed cost), the estimate and the low end stay."""
+    from advisor.api import run_predict
+    from advisor.records import Workload
+
+    def predict(model, quant, device_id, runtime=None):
+        return run_predict(model, quant, catalog.device(device_id), Workload(), catalog, runtime_id=runtime)
+
+    pi = catalog.device("raspberry-pi-5-8gb")
+    est = predict("qwen3-1.7b", "int4", "raspberry-pi-5-8gb", runtime="mnn")
+    s = est.speed
+    roof = pi.memory.bandwidth_gbs * 1e9 / s.bytes_per_token
+    assert s.decode_band.high == pytest.approx(roof, rel=1e-6)  # capped: (1 + band) × estimate is above it
+    assert s.decode_tokens_per_s * 2 > roof and s.decode_band.low < s.decode_tokens_per_s < s.decode_band.high
+    # every estimate on memory-bound CPU devices (models larger than any cache): never past the roofline
+    for device_id in ("raspberry-pi-5-8gb", "mini-pc-intel-n100-8gb", "pixel-8", "orange-pi-5-8gb"):
+        dev = catalog.device(device_id)
+        for model, quant, runtime in (("qwen2.5-1.5b-instruct", "Q4_K_M", None), ("llama-3.2-3b-instruct", "Q8_0", None),
+                                      ("qwen3-1.7b", "int4", "mnn")):
+            e = predict(model, quant, device_id, runtime=runtime)
+            assert e.speed is not None
+            assert e.speed.decode_band.high <= dev.memory.bandwidth_gbs * 1e9 / e.speed.bytes_per_token * (1 + 1e-9)
+
+
+def test_no_published_decode_is_past_the_roofline_the_band_stops_at(catalog):
+    """The cap is physics, not a guess: none of the published decode rows the bands are checked on
+    decodes faster than its device's bandwidth over the bytes a token reads."""
+    from advisor.engine.evaluate import evaluate
+
+    rows = [r for r in published.load_rows(catalog) if r.observation is not None and r.observation.metric == "decode"]
+    assert len(rows) > 30
+    for r in rows:
+        o = r.observation
+        est = evaluate(o.model, o.ftype, o.device, o.workload, catalog)
+        if est.speed is None:
+            continue
+        gpu = o.device.gpu
+        on_vram = gpu is not None and gpu.discrete and est.speed.gpu_layers > 0
+        if on_vram and est.speed.gpu_layers < o.model.n_layers:
+            continue  # split between VRAM and host memory: no single bandwidth
+        bandwidth = gpu.vram_bandwidth_gbs if on_vram else o.device.memory.bandwidth_gbs
+        assert o.value <= bandwidth * 1e9 / est.speed.bytes_per_token, (r.device_key, o.model.id, o.value)

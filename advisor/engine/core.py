@@ -526,6 +526,18 @@ class Timing:
     decode_band: Num  # relative half-width
     prefill_band: Num
     gpu_layers: Num
+    #: the shortest a decoded token can take: its weights and KV read at the full bandwidth of each
+    #: side (efficiency 1, or the path's own where a calibration put it above), no compute, no
+    #: fixed cost — the band's high end stops there (``decode_high``)
+    decode_floor_s: Num = 0.0
+
+
+def decode_high(t: Timing) -> Num:
+    """The high end of the decode band: the estimate × (1 + band), but no faster than the memory
+    roofline (``Timing.decode_floor_s``): a wide prior band (×2 for a runtime without
+    measurements) otherwise promised more than the bandwidth can carry."""
+    high = (1 + t.decode_band) / t.decode_s_per_token
+    return where(t.decode_floor_s > 0, minimum(high, 1.0 / maximum(t.decode_floor_s, 1e-30)), high)
 
 
 def repack_speedup(c: CandidateTerms, d: DeviceTerms) -> Num:
@@ -629,6 +641,7 @@ def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: 
         t_cpu, c_mem, c_comp, c_fixed = (where(moe_split, e, x) for e, x in ((e_cpu, t_cpu), (e_mem, c_mem), (e_comp, c_comp), (e_fixed, c_fixed)))
         p_cpu = where(moe_split, offloaded_expert_prefill_seconds(c, d, workload, cpu_moe_layers), p_cpu)
     t_token = t_main + where(offload, t_cpu, 0.0)
+    floor_s = m_mem * minimum(1.0, d.main.bw_efficiency) + where(offload, c_mem * minimum(1.0, d.cpu.bw_efficiency), 0.0)
     t_prompt = p_main + where(offload, p_cpu, 0.0)
     widen = lambda a, b: where(offload, where(a >= b, a, b) * OFFLOAD_BAND_WIDENING, a)  # noqa: E731
     use_cpu = offload & (t_cpu > t_main)  # the bound of the side that takes longer
@@ -642,6 +655,7 @@ def timing(c: CandidateTerms, d: DeviceTerms, workload: Workload, gpu_fraction: 
         decode_band=widen(d.main.decode_band, d.cpu.decode_band),
         prefill_band=widen(d.main.prefill_band, d.cpu.prefill_band),
         gpu_layers=where(d.on_gpu, rounded(c.n_layers * gpu_fraction), 0),
+        decode_floor_s=floor_s,
     )
 
 

@@ -552,7 +552,7 @@ def _speed(model: ModelSpec, device: DeviceProfile, workload: Workload, c: core.
     threads = spd.decode_threads(device, workload.threads)
     return SpeedEstimate(
         decode_tokens_per_s=decode_tps,
-        decode_band=Band(decode_tps / (1 + t.decode_band), decode_tps * (1 + t.decode_band)),
+        decode_band=Band(decode_tps / (1 + t.decode_band), float(core.decode_high(t))),
         decode_bound=spd.DECODE_BOUNDS[t.decode_bound_code],  # type: ignore[arg-type]
         prefill_tokens_per_s=prefill_tps,
         prefill_band=Band(prefill_tps / (1 + t.prefill_band), prefill_tps * (1 + t.prefill_band)),

@@ -68,7 +68,7 @@ def evaluate_grid_arrays(
         "n_cpu_moe": bcast(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
         "decode_tokens_per_s": speed_col(decode_tps),
         "decode_low": speed_col(decode_tps / (1 + t.decode_band)),
-        "decode_high": speed_col(decode_tps * (1 + t.decode_band)),
+        "decode_high": speed_col(core.decode_high(t)),
         "decode_bound_code": bcast(t.decode_bound_code).astype(np.int8),
         "prefill_tokens_per_s": speed_col(prefill_tps),
         "prefill_low": speed_col(prefill_tps / (1 + t.prefill_band)),
