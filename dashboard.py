@@ -179,7 +179,9 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
         target_notes(rec, cat)
         if rec.rejected:
             st.markdown("**Closest misses:**\n" + "\n".join(
-                f"- {model_label(cat, r.model_id)} {r.quant_id or ''}: {reason_text(r.why)}" for r in rec.rejected[:6]))
+                f"- {model_label(cat, r.model_id)} {r.quant_id or ''}"
+                + (f" ({r.runtime})" if r.runtime and r.runtime != "llama.cpp" else "")
+                + f": {reason_text(r.why)}" for r in rec.rejected[:6]))
         return
     sp = pick.speed
     assert sp is not None
@@ -225,7 +227,7 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
 TABLE_SCOPES = ("Recommended quant per model", "Every model × quant")
 #: The rejections table: ``serialize.rejection_dict``'s keys but its "figures" (the reason as data),
 #: the model's name first and its id last, as in the candidates table.
-REJECTED_COLUMNS = ["model name", "quant", "reason", "detail", "model"]
+REJECTED_COLUMNS = ["model name", "quant", "runtime", "reason", "detail", "model"]
 
 
 def candidates_table(rec: Recommendation, grid: Callable[[], list[Estimate]], cat: Catalog,
@@ -269,7 +271,7 @@ def rejected_rows(rec: Recommendation, cat: Catalog) -> pd.DataFrame:
     """The rejections as the JSON has them (``serialize.rejection_dict``), less the raw figures
     the worded detail already says, with the model's name; a model rejected as a whole has no quant."""
     rows = [{**serialize.rejection_dict(r), "model name": model_label(cat, r.model_id)} for r in rec.rejected]
-    return pd.DataFrame(rows, columns=REJECTED_COLUMNS).fillna({"quant": ""})
+    return pd.DataFrame(rows, columns=REJECTED_COLUMNS).fillna({"quant": "", "runtime": ""})
 
 
 def quality_speed_plot(grid: list[Estimate], pick: Estimate | None, cat: Catalog) -> plots.go.Figure:

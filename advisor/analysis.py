@@ -246,6 +246,20 @@ def sibling_variants(device: DeviceProfile, catalog: Catalog) -> list[DeviceProf
     return sorted(out, key=lambda d: (d.memory.ram, d.id))
 
 
+def _processor(e: Estimate, catalog: Catalog) -> str | None:
+    """The kind of processor an estimate runs on: "cpu", "gpu" or "npu" — its runtime's backend's
+    (llama.cpp's estimates name their execution path: cpu-arm, cuda-unified …)."""
+    from advisor.engine.speed import CPU_PATHS, GPU_PATHS
+
+    if e.backend in CPU_PATHS:
+        return "cpu"
+    if e.backend in GPU_PATHS:
+        return "gpu"
+    runtime = catalog.runtimes.get(e.runtime)
+    backend = runtime.backend(e.backend) if runtime is not None and e.backend else None
+    return backend.kind if backend is not None else None
+
+
 def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, constraints: Constraints,
                      catalog: Catalog, requested: Iterable[str] = (), *,
                      deploy: Callable[[DeviceProfile], Any]) -> list[dict[str, Any]]:
@@ -299,7 +313,7 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
             new = [e for e in rec(bigger).ranked if e.model_id not in base]
             # what the device itself said of each: memory (its budget for that runtime: MLC keeps
             # a share of it) or a target's per-buffer limit ruled it out there, or something else
-            short = {(r.model_id, r.quant_id) for r in rec(device).rejected if r.kind in ("memory", "limit")}
+            short = {(r.model_id, r.quant_id, r.runtime) for r in rec(device).rejected if r.kind in ("memory", "limit")}
             price, bprice = (device.price.usd if device.price else None), (bigger.price.usd if bigger.price else None)
             out.append({
                 "device": device.id,
@@ -310,6 +324,10 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                 "variant_ram_bytes": bigger.memory.ram,
                 "bandwidth_gbs": device.memory.bandwidth_gbs,
                 "variant_bandwidth_gbs": bigger.memory.bandwidth_gbs,
+                "cpu_cores": device.cpu.cores,
+                "variant_cpu_cores": bigger.cpu.cores,
+                "gpu_fp16_tflops": device.gpu.fp16_tflops if device.gpu else None,
+                "variant_gpu_fp16_tflops": bigger.gpu.fp16_tflops if bigger.gpu else None,
                 "unit_price_usd": price,
                 "variant_unit_price_usd": bprice,
                 "extra_unit_price_usd": rounded("extra_unit_price_usd", bprice - price)
@@ -317,12 +335,12 @@ def what_if_more_ram(devices: Sequence[DeviceProfile], workload: Workload, const
                 "newly_possible": [
                     {
                         "model": e.model_id, "model_name": catalog.models[e.model_id].name, "quant": e.quant_id,
-                        "runtime": e.runtime, "backend": e.backend,
+                        "runtime": e.runtime, "backend": e.backend, "processor": _processor(e, catalog),
                         "requested": e.model_id in requested,
                         "quality_score": rounded("quality_score", e.quality_score),
                         "decode_tokens_per_s": rounded("decode_tokens_per_s", e.speed.decode_tokens_per_s) if e.speed else None,
                         "memory_bytes": e.memory.total_bytes,
-                        "fits_device": (e.model_id, e.quant_id) not in short and (e.model_id, None) not in short
+                        "fits_device": (e.model_id, e.quant_id, e.runtime) not in short
                         and e.memory.total_bytes <= here.memory.usable,
                     }
                     for e in new

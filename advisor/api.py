@@ -61,6 +61,10 @@ class DeviceChoice:
     target_id: str | None = None
     #: the browser of a browser target: the devices it runs on (Safari on iOS: the iPhones and iPads)
     browser_id: str | None = None
+    #: the runtimes named (--runtime; None: every one): a RAM-only device stands for the devices of
+    #: that RAM that run one of them natively (MLC's 16 GB laptop is a Mac, not the x86 laptop whose
+    #: integrated GPU MLC does not drive)
+    runtimes: frozenset[str] | None = None
     input_names: tuple[tuple[str, str], ...] = CLI_INPUT_NAMES
 
 
@@ -110,12 +114,16 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
             raise BadInputError(f"every {device_class} profile has a discrete GPU, whose VRAM a RAM size does not describe: "
                                 f"name one with --device (see 'advisor devices --class {device_class}'); "
                                 f"with {names['ram']}, use one of {', '.join(classes)}")
-    if choice.target_id:
-        target = catalog.target(choice.target_id)
+    target = catalog.target(choice.target_id) if choice.target_id else None
+    if target is not None:
         browser = target.browser(choice.browser_id.strip().lower()) if choice.browser_id and target.browsers else None
         templates = [d for d in templates if target.hosts(d) and (browser is None or browser in target.browsers_for(d))
                      ] or templates  # none: the deployment says why
-    key = ("generic", ram, device_class, usable, choice.target_id, choice.browser_id)
+    runtimes = _named_runtimes(choice.runtimes, catalog)
+    if runtimes and not (target is not None and target.browsers):  # a browser's runtimes run in its tab, not natively
+        templates = [d for d in templates if any(r.usable_backends(d) for r in runtimes)] or templates  # none: the runtime says why
+    key = ("generic", ram, device_class, usable, choice.target_id, choice.browser_id,
+           tuple(sorted(r.id for r in runtimes)))
     made = catalog.made_devices.get(key)
     if made is None:
         if len(catalog.made_devices) >= MAX_MADE_DEVICES:
@@ -123,6 +131,16 @@ def resolve_device(choice: DeviceChoice, catalog: Catalog | None = None) -> Devi
         made = catalog.made_devices[key] = generic_device(
             ram, templates, device_class=device_class, usable_bytes=usable, tables=catalog)
     return made
+
+
+def _named_runtimes(runtimes: frozenset[str] | None, catalog: Catalog) -> list[Any]:
+    """The runtimes a user named (none for every runtime: ``ALL_RUNTIMES`` or None), as records;
+    an unknown name is left to the answer's own check."""
+    from advisor.engine.recommend import ALL_RUNTIMES
+
+    if not runtimes or runtimes == ALL_RUNTIMES:
+        return []
+    return [catalog.runtimes[r] for r in sorted(runtimes) if r in catalog.runtimes]
 
 
 def check_device_class(device_class: str | None, catalog: Catalog, choices: Sequence[str] | None = None) -> str | None:

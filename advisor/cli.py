@@ -161,7 +161,7 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
         device = deployment.device
     runtime_column = any(e.runtime != "llama.cpp" for e in rec.ranked)
     from advisor.catalog import load_catalog
-    from advisor.wording import alternative_text, deployment_line, reason_text, runtime_words
+    from advisor.wording import alternative_text, deployment_line, reason_text, rejected_file_text, runtime_words
 
     data = recommendation_dict(rec, load_catalog(), top=top)
     peers = (_peers(device, rec.pick.model_id, rec.pick.quant_id, rec.pick.runtime, kw["backend"], workload, deployment)
@@ -203,7 +203,7 @@ def recommend(fmt: str, top: int, **kw: Any) -> None:
             if shown:
                 _emit("Rejected (closest misses):" if fmt == "table" else "\n### Rejected (closest misses)\n")
                 for r in shown:
-                    line = f"{r.model_id}{' ' + r.quant_id if r.quant_id else ''}: {reason_text(r.why)}"
+                    line = f"{rejected_file_text(r)}: {reason_text(r.why)}"
                     _emit(_indented(line) if fmt == "table" else f"- {line}")
             hidden = len(rec.rejected) - len(shown)
             if hidden > 0:
@@ -597,14 +597,16 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
 
 
 def _emit_what_if(variants: list[dict[str, Any]]) -> None:
+    from advisor.wording import variant_gain_text
+
     for v in (v for v in variants if v["newly_possible"]):
         names = [f"{n['model']} {n['quant']}" + ("" if n["runtime"] in (None, "llama.cpp") else f" ({n['runtime']})")
                  for n in v["newly_possible"]]
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
         extra = f" (+{usd_text(v['extra_unit_price_usd'])})" if v.get("extra_unit_price_usd") is not None else ""
         fit = sum(n["fits_device"] for n in v["newly_possible"])
-        faster = (f"; {'all' if fit == len(names) else fit} of them fit {v['device']}'s memory too: the variant's faster "
-                  f"memory ({v['bandwidth_gbs']:g} → {v['variant_bandwidth_gbs']:g} GB/s) makes them fast enough" if fit else "")
+        faster = (f"; {'all' if fit == len(names) else fit} of them fit {v['device']}'s memory too: "
+                  f"fast enough with {variant_gain_text(v)}" if fit else "")
         _emit(_indented(f"What if {v['device']} → {v['variant']}{extra}: also {', '.join(names[:6])}{more}{faster}", "", "  "))
     idle = sorted({f"{v['device']} → {v['variant']}" for v in variants if not v["newly_possible"]})
     if idle:

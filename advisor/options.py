@@ -217,15 +217,17 @@ def workload_from(kw: dict[str, Any]) -> Any:
 
 def device_from(kw: dict[str, Any]) -> Any:
     """Pop the ``device_options`` values from ``kw`` and resolve the device they name."""
-    from advisor.api import DeviceChoice, implied_target, resolve_device
+    from advisor.api import DeviceChoice, implied_target, resolve_device, runtime_choice
 
-    # the target (its options popped later by deployment_from) narrows what a RAM size stands for
+    # the target (its options popped later by deployment_from) and the runtimes named narrow what a
+    # RAM size stands for
     target = implied_target(kw.get("target_id"), entitlement=kw.get("entitlement") is not None,
                             browser_id=kw.get("browser_id"))
+    runtimes = runtime_choice(kw["runtimes"]) if kw.get("runtimes") and kw.get("ram") else None
     return resolve_device(DeviceChoice(
         device_id=kw.pop("device_id"), device_file=kw.pop("device_file"), ram=kw.pop("ram"),
         usable=kw.pop("usable"), device_class=kw.pop("device_class"), target_id=target,
-        browser_id=kw.get("browser_id"),
+        browser_id=kw.get("browser_id"), runtimes=runtimes,
     ))
 
 

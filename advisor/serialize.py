@@ -178,8 +178,8 @@ def reason_dict(r: Reason) -> dict[str, Any]:
 
 
 def rejection_dict(r: Rejection) -> dict[str, Any]:
-    return {"model": r.model_id, "quant": r.quant_id, "reason": r.kind, "detail": reason_text(r.why),
-            "figures": reason_dict(r.why)}
+    return {"model": r.model_id, "quant": r.quant_id, "runtime": r.runtime, "backend": r.backend, "reason": r.kind,
+            "detail": reason_text(r.why), "figures": reason_dict(r.why)}
 
 
 def constraints_dict(c: Constraints) -> dict[str, Any]:

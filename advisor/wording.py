@@ -8,7 +8,7 @@ dashboard words the few reasons that name an input in its own way (its widgets, 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from advisor.units import format_decimal_size, format_rate, format_seconds, format_size
@@ -222,6 +222,39 @@ def error_text(exc: Exception, *, context_option: str = "--context") -> str:
 def option_reason(o: DeviceOption) -> str:
     """Why a device does (not) meet the requirement in ``devices-for``."""
     return "meets the requirement" if o.reason is None else reason_text(o.reason)
+
+
+def rejected_file_text(r: Any) -> str:
+    """What a rejection names: the model, its file type and, for a runtime other than llama.cpp,
+    that runtime ("qwen3-8b q4f16_1 (mlc)"), as the candidates' table names each pick's runtime."""
+    runtime = getattr(r, "runtime", None)
+    return (f"{r.model_id}{' ' + r.quant_id if r.quant_id else ''}"
+            + (f" ({runtime})" if runtime and runtime != "llama.cpp" else ""))
+
+
+def variant_gain_text(w: Mapping[str, Any]) -> str:
+    """What makes a larger-RAM variant faster where the models it opens fit the smaller unit too
+    (an ``analysis.what_if_more_ram`` entry): its memory's bandwidth, its CPU cores or its GPU,
+    each named only where it differs and the processor those models run on is that one ("faster
+    memory (25.6 → 38.4 GB/s)"; an 8 GB and a 16 GB Jetson Orin NX read 102.4 GB/s alike, and on
+    their CPUs the 16 GB's two more cores are the gain)."""
+    on = {n.get("processor") for n in w.get("newly_possible", ()) if n.get("fits_device")} or {"cpu", "gpu"}
+    parts = []
+    if w.get("variant_bandwidth_gbs") != w.get("bandwidth_gbs"):
+        parts.append(f"faster memory ({w['bandwidth_gbs']:g} → {w['variant_bandwidth_gbs']:g} GB/s)")
+    if "cpu" in on and w.get("cpu_cores") and w.get("variant_cpu_cores") and w["variant_cpu_cores"] != w["cpu_cores"]:
+        parts.append(f"{'more' if w['variant_cpu_cores'] > w['cpu_cores'] else 'other'} CPU cores "
+                     f"({w['cpu_cores']} → {w['variant_cpu_cores']})")
+    if ("gpu" in on and w.get("gpu_fp16_tflops") and w.get("variant_gpu_fp16_tflops")
+            and w["variant_gpu_fp16_tflops"] != w["gpu_fp16_tflops"]):
+        parts.append(f"{'faster' if w['variant_gpu_fp16_tflops'] > w['gpu_fp16_tflops'] else 'other'} GPU "
+                     f"({w['gpu_fp16_tflops']:g} → {w['variant_gpu_fp16_tflops']:g} FP16 TFLOPS)")
+    return "the variant's " + (and_list(parts) if parts else "faster hardware")
+
+
+def and_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def alternative_text(a: Alternative) -> str:

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -1251,3 +1252,63 @@ def test_a_model_named_by_any_accepted_spelling_is_that_model(capsys, spelling):
     assert json.loads(out)["model"] == "gpt-oss-20b"
     code, out, err = run(capsys, "devices-for", "--model", spelling, "--top", "1")
     assert " run gpt-oss-20b, by cost" in out and spelling not in out.replace("gpt-oss-20b", "")
+
+
+def test_a_rejected_file_names_its_runtime(capsys):
+    """With every runtime weighed, 'gemma-2-2b-it q3f16_1: too slow' did not say it was MLC's
+    file (a GGUF type is llama.cpp's, but a format id alone need not say whose it is), and the JSON
+    rejections had no runtime at all."""
+    code, out, err = run(capsys, "recommend", "--device", "pixel-8", "--runtime", "all", "--min-tps", "30", "--format", "json")
+    assert code == 0, err
+    rejected = json.loads(out)["rejected"]
+    by_runtime = {r["runtime"] for r in rejected if r["quant"]}
+    assert {"llama.cpp", "mlc"} <= by_runtime and all(r["backend"] for r in rejected if r["quant"])
+    assert all(r["runtime"] is None for r in rejected if not r["quant"])  # a model rejected as a whole
+    code, out, err = run(capsys, "recommend", "--device", "pixel-8", "--runtime", "all", "--min-tps", "30")
+    lines = out[out.index("Rejected (closest misses):"):].splitlines()[1:9]
+    shown = [r for r in rejected if r["reason"] not in ("model", "family", "license")][:len(lines)]
+    for line, r in zip(lines, shown):
+        named = f"{r['model']} {r['quant']}" + ("" if r["runtime"] == "llama.cpp" else f" ({r['runtime']})")
+        assert line.strip().startswith(named + ": "), (line, named)
+
+
+def test_what_if_names_what_makes_the_variant_faster(capsys):
+    """An 8 GB and a 16 GB Jetson Orin NX read 102.4 GB/s alike: a model that fits the 8 GB and is
+    fast enough only on the 16 GB's CPU was credited to 'the variant's faster memory (102.4 → 102.4
+    GB/s)'; on the CPU the 16 GB's two more cores are the gain (and its GPU's clock is not)."""
+    code, out, err = run(capsys, "devices-for", "--model", "qwen2.5-1.5b-instruct", "--min-tps", "10", "--what-if",
+                         "--backend", "cpu", "--format", "json")
+    assert code == 0, err
+    (w,) = [w for w in json.loads(out)["what_if"] if (w["device"], w["variant"]) == ("jetson-orin-nx-8gb", "jetson-orin-nx-16gb")]
+    assert w["bandwidth_gbs"] == w["variant_bandwidth_gbs"] and (w["cpu_cores"], w["variant_cpu_cores"]) == (6, 8)
+    fit = [n for n in w["newly_possible"] if n["fits_device"]]
+    assert fit and {n["processor"] for n in fit} == {"cpu"}
+    code, out, err = run(capsys, "devices-for", "--model", "qwen2.5-1.5b-instruct", "--min-tps", "10", "--what-if",
+                         "--backend", "cpu")
+    text = " ".join(out.split())  # the lines wrap at the terminal's width
+    line = text[text.index("What if jetson-orin-nx-8gb → jetson-orin-nx-16gb"):]
+    line = re.split(r" (?=What if |No more models)", line)[0]
+    assert line.endswith("memory too: fast enough with the variant's more CPU cores (6 → 8)"), line
+    assert "102.4 → 102.4" not in out and "TFLOPS" not in line
+
+
+def test_a_ram_only_device_stands_for_the_devices_that_run_the_runtime_named(capsys):
+    """'--ram 16GB --class laptop --runtime mlc' stood for the x86 laptop whose integrated GPU MLC
+    does not drive, and was refused ('mlc does not run on Generic laptop … (windows/linux)'), while
+    the Macs of that RAM run it: a runtime named narrows the peers, as a target does."""
+    from advisor.catalog import load_catalog
+
+    code, out, err = run(capsys, "recommend", "--ram", "16GB", "--class", "laptop", "--runtime", "mlc", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["pick"]["runtime"] == "mlc"
+    peers = [p["device"] for p in data["pick_decode_on_ram_peers"]]
+    catalog = load_catalog()
+    mlc = catalog.runtime("mlc")
+    assert peers and all(mlc.usable_backends(catalog.device(p)) for p in peers)
+    laptops = [d for d in catalog.devices.values() if d.device_class == "laptop" and d.memory.ram == 16 * 2**30]
+    assert {d.id for d in laptops if mlc.usable_backends(d)} == set(peers) < {d.id for d in laptops}
+    # without --runtime, the same RAM stands for every laptop of it
+    code, out, err = run(capsys, "recommend", "--ram", "16GB", "--class", "laptop", "--format", "json")
+    assert code == 0, err
+    assert len(json.loads(out)["pick_decode_on_ram_peers"]) == len(laptops)

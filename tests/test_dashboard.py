@@ -291,7 +291,10 @@ def test_closest_misses_and_the_report_name_models_and_devices_not_ids():
     rec, _ = library_pick(catalog_device("raspberry-pi-5-8gb"),
                           constraints=Constraints(min_decode_tps=5000.0, target_decode_tps=5.0, runtimes=ALL_RUNTIMES))
     misses = next(m.value for m in at.markdown if m.value.startswith("**Closest misses:**")).splitlines()[1:]
-    assert misses == [f"- {cat.models[r.model_id].name} {r.quant_id or ''}: {reason_text(r.why)}" for r in rec.rejected[:6]]
+    # a file of a runtime other than llama.cpp says whose it is, as the CLI's closest misses do
+    assert misses == [f"- {cat.models[r.model_id].name} {r.quant_id or ''}"
+                      + (f" ({r.runtime})" if r.runtime not in (None, "llama.cpp") else "")
+                      + f": {reason_text(r.why)}" for r in rec.rejected[:6]]
     at.number_input(key="min_tps").set_value(0.0).run()
     open_tab(at, "Download")
     covers = next(c.value for c in at.caption if c.value.startswith("Covers "))
@@ -903,10 +906,11 @@ def test_rejected_models_are_readable_rows():
     at = choose(start(), "iphone-16-pro", "ios-app")
     rec = library_rec("iphone-16-pro", "ios-app")
     rows = table(at, "rejected_table")
-    assert list(rows.columns) == ["model name", "quant", "reason", "detail", "model"]
+    assert list(rows.columns) == ["model name", "quant", "runtime", "reason", "detail", "model"]
     assert list(rows["model name"]) == [load_catalog().models[r.model_id].name for r in rec.rejected]  # ids only, once
     assert list(rows["model"]) == [r.model_id for r in rec.rejected]
     assert list(rows["quant"]) == [r.quant_id or "" for r in rec.rejected]
+    assert list(rows["runtime"]) == [r.runtime or "" for r in rec.rejected]
     assert list(rows["detail"]) == [reason_text(r.why) for r in rec.rejected]
 
 
@@ -938,6 +942,21 @@ def test_a_ram_only_device_for_an_ios_target_stands_for_apple_devices_as_in_the_
     assert not at.error, [e.value for e in at.error]
     sentence = next(line for line in cli_lines("recommend", "--ram", "6GB", *cli) if line.startswith("Speed figures are those of"))
     assert "Apple iPhone" in sentence and sentence in [c.value for c in at.caption]
+
+
+def test_a_ram_only_device_stands_for_the_devices_that_run_the_runtime_chosen_as_in_the_cli():
+    """The runtime chosen narrows what a RAM size stands for (the CLI's --runtime): a 16 GB laptop
+    for MLC is a Mac, not the x86 laptop whose integrated GPU MLC does not drive."""
+    at = start()
+    at.radio(key="device_source").set_value("RAM only").run()
+    at.text_input(key="ram").set_value("16GB").run()
+    at.selectbox(key="ram_class").set_value("laptop").run()
+    at.selectbox(key="runtime").set_value("mlc").run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    sentence = next(line for line in cli_lines("recommend", "--ram", "16GB", "--class", "laptop", "--runtime", "mlc")
+                    if line.startswith("Speed figures are those of"))
+    assert "Apple MacBook" in sentence and "Intel" not in sentence and sentence in [c.value for c in at.caption]
 
 
 def test_a_device_profile_has_no_stand_in_sentence():

@@ -786,8 +786,8 @@ def test_what_if_says_when_the_gain_is_the_variants_faster_memory(capsys):
     row = next(line for line in out.splitlines()
                if line.startswith("| Mini PC, Intel N100, 8 GB DDR4-3200 (single channel) | Mini PC, Intel N100, 16 GB DDR5-4800"))
     assert re.search(r"Qwen3 4B \S+ \((\S+, )?[\d.]+ tok/s, fits the 8\.00 GiB unit too\)", row), row
-    assert row.endswith("those marked fit the 8.00 GiB unit's memory too: the variant's faster memory (25.6 → 38.4 GB/s) "
-                        "makes them fast enough |")
+    assert row.endswith("those marked fit the 8.00 GiB unit's memory too: fast enough with the variant's faster memory "
+                        "(25.6 → 38.4 GB/s) |")
 
 
 def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
@@ -817,6 +817,8 @@ def test_what_if_with_nothing_new_does_not_say_memory_is_not_the_limit(capsys):
     (["--runtime", "llama.cpp", "--target", "android-app"], "its runtimes and the target's budget."),
     # the variants ran without the download cap once: a 12 GB gpt-oss under a 1 GB limit was 'possible'
     (["--max-download", "1GB"], "its runtimes and the download limit."),
+    # the quantizations asked for were applied and not said
+    (["--quant", "Q4_K_M", "--quant", "Q8_0"], "its runtimes and its quantizations."),
 ])
 def test_what_if_says_the_terms_its_variants_are_weighed_on(capsys, args, said):
     code, out, err = run(capsys, "report", "--device", "pixel-8", "--model", "qwen3-1.7b", *args, "--format", "md")

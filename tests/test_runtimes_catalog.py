@@ -583,8 +583,15 @@ def test_default_backend_and_format_run_each_other(catalog, device, runtime_id, 
     (["--device", "pixel-8", "--runtime", "mlc", "--backend", "webgpu"],
      "Error: mlc cannot use backend 'webgpu' on Google Pixel 8; usable here: opencl; it runs in a browser tab there: "
      "add --target browser"),
+    # MLC has Linux and Windows builds, for a GPU only: 'does not run on … (linux)' contradicted 'advisor runtimes'
     (["--device", "raspberry-pi-5-8gb", "--runtime", "mlc"],
-     "Error: mlc does not run on Raspberry Pi 5 (8 GB) (linux); runtimes there: executorch, litert-lm, llama.cpp, mlx, mnn, ort-genai"),
+     "Error: mlc runs on linux only on a GPU (cuda, vulkan), and Raspberry Pi 5 (8 GB) has none it can use: it has no GPU; "
+     "runtimes there: executorch, litert-lm, llama.cpp, mlx, mnn, ort-genai"),
+    (["--device", "laptop-core-ultra-7-155h-16gb", "--runtime", "mlc"],
+     "Error: mlc runs on windows/linux only on a GPU (cuda, vulkan), and x86 laptop, Intel Core Ultra 7 155H, 16 GB "
+     "LPDDR5X-7467 has none it can use: its GPU (Intel Arc Graphics (8 Xe-cores, Meteor Lake)) does not list mlc among "
+     "the runtimes that drive it (the profile's [gpu] runtimes); runtimes there: executorch, litert-lm, llama.cpp, mlx, "
+     "mnn, ort-genai; it runs in a browser tab there: add --target browser"),
     (["--device", "macbook-air-m2-16gb", "--runtime", "executorch", "--backend", "coreml"],
      "Error: executorch has no format for its coreml backend in the catalog (its weight layout there is not published); "
      "backends with formats: xnnpack, vulkan, qnn"),

@@ -79,6 +79,9 @@ def device_picker(cat: Catalog) -> DeviceProfile | None:
             device_class=None if device_class == ANY_RAM_CLASS else device_class, input_names=INPUT_NAMES,
             target_id=st.session_state.get("target"),
             browser_id=None if st.session_state.get("browser") in (None, AUTO_BROWSER) else st.session_state["browser"],
+            # and the runtime chosen, as the CLI's --runtime: MLC's 16 GB laptop is a Mac
+            runtimes=None if st.session_state.get("runtime") in (None, ALL_RUNTIMES_CHOICE)
+            else frozenset({st.session_state["runtime"]}),
         ), cat)
     if source == "This machine":
         return this_machine()

@@ -56,6 +56,9 @@ class Rejection:
     model_id: str
     quant_id: str | None
     why: Reason
+    #: the runtime and backend the rejected file ran on (None: the model itself was rejected)
+    runtime: str | None = None
+    backend: str | None = None
 
     @property
     def kind(self) -> str:
@@ -228,11 +231,11 @@ def _check(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, 
     elif _memory_fails(est.fit, c):
         first = memory_shortfall(est)
     else:
-        return Rejection(model.id, est.quant_id, misses[0]) if misses else None
+        return Rejection(model.id, est.quant_id, misses[0], est.runtime, est.backend or None) if misses else None
     why = max([first, *misses], key=lambda r: r.shortfall)
     if first.kind == "memory" and why.kind in UNFIT_SECOND:  # said too: it does not fit either
         why = replace(why, second=float(est.memory.total_bytes))
-    return Rejection(model.id, est.quant_id, why)
+    return Rejection(model.id, est.quant_id, why, est.runtime, est.backend or None)
 
 
 def _misses(est: Estimate, model: ModelSpec, workload: Workload, c: Constraints, tables: Tables | None, choice: Any,

@@ -264,6 +264,18 @@ def resolve_variant(tables: Any, device: DeviceProfile, runtime_id: str, format_
             raise BadInputError(f"{runtime.id} has no {device.cpu.arch} build, so it does not run on {where}; "
                                 f"runtimes there: {', '.join(able) or 'none'}")
         web = in_browser()
+        # built for this OS and CPU, but only for a GPU or NPU this device's profile does not give it
+        accel = [b for b in runtime.backends if b.kind != "cpu" and device.cpu.arch in b.cpu_arches
+                 and any(p in b.platforms for p in device.platforms)] if deployment is None else []
+        if accel:
+            has = {"gpu": device.gpu, "npu": device.npu}
+            which = sorted({b.kind for b in accel})
+            own = "; ".join(f"its {k.upper()} ({has[k].name}) does not list {runtime.id} among the runtimes that drive "
+                            f"it (the profile's [{k}] runtimes)" if has[k] is not None
+                            else f"it has no {k.upper()}" for k in which)
+            raise BadInputError(f"{runtime.id} runs on {'/'.join(device.platforms)} only on a {' or '.join(k.upper() for k in which)} "
+                                f"({', '.join(b.id for b in accel)}), and {where} has none it can use: {own}; "
+                                f"runtimes there: {', '.join(able) or 'none'}{web}")
         raise BadInputError(f"{runtime.id} does not run on {where} ({'/'.join(device.platforms)}){' natively' if web else ''}; "
                             f"runtimes there: {', '.join(able) or 'none'}{web}")
     if backend_id is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from advisor.report.model import RANK_WORDS, ReportData
 from advisor.report.summary import reason_groups
 from advisor.units import format_seconds, format_size
-from advisor.wording import GPU_ONLY, GPU_ONLY_SHORT, NO_TIER_PICK, band, plural, tps
+from advisor.wording import GPU_ONLY, GPU_ONLY_SHORT, NO_TIER_PICK, and_list, band, plural, tps, variant_gain_text
 
 
 @dataclass
@@ -73,11 +73,6 @@ def ratio(v: float | None) -> str:
 def per_dollar(v: float | None, covers: str | None = None) -> str:
     """tok/s per $, marked where the price buys only a GPU (as ``money`` marks the price)."""
     return ratio(v) + ("" if v is None or covers in (None, "device") else f" ({GPU_ONLY_SHORT})")
-
-
-def and_list(items: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def device_label(r: Mapping[str, Any]) -> str:
@@ -279,7 +274,8 @@ def _what_if(data: ReportData) -> Section | None:
         "on the device.")
     ])
     req = data.requirements
-    terms = ["its runtimes"] + (["the target's budget"] if req.get("target") else []) + (
+    terms = ["its runtimes"] + (["its quantizations"] if req.get("quants") else []) + (
+        ["the target's budget"] if req.get("target") else []) + (
         ["the download limit"] if req.get("max_download") is not None else [])
     s.paragraphs.append(f"These variants are weighed on the comparison's own terms: {and_list(terms)}.")
     if not data.what_if:
@@ -297,9 +293,8 @@ def _what_if(data: ReportData) -> Section | None:
                         + (f", fits the {size(w['ram_bytes'])} unit too" if n["fits_device"] and not all(fit) else "") + ")"
                         for n in w["newly_possible"])
         if any(fit):  # the variant is also faster: the gain is speed, not RAM
-            new += (f"; {'all fit' if all(fit) else 'those marked fit'} the {size(w['ram_bytes'])} unit's memory too: the "
-                    f"variant's faster memory ({w['bandwidth_gbs']:g} → {w['variant_bandwidth_gbs']:g} GB/s) makes them "
-                    "fast enough")
+            new += (f"; {'all fit' if all(fit) else 'those marked fit'} the {size(w['ram_bytes'])} unit's memory too: "
+                    f"fast enough with {variant_gain_text(w)}")
         # a profile's name gives its RAM ("Raspberry Pi 5 (8 GB)"); an id alone does not
         rows.append([device_label(w), w.get("variant_name") or f"{w['variant']} ({size(w['variant_ram_bytes'])})",
                      "-" if extra is None else f"+{money(extra)} (+{money(extra * fleet)} fleet)",
