@@ -36,7 +36,7 @@ from advisor.errors import AdvisorError, BadInputError
 from advisor.output import csv_cell
 from advisor.records import DeviceProfile, Estimate, Workload
 from advisor.units import format_seconds, format_size, gib
-from advisor.wording import NO_TIER_PICK, alternative_text, explanation, limit_text, load_text, not_hosting_text, one_line, peers_text, reason_text, tps
+from advisor.wording import NO_TIER_PICK, alternative_text, explanation, limit_text, load_text, not_hosting_text, one_line, peers_text, reason_text, runtime_suffix, tps
 
 st.set_page_config(page_title="Edge model advisor", page_icon="🧮", layout="wide")
 
@@ -179,9 +179,8 @@ def pick_card(rec: Recommendation, cat: Catalog) -> None:
         target_notes(rec, cat)
         if rec.rejected:
             st.markdown("**Closest misses:**\n" + "\n".join(
-                f"- {model_label(cat, r.model_id)} {r.quant_id or ''}"
-                + (f" ({r.runtime})" if r.runtime and r.runtime != "llama.cpp" else "")
-                + f": {reason_text(r.why)}" for r in rec.rejected[:6]))
+                f"- {model_label(cat, r.model_id)} {r.quant_id or ''}{runtime_suffix(r.runtime)}: {reason_text(r.why)}"
+                for r in rec.rejected[:6]))
         return
     sp = pick.speed
     assert sp is not None

@@ -597,11 +597,10 @@ def devices_for(fmt: str, model_id: str | None, quant_id: str | None, min_tps: f
 
 
 def _emit_what_if(variants: list[dict[str, Any]]) -> None:
-    from advisor.wording import variant_gain_text
+    from advisor.wording import runtime_suffix, variant_gain_text
 
     for v in (v for v in variants if v["newly_possible"]):
-        names = [f"{n['model']} {n['quant']}" + ("" if n["runtime"] in (None, "llama.cpp") else f" ({n['runtime']})")
-                 for n in v["newly_possible"]]
+        names = [f"{n['model']} {n['quant']}{runtime_suffix(n['runtime'])}" for n in v["newly_possible"]]
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
         extra = f" (+{usd_text(v['extra_unit_price_usd'])})" if v.get("extra_unit_price_usd") is not None else ""
         fit = sum(n["fits_device"] for n in v["newly_possible"])

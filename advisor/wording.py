@@ -224,12 +224,16 @@ def option_reason(o: DeviceOption) -> str:
     return "meets the requirement" if o.reason is None else reason_text(o.reason)
 
 
+def runtime_suffix(runtime: str | None) -> str:
+    """" (mlc)" after a file of a runtime other than llama.cpp, whose file types need no owner
+    named; "" for llama.cpp's or none."""
+    return f" ({runtime})" if runtime and runtime != "llama.cpp" else ""
+
+
 def rejected_file_text(r: Any) -> str:
     """What a rejection names: the model, its file type and, for a runtime other than llama.cpp,
     that runtime ("qwen3-8b q4f16_1 (mlc)"), as the candidates' table names each pick's runtime."""
-    runtime = getattr(r, "runtime", None)
-    return (f"{r.model_id}{' ' + r.quant_id if r.quant_id else ''}"
-            + (f" ({runtime})" if runtime and runtime != "llama.cpp" else ""))
+    return f"{r.model_id}{' ' + r.quant_id if r.quant_id else ''}{runtime_suffix(getattr(r, 'runtime', None))}"
 
 
 def variant_gain_text(w: Mapping[str, Any]) -> str:

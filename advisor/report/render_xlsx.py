@@ -12,7 +12,7 @@ from advisor.errors import missing_extra
 from advisor.report.model import COMPARISON_COLUMNS, ReportData
 from advisor.report.views import EVERY_DEVICE_MEETS, NO_RUNS
 from advisor.units import GIB
-from advisor.wording import NO_TIER_PICK
+from advisor.wording import NO_TIER_PICK, runtime_suffix
 
 RANKING_COLUMNS = [
     ("rank", "rank"), ("device", "device"), ("device_name", "device name"), ("device_class", "class"), ("model", "model"),
@@ -161,7 +161,7 @@ def render_xlsx(data: ReportData) -> bytes:
     else:  # as the documents say it, not a sheet of bare headers
         _sheet(wb, "Rejected", [("note", "note")], [{"note": EVERY_DEVICE_MEETS}])
     what_if = [{**{k: v for k, v in w.items() if k != "newly_possible"},
-                "newly_possible": ", ".join(f"{n['model']} {n['quant']}" + ("" if n.get("runtime") in (None, "llama.cpp") else f" ({n['runtime']})")
+                "newly_possible": ", ".join(f"{n['model']} {n['quant']}{runtime_suffix(n.get('runtime'))}"
                                            for n in w["newly_possible"]) or "none"}
                for w in data.what_if]
     if what_if:
