@@ -17,9 +17,10 @@ reads such a bandwidth at speed.MEASURED_BW_EFFICIENCY, and so does this fit):
     its flags are the profile's);
   * the lent H200 machine's host (Xeon, 16 cores of a VM; ref-h200-host-cpu.toml):
     cpu_h200host_bench.jsonl and cpu_h200host_threads.jsonl (llama-bench tg, 1–16 threads);
-  * a 2-core Xeon VM with AMX (xeon_vm_runs.json, ref-xeon-vm-2c.toml; no repack: it crashes there)
-    and a 2-core EPYC VM on a Zen 4 host (epyc_zen4_vm_runs.json, ref-epyc-zen4-vm-2c.toml), 12
-    runs of ``advisor validate`` each (benchmarks/machine_runs.sh);
+  * a 2-core Xeon VM with AMX (xeon_vm_runs.json, ref-xeon-vm-2c.toml; no repack: it crashes there),
+    a 2-core EPYC VM on a Zen 4 host (epyc_zen4_vm_runs.json, ref-epyc-zen4-vm-2c.toml) and one on
+    a Zen 3 host, AVX2 only (epyc_zen3_vm_runs.json, ref-epyc-zen3-vm-2c.toml), 12 runs of
+    ``advisor validate`` each (benchmarks/machine_runs.sh);
   * the one published x86 device with rows bound by the dot products, the Surface Book 3 (T-MAC's
     llama.cpp baseline rows of measurements.csv, 1 and 4 threads; a datasheet profile, read at the
     path's shipped bandwidth efficiency).
@@ -30,8 +31,8 @@ squares in log space, no prior). A machine counts only where its rows identify t
 (standard error of its log below IDENTIFIED_LOG_SE: some rows bound by the dot products); 'held
 out' predicts a machine with the median of the other identified machines' fits. The prior would take the median of
 the machines' fits only if that rule, held out machine by machine, predicted them better than the
-prior does; it does not (2026-12-02: 44 % against 24 %, median over the five machines), so the
-prior stays 0.125.
+prior does; it does not (2026-12-02: 44 % against 24 %, median over the five machines; 2026-12-03,
+with the Zen 3 VM: 28 % against 24 % over six), so the prior stays 0.125.
 
     python benchmarks/cpu_decode_x86.py     # prints and writes results/cpu_decode_x86.md
 """
@@ -53,7 +54,7 @@ from advisor.catalog import load_catalog  # noqa: E402
 from advisor.engine.calibrate import Observation, fit, predict  # noqa: E402
 from advisor.engine.speed import MEASURED_BW_EFFICIENCY  # noqa: E402
 from advisor.records import Workload  # noqa: E402
-from measured import RESULTS, XEON_VM_RUNS, ZEN4_VM_RUNS, machine_fit_report, mdape, percent_errors, study_runs  # noqa: E402
+from measured import RESULTS, XEON_VM_RUNS, ZEN3_VM_RUNS, ZEN4_VM_RUNS, machine_fit_report, mdape, percent_errors, study_runs  # noqa: E402
 from measured_bandwidth import h200_host, machine_runs  # noqa: E402
 
 PRIORS = HERE / "priors.toml"
@@ -93,6 +94,7 @@ MACHINES = {
     "H200 host (Xeon, 16 cores of a VM)": h200_host,
     "Xeon VM with AMX (2 cores)": machine_runs(XEON_VM_RUNS),
     "EPYC VM on a Zen 4 host (2 cores)": machine_runs(ZEN4_VM_RUNS),
+    "EPYC VM on a Zen 3 host (2 cores, AVX2 only)": machine_runs(ZEN3_VM_RUNS),
     "Surface Book 3 (i7-1065G7, published rows, datasheet profile)": surface_book,
 }
 
