@@ -636,6 +636,15 @@ class PowerSpec(Record):
             raise ValueError(f"active_mode '{self.active_mode}' is not one of the modes")
         return self
 
+    @model_validator(mode="after")
+    def _typical_within_max(self) -> "PowerSpec":
+        # both figures are the whole device's draw: a board's or a package's maximum beside a whole
+        # PC's typical draw (the desktop-GPU profiles once were) reads as drawing more than its maximum
+        if self.typical_w is not None and self.typical_w > self.max_w:
+            raise ValueError(f"typical_w {self.typical_w:g} W is more than max_w {self.max_w:g} W; give both as the whole "
+                             "device's draw (the maximum the larger)")
+        return self
+
 
 class DeviceProfile(Record):
     id: str

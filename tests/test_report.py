@@ -717,14 +717,29 @@ def test_budget_and_power_limit_reject_devices(capsys):
 
 
 def test_a_power_limit_counts_a_desktop_gpus_whole_system_draw(capsys):
-    """The RTX 3060 profile's max_w is the board's 170 W, its typical_w the whole PC's 179 W while
-    generating: a 175 W limit per unit once let it pass."""
+    """The RTX 3060 profile's max_w was the board's 170 W beside the whole PC's typical 179 W while
+    generating, and a 175 W limit per unit once let it pass; its max is now the whole PC's (the
+    board's 170 W + the 60 W host of its typical figure)."""
     code, out, err = run(capsys, "report", "--device", "desktop-rtx3060-12gb", "--model", "qwen3-1.7b",
                          "--power-limit", "175", "--format", "json")
     d = json.loads(out)
     (r,) = d["rejected_devices"]
     assert (r["device"], r["reasons"][0]["status"]) == ("desktop-rtx3060-12gb", "over power limit")
-    assert r["reasons"][0]["detail"] == "draws up to 179 W, over the 175 W limit per unit" and code == 3, err
+    assert r["reasons"][0]["detail"] == "draws up to 230 W, over the 175 W limit per unit" and code == 3, err
+
+
+def test_a_profile_whose_typical_draw_exceeds_its_maximum_is_refused(capsys, tmp_path):
+    """typical_w and max_w are both the whole device's draw: a typical figure above the maximum (a
+    board's maximum beside a whole PC's typical draw) is one Error line naming both, exit 1."""
+    from advisor.catalog import data_root
+
+    text = (data_root() / "profiles" / "sbc" / "raspberry-pi-5-8gb.toml").read_text()
+    bad = tmp_path / "pi.toml"
+    bad.write_text(re.sub(r"(?m)^typical_w = .*$", "typical_w = 99.0", text, count=1))
+    code, out, err = run(capsys, "predict", "--model", "qwen3-0.6b", "--quant", "Q4_K_M", "--device-file", str(bad))
+    assert code == 1 and out == "", err
+    assert err.startswith("Error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "typical_w 99 W is more than max_w" in err, err
 
 
 @pytest.mark.parametrize("rank_by, key, reverse", [

@@ -440,9 +440,7 @@ def _purchase_check(device: DeviceProfile, req: Requirements) -> tuple[str, str]
         fleet = device.price.usd * req.fleet_size
         if fleet > req.budget_usd:
             return "budget", f"fleet price ${fleet:,.0f} ({req.fleet_size:,} × ${device.price.usd:,.0f}) exceeds the budget ${req.budget_usd:,.0f}"
-    # a profile's typical draw can be the whole system's while its max is the GPU board's or the
-    # package's (desktop GPUs, Ryzen 7840U laptops): the unit draws at least the larger
-    draw = max(device.power.max_w, device.power.typical_w or 0.0)
+    draw = device.power.max_w  # the whole device's, never below its typical draw (records.PowerSpec)
     if req.power_limit_w is not None and draw > req.power_limit_w:
         return "power", f"draws up to {draw:g} W, over the {req.power_limit_w:g} W limit per unit"
     return None

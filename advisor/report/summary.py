@@ -159,8 +159,8 @@ def assumptions(req: Requirements, cand: Candidates, catalog: Catalog, rows: Seq
     ]
     out.append(load_assumption(cand, rows))
     if req.power_limit_w is not None:
-        out.append(f"The power limit ({req.power_limit_w:g} W per unit) is compared with each device's maximum draw (power.max_w, or its typical draw while generating where a "
-                   "profile states a larger one: a desktop GPU's max is the board's, its typical the whole PC's).")
+        out.append(f"The power limit ({req.power_limit_w:g} W per unit) is compared with each device's maximum draw (power.max_w: the "
+                   "whole device's, a desktop GPU's the board's and the host's).")
     if cand.target is not None:
         out.append(f"Target {cand.target.name}: each device's usable memory is the target's budget for one model process "
                    "there (its rule and source are listed per device under Evidence), with its per-buffer limits; "
