@@ -79,7 +79,8 @@ XEON_VM_RUNS = ("xeon_vm_runs.json", "ref-xeon-vm-2c.toml")
 #: epyc_zen4_vm), measured after every factor was set, the cpu-x86 refit of that day included
 ZEN4_VM_RUNS = ("epyc_zen4_vm_runs.json", "ref-epyc-zen4-vm-2c.toml")
 #: the fifth: a 2-core EPYC VM on a Zen 3 host (family 25 model 1; AVX2, no AVX-512, no VNNI), 2026-12-03,
-#: benchmarks/machine_runs.sh epyc_zen3_vm: the first x86 machine here whose CPU lacks AVX-512, measured
+#: benchmarks/machine_runs.sh epyc_zen3_vm: the first machine this repository ran twins on whose CPU lacks
+#: AVX-512 (the i5-6500's AVX2-only row is a published one), measured
 #: after every factor it is compared with was set
 ZEN3_VM_RUNS = ("epyc_zen3_vm_runs.json", "ref-epyc-zen3-vm-2c.toml")
 

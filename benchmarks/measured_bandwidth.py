@@ -17,13 +17,14 @@ Machines (all x86; every run is a synthetic twin or a published row, none is in 
     decode row against that figure instead of the DDR3 datasheet peak.
   * a 2-core Xeon VM with AMX (2026-12-02): benchmarks/results/xeon_vm_runs.json (12 runs of
     ``advisor validate``, benchmarks/machine_runs.sh), profile ref-xeon-vm-2c.toml; measured after
-    MEASURED_BW_EFFICIENCY was set from the first three, so the shipped figure is held out on it;
+    MEASURED_BW_EFFICIENCY was set from the first three, so that figure (0.70) was held out on it;
   * a 2-core EPYC VM on a Zen 4 host (2026-12-02, a later session): epyc_zen4_vm_runs.json (the same
     12 runs), profile ref-epyc-zen4-vm-2c.toml; held out likewise;
   * a 2-core EPYC VM on a Zen 3 host, AVX2 only (2026-12-03): epyc_zen3_vm_runs.json (the same 12
     runs), profile ref-epyc-zen3-vm-2c.toml; held out likewise. The three later machines each fitted
     below 0.70 and were each predicted better by the others' median, so speed.MEASURED_BW_EFFICIENCY
-    became the median of the six (0.635).
+    became the median of the six (0.635): the table's 'shipped' column is since then in-sample on
+    each machine, its 'others' median' column held out.
 
     python benchmarks/measured_bandwidth.py      # prints and writes results/measured_bandwidth.md
 """
