@@ -113,7 +113,7 @@ def for_measured_bandwidth(device: DeviceProfile, factors: PathFactors, *, llama
     return factors.model_copy(update={
         "bw_efficiency": eff,
         "basis": f"bandwidth measured: efficiency {spd.MEASURED_BW_EFFICIENCY:g} of the measured figure for llama.cpp "
-                 f"(3 x86 machines, benchmarks/results/measured_bandwidth.md)"
+                 f"(the median of six x86 machines' fits, benchmarks/results/measured_bandwidth.md)"
                  + ("" if llama else ", this runtime's ratio to llama.cpp's kept")
                  + (f" × {eff / spd.MEASURED_BW_EFFICIENCY:.3g}, the path calibration's ratio to the shipped efficiency" if scaled else "")
                  + f"; otherwise {factors.basis}",
