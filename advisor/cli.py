@@ -433,7 +433,15 @@ def _prediction_rows(d: dict[str, Any], load: LoadEstimate | None = None) -> lis
          "prefill-chunk buffers fitted to WebLLM's own memory figures" if d["memory_basis"]["compute_buffers"] == "webllm" else
          f"prefill-chunk buffers by the rule fitted to WebLLM's figures (not measured for {d['runtime']}: estimated)"},
         {"item": "runtime overhead", "value": format_size(m["overhead_bytes"]), "basis": d["memory_basis"]["overhead"]},
-        {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}"},
+        *([{"item": "packed copy", "value": format_size(m["load_copy_bytes"]),
+            "basis": f"{d['runtime']} packs the weights at load into its kernels' layout and holds this beside them "
+                     "(per quantization block, and a tied matrix the lookup keeps); measured on its own twins"}]
+          if m.get("load_copy_bytes") else []),
+        {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}" + (
+            f"; the peak is the load's: {format_size(m['load_transient_bytes'])} more while the largest matrix is packed, "
+            "before the KV cache and buffers exist"
+            if m.get("load_transient_bytes", 0) > m["kv_cache_bytes"] + m.get("recurrent_state_bytes", 0) + m["compute_buffer_bytes"]
+            else "")},
         *([{"item": "repacked copy", "value": format_size(m["repacked_bytes"]),
             "basis": "llama.cpp copies these matrices at load into its CPU kernels' layout (CPU_REPACK; --no-repack keeps them "
                      "as stored); the file's pages of the same matrices stay mapped, read once and reclaimable, so the total "

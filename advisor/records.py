@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from advisor import inputs as lim
+from advisor.engine.arrays import Num, maximum
 from advisor.errors import BadInputError
 from advisor.units import MAX_NUMBER, MIB, bus_bandwidth_gbs, parse_memory_size, parse_size
 
@@ -822,19 +823,40 @@ class TensorQuant(Record):
         largest array a runtime that keeps scales in their own array (MLC: q_weight, q_scale) binds."""
         return math.ceil(self._data_bits(rows, cols) / 8)
 
+    def groups(self, rows: int, cols: int) -> int:
+        """Quantization blocks of a rows × cols matrix: rows × ⌈cols / group⌉ (group 0: rows;
+        "tensor": 1; none when not quantized)."""
+        if not self.scale_bits:
+            return 0
+        if self.group == "tensor":
+            return 1
+        if self.group == 0:
+            return rows
+        return rows * math.ceil(cols / self.group)
+
     def tensor_bytes(self, rows: int, cols: int) -> int:
         """Bytes of a rows × cols weight matrix (cols = input dimension, along which groups run):
         data = rows × cols × bits (packed: rows × ⌈cols / values_per_word⌉ words), plus one
-        (scale_bits + zero_bits) per group, with rows × ⌈cols / group⌉ groups (group 0: rows;
-        "tensor": 1); rounded up to whole bytes."""
-        data_bits = self._data_bits(rows, cols)
-        if self.group == "tensor":
-            groups = 1 if self.scale_bits else 0
-        elif self.group == 0:
-            groups = rows if self.scale_bits else 0
-        else:
-            groups = rows * math.ceil(cols / self.group)
-        return math.ceil((data_bits + groups * (self.scale_bits + self.zero_bits)) / 8)
+        (scale_bits + zero_bits) per group (``groups``); rounded up to whole bytes."""
+        return math.ceil((self._data_bits(rows, cols) + self.groups(rows, cols) * (self.scale_bits + self.zero_bits)) / 8)
+
+
+class LoadCopy(Record):
+    """What a runtime holds beside its file's weights once it has packed them at load, and for a
+    moment while it packs (ONNX Runtime's prepacked MatMul/MatMulNBits weights): measured as
+    resident memory after loading twins its own converter built (benchmarks/results/runtime_cpu_speed.md)."""
+
+    #: bytes the packed copy of a quantized matrix adds per quantization block (MLAS's float block
+    #: sum beside each int4/int8 block for int8 compute); the packed copy replaces the stored one
+    block_extra_bytes: int = Field(default=0, ge=0, le=64)
+    #: a tied model's one shared matrix, read by the embedding lookup and by the output MatMul, is
+    #: held twice: the lookup's stored copy stays beside the MatMul's packed one
+    tied_copy: bool = False
+    #: while packing, the largest matrix's values exist twice for a moment: the load peaks at the
+    #: loaded weights + that array (before the KV cache and the run's buffers exist)
+    transient: bool = False
+    source: str
+    verified: bool
 
 
 class RuntimeFormat(Record):
@@ -866,6 +888,8 @@ class RuntimeFormat(Record):
     #: MatMulNBits at accuracy level 4); int4 weights then prefill on a native CPU at the int4 × int8
     #: GEMM rate (engine.speed.int4_gemm_speedup), not the float rate
     int8_activations: bool = False
+    #: what the runtime holds beside the file's weights after packing them at load (None: nothing measured)
+    load_copy: LoadCopy | None = None
     #: WebGPU features a browser must offer to run it ("shader-f16"); native backends ignore it
     requires_webgpu: tuple[str, ...] = ()
     source: str
@@ -1526,11 +1550,23 @@ class MemoryEstimate:
     #: file's pages of those matrices, read once at load, stay mapped beside the copy, clean and
     #: reclaimable, so the total counts the weights once; the resident set reads up to total + this.
     repacked_bytes: int = 0
+    #: another runtime's weights packed at load (``RuntimeFormat.load_copy``): what it holds beside
+    #: the file's weights, and the moment's extra while it packs the largest matrix
+    load_copy_bytes: int = 0
+    load_transient_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
-        return (self.weights_bytes + self.kv_cache_bytes + self.recurrent_state_bytes + self.compute_buffer_bytes
-                + self.overhead_bytes)
+        return int(memory_total(self.weights_bytes, self.kv_cache_bytes, self.recurrent_state_bytes, self.compute_buffer_bytes,
+                                self.overhead_bytes, self.load_copy_bytes, self.load_transient_bytes))
+
+
+def memory_total(weights: Num, kv: Num, recurrent: Num, compute: Num, overhead: Num, load_copy: Num = 0, load_transient: Num = 0) -> Num:
+    """The memory a model needs at its peak: weights + packed copy + overhead + the larger of the
+    run's buffers (KV cache + recurrent state + compute buffers) and the load's transient (the
+    largest matrix twice while a runtime packs it at load: ONNX Runtime's prepacking, measured on
+    its fp32 build as 519 MiB above the loaded state before any buffer of the run exists)."""
+    return weights + load_copy + overhead + maximum(kv + recurrent + compute, load_transient)
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,8 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "n_cpu_moe": m.n_cpu_moe,
             "cpu_moe_bytes": m.cpu_moe_bytes,
             "repacked_bytes": m.repacked_bytes,
+            "load_copy_bytes": m.load_copy_bytes,
+            "load_transient_bytes": m.load_transient_bytes,
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },

@@ -42,7 +42,7 @@ from advisor.engine.speed import (
 from advisor.engine import memory as mem
 from advisor.engine.derived import WeightTerms
 from advisor.engine.tensors import LayerSums, expert_active_fraction
-from advisor.records import DeviceProfile, FileType, ModelSpec, PathFactors, Workload
+from advisor.records import DeviceProfile, FileType, ModelSpec, PathFactors, Workload, memory_total
 from advisor.units import GB_S
 
 #: fit codes of ``Placement.fit_code``
@@ -131,10 +131,18 @@ class CandidateTerms:
     #: activations (``RuntimeFormat.int8_activations``): they prefill on a native CPU at
     #: DeviceTerms.cpu_int4_gemm (speed.int4_gemm_speedup); 0 for llama.cpp (its repack terms above)
     int4_gemm_share: Num = 0.0
+    #: another runtime's weights packed at load (WeightTerms.load_copy_bytes): held beside the
+    #: file's weights, and the moment's extra while it packs the largest matrix
+    load_copy_bytes: Num = 0.0
+    load_transient_bytes: Num = 0.0
 
     @property
     def total_bytes(self) -> Num:
-        return self.weights_bytes + self.kv_cache_bytes + self.recurrent_state_bytes + self.compute_buffer_bytes + self.overhead_bytes
+        """Weights (+ their packed copy) and overhead, and the larger of what a run adds (KV cache,
+        recurrent state, compute buffers) and the load's transient, which is gone before the run's
+        buffers exist (``memory_total``)."""
+        return memory_total(self.weights_bytes, self.kv_cache_bytes, self.recurrent_state_bytes, self.compute_buffer_bytes,
+                            self.overhead_bytes, self.load_copy_bytes, self.load_transient_bytes)
 
 
 def model_terms(model: ModelSpec, weights: WeightTerms, sums: LayerSums) -> dict[str, Any]:
@@ -153,6 +161,8 @@ def model_terms(model: ModelSpec, weights: WeightTerms, sums: LayerSums) -> dict
         "vocab_flops": 2 * model.vocab_size * model.hidden_size,
         **moe_terms(model),
         "expert_cum_bytes": expert_cum_bytes(weights, model),
+        "load_copy_bytes": weights.load_copy_bytes,
+        "load_transient_bytes": weights.load_transient_bytes,
     }
 
 

@@ -70,6 +70,10 @@ class WeightTerms:
     #: and the routed experts' part (speed.repacked_bytes); empty: not a GGUF (nothing repacked)
     repacked_bytes: tuple[int, ...] = ()
     repacked_expert_bytes: tuple[int, ...] = ()
+    #: another runtime's weights packed at load: bytes it holds beside the file's weights, and the
+    #: moment's extra while it packs the largest matrix (runtime_weights.load_copy_bytes); 0: none
+    load_copy_bytes: int = 0
+    load_transient_bytes: int = 0
 
 
 def gguf_weight_terms(model: ModelSpec, rows: Sequence[tuple[Any, str, int]]) -> WeightTerms:

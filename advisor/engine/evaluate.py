@@ -372,6 +372,7 @@ def finish(s: Staged, device: DeviceProfile, workload: Workload, *, with_speed: 
         n_cpu_moe=int(core.n_cpu_moe_flag(c, place.cpu_moe_layers)),
         cpu_moe_bytes=int(core.offloaded_expert_bytes(c, place.cpu_moe_layers)),
         repacked_bytes=int(core.repacked_bytes(c, s.d, place)),
+        load_copy_bytes=int(c.load_copy_bytes), load_transient_bytes=int(c.load_transient_bytes),
     )
     reasons: list[Reason] = []
     if s.fit == "offload" and not memory.n_cpu_moe:

@@ -32,6 +32,10 @@ class TensorStorage(Protocol):
 
     def tensor_bytes(self, rows: int, cols: int) -> int: ...
 
+    def data_bytes(self, rows: int, cols: int) -> int: ...
+
+    def groups(self, rows: int, cols: int) -> int: ...
+
 
 class FormatLayout(Protocol):
     """What this module reads of a ``records.RuntimeFormat``."""
@@ -40,6 +44,7 @@ class FormatLayout(Protocol):
     other: TensorStorage
     tied: str
     indivisible: str
+    load_copy: object
 
     @property
     def embedding_quant(self) -> TensorStorage: ...
@@ -110,3 +115,36 @@ def weights_and_lookup(rows: Iterable[tuple[Tensor, str, int]], *, tied: bool) -
     has_output = any(role == "output" for _, role, _ in rows)
     lookup = sum(b for _, role, b in rows if role == "embedding") if (has_output or not tied) else 0
     return total, lookup
+
+
+def packed_matrix(role: str, tied: bool, fmt_tied: str) -> bool:
+    """Whether a tensor of ``role`` is a weight a MatMul multiplies (and a runtime that packs at
+    load packs): every linear matrix and the output projection; the embedding only when it is a
+    tied model's one shared matrix (stored as the embedding, ``tied = "embedding"``) — an untied
+    embedding, or the separate copy of ``tied = "both"``, is only looked up."""
+    return role in ("linear", "output") or (role == "embedding" and tied and fmt_tied == "embedding")
+
+
+def load_copy_bytes(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bool) -> tuple[int, int]:
+    """(held, transient) bytes a runtime that packs its weights at load (``RuntimeFormat.load_copy``)
+    adds to the file's weights: held = block_extra_bytes per quantization block of every packed
+    matrix (``packed_matrix``), + the stored bytes of a tied model's shared matrix when the lookup
+    keeps it beside the packed copy (``tied_copy``; not with ``tied = "both"``, two tensors already);
+    transient = the values of the largest packed matrix, twice for a moment while it is packed
+    (``transient``). (0, 0) for a format without ``load_copy``."""
+    lc = getattr(fmt, "load_copy", None)
+    if lc is None:
+        return 0, 0
+    held = transient = 0
+    for t, role, nbytes in per_tensor_bytes(inventory, fmt, tied=tied):
+        if not packed_matrix(role, tied, fmt.tied):
+            continue
+        cols = t.shape[0]
+        rows = t.n_elements // cols
+        storage = _storage(fmt, role, cols)
+        held += lc.block_extra_bytes * storage.groups(rows, cols)
+        if lc.tied_copy and tied and fmt.tied != "both" and role in ("embedding", "output"):
+            held += nbytes
+        if lc.transient:
+            transient = max(transient, storage.data_bytes(rows, cols))
+    return held, transient
