@@ -287,8 +287,13 @@ def memory_plot(rec: Recommendation, cat: Catalog) -> plots.go.Figure | None:
         return None
     names = [f"{model_label(cat, e.model_id)} {e.quant_id}" for e in top][::-1]
     parts = {label: [gib(getattr(e.memory, attr)) for e in top][::-1] for label, attr in (
-        ("weights", "weights_bytes"), ("KV cache", "kv_cache_bytes"), ("buffers", "compute_buffer_bytes"),
-        ("overhead", "overhead_bytes"))}
+        ("weights", "weights_bytes"), ("KV cache", "kv_cache_bytes"), ("recurrent state", "recurrent_state_bytes"),
+        ("buffers", "compute_buffer_bytes"), ("overhead", "overhead_bytes"), ("packed copy", "load_copy_bytes"))}
+    # the load's moment above the run's buffers (a runtime packing its largest matrix): the bar then reaches the total
+    parts["load peak"] = [gib(e.memory.total_bytes - (e.memory.weights_bytes + e.memory.kv_cache_bytes + e.memory.recurrent_state_bytes
+                                                      + e.memory.compute_buffer_bytes + e.memory.overhead_bytes + e.memory.load_copy_bytes))
+                          for e in top][::-1]
+    parts = {label: values for label, values in parts.items() if label in ("weights", "KV cache", "buffers", "overhead") or any(values)}
     return plots.memory_figure(names, parts, gib(top[0].usable_bytes))
 
 

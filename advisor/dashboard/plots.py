@@ -91,7 +91,7 @@ def memory_figure(names: Sequence[str], parts: dict[str, Sequence[float]], usabl
                   annotation_position="top")
     fig.update_layout(**_layout("Memory breakdown of the top candidates", 460, margin=MARGIN_LEGEND_BELOW), barmode="stack",
                       xaxis_title="GiB", legend={**LEGEND_BELOW, "traceorder": "normal"},
-                      colorway=["#1565c0", "#64b5f6", "#ffb74d", "#bdbdbd"])
+                      colorway=["#1565c0", "#64b5f6", "#ffb74d", "#bdbdbd", "#8e24aa", "#d81b60", "#6d4c41"])
     fig.update_yaxes(automargin=True)
     return fig
 
