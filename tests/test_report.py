@@ -423,6 +423,32 @@ def test_memory_chart_outline_is_not_in_the_legend(kiosk_json):
     assert len(outlines) == 1 and outlines[0].get_edgecolor() == to_rgba(PICK_COLOR)
 
 
+@pytest.mark.catalog_data
+def test_memory_chart_bars_reach_each_total(tmp_path, monkeypatch):
+    """Each memory bar is its row's whole total: ONNX Runtime GenAI's fp32 build holds a packed copy
+    of its tied matrix and peaks at load (catalog ``load_copy``), parts beyond weights, KV cache,
+    buffers and overhead; its bars were short by them. They stack as one more part, named in the
+    legend only where a bar has it (the llama.cpp-only kiosk chart keeps its four)."""
+    from advisor.catalog import load_catalog
+    from advisor.report.charts import mpl_figures
+    from advisor.report.model import build_report
+    from advisor.report.requirements import load_requirements
+
+    monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "home"))
+    req = tmp_path / "req.toml"
+    req.write_text('title = "x"\nmodels = ["qwen2.5-0.5b-instruct"]\ndevices = ["laptop-core-ultra-7-258v-32gb"]\n'
+                   'runtime = ["ort-genai"]\nmin_tps = 1\n')
+    data = build_report(load_requirements(req), load_catalog())
+    bars = data.charts["memory"]["bars"]
+    assert bars and all(b["other_bytes"] > 0 for b in bars)
+    totals = {(r["device"], r["model"], r["quant"]): r["memory_bytes"] for r in data.comparison}
+    for b in bars:
+        parts = b["weights_bytes"] + b["kv_cache_bytes"] + b["compute_buffer_bytes"] + b["overhead_bytes"] + b["other_bytes"]
+        assert parts == totals[(b["device"], b["model"], b["quant"])]
+    ax = mpl_figures(data)["memory"].axes[0]
+    assert "recurrent state, packed copy, load peak" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
 @pytest.mark.parametrize("step_usd, numbered, unlabelled", [
     (10, 9, 0),  # names collide: nine become numbers, spelt out in the legend
     (1, 0, 8),  # error bars a pixel apart: no room even for a number; the legend counts them

@@ -51,6 +51,8 @@ def chart_data(rows: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str,
         {"label": f"{r['device']} · {r['model']} {r['quant']}", "device": r["device"], "model": r["model"],
          "quant": r["quant"], "weights_bytes": r["weights_bytes"], "kv_cache_bytes": r["kv_cache_bytes"],
          "compute_buffer_bytes": r["compute_buffer_bytes"], "overhead_bytes": r["overhead_bytes"],
+         # the rest of the total: recurrent state, another runtime's packed copy, the load's peak
+         "other_bytes": r["memory_bytes"] - (r["weights_bytes"] + r["kv_cache_bytes"] + r["compute_buffer_bytes"] + r["overhead_bytes"]),
          "usable_bytes": r["usable_bytes"], "meets": r["meets"], "recommended": recommended(r)}
         for r in sorted(by_device.values(), key=lambda r: (r["device"] not in order, order.get(r["device"], 0), r["device"]))
         if r["weights_bytes"] is not None

@@ -18,7 +18,15 @@ MEMORY_PARTS = [
     ("kv_cache_bytes", "KV cache", "#F58518"),
     ("compute_buffer_bytes", "compute buffers", "#54A24B"),
     ("overhead_bytes", "runtime overhead", "#B279A2"),
+    ("other_bytes", "recurrent state, packed copy, load peak", "#9D755D"),
 ]
+#: parts every memory chart shows; the others only where a bar has them
+ALWAYS_SHOWN = ("weights_bytes", "kv_cache_bytes", "compute_buffer_bytes", "overhead_bytes")
+
+
+def memory_parts(bars: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """MEMORY_PARTS that the chart's bars have (the always-shown four, and any other a bar holds)."""
+    return [p for p in MEMORY_PARTS if p[0] in ALWAYS_SHOWN or any(b.get(p[0]) for b in bars)]
 MEETS_COLOR, MISSES_COLOR, FRONT_COLOR = "#2E7D32", "#C62828", "#37474F"
 PICK_COLOR, PICK_LABEL = "#F9A825", "recommended"
 #: half a bar's thickness in category units (plotly's default gap between bars is 0.2 of a category)
@@ -124,14 +132,15 @@ def plotly_figures(data: ReportData) -> dict[str, Any]:
     bars = data.charts["memory"]["bars"]
     fig = go.Figure()
     labels = [("★ " if b.get("recommended") else "") + b["label"] for b in bars]
-    for key, name, color in MEMORY_PARTS:
+    parts = memory_parts(bars)
+    for key, name, color in parts:
         fig.add_trace(go.Bar(y=labels, x=[_gib(b[key]) for b in bars], name=name, orientation="h", marker_color=color,
                              marker_line_width=0, hovertemplate="%{y}<br>" + name + ": %{x:.2f} GiB<extra></extra>"))
     # the recommended bar's outline is a shape around the whole bar: an outline on the bars' markers
     # would also be drawn on every legend swatch (plotly styles a swatch after the trace's first bar)
     for i, b in enumerate(bars):
         if b.get("recommended"):
-            total = sum(_gib(b[key]) or 0.0 for key, _, _ in MEMORY_PARTS)
+            total = sum(_gib(b[key]) or 0.0 for key, _, _ in parts)
             fig.add_shape(type="rect", xref="x", yref="y", x0=0, x1=total, y0=i - BAR_HALF_HEIGHT, y1=i + BAR_HALF_HEIGHT,
                           line={"color": PICK_COLOR, "width": 3}, layer="above")
     fig.add_trace(go.Scatter(y=labels, x=[_gib(b["usable_bytes"]) for b in bars], mode="markers", name="usable memory",
@@ -463,7 +472,7 @@ def _memory_figure(data: ReportData) -> Any:
     labels = [("★ " if b.get("recommended") else "") + b["label"] for b in bars]
     ys = list(range(len(bars)))
     left = [0.0] * len(bars)
-    for key, name, color in MEMORY_PARTS:
+    for key, name, color in memory_parts(bars):
         vals = [_gib(b[key]) or 0.0 for b in bars]
         ax.barh(ys, vals, left=left, color=color, label=name, height=0.6)
         left = [a + b for a, b in zip(left, vals)]
