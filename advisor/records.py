@@ -846,8 +846,8 @@ class LoadCopy(Record):
     moment while it packs (ONNX Runtime's prepacked MatMul/MatMulNBits weights): measured as
     resident memory after loading twins its own converter built (benchmarks/results/runtime_cpu_speed.md)."""
 
-    #: bytes the packed copy of a quantized matrix adds per quantization block (MLAS's float block
-    #: sum beside each int4/int8 block for int8 compute); the packed copy replaces the stored one
+    #: bytes the packed copy of a quantized matrix adds per quantization block (ONNX Runtime: 4, one
+    #: float a block, measured; by our reading MLAS's block sums for int8 compute); the packed copy replaces the stored one
     block_extra_bytes: int = Field(default=0, ge=0, le=64)
     #: a tied model's one shared matrix, read by the embedding lookup and by the output MatMul, is
     #: held twice: the lookup's stored copy stays beside the MatMul's packed one

@@ -319,8 +319,8 @@ def _ort_twin_estimate(catalog, record):
 @pytest.mark.catalog_data
 def test_ort_genai_load_copy_hand_worked(catalog):
     """Qwen2.5-0.5B in ORT GenAI's int4 (MatMulNBits, block 32, tied: the shared matrix stored once
-    as the int4 lm_head): after packing at load ONNX Runtime holds 4 B per block more (MLAS's float
-    block sum) and the lm_head again (GatherBlockQuantized reads the stored one). Blocks: 24 layers ×
+    as the int4 lm_head): after packing at load ONNX Runtime holds 4 B per block more (one float a
+    block, measured) and the lm_head again (GatherBlockQuantized reads the stored one). Blocks: 24 layers ×
     (q 896×896 + k, v 128×896 each + o 896×896 + gate, up 4864×896 each + down 896×4864) / 32 +
     lm_head 151936 × 896 / 32; the lm_head: 151936 × 896 × 4 bits + 151936 × 28 fp32 scales."""
     model = catalog.models["qwen2.5-0.5b-instruct"]
