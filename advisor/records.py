@@ -7,6 +7,7 @@ GFLOPS/TFLOPS as published. Units are parsed in ``advisor.units`` only.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -321,6 +322,7 @@ _OS_WORDS: tuple[tuple[str, Platform], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # pure, and asked for each device × runtime a ranking weighs (6,725 times for --ram 4GB)
 def os_platforms(os: str, device_class: str, vendor: str) -> tuple[Platform, ...]:
     """OS families named in a profile's free-text ``os`` ("Windows 11 / Linux" → windows, linux;
     "JetPack 6 (Ubuntu 22.04)" → linux; "Darwin 23.1" from ``advisor profile`` → macos), in the

@@ -125,18 +125,19 @@ def packed_matrix(role: str, tied: bool, fmt_tied: str) -> bool:
     return role in ("linear", "output") or (role == "embedding" and tied and fmt_tied == "embedding")
 
 
-def load_copy_bytes(inventory: Sequence[Tensor], fmt: FormatLayout, *, tied: bool) -> tuple[int, int]:
+def load_copy_bytes(rows: Iterable[tuple[Tensor, str, int]], fmt: FormatLayout, *, tied: bool) -> tuple[int, int]:
     """(held, transient) bytes a runtime that packs its weights at load (``RuntimeFormat.load_copy``)
     adds to the file's weights: held = block_extra_bytes per quantization block of every packed
     matrix (``packed_matrix``), + the stored bytes of a tied model's shared matrix when the lookup
     keeps it beside the packed copy (``tied_copy``; not with ``tied = "both"``, two tensors already);
     transient = the values of the largest packed matrix, twice for a moment while it is packed
-    (``transient``). (0, 0) for a format without ``load_copy``."""
+    (``transient``). ``rows``: ``per_tensor_bytes`` of the model in ``fmt``. (0, 0) for a format
+    without ``load_copy``."""
     lc = getattr(fmt, "load_copy", None)
     if lc is None:
         return 0, 0
     held = transient = 0
-    for t, role, nbytes in per_tensor_bytes(inventory, fmt, tied=tied):
+    for t, role, nbytes in rows:
         if not packed_matrix(role, tied, fmt.tied):
             continue
         cols = t.shape[0]

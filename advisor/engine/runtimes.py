@@ -103,7 +103,7 @@ def weight_terms(model: ModelSpec, fmt: Any, inventory: Sequence[Tensor]) -> Wei
     rows = runtime_weights.per_tensor_bytes(inventory, fmt, tied=model.tied_embeddings)
     total, lookup = runtime_weights.weights_and_lookup(rows, tied=model.tied_embeddings)
     experts = sum(b for t, _, b in rows if is_expert_tensor(t))
-    held, transient = runtime_weights.load_copy_bytes(inventory, fmt, tied=model.tied_embeddings)
+    held, transient = runtime_weights.load_copy_bytes(rows, fmt, tied=model.tied_embeddings)
     return WeightTerms(total + rotary_cache_bytes(model, fmt), lookup, experts, load_copy_bytes=held, load_transient_bytes=transient)
 
 
