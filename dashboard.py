@@ -290,9 +290,7 @@ def memory_plot(rec: Recommendation, cat: Catalog) -> plots.go.Figure | None:
         ("weights", "weights_bytes"), ("KV cache", "kv_cache_bytes"), ("recurrent state", "recurrent_state_bytes"),
         ("buffers", "compute_buffer_bytes"), ("overhead", "overhead_bytes"), ("packed copy", "load_copy_bytes"))}
     # the load's moment above the run's buffers (a runtime packing its largest matrix): the bar then reaches the total
-    parts["load peak"] = [gib(e.memory.total_bytes - (e.memory.weights_bytes + e.memory.kv_cache_bytes + e.memory.recurrent_state_bytes
-                                                      + e.memory.compute_buffer_bytes + e.memory.overhead_bytes + e.memory.load_copy_bytes))
-                          for e in top][::-1]
+    parts["load peak"] = [gib(e.memory.load_peak_bytes) for e in top][::-1]
     parts = {label: values for label, values in parts.items() if label in ("weights", "KV cache", "buffers", "overhead") or any(values)}
     return plots.memory_figure(names, parts, gib(top[0].usable_bytes))
 

@@ -440,8 +440,7 @@ def _prediction_rows(d: dict[str, Any], load: LoadEstimate | None = None) -> lis
         {"item": "total", "value": format_size(m["total_bytes"]), "basis": f"headroom {format_size(m['headroom_bytes'])}" + (
             f"; the peak is the load's: {format_size(m['load_transient_bytes'])} more while the largest matrix is packed, "
             "before the KV cache and buffers exist"
-            if m.get("load_transient_bytes", 0) > m["kv_cache_bytes"] + m.get("recurrent_state_bytes", 0) + m["compute_buffer_bytes"]
-            else "")},
+            if m.get("load_peak_bytes") else "")},
         *([{"item": "repacked copy", "value": format_size(m["repacked_bytes"]),
             "basis": "llama.cpp copies these matrices at load into its CPU kernels' layout (CPU_REPACK; --no-repack keeps them "
                      "as stored); the file's pages of the same matrices stay mapped, read once and reclaimable, so the total "

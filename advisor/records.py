@@ -1562,6 +1562,12 @@ class MemoryEstimate:
         return int(memory_total(self.weights_bytes, self.kv_cache_bytes, self.recurrent_state_bytes, self.compute_buffer_bytes,
                                 self.overhead_bytes, self.load_copy_bytes, self.load_transient_bytes))
 
+    @property
+    def load_peak_bytes(self) -> int:
+        """What the total holds above weights, packed copy, overhead and the run's buffers: the load's
+        transient where it outweighs those buffers (``memory_total``), else 0."""
+        return max(0, self.load_transient_bytes - (self.kv_cache_bytes + self.recurrent_state_bytes + self.compute_buffer_bytes))
+
 
 def memory_total(weights: Num, kv: Num, recurrent: Num, compute: Num, overhead: Num, load_copy: Num = 0, load_transient: Num = 0) -> Num:
     """The memory a model needs at its peak: weights + packed copy + overhead + the larger of the

@@ -103,6 +103,7 @@ def estimate_dict(e: Estimate, tables: Tables) -> dict[str, Any]:
             "repacked_bytes": m.repacked_bytes,
             "load_copy_bytes": m.load_copy_bytes,
             "load_transient_bytes": m.load_transient_bytes,
+            "load_peak_bytes": m.load_peak_bytes,
             "usable_bytes": e.usable_bytes,
             "headroom_bytes": e.headroom_bytes,
         },
