@@ -30,8 +30,8 @@ sys.path.insert(0, str(HERE))
 
 from advisor.catalog import load_catalog, load_device_file  # noqa: E402
 from advisor.engine.evaluate import evaluate  # noqa: E402
-from advisor.engine.runtimes import resolve_variant  # noqa: E402
 from advisor.records import Workload  # noqa: E402
+from advisor.validate.runtime_validation import cpu_variant  # noqa: E402
 from measured import RESULTS, study_runs  # noqa: E402
 
 REFS = HERE / "reference_devices"
@@ -61,9 +61,7 @@ def predicted(run, catalog, device) -> tuple[float, float, float, float, float, 
         w = Workload(context_tokens=ctx, prompt_tokens=p, output_tokens=g, threads=threads)
         est = evaluate(model, catalog.file_type(run.quant), device, w, catalog)
     else:
-        rt = catalog.runtime(runtime)
-        cpu = next((b.id for b in rt.usable_backends(device) if b.kind == "cpu"), "cpu")
-        variant = resolve_variant(catalog, device, rt.id, run.quant, cpu)
+        variant = cpu_variant(catalog, device, runtime, run.quant)  # as advisor validate --runtime predicted it
         w = Workload(context_tokens=ctx, prompt_tokens=p, output_tokens=g)
         est = evaluate(model, variant.format, device, w, catalog, variant=variant)
     sp = est.speed

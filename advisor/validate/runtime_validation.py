@@ -38,6 +38,14 @@ def _median(figure: Any) -> float | None:
     return float(figure) if isinstance(figure, (int, float)) and math.isfinite(figure) else None
 
 
+def cpu_variant(catalog: Catalog, device: DeviceProfile, runtime_id: str, fmt_name: str):
+    """The runtime × format on its CPU backend (MLX's and ORT's "cpu", ExecuTorch's "xnnpack"):
+    where the twins run."""
+    runtime = catalog.runtime(runtime_id)
+    cpu = next((b.id for b in runtime.usable_backends(device) if b.kind == "cpu"), "cpu")
+    return resolve_variant(catalog, device, runtime.id, fmt_name, cpu)
+
+
 def validate_runtime(runtime_id: str, model_id: str, fmt_name: str, *, device: DeviceProfile, catalog: Catalog,
                      prompt_tokens: int = 128, output_tokens: int = 32, repeats: int = 3, db: Path | None = None,
                      cache_dir: Path | None = None, record: dict[str, Any] | None = None,
@@ -50,9 +58,7 @@ def validate_runtime(runtime_id: str, model_id: str, fmt_name: str, *, device: D
     model = catalog.model(model_id)
     mod = runtime_module(runtime.id)
     mod.check_format(fmt_name)  # the twin builder's own list, with its error
-    # the twins run on the CPU: the runtime's CPU backend (MLX's and ORT's "cpu", ExecuTorch's "xnnpack")
-    cpu = next((b.id for b in runtime.usable_backends(device) if b.kind == "cpu"), "cpu")
-    variant = resolve_variant(catalog, device, runtime.id, fmt_name, cpu)
+    variant = cpu_variant(catalog, device, runtime.id, fmt_name)
     settings = MeasureSettings(prompt_tokens=prompt_tokens, output_tokens=output_tokens, repeats=repeats)
     if record is None:
         if progress:
